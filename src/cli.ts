@@ -1,0 +1,127 @@
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from './config.js';
+import { createClinic } from './controlplane/provisioning.js';
+import { AppError } from './errors.js';
+import { createLogger } from './logger.js';
+import { resolveStores } from './platform/boot.js';
+import { openPlatform, type Platform } from './platform/platform.js';
+import { exportClinic } from './tenancy/export.js';
+import { migrateFleet } from './tenancy/fleet.js';
+import { moveClinic } from './tenancy/move.js';
+import { PLACEMENT_MODELS, type PlacementModel } from './tenancy/naming.js';
+
+const USAGE = `polyclinic <command>
+
+  migrate                                   migrate the control plane and every clinic store, with progress
+  clinics list                              list clinics with region, placement, status and schema version
+  clinics create --name N --slug S --tier small|mid|enterprise --region R [--placement pooled|schema|database] [--specialty X]
+  clinics move <clinicId> pooled|schema|database
+  clinics export <clinicId> [--out FILE]    write the clinic's archive (default <slug>-export.tar.gz)
+
+Configuration comes from the same POLYCLINIC_* variables as the server (see README).`;
+
+async function run(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      name: { type: 'string' },
+      slug: { type: 'string' },
+      tier: { type: 'string' },
+      region: { type: 'string' },
+      placement: { type: 'string' },
+      specialty: { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command, sub, ...rest] = positionals;
+  if (!command || values.help) {
+    console.log(USAGE);
+    return command ? 0 : 2;
+  }
+  const config = loadConfig();
+  const log = createLogger(process.env.POLYCLINIC_LOG_LEVEL ?? 'warn');
+  const { config: resolved, embedded } = await resolveStores(config, log);
+  const p = await openPlatform(resolved, log);
+  try {
+    return await dispatch(p, command, sub, rest, values);
+  } finally {
+    await p.close();
+    await embedded?.stop();
+  }
+}
+
+async function dispatch(p: Platform, command: string, sub: string | undefined, rest: string[], values: Record<string, string | boolean | undefined>): Promise<number> {
+  if (command === 'migrate') {
+    const report = await migrateFleet(p, (e) =>
+      console.log(`[${e.done}/${e.total}] ${e.store} ${e.outcome}${e.clinicIds.length ? ` (${e.clinicIds.length} clinic${e.clinicIds.length === 1 ? '' : 's'})` : ''}${e.error ? `: ${e.error}` : ''}`),
+    );
+    console.log(`control plane v${report.control.from} -> v${report.control.to}; tenant target v${report.target}: ${report.migrated.length} migrated, ${report.upToDate.length} up to date, ${report.skipped.length} skipped, ${report.failed.length} failed`);
+    for (const f of report.failed) console.log(`  FAILED ${f.clinicId}: ${f.error}`);
+    return report.failed.length ? 1 : 0;
+  }
+  if (command === 'clinics' && sub === 'list') {
+    for (const c of await p.clinics.all())
+      console.log([c.id, c.slug.padEnd(20), c.tier.padEnd(10), c.dataRegion.padEnd(11), c.placement.model.padEnd(9), c.status.padEnd(8), `v${c.schemaVersion}`].join('  '));
+    return 0;
+  }
+  if (command === 'clinics' && sub === 'create') {
+    const tier = values.tier as 'small' | 'mid' | 'enterprise';
+    if (!values.name || !values.slug || !['small', 'mid', 'enterprise'].includes(tier) || !values.region) {
+      console.error('clinics create needs --name, --slug, --tier small|mid|enterprise and --region');
+      return 2;
+    }
+    const placement = values.placement as PlacementModel | undefined;
+    if (placement && !PLACEMENT_MODELS.includes(placement)) {
+      console.error('--placement must be pooled, schema or database');
+      return 2;
+    }
+    const clinic = await createClinic(p, {
+      name: String(values.name),
+      slug: String(values.slug),
+      tier,
+      dataRegion: String(values.region),
+      specialty: values.specialty as string | undefined,
+      placement,
+    });
+    console.log(`${clinic.id} created in ${clinic.dataRegion} (${clinic.placement.model})`);
+    return 0;
+  }
+  if (command === 'clinics' && sub === 'move') {
+    const [clinicId, model] = rest;
+    if (!clinicId || !PLACEMENT_MODELS.includes(model as PlacementModel)) {
+      console.error('usage: polyclinic clinics move <clinicId> pooled|schema|database');
+      return 2;
+    }
+    const { move } = await moveClinic(p, clinicId, model as PlacementModel);
+    console.log(`moved ${clinicId} ${move.from} -> ${move.to}; writes frozen ${move.frozenMs} ms`);
+    for (const t of move.tables) console.log(`  ${t.table.padEnd(20)} ${String(t.rows).padStart(8)} rows  ${t.checksum}`);
+    return 0;
+  }
+  if (command === 'clinics' && sub === 'export') {
+    const [clinicId] = rest;
+    const clinic = clinicId ? await p.clinics.fresh(clinicId) : undefined;
+    if (!clinic) {
+      console.error('usage: polyclinic clinics export <clinicId> [--out FILE] (clinic not found)');
+      return 2;
+    }
+    const out = (values.out as string | undefined) ?? `${clinic.slug}-export.tar.gz`;
+    writeFileSync(out, await exportClinic(p, clinic.id));
+    console.log(`wrote ${out}`);
+    return 0;
+  }
+  console.error(USAGE);
+  return 2;
+}
+
+run(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    if (err instanceof ConfigError) console.error(err.message);
+    else if (err instanceof AppError) console.error(`${err.code}: ${err.message}`);
+    else console.error(err);
+    process.exit(1);
+  },
+);

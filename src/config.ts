@@ -1,0 +1,162 @@
+import { z } from 'zod';
+
+/**
+ * The one config loader. Every setting comes from an environment variable, is validated here at start-up,
+ * and a bad value stops the start with a message that names the variable.
+ *
+ * Stores: the control plane and each region's store are PostgreSQL URLs of a role that may create
+ * databases and roles (migrations and provisioning run as it; requests run as non-owner roles derived
+ * from it). When no URL is given at all, the platform starts its embedded PostgreSQL (see db/embedded.ts).
+ */
+
+export const REGION_ID = /^[a-z]{2,}(?:-[a-z0-9]+)+$/;
+
+export interface RegionConfig {
+  id: string;
+  jurisdiction: string;
+  failoverRegion: string | null;
+  /** Admin URL of the region's store; undefined means "the embedded server". */
+  databaseUrl: string | undefined;
+}
+
+export interface Config {
+  host: string;
+  port: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  dataDir: string;
+  /** Prefix of every database and role this deployment creates; lets several deployments share a server. */
+  instance: string;
+  controlDatabaseUrl: string | undefined;
+  regions: RegionConfig[];
+  embedded: boolean;
+  embeddedPgPort: number;
+  /** Derives the per-clinic database credentials; undefined only until the embedded default supplies one. */
+  secret: string | undefined;
+  operator: { email: string; password: string } | undefined;
+  demo: boolean;
+  migrateOnStart: boolean;
+  pool: { max: number; clinicMax: number; clinicIdleMs: number };
+  sessionTtlHours: number;
+  loginLockout: { maxFailures: number; lockMinutes: number };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const pgUrl = z
+  .string()
+  .url()
+  .refine((u) => /^postgres(ql)?:\/\//.test(u), 'must be a postgres:// URL');
+
+const scalarVars = {
+  POLYCLINIC_HOST: z.string().min(1).default('127.0.0.1'),
+  POLYCLINIC_PORT: int(0, 65535).default(3000),
+  POLYCLINIC_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  POLYCLINIC_DATA_DIR: z.string().min(1).default('./.polyclinic'),
+  POLYCLINIC_INSTANCE: z
+    .string()
+    .regex(/^[a-z][a-z0-9_]{0,19}$/, 'lower-case letters, digits and _, at most 20 characters')
+    .default('polyclinic'),
+  POLYCLINIC_CONTROL_DATABASE_URL: pgUrl.optional(),
+  POLYCLINIC_REGIONS: z.string().default('us-east:US,eu-central:EU'),
+  POLYCLINIC_EMBEDDED_PG_PORT: int(1, 65535).default(54329),
+  POLYCLINIC_SECRET: z.string().min(32, 'at least 32 characters').optional(),
+  POLYCLINIC_OPERATOR_EMAIL: z.string().email().optional(),
+  POLYCLINIC_OPERATOR_PASSWORD: z.string().min(12, 'at least 12 characters').optional(),
+  POLYCLINIC_DEMO: bool.optional(),
+  POLYCLINIC_MIGRATE_ON_START: bool.default(true),
+  POLYCLINIC_POOL_MAX: int(1, 500).default(10),
+  POLYCLINIC_CLINIC_POOL_MAX: int(1, 100).default(3),
+  POLYCLINIC_CLINIC_POOL_IDLE_MS: int(1000, 86_400_000).default(60_000),
+  POLYCLINIC_SESSION_TTL_HOURS: int(1, 24 * 30).default(12),
+  POLYCLINIC_LOGIN_MAX_FAILURES: int(1, 100).default(5),
+  POLYCLINIC_LOGIN_LOCK_MINUTES: int(1, 24 * 60).default(15),
+} as const;
+
+export function regionUrlVariable(regionId: string): string {
+  return `POLYCLINIC_REGION_${regionId.toUpperCase().replace(/-/g, '_')}_DATABASE_URL`;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const v: Record<string, unknown> = {};
+  for (const [name, schema] of Object.entries(scalarVars)) {
+    const raw = env[name] === '' ? undefined : env[name];
+    const parsed = (schema as z.ZodType).safeParse(raw);
+    if (parsed.success) v[name] = parsed.data;
+    else problems.push(`${name}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  const regions: RegionConfig[] = [];
+  for (const entry of String(v.POLYCLINIC_REGIONS).split(',').map((s) => s.trim()).filter(Boolean)) {
+    const [id = '', jurisdiction = '', failover] = entry.split(':');
+    if (!REGION_ID.test(id) || !/^[A-Z]{2,8}$/.test(jurisdiction)) {
+      problems.push(`POLYCLINIC_REGIONS: "${entry}" must be region-id:JURISDICTION[:failover-region], e.g. us-east:US`);
+      continue;
+    }
+    const urlVar = regionUrlVariable(id);
+    const url = env[urlVar] || undefined;
+    if (url !== undefined && !pgUrl.safeParse(url).success) problems.push(`${urlVar}: must be a postgres:// URL`);
+    regions.push({ id, jurisdiction, failoverRegion: failover || null, databaseUrl: url });
+  }
+  if (regions.length === 0) problems.push('POLYCLINIC_REGIONS: at least one region is required');
+  for (const r of regions) {
+    if (!r.failoverRegion) continue;
+    const target = regions.find((x) => x.id === r.failoverRegion);
+    if (!target) problems.push(`POLYCLINIC_REGIONS: failover region ${r.failoverRegion} of ${r.id} is not defined`);
+    else if (target.jurisdiction !== r.jurisdiction)
+      problems.push(`POLYCLINIC_REGIONS: failover of ${r.id} (${r.jurisdiction}) crosses into ${target.jurisdiction}`);
+  }
+
+  // Either every store has a URL (production) or none has (embedded default): a half-configured fleet
+  // would silently put some PHI on a laptop database.
+  const controlUrl = v.POLYCLINIC_CONTROL_DATABASE_URL as string | undefined;
+  const given = [controlUrl, ...regions.map((r) => r.databaseUrl)].filter(Boolean).length;
+  const embedded = given === 0;
+  if (!embedded) {
+    if (!controlUrl) problems.push('POLYCLINIC_CONTROL_DATABASE_URL: required when any region has a database URL');
+    for (const r of regions)
+      if (!r.databaseUrl) problems.push(`${regionUrlVariable(r.id)}: required when any store has a database URL`);
+    if (!v.POLYCLINIC_SECRET) problems.push('POLYCLINIC_SECRET: required outside the embedded default');
+  }
+  const email = v.POLYCLINIC_OPERATOR_EMAIL as string | undefined;
+  const password = v.POLYCLINIC_OPERATOR_PASSWORD as string | undefined;
+  if (Boolean(email) !== Boolean(password))
+    problems.push(
+      `${email ? 'POLYCLINIC_OPERATOR_PASSWORD' : 'POLYCLINIC_OPERATOR_EMAIL'}: set both operator variables or neither`,
+    );
+  if (problems.length) throw new ConfigError(problems);
+
+  return {
+    host: v.POLYCLINIC_HOST as string,
+    port: v.POLYCLINIC_PORT as number,
+    logLevel: v.POLYCLINIC_LOG_LEVEL as Config['logLevel'],
+    dataDir: v.POLYCLINIC_DATA_DIR as string,
+    instance: v.POLYCLINIC_INSTANCE as string,
+    controlDatabaseUrl: controlUrl,
+    regions,
+    embedded,
+    embeddedPgPort: v.POLYCLINIC_EMBEDDED_PG_PORT as number,
+    secret: v.POLYCLINIC_SECRET as string | undefined,
+    operator: email && password ? { email, password } : undefined,
+    demo: (v.POLYCLINIC_DEMO as boolean | undefined) ?? embedded,
+    migrateOnStart: v.POLYCLINIC_MIGRATE_ON_START as boolean,
+    pool: {
+      max: v.POLYCLINIC_POOL_MAX as number,
+      clinicMax: v.POLYCLINIC_CLINIC_POOL_MAX as number,
+      clinicIdleMs: v.POLYCLINIC_CLINIC_POOL_IDLE_MS as number,
+    },
+    sessionTtlHours: v.POLYCLINIC_SESSION_TTL_HOURS as number,
+    loginLockout: {
+      maxFailures: v.POLYCLINIC_LOGIN_MAX_FAILURES as number,
+      lockMinutes: v.POLYCLINIC_LOGIN_LOCK_MINUTES as number,
+    },
+  };
+}

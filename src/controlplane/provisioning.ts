@@ -1,0 +1,74 @@
+import type { Platform } from '../platform/platform.js';
+import { AppError, conflict } from '../errors.js';
+import { newId } from '../ids.js';
+import { databaseOf, pgErrorCode } from '../db/pg.js';
+import { defaultPlacementModel, placementFor, type PlacementModel } from '../tenancy/naming.js';
+import { createClinicStore, insertAnchor, removeClinicStore } from '../tenancy/storage.js';
+import { clinicFromRow, type Clinic } from './clinics.js';
+import type { ClinicTier } from './schema.js';
+
+export interface NewClinic {
+  name: string;
+  slug: string;
+  tier: ClinicTier;
+  dataRegion: string;
+  specialty?: string | undefined;
+  placement?: PlacementModel | undefined;
+}
+
+/**
+ * Creates a clinic: its control-plane row (status `provisioning`, invisible to tenant requests), then its
+ * store in the chosen placement, then flips it to `active`. Anything that fails on the way is undone, so
+ * there is never a half-made clinic: either the call returns an active clinic or nothing of it remains.
+ */
+export async function createClinic(p: Platform, input: NewClinic): Promise<Clinic> {
+  const region = p.config.regions.find((r) => r.id === input.dataRegion);
+  if (!region) throw new AppError(422, 'unknown_region', `Region ${input.dataRegion} does not exist`, { field: 'dataRegion' });
+  const id = newId('clinic');
+  const placement = placementFor(input.placement ?? defaultPlacementModel(input.tier), {
+    instance: p.config.instance,
+    clinicId: id,
+    regionDatabase: databaseOf(region.databaseUrl),
+  });
+  try {
+    await p.control
+      .insertInto('clinics')
+      .values({
+        id,
+        slug: input.slug,
+        name: input.name,
+        tier: input.tier,
+        specialty: input.specialty ?? null,
+        data_region: region.id,
+        placement_model: placement.model,
+        placement_database: placement.database,
+        placement_schema: placement.schema,
+        status: 'provisioning',
+      })
+      .execute();
+  } catch (err) {
+    if (pgErrorCode(err) === '23505') throw conflict('slug_taken', `A clinic with slug "${input.slug}" already exists`);
+    throw err;
+  }
+  try {
+    const version = await createClinicStore(p, id, region.id, placement);
+    await insertAnchor(p, id, region.id, placement);
+    const row = await p.control
+      .updateTable('clinics')
+      .set({ status: 'active', schema_version: version, updated_at: new Date() })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await p.clinics.changed(id);
+    p.log.info({ clinicId: id, placement: placement.model, region: region.id }, 'clinic provisioned');
+    return clinicFromRow(row);
+  } catch (err) {
+    p.log.error({ err, clinicId: id }, 'clinic provisioning failed; removing what was created');
+    await removeClinicStore(p, id, region.id, placement).catch((e) =>
+      p.log.error({ err: e, clinicId: id }, 'cleanup after failed provisioning failed'),
+    );
+    await p.control.deleteFrom('clinics').where('id', '=', id).execute();
+    await p.clinics.changed(id);
+    throw err;
+  }
+}

@@ -1,0 +1,156 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { requireOperator } from '../access/guard.js';
+import { notFound } from '../errors.js';
+import { idSchema } from '../ids.js';
+import type { Platform } from '../platform/platform.js';
+import { problemResponses } from '../http/problem.js';
+import { PLACEMENT_MODELS } from '../tenancy/naming.js';
+import { moveClinic } from '../tenancy/move.js';
+import { exportClinic } from '../tenancy/export.js';
+import type { Clinic } from './clinics.js';
+import { createClinic } from './provisioning.js';
+
+const ClinicView = z.object({
+  id: z.string(),
+  slug: z.string(),
+  name: z.string(),
+  tier: z.enum(['small', 'mid', 'enterprise']),
+  specialty: z.string().nullable(),
+  dataRegion: z.string(),
+  placement: z.object({ model: z.enum(PLACEMENT_MODELS), database: z.string(), schema: z.string() }),
+  status: z.string(),
+  schemaVersion: z.number().int(),
+  createdAt: z.string(),
+});
+
+const view = (c: Clinic): z.infer<typeof ClinicView> => ({
+  id: c.id,
+  slug: c.slug,
+  name: c.name,
+  tier: c.tier,
+  specialty: c.specialty,
+  dataRegion: c.dataRegion,
+  placement: c.placement,
+  status: c.status,
+  schemaVersion: c.schemaVersion,
+  createdAt: c.createdAt.toISOString(),
+});
+
+const Params = z.strictObject({ clinicId: idSchema('clinic') });
+const tags = ['platform'];
+const security = [{ bearer: [] }];
+
+export const platformRoutes =
+  (p: Platform): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.post('/api/v1/platform/clinics', {
+      schema: {
+        tags,
+        security,
+        body: z.strictObject({
+          name: z.string().trim().min(1).max(200),
+          slug: z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'lower-case letters, digits and dashes'),
+          tier: z.enum(['small', 'mid', 'enterprise']),
+          dataRegion: z.string().min(1).max(64),
+          specialty: z.string().trim().min(1).max(100).optional(),
+          placement: z.enum(PLACEMENT_MODELS).optional(),
+        }),
+        response: { 201: ClinicView, ...problemResponses },
+      },
+      handler: async (req, reply) => {
+        requireOperator(req);
+        const clinic = await createClinic(p, req.body);
+        return reply.code(201).header('location', `/api/v1/platform/clinics/${clinic.id}`).send(view(clinic));
+      },
+    });
+
+    app.get('/api/v1/platform/clinics', {
+      schema: {
+        tags,
+        security,
+        querystring: z.strictObject({
+          limit: z.coerce.number().int().min(1).max(500).default(100),
+          cursor: idSchema('clinic').optional(),
+          region: z.string().optional(),
+        }),
+        response: { 200: z.object({ items: z.array(ClinicView), nextCursor: z.string().nullable() }), ...problemResponses },
+      },
+      handler: async (req) => {
+        requireOperator(req);
+        const rows = await p.clinics.list({ limit: req.query.limit + 1, after: req.query.cursor, region: req.query.region });
+        const items = rows.slice(0, req.query.limit).map(view);
+        return { items, nextCursor: rows.length > req.query.limit ? (items.at(-1)?.id ?? null) : null };
+      },
+    });
+
+    app.get('/api/v1/platform/clinics/:clinicId', {
+      schema: { tags, security, params: Params, response: { 200: ClinicView, ...problemResponses } },
+      handler: async (req) => {
+        requireOperator(req);
+        const clinic = await p.clinics.fresh(req.params.clinicId);
+        if (!clinic) throw notFound('clinic');
+        return view(clinic);
+      },
+    });
+
+    app.post('/api/v1/platform/clinics/:clinicId/placement', {
+      schema: {
+        tags,
+        security,
+        params: Params,
+        body: z.strictObject({ model: z.enum(PLACEMENT_MODELS) }),
+        response: {
+          200: z.object({
+            clinic: ClinicView,
+            move: z.object({
+              id: z.string(),
+              from: z.enum(PLACEMENT_MODELS),
+              to: z.enum(PLACEMENT_MODELS),
+              frozenMs: z.number(),
+              tables: z.array(z.object({ table: z.string(), rows: z.number().int(), checksum: z.string() })),
+            }),
+          }),
+          ...problemResponses,
+        },
+      },
+      handler: async (req) => {
+        requireOperator(req);
+        const result = await moveClinic(p, req.params.clinicId, req.body.model);
+        return { clinic: view(result.clinic), move: result.move };
+      },
+    });
+
+    app.get('/api/v1/platform/clinics/:clinicId/export', {
+      schema: { tags, security, params: Params, produces: ['application/gzip'] },
+      handler: async (req, reply) => {
+        requireOperator(req);
+        const clinic = await p.clinics.fresh(req.params.clinicId);
+        if (!clinic) throw notFound('clinic');
+        const archive = await exportClinic(p, clinic.id);
+        return reply
+          .type('application/gzip')
+          .header('content-disposition', `attachment; filename="${clinic.slug}-export.tar.gz"`)
+          .send(archive);
+      },
+    });
+
+    app.get('/api/v1/platform/regions', {
+      schema: {
+        tags,
+        security,
+        response: {
+          200: z.object({
+            items: z.array(z.object({ id: z.string(), jurisdiction: z.string(), failoverRegion: z.string().nullable() })),
+          }),
+          ...problemResponses,
+        },
+      },
+      handler: async (req) => {
+        requireOperator(req);
+        return {
+          items: p.config.regions.map((r) => ({ id: r.id, jurisdiction: r.jurisdiction, failoverRegion: r.failoverRegion })),
+        };
+      },
+    });
+  };

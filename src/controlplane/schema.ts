@@ -1,0 +1,128 @@
+import type { ColumnType, Generated } from 'kysely';
+import type { PlacementModel } from '../tenancy/naming.js';
+
+/**
+ * The control plane is global and holds no PHI: which clinics exist, where each one's data lives, the
+ * regions, staff identities and their memberships, sessions, and the record of placement moves.
+ */
+export const CONTROL_MIGRATIONS: { version: number; name: string; statements: string[] }[] = [
+  {
+    version: 1,
+    name: 'regions, clinics, users, memberships, sessions, moves',
+    statements: [
+      `create table regions (
+         id text primary key,
+         jurisdiction text not null,
+         failover_region_id text references regions (id),
+         created_at timestamptz not null default now())`,
+      `create table clinics (
+         id text primary key,
+         slug text not null unique,
+         name text not null,
+         tier text not null check (tier in ('small', 'mid', 'enterprise')),
+         specialty text,
+         data_region text not null references regions (id),
+         placement_model text not null check (placement_model in ('pooled', 'schema', 'database')),
+         placement_database text not null,
+         placement_schema text not null,
+         status text not null default 'provisioning' check (status in ('provisioning', 'active', 'moving', 'suspended')),
+         schema_version integer not null default 0,
+         created_at timestamptz not null default now(),
+         updated_at timestamptz not null default now())`,
+      `create index clinics_by_region on clinics (data_region, placement_model)`,
+      `create table users (
+         id text primary key,
+         email text not null,
+         name text not null,
+         password_hash text,
+         is_operator boolean not null default false,
+         failed_logins integer not null default 0,
+         locked_until timestamptz,
+         created_at timestamptz not null default now())`,
+      `create unique index users_email on users (lower(email))`,
+      `create table memberships (
+         clinic_id text not null references clinics (id) on delete cascade,
+         user_id text not null references users (id) on delete cascade,
+         role text not null,
+         created_at timestamptz not null default now(),
+         primary key (clinic_id, user_id))`,
+      `create index memberships_by_user on memberships (user_id)`,
+      `create table sessions (
+         token_hash text primary key,
+         user_id text not null references users (id) on delete cascade,
+         created_at timestamptz not null default now(),
+         expires_at timestamptz not null,
+         revoked_at timestamptz)`,
+      `create index sessions_by_user on sessions (user_id)`,
+      `create table placement_moves (
+         id text primary key,
+         clinic_id text not null references clinics (id) on delete cascade,
+         from_model text not null,
+         to_model text not null,
+         started_at timestamptz not null default now(),
+         finished_at timestamptz,
+         outcome text not null default 'running' check (outcome in ('running', 'completed', 'failed')),
+         detail jsonb)`,
+    ],
+  },
+];
+
+export type ClinicTier = 'small' | 'mid' | 'enterprise';
+export type ClinicStatus = 'provisioning' | 'active' | 'moving' | 'suspended';
+
+export interface ControlDB {
+  regions: {
+    id: string;
+    jurisdiction: string;
+    failover_region_id: string | null;
+    created_at: Generated<Date>;
+  };
+  clinics: {
+    id: string;
+    slug: string;
+    name: string;
+    tier: ClinicTier;
+    specialty: string | null;
+    data_region: string;
+    placement_model: PlacementModel;
+    placement_database: string;
+    placement_schema: string;
+    status: Generated<ClinicStatus>;
+    schema_version: Generated<number>;
+    created_at: Generated<Date>;
+    updated_at: Generated<Date>;
+  };
+  users: {
+    id: string;
+    email: string;
+    name: string;
+    password_hash: string | null;
+    is_operator: Generated<boolean>;
+    failed_logins: Generated<number>;
+    locked_until: Date | null;
+    created_at: Generated<Date>;
+  };
+  memberships: {
+    clinic_id: string;
+    user_id: string;
+    role: string;
+    created_at: Generated<Date>;
+  };
+  sessions: {
+    token_hash: string;
+    user_id: string;
+    created_at: Generated<Date>;
+    expires_at: Date;
+    revoked_at: Date | null;
+  };
+  placement_moves: {
+    id: string;
+    clinic_id: string;
+    from_model: string;
+    to_model: string;
+    started_at: Generated<Date>;
+    finished_at: Date | null;
+    outcome: Generated<'running' | 'completed' | 'failed'>;
+    detail: ColumnType<unknown, string | null, string | null> | null;
+  };
+}

@@ -1,0 +1,103 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { sql } from 'kysely';
+import { z } from 'zod';
+import type { Platform } from '../platform/platform.js';
+import { withClient } from '../db/pg.js';
+import { identityRoutes } from '../identity/routes.js';
+import { platformRoutes } from '../controlplane/routes.js';
+import { patientRoutes } from '../patients/routes.js';
+import { unauthorized } from '../errors.js';
+import { errorHandler, sendProblem } from './problem.js';
+
+/**
+ * Builds the HTTP app: zod schemas drive validation, response shapes and the OpenAPI 3.1 document; every
+ * error leaves through `errorHandler` as problem+json; every request but the public ones carries a bearer
+ * session resolved server-side. Domains register their own routes.
+ */
+export async function buildApp(p: Platform): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: p.log as FastifyBaseLogger,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[A-Za-z0-9._-]{1,128}$/.test(given) ? given : randomUUID();
+    },
+    bodyLimit: 1024 * 1024,
+    disableRequestLogging: p.config.logLevel !== 'debug' && p.config.logLevel !== 'trace',
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((req, reply) => sendProblem(req, reply, 404, 'route_not_found', `No route ${req.method} ${req.url.split('?')[0]}`));
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Polyclinic API',
+        version: '1',
+        description: 'Multi-tenant telehealth platform. Errors are RFC 9457 problem+json with a stable `code`.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/api/docs', uiConfig: { deepLinking: false } });
+
+  app.decorateRequest('principal', null);
+  app.addHook('onRequest', async (req) => {
+    if (req.routeOptions.config.public || req.url.startsWith('/api/docs')) return;
+    const header = req.headers.authorization;
+    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+    if (!token) {
+      if (!req.routeOptions.url) return; // unknown route: let the 404 handler answer
+      throw unauthorized();
+    }
+    const principal = await p.sessions.resolve(token);
+    if (!principal) throw unauthorized('The bearer token is invalid, expired or revoked');
+    req.principal = principal;
+    req.log = req.log.child({ userId: principal.userId });
+  });
+
+  const typed = app.withTypeProvider<ZodTypeProvider>();
+  typed.get('/healthz', { config: { public: true }, schema: { tags: ['health'], response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+  typed.get('/readyz', {
+    config: { public: true },
+    schema: {
+      tags: ['health'],
+      response: {
+        200: z.object({ status: z.string(), stores: z.record(z.string(), z.string()) }),
+        503: z.object({ status: z.string(), stores: z.record(z.string(), z.string()) }),
+      },
+    },
+    handler: async (_req, reply) => {
+      const stores: Record<string, string> = {};
+      const probe = async (name: string, run: () => Promise<unknown>) => {
+        try {
+          await Promise.race([run(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000))]);
+          stores[name] = 'ok';
+        } catch (err) {
+          stores[name] = err instanceof Error ? err.message : 'unavailable';
+        }
+      };
+      await Promise.all([
+        probe('control', () => sql`select 1`.execute(p.control)),
+        ...p.config.regions.map((r) => probe(r.id, () => withClient(r.databaseUrl, (c) => c.query('select 1')))),
+      ]);
+      const ok = Object.values(stores).every((s) => s === 'ok');
+      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', stores });
+    },
+  });
+  typed.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(identityRoutes(p));
+  await app.register(platformRoutes(p));
+  await app.register(patientRoutes(p));
+  return app;
+}

@@ -1,0 +1,118 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { ControlDB } from '../controlplane/schema.js';
+import type { InvalidationBus } from '../platform/bus.js';
+
+export interface Membership {
+  clinicId: string;
+  role: string;
+}
+
+/** Who is calling: resolved from the bearer token on every request, never from anything the client asserts. */
+export interface Principal {
+  userId: string;
+  email: string;
+  name: string;
+  isOperator: boolean;
+  memberships: Membership[];
+  tokenHash: string;
+}
+
+const hashToken = (token: string): string => createHash('sha256').update(token).digest('base64url');
+
+/**
+ * Opaque bearer sessions. The token is 32 random bytes shown once; only its SHA-256 is stored, so a copy of
+ * the control database does not yield usable tokens. Resolved principals are cached briefly in memory;
+ * revoking a session or changing a user's memberships publishes on the bus and every node drops the user's
+ * cached sessions at once.
+ */
+export class SessionStore {
+  private readonly cache = new Map<string, { principal: Principal; until: number }>();
+  private readonly byUser = new Map<string, Set<string>>();
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly db: Kysely<ControlDB>,
+    private readonly bus: InvalidationBus,
+    private readonly ttlHours: number,
+    private readonly cacheMs = 5_000,
+  ) {
+    this.unsubscribe = bus.subscribe('user-sessions', (userId) => this.forget(userId));
+  }
+
+  async create(userId: string): Promise<{ token: string; expiresAt: Date }> {
+    const token = `pcs_${randomBytes(32).toString('base64url')}`;
+    const expiresAt = new Date(Date.now() + this.ttlHours * 3600_000);
+    await this.db.insertInto('sessions').values({ token_hash: hashToken(token), user_id: userId, expires_at: expiresAt }).execute();
+    return { token, expiresAt };
+  }
+
+  async resolve(token: string): Promise<Principal | undefined> {
+    const tokenHash = hashToken(token);
+    const hit = this.cache.get(tokenHash);
+    if (hit && hit.until > Date.now()) return hit.principal;
+    const row = await this.db
+      .selectFrom('sessions')
+      .innerJoin('users', 'users.id', 'sessions.user_id')
+      .select(['users.id', 'users.email', 'users.name', 'users.is_operator', 'sessions.expires_at'])
+      .where('sessions.token_hash', '=', tokenHash)
+      .where('sessions.revoked_at', 'is', null)
+      .where('sessions.expires_at', '>', new Date())
+      .executeTakeFirst();
+    if (!row) {
+      this.cache.delete(tokenHash);
+      return undefined;
+    }
+    const memberships = await this.db
+      .selectFrom('memberships')
+      .select(['clinic_id', 'role'])
+      .where('user_id', '=', row.id)
+      .orderBy('clinic_id')
+      .execute();
+    const principal: Principal = {
+      userId: row.id,
+      email: row.email,
+      name: row.name,
+      isOperator: row.is_operator,
+      memberships: memberships.map((m) => ({ clinicId: m.clinic_id, role: m.role })),
+      tokenHash,
+    };
+    const until = Math.min(Date.now() + this.cacheMs, row.expires_at.getTime());
+    this.cache.set(tokenHash, { principal, until });
+    let set = this.byUser.get(row.id);
+    if (!set) this.byUser.set(row.id, (set = new Set()));
+    set.add(tokenHash);
+    return principal;
+  }
+
+  async revoke(principal: Principal): Promise<void> {
+    await this.db.updateTable('sessions').set({ revoked_at: new Date() }).where('token_hash', '=', principal.tokenHash).execute();
+    await this.bus.publish('user-sessions', principal.userId);
+  }
+
+  async revokeAll(userId: string): Promise<void> {
+    await this.db
+      .updateTable('sessions')
+      .set({ revoked_at: new Date() })
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .execute();
+    await this.bus.publish('user-sessions', userId);
+  }
+
+  /** Memberships changed: cached principals of this user must be rebuilt. */
+  async membershipsChanged(userId: string): Promise<void> {
+    await this.bus.publish('user-sessions', userId);
+  }
+
+  private forget(userId: string): void {
+    for (const h of this.byUser.get(userId) ?? []) this.cache.delete(h);
+    this.byUser.delete(userId);
+  }
+
+  close(): void {
+    this.unsubscribe();
+    this.cache.clear();
+    this.byUser.clear();
+  }
+}

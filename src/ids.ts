@@ -1,0 +1,44 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+
+/**
+ * Identifiers carry their kind (`cln_…`, `pat_…`, `usr_…`) so a wrong id is caught where it is read.
+ * The body is 10 characters of time (Crockford base32, milliseconds) followed by 16 random ones, so ids of
+ * one kind sort by creation time: keyset pagination on `id` returns records in the order they were made.
+ * Lower-case only: clinic ids become parts of PostgreSQL schema, role and database names.
+ */
+const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
+const KINDS = { clinic: 'cln', patient: 'pat', user: 'usr', move: 'mov' } as const;
+export type IdKind = keyof typeof KINDS;
+
+const BODY = '[0-9a-hjkmnp-tv-z]{26}';
+const patterns = Object.fromEntries(
+  Object.entries(KINDS).map(([kind, prefix]) => [kind, new RegExp(`^${prefix}_${BODY}$`)]),
+) as Record<IdKind, RegExp>;
+
+export function newId(kind: IdKind, now = Date.now()): string {
+  let time = '';
+  let t = now;
+  for (let i = 0; i < 10; i++) {
+    time = ALPHABET[t % 32] + time;
+    t = Math.floor(t / 32);
+  }
+  const bytes = randomBytes(16);
+  let rand = '';
+  for (const b of bytes) rand += ALPHABET[b % 32];
+  return `${KINDS[kind]}_${time}${rand}`;
+}
+
+export function isId(kind: IdKind, value: string): boolean {
+  return patterns[kind].test(value);
+}
+
+/** zod schema for an id of one kind; a malformed id is a 404 at the route (it cannot exist), see `http/app.ts`. */
+export const idSchema = (kind: IdKind) =>
+  z.string().regex(patterns[kind], { message: `must be a ${kind} id (${KINDS[kind]}_…)` });
+
+/** The part of a clinic id after `cln_`: safe to embed in identifiers (lower-case base32). */
+export function clinicKey(clinicId: string): string {
+  if (!isId('clinic', clinicId)) throw new Error(`not a clinic id: ${clinicId}`);
+  return clinicId.slice(4);
+}

@@ -1,0 +1,66 @@
+import { ConfigError, loadConfig } from './config.js';
+import { seedDemo, type DemoCredentials } from './demo/seed.js';
+import { buildApp } from './http/app.js';
+import { createLogger } from './logger.js';
+import { resolveStores } from './platform/boot.js';
+import { openPlatform } from './platform/platform.js';
+import { migrateFleet } from './tenancy/fleet.js';
+
+/** `npm start`: one API node. Stores come from configuration, or the embedded default with a demo fleet. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(78);
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel);
+  const { config: resolved, embedded } = await resolveStores(config, log);
+  const platform = await openPlatform(resolved, log);
+  if (config.migrateOnStart) {
+    const report = await migrateFleet(platform, (e) => log.debug(e, 'migration progress'));
+    log.info({ target: report.target, migrated: report.migrated.length, failed: report.failed }, 'fleet migrated');
+  }
+  if (config.operator) await platform.users.ensureOperator(config.operator.email, config.operator.password);
+  const demo = config.demo ? await seedDemo(platform) : undefined;
+  const app = await buildApp(platform);
+  const address = await app.listen({ host: config.host, port: config.port });
+
+  const shutdown = async (signal: string) => {
+    log.info({ signal }, 'shutting down');
+    await app.close();
+    await platform.close();
+    await embedded?.stop();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  printBanner(address, embedded !== undefined || config.embedded, demo);
+}
+
+function printBanner(address: string, embedded: boolean, demo: DemoCredentials | undefined): void {
+  const lines = [
+    '',
+    `Polyclinic is running at ${address}`,
+    `  API docs:   ${address}/api/docs   (OpenAPI: ${address}/api/openapi.json)`,
+    `  Stores:     ${embedded ? 'embedded PostgreSQL (data in ./.polyclinic/)' : 'configured PostgreSQL URLs'}`,
+  ];
+  if (demo) {
+    lines.push(`  Operator:   ${demo.operator.email} / ${demo.operator.password}`);
+    lines.push(`  Staff password (every demo user): ${demo.staffPassword}`);
+    lines.push('  Demo clinics:');
+    for (const c of demo.clinics)
+      lines.push(`    ${c.name.padEnd(26)} ${c.region.padEnd(11)} ${c.placement.padEnd(9)} ${c.clinicId}  ${c.users.map((u) => u.email).join(', ')}`);
+  }
+  lines.push('');
+  console.log(lines.join('\n'));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,92 @@
+import type { Selectable } from 'kysely';
+import { AppError, conflict, notFound } from '../errors.js';
+import { newId } from '../ids.js';
+import { pgErrorCode } from '../db/pg.js';
+import type { TenantScope } from '../tenancy/tenant-db.js';
+import type { Patient, PatientInput, PatientPatch } from './schemas.js';
+import type { PatientsTable } from './table.js';
+
+/** Patient records, always through a tenant scope: the clinic is fixed by the transaction, not by a parameter. */
+export async function createPatient(scope: TenantScope, input: PatientInput): Promise<Patient> {
+  try {
+    const row = await scope.db
+      .insertInto('patients')
+      .values({
+        clinic_id: scope.clinicId,
+        id: newId('patient'),
+        mrn: input.mrn ?? null,
+        given_name: input.givenName,
+        family_name: input.familyName,
+        birth_date: input.birthDate,
+        sex: input.sex,
+        email: input.email ?? null,
+        phone: input.phone ?? null,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toPatient(row);
+  } catch (err) {
+    if (pgErrorCode(err) === '23505') throw conflict('mrn_taken', 'Another patient of this clinic has this MRN');
+    throw err;
+  }
+}
+
+export async function getPatient(scope: TenantScope, id: string): Promise<Patient> {
+  const row = await scope.db.selectFrom('patients').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!row) throw notFound('patient');
+  return toPatient(row);
+}
+
+export async function listPatients(
+  scope: TenantScope,
+  page: { limit: number; cursor?: string | undefined },
+): Promise<{ items: Patient[]; nextCursor: string | null }> {
+  let q = scope.db.selectFrom('patients').selectAll().orderBy('id').limit(page.limit + 1);
+  if (page.cursor) q = q.where('id', '>', page.cursor);
+  const rows = await q.execute();
+  const items = rows.slice(0, page.limit).map(toPatient);
+  return { items, nextCursor: rows.length > page.limit ? (items.at(-1)?.id ?? null) : null };
+}
+
+export async function updatePatient(scope: TenantScope, id: string, patch: PatientPatch): Promise<Patient> {
+  const { version, ...fields } = patch;
+  const set: Partial<Selectable<PatientsTable>> = {};
+  if (fields.givenName !== undefined) set.given_name = fields.givenName;
+  if (fields.familyName !== undefined) set.family_name = fields.familyName;
+  if (fields.birthDate !== undefined) set.birth_date = fields.birthDate;
+  if (fields.sex !== undefined) set.sex = fields.sex;
+  if (fields.mrn !== undefined) set.mrn = fields.mrn;
+  if (fields.email !== undefined) set.email = fields.email;
+  if (fields.phone !== undefined) set.phone = fields.phone;
+  try {
+    let q = scope.db
+      .updateTable('patients')
+      .set((eb) => ({ ...set, version: eb('version', '+', 1), updated_at: new Date() }))
+      .where('id', '=', id);
+    if (version !== undefined) q = q.where('version', '=', version);
+    const row = await q.returningAll().executeTakeFirst();
+    if (row) return toPatient(row);
+  } catch (err) {
+    if (pgErrorCode(err) === '23505') throw conflict('mrn_taken', 'Another patient of this clinic has this MRN');
+    throw err;
+  }
+  await getPatient(scope, id); // 404 when it does not exist (or belongs to another clinic)
+  throw new AppError(409, 'version_conflict', 'The patient was changed since you read it; reload and retry');
+}
+
+function toPatient(r: Selectable<PatientsTable>): Patient {
+  return {
+    id: r.id,
+    clinicId: r.clinic_id,
+    mrn: r.mrn,
+    givenName: r.given_name,
+    familyName: r.family_name,
+    birthDate: r.birth_date,
+    sex: r.sex,
+    email: r.email,
+    phone: r.phone,
+    version: r.version,
+    createdAt: r.created_at.toISOString(),
+    updatedAt: r.updated_at.toISOString(),
+  };
+}

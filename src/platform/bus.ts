@@ -1,0 +1,31 @@
+/**
+ * Invalidation bus: tells every API node that a cached thing changed (a clinic's placement or status, a
+ * user's sessions). The embedded default delivers in-process; a Redis pub/sub implementation of the same
+ * interface carries it between nodes.
+ */
+export type InvalidationTopic = 'clinic' | 'user-sessions';
+
+export interface InvalidationBus {
+  publish(topic: InvalidationTopic, key: string): Promise<void>;
+  subscribe(topic: InvalidationTopic, handler: (key: string) => void): () => void;
+  close(): Promise<void>;
+}
+
+export class InProcessBus implements InvalidationBus {
+  private readonly handlers = new Map<InvalidationTopic, Set<(key: string) => void>>();
+
+  async publish(topic: InvalidationTopic, key: string): Promise<void> {
+    for (const h of this.handlers.get(topic) ?? []) h(key);
+  }
+
+  subscribe(topic: InvalidationTopic, handler: (key: string) => void): () => void {
+    let set = this.handlers.get(topic);
+    if (!set) this.handlers.set(topic, (set = new Set()));
+    set.add(handler);
+    return () => set.delete(handler);
+  }
+
+  async close(): Promise<void> {
+    this.handlers.clear();
+  }
+}

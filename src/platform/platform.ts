@@ -1,0 +1,80 @@
+import { Kysely, PostgresDialect } from 'kysely';
+import type { Logger } from 'pino';
+import type { Config, RegionConfig } from '../config.js';
+import { ClinicDirectory } from '../controlplane/clinics.js';
+import type { ControlDB } from '../controlplane/schema.js';
+import { newPool } from '../db/pg.js';
+import { TENANT_MIGRATIONS, type TenantMigration } from '../tenancy/migrations.js';
+import { TenantStores } from '../tenancy/stores.js';
+import { SessionStore } from '../identity/sessions.js';
+import { UserDirectory } from '../identity/users.js';
+import { type InvalidationBus, InProcessBus } from './bus.js';
+
+/** A configuration whose stores are concrete: every URL known (embedded or given) and a secret present. */
+export interface ResolvedConfig extends Config {
+  controlDatabaseUrl: string;
+  regions: (RegionConfig & { databaseUrl: string })[];
+  secret: string;
+}
+
+/**
+ * The running platform's services, built by one `openPlatform` and released by one `close`. HTTP routes,
+ * the CLI, tests and benchmarks all start from this object.
+ */
+export interface Platform {
+  config: ResolvedConfig;
+  log: Logger;
+  bus: InvalidationBus;
+  control: Kysely<ControlDB>;
+  clinics: ClinicDirectory;
+  stores: TenantStores;
+  users: UserDirectory;
+  sessions: SessionStore;
+  /** The tenant migrations this build knows; tests may extend the list. */
+  tenantMigrations: TenantMigration[];
+  close(): Promise<void>;
+}
+
+export async function openPlatform(
+  config: ResolvedConfig,
+  log: Logger,
+  opts: { bus?: InvalidationBus; tenantMigrations?: TenantMigration[] } = {},
+): Promise<Platform> {
+  const bus = opts.bus ?? new InProcessBus();
+  const control = new Kysely<ControlDB>({
+    dialect: new PostgresDialect({ pool: newPool(config.controlDatabaseUrl, config.pool.max, 'polyclinic-control') }),
+  });
+  const clinics = new ClinicDirectory(control, bus);
+  const stores = new TenantStores(
+    config.regions.map((r) => ({ id: r.id, jurisdiction: r.jurisdiction, adminUrl: r.databaseUrl })),
+    clinics,
+    {
+      instance: config.instance,
+      secret: config.secret,
+      poolMax: config.pool.max,
+      clinicPoolMax: config.pool.clinicMax,
+      clinicIdleMs: config.pool.clinicIdleMs,
+      log,
+    },
+  );
+  const users = new UserDirectory(control, config.loginLockout);
+  const sessions = new SessionStore(control, bus, config.sessionTtlHours);
+  return {
+    config,
+    log,
+    bus,
+    control,
+    clinics,
+    stores,
+    users,
+    sessions,
+    tenantMigrations: opts.tenantMigrations ?? TENANT_MIGRATIONS,
+    async close() {
+      sessions.close();
+      clinics.close();
+      await stores.close();
+      await control.destroy();
+      await bus.close();
+    },
+  };
+}

@@ -1,0 +1,56 @@
+import { createHmac } from 'node:crypto';
+import { clinicKey } from '../ids.js';
+
+/**
+ * Names of the PostgreSQL objects a deployment creates. Everything carries the deployment's instance
+ * prefix so several deployments (or test runs) can share one server, and clinic objects carry the clinic
+ * id's body, which is lower-case base32 and therefore a safe identifier.
+ */
+export const POOLED_SCHEMA = 'tenant';
+/** Schema holding the per-database helpers (`enter_clinic`), present in every region and clinic database. */
+export const HELPER_SCHEMA = 'polyclinic';
+
+export type PlacementModel = 'pooled' | 'schema' | 'database';
+export const PLACEMENT_MODELS = ['pooled', 'schema', 'database'] as const;
+
+export interface Placement {
+  model: PlacementModel;
+  /** Database name on the region's server. */
+  database: string;
+  schema: string;
+}
+
+export const appRole = (instance: string): string => `${instance}_app`;
+export const controlDatabase = (instance: string): string => `${instance}_control`;
+export const regionDatabase = (instance: string, regionId: string): string =>
+  `${instance}_${regionId.replace(/-/g, '_')}`;
+export const clinicRole = (instance: string, clinicId: string): string => `${instance}_c_${clinicKey(clinicId)}`;
+export const clinicSchema = (clinicId: string): string => `clinic_${clinicKey(clinicId)}`;
+export const clinicDatabase = (instance: string, clinicId: string): string => `${instance}_c_${clinicKey(clinicId)}`;
+
+/**
+ * Passwords of the roles we create are derived from the deployment secret, so every API node can open a
+ * clinic's database without a credential store, and rotating the secret rotates them all on next migrate.
+ */
+export function rolePassword(secret: string, role: string): string {
+  return createHmac('sha256', secret).update(`pg-role:${role}`).digest('base64url');
+}
+
+export function placementFor(
+  model: PlacementModel,
+  opts: { instance: string; clinicId: string; regionDatabase: string },
+): Placement {
+  switch (model) {
+    case 'pooled':
+      return { model, database: opts.regionDatabase, schema: POOLED_SCHEMA };
+    case 'schema':
+      return { model, database: opts.regionDatabase, schema: clinicSchema(opts.clinicId) };
+    case 'database':
+      return { model, database: clinicDatabase(opts.instance, opts.clinicId), schema: POOLED_SCHEMA };
+  }
+}
+
+/** The hybrid rule: the tier picks the placement unless the operator says otherwise. */
+export function defaultPlacementModel(tier: 'small' | 'mid' | 'enterprise'): PlacementModel {
+  return tier === 'small' ? 'pooled' : tier === 'mid' ? 'schema' : 'database';
+}
