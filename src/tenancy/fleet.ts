@@ -78,7 +78,7 @@ export async function migrateFleet(
         continue;
       }
       try {
-        const role = clinicRole(p.config.instance, clinic.id);
+        const role = clinicRole(p.config.instance, clinic.id, clinic.placement.model === 'database' ? 'database' : 'schema');
         const v = await withClient(p.stores.adminUrl(clinic.dataRegion, clinic.placement.database), async (c) => {
           if (clinic.placement.model === 'database') {
             await ensureRole(c, role, { login: true, password: rolePassword(p.config.secret, role) });

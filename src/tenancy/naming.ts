@@ -24,7 +24,13 @@ export const appRole = (instance: string): string => `${instance}_app`;
 export const controlDatabase = (instance: string): string => `${instance}_control`;
 export const regionDatabase = (instance: string, regionId: string): string =>
   `${instance}_${regionId.replace(/-/g, '_')}`;
-export const clinicRole = (instance: string, clinicId: string): string => `${instance}_c_${clinicKey(clinicId)}`;
+/**
+ * The clinic's own role: one per placement (`_s_` for its schema, `_d_` for its database), so that during a
+ * move between the two the target's role is never the source's, and removing the old copy cannot take the
+ * new one's credentials with it.
+ */
+export const clinicRole = (instance: string, clinicId: string, model: 'schema' | 'database'): string =>
+  `${instance}_${model === 'schema' ? 's' : 'd'}_${clinicKey(clinicId)}`;
 export const clinicSchema = (clinicId: string): string => `clinic_${clinicKey(clinicId)}`;
 export const clinicDatabase = (instance: string, clinicId: string): string => `${instance}_c_${clinicKey(clinicId)}`;
 

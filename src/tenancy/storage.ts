@@ -13,17 +13,19 @@ import { ensureRole, migrateTenantSchema, prepareTenantDatabase } from './store-
 /** Builds the empty store for a clinic (no anchor row yet) and returns its schema version. */
 export async function createClinicStore(p: Platform, clinicId: string, regionId: string, placement: Placement): Promise<number> {
   const { instance, secret } = p.config;
-  const role = clinicRole(instance, clinicId);
   switch (placement.model) {
     case 'pooled':
       return withClient(p.stores.adminUrl(regionId, placement.database), (c) => pooledVersion(c));
-    case 'schema':
+    case 'schema': {
+      const role = clinicRole(instance, clinicId, 'schema');
       return withClient(p.stores.adminUrl(regionId, placement.database), async (c) => {
         await ensureRole(c, role, { login: false });
         await c.query(`grant ${q(role)} to ${q(appRole(instance))}`);
         return (await migrateTenantSchema(c, placement.schema, p.tenantMigrations, [role])).to;
       });
+    }
     case 'database': {
+      const role = clinicRole(instance, clinicId, 'database');
       await withClient(p.stores.adminUrl(regionId), async (c) => {
         await ensureRole(c, role, { login: true, password: rolePassword(secret, role) });
         const exists = await c.query('select 1 from pg_database where datname = $1', [placement.database]);
@@ -57,7 +59,6 @@ export async function insertAnchor(p: Platform, clinicId: string, regionId: stri
  * schema and role, or its database and role. Used after a move and to undo a failed provisioning or move.
  */
 export async function removeClinicStore(p: Platform, clinicId: string, regionId: string, placement: Placement): Promise<void> {
-  const role = clinicRole(p.config.instance, clinicId);
   switch (placement.model) {
     case 'pooled':
       await withClient(p.stores.adminUrl(regionId, placement.database), (c) =>
@@ -71,14 +72,14 @@ export async function removeClinicStore(p: Platform, clinicId: string, regionId:
     case 'schema':
       await withClient(p.stores.adminUrl(regionId, placement.database), async (c) => {
         await c.query(`drop schema if exists ${q(placement.schema)} cascade`);
-        await dropRole(c, role);
+        await dropRole(c, clinicRole(p.config.instance, clinicId, 'schema'));
       });
       return;
     case 'database':
       await p.stores.closeClinicPool(clinicId);
       await withClient(p.stores.adminUrl(regionId), async (c) => {
         await c.query(`drop database if exists ${q(placement.database)} with (force)`);
-        await dropRole(c, role);
+        await dropRole(c, clinicRole(p.config.instance, clinicId, 'database'));
       });
       return;
   }

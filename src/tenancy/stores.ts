@@ -21,7 +21,7 @@ interface ClinicPool {
 }
 
 /** Errors that mean "this clinic's data is no longer where the cached placement says". */
-const STALE_PLACEMENT_CODES = new Set(['3F000', '42P01', '3D000', '23503', '28P01', '28000', '42501']);
+const STALE_PLACEMENT_CODES = new Set(['3F000', '42P01', '3D000', '23503', '28P01', '28000', '42501', '22023']);
 
 /**
  * Where the rows are. Domain code asks for a tenant-scoped transaction and gets a Kysely transaction that is
@@ -128,7 +128,7 @@ export class TenantStores {
     }
     let pool = this.clinicPools.get(clinic.id);
     if (!pool) {
-      const role = clinicRole(this.opts.instance, clinic.id);
+      const role = clinicRole(this.opts.instance, clinic.id, 'database');
       const url = urlWithCredentials(
         this.adminUrl(clinic.dataRegion, clinic.placement.database),
         role,
@@ -185,6 +185,6 @@ function enterStatement(clinic: Clinic, access: TenantAccess, instance: string):
     `select ${quoteIdent(HELPER_SCHEMA)}.enter_clinic('${clinic.id.replace(/'/g, "''")}', ${access === 'write'})`,
     `set local search_path = ${quoteIdent(clinic.placement.schema)}`,
   ];
-  if (clinic.placement.model === 'schema') parts.push(`set local role ${quoteIdent(clinicRole(instance, clinic.id))}`);
+  if (clinic.placement.model === 'schema') parts.push(`set local role ${quoteIdent(clinicRole(instance, clinic.id, 'schema'))}`);
   return parts.join('; ');
 }

@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Clinic } from '../controlplane/clinics.js';
+import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
+import { PLACEMENT_MODELS } from '../tenancy/naming.js';
+
+/**
+ * Isolation first: a user of clinic A reaching for clinic B, in every placement and across regions. Every
+ * attempt answers 404 (never 403, never data) and nothing of B changes.
+ */
+let t: TestPlatform;
+interface Tenant {
+  clinic: Clinic;
+  token: string;
+  patientId: string;
+}
+const tenants: Tenant[] = [];
+
+beforeAll(async () => {
+  t = await startTestPlatform();
+  for (const region of ['us-east', 'eu-central'])
+    for (const placement of PLACEMENT_MODELS) {
+      const clinic = await t.clinic({ placement, region });
+      const { token } = await t.staff(clinic.id, 'physician');
+      const res = await t.app.inject({
+        method: 'POST',
+        url: `/api/v1/clinics/${clinic.id}/patients`,
+        headers: bearer(token),
+        payload: { givenName: 'Own', familyName: `${placement}-${region}`, birthDate: '1980-01-01' },
+      });
+      expect(res.statusCode).toBe(201);
+      tenants.push({ clinic, token, patientId: res.json().id });
+    }
+});
+afterAll(() => t?.close());
+
+const label = (x: Tenant) => `${x.clinic.placement.model}@${x.clinic.dataRegion}`;
+
+describe('a clinic reaching for another clinic gets 404', () => {
+  it('covers every ordered pair of placements and regions', () => {
+    expect(tenants).toHaveLength(6);
+    expect(new Set(tenants.map(label)).size).toBe(6);
+  });
+
+  for (const [ai, bi] of [0, 1, 2, 3, 4, 5].flatMap((a) => [0, 1, 2, 3, 4, 5].filter((b) => b !== a).map((b) => [a, b] as const))) {
+    it(`pair ${ai}->${bi}`, async () => {
+      const a = tenants[ai]!;
+      const b = tenants[bi]!;
+      const name = `${label(a)} -> ${label(b)}`;
+      const as = (method: 'GET' | 'POST' | 'PATCH', url: string, payload?: object) =>
+        t.app.inject({ method, url, headers: bearer(a.token), ...(payload ? { payload } : {}) });
+      const bUrl = `/api/v1/clinics/${b.clinic.id}/patients`;
+      const aUrl = `/api/v1/clinics/${a.clinic.id}/patients`;
+
+      // B's routes: read, list, update, create.
+      for (const res of [
+        await as('GET', `${bUrl}/${b.patientId}`),
+        await as('GET', bUrl),
+        await as('PATCH', `${bUrl}/${b.patientId}`, { givenName: 'Hijacked' }),
+        await as('POST', bUrl, { givenName: 'Planted', familyName: 'X', birthDate: '1990-01-01' }),
+      ]) {
+        expect(res.statusCode, name).toBe(404);
+        expect(res.json().code, name).toBe('clinic_not_found');
+      }
+      // B's patient id inside A's own path: the record does not exist for A.
+      for (const res of [await as('GET', `${aUrl}/${b.patientId}`), await as('PATCH', `${aUrl}/${b.patientId}`, { givenName: 'Hijacked' })]) {
+        expect(res.statusCode, name).toBe(404);
+        expect(res.json().code, name).toBe('patient_not_found');
+      }
+      // B's ids smuggled into A's body are refused, never followed.
+      const smuggled = await as('POST', aUrl, { givenName: 'S', familyName: 'S', birthDate: '1990-01-01', clinicId: b.clinic.id });
+      expect(smuggled.statusCode, name).toBe(400);
+      const smuggledPatch = await as('PATCH', `${aUrl}/${a.patientId}`, { clinicId: b.clinic.id, id: b.patientId });
+      expect(smuggledPatch.statusCode, name).toBe(400);
+      // A's list shows A's patients only.
+      const list = await as('GET', aUrl);
+      expect(list.json().items.every((p: { clinicId: string }) => p.clinicId === a.clinic.id), name).toBe(true);
+    });
+  }
+
+  it('leaves every clinic with exactly its own, unchanged patient', async () => {
+    for (const x of tenants) {
+      const res = await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${x.clinic.id}/patients`, headers: bearer(x.token) });
+      expect(res.statusCode).toBe(200);
+      const items = res.json().items as { id: string; givenName: string; clinicId: string }[];
+      expect(items.map((i) => [i.id, i.givenName, i.clinicId])).toEqual([[x.patientId, 'Own', x.clinic.id]]);
+    }
+  });
+
+  it('an operator sees the fleet but no patient', async () => {
+    for (const x of tenants) {
+      const res = await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${x.clinic.id}/patients`, headers: bearer(t.operatorToken) });
+      expect(res.statusCode).toBe(404);
+    }
+    const fleet = await t.app.inject({ method: 'GET', url: '/api/v1/platform/clinics', headers: bearer(t.operatorToken) });
+    expect(fleet.json().items.length).toBe(6);
+  });
+});

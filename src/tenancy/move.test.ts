@@ -1,0 +1,169 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../logger.js';
+import { openPlatform, type Platform } from '../platform/platform.js';
+import { createPatient } from '../patients/store.js';
+import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
+import { databaseExists, withClient } from '../db/pg.js';
+import { AppError } from '../errors.js';
+import { checksums, moveClinic, type TableChecksum } from './move.js';
+
+/**
+ * Online moves between placements: every row survives (counts and checksums), writes during the freeze are
+ * refused with 503 + Retry-After and never lost, reads keep working, and a move that fails verification
+ * leaves the clinic exactly where and as it was.
+ */
+let t: TestPlatform;
+let other: Platform; // a second API node with its own caches, to play the node that has not heard of the move
+let clinicId: string;
+let neighbourId: string;
+let token: string;
+let original: TableChecksum[];
+
+const sourceChecksums = async (id: string) => {
+  const c = (await t.p.clinics.fresh(id))!;
+  return withClient(t.p.stores.adminUrl(c.dataRegion, c.placement.database), (db) => checksums(db, c.placement.schema, id));
+};
+const addPatient = (name: string) =>
+  t.app.inject({
+    method: 'POST',
+    url: `/api/v1/clinics/${clinicId}/patients`,
+    headers: bearer(token),
+    payload: { givenName: name, familyName: 'Mover', birthDate: '1977-07-07', mrn: `MRN-${name}` },
+  });
+
+beforeAll(async () => {
+  t = await startTestPlatform();
+  other = await openPlatform(t.p.config, createLogger('silent'));
+  const clinic = await t.clinic({ placement: 'pooled' });
+  const neighbour = await t.clinic({ placement: 'pooled' });
+  clinicId = clinic.id;
+  neighbourId = neighbour.id;
+  token = (await t.staff(clinicId, 'physician')).token;
+  await t.p.stores.transaction(clinicId, 'write', async (scope) => {
+    for (let i = 0; i < 1500; i++)
+      await createPatient(scope, { givenName: `G${i}`, familyName: `F${i % 37}`, birthDate: '1960-02-29', sex: 'female', email: `p${i}@example.org` });
+  });
+  await t.p.stores.transaction(neighbourId, 'write', (scope) => createPatient(scope, { givenName: 'N', familyName: 'N', birthDate: '1990-01-01', sex: 'male' }));
+  original = await sourceChecksums(clinicId);
+});
+afterAll(async () => {
+  await other?.close();
+  await t?.close();
+});
+
+describe('moving a clinic pooled -> schema -> database -> pooled', () => {
+  for (const [from, to] of [
+    ['pooled', 'schema'],
+    ['schema', 'database'],
+    ['database', 'pooled'],
+  ] as const) {
+    it(`${from} -> ${to} keeps every row, removes the old copy, and sends a stale node to retry`, async () => {
+      const before = (await t.p.clinics.fresh(clinicId))!;
+      expect(before.placement.model).toBe(from);
+      await other.clinics.get(clinicId); // node 2 caches the pre-move placement
+
+      const res = await t.app.inject({
+        method: 'POST',
+        url: `/api/v1/platform/clinics/${clinicId}/placement`,
+        headers: bearer(t.operatorToken),
+        payload: { model: to },
+      });
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.json().move.tables).toEqual(original);
+      expect(res.json().clinic.placement.model).toBe(to);
+
+      // Old copy is gone.
+      if (from === 'pooled') {
+        const left = await withClient(t.p.stores.adminUrl(before.dataRegion, before.placement.database), (c) =>
+          c.query('select count(*)::int as n from tenant.patients where clinic_id = $1', [clinicId]),
+        );
+        expect(left.rows[0].n).toBe(0);
+      } else if (from === 'schema') {
+        const left = await withClient(t.p.stores.adminUrl(before.dataRegion, before.placement.database), (c) =>
+          c.query('select 1 from pg_namespace where nspname = $1', [before.placement.schema]),
+        );
+        expect(left.rowCount).toBe(0);
+      } else {
+        expect(await databaseExists(t.p.stores.adminUrl(before.dataRegion), before.placement.database)).toBe(false);
+      }
+
+      // A node that still believes the old placement cannot write into the removed copy: it is told to retry.
+      await expect(
+        other.stores.transaction(clinicId, 'write', (scope) => createPatient(scope, { givenName: 'Stale', familyName: 'Node', birthDate: '1990-01-01', sex: 'unknown' })),
+      ).rejects.toMatchObject({ status: 503, code: 'clinic_frozen' });
+      await other.clinics.fresh(clinicId);
+
+      // Data reads back identically through the API.
+      const page = await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinicId}/patients?limit=200`, headers: bearer(token) });
+      expect(page.statusCode).toBe(200);
+      expect(page.json().items).toHaveLength(200);
+      expect(await sourceChecksums(clinicId)).toEqual(original);
+    });
+  }
+
+  it('during the freeze: API writes get 503 + Retry-After, reads work, a stale node is refused by the lock', async () => {
+    const outcomes: Record<string, unknown> = {};
+    await moveClinic(t.p, clinicId, 'schema', {
+      duringFreeze: async () => {
+        const write = await addPatient('DuringFreeze');
+        outcomes.write = { status: write.statusCode, retryAfter: write.headers['retry-after'], code: write.json().code };
+        const read = await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinicId}/patients?limit=5`, headers: bearer(token) });
+        outcomes.read = read.statusCode;
+        // node 2's cache still says "active": the database lock refuses it.
+        outcomes.stale = await other.stores
+          .transaction(clinicId, 'write', (scope) => createPatient(scope, { givenName: 'Stale', familyName: 'X', birthDate: '1990-01-01', sex: 'unknown' }))
+          .then(
+            () => 'written',
+            (e: unknown) => (e instanceof AppError ? `${e.status} ${e.code}` : String(e)),
+          );
+      },
+    });
+    expect(outcomes.write).toEqual({ status: 503, retryAfter: '2', code: 'clinic_frozen' });
+    expect(outcomes.read).toBe(200);
+    expect(outcomes.stale).toBe('503 clinic_frozen');
+    // Refused, not lost and not half-written: nothing of those writes exists, and a retry now succeeds.
+    expect(await sourceChecksums(clinicId)).toEqual(original);
+    const retry = await addPatient('DuringFreeze');
+    expect(retry.statusCode).toBe(201);
+    await moveClinic(t.p, clinicId, 'pooled');
+    original = await sourceChecksums(clinicId);
+    expect(original.find((x) => x.table === 'patients')!.rows).toBe(1501);
+  });
+
+  it('a move that fails verification leaves the clinic where it was, intact', async () => {
+    const before = (await t.p.clinics.fresh(clinicId))!;
+    let targetSchema = '';
+    const attempt = moveClinic(t.p, clinicId, 'schema', {
+      beforeVerify: async ({ url, placement }) => {
+        targetSchema = placement.schema;
+        await withClient(url, (c) => c.query(`update "${placement.schema}".patients set given_name = 'Corrupted' where id = (select min(id) from "${placement.schema}".patients)`));
+      },
+    });
+    await expect(attempt).rejects.toMatchObject({ code: 'move_verification_failed' });
+    const after = (await t.p.clinics.fresh(clinicId))!;
+    expect(after.placement).toEqual(before.placement);
+    expect(after.status).toBe('active');
+    expect(await sourceChecksums(clinicId)).toEqual(original);
+    const schemaLeft = await withClient(t.p.stores.adminUrl(before.dataRegion), (c) => c.query('select 1 from pg_namespace where nspname = $1', [targetSchema]));
+    expect(schemaLeft.rowCount).toBe(0);
+    expect((await addPatient('AfterFailedMove')).statusCode).toBe(201);
+    const moves = await t.p.control.selectFrom('placement_moves').select(['outcome']).where('clinic_id', '=', clinicId).execute();
+    expect(moves.map((m) => m.outcome)).toContain('failed');
+  });
+
+  it('never touches a neighbour in the pooled store', async () => {
+    const rows = await t.p.stores.transaction(neighbourId, 'read', (scope) => scope.db.selectFrom('patients').select(['given_name']).execute());
+    expect(rows).toEqual([{ given_name: 'N' }]);
+  });
+
+  it('refuses a move to the current placement and from a non-operator', async () => {
+    const same = await t.app.inject({ method: 'POST', url: `/api/v1/platform/clinics/${clinicId}/placement`, headers: bearer(t.operatorToken), payload: { model: 'pooled' } });
+    expect(same.statusCode).toBe(409);
+    expect(same.json().code).toBe('already_in_placement');
+    const staff = await t.app.inject({ method: 'POST', url: `/api/v1/platform/clinics/${clinicId}/placement`, headers: bearer(token), payload: { model: 'schema' } });
+    expect(staff.statusCode).toBe(403);
+    const bad = await t.app.inject({ method: 'POST', url: `/api/v1/platform/clinics/${clinicId}/placement`, headers: bearer(t.operatorToken), payload: { model: 'cloud' } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().code).toBe('validation_failed');
+  });
+});

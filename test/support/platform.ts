@@ -1,0 +1,110 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { inject } from 'vitest';
+import { loadConfig, regionUrlVariable } from '../../src/config.js';
+import type { Clinic } from '../../src/controlplane/clinics.js';
+import { createClinic, type NewClinic } from '../../src/controlplane/provisioning.js';
+import { buildApp } from '../../src/http/app.js';
+import { createLogger } from '../../src/logger.js';
+import { resolveStores } from '../../src/platform/boot.js';
+import { openPlatform, type Platform } from '../../src/platform/platform.js';
+import { ensureDatabase, quoteIdent, urlWithDatabase, withClient } from '../../src/db/pg.js';
+import { migrateFleet } from '../../src/tenancy/fleet.js';
+import type { TenantMigration } from '../../src/tenancy/migrations.js';
+import type { PlacementModel } from '../../src/tenancy/naming.js';
+
+export const REGIONS = ['us-east', 'eu-central'] as const;
+export const STAFF_PASSWORD = 'correct horse battery staple';
+
+export interface TestPlatform {
+  p: Platform;
+  app: FastifyInstance;
+  instance: string;
+  operatorToken: string;
+  /** Creates a clinic through the operator API. */
+  clinic(input: { placement: PlacementModel; region?: string; slug?: string; tier?: NewClinic['tier'] }): Promise<Clinic>;
+  /** A staff member of `clinicId` with `role`, signed in; returns the bearer token. */
+  staff(clinicId: string, role: string): Promise<{ token: string; userId: string; email: string }>;
+  login(email: string, password: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/**
+ * A whole platform on its own databases and roles (prefixed by a random instance name) on the test server,
+ * migrated, with the HTTP app ready for `app.inject`. Everything it creates is dropped on close.
+ */
+export async function startTestPlatform(opts: { tenantMigrations?: TenantMigration[] } = {}): Promise<TestPlatform> {
+  const admin = inject('pgAdminUrl');
+  const instance = `t${randomBytes(5).toString('hex')}`;
+  const env: NodeJS.ProcessEnv = {
+    POLYCLINIC_INSTANCE: instance,
+    POLYCLINIC_SECRET: randomBytes(24).toString('hex'),
+    POLYCLINIC_LOG_LEVEL: 'silent',
+    POLYCLINIC_CONTROL_DATABASE_URL: urlWithDatabase(admin, `${instance}_control`),
+    POLYCLINIC_OPERATOR_EMAIL: `operator@${instance}.test`,
+    POLYCLINIC_OPERATOR_PASSWORD: 'operator-password-1',
+    POLYCLINIC_CLINIC_POOL_IDLE_MS: '60000',
+  };
+  for (const r of REGIONS) env[regionUrlVariable(r)] = urlWithDatabase(admin, `${instance}_${r.replace('-', '_')}`);
+  await ensureDatabase(admin, `${instance}_control`);
+  for (const r of REGIONS) await ensureDatabase(admin, `${instance}_${r.replace('-', '_')}`);
+
+  const config = loadConfig(env);
+  const log = createLogger('silent');
+  const { config: resolved } = await resolveStores(config, log);
+  const p = await openPlatform(resolved, log, opts.tenantMigrations ? { tenantMigrations: opts.tenantMigrations } : {});
+  await migrateFleet(p);
+  await p.users.ensureOperator(config.operator!.email, config.operator!.password);
+  const app = await buildApp(p);
+  await app.ready();
+
+  const login = async (email: string, password: string): Promise<string> => {
+    const res = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password } });
+    if (res.statusCode !== 200) throw new Error(`login ${email}: ${res.statusCode} ${res.body}`);
+    return res.json().token as string;
+  };
+  const operatorToken = await login(config.operator!.email, config.operator!.password);
+  let n = 0;
+
+  return {
+    p,
+    app,
+    instance,
+    operatorToken,
+    login,
+    async clinic({ placement, region = 'us-east', slug, tier = 'small' }) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/api/v1/platform/clinics',
+        headers: { authorization: `Bearer ${operatorToken}` },
+        payload: { name: `Clinic ${++n}`, slug: slug ?? `c${n}-${randomBytes(3).toString('hex')}`, tier, dataRegion: region, placement },
+      });
+      if (res.statusCode !== 201) throw new Error(`create clinic: ${res.statusCode} ${res.body}`);
+      const clinic = await p.clinics.fresh(res.json().id);
+      if (!clinic) throw new Error('clinic vanished');
+      return clinic;
+    },
+    async staff(clinicId, role) {
+      const email = `${role}.${randomBytes(4).toString('hex')}@${instance}.test`;
+      const user = await p.users.createMember(clinicId, { email, name: role, password: STAFF_PASSWORD, role });
+      return { token: await login(email, STAFF_PASSWORD), userId: user.id, email };
+    },
+    async close() {
+      await app.close();
+      await p.close();
+      await dropInstance(admin, instance);
+    },
+  };
+}
+
+/** Drops every database and role whose name starts with the instance prefix. */
+export async function dropInstance(admin: string, instance: string): Promise<void> {
+  await withClient(admin, async (c) => {
+    const dbs = await c.query<{ datname: string }>(`select datname from pg_database where datname like $1`, [`${instance}\\_%`]);
+    for (const { datname } of dbs.rows) await c.query(`drop database if exists ${quoteIdent(datname)} with (force)`);
+    const roles = await c.query<{ rolname: string }>(`select rolname from pg_roles where rolname like $1`, [`${instance}\\_%`]);
+    for (const { rolname } of roles.rows) await c.query(`drop role if exists ${quoteIdent(rolname)}`);
+  });
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
