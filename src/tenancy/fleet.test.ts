@@ -91,7 +91,6 @@ async function patientsStatus(clinicId: string, token: string) {
 }
 
 beforeAll(async () => {
-  const started = Date.now();
   t = await startTestPlatform();
   const plan: { placement: PlacementModel; region: string }[] = [];
   for (const placement of PLACEMENT_MODELS)
@@ -120,12 +119,9 @@ beforeAll(async () => {
       c.query(`alter table ${q(broken.placement.schema)}.patients add column preferred_name text`),
     );
   }
-  console.log(`fleet of ${fleet.length} clinics ready in ${Date.now() - started} ms`);
 
   t.p.tenantMigrations = [...TENANT_MIGRATIONS, v2];
-  const migrating = Date.now();
   report = await migrateFleet(t.p, (e) => progress.push(e));
-  console.log(`fleet migration to v2 took ${Date.now() - migrating} ms`);
 });
 afterAll(() => t?.close());
 
