@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { inject } from 'vitest';
 import { loadConfig, regionUrlVariable } from '../../src/config.js';
 import type { Clinic } from '../../src/controlplane/clinics.js';
 import { createClinic, type NewClinic } from '../../src/controlplane/provisioning.js';
@@ -33,8 +32,9 @@ export interface TestPlatform {
  * A whole platform on its own databases and roles (prefixed by a random instance name) on the test server,
  * migrated, with the HTTP app ready for `app.inject`. Everything it creates is dropped on close.
  */
-export async function startTestPlatform(opts: { tenantMigrations?: TenantMigration[] } = {}): Promise<TestPlatform> {
-  const admin = inject('pgAdminUrl');
+export async function startTestPlatform(opts: { tenantMigrations?: TenantMigration[]; adminUrl?: string } = {}): Promise<TestPlatform> {
+  // vitest is loaded only inside the test runner; benchmarks pass the server's URL themselves.
+  const admin = opts.adminUrl ?? (await import('vitest')).inject('pgAdminUrl');
   const instance = `t${randomBytes(5).toString('hex')}`;
   const env: NodeJS.ProcessEnv = {
     POLYCLINIC_INSTANCE: instance,
