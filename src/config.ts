@@ -27,6 +27,8 @@ export interface Config {
   /** Prefix of every database and role this deployment creates; lets several deployments share a server. */
   instance: string;
   controlDatabaseUrl: string | undefined;
+  /** Redis carries cache invalidations between API nodes; without it they stay in-process (one node). */
+  redisUrl: string | undefined;
   regions: RegionConfig[];
   embedded: boolean;
   embeddedPgPort: number;
@@ -64,6 +66,11 @@ const scalarVars = {
     .regex(/^[a-z][a-z0-9_]{0,19}$/, 'lower-case letters, digits and _, at most 20 characters')
     .default('polyclinic'),
   POLYCLINIC_CONTROL_DATABASE_URL: pgUrl.optional(),
+  POLYCLINIC_REDIS_URL: z
+    .string()
+    .url()
+    .refine((u) => /^rediss?:\/\//.test(u), 'must be a redis:// URL')
+    .optional(),
   POLYCLINIC_REGIONS: z.string().default('us-east:US,eu-central:EU'),
   POLYCLINIC_EMBEDDED_PG_PORT: int(1, 65535).default(54329),
   POLYCLINIC_SECRET: z.string().min(32, 'at least 32 characters').optional(),
@@ -141,6 +148,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: v.POLYCLINIC_DATA_DIR as string,
     instance: v.POLYCLINIC_INSTANCE as string,
     controlDatabaseUrl: controlUrl,
+    redisUrl: v.POLYCLINIC_REDIS_URL as string | undefined,
     regions,
     embedded,
     embeddedPgPort: v.POLYCLINIC_EMBEDDED_PG_PORT as number,

@@ -42,6 +42,7 @@ export function clinicFromRow(r: ClinicRow): Clinic {
 export class ClinicDirectory {
   private readonly cache = new Map<string, { clinic: Clinic; until: number }>();
   private readonly unsubscribe: () => void;
+  private readonly unsubscribeReconnect: () => void;
 
   constructor(
     private readonly db: Kysely<ControlDB>,
@@ -49,6 +50,7 @@ export class ClinicDirectory {
     private readonly ttlMs = 5_000,
   ) {
     this.unsubscribe = bus.subscribe('clinic', (id) => this.cache.delete(id));
+    this.unsubscribeReconnect = bus.onReconnect(() => this.cache.clear());
   }
 
   async get(id: string): Promise<Clinic | undefined> {
@@ -119,6 +121,7 @@ export class ClinicDirectory {
 
   close(): void {
     this.unsubscribe();
+    this.unsubscribeReconnect();
     this.cache.clear();
   }
 }

@@ -54,6 +54,19 @@ describe('sign-in', () => {
     expect(after.headers['www-authenticate']).toBe('Bearer');
   });
 
+  it('a session revoked on one node is refused by every other node at once', async () => {
+    const clinic = await t.clinic({ placement: 'pooled' });
+    const doc = await t.staff(clinic.id, 'physician');
+    const node2 = await t.secondNode();
+    const me = () => node2.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: bearer(doc.token) });
+    expect((await me()).statusCode).toBe(200); // node 2 now holds the session in its cache
+    expect((await t.app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: bearer(doc.token) })).statusCode).toBe(204);
+    const until = Date.now() + 1000; // well inside the 5 s cache lifetime: only the invalidation can explain a 401
+    let status = 200;
+    while (Date.now() < until && (status = (await me()).statusCode) === 200) await new Promise((r) => setTimeout(r, 20));
+    expect(status).toBe(401);
+  });
+
   it('refuses missing, malformed and made-up tokens', async () => {
     for (const headers of [{}, { authorization: 'Basic abc' }, bearer('pcs_madeup')]) {
       const res = await t.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers });

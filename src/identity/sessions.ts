@@ -30,6 +30,7 @@ export class SessionStore {
   private readonly cache = new Map<string, { principal: Principal; until: number }>();
   private readonly byUser = new Map<string, Set<string>>();
   private readonly unsubscribe: () => void;
+  private readonly unsubscribeReconnect: () => void;
 
   constructor(
     private readonly db: Kysely<ControlDB>,
@@ -38,6 +39,10 @@ export class SessionStore {
     private readonly cacheMs = 5_000,
   ) {
     this.unsubscribe = bus.subscribe('user-sessions', (userId) => this.forget(userId));
+    this.unsubscribeReconnect = bus.onReconnect(() => {
+      this.cache.clear();
+      this.byUser.clear();
+    });
   }
 
   async create(userId: string): Promise<{ token: string; expiresAt: Date }> {
@@ -87,7 +92,7 @@ export class SessionStore {
 
   async revoke(principal: Principal): Promise<void> {
     await this.db.updateTable('sessions').set({ revoked_at: new Date() }).where('token_hash', '=', principal.tokenHash).execute();
-    await this.bus.publish('user-sessions', principal.userId);
+    await this.changed(principal.userId);
   }
 
   async revokeAll(userId: string): Promise<void> {
@@ -97,11 +102,17 @@ export class SessionStore {
       .where('user_id', '=', userId)
       .where('revoked_at', 'is', null)
       .execute();
-    await this.bus.publish('user-sessions', userId);
+    await this.changed(userId);
   }
 
   /** Memberships changed: cached principals of this user must be rebuilt. */
   async membershipsChanged(userId: string): Promise<void> {
+    await this.changed(userId);
+  }
+
+  /** This node forgets at once; the others when the bus tells them (within milliseconds). */
+  private async changed(userId: string): Promise<void> {
+    this.forget(userId);
     await this.bus.publish('user-sessions', userId);
   }
 
@@ -112,6 +123,7 @@ export class SessionStore {
 
   close(): void {
     this.unsubscribe();
+    this.unsubscribeReconnect();
     this.cache.clear();
     this.byUser.clear();
   }

@@ -8,6 +8,10 @@ export type InvalidationTopic = 'clinic' | 'user-sessions';
 export interface InvalidationBus {
   publish(topic: InvalidationTopic, key: string): Promise<void>;
   subscribe(topic: InvalidationTopic, handler: (key: string) => void): () => void;
+  /** Resolves once every subscription made so far is live. */
+  ready(): Promise<void>;
+  /** `handler` runs after the transport reconnects, when messages may have been missed: drop all caches. */
+  onReconnect(handler: () => void): () => void;
   close(): Promise<void>;
 }
 
@@ -23,6 +27,12 @@ export class InProcessBus implements InvalidationBus {
     if (!set) this.handlers.set(topic, (set = new Set()));
     set.add(handler);
     return () => set.delete(handler);
+  }
+
+  async ready(): Promise<void> {}
+
+  onReconnect(): () => void {
+    return () => {};
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,7 @@ import { TenantStores } from '../tenancy/stores.js';
 import { SessionStore } from '../identity/sessions.js';
 import { UserDirectory } from '../identity/users.js';
 import { type InvalidationBus, InProcessBus } from './bus.js';
+import { RedisBus } from './redis-bus.js';
 
 /** A configuration whose stores are concrete: every URL known (embedded or given) and a secret present. */
 export interface ResolvedConfig extends Config {
@@ -40,7 +41,7 @@ export async function openPlatform(
   log: Logger,
   opts: { bus?: InvalidationBus; tenantMigrations?: TenantMigration[] } = {},
 ): Promise<Platform> {
-  const bus = opts.bus ?? new InProcessBus();
+  const bus = opts.bus ?? (config.redisUrl ? await RedisBus.connect(config.redisUrl, config.instance) : new InProcessBus());
   const control = new Kysely<ControlDB>({
     dialect: new PostgresDialect({ pool: newPool(config.controlDatabaseUrl, config.pool.max, 'polyclinic-control') }),
   });

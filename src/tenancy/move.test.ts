@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../logger.js';
 import { openPlatform, type Platform } from '../platform/platform.js';
+import { InProcessBus } from '../platform/bus.js';
 import { createPatient } from '../patients/store.js';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import { databaseExists, withClient } from '../db/pg.js';
@@ -33,7 +34,8 @@ const addPatient = (name: string) =>
 
 beforeAll(async () => {
   t = await startTestPlatform();
-  other = await openPlatform(t.p.config, createLogger('silent'));
+  // Its own bus: a node that hears nothing, so its caches go stale exactly as when a message is lost.
+  other = await openPlatform(t.p.config, createLogger('silent'), { bus: new InProcessBus() });
   const clinic = await t.clinic({ placement: 'pooled' });
   const neighbour = await t.clinic({ placement: 'pooled' });
   clinicId = clinic.id;

@@ -25,6 +25,8 @@ export interface TestPlatform {
   /** A staff member of `clinicId` with `role`, signed in; returns the bearer token. */
   staff(clinicId: string, role: string): Promise<{ token: string; userId: string; email: string }>;
   login(email: string, password: string): Promise<string>;
+  /** Another API node of the same deployment, hearing the same invalidations (Redis, or the shared in-process bus). */
+  secondNode(): Promise<{ p: Platform; app: FastifyInstance }>;
   close(): Promise<void>;
 }
 
@@ -45,6 +47,8 @@ export async function startTestPlatform(opts: { tenantMigrations?: TenantMigrati
     POLYCLINIC_OPERATOR_PASSWORD: 'operator-password-1',
     POLYCLINIC_CLINIC_POOL_IDLE_MS: '60000',
   };
+  // With a real Redis (CI), nodes talk over it exactly as in production; otherwise over the in-process bus.
+  if (process.env.POLYCLINIC_TEST_REDIS_URL) env.POLYCLINIC_REDIS_URL = process.env.POLYCLINIC_TEST_REDIS_URL;
   for (const r of REGIONS) env[regionUrlVariable(r)] = urlWithDatabase(admin, `${instance}_${r.replace('-', '_')}`);
   await ensureDatabase(admin, `${instance}_control`);
   for (const r of REGIONS) await ensureDatabase(admin, `${instance}_${r.replace('-', '_')}`);
@@ -64,6 +68,7 @@ export async function startTestPlatform(opts: { tenantMigrations?: TenantMigrati
     return res.json().token as string;
   };
   const operatorToken = await login(config.operator!.email, config.operator!.password);
+  const nodes: { p: Platform; app: FastifyInstance }[] = [];
   let n = 0;
 
   return {
@@ -89,7 +94,22 @@ export async function startTestPlatform(opts: { tenantMigrations?: TenantMigrati
       const user = await p.users.createMember(clinicId, { email, name: role, password: STAFF_PASSWORD, role });
       return { token: await login(email, STAFF_PASSWORD), userId: user.id, email };
     },
+    async secondNode() {
+      const node = await openPlatform(resolved, log, {
+        ...(opts.tenantMigrations ? { tenantMigrations: opts.tenantMigrations } : {}),
+        ...(resolved.redisUrl ? {} : { bus: p.bus }),
+      });
+      const nodeApp = await buildApp(node);
+      await nodeApp.ready();
+      await node.bus.ready();
+      nodes.push({ p: node, app: nodeApp });
+      return { p: node, app: nodeApp };
+    },
     async close() {
+      for (const n of nodes) {
+        await n.app.close();
+        await n.p.close();
+      }
       await app.close();
       await p.close();
       await dropInstance(admin, instance);

@@ -1,0 +1,192 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
+import tar from 'tar-stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { regionUrlVariable } from '../src/config.js';
+import type { Clinic } from '../src/controlplane/clinics.js';
+import { quoteIdent, withClient } from '../src/db/pg.js';
+import { bearer, startTestPlatform, type TestPlatform } from './support/platform.js';
+
+/**
+ * The `polyclinic` command as an operator runs it: a separate process configured by the same POLYCLINIC_*
+ * variables as the server, acting on the same stores the running platform serves.
+ */
+const ROOT = new URL('..', import.meta.url).pathname;
+
+let t: TestPlatform;
+let env: NodeJS.ProcessEnv;
+let outDir: string;
+const existing: Clinic[] = [];
+let created: { id: string; slug: string } | undefined;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(...args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function untar(gz: Buffer): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  const extract = tar.extract();
+  Readable.from(gunzipSync(gz)).pipe(extract);
+  for await (const entry of extract) {
+    const chunks: Buffer[] = [];
+    for await (const c of entry) chunks.push(c as Buffer);
+    files.set(entry.header.name, Buffer.concat(chunks).toString('utf8'));
+  }
+  return files;
+}
+
+async function platformClinics(): Promise<{ id: string; slug: string; placement: { model: string }; dataRegion: string; status: string }[]> {
+  const res = await t.app.inject({ method: 'GET', url: '/api/v1/platform/clinics', headers: bearer(t.operatorToken) });
+  expect(res.statusCode).toBe(200);
+  return res.json().items;
+}
+
+beforeAll(async () => {
+  t = await startTestPlatform();
+  const c = t.p.config;
+  env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('POLYCLINIC_')));
+  Object.assign(env, {
+    POLYCLINIC_INSTANCE: c.instance,
+    POLYCLINIC_SECRET: c.secret,
+    POLYCLINIC_CONTROL_DATABASE_URL: c.controlDatabaseUrl,
+    POLYCLINIC_LOG_LEVEL: 'silent',
+  });
+  for (const r of c.regions) env[regionUrlVariable(r.id)] = r.databaseUrl;
+  expect(Object.keys(env).filter((k) => k.startsWith('POLYCLINIC_REGION_')).sort()).toEqual([
+    'POLYCLINIC_REGION_EU_CENTRAL_DATABASE_URL',
+    'POLYCLINIC_REGION_US_EAST_DATABASE_URL',
+  ]);
+  existing.push(
+    await t.clinic({ placement: 'pooled', region: 'us-east' }),
+    await t.clinic({ placement: 'schema', region: 'eu-central', tier: 'mid' }),
+    await t.clinic({ placement: 'database', region: 'us-east', tier: 'enterprise' }),
+  );
+  outDir = mkdtempSync(join(tmpdir(), 'polyclinic-cli-'));
+});
+afterAll(async () => {
+  await t?.close();
+  if (outDir) rmSync(outDir, { recursive: true, force: true });
+});
+
+describe('polyclinic CLI', () => {
+  it('migrate prints a progress line per store and a summary, and exits 0', async () => {
+    const run = await cli('migrate');
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trim().split('\n');
+    // Two regions' pooled stores, then the schema clinic and the database clinic.
+    const progress = lines.filter((l) => l.startsWith('['));
+    expect(progress.map((l) => l.match(/^\[(\d+)\/(\d+)\]/)!.slice(1).join('/'))).toEqual(['1/4', '2/4', '3/4', '4/4']);
+    expect(progress.every((l) => / up-to-date/.test(l))).toBe(true);
+    expect(progress[0]).toMatch(/^\[1\/4\] us-east\/tenant up-to-date \(1 clinic\)$/);
+    expect(lines.at(-1)).toMatch(/^control plane v\d+ -> v\d+; tenant target v1: 0 migrated, 3 up to date, 0 skipped, 0 failed$/);
+  });
+
+  it('clinics create makes a schema-placement clinic for a mid tier, served through the API', async () => {
+    const slug = 'cli-made';
+    const run = await cli('clinics', 'create', '--name', 'Made By CLI', '--slug', slug, '--tier', 'mid', '--region', 'eu-central');
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const m = run.stdout.trim().match(/^(cln_[0-9a-z]{26}) created in eu-central \(schema\)$/);
+    expect(m, run.stdout).not.toBeNull();
+    created = { id: m![1]!, slug };
+
+    const view = await t.app.inject({ method: 'GET', url: `/api/v1/platform/clinics/${created.id}`, headers: bearer(t.operatorToken) });
+    expect(view.statusCode).toBe(200);
+    expect(view.json()).toMatchObject({ slug, name: 'Made By CLI', tier: 'mid', dataRegion: 'eu-central', status: 'active', placement: { model: 'schema' } });
+
+    const { token } = await t.staff(created.id, 'physician');
+    const patient = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/clinics/${created.id}/patients`,
+      headers: bearer(token),
+      payload: { givenName: 'Cli', familyName: 'Patient', birthDate: '1977-07-07' },
+    });
+    expect(patient.statusCode).toBe(201);
+  });
+
+  it('clinics list shows every clinic with its region, placement, status and version', async () => {
+    expect(created).toBeDefined();
+    const run = await cli('clinics', 'list');
+    expect(run.code).toBe(0);
+    const rows = run.stdout.trim().split('\n').map((l) => l.split(/\s+/));
+    expect(rows.map((r) => r[0]).sort()).toEqual([...existing.map((c) => c.id), created!.id].sort());
+    expect(rows.find((r) => r[0] === created!.id)).toEqual([created!.id, 'cli-made', 'mid', 'eu-central', 'schema', 'active', 'v1']);
+    const database = existing.find((c) => c.placement.model === 'database')!;
+    expect(rows.find((r) => r[0] === database.id)?.slice(2)).toEqual(['enterprise', 'us-east', 'database', 'active', 'v1']);
+  });
+
+  it('clinics create with a bad tier exits 2 with a message and creates nothing', async () => {
+    const before = await platformClinics();
+    const run = await cli('clinics', 'create', '--name', 'Bad', '--slug', 'bad-tier', '--tier', 'huge', '--region', 'us-east');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/--tier small\|mid\|enterprise/);
+    expect(await platformClinics()).toEqual(before);
+  });
+
+  it('clinics export writes a gzip archive with the clinic\'s manifest and patients', async () => {
+    expect(created).toBeDefined();
+    const out = join(outDir, 'export.tar.gz');
+    const run = await cli('clinics', 'export', created!.id, '--out', out);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim()).toBe(`wrote ${out}`);
+    const archive = readFileSync(out);
+    expect([...archive.subarray(0, 2)]).toEqual([0x1f, 0x8b]);
+    const files = await untar(archive);
+    const manifest = JSON.parse(files.get('manifest.json')!);
+    expect(manifest).toMatchObject({ clinicId: created!.id, slug: 'cli-made', placement: 'schema', dataRegion: 'eu-central' });
+    const patients = files.get('tables/patients.jsonl')!.trim().split('\n').map((l) => JSON.parse(l));
+    expect(patients.map((x) => [x.clinic_id, x.given_name])).toEqual([[created!.id, 'Cli']]);
+  });
+
+  it('clinics export of an unknown clinic exits 2 and writes nothing', async () => {
+    const out = join(outDir, 'nobody.tar.gz');
+    const run = await cli('clinics', 'export', 'cln_00000000000000000000000000', '--out', out);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/clinic not found/);
+    expect(() => readFileSync(out)).toThrow();
+  });
+
+  it('migrate is refused while another runner holds the fleet lock', async () => {
+    await withClient(t.p.config.controlDatabaseUrl, async (other) => {
+      await other.query(`select pg_advisory_lock(hashtextextended('polyclinic:fleet-migrate', 0))`);
+      const run = await cli('migrate');
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/^migration_in_progress: /);
+      expect(run.stdout).not.toMatch(/^\[/m);
+    });
+  });
+
+  it('migrate exits 1 and names a clinic whose store cannot be migrated; the others are still up to date', async () => {
+    const broken = existing.find((c) => c.placement.model === 'schema')!;
+    // The store lost its ledger, so v1 is due again but its tables are already there.
+    await withClient(t.p.stores.adminUrl(broken.dataRegion, broken.placement.database), (c) =>
+      c.query(`drop table ${quoteIdent(broken.placement.schema)}.schema_migrations`),
+    );
+    const run = await cli('migrate');
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain(`eu-central/${broken.placement.database}/${broken.placement.schema} failed (1 clinic): relation "clinic" already exists`);
+    // The pooled clinic, the database clinic and the clinic made by the CLI.
+    expect(run.stdout).toMatch(/: 0 migrated, 3 up to date, 0 skipped, 1 failed\n/);
+    expect(run.stdout).toContain(`FAILED ${broken.id}: relation "clinic" already exists`);
+  });
+});
