@@ -8,7 +8,25 @@ import { z } from 'zod';
  * Lower-case only: clinic ids become parts of PostgreSQL schema, role and database names.
  */
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
-const KINDS = { clinic: 'cln', patient: 'pat', user: 'usr', move: 'mov' } as const;
+const KINDS = {
+  clinic: 'cln',
+  patient: 'pat',
+  user: 'usr',
+  move: 'mov',
+  event: 'evt',
+  provider: 'prv',
+  availability: 'avl',
+  appointment: 'apt',
+  questionnaire: 'qst',
+  intakeResponse: 'inr',
+  encounter: 'enc',
+  note: 'not',
+  addendum: 'add',
+  vitals: 'vit',
+  prescription: 'rx',
+  diagnosis: 'dx',
+  audit: 'aud',
+} as const;
 export type IdKind = keyof typeof KINDS;
 
 const BODY = '[0-9a-hjkmnp-tv-z]{26}';

@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { AppError, forbidden, notFound, unauthorized } from '../errors.js';
 import type { Membership, Principal } from '../identity/sessions.js';
 import { roleAllows, type Permission } from './roles.js';
+import { currentContext } from '../platform/request-context.js';
 
 /**
  * The guard every clinic route passes. Check one and two happen here: the caller is a member of this
@@ -19,6 +20,11 @@ export function requireClinicPermission(req: FastifyRequest, clinicId: string, p
   const membership = principal.memberships.find((m) => m.clinicId === clinicId);
   if (!membership) throw notFound('clinic');
   req.log = req.log.child({ clinicId });
+  const ctx = currentContext();
+  if (ctx) {
+    ctx.clinicId = clinicId;
+    ctx.role = membership.role;
+  }
   if (!roleAllows(membership.role, permission)) throw forbidden(`Your role (${membership.role}) may not ${permission}`);
   return membership;
 }

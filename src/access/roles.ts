@@ -1,22 +1,59 @@
 /**
- * Permissions are named actions; base roles are defined once here. This is the minimal set the foundation
- * needs to guard its routes; clinic-derived roles and extra grants build on the same names.
+ * Permissions are named actions; base roles are defined once here and mean the same in every clinic.
+ * The rules of the clinic floor: nurses document vitals but do not prescribe, schedulers book without
+ * clinical data, clinic admins configure the clinic and its staff without patient data.
  */
-export const PERMISSIONS = ['patient.read', 'patient.write', 'user.manage', 'clinic.read'] as const;
+export const PERMISSIONS = [
+  'clinic.read',
+  'user.manage',
+  'settings.read',
+  'settings.write',
+  'feature.read',
+  'feature.write',
+  'patient.read',
+  'patient.write',
+  'provider.read',
+  'provider.manage',
+  'schedule.read',
+  'schedule.write',
+  'intake.read',
+  'intake.write',
+  'intake.manage',
+  'encounter.read',
+  'encounter.write',
+  'clinical_note.read',
+  'clinical_note.write',
+  'vitals.read',
+  'vitals.write',
+  'prescription.read',
+  'prescription.write',
+  'diagnosis.read',
+  'diagnosis.write',
+  'audit.read',
+  'analytics.clinic.read',
+] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
-export const BASE_ROLES = ['clinic_admin', 'physician', 'nurse', 'scheduler', 'billing', 'analyst'] as const;
+export const BASE_ROLES = ['clinic_admin', 'physician', 'nurse', 'scheduler', 'billing', 'analyst', 'compliance_officer'] as const;
 export type BaseRole = (typeof BASE_ROLES)[number];
 
+const CLINICAL_READ: Permission[] = ['encounter.read', 'clinical_note.read', 'vitals.read', 'prescription.read', 'diagnosis.read', 'intake.read'];
+
 const ROLE_PERMISSIONS: Record<BaseRole, readonly Permission[]> = {
-  // Clinic admins configure the clinic and its staff but do not see patient data.
-  clinic_admin: ['clinic.read', 'user.manage'],
-  physician: ['clinic.read', 'patient.read', 'patient.write'],
-  nurse: ['clinic.read', 'patient.read', 'patient.write'],
-  // Front desk registers patients and books them; clinical data is guarded by other permissions.
-  scheduler: ['clinic.read', 'patient.read', 'patient.write'],
-  billing: ['clinic.read', 'patient.read'],
-  analyst: ['clinic.read'],
+  clinic_admin: ['clinic.read', 'user.manage', 'settings.read', 'settings.write', 'feature.read', 'feature.write', 'provider.read', 'provider.manage', 'intake.manage', 'audit.read'],
+  physician: [
+    'clinic.read', 'settings.read', 'feature.read', 'patient.read', 'patient.write', 'provider.read', 'schedule.read', 'schedule.write',
+    ...CLINICAL_READ, 'intake.write', 'encounter.write', 'clinical_note.write', 'vitals.write', 'prescription.write', 'diagnosis.write',
+  ],
+  nurse: [
+    'clinic.read', 'settings.read', 'feature.read', 'patient.read', 'patient.write', 'provider.read', 'schedule.read', 'schedule.write',
+    ...CLINICAL_READ, 'intake.write', 'encounter.write', 'clinical_note.write', 'vitals.write',
+  ],
+  // Front desk: registers patients and books them; no notes, vitals or prescriptions.
+  scheduler: ['clinic.read', 'settings.read', 'feature.read', 'patient.read', 'patient.write', 'provider.read', 'schedule.read', 'schedule.write', 'intake.write'],
+  billing: ['clinic.read', 'feature.read', 'patient.read', 'provider.read', 'schedule.read', 'diagnosis.read'],
+  analyst: ['clinic.read', 'feature.read', 'analytics.clinic.read'],
+  compliance_officer: ['clinic.read', 'feature.read', 'audit.read'],
 };
 
 export function roleAllows(role: string, permission: Permission): boolean {
@@ -25,4 +62,8 @@ export function roleAllows(role: string, permission: Permission): boolean {
 
 export function isBaseRole(role: string): role is BaseRole {
   return (BASE_ROLES as readonly string[]).includes(role);
+}
+
+export function permissionsOf(role: string): readonly Permission[] {
+  return (ROLE_PERMISSIONS as Record<string, readonly Permission[] | undefined>)[role] ?? [];
 }

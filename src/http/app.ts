@@ -10,8 +10,12 @@ import { withClient } from '../db/pg.js';
 import { identityRoutes } from '../identity/routes.js';
 import { platformRoutes } from '../controlplane/routes.js';
 import { patientRoutes } from '../patients/routes.js';
+import { schedulingRoutes } from '../scheduling/routes.js';
+import { clinicalRoutes } from '../clinical/routes.js';
+import { auditRoutes } from '../audit/routes.js';
 import { unauthorized } from '../errors.js';
 import { errorHandler, sendProblem } from './problem.js';
+import { currentContext, runWithContext } from '../platform/request-context.js';
 
 /**
  * Builds the HTTP app: zod schemas drive validation, response shapes and the OpenAPI 3.1 document; every
@@ -52,6 +56,20 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/api/docs', uiConfig: { deepLinking: false } });
 
   app.decorateRequest('principal', null);
+  app.addHook('onRequest', (req, _reply, done) => {
+    const purpose = req.headers['x-purpose-of-use'];
+    runWithContext(
+      {
+        requestId: req.id,
+        clientAddress: req.ip ?? null,
+        userId: null,
+        role: null,
+        clinicId: null,
+        purposeOfUse: typeof purpose === 'string' && /^[A-Z]{2,12}$/.test(purpose) ? purpose : 'TREAT',
+      },
+      done,
+    );
+  });
   app.addHook('onRequest', async (req) => {
     if (req.routeOptions.config.public || req.url.startsWith('/api/docs')) return;
     const header = req.headers.authorization;
@@ -63,6 +81,8 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
     const principal = await p.sessions.resolve(token);
     if (!principal) throw unauthorized('The bearer token is invalid, expired or revoked');
     req.principal = principal;
+    const ctx = currentContext();
+    if (ctx) ctx.userId = principal.userId;
     req.log = req.log.child({ userId: principal.userId });
   });
 
@@ -100,5 +120,8 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   await app.register(identityRoutes(p));
   await app.register(platformRoutes(p));
   await app.register(patientRoutes(p));
+  await app.register(schedulingRoutes(p));
+  await app.register(clinicalRoutes(p));
+  await app.register(auditRoutes(p));
   return app;
 }

@@ -2,6 +2,7 @@ import type { Selectable } from 'kysely';
 import { AppError, conflict, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { pgErrorCode } from '../db/pg.js';
+import { emit } from '../events/outbox.js';
 import type { TenantScope } from '../tenancy/tenant-db.js';
 import type { Patient, PatientInput, PatientPatch } from './schemas.js';
 import type { PatientsTable } from './table.js';
@@ -24,6 +25,7 @@ export async function createPatient(scope: TenantScope, input: PatientInput): Pr
       })
       .returningAll()
       .executeTakeFirstOrThrow();
+    await emit(scope, 'patient.registered', { patientId: row.id });
     return toPatient(row);
   } catch (err) {
     if (pgErrorCode(err) === '23505') throw conflict('mrn_taken', 'Another patient of this clinic has this MRN');
@@ -65,7 +67,10 @@ export async function updatePatient(scope: TenantScope, id: string, patch: Patie
       .where('id', '=', id);
     if (version !== undefined) q = q.where('version', '=', version);
     const row = await q.returningAll().executeTakeFirst();
-    if (row) return toPatient(row);
+    if (row) {
+      await emit(scope, 'patient.updated', { patientId: id, fields: Object.keys(fields) });
+      return toPatient(row);
+    }
   } catch (err) {
     if (pgErrorCode(err) === '23505') throw conflict('mrn_taken', 'Another patient of this clinic has this MRN');
     throw err;

@@ -8,6 +8,7 @@ import { TENANT_MIGRATIONS, type TenantMigration } from '../tenancy/migrations.j
 import { TenantStores } from '../tenancy/stores.js';
 import { SessionStore } from '../identity/sessions.js';
 import { UserDirectory } from '../identity/users.js';
+import { SettingsService } from '../settings/service.js';
 import { type InvalidationBus, InProcessBus } from './bus.js';
 import { RedisBus } from './redis-bus.js';
 
@@ -31,6 +32,7 @@ export interface Platform {
   stores: TenantStores;
   users: UserDirectory;
   sessions: SessionStore;
+  settings: SettingsService;
   /** The tenant migrations this build knows; tests may extend the list. */
   tenantMigrations: TenantMigration[];
   close(): Promise<void>;
@@ -60,6 +62,7 @@ export async function openPlatform(
   );
   const users = new UserDirectory(control, config.loginLockout);
   const sessions = new SessionStore(control, bus, config.sessionTtlHours);
+  const settings = new SettingsService();
   return {
     config,
     log,
@@ -69,8 +72,10 @@ export async function openPlatform(
     stores,
     users,
     sessions,
+    settings,
     tenantMigrations: opts.tenantMigrations ?? TENANT_MIGRATIONS,
     async close() {
+      settings.close();
       sessions.close();
       clinics.close();
       await stores.close();

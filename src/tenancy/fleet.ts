@@ -5,6 +5,7 @@ import { CONTROL_MIGRATIONS } from '../controlplane/schema.js';
 import { AppError } from '../errors.js';
 import { databaseOf, inTransaction, withClient } from '../db/pg.js';
 import { latestTenantVersion } from './migrations.js';
+import { AUDIT_REGION_MIGRATIONS, AUDIT_SCHEMA } from '../audit/region-migration.js';
 import { POOLED_SCHEMA, appRole, clinicRole, rolePassword } from './naming.js';
 import { ensureRole, migrateTenantSchema, prepareTenantDatabase } from './store-migrate.js';
 
@@ -135,6 +136,7 @@ async function prepareRegion(p: Platform, adminUrl: string): Promise<{ from: num
     // NOINHERIT: the app role reaches a schema-placement clinic's tables only after SET ROLE to that clinic.
     await ensureRole(c, role, { login: true, inherit: false, password: rolePassword(p.config.secret, role) });
     await prepareTenantDatabase(c, databaseOf(adminUrl), [role]);
+    await migrateTenantSchema(c, AUDIT_SCHEMA, AUDIT_REGION_MIGRATIONS, [role], 'select, insert');
     return migrateTenantSchema(c, POOLED_SCHEMA, p.tenantMigrations, [role]);
   });
 }

@@ -1,5 +1,11 @@
 import { quoteIdent as q } from '../db/pg.js';
+import { EVENTS_MIGRATIONS } from '../events/migration.js';
+import { SCHEDULING_MIGRATIONS } from '../scheduling/migration.js';
+import { CLINICAL_MIGRATIONS } from '../clinical/migration.js';
+import { rlsStatements, type TenantMigration } from './migration-kit.js';
 import { HELPER_SCHEMA } from './naming.js';
+
+export { rlsStatements, type TenantMigration } from './migration-kit.js';
 
 /**
  * Tenant migrations: the same list creates the same tables in the pooled schema, in a clinic's own schema
@@ -10,22 +16,7 @@ import { HELPER_SCHEMA } from './naming.js';
  * with `clinic_id`, RLS is enabled and forced with the `tenant_isolation` policy, and the table is listed
  * in `catalogue.ts` (a test compares the catalogue with the database).
  */
-export interface TenantMigration {
-  version: number;
-  name: string;
-  up: (schema: string) => string[];
-}
-
-export function rlsStatements(schema: string, table: string): string[] {
-  const t = `${q(schema)}.${q(table)}`;
-  return [
-    `alter table ${t} enable row level security`,
-    `alter table ${t} force row level security`,
-    `create policy tenant_isolation on ${t} using (clinic_id = current_setting('app.clinic_id', true)) with check (clinic_id = current_setting('app.clinic_id', true))`,
-  ];
-}
-
-export const TENANT_MIGRATIONS: TenantMigration[] = [
+const CORE_MIGRATIONS: TenantMigration[] = [
   {
     version: 1,
     name: 'clinic anchor and patients',
@@ -56,6 +47,17 @@ export const TENANT_MIGRATIONS: TenantMigration[] = [
     ],
   },
 ];
+
+/**
+ * Every tenant migration of this build, in version order. Version ranges by domain: 1 core, 2 events,
+ * 3 scheduling, 4 clinical records; later versions in any domain continue from the highest.
+ */
+export const TENANT_MIGRATIONS: TenantMigration[] = [
+  ...CORE_MIGRATIONS,
+  ...EVENTS_MIGRATIONS,
+  ...SCHEDULING_MIGRATIONS,
+  ...CLINICAL_MIGRATIONS,
+].sort((a, b) => a.version - b.version);
 
 export const latestTenantVersion = (migrations: TenantMigration[] = TENANT_MIGRATIONS): number =>
   migrations.reduce((m, x) => Math.max(m, x.version), 0);

@@ -13,6 +13,7 @@ export async function migrateTenantSchema(
   schema: string,
   migrations: TenantMigration[],
   grantees: string[],
+  privileges = 'select, insert, update, delete',
 ): Promise<{ from: number; to: number }> {
   const s = q(schema);
   await client.query(`create schema if not exists ${s}`);
@@ -35,7 +36,8 @@ export async function migrateTenantSchema(
   }
   for (const g of grantees) {
     await client.query(`grant usage on schema ${s} to ${q(g)}`);
-    await client.query(`grant select, insert, update, delete on all tables in schema ${s} to ${q(g)}`);
+    await client.query(`grant ${privileges} on all tables in schema ${s} to ${q(g)}`);
+    await client.query(`grant usage on all sequences in schema ${s} to ${q(g)}`);
     await client.query(`revoke all on ${s}.schema_migrations from ${q(g)}`);
   }
   return { from, to: Math.max(to, await currentVersion(client, schema)) };

@@ -6,6 +6,7 @@ import { AppError, clinicFrozen, notFound } from '../errors.js';
 import { newPool, pgErrorCode, quoteIdent, urlWithCredentials, urlWithDatabase } from '../db/pg.js';
 import { HELPER_SCHEMA, appRole, clinicRole, rolePassword } from './naming.js';
 import type { TenantAccess, TenantDB, TenantScope } from './tenant-db.js';
+import { currentContext } from '../platform/request-context.js';
 
 export interface RegionStoreConfig {
   id: string;
@@ -84,7 +85,7 @@ export class TenantStores {
       return await db.connection().execute(async (conn) => {
         try {
           await sql.raw(enterStatement(clinic, access, this.opts.instance)).execute(conn);
-          const result = await fn({ clinicId, db: conn });
+          const result = await fn({ clinicId, db: conn, actorId: currentContext()?.userId ?? null });
           await sql.raw('commit').execute(conn);
           return result;
         } catch (err) {

@@ -1,0 +1,113 @@
+import { z } from 'zod';
+
+/**
+ * Typed settings, one zod schema per namespace. Every key has a code default; layers (platform, region,
+ * clinic, provider) store only the keys they set. Bounds are clinical and operational rules, and their
+ * messages name the bound, because the person who reads them is a clinic admin filling in a form.
+ */
+const minutes = (min: number, max: number) =>
+  z
+    .number({ message: 'must be a number of minutes' })
+    .int('must be whole minutes')
+    .min(min, `must be at least ${min} minutes`)
+    .max(max, `must be at most ${max} minutes`);
+
+export const AppointmentType = z.strictObject({
+  key: z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'must be lower-case letters, digits and dashes'),
+  name: z.string().trim().min(1).max(100),
+  durationMinutes: minutes(15, 480),
+  bufferBeforeMinutes: minutes(0, 120).default(0),
+  bufferAfterMinutes: minutes(0, 120).default(0),
+  /** Overrides the namespace's minimum notice for this type. */
+  minimumNoticeMinutes: minutes(0, 60 * 24 * 30).optional(),
+  /** Overrides the namespace's booking window for this type. */
+  bookingWindowDays: z.number().int().min(1, 'must be at least 1 day').max(365, 'must be at most 365 days').optional(),
+  modality: z.enum(['video', 'in_person']),
+  requiresConfirmation: z.boolean().default(false),
+  maxPerDay: z.number().int().min(1, 'must be at least 1').max(100, 'must be at most 100').optional(),
+});
+export type AppointmentType = z.infer<typeof AppointmentType>;
+
+export const SchedulingSettings = z.strictObject({
+  defaultDurationMinutes: minutes(15, 240).default(30),
+  slotIncrementMinutes: minutes(5, 60).default(15),
+  bufferBeforeMinutes: minutes(0, 120).default(0),
+  bufferAfterMinutes: minutes(0, 120).default(0),
+  minimumNoticeMinutes: minutes(0, 60 * 24 * 30).default(120),
+  bookingWindowDays: z.number().int().min(1, 'must be at least 1 day').max(365, 'must be at most 365 days').default(60),
+  overbooking: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      /** Seats per slot when enabled (a second seat for a no-show-prone slot, say). */
+      maxSeatsPerSlot: z.number().int().min(1, 'must be at least 1').max(5, 'must be at most 5').default(2),
+    })
+    .default({ enabled: false, maxSeatsPerSlot: 2 }),
+  appointmentTypes: z
+    .array(AppointmentType)
+    .min(1, 'at least one appointment type is required')
+    .max(50)
+    .refine((ts) => new Set(ts.map((t) => t.key)).size === ts.length, 'appointment type keys must be unique')
+    .default([
+      { key: 'consultation', name: 'Consultation', durationMinutes: 30, bufferBeforeMinutes: 0, bufferAfterMinutes: 5, modality: 'video', requiresConfirmation: false },
+      { key: 'follow-up', name: 'Follow-up', durationMinutes: 15, bufferBeforeMinutes: 0, bufferAfterMinutes: 0, modality: 'video', requiresConfirmation: false },
+      { key: 'in-person-exam', name: 'In-person examination', durationMinutes: 45, bufferBeforeMinutes: 0, bufferAfterMinutes: 15, modality: 'in_person', requiresConfirmation: true },
+    ]),
+});
+export type SchedulingSettings = z.infer<typeof SchedulingSettings>;
+
+export const INTAKE_FIELDS = [
+  'reasonForVisit',
+  'currentMedications',
+  'allergies',
+  'medicalHistory',
+  'insurance',
+  'emergencyContact',
+  'consentToTreat',
+  'consentToTelehealth',
+] as const;
+export type IntakeField = (typeof INTAKE_FIELDS)[number];
+
+export const IntakeSettings = z.strictObject({
+  requiredFields: z
+    .array(z.enum(INTAKE_FIELDS))
+    .refine((fs) => new Set(fs).size === fs.length, 'fields must not repeat')
+    .default(['reasonForVisit', 'allergies', 'consentToTelehealth']),
+});
+export type IntakeSettings = z.infer<typeof IntakeSettings>;
+
+export const SecuritySettings = z.strictObject({
+  mfaRequired: z.boolean().default(false),
+  sessionLifetimeMinutes: minutes(15, 60 * 24 * 7).default(720),
+});
+export type SecuritySettings = z.infer<typeof SecuritySettings>;
+
+export const VisitSettings = z.strictObject({
+  waitingRoomEnabled: z.boolean().default(true),
+  maxDurationMinutes: minutes(15, 240).default(60),
+});
+export type VisitSettings = z.infer<typeof VisitSettings>;
+
+export const NAMESPACES = {
+  scheduling: SchedulingSettings,
+  intake: IntakeSettings,
+  security: SecuritySettings,
+  visits: VisitSettings,
+} as const;
+export type Namespace = keyof typeof NAMESPACES;
+export const NAMESPACE_NAMES = Object.keys(NAMESPACES) as Namespace[];
+
+export interface EffectiveSettings {
+  scheduling: SchedulingSettings;
+  intake: IntakeSettings;
+  security: SecuritySettings;
+  visits: VisitSettings;
+}
+
+export function defaults(): EffectiveSettings {
+  return {
+    scheduling: SchedulingSettings.parse({}),
+    intake: IntakeSettings.parse({}),
+    security: SecuritySettings.parse({}),
+    visits: VisitSettings.parse({}),
+  };
+}
