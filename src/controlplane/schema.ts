@@ -65,12 +65,70 @@ export const CONTROL_MIGRATIONS: { version: number; name: string; statements: st
          detail jsonb)`,
     ],
   },
+  {
+    version: 2,
+    name: 'layered settings with history',
+    statements: [
+      // One row per (layer, namespace): only the keys that layer sets. `scope_id` is '' for the platform,
+      // the region id, the clinic id, or '<clinicId>/<providerId>'.
+      `create table setting_layers (
+         scope text not null check (scope in ('platform', 'region', 'clinic', 'provider')),
+         scope_id text not null,
+         namespace text not null,
+         clinic_id text references clinics (id) on delete cascade,
+         values jsonb not null default '{}',
+         locked text[] not null default '{}',
+         provider_overridable text[] not null default '{}',
+         version integer not null,
+         updated_by text,
+         updated_at timestamptz not null default now(),
+         primary key (scope, scope_id, namespace))`,
+      `create table setting_history (
+         scope text not null,
+         scope_id text not null,
+         namespace text not null,
+         version integer not null,
+         before jsonb,
+         after jsonb not null,
+         actor_id text,
+         reason text not null,
+         restored_from integer,
+         at timestamptz not null default now(),
+         primary key (scope, scope_id, namespace, version))`,
+    ],
+  },
 ];
 
 export type ClinicTier = 'small' | 'mid' | 'enterprise';
 export type ClinicStatus = 'provisioning' | 'active' | 'moving' | 'suspended';
 
+export type SettingScope = 'platform' | 'region' | 'clinic' | 'provider';
+
 export interface ControlDB {
+  setting_layers: {
+    scope: SettingScope;
+    scope_id: string;
+    namespace: string;
+    clinic_id: string | null;
+    values: ColumnType<Record<string, unknown>, string, string>;
+    locked: string[];
+    provider_overridable: string[];
+    version: number;
+    updated_by: string | null;
+    updated_at: Generated<Date>;
+  };
+  setting_history: {
+    scope: SettingScope;
+    scope_id: string;
+    namespace: string;
+    version: number;
+    before: ColumnType<unknown, string | null, never>;
+    after: ColumnType<unknown, string, never>;
+    actor_id: string | null;
+    reason: string;
+    restored_from: number | null;
+    at: Generated<Date>;
+  };
   regions: {
     id: string;
     jurisdiction: string;

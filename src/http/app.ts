@@ -13,6 +13,7 @@ import { patientRoutes } from '../patients/routes.js';
 import { schedulingRoutes } from '../scheduling/routes.js';
 import { clinicalRoutes } from '../clinical/routes.js';
 import { auditRoutes } from '../audit/routes.js';
+import { settingsRoutes } from '../settings/routes.js';
 import { unauthorized } from '../errors.js';
 import { errorHandler, sendProblem } from './problem.js';
 import { currentContext, runWithContext } from '../platform/request-context.js';
@@ -123,5 +124,6 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   await app.register(schedulingRoutes(p));
   await app.register(clinicalRoutes(p));
   await app.register(auditRoutes(p));
+  await app.register(settingsRoutes(p));
   return app;
 }

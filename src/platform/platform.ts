@@ -62,7 +62,7 @@ export async function openPlatform(
   );
   const users = new UserDirectory(control, config.loginLockout);
   const sessions = new SessionStore(control, bus, config.sessionTtlHours);
-  const settings = new SettingsService();
+  const settings = new SettingsService(control, bus, clinics, log);
   return {
     config,
     log,
