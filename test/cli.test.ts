@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { regionUrlVariable } from '../src/config.js';
 import type { Clinic } from '../src/controlplane/clinics.js';
 import { quoteIdent, withClient } from '../src/db/pg.js';
+import { latestTenantVersion } from '../src/tenancy/migrations.js';
 import { bearer, startTestPlatform, type TestPlatform } from './support/platform.js';
 
 /**
@@ -16,6 +17,8 @@ import { bearer, startTestPlatform, type TestPlatform } from './support/platform
  * variables as the server, acting on the same stores the running platform serves.
  */
 const ROOT = new URL('..', import.meta.url).pathname;
+/** The tenant version this build brings every store to (the CLI runs the same build). */
+const LATEST = latestTenantVersion();
 
 let t: TestPlatform;
 let env: NodeJS.ProcessEnv;
@@ -97,7 +100,8 @@ describe('polyclinic CLI', () => {
     expect(progress.map((l) => l.match(/^\[(\d+)\/(\d+)\]/)!.slice(1).join('/'))).toEqual(['1/4', '2/4', '3/4', '4/4']);
     expect(progress.every((l) => / up-to-date/.test(l))).toBe(true);
     expect(progress[0]).toMatch(/^\[1\/4\] us-east\/tenant up-to-date \(1 clinic\)$/);
-    expect(lines.at(-1)).toMatch(/^control plane v\d+ -> v\d+; tenant target v1: 0 migrated, 3 up to date, 0 skipped, 0 failed$/);
+    expect(lines.at(-1)).toMatch(/^control plane v(\d+) -> v\1; tenant target v\d+: 0 migrated, 3 up to date, 0 skipped, 0 failed$/);
+    expect(lines.at(-1)).toContain(`tenant target v${LATEST}:`);
   });
 
   it('clinics create makes a schema-placement clinic for a mid tier, served through the API', async () => {
@@ -129,9 +133,9 @@ describe('polyclinic CLI', () => {
     expect(run.code).toBe(0);
     const rows = run.stdout.trim().split('\n').map((l) => l.split(/\s+/));
     expect(rows.map((r) => r[0]).sort()).toEqual([...existing.map((c) => c.id), created!.id].sort());
-    expect(rows.find((r) => r[0] === created!.id)).toEqual([created!.id, 'cli-made', 'mid', 'eu-central', 'schema', 'active', 'v1']);
+    expect(rows.find((r) => r[0] === created!.id)).toEqual([created!.id, 'cli-made', 'mid', 'eu-central', 'schema', 'active', `v${LATEST}`]);
     const database = existing.find((c) => c.placement.model === 'database')!;
-    expect(rows.find((r) => r[0] === database.id)?.slice(2)).toEqual(['enterprise', 'us-east', 'database', 'active', 'v1']);
+    expect(rows.find((r) => r[0] === database.id)?.slice(2)).toEqual(['enterprise', 'us-east', 'database', 'active', `v${LATEST}`]);
   });
 
   it('clinics create with a bad tier exits 2 with a message and creates nothing', async () => {
@@ -178,7 +182,7 @@ describe('polyclinic CLI', () => {
 
   it('migrate exits 1 and names a clinic whose store cannot be migrated; the others are still up to date', async () => {
     const broken = existing.find((c) => c.placement.model === 'schema')!;
-    // The store lost its ledger, so v1 is due again but its tables are already there.
+    // The store lost its ledger, so its first migration is due again but its tables are already there.
     await withClient(t.p.stores.adminUrl(broken.dataRegion, broken.placement.database), (c) =>
       c.query(`drop table ${quoteIdent(broken.placement.schema)}.schema_migrations`),
     );

@@ -5,7 +5,7 @@ import { AppError } from '../errors.js';
 import { quoteIdent as q, withClient } from '../db/pg.js';
 import { bearer, REGIONS, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import { migrateFleet, type FleetMigrationReport, type MigrationProgress } from './fleet.js';
-import { TENANT_MIGRATIONS, type TenantMigration } from './migrations.js';
+import { TENANT_MIGRATIONS, latestTenantVersion, type TenantMigration } from './migrations.js';
 import { PLACEMENT_MODELS, type PlacementModel } from './naming.js';
 
 /**
@@ -15,8 +15,11 @@ import { PLACEMENT_MODELS, type PlacementModel } from './naming.js';
  * serving their staff; every other clinic on the new version, in the control plane and in its store;
  * progress for every store; a re-run that changes nothing; and one runner at a time.
  */
-const v2: TenantMigration = {
-  version: 2,
+/** The version this build's migrations bring every store to, and the test's migration on top of it. */
+const BASE = latestTenantVersion(TENANT_MIGRATIONS);
+const NEXT = BASE + 1;
+const next: TenantMigration = {
+  version: NEXT,
   name: 'patients preferred name',
   up: (s) => [`alter table ${q(s)}.patients add column preferred_name text`],
 };
@@ -101,8 +104,8 @@ beforeAll(async () => {
     )),
   );
 
-  // One schema clinic (eu-central) and one database clinic (us-east) already have the column v2 adds, as a
-  // hand-made hotfix would leave them: v2 cannot apply there.
+  // One schema clinic (eu-central) and one database clinic (us-east) already have the column the next
+  // migration adds, as a hand-made hotfix would leave them: the migration cannot apply there.
   brokenSchema = fleet.find((c) => c.placement.model === 'schema' && c.dataRegion === 'eu-central')!;
   brokenDatabase = fleet.find((c) => c.placement.model === 'database' && c.dataRegion === 'us-east')!;
   for (const broken of [brokenSchema, brokenDatabase]) {
@@ -120,7 +123,7 @@ beforeAll(async () => {
     );
   }
 
-  t.p.tenantMigrations = [...TENANT_MIGRATIONS, v2];
+  t.p.tenantMigrations = [...TENANT_MIGRATIONS, next];
   report = await migrateFleet(t.p, (e) => progress.push(e));
 });
 afterAll(() => t?.close());
@@ -133,11 +136,12 @@ describe('migrating a fleet of 60 clinics in three placements and two regions', 
     for (const model of PLACEMENT_MODELS)
       for (const region of REGIONS)
         expect(fleet.filter((c) => c.placement.model === model && c.dataRegion === region), `${model}@${region}`).toHaveLength(10);
-    expect(fleet.every((c) => c.schemaVersion === 1 && c.status === 'active')).toBe(true);
+    expect(BASE).toBeGreaterThanOrEqual(1);
+    expect(fleet.every((c) => c.schemaVersion === BASE && c.status === 'active')).toBe(true);
   });
 
   it('reports exactly the two broken clinics as failed, naming the problem', () => {
-    expect(report.target).toBe(2);
+    expect(report.target).toBe(NEXT);
     expect(report.failed.map((f) => f.clinicId).sort()).toEqual([brokenSchema.id, brokenDatabase.id].sort());
     for (const f of report.failed) expect(f.error).toMatch(/column "preferred_name" of relation "patients" already exists/);
     expect(report.skipped).toEqual([]);
@@ -145,23 +149,23 @@ describe('migrating a fleet of 60 clinics in three placements and two regions', 
     expect(report.upToDate).toEqual([]);
   });
 
-  it('every other clinic is on v2 in the control plane and really has the column in its store', async () => {
+  it('every other clinic is on the new version in the control plane and really has the column in its store', async () => {
     const versions = await controlVersions(healthy().map((c) => c.id));
     const facts = await storeFacts(healthy());
     for (const c of healthy()) {
       const where = `${c.placement.model}@${c.dataRegion} ${c.id}`;
-      expect(versions.get(c.id), where).toBe(2);
-      expect(facts.get(c.id), where).toEqual({ hasColumn: true, ledger: 2 });
+      expect(versions.get(c.id), where).toBe(NEXT);
+      expect(facts.get(c.id), where).toEqual({ hasColumn: true, ledger: NEXT });
     }
   });
 
-  it('the broken clinics stay on v1 and still serve their staff', async () => {
+  it('the broken clinics stay on the old version and still serve their staff', async () => {
     const versions = await controlVersions([brokenSchema.id, brokenDatabase.id]);
     const facts = await storeFacts([brokenSchema, brokenDatabase]);
     for (const broken of [brokenSchema, brokenDatabase]) {
       const where = `${broken.placement.model}@${broken.dataRegion}`;
-      expect(versions.get(broken.id), where).toBe(1);
-      expect(facts.get(broken.id)!.ledger, where).toBe(1);
+      expect(versions.get(broken.id), where).toBe(BASE);
+      expect(facts.get(broken.id)!.ledger, where).toBe(BASE);
       expect((await t.p.clinics.fresh(broken.id))!.status, where).toBe('active');
       const { token, patientId } = brokenReaders.get(broken.id)!;
       const list = await patientsStatus(broken.id, token);
@@ -229,7 +233,7 @@ describe('migrating a fleet of 60 clinics in three placements and two regions', 
     expect(afterRelease.failed).toHaveLength(2);
   });
 
-  it('a clinic created after the migration starts at v2 in every placement and region', async () => {
+  it('a clinic created after the migration starts at the new version in every placement and region', async () => {
     const fresh = await inParallel(
       PLACEMENT_MODELS.flatMap((placement) => REGIONS.map((region) => ({ placement, region }))),
       3,
@@ -239,9 +243,9 @@ describe('migrating a fleet of 60 clinics in three placements and two regions', 
     const facts = await storeFacts(fresh);
     for (const c of fresh) {
       const where = `${c.placement.model}@${c.dataRegion}`;
-      expect(c.schemaVersion, where).toBe(2);
-      expect((await t.p.clinics.fresh(c.id))!.schemaVersion, where).toBe(2);
-      expect(facts.get(c.id), where).toEqual({ hasColumn: true, ledger: 2 });
+      expect(c.schemaVersion, where).toBe(NEXT);
+      expect((await t.p.clinics.fresh(c.id))!.schemaVersion, where).toBe(NEXT);
+      expect(facts.get(c.id), where).toEqual({ hasColumn: true, ledger: NEXT });
     }
   });
 });

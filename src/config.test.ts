@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+
+/**
+ * Configuration is read once at start-up. An operator who leaves everything unset gets the embedded default;
+ * an operator who sets something wrong gets a refusal that names the variable to fix, never a half-started
+ * platform.
+ */
+const SECRET = 'x'.repeat(32);
+const CONTROL = 'postgres://admin@db.internal:5432/polyclinic_control';
+const US = 'postgres://admin@db-us.internal:5432/polyclinic_us_east';
+const EU = 'postgres://admin@db-eu.internal:5432/polyclinic_eu_central';
+const production = {
+  POLYCLINIC_CONTROL_DATABASE_URL: CONTROL,
+  POLYCLINIC_REGION_US_EAST_DATABASE_URL: US,
+  POLYCLINIC_REGION_EU_CENTRAL_DATABASE_URL: EU,
+  POLYCLINIC_SECRET: SECRET,
+};
+
+/** The problems a refused configuration reports; fails the test if the configuration was accepted. */
+function refusal(env: NodeJS.ProcessEnv): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error(`configuration was accepted: ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig defaults', () => {
+  it('an empty environment is the embedded default with two regions in two jurisdictions', () => {
+    const c = loadConfig({});
+    expect(c.embedded).toBe(true);
+    expect(c.controlDatabaseUrl).toBeUndefined();
+    expect(c.secret).toBeUndefined();
+    expect(c.regions).toEqual([
+      { id: 'us-east', jurisdiction: 'US', failoverRegion: null, databaseUrl: undefined },
+      { id: 'eu-central', jurisdiction: 'EU', failoverRegion: null, databaseUrl: undefined },
+    ]);
+    expect(c).toMatchObject({ host: '127.0.0.1', port: 3000, instance: 'polyclinic', demo: true, migrateOnStart: true });
+    expect(c.operator).toBeUndefined();
+  });
+
+  it('every store URL given is the production mode, without demo data unless asked', () => {
+    const c = loadConfig(production);
+    expect(c.embedded).toBe(false);
+    expect(c.demo).toBe(false);
+    expect(c.controlDatabaseUrl).toBe(CONTROL);
+    expect(c.regions.map((r) => [r.id, r.databaseUrl])).toEqual([
+      ['us-east', US],
+      ['eu-central', EU],
+    ]);
+  });
+
+  it('an empty variable counts as unset', () => {
+    expect(loadConfig({ POLYCLINIC_PORT: '', POLYCLINIC_CONTROL_DATABASE_URL: '' })).toMatchObject({ port: 3000, embedded: true });
+  });
+
+  it('failover inside one jurisdiction is accepted', () => {
+    const c = loadConfig({ POLYCLINIC_REGIONS: 'us-east:US:us-west,us-west:US:us-east,eu-central:EU' });
+    expect(c.regions.map((r) => [r.id, r.jurisdiction, r.failoverRegion])).toEqual([
+      ['us-east', 'US', 'us-west'],
+      ['us-west', 'US', 'us-east'],
+      ['eu-central', 'EU', null],
+    ]);
+  });
+});
+
+describe('a bad value stops the start and names the variable', () => {
+  it('a port that is not a number', () => {
+    const problems = refusal({ POLYCLINIC_PORT: 'abc' });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^POLYCLINIC_PORT: /);
+  });
+
+  it('a port out of range', () => {
+    expect(refusal({ POLYCLINIC_PORT: '70000' })[0]).toMatch(/^POLYCLINIC_PORT: /);
+  });
+
+  it('an instance name that cannot prefix databases and roles', () => {
+    const problems = refusal({ POLYCLINIC_INSTANCE: 'Bad-Name' });
+    expect(problems).toEqual([expect.stringMatching(/^POLYCLINIC_INSTANCE: lower-case letters, digits and _/)]);
+  });
+
+  it('the message of the thrown error lists the variable too (what the operator reads on the console)', () => {
+    expect(() => loadConfig({ POLYCLINIC_LOG_LEVEL: 'loud' })).toThrow(/POLYCLINIC_LOG_LEVEL/);
+  });
+
+  it('a control URL without region URLs names each missing region variable', () => {
+    const problems = refusal({ POLYCLINIC_CONTROL_DATABASE_URL: CONTROL, POLYCLINIC_SECRET: SECRET });
+    expect(problems).toEqual([
+      expect.stringMatching(/^POLYCLINIC_REGION_US_EAST_DATABASE_URL: required/),
+      expect.stringMatching(/^POLYCLINIC_REGION_EU_CENTRAL_DATABASE_URL: required/),
+    ]);
+  });
+
+  it('region URLs without a control URL name the control variable', () => {
+    const { POLYCLINIC_CONTROL_DATABASE_URL: _, ...regionsOnly } = production;
+    expect(refusal(regionsOnly)).toEqual([expect.stringMatching(/^POLYCLINIC_CONTROL_DATABASE_URL: required/)]);
+  });
+
+  it('a store URL that is not PostgreSQL', () => {
+    expect(refusal({ ...production, POLYCLINIC_REGION_EU_CENTRAL_DATABASE_URL: 'mysql://db/eu' })).toEqual([
+      'POLYCLINIC_REGION_EU_CENTRAL_DATABASE_URL: must be a postgres:// URL',
+    ]);
+    expect(refusal({ ...production, POLYCLINIC_CONTROL_DATABASE_URL: 'mysql://db/control' })[0]).toMatch(
+      /^POLYCLINIC_CONTROL_DATABASE_URL: must be a postgres:\/\/ URL/,
+    );
+  });
+
+  it('failover that crosses a jurisdiction is refused', () => {
+    const problems = refusal({ POLYCLINIC_REGIONS: 'us-east:US:eu-central,eu-central:EU' });
+    expect(problems).toEqual([expect.stringMatching(/^POLYCLINIC_REGIONS: failover of us-east \(US\) crosses into EU/)]);
+  });
+
+  it('failover to a region that is not defined is refused', () => {
+    expect(refusal({ POLYCLINIC_REGIONS: 'us-east:US:us-west' })).toEqual([
+      expect.stringMatching(/^POLYCLINIC_REGIONS: failover region us-west of us-east is not defined/),
+    ]);
+  });
+
+  it('a malformed region list is refused', () => {
+    expect(refusal({ POLYCLINIC_REGIONS: 'US_EAST' })[0]).toMatch(/^POLYCLINIC_REGIONS: "US_EAST" must be/);
+    expect(refusal({ POLYCLINIC_REGIONS: ' , ' })).toEqual(['POLYCLINIC_REGIONS: at least one region is required']);
+  });
+
+  it('an operator email without a password names the password, and the reverse', () => {
+    expect(refusal({ POLYCLINIC_OPERATOR_EMAIL: 'ops@example.org' })).toEqual([
+      expect.stringMatching(/^POLYCLINIC_OPERATOR_PASSWORD: set both/),
+    ]);
+    expect(refusal({ POLYCLINIC_OPERATOR_PASSWORD: 'long-enough-password' })).toEqual([
+      expect.stringMatching(/^POLYCLINIC_OPERATOR_EMAIL: set both/),
+    ]);
+  });
+
+  it('the deployment secret is required outside the embedded default', () => {
+    const { POLYCLINIC_SECRET: _, ...noSecret } = production;
+    expect(refusal(noSecret)).toEqual([expect.stringMatching(/^POLYCLINIC_SECRET: required outside the embedded default/)]);
+    expect(refusal({ ...production, POLYCLINIC_SECRET: 'short' })[0]).toMatch(/^POLYCLINIC_SECRET: at least 32 characters/);
+  });
+
+  it('several problems are reported together', () => {
+    const problems = refusal({ POLYCLINIC_PORT: 'abc', POLYCLINIC_INSTANCE: 'Bad-Name' });
+    expect(problems.map((p) => p.split(':')[0])).toEqual(['POLYCLINIC_PORT', 'POLYCLINIC_INSTANCE']);
+  });
+});
