@@ -18,6 +18,8 @@ const USAGE = `polyclinic <command>
   clinics create --name N --slug S --tier small|mid|enterprise --region R [--placement pooled|schema|database] [--specialty X]
   clinics move <clinicId> pooled|schema|database
   clinics export <clinicId> [--out FILE]    write the clinic's archive (default <slug>-export.tar.gz)
+  flags stale                               flags past their retire-by date or their type's expected lifetime
+  audit verify --clinic <clinicId>          recompute the clinic's PHI audit hash chain; exit 1 if it is broken
 
 Configuration comes from the same POLYCLINIC_* variables as the server (see README).`;
 
@@ -33,6 +35,7 @@ async function run(argv: string[]): Promise<number> {
       placement: { type: 'string' },
       specialty: { type: 'string' },
       out: { type: 'string' },
+      clinic: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -111,6 +114,32 @@ async function dispatch(p: Platform, command: string, sub: string | undefined, r
     writeFileSync(out, await exportClinic(p, clinic.id));
     console.log(`wrote ${out}`);
     return 0;
+  }
+  if (command === 'audit' && sub === 'verify') {
+    const clinic = typeof values.clinic === 'string' ? await p.clinics.fresh(values.clinic) : undefined;
+    if (!clinic) {
+      console.error('usage: polyclinic audit verify --clinic <clinicId> (clinic not found)');
+      return 2;
+    }
+    const { verifyAuditChain } = await import('./audit/verify.js');
+    const { closeAuditTrail } = await import('./audit/region-db.js');
+    try {
+      const v = await verifyAuditChain(p, clinic.id);
+      if (v.ok) {
+        console.log(`audit chain of ${clinic.id} intact: ${v.records} record(s), head seq ${v.head?.seq ?? 0}${v.head ? ` ${v.head.hash}` : ''}`);
+        return 0;
+      }
+      console.log(`audit chain of ${clinic.id} BROKEN at seq ${v.problem!.seq}: ${v.problem!.kind}: ${v.problem!.message} (${v.records} record(s) verified before it)`);
+      return 1;
+    } finally {
+      await closeAuditTrail(p);
+    }
+  }
+  if (command === 'flags' && sub === 'stale') {
+    const stale = await p.flags.stale();
+    for (const f of stale) console.log(`${f.name.padEnd(32)} ${f.type.padEnd(12)} owner ${f.owner.padEnd(24)} due ${f.retireDate}`);
+    console.log(`${stale.length} stale flag${stale.length === 1 ? '' : 's'}`);
+    return stale.length ? 1 : 0;
   }
   console.error(USAGE);
   return 2;

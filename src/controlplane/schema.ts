@@ -97,6 +97,54 @@ export const CONTROL_MIGRATIONS: { version: number; name: string; statements: st
          primary key (scope, scope_id, namespace, version))`,
     ],
   },
+  {
+    version: 3,
+    name: 'feature flags with lifecycle, clinic choices and history',
+    statements: [
+      `create table flags (
+         name text primary key check (name ~ '^[a-z0-9][a-z0-9._-]{1,99}$'),
+         description text not null default '',
+         owner text not null,
+         type text not null check (type in ('release', 'experiment', 'operational', 'kill-switch', 'permission')),
+         enabled boolean not null default false,
+         strategies jsonb not null default '[]',
+         variants jsonb not null default '[]',
+         dependencies jsonb not null default '[]',
+         clinic_controllable boolean not null default false,
+         permanent boolean not null default false,
+         retire_by date,
+         version integer not null,
+         created_at timestamptz not null default now(),
+         updated_at timestamptz not null default now(),
+         updated_by text)`,
+      `create table flag_segments (
+         id serial primary key,
+         name text not null unique,
+         constraints jsonb not null default '[]',
+         updated_at timestamptz not null default now())`,
+      // A clinic's own choice for a flag the platform lets clinics control.
+      `create table flag_clinic_choices (
+         clinic_id text not null references clinics (id) on delete cascade,
+         flag_name text not null references flags (name) on delete cascade,
+         enabled boolean not null,
+         version integer not null,
+         updated_by text,
+         updated_at timestamptz not null default now(),
+         primary key (clinic_id, flag_name))`,
+      // scope is 'platform' for the definition, or the clinic id for a clinic's choice.
+      `create table flag_history (
+         flag_name text not null,
+         scope text not null,
+         version integer not null,
+         before jsonb,
+         after jsonb,
+         actor_id text,
+         reason text not null,
+         restored_from integer,
+         at timestamptz not null default now(),
+         primary key (flag_name, scope, version))`,
+    ],
+  },
 ];
 
 export type ClinicTier = 'small' | 'mid' | 'enterprise';
@@ -104,7 +152,39 @@ export type ClinicStatus = 'provisioning' | 'active' | 'moving' | 'suspended';
 
 export type SettingScope = 'platform' | 'region' | 'clinic' | 'provider';
 
+export type Json<T> = ColumnType<T, string, string>;
+
 export interface ControlDB {
+  flags: {
+    name: string;
+    description: string;
+    owner: string;
+    type: 'release' | 'experiment' | 'operational' | 'kill-switch' | 'permission';
+    enabled: boolean;
+    strategies: Json<unknown[]>;
+    variants: Json<unknown[]>;
+    dependencies: Json<unknown[]>;
+    clinic_controllable: boolean;
+    permanent: boolean;
+    retire_by: string | null;
+    version: number;
+    created_at: Generated<Date>;
+    updated_at: Generated<Date>;
+    updated_by: string | null;
+  };
+  flag_segments: { id: Generated<number>; name: string; constraints: Json<unknown[]>; updated_at: Generated<Date> };
+  flag_clinic_choices: { clinic_id: string; flag_name: string; enabled: boolean; version: number; updated_by: string | null; updated_at: Generated<Date> };
+  flag_history: {
+    flag_name: string;
+    scope: string;
+    version: number;
+    before: ColumnType<unknown, string | null, never>;
+    after: ColumnType<unknown, string | null, never>;
+    actor_id: string | null;
+    reason: string;
+    restored_from: number | null;
+    at: Generated<Date>;
+  };
   setting_layers: {
     scope: SettingScope;
     scope_id: string;

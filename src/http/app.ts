@@ -14,6 +14,7 @@ import { schedulingRoutes } from '../scheduling/routes.js';
 import { clinicalRoutes } from '../clinical/routes.js';
 import { auditRoutes } from '../audit/routes.js';
 import { settingsRoutes } from '../settings/routes.js';
+import { flagRoutes } from '../flags/routes.js';
 import { unauthorized } from '../errors.js';
 import { errorHandler, sendProblem } from './problem.js';
 import { currentContext, runWithContext } from '../platform/request-context.js';
@@ -125,5 +126,6 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   await app.register(clinicalRoutes(p));
   await app.register(auditRoutes(p));
   await app.register(settingsRoutes(p));
+  await app.register(flagRoutes(p));
   return app;
 }

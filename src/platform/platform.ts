@@ -9,6 +9,7 @@ import { TenantStores } from '../tenancy/stores.js';
 import { SessionStore } from '../identity/sessions.js';
 import { UserDirectory } from '../identity/users.js';
 import { SettingsService } from '../settings/service.js';
+import { FlagService } from '../flags/service.js';
 import { type InvalidationBus, InProcessBus } from './bus.js';
 import { RedisBus } from './redis-bus.js';
 
@@ -33,6 +34,7 @@ export interface Platform {
   users: UserDirectory;
   sessions: SessionStore;
   settings: SettingsService;
+  flags: FlagService;
   /** The tenant migrations this build knows; tests may extend the list. */
   tenantMigrations: TenantMigration[];
   close(): Promise<void>;
@@ -63,6 +65,7 @@ export async function openPlatform(
   const users = new UserDirectory(control, config.loginLockout);
   const sessions = new SessionStore(control, bus, config.sessionTtlHours);
   const settings = new SettingsService(control, bus, clinics, log);
+  const flags = new FlagService(control, bus, log);
   return {
     config,
     log,
@@ -73,8 +76,10 @@ export async function openPlatform(
     users,
     sessions,
     settings,
+    flags,
     tenantMigrations: opts.tenantMigrations ?? TENANT_MIGRATIONS,
     async close() {
+      flags.close();
       settings.close();
       sessions.close();
       clinics.close();
