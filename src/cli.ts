@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.js';
-import { createClinic } from './controlplane/provisioning.js';
+import { NewClinicInput, createClinic, type NewClinic } from './controlplane/provisioning.js';
 import { AppError } from './errors.js';
 import { createLogger } from './logger.js';
 import { resolveStores } from './platform/boot.js';
@@ -44,19 +44,45 @@ async function run(argv: string[]): Promise<number> {
     console.log(USAGE);
     return command ? 0 : 2;
   }
+  // Usage errors are answered before any store is opened (in embedded mode that would start PostgreSQL).
+  let newClinic: NewClinic | undefined;
+  if (command === 'clinics' && sub === 'create') {
+    const parsed = NewClinicInput.safeParse({
+      name: values.name,
+      slug: values.slug,
+      tier: values.tier,
+      dataRegion: values.region,
+      ...(values.specialty ? { specialty: values.specialty } : {}),
+      ...(values.placement ? { placement: values.placement } : {}),
+    });
+    if (!parsed.success) {
+      const flag: Record<string, string> = { dataRegion: 'region' };
+      for (const i of parsed.error.issues) console.error(`--${flag[String(i.path[0])] ?? String(i.path[0])}: ${i.message}`);
+      console.error('usage: polyclinic clinics create --name N --slug S --tier small|mid|enterprise --region R [--placement pooled|schema|database]');
+      return 2;
+    }
+    newClinic = parsed.data;
+  }
   const config = loadConfig();
   const log = createLogger(process.env.POLYCLINIC_LOG_LEVEL ?? 'warn');
   const { config: resolved, embedded } = await resolveStores(config, log);
   const p = await openPlatform(resolved, log);
   try {
-    return await dispatch(p, command, sub, rest, values);
+    return await dispatch(p, command, sub, rest, values, newClinic);
   } finally {
     await p.close();
     await embedded?.stop();
   }
 }
 
-async function dispatch(p: Platform, command: string, sub: string | undefined, rest: string[], values: Record<string, string | boolean | undefined>): Promise<number> {
+async function dispatch(
+  p: Platform,
+  command: string,
+  sub: string | undefined,
+  rest: string[],
+  values: Record<string, string | boolean | undefined>,
+  newClinic: NewClinic | undefined,
+): Promise<number> {
   if (command === 'migrate') {
     const report = await migrateFleet(p, (e) =>
       console.log(`[${e.done}/${e.total}] ${e.store} ${e.outcome}${e.clinicIds.length ? ` (${e.clinicIds.length} clinic${e.clinicIds.length === 1 ? '' : 's'})` : ''}${e.error ? `: ${e.error}` : ''}`),
@@ -70,25 +96,12 @@ async function dispatch(p: Platform, command: string, sub: string | undefined, r
       console.log([c.id, c.slug.padEnd(20), c.tier.padEnd(10), c.dataRegion.padEnd(11), c.placement.model.padEnd(9), c.status.padEnd(8), `v${c.schemaVersion}`].join('  '));
     return 0;
   }
-  if (command === 'clinics' && sub === 'create') {
-    const tier = values.tier as 'small' | 'mid' | 'enterprise';
-    if (!values.name || !values.slug || !['small', 'mid', 'enterprise'].includes(tier) || !values.region) {
-      console.error('clinics create needs --name, --slug, --tier small|mid|enterprise and --region');
+  if (command === 'clinics' && sub === 'create' && newClinic) {
+    if (!p.config.regions.some((r) => r.id === newClinic.dataRegion)) {
+      console.error(`--region: ${newClinic.dataRegion} is not a region of this deployment (${p.config.regions.map((r) => r.id).join(', ')})`);
       return 2;
     }
-    const placement = values.placement as PlacementModel | undefined;
-    if (placement && !PLACEMENT_MODELS.includes(placement)) {
-      console.error('--placement must be pooled, schema or database');
-      return 2;
-    }
-    const clinic = await createClinic(p, {
-      name: String(values.name),
-      slug: String(values.slug),
-      tier,
-      dataRegion: String(values.region),
-      specialty: values.specialty as string | undefined,
-      placement,
-    });
+    const clinic = await createClinic(p, newClinic);
     console.log(`${clinic.id} created in ${clinic.dataRegion} (${clinic.placement.model})`);
     return 0;
   }

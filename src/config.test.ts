@@ -114,6 +114,11 @@ describe('a bad value stops the start and names the variable', () => {
     expect(problems).toEqual([expect.stringMatching(/^POLYCLINIC_REGIONS: failover of us-east \(US\) crosses into EU/)]);
   });
 
+  it('a region listed twice, or failing over to itself, is refused', () => {
+    expect(refusal({ POLYCLINIC_REGIONS: 'us-east:US,us-east:EU' })).toEqual(['POLYCLINIC_REGIONS: region us-east is listed twice']);
+    expect(refusal({ POLYCLINIC_REGIONS: 'us-east:US:us-east' })).toEqual(['POLYCLINIC_REGIONS: region us-east cannot fail over to itself']);
+  });
+
   it('failover to a region that is not defined is refused', () => {
     expect(refusal({ POLYCLINIC_REGIONS: 'us-east:US:us-west' })).toEqual([
       expect.stringMatching(/^POLYCLINIC_REGIONS: failover region us-west of us-east is not defined/),

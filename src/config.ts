@@ -108,6 +108,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       problems.push(`POLYCLINIC_REGIONS: "${entry}" must be region-id:JURISDICTION[:failover-region], e.g. us-east:US`);
       continue;
     }
+    if (regions.some((r) => r.id === id)) {
+      problems.push(`POLYCLINIC_REGIONS: region ${id} is listed twice`);
+      continue;
+    }
+    if (failover === id) problems.push(`POLYCLINIC_REGIONS: region ${id} cannot fail over to itself`);
     const urlVar = regionUrlVariable(id);
     const url = env[urlVar] || undefined;
     if (url !== undefined && !pgUrl.safeParse(url).success) problems.push(`${urlVar}: must be a postgres:// URL`);

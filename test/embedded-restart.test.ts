@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import type { Clinic } from '../src/controlplane/clinics.js';
 import { createClinic } from '../src/controlplane/provisioning.js';
@@ -157,4 +157,18 @@ describe('restarting the embedded default', () => {
       expect(added.clinicId, clinic.placement.model).toBe(clinic.id);
     }
   });
+});
+
+describe('the embedded port is taken by a server that is not ours', () => {
+  it('refuses to start and names the variable, instead of putting the data on that server', async () => {
+    const foreign = new URL(inject('pgAdminUrl'));
+    const dir = mkdtempSync(join(tmpdir(), 'polyclinic-foreign-'));
+    chmodSync(dir, 0o755);
+    try {
+      const config = loadConfig({ POLYCLINIC_DATA_DIR: dir, POLYCLINIC_EMBEDDED_PG_PORT: foreign.port || '5432', POLYCLINIC_LOG_LEVEL: 'silent', POLYCLINIC_DEMO: 'false' });
+      await expect(resolveStores(config, log)).rejects.toThrow(/POLYCLINIC_EMBEDDED_PG_PORT/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

@@ -114,6 +114,20 @@ export class ClinicDirectory {
     for (const id of ids) await this.changed(id);
   }
 
+  /** Every pooled clinic of a region is at its region store's version, whenever it was created. */
+  async setPooledVersion(regionId: string, version: number): Promise<string[]> {
+    const rows = await this.db
+      .updateTable('clinics')
+      .set({ schema_version: version })
+      .where('data_region', '=', regionId)
+      .where('placement_model', '=', 'pooled')
+      .where('status', '!=', 'provisioning')
+      .returning('id')
+      .execute();
+    for (const r of rows) await this.changed(r.id);
+    return rows.map((r) => r.id);
+  }
+
   async changed(id: string): Promise<void> {
     this.cache.delete(id);
     await this.bus.publish('clinic', id);

@@ -2,10 +2,21 @@ import type { Platform } from '../platform/platform.js';
 import { AppError, conflict } from '../errors.js';
 import { newId } from '../ids.js';
 import { databaseOf, pgErrorCode } from '../db/pg.js';
-import { defaultPlacementModel, placementFor, type PlacementModel } from '../tenancy/naming.js';
+import { z } from 'zod';
+import { PLACEMENT_MODELS, defaultPlacementModel, placementFor, type PlacementModel } from '../tenancy/naming.js';
 import { createClinicStore, insertAnchor, removeClinicStore } from '../tenancy/storage.js';
 import { clinicFromRow, type Clinic } from './clinics.js';
 import type { ClinicTier } from './schema.js';
+
+/** What it takes to create a clinic, checked the same way by the API and the CLI. */
+export const NewClinicInput = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  slug: z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'lower-case letters, digits and dashes'),
+  tier: z.enum(['small', 'mid', 'enterprise']),
+  dataRegion: z.string().min(1).max(64),
+  specialty: z.string().trim().min(1).max(100).optional(),
+  placement: z.enum(PLACEMENT_MODELS).optional(),
+});
 
 export interface NewClinic {
   name: string;

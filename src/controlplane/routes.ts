@@ -9,7 +9,7 @@ import { PLACEMENT_MODELS } from '../tenancy/naming.js';
 import { moveClinic } from '../tenancy/move.js';
 import { exportClinic } from '../tenancy/export.js';
 import type { Clinic } from './clinics.js';
-import { createClinic } from './provisioning.js';
+import { NewClinicInput, createClinic } from './provisioning.js';
 
 const ClinicView = z.object({
   id: z.string(),
@@ -48,14 +48,7 @@ export const platformRoutes =
       schema: {
         tags,
         security,
-        body: z.strictObject({
-          name: z.string().trim().min(1).max(200),
-          slug: z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'lower-case letters, digits and dashes'),
-          tier: z.enum(['small', 'mid', 'enterprise']),
-          dataRegion: z.string().min(1).max(64),
-          specialty: z.string().trim().min(1).max(100).optional(),
-          placement: z.enum(PLACEMENT_MODELS).optional(),
-        }),
+        body: NewClinicInput,
         response: { 201: ClinicView, ...problemResponses },
       },
       handler: async (req, reply) => {

