@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.js';
 import { NewClinicInput, createClinic, type NewClinic } from './controlplane/provisioning.js';
 import { AppError } from './errors.js';
+import { verifyAuditChain } from './audit/verify.js';
 import { createLogger } from './logger.js';
 import { resolveStores } from './platform/boot.js';
 import { openPlatform, type Platform } from './platform/platform.js';
@@ -134,19 +135,13 @@ async function dispatch(
       console.error('usage: polyclinic audit verify --clinic <clinicId> (clinic not found)');
       return 2;
     }
-    const { verifyAuditChain } = await import('./audit/verify.js');
-    const { closeAuditTrail } = await import('./audit/region-db.js');
-    try {
-      const v = await verifyAuditChain(p, clinic.id);
-      if (v.ok) {
-        console.log(`audit chain of ${clinic.id} intact: ${v.records} record(s), head seq ${v.head?.seq ?? 0}${v.head ? ` ${v.head.hash}` : ''}`);
-        return 0;
-      }
-      console.log(`audit chain of ${clinic.id} BROKEN at seq ${v.problem!.seq}: ${v.problem!.kind}: ${v.problem!.message} (${v.records} record(s) verified before it)`);
-      return 1;
-    } finally {
-      await closeAuditTrail(p);
+    const v = await verifyAuditChain(p, clinic.id);
+    if (v.ok) {
+      console.log(`audit chain of ${clinic.id} intact: ${v.records} record(s), head seq ${v.head?.seq ?? 0}${v.head ? ` ${v.head.hash}` : ''}`);
+      return 0;
     }
+    console.log(`audit chain of ${clinic.id} BROKEN at seq ${v.problem!.seq}: ${v.problem!.kind}: ${v.problem!.message} (${v.records} record(s) verified before it)`);
+    return 1;
   }
   if (command === 'flags' && sub === 'stale') {
     const stale = await p.flags.stale();

@@ -1,7 +1,95 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { Platform } from '../platform/platform.js';
+import { badRequest } from '../errors.js';
+import { problemResponses } from '../http/problem.js';
+import { idSchema } from '../ids.js';
+import { AUDIT_ACTIONS, AUDIT_OUTCOMES } from './region-migration.js';
+import { searchAuditEvents } from './search.js';
+import { audited, requirePhiPermission, SYSTEM_ACTOR, type PhiAccess } from './trail.js';
 
-/** HTTP routes of the PHI access audit. */
+const ClinicParams = z.strictObject({ clinicId: idSchema('clinic') });
+
+const AuditEventQuery = z.strictObject({
+  patientId: idSchema('patient').optional(),
+  userId: z.union([idSchema('user'), z.literal(SYSTEM_ACTOR)]).optional(),
+  from: z.iso.datetime({ offset: true }).optional().describe('inclusive, ISO-8601'),
+  to: z.iso.datetime({ offset: true }).optional().describe('exclusive, ISO-8601'),
+  action: z.enum(AUDIT_ACTIONS).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().regex(/^[1-9][0-9]{0,14}$/, 'must be the nextCursor of a previous page').optional(),
+});
+
+const AuditEvent = z.object({
+  id: z.string(),
+  seq: z.number().int(),
+  recordedAt: z.string(),
+  action: z.enum(AUDIT_ACTIONS),
+  outcome: z.enum(AUDIT_OUTCOMES),
+  actorId: z.string(),
+  actorRole: z.string().nullable(),
+  resourceType: z.string(),
+  resourceId: z.string().nullable(),
+  patientId: z.string().nullable(),
+  requestId: z.string().nullable(),
+  clientAddress: z.string().nullable(),
+  purposeOfUse: z.string(),
+  detail: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
+  prevHash: z.string(),
+  hash: z.string(),
+});
+const AuditEventPage = z.object({ items: z.array(AuditEvent), nextCursor: z.string().nullable() });
+
+/**
+ * HTTP routes of the PHI access audit: clinic admins and compliance officers (`audit.read`) search their
+ * clinic's trail, newest first.
+ *
+ * Reading the trail is itself audited (`search` of `AuditEvent`, with the patient filter as the patient):
+ * the trail says who saw which patient when, so browsing it is an access worth accounting for, and a
+ * compliance officer's own searches are reviewable by the next one.
+ */
 export const auditRoutes =
-  (_p: Platform): FastifyPluginAsyncZod =>
-  async () => {};
+  (p: Platform): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.get('/api/v1/clinics/:clinicId/audit-events', {
+      schema: {
+        tags: ['audit'],
+        security: [{ bearer: [] }],
+        params: ClinicParams,
+        querystring: AuditEventQuery,
+        response: { 200: AuditEventPage, ...problemResponses },
+      },
+      handler: async (req) => {
+        const { clinicId } = req.params;
+        const q = req.query;
+        const filters = (['patientId', 'userId', 'from', 'to', 'action', 'cursor'] as const).filter((k) => q[k] !== undefined);
+        const access: PhiAccess = {
+          action: 'search',
+          resourceType: 'AuditEvent',
+          resourceId: null,
+          patientId: q.patientId ?? null,
+          detail: filters.length ? { filters: filters.join(',') } : {},
+        };
+        await requirePhiPermission(p, req, clinicId, 'audit.read', access);
+        const from = q.from ? new Date(q.from) : undefined;
+        const to = q.to ? new Date(q.to) : undefined;
+        if (from && to && from > to) throw badRequest('invalid_range', '`from` must not be after `to`');
+        return audited(
+          p,
+          clinicId,
+          access,
+          () =>
+            searchAuditEvents(p, clinicId, {
+              patientId: q.patientId,
+              actorId: q.userId,
+              action: q.action,
+              from,
+              to,
+              limit: q.limit,
+              before: q.cursor ? Number(q.cursor) : undefined,
+            }),
+          (page) => ({ detail: { count: page.items.length } }),
+        );
+      },
+    });
+  };

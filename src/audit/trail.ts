@@ -1,4 +1,14 @@
+import type { FastifyRequest } from 'fastify';
 import type { Platform } from '../platform/platform.js';
+import { requireClinicPermission } from '../access/guard.js';
+import type { Permission } from '../access/roles.js';
+import type { Membership } from '../identity/sessions.js';
+import { AppError } from '../errors.js';
+import { newId } from '../ids.js';
+import { currentContext } from '../platform/request-context.js';
+import { canonicalPayload, type AuditDetail } from './record.js';
+import { clinicAuditDb } from './region-db.js';
+import { appendToChain } from './appender.js';
 
 /** One access to patient data, as the route that performed it describes it. */
 export interface PhiAccess {
@@ -12,8 +22,97 @@ export interface PhiAccess {
   detail?: Record<string, string | number | boolean>;
 }
 
+/** Actor of work with no request behind it (CLI, jobs), and the purpose of use recorded for it. */
+export const SYSTEM_ACTOR = 'system';
+const SYSTEM_PURPOSE = 'HSYSADMIN';
+
 /**
- * Records PHI access in the clinic's region (who, what, when, from where, why: from the request context).
- * Placeholder until the hash-chained audit store lands: routes already call it at every PHI access.
+ * Records PHI access in the clinic's region: who (user and role in this clinic), what (resource, patient),
+ * when, from where (client address), why (purpose of use) and under which request, all taken from the
+ * request context (`platform/request-context.ts`); with no context the actor is `system`.
+ *
+ * One statement on the region's app pool, outside the caller's tenant transaction (which may be read-only,
+ * or frozen by a placement move): `audit.append` chains the records under the clinic's head lock. Several
+ * accesses of one request go in one call and one round trip, and concurrent requests of one clinic share
+ * statements (`appender.ts`). If the record cannot be written the call fails, and so does the request: PHI
+ * is not served without its audit record.
  */
-export async function auditPhi(_p: Platform, _clinicId: string, _access: PhiAccess | PhiAccess[]): Promise<void> {}
+export async function auditPhi(p: Platform, clinicId: string, access: PhiAccess | PhiAccess[]): Promise<void> {
+  const accesses = Array.isArray(access) ? access : [access];
+  if (accesses.length === 0) return;
+  const db = await clinicAuditDb(p, clinicId);
+  const ctx = currentContext();
+  const recordedAt = new Date().toISOString();
+  const payloads = accesses.map((a) =>
+    canonicalPayload({
+      clinicId,
+      id: newId('audit'),
+      recordedAt,
+      action: a.action,
+      outcome: a.outcome ?? 'success',
+      actorId: ctx ? (ctx.userId ?? 'anonymous') : SYSTEM_ACTOR,
+      // A role is a role in this clinic: an operator acting on a clinic has none.
+      actorRole: ctx?.clinicId === clinicId ? ctx.role : null,
+      resourceType: a.resourceType,
+      resourceId: a.resourceId,
+      patientId: a.patientId,
+      requestId: ctx?.requestId ?? null,
+      clientAddress: ctx?.clientAddress ?? null,
+      purposeOfUse: ctx?.purposeOfUse ?? SYSTEM_PURPOSE,
+      detail: a.detail ?? {},
+    }),
+  );
+  try {
+    await appendToChain(p, db, clinicId, payloads);
+  } catch (err) {
+    p.log.error({ err, clinicId }, 'audit record could not be written');
+    throw new AppError(503, 'audit_unavailable', 'The access could not be recorded in the audit trail; try again', { retryAfter: 1 }, { 'retry-after': '1' });
+  }
+}
+
+/**
+ * Runs one PHI access and records it with its outcome: `success` (with what `describe` adds from the
+ * result, e.g. the id of a created record or a result count) or `failure` (with the error code, e.g. a
+ * patient id that does not exist in this clinic). The failure is recorded best-effort; the original error
+ * is what the caller sees.
+ */
+export async function audited<T>(
+  p: Platform,
+  clinicId: string,
+  access: PhiAccess,
+  run: () => Promise<T>,
+  describe: (result: T) => Partial<PhiAccess> = () => ({}),
+): Promise<T> {
+  let result: T;
+  try {
+    result = await run();
+  } catch (err) {
+    const detail: AuditDetail = { ...access.detail, error: err instanceof AppError ? err.code : 'internal_error' };
+    await auditPhi(p, clinicId, { ...access, outcome: 'failure', detail }).catch(() => {});
+    throw err;
+  }
+  const more = describe(result);
+  await auditPhi(p, clinicId, { ...access, ...more, detail: { ...access.detail, ...more.detail } });
+  return result;
+}
+
+/**
+ * The guard (`access/guard.ts`) for a route that touches PHI: a member whose role does not allow the
+ * action still gets 403, and the attempt is recorded with outcome `denied`. Non-members get the guard's
+ * 404 and leave no record in a clinic that, for them, does not exist.
+ */
+export async function requirePhiPermission(
+  p: Platform,
+  req: FastifyRequest,
+  clinicId: string,
+  permission: Permission,
+  access: PhiAccess,
+): Promise<Membership> {
+  try {
+    return requireClinicPermission(req, clinicId, permission);
+  } catch (err) {
+    if (err instanceof AppError && err.status === 403)
+      await auditPhi(p, clinicId, { ...access, outcome: 'denied', detail: { ...access.detail, permission } }).catch(() => {});
+    throw err;
+  }
+}

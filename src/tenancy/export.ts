@@ -6,6 +6,8 @@ import type { Platform } from '../platform/platform.js';
 import { notFound } from '../errors.js';
 import { quoteIdent as q } from '../db/pg.js';
 import { TENANT_TABLES } from './catalogue.js';
+import { auditEventLines } from '../audit/search.js';
+import { auditPhi } from '../audit/trail.js';
 
 export interface ExportManifest {
   format: 'polyclinic-clinic-export/1';
@@ -22,7 +24,8 @@ export interface ExportManifest {
  * Everything a clinic owns as one `.tar.gz`: its control-plane record and staff memberships, then one JSON
  * lines file per tenant table, and a manifest with row counts and SHA-256 of each file. Tenant rows are read
  * through the clinic's own tenant transaction (one repeatable-read snapshot), so the export sees exactly what
- * the clinic sees, whatever its placement.
+ * the clinic sees, whatever its placement. The clinic's PHI access trail (kept in its region, outside the
+ * store) follows as `audit/events.jsonl` in chain order, and the export itself is recorded in that trail.
  */
 export async function exportClinic(p: Platform, clinicId: string): Promise<Buffer> {
   const clinic = await p.clinics.fresh(clinicId);
@@ -45,6 +48,7 @@ export async function exportClinic(p: Platform, clinicId: string): Promise<Buffe
       files.push({ name: `tables/${t.name}.jsonl`, table: t.name, lines: rows.rows.map((r) => r.j) });
     }
   });
+  files.push({ name: 'audit/events.jsonl', table: 'audit.events', lines: await auditEventLines(p, clinicId) });
 
   const manifest: ExportManifest = {
     format: 'polyclinic-clinic-export/1',
@@ -72,5 +76,12 @@ export async function exportClinic(p: Platform, clinicId: string): Promise<Buffe
   pack.entry({ name: 'manifest.json', mtime: new Date(manifest.exportedAt) }, `${JSON.stringify(manifest, null, 2)}\n`);
   pack.finalize();
   await done;
+  await auditPhi(p, clinicId, {
+    action: 'export',
+    resourceType: 'Clinic',
+    resourceId: clinicId,
+    patientId: null,
+    detail: { patients: files.find((f) => f.table === 'patients')?.lines.length ?? 0, files: manifest.files.length },
+  });
   return Buffer.concat(chunks);
 }

@@ -66,7 +66,7 @@ export async function migrateFleet(
         const v = await prepareRegion(p, region.databaseUrl);
         // By store, not by the list read above: a pooled clinic created meanwhile is on this store too.
         const atVersion = await p.clinics.setPooledVersion(region.id, v.to);
-        record({ store, clinicIds: atVersion, outcome: v.to > v.from ? 'migrated' : 'up-to-date' });
+        record({ store, clinicIds: atVersion, outcome: v.applied > 0 ? 'migrated' : 'up-to-date' });
       } catch (err) {
         record({ store, clinicIds: pooled, outcome: 'failed', error: message(err) });
       }
@@ -89,7 +89,7 @@ export async function migrateFleet(
           return migrateTenantSchema(c, clinic.placement.schema, p.tenantMigrations, [role]);
         });
         await p.clinics.setSchemaVersion([clinic.id], v.to);
-        record({ store, clinicIds: [clinic.id], outcome: v.to > v.from ? 'migrated' : 'up-to-date' });
+        record({ store, clinicIds: [clinic.id], outcome: v.applied > 0 ? 'migrated' : 'up-to-date' });
       } catch (err) {
         p.log.error({ err, clinicId: clinic.id }, 'clinic migration failed');
         record({ store, clinicIds: [clinic.id], outcome: 'failed', error: message(err) });
@@ -131,7 +131,7 @@ async function syncRegions(p: Platform): Promise<void> {
 }
 
 /** The region database: the app role, the helpers, and the pooled tenant schema. */
-async function prepareRegion(p: Platform, adminUrl: string): Promise<{ from: number; to: number }> {
+async function prepareRegion(p: Platform, adminUrl: string): Promise<{ from: number; to: number; applied: number }> {
   const role = appRole(p.config.instance);
   return withClient(adminUrl, async (c) => {
     // NOINHERIT: the app role reaches a schema-placement clinic's tables only after SET ROLE to that clinic.

@@ -14,7 +14,7 @@ export async function migrateTenantSchema(
   migrations: TenantMigration[],
   grantees: string[],
   privileges = 'select, insert, update, delete',
-): Promise<{ from: number; to: number }> {
+): Promise<{ from: number; to: number; applied: number }> {
   const s = q(schema);
   await client.query(`create schema if not exists ${s}`);
   await client.query(
@@ -22,9 +22,13 @@ export async function migrateTenantSchema(
        version integer primary key, name text not null, applied_at timestamptz not null default now())`,
   );
   const from = await currentVersion(client, schema);
+  // Every missing version, not only those above the highest: a version added below one already applied
+  // (two branches landing in either order) is still applied, in version order.
+  const applied = new Set((await client.query<{ version: number }>(`select version from ${s}.schema_migrations`)).rows.map((r) => r.version));
   let to = from;
+  let count = 0;
   for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
-    if (m.version <= to) continue;
+    if (applied.has(m.version)) continue;
     await inTransaction(client, async () => {
       await client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [`polyclinic:migrate:${schema}`]);
       const applied = await client.query(`select 1 from ${s}.schema_migrations where version = $1`, [m.version]);
@@ -32,7 +36,8 @@ export async function migrateTenantSchema(
       for (const statement of m.up(schema)) await client.query(statement);
       await client.query(`insert into ${s}.schema_migrations (version, name) values ($1, $2)`, [m.version, m.name]);
     });
-    to = m.version;
+    to = Math.max(to, m.version);
+    count++;
   }
   for (const g of grantees) {
     await client.query(`grant usage on schema ${s} to ${q(g)}`);
@@ -40,7 +45,7 @@ export async function migrateTenantSchema(
     await client.query(`grant usage on all sequences in schema ${s} to ${q(g)}`);
     await client.query(`revoke all on ${s}.schema_migrations from ${q(g)}`);
   }
-  return { from, to: Math.max(to, await currentVersion(client, schema)) };
+  return { from, to: Math.max(to, await currentVersion(client, schema)), applied: count };
 }
 
 export async function currentVersion(client: pg.ClientBase, schema: string): Promise<number> {

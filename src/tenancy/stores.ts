@@ -68,6 +68,13 @@ export class TenantStores {
     return r;
   }
 
+  /** The region database as the app role, outside any tenant transaction (the region-level audit trail). */
+  regionDb(regionId: string): Kysely<TenantDB> {
+    const db = this.regionApp.get(regionId);
+    if (!db) throw new AppError(421, 'region_not_served', `Clinic is homed in ${regionId}`);
+    return db;
+  }
+
   /** Admin URL of any database on a region's server. */
   adminUrl(regionId: string, database?: string): string {
     const r = this.region(regionId);
