@@ -9,7 +9,7 @@ export const OPERATORS = [
   'IN', 'NOT_IN', 'STR_CONTAINS', 'STR_STARTS_WITH', 'STR_ENDS_WITH',
   'NUM_EQ', 'NUM_GT', 'NUM_GTE', 'NUM_LT', 'NUM_LTE',
   'DATE_AFTER', 'DATE_BEFORE', 'SEMVER_EQ', 'SEMVER_GT', 'SEMVER_LT',
-  'REGEX', 'IN_CIDR', 'NOT_IN_CIDR', 'SEMVER_GTE', 'SEMVER_LTE',
+  'REGEX', 'IN_CIDR', 'SEMVER_GTE', 'SEMVER_LTE',
 ] as const;
 
 export const Constraint = z.strictObject({
