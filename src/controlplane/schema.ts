@@ -145,6 +145,83 @@ export const CONTROL_MIGRATIONS: { version: number; name: string; statements: st
          primary key (flag_name, scope, version))`,
     ],
   },
+  {
+    version: 4,
+    name: 'SCIM provisioning: tokens, users, groups, role mapping, audit',
+    statements: [
+      // Bearer tokens a clinic's IdP uses for SCIM; only the SHA-256 of the token is kept.
+      `create table scim_tokens (
+         id text primary key,
+         clinic_id text not null references clinics (id) on delete cascade,
+         token_hash text not null unique,
+         label text not null,
+         created_by text references users (id) on delete set null,
+         created_at timestamptz not null default now(),
+         last_used_at timestamptz,
+         revoked_at timestamptz)`,
+      `create index scim_tokens_by_clinic on scim_tokens (clinic_id, created_at)`,
+      // The SCIM view of a provisioned user: one row per (clinic, user); `resource` is the canonical SCIM body,
+      // the other columns are projections of it kept for uniqueness, filtering and paging.
+      `create table scim_users (
+         clinic_id text not null references clinics (id) on delete cascade,
+         user_id text not null unique references users (id) on delete cascade,
+         user_name text not null,
+         external_id text,
+         active boolean not null default true,
+         resource jsonb not null,
+         version integer not null default 1,
+         created_at timestamptz not null default now(),
+         updated_at timestamptz not null default now(),
+         primary key (clinic_id, user_id))`,
+      `create unique index scim_users_user_name on scim_users (clinic_id, lower(user_name))`,
+      `create index scim_users_external_id on scim_users (clinic_id, external_id)`,
+      `create index scim_users_listing on scim_users (clinic_id, created_at, user_id)`,
+      `create table scim_groups (
+         clinic_id text not null references clinics (id) on delete cascade,
+         id text not null,
+         display_name text not null,
+         external_id text,
+         version integer not null default 1,
+         created_at timestamptz not null default now(),
+         updated_at timestamptz not null default now(),
+         primary key (clinic_id, id))`,
+      `create index scim_groups_display_name on scim_groups (clinic_id, lower(display_name))`,
+      `create index scim_groups_listing on scim_groups (clinic_id, created_at, id)`,
+      // Both foreign keys carry the clinic: a group can only ever hold users of its own clinic.
+      `create table scim_group_members (
+         clinic_id text not null,
+         group_id text not null,
+         user_id text not null,
+         display text,
+         added_at timestamptz not null default now(),
+         primary key (clinic_id, group_id, user_id),
+         foreign key (clinic_id, group_id) references scim_groups (clinic_id, id) on delete cascade,
+         foreign key (clinic_id, user_id) references scim_users (clinic_id, user_id) on delete cascade)`,
+      `create index scim_group_members_by_user on scim_group_members (clinic_id, user_id)`,
+      // Ordered rules: directory group -> base role; `default_role` null means deny (no membership).
+      `create table role_mappings (
+         clinic_id text primary key references clinics (id) on delete cascade,
+         rules jsonb not null default '[]',
+         default_role text,
+         version integer not null,
+         updated_by text,
+         updated_at timestamptz not null default now())`,
+      // No foreign keys: the record of a change outlives the user, group or token it names.
+      `create table scim_audit (
+         id bigserial primary key,
+         clinic_id text not null,
+         actor_kind text not null check (actor_kind in ('scim_token', 'user')),
+         actor_id text not null,
+         action text not null,
+         resource_type text not null,
+         resource_id text,
+         before jsonb,
+         after jsonb,
+         request_id text,
+         at timestamptz not null default now())`,
+      `create index scim_audit_by_clinic on scim_audit (clinic_id, at)`,
+    ],
+  },
 ];
 
 export type ClinicTier = 'small' | 'mid' | 'enterprise';
@@ -155,6 +232,58 @@ export type SettingScope = 'platform' | 'region' | 'clinic' | 'provider';
 export type Json<T> = ColumnType<T, string, string>;
 
 export interface ControlDB {
+  scim_tokens: {
+    id: string;
+    clinic_id: string;
+    token_hash: string;
+    label: string;
+    created_by: string | null;
+    created_at: Generated<Date>;
+    last_used_at: Date | null;
+    revoked_at: Date | null;
+  };
+  scim_users: {
+    clinic_id: string;
+    user_id: string;
+    user_name: string;
+    external_id: string | null;
+    active: boolean;
+    resource: Json<Record<string, unknown>>;
+    version: number;
+    created_at: Generated<Date>;
+    updated_at: Generated<Date>;
+  };
+  scim_groups: {
+    clinic_id: string;
+    id: string;
+    display_name: string;
+    external_id: string | null;
+    version: number;
+    created_at: Generated<Date>;
+    updated_at: Generated<Date>;
+  };
+  scim_group_members: { clinic_id: string; group_id: string; user_id: string; display: string | null; added_at: Generated<Date> };
+  role_mappings: {
+    clinic_id: string;
+    rules: Json<unknown[]>;
+    default_role: string | null;
+    version: number;
+    updated_by: string | null;
+    updated_at: Generated<Date>;
+  };
+  scim_audit: {
+    id: Generated<number>;
+    clinic_id: string;
+    actor_kind: 'scim_token' | 'user';
+    actor_id: string;
+    action: string;
+    resource_type: string;
+    resource_id: string | null;
+    before: ColumnType<unknown, string | null, never>;
+    after: ColumnType<unknown, string | null, never>;
+    request_id: string | null;
+    at: Generated<Date>;
+  };
   flags: {
     name: string;
     description: string;

@@ -38,6 +38,8 @@ interface Snapshot {
   /** clinicId -> flag -> the clinic's own choice. */
   choices: Map<string, Map<string, { enabled: boolean; version: number }>>;
   segments: SegmentDefinition[];
+  /** Per flag, one single-strategy engine per strategy: built on the first explanation, kept with the snapshot. */
+  explainers: Map<string, FlagEngine[]>;
 }
 
 /**
@@ -86,7 +88,7 @@ export class FlagService {
       if (!m) choices.set(c.clinic_id, (m = new Map()));
       m.set(c.flag_name, { enabled: c.enabled, version: c.version });
     }
-    this.snapshot = { engine: new FlagEngine({ features: [...flags.values()].map(toUnleash), segments }), flags, choices, segments };
+    this.snapshot = { engine: new FlagEngine({ features: [...flags.values()].map(toUnleash), segments }), flags, choices, segments, explainers: new Map() };
   }
 
   private async current(): Promise<Snapshot> {
@@ -303,7 +305,12 @@ function evaluate(s: Snapshot, name: string, subject: FlagSubject, ctx: UnleashC
 /** Which strategy turned the flag on: found by evaluating each strategy alone (explanations are rare, not hot). */
 function matchedBy(s: Snapshot, flag: Flag, ctx: UnleashContext): string {
   if (flag.strategies.length === 0) return 'on for everyone (no strategies)';
-  const i = flag.strategies.findIndex((st) => new FlagEngine({ features: [{ name: 'x', enabled: true, strategies: [st as never] }], segments: s.segments }).isEnabled('x', ctx));
+  let engines = s.explainers.get(flag.name);
+  if (!engines) {
+    engines = flag.strategies.map((st) => new FlagEngine({ features: [{ name: 'x', enabled: true, strategies: [st as never] }], segments: s.segments }));
+    s.explainers.set(flag.name, engines);
+  }
+  const i = engines.findIndex((e) => e.isEnabled('x', ctx));
   const st = flag.strategies[i];
   return st ? `strategy ${i + 1} (${st.name}${describe(st)}) matched` : 'on';
 }
