@@ -1,0 +1,118 @@
+import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
+import { AppError, badRequest } from '../errors.js';
+import type { Platform } from '../platform/platform.js';
+import type { TenantScope } from '../tenancy/tenant-db.js';
+
+/**
+ * `Idempotency-Key` for requests that must not happen twice (booking). The key, a fingerprint of the request
+ * (who sent it and its body) and the outcome are stored in the clinic's store, in the same transaction as
+ * the change, so the outcome exists exactly when the change committed:
+ *
+ * - a retry with the same key and the same request gets the first outcome again, same status and body,
+ *   marked `Idempotent-Replayed: true`; a booking is never made twice;
+ * - the same key with a different request is refused with 422 `idempotency_key_reused`;
+ * - two requests with one key at the same moment: the second waits on the key's unique index, then replays;
+ * - outcomes that are decisions on the calendar's state (409: slot taken, daily limit) are stored too, so a
+ *   retry does not book a slot that freed up in between under the old key; a request refused before it ran
+ *   (400, 404) or failed (5xx) stores nothing and may be retried with the same key.
+ *
+ * Keys live 24 hours; an older key is forgotten when it is used again.
+ */
+const RECORDED_ERRORS = new Set([409]);
+
+export interface Outcome<T> {
+  status: number;
+  body: T;
+}
+
+export function requireIdempotencyKey(raw: string | undefined): string {
+  if (raw === undefined) throw badRequest('idempotency_key_required', 'Booking needs an Idempotency-Key header (a unique value per booking attempt, e.g. a UUID)');
+  if (!/^[\x21-\x7e]{1,255}$/.test(raw)) throw badRequest('idempotency_key_invalid', 'The Idempotency-Key must be 1 to 255 visible ASCII characters');
+  return raw;
+}
+
+/** SHA-256 of who asks and what they ask, with object keys sorted so formatting does not matter. */
+export function requestFingerprint(actorId: string | null, body: unknown): string {
+  return createHash('sha256').update(JSON.stringify([actorId, canonical(body)])).digest('base64url');
+}
+
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.entries(v)
+        .filter(([, x]) => x !== undefined)
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([k, x]) => [k, canonical(x)]),
+    );
+  return v;
+}
+
+class KeyTaken extends Error {}
+
+/**
+ * Runs `work` once per key. `prepare` runs first inside the transaction (booking takes its provider lock
+ * there, so a same-key retry queues behind the first attempt and then finds its outcome).
+ */
+export async function idempotent<T>(
+  p: Platform,
+  clinicId: string,
+  key: string,
+  fingerprint: string,
+  work: (scope: TenantScope) => Promise<Outcome<T>>,
+  prepare?: (scope: TenantScope) => Promise<void>,
+): Promise<Outcome<T> & { replayed: boolean }> {
+  let stored: Outcome<unknown> & { replayed: boolean };
+  try {
+    stored = await p.stores.transaction(clinicId, 'write', async (scope) => {
+      await prepare?.(scope);
+      const prior = await findOutcome(scope, key, fingerprint);
+      if (prior) return { ...prior, replayed: true };
+      const outcome = await work(scope);
+      if (!(await saveOutcome(scope, key, fingerprint, outcome))) throw new KeyTaken();
+      return { ...outcome, replayed: false };
+    });
+  } catch (err) {
+    const decided = err instanceof AppError && RECORDED_ERRORS.has(err.status);
+    if (!(err instanceof KeyTaken) && !decided) throw err;
+    stored = await p.stores.transaction(clinicId, 'write', async (scope) => {
+      if (decided) await saveOutcome(scope, key, fingerprint, { status: err.status, body: { code: err.code, message: err.message } });
+      const prior = await findOutcome(scope, key, fingerprint);
+      if (!prior) throw err;
+      // Our own refusal just stored is the first outcome, not a replay.
+      return { ...prior, replayed: !(decided && prior.status === err.status && (prior.body as { code?: string }).code === err.code) };
+    });
+  }
+  if (stored.status >= 400) {
+    const { code, message } = stored.body as { code: string; message: string };
+    throw new AppError(stored.status, code, message, {}, stored.replayed ? { 'idempotent-replayed': 'true' } : {});
+  }
+  return stored as Outcome<T> & { replayed: boolean };
+}
+
+async function findOutcome(scope: TenantScope, key: string, fingerprint: string): Promise<Outcome<unknown> | undefined> {
+  const row = await scope.db
+    .selectFrom('idempotency_keys')
+    .select(['request_hash', 'status_code', 'response', sql<boolean>`created_at < now() - interval '24 hours'`.as('expired')])
+    .where('key', '=', key)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  if (row.expired) {
+    await scope.db.deleteFrom('idempotency_keys').where('key', '=', key).execute();
+    return undefined;
+  }
+  if (row.request_hash !== fingerprint)
+    throw new AppError(422, 'idempotency_key_reused', 'This Idempotency-Key was already used for a different request; use a new key for a new booking');
+  return { status: row.status_code, body: row.response };
+}
+
+async function saveOutcome(scope: TenantScope, key: string, fingerprint: string, outcome: Outcome<unknown>): Promise<boolean> {
+  const row = await scope.db
+    .insertInto('idempotency_keys')
+    .values({ clinic_id: scope.clinicId, key, request_hash: fingerprint, status_code: outcome.status, response: JSON.stringify(outcome.body) })
+    .onConflict((oc) => oc.columns(['clinic_id', 'key']).doNothing())
+    .returning('key')
+    .executeTakeFirst();
+  return row !== undefined;
+}
