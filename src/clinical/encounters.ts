@@ -35,6 +35,12 @@ export async function requirePatient(scope: TenantScope, patientId: string): Pro
 
 export async function openEncounter(scope: TenantScope, input: EncounterInput, actorId: string): Promise<Encounter> {
   await requirePatient(scope, input.patientId);
+  if (input.appointmentId) {
+    const appointment = await scope.db.selectFrom('appointments').select(['patient_id']).where('id', '=', input.appointmentId).executeTakeFirst();
+    if (!appointment) throw notFound('appointment');
+    if (appointment.patient_id !== input.patientId)
+      throw badRequest('appointment_patient_mismatch', 'The appointment is for another patient');
+  }
   try {
     const row = await scope.db
       .insertInto('encounters')

@@ -166,6 +166,15 @@ export const CLINICAL_MIGRATIONS: TenantMigration[] = [
       ...rlsStatements(s, 'diagnoses'),
     ],
   },
+  {
+    version: 5,
+    name: 'encounters reference their appointment',
+    // Added once scheduling's appointments existed (version 3); an encounter without an appointment stays null.
+    up: (s) => [
+      `alter table ${q(s)}.encounters add constraint encounters_appointment_fk
+         foreign key (clinic_id, appointment_id) references ${q(s)}.appointments (clinic_id, id)`,
+    ],
+  },
 ];
 
 /** The clinical tables in foreign-key order, for moves and exports. */

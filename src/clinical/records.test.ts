@@ -1,3 +1,4 @@
+import { newId } from '../ids.js';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
@@ -83,8 +84,24 @@ describe('encounters', () => {
     expect(byNurse.statusCode).toBe(201);
   });
 
-  it('one encounter per appointment; the appointment id is kept', async () => {
-    const appointmentId = 'apt_0000000000bbbbbbbbbbbbbbbb';
+  it('one encounter per appointment; the appointment must exist and be this patient\u2019s', async () => {
+    // An appointment as scheduling stores it (provider, then appointment), written straight to the clinic's store.
+    const appointmentId = newId('appointment');
+    await t.p.stores.transaction(f.clinic.id, 'write', async (scope) => {
+      const providerId = newId('provider');
+      await scope.db
+        .insertInto('providers')
+        .values({ clinic_id: f.clinic.id, id: providerId, user_id: f.physician.userId, display_name: 'Dr', specialty: 'gp', licence_jurisdictions: ['US-NY'], time_zone: 'America/New_York' })
+        .execute();
+      const at = new Date(Date.now() + 86_400_000);
+      const end = new Date(at.getTime() + 1_800_000);
+      await scope.db
+        .insertInto('appointments')
+        .values({ clinic_id: f.clinic.id, id: appointmentId, provider_id: providerId, patient_id: f.patientId, appointment_type: 'consultation', modality: 'video', starts_at: at, ends_at: end, block_starts_at: at, block_ends_at: end, time_zone: 'America/New_York' })
+        .execute();
+    });
+    const unknown = await f.physician.call('POST', `${f.url}/encounters`, { patientId: f.patientId, providerId: f.physician.userId, appointmentId: newId('appointment') });
+    expect([unknown.statusCode, unknown.json().code]).toEqual([404, 'appointment_not_found']);
     const first = await f.physician.call('POST', `${f.url}/encounters`, { patientId: f.patientId, providerId: f.physician.userId, appointmentId });
     expect(first.statusCode).toBe(201);
     expect(first.json().appointmentId).toBe(appointmentId);

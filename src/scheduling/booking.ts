@@ -263,8 +263,8 @@ export async function rescheduleAppointment(p: Platform, clinicId: string, id: s
     });
     await emit(scope, 'appointment.rescheduled', {
       appointmentId: id,
-      from: { startsAt: row.starts_at.toISOString(), endsAt: row.ends_at.toISOString() },
-      to: { startsAt: updated.starts_at.toISOString(), endsAt: updated.ends_at.toISOString() },
+      from: { startsAt: row.starts_at.toISOString(), endsAt: row.ends_at.toISOString(), providerId: row.provider_id },
+      to: { startsAt: updated.starts_at.toISOString(), endsAt: updated.ends_at.toISOString(), providerId: updated.provider_id },
     });
     return toAppointment(updated);
   });

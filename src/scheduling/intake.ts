@@ -53,6 +53,7 @@ export async function createQuestionnaire(scope: TenantScope, input: Questionnai
     })
     .returningAll()
     .executeTakeFirstOrThrow();
+  await emit(scope, 'questionnaire.created', { questionnaireId: row.id, version: row.version });
   return toQuestionnaire(row);
 }
 
@@ -76,7 +77,10 @@ export async function updateQuestionnaire(
     .where('id', '=', id);
   if (input.version !== undefined) q = q.where('version', '=', input.version);
   const row = await q.returningAll().executeTakeFirst();
-  if (row) return toQuestionnaire(row);
+  if (row) {
+    await emit(scope, 'questionnaire.updated', { questionnaireId: id, version: row.version });
+    return toQuestionnaire(row);
+  }
   await getQuestionnaireRow(scope, id);
   throw new AppError(409, 'version_conflict', 'The questionnaire was changed since you read it; reload and retry');
 }

@@ -47,6 +47,23 @@ describe('tenant tables', () => {
         );
         for (const i of indexes.rows) expect(`${i.name}: ${i.first}`).toBe(`${i.name}: clinic_id`);
 
+        // Every table reaches the clinic's anchor row through foreign keys, so a write that lands in a store
+        // the clinic has moved out of fails instead of being kept where nobody reads it.
+        const fks = await c.query<{ child: string; parent: string }>(
+          `select cl.relname as child, pr.relname as parent from pg_constraint co
+             join pg_class cl on cl.oid = co.conrelid join pg_class pr on pr.oid = co.confrelid
+            where co.contype = 'f' and cl.relnamespace = $1::regnamespace`,
+          [schema],
+        );
+        const parents = new Map<string, string[]>();
+        for (const fk of fks.rows) parents.set(fk.child, [...(parents.get(fk.child) ?? []), fk.parent]);
+        const reachesAnchor = (table: string, seen = new Set<string>()): boolean =>
+          table === 'clinic' || (!seen.has(table) && (parents.get(table) ?? []).some((p) => reachesAnchor(p, new Set([...seen, table]))));
+        for (const tbl of TENANT_TABLES) expect(`${tbl.name}: ${reachesAnchor(tbl.name)}`).toBe(`${tbl.name}: true`);
+        // Parents come before children in the catalogue (the copy order of a move).
+        const order = TENANT_TABLES.map((x) => x.name);
+        for (const fk of fks.rows) if (fk.child !== fk.parent) expect(order.indexOf(fk.parent), `${fk.child} -> ${fk.parent}`).toBeLessThan(order.indexOf(fk.child));
+
         for (const tbl of TENANT_TABLES) {
           const pk = await c.query<{ cols: string[] }>(
             `select array_agg(a.attname order by k.ord)::text[] as cols from pg_constraint co
