@@ -34,7 +34,9 @@ export interface TestPlatform {
  * A whole platform on its own databases and roles (prefixed by a random instance name) on the test server,
  * migrated, with the HTTP app ready for `app.inject`. Everything it creates is dropped on close.
  */
-export async function startTestPlatform(opts: { tenantMigrations?: TenantMigration[]; adminUrl?: string } = {}): Promise<TestPlatform> {
+export async function startTestPlatform(
+  opts: { tenantMigrations?: TenantMigration[]; adminUrl?: string; extraRoutes?: (app: FastifyInstance, p: Platform) => void; env?: NodeJS.ProcessEnv } = {},
+): Promise<TestPlatform> {
   // vitest is loaded only inside the test runner; benchmarks pass the server's URL themselves.
   const admin = opts.adminUrl ?? (await import('vitest')).inject('pgAdminUrl');
   const instance = `t${randomBytes(5).toString('hex')}`;
@@ -49,6 +51,7 @@ export async function startTestPlatform(opts: { tenantMigrations?: TenantMigrati
   };
   // With a real Redis (CI), nodes talk over it exactly as in production; otherwise over the in-process bus.
   if (process.env.POLYCLINIC_TEST_REDIS_URL) env.POLYCLINIC_REDIS_URL = process.env.POLYCLINIC_TEST_REDIS_URL;
+  Object.assign(env, opts.env);
   for (const r of REGIONS) env[regionUrlVariable(r)] = urlWithDatabase(admin, `${instance}_${r.replace('-', '_')}`);
   await ensureDatabase(admin, `${instance}_control`);
   for (const r of REGIONS) await ensureDatabase(admin, `${instance}_${r.replace('-', '_')}`);
@@ -60,6 +63,7 @@ export async function startTestPlatform(opts: { tenantMigrations?: TenantMigrati
   await migrateFleet(p);
   await p.users.ensureOperator(config.operator!.email, config.operator!.password);
   const app = await buildApp(p);
+  opts.extraRoutes?.(app, p);
   await app.ready();
 
   const login = async (email: string, password: string): Promise<string> => {
