@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { Platform } from '../platform/platform.js';
 import { CONTROL_MIGRATIONS } from '../controlplane/schema.js';
 import { AppError } from '../errors.js';
-import { databaseOf, inTransaction, withClient } from '../db/pg.js';
+import { databaseOf, inTransaction, quoteIdent, withClient } from '../db/pg.js';
 import { latestTenantVersion } from './migrations.js';
 import { AUDIT_REGION_MIGRATIONS, AUDIT_SCHEMA } from '../audit/region-migration.js';
 import { POOLED_SCHEMA, appRole, clinicRole, rolePassword } from './naming.js';
@@ -82,9 +82,13 @@ export async function migrateFleet(
       try {
         const role = clinicRole(p.config.instance, clinic.id, clinic.placement.model === 'database' ? 'database' : 'schema');
         const v = await withClient(p.stores.adminUrl(clinic.dataRegion, clinic.placement.database), async (c) => {
+          // The clinic's role is (re)created as well, so a migrate run also repairs a store that lost it.
           if (clinic.placement.model === 'database') {
             await ensureRole(c, role, { login: true, password: rolePassword(p.config.secret, role) });
             await prepareTenantDatabase(c, clinic.placement.database, [role]);
+          } else {
+            await ensureRole(c, role, { login: false });
+            await c.query(`grant ${quoteIdent(role)} to ${quoteIdent(appRole(p.config.instance))}`);
           }
           return migrateTenantSchema(c, clinic.placement.schema, p.tenantMigrations, [role]);
         });
