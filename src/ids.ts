@@ -26,6 +26,8 @@ const KINDS = {
   prescription: 'rx',
   diagnosis: 'dx',
   audit: 'aud',
+  group: 'grp',
+  scimToken: 'sct',
 } as const;
 export type IdKind = keyof typeof KINDS;
 

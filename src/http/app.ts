@@ -15,6 +15,7 @@ import { clinicalRoutes } from '../clinical/routes.js';
 import { auditRoutes } from '../audit/routes.js';
 import { settingsRoutes } from '../settings/routes.js';
 import { flagRoutes } from '../flags/routes.js';
+import { scimRoutes } from '../scim/routes.js';
 import { unauthorized } from '../errors.js';
 import { errorHandler, sendProblem } from './problem.js';
 import { currentContext, runWithContext } from '../platform/request-context.js';
@@ -127,5 +128,6 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   await app.register(auditRoutes(p));
   await app.register(settingsRoutes(p));
   await app.register(flagRoutes(p));
+  await app.register(scimRoutes(p));
   return app;
 }

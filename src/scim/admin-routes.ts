@@ -1,0 +1,178 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { principalOf, requireClinicPermission } from '../access/guard.js';
+import { BASE_ROLES } from '../access/roles.js';
+import { notFound } from '../errors.js';
+import { problemResponses } from '../http/problem.js';
+import { idSchema } from '../ids.js';
+import type { Platform } from '../platform/platform.js';
+import { AccessEffects, syncAccess } from './access.js';
+import { scimHistory, type Actor } from './audit.js';
+import { decideRole, loadMapping, MappingInput, MappingRule, saveMapping, type RoleMapping } from './mapping.js';
+import { TOKEN_ID_PATTERN, type ScimTokenInfo, type ScimTokens } from './tokens.js';
+
+/**
+ * The clinic admin's side of provisioning, on the ordinary API with a signed-in session and `user.manage`:
+ * SCIM tokens for the clinic's IdP, and the rules that turn directory groups into roles.
+ */
+const security = [{ bearer: [] }];
+const clinicParams = z.strictObject({ clinicId: idSchema('clinic') });
+
+const TokenInfo = z.object({
+  id: z.string(),
+  label: z.string(),
+  createdBy: z.string().nullable(),
+  createdAt: z.string(),
+  lastUsedAt: z.string().nullable(),
+  revokedAt: z.string().nullable(),
+});
+const tokenView = (t: ScimTokenInfo): z.infer<typeof TokenInfo> => ({
+  ...t,
+  createdAt: t.createdAt.toISOString(),
+  lastUsedAt: t.lastUsedAt?.toISOString() ?? null,
+  revokedAt: t.revokedAt?.toISOString() ?? null,
+});
+const Mapping = MappingInput.extend({ version: z.number().int(), updatedBy: z.string().nullable(), updatedAt: z.string().nullable() });
+const mappingView = (m: RoleMapping): z.infer<typeof Mapping> => ({ ...m, updatedAt: m.updatedAt?.toISOString() ?? null });
+const Decision = z.object({
+  role: z.enum(BASE_ROLES).nullable(),
+  decidedBy: z.enum(['rule', 'default', 'deny']),
+  ruleIndex: z.number().int().nullable(),
+  group: z.string().nullable(),
+});
+const GroupRef = z.union([
+  z.string().min(1).max(256).transform((displayName) => ({ displayName, externalId: null })),
+  z.strictObject({ displayName: z.string().min(1).max(256), externalId: z.string().max(256).nullable().optional() }),
+]);
+
+export const scimAdminRoutes =
+  (p: Platform, tokens: ScimTokens): FastifyPluginAsyncZod =>
+  async (app) => {
+    const admin = (req: Parameters<typeof principalOf>[0], clinicId: string): Actor => {
+      requireClinicPermission(req, clinicId, 'user.manage');
+      return { kind: 'user', id: principalOf(req).userId };
+    };
+
+    app.post('/api/v1/clinics/:clinicId/scim/tokens', {
+      schema: {
+        tags: ['scim'],
+        summary: 'Create a SCIM bearer token for the clinic identity provider (shown once)',
+        security,
+        params: clinicParams,
+        body: z.strictObject({ label: z.string().trim().min(1).max(100) }),
+        response: { 201: TokenInfo.extend({ token: z.string(), scimBaseUrl: z.string() }), ...problemResponses },
+      },
+      handler: async (req, reply) => {
+        const { clinicId } = req.params;
+        const created = await tokens.create(clinicId, req.body.label, admin(req, clinicId));
+        const scimBaseUrl = `${req.protocol}://${req.host}/scim/v2/${clinicId}`;
+        return reply.code(201).send({ ...tokenView(created.info), token: created.token, scimBaseUrl });
+      },
+    });
+
+    app.get('/api/v1/clinics/:clinicId/scim/tokens', {
+      schema: { tags: ['scim'], summary: 'List SCIM tokens (never their secrets)', security, params: clinicParams, response: { 200: z.object({ tokens: z.array(TokenInfo) }), ...problemResponses } },
+      handler: async (req) => {
+        admin(req, req.params.clinicId);
+        return { tokens: (await tokens.list(req.params.clinicId)).map(tokenView) };
+      },
+    });
+
+    app.delete('/api/v1/clinics/:clinicId/scim/tokens/:tokenId', {
+      schema: {
+        tags: ['scim'],
+        summary: 'Revoke a SCIM token at once',
+        security,
+        params: clinicParams.extend({ tokenId: z.string().regex(TOKEN_ID_PATTERN) }),
+        response: { 204: z.null(), ...problemResponses },
+      },
+      handler: async (req, reply) => {
+        const { clinicId, tokenId } = req.params;
+        const revoked = await tokens.revoke(clinicId, tokenId, admin(req, clinicId));
+        if (!revoked) throw notFound('scim_token');
+        return reply.code(204).send(null);
+      },
+    });
+
+    app.get('/api/v1/clinics/:clinicId/role-mapping', {
+      schema: { tags: ['scim'], summary: 'The rules that map directory groups to roles', security, params: clinicParams, response: { 200: Mapping, ...problemResponses } },
+      handler: async (req) => {
+        admin(req, req.params.clinicId);
+        return mappingView(await loadMapping(p.control, req.params.clinicId));
+      },
+    });
+
+    app.put('/api/v1/clinics/:clinicId/role-mapping', {
+      schema: {
+        tags: ['scim'],
+        summary: 'Replace the ordered rules and the default role (null = deny); memberships follow at once',
+        security,
+        params: clinicParams,
+        body: MappingInput,
+        response: { 200: Mapping.extend({ membershipsChanged: z.number().int() }), ...problemResponses },
+      },
+      handler: async (req) => {
+        const { clinicId } = req.params;
+        const actor = admin(req, clinicId);
+        const effects = new AccessEffects();
+        const saved = await p.control.transaction().execute(async (trx) => {
+          const mapping = await saveMapping(trx, clinicId, req.body, actor);
+          await syncAccess(trx, clinicId, 'all', actor, effects);
+          return mapping;
+        });
+        await effects.publish(p);
+        return { ...mappingView(saved), membershipsChanged: effects.membershipsChanged.size };
+      },
+    });
+
+    app.post('/api/v1/clinics/:clinicId/role-mapping/preview', {
+      schema: {
+        tags: ['scim'],
+        summary: 'Which role a set of groups would get, under the saved rules or the rules given',
+        security,
+        params: clinicParams,
+        body: z.strictObject({ groups: z.array(GroupRef).max(500), mapping: MappingInput.optional() }),
+        response: { 200: Decision.extend({ rule: MappingRule.nullable() }), ...problemResponses },
+      },
+      handler: async (req) => {
+        const { clinicId } = req.params;
+        admin(req, clinicId);
+        const mapping = req.body.mapping ?? (await loadMapping(p.control, clinicId));
+        const decision = decideRole(mapping, req.body.groups);
+        return { ...decision, rule: decision.ruleIndex === null ? null : (mapping.rules[decision.ruleIndex] ?? null) };
+      },
+    });
+
+    app.get('/api/v1/clinics/:clinicId/scim/audit', {
+      schema: {
+        tags: ['scim'],
+        summary: 'Directory changes: who (SCIM token or admin), what, when, before and after',
+        security,
+        params: clinicParams,
+        querystring: z.strictObject({ resourceId: z.string().max(64).optional(), limit: z.coerce.number().int().min(1).max(500).default(100) }),
+        response: {
+          200: z.object({
+            entries: z.array(
+              z.object({
+                at: z.string(),
+                actor: z.object({ kind: z.enum(['scim_token', 'user']), id: z.string() }),
+                action: z.string(),
+                resourceType: z.string(),
+                resourceId: z.string().nullable(),
+                before: z.unknown(),
+                after: z.unknown(),
+                requestId: z.string().nullable(),
+              }),
+            ),
+          }),
+          ...problemResponses,
+        },
+      },
+      handler: async (req) => {
+        const { clinicId } = req.params;
+        requireClinicPermission(req, clinicId, 'audit.read');
+        const entries = await scimHistory(p.control, clinicId, { limit: req.query.limit, ...(req.query.resourceId ? { resourceId: req.query.resourceId } : {}) });
+        return { entries: entries.map((e) => ({ ...e, at: e.at.toISOString() })) };
+      },
+    });
+  };
