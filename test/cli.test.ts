@@ -146,6 +146,18 @@ describe('polyclinic CLI', () => {
     expect(await platformClinics()).toEqual(before);
   });
 
+  it('flags stale lists flags past their retire-by date with owner and due date, and exits 1 while any remain', async () => {
+    const none = await cli('flags', 'stale');
+    expect([none.code, none.stdout.trim()]).toEqual([0, '0 stale flags']);
+    await t.p.flags.create('old.checkout', { description: '', owner: 'team-billing', type: 'release', enabled: true, strategies: [], variants: [], dependencies: [], clinicControllable: false, permanent: false, retireBy: '2021-03-01' }, 'legacy', null);
+    await t.p.flags.create('ops.kill-all-video', { description: '', owner: 'sre', type: 'kill-switch', enabled: true, strategies: [], variants: [], dependencies: [], clinicControllable: false, permanent: false, retireBy: null }, 'forever', null);
+    const stale = await cli('flags', 'stale');
+    expect(stale.code).toBe(1);
+    expect(stale.stdout).toMatch(/old\.checkout\s+release\s+owner team-billing\s+due 2021-03-01/);
+    expect(stale.stdout).not.toContain('ops.kill-all-video');
+    expect(stale.stdout).toContain('1 stale flag');
+  });
+
   it('clinics export writes a gzip archive with the clinic\'s manifest and patients', async () => {
     expect(created).toBeDefined();
     const out = join(outDir, 'export.tar.gz');
