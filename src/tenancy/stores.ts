@@ -1,9 +1,11 @@
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { Kysely, PostgresDialect, sql, type PostgresPool } from 'kysely';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Clinic, ClinicDirectory } from '../controlplane/clinics.js';
 import { AppError, clinicFrozen, notFound } from '../errors.js';
 import { newPool, pgErrorCode, quoteIdent, urlWithCredentials, urlWithDatabase } from '../db/pg.js';
+import { inlineParameters } from '../db/inline.js';
 import { HELPER_SCHEMA, appRole, clinicRole, rolePassword } from './naming.js';
 import type { TenantAccess, TenantDB, TenantScope } from './tenant-db.js';
 import { currentContext } from '../platform/request-context.js';
@@ -88,22 +90,39 @@ export class TenantStores {
     const pool = this.poolFor(clinic);
     if ('active' in pool) pool.active++;
     const db = 'active' in pool ? pool.db : pool;
+    const entry = enterStatement(clinic, access, this.opts.instance);
     try {
-      return await db.connection().execute(async (conn) => {
-        try {
-          await sql.raw(enterStatement(clinic, access, this.opts.instance)).execute(conn);
-          const result = await fn({ clinicId, db: conn, actorId: currentContext()?.userId ?? null });
-          if (access === 'write') await sql.raw('commit').execute(conn);
-          // A read-only transaction has nothing to make durable, so its COMMIT is not awaited: the connection
-          // goes back to the pool at once and its next user's statements queue behind the COMMIT on the wire
-          // (node-postgres runs one connection's queries strictly in order). Saves a round trip per read.
-          else void sql.raw('commit').execute(conn).catch(() => {});
-          return result;
-        } catch (err) {
-          await sql.raw('rollback').execute(conn).catch(() => {});
-          throw err;
-        }
-      });
+      if (access === 'write')
+        return await db.connection().execute(async (conn) => {
+          try {
+            await sql.raw(entry).execute(conn);
+            const result = await fn({ clinicId, db: conn, actorId: currentContext()?.userId ?? null });
+            await sql.raw('commit').execute(conn);
+            return result;
+          } catch (err) {
+            await sql.raw('rollback').execute(conn).catch(() => {});
+            throw err;
+          }
+        });
+      // Reads: the entry batch rides with the transaction's first query (one round trip, see EntryClient),
+      // and the COMMIT is not awaited: a read-only transaction has nothing to make durable, and the
+      // connection's next user queues behind it on the wire (node-postgres runs one connection's queries in order).
+      const pending: PendingEntry = { text: entry, claimed: false };
+      return await pendingEntry.run(pending, () =>
+        db.connection().execute(async (conn) => {
+          try {
+            const result = await fn({ clinicId, db: conn, actorId: currentContext()?.userId ?? null });
+            if (pending.text === undefined) void sql.raw('commit').execute(conn).catch(() => {});
+            pending.text = undefined;
+            return result;
+          } catch (err) {
+            const begun = pending.text === undefined;
+            pending.text = undefined;
+            if (begun) await sql.raw('rollback').execute(conn).catch(() => {});
+            throw err;
+          }
+        }),
+      );
     } catch (err) {
       throw await this.explain(err, clinic);
     } finally {
@@ -182,7 +201,65 @@ export class TenantStores {
 }
 
 function kyselyOver(pool: pg.Pool): Kysely<TenantDB> {
-  return new Kysely<TenantDB>({ dialect: new PostgresDialect({ pool }) });
+  // EntryClient answers node-postgres's own QueryResult, which is what Kysely's Postgres driver reads.
+  return new Kysely<TenantDB>({ dialect: new PostgresDialect({ pool: entryBatchingPool(pool) as unknown as PostgresPool }) });
+}
+
+/** The entry batch a read transaction has not sent yet; claimed by the first connection acquired for it. */
+interface PendingEntry {
+  text: string | undefined;
+  claimed: boolean;
+}
+const pendingEntry = new AsyncLocalStorage<PendingEntry>();
+
+/**
+ * A pool whose clients send a read transaction's entry batch (begin, pin the clinic, search_path, role)
+ * together with the transaction's first query, as one multi-statement simple query with the query's
+ * parameters inlined (`db/inline.ts`). That halves the round trips of a typical read. When a parameter cannot
+ * be inlined, the batch goes first and the query follows with its parameters, as before.
+ */
+function entryBatchingPool(pool: pg.Pool) {
+  const clients = new WeakMap<pg.PoolClient, EntryClient>();
+  return {
+    async connect(): Promise<EntryClient> {
+      const raw = await pool.connect();
+      let client = clients.get(raw);
+      if (!client) clients.set(raw, (client = new EntryClient(raw)));
+      const pending = pendingEntry.getStore();
+      // Only the transaction's own connection (acquired first) takes the batch; another pool used inside the
+      // same async context (the audit trail) must not.
+      client.pending = pending && !pending.claimed ? ((pending.claimed = true), pending) : undefined;
+      return client;
+    },
+    end: () => pool.end(),
+  };
+}
+
+class EntryClient {
+  pending: PendingEntry | undefined;
+
+  constructor(private readonly client: pg.PoolClient) {}
+
+  async query(text: string, values?: readonly unknown[]): Promise<pg.QueryResult> {
+    const pending = this.pending;
+    if (pending?.text) {
+      const entry = pending.text;
+      pending.text = undefined;
+      this.pending = undefined;
+      const inlined = values && values.length ? inlineParameters(text, values) : text;
+      if (inlined !== undefined) {
+        const results = (await this.client.query(`${entry}; ${inlined}`)) as unknown as pg.QueryResult[];
+        return results[results.length - 1]!;
+      }
+      await this.client.query(entry);
+    }
+    return this.client.query(text, values as unknown[] | undefined);
+  }
+
+  release(err?: Error | boolean): void {
+    this.pending = undefined;
+    this.client.release(err);
+  }
 }
 
 /**

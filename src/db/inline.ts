@@ -1,0 +1,28 @@
+import pg from 'pg';
+
+/**
+ * Turns a parameterised statement into one with literal values, so it can travel in a multi-statement
+ * simple query (which takes no parameters). Only plain scalars are inlined — strings through node-postgres's
+ * own `escapeLiteral`, finite numbers, booleans, null and dates as ISO strings; anything else returns
+ * undefined and the caller sends the statement with parameters as usual. PostgreSQL types an inlined literal
+ * from its context exactly as it types a parameter.
+ */
+export function inlineParameters(text: string, values: readonly unknown[]): string | undefined {
+  let ok = true;
+  const out = text.replace(/\$(\d+)/g, (_m, n: string) => {
+    const lit = literal(values[Number(n) - 1]);
+    if (lit === undefined) ok = false;
+    return lit ?? '';
+  });
+  return ok ? out : undefined;
+}
+
+function literal(v: unknown): string | undefined {
+  if (v === null || v === undefined) return 'null';
+  if (typeof v === 'string') return pg.escapeLiteral(v);
+  if (typeof v === 'number') return Number.isFinite(v) ? (v < 0 ? `(${v})` : String(v)) : undefined;
+  if (typeof v === 'bigint') return v < 0n ? `(${v})` : String(v);
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  if (v instanceof Date) return Number.isFinite(v.getTime()) ? pg.escapeLiteral(v.toISOString()) : undefined;
+  return undefined;
+}
