@@ -1,22 +1,19 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { gunzipSync } from 'node:zlib';
-import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { regionUrlVariable } from '../src/config.js';
 import type { Clinic } from '../src/controlplane/clinics.js';
 import { quoteIdent, withClient } from '../src/db/pg.js';
 import { latestTenantVersion } from '../src/tenancy/migrations.js';
 import { bearer, startTestPlatform, type TestPlatform } from './support/platform.js';
+import { cliEnv, runCli, untarText as untar } from './support/cli.js';
+
+const cli = (...args: string[]) => runCli(env, ...args);
 
 /**
  * The `polyclinic` command as an operator runs it: a separate process configured by the same POLYCLINIC_*
  * variables as the server, acting on the same stores the running platform serves.
  */
-const ROOT = new URL('..', import.meta.url).pathname;
 /** The tenant version this build brings every store to (the CLI runs the same build). */
 const LATEST = latestTenantVersion();
 
@@ -26,35 +23,7 @@ let outDir: string;
 const existing: Clinic[] = [];
 let created: { id: string; slug: string } | undefined;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-function cli(...args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-async function untar(gz: Buffer): Promise<Map<string, string>> {
-  const files = new Map<string, string>();
-  const extract = tar.extract();
-  Readable.from(gunzipSync(gz)).pipe(extract);
-  for await (const entry of extract) {
-    const chunks: Buffer[] = [];
-    for await (const c of entry) chunks.push(c as Buffer);
-    files.set(entry.header.name, Buffer.concat(chunks).toString('utf8'));
-  }
-  return files;
-}
 
 async function platformClinics(): Promise<{ id: string; slug: string; placement: { model: string }; dataRegion: string; status: string }[]> {
   const res = await t.app.inject({ method: 'GET', url: '/api/v1/platform/clinics', headers: bearer(t.operatorToken) });
@@ -65,14 +34,7 @@ async function platformClinics(): Promise<{ id: string; slug: string; placement:
 beforeAll(async () => {
   t = await startTestPlatform();
   const c = t.p.config;
-  env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('POLYCLINIC_')));
-  Object.assign(env, {
-    POLYCLINIC_INSTANCE: c.instance,
-    POLYCLINIC_SECRET: c.secret,
-    POLYCLINIC_CONTROL_DATABASE_URL: c.controlDatabaseUrl,
-    POLYCLINIC_LOG_LEVEL: 'silent',
-  });
-  for (const r of c.regions) env[regionUrlVariable(r.id)] = r.databaseUrl;
+  env = cliEnv(c);
   expect(Object.keys(env).filter((k) => k.startsWith('POLYCLINIC_REGION_')).sort()).toEqual([
     'POLYCLINIC_REGION_EU_CENTRAL_DATABASE_URL',
     'POLYCLINIC_REGION_US_EAST_DATABASE_URL',

@@ -1,40 +1,22 @@
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { regionUrlVariable } from '../config.js';
 import type { Clinic } from '../controlplane/clinics.js';
 import { withClient } from '../db/pg.js';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
+import { cliEnv, runCli } from '../../test/support/cli.js';
+
+const cli = (...args: string[]) => runCli(env, ...args);
 
 /** `polyclinic audit verify --clinic <id>` as an operator runs it: a separate process on the same stores. */
-const ROOT = new URL('../..', import.meta.url).pathname;
 
 let t: TestPlatform;
 let env: NodeJS.ProcessEnv;
 let clinic: Clinic;
 
-function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 beforeAll(async () => {
   t = await startTestPlatform();
   const c = t.p.config;
-  env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('POLYCLINIC_')));
-  Object.assign(env, {
-    POLYCLINIC_INSTANCE: c.instance,
-    POLYCLINIC_SECRET: c.secret,
-    POLYCLINIC_CONTROL_DATABASE_URL: c.controlDatabaseUrl,
-    POLYCLINIC_LOG_LEVEL: 'silent',
-  });
-  for (const r of c.regions) env[regionUrlVariable(r.id)] = r.databaseUrl;
+  env = cliEnv(c);
 
   clinic = await t.clinic({ placement: 'database', region: 'eu-central', tier: 'enterprise' });
   const { token } = await t.staff(clinic.id, 'physician');

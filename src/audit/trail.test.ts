@@ -1,9 +1,7 @@
-import { Readable } from 'node:stream';
-import { gunzipSync } from 'node:zlib';
-import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Clinic } from '../controlplane/clinics.js';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
+import { untarText as untar } from '../../test/support/cli.js';
 import { moveClinic } from '../tenancy/move.js';
 import { PLACEMENT_MODELS, type PlacementModel } from '../tenancy/naming.js';
 import type { ExportManifest } from '../tenancy/export.js';
@@ -158,14 +156,3 @@ describe('without a request (CLI, jobs)', () => {
   });
 });
 
-async function untar(gz: Buffer): Promise<Map<string, string>> {
-  const files = new Map<string, string>();
-  const extract = tar.extract();
-  Readable.from(gunzipSync(gz)).pipe(extract);
-  for await (const entry of extract) {
-    const chunks: Buffer[] = [];
-    for await (const c of entry) chunks.push(c as Buffer);
-    files.set(entry.header.name, Buffer.concat(chunks).toString('utf8'));
-  }
-  return files;
-}

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import { gunzipSync } from 'node:zlib';
-import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
+import { untar } from '../../test/support/cli.js';
 import { PLACEMENT_MODELS } from './naming.js';
 import type { ExportManifest } from './export.js';
 
@@ -13,25 +12,6 @@ beforeAll(async () => {
 });
 afterAll(() => t?.close());
 
-async function untar(archive: Buffer): Promise<Map<string, Buffer>> {
-  const files = new Map<string, Buffer>();
-  const extract = tar.extract();
-  const done = new Promise<void>((resolve, reject) => {
-    extract.on('entry', (header, stream, next) => {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: unknown) => chunks.push(c as Buffer));
-      stream.on('end', () => {
-        files.set(header.name, Buffer.concat(chunks));
-        next();
-      });
-    });
-    extract.on('finish', resolve);
-    extract.on('error', reject);
-  });
-  extract.end(gunzipSync(archive));
-  await done;
-  return files;
-}
 
 describe('clinic export', () => {
   for (const placement of PLACEMENT_MODELS) {
