@@ -1,25 +1,13 @@
 import { sql, type Selectable } from 'kysely';
 import type { Platform } from '../platform/platform.js';
-import type { AuditAction, AuditDetail, AuditOutcome } from './record.js';
+import type { AuditAction, AuditOutcome, AuditRecord } from './record.js';
 import { readTrail, type AuditEventsTable } from './region-db.js';
 import { AUDIT_SCHEMA } from './region-migration.js';
 
 /** An audit record as the API shows it. */
-export interface AuditEvent {
-  id: string;
+/** A stored record as the search answers it: the record (its clinic is the caller's), where it sits in the chain. */
+export interface AuditEvent extends Omit<AuditRecord, 'clinicId'> {
   seq: number;
-  recordedAt: string;
-  action: AuditAction;
-  outcome: AuditOutcome;
-  actorId: string;
-  actorRole: string | null;
-  resourceType: string;
-  resourceId: string | null;
-  patientId: string | null;
-  requestId: string | null;
-  clientAddress: string | null;
-  purposeOfUse: string;
-  detail: AuditDetail;
   prevHash: string;
   hash: string;
 }
