@@ -28,6 +28,8 @@ const KINDS = {
   audit: 'aud',
   group: 'grp',
   scimToken: 'sct',
+  ssoConnection: 'ssc',
+  grant: 'grt',
 } as const;
 export type IdKind = keyof typeof KINDS;
 

@@ -222,6 +222,133 @@ export const CONTROL_MIGRATIONS: { version: number; name: string; statements: st
       `create index scim_audit_by_clinic on scim_audit (clinic_id, at)`,
     ],
   },
+  {
+    version: 5,
+    name: 'identity: sign-in audit, SSO connections and identities, derived roles, grants, MFA',
+    statements: [
+      // Every sign-in (good or bad), MFA event, role, grant and connection change. No foreign keys: the record
+      // outlives what it names. `clinic_id` is null for events that belong to no clinic (an operator signing in).
+      `create table identity_audit (
+         id bigserial primary key,
+         clinic_id text,
+         actor_kind text not null check (actor_kind in ('user', 'scim_token', 'idp', 'anonymous', 'system')),
+         actor_id text,
+         action text not null,
+         outcome text not null check (outcome in ('success', 'failure')),
+         reason text,
+         resource_type text,
+         resource_id text,
+         before jsonb,
+         after jsonb,
+         ip text,
+         request_id text,
+         at timestamptz not null default now())`,
+      `create index identity_audit_by_clinic on identity_audit (clinic_id, at)`,
+      `create index identity_audit_by_actor on identity_audit (actor_id, at)`,
+      // A clinic's identity providers. `config` holds what is not secret (entity ids, URLs, certificates,
+      // issuer, client id); `secret_ciphertext` holds the OIDC client secret sealed with the deployment key.
+      `create table sso_connections (
+         id text primary key,
+         clinic_id text not null references clinics (id) on delete cascade,
+         protocol text not null check (protocol in ('saml', 'oidc')),
+         name text not null,
+         enabled boolean not null default true,
+         config jsonb not null,
+         secret_ciphertext text,
+         jit boolean not null default true,
+         role_rules jsonb not null default '[]',
+         default_role text,
+         version integer not null default 1,
+         created_by text,
+         created_at timestamptz not null default now(),
+         updated_at timestamptz not null default now())`,
+      `create index sso_connections_by_clinic on sso_connections (clinic_id, created_at)`,
+      // Email domains a clinic proved it owns; sign-in by email then finds the clinic's connection.
+      `create table sso_domains (
+         domain text primary key,
+         clinic_id text not null references clinics (id) on delete cascade,
+         connection_id text not null references sso_connections (id) on delete cascade,
+         verification_token text not null,
+         verified_at timestamptz,
+         created_at timestamptz not null default now())`,
+      // The link from an IdP subject to a platform account: by (connection, subject), never by email.
+      `create table sso_identities (
+         connection_id text not null references sso_connections (id) on delete cascade,
+         subject text not null,
+         clinic_id text not null references clinics (id) on delete cascade,
+         user_id text not null references users (id) on delete cascade,
+         email text,
+         last_claims jsonb,
+         last_login_at timestamptz,
+         created_at timestamptz not null default now(),
+         primary key (connection_id, subject))`,
+      `create index sso_identities_by_user on sso_identities (user_id)`,
+      // Login transactions in flight (SAML AuthnRequest id, OIDC state, nonce and PKCE verifier), shared by
+      // every API node; a flow is consumed once.
+      `create table sso_flows (
+         id text primary key,
+         connection_id text not null references sso_connections (id) on delete cascade,
+         request_id text,
+         nonce text,
+         code_verifier text,
+         return_to text,
+         created_at timestamptz not null default now(),
+         expires_at timestamptz not null,
+         consumed_at timestamptz)`,
+      `create index sso_flows_by_request on sso_flows (connection_id, request_id)`,
+      // Assertion ids already accepted, kept until the assertion could no longer be valid anyway.
+      `create table saml_replay (
+         connection_id text not null,
+         assertion_id text not null,
+         expires_at timestamptz not null,
+         primary key (connection_id, assertion_id))`,
+      // A clinic's own roles: a base role plus and minus named permissions.
+      `create table clinic_roles (
+         clinic_id text not null references clinics (id) on delete cascade,
+         key text not null,
+         name text not null,
+         base_role text not null,
+         added text[] not null default '{}',
+         removed text[] not null default '{}',
+         version integer not null default 1,
+         created_by text,
+         created_at timestamptz not null default now(),
+         updated_at timestamptz not null default now(),
+         primary key (clinic_id, key))`,
+      // Extra permissions for one user in one clinic, optionally expiring.
+      `create table role_grants (
+         id text primary key,
+         clinic_id text not null references clinics (id) on delete cascade,
+         user_id text not null references users (id) on delete cascade,
+         permission text not null,
+         reason text not null,
+         expires_at timestamptz,
+         granted_by text,
+         created_at timestamptz not null default now(),
+         revoked_at timestamptz)`,
+      `create index role_grants_by_member on role_grants (clinic_id, user_id)`,
+      // TOTP for local accounts: the secret sealed with the deployment key; the last accepted time step is kept
+      // so a code cannot be used twice.
+      `create table user_mfa (
+         user_id text primary key references users (id) on delete cascade,
+         secret_ciphertext text not null,
+         confirmed_at timestamptz,
+         last_step bigint,
+         created_at timestamptz not null default now())`,
+      `create table mfa_recovery_codes (
+         user_id text not null references users (id) on delete cascade,
+         code_hash text not null,
+         used_at timestamptz,
+         primary key (user_id, code_hash))`,
+      // The half-finished sign-in between a correct password and a correct second factor.
+      `create table mfa_challenges (
+         token_hash text primary key,
+         user_id text not null references users (id) on delete cascade,
+         attempts integer not null default 0,
+         expires_at timestamptz not null,
+         consumed_at timestamptz)`,
+    ],
+  },
 ];
 
 export type ClinicTier = 'small' | 'mid' | 'enterprise';
@@ -232,6 +359,94 @@ export type SettingScope = 'platform' | 'region' | 'clinic' | 'provider';
 export type Json<T> = ColumnType<T, string, string>;
 
 export interface ControlDB {
+  identity_audit: {
+    id: Generated<number>;
+    clinic_id: string | null;
+    actor_kind: 'user' | 'scim_token' | 'idp' | 'anonymous' | 'system';
+    actor_id: string | null;
+    action: string;
+    outcome: 'success' | 'failure';
+    reason: string | null;
+    resource_type: string | null;
+    resource_id: string | null;
+    before: ColumnType<unknown, string | null, never>;
+    after: ColumnType<unknown, string | null, never>;
+    ip: string | null;
+    request_id: string | null;
+    at: Generated<Date>;
+  };
+  sso_connections: {
+    id: string;
+    clinic_id: string;
+    protocol: 'saml' | 'oidc';
+    name: string;
+    enabled: Generated<boolean>;
+    config: Json<Record<string, unknown>>;
+    secret_ciphertext: string | null;
+    jit: Generated<boolean>;
+    role_rules: Json<unknown[]>;
+    default_role: string | null;
+    version: Generated<number>;
+    created_by: string | null;
+    created_at: Generated<Date>;
+    updated_at: Generated<Date>;
+  };
+  sso_domains: {
+    domain: string;
+    clinic_id: string;
+    connection_id: string;
+    verification_token: string;
+    verified_at: Date | null;
+    created_at: Generated<Date>;
+  };
+  sso_identities: {
+    connection_id: string;
+    subject: string;
+    clinic_id: string;
+    user_id: string;
+    email: string | null;
+    last_claims: ColumnType<unknown, string | null, string | null>;
+    last_login_at: Date | null;
+    created_at: Generated<Date>;
+  };
+  sso_flows: {
+    id: string;
+    connection_id: string;
+    request_id: string | null;
+    nonce: string | null;
+    code_verifier: string | null;
+    return_to: string | null;
+    created_at: Generated<Date>;
+    expires_at: Date;
+    consumed_at: Date | null;
+  };
+  saml_replay: { connection_id: string; assertion_id: string; expires_at: Date };
+  clinic_roles: {
+    clinic_id: string;
+    key: string;
+    name: string;
+    base_role: string;
+    added: string[];
+    removed: string[];
+    version: Generated<number>;
+    created_by: string | null;
+    created_at: Generated<Date>;
+    updated_at: Generated<Date>;
+  };
+  role_grants: {
+    id: string;
+    clinic_id: string;
+    user_id: string;
+    permission: string;
+    reason: string;
+    expires_at: Date | null;
+    granted_by: string | null;
+    created_at: Generated<Date>;
+    revoked_at: Date | null;
+  };
+  user_mfa: { user_id: string; secret_ciphertext: string; confirmed_at: Date | null; last_step: ColumnType<string | null, number | bigint | null, number | bigint | null>; created_at: Generated<Date> };
+  mfa_recovery_codes: { user_id: string; code_hash: string; used_at: Date | null };
+  mfa_challenges: { token_hash: string; user_id: string; attempts: Generated<number>; expires_at: Date; consumed_at: Date | null };
   scim_tokens: {
     id: string;
     clinic_id: string;

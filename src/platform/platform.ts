@@ -12,6 +12,7 @@ import { SettingsService } from '../settings/service.js';
 import { FlagService } from '../flags/service.js';
 import { type InvalidationBus, InProcessBus } from './bus.js';
 import { RedisBus } from './redis-bus.js';
+import { SecretBox } from './secrets.js';
 
 /** A configuration whose stores are concrete: every URL known (embedded or given) and a secret present. */
 export interface ResolvedConfig extends Config {
@@ -35,6 +36,8 @@ export interface Platform {
   sessions: SessionStore;
   settings: SettingsService;
   flags: FlagService;
+  /** Seals OIDC client secrets and TOTP seeds under the deployment secret. */
+  secrets: SecretBox;
   /** The tenant migrations this build knows; tests may extend the list. */
   tenantMigrations: TenantMigration[];
   close(): Promise<void>;
@@ -77,6 +80,7 @@ export async function openPlatform(
     sessions,
     settings,
     flags,
+    secrets: new SecretBox(config.secret),
     tenantMigrations: opts.tenantMigrations ?? TENANT_MIGRATIONS,
     async close() {
       flags.close();
