@@ -40,6 +40,15 @@ export interface Config {
   pool: { max: number; clinicMax: number; clinicIdleMs: number };
   sessionTtlHours: number;
   loginLockout: { maxFailures: number; lockMinutes: number };
+  /** Where browsers and identity providers reach this deployment (SAML ACS, OIDC redirect URIs, SP metadata). */
+  publicUrl: string;
+  /** Where a finished SSO sign-in lands (the web app); `returnTo` must stay on this origin or the public one. */
+  webAppUrl: string;
+  /**
+   * Lets SSO fetch IdP metadata and discovery documents from loopback and private addresses, over http.
+   * Off in production (the fetch would be a way into the internal network); on for local IdPs in tests.
+   */
+  ssoAllowLocalIdps: boolean;
 }
 
 export class ConfigError extends Error {
@@ -55,6 +64,12 @@ const pgUrl = z
   .string()
   .url()
   .refine((u) => /^postgres(ql)?:\/\//.test(u), 'must be a postgres:// URL');
+
+const httpUrl = z
+  .string()
+  .url()
+  .refine((u) => /^https?:\/\/[^/]+$/.test(u.replace(/\/$/, '')), 'must be an http(s) origin without a path, e.g. https://polyclinic.example.org')
+  .transform((u) => u.replace(/\/$/, ''));
 
 const scalarVars = {
   POLYCLINIC_HOST: z.string().min(1).default('127.0.0.1'),
@@ -84,6 +99,9 @@ const scalarVars = {
   POLYCLINIC_SESSION_TTL_HOURS: int(1, 24 * 30).default(12),
   POLYCLINIC_LOGIN_MAX_FAILURES: int(1, 100).default(5),
   POLYCLINIC_LOGIN_LOCK_MINUTES: int(1, 24 * 60).default(15),
+  POLYCLINIC_PUBLIC_URL: httpUrl.optional(),
+  POLYCLINIC_WEB_APP_URL: httpUrl.optional(),
+  POLYCLINIC_SSO_ALLOW_LOCAL_IDPS: bool.default(false),
 } as const;
 
 export function regionUrlVariable(regionId: string): string {
@@ -146,7 +164,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   if (problems.length) throw new ConfigError(problems);
 
+  const publicUrl = (v.POLYCLINIC_PUBLIC_URL as string | undefined) ?? `http://${v.POLYCLINIC_HOST as string}:${v.POLYCLINIC_PORT as number}`;
   return {
+    publicUrl,
+    webAppUrl: (v.POLYCLINIC_WEB_APP_URL as string | undefined) ?? publicUrl,
+    ssoAllowLocalIdps: v.POLYCLINIC_SSO_ALLOW_LOCAL_IDPS as boolean,
     host: v.POLYCLINIC_HOST as string,
     port: v.POLYCLINIC_PORT as number,
     logLevel: v.POLYCLINIC_LOG_LEVEL as Config['logLevel'],

@@ -349,6 +349,25 @@ export const CONTROL_MIGRATIONS: { version: number; name: string; statements: st
          consumed_at timestamptz)`,
     ],
   },
+  {
+    version: 8,
+    name: 'SSO hand-off codes; identities blocked by the directory',
+    statements: [
+      // A finished SSO sign-in hands the web app a one-time code, not a session token: the code travels in a
+      // redirect URL (history, proxies), the token only in the body of the exchange that redeems it.
+      `create table sso_handoffs (
+         code_hash text primary key,
+         user_id text not null references users (id) on delete cascade,
+         clinic_id text not null references clinics (id) on delete cascade,
+         connection_id text not null references sso_connections (id) on delete cascade,
+         method text not null check (method in ('saml', 'oidc')),
+         expires_at timestamptz not null,
+         consumed_at timestamptz)`,
+      // Set when the clinic's directory (SCIM) deleted the user: the link stays, so the IdP subject cannot
+      // come back as a fresh just-in-time account.
+      `alter table sso_identities add column blocked_reason text`,
+    ],
+  },
 ];
 
 export type ClinicTier = 'small' | 'mid' | 'enterprise';
@@ -407,7 +426,17 @@ export interface ControlDB {
     email: string | null;
     last_claims: ColumnType<unknown, string | null, string | null>;
     last_login_at: Date | null;
+    blocked_reason: string | null;
     created_at: Generated<Date>;
+  };
+  sso_handoffs: {
+    code_hash: string;
+    user_id: string;
+    clinic_id: string;
+    connection_id: string;
+    method: 'saml' | 'oidc';
+    expires_at: Date;
+    consumed_at: Date | null;
   };
   sso_flows: {
     id: string;

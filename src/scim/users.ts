@@ -4,6 +4,7 @@ import { isId, newId } from '../ids.js';
 import type { Platform } from '../platform/platform.js';
 import { AccessEffects, revokeSessionsInTransaction, syncAccess } from './access.js';
 import { createAccount, retireAccount, updateAccount } from './accounts.js';
+import { blockIdentitiesOf } from '../sso/signin.js';
 import { recordScimChanges } from './audit.js';
 import { fromUniqueViolation, preconditionFailed, resourceNotFound, uniqueness } from './errors.js';
 import { parseScimFilter } from './filter.js';
@@ -96,6 +97,7 @@ export class ScimUsers {
       const held = await trx.deleteFrom('memberships').where('clinic_id', '=', scope.clinicId).where('user_id', '=', userId).returning('role').executeTakeFirst();
       await revokeSessionsInTransaction(trx, userId, effects);
       await retireAccount(trx, userId);
+      await blockIdentitiesOf(trx, scope.clinicId, userId, 'deleted by SCIM');
       await recordScimChanges(trx, scope.clinicId, scope.actor, [
         { action: 'user.delete', resourceType: 'User', resourceId: userId, before: current.resource },
         ...(held ? [{ action: 'membership.role', resourceType: 'Membership' as const, resourceId: userId, before: { role: held.role }, after: { role: null, why: 'deleted' } }] : []),

@@ -1,0 +1,225 @@
+import { X509Certificate } from 'node:crypto';
+import type { Kysely, Selectable } from 'kysely';
+import type { ControlDB } from '../controlplane/schema.js';
+import { AppError, conflict, notFound } from '../errors.js';
+import { newId } from '../ids.js';
+import { recordIdentityEvent } from '../identity/audit.js';
+import type { SecretBox } from '../platform/secrets.js';
+import type { SsoRoleRule } from './role-rules.js';
+
+/**
+ * A clinic's identity-provider connections, SAML or OIDC, any number per clinic. What the platform needs to
+ * speak to the IdP lives in `config` (public: entity ids, URLs, certificates, issuer, client id); the OIDC
+ * client secret is sealed with the deployment key, bound to this connection, and never returned. Every change
+ * is recorded in the identity trail with its before and after (secrets shown only as "set"/"changed").
+ */
+export interface SamlConnectionConfig {
+  idpEntityId: string;
+  idpSsoUrl: string;
+  /** One certificate, or two while the IdP rolls its signing key over. */
+  idpCertificates: string[];
+  allowIdpInitiated: boolean;
+  wantResponseSigned: boolean;
+  metadataUrl: string | null;
+}
+
+export interface OidcConnectionConfig {
+  issuer: string;
+  clientId: string;
+  scopes: string[];
+}
+
+interface ConnectionBase {
+  id: string;
+  clinicId: string;
+  name: string;
+  enabled: boolean;
+  jit: boolean;
+  roleRules: SsoRoleRule[];
+  defaultRole: string | null;
+  version: number;
+  createdBy: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+export type SsoConnection =
+  | (ConnectionBase & { protocol: 'saml'; saml: SamlConnectionConfig })
+  | (ConnectionBase & { protocol: 'oidc'; oidc: OidcConnectionConfig; sealedSecret: string });
+
+export interface ConnectionFields {
+  name: string;
+  enabled: boolean;
+  jit: boolean;
+  roleRules: SsoRoleRule[];
+  defaultRole: string | null;
+}
+export type ConnectionDraft =
+  | (ConnectionFields & { protocol: 'saml'; saml: SamlConnectionConfig })
+  | (ConnectionFields & { protocol: 'oidc'; oidc: OidcConnectionConfig; clientSecret: string });
+
+export const secretPurpose = (connectionId: string): string => `oidc-client-secret:${connectionId}`;
+
+type Row = Selectable<ControlDB['sso_connections']>;
+
+function fromRow(r: Row): SsoConnection {
+  const base: ConnectionBase = {
+    id: r.id,
+    clinicId: r.clinic_id,
+    name: r.name,
+    enabled: r.enabled,
+    jit: r.jit,
+    roleRules: r.role_rules as SsoRoleRule[],
+    defaultRole: r.default_role,
+    version: r.version,
+    createdBy: r.created_by,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+  return r.protocol === 'saml'
+    ? { ...base, protocol: 'saml', saml: r.config as unknown as SamlConnectionConfig }
+    : { ...base, protocol: 'oidc', oidc: r.config as unknown as OidcConnectionConfig, sealedSecret: r.secret_ciphertext ?? '' };
+}
+
+/** What the audit trail keeps of a connection: everything but the secret. */
+function auditView(c: SsoConnection | ConnectionDraft): Record<string, unknown> {
+  const { roleRules, defaultRole, name, enabled, jit, protocol } = c;
+  return { protocol, name, enabled, jit, roleRules, defaultRole, ...(c.protocol === 'saml' ? { saml: { ...c.saml, idpCertificates: c.saml.idpCertificates.map(certificateSummary) } } : { oidc: c.oidc }) };
+}
+
+export interface CertificateSummary {
+  sha256: string;
+  subject: string;
+  notAfter: string;
+}
+
+/** A certificate as PEM, from PEM or from the bare base64 body metadata carries; throws when it is not X.509. */
+export function normalisePem(certificate: string): string {
+  const body = certificate.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
+  const pem = `-----BEGIN CERTIFICATE-----\n${body.replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`;
+  new X509Certificate(pem);
+  return pem;
+}
+
+export function certificateSummary(pem: string): CertificateSummary {
+  const cert = new X509Certificate(pem);
+  return { sha256: cert.fingerprint256, subject: cert.subject, notAfter: new Date(cert.validTo).toISOString() };
+}
+
+export class SsoConnections {
+  constructor(
+    private readonly db: Kysely<ControlDB>,
+    private readonly secrets: SecretBox,
+  ) {}
+
+  async list(clinicId: string): Promise<SsoConnection[]> {
+    const rows = await this.db.selectFrom('sso_connections').selectAll().where('clinic_id', '=', clinicId).orderBy('created_at').orderBy('id').execute();
+    return rows.map(fromRow);
+  }
+
+  /** A connection of this clinic; another clinic's connection id is simply not found. */
+  async get(clinicId: string, id: string): Promise<SsoConnection> {
+    const row = await this.db.selectFrom('sso_connections').selectAll().where('clinic_id', '=', clinicId).where('id', '=', id).executeTakeFirst();
+    if (!row) throw notFound('sso_connection');
+    return fromRow(row);
+  }
+
+  /** For the public login routes, which know only the connection id from the URL. */
+  async byId(id: string): Promise<SsoConnection | undefined> {
+    const row = await this.db.selectFrom('sso_connections').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && fromRow(row);
+  }
+
+  clientSecret(c: SsoConnection & { protocol: 'oidc' }): string {
+    return this.secrets.open(secretPurpose(c.id), c.sealedSecret);
+  }
+
+  async create(clinicId: string, draft: ConnectionDraft, actorId: string): Promise<SsoConnection> {
+    const id = newId('ssoConnection');
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .insertInto('sso_connections')
+        .values({
+          id,
+          clinic_id: clinicId,
+          protocol: draft.protocol,
+          name: draft.name,
+          enabled: draft.enabled,
+          jit: draft.jit,
+          role_rules: JSON.stringify(draft.roleRules),
+          default_role: draft.defaultRole,
+          config: JSON.stringify(draft.protocol === 'saml' ? draft.saml : draft.oidc),
+          secret_ciphertext: draft.protocol === 'oidc' ? this.secrets.seal(secretPurpose(id), draft.clientSecret) : null,
+          created_by: actorId,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      const created = fromRow(row);
+      await recordIdentityEvent(trx, {
+        clinicId,
+        actor: { kind: 'user', id: actorId },
+        action: 'sso_connection.create',
+        resourceType: 'SsoConnection',
+        resourceId: id,
+        after: { ...auditView(created), ...(draft.protocol === 'oidc' ? { clientSecret: 'set' } : {}) },
+      });
+      return created;
+    });
+  }
+
+  /** Check-and-set: the caller names the version it read; a concurrent edit answers 409. */
+  async update(clinicId: string, id: string, expectedVersion: number, next: (current: SsoConnection) => ConnectionDraft, actorId: string): Promise<SsoConnection> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('sso_connections').selectAll().where('clinic_id', '=', clinicId).where('id', '=', id).forUpdate().executeTakeFirst();
+      if (!row) throw notFound('sso_connection');
+      const current = fromRow(row);
+      if (current.version !== expectedVersion)
+        throw new AppError(409, 'version_conflict', `The connection is at version ${current.version}, not ${expectedVersion}; read it again`, { currentVersion: current.version });
+      const draft = next(current);
+      if (draft.protocol !== current.protocol) throw conflict('sso_protocol_fixed', 'A connection keeps its protocol; create another connection instead');
+      const secretChanged = draft.protocol === 'oidc' && current.protocol === 'oidc' && draft.clientSecret !== this.clientSecret(current);
+      const updated = await trx
+        .updateTable('sso_connections')
+        .set({
+          name: draft.name,
+          enabled: draft.enabled,
+          jit: draft.jit,
+          role_rules: JSON.stringify(draft.roleRules),
+          default_role: draft.defaultRole,
+          config: JSON.stringify(draft.protocol === 'saml' ? draft.saml : draft.oidc),
+          ...(secretChanged && draft.protocol === 'oidc' ? { secret_ciphertext: this.secrets.seal(secretPurpose(id), draft.clientSecret) } : {}),
+          version: current.version + 1,
+          updated_at: new Date(),
+        })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      const after = fromRow(updated);
+      await recordIdentityEvent(trx, {
+        clinicId,
+        actor: { kind: 'user', id: actorId },
+        action: 'sso_connection.update',
+        resourceType: 'SsoConnection',
+        resourceId: id,
+        before: { ...auditView(current), version: current.version },
+        after: { ...auditView(after), version: after.version, ...(secretChanged ? { clientSecret: 'changed' } : {}) },
+      });
+      return after;
+    });
+  }
+
+  /** Removing a connection ends sign-in through it; the accounts it created stay (records name their authors). */
+  async remove(clinicId: string, id: string, actorId: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const row = await trx.deleteFrom('sso_connections').where('clinic_id', '=', clinicId).where('id', '=', id).returningAll().executeTakeFirst();
+      if (!row) throw notFound('sso_connection');
+      await recordIdentityEvent(trx, {
+        clinicId,
+        actor: { kind: 'user', id: actorId },
+        action: 'sso_connection.delete',
+        resourceType: 'SsoConnection',
+        resourceId: id,
+        before: auditView(fromRow(row)),
+      });
+    });
+  }
+}
