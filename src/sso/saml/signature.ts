@@ -61,7 +61,7 @@ function rejection(err: unknown, response: Element, idp: SamlIdpSettings): SamlR
   if (/decryption key|EncryptedAssertion|encrypted assertion/i.test(message)) {
     return new SamlRejected('assertion_encrypted', 'the assertion is encrypted; this service provider publishes no encryption key, so send it unencrypted');
   }
-  if (/signature|reference|transforms|ID cannot refer/i.test(message)) return new SamlRejected('signature_invalid', `signature refused: ${message}`);
+  if (/signature|reference|ref URI|transforms|ID cannot refer|signed data/i.test(message)) return new SamlRejected('signature_invalid', `signature refused: ${message}`);
   return new SamlRejected('malformed', `the response could not be read: ${message}`);
 }
 
@@ -74,10 +74,10 @@ function signatureProblem(el: Element, what: 'response' | 'assertion', idp: Saml
       : new SamlRejected('response_unsigned', 'the response is not signed; this connection requires the IdP to sign the response');
   }
   const pinned = idp.idpCertificates.map(certificateBody);
+  // KeyInfo is only a hint (it is never trusted for verification), but it tells "another key" from "tampered".
   const offered = keyInfoCertificates(signature);
-  const foreign = offered.find((c) => !pinned.includes(c));
-  if (offered.length > 0 && offered.every((c) => !pinned.includes(c))) {
-    return new SamlRejected('wrong_certificate', `the ${what} is signed with a certificate this connection does not pin (${fingerprint(foreign!)})`);
+  if (offered.length > 0 && !offered.some((c) => pinned.includes(c))) {
+    return new SamlRejected('wrong_certificate', `the ${what} is signed with a certificate this connection does not pin (${fingerprint(offered[0]!)})`);
   }
   return new SamlRejected('signature_invalid', `the ${what} signature does not verify with the pinned certificate${pinned.length > 1 ? 's' : ''}: the signed content was altered or the signature is not this IdP's`);
 }
