@@ -75,16 +75,30 @@ export async function loadMemberships(db: Kysely<ControlDB>, userId: string): Pr
       .whereRef('g.created_at', '>=', 'm.created_at')
       .execute(),
   ]);
-  return rows.map((r) => {
-    const derived = r.base_role === null ? null : { base_role: r.base_role, added: r.added ?? [], removed: r.removed ?? [] };
-    const permissions = rolePermissions(r.role, derived);
-    const expiring = new Map<Permission, number>();
-    for (const g of grants) {
-      if (g.clinic_id !== r.clinic_id || !isPermission(g.permission)) continue;
-      if (g.expires_at === null) permissions.add(g.permission);
-      else expiring.set(g.permission, Math.max(expiring.get(g.permission) ?? 0, g.expires_at.getTime()));
-    }
-    for (const p of permissions) expiring.delete(p);
-    return { clinicId: r.clinic_id, role: r.role, permissions, expiring };
-  });
+  return rows.map((r) =>
+    toMembership(
+      r.clinic_id,
+      r.role,
+      r.base_role === null ? null : { base_role: r.base_role, added: r.added ?? [], removed: r.removed ?? [] },
+      grants.filter((g) => g.clinic_id === r.clinic_id),
+    ),
+  );
+}
+
+/** One membership's effective permissions from its role (and derived role row) and its live grants in that clinic. */
+export function toMembership(
+  clinicId: string,
+  role: string,
+  derived: DerivedRoleRow | null,
+  grants: readonly { permission: string; expires_at: Date | null }[],
+): Membership {
+  const permissions = rolePermissions(role, derived);
+  const expiring = new Map<Permission, number>();
+  for (const g of grants) {
+    if (!isPermission(g.permission)) continue;
+    if (g.expires_at === null) permissions.add(g.permission);
+    else expiring.set(g.permission, Math.max(expiring.get(g.permission) ?? 0, g.expires_at.getTime()));
+  }
+  for (const p of permissions) expiring.delete(p);
+  return { clinicId, role, permissions, expiring };
 }

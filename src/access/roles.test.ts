@@ -136,6 +136,27 @@ describe('defining roles', () => {
     expect(await code('POST', '/users', payload)).toEqual([422, 'unknown_role']);
   });
 
+  it('directory mapping rules may give a derived role, which cannot be deleted while they do', async () => {
+    expect((await as(admin.token, 'POST', '/roles', { ...def, key: 'mapped_desk' })).statusCode).toBe(201);
+    const mapping = { rules: [{ groupDisplayName: 'Front desk leads', role: 'mapped_desk' }], defaultRole: null };
+    expect((await as(admin.token, 'PUT', '/role-mapping', mapping)).statusCode).toBe(200);
+    const inUse = await as(admin.token, 'DELETE', '/roles/mapped_desk');
+    expect([inUse.statusCode, inUse.json().code, inUse.json().usedBy]).toEqual([409, 'role_in_use', ['the directory role mapping']]);
+    expect((await as(admin.token, 'PUT', '/role-mapping', { rules: [], defaultRole: 'mapped_desk' })).statusCode).toBe(200);
+    expect((await as(admin.token, 'DELETE', '/roles/mapped_desk')).json().code).toBe('role_in_use');
+    expect((await as(admin.token, 'PUT', '/role-mapping', { rules: [], defaultRole: null })).statusCode).toBe(200);
+    expect((await as(admin.token, 'DELETE', '/roles/mapped_desk')).statusCode).toBe(204);
+  });
+
+  it('an admin cannot redefine the role they hold', async () => {
+    const adminDef = { name: 'Practice manager', baseRole: 'clinic_admin', add: [], remove: ['feature.write'] };
+    expect((await as(admin.token, 'POST', '/roles', { key: 'practice_manager', ...adminDef })).statusCode).toBe(201);
+    const manager = await f.staff('practice_manager');
+    const res = await as(manager.token, 'PUT', '/roles/practice_manager', { ...adminDef, add: ['patient.read'], expectedVersion: 1 });
+    expect([res.statusCode, res.json().code]).toEqual([403, 'self_access_change']);
+    expect((await manager.call('GET', `${f.url}/patients`)).statusCode).toBe(403);
+  });
+
   it('every change is in the identity trail with actor, time and before/after', async () => {
     expect((await as(admin.token, 'POST', '/roles', { ...def, key: 'audited_desk' })).statusCode).toBe(201);
     expect((await as(admin.token, 'PUT', '/roles/audited_desk', { ...def, add: [], expectedVersion: 1 })).statusCode).toBe(200);
