@@ -4,7 +4,7 @@ import { principalOf, requireClinicPermission } from '../access/guard.js';
 import { RoleKey } from '../access/clinic-roles.js';
 import { idSchema } from '../ids.js';
 import type { Platform } from '../platform/platform.js';
-import { problemResponses } from '../http/problem.js';
+import { Problem, problemResponses } from '../http/problem.js';
 
 const Membership = z.object({ clinicId: z.string(), role: z.string() });
 const User = z.object({ id: z.string(), email: z.string(), name: z.string(), isOperator: z.boolean() });
@@ -64,7 +64,7 @@ export const identityRoutes =
           role: RoleKey.describe('a base role or a role of this clinic (GET …/roles)'),
           password: z.string().min(12, 'at least 12 characters').max(1024),
         }),
-        response: { 201: User.extend({ membership: Membership }), ...problemResponses },
+        response: { 201: User.extend({ membership: Membership }), ...problemResponses, 422: Problem },
       },
       handler: async (req, reply) => {
         const { clinicId } = req.params;
