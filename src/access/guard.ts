@@ -1,13 +1,15 @@
 import type { FastifyRequest } from 'fastify';
 import { AppError, forbidden, notFound, unauthorized } from '../errors.js';
-import type { Membership, Principal } from '../identity/sessions.js';
-import { roleAllows, type Permission } from './roles.js';
+import type { Principal } from '../identity/sessions.js';
+import { membershipAllows, type Membership } from './effective.js';
+import type { Permission } from './roles.js';
 import { currentContext } from '../platform/request-context.js';
 
 /**
  * The guard every clinic route passes. Check one and two happen here: the caller is a member of this
  * clinic (otherwise the clinic does not exist for them: 404, never 403, so ids cannot be probed) and their
- * role allows the action (403). Check three, "the record belongs to this clinic", is structural: the route
+ * role allows the action (403): its effective permissions (base or derived role plus unexpired grants) were
+ * computed when the session resolved, so this is a set lookup (`bench/permissions.ts`). Check three, "the record belongs to this clinic", is structural: the route
  * reads through a tenant transaction of this clinic, where another clinic's rows are not visible at all.
  */
 export function principalOf(req: FastifyRequest): Principal {
@@ -25,7 +27,7 @@ export function requireClinicPermission(req: FastifyRequest, clinicId: string, p
     ctx.clinicId = clinicId;
     ctx.role = membership.role;
   }
-  if (!roleAllows(membership.role, permission)) throw forbidden(`Your role (${membership.role}) may not ${permission}`);
+  if (!membershipAllows(membership, permission)) throw forbidden(`Your role (${membership.role}) may not ${permission}`);
   return membership;
 }
 

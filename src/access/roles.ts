@@ -37,6 +37,16 @@ export type Permission = (typeof PERMISSIONS)[number];
 export const BASE_ROLES = ['clinic_admin', 'physician', 'nurse', 'scheduler', 'billing', 'analyst', 'compliance_officer'] as const;
 export type BaseRole = (typeof BASE_ROLES)[number];
 
+export const BASE_ROLE_NAMES: Record<BaseRole, string> = {
+  clinic_admin: 'Clinic admin',
+  physician: 'Physician',
+  nurse: 'Nurse',
+  scheduler: 'Scheduler',
+  billing: 'Billing',
+  analyst: 'Analyst',
+  compliance_officer: 'Compliance officer',
+};
+
 const CLINICAL_READ: Permission[] = ['encounter.read', 'clinical_note.read', 'vitals.read', 'prescription.read', 'diagnosis.read', 'intake.read'];
 
 const ROLE_PERMISSIONS: Record<BaseRole, readonly Permission[]> = {

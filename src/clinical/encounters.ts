@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { ControlDB } from '../controlplane/schema.js';
+import { baseRoleOf } from '../access/clinic-roles.js';
 import { pgErrorCode } from '../db/pg.js';
 import { AppError, badRequest, conflict, notFound } from '../errors.js';
 import { emit } from '../events/outbox.js';
@@ -10,8 +11,8 @@ import type { Encounter, EncounterInput, EncounterListQuery } from './schemas.js
 
 export type EncounterRow = Selectable<EncountersTable>;
 
-/** Memberships that make a user a clinician who can be responsible for an encounter. */
-const CLINICIAN_ROLES = ['physician', 'nurse'];
+/** Memberships that make a user a clinician who can be responsible for an encounter (or a role derived from one). */
+const CLINICIAN_ROLES: readonly string[] = ['physician', 'nurse'];
 
 /**
  * The provider of an encounter is a staff member of this clinic with a clinical membership. Memberships live
@@ -24,7 +25,7 @@ export async function requireClinician(control: Kysely<ControlDB>, clinicId: str
     .where('clinic_id', '=', clinicId)
     .where('user_id', '=', userId)
     .executeTakeFirst();
-  if (!m || !CLINICIAN_ROLES.includes(m.role))
+  if (!m || !CLINICIAN_ROLES.includes((await baseRoleOf(control, clinicId, m.role)) ?? ''))
     throw badRequest('provider_not_clinician', 'providerId must be a physician or nurse of this clinic', { field: 'providerId' });
 }
 

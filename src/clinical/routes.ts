@@ -2,7 +2,8 @@ import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { principalOf } from '../access/guard.js';
-import { roleAllows, type Permission } from '../access/roles.js';
+import { membershipAllows } from '../access/effective.js';
+import type { Permission } from '../access/roles.js';
 import { audited, requirePhiPermission, type PhiAccess } from '../audit/trail.js';
 import { problemResponses } from '../http/problem.js';
 import { idSchema } from '../ids.js';
@@ -102,8 +103,8 @@ export const clinicalRoutes =
       handler: async (req) => {
         const { clinicId, encounterId } = req.params;
         const what = access('read', 'Encounter', null, encounterId);
-        const { role } = await guard(req, clinicId, 'encounter.read', what);
-        const may = (permission: Permission) => roleAllows(role, permission);
+        const membership = await guard(req, clinicId, 'encounter.read', what);
+        const may = (permission: Permission) => membershipAllows(membership, permission);
         // The encounter carries the records the caller's role may read and leaves out the others.
         return audited(
           p,

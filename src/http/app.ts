@@ -16,6 +16,7 @@ import { auditRoutes } from '../audit/routes.js';
 import { settingsRoutes } from '../settings/routes.js';
 import { flagRoutes } from '../flags/routes.js';
 import { scimRoutes } from '../scim/routes.js';
+import { accessRoutes } from '../access/routes.js';
 import { unauthorized } from '../errors.js';
 import { errorHandler, sendProblem } from './problem.js';
 import { currentContext, runWithContext } from '../platform/request-context.js';
@@ -121,6 +122,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   typed.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 
   await app.register(identityRoutes(p));
+  await app.register(accessRoutes(p));
   await app.register(platformRoutes(p));
   await app.register(patientRoutes(p));
   await app.register(schedulingRoutes(p));

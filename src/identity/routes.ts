@@ -1,15 +1,17 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { principalOf, requireClinicPermission } from '../access/guard.js';
-import { BASE_ROLES } from '../access/roles.js';
+import { RoleKey } from '../access/clinic-roles.js';
 import { idSchema } from '../ids.js';
 import type { Platform } from '../platform/platform.js';
-import { problemResponses } from '../http/problem.js';
+import { Problem, problemResponses } from '../http/problem.js';
 
 const Membership = z.object({ clinicId: z.string(), role: z.string() });
 const User = z.object({ id: z.string(), email: z.string(), name: z.string(), isOperator: z.boolean() });
 const Me = z.object({ user: User, memberships: z.array(Membership) });
 const security = [{ bearer: [] }];
+/** Which clinics and roles; the effective permissions stay server-side (`GET …/roles` explains a role). */
+const membershipsView = (ms: readonly { clinicId: string; role: string }[]) => ms.map(({ clinicId, role }) => ({ clinicId, role }));
 
 export const identityRoutes =
   (p: Platform): FastifyPluginAsyncZod =>
@@ -30,7 +32,7 @@ export const identityRoutes =
           token: session.token,
           expiresAt: session.expiresAt.toISOString(),
           user,
-          memberships: principal?.memberships ?? [],
+          memberships: membershipsView(principal?.memberships ?? []),
         };
       },
     });
@@ -39,7 +41,7 @@ export const identityRoutes =
       schema: { tags: ['auth'], security, response: { 200: Me, ...problemResponses } },
       handler: async (req) => {
         const me = principalOf(req);
-        return { user: { id: me.userId, email: me.email, name: me.name, isOperator: me.isOperator }, memberships: me.memberships };
+        return { user: { id: me.userId, email: me.email, name: me.name, isOperator: me.isOperator }, memberships: membershipsView(me.memberships) };
       },
     });
 
@@ -59,15 +61,15 @@ export const identityRoutes =
         body: z.strictObject({
           email: z.string().email().max(320),
           name: z.string().trim().min(1).max(200),
-          role: z.enum(BASE_ROLES),
+          role: RoleKey.describe('a base role or a role of this clinic (GET …/roles)'),
           password: z.string().min(12, 'at least 12 characters').max(1024),
         }),
-        response: { 201: User.extend({ membership: Membership }), ...problemResponses },
+        response: { 201: User.extend({ membership: Membership }), ...problemResponses, 422: Problem },
       },
       handler: async (req, reply) => {
         const { clinicId } = req.params;
         requireClinicPermission(req, clinicId, 'user.manage');
-        const user = await p.users.createMember(clinicId, req.body);
+        const user = await p.users.createMember(clinicId, req.body, { kind: 'user', id: principalOf(req).userId });
         return reply.code(201).send({ ...user, membership: { clinicId, role: req.body.role } });
       },
     });

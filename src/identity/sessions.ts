@@ -2,11 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { ControlDB } from '../controlplane/schema.js';
 import type { InvalidationBus } from '../platform/bus.js';
+import { loadMemberships, type Membership } from '../access/effective.js';
 
-export interface Membership {
-  clinicId: string;
-  role: string;
-}
+export type { Membership };
 
 /** Who is calling: resolved from the bearer token on every request, never from anything the client asserts. */
 export interface Principal {
@@ -22,9 +20,9 @@ const hashToken = (token: string): string => createHash('sha256').update(token).
 
 /**
  * Opaque bearer sessions. The token is 32 random bytes shown once; only its SHA-256 is stored, so a copy of
- * the control database does not yield usable tokens. Resolved principals are cached briefly in memory;
- * revoking a session or changing a user's memberships publishes on the bus and every node drops the user's
- * cached sessions at once.
+ * the control database does not yield usable tokens. Resolved principals, with each membership's effective
+ * permissions, are cached briefly in memory; revoking a session or changing a user's memberships, role or
+ * grants publishes on the bus and every node drops the user's cached sessions at once.
  */
 export class SessionStore {
   private readonly cache = new Map<string, { principal: Principal; until: number }>();
@@ -68,18 +66,13 @@ export class SessionStore {
       this.cache.delete(tokenHash);
       return undefined;
     }
-    const memberships = await this.db
-      .selectFrom('memberships')
-      .select(['clinic_id', 'role'])
-      .where('user_id', '=', row.id)
-      .orderBy('clinic_id')
-      .execute();
+    const memberships = await loadMemberships(this.db, row.id);
     const principal: Principal = {
       userId: row.id,
       email: row.email,
       name: row.name,
       isOperator: row.is_operator,
-      memberships: memberships.map((m) => ({ clinicId: m.clinic_id, role: m.role })),
+      memberships,
       tokenHash,
     };
     const until = Math.min(Date.now() + this.cacheMs, row.expires_at.getTime());

@@ -3,6 +3,8 @@ import type { ControlDB } from '../controlplane/schema.js';
 import { AppError, conflict } from '../errors.js';
 import { newId } from '../ids.js';
 import { pgErrorCode } from '../db/pg.js';
+import { assertAssignableRole } from '../access/clinic-roles.js';
+import { recordIdentityEvent, type IdentityEvent } from './audit.js';
 import { decoyHash, hashPassword, verifyPassword } from './passwords.js';
 
 export interface User {
@@ -46,14 +48,30 @@ export class UserDirectory {
     return { id, email: input.email.trim(), name: input.name, isOperator: input.isOperator ?? false };
   }
 
-  /** Creates the user and the membership in one transaction: no account without its clinic. */
-  async createMember(clinicId: string, input: { email: string; name: string; password: string; role: string }): Promise<User> {
+  /**
+   * Creates the user and the membership in one transaction: no account without its clinic. The role must be a
+   * base role or a role of this clinic (422 `unknown_role`).
+   */
+  async createMember(
+    clinicId: string,
+    input: { email: string; name: string; password: string; role: string },
+    actor: IdentityEvent['actor'] = { kind: 'system', id: null },
+  ): Promise<User> {
     const id = newId('user');
     const passwordHash = await hashPassword(input.password);
     try {
       await this.db.transaction().execute(async (trx) => {
+        await assertAssignableRole(trx, clinicId, input.role);
         await trx.insertInto('users').values({ id, email: input.email.trim(), name: input.name, password_hash: passwordHash }).execute();
         await trx.insertInto('memberships').values({ clinic_id: clinicId, user_id: id, role: input.role }).execute();
+        await recordIdentityEvent(trx, {
+          clinicId,
+          actor,
+          action: 'membership.create',
+          resourceType: 'Membership',
+          resourceId: id,
+          after: { email: input.email.trim(), role: input.role },
+        });
       });
     } catch (err) {
       if (pgErrorCode(err) === '23505') throw conflict('email_taken', 'A user with this email already exists');

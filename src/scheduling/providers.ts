@@ -8,6 +8,7 @@ import type { TenantScope } from '../tenancy/tenant-db.js';
 import type { ProvidersTable } from './migration.js';
 import type { Provider, ProviderInput, ProviderPatch } from './schemas.js';
 import { requireTimeZone } from './zones.js';
+import { baseRoleOf } from '../access/clinic-roles.js';
 
 /**
  * A provider is a member of the clinic with a clinical role, seen as someone patients book: specialty,
@@ -15,7 +16,7 @@ import { requireTimeZone } from './zones.js';
  * control plane; the provider record lives in the clinic's store and is checked against it when created
  * and when booked, so a physician who leaves the clinic stops being bookable at once.
  */
-const CLINICAL_ROLES = new Set(['physician', 'nurse']);
+const CLINICAL_ROLES = new Set<string>(['physician', 'nurse']); // and the clinic's roles derived from them
 
 /** The user's name when they hold a clinical role in this clinic; 400 otherwise (without saying whether they exist). */
 export async function requireClinicalMember(p: Platform, clinicId: string, userId: string): Promise<{ name: string; role: string }> {
@@ -27,7 +28,7 @@ export async function requireClinicalMember(p: Platform, clinicId: string, userI
     .where('memberships.user_id', '=', userId)
     .executeTakeFirst();
   if (!row) throw badRequest('provider_not_member', 'The user is not a member of this clinic');
-  if (!CLINICAL_ROLES.has(row.role))
+  if (!CLINICAL_ROLES.has((await baseRoleOf(p.control, clinicId, row.role)) ?? ''))
     throw badRequest('provider_role_not_clinical', `A provider must hold a clinical role (physician or nurse); this member is ${row.role}`);
   return row;
 }

@@ -1,9 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { principalOf, requireClinicPermission } from '../access/guard.js';
-import { BASE_ROLES } from '../access/roles.js';
 import { notFound } from '../errors.js';
-import { problemResponses } from '../http/problem.js';
+import { Problem, problemResponses } from '../http/problem.js';
 import { idSchema } from '../ids.js';
 import type { Platform } from '../platform/platform.js';
 import { AccessEffects, syncAccess } from './access.js';
@@ -35,7 +34,7 @@ const tokenView = (t: ScimTokenInfo): z.infer<typeof TokenInfo> => ({
 const Mapping = MappingInput.extend({ version: z.number().int(), updatedBy: z.string().nullable(), updatedAt: z.string().nullable() });
 const mappingView = (m: RoleMapping): z.infer<typeof Mapping> => ({ ...m, updatedAt: m.updatedAt?.toISOString() ?? null });
 const Decision = z.object({
-  role: z.enum(BASE_ROLES).nullable(),
+  role: z.string().nullable(),
   decidedBy: z.enum(['rule', 'default', 'deny']),
   ruleIndex: z.number().int().nullable(),
   group: z.string().nullable(),
@@ -105,11 +104,11 @@ export const scimAdminRoutes =
     app.put('/api/v1/clinics/:clinicId/role-mapping', {
       schema: {
         tags: ['scim'],
-        summary: 'Replace the ordered rules and the default role (null = deny); memberships follow at once',
+        summary: 'Replace the ordered rules and the default role (null = deny); each role must exist in the clinic; memberships follow at once',
         security,
         params: clinicParams,
         body: MappingInput,
-        response: { 200: Mapping.extend({ membershipsChanged: z.number().int() }), ...problemResponses },
+        response: { 200: Mapping.extend({ membershipsChanged: z.number().int() }), ...problemResponses, 422: Problem },
       },
       handler: async (req) => {
         const { clinicId } = req.params;

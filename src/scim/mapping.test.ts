@@ -112,7 +112,8 @@ describe('role mapping', () => {
     const draft = await c.api('POST', '/role-mapping/preview', { groups: ['Radiology'], mapping: { rules: [], defaultRole: null } });
     expect(draft.json()).toMatchObject({ role: null, decidedBy: 'deny' });
     const bad = await c.api('PUT', '/role-mapping', { rules: [{ groupDisplayName: 'x', role: 'overlord' }], defaultRole: null });
-    expect(bad.statusCode).toBe(400);
+    expect([bad.statusCode, bad.json().code]).toEqual([422, 'unknown_role']);
+    expect((await c.api('PUT', '/role-mapping', { rules: [], defaultRole: 'Not A Role' })).statusCode).toBe(400);
   });
 
   it('only the clinic admin manages rules and tokens; another clinic answers 404', async () => {

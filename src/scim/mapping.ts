@@ -1,25 +1,26 @@
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import { BASE_ROLES, type BaseRole } from '../access/roles.js';
+import { assertAssignableRole, RoleKey } from '../access/clinic-roles.js';
 import type { ControlDB } from '../controlplane/schema.js';
 import { recordScimChanges, type Actor } from './audit.js';
 
 /**
  * How a clinic's directory groups become clinic roles: ordered rules, each naming one group (by display name,
- * compared case-insensitively, or by the IdP's externalId, compared exactly) and a base role. The first rule
+ * compared case-insensitively, or by the IdP's externalId, compared exactly) and a role of the clinic (a base
+ * role or one of its derived roles, checked when the rules are saved). The first rule
  * that matches any of the user's groups decides, as in a firewall: put the narrow, powerful groups first.
  * When no rule matches, the default role applies, or, when there is none, the user gets no membership at all
  * (deny). A clinic that never configured rules denies: provisioning alone grants nothing.
  */
 export const MappingRule = z.union([
-  z.strictObject({ groupDisplayName: z.string().trim().min(1).max(256), role: z.enum(BASE_ROLES) }),
-  z.strictObject({ groupExternalId: z.string().min(1).max(256), role: z.enum(BASE_ROLES) }),
+  z.strictObject({ groupDisplayName: z.string().trim().min(1).max(256), role: RoleKey }),
+  z.strictObject({ groupExternalId: z.string().min(1).max(256), role: RoleKey }),
 ]);
 export type MappingRule = z.infer<typeof MappingRule>;
 
 export const MappingInput = z.strictObject({
   rules: z.array(MappingRule).max(200),
-  defaultRole: z.enum(BASE_ROLES).nullable(),
+  defaultRole: RoleKey.nullable(),
 });
 export type MappingInput = z.infer<typeof MappingInput>;
 
@@ -35,7 +36,7 @@ export interface GroupRef {
 }
 
 export interface RoleDecision {
-  role: BaseRole | null;
+  role: string | null;
   decidedBy: 'rule' | 'default' | 'deny';
   /** Index of the deciding rule in `rules`, when a rule decided. */
   ruleIndex: number | null;
@@ -71,6 +72,10 @@ export async function loadMapping(db: Kysely<ControlDB>, clinicId: string): Prom
 
 /** Replaces the clinic's rules; the caller re-applies them to the clinic's provisioned users in the same transaction. */
 export async function saveMapping(db: Kysely<ControlDB>, clinicId: string, input: MappingInput, actor: Actor): Promise<RoleMapping> {
+  // Every role the rules can give must exist in this clinic (422 `unknown_role`); the share locks keep a derived
+  // role from being deleted until this transaction commits, and its delete then sees the rule referring to it.
+  for (const role of new Set([...input.rules.map((r) => r.role), ...(input.defaultRole ? [input.defaultRole] : [])]))
+    await assertAssignableRole(db, clinicId, role);
   const before = await loadMapping(db, clinicId);
   const version = before.version + 1;
   const row = await db
