@@ -49,6 +49,8 @@ export interface Config {
    * Off in production (the fetch would be a way into the internal network); on for local IdPs in tests.
    */
   ssoAllowLocalIdps: boolean;
+  /** Resolvers for the DNS TXT checks that prove a clinic owns an email domain; empty means the system's. */
+  dnsServers: string[];
 }
 
 export class ConfigError extends Error {
@@ -102,6 +104,10 @@ const scalarVars = {
   POLYCLINIC_PUBLIC_URL: httpUrl.optional(),
   POLYCLINIC_WEB_APP_URL: httpUrl.optional(),
   POLYCLINIC_SSO_ALLOW_LOCAL_IDPS: bool.default(false),
+  POLYCLINIC_DNS_SERVERS: z
+    .string()
+    .regex(/^\s*[0-9a-fA-F.:[\]]+(\s*,\s*[0-9a-fA-F.:[\]]+)*\s*$/, 'comma-separated IP addresses, optionally with :port')
+    .optional(),
 } as const;
 
 export function regionUrlVariable(regionId: string): string {
@@ -169,6 +175,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl,
     webAppUrl: (v.POLYCLINIC_WEB_APP_URL as string | undefined) ?? publicUrl,
     ssoAllowLocalIdps: v.POLYCLINIC_SSO_ALLOW_LOCAL_IDPS as boolean,
+    dnsServers: ((v.POLYCLINIC_DNS_SERVERS as string | undefined) ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     host: v.POLYCLINIC_HOST as string,
     port: v.POLYCLINIC_PORT as number,
     logLevel: v.POLYCLINIC_LOG_LEVEL as Config['logLevel'],

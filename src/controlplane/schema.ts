@@ -263,14 +263,17 @@ export const CONTROL_MIGRATIONS: { version: number; name: string; statements: st
          created_at timestamptz not null default now(),
          updated_at timestamptz not null default now())`,
       `create index sso_connections_by_clinic on sso_connections (clinic_id, created_at)`,
-      // Email domains a clinic proved it owns; sign-in by email then finds the clinic's connection.
+      // Email domains a clinic claims; once proved (DNS TXT), sign-in by email finds the clinic's connection.
+      // Any clinic may claim a domain, so nobody can squat one; only one clinic can hold it verified.
       `create table sso_domains (
-         domain text primary key,
          clinic_id text not null references clinics (id) on delete cascade,
+         domain text not null,
          connection_id text not null references sso_connections (id) on delete cascade,
          verification_token text not null,
          verified_at timestamptz,
-         created_at timestamptz not null default now())`,
+         created_at timestamptz not null default now(),
+         primary key (clinic_id, domain))`,
+      `create unique index sso_domains_verified on sso_domains (domain) where verified_at is not null`,
       // The link from an IdP subject to a platform account: by (connection, subject), never by email.
       `create table sso_identities (
          connection_id text not null references sso_connections (id) on delete cascade,

@@ -17,6 +17,7 @@ import { settingsRoutes } from '../settings/routes.js';
 import { flagRoutes } from '../flags/routes.js';
 import { scimRoutes } from '../scim/routes.js';
 import { accessRoutes } from '../access/routes.js';
+import { ssoRoutes } from '../sso/routes.js';
 import { unauthorized } from '../errors.js';
 import { errorHandler, sendProblem } from './problem.js';
 import { currentContext, runWithContext } from '../platform/request-context.js';
@@ -131,5 +132,6 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   await app.register(settingsRoutes(p));
   await app.register(flagRoutes(p));
   await app.register(scimRoutes(p));
+  await app.register(ssoRoutes(p));
   return app;
 }

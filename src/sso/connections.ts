@@ -1,4 +1,3 @@
-import { X509Certificate } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import type { ControlDB } from '../controlplane/schema.js';
 import { AppError, conflict, notFound } from '../errors.js';
@@ -6,6 +5,8 @@ import { newId } from '../ids.js';
 import { recordIdentityEvent } from '../identity/audit.js';
 import type { SecretBox } from '../platform/secrets.js';
 import type { SsoRoleRule } from './role-rules.js';
+import { describeCertificate } from './saml/certificates.js';
+import type { SamlSsoBinding } from './saml/config.js';
 
 /**
  * A clinic's identity-provider connections, SAML or OIDC, any number per clinic. What the platform needs to
@@ -16,6 +17,7 @@ import type { SsoRoleRule } from './role-rules.js';
 export interface SamlConnectionConfig {
   idpEntityId: string;
   idpSsoUrl: string;
+  idpSsoBinding: SamlSsoBinding;
   /** One certificate, or two while the IdP rolls its signing key over. */
   idpCertificates: string[];
   allowIdpInitiated: boolean;
@@ -92,17 +94,9 @@ export interface CertificateSummary {
   notAfter: string;
 }
 
-/** A certificate as PEM, from PEM or from the bare base64 body metadata carries; throws when it is not X.509. */
-export function normalisePem(certificate: string): string {
-  const body = certificate.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
-  const pem = `-----BEGIN CERTIFICATE-----\n${body.replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`;
-  new X509Certificate(pem);
-  return pem;
-}
-
 export function certificateSummary(pem: string): CertificateSummary {
-  const cert = new X509Certificate(pem);
-  return { sha256: cert.fingerprint256, subject: cert.subject, notAfter: new Date(cert.validTo).toISOString() };
+  const d = describeCertificate(pem);
+  return { sha256: d.fingerprintSha256, subject: d.subject, notAfter: d.notAfter.toISOString() };
 }
 
 export class SsoConnections {

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { ControlDB } from '../controlplane/schema.js';
+import { assertAssignableRole } from '../access/clinic-roles.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import { recordIdentityEvents, type IdentityEvent } from '../identity/audit.js';
@@ -127,6 +128,11 @@ export async function signInWithIdp(db: Kysely<ControlDB>, connection: SsoConnec
       }
       role = decision.role;
       if (held?.role !== role) {
+        // The rules were checked when saved, and a role named by a rule cannot be deleted; this share-locks the
+        // role row so a concurrent redefinition waits for the assignment.
+        await assertAssignableRole(trx, clinicId, role).catch(() => {
+          throw new SsoRefused(403, 'sso_no_role', `The role ${role} that the rules give no longer exists in this clinic`);
+        });
         await trx
           .insertInto('memberships')
           .values({ clinic_id: clinicId, user_id: userId, role })

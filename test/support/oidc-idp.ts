@@ -39,6 +39,11 @@ export interface TestOidcIssuer {
   rotateKeys(): Promise<string>;
   /** The `kid` currently signing id_tokens. */
   readonly kid: string;
+  /**
+   * Allows one more redirect URI for a client: a platform connection learns its redirect URI only once it
+   * exists, and creating it needs the issuer running. The provider is rebuilt (with a new signing key).
+   */
+  allowRedirectUri(clientId: string, uri: string): Promise<void>;
   /** How many times each path was requested, e.g. `requests('/jwks')`. */
   requests(path: string): number;
   close(): Promise<void>;
@@ -125,6 +130,12 @@ export async function startTestOidcIssuer(opts: TestOidcIssuerOptions): Promise<
     },
     get kid() {
       return kid;
+    },
+    async allowRedirectUri(clientId, uri) {
+      const client = opts.clients.find((c) => c.clientId === clientId);
+      if (!client) throw new Error(`test issuer: no client ${clientId}`);
+      client.redirectUris.push(uri);
+      await mount();
     },
     requests: (path) => counts.get(path) ?? 0,
     close: () =>

@@ -1,0 +1,287 @@
+import formbody from '@fastify/formbody';
+import type { FastifyReply } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { principalOf, requireClinicPermission } from '../access/guard.js';
+import { AppError, notFound } from '../errors.js';
+import { problemResponses } from '../http/problem.js';
+import { idSchema } from '../ids.js';
+import type { Platform } from '../platform/platform.js';
+import { decideSsoRole } from './role-rules.js';
+import { ConnectionView, connectionView, CreateConnection, PreviewInput, PreviewResult, UpdateConnection } from './schemas.js';
+import { SsoService, type SignInStart } from './service.js';
+import { spMetadataXml } from './saml/config.js';
+import { SsoDomains, type SsoDomain } from './domains.js';
+
+/**
+ * SSO over HTTP. The clinic admin (`user.manage`) manages connections under the clinic; the sign-in routes are
+ * public (the browser has no session yet) and address a connection by its id, which is how IdPs are configured
+ * (ACS URL, redirect URI). A connection id of a suspended clinic, or of another protocol, is not found.
+ */
+const security = [{ bearer: [] }];
+const clinicParams = z.strictObject({ clinicId: idSchema('clinic') });
+const connectionParams = z.strictObject({ clinicId: idSchema('clinic'), connectionId: idSchema('ssoConnection') });
+const publicConnection = z.strictObject({ connectionId: idSchema('ssoConnection') });
+const SignedIn = z.object({
+  token: z.string(),
+  expiresAt: z.string(),
+  user: z.object({ id: z.string(), email: z.string(), name: z.string(), isOperator: z.boolean() }),
+  memberships: z.array(z.object({ clinicId: z.string(), role: z.string() })),
+});
+
+const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** A redirect, or for an IdP that takes only HTTP-POST the self-submitting form the SAML POST binding uses. */
+function sendStart(reply: FastifyReply, start: SignInStart): FastifyReply {
+  if ('redirect' in start) return reply.redirect(start.redirect, 302);
+  const inputs = Object.entries(start.form.fields)
+    .map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`)
+    .join('');
+  return reply
+    .code(200)
+    .type('text/html; charset=utf-8')
+    .header('cache-control', 'no-store')
+    .send(
+      `<!doctype html><html><body onload="document.forms[0].submit()"><form method="post" action="${escapeHtml(start.form.action)}">${inputs}<noscript><button type="submit">Continue to sign in</button></noscript></form></body></html>`,
+    );
+}
+
+export const ssoRoutes =
+  (p: Platform): FastifyPluginAsyncZod =>
+  async (app) => {
+    const sso = new SsoService(p);
+    const domains = new SsoDomains(p.control, p.config.dnsServers);
+    // SAML answers arrive as HTML form posts; only this plugin parses form bodies.
+    await app.register(formbody, { bodyLimit: 512 * 1024 });
+
+    const clinicOf = async (clinicId: string) => {
+      const clinic = await p.clinics.get(clinicId);
+      if (!clinic) throw notFound('clinic');
+      return clinic;
+    };
+    const view = async (clinicId: string, c: Parameters<typeof connectionView>[0]) => connectionView(c, sso.urls(await clinicOf(clinicId), c.id));
+
+    app.post('/api/v1/clinics/:clinicId/sso/connections', {
+      schema: { tags: ['sso'], summary: 'Connect an identity provider (SAML or OIDC)', security, params: clinicParams, body: CreateConnection, response: { 201: ConnectionView, ...problemResponses } },
+      handler: async (req, reply) => {
+        requireClinicPermission(req, req.params.clinicId, 'user.manage');
+        const c = await sso.create(req.params.clinicId, req.body, principalOf(req).userId);
+        return reply.code(201).send(await view(req.params.clinicId, c));
+      },
+    });
+
+    app.get('/api/v1/clinics/:clinicId/sso/connections', {
+      schema: { tags: ['sso'], security, params: clinicParams, response: { 200: z.object({ connections: z.array(ConnectionView) }), ...problemResponses } },
+      handler: async (req) => {
+        requireClinicPermission(req, req.params.clinicId, 'user.manage');
+        const clinic = await clinicOf(req.params.clinicId);
+        return { connections: (await sso.connections.list(clinic.id)).map((c) => connectionView(c, sso.urls(clinic, c.id))) };
+      },
+    });
+
+    app.get('/api/v1/clinics/:clinicId/sso/connections/:connectionId', {
+      schema: { tags: ['sso'], security, params: connectionParams, response: { 200: ConnectionView, ...problemResponses } },
+      handler: async (req) => {
+        requireClinicPermission(req, req.params.clinicId, 'user.manage');
+        return view(req.params.clinicId, await sso.connections.get(req.params.clinicId, req.params.connectionId));
+      },
+    });
+
+    app.patch('/api/v1/clinics/:clinicId/sso/connections/:connectionId', {
+      schema: { tags: ['sso'], summary: 'Change a connection (check-and-set on expectedVersion)', security, params: connectionParams, body: UpdateConnection, response: { 200: ConnectionView, ...problemResponses } },
+      handler: async (req) => {
+        requireClinicPermission(req, req.params.clinicId, 'user.manage');
+        return view(req.params.clinicId, await sso.update(req.params.clinicId, req.params.connectionId, req.body, principalOf(req).userId));
+      },
+    });
+
+    app.delete('/api/v1/clinics/:clinicId/sso/connections/:connectionId', {
+      schema: { tags: ['sso'], security, params: connectionParams, response: { 204: z.null(), ...problemResponses } },
+      handler: async (req, reply) => {
+        requireClinicPermission(req, req.params.clinicId, 'user.manage');
+        await sso.remove(req.params.clinicId, req.params.connectionId, principalOf(req).userId);
+        return reply.code(204).send(null);
+      },
+    });
+
+    app.post('/api/v1/clinics/:clinicId/sso/connections/:connectionId/preview', {
+      schema: {
+        tags: ['sso'],
+        summary: "What role these claims would get from the connection's rules",
+        security,
+        params: connectionParams,
+        body: PreviewInput,
+        response: { 200: PreviewResult, ...problemResponses },
+      },
+      handler: async (req) => {
+        requireClinicPermission(req, req.params.clinicId, 'user.manage');
+        const c = await sso.connections.get(req.params.clinicId, req.params.connectionId);
+        const attributes = Object.fromEntries(Object.entries(req.body.attributes).map(([k, v]) => [k, Array.isArray(v) ? v : [v]]));
+        return decideSsoRole(c.roleRules, c.defaultRole, attributes);
+      },
+    });
+
+    const DomainView = z.object({
+      domain: z.string(),
+      connectionId: z.string(),
+      verified: z.boolean(),
+      verifiedAt: z.string().nullable(),
+      verification: z.object({ type: z.literal('dns-txt'), name: z.string(), value: z.string() }),
+    });
+    const domainView = (d: SsoDomain): z.infer<typeof DomainView> => ({
+      domain: d.domain,
+      connectionId: d.connectionId,
+      verified: d.verified,
+      verifiedAt: d.verifiedAt?.toISOString() ?? null,
+      verification: d.verification,
+    });
+    const domainParams = z.strictObject({ clinicId: idSchema('clinic'), domain: z.string().min(4).max(253) });
+
+    app.get('/api/v1/clinics/:clinicId/sso/domains', {
+      schema: { tags: ['sso'], security, params: clinicParams, response: { 200: z.object({ domains: z.array(DomainView) }), ...problemResponses } },
+      handler: async (req) => {
+        requireClinicPermission(req, req.params.clinicId, 'user.manage');
+        return { domains: (await domains.list(req.params.clinicId)).map(domainView) };
+      },
+    });
+
+    app.post('/api/v1/clinics/:clinicId/sso/domains', {
+      schema: {
+        tags: ['sso'],
+        summary: 'Claim an email domain for sign-in by email; prove it with the DNS TXT record returned',
+        security,
+        params: clinicParams,
+        body: z.strictObject({ domain: z.string().min(4).max(253), connectionId: idSchema('ssoConnection') }),
+        response: { 201: DomainView, ...problemResponses },
+      },
+      handler: async (req, reply) => {
+        requireClinicPermission(req, req.params.clinicId, 'user.manage');
+        return reply.code(201).send(domainView(await domains.claim(req.params.clinicId, req.body.domain, req.body.connectionId, principalOf(req).userId)));
+      },
+    });
+
+    app.post('/api/v1/clinics/:clinicId/sso/domains/:domain/verify', {
+      schema: { tags: ['sso'], summary: 'Check the DNS TXT record now', security, params: domainParams, response: { 200: DomainView, ...problemResponses } },
+      handler: async (req) => {
+        requireClinicPermission(req, req.params.clinicId, 'user.manage');
+        return domainView(await domains.verify(req.params.clinicId, req.params.domain, principalOf(req).userId));
+      },
+    });
+
+    app.delete('/api/v1/clinics/:clinicId/sso/domains/:domain', {
+      schema: { tags: ['sso'], security, params: domainParams, response: { 204: z.null(), ...problemResponses } },
+      handler: async (req, reply) => {
+        requireClinicPermission(req, req.params.clinicId, 'user.manage');
+        await domains.release(req.params.clinicId, req.params.domain, principalOf(req).userId);
+        return reply.code(204).send(null);
+      },
+    });
+
+    // --- sign-in (public) ---
+
+    app.get('/api/v1/auth/sso', {
+      config: { public: true },
+      schema: {
+        tags: ['auth'],
+        summary: "Start single sign-on by email address: the verified domain names the clinic's identity provider",
+        querystring: z.strictObject({ email: z.string().email().max(320), returnTo: z.string().max(2048).optional() }),
+        response: { 302: z.null(), ...problemResponses },
+      },
+      handler: async (req, reply) => {
+        const route = await domains.route(req.query.email);
+        const clinic = route && (await p.clinics.get(route.clinicId));
+        // One answer for "no such domain" and "domain without SSO": which domains use SSO is not for strangers to map.
+        if (!route || !clinic || clinic.status === 'suspended') throw new AppError(404, 'sso_not_configured', 'Single sign-on is not set up for this email address');
+        const returnTo = sso.returnTo(req.query.returnTo);
+        const chosen = await sso.connectionForLogin(clinic, route.connectionId);
+        if (Array.isArray(chosen)) throw new AppError(404, 'sso_not_configured', 'Single sign-on is not set up for this email address');
+        return sendStart(reply, await sso.start(clinic, chosen, returnTo, req.query.email));
+      },
+    });
+
+    app.get('/api/v1/auth/sso/:clinicSlug', {
+      config: { public: true },
+      schema: {
+        tags: ['auth'],
+        summary: "Start single sign-on at the clinic's identity provider",
+        params: z.strictObject({ clinicSlug: z.string().min(1).max(64) }),
+        querystring: z.strictObject({ connection: idSchema('ssoConnection').optional(), returnTo: z.string().max(2048).optional() }),
+        response: {
+          302: z.null(),
+          200: z.object({ connections: z.array(z.object({ id: z.string(), name: z.string(), protocol: z.enum(['saml', 'oidc']), loginUrl: z.string() })) }),
+          ...problemResponses,
+        },
+      },
+      handler: async (req, reply) => {
+        const row = await p.control.selectFrom('clinics').select('id').where('slug', '=', req.params.clinicSlug).executeTakeFirst();
+        const clinic = row && (await p.clinics.get(row.id));
+        if (!clinic || clinic.status === 'suspended') throw notFound('clinic');
+        const returnTo = sso.returnTo(req.query.returnTo);
+        const chosen = await sso.connectionForLogin(clinic, req.query.connection);
+        if (Array.isArray(chosen))
+          return reply.code(200).send({
+            connections: chosen.map((c) => {
+              const login = new URL(sso.urls(clinic, c.id).loginUrl);
+              if (req.query.returnTo) login.searchParams.set('returnTo', returnTo);
+              return { id: c.id, name: c.name, protocol: c.protocol, loginUrl: login.toString() };
+            }),
+          });
+        return sendStart(reply, await sso.start(clinic, chosen, returnTo));
+      },
+    });
+
+    app.get('/api/v1/auth/sso/saml/:connectionId/metadata', {
+      config: { public: true },
+      schema: { tags: ['auth'], summary: 'SAML service-provider metadata of a connection', params: publicConnection, response: { 200: z.string(), ...problemResponses } },
+      handler: async (req, reply) => {
+        const c = await sso.connections.byId(req.params.connectionId);
+        const clinic = c && c.protocol === 'saml' ? await p.clinics.get(c.clinicId) : undefined;
+        if (!c || !clinic) throw notFound('sso_connection');
+        return reply.type('application/samlmetadata+xml').send(spMetadataXml(sso.samlSp(clinic, c.id)));
+      },
+    });
+
+    app.post('/api/v1/auth/sso/saml/:connectionId/acs', {
+      config: { public: true },
+      schema: {
+        tags: ['auth'],
+        summary: 'SAML assertion consumer service (HTTP-POST binding)',
+        params: publicConnection,
+        body: z.object({ SAMLResponse: z.string().min(1).max(400_000), RelayState: z.string().max(1024).optional() }),
+        response: { 303: z.null(), ...problemResponses },
+      },
+      handler: async (req, reply) => reply.redirect(await sso.finishSaml(req.params.connectionId, req.body.SAMLResponse, req.body.RelayState), 303),
+    });
+
+    app.get('/api/v1/auth/sso/oidc/:connectionId/callback', {
+      config: { public: true },
+      schema: { tags: ['auth'], summary: 'OpenID Connect redirect URI', params: publicConnection, response: { 303: z.null(), ...problemResponses } },
+      handler: async (req, reply) => {
+        const url = new URL(req.url, p.config.publicUrl);
+        return reply.redirect(await sso.finishOidc(req.params.connectionId, url), 303);
+      },
+    });
+
+    app.post('/api/v1/auth/sso/exchange', {
+      config: { public: true },
+      schema: {
+        tags: ['auth'],
+        summary: 'Redeem the one-time code of a finished SSO sign-in for a session token',
+        body: z.strictObject({ code: z.string().min(10).max(200) }),
+        response: { 200: SignedIn, ...problemResponses },
+      },
+      handler: async (req) => {
+        const handOff = await sso.flows.redeem(req.body.code);
+        if (!handOff) throw new AppError(401, 'sso_code_invalid', 'The sign-in code is unknown, expired or used already');
+        const session = await p.sessions.create(handOff.userId);
+        const principal = await p.sessions.resolve(session.token);
+        if (!principal) throw new AppError(401, 'sso_code_invalid', 'The account of this sign-in no longer exists');
+        return {
+          token: session.token,
+          expiresAt: session.expiresAt.toISOString(),
+          user: { id: principal.userId, email: principal.email, name: principal.name, isOperator: principal.isOperator },
+          memberships: principal.memberships,
+        };
+      },
+    });
+  };
