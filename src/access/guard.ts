@@ -3,6 +3,7 @@ import { AppError, forbidden, notFound, unauthorized } from '../errors.js';
 import type { Membership, Principal } from '../identity/sessions.js';
 import { roleAllows, type Permission } from './roles.js';
 import { currentContext } from '../platform/request-context.js';
+import { requireMfaSatisfied } from './mfa-policy.js';
 
 /**
  * The guard every clinic route passes. Check one and two happen here: the caller is a member of this
@@ -25,6 +26,7 @@ export function requireClinicPermission(req: FastifyRequest, clinicId: string, p
     ctx.clinicId = clinicId;
     ctx.role = membership.role;
   }
+  requireMfaSatisfied(req, clinicId);
   if (!roleAllows(membership.role, permission)) throw forbidden(`Your role (${membership.role}) may not ${permission}`);
   return membership;
 }

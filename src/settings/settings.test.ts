@@ -73,6 +73,8 @@ describe('layered settings', () => {
     const res = await put(admin.token, `/api/v1/clinics/${clinic.id}/settings/security`, { values: { mfaRequired: false }, expectedVersion: 0, reason: 'annoying' });
     expect([res.statusCode, res.json().code]).toEqual([403, 'setting_locked']);
     expect((await t.p.settings.effectiveFor(clinic.id)).security.mfaRequired).toBe(true);
+    // The policy is real: password-only sessions are now refused in every us-east clinic. Lift it for the tests below.
+    expect((await put(t.operatorToken, '/api/v1/platform/regions/us-east/settings/security', { values: {}, locked: [], expectedVersion: current + 1, reason: 'end of test' })).statusCode).toBe(200);
   });
 
   it('check-and-set refuses a stale version; history keeps actor, reason and the full before/after; any version restores', async () => {
