@@ -128,7 +128,7 @@ describe('TOTP enrolment and sign-in', () => {
     expect(noAuth.statusCode).toBe(401);
   });
 
-  it('disabling takes a current code; afterwards the password alone signs in again', async () => {
+  it('disabling takes a current code or a recovery code; afterwards the password alone signs in again', async () => {
     const clinic = await t.clinic({ placement: 'pooled' });
     const doc = await t.staff(clinic.id, 'physician');
     const { device } = await enrolTotp(t.app, doc.token);
@@ -139,6 +139,26 @@ describe('TOTP enrolment and sign-in', () => {
     const res = await login(doc.email);
     expect(res.statusCode).toBe(200);
     expect((await me(res.json().token)).json()).toMatchObject({ authMethod: 'password', mfa: { enrolled: false } });
+    // With the phone gone, a recovery code is the proof (and is spent doing it).
+    const { recoveryCodes } = await enrolTotp(t.app, res.json().token);
+    const off2 = await t.app.inject({ method: 'DELETE', url: '/api/v1/auth/mfa/totp', headers: bearer(res.json().token), payload: { recoveryCode: recoveryCodes[0] } });
+    expect(off2.statusCode).toBe(204);
+    expect((await me(res.json().token)).json().mfa).toEqual({ enrolled: false });
+  });
+
+  it('an operator removes the factor of a user who lost phone and codes; clinic admins cannot', async () => {
+    const clinic = await t.clinic({ placement: 'pooled' });
+    const doc = await t.staff(clinic.id, 'physician');
+    const admin = await t.staff(clinic.id, 'clinic_admin');
+    await enrolTotp(t.app, doc.token);
+    const reset = (token: string, userId = doc.userId) =>
+      t.app.inject({ method: 'DELETE', url: `/api/v1/platform/users/${userId}/mfa`, headers: bearer(token), payload: { reason: 'lost phone, identity checked by video' } });
+    expect((await reset(admin.token)).json().code).toBe('operator_only');
+    expect((await reset(t.operatorToken, 'usr_01m8bv5kezc4mn50xc39cqv2gt')).statusCode).toBe(404);
+    expect((await reset(t.operatorToken)).statusCode).toBe(204);
+    expect((await login(doc.email)).statusCode).toBe(200);
+    const trail = await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinic.id}/identity/audit?action=mfa.reset`, headers: bearer(admin.token) });
+    expect(trail.json().items).toMatchObject([{ resourceId: doc.userId, reason: 'lost phone, identity checked by video', before: { enrolled: true }, after: { enrolled: false } }]);
   });
 });
 

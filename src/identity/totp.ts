@@ -136,7 +136,13 @@ export class TotpFactor {
   /** The time step the code belongs to, within the window around now, or null. */
   private acceptedStep(sealed: string, code: string): number | null {
     if (!/^\d{6}$/.test(code)) return null;
-    const secret = Secret.fromBase32(this.secrets.open(SEAL_PURPOSE, sealed));
+    let secret: Secret;
+    try {
+      secret = Secret.fromBase32(this.secrets.open(SEAL_PURPOSE, sealed));
+    } catch {
+      // Sealed under another deployment secret: no code can match; the user signs in with a recovery code.
+      return null;
+    }
     const timestamp = Date.now();
     const delta = TOTP.validate({ ...PARAMS, secret, token: code, timestamp, window: WINDOW });
     return delta === null ? null : TOTP.counter({ period: PARAMS.period, timestamp }) + delta;
