@@ -15,13 +15,13 @@ const User = z.object({ id: z.string(), email: z.string(), name: z.string(), isO
 const Me = z.object({ user: User, memberships: z.array(Membership) });
 const SignedIn = Me.extend({ token: z.string(), expiresAt: z.string() });
 const AuthMethod = z.enum(['password', 'totp', 'recovery_code', 'saml', 'oidc']);
-const MfaChallenge = Problem.extend({
+const SignInProblem = Problem.extend({
   challenge: z.string().optional().describe('with code `mfa_required`: send it to POST /api/v1/auth/login/mfa with a code'),
   challengeExpiresAt: z.string().optional(),
   attemptsLeft: z.number().int().optional(),
   retryAfter: z.number().int().optional(),
 });
-const signInResponses = { 200: SignedIn, ...problemResponses, 401: MfaChallenge, 429: MfaChallenge };
+const signInResponses = { 200: SignedIn, ...problemResponses, 401: SignInProblem, 429: SignInProblem };
 const security = [{ bearer: [] }];
 
 export const identityRoutes =
