@@ -45,7 +45,7 @@ const memberships: Membership[] = [
   toMembership(clinic(4), 'scheduler', null, [{ permission: 'clinical_note.read', expires_at: inAnHour }]),
   toMembership(clinic(5), 'analyst', null, []),
 ];
-const principal: Principal = { userId: 'usr_bench', email: 'bench@example.org', name: 'Bench', isOperator: false, memberships, tokenHash: 'x' };
+const principal: Principal = { userId: 'usr_bench', email: 'bench@example.org', name: 'Bench', isOperator: false, memberships, tokenHash: 'x', authMethod: 'password' };
 
 // A fixed-seed generator, so every run measures the same checks.
 let seed = 0x2545f491;

@@ -4,6 +4,7 @@ import type { Principal } from '../identity/sessions.js';
 import { membershipAllows, type Membership } from './effective.js';
 import type { Permission } from './roles.js';
 import { currentContext } from '../platform/request-context.js';
+import { requireMfaSatisfied } from './mfa-policy.js';
 
 /**
  * The guard every clinic route passes. Check one and two happen here: the caller is a member of this
@@ -27,6 +28,7 @@ export function requireClinicPermission(req: FastifyRequest, clinicId: string, p
     ctx.clinicId = clinicId;
     ctx.role = membership.role;
   }
+  requireMfaSatisfied(req, clinicId);
   if (!membershipAllows(membership, permission)) throw forbidden(`Your role (${membership.role}) may not ${permission}`);
   return membership;
 }

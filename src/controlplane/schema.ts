@@ -353,7 +353,19 @@ export const CONTROL_MIGRATIONS: { version: number; name: string; statements: st
     ],
   },
   {
-    version: 8,
+    version: 6,
+    name: 'sessions remember how they were authenticated',
+    statements: [
+      // A clinic that requires MFA refuses sessions signed in with a password alone; SSO sessions are the IdP's
+      // business. Sessions that exist before this migration were all password sign-ins.
+      `alter table sessions add column auth_method text not null default 'password'
+         check (auth_method in ('password', 'totp', 'recovery_code', 'saml', 'oidc'))`,
+      // Expired challenges of a user are swept when the user starts a new one.
+      `create index mfa_challenges_by_user on mfa_challenges (user_id)`,
+    ],
+  },
+  {
+    version: 7,
     name: 'SSO hand-off codes; identities blocked by the directory',
     statements: [
       // A finished SSO sign-in hands the web app a one-time code, not a session token: the code travels in a
@@ -377,6 +389,9 @@ export type ClinicTier = 'small' | 'mid' | 'enterprise';
 export type ClinicStatus = 'provisioning' | 'active' | 'moving' | 'suspended';
 
 export type SettingScope = 'platform' | 'region' | 'clinic' | 'provider';
+
+/** How a session was signed in: a password alone, a password and a second factor, or a clinic's IdP. */
+export type AuthMethod = 'password' | 'totp' | 'recovery_code' | 'saml' | 'oidc';
 
 export type Json<T> = ColumnType<T, string, string>;
 
@@ -628,6 +643,7 @@ export interface ControlDB {
     created_at: Generated<Date>;
     expires_at: Date;
     revoked_at: Date | null;
+    auth_method: ColumnType<AuthMethod, AuthMethod | undefined, AuthMethod>;
   };
   placement_moves: {
     id: string;

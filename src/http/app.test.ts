@@ -29,6 +29,12 @@ describe('OpenAPI', () => {
       '/api/v1/auth/login',
       '/api/v1/auth/me',
       '/api/v1/auth/logout',
+      '/api/v1/auth/login/mfa',
+      '/api/v1/auth/mfa/totp',
+      '/api/v1/auth/mfa/totp/confirm',
+      '/api/v1/auth/mfa/recovery-codes',
+      '/api/v1/platform/users/{userId}/mfa',
+      '/api/v1/clinics/{clinicId}/identity/audit',
       '/api/v1/platform/clinics',
       '/api/v1/platform/clinics/{clinicId}',
       '/api/v1/platform/clinics/{clinicId}/placement',
@@ -41,6 +47,7 @@ describe('OpenAPI', () => {
     expect(doc.paths['/api/v1/clinics/{clinicId}/patients'].post.requestBody.content['application/json'].schema.required).toEqual(
       expect.arrayContaining(['givenName', 'familyName', 'birthDate']),
     );
+    expect(JSON.stringify(doc.paths['/api/v1/auth/login'].post.responses['401'])).toContain('challenge');
     expect((await t.app.inject('/api/docs/')).statusCode).toBe(200);
   });
 });

@@ -14,6 +14,7 @@ import { schedulingRoutes } from '../scheduling/routes.js';
 import { clinicalRoutes } from '../clinical/routes.js';
 import { auditRoutes } from '../audit/routes.js';
 import { settingsRoutes } from '../settings/routes.js';
+import { clinicsAwaitingMfa } from '../access/mfa-policy.js';
 import { flagRoutes } from '../flags/routes.js';
 import { scimRoutes } from '../scim/routes.js';
 import { accessRoutes } from '../access/routes.js';
@@ -61,6 +62,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/api/docs', uiConfig: { deepLinking: false } });
 
   app.decorateRequest('principal', null);
+  app.decorateRequest('clinicsAwaitingMfa', null);
   app.addHook('onRequest', (req, _reply, done) => {
     const purpose = req.headers['x-purpose-of-use'];
     runWithContext(
@@ -86,6 +88,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
     const principal = await p.sessions.resolve(token);
     if (!principal) throw unauthorized('The bearer token is invalid, expired or revoked');
     req.principal = principal;
+    req.clinicsAwaitingMfa = await clinicsAwaitingMfa(p.settings, principal);
     const ctx = currentContext();
     if (ctx) ctx.userId = principal.userId;
     req.log = req.log.child({ userId: principal.userId });

@@ -4,11 +4,24 @@ import { principalOf, requireClinicPermission } from '../access/guard.js';
 import { RoleKey } from '../access/clinic-roles.js';
 import { idSchema } from '../ids.js';
 import type { Platform } from '../platform/platform.js';
-import { Problem, problemResponses } from '../http/problem.js';
+import { Problem, problemResponses, sendProblem } from '../http/problem.js';
+import { identityAuditRoutes } from './audit-routes.js';
+import { mfaRoutes } from './mfa-routes.js';
+import { SignIn } from './signin.js';
+import { TotpFactor } from './totp.js';
 
 const Membership = z.object({ clinicId: z.string(), role: z.string() });
 const User = z.object({ id: z.string(), email: z.string(), name: z.string(), isOperator: z.boolean() });
 const Me = z.object({ user: User, memberships: z.array(Membership) });
+const SignedIn = Me.extend({ token: z.string(), expiresAt: z.string() });
+const AuthMethod = z.enum(['password', 'totp', 'recovery_code', 'saml', 'oidc']);
+const SignInProblem = Problem.extend({
+  challenge: z.string().optional().describe('with code `mfa_required`: send it to POST /api/v1/auth/login/mfa with a code'),
+  challengeExpiresAt: z.string().optional(),
+  attemptsLeft: z.number().int().optional(),
+  retryAfter: z.number().int().optional(),
+});
+const signInResponses = { 200: SignedIn, ...problemResponses, 401: SignInProblem, 429: SignInProblem };
 const security = [{ bearer: [] }];
 /** Which clinics and roles; the effective permissions stay server-side (`GET …/roles` explains a role). */
 const membershipsView = (ms: readonly { clinicId: string; role: string }[]) => ms.map(({ clinicId, role }) => ({ clinicId, role }));
@@ -16,39 +29,73 @@ const membershipsView = (ms: readonly { clinicId: string; role: string }[]) => m
 export const identityRoutes =
   (p: Platform): FastifyPluginAsyncZod =>
   async (app) => {
+    const totp = new TotpFactor(p.control, p.secrets);
+    const signIn = new SignIn(p, totp);
+
     app.post('/api/v1/auth/login', {
       config: { public: true },
       schema: {
         tags: ['auth'],
+        description:
+          'Signs in with a password. An account with TOTP enrolled gets 401 `mfa_required` with a `challenge` to finish at POST /api/v1/auth/login/mfa.',
         body: z.strictObject({ email: z.string().email().max(320), password: z.string().min(1).max(1024) }),
-        response: { 200: Me.extend({ token: z.string(), expiresAt: z.string() }), ...problemResponses },
+        response: signInResponses,
+      },
+      handler: async (req, reply) => {
+        const step = await signIn.password(req.body.email, req.body.password);
+        if (step.kind === 'second_factor')
+          return sendProblem(req, reply, 401, 'mfa_required', 'This account uses two-factor sign-in: send a code from the authenticator app, or a recovery code, with the challenge to POST /api/v1/auth/login/mfa', {
+            challenge: step.challenge,
+            challengeExpiresAt: step.expiresAt,
+          });
+        req.log.info({ userId: step.session.user.id, authMethod: 'password' }, 'signed in');
+        return step.session;
+      },
+    });
+
+    app.post('/api/v1/auth/login/mfa', {
+      config: { public: true },
+      schema: {
+        tags: ['auth'],
+        description: 'Finishes a sign-in that answered `mfa_required`: the challenge with a 6-digit TOTP code or one recovery code.',
+        body: z
+          .strictObject({
+            challenge: z.string().min(1).max(200),
+            code: z.string().regex(/^\d{6}$/, 'must be the 6-digit code of the authenticator app').optional(),
+            recoveryCode: z.string().min(1).max(64).optional(),
+          })
+          .refine((b) => (b.code === undefined) !== (b.recoveryCode === undefined), 'give either code or recoveryCode'),
+        response: signInResponses,
       },
       handler: async (req) => {
-        const user = await p.users.authenticate(req.body.email, req.body.password);
-        const session = await p.sessions.create(user.id);
-        const principal = await p.sessions.resolve(session.token);
-        req.log.info({ userId: user.id }, 'signed in');
-        return {
-          token: session.token,
-          expiresAt: session.expiresAt.toISOString(),
-          user,
-          memberships: membershipsView(principal?.memberships ?? []),
-        };
+        const { challenge, code, recoveryCode } = req.body;
+        const session = await signIn.secondFactor(challenge, code !== undefined ? { code } : { recoveryCode: recoveryCode! });
+        req.log.info({ userId: session.user.id }, 'signed in with a second factor');
+        return session;
       },
     });
 
     app.get('/api/v1/auth/me', {
-      schema: { tags: ['auth'], security, response: { 200: Me, ...problemResponses } },
+      schema: {
+        tags: ['auth'],
+        security,
+        response: { 200: Me.extend({ authMethod: AuthMethod, mfa: z.object({ enrolled: z.boolean() }) }), ...problemResponses },
+      },
       handler: async (req) => {
         const me = principalOf(req);
-        return { user: { id: me.userId, email: me.email, name: me.name, isOperator: me.isOperator }, memberships: membershipsView(me.memberships) };
+        return {
+          user: { id: me.userId, email: me.email, name: me.name, isOperator: me.isOperator },
+          memberships: membershipsView(me.memberships),
+          authMethod: me.authMethod,
+          mfa: { enrolled: await totp.isEnrolled(me.userId) },
+        };
       },
     });
 
     app.post('/api/v1/auth/logout', {
       schema: { tags: ['auth'], security, response: { 204: z.null(), ...problemResponses } },
       handler: async (req, reply) => {
-        await p.sessions.revoke(principalOf(req));
+        await signIn.signOut(principalOf(req));
         return reply.code(204).send(null);
       },
     });
@@ -73,4 +120,7 @@ export const identityRoutes =
         return reply.code(201).send({ ...user, membership: { clinicId, role: req.body.role } });
       },
     });
+
+    await app.register(mfaRoutes(p, totp));
+    await app.register(identityAuditRoutes(p));
   };

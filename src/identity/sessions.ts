@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { ControlDB } from '../controlplane/schema.js';
+import type { AuthMethod, ControlDB } from '../controlplane/schema.js';
 import type { InvalidationBus } from '../platform/bus.js';
 import { loadMemberships, type Membership } from '../access/effective.js';
 
-export type { Membership };
+export type { AuthMethod, Membership };
 
 /** Who is calling: resolved from the bearer token on every request, never from anything the client asserts. */
 export interface Principal {
@@ -14,6 +14,8 @@ export interface Principal {
   isOperator: boolean;
   memberships: Membership[];
   tokenHash: string;
+  /** How this session was signed in; a clinic that requires MFA refuses `password` (see `access/mfa-policy.ts`). */
+  authMethod: AuthMethod;
 }
 
 const hashToken = (token: string): string => createHash('sha256').update(token).digest('base64url');
@@ -43,11 +45,23 @@ export class SessionStore {
     });
   }
 
-  async create(userId: string): Promise<{ token: string; expiresAt: Date }> {
+  async create(userId: string, opts: { method?: AuthMethod } = {}): Promise<{ token: string; expiresAt: Date }> {
     const token = `pcs_${randomBytes(32).toString('base64url')}`;
     const expiresAt = new Date(Date.now() + this.ttlHours * 3600_000);
-    await this.db.insertInto('sessions').values({ token_hash: hashToken(token), user_id: userId, expires_at: expiresAt }).execute();
+    await this.db
+      .insertInto('sessions')
+      .values({ token_hash: hashToken(token), user_id: userId, expires_at: expiresAt, auth_method: opts.method ?? 'password' })
+      .execute();
     return { token, expiresAt };
+  }
+
+  /**
+   * The session's holder just proved a second factor (confirming TOTP enrolment): the session now counts as
+   * multi-factor, so a user stopped by a clinic's MFA policy can enrol and carry on without signing in again.
+   */
+  async upgrade(principal: Principal, method: AuthMethod): Promise<void> {
+    await this.db.updateTable('sessions').set({ auth_method: method }).where('token_hash', '=', principal.tokenHash).execute();
+    await this.changed(principal.userId);
   }
 
   async resolve(token: string): Promise<Principal | undefined> {
@@ -57,7 +71,7 @@ export class SessionStore {
     const row = await this.db
       .selectFrom('sessions')
       .innerJoin('users', 'users.id', 'sessions.user_id')
-      .select(['users.id', 'users.email', 'users.name', 'users.is_operator', 'sessions.expires_at'])
+      .select(['users.id', 'users.email', 'users.name', 'users.is_operator', 'sessions.expires_at', 'sessions.auth_method'])
       .where('sessions.token_hash', '=', tokenHash)
       .where('sessions.revoked_at', 'is', null)
       .where('sessions.expires_at', '>', new Date())
@@ -74,6 +88,7 @@ export class SessionStore {
       isOperator: row.is_operator,
       memberships,
       tokenHash,
+      authMethod: row.auth_method,
     };
     const until = Math.min(Date.now() + this.cacheMs, row.expires_at.getTime());
     this.cache.set(tokenHash, { principal, until });

@@ -19,7 +19,27 @@ export interface Lockout {
   lockMinutes: number;
 }
 
+export type PasswordCheck =
+  | { ok: true; user: User }
+  | { ok: false; reason: 'unknown_email'; userId: null }
+  /** An account that signs in only through its clinic's identity provider. */
+  | { ok: false; reason: 'password_not_set'; userId: string }
+  | { ok: false; reason: 'bad_password'; userId: string; locked: boolean }
+  | { ok: false; reason: 'account_locked'; userId: string; retryAfter: number };
+
 const invalidCredentials = () => new AppError(401, 'invalid_credentials', 'Email or password is incorrect');
+
+export const accountLocked = (retryAfter: number): AppError =>
+  new AppError(429, 'account_locked', 'Too many failed sign-ins; try again later', { retryAfter }, { 'retry-after': String(retryAfter) });
+
+/** The answer to a failed first factor: the same for an unknown email and a wrong password. */
+export function passwordFailure(r: Exclude<PasswordCheck, { ok: true }>): AppError {
+  return r.reason === 'account_locked' ? accountLocked(r.retryAfter) : invalidCredentials();
+}
+
+function lockedFor(until: Date | null): number | null {
+  return until && until > new Date() ? Math.ceil((until.getTime() - Date.now()) / 1000) : null;
+}
 
 /** Staff accounts live in the control plane (they are not PHI); a user reaches clinics through memberships. */
 export class UserDirectory {
@@ -88,6 +108,11 @@ export class UserDirectory {
       .execute();
   }
 
+  async byId(id: string): Promise<User | undefined> {
+    const row = await this.db.selectFrom('users').select(['id', 'email', 'name', 'is_operator']).where('id', '=', id).executeTakeFirst();
+    return row && { id: row.id, email: row.email, name: row.name, isOperator: row.is_operator };
+  }
+
   async byEmail(email: string): Promise<User | undefined> {
     const row = await this.db
       .selectFrom('users')
@@ -97,11 +122,22 @@ export class UserDirectory {
     return row && { id: row.id, email: row.email, name: row.name, isOperator: row.is_operator };
   }
 
-  /**
-   * Password check with lockout: after `maxFailures` consecutive failures the account is locked for
-   * `lockMinutes`. Unknown emails cost the same scrypt work as known ones and get the same answer.
-   */
+  /** Password check with lockout, for callers that need no second factor: a correct password signs the user in. */
   async authenticate(email: string, password: string): Promise<User> {
+    const r = await this.checkPassword(email, password);
+    if (!r.ok) throw passwordFailure(r);
+    await this.clearFailures(r.user.id);
+    return r.user;
+  }
+
+  /**
+   * The first factor. After `maxFailures` consecutive failures the account is locked for `lockMinutes`.
+   * Unknown emails cost the same scrypt work as known ones and get the same answer. A correct password does
+   * not reset the failure count: for an account with a second factor the sign-in is not over, and wrong codes
+   * count toward the same lockout (`recordFailure`), so knowing the password buys no endless code guessing.
+   * `clearFailures` is called once the whole sign-in succeeded.
+   */
+  async checkPassword(email: string, password: string): Promise<PasswordCheck> {
     const row = await this.db
       .selectFrom('users')
       .selectAll()
@@ -109,30 +145,53 @@ export class UserDirectory {
       .executeTakeFirst();
     if (!row || !row.password_hash) {
       await verifyPassword(password, await decoyHash());
-      throw invalidCredentials();
+      return row ? { ok: false, reason: 'password_not_set', userId: row.id } : { ok: false, reason: 'unknown_email', userId: null };
     }
-    if (row.locked_until && row.locked_until > new Date()) {
-      const retryAfter = Math.ceil((row.locked_until.getTime() - Date.now()) / 1000);
-      throw new AppError(429, 'account_locked', 'Too many failed sign-ins; try again later', { retryAfter }, {
-        'retry-after': String(retryAfter),
-      });
-    }
+    const retryAfter = lockedFor(row.locked_until);
+    if (retryAfter) return { ok: false, reason: 'account_locked', userId: row.id, retryAfter };
     if (!(await verifyPassword(password, row.password_hash))) {
-      const failures = row.failed_logins + 1;
-      const lock = failures >= this.lockout.maxFailures;
-      await this.db
-        .updateTable('users')
-        .set({
-          failed_logins: lock ? 0 : failures,
-          locked_until: lock ? new Date(Date.now() + this.lockout.lockMinutes * 60_000) : row.locked_until,
-        })
-        .where('id', '=', row.id)
-        .execute();
-      throw invalidCredentials();
+      const locked = await this.recordFailure(row.id);
+      return { ok: false, reason: 'bad_password', userId: row.id, locked };
     }
-    if (row.failed_logins > 0 || row.locked_until)
-      await this.db.updateTable('users').set({ failed_logins: 0, locked_until: null }).where('id', '=', row.id).execute();
-    return { id: row.id, email: row.email, name: row.name, isOperator: row.is_operator };
+    return { ok: true, user: { id: row.id, email: row.email, name: row.name, isOperator: row.is_operator } };
+  }
+
+  /** One more failed sign-in step (password or second factor); returns whether this one locked the account. */
+  async recordFailure(userId: string): Promise<boolean> {
+    const row = await this.db
+      .updateTable('users')
+      .set((eb) => ({ failed_logins: eb('failed_logins', '+', 1) }))
+      .where('id', '=', userId)
+      .returning(['failed_logins'])
+      .executeTakeFirst();
+    if (!row || row.failed_logins < this.lockout.maxFailures) return false;
+    await this.db
+      .updateTable('users')
+      .set({ failed_logins: 0, locked_until: new Date(Date.now() + this.lockout.lockMinutes * 60_000) })
+      .where('id', '=', userId)
+      .execute();
+    return true;
+  }
+
+  async clearFailures(userId: string): Promise<void> {
+    await this.db
+      .updateTable('users')
+      .set({ failed_logins: 0, locked_until: null })
+      .where('id', '=', userId)
+      .where((eb) => eb.or([eb('failed_logins', '>', 0), eb('locked_until', 'is not', null)]))
+      .execute();
+  }
+
+  /** Seconds until the account unlocks, or null when it is not locked. */
+  async lockedSeconds(userId: string): Promise<number | null> {
+    const row = await this.db.selectFrom('users').select('locked_until').where('id', '=', userId).executeTakeFirst();
+    return lockedFor(row?.locked_until ?? null);
+  }
+
+  /** Whether the account signs in with a password here (SSO-only accounts have none). */
+  async hasPassword(userId: string): Promise<boolean> {
+    const row = await this.db.selectFrom('users').select('password_hash').where('id', '=', userId).executeTakeFirst();
+    return !!row?.password_hash;
   }
 
   /** The first operator comes from configuration; re-running keeps the account and resets its password. */

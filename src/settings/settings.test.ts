@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
+import { enrolTotp } from '../../test/support/totp.js';
 
 let t: TestPlatform;
 beforeAll(async () => {
@@ -70,9 +71,17 @@ describe('layered settings', () => {
     const admin = await t.staff(clinic.id, 'clinic_admin');
     const current = (await get(t.operatorToken, '/api/v1/platform/regions/us-east/settings/security')).json().version;
     expect((await put(t.operatorToken, '/api/v1/platform/regions/us-east/settings/security', { values: { mfaRequired: true }, locked: ['mfaRequired'], expectedVersion: current, reason: 'HIPAA policy' })).statusCode).toBe(200);
-    const res = await put(admin.token, `/api/v1/clinics/${clinic.id}/settings/security`, { values: { mfaRequired: false }, expectedVersion: 0, reason: 'annoying' });
-    expect([res.statusCode, res.json().code]).toEqual([403, 'setting_locked']);
-    expect((await t.p.settings.effectiveFor(clinic.id)).security.mfaRequired).toBe(true);
+    try {
+      // The policy is real: the admin's password-only session is refused until they enrol TOTP in it.
+      expect((await put(admin.token, `/api/v1/clinics/${clinic.id}/settings/security`, { values: {}, expectedVersion: 0, reason: 'x x x' })).json().code).toBe('mfa_required');
+      await enrolTotp(t.app, admin.token);
+      const res = await put(admin.token, `/api/v1/clinics/${clinic.id}/settings/security`, { values: { mfaRequired: false }, expectedVersion: 0, reason: 'annoying' });
+      expect([res.statusCode, res.json().code]).toEqual([403, 'setting_locked']);
+      expect((await t.p.settings.effectiveFor(clinic.id)).security.mfaRequired).toBe(true);
+    } finally {
+      // Password-only sessions are refused in every us-east clinic while it holds: lift it for the tests below.
+      await put(t.operatorToken, '/api/v1/platform/regions/us-east/settings/security', { values: {}, locked: [], expectedVersion: current + 1, reason: 'end of test' });
+    }
   });
 
   it('check-and-set refuses a stale version; history keeps actor, reason and the full before/after; any version restores', async () => {

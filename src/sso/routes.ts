@@ -273,7 +273,7 @@ export const ssoRoutes =
       handler: async (req) => {
         const handOff = await sso.flows.redeem(req.body.code);
         if (!handOff) throw new AppError(401, 'sso_code_invalid', 'The sign-in code is unknown, expired or used already');
-        const session = await p.sessions.create(handOff.userId);
+        const session = await p.sessions.create(handOff.userId, { method: handOff.method });
         const principal = await p.sessions.resolve(session.token);
         if (!principal) throw new AppError(401, 'sso_code_invalid', 'The account of this sign-in no longer exists');
         return {

@@ -1,0 +1,138 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import { AppError } from '../errors.js';
+import type { Platform } from '../platform/platform.js';
+import { anonymousActor, recordAccountEvent, userActor } from './account-audit.js';
+import type { AuthMethod, Membership, Principal } from './sessions.js';
+import type { TotpFactor } from './totp.js';
+import { accountLocked, passwordFailure, type User } from './users.js';
+
+const CHALLENGE_MINUTES = 5;
+export const CHALLENGE_ATTEMPTS = 5;
+
+export interface SignedIn {
+  token: string;
+  expiresAt: string;
+  user: User;
+  memberships: Membership[];
+}
+
+export type PasswordStep = { kind: 'signed_in'; session: SignedIn } | { kind: 'second_factor'; challenge: string; expiresAt: string };
+export type SecondFactor = { code: string } | { recoveryCode: string };
+
+const hash = (s: string) => createHash('sha256').update(s).digest('base64url');
+const challengeExpired = () =>
+  new AppError(401, 'mfa_challenge_expired', 'This sign-in has expired or was used up; sign in with your password again');
+
+/**
+ * Local sign-in: the password, then, for an account with a confirmed TOTP factor, a second request with a code
+ * or a recovery code. Between the two the client holds an opaque challenge (stored hashed, five minutes, five
+ * attempts, single use), never a session: nothing can be reached with a password alone once TOTP is on.
+ *
+ * Every outcome is written to the identity trail (see `account-audit.ts`). Wrong codes count toward the same
+ * lockout as wrong passwords, so a stolen password does not buy endless guessing at six digits.
+ */
+export class SignIn {
+  constructor(
+    private readonly p: Platform,
+    private readonly totp: TotpFactor,
+  ) {}
+
+  async password(email: string, password: string): Promise<PasswordStep> {
+    const db = this.p.control;
+    const r = await this.p.users.checkPassword(email, password);
+    if (!r.ok) {
+      const actor = r.userId ? userActor(r.userId) : anonymousActor;
+      // The attempted email of an unknown account is staff identity, not PHI, and tells an admin who was tried.
+      const after = r.reason === 'unknown_email' ? { email: email.trim() } : r.reason === 'bad_password' && r.locked ? { locked: true } : undefined;
+      await recordAccountEvent(db, r.userId, { actor, action: 'signin.failed', outcome: 'failure', reason: r.reason, after });
+      throw passwordFailure(r);
+    }
+    if (!(await this.totp.isEnrolled(r.user.id))) return { kind: 'signed_in', session: await this.open(r.user, 'password') };
+
+    const challenge = `pcm_${randomBytes(32).toString('base64url')}`;
+    const expiresAt = new Date(Date.now() + CHALLENGE_MINUTES * 60_000);
+    await db
+      .deleteFrom('mfa_challenges')
+      .where('user_id', '=', r.user.id)
+      .where((eb) => eb.or([eb('expires_at', '<', new Date()), eb('consumed_at', 'is not', null)]))
+      .execute();
+    await db.insertInto('mfa_challenges').values({ token_hash: hash(challenge), user_id: r.user.id, expires_at: expiresAt, consumed_at: null }).execute();
+    return { kind: 'second_factor', challenge, expiresAt: expiresAt.toISOString() };
+  }
+
+  async secondFactor(challenge: string, proof: SecondFactor): Promise<SignedIn> {
+    const db = this.p.control;
+    const tokenHash = hash(challenge);
+    const method: AuthMethod = 'code' in proof ? 'totp' : 'recovery_code';
+    const found = await db.selectFrom('mfa_challenges').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+    const fail = async (userId: string | null, reason: string, after?: object) =>
+      recordAccountEvent(db, userId, { actor: userId ? userActor(userId) : anonymousActor, action: 'signin.failed', outcome: 'failure', reason, after: { method, ...after } });
+    // A dead challenge is answered as such before the lockout: the client's next step is the password either way.
+    if (!found || found.consumed_at || found.expires_at <= new Date() || found.attempts >= CHALLENGE_ATTEMPTS) {
+      await fail(found?.user_id ?? null, 'mfa_challenge_expired');
+      throw challengeExpired();
+    }
+    const userId = found.user_id;
+    const lockedFor = await this.p.users.lockedSeconds(userId);
+    if (lockedFor) {
+      await fail(userId, 'account_locked');
+      throw accountLocked(lockedFor);
+    }
+
+    // The claim and the check run in one transaction holding the challenge row: two requests racing with one
+    // challenge are served one after the other, and the second finds it consumed.
+    const outcome = await db.transaction().execute(async (trx) => {
+      const claimed = await trx
+        .updateTable('mfa_challenges')
+        .set((eb) => ({ attempts: eb('attempts', '+', 1) }))
+        .where('token_hash', '=', tokenHash)
+        .where('consumed_at', 'is', null)
+        .where('expires_at', '>', new Date())
+        .where('attempts', '<', CHALLENGE_ATTEMPTS)
+        .returning('attempts')
+        .executeTakeFirst();
+      if (!claimed) return { kind: 'expired' as const };
+      const check =
+        'code' in proof
+          ? await this.totp.verify(userId, proof.code, trx)
+          : ((await this.totp.useRecoveryCode(userId, proof.recoveryCode, trx)) ?? 'invalid');
+      const spent = check !== 'invalid' && check !== 'reused';
+      const attemptsLeft = CHALLENGE_ATTEMPTS - claimed.attempts;
+      if (spent || attemptsLeft === 0)
+        await trx.updateTable('mfa_challenges').set({ consumed_at: sql<Date>`now()` }).where('token_hash', '=', tokenHash).execute();
+      return spent ? { kind: 'ok' as const, remainingRecoveryCodes: typeof check === 'number' ? check : null } : { kind: 'refused' as const, check, attemptsLeft };
+    });
+
+    if (outcome.kind === 'expired') {
+      await fail(userId, 'mfa_challenge_expired');
+      throw challengeExpired();
+    }
+    if (outcome.kind === 'refused') {
+      const locked = await this.p.users.recordFailure(userId);
+      const reason = outcome.check === 'reused' ? 'mfa_code_reused' : 'invalid_mfa_code';
+      await fail(userId, reason, locked ? { locked: true } : undefined);
+      throw outcome.check === 'reused'
+        ? new AppError(401, 'mfa_code_reused', 'This code was already used; wait for the next one', { attemptsLeft: outcome.attemptsLeft })
+        : new AppError(401, 'invalid_mfa_code', 'The code is not correct', { attemptsLeft: outcome.attemptsLeft });
+    }
+    if (outcome.remainingRecoveryCodes !== null)
+      await recordAccountEvent(db, userId, { actor: userActor(userId), action: 'mfa.recovery_code.used', after: { remaining: outcome.remainingRecoveryCodes } });
+    const user = await this.p.users.byId(userId);
+    if (!user) throw challengeExpired();
+    return this.open(user, method);
+  }
+
+  async signOut(principal: Principal): Promise<void> {
+    await this.p.sessions.revoke(principal);
+    await recordAccountEvent(this.p.control, principal.userId, { actor: userActor(principal.userId), action: 'signout', after: { method: principal.authMethod } });
+  }
+
+  private async open(user: User, method: AuthMethod): Promise<SignedIn> {
+    await this.p.users.clearFailures(user.id);
+    const session = await this.p.sessions.create(user.id, { method });
+    const principal = await this.p.sessions.resolve(session.token);
+    await recordAccountEvent(this.p.control, user.id, { actor: userActor(user.id), action: 'signin', after: { method } });
+    return { token: session.token, expiresAt: session.expiresAt.toISOString(), user, memberships: principal?.memberships ?? [] };
+  }
+}
