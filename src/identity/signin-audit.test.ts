@@ -116,7 +116,10 @@ describe('reading the identity trail', () => {
     for (let i = 0; i < 3; i++) await t.login(doc.email, STAFF_PASSWORD);
 
     const all: Entry[] = (await trail(officer.token, a.id, '?limit=200')).json().items;
-    expect(all).toHaveLength(6); // A's three staff signed in, the physician three more times; B's admin is not A's
+    // A's three staff were made members and signed in, the physician three more times; B's admin is not A's.
+    expect(all.filter((e) => e.action === 'membership.create')).toHaveLength(3);
+    expect(all.filter((e) => e.action === 'signin')).toHaveLength(6);
+    expect(all).toHaveLength(9);
     expect(all.map((e) => e.id)).toEqual([...all.map((e) => e.id)].sort((x, y) => y - x));
     const seen: number[] = [];
     let before: number | null = null;
