@@ -40,6 +40,7 @@ describe('SSO connections', () => {
     const conn = created.json();
     expect(conn).toMatchObject({ protocol: 'saml', version: 1, jit: true, enabled: true, saml: { idpEntityId: idp.entityId, allowIdpInitiated: false } });
     expect(conn.saml.acsUrl).toBe(`http://polyclinic.test/api/v1/auth/sso/saml/${conn.id}/acs`);
+    expect(conn).toMatchObject({ spEntityId: conn.saml.spEntityId, acsUrl: conn.saml.acsUrl, metadataUrl: conn.saml.metadataUrl });
     expect(conn.saml.idpCertificates[0].sha256).toMatch(/^[0-9A-F:]+$/);
 
     const stale = await c.api('PATCH', `/sso/connections/${conn.id}`, { expectedVersion: 7, name: 'x' });

@@ -71,6 +71,7 @@ describe('OIDC sign-in', () => {
     const res = await a.api('GET', `/sso/connections/${connA.id}`);
     expect(res.body).not.toContain('clinic-a-secret-value');
     expect(res.json().oidc).toMatchObject({ issuer: issuerA.issuer, clientId: 'clinic-a', clientSecretSet: true });
+    expect(res.json().redirectUri).toBe(`http://polyclinic.test/api/v1/auth/sso/oidc/${connA.id}/callback`);
     const row = await t.p.control.selectFrom('sso_connections').select(['secret_ciphertext', 'config']).where('id', '=', connA.id).executeTakeFirstOrThrow();
     expect(row.secret_ciphertext).toMatch(/^v1\./);
     expect(JSON.stringify(row)).not.toContain('clinic-a-secret-value');

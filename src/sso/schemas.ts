@@ -74,6 +74,12 @@ export const ConnectionView = z.object({
   updatedAt: z.string(),
   /** Where the clinic's users start signing in through this connection. */
   loginUrl: z.string(),
+  /** SAML: what the clinic's IdP needs to know about us (the same values are under `saml`). */
+  spEntityId: z.string().optional(),
+  acsUrl: z.string().optional(),
+  metadataUrl: z.string().optional(),
+  /** OIDC: the redirect URI to register at the IdP. */
+  redirectUri: z.string().optional(),
   saml: z
     .object({
       spEntityId: z.string(),
@@ -133,6 +139,9 @@ export function connectionView(c: SsoConnection, urls: ConnectionUrls): Connecti
   if (c.protocol === 'saml')
     return {
       ...base,
+      spEntityId: urls.spEntityId,
+      acsUrl: urls.acsUrl,
+      metadataUrl: urls.metadataUrl,
       saml: {
         spEntityId: urls.spEntityId,
         acsUrl: urls.acsUrl,
@@ -145,7 +154,7 @@ export function connectionView(c: SsoConnection, urls: ConnectionUrls): Connecti
         wantResponseSigned: c.saml.wantResponseSigned,
       },
     };
-  return { ...base, oidc: { issuer: c.oidc.issuer, clientId: c.oidc.clientId, scopes: c.oidc.scopes, redirectUri: urls.redirectUri, clientSecretSet: true } };
+  return { ...base, redirectUri: urls.redirectUri, oidc: { issuer: c.oidc.issuer, clientId: c.oidc.clientId, scopes: c.oidc.scopes, redirectUri: urls.redirectUri, clientSecretSet: true } };
 }
 
 export const PreviewInput = z.strictObject({
