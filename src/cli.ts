@@ -18,7 +18,9 @@ const USAGE = `polyclinic <command>
   clinics list                              list clinics with region, placement, status and schema version
   clinics create --name N --slug S --tier small|mid|enterprise --region R [--placement pooled|schema|database] [--specialty X]
   clinics move <clinicId> pooled|schema|database
-  clinics export <clinicId> [--out FILE]    write the clinic's archive (default <slug>-export.tar.gz)
+  clinics export <clinicId> --reason TEXT [--out FILE]
+                                            write the clinic's archive (default <slug>-export.tar.gz); the reason
+                                            is kept in the clinic's PHI access trail
   flags stale                               flags past their retire-by date or their type's expected lifetime
   audit verify --clinic <clinicId>          recompute the clinic's PHI audit hash chain; exit 1 if it is broken
 
@@ -36,6 +38,7 @@ async function run(argv: string[]): Promise<number> {
       placement: { type: 'string' },
       specialty: { type: 'string' },
       out: { type: 'string' },
+      reason: { type: 'string' },
       clinic: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -120,12 +123,13 @@ async function dispatch(
   if (command === 'clinics' && sub === 'export') {
     const [clinicId] = rest;
     const clinic = clinicId ? await p.clinics.fresh(clinicId) : undefined;
-    if (!clinic) {
-      console.error('usage: polyclinic clinics export <clinicId> [--out FILE] (clinic not found)');
+    const reason = typeof values.reason === 'string' ? values.reason.trim() : '';
+    if (!clinic || reason.length < 10) {
+      console.error(`usage: polyclinic clinics export <clinicId> --reason TEXT [--out FILE] (${clinic ? '--reason: say why, in at least 10 characters' : 'clinic not found'})`);
       return 2;
     }
     const out = (values.out as string | undefined) ?? `${clinic.slug}-export.tar.gz`;
-    writeFileSync(out, await exportClinic(p, clinic.id));
+    writeFileSync(out, await exportClinic(p, clinic.id, { reason }));
     console.log(`wrote ${out}`);
     return 0;
   }

@@ -123,7 +123,7 @@ describe('polyclinic CLI', () => {
   it('clinics export writes a gzip archive with the clinic\'s manifest and patients', async () => {
     expect(created).toBeDefined();
     const out = join(outDir, 'export.tar.gz');
-    const run = await cli('clinics', 'export', created!.id, '--out', out);
+    const run = await cli('clinics', 'export', created!.id, '--reason', 'moving to another platform', '--out', out);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout.trim()).toBe(`wrote ${out}`);
@@ -138,7 +138,7 @@ describe('polyclinic CLI', () => {
 
   it('clinics export of an unknown clinic exits 2 and writes nothing', async () => {
     const out = join(outDir, 'nobody.tar.gz');
-    const run = await cli('clinics', 'export', 'cln_00000000000000000000000000', '--out', out);
+    const run = await cli('clinics', 'export', 'cln_00000000000000000000000000', '--reason', 'moving to another platform', '--out', out);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/clinic not found/);
     expect(() => readFileSync(out)).toThrow();

@@ -55,7 +55,7 @@ describe.each(PLACEMENT_MODELS)('%s placement: each PHI access is recorded', (pl
     expect(read.statusCode).toBe(200);
     const updated = await as('PATCH', `${url}/${patientId}`, 'TREAT', { phone: '+1 555 0100', givenName: 'Augusta' });
     expect(updated.statusCode).toBe(200);
-    const exported = await t.app.inject({ method: 'GET', url: `/api/v1/platform/clinics/${clinic.id}/export`, headers: bearer(t.operatorToken) });
+    const exported = await t.app.inject({ method: 'GET', url: `/api/v1/platform/clinics/${clinic.id}/export?reason=offboarding%20request%204711`, headers: bearer(t.operatorToken) });
     expect(exported.statusCode).toBe(200);
 
     const events = await trail(clinic.id);
@@ -97,7 +97,7 @@ describe.each(PLACEMENT_MODELS)('%s placement: each PHI access is recorded', (pl
   });
 
   it('the export archive carries the trail as audit/events.jsonl, listed in its manifest', async () => {
-    const res = await t.app.inject({ method: 'GET', url: `/api/v1/platform/clinics/${clinic.id}/export`, headers: bearer(t.operatorToken) });
+    const res = await t.app.inject({ method: 'GET', url: `/api/v1/platform/clinics/${clinic.id}/export?reason=offboarding%20request%204711`, headers: bearer(t.operatorToken) });
     expect(res.statusCode).toBe(200);
     const files = await untar(res.rawPayload);
     const manifest = JSON.parse(files.get('manifest.json')!) as ExportManifest;
@@ -149,7 +149,7 @@ describe('without a request (CLI, jobs)', () => {
   it('the actor is system', async () => {
     const clinic = await t.clinic({ placement: 'schema', tier: 'mid' });
     const { exportClinic } = await import('../tenancy/export.js');
-    await exportClinic(t.p, clinic.id);
+    await exportClinic(t.p, clinic.id, { reason: 'nightly archive job' });
     expect(await trail(clinic.id)).toMatchObject([
       { action: 'export', actorId: 'system', actorRole: null, requestId: null, clientAddress: null, purposeOfUse: 'HSYSADMIN' },
     ]);

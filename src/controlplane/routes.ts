@@ -115,12 +115,21 @@ export const platformRoutes =
     });
 
     app.get('/api/v1/platform/clinics/:clinicId/export', {
-      schema: { tags, security, params: Params, produces: ['application/gzip'] },
+      schema: {
+        tags,
+        security,
+        summary: "Everything the clinic owns as one archive (contains PHI: the reason is kept in the clinic's PHI trail)",
+        params: Params,
+        // Operators never see patients in the normal course; an export is the exception (offboarding, a move to
+        // another platform, a legal hold), so it names why, and the clinic's compliance officers see it.
+        querystring: z.strictObject({ reason: z.string().trim().min(10, 'say why, in at least 10 characters').max(500) }),
+        produces: ['application/gzip'],
+      },
       handler: async (req, reply) => {
         requireOperator(req);
         const clinic = await p.clinics.fresh(req.params.clinicId);
         if (!clinic) throw notFound('clinic');
-        const archive = await exportClinic(p, clinic.id);
+        const archive = await exportClinic(p, clinic.id, { reason: req.query.reason });
         return reply
           .type('application/gzip')
           .header('content-disposition', `attachment; filename="${clinic.slug}-export.tar.gz"`)

@@ -27,7 +27,29 @@ export interface ExportManifest {
  * the clinic sees, whatever its placement. The clinic's PHI access trail (kept in its region, outside the
  * store) follows as `audit/events.jsonl` in chain order, and the export itself is recorded in that trail.
  */
-export async function exportClinic(p: Platform, clinicId: string): Promise<Buffer> {
+/**
+ * The clinic's identity configuration lives in the control plane but is the clinic's own: its directory (SCIM
+ * users, groups and their rules), its roles and grants, its SSO connections and the links of its staff to them.
+ * Secrets stay behind: a connection is exported without its sealed client secret, tokens not at all.
+ */
+const CONTROL_TABLES: { table: string; columns: string; key: string }[] = [
+  { table: 'scim_users', columns: 'user_id, user_name, external_id, active, resource, version, created_at, updated_at', key: 'user_id' },
+  { table: 'scim_groups', columns: 'id, display_name, external_id, version, created_at, updated_at', key: 'id' },
+  { table: 'scim_group_members', columns: 'group_id, user_id, display, added_at', key: 'group_id, user_id' },
+  { table: 'role_mappings', columns: 'rules, default_role, version, updated_by, updated_at', key: 'clinic_id' },
+  { table: 'clinic_roles', columns: 'key, name, base_role, added, removed, version, created_by, created_at, updated_at', key: 'key' },
+  { table: 'role_grants', columns: 'id, user_id, permission, reason, expires_at, granted_by, created_at, revoked_at', key: 'id' },
+  { table: 'sso_connections', columns: 'id, protocol, name, enabled, config, jit, role_rules, default_role, version, created_by, created_at, updated_at', key: 'id' },
+  { table: 'sso_identities', columns: 'connection_id, subject, user_id, email, last_login_at, blocked_reason, created_at', key: 'connection_id, subject' },
+  { table: 'sso_domains', columns: 'domain, connection_id, verified_at, created_at', key: 'domain' },
+];
+
+/** Why the archive was made; an operator's export names its reason, which the clinic's PHI trail keeps. */
+export interface ExportRequest {
+  reason: string;
+}
+
+export async function exportClinic(p: Platform, clinicId: string, request: ExportRequest): Promise<Buffer> {
   const clinic = await p.clinics.fresh(clinicId);
   if (!clinic) throw notFound('clinic');
   const files: { name: string; table: string; lines: string[] }[] = [];
@@ -41,6 +63,10 @@ export async function exportClinic(p: Platform, clinicId: string): Promise<Buffe
     .orderBy('users.id')
     .execute();
   files.push({ name: 'control/memberships.jsonl', table: 'control.memberships', lines: members.map((m) => JSON.stringify(m)) });
+  for (const t of CONTROL_TABLES) {
+    const rows = await sql<{ j: string }>`select row_to_json(t)::text as j from (select ${sql.raw(t.columns)} from ${sql.raw(q(t.table))} where clinic_id = ${clinicId} order by ${sql.raw(t.key)}) t`.execute(p.control);
+    files.push({ name: `control/${t.table}.jsonl`, table: `control.${t.table}`, lines: rows.rows.map((r) => r.j) });
+  }
 
   await p.stores.transaction(clinicId, 'snapshot', async (scope) => {
     for (const t of TENANT_TABLES) {
@@ -81,7 +107,7 @@ export async function exportClinic(p: Platform, clinicId: string): Promise<Buffe
     resourceType: 'Clinic',
     resourceId: clinicId,
     patientId: null,
-    detail: { patients: files.find((f) => f.table === 'patients')?.lines.length ?? 0, files: manifest.files.length },
+    detail: { patients: files.find((f) => f.table === 'patients')?.lines.length ?? 0, files: manifest.files.length, reason: request.reason },
   });
   return Buffer.concat(chunks);
 }
