@@ -49,6 +49,11 @@ export interface Config {
    * Off in production (the fetch would be a way into the internal network); on for local IdPs in tests.
    */
   ssoAllowLocalIdps: boolean;
+  /**
+   * Regions whose clinics another deployment's API serves (region id → its public origin). A request for such
+   * a clinic is redirected there (307, method and body kept); a region neither served nor routed answers 421.
+   */
+  regionRoutes: Record<string, string>;
   /** Resolvers for the DNS TXT checks that prove a clinic owns an email domain; empty means the system's. */
   dnsServers: string[];
 }
@@ -104,6 +109,7 @@ const scalarVars = {
   POLYCLINIC_PUBLIC_URL: httpUrl.optional(),
   POLYCLINIC_WEB_APP_URL: httpUrl.optional(),
   POLYCLINIC_SSO_ALLOW_LOCAL_IDPS: bool.default(false),
+  POLYCLINIC_REGION_ROUTES: z.string().default(''),
   POLYCLINIC_DNS_SERVERS: z
     .string()
     .regex(/^\s*[0-9a-fA-F.:[\]]+(\s*,\s*[0-9a-fA-F.:[\]]+)*\s*$/, 'comma-separated IP addresses, optionally with :port')
@@ -151,6 +157,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       problems.push(`POLYCLINIC_REGIONS: failover of ${r.id} (${r.jurisdiction}) crosses into ${target.jurisdiction}`);
   }
 
+  const regionRoutes: Record<string, string> = {};
+  for (const entry of String(v.POLYCLINIC_REGION_ROUTES).split(',').map((s) => s.trim()).filter(Boolean)) {
+    const eq = entry.indexOf('=');
+    const id = entry.slice(0, eq);
+    const origin = entry.slice(eq + 1).replace(/\/$/, '');
+    if (eq < 1 || !REGION_ID.test(id) || !/^https?:\/\/[^/]+$/.test(origin))
+      problems.push(`POLYCLINIC_REGION_ROUTES: "${entry}" must be region-id=https://origin, e.g. eu-central=https://eu.polyclinic.example`);
+    else if (regions.some((r) => r.id === id)) problems.push(`POLYCLINIC_REGION_ROUTES: ${id} is served here (POLYCLINIC_REGIONS); it cannot also be routed away`);
+    else regionRoutes[id] = origin;
+  }
+
   // Either every store has a URL (production) or none has (embedded default): a half-configured fleet
   // would silently put some PHI on a laptop database.
   const controlUrl = v.POLYCLINIC_CONTROL_DATABASE_URL as string | undefined;
@@ -175,6 +192,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl,
     webAppUrl: (v.POLYCLINIC_WEB_APP_URL as string | undefined) ?? publicUrl,
     ssoAllowLocalIdps: v.POLYCLINIC_SSO_ALLOW_LOCAL_IDPS as boolean,
+    regionRoutes,
     dnsServers: ((v.POLYCLINIC_DNS_SERVERS as string | undefined) ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     host: v.POLYCLINIC_HOST as string,
     port: v.POLYCLINIC_PORT as number,

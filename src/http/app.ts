@@ -22,6 +22,7 @@ import { ssoRoutes } from '../sso/routes.js';
 import { unauthorized } from '../errors.js';
 import { errorHandler, sendProblem } from './problem.js';
 import { currentContext, runWithContext } from '../platform/request-context.js';
+import { regionRedirect } from '../platform/region-routing.js';
 
 /**
  * Builds the HTTP app: zod schemas drive validation, response shapes and the OpenAPI 3.1 document; every
@@ -92,6 +93,10 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
     const ctx = currentContext();
     if (ctx) ctx.userId = principal.userId;
     req.log = req.log.child({ userId: principal.userId });
+  });
+  app.addHook('onRequest', async (req, reply) => {
+    const elsewhere = await regionRedirect(p, req);
+    if (elsewhere) return reply.header('cache-control', 'no-store').redirect(elsewhere, 307);
   });
 
   const typed = app.withTypeProvider<ZodTypeProvider>();
