@@ -78,7 +78,8 @@ const oneSet = memberships[2]!.permissions;
 const bareSet = (c: Check): boolean => oneSet.has(c.permission);
 const baseTable = (c: Check): boolean => roleAllows(c.role, c.permission);
 const log = createLogger('silent').child({ reqId: 'bench' });
-const req = { principal, log } as unknown as FastifyRequest;
+// No clinic of this principal requires MFA: the set the authentication hook computes per request is empty.
+const req = { principal, log, clinicsAwaitingMfa: new Set<string>() } as unknown as FastifyRequest;
 const wholeGuard = (c: Check): boolean => {
   req.log = log;
   return requireClinicPermission(req, c.clinicId, c.permission) !== undefined;
