@@ -1,9 +1,10 @@
-import type { Selectable } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { AppError, conflict, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { pgErrorCode } from '../db/pg.js';
 import { emit } from '../events/outbox.js';
-import type { TenantScope } from '../tenancy/tenant-db.js';
+import type { TenantDB, TenantScope } from '../tenancy/tenant-db.js';
+import { precompiled } from '../db/precompiled.js';
 import type { Patient, PatientInput, PatientPatch } from './schemas.js';
 import type { PatientsTable } from './table.js';
 
@@ -33,8 +34,15 @@ export async function createPatient(scope: TenantScope, input: PatientInput): Pr
   }
 }
 
+// The patient reads are the busiest queries of the platform: compiled once (db/precompiled.ts).
+const patientById = precompiled((db: Kysely<TenantDB>, a: { id: string }) => db.selectFrom('patients').selectAll().where('id', '=', a.id));
+const firstPatients = precompiled((db: Kysely<TenantDB>, a: { take: number }) => db.selectFrom('patients').selectAll().orderBy('id').limit(a.take));
+const patientsAfter = precompiled((db: Kysely<TenantDB>, a: { after: string; take: number }) =>
+  db.selectFrom('patients').selectAll().where('id', '>', a.after).orderBy('id').limit(a.take),
+);
+
 export async function getPatient(scope: TenantScope, id: string): Promise<Patient> {
-  const row = await scope.db.selectFrom('patients').selectAll().where('id', '=', id).executeTakeFirst();
+  const [row] = await patientById(scope.db, { id });
   if (!row) throw notFound('patient');
   return toPatient(row);
 }
@@ -43,9 +51,8 @@ export async function listPatients(
   scope: TenantScope,
   page: { limit: number; cursor?: string | undefined },
 ): Promise<{ items: Patient[]; nextCursor: string | null }> {
-  let q = scope.db.selectFrom('patients').selectAll().orderBy('id').limit(page.limit + 1);
-  if (page.cursor) q = q.where('id', '>', page.cursor);
-  const rows = await q.execute();
+  const take = page.limit + 1; // one more than asked tells whether there is a next page
+  const rows = page.cursor ? await patientsAfter(scope.db, { after: page.cursor, take }) : await firstPatients(scope.db, { take });
   const items = rows.slice(0, page.limit).map(toPatient);
   return { items, nextCursor: rows.length > page.limit ? (items.at(-1)?.id ?? null) : null };
 }
