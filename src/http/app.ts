@@ -85,8 +85,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
     if (!principal) throw unauthorized('The bearer token is invalid, expired or revoked');
     req.principal = principal;
     const ctx = currentContext();
-    if (ctx) ctx.userId = principal.userId;
-    req.log = req.log.child({ userId: principal.userId });
+    if (ctx) ctx.userId = principal.userId; // log lines carry it from here (logger.ts)
   });
 
   const typed = app.withTypeProvider<ZodTypeProvider>();
