@@ -1,67 +1,119 @@
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import pg from 'pg';
+import { z } from 'zod';
 import type { Clinic } from '../src/controlplane/clinics.js';
 import { newPool, quoteIdent, urlWithDatabase } from '../src/db/pg.js';
 import { createPatient, listPatients } from '../src/patients/store.js';
+import { PatientListQuery, PatientPage } from '../src/patients/schemas.js';
 import { requireClinicPermission } from '../src/access/guard.js';
-import { PLACEMENT_MODELS } from '../src/tenancy/naming.js';
+import { PLACEMENT_MODELS, type PlacementModel } from '../src/tenancy/naming.js';
 import { startTestPlatform } from '../test/support/platform.js';
-import { benchServer } from './server.js';
+import { benchServer, median } from './server.js';
 
 /**
  * Tenant-scoped `GET …/patients?limit=50` against a bare Fastify + pg route that runs the same SELECT on the
- * same rows with one pooled connection and no checks at all, in the same process and run. Two platform
- * figures per placement:
+ * same rows and answers the same JSON through the same response schema, with no auth, no tenancy and no
+ * checks, in the same process and run (the bodies are compared byte for byte before measuring). Per placement:
  *  - tenancy: the platform's app and its whole tenancy path (bearer session, membership and role check,
- *    placement lookup, tenant transaction with RLS / SET ROLE / own database, validation, serialisation),
- *    on a route registered here that differs from the real one only by not writing the PHI audit record;
- *  - full API: the real route, which also appends the hash-chained audit record (one more durable write).
- * Run: npx tsx bench/patients-list.ts   (BENCH_SECONDS, BENCH_CONNECTIONS to change the load)
+ *    placement lookup, tenant transaction with RLS / SET ROLE / own database, mapping, validation,
+ *    serialisation), on a route registered here that differs from the real one only by not writing the PHI
+ *    audit record;
+ *  - full API: the real route, which also appends the hash-chained audit record (one more durable write);
+ *  - bare, raw rows: the bare route without a response schema (the rows as pg returns them, JSON.stringify),
+ *    shown for reference: the difference to `bare` is what the shared response schema costs.
+ * Each round runs bare, tenancy and full (swapping places every round), bare again, raw, back to back; a ratio
+ * divides by the mean of the round's two bare runs, so drift on this shared machine hits both sides of a ratio
+ * alike. The summary per placement is the median over rounds, with their range.
+ * Run: npx tsx bench/patients-list.ts
+ *   BENCH_SECONDS (per target, 3), BENCH_ROUNDS (6), BENCH_CONNECTIONS (16), BENCH_PLACEMENTS (pooled,schema,database),
+ *   BENCH_POOL_MAX (10), BENCH_CLINIC_POOL_MAX (the platform default) change the load.
  */
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+const PLACEMENTS = (process.env.BENCH_PLACEMENTS?.split(',') ?? PLACEMENT_MODELS) as PlacementModel[];
 const PATIENTS = 500;
 const FILLER_CLINICS = 20;
+const LIMIT = 50;
 
+interface Ratio {
+  /** Platform req/s over bare req/s: the target is >= 0.85. */
+  rps: number;
+  /** Platform p99 over bare p99 (lower is better). */
+  p99: number;
+}
+
+const env: NodeJS.ProcessEnv = { POLYCLINIC_POOL_MAX: process.env.BENCH_POOL_MAX ?? '10' };
+if (process.env.BENCH_CLINIC_POOL_MAX) env.POLYCLINIC_CLINIC_POOL_MAX = process.env.BENCH_CLINIC_POOL_MAX;
 const server = await benchServer();
 const t = await startTestPlatform({
   adminUrl: server.url,
-  env: { POLYCLINIC_POOL_MAX: process.env.BENCH_POOL_MAX ?? '10', POLYCLINIC_CLINIC_POOL_MAX: process.env.BENCH_CLINIC_POOL_MAX ?? '3' },
+  env,
   extraRoutes: (app, p) => {
     // The real route minus its audit record: what the tenancy layer alone costs.
-    app.get<{ Params: { clinicId: string }; Querystring: { limit?: string } }>('/bench/clinics/:clinicId/patients', async (req) => {
-      requireClinicPermission(req, req.params.clinicId, 'patient.read');
-      return p.stores.transaction(req.params.clinicId, 'read', (scope) => listPatients(scope, { limit: Number(req.query.limit ?? 50) }));
+    app.withTypeProvider<ZodTypeProvider>().get('/bench/clinics/:clinicId/patients', {
+      schema: { params: z.object({ clinicId: z.string() }), querystring: PatientListQuery, response: { 200: PatientPage } },
+      handler: async (req) => {
+        requireClinicPermission(req, req.params.clinicId, 'patient.read');
+        return p.stores.transaction(req.params.clinicId, 'read', (scope) => listPatients(scope, req.query));
+      },
     });
   },
 });
 const bare = Fastify();
+bare.setValidatorCompiler(validatorCompiler);
+bare.setSerializerCompiler(serializerCompiler);
 const barePools = new Map<string, pg.Pool>();
 try {
-  const clinics: Record<string, { clinic: Clinic; token: string }> = {};
+  const clinics: Partial<Record<PlacementModel, { clinic: Clinic; token: string }>> = {};
   const seed = async (clinic: Clinic) =>
     t.p.stores.transaction(clinic.id, 'write', async (scope) => {
       for (let i = 0; i < PATIENTS; i++)
         await createPatient(scope, { givenName: `Given${i}`, familyName: `Family${i % 50}`, birthDate: '1970-01-01', sex: 'female', email: `p${i}@example.org` });
     });
   for (let i = 0; i < FILLER_CLINICS; i++) await seed(await t.clinic({ placement: 'pooled' })); // neighbours in the pooled table
-  for (const model of PLACEMENT_MODELS) {
+  for (const model of PLACEMENTS) {
     const clinic = await t.clinic({ placement: model });
     await seed(clinic);
     clinics[model] = { clinic, token: (await t.staff(clinic.id, 'physician')).token };
   }
 
-  // The baseline: the same query on the same table, as the database owner, no auth, no tenancy.
-  bare.get<{ Querystring: { clinic: string } }>('/bare/patients', async (req) => {
-    const { clinic } = clinics[req.query.clinic]!;
+  // The baseline: the same query on the same table as the database owner, no auth, no tenancy; the same
+  // columns, the same keyset page (one row more to know whether there is a next page), the same JSON.
+  const columns = 'clinic_id, id, mrn, given_name, family_name, birth_date, sex, email, phone, version, created_at, updated_at';
+  const bareQuery = async (model: string) => {
+    const { clinic } = clinics[model as PlacementModel]!;
     const pool = barePools.get(clinic.placement.database)!;
     const r = await pool.query(
-      `select * from ${quoteIdent(clinic.placement.schema)}.patients where clinic_id = $1 order by id limit 50`,
+      `select ${columns} from ${quoteIdent(clinic.placement.schema)}.patients where clinic_id = $1 order by id limit ${LIMIT + 1}`,
       [clinic.id],
     );
-    return { items: r.rows, nextCursor: null };
+    return r.rows;
+  };
+  bare.withTypeProvider<ZodTypeProvider>().get('/bare/patients', {
+    schema: { querystring: z.object({ clinic: z.string() }), response: { 200: PatientPage } },
+    handler: async (req) => {
+      const rows = await bareQuery(req.query.clinic);
+      const items = rows.slice(0, LIMIT).map((r) => ({
+        id: r.id,
+        clinicId: r.clinic_id,
+        mrn: r.mrn,
+        givenName: r.given_name,
+        familyName: r.family_name,
+        birthDate: r.birth_date,
+        sex: r.sex,
+        email: r.email,
+        phone: r.phone,
+        version: r.version,
+        createdAt: r.created_at.toISOString(),
+        updatedAt: r.updated_at.toISOString(),
+      }));
+      return { items, nextCursor: rows.length > LIMIT ? items.at(-1)!.id : null };
+    },
   });
+  bare.get<{ Querystring: { clinic: string } }>('/bare/raw-patients', async (req) => ({ items: (await bareQuery(req.query.clinic)).slice(0, LIMIT) }));
   for (const { clinic } of Object.values(clinics))
     if (!barePools.has(clinic.placement.database))
       // The same connection budget as the platform has for that store: the region pool, or the clinic's own pool.
@@ -76,32 +128,56 @@ try {
 
   const platformUrl = await t.app.listen({ port: 0, host: '127.0.0.1' });
   const bareUrl = await bare.listen({ port: 0, host: '127.0.0.1' });
-  const run = async (url: string, headers: Record<string, string>) => {
-    const r = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, headers });
+  const run = async (url: string, headers: Record<string, string>, seconds = SECONDS) => {
+    const r = await autocannon({ url, connections: CONNECTIONS, duration: seconds, headers });
     if (r.non2xx || r.errors) throw new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors`);
     return { rps: r.requests.average, p99: r.latency.p99 };
   };
+  const body = async (url: string, headers: Record<string, string>) => {
+    const res = await fetch(url, { headers });
+    if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
+    return res.text();
+  };
 
-  console.log(`patients?limit=50, ${CONNECTIONS} connections x ${SECONDS}s each, on ${server.kind}; ${FILLER_CLINICS + 3} clinics x ${PATIENTS} patients`);
-  for (const model of PLACEMENT_MODELS) {
+  const load = (await import('node:os')).loadavg()[0]!.toFixed(1);
+  console.log(
+    `patients?limit=${LIMIT}, ${CONNECTIONS} connections, ${ROUNDS} rounds x ${SECONDS}s per target, on ${server.kind} (load average ${load});` +
+      ` ${FILLER_CLINICS + PLACEMENTS.length} clinics x ${PATIENTS} patients; pools: region ${t.p.config.pool.max}, clinic ${t.p.config.pool.clinicMax}`,
+  );
+  const fmt = (x: { rps: number; p99: number }) => `${x.rps.toFixed(0).padStart(5)} req/s p99 ${String(x.p99).padStart(3)} ms`;
+  for (const model of PLACEMENTS) {
     const { clinic, token } = clinics[model]!;
     const auth = { authorization: `Bearer ${token}` };
-    const fullTarget = `${platformUrl}/api/v1/clinics/${clinic.id}/patients?limit=50`;
-    const tenancyTarget = `${platformUrl}/bench/clinics/${clinic.id}/patients?limit=50`;
+    const fullTarget = `${platformUrl}/api/v1/clinics/${clinic.id}/patients?limit=${LIMIT}`;
+    const tenancyTarget = `${platformUrl}/bench/clinics/${clinic.id}/patients?limit=${LIMIT}`;
     const bareTarget = `${bareUrl}/bare/patients?clinic=${model}`;
-    await run(fullTarget, auth); // warm caches and pools
-    await run(tenancyTarget, auth);
-    await run(bareTarget, {});
-    const b = await run(bareTarget, {});
-    const tn = await run(tenancyTarget, auth);
-    const f = await run(fullTarget, auth);
-    const b2 = await run(bareTarget, {}); // the baseline again, to see drift within the run
-    const base = (b.rps + b2.rps) / 2;
-    console.log(
-      `  ${model.padEnd(9)} bare ${base.toFixed(0).padStart(5)} req/s p99 ${String(Math.max(b.p99, b2.p99)).padStart(3)} ms` +
-        ` | tenancy ${tn.rps.toFixed(0).padStart(5)} req/s p99 ${String(tn.p99).padStart(3)} ms ratio ${(tn.rps / base).toFixed(2)} (target >= 0.85)` +
-        ` | full API with audit ${f.rps.toFixed(0).padStart(5)} req/s p99 ${String(f.p99).padStart(3)} ms ratio ${(f.rps / base).toFixed(2)}`,
-    );
+    const rawTarget = `${bareUrl}/bare/raw-patients?clinic=${model}`;
+    // Same work: the three routes must answer the very same bytes.
+    const expected = await body(bareTarget, {});
+    if ((await body(tenancyTarget, auth)) !== expected || (await body(fullTarget, auth)) !== expected)
+      throw new Error(`${model}: the platform and the bare route answer different bodies`);
+    for (const target of [fullTarget, tenancyTarget]) await run(target, auth, 2); // warm caches and pools
+    await run(bareTarget, {}, 2);
+    const ratios = { tenancy: [] as Ratio[], full: [] as Ratio[], raw: [] as Ratio[] };
+    for (let round = 1; round <= ROUNDS; round++) {
+      // The two platform targets swap places every round, so neither always runs right after the baseline.
+      const b = await run(bareTarget, {});
+      const first = round % 2 ? await run(tenancyTarget, auth) : await run(fullTarget, auth);
+      const second = round % 2 ? await run(fullTarget, auth) : await run(tenancyTarget, auth);
+      const [tn, f] = round % 2 ? [first, second] : [second, first];
+      const b2 = await run(bareTarget, {});
+      const raw = await run(rawTarget, {});
+      const base = { rps: (b.rps + b2.rps) / 2, p99: (b.p99 + b2.p99) / 2 };
+      const ratio = (x: { rps: number; p99: number }): Ratio => ({ rps: x.rps / base.rps, p99: x.p99 / base.p99 });
+      ratios.tenancy.push(ratio(tn));
+      ratios.full.push(ratio(f));
+      ratios.raw.push(ratio(raw));
+      const show = (x: { rps: number; p99: number }) => `${fmt(x)} (${ratio(x).rps.toFixed(2)}, p99 x${ratio(x).p99.toFixed(2)})`;
+      console.log(`  ${model.padEnd(8)} #${round} bare ${fmt(base)} | tenancy ${show(tn)} | full API ${show(f)} | bare raw rows ${show(raw)}`);
+    }
+    const span = (xs: Ratio[]) =>
+      `${median(xs.map((x) => x.rps)).toFixed(2)} (${Math.min(...xs.map((x) => x.rps)).toFixed(2)}–${Math.max(...xs.map((x) => x.rps)).toFixed(2)}), p99 x${median(xs.map((x) => x.p99)).toFixed(2)}`;
+    console.log(`  ${model.padEnd(8)} median ratio (range over rounds): tenancy ${span(ratios.tenancy)} | full API ${span(ratios.full)} | bare raw rows ${span(ratios.raw)}`);
   }
 } finally {
   await bare.close();

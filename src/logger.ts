@@ -1,6 +1,21 @@
 import pino, { type Logger } from 'pino';
+import { currentContext } from './platform/request-context.js';
 
-/** The one logger: JSON lines, tagged per request with request id, user and clinic by the HTTP layer. */
-export function createLogger(level: string): Logger {
-  return pino({ level, base: { service: 'polyclinic' }, redact: ['req.headers.authorization', 'password', '*.password'] });
+/**
+ * The one logger: JSON lines, tagged per request with request id (Fastify's child logger), user and clinic.
+ * User and clinic come from the request context when a line is written, not from a child logger made per
+ * request: most requests write no line at all, and a child costs an allocation and a serialisation each time.
+ */
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
+    level,
+    base: { service: 'polyclinic' },
+    redact: ['req.headers.authorization', 'password', '*.password'],
+    mixin: () => {
+      const ctx = currentContext();
+      if (!ctx?.userId) return {};
+      return ctx.clinicId ? { userId: ctx.userId, clinicId: ctx.clinicId } : { userId: ctx.userId };
+    },
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

@@ -22,9 +22,9 @@ export function requireClinicPermission(req: FastifyRequest, clinicId: string, p
   const principal = principalOf(req);
   const membership = principal.memberships.find((m) => m.clinicId === clinicId);
   if (!membership) throw notFound('clinic');
-  req.log = req.log.child({ clinicId });
   const ctx = currentContext();
   if (ctx) {
+    // Log lines carry the clinic from here (logger.ts); the audit trail reads the role.
     ctx.clinicId = clinicId;
     ctx.role = membership.role;
   }

@@ -66,7 +66,11 @@ export function chainHash(prevHash: string, seq: number, payload: string): strin
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
+// Almost every string is plain: one scan for a surrogate or NUL decides whether the two rewrites run at all.
+const SUSPECT = /[\u0000\uD800-\uDFFF]/;
+
 function clean(s: string): string {
+  if (!SUSPECT.test(s)) return s;
   return s.replace(LONE_SURROGATE, '\uFFFD').replace(/\u0000/g, '');
 }
 

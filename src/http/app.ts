@@ -91,8 +91,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
     req.principal = principal;
     req.clinicsAwaitingMfa = await clinicsAwaitingMfa(p.settings, principal);
     const ctx = currentContext();
-    if (ctx) ctx.userId = principal.userId;
-    req.log = req.log.child({ userId: principal.userId });
+    if (ctx) ctx.userId = principal.userId; // log lines carry it from here (logger.ts)
   });
   app.addHook('onRequest', async (req, reply) => {
     const elsewhere = await regionRedirect(p, req);

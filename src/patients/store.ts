@@ -1,9 +1,11 @@
-import type { Selectable } from 'kysely';
+import type { ExpressionBuilder, Kysely, Selectable } from 'kysely';
 import { AppError, conflict, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { pgErrorCode } from '../db/pg.js';
 import { emit } from '../events/outbox.js';
-import type { TenantScope } from '../tenancy/tenant-db.js';
+import type { TenantDB, TenantScope } from '../tenancy/tenant-db.js';
+import { precompiled } from '../db/precompiled.js';
+import { isoTimestamp } from '../db/timestamps.js';
 import type { Patient, PatientInput, PatientPatch } from './schemas.js';
 import type { PatientsTable } from './table.js';
 
@@ -23,7 +25,7 @@ export async function createPatient(scope: TenantScope, input: PatientInput): Pr
         email: input.email ?? null,
         phone: input.phone ?? null,
       })
-      .returningAll()
+      .returning(patientColumns)
       .executeTakeFirstOrThrow();
     await emit(scope, 'patient.registered', { patientId: row.id });
     return toPatient(row);
@@ -33,8 +35,45 @@ export async function createPatient(scope: TenantScope, input: PatientInput): Pr
   }
 }
 
+/**
+ * The columns a patient is read with. Timestamps come as PostgreSQL's text and are rewritten as ISO strings
+ * (db/timestamps.ts) rather than parsed into Dates only to be printed again.
+ */
+const patientColumns = (eb: ExpressionBuilder<TenantDB, 'patients'>) => [
+  'clinic_id' as const,
+  'id' as const,
+  'mrn' as const,
+  'given_name' as const,
+  'family_name' as const,
+  'birth_date' as const,
+  'sex' as const,
+  'email' as const,
+  'phone' as const,
+  'version' as const,
+  eb.cast<string>('created_at', 'text').as('created_at'),
+  eb.cast<string>('updated_at', 'text').as('updated_at'),
+];
+type PatientRow = Omit<Selectable<PatientsTable>, 'created_at' | 'updated_at'> & { created_at: string; updated_at: string };
+
+// The patient reads are the busiest queries of the platform: compiled once (db/precompiled.ts). A page is
+// chosen first and its timestamps written as text after, so a plan that sorts (say, on stale statistics)
+// never formats the rows it does not return.
+const patientById = precompiled((db: Kysely<TenantDB>, a: { id: string }) => db.selectFrom('patients').select(patientColumns).where('id', '=', a.id));
+const firstPatients = precompiled((db: Kysely<TenantDB>, a: { take: number }) =>
+  db
+    .selectFrom((eb) => eb.selectFrom('patients').selectAll().orderBy('id').limit(a.take).as('patients'))
+    .select(patientColumns)
+    .orderBy('id'),
+);
+const patientsAfter = precompiled((db: Kysely<TenantDB>, a: { after: string; take: number }) =>
+  db
+    .selectFrom((eb) => eb.selectFrom('patients').selectAll().where('id', '>', a.after).orderBy('id').limit(a.take).as('patients'))
+    .select(patientColumns)
+    .orderBy('id'),
+);
+
 export async function getPatient(scope: TenantScope, id: string): Promise<Patient> {
-  const row = await scope.db.selectFrom('patients').selectAll().where('id', '=', id).executeTakeFirst();
+  const [row] = await patientById(scope.db, { id });
   if (!row) throw notFound('patient');
   return toPatient(row);
 }
@@ -43,9 +82,8 @@ export async function listPatients(
   scope: TenantScope,
   page: { limit: number; cursor?: string | undefined },
 ): Promise<{ items: Patient[]; nextCursor: string | null }> {
-  let q = scope.db.selectFrom('patients').selectAll().orderBy('id').limit(page.limit + 1);
-  if (page.cursor) q = q.where('id', '>', page.cursor);
-  const rows = await q.execute();
+  const take = page.limit + 1; // one more than asked tells whether there is a next page
+  const rows = page.cursor ? await patientsAfter(scope.db, { after: page.cursor, take }) : await firstPatients(scope.db, { take });
   const items = rows.slice(0, page.limit).map(toPatient);
   return { items, nextCursor: rows.length > page.limit ? (items.at(-1)?.id ?? null) : null };
 }
@@ -66,7 +104,7 @@ export async function updatePatient(scope: TenantScope, id: string, patch: Patie
       .set((eb) => ({ ...set, version: eb('version', '+', 1), updated_at: new Date() }))
       .where('id', '=', id);
     if (version !== undefined) q = q.where('version', '=', version);
-    const row = await q.returningAll().executeTakeFirst();
+    const row = await q.returning(patientColumns).executeTakeFirst();
     if (row) {
       await emit(scope, 'patient.updated', { patientId: id, fields: Object.keys(fields) });
       return toPatient(row);
@@ -79,7 +117,7 @@ export async function updatePatient(scope: TenantScope, id: string, patch: Patie
   throw new AppError(409, 'version_conflict', 'The patient was changed since you read it; reload and retry');
 }
 
-function toPatient(r: Selectable<PatientsTable>): Patient {
+function toPatient(r: PatientRow): Patient {
   return {
     id: r.id,
     clinicId: r.clinic_id,
@@ -91,7 +129,7 @@ function toPatient(r: Selectable<PatientsTable>): Patient {
     email: r.email,
     phone: r.phone,
     version: r.version,
-    createdAt: r.created_at.toISOString(),
-    updatedAt: r.updated_at.toISOString(),
+    createdAt: isoTimestamp(r.created_at),
+    updatedAt: isoTimestamp(r.updated_at),
   };
 }

@@ -2,10 +2,11 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Clinic } from '../controlplane/clinics.js';
-import { createPatient } from '../patients/store.js';
+import { createPatient, getPatient, listPatients } from '../patients/store.js';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import { pgErrorCode, urlWithCredentials } from '../db/pg.js';
 import { clinicRole, rolePassword } from './naming.js';
+import type { TenantScope } from './tenant-db.js';
 
 /** Defense in depth: even a query that forgets `clinic_id` cannot see another clinic, in any placement. */
 let t: TestPlatform;
@@ -104,5 +105,68 @@ describe('read transactions', () => {
       scope.db.updateTable('patients').set({ given_name: 'changed' }).execute(),
     );
     await expect(attempt).rejects.toSatisfy((e) => pgErrorCode(e) === '25006');
+  });
+});
+
+describe('the pin of a read ends with it', () => {
+  // Reads pin their clinic per statement batch (set_config(…, true) in the query's own message); a connection
+  // returned to the pool must carry nothing of the clinic it served into the next one's work.
+  const probe = (scope: TenantScope) =>
+    sql<{ pid: number; me: string; path: string; clinic: string; own: number; all: number }>`select pg_backend_pid() as pid,
+      current_user as me, current_setting('search_path') as path, current_setting('app.clinic_id', true) as clinic,
+      (select count(*)::int from patients where family_name = ${scope.clinicId}) as own, (select count(*)::int from patients) as "all"`
+      .execute(scope.db)
+      .then((r) => r.rows[0]!);
+
+  it('one connection serving schema, pooled and other schema clinics in turn: each sees its own rows, then nothing remains', async () => {
+    const seen = [];
+    const order = [schemaA, schemaB, pooledA, schemaA, pooledB, schemaB];
+    for (const [i, c] of order.entries()) {
+      // The patient reads send one SQL text compiled once for every clinic (db/precompiled.ts): the names in it
+      // must resolve in this clinic's transaction, never in the previous clinic's schema or role.
+      const page = await t.p.stores.transaction(c.id, 'read', (scope) => listPatients(scope, { limit: 10 }));
+      expect(page.items.map((x) => x.familyName)).toEqual([c.id, c.id, c.id]);
+      const previous = order[(i + order.length - 1) % order.length]!;
+      const theirs = await t.p.stores.transaction(previous.id, 'read', (scope) => listPatients(scope, { limit: 1 }));
+      await expect(t.p.stores.transaction(c.id, 'read', (scope) => getPatient(scope, theirs.items[0]!.id))).rejects.toMatchObject({ status: 404 });
+      expect((await t.p.stores.transaction(c.id, 'read', (scope) => getPatient(scope, page.items[0]!.id))).clinicId).toBe(c.id);
+      const r = await t.p.stores.transaction(c.id, 'read', probe);
+      expect(r).toMatchObject({ clinic: c.id, own: 3, all: 3, path: `"${c.placement.schema}"` });
+      expect(r.me).toBe(c.placement.model === 'schema' ? clinicRole(t.instance, c.id, 'schema') : `${t.instance}_app`);
+      seen.push(r.pid);
+      // A failed read on the same connection leaves nothing behind either.
+      await expect(t.p.stores.transaction(c.id, 'read', (scope) => sql`select * from no_such_table`.execute(scope.db))).rejects.toThrow();
+    }
+    const after = await sql<{ pid: number; me: string; path: string; clinic: string | null; ro: string }>`select pg_backend_pid() as pid,
+      current_user as me, current_setting('search_path') as path, current_setting('app.clinic_id', true) as clinic,
+      current_setting('transaction_read_only') as ro`.execute(t.p.stores.regionDb(schemaA.dataRegion));
+    // The region pool hands idle connections out last-in first-out: all of this ran on one backend.
+    expect(new Set([...seen, after.rows[0]!.pid]).size).toBe(1);
+    expect(after.rows[0]).toMatchObject({ me: `${t.instance}_app`, path: '"$user", public', ro: 'off' });
+    expect(after.rows[0]!.clinic ?? '').toBe('');
+  });
+
+  it('every query of a read is pinned and read only, not just the first', async () => {
+    const attempt = t.p.stores.transaction(schemaA.id, 'read', async (scope) => {
+      expect(await probe(scope)).toMatchObject({ me: clinicRole(t.instance, schemaA.id, 'schema'), own: 3, all: 3 });
+      expect(await probe(scope)).toMatchObject({ me: clinicRole(t.instance, schemaA.id, 'schema'), own: 3, all: 3 });
+      await expect(sql`select * from ${sql.id(schemaB.placement.schema, 'patients')}`.execute(scope.db)).rejects.toSatisfy((e) => pgErrorCode(e) === '42501');
+      return scope.db.updateTable('patients').set({ given_name: 'changed' }).execute();
+    });
+    await expect(attempt).rejects.toSatisfy((e) => pgErrorCode(e) === '25006');
+  });
+
+  it('a query whose parameters cannot be inlined runs in a pinned read-only transaction, as do the queries after it', async () => {
+    const ids = await t.p.stores.transaction(pooledB.id, 'read', (scope) => scope.db.selectFrom('patients').select('id').execute());
+    const attempt = t.p.stores.transaction(pooledA.id, 'read', async (scope) => {
+      // An array is sent as a parameter, not inlined: BEGIN and the pin go first, in their own message.
+      const other = await sql<{ n: number }>`select count(*)::int as n from patients where id = any(${ids.map((r) => r.id)})`.execute(scope.db);
+      expect(other.rows[0]!.n).toBe(0); // pooledB's ids, invisible from pooledA
+      expect(await probe(scope)).toMatchObject({ clinic: pooledA.id, own: 3, all: 3 });
+      return scope.db.updateTable('patients').set({ given_name: 'changed' }).execute();
+    });
+    await expect(attempt).rejects.toSatisfy((e) => pgErrorCode(e) === '25006');
+    const after = await sql<{ tx: string }>`select current_setting('app.clinic_id', true) as tx`.execute(t.p.stores.regionDb(pooledA.dataRegion));
+    expect(after.rows[0]!.tx ?? '').toBe('');
   });
 });

@@ -4,7 +4,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Clinic, ClinicDirectory } from '../controlplane/clinics.js';
 import { AppError, clinicFrozen, notFound } from '../errors.js';
-import { newPool, pgErrorCode, quoteIdent, urlWithCredentials, urlWithDatabase } from '../db/pg.js';
+import { newPool, pgErrorCode, quoteIdent, quoteLiteral, urlWithCredentials, urlWithDatabase } from '../db/pg.js';
 import { inlineParameters } from '../db/inline.js';
 import { HELPER_SCHEMA, appRole, clinicRole, rolePassword } from './naming.js';
 import type { TenantAccess, TenantDB, TenantScope } from './tenant-db.js';
@@ -90,12 +90,12 @@ export class TenantStores {
     const pool = this.poolFor(clinic);
     if ('active' in pool) pool.active++;
     const db = 'active' in pool ? pool.db : pool;
-    const entry = enterStatement(clinic, access, this.opts.instance);
+    const pin = pinClinic(clinic, access, this.opts.instance);
     try {
       if (access === 'write')
         return await db.connection().execute(async (conn) => {
           try {
-            await sql.raw(entry).execute(conn);
+            await sql.raw(`begin; ${pin}`).execute(conn);
             const result = await fn({ clinicId, db: conn, actorId: currentContext()?.userId ?? null });
             await sql.raw('commit').execute(conn);
             return result;
@@ -104,21 +104,25 @@ export class TenantStores {
             throw err;
           }
         });
-      // Reads: the entry batch rides with the transaction's first query (one round trip, see EntryClient),
-      // and the COMMIT is not awaited: a read-only transaction has nothing to make durable, and the
-      // connection's next user queues behind it on the wire (node-postgres runs one connection's queries in order).
-      const pending: PendingEntry = { text: entry, claimed: false };
+      // Reads send the pinning statement in the same message as their query (see EntryClient): a plain read is
+      // one round trip, no BEGIN and no COMMIT. A snapshot (or a read whose query cannot be inlined) opens an
+      // explicit transaction instead, whose COMMIT is not awaited: a read-only transaction has nothing to make
+      // durable, and the connection's next user queues behind it on the wire (node-postgres runs one
+      // connection's queries in order).
+      const pending: PendingEntry = {
+        pin,
+        begin: access === 'snapshot' ? 'begin isolation level repeatable read read only' : 'begin read only',
+        state: access === 'snapshot' ? 'begin' : 'each',
+        client: undefined,
+      };
       return await pendingEntry.run(pending, () =>
         db.connection().execute(async (conn) => {
           try {
             const result = await fn({ clinicId, db: conn, actorId: currentContext()?.userId ?? null });
-            if (pending.text === undefined) void sql.raw('commit').execute(conn).catch(() => {});
-            pending.text = undefined;
+            if (pending.state === 'open') void pending.client?.end('commit').catch(() => {});
             return result;
           } catch (err) {
-            const begun = pending.text === undefined;
-            pending.text = undefined;
-            if (begun) await sql.raw('rollback').execute(conn).catch(() => {});
+            if (pending.state === 'open') await pending.client?.end('rollback').catch(() => {});
             throw err;
           }
         }),
@@ -205,19 +209,26 @@ function kyselyOver(pool: pg.Pool): Kysely<TenantDB> {
   return new Kysely<TenantDB>({ dialect: new PostgresDialect({ pool: entryBatchingPool(pool) as unknown as PostgresPool }) });
 }
 
-/** The entry batch a read transaction has not sent yet; claimed by the first connection acquired for it. */
+/**
+ * How a read pins its clinic on the connection it was given:
+ * - each: every query travels with the pinning statement in one simple-protocol message, which PostgreSQL runs
+ *   as one implicit transaction; the pin (all `set_config(…, true)`) ends with that message. In READ COMMITTED
+ *   every statement takes its own snapshot anyway, so a read of several queries sees what it saw before;
+ * - begin: an explicit transaction still to open, together with the first query (snapshots, one consistent view);
+ * - open: the explicit transaction is open and pinned; queries go as they are, and the scope's end commits.
+ */
 interface PendingEntry {
-  text: string | undefined;
-  claimed: boolean;
+  pin: string;
+  begin: string;
+  state: 'each' | 'begin' | 'open';
+  /**
+   * The connection of the read: the first one acquired in its async context. Another pool used in the same
+   * context (the audit trail) must not take the pin.
+   */
+  client: EntryClient | undefined;
 }
 const pendingEntry = new AsyncLocalStorage<PendingEntry>();
 
-/**
- * A pool whose clients send a read transaction's entry batch (begin, pin the clinic, search_path, role)
- * together with the transaction's first query, as one multi-statement simple query with the query's
- * parameters inlined (`db/inline.ts`). That halves the round trips of a typical read. When a parameter cannot
- * be inlined, the batch goes first and the query follows with its parameters, as before.
- */
 function entryBatchingPool(pool: pg.Pool) {
   const clients = new WeakMap<pg.PoolClient, EntryClient>();
   return {
@@ -226,15 +237,19 @@ function entryBatchingPool(pool: pg.Pool) {
       let client = clients.get(raw);
       if (!client) clients.set(raw, (client = new EntryClient(raw)));
       const pending = pendingEntry.getStore();
-      // Only the transaction's own connection (acquired first) takes the batch; another pool used inside the
-      // same async context (the audit trail) must not.
-      client.pending = pending && !pending.claimed ? ((pending.claimed = true), pending) : undefined;
+      client.pending = pending && !pending.client ? ((pending.client = client), pending) : undefined;
       return client;
     },
     end: () => pool.end(),
   };
 }
 
+/**
+ * A pooled connection that sends a read's pin in the same message as the query, as one multi-statement
+ * simple query with the query's parameters inlined (`db/inline.ts`), so a read costs one round trip. A query
+ * whose parameters cannot be inlined gets an explicit transaction instead: BEGIN and the pin go first, the
+ * query follows with its parameters, and the scope's end commits.
+ */
 class EntryClient {
   pending: PendingEntry | undefined;
 
@@ -242,18 +257,24 @@ class EntryClient {
 
   async query(text: string, values?: readonly unknown[]): Promise<pg.QueryResult> {
     const pending = this.pending;
-    if (pending?.text) {
-      const entry = pending.text;
-      pending.text = undefined;
-      this.pending = undefined;
+    if (pending && pending.state !== 'open') {
       const inlined = values && values.length ? inlineParameters(text, values) : text;
+      const head = pending.state === 'begin' ? `${pending.begin}; ${pending.pin}` : pending.pin;
       if (inlined !== undefined) {
-        const results = (await this.client.query(`${entry}; ${inlined}`)) as unknown as pg.QueryResult[];
+        if (pending.state === 'begin') pending.state = 'open';
+        const results = (await this.client.query(`${head}; ${inlined}`)) as unknown as pg.QueryResult[];
         return results[results.length - 1]!;
       }
-      await this.client.query(entry);
+      // Open (and, on failure, roll back) the explicit transaction whatever happens to this message.
+      pending.state = 'open';
+      await this.client.query(`${pending.begin}; ${pending.pin}`);
     }
     return this.client.query(text, values as unknown[] | undefined);
+  }
+
+  /** Ends the explicit transaction now, ahead of whoever takes this connection next (same wire, in order). */
+  end(statement: 'commit' | 'rollback'): Promise<unknown> {
+    return this.client.query(statement);
   }
 
   release(err?: Error | boolean): void {
@@ -263,17 +284,21 @@ class EntryClient {
 }
 
 /**
- * One round trip opens the tenant transaction: begin, pin the clinic (and, for writes, take the shared
- * move lock), point search_path at the clinic's schema and, in schema placement, become the clinic's role.
- * Values are inlined because a multi-statement simple query takes no parameters; every one of them is built
- * from a validated clinic id (lower-case base32) and quoted anyway.
+ * The one statement that confines what follows to a clinic: pin `app.clinic_id` for RLS, point search_path
+ * at the clinic's schema and, in schema placement, become the clinic's role. All are transaction-local
+ * (`set_config(…, true)`, the function form of SET LOCAL), so they end with the transaction or implicit
+ * transaction that carries them. A write goes through `enter_clinic`, which also takes the shared lock a
+ * placement move holds exclusively; a read marks its transaction read only. Values are inlined because a
+ * multi-statement simple query takes no parameters; every one is built from a validated clinic id
+ * (lower-case base32) and quoted anyway.
  */
-function enterStatement(clinic: Clinic, access: TenantAccess, instance: string): string {
+function pinClinic(clinic: Clinic, access: TenantAccess, instance: string): string {
+  const id = quoteLiteral(clinic.id);
   const parts = [
-    access === 'write' ? 'begin' : access === 'read' ? 'begin read only' : 'begin isolation level repeatable read read only',
-    `select ${quoteIdent(HELPER_SCHEMA)}.enter_clinic('${clinic.id.replace(/'/g, "''")}', ${access === 'write'})`,
-    `set local search_path = ${quoteIdent(clinic.placement.schema)}`,
+    access === 'write' ? `${quoteIdent(HELPER_SCHEMA)}.enter_clinic(${id}, true)` : `set_config('app.clinic_id', ${id}, true)`,
+    `set_config('search_path', ${quoteLiteral(quoteIdent(clinic.placement.schema))}, true)`,
   ];
-  if (clinic.placement.model === 'schema') parts.push(`set local role ${quoteIdent(clinicRole(instance, clinic.id, 'schema'))}`);
-  return parts.join('; ');
+  if (clinic.placement.model === 'schema') parts.push(`set_config('role', ${quoteLiteral(clinicRole(instance, clinic.id, 'schema'))}, true)`);
+  if (access !== 'write') parts.push(`set_config('transaction_read_only', 'on', true)`);
+  return `select ${parts.join(', ')}`;
 }
