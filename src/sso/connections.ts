@@ -99,6 +99,18 @@ export function certificateSummary(pem: string): CertificateSummary {
   return { sha256: d.fingerprintSha256, subject: d.subject, notAfter: d.notAfter.toISOString() };
 }
 
+/** The columns a draft sets, on create and on update alike (the secret is sealed by the caller, per connection). */
+function settingsColumns(draft: ConnectionDraft) {
+  return {
+    name: draft.name,
+    enabled: draft.enabled,
+    jit: draft.jit,
+    role_rules: JSON.stringify(draft.roleRules),
+    default_role: draft.defaultRole,
+    config: JSON.stringify(draft.protocol === 'saml' ? draft.saml : draft.oidc),
+  };
+}
+
 export class SsoConnections {
   constructor(
     private readonly db: Kysely<ControlDB>,
@@ -136,12 +148,7 @@ export class SsoConnections {
           id,
           clinic_id: clinicId,
           protocol: draft.protocol,
-          name: draft.name,
-          enabled: draft.enabled,
-          jit: draft.jit,
-          role_rules: JSON.stringify(draft.roleRules),
-          default_role: draft.defaultRole,
-          config: JSON.stringify(draft.protocol === 'saml' ? draft.saml : draft.oidc),
+          ...settingsColumns(draft),
           secret_ciphertext: draft.protocol === 'oidc' ? this.secrets.seal(secretPurpose(id), draft.clientSecret) : null,
           created_by: actorId,
         })
@@ -174,12 +181,7 @@ export class SsoConnections {
       const updated = await trx
         .updateTable('sso_connections')
         .set({
-          name: draft.name,
-          enabled: draft.enabled,
-          jit: draft.jit,
-          role_rules: JSON.stringify(draft.roleRules),
-          default_role: draft.defaultRole,
-          config: JSON.stringify(draft.protocol === 'saml' ? draft.saml : draft.oidc),
+          ...settingsColumns(draft),
           ...(secretChanged && draft.protocol === 'oidc' ? { secret_ciphertext: this.secrets.seal(secretPurpose(id), draft.clientSecret) } : {}),
           version: current.version + 1,
           updated_at: new Date(),
