@@ -1,23 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from './logger.js';
-import { runWithContext } from './platform/request-context.js';
+import { ANONYMOUS, runWithContext } from './platform/request-context.js';
 
 const capture = () => {
   const lines: Record<string, unknown>[] = [];
   return { lines, log: createLogger('info', { write: (line: string) => void lines.push(JSON.parse(line)) }) };
 };
-const ctx = { requestId: 'req-1', clientAddress: null, userId: null as string | null, role: null, clinicId: null as string | null, purposeOfUse: 'TREAT' };
+const ctx = { requestId: 'req-1', clientAddress: null, purposeOfUse: 'TREAT' };
 
 describe('log lines name the acting user and clinic from the request context', () => {
-  it('as soon as the session and then the guard have set them, and not outside a request', () => {
+  it('as soon as the session and then the clinic scope have set them, and not outside a request', () => {
     const { lines, log } = capture();
-    const c = { ...ctx };
-    runWithContext(c, () => {
-      log.info('before sign-in');
-      c.userId = 'usr_1';
+    runWithContext({ ...ctx, actor: ANONYMOUS }, () => log.info('before sign-in'));
+    const user = { kind: 'user', userId: 'usr_1', isOperator: false, clinicId: null, role: null } as const;
+    runWithContext({ ...ctx, actor: user }, () => {
       log.info('signed in');
-      c.clinicId = 'cln_1';
-      log.child({ reqId: 'r' }).warn('in a clinic');
+      runWithContext({ ...ctx, actor: { ...user, clinicId: 'cln_1', role: 'physician' } }, () => log.child({ reqId: 'r' }).warn('in a clinic'));
     });
     log.info('no request');
     expect(lines.map(({ msg, userId, clinicId }) => ({ msg, userId, clinicId }))).toEqual([

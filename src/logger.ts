@@ -12,9 +12,10 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     base: { service: 'polyclinic' },
     redact: ['req.headers.authorization', 'password', '*.password'],
     mixin: () => {
-      const ctx = currentContext();
-      if (!ctx?.userId) return {};
-      return ctx.clinicId ? { userId: ctx.userId, clinicId: ctx.clinicId } : { userId: ctx.userId };
+      const actor = currentContext()?.actor;
+      if (actor?.kind === 'user') return actor.clinicId ? { userId: actor.userId, clinicId: actor.clinicId } : { userId: actor.userId };
+      if (actor?.kind === 'scim_token') return { scimTokenId: actor.tokenId, clinicId: actor.clinicId };
+      return {};
     },
   };
   return destination ? pino(options, destination) : pino(options);

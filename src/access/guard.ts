@@ -3,7 +3,6 @@ import { AppError, forbidden, notFound, unauthorized } from '../errors.js';
 import type { Principal } from '../identity/sessions.js';
 import { membershipAllows, type Membership } from './effective.js';
 import type { Permission } from './roles.js';
-import { currentContext } from '../platform/request-context.js';
 import { requireMfaSatisfied } from './mfa-policy.js';
 
 /**
@@ -22,12 +21,6 @@ export function requireClinicPermission(req: FastifyRequest, clinicId: string, p
   const principal = principalOf(req);
   const membership = principal.memberships.find((m) => m.clinicId === clinicId);
   if (!membership) throw notFound('clinic');
-  const ctx = currentContext();
-  if (ctx) {
-    // Log lines carry the clinic from here (logger.ts); the audit trail reads the role.
-    ctx.clinicId = clinicId;
-    ctx.role = membership.role;
-  }
   requireMfaSatisfied(req, clinicId);
   if (!membershipAllows(membership, permission)) throw forbidden(`Your role (${membership.role}) may not ${permission}`);
   return membership;

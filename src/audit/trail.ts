@@ -5,7 +5,7 @@ import type { Permission } from '../access/roles.js';
 import type { Membership } from '../identity/sessions.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
-import { currentContext } from '../platform/request-context.js';
+import { actorRef, currentContext, SYSTEM } from '../platform/request-context.js';
 import { canonicalPayload, type AuditDetail } from './record.js';
 import { clinicAuditDb } from './region-db.js';
 import { appendToChain } from './appender.js';
@@ -42,6 +42,7 @@ export async function auditPhi(p: Platform, clinicId: string, access: PhiAccess 
   if (accesses.length === 0) return;
   const db = await clinicAuditDb(p, clinicId);
   const ctx = currentContext();
+  const actor = ctx?.actor ?? SYSTEM;
   const recordedAt = new Date().toISOString();
   const payloads = accesses.map((a) =>
     canonicalPayload({
@@ -50,9 +51,9 @@ export async function auditPhi(p: Platform, clinicId: string, access: PhiAccess 
       recordedAt,
       action: a.action,
       outcome: a.outcome ?? 'success',
-      actorId: ctx ? (ctx.userId ?? 'anonymous') : SYSTEM_ACTOR,
+      actorId: actor.kind === 'system' ? SYSTEM_ACTOR : (actorRef(actor).id ?? 'anonymous'),
       // A role is a role in this clinic: an operator acting on a clinic has none.
-      actorRole: ctx?.clinicId === clinicId ? ctx.role : null,
+      actorRole: actor.kind === 'user' && actor.clinicId === clinicId ? actor.role : null,
       resourceType: a.resourceType,
       resourceId: a.resourceId,
       patientId: a.patientId,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -21,7 +21,10 @@ import { accessRoutes } from '../access/routes.js';
 import { ssoRoutes } from '../sso/routes.js';
 import { unauthorized } from '../errors.js';
 import { errorHandler, sendProblem } from './problem.js';
-import { currentContext, runWithContext } from '../platform/request-context.js';
+import { CLINIC_PREFIX, clinicScope } from './clinic-scope.js';
+import { OPERATOR_PREFIX, operatorScope } from './operator-scope.js';
+import { enforceBoundaries } from './boundaries.js';
+import { ANONYMOUS, runWithContext, type Actor } from '../platform/request-context.js';
 import { regionRedirect } from '../platform/region-routing.js';
 
 /**
@@ -64,34 +67,20 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
 
   app.decorateRequest('principal', null);
   app.decorateRequest('clinicsAwaitingMfa', null);
+  // Who acts is settled here, once: the request runs in a context whose actor is the session's user (or
+  // anonymous on public routes). The clinic-scoped plugin narrows it to the user in one clinic; nothing
+  // mutates it afterwards.
   app.addHook('onRequest', (req, _reply, done) => {
     const purpose = req.headers['x-purpose-of-use'];
-    runWithContext(
-      {
-        requestId: req.id,
-        clientAddress: req.ip ?? null,
-        userId: null,
-        role: null,
-        clinicId: null,
-        purposeOfUse: typeof purpose === 'string' && /^[A-Z]{2,12}$/.test(purpose) ? purpose : 'TREAT',
-      },
-      done,
+    const base = {
+      requestId: req.id,
+      clientAddress: req.ip ?? null,
+      purposeOfUse: typeof purpose === 'string' && /^[A-Z]{2,12}$/.test(purpose) ? purpose : 'TREAT',
+    };
+    authenticate(p, req).then(
+      (actor) => runWithContext({ ...base, actor }, done),
+      (err: Error) => runWithContext({ ...base, actor: ANONYMOUS }, () => done(err)),
     );
-  });
-  app.addHook('onRequest', async (req) => {
-    if (req.routeOptions.config.public || req.url.startsWith('/api/docs')) return;
-    const header = req.headers.authorization;
-    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
-    if (!token) {
-      if (!req.routeOptions.url) return; // unknown route: let the 404 handler answer
-      throw unauthorized();
-    }
-    const principal = await p.sessions.resolve(token);
-    if (!principal) throw unauthorized('The bearer token is invalid, expired or revoked');
-    req.principal = principal;
-    req.clinicsAwaitingMfa = await clinicsAwaitingMfa(p.settings, principal);
-    const ctx = currentContext();
-    if (ctx) ctx.userId = principal.userId; // log lines carry it from here (logger.ts)
   });
   app.addHook('onRequest', async (req, reply) => {
     const elsewhere = await regionRedirect(p, req);
@@ -132,7 +121,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   await app.register(identityRoutes(p));
   await app.register(accessRoutes(p));
   await app.register(platformRoutes(p));
-  await app.register(patientRoutes(p));
+  await app.register(clinicScope(p, [patientRoutes]), { prefix: CLINIC_PREFIX });
   await app.register(schedulingRoutes(p));
   await app.register(clinicalRoutes(p));
   await app.register(auditRoutes(p));
@@ -141,4 +130,20 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   await app.register(scimRoutes(p));
   await app.register(ssoRoutes(p));
   return app;
+}
+
+/** The bearer session of a request, if its route needs one: the principal and its MFA standing go on the request. */
+async function authenticate(p: Platform, req: FastifyRequest): Promise<Actor> {
+  if (req.routeOptions.config.public || req.url.startsWith('/api/docs')) return ANONYMOUS;
+  const header = req.headers.authorization;
+  const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+  if (!token) {
+    if (!req.routeOptions.url) return ANONYMOUS; // unknown route: let the 404 handler answer
+    throw unauthorized();
+  }
+  const principal = await p.sessions.resolve(token);
+  if (!principal) throw unauthorized('The bearer token is invalid, expired or revoked');
+  req.principal = principal;
+  req.clinicsAwaitingMfa = await clinicsAwaitingMfa(p.settings, principal);
+  return { kind: 'user', userId: principal.userId, isOperator: principal.isOperator, clinicId: null, role: null };
 }

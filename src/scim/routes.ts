@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Platform } from '../platform/platform.js';
-import { currentContext } from '../platform/request-context.js';
+import { currentContext, runWithContext } from '../platform/request-context.js';
 import { scimAdminRoutes } from './admin-routes.js';
 import { oneResourceType, oneSchema, resourceTypes, schemas, serviceProviderConfig } from './discovery.js';
 import { renderScimError, scimError, scimUnauthorized, sendScim } from './errors.js';
@@ -66,19 +66,22 @@ const scimProtocol =
     app.setErrorHandler(renderScimError);
     app.decorateRequest('scim', null);
 
-    app.addHook('onRequest', async (req) => {
+    // The token check, by construction: every route of this plugin passes it before anything else runs, and the
+    // rest of the request acts as the token (the directory trail and log lines read it from the context).
+    app.addHook('onRequest', (req, _reply, done) => {
       const { clinicId } = req.params as { clinicId: string };
       const header = req.headers.authorization;
       const bearer = header?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
-      const tokenId = bearer ? await tokens.authenticate(clinicId, bearer) : undefined;
-      if (!tokenId) {
-        req.log.warn({ clinicId }, 'SCIM request without a valid token for this clinic');
-        throw scimUnauthorized();
-      }
-      req.scim = { clinicId, actor: { kind: 'scim_token', id: tokenId }, baseUrl: `${req.protocol}://${req.host}/scim/v2/${clinicId}` };
-      req.log = req.log.child({ clinicId, scimTokenId: tokenId });
-      const ctx = currentContext();
-      if (ctx) ctx.clinicId = clinicId;
+      (bearer ? tokens.authenticate(clinicId, bearer) : Promise.resolve(undefined)).then((tokenId) => {
+        if (!tokenId) {
+          req.log.warn({ clinicId }, 'SCIM request without a valid token for this clinic');
+          return done(scimUnauthorized());
+        }
+        req.scim = { clinicId, actor: { kind: 'scim_token', id: tokenId }, baseUrl: `${req.protocol}://${req.host}/scim/v2/${clinicId}` };
+        const ctx = currentContext();
+        if (!ctx) return done();
+        runWithContext({ ...ctx, actor: { kind: 'scim_token', tokenId, clinicId } }, done);
+      }, done);
     });
 
     const scope = (req: FastifyRequest): ScimScope => req.scim!;

@@ -8,7 +8,7 @@ import { newPool, pgErrorCode, quoteIdent, quoteLiteral, urlWithCredentials, url
 import { inlineParameters } from '../db/inline.js';
 import { HELPER_SCHEMA, appRole, clinicRole, rolePassword } from './naming.js';
 import type { TenantAccess, TenantDB, TenantScope } from './tenant-db.js';
-import { currentContext } from '../platform/request-context.js';
+import { currentActor, userIdOf } from '../platform/request-context.js';
 
 export interface RegionStoreConfig {
   id: string;
@@ -96,7 +96,7 @@ export class TenantStores {
         return await db.connection().execute(async (conn) => {
           try {
             await sql.raw(`begin; ${pin}`).execute(conn);
-            const result = await fn({ clinicId, db: conn, actorId: currentContext()?.userId ?? null });
+            const result = await fn({ clinicId, db: conn, actorId: userIdOf(currentActor()) });
             await sql.raw('commit').execute(conn);
             return result;
           } catch (err) {
@@ -118,7 +118,7 @@ export class TenantStores {
       return await pendingEntry.run(pending, () =>
         db.connection().execute(async (conn) => {
           try {
-            const result = await fn({ clinicId, db: conn, actorId: currentContext()?.userId ?? null });
+            const result = await fn({ clinicId, db: conn, actorId: userIdOf(currentActor()) });
             if (pending.state === 'open') void pending.client?.end('commit').catch(() => {});
             return result;
           } catch (err) {
