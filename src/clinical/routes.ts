@@ -1,13 +1,11 @@
-import type { FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { principalOf } from '../access/guard.js';
-import { membershipAllows } from '../access/effective.js';
-import type { Permission } from '../access/roles.js';
-import { audited, requirePhiPermission, type PhiAccess } from '../audit/trail.js';
+import type { PhiAccess } from '../audit/trail.js';
+import type { ControlDB } from '../controlplane/schema.js';
+import { auditAs, type PhiRequest } from '../http/clinic-scope.js';
 import { problemResponses } from '../http/problem.js';
 import { idSchema } from '../ids.js';
-import type { Platform } from '../platform/platform.js';
 import { diagnosesOf, recordDiagnosis } from './diagnoses.js';
 import { closeEncounter, findEncounter, listEncounters, openEncounter, recordsOf, requireClinician, toEncounter } from './encounters.js';
 import { addAddendum, createNote, getNote, notesOf, signNote, updateDraft } from './notes.js';
@@ -32,14 +30,11 @@ import {
 } from './schemas.js';
 import { recordVitals, vitalsOf } from './vitals.js';
 
-const ClinicParams = z.strictObject({ clinicId: idSchema('clinic') });
-const EncounterParams = z.strictObject({ clinicId: idSchema('clinic'), encounterId: idSchema('encounter') });
-const NoteParams = z.strictObject({ clinicId: idSchema('clinic'), encounterId: idSchema('encounter'), noteId: idSchema('note') });
+const EncounterParams = z.strictObject({ encounterId: idSchema('encounter') });
+const NoteParams = z.strictObject({ encounterId: idSchema('encounter'), noteId: idSchema('note') });
 const tags = ['clinical'];
-const security = [{ bearer: [] }];
-const base = '/api/v1/clinics/:clinicId/encounters';
 
-/** What a record route touches, before it knows the patient (the encounter names it; `audited` fills it in). */
+/** What a record route touches, before it knows the patient (the encounter names it; the result fills it in). */
 const access = (action: PhiAccess['action'], resourceType: string, encounterId: string | null, resourceId: string | null = null): PhiAccess => ({
   action,
   resourceType,
@@ -47,251 +42,187 @@ const access = (action: PhiAccess['action'], resourceType: string, encounterId: 
   patientId: null,
   detail: encounterId ? { encounterId } : {},
 });
+/** The same, for a route under `/encounters/:encounterId`. */
+const inEncounter =
+  (action: PhiAccess['action'], resourceType: string, resourceParam?: 'encounterId' | 'noteId', detail: Record<string, string> = {}) =>
+  ({ params }: PhiRequest): PhiAccess => {
+    const encounterId = params.encounterId ?? null;
+    const base = access(action, resourceType, resourceParam === 'encounterId' ? null : encounterId, resourceParam ? (params[resourceParam] ?? null) : null);
+    return Object.keys(detail).length ? { ...base, detail: { ...(encounterId ? { encounterId } : {}), ...detail } } : base;
+  };
+
+/** Names the record an access created or read, and its patient, from the result. */
+const identify = (r: { id: string; patientId: string }): Partial<PhiAccess> => ({ resourceId: r.id, patientId: r.patientId });
+/** A list of one kind of record of an encounter, audited as a search with its patient and count. */
+const counted = (r: { patientId: string; items: unknown[] }): Partial<PhiAccess> => ({ patientId: r.patientId, detail: { count: r.items.length } });
 
 /**
  * HTTP routes of the clinical record: encounters and, inside each, notes (with signing and addenda), vitals,
- * prescriptions and diagnoses. Every route passes the guard first (member of the clinic, else 404; role
- * allows the action, else 403, recorded as a denied access), works in one tenant transaction, and leaves
- * one audit record with its outcome.
+ * prescriptions and diagnoses. They live in the clinic-scoped plugin, which checks membership (else 404) and
+ * the declared permission (else 403, recorded as a denied access) before the handler runs; each works in one
+ * tenant transaction of `req.clinic`, which leaves one audit record with its outcome.
  */
 export const clinicalRoutes =
-  (p: Platform): FastifyPluginAsyncZod =>
+  (deps: { control: Kysely<ControlDB> }): FastifyPluginAsyncZod =>
   async (app) => {
-    const guard = (req: FastifyRequest, clinicId: string, permission: Permission, what: PhiAccess) => requirePhiPermission(p, req, clinicId, permission, what);
-
     // ---- encounters
 
-    app.post(base, {
-      schema: { tags, security, params: ClinicParams, body: EncounterInput, response: { 201: Encounter, ...problemResponses } },
+    app.post('/encounters', {
+      config: {
+        permission: 'encounter.write',
+        phi: auditAs(({ body }) => ({ ...access('create', 'Encounter', null), patientId: (body as { patientId: string }).patientId })),
+      },
+      schema: { tags, summary: 'Open an encounter for a patient with a clinician', body: EncounterInput, response: { 201: Encounter, ...problemResponses } },
       handler: async (req, reply) => {
-        const { clinicId } = req.params;
-        const what: PhiAccess = { ...access('create', 'Encounter', null), patientId: req.body.patientId };
-        await guard(req, clinicId, 'encounter.write', what);
-        const actor = principalOf(req).userId;
-        const encounter = await audited(
-          p,
-          clinicId,
-          what,
-          async () => {
-            await requireClinician(p.control, clinicId, req.body.providerId);
-            return p.stores.transaction(clinicId, 'write', (scope) => openEncounter(scope, req.body, actor));
-          },
-          (e) => ({ resourceId: e.id }),
-        );
-        return reply.code(201).header('location', `/api/v1/clinics/${clinicId}/encounters/${encounter.id}`).send(encounter);
+        const { clinic } = req;
+        const encounter = await clinic.write(async (scope) => {
+          await requireClinician(deps.control, clinic.id, req.body.providerId);
+          return openEncounter(scope, req.body, clinic.userId);
+        }, (e) => ({ resourceId: e.id }));
+        return reply.code(201).header('location', `/api/v1/clinics/${clinic.id}/encounters/${encounter.id}`).send(encounter);
       },
     });
 
-    app.get(base, {
-      schema: { tags, security, params: ClinicParams, querystring: EncounterListQuery, response: { 200: EncounterPage, ...problemResponses } },
-      handler: async (req) => {
-        const { clinicId } = req.params;
-        const what: PhiAccess = { ...access('search', 'Encounter', null), patientId: req.query.patientId };
-        await guard(req, clinicId, 'encounter.read', what);
-        return audited(
-          p,
-          clinicId,
-          what,
-          () => p.stores.transaction(clinicId, 'read', (scope) => listEncounters(scope, req.query)),
-          (page) => ({ detail: { count: page.items.length } }),
-        );
+    app.get('/encounters', {
+      config: {
+        permission: 'encounter.read',
+        phi: auditAs(({ query }) => ({ ...access('search', 'Encounter', null), patientId: (query.patientId as string | undefined) ?? null })),
       },
+      schema: { tags, summary: 'Search encounters (by patient, status, date)', querystring: EncounterListQuery, response: { 200: EncounterPage, ...problemResponses } },
+      handler: async (req) => req.clinic.read((scope) => listEncounters(scope, req.query), (page) => ({ detail: { count: page.items.length } })),
     });
 
-    app.get(`${base}/:encounterId`, {
-      schema: { tags, security, params: EncounterParams, response: { 200: EncounterRecord, ...problemResponses } },
+    app.get('/encounters/:encounterId', {
+      config: { permission: 'encounter.read', phi: auditAs(inEncounter('read', 'Encounter', 'encounterId')) },
+      schema: { tags, summary: 'One encounter with the records the caller’s role may read', params: EncounterParams, response: { 200: EncounterRecord, ...problemResponses } },
       handler: async (req) => {
-        const { clinicId, encounterId } = req.params;
-        const what = access('read', 'Encounter', null, encounterId);
-        const membership = await guard(req, clinicId, 'encounter.read', what);
-        const may = (permission: Permission) => membershipAllows(membership, permission);
+        const { clinic } = req;
         // The encounter carries the records the caller's role may read and leaves out the others.
-        return audited(
-          p,
-          clinicId,
-          what,
-          () =>
-            p.stores.transaction(clinicId, 'read', async (scope) => {
-              const encounter = await findEncounter(scope, encounterId);
-              return {
-                ...toEncounter(encounter),
-                ...(may('clinical_note.read') ? { notes: await notesOf(scope, encounter) } : {}),
-                ...(may('vitals.read') ? { vitals: await vitalsOf(scope, encounter) } : {}),
-                ...(may('prescription.read') ? { prescriptions: await prescriptionsOf(scope, encounter) } : {}),
-                ...(may('diagnosis.read') ? { diagnoses: await diagnosesOf(scope, encounter) } : {}),
-              };
-            }),
+        return clinic.read(
+          async (scope) => {
+            const encounter = await findEncounter(scope, req.params.encounterId);
+            return {
+              ...toEncounter(encounter),
+              ...(clinic.may('clinical_note.read') ? { notes: await notesOf(scope, encounter) } : {}),
+              ...(clinic.may('vitals.read') ? { vitals: await vitalsOf(scope, encounter) } : {}),
+              ...(clinic.may('prescription.read') ? { prescriptions: await prescriptionsOf(scope, encounter) } : {}),
+              ...(clinic.may('diagnosis.read') ? { diagnoses: await diagnosesOf(scope, encounter) } : {}),
+            };
+          },
           (r) => ({
             patientId: r.patientId,
-            detail: Object.fromEntries(
-              (['notes', 'vitals', 'prescriptions', 'diagnoses'] as const).flatMap((k) => (r[k] ? [[k, r[k].length]] : [])),
-            ),
+            detail: Object.fromEntries((['notes', 'vitals', 'prescriptions', 'diagnoses'] as const).flatMap((k) => (r[k] ? [[k, r[k].length]] : []))),
           }),
         );
       },
     });
 
-    app.post(`${base}/:encounterId/close`, {
-      schema: { tags, security, params: EncounterParams, response: { 200: Encounter, ...problemResponses } },
-      handler: async (req) => {
-        const { clinicId, encounterId } = req.params;
-        const what: PhiAccess = { ...access('update', 'Encounter', null, encounterId), detail: { status: 'closed' } };
-        await guard(req, clinicId, 'encounter.write', what);
-        const actor = principalOf(req).userId;
-        return audited(p, clinicId, what, () => p.stores.transaction(clinicId, 'write', (scope) => closeEncounter(scope, encounterId, actor)), (e) => ({ patientId: e.patientId }));
+    app.post('/encounters/:encounterId/close', {
+      config: {
+        permission: 'encounter.write',
+        phi: auditAs(({ params }) => ({ ...access('update', 'Encounter', null, params.encounterId ?? null), detail: { status: 'closed' } })),
       },
+      schema: { tags, summary: 'Close an encounter', params: EncounterParams, response: { 200: Encounter, ...problemResponses } },
+      handler: async (req) =>
+        req.clinic.write((scope) => closeEncounter(scope, req.params.encounterId, req.clinic.userId), (e) => ({ patientId: e.patientId })),
     });
 
     // ---- notes
 
-    app.get(`${base}/:encounterId/notes`, {
-      schema: { tags, security, params: EncounterParams, response: { 200: items(Note), ...problemResponses } },
-      handler: async (req) => {
-        const { clinicId, encounterId } = req.params;
-        const what = access('search', 'ClinicalNote', encounterId);
-        await guard(req, clinicId, 'clinical_note.read', what);
-        return listed(what, clinicId, () => p.stores.transaction(clinicId, 'read', (scope) => recordsOf(scope, encounterId, notesOf)));
-      },
+    app.get('/encounters/:encounterId/notes', {
+      config: { permission: 'clinical_note.read', phi: auditAs(inEncounter('search', 'ClinicalNote')) },
+      schema: { tags, summary: 'The notes of an encounter', params: EncounterParams, response: { 200: items(Note), ...problemResponses } },
+      handler: async (req) => ({ items: (await req.clinic.read((scope) => recordsOf(scope, req.params.encounterId, notesOf), counted)).items }),
     });
 
-    app.post(`${base}/:encounterId/notes`, {
-      schema: { tags, security, params: EncounterParams, body: NoteInput, response: { 201: Note, ...problemResponses } },
+    app.post('/encounters/:encounterId/notes', {
+      config: { permission: 'clinical_note.write', phi: auditAs(inEncounter('create', 'ClinicalNote')) },
+      schema: { tags, summary: 'Start a draft SOAP note', params: EncounterParams, body: NoteInput, response: { 201: Note, ...problemResponses } },
       handler: async (req, reply) => {
-        const { clinicId, encounterId } = req.params;
-        const what = access('create', 'ClinicalNote', encounterId);
-        await guard(req, clinicId, 'clinical_note.write', what);
-        const actor = principalOf(req).userId;
-        const note = await audited(p, clinicId, what, () => p.stores.transaction(clinicId, 'write', (scope) => createNote(scope, encounterId, req.body, actor)), identify);
-        return reply.code(201).header('location', `/api/v1/clinics/${clinicId}/encounters/${encounterId}/notes/${note.id}`).send(note);
+        const { encounterId } = req.params;
+        const note = await req.clinic.write((scope) => createNote(scope, encounterId, req.body, req.clinic.userId), identify);
+        return reply.code(201).header('location', `/api/v1/clinics/${req.clinic.id}/encounters/${encounterId}/notes/${note.id}`).send(note);
       },
     });
 
-    app.get(`${base}/:encounterId/notes/:noteId`, {
-      schema: { tags, security, params: NoteParams, response: { 200: Note, ...problemResponses } },
-      handler: async (req) => {
-        const { clinicId, encounterId, noteId } = req.params;
-        const what = access('read', 'ClinicalNote', encounterId, noteId);
-        await guard(req, clinicId, 'clinical_note.read', what);
-        return audited(p, clinicId, what, () => p.stores.transaction(clinicId, 'read', (scope) => getNote(scope, encounterId, noteId)), identify);
-      },
+    app.get('/encounters/:encounterId/notes/:noteId', {
+      config: { permission: 'clinical_note.read', phi: auditAs(inEncounter('read', 'ClinicalNote', 'noteId')) },
+      schema: { tags, summary: 'One note with its addenda', params: NoteParams, response: { 200: Note, ...problemResponses } },
+      handler: async (req) => req.clinic.read((scope) => getNote(scope, req.params.encounterId, req.params.noteId), identify),
     });
 
-    app.patch(`${base}/:encounterId/notes/:noteId`, {
-      schema: { tags, security, params: NoteParams, body: NotePatch, response: { 200: Note, ...problemResponses } },
-      handler: async (req) => {
-        const { clinicId, encounterId, noteId } = req.params;
+    app.patch('/encounters/:encounterId/notes/:noteId', {
+      config: {
+        permission: 'clinical_note.write',
         // Which sections changed, never their text.
-        const sections = Object.keys(req.body).filter((k) => k !== 'version').sort().join(',');
-        const what: PhiAccess = { ...access('update', 'ClinicalNote', encounterId, noteId), detail: { encounterId, sections } };
-        await guard(req, clinicId, 'clinical_note.write', what);
-        const actor = principalOf(req).userId;
-        return audited(p, clinicId, what, () => p.stores.transaction(clinicId, 'write', (scope) => updateDraft(scope, encounterId, noteId, req.body, actor)), identify);
+        phi: auditAs((req) =>
+          inEncounter('update', 'ClinicalNote', 'noteId', {
+            sections: Object.keys(req.body as object).filter((k) => k !== 'version').sort().join(','),
+          })(req),
+        ),
       },
+      schema: { tags, summary: 'Edit a draft note (check-and-set on version)', params: NoteParams, body: NotePatch, response: { 200: Note, ...problemResponses } },
+      handler: async (req) =>
+        req.clinic.write((scope) => updateDraft(scope, req.params.encounterId, req.params.noteId, req.body, req.clinic.userId), identify),
     });
 
-    app.post(`${base}/:encounterId/notes/:noteId/sign`, {
-      schema: { tags, security, params: NoteParams, response: { 200: Note, ...problemResponses } },
-      handler: async (req) => {
-        const { clinicId, encounterId, noteId } = req.params;
-        const what: PhiAccess = { ...access('update', 'ClinicalNote', encounterId, noteId), detail: { encounterId, status: 'signed' } };
-        await guard(req, clinicId, 'clinical_note.write', what);
-        const actor = principalOf(req).userId;
-        return audited(p, clinicId, what, () => p.stores.transaction(clinicId, 'write', (scope) => signNote(scope, encounterId, noteId, actor)), identify);
-      },
+    app.post('/encounters/:encounterId/notes/:noteId/sign', {
+      config: { permission: 'clinical_note.write', phi: auditAs(inEncounter('update', 'ClinicalNote', 'noteId', { status: 'signed' })) },
+      schema: { tags, summary: 'Sign a note; it cannot change afterwards, only receive addenda', params: NoteParams, response: { 200: Note, ...problemResponses } },
+      handler: async (req) => req.clinic.write((scope) => signNote(scope, req.params.encounterId, req.params.noteId, req.clinic.userId), identify),
     });
 
-    app.post(`${base}/:encounterId/notes/:noteId/addenda`, {
-      schema: { tags, security, params: NoteParams, body: AddendumInput, response: { 201: Note, ...problemResponses } },
+    app.post('/encounters/:encounterId/notes/:noteId/addenda', {
+      config: { permission: 'clinical_note.write', phi: auditAs(inEncounter('update', 'ClinicalNote', 'noteId')) },
+      schema: { tags, summary: 'Add an addendum to a signed note', params: NoteParams, body: AddendumInput, response: { 201: Note, ...problemResponses } },
       handler: async (req, reply) => {
-        const { clinicId, encounterId, noteId } = req.params;
-        const what = access('update', 'ClinicalNote', encounterId, noteId);
-        await guard(req, clinicId, 'clinical_note.write', what);
-        const actor = principalOf(req).userId;
-        const { note } = await audited(
-          p,
-          clinicId,
-          what,
-          () => p.stores.transaction(clinicId, 'write', (scope) => addAddendum(scope, encounterId, noteId, req.body.text, actor)),
+        const { encounterId, noteId } = req.params;
+        const { note } = await req.clinic.write(
+          (scope) => addAddendum(scope, encounterId, noteId, req.body.text, req.clinic.userId),
           (r) => ({ patientId: r.note.patientId, detail: { addendumId: r.addendum.id } }),
         );
-        return reply.code(201).header('location', `/api/v1/clinics/${clinicId}/encounters/${encounterId}/notes/${note.id}`).send(note);
+        return reply.code(201).header('location', `/api/v1/clinics/${req.clinic.id}/encounters/${encounterId}/notes/${note.id}`).send(note);
       },
     });
 
     // ---- vitals, prescriptions, diagnoses: recorded in an open encounter, listed per encounter
 
-    app.get(`${base}/:encounterId/vitals`, {
-      schema: { tags, security, params: EncounterParams, response: { 200: items(Vitals), ...problemResponses } },
-      handler: async (req) => {
-        const { clinicId, encounterId } = req.params;
-        const what = access('search', 'Vitals', encounterId);
-        await guard(req, clinicId, 'vitals.read', what);
-        return listed(what, clinicId, () => p.stores.transaction(clinicId, 'read', (scope) => recordsOf(scope, encounterId, vitalsOf)));
-      },
+    app.get('/encounters/:encounterId/vitals', {
+      config: { permission: 'vitals.read', phi: auditAs(inEncounter('search', 'Vitals')) },
+      schema: { tags, summary: 'The vitals recorded in an encounter', params: EncounterParams, response: { 200: items(Vitals), ...problemResponses } },
+      handler: async (req) => ({ items: (await req.clinic.read((scope) => recordsOf(scope, req.params.encounterId, vitalsOf), counted)).items }),
     });
 
-    app.post(`${base}/:encounterId/vitals`, {
-      schema: { tags, security, params: EncounterParams, body: VitalsInput, response: { 201: Vitals, ...problemResponses } },
-      handler: async (req, reply) => {
-        const { clinicId, encounterId } = req.params;
-        const what = access('create', 'Vitals', encounterId);
-        await guard(req, clinicId, 'vitals.write', what);
-        const actor = principalOf(req).userId;
-        const vitals = await audited(p, clinicId, what, () => p.stores.transaction(clinicId, 'write', (scope) => recordVitals(scope, encounterId, req.body, actor)), identify);
-        return reply.code(201).send(vitals);
-      },
+    app.post('/encounters/:encounterId/vitals', {
+      config: { permission: 'vitals.write', phi: auditAs(inEncounter('create', 'Vitals')) },
+      schema: { tags, summary: 'Record vitals (LOINC-coded, UCUM units)', params: EncounterParams, body: VitalsInput, response: { 201: Vitals, ...problemResponses } },
+      handler: async (req, reply) =>
+        reply.code(201).send(await req.clinic.write((scope) => recordVitals(scope, req.params.encounterId, req.body, req.clinic.userId), identify)),
     });
 
-    app.get(`${base}/:encounterId/prescriptions`, {
-      schema: { tags, security, params: EncounterParams, response: { 200: items(Prescription), ...problemResponses } },
-      handler: async (req) => {
-        const { clinicId, encounterId } = req.params;
-        const what = access('search', 'Prescription', encounterId);
-        await guard(req, clinicId, 'prescription.read', what);
-        return listed(what, clinicId, () => p.stores.transaction(clinicId, 'read', (scope) => recordsOf(scope, encounterId, prescriptionsOf)));
-      },
+    app.get('/encounters/:encounterId/prescriptions', {
+      config: { permission: 'prescription.read', phi: auditAs(inEncounter('search', 'Prescription')) },
+      schema: { tags, summary: 'The prescriptions issued in an encounter', params: EncounterParams, response: { 200: items(Prescription), ...problemResponses } },
+      handler: async (req) => ({ items: (await req.clinic.read((scope) => recordsOf(scope, req.params.encounterId, prescriptionsOf), counted)).items }),
     });
 
-    app.post(`${base}/:encounterId/prescriptions`, {
-      schema: { tags, security, params: EncounterParams, body: PrescriptionInput, response: { 201: Prescription, ...problemResponses } },
-      handler: async (req, reply) => {
-        const { clinicId, encounterId } = req.params;
-        const what = access('create', 'Prescription', encounterId);
-        await guard(req, clinicId, 'prescription.write', what);
-        const actor = principalOf(req).userId;
-        const rx = await audited(p, clinicId, what, () => p.stores.transaction(clinicId, 'write', (scope) => issuePrescription(scope, encounterId, req.body, actor)), identify);
-        return reply.code(201).send(rx);
-      },
+    app.post('/encounters/:encounterId/prescriptions', {
+      config: { permission: 'prescription.write', phi: auditAs(inEncounter('create', 'Prescription')) },
+      schema: { tags, summary: 'Issue a prescription', params: EncounterParams, body: PrescriptionInput, response: { 201: Prescription, ...problemResponses } },
+      handler: async (req, reply) =>
+        reply.code(201).send(await req.clinic.write((scope) => issuePrescription(scope, req.params.encounterId, req.body, req.clinic.userId), identify)),
     });
 
-    app.get(`${base}/:encounterId/diagnoses`, {
-      schema: { tags, security, params: EncounterParams, response: { 200: items(Diagnosis), ...problemResponses } },
-      handler: async (req) => {
-        const { clinicId, encounterId } = req.params;
-        const what = access('search', 'Diagnosis', encounterId);
-        await guard(req, clinicId, 'diagnosis.read', what);
-        return listed(what, clinicId, () => p.stores.transaction(clinicId, 'read', (scope) => recordsOf(scope, encounterId, diagnosesOf)));
-      },
+    app.get('/encounters/:encounterId/diagnoses', {
+      config: { permission: 'diagnosis.read', phi: auditAs(inEncounter('search', 'Diagnosis')) },
+      schema: { tags, summary: 'The diagnoses recorded in an encounter', params: EncounterParams, response: { 200: items(Diagnosis), ...problemResponses } },
+      handler: async (req) => ({ items: (await req.clinic.read((scope) => recordsOf(scope, req.params.encounterId, diagnosesOf), counted)).items }),
     });
 
-    app.post(`${base}/:encounterId/diagnoses`, {
-      schema: { tags, security, params: EncounterParams, body: DiagnosisInput, response: { 201: Diagnosis, ...problemResponses } },
-      handler: async (req, reply) => {
-        const { clinicId, encounterId } = req.params;
-        const what = access('create', 'Diagnosis', encounterId);
-        await guard(req, clinicId, 'diagnosis.write', what);
-        const actor = principalOf(req).userId;
-        const dx = await audited(p, clinicId, what, () => p.stores.transaction(clinicId, 'write', (scope) => recordDiagnosis(scope, encounterId, req.body, actor)), identify);
-        return reply.code(201).send(dx);
-      },
+    app.post('/encounters/:encounterId/diagnoses', {
+      config: { permission: 'diagnosis.write', phi: auditAs(inEncounter('create', 'Diagnosis')) },
+      schema: { tags, summary: 'Record a diagnosis (ICD-10)', params: EncounterParams, body: DiagnosisInput, response: { 201: Diagnosis, ...problemResponses } },
+      handler: async (req, reply) =>
+        reply.code(201).send(await req.clinic.write((scope) => recordDiagnosis(scope, req.params.encounterId, req.body, req.clinic.userId), identify)),
     });
-
-    /** A list of one kind of record of an encounter, audited as a search with its patient and count. */
-    async function listed<T>(what: PhiAccess, clinicId: string, run: () => Promise<{ patientId: string; items: T[] }>): Promise<{ items: T[] }> {
-      const { items: list } = await audited(p, clinicId, what, run, (r) => ({ patientId: r.patientId, detail: { count: r.items.length } }));
-      return { items: list };
-    }
   };
-
-/** Names the record an access created or read, and its patient, from the result. */
-const identify = (r: { id: string; patientId: string }): Partial<PhiAccess> => ({ resourceId: r.id, patientId: r.patientId });

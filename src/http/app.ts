@@ -121,9 +121,8 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   await app.register(identityRoutes(p));
   await app.register(accessRoutes(p));
   await app.register(platformRoutes(p));
-  await app.register(clinicScope(p, [patientRoutes]), { prefix: CLINIC_PREFIX });
+  await app.register(clinicScope(p, [patientRoutes, clinicalRoutes(p)]), { prefix: CLINIC_PREFIX });
   await app.register(schedulingRoutes(p));
-  await app.register(clinicalRoutes(p));
   await app.register(auditRoutes(p));
   await app.register(settingsRoutes(p));
   await app.register(flagRoutes(p));

@@ -56,6 +56,8 @@ declare module 'fastify' {
 
 /** What a clinic route's handler works with: this clinic, the caller's membership, its tenant transactions. */
 export class ClinicHandle {
+  private auditing = false;
+
   constructor(
     readonly id: string,
     readonly membership: Membership,
@@ -92,7 +94,12 @@ export class ClinicHandle {
    * On a route without `config.phi` it simply runs.
    */
   audited<T>(run: () => Promise<T>, describe?: (result: T) => Partial<PhiAccess>): Promise<T> {
-    return this.phi ? audited(this.p, this.id, this.phi, run, describe) : run();
+    // Transactions inside audited work belong to its one record.
+    if (!this.phi || this.auditing) return run();
+    this.auditing = true;
+    return audited(this.p, this.id, this.phi, run, describe).finally(() => {
+      this.auditing = false;
+    });
   }
 
   private transaction<T>(access: TenantAccess, fn: (scope: TenantScope) => Promise<T>, describe?: (result: T) => Partial<PhiAccess>): Promise<T> {
