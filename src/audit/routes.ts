@@ -6,9 +6,9 @@ import { problemResponses } from '../http/problem.js';
 import { idSchema } from '../ids.js';
 import { AUDIT_ACTIONS, AUDIT_OUTCOMES } from './region-migration.js';
 import { searchAuditEvents } from './search.js';
-import { audited, requirePhiPermission, SYSTEM_ACTOR, type PhiAccess } from './trail.js';
+import { SYSTEM_ACTOR, type PhiAccess } from './trail.js';
+import { auditAs } from '../http/clinic-scope.js';
 
-const ClinicParams = z.strictObject({ clinicId: idSchema('clinic') });
 
 const AuditEventQuery = z.strictObject({
   patientId: idSchema('patient').optional(),
@@ -51,35 +51,34 @@ const AuditEventPage = z.object({ items: z.array(AuditEvent), nextCursor: z.stri
 export const auditRoutes =
   (p: Platform): FastifyPluginAsyncZod =>
   async (app) => {
-    app.get('/api/v1/clinics/:clinicId/audit-events', {
+    app.get('/audit-events', {
+      config: {
+        permission: 'audit.read',
+        phi: auditAs(({ query }): PhiAccess => {
+          const filters = (['patientId', 'userId', 'from', 'to', 'action', 'cursor'] as const).filter((k) => query[k] !== undefined);
+          return {
+            action: 'search',
+            resourceType: 'AuditEvent',
+            resourceId: null,
+            patientId: (query.patientId as string | undefined) ?? null,
+            detail: filters.length ? { filters: filters.join(',') } : {},
+          };
+        }),
+      },
       schema: {
         tags: ['audit'],
-        security: [{ bearer: [] }],
-        params: ClinicParams,
+        summary: 'Search the clinic’s PHI access trail, newest first',
         querystring: AuditEventQuery,
         response: { 200: AuditEventPage, ...problemResponses },
       },
       handler: async (req) => {
-        const { clinicId } = req.params;
         const q = req.query;
-        const filters = (['patientId', 'userId', 'from', 'to', 'action', 'cursor'] as const).filter((k) => q[k] !== undefined);
-        const access: PhiAccess = {
-          action: 'search',
-          resourceType: 'AuditEvent',
-          resourceId: null,
-          patientId: q.patientId ?? null,
-          detail: filters.length ? { filters: filters.join(',') } : {},
-        };
-        await requirePhiPermission(p, req, clinicId, 'audit.read', access);
         const from = q.from ? new Date(q.from) : undefined;
         const to = q.to ? new Date(q.to) : undefined;
         if (from && to && from > to) throw badRequest('invalid_range', '`from` must not be after `to`');
-        return audited(
-          p,
-          clinicId,
-          access,
+        return req.clinic.audited(
           () =>
-            searchAuditEvents(p, clinicId, {
+            searchAuditEvents(p, req.clinic.id, {
               patientId: q.patientId,
               actorId: q.userId,
               action: q.action,

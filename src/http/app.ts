@@ -121,9 +121,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   await app.register(identityRoutes(p));
   await app.register(accessRoutes(p));
   await app.register(platformRoutes(p));
-  await app.register(clinicScope(p, [patientRoutes, clinicalRoutes(p)]), { prefix: CLINIC_PREFIX });
-  await app.register(schedulingRoutes(p));
-  await app.register(auditRoutes(p));
+  await app.register(clinicScope(p, [patientRoutes, clinicalRoutes(p), schedulingRoutes(p), auditRoutes(p)]), { prefix: CLINIC_PREFIX });
   await app.register(settingsRoutes(p));
   await app.register(flagRoutes(p));
   await app.register(scimRoutes(p));

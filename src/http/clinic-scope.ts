@@ -102,6 +102,11 @@ export class ClinicHandle {
     });
   }
 
+  /** More records of the same request (one per record a list showed, say), in one append. */
+  record(accesses: PhiAccess[]): Promise<void> {
+    return auditPhi(this.p, this.id, accesses);
+  }
+
   private transaction<T>(access: TenantAccess, fn: (scope: TenantScope) => Promise<T>, describe?: (result: T) => Partial<PhiAccess>): Promise<T> {
     return this.audited(() => this.p.stores.transaction(this.id, access, fn), describe);
   }

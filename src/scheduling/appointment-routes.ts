@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Permission } from '../access/roles.js';
-import { audited, auditPhi, requirePhiPermission, type PhiAccess } from '../audit/trail.js';
+import type { PhiAccess } from '../audit/trail.js';
+import { auditAs } from '../http/clinic-scope.js';
 import { badRequest } from '../errors.js';
 import { idSchema } from '../ids.js';
 import type { Platform } from '../platform/platform.js';
@@ -30,61 +31,72 @@ import { requireTimeZone } from './zones.js';
  * Appointments are patient data: every route records its access in the audit trail, with its outcome,
  * and a member whose role may not do it is recorded as denied.
  */
-const ClinicParams = z.strictObject({ clinicId: idSchema('clinic') });
-const AppointmentParams = z.strictObject({ clinicId: idSchema('clinic'), appointmentId: idSchema('appointment') });
+const AppointmentParams = z.strictObject({ appointmentId: idSchema('appointment') });
 const tags = ['appointments'];
-const security = [{ bearer: [] }];
 const resourceType = 'Appointment';
 
 /** The patient an appointment belongs to is known once it is read: the audit record names them. */
 const withPatient = (a: { patientId: string }): Partial<PhiAccess> => ({ patientId: a.patientId });
+/** An access to one appointment named in the path. */
+const oneAppointment = (action: PhiAccess['action'], detail?: Record<string, string | boolean>) =>
+  auditAs(({ params }) => ({ action, resourceType, resourceId: params.appointmentId ?? null, patientId: null, ...(detail ? { detail } : {}) }));
+/** Which filters a calendar search used, never their values. */
+const filtersOf = (q: { providerId?: unknown; date?: unknown; status?: unknown }) => ({
+  ...(q.providerId ? { byProvider: true } : {}),
+  ...(q.date ? { byDay: true } : {}),
+  ...(q.status ? { byStatus: true } : {}),
+});
 
-const STATUS_ACTIONS: { path: string; to: 'checked_in' | 'in_progress' | 'completed' | 'no_show'; permission: Permission }[] = [
-  { path: 'check-in', to: 'checked_in', permission: 'schedule.write' },
-  { path: 'start', to: 'in_progress', permission: 'encounter.write' },
-  { path: 'complete', to: 'completed', permission: 'encounter.write' },
-  { path: 'no-show', to: 'no_show', permission: 'schedule.write' },
+const STATUS_ACTIONS: { path: string; to: 'checked_in' | 'in_progress' | 'completed' | 'no_show'; permission: Permission; summary: string }[] = [
+  { path: 'check-in', to: 'checked_in', permission: 'schedule.write', summary: 'Check the patient in' },
+  { path: 'start', to: 'in_progress', permission: 'encounter.write', summary: 'Start the visit' },
+  { path: 'complete', to: 'completed', permission: 'encounter.write', summary: 'Complete the visit' },
+  { path: 'no-show', to: 'no_show', permission: 'schedule.write', summary: 'Mark the patient as not having come' },
 ];
 
 export const appointmentRoutes =
   (p: Platform): FastifyPluginAsyncZod =>
   async (app) => {
-    app.post('/api/v1/clinics/:clinicId/appointments', {
+    app.post('/appointments', {
+      config: {
+        permission: 'schedule.write',
+        phi: auditAs(({ body }) => ({ action: 'create', resourceType, resourceId: null, patientId: (body as { patientId: string }).patientId })),
+      },
       schema: {
         tags,
-        security,
-        params: ClinicParams,
+        summary: 'Book an appointment in a free slot (idempotent with Idempotency-Key)',
         headers: IdempotencyHeaders,
         body: BookingInput,
         response: { 201: Appointment, ...schedulingProblems },
       },
       handler: async (req, reply) => {
-        const { clinicId } = req.params;
-        const access: PhiAccess = { action: 'create', resourceType, resourceId: null, patientId: req.body.patientId };
-        await requirePhiPermission(p, req, clinicId, 'schedule.write', access);
+        const { clinic } = req;
         const key = requireIdempotencyKey(req.headers['idempotency-key']);
-        const result = await audited(
-          p,
-          clinicId,
-          access,
-          () => bookAppointment(p, clinicId, req.body, key, req.principal?.userId ?? null, Date.now()),
+        const result = await clinic.audited(
+          () => bookAppointment(p, clinic.id, req.body, key, clinic.userId, Date.now()),
           (r) => ({ resourceId: r.body.id, ...(r.replayed ? { detail: { replayed: true } } : {}) }),
         );
         if (result.replayed) reply.header('idempotent-replayed', 'true');
-        return reply.code(201).header('location', `/api/v1/clinics/${clinicId}/appointments/${result.body.id}`).send(result.body);
+        return reply.code(201).header('location', `/api/v1/clinics/${clinic.id}/appointments/${result.body.id}`).send(result.body);
       },
     });
 
-    app.get('/api/v1/clinics/:clinicId/appointments', {
-      schema: { tags, security, params: ClinicParams, querystring: AppointmentListQuery, response: { 200: AppointmentPage, ...schedulingProblems } },
+    app.get('/appointments', {
+      config: {
+        permission: 'schedule.read',
+        phi: auditAs(({ query }) => ({
+          action: 'search',
+          resourceType,
+          resourceId: null,
+          patientId: (query.patientId as string | undefined) ?? null,
+          detail: { ...filtersOf(query), list: true },
+        })),
+      },
+      schema: { tags, summary: 'The calendar: appointments by provider, patient, day and status', querystring: AppointmentListQuery, response: { 200: AppointmentPage, ...schedulingProblems } },
       handler: async (req) => {
-        const { clinicId } = req.params;
         const q = req.query;
-        const detail = { ...(q.providerId ? { byProvider: true } : {}), ...(q.date ? { byDay: true } : {}), ...(q.status ? { byStatus: true } : {}) };
-        const access: PhiAccess = { action: 'search', resourceType, resourceId: null, patientId: q.patientId ?? null, detail };
-        await requirePhiPermission(p, req, clinicId, 'schedule.read', access);
-        const page = await audited(p, clinicId, { ...access, detail: { ...detail, list: true } }, () =>
-          p.stores.transaction(clinicId, 'read', async (scope) => {
+        const page = await req.clinic.read(
+          async (scope) => {
             let day: { date: string; zone: string } | undefined;
             if (q.date) {
               const zone = q.tz
@@ -103,71 +115,51 @@ export const appointmentRoutes =
               limit: q.limit,
               cursor: q.cursor,
             });
-          }),
+          },
           (result) => ({ detail: { count: result.items.length } }),
         );
         // One record per appointment shown, so the trail answers "who saw this patient's appointments".
-        if (page.items.length)
-          await auditPhi(p, clinicId, page.items.map((a) => ({ action: 'search' as const, resourceType, resourceId: a.id, patientId: a.patientId, detail })));
+        const detail = filtersOf(q);
+        await req.clinic.record(page.items.map((a) => ({ action: 'search' as const, resourceType, resourceId: a.id, patientId: a.patientId, detail })));
         return page;
       },
     });
 
-    app.get('/api/v1/clinics/:clinicId/appointments/:appointmentId', {
-      schema: { tags, security, params: AppointmentParams, response: { 200: Appointment, ...schedulingProblems } },
-      handler: async (req) => {
-        const { clinicId, appointmentId } = req.params;
-        const access: PhiAccess = { action: 'read', resourceType, resourceId: appointmentId, patientId: null };
-        await requirePhiPermission(p, req, clinicId, 'schedule.read', access);
-        return audited(p, clinicId, access, () => p.stores.transaction(clinicId, 'read', (scope) => getAppointment(scope, appointmentId)), withPatient);
-      },
+    app.get('/appointments/:appointmentId', {
+      config: { permission: 'schedule.read', phi: oneAppointment('read') },
+      schema: { tags, summary: 'One appointment', params: AppointmentParams, response: { 200: Appointment, ...schedulingProblems } },
+      handler: async (req) => req.clinic.read((scope) => getAppointment(scope, req.params.appointmentId), withPatient),
     });
 
-    app.get('/api/v1/clinics/:clinicId/appointments/:appointmentId/history', {
-      schema: { tags, security, params: AppointmentParams, response: { 200: AppointmentHistory, ...schedulingProblems } },
+    app.get('/appointments/:appointmentId/history', {
+      config: { permission: 'schedule.read', phi: oneAppointment('read', { history: true }) },
+      schema: { tags, summary: 'Every change of an appointment, who made it and when', params: AppointmentParams, response: { 200: AppointmentHistory, ...schedulingProblems } },
       handler: async (req) => {
-        const { clinicId, appointmentId } = req.params;
-        const access: PhiAccess = { action: 'read', resourceType, resourceId: appointmentId, patientId: null, detail: { history: true } };
-        await requirePhiPermission(p, req, clinicId, 'schedule.read', access);
-        const [, history] = await audited(
-          p,
-          clinicId,
-          access,
-          () => p.stores.transaction(clinicId, 'read', async (scope) => [await getAppointment(scope, appointmentId), await appointmentHistory(scope, appointmentId)] as const),
+        const { appointmentId } = req.params;
+        const [, history] = await req.clinic.read(
+          async (scope) => [await getAppointment(scope, appointmentId), await appointmentHistory(scope, appointmentId)] as const,
           ([appointment]) => withPatient(appointment),
         );
         return history;
       },
     });
 
-    app.post('/api/v1/clinics/:clinicId/appointments/:appointmentId/reschedule', {
-      schema: { tags, security, params: AppointmentParams, body: RescheduleInput, response: { 200: Appointment, ...schedulingProblems } },
-      handler: async (req) => {
-        const { clinicId, appointmentId } = req.params;
-        const access: PhiAccess = { action: 'update', resourceType, resourceId: appointmentId, patientId: null, detail: { change: 'rescheduled' } };
-        await requirePhiPermission(p, req, clinicId, 'schedule.write', access);
-        return audited(p, clinicId, access, () => rescheduleAppointment(p, clinicId, appointmentId, req.body, Date.now()), withPatient);
-      },
+    app.post('/appointments/:appointmentId/reschedule', {
+      config: { permission: 'schedule.write', phi: oneAppointment('update', { change: 'rescheduled' }) },
+      schema: { tags, summary: 'Move an appointment to another free slot', params: AppointmentParams, body: RescheduleInput, response: { 200: Appointment, ...schedulingProblems } },
+      handler: async (req) => req.clinic.audited(() => rescheduleAppointment(p, req.clinic.id, req.params.appointmentId, req.body, Date.now()), withPatient),
     });
 
-    app.post('/api/v1/clinics/:clinicId/appointments/:appointmentId/cancel', {
-      schema: { tags, security, params: AppointmentParams, body: CancelInput, response: { 200: Appointment, ...schedulingProblems } },
-      handler: async (req) => {
-        const { clinicId, appointmentId } = req.params;
-        const access: PhiAccess = { action: 'update', resourceType, resourceId: appointmentId, patientId: null, detail: { change: 'cancelled' } };
-        await requirePhiPermission(p, req, clinicId, 'schedule.write', access);
-        return audited(p, clinicId, access, () => p.stores.transaction(clinicId, 'write', (scope) => cancelAppointment(scope, appointmentId, req.body, Date.now())), withPatient);
-      },
+    app.post('/appointments/:appointmentId/cancel', {
+      config: { permission: 'schedule.write', phi: oneAppointment('update', { change: 'cancelled' }) },
+      schema: { tags, summary: 'Cancel an appointment with a reason', params: AppointmentParams, body: CancelInput, response: { 200: Appointment, ...schedulingProblems } },
+      handler: async (req) => req.clinic.write((scope) => cancelAppointment(scope, req.params.appointmentId, req.body, Date.now()), withPatient),
     });
 
     for (const action of STATUS_ACTIONS)
-      app.post(`/api/v1/clinics/:clinicId/appointments/:appointmentId/${action.path}`, {
-        schema: { tags, security, params: AppointmentParams, response: { 200: Appointment, ...schedulingProblems } },
-        handler: async (req) => {
-          const { clinicId, appointmentId } = req.params;
-          const access: PhiAccess = { action: 'update', resourceType, resourceId: appointmentId, patientId: null, detail: { change: action.to } };
-          await requirePhiPermission(p, req, clinicId, action.permission, access);
-          return audited(p, clinicId, access, () => p.stores.transaction(clinicId, 'write', (scope) => changeStatus(scope, appointmentId, action.to, Date.now())), withPatient);
-        },
+      app.post(`/appointments/:appointmentId/${action.path}`, {
+        config: { permission: action.permission, phi: oneAppointment('update', { change: action.to }) },
+        schema: { tags, summary: action.summary, params: AppointmentParams, response: { 200: Appointment, ...schedulingProblems } },
+        handler: async (req) => req.clinic.write((scope) => changeStatus(scope, req.params.appointmentId, action.to, Date.now()), withPatient),
       });
   };

@@ -1,7 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { requireClinicPermission } from '../access/guard.js';
-import { requireAnyClinicPermission } from './access.js';
 import { badRequest } from '../errors.js';
 import { idSchema } from '../ids.js';
 import type { Platform } from '../platform/platform.js';
@@ -29,9 +27,9 @@ import { isCalendarDate } from './zones.js';
 
 /**
  * HTTP routes of the scheduling domain: providers, their hours and slots, appointment types (here);
- * appointments (`appointment-routes.ts`); intake (`intake-routes.ts`). Every route passes the guard first
- * (member of the clinic, else 404; role allows, else 403) and then reads through the clinic's tenant
- * transaction, where another clinic's records do not exist.
+ * appointments (`appointment-routes.ts`); intake (`intake-routes.ts`). All live in the clinic-scoped plugin,
+ * which checks membership (else 404) and the declared permission (else 403) before the handler reads through
+ * the clinic's tenant transaction, where another clinic's records do not exist.
  */
 export const schedulingRoutes =
   (p: Platform): FastifyPluginAsyncZod =>
@@ -41,11 +39,11 @@ export const schedulingRoutes =
     await app.register(intakeRoutes(p));
   };
 
-const ClinicParams = z.strictObject({ clinicId: idSchema('clinic') });
-const ProviderParams = z.strictObject({ clinicId: idSchema('clinic'), providerId: idSchema('provider') });
+const ProviderParams = z.strictObject({ providerId: idSchema('provider') });
 const OverrideParams = ProviderParams.extend({ date: z.string().max(32) });
 const tags = ['scheduling'];
-const security = [{ bearer: [] }];
+/** Free times and appointment types hold no patient data: whoever books or manages providers may see them. */
+const SEE_SCHEDULE = ['schedule.read', 'provider.read'] as const;
 
 function requireDate(value: string): string {
   if (!isCalendarDate(value)) throw badRequest('invalid_date', `"${value}" is not a calendar date (YYYY-MM-DD)`);
@@ -55,96 +53,90 @@ function requireDate(value: string): string {
 const providerRoutes =
   (p: Platform): FastifyPluginAsyncZod =>
   async (app) => {
-    app.get('/api/v1/clinics/:clinicId/providers', {
-      schema: { tags, security, params: ClinicParams, querystring: ProviderListQuery, response: { 200: ProviderPage, ...schedulingProblems } },
-      handler: async (req) => {
-        const { clinicId } = req.params;
-        requireClinicPermission(req, clinicId, 'provider.read');
-        return p.stores.transaction(clinicId, 'read', (scope) => listProviders(scope, req.query));
-      },
+    app.get('/providers', {
+      config: { permission: 'provider.read' },
+      schema: { tags, summary: 'The clinic’s providers', querystring: ProviderListQuery, response: { 200: ProviderPage, ...schedulingProblems } },
+      handler: async (req) => req.clinic.read((scope) => listProviders(scope, req.query)),
     });
 
-    app.post('/api/v1/clinics/:clinicId/providers', {
-      schema: { tags, security, params: ClinicParams, body: ProviderInput, response: { 201: Provider, ...schedulingProblems } },
+    app.post('/providers', {
+      config: { permission: 'provider.manage' },
+      schema: { tags, summary: 'Add a provider (a clinician of the clinic) with their time zone and specialty', body: ProviderInput, response: { 201: Provider, ...schedulingProblems } },
       handler: async (req, reply) => {
-        const { clinicId } = req.params;
-        requireClinicPermission(req, clinicId, 'provider.manage');
-        const provider = await p.stores.transaction(clinicId, 'write', (scope) => createProvider(p, scope, req.body));
-        return reply.code(201).header('location', `/api/v1/clinics/${clinicId}/providers/${provider.id}`).send(provider);
+        const provider = await req.clinic.write((scope) => createProvider(p, scope, req.body));
+        return reply.code(201).header('location', `/api/v1/clinics/${req.clinic.id}/providers/${provider.id}`).send(provider);
       },
     });
 
-    app.get('/api/v1/clinics/:clinicId/providers/:providerId', {
-      schema: { tags, security, params: ProviderParams, response: { 200: Provider, ...schedulingProblems } },
+    app.get('/providers/:providerId', {
+      config: { permission: 'provider.read' },
+      schema: { tags, summary: 'One provider', params: ProviderParams, response: { 200: Provider, ...schedulingProblems } },
       handler: async (req) => {
-        const { clinicId, providerId } = req.params;
-        requireClinicPermission(req, clinicId, 'provider.read');
-        return p.stores.transaction(clinicId, 'read', (scope) => getProvider(scope, providerId));
+        const { providerId } = req.params;
+        return req.clinic.read((scope) => getProvider(scope, providerId));
       },
     });
 
-    app.patch('/api/v1/clinics/:clinicId/providers/:providerId', {
-      schema: { tags, security, params: ProviderParams, body: ProviderPatch, response: { 200: Provider, ...schedulingProblems } },
+    app.patch('/providers/:providerId', {
+      config: { permission: 'provider.manage' },
+      schema: { tags, summary: 'Change a provider', params: ProviderParams, body: ProviderPatch, response: { 200: Provider, ...schedulingProblems } },
       handler: async (req) => {
-        const { clinicId, providerId } = req.params;
-        requireClinicPermission(req, clinicId, 'provider.manage');
-        return p.stores.transaction(clinicId, 'write', (scope) => updateProvider(scope, providerId, req.body));
+        const { providerId } = req.params;
+        return req.clinic.write((scope) => updateProvider(scope, providerId, req.body));
       },
     });
 
-    app.get('/api/v1/clinics/:clinicId/providers/:providerId/availability', {
-      schema: { tags, security, params: ProviderParams, querystring: AvailabilityQuery, response: { 200: Availability, ...schedulingProblems } },
+    app.get('/providers/:providerId/availability', {
+      config: { permission: 'provider.read' },
+      schema: { tags, summary: 'A provider’s weekly hours and date overrides', params: ProviderParams, querystring: AvailabilityQuery, response: { 200: Availability, ...schedulingProblems } },
       handler: async (req) => {
-        const { clinicId, providerId } = req.params;
-        requireClinicPermission(req, clinicId, 'provider.read');
-        return p.stores.transaction(clinicId, 'read', (scope) => getAvailability(scope, providerId, req.query));
+        const { providerId } = req.params;
+        return req.clinic.read((scope) => getAvailability(scope, providerId, req.query));
       },
     });
 
-    app.put('/api/v1/clinics/:clinicId/providers/:providerId/availability/weekly', {
-      schema: { tags, security, params: ProviderParams, body: WeeklyAvailabilityInput, response: { 200: Availability, ...schedulingProblems } },
+    app.put('/providers/:providerId/availability/weekly', {
+      config: { permission: 'provider.manage' },
+      schema: { tags, summary: 'Replace a provider’s weekly hours', params: ProviderParams, body: WeeklyAvailabilityInput, response: { 200: Availability, ...schedulingProblems } },
       handler: async (req) => {
-        const { clinicId, providerId } = req.params;
-        requireClinicPermission(req, clinicId, 'provider.manage');
-        return p.stores.transaction(clinicId, 'write', (scope) => replaceWeekly(scope, providerId, req.body));
+        const { providerId } = req.params;
+        return req.clinic.write((scope) => replaceWeekly(scope, providerId, req.body));
       },
     });
 
-    app.put('/api/v1/clinics/:clinicId/providers/:providerId/availability/overrides/:date', {
-      schema: { tags, security, params: OverrideParams, body: OverrideInput, response: { 200: Availability, ...schedulingProblems } },
+    app.put('/providers/:providerId/availability/overrides/:date', {
+      config: { permission: 'provider.manage' },
+      schema: { tags, summary: 'Set a provider’s hours for one date', params: OverrideParams, body: OverrideInput, response: { 200: Availability, ...schedulingProblems } },
       handler: async (req) => {
-        const { clinicId, providerId, date } = req.params;
-        requireClinicPermission(req, clinicId, 'provider.manage');
-        return p.stores.transaction(clinicId, 'write', (scope) => putOverride(scope, providerId, requireDate(date), req.body));
+        const { providerId, date } = req.params;
+        return req.clinic.write((scope) => putOverride(scope, providerId, requireDate(date), req.body));
       },
     });
 
-    app.delete('/api/v1/clinics/:clinicId/providers/:providerId/availability/overrides/:date', {
-      schema: { tags, security, params: OverrideParams, response: { 204: z.null(), ...schedulingProblems } },
+    app.delete('/providers/:providerId/availability/overrides/:date', {
+      config: { permission: 'provider.manage' },
+      schema: { tags, summary: 'Remove a date override', params: OverrideParams, response: { 204: z.null(), ...schedulingProblems } },
       handler: async (req, reply) => {
-        const { clinicId, providerId, date } = req.params;
-        requireClinicPermission(req, clinicId, 'provider.manage');
-        await p.stores.transaction(clinicId, 'write', (scope) => deleteOverride(scope, providerId, requireDate(date)));
+        const { providerId, date } = req.params;
+        await req.clinic.write((scope) => deleteOverride(scope, providerId, requireDate(date)));
         return reply.code(204).send(null);
       },
     });
 
-    app.get('/api/v1/clinics/:clinicId/providers/:providerId/slots', {
-      schema: { tags, security, params: ProviderParams, querystring: SlotQuery, response: { 200: SlotPage, ...schedulingProblems } },
+    app.get('/providers/:providerId/slots', {
+      config: { permission: SEE_SCHEDULE },
+      schema: { tags, summary: 'Free slots of a provider for an appointment type', params: ProviderParams, querystring: SlotQuery, response: { 200: SlotPage, ...schedulingProblems } },
       handler: async (req) => {
-        const { clinicId, providerId } = req.params;
-        // Free times hold no patient data: whoever books or manages providers may see them.
-        requireAnyClinicPermission(req, clinicId, ['schedule.read', 'provider.read']);
-        return findSlots(p, clinicId, providerId, req.query, Date.now());
+        const { providerId } = req.params;
+        return findSlots(p, req.clinic.id, providerId, req.query, Date.now());
       },
     });
 
-    app.get('/api/v1/clinics/:clinicId/appointment-types', {
-      schema: { tags, security, params: ClinicParams, response: { 200: AppointmentTypeList, ...schedulingProblems } },
+    app.get('/appointment-types', {
+      config: { permission: SEE_SCHEDULE },
+      schema: { tags, summary: 'The appointment types the clinic offers, with their booking rules', response: { 200: AppointmentTypeList, ...schedulingProblems } },
       handler: async (req) => {
-        const { clinicId } = req.params;
-        requireAnyClinicPermission(req, clinicId, ['schedule.read', 'provider.read']);
-        const settings = (await p.settings.effectiveFor(clinicId)).scheduling;
+        const settings = (await p.settings.effectiveFor(req.clinic.id)).scheduling;
         return {
           items: settings.appointmentTypes.map((t) => {
             const { rules } = slotRules(settings, t.key);
