@@ -1,8 +1,4 @@
-import type { FastifyRequest } from 'fastify';
 import type { Platform } from '../platform/platform.js';
-import { requireClinicPermission } from '../access/guard.js';
-import type { Permission } from '../access/roles.js';
-import type { Membership } from '../identity/sessions.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import { actorRef, currentContext, SYSTEM } from '../platform/request-context.js';
@@ -95,25 +91,4 @@ export async function audited<T>(
   const more = describe(result);
   await auditPhi(p, clinicId, { ...access, ...more, detail: { ...access.detail, ...more.detail } });
   return result;
-}
-
-/**
- * The guard (`access/guard.ts`) for a route that touches PHI: a member whose role does not allow the
- * action still gets 403, and the attempt is recorded with outcome `denied`. Non-members get the guard's
- * 404 and leave no record in a clinic that, for them, does not exist.
- */
-export async function requirePhiPermission(
-  p: Platform,
-  req: FastifyRequest,
-  clinicId: string,
-  permission: Permission,
-  access: PhiAccess,
-): Promise<Membership> {
-  try {
-    return requireClinicPermission(req, clinicId, permission);
-  } catch (err) {
-    if (err instanceof AppError && err.status === 403)
-      await auditPhi(p, clinicId, { ...access, outcome: 'denied', detail: { ...access.detail, permission } }).catch(() => {});
-    throw err;
-  }
 }
