@@ -113,6 +113,7 @@ export class ClinicHandle {
 }
 
 const ClinicId = idSchema('clinic');
+const members = new WeakMap<FastifyRequest, ClinicMember>();
 
 /**
  * The plugin. `routes` are the domains' clinic route plugins; their URLs are relative to the clinic
@@ -122,32 +123,38 @@ export function clinicScope(p: Platform, routes: FastifyPluginAsync[]): FastifyP
   return async (app) => {
     app.decorateRequest('clinic', null as unknown as ClinicHandle);
     app.addHook('onRoute', declareClinicRoute);
-    app.addHook('preHandler', (req, _reply, done) => {
+    // Membership first, before the body is even validated: for someone who is not a member, every URL of this
+    // clinic answers the same 404, whatever they send. The rest of the request runs in a context whose actor is
+    // the user in this clinic (the audit trail, the outbox and the log lines read it); the request's own context
+    // is left as it was.
+    app.addHook('preValidation', (req, _reply, done) => {
       let member: ClinicMember;
       try {
         member = clinicMember(req, (req.params as { clinicId: string }).clinicId);
       } catch (err) {
         return done(err as Error);
       }
-      const { membership, actor } = member;
-      // The rest of the request runs in a context whose actor is the user in this clinic: the audit trail, the
-      // outbox and the log lines read it from there. The request's own context is left as it was.
-      const run = () => {
-        const phi = req.routeOptions.config.phi?.(phiRequest(req)) ?? null;
-        const required = permissionsOf(req);
-        if (!allows(membership, required)) {
-          const denial = forbidden(`Your role (${membership.role}) may not ${required.join(' or ')}`);
-          if (!phi) return done(denial);
-          return void auditPhi(p, actor.clinicId, { ...phi, outcome: 'denied', detail: { ...phi.detail, permission: required[0] ?? 'none' } })
-            .catch(() => {})
-            .then(() => done(denial));
-        }
-        req.clinic = new ClinicHandle(actor.clinicId, membership, actor, p, phi);
-        done();
-      };
+      members.set(req, member);
       const ctx = currentContext();
-      if (ctx) runWithContext({ ...ctx, actor }, run);
-      else run();
+      if (ctx) runWithContext({ ...ctx, actor: member.actor }, done);
+      else done();
+    });
+    // The permission after validation, so that a PHI route's denied attempt is recorded with what it asked for.
+    app.addHook('preHandler', (req, _reply, done) => {
+      const member = members.get(req);
+      if (!member) return done(new Error('clinic membership was not resolved for this request'));
+      const { membership, actor } = member;
+      const phi = req.routeOptions.config.phi?.(phiRequest(req)) ?? null;
+      const required = permissionsOf(req);
+      if (!allows(membership, required)) {
+        const denial = forbidden(`Your role (${membership.role}) may not ${required.join(' or ')}`);
+        if (!phi) return done(denial);
+        return void auditPhi(p, actor.clinicId, { ...phi, outcome: 'denied', detail: { ...phi.detail, permission: required[0] ?? 'none' } })
+          .catch(() => {})
+          .then(() => done(denial));
+      }
+      req.clinic = new ClinicHandle(actor.clinicId, membership, actor, p, phi);
+      done();
     });
     for (const plugin of routes) await app.register(plugin);
   };
