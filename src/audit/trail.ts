@@ -1,9 +1,8 @@
-import type { Platform } from '../platform/platform.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import { actorRef, currentContext, SYSTEM } from '../platform/request-context.js';
 import { canonicalPayload, type AuditDetail } from './record.js';
-import { clinicAuditDb } from './region-db.js';
+import { clinicAuditDb, type TrailDeps } from './region-db.js';
 import { appendToChain } from './appender.js';
 
 /** One access to patient data, as the route that performed it describes it. */
@@ -33,7 +32,7 @@ const SYSTEM_PURPOSE = 'HSYSADMIN';
  * statements (`appender.ts`). If the record cannot be written the call fails, and so does the request: PHI
  * is not served without its audit record.
  */
-export async function auditPhi(p: Platform, clinicId: string, access: PhiAccess | PhiAccess[]): Promise<void> {
+export async function auditPhi(p: TrailDeps, clinicId: string, access: PhiAccess | PhiAccess[]): Promise<void> {
   const accesses = Array.isArray(access) ? access : [access];
   if (accesses.length === 0) return;
   const db = await clinicAuditDb(p, clinicId);
@@ -74,7 +73,7 @@ export async function auditPhi(p: Platform, clinicId: string, access: PhiAccess 
  * is what the caller sees.
  */
 export async function audited<T>(
-  p: Platform,
+  p: TrailDeps,
   clinicId: string,
   access: PhiAccess,
   run: () => Promise<T>,
