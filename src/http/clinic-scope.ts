@@ -6,7 +6,8 @@ import type { Permission } from '../access/roles.js';
 import { audited, auditPhi, type PhiAccess } from '../audit/trail.js';
 import { forbidden, notFound, unauthorized } from '../errors.js';
 import { idSchema } from '../ids.js';
-import type { Platform } from '../platform/platform.js';
+import type { TrailDeps } from '../audit/region-db.js';
+import type { TenantStores } from '../tenancy/stores.js';
 import { currentContext, runWithContext, type Actor } from '../platform/request-context.js';
 import type { TenantAccess, TenantScope } from '../tenancy/tenant-db.js';
 
@@ -54,6 +55,11 @@ declare module 'fastify' {
   }
 }
 
+/** What the plugin needs: the tenant stores for the clinic's transactions, and what the audit trail needs. */
+export interface ClinicScopeDeps extends TrailDeps {
+  stores: Pick<TenantStores, 'transaction' | 'regionDb'>;
+}
+
 /** What a clinic route's handler works with: this clinic, the caller's membership, its tenant transactions. */
 export class ClinicHandle {
   private auditing = false;
@@ -62,7 +68,7 @@ export class ClinicHandle {
     readonly id: string,
     readonly membership: Membership,
     readonly actor: Actor & { kind: 'user' },
-    private readonly p: Platform,
+    private readonly p: ClinicScopeDeps,
     /** The route's audit description, or null for a route that does not touch PHI. */
     private readonly phi: PhiAccess | null,
   ) {}
@@ -119,7 +125,7 @@ const members = new WeakMap<FastifyRequest, ClinicMember>();
  * The plugin. `routes` are the domains' clinic route plugins; their URLs are relative to the clinic
  * (`/patients/:patientId`). Register it with `{ prefix: CLINIC_PREFIX }`.
  */
-export function clinicScope(p: Platform, routes: FastifyPluginAsync[]): FastifyPluginAsync {
+export function clinicScope(p: ClinicScopeDeps, routes: FastifyPluginAsync[]): FastifyPluginAsync {
   return async (app) => {
     app.decorateRequest('clinic', null as unknown as ClinicHandle);
     app.addHook('onRoute', declareClinicRoute);
