@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { inTransaction, quoteIdent as q, runOnce, urlWithDatabase, withClient } from '../../src/db/pg.js';
+import type { TablesColumns } from '../../src/db/columns.js';
 import type { TenantMigration } from '../../src/tenancy/migration-kit.js';
 import { migrateTenantSchema } from '../../src/tenancy/store-migrate.js';
 
@@ -126,4 +127,73 @@ export async function migrateAndDump(
       audit: { versions: await ledger('audit'), schema: await dumpSchema(c, 'audit', ['schema_migrations']) },
     };
   });
+}
+
+/** A column as the catalogue has it, with the values of a `check (column in (...))` if there is one. */
+export interface CatalogueColumn {
+  table: string;
+  column: string;
+  sqlType: string;
+  nullable: boolean;
+  hasDefault: boolean;
+  values: string[] | null;
+}
+
+export async function readColumns(c: pg.ClientBase, schema: string, skipTables: string[] = []): Promise<CatalogueColumn[]> {
+  const columns = await c.query<Omit<CatalogueColumn, 'values'> & { checks: string[] }>(
+    `select t.relname as table, a.attname as column, format_type(a.atttypid, a.atttypmod) as "sqlType",
+            not a.attnotnull as nullable, a.atthasdef as "hasDefault",
+            array(select pg_get_constraintdef(k.oid) from pg_constraint k
+                   where k.conrelid = t.oid and k.contype = 'c' and k.conkey = array[a.attnum]) as checks
+       from pg_class t join pg_attribute a on a.attrelid = t.oid
+      where t.relnamespace = $1::regnamespace and t.relkind in ('r', 'p') and a.attnum > 0 and not a.attisdropped
+        and t.relname <> all ($2::text[])
+      order by t.relname, a.attnum`,
+    [q(schema), skipTables],
+  );
+  return columns.rows.map(({ checks, ...col }) => ({ ...col, values: checks.map(allowedValues).find((v) => v !== null) ?? null }));
+}
+
+/** `CHECK ((tier = ANY (ARRAY['small'::text, 'mid'::text])))` → ['small', 'mid']; any other check → null. */
+function allowedValues(check: string): string[] | null {
+  const m = /^CHECK \(\(\w+ = ANY \(ARRAY\[(.*)\]\)\)\)$/.exec(check);
+  if (!m) return null;
+  return [...m[1]!.matchAll(/'((?:[^']|'')*)'::text/g)].map((x) => x[1]!.replace(/''/g, "'"));
+}
+
+/**
+ * Where table descriptions (`db/columns.ts`) and the database disagree, one line per difference: a table or
+ * column on one side only, nullability, SQL type, default, allowed values. Empty when they agree.
+ */
+export function describedVersusCatalogue(described: TablesColumns, catalogue: CatalogueColumn[]): string[] {
+  const problems: string[] = [];
+  const actual = new Map<string, Map<string, CatalogueColumn>>();
+  for (const col of catalogue) actual.set(col.table, (actual.get(col.table) ?? new Map()).set(col.column, col));
+  for (const table of actual.keys()) if (!(table in described)) problems.push(`${table}: a table in the database that no type describes`);
+  for (const [table, columns] of Object.entries(described)) {
+    const inDb = actual.get(table);
+    if (!inDb) {
+      problems.push(`${table}: described, but the migrations create no such table`);
+      continue;
+    }
+    for (const column of inDb.keys()) if (!(column in columns)) problems.push(`${table}.${column}: a column in the database that the type lacks`);
+    for (const [column, { spec }] of Object.entries(columns)) {
+      const db = inDb.get(column);
+      const at = `${table}.${column}`;
+      if (!db) {
+        problems.push(`${at}: in the type, not in the database`);
+        continue;
+      }
+      if (spec.sqlType !== db.sqlType) problems.push(`${at}: ${db.sqlType} in the database, ${spec.sqlType} in the type`);
+      if (spec.nullable !== db.nullable)
+        problems.push(`${at}: ${db.nullable ? 'nullable' : 'not null'} in the database, ${spec.nullable ? 'nullable' : 'not null'} in the type`);
+      if (spec.hasDefault !== db.hasDefault)
+        problems.push(`${at}: ${db.hasDefault ? 'has a default' : 'has no default'} in the database, ${spec.hasDefault ? 'has one' : 'has none'} in the type`);
+      const want = db.values ? [...db.values].sort() : null;
+      const have = spec.values ? [...spec.values].sort() : null;
+      if (JSON.stringify(want) !== JSON.stringify(have))
+        problems.push(`${at}: the database allows ${want ? want.join(' | ') : 'any value'}, the type ${have ? have.join(' | ') : 'any value'}`);
+    }
+  }
+  return problems;
 }
