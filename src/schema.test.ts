@@ -74,9 +74,11 @@ describe('table types', () => {
   it('report a column missing on either side, a nullability, type or default that differs, and other allowed values', () => {
     const { users, clinics } = CONTROL_COLUMNS;
     const { email: _, ...withoutEmail } = users;
-    const changed = (tables: TablesColumns) => describedVersusCatalogue({ ...CONTROL_COLUMNS, ...tables }, control);
+    // Only what the change adds: the test above reports any difference the real descriptions have.
+    const before = new Set(describedVersusCatalogue(CONTROL_COLUMNS, control));
+    const changed = (tables: TablesColumns) => describedVersusCatalogue({ ...CONTROL_COLUMNS, ...tables }, control).filter((p) => !before.has(p));
     expect(changed({ users: withoutEmail })).toEqual(['users.email: a column in the database that the type lacks']);
-    expect(changed({ users: { ...users, nickname: text() } })).toEqual(['users.nickname: in the type, not in the database']);
+    expect(changed({ users: { ...users, no_such_column: text() } })).toEqual(['users.no_such_column: in the type, not in the database']);
     expect(changed({ users: { ...users, email: text().nullable() } })).toEqual(['users.email: not null in the database, nullable in the type']);
     expect(changed({ users: { ...users, locked_until: text().nullable() } })).toEqual([
       'users.locked_until: timestamp with time zone in the database, text in the type',
@@ -87,7 +89,9 @@ describe('table types', () => {
     ]);
     expect(changed({ clinics: { ...clinics, name: oneOf(['a']) } })).toEqual(['clinics.name: the database allows any value, the type a']);
     const { placement_moves: _moves, ...withoutMoves } = CONTROL_COLUMNS;
-    expect(describedVersusCatalogue(withoutMoves, control)).toEqual(['placement_moves: a table in the database that no type describes']);
+    expect(describedVersusCatalogue(withoutMoves, control).filter((p) => !before.has(p))).toEqual([
+      'placement_moves: a table in the database that no type describes',
+    ]);
     expect(changed({ appointments: TENANT_COLUMNS.appointments })).toEqual(['appointments: described, but the migrations create no such table']);
   });
 });
