@@ -119,8 +119,8 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   typed.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 
   await app.register(identityRoutes(p));
-  await app.register(platformRoutes(p));
   await app.register(clinicScope(p, [patientRoutes, accessRoutes(p)]), { prefix: CLINIC_PREFIX });
+  await app.register(operatorScope([platformRoutes(p)]), { prefix: OPERATOR_PREFIX });
   await app.register(schedulingRoutes(p));
   await app.register(clinicalRoutes(p));
   await app.register(auditRoutes(p));
