@@ -7,7 +7,8 @@ import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Platform } from '../platform/platform.js';
 import { withClient } from '../db/pg.js';
-import { identityRoutes } from '../identity/routes.js';
+import { clinicIdentityRoutes, identityRoutes } from '../identity/routes.js';
+import { mfaResetRoutes } from '../identity/mfa-routes.js';
 import { platformRoutes } from '../controlplane/routes.js';
 import { patientRoutes } from '../patients/routes.js';
 import { schedulingRoutes } from '../scheduling/routes.js';
@@ -119,8 +120,8 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   typed.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 
   await app.register(identityRoutes(p));
-  await app.register(clinicScope(p, [patientRoutes, accessRoutes(p)]), { prefix: CLINIC_PREFIX });
-  await app.register(operatorScope([platformRoutes(p)]), { prefix: OPERATOR_PREFIX });
+  await app.register(clinicScope(p, [patientRoutes, accessRoutes(p), clinicIdentityRoutes(p)]), { prefix: CLINIC_PREFIX });
+  await app.register(operatorScope([platformRoutes(p), mfaResetRoutes(p)]), { prefix: OPERATOR_PREFIX });
   await app.register(schedulingRoutes(p));
   await app.register(clinicalRoutes(p));
   await app.register(auditRoutes(p));
