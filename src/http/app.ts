@@ -18,6 +18,7 @@ import { settingsRoutes } from '../settings/routes.js';
 import { clinicsAwaitingMfa } from '../access/mfa-policy.js';
 import { flagRoutes } from '../flags/routes.js';
 import { scimRoutes } from '../scim/routes.js';
+import { scimAdminRoutes } from '../scim/admin-routes.js';
 import { accessRoutes } from '../access/routes.js';
 import { ssoRoutes } from '../sso/routes.js';
 import { unauthorized } from '../errors.js';
@@ -120,7 +121,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   typed.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 
   await app.register(identityRoutes(p));
-  await app.register(clinicScope(p, [patientRoutes, accessRoutes(p), clinicIdentityRoutes(p)]), { prefix: CLINIC_PREFIX });
+  await app.register(clinicScope(p, [patientRoutes, accessRoutes(p), clinicIdentityRoutes(p), scimAdminRoutes(p)]), { prefix: CLINIC_PREFIX });
   await app.register(operatorScope([platformRoutes(p), mfaResetRoutes(p)]), { prefix: OPERATOR_PREFIX });
   await app.register(schedulingRoutes(p));
   await app.register(clinicalRoutes(p));
