@@ -120,8 +120,9 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   });
   typed.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 
+  const sso = ssoRoutes(p);
   await app.register(identityRoutes(p));
-  await app.register(clinicScope(p, [patientRoutes, accessRoutes(p), clinicIdentityRoutes(p), scimAdminRoutes(p)]), { prefix: CLINIC_PREFIX });
+  await app.register(clinicScope(p, [patientRoutes, accessRoutes(p), clinicIdentityRoutes(p), scimAdminRoutes(p), sso.clinic]), { prefix: CLINIC_PREFIX });
   await app.register(operatorScope([platformRoutes(p), mfaResetRoutes(p)]), { prefix: OPERATOR_PREFIX });
   await app.register(schedulingRoutes(p));
   await app.register(clinicalRoutes(p));
@@ -129,7 +130,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   await app.register(settingsRoutes(p));
   await app.register(flagRoutes(p));
   await app.register(scimRoutes(p));
-  await app.register(ssoRoutes(p));
+  await app.register(sso.signIn);
   return app;
 }
 
