@@ -16,7 +16,7 @@ import { clinicalRoutes } from '../clinical/routes.js';
 import { auditRoutes } from '../audit/routes.js';
 import { clinicSettingsRoutes, platformSettingsRoutes } from '../settings/routes.js';
 import { clinicsAwaitingMfa } from '../access/mfa-policy.js';
-import { flagRoutes } from '../flags/routes.js';
+import { clinicFlagRoutes, platformFlagRoutes } from '../flags/routes.js';
 import { scimRoutes } from '../scim/routes.js';
 import { scimAdminRoutes } from '../scim/admin-routes.js';
 import { accessRoutes } from '../access/routes.js';
@@ -123,14 +123,13 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   const sso = ssoRoutes(p);
   await app.register(identityRoutes(p));
   await app.register(
-    clinicScope(p, [patientRoutes, accessRoutes(p), clinicIdentityRoutes(p), clinicSettingsRoutes(p), scimAdminRoutes(p), sso.clinic]),
+    clinicScope(p, [patientRoutes, accessRoutes(p), clinicIdentityRoutes(p), clinicSettingsRoutes(p), clinicFlagRoutes(p), scimAdminRoutes(p), sso.clinic]),
     { prefix: CLINIC_PREFIX },
   );
-  await app.register(operatorScope([platformRoutes(p), mfaResetRoutes(p), platformSettingsRoutes(p)]), { prefix: OPERATOR_PREFIX });
+  await app.register(operatorScope([platformRoutes(p), mfaResetRoutes(p), platformSettingsRoutes(p), platformFlagRoutes(p)]), { prefix: OPERATOR_PREFIX });
   await app.register(schedulingRoutes(p));
   await app.register(clinicalRoutes(p));
   await app.register(auditRoutes(p));
-  await app.register(flagRoutes(p));
   await app.register(scimRoutes(p));
   await app.register(sso.signIn);
   return app;
