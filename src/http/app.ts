@@ -25,7 +25,7 @@ import { unauthorized } from '../errors.js';
 import { errorHandler, sendProblem } from './problem.js';
 import { CLINIC_PREFIX, clinicScope } from './clinic-scope.js';
 import { OPERATOR_PREFIX, operatorScope } from './operator-scope.js';
-import { enforceBoundaries } from './boundaries.js';
+import { enforceBoundaries, guardsItself } from './boundaries.js';
 import { ANONYMOUS, runWithContext, type Actor } from '../platform/request-context.js';
 import { regionRedirect } from '../platform/region-routing.js';
 
@@ -45,6 +45,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
     // Per-request access lines only at debug level: at info they would double the log volume of a busy node.
     logController: new LogController({ disableRequestLogging: p.config.logLevel !== 'debug' && p.config.logLevel !== 'trace' }),
   });
+  enforceBoundaries(app);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
@@ -90,11 +91,12 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   });
 
   const typed = app.withTypeProvider<ZodTypeProvider>();
-  typed.get('/healthz', { config: { public: true }, schema: { tags: ['health'], response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+  typed.get('/healthz', { config: { public: true }, schema: { tags: ['health'], summary: 'The process is up', response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
   typed.get('/readyz', {
     config: { public: true },
     schema: {
       tags: ['health'],
+      summary: 'Every store (control plane and each region) answers',
       response: {
         200: z.object({ status: z.string(), stores: z.record(z.string(), z.string()) }),
         503: z.object({ status: z.string(), stores: z.record(z.string(), z.string()) }),
@@ -127,9 +129,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
     { prefix: CLINIC_PREFIX },
   );
   await app.register(operatorScope([platformRoutes(p), mfaResetRoutes(p), platformSettingsRoutes(p), platformFlagRoutes(p)]), { prefix: OPERATOR_PREFIX });
-  await app.register(schedulingRoutes(p));
-  await app.register(clinicalRoutes(p));
-  await app.register(auditRoutes(p));
+  await app.register(guardsItself([schedulingRoutes(p), clinicalRoutes(p), auditRoutes(p)]));
   await app.register(scimRoutes(p));
   await app.register(sso.signIn);
   return app;

@@ -1,4 +1,4 @@
-import type { FastifyInstance, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, RouteOptions } from 'fastify';
 import { CLINIC_PREFIX } from './clinic-scope.js';
 import { OPERATOR_PREFIX } from './operator-scope.js';
 
@@ -19,8 +19,23 @@ export function enforceBoundaries(app: FastifyInstance): void {
     for (const route of routes) {
       const url = `${route.url}/`;
       const guard = BOUNDARIES.find((b) => url.startsWith(b.path));
-      if (guard && route.config?.boundary !== guard.boundary)
+      if (guard && route.config?.boundary !== guard.boundary && !(guard.boundary === 'clinic' && route.config?.boundary === 'self-guarded'))
         throw new Error(`${String(route.method)} ${route.url} is outside ${guard.plugin}: register it inside the ${guard.boundary} boundary plugin`);
     }
   });
+}
+
+/**
+ * Temporary, while issue 17 moves the last clinic domains (scheduling, intake, appointments, clinical, the PHI
+ * audit trail) into clinicScope in their own change: their handlers still check membership, MFA and permission
+ * themselves (`requireClinicPermission`). Registered through here, their routes are let through the start-up
+ * check by name instead of stopping the start. Delete this, and `'self-guarded'`, when the last of them moves.
+ */
+export function guardsItself(routes: FastifyPluginAsync[]): FastifyPluginAsync {
+  return async (app) => {
+    app.addHook('onRoute', (route) => {
+      route.config = { ...route.config, boundary: 'self-guarded' };
+    });
+    for (const plugin of routes) await app.register(plugin);
+  };
 }
