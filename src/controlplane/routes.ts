@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { requireOperator } from '../access/guard.js';
 import { notFound } from '../errors.js';
 import { idSchema } from '../ids.js';
 import type { Platform } from '../platform/platform.js';
@@ -39,29 +38,28 @@ const view = (c: Clinic): z.infer<typeof ClinicView> => ({
 
 const Params = z.strictObject({ clinicId: idSchema('clinic') });
 const tags = ['platform'];
-const security = [{ bearer: [] }];
 
+/** The fleet's clinics and regions, inside the operator-scoped plugin (`http/operator-scope.ts`). */
 export const platformRoutes =
   (p: Platform): FastifyPluginAsyncZod =>
   async (app) => {
-    app.post('/api/v1/platform/clinics', {
+    app.post('/clinics', {
       schema: {
         tags,
-        security,
+        summary: 'Create a clinic in a data region and placement, with its storage provisioned',
         body: NewClinicInput,
         response: { 201: ClinicView, ...problemResponses },
       },
       handler: async (req, reply) => {
-        requireOperator(req);
         const clinic = await createClinic(p, req.body);
         return reply.code(201).header('location', `/api/v1/platform/clinics/${clinic.id}`).send(view(clinic));
       },
     });
 
-    app.get('/api/v1/platform/clinics', {
+    app.get('/clinics', {
       schema: {
         tags,
-        security,
+        summary: 'The clinics of the fleet, optionally of one region (cursor pages)',
         querystring: z.strictObject({
           limit: z.coerce.number().int().min(1).max(500).default(100),
           cursor: idSchema('clinic').optional(),
@@ -70,27 +68,25 @@ export const platformRoutes =
         response: { 200: z.object({ items: z.array(ClinicView), nextCursor: z.string().nullable() }), ...problemResponses },
       },
       handler: async (req) => {
-        requireOperator(req);
         const rows = await p.clinics.list({ limit: req.query.limit + 1, after: req.query.cursor, region: req.query.region });
         const items = rows.slice(0, req.query.limit).map(view);
         return { items, nextCursor: rows.length > req.query.limit ? (items.at(-1)?.id ?? null) : null };
       },
     });
 
-    app.get('/api/v1/platform/clinics/:clinicId', {
-      schema: { tags, security, params: Params, response: { 200: ClinicView, ...problemResponses } },
+    app.get('/clinics/:clinicId', {
+      schema: { tags, summary: 'One clinic, read fresh from the control plane', params: Params, response: { 200: ClinicView, ...problemResponses } },
       handler: async (req) => {
-        requireOperator(req);
         const clinic = await p.clinics.fresh(req.params.clinicId);
         if (!clinic) throw notFound('clinic');
         return view(clinic);
       },
     });
 
-    app.post('/api/v1/platform/clinics/:clinicId/placement', {
+    app.post('/clinics/:clinicId/placement', {
       schema: {
         tags,
-        security,
+        summary: 'Move a clinic to another placement model (its writes are frozen during the copy)',
         params: Params,
         body: z.strictObject({ model: z.enum(PLACEMENT_MODELS) }),
         response: {
@@ -108,16 +104,14 @@ export const platformRoutes =
         },
       },
       handler: async (req) => {
-        requireOperator(req);
         const result = await moveClinic(p, req.params.clinicId, req.body.model);
         return { clinic: view(result.clinic), move: result.move };
       },
     });
 
-    app.get('/api/v1/platform/clinics/:clinicId/export', {
+    app.get('/clinics/:clinicId/export', {
       schema: {
         tags,
-        security,
         summary: "Everything the clinic owns as one archive (contains PHI: the reason is kept in the clinic's PHI trail)",
         params: Params,
         // Operators never see patients in the normal course; an export is the exception (offboarding, a move to
@@ -126,7 +120,6 @@ export const platformRoutes =
         produces: ['application/gzip'],
       },
       handler: async (req, reply) => {
-        requireOperator(req);
         const clinic = await p.clinics.fresh(req.params.clinicId);
         if (!clinic) throw notFound('clinic');
         const archive = await exportClinic(p, clinic.id, { reason: req.query.reason });
@@ -137,10 +130,10 @@ export const platformRoutes =
       },
     });
 
-    app.get('/api/v1/platform/regions', {
+    app.get('/regions', {
       schema: {
         tags,
-        security,
+        summary: 'The data regions of the deployment and their failover regions',
         response: {
           200: z.object({
             items: z.array(z.object({ id: z.string(), jurisdiction: z.string(), failoverRegion: z.string().nullable() })),
@@ -148,11 +141,8 @@ export const platformRoutes =
           ...problemResponses,
         },
       },
-      handler: async (req) => {
-        requireOperator(req);
-        return {
-          items: p.config.regions.map((r) => ({ id: r.id, jurisdiction: r.jurisdiction, failoverRegion: r.failoverRegion })),
-        };
-      },
+      handler: async () => ({
+        items: p.config.regions.map((r) => ({ id: r.id, jurisdiction: r.jurisdiction, failoverRegion: r.failoverRegion })),
+      }),
     });
   };

@@ -7,16 +7,18 @@ import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Platform } from '../platform/platform.js';
 import { withClient } from '../db/pg.js';
-import { identityRoutes } from '../identity/routes.js';
+import { clinicIdentityRoutes, identityRoutes } from '../identity/routes.js';
+import { mfaResetRoutes } from '../identity/mfa-routes.js';
 import { platformRoutes } from '../controlplane/routes.js';
 import { patientRoutes } from '../patients/routes.js';
 import { schedulingRoutes } from '../scheduling/routes.js';
 import { clinicalRoutes } from '../clinical/routes.js';
 import { auditRoutes } from '../audit/routes.js';
-import { settingsRoutes } from '../settings/routes.js';
+import { clinicSettingsRoutes, platformSettingsRoutes } from '../settings/routes.js';
 import { clinicsAwaitingMfa } from '../access/mfa-policy.js';
-import { flagRoutes } from '../flags/routes.js';
+import { clinicFlagRoutes, platformFlagRoutes } from '../flags/routes.js';
 import { scimRoutes } from '../scim/routes.js';
+import { scimAdminRoutes } from '../scim/admin-routes.js';
 import { accessRoutes } from '../access/routes.js';
 import { ssoRoutes } from '../sso/routes.js';
 import { unauthorized } from '../errors.js';
@@ -43,6 +45,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
     // Per-request access lines only at debug level: at info they would double the log volume of a busy node.
     logController: new LogController({ disableRequestLogging: p.config.logLevel !== 'debug' && p.config.logLevel !== 'trace' }),
   });
+  enforceBoundaries(app);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
@@ -88,11 +91,12 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   });
 
   const typed = app.withTypeProvider<ZodTypeProvider>();
-  typed.get('/healthz', { config: { public: true }, schema: { tags: ['health'], response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+  typed.get('/healthz', { config: { public: true }, schema: { tags: ['health'], summary: 'The process is up', response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
   typed.get('/readyz', {
     config: { public: true },
     schema: {
       tags: ['health'],
+      summary: 'Every store (control plane and each region) answers',
       response: {
         200: z.object({ status: z.string(), stores: z.record(z.string(), z.string()) }),
         503: z.object({ status: z.string(), stores: z.record(z.string(), z.string()) }),
@@ -118,14 +122,26 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   });
   typed.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 
+  const sso = ssoRoutes(p);
   await app.register(identityRoutes(p));
-  await app.register(accessRoutes(p));
-  await app.register(platformRoutes(p));
-  await app.register(clinicScope(p, [patientRoutes, clinicalRoutes(p), schedulingRoutes(p), auditRoutes(p)]), { prefix: CLINIC_PREFIX });
-  await app.register(settingsRoutes(p));
-  await app.register(flagRoutes(p));
+  await app.register(
+    clinicScope(p, [
+      patientRoutes,
+      clinicalRoutes(p),
+      schedulingRoutes(p),
+      auditRoutes(p),
+      accessRoutes(p),
+      clinicIdentityRoutes(p),
+      clinicSettingsRoutes(p),
+      clinicFlagRoutes(p),
+      scimAdminRoutes(p),
+      sso.clinic,
+    ]),
+    { prefix: CLINIC_PREFIX },
+  );
+  await app.register(operatorScope([platformRoutes(p), mfaResetRoutes(p), platformSettingsRoutes(p), platformFlagRoutes(p)]), { prefix: OPERATOR_PREFIX });
   await app.register(scimRoutes(p));
-  await app.register(ssoRoutes(p));
+  await app.register(sso.signIn);
   return app;
 }
 
