@@ -2,7 +2,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import { PLACEMENT_MODELS } from '../tenancy/naming.js';
-import { clinicFixture, diagnosisOk, prescriptionOk, signedNote, vitalsOk, type ClinicFixture, type Method } from './fixtures.js';
+import { clinicFixture, diagnosisOk, prescriptionOk, signedNote, vitalsOk, type ClinicFixture, type Method } from '../../test/support/clinical.js';
 
 /**
  * A clinic reaching for another clinic's clinical record, in every pair of placements (pooled, schema,

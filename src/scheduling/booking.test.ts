@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import type { EffectiveSettings } from '../settings/namespaces.js';
 import { PLACEMENT_MODELS } from '../tenancy/naming.js';
-import { schedulingClinic, utcAt, type SchedulingClinic } from './fixtures.js';
+import { schedulingClinic, utcAt, type SchedulingClinic } from '../../test/support/scheduling.js';
 
 /**
  * Booking as a front desk sees it: one booking per slot however many people click at once, a retried

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import { moveClinic } from '../tenancy/move.js';
 import { PLACEMENT_MODELS } from '../tenancy/naming.js';
-import { schedulingClinic, utcAt, type SchedulingClinic } from './fixtures.js';
+import { schedulingClinic, utcAt, type SchedulingClinic } from '../../test/support/scheduling.js';
 
 /**
  * Isolation of every scheduling route, in every placement: a user of clinic A reaching for clinic B gets 404

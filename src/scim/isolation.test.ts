@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, STAFF_PASSWORD, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
-import { patchOp, scimClinic, userBody, type ScimClinic } from './test-support.js';
+import { patchOp, scimClinic, userBody, type ScimClinic } from '../../test/support/scim.js';
 
 /**
  * One clinic's directory token reaches that clinic's directory only. Clinic A is pooled, clinic B has its own
