@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestPlatform } from '../../test/support/platform.js';
 import { createTestSamlIdp, type TestSamlIdp } from '../../test/support/saml-idp.js';
 import { startTestDnsServer, type TestDnsServer } from '../../test/support/dns-server.js';
-import { ssoClinic, startSsoPlatform, type SsoClinic } from './test-support.js';
+import { ssoClinic, startSsoPlatform, type SsoClinic } from '../../test/support/sso.js';
 
 /** The clinic admin's side of SSO: connections, rules and their preview, email domains; and who may touch them. */
 let t: TestPlatform;

@@ -1,6 +1,6 @@
 import type { LightMyRequestResponse } from 'fastify';
-import type { PlacementModel } from '../tenancy/naming.js';
-import { bearer, type TestPlatform } from '../../test/support/platform.js';
+import type { PlacementModel } from '../../src/tenancy/naming.js';
+import { bearer, type TestPlatform } from './platform.js';
 
 /** For the SCIM suites: a clinic with its admin signed in and a SCIM token created through the admin API. */
 export interface ScimClinic {
