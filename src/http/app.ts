@@ -21,6 +21,8 @@ import { accessRoutes } from '../access/routes.js';
 import { ssoRoutes } from '../sso/routes.js';
 import { unauthorized } from '../errors.js';
 import { errorHandler, sendProblem } from './problem.js';
+import { frameworkErrors } from './framework-errors.js';
+import { guardInputText } from './input-text.js';
 import { currentContext, runWithContext } from '../platform/request-context.js';
 import { regionRedirect } from '../platform/region-routing.js';
 
@@ -37,12 +39,16 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
       return typeof given === 'string' && /^[A-Za-z0-9._-]{1,128}$/.test(given) ? given : randomUUID();
     },
     bodyLimit: 1024 * 1024,
+    // The longest path parameter any route takes is a DNS name (253); longer ones are refused with 414.
+    routerOptions: { maxParamLength: 256 },
+    frameworkErrors,
     // Per-request access lines only at debug level: at info they would double the log volume of a busy node.
     logController: new LogController({ disableRequestLogging: p.config.logLevel !== 'debug' && p.config.logLevel !== 'trace' }),
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
+  guardInputText(app); // first of all hooks: nothing reads a string the edge has not checked
   app.setNotFoundHandler((req, reply) => sendProblem(req, reply, 404, 'route_not_found', `No route ${req.method} ${req.url.split('?')[0]}`));
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
