@@ -11,6 +11,7 @@ import { UserDirectory } from '../identity/users.js';
 import { SettingsService } from '../settings/service.js';
 import { FlagService } from '../flags/service.js';
 import { type InvalidationBus, InProcessBus } from './bus.js';
+import { Limits } from './limiter.js';
 import { RedisBus } from './redis-bus.js';
 import { SecretBox } from './secrets.js';
 
@@ -36,6 +37,8 @@ export interface Platform {
   sessions: SessionStore;
   settings: SettingsService;
   flags: FlagService;
+  /** Rate limits, sign-in backoff and quotas: in Redis when the bus runs over it, else in this process. */
+  limits: Limits;
   /** Seals OIDC client secrets and TOTP seeds under the deployment secret. */
   secrets: SecretBox;
   /** The tenant migrations this build knows; tests may extend the list. */
@@ -69,6 +72,7 @@ export async function openPlatform(
   const sessions = new SessionStore(control, bus, config.sessionTtlHours);
   const settings = new SettingsService(control, bus, clinics, log);
   const flags = new FlagService(control, bus, log);
+  const limits = bus instanceof RedisBus ? Limits.redis(bus.commands, config.instance) : Limits.memory(config.instance);
   return {
     config,
     log,
@@ -80,6 +84,7 @@ export async function openPlatform(
     sessions,
     settings,
     flags,
+    limits,
     secrets: new SecretBox(config.secret),
     tenantMigrations: opts.tenantMigrations ?? TENANT_MIGRATIONS,
     async close() {
