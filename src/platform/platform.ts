@@ -68,7 +68,7 @@ export async function openPlatform(
       log,
     },
   );
-  const users = new UserDirectory(control, config.loginLockout);
+  const users = new UserDirectory(control, { maxFailures: config.signIn.maxFailures, lockMinutes: config.signIn.maxBackoffMinutes });
   const sessions = new SessionStore(control, bus, config.sessionTtlHours);
   const settings = new SettingsService(control, bus, clinics, log);
   const flags = new FlagService(control, bus, log);

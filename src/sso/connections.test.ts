@@ -13,7 +13,7 @@ const clinics: Record<'pooled' | 'schema' | 'database', SsoClinic> = {} as never
 beforeAll(async () => {
   dns = await startTestDnsServer();
   // Local IdPs are not allowed here: metadata URLs on private addresses must be refused as in production.
-  t = await startSsoPlatform({ POLYCLINIC_DNS_SERVERS: dns.address, POLYCLINIC_SSO_ALLOW_LOCAL_IDPS: 'false' });
+  t = await startSsoPlatform({ POLYCLINIC_DNS_SERVERS: dns.address, POLYCLINIC_OUTBOUND_ALLOW: '' });
   for (const placement of ['pooled', 'schema', 'database'] as const) clinics[placement] = await ssoClinic(t, placement);
   idp = createTestSamlIdp({ entityId: 'https://idp.example/saml' });
 });
