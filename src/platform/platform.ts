@@ -12,6 +12,7 @@ import { SettingsService } from '../settings/service.js';
 import { FlagService } from '../flags/service.js';
 import { type InvalidationBus, InProcessBus } from './bus.js';
 import { Limits } from './limiter.js';
+import { Outbound } from './outbound.js';
 import { RedisBus } from './redis-bus.js';
 import { SecretBox } from './secrets.js';
 
@@ -39,6 +40,8 @@ export interface Platform {
   flags: FlagService;
   /** Rate limits, sign-in backoff and quotas: in Redis when the bus runs over it, else in this process. */
   limits: Limits;
+  /** The guarded fetch for URLs others chose (IdP discovery, JWKS, metadata, webhooks): public addresses only. */
+  outbound: Outbound;
   /** Seals OIDC client secrets and TOTP seeds under the deployment secret. */
   secrets: SecretBox;
   /** The tenant migrations this build knows; tests may extend the list. */
@@ -85,6 +88,7 @@ export async function openPlatform(
     settings,
     flags,
     limits,
+    outbound: new Outbound({ allow: config.outboundAllow }),
     secrets: new SecretBox(config.secret),
     tenantMigrations: opts.tenantMigrations ?? TENANT_MIGRATIONS,
     async close() {
