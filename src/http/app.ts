@@ -24,6 +24,7 @@ import { errorHandler, sendProblem } from './problem.js';
 import { frameworkErrors } from './framework-errors.js';
 import { guardInputText } from './input-text.js';
 import { rateLimitUnauthenticated } from './rate-limit.js';
+import { securityHeaders } from './security-headers.js';
 import { currentContext, runWithContext } from '../platform/request-context.js';
 import { regionRedirect } from '../platform/region-routing.js';
 
@@ -51,7 +52,8 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
-  guardInputText(app); // first of all hooks: nothing reads a string the edge has not checked
+  await securityHeaders(app, p.config); // before any hook that may refuse: refusals carry the headers too
+  guardInputText(app); // then, before every other hook: nothing reads a string the edge has not checked
   rateLimitUnauthenticated(app, p.limits, p.config.rateLimitPerMinute);
   app.setNotFoundHandler((req, reply) => sendProblem(req, reply, 404, 'route_not_found', `No route ${req.method} ${req.url.split('?')[0]}`));
   app.addHook('onSend', async (req, reply) => {
