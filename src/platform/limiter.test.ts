@@ -104,9 +104,8 @@ describe.each(backends)('limiter contract on %s', (backend, open) => {
   });
 });
 
-describe.skipIf(redisUrl)('limiter contract on redis', () => {
-  it.skip('needs POLYCLINIC_TEST_REDIS_URL', () => {});
-});
+// Without a Redis to test against, say so in the report rather than pass silently.
+if (!redisUrl) describe('limiter contract on redis', () => it.skip('needs POLYCLINIC_TEST_REDIS_URL', () => {}));
 
 describe('addressKey', () => {
   it('counts IPv4 by address, IPv6 by its /64, IPv4-mapped IPv6 as the IPv4 address', () => {
