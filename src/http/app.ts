@@ -26,6 +26,10 @@ import { errorHandler, sendProblem } from './problem.js';
 import { CLINIC_PREFIX, clinicScope } from './clinic-scope.js';
 import { OPERATOR_PREFIX, operatorScope } from './operator-scope.js';
 import { enforceBoundaries } from './boundaries.js';
+import { frameworkErrors } from './framework-errors.js';
+import { guardInputText } from './input-text.js';
+import { rateLimitUnauthenticated } from './rate-limit.js';
+import { securityHeaders } from './security-headers.js';
 import { ANONYMOUS, runWithContext, type Actor } from '../platform/request-context.js';
 import { regionRedirect } from '../platform/region-routing.js';
 
@@ -42,6 +46,11 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
       return typeof given === 'string' && /^[A-Za-z0-9._-]{1,128}$/.test(given) ? given : randomUUID();
     },
     bodyLimit: 1024 * 1024,
+    // The longest path parameter any route takes is a DNS name (253); longer ones are refused with 414.
+    routerOptions: { maxParamLength: 256 },
+    frameworkErrors,
+    // Who the client is (req.ip) behind a load balancer: per-address limits count by it. A number is a hop count.
+    trustProxy: typeof p.config.trustProxy === 'number' ? ((hops) => (_address: string, hop: number) => hop < hops)(p.config.trustProxy) : p.config.trustProxy,
     // Per-request access lines only at debug level: at info they would double the log volume of a busy node.
     logController: new LogController({ disableRequestLogging: p.config.logLevel !== 'debug' && p.config.logLevel !== 'trace' }),
   });
@@ -49,6 +58,9 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
+  await securityHeaders(app, p.config); // before any hook that may refuse: refusals carry the headers too
+  guardInputText(app); // then, before every other hook: nothing reads a string the edge has not checked
+  rateLimitUnauthenticated(app, p.limits, p.config.rateLimitPerMinute);
   app.setNotFoundHandler((req, reply) => sendProblem(req, reply, 404, 'route_not_found', `No route ${req.method} ${req.url.split('?')[0]}`));
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);

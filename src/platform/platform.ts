@@ -14,6 +14,8 @@ import { UserDirectory } from '../identity/users.js';
 import { SettingsService } from '../settings/service.js';
 import { FlagService } from '../flags/service.js';
 import { type InvalidationBus, InProcessBus } from './bus.js';
+import { Limits } from './limiter.js';
+import { Outbound } from './outbound.js';
 import { RedisBus } from './redis-bus.js';
 import { SecretBox } from './secrets.js';
 
@@ -39,6 +41,10 @@ export interface Platform {
   sessions: SessionStore;
   settings: SettingsService;
   flags: FlagService;
+  /** Rate limits, sign-in backoff and quotas: in Redis when the bus runs over it, else in this process. */
+  limits: Limits;
+  /** The guarded fetch for URLs others chose (IdP discovery, JWKS, metadata, webhooks): public addresses only. */
+  outbound: Outbound;
   /** Seals OIDC client secrets and TOTP seeds under the deployment secret. */
   secrets: SecretBox;
   /** The control-plane migrations this build knows, every domain's (`src/schema.ts`). */
@@ -74,10 +80,11 @@ export async function openPlatform(
       log,
     },
   );
-  const users = new UserDirectory(control, config.loginLockout);
+  const users = new UserDirectory(control, { maxFailures: config.signIn.maxFailures, lockMinutes: config.signIn.maxBackoffMinutes });
   const sessions = new SessionStore(control, bus, config.sessionTtlHours);
   const settings = new SettingsService(control, bus, clinics, log);
   const flags = new FlagService(control, bus, log);
+  const limits = bus instanceof RedisBus ? Limits.redis(bus.commands, config.instance) : Limits.memory(config.instance);
   return {
     config,
     log,
@@ -89,6 +96,8 @@ export async function openPlatform(
     sessions,
     settings,
     flags,
+    limits,
+    outbound: new Outbound({ allow: config.outboundAllow }),
     secrets: new SecretBox(config.secret),
     controlMigrations: CONTROL_MIGRATIONS,
     tenantMigrations: opts.tenantMigrations ?? TENANT_MIGRATIONS,

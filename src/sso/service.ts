@@ -33,7 +33,7 @@ export class SsoService {
   constructor(private readonly p: Platform) {
     this.connections = new SsoConnections(p.control, p.secrets);
     this.flows = new SsoFlows(p.control);
-    this.oidc = new OidcRelyingParty({ allowInsecureHttp: p.config.ssoAllowLocalIdps });
+    this.oidc = new OidcRelyingParty({ outbound: p.outbound });
     this.replay = new PgReplayCache(p.control);
   }
 
@@ -54,7 +54,7 @@ export class SsoService {
     try {
       if (input.metadataXml !== undefined) return { ...parseIdpMetadata(input.metadataXml), metadataUrl: null };
       if (input.metadataUrl !== undefined) {
-        const xml = await fetchIdpMetadata(input.metadataUrl, { allowPrivateAddresses: this.p.config.ssoAllowLocalIdps });
+        const xml = await fetchIdpMetadata(input.metadataUrl, { outbound: this.p.outbound });
         return { ...parseIdpMetadata(xml), metadataUrl: input.metadataUrl };
       }
     } catch (err) {

@@ -8,7 +8,7 @@ import type { TestSamlIdp } from './saml-idp.js';
 export const PUBLIC_URL = 'http://polyclinic.test';
 
 export function startSsoPlatform(env: NodeJS.ProcessEnv = {}): Promise<TestPlatform> {
-  return startTestPlatform({ env: { POLYCLINIC_PUBLIC_URL: PUBLIC_URL, POLYCLINIC_SSO_ALLOW_LOCAL_IDPS: 'true', ...env } });
+  return startTestPlatform({ env: { POLYCLINIC_PUBLIC_URL: PUBLIC_URL, POLYCLINIC_OUTBOUND_ALLOW: '127.0.0.1/32,::1/128', ...env } });
 }
 
 export interface SsoClinic {
