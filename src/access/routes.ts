@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { Problem, problemResponses } from '../http/problem.js';
 import { userActor } from '../identity/account-audit.js';
 import type { Platform } from '../platform/platform.js';
-import { createRole, deleteRole, getRole, listRoles, RoleKey, updateRole, type Actor, type ClinicRole } from './clinic-roles.js';
+import { createRole, deleteRole, getRole, listRoles, RoleKey, updateRole, type ClinicRole } from './clinic-roles.js';
 import { memberRoutes } from './member-routes.js';
 import { BASE_ROLES, PERMISSIONS } from './roles.js';
 

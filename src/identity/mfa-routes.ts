@@ -143,7 +143,7 @@ export const mfaRoutes =
 export const mfaResetRoutes =
   (p: Platform): FastifyPluginAsyncZod =>
   async (app) => {
-    const totp = new TotpFactor(p.control, p.secrets);
+    const { totp } = p;
 
     app.delete('/users/:userId/mfa', {
       schema: {

@@ -7,8 +7,6 @@ import { Problem, problemResponses, sendProblem } from '../http/problem.js';
 import { userActor } from './account-audit.js';
 import { identityAuditRoutes } from './audit-routes.js';
 import { mfaRoutes } from './mfa-routes.js';
-import { SignIn } from './signin.js';
-import { TotpFactor } from './totp.js';
 
 const Membership = z.object({ clinicId: z.string(), role: z.string() });
 const User = z.object({ id: z.string(), email: z.string(), name: z.string(), isOperator: z.boolean() });
@@ -29,8 +27,7 @@ const membershipsView = (ms: readonly { clinicId: string; role: string }[]) => m
 export const identityRoutes =
   (p: Platform): FastifyPluginAsyncZod =>
   async (app) => {
-    const totp = new TotpFactor(p.control, p.secrets);
-    const signIn = new SignIn(p, totp);
+    const { totp, signIn } = p;
 
     app.post('/api/v1/auth/login', {
       config: { public: true },

@@ -1,14 +1,26 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { AppError } from '../errors.js';
-import type { Platform } from '../platform/platform.js';
+import type { Kysely } from 'kysely';
+import type { ControlDB } from '../controlplane/schema.js';
+import type { Limits } from '../platform/limiter.js';
 import { currentContext } from '../platform/request-context.js';
 import { anonymousActor, recordAccountEvent, userActor } from './account-audit.js';
 import { decoyHash, verifyPassword } from './passwords.js';
 import type { AuthMethod, Membership, Principal } from './sessions.js';
-import { SignInThrottle, type HeldBack } from './signin-throttle.js';
+import type { SessionStore } from './sessions.js';
+import { SignInThrottle, type HeldBack, type SignInPolicy } from './signin-throttle.js';
 import type { TotpFactor } from './totp.js';
-import { invalidCredentials, type User } from './users.js';
+import { invalidCredentials, type User, type UserDirectory } from './users.js';
+
+/** What sign-in needs: accounts, sessions, the limiter its throttle counts in, and the throttle's policy. */
+export interface SignInDeps {
+  control: Kysely<ControlDB>;
+  users: UserDirectory;
+  sessions: SessionStore;
+  limits: Limits;
+  config: { signIn: SignInPolicy };
+}
 
 const CHALLENGE_MINUTES = 5;
 export const CHALLENGE_ATTEMPTS = 5;
@@ -46,7 +58,7 @@ export class SignIn {
   private readonly throttle: SignInThrottle;
 
   constructor(
-    private readonly p: Platform,
+    private readonly p: SignInDeps,
     private readonly totp: TotpFactor,
   ) {
     this.throttle = new SignInThrottle(p.limits, p.config.signIn);

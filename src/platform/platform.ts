@@ -11,6 +11,13 @@ import { CONTROL_MIGRATIONS, REGION_SCHEMAS, TENANT_MIGRATIONS, TENANT_TABLES } 
 import { TenantStores } from '../tenancy/stores.js';
 import { SessionStore } from '../identity/sessions.js';
 import { UserDirectory } from '../identity/users.js';
+import { TotpFactor } from '../identity/totp.js';
+import { SignIn } from '../identity/signin.js';
+import { ScimTokens } from '../scim/tokens.js';
+import { ScimUsers } from '../scim/users.js';
+import { ScimGroups } from '../scim/groups.js';
+import { SsoService } from '../sso/service.js';
+import { SsoDomains } from '../sso/domains.js';
 import { SettingsService } from '../settings/service.js';
 import { FlagService } from '../flags/service.js';
 import { type InvalidationBus, InProcessBus } from './bus.js';
@@ -55,6 +62,16 @@ export interface Platform {
   tenantTables: TenantTable[];
   /** Schemas of their own in each region database (the PHI access trail), migrated with the region. */
   regionSchemas: RegionSchema[];
+  /** Identity services: the TOTP factor and the sign-in flows that use it. */
+  totp: TotpFactor;
+  signIn: SignIn;
+  /** SCIM 2.0: the clinics' tokens and the Users and Groups they provision. */
+  scimTokens: ScimTokens;
+  scimUsers: ScimUsers;
+  scimGroups: ScimGroups;
+  /** Single sign-on: connections and sign-in (one instance: it keeps the OIDC discovery cache), email domains. */
+  sso: SsoService;
+  ssoDomains: SsoDomains;
   close(): Promise<void>;
 }
 
@@ -85,7 +102,18 @@ export async function openPlatform(
   const settings = new SettingsService(control, bus, clinics, log);
   const flags = new FlagService(control, bus, log);
   const limits = bus instanceof RedisBus ? Limits.redis(bus.commands, config.instance) : Limits.memory(config.instance);
+  const secrets = new SecretBox(config.secret);
+  const outbound = new Outbound({ allow: config.outboundAllow });
+  // The composition root: the one place that knows every service; each takes only what it uses.
+  const totp = new TotpFactor(control, secrets);
   return {
+    totp,
+    signIn: new SignIn({ control, users, sessions, limits, config }, totp),
+    scimTokens: new ScimTokens(control),
+    scimUsers: new ScimUsers({ control, sessions }),
+    scimGroups: new ScimGroups({ control, sessions }),
+    sso: new SsoService({ control, clinics, secrets, outbound, sessions, log, config }),
+    ssoDomains: new SsoDomains(control, config.dnsServers),
     config,
     log,
     bus,
@@ -97,8 +125,8 @@ export async function openPlatform(
     settings,
     flags,
     limits,
-    outbound: new Outbound({ allow: config.outboundAllow }),
-    secrets: new SecretBox(config.secret),
+    outbound,
+    secrets,
     controlMigrations: CONTROL_MIGRATIONS,
     tenantMigrations: opts.tenantMigrations ?? TENANT_MIGRATIONS,
     tenantTables: TENANT_TABLES,

@@ -7,7 +7,7 @@ import type { Platform } from '../platform/platform.js';
 import { AccessEffects, syncAccess } from './access.js';
 import { scimHistory } from './audit.js';
 import { decideRole, loadMapping, MappingInput, MappingRule, saveMapping, type RoleMapping } from './mapping.js';
-import { TOKEN_ID_PATTERN, ScimTokens, type ScimTokenInfo } from './tokens.js';
+import { TOKEN_ID_PATTERN, type ScimTokenInfo } from './tokens.js';
 
 /**
  * The clinic admin's side of provisioning, on the ordinary API with a signed-in session and `user.manage`, inside
@@ -45,9 +45,8 @@ const GroupRef = z.union([
 export const scimAdminRoutes =
   (p: Platform): FastifyPluginAsyncZod =>
   async (app) => {
-    // Tokens are checked against the database on every SCIM request (no cache), so this instance and the
-    // protocol plugin's see the same tokens.
-    const tokens = new ScimTokens(p.control);
+    // The platform's one token service, which the protocol plugin checks tokens with too.
+    const tokens = p.scimTokens;
 
     app.post('/scim/tokens', {
       config: { permission: 'user.manage' },

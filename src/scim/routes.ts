@@ -41,7 +41,7 @@ declare module 'fastify' {
 export const scimRoutes =
   (p: Platform): FastifyPluginAsync =>
   async (app) => {
-    await app.register(scimProtocol(new ScimTokens(p.control), new ScimUsers(p), new ScimGroups(p)), { prefix: '/scim/v2/:clinicId' });
+    await app.register(scimProtocol(p.scimTokens, p.scimUsers, p.scimGroups), { prefix: '/scim/v2/:clinicId' });
   };
 
 const scimProtocol =

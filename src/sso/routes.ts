@@ -44,12 +44,11 @@ function sendStart(reply: FastifyReply, start: SignInStart): FastifyReply {
 }
 
 /**
- * The two plugins share one service: it keeps the OIDC discovery cache that a connection change forgets, so the
- * admin's change must reach the instance the sign-in routes use.
+ * The two plugins share the platform's one service (built in `platform/platform.ts`): it keeps the OIDC discovery
+ * cache that a connection change forgets, so the admin's change must reach the instance the sign-in routes use.
  */
 export function ssoRoutes(p: Platform): { clinic: FastifyPluginAsyncZod; signIn: FastifyPluginAsyncZod } {
-  const sso = new SsoService(p);
-  const domains = new SsoDomains(p.control, p.config.dnsServers);
+  const { sso, ssoDomains: domains } = p;
   return { clinic: ssoAdminRoutes(p, sso, domains), signIn: ssoSignInRoutes(p, sso, domains) };
 }
 
