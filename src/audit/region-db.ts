@@ -2,6 +2,7 @@ import { sql, type Generated, type Kysely, type Transaction } from 'kysely';
 import type { Platform } from '../platform/platform.js';
 import { notFound } from '../errors.js';
 import { AUDIT_SCHEMA } from './region-migration.js';
+import { rlsPin } from '../tenancy/placement/index.js';
 import type { AuditDetail } from './record.js';
 
 export interface AuditEventsTable {
@@ -58,7 +59,7 @@ export async function readTrail<T>(
   let tx = db.transaction().setAccessMode('read only');
   if (opts.snapshot) tx = tx.setIsolationLevel('repeatable read');
   return tx.execute(async (trx) => {
-    await sql`select set_config('app.clinic_id', ${clinicId}, true)`.execute(trx);
+    await sql`select ${rlsPin(clinicId)}`.execute(trx);
     return fn(trx);
   });
 }

@@ -114,13 +114,15 @@ export class ClinicDirectory {
     for (const id of ids) await this.changed(id);
   }
 
-  /** Every pooled clinic of a region is at its region store's version, whenever it was created. */
-  async setPooledVersion(regionId: string, version: number): Promise<string[]> {
+  /** Every clinic held by a store shared by a region's clinics is at that store's version, whenever it was created. */
+  async setStoreVersion(regionId: string, placement: Placement, version: number): Promise<string[]> {
     const rows = await this.db
       .updateTable('clinics')
       .set({ schema_version: version })
       .where('data_region', '=', regionId)
-      .where('placement_model', '=', 'pooled')
+      .where('placement_model', '=', placement.model)
+      .where('placement_database', '=', placement.database)
+      .where('placement_schema', '=', placement.schema)
       .where('status', '!=', 'provisioning')
       .returning('id')
       .execute();

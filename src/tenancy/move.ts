@@ -3,16 +3,13 @@ import type { Platform } from '../platform/platform.js';
 import { type Clinic } from '../controlplane/clinics.js';
 import { AppError, notFound } from '../errors.js';
 import { newId } from '../ids.js';
-import { databaseOf, inTransaction, quoteIdent as q, withClient } from '../db/pg.js';
-import { TENANT_TABLES, type TenantTable } from './catalogue.js';
-import { HELPER_SCHEMA, placementFor, type Placement, type PlacementModel } from './naming.js';
-import { createClinicStore, removeClinicStore } from './storage.js';
+import { databaseOf, withClient } from '../db/pg.js';
+import type { Placement, PlacementModel } from './naming.js';
+import { placementKind } from './placement/index.js';
+import { checksums, copyClinic, type TableChecksum } from './placement/copy.js';
+import { holdWrites } from './placement/pin.js';
 
-export interface TableChecksum {
-  table: string;
-  rows: number;
-  checksum: string;
-}
+export { checksums, type TableChecksum } from './placement/copy.js';
 
 export interface MoveReport {
   id: string;
@@ -27,8 +24,6 @@ export interface MoveHooks {
   duringFreeze?: () => Promise<void>;
   beforeVerify?: (target: { url: string; placement: Placement }) => Promise<void>;
 }
-
-const COPY_BATCH = 1000;
 
 /**
  * Moves a clinic online between placements.
@@ -50,7 +45,10 @@ export async function moveClinic(p: Platform, clinicId: string, to: PlacementMod
 
   const region = clinic.dataRegion;
   const source = clinic.placement;
-  const target = placementFor(to, { instance: p.config.instance, clinicId, regionDatabase: databaseOf(p.stores.adminUrl(region)) });
+  const sourceKind = placementKind(source.model);
+  const targetKind = placementKind(to);
+  const target = targetKind.address({ instance: p.config.instance, clinicId, regionDatabase: databaseOf(p.stores.adminUrl(region)) });
+  const ctx = p.stores.placementContext;
   const moveId = newId('move');
   await p.control.insertInto('placement_moves').values({ id: moveId, clinic_id: clinicId, from_model: source.model, to_model: to }).execute();
   const log = p.log.child({ clinicId, moveId, from: source.model, to });
@@ -61,7 +59,7 @@ export async function moveClinic(p: Platform, clinicId: string, to: PlacementMod
   let frozenAt = 0;
   let lock: pg.Client | undefined;
   try {
-    const targetVersion = await createClinicStore(p, clinicId, region, target);
+    const targetVersion = await targetKind.create(ctx, { clinicId, regionId: region, placement: target }, p.tenantMigrations);
     if (targetVersion !== clinic.schemaVersion)
       throw new AppError(409, 'migration_pending', `Source is at schema version ${clinic.schemaVersion}, target at ${targetVersion}; run polyclinic migrate first`);
 
@@ -71,7 +69,7 @@ export async function moveClinic(p: Platform, clinicId: string, to: PlacementMod
     lock = new pg.Client({ connectionString: p.stores.adminUrl(region, source.database), application_name: 'polyclinic-move' });
     lock.on('error', () => {});
     await lock.connect();
-    await lock.query(`select pg_advisory_lock(${q(HELPER_SCHEMA)}.clinic_lock_key($1))`, [clinicId]);
+    await holdWrites(lock, clinicId);
     await hooks.duringFreeze?.();
 
     const targetUrl = p.stores.adminUrl(region, target.database);
@@ -85,12 +83,9 @@ export async function moveClinic(p: Platform, clinicId: string, to: PlacementMod
 
     await p.clinics.setPlacement(clinicId, target, 'moving');
     switched = true;
-    // The source is no longer read by anyone; remove it while writers routed by a stale cache are still refused.
-    if (source.model === 'database') {
-      await lock.end();
-      lock = undefined;
-    }
-    await removeClinicStore(p, clinicId, region, source);
+    // The source is no longer read by anyone; remove it while writers routed by a stale cache are still refused
+    // (removing a database ends the lock's connection with it).
+    await sourceKind.remove(ctx, { clinicId, regionId: region, placement: source });
     await p.clinics.transition(clinicId, 'moving', 'active');
     const report: MoveReport = { id: moveId, from: source.model, to, frozenMs: Date.now() - frozenAt, tables: after };
     await finish('completed', report);
@@ -101,7 +96,7 @@ export async function moveClinic(p: Platform, clinicId: string, to: PlacementMod
   } catch (err) {
     log.error({ err }, switched ? 'move switched but cleanup failed' : 'move failed; clinic stays where it was');
     if (!switched) {
-      await removeClinicStore(p, clinicId, region, target).catch((e) => log.error({ err: e }, 'removing the partial target failed'));
+      await targetKind.remove(ctx, { clinicId, regionId: region, placement: target }).catch((e) => log.error({ err: e }, 'removing the partial target failed'));
       if (frozenAt) await p.clinics.transition(clinicId, 'moving', 'active');
     } else {
       await p.clinics.transition(clinicId, 'moving', 'active');
@@ -111,49 +106,4 @@ export async function moveClinic(p: Platform, clinicId: string, to: PlacementMod
   } finally {
     await lock?.end().catch(() => {});
   }
-}
-
-async function copyClinic(src: pg.ClientBase, srcSchema: string, dst: pg.ClientBase, dstSchema: string, clinicId: string): Promise<void> {
-  await inTransaction(src, () =>
-    inTransaction(dst, async () => {
-      await src.query(`select set_config('app.clinic_id', $1, true)`, [clinicId]);
-      await dst.query(`select set_config('app.clinic_id', $1, true)`, [clinicId]);
-      for (const t of TENANT_TABLES) {
-        await src.query(
-          `declare rows_out no scroll cursor for select row_to_json(t)::text as j from ${q(srcSchema)}.${q(t.name)} t where clinic_id = $1 order by ${orderBy(t)}`,
-          [clinicId],
-        );
-        for (;;) {
-          const batch = await src.query<{ j: string }>(`fetch ${COPY_BATCH} from rows_out`);
-          if (batch.rows.length === 0) break;
-          await dst.query(
-            `insert into ${q(dstSchema)}.${q(t.name)} select * from json_populate_recordset(null::${q(dstSchema)}.${q(t.name)}, $1::json)`,
-            [`[${batch.rows.map((r) => r.j).join(',')}]`],
-          );
-        }
-        await src.query('close rows_out');
-      }
-    }),
-  );
-}
-
-/** Row count and an order-stable checksum of every tenant table of one clinic in one store. */
-export async function checksums(c: pg.ClientBase, schema: string, clinicId: string): Promise<TableChecksum[]> {
-  return inTransaction(c, async () => {
-    await c.query(`select set_config('app.clinic_id', $1, true)`, [clinicId]);
-    const out: TableChecksum[] = [];
-    for (const t of TENANT_TABLES) {
-      const r = await c.query<{ n: number; sum: string }>(
-        `select count(*)::int as n, md5(coalesce(string_agg(md5(t::text), '' order by ${orderBy(t)}), '')) as sum
-           from ${q(schema)}.${q(t.name)} t where clinic_id = $1`,
-        [clinicId],
-      );
-      out.push({ table: t.name, rows: r.rows[0]?.n ?? 0, checksum: r.rows[0]?.sum ?? '' });
-    }
-    return out;
-  });
-}
-
-function orderBy(t: TenantTable): string {
-  return t.key.map((k) => `t.${q(k)}`).join(', ');
 }

@@ -4,9 +4,10 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Clinic, ClinicDirectory } from '../controlplane/clinics.js';
 import { AppError, clinicFrozen, notFound } from '../errors.js';
-import { newPool, pgErrorCode, quoteIdent, quoteLiteral, urlWithCredentials, urlWithDatabase } from '../db/pg.js';
+import { newPool, pgErrorCode, urlWithCredentials, urlWithDatabase } from '../db/pg.js';
 import { inlineParameters } from '../db/inline.js';
-import { HELPER_SCHEMA, appRole, clinicRole, rolePassword } from './naming.js';
+import { appRole, rolePassword } from './naming.js';
+import { placementKind, type PlacementContext, type StorePool } from './placement/index.js';
 import type { TenantAccess, TenantDB, TenantScope } from './tenant-db.js';
 import { currentContext } from '../platform/request-context.js';
 
@@ -18,6 +19,8 @@ export interface RegionStoreConfig {
 }
 
 interface ClinicPool {
+  /** The database it reaches (`StorePool`). */
+  key: string;
   db: Kysely<TenantDB>;
   lastUsed: number;
   active: number;
@@ -28,20 +31,18 @@ const STALE_PLACEMENT_CODES = new Set(['3F000', '42P01', '3D000', '23503', '28P0
 
 /**
  * Where the rows are. Domain code asks for a tenant-scoped transaction and gets a Kysely transaction that is
- * already confined to one clinic; it never learns the placement:
- *
- * - pooled: the region's shared `tenant` schema, as the non-owner app role, RLS pinned by `app.clinic_id`;
- * - schema: the clinic's own schema in the region database, after `SET LOCAL ROLE` to the clinic's role,
- *   which has rights on that schema only (the app role is NOINHERIT, so it holds none of them itself);
- * - database: the clinic's own database with its own credentials, through a pool opened on first use and
- *   closed when idle, so a thousand idle enterprise clinics hold no connections.
- *
- * RLS is on in every placement, so a query that forgets `WHERE clinic_id` still sees one clinic.
+ * already confined to one clinic; it never learns the placement. Each placement (`placement/`) says which pool
+ * its clinics use and what their pin is: the region's app-role pool for pooled and schema placement, a pool of
+ * the clinic's own for database placement, opened on first use and closed when idle so a thousand idle
+ * enterprise clinics hold no connections. RLS is on in every placement, so a query that forgets
+ * `WHERE clinic_id` still sees one clinic.
  */
 export class TenantStores {
   private readonly regionApp = new Map<string, Kysely<TenantDB>>();
   private readonly clinicPools = new Map<string, ClinicPool>();
   private readonly sweeper: NodeJS.Timeout;
+  /** What the placements need from this deployment (`placement/kind.ts`). */
+  readonly placementContext: PlacementContext;
 
   constructor(
     readonly regions: RegionStoreConfig[],
@@ -62,6 +63,12 @@ export class TenantStores {
     }
     this.sweeper = setInterval(() => void this.closeIdleClinicPools(), Math.min(opts.clinicIdleMs, 30_000));
     this.sweeper.unref();
+    this.placementContext = {
+      instance: opts.instance,
+      secret: opts.secret,
+      adminUrl: (regionId, database) => this.adminUrl(regionId, database),
+      closeClinicPool: (clinicId) => this.closeClinicPool(clinicId),
+    };
   }
 
   region(id: string): RegionStoreConfig {
@@ -87,10 +94,11 @@ export class TenantStores {
     const clinic = await this.clinics.get(clinicId);
     if (!clinic || clinic.status === 'provisioning') throw notFound('clinic');
     if (access === 'write' && clinic.status === 'moving') throw clinicFrozen();
-    const pool = this.poolFor(clinic);
+    const kind = placementKind(clinic.placement.model);
+    const pool = this.poolFor(clinic, kind.pool(this.placementContext, clinic));
     if ('active' in pool) pool.active++;
     const db = 'active' in pool ? pool.db : pool;
-    const pin = pinClinic(clinic, access, this.opts.instance);
+    const pin = kind.pin(this.placementContext, clinic, access);
     try {
       if (access === 'write')
         return await db.connection().execute(async (conn) => {
@@ -155,22 +163,19 @@ export class TenantStores {
     return err;
   }
 
-  private poolFor(clinic: Clinic): Kysely<TenantDB> | ClinicPool {
-    if (clinic.placement.model !== 'database') {
-      const db = this.regionApp.get(clinic.dataRegion);
-      if (!db) throw new AppError(421, 'region_not_served', `Clinic is homed in ${clinic.dataRegion}`);
-      return db;
-    }
+  private poolFor(clinic: Clinic, choice: StorePool): Kysely<TenantDB> | ClinicPool {
+    if (choice.kind === 'region') return this.regionDb(clinic.dataRegion);
     let pool = this.clinicPools.get(clinic.id);
+    if (pool && pool.key !== choice.key) {
+      // The clinic's own database is not where this pool points any more.
+      this.clinicPools.delete(clinic.id);
+      void pool.db.destroy().catch(() => {});
+      pool = undefined;
+    }
     if (!pool) {
-      const role = clinicRole(this.opts.instance, clinic.id, 'database');
-      const url = urlWithCredentials(
-        this.adminUrl(clinic.dataRegion, clinic.placement.database),
-        role,
-        rolePassword(this.opts.secret, role),
-      );
       pool = {
-        db: kyselyOver(newPool(url, this.opts.clinicPoolMax, `polyclinic-${clinic.id}`, this.opts.clinicIdleMs)),
+        key: choice.key,
+        db: kyselyOver(newPool(choice.url(), this.opts.clinicPoolMax, `polyclinic-${clinic.id}`, this.opts.clinicIdleMs)),
         lastUsed: Date.now(),
         active: 0,
       };
@@ -281,24 +286,4 @@ class EntryClient {
     this.pending = undefined;
     this.client.release(err);
   }
-}
-
-/**
- * The one statement that confines what follows to a clinic: pin `app.clinic_id` for RLS, point search_path
- * at the clinic's schema and, in schema placement, become the clinic's role. All are transaction-local
- * (`set_config(…, true)`, the function form of SET LOCAL), so they end with the transaction or implicit
- * transaction that carries them. A write goes through `enter_clinic`, which also takes the shared lock a
- * placement move holds exclusively; a read marks its transaction read only. Values are inlined because a
- * multi-statement simple query takes no parameters; every one is built from a validated clinic id
- * (lower-case base32) and quoted anyway.
- */
-function pinClinic(clinic: Clinic, access: TenantAccess, instance: string): string {
-  const id = quoteLiteral(clinic.id);
-  const parts = [
-    access === 'write' ? `${quoteIdent(HELPER_SCHEMA)}.enter_clinic(${id}, true)` : `set_config('app.clinic_id', ${id}, true)`,
-    `set_config('search_path', ${quoteLiteral(quoteIdent(clinic.placement.schema))}, true)`,
-  ];
-  if (clinic.placement.model === 'schema') parts.push(`set_config('role', ${quoteLiteral(clinicRole(instance, clinic.id, 'schema'))}, true)`);
-  if (access !== 'write') parts.push(`set_config('transaction_read_only', 'on', true)`);
-  return `select ${parts.join(', ')}`;
 }
