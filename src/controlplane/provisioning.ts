@@ -4,7 +4,7 @@ import { newId } from '../ids.js';
 import { databaseOf, pgErrorCode, withClient } from '../db/pg.js';
 import { z } from 'zod';
 import { PLACEMENT_MODELS, type PlacementModel } from '../tenancy/naming.js';
-import { defaultPlacementModel, insertAnchor, placementKind } from '../tenancy/placement/index.js';
+import { FIRST_PLACEMENT_EPOCH, defaultPlacementModel, insertAnchor, placementKind } from '../tenancy/placement/index.js';
 import { clinicFromRow, type Clinic } from './clinics.js';
 import type { ClinicTier } from './schema.js';
 
@@ -53,6 +53,7 @@ export async function createClinic(p: Platform, input: NewClinic): Promise<Clini
         placement_model: placement.model,
         placement_database: placement.database,
         placement_schema: placement.schema,
+        placement_epoch: FIRST_PLACEMENT_EPOCH,
         status: 'provisioning',
       })
       .execute();
@@ -62,7 +63,7 @@ export async function createClinic(p: Platform, input: NewClinic): Promise<Clini
   }
   try {
     const version = await kind.create(ctx, store, p.tenantMigrations);
-    await withClient(ctx.adminUrl(region.id, placement.database), (c) => insertAnchor(c, placement.schema, id));
+    await withClient(ctx.adminUrl(region.id, placement.database), (c) => insertAnchor(c, placement.schema, id, FIRST_PLACEMENT_EPOCH));
     const row = await p.control
       .updateTable('clinics')
       .set({ status: 'active', schema_version: version, updated_at: new Date() })

@@ -383,6 +383,15 @@ export const CONTROL_MIGRATIONS: { version: number; name: string; statements: st
       `alter table sso_identities add column blocked_reason text`,
     ],
   },
+  {
+    version: 8,
+    name: 'placement epoch',
+    statements: [
+      // Grows by one when a move freezes the clinic and again when it switches the clinic to its new store; each
+      // store's anchor row carries the epoch since which it is the clinic's home (tenancy/placement/fence.ts).
+      `alter table clinics add column placement_epoch bigint not null default 1`,
+    ],
+  },
 ];
 
 export type ClinicTier = 'small' | 'mid' | 'enterprise';
@@ -616,6 +625,7 @@ export interface ControlDB {
     placement_model: PlacementModel;
     placement_database: string;
     placement_schema: string;
+    placement_epoch: Generated<number>;
     status: Generated<ClinicStatus>;
     schema_version: Generated<number>;
     created_at: Generated<Date>;

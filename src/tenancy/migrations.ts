@@ -46,6 +46,16 @@ const CORE_MIGRATIONS: TenantMigration[] = [
       ...rlsStatements(s, 'patients'),
     ],
   },
+  {
+    version: 6,
+    name: 'placement epoch on the clinic anchor',
+    up: (s) => [
+      // The epoch since which this store is the clinic's home, null once the clinic has left it; every tenant
+      // statement's pin checks it against the node's belief (tenancy/placement/fence.ts). Stores made before
+      // this migration hold their clinic at the control plane's first epoch.
+      `alter table ${q(s)}.clinic add column placement_epoch bigint default 1`,
+    ],
+  },
 ];
 
 /**

@@ -1,11 +1,11 @@
-import type { Generated, Kysely } from 'kysely';
+import type { ColumnType, Generated, Kysely } from 'kysely';
 import type { PatientsTable } from '../patients/table.js';
 import type { EventsDB } from '../events/migration.js';
 import type { SchedulingDB } from '../scheduling/migration.js';
 import type { ClinicalDB } from '../clinical/migration.js';
 
 interface CoreDB {
-  clinic: { clinic_id: string; created_at: Generated<Date> };
+  clinic: { clinic_id: string; created_at: Generated<Date>; placement_epoch: ColumnType<number | null, number | null | undefined, number | null> };
   patients: PatientsTable;
 }
 

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { inTransaction, quoteIdent as q } from '../../db/pg.js';
 import { TENANT_TABLES, type TenantTable } from '../catalogue.js';
-import { pinAdmin } from './pin.js';
+import { pinAdmin } from './fence.js';
 
 /**
  * Copy out of one store and into another, and the checksums that prove a copy. They are the same for every
@@ -16,6 +16,9 @@ export interface TableChecksum {
 }
 
 const COPY_BATCH = 1000;
+
+/** The anchor's placement epoch is the store's own bookkeeping, not the clinic's data: checksums leave it out. */
+const rowText = (t: TenantTable): string => (t.name === 'clinic' ? `(to_jsonb(t) - 'placement_epoch')::text` : 't::text');
 
 /** The table's primary key as an ORDER BY list over alias `t`: the order rows are copied, checksummed and exported in. */
 export function keyOrder(t: TenantTable): string {
@@ -57,7 +60,7 @@ export async function checksums(c: pg.ClientBase, schema: string, clinicId: stri
     const out: TableChecksum[] = [];
     for (const t of TENANT_TABLES) {
       const r = await c.query<{ n: number; sum: string }>(
-        `select count(*)::int as n, md5(coalesce(string_agg(md5(t::text), '' order by ${keyOrder(t)}), '')) as sum
+        `select count(*)::int as n, md5(coalesce(string_agg(md5(${rowText(t)}), '' order by ${keyOrder(t)}), '')) as sum
            from ${q(schema)}.${q(t.name)} t where clinic_id = $1`,
         [clinicId],
       );

@@ -1,7 +1,7 @@
 import { quoteIdent as q, urlWithCredentials, withClient } from '../../db/pg.js';
 import { POOLED_SCHEMA, clinicDatabase, clinicRole, rolePassword } from '../naming.js';
 import { ensureRole, migrateTenantSchema, prepareTenantDatabase } from '../store-migrate.js';
-import { pinStatement } from './pin.js';
+import { pinStatement } from './fence.js';
 import type { PlacementContext, PlacementKind } from './kind.js';
 import { dropRole } from './roles.js';
 
@@ -17,7 +17,7 @@ export const database: PlacementKind = {
   address: ({ instance, clinicId }) => ({ model: 'database', database: clinicDatabase(instance, clinicId), schema: POOLED_SCHEMA }),
 
   pin: (_ctx, clinic, access) =>
-    pinStatement({ clinicId: clinic.id, schema: clinic.placement.schema, role: null}, access),
+    pinStatement({ clinicId: clinic.id, schema: clinic.placement.schema, role: null, epoch: clinic.placementEpoch }, access),
 
   pool: (ctx, clinic) => ({
     kind: 'clinic',
@@ -48,6 +48,7 @@ export const database: PlacementKind = {
   remove: async (ctx, store) => {
     await ctx.closeClinicPool(store.clinicId);
     await withClient(ctx.adminUrl(store.regionId), async (c) => {
+      // FORCE ends the connections other nodes still hold to it; they find the clinic elsewhere (`fence.ts`).
       await c.query(`drop database if exists ${q(store.placement.database)} with (force)`);
       await dropRole(c, clinicRole(ctx.instance, store.clinicId, 'database'));
     });

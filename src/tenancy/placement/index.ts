@@ -9,8 +9,8 @@ import { database } from './database.js';
  * that differs between them lives in `pooled.ts`, `schema.ts` and `database.ts`, and nothing outside this folder
  * branches on a clinic's placement model: the tenant stores ask a kind for the pin and the pool, provisioning
  * and moves ask it to create and remove a store, the fleet migration asks it to migrate one. What is the same in
- * every placement is written once beside them: the pin and the anchor (`pin.ts`) and the copy and checksums of
- * a move (`copy.ts`).
+ * every placement is written once beside them: the fence (`fence.ts`: the pin's helper, the anchor and its
+ * placement epoch, the move's locks) and the copy and checksums of a move (`copy.ts`).
  */
 
 export const PLACEMENT_KINDS: readonly PlacementKind[] = [pooled, schema, database];
@@ -30,6 +30,9 @@ export function defaultPlacementModel(tier: 'small' | 'mid' | 'enterprise'): Pla
   return ({ small: 'pooled', mid: 'schema', enterprise: 'database' } as const)[tier];
 }
 
+/** The epoch a clinic's placement starts at, in the control plane and on its first anchor. */
+export const FIRST_PLACEMENT_EPOCH = 1;
+
 export type { ClinicStore, MigrationResult, PlacedClinic, PlacementContext, PlacementKind, StorePool } from './kind.js';
-export { insertAnchor, rlsPin } from './pin.js';
+export { insertAnchor, rlsPin, STALE_PLACEMENT, CLINIC_FROZEN } from './fence.js';
 export { checksums, type TableChecksum } from './copy.js';

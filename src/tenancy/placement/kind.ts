@@ -21,11 +21,12 @@ export interface ClinicStore {
   placement: Placement;
 }
 
-/** The clinic as a tenant transaction sees it: where its store is. */
+/** The clinic as a tenant transaction sees it: its store and the placement epoch the node believes. */
 export interface PlacedClinic {
   id: string;
   dataRegion: string;
   placement: Placement;
+  placementEpoch: number;
 }
 
 /**
@@ -45,7 +46,7 @@ export interface PlacementKind {
   readonly model: PlacementModel;
   /** Where a clinic's store is in this placement. */
   address(opts: { instance: string; clinicId: string; regionDatabase: string }): Placement;
-  /** The statement that opens a tenant transaction (see `pin.ts`), sent in the same message as a read's query. */
+  /** The statement that opens a tenant transaction (see `fence.ts`), sent in the same message as a read's query. */
   pin(ctx: PlacementContext, clinic: PlacedClinic, access: TenantAccess): string;
   pool(ctx: PlacementContext, clinic: PlacedClinic): StorePool;
   /** Builds the clinic's empty store (no anchor yet), idempotently; returns its schema version. */

@@ -3,7 +3,7 @@ import type { TenantMigration } from '../migration-kit.js';
 import { quoteIdent as q, withClient } from '../../db/pg.js';
 import { appRole, clinicRole, clinicSchema } from '../naming.js';
 import { ensureRole, migrateTenantSchema } from '../store-migrate.js';
-import { pinStatement } from './pin.js';
+import { pinStatement } from './fence.js';
 import type { PlacementKind } from './kind.js';
 import { dropRole } from './roles.js';
 
@@ -19,7 +19,7 @@ export const schema: PlacementKind = {
 
   pin: (ctx, clinic, access) =>
     pinStatement(
-      { clinicId: clinic.id, schema: clinic.placement.schema, role: clinicRole(ctx.instance, clinic.id, 'schema')},
+      { clinicId: clinic.id, schema: clinic.placement.schema, role: clinicRole(ctx.instance, clinic.id, 'schema'), epoch: clinic.placementEpoch },
       access,
     ),
 
