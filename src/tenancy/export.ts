@@ -5,6 +5,7 @@ import tar from 'tar-stream';
 import type { Platform } from '../platform/platform.js';
 import { notFound } from '../errors.js';
 import { quoteIdent as q } from '../db/pg.js';
+import { keyOrder } from './placement/copy.js';
 import { auditEventLines } from '../audit/search.js';
 import { auditPhi } from '../audit/trail.js';
 
@@ -69,7 +70,7 @@ export async function exportClinic(p: Platform, clinicId: string, request: Expor
 
   await p.stores.transaction(clinicId, 'snapshot', async (scope) => {
     for (const t of p.tenantTables) {
-      const rows = await sql<{ j: string }>`select row_to_json(t)::text as j from ${sql.raw(q(t.name))} t order by ${sql.raw(t.key.map((k) => `t.${q(k)}`).join(', '))}`.execute(scope.db);
+      const rows = await sql<{ j: string }>`select row_to_json(t)::text as j from ${sql.raw(q(t.name))} t order by ${sql.raw(keyOrder(t))}`.execute(scope.db);
       files.push({ name: `tables/${t.name}.jsonl`, table: t.name, lines: rows.rows.map((r) => r.j) });
     }
   });

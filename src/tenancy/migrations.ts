@@ -1,5 +1,5 @@
 import { quoteIdent as q } from '../db/pg.js';
-import { text, timestamptz } from '../db/columns.js';
+import { text, timestamptz, bigint } from '../db/columns.js';
 import { rlsStatements, type TenantMigration } from './migration-kit.js';
 import { HELPER_SCHEMA } from './naming.js';
 
@@ -32,10 +32,20 @@ export const ANCHOR_MIGRATIONS: TenantMigration[] = [
       ...rlsStatements(s, 'clinic'),
     ],
   },
+  {
+    version: 6,
+    name: 'placement epoch on the clinic anchor',
+    up: (s) => [
+      // The epoch since which this store is the clinic's home, null once the clinic has left it; every tenant
+      // statement's pin checks it against the node's belief (tenancy/placement/fence.ts). Stores made before
+      // this migration hold their clinic at the control plane's first epoch.
+      `alter table ${q(s)}.clinic add column placement_epoch bigint default 1`,
+    ],
+  },
 ];
 
 export const ANCHOR_COLUMNS = {
-  clinic: { clinic_id: text(), created_at: timestamptz().hasDefault() },
+  clinic: { clinic_id: text(), created_at: timestamptz().hasDefault(), placement_epoch: bigint().nullable().hasDefault() },
 };
 
 export const latestTenantVersion = (migrations: TenantMigration[]): number =>

@@ -41,22 +41,3 @@ export const clinicDatabase = (instance: string, clinicId: string): string => `$
 export function rolePassword(secret: string, role: string): string {
   return createHmac('sha256', secret).update(`pg-role:${role}`).digest('base64url');
 }
-
-export function placementFor(
-  model: PlacementModel,
-  opts: { instance: string; clinicId: string; regionDatabase: string },
-): Placement {
-  switch (model) {
-    case 'pooled':
-      return { model, database: opts.regionDatabase, schema: POOLED_SCHEMA };
-    case 'schema':
-      return { model, database: opts.regionDatabase, schema: clinicSchema(opts.clinicId) };
-    case 'database':
-      return { model, database: clinicDatabase(opts.instance, opts.clinicId), schema: POOLED_SCHEMA };
-  }
-}
-
-/** The hybrid rule: the tier picks the placement unless the operator says otherwise. */
-export function defaultPlacementModel(tier: 'small' | 'mid' | 'enterprise'): PlacementModel {
-  return tier === 'small' ? 'pooled' : tier === 'mid' ? 'schema' : 'database';
-}

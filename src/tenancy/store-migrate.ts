@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { inTransaction, pgErrorCode, quoteIdent as q, quoteLiteral } from '../db/pg.js';
 import { databaseHelperStatements, type TenantMigration } from './migrations.js';
+import { fenceHelperStatements } from './placement/fence.js';
 
 /**
  * Applies tenant migrations to one store (a schema in some database) and records each version in the
@@ -78,12 +79,12 @@ export async function ensureRole(
   await client.query(`alter role ${q(role)} ${options}`);
 }
 
-/** Everything a database needs before it can hold tenant schemas: connect rights and the helper functions. */
+/** Everything a database needs before it can hold tenant schemas: connect rights and the helper functions (`enter_clinic`, the fence's). */
 export async function prepareTenantDatabase(client: pg.ClientBase, database: string, grantees: string[]): Promise<void> {
   await client.query(`revoke connect, temporary on database ${q(database)} from public`);
   for (const g of grantees) await client.query(`grant connect on database ${q(database)} to ${q(g)}`);
   await inTransaction(client, async () => {
     await client.query(`select pg_advisory_xact_lock(hashtextextended('polyclinic:helpers', 0))`);
-    for (const statement of databaseHelperStatements(grantees)) await client.query(statement);
+    for (const statement of [...databaseHelperStatements(grantees), ...fenceHelperStatements(grantees)]) await client.query(statement);
   });
 }

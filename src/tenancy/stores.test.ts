@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Clinic } from '../controlplane/clinics.js';
 import { createPatient, getPatient, listPatients } from '../patients/store.js';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
-import { pgErrorCode, urlWithCredentials } from '../db/pg.js';
+import { pgErrorCode, urlWithCredentials, withClient } from '../db/pg.js';
 import { clinicRole, rolePassword } from './naming.js';
 import type { TenantScope } from './tenant-db.js';
 
@@ -168,5 +168,24 @@ describe('the pin of a read ends with it', () => {
     await expect(attempt).rejects.toSatisfy((e) => pgErrorCode(e) === '25006');
     const after = await sql<{ tx: string }>`select current_setting('app.clinic_id', true) as tx`.execute(t.p.stores.regionDb(pooledA.dataRegion));
     expect(after.rows[0]!.tx ?? '').toBe('');
+  });
+});
+
+describe('a connection ended under a transaction', () => {
+  // A database dropped WITH (FORCE) by a move, pg_terminate_backend, a failover: the backend goes away between
+  // two queries of a checked-out connection. That transaction fails; the node must go on serving.
+  it.each(['pooled', 'schema', 'database'] as const)('%s: fails that transaction only, and the next one is served', async (model) => {
+    const clinic = { pooled: pooledA, schema: schemaA, database: dbA }[model];
+    const attempt = t.p.stores.transaction(clinic.id, 'write', async (scope) => {
+      const { pid } = (await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(scope.db)).rows[0]!;
+      await withClient(t.p.stores.adminUrl(clinic.dataRegion), (c) => c.query('select pg_terminate_backend($1)', [pid]));
+      await new Promise((resolve) => setTimeout(resolve, 100)); // the end of the connection arrives while no query runs
+      return createPatient(scope, { givenName: 'Lost', familyName: 'Connection', birthDate: '1970-01-01', sex: 'unknown' });
+    });
+    await expect(attempt).rejects.toThrow();
+    for (const access of ['read', 'write'] as const) {
+      const rows = await t.p.stores.transaction(clinic.id, access, (scope) => scope.db.selectFrom('patients').select('family_name').execute());
+      expect(rows.map((r) => r.family_name)).toEqual([clinic.id, clinic.id, clinic.id]);
+    }
   });
 });
