@@ -26,6 +26,7 @@ import { OPERATOR_PREFIX, operatorScope } from './operator-scope.js';
 import { enforceBoundaries } from './boundaries.js';
 import { ANONYMOUS, runWithContext, type Actor } from '../platform/request-context.js';
 import { regionRedirect } from '../platform/region-routing.js';
+import { webApp } from './web-app.js';
 
 /**
  * Builds the HTTP app: zod schemas drive validation, response shapes and the OpenAPI 3.1 document; every
@@ -126,6 +127,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   await app.register(flagRoutes(p));
   await app.register(scimRoutes(p));
   await app.register(ssoRoutes(p));
+  await app.register(webApp());
   return app;
 }
 
