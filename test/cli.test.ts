@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Clinic } from '../src/controlplane/clinics.js';
 import { quoteIdent, withClient } from '../src/db/pg.js';
 import { latestTenantVersion } from '../src/tenancy/migrations.js';
+import { TENANT_MIGRATIONS } from '../src/schema.js';
 import { bearer, startTestPlatform, type TestPlatform } from './support/platform.js';
 import { cliEnv, runCli, untarText as untar } from './support/cli.js';
 
@@ -15,7 +16,7 @@ const cli = (...args: string[]) => runCli(env, ...args);
  * variables as the server, acting on the same stores the running platform serves.
  */
 /** The tenant version this build brings every store to (the CLI runs the same build). */
-const LATEST = latestTenantVersion();
+const LATEST = latestTenantVersion(TENANT_MIGRATIONS);
 
 let t: TestPlatform;
 let env: NodeJS.ProcessEnv;

@@ -3,7 +3,6 @@ import { z } from 'zod';
 import type { ControlDB } from '../controlplane/schema.js';
 import { AppError, conflict, notFound } from '../errors.js';
 import { recordIdentityEvent, type IdentityEvent } from '../identity/audit.js';
-import type { Platform } from '../platform/platform.js';
 import { rolePermissions } from './effective.js';
 import { BASE_ROLE_NAMES, BASE_ROLES, isBaseRole, PERMISSIONS, permissionsOf, type BaseRole, type Permission } from './roles.js';
 
@@ -18,6 +17,12 @@ export const ROLE_KEY_PATTERN = /^[a-z][a-z0-9_]{2,40}$/;
 export const RoleKey = z
   .string()
   .regex(ROLE_KEY_PATTERN, { message: 'must be a role key: a lower-case letter, then 2–40 lower-case letters, digits or _' });
+
+/** What role, grant and membership changes need: the control plane, and the sessions to refresh after. */
+export interface AccessDeps {
+  control: Kysely<ControlDB>;
+  sessions: { membershipsChanged(userId: string): Promise<void> };
+}
 
 export type Actor = IdentityEvent['actor'];
 
@@ -149,7 +154,7 @@ async function holdersOf(trx: Kysely<ControlDB>, clinicId: string, key: string):
   return rows.map((r) => r.user_id);
 }
 
-export async function createRole(p: Platform, clinicId: string, key: string, def: RoleDefinition, actor: Actor): Promise<ClinicRole> {
+export async function createRole(p: AccessDeps, clinicId: string, key: string, def: RoleDefinition, actor: Actor): Promise<ClinicRole> {
   if (isBaseRole(key)) throw conflict('role_key_reserved', `${key} is the name of a base role; choose another key`);
   const { added, removed } = normalise(def);
   return p.control.transaction().execute(async (trx) => {
@@ -166,7 +171,7 @@ export async function createRole(p: Platform, clinicId: string, key: string, def
 }
 
 export async function updateRole(
-  p: Platform,
+  p: AccessDeps,
   clinicId: string,
   key: string,
   def: RoleDefinition & { expectedVersion: number },
@@ -208,7 +213,7 @@ async function referencesTo(trx: Kysely<ControlDB>, clinicId: string, key: strin
   return [...(members > 0 ? [`${members} member${members === 1 ? '' : 's'}`] : []), ...rules.rows.map((r) => r.what)];
 }
 
-export async function deleteRole(p: Platform, clinicId: string, key: string, actor: Actor): Promise<void> {
+export async function deleteRole(p: AccessDeps, clinicId: string, key: string, actor: Actor): Promise<void> {
   await p.control.transaction().execute(async (trx) => {
     const before = await lockRole(trx, clinicId, key);
     const refs = await referencesTo(trx, clinicId, key);

@@ -3,8 +3,7 @@ import type { ControlDB } from '../controlplane/schema.js';
 import { AppError, conflict, notFound } from '../errors.js';
 import { recordIdentityEvent } from '../identity/audit.js';
 import { newId } from '../ids.js';
-import type { Platform } from '../platform/platform.js';
-import type { Actor } from './clinic-roles.js';
+import type { AccessDeps, Actor } from './clinic-roles.js';
 import { lockMember, refuseSelf } from './members.js';
 import type { Permission } from './roles.js';
 
@@ -58,7 +57,7 @@ function view(row: GrantRow, membershipSince: Date, now = Date.now()): RoleGrant
 const auditShape = (g: RoleGrant) => ({ id: g.id, permission: g.permission, reason: g.reason, expiresAt: g.expiresAt, revokedAt: g.revokedAt });
 
 export async function createGrant(
-  p: Platform,
+  p: AccessDeps,
   clinicId: string,
   userId: string,
   input: { permission: Permission; reason: string; expiresAt?: Date | undefined },
@@ -99,7 +98,7 @@ export async function listGrants(db: Kysely<ControlDB>, clinicId: string, userId
   return rows.map((r) => view(r, member.created_at, now));
 }
 
-export async function revokeGrant(p: Platform, clinicId: string, userId: string, grantId: string, actor: Actor): Promise<RoleGrant> {
+export async function revokeGrant(p: AccessDeps, clinicId: string, userId: string, grantId: string, actor: Actor): Promise<RoleGrant> {
   const grant = await p.control.transaction().execute(async (trx) => {
     const member = await lockMember(trx, clinicId, userId, 'share');
     const row = await trx

@@ -2,8 +2,7 @@ import type { Kysely } from 'kysely';
 import type { ControlDB } from '../controlplane/schema.js';
 import { AppError, conflict, notFound } from '../errors.js';
 import { recordIdentityEvent } from '../identity/audit.js';
-import type { Platform } from '../platform/platform.js';
-import { assertAssignableRole, type Actor } from './clinic-roles.js';
+import { assertAssignableRole, type AccessDeps, type Actor } from './clinic-roles.js';
 
 /**
  * The staff of a clinic and the role each holds there. A membership is per clinic: the same account may be a
@@ -69,7 +68,7 @@ export function refuseSelf(actor: Actor, userId: string, what: string): void {
  * transaction; the member's cached principal is dropped on every node after commit, so their next request
  * already runs with the new role.
  */
-export async function changeMemberRole(p: Platform, clinicId: string, userId: string, role: string, actor: Actor): Promise<{ role: string; changed: boolean }> {
+export async function changeMemberRole(p: AccessDeps, clinicId: string, userId: string, role: string, actor: Actor): Promise<{ role: string; changed: boolean }> {
   const changed = await p.control.transaction().execute(async (trx) => {
     const before = await lockMember(trx, clinicId, userId, 'update');
     refuseSelf(actor, userId, 'change the role of');

@@ -1,6 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { Platform } from '../platform/platform.js';
-import type { AuditDB } from './region-db.js';
+import type { AuditDB, TrailDeps } from './region-db.js';
 import { AUDIT_SCHEMA } from './region-migration.js';
 
 interface Waiting {
@@ -64,10 +63,10 @@ class ClinicAppender {
   }
 }
 
-const appenders = new WeakMap<Platform, Map<string, ClinicAppender>>();
+const appenders = new WeakMap<TrailDeps, Map<string, ClinicAppender>>();
 
 /** Appends canonical payloads to a clinic's chain; resolves once they are committed. */
-export function appendToChain(p: Platform, db: Kysely<AuditDB>, clinicId: string, payloads: string[]): Promise<void> {
+export function appendToChain(p: TrailDeps, db: Kysely<AuditDB>, clinicId: string, payloads: string[]): Promise<void> {
   let byClinic = appenders.get(p);
   if (!byClinic) appenders.set(p, (byClinic = new Map()));
   let appender = byClinic.get(clinicId);

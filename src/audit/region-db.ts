@@ -1,6 +1,8 @@
 import { sql, type Generated, type Kysely, type Transaction } from 'kysely';
-import type { Platform } from '../platform/platform.js';
+import type { Logger } from 'pino';
+import type { ClinicDirectory } from '../controlplane/clinics.js';
 import { notFound } from '../errors.js';
+import type { TenantStores } from '../tenancy/stores.js';
 import { AUDIT_SCHEMA } from './region-migration.js';
 import type { AuditDetail } from './record.js';
 
@@ -29,16 +31,23 @@ export interface AuditDB {
   heads: { clinic_id: string; seq: number; hash: string; updated_at: Generated<Date> };
 }
 
+/** What the trail needs of the platform: where a clinic lives, its region's app-role pool, and the logger. */
+export interface TrailDeps {
+  clinics: Pick<ClinicDirectory, 'get'>;
+  stores: Pick<TenantStores, 'regionDb'>;
+  log: Pick<Logger, 'error'>;
+}
+
 /**
  * The region's app-role connections, outside any tenant transaction: the trail is written beside the
  * clinic's store, not inside its transaction, so it is independent of the placement and of a move's freeze.
  */
-export function regionAuditDb(p: Platform, regionId: string): Kysely<AuditDB> {
+export function regionAuditDb(p: TrailDeps, regionId: string): Kysely<AuditDB> {
   return p.stores.regionDb(regionId).withSchema(AUDIT_SCHEMA) as unknown as Kysely<AuditDB>;
 }
 
 /** The region database that holds a clinic's trail. */
-export async function clinicAuditDb(p: Platform, clinicId: string): Promise<Kysely<AuditDB>> {
+export async function clinicAuditDb(p: TrailDeps, clinicId: string): Promise<Kysely<AuditDB>> {
   const clinic = await p.clinics.get(clinicId);
   if (!clinic) throw notFound('clinic');
   return regionAuditDb(p, clinic.dataRegion);
@@ -49,7 +58,7 @@ export async function clinicAuditDb(p: Platform, clinicId: string): Promise<Kyse
  * is: a query that forgets its `clinic_id` still sees this clinic only.
  */
 export async function readTrail<T>(
-  p: Platform,
+  p: TrailDeps,
   clinicId: string,
   fn: (db: Transaction<AuditDB>) => Promise<T>,
   opts: { snapshot?: boolean } = {},

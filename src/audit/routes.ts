@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Platform } from '../platform/platform.js';
 import { badRequest } from '../errors.js';
 import { problemResponses } from '../http/problem.js';
 import { idSchema } from '../ids.js';
 import { AUDIT_ACTIONS, AUDIT_OUTCOMES } from './region-migration.js';
+import type { TrailDeps } from './region-db.js';
 import { searchAuditEvents } from './search.js';
 import { SYSTEM_ACTOR, type PhiAccess } from './trail.js';
 import { auditAs } from '../http/clinic-scope.js';
@@ -49,7 +49,7 @@ const AuditEventPage = z.object({ items: z.array(AuditEvent), nextCursor: z.stri
  * compliance officer's own searches are reviewable by the next one.
  */
 export const auditRoutes =
-  (p: Platform): FastifyPluginAsyncZod =>
+  (p: TrailDeps): FastifyPluginAsyncZod =>
   async (app) => {
     app.get('/audit-events', {
       config: {

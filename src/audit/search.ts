@@ -1,7 +1,6 @@
 import { sql, type Selectable } from 'kysely';
-import type { Platform } from '../platform/platform.js';
 import type { AuditAction, AuditOutcome, AuditRecord } from './record.js';
-import { readTrail, type AuditEventsTable } from './region-db.js';
+import { readTrail, type AuditEventsTable, type TrailDeps } from './region-db.js';
 import { AUDIT_SCHEMA } from './region-migration.js';
 
 /** An audit record as the API shows it. */
@@ -27,7 +26,7 @@ export interface AuditSearch {
  * Newest first, by chain order (`seq`), with keyset pagination on `seq`. Each filter has an index leading
  * with `clinic_id`; RLS confines the read to the clinic in any case.
  */
-export async function searchAuditEvents(p: Platform, clinicId: string, q: AuditSearch): Promise<{ items: AuditEvent[]; nextCursor: string | null }> {
+export async function searchAuditEvents(p: TrailDeps, clinicId: string, q: AuditSearch): Promise<{ items: AuditEvent[]; nextCursor: string | null }> {
   const rows = await readTrail(p, clinicId, (db) => {
     let query = db.selectFrom('events').selectAll().where('clinic_id', '=', clinicId);
     if (q.patientId) query = query.where('patient_id', '=', q.patientId);
@@ -43,7 +42,7 @@ export async function searchAuditEvents(p: Platform, clinicId: string, q: AuditS
 }
 
 /** Every record of the clinic in chain order, one JSON object per line: the export's `audit/events.jsonl`. */
-export async function auditEventLines(p: Platform, clinicId: string): Promise<string[]> {
+export async function auditEventLines(p: TrailDeps, clinicId: string): Promise<string[]> {
   return readTrail(
     p,
     clinicId,

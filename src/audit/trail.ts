@@ -1,13 +1,8 @@
-import type { FastifyRequest } from 'fastify';
-import type { Platform } from '../platform/platform.js';
-import { requireClinicPermission } from '../access/guard.js';
-import type { Permission } from '../access/roles.js';
-import type { Membership } from '../identity/sessions.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import { actorRef, currentContext, SYSTEM } from '../platform/request-context.js';
 import { canonicalPayload, type AuditDetail } from './record.js';
-import { clinicAuditDb } from './region-db.js';
+import { clinicAuditDb, type TrailDeps } from './region-db.js';
 import { appendToChain } from './appender.js';
 
 /** One access to patient data, as the route that performed it describes it. */
@@ -37,7 +32,7 @@ const SYSTEM_PURPOSE = 'HSYSADMIN';
  * statements (`appender.ts`). If the record cannot be written the call fails, and so does the request: PHI
  * is not served without its audit record.
  */
-export async function auditPhi(p: Platform, clinicId: string, access: PhiAccess | PhiAccess[]): Promise<void> {
+export async function auditPhi(p: TrailDeps, clinicId: string, access: PhiAccess | PhiAccess[]): Promise<void> {
   const accesses = Array.isArray(access) ? access : [access];
   if (accesses.length === 0) return;
   const db = await clinicAuditDb(p, clinicId);
@@ -78,7 +73,7 @@ export async function auditPhi(p: Platform, clinicId: string, access: PhiAccess 
  * is what the caller sees.
  */
 export async function audited<T>(
-  p: Platform,
+  p: TrailDeps,
   clinicId: string,
   access: PhiAccess,
   run: () => Promise<T>,
@@ -95,25 +90,4 @@ export async function audited<T>(
   const more = describe(result);
   await auditPhi(p, clinicId, { ...access, ...more, detail: { ...access.detail, ...more.detail } });
   return result;
-}
-
-/**
- * The guard (`access/guard.ts`) for a route that touches PHI: a member whose role does not allow the
- * action still gets 403, and the attempt is recorded with outcome `denied`. Non-members get the guard's
- * 404 and leave no record in a clinic that, for them, does not exist.
- */
-export async function requirePhiPermission(
-  p: Platform,
-  req: FastifyRequest,
-  clinicId: string,
-  permission: Permission,
-  access: PhiAccess,
-): Promise<Membership> {
-  try {
-    return requireClinicPermission(req, clinicId, permission);
-  } catch (err) {
-    if (err instanceof AppError && err.status === 403)
-      await auditPhi(p, clinicId, { ...access, outcome: 'denied', detail: { ...access.detail, permission } }).catch(() => {});
-    throw err;
-  }
 }

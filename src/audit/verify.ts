@@ -1,7 +1,6 @@
 import type { Selectable } from 'kysely';
-import type { Platform } from '../platform/platform.js';
 import { canonicalPayload, chainHash, type AuditAction, type AuditOutcome } from './record.js';
-import { readTrail, type AuditEventsTable } from './region-db.js';
+import { readTrail, type AuditEventsTable, type TrailDeps } from './region-db.js';
 import { GENESIS_HASH } from './region-migration.js';
 
 export interface ChainBreak {
@@ -37,7 +36,7 @@ const BATCH = 5000;
  * The head is the anchor against a removed tail; anchoring heads outside the database (e.g. in the export
  * or a transparency log) would also catch an administrator who rewrites the whole chain and its head.
  */
-export async function verifyAuditChain(p: Platform, clinicId: string): Promise<ChainVerification> {
+export async function verifyAuditChain(p: TrailDeps, clinicId: string): Promise<ChainVerification> {
   return readTrail(
     p,
     clinicId,

@@ -1,4 +1,4 @@
-import type { Generated } from 'kysely';
+import { boolean, double, integer, oneOf, text, timestamptz, type Database, type Table } from '../db/columns.js';
 import { quoteIdent as q } from '../db/pg.js';
 import { rlsStatements, type TenantMigration, type TenantTable } from '../tenancy/migration-kit.js';
 
@@ -187,97 +187,94 @@ export const CLINICAL_TABLES: TenantTable[] = [
   { name: 'diagnoses', key: ['clinic_id', 'id'] },
 ];
 
-export interface EncountersTable {
-  clinic_id: string;
-  id: string;
-  patient_id: string;
-  provider_id: string;
-  appointment_id: string | null;
-  reason: string | null;
-  status: Generated<'open' | 'closed'>;
-  opened_by: string;
-  opened_at: Generated<Date>;
-  closed_by: string | null;
-  closed_at: Date | null;
-}
+export const CLINICAL_COLUMNS = {
+  encounters: {
+    clinic_id: text(),
+    id: text(),
+    patient_id: text(),
+    provider_id: text(),
+    appointment_id: text().nullable(),
+    reason: text().nullable(),
+    status: oneOf(['open', 'closed']).hasDefault(),
+    opened_by: text(),
+    opened_at: timestamptz().hasDefault(),
+    closed_by: text().nullable(),
+    closed_at: timestamptz().nullable(),
+  },
+  clinical_notes: {
+    clinic_id: text(),
+    id: text(),
+    encounter_id: text(),
+    author_id: text(),
+    status: oneOf(['draft', 'signed']).hasDefault(),
+    subjective: text().nullable(),
+    objective: text().nullable(),
+    assessment: text().nullable(),
+    plan: text().nullable(),
+    version: integer().hasDefault(),
+    created_at: timestamptz().hasDefault(),
+    updated_at: timestamptz().hasDefault(),
+    signed_at: timestamptz().nullable(),
+  },
+  clinical_note_addenda: {
+    clinic_id: text(),
+    id: text(),
+    note_id: text(),
+    author_id: text(),
+    text: text(),
+    created_at: timestamptz().hasDefault(),
+  },
+  vitals: {
+    clinic_id: text(),
+    id: text(),
+    encounter_id: text(),
+    recorded_by: text(),
+    measured_at: timestamptz(),
+    recorded_at: timestamptz().hasDefault(),
+    heart_rate: double().nullable(),
+    systolic: double().nullable(),
+    diastolic: double().nullable(),
+    temperature: double().nullable(),
+    respiratory_rate: double().nullable(),
+    oxygen_saturation: double().nullable(),
+    weight: double().nullable(),
+    height: double().nullable(),
+  },
+  prescriptions: {
+    clinic_id: text(),
+    id: text(),
+    encounter_id: text(),
+    prescriber_id: text(),
+    drug: text(),
+    rxnorm_code: text().nullable(),
+    dose_amount: double(),
+    dose_unit: text(),
+    route: text(),
+    frequency: text(),
+    as_needed: boolean().hasDefault(),
+    quantity: double(),
+    quantity_unit: text(),
+    refills: integer(),
+    instructions: text().nullable(),
+    issued_at: timestamptz().hasDefault(),
+  },
+  diagnoses: {
+    clinic_id: text(),
+    id: text(),
+    encounter_id: text(),
+    code: text(),
+    description: text(),
+    rank: oneOf(['primary', 'secondary']),
+    recorded_by: text(),
+    recorded_at: timestamptz().hasDefault(),
+  },
+};
 
-export interface ClinicalNotesTable {
-  clinic_id: string;
-  id: string;
-  encounter_id: string;
-  author_id: string;
-  status: Generated<'draft' | 'signed'>;
-  subjective: string | null;
-  objective: string | null;
-  assessment: string | null;
-  plan: string | null;
-  version: Generated<number>;
-  created_at: Generated<Date>;
-  updated_at: Generated<Date>;
-  signed_at: Date | null;
-}
-
-export interface ClinicalNoteAddendaTable {
-  clinic_id: string;
-  id: string;
-  note_id: string;
-  author_id: string;
-  text: string;
-  created_at: Generated<Date>;
-}
-
-export interface VitalsTable {
-  clinic_id: string;
-  id: string;
-  encounter_id: string;
-  recorded_by: string;
-  measured_at: Date;
-  recorded_at: Generated<Date>;
-  heart_rate: number | null;
-  systolic: number | null;
-  diastolic: number | null;
-  temperature: number | null;
-  respiratory_rate: number | null;
-  oxygen_saturation: number | null;
-  weight: number | null;
-  height: number | null;
-}
-
-export interface PrescriptionsTable {
-  clinic_id: string;
-  id: string;
-  encounter_id: string;
-  prescriber_id: string;
-  drug: string;
-  rxnorm_code: string | null;
-  dose_amount: number;
-  dose_unit: string;
-  route: string;
-  frequency: string;
-  as_needed: Generated<boolean>;
-  quantity: number;
-  quantity_unit: string;
-  refills: number;
-  instructions: string | null;
-  issued_at: Generated<Date>;
-}
-
-export interface DiagnosesTable {
-  clinic_id: string;
-  id: string;
-  encounter_id: string;
-  code: string;
-  description: string;
-  rank: 'primary' | 'secondary';
-  recorded_by: string;
-  recorded_at: Generated<Date>;
-}
-
-export interface ClinicalDB {
-  encounters: EncountersTable;
-  clinical_notes: ClinicalNotesTable;
-  clinical_note_addenda: ClinicalNoteAddendaTable;
-  vitals: VitalsTable;
-  prescriptions: PrescriptionsTable;
-  diagnoses: DiagnosesTable;
-}
+type Columns = typeof CLINICAL_COLUMNS;
+export type EncountersTable = Table<Columns['encounters']>;
+export type ClinicalNotesTable = Table<Columns['clinical_notes']>;
+export type ClinicalNoteAddendaTable = Table<Columns['clinical_note_addenda']>;
+export type VitalsTable = Table<Columns['vitals']>;
+export type PrescriptionsTable = Table<Columns['prescriptions']>;
+export type DiagnosesTable = Table<Columns['diagnoses']>;
+export type ClinicalDB = Database<Columns>;

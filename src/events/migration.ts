@@ -1,4 +1,4 @@
-import type { ColumnType, Generated } from 'kysely';
+import { jsonb, text, timestamptz, type Database } from '../db/columns.js';
 import { quoteIdent as q } from '../db/pg.js';
 import { rlsStatements, type TenantMigration, type TenantTable } from '../tenancy/migration-kit.js';
 
@@ -29,14 +29,16 @@ export const EVENTS_MIGRATIONS: TenantMigration[] = [
 
 export const EVENTS_TABLES: TenantTable[] = [{ name: 'outbox', key: ['clinic_id', 'id'] }];
 
-export interface EventsDB {
+export const EVENTS_COLUMNS = {
   outbox: {
-    clinic_id: string;
-    id: string;
-    type: string;
-    payload: ColumnType<unknown, string, string>;
-    actor_id: string | null;
-    occurred_at: Generated<Date>;
-    relayed_at: Date | null;
-  };
-}
+    clinic_id: text(),
+    id: text(),
+    type: text(),
+    payload: jsonb<unknown>(),
+    actor_id: text().nullable(),
+    occurred_at: timestamptz().hasDefault(),
+    relayed_at: timestamptz().nullable(),
+  },
+};
+
+export type EventsDB = Database<typeof EVENTS_COLUMNS>;

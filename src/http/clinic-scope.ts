@@ -6,7 +6,8 @@ import type { Permission } from '../access/roles.js';
 import { audited, auditPhi, type PhiAccess } from '../audit/trail.js';
 import { forbidden, notFound, unauthorized } from '../errors.js';
 import { idSchema } from '../ids.js';
-import type { Platform } from '../platform/platform.js';
+import type { TrailDeps } from '../audit/region-db.js';
+import type { TenantStores } from '../tenancy/stores.js';
 import { currentContext, runWithContext, type Actor } from '../platform/request-context.js';
 import type { TenantAccess, TenantScope } from '../tenancy/tenant-db.js';
 
@@ -54,6 +55,11 @@ declare module 'fastify' {
   }
 }
 
+/** What the plugin needs: the tenant stores for the clinic's transactions, and what the audit trail needs. */
+export interface ClinicScopeDeps extends TrailDeps {
+  stores: Pick<TenantStores, 'transaction' | 'regionDb'>;
+}
+
 /** What a clinic route's handler works with: this clinic, the caller's membership, its tenant transactions. */
 export class ClinicHandle {
   private auditing = false;
@@ -62,7 +68,7 @@ export class ClinicHandle {
     readonly id: string,
     readonly membership: Membership,
     readonly actor: Actor & { kind: 'user' },
-    private readonly p: Platform,
+    private readonly p: ClinicScopeDeps,
     /** The route's audit description, or null for a route that does not touch PHI. */
     private readonly phi: PhiAccess | null,
   ) {}
@@ -113,41 +119,48 @@ export class ClinicHandle {
 }
 
 const ClinicId = idSchema('clinic');
+const members = new WeakMap<FastifyRequest, ClinicMember>();
 
 /**
  * The plugin. `routes` are the domains' clinic route plugins; their URLs are relative to the clinic
  * (`/patients/:patientId`). Register it with `{ prefix: CLINIC_PREFIX }`.
  */
-export function clinicScope(p: Platform, routes: FastifyPluginAsync[]): FastifyPluginAsync {
+export function clinicScope(p: ClinicScopeDeps, routes: FastifyPluginAsync[]): FastifyPluginAsync {
   return async (app) => {
     app.decorateRequest('clinic', null as unknown as ClinicHandle);
     app.addHook('onRoute', declareClinicRoute);
-    app.addHook('preHandler', (req, _reply, done) => {
+    // Membership first, before the body is even validated: for someone who is not a member, every URL of this
+    // clinic answers the same 404, whatever they send. The rest of the request runs in a context whose actor is
+    // the user in this clinic (the audit trail, the outbox and the log lines read it); the request's own context
+    // is left as it was.
+    app.addHook('preValidation', (req, _reply, done) => {
       let member: ClinicMember;
       try {
         member = clinicMember(req, (req.params as { clinicId: string }).clinicId);
       } catch (err) {
         return done(err as Error);
       }
-      const { membership, actor } = member;
-      // The rest of the request runs in a context whose actor is the user in this clinic: the audit trail, the
-      // outbox and the log lines read it from there. The request's own context is left as it was.
-      const run = () => {
-        const phi = req.routeOptions.config.phi?.(phiRequest(req)) ?? null;
-        const required = permissionsOf(req);
-        if (!allows(membership, required)) {
-          const denial = forbidden(`Your role (${membership.role}) may not ${required.join(' or ')}`);
-          if (!phi) return done(denial);
-          return void auditPhi(p, actor.clinicId, { ...phi, outcome: 'denied', detail: { ...phi.detail, permission: required[0] ?? 'none' } })
-            .catch(() => {})
-            .then(() => done(denial));
-        }
-        req.clinic = new ClinicHandle(actor.clinicId, membership, actor, p, phi);
-        done();
-      };
+      members.set(req, member);
       const ctx = currentContext();
-      if (ctx) runWithContext({ ...ctx, actor }, run);
-      else run();
+      if (ctx) runWithContext({ ...ctx, actor: member.actor }, done);
+      else done();
+    });
+    // The permission after validation, so that a PHI route's denied attempt is recorded with what it asked for.
+    app.addHook('preHandler', (req, _reply, done) => {
+      const member = members.get(req);
+      if (!member) return done(new Error('clinic membership was not resolved for this request'));
+      const { membership, actor } = member;
+      const phi = req.routeOptions.config.phi?.(phiRequest(req)) ?? null;
+      const required = permissionsOf(req);
+      if (!allows(membership, required)) {
+        const denial = forbidden(`Your role (${membership.role}) may not ${required.join(' or ')}`);
+        if (!phi) return done(denial);
+        return void auditPhi(p, actor.clinicId, { ...phi, outcome: 'denied', detail: { ...phi.detail, permission: required[0] ?? 'none' } })
+          .catch(() => {})
+          .then(() => done(denial));
+      }
+      req.clinic = new ClinicHandle(actor.clinicId, membership, actor, p, phi);
+      done();
     });
     for (const plugin of routes) await app.register(plugin);
   };

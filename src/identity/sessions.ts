@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { AuthMethod, ControlDB } from '../controlplane/schema.js';
+import type { ControlDB } from '../controlplane/schema.js';
+import type { AuthMethod } from './control-schema.js';
 import type { InvalidationBus } from '../platform/bus.js';
 import { loadMemberships, type Membership } from '../access/effective.js';
 

@@ -80,7 +80,7 @@ export class TotpFactor {
       .updateTable('user_mfa')
       .set({ last_step: step })
       .where('user_id', '=', userId)
-      .where((eb) => eb.or([eb('last_step', 'is', null), eb('last_step', '<', String(step))]))
+      .where((eb) => eb.or([eb('last_step', 'is', null), eb('last_step', '<', step)]))
       .returning('user_id')
       .executeTakeFirst();
     return spent ? 'ok' : 'reused';

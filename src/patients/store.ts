@@ -7,7 +7,7 @@ import type { TenantDB, TenantScope } from '../tenancy/tenant-db.js';
 import { precompiled } from '../db/precompiled.js';
 import { isoTimestamp } from '../db/timestamps.js';
 import type { Patient, PatientInput, PatientPatch } from './schemas.js';
-import type { PatientsTable } from './table.js';
+import type { PatientsTable } from './migration.js';
 
 /** Patient records, always through a tenant scope: the clinic is fixed by the transaction, not by a parameter. */
 export async function createPatient(scope: TenantScope, input: PatientInput): Promise<Patient> {

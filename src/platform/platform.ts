@@ -4,7 +4,10 @@ import type { Config, RegionConfig } from '../config.js';
 import { ClinicDirectory } from '../controlplane/clinics.js';
 import type { ControlDB } from '../controlplane/schema.js';
 import { newPool } from '../db/pg.js';
-import { TENANT_MIGRATIONS, type TenantMigration } from '../tenancy/migrations.js';
+import type { TenantMigration } from '../tenancy/migrations.js';
+import type { RegionSchema, TenantTable } from '../tenancy/migration-kit.js';
+import type { ControlMigration } from '../controlplane/migration-kit.js';
+import { CONTROL_MIGRATIONS, REGION_SCHEMAS, TENANT_MIGRATIONS, TENANT_TABLES } from '../schema.js';
 import { TenantStores } from '../tenancy/stores.js';
 import { SessionStore } from '../identity/sessions.js';
 import { UserDirectory } from '../identity/users.js';
@@ -38,8 +41,14 @@ export interface Platform {
   flags: FlagService;
   /** Seals OIDC client secrets and TOTP seeds under the deployment secret. */
   secrets: SecretBox;
+  /** The control-plane migrations this build knows, every domain's (`src/schema.ts`). */
+  controlMigrations: ControlMigration[];
   /** The tenant migrations this build knows; tests may extend the list. */
   tenantMigrations: TenantMigration[];
+  /** Every tenant table, parents first: what moves copy, exports write and store removal deletes. */
+  tenantTables: TenantTable[];
+  /** Schemas of their own in each region database (the PHI access trail), migrated with the region. */
+  regionSchemas: RegionSchema[];
   close(): Promise<void>;
 }
 
@@ -81,7 +90,10 @@ export async function openPlatform(
     settings,
     flags,
     secrets: new SecretBox(config.secret),
+    controlMigrations: CONTROL_MIGRATIONS,
     tenantMigrations: opts.tenantMigrations ?? TENANT_MIGRATIONS,
+    tenantTables: TENANT_TABLES,
+    regionSchemas: REGION_SCHEMAS,
     async close() {
       flags.close();
       settings.close();

@@ -5,7 +5,7 @@ import type { PhiAccess } from '../audit/trail.js';
 import { auditAs } from '../http/clinic-scope.js';
 import { badRequest } from '../errors.js';
 import { idSchema } from '../ids.js';
-import type { Platform } from '../platform/platform.js';
+import type { SchedulingDeps } from './deps.js';
 import { appointmentHistory, cancelAppointment, changeStatus, getAppointment, listAppointments } from './appointments.js';
 import { bookAppointment, rescheduleAppointment } from './booking.js';
 import { requireIdempotencyKey } from './idempotency.js';
@@ -55,7 +55,7 @@ const STATUS_ACTIONS: { path: string; to: 'checked_in' | 'in_progress' | 'comple
 ];
 
 export const appointmentRoutes =
-  (p: Platform): FastifyPluginAsyncZod =>
+  (p: SchedulingDeps): FastifyPluginAsyncZod =>
   async (app) => {
     app.post('/appointments', {
       config: {

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { AppError, badRequest, conflict, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { emit } from '../events/outbox.js';
-import type { Platform } from '../platform/platform.js';
+import type { SchedulingDeps } from './deps.js';
 import type { AppointmentType, SchedulingSettings } from '../settings/namespaces.js';
 import type { TenantScope } from '../tenancy/tenant-db.js';
 import { HOLDS_TIME, getAppointmentRow, recordHistory, toAppointment } from './appointments.js';
@@ -99,7 +99,7 @@ export interface SlotSearch {
   tz?: string | undefined;
 }
 
-export async function findSlots(p: Platform, clinicId: string, providerId: string, q: SlotSearch, now: number) {
+export async function findSlots(p: SchedulingDeps, clinicId: string, providerId: string, q: SlotSearch, now: number) {
   const settings = (await p.settings.effectiveFor(clinicId, providerId)).scheduling;
   const { rules } = slotRules(settings, q.type);
   return p.stores.transaction(clinicId, 'read', async (scope) => {
@@ -149,7 +149,7 @@ const REFUSALS: Record<Unbookable, (zone: string, rules: SlotRules) => AppError>
 };
 
 export async function bookAppointment(
-  p: Platform,
+  p: SchedulingDeps,
   clinicId: string,
   input: BookingInput,
   key: string,
@@ -215,7 +215,7 @@ export async function bookAppointment(
 }
 
 /** Moves a booked appointment to another start (and optionally another provider), keeping its history. */
-export async function rescheduleAppointment(p: Platform, clinicId: string, id: string, input: RescheduleInput, now: number): Promise<Appointment> {
+export async function rescheduleAppointment(p: SchedulingDeps, clinicId: string, id: string, input: RescheduleInput, now: number): Promise<Appointment> {
   const viewerZone = input.timeZone === undefined ? undefined : requireTimeZone(input.timeZone);
   const startsAt = Date.parse(input.startsAt);
   return p.stores.transaction(clinicId, 'write', async (scope) => {

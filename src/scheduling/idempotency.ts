@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import { AppError, badRequest } from '../errors.js';
-import type { Platform } from '../platform/platform.js';
+import type { SchedulingDeps } from './deps.js';
 import type { TenantScope } from '../tenancy/tenant-db.js';
 
 /**
@@ -56,7 +56,7 @@ class KeyTaken extends Error {}
  * there, so a same-key retry queues behind the first attempt and then finds its outcome).
  */
 export async function idempotent<T>(
-  p: Platform,
+  p: SchedulingDeps,
   clinicId: string,
   key: string,
   fingerprint: string,

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { auditAs } from '../http/clinic-scope.js';
 import { idSchema } from '../ids.js';
-import type { Platform } from '../platform/platform.js';
+import type { SchedulingDeps } from './deps.js';
 import {
   createQuestionnaire,
   getIntakeResponse,
@@ -38,7 +38,7 @@ const resourceType = 'IntakeResponse';
 const READ_QUESTIONNAIRES = ['intake.manage', 'intake.write', 'intake.read'] as const;
 
 export const intakeRoutes =
-  (p: Platform): FastifyPluginAsyncZod =>
+  (p: SchedulingDeps): FastifyPluginAsyncZod =>
   async (app) => {
     const requiredFields = async (clinicId: string) => (await p.settings.effectiveFor(clinicId)).intake.requiredFields;
 

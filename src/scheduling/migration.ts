@@ -1,4 +1,4 @@
-import type { ColumnType, Generated } from 'kysely';
+import { boolean, date, integer, jsonb, oneOf, smallint, text, textArray, time, timestamptz, type Database, type Table } from '../db/columns.js';
 import { quoteIdent as q } from '../db/pg.js';
 import { rlsStatements, type TenantMigration, type TenantTable } from '../tenancy/migration-kit.js';
 
@@ -172,94 +172,8 @@ export const SCHEDULING_TABLES: TenantTable[] = [
   { name: 'intake_responses', key: ['clinic_id', 'id'] },
 ];
 
-export type AppointmentStatus = 'booked' | 'checked_in' | 'in_progress' | 'completed' | 'cancelled' | 'no_show';
-type Json<T> = ColumnType<T, string, string>;
-
-export interface ProvidersTable {
-  clinic_id: string;
-  id: string;
-  user_id: string;
-  display_name: string;
-  specialty: string;
-  licence_jurisdictions: string[];
-  time_zone: string;
-  active: Generated<boolean>;
-  version: Generated<number>;
-  created_at: Generated<Date>;
-  updated_at: Generated<Date>;
-}
-
-export interface AvailabilityWindowsTable {
-  clinic_id: string;
-  id: string;
-  provider_id: string;
-  weekday: number;
-  /** 'HH:MM:SS' as PostgreSQL returns `time`. */
-  start_time: string;
-  end_time: string;
-}
-
-export interface AvailabilityOverridesTable {
-  clinic_id: string;
-  provider_id: string;
-  local_date: string;
-  windows: Json<{ start: string; end: string }[]>;
-  updated_at: Generated<Date>;
-}
-
-export interface AppointmentsTable {
-  clinic_id: string;
-  id: string;
-  provider_id: string;
-  patient_id: string;
-  appointment_type: string;
-  modality: 'video' | 'in_person';
-  status: Generated<AppointmentStatus>;
-  starts_at: Date;
-  ends_at: Date;
-  block_starts_at: Date;
-  block_ends_at: Date;
-  time_zone: string;
-  requires_confirmation: Generated<boolean>;
-  booked_by: string | null;
-  checked_in_at: Date | null;
-  started_at: Date | null;
-  completed_at: Date | null;
-  cancelled_at: Date | null;
-  cancelled_by: string | null;
-  cancellation_reason: string | null;
-  cancellation_note: string | null;
-  version: Generated<number>;
-  created_at: Generated<Date>;
-  updated_at: Generated<Date>;
-}
-
-export interface AppointmentHistoryTable {
-  clinic_id: string;
-  appointment_id: string;
-  seq: number;
-  change: 'booked' | 'rescheduled' | 'status_changed' | 'cancelled';
-  from_status: string | null;
-  to_status: string | null;
-  from_provider_id: string | null;
-  to_provider_id: string | null;
-  from_starts_at: Date | null;
-  from_ends_at: Date | null;
-  to_starts_at: Date | null;
-  to_ends_at: Date | null;
-  reason: string | null;
-  actor_id: string | null;
-  occurred_at: Generated<Date>;
-}
-
-export interface IdempotencyKeysTable {
-  clinic_id: string;
-  key: string;
-  request_hash: string;
-  status_code: number;
-  response: Json<unknown>;
-  created_at: Generated<Date>;
-}
+export const APPOINTMENT_STATUS_VALUES = ['booked', 'checked_in', 'in_progress', 'completed', 'cancelled', 'no_show'] as const;
+export type AppointmentStatus = (typeof APPOINTMENT_STATUS_VALUES)[number];
 
 export interface QuestionnaireItemRow {
   key: string;
@@ -269,37 +183,117 @@ export interface QuestionnaireItemRow {
   options?: string[] | undefined;
 }
 
-export interface QuestionnairesTable {
-  clinic_id: string;
-  id: string;
-  title: string;
-  description: string | null;
-  items: Json<QuestionnaireItemRow[]>;
-  active: Generated<boolean>;
-  version: Generated<number>;
-  created_at: Generated<Date>;
-  updated_at: Generated<Date>;
-}
+export const SCHEDULING_COLUMNS = {
+  providers: {
+    clinic_id: text(),
+    id: text(),
+    user_id: text(),
+    display_name: text(),
+    specialty: text(),
+    licence_jurisdictions: textArray(),
+    time_zone: text(),
+    active: boolean().hasDefault(),
+    version: integer().hasDefault(),
+    created_at: timestamptz().hasDefault(),
+    updated_at: timestamptz().hasDefault(),
+  },
+  availability_windows: {
+    clinic_id: text(),
+    id: text(),
+    provider_id: text(),
+    weekday: smallint(),
+    start_time: time(),
+    end_time: time(),
+  },
+  availability_overrides: {
+    clinic_id: text(),
+    provider_id: text(),
+    local_date: date(),
+    windows: jsonb<{ start: string; end: string }[]>().hasDefault(),
+    updated_at: timestamptz().hasDefault(),
+  },
+  appointments: {
+    clinic_id: text(),
+    id: text(),
+    provider_id: text(),
+    patient_id: text(),
+    appointment_type: text(),
+    modality: oneOf(['video', 'in_person']),
+    status: oneOf(APPOINTMENT_STATUS_VALUES).hasDefault(),
+    starts_at: timestamptz(),
+    ends_at: timestamptz(),
+    block_starts_at: timestamptz(),
+    block_ends_at: timestamptz(),
+    time_zone: text(),
+    requires_confirmation: boolean().hasDefault(),
+    booked_by: text().nullable(),
+    checked_in_at: timestamptz().nullable(),
+    started_at: timestamptz().nullable(),
+    completed_at: timestamptz().nullable(),
+    cancelled_at: timestamptz().nullable(),
+    cancelled_by: text().nullable(),
+    cancellation_reason: text().nullable(),
+    cancellation_note: text().nullable(),
+    version: integer().hasDefault(),
+    created_at: timestamptz().hasDefault(),
+    updated_at: timestamptz().hasDefault(),
+  },
+  appointment_history: {
+    clinic_id: text(),
+    appointment_id: text(),
+    seq: integer(),
+    change: oneOf(['booked', 'rescheduled', 'status_changed', 'cancelled']),
+    from_status: text().nullable(),
+    to_status: text().nullable(),
+    from_provider_id: text().nullable(),
+    to_provider_id: text().nullable(),
+    from_starts_at: timestamptz().nullable(),
+    from_ends_at: timestamptz().nullable(),
+    to_starts_at: timestamptz().nullable(),
+    to_ends_at: timestamptz().nullable(),
+    reason: text().nullable(),
+    actor_id: text().nullable(),
+    occurred_at: timestamptz().hasDefault(),
+  },
+  idempotency_keys: {
+    clinic_id: text(),
+    key: text(),
+    request_hash: text(),
+    status_code: integer(),
+    response: jsonb<unknown>(),
+    created_at: timestamptz().hasDefault(),
+  },
+  questionnaires: {
+    clinic_id: text(),
+    id: text(),
+    title: text(),
+    description: text().nullable(),
+    items: jsonb<QuestionnaireItemRow[]>(),
+    active: boolean().hasDefault(),
+    version: integer().hasDefault(),
+    created_at: timestamptz().hasDefault(),
+    updated_at: timestamptz().hasDefault(),
+  },
+  intake_responses: {
+    clinic_id: text(),
+    id: text(),
+    appointment_id: text(),
+    questionnaire_id: text(),
+    questionnaire_version: integer(),
+    patient_id: text(),
+    answers: jsonb<Record<string, unknown>>(),
+    submitted_by: text().nullable(),
+    submitted_at: timestamptz().hasDefault(),
+  },
+};
 
-export interface IntakeResponsesTable {
-  clinic_id: string;
-  id: string;
-  appointment_id: string;
-  questionnaire_id: string;
-  questionnaire_version: number;
-  patient_id: string;
-  answers: Json<Record<string, unknown>>;
-  submitted_by: string | null;
-  submitted_at: Generated<Date>;
-}
-
-export interface SchedulingDB {
-  providers: ProvidersTable;
-  availability_windows: AvailabilityWindowsTable;
-  availability_overrides: AvailabilityOverridesTable;
-  appointments: AppointmentsTable;
-  appointment_history: AppointmentHistoryTable;
-  idempotency_keys: IdempotencyKeysTable;
-  questionnaires: QuestionnairesTable;
-  intake_responses: IntakeResponsesTable;
-}
+type Columns = typeof SCHEDULING_COLUMNS;
+export type ProvidersTable = Table<Columns['providers']>;
+export type AvailabilityWindowsTable = Table<Columns['availability_windows']>;
+export type AvailabilityOverridesTable = Table<Columns['availability_overrides']>;
+export type AppointmentsTable = Table<Columns['appointments']>;
+export type AppointmentHistoryTable = Table<Columns['appointment_history']>;
+export type IdempotencyKeysTable = Table<Columns['idempotency_keys']>;
+export type QuestionnairesTable = Table<Columns['questionnaires']>;
+export type IntakeResponsesTable = Table<Columns['intake_responses']>;
+export type SchedulingDB = Database<Columns>;

@@ -3,7 +3,7 @@ import { AppError, badRequest, conflict, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { pgErrorCode } from '../db/pg.js';
 import { emit } from '../events/outbox.js';
-import type { Platform } from '../platform/platform.js';
+import type { SchedulingDeps } from './deps.js';
 import type { TenantScope } from '../tenancy/tenant-db.js';
 import type { ProvidersTable } from './migration.js';
 import type { Provider, ProviderInput, ProviderPatch } from './schemas.js';
@@ -19,7 +19,7 @@ import { baseRoleOf } from '../access/clinic-roles.js';
 const CLINICAL_ROLES = new Set<string>(['physician', 'nurse']); // and the clinic's roles derived from them
 
 /** The user's name when they hold a clinical role in this clinic; 400 otherwise (without saying whether they exist). */
-export async function requireClinicalMember(p: Platform, clinicId: string, userId: string): Promise<{ name: string; role: string }> {
+export async function requireClinicalMember(p: SchedulingDeps, clinicId: string, userId: string): Promise<{ name: string; role: string }> {
   const row = await p.control
     .selectFrom('memberships')
     .innerJoin('users', 'users.id', 'memberships.user_id')
@@ -33,7 +33,7 @@ export async function requireClinicalMember(p: Platform, clinicId: string, userI
   return row;
 }
 
-export async function createProvider(p: Platform, scope: TenantScope, input: ProviderInput): Promise<Provider> {
+export async function createProvider(p: SchedulingDeps, scope: TenantScope, input: ProviderInput): Promise<Provider> {
   const timeZone = requireTimeZone(input.timeZone);
   const member = await requireClinicalMember(p, scope.clinicId, input.userId);
   try {
@@ -103,7 +103,7 @@ export async function updateProvider(scope: TenantScope, id: string, patch: Prov
 }
 
 /** The provider, if patients can be booked with them now: active and still a clinical member. */
-export async function requireBookableProvider(p: Platform, scope: TenantScope, id: string): Promise<Selectable<ProvidersTable>> {
+export async function requireBookableProvider(p: SchedulingDeps, scope: TenantScope, id: string): Promise<Selectable<ProvidersTable>> {
   const row = await getProviderRow(scope, id);
   if (!row.active) throw conflict('provider_inactive', 'This provider is not taking appointments');
   await requireClinicalMember(p, scope.clinicId, row.user_id).catch(() => {

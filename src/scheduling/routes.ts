@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { badRequest } from '../errors.js';
 import { idSchema } from '../ids.js';
-import type { Platform } from '../platform/platform.js';
+import type { SchedulingDeps } from './deps.js';
 import { appointmentRoutes } from './appointment-routes.js';
 import { deleteOverride, getAvailability, putOverride, replaceWeekly } from './availability.js';
 import { findSlots, slotRules } from './booking.js';
@@ -32,7 +32,7 @@ import { isCalendarDate } from './zones.js';
  * the clinic's tenant transaction, where another clinic's records do not exist.
  */
 export const schedulingRoutes =
-  (p: Platform): FastifyPluginAsyncZod =>
+  (p: SchedulingDeps): FastifyPluginAsyncZod =>
   async (app) => {
     await app.register(providerRoutes(p));
     await app.register(appointmentRoutes(p));
@@ -51,7 +51,7 @@ function requireDate(value: string): string {
 }
 
 const providerRoutes =
-  (p: Platform): FastifyPluginAsyncZod =>
+  (p: SchedulingDeps): FastifyPluginAsyncZod =>
   async (app) => {
     app.get('/providers', {
       config: { permission: 'provider.read' },

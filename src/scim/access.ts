@@ -1,8 +1,13 @@
 import type { Kysely } from 'kysely';
 import type { ControlDB } from '../controlplane/schema.js';
-import type { Platform } from '../platform/platform.js';
 import { recordScimChanges, type Actor, type ScimChange } from './audit.js';
 import { decideRole, loadMapping, type GroupRef } from './mapping.js';
+
+/** What directory changes need: the control plane, and the sessions to end or refresh after commit. */
+export interface ScimDeps {
+  control: Kysely<ControlDB>;
+  sessions: { revokeAll(userId: string): Promise<void>; membershipsChanged(userId: string): Promise<void> };
+}
 
 /**
  * What a provisioned user may do in the clinic follows from the directory: an active user holds the membership
@@ -15,7 +20,7 @@ export class AccessEffects {
   readonly revoked = new Set<string>();
 
   /** After commit: cached principals are dropped on every node; revoked users' sessions are refused at once. */
-  async publish(p: Platform): Promise<void> {
+  async publish(p: ScimDeps): Promise<void> {
     for (const userId of this.revoked) await p.sessions.revokeAll(userId);
     for (const userId of this.membershipsChanged) if (!this.revoked.has(userId)) await p.sessions.membershipsChanged(userId);
   }

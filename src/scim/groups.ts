@@ -1,8 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { ControlDB } from '../controlplane/schema.js';
 import { newId } from '../ids.js';
-import type { Platform } from '../platform/platform.js';
-import { AccessEffects, syncAccess } from './access.js';
+import { AccessEffects, syncAccess, type ScimDeps } from './access.js';
 import { recordScimChanges } from './audit.js';
 import { preconditionFailed, resourceNotFound, scimError } from './errors.js';
 import { parseScimFilter } from './filter.js';
@@ -25,7 +24,7 @@ const GROUP_ID = /^grp_[0-9a-hjkmnp-tv-z]{26}$/;
  * externalId (what rules match on) re-derives the role of all its members.
  */
 export class ScimGroups {
-  constructor(private readonly p: Platform) {}
+  constructor(private readonly p: ScimDeps) {}
 
   async create(scope: ScimScope, body: unknown): Promise<Json> {
     const { attributes, members } = readGroup(body);

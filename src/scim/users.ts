@@ -1,8 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { ControlDB } from '../controlplane/schema.js';
 import { isId, newId } from '../ids.js';
-import type { Platform } from '../platform/platform.js';
-import { AccessEffects, revokeSessionsInTransaction, syncAccess } from './access.js';
+import { AccessEffects, revokeSessionsInTransaction, syncAccess, type ScimDeps } from './access.js';
 import { createAccount, retireAccount, updateAccount } from './accounts.js';
 import { blockIdentitiesOf } from '../sso/signin.js';
 import { recordScimChanges } from './audit.js';
@@ -24,7 +23,7 @@ type GroupRef = { group_id: string; display_name: string };
  * DELETE revoke every session of the user inside that transaction, before the SCIM response is sent.
  */
 export class ScimUsers {
-  constructor(private readonly p: Platform) {}
+  constructor(private readonly p: ScimDeps) {}
 
   async create(scope: ScimScope, body: unknown): Promise<Json> {
     const resource = canonicalize(body, USER_KIND);

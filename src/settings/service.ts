@@ -1,7 +1,8 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import type { ClinicDirectory } from '../controlplane/clinics.js';
-import type { ControlDB, SettingScope } from '../controlplane/schema.js';
+import type { ControlDB } from '../controlplane/schema.js';
+import type { SettingScope } from './control-schema.js';
 import { AppError, notFound } from '../errors.js';
 import type { InvalidationBus } from '../platform/bus.js';
 import { NAMESPACES, NAMESPACE_NAMES, defaults, type EffectiveSettings, type Namespace } from './namespaces.js';

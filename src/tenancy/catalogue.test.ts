@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../db/pg.js';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
-import { TENANT_TABLES } from './catalogue.js';
+import { TENANT_TABLES } from '../schema.js';
 
 /**
  * The tenancy rules hold for every tenant table in every placement: listed in the catalogue (so moves and

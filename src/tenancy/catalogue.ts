@@ -1,19 +1,12 @@
-import { EVENTS_TABLES } from '../events/migration.js';
-import { SCHEDULING_TABLES } from '../scheduling/migration.js';
-import { CLINICAL_TABLES } from '../clinical/migration.js';
-
 /**
- * Every tenant table, parents before children (the order rows are copied in and the reverse of the order
- * they are removed in). `key` is the primary key, which orders rows for checksums and exports.
- * `catalogue.test.ts` fails when a migration adds a table that is not listed here.
+ * The catalogue lists every tenant table, parents before children (the order rows are copied in and the
+ * reverse of the order they are removed in). `key` is the primary key, which orders rows for checksums and
+ * exports. Each domain lists its own tables; `src/schema.ts` assembles the catalogue and `Platform` carries it
+ * (`tenantTables`) to moves, exports and store removal. `catalogue.test.ts` fails when a migration adds a
+ * table that is not listed.
  */
 export type { TenantTable } from './migration-kit.js';
 import type { TenantTable } from './migration-kit.js';
 
-export const TENANT_TABLES: TenantTable[] = [
-  { name: 'clinic', key: ['clinic_id'] },
-  { name: 'patients', key: ['clinic_id', 'id'] },
-  ...EVENTS_TABLES,
-  ...SCHEDULING_TABLES,
-  ...CLINICAL_TABLES,
-];
+/** Tenancy's own table: the clinic's anchor row, parent of every other tenant table. */
+export const ANCHOR_TABLES: TenantTable[] = [{ name: 'clinic', key: ['clinic_id'] }];

@@ -5,7 +5,6 @@ import tar from 'tar-stream';
 import type { Platform } from '../platform/platform.js';
 import { notFound } from '../errors.js';
 import { quoteIdent as q } from '../db/pg.js';
-import { TENANT_TABLES } from './catalogue.js';
 import { auditEventLines } from '../audit/search.js';
 import { auditPhi } from '../audit/trail.js';
 
@@ -69,7 +68,7 @@ export async function exportClinic(p: Platform, clinicId: string, request: Expor
   }
 
   await p.stores.transaction(clinicId, 'snapshot', async (scope) => {
-    for (const t of TENANT_TABLES) {
+    for (const t of p.tenantTables) {
       const rows = await sql<{ j: string }>`select row_to_json(t)::text as j from ${sql.raw(q(t.name))} t order by ${sql.raw(t.key.map((k) => `t.${q(k)}`).join(', '))}`.execute(scope.db);
       files.push({ name: `tables/${t.name}.jsonl`, table: t.name, lines: rows.rows.map((r) => r.j) });
     }

@@ -5,7 +5,8 @@ import { AppError } from '../errors.js';
 import { quoteIdent as q, withClient } from '../db/pg.js';
 import { bearer, REGIONS, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import { migrateFleet, type FleetMigrationReport, type MigrationProgress } from './fleet.js';
-import { TENANT_MIGRATIONS, latestTenantVersion, type TenantMigration } from './migrations.js';
+import { latestTenantVersion, type TenantMigration } from './migrations.js';
+import { TENANT_MIGRATIONS } from '../schema.js';
 import { PLACEMENT_MODELS, type PlacementModel } from './naming.js';
 
 /**

@@ -1,11 +1,10 @@
 import { sql } from 'kysely';
 import type pg from 'pg';
 import type { Platform } from '../platform/platform.js';
-import { CONTROL_MIGRATIONS } from '../controlplane/schema.js';
 import { AppError } from '../errors.js';
 import { databaseOf, inTransaction, quoteIdent, withClient } from '../db/pg.js';
 import { latestTenantVersion } from './migrations.js';
-import { AUDIT_REGION_MIGRATIONS, AUDIT_SCHEMA } from '../audit/region-migration.js';
+import type { ControlMigration } from '../controlplane/migration-kit.js';
 import { POOLED_SCHEMA, appRole, clinicRole, rolePassword } from './naming.js';
 import { ensureRole, migrateTenantSchema, prepareTenantDatabase } from './store-migrate.js';
 
@@ -44,7 +43,7 @@ export async function migrateFleet(
       `select pg_try_advisory_lock(hashtextextended('polyclinic:fleet-migrate', 0)) as ok`,
     );
     if (!lock.rows[0]?.ok) throw new AppError(409, 'migration_in_progress', 'Another migration run holds the fleet lock');
-    const control = await migrateControlPlane(lockClient);
+    const control = await migrateControlPlane(lockClient, p.controlMigrations);
     await syncRegions(p);
     const target = latestTenantVersion(p.tenantMigrations);
     const report: FleetMigrationReport = { target, control, migrated: [], upToDate: [], skipped: [], failed: [] };
@@ -104,7 +103,7 @@ export async function migrateFleet(
   });
 }
 
-async function migrateControlPlane(c: pg.ClientBase): Promise<{ from: number; to: number }> {
+async function migrateControlPlane(c: pg.ClientBase, migrations: ControlMigration[]): Promise<{ from: number; to: number }> {
   await c.query(
     `create table if not exists control_migrations (
        version integer primary key, name text not null, applied_at timestamptz not null default now())`,
@@ -112,7 +111,7 @@ async function migrateControlPlane(c: pg.ClientBase): Promise<{ from: number; to
   const current = async () =>
     (await c.query<{ v: number | null }>('select max(version)::int as v from control_migrations')).rows[0]?.v ?? 0;
   const from = await current();
-  for (const m of CONTROL_MIGRATIONS) {
+  for (const m of migrations) {
     if (m.version <= from) continue;
     await inTransaction(c, async () => {
       for (const s of m.statements) await c.query(s);
@@ -141,7 +140,7 @@ async function prepareRegion(p: Platform, adminUrl: string): Promise<{ from: num
     // NOINHERIT: the app role reaches a schema-placement clinic's tables only after SET ROLE to that clinic.
     await ensureRole(c, role, { login: true, inherit: false, password: rolePassword(p.config.secret, role) });
     await prepareTenantDatabase(c, databaseOf(adminUrl), [role]);
-    await migrateTenantSchema(c, AUDIT_SCHEMA, AUDIT_REGION_MIGRATIONS, [role], 'select, insert');
+    for (const r of p.regionSchemas) await migrateTenantSchema(c, r.schema, r.migrations, [role], r.privileges);
     return migrateTenantSchema(c, POOLED_SCHEMA, p.tenantMigrations, [role]);
   });
 }

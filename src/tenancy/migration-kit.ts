@@ -2,12 +2,29 @@ import { quoteIdent as q } from '../db/pg.js';
 
 /**
  * The shape of a tenant (or region) migration and the statements every tenant table needs. Domains declare
- * their own migrations with these; `tenancy/migrations.ts` puts them in one ordered list.
+ * their own migrations with these; `src/schema.ts` puts them in one ordered list.
  */
 export interface TenantMigration {
   version: number;
   name: string;
   up: (schema: string) => string[];
+}
+
+/** One tenant migration of the parts several domains contribute to one version, run in the order given. */
+export const joinTenantParts = (parts: TenantMigration[]): TenantMigration => ({
+  version: parts[0]!.version,
+  name: parts[0]!.name,
+  up: (schema) => parts.flatMap((p) => p.up(schema)),
+});
+
+/**
+ * A schema of its own in every region database, beside the tenant stores (the PHI access trail): migrated with
+ * the region by `fleet.ts`, the app role getting `privileges` on its tables.
+ */
+export interface RegionSchema {
+  schema: string;
+  migrations: TenantMigration[];
+  privileges: string;
 }
 
 /** A tenant table as moves and exports see it: its name and primary key (which orders its rows). */

@@ -1,7 +1,5 @@
 import { quoteIdent as q } from '../db/pg.js';
-import { EVENTS_MIGRATIONS } from '../events/migration.js';
-import { SCHEDULING_MIGRATIONS } from '../scheduling/migration.js';
-import { CLINICAL_MIGRATIONS } from '../clinical/migration.js';
+import { text, timestamptz } from '../db/columns.js';
 import { rlsStatements, type TenantMigration } from './migration-kit.js';
 import { HELPER_SCHEMA } from './naming.js';
 
@@ -12,11 +10,16 @@ export { rlsStatements, type TenantMigration } from './migration-kit.js';
  * and in a clinic's own database. That sameness is what makes a placement move a plain copy and keeps RLS
  * uniform. Each migration gets the target schema and returns its statements; it must only touch that schema.
  *
+ * Tenancy owns one table, the clinic's anchor row; every other tenant table belongs to a domain, which
+ * declares its migrations and table types beside its code (`patients/migration.ts`, `events/migration.ts`,
+ * …). `src/schema.ts` composes them into the one ordered list every store is migrated with (`Platform`
+ * hands it to `fleet.ts` and `storage.ts`); tenancy never imports a domain.
+ *
  * Rules for every tenant table: `clinic_id` leads the primary key and every foreign key, every index leads
  * with `clinic_id`, RLS is enabled and forced with the `tenant_isolation` policy, and the table is listed
- * in `catalogue.ts` (a test compares the catalogue with the database).
+ * in the catalogue (`src/schema.ts`; a test compares the catalogue with the database).
  */
-const CORE_MIGRATIONS: TenantMigration[] = [
+export const ANCHOR_MIGRATIONS: TenantMigration[] = [
   {
     version: 1,
     name: 'clinic anchor and patients',
@@ -27,39 +30,15 @@ const CORE_MIGRATIONS: TenantMigration[] = [
          clinic_id text primary key,
          created_at timestamptz not null default now())`,
       ...rlsStatements(s, 'clinic'),
-      `create table ${q(s)}.patients (
-         clinic_id text not null references ${q(s)}.clinic (clinic_id),
-         id text not null,
-         mrn text,
-         given_name text not null,
-         family_name text not null,
-         birth_date date not null,
-         sex text not null default 'unknown' check (sex in ('female', 'male', 'other', 'unknown')),
-         email text,
-         phone text,
-         version integer not null default 1,
-         created_at timestamptz not null default now(),
-         updated_at timestamptz not null default now(),
-         primary key (clinic_id, id),
-         unique (clinic_id, mrn))`,
-      `create index patients_by_name on ${q(s)}.patients (clinic_id, family_name, given_name)`,
-      ...rlsStatements(s, 'patients'),
     ],
   },
 ];
 
-/**
- * Every tenant migration of this build, in version order. Version ranges by domain: 1 core, 2 events,
- * 3 scheduling, 4 clinical records; later versions in any domain continue from the highest.
- */
-export const TENANT_MIGRATIONS: TenantMigration[] = [
-  ...CORE_MIGRATIONS,
-  ...EVENTS_MIGRATIONS,
-  ...SCHEDULING_MIGRATIONS,
-  ...CLINICAL_MIGRATIONS,
-].sort((a, b) => a.version - b.version);
+export const ANCHOR_COLUMNS = {
+  clinic: { clinic_id: text(), created_at: timestamptz().hasDefault() },
+};
 
-export const latestTenantVersion = (migrations: TenantMigration[] = TENANT_MIGRATIONS): number =>
+export const latestTenantVersion = (migrations: TenantMigration[]): number =>
   migrations.reduce((m, x) => Math.max(m, x.version), 0);
 
 /**

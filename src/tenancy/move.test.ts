@@ -22,7 +22,7 @@ let original: TableChecksum[];
 
 const sourceChecksums = async (id: string) => {
   const c = (await t.p.clinics.fresh(id))!;
-  return withClient(t.p.stores.adminUrl(c.dataRegion, c.placement.database), (db) => checksums(db, c.placement.schema, id));
+  return withClient(t.p.stores.adminUrl(c.dataRegion, c.placement.database), (db) => checksums(t.p.tenantTables, db, c.placement.schema, id));
 };
 const addPatient = (name: string) =>
   t.app.inject({

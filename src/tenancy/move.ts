@@ -4,7 +4,7 @@ import { type Clinic } from '../controlplane/clinics.js';
 import { AppError, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { databaseOf, inTransaction, quoteIdent as q, withClient } from '../db/pg.js';
-import { TENANT_TABLES, type TenantTable } from './catalogue.js';
+import type { TenantTable } from './catalogue.js';
 import { HELPER_SCHEMA, placementFor, type Placement, type PlacementModel } from './naming.js';
 import { createClinicStore, removeClinicStore } from './storage.js';
 
@@ -75,10 +75,10 @@ export async function moveClinic(p: Platform, clinicId: string, to: PlacementMod
     await hooks.duringFreeze?.();
 
     const targetUrl = p.stores.adminUrl(region, target.database);
-    await withClient(targetUrl, (dst) => copyClinic(lock!, source.schema, dst, target.schema, clinicId));
+    await withClient(targetUrl, (dst) => copyClinic(p.tenantTables, lock!, source.schema, dst, target.schema, clinicId));
     await hooks.beforeVerify?.({ url: targetUrl, placement: target });
-    const before = await checksums(lock, source.schema, clinicId);
-    const after = await withClient(targetUrl, (dst) => checksums(dst, target.schema, clinicId));
+    const before = await checksums(p.tenantTables, lock, source.schema, clinicId);
+    const after = await withClient(targetUrl, (dst) => checksums(p.tenantTables, dst, target.schema, clinicId));
     const mismatch = before.find((b, i) => b.rows !== after[i]?.rows || b.checksum !== after[i]?.checksum);
     if (mismatch)
       throw new AppError(500, 'move_verification_failed', `Copy of ${mismatch.table} does not match the source; the clinic stays in ${source.model} placement`);
@@ -113,12 +113,12 @@ export async function moveClinic(p: Platform, clinicId: string, to: PlacementMod
   }
 }
 
-async function copyClinic(src: pg.ClientBase, srcSchema: string, dst: pg.ClientBase, dstSchema: string, clinicId: string): Promise<void> {
+async function copyClinic(tables: TenantTable[], src: pg.ClientBase, srcSchema: string, dst: pg.ClientBase, dstSchema: string, clinicId: string): Promise<void> {
   await inTransaction(src, () =>
     inTransaction(dst, async () => {
       await src.query(`select set_config('app.clinic_id', $1, true)`, [clinicId]);
       await dst.query(`select set_config('app.clinic_id', $1, true)`, [clinicId]);
-      for (const t of TENANT_TABLES) {
+      for (const t of tables) {
         await src.query(
           `declare rows_out no scroll cursor for select row_to_json(t)::text as j from ${q(srcSchema)}.${q(t.name)} t where clinic_id = $1 order by ${orderBy(t)}`,
           [clinicId],
@@ -138,11 +138,11 @@ async function copyClinic(src: pg.ClientBase, srcSchema: string, dst: pg.ClientB
 }
 
 /** Row count and an order-stable checksum of every tenant table of one clinic in one store. */
-export async function checksums(c: pg.ClientBase, schema: string, clinicId: string): Promise<TableChecksum[]> {
+export async function checksums(tables: TenantTable[], c: pg.ClientBase, schema: string, clinicId: string): Promise<TableChecksum[]> {
   return inTransaction(c, async () => {
     await c.query(`select set_config('app.clinic_id', $1, true)`, [clinicId]);
     const out: TableChecksum[] = [];
-    for (const t of TENANT_TABLES) {
+    for (const t of tables) {
       const r = await c.query<{ n: number; sum: string }>(
         `select count(*)::int as n, md5(coalesce(string_agg(md5(t::text), '' order by ${orderBy(t)}), '')) as sum
            from ${q(schema)}.${q(t.name)} t where clinic_id = $1`,

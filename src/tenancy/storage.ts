@@ -1,7 +1,6 @@
 import type pg from 'pg';
 import type { Platform } from '../platform/platform.js';
 import { inTransaction, quoteIdent as q, withClient } from '../db/pg.js';
-import { TENANT_TABLES } from './catalogue.js';
 import { POOLED_SCHEMA, appRole, clinicRole, rolePassword, type Placement } from './naming.js';
 import { ensureRole, migrateTenantSchema, prepareTenantDatabase } from './store-migrate.js';
 
@@ -64,7 +63,7 @@ export async function removeClinicStore(p: Platform, clinicId: string, regionId:
       await withClient(p.stores.adminUrl(regionId, placement.database), (c) =>
         inTransaction(c, async () => {
           await c.query(`select set_config('app.clinic_id', $1, true)`, [clinicId]);
-          for (const t of [...TENANT_TABLES].reverse())
+          for (const t of [...p.tenantTables].reverse())
             await c.query(`delete from ${q(placement.schema)}.${q(t.name)} where clinic_id = $1`, [clinicId]);
         }),
       );

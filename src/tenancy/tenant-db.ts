@@ -1,16 +1,15 @@
-import type { Generated, Kysely } from 'kysely';
-import type { PatientsTable } from '../patients/table.js';
-import type { EventsDB } from '../events/migration.js';
-import type { SchedulingDB } from '../scheduling/migration.js';
-import type { ClinicalDB } from '../clinical/migration.js';
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/columns.js';
+import type { ANCHOR_COLUMNS } from './migrations.js';
 
-interface CoreDB {
-  clinic: { clinic_id: string; created_at: Generated<Date> };
-  patients: PatientsTable;
-}
-
-/** The tables a tenant transaction sees. Names are unqualified: the transaction's search_path picks the schema. */
-export interface TenantDB extends CoreDB, EventsDB, SchedulingDB, ClinicalDB {}
+/**
+ * The tables a tenant transaction sees. Names are unqualified: the transaction's search_path picks the schema.
+ *
+ * Tenancy declares only its own table, the clinic's anchor row. `src/schema.ts` adds every domain's tables to
+ * this same interface (declaration merging, as Fastify's decorators do), so tenancy never imports a domain
+ * while every `TenantScope` still sees all the tables.
+ */
+export interface TenantDB extends Database<typeof ANCHOR_COLUMNS> {}
 
 /** What domain code receives: the clinic it acts for and a transaction already confined to that clinic. */
 export interface TenantScope {

@@ -1,0 +1,78 @@
+import { mergeTables, type Database } from './db/columns.js';
+import { composeVersions } from './db/migrations.js';
+import { CONTROLPLANE_COLUMNS, CONTROLPLANE_MIGRATIONS } from './controlplane/schema.js';
+import { joinControlParts, type ControlMigration } from './controlplane/migration-kit.js';
+import { IDENTITY_CONTROL_COLUMNS, IDENTITY_CONTROL_MIGRATIONS } from './identity/control-schema.js';
+import { ACCESS_CONTROL_COLUMNS, ACCESS_CONTROL_MIGRATIONS } from './access/control-schema.js';
+import { SETTINGS_CONTROL_COLUMNS, SETTINGS_CONTROL_MIGRATIONS } from './settings/control-schema.js';
+import { FLAGS_CONTROL_COLUMNS, FLAGS_CONTROL_MIGRATIONS } from './flags/control-schema.js';
+import { SCIM_CONTROL_COLUMNS, SCIM_CONTROL_MIGRATIONS } from './scim/control-schema.js';
+import { SSO_CONTROL_COLUMNS, SSO_CONTROL_MIGRATIONS } from './sso/control-schema.js';
+import { ANCHOR_COLUMNS, ANCHOR_MIGRATIONS } from './tenancy/migrations.js';
+import { ANCHOR_TABLES } from './tenancy/catalogue.js';
+import { joinTenantParts, type RegionSchema, type TenantMigration, type TenantTable } from './tenancy/migration-kit.js';
+import { PATIENTS_COLUMNS, PATIENTS_MIGRATIONS, PATIENTS_TABLES } from './patients/migration.js';
+import { EVENTS_COLUMNS, EVENTS_MIGRATIONS, EVENTS_TABLES } from './events/migration.js';
+import { SCHEDULING_COLUMNS, SCHEDULING_MIGRATIONS, SCHEDULING_TABLES } from './scheduling/migration.js';
+import { CLINICAL_COLUMNS, CLINICAL_MIGRATIONS, CLINICAL_TABLES } from './clinical/migration.js';
+import { AUDIT_REGION_MIGRATIONS, AUDIT_SCHEMA } from './audit/region-migration.js';
+
+/**
+ * The one place that knows every domain's schema. Each domain declares its own control-plane and tenant
+ * tables beside its code (migrations, and columns from which the Kysely types derive); this file assembles
+ * them, and `Platform` hands the result to `tenancy/` and `controlplane/`, which import no domain.
+ *
+ * Versions are global per ledger (`control_migrations`, each store's `schema_migrations`): a deployed database
+ * records a version, not the file it came from. A domain may contribute a part of a version; the parts of one
+ * version run in the order the domains are listed below, which is their dependency order (a domain after the
+ * domains whose tables it references), and carry the version's recorded name.
+ *
+ * A new migration: the domain appends `{ version: <highest + 1>, name, statements | up }` to its own list and
+ * describes its new or changed columns in its `*_COLUMNS`; a new domain adds its lists here. A released
+ * version never changes (`schema.test.ts` compares the released ones with the snapshot taken at release).
+ */
+
+export const CONTROL_MIGRATIONS: ControlMigration[] = composeVersions(
+  [
+    CONTROLPLANE_MIGRATIONS,
+    IDENTITY_CONTROL_MIGRATIONS,
+    ACCESS_CONTROL_MIGRATIONS,
+    SETTINGS_CONTROL_MIGRATIONS,
+    FLAGS_CONTROL_MIGRATIONS,
+    SCIM_CONTROL_MIGRATIONS,
+    SSO_CONTROL_MIGRATIONS,
+  ],
+  joinControlParts,
+);
+
+export const CONTROL_COLUMNS = mergeTables(
+  CONTROLPLANE_COLUMNS,
+  IDENTITY_CONTROL_COLUMNS,
+  ACCESS_CONTROL_COLUMNS,
+  SETTINGS_CONTROL_COLUMNS,
+  FLAGS_CONTROL_COLUMNS,
+  SCIM_CONTROL_COLUMNS,
+  SSO_CONTROL_COLUMNS,
+);
+
+export const TENANT_MIGRATIONS: TenantMigration[] = composeVersions(
+  [ANCHOR_MIGRATIONS, PATIENTS_MIGRATIONS, EVENTS_MIGRATIONS, SCHEDULING_MIGRATIONS, CLINICAL_MIGRATIONS],
+  joinTenantParts,
+);
+
+export const TENANT_COLUMNS = mergeTables(ANCHOR_COLUMNS, PATIENTS_COLUMNS, EVENTS_COLUMNS, SCHEDULING_COLUMNS, CLINICAL_COLUMNS);
+
+/** Every tenant table, parents before children: the order a move copies rows in and removal reverses. */
+export const TENANT_TABLES: TenantTable[] = [...ANCHOR_TABLES, ...PATIENTS_TABLES, ...EVENTS_TABLES, ...SCHEDULING_TABLES, ...CLINICAL_TABLES];
+
+/** Schemas of their own in every region database, beside the tenant stores: the PHI access trail (append-only). */
+export const REGION_SCHEMAS: RegionSchema[] = [{ schema: AUDIT_SCHEMA, migrations: AUDIT_REGION_MIGRATIONS, privileges: 'select, insert' }];
+
+// `controlplane/` and `tenancy/` declare these interfaces with their own tables only; here they gain every
+// domain's, so the Kysely handles those folders create see the whole database without importing a domain.
+declare module './controlplane/schema.js' {
+  interface ControlDB extends Database<typeof CONTROL_COLUMNS> {}
+}
+declare module './tenancy/tenant-db.js' {
+  interface TenantDB extends Database<typeof TENANT_COLUMNS> {}
+}
