@@ -16,6 +16,7 @@ import { FlagService } from '../flags/service.js';
 import { type InvalidationBus, InProcessBus } from './bus.js';
 import { RedisBus } from './redis-bus.js';
 import { SecretBox } from './secrets.js';
+import { createMailer, type Mailer } from './mailer.js';
 
 /** A configuration whose stores are concrete: every URL known (embedded or given) and a secret present. */
 export interface ResolvedConfig extends Config {
@@ -41,6 +42,8 @@ export interface Platform {
   flags: FlagService;
   /** Seals OIDC client secrets and TOTP seeds under the deployment secret. */
   secrets: SecretBox;
+  /** Email (invitations) over SMTP. */
+  mailer: Mailer;
   /** The control-plane migrations this build knows, every domain's (`src/schema.ts`). */
   controlMigrations: ControlMigration[];
   /** The tenant migrations this build knows; tests may extend the list. */
@@ -78,6 +81,7 @@ export async function openPlatform(
   const sessions = new SessionStore(control, bus, config.sessionTtlHours);
   const settings = new SettingsService(control, bus, clinics, log);
   const flags = new FlagService(control, bus, log);
+  const mailer = createMailer(config.smtpUrl, config.mailFrom, log);
   return {
     config,
     log,
@@ -90,11 +94,13 @@ export async function openPlatform(
     settings,
     flags,
     secrets: new SecretBox(config.secret),
+    mailer,
     controlMigrations: CONTROL_MIGRATIONS,
     tenantMigrations: opts.tenantMigrations ?? TENANT_MIGRATIONS,
     tenantTables: TENANT_TABLES,
     regionSchemas: REGION_SCHEMAS,
     async close() {
+      mailer.close();
       flags.close();
       settings.close();
       sessions.close();
