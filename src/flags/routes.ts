@@ -93,10 +93,32 @@ export const flagRoutes =
     // ---- a clinic: what is on for me, and why; the clinic's own choices ----
     const ClinicParams = z.strictObject({ clinicId: idSchema('clinic') });
     app.get('/api/v1/clinics/:clinicId/features', {
-      schema: { tags, security, params: ClinicParams, response: { 200: z.object({ items: z.array(Feature) }), ...problemResponses } },
+      schema: {
+        tags,
+        security,
+        summary: 'Every feature as this clinic sees it, why it is on or off, and the clinic’s own choice where it may make one',
+        params: ClinicParams,
+        response: {
+          200: z.object({
+            items: z.array(
+              Feature.extend({
+                clinicControllable: z.boolean(),
+                clinicChoice: z.object({ enabled: z.boolean().nullable(), version: z.number().int() }).describe('null: the platform decides; version: to write against'),
+              }),
+            ),
+          }),
+          ...problemResponses,
+        },
+      },
       handler: async (req) => {
         requireClinicPermission(req, req.params.clinicId, 'feature.read');
-        return { items: await p.flags.features(await subjectOf(p, req, req.params.clinicId)) };
+        const [features, choices] = await Promise.all([p.flags.features(await subjectOf(p, req, req.params.clinicId)), p.flags.clinicChoices(req.params.clinicId)]);
+        return {
+          items: features.map((f) => {
+            const c = choices.get(f.name);
+            return { ...f, clinicControllable: c?.controllable ?? false, clinicChoice: { enabled: c?.enabled ?? null, version: c?.version ?? 0 } };
+          }),
+        };
       },
     });
     app.put('/api/v1/clinics/:clinicId/features/:name', {

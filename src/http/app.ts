@@ -27,6 +27,12 @@ import { enforceBoundaries } from './boundaries.js';
 import { ANONYMOUS, runWithContext, type Actor } from '../platform/request-context.js';
 import { regionRedirect } from '../platform/region-routing.js';
 import { webApp } from './web-app.js';
+import { clinicSelfRoutes } from '../access/self-routes.js';
+import { clinicSettingsCatalogueRoutes, platformSettingsCatalogueRoutes } from '../settings/catalogue-routes.js';
+import { publicClinicRoutes } from '../branding/public-routes.js';
+import { Invitations } from '../identity/invitations.js';
+import { clinicInvitationRoutes, publicInvitationRoutes } from '../identity/invitation-routes.js';
+import { memberRemovalRoutes } from '../access/removal-routes.js';
 
 /**
  * Builds the HTTP app: zod schemas drive validation, response shapes and the OpenAPI 3.1 document; every
@@ -119,10 +125,26 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   });
   typed.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 
+  const invitations = new Invitations(p);
   await app.register(identityRoutes(p));
   await app.register(accessRoutes(p));
   await app.register(platformRoutes(p));
-  await app.register(clinicScope(p, [patientRoutes, clinicalRoutes(p), schedulingRoutes(p), auditRoutes(p)]), { prefix: CLINIC_PREFIX });
+  await app.register(
+    clinicScope(p, [
+      patientRoutes,
+      clinicalRoutes(p),
+      schedulingRoutes(p),
+      auditRoutes(p),
+      clinicSelfRoutes(p),
+      clinicSettingsCatalogueRoutes(p),
+      clinicInvitationRoutes(p, invitations),
+      memberRemovalRoutes(p),
+    ]),
+    { prefix: CLINIC_PREFIX },
+  );
+  await app.register(operatorScope([platformSettingsCatalogueRoutes(p)]), { prefix: OPERATOR_PREFIX });
+  await app.register(publicClinicRoutes(p));
+  await app.register(publicInvitationRoutes(p, invitations));
   await app.register(settingsRoutes(p));
   await app.register(flagRoutes(p));
   await app.register(scimRoutes(p));

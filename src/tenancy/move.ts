@@ -22,6 +22,18 @@ export interface MoveReport {
   tables: TableChecksum[];
 }
 
+/** One step of a move as the operator console shows it while the move runs (kept in `placement_moves.detail`). */
+export interface MoveStep {
+  step: 'prepare' | 'freeze' | 'copy' | 'verify' | 'switch' | 'cleanup' | 'done' | 'failed';
+  at: string;
+  table: string | null;
+  rows: number | null;
+}
+export interface MoveProgress {
+  percent: number;
+  steps: MoveStep[];
+}
+
 /** Seams for tests: act while writes are frozen, or tamper with the copy before it is verified. */
 export interface MoveHooks {
   duringFreeze?: () => Promise<void>;
@@ -54,8 +66,19 @@ export async function moveClinic(p: Platform, clinicId: string, to: PlacementMod
   const moveId = newId('move');
   await p.control.insertInto('placement_moves').values({ id: moveId, clinic_id: clinicId, from_model: source.model, to_model: to }).execute();
   const log = p.log.child({ clinicId, moveId, from: source.model, to });
-  const finish = (outcome: 'completed' | 'failed', detail: unknown) =>
-    p.control.updateTable('placement_moves').set({ outcome, finished_at: new Date(), detail: JSON.stringify(detail) }).where('id', '=', moveId).execute();
+  // Each step is written to the move's row as it happens, so any node can show a running move's progress.
+  const progress: MoveProgress = { percent: 0, steps: [] };
+  const step = async (name: MoveStep['step'], percent: number, table: string | null = null, rows: number | null = null) => {
+    progress.percent = percent;
+    progress.steps.push({ step: name, at: new Date().toISOString(), table, rows });
+    await p.control.updateTable('placement_moves').set({ detail: JSON.stringify({ progress }) }).where('id', '=', moveId).execute();
+  };
+  const finish = (outcome: 'completed' | 'failed', detail: object) =>
+    p.control
+      .updateTable('placement_moves')
+      .set({ outcome, finished_at: new Date(), detail: JSON.stringify({ ...detail, progress }) })
+      .where('id', '=', moveId)
+      .execute();
 
   let switched = false;
   let frozenAt = 0;
@@ -64,6 +87,7 @@ export async function moveClinic(p: Platform, clinicId: string, to: PlacementMod
     const targetVersion = await createClinicStore(p, clinicId, region, target);
     if (targetVersion !== clinic.schemaVersion)
       throw new AppError(409, 'migration_pending', `Source is at schema version ${clinic.schemaVersion}, target at ${targetVersion}; run polyclinic migrate first`);
+    await step('prepare', 10);
 
     if (!(await p.clinics.transition(clinicId, 'active', 'moving')))
       throw new AppError(409, 'clinic_busy', 'The clinic changed state; try again');
@@ -72,27 +96,35 @@ export async function moveClinic(p: Platform, clinicId: string, to: PlacementMod
     lock.on('error', () => {});
     await lock.connect();
     await lock.query(`select pg_advisory_lock(${q(HELPER_SCHEMA)}.clinic_lock_key($1))`, [clinicId]);
+    await step('freeze', 15);
     await hooks.duringFreeze?.();
 
     const targetUrl = p.stores.adminUrl(region, target.database);
-    await withClient(targetUrl, (dst) => copyClinic(p.tenantTables, lock!, source.schema, dst, target.schema, clinicId));
+    const tables = p.tenantTables.length;
+    await withClient(targetUrl, (dst) =>
+      copyClinic(p.tenantTables, lock!, source.schema, dst, target.schema, clinicId, (table, rows, i) => step('copy', 15 + Math.round((60 * (i + 1)) / tables), table, rows)),
+    );
     await hooks.beforeVerify?.({ url: targetUrl, placement: target });
     const before = await checksums(p.tenantTables, lock, source.schema, clinicId);
     const after = await withClient(targetUrl, (dst) => checksums(p.tenantTables, dst, target.schema, clinicId));
     const mismatch = before.find((b, i) => b.rows !== after[i]?.rows || b.checksum !== after[i]?.checksum);
     if (mismatch)
       throw new AppError(500, 'move_verification_failed', `Copy of ${mismatch.table} does not match the source; the clinic stays in ${source.model} placement`);
+    await step('verify', 85);
 
     await p.clinics.setPlacement(clinicId, target, 'moving');
     switched = true;
+    await step('switch', 92);
     // The source is no longer read by anyone; remove it while writers routed by a stale cache are still refused.
     if (source.model === 'database') {
       await lock.end();
       lock = undefined;
     }
     await removeClinicStore(p, clinicId, region, source);
+    await step('cleanup', 97);
     await p.clinics.transition(clinicId, 'moving', 'active');
     const report: MoveReport = { id: moveId, from: source.model, to, frozenMs: Date.now() - frozenAt, tables: after };
+    await step('done', 100);
     await finish('completed', report);
     log.info({ frozenMs: report.frozenMs }, 'clinic moved');
     const moved = await p.clinics.fresh(clinicId);
@@ -106,6 +138,7 @@ export async function moveClinic(p: Platform, clinicId: string, to: PlacementMod
     } else {
       await p.clinics.transition(clinicId, 'moving', 'active');
     }
+    await step('failed', progress.percent).catch(() => {});
     await finish('failed', { error: err instanceof Error ? err.message : String(err), switched });
     throw err;
   } finally {
@@ -113,12 +146,21 @@ export async function moveClinic(p: Platform, clinicId: string, to: PlacementMod
   }
 }
 
-async function copyClinic(tables: TenantTable[], src: pg.ClientBase, srcSchema: string, dst: pg.ClientBase, dstSchema: string, clinicId: string): Promise<void> {
+async function copyClinic(
+  tables: TenantTable[],
+  src: pg.ClientBase,
+  srcSchema: string,
+  dst: pg.ClientBase,
+  dstSchema: string,
+  clinicId: string,
+  copied: (table: string, rows: number, index: number) => Promise<void>,
+): Promise<void> {
   await inTransaction(src, () =>
     inTransaction(dst, async () => {
       await src.query(`select set_config('app.clinic_id', $1, true)`, [clinicId]);
       await dst.query(`select set_config('app.clinic_id', $1, true)`, [clinicId]);
-      for (const t of tables) {
+      for (const [i, t] of tables.entries()) {
+        let rows = 0;
         await src.query(
           `declare rows_out no scroll cursor for select row_to_json(t)::text as j from ${q(srcSchema)}.${q(t.name)} t where clinic_id = $1 order by ${orderBy(t)}`,
           [clinicId],
@@ -126,12 +168,14 @@ async function copyClinic(tables: TenantTable[], src: pg.ClientBase, srcSchema: 
         for (;;) {
           const batch = await src.query<{ j: string }>(`fetch ${COPY_BATCH} from rows_out`);
           if (batch.rows.length === 0) break;
+          rows += batch.rows.length;
           await dst.query(
             `insert into ${q(dstSchema)}.${q(t.name)} select * from json_populate_recordset(null::${q(dstSchema)}.${q(t.name)}, $1::json)`,
             [`[${batch.rows.map((r) => r.j).join(',')}]`],
           );
         }
         await src.query('close rows_out');
+        await copied(t.name, rows, i);
       }
     }),
   );
