@@ -8,7 +8,7 @@ import { PageHeader } from '../ui/page';
 import { ErrorState, problemText } from '../ui/states';
 import { DataTable } from '../ui/Table';
 
-type Feature = { name: string; enabled: boolean; reason: string; clinicChoice: { enabled: boolean | null; version: number } };
+type Feature = { name: string; enabled: boolean; reason: string; clinicControllable: boolean; clinicChoice: { enabled: boolean | null; version: number } };
 type Choice = 'inherit' | 'on' | 'off';
 
 /** The features this clinic runs with, why each is on or off (the platform's evaluation, in words), and the clinic's own choice. */
@@ -40,7 +40,12 @@ export default function FeaturesPage() {
                   {
                     accessor: 'choice',
                     title: t('features.clinicChoice'),
-                    render: (f: Feature) => (
+                    render: (f: Feature) =>
+                      !f.clinicControllable ? (
+                        <Text size="sm" c="dimmed">
+                          {t('features.platformOnly')}
+                        </Text>
+                      ) : (
                       <SegmentedControl
                         size="xs"
                         value={choiceOf(f)}
@@ -52,7 +57,7 @@ export default function FeaturesPage() {
                         ]}
                         aria-label={t('features.choiceFor', { name: f.name })}
                       />
-                    ),
+                      ),
                   },
                 ]
               : []),

@@ -60,7 +60,7 @@ export function SsoCallback() {
             </Text>
             {tested.memberships.map((m) => (
               <Text size="sm" key={m.clinicId}>
-                {m.clinicName}: {m.roleName}
+                {t('sso.testRole', { role: m.role })}
               </Text>
             ))}
           </Card>

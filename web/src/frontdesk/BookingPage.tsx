@@ -57,7 +57,7 @@ export default function BookingPage() {
   return (
     <>
       <PageHeader title={t('book.title')} description={t('book.lead')} />
-      <Grid gutter="md">
+      <Grid gap="md">
         <Grid.Col span={{ base: 12, md: 5 }}>
           <Paper p="md">
             <Stack>

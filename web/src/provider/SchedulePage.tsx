@@ -151,7 +151,7 @@ export default function SchedulePage() {
                 endTime="20:00:00"
                 intervalMinutes={30}
                 withHeader={false}
-                withAllDaySlots={false}
+                withAllDaySlot={false}
                 highlightBusinessHours
                 businessHours={['08:00:00', '18:00:00']}
                 labels={labels}

@@ -16,7 +16,6 @@ export function DataTable<T>(props: DataTableProps<T>) {
       verticalSpacing="sm"
       minHeight={props.records?.length ? undefined : 180}
       noRecordsText={t('table.empty')}
-      loaderType="dots"
       {...(props as DataTableProps<T>)}
     />
   );
