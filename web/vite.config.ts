@@ -19,10 +19,14 @@ export default defineConfig({
     chunkSizeWarningLimit: 700,
     rollupOptions: {
       output: {
-        // The charting library is loaded only by the screens with a chart. Everything else is split by use: the
-        // sign-in route gets the components it shows, not the whole component library.
-        manualChunks: (id) =>
-          /node_modules\/(recharts|victory-vendor|d3-|@reduxjs|immer|react-redux|reselect|es-toolkit|decimal\.js-light)/.test(id) ? 'charts' : undefined,
+        // The charting library is loaded only by the screens with a chart. React is a chunk of its own, or the
+        // charts chunk (whose libraries import React) would pull it in and every route would load the charts.
+        // Everything else is split by use: the sign-in route gets the components it shows, not the whole library.
+        manualChunks: (id) => {
+          if (/node_modules\/(react|react-dom|scheduler)\//.test(id)) return 'react';
+          if (/node_modules\/(recharts|victory-vendor|d3-|@reduxjs|redux|redux-thunk|immer|react-redux|reselect|es-toolkit|decimal\.js-light|eventemitter3|react-is|tiny-invariant|use-sync-external-store)\//.test(id)) return 'charts';
+          return undefined;
+        },
       },
     },
   },

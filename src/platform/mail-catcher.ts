@@ -47,8 +47,8 @@ export async function startMailCatcher(opts: { dir?: string; log?: Logger; port?
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
           to: session.envelope.rcptTo.map((r) => r.address),
           raw,
-          subject: decodeHeader(/^Subject: (.*(?:\r?\n[ \t].*)*)/im.exec(raw)?.[1] ?? ''),
-          text: textPart(raw),
+          subject: safely(() => decodeHeader(/^Subject: (.*(?:\r?\n[ \t].*)*)/im.exec(raw)?.[1] ?? '')),
+          text: safely(() => textPart(raw)),
           receivedAt: new Date(),
         };
         messages.push(mail);
@@ -83,28 +83,37 @@ export async function startMailCatcher(opts: { dir?: string; log?: Logger; port?
   };
 }
 
-/** The text/plain part of a MIME message, with its quoted-printable or base64 transfer encoding undone. */
-function textPart(raw: string): string {
-  const boundary = /boundary="?([^";\r\n]+)"?/i.exec(raw)?.[1];
-  const parts = boundary ? raw.split(`--${boundary}`) : [raw];
-  for (const part of parts) {
-    const split = part.search(/\r?\n\r?\n/);
-    if (split < 0) continue;
-    const headers = part.slice(0, split);
-    if (boundary && !/content-type:\s*text\/plain/i.test(headers)) {
-      // A nested multipart (alternative inside related/mixed): look inside it.
-      if (/content-type:\s*multipart\//i.test(headers)) {
-        const inner = textPart(part);
-        if (inner) return inner;
-      }
-      continue;
-    }
-    const body = part.slice(split).replace(/^\r?\n\r?\n/, '');
-    if (/content-transfer-encoding:\s*base64/i.test(headers)) return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
-    if (/content-transfer-encoding:\s*quoted-printable/i.test(headers)) return decodeQuotedPrintable(body);
-    return body;
+/** A message the catcher cannot read is kept raw: reading it must never take the process down. */
+function safely(read: () => string): string {
+  try {
+    return read();
+  } catch {
+    return '';
   }
-  return '';
+}
+
+/** The text/plain part of a MIME entity (a whole message, or one part of it), transfer-decoded. */
+function textPart(entity: string): string {
+  const split = entity.search(/\r?\n\r?\n/);
+  if (split < 0) return '';
+  const headers = entity.slice(0, split).replace(/\r?\n[ \t]+/g, ' ');
+  const body = entity.slice(split).replace(/^\r?\n\r?\n/, '');
+  const type = /^content-type:\s*([^;\r\n]+)/im.exec(headers)?.[1]?.trim().toLowerCase() ?? 'text/plain';
+  if (type.startsWith('multipart/')) {
+    const boundary = /boundary="?([^";\r\n]+)"?/i.exec(headers)?.[1];
+    if (!boundary) return '';
+    // The parts between the delimiters; the preamble before the first and the epilogue after the last are not parts.
+    for (const part of body.split(`--${boundary}`).slice(1)) {
+      if (part.startsWith('--')) break;
+      const text = textPart(part.replace(/^\r?\n/, ''));
+      if (text) return text;
+    }
+    return '';
+  }
+  if (type !== 'text/plain') return '';
+  if (/^content-transfer-encoding:\s*base64/im.test(headers)) return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
+  if (/^content-transfer-encoding:\s*quoted-printable/im.test(headers)) return decodeQuotedPrintable(body);
+  return body;
 }
 
 function decodeQuotedPrintable(s: string): string {

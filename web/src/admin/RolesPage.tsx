@@ -16,7 +16,7 @@ const BASE = ['clinic_admin', 'physician', 'nurse', 'scheduler', 'billing', 'ana
 
 /** Base roles (the same in every clinic) and the clinic's own roles derived from them: what each allows, and who holds it. */
 export default function RolesPage() {
-  const { t } = useI18n();
+  const { t, role } = useI18n();
   const roles = useRoles();
   const [editing, setEditing] = useState<Role | 'new' | null>(null);
   return (
@@ -32,13 +32,13 @@ export default function RolesPage() {
             <Card key={r.key} withBorder padding="md">
               <Group justify="space-between" mb="xs" wrap="nowrap">
                 <Stack gap={0}>
-                  <Text fw={700}>{r.name}</Text>
+                  <Text fw={700}>{role(r.key, r.name)}</Text>
                   <Text size="xs" c="dimmed" ff="monospace">
                     {r.key}
                   </Text>
                 </Stack>
                 <Badge variant="light" color={r.kind === 'base' ? 'gray' : 'brand'}>
-                  {r.kind === 'base' ? t('roles.base') : t('roles.derivedFrom', { base: r.baseRole })}
+                  {r.kind === 'base' ? t('roles.base') : t('roles.derivedFrom', { base: role(r.baseRole) })}
                 </Badge>
               </Group>
               <Text size="sm" c="dimmed" mb="xs">

@@ -1,6 +1,7 @@
 import { useQuery } from '@tanstack/react-query';
 import { api, call } from '../api/client';
 import { useClinic } from '../clinic/context';
+import { useI18n } from '../i18n/i18n';
 
 /** The clinic's roles (base and derived) with their permissions; every member may read them. */
 export function useRoles() {
@@ -16,5 +17,6 @@ export type Role = NonNullable<ReturnType<typeof useRoles>['data']>['roles'][num
 
 export function useRoleOptions() {
   const roles = useRoles();
-  return (roles.data?.roles ?? []).map((r) => ({ value: r.key, label: r.name }));
+  const { role } = useI18n();
+  return (roles.data?.roles ?? []).map((r) => ({ value: r.key, label: role(r.key, r.name) }));
 }

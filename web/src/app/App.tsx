@@ -4,10 +4,10 @@ import { QueryCache, QueryClient, QueryClientProvider } from '@tanstack/react-qu
 import { useMemo } from 'react';
 import { BrowserRouter } from 'react-router';
 import { ApiProblem } from '../api/client';
-import { I18nProvider } from '../i18n/i18n';
+import { I18nProvider, useI18n } from '../i18n/i18n';
 import { useAppearance } from './appearance';
 import { AppRoutes } from './routes';
-import { clinicTheme, platformTheme } from './theme';
+import { clinicTheme, cssVariables, platformTheme, PLATFORM_PRIMARY } from './theme';
 
 const queryClient = new QueryClient({
   defaultOptions: {
@@ -22,20 +22,31 @@ const queryClient = new QueryClient({
 });
 
 export function App() {
-  const { branding, languages } = useAppearance();
-  const theme = useMemo(() => (branding ? clinicTheme(branding) : platformTheme()), [branding]);
+  const { languages } = useAppearance();
   const policy = useMemo(() => ({ offered: languages?.offered, fallback: languages?.fallback }), [languages]);
   return (
     <I18nProvider policy={policy}>
-      <MantineProvider theme={theme} defaultColorScheme="light">
-        <Notifications position="top-right" />
-        <QueryClientProvider client={queryClient}>
-          <BrowserRouter>
-            <AppRoutes />
-          </BrowserRouter>
-        </QueryClientProvider>
-      </MantineProvider>
+      <Themed />
     </I18nProvider>
+  );
+}
+
+/** The theme follows the screen's look (a clinic's or the platform's) and speaks the viewer's language. */
+function Themed() {
+  const { branding } = useAppearance();
+  const { t } = useI18n();
+  const close = t('action.close');
+  const theme = useMemo(() => (branding ? clinicTheme(branding, close) : platformTheme(close)), [branding, close]);
+  const variables = useMemo(() => cssVariables(branding?.primaryColor ?? PLATFORM_PRIMARY), [branding]);
+  return (
+    <MantineProvider theme={theme} cssVariablesResolver={variables} defaultColorScheme="light">
+      <Notifications position="top-right" />
+      <QueryClientProvider client={queryClient}>
+        <BrowserRouter>
+          <AppRoutes />
+        </BrowserRouter>
+      </QueryClientProvider>
+    </MantineProvider>
   );
 }
 

@@ -54,7 +54,7 @@ type Invitation = Awaited<ReturnType<typeof loadInvitation>>;
 const loadInvitation = (token: string) => call(api.GET('/api/v1/invitations/{token}', { params: { path: { token } } }));
 
 function Accept({ token, invitation }: { token: string; invitation: Invitation }) {
-  const { t, date } = useI18n();
+  const { t, date, role } = useI18n();
   const s = useSession();
   const navigate = useNavigate();
   const queryClient = useQueryClient();
@@ -79,7 +79,7 @@ function Accept({ token, invitation }: { token: string; invitation: Invitation }
           {t('invite.title', { clinic: invitation.clinic.name })}
         </Title>
         <Text c="dimmed" size="sm">
-          {t('invite.lead', { role: invitation.roleName, email: invitation.email, date: date(invitation.expiresAt) })}
+          {t('invite.lead', { role: role(invitation.role, invitation.roleName), email: invitation.email, date: date(invitation.expiresAt) })}
         </Text>
       </Stack>
       {error && (

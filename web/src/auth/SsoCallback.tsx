@@ -16,7 +16,7 @@ type SignedIn = Awaited<ReturnType<typeof redeemSsoCode>>;
  * bar at once so it is neither bookmarked nor sent on.
  */
 export function SsoCallback() {
-  const { t } = useI18n();
+  const { t, role } = useI18n();
   const [params] = useSearchParams();
   const navigate = useNavigate();
   const queryClient = useQueryClient();
@@ -60,7 +60,7 @@ export function SsoCallback() {
             </Text>
             {tested.memberships.map((m) => (
               <Text size="sm" key={m.clinicId}>
-                {t('sso.testRole', { role: m.role })}
+                {t('sso.testRole', { role: role(m.role) })}
               </Text>
             ))}
           </Card>

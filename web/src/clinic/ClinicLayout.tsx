@@ -3,7 +3,7 @@ import { DatesProvider } from '@mantine/dates';
 import { useDisclosure } from '@mantine/hooks';
 import { lazy, Suspense, useMemo, type ReactNode } from 'react';
 import { Navigate, NavLink as RouterLink, Route, Routes, useLocation, useParams } from 'react-router';
-import 'dayjs/locale/de';
+import '../i18n/dates';
 import '@mantine/dates/styles.css';
 import { useMe } from '../auth/me';
 import { NotFoundPage } from '../app/NotFoundPage';
@@ -132,7 +132,7 @@ function contextOf(clinicId: string, slug: string, self: ClinicContextValue['sel
 }
 
 function ClinicShell({ ctx }: { ctx: ClinicContextValue }) {
-  const { t, lang, locale } = useI18n();
+  const { t, lang, locale, role } = useI18n();
   const [opened, { toggle, close }] = useDisclosure();
   const location = useLocation();
   const sections = useMemo(
@@ -183,7 +183,7 @@ function ClinicShell({ ctx }: { ctx: ClinicContextValue }) {
               </Stack>
             </ScrollArea>
             <Text size="xs" c="dimmed" px="sm" mt="auto">
-              {t('nav.signedInAs', { role: ctx.self.roleName })}
+              {t('nav.signedInAs', { role: role(ctx.self.role, ctx.self.roleName) })}
             </Text>
           </AppShell.Navbar>
           <AppShell.Main id="main">

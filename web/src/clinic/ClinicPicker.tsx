@@ -9,7 +9,7 @@ import { UserMenu } from '../ui/UserMenu';
 
 /** For people who work in several clinics: each clinic is its own workspace, chosen here. */
 export default function ClinicPicker() {
-  const { t } = useI18n();
+  const { t, role } = useI18n();
   const me = useMe();
   useEffect(() => {
     document.title = `${t('switcher.title')} · Polyclinic`;
@@ -40,7 +40,7 @@ export default function ClinicPicker() {
                       {m.clinicName}
                     </Text>
                     <Group gap="xs" mt="xs">
-                      <Badge variant="light">{m.roleName}</Badge>
+                      <Badge variant="light">{role(m.role, m.roleName)}</Badge>
                       <Text size="xs" c="dimmed">
                         /c/{m.clinicSlug}
                       </Text>

@@ -104,6 +104,13 @@ export const en = {
   'table.empty': 'Nothing here yet',
   'field.specialty': 'Specialty',
 
+  'role.clinic_admin': 'Clinic admin',
+  'role.physician': 'Physician',
+  'role.nurse': 'Nurse',
+  'role.scheduler': 'Scheduler',
+  'role.billing': 'Billing',
+  'role.analyst': 'Analyst',
+  'role.compliance_officer': 'Compliance officer',
   'status.booked': 'Booked',
   'status.checked_in': 'Checked in',
   'status.in_progress': 'In progress',

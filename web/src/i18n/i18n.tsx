@@ -51,6 +51,8 @@ export interface I18n {
   number(n: number, options?: Intl.NumberFormatOptions): string;
   /** A calendar date (YYYY-MM-DD) as written in the locale, without shifting it through a time zone. */
   calendarDate(ymd: string, style?: Intl.DateTimeFormatOptions['dateStyle']): string;
+  /** A role's name: a base role's in the viewer's language, a clinic's own role as the clinic named it. */
+  role(key: string, name?: string): string;
   /** Sets the person's own choice (kept on this device). */
   choose(lang: Language): void;
 }
@@ -81,6 +83,9 @@ export function makeI18n(lang: Language, messages: Messages, choose: (l: Languag
     maybe(key, vars) {
       const text = (messages as Record<string, string>)[key] ?? (en as Record<string, string>)[key];
       return text === undefined ? undefined : vars ? text.replace(/\{(\w+)\}/g, (m, name: string) => (name in vars ? String(vars[name]) : m)) : text;
+    },
+    role(key, name) {
+      return (messages as Record<string, string>)[`role.${key}`] ?? name ?? key;
     },
     date: (v, style = 'medium') => fmt({ dateStyle: style }).format(at(v)),
     time: (v) => fmt({ timeStyle: 'short' }).format(at(v)),

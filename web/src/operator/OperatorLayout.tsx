@@ -2,7 +2,7 @@ import { AppShell, Badge, Burger, Group, NavLink, Stack, Text } from '@mantine/c
 import { DatesProvider } from '@mantine/dates';
 import '@mantine/dates/styles.css';
 import { useDisclosure } from '@mantine/hooks';
-import 'dayjs/locale/de';
+import '../i18n/dates';
 import { lazy, Suspense } from 'react';
 import { Navigate, NavLink as RouterLink, Route, Routes, useLocation } from 'react-router';
 import { useMe } from '../auth/me';

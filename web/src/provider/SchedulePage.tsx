@@ -22,7 +22,7 @@ type View = 'day' | 'week';
  * calendar (it is also what a screen reader reads), and each appointment's actions one click away.
  */
 export default function SchedulePage() {
-  const { t, locale } = useI18n();
+  const { t, locale, time, calendarDate } = useI18n();
   const { clinicId, self, can } = useClinic();
   const [params, setParams] = useSearchParams();
   const view: View = params.get('view') === 'week' ? 'week' : 'day';
@@ -84,7 +84,7 @@ export default function SchedulePage() {
     <>
       <PageHeader
         title={t('schedule.title')}
-        description={t('schedule.lead', { tz })}
+        description={`${calendarDate(date, 'full')} · ${t('schedule.lead', { tz })}`}
         actions={
           can('schedule.write') && (
             <Button component={Link} to={`../book${providerId ? `?provider=${providerId}` : ''}`} relative="path">
@@ -156,7 +156,7 @@ export default function SchedulePage() {
                 businessHours={['08:00:00', '18:00:00']}
                 labels={labels}
                 locale={locale.slice(0, 2)}
-                slotLabelFormat="HH:mm"
+                slotLabelFormat={(d) => time(new Date(String(d).replace(' ', 'T')))}
                 startScrollTime="08:00:00"
                 onEventClick={(e) => setSelected(e.payload as Appointment)}
                 mode="default"
@@ -176,7 +176,7 @@ export default function SchedulePage() {
                 highlightToday
                 labels={labels}
                 locale={locale.slice(0, 2)}
-                slotLabelFormat="HH:mm"
+                slotLabelFormat={(d) => time(new Date(String(d).replace(' ', 'T')))}
                 startScrollTime="08:00:00"
                 onEventClick={(e) => setSelected(e.payload as Appointment)}
                 scrollAreaProps={{ mah: 640 }}

@@ -165,6 +165,7 @@ export function LayerEditor({ adapter, name, schema }: { adapter: LayerAdapter; 
               error={errors[key]}
               errors={nested}
               disabled={!writable || !here}
+              hideLabel
             />
           </Card>
         );

@@ -36,6 +36,8 @@ export interface FieldProps {
   /** Errors of nested fields, by their path below this field (`0.name`). */
   errors?: Record<string, string>;
   disabled?: boolean;
+  /** The label is shown around the field already (a settings card's title): name the control, show no label. */
+  hideLabel?: boolean;
 }
 
 /**
@@ -44,17 +46,19 @@ export interface FieldProps {
  * colour or image picker where the schema says so, and a list of small forms for a list of objects. Rules are
  * not repeated here: the API checks every value (the page asks it as you type).
  */
-export function SchemaField({ schema: raw, value, onChange, label, description, error, errors = {}, disabled }: FieldProps) {
+export function SchemaField({ schema: raw, value, onChange, label, description, error, errors = {}, disabled, hideLabel }: FieldProps) {
   const { t } = useI18n();
   const schema = nonNull(raw);
   const nullable = raw.anyOf?.some((s) => s.type === 'null') ?? false;
   const type = Array.isArray(schema.type) ? schema.type.find((x) => x !== 'null') : schema.type;
-  const common = { label, description, error, disabled };
+  const common = hideLabel ? { 'aria-label': label, description, error, disabled } : { label, description, error, disabled };
 
   if (schema['x-widget'] === 'color')
     return <ColorInput {...common} format="hex" value={typeof value === 'string' ? value : ''} onChange={(v) => onChange(v)} swatches={['#0b6e6e', '#1c4e80', '#7b2cbf', '#b5179e', '#c2410c', '#1f7a4d', '#ffffff', '#111827']} />;
-  if (schema['x-widget'] === 'image') return <ImageField {...common} value={typeof value === 'string' ? value : null} onChange={onChange} accept={schema['x-accept']} nullable={nullable} />;
-  if (type === 'boolean') return <Switch {...common} checked={value === true} onChange={(e) => onChange(e.currentTarget.checked)} />;
+  if (schema['x-widget'] === 'image')
+    return <ImageField label={label} hideLabel={hideLabel} description={description} error={error} disabled={disabled} value={typeof value === 'string' ? value : null} onChange={onChange} accept={schema['x-accept']} nullable={nullable} />;
+  if (type === 'boolean')
+    return <Switch label={hideLabel ? undefined : label} aria-label={label} description={description} error={error} disabled={disabled} checked={value === true} onChange={(e) => onChange(e.currentTarget.checked)} />;
   if (type === 'integer' || type === 'number')
     return (
       <NumberInput
@@ -79,9 +83,11 @@ export function SchemaField({ schema: raw, value, onChange, label, description, 
     if (item.type === 'object' && item.properties)
       return (
         <Stack gap="xs">
-          <Text size="sm" fw={500}>
-            {label}
-          </Text>
+          {!hideLabel && (
+            <Text size="sm" fw={500}>
+              {label}
+            </Text>
+          )}
           {description && (
             <Text size="xs" c="dimmed">
               {description}
@@ -131,9 +137,11 @@ export function SchemaField({ schema: raw, value, onChange, label, description, 
   if (type === 'object' && schema.properties)
     return (
       <Stack gap="xs">
-        <Text size="sm" fw={500}>
-          {label}
-        </Text>
+        {!hideLabel && (
+          <Text size="sm" fw={500}>
+            {label}
+          </Text>
+        )}
         <Group align="flex-start">
           {Object.entries(schema.properties).map(([key, sub]) => (
             <SchemaField
@@ -154,6 +162,7 @@ export function SchemaField({ schema: raw, value, onChange, label, description, 
 
 function ImageField({
   label,
+  hideLabel,
   description,
   error,
   disabled,
@@ -163,6 +172,7 @@ function ImageField({
   nullable,
 }: {
   label: string;
+  hideLabel?: boolean | undefined;
   description?: string | undefined;
   error?: string | undefined;
   disabled?: boolean | undefined;
@@ -174,9 +184,11 @@ function ImageField({
   const { t } = useI18n();
   return (
     <Stack gap={6}>
-      <Text size="sm" fw={500}>
-        {label}
-      </Text>
+      {!hideLabel && (
+        <Text size="sm" fw={500}>
+          {label}
+        </Text>
+      )}
       {description && (
         <Text size="xs" c="dimmed">
           {description}

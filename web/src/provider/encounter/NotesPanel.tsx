@@ -22,7 +22,8 @@ export function NotesPanel({ record, onChange }: { record: EncounterRecord; onCh
   const notes = record.notes ?? [];
   const mine = notes.find((n) => n.status === 'draft' && n.authorId === s?.user.id);
   const writable = record.status === 'open' && can('clinical_note.write');
-  const [starting, setStarting] = useState(false);
+  // An encounter without notes opens straight into the clinician's note: that is what they came to write.
+  const [starting, setStarting] = useState(notes.length === 0 && writable);
   return (
     <Stack gap="md">
       {notes
