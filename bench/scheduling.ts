@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { ProviderCalendar } from '../src/scheduling/slots.js';
-import { EVERY_DAY, schedulingClinic, type SchedulingClinic } from '../src/scheduling/fixtures.js';
+import { EVERY_DAY, schedulingClinic, type SchedulingClinic } from '../test/support/scheduling.js';
 import { addDays, localTime, zonedInstant } from '../src/scheduling/zones.js';
 import { startTestPlatform } from '../test/support/platform.js';
 import { benchServer, median } from './server.js';

@@ -150,3 +150,30 @@ describe('a bad value stops the start and names the variable', () => {
     expect(problems.map((p) => p.split(':')[0])).toEqual(['POLYCLINIC_PORT', 'POLYCLINIC_INSTANCE']);
   });
 });
+
+describe('the edge: addresses, proxies, outbound requests, browsers', () => {
+  it('defaults are closed: no proxy trusted, no private outbound address, no CORS origin', () => {
+    expect(loadConfig({})).toMatchObject({ trustProxy: false, outboundAllow: [], corsOrigins: [], rateLimitPerMinute: 120 });
+    expect(loadConfig({}).signIn).toEqual({ maxFailures: 5, maxBackoffMinutes: 15, addressMaxFailures: 30 });
+  });
+
+  it('a proxy is trusted by hop count or by its addresses, never blindly', () => {
+    expect(loadConfig({ POLYCLINIC_TRUST_PROXY: '1' }).trustProxy).toBe(1);
+    expect(loadConfig({ POLYCLINIC_TRUST_PROXY: '10.0.0.0/8, 192.168.1.7' }).trustProxy).toBe('10.0.0.0/8,192.168.1.7');
+    expect(refusal({ POLYCLINIC_TRUST_PROXY: 'true' })[0]).toMatch(/^POLYCLINIC_TRUST_PROXY: .*escape the per-address limits/);
+    expect(refusal({ POLYCLINIC_TRUST_PROXY: '10.0.0.0/33' })[0]).toMatch(/^POLYCLINIC_TRUST_PROXY/);
+  });
+
+  it('outbound allow-list and CORS origins are validated lists', () => {
+    expect(loadConfig({ POLYCLINIC_OUTBOUND_ALLOW: '127.0.0.1/32, ::1/128' }).outboundAllow).toEqual(['127.0.0.1/32', '::1/128']);
+    expect(refusal({ POLYCLINIC_OUTBOUND_ALLOW: 'localhost' })[0]).toMatch(/^POLYCLINIC_OUTBOUND_ALLOW: comma-separated IPs or CIDRs/);
+    expect(loadConfig({ POLYCLINIC_CORS_ORIGINS: 'https://app.example.org,http://localhost:5173' }).corsOrigins).toEqual(['https://app.example.org', 'http://localhost:5173']);
+    expect(refusal({ POLYCLINIC_CORS_ORIGINS: 'https://app.example.org/path' })[0]).toMatch(/^POLYCLINIC_CORS_ORIGINS/);
+    expect(refusal({ POLYCLINIC_CORS_ORIGINS: '*' })[0]).toMatch(/^POLYCLINIC_CORS_ORIGINS/);
+  });
+
+  it('a retired variable is refused with what replaced it, not silently ignored', () => {
+    expect(refusal({ POLYCLINIC_LOGIN_LOCK_MINUTES: '15' })).toEqual([expect.stringMatching(/^POLYCLINIC_LOGIN_LOCK_MINUTES: no longer read; .*POLYCLINIC_LOGIN_MAX_BACKOFF_MINUTES/)]);
+    expect(refusal({ POLYCLINIC_SSO_ALLOW_LOCAL_IDPS: 'true' })).toEqual([expect.stringMatching(/^POLYCLINIC_SSO_ALLOW_LOCAL_IDPS: no longer read; .*POLYCLINIC_OUTBOUND_ALLOW/)]);
+  });
+});

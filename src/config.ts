@@ -1,3 +1,4 @@
+import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -39,16 +40,27 @@ export interface Config {
   migrateOnStart: boolean;
   pool: { max: number; clinicMax: number; clinicIdleMs: number };
   sessionTtlHours: number;
-  loginLockout: { maxFailures: number; lockMinutes: number };
+  /**
+   * Sign-in throttling (identity/signin-throttle.ts): `maxFailures` failures of one account from one address are
+   * free, each further one holds that pair back twice as long as the last, up to `maxBackoffMinutes`; one address
+   * may fail `addressMaxFailures` sign-ins per 15 minutes, whatever the accounts. No account is ever locked.
+   */
+  signIn: { maxFailures: number; maxBackoffMinutes: number; addressMaxFailures: number };
+  /** Requests per minute one address may send to each group of unauthenticated routes (sign-in, SSO, the rest). */
+  rateLimitPerMinute: number;
+  /** Fastify's `trustProxy`: false, a hop count, or the proxies' addresses (CIDRs); decides what `req.ip` is. */
+  trustProxy: false | number | string;
+  /**
+   * Addresses (CIDRs) that outbound requests (IdP discovery, metadata, JWKS) may reach although they are not
+   * public, over plain http too: a development IdP on localhost. Empty in production.
+   */
+  outboundAllow: string[];
+  /** Browser origins allowed to call the API cross-origin; empty means CORS stays closed. */
+  corsOrigins: string[];
   /** Where browsers and identity providers reach this deployment (SAML ACS, OIDC redirect URIs, SP metadata). */
   publicUrl: string;
   /** Where a finished SSO sign-in lands (the web app); `returnTo` must stay on this origin or the public one. */
   webAppUrl: string;
-  /**
-   * Lets SSO fetch IdP metadata and discovery documents from loopback and private addresses, over http.
-   * Off in production (the fetch would be a way into the internal network); on for local IdPs in tests.
-   */
-  ssoAllowLocalIdps: boolean;
   /**
    * Regions whose clinics another deployment's API serves (region id → its public origin). A request for such
    * a clinic is redirected there (307, method and body kept); a region neither served nor routed answers 421.
@@ -113,10 +125,26 @@ const scalarVars = {
   POLYCLINIC_CLINIC_POOL_IDLE_MS: int(1000, 86_400_000).default(60_000),
   POLYCLINIC_SESSION_TTL_HOURS: int(1, 24 * 30).default(12),
   POLYCLINIC_LOGIN_MAX_FAILURES: int(1, 100).default(5),
-  POLYCLINIC_LOGIN_LOCK_MINUTES: int(1, 24 * 60).default(15),
+  POLYCLINIC_LOGIN_MAX_BACKOFF_MINUTES: int(1, 24 * 60).default(15),
+  POLYCLINIC_LOGIN_ADDRESS_MAX_FAILURES: int(1, 10_000).default(30),
+  POLYCLINIC_RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(120),
+  POLYCLINIC_TRUST_PROXY: z
+    .string()
+    .refine(
+      (v) => /^\d+$/.test(v.trim()) || v.split(',').every((c) => cidr(c.trim()) !== undefined),
+      'a hop count, or the proxies\' addresses as comma-separated IPs/CIDRs ("true" is refused: trusting any X-Forwarded-For lets every client choose its address and escape the per-address limits)',
+    )
+    .optional(),
+  POLYCLINIC_OUTBOUND_ALLOW: z
+    .string()
+    .refine((v) => v.split(',').every((c) => c.trim() === '' || cidr(c.trim()) !== undefined), 'comma-separated IPs or CIDRs, e.g. 127.0.0.1/32,::1/128')
+    .default(''),
+  POLYCLINIC_CORS_ORIGINS: z
+    .string()
+    .refine((v) => v.split(',').every((o) => o.trim() === '' || /^https?:\/\/[^/\s,]+$/.test(o.trim())), 'comma-separated origins without a path, e.g. https://app.example.org')
+    .default(''),
   POLYCLINIC_PUBLIC_URL: httpUrl.optional(),
   POLYCLINIC_WEB_APP_URL: httpUrl.optional(),
-  POLYCLINIC_SSO_ALLOW_LOCAL_IDPS: bool.default(false),
   POLYCLINIC_REGION_ROUTES: z.string().default(''),
   POLYCLINIC_SMTP_URL: z
     .string()
@@ -131,6 +159,30 @@ const scalarVars = {
     .optional(),
 } as const;
 
+/** Variables that no longer exist, and what replaced them: a deployment still setting one must not silently lose it. */
+const RETIRED: Record<string, string> = {
+  POLYCLINIC_LOGIN_LOCK_MINUTES: 'accounts are no longer locked; POLYCLINIC_LOGIN_MAX_BACKOFF_MINUTES bounds the sign-in backoff',
+  POLYCLINIC_SSO_ALLOW_LOCAL_IDPS: 'replaced by POLYCLINIC_OUTBOUND_ALLOW, the addresses (CIDRs) a development IdP runs on',
+};
+
+/** An IP address or CIDR as [address, prefix, family], or undefined when it is neither. */
+export function cidr(entry: string): [string, number, 'ipv4' | 'ipv6'] | undefined {
+  const [address = '', prefixText] = entry.split('/');
+  const family = isIP(address);
+  if (!family) return undefined;
+  const max = family === 4 ? 32 : 128;
+  const prefix = prefixText === undefined ? max : /^\d+$/.test(prefixText) ? Number(prefixText) : NaN;
+  if (!(prefix >= 0 && prefix <= max)) return undefined;
+  try {
+    new BlockList().addSubnet(address, prefix, family === 4 ? 'ipv4' : 'ipv6');
+  } catch {
+    return undefined;
+  }
+  return [address, prefix, family === 4 ? 'ipv4' : 'ipv6'];
+}
+
+const list = (v: unknown): string[] => String(v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+
 export function regionUrlVariable(regionId: string): string {
   return `POLYCLINIC_REGION_${regionId.toUpperCase().replace(/-/g, '_')}_DATABASE_URL`;
 }
@@ -144,6 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (parsed.success) v[name] = parsed.data;
     else problems.push(`${name}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
   }
+  for (const [name, why] of Object.entries(RETIRED)) if (env[name]) problems.push(`${name}: no longer read; ${why}`);
   if (problems.length) throw new ConfigError(problems);
 
   const regions: RegionConfig[] = [];
@@ -206,7 +259,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     publicUrl,
     webAppUrl: (v.POLYCLINIC_WEB_APP_URL as string | undefined) ?? publicUrl,
-    ssoAllowLocalIdps: v.POLYCLINIC_SSO_ALLOW_LOCAL_IDPS as boolean,
+    outboundAllow: list(v.POLYCLINIC_OUTBOUND_ALLOW),
+    corsOrigins: list(v.POLYCLINIC_CORS_ORIGINS),
+    trustProxy: trustProxyOf(v.POLYCLINIC_TRUST_PROXY as string | undefined),
     regionRoutes,
     dnsServers: ((v.POLYCLINIC_DNS_SERVERS as string | undefined) ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     smtpUrl: v.POLYCLINIC_SMTP_URL as string | undefined,
@@ -232,9 +287,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       clinicIdleMs: v.POLYCLINIC_CLINIC_POOL_IDLE_MS as number,
     },
     sessionTtlHours: v.POLYCLINIC_SESSION_TTL_HOURS as number,
-    loginLockout: {
+    signIn: {
       maxFailures: v.POLYCLINIC_LOGIN_MAX_FAILURES as number,
-      lockMinutes: v.POLYCLINIC_LOGIN_LOCK_MINUTES as number,
+      maxBackoffMinutes: v.POLYCLINIC_LOGIN_MAX_BACKOFF_MINUTES as number,
+      addressMaxFailures: v.POLYCLINIC_LOGIN_ADDRESS_MAX_FAILURES as number,
     },
+    rateLimitPerMinute: v.POLYCLINIC_RATE_LIMIT_PER_MINUTE as number,
   };
+}
+
+function trustProxyOf(raw: string | undefined): Config['trustProxy'] {
+  if (raw === undefined) return false;
+  return /^\d+$/.test(raw.trim()) ? Number(raw.trim()) || false : list(raw).join(',');
 }

@@ -1,5 +1,4 @@
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -14,6 +13,7 @@ import { openPlatform, type Platform } from '../src/platform/platform.js';
 import { createPatient, listPatients } from '../src/patients/store.js';
 import { migrateFleet } from '../src/tenancy/fleet.js';
 import { PLACEMENT_MODELS } from '../src/tenancy/naming.js';
+import { freePort } from './support/ports.js';
 
 /**
  * `npm start` on a laptop, stopped and started again: the embedded PostgreSQL keeps its data under the data
@@ -33,20 +33,6 @@ const before: { clinic: Clinic; patientId: string; familyName: string }[] = [];
 let secretBefore: string;
 let firstLifeStartedServer = false;
 let serverDownBetweenLives = false;
-
-async function freePort(): Promise<number> {
-  const start = 54360 + Math.floor(Math.random() * 31);
-  for (let i = 0; i < 31; i++) {
-    const candidate = 54360 + ((start - 54360 + i) % 31);
-    const free = await new Promise<boolean>((resolve) => {
-      const s = createServer();
-      s.once('error', () => resolve(false));
-      s.listen(candidate, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-    if (free) return candidate;
-  }
-  throw new Error('no free port in 54360..54390');
-}
 
 /** One life of the platform: configuration from the environment, stores resolved, platform opened and migrated. */
 async function startLife(): Promise<{ platform: Platform; server: EmbeddedServer | undefined }> {

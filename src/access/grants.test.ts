@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
-import { clinicFixture, type ClinicFixture, type Staff } from '../clinical/fixtures.js';
+import { clinicFixture, type ClinicFixture, type Staff } from '../../test/support/clinical.js';
 
 /**
  * Members, their roles and their grants, on pooled clinics (control-plane data; `isolation.test.ts` covers the

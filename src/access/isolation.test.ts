@@ -1,15 +1,27 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
-import { PLACEMENT_MODELS, type PlacementModel } from '../tenancy/naming.js';
+import { pairName, placed } from '../../test/support/placements.js';
+import type { PlacementModel } from '../tenancy/naming.js';
 
 /**
  * Another clinic's admin reaching for a clinic's roles, members and grants: every endpoint answers 404 (read
- * and write), the other clinic's role keys, users and grant ids answer 404 through one's own clinic too, and
- * nothing of the target changes. These endpoints read the control plane only, but a clinic's placement must
- * not matter, so the target clinic is one of each placement (pooled, schema, database).
+ * and write), the other clinic's role keys, users and grant ids answer 404 through one's own clinic too (both
+ * ways), one's own lists show none of the other clinic's, and nothing of the target changes. These
+ * endpoints read the control plane only, but a clinic's placement must not matter, so the target clinic is
+ * one of each placement (pooled, schema, database); the intruder's clinic is pooled in the same region, so
+ * the pooled target shares its store.
  */
 let t: TestPlatform;
-let intruder: { clinicId: string; token: string; memberId: string };
+let intruder: { clinicId: string; token: string; memberId: string; grantId: string };
+/** The intruder's clinic, then one target per placement. */
+const PLAN = placed([
+  ['pooled', 'us-east'],
+  ['pooled', 'us-east'],
+  ['schema', 'us-east'],
+  ['database', 'us-east'],
+]);
+const HOME = PLAN[0]!;
+const TARGETS = PLAN.slice(1);
 
 interface Target {
   placement: PlacementModel;
@@ -27,11 +39,15 @@ const roleDef = { name: 'Charge nurse', baseRole: 'nurse', add: ['provider.manag
 
 beforeAll(async () => {
   t = await startTestPlatform();
-  const home = await t.clinic({ placement: 'pooled' });
+  const home = await t.clinic({ placement: HOME.placement, region: HOME.region });
   const [homeAdmin, homeMember] = await Promise.all([t.staff(home.id, 'clinic_admin'), t.staff(home.id, 'scheduler')]);
-  intruder = { clinicId: home.id, token: homeAdmin.token, memberId: homeMember.userId };
-  for (const placement of PLACEMENT_MODELS) {
-    const clinic = await t.clinic({ placement, tier: placement === 'pooled' ? 'small' : placement === 'schema' ? 'mid' : 'enterprise' });
+  // The intruder's clinic has a role and a grant of its own, for the targets' admins to reach for.
+  expect((await call(homeAdmin.token, 'POST', api(home.id, '/roles'), { key: 'home_lead', ...roleDef })).statusCode).toBe(201);
+  const homeGrant = await call(homeAdmin.token, 'POST', api(home.id, `/members/${homeMember.userId}/grants`), { permission: 'diagnosis.write', reason: 'on call' });
+  expect(homeGrant.statusCode).toBe(201);
+  intruder = { clinicId: home.id, token: homeAdmin.token, memberId: homeMember.userId, grantId: homeGrant.json().id };
+  for (const { placement, region } of TARGETS) {
+    const clinic = await t.clinic({ placement, region, tier: placement === 'pooled' ? 'small' : placement === 'schema' ? 'mid' : 'enterprise' });
     const [admin, nurse] = await Promise.all([t.staff(clinic.id, 'clinic_admin'), t.staff(clinic.id, 'nurse')]);
     expect((await call(admin.token, 'POST', api(clinic.id, '/roles'), { key: 'charge_nurse', ...roleDef })).statusCode).toBe(201);
     const grant = await call(admin.token, 'POST', api(clinic.id, `/members/${nurse.userId}/grants`), { permission: 'diagnosis.write', reason: 'on call' });
@@ -47,7 +63,8 @@ const state = async (x: Target) => ({
   grants: (await call(x.admin, 'GET', api(x.clinicId, `/members/${x.nurseId}/grants`))).json(),
 });
 
-describe.each(PLACEMENT_MODELS)('a clinic in the %s placement', (placement) => {
+for (const target of TARGETS) describe(pairName(HOME, target), () => {
+  const { placement } = target;
   it("answers 404 to another clinic's admin on every roles, members and grants endpoint, and does not change", async () => {
     const x = targets.find((c) => c.placement === placement)!;
     const before = await state(x);
@@ -92,5 +109,39 @@ describe.each(PLACEMENT_MODELS)('a clinic in the %s placement', (placement) => {
     expect([assign.statusCode, assign.json().code]).toEqual([422, 'unknown_role']);
     const members = (await call(intruder.token, 'GET', own('/members'))).json().members as { userId: string }[];
     expect(members.map((m) => m.userId)).not.toContain(x.nurseId);
+  });
+
+  it("lists none of the clinic's roles, members or grants to the intruder through the intruder's own clinic", async () => {
+    const x = targets.find((c) => c.placement === placement)!;
+    const own = (path: string) => api(intruder.clinicId, path);
+    const roles = (await call(intruder.token, 'GET', own('/roles'))).json().roles as { key: string }[];
+    expect(roles.map((r) => r.key)).toContain('home_lead');
+    expect(roles.map((r) => r.key)).not.toContain('charge_nurse');
+    const members = (await call(intruder.token, 'GET', own('/members'))).json().members as { userId: string }[];
+    expect(members.map((m) => m.userId)).toContain(intruder.memberId);
+    expect(members.map((m) => m.userId)).not.toContain(x.nurseId);
+    const grants = (await call(intruder.token, 'GET', own(`/members/${intruder.memberId}/grants`))).json().grants as { id: string }[];
+    expect(grants.map((g) => g.id)).toEqual([intruder.grantId]);
+  });
+
+  it("answers 404 to the clinic's own admin for the intruder's role key, members and grant ids, through the clinic", async () => {
+    const x = targets.find((c) => c.placement === placement)!;
+    const own = (path: string) => api(x.clinicId, path);
+    const cases: [Method, string, object | undefined, string][] = [
+      ['GET', own('/roles/home_lead'), undefined, 'role_not_found'],
+      ['PUT', own('/roles/home_lead'), { ...roleDef, expectedVersion: 1 }, 'role_not_found'],
+      ['DELETE', own('/roles/home_lead'), undefined, 'role_not_found'],
+      ['PATCH', own(`/members/${intruder.memberId}`), { role: 'physician' }, 'member_not_found'],
+      ['POST', own(`/members/${intruder.memberId}/grants`), { permission: 'patient.read', reason: 'x' }, 'member_not_found'],
+      ['GET', own(`/members/${intruder.memberId}/grants`), undefined, 'member_not_found'],
+      ['DELETE', own(`/members/${intruder.memberId}/grants/${intruder.grantId}`), undefined, 'member_not_found'],
+      ['DELETE', own(`/members/${x.nurseId}/grants/${intruder.grantId}`), undefined, 'grant_not_found'],
+    ];
+    for (const [method, url, body, code] of cases) {
+      const res = await call(x.admin, method, url, body);
+      expect([method, url, res.statusCode, res.json().code]).toEqual([method, url, 404, code]);
+    }
+    const grants = (await call(intruder.token, 'GET', api(intruder.clinicId, `/members/${intruder.memberId}/grants`))).json().grants;
+    expect(grants).toEqual([expect.objectContaining({ id: intruder.grantId, status: 'active' })]);
   });
 });

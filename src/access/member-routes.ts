@@ -1,23 +1,21 @@
-import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { Problem, problemResponses } from '../http/problem.js';
+import { userActor } from '../identity/account-audit.js';
 import { idSchema } from '../ids.js';
 import type { Platform } from '../platform/platform.js';
-import { RoleKey, type Actor } from './clinic-roles.js';
+import { RoleKey } from './clinic-roles.js';
 import { createGrant, listGrants, revokeGrant, type RoleGrant } from './grants.js';
-import { principalOf, requireClinicPermission } from './guard.js';
 import { changeMemberRole, listMembers } from './members.js';
 import { PERMISSIONS } from './roles.js';
 
 /**
- * A clinic's members, their roles and their grants, for clinic admins (`user.manage`). A user who is not a
- * member of this clinic answers 404 like any record of another clinic.
+ * A clinic's members, their roles and their grants, for clinic admins (`user.manage`), inside the clinic-scoped
+ * plugin. A user who is not a member of this clinic answers 404 like any record of another clinic.
  */
 const tags = ['access'];
-const security = [{ bearer: [] }];
 const responses = { ...problemResponses, 422: Problem } as const;
-const MemberParams = z.strictObject({ clinicId: idSchema('clinic'), userId: idSchema('user') });
+const MemberParams = z.strictObject({ userId: idSchema('user') });
 
 const Member = z.object({
   userId: z.string(),
@@ -49,49 +47,41 @@ const grantView = (g: RoleGrant): z.infer<typeof Grant> => ({
 export const memberRoutes =
   (p: Platform): FastifyPluginAsyncZod =>
   async (app) => {
-    const admin = (req: FastifyRequest, clinicId: string): Actor => {
-      requireClinicPermission(req, clinicId, 'user.manage');
-      return { kind: 'user', id: principalOf(req).userId };
-    };
-
-    app.get('/api/v1/clinics/:clinicId/members', {
+    app.get('/members', {
+      config: { permission: 'user.manage' },
       schema: {
         tags,
         summary: 'The staff of the clinic and the role each holds here',
-        security,
-        params: z.strictObject({ clinicId: idSchema('clinic') }),
         querystring: z.strictObject({ after: idSchema('user').optional(), limit: z.coerce.number().int().min(1).max(500).default(100) }),
         response: { 200: z.object({ members: z.array(Member), next: z.string().nullable() }), ...responses },
       },
       handler: async (req) => {
-        const { clinicId } = req.params;
-        admin(req, clinicId);
-        const page = await listMembers(p.control, clinicId, { limit: req.query.limit, ...(req.query.after ? { after: req.query.after } : {}) });
+        const page = await listMembers(p.control, req.clinic.id, { limit: req.query.limit, ...(req.query.after ? { after: req.query.after } : {}) });
         return { members: page.members.map((m) => ({ ...m, since: m.since.toISOString() })), next: page.next };
       },
     });
 
-    app.patch('/api/v1/clinics/:clinicId/members/:userId', {
+    app.patch('/members/:userId', {
+      config: { permission: 'user.manage' },
       schema: {
         tags,
         summary: "Change a member's role (a base role or a role of this clinic); effective on their next request",
-        security,
         params: MemberParams,
         body: z.strictObject({ role: RoleKey }),
         response: { 200: z.object({ clinicId: z.string(), userId: z.string(), role: z.string(), changed: z.boolean() }), ...responses },
       },
       handler: async (req) => {
-        const { clinicId, userId } = req.params;
-        const result = await changeMemberRole(p, clinicId, userId, req.body.role, admin(req, clinicId));
-        return { clinicId, userId, ...result };
+        const { userId } = req.params;
+        const result = await changeMemberRole(p, req.clinic.id, userId, req.body.role, userActor(req.clinic.userId));
+        return { clinicId: req.clinic.id, userId, ...result };
       },
     });
 
-    app.post('/api/v1/clinics/:clinicId/members/:userId/grants', {
+    app.post('/members/:userId/grants', {
+      config: { permission: 'user.manage' },
       schema: {
         tags,
         summary: 'Grant a member one extra permission in this clinic, optionally until a time',
-        security,
         params: MemberParams,
         body: z.strictObject({
           permission: z.enum(PERMISSIONS),
@@ -101,39 +91,40 @@ export const memberRoutes =
         response: { 201: Grant, ...responses },
       },
       handler: async (req, reply) => {
-        const { clinicId, userId } = req.params;
         const { expiresAt, ...rest } = req.body;
-        const grant = await createGrant(p, clinicId, userId, { ...rest, expiresAt: expiresAt ? new Date(expiresAt) : undefined }, admin(req, clinicId));
+        const grant = await createGrant(
+          p,
+          req.clinic.id,
+          req.params.userId,
+          { ...rest, expiresAt: expiresAt ? new Date(expiresAt) : undefined },
+          userActor(req.clinic.userId),
+        );
         return reply.code(201).send(grantView(grant));
       },
     });
 
-    app.get('/api/v1/clinics/:clinicId/members/:userId/grants', {
+    app.get('/members/:userId/grants', {
+      config: { permission: 'user.manage' },
       schema: {
         tags,
         summary: "A member's grants in this clinic, active and past, each with its status",
-        security,
         params: MemberParams,
         response: { 200: z.object({ grants: z.array(Grant) }), ...responses },
       },
-      handler: async (req) => {
-        const { clinicId, userId } = req.params;
-        admin(req, clinicId);
-        return { grants: (await listGrants(p.control, clinicId, userId)).map(grantView) };
-      },
+      handler: async (req) => ({ grants: (await listGrants(p.control, req.clinic.id, req.params.userId)).map(grantView) }),
     });
 
-    app.delete('/api/v1/clinics/:clinicId/members/:userId/grants/:grantId', {
+    app.delete('/members/:userId/grants/:grantId', {
+      config: { permission: 'user.manage' },
       schema: {
         tags,
         summary: 'Revoke a grant; it stops working at once on every node',
-        security,
         params: MemberParams.extend({ grantId: idSchema('grant') }),
         response: { 204: z.null(), ...responses },
       },
       handler: async (req, reply) => {
-        const { clinicId, userId, grantId } = req.params;
-        await revokeGrant(p, clinicId, userId, grantId, admin(req, clinicId));
+        const { userId, grantId } = req.params;
+        await revokeGrant(p, req.clinic.id, userId, grantId, userActor(req.clinic.userId));
         return reply.code(204).send(null);
       },
     });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
-import { clinicFixture, diagnosisOk, prescriptionOk, vitalsOk, type ClinicFixture, type Staff } from '../clinical/fixtures.js';
+import { clinicFixture, diagnosisOk, prescriptionOk, vitalsOk, type ClinicFixture, type Staff } from '../../test/support/clinical.js';
 
 /**
  * Roles as a clinic lives them, on a pooled clinic (roles are control-plane data; `isolation.test.ts` runs the

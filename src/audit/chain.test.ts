@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { sql } from 'kysely';
 import pg from 'pg';
@@ -7,10 +8,11 @@ import { pgErrorCode, urlWithCredentials, withClient } from '../db/pg.js';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import { appRole, rolePassword } from '../tenancy/naming.js';
 import { newId } from '../ids.js';
-import { canonicalPayload } from './record.js';
+import { canonicalPayload, chainHash } from './record.js';
 import { regionAuditDb } from './region-db.js';
+import { GENESIS_HASH } from './region-migration.js';
 import { auditPhi } from './trail.js';
-import { verifyAuditChain } from './verify.js';
+import { payloadOf, verifyAuditChain } from './verify.js';
 
 /**
  * The trail is append-only and hash-chained per clinic: the app cannot change it, an administrator who does
@@ -90,6 +92,19 @@ describe('tampering is detected', () => {
     expect(await verifyAuditChain(t.p, clinic.id)).toMatchObject({ ok: false, problem: { kind: 'altered', seq: 2 } });
   });
 
+  it("a row rewritten with a recomputed hash, its successor relinked to it, is caught by the successor's own hash", async () => {
+    const clinic = await clinicWithTrail(5);
+    await asAdmin(clinic, async (c) => {
+      await c.query(`update audit.events set patient_id = 'pat_forged' where clinic_id = $1 and seq = 2`, [clinic.id]);
+      const row = (await c.query(`select * from audit.events where clinic_id = $1 and seq = 2`, [clinic.id])).rows[0];
+      const forged = chainHash(row.prev_hash, 2, payloadOf(row));
+      await c.query(`update audit.events set hash = $2 where clinic_id = $1 and seq = 2`, [clinic.id, forged]);
+      await c.query(`update audit.events set prev_hash = $2 where clinic_id = $1 and seq = 3`, [clinic.id, forged]);
+    });
+    // Records 1 and 2 check out on their own now; record 3's hash was computed over the prev_hash it had.
+    expect(await verifyAuditChain(t.p, clinic.id)).toMatchObject({ ok: false, records: 2, problem: { kind: 'altered', seq: 3 } });
+  });
+
   it('a deleted row in the middle is reported as a gap at its seq', async () => {
     const clinic = await clinicWithTrail(6);
     await asAdmin(clinic, (c) => c.query(`delete from audit.events where clinic_id = $1 and seq in (3, 4)`, [clinic.id]));
@@ -114,6 +129,35 @@ describe('tampering is detected', () => {
     await asAdmin(a, (c) => c.query(`delete from audit.events where clinic_id = $1 and seq = 2`, [a.id]));
     expect((await verifyAuditChain(t.p, a.id)).ok).toBe(false);
     expect(await verifyAuditChain(t.p, b.id)).toMatchObject({ ok: true, records: 3 });
+  });
+});
+
+describe('the link the database computes', () => {
+  it('is sha256(prev_hash ":" seq ":" payload) over the exact payloads appended, as chainHash and the verifier compute it', async () => {
+    const clinic = await clinicWithTrail(1);
+    const payload = (requestId: string) =>
+      canonicalPayload({
+        clinicId: clinic.id, id: newId('audit'), recordedAt: new Date().toISOString(), action: 'read', outcome: 'success', actorId: 'system',
+        actorRole: null, resourceType: 'Patient', resourceId: null, patientId: null, requestId, clientAddress: null, purposeOfUse: 'TREAT',
+        detail: { note: 'émoji 🩺 straße' },
+      });
+    const sent = [payload('r-2'), payload('r-3')];
+    // Two payloads in one statement, as the group-committing appender sends them.
+    await asApp(clinic, (c) => c.query(`select audit.append($1, $2::text[])`, [clinic.id, sent]));
+    const rows = await withClient(t.p.stores.adminUrl(clinic.dataRegion), async (c) =>
+      (await c.query(`select * from audit.events where clinic_id = $1 order by seq`, [clinic.id])).rows,
+    );
+    expect(rows.map((r) => Number(r.seq))).toEqual([1, 2, 3]);
+    expect(rows[0].prev_hash).toBe(GENESIS_HASH);
+    for (const [i, payloadSent] of sent.entries()) {
+      const row = rows[i + 1];
+      const seq = i + 2;
+      expect(row.prev_hash, `seq ${seq}`).toBe(rows[i].hash);
+      expect(row.hash, `seq ${seq}`).toBe(createHash('sha256').update(`${rows[i].hash}:${seq}:${payloadSent}`, 'utf8').digest('hex'));
+      expect(chainHash(row.prev_hash, seq, payloadSent), `seq ${seq}`).toBe(row.hash);
+      expect(payloadOf(row), `seq ${seq}`).toBe(payloadSent);
+    }
+    expect(await verifyAuditChain(t.p, clinic.id)).toMatchObject({ ok: true, records: 3, head: { seq: 3, hash: rows[2].hash } });
   });
 });
 

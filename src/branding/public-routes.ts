@@ -3,8 +3,6 @@ import { z } from 'zod';
 import { notFound } from '../errors.js';
 import { problemResponses } from '../http/problem.js';
 import type { Platform } from '../platform/platform.js';
-import { SsoConnections } from '../sso/connections.js';
-import { connectionUrls } from '../sso/schemas.js';
 import { clinicLook } from './look.js';
 
 export const ClinicLookView = z.object({
@@ -24,7 +22,6 @@ export const ClinicLookView = z.object({
 export const publicClinicRoutes =
   (p: Platform): FastifyPluginAsyncZod =>
   async (app) => {
-    const connections = new SsoConnections(p.control, p.secrets);
     app.get('/api/v1/public/clinics/:slug', {
       config: { public: true },
       schema: {
@@ -42,11 +39,11 @@ export const publicClinicRoutes =
         const row = await p.control.selectFrom('clinics').select('id').where('slug', '=', req.params.slug).executeTakeFirst();
         const clinic = row && (await p.clinics.get(row.id));
         if (!clinic || clinic.status === 'suspended') throw notFound('clinic');
-        const enabled = (await connections.list(clinic.id)).filter((c) => c.enabled);
+        const enabled = (await p.sso.connections.list(clinic.id)).filter((c) => c.enabled);
         reply.header('cache-control', 'public, max-age=60');
         return {
           ...(await clinicLook(p.settings, clinic)),
-          sso: enabled.map((c) => ({ id: c.id, name: c.name, protocol: c.protocol, loginUrl: connectionUrls(p.config.publicUrl, clinic.slug, c.id).loginUrl })),
+          sso: enabled.map((c) => ({ id: c.id, name: c.name, protocol: c.protocol, loginUrl: p.sso.urls(clinic, c.id).loginUrl })),
         };
       },
     });

@@ -1,13 +1,14 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
-import { PLACEMENT_MODELS } from '../tenancy/naming.js';
-import { clinicFixture, diagnosisOk, prescriptionOk, signedNote, vitalsOk, type ClinicFixture, type Method } from './fixtures.js';
+import { orderedPairs, pairName, placed } from '../../test/support/placements.js';
+import { clinicFixture, diagnosisOk, prescriptionOk, signedNote, vitalsOk, type ClinicFixture, type Method } from '../../test/support/clinical.js';
 
 /**
  * A clinic reaching for another clinic's clinical record, in every pair of placements (pooled, schema,
- * database; the schema clinic in the other region): every route of the other clinic answers 404, the other
- * clinic's record ids inside one's own clinic answer 404, and nothing of the other clinic changes.
+ * database; the schema clinic in the other region) and between two clinics pooled in one region's store:
+ * every route of the other clinic answers 404, the other clinic's record ids inside one's own clinic answer
+ * 404, one's own reads show one's own record only, and nothing of the other clinic changes.
  */
 let t: TestPlatform;
 interface Tenant extends ClinicFixture {
@@ -17,18 +18,24 @@ interface Tenant extends ClinicFixture {
 }
 const tenants: Tenant[] = [];
 const snapshots = new Map<string, { record: unknown; events: number }>();
+/** One clinic per placement, and a second clinic pooled in us-east, in the first one's store. */
+const PLAN = placed([
+  ['pooled', 'us-east'],
+  ['schema', 'eu-central'],
+  ['database', 'us-east'],
+  ['pooled', 'us-east'],
+]);
 
 beforeAll(async () => {
   t = await startTestPlatform();
-  for (const placement of PLACEMENT_MODELS) {
-    const region = placement === 'schema' ? 'eu-central' : 'us-east';
+  for (const { placement, region, label } of PLAN) {
     const f = await clinicFixture(t, placement, region);
     const e = `${f.url}/encounters/${f.encounterId}`;
     const signedNoteId = await signedNote(f, f.physician);
     const draft = await f.physician.call('POST', `${e}/notes`, { subjective: 'draft' });
     for (const [path, body] of [['/vitals', vitalsOk], ['/prescriptions', prescriptionOk], ['/diagnoses', diagnosisOk], [`/notes/${signedNoteId}/addenda`, { text: 'own' }]] as const)
       expect((await f.physician.call('POST', `${e}${path}`, body)).statusCode).toBe(201);
-    tenants.push({ ...f, label: `${placement}@${region}`, signedNoteId, draftNoteId: draft.json().id });
+    tenants.push({ ...f, label, signedNoteId, draftNoteId: draft.json().id });
   }
   for (const x of tenants) snapshots.set(x.clinic.id, await snapshot(x));
 });
@@ -69,15 +76,16 @@ const expect404 = (res: LightMyRequestResponse, code: string, what: string) => {
 };
 
 describe('a clinic reaching for another clinic\u2019s clinical record gets 404', () => {
-  it('covers the three placements', () => {
-    expect(tenants.map((x) => x.label)).toEqual(['pooled@us-east', 'schema@eu-central', 'database@us-east']);
+  it('covers the three placements, and two clinics in one pooled store', () => {
+    expect(tenants.map((x) => x.label)).toEqual(['pooled@us-east', 'schema@eu-central', 'database@us-east', 'pooled@us-east#2']);
+    expect(tenants.map((x) => `${x.clinic.placement.model}@${x.clinic.dataRegion}`)).toEqual(['pooled@us-east', 'schema@eu-central', 'database@us-east', 'pooled@us-east']);
   });
 
-  for (const [ai, bi] of [0, 1, 2].flatMap((a) => [0, 1, 2].filter((b) => b !== a).map((b) => [a, b] as const))) {
-    it(`pair ${ai}->${bi}`, async () => {
+  for (const [ai, bi] of orderedPairs(PLAN.map((_, i) => i))) {
+    it(pairName(PLAN[ai]!, PLAN[bi]!), async () => {
       const a = tenants[ai]!;
       const b = tenants[bi]!;
-      const name = `${a.label} -> ${b.label}`;
+      const name = pairName(PLAN[ai]!, PLAN[bi]!);
       const as = a.physician.call;
 
       // B's routes: the clinic does not exist for A.
@@ -108,6 +116,12 @@ describe('a clinic reaching for another clinic\u2019s clinical record gets 404',
       // A's list of its patient's encounters shows A's only.
       const list = await as('GET', `${a.url}/encounters?patientId=${a.patientId}`);
       expect(list.json().items.every((x: { clinicId: string }) => x.clinicId === a.clinic.id), name).toBe(true);
+      // A's own reads find A's record, and only that: its one encounter, which a get returns, with its two notes.
+      expect(list.json().items.map((x: { id: string }) => x.id), name).toEqual([a.encounterId]);
+      const record = await as('GET', `${a.url}/encounters/${a.encounterId}`);
+      expect([record.statusCode, record.json().id, record.json().clinicId], name).toEqual([200, a.encounterId, a.clinic.id]);
+      const notes = await as('GET', own);
+      expect(notes.json().items.map((n: { id: string }) => n.id).sort(), name).toEqual([a.signedNoteId, a.draftNoteId].sort());
     });
   }
 

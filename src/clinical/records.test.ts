@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import { moveClinic } from '../tenancy/move.js';
 import { PLACEMENT_MODELS } from '../tenancy/naming.js';
-import { clinicFixture, diagnosisOk, prescriptionOk, signedNote, vitalsOk, type ClinicFixture, type Staff } from './fixtures.js';
+import { clinicFixture, diagnosisOk, prescriptionOk, signedNote, vitalsOk, type ClinicFixture, type Staff } from '../../test/support/clinical.js';
 
 /**
  * The clinical record as a clinic lives it: who may read and write what, notes that freeze when signed (in the

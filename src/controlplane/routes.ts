@@ -1,13 +1,12 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { requireOperator } from '../access/guard.js';
+import { principalOf } from '../access/guard.js';
 import { notFound } from '../errors.js';
 import { idSchema } from '../ids.js';
 import type { Platform } from '../platform/platform.js';
 import { problemResponses } from '../http/problem.js';
 import { PLACEMENT_MODELS } from '../tenancy/naming.js';
 import { moveClinic, type MoveProgress } from '../tenancy/move.js';
-import { Invitations } from '../identity/invitations.js';
 import { exportClinic } from '../tenancy/export.js';
 import type { Clinic } from './clinics.js';
 import { NewClinicInput, createClinic } from './provisioning.js';
@@ -40,16 +39,14 @@ const view = (c: Clinic): z.infer<typeof ClinicView> => ({
 
 const Params = z.strictObject({ clinicId: idSchema('clinic') });
 const tags = ['platform'];
-const security = [{ bearer: [] }];
 
+/** The fleet's clinics and regions, inside the operator-scoped plugin (`http/operator-scope.ts`). */
 export const platformRoutes =
   (p: Platform): FastifyPluginAsyncZod =>
   async (app) => {
-    const invitations = new Invitations(p);
-    app.post('/api/v1/platform/clinics', {
+    app.post('/clinics', {
       schema: {
         tags,
-        security,
         summary: 'Create a clinic in a data region and placement, and invite its first clinic admin',
         body: NewClinicInput.extend({
           firstAdmin: z
@@ -67,29 +64,27 @@ export const platformRoutes =
         },
       },
       handler: async (req, reply) => {
-        const operator = requireOperator(req);
+        const operator = principalOf(req);
         const { firstAdmin, ...input } = req.body;
         const clinic = await createClinic(p, input);
         let invited = null;
         if (firstAdmin) {
-          const { invitation, link } = await invitations.invite(clinic, { ...firstAdmin, role: 'clinic_admin' }, { kind: 'user', id: operator.userId });
+          const { invitation, link } = await p.invitations.invite(clinic, { ...firstAdmin, role: 'clinic_admin' }, { kind: 'user', id: operator.userId });
           invited = { email: invitation.email, invitationId: invitation.id, expiresAt: invitation.expiresAt.toISOString(), ...(p.config.showInviteLinks ? { link } : {}) };
         }
         return reply.code(201).header('location', `/api/v1/platform/clinics/${clinic.id}`).send({ ...view(clinic), firstAdmin: invited });
       },
     });
 
-    app.patch('/api/v1/platform/clinics/:clinicId', {
+    app.patch('/clinics/:clinicId', {
       schema: {
         tags,
-        security,
         summary: "Change a clinic's tier (its placement stays; move it separately)",
         params: Params,
         body: z.strictObject({ tier: z.enum(['small', 'mid', 'enterprise']) }),
         response: { 200: ClinicView, ...problemResponses },
       },
       handler: async (req) => {
-        requireOperator(req);
         if (!(await p.clinics.setTier(req.params.clinicId, req.body.tier))) throw notFound('clinic');
         const clinic = await p.clinics.fresh(req.params.clinicId);
         if (!clinic) throw notFound('clinic');
@@ -97,10 +92,9 @@ export const platformRoutes =
       },
     });
 
-    app.get('/api/v1/platform/clinics/:clinicId/moves', {
+    app.get('/clinics/:clinicId/moves', {
       schema: {
         tags,
-        security,
         summary: "The clinic's recent placement moves, newest first, a running one with its progress",
         params: Params,
         response: {
@@ -126,7 +120,6 @@ export const platformRoutes =
         },
       },
       handler: async (req) => {
-        requireOperator(req);
         if (!(await p.clinics.fresh(req.params.clinicId))) throw notFound('clinic');
         const rows = await p.control
           .selectFrom('placement_moves')
@@ -154,10 +147,10 @@ export const platformRoutes =
       },
     });
 
-    app.get('/api/v1/platform/clinics', {
+    app.get('/clinics', {
       schema: {
         tags,
-        security,
+        summary: 'The clinics of the fleet, optionally of one region (cursor pages)',
         querystring: z.strictObject({
           limit: z.coerce.number().int().min(1).max(500).default(100),
           cursor: idSchema('clinic').optional(),
@@ -166,27 +159,25 @@ export const platformRoutes =
         response: { 200: z.object({ items: z.array(ClinicView), nextCursor: z.string().nullable() }), ...problemResponses },
       },
       handler: async (req) => {
-        requireOperator(req);
         const rows = await p.clinics.list({ limit: req.query.limit + 1, after: req.query.cursor, region: req.query.region });
         const items = rows.slice(0, req.query.limit).map(view);
         return { items, nextCursor: rows.length > req.query.limit ? (items.at(-1)?.id ?? null) : null };
       },
     });
 
-    app.get('/api/v1/platform/clinics/:clinicId', {
-      schema: { tags, security, params: Params, response: { 200: ClinicView, ...problemResponses } },
+    app.get('/clinics/:clinicId', {
+      schema: { tags, summary: 'One clinic, read fresh from the control plane', params: Params, response: { 200: ClinicView, ...problemResponses } },
       handler: async (req) => {
-        requireOperator(req);
         const clinic = await p.clinics.fresh(req.params.clinicId);
         if (!clinic) throw notFound('clinic');
         return view(clinic);
       },
     });
 
-    app.post('/api/v1/platform/clinics/:clinicId/placement', {
+    app.post('/clinics/:clinicId/placement', {
       schema: {
         tags,
-        security,
+        summary: 'Move a clinic to another placement model (its writes are frozen during the copy)',
         params: Params,
         body: z.strictObject({ model: z.enum(PLACEMENT_MODELS) }),
         response: {
@@ -204,16 +195,14 @@ export const platformRoutes =
         },
       },
       handler: async (req) => {
-        requireOperator(req);
         const result = await moveClinic(p, req.params.clinicId, req.body.model);
         return { clinic: view(result.clinic), move: result.move };
       },
     });
 
-    app.get('/api/v1/platform/clinics/:clinicId/export', {
+    app.get('/clinics/:clinicId/export', {
       schema: {
         tags,
-        security,
         summary: "Everything the clinic owns as one archive (contains PHI: the reason is kept in the clinic's PHI trail)",
         params: Params,
         // Operators never see patients in the normal course; an export is the exception (offboarding, a move to
@@ -222,7 +211,6 @@ export const platformRoutes =
         produces: ['application/gzip'],
       },
       handler: async (req, reply) => {
-        requireOperator(req);
         const clinic = await p.clinics.fresh(req.params.clinicId);
         if (!clinic) throw notFound('clinic');
         const archive = await exportClinic(p, clinic.id, { reason: req.query.reason });
@@ -233,10 +221,10 @@ export const platformRoutes =
       },
     });
 
-    app.get('/api/v1/platform/regions', {
+    app.get('/regions', {
       schema: {
         tags,
-        security,
+        summary: 'The data regions of the deployment and their failover regions',
         response: {
           200: z.object({
             items: z.array(z.object({ id: z.string(), jurisdiction: z.string(), failoverRegion: z.string().nullable() })),
@@ -244,11 +232,8 @@ export const platformRoutes =
           ...problemResponses,
         },
       },
-      handler: async (req) => {
-        requireOperator(req);
-        return {
-          items: p.config.regions.map((r) => ({ id: r.id, jurisdiction: r.jurisdiction, failoverRegion: r.failoverRegion })),
-        };
-      },
+      handler: async () => ({
+        items: p.config.regions.map((r) => ({ id: r.id, jurisdiction: r.jurisdiction, failoverRegion: r.failoverRegion })),
+      }),
     });
   };

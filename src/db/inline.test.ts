@@ -19,4 +19,12 @@ describe('inlineParameters', () => {
     expect(inlineParameters('$1', [[1, 2]])).toBeUndefined();
     expect(inlineParameters('$1', [Number.NaN])).toBeUndefined();
   });
+
+  it('leaves strings with a NUL or an unpaired surrogate to travel as parameters', () => {
+    // Inlined, a NUL would end the simple-query message mid-statement (08P01) and break the connection.
+    expect(inlineParameters('where s = $1', ['a\0b'])).toBeUndefined();
+    expect(inlineParameters('where s = $1', ['a\ud800b'])).toBeUndefined();
+    expect(inlineParameters('where s = $1', ['a\udc00'])).toBeUndefined();
+    expect(inlineParameters('where s = $1', ['emoji \u{1F600} is a valid pair'])).toBe("where s = 'emoji \u{1F600} is a valid pair'");
+  });
 });

@@ -1,9 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { principalOf, requireClinicPermission, requireOperator } from '../access/guard.js';
 import { notFound } from '../errors.js';
-import { idSchema } from '../ids.js';
 import type { Platform } from '../platform/platform.js';
 import { problemResponses } from '../http/problem.js';
 import { Constraint, FLAG_NAME, FlagDefinition } from './definitions.js';
@@ -28,76 +26,91 @@ const Feature = z.object({
   variant: z.object({ name: z.string(), enabled: z.boolean(), payload: z.object({ type: z.string(), value: z.string() }).optional(), feature_enabled: z.boolean() }),
   reason: z.string(),
 });
-const security = [{ bearer: [] }];
 const tags = ['flags'];
 
-export const flagRoutes =
+/** The fleet's flags, inside the operator-scoped plugin (its hook has let only operators through). */
+export const platformFlagRoutes =
   (p: Platform): FastifyPluginAsyncZod =>
   async (app) => {
-    // ---- operators: the fleet's flags ----
-    app.get('/api/v1/platform/flags', {
-      schema: { tags, security, response: { 200: z.object({ items: z.array(Listed) }), ...problemResponses } },
-      handler: async (req) => (requireOperator(req), { items: await p.flags.list() }),
+    const operator = (req: FastifyRequest) => req.principal!.userId;
+    app.get('/flags', {
+      schema: { tags, summary: 'Every flag, with its retire date and whether it is stale', response: { 200: z.object({ items: z.array(Listed) }), ...problemResponses } },
+      handler: async () => ({ items: await p.flags.list() }),
     });
-    app.get('/api/v1/platform/flags/stale', {
-      schema: { tags, security, response: { 200: z.object({ items: z.array(Listed) }), ...problemResponses } },
-      handler: async (req) => {
-        requireOperator(req);
-        return { items: (await p.flags.stale()).map((f) => ({ ...f, stale: true })) };
-      },
+    app.get('/flags/stale', {
+      schema: { tags, summary: 'The flags past their retire date', response: { 200: z.object({ items: z.array(Listed) }), ...problemResponses } },
+      handler: async () => ({ items: (await p.flags.stale()).map((f) => ({ ...f, stale: true })) }),
     });
-    app.post('/api/v1/platform/flags', {
-      schema: { tags, security, body: FlagDefinition.extend({ name: Name, reason: Reason }), response: { 201: FlagView, ...problemResponses } },
+    app.post('/flags', {
+      schema: { tags, summary: 'Define a flag', body: FlagDefinition.extend({ name: Name, reason: Reason }), response: { 201: FlagView, ...problemResponses } },
       handler: async (req, reply) => {
-        requireOperator(req);
         const { name, reason, ...definition } = req.body;
-        return reply.code(201).send(await p.flags.create(name, definition, reason, principalOf(req).userId));
+        return reply.code(201).send(await p.flags.create(name, definition, reason, operator(req)));
       },
     });
     const Params = z.strictObject({ name: Name });
-    app.get('/api/v1/platform/flags/:name', {
-      schema: { tags, security, params: Params, response: { 200: FlagView, ...problemResponses } },
-      handler: async (req) => (requireOperator(req), p.flags.get(req.params.name)),
+    app.get('/flags/:name', {
+      schema: { tags, summary: 'One flag', params: Params, response: { 200: FlagView, ...problemResponses } },
+      handler: async (req) => p.flags.get(req.params.name),
     });
-    app.put('/api/v1/platform/flags/:name', {
-      schema: { tags, security, params: Params, body: FlagDefinition.extend({ expectedVersion: z.number().int().min(1), reason: Reason }), response: { 200: FlagView, ...problemResponses } },
-      handler: async (req) => {
-        requireOperator(req);
-        const { expectedVersion, reason, ...definition } = req.body;
-        return p.flags.update(req.params.name, definition, expectedVersion, reason, principalOf(req).userId);
-      },
-    });
-    app.post('/api/v1/platform/flags/:name/enabled', {
-      schema: { tags, security, params: Params, body: z.strictObject({ enabled: z.boolean(), reason: Reason }), response: { 200: FlagView, ...problemResponses } },
-      handler: async (req) => (requireOperator(req), p.flags.setEnabled(req.params.name, req.body.enabled, req.body.reason, principalOf(req).userId)),
-    });
-    app.get('/api/v1/platform/flags/:name/history', {
-      schema: { tags, security, params: Params, response: { 200: History, ...problemResponses } },
-      handler: async (req) => (requireOperator(req), await p.flags.get(req.params.name), { items: await p.flags.history(req.params.name) }),
-    });
-    app.post('/api/v1/platform/flags/:name/restore', {
-      schema: { tags, security, params: Params, body: z.strictObject({ version: z.number().int().min(1), expectedVersion: z.number().int().min(1), reason: Reason }), response: { 200: FlagView, ...problemResponses } },
-      handler: async (req) => (requireOperator(req), p.flags.restore(req.params.name, req.body.version, req.body.expectedVersion, req.body.reason, principalOf(req).userId)),
-    });
-    app.put('/api/v1/platform/flag-segments/:segment', {
+    app.put('/flags/:name', {
       schema: {
         tags,
-        security,
+        summary: "Replace a flag's definition (check-and-set on expectedVersion, with a reason)",
+        params: Params,
+        body: FlagDefinition.extend({ expectedVersion: z.number().int().min(1), reason: Reason }),
+        response: { 200: FlagView, ...problemResponses },
+      },
+      handler: async (req) => {
+        const { expectedVersion, reason, ...definition } = req.body;
+        return p.flags.update(req.params.name, definition, expectedVersion, reason, operator(req));
+      },
+    });
+    app.post('/flags/:name/enabled', {
+      schema: {
+        tags,
+        summary: 'The kill switch: turn a flag off everywhere (or on again)',
+        params: Params,
+        body: z.strictObject({ enabled: z.boolean(), reason: Reason }),
+        response: { 200: FlagView, ...problemResponses },
+      },
+      handler: async (req) => p.flags.setEnabled(req.params.name, req.body.enabled, req.body.reason, operator(req)),
+    });
+    app.get('/flags/:name/history', {
+      schema: { tags, summary: "Every version of a flag's definition, with who, why and before/after", params: Params, response: { 200: History, ...problemResponses } },
+      handler: async (req) => (await p.flags.get(req.params.name), { items: await p.flags.history(req.params.name) }),
+    });
+    app.post('/flags/:name/restore', {
+      schema: {
+        tags,
+        summary: 'Restore an earlier version of a flag (check-and-set on expectedVersion)',
+        params: Params,
+        body: z.strictObject({ version: z.number().int().min(1), expectedVersion: z.number().int().min(1), reason: Reason }),
+        response: { 200: FlagView, ...problemResponses },
+      },
+      handler: async (req) => p.flags.restore(req.params.name, req.body.version, req.body.expectedVersion, req.body.reason, operator(req)),
+    });
+    app.put('/flag-segments/:segment', {
+      schema: {
+        tags,
+        summary: 'Define or replace a named segment of constraints that flags can target',
         params: z.strictObject({ segment: Name }),
         body: z.strictObject({ constraints: z.array(Constraint).max(50) }),
         response: { 200: z.object({ id: z.number(), name: z.string() }), ...problemResponses },
       },
-      handler: async (req) => (requireOperator(req), p.flags.upsertSegment(req.params.segment, req.body.constraints)),
+      handler: async (req) => p.flags.upsertSegment(req.params.segment, req.body.constraints),
     });
+  };
 
-    // ---- a clinic: what is on for me, and why; the clinic's own choices ----
-    const ClinicParams = z.strictObject({ clinicId: idSchema('clinic') });
-    app.get('/api/v1/clinics/:clinicId/features', {
+/** A clinic: what is on for me, and why; the clinic's own choices. Inside the clinic-scoped plugin. */
+export const clinicFlagRoutes =
+  (p: Platform): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.get('/features', {
+      config: { permission: 'feature.read' },
       schema: {
         tags,
-        security,
-        summary: 'Every feature as this clinic sees it, why it is on or off, and the clinic’s own choice where it may make one',
-        params: ClinicParams,
+        summary: 'Every flag as the caller sees it in this clinic, why, and the clinic’s own choice where it may make one',
         response: {
           200: z.object({
             items: z.array(
@@ -111,8 +124,7 @@ export const flagRoutes =
         },
       },
       handler: async (req) => {
-        requireClinicPermission(req, req.params.clinicId, 'feature.read');
-        const [features, choices] = await Promise.all([p.flags.features(await subjectOf(p, req, req.params.clinicId)), p.flags.clinicChoices(req.params.clinicId)]);
+        const [features, choices] = await Promise.all([p.flags.features(await subjectOf(p, req)), p.flags.clinicChoices(req.clinic.id)]);
         return {
           items: features.map((f) => {
             const c = choices.get(f.name);
@@ -121,31 +133,25 @@ export const flagRoutes =
         };
       },
     });
-    app.put('/api/v1/clinics/:clinicId/features/:name', {
+    app.put('/features/:name', {
+      config: { permission: 'feature.write' },
       schema: {
         tags,
-        security,
-        params: ClinicParams.extend({ name: Name }),
+        summary: "The clinic's own choice for a flag the platform lets clinics control (null clears it)",
+        params: z.strictObject({ name: Name }),
         body: z.strictObject({ enabled: z.boolean().nullable(), expectedVersion: z.number().int().min(0), reason: Reason }),
         response: { 200: z.object({ enabled: z.boolean().nullable(), version: z.number() }), ...problemResponses },
       },
       handler: async (req) => {
-        requireClinicPermission(req, req.params.clinicId, 'feature.write');
         const { enabled, expectedVersion, reason } = req.body;
-        return p.flags.setClinicChoice(req.params.clinicId, req.params.name, enabled, expectedVersion, reason, principalOf(req).userId);
+        return p.flags.setClinicChoice(req.clinic.id, req.params.name, enabled, expectedVersion, reason, req.clinic.userId);
       },
     });
   };
 
-/** The evaluation subject, from the session and the control plane only. */
-export async function subjectOf(p: Platform, req: FastifyRequest, clinicId: string): Promise<FlagSubject> {
-  const clinic = await p.clinics.get(clinicId);
+/** The evaluation subject, from the session and the control plane only (never from the request's query or headers). */
+async function subjectOf(p: Platform, req: FastifyRequest): Promise<FlagSubject> {
+  const clinic = await p.clinics.get(req.clinic.id);
   if (!clinic) throw notFound('clinic');
-  const principal = principalOf(req);
-  return {
-    clinic,
-    userId: principal.userId,
-    role: principal.memberships.find((m) => m.clinicId === clinicId)?.role ?? null,
-    remoteAddress: req.ip,
-  };
+  return { clinic, userId: req.clinic.userId, role: req.clinic.membership.role, remoteAddress: req.ip };
 }

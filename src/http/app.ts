@@ -7,16 +7,18 @@ import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Platform } from '../platform/platform.js';
 import { withClient } from '../db/pg.js';
-import { identityRoutes } from '../identity/routes.js';
+import { clinicIdentityRoutes, identityRoutes } from '../identity/routes.js';
+import { mfaResetRoutes } from '../identity/mfa-routes.js';
 import { platformRoutes } from '../controlplane/routes.js';
 import { patientRoutes } from '../patients/routes.js';
 import { schedulingRoutes } from '../scheduling/routes.js';
 import { clinicalRoutes } from '../clinical/routes.js';
 import { auditRoutes } from '../audit/routes.js';
-import { settingsRoutes } from '../settings/routes.js';
+import { clinicSettingsRoutes, platformSettingsRoutes } from '../settings/routes.js';
 import { clinicsAwaitingMfa } from '../access/mfa-policy.js';
-import { flagRoutes } from '../flags/routes.js';
+import { clinicFlagRoutes, platformFlagRoutes } from '../flags/routes.js';
 import { scimRoutes } from '../scim/routes.js';
+import { scimAdminRoutes } from '../scim/admin-routes.js';
 import { accessRoutes } from '../access/routes.js';
 import { ssoRoutes } from '../sso/routes.js';
 import { unauthorized } from '../errors.js';
@@ -24,13 +26,16 @@ import { errorHandler, sendProblem } from './problem.js';
 import { CLINIC_PREFIX, clinicScope } from './clinic-scope.js';
 import { OPERATOR_PREFIX, operatorScope } from './operator-scope.js';
 import { enforceBoundaries } from './boundaries.js';
+import { frameworkErrors } from './framework-errors.js';
+import { guardInputText } from './input-text.js';
+import { rateLimitUnauthenticated } from './rate-limit.js';
+import { securityHeaders } from './security-headers.js';
 import { ANONYMOUS, runWithContext, type Actor } from '../platform/request-context.js';
 import { regionRedirect } from '../platform/region-routing.js';
 import { webApp } from './web-app.js';
 import { clinicSelfRoutes } from '../access/self-routes.js';
 import { clinicSettingsCatalogueRoutes, platformSettingsCatalogueRoutes } from '../settings/catalogue-routes.js';
 import { publicClinicRoutes } from '../branding/public-routes.js';
-import { Invitations } from '../identity/invitations.js';
 import { clinicInvitationRoutes, publicInvitationRoutes } from '../identity/invitation-routes.js';
 import { memberRemovalRoutes } from '../access/removal-routes.js';
 
@@ -47,12 +52,21 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
       return typeof given === 'string' && /^[A-Za-z0-9._-]{1,128}$/.test(given) ? given : randomUUID();
     },
     bodyLimit: 1024 * 1024,
+    // The longest path parameter any route takes is a DNS name (253); longer ones are refused with 414.
+    routerOptions: { maxParamLength: 256 },
+    frameworkErrors,
+    // Who the client is (req.ip) behind a load balancer: per-address limits count by it. A number is a hop count.
+    trustProxy: typeof p.config.trustProxy === 'number' ? ((hops) => (_address: string, hop: number) => hop < hops)(p.config.trustProxy) : p.config.trustProxy,
     // Per-request access lines only at debug level: at info they would double the log volume of a busy node.
     logController: new LogController({ disableRequestLogging: p.config.logLevel !== 'debug' && p.config.logLevel !== 'trace' }),
   });
+  enforceBoundaries(app);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
+  await securityHeaders(app, p.config); // before any hook that may refuse: refusals carry the headers too
+  guardInputText(app); // then, before every other hook: nothing reads a string the edge has not checked
+  rateLimitUnauthenticated(app, p.limits, p.config.rateLimitPerMinute);
   app.setNotFoundHandler((req, reply) => sendProblem(req, reply, 404, 'route_not_found', `No route ${req.method} ${req.url.split('?')[0]}`));
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
@@ -95,11 +109,12 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   });
 
   const typed = app.withTypeProvider<ZodTypeProvider>();
-  typed.get('/healthz', { config: { public: true }, schema: { tags: ['health'], response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+  typed.get('/healthz', { config: { public: true }, schema: { tags: ['health'], summary: 'The process is up', response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
   typed.get('/readyz', {
     config: { public: true },
     schema: {
       tags: ['health'],
+      summary: 'Every store (control plane and each region) answers',
       response: {
         200: z.object({ status: z.string(), stores: z.record(z.string(), z.string()) }),
         503: z.object({ status: z.string(), stores: z.record(z.string(), z.string()) }),
@@ -125,30 +140,35 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   });
   typed.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 
-  const invitations = new Invitations(p);
+  const sso = ssoRoutes(p);
   await app.register(identityRoutes(p));
-  await app.register(accessRoutes(p));
-  await app.register(platformRoutes(p));
   await app.register(
     clinicScope(p, [
       patientRoutes,
       clinicalRoutes(p),
       schedulingRoutes(p),
       auditRoutes(p),
+      accessRoutes(p),
+      clinicIdentityRoutes(p),
+      clinicSettingsRoutes(p),
+      clinicFlagRoutes(p),
+      scimAdminRoutes(p),
+      sso.clinic,
       clinicSelfRoutes(p),
       clinicSettingsCatalogueRoutes(p),
-      clinicInvitationRoutes(p, invitations),
+      clinicInvitationRoutes(p),
       memberRemovalRoutes(p),
     ]),
     { prefix: CLINIC_PREFIX },
   );
-  await app.register(operatorScope([platformSettingsCatalogueRoutes(p)]), { prefix: OPERATOR_PREFIX });
+  await app.register(
+    operatorScope([platformRoutes(p), mfaResetRoutes(p), platformSettingsRoutes(p), platformFlagRoutes(p), platformSettingsCatalogueRoutes(p)]),
+    { prefix: OPERATOR_PREFIX },
+  );
   await app.register(publicClinicRoutes(p));
-  await app.register(publicInvitationRoutes(p, invitations));
-  await app.register(settingsRoutes(p));
-  await app.register(flagRoutes(p));
+  await app.register(publicInvitationRoutes(p));
   await app.register(scimRoutes(p));
-  await app.register(ssoRoutes(p));
+  await app.register(sso.signIn);
   await app.register(webApp());
   return app;
 }

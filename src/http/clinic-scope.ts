@@ -6,6 +6,7 @@ import type { Permission } from '../access/roles.js';
 import { audited, auditPhi, type PhiAccess } from '../audit/trail.js';
 import { forbidden, notFound, unauthorized } from '../errors.js';
 import { idSchema } from '../ids.js';
+import { markBoundary } from './boundaries.js';
 import type { TrailDeps } from '../audit/region-db.js';
 import type { TenantStores } from '../tenancy/stores.js';
 import { currentContext, runWithContext, type Actor } from '../platform/request-context.js';
@@ -28,7 +29,7 @@ import type { TenantAccess, TenantScope } from '../tenancy/tenant-db.js';
  * A handler cannot forget the boundary because it never writes it. Check three of the design, "the record
  * belongs to this clinic", is structural: `req.clinic` only opens transactions of this clinic.
  */
-export const CLINIC_PREFIX = '/api/v1/clinics/:clinicId';
+export { CLINIC_PREFIX } from './boundaries.js';
 
 /** What the audit record of a PHI route says, from the validated request (the result can add to it). */
 export type PhiDescriber = (req: PhiRequest) => PhiAccess;
@@ -46,8 +47,6 @@ declare module 'fastify' {
     permission?: Permission | readonly [Permission, ...Permission[]];
     /** A clinic route that touches PHI: what its audit record says. */
     phi?: PhiDescriber;
-    /** Set by the boundary plugin that registered the route (`http/boundaries.ts` checks it at start-up). */
-    boundary?: 'clinic' | 'operator';
   }
   interface FastifyRequest {
     /** Set by the clinic-scoped plugin for its routes; null everywhere else. */
@@ -211,7 +210,7 @@ function declareClinicRoute(route: RouteOptions): void {
   const config = route.config as { permission?: unknown } | undefined;
   if (!config?.permission || (Array.isArray(config.permission) && config.permission.length === 0))
     throw new Error(`${String(route.method)} ${route.url}: a clinic route must declare the permission it needs (config.permission)`);
-  route.config = { ...route.config, boundary: 'clinic' };
+  markBoundary(route, 'clinic');
   const schema = (route.schema ??= {});
   const params = schema.params as z.ZodObject | undefined;
   schema.params = params ? params.extend({ clinicId: ClinicId }) : z.strictObject({ clinicId: ClinicId });

@@ -32,6 +32,7 @@ const TITLES: Record<number, string> = {
   405: 'Method Not Allowed',
   409: 'Conflict',
   413: 'Content Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
   421: 'Misdirected Request',
   422: 'Unprocessable Content',
@@ -47,6 +48,9 @@ const FASTIFY_CODES: Record<string, { status: number; code: string }> = {
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'malformed_json' },
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'body_too_large' },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'invalid_content_length' },
+  FST_ERR_CTP_INVALID_TYPE: { status: 400, code: 'invalid_content_type' },
+  FST_ERR_BAD_URL: { status: 400, code: 'malformed_url' },
+  FST_ERR_MAX_PARAM_LENGTH: { status: 414, code: 'path_parameter_too_long' },
 };
 
 export function sendProblem(
@@ -59,6 +63,8 @@ export function sendProblem(
 ): FastifyReply {
   return reply
     .code(status)
+    // Set here as well as in the app's onSend hook: Fastify's router errors (frameworkErrors) bypass every hook.
+    .header('x-request-id', req.id)
     .type('application/problem+json')
     .serializer(JSON.stringify)
     .send({

@@ -1,8 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { requireClinicPermission } from '../access/guard.js';
 import { problemResponses } from '../http/problem.js';
-import { idSchema } from '../ids.js';
 import type { Platform } from '../platform/platform.js';
 import { identityHistory } from './audit.js';
 
@@ -35,24 +33,23 @@ const Entry = z.object({
 /**
  * A clinic's identity trail (sign-ins, failed sign-ins, MFA, roles, grants, SSO connections), newest first.
  * `audit.read` is the permission of both readers it is for: clinic admins and compliance officers. It holds
- * staff identity, never PHI, so reading it is not itself recorded the way the PHI trail's searches are.
+ * staff identity, never PHI, so reading it is not itself recorded the way the PHI trail's searches are (the
+ * route declares no `config.phi`). Inside the clinic-scoped plugin.
  */
 export const identityAuditRoutes =
   (p: Platform): FastifyPluginAsyncZod =>
   async (app) => {
-    app.get('/api/v1/clinics/:clinicId/identity/audit', {
+    app.get('/identity/audit', {
+      config: { permission: 'audit.read' },
       schema: {
         tags: ['audit'],
-        security: [{ bearer: [] }],
-        params: z.strictObject({ clinicId: idSchema('clinic') }),
+        summary: "The clinic's identity trail (sign-ins, MFA, roles, grants, SSO), newest first",
         querystring: Query,
         response: { 200: z.object({ items: z.array(Entry), nextBefore: z.number().int().nullable() }), ...problemResponses },
       },
       handler: async (req) => {
-        const { clinicId } = req.params;
-        requireClinicPermission(req, clinicId, 'audit.read');
         const { action, actorId, before, limit } = req.query;
-        const rows = await identityHistory(p.control, clinicId, {
+        const rows = await identityHistory(p.control, req.clinic.id, {
           limit,
           ...(action ? { action } : {}),
           ...(actorId ? { actorId } : {}),

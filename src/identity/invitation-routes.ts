@@ -5,9 +5,7 @@ import { notFound } from '../errors.js';
 import { Problem, problemResponses } from '../http/problem.js';
 import { idSchema } from '../ids.js';
 import type { Platform } from '../platform/platform.js';
-import { SsoConnections } from '../sso/connections.js';
-import { connectionUrls } from '../sso/schemas.js';
-import type { Invitation, Invitations } from './invitations.js';
+import type { Invitation } from './invitations.js';
 
 const tags = ['users'];
 const InvitationView = z.object({
@@ -41,8 +39,9 @@ export const InvitationSent = InvitationView.extend({ link: z.string().optional(
 
 /** Clinic admins invite staff and revoke open invitations (inside the clinic-scoped plugin). */
 export const clinicInvitationRoutes =
-  (p: Platform, invitations: Invitations): FastifyPluginAsyncZod =>
+  (p: Platform): FastifyPluginAsyncZod =>
   async (app) => {
+    const { invitations } = p;
     app.post('/invitations', {
       config: { permission: 'user.manage' },
       schema: { tags, summary: 'Invite someone to the clinic with a role: they get a one-time link by email', body: NewInvitation, response: { 201: InvitationSent, ...problemResponses, 422: Problem } },
@@ -78,9 +77,9 @@ const Token = z.strictObject({ token: z.string().regex(/^pci_[A-Za-z0-9_-]{43}$/
  * address (an existing account, signed in by password or by the clinic's single sign-on).
  */
 export const publicInvitationRoutes =
-  (p: Platform, invitations: Invitations): FastifyPluginAsyncZod =>
+  (p: Platform): FastifyPluginAsyncZod =>
   async (app) => {
-    const connections = new SsoConnections(p.control, p.secrets);
+    const { invitations } = p;
     app.get('/api/v1/invitations/:token', {
       config: { public: true },
       schema: {
@@ -106,7 +105,7 @@ export const publicInvitationRoutes =
         const [role, account, sso] = await Promise.all([
           getRole(p.control, clinic.id, invitation.role).catch(() => null),
           p.users.byEmail(invitation.email),
-          connections.list(clinic.id),
+          p.sso.connections.list(clinic.id),
         ]);
         return {
           clinic: { name: clinic.name, slug: clinic.slug },
@@ -116,7 +115,7 @@ export const publicInvitationRoutes =
           roleName: role?.name ?? invitation.role,
           expiresAt: invitation.expiresAt.toISOString(),
           accountExists: Boolean(account),
-          sso: sso.filter((c) => c.enabled).map((c) => ({ id: c.id, name: c.name, loginUrl: connectionUrls(p.config.publicUrl, clinic.slug, c.id).loginUrl })),
+          sso: sso.filter((c) => c.enabled).map((c) => ({ id: c.id, name: c.name, loginUrl: p.sso.urls(clinic, c.id).loginUrl })),
         };
       },
     });

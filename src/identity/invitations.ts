@@ -6,7 +6,12 @@ import type { ControlDB } from '../controlplane/schema.js';
 import { pgErrorCode } from '../db/pg.js';
 import { AppError, conflict, notFound } from '../errors.js';
 import { newId } from '../ids.js';
-import type { Platform } from '../platform/platform.js';
+import type { Config } from '../config.js';
+import type { ClinicDirectory } from '../controlplane/clinics.js';
+import type { Mailer } from '../platform/mailer.js';
+import type { SettingsService } from '../settings/service.js';
+import type { Logger } from 'pino';
+import type { UserDirectory } from './users.js';
 import { recordIdentityEvent, type IdentityEvent } from './audit.js';
 import { invitationEmail } from './invitation-email.js';
 import { hashPassword } from './passwords.js';
@@ -57,8 +62,20 @@ const view = (r: Row): Invitation => ({
   status: statusOf(r),
 });
 
+/** What invitations use: the control plane, the directories, the mailer and the clinic's look for the email. */
+export interface InvitationDeps {
+  control: Kysely<ControlDB>;
+  users: Pick<UserDirectory, 'byEmail'>;
+  clinics: Pick<ClinicDirectory, 'get'>;
+  sessions: { membershipsChanged(userId: string): Promise<void> };
+  settings: SettingsService;
+  mailer: Mailer;
+  config: Pick<Config, 'webAppUrl' | 'showInviteLinks'>;
+  log: Logger;
+}
+
 export class Invitations {
-  constructor(private readonly p: Platform) {}
+  constructor(private readonly p: InvitationDeps) {}
 
   /**
    * Invites someone to the clinic with a role and emails them the link (in the clinic's look and language).

@@ -1,13 +1,13 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { principalOf, requireOperator } from '../access/guard.js';
+import { principalOf } from '../access/guard.js';
 import { AppError, conflict, notFound } from '../errors.js';
 import { idSchema } from '../ids.js';
 import { Problem, problemResponses } from '../http/problem.js';
 import type { Platform } from '../platform/platform.js';
 import { recordAccountEvent, userActor } from './account-audit.js';
 import type { Principal } from './sessions.js';
-import { TOTP_ISSUER, type TotpFactor } from './totp.js';
+import { TOTP_ISSUER, TotpFactor } from './totp.js';
 import { accountLocked } from './users.js';
 
 const SixDigits = z.string().regex(/^\d{6}$/, 'must be the 6-digit code of the authenticator app');
@@ -56,6 +56,7 @@ export const mfaRoutes =
     app.post('/api/v1/auth/mfa/totp', {
       schema: {
         tags,
+        summary: 'Start TOTP enrolment',
         security,
         description: 'Starts TOTP enrolment (or restarts an unconfirmed one): a new secret to add to an authenticator app, then confirm it.',
         response: { 200: z.object({ secret: z.string().describe('base32'), otpauthUri: z.string(), issuer: z.string() }), ...responses },
@@ -73,6 +74,7 @@ export const mfaRoutes =
     app.post('/api/v1/auth/mfa/totp/confirm', {
       schema: {
         tags,
+        summary: 'Confirm TOTP enrolment with a current code',
         security,
         description: 'Confirms enrolment with a current code. Returns ten recovery codes, shown this once. The current session then counts as two-factor.',
         body: Code,
@@ -95,6 +97,7 @@ export const mfaRoutes =
     app.delete('/api/v1/auth/mfa/totp', {
       schema: {
         tags,
+        summary: 'Turn TOTP off',
         security,
         description: 'Turns TOTP off (a current code, or a recovery code when the phone is gone). Refused while any clinic of the user requires MFA.',
         body: Proof,
@@ -116,6 +119,7 @@ export const mfaRoutes =
     app.post('/api/v1/auth/mfa/recovery-codes', {
       schema: {
         tags,
+        summary: 'Replace the recovery codes',
         security,
         description: 'Replaces every recovery code with ten new ones (proof: a current code, or one recovery code); the old ones stop working.',
         body: Proof,
@@ -130,10 +134,21 @@ export const mfaRoutes =
       },
     });
 
-    app.delete('/api/v1/platform/users/:userId/mfa', {
+  };
+
+/**
+ * The operator's side: resetting the factor of a user who lost both phone and recovery codes, inside the
+ * operator-scoped plugin (`http/operator-scope.ts`). Recorded on the user's account trail with the reason.
+ */
+export const mfaResetRoutes =
+  (p: Platform): FastifyPluginAsyncZod =>
+  async (app) => {
+    const { totp } = p;
+
+    app.delete('/users/:userId/mfa', {
       schema: {
         tags: ['platform'],
-        security,
+        summary: "Reset a user's two-factor sign-in (operators only)",
         description:
           'Removes the TOTP factor and recovery codes of a user who lost both (operators only, after verifying who they are). The user then signs in with the password and enrols again.',
         params: z.strictObject({ userId: idSchema('user') }),
@@ -141,13 +156,12 @@ export const mfaRoutes =
         response: { 204: z.null(), ...responses },
       },
       handler: async (req, reply) => {
-        const operator = requireOperator(req);
         const { userId } = req.params;
         if (!(await p.users.byId(userId))) throw notFound('user');
         const enrolled = await totp.isEnrolled(userId);
         await totp.disable(userId);
         await recordAccountEvent(p.control, userId, {
-          actor: userActor(operator.userId),
+          actor: userActor(req.principal!.userId),
           action: 'mfa.reset',
           reason: req.body.reason,
           before: { enrolled },

@@ -1,15 +1,13 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { principalOf, requireClinicPermission } from '../access/guard.js';
+import { principalOf } from '../access/guard.js';
 import { getRole, RoleKey } from '../access/clinic-roles.js';
 import { clinicLook } from '../branding/look.js';
-import { idSchema } from '../ids.js';
 import type { Platform } from '../platform/platform.js';
 import { Problem, problemResponses, sendProblem } from '../http/problem.js';
+import { userActor } from './account-audit.js';
 import { identityAuditRoutes } from './audit-routes.js';
 import { mfaRoutes } from './mfa-routes.js';
-import { SignIn } from './signin.js';
-import { TotpFactor } from './totp.js';
 
 const Membership = z.object({ clinicId: z.string(), role: z.string() });
 const User = z.object({ id: z.string(), email: z.string(), name: z.string(), isOperator: z.boolean() });
@@ -42,13 +40,13 @@ async function clinicsOf(p: Platform, memberships: { clinicId: string; role: str
 export const identityRoutes =
   (p: Platform): FastifyPluginAsyncZod =>
   async (app) => {
-    const totp = new TotpFactor(p.control, p.secrets);
-    const signIn = new SignIn(p, totp);
+    const { totp, signIn } = p;
 
     app.post('/api/v1/auth/login', {
       config: { public: true },
       schema: {
         tags: ['auth'],
+        summary: 'Sign in with email and password',
         description:
           'Signs in with a password. An account with TOTP enrolled gets 401 `mfa_required` with a `challenge` to finish at POST /api/v1/auth/login/mfa.',
         body: z.strictObject({ email: z.string().email().max(320), password: z.string().min(1).max(1024) }),
@@ -70,6 +68,7 @@ export const identityRoutes =
       config: { public: true },
       schema: {
         tags: ['auth'],
+        summary: 'Finish a sign-in with a second factor',
         description: 'Finishes a sign-in that answered `mfa_required`: the challenge with a 6-digit TOTP code or one recovery code.',
         body: z
           .strictObject({
@@ -91,7 +90,7 @@ export const identityRoutes =
     app.get('/api/v1/auth/me', {
       schema: {
         tags: ['auth'],
-        summary: 'Who is signed in, how, and in which clinics (with each clinic’s address, name and the role held there)',
+        summary: 'The signed-in user, how they signed in, and their clinics (each one’s address and name) and roles',
         security,
         response: {
           200: Me.extend({
@@ -114,18 +113,25 @@ export const identityRoutes =
     });
 
     app.post('/api/v1/auth/logout', {
-      schema: { tags: ['auth'], security, response: { 204: z.null(), ...problemResponses } },
+      schema: { tags: ['auth'], summary: 'Sign out: the bearer token stops working', security, response: { 204: z.null(), ...problemResponses } },
       handler: async (req, reply) => {
         await signIn.signOut(principalOf(req));
         return reply.code(204).send(null);
       },
     });
 
-    app.post('/api/v1/clinics/:clinicId/users', {
+    await app.register(mfaRoutes(p, totp));
+  };
+
+/** A clinic's staff accounts and its identity trail, inside the clinic-scoped plugin (`http/clinic-scope.ts`). */
+export const clinicIdentityRoutes =
+  (p: Platform): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.post('/users', {
+      config: { permission: 'user.manage' },
       schema: {
         tags: ['users'],
-        security,
-        params: z.strictObject({ clinicId: idSchema('clinic') }),
+        summary: 'Create a staff account with a password, as a member of this clinic with a role',
         body: z.strictObject({
           email: z.string().email().max(320),
           name: z.string().trim().min(1).max(200),
@@ -135,13 +141,10 @@ export const identityRoutes =
         response: { 201: User.extend({ membership: Membership }), ...problemResponses, 422: Problem },
       },
       handler: async (req, reply) => {
-        const { clinicId } = req.params;
-        requireClinicPermission(req, clinicId, 'user.manage');
-        const user = await p.users.createMember(clinicId, req.body, { kind: 'user', id: principalOf(req).userId });
-        return reply.code(201).send({ ...user, membership: { clinicId, role: req.body.role } });
+        const user = await p.users.createMember(req.clinic.id, req.body, userActor(req.clinic.userId));
+        return reply.code(201).send({ ...user, membership: { clinicId: req.clinic.id, role: req.body.role } });
       },
     });
 
-    await app.register(mfaRoutes(p, totp));
     await app.register(identityAuditRoutes(p));
   };

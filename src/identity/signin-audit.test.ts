@@ -97,11 +97,11 @@ describe('the sign-in audit trail', () => {
     const clinic = await t.clinic({ placement: 'pooled' });
     const admin = await t.staff(clinic.id, 'clinic_admin');
     const victim = await t.staff(clinic.id, 'scheduler');
-    for (let i = 0; i < t.p.config.loginLockout.maxFailures; i++) await post('/api/v1/auth/login', { email: victim.email, password: `wrong-${i}` });
-    expect((await post('/api/v1/auth/login', { email: victim.email, password: STAFF_PASSWORD })).statusCode).toBe(429);
+    for (let i = 0; i < t.p.config.signIn.maxFailures; i++) await post('/api/v1/auth/login', { email: victim.email, password: `wrong-${i}` });
+    expect((await post('/api/v1/auth/login', { email: victim.email, password: STAFF_PASSWORD })).json().code).toBe('invalid_credentials');
     const failures: Entry[] = (await trail(admin.token, clinic.id, `?actorId=${victim.userId}&action=signin.failed`)).json().items;
-    expect(failures.map((e) => e.reason)).toEqual(['account_locked', 'bad_password', 'bad_password', 'bad_password', 'bad_password', 'bad_password']);
-    expect(failures[1]!.after).toEqual({ locked: true });
+    expect(failures.map((e) => e.reason)).toEqual(['throttled', 'bad_password', 'bad_password', 'bad_password', 'bad_password', 'bad_password']);
+    expect(failures[0]!.after).toEqual({ held: 'account_address', retryAfter: 1 });
   });
 });
 

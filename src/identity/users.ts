@@ -24,18 +24,14 @@ export type PasswordCheck =
   | { ok: false; reason: 'unknown_email'; userId: null }
   /** An account that signs in only through its clinic's identity provider. */
   | { ok: false; reason: 'password_not_set'; userId: string }
-  | { ok: false; reason: 'bad_password'; userId: string; locked: boolean }
-  | { ok: false; reason: 'account_locked'; userId: string; retryAfter: number };
+  | { ok: false; reason: 'bad_password'; userId: string };
 
-const invalidCredentials = () => new AppError(401, 'invalid_credentials', 'Email or password is incorrect');
+/** The answer to a failed first factor: one answer for an unknown email, a wrong password and a held attempt. */
+export const invalidCredentials = (): AppError => new AppError(401, 'invalid_credentials', 'Email or password is incorrect');
 
+/** Factor management (identity/mfa-routes.ts) refused after too many wrong codes from a signed-in session. */
 export const accountLocked = (retryAfter: number): AppError =>
   new AppError(429, 'account_locked', 'Too many failed sign-ins; try again later', { retryAfter }, { 'retry-after': String(retryAfter) });
-
-/** The answer to a failed first factor: the same for an unknown email and a wrong password. */
-export function passwordFailure(r: Exclude<PasswordCheck, { ok: true }>): AppError {
-  return r.reason === 'account_locked' ? accountLocked(r.retryAfter) : invalidCredentials();
-}
 
 function lockedFor(until: Date | null): number | null {
   return until && until > new Date() ? Math.ceil((until.getTime() - Date.now()) / 1000) : null;
@@ -122,20 +118,10 @@ export class UserDirectory {
     return row && { id: row.id, email: row.email, name: row.name, isOperator: row.is_operator };
   }
 
-  /** Password check with lockout, for callers that need no second factor: a correct password signs the user in. */
-  async authenticate(email: string, password: string): Promise<User> {
-    const r = await this.checkPassword(email, password);
-    if (!r.ok) throw passwordFailure(r);
-    await this.clearFailures(r.user.id);
-    return r.user;
-  }
-
   /**
-   * The first factor. After `maxFailures` consecutive failures the account is locked for `lockMinutes`.
-   * Unknown emails cost the same scrypt work as known ones and get the same answer. A correct password does
-   * not reset the failure count: for an account with a second factor the sign-in is not over, and wrong codes
-   * count toward the same lockout (`recordFailure`), so knowing the password buys no endless code guessing.
-   * `clearFailures` is called once the whole sign-in succeeded.
+   * The first factor, nothing more: unknown emails cost the same scrypt work as known ones. Who may try how often
+   * is the sign-in throttle's business (signin-throttle.ts), which counts by account and address and never locks
+   * an account.
    */
   async checkPassword(email: string, password: string): Promise<PasswordCheck> {
     const row = await this.db
@@ -147,16 +133,15 @@ export class UserDirectory {
       await verifyPassword(password, await decoyHash());
       return row ? { ok: false, reason: 'password_not_set', userId: row.id } : { ok: false, reason: 'unknown_email', userId: null };
     }
-    const retryAfter = lockedFor(row.locked_until);
-    if (retryAfter) return { ok: false, reason: 'account_locked', userId: row.id, retryAfter };
-    if (!(await verifyPassword(password, row.password_hash))) {
-      const locked = await this.recordFailure(row.id);
-      return { ok: false, reason: 'bad_password', userId: row.id, locked };
-    }
+    if (!(await verifyPassword(password, row.password_hash))) return { ok: false, reason: 'bad_password', userId: row.id };
     return { ok: true, user: { id: row.id, email: row.email, name: row.name, isOperator: row.is_operator } };
   }
 
-  /** One more failed sign-in step (password or second factor); returns whether this one locked the account. */
+  /**
+   * One more wrong code from a signed-in user managing their factor (mfa-routes.ts); returns whether this one
+   * locked factor management for `lockMinutes`. Sign-in itself does not read this lock: the user is already in,
+   * so it cannot be used to keep anyone else out.
+   */
   async recordFailure(userId: string): Promise<boolean> {
     const row = await this.db
       .updateTable('users')

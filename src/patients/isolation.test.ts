@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Clinic } from '../controlplane/clinics.js';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
-import { PLACEMENT_MODELS } from '../tenancy/naming.js';
+import { orderedPairs, pairName, placed } from '../../test/support/placements.js';
 
 /**
- * Isolation first: a user of clinic A reaching for clinic B, in every placement and across regions. Every
- * attempt answers 404 (never 403, never data) and nothing of B changes.
+ * Isolation first: a user of clinic A reaching for clinic B, in every placement and across regions, and
+ * between two clinics pooled in the same region's store. Every attempt answers 404 (never 403, never data),
+ * A's own reads show A's rows only, and nothing of B changes.
  */
 let t: TestPlatform;
 interface Tenant {
@@ -14,38 +15,48 @@ interface Tenant {
   patientId: string;
 }
 const tenants: Tenant[] = [];
+/** Every placement in both regions, then a second clinic pooled in us-east, in the first one's store. */
+const PLAN = placed([
+  ['pooled', 'us-east'],
+  ['schema', 'us-east'],
+  ['database', 'us-east'],
+  ['pooled', 'eu-central'],
+  ['schema', 'eu-central'],
+  ['database', 'eu-central'],
+  ['pooled', 'us-east'],
+]);
 
 beforeAll(async () => {
   t = await startTestPlatform();
-  for (const region of ['us-east', 'eu-central'])
-    for (const placement of PLACEMENT_MODELS) {
-      const clinic = await t.clinic({ placement, region });
-      const { token } = await t.staff(clinic.id, 'physician');
-      const res = await t.app.inject({
-        method: 'POST',
-        url: `/api/v1/clinics/${clinic.id}/patients`,
-        headers: bearer(token),
-        payload: { givenName: 'Own', familyName: `${placement}-${region}`, birthDate: '1980-01-01' },
-      });
-      expect(res.statusCode).toBe(201);
-      tenants.push({ clinic, token, patientId: res.json().id });
-    }
+  for (const { placement, region } of PLAN) {
+    const clinic = await t.clinic({ placement, region });
+    const { token } = await t.staff(clinic.id, 'physician');
+    const res = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/clinics/${clinic.id}/patients`,
+      headers: bearer(token),
+      payload: { givenName: 'Own', familyName: `${placement}-${region}`, birthDate: '1980-01-01' },
+    });
+    expect(res.statusCode).toBe(201);
+    tenants.push({ clinic, token, patientId: res.json().id });
+  }
 });
 afterAll(() => t?.close());
 
 const label = (x: Tenant) => `${x.clinic.placement.model}@${x.clinic.dataRegion}`;
 
 describe('a clinic reaching for another clinic gets 404', () => {
-  it('covers every ordered pair of placements and regions', () => {
-    expect(tenants).toHaveLength(6);
+  it('covers every ordered pair of placements and regions, and two clinics in one pooled store', () => {
+    expect(tenants).toHaveLength(7);
     expect(new Set(tenants.map(label)).size).toBe(6);
+    expect(tenants.map(label)).toEqual(PLAN.map((x) => `${x.placement}@${x.region}`));
   });
 
-  for (const [ai, bi] of [0, 1, 2, 3, 4, 5].flatMap((a) => [0, 1, 2, 3, 4, 5].filter((b) => b !== a).map((b) => [a, b] as const))) {
-    it(`pair ${ai}->${bi}`, async () => {
+  for (const [ai, bi] of orderedPairs(PLAN.map((_, i) => i))) {
+    it(pairName(PLAN[ai]!, PLAN[bi]!), async () => {
       const a = tenants[ai]!;
       const b = tenants[bi]!;
-      const name = `${label(a)} -> ${label(b)}`;
+      const name = pairName(PLAN[ai]!, PLAN[bi]!);
       const as = (method: 'GET' | 'POST' | 'PATCH', url: string, payload?: object) =>
         t.app.inject({ method, url, headers: bearer(a.token), ...(payload ? { payload } : {}) });
       const bUrl = `/api/v1/clinics/${b.clinic.id}/patients`;
@@ -74,6 +85,10 @@ describe('a clinic reaching for another clinic gets 404', () => {
       // A's list shows A's patients only.
       const list = await as('GET', aUrl);
       expect(list.json().items.every((p: { clinicId: string }) => p.clinicId === a.clinic.id), name).toBe(true);
+      // A's own reads find A's rows, and only those: the list is A's one patient, and a get returns it.
+      expect(list.json().items.map((p: { id: string }) => p.id), name).toEqual([a.patientId]);
+      const own = await as('GET', `${aUrl}/${a.patientId}`);
+      expect([own.statusCode, own.json().id, own.json().clinicId], name).toEqual([200, a.patientId, a.clinic.id]);
     });
   }
 
@@ -92,6 +107,6 @@ describe('a clinic reaching for another clinic gets 404', () => {
       expect(res.statusCode).toBe(404);
     }
     const fleet = await t.app.inject({ method: 'GET', url: '/api/v1/platform/clinics', headers: bearer(t.operatorToken) });
-    expect(fleet.json().items.length).toBe(6);
+    expect(fleet.json().items.length).toBe(7);
   });
 });

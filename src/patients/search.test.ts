@@ -60,7 +60,7 @@ describe('patient search', () => {
 
   it('refuses a NUL byte, a one-letter search and malformed ids with 400', async () => {
     const c = clinics[0]!;
-    for (const q of ['q=ab%00cd', 'q=a', 'ids=pat_nope', `ids=${'x'.repeat(4000)}`]) expect((await search(c, q)).statusCode, q).toBe(400);
+    for (const q of ['q=ab%00cd', 'q=a', 'ids=pat_nope', `ids=${'x'.repeat(1900)}`]) expect((await search(c, q)).statusCode, q).toBe(400);
   });
 
   it('is 404 for a member of another clinic', async () => {

@@ -36,6 +36,11 @@ export class RedisBus implements InvalidationBus {
     return bus;
   }
 
+  /** The connection that is not subscribed, for ordinary commands (the limiter's counters share it). */
+  get commands(): Redis {
+    return this.pub;
+  }
+
   async publish(topic: InvalidationTopic, key: string): Promise<void> {
     await this.pub.publish(this.prefix + topic, key);
   }

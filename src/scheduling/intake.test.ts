@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
-import { schedulingClinic, utcAt, type SchedulingClinic } from './fixtures.js';
+import { schedulingClinic, utcAt, type SchedulingClinic } from '../../test/support/scheduling.js';
 
 /**
  * Intake as the clinic runs it: the admin writes a questionnaire that must ask what the clinic requires,

@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
+import { orderedPairs, pairName, placed } from '../../test/support/placements.js';
 import { moveClinic } from '../tenancy/move.js';
-import { PLACEMENT_MODELS } from '../tenancy/naming.js';
-import { schedulingClinic, utcAt, type SchedulingClinic } from './fixtures.js';
+import { schedulingClinic, utcAt, type SchedulingClinic } from '../../test/support/scheduling.js';
 
 /**
- * Isolation of every scheduling route, in every placement: a user of clinic A reaching for clinic B gets 404
- * (never 403, never data), B's ids used inside A's own paths and bodies do not exist for A, and nothing of B
- * changes. The route list is checked against the OpenAPI document, so a new route without a test fails here.
+ * Isolation of every scheduling route, in every placement and between two clinics pooled in one region's
+ * store: a user of clinic A reaching for clinic B gets 404 (never 403, never data), B's ids used inside A's
+ * own paths and bodies do not exist for A, A's own reads show A's records only, and nothing of B changes.
+ * The route list is checked against the OpenAPI document, so a new route without a test fails here.
  */
 let t: TestPlatform;
 interface Tenant {
@@ -25,17 +26,24 @@ const ITEMS = [
   { key: 'consentToTelehealth', label: 'Consent', type: 'boolean' },
 ];
 const ANSWERS = { reasonForVisit: 'check-up', allergies: 'none', consentToTelehealth: true };
+/** One clinic per placement, and a second clinic pooled in us-east, in the first one's store. */
+const PLAN = placed([
+  ['pooled', 'us-east'],
+  ['schema', 'eu-central'],
+  ['database', 'us-east'],
+  ['pooled', 'us-east'],
+]);
 
 beforeAll(async () => {
   t = await startTestPlatform();
-  for (const [i, placement] of PLACEMENT_MODELS.entries()) {
-    const x = await schedulingClinic(t, { placement, region: i === 1 ? 'eu-central' : 'us-east' });
+  for (const { placement, region, label } of PLAN) {
+    const x = await schedulingClinic(t, { placement, region });
     const startsAt = utcAt(2, '10:00');
     const booked = await x.as(x.scheduler)(
       'POST',
       'appointments',
       { providerId: x.providerId, patientId: x.patientId, appointmentType: 'consultation', startsAt },
-      { 'idempotency-key': `own-${placement}` },
+      { 'idempotency-key': `own-${label}` },
     );
     expect(booked.statusCode, booked.body).toBe(201);
     const q = await x.as(x.admin)('POST', 'questionnaires', { title: 'Intake', items: ITEMS });
@@ -175,13 +183,15 @@ describe('scheduling isolation', () => {
     );
     expect(ours.sort()).toEqual(CALLS.map((c) => `${c.method} ${c.route}`).sort());
     expect(new Set(tenants.map(label)).size).toBe(3);
+    // The fourth clinic shares the first one's pooled store.
+    expect(tenants.map(label)).toEqual(PLAN.map((x) => `${x.placement}@${x.region}`));
   });
 
-  for (const [ai, bi] of [0, 1, 2].flatMap((a) => [0, 1, 2].filter((b) => b !== a).map((b) => [a, b] as const)))
-    it(`pair ${PLACEMENT_MODELS[ai]} -> ${PLACEMENT_MODELS[bi]}`, async () => {
+  for (const [ai, bi] of orderedPairs(PLAN.map((_, i) => i)))
+    it(pairName(PLAN[ai]!, PLAN[bi]!), async () => {
       const a = tenants[ai]!;
       const b = tenants[bi]!;
-      const name = `${label(a)} -> ${label(b)}`;
+      const name = pairName(PLAN[ai]!, PLAN[bi]!);
       for (const call of CALLS) {
         // B's clinic in the path: the clinic does not exist for A's user.
         const res = await a.x.as(token(a, call.as))(call.method, `/api/v1/clinics/${b.x.clinic.id}/${call.path(b)}`, call.body?.(b, b), call.headers);
@@ -216,6 +226,18 @@ describe('scheduling isolation', () => {
       for (const path of ['providers', 'appointments', 'questionnaires']) {
         const list = await asA(path === 'providers' || path === 'appointments' ? 'scheduler' : 'admin')('GET', path);
         expect(list.json().items.every((r: { clinicId: string }) => r.clinicId === a.x.clinic.id), `${name} ${path}`).toBe(true);
+      }
+      // A's own reads find A's records, and only those: each list is exactly A's one record, and a get returns it.
+      for (const [role, path, id] of [
+        ['scheduler', 'providers', a.x.providerId],
+        ['scheduler', 'appointments', a.appointmentId],
+        ['admin', 'questionnaires', a.questionnaireId],
+        ['physician', `appointments/${a.appointmentId}/intake-responses`, a.responseId],
+      ] as const) {
+        const list = await asA(role)('GET', path);
+        expect(list.json().items.map((r: { id: string }) => r.id), `${name} ${path}`).toEqual([id]);
+        const one = await asA(role)('GET', `${path}/${id}`);
+        expect([one.statusCode, one.json().id], `${name} ${path}/${id}`).toEqual([200, id]);
       }
     });
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
-import { schedulingClinic, utcAt, type SchedulingClinic } from './fixtures.js';
+import { schedulingClinic, utcAt, type SchedulingClinic } from '../../test/support/scheduling.js';
 
 /**
  * Providers, their hours and the slot search over HTTP: who may be a provider, who manages them, what

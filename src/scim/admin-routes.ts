@@ -1,21 +1,19 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { principalOf, requireClinicPermission } from '../access/guard.js';
 import { notFound } from '../errors.js';
 import { Problem, problemResponses } from '../http/problem.js';
-import { idSchema } from '../ids.js';
+import { userActor } from '../identity/account-audit.js';
 import type { Platform } from '../platform/platform.js';
 import { AccessEffects, syncAccess } from './access.js';
-import { scimHistory, type Actor } from './audit.js';
+import { scimHistory } from './audit.js';
 import { decideRole, loadMapping, MappingInput, MappingRule, saveMapping, type RoleMapping } from './mapping.js';
-import { TOKEN_ID_PATTERN, type ScimTokenInfo, type ScimTokens } from './tokens.js';
+import { TOKEN_ID_PATTERN, type ScimTokenInfo } from './tokens.js';
 
 /**
- * The clinic admin's side of provisioning, on the ordinary API with a signed-in session and `user.manage`:
- * SCIM tokens for the clinic's IdP, and the rules that turn directory groups into roles.
+ * The clinic admin's side of provisioning, on the ordinary API with a signed-in session and `user.manage`, inside
+ * the clinic-scoped plugin (`http/clinic-scope.ts`): SCIM tokens for the clinic's IdP, and the rules that turn
+ * directory groups into roles. The directory's changes are read with `audit.read`.
  */
-const security = [{ bearer: [] }];
-const clinicParams = z.strictObject({ clinicId: idSchema('clinic') });
 
 const TokenInfo = z.object({
   id: z.string(),
@@ -45,74 +43,64 @@ const GroupRef = z.union([
 ]);
 
 export const scimAdminRoutes =
-  (p: Platform, tokens: ScimTokens): FastifyPluginAsyncZod =>
+  (p: Platform): FastifyPluginAsyncZod =>
   async (app) => {
-    const admin = (req: Parameters<typeof principalOf>[0], clinicId: string): Actor => {
-      requireClinicPermission(req, clinicId, 'user.manage');
-      return { kind: 'user', id: principalOf(req).userId };
-    };
+    // The platform's one token service, which the protocol plugin checks tokens with too.
+    const tokens = p.scimTokens;
 
-    app.post('/api/v1/clinics/:clinicId/scim/tokens', {
+    app.post('/scim/tokens', {
+      config: { permission: 'user.manage' },
       schema: {
         tags: ['scim'],
         summary: 'Create a SCIM bearer token for the clinic identity provider (shown once)',
-        security,
-        params: clinicParams,
         body: z.strictObject({ label: z.string().trim().min(1).max(100) }),
         response: { 201: TokenInfo.extend({ token: z.string(), scimBaseUrl: z.string() }), ...problemResponses },
       },
       handler: async (req, reply) => {
-        const { clinicId } = req.params;
-        const created = await tokens.create(clinicId, req.body.label, admin(req, clinicId));
-        const scimBaseUrl = `${req.protocol}://${req.host}/scim/v2/${clinicId}`;
+        const created = await tokens.create(req.clinic.id, req.body.label, userActor(req.clinic.userId));
+        const scimBaseUrl = `${req.protocol}://${req.host}/scim/v2/${req.clinic.id}`;
         return reply.code(201).send({ ...tokenView(created.info), token: created.token, scimBaseUrl });
       },
     });
 
-    app.get('/api/v1/clinics/:clinicId/scim/tokens', {
-      schema: { tags: ['scim'], summary: 'List SCIM tokens (never their secrets)', security, params: clinicParams, response: { 200: z.object({ tokens: z.array(TokenInfo) }), ...problemResponses } },
-      handler: async (req) => {
-        admin(req, req.params.clinicId);
-        return { tokens: (await tokens.list(req.params.clinicId)).map(tokenView) };
-      },
+    app.get('/scim/tokens', {
+      config: { permission: 'user.manage' },
+      schema: { tags: ['scim'], summary: 'List SCIM tokens (never their secrets)', response: { 200: z.object({ tokens: z.array(TokenInfo) }), ...problemResponses } },
+      handler: async (req) => ({ tokens: (await tokens.list(req.clinic.id)).map(tokenView) }),
     });
 
-    app.delete('/api/v1/clinics/:clinicId/scim/tokens/:tokenId', {
+    app.delete('/scim/tokens/:tokenId', {
+      config: { permission: 'user.manage' },
       schema: {
         tags: ['scim'],
         summary: 'Revoke a SCIM token at once',
-        security,
-        params: clinicParams.extend({ tokenId: z.string().regex(TOKEN_ID_PATTERN) }),
+        params: z.strictObject({ tokenId: z.string().regex(TOKEN_ID_PATTERN) }),
         response: { 204: z.null(), ...problemResponses },
       },
       handler: async (req, reply) => {
-        const { clinicId, tokenId } = req.params;
-        const revoked = await tokens.revoke(clinicId, tokenId, admin(req, clinicId));
+        const revoked = await tokens.revoke(req.clinic.id, req.params.tokenId, userActor(req.clinic.userId));
         if (!revoked) throw notFound('scim_token');
         return reply.code(204).send(null);
       },
     });
 
-    app.get('/api/v1/clinics/:clinicId/role-mapping', {
-      schema: { tags: ['scim'], summary: 'The rules that map directory groups to roles', security, params: clinicParams, response: { 200: Mapping, ...problemResponses } },
-      handler: async (req) => {
-        admin(req, req.params.clinicId);
-        return mappingView(await loadMapping(p.control, req.params.clinicId));
-      },
+    app.get('/role-mapping', {
+      config: { permission: 'user.manage' },
+      schema: { tags: ['scim'], summary: 'The rules that map directory groups to roles', response: { 200: Mapping, ...problemResponses } },
+      handler: async (req) => mappingView(await loadMapping(p.control, req.clinic.id)),
     });
 
-    app.put('/api/v1/clinics/:clinicId/role-mapping', {
+    app.put('/role-mapping', {
+      config: { permission: 'user.manage' },
       schema: {
         tags: ['scim'],
         summary: 'Replace the ordered rules and the default role (null = deny); each role must exist in the clinic; memberships follow at once',
-        security,
-        params: clinicParams,
         body: MappingInput,
         response: { 200: Mapping.extend({ membershipsChanged: z.number().int() }), ...problemResponses, 422: Problem },
       },
       handler: async (req) => {
-        const { clinicId } = req.params;
-        const actor = admin(req, clinicId);
+        const clinicId = req.clinic.id;
+        const actor = userActor(req.clinic.userId);
         const effects = new AccessEffects();
         const saved = await p.control.transaction().execute(async (trx) => {
           const mapping = await saveMapping(trx, clinicId, req.body, actor);
@@ -124,30 +112,26 @@ export const scimAdminRoutes =
       },
     });
 
-    app.post('/api/v1/clinics/:clinicId/role-mapping/preview', {
+    app.post('/role-mapping/preview', {
+      config: { permission: 'user.manage' },
       schema: {
         tags: ['scim'],
         summary: 'Which role a set of groups would get, under the saved rules or the rules given',
-        security,
-        params: clinicParams,
         body: z.strictObject({ groups: z.array(GroupRef).max(500), mapping: MappingInput.optional() }),
         response: { 200: Decision.extend({ rule: MappingRule.nullable() }), ...problemResponses },
       },
       handler: async (req) => {
-        const { clinicId } = req.params;
-        admin(req, clinicId);
-        const mapping = req.body.mapping ?? (await loadMapping(p.control, clinicId));
+        const mapping = req.body.mapping ?? (await loadMapping(p.control, req.clinic.id));
         const decision = decideRole(mapping, req.body.groups);
         return { ...decision, rule: decision.ruleIndex === null ? null : (mapping.rules[decision.ruleIndex] ?? null) };
       },
     });
 
-    app.get('/api/v1/clinics/:clinicId/scim/audit', {
+    app.get('/scim/audit', {
+      config: { permission: 'audit.read' },
       schema: {
         tags: ['scim'],
         summary: 'Directory changes: who (SCIM token or admin), what, when, before and after',
-        security,
-        params: clinicParams,
         querystring: z.strictObject({ resourceId: z.string().max(64).optional(), limit: z.coerce.number().int().min(1).max(500).default(100) }),
         response: {
           200: z.object({
@@ -168,9 +152,7 @@ export const scimAdminRoutes =
         },
       },
       handler: async (req) => {
-        const { clinicId } = req.params;
-        requireClinicPermission(req, clinicId, 'audit.read');
-        const entries = await scimHistory(p.control, clinicId, { limit: req.query.limit, ...(req.query.resourceId ? { resourceId: req.query.resourceId } : {}) });
+        const entries = await scimHistory(p.control, req.clinic.id, { limit: req.query.limit, ...(req.query.resourceId ? { resourceId: req.query.resourceId } : {}) });
         return { entries: entries.map((e) => ({ ...e, at: e.at.toISOString() })) };
       },
     });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
-import { patchOp, scimClinic, userBody, type ScimClinic } from './test-support.js';
+import { patchOp, scimClinic, userBody, type ScimClinic } from '../../test/support/scim.js';
 
 /**
  * A removed employee loses access at once: deactivation (`active: false` by PATCH or PUT) and DELETE revoke

@@ -54,6 +54,18 @@ const FASTIFY_ERRORS: Record<string, { status: number; scimType: ScimType | null
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, scimType: 'invalidSyntax', detail: 'The request body is empty' },
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, scimType: 'invalidSyntax', detail: 'The request body is not valid JSON' },
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, scimType: 'tooMany', detail: 'The request body is too large' },
+  FST_ERR_BAD_URL: { status: 400, scimType: 'invalidSyntax', detail: 'The request path is not validly percent-encoded' },
+  FST_ERR_MAX_PARAM_LENGTH: { status: 414, scimType: null, detail: 'A path segment of the request is too long' },
+};
+
+/**
+ * Platform errors that SCIM names with its own `scimType`: the edge's text rule (`http/input-text.ts`) refuses
+ * a value (NUL, unpaired surrogate, too long), or a JSON body nested too deep to be a SCIM resource.
+ */
+const SCIM_TYPES_OF_CODES: Record<string, ScimType> = {
+  invalid_text: 'invalidValue',
+  text_too_long: 'invalidValue',
+  body_too_deep: 'invalidSyntax',
 };
 
 export function sendScim(reply: FastifyReply, status: number, body: unknown): FastifyReply {
@@ -74,7 +86,8 @@ export function renderScimError(err: FastifyError | AppError | Error, req: Fasti
   let failure: { status: number; scimType: string | null; detail: string };
   if (err instanceof AppError) {
     for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
-    failure = { status: err.status, scimType: typeof err.extra.scimType === 'string' ? err.extra.scimType : null, detail: err.message };
+    const scimType = typeof err.extra.scimType === 'string' ? err.extra.scimType : (SCIM_TYPES_OF_CODES[err.code] ?? null);
+    failure = { status: err.status, scimType, detail: err.message };
   } else failure = describe(err);
   const { status, scimType, detail } = failure;
   if (status >= 500) req.log.error({ err }, 'SCIM request failed');

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
-import { patchOp, scimClinic, userBody, type ScimClinic } from './test-support.js';
+import { patchOp, scimClinic, userBody, type ScimClinic } from '../../test/support/scim.js';
 
 /**
  * Directory groups become clinic roles through the clinic's ordered rules, and the user sees it in

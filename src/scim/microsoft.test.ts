@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
-import { scimClinic, type ScimClinic } from './test-support.js';
+import { scimClinic, type ScimClinic } from '../../test/support/scim.js';
 
 /**
  * Microsoft's SCIM reference collection (Postman v2.1, used to validate Entra ID provisioning), run by newman

@@ -2,8 +2,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../ids.js';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
-import { loadRunscopeSuite, oktaVariables, RunscopeRunner, type StepResult } from './runscope-runner.js';
-import { scimClinic, userBody } from './test-support.js';
+import { loadRunscopeSuite, oktaVariables, RunscopeRunner, type StepResult } from '../../test/support/runscope-runner.js';
+import { scimClinic, userBody } from '../../test/support/scim.js';
 
 /**
  * Okta's SCIM 2.0 SPEC test (a Runscope export in ../shared/peer-suites/scim), step by step over real HTTP

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
-import { patchOp, scimClinic, userBody, type ScimClinic } from './test-support.js';
+import { patchOp, scimClinic, userBody, type ScimClinic } from '../../test/support/scim.js';
 
 /** RFC 7644 behaviour of one clinic's Users endpoint: filters, paging, PATCH paths, extension, meta, errors. */
 let t: TestPlatform;

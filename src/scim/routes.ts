@@ -1,7 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Platform } from '../platform/platform.js';
 import { currentContext, runWithContext } from '../platform/request-context.js';
-import { scimAdminRoutes } from './admin-routes.js';
 import { oneResourceType, oneSchema, resourceTypes, schemas, serviceProviderConfig } from './discovery.js';
 import { renderScimError, scimError, scimUnauthorized, sendScim } from './errors.js';
 import { ScimGroups } from './groups.js';
@@ -11,11 +10,12 @@ import { ScimTokens } from './tokens.js';
 import { ScimUsers } from './users.js';
 
 /**
- * SCIM 2.0 for each clinic at `/scim/v2/{clinicId}/`, plus the admin API that manages it. The protocol plugin
- * is encapsulated: its own body parsers (SCIM and plain JSON; a body without a content type is read as JSON,
- * as some directories send it), its own error rendering (RFC 7644 error bodies), and its own authentication.
- * Its routes are `public` for the session hook: they carry a clinic SCIM token, not a user session, and the
- * plugin checks that token against the clinic in the path before anything else runs.
+ * SCIM 2.0 for each clinic at `/scim/v2/{clinicId}/` (the admin API that manages it, `admin-routes.ts`, sits in
+ * the clinic-scoped plugin). The protocol plugin is encapsulated: its own body parsers (SCIM and plain JSON; a
+ * body without a content type is read as JSON, as some directories send it), its own error rendering (RFC 7644
+ * error bodies), and its own authentication. Its routes are `public` for the session hook: they carry a clinic
+ * SCIM token, not a user session, and the plugin checks that token against the clinic in the path before
+ * anything else runs.
  */
 const PUBLIC = { public: true } as const;
 const READ_ONLY_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE'] as const;
@@ -41,9 +41,7 @@ declare module 'fastify' {
 export const scimRoutes =
   (p: Platform): FastifyPluginAsync =>
   async (app) => {
-    const tokens = new ScimTokens(p.control);
-    await app.register(scimAdminRoutes(p, tokens));
-    await app.register(scimProtocol(tokens, new ScimUsers(p), new ScimGroups(p)), { prefix: '/scim/v2/:clinicId' });
+    await app.register(scimProtocol(p.scimTokens, p.scimUsers, p.scimGroups), { prefix: '/scim/v2/:clinicId' });
   };
 
 const scimProtocol =

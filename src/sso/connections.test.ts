@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestPlatform } from '../../test/support/platform.js';
 import { createTestSamlIdp, type TestSamlIdp } from '../../test/support/saml-idp.js';
 import { startTestDnsServer, type TestDnsServer } from '../../test/support/dns-server.js';
-import { ssoClinic, startSsoPlatform, type SsoClinic } from './test-support.js';
+import { ssoClinic, startSsoPlatform, type SsoClinic } from '../../test/support/sso.js';
 
 /** The clinic admin's side of SSO: connections, rules and their preview, email domains; and who may touch them. */
 let t: TestPlatform;
@@ -13,7 +13,7 @@ const clinics: Record<'pooled' | 'schema' | 'database', SsoClinic> = {} as never
 beforeAll(async () => {
   dns = await startTestDnsServer();
   // Local IdPs are not allowed here: metadata URLs on private addresses must be refused as in production.
-  t = await startSsoPlatform({ POLYCLINIC_DNS_SERVERS: dns.address, POLYCLINIC_SSO_ALLOW_LOCAL_IDPS: 'false' });
+  t = await startSsoPlatform({ POLYCLINIC_DNS_SERVERS: dns.address, POLYCLINIC_OUTBOUND_ALLOW: '' });
   for (const placement of ['pooled', 'schema', 'database'] as const) clinics[placement] = await ssoClinic(t, placement);
   idp = createTestSamlIdp({ entityId: 'https://idp.example/saml' });
 });
@@ -78,6 +78,19 @@ describe('SSO connections', () => {
       expect(res.json().code).toContain(code === 'validation' ? res.json().code : code);
     }
     expect((await c.api('GET', '/sso/connections')).json().connections.length).toBe(before);
+  });
+
+  it('never fetch from our own network: OIDC issuers and SAML metadata on internal addresses are refused', async () => {
+    const c = clinics.schema;
+    const oidc = (issuer: string) => c.api('POST', '/sso/connections', { protocol: 'oidc', name: 'x', issuer, clientId: 'c', clientSecret: 's' });
+    for (const issuer of ['https://127.0.0.1:8443', 'https://169.254.169.254', 'https://[::ffff:127.0.0.1]', 'https://2130706433', 'https://[fd00:ec2::254]', 'https://100.64.0.1']) {
+      const res = await oidc(issuer);
+      expect([res.statusCode, res.json().code], issuer).toEqual([422, 'oidc_discovery_failed']);
+      expect(res.json().detail, issuer).toMatch(/not a public address/);
+    }
+    const saml = await c.api('POST', '/sso/connections', { protocol: 'saml', name: 'x', metadataUrl: 'https://[::1]/metadata' });
+    expect([saml.statusCode, saml.json().code]).toEqual([422, 'saml_metadata_address_refused']);
+    expect((await c.api('GET', '/sso/connections')).json().connections).toEqual([]);
   });
 
   it('preview what a set of claims would yield under the rules', async () => {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestPlatform } from '../../test/support/platform.js';
 import { createTestSamlIdp, type TestSamlIdp } from '../../test/support/saml-idp.js';
-import { patchOp, scimClinic, userBody, type ScimClinic } from '../scim/test-support.js';
-import { exchange, samlSignIn, startSsoPlatform, type SamlConnectionView, type SsoClinic } from './test-support.js';
+import { patchOp, scimClinic, userBody, type ScimClinic } from '../../test/support/scim.js';
+import { exchange, samlSignIn, startSsoPlatform, type SamlConnectionView, type SsoClinic } from '../../test/support/sso.js';
 
 /**
  * A clinic whose directory provisions everyone over SCIM and whose staff sign in over SAML, with JIT off:

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, type TestPlatform } from '../../test/support/platform.js';
 import { startHostileOidcIssuer, startTestOidcIssuer, type HostileOidcIssuer, type TestOidcIssuer } from '../../test/support/oidc-idp.js';
-import { exchange, ssoClinic, startSsoPlatform, type SsoClinic } from './test-support.js';
+import { exchange, ssoClinic, startSsoPlatform, type SsoClinic } from '../../test/support/sso.js';
 
 /**
  * OpenID Connect sign-in end to end: one real issuer (oidc-provider) per clinic, through the public routes,

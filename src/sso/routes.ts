@@ -2,7 +2,6 @@ import formbody from '@fastify/formbody';
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { principalOf, requireClinicPermission } from '../access/guard.js';
 import { AppError, notFound } from '../errors.js';
 import { problemResponses } from '../http/problem.js';
 import { idSchema } from '../ids.js';
@@ -14,14 +13,12 @@ import { spMetadataXml } from './saml/config.js';
 import { SsoDomains, type SsoDomain } from './domains.js';
 
 /**
- * SSO over HTTP. The clinic admin (`user.manage`) manages connections under the clinic; the sign-in routes are
- * public (the browser has no session yet) and address a connection by its id, which is how IdPs are configured
- * (ACS URL, redirect URI). A connection id of a suspended clinic, or of another protocol, is not found.
+ * SSO over HTTP. The clinic admin (`user.manage`) manages connections under the clinic, inside the clinic-scoped
+ * plugin (`http/clinic-scope.ts`); the sign-in routes are public (the browser has no session yet) and address a
+ * connection by its id, which is how IdPs are configured (ACS URL, redirect URI). A connection id of a suspended
+ * clinic, or of another protocol, is not found.
  */
-const security = [{ bearer: [] }];
-const clinicParams = z.strictObject({ clinicId: idSchema('clinic') });
-const connectionParams = z.strictObject({ clinicId: idSchema('clinic'), connectionId: idSchema('ssoConnection') });
-const publicConnection = z.strictObject({ connectionId: idSchema('ssoConnection') });
+const ConnectionParams = z.strictObject({ connectionId: idSchema('ssoConnection') });
 const SignedIn = z.object({
   token: z.string(),
   expiresAt: z.string(),
@@ -46,14 +43,34 @@ function sendStart(reply: FastifyReply, start: SignInStart): FastifyReply {
     );
 }
 
-export const ssoRoutes =
-  (p: Platform): FastifyPluginAsyncZod =>
-  async (app) => {
-    const sso = new SsoService(p);
-    const domains = new SsoDomains(p.control, p.config.dnsServers);
-    // SAML answers arrive as HTML form posts; only this plugin parses form bodies.
-    await app.register(formbody, { bodyLimit: 512 * 1024 });
+/**
+ * The two plugins share the platform's one service (built in `platform/platform.ts`): it keeps the OIDC discovery
+ * cache that a connection change forgets, so the admin's change must reach the instance the sign-in routes use.
+ */
+export function ssoRoutes(p: Platform): { clinic: FastifyPluginAsyncZod; signIn: FastifyPluginAsyncZod } {
+  const { sso, ssoDomains: domains } = p;
+  return { clinic: ssoAdminRoutes(p, sso, domains), signIn: ssoSignInRoutes(p, sso, domains) };
+}
 
+const DomainView = z.object({
+  domain: z.string(),
+  connectionId: z.string(),
+  verified: z.boolean(),
+  verifiedAt: z.string().nullable(),
+  verification: z.object({ type: z.literal('dns-txt'), name: z.string(), value: z.string() }),
+});
+const domainView = (d: SsoDomain): z.infer<typeof DomainView> => ({
+  domain: d.domain,
+  connectionId: d.connectionId,
+  verified: d.verified,
+  verifiedAt: d.verifiedAt?.toISOString() ?? null,
+  verification: d.verification,
+});
+const DomainParams = z.strictObject({ domain: z.string().min(4).max(253) });
+
+const ssoAdminRoutes =
+  (p: Platform, sso: SsoService, domains: SsoDomains): FastifyPluginAsyncZod =>
+  async (app) => {
     const clinicOf = async (clinicId: string) => {
       const clinic = await p.clinics.get(clinicId);
       if (!clinic) throw notFound('clinic');
@@ -61,123 +78,100 @@ export const ssoRoutes =
     };
     const view = async (clinicId: string, c: Parameters<typeof connectionView>[0]) => connectionView(c, sso.urls(await clinicOf(clinicId), c.id));
 
-    app.post('/api/v1/clinics/:clinicId/sso/connections', {
-      schema: { tags: ['sso'], summary: 'Connect an identity provider (SAML or OIDC)', security, params: clinicParams, body: CreateConnection, response: { 201: ConnectionView, ...problemResponses } },
+    app.post('/sso/connections', {
+      config: { permission: 'user.manage' },
+      schema: { tags: ['sso'], summary: 'Connect an identity provider (SAML or OIDC)', body: CreateConnection, response: { 201: ConnectionView, ...problemResponses } },
       handler: async (req, reply) => {
-        requireClinicPermission(req, req.params.clinicId, 'user.manage');
-        const c = await sso.create(req.params.clinicId, req.body, principalOf(req).userId);
-        return reply.code(201).send(await view(req.params.clinicId, c));
+        const c = await sso.create(req.clinic.id, req.body, req.clinic.userId);
+        return reply.code(201).send(await view(req.clinic.id, c));
       },
     });
 
-    app.get('/api/v1/clinics/:clinicId/sso/connections', {
-      schema: { tags: ['sso'], security, params: clinicParams, response: { 200: z.object({ connections: z.array(ConnectionView) }), ...problemResponses } },
+    app.get('/sso/connections', {
+      config: { permission: 'user.manage' },
+      schema: { tags: ['sso'], summary: "The clinic's identity-provider connections", response: { 200: z.object({ connections: z.array(ConnectionView) }), ...problemResponses } },
       handler: async (req) => {
-        requireClinicPermission(req, req.params.clinicId, 'user.manage');
-        const clinic = await clinicOf(req.params.clinicId);
+        const clinic = await clinicOf(req.clinic.id);
         return { connections: (await sso.connections.list(clinic.id)).map((c) => connectionView(c, sso.urls(clinic, c.id))) };
       },
     });
 
-    app.get('/api/v1/clinics/:clinicId/sso/connections/:connectionId', {
-      schema: { tags: ['sso'], security, params: connectionParams, response: { 200: ConnectionView, ...problemResponses } },
-      handler: async (req) => {
-        requireClinicPermission(req, req.params.clinicId, 'user.manage');
-        return view(req.params.clinicId, await sso.connections.get(req.params.clinicId, req.params.connectionId));
-      },
+    app.get('/sso/connections/:connectionId', {
+      config: { permission: 'user.manage' },
+      schema: { tags: ['sso'], summary: 'One connection, with the URLs to give its identity provider', params: ConnectionParams, response: { 200: ConnectionView, ...problemResponses } },
+      handler: async (req) => view(req.clinic.id, await sso.connections.get(req.clinic.id, req.params.connectionId)),
     });
 
-    app.patch('/api/v1/clinics/:clinicId/sso/connections/:connectionId', {
-      schema: { tags: ['sso'], summary: 'Change a connection (check-and-set on expectedVersion)', security, params: connectionParams, body: UpdateConnection, response: { 200: ConnectionView, ...problemResponses } },
-      handler: async (req) => {
-        requireClinicPermission(req, req.params.clinicId, 'user.manage');
-        return view(req.params.clinicId, await sso.update(req.params.clinicId, req.params.connectionId, req.body, principalOf(req).userId));
-      },
+    app.patch('/sso/connections/:connectionId', {
+      config: { permission: 'user.manage' },
+      schema: { tags: ['sso'], summary: 'Change a connection (check-and-set on expectedVersion)', params: ConnectionParams, body: UpdateConnection, response: { 200: ConnectionView, ...problemResponses } },
+      handler: async (req) => view(req.clinic.id, await sso.update(req.clinic.id, req.params.connectionId, req.body, req.clinic.userId)),
     });
 
-    app.delete('/api/v1/clinics/:clinicId/sso/connections/:connectionId', {
-      schema: { tags: ['sso'], security, params: connectionParams, response: { 204: z.null(), ...problemResponses } },
+    app.delete('/sso/connections/:connectionId', {
+      config: { permission: 'user.manage' },
+      schema: { tags: ['sso'], summary: 'Remove a connection', params: ConnectionParams, response: { 204: z.null(), ...problemResponses } },
       handler: async (req, reply) => {
-        requireClinicPermission(req, req.params.clinicId, 'user.manage');
-        await sso.remove(req.params.clinicId, req.params.connectionId, principalOf(req).userId);
+        await sso.remove(req.clinic.id, req.params.connectionId, req.clinic.userId);
         return reply.code(204).send(null);
       },
     });
 
-    app.post('/api/v1/clinics/:clinicId/sso/connections/:connectionId/preview', {
+    app.post('/sso/connections/:connectionId/preview', {
+      config: { permission: 'user.manage' },
       schema: {
         tags: ['sso'],
         summary: "What role these claims would get from the connection's rules",
-        security,
-        params: connectionParams,
+        params: ConnectionParams,
         body: PreviewInput,
         response: { 200: PreviewResult, ...problemResponses },
       },
       handler: async (req) => {
-        requireClinicPermission(req, req.params.clinicId, 'user.manage');
-        const c = await sso.connections.get(req.params.clinicId, req.params.connectionId);
+        const c = await sso.connections.get(req.clinic.id, req.params.connectionId);
         const attributes = Object.fromEntries(Object.entries(req.body.attributes).map(([k, v]) => [k, Array.isArray(v) ? v : [v]]));
         return decideSsoRole(c.roleRules, c.defaultRole, attributes);
       },
     });
 
-    const DomainView = z.object({
-      domain: z.string(),
-      connectionId: z.string(),
-      verified: z.boolean(),
-      verifiedAt: z.string().nullable(),
-      verification: z.object({ type: z.literal('dns-txt'), name: z.string(), value: z.string() }),
-    });
-    const domainView = (d: SsoDomain): z.infer<typeof DomainView> => ({
-      domain: d.domain,
-      connectionId: d.connectionId,
-      verified: d.verified,
-      verifiedAt: d.verifiedAt?.toISOString() ?? null,
-      verification: d.verification,
-    });
-    const domainParams = z.strictObject({ clinicId: idSchema('clinic'), domain: z.string().min(4).max(253) });
-
-    app.get('/api/v1/clinics/:clinicId/sso/domains', {
-      schema: { tags: ['sso'], security, params: clinicParams, response: { 200: z.object({ domains: z.array(DomainView) }), ...problemResponses } },
-      handler: async (req) => {
-        requireClinicPermission(req, req.params.clinicId, 'user.manage');
-        return { domains: (await domains.list(req.params.clinicId)).map(domainView) };
-      },
+    app.get('/sso/domains', {
+      config: { permission: 'user.manage' },
+      schema: { tags: ['sso'], summary: "The clinic's email domains for sign-in by email, and whether each is verified", response: { 200: z.object({ domains: z.array(DomainView) }), ...problemResponses } },
+      handler: async (req) => ({ domains: (await domains.list(req.clinic.id)).map(domainView) }),
     });
 
-    app.post('/api/v1/clinics/:clinicId/sso/domains', {
+    app.post('/sso/domains', {
+      config: { permission: 'user.manage' },
       schema: {
         tags: ['sso'],
         summary: 'Claim an email domain for sign-in by email; prove it with the DNS TXT record returned',
-        security,
-        params: clinicParams,
         body: z.strictObject({ domain: z.string().min(4).max(253), connectionId: idSchema('ssoConnection') }),
         response: { 201: DomainView, ...problemResponses },
       },
-      handler: async (req, reply) => {
-        requireClinicPermission(req, req.params.clinicId, 'user.manage');
-        return reply.code(201).send(domainView(await domains.claim(req.params.clinicId, req.body.domain, req.body.connectionId, principalOf(req).userId)));
-      },
+      handler: async (req, reply) =>
+        reply.code(201).send(domainView(await domains.claim(req.clinic.id, req.body.domain, req.body.connectionId, req.clinic.userId))),
     });
 
-    app.post('/api/v1/clinics/:clinicId/sso/domains/:domain/verify', {
-      schema: { tags: ['sso'], summary: 'Check the DNS TXT record now', security, params: domainParams, response: { 200: DomainView, ...problemResponses } },
-      handler: async (req) => {
-        requireClinicPermission(req, req.params.clinicId, 'user.manage');
-        return domainView(await domains.verify(req.params.clinicId, req.params.domain, principalOf(req).userId));
-      },
+    app.post('/sso/domains/:domain/verify', {
+      config: { permission: 'user.manage' },
+      schema: { tags: ['sso'], summary: 'Check the DNS TXT record now', params: DomainParams, response: { 200: DomainView, ...problemResponses } },
+      handler: async (req) => domainView(await domains.verify(req.clinic.id, req.params.domain, req.clinic.userId)),
     });
 
-    app.delete('/api/v1/clinics/:clinicId/sso/domains/:domain', {
-      schema: { tags: ['sso'], security, params: domainParams, response: { 204: z.null(), ...problemResponses } },
+    app.delete('/sso/domains/:domain', {
+      config: { permission: 'user.manage' },
+      schema: { tags: ['sso'], summary: 'Release an email domain', params: DomainParams, response: { 204: z.null(), ...problemResponses } },
       handler: async (req, reply) => {
-        requireClinicPermission(req, req.params.clinicId, 'user.manage');
-        await domains.release(req.params.clinicId, req.params.domain, principalOf(req).userId);
+        await domains.release(req.clinic.id, req.params.domain, req.clinic.userId);
         return reply.code(204).send(null);
       },
     });
+  };
 
-    // --- sign-in (public) ---
+const ssoSignInRoutes =
+  (p: Platform, sso: SsoService, domains: SsoDomains): FastifyPluginAsyncZod =>
+  async (app) => {
+    // SAML answers arrive as HTML form posts; only this plugin parses form bodies.
+    await app.register(formbody, { bodyLimit: 512 * 1024 });
 
     app.get('/api/v1/auth/sso', {
       config: { public: true },
@@ -232,7 +226,7 @@ export const ssoRoutes =
 
     app.get('/api/v1/auth/sso/saml/:connectionId/metadata', {
       config: { public: true },
-      schema: { tags: ['auth'], summary: 'SAML service-provider metadata of a connection', params: publicConnection, response: { 200: z.string(), ...problemResponses } },
+      schema: { tags: ['auth'], summary: 'SAML service-provider metadata of a connection', params: ConnectionParams, response: { 200: z.string(), ...problemResponses } },
       handler: async (req, reply) => {
         const c = await sso.connections.byId(req.params.connectionId);
         const clinic = c && c.protocol === 'saml' ? await p.clinics.get(c.clinicId) : undefined;
@@ -246,7 +240,7 @@ export const ssoRoutes =
       schema: {
         tags: ['auth'],
         summary: 'SAML assertion consumer service (HTTP-POST binding)',
-        params: publicConnection,
+        params: ConnectionParams,
         body: z.object({ SAMLResponse: z.string().min(1).max(400_000), RelayState: z.string().max(1024).optional() }),
         response: { 303: z.null(), ...problemResponses },
       },
@@ -255,7 +249,7 @@ export const ssoRoutes =
 
     app.get('/api/v1/auth/sso/oidc/:connectionId/callback', {
       config: { public: true },
-      schema: { tags: ['auth'], summary: 'OpenID Connect redirect URI', params: publicConnection, response: { 303: z.null(), ...problemResponses } },
+      schema: { tags: ['auth'], summary: 'OpenID Connect redirect URI', params: ConnectionParams, response: { 303: z.null(), ...problemResponses } },
       handler: async (req, reply) => {
         const url = new URL(req.url, p.config.publicUrl);
         return reply.redirect(await sso.finishOidc(req.params.connectionId, url), 303);

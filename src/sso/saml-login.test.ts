@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, type TestPlatform } from '../../test/support/platform.js';
 import { createTestSamlIdp, type TestSamlIdp } from '../../test/support/saml-idp.js';
-import { exchange, postToAcs, samlSignIn, ssoClinic, startSsoPlatform, type SamlConnectionView, type SsoClinic } from './test-support.js';
+import { exchange, postToAcs, samlSignIn, ssoClinic, startSsoPlatform, type SamlConnectionView, type SsoClinic } from '../../test/support/sso.js';
 
 /**
  * SAML sign-in end to end: two clinics, each with its own IdP (samlify, signing real responses), through the

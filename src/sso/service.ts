@@ -1,6 +1,11 @@
 import { AppError, notFound } from '../errors.js';
 import { recordIdentityEvent } from '../identity/audit.js';
-import type { Platform } from '../platform/platform.js';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { ControlDB } from '../controlplane/schema.js';
+import type { ClinicDirectory } from '../controlplane/clinics.js';
+import type { Outbound } from '../platform/outbound.js';
+import type { SecretBox } from '../platform/secrets.js';
 import type { Clinic } from '../controlplane/clinics.js';
 import { SsoConnections, type ConnectionDraft, type SsoConnection } from './connections.js';
 import { newFlowId, SsoFlows } from './flows.js';
@@ -24,16 +29,27 @@ export type SignInStart = { redirect: string } | { form: { action: string; field
  * app redeems for a session. The protocol checks live in `saml/` and `oidc/`; account linking and roles in
  * `signin.ts`. Every refusal is logged with its reason and recorded in the identity trail.
  */
+/** What single sign-on needs: the control plane, where clinics are, sealed secrets, the guarded fetch, its URLs. */
+export interface SsoDeps {
+  control: Kysely<ControlDB>;
+  clinics: Pick<ClinicDirectory, 'get'>;
+  secrets: SecretBox;
+  outbound: Outbound;
+  sessions: { membershipsChanged(userId: string): Promise<void> };
+  log: Pick<Logger, 'warn'>;
+  config: { publicUrl: string; webAppUrl: string };
+}
+
 export class SsoService {
   readonly connections: SsoConnections;
   readonly flows: SsoFlows;
   private readonly oidc: OidcRelyingParty;
   private readonly replay: PgReplayCache;
 
-  constructor(private readonly p: Platform) {
+  constructor(private readonly p: SsoDeps) {
     this.connections = new SsoConnections(p.control, p.secrets);
     this.flows = new SsoFlows(p.control);
-    this.oidc = new OidcRelyingParty({ allowInsecureHttp: p.config.ssoAllowLocalIdps });
+    this.oidc = new OidcRelyingParty({ outbound: p.outbound });
     this.replay = new PgReplayCache(p.control);
   }
 
@@ -54,7 +70,7 @@ export class SsoService {
     try {
       if (input.metadataXml !== undefined) return { ...parseIdpMetadata(input.metadataXml), metadataUrl: null };
       if (input.metadataUrl !== undefined) {
-        const xml = await fetchIdpMetadata(input.metadataUrl, { allowPrivateAddresses: this.p.config.ssoAllowLocalIdps });
+        const xml = await fetchIdpMetadata(input.metadataUrl, { outbound: this.p.outbound });
         return { ...parseIdpMetadata(xml), metadataUrl: input.metadataUrl };
       }
     } catch (err) {

@@ -28,8 +28,13 @@ export function cliEnv(c: ResolvedConfig): NodeJS.ProcessEnv {
 
 /** Runs the real `polyclinic` CLI as a child process. */
 export function runCli(env: NodeJS.ProcessEnv, ...args: string[]): Promise<CliRun> {
+  return runNode(['--import', 'tsx', 'src/cli.ts', ...args], env);
+}
+
+/** Runs `node` with `args` in the repository root, as a child process, and collects its output. */
+export function runNode(args: string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env });
+    const child = spawn(process.execPath, args, { cwd: ROOT, env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, regionUrlVariable } from '../../src/config.js';
 import type { Clinic } from '../../src/controlplane/clinics.js';
-import { createClinic, type NewClinic } from '../../src/controlplane/provisioning.js';
+import { type NewClinic } from '../../src/controlplane/provisioning.js';
 import { buildApp } from '../../src/http/app.js';
 import { createLogger } from '../../src/logger.js';
 import { resolveStores } from '../../src/platform/boot.js';

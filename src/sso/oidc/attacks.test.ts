@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startHostileOidcIssuer, type HostileOidcIssuer } from '../../../test/support/oidc-idp.js';
 import type { Forgery } from '../../../test/support/oidc-hostile-idp.js';
+import { Outbound } from '../../platform/outbound.js';
 import { OidcRejected, OidcRelyingParty, type OidcRejectReason, type OidcSettings } from './client.js';
+import { discoverIssuer } from './discovery.js';
+
+/** The hostile IdP runs on 127.0.0.1 over http: allow-listed, as a development IdP would be. */
+const LOCAL = new Outbound({ allow: ['127.0.0.1/32', '::1/128'] });
 
 /**
  * The relying party against an issuer that lies: every forged or bent id_token, callback or discovery document
@@ -22,7 +27,7 @@ afterAll(() => idp?.close());
 beforeEach(() => {
   idp.forge({});
   idp.setDiscovery({});
-  rp = new OidcRelyingParty({ allowInsecureHttp: true, timeoutMs: 5000 });
+  rp = new OidcRelyingParty({ outbound: LOCAL, timeoutMs: 5000 });
   connection++;
 });
 
@@ -155,6 +160,24 @@ describe('OIDC discovery checks', () => {
     await refused(rp.probe({ ...settings, issuer: 'not a url' }), 'discovery_failed');
     idp.setDiscovery({ jwks_uri: undefined });
     await refused(rp.probe(settings), 'discovery_failed');
+  });
+
+  it('reaches the issuer only through the guarded fetch: a loopback issuer without the allow-list is refused unvisited', async () => {
+    const discovery = `${new URL(idp.issuer).pathname.replace(/\/$/, '')}/.well-known/openid-configuration`;
+    const hits = idp.requests(discovery);
+    // https, so the refusal is the address's, not the scheme's.
+    const err = await new OidcRelyingParty().probe({ ...settings, issuer: idp.issuer.replace('http:', 'https:') }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OidcRejected);
+    expect((err as OidcRejected).reason).toBe('discovery_failed');
+    expect((err as OidcRejected).message).toMatch(/127\.0\.0\.1, which is not a public address/);
+    expect(idp.requests(discovery)).toBe(hits);
+  });
+
+  it('refuses keys an allow-listed issuer points at the cloud metadata service', async () => {
+    idp.setDiscovery({ jwks_uri: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/' });
+    const issuer = await discoverIssuer(settings, { fetch: LOCAL.fetch, allowInsecureHttp: true, timeoutMs: 2000, jwksCooldownMs: 0 });
+    const err = await Promise.resolve(issuer.keys({ alg: 'RS256', kid: 'any' }, { payload: '', signature: '' } as never)).catch((e: unknown) => e);
+    expect(String((err as Error).message)).toMatch(/169\.254\.169\.254, which is not a public address/);
   });
 
   it('does not remember a failed discovery', async () => {

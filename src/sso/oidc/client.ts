@@ -1,4 +1,5 @@
 import * as client from 'openid-client';
+import { Outbound } from '../../platform/outbound.js';
 import { discoverIssuer, type DiscoveredIssuer, type DiscoveryOptions } from './discovery.js';
 import { mergeClaims, profileFrom, verifyIdTokenSignature } from './id-token.js';
 import { OidcRejected, rejectionFrom } from './rejections.js';
@@ -67,9 +68,15 @@ export class OidcRelyingParty {
   private readonly discovery: DiscoveryOptions;
   private readonly cache = new Map<string, CachedIssuer>();
 
-  constructor(opts: { allowInsecureHttp?: boolean; timeoutMs?: number; jwksCooldownMs?: number } = {}) {
+  /**
+   * Every request to the IdP (discovery, JWKS, token, userinfo) goes through `outbound`, the platform's guarded
+   * fetch; plain http is accepted only when it allow-lists development addresses (and then only to them).
+   */
+  constructor(opts: { outbound?: Outbound; timeoutMs?: number; jwksCooldownMs?: number } = {}) {
+    const outbound = opts.outbound ?? new Outbound();
     this.discovery = {
-      allowInsecureHttp: opts.allowInsecureHttp ?? false,
+      fetch: outbound.fetch,
+      allowInsecureHttp: outbound.allowsPrivateTargets,
       timeoutMs: opts.timeoutMs ?? 10_000,
       jwksCooldownMs: opts.jwksCooldownMs ?? 0,
     };

@@ -1,5 +1,6 @@
 import * as client from 'openid-client';
-import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, customFetch as joseCustomFetch, type JWTVerifyGetKey } from 'jose';
+import type { Outbound } from '../../platform/outbound.js';
 import { OidcRejected, rejectionFrom } from './rejections.js';
 
 /**
@@ -11,6 +12,9 @@ import { OidcRejected, rejectionFrom } from './rejections.js';
 export const ASYMMETRIC_ID_TOKEN_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
 
 export interface DiscoveryOptions {
+  /** The guarded fetch every request to the IdP goes through (platform/outbound.ts). */
+  fetch: Outbound['fetch'];
+  /** openid-client's own https check; the guarded fetch still allows http only to allow-listed addresses. */
   allowInsecureHttp: boolean;
   timeoutMs: number;
   /** How long after a JWKS fetch an unknown `kid` may NOT trigger another fetch. */
@@ -52,6 +56,7 @@ export async function discoverIssuer(settings: OidcSettingsForDiscovery, opts: D
   try {
     discovered = await client.discovery(configured, settings.clientId, settings.clientSecret, undefined, {
       timeout,
+      [client.customFetch]: opts.fetch,
       ...(opts.allowInsecureHttp ? { execute: [client.allowInsecureRequests] } : {}),
     });
   } catch (err) {
@@ -89,6 +94,7 @@ export async function discoverIssuer(settings: OidcSettingsForDiscovery, opts: D
     clientAuthentication(metadata.token_endpoint_auth_methods_supported, settings.clientSecret),
   );
   config.timeout = timeout;
+  config[client.customFetch] = opts.fetch;
   if (opts.allowInsecureHttp) client.allowInsecureRequests(config);
 
   // openid-client only refetches a JWKS on an unknown `kid` when its copy is a minute old, which would refuse
@@ -96,6 +102,7 @@ export async function discoverIssuer(settings: OidcSettingsForDiscovery, opts: D
   // `kid` after a cooldown we choose; the token comes straight from the IdP's token endpoint, so only the IdP
   // itself can make us refetch.
   const keys = createRemoteJWKSet(new URL(jwksUri), {
+    [joseCustomFetch]: opts.fetch,
     timeoutDuration: opts.timeoutMs,
     cooldownDuration: opts.jwksCooldownMs,
     cacheMaxAge: 10 * 60_000,

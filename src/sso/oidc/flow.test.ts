@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestOidcIssuer, type TestOidcIssuer } from '../../../test/support/oidc-idp.js';
+import { Outbound } from '../../platform/outbound.js';
 import { OidcRejected, OidcRelyingParty, type OidcSettings } from './client.js';
 
 /**
@@ -13,7 +14,8 @@ let idpA: TestOidcIssuer;
 let idpB: TestOidcIssuer;
 let settingsA: OidcSettings;
 let settingsB: OidcSettings;
-const rp = new OidcRelyingParty({ allowInsecureHttp: true, timeoutMs: 5000 });
+// The test IdPs run on 127.0.0.1 over http: the deployment allow-lists them as a development setup would.
+const rp = new OidcRelyingParty({ outbound: new Outbound({ allow: ['127.0.0.1/32', '::1/128'] }), timeoutMs: 5000 });
 
 beforeAll(async () => {
   idpA = await startTestOidcIssuer({

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createTestSamlIdp, type TestSamlIdp } from '../../../test/support/saml-idp.js';
 import { InMemoryReplayCache } from './replay.js';
 import { validateSamlResponse } from './sp.js';
-import { REQUEST_ID, SAML, SP_A, SP_B, b64Of, editResponse, expectRejected, first, forSp, validateA, xmlOf } from './test-support.js';
+import { REQUEST_ID, SAML, SP_A, SP_B, b64Of, editResponse, expectRejected, first, forSp, validateA, xmlOf } from '../../../test/support/saml-sp.js';
 
 /**
  * Attacks on the SAML ACS, each refused with a stable reason and a message fit for the identity audit trail.

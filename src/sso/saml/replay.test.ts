@@ -5,7 +5,7 @@ import { startTestPlatform, type TestPlatform } from '../../../test/support/plat
 import type { ControlDB } from '../../controlplane/schema.js';
 import { newPool, urlWithDatabase } from '../../db/pg.js';
 import { InMemoryReplayCache, PgReplayCache } from './replay.js';
-import { REQUEST_ID, SP_A, expectRejected, forSp, validateA } from './test-support.js';
+import { REQUEST_ID, SP_A, expectRejected, forSp, validateA } from '../../../test/support/saml-sp.js';
 
 /**
  * The assertion replay cache every API node shares, on the real control-plane table `saml_replay`. Two caches

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createTestSamlIdp, type TestSamlIdp } from '../../../test/support/saml-idp.js';
 import { InMemoryReplayCache } from './replay.js';
 import { buildAuthnRequestUrl } from './sp.js';
-import { REQUEST_ID, SP_A, expectRejected, forSp, validateA } from './test-support.js';
+import { REQUEST_ID, SP_A, expectRejected, forSp, validateA } from '../../../test/support/saml-sp.js';
 
 /**
  * The service provider's side of SAML Web SSO against a samlify IdP signing real responses: what a good

@@ -38,15 +38,19 @@ export function useAppointmentTypes() {
   });
 }
 
-/** Patients by id (names for a calendar or a list), one request for up to 100. */
+/** Patients by id (names for a calendar or a list), read 50 at a time. */
 export function usePatientsByIds(ids: readonly string[]) {
   const { clinicId, can } = useClinic();
-  const unique = [...new Set(ids)].sort().slice(0, 100);
+  const unique = [...new Set(ids)].sort();
   return useQuery({
     queryKey: [clinicId, 'patients', 'by-ids', unique.join(',')],
     queryFn: async () => {
-      const page = await call(api.GET('/api/v1/clinics/{clinicId}/patients', { params: { path: { clinicId }, query: { ids: unique.join(','), limit: 100 } } }));
-      return new Map(page.items.map((p) => [p.id, p]));
+      const batches = [];
+      for (let i = 0; i < unique.length; i += 50) batches.push(unique.slice(i, i + 50));
+      const pages = await Promise.all(
+        batches.map((batch) => call(api.GET('/api/v1/clinics/{clinicId}/patients', { params: { path: { clinicId }, query: { ids: batch.join(','), limit: 50 } } }))),
+      );
+      return new Map(pages.flatMap((page) => page.items).map((p) => [p.id, p]));
     },
     enabled: unique.length > 0 && can('patient.read'),
     staleTime: 60_000,

@@ -1,10 +1,10 @@
 import { DOMParser, XMLSerializer } from '@xmldom/xmldom';
 import { expect } from 'vitest';
-import type { TestSamlIdp } from '../../../test/support/saml-idp.js';
-import type { SamlIdpSettings } from './config.js';
-import { SamlRejected, type SamlRejectReason } from './errors.js';
-import { InMemoryReplayCache, type SamlReplayCache } from './replay.js';
-import { validateSamlResponse, type SamlLogin, type SamlSp } from './sp.js';
+import type { TestSamlIdp } from './saml-idp.js';
+import type { SamlIdpSettings } from '../../src/sso/saml/config.js';
+import { SamlRejected, type SamlRejectReason } from '../../src/sso/saml/errors.js';
+import { InMemoryReplayCache, type SamlReplayCache } from '../../src/sso/saml/replay.js';
+import { validateSamlResponse, type SamlLogin, type SamlSp } from '../../src/sso/saml/sp.js';
 
 /** Two clinics' service providers, as the integrator's routes will name them (one SP per connection). */
 export const SP_A: SamlSp = { spEntityId: 'https://polyclinic.test/saml/ssc_clinica', acsUrl: 'https://polyclinic.test/api/v1/sso/saml/ssc_clinica/acs' };

@@ -1,7 +1,7 @@
 import type { LightMyRequestResponse } from 'fastify';
-import type { Clinic } from '../controlplane/clinics.js';
-import { bearer, type TestPlatform } from '../../test/support/platform.js';
-import type { PlacementModel } from '../tenancy/naming.js';
+import type { Clinic } from '../../src/controlplane/clinics.js';
+import { bearer, type TestPlatform } from './platform.js';
+import type { PlacementModel } from '../../src/tenancy/naming.js';
 
 /**
  * Test fixtures of the clinical suites: a clinic with its staff, a patient and an open encounter, and a

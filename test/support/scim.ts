@@ -1,6 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
-import type { PlacementModel } from '../tenancy/naming.js';
-import { bearer, type TestPlatform } from '../../test/support/platform.js';
+import type { PlacementModel } from '../../src/tenancy/naming.js';
+import { bearer, type TestPlatform } from './platform.js';
 
 /** For the SCIM suites: a clinic with its admin signed in and a SCIM token created through the admin API. */
 export interface ScimClinic {
@@ -27,6 +28,7 @@ export async function scimClinic(t: TestPlatform, placement: PlacementModel = 'p
   if (created.statusCode !== 201) throw new Error(`create SCIM token: ${created.statusCode} ${created.body}`);
   const { token, id: tokenId } = created.json() as { token: string; id: string };
   const base = `/scim/v2/${clinic.id}`;
+  const address = randomAddress();
   return {
     clinicId: clinic.id,
     admin,
@@ -34,10 +36,13 @@ export async function scimClinic(t: TestPlatform, placement: PlacementModel = 'p
     tokenId,
     base,
     api,
+    // The directory calls from an address of its own; a call with another token (a probe) from a fresh one, so
+    // that deliberate failures do not spend the per-address budget of failed SCIM tokens (http/rate-limit.ts).
     call: (method, path, body, other) =>
       t.app.inject({
         method,
         url: `${base}${path}`,
+        remoteAddress: other === undefined ? address : randomAddress(),
         headers: { authorization: `Bearer ${other ?? token}`, ...(body === undefined ? {} : { 'content-type': SCIM_JSON }) },
         ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
       }),
@@ -60,3 +65,9 @@ export function userBody(over: Record<string, unknown> = {}): Record<string, unk
 }
 
 export const patchOp = (...operations: Record<string, unknown>[]) => ({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: operations });
+
+/** An address in 10.0.0.0/8 that no other test is likely to use. */
+function randomAddress(): string {
+  const b = randomBytes(3);
+  return `10.${b[0]}.${b[1]}.${b[2]}`;
+}

@@ -1,14 +1,14 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
-import type { Clinic } from '../controlplane/clinics.js';
-import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
-import type { TestSamlIdp } from '../../test/support/saml-idp.js';
+import type { Clinic } from '../../src/controlplane/clinics.js';
+import { bearer, startTestPlatform, type TestPlatform } from './platform.js';
+import type { TestSamlIdp } from './saml-idp.js';
 
 /** For the SSO suites: a platform whose public URL the test IdPs address, allowed to reach IdPs on localhost. */
 export const PUBLIC_URL = 'http://polyclinic.test';
 
 export function startSsoPlatform(env: NodeJS.ProcessEnv = {}): Promise<TestPlatform> {
-  return startTestPlatform({ env: { POLYCLINIC_PUBLIC_URL: PUBLIC_URL, POLYCLINIC_SSO_ALLOW_LOCAL_IDPS: 'true', ...env } });
+  return startTestPlatform({ env: { POLYCLINIC_PUBLIC_URL: PUBLIC_URL, POLYCLINIC_OUTBOUND_ALLOW: '127.0.0.1/32,::1/128', ...env } });
 }
 
 export interface SsoClinic {

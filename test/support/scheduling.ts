@@ -1,7 +1,7 @@
 import type { LightMyRequestResponse } from 'fastify';
-import type { Clinic } from '../controlplane/clinics.js';
-import type { PlacementModel } from '../tenancy/naming.js';
-import { bearer, type TestPlatform } from '../../test/support/platform.js';
+import type { Clinic } from '../../src/controlplane/clinics.js';
+import type { PlacementModel } from '../../src/tenancy/naming.js';
+import { bearer, type TestPlatform } from './platform.js';
 
 /**
  * A clinic ready to book, for the scheduling tests and the benchmark: an admin, a physician who is a

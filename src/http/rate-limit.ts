@@ -1,0 +1,67 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AppError } from '../errors.js';
+import { addressKey, type Limiter, type Limits } from '../platform/limiter.js';
+
+/**
+ * Budgets per client address for everything a caller can reach without a session: each group of
+ * unauthenticated routes takes `perMinute` requests a minute from one address, and an address that presents
+ * failing SCIM tokens is refused at SCIM for a while. Over budget, the answer is 429 with `Retry-After` (a
+ * problem, or a SCIM error under /scim/), before any work is done.
+ *
+ * What these budgets bound is cost and guessing speed, not who has an account: the sign-in answers themselves
+ * (wrong password, unknown email, held back) are the sign-in throttle's (identity/signin-throttle.ts) and look
+ * alike. Signed-in traffic is not counted here; per-clinic quotas will use the same `Limits`.
+ *
+ * Groups, by route:
+ * - `signin`: password and second-factor sign-in, and redeeming an SSO hand-off code;
+ * - `sso`: the rest of single sign-on (start, ACS, OIDC callback, SP metadata);
+ * - `public`: health, OpenAPI, API docs, and paths no route serves (404s).
+ * - SCIM routes answer to their token; beyond `SCIM_TOKEN_FAILURES` failed presentations in 10 minutes, an
+ *   address is held off SCIM for 10 minutes (a 256-bit token is not guessable, but each guess costs
+ *   a look-up, and a stream of them is an attack worth stopping early).
+ */
+export const SCIM_TOKEN_FAILURES = 20;
+const SCIM_HOLD_SECONDS = 10 * 60;
+
+type Group = 'signin' | 'sso' | 'public' | 'scim';
+
+function groupOf(req: FastifyRequest): Group | undefined {
+  const route = req.routeOptions.url;
+  if (req.url.startsWith('/scim/')) return 'scim';
+  if (req.url.startsWith('/api/docs')) return 'public';
+  if (route && !req.routeOptions.config.public) return undefined; // a session route: the caller signs in first
+  if (route === '/api/v1/auth/login' || route === '/api/v1/auth/login/mfa' || route === '/api/v1/auth/sso/exchange') return 'signin';
+  if (route?.startsWith('/api/v1/auth/sso')) return 'sso';
+  return 'public';
+}
+
+const rateLimited = (retryAfter: number, what: string): AppError =>
+  new AppError(429, 'rate_limited', `Too many ${what} from this address; retry after ${retryAfter} s`, { retryAfter }, { 'retry-after': String(retryAfter) });
+
+export function rateLimitUnauthenticated(app: FastifyInstance, limits: Limits, perMinute: number): void {
+  const budgets: Record<Exclude<Group, 'scim'>, Limiter> = {
+    signin: limits.limiter({ name: 'route-signin', points: perMinute, windowSeconds: 60 }),
+    sso: limits.limiter({ name: 'route-sso', points: perMinute, windowSeconds: 60 }),
+    public: limits.limiter({ name: 'route-public', points: perMinute, windowSeconds: 60 }),
+  };
+  const scimFailures = limits.limiter({ name: 'scim-token-failures', points: SCIM_TOKEN_FAILURES, windowSeconds: SCIM_HOLD_SECONDS });
+
+  app.addHook('onRequest', async (req) => {
+    const group = groupOf(req);
+    if (!group) return;
+    const from = addressKey(req.ip);
+    if (group === 'scim') {
+      const state = await scimFailures.peek(from);
+      if (!state.allowed) throw rateLimited(state.retryAfter, 'failed SCIM authentications');
+      return;
+    }
+    const state = await budgets[group].take(from);
+    if (!state.allowed) throw rateLimited(state.retryAfter, 'requests without a session');
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    // The SCIM plugin answers 401 only for a missing or wrong token (a valid token never sees one).
+    if (reply.statusCode !== 401 || !req.url.startsWith('/scim/')) return;
+    const from = addressKey(req.ip);
+    if (!(await scimFailures.add(from)).allowed) await scimFailures.hold(from, SCIM_HOLD_SECONDS);
+  });
+}
