@@ -68,6 +68,14 @@ export interface Config {
   regionRoutes: Record<string, string>;
   /** Resolvers for the DNS TXT checks that prove a clinic owns an email domain; empty means the system's. */
   dnsServers: string[];
+  /**
+   * The SMTP relay email goes through (smtp:// or smtps://, credentials in the URL). Unset on the embedded
+   * default, which starts a local catcher (`platform/mail-catcher.ts`) and keeps what it catches on disk.
+   */
+  smtpUrl: string | undefined;
+  mailFrom: string;
+  /** Development: an invitation's link is also shown to the person who sent it (and logged). */
+  showInviteLinks: boolean;
 }
 
 export class ConfigError extends Error {
@@ -138,6 +146,13 @@ const scalarVars = {
   POLYCLINIC_PUBLIC_URL: httpUrl.optional(),
   POLYCLINIC_WEB_APP_URL: httpUrl.optional(),
   POLYCLINIC_REGION_ROUTES: z.string().default(''),
+  POLYCLINIC_SMTP_URL: z
+    .string()
+    .url()
+    .refine((u) => /^smtps?:\/\//.test(u), 'must be an smtp:// or smtps:// URL')
+    .optional(),
+  POLYCLINIC_MAIL_FROM: z.string().min(3).max(320).default('Polyclinic <no-reply@polyclinic.local>'),
+  POLYCLINIC_SHOW_INVITE_LINKS: bool.optional(),
   POLYCLINIC_DNS_SERVERS: z
     .string()
     .regex(/^\s*[0-9a-fA-F.:[\]]+(\s*,\s*[0-9a-fA-F.:[\]]+)*\s*$/, 'comma-separated IP addresses, optionally with :port')
@@ -249,6 +264,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: trustProxyOf(v.POLYCLINIC_TRUST_PROXY as string | undefined),
     regionRoutes,
     dnsServers: ((v.POLYCLINIC_DNS_SERVERS as string | undefined) ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    smtpUrl: v.POLYCLINIC_SMTP_URL as string | undefined,
+    mailFrom: v.POLYCLINIC_MAIL_FROM as string,
+    showInviteLinks: (v.POLYCLINIC_SHOW_INVITE_LINKS as boolean | undefined) ?? embedded,
     host: v.POLYCLINIC_HOST as string,
     port: v.POLYCLINIC_PORT as number,
     logLevel: v.POLYCLINIC_LOG_LEVEL as Config['logLevel'],

@@ -30,6 +30,7 @@ const KINDS = {
   scimToken: 'sct',
   ssoConnection: 'ssc',
   grant: 'grt',
+  invitation: 'inv',
 } as const;
 export type IdKind = keyof typeof KINDS;
 

@@ -5,6 +5,8 @@ import { createLogger } from './logger.js';
 import { resolveStores } from './platform/boot.js';
 import { openPlatform } from './platform/platform.js';
 import { migrateFleet } from './tenancy/fleet.js';
+import { startMailCatcher } from './platform/mail-catcher.js';
+import { join } from 'node:path';
 
 /** `npm start`: one API node. Stores come from configuration, or the embedded default with a demo fleet. */
 async function main(): Promise<void> {
@@ -20,7 +22,9 @@ async function main(): Promise<void> {
   }
   const log = createLogger(config.logLevel);
   const { config: resolved, embedded } = await resolveStores(config, log);
-  const platform = await openPlatform(resolved, log);
+  // Without a relay the embedded default sends its mail over SMTP to a local catcher that keeps it on disk.
+  const catcher = !resolved.smtpUrl && embedded ? await startMailCatcher({ dir: join(resolved.dataDir, 'mail'), log }) : undefined;
+  const platform = await openPlatform({ ...resolved, smtpUrl: catcher?.url ?? resolved.smtpUrl }, log);
   if (config.migrateOnStart) {
     const report = await migrateFleet(platform, (e) => log.debug(e, 'migration progress'));
     log.info({ target: report.target, migrated: report.migrated.length, failed: report.failed }, 'fleet migrated');
@@ -34,21 +38,23 @@ async function main(): Promise<void> {
     log.info({ signal }, 'shutting down');
     await app.close();
     await platform.close();
+    await catcher?.stop();
     await embedded?.stop();
     process.exit(0);
   };
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  printBanner(address, embedded !== undefined || config.embedded, demo);
+  printBanner(address, embedded !== undefined || config.embedded, demo, catcher ? join(resolved.dataDir, 'mail') : undefined);
 }
 
-function printBanner(address: string, embedded: boolean, demo: DemoCredentials | undefined): void {
+function printBanner(address: string, embedded: boolean, demo: DemoCredentials | undefined, mailDir: string | undefined): void {
   const lines = [
     '',
-    `Polyclinic is running at ${address}`,
+    `Polyclinic is running at ${address}   (open it in a browser)`,
     `  API docs:   ${address}/api/docs   (OpenAPI: ${address}/api/openapi.json)`,
     `  Stores:     ${embedded ? 'embedded PostgreSQL (data in ./.polyclinic/)' : 'configured PostgreSQL URLs'}`,
   ];
+  if (mailDir) lines.push(`  Mail:       caught locally, not delivered (messages in ${mailDir}, links in the log)`);
   if (demo) {
     lines.push(`  Operator:   ${demo.operator.email} / ${demo.operator.password}`);
     lines.push(`  Staff password (every demo user): ${demo.staffPassword}`);

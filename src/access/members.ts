@@ -91,3 +91,30 @@ export async function changeMemberRole(p: AccessDeps, clinicId: string, userId: 
   if (changed) await p.sessions.membershipsChanged(userId);
   return { role, changed };
 }
+
+/**
+ * Ends a membership. The person's sessions lose this clinic at once on every node; their grants here lapse
+ * with the membership (they do not come back if the person is invited again); their records stay. Refused
+ * for oneself, for a member the clinic's directory provisions (the directory removes them), and for the last
+ * clinic admin (a clinic nobody can administer would need an operator to recover).
+ */
+export async function removeMember(p: AccessDeps, clinicId: string, userId: string, actor: Actor): Promise<void> {
+  await p.control.transaction().execute(async (trx) => {
+    const before = await lockMember(trx, clinicId, userId, 'update');
+    refuseSelf(actor, userId, 'remove');
+    const scim = await trx.selectFrom('scim_users').select('user_id').where('clinic_id', '=', clinicId).where('user_id', '=', userId).executeTakeFirst();
+    if (scim) throw conflict('member_managed_by_directory', "This member is provisioned by the clinic's directory; remove them there");
+    if (before.role === 'clinic_admin') {
+      const admins = await trx
+        .selectFrom('memberships')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .where('clinic_id', '=', clinicId)
+        .where('role', '=', 'clinic_admin')
+        .executeTakeFirstOrThrow();
+      if (Number(admins.n) <= 1) throw conflict('last_clinic_admin', 'This is the clinic’s only clinic admin; make someone else clinic admin first');
+    }
+    await trx.deleteFrom('memberships').where('clinic_id', '=', clinicId).where('user_id', '=', userId).execute();
+    await recordIdentityEvent(trx, { clinicId, actor, action: 'membership.remove', resourceType: 'Membership', resourceId: userId, before: { role: before.role }, after: null });
+  });
+  await p.sessions.membershipsChanged(userId);
+}

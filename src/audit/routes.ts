@@ -6,6 +6,7 @@ import { idSchema } from '../ids.js';
 import { AUDIT_ACTIONS, AUDIT_OUTCOMES } from './region-migration.js';
 import type { TrailDeps } from './region-db.js';
 import { searchAuditEvents } from './search.js';
+import { verifyAuditChain } from './verify.js';
 import { SYSTEM_ACTOR, type PhiAccess } from './trail.js';
 import { auditAs } from '../http/clinic-scope.js';
 
@@ -89,6 +90,30 @@ export const auditRoutes =
             }),
           (page) => ({ detail: { count: page.items.length } }),
         );
+      },
+    });
+
+    app.get('/audit-events/verification', {
+      config: { permission: 'audit.read' },
+      schema: {
+        tags: ['audit'],
+        summary: 'Recompute the clinic’s audit hash chain from its first record and report the first break, if any',
+        response: {
+          200: z.object({
+            ok: z.boolean(),
+            records: z.number().int(),
+            head: z.object({ seq: z.number().int(), hash: z.string() }).nullable(),
+            problem: z
+              .object({ kind: z.enum(['altered', 'deleted', 'truncated', 'unchained']), seq: z.number().int(), missing: z.number().int().optional(), message: z.string() })
+              .nullable(),
+          }),
+          ...problemResponses,
+        },
+      },
+      // The chain's hashes and sequence numbers only: no record's content leaves, so this is not itself a PHI access.
+      handler: async (req) => {
+        const { ok, records, head, problem } = await verifyAuditChain(p, req.clinic.id);
+        return { ok, records, head, problem };
       },
     });
   };

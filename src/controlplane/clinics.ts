@@ -132,6 +132,16 @@ export class ClinicDirectory {
     return Number(r.numUpdatedRows) === 1;
   }
 
+  /**
+   * Changes a clinic's tier: what it is billed as, which quotas and flag targeting apply. The placement stays
+   * where it is; moving it to the tier's usual placement is a separate, online move.
+   */
+  async setTier(id: string, tier: ClinicTier): Promise<boolean> {
+    const r = await this.db.updateTable('clinics').set({ tier, updated_at: new Date() }).where('id', '=', id).executeTakeFirst();
+    await this.changed(id);
+    return Number(r.numUpdatedRows) === 1;
+  }
+
   async setSchemaVersion(ids: string[], version: number): Promise<void> {
     if (ids.length === 0) return;
     await this.db.updateTable('clinics').set({ schema_version: version }).where('id', 'in', ids).execute();

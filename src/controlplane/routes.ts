@@ -1,11 +1,12 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { principalOf } from '../access/guard.js';
 import { notFound } from '../errors.js';
 import { idSchema } from '../ids.js';
 import type { Platform } from '../platform/platform.js';
 import { problemResponses } from '../http/problem.js';
 import { PLACEMENT_MODELS } from '../tenancy/naming.js';
-import { moveClinic } from '../tenancy/move.js';
+import { moveClinic, type MoveProgress } from '../tenancy/move.js';
 import { exportClinic } from '../tenancy/export.js';
 import type { Clinic } from './clinics.js';
 import { NewClinicInput, createClinic } from './provisioning.js';
@@ -46,13 +47,103 @@ export const platformRoutes =
     app.post('/clinics', {
       schema: {
         tags,
-        summary: 'Create a clinic in a data region and placement, with its storage provisioned',
-        body: NewClinicInput,
-        response: { 201: ClinicView, ...problemResponses },
+        summary: 'Create a clinic in a data region and placement, and invite its first clinic admin',
+        body: NewClinicInput.extend({
+          firstAdmin: z
+            .strictObject({ email: z.string().email().max(320), name: z.string().trim().min(1).max(200) })
+            .optional()
+            .describe('gets a one-time invitation by email: set a password, or sign in by the clinic’s SSO'),
+        }),
+        response: {
+          201: ClinicView.extend({
+            firstAdmin: z
+              .object({ email: z.string(), invitationId: z.string(), expiresAt: z.string(), link: z.string().optional().describe('development only') })
+              .nullable(),
+          }),
+          ...problemResponses,
+        },
       },
       handler: async (req, reply) => {
-        const clinic = await createClinic(p, req.body);
-        return reply.code(201).header('location', `/api/v1/platform/clinics/${clinic.id}`).send(view(clinic));
+        const operator = principalOf(req);
+        const { firstAdmin, ...input } = req.body;
+        const clinic = await createClinic(p, input);
+        let invited = null;
+        if (firstAdmin) {
+          const { invitation, link } = await p.invitations.invite(clinic, { ...firstAdmin, role: 'clinic_admin' }, { kind: 'user', id: operator.userId });
+          invited = { email: invitation.email, invitationId: invitation.id, expiresAt: invitation.expiresAt.toISOString(), ...(p.config.showInviteLinks ? { link } : {}) };
+        }
+        return reply.code(201).header('location', `/api/v1/platform/clinics/${clinic.id}`).send({ ...view(clinic), firstAdmin: invited });
+      },
+    });
+
+    app.patch('/clinics/:clinicId', {
+      schema: {
+        tags,
+        summary: "Change a clinic's tier (its placement stays; move it separately)",
+        params: Params,
+        body: z.strictObject({ tier: z.enum(['small', 'mid', 'enterprise']) }),
+        response: { 200: ClinicView, ...problemResponses },
+      },
+      handler: async (req) => {
+        if (!(await p.clinics.setTier(req.params.clinicId, req.body.tier))) throw notFound('clinic');
+        const clinic = await p.clinics.fresh(req.params.clinicId);
+        if (!clinic) throw notFound('clinic');
+        return view(clinic);
+      },
+    });
+
+    app.get('/clinics/:clinicId/moves', {
+      schema: {
+        tags,
+        summary: "The clinic's recent placement moves, newest first, a running one with its progress",
+        params: Params,
+        response: {
+          200: z.object({
+            items: z.array(
+              z.object({
+                id: z.string(),
+                from: z.string(),
+                to: z.string(),
+                outcome: z.enum(['running', 'completed', 'failed']),
+                startedAt: z.string(),
+                finishedAt: z.string().nullable(),
+                frozenMs: z.number().nullable(),
+                error: z.string().nullable(),
+                progress: z.object({
+                  percent: z.number(),
+                  steps: z.array(z.object({ step: z.string(), at: z.string(), table: z.string().nullable(), rows: z.number().nullable() })),
+                }),
+              }),
+            ),
+          }),
+          ...problemResponses,
+        },
+      },
+      handler: async (req) => {
+        if (!(await p.clinics.fresh(req.params.clinicId))) throw notFound('clinic');
+        const rows = await p.control
+          .selectFrom('placement_moves')
+          .selectAll()
+          .where('clinic_id', '=', req.params.clinicId)
+          .orderBy('started_at', 'desc')
+          .limit(10)
+          .execute();
+        return {
+          items: rows.map((r) => {
+            const detail = (r.detail ?? {}) as { frozenMs?: number; error?: string; progress?: MoveProgress };
+            return {
+              id: r.id,
+              from: r.from_model,
+              to: r.to_model,
+              outcome: r.outcome as 'running' | 'completed' | 'failed',
+              startedAt: r.started_at.toISOString(),
+              finishedAt: r.finished_at?.toISOString() ?? null,
+              frozenMs: detail.frozenMs ?? null,
+              error: detail.error ?? null,
+              progress: detail.progress ?? { percent: 0, steps: [] },
+            };
+          }),
+        };
       },
     });
 

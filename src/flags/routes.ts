@@ -108,8 +108,30 @@ export const clinicFlagRoutes =
   async (app) => {
     app.get('/features', {
       config: { permission: 'feature.read' },
-      schema: { tags, summary: 'Every flag as the caller sees it in this clinic, and why', response: { 200: z.object({ items: z.array(Feature) }), ...problemResponses } },
-      handler: async (req) => ({ items: await p.flags.features(await subjectOf(p, req)) }),
+      schema: {
+        tags,
+        summary: 'Every flag as the caller sees it in this clinic, why, and the clinic’s own choice where it may make one',
+        response: {
+          200: z.object({
+            items: z.array(
+              Feature.extend({
+                clinicControllable: z.boolean(),
+                clinicChoice: z.object({ enabled: z.boolean().nullable(), version: z.number().int() }).describe('null: the platform decides; version: to write against'),
+              }),
+            ),
+          }),
+          ...problemResponses,
+        },
+      },
+      handler: async (req) => {
+        const [features, choices] = await Promise.all([p.flags.features(await subjectOf(p, req)), p.flags.clinicChoices(req.clinic.id)]);
+        return {
+          items: features.map((f) => {
+            const c = choices.get(f.name);
+            return { ...f, clinicControllable: c?.controllable ?? false, clinicChoice: { enabled: c?.enabled ?? null, version: c?.version ?? 0 } };
+          }),
+        };
+      },
     });
     app.put('/features/:name', {
       config: { permission: 'feature.write' },

@@ -133,6 +133,18 @@ export class FlagService {
     return [...s.flags.keys()].sort().map((name) => evaluate(s, name, subject, ctx));
   }
 
+  /** What a clinic may choose itself: per flag, whether it may, and its current choice with the version to write against. */
+  async clinicChoices(clinicId: string): Promise<Map<string, { controllable: boolean; enabled: boolean | null; version: number }>> {
+    const s = await this.current();
+    const mine = s.choices.get(clinicId);
+    return new Map(
+      [...s.flags.values()].map((f) => {
+        const c = mine?.get(f.name);
+        return [f.name, { controllable: f.clinicControllable, enabled: c?.enabled ?? null, version: c?.version ?? 0 }];
+      }),
+    );
+  }
+
   async list(): Promise<(Flag & { retireDate: string | null; stale: boolean })[]> {
     const s = await this.current();
     return [...s.flags.values()]

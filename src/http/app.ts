@@ -32,6 +32,12 @@ import { rateLimitUnauthenticated } from './rate-limit.js';
 import { securityHeaders } from './security-headers.js';
 import { ANONYMOUS, runWithContext, type Actor } from '../platform/request-context.js';
 import { regionRedirect } from '../platform/region-routing.js';
+import { webApp } from './web-app.js';
+import { clinicSelfRoutes } from '../access/self-routes.js';
+import { clinicSettingsCatalogueRoutes, platformSettingsCatalogueRoutes } from '../settings/catalogue-routes.js';
+import { publicClinicRoutes } from '../branding/public-routes.js';
+import { clinicInvitationRoutes, publicInvitationRoutes } from '../identity/invitation-routes.js';
+import { memberRemovalRoutes } from '../access/removal-routes.js';
 
 /**
  * Builds the HTTP app: zod schemas drive validation, response shapes and the OpenAPI 3.1 document; every
@@ -148,12 +154,22 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
       clinicFlagRoutes(p),
       scimAdminRoutes(p),
       sso.clinic,
+      clinicSelfRoutes(p),
+      clinicSettingsCatalogueRoutes(p),
+      clinicInvitationRoutes(p),
+      memberRemovalRoutes(p),
     ]),
     { prefix: CLINIC_PREFIX },
   );
-  await app.register(operatorScope([platformRoutes(p), mfaResetRoutes(p), platformSettingsRoutes(p), platformFlagRoutes(p)]), { prefix: OPERATOR_PREFIX });
+  await app.register(
+    operatorScope([platformRoutes(p), mfaResetRoutes(p), platformSettingsRoutes(p), platformFlagRoutes(p), platformSettingsCatalogueRoutes(p)]),
+    { prefix: OPERATOR_PREFIX },
+  );
+  await app.register(publicClinicRoutes(p));
+  await app.register(publicInvitationRoutes(p));
   await app.register(scimRoutes(p));
   await app.register(sso.signIn);
+  await app.register(webApp());
   return app;
 }
 

@@ -87,6 +87,30 @@ export const IDENTITY_CONTROL_MIGRATIONS: ControlMigration[] = [
       `create index mfa_challenges_by_user on mfa_challenges (user_id)`,
     ],
   },
+  {
+    version: 8,
+    name: 'invitations to join a clinic',
+    statements: [
+      // A one-time link to join a clinic with a role: the first admin of a new clinic, or staff a clinic admin
+      // invites. Only the token's SHA-256 is kept. One open invitation per address and clinic: inviting again
+      // replaces the link.
+      `create table invitations (
+         id text primary key,
+         clinic_id text not null references clinics (id) on delete cascade,
+         email text not null,
+         name text not null,
+         role text not null,
+         token_hash text not null unique,
+         invited_by text references users (id) on delete set null,
+         created_at timestamptz not null default now(),
+         expires_at timestamptz not null,
+         accepted_at timestamptz,
+         accepted_by text references users (id) on delete set null,
+         revoked_at timestamptz)`,
+      `create index invitations_by_clinic on invitations (clinic_id, created_at)`,
+      `create unique index invitations_open on invitations (clinic_id, lower(email)) where accepted_at is null and revoked_at is null`,
+    ],
+  },
 ];
 
 /** How a session was signed in: a password alone, a password and a second factor, or a clinic's IdP. */
@@ -146,6 +170,20 @@ export const IDENTITY_CONTROL_COLUMNS = {
     attempts: integer().hasDefault(),
     expires_at: timestamptz(),
     consumed_at: timestamptz().nullable(),
+  },
+  invitations: {
+    id: text(),
+    clinic_id: text(),
+    email: text(),
+    name: text(),
+    role: text(),
+    token_hash: text(),
+    invited_by: text().nullable(),
+    created_at: timestamptz().hasDefault(),
+    expires_at: timestamptz(),
+    accepted_at: timestamptz().nullable(),
+    accepted_by: text().nullable(),
+    revoked_at: timestamptz().nullable(),
   },
 };
 

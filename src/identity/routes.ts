@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { principalOf } from '../access/guard.js';
-import { RoleKey } from '../access/clinic-roles.js';
+import { getRole, RoleKey } from '../access/clinic-roles.js';
+import { clinicLook } from '../branding/look.js';
 import type { Platform } from '../platform/platform.js';
 import { Problem, problemResponses, sendProblem } from '../http/problem.js';
 import { userActor } from './account-audit.js';
@@ -23,6 +24,18 @@ const signInResponses = { 200: SignedIn, ...problemResponses, 401: SignInProblem
 const security = [{ bearer: [] }];
 /** Which clinics and roles; the effective permissions stay server-side (`GET …/roles` explains a role). */
 const membershipsView = (ms: readonly { clinicId: string; role: string }[]) => ms.map(({ clinicId, role }) => ({ clinicId, role }));
+
+/** Each membership with what a clinic switcher shows: the clinic's address and name, and the role's name. */
+async function clinicsOf(p: Platform, memberships: { clinicId: string; role: string }[]) {
+  const out = [];
+  for (const m of memberships) {
+    const clinic = await p.clinics.get(m.clinicId);
+    if (!clinic) continue;
+    const role = await getRole(p.control, m.clinicId, m.role).catch(() => null);
+    out.push({ ...m, clinicSlug: clinic.slug, clinicName: (await clinicLook(p.settings, clinic)).displayName, roleName: role?.name ?? m.role });
+  }
+  return out;
+}
 
 export const identityRoutes =
   (p: Platform): FastifyPluginAsyncZod =>
@@ -77,15 +90,22 @@ export const identityRoutes =
     app.get('/api/v1/auth/me', {
       schema: {
         tags: ['auth'],
-        summary: 'The signed-in user, their clinics and roles, and how they signed in',
+        summary: 'The signed-in user, how they signed in, and their clinics (each one’s address and name) and roles',
         security,
-        response: { 200: Me.extend({ authMethod: AuthMethod, mfa: z.object({ enrolled: z.boolean() }) }), ...problemResponses },
+        response: {
+          200: Me.extend({
+            memberships: z.array(Membership.extend({ clinicSlug: z.string(), clinicName: z.string(), roleName: z.string() })),
+            authMethod: AuthMethod,
+            mfa: z.object({ enrolled: z.boolean() }),
+          }),
+          ...problemResponses,
+        },
       },
       handler: async (req) => {
         const me = principalOf(req);
         return {
           user: { id: me.userId, email: me.email, name: me.name, isOperator: me.isOperator },
-          memberships: membershipsView(me.memberships),
+          memberships: await clinicsOf(p, membershipsView(me.memberships)),
           authMethod: me.authMethod,
           mfa: { enrolled: await totp.isEnrolled(me.userId) },
         };

@@ -4,7 +4,7 @@ import { idSchema } from '../ids.js';
 import { problemResponses } from '../http/problem.js';
 import { auditAs } from '../http/clinic-scope.js';
 import { Patient, PatientInput, PatientListQuery, PatientPage, PatientPatch } from './schemas.js';
-import { createPatient, getPatient, listPatients, updatePatient } from './store.js';
+import { createPatient, getPatient, listPatients, patientsByIds, searchPatients, updatePatient } from './store.js';
 
 const PatientParams = z.strictObject({ patientId: idSchema('patient') });
 const tags = ['patients'];
@@ -17,10 +17,32 @@ export const patientRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get('/patients', {
     config: {
       permission: 'patient.read',
-      phi: auditAs((req) => ({ action: 'search', resourceType: 'Patient', resourceId: null, patientId: null, detail: { limit: Number(req.query.limit) } })),
+      // Whether it was a search or a lookup by ids, never the text typed.
+      phi: auditAs((req) => ({
+        action: 'search',
+        resourceType: 'Patient',
+        resourceId: null,
+        patientId: null,
+        detail: { limit: Number(req.query.limit), ...(req.query.q ? { byText: true } : {}), ...(req.query.ids ? { byIds: true } : {}) },
+      })),
     },
-    schema: { tags, summary: 'List the clinic’s patients (keyset pages)', querystring: PatientListQuery, response: { 200: PatientPage, ...problemResponses } },
-    handler: async (req) => req.clinic.read((scope) => listPatients(scope, req.query), (page) => ({ detail: { count: page.items.length } })),
+    schema: {
+      tags,
+      summary: 'List the clinic’s patients (keyset pages), search them by name or MRN, or read several by id',
+      querystring: PatientListQuery,
+      response: { 200: PatientPage, ...problemResponses },
+    },
+    handler: async (req) => {
+      const { q, ids, limit } = req.query;
+      if (!q && !ids) return req.clinic.read((scope) => listPatients(scope, req.query), (page) => ({ detail: { count: page.items.length } }));
+      const items = await req.clinic.read(
+        (scope) => (ids ? patientsByIds(scope, ids) : searchPatients(scope, q!, limit)),
+        (found) => ({ detail: { count: found.length } }),
+      );
+      // A search shows named patients: one record per patient shown, so the trail answers "who looked this patient up".
+      await req.clinic.record(items.map((x) => ({ action: 'search' as const, resourceType: 'Patient', resourceId: x.id, patientId: x.id })));
+      return { items, nextCursor: null };
+    },
   });
 
   app.post('/patients', {

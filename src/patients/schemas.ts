@@ -57,6 +57,21 @@ export const PatientPage = z.object({ items: z.array(Patient), nextCursor: z.str
 export const PatientListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: idSchema('patient').optional(),
+  q: z
+    .string()
+    .trim()
+    .min(2, 'type at least 2 characters')
+    .max(100)
+    .refine((v) => !v.includes('\u0000'), 'must not contain NUL')
+    .optional()
+    .describe('search: every word starts the given or family name, or the whole text starts the MRN; the first `limit` matches by name, no cursor'),
+  ids: z
+    .string()
+    .max(60 * 31)
+    .transform((v) => v.split(','))
+    .pipe(z.array(idSchema('patient')).min(1).max(60))
+    .optional()
+    .describe('comma-separated patient ids (at most 60, so the query stays within the edge’s 2 KB per value): these patients, where they exist in this clinic'),
 });
 
 export type PatientInput = z.infer<typeof PatientInput>;

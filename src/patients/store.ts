@@ -88,6 +88,36 @@ export async function listPatients(
   return { items, nextCursor: rows.length > page.limit ? (items.at(-1)?.id ?? null) : null };
 }
 
+/**
+ * Finds patients by name or MRN, as a front desk types them: each word starts the given or the family name
+ * ("ros fra" finds Rosalind Franklin), or the whole text starts the MRN. Ordered by name; the first `limit`.
+ */
+export async function searchPatients(scope: TenantScope, text: string, limit: number): Promise<Patient[]> {
+  const prefix = (w: string) => `${w.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  const words = text.split(/\s+/).filter(Boolean).slice(0, 5);
+  const rows = await scope.db
+    .selectFrom('patients')
+    .select(patientColumns)
+    .where((eb) =>
+      eb.or([
+        eb.and(words.map((w) => eb.or([eb('given_name', 'ilike', prefix(w)), eb('family_name', 'ilike', prefix(w))]))),
+        eb('mrn', 'ilike', prefix(text)),
+      ]),
+    )
+    .orderBy('family_name')
+    .orderBy('given_name')
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+  return rows.map(toPatient);
+}
+
+/** The patients of these ids that exist in this clinic (another clinic's ids find nothing), by name. */
+export async function patientsByIds(scope: TenantScope, ids: readonly string[]): Promise<Patient[]> {
+  const rows = await scope.db.selectFrom('patients').select(patientColumns).where('id', 'in', ids).orderBy('family_name').orderBy('given_name').execute();
+  return rows.map(toPatient);
+}
+
 export async function updatePatient(scope: TenantScope, id: string, patch: PatientPatch): Promise<Patient> {
   const { version, ...fields } = patch;
   const set: Partial<Selectable<PatientsTable>> = {};

@@ -25,6 +25,8 @@ import { Limits } from './limiter.js';
 import { Outbound } from './outbound.js';
 import { RedisBus } from './redis-bus.js';
 import { SecretBox } from './secrets.js';
+import { createMailer, type Mailer } from './mailer.js';
+import { Invitations } from '../identity/invitations.js';
 
 /** A configuration whose stores are concrete: every URL known (embedded or given) and a secret present. */
 export interface ResolvedConfig extends Config {
@@ -54,6 +56,10 @@ export interface Platform {
   outbound: Outbound;
   /** Seals OIDC client secrets and TOTP seeds under the deployment secret. */
   secrets: SecretBox;
+  /** Email (invitations) over SMTP. */
+  mailer: Mailer;
+  /** Invitations to join a clinic (first admins, staff). */
+  invitations: Invitations;
   /** The control-plane migrations this build knows, every domain's (`src/schema.ts`). */
   controlMigrations: ControlMigration[];
   /** The tenant migrations this build knows; tests may extend the list. */
@@ -102,6 +108,7 @@ export async function openPlatform(
   const sessions = new SessionStore(control, bus, config.sessionTtlHours);
   const settings = new SettingsService(control, bus, clinics, log);
   const flags = new FlagService(control, bus, log);
+  const mailer = createMailer(config.smtpUrl, config.mailFrom, log);
   const limits = bus instanceof RedisBus ? Limits.redis(bus.commands, config.instance) : Limits.memory(config.instance);
   const secrets = new SecretBox(config.secret);
   const outbound = new Outbound({ allow: config.outboundAllow });
@@ -128,11 +135,14 @@ export async function openPlatform(
     limits,
     outbound,
     secrets,
+    mailer,
+    invitations: new Invitations({ control, users, clinics, sessions, settings, mailer, config, log }),
     controlMigrations: CONTROL_MIGRATIONS,
     tenantMigrations: opts.tenantMigrations ?? TENANT_MIGRATIONS,
     tenantTables: TENANT_TABLES,
     regionSchemas: REGION_SCHEMAS,
     async close() {
+      mailer.close();
       flags.close();
       settings.close();
       sessions.close();

@@ -92,12 +92,12 @@ export const appointmentRoutes =
           detail: { ...filtersOf(query), list: true },
         })),
       },
-      schema: { tags, summary: 'The calendar: appointments by provider, patient, day and status', querystring: AppointmentListQuery, response: { 200: AppointmentPage, ...schedulingProblems } },
+      schema: { tags, summary: 'The calendar: appointments by provider, patient, day (or run of days) and status', querystring: AppointmentListQuery, response: { 200: AppointmentPage, ...schedulingProblems } },
       handler: async (req) => {
         const q = req.query;
         const page = await req.clinic.read(
           async (scope) => {
-            let day: { date: string; zone: string } | undefined;
+            let day: { date: string; zone: string; days: number } | undefined;
             if (q.date) {
               const zone = q.tz
                 ? requireTimeZone(q.tz, 'tz')
@@ -105,7 +105,7 @@ export const appointmentRoutes =
                   ? (await getProviderRow(scope, q.providerId)).time_zone
                   : undefined;
               if (!zone) throw badRequest('time_zone_required', 'A day is read in a time zone: give `tz`, or `providerId` to use the provider’s');
-              day = { date: q.date, zone };
+              day = { date: q.date, zone, days: q.days };
             }
             return listAppointments(scope, {
               providerId: q.providerId,

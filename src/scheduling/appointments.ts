@@ -145,8 +145,8 @@ export async function appointmentHistory(scope: TenantScope, id: string): Promis
 export interface AppointmentFilter {
   providerId?: string | undefined;
   patientId?: string | undefined;
-  /** A local date and the zone it is read in. */
-  day?: { date: string; zone: string } | undefined;
+  /** A local date and the zone it is read in, and how many days from it (one when absent). */
+  day?: { date: string; zone: string; days?: number } | undefined;
   statuses?: AppointmentStatus[] | undefined;
   limit: number;
   cursor?: string | undefined;
@@ -161,7 +161,7 @@ export async function listAppointments(scope: TenantScope, f: AppointmentFilter)
   if (f.day) {
     q = q
       .where('starts_at', '>=', new Date(zonedInstant(f.day.date, 0, f.day.zone)))
-      .where('starts_at', '<', new Date(zonedInstant(addDays(f.day.date, 1), 0, f.day.zone)));
+      .where('starts_at', '<', new Date(zonedInstant(addDays(f.day.date, f.day.days ?? 1), 0, f.day.zone)));
   }
   if (f.cursor) {
     const c = decodeCursor(f.cursor);

@@ -180,6 +180,8 @@ export const AppointmentListQuery = z.strictObject({
   patientId: idSchema('patient').optional(),
   /** A local date; its zone is `tz`, else the provider's (when `providerId` is given). */
   date: LocalDate.optional(),
+  /** With `date`: this many days from it (a week view asks for 7). */
+  days: z.coerce.number().int().min(1).max(31).default(1),
   tz: TimeZoneParam.optional(),
   status: z
     .string()

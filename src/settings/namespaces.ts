@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { contrastRatio, HEX_COLOR, MIN_CONTRAST } from '../branding/colors.js';
+import { inspectLogo, LOGO_TYPES } from '../branding/images.js';
 
 /**
  * Typed settings, one zod schema per namespace. Every key has a code default; layers (platform, region,
@@ -87,20 +89,72 @@ export const VisitSettings = z.strictObject({
 });
 export type VisitSettings = z.infer<typeof VisitSettings>;
 
+const hexColor = z.string().regex(HEX_COLOR, 'must be a colour as #rrggbb');
+
+/**
+ * A clinic's own look on its sign-in page, its screens and its emails. The logo is checked from its bytes
+ * (`branding/images.ts`); the text colour must stay readable on the brand colour (`branding/colors.ts`).
+ */
+export const BrandingSettings = z
+  .strictObject({
+    displayName: z.string().trim().min(1).max(100).nullable().default(null),
+    logo: z
+      .string()
+      .max(400_000, 'must be at most 256 KB')
+      .superRefine((v, ctx) => {
+        const info = inspectLogo(v);
+        if ('problem' in info) ctx.addIssue({ code: 'custom', message: info.problem });
+      })
+      .nullable()
+      .default(null)
+      .meta({ 'x-widget': 'image', 'x-accept': [...LOGO_TYPES] }),
+    primaryColor: hexColor.default('#0b6e6e').meta({ 'x-widget': 'color' }),
+    onPrimaryColor: hexColor.default('#ffffff').meta({ 'x-widget': 'color' }),
+  })
+  .refine((b) => contrastRatio(b.primaryColor, b.onPrimaryColor) >= MIN_CONTRAST, {
+    path: ['onPrimaryColor'],
+    message: `must contrast with the brand colour at least ${MIN_CONTRAST}:1 (WCAG AA for text)`,
+  });
+export type BrandingSettings = z.infer<typeof BrandingSettings>;
+
+export const LANGUAGES = ['en', 'de'] as const;
+/** The languages of a clinic's screens and emails; each person's browser picks among them. */
+export const LocaleSettings = z
+  .strictObject({
+    languages: z
+      .array(z.enum(LANGUAGES))
+      .min(1, 'at least one language is required')
+      .refine((ls) => new Set(ls).size === ls.length, 'languages must not repeat')
+      .default([...LANGUAGES]),
+    defaultLanguage: z.enum(LANGUAGES).default('en'),
+  })
+  .refine((l) => l.languages.includes(l.defaultLanguage), { path: ['defaultLanguage'], message: 'must be one of the languages offered' });
+export type LocaleSettings = z.infer<typeof LocaleSettings>;
+
 export const NAMESPACES = {
   scheduling: SchedulingSettings,
   intake: IntakeSettings,
   security: SecuritySettings,
   visits: VisitSettings,
+  branding: BrandingSettings,
+  locale: LocaleSettings,
 } as const;
 export type Namespace = keyof typeof NAMESPACES;
 export const NAMESPACE_NAMES = Object.keys(NAMESPACES) as Namespace[];
+
+/**
+ * A namespace that belongs to a feature: its settings page shows only where the feature is on for the clinic.
+ * The others are part of every clinic.
+ */
+export const NAMESPACE_FEATURES: Partial<Record<Namespace, string>> = { visits: 'video-visits' };
 
 export interface EffectiveSettings {
   scheduling: SchedulingSettings;
   intake: IntakeSettings;
   security: SecuritySettings;
   visits: VisitSettings;
+  branding: BrandingSettings;
+  locale: LocaleSettings;
 }
 
 export function defaults(): EffectiveSettings {
@@ -109,5 +163,23 @@ export function defaults(): EffectiveSettings {
     intake: IntakeSettings.parse({}),
     security: SecuritySettings.parse({}),
     visits: VisitSettings.parse({}),
+    branding: BrandingSettings.parse({}),
+    locale: LocaleSettings.parse({}),
   };
+}
+
+const jsonSchemas = new Map<Namespace, Record<string, unknown>>();
+
+/**
+ * A namespace's schema as JSON Schema (the input side: what a layer may set), from which the web app builds
+ * its settings pages. Rules zod cannot express in JSON Schema (a logo's bytes, a colour pair's contrast) are
+ * still the API's: the app asks `…/validate` as a form is filled in.
+ */
+export function namespaceJsonSchema(ns: Namespace): Record<string, unknown> {
+  let schema = jsonSchemas.get(ns);
+  if (!schema) {
+    const { $schema: _, ...rest } = z.toJSONSchema(NAMESPACES[ns], { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+    jsonSchemas.set(ns, (schema = rest));
+  }
+  return schema;
 }

@@ -316,8 +316,29 @@ export class SettingsService {
     for (const a of upper) Object.assign(merged, this.layer(a, ns).values);
     Object.assign(merged, input.values);
     const r = NAMESPACES[ns].safeParse(merged);
-    if (!r.success)
-      throw new AppError(400, 'invalid_setting', r.error.issues.map((i) => `${[ns, ...i.path.map(String)].join('.')} ${i.message}`).join('; '));
+    if (!r.success) {
+      const merging = r.error.issues.map((i) => ({ path: [ns, ...i.path.map(String)].join('.'), message: i.message }));
+      throw new AppError(400, 'invalid_setting', merging.map((e) => `${e.path} ${e.message}`).join('; '), { errors: merging });
+    }
+  }
+
+  /**
+   * The problems a write of these values to this layer would meet, without writing: the same checks as
+   * `write`, returned instead of thrown, so a settings form can show the API's own messages as it is filled in.
+   */
+  async check(address: LayerAddress, namespace: string, values: Record<string, unknown>): Promise<{ path: string; message: string }[]> {
+    const ns = this.namespace(namespace);
+    await this.ready();
+    try {
+      await this.validate(address, ns, { values, expectedVersion: 0, reason: 'check' });
+      return [];
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      const listed = err.extra.errors as { path: string; message: string }[] | undefined;
+      if (listed?.length) return listed;
+      const key = typeof err.extra.key === 'string' ? err.extra.key : ns;
+      return [{ path: key, message: err.message }];
+    }
   }
 
   /** Parses merged values; a stored key that today's rules refuse falls back to its default (and is logged). */
@@ -327,7 +348,10 @@ export class SettingsService {
     if (r.success) return r.data;
     const bad = new Set(r.error.issues.map((i) => String(i.path[0])));
     this.log.warn({ clinicId, namespace: ns, keys: [...bad] }, 'stored settings no longer valid; using defaults for those keys');
-    return schema.parse(Object.fromEntries(Object.entries(merged).filter(([k]) => !bad.has(k))));
+    // A rule across keys (a colour pair) can still fail with one side back at its default: then the whole
+    // namespace falls back, rather than the clinic's requests failing.
+    const kept = schema.safeParse(Object.fromEntries(Object.entries(merged).filter(([k]) => !bad.has(k))));
+    return kept.success ? kept.data : schema.parse({});
   }
 
   close(): void {

@@ -23,6 +23,18 @@ export interface MoveReport {
   sourceRemoved: boolean;
 }
 
+/** One step of a move as the operator console shows it while the move runs (kept in `placement_moves.detail`). */
+export interface MoveStep {
+  step: 'prepare' | 'freeze' | 'copy' | 'verify' | 'switch' | 'cleanup' | 'done' | 'failed';
+  at: string;
+  table: string | null;
+  rows: number | null;
+}
+export interface MoveProgress {
+  percent: number;
+  steps: MoveStep[];
+}
+
 /** Seams for tests: act while writes are frozen, or tamper with the copy before it is verified. */
 export interface MoveHooks {
   duringFreeze?: () => Promise<void>;
@@ -74,6 +86,8 @@ class Move {
   private readonly epoch: number;
   private frozenAt = 0;
   private switched = false;
+  /** Written to the move's row as each step happens, so any node can show a running move's progress. */
+  private readonly progress: MoveProgress = { percent: 0, steps: [] };
   /** The source database connection that holds the clinic's write lock from the freeze to the switch. */
   private writeLock: pg.Client | undefined;
 
@@ -108,9 +122,11 @@ class Move {
       .execute();
     let tables: TableChecksum[];
     try {
+      await this.step('prepare', 10);
       tables = await this.copyAndSwitch();
       await this.fenceSource();
     } catch (err) {
+      await this.step('failed', this.progress.percent).catch(() => {});
       await this.recover(err);
       throw err;
     } finally {
@@ -118,7 +134,10 @@ class Move {
     }
     await retried('unfreeze', () => p.clinics.transition(clinic.id, 'moving', 'active'));
     const frozenMs = Date.now() - this.frozenAt;
+    await this.step('cleanup', 97).catch(() => {});
     const sourceRemoved = await this.removeSource();
+    this.progress.percent = 100;
+    this.progress.steps.push({ step: 'done', at: new Date().toISOString(), table: null, rows: null });
     const report: MoveReport = { id: this.id, from: this.source.placement.model, to: this.target.placement.model, frozenMs, tables, sourceRemoved };
     await this.finish('completed', report).catch((err) => this.log.error({ err }, 'recording the completed move failed'));
     this.log.info({ frozenMs, sourceRemoved }, 'clinic moved');
@@ -137,6 +156,7 @@ class Move {
 
     if (!(await p.clinics.freeze(clinic.id, epoch))) throw new AppError(409, 'clinic_busy', 'The clinic changed state; try again');
     this.frozenAt = Date.now();
+    await this.step('freeze', 15);
     this.writeLock = await connect(this.url(source));
     await setAnchorEpoch(this.writeLock, source.placement.schema, clinic.id, epoch + 1, epoch + 1);
     await holdWrites(this.writeLock, clinic.id);
@@ -145,7 +165,11 @@ class Move {
     const src = this.writeLock;
     const targetUrl = this.url(target);
     const verified = await withClient(targetUrl, async (dst) => {
-      await copyClinic(this.p.tenantTables, src, source.placement.schema, dst, target.placement.schema, clinic.id);
+      const count = this.p.tenantTables.length;
+      await copyClinic(this.p.tenantTables, src, source.placement.schema, dst, target.placement.schema, clinic.id, (table, rows, i) =>
+        this.step('copy', 15 + Math.round((60 * (i + 1)) / count), table, rows),
+      );
+      await this.step('verify', 85);
       await this.hooks.beforeVerify?.({ url: targetUrl, placement: target.placement });
       const before = await checksums(this.p.tenantTables, src, source.placement.schema, clinic.id);
       const after = await checksums(this.p.tenantTables, dst, target.placement.schema, clinic.id);
@@ -155,6 +179,7 @@ class Move {
       await setAnchorEpoch(dst, target.placement.schema, clinic.id, epoch + 2, epoch + 1);
       return after;
     });
+    await this.step('switch', 92);
     this.switched = await p.clinics.switchPlacement(clinic.id, epoch + 1, target.placement);
     if (!this.switched) throw new AppError(409, 'clinic_busy', 'The clinic changed during the move; it stays where it was');
     return verified;
@@ -211,10 +236,16 @@ class Move {
     await this.finish('failed', { error: message(err), switched: false }).catch(() => {});
   }
 
-  private async finish(outcome: 'completed' | 'failed', detail: unknown): Promise<void> {
+  private async step(name: MoveStep['step'], percent: number, table: string | null = null, rows: number | null = null): Promise<void> {
+    this.progress.percent = percent;
+    this.progress.steps.push({ step: name, at: new Date().toISOString(), table, rows });
+    await this.p.control.updateTable('placement_moves').set({ detail: JSON.stringify({ progress: this.progress }) }).where('id', '=', this.id).execute();
+  }
+
+  private async finish(outcome: 'completed' | 'failed', detail: object): Promise<void> {
     await this.p.control
       .updateTable('placement_moves')
-      .set({ outcome, finished_at: new Date(), detail: JSON.stringify(detail) })
+      .set({ outcome, finished_at: new Date(), detail: JSON.stringify({ ...detail, progress: this.progress }) })
       .where('id', '=', this.id)
       .execute();
   }

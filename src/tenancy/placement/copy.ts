@@ -29,12 +29,22 @@ export function keyOrder(t: TenantTable): string {
  * Copies every row of one clinic, table by table (parents first), from `src` to `dst` in one transaction on each
  * side: the target either gets the whole clinic or nothing.
  */
-export async function copyClinic(tables: readonly TenantTable[], src: pg.ClientBase, srcSchema: string, dst: pg.ClientBase, dstSchema: string, clinicId: string): Promise<void> {
+export async function copyClinic(
+  tables: readonly TenantTable[],
+  src: pg.ClientBase,
+  srcSchema: string,
+  dst: pg.ClientBase,
+  dstSchema: string,
+  clinicId: string,
+  /** Told after each table, with its row count and position: a move shows its progress with it. */
+  copied: (table: string, rows: number, index: number) => Promise<void> = async () => {},
+): Promise<void> {
   await inTransaction(src, () =>
     inTransaction(dst, async () => {
       await pinAdmin(src, clinicId);
       await pinAdmin(dst, clinicId);
-      for (const t of tables) {
+      for (const [i, t] of tables.entries()) {
+        let rows = 0;
         await src.query(
           `declare rows_out no scroll cursor for select row_to_json(t)::text as j from ${q(srcSchema)}.${q(t.name)} t where clinic_id = $1 order by ${keyOrder(t)}`,
           [clinicId],
@@ -42,12 +52,14 @@ export async function copyClinic(tables: readonly TenantTable[], src: pg.ClientB
         for (;;) {
           const batch = await src.query<{ j: string }>(`fetch ${COPY_BATCH} from rows_out`);
           if (batch.rows.length === 0) break;
+          rows += batch.rows.length;
           await dst.query(
             `insert into ${q(dstSchema)}.${q(t.name)} select * from json_populate_recordset(null::${q(dstSchema)}.${q(t.name)}, $1::json)`,
             [`[${batch.rows.map((r) => r.j).join(',')}]`],
           );
         }
         await src.query('close rows_out');
+        await copied(t.name, rows, i);
       }
     }),
   );

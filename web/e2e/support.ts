@@ -1,0 +1,69 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { AxeBuilder } from '@axe-core/playwright';
+import type { Page } from 'playwright-core';
+
+/** Debian's Chromium, driven by playwright-core (no downloaded browser). */
+export const CHROMIUM = '/usr/bin/chromium';
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage'];
+const WEB = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = join(WEB, '..');
+export const SCREENSHOTS = join(ROOT, 'docs', 'screenshots');
+
+/**
+ * Whether the browser suites can run. On a fresh machine (embedded PostgreSQL, no Chromium) they are skipped
+ * with a message; where the real servers are (CI), a missing browser is a failure, never a silent skip.
+ */
+export function browserSkipReason(): string | null {
+  if (existsSync(CHROMIUM)) return null;
+  if (process.env.POLYCLINIC_TEST_DATABASE_URL) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); the browser suite must run against the real servers`);
+  return `browser suite skipped: ${CHROMIUM} is not installed (apt-get install chromium to run it)`;
+}
+
+/** Builds web/dist when it is missing or older than any source of the app (npm install builds it too). */
+export function ensureWebBuilt(): void {
+  const index = join(WEB, 'dist', 'index.html');
+  const newest = (dir: string): number =>
+    Math.max(0, ...readdirSync(dir).map((n) => (statSync(join(dir, n)).isDirectory() ? newest(join(dir, n)) : statSync(join(dir, n)).mtimeMs)));
+  if (existsSync(index) && statSync(index).mtimeMs >= Math.max(newest(join(WEB, 'src')), statSync(join(WEB, 'index.html')).mtimeMs)) return;
+  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(WEB, 'scripts', 'build.ts')], { stdio: 'inherit', cwd: ROOT });
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** The app's text catalogues, so the walk finds controls by what a person reads in either language. */
+export async function catalogue(lang: 'en' | 'de'): Promise<Record<string, string>> {
+  const mod = (await import(pathToFileURL(join(WEB, 'src', 'i18n', `${lang}.ts`)).href)) as Record<string, Record<string, string>>;
+  return mod[lang]!;
+}
+
+export function fill(text: string, vars: Record<string, string | number> = {}): string {
+  return text.replace(/\{(\w+)\}/g, (m, k: string) => (k in vars ? String(vars[k]) : m));
+}
+
+/** Runs axe on the page as it is; a serious or critical violation fails the walk, naming the rule and nodes. */
+export async function accessible(page: Page, screen: string): Promise<void> {
+  const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  if (bad.length)
+    throw new Error(
+      `axe on ${screen}: ${bad.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`).join('\n')}`,
+    );
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: false });
+}

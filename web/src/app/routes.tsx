@@ -1,0 +1,44 @@
+import { lazy, Suspense, type ReactNode } from 'react';
+import { Navigate, Route, Routes, useLocation } from 'react-router';
+import { useSession } from '../auth/session';
+import { SignInPage } from '../auth/SignInPage';
+import { SsoCallback } from '../auth/SsoCallback';
+import { LoadingState } from '../ui/states';
+import { Home } from './Home';
+import { NotFoundPage } from './NotFoundPage';
+
+// Everything behind sign-in is loaded when first needed: the sign-in route ships only what it shows.
+const ClinicLayout = lazy(() => import('../clinic/ClinicLayout'));
+const ClinicPicker = lazy(() => import('../clinic/ClinicPicker'));
+const AccountPage = lazy(() => import('../account/AccountPage'));
+const InvitationPage = lazy(() => import('../auth/InvitationPage'));
+const OperatorLayout = lazy(() => import('../operator/OperatorLayout'));
+
+export function AppRoutes() {
+  return (
+    <Suspense fallback={<LoadingState />}>
+      <Routes>
+        <Route path="/" element={<Home />} />
+        <Route path="/sign-in" element={<SignInPage />} />
+        <Route path="/sign-in/sso" element={<SsoCallback />} />
+        <Route path="/c/:slug/sign-in" element={<SignInPage />} />
+        <Route path="/invitation/:token" element={<InvitationPage />} />
+        <Route path="/clinics" element={<SignedIn><ClinicPicker /></SignedIn>} />
+        <Route path="/account" element={<SignedIn><AccountPage /></SignedIn>} />
+        <Route path="/c/:slug/*" element={<SignedIn><ClinicLayout /></SignedIn>} />
+        <Route path="/operator/*" element={<SignedIn><OperatorLayout /></SignedIn>} />
+        <Route path="*" element={<NotFoundPage />} />
+      </Routes>
+    </Suspense>
+  );
+}
+
+/** A screen for signed-in people: anyone else is sent to sign in and brought back afterwards. */
+export function SignedIn({ children }: { children: ReactNode }) {
+  const s = useSession();
+  const location = useLocation();
+  if (s) return <>{children}</>;
+  const slug = /^\/c\/([^/]+)/.exec(location.pathname)?.[1];
+  const next = encodeURIComponent(location.pathname + location.search);
+  return <Navigate to={`${slug ? `/c/${slug}` : ''}/sign-in?next=${next}`} replace />;
+}

@@ -1,0 +1,80 @@
+import { Alert, Button, Group, Modal, Select, SimpleGrid, Stack, TextInput } from '@mantine/core';
+import { DatePickerInput } from '@mantine/dates';
+import { useForm } from '@mantine/form';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
+import { api, call } from '../api/client';
+import { useClinic } from '../clinic/context';
+import type { Patient } from '../clinic/data';
+import { useI18n } from '../i18n/i18n';
+import { applyProblem } from '../ui/forms';
+
+/** Registers a patient; every rule (names, a real past birth date, MRN unique in the clinic) is the API's. */
+export function NewPatientModal({ opened, onClose, onCreated }: { opened: boolean; onClose: () => void; onCreated: (p: Patient) => void }) {
+  const { t } = useI18n();
+  const { clinicId } = useClinic();
+  const queryClient = useQueryClient();
+  const [error, setError] = useState<string | null>(null);
+  const form = useForm({
+    initialValues: { givenName: '', familyName: '', birthDate: '' as string | null, sex: 'unknown', mrn: '', email: '', phone: '' },
+  });
+  const create = useMutation({
+    mutationFn: (v: typeof form.values) =>
+      call(
+        api.POST('/api/v1/clinics/{clinicId}/patients', {
+          params: { path: { clinicId } },
+          body: {
+            givenName: v.givenName,
+            familyName: v.familyName,
+            birthDate: v.birthDate ?? '',
+            sex: v.sex as Patient['sex'],
+            ...(v.mrn.trim() ? { mrn: v.mrn.trim() } : {}),
+            ...(v.email.trim() ? { email: v.email.trim() } : {}),
+            ...(v.phone.trim() ? { phone: v.phone.trim() } : {}),
+          },
+        }),
+      ),
+    onSuccess: (p) => {
+      void queryClient.invalidateQueries({ queryKey: [clinicId, 'patients'] });
+      form.reset();
+      onClose();
+      onCreated(p);
+    },
+    onError: (err) => setError(applyProblem(form, err)),
+  });
+  return (
+    <Modal opened={opened} onClose={onClose} title={t('patients.register')} size="lg">
+      <form onSubmit={form.onSubmit((v) => (setError(null), create.mutate(v)))} noValidate>
+        <Stack>
+          {error && (
+            <Alert color="red" variant="light" role="alert">
+              {error}
+            </Alert>
+          )}
+          <SimpleGrid cols={{ base: 1, sm: 2 }}>
+            <TextInput label={t('patient.givenName')} required {...form.getInputProps('givenName')} />
+            <TextInput label={t('patient.familyName')} required {...form.getInputProps('familyName')} />
+            <DatePickerInput label={t('patient.birthDate')} required valueFormat="ll" {...form.getInputProps('birthDate')} maxDate={new Date()} defaultLevel="decade" />
+            <Select
+              label={t('patients.sex')}
+              data={(['female', 'male', 'other', 'unknown'] as const).map((s) => ({ value: s, label: t(`sex.${s}`) }))}
+              allowDeselect={false}
+              {...form.getInputProps('sex')}
+            />
+            <TextInput label={t('patient.mrn')} {...form.getInputProps('mrn')} />
+            <TextInput label={t('field.email')} type="email" {...form.getInputProps('email')} />
+            <TextInput label={t('patient.phone')} type="tel" {...form.getInputProps('phone')} />
+          </SimpleGrid>
+          <Group justify="flex-end">
+            <Button variant="default" onClick={onClose}>
+              {t('action.cancel')}
+            </Button>
+            <Button type="submit" loading={create.isPending}>
+              {t('patients.register')}
+            </Button>
+          </Group>
+        </Stack>
+      </form>
+    </Modal>
+  );
+}
