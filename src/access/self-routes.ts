@@ -38,7 +38,9 @@ export const clinicSelfRoutes =
         if (!clinic) throw notFound('clinic');
         const [role, provider] = await Promise.all([
           getRole(p.control, handle.id, handle.membership.role).catch(() => null),
-          handle.read((scope) => scope.db.selectFrom('providers').select('id').where('user_id', '=', handle.userId).orderBy('created_at').executeTakeFirst()),
+          handle.read((scope) =>
+            scope.db.selectFrom('providers').select('id').where('user_id', '=', handle.userId).orderBy('created_at').executeTakeFirst(),
+          ),
         ]);
         return {
           clinicId: clinic.id,

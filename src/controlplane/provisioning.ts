@@ -75,9 +75,7 @@ export async function createClinic(p: Platform, input: NewClinic): Promise<Clini
     return clinicFromRow(row);
   } catch (err) {
     p.log.error({ err, clinicId: id }, 'clinic provisioning failed; removing what was created');
-    await kind.remove(ctx, store).catch((e) =>
-      p.log.error({ err: e, clinicId: id }, 'cleanup after failed provisioning failed'),
-    );
+    await kind.remove(ctx, store).catch((e) => p.log.error({ err: e, clinicId: id }, 'cleanup after failed provisioning failed'));
     await p.control.deleteFrom('clinics').where('id', '=', id).execute();
     await p.clinics.changed(id);
     throw err;

@@ -61,9 +61,7 @@ export async function runOnce(url: string, statements: string[]): Promise<void> 
 }
 
 export function pgErrorCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string'
-    ? err.code
-    : undefined;
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
 }
 
 /** A dedicated admin connection for DDL and copies; closed when `fn` settles. */

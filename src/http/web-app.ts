@@ -39,7 +39,8 @@ export function webApp(dist = WEB_DIST): FastifyPluginAsync {
 
     app.get('/*', async (req, reply) => {
       const path = req.url.split('?')[0] ?? '/';
-      if (NOT_THE_APP.test(path) || /\.[a-z0-9]{1,8}$/i.test(path)) return sendProblem(req, reply, 404, 'route_not_found', `No route ${req.method} ${path}`);
+      if (NOT_THE_APP.test(path) || /\.[a-z0-9]{1,8}$/i.test(path))
+        return sendProblem(req, reply, 404, 'route_not_found', `No route ${req.method} ${path}`);
       if (!built)
         return reply
           .code(503)

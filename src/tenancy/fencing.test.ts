@@ -183,7 +183,9 @@ describe('a clinic moved through every placement while node A serves it', () => 
     const { clinicId, token, seeded } = await clinicWithPatients();
     // Every node has the clinic cached before the first move.
     for (const app of [t.app, nodeB.app, deaf.app])
-      expect((await app.inject({ method: 'GET', url: `/api/v1/clinics/${clinicId}/patients?limit=1`, headers: bearer(token) })).statusCode).toBe(200);
+      expect(
+        (await app.inject({ method: 'GET', url: `/api/v1/clinics/${clinicId}/patients?limit=1`, headers: bearer(token) })).statusCode,
+      ).toBe(200);
     const onA = poll(t.app, clinicId, token, seeded);
     const onDeaf = poll(deaf.app, clinicId, token, seeded);
     const moves: Window[] = [];
@@ -219,7 +221,9 @@ describe('a clinic moved through every placement while node A serves it', () => 
     const { clinicId, token, seeded } = await clinicWithPatients();
     const env = { ...cliEnv(t.p.config), ...(t.p.config.redisUrl ? { POLYCLINIC_REDIS_URL: t.p.config.redisUrl } : {}) };
     for (const app of [t.app, nodeB.app])
-      expect((await app.inject({ method: 'GET', url: `/api/v1/clinics/${clinicId}/patients?limit=1`, headers: bearer(token) })).statusCode).toBe(200);
+      expect(
+        (await app.inject({ method: 'GET', url: `/api/v1/clinics/${clinicId}/patients?limit=1`, headers: bearer(token) })).statusCode,
+      ).toBe(200);
     const onA = poll(t.app, clinicId, token, seeded);
     const moves: Window[] = [];
     for (const model of ROUND_TRIP) {
@@ -243,7 +247,10 @@ describe('a clinic moved through every placement while node A serves it', () => 
 });
 
 /** Holds an exclusive lock on a table of the move's target, so the copy waits on it; then `act`s on the waiting backend. */
-function interruptCopy(target: { url: string; schema: string }, act: 'cancel' | 'terminate'): { hooks: MoveHooks; interrupted: Promise<number> } {
+function interruptCopy(
+  target: { url: string; schema: string },
+  act: 'cancel' | 'terminate',
+): { hooks: MoveHooks; interrupted: Promise<number> } {
   let resolve!: (pid: number) => void;
   let reject!: (err: unknown) => void;
   const interrupted = new Promise<number>((res, rej) => ((resolve = res), (reject = rej)));
@@ -302,7 +309,9 @@ describe('a move that fails', () => {
         hooks = {
           beforeVerify: async ({ url, placement }) => {
             await withClient(url, (c) =>
-              c.query(`update ${quoteIdent(placement.schema)}.patients set given_name = 'Corrupted' where id = (select min(id) from ${quoteIdent(placement.schema)}.patients)`),
+              c.query(
+                `update ${quoteIdent(placement.schema)}.patients set given_name = 'Corrupted' where id = (select min(id) from ${quoteIdent(placement.schema)}.patients)`,
+              ),
             );
           },
         };
@@ -330,7 +339,11 @@ describe('a move that fails', () => {
           payload: { givenName: 'After', familyName: failure, birthDate: '2000-01-01' },
         });
         expect(write.statusCode, write.body).toBe(201);
-        const read = await app.inject({ method: 'GET', url: `/api/v1/clinics/${clinicId}/patients/${write.json().id}`, headers: bearer(token) });
+        const read = await app.inject({
+          method: 'GET',
+          url: `/api/v1/clinics/${clinicId}/patients/${write.json().id}`,
+          headers: bearer(token),
+        });
         expect(read.statusCode).toBe(200);
       }
       // Nothing of the target is left behind.
@@ -338,7 +351,9 @@ describe('a move that fails', () => {
         const left = await withClient(target.url, (c) => c.query('select 1 from pg_namespace where nspname = $1', [target.schema]));
         expect(left.rowCount).toBe(0);
       } else {
-        const left = await withClient(t.p.stores.adminUrl('us-east'), (c) => c.query('select 1 from pg_database where datname = $1', [databaseOf(target.url)]));
+        const left = await withClient(t.p.stores.adminUrl('us-east'), (c) =>
+          c.query('select 1 from pg_database where datname = $1', [databaseOf(target.url)]),
+        );
         expect(left.rowCount).toBe(0);
       }
     });

@@ -35,10 +35,7 @@ export interface FleetMigrationReport {
  * at once), then each schema- and database-placement clinic on its own. A clinic that fails is reported and
  * keeps its old version; the others carry on. Clinics in the middle of a move are skipped and reported.
  */
-export async function migrateFleet(
-  p: Platform,
-  onProgress: (e: MigrationProgress) => void = () => {},
-): Promise<FleetMigrationReport> {
+export async function migrateFleet(p: Platform, onProgress: (e: MigrationProgress) => void = () => {}): Promise<FleetMigrationReport> {
   return withClient(p.config.controlDatabaseUrl, async (lockClient) => {
     const lock = await lockClient.query<{ ok: boolean }>(
       `select pg_try_advisory_lock(hashtextextended('polyclinic:fleet-migrate', 0)) as ok`,

@@ -48,8 +48,7 @@ export const ANCHOR_COLUMNS = {
   clinic: { clinic_id: text(), created_at: timestamptz().hasDefault(), placement_epoch: bigint().nullable().hasDefault() },
 };
 
-export const latestTenantVersion = (migrations: TenantMigration[]): number =>
-  migrations.reduce((m, x) => Math.max(m, x.version), 0);
+export const latestTenantVersion = (migrations: TenantMigration[]): number => migrations.reduce((m, x) => Math.max(m, x.version), 0);
 
 /**
  * Per-database helpers, created in every region database and every clinic database.
@@ -72,9 +71,6 @@ export function databaseHelperStatements(grantees: string[]): string[] {
            raise exception 'clinic % is frozen for a placement move', p_clinic using errcode = 'PCF01';
          end if;
        end $$`,
-    ...grantees.flatMap((g) => [
-      `grant usage on schema ${h} to ${q(g)}`,
-      `grant execute on all functions in schema ${h} to ${q(g)}`,
-    ]),
+    ...grantees.flatMap((g) => [`grant usage on schema ${h} to ${q(g)}`, `grant execute on all functions in schema ${h} to ${q(g)}`]),
   ];
 }

@@ -24,7 +24,9 @@ let original: TableChecksum[];
 
 const sourceChecksums = async (id: string) => {
   const c = (await t.p.clinics.fresh(id))!;
-  return withClient(t.p.stores.adminUrl(c.dataRegion, c.placement.database), (db) => checksums(t.p.tenantTables, db, c.placement.schema, id));
+  return withClient(t.p.stores.adminUrl(c.dataRegion, c.placement.database), (db) =>
+    checksums(t.p.tenantTables, db, c.placement.schema, id),
+  );
 };
 const addPatient = (name: string) =>
   t.app.inject({
@@ -45,9 +47,17 @@ beforeAll(async () => {
   token = (await t.staff(clinicId, 'physician')).token;
   await t.p.stores.transaction(clinicId, 'write', async (scope) => {
     for (let i = 0; i < 1500; i++)
-      await createPatient(scope, { givenName: `G${i}`, familyName: `F${i % 37}`, birthDate: '1960-02-29', sex: 'female', email: `p${i}@example.org` });
+      await createPatient(scope, {
+        givenName: `G${i}`,
+        familyName: `F${i % 37}`,
+        birthDate: '1960-02-29',
+        sex: 'female',
+        email: `p${i}@example.org`,
+      });
   });
-  await t.p.stores.transaction(neighbourId, 'write', (scope) => createPatient(scope, { givenName: 'N', familyName: 'N', birthDate: '1990-01-01', sex: 'male' }));
+  await t.p.stores.transaction(neighbourId, 'write', (scope) =>
+    createPatient(scope, { givenName: 'N', familyName: 'N', birthDate: '1990-01-01', sex: 'male' }),
+  );
   original = await sourceChecksums(clinicId);
 });
 afterAll(async () => {
@@ -119,7 +129,9 @@ describe('moving a clinic pooled -> schema -> database -> pooled', () => {
         outcomes.read = read.statusCode;
         // node 2's cache still says "active": the store refuses it (its epoch is past), and node 2 learns of the freeze.
         outcomes.stale = await other.stores
-          .transaction(clinicId, 'write', (scope) => createPatient(scope, { givenName: 'Stale', familyName: 'X', birthDate: '1990-01-01', sex: 'unknown' }))
+          .transaction(clinicId, 'write', (scope) =>
+            createPatient(scope, { givenName: 'Stale', familyName: 'X', birthDate: '1990-01-01', sex: 'unknown' }),
+          )
           .then(
             () => 'written',
             (e: unknown) => (e instanceof AppError ? `${e.status} ${e.code}` : String(e)),
@@ -145,7 +157,11 @@ describe('moving a clinic pooled -> schema -> database -> pooled', () => {
     const attempt = moveClinic(t.p, clinicId, 'schema', {
       beforeVerify: async ({ url, placement }) => {
         targetSchema = placement.schema;
-        await withClient(url, (c) => c.query(`update "${placement.schema}".patients set given_name = 'Corrupted' where id = (select min(id) from "${placement.schema}".patients)`));
+        await withClient(url, (c) =>
+          c.query(
+            `update "${placement.schema}".patients set given_name = 'Corrupted' where id = (select min(id) from "${placement.schema}".patients)`,
+          ),
+        );
       },
     });
     await expect(attempt).rejects.toMatchObject({ code: 'move_verification_failed' });
@@ -153,7 +169,9 @@ describe('moving a clinic pooled -> schema -> database -> pooled', () => {
     expect(after.placement).toEqual(before.placement);
     expect(after.status).toBe('active');
     expect(await sourceChecksums(clinicId)).toEqual(original);
-    const schemaLeft = await withClient(t.p.stores.adminUrl(before.dataRegion), (c) => c.query('select 1 from pg_namespace where nspname = $1', [targetSchema]));
+    const schemaLeft = await withClient(t.p.stores.adminUrl(before.dataRegion), (c) =>
+      c.query('select 1 from pg_namespace where nspname = $1', [targetSchema]),
+    );
     expect(schemaLeft.rowCount).toBe(0);
     expect((await addPatient('AfterFailedMove')).statusCode).toBe(201);
     const moves = await t.p.control.selectFrom('placement_moves').select(['outcome']).where('clinic_id', '=', clinicId).execute();
@@ -169,7 +187,10 @@ describe('moving a clinic pooled -> schema -> database -> pooled', () => {
     await withClient(t.p.stores.adminUrl('us-east'), async (c) => {
       await insertAnchor(c, target.schema, clinicId, 1);
       await c.query(`update "${target.schema}".clinic set placement_epoch = null`);
-      await c.query(`insert into "${target.schema}".patients (clinic_id, id, given_name, family_name, birth_date) values ($1, 'pat_left', 'Left', 'Behind', '1970-01-01')`, [clinicId]);
+      await c.query(
+        `insert into "${target.schema}".patients (clinic_id, id, given_name, family_name, birth_date) values ($1, 'pat_left', 'Left', 'Behind', '1970-01-01')`,
+        [clinicId],
+      );
     });
     const { move } = await moveClinic(t.p, clinicId, 'schema');
     expect(move.tables).toEqual(original);
@@ -178,17 +199,34 @@ describe('moving a clinic pooled -> schema -> database -> pooled', () => {
   });
 
   it('never touches a neighbour in the pooled store', async () => {
-    const rows = await t.p.stores.transaction(neighbourId, 'read', (scope) => scope.db.selectFrom('patients').select(['given_name']).execute());
+    const rows = await t.p.stores.transaction(neighbourId, 'read', (scope) =>
+      scope.db.selectFrom('patients').select(['given_name']).execute(),
+    );
     expect(rows).toEqual([{ given_name: 'N' }]);
   });
 
   it('refuses a move to the current placement and from a non-operator', async () => {
-    const same = await t.app.inject({ method: 'POST', url: `/api/v1/platform/clinics/${clinicId}/placement`, headers: bearer(t.operatorToken), payload: { model: 'pooled' } });
+    const same = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/platform/clinics/${clinicId}/placement`,
+      headers: bearer(t.operatorToken),
+      payload: { model: 'pooled' },
+    });
     expect(same.statusCode).toBe(409);
     expect(same.json().code).toBe('already_in_placement');
-    const staff = await t.app.inject({ method: 'POST', url: `/api/v1/platform/clinics/${clinicId}/placement`, headers: bearer(token), payload: { model: 'schema' } });
+    const staff = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/platform/clinics/${clinicId}/placement`,
+      headers: bearer(token),
+      payload: { model: 'schema' },
+    });
     expect(staff.statusCode).toBe(403);
-    const bad = await t.app.inject({ method: 'POST', url: `/api/v1/platform/clinics/${clinicId}/placement`, headers: bearer(t.operatorToken), payload: { model: 'cloud' } });
+    const bad = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/platform/clinics/${clinicId}/placement`,
+      headers: bearer(t.operatorToken),
+      payload: { model: 'cloud' },
+    });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().code).toBe('validation_failed');
   });

@@ -62,11 +62,18 @@ export interface MoveHooks {
  * the clinic frozen (reads go on from either copy; writes would make them differ) and says so. Every step
  * runs on connections of its own, so a cancelled or ended statement fails the move, never a node.
  */
-export async function moveClinic(p: Platform, clinicId: string, to: PlacementModel, hooks: MoveHooks = {}): Promise<{ clinic: Clinic; move: MoveReport }> {
+export async function moveClinic(
+  p: Platform,
+  clinicId: string,
+  to: PlacementModel,
+  hooks: MoveHooks = {},
+): Promise<{ clinic: Clinic; move: MoveReport }> {
   // One mover per clinic at a time, across processes: a session lock on the control database, released when the
   // connection ends whatever happens to this process.
   return withClient(p.config.controlDatabaseUrl, async (guard) => {
-    const held = await guard.query<{ ok: boolean }>('select pg_try_advisory_lock(hashtextextended($1, 0)) as ok', [`polyclinic:move:${clinicId}`]);
+    const held = await guard.query<{ ok: boolean }>('select pg_try_advisory_lock(hashtextextended($1, 0)) as ok', [
+      `polyclinic:move:${clinicId}`,
+    ]);
     if (!held.rows[0]?.ok) throw new AppError(409, 'clinic_busy', 'Another move of this clinic is running; try again when it is done');
     const clinic = await p.clinics.fresh(clinicId);
     if (!clinic) throw notFound('clinic');
@@ -100,7 +107,11 @@ class Move {
     const regionId = clinic.dataRegion;
     const regionDatabase = databaseOf(p.stores.adminUrl(regionId));
     this.source = { clinicId: clinic.id, regionId, placement: clinic.placement };
-    this.target = { clinicId: clinic.id, regionId, placement: targetKind.address({ instance: p.config.instance, clinicId: clinic.id, regionDatabase }) };
+    this.target = {
+      clinicId: clinic.id,
+      regionId,
+      placement: targetKind.address({ instance: p.config.instance, clinicId: clinic.id, regionDatabase }),
+    };
     this.sourceKind = placementKind(clinic.placement.model);
     this.epoch = clinic.placementEpoch;
     this.log = p.log.child({ clinicId: clinic.id, moveId: this.id, from: clinic.placement.model, to: targetKind.model });
@@ -138,7 +149,14 @@ class Move {
     const sourceRemoved = await this.removeSource();
     this.progress.percent = 100;
     this.progress.steps.push({ step: 'done', at: new Date().toISOString(), table: null, rows: null });
-    const report: MoveReport = { id: this.id, from: this.source.placement.model, to: this.target.placement.model, frozenMs, tables, sourceRemoved };
+    const report: MoveReport = {
+      id: this.id,
+      from: this.source.placement.model,
+      to: this.target.placement.model,
+      frozenMs,
+      tables,
+      sourceRemoved,
+    };
     await this.finish('completed', report).catch((err) => this.log.error({ err }, 'recording the completed move failed'));
     this.log.info({ frozenMs, sourceRemoved }, 'clinic moved');
     const moved = await p.clinics.fresh(clinic.id);
@@ -152,7 +170,11 @@ class Move {
     await this.targetKind.remove(this.ctx, target);
     const targetVersion = await this.targetKind.create(this.ctx, target, p.tenantMigrations);
     if (targetVersion !== clinic.schemaVersion)
-      throw new AppError(409, 'migration_pending', `Source is at schema version ${clinic.schemaVersion}, target at ${targetVersion}; run polyclinic migrate first`);
+      throw new AppError(
+        409,
+        'migration_pending',
+        `Source is at schema version ${clinic.schemaVersion}, target at ${targetVersion}; run polyclinic migrate first`,
+      );
 
     if (!(await p.clinics.freeze(clinic.id, epoch))) throw new AppError(409, 'clinic_busy', 'The clinic changed state; try again');
     this.frozenAt = Date.now();
@@ -175,7 +197,11 @@ class Move {
       const after = await checksums(this.p.tenantTables, dst, target.placement.schema, clinic.id);
       const mismatch = before.find((b, i) => b.rows !== after[i]?.rows || b.checksum !== after[i]?.checksum);
       if (mismatch)
-        throw new AppError(500, 'move_verification_failed', `Copy of ${mismatch.table} does not match the source; the clinic stays in ${source.placement.model} placement`);
+        throw new AppError(
+          500,
+          'move_verification_failed',
+          `Copy of ${mismatch.table} does not match the source; the clinic stays in ${source.placement.model} placement`,
+        );
       await setAnchorEpoch(dst, target.placement.schema, clinic.id, epoch + 2, epoch + 1);
       return after;
     });
@@ -188,7 +214,9 @@ class Move {
   /** Step 5: from here on, no node can read or write the source. Retried: until it holds, writes stay frozen. */
   private async fenceSource(): Promise<void> {
     const { source, clinic } = this;
-    await retried('fence the source', () => withClient(this.url(source), (c) => setAnchorEpoch(c, source.placement.schema, clinic.id, null)));
+    await retried('fence the source', () =>
+      withClient(this.url(source), (c) => setAnchorEpoch(c, source.placement.schema, clinic.id, null)),
+    );
   }
 
   private async releaseWrites(): Promise<void> {
@@ -204,7 +232,10 @@ class Move {
       await this.sourceKind.remove(this.ctx, source);
       return true;
     } catch (err) {
-      this.log.error({ err, store: source.placement }, 'removing the copy the clinic left failed; it is fenced, and a later move there clears it');
+      this.log.error(
+        { err, store: source.placement },
+        'removing the copy the clinic left failed; it is fenced, and a later move there clears it',
+      );
       return false;
     }
   }
@@ -239,7 +270,11 @@ class Move {
   private async step(name: MoveStep['step'], percent: number, table: string | null = null, rows: number | null = null): Promise<void> {
     this.progress.percent = percent;
     this.progress.steps.push({ step: name, at: new Date().toISOString(), table, rows });
-    await this.p.control.updateTable('placement_moves').set({ detail: JSON.stringify({ progress: this.progress }) }).where('id', '=', this.id).execute();
+    await this.p.control
+      .updateTable('placement_moves')
+      .set({ detail: JSON.stringify({ progress: this.progress }) })
+      .where('id', '=', this.id)
+      .execute();
   }
 
   private async finish(outcome: 'completed' | 'failed', detail: object): Promise<void> {
@@ -260,7 +295,7 @@ async function connect(url: string): Promise<pg.Client> {
 }
 
 /** Steps that must happen for the clinic to be served again are tried a few times, on fresh connections. */
-async function retried<T>(what: string, step: () => Promise<T>, attempts = 5): Promise<T> {
+async function retried<T>(_what: string, step: () => Promise<T>, attempts = 5): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await step();

@@ -22,8 +22,7 @@ export interface Placement {
 
 export const appRole = (instance: string): string => `${instance}_app`;
 export const controlDatabase = (instance: string): string => `${instance}_control`;
-export const regionDatabase = (instance: string, regionId: string): string =>
-  `${instance}_${regionId.replace(/-/g, '_')}`;
+export const regionDatabase = (instance: string, regionId: string): string => `${instance}_${regionId.replace(/-/g, '_')}`;
 /**
  * The clinic's own role: one per placement (`_s_` for its schema, `_d_` for its database), so that during a
  * move between the two the target's role is never the source's, and removing the old copy cannot take the

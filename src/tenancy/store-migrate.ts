@@ -25,7 +25,9 @@ export async function migrateTenantSchema(
   const from = await currentVersion(client, schema);
   // Every missing version, not only those above the highest: a version added below one already applied
   // (two branches landing in either order) is still applied, in version order.
-  const applied = new Set((await client.query<{ version: number }>(`select version from ${s}.schema_migrations`)).rows.map((r) => r.version));
+  const applied = new Set(
+    (await client.query<{ version: number }>(`select version from ${s}.schema_migrations`)).rows.map((r) => r.version),
+  );
   let to = from;
   let count = 0;
   for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
@@ -50,9 +52,7 @@ export async function migrateTenantSchema(
 }
 
 export async function currentVersion(client: pg.ClientBase, schema: string): Promise<number> {
-  const r = await client.query<{ v: number | null }>(
-    `select max(version)::int as v from ${q(schema)}.schema_migrations`,
-  );
+  const r = await client.query<{ v: number | null }>(`select max(version)::int as v from ${q(schema)}.schema_migrations`);
   return r.rows[0]?.v ?? 0;
 }
 

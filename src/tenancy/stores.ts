@@ -185,7 +185,10 @@ export class TenantStores {
               await sql.raw('commit').execute(conn);
               return result;
             } catch (err) {
-              await sql.raw('rollback').execute(conn).catch(() => {});
+              await sql
+                .raw('rollback')
+                .execute(conn)
+                .catch(() => {});
               throw err;
             }
           }),
@@ -329,7 +332,7 @@ class EntryClient {
   async query(text: string, values?: readonly unknown[]): Promise<pg.QueryResult> {
     const pending = this.pending;
     if (pending && pending.state !== 'open') {
-      const inlined = values && values.length ? inlineParameters(text, values) : text;
+      const inlined = values?.length ? inlineParameters(text, values) : text;
       const head = pending.state === 'begin' ? `${pending.begin}; ${pending.pin}` : pending.pin;
       if (inlined !== undefined) {
         if (pending.state === 'begin') pending.state = 'open';
@@ -358,10 +361,18 @@ class EntryClient {
 }
 
 function samePlace(a: Clinic, b: Clinic): boolean {
-  return a.placement.model === b.placement.model && a.placement.database === b.placement.database && a.placement.schema === b.placement.schema;
+  return (
+    a.placement.model === b.placement.model && a.placement.database === b.placement.database && a.placement.schema === b.placement.schema
+  );
 }
 
 /** A read that found the clinic's store moving under it more often than it retries (a move in trouble). */
 function storeMoved(): AppError {
-  return new AppError(503, 'clinic_store_moving', "This clinic's data is being moved; try again in a moment", { retryAfter: 1 }, { 'retry-after': '1' });
+  return new AppError(
+    503,
+    'clinic_store_moving',
+    "This clinic's data is being moved; try again in a moment",
+    { retryAfter: 1 },
+    { 'retry-after': '1' },
+  );
 }

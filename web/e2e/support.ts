@@ -19,7 +19,10 @@ export const SCREENSHOTS = join(ROOT, 'docs', 'screenshots');
  */
 export function browserSkipReason(): string | null {
   if (existsSync(CHROMIUM)) return null;
-  if (process.env.POLYCLINIC_TEST_DATABASE_URL) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); the browser suite must run against the real servers`);
+  if (process.env.POLYCLINIC_TEST_DATABASE_URL)
+    throw new Error(
+      `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); the browser suite must run against the real servers`,
+    );
   return `browser suite skipped: ${CHROMIUM} is not installed (apt-get install chromium to run it)`;
 }
 
@@ -27,9 +30,15 @@ export function browserSkipReason(): string | null {
 export function ensureWebBuilt(): void {
   const index = join(WEB, 'dist', 'index.html');
   const newest = (dir: string): number =>
-    Math.max(0, ...readdirSync(dir).map((n) => (statSync(join(dir, n)).isDirectory() ? newest(join(dir, n)) : statSync(join(dir, n)).mtimeMs)));
+    Math.max(
+      0,
+      ...readdirSync(dir).map((n) => (statSync(join(dir, n)).isDirectory() ? newest(join(dir, n)) : statSync(join(dir, n)).mtimeMs)),
+    );
   if (existsSync(index) && statSync(index).mtimeMs >= Math.max(newest(join(WEB, 'src')), statSync(join(WEB, 'index.html')).mtimeMs)) return;
-  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(WEB, 'scripts', 'build.ts')], { stdio: 'inherit', cwd: ROOT });
+  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(WEB, 'scripts', 'build.ts')], {
+    stdio: 'inherit',
+    cwd: ROOT,
+  });
 }
 
 export async function freePort(): Promise<number> {
@@ -59,7 +68,15 @@ export async function accessible(page: Page, screen: string): Promise<void> {
   const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   if (bad.length)
     throw new Error(
-      `axe on ${screen}: ${bad.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`).join('\n')}`,
+      `axe on ${screen}: ${bad
+        .map(
+          (v) =>
+            `${v.id} (${v.impact}): ${v.help} — ${v.nodes
+              .slice(0, 3)
+              .map((n) => n.target.join(' '))
+              .join(' | ')}`,
+        )
+        .join('\n')}`,
     );
 }
 

@@ -66,7 +66,12 @@ export async function copyClinic(
 }
 
 /** Row count and an order-stable checksum of every tenant table of one clinic in one store. */
-export async function checksums(tables: readonly TenantTable[], c: pg.ClientBase, schema: string, clinicId: string): Promise<TableChecksum[]> {
+export async function checksums(
+  tables: readonly TenantTable[],
+  c: pg.ClientBase,
+  schema: string,
+  clinicId: string,
+): Promise<TableChecksum[]> {
   return inTransaction(c, async () => {
     await pinAdmin(c, clinicId);
     const out: TableChecksum[] = [];

@@ -58,7 +58,10 @@ async function tenantConnection(kind: PlacementKind, store: ClinicStore): Promis
   const clinic: PlacedClinic = { id: store.clinicId, dataRegion: store.regionId, placement: store.placement, placementEpoch: 0 };
   const choice = kind.pool(ctx(), clinic);
   const role = appRole(t.instance);
-  const url = choice.kind === 'clinic' ? choice.url() : urlWithCredentials(t.p.stores.adminUrl(store.regionId), role, rolePassword(t.p.config.secret, role));
+  const url =
+    choice.kind === 'clinic'
+      ? choice.url()
+      : urlWithCredentials(t.p.stores.adminUrl(store.regionId), role, rolePassword(t.p.config.secret, role));
   const client = new pg.Client({ connectionString: url });
   client.on('error', () => {});
   await client.connect();
@@ -72,7 +75,10 @@ async function pinned(kind: PlacementKind, store: ClinicStore, epoch: number, ac
   try {
     c = await tenantConnection(kind, store);
     const pin = kind.pin(ctx(), clinic, access);
-    const text = access === 'write' ? `begin; ${pin}; select count(*)::int as n from patients; commit` : `${pin}; select count(*)::int as n from patients`;
+    const text =
+      access === 'write'
+        ? `begin; ${pin}; select count(*)::int as n from patients; commit`
+        : `${pin}; select count(*)::int as n from patients`;
     const results = (await c.query(text)) as unknown as pg.QueryResult<{ n: number }>[];
     return results.find((r) => r.rows[0]?.n !== undefined)!.rows[0]!.n;
   } catch (err) {
@@ -83,12 +89,17 @@ async function pinned(kind: PlacementKind, store: ClinicStore, epoch: number, ac
 }
 
 async function storeExists(store: ClinicStore): Promise<{ rows: number; schema: boolean; database: boolean }> {
-  const database = await withClient(t.p.stores.adminUrl(REGION), async (c) => (await c.query('select 1 from pg_database where datname = $1', [store.placement.database])).rowCount === 1);
+  const database = await withClient(
+    t.p.stores.adminUrl(REGION),
+    async (c) => (await c.query('select 1 from pg_database where datname = $1', [store.placement.database])).rowCount === 1,
+  );
   if (!database) return { rows: 0, schema: false, database };
   return withClient(adminUrl(store), async (c) => {
     const schema = (await c.query('select 1 from pg_namespace where nspname = $1', [store.placement.schema])).rowCount === 1;
     if (!schema) return { rows: 0, schema, database };
-    const n = await c.query<{ n: number }>(`select count(*)::int as n from ${q(store.placement.schema)}.clinic where clinic_id = $1`, [store.clinicId]);
+    const n = await c.query<{ n: number }>(`select count(*)::int as n from ${q(store.placement.schema)}.clinic where clinic_id = $1`, [
+      store.clinicId,
+    ]);
     return { rows: n.rows[0]!.n, schema, database };
   });
 }
@@ -98,12 +109,15 @@ describe.each(PLACEMENT_KINDS.map((k) => [k.model, k] as const))('%s placement',
     const store = await filledStore(kind, 1, 3);
     expect(await pinned(kind, store, 1, 'read')).toBe(3);
     expect(await pinned(kind, store, 1, 'write')).toBe(3);
-    expect(await kind.migrate(ctx(), store, t.p.tenantMigrations)).toMatchObject({ to: latestTenantVersion(t.p.tenantMigrations), applied: 0 });
+    expect(await kind.migrate(ctx(), store, t.p.tenantMigrations)).toMatchObject({
+      to: latestTenantVersion(t.p.tenantMigrations),
+      applied: 0,
+    });
     expect(await kind.create(ctx(), store, t.p.tenantMigrations)).toBe(latestTenantVersion(t.p.tenantMigrations));
     expect(await pinned(kind, store, 1, 'read')).toBe(3); // re-creating changed nothing
   });
 
-  it("the pin proves the placement epoch: a node that believes an older one, or any once the clinic left, is told so (PCF02)", async () => {
+  it('the pin proves the placement epoch: a node that believes an older one, or any once the clinic left, is told so (PCF02)', async () => {
     const store = await filledStore(kind, 5, 2);
     expect(await pinned(kind, store, 5, 'read')).toBe(2);
     expect(await pinned(kind, store, 6, 'read')).toBe(2); // the control plane leads: a newer belief still reads here
@@ -149,7 +163,11 @@ describe.each(PLACEMENT_KINDS.map((k) => [k.model, k] as const))('%s placement',
       const source = await filledStore(kind, 7, 25);
       const target = storeOf(other, source.clinicId);
       await other.create(ctx(), target, t.p.tenantMigrations);
-      await withClient(adminUrl(source), (src) => withClient(adminUrl(target), (dst) => copyClinic(t.p.tenantTables, src, source.placement.schema, dst, target.placement.schema, source.clinicId)));
+      await withClient(adminUrl(source), (src) =>
+        withClient(adminUrl(target), (dst) =>
+          copyClinic(t.p.tenantTables, src, source.placement.schema, dst, target.placement.schema, source.clinicId),
+        ),
+      );
       await withClient(adminUrl(target), (c) => setAnchorEpoch(c, target.placement.schema, target.clinicId, 8, 7));
       const before = await withClient(adminUrl(source), (c) => checksums(t.p.tenantTables, c, source.placement.schema, source.clinicId));
       const after = await withClient(adminUrl(target), (c) => checksums(t.p.tenantTables, c, target.placement.schema, target.clinicId));
@@ -173,7 +191,9 @@ describe.each(PLACEMENT_KINDS.map((k) => [k.model, k] as const))('%s placement',
     // Its own schema or database is gone with it; the region's shared store stays for the others.
     if (kind.regionStore) expect(left).toEqual({ rows: 0, schema: true, database: true });
     else expect(left.schema).toBe(false);
-    const roles = await withClient(t.p.stores.adminUrl(REGION), (c) => c.query<{ rolname: string }>('select rolname from pg_roles where rolname like $1', [`%${store.clinicId.slice(4)}`]));
+    const roles = await withClient(t.p.stores.adminUrl(REGION), (c) =>
+      c.query<{ rolname: string }>('select rolname from pg_roles where rolname like $1', [`%${store.clinicId.slice(4)}`]),
+    );
     expect(roles.rows).toEqual([]);
     await kind.remove(ctx(), neighbour);
   });
@@ -183,11 +203,15 @@ describe('placement kinds', () => {
   it('one per model, each at its own address', () => {
     expect(PLACEMENT_KINDS.map((k) => k.model)).toEqual(['pooled', 'schema', 'database']);
     const id = newId('clinic');
-    const addresses = PLACEMENT_KINDS.map((k) => placementKind(k.model).address({ instance: 'x', clinicId: id, regionDatabase: 'x_us_east' }));
+    const addresses = PLACEMENT_KINDS.map((k) =>
+      placementKind(k.model).address({ instance: 'x', clinicId: id, regionDatabase: 'x_us_east' }),
+    );
     expect(new Set(addresses.map((a) => `${a.database}/${a.schema}`)).size).toBe(3);
     // Exactly one kind shares a store per region, and its clinics live there.
     const shared = PLACEMENT_KINDS.filter((k) => k.regionStore);
     expect(shared).toHaveLength(1);
-    expect(shared[0]!.regionStore!.address('x_us_east')).toEqual(shared[0]!.address({ instance: 'x', clinicId: id, regionDatabase: 'x_us_east' }));
+    expect(shared[0]!.regionStore!.address('x_us_east')).toEqual(
+      shared[0]!.address({ instance: 'x', clinicId: id, regionDatabase: 'x_us_east' }),
+    );
   });
 });

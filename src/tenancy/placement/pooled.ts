@@ -22,12 +22,15 @@ export const pooled: PlacementKind = {
 
   pool: () => ({ kind: 'region' }),
 
-  create: (ctx, store) => withClient(ctx.adminUrl(store.regionId, store.placement.database), (c) => currentVersion(c, store.placement.schema)),
+  create: (ctx, store) =>
+    withClient(ctx.adminUrl(store.regionId, store.placement.database), (c) => currentVersion(c, store.placement.schema)),
 
   migrate: (ctx, store, migrations) => pooled.regionStore!.migrate(ctx, store.regionId, migrations),
 
   remove: (ctx, store) =>
-    withClient(ctx.adminUrl(store.regionId, store.placement.database), (c) => deleteClinicRows(ctx.tenantTables, c, store.placement.schema, store.clinicId)),
+    withClient(ctx.adminUrl(store.regionId, store.placement.database), (c) =>
+      deleteClinicRows(ctx.tenantTables, c, store.placement.schema, store.clinicId),
+    ),
 
   regionStore: {
     address: (regionDatabase) => ({ model: 'pooled', database: regionDatabase, schema: POOLED_SCHEMA }),

@@ -19,7 +19,12 @@ export const schema: PlacementKind = {
 
   pin: (ctx, clinic, access) =>
     pinStatement(
-      { clinicId: clinic.id, schema: clinic.placement.schema, role: clinicRole(ctx.instance, clinic.id, 'schema'), epoch: clinic.placementEpoch },
+      {
+        clinicId: clinic.id,
+        schema: clinic.placement.schema,
+        role: clinicRole(ctx.instance, clinic.id, 'schema'),
+        epoch: clinic.placementEpoch,
+      },
       access,
     ),
 
@@ -28,7 +33,9 @@ export const schema: PlacementKind = {
   create: async (ctx, store, migrations) => (await schema.migrate(ctx, store, migrations)).to,
 
   migrate: (ctx, store, migrations) =>
-    withClient(ctx.adminUrl(store.regionId, store.placement.database), (c) => migrateClinicSchema(c, ctx.instance, store.clinicId, store.placement.schema, migrations)),
+    withClient(ctx.adminUrl(store.regionId, store.placement.database), (c) =>
+      migrateClinicSchema(c, ctx.instance, store.clinicId, store.placement.schema, migrations),
+    ),
 
   remove: (ctx, store) =>
     withClient(ctx.adminUrl(store.regionId, store.placement.database), async (c) => {
@@ -38,7 +45,13 @@ export const schema: PlacementKind = {
 };
 
 /** The clinic's role (re)made and granted to the app role, then the schema built or brought up to date for it. */
-async function migrateClinicSchema(c: pg.ClientBase, instance: string, clinicId: string, schemaName: string, migrations: TenantMigration[]) {
+async function migrateClinicSchema(
+  c: pg.ClientBase,
+  instance: string,
+  clinicId: string,
+  schemaName: string,
+  migrations: TenantMigration[],
+) {
   const role = clinicRole(instance, clinicId, 'schema');
   await ensureRole(c, role, { login: false });
   await c.query(`grant ${q(role)} to ${q(appRole(instance))}`);

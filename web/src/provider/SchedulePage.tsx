@@ -75,7 +75,7 @@ export default function SchedulePage() {
           variant: a.status === 'completed' ? 'light' : 'filled',
           payload: a,
         })),
-    [items, patients.data, types.data],
+    [items, patients.data, typeName],
   );
   const dayItems = items.filter((a) => a.startsAt && localDateTime(a.startsAt).startsWith(date));
   const labels = scheduleLabels(t);
@@ -108,10 +108,20 @@ export default function SchedulePage() {
                 allowDeselect={false}
               />
             )}
-            <DatePickerInput label={t('schedule.date')} value={date} onChange={(v) => v && set({ date: String(v).slice(0, 10) })} w={200} valueFormat="ll" />
+            <DatePickerInput
+              label={t('schedule.date')}
+              value={date}
+              onChange={(v) => v && set({ date: String(v).slice(0, 10) })}
+              w={200}
+              valueFormat="ll"
+            />
           </Group>
           <Group gap="sm" align="flex-end">
-            <Button variant="default" onClick={() => set({ date: addDays(date, view === 'week' ? -7 : -1) })} aria-label={t('schedule.previous')}>
+            <Button
+              variant="default"
+              onClick={() => set({ date: addDays(date, view === 'week' ? -7 : -1) })}
+              aria-label={t('schedule.previous')}
+            >
               ‹
             </Button>
             <Button variant="default" onClick={() => set({ date: null })}>
@@ -141,7 +151,11 @@ export default function SchedulePage() {
       ) : appointments.isError ? (
         <ErrorState error={appointments.error} onRetry={() => void appointments.refetch()} />
       ) : (
-        <SimpleGrid cols={{ base: 1, lg: view === 'day' ? 2 : 1 }} spacing="md" style={{ gridTemplateColumns: view === 'day' ? undefined : '1fr' }}>
+        <SimpleGrid
+          cols={{ base: 1, lg: view === 'day' ? 2 : 1 }}
+          spacing="md"
+          style={{ gridTemplateColumns: view === 'day' ? undefined : '1fr' }}
+        >
           <Paper p={0} style={{ overflow: 'hidden' }} aria-busy={appointments.isPending} data-testid="schedule-calendar">
             {view === 'day' ? (
               <DayView
@@ -194,7 +208,12 @@ export default function SchedulePage() {
           )}
         </SimpleGrid>
       )}
-      <AppointmentDrawer appointment={selected} onClose={() => setSelected(null)} patient={selected ? patients.data?.get(selected.patientId) : undefined} typeName={typeName} />
+      <AppointmentDrawer
+        appointment={selected}
+        onClose={() => setSelected(null)}
+        patient={selected ? patients.data?.get(selected.patientId) : undefined}
+        typeName={typeName}
+      />
     </>
   );
 }
@@ -247,7 +266,12 @@ function DayList({
                   <Badge color={STATUS_COLOR[a.status]} variant="light">
                     {statusLabel(t, a.status)}
                   </Badge>
-                  <Button size="xs" variant="light" onClick={() => onOpen(a)} aria-label={t('schedule.openAppointment', { name: patientName(patientOf(a.patientId)) })}>
+                  <Button
+                    size="xs"
+                    variant="light"
+                    onClick={() => onOpen(a)}
+                    aria-label={t('schedule.openAppointment', { name: patientName(patientOf(a.patientId)) })}
+                  >
                     {t('action.open')}
                   </Button>
                 </Group>
