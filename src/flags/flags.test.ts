@@ -173,6 +173,22 @@ describe('clinic choices', () => {
     expect((await put(admin.token, clinic.id, 'intake.photo-upload', { enabled: true, expectedVersion: 0 })).statusCode).toBe(409);
     expect(await t.p.flags.isEnabled('intake.photo-upload', subject(clinic.id))).toBe(false);
     expect(await t.p.flags.isEnabled('intake.photo-upload', subject(other.id))).toBe(true);
+    // The feature list says which flags the clinic may switch, and what it chose, with the version to write against.
+    const listed = (
+      await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinic.id}/features`, headers: bearer(admin.token) })
+    ).json().items as {
+      name: string;
+      clinicControllable: boolean;
+      clinicChoice: { enabled: boolean | null; version: number };
+    }[];
+    expect(listed.find((f) => f.name === 'intake.photo-upload')).toMatchObject({
+      clinicControllable: true,
+      clinicChoice: { enabled: false, version: 1 },
+    });
+    expect(listed.find((f) => f.name === 'platform.new-router')).toMatchObject({
+      clinicControllable: false,
+      clinicChoice: { enabled: null, version: 0 },
+    });
   });
 });
 

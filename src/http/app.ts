@@ -32,7 +32,7 @@ import { rateLimitUnauthenticated } from './rate-limit.js';
 import { securityHeaders } from './security-headers.js';
 import { ANONYMOUS, runWithContext, type Actor } from '../platform/request-context.js';
 import { regionRedirect } from '../platform/region-routing.js';
-import { webApp } from './web-app.js';
+import { webApp, webAppPage } from './web-app.js';
 import { clinicSelfRoutes } from '../access/self-routes.js';
 import { clinicSettingsCatalogueRoutes, platformSettingsCatalogueRoutes } from '../settings/catalogue-routes.js';
 import { publicClinicRoutes } from '../branding/public-routes.js';
@@ -73,8 +73,10 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   await securityHeaders(app, p.config); // before any hook that may refuse: refusals carry the headers too
   guardInputText(app); // then, before every other hook: nothing reads a string the edge has not checked
   rateLimitUnauthenticated(app, p.limits, p.config.rateLimitPerMinute);
-  app.setNotFoundHandler((req, reply) =>
-    sendProblem(req, reply, 404, 'route_not_found', `No route ${req.method} ${req.url.split('?')[0]}`),
+  const page = webAppPage();
+  app.setNotFoundHandler(
+    async (req, reply) =>
+      (await page(req, reply)) ?? sendProblem(req, reply, 404, 'route_not_found', `No route ${req.method} ${req.url.split('?')[0]}`),
   );
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);

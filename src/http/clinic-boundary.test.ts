@@ -29,6 +29,7 @@ function sample(param: string): string {
     questionnaireId: 'questionnaire',
     responseId: 'intakeResponse',
     userId: 'user',
+    invitationId: 'invitation',
   };
   const kind = kinds[param];
   if (kind) return newId(kind);
@@ -63,7 +64,17 @@ afterAll(() => t?.close());
 describe('every clinic route answers another clinic’s users with 404', () => {
   it('finds the clinic routes to try (every domain’s)', () => {
     expect(operations.length).toBeGreaterThan(40);
-    for (const area of ['patients', 'encounters', 'appointments', 'providers', 'questionnaires', 'audit-events'])
+    for (const area of [
+      'patients',
+      'encounters',
+      'appointments',
+      'providers',
+      'questionnaires',
+      'audit-events',
+      'invitations',
+      'me',
+      'settings',
+    ])
       expect(
         operations.some((o) => o.path.includes(`/${area}`)),
         area,

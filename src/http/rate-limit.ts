@@ -1,3 +1,4 @@
+import { isAppPage } from './web-app.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
 import { addressKey, type Limiter, type Limits } from '../platform/limiter.js';
@@ -15,7 +16,8 @@ import { addressKey, type Limiter, type Limits } from '../platform/limiter.js';
  * Groups, by route:
  * - `signin`: password and second-factor sign-in, and redeeming an SSO hand-off code;
  * - `sso`: the rest of single sign-on (start, ACS, OIDC callback, SP metadata);
- * - `public`: health, OpenAPI, API docs, and paths no route serves (404s).
+ * - `public`: health, OpenAPI, API docs, and paths no route serves (404s). The web app's files and page are
+ *   not API work and spend no budget.
  * - SCIM routes answer to their token; beyond `SCIM_TOKEN_FAILURES` failed presentations in 10 minutes, an
  *   address is held off SCIM for 10 minutes (a 256-bit token is not guessable, but each guess costs
  *   a look-up, and a stream of them is an attack worth stopping early).
@@ -30,6 +32,8 @@ function groupOf(req: FastifyRequest): Group | undefined {
   if (req.url.startsWith('/scim/')) return 'scim';
   if (req.url.startsWith('/api/docs')) return 'public';
   if (route && !req.routeOptions.config.public) return undefined; // a session route: the caller signs in first
+  // The web app's files and page: static, cached, no API work; a clinic behind one address loads them often.
+  if (req.routeOptions.config.webApp || (!route && isAppPage(req))) return undefined;
   if (route === '/api/v1/auth/login' || route === '/api/v1/auth/login/mfa' || route === '/api/v1/auth/sso/exchange') return 'signin';
   if (route?.startsWith('/api/v1/auth/sso')) return 'sso';
   return 'public';

@@ -1,5 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -10,8 +9,7 @@ import type { Page } from 'playwright-core';
 export const CHROMIUM = '/usr/bin/chromium';
 export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage'];
 const WEB = fileURLToPath(new URL('..', import.meta.url));
-const ROOT = join(WEB, '..');
-export const SCREENSHOTS = join(ROOT, 'docs', 'screenshots');
+export const SCREENSHOTS = join(WEB, '..', 'docs', 'screenshots');
 
 /**
  * Whether the browser suites can run. On a fresh machine (embedded PostgreSQL, no Chromium) they are skipped
@@ -26,20 +24,7 @@ export function browserSkipReason(): string | null {
   return `browser suite skipped: ${CHROMIUM} is not installed (apt-get install chromium to run it)`;
 }
 
-/** Builds web/dist when it is missing or older than any source of the app (npm install builds it too). */
-export function ensureWebBuilt(): void {
-  const index = join(WEB, 'dist', 'index.html');
-  const newest = (dir: string): number =>
-    Math.max(
-      0,
-      ...readdirSync(dir).map((n) => (statSync(join(dir, n)).isDirectory() ? newest(join(dir, n)) : statSync(join(dir, n)).mtimeMs)),
-    );
-  if (existsSync(index) && statSync(index).mtimeMs >= Math.max(newest(join(WEB, 'src')), statSync(join(WEB, 'index.html')).mtimeMs)) return;
-  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(WEB, 'scripts', 'build.ts')], {
-    stdio: 'inherit',
-    cwd: ROOT,
-  });
-}
+export { ensureWebBuilt } from '../../test/support/web-build.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
