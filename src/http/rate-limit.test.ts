@@ -29,7 +29,7 @@ describe('unauthenticated routes take a budget per address', () => {
     ['SSO start', 'GET', '/api/v1/auth/sso/no-such-clinic'],
     ['SSO callback', 'GET', '/api/v1/auth/sso/oidc/ssc_01aaaaaaaaaaaaaaaaaaaaaaaa/callback?state=x&code=y'],
     ['health', 'GET', '/healthz'],
-    ['unknown path', 'GET', '/nothing/here'],
+    ['unknown API path', 'GET', '/api/v1/nothing/here'],
   ])('%s: 429 problem+json with Retry-After past the budget, other addresses unaffected', async (_name, method, url, payload) => {
     const remoteAddress = `192.0.2.${++caseNumber}`; // an address of its own: the SSO cases share a budget
     const send = (from: string) => t.app.inject({ method, url, ...(payload ? { payload } : {}), remoteAddress: from });
