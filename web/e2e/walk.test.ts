@@ -35,7 +35,7 @@ describe.skipIf(skip !== null)('the web app, walked in a browser', () => {
     base = `http://127.0.0.1:${port}`;
     idp = await startTestOidcIssuer({ clients: [{ clientId: 'harbour', clientSecret: 'harbour-secret-value', redirectUris: [] }], accounts: ssoAccounts });
     t = await startTestPlatform({
-      env: { POLYCLINIC_PUBLIC_URL: base, POLYCLINIC_SMTP_URL: mail.url, POLYCLINIC_SHOW_INVITE_LINKS: 'true', POLYCLINIC_SSO_ALLOW_LOCAL_IDPS: 'true' },
+      env: { POLYCLINIC_PUBLIC_URL: base, POLYCLINIC_SMTP_URL: mail.url, POLYCLINIC_SHOW_INVITE_LINKS: 'true', POLYCLINIC_OUTBOUND_ALLOW: '127.0.0.1/32,::1/128' },
     });
     await (t.app as FastifyInstance).listen({ host: '127.0.0.1', port });
     const other = await t.clinic({ placement: 'pooled' });
