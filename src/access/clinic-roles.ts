@@ -289,3 +289,27 @@ export async function deleteRole(p: AccessDeps, clinicId: string, key: string, a
     });
   });
 }
+
+/**
+ * The display names of roles held in clinics, in one query: a base role's own name, a derived role's as its
+ * clinic named it (the key when the role is gone). For screens that name roles; no permissions, no counts.
+ */
+export async function roleNames(db: Kysely<ControlDB>, held: readonly { clinicId: string; role: string }[]): Promise<Map<string, string>> {
+  const key = (clinicId: string, role: string) => `${clinicId}/${role}`;
+  const names = new Map<string, string>();
+  const derived = held.filter((h) => !isBaseRole(h.role));
+  if (derived.length) {
+    const rows = await db
+      .selectFrom('clinic_roles')
+      .select(['clinic_id', 'key', 'name'])
+      .where((eb) => eb.or(derived.map((h) => eb.and([eb('clinic_id', '=', h.clinicId), eb('key', '=', h.role)]))))
+      .execute();
+    for (const r of rows) names.set(key(r.clinic_id, r.key), r.name);
+  }
+  return new Map(
+    held.map((h) => [
+      key(h.clinicId, h.role),
+      isBaseRole(h.role) ? BASE_ROLE_NAMES[h.role] : (names.get(key(h.clinicId, h.role)) ?? h.role),
+    ]),
+  );
+}

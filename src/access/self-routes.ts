@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { notFound } from '../errors.js';
 import { problemResponses } from '../http/problem.js';
 import type { Platform } from '../platform/platform.js';
-import { getRole } from './clinic-roles.js';
+import { roleNames } from './clinic-roles.js';
 import { PERMISSIONS } from './roles.js';
 import { membershipAllows } from './effective.js';
 
@@ -36,8 +36,8 @@ export const clinicSelfRoutes =
         const { clinic: handle } = req;
         const clinic = await p.clinics.get(handle.id);
         if (!clinic) throw notFound('clinic');
-        const [role, provider] = await Promise.all([
-          getRole(p.control, handle.id, handle.membership.role).catch(() => null),
+        const [names, provider] = await Promise.all([
+          roleNames(p.control, [{ clinicId: handle.id, role: handle.membership.role }]),
           handle.read((scope) =>
             scope.db.selectFrom('providers').select('id').where('user_id', '=', handle.userId).orderBy('created_at').executeTakeFirst(),
           ),
@@ -47,7 +47,7 @@ export const clinicSelfRoutes =
           slug: clinic.slug,
           name: clinic.name,
           role: handle.membership.role,
-          roleName: role?.name ?? handle.membership.role,
+          roleName: names.get(`${handle.id}/${handle.membership.role}`) ?? handle.membership.role,
           permissions: PERMISSIONS.filter((x) => membershipAllows(handle.membership, x)),
           providerId: provider?.id ?? null,
         };

@@ -8,7 +8,7 @@ import type { Config } from '../config.js';
  * What every answer tells the browser. Register it before any other hook, so that an answer refused by an early
  * hook (a bad path, a rate limit) carries these headers too.
  *
- * - **Content-Security-Policy** for the pages we serve — Swagger UI at /api/docs now, the React app at / later:
+ * - **Content-Security-Policy** for the pages we serve — Swagger UI at /api/docs and the web app at /:
  *   scripts, styles, images, fonts and connections from our own origin only; no inline script (Swagger UI
  *   loads its initializer as a file), no plugins, no `<base>` rewriting, not framed by anyone
  *   (`frame-ancestors 'none'`). Inline styles are allowed (Swagger UI and most component libraries set them);

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { principalOf } from '../access/guard.js';
-import { getRole, RoleKey } from '../access/clinic-roles.js';
+import { RoleKey, roleNames } from '../access/clinic-roles.js';
 import { clinicLook } from '../branding/look.js';
 import type { Platform } from '../platform/platform.js';
 import { Problem, problemResponses, sendProblem } from '../http/problem.js';
@@ -27,16 +27,16 @@ const membershipsView = (ms: readonly { clinicId: string; role: string }[]) => m
 
 /** Each membership with what a clinic switcher shows: the clinic's address and name, and the role's name. */
 async function clinicsOf(p: Platform, memberships: { clinicId: string; role: string }[]) {
+  const names = await roleNames(p.control, memberships);
   const out = [];
   for (const m of memberships) {
     const clinic = await p.clinics.get(m.clinicId);
     if (!clinic) continue;
-    const role = await getRole(p.control, m.clinicId, m.role).catch(() => null);
     out.push({
       ...m,
       clinicSlug: clinic.slug,
       clinicName: (await clinicLook(p.settings, clinic)).displayName,
-      roleName: role?.name ?? m.role,
+      roleName: names.get(`${m.clinicId}/${m.role}`) ?? m.role,
     });
   }
   return out;

@@ -4,6 +4,12 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AxeBuilder } from '@axe-core/playwright';
 import type { Page } from 'playwright-core';
+import { createPatient } from '../../src/patients/store.js';
+import { replaceWeekly } from '../../src/scheduling/availability.js';
+import { bookAppointment } from '../../src/scheduling/booking.js';
+import { createProvider } from '../../src/scheduling/providers.js';
+import { addDays, zonedInstant } from '../../src/scheduling/zones.js';
+import type { TestPlatform } from '../../test/support/platform.js';
 
 /** Debian's Chromium, driven by playwright-core (no downloaded browser). */
 export const CHROMIUM = '/usr/bin/chromium';
@@ -68,4 +74,68 @@ export async function accessible(page: Page, screen: string): Promise<void> {
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true });
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: false });
+}
+
+/**
+ * The front desk's part, done through the platform's own services: the physician becomes a provider with
+ * hours every day, four patients are booked for today (through the booking rules, the clock set to yesterday
+ * so that the morning's slots are still open whenever the suite runs).
+ */
+export async function bookTheDay(
+  t: TestPlatform,
+  clinicId: string,
+  doctorEmail: string,
+  zone: string,
+  lang: 'en' | 'de',
+): Promise<string[]> {
+  const doctor = await t.p.users.byEmail(doctorEmail);
+  const people =
+    lang === 'de'
+      ? [
+          ['Lena', 'Vogel'],
+          ['Jonas', 'Becker'],
+          ['Mila', 'Schäfer'],
+          ['Emil', 'Wagner'],
+        ]
+      : [
+          ['Rosalind', 'Franklin'],
+          ['Alan', 'Turing'],
+          ['Grace', 'Hopper'],
+          ['Ada', 'Lovelace'],
+        ];
+  const { providerId, patients } = await t.p.stores.transaction(clinicId, 'write', async (scope) => {
+    const provider = await createProvider(t.p, scope, {
+      userId: doctor!.id,
+      specialty: lang === 'de' ? 'Allgemeinmedizin' : 'Pediatrics',
+      licenceJurisdictions: ['US-NY', 'DE'],
+      timeZone: zone,
+    });
+    const days = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'] as const;
+    await replaceWeekly(scope, provider.id, { windows: days.map((weekday) => ({ weekday, start: '00:00', end: '24:00' })) });
+    const patients = [];
+    for (const [i, [given, family]] of people.entries())
+      patients.push(
+        await createPatient(scope, {
+          givenName: given!,
+          familyName: family!,
+          birthDate: `19${60 + i * 9}-0${i + 3}-1${i}`,
+          sex: i % 2 ? 'male' : 'female',
+        }),
+      );
+    return { providerId: provider.id, patients };
+  });
+  const today = new Intl.DateTimeFormat('en-CA', { timeZone: zone }).format(new Date());
+  const yesterday = zonedInstant(addDays(today, -1), 0, zone);
+  for (const [i, minutes] of [9 * 60, 10 * 60 + 30, 13 * 60, 15 * 60].entries()) {
+    const startsAt = new Date(zonedInstant(today, minutes, zone)).toISOString();
+    await bookAppointment(
+      t.p,
+      clinicId,
+      { patientId: patients[i]!.id, providerId, appointmentType: i % 2 ? 'follow-up' : 'consultation', startsAt, timeZone: zone },
+      `walk-${clinicId}-${i}`,
+      null,
+      yesterday,
+    );
+  }
+  return patients.map((p) => `${p.givenName} ${p.familyName}`);
 }

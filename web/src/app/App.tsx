@@ -7,6 +7,7 @@ import { ApiProblem } from '../api/client';
 import { I18nProvider, useI18n } from '../i18n/i18n';
 import { useAppearance } from './appearance';
 import { AppRoutes } from './routes';
+import { warmUp } from './warm-up';
 import { clinicTheme, cssVariables, platformTheme, PLATFORM_PRIMARY } from './theme';
 
 const queryClient = new QueryClient({
@@ -20,6 +21,8 @@ const queryClient = new QueryClient({
   },
   queryCache: new QueryCache(),
 });
+
+warmUp(queryClient, window.location.pathname);
 
 export function App() {
   const { languages } = useAppearance();

@@ -25,6 +25,7 @@ export async function signOut(): Promise<void> {
   } catch {
     // Signed out here either way; an already-ended session is what we wanted.
   } finally {
+    localStorage.removeItem('polyclinic.clinic-ids');
     session.end('signed_out');
   }
 }

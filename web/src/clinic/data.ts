@@ -19,48 +19,70 @@ export type Note = Json<'/api/v1/clinics/{clinicId}/encounters/{encounterId}/not
 export type Availability = Json<'/api/v1/clinics/{clinicId}/providers/{providerId}/availability', 'get'>;
 export type AppointmentType = Json<'/api/v1/clinics/{clinicId}/appointment-types', 'get'>['items'][number];
 
-/** The clinic's providers (clinicians with hours), active first. */
-export function useProviders() {
-  const { clinicId, can } = useClinic();
-  return useQuery({
+/**
+ * The queries screens share, as key and fetcher together, so that a component and the cold-start warm-up
+ * (`app/warm-up.ts`) ask for exactly the same thing and the second finds the first's answer in the cache.
+ */
+export const queries = {
+  providers: (clinicId: string) => ({
     queryKey: [clinicId, 'providers'],
     queryFn: () => call(api.GET('/api/v1/clinics/{clinicId}/providers', { params: { path: { clinicId }, query: { limit: 200 } } })),
-    enabled: can('provider.read'),
     staleTime: 60_000,
-  });
+  }),
+  appointmentTypes: (clinicId: string) => ({
+    queryKey: [clinicId, 'appointment-types'],
+    queryFn: () => call(api.GET('/api/v1/clinics/{clinicId}/appointment-types', { params: { path: { clinicId } } })),
+    staleTime: 5 * 60_000,
+  }),
+  /** A provider's appointments from a local date, for some days, in the viewer's time zone. */
+  appointments: (clinicId: string, providerId: string, from: string, days: number, tz: string) => ({
+    queryKey: [clinicId, 'appointments', providerId, from, days, tz],
+    queryFn: () =>
+      call(
+        api.GET('/api/v1/clinics/{clinicId}/appointments', {
+          params: { path: { clinicId }, query: { providerId, date: from, days, tz, limit: 200 } },
+        }),
+      ),
+  }),
+  /** Patients by id (names for a calendar or a list), read 50 at a time. */
+  patientsByIds: (clinicId: string, ids: readonly string[]) => {
+    const unique = [...new Set(ids)].sort();
+    return {
+      queryKey: [clinicId, 'patients', 'by-ids', unique.join(',')],
+      queryFn: async () => {
+        const batches = [];
+        for (let i = 0; i < unique.length; i += 50) batches.push(unique.slice(i, i + 50));
+        const pages = await Promise.all(
+          batches.map((batch) =>
+            call(
+              api.GET('/api/v1/clinics/{clinicId}/patients', {
+                params: { path: { clinicId }, query: { ids: batch.join(','), limit: 50 } },
+              }),
+            ),
+          ),
+        );
+        return new Map(pages.flatMap((page) => page.items).map((p) => [p.id, p]));
+      },
+      staleTime: 60_000,
+    };
+  },
+};
+
+/** The clinic's providers (clinicians with hours). */
+export function useProviders() {
+  const { clinicId, can } = useClinic();
+  return useQuery({ ...queries.providers(clinicId), enabled: can('provider.read') });
 }
 
 export function useAppointmentTypes() {
   const { clinicId, can } = useClinic();
-  return useQuery({
-    queryKey: [clinicId, 'appointment-types'],
-    queryFn: () => call(api.GET('/api/v1/clinics/{clinicId}/appointment-types', { params: { path: { clinicId } } })),
-    enabled: can('schedule.read', 'provider.read'),
-    staleTime: 5 * 60_000,
-  });
+  return useQuery({ ...queries.appointmentTypes(clinicId), enabled: can('schedule.read', 'provider.read') });
 }
 
-/** Patients by id (names for a calendar or a list), read 50 at a time. */
 export function usePatientsByIds(ids: readonly string[]) {
   const { clinicId, can } = useClinic();
-  const unique = [...new Set(ids)].sort();
-  return useQuery({
-    queryKey: [clinicId, 'patients', 'by-ids', unique.join(',')],
-    queryFn: async () => {
-      const batches = [];
-      for (let i = 0; i < unique.length; i += 50) batches.push(unique.slice(i, i + 50));
-      const pages = await Promise.all(
-        batches.map((batch) =>
-          call(
-            api.GET('/api/v1/clinics/{clinicId}/patients', { params: { path: { clinicId }, query: { ids: batch.join(','), limit: 50 } } }),
-          ),
-        ),
-      );
-      return new Map(pages.flatMap((page) => page.items).map((p) => [p.id, p]));
-    },
-    enabled: unique.length > 0 && can('patient.read'),
-    staleTime: 60_000,
-  });
+  const q = queries.patientsByIds(clinicId, ids);
+  return useQuery({ ...q, enabled: q.queryKey[3] !== '' && can('patient.read') });
 }
 
 export function usePatient(patientId: string | undefined) {

@@ -3,19 +3,20 @@ import { DatePickerInput } from '@mantine/dates';
 import { DayView, WeekView, type ScheduleEventData } from '@mantine/schedule';
 import '@mantine/schedule/styles.css';
 import { useQuery } from '@tanstack/react-query';
-import { useMemo, useState } from 'react';
+import { lazy, Suspense, useMemo, useState } from 'react';
 import { Link, useSearchParams } from 'react-router';
-import { api, call } from '../api/client';
 import { useClinic } from '../clinic/context';
-import { STATUS_COLOR, patientName, useAppointmentTypes, usePatientsByIds, useProviders, type Appointment } from '../clinic/data';
+import { STATUS_COLOR, patientName, queries, useAppointmentTypes, usePatientsByIds, useProviders, type Appointment } from '../clinic/data';
 import { addDays, firstDayOfWeek, localDateTime, startOfWeek, today } from '../i18n/calendar';
 import { useI18n } from '../i18n/i18n';
 import { PageHeader } from '../ui/page';
 import { EmptyState, ErrorState, LoadingState } from '../ui/states';
-import { AppointmentDrawer } from './AppointmentDrawer';
 import { scheduleLabels, statusLabel } from './labels';
 
 type View = 'day' | 'week';
+
+// Only once an appointment is opened: the schedule's first paint does not wait for the drawer and its actions.
+const AppointmentDrawer = lazy(() => import('./AppointmentDrawer').then((m) => ({ default: m.AppointmentDrawer })));
 
 /**
  * The provider's day and week: their appointments in the viewer's time zone, the day's list beside the
@@ -37,13 +38,7 @@ export default function SchedulePage() {
   const days = view === 'week' ? 7 : 1;
   const tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
   const appointments = useQuery({
-    queryKey: [clinicId, 'appointments', providerId, from, days, tz],
-    queryFn: () =>
-      call(
-        api.GET('/api/v1/clinics/{clinicId}/appointments', {
-          params: { path: { clinicId }, query: { providerId: providerId!, date: from, days, tz, limit: 200 } },
-        }),
-      ),
+    ...queries.appointments(clinicId, providerId ?? '', from, days, tz),
     enabled: Boolean(providerId),
     refetchInterval: 60_000,
   });
@@ -75,7 +70,7 @@ export default function SchedulePage() {
           variant: a.status === 'completed' ? 'light' : 'filled',
           payload: a,
         })),
-    [items, patients.data, typeName],
+    [items, patients.data, types.data],
   );
   const dayItems = items.filter((a) => a.startsAt && localDateTime(a.startsAt).startsWith(date));
   const labels = scheduleLabels(t);
@@ -208,12 +203,16 @@ export default function SchedulePage() {
           )}
         </SimpleGrid>
       )}
-      <AppointmentDrawer
-        appointment={selected}
-        onClose={() => setSelected(null)}
-        patient={selected ? patients.data?.get(selected.patientId) : undefined}
-        typeName={typeName}
-      />
+      {selected && (
+        <Suspense fallback={null}>
+          <AppointmentDrawer
+            appointment={selected}
+            onClose={() => setSelected(null)}
+            patient={patients.data?.get(selected.patientId)}
+            typeName={typeName}
+          />
+        </Suspense>
+      )}
     </>
   );
 }
