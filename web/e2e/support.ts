@@ -55,6 +55,11 @@ export function fill(text: string, vars: Record<string, string | number> = {}): 
 
 /** Runs axe on the page as it is; a serious or critical violation fails the walk, naming the rule and nodes. */
 export async function accessible(page: Page, screen: string): Promise<void> {
+  // Check the screen as it settles, not mid-transition: a modal or a button fading in has partial opacity for a
+  // moment, which axe reads as too little contrast.
+  await page
+    .waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running'), undefined, { timeout: 3000 })
+    .catch(() => {});
   const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
   const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   if (bad.length)
