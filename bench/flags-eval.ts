@@ -158,8 +158,7 @@ async function main(): Promise<void> {
   const steal = stealShare === undefined ? 'n/a' : `${(stealShare * 100).toFixed(0)}%`;
   console.log(`noise: load average ${load.toFixed(2)} at start, CPU steal ${steal} during the run`);
   console.log(`answers: ${(enabledShare * 100).toFixed(1)}% enabled, ${disagreements} disagreements with unleash-client`);
-  const spread = (rounds: number[]): string =>
-    `p10 ${percentile(rounds, 0.1).toFixed(1)}, p90 ${percentile(rounds, 0.9).toFixed(1)}`;
+  const spread = (rounds: number[]): string => `p10 ${percentile(rounds, 0.1).toFixed(1)}, p90 ${percentile(rounds, 0.9).toFixed(1)}`;
   console.log(`FlagEngine     median ${ourMedian.toFixed(1)} ns/eval  (${spread(ourRounds)})`);
   console.log(`unleash-client median ${baselineMedian.toFixed(1)} ns/eval  (${spread(baselineRounds)})`);
   console.log(`ratio: FlagEngine is ${ratio.toFixed(1)}x faster`);

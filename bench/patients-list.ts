@@ -1,7 +1,7 @@
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
 import { serializerCompiler, validatorCompiler, type FastifyPluginAsyncZod, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import pg from 'pg';
+import type pg from 'pg';
 import { z } from 'zod';
 import type { Clinic } from '../src/controlplane/clinics.js';
 import { newPool, quoteIdent, urlWithDatabase } from '../src/db/pg.js';
@@ -73,7 +73,13 @@ try {
   const seed = async (clinic: Clinic) =>
     t.p.stores.transaction(clinic.id, 'write', async (scope) => {
       for (let i = 0; i < PATIENTS; i++)
-        await createPatient(scope, { givenName: `Given${i}`, familyName: `Family${i % 50}`, birthDate: '1970-01-01', sex: 'female', email: `p${i}@example.org` });
+        await createPatient(scope, {
+          givenName: `Given${i}`,
+          familyName: `Family${i % 50}`,
+          birthDate: '1970-01-01',
+          sex: 'female',
+          email: `p${i}@example.org`,
+        });
     });
   for (let i = 0; i < FILLER_CLINICS; i++) await seed(await t.clinic({ placement: 'pooled' })); // neighbours in the pooled table
   for (const model of PLACEMENTS) {
@@ -115,7 +121,9 @@ try {
       return { items, nextCursor: rows.length > LIMIT ? items.at(-1)!.id : null };
     },
   });
-  bare.get<{ Querystring: { clinic: string } }>('/bare/raw-patients', async (req) => ({ items: (await bareQuery(req.query.clinic)).slice(0, LIMIT) }));
+  bare.get<{ Querystring: { clinic: string } }>('/bare/raw-patients', async (req) => ({
+    items: (await bareQuery(req.query.clinic)).slice(0, LIMIT),
+  }));
   for (const { clinic } of Object.values(clinics))
     if (!barePools.has(clinic.placement.database))
       // The same connection budget as the platform has for that store: the region pool, or the clinic's own pool.
@@ -175,11 +183,15 @@ try {
       ratios.full.push(ratio(f));
       ratios.raw.push(ratio(raw));
       const show = (x: { rps: number; p99: number }) => `${fmt(x)} (${ratio(x).rps.toFixed(2)}, p99 x${ratio(x).p99.toFixed(2)})`;
-      console.log(`  ${model.padEnd(8)} #${round} bare ${fmt(base)} | tenancy ${show(tn)} | full API ${show(f)} | bare raw rows ${show(raw)}`);
+      console.log(
+        `  ${model.padEnd(8)} #${round} bare ${fmt(base)} | tenancy ${show(tn)} | full API ${show(f)} | bare raw rows ${show(raw)}`,
+      );
     }
     const span = (xs: Ratio[]) =>
       `${median(xs.map((x) => x.rps)).toFixed(2)} (${Math.min(...xs.map((x) => x.rps)).toFixed(2)}–${Math.max(...xs.map((x) => x.rps)).toFixed(2)}), p99 x${median(xs.map((x) => x.p99)).toFixed(2)}`;
-    console.log(`  ${model.padEnd(8)} median ratio (range over rounds): tenancy ${span(ratios.tenancy)} | full API ${span(ratios.full)} | bare raw rows ${span(ratios.raw)}`);
+    console.log(
+      `  ${model.padEnd(8)} median ratio (range over rounds): tenancy ${span(ratios.tenancy)} | full API ${span(ratios.full)} | bare raw rows ${span(ratios.raw)}`,
+    );
   }
 } finally {
   await bare.close();

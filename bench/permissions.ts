@@ -45,7 +45,15 @@ const memberships: Membership[] = [
   toMembership(clinic(4), 'scheduler', null, [{ permission: 'clinical_note.read', expires_at: inAnHour }]),
   toMembership(clinic(5), 'analyst', null, []),
 ];
-const principal: Principal = { userId: 'usr_bench', email: 'bench@example.org', name: 'Bench', isOperator: false, memberships, tokenHash: 'x', authMethod: 'password' };
+const principal: Principal = {
+  userId: 'usr_bench',
+  email: 'bench@example.org',
+  name: 'Bench',
+  isOperator: false,
+  memberships,
+  tokenHash: 'x',
+  authMethod: 'password',
+};
 
 // A fixed-seed generator, so every run measures the same checks.
 let seed = 0x2545f491;
@@ -118,25 +126,41 @@ function main(): void {
     { name: 'whole guard (clinicMember + allows)', round: measurer(wholeGuard, allowed), count: GUARD_ROUND, rounds: [] as number[] },
   ];
   let sink = 0;
-  runWithContext({ requestId: 'bench', clientAddress: null, purposeOfUse: 'TREAT', actor: { kind: 'user', userId: principal.userId, isOperator: false, clinicId: null, role: null } }, () => {
-    for (let pass = 0; pass < WARMUP_PASSES; pass++) for (const s of subjects) s.round(0, s === subjects[3] ? allowed.length : CHECKS);
-    for (let round = 0; round < ROUNDS; round++)
-      for (const s of subjects) {
-        const start = s.count === CHECKS ? 0 : (round * GUARD_ROUND) % (allowed.length - GUARD_ROUND);
-        const r = s.round(start, s.count);
-        s.rounds.push(r.ns);
-        sink += r.yes;
-      }
-  });
+  runWithContext(
+    {
+      requestId: 'bench',
+      clientAddress: null,
+      purposeOfUse: 'TREAT',
+      actor: { kind: 'user', userId: principal.userId, isOperator: false, clinicId: null, role: null },
+    },
+    () => {
+      for (let pass = 0; pass < WARMUP_PASSES; pass++) for (const s of subjects) s.round(0, s === subjects[3] ? allowed.length : CHECKS);
+      for (let round = 0; round < ROUNDS; round++)
+        for (const s of subjects) {
+          const start = s.count === CHECKS ? 0 : (round * GUARD_ROUND) % (allowed.length - GUARD_ROUND);
+          const r = s.round(start, s.count);
+          s.rounds.push(r.ns);
+          sink += r.yes;
+        }
+    },
+  );
 
   const median = (s: (typeof subjects)[number]) => percentile(s.rounds, 0.5);
   const [check, set, table, guard] = subjects.map(median) as [number, number, number, number];
-  console.log(`permission check on a cached principal: 5 memberships (one derived role, 3 grants, 2 expiring), ${CHECKS} checks, ${ROUNDS} rounds each`);
-  console.log(`machine: ${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}; load average ${load.toFixed(2)} at start`);
+  console.log(
+    `permission check on a cached principal: 5 memberships (one derived role, 3 grants, 2 expiring), ${CHECKS} checks, ${ROUNDS} rounds each`,
+  );
+  console.log(
+    `machine: ${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}; load average ${load.toFixed(2)} at start`,
+  );
   console.log(`answers: ${((allowed.length / CHECKS) * 100).toFixed(1)}% allowed`);
   for (const s of subjects)
-    console.log(`${s.name.padEnd(46)} median ${median(s).toFixed(1).padStart(7)} ns  (p10 ${percentile(s.rounds, 0.1).toFixed(1)}, p90 ${percentile(s.rounds, 0.9).toFixed(1)})`);
-  console.log(`ratio: check / Set.has = ${(check / set).toFixed(1)}x, check / roleAllows = ${(check / table).toFixed(1)}x, whole guard / check = ${(guard / check).toFixed(1)}x`);
+    console.log(
+      `${s.name.padEnd(46)} median ${median(s).toFixed(1).padStart(7)} ns  (p10 ${percentile(s.rounds, 0.1).toFixed(1)}, p90 ${percentile(s.rounds, 0.9).toFixed(1)})`,
+    );
+  console.log(
+    `ratio: check / Set.has = ${(check / set).toFixed(1)}x, check / roleAllows = ${(check / table).toFixed(1)}x, whole guard / check = ${(guard / check).toFixed(1)}x`,
+  );
   const met = check <= TARGET_NS;
   console.log(`target: check <= ${TARGET_NS} ns ${met ? 'met' : 'MISSED'}`);
   if (sink < 0) console.log(sink); // keeps the measured calls observable

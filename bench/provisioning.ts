@@ -18,14 +18,22 @@ try {
     const times: number[] = [];
     for (let i = 0; i < N; i++) {
       const start = performance.now();
-      await createClinic(t.p, { name: `Bench ${model} ${i}`, slug: `bench-${model}-${i}`, tier: 'small', dataRegion: 'us-east', placement: model });
+      await createClinic(t.p, {
+        name: `Bench ${model} ${i}`,
+        slug: `bench-${model}-${i}`,
+        tier: 'small',
+        dataRegion: 'us-east',
+        placement: model,
+      });
       times.push(performance.now() - start);
     }
     results[model] = median(times);
   }
   console.log(`provisioning, median of ${N} per placement, on ${server.kind}`);
   for (const model of PLACEMENT_MODELS)
-    console.log(`  ${model.padEnd(9)} ${results[model]!.toFixed(1).padStart(8)} ms   ratio to pooled ${(results[model]! / results.pooled!).toFixed(1)}x`);
+    console.log(
+      `  ${model.padEnd(9)} ${results[model]!.toFixed(1).padStart(8)} ms   ratio to pooled ${(results[model]! / results.pooled!).toFixed(1)}x`,
+    );
 } finally {
   await t.close();
   await server.stop();

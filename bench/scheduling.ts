@@ -38,7 +38,12 @@ const book = (x: SchedulingClinic, providerId: string, startsAt: number) =>
 
 async function addProvider(x: SchedulingClinic, hours: { weekday: string; start: string; end: string }[], zone = ZONE): Promise<string> {
   const user = await t.staff(x.clinic.id, 'physician');
-  const res = await x.as(x.admin)('POST', 'providers', { userId: user.userId, specialty: 'bench', licenceJurisdictions: ['US-NY'], timeZone: zone });
+  const res = await x.as(x.admin)('POST', 'providers', {
+    userId: user.userId,
+    specialty: 'bench',
+    licenceJurisdictions: ['US-NY'],
+    timeZone: zone,
+  });
   const id = res.json().id as string;
   await x.as(x.admin)('PUT', `providers/${id}/availability/weekly`, { windows: hours });
   return id;
@@ -85,12 +90,27 @@ try {
   }
 
   // The computation alone, on the same hours and appointments.
-  const rules = { appointmentType: 'consultation', durationMinutes: 30, bufferBeforeMinutes: 0, bufferAfterMinutes: 5, minimumNoticeMinutes: 120, bookingWindowDays: 60, incrementMinutes: 15, seats: 1 };
+  const rules = {
+    appointmentType: 'consultation',
+    durationMinutes: 30,
+    bufferBeforeMinutes: 0,
+    bufferAfterMinutes: 5,
+    minimumNoticeMinutes: 120,
+    bookingWindowDays: 60,
+    incrementMinutes: 15,
+    seats: 1,
+  };
   const schedule = (busy: number[]) => ({
     timeZone: ZONE,
     weekly: weekdays.map((w) => ({ weekday: EVERY_DAY.indexOf(w.weekday as (typeof EVERY_DAY)[number]) + 1, start: w.start, end: w.end })),
     overrides: new Map(),
-    busy: busy.map((s, i) => ({ appointmentId: `a${i}`, appointmentType: 'consultation', startsAt: s, blockStart: s, blockEnd: s + 35 * 60_000 })),
+    busy: busy.map((s, i) => ({
+      appointmentId: `a${i}`,
+      appointmentType: 'consultation',
+      startsAt: s,
+      blockStart: s,
+      blockEnd: s + 35 * 60_000,
+    })),
   });
   const fromMs = zonedInstant(from, 0, 'Asia/Kolkata');
   const toMs = zonedInstant(addDays(to, 1), 0, 'Asia/Kolkata');
@@ -106,8 +126,12 @@ try {
   console.log(`scheduling, on ${server.kind}; median of ${RUNS} runs`);
   console.log(`slot search, 30 days (${from}..${to}), viewer Asia/Kolkata, provider ${ZONE} weekdays 08:00-18:00:`);
   console.log(`  0 appointments (baseline) ${median(base).toFixed(2).padStart(7)} ms  (${counts.base} slots)`);
-  console.log(`  200 appointments          ${median(full).toFixed(2).padStart(7)} ms  (${counts.full} slots)   ratio ${(median(full) / median(base)).toFixed(2)}x`);
-  console.log(`  computation alone: ${computeBase.toFixed(2)} ms with 0, ${computeFull.toFixed(2)} ms with 200 (ratio ${(computeFull / computeBase).toFixed(2)}x)`);
+  console.log(
+    `  200 appointments          ${median(full).toFixed(2).padStart(7)} ms  (${counts.full} slots)   ratio ${(median(full) / median(base)).toFixed(2)}x`,
+  );
+  console.log(
+    `  computation alone: ${computeBase.toFixed(2)} ms with 0, ${computeFull.toFixed(2)} ms with 200 (ratio ${(computeFull / computeBase).toFixed(2)}x)`,
+  );
 
   // --- booking under contention -------------------------------------------------------------------
   const allDay = EVERY_DAY.map((weekday) => ({ weekday, start: '00:00', end: '24:00' }));

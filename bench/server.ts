@@ -12,7 +12,12 @@ export async function benchServer(): Promise<{ url: string; kind: string; stop: 
     await withClient(url, (c) => c.query('select 1'));
     return { url, kind: 'external PostgreSQL', stop: async () => {} };
   }
-  const server = await startEmbeddedPostgres({ dataDir: '.polyclinic/bench', port: 54349, password: 'polyclinic-bench', log: createLogger('warn') });
+  const server = await startEmbeddedPostgres({
+    dataDir: '.polyclinic/bench',
+    port: 54349,
+    password: 'polyclinic-bench',
+    log: createLogger('warn'),
+  });
   return { url: server.url, kind: 'embedded PostgreSQL', stop: () => server.stop() };
 }
 

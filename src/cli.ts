@@ -62,7 +62,9 @@ async function run(argv: string[]): Promise<number> {
     if (!parsed.success) {
       const flag: Record<string, string> = { dataRegion: 'region' };
       for (const i of parsed.error.issues) console.error(`--${flag[String(i.path[0])] ?? String(i.path[0])}: ${i.message}`);
-      console.error('usage: polyclinic clinics create --name N --slug S --tier small|mid|enterprise --region R [--placement pooled|schema|database]');
+      console.error(
+        'usage: polyclinic clinics create --name N --slug S --tier small|mid|enterprise --region R [--placement pooled|schema|database]',
+      );
       return 2;
     }
     newClinic = parsed.data;
@@ -89,20 +91,36 @@ async function dispatch(
 ): Promise<number> {
   if (command === 'migrate') {
     const report = await migrateFleet(p, (e) =>
-      console.log(`[${e.done}/${e.total}] ${e.store} ${e.outcome}${e.clinicIds.length ? ` (${e.clinicIds.length} clinic${e.clinicIds.length === 1 ? '' : 's'})` : ''}${e.error ? `: ${e.error}` : ''}`),
+      console.log(
+        `[${e.done}/${e.total}] ${e.store} ${e.outcome}${e.clinicIds.length ? ` (${e.clinicIds.length} clinic${e.clinicIds.length === 1 ? '' : 's'})` : ''}${e.error ? `: ${e.error}` : ''}`,
+      ),
     );
-    console.log(`control plane v${report.control.from} -> v${report.control.to}; tenant target v${report.target}: ${report.migrated.length} migrated, ${report.upToDate.length} up to date, ${report.skipped.length} skipped, ${report.failed.length} failed`);
+    console.log(
+      `control plane v${report.control.from} -> v${report.control.to}; tenant target v${report.target}: ${report.migrated.length} migrated, ${report.upToDate.length} up to date, ${report.skipped.length} skipped, ${report.failed.length} failed`,
+    );
     for (const f of report.failed) console.log(`  FAILED ${f.clinicId}: ${f.error}`);
     return report.failed.length ? 1 : 0;
   }
   if (command === 'clinics' && sub === 'list') {
     for (const c of await p.clinics.all())
-      console.log([c.id, c.slug.padEnd(20), c.tier.padEnd(10), c.dataRegion.padEnd(11), c.placement.model.padEnd(9), c.status.padEnd(8), `v${c.schemaVersion}`].join('  '));
+      console.log(
+        [
+          c.id,
+          c.slug.padEnd(20),
+          c.tier.padEnd(10),
+          c.dataRegion.padEnd(11),
+          c.placement.model.padEnd(9),
+          c.status.padEnd(8),
+          `v${c.schemaVersion}`,
+        ].join('  '),
+      );
     return 0;
   }
   if (command === 'clinics' && sub === 'create' && newClinic) {
     if (!p.config.regions.some((r) => r.id === newClinic.dataRegion)) {
-      console.error(`--region: ${newClinic.dataRegion} is not a region of this deployment (${p.config.regions.map((r) => r.id).join(', ')})`);
+      console.error(
+        `--region: ${newClinic.dataRegion} is not a region of this deployment (${p.config.regions.map((r) => r.id).join(', ')})`,
+      );
       return 2;
     }
     const clinic = await createClinic(p, newClinic);
@@ -125,7 +143,9 @@ async function dispatch(
     const clinic = clinicId ? await p.clinics.fresh(clinicId) : undefined;
     const reason = typeof values.reason === 'string' ? values.reason.trim() : '';
     if (!clinic || reason.length < 10) {
-      console.error(`usage: polyclinic clinics export <clinicId> --reason TEXT [--out FILE] (${clinic ? '--reason: say why, in at least 10 characters' : 'clinic not found'})`);
+      console.error(
+        `usage: polyclinic clinics export <clinicId> --reason TEXT [--out FILE] (${clinic ? '--reason: say why, in at least 10 characters' : 'clinic not found'})`,
+      );
       return 2;
     }
     const out = (values.out as string | undefined) ?? `${clinic.slug}-export.tar.gz`;
@@ -141,10 +161,14 @@ async function dispatch(
     }
     const v = await verifyAuditChain(p, clinic.id);
     if (v.ok) {
-      console.log(`audit chain of ${clinic.id} intact: ${v.records} record(s), head seq ${v.head?.seq ?? 0}${v.head ? ` ${v.head.hash}` : ''}`);
+      console.log(
+        `audit chain of ${clinic.id} intact: ${v.records} record(s), head seq ${v.head?.seq ?? 0}${v.head ? ` ${v.head.hash}` : ''}`,
+      );
       return 0;
     }
-    console.log(`audit chain of ${clinic.id} BROKEN at seq ${v.problem!.seq}: ${v.problem!.kind}: ${v.problem!.message} (${v.records} record(s) verified before it)`);
+    console.log(
+      `audit chain of ${clinic.id} BROKEN at seq ${v.problem!.seq}: ${v.problem!.kind}: ${v.problem!.message} (${v.records} record(s) verified before it)`,
+    );
     return 1;
   }
   if (command === 'flags' && sub === 'stale') {

@@ -116,7 +116,9 @@ describe('a bad value stops the start and names the variable', () => {
 
   it('a region listed twice, or failing over to itself, is refused', () => {
     expect(refusal({ POLYCLINIC_REGIONS: 'us-east:US,us-east:EU' })).toEqual(['POLYCLINIC_REGIONS: region us-east is listed twice']);
-    expect(refusal({ POLYCLINIC_REGIONS: 'us-east:US:us-east' })).toEqual(['POLYCLINIC_REGIONS: region us-east cannot fail over to itself']);
+    expect(refusal({ POLYCLINIC_REGIONS: 'us-east:US:us-east' })).toEqual([
+      'POLYCLINIC_REGIONS: region us-east cannot fail over to itself',
+    ]);
   });
 
   it('failover to a region that is not defined is refused', () => {
@@ -167,13 +169,20 @@ describe('the edge: addresses, proxies, outbound requests, browsers', () => {
   it('outbound allow-list and CORS origins are validated lists', () => {
     expect(loadConfig({ POLYCLINIC_OUTBOUND_ALLOW: '127.0.0.1/32, ::1/128' }).outboundAllow).toEqual(['127.0.0.1/32', '::1/128']);
     expect(refusal({ POLYCLINIC_OUTBOUND_ALLOW: 'localhost' })[0]).toMatch(/^POLYCLINIC_OUTBOUND_ALLOW: comma-separated IPs or CIDRs/);
-    expect(loadConfig({ POLYCLINIC_CORS_ORIGINS: 'https://app.example.org,http://localhost:5173' }).corsOrigins).toEqual(['https://app.example.org', 'http://localhost:5173']);
+    expect(loadConfig({ POLYCLINIC_CORS_ORIGINS: 'https://app.example.org,http://localhost:5173' }).corsOrigins).toEqual([
+      'https://app.example.org',
+      'http://localhost:5173',
+    ]);
     expect(refusal({ POLYCLINIC_CORS_ORIGINS: 'https://app.example.org/path' })[0]).toMatch(/^POLYCLINIC_CORS_ORIGINS/);
     expect(refusal({ POLYCLINIC_CORS_ORIGINS: '*' })[0]).toMatch(/^POLYCLINIC_CORS_ORIGINS/);
   });
 
   it('a retired variable is refused with what replaced it, not silently ignored', () => {
-    expect(refusal({ POLYCLINIC_LOGIN_LOCK_MINUTES: '15' })).toEqual([expect.stringMatching(/^POLYCLINIC_LOGIN_LOCK_MINUTES: no longer read; .*POLYCLINIC_LOGIN_MAX_BACKOFF_MINUTES/)]);
-    expect(refusal({ POLYCLINIC_SSO_ALLOW_LOCAL_IDPS: 'true' })).toEqual([expect.stringMatching(/^POLYCLINIC_SSO_ALLOW_LOCAL_IDPS: no longer read; .*POLYCLINIC_OUTBOUND_ALLOW/)]);
+    expect(refusal({ POLYCLINIC_LOGIN_LOCK_MINUTES: '15' })).toEqual([
+      expect.stringMatching(/^POLYCLINIC_LOGIN_LOCK_MINUTES: no longer read; .*POLYCLINIC_LOGIN_MAX_BACKOFF_MINUTES/),
+    ]);
+    expect(refusal({ POLYCLINIC_SSO_ALLOW_LOCAL_IDPS: 'true' })).toEqual([
+      expect.stringMatching(/^POLYCLINIC_SSO_ALLOW_LOCAL_IDPS: no longer read; .*POLYCLINIC_OUTBOUND_ALLOW/),
+    ]);
   });
 });

@@ -95,7 +95,10 @@ const pgUrl = z
 const httpUrl = z
   .string()
   .url()
-  .refine((u) => /^https?:\/\/[^/]+$/.test(u.replace(/\/$/, '')), 'must be an http(s) origin without a path, e.g. https://polyclinic.example.org')
+  .refine(
+    (u) => /^https?:\/\/[^/]+$/.test(u.replace(/\/$/, '')),
+    'must be an http(s) origin without a path, e.g. https://polyclinic.example.org',
+  )
   .transform((u) => u.replace(/\/$/, ''));
 
 const scalarVars = {
@@ -137,11 +140,17 @@ const scalarVars = {
     .optional(),
   POLYCLINIC_OUTBOUND_ALLOW: z
     .string()
-    .refine((v) => v.split(',').every((c) => c.trim() === '' || cidr(c.trim()) !== undefined), 'comma-separated IPs or CIDRs, e.g. 127.0.0.1/32,::1/128')
+    .refine(
+      (v) => v.split(',').every((c) => c.trim() === '' || cidr(c.trim()) !== undefined),
+      'comma-separated IPs or CIDRs, e.g. 127.0.0.1/32,::1/128',
+    )
     .default(''),
   POLYCLINIC_CORS_ORIGINS: z
     .string()
-    .refine((v) => v.split(',').every((o) => o.trim() === '' || /^https?:\/\/[^/\s,]+$/.test(o.trim())), 'comma-separated origins without a path, e.g. https://app.example.org')
+    .refine(
+      (v) => v.split(',').every((o) => o.trim() === '' || /^https?:\/\/[^/\s,]+$/.test(o.trim())),
+      'comma-separated origins without a path, e.g. https://app.example.org',
+    )
     .default(''),
   POLYCLINIC_PUBLIC_URL: httpUrl.optional(),
   POLYCLINIC_WEB_APP_URL: httpUrl.optional(),
@@ -181,7 +190,11 @@ export function cidr(entry: string): [string, number, 'ipv4' | 'ipv6'] | undefin
   return [address, prefix, family === 4 ? 'ipv4' : 'ipv6'];
 }
 
-const list = (v: unknown): string[] => String(v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+const list = (v: unknown): string[] =>
+  String(v ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 export function regionUrlVariable(regionId: string): string {
   return `POLYCLINIC_REGION_${regionId.toUpperCase().replace(/-/g, '_')}_DATABASE_URL`;
@@ -200,7 +213,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (problems.length) throw new ConfigError(problems);
 
   const regions: RegionConfig[] = [];
-  for (const entry of String(v.POLYCLINIC_REGIONS).split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const entry of String(v.POLYCLINIC_REGIONS)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [id = '', jurisdiction = '', failover] = entry.split(':');
     if (!REGION_ID.test(id) || !/^[A-Z]{2,8}$/.test(jurisdiction)) {
       problems.push(`POLYCLINIC_REGIONS: "${entry}" must be region-id:JURISDICTION[:failover-region], e.g. us-east:US`);
@@ -226,13 +242,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
 
   const regionRoutes: Record<string, string> = {};
-  for (const entry of String(v.POLYCLINIC_REGION_ROUTES).split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const entry of String(v.POLYCLINIC_REGION_ROUTES)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const eq = entry.indexOf('=');
     const id = entry.slice(0, eq);
     const origin = entry.slice(eq + 1).replace(/\/$/, '');
     if (eq < 1 || !REGION_ID.test(id) || !/^https?:\/\/[^/]+$/.test(origin))
       problems.push(`POLYCLINIC_REGION_ROUTES: "${entry}" must be region-id=https://origin, e.g. eu-central=https://eu.polyclinic.example`);
-    else if (regions.some((r) => r.id === id)) problems.push(`POLYCLINIC_REGION_ROUTES: ${id} is served here (POLYCLINIC_REGIONS); it cannot also be routed away`);
+    else if (regions.some((r) => r.id === id))
+      problems.push(`POLYCLINIC_REGION_ROUTES: ${id} is served here (POLYCLINIC_REGIONS); it cannot also be routed away`);
     else regionRoutes[id] = origin;
   }
 
@@ -243,19 +263,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const embedded = given === 0;
   if (!embedded) {
     if (!controlUrl) problems.push('POLYCLINIC_CONTROL_DATABASE_URL: required when any region has a database URL');
-    for (const r of regions)
-      if (!r.databaseUrl) problems.push(`${regionUrlVariable(r.id)}: required when any store has a database URL`);
+    for (const r of regions) if (!r.databaseUrl) problems.push(`${regionUrlVariable(r.id)}: required when any store has a database URL`);
     if (!v.POLYCLINIC_SECRET) problems.push('POLYCLINIC_SECRET: required outside the embedded default');
   }
   const email = v.POLYCLINIC_OPERATOR_EMAIL as string | undefined;
   const password = v.POLYCLINIC_OPERATOR_PASSWORD as string | undefined;
   if (Boolean(email) !== Boolean(password))
-    problems.push(
-      `${email ? 'POLYCLINIC_OPERATOR_PASSWORD' : 'POLYCLINIC_OPERATOR_EMAIL'}: set both operator variables or neither`,
-    );
+    problems.push(`${email ? 'POLYCLINIC_OPERATOR_PASSWORD' : 'POLYCLINIC_OPERATOR_EMAIL'}: set both operator variables or neither`);
   if (problems.length) throw new ConfigError(problems);
 
-  const publicUrl = (v.POLYCLINIC_PUBLIC_URL as string | undefined) ?? `http://${v.POLYCLINIC_HOST as string}:${v.POLYCLINIC_PORT as number}`;
+  const publicUrl =
+    (v.POLYCLINIC_PUBLIC_URL as string | undefined) ?? `http://${v.POLYCLINIC_HOST as string}:${v.POLYCLINIC_PORT as number}`;
   return {
     publicUrl,
     webAppUrl: (v.POLYCLINIC_WEB_APP_URL as string | undefined) ?? publicUrl,
@@ -263,7 +281,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     corsOrigins: list(v.POLYCLINIC_CORS_ORIGINS),
     trustProxy: trustProxyOf(v.POLYCLINIC_TRUST_PROXY as string | undefined),
     regionRoutes,
-    dnsServers: ((v.POLYCLINIC_DNS_SERVERS as string | undefined) ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    dnsServers: ((v.POLYCLINIC_DNS_SERVERS as string | undefined) ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     smtpUrl: v.POLYCLINIC_SMTP_URL as string | undefined,
     mailFrom: v.POLYCLINIC_MAIL_FROM as string,
     showInviteLinks: (v.POLYCLINIC_SHOW_INVITE_LINKS as boolean | undefined) ?? embedded,

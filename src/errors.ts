@@ -19,8 +19,7 @@ export class AppError extends Error {
 export const notFound = (what: string, code = `${what}_not_found`): AppError =>
   new AppError(404, code, `${what.replace(/_/g, ' ')} not found`);
 
-export const forbidden = (message = 'This action is not allowed for your role'): AppError =>
-  new AppError(403, 'forbidden', message);
+export const forbidden = (message = 'This action is not allowed for your role'): AppError => new AppError(403, 'forbidden', message);
 
 export const unauthorized = (message = 'A valid bearer token is required'): AppError =>
   new AppError(401, 'unauthenticated', message, {}, { 'www-authenticate': 'Bearer' });

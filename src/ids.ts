@@ -35,9 +35,10 @@ const KINDS = {
 export type IdKind = keyof typeof KINDS;
 
 const BODY = '[0-9a-hjkmnp-tv-z]{26}';
-const patterns = Object.fromEntries(
-  Object.entries(KINDS).map(([kind, prefix]) => [kind, new RegExp(`^${prefix}_${BODY}$`)]),
-) as Record<IdKind, RegExp>;
+const patterns = Object.fromEntries(Object.entries(KINDS).map(([kind, prefix]) => [kind, new RegExp(`^${prefix}_${BODY}$`)])) as Record<
+  IdKind,
+  RegExp
+>;
 
 export function newId(kind: IdKind, now = Date.now()): string {
   let time = '';
@@ -70,8 +71,7 @@ export function isId(kind: IdKind, value: string): boolean {
 }
 
 /** zod schema for an id of one kind; a malformed id is a 404 at the route (it cannot exist), see `http/app.ts`. */
-export const idSchema = (kind: IdKind) =>
-  z.string().regex(patterns[kind], { message: `must be a ${kind} id (${KINDS[kind]}_…)` });
+export const idSchema = (kind: IdKind) => z.string().regex(patterns[kind], { message: `must be a ${kind} id (${KINDS[kind]}_…)` });
 
 /** The part of a clinic id after `cln_`: safe to embed in identifiers (lower-case base32). */
 export function clinicKey(clinicId: string): string {

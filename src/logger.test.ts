@@ -15,7 +15,9 @@ describe('log lines name the acting user and clinic from the request context', (
     const user = { kind: 'user', userId: 'usr_1', isOperator: false, clinicId: null, role: null } as const;
     runWithContext({ ...ctx, actor: user }, () => {
       log.info('signed in');
-      runWithContext({ ...ctx, actor: { ...user, clinicId: 'cln_1', role: 'physician' } }, () => log.child({ reqId: 'r' }).warn('in a clinic'));
+      runWithContext({ ...ctx, actor: { ...user, clinicId: 'cln_1', role: 'physician' } }, () =>
+        log.child({ reqId: 'r' }).warn('in a clinic'),
+      );
     });
     log.info('no request');
     expect(lines.map(({ msg, userId, clinicId }) => ({ msg, userId, clinicId }))).toEqual([

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 
 /** `npm start`: one API node. Stores come from configuration, or the embedded default with a demo fleet. */
 async function main(): Promise<void> {
-  let config;
+  let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig();
   } catch (err) {
@@ -60,7 +60,9 @@ function printBanner(address: string, embedded: boolean, demo: DemoCredentials |
     lines.push(`  Staff password (every demo user): ${demo.staffPassword}`);
     lines.push('  Demo clinics:');
     for (const c of demo.clinics)
-      lines.push(`    ${c.name.padEnd(26)} ${c.region.padEnd(11)} ${c.placement.padEnd(9)} ${c.clinicId}  ${c.users.map((u) => u.email).join(', ')}`);
+      lines.push(
+        `    ${c.name.padEnd(26)} ${c.region.padEnd(11)} ${c.placement.padEnd(9)} ${c.clinicId}  ${c.users.map((u) => u.email).join(', ')}`,
+      );
   }
   lines.push('');
   console.log(lines.join('\n'));

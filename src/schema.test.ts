@@ -59,7 +59,9 @@ describe('table types', () => {
 
   it('name only described tables', () => {
     // A table typed by hand beside the described ones would escape the checks below; this does not compile then.
-    const onlyDescribed: [keyof ControlDB, keyof TenantDB] extends [keyof typeof CONTROL_COLUMNS, keyof typeof TENANT_COLUMNS] ? true : false = true;
+    const onlyDescribed: [keyof ControlDB, keyof TenantDB] extends [keyof typeof CONTROL_COLUMNS, keyof typeof TENANT_COLUMNS]
+      ? true
+      : false = true;
     expect(onlyDescribed).toBe(true);
   });
 
@@ -76,14 +78,19 @@ describe('table types', () => {
     const { email: _, ...withoutEmail } = users;
     // Only what the change adds: the test above reports any difference the real descriptions have.
     const before = new Set(describedVersusCatalogue(CONTROL_COLUMNS, control));
-    const changed = (tables: TablesColumns) => describedVersusCatalogue({ ...CONTROL_COLUMNS, ...tables }, control).filter((p) => !before.has(p));
+    const changed = (tables: TablesColumns) =>
+      describedVersusCatalogue({ ...CONTROL_COLUMNS, ...tables }, control).filter((p) => !before.has(p));
     expect(changed({ users: withoutEmail })).toEqual(['users.email: a column in the database that the type lacks']);
     expect(changed({ users: { ...users, no_such_column: text() } })).toEqual(['users.no_such_column: in the type, not in the database']);
-    expect(changed({ users: { ...users, email: text().nullable() } })).toEqual(['users.email: not null in the database, nullable in the type']);
+    expect(changed({ users: { ...users, email: text().nullable() } })).toEqual([
+      'users.email: not null in the database, nullable in the type',
+    ]);
     expect(changed({ users: { ...users, locked_until: text().nullable() } })).toEqual([
       'users.locked_until: timestamp with time zone in the database, text in the type',
     ]);
-    expect(changed({ users: { ...users, failed_logins: integer() } })).toEqual(['users.failed_logins: has a default in the database, has none in the type']);
+    expect(changed({ users: { ...users, failed_logins: integer() } })).toEqual([
+      'users.failed_logins: has a default in the database, has none in the type',
+    ]);
     expect(changed({ clinics: { ...clinics, tier: oneOf(['small', 'mid']) } })).toEqual([
       'clinics.tier: the database allows enterprise | mid | small, the type mid | small',
     ]);
@@ -92,6 +99,8 @@ describe('table types', () => {
     expect(describedVersusCatalogue(withoutMoves, control).filter((p) => !before.has(p))).toEqual([
       'placement_moves: a table in the database that no type describes',
     ]);
-    expect(changed({ appointments: TENANT_COLUMNS.appointments })).toEqual(['appointments: described, but the migrations create no such table']);
+    expect(changed({ appointments: TENANT_COLUMNS.appointments })).toEqual([
+      'appointments: described, but the migrations create no such table',
+    ]);
   });
 });

@@ -63,7 +63,13 @@ export const TENANT_MIGRATIONS: TenantMigration[] = composeVersions(
 export const TENANT_COLUMNS = mergeTables(ANCHOR_COLUMNS, PATIENTS_COLUMNS, EVENTS_COLUMNS, SCHEDULING_COLUMNS, CLINICAL_COLUMNS);
 
 /** Every tenant table, parents before children: the order a move copies rows in and removal reverses. */
-export const TENANT_TABLES: TenantTable[] = [...ANCHOR_TABLES, ...PATIENTS_TABLES, ...EVENTS_TABLES, ...SCHEDULING_TABLES, ...CLINICAL_TABLES];
+export const TENANT_TABLES: TenantTable[] = [
+  ...ANCHOR_TABLES,
+  ...PATIENTS_TABLES,
+  ...EVENTS_TABLES,
+  ...SCHEDULING_TABLES,
+  ...CLINICAL_TABLES,
+];
 
 /** Schemas of their own in every region database, beside the tenant stores: the PHI access trail (append-only). */
 export const REGION_SCHEMAS: RegionSchema[] = [{ schema: AUDIT_SCHEMA, migrations: AUDIT_REGION_MIGRATIONS, privileges: 'select, insert' }];

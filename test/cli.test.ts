@@ -24,9 +24,9 @@ let outDir: string;
 const existing: Clinic[] = [];
 let created: { id: string; slug: string } | undefined;
 
-
-
-async function platformClinics(): Promise<{ id: string; slug: string; placement: { model: string }; dataRegion: string; status: string }[]> {
+async function platformClinics(): Promise<
+  { id: string; slug: string; placement: { model: string }; dataRegion: string; status: string }[]
+> {
   const res = await t.app.inject({ method: 'GET', url: '/api/v1/platform/clinics', headers: bearer(t.operatorToken) });
   expect(res.statusCode).toBe(200);
   return res.json().items;
@@ -36,10 +36,11 @@ beforeAll(async () => {
   t = await startTestPlatform();
   const c = t.p.config;
   env = cliEnv(c);
-  expect(Object.keys(env).filter((k) => k.startsWith('POLYCLINIC_REGION_')).sort()).toEqual([
-    'POLYCLINIC_REGION_EU_CENTRAL_DATABASE_URL',
-    'POLYCLINIC_REGION_US_EAST_DATABASE_URL',
-  ]);
+  expect(
+    Object.keys(env)
+      .filter((k) => k.startsWith('POLYCLINIC_REGION_'))
+      .sort(),
+  ).toEqual(['POLYCLINIC_REGION_EU_CENTRAL_DATABASE_URL', 'POLYCLINIC_REGION_US_EAST_DATABASE_URL']);
   existing.push(
     await t.clinic({ placement: 'pooled', region: 'us-east' }),
     await t.clinic({ placement: 'schema', region: 'eu-central', tier: 'mid' }),
@@ -60,7 +61,14 @@ describe('polyclinic CLI', () => {
     const lines = run.stdout.trim().split('\n');
     // Two regions' pooled stores, then the schema clinic and the database clinic.
     const progress = lines.filter((l) => l.startsWith('['));
-    expect(progress.map((l) => l.match(/^\[(\d+)\/(\d+)\]/)!.slice(1).join('/'))).toEqual(['1/4', '2/4', '3/4', '4/4']);
+    expect(
+      progress.map((l) =>
+        l
+          .match(/^\[(\d+)\/(\d+)\]/)!
+          .slice(1)
+          .join('/'),
+      ),
+    ).toEqual(['1/4', '2/4', '3/4', '4/4']);
     expect(progress.every((l) => / up-to-date/.test(l))).toBe(true);
     expect(progress[0]).toMatch(/^\[1\/4\] us-east\/tenant up-to-date \(1 clinic\)$/);
     expect(lines.at(-1)).toMatch(/^control plane v(\d+) -> v\1; tenant target v\d+: 0 migrated, 3 up to date, 0 skipped, 0 failed$/);
@@ -78,7 +86,14 @@ describe('polyclinic CLI', () => {
 
     const view = await t.app.inject({ method: 'GET', url: `/api/v1/platform/clinics/${created.id}`, headers: bearer(t.operatorToken) });
     expect(view.statusCode).toBe(200);
-    expect(view.json()).toMatchObject({ slug, name: 'Made By CLI', tier: 'mid', dataRegion: 'eu-central', status: 'active', placement: { model: 'schema' } });
+    expect(view.json()).toMatchObject({
+      slug,
+      name: 'Made By CLI',
+      tier: 'mid',
+      dataRegion: 'eu-central',
+      status: 'active',
+      placement: { model: 'schema' },
+    });
 
     const { token } = await t.staff(created.id, 'physician');
     const patient = await t.app.inject({
@@ -94,9 +109,20 @@ describe('polyclinic CLI', () => {
     expect(created).toBeDefined();
     const run = await cli('clinics', 'list');
     expect(run.code).toBe(0);
-    const rows = run.stdout.trim().split('\n').map((l) => l.split(/\s+/));
+    const rows = run.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split(/\s+/));
     expect(rows.map((r) => r[0]).sort()).toEqual([...existing.map((c) => c.id), created!.id].sort());
-    expect(rows.find((r) => r[0] === created!.id)).toEqual([created!.id, 'cli-made', 'mid', 'eu-central', 'schema', 'active', `v${LATEST}`]);
+    expect(rows.find((r) => r[0] === created!.id)).toEqual([
+      created!.id,
+      'cli-made',
+      'mid',
+      'eu-central',
+      'schema',
+      'active',
+      `v${LATEST}`,
+    ]);
     const database = existing.find((c) => c.placement.model === 'database')!;
     expect(rows.find((r) => r[0] === database.id)?.slice(2)).toEqual(['enterprise', 'us-east', 'database', 'active', `v${LATEST}`]);
   });
@@ -112,8 +138,40 @@ describe('polyclinic CLI', () => {
   it('flags stale lists flags past their retire-by date with owner and due date, and exits 1 while any remain', async () => {
     const none = await cli('flags', 'stale');
     expect([none.code, none.stdout.trim()]).toEqual([0, '0 stale flags']);
-    await t.p.flags.create('old.checkout', { description: '', owner: 'team-billing', type: 'release', enabled: true, strategies: [], variants: [], dependencies: [], clinicControllable: false, permanent: false, retireBy: '2021-03-01' }, 'legacy', null);
-    await t.p.flags.create('ops.kill-all-video', { description: '', owner: 'sre', type: 'kill-switch', enabled: true, strategies: [], variants: [], dependencies: [], clinicControllable: false, permanent: false, retireBy: null }, 'forever', null);
+    await t.p.flags.create(
+      'old.checkout',
+      {
+        description: '',
+        owner: 'team-billing',
+        type: 'release',
+        enabled: true,
+        strategies: [],
+        variants: [],
+        dependencies: [],
+        clinicControllable: false,
+        permanent: false,
+        retireBy: '2021-03-01',
+      },
+      'legacy',
+      null,
+    );
+    await t.p.flags.create(
+      'ops.kill-all-video',
+      {
+        description: '',
+        owner: 'sre',
+        type: 'kill-switch',
+        enabled: true,
+        strategies: [],
+        variants: [],
+        dependencies: [],
+        clinicControllable: false,
+        permanent: false,
+        retireBy: null,
+      },
+      'forever',
+      null,
+    );
     const stale = await cli('flags', 'stale');
     expect(stale.code).toBe(1);
     expect(stale.stdout).toMatch(/old\.checkout\s+release\s+owner team-billing\s+due 2021-03-01/);
@@ -121,7 +179,7 @@ describe('polyclinic CLI', () => {
     expect(stale.stdout).toContain('1 stale flag');
   });
 
-  it('clinics export writes a gzip archive with the clinic\'s manifest and patients', async () => {
+  it("clinics export writes a gzip archive with the clinic's manifest and patients", async () => {
     expect(created).toBeDefined();
     const out = join(outDir, 'export.tar.gz');
     const run = await cli('clinics', 'export', created!.id, '--reason', 'moving to another platform', '--out', out);
@@ -133,7 +191,11 @@ describe('polyclinic CLI', () => {
     const files = await untar(archive);
     const manifest = JSON.parse(files.get('manifest.json')!);
     expect(manifest).toMatchObject({ clinicId: created!.id, slug: 'cli-made', placement: 'schema', dataRegion: 'eu-central' });
-    const patients = files.get('tables/patients.jsonl')!.trim().split('\n').map((l) => JSON.parse(l));
+    const patients = files
+      .get('tables/patients.jsonl')!
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(patients.map((x) => [x.clinic_id, x.given_name])).toEqual([[created!.id, 'Cli']]);
   });
 
@@ -163,7 +225,9 @@ describe('polyclinic CLI', () => {
     );
     const run = await cli('migrate');
     expect(run.code).toBe(1);
-    expect(run.stdout).toContain(`eu-central/${broken.placement.database}/${broken.placement.schema} failed (1 clinic): relation "clinic" already exists`);
+    expect(run.stdout).toContain(
+      `eu-central/${broken.placement.database}/${broken.placement.schema} failed (1 clinic): relation "clinic" already exists`,
+    );
     // The pooled clinic, the database clinic and the clinic made by the CLI.
     expect(run.stdout).toMatch(/: 0 migrated, 3 up to date, 0 skipped, 1 failed\n/);
     expect(run.stdout).toContain(`FAILED ${broken.id}: relation "clinic" already exists`);

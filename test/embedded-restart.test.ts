@@ -125,7 +125,7 @@ describe('restarting the embedded default', () => {
     }
   });
 
-  it('keeps every patient, read through the clinic\'s own store (database placement: derived credentials still work)', async () => {
+  it("keeps every patient, read through the clinic's own store (database placement: derived credentials still work)", async () => {
     for (const { clinic, patientId, familyName } of before) {
       const page = await p!.stores.transaction(clinic.id, 'read', (scope) => listPatients(scope, { limit: 10 }));
       expect(
@@ -151,7 +151,12 @@ describe('the embedded port is taken by a server that is not ours', () => {
     const dir = mkdtempSync(join(tmpdir(), 'polyclinic-foreign-'));
     chmodSync(dir, 0o755);
     try {
-      const config = loadConfig({ POLYCLINIC_DATA_DIR: dir, POLYCLINIC_EMBEDDED_PG_PORT: foreign.port || '5432', POLYCLINIC_LOG_LEVEL: 'silent', POLYCLINIC_DEMO: 'false' });
+      const config = loadConfig({
+        POLYCLINIC_DATA_DIR: dir,
+        POLYCLINIC_EMBEDDED_PG_PORT: foreign.port || '5432',
+        POLYCLINIC_LOG_LEVEL: 'silent',
+        POLYCLINIC_DEMO: 'false',
+      });
       await expect(resolveStores(config, log)).rejects.toThrow(/POLYCLINIC_EMBEDDED_PG_PORT/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -63,7 +63,9 @@ beforeAll(async () => {
   });
   known.patient = patient.json().id;
   scimUserId = (await scim.call('POST', '/Users', userBody())).json().id;
-  scimGroupId = (await scim.call('POST', '/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'Fuzzers' })).json().id;
+  scimGroupId = (
+    await scim.call('POST', '/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'Fuzzers' })
+  ).json().id;
 });
 afterAll(async () => {
   await t?.close();
@@ -77,7 +79,8 @@ function pathValue(op: Operation, name: string, schema: Operation['params'][numb
   if (name === 'id') return /\/groups\//i.test(op.path) ? scimGroupId : scimUserId;
   if (name === 'regionId') return 'us-east';
   if (name === 'domain') return 'fuzz.example.org';
-  if (name === 'name' && op.path.includes('/scim/')) return /resourcetypes/i.test(op.path) ? 'User' : 'urn:ietf:params:scim:schemas:core:2.0:User';
+  if (name === 'name' && op.path.includes('/scim/'))
+    return /resourcetypes/i.test(op.path) ? 'User' : 'urn:ietf:params:scim:schemas:core:2.0:User';
   return validValue(schema, name, known);
 }
 
@@ -85,7 +88,9 @@ function baseBody(op: Operation): unknown {
   if (op.bodyType === 'scim') {
     const groups = /\/groups/i.test(op.path);
     if (op.method === 'PATCH') return patchOp({ op: 'replace', path: groups ? 'displayName' : 'displayName', value: 'Patched' });
-    return groups ? { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'Fuzz group', members: [{ value: scimUserId }] } : userBody();
+    return groups
+      ? { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'Fuzz group', members: [{ value: scimUserId }] }
+      : userBody();
   }
   if (op.bodyType === 'form') return { SAMLResponse: 'PHNhbWxwOlJlc3BvbnNlLz4=', RelayState: 'fuzz' };
   return validValue(op.body, '', known);
@@ -99,7 +104,18 @@ function fieldsOf(op: Operation): Field[] {
   if (op.bodyType === 'scim') {
     const keys: (string | number)[][] = /\/groups/i.test(op.path)
       ? [['displayName'], ['externalId'], ['members', 0, 'value'], ['Operations', 0, 'value'], ['Operations', 0, 'path'], ['schemas', 0]]
-      : [['userName'], ['externalId'], ['displayName'], ['name', 'givenName'], ['emails', 0, 'value'], ['active'], ['Operations', 0, 'value'], ['Operations', 0, 'path'], ['Operations', 0, 'op'], ['schemas', 0]];
+      : [
+          ['userName'],
+          ['externalId'],
+          ['displayName'],
+          ['name', 'givenName'],
+          ['emails', 0, 'value'],
+          ['active'],
+          ['Operations', 0, 'value'],
+          ['Operations', 0, 'path'],
+          ['Operations', 0, 'op'],
+          ['schemas', 0],
+        ];
     for (const key of keys) fields.push({ at: 'body', key });
   } else if (op.bodyType === 'form') {
     fields.push({ at: 'body', key: ['SAMLResponse'] }, { at: 'body', key: ['RelayState'] });
@@ -138,15 +154,43 @@ function setIn(target: unknown, key: (string | number)[], value: unknown): unkno
   return root;
 }
 
-type Whole = 'base' | 'bad-percent' | 'long-param' | 'bad-query-encoding' | 'deep-json' | 'malformed-json' | 'wrong-media' | 'empty-json' | 'nul-key' | 'proto-key';
-const WHOLE: Whole[] = ['base', 'bad-percent', 'long-param', 'bad-query-encoding', 'deep-json', 'malformed-json', 'wrong-media', 'empty-json', 'nul-key', 'proto-key'];
+type Whole =
+  | 'base'
+  | 'bad-percent'
+  | 'long-param'
+  | 'bad-query-encoding'
+  | 'deep-json'
+  | 'malformed-json'
+  | 'wrong-media'
+  | 'empty-json'
+  | 'nul-key'
+  | 'proto-key';
+const WHOLE: Whole[] = [
+  'base',
+  'bad-percent',
+  'long-param',
+  'bad-query-encoding',
+  'deep-json',
+  'malformed-json',
+  'wrong-media',
+  'empty-json',
+  'nul-key',
+  'proto-key',
+];
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-function request(op: Operation, principal: Principal, label: string, change?: { field: Field; value: unknown }, whole: Whole = 'base'): FuzzRequest | undefined {
+function request(
+  op: Operation,
+  principal: Principal,
+  label: string,
+  change?: { field: Field; value: unknown },
+  whole: Whole = 'base',
+): FuzzRequest | undefined {
   const pathValues = new Map<string, string>();
   for (const p of op.params.filter((q) => q.in === 'path')) pathValues.set(p.name, urlEncode(pathValue(op, p.name, p.schema)));
   const query = new Map<string, string>();
-  for (const p of op.params.filter((q) => q.in === 'query' && q.required)) query.set(p.name, urlEncode(validValue(p.schema, p.name, known)));
+  for (const p of op.params.filter((q) => q.in === 'query' && q.required))
+    query.set(p.name, urlEncode(validValue(p.schema, p.name, known)));
   let body = op.bodyType ? baseBody(op) : undefined;
   if (change) {
     const { field, value } = change;
@@ -172,7 +216,9 @@ function request(op: Operation, principal: Principal, label: string, change?: { 
   if (body !== undefined) {
     if (op.bodyType === 'form') {
       headers['content-type'] = 'application/x-www-form-urlencoded';
-      payload = Object.entries(body as Record<string, unknown>).map(([k, v]) => `${urlEncode(k)}=${urlEncode(v)}`).join('&');
+      payload = Object.entries(body as Record<string, unknown>)
+        .map(([k, v]) => `${urlEncode(k)}=${urlEncode(v)}`)
+        .join('&');
     } else {
       headers['content-type'] = op.bodyType === 'scim' ? 'application/scim+json' : 'application/json';
       payload = JSON.stringify(body);
@@ -184,7 +230,8 @@ function request(op: Operation, principal: Principal, label: string, change?: { 
   if (whole === 'wrong-media') [headers['content-type'], payload] = ['application/xml', '<a>b</a>'];
   if (whole === 'empty-json') [headers['content-type'], payload] = [json, ''];
   if (whole === 'nul-key') [headers['content-type'], payload] = [json, JSON.stringify({ '\u0000': 1, ...(body as object) })];
-  if (whole === 'proto-key') [headers['content-type'], payload] = [json, '{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}'];
+  if (whole === 'proto-key')
+    [headers['content-type'], payload] = [json, '{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}'];
   return { label, principal, method: op.method, url, headers, ...(payload !== undefined ? { payload } : {}) };
 }
 
@@ -198,15 +245,20 @@ function corpus(ops: Operation[]): FuzzRequest[] {
     const natural = principals.includes(op.natural) ? op.natural : 'anonymous';
     const fields = fieldsOf(op);
     for (const field of fields)
-      for (const { kind, value } of brokenValues(schemaOf(op, field))) add(request(op, natural, `${field.at}.${field.key.join('.')}=${kind}`, { field, value }));
+      for (const { kind, value } of brokenValues(schemaOf(op, field)))
+        add(request(op, natural, `${field.at}.${field.key.join('.')}=${kind}`, { field, value }));
     // A stranger's or another kind of client's request stops at authentication, before its body is read: the
     // plain request as each of them, the broken ones as the operation's own user and as a stranger.
     for (const principal of principals) add(request(op, principal, 'base'));
     for (const principal of new Set<Principal>([natural, 'anonymous']))
       for (const whole of WHOLE.filter((w) => w !== 'base')) add(request(op, principal, whole, undefined, whole));
     if (fields.length === 0) return;
-    const samples = fc.sample(fc.record({ principal: fc.constantFrom(...principals), field: fc.constantFrom(...fields), value: randomValue }), { seed: SEED + i, numRuns: RANDOM_PER_OPERATION });
-    for (const s of samples) add(request(op, s.principal, `${s.field.at}.${s.field.key.join('.')}=random`, { field: s.field, value: s.value }));
+    const samples = fc.sample(
+      fc.record({ principal: fc.constantFrom(...principals), field: fc.constantFrom(...fields), value: randomValue }),
+      { seed: SEED + i, numRuns: RANDOM_PER_OPERATION },
+    );
+    for (const s of samples)
+      add(request(op, s.principal, `${s.field.at}.${s.field.key.join('.')}=random`, { field: s.field, value: s.value }));
   });
   return out;
 }
@@ -235,7 +287,13 @@ describe('fuzzing every operation of the OpenAPI document', () => {
       // Spread over many addresses, as real traffic is: the per-address budgets (their own tests prove them) then
       // stay out of the way of the fuzzed routes. Deterministic, like everything else here.
       const remoteAddress = `198.51.100.${(n % 250) + 1}`;
-      const res = await t.app.inject({ method: req.method as 'GET', url: req.url, headers: req.headers, remoteAddress, ...(req.payload !== undefined ? { payload: req.payload } : {}) });
+      const res = await t.app.inject({
+        method: req.method as 'GET',
+        url: req.url,
+        headers: req.headers,
+        remoteAddress,
+        ...(req.payload !== undefined ? { payload: req.payload } : {}),
+      });
       statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
       const wrong = verdict(req, res);
       if (wrong) failures.push(`${req.method} ${req.url.slice(0, 160)} [${req.principal}: ${req.label}] → ${wrong}`);

@@ -24,13 +24,20 @@ export default defineConfig({
         // Everything else is split by use: the sign-in route gets the components it shows, not the whole library.
         manualChunks: (id) => {
           if (/node_modules\/(react|react-dom|scheduler)\//.test(id)) return 'react';
-          if (/node_modules\/(recharts|victory-vendor|d3-|@reduxjs|redux|redux-thunk|immer|react-redux|reselect|es-toolkit|decimal\.js-light|eventemitter3|react-is|tiny-invariant|use-sync-external-store)\//.test(id)) return 'charts';
+          if (
+            /node_modules\/(recharts|victory-vendor|d3-|@reduxjs|redux|redux-thunk|immer|react-redux|reselect|es-toolkit|decimal\.js-light|eventemitter3|react-is|tiny-invariant|use-sync-external-store)\//.test(
+              id,
+            )
+          )
+            return 'charts';
           return undefined;
         },
       },
     },
   },
   server: {
-    proxy: Object.fromEntries(['/api', '/scim', '/fhir', '/healthz', '/readyz'].map((path) => [path, { target: api, changeOrigin: false }])),
+    proxy: Object.fromEntries(
+      ['/api', '/scim', '/fhir', '/healthz', '/readyz'].map((path) => [path, { target: api, changeOrigin: false }]),
+    ),
   },
 });

@@ -83,7 +83,10 @@ function derivedView(row: RoleRow, members: number): ClinicRole {
 }
 
 async function memberCounts(db: Kysely<ControlDB>, clinicId: string, role?: string): Promise<Map<string, number>> {
-  let q = db.selectFrom('memberships').select(['role', (eb) => eb.fn.countAll<string>().as('n')]).where('clinic_id', '=', clinicId);
+  let q = db
+    .selectFrom('memberships')
+    .select(['role', (eb) => eb.fn.countAll<string>().as('n')])
+    .where('clinic_id', '=', clinicId);
   if (role) q = q.where('role', '=', role);
   const rows = await q.groupBy('role').execute();
   return new Map(rows.map((r) => [r.role, Number(r.n)]));
@@ -114,7 +117,13 @@ export async function getRole(db: Kysely<ControlDB>, clinicId: string, key: stri
  */
 export async function assertAssignableRole(db: Kysely<ControlDB>, clinicId: string, role: string): Promise<void> {
   if (isBaseRole(role)) return;
-  const row = await db.selectFrom('clinic_roles').select('key').where('clinic_id', '=', clinicId).where('key', '=', role).forShare().executeTakeFirst();
+  const row = await db
+    .selectFrom('clinic_roles')
+    .select('key')
+    .where('clinic_id', '=', clinicId)
+    .where('key', '=', role)
+    .forShare()
+    .executeTakeFirst();
   if (!row) throw new AppError(422, 'unknown_role', `${role} is neither a base role nor a role of this clinic`, { role });
 }
 
@@ -124,7 +133,12 @@ export async function assertAssignableRole(db: Kysely<ControlDB>, clinicId: stri
  */
 export async function baseRoleOf(db: Kysely<ControlDB>, clinicId: string, role: string): Promise<BaseRole | null> {
   if (isBaseRole(role)) return role;
-  const row = await db.selectFrom('clinic_roles').select('base_role').where('clinic_id', '=', clinicId).where('key', '=', role).executeTakeFirst();
+  const row = await db
+    .selectFrom('clinic_roles')
+    .select('base_role')
+    .where('clinic_id', '=', clinicId)
+    .where('key', '=', role)
+    .executeTakeFirst();
   return row && isBaseRole(row.base_role) ? row.base_role : null;
 }
 
@@ -133,17 +147,37 @@ function normalise(def: RoleDefinition): { added: Permission[]; removed: Permiss
   const base = new Set(permissionsOf(def.baseRole));
   const already = PERMISSIONS.filter((p) => def.add.includes(p) && base.has(p));
   if (already.length > 0)
-    throw new AppError(422, 'permission_already_in_base_role', `${def.baseRole} already has ${already.join(', ')}; add only what it lacks`, { permissions: already });
+    throw new AppError(
+      422,
+      'permission_already_in_base_role',
+      `${def.baseRole} already has ${already.join(', ')}; add only what it lacks`,
+      { permissions: already },
+    );
   const lacking = PERMISSIONS.filter((p) => def.remove.includes(p) && !base.has(p));
   if (lacking.length > 0)
-    throw new AppError(422, 'permission_not_in_base_role', `${def.baseRole} does not have ${lacking.join(', ')}, so it cannot be removed`, { permissions: lacking });
+    throw new AppError(422, 'permission_not_in_base_role', `${def.baseRole} does not have ${lacking.join(', ')}, so it cannot be removed`, {
+      permissions: lacking,
+    });
   return { added: PERMISSIONS.filter((p) => def.add.includes(p)), removed: PERMISSIONS.filter((p) => def.remove.includes(p)) };
 }
 
-const auditShape = (r: RoleRow) => ({ key: r.key, name: r.name, baseRole: r.base_role, added: r.added, removed: r.removed, version: r.version });
+const auditShape = (r: RoleRow) => ({
+  key: r.key,
+  name: r.name,
+  baseRole: r.base_role,
+  added: r.added,
+  removed: r.removed,
+  version: r.version,
+});
 
 async function lockRole(trx: Kysely<ControlDB>, clinicId: string, key: string): Promise<RoleRow> {
-  const row = await trx.selectFrom('clinic_roles').selectAll().where('clinic_id', '=', clinicId).where('key', '=', key).forUpdate().executeTakeFirst();
+  const row = await trx
+    .selectFrom('clinic_roles')
+    .selectAll()
+    .where('clinic_id', '=', clinicId)
+    .where('key', '=', key)
+    .forUpdate()
+    .executeTakeFirst();
   if (row) return row;
   if (isBaseRole(key)) throw conflict('base_role_immutable', `${key} is a base role; derive a role from it instead of changing it`);
   throw notFound('role');
@@ -165,7 +199,14 @@ export async function createRole(p: AccessDeps, clinicId: string, key: string, d
       .returningAll()
       .executeTakeFirst();
     if (!row) throw conflict('role_exists', `This clinic already has a role ${key}`);
-    await recordIdentityEvent(trx, { clinicId, actor, action: 'role.create', resourceType: 'ClinicRole', resourceId: key, after: auditShape(row) });
+    await recordIdentityEvent(trx, {
+      clinicId,
+      actor,
+      action: 'role.create',
+      resourceType: 'ClinicRole',
+      resourceId: key,
+      after: auditShape(row),
+    });
     return derivedView(row, 0);
   });
 }
@@ -181,10 +222,16 @@ export async function updateRole(
   const { role, holders } = await p.control.transaction().execute(async (trx) => {
     const before = await lockRole(trx, clinicId, key);
     if (before.version !== def.expectedVersion)
-      throw new AppError(409, 'version_conflict', `The role is at version ${before.version}, not ${def.expectedVersion}; reload and retry`, { currentVersion: before.version });
+      throw new AppError(
+        409,
+        'version_conflict',
+        `The role is at version ${before.version}, not ${def.expectedVersion}; reload and retry`,
+        { currentVersion: before.version },
+      );
     const holders = await holdersOf(trx, clinicId, key);
     // Whoever holds a role does not redefine it: that would be granting themselves what they lack.
-    if (actor.id !== null && holders.includes(actor.id)) throw new AppError(403, 'self_access_change', 'You cannot change the role you hold yourself');
+    if (actor.id !== null && holders.includes(actor.id))
+      throw new AppError(403, 'self_access_change', 'You cannot change the role you hold yourself');
     const after = await trx
       .updateTable('clinic_roles')
       .set({ name: def.name, base_role: def.baseRole, added, removed, version: before.version + 1, updated_at: new Date() })
@@ -192,7 +239,15 @@ export async function updateRole(
       .where('key', '=', key)
       .returningAll()
       .executeTakeFirstOrThrow();
-    await recordIdentityEvent(trx, { clinicId, actor, action: 'role.update', resourceType: 'ClinicRole', resourceId: key, before: auditShape(before), after: auditShape(after) });
+    await recordIdentityEvent(trx, {
+      clinicId,
+      actor,
+      action: 'role.update',
+      resourceType: 'ClinicRole',
+      resourceId: key,
+      before: auditShape(before),
+      after: auditShape(after),
+    });
     return { role: derivedView(after, holders.length), holders };
   });
   for (const userId of holders) await p.sessions.membershipsChanged(userId);
@@ -209,7 +264,9 @@ async function referencesTo(trx: Kysely<ControlDB>, clinicId: string, key: strin
     union all
     select 'SSO connection ' || name from sso_connections
      where clinic_id = ${clinicId}
-       and (default_role = ${key} or jsonb_path_exists(role_rules, '$.** ? (@.role == $k)', jsonb_build_object('k', ${key}::text)))`.execute(trx);
+       and (default_role = ${key} or jsonb_path_exists(role_rules, '$.** ? (@.role == $k)', jsonb_build_object('k', ${key}::text)))`.execute(
+    trx,
+  );
   return [...(members > 0 ? [`${members} member${members === 1 ? '' : 's'}`] : []), ...rules.rows.map((r) => r.what)];
 }
 
@@ -218,9 +275,18 @@ export async function deleteRole(p: AccessDeps, clinicId: string, key: string, a
     const before = await lockRole(trx, clinicId, key);
     const refs = await referencesTo(trx, clinicId, key);
     if (refs.length > 0)
-      throw new AppError(409, 'role_in_use', `The role is still used by ${refs.join(', ')}; move them to another role first`, { usedBy: refs });
+      throw new AppError(409, 'role_in_use', `The role is still used by ${refs.join(', ')}; move them to another role first`, {
+        usedBy: refs,
+      });
     await trx.deleteFrom('clinic_roles').where('clinic_id', '=', clinicId).where('key', '=', key).execute();
-    await recordIdentityEvent(trx, { clinicId, actor, action: 'role.delete', resourceType: 'ClinicRole', resourceId: key, before: auditShape(before) });
+    await recordIdentityEvent(trx, {
+      clinicId,
+      actor,
+      action: 'role.delete',
+      resourceType: 'ClinicRole',
+      resourceId: key,
+      before: auditShape(before),
+    });
   });
 }
 
@@ -240,5 +306,10 @@ export async function roleNames(db: Kysely<ControlDB>, held: readonly { clinicId
       .execute();
     for (const r of rows) names.set(key(r.clinic_id, r.key), r.name);
   }
-  return new Map(held.map((h) => [key(h.clinicId, h.role), isBaseRole(h.role) ? BASE_ROLE_NAMES[h.role] : (names.get(key(h.clinicId, h.role)) ?? h.role)]));
+  return new Map(
+    held.map((h) => [
+      key(h.clinicId, h.role),
+      isBaseRole(h.role) ? BASE_ROLE_NAMES[h.role] : (names.get(key(h.clinicId, h.role)) ?? h.role),
+    ]),
+  );
 }

@@ -20,12 +20,21 @@ beforeAll(async () => {
 afterAll(() => t?.close());
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-const call = (token: string, method: Method, url: string, payload?: object) => t.app.inject({ method, url, headers: bearer(token), ...(payload ? { payload } : {}) });
+const call = (token: string, method: Method, url: string, payload?: object) =>
+  t.app.inject({ method, url, headers: bearer(token), ...(payload ? { payload } : {}) });
 const notesOf = (f: ClinicFixture) => `${f.url}/encounters/${f.encounterId}/notes`;
-const grant = (f: ClinicFixture, userId: string, body: object, by = admin) => call(by.token, 'POST', `${f.url}/members/${userId}/grants`, body);
-const grantsOf = async (f: ClinicFixture, userId: string) => (await call(admin.token, 'GET', `${f.url}/members/${userId}/grants`)).json().grants as { id: string; status: string }[];
+const grant = (f: ClinicFixture, userId: string, body: object, by = admin) =>
+  call(by.token, 'POST', `${f.url}/members/${userId}/grants`, body);
+const grantsOf = async (f: ClinicFixture, userId: string) =>
+  (await call(admin.token, 'GET', `${f.url}/members/${userId}/grants`)).json().grants as { id: string; status: string }[];
 const audit = (clinicId: string, action: string, resourceId: string) =>
-  t.p.control.selectFrom('identity_audit').selectAll().where('clinic_id', '=', clinicId).where('action', '=', action).where('resource_id', '=', resourceId).execute();
+  t.p.control
+    .selectFrom('identity_audit')
+    .selectAll()
+    .where('clinic_id', '=', clinicId)
+    .where('action', '=', action)
+    .where('resource_id', '=', resourceId)
+    .execute();
 const sleepUntil = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms - Date.now())));
 
 describe('members', () => {
@@ -62,7 +71,12 @@ describe('members', () => {
     const res = await call(admin.token, 'POST', `${a.url}/users`, payload);
     expect(res.statusCode).toBe(201);
     const [row] = await audit(a.clinic.id, 'membership.create', res.json().id);
-    expect(row).toMatchObject({ actor_kind: 'user', actor_id: admin.userId, before: null, after: { email: payload.email, role: 'billing' } });
+    expect(row).toMatchObject({
+      actor_kind: 'user',
+      actor_id: admin.userId,
+      before: null,
+      after: { email: payload.email, role: 'billing' },
+    });
   });
 
   it("refuses changing one's own role, non-members, and members the directory manages", async () => {
@@ -73,7 +87,15 @@ describe('members', () => {
     const provisioned = await a.staff('nurse');
     await t.p.control
       .insertInto('scim_users')
-      .values({ clinic_id: a.clinic.id, user_id: provisioned.userId, user_name: 'p', external_id: null, active: true, resource: JSON.stringify({}), version: 1 })
+      .values({
+        clinic_id: a.clinic.id,
+        user_id: provisioned.userId,
+        user_name: 'p',
+        external_id: null,
+        active: true,
+        resource: JSON.stringify({}),
+        version: 1,
+      })
       .execute();
     const managed = await call(admin.token, 'PATCH', `${a.url}/members/${provisioned.userId}`, { role: 'physician' });
     expect([managed.statusCode, managed.json().code]).toEqual([409, 'role_managed_by_directory']);
@@ -84,9 +106,18 @@ describe('grants', () => {
   it('an expiring grant works, then stops at its expiry although the principal is still cached', async () => {
     const desk = await a.staff('scheduler');
     const expiresAt = new Date(Date.now() + 2000);
-    const created = await grant(a, desk.userId, { permission: 'clinical_note.read', reason: 'chart review for the audit', expiresAt: expiresAt.toISOString() });
+    const created = await grant(a, desk.userId, {
+      permission: 'clinical_note.read',
+      reason: 'chart review for the audit',
+      expiresAt: expiresAt.toISOString(),
+    });
     expect(created.statusCode).toBe(201);
-    expect(created.json()).toMatchObject({ permission: 'clinical_note.read', status: 'active', grantedBy: admin.userId, expiresAt: expiresAt.toISOString() });
+    expect(created.json()).toMatchObject({
+      permission: 'clinical_note.read',
+      status: 'active',
+      grantedBy: admin.userId,
+      expiresAt: expiresAt.toISOString(),
+    });
     const resolvedAt = Date.now();
     expect((await desk.call('GET', notesOf(a))).statusCode).toBe(200);
     await sleepUntil(expiresAt.getTime() + 50);
@@ -108,7 +139,11 @@ describe('grants', () => {
     expect([again.statusCode, again.json().code]).toEqual([409, 'grant_already_revoked']);
     expect(await grantsOf(a, desk.userId)).toEqual([expect.objectContaining({ id, status: 'revoked' })]);
     const [made] = await audit(a.clinic.id, 'grant.create', id);
-    expect(made).toMatchObject({ actor_id: admin.userId, before: null, after: { userId: desk.userId, permission: 'clinical_note.read', reason: 'covering', revokedAt: null } });
+    expect(made).toMatchObject({
+      actor_id: admin.userId,
+      before: null,
+      after: { userId: desk.userId, permission: 'clinical_note.read', reason: 'covering', revokedAt: null },
+    });
     const [revoked] = await audit(a.clinic.id, 'grant.revoke', id);
     expect(revoked).toMatchObject({ actor_id: admin.userId, before: { revokedAt: null }, after: { permission: 'clinical_note.read' } });
     expect((revoked!.after as { revokedAt: string | null }).revokedAt).not.toBeNull();
@@ -120,13 +155,23 @@ describe('grants', () => {
       const r = await res;
       return [r.statusCode, r.json().code];
     };
-    expect(await code(grant(a, desk.userId, { permission: 'clinical_note.read', reason: 'x', expiresAt: new Date(Date.now() - 1000).toISOString() }))).toEqual([422, 'expiry_not_in_future']);
-    expect(await code(grant(a, desk.userId, { permission: 'clinical_note.read', reason: 'x', expiresAt: 'tomorrow' }))).toEqual([400, 'validation_failed']);
+    expect(
+      await code(
+        grant(a, desk.userId, { permission: 'clinical_note.read', reason: 'x', expiresAt: new Date(Date.now() - 1000).toISOString() }),
+      ),
+    ).toEqual([422, 'expiry_not_in_future']);
+    expect(await code(grant(a, desk.userId, { permission: 'clinical_note.read', reason: 'x', expiresAt: 'tomorrow' }))).toEqual([
+      400,
+      'validation_failed',
+    ]);
     expect(await code(grant(a, desk.userId, { permission: 'everything', reason: 'x' }))).toEqual([400, 'validation_failed']);
     expect(await code(grant(a, admin.userId, { permission: 'patient.read', reason: 'x' }))).toEqual([403, 'self_access_change']);
     expect(await code(grant(a, b.nurse.userId, { permission: 'patient.read', reason: 'x' }))).toEqual([404, 'member_not_found']);
     expect(await code(call(admin.token, 'GET', `${a.url}/members/${b.nurse.userId}/grants`))).toEqual([404, 'member_not_found']);
-    expect(await code(call(admin.token, 'DELETE', `${a.url}/members/${desk.userId}/grants/grt_0000000000aaaaaaaaaaaaaaaa`))).toEqual([404, 'grant_not_found']);
+    expect(await code(call(admin.token, 'DELETE', `${a.url}/members/${desk.userId}/grants/grt_0000000000aaaaaaaaaaaaaaaa`))).toEqual([
+      404,
+      'grant_not_found',
+    ]);
   });
 
   it('does not survive the membership: a user who leaves and comes back has no old grants', async () => {
@@ -142,7 +187,7 @@ describe('grants', () => {
 });
 
 describe('clinic boundaries', () => {
-  it("a grant in clinic A gives nothing in clinic B, where the same user is also a member", async () => {
+  it('a grant in clinic A gives nothing in clinic B, where the same user is also a member', async () => {
     const desk = await a.staff('scheduler');
     await t.p.users.addMembership(b.clinic.id, desk.userId, 'scheduler');
     await grant(a, desk.userId, { permission: 'clinical_note.read', reason: 'A only' });
@@ -151,7 +196,10 @@ describe('clinic boundaries', () => {
   });
 
   it("clinic A's derived role cannot be assigned in clinic B, and means nothing there if it appears", async () => {
-    expect((await call(admin.token, 'POST', `${a.url}/roles`, { key: 'a_only_role', name: 'A', baseRole: 'physician', add: [], remove: [] })).statusCode).toBe(201);
+    expect(
+      (await call(admin.token, 'POST', `${a.url}/roles`, { key: 'a_only_role', name: 'A', baseRole: 'physician', add: [], remove: [] }))
+        .statusCode,
+    ).toBe(201);
     const adminB = await b.staff('clinic_admin');
     const payload = { email: `b.${Date.now()}@${t.instance}.test`, name: 'B', role: 'a_only_role', password: 'a long enough password' };
     const created = await call(adminB.token, 'POST', `${b.url}/users`, payload);
@@ -160,7 +208,12 @@ describe('clinic boundaries', () => {
     expect([patched.statusCode, patched.json().code]).toEqual([422, 'unknown_role']);
     // A membership naming a role this clinic does not have (written around the API) grants nothing: fail closed.
     const ghost = await b.staff('physician');
-    await t.p.control.updateTable('memberships').set({ role: 'a_only_role' }).where('clinic_id', '=', b.clinic.id).where('user_id', '=', ghost.userId).execute();
+    await t.p.control
+      .updateTable('memberships')
+      .set({ role: 'a_only_role' })
+      .where('clinic_id', '=', b.clinic.id)
+      .where('user_id', '=', ghost.userId)
+      .execute();
     await t.p.sessions.membershipsChanged(ghost.userId);
     for (const url of [notesOf(b), `${b.url}/patients`, `${b.url}/roles`]) {
       const res = await ghost.call('GET', url);

@@ -54,7 +54,13 @@ function view(row: GrantRow, membershipSince: Date, now = Date.now()): RoleGrant
   };
 }
 
-const auditShape = (g: RoleGrant) => ({ id: g.id, permission: g.permission, reason: g.reason, expiresAt: g.expiresAt, revokedAt: g.revokedAt });
+const auditShape = (g: RoleGrant) => ({
+  id: g.id,
+  permission: g.permission,
+  reason: g.reason,
+  expiresAt: g.expiresAt,
+  revokedAt: g.revokedAt,
+});
 
 export async function createGrant(
   p: AccessDeps,
@@ -82,7 +88,14 @@ export async function createGrant(
       .returningAll()
       .executeTakeFirstOrThrow();
     const grant = view(row, member.createdAt);
-    await recordIdentityEvent(trx, { clinicId, actor, action: 'grant.create', resourceType: 'RoleGrant', resourceId: grant.id, after: { userId, ...auditShape(grant) } });
+    await recordIdentityEvent(trx, {
+      clinicId,
+      actor,
+      action: 'grant.create',
+      resourceType: 'RoleGrant',
+      resourceId: grant.id,
+      after: { userId, ...auditShape(grant) },
+    });
     return grant;
   });
   await p.sessions.membershipsChanged(userId);
@@ -91,9 +104,20 @@ export async function createGrant(
 
 /** Every grant of the member in this clinic, newest first, each marked with its status. */
 export async function listGrants(db: Kysely<ControlDB>, clinicId: string, userId: string): Promise<RoleGrant[]> {
-  const member = await db.selectFrom('memberships').select('created_at').where('clinic_id', '=', clinicId).where('user_id', '=', userId).executeTakeFirst();
+  const member = await db
+    .selectFrom('memberships')
+    .select('created_at')
+    .where('clinic_id', '=', clinicId)
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
   if (!member) throw notFound('member');
-  const rows = await db.selectFrom('role_grants').selectAll().where('clinic_id', '=', clinicId).where('user_id', '=', userId).orderBy('id', 'desc').execute();
+  const rows = await db
+    .selectFrom('role_grants')
+    .selectAll()
+    .where('clinic_id', '=', clinicId)
+    .where('user_id', '=', userId)
+    .orderBy('id', 'desc')
+    .execute();
   const now = Date.now();
   return rows.map((r) => view(r, member.created_at, now));
 }
@@ -111,7 +135,12 @@ export async function revokeGrant(p: AccessDeps, clinicId: string, userId: strin
       .executeTakeFirst();
     if (!row) throw notFound('grant');
     if (row.revoked_at) throw conflict('grant_already_revoked', `The grant was revoked at ${row.revoked_at.toISOString()}`);
-    const after = await trx.updateTable('role_grants').set({ revoked_at: new Date() }).where('id', '=', grantId).returningAll().executeTakeFirstOrThrow();
+    const after = await trx
+      .updateTable('role_grants')
+      .set({ revoked_at: new Date() })
+      .where('id', '=', grantId)
+      .returningAll()
+      .executeTakeFirstOrThrow();
     const before = view(row, member.createdAt);
     const revoked = view(after, member.createdAt);
     await recordIdentityEvent(trx, {

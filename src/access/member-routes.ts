@@ -56,7 +56,10 @@ export const memberRoutes =
         response: { 200: z.object({ members: z.array(Member), next: z.string().nullable() }), ...responses },
       },
       handler: async (req) => {
-        const page = await listMembers(p.control, req.clinic.id, { limit: req.query.limit, ...(req.query.after ? { after: req.query.after } : {}) });
+        const page = await listMembers(p.control, req.clinic.id, {
+          limit: req.query.limit,
+          ...(req.query.after ? { after: req.query.after } : {}),
+        });
         return { members: page.members.map((m) => ({ ...m, since: m.since.toISOString() })), next: page.next };
       },
     });

@@ -22,7 +22,11 @@ export interface Member {
 export const memberNotFound = (): AppError => notFound('member');
 
 /** A page of members by user id (keyset on the id: stable while members join and leave). */
-export async function listMembers(db: Kysely<ControlDB>, clinicId: string, opts: { after?: string; limit: number }): Promise<{ members: Member[]; next: string | null }> {
+export async function listMembers(
+  db: Kysely<ControlDB>,
+  clinicId: string,
+  opts: { after?: string; limit: number },
+): Promise<{ members: Member[]; next: string | null }> {
   let q = db
     .selectFrom('memberships as m')
     .innerJoin('users as u', 'u.id', 'm.user_id')
@@ -30,7 +34,10 @@ export async function listMembers(db: Kysely<ControlDB>, clinicId: string, opts:
     .select(['m.user_id', 'u.email', 'u.name', 'm.role', 'm.created_at', 's.user_id as scim_user'])
     .where('m.clinic_id', '=', clinicId);
   if (opts.after) q = q.where('m.user_id', '>', opts.after);
-  const rows = await q.orderBy('m.user_id').limit(opts.limit + 1).execute();
+  const rows = await q
+    .orderBy('m.user_id')
+    .limit(opts.limit + 1)
+    .execute();
   const members = rows.slice(0, opts.limit).map((r) => ({
     userId: r.user_id,
     email: r.email,
@@ -68,12 +75,27 @@ export function refuseSelf(actor: Actor, userId: string, what: string): void {
  * transaction; the member's cached principal is dropped on every node after commit, so their next request
  * already runs with the new role.
  */
-export async function changeMemberRole(p: AccessDeps, clinicId: string, userId: string, role: string, actor: Actor): Promise<{ role: string; changed: boolean }> {
+export async function changeMemberRole(
+  p: AccessDeps,
+  clinicId: string,
+  userId: string,
+  role: string,
+  actor: Actor,
+): Promise<{ role: string; changed: boolean }> {
   const changed = await p.control.transaction().execute(async (trx) => {
     const before = await lockMember(trx, clinicId, userId, 'update');
     refuseSelf(actor, userId, 'change the role of');
-    const scim = await trx.selectFrom('scim_users').select('user_id').where('clinic_id', '=', clinicId).where('user_id', '=', userId).executeTakeFirst();
-    if (scim) throw conflict('role_managed_by_directory', "This member is provisioned by the clinic's directory; change their groups or the role mapping instead");
+    const scim = await trx
+      .selectFrom('scim_users')
+      .select('user_id')
+      .where('clinic_id', '=', clinicId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    if (scim)
+      throw conflict(
+        'role_managed_by_directory',
+        "This member is provisioned by the clinic's directory; change their groups or the role mapping instead",
+      );
     await assertAssignableRole(trx, clinicId, role);
     if (before.role === role) return false;
     await trx.updateTable('memberships').set({ role }).where('clinic_id', '=', clinicId).where('user_id', '=', userId).execute();
@@ -102,7 +124,12 @@ export async function removeMember(p: AccessDeps, clinicId: string, userId: stri
   await p.control.transaction().execute(async (trx) => {
     const before = await lockMember(trx, clinicId, userId, 'update');
     refuseSelf(actor, userId, 'remove');
-    const scim = await trx.selectFrom('scim_users').select('user_id').where('clinic_id', '=', clinicId).where('user_id', '=', userId).executeTakeFirst();
+    const scim = await trx
+      .selectFrom('scim_users')
+      .select('user_id')
+      .where('clinic_id', '=', clinicId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
     if (scim) throw conflict('member_managed_by_directory', "This member is provisioned by the clinic's directory; remove them there");
     if (before.role === 'clinic_admin') {
       const admins = await trx
@@ -111,10 +138,19 @@ export async function removeMember(p: AccessDeps, clinicId: string, userId: stri
         .where('clinic_id', '=', clinicId)
         .where('role', '=', 'clinic_admin')
         .executeTakeFirstOrThrow();
-      if (Number(admins.n) <= 1) throw conflict('last_clinic_admin', 'This is the clinic’s only clinic admin; make someone else clinic admin first');
+      if (Number(admins.n) <= 1)
+        throw conflict('last_clinic_admin', 'This is the clinic’s only clinic admin; make someone else clinic admin first');
     }
     await trx.deleteFrom('memberships').where('clinic_id', '=', clinicId).where('user_id', '=', userId).execute();
-    await recordIdentityEvent(trx, { clinicId, actor, action: 'membership.remove', resourceType: 'Membership', resourceId: userId, before: { role: before.role }, after: null });
+    await recordIdentityEvent(trx, {
+      clinicId,
+      actor,
+      action: 'membership.remove',
+      resourceType: 'Membership',
+      resourceId: userId,
+      before: { role: before.role },
+      after: null,
+    });
   });
   await p.sessions.membershipsChanged(userId);
 }

@@ -27,11 +27,19 @@ describe('GET …/me', () => {
     expect(before).toMatchObject({ clinicId: clinic.id, slug: clinic.slug, role: 'scheduler', roleName: 'Scheduler', providerId: null });
     expect(before.permissions).toContain('schedule.write');
     expect(before.permissions).not.toContain('audit.read');
-    const granted = await as(admin.token, 'POST', `/api/v1/clinics/${clinic.id}/members/${scheduler.userId}/grants`, { permission: 'audit.read', reason: 'quarterly review' });
+    const granted = await as(admin.token, 'POST', `/api/v1/clinics/${clinic.id}/members/${scheduler.userId}/grants`, {
+      permission: 'audit.read',
+      reason: 'quarterly review',
+    });
     expect(granted.statusCode, granted.body).toBe(201);
     expect((await me(scheduler.token)).json().permissions).toContain('audit.read');
 
-    const provider = await as(admin.token, 'POST', `/api/v1/clinics/${clinic.id}/providers`, { userId: doctor.userId, specialty: 'Pediatrics', licenceJurisdictions: ['DE'], timeZone: 'Europe/Berlin' });
+    const provider = await as(admin.token, 'POST', `/api/v1/clinics/${clinic.id}/providers`, {
+      userId: doctor.userId,
+      specialty: 'Pediatrics',
+      licenceJurisdictions: ['DE'],
+      timeZone: 'Europe/Berlin',
+    });
     expect(provider.statusCode, provider.body).toBe(201);
     expect((await me(doctor.token)).json().providerId).toBe(provider.json().id);
   });
@@ -50,12 +58,24 @@ describe('removing a member', () => {
     expect((await as(admin.token, 'DELETE', url(nurse.userId))).statusCode).toBe(204);
     expect((await as(nurse.token, 'GET', `/api/v1/clinics/${clinic.id}/patients`)).json().code).toBe('clinic_not_found');
     expect((await as(admin.token, 'DELETE', url(nurse.userId))).json().code).toBe('member_not_found');
-    const trail = await t.p.control.selectFrom('identity_audit').select(['action', 'resource_id']).where('clinic_id', '=', clinic.id).where('action', '=', 'membership.remove').execute();
+    const trail = await t.p.control
+      .selectFrom('identity_audit')
+      .select(['action', 'resource_id'])
+      .where('clinic_id', '=', clinic.id)
+      .where('action', '=', 'membership.remove')
+      .execute();
     expect(trail).toEqual([{ action: 'membership.remove', resource_id: nurse.userId }]);
 
     // Someone who manages users by a grant cannot remove the clinic's only clinic admin.
     const office = await t.staff(clinic.id, 'scheduler');
-    expect((await as(admin.token, 'POST', `/api/v1/clinics/${clinic.id}/members/${office.userId}/grants`, { permission: 'user.manage', reason: 'office manager' })).statusCode).toBe(201);
+    expect(
+      (
+        await as(admin.token, 'POST', `/api/v1/clinics/${clinic.id}/members/${office.userId}/grants`, {
+          permission: 'user.manage',
+          reason: 'office manager',
+        })
+      ).statusCode,
+    ).toBe(201);
     expect((await as(office.token, 'DELETE', url(admin.userId))).json().code).toBe('last_clinic_admin');
     const second = await t.staff(clinic.id, 'clinic_admin');
     expect((await as(office.token, 'DELETE', url(admin.userId))).statusCode).toBe(204);

@@ -24,7 +24,13 @@ const as = (token: string, method: Method, path: string, payload?: object) =>
   t.app.inject({ method, url: `${f.url}${path}`, headers: bearer(token), ...(payload ? { payload } : {}) });
 const enc = () => `/encounters/${f.encounterId}`;
 const audit = (action: string) =>
-  t.p.control.selectFrom('identity_audit').selectAll().where('clinic_id', '=', f.clinic.id).where('action', '=', action).orderBy('id').execute();
+  t.p.control
+    .selectFrom('identity_audit')
+    .selectAll()
+    .where('clinic_id', '=', f.clinic.id)
+    .where('action', '=', action)
+    .orderBy('id')
+    .execute();
 
 describe('base roles', () => {
   it('a nurse cannot prescribe; the refusal names the role and the permission', async () => {
@@ -60,18 +66,28 @@ describe('a derived role', () => {
     expect((await nurse.call('POST', `${f.url}${enc()}/notes`, { subjective: 'triage' })).statusCode).toBe(201);
     expect((await nurse.call('POST', `${f.url}${enc()}/prescriptions`, prescriptionOk)).statusCode).toBe(403);
     // The encounter shows what the derived role may read, and a derived nurse is a clinician who can be a provider.
-    expect(Object.keys((await nurse.call('GET', `${f.url}${enc()}`)).json())).toEqual(expect.arrayContaining(['notes', 'vitals', 'diagnoses']));
-    expect((await f.physician.call('POST', `${f.url}/encounters`, { patientId: f.patientId, providerId: nurse.userId })).statusCode).toBe(201);
+    expect(Object.keys((await nurse.call('GET', `${f.url}${enc()}`)).json())).toEqual(
+      expect.arrayContaining(['notes', 'vitals', 'diagnoses']),
+    );
+    expect((await f.physician.call('POST', `${f.url}/encounters`, { patientId: f.patientId, providerId: nurse.userId })).statusCode).toBe(
+      201,
+    );
   });
 
   it('takes effect on the next request when redefined, on every node, without signing in again', async () => {
     const nurse = await f.staff('triage_nurse');
     const node2 = await t.secondNode();
-    const vitalsOn = (app: typeof t.app) => app.inject({ method: 'POST', url: `${f.url}${enc()}/vitals`, headers: bearer(nurse.token), payload: vitalsOk });
+    const vitalsOn = (app: typeof t.app) =>
+      app.inject({ method: 'POST', url: `${f.url}${enc()}/vitals`, headers: bearer(nurse.token), payload: vitalsOk });
     expect((await vitalsOn(t.app)).statusCode).toBe(403);
     expect((await vitalsOn(node2.app)).statusCode).toBe(403); // both nodes now hold the principal in their cache
     const version = (await as(admin.token, 'GET', '/roles/triage_nurse')).json().version as number;
-    const put = await as(admin.token, 'PUT', '/roles/triage_nurse', { ...triage, remove: [], add: ['diagnosis.write'], expectedVersion: version });
+    const put = await as(admin.token, 'PUT', '/roles/triage_nurse', {
+      ...triage,
+      remove: [],
+      add: ['diagnosis.write'],
+      expectedVersion: version,
+    });
     expect(put.statusCode).toBe(200);
     expect(put.json().version).toBe(version + 1);
     expect((await vitalsOn(t.app)).statusCode).toBe(201);
@@ -87,8 +103,24 @@ describe('a derived role', () => {
   it('GET /roles shows every role with its effective permissions and where each comes from', async () => {
     const res = await as(scheduler.token, 'GET', '/roles'); // clinic.read: every member may read the definitions
     expect(res.statusCode).toBe(200);
-    const roles = res.json().roles as { key: string; kind: string; permissions: { permission: string; source: string; baseRole?: string }[]; removed: string[]; version: number | null; members: number }[];
-    expect(roles.map((r) => r.key)).toEqual(['clinic_admin', 'physician', 'nurse', 'scheduler', 'billing', 'analyst', 'compliance_officer', 'triage_nurse']);
+    const roles = res.json().roles as {
+      key: string;
+      kind: string;
+      permissions: { permission: string; source: string; baseRole?: string }[];
+      removed: string[];
+      version: number | null;
+      members: number;
+    }[];
+    expect(roles.map((r) => r.key)).toEqual([
+      'clinic_admin',
+      'physician',
+      'nurse',
+      'scheduler',
+      'billing',
+      'analyst',
+      'compliance_officer',
+      'triage_nurse',
+    ]);
     const nurse = roles.find((r) => r.key === 'nurse')!;
     expect(nurse).toMatchObject({ kind: 'base', version: null, removed: [] });
     expect(nurse.permissions).toContainEqual({ permission: 'vitals.write', source: 'base', baseRole: 'nurse' });
@@ -112,8 +144,14 @@ describe('defining roles', () => {
   it('refuses mistakes with a clear code', async () => {
     expect(await code('POST', '/roles', { ...def, key: 'nurse' })).toEqual([409, 'role_key_reserved']);
     expect(await code('POST', '/roles', { ...def, key: 'Lead-Desk' })).toEqual([400, 'validation_failed']);
-    expect(await code('POST', '/roles', { ...def, key: 'lead_desk', add: ['patient.read'] })).toEqual([422, 'permission_already_in_base_role']);
-    expect(await code('POST', '/roles', { ...def, key: 'lead_desk', remove: ['prescription.write'] })).toEqual([422, 'permission_not_in_base_role']);
+    expect(await code('POST', '/roles', { ...def, key: 'lead_desk', add: ['patient.read'] })).toEqual([
+      422,
+      'permission_already_in_base_role',
+    ]);
+    expect(await code('POST', '/roles', { ...def, key: 'lead_desk', remove: ['prescription.write'] })).toEqual([
+      422,
+      'permission_not_in_base_role',
+    ]);
     expect(await code('POST', '/roles', { ...def, key: 'lead_desk', add: ['patient.teleport'] })).toEqual([400, 'validation_failed']);
     expect(await code('POST', '/roles', { ...def, key: 'lead_desk', baseRole: 'overlord' })).toEqual([400, 'validation_failed']);
     expect((await as(admin.token, 'POST', '/roles', { ...def, key: 'lead_desk' })).statusCode).toBe(201);
@@ -161,7 +199,9 @@ describe('defining roles', () => {
     expect((await as(admin.token, 'POST', '/roles', { ...def, key: 'audited_desk' })).statusCode).toBe(201);
     expect((await as(admin.token, 'PUT', '/roles/audited_desk', { ...def, add: [], expectedVersion: 1 })).statusCode).toBe(200);
     expect((await as(admin.token, 'DELETE', '/roles/audited_desk')).statusCode).toBe(204);
-    const rows = [...(await audit('role.create')), ...(await audit('role.update')), ...(await audit('role.delete'))].filter((r) => r.resource_id === 'audited_desk');
+    const rows = [...(await audit('role.create')), ...(await audit('role.update')), ...(await audit('role.delete'))].filter(
+      (r) => r.resource_id === 'audited_desk',
+    );
     expect(rows.map((r) => [r.action, r.actor_kind, r.actor_id])).toEqual([
       ['role.create', 'user', admin.userId],
       ['role.update', 'user', admin.userId],
@@ -177,7 +217,14 @@ describe('defining roles', () => {
 
   it('are described in the OpenAPI document', async () => {
     const doc = (await t.app.inject('/api/openapi.json')).json();
-    for (const path of ['/roles', '/roles/{key}', '/members', '/members/{userId}', '/members/{userId}/grants', '/members/{userId}/grants/{grantId}'])
+    for (const path of [
+      '/roles',
+      '/roles/{key}',
+      '/members',
+      '/members/{userId}',
+      '/members/{userId}/grants',
+      '/members/{userId}/grants/{grantId}',
+    ])
       expect(Object.keys(doc.paths)).toContain(`/api/v1/clinics/{clinicId}${path}`);
   });
 });

@@ -38,7 +38,9 @@ export const clinicSelfRoutes =
         if (!clinic) throw notFound('clinic');
         const [names, provider] = await Promise.all([
           roleNames(p.control, [{ clinicId: handle.id, role: handle.membership.role }]),
-          handle.read((scope) => scope.db.selectFrom('providers').select('id').where('user_id', '=', handle.userId).orderBy('created_at').executeTakeFirst()),
+          handle.read((scope) =>
+            scope.db.selectFrom('providers').select('id').where('user_id', '=', handle.userId).orderBy('created_at').executeTakeFirst(),
+          ),
         ]);
         return {
           clinicId: clinic.id,

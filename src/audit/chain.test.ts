@@ -28,7 +28,12 @@ afterAll(async () => {
   await t?.close();
 });
 
-const access = (i: number) => ({ action: 'read' as const, resourceType: 'Patient', resourceId: `pat_${String(i).padStart(26, '0')}`, patientId: null });
+const access = (i: number) => ({
+  action: 'read' as const,
+  resourceType: 'Patient',
+  resourceId: `pat_${String(i).padStart(26, '0')}`,
+  patientId: null,
+});
 
 /** A clinic with `n` records written outside any request. */
 async function clinicWithTrail(n: number, placement: Clinic['placement']['model'] = 'pooled'): Promise<Clinic> {
@@ -70,13 +75,17 @@ describe('tampering is detected', () => {
 
   it('an edited row is named by its seq', async () => {
     const clinic = await clinicWithTrail(6);
-    await asAdmin(clinic, (c) => c.query(`update audit.events set actor_id = 'usr_someoneelse' where clinic_id = $1 and seq = 4`, [clinic.id]));
+    await asAdmin(clinic, (c) =>
+      c.query(`update audit.events set actor_id = 'usr_someoneelse' where clinic_id = $1 and seq = 4`, [clinic.id]),
+    );
     expect(await verifyAuditChain(t.p, clinic.id)).toMatchObject({ ok: false, records: 3, problem: { kind: 'altered', seq: 4 } });
   });
 
   it('an edited detail (jsonb) or time is named by its seq', async () => {
     const clinic = await clinicWithTrail(3);
-    await asAdmin(clinic, (c) => c.query(`update audit.events set recorded_at = recorded_at - interval '1 day' where clinic_id = $1 and seq = 2`, [clinic.id]));
+    await asAdmin(clinic, (c) =>
+      c.query(`update audit.events set recorded_at = recorded_at - interval '1 day' where clinic_id = $1 and seq = 2`, [clinic.id]),
+    );
     expect(await verifyAuditChain(t.p, clinic.id)).toMatchObject({ ok: false, problem: { kind: 'altered', seq: 2 } });
   });
 
@@ -87,7 +96,10 @@ describe('tampering is detected', () => {
     await asAdmin(clinic, async (c) => {
       await c.query(`update audit.events set patient_id = 'pat_forged' where clinic_id = $1 and seq = 2`, [clinic.id]);
       const row = (await c.query(`select * from audit.events where clinic_id = $1 and seq = 2`, [clinic.id])).rows[0];
-      await c.query(`update audit.events set hash = $2 where clinic_id = $1 and seq = 2`, [clinic.id, chainHash(row.prev_hash, 2, payloadOf(row))]);
+      await c.query(`update audit.events set hash = $2 where clinic_id = $1 and seq = 2`, [
+        clinic.id,
+        chainHash(row.prev_hash, 2, payloadOf(row)),
+      ]);
     });
     expect(await verifyAuditChain(t.p, clinic.id)).toMatchObject({ ok: false, problem: { kind: 'altered', seq: 2 } });
   });
@@ -108,7 +120,11 @@ describe('tampering is detected', () => {
   it('a deleted row in the middle is reported as a gap at its seq', async () => {
     const clinic = await clinicWithTrail(6);
     await asAdmin(clinic, (c) => c.query(`delete from audit.events where clinic_id = $1 and seq in (3, 4)`, [clinic.id]));
-    expect(await verifyAuditChain(t.p, clinic.id)).toMatchObject({ ok: false, records: 2, problem: { kind: 'deleted', seq: 3, missing: 2 } });
+    expect(await verifyAuditChain(t.p, clinic.id)).toMatchObject({
+      ok: false,
+      records: 2,
+      problem: { kind: 'deleted', seq: 3, missing: 2 },
+    });
   });
 
   it('a deleted first row is reported at seq 1', async () => {
@@ -120,7 +136,11 @@ describe('tampering is detected', () => {
   it('a truncated tail is reported from the first missing seq', async () => {
     const clinic = await clinicWithTrail(6);
     await asAdmin(clinic, (c) => c.query(`delete from audit.events where clinic_id = $1 and seq >= 5`, [clinic.id]));
-    expect(await verifyAuditChain(t.p, clinic.id)).toMatchObject({ ok: false, records: 4, problem: { kind: 'truncated', seq: 5, missing: 2 } });
+    expect(await verifyAuditChain(t.p, clinic.id)).toMatchObject({
+      ok: false,
+      records: 4,
+      problem: { kind: 'truncated', seq: 5, missing: 2 },
+    });
   });
 
   it('tampering with one clinic leaves the other clinics of the region verifiable', async () => {
@@ -137,15 +157,27 @@ describe('the link the database computes', () => {
     const clinic = await clinicWithTrail(1);
     const payload = (requestId: string) =>
       canonicalPayload({
-        clinicId: clinic.id, id: newId('audit'), recordedAt: new Date().toISOString(), action: 'read', outcome: 'success', actorId: 'system',
-        actorRole: null, resourceType: 'Patient', resourceId: null, patientId: null, requestId, clientAddress: null, purposeOfUse: 'TREAT',
+        clinicId: clinic.id,
+        id: newId('audit'),
+        recordedAt: new Date().toISOString(),
+        action: 'read',
+        outcome: 'success',
+        actorId: 'system',
+        actorRole: null,
+        resourceType: 'Patient',
+        resourceId: null,
+        patientId: null,
+        requestId,
+        clientAddress: null,
+        purposeOfUse: 'TREAT',
         detail: { note: 'émoji 🩺 straße' },
       });
     const sent = [payload('r-2'), payload('r-3')];
     // Two payloads in one statement, as the group-committing appender sends them.
     await asApp(clinic, (c) => c.query(`select audit.append($1, $2::text[])`, [clinic.id, sent]));
-    const rows = await withClient(t.p.stores.adminUrl(clinic.dataRegion), async (c) =>
-      (await c.query(`select * from audit.events where clinic_id = $1 order by seq`, [clinic.id])).rows,
+    const rows = await withClient(
+      t.p.stores.adminUrl(clinic.dataRegion),
+      async (c) => (await c.query(`select * from audit.events where clinic_id = $1 order by seq`, [clinic.id])).rows,
     );
     expect(rows.map((r) => Number(r.seq))).toEqual([1, 2, 3]);
     expect(rows[0].prev_hash).toBe(GENESIS_HASH);
@@ -210,11 +242,18 @@ describe('concurrent writers of one clinic', () => {
     const clinic = await t.clinic({ placement: 'pooled' });
     const doctor = await t.staff(clinic.id, 'physician');
     const url = `/api/v1/clinics/${clinic.id}/patients`;
-    const created = await t.app.inject({ method: 'POST', url, headers: bearer(doctor.token), payload: { givenName: 'Rosalind', familyName: 'Franklin', birthDate: '1920-07-25' } });
+    const created = await t.app.inject({
+      method: 'POST',
+      url,
+      headers: bearer(doctor.token),
+      payload: { givenName: 'Rosalind', familyName: 'Franklin', birthDate: '1920-07-25' },
+    });
     const patientId = created.json().id as string;
     const second = await t.secondNode();
     const responses = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => (i % 2 ? second.app : t.app).inject({ method: 'GET', url: `${url}/${patientId}`, headers: bearer(doctor.token) })),
+      Array.from({ length: 50 }, (_, i) =>
+        (i % 2 ? second.app : t.app).inject({ method: 'GET', url: `${url}/${patientId}`, headers: bearer(doctor.token) }),
+      ),
     );
     expect(responses.every((r) => r.statusCode === 200)).toBe(true);
 
@@ -232,12 +271,27 @@ describe('concurrent writers of one clinic', () => {
   it('50 separate connections appending at once still chain correctly (the head row lock, without group commit)', async () => {
     const clinic = await t.clinic({ placement: 'schema', tier: 'mid' });
     const role = appRole(t.p.config.instance);
-    const pool = new pg.Pool({ connectionString: urlWithCredentials(t.p.stores.adminUrl(clinic.dataRegion), role, rolePassword(t.p.config.secret, role)), max: 50 });
+    const pool = new pg.Pool({
+      connectionString: urlWithCredentials(t.p.stores.adminUrl(clinic.dataRegion), role, rolePassword(t.p.config.secret, role)),
+      max: 50,
+    });
     try {
       const payload = (i: number) =>
         canonicalPayload({
-          clinicId: clinic.id, id: newId('audit'), recordedAt: new Date().toISOString(), action: 'read', outcome: 'success', actorId: 'system',
-          actorRole: null, resourceType: 'Patient', resourceId: null, patientId: null, requestId: `r${i}`, clientAddress: null, purposeOfUse: 'TREAT', detail: { i },
+          clinicId: clinic.id,
+          id: newId('audit'),
+          recordedAt: new Date().toISOString(),
+          action: 'read',
+          outcome: 'success',
+          actorId: 'system',
+          actorRole: null,
+          resourceType: 'Patient',
+          resourceId: null,
+          patientId: null,
+          requestId: `r${i}`,
+          clientAddress: null,
+          purposeOfUse: 'TREAT',
+          detail: { i },
         });
       const clients = await Promise.all(Array.from({ length: 50 }, () => pool.connect()));
       await Promise.all(clients.map((c, i) => c.query(`select audit.append($1, $2::text[])`, [clinic.id, [payload(i), payload(100 + i)]])));
@@ -268,8 +322,12 @@ describe('concurrent writers of one clinic', () => {
     };
     const rtt = await time(() => sql`select 1`.execute(regionAuditDb(t.p, clinic.dataRegion)));
     const read = await time(() => t.p.stores.transaction(clinic.id, 'read', (s) => getPatient(s, patientId)));
-    const record = await time(() => auditPhi(t.p, clinic.id, { action: 'read', resourceType: 'Patient', resourceId: patientId, patientId }));
-    const route = await time(() => t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinic.id}/patients/${patientId}`, headers: bearer(doctor.token) }));
+    const record = await time(() =>
+      auditPhi(t.p, clinic.id, { action: 'read', resourceType: 'Patient', resourceId: patientId, patientId }),
+    );
+    const route = await time(() =>
+      t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinic.id}/patients/${patientId}`, headers: bearer(doctor.token) }),
+    );
     const burst = performance.now();
     await Promise.all(Array.from({ length: 200 }, () => auditPhi(t.p, clinic.id, access(0))));
     const burstMs = performance.now() - burst;

@@ -12,7 +12,6 @@ let t: TestPlatform;
 let env: NodeJS.ProcessEnv;
 let clinic: Clinic;
 
-
 beforeAll(async () => {
   t = await startTestPlatform();
   const c = t.p.config;
@@ -21,7 +20,12 @@ beforeAll(async () => {
   clinic = await t.clinic({ placement: 'database', region: 'eu-central', tier: 'enterprise' });
   const { token } = await t.staff(clinic.id, 'physician');
   const url = `/api/v1/clinics/${clinic.id}/patients`;
-  const created = await t.app.inject({ method: 'POST', url, headers: bearer(token), payload: { givenName: 'Cli', familyName: 'Audit', birthDate: '1960-06-06' } });
+  const created = await t.app.inject({
+    method: 'POST',
+    url,
+    headers: bearer(token),
+    payload: { givenName: 'Cli', familyName: 'Audit', birthDate: '1960-06-06' },
+  });
   for (let i = 0; i < 4; i++) await t.app.inject({ method: 'GET', url: `${url}/${created.json().id}`, headers: bearer(token) });
 });
 afterAll(async () => {
@@ -44,7 +48,9 @@ describe('polyclinic audit verify', () => {
     });
     const run = await cli('audit', 'verify', '--clinic', clinic.id);
     expect(run.code).toBe(1);
-    expect(run.stdout.trim()).toBe(`audit chain of ${clinic.id} BROKEN at seq 3: altered: record 3 does not match its hash (2 record(s) verified before it)`);
+    expect(run.stdout.trim()).toBe(
+      `audit chain of ${clinic.id} BROKEN at seq 3: altered: record 3 does not match its hash (2 record(s) verified before it)`,
+    );
   });
 
   it('without a known clinic exits 2 with the usage', async () => {

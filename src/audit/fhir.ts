@@ -21,9 +21,13 @@ import type { AuditEvent } from './search.js';
  */
 export function toFhirAuditEvent(e: AuditEvent, clinicId: string): Record<string, unknown> {
   const rest = e.action !== 'export';
-  const interaction = { read: 'read', search: 'search-type', create: 'create', update: 'update', delete: 'delete', export: 'read' }[e.action];
+  const interaction = { read: 'read', search: 'search-type', create: 'create', update: 'update', delete: 'delete', export: 'read' }[
+    e.action
+  ];
   const profile = rest
-    ? { read: 'PatientRead', search: 'PatientQuery', create: 'PatientCreate', update: 'PatientUpdate', delete: 'PatientDelete' }[e.action as Exclude<AuditEvent['action'], 'export'>]
+    ? { read: 'PatientRead', search: 'PatientQuery', create: 'PatientCreate', update: 'PatientUpdate', delete: 'PatientDelete' }[
+        e.action as Exclude<AuditEvent['action'], 'export'>
+      ]
     : undefined;
   const detail = Object.entries(e.detail).map(([type, v]) => ({ type, valueString: String(v) }));
   const entity: Record<string, unknown>[] = [];
@@ -72,7 +76,11 @@ export function toFhirAuditEvent(e: AuditEvent, clinicId: string): Record<string
     purposeOfEvent: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: e.purposeOfUse }] }],
     agent: [
       {
-        type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'IRCP', display: 'information recipient' }] },
+        type: {
+          coding: [
+            { system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'IRCP', display: 'information recipient' },
+          ],
+        },
         who: { identifier: { system: 'urn:polyclinic:user', value: e.actorId } },
         ...(e.actorRole ? { role: [{ coding: [{ system: 'urn:polyclinic:role', code: e.actorRole }] }] } : {}),
         requestor: e.actorId !== 'system',

@@ -3,14 +3,30 @@ import { describe, expect, it } from 'vitest';
 import { canonicalPayload, chainHash, type AuditRecord } from './record.js';
 
 const record = (over: Partial<AuditRecord>): AuditRecord => ({
-  clinicId: 'cln_x', id: 'aud_x', recordedAt: '2026-01-02T03:04:05.006Z', action: 'read', outcome: 'success', actorId: 'usr_x',
-  actorRole: null, resourceType: 'Patient', resourceId: null, patientId: null, requestId: null, clientAddress: null, purposeOfUse: 'TREAT',
-  detail: {}, ...over,
+  clinicId: 'cln_x',
+  id: 'aud_x',
+  recordedAt: '2026-01-02T03:04:05.006Z',
+  action: 'read',
+  outcome: 'success',
+  actorId: 'usr_x',
+  actorRole: null,
+  resourceType: 'Patient',
+  resourceId: null,
+  patientId: null,
+  requestId: null,
+  clientAddress: null,
+  purposeOfUse: 'TREAT',
+  detail: {},
+  ...over,
 });
 
 describe('canonicalPayload', () => {
   it('drops NUL and replaces lone surrogates in every string, keys of detail included', () => {
-    const p = JSON.parse(canonicalPayload(record({ actorId: 'usr\u0000_x', requestId: 'r\uD800', resourceType: 'P\uDC00x', detail: { 'k\u0000': 'v\uDBFF' } })));
+    const p = JSON.parse(
+      canonicalPayload(
+        record({ actorId: 'usr\u0000_x', requestId: 'r\uD800', resourceType: 'P\uDC00x', detail: { 'k\u0000': 'v\uDBFF' } }),
+      ),
+    );
     expect(p).toMatchObject({ actorId: 'usr_x', requestId: 'r\uFFFD', resourceType: 'P\uFFFDx', detail: { k: 'v\uFFFD' } });
   });
 
@@ -30,8 +46,14 @@ describe('canonicalPayload', () => {
 describe('chainHash', () => {
   const payload = canonicalPayload(
     record({
-      clinicId: 'cln_01hzx3kq7m9v2w8r4t6y5p0n1a', id: 'aud_01hzx3m2c4e6g8j0k2m4p6r8s0', actorId: 'usr_01hzx3n5b7d9f1h3j5l7n9q1s3', actorRole: 'physician',
-      resourceId: 'pat_01hzx3p8a0c2e4g6i8k0m2o4q6', patientId: 'pat_01hzx3p8a0c2e4g6i8k0m2o4q6', requestId: 'req-7', clientAddress: '203.0.113.9',
+      clinicId: 'cln_01hzx3kq7m9v2w8r4t6y5p0n1a',
+      id: 'aud_01hzx3m2c4e6g8j0k2m4p6r8s0',
+      actorId: 'usr_01hzx3n5b7d9f1h3j5l7n9q1s3',
+      actorRole: 'physician',
+      resourceId: 'pat_01hzx3p8a0c2e4g6i8k0m2o4q6',
+      patientId: 'pat_01hzx3p8a0c2e4g6i8k0m2o4q6',
+      requestId: 'req-7',
+      clientAddress: '203.0.113.9',
       detail: { z: 1, a: 'émoji 🩺' },
     }),
   );
@@ -44,7 +66,9 @@ describe('chainHash', () => {
         '"resourceId":"pat_01hzx3p8a0c2e4g6i8k0m2o4q6","patientId":"pat_01hzx3p8a0c2e4g6i8k0m2o4q6","requestId":"req-7","clientAddress":"203.0.113.9",' +
         '"purposeOfUse":"TREAT","detail":{"a":"émoji 🩺","z":1}}',
     );
-    const independent = createHash('sha256').update(Buffer.from(`${prevHash}:7:${payload}`, 'utf8')).digest('hex');
+    const independent = createHash('sha256')
+      .update(Buffer.from(`${prevHash}:7:${payload}`, 'utf8'))
+      .digest('hex');
     expect(independent).toBe('54a276f339e618090a802edf20e4c2b01398ec7e0c480c44b002afaded10e211');
     expect(chainHash(prevHash, 7, payload)).toBe('54a276f339e618090a802edf20e4c2b01398ec7e0c480c44b002afaded10e211');
   });

@@ -4,6 +4,7 @@ import type { ClinicDirectory } from '../controlplane/clinics.js';
 import { notFound } from '../errors.js';
 import type { TenantStores } from '../tenancy/stores.js';
 import { AUDIT_SCHEMA } from './region-migration.js';
+import { rlsPin } from '../tenancy/placement/index.js';
 import type { AuditDetail } from './record.js';
 
 export interface AuditEventsTable {
@@ -67,7 +68,7 @@ export async function readTrail<T>(
   let tx = db.transaction().setAccessMode('read only');
   if (opts.snapshot) tx = tx.setIsolationLevel('repeatable read');
   return tx.execute(async (trx) => {
-    await sql`select set_config('app.clinic_id', ${clinicId}, true)`.execute(trx);
+    await sql`select ${rlsPin(clinicId)}`.execute(trx);
     return fn(trx);
   });
 }

@@ -30,11 +30,17 @@ beforeAll(async () => {
 
   const url = `/api/v1/clinics/${a.id}/patients`;
   for (const given of ['Alpha', 'Beta']) {
-    const res = await t.app.inject({ method: 'POST', url, headers: bearer(staff.doctorA!.token), payload: { givenName: given, familyName: 'Test', birthDate: '1970-01-01' } });
+    const res = await t.app.inject({
+      method: 'POST',
+      url,
+      headers: bearer(staff.doctorA!.token),
+      payload: { givenName: given, familyName: 'Test', birthDate: '1970-01-01' },
+    });
     patients.push(res.json().id);
   }
   // Doctor: 3 reads of Alpha; nurse: 2 reads of Beta and one of Alpha; then a marked moment; then 2 more.
-  const read = (who: string, patientId: string) => t.app.inject({ method: 'GET', url: `${url}/${patientId}`, headers: bearer(staff[who]!.token) });
+  const read = (who: string, patientId: string) =>
+    t.app.inject({ method: 'GET', url: `${url}/${patientId}`, headers: bearer(staff[who]!.token) });
   for (let i = 0; i < 3; i++) await read('doctorA', patients[0]!);
   for (let i = 0; i < 2; i++) await read('nurseA', patients[1]!);
   await read('nurseA', patients[0]!);
@@ -44,14 +50,23 @@ beforeAll(async () => {
   await read('doctorA', patients[1]!);
   await t.app.inject({ method: 'GET', url, headers: bearer(staff.nurseA!.token) });
   // Clinic B has a trail of its own in the same region.
-  await t.app.inject({ method: 'POST', url: `/api/v1/clinics/${b.id}/patients`, headers: bearer(staff.doctorB!.token), payload: { givenName: 'Other', familyName: 'Clinic', birthDate: '1970-01-01' } });
+  await t.app.inject({
+    method: 'POST',
+    url: `/api/v1/clinics/${b.id}/patients`,
+    headers: bearer(staff.doctorB!.token),
+    payload: { givenName: 'Other', familyName: 'Clinic', birthDate: '1970-01-01' },
+  });
 });
 afterAll(async () => {
   await t?.close();
 });
 
 const search = (who: string, query = '', clinicId = a.id) =>
-  t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinicId}/audit-events${query ? `?${query}` : ''}`, headers: bearer(staff[who]?.token ?? who) });
+  t.app.inject({
+    method: 'GET',
+    url: `/api/v1/clinics/${clinicId}/audit-events${query ? `?${query}` : ''}`,
+    headers: bearer(staff[who]?.token ?? who),
+  });
 
 /** Patient accesses only (searches of the trail are recorded too, as AuditEvent). */
 const phi = (items: AuditEvent[]) => items.filter((e) => e.resourceType === 'Patient');
@@ -147,7 +162,12 @@ describe('who may search', () => {
     const res = await search('doctorA');
     expect(res.statusCode).toBe(403);
     const last = (await search('complianceA', `userId=${staff.doctorA!.userId}&limit=1`)).json().items as AuditEvent[];
-    expect(last[0]).toMatchObject({ resourceType: 'AuditEvent', outcome: 'denied', requestId: res.headers['x-request-id'], detail: { permission: 'audit.read' } });
+    expect(last[0]).toMatchObject({
+      resourceType: 'AuditEvent',
+      outcome: 'denied',
+      requestId: res.headers['x-request-id'],
+      detail: { permission: 'audit.read' },
+    });
   });
 
   it("another clinic's admin, a physician of another clinic and the operator get 404", async () => {

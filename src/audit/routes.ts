@@ -10,7 +10,6 @@ import { verifyAuditChain } from './verify.js';
 import { SYSTEM_ACTOR, type PhiAccess } from './trail.js';
 import { auditAs } from '../http/clinic-scope.js';
 
-
 const AuditEventQuery = z.strictObject({
   patientId: idSchema('patient').optional(),
   userId: z.union([idSchema('user'), z.literal(SYSTEM_ACTOR)]).optional(),
@@ -18,7 +17,10 @@ const AuditEventQuery = z.strictObject({
   to: z.iso.datetime({ offset: true }).optional().describe('exclusive, ISO-8601'),
   action: z.enum(AUDIT_ACTIONS).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
-  cursor: z.string().regex(/^[1-9][0-9]{0,14}$/, 'must be the nextCursor of a previous page').optional(),
+  cursor: z
+    .string()
+    .regex(/^[1-9][0-9]{0,14}$/, 'must be the nextCursor of a previous page')
+    .optional(),
 });
 
 const AuditEvent = z.object({
@@ -104,7 +106,12 @@ export const auditRoutes =
             records: z.number().int(),
             head: z.object({ seq: z.number().int(), hash: z.string() }).nullable(),
             problem: z
-              .object({ kind: z.enum(['altered', 'deleted', 'truncated', 'unchained']), seq: z.number().int(), missing: z.number().int().optional(), message: z.string() })
+              .object({
+                kind: z.enum(['altered', 'deleted', 'truncated', 'unchained']),
+                seq: z.number().int(),
+                missing: z.number().int().optional(),
+                message: z.string(),
+              })
               .nullable(),
           }),
           ...problemResponses,

@@ -26,7 +26,11 @@ export interface AuditSearch {
  * Newest first, by chain order (`seq`), with keyset pagination on `seq`. Each filter has an index leading
  * with `clinic_id`; RLS confines the read to the clinic in any case.
  */
-export async function searchAuditEvents(p: TrailDeps, clinicId: string, q: AuditSearch): Promise<{ items: AuditEvent[]; nextCursor: string | null }> {
+export async function searchAuditEvents(
+  p: TrailDeps,
+  clinicId: string,
+  q: AuditSearch,
+): Promise<{ items: AuditEvent[]; nextCursor: string | null }> {
   const rows = await readTrail(p, clinicId, (db) => {
     let query = db.selectFrom('events').selectAll().where('clinic_id', '=', clinicId);
     if (q.patientId) query = query.where('patient_id', '=', q.patientId);
@@ -35,7 +39,10 @@ export async function searchAuditEvents(p: TrailDeps, clinicId: string, q: Audit
     if (q.from) query = query.where('recorded_at', '>=', q.from);
     if (q.to) query = query.where('recorded_at', '<', q.to);
     if (q.before !== undefined) query = query.where('seq', '<', q.before);
-    return query.orderBy('seq', 'desc').limit(q.limit + 1).execute();
+    return query
+      .orderBy('seq', 'desc')
+      .limit(q.limit + 1)
+      .execute();
   });
   const items = rows.slice(0, q.limit).map(toAuditEvent);
   return { items, nextCursor: rows.length > q.limit ? String(items.at(-1)!.seq) : null };
@@ -47,7 +54,11 @@ export async function auditEventLines(p: TrailDeps, clinicId: string): Promise<s
     p,
     clinicId,
     async (db) => {
-      const r = await sql<{ j: string }>`select row_to_json(e)::text as j from ${sql.table(`${AUDIT_SCHEMA}.events`)} e where e.clinic_id = ${clinicId} order by e.seq`.execute(db);
+      const r = await sql<{
+        j: string;
+      }>`select row_to_json(e)::text as j from ${sql.table(`${AUDIT_SCHEMA}.events`)} e where e.clinic_id = ${clinicId} order by e.seq`.execute(
+        db,
+      );
       return r.rows.map((x) => x.j);
     },
     { snapshot: true },

@@ -55,18 +55,65 @@ describe.each(PLACEMENT_MODELS)('%s placement: each PHI access is recorded', (pl
     expect(read.statusCode).toBe(200);
     const updated = await as('PATCH', `${url}/${patientId}`, 'TREAT', { phone: '+1 555 0100', givenName: 'Augusta' });
     expect(updated.statusCode).toBe(200);
-    const exported = await t.app.inject({ method: 'GET', url: `/api/v1/platform/clinics/${clinic.id}/export?reason=offboarding%20request%204711`, headers: bearer(t.operatorToken) });
+    const exported = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/platform/clinics/${clinic.id}/export?reason=offboarding%20request%204711`,
+      headers: bearer(t.operatorToken),
+    });
     expect(exported.statusCode).toBe(200);
 
     const events = await trail(clinic.id);
     expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
-    const common = { actorId: doctor.userId, actorRole: 'physician', clientAddress: '203.0.113.7', outcome: 'success', resourceType: 'Patient' };
-    expect(events[0]).toMatchObject({ ...common, action: 'create', resourceId: patientId, patientId, requestId: created.headers['x-request-id'], purposeOfUse: 'TREAT' });
-    expect(events[1]).toMatchObject({ ...common, action: 'search', resourceId: null, patientId: null, requestId: listed.headers['x-request-id'], purposeOfUse: 'HPAYMT', detail: { count: 1, limit: 10 } });
-    expect(events[2]).toMatchObject({ ...common, action: 'read', resourceId: patientId, patientId, requestId: read.headers['x-request-id'], purposeOfUse: 'ETREAT' });
-    expect(events[3]).toMatchObject({ ...common, action: 'update', resourceId: patientId, patientId, requestId: updated.headers['x-request-id'], detail: { fields: 'givenName,phone' } });
+    const common = {
+      actorId: doctor.userId,
+      actorRole: 'physician',
+      clientAddress: '203.0.113.7',
+      outcome: 'success',
+      resourceType: 'Patient',
+    };
+    expect(events[0]).toMatchObject({
+      ...common,
+      action: 'create',
+      resourceId: patientId,
+      patientId,
+      requestId: created.headers['x-request-id'],
+      purposeOfUse: 'TREAT',
+    });
+    expect(events[1]).toMatchObject({
+      ...common,
+      action: 'search',
+      resourceId: null,
+      patientId: null,
+      requestId: listed.headers['x-request-id'],
+      purposeOfUse: 'HPAYMT',
+      detail: { count: 1, limit: 10 },
+    });
+    expect(events[2]).toMatchObject({
+      ...common,
+      action: 'read',
+      resourceId: patientId,
+      patientId,
+      requestId: read.headers['x-request-id'],
+      purposeOfUse: 'ETREAT',
+    });
+    expect(events[3]).toMatchObject({
+      ...common,
+      action: 'update',
+      resourceId: patientId,
+      patientId,
+      requestId: updated.headers['x-request-id'],
+      detail: { fields: 'givenName,phone' },
+    });
     // The operator exported the clinic: no role in it, the default purpose of use.
-    expect(events[4]).toMatchObject({ action: 'export', resourceType: 'Clinic', resourceId: clinic.id, actorRole: null, requestId: exported.headers['x-request-id'], purposeOfUse: 'TREAT', detail: { patients: 1 } });
+    expect(events[4]).toMatchObject({
+      action: 'export',
+      resourceType: 'Clinic',
+      resourceId: clinic.id,
+      actorRole: null,
+      requestId: exported.headers['x-request-id'],
+      purposeOfUse: 'TREAT',
+      detail: { patients: 1 },
+    });
     expect(events[4]!.actorId).toMatch(/^usr_/);
     expect(events[4]!.actorId).not.toBe(doctor.userId);
     for (const e of events) {
@@ -87,22 +134,48 @@ describe.each(PLACEMENT_MODELS)('%s placement: each PHI access is recorded', (pl
     });
     expect(denied.statusCode).toBe(403);
     const missing = 'pat_00000000000000000000000000';
-    const notFound = await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinic.id}/patients/${missing}`, headers: bearer(doctor.token) });
+    const notFound = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/clinics/${clinic.id}/patients/${missing}`,
+      headers: bearer(doctor.token),
+    });
     expect(notFound.statusCode).toBe(404);
     const events = (await trail(clinic.id)).slice(before);
     expect(events).toMatchObject([
-      { action: 'create', outcome: 'denied', actorId: billing.userId, actorRole: 'billing', requestId: denied.headers['x-request-id'], detail: { permission: 'patient.write' } },
-      { action: 'read', outcome: 'failure', actorId: doctor.userId, resourceId: missing, patientId: missing, detail: { error: 'patient_not_found' } },
+      {
+        action: 'create',
+        outcome: 'denied',
+        actorId: billing.userId,
+        actorRole: 'billing',
+        requestId: denied.headers['x-request-id'],
+        detail: { permission: 'patient.write' },
+      },
+      {
+        action: 'read',
+        outcome: 'failure',
+        actorId: doctor.userId,
+        resourceId: missing,
+        patientId: missing,
+        detail: { error: 'patient_not_found' },
+      },
     ]);
   });
 
   it('the export archive carries the trail as audit/events.jsonl, listed in its manifest', async () => {
-    const res = await t.app.inject({ method: 'GET', url: `/api/v1/platform/clinics/${clinic.id}/export?reason=offboarding%20request%204711`, headers: bearer(t.operatorToken) });
+    const res = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/platform/clinics/${clinic.id}/export?reason=offboarding%20request%204711`,
+      headers: bearer(t.operatorToken),
+    });
     expect(res.statusCode).toBe(200);
     const files = await untar(res.rawPayload);
     const manifest = JSON.parse(files.get('manifest.json')!) as ExportManifest;
     const entry = manifest.files.find((f) => f.file === 'audit/events.jsonl');
-    const lines = files.get('audit/events.jsonl')!.trim().split('\n').map((l) => JSON.parse(l) as { clinic_id: string; seq: number; hash: string });
+    const lines = files
+      .get('audit/events.jsonl')!
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { clinic_id: string; seq: number; hash: string });
     expect(entry).toMatchObject({ table: 'audit.events', rows: lines.length });
     // Everything recorded before this export, in chain order; the export's own record comes after it.
     const events = await trail(clinic.id);
@@ -116,7 +189,12 @@ describe('a placement move', () => {
     const clinic = await t.clinic({ placement: 'pooled', region: 'eu-central' });
     const doctor = await t.staff(clinic.id, 'physician');
     const url = `/api/v1/clinics/${clinic.id}/patients`;
-    const created = await t.app.inject({ method: 'POST', url, headers: bearer(doctor.token), payload: { givenName: 'Grace', familyName: 'Hopper', birthDate: '1906-12-09' } });
+    const created = await t.app.inject({
+      method: 'POST',
+      url,
+      headers: bearer(doctor.token),
+      payload: { givenName: 'Grace', familyName: 'Hopper', birthDate: '1906-12-09' },
+    });
     const patientId = created.json().id as string;
     const before = await trail(clinic.id);
     expect(before).toHaveLength(1);
@@ -125,7 +203,12 @@ describe('a placement move', () => {
     await moveClinic(t.p, clinic.id, 'database', {
       duringFreeze: async () => {
         const read = await t.app.inject({ method: 'GET', url: `${url}/${patientId}`, headers: bearer(doctor.token) });
-        const write = await t.app.inject({ method: 'PATCH', url: `${url}/${patientId}`, headers: bearer(doctor.token), payload: { givenName: 'Amazing' } });
+        const write = await t.app.inject({
+          method: 'PATCH',
+          url: `${url}/${patientId}`,
+          headers: bearer(doctor.token),
+          payload: { givenName: 'Amazing' },
+        });
         Object.assign(duringFreeze, { read: read.statusCode, write: write.statusCode, readId: read.headers['x-request-id'] });
       },
     });
@@ -155,4 +238,3 @@ describe('without a request (CLI, jobs)', () => {
     ]);
   });
 });
-

@@ -62,7 +62,13 @@ export async function auditPhi(p: TrailDeps, clinicId: string, access: PhiAccess
     await appendToChain(p, db, clinicId, payloads);
   } catch (err) {
     p.log.error({ err, clinicId }, 'audit record could not be written');
-    throw new AppError(503, 'audit_unavailable', 'The access could not be recorded in the audit trail; try again', { retryAfter: 1 }, { 'retry-after': '1' });
+    throw new AppError(
+      503,
+      'audit_unavailable',
+      'The access could not be recorded in the audit trail; try again',
+      { retryAfter: 1 },
+      { 'retry-after': '1' },
+    );
   }
 }
 

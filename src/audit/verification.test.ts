@@ -16,7 +16,12 @@ describe('GET …/audit-events/verification', () => {
     const officer = await t.staff(clinic.id, 'compliance_officer');
     const doctor = await t.staff(clinic.id, 'physician');
     for (const n of [1, 2, 3])
-      await t.app.inject({ method: 'POST', url: `/api/v1/clinics/${clinic.id}/patients`, headers: bearer(doctor.token), payload: { givenName: 'V', familyName: `N${n}`, birthDate: '1990-01-01' } });
+      await t.app.inject({
+        method: 'POST',
+        url: `/api/v1/clinics/${clinic.id}/patients`,
+        headers: bearer(doctor.token),
+        payload: { givenName: 'V', familyName: `N${n}`, birthDate: '1990-01-01' },
+      });
     const url = `/api/v1/clinics/${clinic.id}/audit-events/verification`;
     const ok = await t.app.inject({ method: 'GET', url, headers: bearer(officer.token) });
     expect(ok.statusCode, ok.body).toBe(200);
@@ -37,10 +42,18 @@ describe('GET …/audit-events/verification', () => {
     const officer = await t.staff(home.id, 'compliance_officer');
     for (const placement of PLACEMENT_MODELS) {
       const victim = await t.clinic({ placement });
-      const res = await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${victim.id}/audit-events/verification`, headers: bearer(officer.token) });
+      const res = await t.app.inject({
+        method: 'GET',
+        url: `/api/v1/clinics/${victim.id}/audit-events/verification`,
+        headers: bearer(officer.token),
+      });
       expect(res.json().code, placement).toBe('clinic_not_found');
     }
-    const nul = await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${home.id}/audit-events/verification?x=%00`, headers: bearer(officer.token) });
+    const nul = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/clinics/${home.id}/audit-events/verification?x=%00`,
+      headers: bearer(officer.token),
+    });
     expect(nul.statusCode).toBe(400);
   });
 });

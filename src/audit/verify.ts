@@ -43,7 +43,13 @@ export async function verifyAuditChain(p: TrailDeps, clinicId: string): Promise<
     async (db) => {
       const headRow = await db.selectFrom('heads').select(['seq', 'hash']).where('clinic_id', '=', clinicId).executeTakeFirst();
       const head = headRow ? { seq: Number(headRow.seq), hash: headRow.hash } : null;
-      const result = (records: number, problem: ChainBreak | null): ChainVerification => ({ clinicId, ok: problem === null, records, head, problem });
+      const result = (records: number, problem: ChainBreak | null): ChainVerification => ({
+        clinicId,
+        ok: problem === null,
+        records,
+        head,
+        problem,
+      });
 
       let expected = 1;
       let prevHash = GENESIS_HASH;
@@ -61,13 +67,22 @@ export async function verifyAuditChain(p: TrailDeps, clinicId: string): Promise<
           const seq = Number(row.seq);
           if (seq !== expected) {
             const missing = seq - expected;
-            return result(records, { kind: 'deleted', seq: expected, missing, message: `${missing} record(s) from seq ${expected} are missing (next present: ${seq})` });
+            return result(records, {
+              kind: 'deleted',
+              seq: expected,
+              missing,
+              message: `${missing} record(s) from seq ${expected} are missing (next present: ${seq})`,
+            });
           }
           if (row.prev_hash !== prevHash) {
             // This record's own link is intact only if its hash still matches: then its predecessor changed.
             const selfConsistent = row.hash === chainHash(row.prev_hash, seq, payloadOf(row));
             return selfConsistent && seq > 1
-              ? result(records, { kind: 'altered', seq: seq - 1, message: `record ${seq - 1} was rewritten: record ${seq} was chained to a different hash` })
+              ? result(records, {
+                  kind: 'altered',
+                  seq: seq - 1,
+                  message: `record ${seq - 1} was rewritten: record ${seq} was chained to a different hash`,
+                })
               : result(records, { kind: 'altered', seq, message: `record ${seq} does not link to its predecessor` });
           }
           if (row.hash !== chainHash(prevHash, seq, payloadOf(row)))
@@ -81,15 +96,27 @@ export async function verifyAuditChain(p: TrailDeps, clinicId: string): Promise<
 
       const last = expected - 1;
       if (!head) {
-        return records === 0
-          ? result(0, null)
-          : result(records, { kind: 'unchained', seq: 1, message: 'the chain head is missing' });
+        return records === 0 ? result(0, null) : result(records, { kind: 'unchained', seq: 1, message: 'the chain head is missing' });
       }
       if (head.seq > last)
-        return result(records, { kind: 'truncated', seq: last + 1, missing: head.seq - last, message: `${head.seq - last} record(s) after seq ${last} are missing (the head is at ${head.seq})` });
+        return result(records, {
+          kind: 'truncated',
+          seq: last + 1,
+          missing: head.seq - last,
+          message: `${head.seq - last} record(s) after seq ${last} are missing (the head is at ${head.seq})`,
+        });
       if (head.seq < last)
-        return result(records, { kind: 'unchained', seq: head.seq + 1, message: `records after seq ${head.seq} were not appended through the chain head` });
-      if (head.hash !== prevHash) return result(records, { kind: 'altered', seq: last, message: `record ${last} was rewritten: the chain head holds a different hash` });
+        return result(records, {
+          kind: 'unchained',
+          seq: head.seq + 1,
+          message: `records after seq ${head.seq} were not appended through the chain head`,
+        });
+      if (head.hash !== prevHash)
+        return result(records, {
+          kind: 'altered',
+          seq: last,
+          message: `record ${last} was rewritten: the chain head holds a different hash`,
+        });
       return result(records, null);
     },
     { snapshot: true },

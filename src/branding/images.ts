@@ -21,7 +21,8 @@ export function inspectLogo(dataUrl: string): ImageInfo | { problem: string } {
   const declared = m[1]!;
   if (!(LOGO_TYPES as readonly string[]).includes(declared)) return { problem: 'must be a PNG, JPEG or WebP image' };
   const body = Buffer.from(m[2]!, 'base64');
-  if (body.length > LOGO_MAX_BYTES) return { problem: `must be at most ${LOGO_MAX_BYTES / 1024} KB (this one is ${Math.ceil(body.length / 1024)} KB)` };
+  if (body.length > LOGO_MAX_BYTES)
+    return { problem: `must be at most ${LOGO_MAX_BYTES / 1024} KB (this one is ${Math.ceil(body.length / 1024)} KB)` };
   const found = sniff(body);
   if (!found) return { problem: 'is not a readable PNG, JPEG or WebP image' };
   if (found.type !== declared) return { problem: `says it is ${declared} but its bytes are ${found.type}` };
@@ -33,7 +34,11 @@ export function inspectLogo(dataUrl: string): ImageInfo | { problem: string } {
 
 function sniff(b: Buffer): Omit<ImageInfo, 'bytes'> | null {
   // PNG: signature, then the IHDR chunk with width and height.
-  if (b.length >= 24 && b.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) && b.toString('latin1', 12, 16) === 'IHDR')
+  if (
+    b.length >= 24 &&
+    b.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) &&
+    b.toString('latin1', 12, 16) === 'IHDR'
+  )
     return { type: 'image/png', width: b.readUInt32BE(16), height: b.readUInt32BE(20) };
   // JPEG: walk the segments to the first start-of-frame marker.
   if (b.length >= 4 && b[0] === 0xff && b[1] === 0xd8) {
@@ -42,7 +47,8 @@ function sniff(b: Buffer): Omit<ImageInfo, 'bytes'> | null {
       if (b[i] !== 0xff) return null;
       const marker = b[i + 1]!;
       const length = b.readUInt16BE(i + 2);
-      if (marker >= 0xc0 && marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(marker)) return { type: 'image/jpeg', height: b.readUInt16BE(i + 5), width: b.readUInt16BE(i + 7) };
+      if (marker >= 0xc0 && marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(marker))
+        return { type: 'image/jpeg', height: b.readUInt16BE(i + 5), width: b.readUInt16BE(i + 7) };
       i += 2 + length;
     }
     return null;

@@ -19,32 +19,57 @@ const ICD10_CM = /^([A-Z][0-9][0-9A-Z])(?:\.?([0-9A-Z]{1,4}))?$/;
 export function normalizeIcd10(input: string): string {
   const m = ICD10_CM.exec(input.trim().toUpperCase());
   if (!m)
-    throw badRequest('invalid_icd10_code', `${JSON.stringify(input)} is not an ICD-10-CM code (a letter, a digit, a digit or letter, then optionally "." and up to 4 characters, e.g. J45.909)`, {
-      field: 'code',
-    });
+    throw badRequest(
+      'invalid_icd10_code',
+      `${JSON.stringify(input)} is not an ICD-10-CM code (a letter, a digit, a digit or letter, then optionally "." and up to 4 characters, e.g. J45.909)`,
+      {
+        field: 'code',
+      },
+    );
   return m[2] ? `${m[1]}.${m[2]}` : m[1]!;
 }
 
-export async function recordDiagnosis(scope: TenantScope, encounterId: string, input: DiagnosisInput, recordedBy: string): Promise<Diagnosis> {
+export async function recordDiagnosis(
+  scope: TenantScope,
+  encounterId: string,
+  input: DiagnosisInput,
+  recordedBy: string,
+): Promise<Diagnosis> {
   const code = normalizeIcd10(input.code);
   const encounter = await openEncounterForWriting(scope, encounterId);
   try {
     const row = await scope.db
       .insertInto('diagnoses')
-      .values({ clinic_id: scope.clinicId, id: newId('diagnosis'), encounter_id: encounterId, code, description: input.description, rank: input.rank, recorded_by: recordedBy })
+      .values({
+        clinic_id: scope.clinicId,
+        id: newId('diagnosis'),
+        encounter_id: encounterId,
+        code,
+        description: input.description,
+        rank: input.rank,
+        recorded_by: recordedBy,
+      })
       .returningAll()
       .executeTakeFirstOrThrow();
     await emit(scope, 'diagnosis.recorded', { diagnosisId: row.id, encounterId, code });
     return toDiagnosis(row, encounter);
   } catch (err) {
-    if (pgErrorCode(err) === '23505') throw conflict('primary_diagnosis_exists', 'The encounter already has a primary diagnosis; record this one as secondary');
+    if (pgErrorCode(err) === '23505')
+      throw conflict('primary_diagnosis_exists', 'The encounter already has a primary diagnosis; record this one as secondary');
     throw err;
   }
 }
 
 /** Primary first, then in the order recorded. */
 export async function diagnosesOf(scope: TenantScope, encounter: EncounterRow): Promise<Diagnosis[]> {
-  const rows = await scope.db.selectFrom('diagnoses').selectAll().where('encounter_id', '=', encounter.id).orderBy('rank').orderBy('recorded_at').orderBy('id').execute();
+  const rows = await scope.db
+    .selectFrom('diagnoses')
+    .selectAll()
+    .where('encounter_id', '=', encounter.id)
+    .orderBy('rank')
+    .orderBy('recorded_at')
+    .orderBy('id')
+    .execute();
   return rows.map((r) => toDiagnosis(r, encounter));
 }
 

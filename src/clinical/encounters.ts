@@ -37,7 +37,11 @@ export async function requirePatient(scope: TenantScope, patientId: string): Pro
 export async function openEncounter(scope: TenantScope, input: EncounterInput, actorId: string): Promise<Encounter> {
   await requirePatient(scope, input.patientId);
   if (input.appointmentId) {
-    const appointment = await scope.db.selectFrom('appointments').select(['patient_id']).where('id', '=', input.appointmentId).executeTakeFirst();
+    const appointment = await scope.db
+      .selectFrom('appointments')
+      .select(['patient_id'])
+      .where('id', '=', input.appointmentId)
+      .executeTakeFirst();
     if (!appointment) throw notFound('appointment');
     if (appointment.patient_id !== input.patientId)
       throw badRequest('appointment_patient_mismatch', 'The appointment is for another patient');
@@ -98,7 +102,9 @@ export async function closeEncounter(scope: TenantScope, id: string, actorId: st
     .where('status', '=', 'draft')
     .executeTakeFirstOrThrow();
   if (Number(drafts.n) > 0)
-    throw new AppError(409, 'unsigned_notes', `The encounter has ${drafts.n} unsigned note(s); sign them before closing`, { unsignedNotes: Number(drafts.n) });
+    throw new AppError(409, 'unsigned_notes', `The encounter has ${drafts.n} unsigned note(s); sign them before closing`, {
+      unsignedNotes: Number(drafts.n),
+    });
   const closed = await scope.db
     .updateTable('encounters')
     .set({ status: 'closed', closed_at: new Date(), closed_by: actorId })
@@ -110,7 +116,10 @@ export async function closeEncounter(scope: TenantScope, id: string, actorId: st
 }
 
 /** A patient's encounters, newest first, in pages keyed by the last encounter seen. */
-export async function listEncounters(scope: TenantScope, query: EncounterListQuery): Promise<{ items: Encounter[]; nextCursor: string | null }> {
+export async function listEncounters(
+  scope: TenantScope,
+  query: EncounterListQuery,
+): Promise<{ items: Encounter[]; nextCursor: string | null }> {
   await requirePatient(scope, query.patientId);
   let q = scope.db
     .selectFrom('encounters')
@@ -122,7 +131,12 @@ export async function listEncounters(scope: TenantScope, query: EncounterListQue
   if (query.status) q = q.where('status', '=', query.status);
   if (query.cursor) {
     // Compare with the cursor row's own stored values: exact to the microsecond, whatever a client could send.
-    const cursor = await scope.db.selectFrom('encounters').select('id').where('id', '=', query.cursor).where('patient_id', '=', query.patientId).executeTakeFirst();
+    const cursor = await scope.db
+      .selectFrom('encounters')
+      .select('id')
+      .where('id', '=', query.cursor)
+      .where('patient_id', '=', query.patientId)
+      .executeTakeFirst();
     if (!cursor) throw badRequest('invalid_cursor', 'The cursor does not name an encounter of this patient');
     q = q.where(sql<boolean>`(opened_at, id) < (select c.opened_at, c.id from encounters c where c.id = ${query.cursor})`);
   }

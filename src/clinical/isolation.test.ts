@@ -2,7 +2,15 @@ import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import { orderedPairs, pairName, placed } from '../../test/support/placements.js';
-import { clinicFixture, diagnosisOk, prescriptionOk, signedNote, vitalsOk, type ClinicFixture, type Method } from '../../test/support/clinical.js';
+import {
+  clinicFixture,
+  diagnosisOk,
+  prescriptionOk,
+  signedNote,
+  vitalsOk,
+  type ClinicFixture,
+  type Method,
+} from '../../test/support/clinical.js';
 
 /**
  * A clinic reaching for another clinic's clinical record, in every pair of placements (pooled, schema,
@@ -33,7 +41,12 @@ beforeAll(async () => {
     const e = `${f.url}/encounters/${f.encounterId}`;
     const signedNoteId = await signedNote(f, f.physician);
     const draft = await f.physician.call('POST', `${e}/notes`, { subjective: 'draft' });
-    for (const [path, body] of [['/vitals', vitalsOk], ['/prescriptions', prescriptionOk], ['/diagnoses', diagnosisOk], [`/notes/${signedNoteId}/addenda`, { text: 'own' }]] as const)
+    for (const [path, body] of [
+      ['/vitals', vitalsOk],
+      ['/prescriptions', prescriptionOk],
+      ['/diagnoses', diagnosisOk],
+      [`/notes/${signedNoteId}/addenda`, { text: 'own' }],
+    ] as const)
       expect((await f.physician.call('POST', `${e}${path}`, body)).statusCode).toBe(201);
     tenants.push({ ...f, label, signedNoteId, draftNoteId: draft.json().id });
   }
@@ -78,7 +91,12 @@ const expect404 = (res: LightMyRequestResponse, code: string, what: string) => {
 describe('a clinic reaching for another clinic\u2019s clinical record gets 404', () => {
   it('covers the three placements, and two clinics in one pooled store', () => {
     expect(tenants.map((x) => x.label)).toEqual(['pooled@us-east', 'schema@eu-central', 'database@us-east', 'pooled@us-east#2']);
-    expect(tenants.map((x) => `${x.clinic.placement.model}@${x.clinic.dataRegion}`)).toEqual(['pooled@us-east', 'schema@eu-central', 'database@us-east', 'pooled@us-east']);
+    expect(tenants.map((x) => `${x.clinic.placement.model}@${x.clinic.dataRegion}`)).toEqual([
+      'pooled@us-east',
+      'schema@eu-central',
+      'database@us-east',
+      'pooled@us-east',
+    ]);
   });
 
   for (const [ai, bi] of orderedPairs(PLAN.map((_, i) => i))) {
@@ -89,7 +107,8 @@ describe('a clinic reaching for another clinic\u2019s clinical record gets 404',
       const as = a.physician.call;
 
       // B's routes: the clinic does not exist for A.
-      for (const [method, url, body] of routes(b, b)) expect404(await as(method, url, body), 'clinic_not_found', `${name} ${method} ${url}`);
+      for (const [method, url, body] of routes(b, b))
+        expect404(await as(method, url, body), 'clinic_not_found', `${name} ${method} ${url}`);
 
       // B's encounter inside A's own clinic: the encounter does not exist for A (nor B's patient).
       for (const [method, url, body] of routes(a, b)) {
@@ -115,13 +134,25 @@ describe('a clinic reaching for another clinic\u2019s clinical record gets 404',
       expect(smuggled.statusCode, name).toBe(400);
       // A's list of its patient's encounters shows A's only.
       const list = await as('GET', `${a.url}/encounters?patientId=${a.patientId}`);
-      expect(list.json().items.every((x: { clinicId: string }) => x.clinicId === a.clinic.id), name).toBe(true);
+      expect(
+        list.json().items.every((x: { clinicId: string }) => x.clinicId === a.clinic.id),
+        name,
+      ).toBe(true);
       // A's own reads find A's record, and only that: its one encounter, which a get returns, with its two notes.
-      expect(list.json().items.map((x: { id: string }) => x.id), name).toEqual([a.encounterId]);
+      expect(
+        list.json().items.map((x: { id: string }) => x.id),
+        name,
+      ).toEqual([a.encounterId]);
       const record = await as('GET', `${a.url}/encounters/${a.encounterId}`);
       expect([record.statusCode, record.json().id, record.json().clinicId], name).toEqual([200, a.encounterId, a.clinic.id]);
       const notes = await as('GET', own);
-      expect(notes.json().items.map((n: { id: string }) => n.id).sort(), name).toEqual([a.signedNoteId, a.draftNoteId].sort());
+      expect(
+        notes
+          .json()
+          .items.map((n: { id: string }) => n.id)
+          .sort(),
+        name,
+      ).toEqual([a.signedNoteId, a.draftNoteId].sort());
     });
   }
 

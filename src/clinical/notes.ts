@@ -40,7 +40,13 @@ export async function createNote(scope: TenantScope, encounterId: string, input:
   return toNote(row, encounter, []);
 }
 
-export async function updateDraft(scope: TenantScope, encounterId: string, noteId: string, patch: NotePatch, actorId: string): Promise<Note> {
+export async function updateDraft(
+  scope: TenantScope,
+  encounterId: string,
+  noteId: string,
+  patch: NotePatch,
+  actorId: string,
+): Promise<Note> {
   const { encounter, note } = await lockNote(scope, encounterId, noteId);
   if (note.status === 'signed') throw noteSigned();
   if (note.author_id !== actorId) throw new AppError(403, 'not_note_author', 'Only the author of a draft note may edit it');
@@ -85,7 +91,13 @@ export async function signNote(scope: TenantScope, encounterId: string, noteId: 
 }
 
 /** Addenda go to signed notes only (a draft is simply edited), also after the encounter is closed. */
-export async function addAddendum(scope: TenantScope, encounterId: string, noteId: string, text: string, authorId: string): Promise<{ addendum: Addendum; note: Note }> {
+export async function addAddendum(
+  scope: TenantScope,
+  encounterId: string,
+  noteId: string,
+  text: string,
+  authorId: string,
+): Promise<{ addendum: Addendum; note: Note }> {
   const { encounter, note } = await lockNote(scope, encounterId, noteId);
   if (note.status !== 'signed') throw conflict('note_not_signed', 'A draft note is edited, not amended; addenda follow signing');
   const row = await scope.db
@@ -100,15 +112,29 @@ export async function addAddendum(scope: TenantScope, encounterId: string, noteI
 
 export async function getNote(scope: TenantScope, encounterId: string, noteId: string): Promise<Note> {
   const encounter = await findEncounter(scope, encounterId);
-  const note = await scope.db.selectFrom('clinical_notes').selectAll().where('id', '=', noteId).where('encounter_id', '=', encounterId).executeTakeFirst();
+  const note = await scope.db
+    .selectFrom('clinical_notes')
+    .selectAll()
+    .where('id', '=', noteId)
+    .where('encounter_id', '=', encounterId)
+    .executeTakeFirst();
   if (!note) throw notFound('note');
   const addenda = await addendaOf(scope, [noteId]);
   return toNote(note, encounter, addenda.get(noteId) ?? []);
 }
 
 export async function notesOf(scope: TenantScope, encounter: EncounterRow): Promise<Note[]> {
-  const notes = await scope.db.selectFrom('clinical_notes').selectAll().where('encounter_id', '=', encounter.id).orderBy('created_at').orderBy('id').execute();
-  const addenda = await addendaOf(scope, notes.map((n) => n.id));
+  const notes = await scope.db
+    .selectFrom('clinical_notes')
+    .selectAll()
+    .where('encounter_id', '=', encounter.id)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+  const addenda = await addendaOf(
+    scope,
+    notes.map((n) => n.id),
+  );
   return notes.map((n) => toNote(n, encounter, addenda.get(n.id) ?? []));
 }
 
@@ -140,7 +166,13 @@ async function guarded<T>(run: () => Promise<T>): Promise<T> {
 async function addendaOf(scope: TenantScope, noteIds: string[]): Promise<Map<string, Addendum[]>> {
   const byNote = new Map<string, Addendum[]>();
   if (noteIds.length === 0) return byNote;
-  const rows = await scope.db.selectFrom('clinical_note_addenda').selectAll().where('note_id', 'in', noteIds).orderBy('created_at').orderBy('id').execute();
+  const rows = await scope.db
+    .selectFrom('clinical_note_addenda')
+    .selectAll()
+    .where('note_id', 'in', noteIds)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
   for (const r of rows) byNote.set(r.note_id, [...(byNote.get(r.note_id) ?? []), toAddendum(r)]);
   return byNote;
 }

@@ -10,7 +10,12 @@ import type { Prescription, PrescriptionInput } from './schemas.js';
  * Prescriptions are issued in an open encounter by the acting user, who is recorded as the prescriber; the
  * route admits only roles with `prescription.write`. An issued prescription is not edited: a change is a new one.
  */
-export async function issuePrescription(scope: TenantScope, encounterId: string, input: PrescriptionInput, prescriberId: string): Promise<Prescription> {
+export async function issuePrescription(
+  scope: TenantScope,
+  encounterId: string,
+  input: PrescriptionInput,
+  prescriberId: string,
+): Promise<Prescription> {
   const encounter = await openEncounterForWriting(scope, encounterId);
   const row = await scope.db
     .insertInto('prescriptions')
@@ -38,7 +43,13 @@ export async function issuePrescription(scope: TenantScope, encounterId: string,
 }
 
 export async function prescriptionsOf(scope: TenantScope, encounter: EncounterRow): Promise<Prescription[]> {
-  const rows = await scope.db.selectFrom('prescriptions').selectAll().where('encounter_id', '=', encounter.id).orderBy('issued_at').orderBy('id').execute();
+  const rows = await scope.db
+    .selectFrom('prescriptions')
+    .selectAll()
+    .where('encounter_id', '=', encounter.id)
+    .orderBy('issued_at')
+    .orderBy('id')
+    .execute();
   return rows.map((r) => toPrescription(r, encounter));
 }
 

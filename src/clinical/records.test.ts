@@ -4,7 +4,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import { moveClinic } from '../tenancy/move.js';
 import { PLACEMENT_MODELS } from '../tenancy/naming.js';
-import { clinicFixture, diagnosisOk, prescriptionOk, signedNote, vitalsOk, type ClinicFixture, type Staff } from '../../test/support/clinical.js';
+import {
+  clinicFixture,
+  diagnosisOk,
+  prescriptionOk,
+  signedNote,
+  vitalsOk,
+  type ClinicFixture,
+  type Staff,
+} from '../../test/support/clinical.js';
 
 /**
  * The clinical record as a clinic lives it: who may read and write what, notes that freeze when signed (in the
@@ -26,7 +34,9 @@ afterAll(() => t?.close());
 
 const enc = (id = f.encounterId) => `${f.url}/encounters/${id}`;
 const outbox = (clinicId: string) =>
-  t.p.stores.transaction(clinicId, 'read', (scope) => scope.db.selectFrom('outbox').select(['type', 'payload', 'actor_id']).orderBy('id').execute());
+  t.p.stores.transaction(clinicId, 'read', (scope) =>
+    scope.db.selectFrom('outbox').select(['type', 'payload', 'actor_id']).orderBy('id').execute(),
+  );
 
 describe('role rules', () => {
   it('a nurse records vitals and notes but cannot prescribe; a physician prescribes', async () => {
@@ -37,7 +47,13 @@ describe('role rules', () => {
     expect(denied.json().code).toBe('forbidden');
     const rx = await f.physician.call('POST', `${enc()}/prescriptions`, prescriptionOk);
     expect(rx.statusCode).toBe(201);
-    expect(rx.json()).toMatchObject({ prescriberId: f.physician.userId, dose: { amount: 500, unit: 'mg' }, route: 'oral', refills: 0, patientId: f.patientId });
+    expect(rx.json()).toMatchObject({
+      prescriberId: f.physician.userId,
+      dose: { amount: 500, unit: 'mg' },
+      route: 'oral',
+      refills: 0,
+      patientId: f.patientId,
+    });
     expect((await f.nurse.call('GET', `${enc()}/prescriptions`)).statusCode).toBe(200);
   });
 
@@ -48,7 +64,9 @@ describe('role rules', () => {
     }
     expect((await scheduler.call('GET', `${f.url}/encounters?patientId=${f.patientId}`)).statusCode).toBe(403);
     expect((await scheduler.call('POST', `${enc()}/vitals`, vitalsOk)).statusCode).toBe(403);
-    expect((await scheduler.call('POST', `${f.url}/encounters`, { patientId: f.patientId, providerId: f.physician.userId })).statusCode).toBe(403);
+    expect(
+      (await scheduler.call('POST', `${f.url}/encounters`, { patientId: f.patientId, providerId: f.physician.userId })).statusCode,
+    ).toBe(403);
   });
 
   it('a clinic admin reads none; billing reads diagnoses only', async () => {
@@ -70,8 +88,17 @@ describe('encounters', () => {
   it('are described in the OpenAPI document', async () => {
     const doc = (await t.app.inject('/api/openapi.json')).json();
     const paths = Object.keys(doc.paths).filter((x) => x.includes('/encounters'));
-    expect(paths).toEqual(expect.arrayContaining(['/api/v1/clinics/{clinicId}/encounters', '/api/v1/clinics/{clinicId}/encounters/{encounterId}/notes/{noteId}/addenda', '/api/v1/clinics/{clinicId}/encounters/{encounterId}/vitals']));
-    expect(doc.paths['/api/v1/clinics/{clinicId}/encounters/{encounterId}/prescriptions'].post.requestBody.content['application/json'].schema.properties.route.enum).toContain('oral');
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        '/api/v1/clinics/{clinicId}/encounters',
+        '/api/v1/clinics/{clinicId}/encounters/{encounterId}/notes/{noteId}/addenda',
+        '/api/v1/clinics/{clinicId}/encounters/{encounterId}/vitals',
+      ]),
+    );
+    expect(
+      doc.paths['/api/v1/clinics/{clinicId}/encounters/{encounterId}/prescriptions'].post.requestBody.content['application/json'].schema
+        .properties.route.enum,
+    ).toContain('oral');
   });
 
   it('the provider must be a physician or nurse of this clinic', async () => {
@@ -91,21 +118,53 @@ describe('encounters', () => {
       const providerId = newId('provider');
       await scope.db
         .insertInto('providers')
-        .values({ clinic_id: f.clinic.id, id: providerId, user_id: f.physician.userId, display_name: 'Dr', specialty: 'gp', licence_jurisdictions: ['US-NY'], time_zone: 'America/New_York' })
+        .values({
+          clinic_id: f.clinic.id,
+          id: providerId,
+          user_id: f.physician.userId,
+          display_name: 'Dr',
+          specialty: 'gp',
+          licence_jurisdictions: ['US-NY'],
+          time_zone: 'America/New_York',
+        })
         .execute();
       const at = new Date(Date.now() + 86_400_000);
       const end = new Date(at.getTime() + 1_800_000);
       await scope.db
         .insertInto('appointments')
-        .values({ clinic_id: f.clinic.id, id: appointmentId, provider_id: providerId, patient_id: f.patientId, appointment_type: 'consultation', modality: 'video', starts_at: at, ends_at: end, block_starts_at: at, block_ends_at: end, time_zone: 'America/New_York' })
+        .values({
+          clinic_id: f.clinic.id,
+          id: appointmentId,
+          provider_id: providerId,
+          patient_id: f.patientId,
+          appointment_type: 'consultation',
+          modality: 'video',
+          starts_at: at,
+          ends_at: end,
+          block_starts_at: at,
+          block_ends_at: end,
+          time_zone: 'America/New_York',
+        })
         .execute();
     });
-    const unknown = await f.physician.call('POST', `${f.url}/encounters`, { patientId: f.patientId, providerId: f.physician.userId, appointmentId: newId('appointment') });
+    const unknown = await f.physician.call('POST', `${f.url}/encounters`, {
+      patientId: f.patientId,
+      providerId: f.physician.userId,
+      appointmentId: newId('appointment'),
+    });
     expect([unknown.statusCode, unknown.json().code]).toEqual([404, 'appointment_not_found']);
-    const first = await f.physician.call('POST', `${f.url}/encounters`, { patientId: f.patientId, providerId: f.physician.userId, appointmentId });
+    const first = await f.physician.call('POST', `${f.url}/encounters`, {
+      patientId: f.patientId,
+      providerId: f.physician.userId,
+      appointmentId,
+    });
     expect(first.statusCode).toBe(201);
     expect(first.json().appointmentId).toBe(appointmentId);
-    const second = await f.physician.call('POST', `${f.url}/encounters`, { patientId: f.patientId, providerId: f.physician.userId, appointmentId });
+    const second = await f.physician.call('POST', `${f.url}/encounters`, {
+      patientId: f.patientId,
+      providerId: f.physician.userId,
+      appointmentId,
+    });
     expect(second.statusCode).toBe(409);
     expect(second.json().code).toBe('appointment_has_encounter');
   });
@@ -186,7 +245,10 @@ describe('notes', () => {
     for (const r of results) expect([200, 409]).toContain(r.statusCode);
     for (const r of results.filter((x) => x.statusCode === 409)) expect(r.json().code).toBe('note_signed');
     const after = (await f.physician.call('GET', note)).json();
-    expect({ subjective: after.subjective, version: after.version }).toEqual({ subjective: sign.json().subjective, version: sign.json().version });
+    expect({ subjective: after.subjective, version: after.version }).toEqual({
+      subjective: sign.json().subjective,
+      version: sign.json().version,
+    });
   });
 
   it('only the author edits and signs a draft; a signed note answers 409 to edits and takes addenda', async () => {
@@ -212,7 +274,11 @@ describe('notes', () => {
     expect(signed.json().status).toBe('signed');
     expect(signed.json().signedAt).toEqual(expect.any(String));
 
-    for (const res of [await f.physician.call('PATCH', note, { plan: 'rewrite' }), await f.nurse.call('PATCH', note, { plan: 'rewrite' }), await f.physician.call('POST', `${note}/sign`)]) {
+    for (const res of [
+      await f.physician.call('PATCH', note, { plan: 'rewrite' }),
+      await f.nurse.call('PATCH', note, { plan: 'rewrite' }),
+      await f.physician.call('POST', `${note}/sign`),
+    ]) {
       expect(res.statusCode).toBe(409);
       expect(res.json().code).toBe('note_signed');
     }
@@ -221,7 +287,15 @@ describe('notes', () => {
     expect(addendum.statusCode).toBe(201);
     const after = await f.physician.call('GET', note);
     expect(after.json()).toMatchObject({ plan: 'salbutamol', status: 'signed', version: 3 });
-    expect(after.json().addenda).toEqual([{ id: expect.stringMatching(/^add_/), noteId: created.json().id, authorId: f.nurse.userId, text: 'SpO2 rechecked: 97%', createdAt: expect.any(String) }]);
+    expect(after.json().addenda).toEqual([
+      {
+        id: expect.stringMatching(/^add_/),
+        noteId: created.json().id,
+        authorId: f.nurse.userId,
+        text: 'SpO2 rechecked: 97%',
+        createdAt: expect.any(String),
+      },
+    ]);
   });
 
   it('an empty note cannot be signed', async () => {
@@ -235,19 +309,35 @@ describe('notes', () => {
     it(`${placement}: the database itself refuses to change a signed note or an addendum`, async () => {
       const g = placement === 'pooled' ? f : await clinicFixture(t, placement);
       const noteId = await signedNote(g, g.physician);
-      expect((await g.physician.call('POST', `${g.url}/encounters/${g.encounterId}/notes/${noteId}/addenda`, { text: 'a' })).statusCode).toBe(201);
+      expect(
+        (await g.physician.call('POST', `${g.url}/encounters/${g.encounterId}/notes/${noteId}/addenda`, { text: 'a' })).statusCode,
+      ).toBe(201);
       const inTenant = (run: Parameters<typeof t.p.stores.transaction>[2]) => t.p.stores.transaction(g.clinic.id, 'write', run);
 
-      await expect(inTenant((s) => s.db.updateTable('clinical_notes').set({ plan: 'rewritten' }).where('id', '=', noteId).execute())).rejects.toMatchObject({ code: 'PCN01' });
-      await expect(inTenant((s) => s.db.updateTable('clinical_notes').set({ status: 'draft', signed_at: null }).where('id', '=', noteId).execute())).rejects.toMatchObject({ code: 'PCN01' });
-      await expect(inTenant((s) => s.db.deleteFrom('clinical_notes').where('id', '=', noteId).execute())).rejects.toMatchObject({ code: 'PCN01' });
-      await expect(inTenant((s) => s.db.updateTable('clinical_note_addenda').set({ text: 'rewritten' }).where('note_id', '=', noteId).execute())).rejects.toMatchObject({ code: 'PCN01' });
-      await expect(inTenant((s) => s.db.deleteFrom('clinical_note_addenda').where('note_id', '=', noteId).execute())).rejects.toMatchObject({ code: 'PCN01' });
+      await expect(
+        inTenant((s) => s.db.updateTable('clinical_notes').set({ plan: 'rewritten' }).where('id', '=', noteId).execute()),
+      ).rejects.toMatchObject({ code: 'PCN01' });
+      await expect(
+        inTenant((s) => s.db.updateTable('clinical_notes').set({ status: 'draft', signed_at: null }).where('id', '=', noteId).execute()),
+      ).rejects.toMatchObject({ code: 'PCN01' });
+      await expect(inTenant((s) => s.db.deleteFrom('clinical_notes').where('id', '=', noteId).execute())).rejects.toMatchObject({
+        code: 'PCN01',
+      });
+      await expect(
+        inTenant((s) => s.db.updateTable('clinical_note_addenda').set({ text: 'rewritten' }).where('note_id', '=', noteId).execute()),
+      ).rejects.toMatchObject({ code: 'PCN01' });
+      await expect(inTenant((s) => s.db.deleteFrom('clinical_note_addenda').where('note_id', '=', noteId).execute())).rejects.toMatchObject(
+        { code: 'PCN01' },
+      );
       // A draft is still the author's to edit, and the plausibility ranges hold for any writer.
       const draft = await g.physician.call('POST', `${g.url}/encounters/${g.encounterId}/notes`, { plan: 'draft' });
       await inTenant((s) => s.db.updateTable('clinical_notes').set({ plan: 'edited' }).where('id', '=', draft.json().id).execute());
       await expect(
-        inTenant((s) => sql`insert into vitals (clinic_id, id, encounter_id, recorded_by, measured_at, heart_rate) values (${g.clinic.id}, 'vit_x', ${g.encounterId}, 'usr_x', now(), 900)`.execute(s.db)),
+        inTenant((s) =>
+          sql`insert into vitals (clinic_id, id, encounter_id, recorded_by, measured_at, heart_rate) values (${g.clinic.id}, 'vit_x', ${g.encounterId}, 'usr_x', now(), 900)`.execute(
+            s.db,
+          ),
+        ),
       ).rejects.toMatchObject({ code: '23514' });
 
       const note = await g.physician.call('GET', `${g.url}/encounters/${g.encounterId}/notes/${noteId}`);
@@ -263,7 +353,9 @@ describe('notes', () => {
       const note = await g.physician.call('GET', `${g.url}/encounters/${g.encounterId}/notes/${noteId}`);
       expect(note.statusCode, to).toBe(200);
       expect(note.json(), to).toMatchObject({ status: 'signed', addenda: [{ text: 'kept' }] });
-      expect((await g.physician.call('PATCH', `${g.url}/encounters/${g.encounterId}/notes/${noteId}`, { plan: 'x' })).json().code, to).toBe('note_signed');
+      expect((await g.physician.call('PATCH', `${g.url}/encounters/${g.encounterId}/notes/${noteId}`, { plan: 'x' })).json().code, to).toBe(
+        'note_signed',
+      );
     }
   });
 });
@@ -298,7 +390,13 @@ describe('vitals', () => {
 
   it('converts units into canonical ones and keeps the time of measurement', async () => {
     const measuredAt = '2024-03-10T08:30:00-05:00';
-    const res = await record({ measuredAt, temperature: { value: 98.6, unit: '[degF]' }, weight: { value: 154, unit: '[lb_av]' }, height: { value: 1.75, unit: 'm' }, oxygenSaturation: { value: 97, unit: '%' } });
+    const res = await record({
+      measuredAt,
+      temperature: { value: 98.6, unit: '[degF]' },
+      weight: { value: 154, unit: '[lb_av]' },
+      height: { value: 1.75, unit: 'm' },
+      oxygenSaturation: { value: 97, unit: '%' },
+    });
     expect(res.statusCode).toBe(201);
     expect(res.json()).toMatchObject({
       measuredAt: '2024-03-10T13:30:00.000Z',
@@ -317,7 +415,9 @@ describe('vitals', () => {
     expect((await record({ heartRate: { value: 70, unit: 'bpm' } })).json().code).toBe('validation_failed');
     expect((await record({ heartRate: { value: 'fast', unit: '/min' } })).json().code).toBe('validation_failed');
     expect((await record({ ...vitalsOk, measuredAt: '2024-02-30T10:00:00Z' })).json().code).toBe('validation_failed');
-    expect((await record({ ...vitalsOk, measuredAt: new Date(Date.now() + 3_600_000).toISOString() })).json().code).toBe('measured_in_future');
+    expect((await record({ ...vitalsOk, measuredAt: new Date(Date.now() + 3_600_000).toISOString() })).json().code).toBe(
+      'measured_in_future',
+    );
   });
 });
 
@@ -333,7 +433,11 @@ describe('diagnoses', () => {
       ['I10', 'I10'],
     ];
     for (const [i, [code, stored]] of accepted.entries()) {
-      const res = await f.physician.call('POST', `${enc(id)}/diagnoses`, { code, description: 'd', rank: i === 0 ? 'primary' : 'secondary' });
+      const res = await f.physician.call('POST', `${enc(id)}/diagnoses`, {
+        code,
+        description: 'd',
+        rank: i === 0 ? 'primary' : 'secondary',
+      });
       expect(res.statusCode, code).toBe(201);
       expect(res.json().code, code).toBe(stored);
     }
@@ -363,7 +467,10 @@ describe('events and audit', () => {
     await g.physician.call('PATCH', e(`/notes/${note.json().id}`), { assessment: 'a' });
     await g.physician.call('POST', e(`/notes/${note.json().id}/sign`));
     const add = await g.nurse.call('POST', e(`/notes/${note.json().id}/addenda`), { text: 'later' });
-    const v = await g.nurse.call('POST', e('/vitals'), { heartRate: { value: 80, unit: '/min' }, bloodPressure: { systolic: 130, diastolic: 85, unit: 'mm[Hg]' } });
+    const v = await g.nurse.call('POST', e('/vitals'), {
+      heartRate: { value: 80, unit: '/min' },
+      bloodPressure: { systolic: 130, diastolic: 85, unit: 'mm[Hg]' },
+    });
     const rx = await g.physician.call('POST', e('/prescriptions'), prescriptionOk);
     const dx = await g.physician.call('POST', e('/diagnoses'), { ...diagnosisOk, code: 'j45909' });
     await g.physician.call('POST', e('/vitals'), { heartRate: { value: 900, unit: '/min' } }); // refused: no event
@@ -371,13 +478,33 @@ describe('events and audit', () => {
     const doc = g.physician.userId;
     expect(await outbox(g.clinic.id)).toEqual([
       { type: 'patient.registered', payload: { patientId: g.patientId }, actor_id: doc },
-      { type: 'encounter.opened', payload: { encounterId: g.encounterId, patientId: g.patientId, providerId: doc, appointmentId: null }, actor_id: doc },
+      {
+        type: 'encounter.opened',
+        payload: { encounterId: g.encounterId, patientId: g.patientId, providerId: doc, appointmentId: null },
+        actor_id: doc,
+      },
       { type: 'clinical_note.drafted', payload: { noteId: note.json().id, encounterId: g.encounterId, authorId: doc }, actor_id: doc },
-      { type: 'clinical_note.updated', payload: { noteId: note.json().id, encounterId: g.encounterId, sections: ['assessment'] }, actor_id: doc },
+      {
+        type: 'clinical_note.updated',
+        payload: { noteId: note.json().id, encounterId: g.encounterId, sections: ['assessment'] },
+        actor_id: doc,
+      },
       { type: 'clinical_note.signed', payload: { noteId: note.json().id, encounterId: g.encounterId, authorId: doc }, actor_id: doc },
-      { type: 'clinical_note.addendum_added', payload: { noteId: note.json().id, addendumId: add.json().addenda[0].id, authorId: g.nurse.userId }, actor_id: g.nurse.userId },
-      { type: 'vitals.recorded', payload: { vitalsId: v.json().id, encounterId: g.encounterId, measurements: ['heartRate', 'bloodPressure'] }, actor_id: g.nurse.userId },
-      { type: 'prescription.issued', payload: { prescriptionId: rx.json().id, encounterId: g.encounterId, prescriberId: doc }, actor_id: doc },
+      {
+        type: 'clinical_note.addendum_added',
+        payload: { noteId: note.json().id, addendumId: add.json().addenda[0].id, authorId: g.nurse.userId },
+        actor_id: g.nurse.userId,
+      },
+      {
+        type: 'vitals.recorded',
+        payload: { vitalsId: v.json().id, encounterId: g.encounterId, measurements: ['heartRate', 'bloodPressure'] },
+        actor_id: g.nurse.userId,
+      },
+      {
+        type: 'prescription.issued',
+        payload: { prescriptionId: rx.json().id, encounterId: g.encounterId, prescriberId: doc },
+        actor_id: doc,
+      },
       { type: 'diagnosis.recorded', payload: { diagnosisId: dx.json().id, encounterId: g.encounterId, code: 'J45.909' }, actor_id: doc },
       { type: 'encounter.closed', payload: { encounterId: g.encounterId }, actor_id: doc },
     ]);
@@ -408,7 +535,15 @@ describe('events and audit', () => {
 
     const trail = await officer.call('GET', `${g.url}/audit-events?limit=200`);
     expect(trail.statusCode).toBe(200);
-    type Row = { action: string; resourceType: string; resourceId: string | null; patientId: string | null; outcome: string; actorId: string; detail: Record<string, unknown> };
+    type Row = {
+      action: string;
+      resourceType: string;
+      resourceId: string | null;
+      patientId: string | null;
+      outcome: string;
+      actorId: string;
+      detail: Record<string, unknown>;
+    };
     const rows = (trail.json().items as Row[]).reverse().filter((r) => r.resourceType !== 'Patient' && r.resourceType !== 'AuditEvent');
     expect(rows.map((r) => `${r.action} ${r.resourceType} ${r.outcome}`)).toEqual([
       'create Encounter success',
@@ -431,7 +566,10 @@ describe('events and audit', () => {
     ]);
     const succeeded = rows.filter((r) => r.outcome === 'success');
     expect(succeeded.every((r) => r.patientId === g.patientId)).toBe(true);
-    expect(rows.find((r) => r.action === 'read' && r.resourceType === 'Encounter')).toMatchObject({ resourceId: g.encounterId, detail: { notes: 1, vitals: 0, prescriptions: 0, diagnoses: 0 } });
+    expect(rows.find((r) => r.action === 'read' && r.resourceType === 'Encounter')).toMatchObject({
+      resourceId: g.encounterId,
+      detail: { notes: 1, vitals: 0, prescriptions: 0, diagnoses: 0 },
+    });
     expect(rows.find((r) => r.outcome === 'denied')).toMatchObject({ actorId: desk.userId });
     expect(rows.find((r) => r.outcome === 'failure')).toMatchObject({ detail: { error: 'encounter_closed' } });
   });

@@ -131,18 +131,63 @@ export const Vitals = z.object({
 
 // ---- prescriptions
 
-export const DOSE_UNITS = ['mg', 'g', 'mcg', 'mL', 'IU', 'unit', 'tablet', 'capsule', 'puff', 'drop', 'spray', 'patch', 'application', 'suppository'] as const;
-export const DISPENSE_UNITS = ['tablet', 'capsule', 'mL', 'g', 'patch', 'inhaler', 'vial', 'pen', 'bottle', 'tube', 'package', 'suppository', 'unit'] as const;
+export const DOSE_UNITS = [
+  'mg',
+  'g',
+  'mcg',
+  'mL',
+  'IU',
+  'unit',
+  'tablet',
+  'capsule',
+  'puff',
+  'drop',
+  'spray',
+  'patch',
+  'application',
+  'suppository',
+] as const;
+export const DISPENSE_UNITS = [
+  'tablet',
+  'capsule',
+  'mL',
+  'g',
+  'patch',
+  'inhaler',
+  'vial',
+  'pen',
+  'bottle',
+  'tube',
+  'package',
+  'suppository',
+  'unit',
+] as const;
 export const ROUTES = [
-  'oral', 'sublingual', 'buccal', 'topical', 'transdermal', 'inhalation', 'nasal', 'ophthalmic', 'otic', 'rectal', 'vaginal',
-  'subcutaneous', 'intramuscular', 'intravenous', 'intradermal',
+  'oral',
+  'sublingual',
+  'buccal',
+  'topical',
+  'transdermal',
+  'inhalation',
+  'nasal',
+  'ophthalmic',
+  'otic',
+  'rectal',
+  'vaginal',
+  'subcutaneous',
+  'intramuscular',
+  'intravenous',
+  'intradermal',
 ] as const;
 /** Common sig frequencies: once, daily, twice/three/four times daily, every N hours, at bedtime, every other day, weekly, monthly. */
 export const FREQUENCIES = ['once', 'daily', 'bid', 'tid', 'qid', 'q4h', 'q6h', 'q8h', 'q12h', 'qhs', 'qod', 'weekly', 'monthly'] as const;
 
 export const PrescriptionInput = z.strictObject({
   drug: text(300),
-  rxnormCode: z.string().regex(/^[0-9]{1,10}$/, 'must be an RxNorm concept id (digits)').optional(),
+  rxnormCode: z
+    .string()
+    .regex(/^[0-9]{1,10}$/, 'must be an RxNorm concept id (digits)')
+    .optional(),
   dose: z.strictObject({ amount: z.number().positive().max(100_000), unit: z.enum(DOSE_UNITS) }),
   route: z.enum(ROUTES),
   frequency: z.enum(FREQUENCIES),

@@ -42,14 +42,18 @@ const canonical = (value: number, unit: string): number => {
 const CLOCK_SKEW_MS = 5 * 60_000;
 
 /** Columns to store, in canonical units, after every range check passed. */
-export function normalizeVitals(input: VitalsInput, now = new Date()): Omit<Selectable<VitalsTable>, 'clinic_id' | 'id' | 'encounter_id' | 'recorded_by' | 'recorded_at'> {
+export function normalizeVitals(
+  input: VitalsInput,
+  now = new Date(),
+): Omit<Selectable<VitalsTable>, 'clinic_id' | 'id' | 'encounter_id' | 'recorded_by' | 'recorded_at'> {
   const measuredAt = input.measuredAt ? new Date(input.measuredAt) : now;
   if (measuredAt.getTime() > now.getTime() + CLOCK_SKEW_MS)
     throw badRequest('measured_in_future', 'measuredAt is in the future', { field: 'measuredAt' });
   const check = (measurement: Measurement, entered: { value: number; unit: string }): number => {
     const value = canonical(entered.value, entered.unit);
     const range = VITAL_RANGES[measurement];
-    const shown = entered.unit === range.unit ? `${entered.value} ${range.unit}` : `${entered.value} ${entered.unit} (${value} ${range.unit})`;
+    const shown =
+      entered.unit === range.unit ? `${entered.value} ${range.unit}` : `${entered.value} ${entered.unit} (${value} ${range.unit})`;
     if (value < range.min || value > range.max) {
       const bound = value < range.min ? 'min' : 'max';
       throw badRequest(
@@ -96,11 +100,22 @@ export async function recordVitals(scope: TenantScope, encounterId: string, inpu
 }
 
 export async function vitalsOf(scope: TenantScope, encounter: EncounterRow): Promise<Vitals[]> {
-  const rows = await scope.db.selectFrom('vitals').selectAll().where('encounter_id', '=', encounter.id).orderBy('measured_at').orderBy('id').execute();
+  const rows = await scope.db
+    .selectFrom('vitals')
+    .selectAll()
+    .where('encounter_id', '=', encounter.id)
+    .orderBy('measured_at')
+    .orderBy('id')
+    .execute();
   return rows.map((r) => toVitals(r, encounter));
 }
 
-function measurementsOf(r: Pick<Selectable<VitalsTable>, 'heart_rate' | 'systolic' | 'temperature' | 'respiratory_rate' | 'oxygen_saturation' | 'weight' | 'height'>): string[] {
+function measurementsOf(
+  r: Pick<
+    Selectable<VitalsTable>,
+    'heart_rate' | 'systolic' | 'temperature' | 'respiratory_rate' | 'oxygen_saturation' | 'weight' | 'height'
+  >,
+): string[] {
   const present: [string, number | null][] = [
     ['heartRate', r.heart_rate],
     ['bloodPressure', r.systolic],

@@ -11,6 +11,8 @@ export interface Clinic {
   specialty: string | null;
   dataRegion: string;
   placement: Placement;
+  /** Grows with every freeze and switch of a move; the clinic's store proves it against this (tenancy/placement/fence.ts). */
+  placementEpoch: number;
   status: ClinicStatus;
   schemaVersion: number;
   createdAt: Date;
@@ -27,6 +29,7 @@ export function clinicFromRow(r: ClinicRow): Clinic {
     specialty: r.specialty,
     dataRegion: r.data_region,
     placement: { model: r.placement_model, database: r.placement_database, schema: r.placement_schema },
+    placementEpoch: r.placement_epoch,
     status: r.status,
     schemaVersion: r.schema_version,
     createdAt: r.created_at,
@@ -36,8 +39,9 @@ export function clinicFromRow(r: ClinicRow): Clinic {
 /**
  * The clinic directory answers "where does this clinic live" on every request, so it is cached in memory.
  * Any change made through this class is published on the invalidation bus and every node drops its copy;
- * the short TTL only bounds staleness if a message is lost. A stale placement can never misroute a write:
- * see `TenantStores.transaction` and the anchor row in `tenancy/migrations.ts`.
+ * the short TTL only bounds staleness if a message is lost. Correctness does not depend on either: a stale
+ * placement is caught by the store it reaches (the placement epoch, `tenancy/placement/fence.ts`), and
+ * `TenantStores.transaction` then reads the clinic again with `fresh` and retries.
  */
 export class ClinicDirectory {
   private readonly cache = new Map<string, { clinic: Clinic; until: number }>();
@@ -93,19 +97,39 @@ export class ClinicDirectory {
     return Number(r.numUpdatedRows) === 1;
   }
 
-  async setPlacement(id: string, placement: Placement, status: ClinicStatus): Promise<void> {
-    await this.db
+  /**
+   * A move's freeze: `active` at `epoch` becomes `moving` at `epoch + 1`, or nothing changes and the answer is
+   * false (the clinic changed meanwhile).
+   */
+  async freeze(id: string, epoch: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('clinics')
+      .set({ status: 'moving', placement_epoch: epoch + 1, updated_at: new Date() })
+      .where('id', '=', id)
+      .where('status', '=', 'active')
+      .where('placement_epoch', '=', epoch)
+      .executeTakeFirst();
+    await this.changed(id);
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /** A move's switch: the frozen clinic at `epoch` lives at `placement` from `epoch + 1`, still frozen. */
+  async switchPlacement(id: string, epoch: number, placement: Placement): Promise<boolean> {
+    const r = await this.db
       .updateTable('clinics')
       .set({
         placement_model: placement.model,
         placement_database: placement.database,
         placement_schema: placement.schema,
-        status,
+        placement_epoch: epoch + 1,
         updated_at: new Date(),
       })
       .where('id', '=', id)
-      .execute();
+      .where('status', '=', 'moving')
+      .where('placement_epoch', '=', epoch)
+      .executeTakeFirst();
     await this.changed(id);
+    return Number(r.numUpdatedRows) === 1;
   }
 
   /**
@@ -124,13 +148,15 @@ export class ClinicDirectory {
     for (const id of ids) await this.changed(id);
   }
 
-  /** Every pooled clinic of a region is at its region store's version, whenever it was created. */
-  async setPooledVersion(regionId: string, version: number): Promise<string[]> {
+  /** Every clinic held by a store shared by a region's clinics is at that store's version, whenever it was created. */
+  async setStoreVersion(regionId: string, placement: Placement, version: number): Promise<string[]> {
     const rows = await this.db
       .updateTable('clinics')
       .set({ schema_version: version })
       .where('data_region', '=', regionId)
-      .where('placement_model', '=', 'pooled')
+      .where('placement_model', '=', placement.model)
+      .where('placement_database', '=', placement.database)
+      .where('placement_schema', '=', placement.schema)
       .where('status', '!=', 'provisioning')
       .returning('id')
       .execute();

@@ -30,12 +30,19 @@ describe('a placement move', () => {
     const clinic = await t.clinic({ placement: 'pooled' });
     const staff = await t.staff(clinic.id, 'physician');
     for (const family of ['A', 'B', 'C'])
-      await t.app.inject({ method: 'POST', url: `/api/v1/clinics/${clinic.id}/patients`, headers: bearer(staff.token), payload: { givenName: 'P', familyName: family, birthDate: '1990-01-01' } });
+      await t.app.inject({
+        method: 'POST',
+        url: `/api/v1/clinics/${clinic.id}/patients`,
+        headers: bearer(staff.token),
+        payload: { givenName: 'P', familyName: family, birthDate: '1990-01-01' },
+      });
     // While the move runs, the running move is listed with its progress so far.
     const seen: number[] = [];
     const moving = op('POST', `/clinics/${clinic.id}/placement`, { model: 'schema' });
     for (let i = 0; i < 50; i++) {
-      const running = (await op('GET', `/clinics/${clinic.id}/moves`)).json().items.find((m: { outcome: string }) => m.outcome === 'running');
+      const running = (await op('GET', `/clinics/${clinic.id}/moves`))
+        .json()
+        .items.find((m: { outcome: string }) => m.outcome === 'running');
       if (running) seen.push(running.progress.percent);
       if (!running && seen.length) break;
       await new Promise((r) => setTimeout(r, 20));

@@ -1,10 +1,10 @@
 import type { Platform } from '../platform/platform.js';
 import { AppError, conflict } from '../errors.js';
 import { newId } from '../ids.js';
-import { databaseOf, pgErrorCode } from '../db/pg.js';
+import { databaseOf, pgErrorCode, withClient } from '../db/pg.js';
 import { z } from 'zod';
-import { PLACEMENT_MODELS, defaultPlacementModel, placementFor, type PlacementModel } from '../tenancy/naming.js';
-import { createClinicStore, insertAnchor, removeClinicStore } from '../tenancy/storage.js';
+import { PLACEMENT_MODELS, type PlacementModel } from '../tenancy/naming.js';
+import { FIRST_PLACEMENT_EPOCH, defaultPlacementModel, insertAnchor, placementKind } from '../tenancy/placement/index.js';
 import { clinicFromRow, type Clinic } from './clinics.js';
 import type { ClinicTier } from './schema.js';
 
@@ -36,11 +36,10 @@ export async function createClinic(p: Platform, input: NewClinic): Promise<Clini
   const region = p.config.regions.find((r) => r.id === input.dataRegion);
   if (!region) throw new AppError(422, 'unknown_region', `Region ${input.dataRegion} does not exist`, { field: 'dataRegion' });
   const id = newId('clinic');
-  const placement = placementFor(input.placement ?? defaultPlacementModel(input.tier), {
-    instance: p.config.instance,
-    clinicId: id,
-    regionDatabase: databaseOf(region.databaseUrl),
-  });
+  const kind = placementKind(input.placement ?? defaultPlacementModel(input.tier));
+  const placement = kind.address({ instance: p.config.instance, clinicId: id, regionDatabase: databaseOf(region.databaseUrl) });
+  const store = { clinicId: id, regionId: region.id, placement };
+  const ctx = p.stores.placementContext;
   try {
     await p.control
       .insertInto('clinics')
@@ -54,6 +53,7 @@ export async function createClinic(p: Platform, input: NewClinic): Promise<Clini
         placement_model: placement.model,
         placement_database: placement.database,
         placement_schema: placement.schema,
+        placement_epoch: FIRST_PLACEMENT_EPOCH,
         status: 'provisioning',
       })
       .execute();
@@ -62,8 +62,8 @@ export async function createClinic(p: Platform, input: NewClinic): Promise<Clini
     throw err;
   }
   try {
-    const version = await createClinicStore(p, id, region.id, placement);
-    await insertAnchor(p, id, region.id, placement);
+    const version = await kind.create(ctx, store, p.tenantMigrations);
+    await withClient(ctx.adminUrl(region.id, placement.database), (c) => insertAnchor(c, placement.schema, id, FIRST_PLACEMENT_EPOCH));
     const row = await p.control
       .updateTable('clinics')
       .set({ status: 'active', schema_version: version, updated_at: new Date() })
@@ -75,9 +75,7 @@ export async function createClinic(p: Platform, input: NewClinic): Promise<Clini
     return clinicFromRow(row);
   } catch (err) {
     p.log.error({ err, clinicId: id }, 'clinic provisioning failed; removing what was created');
-    await removeClinicStore(p, id, region.id, placement).catch((e) =>
-      p.log.error({ err: e, clinicId: id }, 'cleanup after failed provisioning failed'),
-    );
+    await kind.remove(ctx, store).catch((e) => p.log.error({ err: e, clinicId: id }, 'cleanup after failed provisioning failed'));
     await p.control.deleteFrom('clinics').where('id', '=', id).execute();
     await p.clinics.changed(id);
     throw err;

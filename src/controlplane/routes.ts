@@ -57,7 +57,12 @@ export const platformRoutes =
         response: {
           201: ClinicView.extend({
             firstAdmin: z
-              .object({ email: z.string(), invitationId: z.string(), expiresAt: z.string(), link: z.string().optional().describe('development only') })
+              .object({
+                email: z.string(),
+                invitationId: z.string(),
+                expiresAt: z.string(),
+                link: z.string().optional().describe('development only'),
+              })
               .nullable(),
           }),
           ...problemResponses,
@@ -69,10 +74,22 @@ export const platformRoutes =
         const clinic = await createClinic(p, input);
         let invited = null;
         if (firstAdmin) {
-          const { invitation, link } = await p.invitations.invite(clinic, { ...firstAdmin, role: 'clinic_admin' }, { kind: 'user', id: operator.userId });
-          invited = { email: invitation.email, invitationId: invitation.id, expiresAt: invitation.expiresAt.toISOString(), ...(p.config.showInviteLinks ? { link } : {}) };
+          const { invitation, link } = await p.invitations.invite(
+            clinic,
+            { ...firstAdmin, role: 'clinic_admin' },
+            { kind: 'user', id: operator.userId },
+          );
+          invited = {
+            email: invitation.email,
+            invitationId: invitation.id,
+            expiresAt: invitation.expiresAt.toISOString(),
+            ...(p.config.showInviteLinks ? { link } : {}),
+          };
         }
-        return reply.code(201).header('location', `/api/v1/platform/clinics/${clinic.id}`).send({ ...view(clinic), firstAdmin: invited });
+        return reply
+          .code(201)
+          .header('location', `/api/v1/platform/clinics/${clinic.id}`)
+          .send({ ...view(clinic), firstAdmin: invited });
       },
     });
 
@@ -166,7 +183,12 @@ export const platformRoutes =
     });
 
     app.get('/clinics/:clinicId', {
-      schema: { tags, summary: 'One clinic, read fresh from the control plane', params: Params, response: { 200: ClinicView, ...problemResponses } },
+      schema: {
+        tags,
+        summary: 'One clinic, read fresh from the control plane',
+        params: Params,
+        response: { 200: ClinicView, ...problemResponses },
+      },
       handler: async (req) => {
         const clinic = await p.clinics.fresh(req.params.clinicId);
         if (!clinic) throw notFound('clinic');

@@ -1,4 +1,4 @@
-import { integer, jsonb, oneOf, text, timestamptz, type Database } from '../db/columns.js';
+import { integer, jsonb, oneOf, text, timestamptz, type Database, bigint } from '../db/columns.js';
 import { PLACEMENT_MODELS } from '../tenancy/naming.js';
 import type { ControlMigration } from './migration-kit.js';
 
@@ -44,6 +44,15 @@ export const CONTROLPLANE_MIGRATIONS: ControlMigration[] = [
          detail jsonb)`,
     ],
   },
+  {
+    version: 8,
+    name: 'placement epoch',
+    statements: [
+      // Grows by one when a move freezes the clinic and again when it switches the clinic to its new store; each
+      // store's anchor row carries the epoch since which it is the clinic's home (tenancy/placement/fence.ts).
+      `alter table clinics add column placement_epoch bigint not null default 1`,
+    ],
+  },
 ];
 
 export const CLINIC_TIERS = ['small', 'mid', 'enterprise'] as const;
@@ -72,6 +81,7 @@ export const CONTROLPLANE_COLUMNS = {
     schema_version: integer().hasDefault(),
     created_at: timestamptz().hasDefault(),
     updated_at: timestamptz().hasDefault(),
+    placement_epoch: bigint().hasDefault(),
   },
   placement_moves: {
     id: text(),

@@ -98,8 +98,11 @@ export type Table<C extends TableColumns> = { [K in keyof C]: C[K]['kysely'] };
 export type Database<T extends TablesColumns> = { [K in keyof T]: Table<T[K]> };
 
 /** The intersection of the parts' types (a union turned inside out through function parameters). */
-type Merged<P extends TablesColumns[]> =
-  (P[number] extends infer U ? (U extends unknown ? (x: U) => void : never) : never) extends (x: infer I) => void ? I : never;
+type Merged<P extends TablesColumns[]> = (P[number] extends infer U ? (U extends unknown ? (x: U) => void : never) : never) extends (
+  x: infer I,
+) => void
+  ? I
+  : never;
 
 /** The tables of several domains as one set; a table name declared twice is a mistake, refused at start-up. */
 export function mergeTables<P extends TablesColumns[]>(...parts: P): Merged<P> {

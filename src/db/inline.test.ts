@@ -14,7 +14,9 @@ describe('inlineParameters', () => {
   });
 
   it('inlines null, booleans, negative numbers and dates; refuses what it cannot represent', () => {
-    expect(inlineParameters('$1 $2 $3 $4', [null, true, -5, new Date('2026-01-02T03:04:05.000Z')])).toBe("null true (-5) '2026-01-02T03:04:05.000Z'");
+    expect(inlineParameters('$1 $2 $3 $4', [null, true, -5, new Date('2026-01-02T03:04:05.000Z')])).toBe(
+      "null true (-5) '2026-01-02T03:04:05.000Z'",
+    );
     expect(inlineParameters('$1', [{ a: 1 }])).toBeUndefined();
     expect(inlineParameters('$1', [[1, 2]])).toBeUndefined();
     expect(inlineParameters('$1', [Number.NaN])).toBeUndefined();

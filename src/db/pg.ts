@@ -41,6 +41,10 @@ export function newPool(url: string, max: number, applicationName: string, idleT
   const pool = new pg.Pool({ connectionString: url, max, idleTimeoutMillis, application_name: applicationName });
   // An idle client losing its server (restart, failover) must not crash the process; the pool drops it.
   pool.on('error', () => {});
+  // Nor may a client that is checked out: node-postgres emits 'error' on it when its backend ends between two
+  // queries (a database dropped WITH (FORCE), pg_terminate_backend, a failover), and an unheard 'error' event
+  // ends the process. Its queries fail instead, and the pool discards it when it is released.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 
@@ -57,9 +61,7 @@ export async function runOnce(url: string, statements: string[]): Promise<void> 
 }
 
 export function pgErrorCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string'
-    ? err.code
-    : undefined;
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
 }
 
 /** A dedicated admin connection for DDL and copies; closed when `fn` settles. */

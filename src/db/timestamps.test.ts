@@ -12,7 +12,9 @@ afterAll(() => client?.end());
 /** Each value as PostgreSQL's text and as the Date node-postgres makes of it, in the session's time zone. */
 async function both(zone: string, values: string[]): Promise<{ text: string; date: Date }[]> {
   await client.query(`set time zone '${zone}'`);
-  const r = await client.query<{ text: string; date: Date }>('select v::text as text, v as date from unnest($1::timestamptz[]) as v', [values]);
+  const r = await client.query<{ text: string; date: Date }>('select v::text as text, v as date from unnest($1::timestamptz[]) as v', [
+    values,
+  ]);
   return r.rows;
 }
 
@@ -31,7 +33,13 @@ describe('isoTimestamp', () => {
   ];
 
   it('writes what Date.toISOString writes for the same instant, at the microsecond edges', async () => {
-    const micro = Array.from({ length: 500 }, (_, i) => `2026-03-29 01:59:${String(i % 60).padStart(2, '0')}.${String(i * 1999).padStart(6, '0').slice(0, 6)}+00`);
+    const micro = Array.from(
+      { length: 500 },
+      (_, i) =>
+        `2026-03-29 01:59:${String(i % 60).padStart(2, '0')}.${String(i * 1999)
+          .padStart(6, '0')
+          .slice(0, 6)}+00`,
+    );
     for (const row of await both('UTC', [...values, ...micro])) expect(isoTimestamp(row.text)).toBe(row.date.toISOString());
   });
 

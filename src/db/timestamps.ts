@@ -14,5 +14,5 @@ export function isoTimestamp(text: string): string {
   const m = UTC_TEXT.exec(text);
   if (!m) return parseTimestamptz(text).toISOString();
   // Milliseconds are truncated, as a Date made from the microseconds would.
-  return `${m[1]}T${m[2]}.${((m[3] ?? '') + '000').slice(0, 3)}Z`;
+  return `${m[1]}T${m[2]}.${(`${m[3] ?? ''}000`).slice(0, 3)}Z`;
 }

@@ -42,9 +42,12 @@ function markAt(mark: 'cross' | 'leaf' | 'wave', x: number, y: number): boolean 
   if (mark === 'leaf') {
     const u = (x + y) / Math.SQRT2;
     const v = (x - y) / Math.SQRT2;
-    return u * u / 0.36 + v * v / 0.09 < 1 && Math.abs(v) > 0.025;
+    return (u * u) / 0.36 + (v * v) / 0.09 < 1 && Math.abs(v) > 0.025;
   }
-  return Math.abs(y - 0.22 * Math.sin(x * 5)) < 0.1 && Math.abs(x) < 0.6 || Math.abs(y + 0.3 - 0.22 * Math.sin(x * 5)) < 0.1 && Math.abs(x) < 0.6;
+  return (
+    (Math.abs(y - 0.22 * Math.sin(x * 5)) < 0.1 && Math.abs(x) < 0.6) ||
+    (Math.abs(y + 0.3 - 0.22 * Math.sin(x * 5)) < 0.1 && Math.abs(x) < 0.6)
+  );
 }
 
 function u32(n: number): number[] {

@@ -21,11 +21,39 @@ export interface DemoCredentials {
 
 type Look = { color: string; text: string; mark: 'cross' | 'leaf' | 'wave' };
 const FLEET: { slug: string; name: string; tier: ClinicTier; region: string; specialty: string; look?: Look }[] = [
-  { slug: 'maple-family', name: 'Maple Family Practice', tier: 'small', region: 'us-east', specialty: 'family-medicine', look: { color: '#2f6f4f', text: '#ffffff', mark: 'leaf' } },
+  {
+    slug: 'maple-family',
+    name: 'Maple Family Practice',
+    tier: 'small',
+    region: 'us-east',
+    specialty: 'family-medicine',
+    look: { color: '#2f6f4f', text: '#ffffff', mark: 'leaf' },
+  },
   { slug: 'hudson-urgent', name: 'Hudson Urgent Care', tier: 'mid', region: 'us-east', specialty: 'urgent-care' },
-  { slug: 'atlantic-health', name: 'Atlantic Health Network', tier: 'enterprise', region: 'us-east', specialty: 'multi-specialty', look: { color: '#0b5394', text: '#ffffff', mark: 'cross' } },
-  { slug: 'praxis-lindenhof', name: 'Praxis Lindenhof', tier: 'small', region: 'eu-central', specialty: 'general-practice', look: { color: '#1c4e80', text: '#ffffff', mark: 'leaf' } },
-  { slug: 'rhein-mental', name: 'Rhein Mental Health', tier: 'mid', region: 'eu-central', specialty: 'mental-health', look: { color: '#7b2cbf', text: '#ffffff', mark: 'wave' } },
+  {
+    slug: 'atlantic-health',
+    name: 'Atlantic Health Network',
+    tier: 'enterprise',
+    region: 'us-east',
+    specialty: 'multi-specialty',
+    look: { color: '#0b5394', text: '#ffffff', mark: 'cross' },
+  },
+  {
+    slug: 'praxis-lindenhof',
+    name: 'Praxis Lindenhof',
+    tier: 'small',
+    region: 'eu-central',
+    specialty: 'general-practice',
+    look: { color: '#1c4e80', text: '#ffffff', mark: 'leaf' },
+  },
+  {
+    slug: 'rhein-mental',
+    name: 'Rhein Mental Health',
+    tier: 'mid',
+    region: 'eu-central',
+    specialty: 'mental-health',
+    look: { color: '#7b2cbf', text: '#ffffff', mark: 'wave' },
+  },
   { slug: 'alpen-klinikum', name: 'Alpen Klinikum', tier: 'enterprise', region: 'eu-central', specialty: 'multi-specialty' },
 ];
 const ZONES: Record<string, { zone: string; licence: string }> = {
@@ -49,7 +77,8 @@ const PATIENTS = [
 export async function seedDemo(p: Platform): Promise<DemoCredentials> {
   const file = join(p.config.dataDir, 'demo-credentials.json');
   const saved: Partial<DemoCredentials> = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
-  const operator = p.config.operator ?? saved.operator ?? { email: 'operator@polyclinic.local', password: randomBytes(9).toString('base64url') };
+  const operator = p.config.operator ??
+    saved.operator ?? { email: 'operator@polyclinic.local', password: randomBytes(9).toString('base64url') };
   const staffPassword = saved.staffPassword ?? randomBytes(9).toString('base64url');
   await p.users.ensureOperator(operator.email, operator.password);
 
@@ -71,7 +100,11 @@ export async function seedDemo(p: Platform): Promise<DemoCredentials> {
         await p.settings.write(
           clinicLayer(clinic.id),
           'branding',
-          { values: { logo: demoLogo(d.look.color, d.look.mark), primaryColor: d.look.color, onPrimaryColor: d.look.text }, expectedVersion: 0, reason: 'demo clinic look' },
+          {
+            values: { logo: demoLogo(d.look.color, d.look.mark), primaryColor: d.look.color, onPrimaryColor: d.look.text },
+            expectedVersion: 0,
+            reason: 'demo clinic look',
+          },
           null,
         );
     }
@@ -98,8 +131,14 @@ async function seedWorkday(p: Platform, clinicId: string, d: (typeof FLEET)[numb
   const { zone, licence } = ZONES[d.region] ?? { zone: 'UTC', licence: 'US-NY' };
   const { patients, providerId } = await p.stores.transaction(clinicId, 'write', async (scope) => {
     const patients = [];
-    for (const [givenName, familyName, birthDate, sex] of PATIENTS) patients.push(await createPatient(scope, { givenName, familyName, birthDate, sex }));
-    const provider = await createProvider(p, scope, { userId: doctorId, specialty: d.specialty, licenceJurisdictions: [licence], timeZone: zone });
+    for (const [givenName, familyName, birthDate, sex] of PATIENTS)
+      patients.push(await createPatient(scope, { givenName, familyName, birthDate, sex }));
+    const provider = await createProvider(p, scope, {
+      userId: doctorId,
+      specialty: d.specialty,
+      licenceJurisdictions: [licence],
+      timeZone: zone,
+    });
     const weekdays = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday'] as const;
     await replaceWeekly(scope, provider.id, {
       windows: weekdays.flatMap((weekday) => [
@@ -124,14 +163,26 @@ async function seedWorkday(p: Platform, clinicId: string, d: (typeof FLEET)[numb
     const startsAt = new Date(zonedInstant(addDays(today, day), minutes, zone)).toISOString();
     const patient = patients[i % patients.length]!;
     // A weekend day has no hours: those bookings are refused, and the demo simply has fewer of them.
-    await bookAppointment(p, clinicId, { patientId: patient.id, providerId, appointmentType: type, startsAt, timeZone: zone }, `demo-${clinicId}-${i}`, null, yesterday).catch(() => {});
+    await bookAppointment(
+      p,
+      clinicId,
+      { patientId: patient.id, providerId, appointmentType: type, startsAt, timeZone: zone },
+      `demo-${clinicId}-${i}`,
+      null,
+      yesterday,
+    ).catch(() => {});
   }
 }
 
 /** The fleet-wide parts of the demo: European clinics speak German by default, and video visits are on. */
 async function seedPlatform(p: Platform): Promise<void> {
   if (p.config.regions.some((r) => r.id === 'eu-central') && (await p.settings.getLayer(regionLayer('eu-central'), 'locale')).version === 0)
-    await p.settings.write(regionLayer('eu-central'), 'locale', { values: { defaultLanguage: 'de' }, expectedVersion: 0, reason: 'demo: German first in the EU region' }, null);
+    await p.settings.write(
+      regionLayer('eu-central'),
+      'locale',
+      { values: { defaultLanguage: 'de' }, expectedVersion: 0, reason: 'demo: German first in the EU region' },
+      null,
+    );
   if (!(await p.flags.list()).some((f) => f.name === 'video-visits'))
     await p.flags.create(
       'video-visits',

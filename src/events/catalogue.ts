@@ -36,7 +36,11 @@ export const EVENT_CATALOGUE = {
   'encounter.opened': z.object({ encounterId: id, patientId: id, providerId: id, appointmentId: id.nullable() }),
   'encounter.closed': z.object({ encounterId: id }),
   'clinical_note.drafted': z.object({ noteId: id, encounterId: id, authorId: id }),
-  'clinical_note.updated': z.object({ noteId: id, encounterId: id, sections: z.array(z.enum(['subjective', 'objective', 'assessment', 'plan'])) }),
+  'clinical_note.updated': z.object({
+    noteId: id,
+    encounterId: id,
+    sections: z.array(z.enum(['subjective', 'objective', 'assessment', 'plan'])),
+  }),
   'clinical_note.signed': z.object({ noteId: id, encounterId: id, authorId: id }),
   'clinical_note.addendum_added': z.object({ noteId: id, addendumId: id, authorId: id }),
   'vitals.recorded': z.object({ vitalsId: id, encounterId: id, measurements: z.array(z.string()) }),

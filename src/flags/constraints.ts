@@ -68,21 +68,20 @@ function numberMatch(read: FieldReader, operator: string, raw: unknown): Context
 function dateMatch(operator: string, raw: unknown): ContextPredicate {
   const target = typeof raw === 'string' ? Date.parse(raw) : Number.NaN;
   if (Number.isNaN(target)) return NEVER;
-  return operator === 'DATE_AFTER'
-    ? (context) => contextTime(context) > target
-    : (context) => contextTime(context) < target;
+  return operator === 'DATE_AFTER' ? (context) => contextTime(context) > target : (context) => contextTime(context) < target;
 }
 
 function semverMatch(read: FieldReader, operator: string, raw: unknown): ContextPredicate {
   const target = typeof raw === 'string' ? parseSemver(raw, true) : undefined;
   if (target === undefined) return NEVER;
-  const accepts: (order: number) => boolean = {
-    SEMVER_EQ: (order: number) => order === 0,
-    SEMVER_GT: (order: number) => order > 0,
-    SEMVER_GTE: (order: number) => order >= 0,
-    SEMVER_LT: (order: number) => order < 0,
-    SEMVER_LTE: (order: number) => order <= 0,
-  }[operator] ?? (() => false);
+  const accepts: (order: number) => boolean =
+    {
+      SEMVER_EQ: (order: number) => order === 0,
+      SEMVER_GT: (order: number) => order > 0,
+      SEMVER_GTE: (order: number) => order >= 0,
+      SEMVER_LT: (order: number) => order < 0,
+      SEMVER_LTE: (order: number) => order <= 0,
+    }[operator] ?? (() => false);
   return (context) => {
     const value = asString(read(context));
     const version = value === undefined ? undefined : parseContextSemver(value);

@@ -6,10 +6,25 @@ import { FLAG_TYPES } from './lifecycle.js';
  * plus our lifecycle fields. A definition that would not evaluate as written is refused at the door.
  */
 export const OPERATORS = [
-  'IN', 'NOT_IN', 'STR_CONTAINS', 'STR_STARTS_WITH', 'STR_ENDS_WITH',
-  'NUM_EQ', 'NUM_GT', 'NUM_GTE', 'NUM_LT', 'NUM_LTE',
-  'DATE_AFTER', 'DATE_BEFORE', 'SEMVER_EQ', 'SEMVER_GT', 'SEMVER_LT',
-  'REGEX', 'IN_CIDR', 'SEMVER_GTE', 'SEMVER_LTE',
+  'IN',
+  'NOT_IN',
+  'STR_CONTAINS',
+  'STR_STARTS_WITH',
+  'STR_ENDS_WITH',
+  'NUM_EQ',
+  'NUM_GT',
+  'NUM_GTE',
+  'NUM_LT',
+  'NUM_LTE',
+  'DATE_AFTER',
+  'DATE_BEFORE',
+  'SEMVER_EQ',
+  'SEMVER_GT',
+  'SEMVER_LT',
+  'REGEX',
+  'IN_CIDR',
+  'SEMVER_GTE',
+  'SEMVER_LTE',
 ] as const;
 
 export const Constraint = z.strictObject({
@@ -31,7 +46,16 @@ export const Variant = z.strictObject({
   overrides: z.array(z.strictObject({ contextName: z.string(), values: z.array(z.string()) })).optional(),
 });
 
-export const STRATEGIES = ['default', 'flexibleRollout', 'userWithId', 'gradualRolloutUserId', 'gradualRolloutSessionId', 'gradualRolloutRandom', 'remoteAddress', 'applicationHostname'] as const;
+export const STRATEGIES = [
+  'default',
+  'flexibleRollout',
+  'userWithId',
+  'gradualRolloutUserId',
+  'gradualRolloutSessionId',
+  'gradualRolloutRandom',
+  'remoteAddress',
+  'applicationHostname',
+] as const;
 
 export const Strategy = z.strictObject({
   name: z.enum(STRATEGIES),
@@ -48,11 +72,18 @@ export const FlagDefinition = z.strictObject({
   enabled: z.boolean().default(false),
   strategies: z.array(Strategy).max(50).default([]),
   variants: z.array(Variant).max(50).default([]),
-  dependencies: z.array(z.strictObject({ feature: z.string(), enabled: z.boolean().optional(), variants: z.array(z.string()).optional() })).max(10).default([]),
+  dependencies: z
+    .array(z.strictObject({ feature: z.string(), enabled: z.boolean().optional(), variants: z.array(z.string()).optional() }))
+    .max(10)
+    .default([]),
   /** Clinic admins may switch this flag on or off for their clinic (the kill switch still wins). */
   clinicControllable: z.boolean().default(false),
   permanent: z.boolean().default(false),
-  retireBy: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date as YYYY-MM-DD').nullable().default(null),
+  retireBy: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date as YYYY-MM-DD')
+    .nullable()
+    .default(null),
 });
 export type FlagDefinition = z.infer<typeof FlagDefinition>;
 

@@ -2,13 +2,7 @@ import { hostname as osHostname } from 'node:os';
 import { ALWAYS, NEVER, type ContextPredicate } from './constraints.js';
 import { compileStrategy, type CompiledStrategy, type StrategyEnvironment } from './strategies.js';
 import type { FeatureDefinition, SegmentDefinition, UnleashContext, UnleashState, VariantResult } from './types.js';
-import {
-  compileVariants,
-  DISABLED_VARIANT,
-  DISABLED_VARIANT_FEATURE_ON,
-  selectVariant,
-  type VariantSelector,
-} from './variants.js';
+import { compileVariants, DISABLED_VARIANT, DISABLED_VARIANT_FEATURE_ON, selectVariant, type VariantSelector } from './variants.js';
 
 /**
  * Evaluates feature flags from an in-memory snapshot with Unleash's semantics, checked against
@@ -62,7 +56,7 @@ export class FlagEngine {
     for (const segment of state.segments ?? []) if (segment) segments.set(segment.id, segment);
     const environment: StrategyEnvironment = {
       segments,
-      hostname: options.hostname ?? process.env['HOSTNAME'] ?? osHostname(),
+      hostname: options.hostname ?? process.env.HOSTNAME ?? osHostname(),
     };
     const definitions = Array.isArray(state.features) ? state.features : [];
     for (const definition of definitions) {
@@ -73,7 +67,7 @@ export class FlagEngine {
     // Dependencies name other flags, so they are linked once every flag is compiled.
     for (const definition of definitions) {
       const feature = definition && this.features.get(definition.name);
-      if (!feature || !feature.hasDependencies) continue;
+      if (!feature?.hasDependencies) continue;
       feature.dependencies = (definition.dependencies ?? []).map((dependency) => ({
         parent: this.features.get(dependency.feature),
         expectEnabled: dependency.enabled !== false,

@@ -157,7 +157,7 @@ export function addressInRanges(address: string, ranges: readonly IpRange[]): bo
   const v4 = parseIPv4(address);
   if (v4 >= 0) {
     for (const range of ranges) {
-      if (!range.v6 && (((v4 ^ (range.words[0] as number)) & (range.masks[0] as number)) >>> 0) === 0) {
+      if (!range.v6 && ((v4 ^ (range.words[0] as number)) & (range.masks[0] as number)) >>> 0 === 0) {
         return true;
       }
     }

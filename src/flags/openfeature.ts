@@ -37,7 +37,11 @@ export class PolyclinicFlagProvider implements Provider {
     });
   }
 
-  async resolveObjectEvaluation<T extends JsonValue>(flagKey: string, defaultValue: T, context: EvaluationContext): Promise<ResolutionDetails<T>> {
+  async resolveObjectEvaluation<T extends JsonValue>(
+    flagKey: string,
+    defaultValue: T,
+    context: EvaluationContext,
+  ): Promise<ResolutionDetails<T>> {
     return this.resolve(flagKey, defaultValue, context, (state) => {
       const p = state.variant.payload;
       if (!state.variant.enabled || !p) return undefined;
@@ -54,7 +58,13 @@ export class PolyclinicFlagProvider implements Provider {
   ): Promise<ResolutionDetails<T>> {
     const clinicId = typeof context.clinicId === 'string' ? context.clinicId : undefined;
     const clinic = clinicId ? await this.clinics.get(clinicId) : undefined;
-    if (!clinic) return { value: defaultValue, reason: 'ERROR', errorCode: ErrorCode.INVALID_CONTEXT, errorMessage: 'context.clinicId must name an existing clinic' };
+    if (!clinic)
+      return {
+        value: defaultValue,
+        reason: 'ERROR',
+        errorCode: ErrorCode.INVALID_CONTEXT,
+        errorMessage: 'context.clinicId must name an existing clinic',
+      };
     const subject: FlagSubject = {
       clinic,
       userId: context.targetingKey ?? null,
@@ -65,7 +75,8 @@ export class PolyclinicFlagProvider implements Provider {
       return { value: defaultValue, reason: 'ERROR', errorCode: ErrorCode.FLAG_NOT_FOUND, errorMessage: `no flag ${flagKey}` };
     try {
       const value = pick(state);
-      if (value === undefined) return { value: defaultValue, reason: state.enabled ? 'DEFAULT' : 'DISABLED', flagMetadata: { why: state.reason } };
+      if (value === undefined)
+        return { value: defaultValue, reason: state.enabled ? 'DEFAULT' : 'DISABLED', flagMetadata: { why: state.reason } };
       return {
         value,
         reason: state.reason.startsWith('kill switch') ? 'DISABLED' : 'TARGETING_MATCH',

@@ -53,8 +53,18 @@ describe('semantic versions', () => {
 
   it('orders versions by semver.org precedence', () => {
     const ordered = [
-      '1.0.0-alpha', '1.0.0-alpha.1', '1.0.0-alpha.beta', '1.0.0-beta', '1.0.0-beta.2',
-      '1.0.0-beta.11', '1.0.0-rc.1', '1.0.0', '1.0.1', '1.1.0', '2.0.0', '10.0.0',
+      '1.0.0-alpha',
+      '1.0.0-alpha.1',
+      '1.0.0-alpha.beta',
+      '1.0.0-beta',
+      '1.0.0-beta.2',
+      '1.0.0-beta.11',
+      '1.0.0-rc.1',
+      '1.0.0',
+      '1.0.1',
+      '1.1.0',
+      '2.0.0',
+      '10.0.0',
     ];
     for (let i = 0; i + 1 < ordered.length; i++) {
       expect(compareSemver(version(ordered[i] as string), version(ordered[i + 1] as string))).toBeLessThan(0);
@@ -89,7 +99,17 @@ describe('CIDR ranges', () => {
   });
 
   it('rejects malformed addresses and ranges', () => {
-    for (const bad of ['127.invalid', '1.2.3', '010.0.0.1', '1.2.3.256', '1.2.3.4/33', '1::2::3', 'bad::cidr', '::/129', '1:2:3:4:5:6:7:8:9']) {
+    for (const bad of [
+      '127.invalid',
+      '1.2.3',
+      '010.0.0.1',
+      '1.2.3.256',
+      '1.2.3.4/33',
+      '1::2::3',
+      'bad::cidr',
+      '::/129',
+      '1:2:3:4:5:6:7:8:9',
+    ]) {
       expect(parseIpRange(bad), bad).toBeUndefined();
     }
     expect(addressInRanges('not-an-ip', ranges('0.0.0.0/0', '::/0'))).toBe(false);

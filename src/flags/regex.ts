@@ -201,23 +201,30 @@ class Translator {
     const d = this.src[this.pos + 1];
     if (d === undefined) throw new Re2Rejected('trailing backslash');
     switch (d) {
-      case 'd': case 'D': case 'w': case 'W':
+      case 'd':
+      case 'D':
+      case 'w':
+      case 'W':
         this.pos += 2;
         this.out += `\\${d}`;
         return false;
-      case 's': case 'S':
+      case 's':
+      case 'S':
         this.pos += 2;
         this.out += `[${d === 'S' ? '^' : ''}${rangesBody(RE2_SPACE)}]`;
         return false;
-      case 'b': case 'B':
+      case 'b':
+      case 'B':
         this.pos += 2;
         this.out += `\\${d}`;
         return true;
-      case 'A': case 'z':
+      case 'A':
+      case 'z':
         this.pos += 2;
         this.out += d === 'A' ? '(?<![\\s\\S])' : '(?![\\s\\S])';
         return true;
-      case 'p': case 'P':
+      case 'p':
+      case 'P':
         this.out += this.unicodeClass(flags, false);
         return false;
       case 'Q': {

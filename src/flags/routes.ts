@@ -18,12 +18,28 @@ const FlagView = FlagDefinition.extend({
 });
 const Listed = FlagView.extend({ retireDate: z.string().nullable(), stale: z.boolean() });
 const History = z.object({
-  items: z.array(z.object({ version: z.number(), scope: z.string(), before: z.unknown(), after: z.unknown(), actorId: z.string().nullable(), reason: z.string(), restoredFrom: z.number().nullable(), at: z.string() })),
+  items: z.array(
+    z.object({
+      version: z.number(),
+      scope: z.string(),
+      before: z.unknown(),
+      after: z.unknown(),
+      actorId: z.string().nullable(),
+      reason: z.string(),
+      restoredFrom: z.number().nullable(),
+      at: z.string(),
+    }),
+  ),
 });
 const Feature = z.object({
   name: z.string(),
   enabled: z.boolean(),
-  variant: z.object({ name: z.string(), enabled: z.boolean(), payload: z.object({ type: z.string(), value: z.string() }).optional(), feature_enabled: z.boolean() }),
+  variant: z.object({
+    name: z.string(),
+    enabled: z.boolean(),
+    payload: z.object({ type: z.string(), value: z.string() }).optional(),
+    feature_enabled: z.boolean(),
+  }),
   reason: z.string(),
 });
 const tags = ['flags'];
@@ -34,15 +50,28 @@ export const platformFlagRoutes =
   async (app) => {
     const operator = (req: FastifyRequest) => req.principal!.userId;
     app.get('/flags', {
-      schema: { tags, summary: 'Every flag, with its retire date and whether it is stale', response: { 200: z.object({ items: z.array(Listed) }), ...problemResponses } },
+      schema: {
+        tags,
+        summary: 'Every flag, with its retire date and whether it is stale',
+        response: { 200: z.object({ items: z.array(Listed) }), ...problemResponses },
+      },
       handler: async () => ({ items: await p.flags.list() }),
     });
     app.get('/flags/stale', {
-      schema: { tags, summary: 'The flags past their retire date', response: { 200: z.object({ items: z.array(Listed) }), ...problemResponses } },
+      schema: {
+        tags,
+        summary: 'The flags past their retire date',
+        response: { 200: z.object({ items: z.array(Listed) }), ...problemResponses },
+      },
       handler: async () => ({ items: (await p.flags.stale()).map((f) => ({ ...f, stale: true })) }),
     });
     app.post('/flags', {
-      schema: { tags, summary: 'Define a flag', body: FlagDefinition.extend({ name: Name, reason: Reason }), response: { 201: FlagView, ...problemResponses } },
+      schema: {
+        tags,
+        summary: 'Define a flag',
+        body: FlagDefinition.extend({ name: Name, reason: Reason }),
+        response: { 201: FlagView, ...problemResponses },
+      },
       handler: async (req, reply) => {
         const { name, reason, ...definition } = req.body;
         return reply.code(201).send(await p.flags.create(name, definition, reason, operator(req)));
@@ -77,7 +106,12 @@ export const platformFlagRoutes =
       handler: async (req) => p.flags.setEnabled(req.params.name, req.body.enabled, req.body.reason, operator(req)),
     });
     app.get('/flags/:name/history', {
-      schema: { tags, summary: "Every version of a flag's definition, with who, why and before/after", params: Params, response: { 200: History, ...problemResponses } },
+      schema: {
+        tags,
+        summary: "Every version of a flag's definition, with who, why and before/after",
+        params: Params,
+        response: { 200: History, ...problemResponses },
+      },
       handler: async (req) => (await p.flags.get(req.params.name), { items: await p.flags.history(req.params.name) }),
     });
     app.post('/flags/:name/restore', {
@@ -116,7 +150,9 @@ export const clinicFlagRoutes =
             items: z.array(
               Feature.extend({
                 clinicControllable: z.boolean(),
-                clinicChoice: z.object({ enabled: z.boolean().nullable(), version: z.number().int() }).describe('null: the platform decides; version: to write against'),
+                clinicChoice: z
+                  .object({ enabled: z.boolean().nullable(), version: z.number().int() })
+                  .describe('null: the platform decides; version: to write against'),
               }),
             ),
           }),
@@ -128,7 +164,11 @@ export const clinicFlagRoutes =
         return {
           items: features.map((f) => {
             const c = choices.get(f.name);
-            return { ...f, clinicControllable: c?.controllable ?? false, clinicChoice: { enabled: c?.enabled ?? null, version: c?.version ?? 0 } };
+            return {
+              ...f,
+              clinicControllable: c?.controllable ?? false,
+              clinicChoice: { enabled: c?.enabled ?? null, version: c?.version ?? 0 },
+            };
           }),
         };
       },

@@ -88,7 +88,13 @@ export class FlagService {
       if (!m) choices.set(c.clinic_id, (m = new Map()));
       m.set(c.flag_name, { enabled: c.enabled, version: c.version });
     }
-    this.snapshot = { engine: new FlagEngine({ features: [...flags.values()].map(toUnleash), segments }), flags, choices, segments, explainers: new Map() };
+    this.snapshot = {
+      engine: new FlagEngine({ features: [...flags.values()].map(toUnleash), segments }),
+      flags,
+      choices,
+      segments,
+      explainers: new Map(),
+    };
   }
 
   private async current(): Promise<Snapshot> {
@@ -172,7 +178,18 @@ export class FlagService {
         .returningAll()
         .executeTakeFirst();
       if (!inserted) throw conflict('flag_exists', `A flag named ${name} already exists`);
-      await trx.insertInto('flag_history').values({ flag_name: name, scope: 'platform', version: 1, before: null, after: JSON.stringify(toFlag(inserted)), actor_id: actorId, reason }).execute();
+      await trx
+        .insertInto('flag_history')
+        .values({
+          flag_name: name,
+          scope: 'platform',
+          version: 1,
+          before: null,
+          after: JSON.stringify(toFlag(inserted)),
+          actor_id: actorId,
+          reason,
+        })
+        .execute();
       return inserted;
     });
     await this.changed();
@@ -180,13 +197,25 @@ export class FlagService {
   }
 
   /** Replaces a flag's definition if nobody changed it since `expectedVersion`. */
-  async update(name: string, definition: FlagDefinition, expectedVersion: number, reason: string, actorId: string | null, restoredFrom: number | null = null): Promise<Flag> {
+  async update(
+    name: string,
+    definition: FlagDefinition,
+    expectedVersion: number,
+    reason: string,
+    actorId: string | null,
+    restoredFrom: number | null = null,
+  ): Promise<Flag> {
     await this.checkDependencies(name, definition);
     const row = await this.db.transaction().execute(async (trx) => {
       const before = await trx.selectFrom('flags').selectAll().where('name', '=', name).forUpdate().executeTakeFirst();
       if (!before) throw notFound('flag');
       if (before.version !== expectedVersion)
-        throw new AppError(409, 'version_conflict', `${name} was changed since version ${expectedVersion} (now ${before.version}); reload and retry`, { currentVersion: before.version });
+        throw new AppError(
+          409,
+          'version_conflict',
+          `${name} was changed since version ${expectedVersion} (now ${before.version}); reload and retry`,
+          { currentVersion: before.version },
+        );
       const after = await trx
         .updateTable('flags')
         .set({ ...columns(definition), version: before.version + 1, updated_at: new Date(), updated_by: actorId })
@@ -195,7 +224,16 @@ export class FlagService {
         .executeTakeFirstOrThrow();
       await trx
         .insertInto('flag_history')
-        .values({ flag_name: name, scope: 'platform', version: after.version, before: JSON.stringify(toFlag(before)), after: JSON.stringify(toFlag(after)), actor_id: actorId, reason, restored_from: restoredFrom })
+        .values({
+          flag_name: name,
+          scope: 'platform',
+          version: after.version,
+          before: JSON.stringify(toFlag(before)),
+          after: JSON.stringify(toFlag(after)),
+          actor_id: actorId,
+          reason,
+          restored_from: restoredFrom,
+        })
         .execute();
       return after;
     });
@@ -212,33 +250,75 @@ export class FlagService {
   }
 
   async restore(name: string, version: number, expectedVersion: number, reason: string, actorId: string | null): Promise<Flag> {
-    const old = await this.db.selectFrom('flag_history').select('after').where('flag_name', '=', name).where('scope', '=', 'platform').where('version', '=', version).executeTakeFirst();
+    const old = await this.db
+      .selectFrom('flag_history')
+      .select('after')
+      .where('flag_name', '=', name)
+      .where('scope', '=', 'platform')
+      .where('version', '=', version)
+      .executeTakeFirst();
     if (!old?.after) throw notFound('flag_version', 'version_not_found');
     const definition = FlagDefinition.parse(stripMeta(old.after as Flag));
     return this.update(name, definition, expectedVersion, reason, actorId, version);
   }
 
   async history(name: string, scope = 'platform') {
-    const rows = await this.db.selectFrom('flag_history').selectAll().where('flag_name', '=', name).where('scope', '=', scope).orderBy('version', 'desc').execute();
-    return rows.map((r) => ({ version: r.version, scope: r.scope, before: r.before, after: r.after, actorId: r.actor_id, reason: r.reason, restoredFrom: r.restored_from, at: r.at.toISOString() }));
+    const rows = await this.db
+      .selectFrom('flag_history')
+      .selectAll()
+      .where('flag_name', '=', name)
+      .where('scope', '=', scope)
+      .orderBy('version', 'desc')
+      .execute();
+    return rows.map((r) => ({
+      version: r.version,
+      scope: r.scope,
+      before: r.before,
+      after: r.after,
+      actorId: r.actor_id,
+      reason: r.reason,
+      restoredFrom: r.restored_from,
+      at: r.at.toISOString(),
+    }));
   }
 
   /** A clinic's own on/off for a flag the platform lets clinics control; `null` clears it. */
-  async setClinicChoice(clinicId: string, name: string, enabled: boolean | null, expectedVersion: number, reason: string, actorId: string | null) {
+  async setClinicChoice(
+    clinicId: string,
+    name: string,
+    enabled: boolean | null,
+    expectedVersion: number,
+    reason: string,
+    actorId: string | null,
+  ) {
     const flag = await this.fresh(name);
     if (!flag.clinicControllable) throw new AppError(403, 'flag_not_clinic_controllable', `${name} is managed by the platform`);
     const result = await this.db.transaction().execute(async (trx) => {
-      const before = await trx.selectFrom('flag_clinic_choices').selectAll().where('clinic_id', '=', clinicId).where('flag_name', '=', name).forUpdate().executeTakeFirst();
+      const before = await trx
+        .selectFrom('flag_clinic_choices')
+        .selectAll()
+        .where('clinic_id', '=', clinicId)
+        .where('flag_name', '=', name)
+        .forUpdate()
+        .executeTakeFirst();
       const currentVersion = before?.version ?? 0;
       if (currentVersion !== expectedVersion)
-        throw new AppError(409, 'version_conflict', `The clinic's choice for ${name} changed since version ${expectedVersion} (now ${currentVersion})`, { currentVersion });
+        throw new AppError(
+          409,
+          'version_conflict',
+          `The clinic's choice for ${name} changed since version ${expectedVersion} (now ${currentVersion})`,
+          { currentVersion },
+        );
       const version = currentVersion + 1;
-      if (enabled === null) await trx.deleteFrom('flag_clinic_choices').where('clinic_id', '=', clinicId).where('flag_name', '=', name).execute();
+      if (enabled === null)
+        await trx.deleteFrom('flag_clinic_choices').where('clinic_id', '=', clinicId).where('flag_name', '=', name).execute();
       else
         await trx
           .insertInto('flag_clinic_choices')
           .values({ clinic_id: clinicId, flag_name: name, enabled, version, updated_by: actorId })
-          .onConflict((oc) => oc.columns(['clinic_id', 'flag_name']).doUpdateSet({ enabled, version, updated_by: actorId, updated_at: new Date() }))
+          .onConflict((oc) =>
+            oc.columns(['clinic_id', 'flag_name']).doUpdateSet({ enabled, version, updated_by: actorId, updated_at: new Date() }),
+          )
           .execute();
       await trx
         .insertInto('flag_history')
@@ -284,7 +364,8 @@ export class FlagService {
       if (dep.feature === name) throw new AppError(400, 'invalid_flag', 'A flag cannot depend on itself');
       const parent = await this.db.selectFrom('flags').select(['name', 'dependencies']).where('name', '=', dep.feature).executeTakeFirst();
       if (!parent) throw new AppError(400, 'invalid_flag', `Dependency ${dep.feature} does not exist`);
-      if ((parent.dependencies as unknown[]).length) throw new AppError(400, 'invalid_flag', `Dependency ${dep.feature} has dependencies itself; only one level is allowed`);
+      if ((parent.dependencies as unknown[]).length)
+        throw new AppError(400, 'invalid_flag', `Dependency ${dep.feature} has dependencies itself; only one level is allowed`);
     }
   }
 
@@ -302,7 +383,12 @@ export class FlagService {
 
 function evaluate(s: Snapshot, name: string, subject: FlagSubject, ctx: UnleashContext): FeatureState {
   const flag = s.flags.get(name);
-  const off = (reason: string): FeatureState => ({ name, enabled: false, variant: { name: 'disabled', enabled: false, feature_enabled: false }, reason });
+  const off = (reason: string): FeatureState => ({
+    name,
+    enabled: false,
+    variant: { name: 'disabled', enabled: false, feature_enabled: false },
+    reason,
+  });
   if (!flag) return off('unknown flag');
   if (!flag.enabled) return off('kill switch: off for the whole platform');
   const choice = flag.clinicControllable ? s.choices.get(subject.clinic.id)?.get(name) : undefined;
@@ -319,7 +405,9 @@ function matchedBy(s: Snapshot, flag: Flag, ctx: UnleashContext): string {
   if (flag.strategies.length === 0) return 'on for everyone (no strategies)';
   let engines = s.explainers.get(flag.name);
   if (!engines) {
-    engines = flag.strategies.map((st) => new FlagEngine({ features: [{ name: 'x', enabled: true, strategies: [st as never] }], segments: s.segments }));
+    engines = flag.strategies.map(
+      (st) => new FlagEngine({ features: [{ name: 'x', enabled: true, strategies: [st as never] }], segments: s.segments }),
+    );
     s.explainers.set(flag.name, engines);
   }
   const i = engines.findIndex((e) => e.isEnabled('x', ctx));
@@ -338,7 +426,8 @@ function unmatched(s: Snapshot, flag: Flag, ctx: UnleashContext): string {
 function describe(st: FlagDefinition['strategies'][number]): string {
   const parts: string[] = [];
   if (st.parameters?.rollout !== undefined) parts.push(`${st.parameters.rollout}% by ${st.parameters.stickiness ?? 'default'}`);
-  for (const c of st.constraints ?? []) parts.push(`${c.contextName} ${c.inverted ? 'NOT ' : ''}${c.operator} ${(c.values ?? [c.value]).join(',')}`);
+  for (const c of st.constraints ?? [])
+    parts.push(`${c.contextName} ${c.inverted ? 'NOT ' : ''}${c.operator} ${(c.values ?? [c.value]).join(',')}`);
   return parts.length ? `: ${parts.join('; ')}` : '';
 }
 
@@ -363,7 +452,14 @@ function toFlag(r: Selectable<ControlDB['flags']>): Flag {
 }
 
 function toUnleash(f: Flag): FeatureDefinition {
-  return { name: f.name, enabled: f.enabled, strategies: f.strategies as never, variants: f.variants as never, dependencies: f.dependencies, type: f.type };
+  return {
+    name: f.name,
+    enabled: f.enabled,
+    strategies: f.strategies as never,
+    variants: f.variants as never,
+    dependencies: f.dependencies,
+    type: f.type,
+  };
 }
 
 function columns(d: FlagDefinition) {

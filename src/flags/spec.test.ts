@@ -36,10 +36,7 @@ const files = index
   .filter((file) => !NOT_EVALUATION.has(file))
   .map((file) => ({ file, spec: JSON.parse(readFileSync(join(specDir, file), 'utf8')) as SpecFile }));
 
-const found = files.reduce(
-  (sum, { spec }) => sum + (spec.tests?.length ?? 0) + (spec.variantTests?.length ?? 0),
-  0,
-);
+const found = files.reduce((sum, { spec }) => sum + (spec.tests?.length ?? 0) + (spec.variantTests?.length ?? 0), 0);
 let executed = 0;
 
 describe('Unleash client specification', () => {

@@ -66,16 +66,19 @@ function bucketRollout(groupId: string, percentage: number, idOf: (context: Unle
  * the hottest path in the engine.
  */
 function flexibleRollout(parameters: Parameters, featureName: string, guard: ContextPredicate): ContextPredicate {
-  const percentage = Number(parameters['rollout']);
-  const groupId = String(parameters['groupId'] || featureName);
-  const stickiness = String(parameters['stickiness'] || 'default');
+  const percentage = Number(parameters.rollout);
+  const groupId = String(parameters.groupId || featureName);
+  const stickiness = String(parameters.stickiness || 'default');
   if (!(percentage > 0)) return NEVER;
   if (stickiness === 'random') {
     return guarded(guard, percentage >= 100 ? ALWAYS : () => random100() <= percentage);
   }
   if (stickiness !== 'default') {
     const read = fieldReader(stickiness);
-    return guarded(guard, bucketRollout(groupId, percentage, (context) => asString(read(context))));
+    return guarded(
+      guard,
+      bucketRollout(groupId, percentage, (context) => asString(read(context))),
+    );
   }
   // `default` stickiness: userId, then sessionId, then a random bucket.
   if (percentage >= 100 || guard === NEVER) return guard;
@@ -89,7 +92,7 @@ function flexibleRollout(parameters: Parameters, featureName: string, guard: Con
 }
 
 function remoteAddress(parameters: Parameters): ContextPredicate {
-  const entries = splitList(parameters['IPs']);
+  const entries = splitList(parameters.IPs);
   if (entries.length === 0) return NEVER;
   const exact = new Set(entries);
   const ranges = entries.map(parseIpRange).filter((range): range is IpRange => range !== undefined);
@@ -103,7 +106,7 @@ function remoteAddress(parameters: Parameters): ContextPredicate {
 /** The strategy's own rule, without constraints; undefined for an unknown strategy. */
 function strategyRule(
   definition: StrategyDefinition,
-  featureName: string,
+  _featureName: string,
   environment: StrategyEnvironment,
 ): ContextPredicate | undefined {
   const parameters: Parameters = definition.parameters ?? {};
@@ -111,21 +114,21 @@ function strategyRule(
     case 'default':
       return ALWAYS;
     case 'userWithId': {
-      const userIds = new Set(splitList(parameters['userIds']));
+      const userIds = new Set(splitList(parameters.userIds));
       return (context) => context.userId !== undefined && userIds.has(context.userId);
     }
     case 'gradualRolloutUserId':
-      return bucketRollout(String(parameters['groupId'] || ''), Number(parameters['percentage']), (context) => context.userId);
+      return bucketRollout(String(parameters.groupId || ''), Number(parameters.percentage), (context) => context.userId);
     case 'gradualRolloutSessionId':
-      return bucketRollout(String(parameters['groupId'] || ''), Number(parameters['percentage']), (context) => context.sessionId);
+      return bucketRollout(String(parameters.groupId || ''), Number(parameters.percentage), (context) => context.sessionId);
     case 'gradualRolloutRandom': {
-      const percentage = Number(parameters['percentage']);
+      const percentage = Number(parameters.percentage);
       return percentage >= 100 ? ALWAYS : () => percentage >= random100();
     }
     case 'remoteAddress':
       return remoteAddress(parameters);
     case 'applicationHostname': {
-      const hostNames = splitList(String(parameters['hostNames'] ?? '').toLowerCase());
+      const hostNames = splitList(String(parameters.hostNames ?? '').toLowerCase());
       return hostNames.includes(environment.hostname.toLowerCase()) ? ALWAYS : NEVER;
     }
     default:
@@ -148,11 +151,7 @@ function strategyConstraints(
 }
 
 /** Compiles one strategy. Unknown or malformed strategies compile to a never-matching one. */
-export function compileStrategy(
-  definition: StrategyDefinition,
-  featureName: string,
-  environment: StrategyEnvironment,
-): CompiledStrategy {
+export function compileStrategy(definition: StrategyDefinition, featureName: string, environment: StrategyEnvironment): CompiledStrategy {
   if (!definition || typeof definition.name !== 'string') return { matches: NEVER, variants: undefined };
   const parameters: Parameters = definition.parameters ?? {};
   let matches: ContextPredicate;
@@ -169,8 +168,8 @@ export function compileStrategy(
   }
   const variants = compileVariants(
     definition.variants,
-    String(parameters['groupId'] ?? featureName),
-    parameters['stickiness'] === undefined ? undefined : String(parameters['stickiness']),
+    String(parameters.groupId ?? featureName),
+    parameters.stickiness === undefined ? undefined : String(parameters.stickiness),
   );
   return { matches, variants };
 }

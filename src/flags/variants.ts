@@ -76,10 +76,12 @@ export function compileVariants(
   const variants = definitions.map(
     (definition): CompiledVariant => ({
       weight: Number(definition.weight) || 0,
-      overrides: (definition.overrides ?? NO_OVERRIDES).map((override): CompiledOverride => ({
-        read: fieldReader(override.contextName),
-        values: new Set(override.values ?? []),
-      })),
+      overrides: (definition.overrides ?? NO_OVERRIDES).map(
+        (override): CompiledOverride => ({
+          read: fieldReader(override.contextName),
+          values: new Set(override.values ?? []),
+        }),
+      ),
       result: variantResult(definition),
     }),
   );
@@ -111,8 +113,7 @@ export function selectVariant(selector: VariantSelector, context: UnleashContext
     const forced = overridden(selector, context);
     if (forced !== undefined) return forced;
   }
-  const value =
-    selector.stickiness === undefined ? defaultVariantId(context) : asString(selector.stickiness(context)) || undefined;
+  const value = selector.stickiness === undefined ? defaultVariantId(context) : asString(selector.stickiness(context)) || undefined;
   const bucket =
     value === undefined
       ? Math.floor(Math.random() * selector.totalWeight) + 1

@@ -54,7 +54,12 @@ describe('OpenAPI', () => {
 
 describe('bad input answers 4xx problem+json with a stable code, and writes nothing', () => {
   const post = (payload: string, contentType = 'application/json') =>
-    t.app.inject({ method: 'POST', url: `/api/v1/clinics/${clinicId}/patients`, headers: { ...bearer(token), 'content-type': contentType }, payload });
+    t.app.inject({
+      method: 'POST',
+      url: `/api/v1/clinics/${clinicId}/patients`,
+      headers: { ...bearer(token), 'content-type': contentType },
+      payload,
+    });
 
   it.each([
     ['malformed JSON', () => post('{"givenName": '), 400, 'malformed_json'],
@@ -91,18 +96,32 @@ describe('patients', () => {
   it('create, read, update with version check, and paginate in creation order', async () => {
     const created = [];
     for (let i = 0; i < 5; i++) {
-      const res = await t.app.inject({ method: 'POST', url: `/api/v1/clinics/${clinicId}/patients`, headers: bearer(token), payload: { givenName: `P${i}`, familyName: 'Page', birthDate: '1999-12-31', mrn: `M${i}` } });
+      const res = await t.app.inject({
+        method: 'POST',
+        url: `/api/v1/clinics/${clinicId}/patients`,
+        headers: bearer(token),
+        payload: { givenName: `P${i}`, familyName: 'Page', birthDate: '1999-12-31', mrn: `M${i}` },
+      });
       expect(res.statusCode).toBe(201);
       created.push(res.json());
     }
-    const dupMrn = await t.app.inject({ method: 'POST', url: `/api/v1/clinics/${clinicId}/patients`, headers: bearer(token), payload: { givenName: 'D', familyName: 'D', birthDate: '1999-12-31', mrn: 'M0' } });
+    const dupMrn = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/clinics/${clinicId}/patients`,
+      headers: bearer(token),
+      payload: { givenName: 'D', familyName: 'D', birthDate: '1999-12-31', mrn: 'M0' },
+    });
     expect([dupMrn.statusCode, dupMrn.json().code]).toEqual([409, 'mrn_taken']);
 
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
       const page: { items: { id: string }[]; nextCursor: string | null } = (
-        await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinicId}/patients?limit=2${cursor ? `&cursor=${cursor}` : ''}`, headers: bearer(token) })
+        await t.app.inject({
+          method: 'GET',
+          url: `/api/v1/clinics/${clinicId}/patients?limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+          headers: bearer(token),
+        })
       ).json();
       seen.push(...page.items.map((p) => p.id));
       cursor = page.nextCursor;
@@ -110,13 +129,28 @@ describe('patients', () => {
     expect(seen).toEqual(created.map((c) => c.id));
 
     const id = created[0].id;
-    const patched = await t.app.inject({ method: 'PATCH', url: `/api/v1/clinics/${clinicId}/patients/${id}`, headers: bearer(token), payload: { familyName: 'Renamed', version: 1 } });
+    const patched = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/clinics/${clinicId}/patients/${id}`,
+      headers: bearer(token),
+      payload: { familyName: 'Renamed', version: 1 },
+    });
     expect(patched.json()).toMatchObject({ familyName: 'Renamed', givenName: 'P0', version: 2 });
-    const stale = await t.app.inject({ method: 'PATCH', url: `/api/v1/clinics/${clinicId}/patients/${id}`, headers: bearer(token), payload: { familyName: 'Lost', version: 1 } });
+    const stale = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/clinics/${clinicId}/patients/${id}`,
+      headers: bearer(token),
+      payload: { familyName: 'Lost', version: 1 },
+    });
     expect([stale.statusCode, stale.json().code]).toEqual([409, 'version_conflict']);
     const read = await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinicId}/patients/${id}`, headers: bearer(token) });
     expect(read.json().familyName).toBe('Renamed');
-    const empty = await t.app.inject({ method: 'PATCH', url: `/api/v1/clinics/${clinicId}/patients/${id}`, headers: bearer(token), payload: {} });
+    const empty = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/clinics/${clinicId}/patients/${id}`,
+      headers: bearer(token),
+      payload: {},
+    });
     expect(empty.statusCode).toBe(400);
   });
 });

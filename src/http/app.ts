@@ -56,7 +56,13 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 256 },
     frameworkErrors,
     // Who the client is (req.ip) behind a load balancer: per-address limits count by it. A number is a hop count.
-    trustProxy: typeof p.config.trustProxy === 'number' ? ((hops) => (_address: string, hop: number) => hop < hops)(p.config.trustProxy) : p.config.trustProxy,
+    trustProxy:
+      typeof p.config.trustProxy === 'number'
+        ? (
+            (hops) => (_address: string, hop: number) =>
+              hop < hops
+          )(p.config.trustProxy)
+        : p.config.trustProxy,
     // Per-request access lines only at debug level: at info they would double the log volume of a busy node.
     logController: new LogController({ disableRequestLogging: p.config.logLevel !== 'debug' && p.config.logLevel !== 'trace' }),
   });
@@ -68,7 +74,10 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   guardInputText(app); // then, before every other hook: nothing reads a string the edge has not checked
   rateLimitUnauthenticated(app, p.limits, p.config.rateLimitPerMinute);
   const page = webAppPage();
-  app.setNotFoundHandler(async (req, reply) => (await page(req, reply)) ?? sendProblem(req, reply, 404, 'route_not_found', `No route ${req.method} ${req.url.split('?')[0]}`));
+  app.setNotFoundHandler(
+    async (req, reply) =>
+      (await page(req, reply)) ?? sendProblem(req, reply, 404, 'route_not_found', `No route ${req.method} ${req.url.split('?')[0]}`),
+  );
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
@@ -110,7 +119,14 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   });
 
   const typed = app.withTypeProvider<ZodTypeProvider>();
-  typed.get('/healthz', { config: { public: true }, schema: { tags: ['health'], summary: 'The process is up', response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+  typed.get(
+    '/healthz',
+    {
+      config: { public: true },
+      schema: { tags: ['health'], summary: 'The process is up', response: { 200: z.object({ status: z.literal('ok') }) } },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
   typed.get('/readyz', {
     config: { public: true },
     schema: {
@@ -163,7 +179,13 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
     { prefix: CLINIC_PREFIX },
   );
   await app.register(
-    operatorScope([platformRoutes(p), mfaResetRoutes(p), platformSettingsRoutes(p), platformFlagRoutes(p), platformSettingsCatalogueRoutes(p)]),
+    operatorScope([
+      platformRoutes(p),
+      mfaResetRoutes(p),
+      platformSettingsRoutes(p),
+      platformFlagRoutes(p),
+      platformSettingsCatalogueRoutes(p),
+    ]),
     { prefix: OPERATOR_PREFIX },
   );
   await app.register(publicClinicRoutes(p));

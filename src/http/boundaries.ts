@@ -35,7 +35,9 @@ export function enforceBoundaries(app: FastifyInstance): void {
     for (const route of routes) {
       const guard = BOUNDARIES.find((b) => `${route.url}/`.startsWith(b.path));
       if (guard && marked.get(route) !== guard.boundary)
-        throw new Error(`${String(route.method)} ${route.url} is outside ${guard.plugin}: register it inside the ${guard.boundary} boundary plugin`);
+        throw new Error(
+          `${String(route.method)} ${route.url} is outside ${guard.plugin}: register it inside the ${guard.boundary} boundary plugin`,
+        );
     }
   });
 }

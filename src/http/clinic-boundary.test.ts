@@ -44,21 +44,41 @@ beforeAll(async () => {
   for (const region of REGIONS) for (const placement of PLACEMENT_MODELS) victims.push(await t.clinic({ placement, region }));
   // Same store as the pooled us-east victim.
   const neighbour = await t.clinic({ placement: 'pooled', region: 'us-east' });
-  for (const role of ['clinic_admin', 'physician']) attackers.push({ name: `${role} of a pooled neighbour`, token: (await t.staff(neighbour.id, role)).token });
+  for (const role of ['clinic_admin', 'physician'])
+    attackers.push({ name: `${role} of a pooled neighbour`, token: (await t.staff(neighbour.id, role)).token });
   attackers.push({ name: 'platform operator', token: t.operatorToken });
 
-  const doc = (await t.app.inject({ method: 'GET', url: '/api/openapi.json' })).json() as { paths: Record<string, Record<string, unknown>> };
+  const doc = (await t.app.inject({ method: 'GET', url: '/api/openapi.json' })).json() as {
+    paths: Record<string, Record<string, unknown>>;
+  };
   operations = Object.entries(doc.paths)
     .filter(([path]) => path.startsWith('/api/v1/clinics/{clinicId}'))
-    .flatMap(([path, ops]) => Object.keys(ops).filter((m) => m !== 'head').map((method) => ({ method: method.toUpperCase(), path })));
+    .flatMap(([path, ops]) =>
+      Object.keys(ops)
+        .filter((m) => m !== 'head')
+        .map((method) => ({ method: method.toUpperCase(), path })),
+    );
 });
 afterAll(() => t?.close());
 
 describe('every clinic route answers another clinic’s users with 404', () => {
   it('finds the clinic routes to try (every domain’s)', () => {
     expect(operations.length).toBeGreaterThan(40);
-    for (const area of ['patients', 'encounters', 'appointments', 'providers', 'questionnaires', 'audit-events', 'invitations', 'me', 'settings'])
-      expect(operations.some((o) => o.path.includes(`/${area}`)), area).toBe(true);
+    for (const area of [
+      'patients',
+      'encounters',
+      'appointments',
+      'providers',
+      'questionnaires',
+      'audit-events',
+      'invitations',
+      'me',
+      'settings',
+    ])
+      expect(
+        operations.some((o) => o.path.includes(`/${area}`)),
+        area,
+      ).toBe(true);
   });
 
   for (const [i, label] of PLACEMENT_MODELS.flatMap((m) => REGIONS.map((r) => `${m}@${r}`)).entries())
@@ -70,12 +90,20 @@ describe('every clinic route answers another clinic’s users with 404', () => {
         const url = path.replace('{clinicId}', victim!.id).replace(/\{(\w+)\}/g, (_, name: string) => sample(name));
         for (const attacker of attackers)
           for (const payload of method === 'GET' || method === 'DELETE' ? [undefined] : [undefined, {}, { name: 'x' }]) {
-            const res = await t.app.inject({ method: method as 'GET', url, headers: bearer(attacker.token), ...(payload ? { payload } : {}) });
+            const res = await t.app.inject({
+              method: method as 'GET',
+              url,
+              headers: bearer(attacker.token),
+              ...(payload ? { payload } : {}),
+            });
             const ok =
               res.statusCode === 404 &&
               String(res.headers['content-type']).startsWith('application/problem+json') &&
               res.json().code === 'clinic_not_found';
-            if (!ok) failures.push(`${attacker.name}: ${method} ${path} ${payload ? JSON.stringify(payload) : ''} → ${res.statusCode} ${res.body.slice(0, 120)}`);
+            if (!ok)
+              failures.push(
+                `${attacker.name}: ${method} ${path} ${payload ? JSON.stringify(payload) : ''} → ${res.statusCode} ${res.body.slice(0, 120)}`,
+              );
           }
       }
       expect(failures).toEqual([]);

@@ -34,8 +34,16 @@ async function startWith(extra: (app: FastifyInstance) => void): Promise<Fastify
 const probe: FastifyPluginAsyncZod = async (app) => {
   app.get('/boundary-probe', {
     config: { permission: 'audit.read' },
-    schema: { summary: 'Who the handler sees', response: { 200: z.object({ clinicId: z.string(), userId: z.string(), role: z.string(), actor: z.unknown() }) } },
-    handler: async (req) => ({ clinicId: req.clinic.id, userId: req.clinic.userId, role: req.clinic.membership.role, actor: currentActor() }),
+    schema: {
+      summary: 'Who the handler sees',
+      response: { 200: z.object({ clinicId: z.string(), userId: z.string(), role: z.string(), actor: z.unknown() }) },
+    },
+    handler: async (req) => ({
+      clinicId: req.clinic.id,
+      userId: req.clinic.userId,
+      role: req.clinic.membership.role,
+      actor: currentActor(),
+    }),
   });
 };
 
@@ -75,7 +83,8 @@ describe('the clinic boundary answers before the handler runs', () => {
     clinicId = (await t.clinic({ placement: 'pooled' })).id;
   });
   afterAll(() => app?.close());
-  const get = (token: string | null, id = clinicId) => app.inject({ method: 'GET', url: `/api/v1/clinics/${id}/boundary-probe`, headers: token ? bearer(token) : {} });
+  const get = (token: string | null, id = clinicId) =>
+    app.inject({ method: 'GET', url: `/api/v1/clinics/${id}/boundary-probe`, headers: token ? bearer(token) : {} });
 
   it('a member of another clinic (or an operator) gets 404: the clinic does not exist for them', async () => {
     const other = await t.clinic({ placement: 'schema' });

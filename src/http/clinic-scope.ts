@@ -112,7 +112,11 @@ export class ClinicHandle {
     return auditPhi(this.p, this.id, accesses);
   }
 
-  private transaction<T>(access: TenantAccess, fn: (scope: TenantScope) => Promise<T>, describe?: (result: T) => Partial<PhiAccess>): Promise<T> {
+  private transaction<T>(
+    access: TenantAccess,
+    fn: (scope: TenantScope) => Promise<T>,
+    describe?: (result: T) => Partial<PhiAccess>,
+  ): Promise<T> {
     return this.audited(() => this.p.stores.transaction(this.id, access, fn), describe);
   }
 }
@@ -183,11 +187,15 @@ export function clinicMember(req: FastifyRequest, clinicId: string): ClinicMembe
   const membership = principal.memberships.find((m) => m.clinicId === clinicId);
   if (!membership) throw notFound('clinic');
   requireMfaSatisfied(req, clinicId);
-  return { membership, actor: { kind: 'user', userId: principal.userId, isOperator: principal.isOperator, clinicId, role: membership.role } };
+  return {
+    membership,
+    actor: { kind: 'user', userId: principal.userId, isOperator: principal.isOperator, clinicId, role: membership.role },
+  };
 }
 
 /** Whether the membership holds any of the permissions a route declares. */
-export const allows = (membership: Membership, required: readonly Permission[]): boolean => required.some((x) => membershipAllows(membership, x));
+export const allows = (membership: Membership, required: readonly Permission[]): boolean =>
+  required.some((x) => membershipAllows(membership, x));
 
 function permissionsOf(req: FastifyRequest): readonly Permission[] {
   const declared = req.routeOptions.config.permission;

@@ -35,7 +35,11 @@ function expectScimError(res: LightMyRequestResponse, status: number, scimType?:
   expect(res.statusCode, res.body).toBe(status);
   expect(res.headers['content-type']).toContain('application/scim+json');
   expect(res.headers['x-request-id']).toBeTruthy();
-  expect(res.json()).toMatchObject({ schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'], status: String(status), ...(scimType ? { scimType } : {}) });
+  expect(res.json()).toMatchObject({
+    schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'],
+    status: String(status),
+    ...(scimType ? { scimType } : {}),
+  });
 }
 
 describe('NUL and unpaired surrogates are refused at the edge, naming the field', () => {
@@ -73,14 +77,22 @@ describe('NUL and unpaired surrogates are refused at the edge, naming the field'
       payload: { label: 'x\ud800y' },
     });
     expectProblem(res, 400, 'invalid_text', 'body.label');
-    expect(findTextFault({ a: [{ ['k\0']: 1 }] }, 'body', undefined)?.path).toBe('body.a.0.k\\u0000');
+    expect(findTextFault({ a: [{ 'k\0': 1 }] }, 'body', undefined)?.path).toBe('body.a.0.k\\u0000');
     expect(findTextFault({ a: ['ok', 'b\0'] }, 'body', undefined)?.path).toBe('body.a.1');
   });
 
   it('in the query, before a read inlines it into SQL', async () => {
-    const res = await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinicId}/providers?specialty=a%00b`, headers: bearer(doctor) });
+    const res = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/clinics/${clinicId}/providers?specialty=a%00b`,
+      headers: bearer(doctor),
+    });
     expectProblem(res, 400, 'invalid_text', 'query.specialty');
-    const surrogate = await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinicId}/providers?specialty=a%ED%A0%80b`, headers: bearer(doctor) });
+    const surrogate = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/clinics/${clinicId}/providers?specialty=a%ED%A0%80b`,
+      headers: bearer(doctor),
+    });
     // %ED%A0%80 is not UTF-8 (an encoded surrogate): the query parser reads it as U+FFFD, which is text.
     expect(surrogate.statusCode).toBe(200);
   });
@@ -101,7 +113,11 @@ describe('NUL and unpaired surrogates are refused at the edge, naming the field'
   });
 
   it('in a header a route reads', async () => {
-    const res = await t.app.inject({ method: 'GET', url: `${scim.base}/Users/${newId('user')}`, headers: { authorization: `Bearer ${scim.token}`, 'if-none-match': 'W/"1"\u0000' } });
+    const res = await t.app.inject({
+      method: 'GET',
+      url: `${scim.base}/Users/${newId('user')}`,
+      headers: { authorization: `Bearer ${scim.token}`, 'if-none-match': 'W/"1"\u0000' },
+    });
     expectScimError(res, 400, 'invalidValue');
   });
 
@@ -111,10 +127,21 @@ describe('NUL and unpaired surrogates are refused at the edge, naming the field'
     const created = await scim.call('POST', '/Users', userBody());
     expect(created.statusCode).toBe(201);
     const id = created.json().id;
-    expectScimError(await scim.call('PATCH', `/Users/${id}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'displayName', value: 'x\u0000' }] }), 400, 'invalidValue');
+    expectScimError(
+      await scim.call('PATCH', `/Users/${id}`, {
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+        Operations: [{ op: 'replace', path: 'displayName', value: 'x\u0000' }],
+      }),
+      400,
+      'invalidValue',
+    );
     expectScimError(await scim.call('PUT', `/Users/${id}`, userBody({ userName: 'x\ud800' })), 400, 'invalidValue');
     expectScimError(await scim.call('GET', `/Users?filter=${encodeURIComponent('userName eq "a\u0000"')}`), 400, 'invalidValue');
-    expectScimError(await scim.call('POST', '/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'G\u0000' }), 400, 'invalidValue');
+    expectScimError(
+      await scim.call('POST', '/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'G\u0000' }),
+      400,
+      'invalidValue',
+    );
   });
 });
 
@@ -133,13 +160,22 @@ describe('lengths are bounded by what the indexes hold', () => {
   });
 
   it('a query value beyond the bound is refused', async () => {
-    const res = await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinicId}/providers?specialty=${'s'.repeat(MAX_UNSCHEMED_TEXT_BYTES + 1)}`, headers: bearer(doctor) });
+    const res = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/clinics/${clinicId}/providers?specialty=${'s'.repeat(MAX_UNSCHEMED_TEXT_BYTES + 1)}`,
+      headers: bearer(doctor),
+    });
     expectProblem(res, 400, 'text_too_long', 'query.specialty');
   });
 
   it('JSON nested deeper than the bound is refused, without exhausting the stack', async () => {
     const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
-    const res = await t.app.inject({ method: 'POST', url: `/api/v1/clinics/${clinicId}/patients`, headers: { ...bearer(doctor), 'content-type': 'application/json' }, payload: deep });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/clinics/${clinicId}/patients`,
+      headers: { ...bearer(doctor), 'content-type': 'application/json' },
+      payload: deep,
+    });
     expectProblem(res, 400, 'body_too_deep');
     let nested: unknown = 'x';
     for (let i = 0; i < MAX_JSON_DEPTH; i++) nested = [nested];
@@ -151,7 +187,11 @@ describe('lengths are bounded by what the indexes hold', () => {
 describe("Fastify's own refusals are problem+json with a request id", () => {
   it('a path that does not percent-decode: 400 malformed_url', async () => {
     expectProblem(await t.app.inject({ method: 'GET', url: '/api/v1/auth/sso/%E0%A4%A' }), 400, 'malformed_url');
-    expectProblem(await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinicId}/patients/%zz`, headers: bearer(doctor) }), 400, 'malformed_url');
+    expectProblem(
+      await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinicId}/patients/%zz`, headers: bearer(doctor) }),
+      400,
+      'malformed_url',
+    );
     expectScimError(await t.app.inject({ method: 'GET', url: `${scim.base}/Users/%E0%A4%A` }), 400, 'invalidSyntax');
   });
 
@@ -165,7 +205,12 @@ describe("Fastify's own refusals are problem+json with a request id", () => {
 
   it('415, 413, malformed and empty JSON keep their codes', async () => {
     const post = (payload: string, contentType = 'application/json') =>
-      t.app.inject({ method: 'POST', url: `/api/v1/clinics/${clinicId}/patients`, headers: { ...bearer(doctor), 'content-type': contentType }, payload });
+      t.app.inject({
+        method: 'POST',
+        url: `/api/v1/clinics/${clinicId}/patients`,
+        headers: { ...bearer(doctor), 'content-type': contentType },
+        payload,
+      });
     expectProblem(await post('<x/>', 'application/xml'), 415, 'unsupported_media_type');
     expectProblem(await post('{'), 400, 'malformed_json');
     expectProblem(await post(''), 400, 'empty_body');

@@ -37,7 +37,8 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 /** What is wrong with one string, if anything; `maxBytes` undefined means its schema bounds its length. */
 export function textFault(s: string, maxBytes: number | undefined): Omit<TextFault, 'path'> | undefined {
   if (s.includes('\0')) return { code: 'invalid_text', message: 'must not contain NUL (U+0000) characters' };
-  if (LONE_SURROGATE.test(s)) return { code: 'invalid_text', message: 'must not contain unpaired UTF-16 surrogates (not Unicode characters)' };
+  if (LONE_SURROGATE.test(s))
+    return { code: 'invalid_text', message: 'must not contain unpaired UTF-16 surrogates (not Unicode characters)' };
   // Each UTF-16 unit is at most 3 bytes of UTF-8, so only strings longer than a third of the cap need counting.
   if (maxBytes !== undefined && s.length * 3 > maxBytes && Buffer.byteLength(s, 'utf8') > maxBytes)
     return { code: 'text_too_long', message: `must be at most ${maxBytes} bytes of UTF-8` };

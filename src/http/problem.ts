@@ -61,22 +61,24 @@ export function sendProblem(
   detail: string,
   extra: Record<string, unknown> = {},
 ): FastifyReply {
-  return reply
-    .code(status)
-    // Set here as well as in the app's onSend hook: Fastify's router errors (frameworkErrors) bypass every hook.
-    .header('x-request-id', req.id)
-    .type('application/problem+json')
-    .serializer(JSON.stringify)
-    .send({
-      type: `https://polyclinic.dev/problems/${code}`,
-      title: TITLES[status] ?? 'Error',
-      status,
-      code,
-      detail,
-      instance: req.url,
-      requestId: req.id,
-      ...extra,
-    });
+  return (
+    reply
+      .code(status)
+      // Set here as well as in the app's onSend hook: Fastify's router errors (frameworkErrors) bypass every hook.
+      .header('x-request-id', req.id)
+      .type('application/problem+json')
+      .serializer(JSON.stringify)
+      .send({
+        type: `https://polyclinic.dev/problems/${code}`,
+        title: TITLES[status] ?? 'Error',
+        status,
+        code,
+        detail,
+        instance: req.url,
+        requestId: req.id,
+        ...extra,
+      })
+  );
 }
 
 /** The one place errors become responses. */
@@ -91,10 +93,22 @@ export function errorHandler(err: FastifyError | AppError | Error, req: FastifyR
     // A malformed id in the path names nothing that can exist: answer as for any unknown record.
     if (context === 'params') return sendProblem(req, reply, 404, 'not_found', 'No such resource');
     const errors = err.validation.map((v) => ({
-      path: [context, ...String(v.instancePath ?? '').split('/').filter(Boolean)].join('.'),
+      path: [
+        context,
+        ...String(v.instancePath ?? '')
+          .split('/')
+          .filter(Boolean),
+      ].join('.'),
       message: v.message ?? 'invalid',
     }));
-    return sendProblem(req, reply, 400, 'validation_failed', `Invalid ${context}: ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}`, { errors });
+    return sendProblem(
+      req,
+      reply,
+      400,
+      'validation_failed',
+      `Invalid ${context}: ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}`,
+      { errors },
+    );
   }
   const fe = err as FastifyError;
   const known = fe.code ? FASTIFY_CODES[fe.code] : undefined;

@@ -29,7 +29,7 @@ describe('unauthenticated routes take a budget per address', () => {
     ['SSO start', 'GET', '/api/v1/auth/sso/no-such-clinic'],
     ['SSO callback', 'GET', '/api/v1/auth/sso/oidc/ssc_01aaaaaaaaaaaaaaaaaaaaaaaa/callback?state=x&code=y'],
     ['health', 'GET', '/healthz'],
-    ['unknown path', 'GET', '/nothing/here'],
+    ['unknown API path', 'GET', '/api/v1/nothing/here'],
   ])('%s: 429 problem+json with Retry-After past the budget, other addresses unaffected', async (_name, method, url, payload) => {
     const remoteAddress = `192.0.2.${++caseNumber}`; // an address of its own: the SSO cases share a budget
     const send = (from: string) => t.app.inject({ method, url, ...(payload ? { payload } : {}), remoteAddress: from });
@@ -43,14 +43,21 @@ describe('unauthenticated routes take a budget per address', () => {
   it('the groups are separate budgets: spending the SSO one leaves sign-in open', async () => {
     const from = '192.0.2.251';
     for (let i = 0; i <= PER_MINUTE; i++) await t.app.inject({ method: 'GET', url: '/api/v1/auth/sso/x', remoteAddress: from });
-    const login = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: 'nobody@example.org', password: 'x' }, remoteAddress: from });
+    const login = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email: 'nobody@example.org', password: 'x' },
+      remoteAddress: from,
+    });
     expect(login.statusCode).toBe(401);
   });
 
   it('signed-in requests are not counted here', async () => {
     const from = '192.0.2.252';
     for (let i = 0; i < PER_MINUTE * 2; i++)
-      expect((await t.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: bearer(scim.admin.token), remoteAddress: from })).statusCode).toBe(200);
+      expect(
+        (await t.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: bearer(scim.admin.token), remoteAddress: from })).statusCode,
+      ).toBe(200);
   });
 });
 
@@ -69,23 +76,36 @@ describe('SCIM token failures', () => {
   it('a working SCIM client is never counted', async () => {
     const from = '192.0.2.254';
     for (let i = 0; i < SCIM_TOKEN_FAILURES + 5; i++)
-      expect((await t.app.inject({ method: 'GET', url: `${scim.base}/Users?count=1`, headers: { authorization: `Bearer ${scim.token}` }, remoteAddress: from })).statusCode).toBe(200);
+      expect(
+        (
+          await t.app.inject({
+            method: 'GET',
+            url: `${scim.base}/Users?count=1`,
+            headers: { authorization: `Bearer ${scim.token}` },
+            remoteAddress: from,
+          })
+        ).statusCode,
+      ).toBe(200);
   });
 });
 
 describe('behind a proxy', () => {
   let proxied: TestPlatform;
   beforeAll(async () => {
-    proxied = await startTestPlatform({ env: { POLYCLINIC_RATE_LIMIT_PER_MINUTE: String(PER_MINUTE), POLYCLINIC_TRUST_PROXY: '10.0.0.0/8' } });
+    proxied = await startTestPlatform({
+      env: { POLYCLINIC_RATE_LIMIT_PER_MINUTE: String(PER_MINUTE), POLYCLINIC_TRUST_PROXY: '10.0.0.0/8' },
+    });
   });
   afterAll(() => proxied?.close());
 
   it('counts the client the trusted proxy names, not the proxy; an untrusted sender cannot choose its address', async () => {
-    const viaProxy = (client: string) => proxied.app.inject({ method: 'GET', url: '/healthz', remoteAddress: '10.1.2.3', headers: { 'x-forwarded-for': client } });
+    const viaProxy = (client: string) =>
+      proxied.app.inject({ method: 'GET', url: '/healthz', remoteAddress: '10.1.2.3', headers: { 'x-forwarded-for': client } });
     for (let i = 0; i < PER_MINUTE; i++) await viaProxy('198.51.100.1');
     expect((await viaProxy('198.51.100.1')).statusCode).toBe(429);
     expect((await viaProxy('198.51.100.2')).statusCode).toBe(200); // same proxy, another client
-    const spoofer = (claimed: string) => proxied.app.inject({ method: 'GET', url: '/healthz', remoteAddress: '198.51.100.50', headers: { 'x-forwarded-for': claimed } });
+    const spoofer = (claimed: string) =>
+      proxied.app.inject({ method: 'GET', url: '/healthz', remoteAddress: '198.51.100.50', headers: { 'x-forwarded-for': claimed } });
     for (let i = 0; i < PER_MINUTE; i++) await spoofer(`203.0.113.${i}`);
     expect((await spoofer('203.0.113.99')).statusCode).toBe(429);
   });

@@ -40,7 +40,13 @@ function groupOf(req: FastifyRequest): Group | undefined {
 }
 
 const rateLimited = (retryAfter: number, what: string): AppError =>
-  new AppError(429, 'rate_limited', `Too many ${what} from this address; retry after ${retryAfter} s`, { retryAfter }, { 'retry-after': String(retryAfter) });
+  new AppError(
+    429,
+    'rate_limited',
+    `Too many ${what} from this address; retry after ${retryAfter} s`,
+    { retryAfter },
+    { 'retry-after': String(retryAfter) },
+  );
 
 export function rateLimitUnauthenticated(app: FastifyInstance, limits: Limits, perMinute: number): void {
   const budgets: Record<Exclude<Group, 'scim'>, Limiter> = {

@@ -11,7 +11,9 @@ let t: TestPlatform;
 let scim: ScimClinic;
 let doctor: string;
 beforeAll(async () => {
-  t = await startTestPlatform({ env: { POLYCLINIC_PUBLIC_URL: 'https://polyclinic.example', POLYCLINIC_CORS_ORIGINS: 'https://app.polyclinic.example' } });
+  t = await startTestPlatform({
+    env: { POLYCLINIC_PUBLIC_URL: 'https://polyclinic.example', POLYCLINIC_CORS_ORIGINS: 'https://app.polyclinic.example' },
+  });
   scim = await scimClinic(t);
   doctor = (await t.staff(scim.clinicId, 'physician')).token;
 });
@@ -41,10 +43,22 @@ function expectBrowserHeaders(res: LightMyRequestResponse): void {
 
 describe('security headers', () => {
   it.each<[string, () => Promise<LightMyRequestResponse>, number]>([
-    ['a clinic read (PHI)', () => t.app.inject({ method: 'GET', url: `/api/v1/clinics/${scim.clinicId}/patients`, headers: bearer(doctor) }), 200],
-    ['a sign-in (a token)', () => t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: 'nobody@example.org', password: 'x' } }), 401],
+    [
+      'a clinic read (PHI)',
+      () => t.app.inject({ method: 'GET', url: `/api/v1/clinics/${scim.clinicId}/patients`, headers: bearer(doctor) }),
+      200,
+    ],
+    [
+      'a sign-in (a token)',
+      () => t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: 'nobody@example.org', password: 'x' } }),
+      401,
+    ],
     ['a SCIM read', () => scim.call('GET', '/Users'), 200],
-    ['a refused request', () => t.app.inject({ method: 'GET', url: `/api/v1/clinics/${scim.clinicId}/providers?specialty=a%00`, headers: bearer(doctor) }), 400],
+    [
+      'a refused request',
+      () => t.app.inject({ method: 'GET', url: `/api/v1/clinics/${scim.clinicId}/providers?specialty=a%00`, headers: bearer(doctor) }),
+      400,
+    ],
     ['an unknown route', () => t.app.inject({ method: 'GET', url: '/api/v1/nothing' }), 404],
   ])('%s carries them, and Cache-Control: no-store', async (_what, send, status) => {
     const res = await send();
@@ -110,14 +124,22 @@ describe('security headers', () => {
 
 describe('CORS', () => {
   const preflight = (origin: string) =>
-    t.app.inject({ method: 'OPTIONS', url: `/api/v1/clinics/${scim.clinicId}/patients`, headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' } });
+    t.app.inject({
+      method: 'OPTIONS',
+      url: `/api/v1/clinics/${scim.clinicId}/patients`,
+      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+    });
 
   it('answers an allowed origin, without credentials mode', async () => {
     const res = await preflight('https://app.polyclinic.example');
     expect(res.statusCode).toBe(204);
     expect(res.headers['access-control-allow-origin']).toBe('https://app.polyclinic.example');
     expect(res.headers['access-control-allow-credentials']).toBeUndefined();
-    const read = await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${scim.clinicId}/patients`, headers: { ...bearer(doctor), origin: 'https://app.polyclinic.example' } });
+    const read = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/clinics/${scim.clinicId}/patients`,
+      headers: { ...bearer(doctor), origin: 'https://app.polyclinic.example' },
+    });
     expect(read.headers['access-control-allow-origin']).toBe('https://app.polyclinic.example');
     expect(String(read.headers['access-control-expose-headers'])).toContain('x-request-id');
   });
@@ -126,7 +148,11 @@ describe('CORS', () => {
     for (const origin of ['https://evil.example', 'null', 'https://app.polyclinic.example.evil.example']) {
       const res = await preflight(origin);
       expect(res.headers['access-control-allow-origin'], origin).toBeUndefined();
-      const read = await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${scim.clinicId}/patients`, headers: { ...bearer(doctor), origin } });
+      const read = await t.app.inject({
+        method: 'GET',
+        url: `/api/v1/clinics/${scim.clinicId}/patients`,
+        headers: { ...bearer(doctor), origin },
+      });
       expect(read.headers['access-control-allow-origin'], origin).toBeUndefined();
     }
   });
@@ -134,12 +160,21 @@ describe('CORS', () => {
   it('is closed when no origin is configured', async () => {
     const closed = await startTestPlatform();
     try {
-      const res = await closed.app.inject({ method: 'OPTIONS', url: '/api/v1/auth/login', headers: { origin: 'https://app.polyclinic.example', 'access-control-request-method': 'POST' } });
+      const res = await closed.app.inject({
+        method: 'OPTIONS',
+        url: '/api/v1/auth/login',
+        headers: { origin: 'https://app.polyclinic.example', 'access-control-request-method': 'POST' },
+      });
       expect(res.headers['access-control-allow-origin']).toBeUndefined();
       expect(res.headers['access-control-allow-methods']).toBeUndefined();
       expect(res.statusCode).toBeGreaterThanOrEqual(400); // no preflight answered: an ordinary refusal
       expect(res.headers['content-type']).toContain('application/problem+json');
-      const login = await closed.app.inject({ method: 'POST', url: '/api/v1/auth/login', headers: { origin: 'https://app.polyclinic.example' }, payload: { email: 'a@b.example', password: 'x' } });
+      const login = await closed.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        headers: { origin: 'https://app.polyclinic.example' },
+        payload: { email: 'a@b.example', password: 'x' },
+      });
       expect(login.headers['access-control-allow-origin']).toBeUndefined();
     } finally {
       await closed.close();

@@ -15,7 +15,9 @@ let script: string;
 beforeAll(async () => {
   ensureWebBuilt();
   t = await startTestPlatform();
-  script = readdirSync(join(WEB_DIST, 'assets')).find((f) => f.endsWith('.js') && readFileSync(join(WEB_DIST, 'index.html'), 'utf8').includes(f))!;
+  script = readdirSync(join(WEB_DIST, 'assets')).find(
+    (f) => f.endsWith('.js') && readFileSync(join(WEB_DIST, 'index.html'), 'utf8').includes(f),
+  )!;
 });
 afterAll(() => t?.close());
 

@@ -42,7 +42,11 @@ export function webApp(dist = WEB_DIST): FastifyPluginAsync {
       index: false,
       preCompressed: true,
       cacheControl: false,
-      setHeaders: (res, path) => res.setHeader('cache-control', path.startsWith(join(dist, 'assets')) ? 'public, max-age=31536000, immutable' : 'public, max-age=3600'),
+      setHeaders: (res, path) =>
+        res.setHeader(
+          'cache-control',
+          path.startsWith(join(dist, 'assets')) ? 'public, max-age=31536000, immutable' : 'public, max-age=3600',
+        ),
     });
   };
 }
@@ -64,6 +68,9 @@ export function webAppPage(dist = WEB_DIST): (req: FastifyRequest, reply: Fastif
         .header('cache-control', 'no-store')
         .type('text/plain; charset=utf-8')
         .send('The web app is not built. Run `npm run build:web` (npm install does it), then reload.\n');
-    return reply.header('cache-control', 'no-cache').type('text/html; charset=utf-8').send(await readFile(index));
+    return reply
+      .header('cache-control', 'no-cache')
+      .type('text/html; charset=utf-8')
+      .send(await readFile(index));
   };
 }

@@ -10,9 +10,15 @@ import { recordIdentityEvents, type IdentityEvent } from './audit.js';
  *
  * Callers never put passwords, codes, challenges or tokens in `before`/`after`.
  */
-export async function recordAccountEvent(db: Kysely<ControlDB>, userId: string | null, event: Omit<IdentityEvent, 'clinicId'>): Promise<void> {
+export async function recordAccountEvent(
+  db: Kysely<ControlDB>,
+  userId: string | null,
+  event: Omit<IdentityEvent, 'clinicId'>,
+): Promise<void> {
   const clinics = userId
-    ? (await db.selectFrom('memberships').select('clinic_id').where('user_id', '=', userId).orderBy('clinic_id').execute()).map((m) => m.clinic_id)
+    ? (await db.selectFrom('memberships').select('clinic_id').where('user_id', '=', userId).orderBy('clinic_id').execute()).map(
+        (m) => m.clinic_id,
+      )
     : [];
   const base = { resourceType: 'user', resourceId: userId, ...event };
   await recordIdentityEvents(db, clinics.length ? clinics.map((clinicId) => ({ ...base, clinicId })) : [{ ...base, clinicId: null }]);

@@ -7,7 +7,8 @@ beforeAll(async () => {
 });
 afterAll(() => t?.close());
 
-const login = (email: string, password: string) => t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password } });
+const login = (email: string, password: string) =>
+  t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password } });
 
 describe('sign-in', () => {
   it('returns a token, the user and their memberships; me answers with the same', async () => {
@@ -20,7 +21,13 @@ describe('sign-in', () => {
     expect(body.user).toMatchObject({ id: doc.userId, email: doc.email, isOperator: false });
     expect(body.memberships).toEqual([{ clinicId: clinic.id, role: 'physician' }]);
     const me = await t.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: bearer(body.token) });
-    expect(me.json()).toEqual({ user: body.user, memberships: body.memberships, authMethod: 'password', mfa: { enrolled: false } });
+    // `me` names each clinic and role for the app as well (clinicName, clinicSlug, roleName).
+    expect(me.json()).toEqual({
+      user: body.user,
+      memberships: body.memberships.map((m: object) => expect.objectContaining(m)),
+      authMethod: 'password',
+      mfa: { enrolled: false },
+    });
   });
 
   it('gives the same answer for a wrong password and an unknown email', async () => {
@@ -41,7 +48,12 @@ describe('sign-in', () => {
     expect([held.statusCode, held.json().code]).toEqual([401, 'invalid_credentials']);
     expect(held.headers['retry-after']).toBeUndefined();
     // Held per account and address (signin-throttle.test.ts has the rest): the account itself is not locked.
-    const elsewhere = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: doc.email, password: STAFF_PASSWORD }, remoteAddress: '203.0.113.9' });
+    const elsewhere = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email: doc.email, password: STAFF_PASSWORD },
+      remoteAddress: '203.0.113.9',
+    });
     expect(elsewhere.statusCode).toBe(200);
   });
 
@@ -110,13 +122,32 @@ describe('clinic staff management', () => {
     const payload = { email: `x.${Date.now()}@${t.instance}.test`, name: 'X', role: 'nurse', password: 'a long enough password' };
     const byDoctor = await t.app.inject({ method: 'POST', url: `/api/v1/clinics/${clinic.id}/users`, headers: bearer(doc.token), payload });
     expect([byDoctor.statusCode, byDoctor.json().code]).toEqual([403, 'forbidden']);
-    const byOtherAdmin = await t.app.inject({ method: 'POST', url: `/api/v1/clinics/${clinic.id}/users`, headers: bearer(otherAdmin.token), payload });
+    const byOtherAdmin = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/clinics/${clinic.id}/users`,
+      headers: bearer(otherAdmin.token),
+      payload,
+    });
     expect(byOtherAdmin.statusCode).toBe(404);
-    const adminReadsPatients = await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinic.id}/patients`, headers: bearer(admin.token) });
+    const adminReadsPatients = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/clinics/${clinic.id}/patients`,
+      headers: bearer(admin.token),
+    });
     expect(adminReadsPatients.statusCode).toBe(403);
-    const badRole = await t.app.inject({ method: 'POST', url: `/api/v1/clinics/${clinic.id}/users`, headers: bearer(admin.token), payload: { ...payload, role: 'overlord' } });
+    const badRole = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/clinics/${clinic.id}/users`,
+      headers: bearer(admin.token),
+      payload: { ...payload, role: 'overlord' },
+    });
     expect([badRole.statusCode, badRole.json().code]).toEqual([422, 'unknown_role']);
-    const weak = await t.app.inject({ method: 'POST', url: `/api/v1/clinics/${clinic.id}/users`, headers: bearer(admin.token), payload: { ...payload, password: 'short' } });
+    const weak = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/clinics/${clinic.id}/users`,
+      headers: bearer(admin.token),
+      payload: { ...payload, password: 'short' },
+    });
     expect(weak.statusCode).toBe(400);
     expect(weak.json().errors[0].path).toBe('body.password');
   });

@@ -88,7 +88,7 @@ export const IDENTITY_CONTROL_MIGRATIONS: ControlMigration[] = [
     ],
   },
   {
-    version: 8,
+    version: 9,
     name: 'invitations to join a clinic',
     statements: [
       // A one-time link to join a clinic with a role: the first admin of a new clinic, or staff a clinic admin

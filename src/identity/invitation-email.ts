@@ -51,12 +51,28 @@ export async function invitationEmail(
 <p style="margin:0 0 8px;font-size:13px;color:#5c636a">${esc(t.expires(expires))}</p>
 <p style="margin:0;font-size:13px;color:#5c636a">${esc(t.ignore)}</p>
 </td></tr></table></td></tr></table></body></html>`;
-  const text = [t.hello(m.name), '', t.body(look.displayName, m.roleName), '', `${t.button}: ${m.link}`, '', t.expires(expires), t.ignore, ''].join('\n');
+  const text = [
+    t.hello(m.name),
+    '',
+    t.body(look.displayName, m.roleName),
+    '',
+    `${t.button}: ${m.link}`,
+    '',
+    t.expires(expires),
+    t.ignore,
+    '',
+  ].join('\n');
   return {
     to: m.to,
     subject: t.subject(look.displayName),
     text,
     html,
-    ...(logo ? { inline: [{ cid: 'logo', filename: `logo.${logo[1]!.split('/')[1]}`, contentType: logo[1]!, content: Buffer.from(logo[2]!, 'base64') }] } : {}),
+    ...(logo
+      ? {
+          inline: [
+            { cid: 'logo', filename: `logo.${logo[1]!.split('/')[1]}`, contentType: logo[1]!, content: Buffer.from(logo[2]!, 'base64') },
+          ],
+        }
+      : {}),
   };
 }

@@ -35,7 +35,9 @@ export const NewInvitation = z.strictObject({
   name: z.string().trim().min(1).max(200),
   role: RoleKey.describe('a base role or a role of this clinic (GET …/roles)'),
 });
-export const InvitationSent = InvitationView.extend({ link: z.string().optional().describe('development only: the link the email carries') });
+export const InvitationSent = InvitationView.extend({
+  link: z.string().optional().describe('development only: the link the email carries'),
+});
 
 /** Clinic admins invite staff and revoke open invitations (inside the clinic-scoped plugin). */
 export const clinicInvitationRoutes =
@@ -44,7 +46,12 @@ export const clinicInvitationRoutes =
     const { invitations } = p;
     app.post('/invitations', {
       config: { permission: 'user.manage' },
-      schema: { tags, summary: 'Invite someone to the clinic with a role: they get a one-time link by email', body: NewInvitation, response: { 201: InvitationSent, ...problemResponses, 422: Problem } },
+      schema: {
+        tags,
+        summary: 'Invite someone to the clinic with a role: they get a one-time link by email',
+        body: NewInvitation,
+        response: { 201: InvitationSent, ...problemResponses, 422: Problem },
+      },
       handler: async (req, reply) => {
         const clinic = await p.clinics.get(req.clinic.id);
         if (!clinic) throw notFound('clinic');
@@ -55,13 +62,22 @@ export const clinicInvitationRoutes =
 
     app.get('/invitations', {
       config: { permission: 'user.manage' },
-      schema: { tags, summary: 'The clinic’s invitations, newest first, each with its status', response: { 200: z.object({ invitations: z.array(InvitationView) }), ...problemResponses } },
+      schema: {
+        tags,
+        summary: 'The clinic’s invitations, newest first, each with its status',
+        response: { 200: z.object({ invitations: z.array(InvitationView) }), ...problemResponses },
+      },
       handler: async (req) => ({ invitations: (await invitations.list(req.clinic.id)).map(view) }),
     });
 
     app.delete('/invitations/:invitationId', {
       config: { permission: 'user.manage' },
-      schema: { tags, summary: 'Revoke an open invitation: its link stops working', params: z.strictObject({ invitationId: idSchema('invitation') }), response: { 204: z.null(), ...problemResponses } },
+      schema: {
+        tags,
+        summary: 'Revoke an open invitation: its link stops working',
+        params: z.strictObject({ invitationId: idSchema('invitation') }),
+        response: { 204: z.null(), ...problemResponses },
+      },
       handler: async (req, reply) => {
         await invitations.revoke(req.clinic.id, req.params.invitationId, { kind: 'user', id: req.clinic.userId });
         return reply.code(204).send(null);

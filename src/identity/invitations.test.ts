@@ -14,7 +14,9 @@ const PASSWORD = 'a long enough password 1';
 
 beforeAll(async () => {
   mail = await startMailCatcher();
-  t = await startTestPlatform({ env: { POLYCLINIC_SMTP_URL: mail.url, POLYCLINIC_SHOW_INVITE_LINKS: 'true', POLYCLINIC_WEB_APP_URL: 'http://app.test' } });
+  t = await startTestPlatform({
+    env: { POLYCLINIC_SMTP_URL: mail.url, POLYCLINIC_SHOW_INVITE_LINKS: 'true', POLYCLINIC_WEB_APP_URL: 'http://app.test' },
+  });
 });
 afterAll(async () => {
   await t?.close();
@@ -29,7 +31,14 @@ const tokenOf = (link: string) => link.split('/invitation/')[1]!;
 
 async function clinicWithAdmin(slug: string, placement: (typeof PLACEMENT_MODELS)[number] = 'pooled', region = 'us-east') {
   const email = `admin@${slug}.test`;
-  const res = await op('POST', '/clinics', { name: `Clinic ${slug}`, slug, tier: 'small', dataRegion: region, placement, firstAdmin: { email, name: 'First Admin' } });
+  const res = await op('POST', '/clinics', {
+    name: `Clinic ${slug}`,
+    slug,
+    tier: 'small',
+    dataRegion: region,
+    placement,
+    firstAdmin: { email, name: 'First Admin' },
+  });
   expect(res.statusCode, res.body).toBe(201);
   return { id: res.json().id as string, email, firstAdmin: res.json().firstAdmin as { email: string; link: string; invitationId: string } };
 }
@@ -46,7 +55,14 @@ describe('the first admin of a new clinic', () => {
     const token = tokenOf(c.firstAdmin.link);
     const shown = await as(null, 'GET', `/api/v1/invitations/${token}`);
     expect(shown.statusCode, shown.body).toBe(200);
-    expect(shown.json()).toMatchObject({ clinic: { slug: 'first-admin' }, email: c.email, role: 'clinic_admin', roleName: 'Clinic admin', accountExists: false, sso: [] });
+    expect(shown.json()).toMatchObject({
+      clinic: { slug: 'first-admin' },
+      email: c.email,
+      role: 'clinic_admin',
+      roleName: 'Clinic admin',
+      accountExists: false,
+      sso: [],
+    });
 
     const short = await as(null, 'POST', `/api/v1/invitations/${token}/accept`, { password: 'short' });
     expect(short.statusCode).toBe(400);
@@ -71,7 +87,11 @@ describe('the first admin of a new clinic', () => {
     const c = await clinicWithAdmin('expiring');
     const token = tokenOf(c.firstAdmin.link);
     expect((await as(null, 'GET', `/api/v1/invitations/${token.slice(0, -1)}A`)).statusCode).toBe(404);
-    await t.p.control.updateTable('invitations').set({ expires_at: new Date(Date.now() - 1000) }).where('id', '=', c.firstAdmin.invitationId).execute();
+    await t.p.control
+      .updateTable('invitations')
+      .set({ expires_at: new Date(Date.now() - 1000) })
+      .where('id', '=', c.firstAdmin.invitationId)
+      .execute();
     expect((await as(null, 'GET', `/api/v1/invitations/${token}`)).statusCode).toBe(404);
     expect((await as(null, 'POST', `/api/v1/invitations/${token}/accept`, { password: PASSWORD })).statusCode).toBe(404);
   });
@@ -92,7 +112,12 @@ describe('a clinic admin inviting staff', () => {
     const again = await as(clinic.admin, 'POST', url, { email: 'NURSE@inviting.test', name: 'Nora Nurse', role: 'nurse' });
     expect(again.statusCode).toBe(201);
     const listed = (await as(clinic.admin, 'GET', url)).json().invitations as { id: string; status: string; email: string }[];
-    expect(listed.filter((i) => i.email.toLowerCase() === 'nurse@inviting.test').map((i) => i.status).sort()).toEqual(['pending', 'revoked']);
+    expect(
+      listed
+        .filter((i) => i.email.toLowerCase() === 'nurse@inviting.test')
+        .map((i) => i.status)
+        .sort(),
+    ).toEqual(['pending', 'revoked']);
     expect((await as(null, 'GET', `/api/v1/invitations/${tokenOf(first.json().link)}`)).statusCode).toBe(404);
 
     expect((await as(clinic.admin, 'DELETE', `${url}/${again.json().id}`)).statusCode).toBe(204);
@@ -103,17 +128,25 @@ describe('a clinic admin inviting staff', () => {
   it('refuses a role the clinic does not have, a member already in, and text with NUL', async () => {
     const url = `/api/v1/clinics/${clinic.id}/invitations`;
     expect((await as(clinic.admin, 'POST', url, { email: 'x@inviting.test', name: 'X', role: 'wizard' })).json().code).toBe('unknown_role');
-    expect((await as(clinic.admin, 'POST', url, { email: 'admin@inviting.test', name: 'Me', role: 'nurse' })).json().code).toBe('already_member');
+    expect((await as(clinic.admin, 'POST', url, { email: 'admin@inviting.test', name: 'Me', role: 'nurse' })).json().code).toBe(
+      'already_member',
+    );
     const nul = await as(clinic.admin, 'POST', url, { email: 'y@inviting.test', name: 'Y\u0000', role: 'nurse' });
     expect(nul.statusCode).toBe(400);
-    expect((await as(null, 'POST', `/api/v1/invitations/pci_${'a'.repeat(43)}/accept`, { password: `${PASSWORD}\u0000` })).statusCode).toBe(400);
+    expect((await as(null, 'POST', `/api/v1/invitations/pci_${'a'.repeat(43)}/accept`, { password: `${PASSWORD}\u0000` })).statusCode).toBe(
+      400,
+    );
   });
 
   it('lets someone with an account accept only while signed in as the invited address', async () => {
     const elsewhere = await t.clinic({ placement: 'schema' });
     const staff = await t.staff(elsewhere.id, 'physician');
     const other = await t.staff(elsewhere.id, 'nurse');
-    const invited = await as(clinic.admin, 'POST', `/api/v1/clinics/${clinic.id}/invitations`, { email: staff.email, name: 'Phil', role: 'physician' });
+    const invited = await as(clinic.admin, 'POST', `/api/v1/clinics/${clinic.id}/invitations`, {
+      email: staff.email,
+      name: 'Phil',
+      role: 'physician',
+    });
     const token = tokenOf(invited.json().link);
     expect((await as(null, 'GET', `/api/v1/invitations/${token}`)).json().accountExists).toBe(true);
     expect((await as(null, 'POST', `/api/v1/invitations/${token}/accept`, { password: PASSWORD })).json().code).toBe('sign_in_to_accept');
@@ -124,7 +157,11 @@ describe('a clinic admin inviting staff', () => {
     // The same session sees the new clinic at once, and keeps the old one.
     const me = (await as(staff.token, 'GET', '/api/v1/auth/me')).json();
     expect(me.memberships.map((m: { clinicId: string }) => m.clinicId).sort()).toEqual([clinic.id, elsewhere.id].sort());
-    expect(me.memberships.find((m: { clinicId: string }) => m.clinicId === clinic.id)).toMatchObject({ clinicSlug: 'inviting', clinicName: 'Clinic inviting', roleName: 'Physician' });
+    expect(me.memberships.find((m: { clinicId: string }) => m.clinicId === clinic.id)).toMatchObject({
+      clinicSlug: 'inviting',
+      clinicName: 'Clinic inviting',
+      roleName: 'Physician',
+    });
     expect((await t.login(staff.email, STAFF_PASSWORD)).length).toBeGreaterThan(10);
   });
 });
@@ -147,7 +184,11 @@ describe('invitation routes of another clinic', () => {
           expect(res.json().code).toBe('clinic_not_found');
         }
         // The victim's own invitation is untouched.
-        const row = await t.p.control.selectFrom('invitations').select(['revoked_at']).where('id', '=', victim.firstAdmin.invitationId).executeTakeFirstOrThrow();
+        const row = await t.p.control
+          .selectFrom('invitations')
+          .select(['revoked_at'])
+          .where('id', '=', victim.firstAdmin.invitationId)
+          .executeTakeFirstOrThrow();
         expect(row.revoked_at).toBeNull();
       }
   });

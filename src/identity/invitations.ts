@@ -90,7 +90,12 @@ export class Invitations {
     const email = input.email.trim();
     const existing = await this.p.users.byEmail(email);
     if (existing) {
-      const member = await this.p.control.selectFrom('memberships').select('role').where('clinic_id', '=', clinic.id).where('user_id', '=', existing.id).executeTakeFirst();
+      const member = await this.p.control
+        .selectFrom('memberships')
+        .select('role')
+        .where('clinic_id', '=', clinic.id)
+        .where('user_id', '=', existing.id)
+        .executeTakeFirst();
       if (member) throw conflict('already_member', `${email} is already a member of this clinic`);
     }
     const token = `pci_${randomBytes(32).toString('base64url')}`;
@@ -118,28 +123,56 @@ export class Invitations {
         })
         .returningAll()
         .executeTakeFirstOrThrow();
-      await recordIdentityEvent(trx, { clinicId: clinic.id, actor, action: 'invitation.create', resourceType: 'Invitation', resourceId: inserted.id, after: { email, role: input.role } });
+      await recordIdentityEvent(trx, {
+        clinicId: clinic.id,
+        actor,
+        action: 'invitation.create',
+        resourceType: 'Invitation',
+        resourceId: inserted.id,
+        after: { email, role: input.role },
+      });
       return inserted;
     });
     const link = `${this.p.config.webAppUrl}/invitation/${token}`;
     const role = await getRole(this.p.control, clinic.id, input.role);
-    await this.p.mailer.send(await invitationEmail(this.p, clinic, { to: email, name: input.name, roleName: role.name, link, expiresAt: row.expires_at }));
+    await this.p.mailer.send(
+      await invitationEmail(this.p, clinic, { to: email, name: input.name, roleName: role.name, link, expiresAt: row.expires_at }),
+    );
     if (this.p.config.showInviteLinks) this.p.log.info({ clinicId: clinic.id, email, link }, 'invitation link (shown in development only)');
     return { invitation: view(row), link };
   }
 
   async list(clinicId: string): Promise<Invitation[]> {
-    const rows = await this.p.control.selectFrom('invitations').selectAll().where('clinic_id', '=', clinicId).orderBy('created_at', 'desc').limit(500).execute();
+    const rows = await this.p.control
+      .selectFrom('invitations')
+      .selectAll()
+      .where('clinic_id', '=', clinicId)
+      .orderBy('created_at', 'desc')
+      .limit(500)
+      .execute();
     return rows.map(view);
   }
 
   async revoke(clinicId: string, id: string, actor: IdentityEvent['actor']): Promise<void> {
     await this.p.control.transaction().execute(async (trx) => {
-      const row = await trx.selectFrom('invitations').selectAll().where('clinic_id', '=', clinicId).where('id', '=', id).forUpdate().executeTakeFirst();
+      const row = await trx
+        .selectFrom('invitations')
+        .selectAll()
+        .where('clinic_id', '=', clinicId)
+        .where('id', '=', id)
+        .forUpdate()
+        .executeTakeFirst();
       if (!row) throw gone();
       if (statusOf(row) !== 'pending') throw conflict('invitation_not_pending', `This invitation is ${statusOf(row)} already`);
       await trx.updateTable('invitations').set({ revoked_at: new Date() }).where('id', '=', id).execute();
-      await recordIdentityEvent(trx, { clinicId, actor, action: 'invitation.revoke', resourceType: 'Invitation', resourceId: id, before: { email: row.email, role: row.role } });
+      await recordIdentityEvent(trx, {
+        clinicId,
+        actor,
+        action: 'invitation.revoke',
+        resourceType: 'Invitation',
+        resourceId: id,
+        before: { email: row.email, role: row.role },
+      });
     });
   }
 
@@ -157,14 +190,25 @@ export class Invitations {
    * so nobody takes over an account by holding a link). The claim, the account and the membership are one
    * transaction: a link raced twice yields one membership.
    */
-  async accept(token: string, who: { principal: Principal | null; password?: string | undefined; name?: string | undefined }): Promise<{ clinic: Clinic; userId: string; created: boolean }> {
+  async accept(
+    token: string,
+    who: { principal: Principal | null; password?: string | undefined; name?: string | undefined },
+  ): Promise<{ clinic: Clinic; userId: string; created: boolean }> {
     const { invitation, clinic } = await this.open(token);
     const email = invitation.email.toLowerCase();
     if (who.principal && who.principal.email.toLowerCase() !== email)
-      throw new AppError(403, 'invitation_for_another_address', `This invitation is for ${invitation.email}; sign out and open the link again`);
+      throw new AppError(
+        403,
+        'invitation_for_another_address',
+        `This invitation is for ${invitation.email}; sign out and open the link again`,
+      );
     if (!who.principal) {
-      if (await this.p.users.byEmail(email)) throw conflict('sign_in_to_accept', `${invitation.email} already has an account: sign in, then accept`);
-      if (!who.password) throw new AppError(400, 'validation_failed', 'Choose a password to create your account', { errors: [{ path: 'body.password', message: 'is required' }] });
+      if (await this.p.users.byEmail(email))
+        throw conflict('sign_in_to_accept', `${invitation.email} already has an account: sign in, then accept`);
+      if (!who.password)
+        throw new AppError(400, 'validation_failed', 'Choose a password to create your account', {
+          errors: [{ path: 'body.password', message: 'is required' }],
+        });
     }
     const passwordHash = who.principal ? null : await hashPassword(who.password!);
     try {
@@ -182,7 +226,10 @@ export class Invitations {
         let userId = who.principal?.userId;
         if (!userId) {
           userId = newId('user');
-          await trx.insertInto('users').values({ id: userId, email: claimed.email, name: who.name?.trim() || claimed.name, password_hash: passwordHash }).execute();
+          await trx
+            .insertInto('users')
+            .values({ id: userId, email: claimed.email, name: who.name?.trim() || claimed.name, password_hash: passwordHash })
+            .execute();
         }
         await assertAssignableRole(trx, clinic.id, claimed.role);
         const added = await trx
@@ -205,7 +252,8 @@ export class Invitations {
       await this.p.sessions.membershipsChanged(result.userId);
       return { clinic, ...result };
     } catch (err) {
-      if (pgErrorCode(err) === '23505') throw conflict('sign_in_to_accept', `${invitation.email} already has an account: sign in, then accept`);
+      if (pgErrorCode(err) === '23505')
+        throw conflict('sign_in_to_accept', `${invitation.email} already has an account: sign in, then accept`);
       throw err;
     }
   }

@@ -7,7 +7,7 @@ import { Problem, problemResponses } from '../http/problem.js';
 import type { Platform } from '../platform/platform.js';
 import { recordAccountEvent, userActor } from './account-audit.js';
 import type { Principal } from './sessions.js';
-import { TOTP_ISSUER, TotpFactor } from './totp.js';
+import { TOTP_ISSUER, type TotpFactor } from './totp.js';
 import { accountLocked } from './users.js';
 
 const SixDigits = z.string().regex(/^\d{6}$/, 'must be the 6-digit code of the authenticator app');
@@ -29,11 +29,18 @@ const tags = ['auth'];
 export const mfaRoutes =
   (p: Platform, totp: TotpFactor): FastifyPluginAsyncZod =>
   async (app) => {
-    const audit = (me: Principal, action: string, extra: { outcome?: 'failure'; reason?: string; before?: unknown; after?: unknown } = {}) =>
-      recordAccountEvent(p.control, me.userId, { actor: userActor(me.userId), action, ...extra });
+    const audit = (
+      me: Principal,
+      action: string,
+      extra: { outcome?: 'failure'; reason?: string; before?: unknown; after?: unknown } = {},
+    ) => recordAccountEvent(p.control, me.userId, { actor: userActor(me.userId), action, ...extra });
 
     /** Proof of the user's confirmed factor, or a refusal (recorded on the trail as a failed `action`). */
-    const proveFactor = async (me: Principal, proof: { code?: string | undefined; recoveryCode?: string | undefined }, action: string): Promise<void> => {
+    const proveFactor = async (
+      me: Principal,
+      proof: { code?: string | undefined; recoveryCode?: string | undefined },
+      action: string,
+    ): Promise<void> => {
       if (!(await totp.isEnrolled(me.userId))) throw conflict('mfa_not_enrolled', 'TOTP is not enrolled for this account');
       const locked = await p.users.lockedSeconds(me.userId);
       if (locked) throw accountLocked(locked);
@@ -58,13 +65,17 @@ export const mfaRoutes =
         tags,
         summary: 'Start TOTP enrolment',
         security,
-        description: 'Starts TOTP enrolment (or restarts an unconfirmed one): a new secret to add to an authenticator app, then confirm it.',
+        description:
+          'Starts TOTP enrolment (or restarts an unconfirmed one): a new secret to add to an authenticator app, then confirm it.',
         response: { 200: z.object({ secret: z.string().describe('base32'), otpauthUri: z.string(), issuer: z.string() }), ...responses },
       },
       handler: async (req) => {
         const me = principalOf(req);
         if (!(await p.users.hasPassword(me.userId)))
-          throw conflict('mfa_local_accounts_only', "This account signs in through its clinic's identity provider, which handles two-factor sign-in");
+          throw conflict(
+            'mfa_local_accounts_only',
+            "This account signs in through its clinic's identity provider, which handles two-factor sign-in",
+          );
         const enrolment = await totp.enrol({ id: me.userId, email: me.email });
         await audit(me, 'mfa.enrol', { after: { method: 'totp', issuer: TOTP_ISSUER, confirmed: false } });
         return enrolment;
@@ -76,7 +87,8 @@ export const mfaRoutes =
         tags,
         summary: 'Confirm TOTP enrolment with a current code',
         security,
-        description: 'Confirms enrolment with a current code. Returns ten recovery codes, shown this once. The current session then counts as two-factor.',
+        description:
+          'Confirms enrolment with a current code. Returns ten recovery codes, shown this once. The current session then counts as two-factor.',
         body: Code,
         response: { 200: RecoveryCodes, ...responses },
       },
@@ -85,7 +97,11 @@ export const mfaRoutes =
         const codes = await totp.confirm(me.userId, req.body.code);
         if (codes === 'invalid') {
           await audit(me, 'mfa.confirm', { outcome: 'failure', reason: 'invalid_mfa_code' });
-          throw new AppError(400, 'invalid_mfa_code', 'The code is not correct; check the app shows the account just added and the phone clock is right');
+          throw new AppError(
+            400,
+            'invalid_mfa_code',
+            'The code is not correct; check the app shows the account just added and the phone clock is right',
+          );
         }
         // The holder of this session just proved possession of the factor: the session is two-factor from now on.
         if (me.authMethod === 'password') await p.sessions.upgrade(me, 'totp');
@@ -99,7 +115,8 @@ export const mfaRoutes =
         tags,
         summary: 'Turn TOTP off',
         security,
-        description: 'Turns TOTP off (a current code, or a recovery code when the phone is gone). Refused while any clinic of the user requires MFA.',
+        description:
+          'Turns TOTP off (a current code, or a recovery code when the phone is gone). Refused while any clinic of the user requires MFA.',
         body: Proof,
         response: { 204: z.null(), ...responses },
       },
@@ -108,7 +125,12 @@ export const mfaRoutes =
         const requiring: string[] = [];
         for (const m of me.memberships) if ((await p.settings.effectiveFor(m.clinicId)).security.mfaRequired) requiring.push(m.clinicId);
         if (requiring.length)
-          throw new AppError(409, 'mfa_required_by_clinic', 'A clinic you belong to requires two-factor sign-in, so TOTP cannot be turned off', { clinics: requiring });
+          throw new AppError(
+            409,
+            'mfa_required_by_clinic',
+            'A clinic you belong to requires two-factor sign-in, so TOTP cannot be turned off',
+            { clinics: requiring },
+          );
         await proveFactor(me, req.body, 'mfa.disable');
         await totp.disable(me.userId);
         await audit(me, 'mfa.disable', { before: { enrolled: true }, after: { enrolled: false } });
@@ -121,7 +143,8 @@ export const mfaRoutes =
         tags,
         summary: 'Replace the recovery codes',
         security,
-        description: 'Replaces every recovery code with ten new ones (proof: a current code, or one recovery code); the old ones stop working.',
+        description:
+          'Replaces every recovery code with ten new ones (proof: a current code, or one recovery code); the old ones stop working.',
         body: Proof,
         response: { 200: RecoveryCodes, ...responses },
       },
@@ -133,7 +156,6 @@ export const mfaRoutes =
         return { recoveryCodes: codes };
       },
     });
-
   };
 
 /**

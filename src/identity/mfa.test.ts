@@ -8,10 +8,12 @@ beforeAll(async () => {
 });
 afterAll(() => t?.close());
 
-const login = (email: string, password = STAFF_PASSWORD) => t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password } });
+const login = (email: string, password = STAFF_PASSWORD) =>
+  t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password } });
 const second = (payload: object) => t.app.inject({ method: 'POST', url: '/api/v1/auth/login/mfa', payload });
 const me = (token: string) => t.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: bearer(token) });
-const patients = (token: string, clinicId: string) => t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinicId}/patients`, headers: bearer(token) });
+const patients = (token: string, clinicId: string) =>
+  t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinicId}/patients`, headers: bearer(token) });
 const requireMfa = async (adminToken: string, clinicId: string, on: boolean, expectedVersion: number) => {
   const res = await t.app.inject({
     method: 'PUT',
@@ -47,11 +49,21 @@ describe('TOTP enrolment and sign-in', () => {
     // Re-enrolling before confirming replaces the secret; the old one no longer confirms.
     const again = (await t.app.inject({ method: 'POST', url: '/api/v1/auth/mfa/totp', headers: bearer(doc.token) })).json();
     expect(again.secret).not.toBe(secret);
-    const stale = await t.app.inject({ method: 'POST', url: '/api/v1/auth/mfa/totp/confirm', headers: bearer(doc.token), payload: { code: await new Authenticator(secret).freshCode() } });
+    const stale = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/mfa/totp/confirm',
+      headers: bearer(doc.token),
+      payload: { code: await new Authenticator(secret).freshCode() },
+    });
     expect([stale.statusCode, stale.json().code]).toEqual([400, 'invalid_mfa_code']);
 
     const device = new Authenticator(again.secret);
-    const confirm = await t.app.inject({ method: 'POST', url: '/api/v1/auth/mfa/totp/confirm', headers: bearer(doc.token), payload: { code: await device.freshCode() } });
+    const confirm = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/mfa/totp/confirm',
+      headers: bearer(doc.token),
+      payload: { code: await device.freshCode() },
+    });
     expect(confirm.statusCode).toBe(200);
     const codes: string[] = confirm.json().recoveryCodes;
     expect(codes).toHaveLength(10);
@@ -90,12 +102,19 @@ describe('TOTP enrolment and sign-in', () => {
     const again = await second({ challenge: await challengeFor(nurse.email), recoveryCode: recoveryCodes[0] });
     expect([again.statusCode, again.json().code]).toEqual([401, 'invalid_mfa_code']);
 
-    const regen = await t.app.inject({ method: 'POST', url: '/api/v1/auth/mfa/recovery-codes', headers: bearer(ok.json().token), payload: { code: await device.freshCode() } });
+    const regen = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/mfa/recovery-codes',
+      headers: bearer(ok.json().token),
+      payload: { code: await device.freshCode() },
+    });
     expect(regen.statusCode).toBe(200);
     expect(regen.json().recoveryCodes).toHaveLength(10);
     const old = await second({ challenge: await challengeFor(nurse.email), recoveryCode: recoveryCodes[1] });
     expect(old.json().code).toBe('invalid_mfa_code');
-    expect((await second({ challenge: await challengeFor(nurse.email), recoveryCode: regen.json().recoveryCodes[5] })).statusCode).toBe(200);
+    expect((await second({ challenge: await challengeFor(nurse.email), recoveryCode: regen.json().recoveryCodes[5] })).statusCode).toBe(
+      200,
+    );
   });
 
   it('five wrong codes burn the challenge, and count toward the sign-in throttle', async () => {
@@ -116,13 +135,21 @@ describe('TOTP enrolment and sign-in', () => {
   });
 
   it('refuses made-up challenges, malformed codes and both proofs at once with clear codes', async () => {
-    expect((await second({ challenge: 'pcm_madeup', code: '123456' })).json()).toMatchObject({ status: 401, code: 'mfa_challenge_expired' });
+    expect((await second({ challenge: 'pcm_madeup', code: '123456' })).json()).toMatchObject({
+      status: 401,
+      code: 'mfa_challenge_expired',
+    });
     expect((await second({ challenge: 'pcm_madeup', code: '12345' })).json()).toMatchObject({ status: 400, code: 'validation_failed' });
     expect((await second({ challenge: 'pcm_madeup', code: '123456', recoveryCode: 'abcd' })).statusCode).toBe(400);
     expect((await second({ challenge: 'pcm_madeup' })).statusCode).toBe(400);
     const clinic = await t.clinic({ placement: 'pooled' });
     const doc = await t.staff(clinic.id, 'physician');
-    const notEnrolled = await t.app.inject({ method: 'POST', url: '/api/v1/auth/mfa/totp/confirm', headers: bearer(doc.token), payload: { code: '123456' } });
+    const notEnrolled = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/mfa/totp/confirm',
+      headers: bearer(doc.token),
+      payload: { code: '123456' },
+    });
     expect([notEnrolled.statusCode, notEnrolled.json().code]).toEqual([409, 'mfa_not_enrolled']);
     const noAuth = await t.app.inject({ method: 'POST', url: '/api/v1/auth/mfa/totp' });
     expect(noAuth.statusCode).toBe(401);
@@ -132,16 +159,31 @@ describe('TOTP enrolment and sign-in', () => {
     const clinic = await t.clinic({ placement: 'pooled' });
     const doc = await t.staff(clinic.id, 'physician');
     const { device } = await enrolTotp(t.app, doc.token);
-    const wrong = await t.app.inject({ method: 'DELETE', url: '/api/v1/auth/mfa/totp', headers: bearer(doc.token), payload: { code: device.wrongCode() } });
+    const wrong = await t.app.inject({
+      method: 'DELETE',
+      url: '/api/v1/auth/mfa/totp',
+      headers: bearer(doc.token),
+      payload: { code: device.wrongCode() },
+    });
     expect([wrong.statusCode, wrong.json().code]).toEqual([400, 'invalid_mfa_code']);
-    const off = await t.app.inject({ method: 'DELETE', url: '/api/v1/auth/mfa/totp', headers: bearer(doc.token), payload: { code: await device.freshCode() } });
+    const off = await t.app.inject({
+      method: 'DELETE',
+      url: '/api/v1/auth/mfa/totp',
+      headers: bearer(doc.token),
+      payload: { code: await device.freshCode() },
+    });
     expect(off.statusCode).toBe(204);
     const res = await login(doc.email);
     expect(res.statusCode).toBe(200);
     expect((await me(res.json().token)).json()).toMatchObject({ authMethod: 'password', mfa: { enrolled: false } });
     // With the phone gone, a recovery code is the proof (and is spent doing it).
     const { recoveryCodes } = await enrolTotp(t.app, res.json().token);
-    const off2 = await t.app.inject({ method: 'DELETE', url: '/api/v1/auth/mfa/totp', headers: bearer(res.json().token), payload: { recoveryCode: recoveryCodes[0] } });
+    const off2 = await t.app.inject({
+      method: 'DELETE',
+      url: '/api/v1/auth/mfa/totp',
+      headers: bearer(res.json().token),
+      payload: { recoveryCode: recoveryCodes[0] },
+    });
     expect(off2.statusCode).toBe(204);
     expect((await me(res.json().token)).json().mfa).toEqual({ enrolled: false });
   });
@@ -152,13 +194,24 @@ describe('TOTP enrolment and sign-in', () => {
     const admin = await t.staff(clinic.id, 'clinic_admin');
     await enrolTotp(t.app, doc.token);
     const reset = (token: string, userId = doc.userId) =>
-      t.app.inject({ method: 'DELETE', url: `/api/v1/platform/users/${userId}/mfa`, headers: bearer(token), payload: { reason: 'lost phone, identity checked by video' } });
+      t.app.inject({
+        method: 'DELETE',
+        url: `/api/v1/platform/users/${userId}/mfa`,
+        headers: bearer(token),
+        payload: { reason: 'lost phone, identity checked by video' },
+      });
     expect((await reset(admin.token)).json().code).toBe('operator_only');
     expect((await reset(t.operatorToken, 'usr_01m8bv5kezc4mn50xc39cqv2gt')).statusCode).toBe(404);
     expect((await reset(t.operatorToken)).statusCode).toBe(204);
     expect((await login(doc.email)).statusCode).toBe(200);
-    const trail = await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinic.id}/identity/audit?action=mfa.reset`, headers: bearer(admin.token) });
-    expect(trail.json().items).toMatchObject([{ resourceId: doc.userId, reason: 'lost phone, identity checked by video', before: { enrolled: true }, after: { enrolled: false } }]);
+    const trail = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/clinics/${clinic.id}/identity/audit?action=mfa.reset`,
+      headers: bearer(admin.token),
+    });
+    expect(trail.json().items).toMatchObject([
+      { resourceId: doc.userId, reason: 'lost phone, identity checked by video', before: { enrolled: true }, after: { enrolled: false } },
+    ]);
   });
 });
 
@@ -181,13 +234,19 @@ describe('MFA required per clinic', () => {
     const stranger = await t.staff(b.id, 'physician');
     expect((await patients(stranger.token, a.id)).statusCode).toBe(404);
     // The admin who turned it on is bound by it too.
-    const settingsA = (tok: string) => t.app.inject({ method: 'GET', url: `/api/v1/clinics/${a.id}/settings/effective`, headers: bearer(tok) });
+    const settingsA = (tok: string) =>
+      t.app.inject({ method: 'GET', url: `/api/v1/clinics/${a.id}/settings/effective`, headers: bearer(tok) });
     expect((await settingsA(adminA.token)).json().code).toBe('mfa_required');
 
     const { device } = await enrolTotp(t.app, token); // the same session, upgraded by confirming
     expect((await patients(token, a.id)).statusCode).toBe(200);
     expect((await patients(token, b.id)).statusCode).toBe(200);
-    const disable = await t.app.inject({ method: 'DELETE', url: '/api/v1/auth/mfa/totp', headers: bearer(token), payload: { code: await device.freshCode() } });
+    const disable = await t.app.inject({
+      method: 'DELETE',
+      url: '/api/v1/auth/mfa/totp',
+      headers: bearer(token),
+      payload: { code: await device.freshCode() },
+    });
     expect([disable.statusCode, disable.json().code, disable.json().clinics]).toEqual([409, 'mfa_required_by_clinic', [a.id]]);
     expect((await me(token)).json().mfa).toEqual({ enrolled: true });
 
@@ -205,17 +264,33 @@ describe('MFA required per clinic', () => {
     const clinic = await t.clinic({ placement: 'schema', region: 'eu-central', tier: 'mid' });
     const doc = await t.staff(clinic.id, 'physician');
     const node2 = await t.secondNode();
-    expect((await node2.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinic.id}/patients`, headers: bearer(doc.token) })).statusCode).toBe(200);
+    expect(
+      (await node2.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinic.id}/patients`, headers: bearer(doc.token) })).statusCode,
+    ).toBe(200);
     const url = '/api/v1/platform/regions/eu-central/settings/security';
     const version = (await t.app.inject({ method: 'GET', url, headers: bearer(t.operatorToken) })).json().version;
-    const put = await t.app.inject({ method: 'PUT', url, headers: bearer(t.operatorToken), payload: { values: { mfaRequired: true }, locked: ['mfaRequired'], expectedVersion: version, reason: 'GDPR region policy' } });
+    const put = await t.app.inject({
+      method: 'PUT',
+      url,
+      headers: bearer(t.operatorToken),
+      payload: { values: { mfaRequired: true }, locked: ['mfaRequired'], expectedVersion: version, reason: 'GDPR region policy' },
+    });
     expect(put.statusCode).toBe(200);
     const until = Date.now() + 1000;
     let code = '';
-    while (Date.now() < until && (code = (await node2.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinic.id}/patients`, headers: bearer(doc.token) })).json().code) !== 'mfa_required')
+    while (
+      Date.now() < until &&
+      (code = (await node2.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinic.id}/patients`, headers: bearer(doc.token) })).json()
+        .code) !== 'mfa_required'
+    )
       await new Promise((r) => setTimeout(r, 10));
     expect(code).toBe('mfa_required');
-    const lift = await t.app.inject({ method: 'PUT', url, headers: bearer(t.operatorToken), payload: { values: {}, locked: [], expectedVersion: version + 1, reason: 'end of test' } });
+    const lift = await t.app.inject({
+      method: 'PUT',
+      url,
+      headers: bearer(t.operatorToken),
+      payload: { values: {}, locked: [], expectedVersion: version + 1, reason: 'end of test' },
+    });
     expect(lift.statusCode).toBe(200);
   });
 });

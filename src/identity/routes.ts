@@ -32,7 +32,12 @@ async function clinicsOf(p: Platform, memberships: { clinicId: string; role: str
   for (const m of memberships) {
     const clinic = await p.clinics.get(m.clinicId);
     if (!clinic) continue;
-    out.push({ ...m, clinicSlug: clinic.slug, clinicName: (await clinicLook(p.settings, clinic)).displayName, roleName: names.get(`${m.clinicId}/${m.role}`) ?? m.role });
+    out.push({
+      ...m,
+      clinicSlug: clinic.slug,
+      clinicName: (await clinicLook(p.settings, clinic)).displayName,
+      roleName: names.get(`${m.clinicId}/${m.role}`) ?? m.role,
+    });
   }
   return out;
 }
@@ -55,10 +60,17 @@ export const identityRoutes =
       handler: async (req, reply) => {
         const step = await signIn.password(req.body.email, req.body.password);
         if (step.kind === 'second_factor')
-          return sendProblem(req, reply, 401, 'mfa_required', 'This account uses two-factor sign-in: send a code from the authenticator app, or a recovery code, with the challenge to POST /api/v1/auth/login/mfa', {
-            challenge: step.challenge,
-            challengeExpiresAt: step.expiresAt,
-          });
+          return sendProblem(
+            req,
+            reply,
+            401,
+            'mfa_required',
+            'This account uses two-factor sign-in: send a code from the authenticator app, or a recovery code, with the challenge to POST /api/v1/auth/login/mfa',
+            {
+              challenge: step.challenge,
+              challengeExpiresAt: step.expiresAt,
+            },
+          );
         req.log.info({ userId: step.session.user.id, authMethod: 'password' }, 'signed in');
         return step.session;
       },
@@ -73,7 +85,10 @@ export const identityRoutes =
         body: z
           .strictObject({
             challenge: z.string().min(1).max(200),
-            code: z.string().regex(/^\d{6}$/, 'must be the 6-digit code of the authenticator app').optional(),
+            code: z
+              .string()
+              .regex(/^\d{6}$/, 'must be the 6-digit code of the authenticator app')
+              .optional(),
             recoveryCode: z.string().min(1).max(64).optional(),
           })
           .refine((b) => (b.code === undefined) !== (b.recoveryCode === undefined), 'give either code or recoveryCode'),
@@ -113,7 +128,12 @@ export const identityRoutes =
     });
 
     app.post('/api/v1/auth/logout', {
-      schema: { tags: ['auth'], summary: 'Sign out: the bearer token stops working', security, response: { 204: z.null(), ...problemResponses } },
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign out: the bearer token stops working',
+        security,
+        response: { 204: z.null(), ...problemResponses },
+      },
       handler: async (req, reply) => {
         await signIn.signOut(principalOf(req));
         return reply.code(204).send(null);

@@ -10,8 +10,18 @@ afterAll(() => t?.close());
 
 const post = (url: string, payload?: object, token?: string) =>
   t.app.inject({ method: 'POST', url, ...(payload ? { payload } : {}), ...(token ? { headers: bearer(token) } : {}) });
-const trail = (token: string, clinicId: string, query = '') => t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinicId}/identity/audit${query}`, headers: bearer(token) });
-type Entry = { id: number; clinicId: string; action: string; outcome: string; reason: string | null; actor: { kind: string; id: string | null }; after: Record<string, unknown> | null; ip: string | null };
+const trail = (token: string, clinicId: string, query = '') =>
+  t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinicId}/identity/audit${query}`, headers: bearer(token) });
+type Entry = {
+  id: number;
+  clinicId: string;
+  action: string;
+  outcome: string;
+  reason: string | null;
+  actor: { kind: string; id: string | null };
+  after: Record<string, unknown> | null;
+  ip: string | null;
+};
 
 describe('the sign-in audit trail', () => {
   it('records sign-ins, failures with their reason and every MFA step in each clinic of the user, and no secret', async () => {
@@ -83,24 +93,42 @@ describe('the sign-in audit trail', () => {
   it('unknown emails and operators are recorded without a clinic; a lockout says so', async () => {
     const email = `nobody.${Date.now()}@elsewhere.test`;
     expect((await post('/api/v1/auth/login', { email, password: 'guess' })).json().code).toBe('invalid_credentials');
-    const unknown = await t.p.control.selectFrom('identity_audit').selectAll().where('action', '=', 'signin.failed').where('reason', '=', 'unknown_email').execute();
+    const unknown = await t.p.control
+      .selectFrom('identity_audit')
+      .selectAll()
+      .where('action', '=', 'signin.failed')
+      .where('reason', '=', 'unknown_email')
+      .execute();
     const row = unknown.find((r) => (r.after as { email?: string } | null)?.email === email);
     expect(row).toMatchObject({ clinic_id: null, actor_kind: 'anonymous', actor_id: null, outcome: 'failure' });
     expect(JSON.stringify(row)).not.toContain('guess');
 
     await t.login(`operator@${t.instance}.test`, 'operator-password-1');
     const op = await t.p.users.byEmail(`operator@${t.instance}.test`);
-    const opRows = await t.p.control.selectFrom('identity_audit').selectAll().where('actor_id', '=', op!.id).where('action', '=', 'signin').execute();
+    const opRows = await t.p.control
+      .selectFrom('identity_audit')
+      .selectAll()
+      .where('actor_id', '=', op!.id)
+      .where('action', '=', 'signin')
+      .execute();
     expect(opRows.length).toBeGreaterThan(0);
     expect(opRows.every((r) => r.clinic_id === null)).toBe(true);
 
     const clinic = await t.clinic({ placement: 'pooled' });
     const admin = await t.staff(clinic.id, 'clinic_admin');
     const victim = await t.staff(clinic.id, 'scheduler');
-    for (let i = 0; i < t.p.config.signIn.maxFailures; i++) await post('/api/v1/auth/login', { email: victim.email, password: `wrong-${i}` });
+    for (let i = 0; i < t.p.config.signIn.maxFailures; i++)
+      await post('/api/v1/auth/login', { email: victim.email, password: `wrong-${i}` });
     expect((await post('/api/v1/auth/login', { email: victim.email, password: STAFF_PASSWORD })).json().code).toBe('invalid_credentials');
     const failures: Entry[] = (await trail(admin.token, clinic.id, `?actorId=${victim.userId}&action=signin.failed`)).json().items;
-    expect(failures.map((e) => e.reason)).toEqual(['throttled', 'bad_password', 'bad_password', 'bad_password', 'bad_password', 'bad_password']);
+    expect(failures.map((e) => e.reason)).toEqual([
+      'throttled',
+      'bad_password',
+      'bad_password',
+      'bad_password',
+      'bad_password',
+      'bad_password',
+    ]);
     expect(failures[0]!.after).toEqual({ held: 'account_address', retryAfter: 1 });
   });
 });
@@ -124,7 +152,9 @@ describe('reading the identity trail', () => {
     const seen: number[] = [];
     let before: number | null = null;
     do {
-      const page: { items: Entry[]; nextBefore: number | null } = (await trail(adminA.token, a.id, `?limit=3${before ? `&before=${before}` : ''}`)).json();
+      const page: { items: Entry[]; nextBefore: number | null } = (
+        await trail(adminA.token, a.id, `?limit=3${before ? `&before=${before}` : ''}`)
+      ).json();
       expect(page.items.length).toBeLessThanOrEqual(3);
       seen.push(...page.items.map((e) => e.id));
       before = page.nextBefore;

@@ -46,7 +46,11 @@ export class SignInThrottle {
     // Counts only (`add`); the points are never reached.
     this.pairFailures = limits.limiter({ name: 'signin-pair-failures', points: 1_000_000, windowSeconds: PAIR_MEMORY_SECONDS });
     this.pairHold = limits.limiter({ name: 'signin-pair-hold', points: 1, windowSeconds: 1 });
-    this.addressFailures = limits.limiter({ name: 'signin-address-failures', points: policy.addressMaxFailures, windowSeconds: ADDRESS_WINDOW_SECONDS });
+    this.addressFailures = limits.limiter({
+      name: 'signin-address-failures',
+      points: policy.addressMaxFailures,
+      windowSeconds: ADDRESS_WINDOW_SECONDS,
+    });
   }
 
   /** Whether an attempt for `email` from `address` is held back now, and for how long. */

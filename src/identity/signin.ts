@@ -40,7 +40,13 @@ const challengeExpired = () =>
   new AppError(401, 'mfa_challenge_expired', 'This sign-in has expired or was used up; sign in with your password again');
 /** The second step is reached only with the password, so saying "wait" there tells nothing new. */
 const secondFactorHeld = (held: HeldBack) =>
-  new AppError(429, 'signin_throttled', 'Too many failed sign-ins from this address; try again later', { retryAfter: held.retryAfter }, { 'retry-after': String(held.retryAfter) });
+  new AppError(
+    429,
+    'signin_throttled',
+    'Too many failed sign-ins from this address; try again later',
+    { retryAfter: held.retryAfter },
+    { 'retry-after': String(held.retryAfter) },
+  );
 /** Where the request came from (set from `req.ip` by the app's first hook); the throttle counts by it. */
 const clientAddress = (): string | null => currentContext()?.clientAddress ?? null;
 
@@ -74,7 +80,13 @@ export class SignIn {
       await verifyPassword(password, await decoyHash());
       const user = await this.p.users.byEmail(email);
       const after = { held: held.scope, retryAfter: held.retryAfter, ...(user ? {} : { email: email.trim() }) };
-      await recordAccountEvent(db, user?.id ?? null, { actor: user ? userActor(user.id) : anonymousActor, action: 'signin.failed', outcome: 'failure', reason: 'throttled', after });
+      await recordAccountEvent(db, user?.id ?? null, {
+        actor: user ? userActor(user.id) : anonymousActor,
+        action: 'signin.failed',
+        outcome: 'failure',
+        reason: 'throttled',
+        after,
+      });
       throw invalidCredentials();
     }
     const r = await this.p.users.checkPassword(email, password);
@@ -95,7 +107,10 @@ export class SignIn {
       .where('user_id', '=', r.user.id)
       .where((eb) => eb.or([eb('expires_at', '<', new Date()), eb('consumed_at', 'is not', null)]))
       .execute();
-    await db.insertInto('mfa_challenges').values({ token_hash: hash(challenge), user_id: r.user.id, expires_at: expiresAt, consumed_at: null }).execute();
+    await db
+      .insertInto('mfa_challenges')
+      .values({ token_hash: hash(challenge), user_id: r.user.id, expires_at: expiresAt, consumed_at: null })
+      .execute();
     return { kind: 'second_factor', challenge, expiresAt: expiresAt.toISOString() };
   }
 
@@ -105,7 +120,13 @@ export class SignIn {
     const method: AuthMethod = 'code' in proof ? 'totp' : 'recovery_code';
     const found = await db.selectFrom('mfa_challenges').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
     const fail = async (userId: string | null, reason: string, after?: object) =>
-      recordAccountEvent(db, userId, { actor: userId ? userActor(userId) : anonymousActor, action: 'signin.failed', outcome: 'failure', reason, after: { method, ...after } });
+      recordAccountEvent(db, userId, {
+        actor: userId ? userActor(userId) : anonymousActor,
+        action: 'signin.failed',
+        outcome: 'failure',
+        reason,
+        after: { method, ...after },
+      });
     // A dead challenge is answered as such before the lockout: the client's next step is the password either way.
     if (!found || found.consumed_at || found.expires_at <= new Date() || found.attempts >= CHALLENGE_ATTEMPTS) {
       await fail(found?.user_id ?? null, 'mfa_challenge_expired');
@@ -142,7 +163,9 @@ export class SignIn {
       const attemptsLeft = CHALLENGE_ATTEMPTS - claimed.attempts;
       if (spent || attemptsLeft === 0)
         await trx.updateTable('mfa_challenges').set({ consumed_at: sql<Date>`now()` }).where('token_hash', '=', tokenHash).execute();
-      return spent ? { kind: 'ok' as const, remainingRecoveryCodes: typeof check === 'number' ? check : null } : { kind: 'refused' as const, check, attemptsLeft };
+      return spent
+        ? { kind: 'ok' as const, remainingRecoveryCodes: typeof check === 'number' ? check : null }
+        : { kind: 'refused' as const, check, attemptsLeft };
     });
 
     if (outcome.kind === 'expired') {
@@ -158,13 +181,21 @@ export class SignIn {
         : new AppError(401, 'invalid_mfa_code', 'The code is not correct', { attemptsLeft: outcome.attemptsLeft });
     }
     if (outcome.remainingRecoveryCodes !== null)
-      await recordAccountEvent(db, userId, { actor: userActor(userId), action: 'mfa.recovery_code.used', after: { remaining: outcome.remainingRecoveryCodes } });
+      await recordAccountEvent(db, userId, {
+        actor: userActor(userId),
+        action: 'mfa.recovery_code.used',
+        after: { remaining: outcome.remainingRecoveryCodes },
+      });
     return this.open(user, method, address);
   }
 
   async signOut(principal: Principal): Promise<void> {
     await this.p.sessions.revoke(principal);
-    await recordAccountEvent(this.p.control, principal.userId, { actor: userActor(principal.userId), action: 'signout', after: { method: principal.authMethod } });
+    await recordAccountEvent(this.p.control, principal.userId, {
+      actor: userActor(principal.userId),
+      action: 'signout',
+      after: { method: principal.authMethod },
+    });
   }
 
   private async open(user: User, method: AuthMethod, address: string | null): Promise<SignedIn> {

@@ -72,7 +72,12 @@ export class TotpFactor {
 
   /** Checks a code of a confirmed seed and, when it is good and new, spends its time step. */
   async verify(userId: string, code: string, db: Kysely<ControlDB> = this.db): Promise<CodeCheck> {
-    const row = await db.selectFrom('user_mfa').select('secret_ciphertext').where('user_id', '=', userId).where('confirmed_at', 'is not', null).executeTakeFirst();
+    const row = await db
+      .selectFrom('user_mfa')
+      .select('secret_ciphertext')
+      .where('user_id', '=', userId)
+      .where('confirmed_at', 'is not', null)
+      .executeTakeFirst();
     if (!row) return 'invalid';
     const step = this.acceptedStep(row.secret_ciphertext, code);
     if (step === null) return 'invalid';
@@ -165,10 +170,6 @@ function newRecoveryCode(): string {
  * normalised first (case, dashes, spaces, and the letters Crockford base32 reads as digits).
  */
 export function hashRecoveryCode(code: string): string {
-  const normal = code
-    .toLowerCase()
-    .replace(/[\s-]/g, '')
-    .replace(/[o]/g, '0')
-    .replace(/[il]/g, '1');
+  const normal = code.toLowerCase().replace(/[\s-]/g, '').replace(/[o]/g, '0').replace(/[il]/g, '1');
   return createHash('sha256').update(normal).digest('hex');
 }

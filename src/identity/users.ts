@@ -129,7 +129,7 @@ export class UserDirectory {
       .selectAll()
       .where((eb) => eb(eb.fn('lower', ['email']), '=', email.trim().toLowerCase()))
       .executeTakeFirst();
-    if (!row || !row.password_hash) {
+    if (!row?.password_hash) {
       await verifyPassword(password, await decoyHash());
       return row ? { ok: false, reason: 'password_not_set', userId: row.id } : { ok: false, reason: 'unknown_email', userId: null };
     }

@@ -73,7 +73,10 @@ describe('a clinic reaching for another clinic gets 404', () => {
         expect(res.json().code, name).toBe('clinic_not_found');
       }
       // B's patient id inside A's own path: the record does not exist for A.
-      for (const res of [await as('GET', `${aUrl}/${b.patientId}`), await as('PATCH', `${aUrl}/${b.patientId}`, { givenName: 'Hijacked' })]) {
+      for (const res of [
+        await as('GET', `${aUrl}/${b.patientId}`),
+        await as('PATCH', `${aUrl}/${b.patientId}`, { givenName: 'Hijacked' }),
+      ]) {
         expect(res.statusCode, name).toBe(404);
         expect(res.json().code, name).toBe('patient_not_found');
       }
@@ -84,9 +87,15 @@ describe('a clinic reaching for another clinic gets 404', () => {
       expect(smuggledPatch.statusCode, name).toBe(400);
       // A's list shows A's patients only.
       const list = await as('GET', aUrl);
-      expect(list.json().items.every((p: { clinicId: string }) => p.clinicId === a.clinic.id), name).toBe(true);
+      expect(
+        list.json().items.every((p: { clinicId: string }) => p.clinicId === a.clinic.id),
+        name,
+      ).toBe(true);
       // A's own reads find A's rows, and only those: the list is A's one patient, and a get returns it.
-      expect(list.json().items.map((p: { id: string }) => p.id), name).toEqual([a.patientId]);
+      expect(
+        list.json().items.map((p: { id: string }) => p.id),
+        name,
+      ).toEqual([a.patientId]);
       const own = await as('GET', `${aUrl}/${a.patientId}`);
       expect([own.statusCode, own.json().id, own.json().clinicId], name).toEqual([200, a.patientId, a.clinic.id]);
     });

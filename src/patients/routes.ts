@@ -34,19 +34,28 @@ export const patientRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     handler: async (req) => {
       const { q, ids, limit } = req.query;
-      if (!q && !ids) return req.clinic.read((scope) => listPatients(scope, req.query), (page) => ({ detail: { count: page.items.length } }));
+      if (!q && !ids)
+        return req.clinic.read(
+          (scope) => listPatients(scope, req.query),
+          (page) => ({ detail: { count: page.items.length } }),
+        );
       const items = await req.clinic.read(
         (scope) => (ids ? patientsByIds(scope, ids) : searchPatients(scope, q!, limit)),
         (found) => ({ detail: { count: found.length } }),
       );
       // A search shows named patients: one record per patient shown, so the trail answers "who looked this patient up".
-      await req.clinic.record(items.map((x) => ({ action: 'search' as const, resourceType: 'Patient', resourceId: x.id, patientId: x.id })));
+      await req.clinic.record(
+        items.map((x) => ({ action: 'search' as const, resourceType: 'Patient', resourceId: x.id, patientId: x.id })),
+      );
       return { items, nextCursor: null };
     },
   });
 
   app.post('/patients', {
-    config: { permission: 'patient.write', phi: auditAs(() => ({ action: 'create', resourceType: 'Patient', resourceId: null, patientId: null })) },
+    config: {
+      permission: 'patient.write',
+      phi: auditAs(() => ({ action: 'create', resourceType: 'Patient', resourceId: null, patientId: null })),
+    },
     schema: { tags, summary: 'Register a patient', body: PatientInput, response: { 201: Patient, ...problemResponses } },
     handler: async (req, reply) => {
       const patient = await req.clinic.write(
@@ -58,7 +67,15 @@ export const patientRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   app.get('/patients/:patientId', {
-    config: { permission: 'patient.read', phi: auditAs(({ params }) => ({ action: 'read', resourceType: 'Patient', resourceId: params.patientId ?? null, patientId: params.patientId ?? null })) },
+    config: {
+      permission: 'patient.read',
+      phi: auditAs(({ params }) => ({
+        action: 'read',
+        resourceType: 'Patient',
+        resourceId: params.patientId ?? null,
+        patientId: params.patientId ?? null,
+      })),
+    },
     schema: { tags, summary: 'One patient', params: PatientParams, response: { 200: Patient, ...problemResponses } },
     handler: async (req) => req.clinic.read((scope) => getPatient(scope, req.params.patientId)),
   });
@@ -72,10 +89,21 @@ export const patientRoutes: FastifyPluginAsyncZod = async (app) => {
         resourceType: 'Patient',
         resourceId: params.patientId ?? null,
         patientId: params.patientId ?? null,
-        detail: { fields: Object.keys(body as object).filter((k) => k !== 'version').sort().join(',') },
+        detail: {
+          fields: Object.keys(body as object)
+            .filter((k) => k !== 'version')
+            .sort()
+            .join(','),
+        },
       })),
     },
-    schema: { tags, summary: 'Change a patient’s demographics (check-and-set on version)', params: PatientParams, body: PatientPatch, response: { 200: Patient, ...problemResponses } },
+    schema: {
+      tags,
+      summary: 'Change a patient’s demographics (check-and-set on version)',
+      params: PatientParams,
+      body: PatientPatch,
+      response: { 200: Patient, ...problemResponses },
+    },
     handler: async (req) => req.clinic.write((scope) => updatePatient(scope, req.params.patientId, req.body)),
   });
 };

@@ -19,7 +19,10 @@ export const PatientInput = z.strictObject({
   sex: sex.default('unknown'),
   mrn: z.string().trim().min(1).max(64).optional(),
   email: z.string().email().max(320).optional(),
-  phone: z.string().regex(/^\+?[0-9 ()-]{5,32}$/, 'must be a phone number').optional(),
+  phone: z
+    .string()
+    .regex(/^\+?[0-9 ()-]{5,32}$/, 'must be a phone number')
+    .optional(),
 });
 
 export const PatientPatch = z
@@ -30,7 +33,10 @@ export const PatientPatch = z
     sex,
     mrn: z.string().trim().min(1).max(64).nullable(),
     email: z.string().email().max(320).nullable(),
-    phone: z.string().regex(/^\+?[0-9 ()-]{5,32}$/, 'must be a phone number').nullable(),
+    phone: z
+      .string()
+      .regex(/^\+?[0-9 ()-]{5,32}$/, 'must be a phone number')
+      .nullable(),
     /** Optional optimistic concurrency: the version the client last saw. */
     version: z.number().int().positive(),
   })
@@ -64,14 +70,18 @@ export const PatientListQuery = z.strictObject({
     .max(100)
     .refine((v) => !v.includes('\u0000'), 'must not contain NUL')
     .optional()
-    .describe('search: every word starts the given or family name, or the whole text starts the MRN; the first `limit` matches by name, no cursor'),
+    .describe(
+      'search: every word starts the given or family name, or the whole text starts the MRN; the first `limit` matches by name, no cursor',
+    ),
   ids: z
     .string()
     .max(60 * 31)
     .transform((v) => v.split(','))
     .pipe(z.array(idSchema('patient')).min(1).max(60))
     .optional()
-    .describe('comma-separated patient ids (at most 60, so the query stays within the edge’s 2 KB per value): these patients, where they exist in this clinic'),
+    .describe(
+      'comma-separated patient ids (at most 60, so the query stays within the edge’s 2 KB per value): these patients, where they exist in this clinic',
+    ),
 });
 
 export type PatientInput = z.infer<typeof PatientInput>;

@@ -58,7 +58,9 @@ type PatientRow = Omit<Selectable<PatientsTable>, 'created_at' | 'updated_at'> &
 // The patient reads are the busiest queries of the platform: compiled once (db/precompiled.ts). A page is
 // chosen first and its timestamps written as text after, so a plan that sorts (say, on stale statistics)
 // never formats the rows it does not return.
-const patientById = precompiled((db: Kysely<TenantDB>, a: { id: string }) => db.selectFrom('patients').select(patientColumns).where('id', '=', a.id));
+const patientById = precompiled((db: Kysely<TenantDB>, a: { id: string }) =>
+  db.selectFrom('patients').select(patientColumns).where('id', '=', a.id),
+);
 const firstPatients = precompiled((db: Kysely<TenantDB>, a: { take: number }) =>
   db
     .selectFrom((eb) => eb.selectFrom('patients').selectAll().orderBy('id').limit(a.take).as('patients'))
@@ -114,7 +116,13 @@ export async function searchPatients(scope: TenantScope, text: string, limit: nu
 
 /** The patients of these ids that exist in this clinic (another clinic's ids find nothing), by name. */
 export async function patientsByIds(scope: TenantScope, ids: readonly string[]): Promise<Patient[]> {
-  const rows = await scope.db.selectFrom('patients').select(patientColumns).where('id', 'in', ids).orderBy('family_name').orderBy('given_name').execute();
+  const rows = await scope.db
+    .selectFrom('patients')
+    .select(patientColumns)
+    .where('id', 'in', ids)
+    .orderBy('family_name')
+    .orderBy('given_name')
+    .execute();
   return rows.map(toPatient);
 }
 

@@ -18,7 +18,12 @@ describe('patient timestamps', () => {
       const clinic = await t.clinic({ placement });
       const { token } = await t.staff(clinic.id, 'physician');
       const url = `/api/v1/clinics/${clinic.id}/patients`;
-      const created = await t.app.inject({ method: 'POST', url, headers: bearer(token), payload: { givenName: 'A', familyName: 'B', birthDate: '1980-01-01' } });
+      const created = await t.app.inject({
+        method: 'POST',
+        url,
+        headers: bearer(token),
+        payload: { givenName: 'A', familyName: 'B', birthDate: '1980-01-01' },
+      });
       expect(created.statusCode).toBe(201);
       const id = created.json().id as string;
       const updated = await t.app.inject({ method: 'PATCH', url: `${url}/${id}`, headers: bearer(token), payload: { givenName: 'C' } });

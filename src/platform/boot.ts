@@ -31,7 +31,8 @@ export async function resolveStores(config: Config, log: Logger): Promise<{ conf
   const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${config.embeddedPgPort}/postgres`;
   let embedded: EmbeddedServer | undefined;
   const running = await runningDataDirectory(url);
-  if (running === undefined) embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, password, log });
+  if (running === undefined)
+    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, password, log });
   else if (running !== resolve(config.dataDir, 'pg'))
     throw new Error(
       `POLYCLINIC_EMBEDDED_PG_PORT: port ${config.embeddedPgPort} is served by another PostgreSQL (data in ${running}), not this deployment's; choose a free port`,

@@ -69,7 +69,10 @@ export class Limits {
   limiter(rule: LimitRule): Limiter {
     const existing = this.limiters.get(rule.name);
     if (existing) {
-      const same = existing.rule.points === rule.points && existing.rule.windowSeconds === rule.windowSeconds && existing.rule.blockSeconds === rule.blockSeconds;
+      const same =
+        existing.rule.points === rule.points &&
+        existing.rule.windowSeconds === rule.windowSeconds &&
+        existing.rule.blockSeconds === rule.blockSeconds;
       if (!same) throw new Error(`limit ${rule.name} is already defined with other numbers`);
       return existing;
     }
@@ -141,5 +144,8 @@ export function addressKey(address: string | null | undefined): string {
   const left = head ? head.split(':') : [];
   const right = tail ? tail.split(':') : [];
   const groups = address.includes('::') ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right] : left;
-  return `${groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => parseInt(g, 16).toString(16))
+    .join(':')}::/64`;
 }

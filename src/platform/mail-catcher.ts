@@ -53,8 +53,11 @@ export async function startMailCatcher(opts: { dir?: string; log?: Logger; port?
         };
         messages.push(mail);
         if (opts.dir) writeFileSync(join(opts.dir, `${mail.receivedAt.toISOString().replace(/[:.]/g, '-')}-${messages.length}.eml`), raw);
-        opts.log?.info({ to: mail.to, subject: mail.subject, links: mail.text.match(/https?:\/\/\S+/g) ?? [] }, 'mail caught (not delivered)');
-        for (const w of [...waiters]) if (w.match(mail)) (waiters.splice(waiters.indexOf(w), 1), w.resolve(mail));
+        opts.log?.info(
+          { to: mail.to, subject: mail.subject, links: mail.text.match(/https?:\/\/\S+/g) ?? [] },
+          'mail caught (not delivered)',
+        );
+        for (const w of [...waiters]) if (w.match(mail)) waiters.splice(waiters.indexOf(w), 1), w.resolve(mail);
         callback();
       });
     },
@@ -75,7 +78,7 @@ export async function startMailCatcher(opts: { dir?: string; log?: Logger; port?
         waiters.push(w);
         setTimeout(() => {
           const i = waiters.indexOf(w);
-          if (i >= 0) (waiters.splice(i, 1), reject(new Error('no matching mail arrived')));
+          if (i >= 0) waiters.splice(i, 1), reject(new Error('no matching mail arrived'));
         }, timeoutMs).unref();
       });
     },

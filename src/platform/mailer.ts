@@ -24,7 +24,10 @@ export function createMailer(smtpUrl: string | undefined, from: string, log: Log
   if (!smtpUrl)
     return {
       async send(mail) {
-        log.info({ to: mail.to, subject: mail.subject, links: mail.text.match(/https?:\/\/\S+/g) ?? [] }, 'mail not sent: no SMTP relay configured');
+        log.info(
+          { to: mail.to, subject: mail.subject, links: mail.text.match(/https?:\/\/\S+/g) ?? [] },
+          'mail not sent: no SMTP relay configured',
+        );
       },
       close() {},
     };
@@ -37,7 +40,13 @@ export function createMailer(smtpUrl: string | undefined, from: string, log: Log
         subject: mail.subject,
         text: mail.text,
         html: mail.html,
-        attachments: mail.inline?.map((i) => ({ cid: i.cid, filename: i.filename, contentType: i.contentType, content: i.content, contentDisposition: 'inline' })),
+        attachments: mail.inline?.map((i) => ({
+          cid: i.cid,
+          filename: i.filename,
+          contentType: i.contentType,
+          content: i.content,
+          contentDisposition: 'inline',
+        })),
       });
     },
     close: () => transport.close(),

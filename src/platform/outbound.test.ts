@@ -14,7 +14,10 @@ let hits = 0;
 beforeAll(async () => {
   server = createServer((req, res) => {
     hits++;
-    if (req.url === '/ok') res.setHeader('content-type', 'application/json').end(JSON.stringify({ method: req.method, encoding: req.headers['accept-encoding'] }));
+    if (req.url === '/ok')
+      res
+        .setHeader('content-type', 'application/json')
+        .end(JSON.stringify({ method: req.method, encoding: req.headers['accept-encoding'] }));
     else if (req.url === '/echo') {
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString()));
@@ -60,7 +63,10 @@ describe('which addresses are public', () => {
     ['IPv6 loopback and unspecified', ['::1', '::', '[::1]']],
     ['IPv6 link-local, site-local, ULA, multicast', ['fe80::1', 'fe80::1%eth0', 'fec0::1', 'fc00::1', 'fd12:3456::1', 'ff02::1']],
     ['IPv6 cloud metadata (AWS)', ['fd00:ec2::254']],
-    ['IPv4-mapped and -compatible IPv6', ['::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:10.0.0.1', '::ffff:169.254.169.254', '::ffff:8.8.8.8', '::127.0.0.1']],
+    [
+      'IPv4-mapped and -compatible IPv6',
+      ['::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:10.0.0.1', '::ffff:169.254.169.254', '::ffff:8.8.8.8', '::127.0.0.1'],
+    ],
     ['IPv6 forms wrapping IPv4 (NAT64, 6to4, Teredo)', ['64:ff9b::7f00:1', '64:ff9b::a9fe:a9fe', '2002:7f00:1::1', '2001:0:4136:e378::1']],
     ['IPv6 documentation', ['2001:db8::1', '3fff::1']],
     ['not an address', ['not-an-ip', '', '127.1', '2130706433']],
@@ -69,7 +75,16 @@ describe('which addresses are public', () => {
   });
 
   it('accepts public unicast addresses', () => {
-    for (const a of ['8.8.8.8', '1.1.1.1', '93.184.216.34', '172.32.0.1', '100.128.0.1', '2606:4700:4700::1111', '2a00:1450:4001:80b::200e', '[2001:4860:4860::8888]']) {
+    for (const a of [
+      '8.8.8.8',
+      '1.1.1.1',
+      '93.184.216.34',
+      '172.32.0.1',
+      '100.128.0.1',
+      '2606:4700:4700::1111',
+      '2a00:1450:4001:80b::200e',
+      '[2001:4860:4860::8888]',
+    ]) {
       expect(isPublicAddress(a), a).toBe(true);
     }
   });
@@ -102,7 +117,10 @@ describe('the guarded fetch refuses before connecting', () => {
 
   it('a name that resolves to any internal address, even among public ones', async () => {
     const outbound = new Outbound({ resolve: async () => ['93.184.216.34', '10.0.0.5'] });
-    expect(await refusal(outbound.fetch('https://idp.example.com/m'))).toEqual({ code: 'address_refused', message: expect.stringMatching(/resolves to 10\.0\.0\.5/) });
+    expect(await refusal(outbound.fetch('https://idp.example.com/m'))).toEqual({
+      code: 'address_refused',
+      message: expect.stringMatching(/resolves to 10\.0\.0\.5/),
+    });
     const v6 = new Outbound({ resolve: async () => ['2606:4700:4700::1111', '::ffff:127.0.0.1'] });
     expect((await refusal(v6.fetch('https://idp.example.com/m'))).code).toBe('address_refused');
   });
@@ -114,7 +132,14 @@ describe('the guarded fetch refuses before connecting', () => {
   });
 
   it('other schemes, credentials in the URL, and plain http outside the allow-list', async () => {
-    for (const url of ['ftp://idp.example.com/m', 'file:///etc/passwd', 'gopher://127.0.0.1:6379/_x', 'https://user:pw@idp.example.com/m', 'not a url', 'http://idp.example.com/m'])
+    for (const url of [
+      'ftp://idp.example.com/m',
+      'file:///etc/passwd',
+      'gopher://127.0.0.1:6379/_x',
+      'https://user:pw@idp.example.com/m',
+      'not a url',
+      'http://idp.example.com/m',
+    ])
       expect((await refusal(PUBLIC_ONLY.fetch(url))).code, url).toBe('url_refused');
     // Allow-listed development addresses may use http; a public host still may not.
     const mixed = new Outbound({ allow: ['127.0.0.1/32'], resolve: async () => ['93.184.216.34'] });
@@ -136,14 +161,20 @@ describe('what the guarded fetch does when it connects', () => {
     expect((await rebinding.fetch(`http://rebind.test:${port}/ok`)).status).toBe(200);
     expect(lookups).toBe(1); // the socket did not ask again
     // A redirect to the same name is a new hop: looked up and checked again, and now refused.
-    expect(await refusal(rebinding.fetch(`http://rebind.test:${port}/hop`))).toEqual({ code: 'address_refused', message: expect.stringMatching(/resolves to 10\.255\.255\.1/) });
+    expect(await refusal(rebinding.fetch(`http://rebind.test:${port}/hop`))).toEqual({
+      code: 'address_refused',
+      message: expect.stringMatching(/resolves to 10\.255\.255\.1/),
+    });
   });
 
   it('re-checks every redirect: none may lead to the metadata service or a mapped private address', async () => {
     expect((await refusal(LOCAL.fetch(`http://127.0.0.1:${port}/to-metadata`))).code).toBe('address_refused');
     expect((await refusal(LOCAL.fetch(`http://127.0.0.1:${port}/to-mapped`))).code).toBe('address_refused');
     expect((await LOCAL.fetch(`http://127.0.0.1:${port}/hop`)).status).toBe(200);
-    expect(await refusal(LOCAL.fetch(`http://127.0.0.1:${port}/loop`))).toEqual({ code: 'fetch_failed', message: expect.stringMatching(/redirected more than 3 times/) });
+    expect(await refusal(LOCAL.fetch(`http://127.0.0.1:${port}/loop`))).toEqual({
+      code: 'fetch_failed',
+      message: expect.stringMatching(/redirected more than 3 times/),
+    });
   });
 
   it("hands redirects back when asked (redirect: 'manual', as openid-client and jose ask)", async () => {
@@ -152,7 +183,10 @@ describe('what the guarded fetch does when it connects', () => {
   });
 
   it('sends bodies, and a 303 turns a POST into a GET without it', async () => {
-    const posted = await LOCAL.fetch(`http://127.0.0.1:${port}/echo`, { method: 'POST', body: new URLSearchParams({ grant_type: 'authorization_code' }) });
+    const posted = await LOCAL.fetch(`http://127.0.0.1:${port}/echo`, {
+      method: 'POST',
+      body: new URLSearchParams({ grant_type: 'authorization_code' }),
+    });
     expect(await posted.text()).toBe('POST grant_type=authorization_code');
     expect(await (await LOCAL.fetch(`http://127.0.0.1:${port}/post-303`, { method: 'POST', body: 'x=1' })).text()).toBe('GET ');
   });
@@ -161,7 +195,10 @@ describe('what the guarded fetch does when it connects', () => {
     expect((await refusal(LOCAL.fetch(`http://127.0.0.1:${port}/big`, { maxBytes: 1024 }))).code).toBe('too_large');
     expect((await refusal(LOCAL.fetch(`http://127.0.0.1:${port}/big-chunked`, { maxBytes: 4096 }))).code).toBe('too_large');
     const started = Date.now();
-    expect(await refusal(LOCAL.fetch(`http://127.0.0.1:${port}/slow`, { timeoutMs: 300 }))).toEqual({ code: 'fetch_failed', message: expect.stringMatching(/did not answer within/) });
+    expect(await refusal(LOCAL.fetch(`http://127.0.0.1:${port}/slow`, { timeoutMs: 300 }))).toEqual({
+      code: 'fetch_failed',
+      message: expect.stringMatching(/did not answer within/),
+    });
     expect(Date.now() - started).toBeLessThan(1500);
     expect((await refusal(LOCAL.fetch(`http://127.0.0.1:${port}/slow`, { signal: AbortSignal.timeout(200) }))).code).toBe('fetch_failed');
     expect((await LOCAL.fetch(`http://127.0.0.1:${port}/missing`)).status).toBe(404);

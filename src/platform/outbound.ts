@@ -103,8 +103,10 @@ export class Outbound {
       const address = await this.pinnedAddress(url);
       const answer = await send(url, address, { method, headers, body, deadline, maxBytes, signal: init.signal ?? undefined });
       if (!REDIRECTS.has(answer.status) || !answer.headers.has('location') || init.redirect === 'manual') return answer;
-      if (init.redirect === 'error') throw new OutboundRefused('fetch_failed', `${url.host} redirected, and this request follows no redirects`);
-      if (hop >= this.opts.maxRedirects) throw new OutboundRefused('fetch_failed', `${url.host} redirected more than ${this.opts.maxRedirects} times`);
+      if (init.redirect === 'error')
+        throw new OutboundRefused('fetch_failed', `${url.host} redirected, and this request follows no redirects`);
+      if (hop >= this.opts.maxRedirects)
+        throw new OutboundRefused('fetch_failed', `${url.host} redirected more than ${this.opts.maxRedirects} times`);
       url = parseTarget(new URL(answer.headers.get('location')!, url).toString());
       if (answer.status === 303 || ((answer.status === 301 || answer.status === 302) && method === 'POST')) {
         method = 'GET';
@@ -121,7 +123,9 @@ export class Outbound {
     if (isIP(host)) addresses = [host];
     else {
       try {
-        addresses = this.opts.resolve ? await this.opts.resolve(host) : (await dnsLookup(host, { all: true, verbatim: true })).map((a) => a.address);
+        addresses = this.opts.resolve
+          ? await this.opts.resolve(host)
+          : (await dnsLookup(host, { all: true, verbatim: true })).map((a) => a.address);
       } catch {
         throw new OutboundRefused('fetch_failed', `the host ${host} does not resolve`);
       }
@@ -131,7 +135,10 @@ export class Outbound {
     const refused = addresses.find((a) => !this.mayConnect(a));
     if (refused) throw new OutboundRefused('address_refused', `the host ${host} resolves to ${refused}, which is not a public address`);
     if (plainHttp && !addresses.every((a) => this.isAllowListed(a)))
-      throw new OutboundRefused('url_refused', `${url.origin} is not https; plain http is allowed only to allow-listed development addresses`);
+      throw new OutboundRefused(
+        'url_refused',
+        `${url.origin} is not https; plain http is allowed only to allow-listed development addresses`,
+      );
     const address = addresses[0]!;
     return { address, family: isIP(address) === 6 ? 6 : 4 };
   }
@@ -144,7 +151,8 @@ function parseTarget(raw: string): URL {
   } catch {
     throw new OutboundRefused('url_refused', 'the URL is not a URL');
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new OutboundRefused('url_refused', `the URL must use https (got ${url.protocol})`);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new OutboundRefused('url_refused', `the URL must use https (got ${url.protocol})`);
   if (url.username || url.password) throw new OutboundRefused('url_refused', 'the URL must not carry credentials');
   return url;
 }
@@ -196,7 +204,10 @@ function blockList(family: 'ipv4' | 'ipv6', ranges: [string, number][]): BlockLi
 
 function headerRecord(headers: OutboundInit['headers']): Record<string, string> {
   const out: Record<string, string> = {};
-  if (headers instanceof Headers) headers.forEach((v, k) => (out[k.toLowerCase()] = v));
+  if (headers instanceof Headers)
+    headers.forEach((v, k) => {
+      out[k.toLowerCase()] = v;
+    });
   else if (headers) for (const [k, v] of Array.isArray(headers) ? headers : Object.entries(headers)) out[k.toLowerCase()] = v;
   out['accept-encoding'] = 'identity';
   return out;
@@ -212,7 +223,14 @@ async function bodyBytes(body: OutboundInit['body']): Promise<Buffer | undefined
 function send(
   url: URL,
   pinned: { address: string; family: 4 | 6 },
-  req: { method: string; headers: Record<string, string>; body: Buffer | undefined; deadline: number; maxBytes: number; signal: AbortSignal | undefined },
+  req: {
+    method: string;
+    headers: Record<string, string>;
+    body: Buffer | undefined;
+    deadline: number;
+    maxBytes: number;
+    signal: AbortSignal | undefined;
+  },
 ): Promise<Response> {
   const lookup: LookupFunction = (_hostname, options, callback) => {
     if (options.all) (callback as (e: null, a: { address: string; family: number }[]) => void)(null, [pinned]);
@@ -232,13 +250,17 @@ function send(
     };
     const fail = (code: OutboundRefusal, message: string): void => settle(new OutboundRefused(code, message));
     const onAbort = (): void => fail('fetch_failed', `the request to ${url.host} was aborted`);
-    const timer = setTimeout(() => fail('fetch_failed', `${url.host} did not answer within ${Math.max(1, Math.round(remaining / 1000))} s`), Math.max(remaining, 0));
+    const timer = setTimeout(
+      () => fail('fetch_failed', `${url.host} did not answer within ${Math.max(1, Math.round(remaining / 1000))} s`),
+      Math.max(remaining, 0),
+    );
     const client = url.protocol === 'https:' ? https : http;
     const headers = { 'user-agent': 'Polyclinic', ...req.headers, ...(req.body ? { 'content-length': String(req.body.length) } : {}) };
     const request = client.request(url, { method: req.method, lookup, agent: false, headers }, (res) => {
       res.on('error', () => {});
       const status = res.statusCode ?? 0;
-      if (Number(res.headers['content-length'] ?? 0) > req.maxBytes) return fail('too_large', `${url.host} answered with more than ${req.maxBytes} bytes`);
+      if (Number(res.headers['content-length'] ?? 0) > req.maxBytes)
+        return fail('too_large', `${url.host} answered with more than ${req.maxBytes} bytes`);
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (chunk: Buffer) => {
@@ -248,10 +270,17 @@ function send(
       });
       res.on('end', () => {
         const responseHeaders = new Headers();
-        for (const [k, v] of Object.entries(res.headers)) for (const value of Array.isArray(v) ? v : v === undefined ? [] : [v]) responseHeaders.append(k, value);
+        for (const [k, v] of Object.entries(res.headers))
+          for (const value of Array.isArray(v) ? v : v === undefined ? [] : [v]) responseHeaders.append(k, value);
         const nullBody = status === 204 || status === 304 || req.method === 'HEAD';
         try {
-          settle(new Response(nullBody ? null : Buffer.concat(chunks), { status, statusText: res.statusMessage ?? '', headers: responseHeaders }));
+          settle(
+            new Response(nullBody ? null : Buffer.concat(chunks), {
+              status,
+              statusText: res.statusMessage ?? '',
+              headers: responseHeaders,
+            }),
+          );
         } catch (err) {
           fail('fetch_failed', `${url.host} answered HTTP ${status}, which is not a usable response: ${(err as Error).message}`);
         }

@@ -97,6 +97,7 @@ export async function openPlatform(
     {
       instance: config.instance,
       secret: config.secret,
+      tenantTables: TENANT_TABLES,
       poolMax: config.pool.max,
       clinicPoolMax: config.pool.clinicMax,
       clinicIdleMs: config.pool.clinicIdleMs,

@@ -13,7 +13,10 @@ export class RedisBus implements InvalidationBus {
   private readonly reconnectHandlers = new Set<() => void>();
   private subscribing: Promise<unknown> = Promise.resolve();
 
-  private constructor(url: string, private readonly prefix: string) {
+  private constructor(
+    url: string,
+    private readonly prefix: string,
+  ) {
     this.pub = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2 });
     this.sub = new Redis(url, { lazyConnect: true });
     this.sub.on('message', (channel: string, key: string) => {

@@ -55,13 +55,20 @@ describe('a clinic homed in a region this node does not serve', () => {
     const read = await node.inject({ method: 'GET', url: `/api/v1/clinics/${eu.id}/patients?limit=2`, headers: bearer(euDoctor.token) });
     expect(read.statusCode).toBe(307);
     expect(read.headers.location).toBe(`https://eu.polyclinic.test/api/v1/clinics/${eu.id}/patients?limit=2`);
-    const write = await node.inject({ method: 'POST', url: `/api/v1/clinics/${eu.id}/patients`, headers: bearer(euDoctor.token), payload: { givenName: 'A', familyName: 'B', birthDate: '2000-01-01' } });
+    const write = await node.inject({
+      method: 'POST',
+      url: `/api/v1/clinics/${eu.id}/patients`,
+      headers: bearer(euDoctor.token),
+      payload: { givenName: 'A', familyName: 'B', birthDate: '2000-01-01' },
+    });
     expect(write.statusCode).toBe(307);
     // Nothing was written through this node.
     const list = await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${eu.id}/patients`, headers: bearer(euDoctor.token) });
     expect(list.json().items).toHaveLength(0);
 
-    expect((await node.inject({ method: 'GET', url: `/api/v1/clinics/${us.id}/patients`, headers: bearer(usDoctor.token) })).statusCode).toBe(200);
+    expect(
+      (await node.inject({ method: 'GET', url: `/api/v1/clinics/${us.id}/patients`, headers: bearer(usDoctor.token) })).statusCode,
+    ).toBe(200);
     // A stranger learns nothing about where the clinic lives.
     const stranger = await node.inject({ method: 'GET', url: `/api/v1/clinics/${eu.id}/patients`, headers: bearer(usDoctor.token) });
     expect([stranger.statusCode, stranger.json().code]).toEqual([404, 'clinic_not_found']);
@@ -80,6 +87,8 @@ describe('a clinic homed in a region this node does not serve', () => {
     const base = { POLYCLINIC_REGIONS: 'us-east:US' };
     expect(() => loadConfig({ ...base, POLYCLINIC_REGION_ROUTES: 'us-east=https://us.example' })).toThrow(ConfigError);
     expect(() => loadConfig({ ...base, POLYCLINIC_REGION_ROUTES: 'eu-central=ftp://eu' })).toThrow(/POLYCLINIC_REGION_ROUTES/);
-    expect(loadConfig({ ...base, POLYCLINIC_REGION_ROUTES: 'eu-central=https://eu.example/' }).regionRoutes).toEqual({ 'eu-central': 'https://eu.example' });
+    expect(loadConfig({ ...base, POLYCLINIC_REGION_ROUTES: 'eu-central=https://eu.example/' }).regionRoutes).toEqual({
+      'eu-central': 'https://eu.example',
+    });
   });
 });

@@ -21,6 +21,9 @@ export async function regionRedirect(p: Platform, req: FastifyRequest): Promise<
   const clinic = await p.clinics.get(clinicId);
   if (!clinic || p.config.regions.some((r) => r.id === clinic.dataRegion)) return undefined;
   const origin = p.config.regionRoutes[clinic.dataRegion];
-  if (!origin) throw new AppError(421, 'region_not_served', `This clinic is homed in ${clinic.dataRegion}, which this node does not serve`, { region: clinic.dataRegion });
+  if (!origin)
+    throw new AppError(421, 'region_not_served', `This clinic is homed in ${clinic.dataRegion}, which this node does not serve`, {
+      region: clinic.dataRegion,
+    });
   return `${origin}${req.url}`;
 }

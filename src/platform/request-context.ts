@@ -11,7 +11,13 @@ import { AsyncLocalStorage } from 'node:async_hooks';
  * - `system`: work with no request behind it (CLI, jobs, start-up).
  */
 export type Actor =
-  | { readonly kind: 'user'; readonly userId: string; readonly isOperator: boolean; readonly clinicId: string | null; readonly role: string | null }
+  | {
+      readonly kind: 'user';
+      readonly userId: string;
+      readonly isOperator: boolean;
+      readonly clinicId: string | null;
+      readonly role: string | null;
+    }
   | { readonly kind: 'scim_token'; readonly tokenId: string; readonly clinicId: string }
   | { readonly kind: 'anonymous' }
   | { readonly kind: 'system' };

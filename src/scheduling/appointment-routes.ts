@@ -39,7 +39,13 @@ const resourceType = 'Appointment';
 const withPatient = (a: { patientId: string }): Partial<PhiAccess> => ({ patientId: a.patientId });
 /** An access to one appointment named in the path. */
 const oneAppointment = (action: PhiAccess['action'], detail?: Record<string, string | boolean>) =>
-  auditAs(({ params }) => ({ action, resourceType, resourceId: params.appointmentId ?? null, patientId: null, ...(detail ? { detail } : {}) }));
+  auditAs(({ params }) => ({
+    action,
+    resourceType,
+    resourceId: params.appointmentId ?? null,
+    patientId: null,
+    ...(detail ? { detail } : {}),
+  }));
 /** Which filters a calendar search used, never their values. */
 const filtersOf = (q: { providerId?: unknown; date?: unknown; status?: unknown }) => ({
   ...(q.providerId ? { byProvider: true } : {}),
@@ -47,7 +53,12 @@ const filtersOf = (q: { providerId?: unknown; date?: unknown; status?: unknown }
   ...(q.status ? { byStatus: true } : {}),
 });
 
-const STATUS_ACTIONS: { path: string; to: 'checked_in' | 'in_progress' | 'completed' | 'no_show'; permission: Permission; summary: string }[] = [
+const STATUS_ACTIONS: {
+  path: string;
+  to: 'checked_in' | 'in_progress' | 'completed' | 'no_show';
+  permission: Permission;
+  summary: string;
+}[] = [
   { path: 'check-in', to: 'checked_in', permission: 'schedule.write', summary: 'Check the patient in' },
   { path: 'start', to: 'in_progress', permission: 'encounter.write', summary: 'Start the visit' },
   { path: 'complete', to: 'completed', permission: 'encounter.write', summary: 'Complete the visit' },
@@ -60,7 +71,12 @@ export const appointmentRoutes =
     app.post('/appointments', {
       config: {
         permission: 'schedule.write',
-        phi: auditAs(({ body }) => ({ action: 'create', resourceType, resourceId: null, patientId: (body as { patientId: string }).patientId })),
+        phi: auditAs(({ body }) => ({
+          action: 'create',
+          resourceType,
+          resourceId: null,
+          patientId: (body as { patientId: string }).patientId,
+        })),
       },
       schema: {
         tags,
@@ -92,7 +108,12 @@ export const appointmentRoutes =
           detail: { ...filtersOf(query), list: true },
         })),
       },
-      schema: { tags, summary: 'The calendar: appointments by provider, patient, day (or run of days) and status', querystring: AppointmentListQuery, response: { 200: AppointmentPage, ...schedulingProblems } },
+      schema: {
+        tags,
+        summary: 'The calendar: appointments by provider, patient, day (or run of days) and status',
+        querystring: AppointmentListQuery,
+        response: { 200: AppointmentPage, ...schedulingProblems },
+      },
       handler: async (req) => {
         const q = req.query;
         const page = await req.clinic.read(
@@ -104,7 +125,8 @@ export const appointmentRoutes =
                 : q.providerId
                   ? (await getProviderRow(scope, q.providerId)).time_zone
                   : undefined;
-              if (!zone) throw badRequest('time_zone_required', 'A day is read in a time zone: give `tz`, or `providerId` to use the provider’s');
+              if (!zone)
+                throw badRequest('time_zone_required', 'A day is read in a time zone: give `tz`, or `providerId` to use the provider’s');
               day = { date: q.date, zone, days: q.days };
             }
             return listAppointments(scope, {
@@ -120,7 +142,9 @@ export const appointmentRoutes =
         );
         // One record per appointment shown, so the trail answers "who saw this patient's appointments".
         const detail = filtersOf(q);
-        await req.clinic.record(page.items.map((a) => ({ action: 'search' as const, resourceType, resourceId: a.id, patientId: a.patientId, detail })));
+        await req.clinic.record(
+          page.items.map((a) => ({ action: 'search' as const, resourceType, resourceId: a.id, patientId: a.patientId, detail })),
+        );
         return page;
       },
     });
@@ -133,7 +157,12 @@ export const appointmentRoutes =
 
     app.get('/appointments/:appointmentId/history', {
       config: { permission: 'schedule.read', phi: oneAppointment('read', { history: true }) },
-      schema: { tags, summary: 'Every change of an appointment, who made it and when', params: AppointmentParams, response: { 200: AppointmentHistory, ...schedulingProblems } },
+      schema: {
+        tags,
+        summary: 'Every change of an appointment, who made it and when',
+        params: AppointmentParams,
+        response: { 200: AppointmentHistory, ...schedulingProblems },
+      },
       handler: async (req) => {
         const { appointmentId } = req.params;
         const [, history] = await req.clinic.read(
@@ -146,20 +175,35 @@ export const appointmentRoutes =
 
     app.post('/appointments/:appointmentId/reschedule', {
       config: { permission: 'schedule.write', phi: oneAppointment('update', { change: 'rescheduled' }) },
-      schema: { tags, summary: 'Move an appointment to another free slot', params: AppointmentParams, body: RescheduleInput, response: { 200: Appointment, ...schedulingProblems } },
-      handler: async (req) => req.clinic.audited(() => rescheduleAppointment(p, req.clinic.id, req.params.appointmentId, req.body, Date.now()), withPatient),
+      schema: {
+        tags,
+        summary: 'Move an appointment to another free slot',
+        params: AppointmentParams,
+        body: RescheduleInput,
+        response: { 200: Appointment, ...schedulingProblems },
+      },
+      handler: async (req) =>
+        req.clinic.audited(() => rescheduleAppointment(p, req.clinic.id, req.params.appointmentId, req.body, Date.now()), withPatient),
     });
 
     app.post('/appointments/:appointmentId/cancel', {
       config: { permission: 'schedule.write', phi: oneAppointment('update', { change: 'cancelled' }) },
-      schema: { tags, summary: 'Cancel an appointment with a reason', params: AppointmentParams, body: CancelInput, response: { 200: Appointment, ...schedulingProblems } },
-      handler: async (req) => req.clinic.write((scope) => cancelAppointment(scope, req.params.appointmentId, req.body, Date.now()), withPatient),
+      schema: {
+        tags,
+        summary: 'Cancel an appointment with a reason',
+        params: AppointmentParams,
+        body: CancelInput,
+        response: { 200: Appointment, ...schedulingProblems },
+      },
+      handler: async (req) =>
+        req.clinic.write((scope) => cancelAppointment(scope, req.params.appointmentId, req.body, Date.now()), withPatient),
     });
 
     for (const action of STATUS_ACTIONS)
       app.post(`/appointments/:appointmentId/${action.path}`, {
         config: { permission: action.permission, phi: oneAppointment('update', { change: action.to }) },
         schema: { tags, summary: action.summary, params: AppointmentParams, response: { 200: Appointment, ...schedulingProblems } },
-        handler: async (req) => req.clinic.write((scope) => changeStatus(scope, req.params.appointmentId, action.to, Date.now()), withPatient),
+        handler: async (req) =>
+          req.clinic.write((scope) => changeStatus(scope, req.params.appointmentId, action.to, Date.now()), withPatient),
       });
   };

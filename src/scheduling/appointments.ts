@@ -153,8 +153,16 @@ export interface AppointmentFilter {
 }
 
 /** Appointments in start order (then id), with an opaque keyset cursor over (starts_at, id). */
-export async function listAppointments(scope: TenantScope, f: AppointmentFilter): Promise<{ items: Appointment[]; nextCursor: string | null }> {
-  let q = scope.db.selectFrom('appointments').selectAll().orderBy('starts_at').orderBy('id').limit(f.limit + 1);
+export async function listAppointments(
+  scope: TenantScope,
+  f: AppointmentFilter,
+): Promise<{ items: Appointment[]; nextCursor: string | null }> {
+  let q = scope.db
+    .selectFrom('appointments')
+    .selectAll()
+    .orderBy('starts_at')
+    .orderBy('id')
+    .limit(f.limit + 1);
   if (f.providerId) q = q.where('provider_id', '=', f.providerId);
   if (f.patientId) q = q.where('patient_id', '=', f.patientId);
   if (f.statuses?.length) q = q.where('status', 'in', f.statuses);

@@ -18,7 +18,11 @@ import { clockMinutes, localTime } from './zones.js';
 export async function replaceWeekly(scope: TenantScope, providerId: string, input: WeeklyAvailabilityInput): Promise<Availability> {
   await getProviderRow(scope, providerId);
   const windows = input.windows.map((w) => ({ weekday: WEEKDAYS.indexOf(w.weekday) + 1, start: w.start, end: w.end }));
-  for (const day of WEEKDAYS) refuseOverlaps(windows.filter((w) => w.weekday === WEEKDAYS.indexOf(day) + 1), day);
+  for (const day of WEEKDAYS)
+    refuseOverlaps(
+      windows.filter((w) => w.weekday === WEEKDAYS.indexOf(day) + 1),
+      day,
+    );
   await scope.db.deleteFrom('availability_windows').where('provider_id', '=', providerId).execute();
   if (windows.length)
     await scope.db
@@ -46,7 +50,9 @@ export async function putOverride(scope: TenantScope, providerId: string, date: 
   await scope.db
     .insertInto('availability_overrides')
     .values({ clinic_id: scope.clinicId, provider_id: providerId, local_date: date, windows: JSON.stringify(windows) })
-    .onConflict((oc) => oc.columns(['clinic_id', 'provider_id', 'local_date']).doUpdateSet({ windows: JSON.stringify(windows), updated_at: new Date() }))
+    .onConflict((oc) =>
+      oc.columns(['clinic_id', 'provider_id', 'local_date']).doUpdateSet({ windows: JSON.stringify(windows), updated_at: new Date() }),
+    )
     .execute();
   await emit(scope, 'availability.changed', { providerId });
   return getAvailability(scope, providerId, { from: date, to: date });
@@ -54,13 +60,21 @@ export async function putOverride(scope: TenantScope, providerId: string, date: 
 
 export async function deleteOverride(scope: TenantScope, providerId: string, date: string): Promise<void> {
   await getProviderRow(scope, providerId);
-  const r = await scope.db.deleteFrom('availability_overrides').where('provider_id', '=', providerId).where('local_date', '=', date).executeTakeFirst();
+  const r = await scope.db
+    .deleteFrom('availability_overrides')
+    .where('provider_id', '=', providerId)
+    .where('local_date', '=', date)
+    .executeTakeFirst();
   if (!r.numDeletedRows) throw notFound('availability_override');
   await emit(scope, 'availability.changed', { providerId });
 }
 
 /** Weekly windows and the overrides in [from, to] (from today in the provider's zone when not given). */
-export async function getAvailability(scope: TenantScope, providerId: string, range: { from?: string | undefined; to?: string | undefined }): Promise<Availability> {
+export async function getAvailability(
+  scope: TenantScope,
+  providerId: string,
+  range: { from?: string | undefined; to?: string | undefined },
+): Promise<Availability> {
   const provider = await getProviderRow(scope, providerId);
   const from = range.from ?? localTime(Date.now(), provider.time_zone).date;
   if (range.to && range.to < from) throw badRequest('invalid_range', '`to` must not be before `from`');
@@ -71,7 +85,11 @@ export async function getAvailability(scope: TenantScope, providerId: string, ra
     .orderBy('weekday')
     .orderBy('start_time')
     .execute();
-  let oq = scope.db.selectFrom('availability_overrides').select(['local_date', 'windows']).where('provider_id', '=', providerId).where('local_date', '>=', from);
+  let oq = scope.db
+    .selectFrom('availability_overrides')
+    .select(['local_date', 'windows'])
+    .where('provider_id', '=', providerId)
+    .where('local_date', '>=', from);
   if (range.to) oq = oq.where('local_date', '<=', range.to);
   const overrides = await oq.orderBy('local_date').limit(400).execute();
   return {
@@ -90,7 +108,11 @@ export async function loadHours(
   toDate: string,
 ): Promise<{ weekly: WeeklyWindow[]; overrides: Map<string, ClockWindow[]> }> {
   const [weekly, overrides] = await Promise.all([
-    scope.db.selectFrom('availability_windows').select(['weekday', 'start_time', 'end_time']).where('provider_id', '=', providerId).execute(),
+    scope.db
+      .selectFrom('availability_windows')
+      .select(['weekday', 'start_time', 'end_time'])
+      .where('provider_id', '=', providerId)
+      .execute(),
     scope.db
       .selectFrom('availability_overrides')
       .select(['local_date', 'windows'])

@@ -33,10 +33,17 @@ function withScheduling(clinicId: string, change: (s: EffectiveSettings['schedul
 }
 
 const book = (x: SchedulingClinic, body: Record<string, unknown>, k = key(), token = x.scheduler) =>
-  x.as(token)('POST', 'appointments', { providerId: x.providerId, patientId: x.patientId, appointmentType: 'consultation', ...body }, { 'idempotency-key': k });
+  x.as(token)(
+    'POST',
+    'appointments',
+    { providerId: x.providerId, patientId: x.patientId, appointmentType: 'consultation', ...body },
+    { 'idempotency-key': k },
+  );
 
 async function outbox(x: SchedulingClinic, type: string): Promise<unknown[]> {
-  const rows = await t.p.stores.transaction(x.clinic.id, 'read', (s) => s.db.selectFrom('outbox').select('payload').where('type', '=', type).execute());
+  const rows = await t.p.stores.transaction(x.clinic.id, 'read', (s) =>
+    s.db.selectFrom('outbox').select('payload').where('type', '=', type).execute(),
+  );
   return rows.map((r) => r.payload);
 }
 
@@ -61,7 +68,14 @@ describe('booking', () => {
     const res = await book(c, { startsAt });
     expect(res.statusCode).toBe(201);
     const a = res.json();
-    expect(a).toMatchObject({ status: 'booked', providerId: c.providerId, patientId: c.patientId, modality: 'video', startsAt: new Date(startsAt).toISOString(), timeZone: 'UTC' });
+    expect(a).toMatchObject({
+      status: 'booked',
+      providerId: c.providerId,
+      patientId: c.patientId,
+      modality: 'video',
+      startsAt: new Date(startsAt).toISOString(),
+      timeZone: 'UTC',
+    });
     expect(res.headers.location).toBe(`/api/v1/clinics/${c.clinic.id}/appointments/${a.id}`);
 
     // 30 minutes plus the consultation's 5-minute buffer after: 10:00, 10:15 and 09:45 are gone, 10:45 is offered.
@@ -71,7 +85,9 @@ describe('booking', () => {
     expect(after).not.toContain('09:45');
     expect(after).toContain('09:15');
     expect(after).toContain('10:45');
-    expect(await outbox(c, 'appointment.booked')).toContainEqual(expect.objectContaining({ appointmentId: a.id, startsAt: a.startsAt, modality: 'video' }));
+    expect(await outbox(c, 'appointment.booked')).toContainEqual(
+      expect.objectContaining({ appointmentId: a.id, startsAt: a.startsAt, modality: 'video' }),
+    );
   });
 
   for (const placement of PLACEMENT_MODELS)
@@ -90,7 +106,10 @@ describe('booking', () => {
   it('with two overbooking seats, 20 concurrent bookings make exactly two', async () => {
     withScheduling(c.clinic.id, (s) => ({ ...s, overbooking: { enabled: true, maxSeatsPerSlot: 2 } }));
     const startsAt = utcAt(3, '14:00');
-    const slots = await c.as(c.scheduler)('GET', `providers/${c.providerId}/slots?type=consultation&from=${startsAt}&to=${utcAt(3, '14:15')}`);
+    const slots = await c.as(c.scheduler)(
+      'GET',
+      `providers/${c.providerId}/slots?type=consultation&from=${startsAt}&to=${utcAt(3, '14:15')}`,
+    );
     expect(slots.json().slots).toEqual([expect.objectContaining({ seatsLeft: 2 })]);
     const results = await Promise.all(Array.from({ length: 20 }, () => book(c, { startsAt })));
     expect(results.filter((r) => r.statusCode === 201)).toHaveLength(2);
@@ -127,7 +146,11 @@ describe('booking', () => {
     const k = key();
     expect((await book(c, { startsAt: utcAt(11, '08:00') }, k)).statusCode).toBe(201);
     await t.p.stores.transaction(c.clinic.id, 'write', (s) =>
-      s.db.updateTable('idempotency_keys').set({ created_at: new Date(Date.now() - 25 * 3600_000) }).where('key', '=', k).execute(),
+      s.db
+        .updateTable('idempotency_keys')
+        .set({ created_at: new Date(Date.now() - 25 * 3600_000) })
+        .where('key', '=', k)
+        .execute(),
     );
     const fresh = await book(c, { startsAt: utcAt(11, '09:00') }, k);
     expect(fresh.statusCode).toBe(201);
@@ -158,7 +181,12 @@ describe('booking', () => {
   });
 
   it('needs an Idempotency-Key', async () => {
-    const res = await c.as(c.scheduler)('POST', 'appointments', { providerId: c.providerId, patientId: c.patientId, appointmentType: 'consultation', startsAt: utcAt(4, '16:00') });
+    const res = await c.as(c.scheduler)('POST', 'appointments', {
+      providerId: c.providerId,
+      patientId: c.patientId,
+      appointmentType: 'consultation',
+      startsAt: utcAt(4, '16:00'),
+    });
     expect(res.statusCode).toBe(400);
     expect(res.json().code).toBe('idempotency_key_required');
   });
@@ -175,7 +203,11 @@ describe('booking', () => {
     const again = await c.as(c.scheduler)('POST', `appointments/${a.id}/cancel`, { reasonCode: 'other' });
     expect(again.statusCode).toBe(409);
     expect(again.json().code).toBe('invalid_transition');
-    expect(await outbox(c, 'appointment.cancelled')).toContainEqual({ appointmentId: a.id, reasonCode: 'patient_request', cancelledBy: cancelled.json().cancellation.by });
+    expect(await outbox(c, 'appointment.cancelled')).toContainEqual({
+      appointmentId: a.id,
+      reasonCode: 'patient_request',
+      cancelledBy: cancelled.json().cancellation.by,
+    });
     const bad = await c.as(c.scheduler)('POST', `appointments/${a.id}/cancel`, { reasonCode: 'bored' });
     expect(bad.statusCode).toBe(400);
   });
@@ -193,7 +225,13 @@ describe('booking', () => {
     const history = (await c.as(c.scheduler)('GET', `appointments/${a.id}/history`)).json().items;
     expect(history).toEqual([
       expect.objectContaining({ seq: 1, change: 'booked', toStatus: 'booked', toStartsAt: new Date(from).toISOString() }),
-      expect.objectContaining({ seq: 2, change: 'rescheduled', fromStartsAt: new Date(from).toISOString(), toStartsAt: new Date(to).toISOString(), toProviderId: c.providerId }),
+      expect.objectContaining({
+        seq: 2,
+        change: 'rescheduled',
+        fromStartsAt: new Date(from).toISOString(),
+        toStartsAt: new Date(to).toISOString(),
+        toProviderId: c.providerId,
+      }),
     ]);
     expect(history[1].actorId).toMatch(/^usr_/);
     expect(await outbox(c, 'appointment.rescheduled')).toContainEqual(expect.objectContaining({ appointmentId: a.id }));
@@ -226,7 +264,9 @@ describe('booking', () => {
       expect(res.statusCode, path).toBe(409);
       expect(res.json().code, path).toBe('invalid_transition');
     }
-    expect((await c.as(c.scheduler)('POST', `appointments/${a.id}/cancel`, { reasonCode: 'other' })).json().code).toBe('invalid_transition');
+    expect((await c.as(c.scheduler)('POST', `appointments/${a.id}/cancel`, { reasonCode: 'other' })).json().code).toBe(
+      'invalid_transition',
+    );
     const changes = await outbox(c, 'appointment.status_changed');
     expect(changes).toContainEqual({ appointmentId: a.id, from: 'in_progress', to: 'completed' });
     const history = (await c.as(c.scheduler)('GET', `appointments/${a.id}/history`)).json().items;
@@ -248,7 +288,10 @@ describe('booking', () => {
   });
 
   it('enforces the maximum per day of an appointment type', async () => {
-    withScheduling(c.clinic.id, (s) => ({ ...s, appointmentTypes: s.appointmentTypes.map((x) => (x.key === 'follow-up' ? { ...x, maxPerDay: 2 } : x)) }));
+    withScheduling(c.clinic.id, (s) => ({
+      ...s,
+      appointmentTypes: s.appointmentTypes.map((x) => (x.key === 'follow-up' ? { ...x, maxPerDay: 2 } : x)),
+    }));
     const day = 8;
     expect((await book(c, { startsAt: utcAt(day, '09:00'), appointmentType: 'follow-up' })).statusCode).toBe(201);
     expect((await book(c, { startsAt: utcAt(day, '10:00'), appointmentType: 'follow-up' })).statusCode).toBe(201);
@@ -257,7 +300,10 @@ describe('booking', () => {
     expect(third.json().code).toBe('daily_limit_reached');
     expect((await book(c, { startsAt: utcAt(day, '11:00'), appointmentType: 'consultation' })).statusCode).toBe(201);
     expect((await book(c, { startsAt: utcAt(day + 1, '11:00'), appointmentType: 'follow-up' })).statusCode).toBe(201);
-    const slots = await c.as(c.scheduler)('GET', `providers/${c.providerId}/slots?type=follow-up&from=${utcAt(day, '00:00').slice(0, 10)}&to=${utcAt(day, '00:00').slice(0, 10)}`);
+    const slots = await c.as(c.scheduler)(
+      'GET',
+      `providers/${c.providerId}/slots?type=follow-up&from=${utcAt(day, '00:00').slice(0, 10)}&to=${utcAt(day, '00:00').slice(0, 10)}`,
+    );
     expect(slots.json().slots).toEqual([]);
   });
 
@@ -295,7 +341,8 @@ describe('rescheduling under concurrency (pooled)', () => {
   const packed = (day: number, i: number) => new Date(Date.parse(utcAt(day, '08:00')) + i * 45 * 60_000).toISOString();
   const reschedule = (id: string, startsAt: string) => x.as(x.scheduler)('POST', `appointments/${id}/reschedule`, { startsAt });
   /** What a request got: the slot (200 moved, 201 booked), or the code of its refusal. */
-  const outcome = (r: LightMyRequestResponse) => (r.statusCode === 200 || r.statusCode === 201 ? 'took the slot' : `${r.statusCode} ${r.json().code}`);
+  const outcome = (r: LightMyRequestResponse) =>
+    r.statusCode === 200 || r.statusCode === 201 ? 'took the slot' : `${r.statusCode} ${r.json().code}`;
 
   async function bookDay(day: number, n: number): Promise<{ id: string; startsAt: string }[]> {
     const booked: { id: string; startsAt: string }[] = [];
@@ -308,7 +355,9 @@ describe('rescheduling under concurrency (pooled)', () => {
   }
 
   async function startsOf(ids: string[]): Promise<Map<string, string>> {
-    const rows = await t.p.stores.transaction(x.clinic.id, 'read', (s) => s.db.selectFrom('appointments').select(['id', 'starts_at']).where('id', 'in', ids).execute());
+    const rows = await t.p.stores.transaction(x.clinic.id, 'read', (s) =>
+      s.db.selectFrom('appointments').select(['id', 'starts_at']).where('id', 'in', ids).execute(),
+    );
     return new Map(rows.map((r) => [r.id, r.starts_at.toISOString()]));
   }
 
@@ -320,13 +369,20 @@ describe('rescheduling under concurrency (pooled)', () => {
       const results = await Promise.all(booked.map((a) => reschedule(a.id, target)));
       const name = `round ${round}`;
       const outcomes = results.map(outcome);
-      expect(outcomes.filter((o) => o === 'took the slot'), name).toHaveLength(1);
-      expect(outcomes.filter((o) => o !== 'took the slot'), name).toEqual(Array(11).fill('409 slot_taken'));
+      expect(
+        outcomes.filter((o) => o === 'took the slot'),
+        name,
+      ).toHaveLength(1);
+      expect(
+        outcomes.filter((o) => o !== 'took the slot'),
+        name,
+      ).toEqual(Array(11).fill('409 slot_taken'));
       expect(await appointmentCount(x, target), name).toBe(1);
       // Every refused reschedule left its appointment where it was.
       const winner = results.findIndex((r) => r.statusCode === 200);
       const starts = await startsOf(booked.map((a) => a.id));
-      for (const [i, a] of booked.entries()) expect(starts.get(a.id), name).toBe(i === winner ? new Date(target).toISOString() : a.startsAt);
+      for (const [i, a] of booked.entries())
+        expect(starts.get(a.id), name).toBe(i === winner ? new Date(target).toISOString() : a.startsAt);
     }
   });
 
@@ -387,7 +443,9 @@ describe('appointment lists', () => {
 
     const byPatient = (await x.as(x.scheduler)('GET', `appointments?patientId=${other}`)).json().items.map((a: { id: string }) => a.id);
     expect(byPatient).toEqual([ids[1], ids[3]]);
-    const booked = (await x.as(x.scheduler)('GET', `appointments?providerId=${x.providerId}&status=booked`)).json().items.map((a: { id: string }) => a.id);
+    const booked = (await x.as(x.scheduler)('GET', `appointments?providerId=${x.providerId}&status=booked`))
+      .json()
+      .items.map((a: { id: string }) => a.id);
     expect(booked).toEqual([ids[0], ids[2], ids[3], ids[4]]);
     const cancelled = (await x.as(x.scheduler)('GET', `appointments?status=cancelled,no_show`)).json().items;
     expect(cancelled.map((a: { id: string }) => a.id)).toEqual([ids[1]]);

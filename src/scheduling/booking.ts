@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely';
 import { sql } from 'kysely';
-import { AppError, badRequest, conflict, notFound } from '../errors.js';
+import { type AppError, badRequest, conflict, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { emit } from '../events/outbox.js';
 import type { SchedulingDeps } from './deps.js';
@@ -141,8 +141,10 @@ async function lockProviders(scope: TenantScope, providerIds: string[]): Promise
 
 const REFUSALS: Record<Unbookable, (zone: string, rules: SlotRules) => AppError> = {
   off_grid: (zone, r) => badRequest('slot_off_grid', `Appointments start on the ${r.incrementMinutes}-minute grid of ${zone}`),
-  minimum_notice: (_z, r) => conflict('minimum_notice_not_met', `This appointment type must be booked at least ${r.minimumNoticeMinutes} minutes ahead`),
-  booking_window: (_z, r) => conflict('beyond_booking_window', `This appointment type can be booked at most ${r.bookingWindowDays} days ahead`),
+  minimum_notice: (_z, r) =>
+    conflict('minimum_notice_not_met', `This appointment type must be booked at least ${r.minimumNoticeMinutes} minutes ahead`),
+  booking_window: (_z, r) =>
+    conflict('beyond_booking_window', `This appointment type can be booked at most ${r.bookingWindowDays} days ahead`),
   outside_availability: () => conflict('provider_unavailable', 'The provider is not available for the whole appointment at this time'),
   daily_limit: (_z, r) => conflict('daily_limit_reached', `The provider already has ${r.maxPerDay} appointments of this type that day`),
   taken: () => conflict('slot_taken', 'This slot has just been taken; choose another'),
@@ -215,7 +217,13 @@ export async function bookAppointment(
 }
 
 /** Moves a booked appointment to another start (and optionally another provider), keeping its history. */
-export async function rescheduleAppointment(p: SchedulingDeps, clinicId: string, id: string, input: RescheduleInput, now: number): Promise<Appointment> {
+export async function rescheduleAppointment(
+  p: SchedulingDeps,
+  clinicId: string,
+  id: string,
+  input: RescheduleInput,
+  now: number,
+): Promise<Appointment> {
   const viewerZone = input.timeZone === undefined ? undefined : requireTimeZone(input.timeZone);
   const startsAt = Date.parse(input.startsAt);
   return p.stores.transaction(clinicId, 'write', async (scope) => {
@@ -223,7 +231,8 @@ export async function rescheduleAppointment(p: SchedulingDeps, clinicId: string,
     const targetId = input.providerId ?? seen.provider_id;
     await lockProviders(scope, [seen.provider_id, targetId]);
     const row = await getAppointmentRow(scope, id, true);
-    if (row.provider_id !== seen.provider_id) throw conflict('appointment_changed', 'The appointment was moved meanwhile; reload and retry');
+    if (row.provider_id !== seen.provider_id)
+      throw conflict('appointment_changed', 'The appointment was moved meanwhile; reload and retry');
     if (row.status !== 'booked')
       throw conflict('invalid_transition', `Only a booked appointment can be rescheduled; this one is ${row.status.replace('_', ' ')}`);
     const provider = await requireBookableProvider(p, scope, targetId);

@@ -27,14 +27,21 @@ export interface Outcome<T> {
 }
 
 export function requireIdempotencyKey(raw: string | undefined): string {
-  if (raw === undefined) throw badRequest('idempotency_key_required', 'Booking needs an Idempotency-Key header (a unique value per booking attempt, e.g. a UUID)');
-  if (!/^[\x21-\x7e]{1,255}$/.test(raw)) throw badRequest('idempotency_key_invalid', 'The Idempotency-Key must be 1 to 255 visible ASCII characters');
+  if (raw === undefined)
+    throw badRequest(
+      'idempotency_key_required',
+      'Booking needs an Idempotency-Key header (a unique value per booking attempt, e.g. a UUID)',
+    );
+  if (!/^[\x21-\x7e]{1,255}$/.test(raw))
+    throw badRequest('idempotency_key_invalid', 'The Idempotency-Key must be 1 to 255 visible ASCII characters');
   return raw;
 }
 
 /** SHA-256 of who asks and what they ask, with object keys sorted so formatting does not matter. */
 export function requestFingerprint(actorId: string | null, body: unknown): string {
-  return createHash('sha256').update(JSON.stringify([actorId, canonical(body)])).digest('base64url');
+  return createHash('sha256')
+    .update(JSON.stringify([actorId, canonical(body)]))
+    .digest('base64url');
 }
 
 function canonical(v: unknown): unknown {
@@ -103,14 +110,24 @@ async function findOutcome(scope: TenantScope, key: string, fingerprint: string)
     return undefined;
   }
   if (row.request_hash !== fingerprint)
-    throw new AppError(422, 'idempotency_key_reused', 'This Idempotency-Key was already used for a different request; use a new key for a new booking');
+    throw new AppError(
+      422,
+      'idempotency_key_reused',
+      'This Idempotency-Key was already used for a different request; use a new key for a new booking',
+    );
   return { status: row.status_code, body: row.response };
 }
 
 async function saveOutcome(scope: TenantScope, key: string, fingerprint: string, outcome: Outcome<unknown>): Promise<boolean> {
   const row = await scope.db
     .insertInto('idempotency_keys')
-    .values({ clinic_id: scope.clinicId, key, request_hash: fingerprint, status_code: outcome.status, response: JSON.stringify(outcome.body) })
+    .values({
+      clinic_id: scope.clinicId,
+      key,
+      request_hash: fingerprint,
+      status_code: outcome.status,
+      response: JSON.stringify(outcome.body),
+    })
     .onConflict((oc) => oc.columns(['clinic_id', 'key']).doNothing())
     .returning('key')
     .executeTakeFirst();

@@ -50,7 +50,12 @@ export const intakeRoutes =
 
     app.post('/questionnaires', {
       config: { permission: 'intake.manage' },
-      schema: { tags, summary: 'Create a questionnaire', body: QuestionnaireInput, response: { 201: Questionnaire, ...schedulingProblems } },
+      schema: {
+        tags,
+        summary: 'Create a questionnaire',
+        body: QuestionnaireInput,
+        response: { 201: Questionnaire, ...schedulingProblems },
+      },
       handler: async (req, reply) => {
         const required = await requiredFields(req.clinic.id);
         const q = await req.clinic.write((scope) => createQuestionnaire(scope, req.body, required));
@@ -66,7 +71,13 @@ export const intakeRoutes =
 
     app.put('/questionnaires/:questionnaireId', {
       config: { permission: 'intake.manage' },
-      schema: { tags, summary: 'Replace a questionnaire (a new version; answers keep the version they answered)', params: QuestionnaireParams, body: QuestionnaireUpdate, response: { 200: Questionnaire, ...schedulingProblems } },
+      schema: {
+        tags,
+        summary: 'Replace a questionnaire (a new version; answers keep the version they answered)',
+        params: QuestionnaireParams,
+        body: QuestionnaireUpdate,
+        response: { 200: Questionnaire, ...schedulingProblems },
+      },
       handler: async (req) => {
         const required = await requiredFields(req.clinic.id);
         return req.clinic.write((scope) => updateQuestionnaire(scope, req.params.questionnaireId, req.body, required));
@@ -76,9 +87,21 @@ export const intakeRoutes =
     app.post('/appointments/:appointmentId/intake-responses', {
       config: {
         permission: 'intake.write',
-        phi: auditAs(({ params }) => ({ action: 'create', resourceType, resourceId: null, patientId: null, detail: { appointmentId: params.appointmentId ?? '' } })),
+        phi: auditAs(({ params }) => ({
+          action: 'create',
+          resourceType,
+          resourceId: null,
+          patientId: null,
+          detail: { appointmentId: params.appointmentId ?? '' },
+        })),
       },
-      schema: { tags, summary: 'Submit a patient’s intake answers for an appointment', params: AppointmentParams, body: IntakeResponseInput, response: { 201: IntakeResponse, ...schedulingProblems } },
+      schema: {
+        tags,
+        summary: 'Submit a patient’s intake answers for an appointment',
+        params: AppointmentParams,
+        body: IntakeResponseInput,
+        response: { 201: IntakeResponse, ...schedulingProblems },
+      },
       handler: async (req, reply) => {
         const required = await requiredFields(req.clinic.id);
         const response = await req.clinic.write(
@@ -93,9 +116,20 @@ export const intakeRoutes =
     app.get('/appointments/:appointmentId/intake-responses', {
       config: {
         permission: 'intake.read',
-        phi: auditAs(({ params }) => ({ action: 'search', resourceType, resourceId: null, patientId: null, detail: { appointmentId: params.appointmentId ?? '' } })),
+        phi: auditAs(({ params }) => ({
+          action: 'search',
+          resourceType,
+          resourceId: null,
+          patientId: null,
+          detail: { appointmentId: params.appointmentId ?? '' },
+        })),
       },
-      schema: { tags, summary: 'The intake answers given for an appointment', params: AppointmentParams, response: { 200: IntakeResponseList, ...schedulingProblems } },
+      schema: {
+        tags,
+        summary: 'The intake answers given for an appointment',
+        params: AppointmentParams,
+        response: { 200: IntakeResponseList, ...schedulingProblems },
+      },
       handler: async (req) => {
         const { appointmentId } = req.params;
         const list = await req.clinic.read(
@@ -103,7 +137,9 @@ export const intakeRoutes =
           (l) => ({ patientId: l.items[0]?.patientId ?? null, detail: { appointmentId, count: l.items.length } }),
         );
         // Each response shown is a read of its answers.
-        await req.clinic.record(list.items.map((r) => ({ action: 'read' as const, resourceType, resourceId: r.id, patientId: r.patientId })));
+        await req.clinic.record(
+          list.items.map((r) => ({ action: 'read' as const, resourceType, resourceId: r.id, patientId: r.patientId })),
+        );
         return list;
       },
     });
@@ -113,8 +149,16 @@ export const intakeRoutes =
         permission: 'intake.read',
         phi: auditAs(({ params }) => ({ action: 'read', resourceType, resourceId: params.responseId ?? null, patientId: null })),
       },
-      schema: { tags, summary: 'One set of intake answers', params: ResponseParams, response: { 200: IntakeResponse, ...schedulingProblems } },
+      schema: {
+        tags,
+        summary: 'One set of intake answers',
+        params: ResponseParams,
+        response: { 200: IntakeResponse, ...schedulingProblems },
+      },
       handler: async (req) =>
-        req.clinic.read((scope) => getIntakeResponse(scope, req.params.appointmentId, req.params.responseId), (r) => ({ patientId: r.patientId })),
+        req.clinic.read(
+          (scope) => getIntakeResponse(scope, req.params.appointmentId, req.params.responseId),
+          (r) => ({ patientId: r.patientId }),
+        ),
     });
   };

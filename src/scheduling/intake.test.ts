@@ -20,7 +20,14 @@ const ITEMS = [
   { key: 'symptoms', label: 'Symptoms', type: 'multiple_choice', options: ['fever', 'cough', 'headache'] },
   { key: 'onset', label: 'Since when?', type: 'date' },
 ];
-const ANSWERS = { reasonForVisit: 'cough for a week', allergies: 'penicillin', consentToTelehealth: true, smoker: 'never', symptoms: ['cough'], onset: '2024-01-05' };
+const ANSWERS = {
+  reasonForVisit: 'cough for a week',
+  allergies: 'penicillin',
+  consentToTelehealth: true,
+  smoker: 'never',
+  symptoms: ['cough'],
+  onset: '2024-01-05',
+};
 
 beforeAll(async () => {
   t = await startTestPlatform();
@@ -50,7 +57,14 @@ describe('questionnaires', () => {
     expect(res.statusCode).toBe(201);
     questionnaireId = res.json().id;
     const required = Object.fromEntries(res.json().items.map((i: { key: string; required: boolean }) => [i.key, i.required]));
-    expect(required).toEqual({ reasonForVisit: true, allergies: true, consentToTelehealth: true, smoker: false, symptoms: false, onset: false });
+    expect(required).toEqual({
+      reasonForVisit: true,
+      allergies: true,
+      consentToTelehealth: true,
+      smoker: false,
+      symptoms: false,
+      onset: false,
+    });
     // Whoever takes or reads intake may read the questionnaire.
     expect((await c.as(c.scheduler)('GET', `questionnaires/${questionnaireId}`)).statusCode).toBe(200);
     expect((await c.as(c.nurse)('GET', 'questionnaires')).json().items).toHaveLength(1);
@@ -59,7 +73,10 @@ describe('questionnaires', () => {
   it('refuse repeated keys and choice items without options', async () => {
     const dup = await c.as(c.admin)('POST', 'questionnaires', { title: 'X', items: [...ITEMS, ITEMS[0]] });
     expect([dup.statusCode, dup.json().code]).toEqual([400, 'questionnaire_duplicate_key']);
-    const noOptions = await c.as(c.admin)('POST', 'questionnaires', { title: 'X', items: [...ITEMS, { key: 'mood', label: 'Mood', type: 'single_choice' }] });
+    const noOptions = await c.as(c.admin)('POST', 'questionnaires', {
+      title: 'X',
+      items: [...ITEMS, { key: 'mood', label: 'Mood', type: 'single_choice' }],
+    });
     expect([noOptions.statusCode, noOptions.json().code]).toEqual([400, 'questionnaire_item_invalid']);
   });
 
@@ -88,7 +105,9 @@ describe('intake responses', () => {
     expect(read.json().items.map((r: { id: string }) => r.id)).toEqual([res.json().id]);
     expect((await c.as(c.nurse)('GET', `${list}/${res.json().id}`)).json().answers).toEqual(ANSWERS);
 
-    const events = await t.p.stores.transaction(c.clinic.id, 'read', (s) => s.db.selectFrom('outbox').select('payload').where('type', '=', 'intake.submitted').execute());
+    const events = await t.p.stores.transaction(c.clinic.id, 'read', (s) =>
+      s.db.selectFrom('outbox').select('payload').where('type', '=', 'intake.submitted').execute(),
+    );
     expect(events.map((e) => e.payload)).toEqual([{ appointmentId, responseId: res.json().id, questionnaireId }]);
   });
 
@@ -100,9 +119,17 @@ describe('intake responses', () => {
       resourceType: string;
       patientId: string | null;
     }[];
-    const intake = trail.filter((e) => e.resourceType === 'IntakeResponse').map((e) => `${e.action} ${e.outcome} ${e.actorRole} ${e.patientId === c.patientId}`);
+    const intake = trail
+      .filter((e) => e.resourceType === 'IntakeResponse')
+      .map((e) => `${e.action} ${e.outcome} ${e.actorRole} ${e.patientId === c.patientId}`);
     expect(intake).toEqual(
-      expect.arrayContaining(['create success scheduler true', 'search denied scheduler false', 'read denied scheduler false', 'read success physician true', 'read success nurse true']),
+      expect.arrayContaining([
+        'create success scheduler true',
+        'search denied scheduler false',
+        'read denied scheduler false',
+        'read success physician true',
+        'read success nurse true',
+      ]),
     );
     expect(trail.some((e) => e.resourceType === 'Appointment' && e.action === 'create' && e.patientId === c.patientId)).toBe(true);
   });
@@ -146,7 +173,10 @@ describe('intake responses', () => {
 
   it('are attached to open appointments of this clinic only', async () => {
     expect((await submit(ANSWERS, c.scheduler, 'apt_00000000000000000000000000')).json().code).toBe('appointment_not_found');
-    const unknownQ = await c.as(c.scheduler)('POST', `appointments/${appointmentId}/intake-responses`, { questionnaireId: 'qst_00000000000000000000000000', answers: ANSWERS });
+    const unknownQ = await c.as(c.scheduler)('POST', `appointments/${appointmentId}/intake-responses`, {
+      questionnaireId: 'qst_00000000000000000000000000',
+      answers: ANSWERS,
+    });
     expect(unknownQ.json().code).toBe('questionnaire_not_found');
     const other = await c.as(c.scheduler)(
       'POST',

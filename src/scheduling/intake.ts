@@ -20,7 +20,8 @@ import { isCalendarDate } from './zones.js';
 function normaliseItems(items: QuestionnaireInput['items'], required: readonly IntakeField[]): QuestionnaireItemRow[] {
   const seen = new Set<string>();
   for (const item of items) {
-    if (seen.has(item.key)) throw badRequest('questionnaire_duplicate_key', `The item key "${item.key}" appears twice`, { field: item.key });
+    if (seen.has(item.key))
+      throw badRequest('questionnaire_duplicate_key', `The item key "${item.key}" appears twice`, { field: item.key });
     seen.add(item.key);
     const choice = item.type === 'single_choice' || item.type === 'multiple_choice';
     if (choice && !item.options)
@@ -40,7 +41,11 @@ function normaliseItems(items: QuestionnaireInput['items'], required: readonly I
   }));
 }
 
-export async function createQuestionnaire(scope: TenantScope, input: QuestionnaireInput, required: readonly IntakeField[]): Promise<Questionnaire> {
+export async function createQuestionnaire(
+  scope: TenantScope,
+  input: QuestionnaireInput,
+  required: readonly IntakeField[],
+): Promise<Questionnaire> {
   const row = await scope.db
     .insertInto('questionnaires')
     .values({
@@ -158,20 +163,29 @@ export async function getIntakeResponse(scope: TenantScope, appointmentId: strin
 type Answer = IntakeResponseInput['answers'][string];
 
 /** The answers, checked against the items: known keys, right types, every required field answered. */
-function checkAnswers(items: QuestionnaireItemRow[], answers: Record<string, Answer>, required: readonly IntakeField[]): Record<string, Answer> {
+function checkAnswers(
+  items: QuestionnaireItemRow[],
+  answers: Record<string, Answer>,
+  required: readonly IntakeField[],
+): Record<string, Answer> {
   const byKey = new Map(items.map((i) => [i.key, i]));
   for (const [key, value] of Object.entries(answers)) {
     const item = byKey.get(key);
     if (!item) throw badRequest('intake_unknown_field', `The questionnaire has no item "${key}"`, { field: key });
-    if (value !== null && !fits(item, value)) throw badRequest('intake_answer_invalid', `The answer to "${key}" is not a valid ${item.type.replace('_', ' ')}`, { field: key });
+    if (value !== null && !fits(item, value))
+      throw badRequest('intake_answer_invalid', `The answer to "${key}" is not a valid ${item.type.replace('_', ' ')}`, { field: key });
   }
   const must = [...items.filter((i) => i.required).map((i) => i.key), ...required.filter((f) => !byKey.get(f)?.required)];
   const missing = must.filter((key) => !answered(answers[key]));
   if (missing.length)
-    throw badRequest('intake_required_field_missing', `Required intake field${missing.length > 1 ? 's' : ''} not answered: ${missing.join(', ')}`, {
-      field: missing[0],
-      fields: missing,
-    });
+    throw badRequest(
+      'intake_required_field_missing',
+      `Required intake field${missing.length > 1 ? 's' : ''} not answered: ${missing.join(', ')}`,
+      {
+        field: missing[0],
+        fields: missing,
+      },
+    );
   return answers;
 }
 

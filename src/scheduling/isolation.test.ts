@@ -48,10 +48,20 @@ beforeAll(async () => {
     expect(booked.statusCode, booked.body).toBe(201);
     const q = await x.as(x.admin)('POST', 'questionnaires', { title: 'Intake', items: ITEMS });
     expect(q.statusCode, q.body).toBe(201);
-    const r = await x.as(x.scheduler)('POST', `appointments/${booked.json().id}/intake-responses`, { questionnaireId: q.json().id, answers: ANSWERS });
+    const r = await x.as(x.scheduler)('POST', `appointments/${booked.json().id}/intake-responses`, {
+      questionnaireId: q.json().id,
+      answers: ANSWERS,
+    });
     expect(r.statusCode, r.body).toBe(201);
     const provider = await x.as(x.admin)('GET', `providers/${x.providerId}`);
-    tenants.push({ x, physicianUserId: provider.json().userId, appointmentId: booked.json().id, questionnaireId: q.json().id, responseId: r.json().id, startsAt });
+    tenants.push({
+      x,
+      physicianUserId: provider.json().userId,
+      appointmentId: booked.json().id,
+      questionnaireId: q.json().id,
+      responseId: r.json().id,
+      startsAt,
+    });
   }
 });
 afterAll(() => t?.close());
@@ -74,10 +84,35 @@ interface Call {
 const future = (days: number, hhmm: string) => utcAt(days, hhmm);
 const CALLS: Call[] = [
   { method: 'GET', route: '/providers', path: () => 'providers', as: 'scheduler' },
-  { method: 'POST', route: '/providers', path: () => 'providers', as: 'admin', body: (b) => ({ userId: b.physicianUserId, specialty: 'x', licenceJurisdictions: ['DE'], timeZone: 'UTC' }) },
-  { method: 'GET', route: '/providers/{providerId}', path: (b) => `providers/${b.x.providerId}`, as: 'scheduler', ownPathCode: 'provider_not_found' },
-  { method: 'PATCH', route: '/providers/{providerId}', path: (b) => `providers/${b.x.providerId}`, as: 'admin', body: () => ({ specialty: 'hijacked' }), ownPathCode: 'provider_not_found' },
-  { method: 'GET', route: '/providers/{providerId}/availability', path: (b) => `providers/${b.x.providerId}/availability`, as: 'scheduler', ownPathCode: 'provider_not_found' },
+  {
+    method: 'POST',
+    route: '/providers',
+    path: () => 'providers',
+    as: 'admin',
+    body: (b) => ({ userId: b.physicianUserId, specialty: 'x', licenceJurisdictions: ['DE'], timeZone: 'UTC' }),
+  },
+  {
+    method: 'GET',
+    route: '/providers/{providerId}',
+    path: (b) => `providers/${b.x.providerId}`,
+    as: 'scheduler',
+    ownPathCode: 'provider_not_found',
+  },
+  {
+    method: 'PATCH',
+    route: '/providers/{providerId}',
+    path: (b) => `providers/${b.x.providerId}`,
+    as: 'admin',
+    body: () => ({ specialty: 'hijacked' }),
+    ownPathCode: 'provider_not_found',
+  },
+  {
+    method: 'GET',
+    route: '/providers/{providerId}/availability',
+    path: (b) => `providers/${b.x.providerId}/availability`,
+    as: 'scheduler',
+    ownPathCode: 'provider_not_found',
+  },
   {
     method: 'PUT',
     route: '/providers/{providerId}/availability/weekly',
@@ -101,7 +136,13 @@ const CALLS: Call[] = [
     as: 'admin',
     ownPathCode: 'provider_not_found',
   },
-  { method: 'GET', route: '/providers/{providerId}/slots', path: (b) => `providers/${b.x.providerId}/slots?type=consultation`, as: 'scheduler', ownPathCode: 'provider_not_found' },
+  {
+    method: 'GET',
+    route: '/providers/{providerId}/slots',
+    path: (b) => `providers/${b.x.providerId}/slots?type=consultation`,
+    as: 'scheduler',
+    ownPathCode: 'provider_not_found',
+  },
   { method: 'GET', route: '/appointment-types', path: () => 'appointment-types', as: 'scheduler' },
   {
     method: 'POST',
@@ -112,8 +153,20 @@ const CALLS: Call[] = [
     body: (b) => ({ providerId: b.x.providerId, patientId: b.x.patientId, appointmentType: 'consultation', startsAt: future(3, '10:00') }),
   },
   { method: 'GET', route: '/appointments', path: () => 'appointments', as: 'scheduler' },
-  { method: 'GET', route: '/appointments/{appointmentId}', path: (b) => `appointments/${b.appointmentId}`, as: 'scheduler', ownPathCode: 'appointment_not_found' },
-  { method: 'GET', route: '/appointments/{appointmentId}/history', path: (b) => `appointments/${b.appointmentId}/history`, as: 'scheduler', ownPathCode: 'appointment_not_found' },
+  {
+    method: 'GET',
+    route: '/appointments/{appointmentId}',
+    path: (b) => `appointments/${b.appointmentId}`,
+    as: 'scheduler',
+    ownPathCode: 'appointment_not_found',
+  },
+  {
+    method: 'GET',
+    route: '/appointments/{appointmentId}/history',
+    path: (b) => `appointments/${b.appointmentId}/history`,
+    as: 'scheduler',
+    ownPathCode: 'appointment_not_found',
+  },
   {
     method: 'POST',
     route: '/appointments/{appointmentId}/reschedule',
@@ -130,13 +183,43 @@ const CALLS: Call[] = [
     body: () => ({ reasonCode: 'other' }),
     ownPathCode: 'appointment_not_found',
   },
-  { method: 'POST', route: '/appointments/{appointmentId}/check-in', path: (b) => `appointments/${b.appointmentId}/check-in`, as: 'scheduler', ownPathCode: 'appointment_not_found' },
-  { method: 'POST', route: '/appointments/{appointmentId}/start', path: (b) => `appointments/${b.appointmentId}/start`, as: 'physician', ownPathCode: 'appointment_not_found' },
-  { method: 'POST', route: '/appointments/{appointmentId}/complete', path: (b) => `appointments/${b.appointmentId}/complete`, as: 'physician', ownPathCode: 'appointment_not_found' },
-  { method: 'POST', route: '/appointments/{appointmentId}/no-show', path: (b) => `appointments/${b.appointmentId}/no-show`, as: 'scheduler', ownPathCode: 'appointment_not_found' },
+  {
+    method: 'POST',
+    route: '/appointments/{appointmentId}/check-in',
+    path: (b) => `appointments/${b.appointmentId}/check-in`,
+    as: 'scheduler',
+    ownPathCode: 'appointment_not_found',
+  },
+  {
+    method: 'POST',
+    route: '/appointments/{appointmentId}/start',
+    path: (b) => `appointments/${b.appointmentId}/start`,
+    as: 'physician',
+    ownPathCode: 'appointment_not_found',
+  },
+  {
+    method: 'POST',
+    route: '/appointments/{appointmentId}/complete',
+    path: (b) => `appointments/${b.appointmentId}/complete`,
+    as: 'physician',
+    ownPathCode: 'appointment_not_found',
+  },
+  {
+    method: 'POST',
+    route: '/appointments/{appointmentId}/no-show',
+    path: (b) => `appointments/${b.appointmentId}/no-show`,
+    as: 'scheduler',
+    ownPathCode: 'appointment_not_found',
+  },
   { method: 'GET', route: '/questionnaires', path: () => 'questionnaires', as: 'scheduler' },
   { method: 'POST', route: '/questionnaires', path: () => 'questionnaires', as: 'admin', body: () => ({ title: 'Planted', items: ITEMS }) },
-  { method: 'GET', route: '/questionnaires/{questionnaireId}', path: (b) => `questionnaires/${b.questionnaireId}`, as: 'scheduler', ownPathCode: 'questionnaire_not_found' },
+  {
+    method: 'GET',
+    route: '/questionnaires/{questionnaireId}',
+    path: (b) => `questionnaires/${b.questionnaireId}`,
+    as: 'scheduler',
+    ownPathCode: 'questionnaire_not_found',
+  },
   {
     method: 'PUT',
     route: '/questionnaires/{questionnaireId}',
@@ -194,12 +277,25 @@ describe('scheduling isolation', () => {
       const name = pairName(PLAN[ai]!, PLAN[bi]!);
       for (const call of CALLS) {
         // B's clinic in the path: the clinic does not exist for A's user.
-        const res = await a.x.as(token(a, call.as))(call.method, `/api/v1/clinics/${b.x.clinic.id}/${call.path(b)}`, call.body?.(b, b), call.headers);
-        expect([`${call.method} ${call.route}`, res.statusCode, res.json().code], name).toEqual([`${call.method} ${call.route}`, 404, 'clinic_not_found']);
+        const res = await a.x.as(token(a, call.as))(
+          call.method,
+          `/api/v1/clinics/${b.x.clinic.id}/${call.path(b)}`,
+          call.body?.(b, b),
+          call.headers,
+        );
+        expect([`${call.method} ${call.route}`, res.statusCode, res.json().code], name).toEqual([
+          `${call.method} ${call.route}`,
+          404,
+          'clinic_not_found',
+        ]);
         // B's ids in A's own path: the record does not exist in A.
         if (call.ownPathCode) {
           const own = await a.x.as(token(a, call.as))(call.method, call.path(b), call.body?.(b, a), call.headers);
-          expect([`${call.method} ${call.route}`, own.statusCode, own.json().code], name).toEqual([`${call.method} ${call.route}`, 404, call.ownPathCode]);
+          expect([`${call.method} ${call.route}`, own.statusCode, own.json().code], name).toEqual([
+            `${call.method} ${call.route}`,
+            404,
+            call.ownPathCode,
+          ]);
         }
       }
 
@@ -215,17 +311,31 @@ describe('scheduling isolation', () => {
       expect((await bookWith({ patientId: b.x.patientId })).json().code, name).toBe('patient_not_found');
       expect((await bookWith({ providerId: b.x.providerId })).json().code, name).toBe('provider_not_found');
       expect((await bookWith({ clinicId: b.x.clinic.id })).statusCode, name).toBe(400);
-      const moveToB = await asA('scheduler')('POST', `appointments/${a.appointmentId}/reschedule`, { startsAt: future(4, '11:00'), providerId: b.x.providerId });
+      const moveToB = await asA('scheduler')('POST', `appointments/${a.appointmentId}/reschedule`, {
+        startsAt: future(4, '11:00'),
+        providerId: b.x.providerId,
+      });
       expect(moveToB.json().code, name).toBe('provider_not_found');
-      const foreignQ = await asA('scheduler')('POST', `appointments/${a.appointmentId}/intake-responses`, { questionnaireId: b.questionnaireId, answers: ANSWERS });
+      const foreignQ = await asA('scheduler')('POST', `appointments/${a.appointmentId}/intake-responses`, {
+        questionnaireId: b.questionnaireId,
+        answers: ANSWERS,
+      });
       expect(foreignQ.json().code, name).toBe('questionnaire_not_found');
-      const foreignUser = await asA('admin')('POST', 'providers', { userId: b.physicianUserId, specialty: 'x', licenceJurisdictions: ['DE'], timeZone: 'UTC' });
+      const foreignUser = await asA('admin')('POST', 'providers', {
+        userId: b.physicianUserId,
+        specialty: 'x',
+        licenceJurisdictions: ['DE'],
+        timeZone: 'UTC',
+      });
       expect(foreignUser.json().code, name).toBe('provider_not_member');
 
       // A's lists hold A's records only.
       for (const path of ['providers', 'appointments', 'questionnaires']) {
         const list = await asA(path === 'providers' || path === 'appointments' ? 'scheduler' : 'admin')('GET', path);
-        expect(list.json().items.every((r: { clinicId: string }) => r.clinicId === a.x.clinic.id), `${name} ${path}`).toBe(true);
+        expect(
+          list.json().items.every((r: { clinicId: string }) => r.clinicId === a.x.clinic.id),
+          `${name} ${path}`,
+        ).toBe(true);
       }
       // A's own reads find A's records, and only those: each list is exactly A's one record, and a get returns it.
       for (const [role, path, id] of [
@@ -235,7 +345,10 @@ describe('scheduling isolation', () => {
         ['physician', `appointments/${a.appointmentId}/intake-responses`, a.responseId],
       ] as const) {
         const list = await asA(role)('GET', path);
-        expect(list.json().items.map((r: { id: string }) => r.id), `${name} ${path}`).toEqual([id]);
+        expect(
+          list.json().items.map((r: { id: string }) => r.id),
+          `${name} ${path}`,
+        ).toEqual([id]);
         const one = await asA(role)('GET', `${path}/${id}`);
         expect([one.statusCode, one.json().id], `${name} ${path}/${id}`).toEqual([200, id]);
       }
@@ -260,7 +373,11 @@ describe('scheduling isolation', () => {
   it('an operator sees no appointment and no intake', async () => {
     for (const x of tenants)
       for (const path of ['appointments', `appointments/${x.appointmentId}/intake-responses`]) {
-        const res = await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${x.x.clinic.id}/${path}`, headers: { authorization: `Bearer ${t.operatorToken}` } });
+        const res = await t.app.inject({
+          method: 'GET',
+          url: `/api/v1/clinics/${x.x.clinic.id}/${path}`,
+          headers: { authorization: `Bearer ${t.operatorToken}` },
+        });
         expect(res.statusCode).toBe(404);
       }
   });
@@ -268,12 +385,18 @@ describe('scheduling isolation', () => {
   it('scheduling records move with their clinic between placements, intact', async () => {
     const x = tenants[0]!;
     const before = await Promise.all(
-      ['appointments', `appointments/${x.appointmentId}/history`, `providers/${x.x.providerId}/availability`].map(async (p) => (await x.x.as(x.x.physician)('GET', p)).json()),
+      ['appointments', `appointments/${x.appointmentId}/history`, `providers/${x.x.providerId}/availability`].map(async (p) =>
+        (await x.x.as(x.x.physician)('GET', p)).json(),
+      ),
     );
     const { move } = await moveClinic(t.p, x.x.clinic.id, 'database');
-    expect(move.tables.map((m) => m.table)).toEqual(expect.arrayContaining(['providers', 'appointments', 'appointment_history', 'intake_responses']));
+    expect(move.tables.map((m) => m.table)).toEqual(
+      expect.arrayContaining(['providers', 'appointments', 'appointment_history', 'intake_responses']),
+    );
     const after = await Promise.all(
-      ['appointments', `appointments/${x.appointmentId}/history`, `providers/${x.x.providerId}/availability`].map(async (p) => (await x.x.as(x.x.physician)('GET', p)).json()),
+      ['appointments', `appointments/${x.appointmentId}/history`, `providers/${x.x.providerId}/availability`].map(async (p) =>
+        (await x.x.as(x.x.physician)('GET', p)).json(),
+      ),
     );
     expect(after).toEqual(before);
     // And it still books, with the slot it already holds still taken.

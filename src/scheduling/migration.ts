@@ -1,4 +1,17 @@
-import { boolean, date, integer, jsonb, oneOf, smallint, text, textArray, time, timestamptz, type Database, type Table } from '../db/columns.js';
+import {
+  boolean,
+  date,
+  integer,
+  jsonb,
+  oneOf,
+  smallint,
+  text,
+  textArray,
+  time,
+  timestamptz,
+  type Database,
+  type Table,
+} from '../db/columns.js';
 import { quoteIdent as q } from '../db/pg.js';
 import { rlsStatements, type TenantMigration, type TenantTable } from '../tenancy/migration-kit.js';
 

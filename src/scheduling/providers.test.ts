@@ -22,7 +22,13 @@ describe('providers', () => {
     expect((await c.as(c.physician)('POST', 'providers', input)).statusCode).toBe(403);
     const created = await c.as(c.admin)('POST', 'providers', input);
     expect(created.statusCode).toBe(201);
-    expect(created.json()).toMatchObject({ userId: nurse.userId, displayName: 'nurse', specialty: 'triage', timeZone: 'Europe/Berlin', active: true });
+    expect(created.json()).toMatchObject({
+      userId: nurse.userId,
+      displayName: 'nurse',
+      specialty: 'triage',
+      timeZone: 'Europe/Berlin',
+      active: true,
+    });
     expect((await c.as(c.admin)('POST', 'providers', input)).json().code).toBe('provider_exists');
 
     const scheduler = await t.staff(c.clinic.id, 'scheduler');
@@ -33,7 +39,9 @@ describe('providers', () => {
     const notMember = await c.as(c.admin)('POST', 'providers', { ...input, userId: stranger.userId });
     expect([notMember.statusCode, notMember.json().code]).toEqual([400, 'provider_not_member']);
 
-    const outbox = await t.p.stores.transaction(c.clinic.id, 'read', (s) => s.db.selectFrom('outbox').select('payload').where('type', '=', 'provider.created').execute());
+    const outbox = await t.p.stores.transaction(c.clinic.id, 'read', (s) =>
+      s.db.selectFrom('outbox').select('payload').where('type', '=', 'provider.created').execute(),
+    );
     expect(outbox.map((r) => r.payload)).toContainEqual({ providerId: created.json().id, userId: nurse.userId });
   });
 
@@ -61,7 +69,9 @@ describe('providers', () => {
 
     const patched = await c.as(c.admin)('PATCH', `providers/${c.providerId}`, { specialty: 'family medicine', version: 1 });
     expect(patched.json()).toMatchObject({ specialty: 'family medicine', version: 2 });
-    expect((await c.as(c.admin)('PATCH', `providers/${c.providerId}`, { specialty: 'x', version: 1 })).json().code).toBe('version_conflict');
+    expect((await c.as(c.admin)('PATCH', `providers/${c.providerId}`, { specialty: 'x', version: 1 })).json().code).toBe(
+      'version_conflict',
+    );
     expect((await c.as(c.admin)('PATCH', `providers/${c.providerId}`, { timeZone: 'Atlantis' })).json().code).toBe('unknown_time_zone');
     expect((await c.as(c.scheduler)('PATCH', `providers/${c.providerId}`, { specialty: 'x' })).statusCode).toBe(403);
   });
@@ -118,10 +128,18 @@ describe('availability', () => {
   });
 
   it('date overrides: a day off, a day with other hours, removed again', async () => {
-    await weekly(['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'].map((weekday) => ({ weekday, start: '08:00', end: '18:00' })));
+    await weekly(
+      ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'].map((weekday) => ({
+        weekday,
+        start: '08:00',
+        end: '18:00',
+      })),
+    );
     const date = utcAt(3, '00:00').slice(0, 10);
     const slots = async () =>
-      (await c.as(c.scheduler)('GET', `providers/${c.providerId}/slots?type=follow-up&from=${date}&to=${date}`)).json().slots.map((s: { local: string }) => s.local.slice(11, 16));
+      (await c.as(c.scheduler)('GET', `providers/${c.providerId}/slots?type=follow-up&from=${date}&to=${date}`))
+        .json()
+        .slots.map((s: { local: string }) => s.local.slice(11, 16));
     expect(await slots()).toHaveLength(40); // 08:00 … 17:45, every 15 minutes
 
     const off = await c.as(c.admin)('PUT', `providers/${c.providerId}/availability/overrides/${date}`, { windows: [] });
@@ -142,9 +160,13 @@ describe('availability', () => {
 
     expect((await c.as(c.admin)('DELETE', `providers/${c.providerId}/availability/overrides/${date}`)).statusCode).toBe(204);
     expect(await slots()).toHaveLength(40);
-    expect((await c.as(c.admin)('DELETE', `providers/${c.providerId}/availability/overrides/${date}`)).json().code).toBe('availability_override_not_found');
+    expect((await c.as(c.admin)('DELETE', `providers/${c.providerId}/availability/overrides/${date}`)).json().code).toBe(
+      'availability_override_not_found',
+    );
 
-    const events = await t.p.stores.transaction(c.clinic.id, 'read', (s) => s.db.selectFrom('outbox').select('id').where('type', '=', 'availability.changed').execute());
+    const events = await t.p.stores.transaction(c.clinic.id, 'read', (s) =>
+      s.db.selectFrom('outbox').select('id').where('type', '=', 'availability.changed').execute(),
+    );
     expect(events.length).toBeGreaterThanOrEqual(4);
   });
 
@@ -159,12 +181,17 @@ describe('availability', () => {
 describe('slot search', () => {
   it('rounds on the viewer’s grid: Asia/Kolkata sees :00/:15/:30/:45 in its own clock', async () => {
     const date = utcAt(4, '00:00').slice(0, 10);
-    const res = await c.as(c.scheduler)('GET', `providers/${c.providerId}/slots?type=consultation&from=${date}T08:00:00Z&to=${date}T10:00:00Z&tz=Asia/Kolkata`);
+    const res = await c.as(c.scheduler)(
+      'GET',
+      `providers/${c.providerId}/slots?type=consultation&from=${date}T08:00:00Z&to=${date}T10:00:00Z&tz=Asia/Kolkata`,
+    );
     expect(res.statusCode).toBe(200);
     const body = res.json();
     expect(body).toMatchObject({ timeZone: 'Asia/Kolkata', durationMinutes: 30, appointmentType: 'consultation' });
     expect(body.slots[0]).toMatchObject({ startsAt: `${date}T08:00:00.000Z`, local: `${date}T13:30:00+05:30`, seatsLeft: 1 });
-    expect(body.slots.every((s: { local: string }) => s.local.endsWith('+05:30') && ['00', '15', '30', '45'].includes(s.local.slice(14, 16)))).toBe(true);
+    expect(
+      body.slots.every((s: { local: string }) => s.local.endsWith('+05:30') && ['00', '15', '30', '45'].includes(s.local.slice(14, 16))),
+    ).toBe(true);
   });
 
   it('takes local dates as bounds in the viewer’s zone', async () => {

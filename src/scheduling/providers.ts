@@ -72,7 +72,11 @@ export async function listProviders(
   scope: TenantScope,
   page: { limit: number; cursor?: string | undefined; specialty?: string | undefined },
 ): Promise<{ items: Provider[]; nextCursor: string | null }> {
-  let q = scope.db.selectFrom('providers').selectAll().orderBy('id').limit(page.limit + 1);
+  let q = scope.db
+    .selectFrom('providers')
+    .selectAll()
+    .orderBy('id')
+    .limit(page.limit + 1);
   if (page.cursor) q = q.where('id', '>', page.cursor);
   if (page.specialty) q = q.where('specialty', '=', page.specialty);
   const rows = await q.execute();

@@ -55,13 +55,23 @@ const providerRoutes =
   async (app) => {
     app.get('/providers', {
       config: { permission: 'provider.read' },
-      schema: { tags, summary: 'The clinic’s providers', querystring: ProviderListQuery, response: { 200: ProviderPage, ...schedulingProblems } },
+      schema: {
+        tags,
+        summary: 'The clinic’s providers',
+        querystring: ProviderListQuery,
+        response: { 200: ProviderPage, ...schedulingProblems },
+      },
       handler: async (req) => req.clinic.read((scope) => listProviders(scope, req.query)),
     });
 
     app.post('/providers', {
       config: { permission: 'provider.manage' },
-      schema: { tags, summary: 'Add a provider (a clinician of the clinic) with their time zone and specialty', body: ProviderInput, response: { 201: Provider, ...schedulingProblems } },
+      schema: {
+        tags,
+        summary: 'Add a provider (a clinician of the clinic) with their time zone and specialty',
+        body: ProviderInput,
+        response: { 201: Provider, ...schedulingProblems },
+      },
       handler: async (req, reply) => {
         const provider = await req.clinic.write((scope) => createProvider(p, scope, req.body));
         return reply.code(201).header('location', `/api/v1/clinics/${req.clinic.id}/providers/${provider.id}`).send(provider);
@@ -79,7 +89,13 @@ const providerRoutes =
 
     app.patch('/providers/:providerId', {
       config: { permission: 'provider.manage' },
-      schema: { tags, summary: 'Change a provider', params: ProviderParams, body: ProviderPatch, response: { 200: Provider, ...schedulingProblems } },
+      schema: {
+        tags,
+        summary: 'Change a provider',
+        params: ProviderParams,
+        body: ProviderPatch,
+        response: { 200: Provider, ...schedulingProblems },
+      },
       handler: async (req) => {
         const { providerId } = req.params;
         return req.clinic.write((scope) => updateProvider(scope, providerId, req.body));
@@ -88,7 +104,13 @@ const providerRoutes =
 
     app.get('/providers/:providerId/availability', {
       config: { permission: 'provider.read' },
-      schema: { tags, summary: 'A provider’s weekly hours and date overrides', params: ProviderParams, querystring: AvailabilityQuery, response: { 200: Availability, ...schedulingProblems } },
+      schema: {
+        tags,
+        summary: 'A provider’s weekly hours and date overrides',
+        params: ProviderParams,
+        querystring: AvailabilityQuery,
+        response: { 200: Availability, ...schedulingProblems },
+      },
       handler: async (req) => {
         const { providerId } = req.params;
         return req.clinic.read((scope) => getAvailability(scope, providerId, req.query));
@@ -97,7 +119,13 @@ const providerRoutes =
 
     app.put('/providers/:providerId/availability/weekly', {
       config: { permission: 'provider.manage' },
-      schema: { tags, summary: 'Replace a provider’s weekly hours', params: ProviderParams, body: WeeklyAvailabilityInput, response: { 200: Availability, ...schedulingProblems } },
+      schema: {
+        tags,
+        summary: 'Replace a provider’s weekly hours',
+        params: ProviderParams,
+        body: WeeklyAvailabilityInput,
+        response: { 200: Availability, ...schedulingProblems },
+      },
       handler: async (req) => {
         const { providerId } = req.params;
         return req.clinic.write((scope) => replaceWeekly(scope, providerId, req.body));
@@ -106,7 +134,13 @@ const providerRoutes =
 
     app.put('/providers/:providerId/availability/overrides/:date', {
       config: { permission: 'provider.manage' },
-      schema: { tags, summary: 'Set a provider’s hours for one date', params: OverrideParams, body: OverrideInput, response: { 200: Availability, ...schedulingProblems } },
+      schema: {
+        tags,
+        summary: 'Set a provider’s hours for one date',
+        params: OverrideParams,
+        body: OverrideInput,
+        response: { 200: Availability, ...schedulingProblems },
+      },
       handler: async (req) => {
         const { providerId, date } = req.params;
         return req.clinic.write((scope) => putOverride(scope, providerId, requireDate(date), req.body));
@@ -125,7 +159,13 @@ const providerRoutes =
 
     app.get('/providers/:providerId/slots', {
       config: { permission: SEE_SCHEDULE },
-      schema: { tags, summary: 'Free slots of a provider for an appointment type', params: ProviderParams, querystring: SlotQuery, response: { 200: SlotPage, ...schedulingProblems } },
+      schema: {
+        tags,
+        summary: 'Free slots of a provider for an appointment type',
+        params: ProviderParams,
+        querystring: SlotQuery,
+        response: { 200: SlotPage, ...schedulingProblems },
+      },
       handler: async (req) => {
         const { providerId } = req.params;
         return findSlots(p, req.clinic.id, providerId, req.query, Date.now());
@@ -134,7 +174,11 @@ const providerRoutes =
 
     app.get('/appointment-types', {
       config: { permission: SEE_SCHEDULE },
-      schema: { tags, summary: 'The appointment types the clinic offers, with their booking rules', response: { 200: AppointmentTypeList, ...schedulingProblems } },
+      schema: {
+        tags,
+        summary: 'The appointment types the clinic offers, with their booking rules',
+        response: { 200: AppointmentTypeList, ...schedulingProblems },
+      },
       handler: async (req) => {
         const settings = (await p.settings.effectiveFor(req.clinic.id)).scheduling;
         return {

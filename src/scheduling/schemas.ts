@@ -10,7 +10,14 @@ export const schedulingProblems = { ...problemResponses, 422: Problem } as const
 export const WEEKDAYS = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'] as const;
 export type Weekday = (typeof WEEKDAYS)[number];
 export const APPOINTMENT_STATUSES = ['booked', 'checked_in', 'in_progress', 'completed', 'cancelled', 'no_show'] as const;
-export const CANCELLATION_REASONS = ['patient_request', 'provider_unavailable', 'clinic_closure', 'duplicate', 'rescheduled_elsewhere', 'other'] as const;
+export const CANCELLATION_REASONS = [
+  'patient_request',
+  'provider_unavailable',
+  'clinic_closure',
+  'duplicate',
+  'rescheduled_elsewhere',
+  'other',
+] as const;
 
 export const LocalDate = z.string().refine(isCalendarDate, 'must be a calendar date as YYYY-MM-DD');
 /** An instant with its offset: '2025-03-09T09:00:00-04:00' or '…Z'. */
@@ -83,7 +90,9 @@ export const Availability = z.object({
   providerId: z.string(),
   timeZone: z.string(),
   weekly: z.array(z.object({ id: z.string(), weekday: z.enum(WEEKDAYS), start: z.string(), end: z.string() })),
-  overrides: z.array(z.object({ date: z.string(), available: z.boolean(), windows: z.array(z.object({ start: z.string(), end: z.string() })) })),
+  overrides: z.array(
+    z.object({ date: z.string(), available: z.boolean(), windows: z.array(z.object({ start: z.string(), end: z.string() })) }),
+  ),
 });
 export const AvailabilityQuery = z.strictObject({ from: LocalDate.optional(), to: LocalDate.optional() });
 

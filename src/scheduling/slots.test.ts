@@ -44,7 +44,13 @@ function calendar(opts: {
 /** A booked appointment as the store hands it over: block = start − buffer before … end + buffer after. */
 function booked(id: string, start: string, minutes: number, before = 0, after = 0, type = 'consultation'): BusyBlock {
   const s = at(start);
-  return { appointmentId: id, appointmentType: type, startsAt: s, blockStart: s - before * 60_000, blockEnd: s + (minutes + after) * 60_000 };
+  return {
+    appointmentId: id,
+    appointmentType: type,
+    startsAt: s,
+    blockStart: s - before * 60_000,
+    blockEnd: s + (minutes + after) * 60_000,
+  };
 }
 
 const local = (slots: { startsAt: number }[], zone: string) => slots.map((s) => formatLocal(s.startsAt, zone));
@@ -98,7 +104,14 @@ describe('slots', () => {
       rules: { bufferAfterMinutes: 10 },
       now: '2025-01-10T00:00:00Z',
     });
-    expect(local(c.slots(...monday, 'Europe/Berlin'), 'Europe/Berlin').map((s) => s.slice(11, 16))).toEqual(['09:00', '09:15', '10:45', '11:00', '11:15', '11:30']);
+    expect(local(c.slots(...monday, 'Europe/Berlin'), 'Europe/Berlin').map((s) => s.slice(11, 16))).toEqual([
+      '09:00',
+      '09:15',
+      '10:45',
+      '11:00',
+      '11:15',
+      '11:30',
+    ]);
   });
 
   it('count the type buffer before against the busy block, but not against the window', () => {
@@ -110,7 +123,13 @@ describe('slots', () => {
       rules: { bufferBeforeMinutes: 15, bufferAfterMinutes: 10 },
       now: '2025-01-10T00:00:00Z',
     });
-    expect(local(c.slots(...monday, 'Europe/Berlin'), 'Europe/Berlin').map((s) => s.slice(11, 16))).toEqual(['09:00', '09:15', '11:00', '11:15', '11:30']);
+    expect(local(c.slots(...monday, 'Europe/Berlin'), 'Europe/Berlin').map((s) => s.slice(11, 16))).toEqual([
+      '09:00',
+      '09:15',
+      '11:00',
+      '11:15',
+      '11:30',
+    ]);
   });
 
   it('respect the minimum notice from now', () => {
@@ -123,7 +142,11 @@ describe('slots', () => {
 
   it('stop at the booking window', () => {
     const c = calendar({ ...berlinMonday, rules: { bookingWindowDays: 7 }, now: '2025-01-10T00:00:00Z' });
-    expect(c.slots(at('2025-01-13T00:00:00Z'), at('2025-01-28T00:00:00Z'), 'Europe/Berlin').every((s) => s.startsAt < at('2025-01-17T00:00:00Z'))).toBe(true);
+    expect(
+      c
+        .slots(at('2025-01-13T00:00:00Z'), at('2025-01-28T00:00:00Z'), 'Europe/Berlin')
+        .every((s) => s.startsAt < at('2025-01-17T00:00:00Z')),
+    ).toBe(true);
     expect(c.check(at('2025-01-20T09:00:00+01:00'), 'Europe/Berlin')).toBe('booking_window');
   });
 
@@ -148,7 +171,12 @@ describe('slots', () => {
 
   it('America/New_York spring forward: the hour 02:00–03:00 does not exist', () => {
     // Sunday 2025-03-09, window 00:00–05:00 local = 05:00Z–09:00Z: four real hours, eight 30-minute slots.
-    const c = calendar({ zone: 'America/New_York', weekly: [{ weekday: SUN, start: '00:00', end: '05:00' }], rules: { incrementMinutes: 30 }, now: '2025-03-01T00:00:00Z' });
+    const c = calendar({
+      zone: 'America/New_York',
+      weekly: [{ weekday: SUN, start: '00:00', end: '05:00' }],
+      rules: { incrementMinutes: 30 },
+      now: '2025-03-01T00:00:00Z',
+    });
     const slots = c.slots(at('2025-03-09T00:00:00-05:00'), at('2025-03-10T00:00:00-04:00'), 'America/New_York');
     expect(local(slots, 'America/New_York')).toEqual([
       '2025-03-09T00:00:00-05:00',
@@ -160,7 +188,16 @@ describe('slots', () => {
       '2025-03-09T04:00:00-04:00',
       '2025-03-09T04:30:00-04:00',
     ]);
-    expect(slots.map((s) => new Date(s.startsAt).toISOString().slice(11, 16))).toEqual(['05:00', '05:30', '06:00', '06:30', '07:00', '07:30', '08:00', '08:30']);
+    expect(slots.map((s) => new Date(s.startsAt).toISOString().slice(11, 16))).toEqual([
+      '05:00',
+      '05:30',
+      '06:00',
+      '06:30',
+      '07:00',
+      '07:30',
+      '08:00',
+      '08:30',
+    ]);
   });
 
   it('America/New_York fall back: the hour 01:00–02:00 happens twice', () => {
@@ -195,18 +232,14 @@ describe('slots', () => {
     const rules = { durationMinutes: 60, incrementMinutes: 60 };
     // Sunday 2025-03-30: 01:00 CET = 00:00Z, 04:00 CEST = 02:00Z → two hours.
     const spring = calendar({ zone: 'Europe/Berlin', weekly, rules, now: '2025-03-20T00:00:00Z' });
-    expect(local(spring.slots(at('2025-03-30T00:00:00+01:00'), at('2025-03-31T00:00:00+02:00'), 'Europe/Berlin'), 'Europe/Berlin')).toEqual([
-      '2025-03-30T01:00:00+01:00',
-      '2025-03-30T03:00:00+02:00',
-    ]);
+    expect(local(spring.slots(at('2025-03-30T00:00:00+01:00'), at('2025-03-31T00:00:00+02:00'), 'Europe/Berlin'), 'Europe/Berlin')).toEqual(
+      ['2025-03-30T01:00:00+01:00', '2025-03-30T03:00:00+02:00'],
+    );
     // Sunday 2025-10-26: 01:00 CEST = 23:00Z (Saturday), 04:00 CET = 03:00Z → four hours, 02:00 twice.
     const autumn = calendar({ zone: 'Europe/Berlin', weekly, rules, now: '2025-10-20T00:00:00Z' });
-    expect(local(autumn.slots(at('2025-10-26T00:00:00+02:00'), at('2025-10-27T00:00:00+01:00'), 'Europe/Berlin'), 'Europe/Berlin')).toEqual([
-      '2025-10-26T01:00:00+02:00',
-      '2025-10-26T02:00:00+02:00',
-      '2025-10-26T02:00:00+01:00',
-      '2025-10-26T03:00:00+01:00',
-    ]);
+    expect(local(autumn.slots(at('2025-10-26T00:00:00+02:00'), at('2025-10-27T00:00:00+01:00'), 'Europe/Berlin'), 'Europe/Berlin')).toEqual(
+      ['2025-10-26T01:00:00+02:00', '2025-10-26T02:00:00+02:00', '2025-10-26T02:00:00+01:00', '2025-10-26T03:00:00+01:00'],
+    );
   });
 
   it('a viewer in Asia/Kolkata gets the grid on their own hours', () => {
@@ -243,7 +276,13 @@ describe('slots', () => {
       ],
       now: '2025-01-10T00:00:00Z',
     });
-    expect(local(c.slots(...monday, 'Europe/Berlin'), 'Europe/Berlin').map((s) => s.slice(11, 16))).toEqual(['09:00', '09:15', '09:30', '09:45', '10:00']);
+    expect(local(c.slots(...monday, 'Europe/Berlin'), 'Europe/Berlin').map((s) => s.slice(11, 16))).toEqual([
+      '09:00',
+      '09:15',
+      '09:30',
+      '09:45',
+      '10:00',
+    ]);
   });
 
   it('offer a slot until its seats are taken (overbooking)', () => {
@@ -254,7 +293,12 @@ describe('slots', () => {
     expect(one.check(ten, 'Europe/Berlin')).toBe('taken');
     expect(two.check(ten, 'Europe/Berlin')).toBeNull();
     expect(two.slots(...monday, 'Europe/Berlin').find((s) => s.startsAt === ten)?.seatsLeft).toBe(1);
-    const full = calendar({ ...berlinMonday, busy: [...busy, booked('a2', '2025-01-13T10:00:00+01:00', 30)], rules: { seats: 2 }, now: '2025-01-10T00:00:00Z' });
+    const full = calendar({
+      ...berlinMonday,
+      busy: [...busy, booked('a2', '2025-01-13T10:00:00+01:00', 30)],
+      rules: { seats: 2 },
+      now: '2025-01-10T00:00:00Z',
+    });
     expect(full.check(ten, 'Europe/Berlin')).toBe('taken');
   });
 
@@ -263,7 +307,12 @@ describe('slots', () => {
     const limited = calendar({ ...berlinMonday, busy, rules: { maxPerDay: 1 }, now: '2025-01-10T00:00:00Z' });
     expect(limited.slots(...monday, 'Europe/Berlin')).toEqual([]);
     expect(limited.check(at('2025-01-13T11:00:00+01:00'), 'Europe/Berlin')).toBe('daily_limit');
-    const otherType = calendar({ ...berlinMonday, busy, rules: { maxPerDay: 1, appointmentType: 'follow-up' }, now: '2025-01-10T00:00:00Z' });
+    const otherType = calendar({
+      ...berlinMonday,
+      busy,
+      rules: { maxPerDay: 1, appointmentType: 'follow-up' },
+      now: '2025-01-10T00:00:00Z',
+    });
     expect(otherType.slots(...monday, 'Europe/Berlin')).toHaveLength(9);
   });
 
@@ -282,7 +331,8 @@ describe('slots', () => {
   it('compute 30 days with 200 appointments quickly', () => {
     const weekly = [1, 2, 3, 4, 5].map((weekday) => ({ weekday, start: '08:00', end: '18:00' }));
     const busy: BusyBlock[] = [];
-    for (let i = 0; i < 200; i++) busy.push(booked(`a${i}`, new Date(at('2025-02-03T08:00:00Z') + i * 3 * 3600_000).toISOString(), 30, 0, 5));
+    for (let i = 0; i < 200; i++)
+      busy.push(booked(`a${i}`, new Date(at('2025-02-03T08:00:00Z') + i * 3 * 3600_000).toISOString(), 30, 0, 5));
     const c = calendar({ zone: 'America/New_York', weekly, busy, now: '2025-02-01T00:00:00Z' });
     const start = performance.now();
     const slots = c.slots(at('2025-02-01T00:00:00Z'), at('2025-03-03T00:00:00Z'), 'Asia/Kolkata');

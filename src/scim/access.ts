@@ -43,7 +43,13 @@ export async function revokeSessionsInTransaction(trx: Kysely<ControlDB>, userId
  * with the key-share locks that adding group members takes), so concurrent group changes for one user apply
  * one after the other and the last one sees both.
  */
-export async function syncAccess(trx: Kysely<ControlDB>, clinicId: string, userIds: string[] | 'all', actor: Actor, effects: AccessEffects): Promise<void> {
+export async function syncAccess(
+  trx: Kysely<ControlDB>,
+  clinicId: string,
+  userIds: string[] | 'all',
+  actor: Actor,
+  effects: AccessEffects,
+): Promise<void> {
   if (userIds !== 'all' && userIds.length === 0) return;
   const ids = userIds === 'all' ? undefined : [...new Set(userIds)].sort();
   let usersQuery = trx.selectFrom('scim_users').select(['user_id', 'active']).where('clinic_id', '=', clinicId);
@@ -66,7 +72,12 @@ export async function syncAccess(trx: Kysely<ControlDB>, clinicId: string, userI
     list.push({ displayName: r.display_name, externalId: r.external_id });
     groupsOf.set(r.user_id, list);
   }
-  const held = await trx.selectFrom('memberships').select(['user_id', 'role']).where('clinic_id', '=', clinicId).where('user_id', 'in', present).execute();
+  const held = await trx
+    .selectFrom('memberships')
+    .select(['user_id', 'role'])
+    .where('clinic_id', '=', clinicId)
+    .where('user_id', 'in', present)
+    .execute();
   const roleOf = new Map(held.map((m) => [m.user_id, m.role]));
 
   const changes: ScimChange[] = [];
@@ -82,8 +93,18 @@ export async function syncAccess(trx: Kysely<ControlDB>, clinicId: string, userI
         .values({ clinic_id: clinicId, user_id: u.user_id, role: want })
         .onConflict((oc) => oc.columns(['clinic_id', 'user_id']).doUpdateSet({ role: want }))
         .execute();
-    const why = !u.active ? 'inactive' : decision!.decidedBy === 'rule' ? `rule ${decision!.ruleIndex} (${decision!.group})` : decision!.decidedBy;
-    changes.push({ action: 'membership.role', resourceType: 'Membership', resourceId: u.user_id, before: { role: have }, after: { role: want, why } });
+    const why = !u.active
+      ? 'inactive'
+      : decision!.decidedBy === 'rule'
+        ? `rule ${decision!.ruleIndex} (${decision!.group})`
+        : decision!.decidedBy;
+    changes.push({
+      action: 'membership.role',
+      resourceType: 'Membership',
+      resourceId: u.user_id,
+      before: { role: have },
+      after: { role: want, why },
+    });
     effects.membershipsChanged.add(u.user_id);
   }
   await recordScimChanges(trx, clinicId, actor, changes);

@@ -44,7 +44,10 @@ async function chooseEmail(db: Kysely<ControlDB>, clinicId: string, userId: stri
 export async function createAccount(db: Kysely<ControlDB>, clinicId: string, userId: string, resource: Json): Promise<void> {
   const email = await chooseEmail(db, clinicId, userId, preferredEmail(resource));
   // No password: a provisioned user signs in through the clinic's identity provider.
-  await db.insertInto('users').values({ id: userId, email, name: readableName(resource), password_hash: null }).execute();
+  await db
+    .insertInto('users')
+    .values({ id: userId, email, name: readableName(resource), password_hash: null })
+    .execute();
 }
 
 /** Keeps the account's name and email in step with the directory. */

@@ -38,7 +38,11 @@ const Decision = z.object({
   group: z.string().nullable(),
 });
 const GroupRef = z.union([
-  z.string().min(1).max(256).transform((displayName) => ({ displayName, externalId: null })),
+  z
+    .string()
+    .min(1)
+    .max(256)
+    .transform((displayName) => ({ displayName, externalId: null })),
   z.strictObject({ displayName: z.string().min(1).max(256), externalId: z.string().max(256).nullable().optional() }),
 ]);
 
@@ -65,7 +69,11 @@ export const scimAdminRoutes =
 
     app.get('/scim/tokens', {
       config: { permission: 'user.manage' },
-      schema: { tags: ['scim'], summary: 'List SCIM tokens (never their secrets)', response: { 200: z.object({ tokens: z.array(TokenInfo) }), ...problemResponses } },
+      schema: {
+        tags: ['scim'],
+        summary: 'List SCIM tokens (never their secrets)',
+        response: { 200: z.object({ tokens: z.array(TokenInfo) }), ...problemResponses },
+      },
       handler: async (req) => ({ tokens: (await tokens.list(req.clinic.id)).map(tokenView) }),
     });
 
@@ -94,7 +102,8 @@ export const scimAdminRoutes =
       config: { permission: 'user.manage' },
       schema: {
         tags: ['scim'],
-        summary: 'Replace the ordered rules and the default role (null = deny); each role must exist in the clinic; memberships follow at once',
+        summary:
+          'Replace the ordered rules and the default role (null = deny); each role must exist in the clinic; memberships follow at once',
         body: MappingInput,
         response: { 200: Mapping.extend({ membershipsChanged: z.number().int() }), ...problemResponses, 422: Problem },
       },
@@ -132,7 +141,10 @@ export const scimAdminRoutes =
       schema: {
         tags: ['scim'],
         summary: 'Directory changes: who (SCIM token or admin), what, when, before and after',
-        querystring: z.strictObject({ resourceId: z.string().max(64).optional(), limit: z.coerce.number().int().min(1).max(500).default(100) }),
+        querystring: z.strictObject({
+          resourceId: z.string().max(64).optional(),
+          limit: z.coerce.number().int().min(1).max(500).default(100),
+        }),
         response: {
           200: z.object({
             entries: z.array(
@@ -152,7 +164,10 @@ export const scimAdminRoutes =
         },
       },
       handler: async (req) => {
-        const entries = await scimHistory(p.control, req.clinic.id, { limit: req.query.limit, ...(req.query.resourceId ? { resourceId: req.query.resourceId } : {}) });
+        const entries = await scimHistory(p.control, req.clinic.id, {
+          limit: req.query.limit,
+          ...(req.query.resourceId ? { resourceId: req.query.resourceId } : {}),
+        });
         return { entries: entries.map((e) => ({ ...e, at: e.at.toISOString() })) };
       },
     });

@@ -54,7 +54,11 @@ export interface ScimAuditEntry {
 }
 
 /** The clinic's directory history, newest first. */
-export async function scimHistory(db: Kysely<ControlDB>, clinicId: string, opts: { resourceId?: string; limit: number }): Promise<ScimAuditEntry[]> {
+export async function scimHistory(
+  db: Kysely<ControlDB>,
+  clinicId: string,
+  opts: { resourceId?: string; limit: number },
+): Promise<ScimAuditEntry[]> {
   let q = db.selectFrom('scim_audit').selectAll().where('clinic_id', '=', clinicId);
   if (opts.resourceId) q = q.where('resource_id', '=', opts.resourceId);
   const rows = await q.orderBy('id', 'desc').limit(opts.limit).execute();

@@ -16,7 +16,8 @@ beforeAll(async () => {
 });
 afterAll(() => t?.close());
 
-const patients = (token: string, app = t.app) => app.inject({ method: 'GET', url: `/api/v1/clinics/${c.clinicId}/patients`, headers: bearer(token) });
+const patients = (token: string, app = t.app) =>
+  app.inject({ method: 'GET', url: `/api/v1/clinics/${c.clinicId}/patients`, headers: bearer(token) });
 
 /** A provisioned nurse who is signed in (SSO is not built yet: the session is created as SSO would). */
 async function signedInNurse(over: Record<string, unknown> = {}) {
@@ -38,7 +39,12 @@ describe('deprovisioning', () => {
     expect((await c.call('GET', `/Users/${u.id}`)).json().active).toBe(false);
     const membership = await t.p.control.selectFrom('memberships').selectAll().where('user_id', '=', u.id).execute();
     expect(membership).toEqual([]);
-    const audit = await t.p.control.selectFrom('scim_audit').selectAll().where('resource_id', '=', u.id).where('action', '=', 'user.deactivate').executeTakeFirstOrThrow();
+    const audit = await t.p.control
+      .selectFrom('scim_audit')
+      .selectAll()
+      .where('resource_id', '=', u.id)
+      .where('action', '=', 'user.deactivate')
+      .executeTakeFirstOrThrow();
     expect(audit).toMatchObject({ clinic_id: c.clinicId, actor_kind: 'scim_token', actor_id: c.tokenId });
     expect([(audit.before as { active: boolean }).active, (audit.after as { active: boolean }).active]).toEqual([true, false]);
   });
@@ -84,7 +90,8 @@ describe('deprovisioning', () => {
     expect((await c.call('PATCH', `/Users/${u.id}`, patchOp({ op: 'replace', path: 'active', value: false }))).statusCode).toBe(204);
     const until = Date.now() + 1000; // well inside the 5 s cache lifetime
     let status = 200;
-    while (Date.now() < until && (status = (await patients(u.token, node2.app)).statusCode) === 200) await new Promise((r) => setTimeout(r, 20));
+    while (Date.now() < until && (status = (await patients(u.token, node2.app)).statusCode) === 200)
+      await new Promise((r) => setTimeout(r, 20));
     expect(status).toBe(401);
   });
 });

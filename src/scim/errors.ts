@@ -37,7 +37,13 @@ export const preconditionFailed = (): AppError =>
   scimError(412, null, 'The resource changed since the version given in If-Match; read it again');
 
 export const scimUnauthorized = (): AppError =>
-  new AppError(401, 'scim_unauthorized', 'A valid SCIM bearer token for this clinic is required', {}, { 'www-authenticate': 'Bearer realm="scim"' });
+  new AppError(
+    401,
+    'scim_unauthorized',
+    'A valid SCIM bearer token for this clinic is required',
+    {},
+    { 'www-authenticate': 'Bearer realm="scim"' },
+  );
 
 /** A unique index that refused a concurrent write, in SCIM's words; other errors pass through. */
 export function fromUniqueViolation(err: unknown): unknown {

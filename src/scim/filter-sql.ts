@@ -29,7 +29,10 @@ export function compileFilter(f: Filter, resolve: Resolver): RawBuilder<SqlBool>
   switch (f.op) {
     case 'and':
     case 'or':
-      return sql<SqlBool>`(${sql.join(f.filters.map((c) => compileFilter(c, resolve)), sql.raw(` ${f.op} `))})`;
+      return sql<SqlBool>`(${sql.join(
+        f.filters.map((c) => compileFilter(c, resolve)),
+        sql.raw(` ${f.op} `),
+      )})`;
     case 'not':
       return sql<SqlBool>`(not ${compileFilter(f.filter, resolve)})`;
     case '[]': {
@@ -61,7 +64,10 @@ function elementOperand(sub: (name: string) => Scalar | undefined, path: string)
 
 function compare(s: Scalar, op: Compare['op'] | 'pr', value: Compare['compValue'] | undefined): RawBuilder<SqlBool> {
   const { expr, def } = s;
-  if (op === 'pr') return def.type === 'string' || def.type === 'reference' ? sql<SqlBool>`(${expr} is not null and ${expr} <> '')` : sql<SqlBool>`(${expr} is not null)`;
+  if (op === 'pr')
+    return def.type === 'string' || def.type === 'reference'
+      ? sql<SqlBool>`(${expr} is not null and ${expr} <> '')`
+      : sql<SqlBool>`(${expr} is not null)`;
   if (value === null || value === undefined) {
     if (op === 'eq') return sql<SqlBool>`(${expr} is null)`;
     if (op === 'ne') return sql<SqlBool>`(${expr} is not null)`;
@@ -72,7 +78,8 @@ function compare(s: Scalar, op: Compare['op'] | 'pr', value: Compare['compValue'
       throw invalidFilter(`"${def.name}" is complex: compare one of its sub-attributes`);
     case 'boolean': {
       const b = String(value).toLowerCase();
-      if ((op !== 'eq' && op !== 'ne') || (b !== 'true' && b !== 'false')) throw invalidFilter(`"${def.name}" is true or false; use eq or ne`);
+      if ((op !== 'eq' && op !== 'ne') || (b !== 'true' && b !== 'false'))
+        throw invalidFilter(`"${def.name}" is true or false; use eq or ne`);
       return op === 'eq' ? sql<SqlBool>`(${expr} = ${b === 'true'})` : sql<SqlBool>`(${expr} is distinct from ${b === 'true'})`;
     }
     case 'dateTime': {
@@ -108,7 +115,17 @@ function ordered(lhs: RawBuilder<unknown>, op: Compare['op'], rhs: RawBuilder<un
 const column = (name: string, type: AttrType, caseExact: boolean, expr: RawBuilder<unknown>): Scalar => ({
   kind: 'scalar',
   expr,
-  def: { name, type, caseExact, multiValued: false, description: '', required: false, mutability: 'readOnly', returned: 'default', uniqueness: 'none' },
+  def: {
+    name,
+    type,
+    caseExact,
+    multiValued: false,
+    description: '',
+    required: false,
+    mutability: 'readOnly',
+    returned: 'default',
+    uniqueness: 'none',
+  },
 });
 
 /** A jsonb text value read as its attribute's type. */
@@ -165,13 +182,23 @@ export function userResolver(kind: ResourceKind, alias = 'u'): Resolver {
     const base = core ? [def.name] : [schema.id, def.name];
     if (def.multiValued) {
       const some: Collection['some'] = (pred) =>
-        sql<SqlBool>`exists (select 1 from jsonb_array_elements(case when jsonb_typeof(${resource} #> ${base}::text[]) = 'array' then ${resource} #> ${base}::text[] else '[]'::jsonb end) as el(v) where ${pred((n) => {
-          const sd = findAttr(def.subAttributes, n);
-          return sd && column(sd.name, sd.type, sd.caseExact, typed(sql`(el.v ->> ${sd.name}::text)`, sd.type));
-        })})`;
+        sql<SqlBool>`exists (select 1 from jsonb_array_elements(case when jsonb_typeof(${resource} #> ${base}::text[]) = 'array' then ${resource} #> ${base}::text[] else '[]'::jsonb end) as el(v) where ${pred(
+          (n) => {
+            const sd = findAttr(def.subAttributes, n);
+            return sd && column(sd.name, sd.type, sd.caseExact, typed(sql`(el.v ->> ${sd.name}::text)`, sd.type));
+          },
+        )})`;
       return { operand: { kind: 'collection', def, some }, ...(sub ? { sub } : {}) };
     }
-    if (!sub) return { operand: column(def.name, def.type, def.caseExact, def.type === 'complex' ? sql`(${resource} #> ${base}::text[])` : typed(sql`(${resource} #>> ${base}::text[])`, def.type)) };
+    if (!sub)
+      return {
+        operand: column(
+          def.name,
+          def.type,
+          def.caseExact,
+          def.type === 'complex' ? sql`(${resource} #> ${base}::text[])` : typed(sql`(${resource} #>> ${base}::text[])`, def.type),
+        ),
+      };
     const sd = findAttr(def.subAttributes, sub);
     if (!sd) return undefined;
     return { operand: column(sd.name, sd.type, sd.caseExact, typed(sql`(${resource} #>> ${[...base, sd.name]}::text[])`, sd.type)) };
@@ -205,13 +232,15 @@ export function groupResolver(kind: ResourceKind, alias = 'g'): Resolver {
     if (def?.name === 'displayName' && !sub) return { operand: column('displayName', 'string', false, sql.ref(`${alias}.display_name`)) };
     if (def?.name !== 'members') return undefined;
     const some: Collection['some'] = (pred) =>
-      sql<SqlBool>`exists (select 1 from scim_group_members m where m.clinic_id = ${sql.ref(`${alias}.clinic_id`)} and m.group_id = ${sql.ref(`${alias}.id`)} and ${pred((n) => {
-        const l = n.toLowerCase();
-        if (l === 'value') return column('value', 'string', true, sql.ref('m.user_id'));
-        if (l === 'display') return column('display', 'string', false, sql.ref('m.display'));
-        if (l === 'type') return column('type', 'string', false, sql`'User'::text`);
-        return undefined;
-      })})`;
+      sql<SqlBool>`exists (select 1 from scim_group_members m where m.clinic_id = ${sql.ref(`${alias}.clinic_id`)} and m.group_id = ${sql.ref(`${alias}.id`)} and ${pred(
+        (n) => {
+          const l = n.toLowerCase();
+          if (l === 'value') return column('value', 'string', true, sql.ref('m.user_id'));
+          if (l === 'display') return column('display', 'string', false, sql.ref('m.display'));
+          if (l === 'type') return column('type', 'string', false, sql`'User'::text`);
+          return undefined;
+        },
+      )})`;
     return { operand: { kind: 'collection', def, some }, ...(sub ? { sub } : {}) };
   };
 }

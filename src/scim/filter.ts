@@ -73,7 +73,11 @@ function lenient(tokens: Token[]): Token[] {
       if (COMPARE_OPS.has(opLower)) {
         const value = tokens[++i];
         if (!value || value.type === 'EOT') throw new Error(`a value must follow ${op.literal}`);
-        out.push(value.type === 'Word' && !LITERALS.has(value.literal.toLowerCase()) ? { type: 'Quoted', literal: JSON.stringify(value.literal) } : value);
+        out.push(
+          value.type === 'Word' && !LITERALS.has(value.literal.toLowerCase())
+            ? { type: 'Quoted', literal: JSON.stringify(value.literal) }
+            : value,
+        );
       }
       out.push({ type: 'Bracket', literal: ']' });
       expect = 'after';
@@ -102,9 +106,15 @@ function countTerms(f: Filter): number {
 }
 
 /** Compares one attribute value with a filter's value, as RFC 7644 says for its type and case-exactness. */
-export function compareValue(actual: unknown, op: CompareOp | 'pr', expected: Compare['compValue'] | undefined, def: AttrDef | undefined): boolean {
+export function compareValue(
+  actual: unknown,
+  op: CompareOp | 'pr',
+  expected: Compare['compValue'] | undefined,
+  def: AttrDef | undefined,
+): boolean {
   if (op === 'pr') return actual !== undefined && actual !== null && actual !== '' && !(Array.isArray(actual) && actual.length === 0);
-  if (expected === null) return op === 'eq' ? actual === undefined || actual === null : op === 'ne' ? actual !== undefined && actual !== null : false;
+  if (expected === null)
+    return op === 'eq' ? actual === undefined || actual === null : op === 'ne' ? actual !== undefined && actual !== null : false;
   if (actual === undefined || actual === null) return op === 'ne';
   if (typeof actual === 'boolean' || typeof expected === 'boolean') {
     const same = String(actual).toLowerCase() === String(expected).toLowerCase();

@@ -44,7 +44,8 @@ export async function addMembers(db: Kysely<ControlDB>, clinicId: string, groupI
     .execute();
   const ok = new Set(known.map((k) => k.user_id));
   const rows = new Map<string, { clinic_id: string; group_id: string; user_id: string; display: string | null }>();
-  for (const r of refs) if (ok.has(r.userId)) rows.set(r.userId, { clinic_id: clinicId, group_id: groupId, user_id: r.userId, display: r.display });
+  for (const r of refs)
+    if (ok.has(r.userId)) rows.set(r.userId, { clinic_id: clinicId, group_id: groupId, user_id: r.userId, display: r.display });
   if (rows.size === 0) return [];
   const added = await db
     .insertInto('scim_group_members')
@@ -60,7 +61,12 @@ export async function addMembers(db: Kysely<ControlDB>, clinicId: string, groupI
  * order, as `syncAccess` will lock them: a user deleted concurrently locks the user and then (by cascade) the
  * member rows, so taking the member rows first would wait on each other the other way round.
  */
-export async function removeMembers(db: Kysely<ControlDB>, clinicId: string, groupId: string, userIds: string[] | 'all'): Promise<string[]> {
+export async function removeMembers(
+  db: Kysely<ControlDB>,
+  clinicId: string,
+  groupId: string,
+  userIds: string[] | 'all',
+): Promise<string[]> {
   if (userIds !== 'all' && userIds.length === 0) return [];
   let members = db.selectFrom('scim_group_members').select('user_id').where('clinic_id', '=', clinicId).where('group_id', '=', groupId);
   if (userIds !== 'all') members = members.where('user_id', 'in', userIds);
@@ -77,7 +83,11 @@ export async function removeMembers(db: Kysely<ControlDB>, clinicId: string, gro
     .deleteFrom('scim_group_members')
     .where('clinic_id', '=', clinicId)
     .where('group_id', '=', groupId)
-    .where('user_id', 'in', locked.map((l) => l.user_id))
+    .where(
+      'user_id',
+      'in',
+      locked.map((l) => l.user_id),
+    )
     .returning('user_id')
     .execute();
   return removed.map((r) => r.user_id);
@@ -90,8 +100,15 @@ export async function removeMembers(db: Kysely<ControlDB>, clinicId: string, gro
 export async function membersMatching(db: Kysely<ControlDB>, clinicId: string, groupId: string, filter: Filter): Promise<string[]> {
   const ids = valueEqualities(filter);
   if (ids) return ids;
-  const rows = await db.selectFrom('scim_group_members').select(['user_id', 'display']).where('clinic_id', '=', clinicId).where('group_id', '=', groupId).execute();
-  return rows.filter((r) => matchesElement({ value: r.user_id, display: r.display ?? undefined, type: 'User' }, filter, MEMBER_SUBS)).map((r) => r.user_id);
+  const rows = await db
+    .selectFrom('scim_group_members')
+    .select(['user_id', 'display'])
+    .where('clinic_id', '=', clinicId)
+    .where('group_id', '=', groupId)
+    .execute();
+  return rows
+    .filter((r) => matchesElement({ value: r.user_id, display: r.display ?? undefined, type: 'User' }, filter, MEMBER_SUBS))
+    .map((r) => r.user_id);
 }
 
 function valueEqualities(filter: Filter): string[] | undefined {
@@ -101,18 +118,39 @@ function valueEqualities(filter: Filter): string[] | undefined {
   return parts.every((p) => p !== undefined) ? parts.flat() : undefined;
 }
 
-export async function setMemberDisplay(db: Kysely<ControlDB>, clinicId: string, groupId: string, userIds: string[], display: string | null): Promise<void> {
+export async function setMemberDisplay(
+  db: Kysely<ControlDB>,
+  clinicId: string,
+  groupId: string,
+  userIds: string[],
+  display: string | null,
+): Promise<void> {
   if (userIds.length === 0) return;
-  await db.updateTable('scim_group_members').set({ display }).where('clinic_id', '=', clinicId).where('group_id', '=', groupId).where('user_id', 'in', userIds).execute();
+  await db
+    .updateTable('scim_group_members')
+    .set({ display })
+    .where('clinic_id', '=', clinicId)
+    .where('group_id', '=', groupId)
+    .where('user_id', 'in', userIds)
+    .execute();
 }
 
 export async function memberIds(db: Kysely<ControlDB>, clinicId: string, groupId: string): Promise<string[]> {
-  const rows = await db.selectFrom('scim_group_members').select('user_id').where('clinic_id', '=', clinicId).where('group_id', '=', groupId).execute();
+  const rows = await db
+    .selectFrom('scim_group_members')
+    .select('user_id')
+    .where('clinic_id', '=', clinicId)
+    .where('group_id', '=', groupId)
+    .execute();
   return rows.map((r) => r.user_id);
 }
 
 /** Members of some groups, for rendering: the display the directory gave, else the user's own name. */
-export async function membersOf(db: Kysely<ControlDB>, clinicId: string, groupIds: string[]): Promise<Map<string, { value: string; display?: string }[]>> {
+export async function membersOf(
+  db: Kysely<ControlDB>,
+  clinicId: string,
+  groupIds: string[],
+): Promise<Map<string, { value: string; display?: string }[]>> {
   const out = new Map<string, { value: string; display?: string }[]>();
   if (groupIds.length === 0) return out;
   const rows = await db

@@ -32,11 +32,19 @@ export class ScimGroups {
     const row = await this.write(async (trx, effects) => {
       const created = await trx
         .insertInto('scim_groups')
-        .values({ clinic_id: scope.clinicId, id, display_name: String(attributes.displayName), external_id: externalIdOf(attributes), version: 1 })
+        .values({
+          clinic_id: scope.clinicId,
+          id,
+          display_name: String(attributes.displayName),
+          external_id: externalIdOf(attributes),
+          version: 1,
+        })
         .returningAll()
         .executeTakeFirstOrThrow();
       const added = await addMembers(trx, scope.clinicId, id, members);
-      await recordScimChanges(trx, scope.clinicId, scope.actor, [{ action: 'group.create', resourceType: 'Group', resourceId: id, after: { ...attributes, members: added } }]);
+      await recordScimChanges(trx, scope.clinicId, scope.actor, [
+        { action: 'group.create', resourceType: 'Group', resourceId: id, after: { ...attributes, members: added } },
+      ]);
       await syncAccess(trx, scope.clinicId, added, scope.actor, effects);
       return created;
     });
@@ -45,7 +53,9 @@ export class ScimGroups {
 
   async get(scope: ScimScope, groupId: string, projection: Projection = {}): Promise<{ resource: Json; version: number }> {
     const row = await this.find(this.p.control, scope.clinicId, groupId, false);
-    const members = wants(projection, 'members') ? ((await membersOf(this.p.control, scope.clinicId, [groupId])).get(groupId) ?? []) : undefined;
+    const members = wants(projection, 'members')
+      ? ((await membersOf(this.p.control, scope.clinicId, [groupId])).get(groupId) ?? [])
+      : undefined;
     return { resource: project(this.render(scope, row, members), projection), version: row.version };
   }
 
@@ -53,10 +63,27 @@ export class ScimGroups {
     const window = windowOf(query);
     const projection = projectionOf(query);
     let q = this.p.control.selectFrom('scim_groups as g').where('g.clinic_id', '=', scope.clinicId);
-    if (typeof query.filter === 'string' && query.filter.trim()) q = q.where(compileFilter(parseScimFilter(query.filter), groupResolver(GROUP_KIND)));
+    if (typeof query.filter === 'string' && query.filter.trim())
+      q = q.where(compileFilter(parseScimFilter(query.filter), groupResolver(GROUP_KIND)));
     const { total } = await q.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow();
-    const rows = window.count === 0 ? [] : await q.selectAll('g').orderBy('g.created_at').orderBy('g.id').offset(window.startIndex - 1).limit(window.count).execute();
-    const members = rows.length && wants(projection, 'members') ? await membersOf(this.p.control, scope.clinicId, rows.map((r) => r.id)) : undefined;
+    const rows =
+      window.count === 0
+        ? []
+        : await q
+            .selectAll('g')
+            .orderBy('g.created_at')
+            .orderBy('g.id')
+            .offset(window.startIndex - 1)
+            .limit(window.count)
+            .execute();
+    const members =
+      rows.length && wants(projection, 'members')
+        ? await membersOf(
+            this.p.control,
+            scope.clinicId,
+            rows.map((r) => r.id),
+          )
+        : undefined;
     const resources = rows.map((r) => project(this.render(scope, r, members ? (members.get(r.id) ?? []) : undefined), projection));
     return listResponse(resources, Number(total), window);
   }
@@ -68,8 +95,18 @@ export class ScimGroups {
       if (!ifMatchHolds(ifMatch, current.version)) throw preconditionFailed();
       const before = await memberIds(trx, scope.clinicId, groupId);
       const wanted = new Set(members.map((m) => m.userId));
-      const removed = await removeMembers(trx, scope.clinicId, groupId, before.filter((u) => !wanted.has(u)));
-      const added = await addMembers(trx, scope.clinicId, groupId, members.filter((m) => !before.includes(m.userId)));
+      const removed = await removeMembers(
+        trx,
+        scope.clinicId,
+        groupId,
+        before.filter((u) => !wanted.has(u)),
+      );
+      const added = await addMembers(
+        trx,
+        scope.clinicId,
+        groupId,
+        members.filter((m) => !before.includes(m.userId)),
+      );
       return this.update(trx, scope, current, attributes, { before, added, removed }, 'group.replace', effects);
     });
     return this.render(scope, row, (await membersOf(this.p.control, scope.clinicId, [groupId])).get(groupId) ?? []);
@@ -88,7 +125,8 @@ export class ScimGroups {
           // Path-less: `members` in the value is a member operation, the rest applies to the group's attributes.
           if (!isObject(operation.value)) throw scimError(400, 'invalidSyntax', `${operation.op} without a path needs an object value`);
           const { members: value, rest } = splitMembers(operation.value);
-          if (value !== undefined) await this.memberOperation(trx, scope.clinicId, groupId, { op: operation.op, path: 'members', value }, delta);
+          if (value !== undefined)
+            await this.memberOperation(trx, scope.clinicId, groupId, { op: operation.op, path: 'members', value }, delta);
           if (Object.keys(rest).length) attributeOps.push({ op: operation.op, value: rest });
         } else if (parsePatchPath(GROUP_KIND, operation.path).attr?.name === 'members') {
           await this.memberOperation(trx, scope.clinicId, groupId, operation, delta);
@@ -163,7 +201,13 @@ export class ScimGroups {
       .returningAll()
       .executeTakeFirstOrThrow();
     await recordScimChanges(trx, scope.clinicId, scope.actor, [
-      { action, resourceType: 'Group', resourceId: current.id, before: attributesOf(current), after: { ...attributes, membersAdded: delta.added, membersRemoved: delta.removed } },
+      {
+        action,
+        resourceType: 'Group',
+        resourceId: current.id,
+        before: attributesOf(current),
+        after: { ...attributes, membersAdded: delta.added, membersRemoved: delta.removed },
+      },
     ]);
     // Rules match on name and externalId: a renamed group may change the role of everyone in it.
     const affected = renamed ? [...delta.before, ...delta.added, ...delta.removed] : [...delta.added, ...delta.removed];
@@ -216,5 +260,8 @@ function readGroup(body: unknown): { attributes: Json; members: ReturnType<typeo
   return { attributes, members: memberRefs(members) };
 }
 
-const attributesOf = (row: GroupRow): Json => ({ displayName: row.display_name, ...(row.external_id ? { externalId: row.external_id } : {}) });
+const attributesOf = (row: GroupRow): Json => ({
+  displayName: row.display_name,
+  ...(row.external_id ? { externalId: row.external_id } : {}),
+});
 const externalIdOf = (attributes: Json): string | null => (typeof attributes.externalId === 'string' ? attributes.externalId : null);

@@ -82,7 +82,13 @@ export async function saveMapping(db: Kysely<ControlDB>, clinicId: string, input
     .insertInto('role_mappings')
     .values({ clinic_id: clinicId, rules: JSON.stringify(input.rules), default_role: input.defaultRole, version, updated_by: actor.id })
     .onConflict((oc) =>
-      oc.column('clinic_id').doUpdateSet({ rules: JSON.stringify(input.rules), default_role: input.defaultRole, version, updated_by: actor.id, updated_at: new Date() }),
+      oc.column('clinic_id').doUpdateSet({
+        rules: JSON.stringify(input.rules),
+        default_role: input.defaultRole,
+        version,
+        updated_by: actor.id,
+        updated_at: new Date(),
+      }),
     )
     .returning(['updated_at'])
     .executeTakeFirstOrThrow();

@@ -25,7 +25,11 @@ interface NewmanFailure {
 }
 interface NewmanSummary {
   run: {
-    stats: { requests: { total: number; failed: number }; assertions: { total: number; failed: number }; testScripts: { total: number; failed: number } };
+    stats: {
+      requests: { total: number; failed: number };
+      assertions: { total: number; failed: number };
+      testScripts: { total: number; failed: number };
+    };
     failures: NewmanFailure[];
   };
 }
@@ -71,7 +75,9 @@ describe.skipIf(!present)("Microsoft's SCIM reference collection (peer-suites/sc
     );
     const failures = summary.run.failures.map((f) => `${f.source?.name ?? '?'}: ${f.error.test ?? f.error.name}: ${f.error.message}`);
     const { assertions, requests } = summary.run.stats;
-    console.info(`Microsoft SCIM collection: ${requests.total} requests, ${assertions.total - assertions.failed}/${assertions.total} test blocks passed`);
+    console.info(
+      `Microsoft SCIM collection: ${requests.total} requests, ${assertions.total - assertions.failed}/${assertions.total} test blocks passed`,
+    );
     expect(failures).toEqual([]);
     // 108 test blocks in the collection, less the one of the "Get Token" request that is not run.
     expect(assertions.total).toBe(107);

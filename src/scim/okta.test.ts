@@ -26,7 +26,10 @@ describe.skipIf(!suite)(`Okta SCIM 2.0 SPEC test (peer-suites/scim/okta-scim20-s
     t = await startTestPlatform();
     const clinic = await scimClinic(t, 'pooled');
     expect((await clinic.call('POST', '/Users', userBody())).statusCode).toBe(201);
-    expect((await clinic.call('POST', '/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'Nurses' })).statusCode).toBe(201);
+    expect(
+      (await clinic.call('POST', '/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'Nurses' }))
+        .statusCode,
+    ).toBe(201);
     const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
     runner = new RunscopeRunner(oktaVariables(`${address}${clinic.base}`, clinic.token, newId('user')));
     // Warm the HTTP path once, as a deployed server is warm when Okta tests it (the suite times responses).
@@ -40,8 +43,14 @@ describe.skipIf(!suite)(`Okta SCIM 2.0 SPEC test (peer-suites/scim/okta-scim20-s
       evaluated.push(result);
       const failed = result.assertions
         .filter((a) => !a.pass)
-        .map((a) => `${a.assertion.source}${a.assertion.property ? ` ${a.assertion.property}` : ''} ${a.assertion.comparison} ${a.assertion.value ?? ''}: got ${JSON.stringify(a.actual)}`);
-      expect([...failed, ...result.scriptFailures.map((f) => `script: ${f}`)], `status ${result.status}, body ${result.body.slice(0, 500)}`).toEqual([]);
+        .map(
+          (a) =>
+            `${a.assertion.source}${a.assertion.property ? ` ${a.assertion.property}` : ''} ${a.assertion.comparison} ${a.assertion.value ?? ''}: got ${JSON.stringify(a.actual)}`,
+        );
+      expect(
+        [...failed, ...result.scriptFailures.map((f) => `script: ${f}`)],
+        `status ${result.status}, body ${result.body.slice(0, 500)}`,
+      ).toEqual([]);
     });
   }
 

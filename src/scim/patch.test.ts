@@ -35,7 +35,10 @@ describe('canonicalisation', () => {
       {
         UserName: 'x',
         Active: 'False',
-        Emails: [{ Value: 'a@b.example', Primary: 'true' }, { value: 'c@d.example', primary: true }],
+        Emails: [
+          { Value: 'a@b.example', Primary: 'true' },
+          { value: 'c@d.example', primary: true },
+        ],
         password: 'secret',
         groups: [{ value: 'grp' }],
         id: 'usr_forged',
@@ -71,13 +74,21 @@ describe('PATCH', () => {
       { value: 'bjensen@work.example', type: 'work', primary: true },
       { value: 'b@home.example', type: 'home' },
     ]);
-    const created = applyPatch(canonicalize({ userName: 'x' }, USER_KIND), readOperations({ Operations: [{ op: 'Replace', path: 'emails[type eq "work"].value', value: 'x@w.example' }] }), USER_KIND);
+    const created = applyPatch(
+      canonicalize({ userName: 'x' }, USER_KIND),
+      readOperations({ Operations: [{ op: 'Replace', path: 'emails[type eq "work"].value', value: 'x@w.example' }] }),
+      USER_KIND,
+    );
     expect(created.emails).toEqual([{ type: 'work', value: 'x@w.example' }]);
   });
 
   it('removes filtered values, listed values (Entra) and whole attributes', () => {
-    expect(patch({ op: 'remove', path: 'emails[type eq "home"]' }).emails).toEqual([{ value: 'bjensen@work.example', type: 'work', primary: true }]);
-    expect(patch({ op: 'Remove', path: 'emails', value: [{ value: 'BJENSEN@work.example' }] }).emails).toEqual([{ value: 'babs@home.example', type: 'home' }]);
+    expect(patch({ op: 'remove', path: 'emails[type eq "home"]' }).emails).toEqual([
+      { value: 'bjensen@work.example', type: 'work', primary: true },
+    ]);
+    expect(patch({ op: 'Remove', path: 'emails', value: [{ value: 'BJENSEN@work.example' }] }).emails).toEqual([
+      { value: 'babs@home.example', type: 'home' },
+    ]);
     expect(patch({ op: 'remove', path: 'emails' }).emails).toBeUndefined();
     expect(patch({ op: 'remove', path: 'name.givenName' }).name).toEqual({ familyName: 'Jensen' });
   });
@@ -116,7 +127,13 @@ describe('filter parsing', () => {
       valFilter: {
         op: 'and',
         filters: [
-          { op: 'or', filters: [{ op: 'eq', attrPath: 'type', compValue: 'work' }, { op: 'eq', attrPath: 'type', compValue: 'other' }] },
+          {
+            op: 'or',
+            filters: [
+              { op: 'eq', attrPath: 'type', compValue: 'work' },
+              { op: 'eq', attrPath: 'type', compValue: 'other' },
+            ],
+          },
           { op: 'co', attrPath: 'value', compValue: '@x' },
         ],
       },
@@ -125,6 +142,7 @@ describe('filter parsing', () => {
   });
 
   it('refuses garbage as invalidFilter', () => {
-    for (const bad of ['RUNSCOPE@ATKO.COM', 'userName eq', '(userName eq "x"', 'a eq "b" c']) expect(scimTypeOf(() => parseScimFilter(bad))).toBe('invalidFilter');
+    for (const bad of ['RUNSCOPE@ATKO.COM', 'userName eq', '(userName eq "x"', 'a eq "b" c'])
+      expect(scimTypeOf(() => parseScimFilter(bad))).toBe('invalidFilter');
   });
 });

@@ -27,8 +27,15 @@ export interface PatchPath {
 }
 
 const EXTERNAL_ID: AttrDef = {
-  name: 'externalId', type: 'string', multiValued: false, description: '', required: false, caseExact: true,
-  mutability: 'readWrite', returned: 'default', uniqueness: 'none',
+  name: 'externalId',
+  type: 'string',
+  multiValued: false,
+  description: '',
+  required: false,
+  caseExact: true,
+  mutability: 'readWrite',
+  returned: 'default',
+  uniqueness: 'none',
 };
 
 const pick = (o: Json, key: string): unknown => o[Object.keys(o).find((k) => k.toLowerCase() === key) ?? ''];
@@ -42,7 +49,8 @@ export function readOperations(body: unknown): PatchOperation[] {
   return ops.map((raw, i) => {
     if (!isObject(raw)) throw scimError(400, 'invalidSyntax', `Operations[${i}] must be an object`);
     const op = String(pick(raw, 'op') ?? '').toLowerCase();
-    if (op !== 'add' && op !== 'remove' && op !== 'replace') throw scimError(400, 'invalidSyntax', `Operations[${i}].op must be add, remove or replace`);
+    if (op !== 'add' && op !== 'remove' && op !== 'replace')
+      throw scimError(400, 'invalidSyntax', `Operations[${i}].op must be add, remove or replace`);
     const path = pick(raw, 'path');
     if (path !== undefined && path !== null && typeof path !== 'string') throw invalidPath(`Operations[${i}].path must be a string`);
     return { op, ...(typeof path === 'string' && path.trim() ? { path: path.trim() } : {}), value: pick(raw, 'value') };
@@ -79,7 +87,8 @@ export function parsePatchPath(kind: ResourceKind, path: string): PatchPath {
   if (attr.mutability === 'readOnly') throw mutability(`${attr.name} is read-only`);
   const sub = subName === undefined ? undefined : findAttr(attr.subAttributes, subName);
   if (subName !== undefined && !sub) throw invalidPath(`"${path}": ${attr.name} has no sub-attribute ${subName}`);
-  if (filterText !== undefined && !(attr.multiValued && attr.type === 'complex')) throw invalidPath(`"${path}": only multi-valued attributes take a filter`);
+  if (filterText !== undefined && !(attr.multiValued && attr.type === 'complex'))
+    throw invalidPath(`"${path}": only multi-valued attributes take a filter`);
   const filter = filterText === undefined ? undefined : parseScimFilter(filterText);
   return { schemaId: schema.id, attr, ...(filter ? { filter } : {}), ...(sub ? { sub } : {}) };
 }
@@ -128,10 +137,17 @@ function apply(resource: Json, kind: ResourceKind, op: PatchOpName, p: PatchPath
     }
     return;
   }
-  const container = p.schemaId === kind.core.id ? resource : ((resource[p.schemaId] = isObject(resource[p.schemaId]) ? resource[p.schemaId] : {}) as Json);
+  const container =
+    p.schemaId === kind.core.id ? resource : ((resource[p.schemaId] = isObject(resource[p.schemaId]) ? resource[p.schemaId] : {}) as Json);
   const { attr, sub, filter } = p;
-  if (attr.multiValued && attr.type === 'complex') return applyMulti(container, op, attr, filter, sub, value);
-  if (attr.type === 'complex') return applyComplex(container, op, attr, sub, value);
+  if (attr.multiValued && attr.type === 'complex') {
+    applyMulti(container, op, attr, filter, sub, value);
+    return;
+  }
+  if (attr.type === 'complex') {
+    applyComplex(container, op, attr, sub, value);
+    return;
+  }
   if (sub) throw invalidPath(`${attr.name} has no sub-attributes`);
   if (op === 'remove') delete container[attr.name];
   else container[attr.name] = value;
@@ -154,18 +170,30 @@ function applyComplex(container: Json, op: PatchOpName, attr: AttrDef, sub: Attr
   container[attr.name] = current;
 }
 
-function applyMulti(container: Json, op: PatchOpName, attr: AttrDef, filter: Filter | undefined, sub: AttrDef | undefined, value: unknown): void {
+function applyMulti(
+  container: Json,
+  op: PatchOpName,
+  attr: AttrDef,
+  filter: Filter | undefined,
+  sub: AttrDef | undefined,
+  value: unknown,
+): void {
   const subs = attr.subAttributes ?? [];
   const list = Array.isArray(container[attr.name]) ? (container[attr.name] as Json[]) : [];
   const incoming = () => (value === undefined ? [] : ((coerce(value, attr, attr.name) as Json[] | undefined) ?? []));
-  const clearPrimary = (keep?: Json) => list.forEach((e) => e !== keep && e.primary === true && (e.primary = false));
-  const sameValue = (a: Json, b: Json) => a.value !== undefined && String(a.value).toLowerCase() === String(b.value).toLowerCase() && a.type === b.type;
+  const clearPrimary = (keep?: Json) => {
+    for (const e of list) if (e !== keep && e.primary === true) e.primary = false;
+  };
+  const sameValue = (a: Json, b: Json) =>
+    a.value !== undefined && String(a.value).toLowerCase() === String(b.value).toLowerCase() && a.type === b.type;
 
   if (!filter && !sub) {
     if (op === 'remove') {
       // Entra removes chosen values with `{"op":"remove","path":"emails","value":[{"value":"…"}]}`.
       const gone = incoming();
-      container[attr.name] = gone.length ? list.filter((e) => !gone.some((g) => String(g.value).toLowerCase() === String(e.value).toLowerCase())) : [];
+      container[attr.name] = gone.length
+        ? list.filter((e) => !gone.some((g) => String(g.value).toLowerCase() === String(e.value).toLowerCase()))
+        : [];
       return;
     }
     if (op === 'replace') return void (container[attr.name] = incoming());
@@ -180,7 +208,7 @@ function applyMulti(container: Json, op: PatchOpName, attr: AttrDef, filter: Fil
   }
   const matched = filter ? list.filter((e) => matchesElement(e, filter, subs)) : list;
   if (op === 'remove') {
-    if (sub) matched.forEach((e) => delete e[sub.name]);
+    if (sub) for (const e of matched) delete e[sub.name];
     else container[attr.name] = list.filter((e) => !matched.includes(e));
     return;
   }

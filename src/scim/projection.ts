@@ -143,7 +143,11 @@ export function ifMatchHolds(header: string | undefined, version: number): boole
   return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === `"${version}"`);
 }
 
-export function metaOf(resourceType: 'User' | 'Group', location: string, row: { created_at: Date; updated_at: Date; version: number }): Json {
+export function metaOf(
+  resourceType: 'User' | 'Group',
+  location: string,
+  row: { created_at: Date; updated_at: Date; version: number },
+): Json {
   return {
     resourceType,
     created: row.created_at.toISOString(),

@@ -18,7 +18,19 @@ beforeAll(async () => {
     ['rosalind', 'Franklin', 'rosalind@kings.example', 'E-3'],
   ];
   for (const [user, family, email, ext] of people) {
-    const res = await c.call('POST', '/Users', userBody({ userName: user, externalId: ext, name: { givenName: user, familyName: family }, emails: [{ value: email, type: 'work', primary: true }, { value: `${user}@home.example`, type: 'home' }] }));
+    const res = await c.call(
+      'POST',
+      '/Users',
+      userBody({
+        userName: user,
+        externalId: ext,
+        name: { givenName: user, familyName: family },
+        emails: [
+          { value: email, type: 'work', primary: true },
+          { value: `${user}@home.example`, type: 'home' },
+        ],
+      }),
+    );
     expect(res.statusCode).toBe(201);
     ids[user!] = res.json().id;
   }
@@ -47,7 +59,14 @@ describe('SCIM Users', () => {
   });
 
   it('rejects what it cannot read as 400 invalidFilter', async () => {
-    for (const bad of ['userName', 'userName eq', 'nosuchattribute eq "x"', 'active gt true', 'emails[type eq "work"', 'userName eq "a" xor userName eq "b"']) {
+    for (const bad of [
+      'userName',
+      'userName eq',
+      'nosuchattribute eq "x"',
+      'active gt true',
+      'emails[type eq "work"',
+      'userName eq "a" xor userName eq "b"',
+    ]) {
       const res = await c.call('GET', `/Users?filter=${encodeURIComponent(bad)}`);
       expect([bad, res.statusCode, res.json().scimType, res.json().status]).toEqual([bad, 400, 'invalidFilter', '400']);
     }
@@ -58,7 +77,11 @@ describe('SCIM Users', () => {
     expect(page).toMatchObject({ totalResults: 3, startIndex: 2, itemsPerPage: 1 });
     expect(page.Resources[0].userName).toBe('gregor');
     expect((await c.call('GET', '/Users?count=0')).json()).toMatchObject({ totalResults: 3, itemsPerPage: 0, Resources: [] });
-    expect((await c.call('GET', '/Users?attributes=userName')).json().Resources[0]).toEqual({ schemas: expect.any(Array), id: ids.grace, userName: 'grace' });
+    expect((await c.call('GET', '/Users?attributes=userName')).json().Resources[0]).toEqual({
+      schemas: expect.any(Array),
+      id: ids.grace,
+      userName: 'grace',
+    });
   });
 
   it('PATCH: filtered paths, capitalised ops, extension paths, path-less Entra values; errors name the problem', async () => {
@@ -98,9 +121,17 @@ describe('SCIM Users', () => {
   it('meta, ETags and preconditions', async () => {
     const got = await c.call('GET', `/Users/${ids.rosalind}`);
     const { meta } = got.json();
-    expect(meta).toMatchObject({ resourceType: 'User', location: expect.stringMatching(new RegExp(`/scim/v2/${c.clinicId}/Users/${ids.rosalind}$`)), version: got.headers.etag });
+    expect(meta).toMatchObject({
+      resourceType: 'User',
+      location: expect.stringMatching(new RegExp(`/scim/v2/${c.clinicId}/Users/${ids.rosalind}$`)),
+      version: got.headers.etag,
+    });
     expect(Date.parse(meta.created)).toBeLessThanOrEqual(Date.parse(meta.lastModified));
-    const cached = await t.app.inject({ method: 'GET', url: `${c.base}/Users/${ids.rosalind}`, headers: { authorization: `Bearer ${c.token}`, 'if-none-match': String(got.headers.etag) } });
+    const cached = await t.app.inject({
+      method: 'GET',
+      url: `${c.base}/Users/${ids.rosalind}`,
+      headers: { authorization: `Bearer ${c.token}`, 'if-none-match': String(got.headers.etag) },
+    });
     expect(cached.statusCode).toBe(304);
     const stale = await t.app.inject({
       method: 'PATCH',
@@ -120,11 +151,27 @@ describe('SCIM Users', () => {
 
   it('discovery describes what the server does, one resource at a time too', async () => {
     const spc = (await c.call('GET', '/ServiceProviderConfig')).json();
-    expect(spc).toMatchObject({ patch: { supported: true }, filter: { supported: true, maxResults: 200 }, bulk: { supported: false }, etag: { supported: true } });
+    expect(spc).toMatchObject({
+      patch: { supported: true },
+      filter: { supported: true, maxResults: 200 },
+      bulk: { supported: false },
+      etag: { supported: true },
+    });
     const user = (await c.call('GET', '/ResourceTypes/User')).json();
-    expect(user).toMatchObject({ endpoint: '/Users', schema: 'urn:ietf:params:scim:schemas:core:2.0:User', schemaExtensions: [{ schema: ENTERPRISE, required: false }] });
+    expect(user).toMatchObject({
+      endpoint: '/Users',
+      schema: 'urn:ietf:params:scim:schemas:core:2.0:User',
+      schemaExtensions: [{ schema: ENTERPRISE, required: false }],
+    });
     const enterprise = (await c.call('GET', `/Schemas/${ENTERPRISE}`)).json();
-    expect(enterprise.attributes.map((a: { name: string }) => a.name)).toEqual(['employeeNumber', 'costCenter', 'organization', 'division', 'department', 'manager']);
+    expect(enterprise.attributes.map((a: { name: string }) => a.name)).toEqual([
+      'employeeNumber',
+      'costCenter',
+      'organization',
+      'division',
+      'department',
+      'manager',
+    ]);
     expect((await c.call('GET', '/Schemas/urn:nothing')).statusCode).toBe(404);
     const put = await c.call('PUT', '/ResourceTypes', {});
     expect([put.statusCode, put.headers.allow]).toEqual([405, 'GET']);
@@ -136,7 +183,13 @@ describe('SCIM Users', () => {
     expect(dup.headers['content-type']).toContain('application/scim+json');
     const noName = await c.call('POST', '/Users', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], name: { givenName: 'x' } });
     expect([noName.statusCode, noName.json().scimType]).toEqual([400, 'invalidValue']);
-    const send = (type: string, payload: string) => t.app.inject({ method: 'POST', url: `${c.base}/Users`, headers: { authorization: `Bearer ${c.token}`, 'content-type': type }, payload });
+    const send = (type: string, payload: string) =>
+      t.app.inject({
+        method: 'POST',
+        url: `${c.base}/Users`,
+        headers: { authorization: `Bearer ${c.token}`, 'content-type': type },
+        payload,
+      });
     expect((await send('application/json', JSON.stringify(userBody()))).statusCode).toBe(201);
     expect((await send('application/scim+json; charset=utf-8', JSON.stringify(userBody()))).statusCode).toBe(201);
     expect((await send('text/plain', JSON.stringify(userBody()))).statusCode).toBe(415);

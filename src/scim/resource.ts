@@ -48,8 +48,9 @@ function place(out: Json, kind: ResourceKind, key: string, value: unknown): void
   for (const s of [kind.core, ...kind.extensions]) {
     if (!lower.startsWith(`${s.id.toLowerCase()}:`)) continue;
     const name = key.slice(s.id.length + 1);
-    if (s === kind.core) return place(out, kind, name, value);
-    return place(out, kind, s.id, { [name]: value });
+    if (s === kind.core) place(out, kind, name, value);
+    else place(out, kind, s.id, { [name]: value });
+    return;
   }
   const def = findAttr(kind.core.attributes, key);
   if (!def || def.mutability === 'readOnly' || def.mutability === 'writeOnly') return;
@@ -84,7 +85,8 @@ function single(value: unknown, def: AttrDef, path: string): unknown {
     case 'integer':
     case 'decimal': {
       const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
-      if (!Number.isFinite(n) || (def.type === 'integer' && !Number.isInteger(n))) throw invalidValue(`${path} must be a${def.type === 'integer' ? 'n integer' : ' number'}`);
+      if (!Number.isFinite(n) || (def.type === 'integer' && !Number.isInteger(n)))
+        throw invalidValue(`${path} must be a${def.type === 'integer' ? 'n integer' : ' number'}`);
       return n;
     }
     case 'dateTime': {
@@ -147,6 +149,14 @@ export function readableName(resource: Json): string {
 /** Equal as JSON, whatever the key order: a PUT or PATCH that changes nothing writes nothing. */
 export function sameResource(a: unknown, b: unknown): boolean {
   const stable = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(stable) : isObject(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, stable(v[k])])) : v;
+    Array.isArray(v)
+      ? v.map(stable)
+      : isObject(v)
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, stable(v[k])]),
+          )
+        : v;
   return JSON.stringify(stable(a)) === JSON.stringify(stable(b));
 }

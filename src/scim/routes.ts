@@ -3,11 +3,11 @@ import type { Platform } from '../platform/platform.js';
 import { currentContext, runWithContext } from '../platform/request-context.js';
 import { oneResourceType, oneSchema, resourceTypes, schemas, serviceProviderConfig } from './discovery.js';
 import { renderScimError, scimError, scimUnauthorized, sendScim } from './errors.js';
-import { ScimGroups } from './groups.js';
+import type { ScimGroups } from './groups.js';
 import { etagOf, projectionOf, type Projection } from './projection.js';
 import type { Json, ScimScope } from './resource.js';
-import { ScimTokens } from './tokens.js';
-import { ScimUsers } from './users.js';
+import type { ScimTokens } from './tokens.js';
+import type { ScimUsers } from './users.js';
 
 /**
  * SCIM 2.0 for each clinic at `/scim/v2/{clinicId}/` (the admin API that manages it, `admin-routes.ts`, sits in
@@ -88,10 +88,14 @@ const scimProtocol =
     const ifMatch = (req: FastifyRequest) => (typeof req.headers['if-match'] === 'string' ? req.headers['if-match'] : undefined);
     const one = (reply: FastifyReply, status: number, found: { resource: Json; version: number }) =>
       sendScim(reply.header('etag', etagOf(found.version)), status, found.resource);
-    const notModified = (req: FastifyRequest, version: number) => req.headers['if-none-match']?.split(',').some((t) => t.trim() === etagOf(version));
+    const notModified = (req: FastifyRequest, version: number) =>
+      req.headers['if-none-match']?.split(',').some((t) => t.trim() === etagOf(version));
     // PATCH answers 204 (RFC 7644 §3.5.2 allows it; Entra and Microsoft's suite expect it) unless the client asks
     // for the resource, with `attributes`/`excludedAttributes` (where the RFC requires 200) or `Prefer: return=representation`.
-    const wantsBody = (req: FastifyRequest) => query(req).attributes !== undefined || query(req).excludedAttributes !== undefined || /return=representation/i.test(String(req.headers.prefer ?? ''));
+    const wantsBody = (req: FastifyRequest) =>
+      query(req).attributes !== undefined ||
+      query(req).excludedAttributes !== undefined ||
+      /return=representation/i.test(String(req.headers.prefer ?? ''));
 
     // Discovery: read-only; any other method is 405 before its body is even parsed.
     const discovery: [string, (req: FastifyRequest) => Json][] = [
@@ -109,14 +113,23 @@ const scimProtocol =
     for (const [name, answer] of discovery) {
       for (const url of spellings(name)) {
         app.get(url, { config: PUBLIC, schema: { tags: ['scim'] } }, async (req, reply) => sendScim(reply, 200, answer(req)));
-        app.route({ method: [...READ_ONLY_METHODS], url, config: PUBLIC, schema: { hide: true }, onRequest: readOnly, handler: async () => undefined });
+        app.route({
+          method: [...READ_ONLY_METHODS],
+          url,
+          config: PUBLIC,
+          schema: { hide: true },
+          onRequest: readOnly,
+          handler: async () => undefined,
+        });
       }
     }
 
     /** Users and Groups share one shape of endpoints (RFC 7644 §3). */
     const resourceRoutes = (base: string, service: ResourceService) => {
       for (const url of [base, `${base}/`]) {
-        app.get(url, { config: PUBLIC, schema: { tags: ['scim'] } }, async (req, reply) => sendScim(reply, 200, await service.list(scope(req), query(req))));
+        app.get(url, { config: PUBLIC, schema: { tags: ['scim'] } }, async (req, reply) =>
+          sendScim(reply, 200, await service.list(scope(req), query(req))),
+        );
         app.post(url, { config: PUBLIC, schema: { tags: ['scim'] } }, async (req, reply) => {
           const created = await service.create(scope(req), req.body);
           const meta = created.meta as { location: string; version: string };

@@ -73,7 +73,10 @@ export const USER_SCHEMA: SchemaDef = {
   name: 'User',
   description: 'User Account',
   attributes: [
-    attr('userName', 'string', 'Unique identifier for the User, used to sign in; unique within the clinic.', { required: true, uniqueness: 'server' }),
+    attr('userName', 'string', 'Unique identifier for the User, used to sign in; unique within the clinic.', {
+      required: true,
+      uniqueness: 'server',
+    }),
     complex('name', "The components of the user's real name.", [
       attr('formatted', 'string', 'The full name, formatted for display.'),
       attr('familyName', 'string', 'The family name.'),
@@ -91,7 +94,10 @@ export const USER_SCHEMA: SchemaDef = {
     attr('locale', 'string', "The user's default location for localisation."),
     attr('timezone', 'string', "The user's time zone in IANA format."),
     attr('active', 'boolean', "The user's administrative status; false revokes access at once."),
-    attr('password', 'string', 'Not stored: sign-in is through the clinic identity provider.', { mutability: 'writeOnly', returned: 'never' }),
+    attr('password', 'string', 'Not stored: sign-in is through the clinic identity provider.', {
+      mutability: 'writeOnly',
+      returned: 'never',
+    }),
     // As `plural`, but `display` is writable: directories send it.
     complex(
       'emails',

@@ -29,7 +29,14 @@ const hashToken = (token: string): string => createHash('sha256').update(token).
 const newTokenId = (): string => newId('scimToken');
 export const TOKEN_ID_PATTERN = /^sct_[0-9a-hjkmnp-tv-z]{26}$/;
 
-type TokenRow = { id: string; label: string; created_by: string | null; created_at: Date; last_used_at: Date | null; revoked_at: Date | null };
+type TokenRow = {
+  id: string;
+  label: string;
+  created_by: string | null;
+  created_at: Date;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+};
 
 const info = (r: TokenRow): ScimTokenInfo => ({
   id: r.id,
@@ -81,10 +88,17 @@ export class ScimTokens {
         .returning(['id', 'label', 'created_by', 'created_at', 'last_used_at', 'revoked_at'])
         .executeTakeFirst();
       if (!row) {
-        const existing = await trx.selectFrom('scim_tokens').select(['id', 'label', 'created_by', 'created_at', 'last_used_at', 'revoked_at']).where('clinic_id', '=', clinicId).where('id', '=', tokenId).executeTakeFirst();
+        const existing = await trx
+          .selectFrom('scim_tokens')
+          .select(['id', 'label', 'created_by', 'created_at', 'last_used_at', 'revoked_at'])
+          .where('clinic_id', '=', clinicId)
+          .where('id', '=', tokenId)
+          .executeTakeFirst();
         return existing && info(existing);
       }
-      await recordScimChanges(trx, clinicId, actor, [{ action: 'token.revoke', resourceType: 'Token', resourceId: tokenId, before: { label: row.label } }]);
+      await recordScimChanges(trx, clinicId, actor, [
+        { action: 'token.revoke', resourceType: 'Token', resourceId: tokenId, before: { label: row.label } },
+      ]);
       return info(row);
     });
   }

@@ -38,7 +38,9 @@ export class ScimUsers {
         .values({ clinic_id: scope.clinicId, user_id: userId, ...columns(resource), version: 1 })
         .returningAll()
         .executeTakeFirstOrThrow();
-      await recordScimChanges(trx, scope.clinicId, scope.actor, [{ action: 'user.create', resourceType: 'User', resourceId: userId, after: resource }]);
+      await recordScimChanges(trx, scope.clinicId, scope.actor, [
+        { action: 'user.create', resourceType: 'User', resourceId: userId, after: resource },
+      ]);
       await syncAccess(trx, scope.clinicId, [userId], scope.actor, effects);
       return created;
     });
@@ -55,11 +57,36 @@ export class ScimUsers {
     const window = windowOf(query);
     const projection = projectionOf(query);
     let q = this.p.control.selectFrom('scim_users as u').where('u.clinic_id', '=', scope.clinicId);
-    if (typeof query.filter === 'string' && query.filter.trim()) q = q.where(compileFilter(parseScimFilter(query.filter), userResolver(USER_KIND)));
+    if (typeof query.filter === 'string' && query.filter.trim())
+      q = q.where(compileFilter(parseScimFilter(query.filter), userResolver(USER_KIND)));
     const { total } = await q.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow();
-    const rows = window.count === 0 ? [] : await q.selectAll('u').orderBy('u.created_at').orderBy('u.user_id').offset(window.startIndex - 1).limit(window.count).execute();
-    const groups = rows.length && wants(projection, 'groups') ? await this.groupsOf(scope.clinicId, rows.map((r) => r.user_id)) : [];
-    const resources = rows.map((r) => project(this.render(scope, r, groups.filter((g) => g.user_id === r.user_id)), projection));
+    const rows =
+      window.count === 0
+        ? []
+        : await q
+            .selectAll('u')
+            .orderBy('u.created_at')
+            .orderBy('u.user_id')
+            .offset(window.startIndex - 1)
+            .limit(window.count)
+            .execute();
+    const groups =
+      rows.length && wants(projection, 'groups')
+        ? await this.groupsOf(
+            scope.clinicId,
+            rows.map((r) => r.user_id),
+          )
+        : [];
+    const resources = rows.map((r) =>
+      project(
+        this.render(
+          scope,
+          r,
+          groups.filter((g) => g.user_id === r.user_id),
+        ),
+        projection,
+      ),
+    );
     return listResponse(resources, Number(total), window);
   }
 
@@ -93,19 +120,41 @@ export class ScimUsers {
       const current = await this.find(trx, scope.clinicId, userId, 'delete');
       if (!ifMatchHolds(ifMatch, current.version)) throw preconditionFailed();
       await trx.deleteFrom('scim_users').where('clinic_id', '=', scope.clinicId).where('user_id', '=', userId).execute();
-      const held = await trx.deleteFrom('memberships').where('clinic_id', '=', scope.clinicId).where('user_id', '=', userId).returning('role').executeTakeFirst();
+      const held = await trx
+        .deleteFrom('memberships')
+        .where('clinic_id', '=', scope.clinicId)
+        .where('user_id', '=', userId)
+        .returning('role')
+        .executeTakeFirst();
       await revokeSessionsInTransaction(trx, userId, effects);
       await retireAccount(trx, userId);
       await blockIdentitiesOf(trx, scope.clinicId, userId, 'deleted by SCIM');
       await recordScimChanges(trx, scope.clinicId, scope.actor, [
         { action: 'user.delete', resourceType: 'User', resourceId: userId, before: current.resource },
-        ...(held ? [{ action: 'membership.role', resourceType: 'Membership' as const, resourceId: userId, before: { role: held.role }, after: { role: null, why: 'deleted' } }] : []),
+        ...(held
+          ? [
+              {
+                action: 'membership.role',
+                resourceType: 'Membership' as const,
+                resourceId: userId,
+                before: { role: held.role },
+                after: { role: null, why: 'deleted' },
+              },
+            ]
+          : []),
       ]);
       effects.membershipsChanged.add(userId);
     });
   }
 
-  private async update(trx: Kysely<ControlDB>, scope: ScimScope, current: UserRow, after: Json, action: string, effects: AccessEffects): Promise<UserRow> {
+  private async update(
+    trx: Kysely<ControlDB>,
+    scope: ScimScope,
+    current: UserRow,
+    after: Json,
+    action: string,
+    effects: AccessEffects,
+  ): Promise<UserRow> {
     if (sameResource(current.resource, after)) return current;
     if (String(after.userName).toLowerCase() !== current.user_name.toLowerCase())
       await this.assertUserNameFree(trx, scope.clinicId, String(after.userName), current.user_id);
@@ -120,7 +169,9 @@ export class ScimUsers {
     const deactivated = current.active && !updated.active;
     const reactivated = !current.active && updated.active;
     const recorded = deactivated ? 'user.deactivate' : reactivated ? 'user.reactivate' : action;
-    await recordScimChanges(trx, scope.clinicId, scope.actor, [{ action: recorded, resourceType: 'User', resourceId: current.user_id, before: current.resource, after }]);
+    await recordScimChanges(trx, scope.clinicId, scope.actor, [
+      { action: recorded, resourceType: 'User', resourceId: current.user_id, before: current.resource, after },
+    ]);
     if (deactivated) await revokeSessionsInTransaction(trx, current.user_id, effects);
     if (deactivated || reactivated) await syncAccess(trx, scope.clinicId, [current.user_id], scope.actor, effects);
     return updated;
@@ -182,7 +233,14 @@ export class ScimUsers {
       userName: row.user_name,
       active: row.active,
       ...(groups.length
-        ? { groups: groups.map((g) => ({ value: g.group_id, display: g.display_name, type: 'direct', $ref: `${scope.baseUrl}/Groups/${g.group_id}` })) }
+        ? {
+            groups: groups.map((g) => ({
+              value: g.group_id,
+              display: g.display_name,
+              type: 'direct',
+              $ref: `${scope.baseUrl}/Groups/${g.group_id}`,
+            })),
+          }
         : {}),
       meta: metaOf('User', `${scope.baseUrl}/Users/${row.user_id}`, row),
     };

@@ -29,7 +29,8 @@ const as = (token: string | null, method: 'GET' | 'POST' | 'PUT', url: string, p
   t.app.inject({ method, url, headers: token ? bearer(token) : {}, ...(payload ? { payload } : {}) });
 const branding = (values: Record<string, unknown>, expectedVersion: number) =>
   as(admin, 'PUT', `/api/v1/clinics/${clinic.id}/settings/branding`, { values, expectedVersion, reason: 'our look' });
-const check = (ns: string, values: Record<string, unknown>) => as(admin, 'POST', `/api/v1/clinics/${clinic.id}/settings/${ns}/validate`, { values });
+const check = (ns: string, values: Record<string, unknown>) =>
+  as(admin, 'POST', `/api/v1/clinics/${clinic.id}/settings/${ns}/validate`, { values });
 
 function png(width: number, height: number): string {
   const u32 = (n: number) => [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
@@ -43,8 +44,14 @@ describe('logo and colour rules', () => {
     expect(inspectLogo(demoLogo('#1c4e80', 'leaf'))).toMatchObject({ type: 'image/png', width: 96, height: 96 });
     expect(inspectLogo('data:image/svg+xml;base64,PHN2Zy8+')).toEqual({ problem: 'must be a PNG, JPEG or WebP image' });
     expect(inspectLogo(png(2000, 10))).toHaveProperty('problem', 'must be at most 1024 × 1024 pixels (this one is 2000 × 10)');
-    expect(inspectLogo(png(10, 10).replace('image/png', 'image/jpeg'))).toHaveProperty('problem', 'says it is image/jpeg but its bytes are image/png');
-    expect(inspectLogo(`data:image/png;base64,${Buffer.alloc(300 * 1024).toString('base64')}`)).toHaveProperty('problem', 'must be at most 256 KB (this one is 300 KB)');
+    expect(inspectLogo(png(10, 10).replace('image/png', 'image/jpeg'))).toHaveProperty(
+      'problem',
+      'says it is image/jpeg but its bytes are image/png',
+    );
+    expect(inspectLogo(`data:image/png;base64,${Buffer.alloc(300 * 1024).toString('base64')}`)).toHaveProperty(
+      'problem',
+      'must be at most 256 KB (this one is 300 KB)',
+    );
     expect(inspectLogo('https://example.org/logo.png')).toHaveProperty('problem');
   });
 
@@ -63,8 +70,25 @@ describe('the branding namespace', () => {
     expect(ok.statusCode, ok.body).toBe(200);
     const page = await as(null, 'GET', `/api/v1/public/clinics/${clinic.slug}`);
     expect(page.statusCode).toBe(200);
-    expect(page.json()).toMatchObject({ slug: clinic.slug, displayName: 'Look & Feel Clinic', logo, primaryColor: '#7b2cbf', onPrimaryColor: '#ffffff', languages: { offered: ['en', 'de'], default: 'en' }, sso: [] });
-    expect(Object.keys(page.json()).sort()).toEqual(['displayName', 'languages', 'logo', 'name', 'onPrimaryColor', 'primaryColor', 'slug', 'sso']);
+    expect(page.json()).toMatchObject({
+      slug: clinic.slug,
+      displayName: 'Look & Feel Clinic',
+      logo,
+      primaryColor: '#7b2cbf',
+      onPrimaryColor: '#ffffff',
+      languages: { offered: ['en', 'de'], default: 'en' },
+      sso: [],
+    });
+    expect(Object.keys(page.json()).sort()).toEqual([
+      'displayName',
+      'languages',
+      'logo',
+      'name',
+      'onPrimaryColor',
+      'primaryColor',
+      'slug',
+      'sso',
+    ]);
     const effective = (await as(admin, 'GET', `/api/v1/clinics/${clinic.id}/settings/effective`)).json();
     expect(effective.branding.primaryColor).toEqual({ value: '#7b2cbf', source: 'clinic', overrides: ['default'] });
   });
@@ -73,10 +97,15 @@ describe('the branding namespace', () => {
     const version = (await as(admin, 'GET', `/api/v1/clinics/${clinic.id}/settings/branding`)).json().version;
     const pale = await branding({ primaryColor: '#ffd43b', onPrimaryColor: '#ffffff' }, version);
     expect(pale.statusCode).toBe(400);
-    expect(pale.json().errors).toEqual([{ path: 'branding.onPrimaryColor', message: 'must contrast with the brand colour at least 4.5:1 (WCAG AA for text)' }]);
+    expect(pale.json().errors).toEqual([
+      { path: 'branding.onPrimaryColor', message: 'must contrast with the brand colour at least 4.5:1 (WCAG AA for text)' },
+    ]);
     const svg = await branding({ logo: 'data:image/svg+xml;base64,PHN2Zy8+' }, version);
     expect(svg.json().errors).toEqual([{ path: 'branding.logo', message: 'must be a PNG, JPEG or WebP image' }]);
-    expect((await branding({ primaryColor: 'teal' }, version)).json().errors[0]).toEqual({ path: 'branding.primaryColor', message: 'must be a colour as #rrggbb' });
+    expect((await branding({ primaryColor: 'teal' }, version)).json().errors[0]).toEqual({
+      path: 'branding.primaryColor',
+      message: 'must be a colour as #rrggbb',
+    });
   });
 
   it('an unknown slug or a suspended clinic has no sign-in page', async () => {
@@ -92,27 +121,52 @@ describe('the branding namespace', () => {
 describe('the settings catalogue', () => {
   it('gives each namespace’s schema; one whose feature is off is marked unavailable until the feature is on', async () => {
     const url = `/api/v1/clinics/${clinic.id}/settings`;
-    const before = (await as(admin, 'GET', url)).json().namespaces as { name: string; available: boolean; feature: { name: string; enabled: boolean } | null; schema: { properties: Record<string, unknown> } }[];
+    const before = (await as(admin, 'GET', url)).json().namespaces as {
+      name: string;
+      available: boolean;
+      feature: { name: string; enabled: boolean } | null;
+      schema: { properties: Record<string, unknown> };
+    }[];
     expect(before.map((n) => n.name)).toEqual(['scheduling', 'intake', 'security', 'visits', 'branding', 'locale']);
     expect(before.find((n) => n.name === 'visits')).toMatchObject({ available: false, feature: { name: 'video-visits', enabled: false } });
     expect(before.find((n) => n.name === 'scheduling')).toMatchObject({ available: true, feature: null });
-    expect(Object.keys(before.find((n) => n.name === 'branding')!.schema.properties)).toEqual(['displayName', 'logo', 'primaryColor', 'onPrimaryColor']);
+    expect(Object.keys(before.find((n) => n.name === 'branding')!.schema.properties)).toEqual([
+      'displayName',
+      'logo',
+      'primaryColor',
+      'onPrimaryColor',
+    ]);
 
-    await t.p.flags.create('video-visits', FlagDefinition.parse({ owner: 'team-visits', type: 'release', enabled: true, strategies: [{ name: 'default' }] }), 'launch', null);
+    await t.p.flags.create(
+      'video-visits',
+      FlagDefinition.parse({ owner: 'team-visits', type: 'release', enabled: true, strategies: [{ name: 'default' }] }),
+      'launch',
+      null,
+    );
     const after = (await as(admin, 'GET', url)).json().namespaces as { name: string; available: boolean }[];
     expect(after.find((n) => n.name === 'visits')!.available).toBe(true);
   });
 
   it('checks values as a write would, and answers with the same messages, without writing', async () => {
     expect((await check('scheduling', { defaultDurationMinutes: 45 })).json()).toEqual({ errors: [] });
-    expect((await check('scheduling', { defaultDurationMinutes: 5 })).json().errors).toEqual([{ path: 'scheduling.defaultDurationMinutes', message: 'must be at least 15 minutes' }]);
-    expect((await check('scheduling', { nonsense: 1 })).json().errors).toEqual([{ path: 'scheduling.nonsense', message: 'is not a setting of this namespace' }]);
-    expect((await check('locale', { languages: ['de'], defaultLanguage: 'en' })).json().errors).toEqual([{ path: 'locale.defaultLanguage', message: 'must be one of the languages offered' }]);
+    expect((await check('scheduling', { defaultDurationMinutes: 5 })).json().errors).toEqual([
+      { path: 'scheduling.defaultDurationMinutes', message: 'must be at least 15 minutes' },
+    ]);
+    expect((await check('scheduling', { nonsense: 1 })).json().errors).toEqual([
+      { path: 'scheduling.nonsense', message: 'is not a setting of this namespace' },
+    ]);
+    expect((await check('locale', { languages: ['de'], defaultLanguage: 'en' })).json().errors).toEqual([
+      { path: 'locale.defaultLanguage', message: 'must be one of the languages offered' },
+    ]);
     expect((await as(admin, 'GET', `/api/v1/clinics/${clinic.id}/settings/scheduling`)).json().version).toBe(0);
-    const operator = await as(t.operatorToken, 'POST', '/api/v1/platform/settings/security/validate', { values: { sessionLifetimeMinutes: 1 } });
+    const operator = await as(t.operatorToken, 'POST', '/api/v1/platform/settings/security/validate', {
+      values: { sessionLifetimeMinutes: 1 },
+    });
     expect(operator.json().errors[0].path).toBe('security.sessionLifetimeMinutes');
     expect((await as(t.operatorToken, 'GET', '/api/v1/platform/settings')).json().namespaces).toHaveLength(6);
-    expect((await as(t.operatorToken, 'POST', '/api/v1/platform/regions/mars-1/settings/security/validate', { values: {} })).statusCode).toBe(404);
+    expect(
+      (await as(t.operatorToken, 'POST', '/api/v1/platform/regions/mars-1/settings/security/validate', { values: {} })).statusCode,
+    ).toBe(404);
   });
 
   it('is not offered to roles without the permission, and is a 404 for another clinic in every placement', async () => {

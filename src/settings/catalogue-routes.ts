@@ -18,7 +18,10 @@ const Checked = z.object({ errors: z.array(z.object({ path: z.string(), message:
 const Entry = z.object({
   name: z.string(),
   schema: z.record(z.string(), z.unknown()).describe('JSON Schema (input side) of the namespace'),
-  feature: z.object({ name: z.string(), enabled: z.boolean(), reason: z.string() }).nullable().describe('the feature the namespace belongs to, evaluated for this clinic'),
+  feature: z
+    .object({ name: z.string(), enabled: z.boolean(), reason: z.string() })
+    .nullable()
+    .describe('the feature the namespace belongs to, evaluated for this clinic'),
   available: z.boolean().describe('false when the namespace belongs to a feature that is off for this clinic'),
 });
 
@@ -28,7 +31,11 @@ export const clinicSettingsCatalogueRoutes =
   async (app) => {
     app.get('/settings', {
       config: { permission: 'settings.read' },
-      schema: { tags, summary: 'The settings namespaces of this clinic: schema, and whether its feature is on here', response: { 200: z.object({ namespaces: z.array(Entry) }), ...problemResponses } },
+      schema: {
+        tags,
+        summary: 'The settings namespaces of this clinic: schema, and whether its feature is on here',
+        response: { 200: z.object({ namespaces: z.array(Entry) }), ...problemResponses },
+      },
       handler: async (req) => {
         const clinic = await p.clinics.get(req.clinic.id);
         if (!clinic) throw notFound('clinic');
@@ -70,13 +77,24 @@ export const platformSettingsCatalogueRoutes =
       schema: {
         tags,
         summary: 'Every settings namespace with its schema and the feature it belongs to',
-        response: { 200: z.object({ namespaces: z.array(Entry.omit({ feature: true, available: true }).extend({ feature: z.string().nullable() })) }), ...problemResponses },
+        response: {
+          200: z.object({ namespaces: z.array(Entry.omit({ feature: true, available: true }).extend({ feature: z.string().nullable() })) }),
+          ...problemResponses,
+        },
       },
-      handler: async () => ({ namespaces: NAMESPACE_NAMES.map((name) => ({ name, schema: namespaceJsonSchema(name), feature: NAMESPACE_FEATURES[name] ?? null })) }),
+      handler: async () => ({
+        namespaces: NAMESPACE_NAMES.map((name) => ({ name, schema: namespaceJsonSchema(name), feature: NAMESPACE_FEATURES[name] ?? null })),
+      }),
     });
 
     app.post('/settings/:namespace/validate', {
-      schema: { tags, summary: 'Check values for the platform layer without writing them', params: z.strictObject({ namespace: NamespaceParam }), body: Check, response: { 200: Checked, ...problemResponses } },
+      schema: {
+        tags,
+        summary: 'Check values for the platform layer without writing them',
+        params: z.strictObject({ namespace: NamespaceParam }),
+        body: Check,
+        response: { 200: Checked, ...problemResponses },
+      },
       handler: async (req) => ({ errors: await p.settings.check(platformLayer(), req.params.namespace, req.body.values) }),
     });
 

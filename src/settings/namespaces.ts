@@ -50,9 +50,33 @@ export const SchedulingSettings = z.strictObject({
     .max(50)
     .refine((ts) => new Set(ts.map((t) => t.key)).size === ts.length, 'appointment type keys must be unique')
     .default([
-      { key: 'consultation', name: 'Consultation', durationMinutes: 30, bufferBeforeMinutes: 0, bufferAfterMinutes: 5, modality: 'video', requiresConfirmation: false },
-      { key: 'follow-up', name: 'Follow-up', durationMinutes: 15, bufferBeforeMinutes: 0, bufferAfterMinutes: 0, modality: 'video', requiresConfirmation: false },
-      { key: 'in-person-exam', name: 'In-person examination', durationMinutes: 45, bufferBeforeMinutes: 0, bufferAfterMinutes: 15, modality: 'in_person', requiresConfirmation: true },
+      {
+        key: 'consultation',
+        name: 'Consultation',
+        durationMinutes: 30,
+        bufferBeforeMinutes: 0,
+        bufferAfterMinutes: 5,
+        modality: 'video',
+        requiresConfirmation: false,
+      },
+      {
+        key: 'follow-up',
+        name: 'Follow-up',
+        durationMinutes: 15,
+        bufferBeforeMinutes: 0,
+        bufferAfterMinutes: 0,
+        modality: 'video',
+        requiresConfirmation: false,
+      },
+      {
+        key: 'in-person-exam',
+        name: 'In-person examination',
+        durationMinutes: 45,
+        bufferBeforeMinutes: 0,
+        bufferAfterMinutes: 15,
+        modality: 'in_person',
+        requiresConfirmation: true,
+      },
     ]),
 });
 export type SchedulingSettings = z.infer<typeof SchedulingSettings>;

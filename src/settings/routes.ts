@@ -26,9 +26,21 @@ const Write = z.strictObject({
   expectedVersion: z.number().int().min(0),
   reason: z.string().trim().min(3, 'say why (at least 3 characters)').max(500),
 });
-const Restore = z.strictObject({ version: z.number().int().min(1), expectedVersion: z.number().int().min(0), reason: z.string().trim().min(3).max(500) });
+const Restore = z.strictObject({
+  version: z.number().int().min(1),
+  expectedVersion: z.number().int().min(0),
+  reason: z.string().trim().min(3).max(500),
+});
 const History = z.array(
-  z.object({ version: z.number(), before: z.unknown(), after: z.unknown(), actorId: z.string().nullable(), reason: z.string(), restoredFrom: z.number().nullable(), at: z.string() }),
+  z.object({
+    version: z.number(),
+    before: z.unknown(),
+    after: z.unknown(),
+    actorId: z.string().nullable(),
+    reason: z.string(),
+    restoredFrom: z.number().nullable(),
+    at: z.string(),
+  }),
 );
 const tags = ['settings'];
 
@@ -53,7 +65,8 @@ type App = Parameters<FastifyPluginAsyncZod>[0];
 
 function layerRoutes<P extends z.ZodObject>(app: App, p: Platform, layer: SettingsLayer<P>): void {
   const params = layer.params.extend({ namespace: Namespace });
-  const config = (write: boolean): FastifyContextConfig => (layer.permissions ? { permission: write ? layer.permissions.write : layer.permissions.read } : {});
+  const config = (write: boolean): FastifyContextConfig =>
+    layer.permissions ? { permission: write ? layer.permissions.write : layer.permissions.read } : {};
   const address = (req: FastifyRequest) => layer.address(req, req.params as z.infer<P>);
   const namespaceOf = (req: FastifyRequest) => (req.params as { namespace: string }).namespace;
   app.get(`${layer.path}/settings/:namespace`, {
@@ -74,13 +87,25 @@ function layerRoutes<P extends z.ZodObject>(app: App, p: Platform, layer: Settin
   });
   app.get(`${layer.path}/settings/:namespace/history`, {
     config: config(false),
-    schema: { tags, summary: `Every version of one namespace of the ${layer.name} settings layer`, params, response: { 200: z.object({ items: History }), ...problemResponses } },
+    schema: {
+      tags,
+      summary: `Every version of one namespace of the ${layer.name} settings layer`,
+      params,
+      response: { 200: z.object({ items: History }), ...problemResponses },
+    },
     handler: async (req) => ({ items: await p.settings.history(address(req), namespaceOf(req)) }),
   });
   app.post(`${layer.path}/settings/:namespace/restore`, {
     config: config(true),
-    schema: { tags, summary: `Restore an earlier version of one namespace of the ${layer.name} settings layer`, params, body: Restore, response: { 200: Layer, ...problemResponses } },
-    handler: async (req) => p.settings.restore(address(req), namespaceOf(req), req.body.version, req.body.expectedVersion, req.body.reason, layer.writer(req)),
+    schema: {
+      tags,
+      summary: `Restore an earlier version of one namespace of the ${layer.name} settings layer`,
+      params,
+      body: Restore,
+      response: { 200: Layer, ...problemResponses },
+    },
+    handler: async (req) =>
+      p.settings.restore(address(req), namespaceOf(req), req.body.version, req.body.expectedVersion, req.body.reason, layer.writer(req)),
   });
 }
 
@@ -108,7 +133,14 @@ export const clinicSettingsRoutes =
   async (app) => {
     const permissions = { read: 'settings.read', write: 'settings.write' } as const;
     const member = (req: FastifyRequest) => req.clinic.userId;
-    layerRoutes(app, p, { name: 'clinic', path: '', params: z.object({}), permissions, address: (req) => clinicLayer(req.clinic.id), writer: member });
+    layerRoutes(app, p, {
+      name: 'clinic',
+      path: '',
+      params: z.object({}),
+      permissions,
+      address: (req) => clinicLayer(req.clinic.id),
+      writer: member,
+    });
     layerRoutes(app, p, {
       name: 'provider',
       path: '/providers/:providerId',
@@ -125,7 +157,10 @@ export const clinicSettingsRoutes =
         summary: 'The settings in force for the clinic (or one of its providers), each with the layer it comes from and what it overrides',
         querystring: z.strictObject({ providerId: ProviderId.optional() }),
         response: {
-          200: z.record(z.string(), z.record(z.string(), z.object({ value: z.unknown(), source: z.string(), overrides: z.array(z.string()) }))),
+          200: z.record(
+            z.string(),
+            z.record(z.string(), z.object({ value: z.unknown(), source: z.string(), overrides: z.array(z.string()) })),
+          ),
           ...problemResponses,
         },
       },

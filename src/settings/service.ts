@@ -48,7 +48,11 @@ const keyOf = (a: LayerAddress, ns: string) => `${a.scope}|${a.scopeId}|${ns}`;
 export const platformLayer = (): LayerAddress => ({ scope: 'platform', scopeId: '', clinicId: null });
 export const regionLayer = (regionId: string): LayerAddress => ({ scope: 'region', scopeId: regionId, clinicId: null });
 export const clinicLayer = (clinicId: string): LayerAddress => ({ scope: 'clinic', scopeId: clinicId, clinicId });
-export const providerLayer = (clinicId: string, providerId: string): LayerAddress => ({ scope: 'provider', scopeId: `${clinicId}/${providerId}`, clinicId });
+export const providerLayer = (clinicId: string, providerId: string): LayerAddress => ({
+  scope: 'provider',
+  scopeId: `${clinicId}/${providerId}`,
+  clinicId,
+});
 
 /**
  * Layered, typed settings: code default -> platform -> region -> clinic -> provider. The nearest layer that
@@ -154,7 +158,13 @@ export class SettingsService {
     return out;
   }
 
-  async write(address: LayerAddress, namespace: string, input: LayerWrite, actorId: string | null, restoredFrom: number | null = null): Promise<LayerDoc> {
+  async write(
+    address: LayerAddress,
+    namespace: string,
+    input: LayerWrite,
+    actorId: string | null,
+    restoredFrom: number | null = null,
+  ): Promise<LayerDoc> {
     const ns = this.namespace(namespace);
     await this.ready();
     await this.validate(address, ns, input);
@@ -171,9 +181,14 @@ export class SettingsService {
       const before = current ? toDoc(current) : null;
       const currentVersion = before?.version ?? 0;
       if (currentVersion !== input.expectedVersion)
-        throw new AppError(409, 'version_conflict', `${ns} was changed since version ${input.expectedVersion} (now ${currentVersion}); reload and retry`, {
-          currentVersion,
-        });
+        throw new AppError(
+          409,
+          'version_conflict',
+          `${ns} was changed since version ${input.expectedVersion} (now ${currentVersion}); reload and retry`,
+          {
+            currentVersion,
+          },
+        );
       const next = {
         values: input.values,
         locked: input.locked ?? before?.locked ?? [],
@@ -252,7 +267,14 @@ export class SettingsService {
   }
 
   /** Writes an earlier version's content as a new version (validated against today's rules). */
-  async restore(address: LayerAddress, namespace: string, version: number, expectedVersion: number, reason: string, actorId: string | null): Promise<LayerDoc> {
+  async restore(
+    address: LayerAddress,
+    namespace: string,
+    version: number,
+    expectedVersion: number,
+    reason: string,
+    actorId: string | null,
+  ): Promise<LayerDoc> {
     const ns = this.namespace(namespace);
     const row = await this.db
       .selectFrom('setting_history')
@@ -264,11 +286,18 @@ export class SettingsService {
       .executeTakeFirst();
     if (!row) throw notFound('settings_version', 'version_not_found');
     const old = row.after as { values: Record<string, unknown>; locked: string[]; providerOverridable: string[] };
-    return this.write(address, ns, { values: old.values, locked: old.locked, providerOverridable: old.providerOverridable, expectedVersion, reason }, actorId, version);
+    return this.write(
+      address,
+      ns,
+      { values: old.values, locked: old.locked, providerOverridable: old.providerOverridable, expectedVersion, reason },
+      actorId,
+      version,
+    );
   }
 
   private namespace(name: string): Namespace {
-    if (!(NAMESPACE_NAMES as string[]).includes(name)) throw new AppError(404, 'unknown_namespace', `There is no settings namespace "${name}"`);
+    if (!(NAMESPACE_NAMES as string[]).includes(name))
+      throw new AppError(404, 'unknown_namespace', `There is no settings namespace "${name}"`);
     return name as Namespace;
   }
 
@@ -282,7 +311,10 @@ export class SettingsService {
 
   /** Checks a layer write: known keys, each value within its bounds, locks, provider permissions, the merged result. */
   private async validate(address: LayerAddress, ns: Namespace, input: LayerWrite): Promise<void> {
-    const shape = NAMESPACES[ns].shape as Record<string, { safeParse(v: unknown): { success: boolean; error?: { issues: { path: PropertyKey[]; message: string }[] } } }>;
+    const shape = NAMESPACES[ns].shape as Record<
+      string,
+      { safeParse(v: unknown): { success: boolean; error?: { issues: { path: PropertyKey[]; message: string }[] } } }
+    >;
     const errors: { path: string; message: string }[] = [];
     for (const [key, value] of Object.entries(input.values)) {
       const schema = shape[key];
@@ -292,7 +324,8 @@ export class SettingsService {
       }
       const r = schema.safeParse(value);
       if (!r.success)
-        for (const issue of r.error?.issues ?? []) errors.push({ path: [ns, key, ...issue.path.map(String)].join('.'), message: issue.message });
+        for (const issue of r.error?.issues ?? [])
+          errors.push({ path: [ns, key, ...issue.path.map(String)].join('.'), message: issue.message });
     }
     for (const list of [input.locked ?? [], input.providerOverridable ?? []])
       for (const key of list) if (!shape[key]) errors.push({ path: `${ns}.${key}`, message: 'is not a setting of this namespace' });
@@ -300,16 +333,22 @@ export class SettingsService {
       errors.push({ path: 'locked', message: 'only the platform and region layers can lock keys' });
     if (input.providerOverridable?.length && address.scope !== 'clinic')
       errors.push({ path: 'providerOverridable', message: 'only the clinic layer chooses what providers may override' });
-    if (errors.length)
-      throw new AppError(400, 'invalid_setting', errors.map((e) => `${e.path} ${e.message}`).join('; '), { errors });
+    if (errors.length) throw new AppError(400, 'invalid_setting', errors.map((e) => `${e.path} ${e.message}`).join('; '), { errors });
 
     const above = address.clinicId ? await this.chain(address.clinicId) : address.scope === 'region' ? [platformLayer()] : [];
     const upper = above.filter((a) => ORDER.indexOf(a.scope) < ORDER.indexOf(address.scope));
     for (const key of Object.keys(input.values)) {
       const lockedBy = upper.find((a) => this.layer(a, ns).locked.includes(key));
-      if (lockedBy) throw new AppError(403, 'setting_locked', `${ns}.${key} is locked at the ${lockedBy.scope} layer`, { key: `${ns}.${key}` });
-      if (address.scope === 'provider' && address.clinicId && !this.layer(clinicLayer(address.clinicId), ns).providerOverridable.includes(key))
-        throw new AppError(403, 'setting_not_overridable', `${ns}.${key} is not one the clinic lets providers override`, { key: `${ns}.${key}` });
+      if (lockedBy)
+        throw new AppError(403, 'setting_locked', `${ns}.${key} is locked at the ${lockedBy.scope} layer`, { key: `${ns}.${key}` });
+      if (
+        address.scope === 'provider' &&
+        address.clinicId &&
+        !this.layer(clinicLayer(address.clinicId), ns).providerOverridable.includes(key)
+      )
+        throw new AppError(403, 'setting_not_overridable', `${ns}.${key} is not one the clinic lets providers override`, {
+          key: `${ns}.${key}`,
+        });
     }
     // The merged result at this layer must itself be valid (rules that span keys).
     const merged: Record<string, unknown> = {};

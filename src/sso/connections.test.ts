@@ -38,7 +38,13 @@ describe('SSO connections', () => {
     const created = await c.api('POST', '/sso/connections', samlBody());
     expect(created.statusCode, created.body).toBe(201);
     const conn = created.json();
-    expect(conn).toMatchObject({ protocol: 'saml', version: 1, jit: true, enabled: true, saml: { idpEntityId: idp.entityId, allowIdpInitiated: false } });
+    expect(conn).toMatchObject({
+      protocol: 'saml',
+      version: 1,
+      jit: true,
+      enabled: true,
+      saml: { idpEntityId: idp.entityId, allowIdpInitiated: false },
+    });
     expect(conn.saml.acsUrl).toBe(`http://polyclinic.test/api/v1/auth/sso/saml/${conn.id}/acs`);
     expect(conn).toMatchObject({ spEntityId: conn.saml.spEntityId, acsUrl: conn.saml.acsUrl, metadataUrl: conn.saml.metadataUrl });
     expect(conn.saml.idpCertificates[0].sha256).toMatch(/^[0-9A-F:]+$/);
@@ -54,18 +60,30 @@ describe('SSO connections', () => {
 
     const trail = await t.p.control.selectFrom('identity_audit').selectAll().where('resource_id', '=', conn.id).orderBy('id').execute();
     expect(trail.map((r) => r.action)).toEqual(['sso_connection.create', 'sso_connection.update', 'sso_connection.delete']);
-    expect(trail[1]).toMatchObject({ actor_id: c.admin.userId, before: { name: 'Hospital IdP', jit: true, version: 1 }, after: { name: 'Renamed', jit: false, version: 2 } });
+    expect(trail[1]).toMatchObject({
+      actor_id: c.admin.userId,
+      before: { name: 'Hospital IdP', jit: true, version: 1 },
+      after: { name: 'Renamed', jit: false, version: 2 },
+    });
   });
 
   it('take the IdP from its metadata XML, and refuse bad input with a stable code and nothing written', async () => {
     const c = clinics.pooled;
-    const fromMetadata = await c.api('POST', '/sso/connections', { protocol: 'saml', name: 'From metadata', metadataXml: idp.metadataXml() });
+    const fromMetadata = await c.api('POST', '/sso/connections', {
+      protocol: 'saml',
+      name: 'From metadata',
+      metadataXml: idp.metadataXml(),
+    });
     expect(fromMetadata.statusCode, fromMetadata.body).toBe(201);
     expect(fromMetadata.json().saml.idpSsoUrl).toBe(idp.ssoUrl);
     const before = (await c.api('GET', '/sso/connections')).json().connections.length;
     const cases: [unknown, number, string][] = [
       [{ protocol: 'saml', name: 'x', metadataXml: '<not-metadata/>' }, 422, 'metadata'],
-      [{ protocol: 'saml', name: 'x', idpEntityId: 'e', idpSsoUrl: 'https://idp.example/sso', idpCertificate: 'MIIB'.padEnd(80, 'A') }, 422, 'saml_certificate_invalid'],
+      [
+        { protocol: 'saml', name: 'x', idpEntityId: 'e', idpSsoUrl: 'https://idp.example/sso', idpCertificate: 'MIIB'.padEnd(80, 'A') },
+        422,
+        'saml_certificate_invalid',
+      ],
       [{ protocol: 'saml', name: 'x' }, 422, 'saml_idp_missing'],
       [{ ...samlBody(), metadataXml: idp.metadataXml() }, 422, 'saml_source_ambiguous'],
       [samlBody({ roleRules: [{ attribute: 'groups', equals: 'x', role: 'emperor' }] }), 422, 'unknown_role'],
@@ -82,8 +100,16 @@ describe('SSO connections', () => {
 
   it('never fetch from our own network: OIDC issuers and SAML metadata on internal addresses are refused', async () => {
     const c = clinics.schema;
-    const oidc = (issuer: string) => c.api('POST', '/sso/connections', { protocol: 'oidc', name: 'x', issuer, clientId: 'c', clientSecret: 's' });
-    for (const issuer of ['https://127.0.0.1:8443', 'https://169.254.169.254', 'https://[::ffff:127.0.0.1]', 'https://2130706433', 'https://[fd00:ec2::254]', 'https://100.64.0.1']) {
+    const oidc = (issuer: string) =>
+      c.api('POST', '/sso/connections', { protocol: 'oidc', name: 'x', issuer, clientId: 'c', clientSecret: 's' });
+    for (const issuer of [
+      'https://127.0.0.1:8443',
+      'https://169.254.169.254',
+      'https://[::ffff:127.0.0.1]',
+      'https://2130706433',
+      'https://[fd00:ec2::254]',
+      'https://100.64.0.1',
+    ]) {
       const res = await oidc(issuer);
       expect([res.statusCode, res.json().code], issuer).toEqual([422, 'oidc_discovery_failed']);
       expect(res.json().detail, issuer).toMatch(/not a public address/);
@@ -97,7 +123,12 @@ describe('SSO connections', () => {
     const c = clinics.pooled;
     const conn = (await c.api('POST', '/sso/connections', samlBody({ defaultRole: 'billing' }))).json();
     const doctor = await c.api('POST', `/sso/connections/${conn.id}/preview`, { attributes: { groups: ['Staff', 'doctors'] } });
-    expect(doctor.json()).toEqual({ role: 'physician', decidedBy: 'rule', ruleIndex: 0, matched: { attribute: 'groups', value: 'doctors' } });
+    expect(doctor.json()).toEqual({
+      role: 'physician',
+      decidedBy: 'rule',
+      ruleIndex: 0,
+      matched: { attribute: 'groups', value: 'doctors' },
+    });
     const other = await c.api('POST', `/sso/connections/${conn.id}/preview`, { attributes: { groups: 'Staff' } });
     expect(other.json()).toMatchObject({ role: 'billing', decidedBy: 'default' });
   });
@@ -145,7 +176,9 @@ describe('sign-in by email domain', () => {
     // A squatter may claim the same domain, but a claim routes nobody.
     const squatter = clinics.database;
     const squatConn = (await squatter.api('POST', '/sso/connections', samlBody())).json();
-    expect((await squatter.api('POST', '/sso/domains', { domain: 'hospital-schema.example', connectionId: squatConn.id })).statusCode).toBe(201);
+    expect((await squatter.api('POST', '/sso/domains', { domain: 'hospital-schema.example', connectionId: squatConn.id })).statusCode).toBe(
+      201,
+    );
     const unrouted = await t.app.inject({ method: 'GET', url: '/api/v1/auth/sso?email=amy@hospital-schema.example' });
     expect(unrouted.statusCode).toBe(404);
     expect(unrouted.json().code).toBe('sso_not_configured');
@@ -169,7 +202,10 @@ describe('sign-in by email domain', () => {
 
   it('refuses a returnTo outside the web app', async () => {
     const c = clinics.pooled;
-    const res = await t.app.inject({ method: 'GET', url: `/api/v1/auth/sso/${c.clinic.slug}?returnTo=${encodeURIComponent('https://evil.example/steal')}` });
+    const res = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/auth/sso/${c.clinic.slug}?returnTo=${encodeURIComponent('https://evil.example/steal')}`,
+    });
     expect(res.statusCode).toBe(400);
     expect(res.json().code).toBe('return_to_not_allowed');
   });

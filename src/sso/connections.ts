@@ -85,7 +85,17 @@ function fromRow(r: Row): SsoConnection {
 /** What the audit trail keeps of a connection: everything but the secret. */
 function auditView(c: SsoConnection | ConnectionDraft): Record<string, unknown> {
   const { roleRules, defaultRole, name, enabled, jit, protocol } = c;
-  return { protocol, name, enabled, jit, roleRules, defaultRole, ...(c.protocol === 'saml' ? { saml: { ...c.saml, idpCertificates: c.saml.idpCertificates.map(certificateSummary) } } : { oidc: c.oidc }) };
+  return {
+    protocol,
+    name,
+    enabled,
+    jit,
+    roleRules,
+    defaultRole,
+    ...(c.protocol === 'saml'
+      ? { saml: { ...c.saml, idpCertificates: c.saml.idpCertificates.map(certificateSummary) } }
+      : { oidc: c.oidc }),
+  };
 }
 
 export interface CertificateSummary {
@@ -118,13 +128,24 @@ export class SsoConnections {
   ) {}
 
   async list(clinicId: string): Promise<SsoConnection[]> {
-    const rows = await this.db.selectFrom('sso_connections').selectAll().where('clinic_id', '=', clinicId).orderBy('created_at').orderBy('id').execute();
+    const rows = await this.db
+      .selectFrom('sso_connections')
+      .selectAll()
+      .where('clinic_id', '=', clinicId)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
     return rows.map(fromRow);
   }
 
   /** A connection of this clinic; another clinic's connection id is simply not found. */
   async get(clinicId: string, id: string): Promise<SsoConnection> {
-    const row = await this.db.selectFrom('sso_connections').selectAll().where('clinic_id', '=', clinicId).where('id', '=', id).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('sso_connections')
+      .selectAll()
+      .where('clinic_id', '=', clinicId)
+      .where('id', '=', id)
+      .executeTakeFirst();
     if (!row) throw notFound('sso_connection');
     return fromRow(row);
   }
@@ -168,21 +189,41 @@ export class SsoConnections {
   }
 
   /** Check-and-set: the caller names the version it read; a concurrent edit answers 409. */
-  async update(clinicId: string, id: string, expectedVersion: number, next: (current: SsoConnection) => ConnectionDraft, actorId: string): Promise<SsoConnection> {
+  async update(
+    clinicId: string,
+    id: string,
+    expectedVersion: number,
+    next: (current: SsoConnection) => ConnectionDraft,
+    actorId: string,
+  ): Promise<SsoConnection> {
     return this.db.transaction().execute(async (trx) => {
-      const row = await trx.selectFrom('sso_connections').selectAll().where('clinic_id', '=', clinicId).where('id', '=', id).forUpdate().executeTakeFirst();
+      const row = await trx
+        .selectFrom('sso_connections')
+        .selectAll()
+        .where('clinic_id', '=', clinicId)
+        .where('id', '=', id)
+        .forUpdate()
+        .executeTakeFirst();
       if (!row) throw notFound('sso_connection');
       const current = fromRow(row);
       if (current.version !== expectedVersion)
-        throw new AppError(409, 'version_conflict', `The connection is at version ${current.version}, not ${expectedVersion}; read it again`, { currentVersion: current.version });
+        throw new AppError(
+          409,
+          'version_conflict',
+          `The connection is at version ${current.version}, not ${expectedVersion}; read it again`,
+          { currentVersion: current.version },
+        );
       const draft = next(current);
-      if (draft.protocol !== current.protocol) throw conflict('sso_protocol_fixed', 'A connection keeps its protocol; create another connection instead');
+      if (draft.protocol !== current.protocol)
+        throw conflict('sso_protocol_fixed', 'A connection keeps its protocol; create another connection instead');
       const secretChanged = draft.protocol === 'oidc' && current.protocol === 'oidc' && draft.clientSecret !== this.clientSecret(current);
       const updated = await trx
         .updateTable('sso_connections')
         .set({
           ...settingsColumns(draft),
-          ...(secretChanged && draft.protocol === 'oidc' ? { secret_ciphertext: this.secrets.seal(secretPurpose(id), draft.clientSecret) } : {}),
+          ...(secretChanged && draft.protocol === 'oidc'
+            ? { secret_ciphertext: this.secrets.seal(secretPurpose(id), draft.clientSecret) }
+            : {}),
           version: current.version + 1,
           updated_at: new Date(),
         })
@@ -206,7 +247,12 @@ export class SsoConnections {
   /** Removing a connection ends sign-in through it; the accounts it created stay (records name their authors). */
   async remove(clinicId: string, id: string, actorId: string): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      const row = await trx.deleteFrom('sso_connections').where('clinic_id', '=', clinicId).where('id', '=', id).returningAll().executeTakeFirst();
+      const row = await trx
+        .deleteFrom('sso_connections')
+        .where('clinic_id', '=', clinicId)
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirst();
       if (!row) throw notFound('sso_connection');
       await recordIdentityEvent(trx, {
         clinicId,

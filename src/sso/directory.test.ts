@@ -19,10 +19,26 @@ beforeAll(async () => {
   t = await startSsoPlatform();
   scim = await scimClinic(t, 'database');
   const clinic = (await t.p.clinics.get(scim.clinicId))!;
-  c = { clinic, admin: scim.admin, api: (method, path, body, token) => t.app.inject({ method, url: `/api/v1/clinics/${clinic.id}${path}`, headers: { authorization: `Bearer ${token ?? scim.admin.token}` }, ...(body === undefined ? {} : { payload: body as object }) }) };
+  c = {
+    clinic,
+    admin: scim.admin,
+    api: (method, path, body, token) =>
+      t.app.inject({
+        method,
+        url: `/api/v1/clinics/${clinic.id}${path}`,
+        headers: { authorization: `Bearer ${token ?? scim.admin.token}` },
+        ...(body === undefined ? {} : { payload: body as object }),
+      }),
+  };
   expect((await scim.api('PUT', '/role-mapping', { rules: [], defaultRole: 'nurse' })).statusCode).toBe(200);
   idp = createTestSamlIdp({ entityId: 'https://idp.directory.example/saml' });
-  const created = await c.api('POST', '/sso/connections', { protocol: 'saml', name: 'Directory IdP', metadataXml: idp.metadataXml(), jit: false, defaultRole: 'physician' });
+  const created = await c.api('POST', '/sso/connections', {
+    protocol: 'saml',
+    name: 'Directory IdP',
+    metadataXml: idp.metadataXml(),
+    jit: false,
+    defaultRole: 'physician',
+  });
   expect(created.statusCode, created.body).toBe(201);
   conn = created.json();
 });

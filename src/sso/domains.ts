@@ -62,7 +62,12 @@ export class SsoDomains {
 
   async claim(clinicId: string, rawDomain: string, connectionId: string, actorId: string): Promise<SsoDomain> {
     const domain = normaliseDomain(rawDomain);
-    const connection = await this.db.selectFrom('sso_connections').select('id').where('clinic_id', '=', clinicId).where('id', '=', connectionId).executeTakeFirst();
+    const connection = await this.db
+      .selectFrom('sso_connections')
+      .select('id')
+      .where('clinic_id', '=', clinicId)
+      .where('id', '=', connectionId)
+      .executeTakeFirst();
     if (!connection) throw notFound('sso_connection');
     try {
       const row = await this.db
@@ -70,7 +75,14 @@ export class SsoDomains {
         .values({ clinic_id: clinicId, domain, connection_id: connectionId, verification_token: randomBytes(18).toString('base64url') })
         .returningAll()
         .executeTakeFirstOrThrow();
-      await recordIdentityEvent(this.db, { clinicId, actor: { kind: 'user', id: actorId }, action: 'sso_domain.claim', resourceType: 'SsoDomain', resourceId: domain, after: { connectionId } });
+      await recordIdentityEvent(this.db, {
+        clinicId,
+        actor: { kind: 'user', id: actorId },
+        action: 'sso_domain.claim',
+        resourceType: 'SsoDomain',
+        resourceId: domain,
+        after: { connectionId },
+      });
       return fromRow(row);
     } catch (err) {
       if (pgErrorCode(err) === '23505') throw conflict('domain_already_claimed', `This clinic already claims ${domain}`);
@@ -81,15 +93,32 @@ export class SsoDomains {
   /** Looks the TXT record up now; a match marks the domain verified (unless another clinic holds it verified). */
   async verify(clinicId: string, rawDomain: string, actorId: string): Promise<SsoDomain> {
     const domain = normaliseDomain(rawDomain);
-    const row = await this.db.selectFrom('sso_domains').selectAll().where('clinic_id', '=', clinicId).where('domain', '=', domain).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('sso_domains')
+      .selectAll()
+      .where('clinic_id', '=', clinicId)
+      .where('domain', '=', domain)
+      .executeTakeFirst();
     if (!row) throw notFound('sso_domain');
     if (row.verified_at) return fromRow(row);
     const expected = challengeValue(row.verification_token);
     const records = await this.resolver.resolveTxt(challengeName(domain)).catch(() => [] as string[][]);
     const found = records.some((chunks) => chunks.join('') === expected);
     if (!found) {
-      await recordIdentityEvent(this.db, { clinicId, actor: { kind: 'user', id: actorId }, action: 'sso_domain.verify', outcome: 'failure', reason: 'txt_record_missing', resourceType: 'SsoDomain', resourceId: domain });
-      throw new AppError(422, 'domain_not_verified', `No TXT record ${expected} at ${challengeName(domain)} yet; DNS changes can take a while to appear`);
+      await recordIdentityEvent(this.db, {
+        clinicId,
+        actor: { kind: 'user', id: actorId },
+        action: 'sso_domain.verify',
+        outcome: 'failure',
+        reason: 'txt_record_missing',
+        resourceType: 'SsoDomain',
+        resourceId: domain,
+      });
+      throw new AppError(
+        422,
+        'domain_not_verified',
+        `No TXT record ${expected} at ${challengeName(domain)} yet; DNS changes can take a while to appear`,
+      );
     }
     try {
       const updated = await this.db
@@ -99,7 +128,14 @@ export class SsoDomains {
         .where('domain', '=', domain)
         .returningAll()
         .executeTakeFirstOrThrow();
-      await recordIdentityEvent(this.db, { clinicId, actor: { kind: 'user', id: actorId }, action: 'sso_domain.verify', resourceType: 'SsoDomain', resourceId: domain, after: { connectionId: row.connection_id } });
+      await recordIdentityEvent(this.db, {
+        clinicId,
+        actor: { kind: 'user', id: actorId },
+        action: 'sso_domain.verify',
+        resourceType: 'SsoDomain',
+        resourceId: domain,
+        after: { connectionId: row.connection_id },
+      });
       return fromRow(updated);
     } catch (err) {
       if (pgErrorCode(err) === '23505') throw conflict('domain_verified_elsewhere', `${domain} is verified by another clinic`);
@@ -109,16 +145,31 @@ export class SsoDomains {
 
   async release(clinicId: string, rawDomain: string, actorId: string): Promise<void> {
     const domain = normaliseDomain(rawDomain);
-    const row = await this.db.deleteFrom('sso_domains').where('clinic_id', '=', clinicId).where('domain', '=', domain).returning('connection_id').executeTakeFirst();
+    const row = await this.db
+      .deleteFrom('sso_domains')
+      .where('clinic_id', '=', clinicId)
+      .where('domain', '=', domain)
+      .returning('connection_id')
+      .executeTakeFirst();
     if (!row) throw notFound('sso_domain');
-    await recordIdentityEvent(this.db, { clinicId, actor: { kind: 'user', id: actorId }, action: 'sso_domain.release', resourceType: 'SsoDomain', resourceId: domain, before: { connectionId: row.connection_id } });
+    await recordIdentityEvent(this.db, {
+      clinicId,
+      actor: { kind: 'user', id: actorId },
+      action: 'sso_domain.release',
+      resourceType: 'SsoDomain',
+      resourceId: domain,
+      before: { connectionId: row.connection_id },
+    });
   }
 
   /** The verified claim of an email's domain: the clinic and connection a sign-in by email goes to. */
   async route(email: string): Promise<{ clinicId: string; connectionId: string } | undefined> {
     const at = email.lastIndexOf('@');
     if (at < 1) return undefined;
-    const domain = email.slice(at + 1).trim().toLowerCase();
+    const domain = email
+      .slice(at + 1)
+      .trim()
+      .toLowerCase();
     const row = await this.db
       .selectFrom('sso_domains')
       .select(['clinic_id', 'connection_id'])

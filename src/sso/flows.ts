@@ -42,7 +42,10 @@ export class SsoFlows {
       })
       .execute();
     // Abandoned flows are swept as new ones start; an index-free delete of a handful of rows.
-    await this.db.deleteFrom('sso_flows').where('expires_at', '<', new Date(Date.now() - FLOW_TTL_MS)).execute();
+    await this.db
+      .deleteFrom('sso_flows')
+      .where('expires_at', '<', new Date(Date.now() - FLOW_TTL_MS))
+      .execute();
   }
 
   /** Marks the flow used and returns it, once; a second answer carrying the same state finds nothing. */
@@ -57,7 +60,14 @@ export class SsoFlows {
       .returningAll()
       .executeTakeFirst();
     return (
-      row && { id: row.id, connectionId: row.connection_id, requestId: row.request_id, nonce: row.nonce, codeVerifier: row.code_verifier, returnTo: row.return_to }
+      row && {
+        id: row.id,
+        connectionId: row.connection_id,
+        requestId: row.request_id,
+        nonce: row.nonce,
+        codeVerifier: row.code_verifier,
+        returnTo: row.return_to,
+      }
     );
   }
 
@@ -65,9 +75,19 @@ export class SsoFlows {
     const code = `pch_${randomBytes(32).toString('base64url')}`;
     await this.db
       .insertInto('sso_handoffs')
-      .values({ code_hash: hash(code), user_id: input.userId, clinic_id: input.clinicId, connection_id: input.connectionId, method: input.method, expires_at: new Date(Date.now() + HANDOFF_TTL_MS) })
+      .values({
+        code_hash: hash(code),
+        user_id: input.userId,
+        clinic_id: input.clinicId,
+        connection_id: input.connectionId,
+        method: input.method,
+        expires_at: new Date(Date.now() + HANDOFF_TTL_MS),
+      })
       .execute();
-    await this.db.deleteFrom('sso_handoffs').where('expires_at', '<', new Date(Date.now() - HANDOFF_TTL_MS)).execute();
+    await this.db
+      .deleteFrom('sso_handoffs')
+      .where('expires_at', '<', new Date(Date.now() - HANDOFF_TTL_MS))
+      .execute();
     return code;
   }
 

@@ -51,13 +51,23 @@ beforeAll(async () => {
   t = await startSsoPlatform();
   a = await ssoClinic(t, 'schema');
   b = await ssoClinic(t, 'database', 'eu-central');
-  issuerA = await startTestOidcIssuer({ clients: [{ clientId: 'clinic-a', clientSecret: 'clinic-a-secret-value', redirectUris: [] }], accounts });
-  issuerB = await startTestOidcIssuer({ clients: [{ clientId: 'clinic-b', clientSecret: 'clinic-b-secret-value', redirectUris: [] }], accounts: { 'sub-amal': { email: 'amal@clinic-b.example', email_verified: true, groups: [] } } });
+  issuerA = await startTestOidcIssuer({
+    clients: [{ clientId: 'clinic-a', clientSecret: 'clinic-a-secret-value', redirectUris: [] }],
+    accounts,
+  });
+  issuerB = await startTestOidcIssuer({
+    clients: [{ clientId: 'clinic-b', clientSecret: 'clinic-b-secret-value', redirectUris: [] }],
+    accounts: { 'sub-amal': { email: 'amal@clinic-b.example', email_verified: true, groups: [] } },
+  });
   connA = await connect(a, issuerA.issuer, 'clinic-a');
   connB = await connect(b, issuerB.issuer, 'clinic-b', { defaultRole: 'nurse' });
   await issuerA.allowRedirectUri('clinic-a', connA.oidc.redirectUri);
   await issuerB.allowRedirectUri('clinic-b', connB.oidc.redirectUri);
-  hostile = await startHostileOidcIssuer({ clientId: 'hostile', clientSecret: 'hostile-secret-value', accounts: { 'sub-zed': { email: 'zed@hostile.example', email_verified: true } } });
+  hostile = await startHostileOidcIssuer({
+    clientId: 'hostile',
+    clientSecret: 'hostile-secret-value',
+    accounts: { 'sub-zed': { email: 'zed@hostile.example', email_verified: true } },
+  });
 });
 afterAll(async () => {
   await t?.close();
@@ -72,7 +82,11 @@ describe('OIDC sign-in', () => {
     expect(res.body).not.toContain('clinic-a-secret-value');
     expect(res.json().oidc).toMatchObject({ issuer: issuerA.issuer, clientId: 'clinic-a', clientSecretSet: true });
     expect(res.json().redirectUri).toBe(`http://polyclinic.test/api/v1/auth/sso/oidc/${connA.id}/callback`);
-    const row = await t.p.control.selectFrom('sso_connections').select(['secret_ciphertext', 'config']).where('id', '=', connA.id).executeTakeFirstOrThrow();
+    const row = await t.p.control
+      .selectFrom('sso_connections')
+      .select(['secret_ciphertext', 'config'])
+      .where('id', '=', connA.id)
+      .executeTakeFirstOrThrow();
     expect(row.secret_ciphertext).toMatch(/^v1\./);
     expect(JSON.stringify(row)).not.toContain('clinic-a-secret-value');
     const trail = await t.p.control.selectFrom('identity_audit').select('after').where('resource_id', '=', connA.id).execute();
@@ -80,7 +94,13 @@ describe('OIDC sign-in', () => {
   });
 
   it('refuses to create a connection whose issuer does not answer discovery', async () => {
-    const res = await a.api('POST', '/sso/connections', { protocol: 'oidc', name: 'x', issuer: 'http://127.0.0.1:9/', clientId: 'x', clientSecret: 'y' });
+    const res = await a.api('POST', '/sso/connections', {
+      protocol: 'oidc',
+      name: 'x',
+      issuer: 'http://127.0.0.1:9/',
+      clientId: 'x',
+      clientSecret: 'y',
+    });
     expect(res.statusCode).toBe(422);
     expect(res.json().code).toBe('oidc_discovery_failed');
   });
@@ -90,7 +110,9 @@ describe('OIDC sign-in', () => {
     const session = await exchange(t, callback);
     expect(session.memberships).toEqual([{ clinicId: a.clinic.id, role: 'physician' }]);
     expect(session.user.email).toBe('amal@clinic-a.example');
-    expect((await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${a.clinic.id}/patients`, headers: bearer(session.token) })).statusCode).toBe(200);
+    expect(
+      (await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${a.clinic.id}/patients`, headers: bearer(session.token) })).statusCode,
+    ).toBe(200);
     const again = await exchange(t, await signIn(a, connA, issuerA, 'sub-amal'));
     expect(again.user.id).toBe(session.user.id);
   });
@@ -106,7 +128,9 @@ describe('OIDC sign-in', () => {
     const inB = await exchange(t, await signIn(b, connB, issuerB, 'sub-amal'));
     expect(inB.user.id).not.toBe(inA.user.id);
     expect(inB.memberships).toEqual([{ clinicId: b.clinic.id, role: 'nurse' }]);
-    expect((await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${a.clinic.id}/patients`, headers: bearer(inB.token) })).statusCode).toBe(404);
+    expect(
+      (await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${a.clinic.id}/patients`, headers: bearer(inB.token) })).statusCode,
+    ).toBe(404);
   });
 
   it("refuses clinic B's issuer answering a sign-in clinic A started", async () => {
@@ -126,7 +150,13 @@ describe('OIDC sign-in', () => {
     const res = await t.app.inject({ method: 'GET', url: `/api/v1/auth/sso/oidc/${connA.id}/callback?code=abc&state=forged` });
     expect(res.statusCode).toBe(401);
     expect(res.json().reason).toBe('state_mismatch');
-    const failed = await t.p.control.selectFrom('identity_audit').selectAll().where('clinic_id', '=', a.clinic.id).where('action', '=', 'signin.failed').orderBy('id', 'desc').executeTakeFirst();
+    const failed = await t.p.control
+      .selectFrom('identity_audit')
+      .selectAll()
+      .where('clinic_id', '=', a.clinic.id)
+      .where('action', '=', 'signin.failed')
+      .orderBy('id', 'desc')
+      .executeTakeFirst();
     expect(failed).toMatchObject({ reason: 'state_mismatch', outcome: 'failure' });
   });
 });

@@ -8,9 +8,9 @@ import { idSchema } from '../ids.js';
 import type { Platform } from '../platform/platform.js';
 import { decideSsoRole } from './role-rules.js';
 import { ConnectionView, connectionView, CreateConnection, PreviewInput, PreviewResult, UpdateConnection } from './schemas.js';
-import { SsoService, type SignInStart } from './service.js';
+import type { SsoService, SignInStart } from './service.js';
 import { spMetadataXml } from './saml/config.js';
-import { SsoDomains, type SsoDomain } from './domains.js';
+import type { SsoDomains, SsoDomain } from './domains.js';
 
 /**
  * SSO over HTTP. The clinic admin (`user.manage`) manages connections under the clinic, inside the clinic-scoped
@@ -76,11 +76,17 @@ const ssoAdminRoutes =
       if (!clinic) throw notFound('clinic');
       return clinic;
     };
-    const view = async (clinicId: string, c: Parameters<typeof connectionView>[0]) => connectionView(c, sso.urls(await clinicOf(clinicId), c.id));
+    const view = async (clinicId: string, c: Parameters<typeof connectionView>[0]) =>
+      connectionView(c, sso.urls(await clinicOf(clinicId), c.id));
 
     app.post('/sso/connections', {
       config: { permission: 'user.manage' },
-      schema: { tags: ['sso'], summary: 'Connect an identity provider (SAML or OIDC)', body: CreateConnection, response: { 201: ConnectionView, ...problemResponses } },
+      schema: {
+        tags: ['sso'],
+        summary: 'Connect an identity provider (SAML or OIDC)',
+        body: CreateConnection,
+        response: { 201: ConnectionView, ...problemResponses },
+      },
       handler: async (req, reply) => {
         const c = await sso.create(req.clinic.id, req.body, req.clinic.userId);
         return reply.code(201).send(await view(req.clinic.id, c));
@@ -89,7 +95,11 @@ const ssoAdminRoutes =
 
     app.get('/sso/connections', {
       config: { permission: 'user.manage' },
-      schema: { tags: ['sso'], summary: "The clinic's identity-provider connections", response: { 200: z.object({ connections: z.array(ConnectionView) }), ...problemResponses } },
+      schema: {
+        tags: ['sso'],
+        summary: "The clinic's identity-provider connections",
+        response: { 200: z.object({ connections: z.array(ConnectionView) }), ...problemResponses },
+      },
       handler: async (req) => {
         const clinic = await clinicOf(req.clinic.id);
         return { connections: (await sso.connections.list(clinic.id)).map((c) => connectionView(c, sso.urls(clinic, c.id))) };
@@ -98,13 +108,24 @@ const ssoAdminRoutes =
 
     app.get('/sso/connections/:connectionId', {
       config: { permission: 'user.manage' },
-      schema: { tags: ['sso'], summary: 'One connection, with the URLs to give its identity provider', params: ConnectionParams, response: { 200: ConnectionView, ...problemResponses } },
+      schema: {
+        tags: ['sso'],
+        summary: 'One connection, with the URLs to give its identity provider',
+        params: ConnectionParams,
+        response: { 200: ConnectionView, ...problemResponses },
+      },
       handler: async (req) => view(req.clinic.id, await sso.connections.get(req.clinic.id, req.params.connectionId)),
     });
 
     app.patch('/sso/connections/:connectionId', {
       config: { permission: 'user.manage' },
-      schema: { tags: ['sso'], summary: 'Change a connection (check-and-set on expectedVersion)', params: ConnectionParams, body: UpdateConnection, response: { 200: ConnectionView, ...problemResponses } },
+      schema: {
+        tags: ['sso'],
+        summary: 'Change a connection (check-and-set on expectedVersion)',
+        params: ConnectionParams,
+        body: UpdateConnection,
+        response: { 200: ConnectionView, ...problemResponses },
+      },
       handler: async (req) => view(req.clinic.id, await sso.update(req.clinic.id, req.params.connectionId, req.body, req.clinic.userId)),
     });
 
@@ -135,7 +156,11 @@ const ssoAdminRoutes =
 
     app.get('/sso/domains', {
       config: { permission: 'user.manage' },
-      schema: { tags: ['sso'], summary: "The clinic's email domains for sign-in by email, and whether each is verified", response: { 200: z.object({ domains: z.array(DomainView) }), ...problemResponses } },
+      schema: {
+        tags: ['sso'],
+        summary: "The clinic's email domains for sign-in by email, and whether each is verified",
+        response: { 200: z.object({ domains: z.array(DomainView) }), ...problemResponses },
+      },
       handler: async (req) => ({ domains: (await domains.list(req.clinic.id)).map(domainView) }),
     });
 
@@ -153,7 +178,12 @@ const ssoAdminRoutes =
 
     app.post('/sso/domains/:domain/verify', {
       config: { permission: 'user.manage' },
-      schema: { tags: ['sso'], summary: 'Check the DNS TXT record now', params: DomainParams, response: { 200: DomainView, ...problemResponses } },
+      schema: {
+        tags: ['sso'],
+        summary: 'Check the DNS TXT record now',
+        params: DomainParams,
+        response: { 200: DomainView, ...problemResponses },
+      },
       handler: async (req) => domainView(await domains.verify(req.clinic.id, req.params.domain, req.clinic.userId)),
     });
 
@@ -185,7 +215,8 @@ const ssoSignInRoutes =
         const route = await domains.route(req.query.email);
         const clinic = route && (await p.clinics.get(route.clinicId));
         // One answer for "no such domain" and "domain without SSO": which domains use SSO is not for strangers to map.
-        if (!route || !clinic || clinic.status === 'suspended') throw new AppError(404, 'sso_not_configured', 'Single sign-on is not set up for this email address');
+        if (!route || !clinic || clinic.status === 'suspended')
+          throw new AppError(404, 'sso_not_configured', 'Single sign-on is not set up for this email address');
         const returnTo = sso.returnTo(req.query.returnTo);
         const chosen = await sso.connectionForLogin(clinic, route.connectionId);
         if (Array.isArray(chosen)) throw new AppError(404, 'sso_not_configured', 'Single sign-on is not set up for this email address');
@@ -202,7 +233,9 @@ const ssoSignInRoutes =
         querystring: z.strictObject({ connection: idSchema('ssoConnection').optional(), returnTo: z.string().max(2048).optional() }),
         response: {
           302: z.null(),
-          200: z.object({ connections: z.array(z.object({ id: z.string(), name: z.string(), protocol: z.enum(['saml', 'oidc']), loginUrl: z.string() })) }),
+          200: z.object({
+            connections: z.array(z.object({ id: z.string(), name: z.string(), protocol: z.enum(['saml', 'oidc']), loginUrl: z.string() })),
+          }),
           ...problemResponses,
         },
       },
@@ -226,7 +259,12 @@ const ssoSignInRoutes =
 
     app.get('/api/v1/auth/sso/saml/:connectionId/metadata', {
       config: { public: true },
-      schema: { tags: ['auth'], summary: 'SAML service-provider metadata of a connection', params: ConnectionParams, response: { 200: z.string(), ...problemResponses } },
+      schema: {
+        tags: ['auth'],
+        summary: 'SAML service-provider metadata of a connection',
+        params: ConnectionParams,
+        response: { 200: z.string(), ...problemResponses },
+      },
       handler: async (req, reply) => {
         const c = await sso.connections.byId(req.params.connectionId);
         const clinic = c && c.protocol === 'saml' ? await p.clinics.get(c.clinicId) : undefined;
@@ -244,12 +282,18 @@ const ssoSignInRoutes =
         body: z.object({ SAMLResponse: z.string().min(1).max(400_000), RelayState: z.string().max(1024).optional() }),
         response: { 303: z.null(), ...problemResponses },
       },
-      handler: async (req, reply) => reply.redirect(await sso.finishSaml(req.params.connectionId, req.body.SAMLResponse, req.body.RelayState), 303),
+      handler: async (req, reply) =>
+        reply.redirect(await sso.finishSaml(req.params.connectionId, req.body.SAMLResponse, req.body.RelayState), 303),
     });
 
     app.get('/api/v1/auth/sso/oidc/:connectionId/callback', {
       config: { public: true },
-      schema: { tags: ['auth'], summary: 'OpenID Connect redirect URI', params: ConnectionParams, response: { 303: z.null(), ...problemResponses } },
+      schema: {
+        tags: ['auth'],
+        summary: 'OpenID Connect redirect URI',
+        params: ConnectionParams,
+        response: { 303: z.null(), ...problemResponses },
+      },
       handler: async (req, reply) => {
         const url = new URL(req.url, p.config.publicUrl);
         return reply.redirect(await sso.finishOidc(req.params.connectionId, url), 303);

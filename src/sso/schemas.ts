@@ -36,7 +36,10 @@ export const CreateConnection = z.discriminatedUnion('protocol', [
     issuer: z.string().url().max(2048),
     clientId: z.string().min(1).max(512),
     clientSecret: z.string().min(1).max(4096),
-    scopes: z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/)).max(20).optional(),
+    scopes: z
+      .array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/))
+      .max(20)
+      .optional(),
   }),
 ]);
 export type CreateConnection = z.infer<typeof CreateConnection>;
@@ -55,7 +58,10 @@ export const UpdateConnection = z.strictObject({
   issuer: z.string().url().max(2048).optional(),
   clientId: z.string().min(1).max(512).optional(),
   clientSecret: z.string().min(1).max(4096).optional(),
-  scopes: z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/)).max(20).optional(),
+  scopes: z
+    .array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/))
+    .max(20)
+    .optional(),
 });
 export type UpdateConnection = z.infer<typeof UpdateConnection>;
 
@@ -94,7 +100,13 @@ export const ConnectionView = z.object({
     })
     .optional(),
   oidc: z
-    .object({ issuer: z.string(), clientId: z.string(), scopes: z.array(z.string()), redirectUri: z.string(), clientSecretSet: z.literal(true) })
+    .object({
+      issuer: z.string(),
+      clientId: z.string(),
+      scopes: z.array(z.string()),
+      redirectUri: z.string(),
+      clientSecretSet: z.literal(true),
+    })
     .optional(),
 });
 export type ConnectionView = z.infer<typeof ConnectionView>;
@@ -154,7 +166,11 @@ export function connectionView(c: SsoConnection, urls: ConnectionUrls): Connecti
         wantResponseSigned: c.saml.wantResponseSigned,
       },
     };
-  return { ...base, redirectUri: urls.redirectUri, oidc: { issuer: c.oidc.issuer, clientId: c.oidc.clientId, scopes: c.oidc.scopes, redirectUri: urls.redirectUri, clientSecretSet: true } };
+  return {
+    ...base,
+    redirectUri: urls.redirectUri,
+    oidc: { issuer: c.oidc.issuer, clientId: c.oidc.clientId, scopes: c.oidc.scopes, redirectUri: urls.redirectUri, clientSecretSet: true },
+  };
 }
 
 export const PreviewInput = z.strictObject({

@@ -10,7 +10,7 @@ import type { Clinic } from '../controlplane/clinics.js';
 import { SsoConnections, type ConnectionDraft, type SsoConnection } from './connections.js';
 import { newFlowId, SsoFlows } from './flows.js';
 import { connectionUrls, type ConnectionUrls, type CreateConnection, type UpdateConnection } from './schemas.js';
-import { signInWithIdp, SsoRefused, type IdpIdentity } from './signin.js';
+import { signInWithIdp, SsoRefused, type IdpIdentity, type SignInOutcome } from './signin.js';
 import { attributesFromClaims } from './role-rules.js';
 import { fetchIdpMetadata, parseIdpMetadata, type SamlIdpSettings } from './saml/config.js';
 import { buildAuthnRequestUrl, validateSamlResponse, type SamlSp } from './saml/sp.js';
@@ -62,11 +62,25 @@ export class SsoService {
   }
 
   /** The IdP side of a SAML draft: from metadata (XML or URL) or from the three values given directly. */
-  private async samlIdp(input: { metadataXml?: string | undefined; metadataUrl?: string | undefined; idpEntityId?: string | undefined; idpSsoUrl?: string | undefined; idpCertificate?: string | string[] | undefined }): Promise<{ idpEntityId: string; idpSsoUrl: string; idpSsoBinding: 'redirect' | 'post'; idpCertificates: string[]; metadataUrl: string | null } | undefined> {
+  private async samlIdp(input: {
+    metadataXml?: string | undefined;
+    metadataUrl?: string | undefined;
+    idpEntityId?: string | undefined;
+    idpSsoUrl?: string | undefined;
+    idpCertificate?: string | string[] | undefined;
+  }): Promise<
+    | { idpEntityId: string; idpSsoUrl: string; idpSsoBinding: 'redirect' | 'post'; idpCertificates: string[]; metadataUrl: string | null }
+    | undefined
+  > {
     const direct = input.idpEntityId !== undefined || input.idpSsoUrl !== undefined || input.idpCertificate !== undefined;
     const sources = [input.metadataXml !== undefined, input.metadataUrl !== undefined, direct].filter(Boolean).length;
     if (sources === 0) return undefined;
-    if (sources > 1) throw new AppError(422, 'saml_source_ambiguous', 'Give the IdP as metadataXml, as metadataUrl, or as idpEntityId + idpSsoUrl + idpCertificate: one of them');
+    if (sources > 1)
+      throw new AppError(
+        422,
+        'saml_source_ambiguous',
+        'Give the IdP as metadataXml, as metadataUrl, or as idpEntityId + idpSsoUrl + idpCertificate: one of them',
+      );
     try {
       if (input.metadataXml !== undefined) return { ...parseIdpMetadata(input.metadataXml), metadataUrl: null };
       if (input.metadataUrl !== undefined) {
@@ -104,8 +118,17 @@ export class SsoService {
     let draft: ConnectionDraft;
     if (input.protocol === 'saml') {
       const idp = await this.samlIdp(input);
-      if (!idp) throw new AppError(422, 'saml_idp_missing', 'A SAML connection needs the IdP: metadataXml, metadataUrl, or idpEntityId + idpSsoUrl + idpCertificate');
-      draft = { ...fields, protocol: 'saml', saml: { ...idp, allowIdpInitiated: input.allowIdpInitiated, wantResponseSigned: input.wantResponseSigned } };
+      if (!idp)
+        throw new AppError(
+          422,
+          'saml_idp_missing',
+          'A SAML connection needs the IdP: metadataXml, metadataUrl, or idpEntityId + idpSsoUrl + idpCertificate',
+        );
+      draft = {
+        ...fields,
+        protocol: 'saml',
+        saml: { ...idp, allowIdpInitiated: input.allowIdpInitiated, wantResponseSigned: input.wantResponseSigned },
+      };
     } else {
       const oidc = { issuer: input.issuer, clientId: input.clientId, scopes: input.scopes ?? ['openid', 'email', 'profile'] };
       await this.checkOidc({ ...oidc, clientSecret: input.clientSecret });
@@ -126,7 +149,8 @@ export class SsoService {
     };
     let draft: ConnectionDraft;
     if (current.protocol === 'saml') {
-      if (input.issuer ?? input.clientId ?? input.clientSecret ?? input.scopes) throw new AppError(422, 'sso_field_not_applicable', 'issuer, clientId, clientSecret and scopes belong to OIDC connections');
+      if (input.issuer ?? input.clientId ?? input.clientSecret ?? input.scopes)
+        throw new AppError(422, 'sso_field_not_applicable', 'issuer, clientId, clientSecret and scopes belong to OIDC connections');
       const idp = (await this.samlIdp(input)) ?? current.saml;
       draft = {
         ...fields,
@@ -139,9 +163,21 @@ export class SsoService {
         },
       };
     } else {
-      if (input.metadataXml ?? input.metadataUrl ?? input.idpEntityId ?? input.idpSsoUrl ?? input.idpCertificate ?? input.allowIdpInitiated ?? input.wantResponseSigned)
+      if (
+        input.metadataXml ??
+        input.metadataUrl ??
+        input.idpEntityId ??
+        input.idpSsoUrl ??
+        input.idpCertificate ??
+        input.allowIdpInitiated ??
+        input.wantResponseSigned
+      )
         throw new AppError(422, 'sso_field_not_applicable', 'IdP metadata, certificates and SAML options belong to SAML connections');
-      const oidc = { issuer: input.issuer ?? current.oidc.issuer, clientId: input.clientId ?? current.oidc.clientId, scopes: input.scopes ?? current.oidc.scopes };
+      const oidc = {
+        issuer: input.issuer ?? current.oidc.issuer,
+        clientId: input.clientId ?? current.oidc.clientId,
+        scopes: input.scopes ?? current.oidc.scopes,
+      };
       const clientSecret = input.clientSecret ?? this.connections.clientSecret(current);
       if (input.issuer || input.clientId || input.clientSecret) await this.checkOidc({ ...oidc, clientSecret });
       draft = { ...fields, protocol: 'oidc', oidc, clientSecret };
@@ -198,7 +234,14 @@ export class SsoService {
     }
     const { url, secrets } = await this.oidc.authorizationUrl(c.id, c.version, this.oidcSettings(c), this.urls(clinic, c.id).redirectUri);
     // The OIDC `state` is the flow id: the callback finds its nonce and PKCE verifier by it.
-    await this.flows.start({ id: secrets.state, connectionId: c.id, requestId: null, nonce: secrets.nonce, codeVerifier: secrets.codeVerifier, returnTo });
+    await this.flows.start({
+      id: secrets.state,
+      connectionId: c.id,
+      requestId: null,
+      nonce: secrets.nonce,
+      codeVerifier: secrets.codeVerifier,
+      returnTo,
+    });
     if (!loginHint) return { redirect: url };
     const withHint = new URL(url);
     withHint.searchParams.set('login_hint', loginHint);
@@ -222,12 +265,38 @@ export class SsoService {
     // unsolicited, which the validator refuses unless the connection allows IdP-initiated sign-in.
     const flow = relayState ? await this.flows.consume(c.id, relayState) : undefined;
     const login = await this.refusing(c, 'saml', () =>
-      validateSamlResponse(this.samlSp(clinic, c.id), this.samlSettings(c), samlResponse, { connectionId: c.id, expectedRequestId: flow?.requestId ?? null, replay: this.replay }),
+      validateSamlResponse(this.samlSp(clinic, c.id), this.samlSettings(c), samlResponse, {
+        connectionId: c.id,
+        expectedRequestId: flow?.requestId ?? null,
+        replay: this.replay,
+      }),
     );
-    const email = firstOf(login.attributes, ['email', 'mail', 'emailaddress', 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress', 'urn:oid:0.9.2342.19200300.100.1.3']);
-    const name = firstOf(login.attributes, ['displayName', 'name', 'http://schemas.microsoft.com/identity/claims/displayname', 'urn:oid:2.16.840.1.113730.3.1.241']);
+    const email = firstOf(login.attributes, [
+      'email',
+      'mail',
+      'emailaddress',
+      'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress',
+      'urn:oid:0.9.2342.19200300.100.1.3',
+    ]);
+    const name = firstOf(login.attributes, [
+      'displayName',
+      'name',
+      'http://schemas.microsoft.com/identity/claims/displayname',
+      'urn:oid:2.16.840.1.113730.3.1.241',
+    ]);
     // An IdP asserts the addresses of its own directory; SAML has no "verified" flag, so the assertion is the vouching.
-    return this.complete(c, 'saml', { subject: login.subject, email: email ?? (login.subject.includes('@') ? login.subject : null), emailVerified: true, name, attributes: login.attributes }, flow?.returnTo ?? null);
+    return this.complete(
+      c,
+      'saml',
+      {
+        subject: login.subject,
+        email: email ?? (login.subject.includes('@') ? login.subject : null),
+        emailVerified: true,
+        name,
+        attributes: login.attributes,
+      },
+      flow?.returnTo ?? null,
+    );
   }
 
   /** Finishes an OIDC sign-in at the redirect URI. */
@@ -236,14 +305,34 @@ export class SsoService {
     if (c.protocol !== 'oidc') throw notFound('sso_connection');
     const state = callbackUrl.searchParams.get('state');
     const flow = state ? await this.flows.consume(c.id, state) : undefined;
-    if (!flow || !flow.nonce || !flow.codeVerifier) {
-      await this.refused(c, 'oidc', 'state_mismatch', 'The callback carries no state of a sign-in this platform started (or it was used already)');
+    if (!flow?.nonce || !flow.codeVerifier) {
+      await this.refused(
+        c,
+        'oidc',
+        'state_mismatch',
+        'The callback carries no state of a sign-in this platform started (or it was used already)',
+      );
       throw new AppError(401, 'sso_refused', 'Sign-in refused: state_mismatch', { reason: 'state_mismatch' });
     }
     const login = await this.refusing(c, 'oidc', () =>
-      this.oidc.finish(c.id, c.version, this.oidcSettings(c), this.urls(clinic, c.id).redirectUri, callbackUrl, { state: flow.id, nonce: flow.nonce!, codeVerifier: flow.codeVerifier! }),
+      this.oidc.finish(c.id, c.version, this.oidcSettings(c), this.urls(clinic, c.id).redirectUri, callbackUrl, {
+        state: flow.id,
+        nonce: flow.nonce!,
+        codeVerifier: flow.codeVerifier!,
+      }),
     );
-    return this.complete(c, 'oidc', { subject: login.subject, email: login.email, emailVerified: login.emailVerified, name: login.name, attributes: attributesFromClaims(login.claims) }, flow.returnTo);
+    return this.complete(
+      c,
+      'oidc',
+      {
+        subject: login.subject,
+        email: login.email,
+        emailVerified: login.emailVerified,
+        name: login.name,
+        attributes: attributesFromClaims(login.claims),
+      },
+      flow.returnTo,
+    );
   }
 
   private async enabledConnection(connectionId: string, protocol: 'saml' | 'oidc'): Promise<{ c: SsoConnection; clinic: Clinic }> {
@@ -268,7 +357,13 @@ export class SsoService {
     }
   }
 
-  private async refused(c: SsoConnection, protocol: 'saml' | 'oidc', reason: string, detail: string, userId: string | null = null): Promise<void> {
+  private async refused(
+    c: SsoConnection,
+    protocol: 'saml' | 'oidc',
+    reason: string,
+    detail: string,
+    userId: string | null = null,
+  ): Promise<void> {
     this.p.log.warn({ clinicId: c.clinicId, connectionId: c.id, protocol, reason, detail }, 'SSO sign-in refused');
     await recordIdentityEvent(this.p.control, {
       clinicId: c.clinicId,
@@ -283,7 +378,7 @@ export class SsoService {
   }
 
   private async complete(c: SsoConnection, method: 'saml' | 'oidc', identity: IdpIdentity, returnTo: string | null): Promise<string> {
-    let outcome;
+    let outcome: SignInOutcome;
     try {
       outcome = await signInWithIdp(this.p.control, c, identity);
     } catch (err) {

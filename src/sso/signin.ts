@@ -51,7 +51,11 @@ const ADDRESS = /^[^\s@]{1,64}@[^\s@]+\.[^\s@]{2,}$/;
 async function emailForNewAccount(db: Kysely<ControlDB>, userId: string, identity: IdpIdentity): Promise<string> {
   const wanted = identity.email?.trim();
   if (!wanted || !identity.emailVerified || wanted.length > 320 || !ADDRESS.test(wanted)) return `${userId}${PLACEHOLDER_DOMAIN}`;
-  const holder = await db.selectFrom('users').select('id').where((eb) => eb(eb.fn('lower', ['email']), '=', wanted.toLowerCase())).executeTakeFirst();
+  const holder = await db
+    .selectFrom('users')
+    .select('id')
+    .where((eb) => eb(eb.fn('lower', ['email']), '=', wanted.toLowerCase()))
+    .executeTakeFirst();
   return holder ? `${userId}${PLACEHOLDER_DOMAIN}` : wanted;
 }
 
@@ -75,7 +79,8 @@ export async function signInWithIdp(db: Kysely<ControlDB>, connection: SsoConnec
       .where('subject', '=', identity.subject)
       .forUpdate()
       .executeTakeFirst();
-    if (link?.blocked_reason) throw new SsoRefused(403, 'user_deactivated', `This account was removed by the clinic's directory (${link.blocked_reason})`);
+    if (link?.blocked_reason)
+      throw new SsoRefused(403, 'user_deactivated', `This account was removed by the clinic's directory (${link.blocked_reason})`);
 
     let userId = link?.user_id;
     let linkedBy: SsoSignIn['linkedBy'] = 'identity';
@@ -85,7 +90,9 @@ export async function signInWithIdp(db: Kysely<ControlDB>, connection: SsoConnec
         .selectFrom('scim_users')
         .select('user_id')
         .where('clinic_id', '=', clinicId)
-        .where((eb) => eb.or([eb('external_id', '=', identity.subject), eb(eb.fn('lower', ['user_name']), '=', identity.subject.toLowerCase())]))
+        .where((eb) =>
+          eb.or([eb('external_id', '=', identity.subject), eb(eb.fn('lower', ['user_name']), '=', identity.subject.toLowerCase())]),
+        )
         .executeTakeFirst();
       if (provisioned) {
         userId = provisioned.user_id;
@@ -96,17 +103,52 @@ export async function signInWithIdp(db: Kysely<ControlDB>, connection: SsoConnec
         created = true;
         const email = await emailForNewAccount(trx, userId, identity);
         const name = identity.name?.trim() || identity.email?.trim() || identity.subject;
-        await trx.insertInto('users').values({ id: userId, email, name: name.slice(0, 200), password_hash: null }).execute();
-        events.push({ clinicId, actor: { kind: 'idp', id: connection.id }, action: 'user.jit_create', resourceType: 'User', resourceId: userId, after: { email, name, subject: identity.subject } });
+        await trx
+          .insertInto('users')
+          .values({ id: userId, email, name: name.slice(0, 200), password_hash: null })
+          .execute();
+        events.push({
+          clinicId,
+          actor: { kind: 'idp', id: connection.id },
+          action: 'user.jit_create',
+          resourceType: 'User',
+          resourceId: userId,
+          after: { email, name, subject: identity.subject },
+        });
       } else {
-        throw new SsoRefused(403, 'sso_user_not_provisioned', 'This clinic provisions accounts through its directory, and this person has none yet');
+        throw new SsoRefused(
+          403,
+          'sso_user_not_provisioned',
+          'This clinic provisions accounts through its directory, and this person has none yet',
+        );
       }
       // (connection, subject) is the primary key: two first sign-ins racing end in one link, the other fails cleanly.
-      await trx.insertInto('sso_identities').values({ connection_id: connection.id, subject: identity.subject, clinic_id: clinicId, user_id: userId, email: identity.email, last_claims: null, last_login_at: null }).execute();
+      await trx
+        .insertInto('sso_identities')
+        .values({
+          connection_id: connection.id,
+          subject: identity.subject,
+          clinic_id: clinicId,
+          user_id: userId,
+          email: identity.email,
+          last_claims: null,
+          last_login_at: null,
+        })
+        .execute();
     }
 
-    const scim = await trx.selectFrom('scim_users').select('active').where('clinic_id', '=', clinicId).where('user_id', '=', userId).executeTakeFirst();
-    const held = await trx.selectFrom('memberships').select('role').where('clinic_id', '=', clinicId).where('user_id', '=', userId).executeTakeFirst();
+    const scim = await trx
+      .selectFrom('scim_users')
+      .select('active')
+      .where('clinic_id', '=', clinicId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    const held = await trx
+      .selectFrom('memberships')
+      .select('role')
+      .where('clinic_id', '=', clinicId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
     let role: string;
     let decision: SsoRoleDecision | null = null;
     let membershipChanged = false;
@@ -119,10 +161,27 @@ export async function signInWithIdp(db: Kysely<ControlDB>, connection: SsoConnec
       if (decision.role === null) {
         if (held) {
           await trx.deleteFrom('memberships').where('clinic_id', '=', clinicId).where('user_id', '=', userId).execute();
-          events.push({ clinicId, actor: { kind: 'idp', id: connection.id }, action: 'membership.role', resourceType: 'Membership', resourceId: userId, before: { role: held.role }, after: { role: null, why: 'no rule matched and no default role' } });
+          events.push({
+            clinicId,
+            actor: { kind: 'idp', id: connection.id },
+            action: 'membership.role',
+            resourceType: 'Membership',
+            resourceId: userId,
+            before: { role: held.role },
+            after: { role: null, why: 'no rule matched and no default role' },
+          });
           await recordIdentityEvents(trx, events);
           // The removal must stick even though sign-in is refused: commit it, then refuse.
-          return { ok: false, refusal: new SsoRefused(403, 'sso_no_role', 'No role rule of this connection matches this person any more; their role was removed'), userId, membershipChanged: true };
+          return {
+            ok: false,
+            refusal: new SsoRefused(
+              403,
+              'sso_no_role',
+              'No role rule of this connection matches this person any more; their role was removed',
+            ),
+            userId,
+            membershipChanged: true,
+          };
         }
         throw new SsoRefused(403, 'sso_no_role', 'No role rule of this connection matches this person, and it has no default role');
       }
@@ -138,8 +197,19 @@ export async function signInWithIdp(db: Kysely<ControlDB>, connection: SsoConnec
           .values({ clinic_id: clinicId, user_id: userId, role })
           .onConflict((oc) => oc.columns(['clinic_id', 'user_id']).doUpdateSet({ role }))
           .execute();
-        const why = decision.decidedBy === 'rule' ? `rule ${decision.ruleIndex} (${decision.matched!.attribute}=${decision.matched!.value})` : decision.decidedBy;
-        events.push({ clinicId, actor: { kind: 'idp', id: connection.id }, action: 'membership.role', resourceType: 'Membership', resourceId: userId, before: { role: held?.role ?? null }, after: { role, why } });
+        const why =
+          decision.decidedBy === 'rule'
+            ? `rule ${decision.ruleIndex} (${decision.matched!.attribute}=${decision.matched!.value})`
+            : decision.decidedBy;
+        events.push({
+          clinicId,
+          actor: { kind: 'idp', id: connection.id },
+          action: 'membership.role',
+          resourceType: 'Membership',
+          resourceId: userId,
+          before: { role: held?.role ?? null },
+          after: { role, why },
+        });
         membershipChanged = true;
       }
     }
@@ -156,5 +226,10 @@ export async function signInWithIdp(db: Kysely<ControlDB>, connection: SsoConnec
 
 /** The directory deleted a user: every SSO link of theirs in that clinic stays, blocked, so JIT cannot recreate them. */
 export async function blockIdentitiesOf(db: Kysely<ControlDB>, clinicId: string, userId: string, reason: string): Promise<void> {
-  await db.updateTable('sso_identities').set({ blocked_reason: reason }).where('clinic_id', '=', clinicId).where('user_id', '=', userId).execute();
+  await db
+    .updateTable('sso_identities')
+    .set({ blocked_reason: reason })
+    .where('clinic_id', '=', clinicId)
+    .where('user_id', '=', userId)
+    .execute();
 }

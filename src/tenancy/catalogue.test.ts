@@ -26,7 +26,8 @@ describe('tenant tables', () => {
           [schema],
         );
         expect(tables.rows.map((r) => r.relname).sort()).toEqual(TENANT_TABLES.map((x) => x.name).sort());
-        for (const r of tables.rows) expect({ table: r.relname, rls: r.rls, force: r.force }).toEqual({ table: r.relname, rls: true, force: true });
+        for (const r of tables.rows)
+          expect({ table: r.relname, rls: r.rls, force: r.force }).toEqual({ table: r.relname, rls: true, force: true });
 
         const keys = await c.query<{ table: string; kind: string; name: string; first: string }>(
           `select cl.relname as table, co.contype as kind, co.conname as name, a.attname as first
@@ -62,7 +63,8 @@ describe('tenant tables', () => {
         for (const tbl of TENANT_TABLES) expect(`${tbl.name}: ${reachesAnchor(tbl.name)}`).toBe(`${tbl.name}: true`);
         // Parents come before children in the catalogue (the copy order of a move).
         const order = TENANT_TABLES.map((x) => x.name);
-        for (const fk of fks.rows) if (fk.child !== fk.parent) expect(order.indexOf(fk.parent), `${fk.child} -> ${fk.parent}`).toBeLessThan(order.indexOf(fk.child));
+        for (const fk of fks.rows)
+          if (fk.child !== fk.parent) expect(order.indexOf(fk.parent), `${fk.child} -> ${fk.parent}`).toBeLessThan(order.indexOf(fk.child));
 
         for (const tbl of TENANT_TABLES) {
           const pk = await c.query<{ cols: string[] }>(

@@ -12,7 +12,6 @@ beforeAll(async () => {
 });
 afterAll(() => t?.close());
 
-
 describe('clinic export', () => {
   for (const placement of PLACEMENT_MODELS) {
     it(`${placement}: JSON lines per table and a manifest whose counts and checksums match`, async () => {
@@ -21,18 +20,54 @@ describe('clinic export', () => {
       const doctor = await t.staff(clinic.id, 'physician');
       const neighbourDoctor = await t.staff(neighbour.id, 'physician');
       for (let i = 0; i < 7; i++)
-        await t.app.inject({ method: 'POST', url: `/api/v1/clinics/${clinic.id}/patients`, headers: bearer(doctor.token), payload: { givenName: `E${i}`, familyName: 'Export', birthDate: '2001-03-04' } });
-      await t.app.inject({ method: 'POST', url: `/api/v1/clinics/${neighbour.id}/patients`, headers: bearer(neighbourDoctor.token), payload: { givenName: 'Other', familyName: 'Clinic', birthDate: '2001-03-04' } });
+        await t.app.inject({
+          method: 'POST',
+          url: `/api/v1/clinics/${clinic.id}/patients`,
+          headers: bearer(doctor.token),
+          payload: { givenName: `E${i}`, familyName: 'Export', birthDate: '2001-03-04' },
+        });
+      await t.app.inject({
+        method: 'POST',
+        url: `/api/v1/clinics/${neighbour.id}/patients`,
+        headers: bearer(neighbourDoctor.token),
+        payload: { givenName: 'Other', familyName: 'Clinic', birthDate: '2001-03-04' },
+      });
 
       const admin = await t.staff(clinic.id, 'clinic_admin');
       const neighbourAdmin = await t.staff(neighbour.id, 'clinic_admin');
       const role = { name: 'Triage nurse', baseRole: 'nurse', add: [], remove: ['vitals.write'] };
-      expect((await t.app.inject({ method: 'POST', url: `/api/v1/clinics/${clinic.id}/roles`, headers: bearer(admin.token), payload: { key: 'triage_nurse', ...role } })).statusCode).toBe(201);
-      expect((await t.app.inject({ method: 'POST', url: `/api/v1/clinics/${neighbour.id}/roles`, headers: bearer(neighbourAdmin.token), payload: { key: 'night_nurse', ...role } })).statusCode).toBe(201);
+      expect(
+        (
+          await t.app.inject({
+            method: 'POST',
+            url: `/api/v1/clinics/${clinic.id}/roles`,
+            headers: bearer(admin.token),
+            payload: { key: 'triage_nurse', ...role },
+          })
+        ).statusCode,
+      ).toBe(201);
+      expect(
+        (
+          await t.app.inject({
+            method: 'POST',
+            url: `/api/v1/clinics/${neighbour.id}/roles`,
+            headers: bearer(neighbourAdmin.token),
+            payload: { key: 'night_nurse', ...role },
+          })
+        ).statusCode,
+      ).toBe(201);
 
-      const unexplained = await t.app.inject({ method: 'GET', url: `/api/v1/platform/clinics/${clinic.id}/export`, headers: bearer(t.operatorToken) });
+      const unexplained = await t.app.inject({
+        method: 'GET',
+        url: `/api/v1/platform/clinics/${clinic.id}/export`,
+        headers: bearer(t.operatorToken),
+      });
       expect(unexplained.statusCode).toBe(400);
-      const res = await t.app.inject({ method: 'GET', url: `/api/v1/platform/clinics/${clinic.id}/export?reason=offboarding%20request%204711`, headers: bearer(t.operatorToken) });
+      const res = await t.app.inject({
+        method: 'GET',
+        url: `/api/v1/platform/clinics/${clinic.id}/export?reason=offboarding%20request%204711`,
+        headers: bearer(t.operatorToken),
+      });
       expect(res.statusCode).toBe(200);
       expect(res.headers['content-type']).toBe('application/gzip');
       const files = await untar(res.rawPayload);
@@ -44,7 +79,12 @@ describe('clinic export', () => {
         expect(createHash('sha256').update(body).digest('hex'), f.file).toBe(f.sha256);
         expect(body.toString().split('\n').filter(Boolean).length, f.file).toBe(f.rows);
       }
-      const patients = files.get('tables/patients.jsonl')!.toString().trim().split('\n').map((l) => JSON.parse(l));
+      const patients = files
+        .get('tables/patients.jsonl')!
+        .toString()
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       expect(patients).toHaveLength(7);
       expect(patients.every((p) => p.clinic_id === clinic.id)).toBe(true);
       expect(files.get('tables/clinic.jsonl')!.toString()).toContain(clinic.id);
@@ -56,12 +96,21 @@ describe('clinic export', () => {
       const roles = files.get('control/clinic_roles.jsonl')!.toString();
       expect(roles).toContain('triage_nurse');
       expect(roles).not.toContain('night_nurse');
-      for (const name of ['scim_users', 'scim_groups', 'role_grants', 'sso_connections', 'sso_identities', 'sso_domains']) expect(files.has(`control/${name}.jsonl`), name).toBe(true);
-      expect([...files.values()].some((b) => b.toString().includes('secret_ciphertext') || b.toString().includes('token_hash'))).toBe(false);
+      for (const name of ['scim_users', 'scim_groups', 'role_grants', 'sso_connections', 'sso_identities', 'sso_domains'])
+        expect(files.has(`control/${name}.jsonl`), name).toBe(true);
+      expect([...files.values()].some((b) => b.toString().includes('secret_ciphertext') || b.toString().includes('token_hash'))).toBe(
+        false,
+      );
       // The PHI trail records the export with the operator's reason.
-      const recorded = await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinic.id}/audit-events?action=export`, headers: bearer(admin.token) });
+      const recorded = await t.app.inject({
+        method: 'GET',
+        url: `/api/v1/clinics/${clinic.id}/audit-events?action=export`,
+        headers: bearer(admin.token),
+      });
       expect(recorded.json().items).toEqual(
-        expect.arrayContaining([expect.objectContaining({ action: 'export', detail: expect.objectContaining({ reason: 'offboarding request 4711' }) })]),
+        expect.arrayContaining([
+          expect.objectContaining({ action: 'export', detail: expect.objectContaining({ reason: 'offboarding request 4711' }) }),
+        ]),
       );
     });
   }
@@ -69,9 +118,17 @@ describe('clinic export', () => {
   it('is for operators only, and an unknown clinic is 404', async () => {
     const clinic = await t.clinic({ placement: 'pooled' });
     const admin = await t.staff(clinic.id, 'clinic_admin');
-    const denied = await t.app.inject({ method: 'GET', url: `/api/v1/platform/clinics/${clinic.id}/export?reason=offboarding%20request%204711`, headers: bearer(admin.token) });
+    const denied = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/platform/clinics/${clinic.id}/export?reason=offboarding%20request%204711`,
+      headers: bearer(admin.token),
+    });
     expect(denied.statusCode).toBe(403);
-    const missing = await t.app.inject({ method: 'GET', url: '/api/v1/platform/clinics/cln_00000000000000000000000000/export?reason=offboarding%20request%204711', headers: bearer(t.operatorToken) });
+    const missing = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/platform/clinics/cln_00000000000000000000000000/export?reason=offboarding%20request%204711',
+      headers: bearer(t.operatorToken),
+    });
     expect(missing.statusCode).toBe(404);
   });
 });

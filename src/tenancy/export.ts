@@ -5,6 +5,7 @@ import tar from 'tar-stream';
 import type { Platform } from '../platform/platform.js';
 import { notFound } from '../errors.js';
 import { quoteIdent as q } from '../db/pg.js';
+import { keyOrder } from './placement/copy.js';
 import { auditEventLines } from '../audit/search.js';
 import { auditPhi } from '../audit/trail.js';
 
@@ -38,8 +39,16 @@ const CONTROL_TABLES: { table: string; columns: string; key: string }[] = [
   { table: 'role_mappings', columns: 'rules, default_role, version, updated_by, updated_at', key: 'clinic_id' },
   { table: 'clinic_roles', columns: 'key, name, base_role, added, removed, version, created_by, created_at, updated_at', key: 'key' },
   { table: 'role_grants', columns: 'id, user_id, permission, reason, expires_at, granted_by, created_at, revoked_at', key: 'id' },
-  { table: 'sso_connections', columns: 'id, protocol, name, enabled, config, jit, role_rules, default_role, version, created_by, created_at, updated_at', key: 'id' },
-  { table: 'sso_identities', columns: 'connection_id, subject, user_id, email, last_login_at, blocked_reason, created_at', key: 'connection_id, subject' },
+  {
+    table: 'sso_connections',
+    columns: 'id, protocol, name, enabled, config, jit, role_rules, default_role, version, created_by, created_at, updated_at',
+    key: 'id',
+  },
+  {
+    table: 'sso_identities',
+    columns: 'connection_id, subject, user_id, email, last_login_at, blocked_reason, created_at',
+    key: 'connection_id, subject',
+  },
   { table: 'sso_domains', columns: 'domain, connection_id, verified_at, created_at', key: 'domain' },
 ];
 
@@ -53,7 +62,11 @@ export async function exportClinic(p: Platform, clinicId: string, request: Expor
   if (!clinic) throw notFound('clinic');
   const files: { name: string; table: string; lines: string[] }[] = [];
 
-  files.push({ name: 'control/clinic.jsonl', table: 'control.clinics', lines: [JSON.stringify({ ...clinic, createdAt: clinic.createdAt.toISOString() })] });
+  files.push({
+    name: 'control/clinic.jsonl',
+    table: 'control.clinics',
+    lines: [JSON.stringify({ ...clinic, createdAt: clinic.createdAt.toISOString() })],
+  });
   const members = await p.control
     .selectFrom('memberships')
     .innerJoin('users', 'users.id', 'memberships.user_id')
@@ -63,13 +76,19 @@ export async function exportClinic(p: Platform, clinicId: string, request: Expor
     .execute();
   files.push({ name: 'control/memberships.jsonl', table: 'control.memberships', lines: members.map((m) => JSON.stringify(m)) });
   for (const t of CONTROL_TABLES) {
-    const rows = await sql<{ j: string }>`select row_to_json(t)::text as j from (select ${sql.raw(t.columns)} from ${sql.raw(q(t.table))} where clinic_id = ${clinicId} order by ${sql.raw(t.key)}) t`.execute(p.control);
+    const rows = await sql<{
+      j: string;
+    }>`select row_to_json(t)::text as j from (select ${sql.raw(t.columns)} from ${sql.raw(q(t.table))} where clinic_id = ${clinicId} order by ${sql.raw(t.key)}) t`.execute(
+      p.control,
+    );
     files.push({ name: `control/${t.table}.jsonl`, table: `control.${t.table}`, lines: rows.rows.map((r) => r.j) });
   }
 
   await p.stores.transaction(clinicId, 'snapshot', async (scope) => {
     for (const t of p.tenantTables) {
-      const rows = await sql<{ j: string }>`select row_to_json(t)::text as j from ${sql.raw(q(t.name))} t order by ${sql.raw(t.key.map((k) => `t.${q(k)}`).join(', '))}`.execute(scope.db);
+      const rows = await sql<{
+        j: string;
+      }>`select row_to_json(t)::text as j from ${sql.raw(q(t.name))} t order by ${sql.raw(keyOrder(t))}`.execute(scope.db);
       files.push({ name: `tables/${t.name}.jsonl`, table: t.name, lines: rows.rows.map((r) => r.j) });
     }
   });
@@ -106,7 +125,11 @@ export async function exportClinic(p: Platform, clinicId: string, request: Expor
     resourceType: 'Clinic',
     resourceId: clinicId,
     patientId: null,
-    detail: { patients: files.find((f) => f.table === 'patients')?.lines.length ?? 0, files: manifest.files.length, reason: request.reason },
+    detail: {
+      patients: files.find((f) => f.table === 'patients')?.lines.length ?? 0,
+      files: manifest.files.length,
+      reason: request.reason,
+    },
   });
   return Buffer.concat(chunks);
 }

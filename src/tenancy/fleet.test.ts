@@ -136,7 +136,10 @@ describe('migrating a fleet of 60 clinics in three placements and two regions', 
     expect(fleet).toHaveLength(60);
     for (const model of PLACEMENT_MODELS)
       for (const region of REGIONS)
-        expect(fleet.filter((c) => c.placement.model === model && c.dataRegion === region), `${model}@${region}`).toHaveLength(10);
+        expect(
+          fleet.filter((c) => c.placement.model === model && c.dataRegion === region),
+          `${model}@${region}`,
+        ).toHaveLength(10);
     expect(BASE).toBeGreaterThanOrEqual(1);
     expect(fleet.every((c) => c.schemaVersion === BASE && c.status === 'active')).toBe(true);
   });
@@ -146,7 +149,11 @@ describe('migrating a fleet of 60 clinics in three placements and two regions', 
     expect(report.failed.map((f) => f.clinicId).sort()).toEqual([brokenSchema.id, brokenDatabase.id].sort());
     for (const f of report.failed) expect(f.error).toMatch(/column "preferred_name" of relation "patients" already exists/);
     expect(report.skipped).toEqual([]);
-    expect([...report.migrated].sort()).toEqual(healthy().map((c) => c.id).sort());
+    expect([...report.migrated].sort()).toEqual(
+      healthy()
+        .map((c) => c.id)
+        .sort(),
+    );
     expect(report.upToDate).toEqual([]);
   });
 
@@ -171,7 +178,10 @@ describe('migrating a fleet of 60 clinics in three placements and two regions', 
       const { token, patientId } = brokenReaders.get(broken.id)!;
       const list = await patientsStatus(broken.id, token);
       expect(list.statusCode, where).toBe(200);
-      expect(list.json().items.map((p: { id: string }) => p.id), where).toEqual([patientId]);
+      expect(
+        list.json().items.map((p: { id: string }) => p.id),
+        where,
+      ).toEqual([patientId]);
     }
   });
 
@@ -198,9 +208,12 @@ describe('migrating a fleet of 60 clinics in three placements and two regions', 
     expect(progress.every((e) => e.total === total)).toBe(true);
     const pooledEvents = progress.filter((e) => e.store.endsWith('/tenant') && e.clinicIds.length > 1);
     expect(pooledEvents.map((e) => e.clinicIds.length)).toEqual([10, 10]);
-    expect(progress.filter((e) => e.outcome === 'failed').flatMap((e) => e.clinicIds).sort()).toEqual(
-      [brokenSchema.id, brokenDatabase.id].sort(),
-    );
+    expect(
+      progress
+        .filter((e) => e.outcome === 'failed')
+        .flatMap((e) => e.clinicIds)
+        .sort(),
+    ).toEqual([brokenSchema.id, brokenDatabase.id].sort());
     for (const e of progress.filter((x) => x.outcome === 'failed')) expect(e.error).toMatch(/preferred_name/);
     expect(progress.filter((e) => e.outcome === 'migrated').flatMap((e) => e.clinicIds)).toHaveLength(58);
   });
@@ -210,7 +223,11 @@ describe('migrating a fleet of 60 clinics in three placements and two regions', 
     const again = await migrateFleet(t.p);
     expect(again.migrated).toEqual([]);
     expect(again.failed.map((f) => f.clinicId).sort()).toEqual([brokenSchema.id, brokenDatabase.id].sort());
-    expect([...again.upToDate].sort()).toEqual(healthy().map((c) => c.id).sort());
+    expect([...again.upToDate].sort()).toEqual(
+      healthy()
+        .map((c) => c.id)
+        .sort(),
+    );
     const after = await t.p.clinics.all();
     const summary = (cs: Clinic[]) => cs.map((c) => [c.id, c.status, c.schemaVersion, c.placement.model, c.dataRegion]);
     expect(summary(after)).toEqual(summary(before));
@@ -218,9 +235,7 @@ describe('migrating a fleet of 60 clinics in three placements and two regions', 
 
   it('a second runner is refused while another holds the fleet lock, and can run once it is released', async () => {
     await withClient(t.p.config.controlDatabaseUrl, async (other) => {
-      const held = await other.query<{ ok: boolean }>(
-        `select pg_try_advisory_lock(hashtextextended('polyclinic:fleet-migrate', 0)) as ok`,
-      );
+      const held = await other.query<{ ok: boolean }>(`select pg_try_advisory_lock(hashtextextended('polyclinic:fleet-migrate', 0)) as ok`);
       expect(held.rows[0]!.ok).toBe(true);
       const refused = await migrateFleet(t.p).then(
         () => undefined,

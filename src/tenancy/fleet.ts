@@ -2,10 +2,11 @@ import { sql } from 'kysely';
 import type pg from 'pg';
 import type { Platform } from '../platform/platform.js';
 import { AppError } from '../errors.js';
-import { databaseOf, inTransaction, quoteIdent, withClient } from '../db/pg.js';
+import { databaseOf, inTransaction, withClient } from '../db/pg.js';
 import { latestTenantVersion } from './migrations.js';
 import type { ControlMigration } from '../controlplane/migration-kit.js';
-import { POOLED_SCHEMA, appRole, clinicRole, rolePassword } from './naming.js';
+import { appRole, rolePassword } from './naming.js';
+import { PLACEMENT_KINDS, placementKind } from './placement/index.js';
 import { ensureRole, migrateTenantSchema, prepareTenantDatabase } from './store-migrate.js';
 
 export interface MigrationProgress {
@@ -34,10 +35,7 @@ export interface FleetMigrationReport {
  * at once), then each schema- and database-placement clinic on its own. A clinic that fails is reported and
  * keeps its old version; the others carry on. Clinics in the middle of a move are skipped and reported.
  */
-export async function migrateFleet(
-  p: Platform,
-  onProgress: (e: MigrationProgress) => void = () => {},
-): Promise<FleetMigrationReport> {
+export async function migrateFleet(p: Platform, onProgress: (e: MigrationProgress) => void = () => {}): Promise<FleetMigrationReport> {
   return withClient(p.config.controlDatabaseUrl, async (lockClient) => {
     const lock = await lockClient.query<{ ok: boolean }>(
       `select pg_try_advisory_lock(hashtextextended('polyclinic:fleet-migrate', 0)) as ok`,
@@ -48,8 +46,10 @@ export async function migrateFleet(
     const target = latestTenantVersion(p.tenantMigrations);
     const report: FleetMigrationReport = { target, control, migrated: [], upToDate: [], skipped: [], failed: [] };
     const clinics = (await p.clinics.all()).filter((c) => c.status !== 'provisioning');
-    const perClinic = clinics.filter((c) => c.placement.model !== 'pooled');
-    const total = p.config.regions.length + perClinic.length;
+    // Stores shared by a region's clinics are migrated once per region, whatever they hold; the others per clinic.
+    const regionStores = PLACEMENT_KINDS.flatMap((kind) => (kind.regionStore ? [kind.regionStore] : []));
+    const perClinic = clinics.filter((c) => !placementKind(c.placement.model).regionStore);
+    const total = p.config.regions.length * regionStores.length + perClinic.length;
     let done = 0;
     const record = (e: Omit<MigrationProgress, 'done' | 'total'>) => {
       if (e.outcome === 'migrated') report.migrated.push(...e.clinicIds);
@@ -57,17 +57,28 @@ export async function migrateFleet(
       if (e.outcome === 'failed') for (const id of e.clinicIds) report.failed.push({ clinicId: id, error: e.error ?? '' });
       onProgress({ ...e, done: ++done, total });
     };
+    const ctx = p.stores.placementContext;
 
     for (const region of p.config.regions) {
-      const pooled = clinics.filter((c) => c.dataRegion === region.id && c.placement.model === 'pooled').map((c) => c.id);
-      const store = `${region.id}/${POOLED_SCHEMA}`;
-      try {
-        const v = await prepareRegion(p, region.databaseUrl);
-        // By store, not by the list read above: a pooled clinic created meanwhile is on this store too.
-        const atVersion = await p.clinics.setPooledVersion(region.id, v.to);
-        record({ store, clinicIds: atVersion, outcome: v.applied > 0 ? 'migrated' : 'up-to-date' });
-      } catch (err) {
-        record({ store, clinicIds: pooled, outcome: 'failed', error: message(err) });
+      // The region's role, helpers and audit trail come first; if they fail, so does each of its shared stores.
+      const prepared = await prepareRegion(p, region.databaseUrl).then(
+        () => undefined,
+        (err: unknown) => err ?? new Error('preparing the region failed'),
+      );
+      for (const shared of regionStores) {
+        const placement = shared.address(databaseOf(region.databaseUrl));
+        const onStore = (c: (typeof clinics)[number]) =>
+          c.dataRegion === region.id && c.placement.database === placement.database && c.placement.schema === placement.schema;
+        const store = `${region.id}/${placement.schema}`;
+        try {
+          if (prepared) throw prepared;
+          const v = await shared.migrate(ctx, region.id, p.tenantMigrations);
+          // By store, not by the list read above: a clinic created there meanwhile is on this store too.
+          const atVersion = await p.clinics.setStoreVersion(region.id, placement, v.to);
+          record({ store, clinicIds: atVersion, outcome: v.applied > 0 ? 'migrated' : 'up-to-date' });
+        } catch (err) {
+          record({ store, clinicIds: clinics.filter(onStore).map((c) => c.id), outcome: 'failed', error: message(err) });
+        }
       }
     }
 
@@ -79,18 +90,12 @@ export async function migrateFleet(
         continue;
       }
       try {
-        const role = clinicRole(p.config.instance, clinic.id, clinic.placement.model === 'database' ? 'database' : 'schema');
-        const v = await withClient(p.stores.adminUrl(clinic.dataRegion, clinic.placement.database), async (c) => {
-          // The clinic's role is (re)created as well, so a migrate run also repairs a store that lost it.
-          if (clinic.placement.model === 'database') {
-            await ensureRole(c, role, { login: true, password: rolePassword(p.config.secret, role) });
-            await prepareTenantDatabase(c, clinic.placement.database, [role]);
-          } else {
-            await ensureRole(c, role, { login: false });
-            await c.query(`grant ${quoteIdent(role)} to ${quoteIdent(appRole(p.config.instance))}`);
-          }
-          return migrateTenantSchema(c, clinic.placement.schema, p.tenantMigrations, [role]);
-        });
+        // The clinic's role is (re)created as well, so a migrate run also repairs a store that lost it.
+        const v = await placementKind(clinic.placement.model).migrate(
+          ctx,
+          { clinicId: clinic.id, regionId: clinic.dataRegion, placement: clinic.placement },
+          p.tenantMigrations,
+        );
         await p.clinics.setSchemaVersion([clinic.id], v.to);
         record({ store, clinicIds: [clinic.id], outcome: v.applied > 0 ? 'migrated' : 'up-to-date' });
       } catch (err) {
@@ -133,15 +138,14 @@ async function syncRegions(p: Platform): Promise<void> {
     await p.control.updateTable('regions').set({ failover_region_id: r.failoverRegion }).where('id', '=', r.id).execute();
 }
 
-/** The region database: the app role, the helpers, and the pooled tenant schema. */
-async function prepareRegion(p: Platform, adminUrl: string): Promise<{ from: number; to: number; applied: number }> {
+/** The region database: the app role, the helpers and the audit trail; its shared tenant stores follow. */
+async function prepareRegion(p: Platform, adminUrl: string): Promise<void> {
   const role = appRole(p.config.instance);
-  return withClient(adminUrl, async (c) => {
+  await withClient(adminUrl, async (c) => {
     // NOINHERIT: the app role reaches a schema-placement clinic's tables only after SET ROLE to that clinic.
     await ensureRole(c, role, { login: true, inherit: false, password: rolePassword(p.config.secret, role) });
     await prepareTenantDatabase(c, databaseOf(adminUrl), [role]);
     for (const r of p.regionSchemas) await migrateTenantSchema(c, r.schema, r.migrations, [role], r.privileges);
-    return migrateTenantSchema(c, POOLED_SCHEMA, p.tenantMigrations, [role]);
   });
 }
 

@@ -1,5 +1,5 @@
 import { quoteIdent as q } from '../db/pg.js';
-import { text, timestamptz } from '../db/columns.js';
+import { text, timestamptz, bigint } from '../db/columns.js';
 import { rlsStatements, type TenantMigration } from './migration-kit.js';
 import { HELPER_SCHEMA } from './naming.js';
 
@@ -32,14 +32,23 @@ export const ANCHOR_MIGRATIONS: TenantMigration[] = [
       ...rlsStatements(s, 'clinic'),
     ],
   },
+  {
+    version: 6,
+    name: 'placement epoch on the clinic anchor',
+    up: (s) => [
+      // The epoch since which this store is the clinic's home, null once the clinic has left it; every tenant
+      // statement's pin checks it against the node's belief (tenancy/placement/fence.ts). Stores made before
+      // this migration hold their clinic at the control plane's first epoch.
+      `alter table ${q(s)}.clinic add column placement_epoch bigint default 1`,
+    ],
+  },
 ];
 
 export const ANCHOR_COLUMNS = {
-  clinic: { clinic_id: text(), created_at: timestamptz().hasDefault() },
+  clinic: { clinic_id: text(), created_at: timestamptz().hasDefault(), placement_epoch: bigint().nullable().hasDefault() },
 };
 
-export const latestTenantVersion = (migrations: TenantMigration[]): number =>
-  migrations.reduce((m, x) => Math.max(m, x.version), 0);
+export const latestTenantVersion = (migrations: TenantMigration[]): number => migrations.reduce((m, x) => Math.max(m, x.version), 0);
 
 /**
  * Per-database helpers, created in every region database and every clinic database.
@@ -62,9 +71,6 @@ export function databaseHelperStatements(grantees: string[]): string[] {
            raise exception 'clinic % is frozen for a placement move', p_clinic using errcode = 'PCF01';
          end if;
        end $$`,
-    ...grantees.flatMap((g) => [
-      `grant usage on schema ${h} to ${q(g)}`,
-      `grant execute on all functions in schema ${h} to ${q(g)}`,
-    ]),
+    ...grantees.flatMap((g) => [`grant usage on schema ${h} to ${q(g)}`, `grant execute on all functions in schema ${h} to ${q(g)}`]),
   ];
 }

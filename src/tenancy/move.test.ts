@@ -2,16 +2,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../logger.js';
 import { openPlatform, type Platform } from '../platform/platform.js';
 import { InProcessBus } from '../platform/bus.js';
-import { createPatient } from '../patients/store.js';
+import { createPatient, getPatient } from '../patients/store.js';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
-import { databaseExists, withClient } from '../db/pg.js';
+import { databaseExists, databaseOf, withClient } from '../db/pg.js';
 import { AppError } from '../errors.js';
 import { checksums, moveClinic, type TableChecksum } from './move.js';
+import { insertAnchor, placementFor, placementKind } from './placement/index.js';
 
 /**
  * Online moves between placements: every row survives (counts and checksums), writes during the freeze are
- * refused with 503 + Retry-After and never lost, reads keep working, and a move that fails verification
- * leaves the clinic exactly where and as it was.
+ * refused with 503 + Retry-After and never lost, reads keep working, a node with a stale view finds the clinic
+ * in its new store, and a move that fails verification leaves the clinic exactly where and as it was.
+ * (`fencing.test.ts` runs traffic on several nodes and a CLI through whole round trips.)
  */
 let t: TestPlatform;
 let other: Platform; // a second API node with its own caches, to play the node that has not heard of the move
@@ -22,7 +24,9 @@ let original: TableChecksum[];
 
 const sourceChecksums = async (id: string) => {
   const c = (await t.p.clinics.fresh(id))!;
-  return withClient(t.p.stores.adminUrl(c.dataRegion, c.placement.database), (db) => checksums(t.p.tenantTables, db, c.placement.schema, id));
+  return withClient(t.p.stores.adminUrl(c.dataRegion, c.placement.database), (db) =>
+    checksums(t.p.tenantTables, db, c.placement.schema, id),
+  );
 };
 const addPatient = (name: string) =>
   t.app.inject({
@@ -43,9 +47,17 @@ beforeAll(async () => {
   token = (await t.staff(clinicId, 'physician')).token;
   await t.p.stores.transaction(clinicId, 'write', async (scope) => {
     for (let i = 0; i < 1500; i++)
-      await createPatient(scope, { givenName: `G${i}`, familyName: `F${i % 37}`, birthDate: '1960-02-29', sex: 'female', email: `p${i}@example.org` });
+      await createPatient(scope, {
+        givenName: `G${i}`,
+        familyName: `F${i % 37}`,
+        birthDate: '1960-02-29',
+        sex: 'female',
+        email: `p${i}@example.org`,
+      });
   });
-  await t.p.stores.transaction(neighbourId, 'write', (scope) => createPatient(scope, { givenName: 'N', familyName: 'N', birthDate: '1990-01-01', sex: 'male' }));
+  await t.p.stores.transaction(neighbourId, 'write', (scope) =>
+    createPatient(scope, { givenName: 'N', familyName: 'N', birthDate: '1990-01-01', sex: 'male' }),
+  );
   original = await sourceChecksums(clinicId);
 });
 afterAll(async () => {
@@ -59,7 +71,7 @@ describe('moving a clinic pooled -> schema -> database -> pooled', () => {
     ['schema', 'database'],
     ['database', 'pooled'],
   ] as const) {
-    it(`${from} -> ${to} keeps every row, removes the old copy, and sends a stale node to retry`, async () => {
+    it(`${from} -> ${to} keeps every row, removes the old copy, and sends a stale node to the new copy`, async () => {
       const before = (await t.p.clinics.fresh(clinicId))!;
       expect(before.placement.model).toBe(from);
       await other.clinics.get(clinicId); // node 2 caches the pre-move placement
@@ -89,21 +101,25 @@ describe('moving a clinic pooled -> schema -> database -> pooled', () => {
         expect(await databaseExists(t.p.stores.adminUrl(before.dataRegion), before.placement.database)).toBe(false);
       }
 
-      // A node that still believes the old placement cannot write into the removed copy: it is told to retry.
-      await expect(
-        other.stores.transaction(clinicId, 'write', (scope) => createPatient(scope, { givenName: 'Stale', familyName: 'Node', birthDate: '1990-01-01', sex: 'unknown' })),
-      ).rejects.toMatchObject({ status: 503, code: 'clinic_frozen' });
-      await other.clinics.fresh(clinicId);
-
       // Data reads back identically through the API.
       const page = await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinicId}/patients?limit=200`, headers: bearer(token) });
       expect(page.statusCode).toBe(200);
       expect(page.json().items).toHaveLength(200);
       expect(await sourceChecksums(clinicId)).toEqual(original);
+
+      // A node that still believes the old placement is told so by the store it reaches (its placement epoch),
+      // reads the clinic again and writes to the new store: neither refused nor lost in the removed copy.
+      expect((await other.clinics.get(clinicId))!.placement).toEqual(before.placement);
+      const stale = await other.stores.transaction(clinicId, 'write', (scope) =>
+        createPatient(scope, { givenName: 'Stale', familyName: 'Node', birthDate: '1990-01-01', sex: 'unknown' }),
+      );
+      expect(await t.p.stores.transaction(clinicId, 'read', (scope) => getPatient(scope, stale.id))).toMatchObject({ givenName: 'Stale' });
+      expect((await other.clinics.get(clinicId))!.placement.model).toBe(to);
+      original = await sourceChecksums(clinicId);
     });
   }
 
-  it('during the freeze: API writes get 503 + Retry-After, reads work, a stale node is refused by the lock', async () => {
+  it('during the freeze: API writes get 503 + Retry-After, reads work, a stale node is refused by the store', async () => {
     const outcomes: Record<string, unknown> = {};
     await moveClinic(t.p, clinicId, 'schema', {
       duringFreeze: async () => {
@@ -111,9 +127,11 @@ describe('moving a clinic pooled -> schema -> database -> pooled', () => {
         outcomes.write = { status: write.statusCode, retryAfter: write.headers['retry-after'], code: write.json().code };
         const read = await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinicId}/patients?limit=5`, headers: bearer(token) });
         outcomes.read = read.statusCode;
-        // node 2's cache still says "active": the database lock refuses it.
+        // node 2's cache still says "active": the store refuses it (its epoch is past), and node 2 learns of the freeze.
         outcomes.stale = await other.stores
-          .transaction(clinicId, 'write', (scope) => createPatient(scope, { givenName: 'Stale', familyName: 'X', birthDate: '1990-01-01', sex: 'unknown' }))
+          .transaction(clinicId, 'write', (scope) =>
+            createPatient(scope, { givenName: 'Stale', familyName: 'X', birthDate: '1990-01-01', sex: 'unknown' }),
+          )
           .then(
             () => 'written',
             (e: unknown) => (e instanceof AppError ? `${e.status} ${e.code}` : String(e)),
@@ -125,11 +143,12 @@ describe('moving a clinic pooled -> schema -> database -> pooled', () => {
     expect(outcomes.stale).toBe('503 clinic_frozen');
     // Refused, not lost and not half-written: nothing of those writes exists, and a retry now succeeds.
     expect(await sourceChecksums(clinicId)).toEqual(original);
+    const rows = original.find((x) => x.table === 'patients')!.rows;
     const retry = await addPatient('DuringFreeze');
     expect(retry.statusCode).toBe(201);
     await moveClinic(t.p, clinicId, 'pooled');
     original = await sourceChecksums(clinicId);
-    expect(original.find((x) => x.table === 'patients')!.rows).toBe(1501);
+    expect(original.find((x) => x.table === 'patients')!.rows).toBe(rows + 1);
   });
 
   it('a move that fails verification leaves the clinic where it was, intact', async () => {
@@ -138,7 +157,11 @@ describe('moving a clinic pooled -> schema -> database -> pooled', () => {
     const attempt = moveClinic(t.p, clinicId, 'schema', {
       beforeVerify: async ({ url, placement }) => {
         targetSchema = placement.schema;
-        await withClient(url, (c) => c.query(`update "${placement.schema}".patients set given_name = 'Corrupted' where id = (select min(id) from "${placement.schema}".patients)`));
+        await withClient(url, (c) =>
+          c.query(
+            `update "${placement.schema}".patients set given_name = 'Corrupted' where id = (select min(id) from "${placement.schema}".patients)`,
+          ),
+        );
       },
     });
     await expect(attempt).rejects.toMatchObject({ code: 'move_verification_failed' });
@@ -146,25 +169,64 @@ describe('moving a clinic pooled -> schema -> database -> pooled', () => {
     expect(after.placement).toEqual(before.placement);
     expect(after.status).toBe('active');
     expect(await sourceChecksums(clinicId)).toEqual(original);
-    const schemaLeft = await withClient(t.p.stores.adminUrl(before.dataRegion), (c) => c.query('select 1 from pg_namespace where nspname = $1', [targetSchema]));
+    const schemaLeft = await withClient(t.p.stores.adminUrl(before.dataRegion), (c) =>
+      c.query('select 1 from pg_namespace where nspname = $1', [targetSchema]),
+    );
     expect(schemaLeft.rowCount).toBe(0);
     expect((await addPatient('AfterFailedMove')).statusCode).toBe(201);
     const moves = await t.p.control.selectFrom('placement_moves').select(['outcome']).where('clinic_id', '=', clinicId).execute();
     expect(moves.map((m) => m.outcome)).toContain('failed');
   });
 
+  it('clears what an earlier move left at the target address before it copies there', async () => {
+    original = await sourceChecksums(clinicId);
+    // A copy the clinic left behind (fenced, its removal failed) in schema placement.
+    const target = placementFor('schema', { instance: t.instance, clinicId, regionDatabase: databaseOf(t.p.stores.adminUrl('us-east')) });
+    const store = { clinicId, regionId: 'us-east', placement: target };
+    await placementKind('schema').create(t.p.stores.placementContext, store, t.p.tenantMigrations);
+    await withClient(t.p.stores.adminUrl('us-east'), async (c) => {
+      await insertAnchor(c, target.schema, clinicId, 1);
+      await c.query(`update "${target.schema}".clinic set placement_epoch = null`);
+      await c.query(
+        `insert into "${target.schema}".patients (clinic_id, id, given_name, family_name, birth_date) values ($1, 'pat_left', 'Left', 'Behind', '1970-01-01')`,
+        [clinicId],
+      );
+    });
+    const { move } = await moveClinic(t.p, clinicId, 'schema');
+    expect(move.tables).toEqual(original);
+    await moveClinic(t.p, clinicId, 'pooled');
+    expect(await sourceChecksums(clinicId)).toEqual(original);
+  });
+
   it('never touches a neighbour in the pooled store', async () => {
-    const rows = await t.p.stores.transaction(neighbourId, 'read', (scope) => scope.db.selectFrom('patients').select(['given_name']).execute());
+    const rows = await t.p.stores.transaction(neighbourId, 'read', (scope) =>
+      scope.db.selectFrom('patients').select(['given_name']).execute(),
+    );
     expect(rows).toEqual([{ given_name: 'N' }]);
   });
 
   it('refuses a move to the current placement and from a non-operator', async () => {
-    const same = await t.app.inject({ method: 'POST', url: `/api/v1/platform/clinics/${clinicId}/placement`, headers: bearer(t.operatorToken), payload: { model: 'pooled' } });
+    const same = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/platform/clinics/${clinicId}/placement`,
+      headers: bearer(t.operatorToken),
+      payload: { model: 'pooled' },
+    });
     expect(same.statusCode).toBe(409);
     expect(same.json().code).toBe('already_in_placement');
-    const staff = await t.app.inject({ method: 'POST', url: `/api/v1/platform/clinics/${clinicId}/placement`, headers: bearer(token), payload: { model: 'schema' } });
+    const staff = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/platform/clinics/${clinicId}/placement`,
+      headers: bearer(token),
+      payload: { model: 'schema' },
+    });
     expect(staff.statusCode).toBe(403);
-    const bad = await t.app.inject({ method: 'POST', url: `/api/v1/platform/clinics/${clinicId}/placement`, headers: bearer(t.operatorToken), payload: { model: 'cloud' } });
+    const bad = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/platform/clinics/${clinicId}/placement`,
+      headers: bearer(t.operatorToken),
+      payload: { model: 'cloud' },
+    });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().code).toBe('validation_failed');
   });

@@ -1,18 +1,17 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import type { Logger } from 'pino';
 import type { Platform } from '../platform/platform.js';
-import { type Clinic } from '../controlplane/clinics.js';
+import type { Clinic } from '../controlplane/clinics.js';
 import { AppError, notFound } from '../errors.js';
 import { newId } from '../ids.js';
-import { databaseOf, inTransaction, quoteIdent as q, withClient } from '../db/pg.js';
-import type { TenantTable } from './catalogue.js';
-import { HELPER_SCHEMA, placementFor, type Placement, type PlacementModel } from './naming.js';
-import { createClinicStore, removeClinicStore } from './storage.js';
+import { databaseOf, withClient } from '../db/pg.js';
+import type { Placement, PlacementModel } from './naming.js';
+import { placementKind, type ClinicStore, type PlacementKind } from './placement/index.js';
+import { checksums, copyClinic, type TableChecksum } from './placement/copy.js';
+import { drainReads, holdWrites, setAnchorEpoch } from './placement/fence.js';
 
-export interface TableChecksum {
-  table: string;
-  rows: number;
-  checksum: string;
-}
+export { checksums, type TableChecksum } from './placement/copy.js';
 
 export interface MoveReport {
   id: string;
@@ -20,6 +19,8 @@ export interface MoveReport {
   to: PlacementModel;
   frozenMs: number;
   tables: TableChecksum[];
+  /** False when the copy the clinic left could not be removed; it is fenced, and the next move there clears it. */
+  sourceRemoved: boolean;
 }
 
 /** One step of a move as the operator console shows it while the move runs (kept in `placement_moves.detail`). */
@@ -40,164 +41,271 @@ export interface MoveHooks {
   beforeVerify?: (target: { url: string; placement: Placement }) => Promise<void>;
 }
 
-const COPY_BATCH = 1000;
-
 /**
- * Moves a clinic online between placements.
+ * Moves a clinic online between placements. With e its placement epoch (`placement/fence.ts`):
  *
- * 1. Build the target store (DDL, outside the freeze).
- * 2. Freeze: status `moving` (the API answers writes 503 + Retry-After) and take the clinic's exclusive
- *    advisory lock in the source database, which waits for in-flight writes and refuses any write that got
- *    past a stale cache (`enter_clinic`). Reads keep being served from the source throughout.
- * 3. Copy every tenant table in one target transaction, then compare row counts and checksums table by table.
- * 4. Switch the placement in the control plane, remove the old copy, unfreeze.
+ * 1. Build the target store (DDL, outside the freeze), after clearing what an earlier failed move may have left
+ *    at that address (nobody reads there: the clinic lives at the source).
+ * 2. Freeze: the control plane goes `active` at e to `moving` at e+1 (nodes that look answer writes 503 +
+ *    Retry-After), then the source's anchor goes to e+1, so a write from a node that has not looked fails its
+ *    pin; then the clinic's write lock, taken exclusively, waits for every write that passed its pin before.
+ *    Reads keep being served from the source throughout, by every node.
+ * 3. Copy every tenant table in one target transaction; compare row counts and checksums table by table.
+ * 4. Switch: the target's anchor goes to e+2, then the control plane to the target at e+2 (still frozen); nodes
+ *    that look now read the target, the others still read the source, which holds the same rows.
+ * 5. Fence the source (its anchor to null): from here no node reads it or writes it. Only then unfreeze, so
+ *    the first write to the target comes after the last read that could be served from the source began.
+ * 6. Wait for the reads that passed their pin on the source before the fence, then remove it.
  *
- * If anything before the switch fails, the target is removed and the clinic stays where it was, untouched.
+ * A failure before the switch removes the target and unfreezes: the clinic stays where it was, at e+1, which
+ * its store accepts whether or not its anchor was raised. A failure after the switch and before the fence keeps
+ * the clinic frozen (reads go on from either copy; writes would make them differ) and says so. Every step
+ * runs on connections of its own, so a cancelled or ended statement fails the move, never a node.
  */
-export async function moveClinic(p: Platform, clinicId: string, to: PlacementModel, hooks: MoveHooks = {}): Promise<{ clinic: Clinic; move: MoveReport }> {
-  const clinic = await p.clinics.fresh(clinicId);
-  if (!clinic) throw notFound('clinic');
-  if (clinic.placement.model === to) throw new AppError(409, 'already_in_placement', `The clinic is already in ${to} placement`);
-  if (clinic.status !== 'active') throw new AppError(409, 'clinic_busy', `The clinic is ${clinic.status}; try again when it is active`);
-
-  const region = clinic.dataRegion;
-  const source = clinic.placement;
-  const target = placementFor(to, { instance: p.config.instance, clinicId, regionDatabase: databaseOf(p.stores.adminUrl(region)) });
-  const moveId = newId('move');
-  await p.control.insertInto('placement_moves').values({ id: moveId, clinic_id: clinicId, from_model: source.model, to_model: to }).execute();
-  const log = p.log.child({ clinicId, moveId, from: source.model, to });
-  // Each step is written to the move's row as it happens, so any node can show a running move's progress.
-  const progress: MoveProgress = { percent: 0, steps: [] };
-  const step = async (name: MoveStep['step'], percent: number, table: string | null = null, rows: number | null = null) => {
-    progress.percent = percent;
-    progress.steps.push({ step: name, at: new Date().toISOString(), table, rows });
-    await p.control.updateTable('placement_moves').set({ detail: JSON.stringify({ progress }) }).where('id', '=', moveId).execute();
-  };
-  const finish = (outcome: 'completed' | 'failed', detail: object) =>
-    p.control
-      .updateTable('placement_moves')
-      .set({ outcome, finished_at: new Date(), detail: JSON.stringify({ ...detail, progress }) })
-      .where('id', '=', moveId)
-      .execute();
-
-  let switched = false;
-  let frozenAt = 0;
-  let lock: pg.Client | undefined;
-  try {
-    const targetVersion = await createClinicStore(p, clinicId, region, target);
-    if (targetVersion !== clinic.schemaVersion)
-      throw new AppError(409, 'migration_pending', `Source is at schema version ${clinic.schemaVersion}, target at ${targetVersion}; run polyclinic migrate first`);
-    await step('prepare', 10);
-
-    if (!(await p.clinics.transition(clinicId, 'active', 'moving')))
-      throw new AppError(409, 'clinic_busy', 'The clinic changed state; try again');
-    frozenAt = Date.now();
-    lock = new pg.Client({ connectionString: p.stores.adminUrl(region, source.database), application_name: 'polyclinic-move' });
-    lock.on('error', () => {});
-    await lock.connect();
-    await lock.query(`select pg_advisory_lock(${q(HELPER_SCHEMA)}.clinic_lock_key($1))`, [clinicId]);
-    await step('freeze', 15);
-    await hooks.duringFreeze?.();
-
-    const targetUrl = p.stores.adminUrl(region, target.database);
-    const tables = p.tenantTables.length;
-    await withClient(targetUrl, (dst) =>
-      copyClinic(p.tenantTables, lock!, source.schema, dst, target.schema, clinicId, (table, rows, i) => step('copy', 15 + Math.round((60 * (i + 1)) / tables), table, rows)),
-    );
-    await hooks.beforeVerify?.({ url: targetUrl, placement: target });
-    const before = await checksums(p.tenantTables, lock, source.schema, clinicId);
-    const after = await withClient(targetUrl, (dst) => checksums(p.tenantTables, dst, target.schema, clinicId));
-    const mismatch = before.find((b, i) => b.rows !== after[i]?.rows || b.checksum !== after[i]?.checksum);
-    if (mismatch)
-      throw new AppError(500, 'move_verification_failed', `Copy of ${mismatch.table} does not match the source; the clinic stays in ${source.model} placement`);
-    await step('verify', 85);
-
-    await p.clinics.setPlacement(clinicId, target, 'moving');
-    switched = true;
-    await step('switch', 92);
-    // The source is no longer read by anyone; remove it while writers routed by a stale cache are still refused.
-    if (source.model === 'database') {
-      await lock.end();
-      lock = undefined;
-    }
-    await removeClinicStore(p, clinicId, region, source);
-    await step('cleanup', 97);
-    await p.clinics.transition(clinicId, 'moving', 'active');
-    const report: MoveReport = { id: moveId, from: source.model, to, frozenMs: Date.now() - frozenAt, tables: after };
-    await step('done', 100);
-    await finish('completed', report);
-    log.info({ frozenMs: report.frozenMs }, 'clinic moved');
-    const moved = await p.clinics.fresh(clinicId);
-    if (!moved) throw notFound('clinic');
-    return { clinic: moved, move: report };
-  } catch (err) {
-    log.error({ err }, switched ? 'move switched but cleanup failed' : 'move failed; clinic stays where it was');
-    if (!switched) {
-      await removeClinicStore(p, clinicId, region, target).catch((e) => log.error({ err: e }, 'removing the partial target failed'));
-      if (frozenAt) await p.clinics.transition(clinicId, 'moving', 'active');
-    } else {
-      await p.clinics.transition(clinicId, 'moving', 'active');
-    }
-    await step('failed', progress.percent).catch(() => {});
-    await finish('failed', { error: err instanceof Error ? err.message : String(err), switched });
-    throw err;
-  } finally {
-    await lock?.end().catch(() => {});
-  }
-}
-
-async function copyClinic(
-  tables: TenantTable[],
-  src: pg.ClientBase,
-  srcSchema: string,
-  dst: pg.ClientBase,
-  dstSchema: string,
+export async function moveClinic(
+  p: Platform,
   clinicId: string,
-  copied: (table: string, rows: number, index: number) => Promise<void>,
-): Promise<void> {
-  await inTransaction(src, () =>
-    inTransaction(dst, async () => {
-      await src.query(`select set_config('app.clinic_id', $1, true)`, [clinicId]);
-      await dst.query(`select set_config('app.clinic_id', $1, true)`, [clinicId]);
-      for (const [i, t] of tables.entries()) {
-        let rows = 0;
-        await src.query(
-          `declare rows_out no scroll cursor for select row_to_json(t)::text as j from ${q(srcSchema)}.${q(t.name)} t where clinic_id = $1 order by ${orderBy(t)}`,
-          [clinicId],
-        );
-        for (;;) {
-          const batch = await src.query<{ j: string }>(`fetch ${COPY_BATCH} from rows_out`);
-          if (batch.rows.length === 0) break;
-          rows += batch.rows.length;
-          await dst.query(
-            `insert into ${q(dstSchema)}.${q(t.name)} select * from json_populate_recordset(null::${q(dstSchema)}.${q(t.name)}, $1::json)`,
-            [`[${batch.rows.map((r) => r.j).join(',')}]`],
-          );
-        }
-        await src.query('close rows_out');
-        await copied(t.name, rows, i);
-      }
-    }),
-  );
-}
-
-/** Row count and an order-stable checksum of every tenant table of one clinic in one store. */
-export async function checksums(tables: TenantTable[], c: pg.ClientBase, schema: string, clinicId: string): Promise<TableChecksum[]> {
-  return inTransaction(c, async () => {
-    await c.query(`select set_config('app.clinic_id', $1, true)`, [clinicId]);
-    const out: TableChecksum[] = [];
-    for (const t of tables) {
-      const r = await c.query<{ n: number; sum: string }>(
-        `select count(*)::int as n, md5(coalesce(string_agg(md5(t::text), '' order by ${orderBy(t)}), '')) as sum
-           from ${q(schema)}.${q(t.name)} t where clinic_id = $1`,
-        [clinicId],
-      );
-      out.push({ table: t.name, rows: r.rows[0]?.n ?? 0, checksum: r.rows[0]?.sum ?? '' });
-    }
-    return out;
+  to: PlacementModel,
+  hooks: MoveHooks = {},
+): Promise<{ clinic: Clinic; move: MoveReport }> {
+  // One mover per clinic at a time, across processes: a session lock on the control database, released when the
+  // connection ends whatever happens to this process.
+  return withClient(p.config.controlDatabaseUrl, async (guard) => {
+    const held = await guard.query<{ ok: boolean }>('select pg_try_advisory_lock(hashtextextended($1, 0)) as ok', [
+      `polyclinic:move:${clinicId}`,
+    ]);
+    if (!held.rows[0]?.ok) throw new AppError(409, 'clinic_busy', 'Another move of this clinic is running; try again when it is done');
+    const clinic = await p.clinics.fresh(clinicId);
+    if (!clinic) throw notFound('clinic');
+    if (clinic.placement.model === to) throw new AppError(409, 'already_in_placement', `The clinic is already in ${to} placement`);
+    if (clinic.status !== 'active') throw new AppError(409, 'clinic_busy', `The clinic is ${clinic.status}; try again when it is active`);
+    return new Move(p, clinic, placementKind(to), hooks).run();
   });
 }
 
-function orderBy(t: TenantTable): string {
-  return t.key.map((k) => `t.${q(k)}`).join(', ');
+class Move {
+  private readonly id = newId('move');
+  private readonly log: Logger;
+  private readonly source: ClinicStore;
+  private readonly target: ClinicStore;
+  private readonly sourceKind: PlacementKind;
+  /** The clinic's placement epoch when the move began. */
+  private readonly epoch: number;
+  private frozenAt = 0;
+  private switched = false;
+  /** Written to the move's row as each step happens, so any node can show a running move's progress. */
+  private readonly progress: MoveProgress = { percent: 0, steps: [] };
+  /** The source database connection that holds the clinic's write lock from the freeze to the switch. */
+  private writeLock: pg.Client | undefined;
+
+  constructor(
+    private readonly p: Platform,
+    private readonly clinic: Clinic,
+    private readonly targetKind: PlacementKind,
+    private readonly hooks: MoveHooks,
+  ) {
+    const regionId = clinic.dataRegion;
+    const regionDatabase = databaseOf(p.stores.adminUrl(regionId));
+    this.source = { clinicId: clinic.id, regionId, placement: clinic.placement };
+    this.target = {
+      clinicId: clinic.id,
+      regionId,
+      placement: targetKind.address({ instance: p.config.instance, clinicId: clinic.id, regionDatabase }),
+    };
+    this.sourceKind = placementKind(clinic.placement.model);
+    this.epoch = clinic.placementEpoch;
+    this.log = p.log.child({ clinicId: clinic.id, moveId: this.id, from: clinic.placement.model, to: targetKind.model });
+  }
+
+  private get ctx() {
+    return this.p.stores.placementContext;
+  }
+
+  private url(store: ClinicStore): string {
+    return this.p.stores.adminUrl(store.regionId, store.placement.database);
+  }
+
+  async run(): Promise<{ clinic: Clinic; move: MoveReport }> {
+    const { p, clinic } = this;
+    await p.control
+      .insertInto('placement_moves')
+      .values({ id: this.id, clinic_id: clinic.id, from_model: this.source.placement.model, to_model: this.target.placement.model })
+      .execute();
+    let tables: TableChecksum[];
+    try {
+      await this.step('prepare', 10);
+      tables = await this.copyAndSwitch();
+      await this.fenceSource();
+    } catch (err) {
+      await this.step('failed', this.progress.percent).catch(() => {});
+      await this.recover(err);
+      throw err;
+    } finally {
+      await this.releaseWrites();
+    }
+    await retried('unfreeze', () => p.clinics.transition(clinic.id, 'moving', 'active'));
+    const frozenMs = Date.now() - this.frozenAt;
+    await this.step('cleanup', 97).catch(() => {});
+    const sourceRemoved = await this.removeSource();
+    this.progress.percent = 100;
+    this.progress.steps.push({ step: 'done', at: new Date().toISOString(), table: null, rows: null });
+    const report: MoveReport = {
+      id: this.id,
+      from: this.source.placement.model,
+      to: this.target.placement.model,
+      frozenMs,
+      tables,
+      sourceRemoved,
+    };
+    await this.finish('completed', report).catch((err) => this.log.error({ err }, 'recording the completed move failed'));
+    this.log.info({ frozenMs, sourceRemoved }, 'clinic moved');
+    const moved = await p.clinics.fresh(clinic.id);
+    if (!moved) throw notFound('clinic');
+    return { clinic: moved, move: report };
+  }
+
+  /** Steps 1 to 4; returns the verified checksums. */
+  private async copyAndSwitch(): Promise<TableChecksum[]> {
+    const { p, clinic, source, target, epoch } = this;
+    await this.targetKind.remove(this.ctx, target);
+    const targetVersion = await this.targetKind.create(this.ctx, target, p.tenantMigrations);
+    if (targetVersion !== clinic.schemaVersion)
+      throw new AppError(
+        409,
+        'migration_pending',
+        `Source is at schema version ${clinic.schemaVersion}, target at ${targetVersion}; run polyclinic migrate first`,
+      );
+
+    if (!(await p.clinics.freeze(clinic.id, epoch))) throw new AppError(409, 'clinic_busy', 'The clinic changed state; try again');
+    this.frozenAt = Date.now();
+    await this.step('freeze', 15);
+    this.writeLock = await connect(this.url(source));
+    await setAnchorEpoch(this.writeLock, source.placement.schema, clinic.id, epoch + 1, epoch + 1);
+    await holdWrites(this.writeLock, clinic.id);
+    await this.hooks.duringFreeze?.();
+
+    const src = this.writeLock;
+    const targetUrl = this.url(target);
+    const verified = await withClient(targetUrl, async (dst) => {
+      const count = this.p.tenantTables.length;
+      await copyClinic(this.p.tenantTables, src, source.placement.schema, dst, target.placement.schema, clinic.id, (table, rows, i) =>
+        this.step('copy', 15 + Math.round((60 * (i + 1)) / count), table, rows),
+      );
+      await this.step('verify', 85);
+      await this.hooks.beforeVerify?.({ url: targetUrl, placement: target.placement });
+      const before = await checksums(this.p.tenantTables, src, source.placement.schema, clinic.id);
+      const after = await checksums(this.p.tenantTables, dst, target.placement.schema, clinic.id);
+      const mismatch = before.find((b, i) => b.rows !== after[i]?.rows || b.checksum !== after[i]?.checksum);
+      if (mismatch)
+        throw new AppError(
+          500,
+          'move_verification_failed',
+          `Copy of ${mismatch.table} does not match the source; the clinic stays in ${source.placement.model} placement`,
+        );
+      await setAnchorEpoch(dst, target.placement.schema, clinic.id, epoch + 2, epoch + 1);
+      return after;
+    });
+    await this.step('switch', 92);
+    this.switched = await p.clinics.switchPlacement(clinic.id, epoch + 1, target.placement);
+    if (!this.switched) throw new AppError(409, 'clinic_busy', 'The clinic changed during the move; it stays where it was');
+    return verified;
+  }
+
+  /** Step 5: from here on, no node can read or write the source. Retried: until it holds, writes stay frozen. */
+  private async fenceSource(): Promise<void> {
+    const { source, clinic } = this;
+    await retried('fence the source', () =>
+      withClient(this.url(source), (c) => setAnchorEpoch(c, source.placement.schema, clinic.id, null)),
+    );
+  }
+
+  private async releaseWrites(): Promise<void> {
+    await this.writeLock?.end().catch(() => {});
+    this.writeLock = undefined;
+  }
+
+  /** Step 6, after the clinic is back in service: best effort, since the source is fenced whatever happens here. */
+  private async removeSource(): Promise<boolean> {
+    const { source, clinic } = this;
+    try {
+      await withClient(this.url(source), (c) => drainReads(c, clinic.id));
+      await this.sourceKind.remove(this.ctx, source);
+      return true;
+    } catch (err) {
+      this.log.error(
+        { err, store: source.placement },
+        'removing the copy the clinic left failed; it is fenced, and a later move there clears it',
+      );
+      return false;
+    }
+  }
+
+  /** A move that failed: put the clinic back in service where it was, or, if it has switched, keep it frozen. */
+  private async recover(err: unknown): Promise<void> {
+    const { p, clinic } = this;
+    await this.releaseWrites();
+    // A freeze or a switch whose answer was lost may still have been made: only the control plane knows.
+    if (!this.switched) {
+      const now = await p.clinics.fresh(clinic.id).catch(() => undefined);
+      if (!this.frozenAt && now?.status === 'moving' && now.placementEpoch === this.epoch + 1) this.frozenAt = Date.now();
+      if (this.frozenAt && now?.placementEpoch === this.epoch + 2) this.switched = true;
+    }
+    if (this.switched) {
+      this.log.error({ err }, 'move switched but could not fence the copy it left; writes stay frozen');
+      await this.finish('failed', { error: message(err), switched: true }).catch(() => {});
+      throw new AppError(
+        500,
+        'move_fence_failed',
+        `The clinic now lives in ${this.target.placement.model} placement, but its old copy could not be fenced (${message(err)}); writes stay frozen until it is. Reads are served.`,
+      );
+    }
+    this.log.error({ err }, 'move failed; clinic stays where it was');
+    await retried('remove the partial target', () => this.targetKind.remove(this.ctx, this.target)).catch((e) =>
+      this.log.error({ err: e }, 'removing the partial target failed; the next move there clears it'),
+    );
+    if (this.frozenAt) await retried('unfreeze', () => p.clinics.transition(clinic.id, 'moving', 'active'));
+    await this.finish('failed', { error: message(err), switched: false }).catch(() => {});
+  }
+
+  private async step(name: MoveStep['step'], percent: number, table: string | null = null, rows: number | null = null): Promise<void> {
+    this.progress.percent = percent;
+    this.progress.steps.push({ step: name, at: new Date().toISOString(), table, rows });
+    await this.p.control
+      .updateTable('placement_moves')
+      .set({ detail: JSON.stringify({ progress: this.progress }) })
+      .where('id', '=', this.id)
+      .execute();
+  }
+
+  private async finish(outcome: 'completed' | 'failed', detail: object): Promise<void> {
+    await this.p.control
+      .updateTable('placement_moves')
+      .set({ outcome, finished_at: new Date(), detail: JSON.stringify({ ...detail, progress: this.progress }) })
+      .where('id', '=', this.id)
+      .execute();
+  }
+}
+
+/** A dedicated connection the move keeps across steps (it holds a session lock). */
+async function connect(url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url, application_name: 'polyclinic-move' });
+  client.on('error', () => {});
+  await client.connect();
+  return client;
+}
+
+/** Steps that must happen for the clinic to be served again are tried a few times, on fresh connections. */
+async function retried<T>(_what: string, step: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await step();
+    } catch (err) {
+      if (i >= attempts) throw err;
+      await sleep(100 * 2 ** i);
+    }
+  }
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

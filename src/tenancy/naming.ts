@@ -22,8 +22,7 @@ export interface Placement {
 
 export const appRole = (instance: string): string => `${instance}_app`;
 export const controlDatabase = (instance: string): string => `${instance}_control`;
-export const regionDatabase = (instance: string, regionId: string): string =>
-  `${instance}_${regionId.replace(/-/g, '_')}`;
+export const regionDatabase = (instance: string, regionId: string): string => `${instance}_${regionId.replace(/-/g, '_')}`;
 /**
  * The clinic's own role: one per placement (`_s_` for its schema, `_d_` for its database), so that during a
  * move between the two the target's role is never the source's, and removing the old copy cannot take the
@@ -40,23 +39,4 @@ export const clinicDatabase = (instance: string, clinicId: string): string => `$
  */
 export function rolePassword(secret: string, role: string): string {
   return createHmac('sha256', secret).update(`pg-role:${role}`).digest('base64url');
-}
-
-export function placementFor(
-  model: PlacementModel,
-  opts: { instance: string; clinicId: string; regionDatabase: string },
-): Placement {
-  switch (model) {
-    case 'pooled':
-      return { model, database: opts.regionDatabase, schema: POOLED_SCHEMA };
-    case 'schema':
-      return { model, database: opts.regionDatabase, schema: clinicSchema(opts.clinicId) };
-    case 'database':
-      return { model, database: clinicDatabase(opts.instance, opts.clinicId), schema: POOLED_SCHEMA };
-  }
-}
-
-/** The hybrid rule: the tier picks the placement unless the operator says otherwise. */
-export function defaultPlacementModel(tier: 'small' | 'mid' | 'enterprise'): PlacementModel {
-  return tier === 'small' ? 'pooled' : tier === 'mid' ? 'schema' : 'database';
 }

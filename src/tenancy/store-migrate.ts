@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { inTransaction, pgErrorCode, quoteIdent as q, quoteLiteral } from '../db/pg.js';
 import { databaseHelperStatements, type TenantMigration } from './migrations.js';
+import { fenceHelperStatements } from './placement/fence.js';
 
 /**
  * Applies tenant migrations to one store (a schema in some database) and records each version in the
@@ -24,7 +25,9 @@ export async function migrateTenantSchema(
   const from = await currentVersion(client, schema);
   // Every missing version, not only those above the highest: a version added below one already applied
   // (two branches landing in either order) is still applied, in version order.
-  const applied = new Set((await client.query<{ version: number }>(`select version from ${s}.schema_migrations`)).rows.map((r) => r.version));
+  const applied = new Set(
+    (await client.query<{ version: number }>(`select version from ${s}.schema_migrations`)).rows.map((r) => r.version),
+  );
   let to = from;
   let count = 0;
   for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
@@ -49,9 +52,7 @@ export async function migrateTenantSchema(
 }
 
 export async function currentVersion(client: pg.ClientBase, schema: string): Promise<number> {
-  const r = await client.query<{ v: number | null }>(
-    `select max(version)::int as v from ${q(schema)}.schema_migrations`,
-  );
+  const r = await client.query<{ v: number | null }>(`select max(version)::int as v from ${q(schema)}.schema_migrations`);
   return r.rows[0]?.v ?? 0;
 }
 
@@ -78,12 +79,12 @@ export async function ensureRole(
   await client.query(`alter role ${q(role)} ${options}`);
 }
 
-/** Everything a database needs before it can hold tenant schemas: connect rights and the helper functions. */
+/** Everything a database needs before it can hold tenant schemas: connect rights and the helper functions (`enter_clinic`, the fence's). */
 export async function prepareTenantDatabase(client: pg.ClientBase, database: string, grantees: string[]): Promise<void> {
   await client.query(`revoke connect, temporary on database ${q(database)} from public`);
   for (const g of grantees) await client.query(`grant connect on database ${q(database)} to ${q(g)}`);
   await inTransaction(client, async () => {
     await client.query(`select pg_advisory_xact_lock(hashtextextended('polyclinic:helpers', 0))`);
-    for (const statement of databaseHelperStatements(grantees)) await client.query(statement);
+    for (const statement of [...databaseHelperStatements(grantees), ...fenceHelperStatements(grantees)]) await client.query(statement);
   });
 }

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Clinic } from '../controlplane/clinics.js';
 import { createPatient, getPatient, listPatients } from '../patients/store.js';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
-import { pgErrorCode, urlWithCredentials } from '../db/pg.js';
+import { pgErrorCode, urlWithCredentials, withClient } from '../db/pg.js';
 import { clinicRole, rolePassword } from './naming.js';
 import type { TenantScope } from './tenant-db.js';
 
@@ -24,7 +24,8 @@ beforeAll(async () => {
   ]);
   for (const c of [pooledA, pooledB, schemaA, schemaB, dbA, dbB])
     await t.p.stores.transaction(c.id, 'write', async (scope) => {
-      for (let i = 0; i < 3; i++) await createPatient(scope, { givenName: `P${i}`, familyName: c.id, birthDate: '1970-01-01', sex: 'unknown' });
+      for (let i = 0; i < 3; i++)
+        await createPatient(scope, { givenName: `P${i}`, familyName: c.id, birthDate: '1970-01-01', sex: 'unknown' });
     });
 });
 afterAll(() => t?.close());
@@ -40,7 +41,9 @@ describe('pooled placement', () => {
 
   it('cannot write a row for another clinic even when it names it explicitly', async () => {
     const attempt = t.p.stores.transaction(pooledA.id, 'write', (scope) =>
-      sql`insert into patients (clinic_id, id, given_name, family_name, birth_date) values (${pooledB.id}, 'pat_x', 'a', 'b', '2000-01-01')`.execute(scope.db),
+      sql`insert into patients (clinic_id, id, given_name, family_name, birth_date) values (${pooledB.id}, 'pat_x', 'a', 'b', '2000-01-01')`.execute(
+        scope.db,
+      ),
     );
     await expect(attempt).rejects.toMatchObject({ code: '42501' }); // new row violates row-level security policy
   });
@@ -70,7 +73,9 @@ describe('schema placement', () => {
   });
 
   it('sees its own rows through unqualified names', async () => {
-    const rows = await t.p.stores.transaction(schemaA.id, 'read', (scope) => sql<{ n: number }>`select count(*)::int as n from patients`.execute(scope.db));
+    const rows = await t.p.stores.transaction(schemaA.id, 'read', (scope) =>
+      sql<{ n: number }>`select count(*)::int as n from patients`.execute(scope.db),
+    );
     expect(rows.rows[0]!.n).toBe(3);
   });
 });
@@ -78,7 +83,11 @@ describe('schema placement', () => {
 describe('database placement', () => {
   it("a clinic's credentials cannot open another clinic's database", async () => {
     const role = clinicRole(t.instance, dbA.id, 'database');
-    const url = urlWithCredentials(t.p.stores.adminUrl(dbB.dataRegion, dbB.placement.database), role, rolePassword(t.p.config.secret, role));
+    const url = urlWithCredentials(
+      t.p.stores.adminUrl(dbB.dataRegion, dbB.placement.database),
+      role,
+      rolePassword(t.p.config.secret, role),
+    );
     const client = new pg.Client({ connectionString: url });
     client.on('error', () => {});
     await expect(client.connect()).rejects.toSatisfy((e) => ['42501', '28000', '28P01'].includes(pgErrorCode(e) ?? ''));
@@ -128,7 +137,9 @@ describe('the pin of a read ends with it', () => {
       expect(page.items.map((x) => x.familyName)).toEqual([c.id, c.id, c.id]);
       const previous = order[(i + order.length - 1) % order.length]!;
       const theirs = await t.p.stores.transaction(previous.id, 'read', (scope) => listPatients(scope, { limit: 1 }));
-      await expect(t.p.stores.transaction(c.id, 'read', (scope) => getPatient(scope, theirs.items[0]!.id))).rejects.toMatchObject({ status: 404 });
+      await expect(t.p.stores.transaction(c.id, 'read', (scope) => getPatient(scope, theirs.items[0]!.id))).rejects.toMatchObject({
+        status: 404,
+      });
       expect((await t.p.stores.transaction(c.id, 'read', (scope) => getPatient(scope, page.items[0]!.id))).clinicId).toBe(c.id);
       const r = await t.p.stores.transaction(c.id, 'read', probe);
       expect(r).toMatchObject({ clinic: c.id, own: 3, all: 3, path: `"${c.placement.schema}"` });
@@ -150,7 +161,9 @@ describe('the pin of a read ends with it', () => {
     const attempt = t.p.stores.transaction(schemaA.id, 'read', async (scope) => {
       expect(await probe(scope)).toMatchObject({ me: clinicRole(t.instance, schemaA.id, 'schema'), own: 3, all: 3 });
       expect(await probe(scope)).toMatchObject({ me: clinicRole(t.instance, schemaA.id, 'schema'), own: 3, all: 3 });
-      await expect(sql`select * from ${sql.id(schemaB.placement.schema, 'patients')}`.execute(scope.db)).rejects.toSatisfy((e) => pgErrorCode(e) === '42501');
+      await expect(sql`select * from ${sql.id(schemaB.placement.schema, 'patients')}`.execute(scope.db)).rejects.toSatisfy(
+        (e) => pgErrorCode(e) === '42501',
+      );
       return scope.db.updateTable('patients').set({ given_name: 'changed' }).execute();
     });
     await expect(attempt).rejects.toSatisfy((e) => pgErrorCode(e) === '25006');
@@ -160,13 +173,38 @@ describe('the pin of a read ends with it', () => {
     const ids = await t.p.stores.transaction(pooledB.id, 'read', (scope) => scope.db.selectFrom('patients').select('id').execute());
     const attempt = t.p.stores.transaction(pooledA.id, 'read', async (scope) => {
       // An array is sent as a parameter, not inlined: BEGIN and the pin go first, in their own message.
-      const other = await sql<{ n: number }>`select count(*)::int as n from patients where id = any(${ids.map((r) => r.id)})`.execute(scope.db);
+      const other = await sql<{ n: number }>`select count(*)::int as n from patients where id = any(${ids.map((r) => r.id)})`.execute(
+        scope.db,
+      );
       expect(other.rows[0]!.n).toBe(0); // pooledB's ids, invisible from pooledA
       expect(await probe(scope)).toMatchObject({ clinic: pooledA.id, own: 3, all: 3 });
       return scope.db.updateTable('patients').set({ given_name: 'changed' }).execute();
     });
     await expect(attempt).rejects.toSatisfy((e) => pgErrorCode(e) === '25006');
-    const after = await sql<{ tx: string }>`select current_setting('app.clinic_id', true) as tx`.execute(t.p.stores.regionDb(pooledA.dataRegion));
+    const after = await sql<{ tx: string }>`select current_setting('app.clinic_id', true) as tx`.execute(
+      t.p.stores.regionDb(pooledA.dataRegion),
+    );
     expect(after.rows[0]!.tx ?? '').toBe('');
+  });
+});
+
+describe('a connection ended under a transaction', () => {
+  // A database dropped WITH (FORCE) by a move, pg_terminate_backend, a failover: the backend goes away between
+  // two queries of a checked-out connection. That transaction fails; the node must go on serving.
+  it.each(['pooled', 'schema', 'database'] as const)('%s: fails that transaction only, and the next one is served', async (model) => {
+    const clinic = { pooled: pooledA, schema: schemaA, database: dbA }[model];
+    const attempt = t.p.stores.transaction(clinic.id, 'write', async (scope) => {
+      const { pid } = (await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(scope.db)).rows[0]!;
+      await withClient(t.p.stores.adminUrl(clinic.dataRegion), (c) => c.query('select pg_terminate_backend($1)', [pid]));
+      await new Promise((resolve) => setTimeout(resolve, 100)); // the end of the connection arrives while no query runs
+      return createPatient(scope, { givenName: 'Lost', familyName: 'Connection', birthDate: '1970-01-01', sex: 'unknown' });
+    });
+    await expect(attempt).rejects.toThrow();
+    for (const access of ['read', 'write'] as const) {
+      const rows = await t.p.stores.transaction(clinic.id, access, (scope) =>
+        scope.db.selectFrom('patients').select('family_name').execute(),
+      );
+      expect(rows.map((r) => r.family_name)).toEqual([clinic.id, clinic.id, clinic.id]);
+    }
   });
 });

@@ -1,12 +1,15 @@
+import type { TenantTable } from './catalogue.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Kysely, PostgresDialect, sql, type PostgresPool } from 'kysely';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Clinic, ClinicDirectory } from '../controlplane/clinics.js';
 import { AppError, clinicFrozen, notFound } from '../errors.js';
-import { newPool, pgErrorCode, quoteIdent, quoteLiteral, urlWithCredentials, urlWithDatabase } from '../db/pg.js';
+import { newPool, pgErrorCode, urlWithCredentials, urlWithDatabase } from '../db/pg.js';
 import { inlineParameters } from '../db/inline.js';
-import { HELPER_SCHEMA, appRole, clinicRole, rolePassword } from './naming.js';
+import { appRole, rolePassword } from './naming.js';
+import { CLINIC_FROZEN, STALE_PLACEMENT, placementKind, type PlacementContext, type StorePool } from './placement/index.js';
 import type { TenantAccess, TenantDB, TenantScope } from './tenant-db.js';
 import { currentActor, userIdOf } from '../platform/request-context.js';
 
@@ -18,30 +21,50 @@ export interface RegionStoreConfig {
 }
 
 interface ClinicPool {
+  /** The database it reaches (`StorePool`). */
+  key: string;
   db: Kysely<TenantDB>;
   lastUsed: number;
   active: number;
 }
 
-/** Errors that mean "this clinic's data is no longer where the cached placement says". */
-const STALE_PLACEMENT_CODES = new Set(['3F000', '42P01', '3D000', '23503', '28P01', '28000', '42501', '22023']);
+/**
+ * Errors that may mean "this clinic's data is no longer where this node believed": its schema, role or
+ * database is gone, or the connection to it was ended under us (a database dropped WITH (FORCE)). The
+ * transaction reads the clinic again and retries only when the control plane says it has moved; otherwise the
+ * error is a real one and passes through unchanged. The pin's own PCF02 is the certain signal.
+ */
+const MAYBE_MOVED_CODES = new Set(['3F000', '42P01', '3D000', '23503', '28P01', '28000', '42501', '22023', '57P01', '57P02', '57014']);
+const isMaybeMoved = (err: unknown): boolean => {
+  const code = pgErrorCode(err);
+  if (code) return MAYBE_MOVED_CODES.has(code) || code.startsWith('08');
+  return err instanceof Error && /Connection terminated|not queryable|ECONNRESET|ECONNREFUSED/.test(err.message);
+};
+
+/** Attempts of one tenant transaction: the first, then retries after the clinic's placement was read again. */
+const MAX_ATTEMPTS = 4;
 
 /**
  * Where the rows are. Domain code asks for a tenant-scoped transaction and gets a Kysely transaction that is
- * already confined to one clinic; it never learns the placement:
+ * already confined to one clinic; it never learns the placement. Each placement (`placement/`) says which pool
+ * its clinics use and what their pin is: the region's app-role pool for pooled and schema placement, a pool of
+ * the clinic's own for database placement, opened on first use and closed when idle so a thousand idle
+ * enterprise clinics hold no connections. RLS is on in every placement, so a query that forgets
+ * `WHERE clinic_id` still sees one clinic.
  *
- * - pooled: the region's shared `tenant` schema, as the non-owner app role, RLS pinned by `app.clinic_id`;
- * - schema: the clinic's own schema in the region database, after `SET LOCAL ROLE` to the clinic's role,
- *   which has rights on that schema only (the app role is NOINHERIT, so it holds none of them itself);
- * - database: the clinic's own database with its own credentials, through a pool opened on first use and
- *   closed when idle, so a thousand idle enterprise clinics hold no connections.
- *
- * RLS is on in every placement, so a query that forgets `WHERE clinic_id` still sees one clinic.
+ * The pin proves that the store is where the clinic lives now (`placement/fence.ts`). When it is not, the node's
+ * view of the clinic is stale (it may never hear of a move made by another process): the transaction reads the
+ * clinic from the control plane and runs again, so a reader never gets an empty page or a false 404 from a
+ * store the clinic has left, and a writer never writes into one. A read may therefore run its `fn` more than
+ * once; it must have no effect outside its transaction (writes are retried only when their pin failed, before
+ * `fn` ran). A write answers 503 + Retry-After only while the clinic is frozen for a move.
  */
 export class TenantStores {
   private readonly regionApp = new Map<string, Kysely<TenantDB>>();
   private readonly clinicPools = new Map<string, ClinicPool>();
   private readonly sweeper: NodeJS.Timeout;
+  /** What the placements need from this deployment (`placement/kind.ts`). */
+  readonly placementContext: PlacementContext;
 
   constructor(
     readonly regions: RegionStoreConfig[],
@@ -49,6 +72,7 @@ export class TenantStores {
     private readonly opts: {
       instance: string;
       secret: string;
+      tenantTables: readonly TenantTable[];
       poolMax: number;
       clinicPoolMax: number;
       clinicIdleMs: number;
@@ -62,6 +86,13 @@ export class TenantStores {
     }
     this.sweeper = setInterval(() => void this.closeIdleClinicPools(), Math.min(opts.clinicIdleMs, 30_000));
     this.sweeper.unref();
+    this.placementContext = {
+      instance: opts.instance,
+      tenantTables: opts.tenantTables,
+      secret: opts.secret,
+      adminUrl: (regionId, database) => this.adminUrl(regionId, database),
+      closeClinicPool: (clinicId) => this.closeClinicPool(clinicId),
+    };
   }
 
   region(id: string): RegionStoreConfig {
@@ -84,99 +115,140 @@ export class TenantStores {
   }
 
   async transaction<T>(clinicId: string, access: TenantAccess, fn: (scope: TenantScope) => Promise<T>): Promise<T> {
-    const clinic = await this.clinics.get(clinicId);
-    if (!clinic || clinic.status === 'provisioning') throw notFound('clinic');
-    if (access === 'write' && clinic.status === 'moving') throw clinicFrozen();
-    const pool = this.poolFor(clinic);
-    if ('active' in pool) pool.active++;
-    const db = 'active' in pool ? pool.db : pool;
-    const pin = pinClinic(clinic, access, this.opts.instance);
+    let clinic = await this.clinics.get(clinicId);
+    let cached = true;
+    for (let attempt = 1; ; attempt++) {
+      if (!clinic || clinic.status === 'provisioning') throw notFound('clinic');
+      if (access === 'write' && clinic.status === 'moving') {
+        // Only the control plane can say the freeze is still on: a cached "moving" may be a move that has ended.
+        if (!cached) throw clinicFrozen();
+        clinic = await this.clinics.fresh(clinicId);
+        cached = false;
+        continue;
+      }
+      const run = await this.attempt(clinic, access, fn);
+      if (run.ok) return run.value;
+      const { err, retryable } = run;
+      if (err instanceof AppError) throw err;
+      if (pgErrorCode(err) === CLINIC_FROZEN) {
+        void this.clinics.fresh(clinicId).catch(() => {});
+        throw clinicFrozen();
+      }
+      const stale = pgErrorCode(err) === STALE_PLACEMENT;
+      if (!stale && !isMaybeMoved(err)) throw err;
+      const now = await this.clinics.fresh(clinicId);
+      cached = false;
+      const moved = !!now && (now.placementEpoch !== clinic.placementEpoch || !samePlace(now, clinic));
+      if (!stale && !moved) throw err; // the store is where the control plane says: a real error
+      if (!now) throw notFound('clinic');
+      if (!retryable || attempt >= MAX_ATTEMPTS) {
+        this.opts.log.warn({ err, clinicId, attempt, retryable }, 'clinic store moved during a transaction; answering 503');
+        throw access === 'write' ? clinicFrozen(1) : storeMoved();
+      }
+      // The store said "not here" but the control plane has nothing newer yet: a move is between its steps.
+      if (!moved) await sleep(20 * attempt);
+      clinic = now;
+    }
+  }
+
+  /** One try on the store this node believes the clinic lives in. Errors come back as values, for `transaction` to judge. */
+  private async attempt<T>(
+    clinic: Clinic,
+    access: TenantAccess,
+    fn: (scope: TenantScope) => Promise<T>,
+  ): Promise<{ ok: true; value: T } | { ok: false; err: unknown; retryable: boolean }> {
+    const clinicId = clinic.id;
+    const kind = placementKind(clinic.placement.model);
+    const pin = kind.pin(this.placementContext, clinic, access);
+    let pool: ClinicPool | undefined;
+    let pinned = false;
+    const pending: PendingEntry | undefined =
+      access === 'write'
+        ? undefined
+        : {
+            pin,
+            begin: access === 'snapshot' ? 'begin isolation level repeatable read read only' : 'begin read only',
+            state: access === 'snapshot' ? 'begin' : 'each',
+            client: undefined,
+            answered: false,
+          };
     try {
-      if (access === 'write')
-        return await db.connection().execute(async (conn) => {
-          try {
-            await sql.raw(`begin; ${pin}`).execute(conn);
-            const result = await fn({ clinicId, db: conn, actorId: userIdOf(currentActor()) });
-            await sql.raw('commit').execute(conn);
-            return result;
-          } catch (err) {
-            await sql.raw('rollback').execute(conn).catch(() => {});
-            throw err;
-          }
-        });
+      const db = this.dbFor(clinic, kind.pool(this.placementContext, clinic), (p) => (pool = p));
+      if (!pending)
+        return {
+          ok: true,
+          value: await db.connection().execute(async (conn) => {
+            try {
+              await sql.raw(`begin; ${pin}`).execute(conn);
+              pinned = true;
+              const result = await fn({ clinicId, db: conn, actorId: userIdOf(currentActor()) });
+              await sql.raw('commit').execute(conn);
+              return result;
+            } catch (err) {
+              await sql
+                .raw('rollback')
+                .execute(conn)
+                .catch(() => {});
+              throw err;
+            }
+          }),
+        };
       // Reads send the pinning statement in the same message as their query (see EntryClient): a plain read is
       // one round trip, no BEGIN and no COMMIT. A snapshot (or a read whose query cannot be inlined) opens an
       // explicit transaction instead, whose COMMIT is not awaited: a read-only transaction has nothing to make
       // durable, and the connection's next user queues behind it on the wire (node-postgres runs one
       // connection's queries in order).
-      const pending: PendingEntry = {
-        pin,
-        begin: access === 'snapshot' ? 'begin isolation level repeatable read read only' : 'begin read only',
-        state: access === 'snapshot' ? 'begin' : 'each',
-        client: undefined,
+      return {
+        ok: true,
+        value: await pendingEntry.run(pending, () =>
+          db.connection().execute(async (conn) => {
+            try {
+              const result = await fn({ clinicId, db: conn, actorId: userIdOf(currentActor()) });
+              if (pending.state === 'open') void pending.client?.end('commit').catch(() => {});
+              return result;
+            } catch (err) {
+              if (pending.state === 'open') await pending.client?.end('rollback').catch(() => {});
+              throw err;
+            }
+          }),
+        ),
       };
-      return await pendingEntry.run(pending, () =>
-        db.connection().execute(async (conn) => {
-          try {
-            const result = await fn({ clinicId, db: conn, actorId: userIdOf(currentActor()) });
-            if (pending.state === 'open') void pending.client?.end('commit').catch(() => {});
-            return result;
-          } catch (err) {
-            if (pending.state === 'open') await pending.client?.end('rollback').catch(() => {});
-            throw err;
-          }
-        }),
-      );
     } catch (err) {
-      throw await this.explain(err, clinic);
+      // A write is retried only if its pin failed (its fn has not run); a snapshot only if it has seen nothing (its
+      // pin travels with its first query); a read always (it changes nothing).
+      const retryable = pending ? access === 'read' || !pending.answered : !pinned;
+      return { ok: false, err, retryable };
     } finally {
-      if ('active' in pool) {
-        pool.active--;
-        pool.lastUsed = Date.now();
+      const p = pool as ClinicPool | undefined;
+      if (p) {
+        p.active--;
+        p.lastUsed = Date.now();
       }
     }
   }
 
-  /** Turns "the store moved under us" into a retryable 503; everything else passes through unchanged. */
-  private async explain(err: unknown, clinic: Clinic): Promise<unknown> {
-    if (err instanceof AppError) return err;
-    const code = pgErrorCode(err);
-    if (code === 'PCF01') return clinicFrozen();
-    if (code && STALE_PLACEMENT_CODES.has(code)) {
-      const now = await this.clinics.fresh(clinic.id);
-      if (!now) return notFound('clinic');
-      const moved =
-        now.status === 'moving' ||
-        now.placement.model !== clinic.placement.model ||
-        now.placement.database !== clinic.placement.database ||
-        now.placement.schema !== clinic.placement.schema;
-      if (moved) return clinicFrozen(1);
-    }
-    return err;
-  }
-
-  private poolFor(clinic: Clinic): Kysely<TenantDB> | ClinicPool {
-    if (clinic.placement.model !== 'database') {
-      const db = this.regionApp.get(clinic.dataRegion);
-      if (!db) throw new AppError(421, 'region_not_served', `Clinic is homed in ${clinic.dataRegion}`);
-      return db;
-    }
+  /** The Kysely instance over the pool this clinic's placement uses; counts the use of a clinic's own pool. */
+  private dbFor(clinic: Clinic, choice: StorePool, using: (p: ClinicPool) => void): Kysely<TenantDB> {
+    if (choice.kind === 'region') return this.regionDb(clinic.dataRegion);
     let pool = this.clinicPools.get(clinic.id);
+    if (pool && pool.key !== choice.key) {
+      // The clinic's own database is not where this pool points any more.
+      this.clinicPools.delete(clinic.id);
+      void pool.db.destroy().catch(() => {});
+      pool = undefined;
+    }
     if (!pool) {
-      const role = clinicRole(this.opts.instance, clinic.id, 'database');
-      const url = urlWithCredentials(
-        this.adminUrl(clinic.dataRegion, clinic.placement.database),
-        role,
-        rolePassword(this.opts.secret, role),
-      );
       pool = {
-        db: kyselyOver(newPool(url, this.opts.clinicPoolMax, `polyclinic-${clinic.id}`, this.opts.clinicIdleMs)),
+        key: choice.key,
+        db: kyselyOver(newPool(choice.url(), this.opts.clinicPoolMax, `polyclinic-${clinic.id}`, this.opts.clinicIdleMs)),
         lastUsed: Date.now(),
         active: 0,
       };
       this.clinicPools.set(clinic.id, pool);
     }
-    return pool;
+    pool.active++;
+    using(pool);
+    return pool.db;
   }
 
   openClinicPools(): number {
@@ -226,6 +298,8 @@ interface PendingEntry {
    * context (the audit trail) must not take the pin.
    */
   client: EntryClient | undefined;
+  /** A query of the read has returned rows to `fn`. */
+  answered: boolean;
 }
 const pendingEntry = new AsyncLocalStorage<PendingEntry>();
 
@@ -258,18 +332,21 @@ class EntryClient {
   async query(text: string, values?: readonly unknown[]): Promise<pg.QueryResult> {
     const pending = this.pending;
     if (pending && pending.state !== 'open') {
-      const inlined = values && values.length ? inlineParameters(text, values) : text;
+      const inlined = values?.length ? inlineParameters(text, values) : text;
       const head = pending.state === 'begin' ? `${pending.begin}; ${pending.pin}` : pending.pin;
       if (inlined !== undefined) {
         if (pending.state === 'begin') pending.state = 'open';
         const results = (await this.client.query(`${head}; ${inlined}`)) as unknown as pg.QueryResult[];
+        pending.answered = true;
         return results[results.length - 1]!;
       }
       // Open (and, on failure, roll back) the explicit transaction whatever happens to this message.
       pending.state = 'open';
       await this.client.query(`${pending.begin}; ${pending.pin}`);
     }
-    return this.client.query(text, values as unknown[] | undefined);
+    const result = await this.client.query(text, values as unknown[] | undefined);
+    if (pending) pending.answered = true;
+    return result;
   }
 
   /** Ends the explicit transaction now, ahead of whoever takes this connection next (same wire, in order). */
@@ -283,22 +360,19 @@ class EntryClient {
   }
 }
 
-/**
- * The one statement that confines what follows to a clinic: pin `app.clinic_id` for RLS, point search_path
- * at the clinic's schema and, in schema placement, become the clinic's role. All are transaction-local
- * (`set_config(…, true)`, the function form of SET LOCAL), so they end with the transaction or implicit
- * transaction that carries them. A write goes through `enter_clinic`, which also takes the shared lock a
- * placement move holds exclusively; a read marks its transaction read only. Values are inlined because a
- * multi-statement simple query takes no parameters; every one is built from a validated clinic id
- * (lower-case base32) and quoted anyway.
- */
-function pinClinic(clinic: Clinic, access: TenantAccess, instance: string): string {
-  const id = quoteLiteral(clinic.id);
-  const parts = [
-    access === 'write' ? `${quoteIdent(HELPER_SCHEMA)}.enter_clinic(${id}, true)` : `set_config('app.clinic_id', ${id}, true)`,
-    `set_config('search_path', ${quoteLiteral(quoteIdent(clinic.placement.schema))}, true)`,
-  ];
-  if (clinic.placement.model === 'schema') parts.push(`set_config('role', ${quoteLiteral(clinicRole(instance, clinic.id, 'schema'))}, true)`);
-  if (access !== 'write') parts.push(`set_config('transaction_read_only', 'on', true)`);
-  return `select ${parts.join(', ')}`;
+function samePlace(a: Clinic, b: Clinic): boolean {
+  return (
+    a.placement.model === b.placement.model && a.placement.database === b.placement.database && a.placement.schema === b.placement.schema
+  );
+}
+
+/** A read that found the clinic's store moving under it more often than it retries (a move in trouble). */
+function storeMoved(): AppError {
+  return new AppError(
+    503,
+    'clinic_store_moving',
+    "This clinic's data is being moved; try again in a moment",
+    { retryAfter: 1 },
+    { 'retry-after': '1' },
+  );
 }

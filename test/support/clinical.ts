@@ -71,7 +71,11 @@ export async function clinicFixture(t: TestPlatform, placement: PlacementModel, 
 
 /** Writes and signs a note as `author`; returns its id. */
 export async function signedNote(f: ClinicFixture, author: Staff, encounterId = f.encounterId): Promise<string> {
-  const created = await author.call('POST', `${f.url}/encounters/${encounterId}/notes`, { subjective: 'cough for 3 days', assessment: 'asthma', plan: 'inhaler' });
+  const created = await author.call('POST', `${f.url}/encounters/${encounterId}/notes`, {
+    subjective: 'cough for 3 days',
+    assessment: 'asthma',
+    plan: 'inhaler',
+  });
   if (created.statusCode !== 201) throw new Error(`note: ${created.body}`);
   const id = created.json().id as string;
   const signed = await author.call('POST', `${f.url}/encounters/${encounterId}/notes/${id}/sign`);

@@ -52,13 +52,38 @@ export interface FuzzRequest {
 }
 
 interface OpenApiDoc {
-  paths: Record<string, Record<string, { security?: unknown; parameters?: { name: string; in: string; schema: JsonSchema; required?: boolean }[]; requestBody?: { content: Record<string, { schema: JsonSchema }> } }>>;
+  paths: Record<
+    string,
+    Record<
+      string,
+      {
+        security?: unknown;
+        parameters?: { name: string; in: string; schema: JsonSchema; required?: boolean }[];
+        requestBody?: { content: Record<string, { schema: JsonSchema }> };
+      }
+    >
+  >;
 }
 
 const ID_KINDS: Record<string, IdKind> = {
-  cln: 'clinic', pat: 'patient', usr: 'user', prv: 'provider', avl: 'availability', apt: 'appointment', qst: 'questionnaire',
-  inr: 'intakeResponse', enc: 'encounter', not: 'note', add: 'addendum', vit: 'vitals', rx: 'prescription', dx: 'diagnosis',
-  grp: 'group', sct: 'scimToken', ssc: 'ssoConnection', grt: 'grant',
+  cln: 'clinic',
+  pat: 'patient',
+  usr: 'user',
+  prv: 'provider',
+  avl: 'availability',
+  apt: 'appointment',
+  qst: 'questionnaire',
+  inr: 'intakeResponse',
+  enc: 'encounter',
+  not: 'note',
+  add: 'addendum',
+  vit: 'vitals',
+  rx: 'prescription',
+  dx: 'diagnosis',
+  grp: 'group',
+  sct: 'scimToken',
+  ssc: 'ssoConnection',
+  grt: 'grant',
 };
 
 export function operationsOf(doc: OpenApiDoc): Operation[] {
@@ -81,7 +106,9 @@ export function operationsOf(doc: OpenApiDoc): Operation[] {
       ops.push({
         method: method.toUpperCase(),
         path,
-        params: (op.parameters ?? []).filter((p) => p.in === 'path' || p.in === 'query').map((p) => ({ name: p.name, in: p.in as 'path' | 'query', schema: p.schema, required: p.required ?? p.in === 'path' })),
+        params: (op.parameters ?? [])
+          .filter((p) => p.in === 'path' || p.in === 'query')
+          .map((p) => ({ name: p.name, in: p.in as 'path' | 'query', schema: p.schema, required: p.required ?? p.in === 'path' })),
         body: scim && ['POST', 'PUT', 'PATCH'].includes(method.toUpperCase()) ? {} : body,
         bodyType: scim && ['POST', 'PUT', 'PATCH'].includes(method.toUpperCase()) ? 'scim' : body ? (form ? 'form' : 'json') : undefined,
         natural,
@@ -136,7 +163,21 @@ function validString(schema: JsonSchema, name: string): string {
   if (schema.format === 'uri' || /url$|uri$|issuer$/i.test(name)) return 'https://192.0.2.10/fuzz';
   if (schema.pattern) {
     const re = new RegExp(schema.pattern);
-    const candidates = ['fuzz', 'fuzz_role', 'fuzz.flag', '09:00', '2031-03-04', '+1 555 0100', 'a1', 'abc', 'ABC', 'Z00.0', '123456', 'fuzz-x', 'FUZZ'];
+    const candidates = [
+      'fuzz',
+      'fuzz_role',
+      'fuzz.flag',
+      '09:00',
+      '2031-03-04',
+      '+1 555 0100',
+      'a1',
+      'abc',
+      'ABC',
+      'Z00.0',
+      '123456',
+      'fuzz-x',
+      'FUZZ',
+    ];
     const found = candidates.find((c) => re.test(c));
     if (found) return found;
   }
@@ -146,7 +187,8 @@ function validString(schema: JsonSchema, name: string): string {
 
 /** Ways to break one field. `maxLength` (when the schema has one) makes the longest string it allows, in 3-byte characters. */
 export function brokenValues(schema: JsonSchema | undefined): { kind: string; value: unknown }[] {
-  const max = schema?.maxLength ?? pick((schema?.anyOf ?? schema?.oneOf ?? []).map((s) => s.maxLength).filter((m): m is number => m !== undefined));
+  const max =
+    schema?.maxLength ?? pick((schema?.anyOf ?? schema?.oneOf ?? []).map((s) => s.maxLength).filter((m): m is number => m !== undefined));
   return [
     { kind: 'nul', value: 'a\u0000b' },
     { kind: 'lone-high-surrogate', value: 'a\ud800b' },

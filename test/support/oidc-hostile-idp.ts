@@ -65,11 +65,9 @@ interface PendingCode {
 
 const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
 
-export async function startHostileOidcIssuer(opts: {
-  clientId?: string;
-  clientSecret?: string;
-  accounts?: Record<string, Record<string, unknown>>;
-} = {}): Promise<HostileOidcIssuer> {
+export async function startHostileOidcIssuer(
+  opts: { clientId?: string; clientSecret?: string; accounts?: Record<string, Record<string, unknown>> } = {},
+): Promise<HostileOidcIssuer> {
   const clientId = opts.clientId ?? 'polyclinic';
   const clientSecret = opts.clientSecret ?? `secret-${randomBytes(12).toString('hex')}`;
   const accounts = opts.accounts ?? { 'user-1': { email: 'user-1@idp.test', email_verified: true, name: 'User One' } };
@@ -114,7 +112,13 @@ export async function startHostileOidcIssuer(opts: {
         if (q.get('client_id') !== clientId || !redirectUri) return json(res, 400, { error: 'invalid_request' });
         const code = randomBytes(16).toString('base64url');
         const sub = q.get('test_sub') ?? 'user-1';
-        codes.set(code, { clientId, redirectUri, nonce: q.get('nonce') ?? undefined, challenge: q.get('code_challenge') ?? undefined, sub });
+        codes.set(code, {
+          clientId,
+          redirectUri,
+          nonce: q.get('nonce') ?? undefined,
+          challenge: q.get('code_challenge') ?? undefined,
+          sub,
+        });
         const back = new URL(redirectUri);
         back.searchParams.set('code', code);
         if (q.has('state')) back.searchParams.set('state', q.get('state') ?? '');
@@ -149,18 +153,32 @@ export async function startHostileOidcIssuer(opts: {
       return json(res, 400, { error: 'invalid_grant', error_description: 'PKCE verification failed' });
     }
     lastSub = pending.sub;
-    json(res, 200, { access_token: randomBytes(16).toString('base64url'), token_type: 'Bearer', expires_in: 300, id_token: await idToken(pending) });
+    json(res, 200, {
+      access_token: randomBytes(16).toString('base64url'),
+      token_type: 'Bearer',
+      expires_in: 300,
+      id_token: await idToken(pending),
+    });
   }
 
   async function idToken(pending: PendingCode): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
-    const claims: Record<string, unknown> = { ...accounts[pending.sub], iss: issuer, aud: clientId, sub: pending.sub, iat: now, exp: now + 300, nonce: pending.nonce };
+    const claims: Record<string, unknown> = {
+      ...accounts[pending.sub],
+      iss: issuer,
+      aud: clientId,
+      sub: pending.sub,
+      iat: now,
+      exp: now + 300,
+      nonce: pending.nonce,
+    };
     for (const [k, v] of Object.entries(forgery.claims ?? {})) {
       if (v === undefined) delete claims[k];
       else claims[k] = v;
     }
     const header = forgery.header ?? {};
-    const jwt = (alg: string, kid: string | undefined) => new SignJWT(claims).setProtectedHeader({ alg, typ: 'JWT', ...(kid ? { kid } : {}), ...header });
+    const jwt = (alg: string, kid: string | undefined) =>
+      new SignJWT(claims).setProtectedHeader({ alg, typ: 'JWT', ...(kid ? { kid } : {}), ...header });
     switch (forgery.sign ?? 'valid') {
       case 'valid':
         return jwt('RS256', signing.kid).sign(signing.privateKey);
@@ -176,7 +194,14 @@ export async function startHostileOidcIssuer(opts: {
         return jwt('RS256', 'attacker-key').sign(attacker.privateKey);
       case 'embedded-jwk':
         return new SignJWT(claims)
-          .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: signing.kid, jwk: await exportJWK(attacker.publicKey), jku: `${issuer}/attacker-jwks`, ...header })
+          .setProtectedHeader({
+            alg: 'RS256',
+            typ: 'JWT',
+            kid: signing.kid,
+            jwk: await exportJWK(attacker.publicKey),
+            jku: `${issuer}/attacker-jwks`,
+            ...header,
+          })
           .sign(attacker.privateKey);
       case 'tampered': {
         const [h, , s] = (await jwt('RS256', signing.kid).sign(signing.privateKey)).split('.');
@@ -222,7 +247,12 @@ export async function startHostileOidcIssuer(opts: {
 async function newKey(): Promise<{ kid: string; privateKey: CryptoKey; publicJwk: JWK; publicPem: string }> {
   const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
   const kid = `hk-${randomBytes(6).toString('hex')}`;
-  return { kid, privateKey, publicJwk: { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' }, publicPem: await exportSPKI(publicKey) };
+  return {
+    kid,
+    privateKey,
+    publicJwk: { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' },
+    publicPem: await exportSPKI(publicKey),
+  };
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

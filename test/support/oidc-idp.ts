@@ -81,7 +81,12 @@ export async function startTestOidcIssuer(opts: TestOidcIssuerOptions): Promise<
     await p.interactionFinished(req, res, { login: { accountId: sub }, consent: { grantId } }, { mergeWithLastSubmission: false });
   };
   const abort = async (p: Provider, req: IncomingMessage, res: ServerResponse) => {
-    await p.interactionFinished(req, res, { error: 'access_denied', error_description: 'The user cancelled' }, { mergeWithLastSubmission: false });
+    await p.interactionFinished(
+      req,
+      res,
+      { error: 'access_denied', error_description: 'The user cancelled' },
+      { mergeWithLastSubmission: false },
+    );
   };
 
   let kid = '';

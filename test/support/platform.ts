@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, regionUrlVariable } from '../../src/config.js';
 import type { Clinic } from '../../src/controlplane/clinics.js';
-import { type NewClinic } from '../../src/controlplane/provisioning.js';
+import type { NewClinic } from '../../src/controlplane/provisioning.js';
 import { buildApp } from '../../src/http/app.js';
 import { createLogger } from '../../src/logger.js';
 import { resolveStores } from '../../src/platform/boot.js';
@@ -35,7 +35,12 @@ export interface TestPlatform {
  * migrated, with the HTTP app ready for `app.inject`. Everything it creates is dropped on close.
  */
 export async function startTestPlatform(
-  opts: { tenantMigrations?: TenantMigration[]; adminUrl?: string; extraRoutes?: (app: FastifyInstance, p: Platform) => void; env?: NodeJS.ProcessEnv } = {},
+  opts: {
+    tenantMigrations?: TenantMigration[];
+    adminUrl?: string;
+    extraRoutes?: (app: FastifyInstance, p: Platform) => void;
+    env?: NodeJS.ProcessEnv;
+  } = {},
 ): Promise<TestPlatform> {
   // vitest is loaded only inside the test runner; benchmarks pass the server's URL themselves.
   const admin = opts.adminUrl ?? (await import('vitest')).inject('pgAdminUrl');

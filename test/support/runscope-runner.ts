@@ -105,7 +105,7 @@ export class RunscopeRunner {
         case 'response_text':
           return text;
         case 'response_headers':
-          return property ? res.headers.get(property) ?? undefined : undefined;
+          return property ? (res.headers.get(property) ?? undefined) : undefined;
         case 'response_json':
           return property ? readPath(json, this.substitute(property)) : json;
         default:
@@ -127,7 +127,8 @@ export class RunscopeRunner {
 }
 
 export function readPath(value: unknown, path: string): unknown {
-  const field = (v: unknown, name: string): unknown => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[name] : undefined);
+  const field = (v: unknown, name: string): unknown =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[name] : undefined;
   let current: unknown = value;
   for (const part of path.match(/[^.[\]]+|\[\d+\]/g) ?? []) {
     const index = /^\[(\d+)\]$/.exec(part);
@@ -140,8 +141,13 @@ export function readPath(value: unknown, path: string): unknown {
 }
 
 const isEmpty = (v: unknown): boolean =>
-  v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && Object.keys(v as object).length === 0);
-const isNumber = (v: unknown): boolean => (typeof v === 'number' && Number.isFinite(v)) || (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)));
+  v === undefined ||
+  v === null ||
+  v === '' ||
+  (Array.isArray(v) && v.length === 0) ||
+  (typeof v === 'object' && Object.keys(v as object).length === 0);
+const isNumber = (v: unknown): boolean =>
+  (typeof v === 'number' && Number.isFinite(v)) || (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)));
 const scalar = (v: unknown): string => (typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));
 
 export function compare(comparison: string, actual: unknown, expected: string | null): boolean {
@@ -164,7 +170,9 @@ export function compare(comparison: string, actual: unknown, expected: string | 
       if (expected === null) return !isEmpty(actual);
       return Array.isArray(actual) ? actual.some((a) => scalar(a) === expected) : scalar(actual) === expected;
     case 'contains':
-      return Array.isArray(actual) ? actual.some((a) => scalar(a) === expected) : typeof actual === 'string' && expected !== null && actual.includes(expected);
+      return Array.isArray(actual)
+        ? actual.some((a) => scalar(a) === expected)
+        : typeof actual === 'string' && expected !== null && actual.includes(expected);
     case 'does_not_contain':
       return !compare('contains', actual, expected);
     case 'is_less_than':

@@ -158,7 +158,9 @@ function attributeStatement(attributes: Record<string, string | string[]>): stri
   if (entries.length === 0) return '';
   const attrs = entries
     .map(([name, value]) => {
-      const values = (Array.isArray(value) ? value : [value]).map((v) => `<saml:AttributeValue xsi:type="xs:string">${escapeXml(v)}</saml:AttributeValue>`).join('');
+      const values = (Array.isArray(value) ? value : [value])
+        .map((v) => `<saml:AttributeValue xsi:type="xs:string">${escapeXml(v)}</saml:AttributeValue>`)
+        .join('');
       return `<saml:Attribute Name="${escapeXml(name)}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:basic">${values}</saml:Attribute>`;
     })
     .join('');

@@ -7,8 +7,14 @@ import { InMemoryReplayCache, type SamlReplayCache } from '../../src/sso/saml/re
 import { validateSamlResponse, type SamlLogin, type SamlSp } from '../../src/sso/saml/sp.js';
 
 /** Two clinics' service providers, as the integrator's routes will name them (one SP per connection). */
-export const SP_A: SamlSp = { spEntityId: 'https://polyclinic.test/saml/ssc_clinica', acsUrl: 'https://polyclinic.test/api/v1/sso/saml/ssc_clinica/acs' };
-export const SP_B: SamlSp = { spEntityId: 'https://polyclinic.test/saml/ssc_clinicb', acsUrl: 'https://polyclinic.test/api/v1/sso/saml/ssc_clinicb/acs' };
+export const SP_A: SamlSp = {
+  spEntityId: 'https://polyclinic.test/saml/ssc_clinica',
+  acsUrl: 'https://polyclinic.test/api/v1/sso/saml/ssc_clinica/acs',
+};
+export const SP_B: SamlSp = {
+  spEntityId: 'https://polyclinic.test/saml/ssc_clinicb',
+  acsUrl: 'https://polyclinic.test/api/v1/sso/saml/ssc_clinicb/acs',
+};
 export const REQUEST_ID = '_4f1d2c3b5a69788796a5b4c3d2e1f0a1b2c3d4e5';
 
 export const forSp = (sp: SamlSp) => ({ entityId: sp.spEntityId, acsUrl: sp.acsUrl });
@@ -57,6 +63,9 @@ export async function expectRejected(p: Promise<unknown>, reason: SamlRejectReas
   );
   expect(err, `expected a refusal for ${reason}, but the response was accepted`).toBeInstanceOf(SamlRejected);
   const rejected = err as SamlRejected;
-  expect({ reason: rejected.reason, message: rejected.message }).toEqual({ reason, message: message ? expect.stringMatching(message) : expect.any(String) });
+  expect({ reason: rejected.reason, message: rejected.message }).toEqual({
+    reason,
+    message: message ? expect.stringMatching(message) : expect.any(String),
+  });
   return rejected;
 }

@@ -114,9 +114,10 @@ export async function migrateAndDump(
   lists: { control: { version: number; name: string; statements: string[] }[]; tenant: TenantMigration[]; audit: TenantMigration[] },
 ): Promise<MigratedSchemas> {
   return withScratchDatabase(adminUrl, async (c) => {
-    for (const m of lists.control) await inTransaction(c, async () => {
-      for (const s of m.statements) await c.query(s);
-    });
+    for (const m of lists.control)
+      await inTransaction(c, async () => {
+        for (const s of m.statements) await c.query(s);
+      });
     await migrateTenantSchema(c, 'tenant', lists.tenant, []);
     await migrateTenantSchema(c, 'audit', lists.audit, []);
     const ledger = async (schema: string) =>
@@ -176,7 +177,8 @@ export function describedVersusCatalogue(described: TablesColumns, catalogue: Ca
       problems.push(`${table}: described, but the migrations create no such table`);
       continue;
     }
-    for (const column of inDb.keys()) if (!(column in columns)) problems.push(`${table}.${column}: a column in the database that the type lacks`);
+    for (const column of inDb.keys())
+      if (!(column in columns)) problems.push(`${table}.${column}: a column in the database that the type lacks`);
     for (const [column, { spec }] of Object.entries(columns)) {
       const db = inDb.get(column);
       const at = `${table}.${column}`;
@@ -186,13 +188,19 @@ export function describedVersusCatalogue(described: TablesColumns, catalogue: Ca
       }
       if (spec.sqlType !== db.sqlType) problems.push(`${at}: ${db.sqlType} in the database, ${spec.sqlType} in the type`);
       if (spec.nullable !== db.nullable)
-        problems.push(`${at}: ${db.nullable ? 'nullable' : 'not null'} in the database, ${spec.nullable ? 'nullable' : 'not null'} in the type`);
+        problems.push(
+          `${at}: ${db.nullable ? 'nullable' : 'not null'} in the database, ${spec.nullable ? 'nullable' : 'not null'} in the type`,
+        );
       if (spec.hasDefault !== db.hasDefault)
-        problems.push(`${at}: ${db.hasDefault ? 'has a default' : 'has no default'} in the database, ${spec.hasDefault ? 'has one' : 'has none'} in the type`);
+        problems.push(
+          `${at}: ${db.hasDefault ? 'has a default' : 'has no default'} in the database, ${spec.hasDefault ? 'has one' : 'has none'} in the type`,
+        );
       const want = db.values ? [...db.values].sort() : null;
       const have = spec.values ? [...spec.values].sort() : null;
       if (JSON.stringify(want) !== JSON.stringify(have))
-        problems.push(`${at}: the database allows ${want ? want.join(' | ') : 'any value'}, the type ${have ? have.join(' | ') : 'any value'}`);
+        problems.push(
+          `${at}: the database allows ${want ? want.join(' | ') : 'any value'}, the type ${have ? have.join(' | ') : 'any value'}`,
+        );
     }
   }
   return problems;

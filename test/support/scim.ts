@@ -23,7 +23,12 @@ export async function scimClinic(t: TestPlatform, placement: PlacementModel = 'p
   const clinic = await t.clinic({ placement, tier: placement === 'pooled' ? 'small' : placement === 'schema' ? 'mid' : 'enterprise' });
   const admin = await t.staff(clinic.id, 'clinic_admin');
   const api: ScimClinic['api'] = (method, path, body) =>
-    t.app.inject({ method, url: `/api/v1/clinics/${clinic.id}${path}`, headers: bearer(admin.token), ...(body === undefined ? {} : { payload: body as object }) });
+    t.app.inject({
+      method,
+      url: `/api/v1/clinics/${clinic.id}${path}`,
+      headers: bearer(admin.token),
+      ...(body === undefined ? {} : { payload: body as object }),
+    });
   const created = await api('POST', '/scim/tokens', { label: 'test IdP' });
   if (created.statusCode !== 201) throw new Error(`create SCIM token: ${created.statusCode} ${created.body}`);
   const { token, id: tokenId } = created.json() as { token: string; id: string };
@@ -64,7 +69,10 @@ export function userBody(over: Record<string, unknown> = {}): Record<string, unk
   };
 }
 
-export const patchOp = (...operations: Record<string, unknown>[]) => ({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: operations });
+export const patchOp = (...operations: Record<string, unknown>[]) => ({
+  schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+  Operations: operations,
+});
 
 /** An address in 10.0.0.0/8 that no other test is likely to use. */
 function randomAddress(): string {

@@ -43,12 +43,20 @@ export class Authenticator {
 }
 
 /** Enrols and confirms TOTP for the holder of `token`; returns their authenticator and recovery codes. */
-export async function enrolTotp(app: FastifyInstance, token: string): Promise<{ device: Authenticator; secret: string; recoveryCodes: string[] }> {
+export async function enrolTotp(
+  app: FastifyInstance,
+  token: string,
+): Promise<{ device: Authenticator; secret: string; recoveryCodes: string[] }> {
   const enrol = await app.inject({ method: 'POST', url: '/api/v1/auth/mfa/totp', headers: bearer(token) });
   if (enrol.statusCode !== 200) throw new Error(`enrol: ${enrol.statusCode} ${enrol.body}`);
   const secret = enrol.json().secret as string;
   const device = new Authenticator(secret);
-  const confirm = await app.inject({ method: 'POST', url: '/api/v1/auth/mfa/totp/confirm', headers: bearer(token), payload: { code: await device.freshCode() } });
+  const confirm = await app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/mfa/totp/confirm',
+    headers: bearer(token),
+    payload: { code: await device.freshCode() },
+  });
   if (confirm.statusCode !== 200) throw new Error(`confirm: ${confirm.statusCode} ${confirm.body}`);
   return { device, secret, recoveryCodes: confirm.json().recoveryCodes as string[] };
 }

@@ -63,9 +63,15 @@ describe.skipIf(skip !== null)('web app budgets', () => {
     const doctor = await t.staff(clinic.id, 'physician');
     const zone = 'America/New_York';
     const names = await bookTheDay(t, clinic.id, doctor.email, zone, 'en');
-    const signIn = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: doctor.email, password: STAFF_PASSWORD } });
+    const signIn = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email: doctor.email, password: STAFF_PASSWORD },
+    });
     const session = { token: signIn.json().token, expiresAt: signIn.json().expiresAt, user: signIn.json().user };
-    expect((await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinic.id}/me`, headers: bearer(session.token) })).statusCode).toBe(200);
+    expect((await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinic.id}/me`, headers: bearer(session.token) })).statusCode).toBe(
+      200,
+    );
 
     /**
      * Opens the schedule and returns ms from the navigation's start until it is interactive: the page itself notes
@@ -77,14 +83,19 @@ describe.skipIf(skip !== null)('web app budgets', () => {
       const button = page.getByRole('button', { name: `Open appointment of ${names[0]}` });
       await button.waitFor();
       expect(await button.isEnabled()).toBe(true);
-      const now = await page.waitForFunction(() => (window as unknown as { __interactiveAt?: number }).__interactiveAt).then((h) => h.jsonValue() as Promise<number>);
+      const now = await page
+        .waitForFunction(() => (window as unknown as { __interactiveAt?: number }).__interactiveAt)
+        .then((h) => h.jsonValue() as Promise<number>);
       if (process.env.BUDGET_TRACE)
         console.log(
           `${now.toFixed(0)} ms\n` +
             (await page.evaluate(() =>
               performance
                 .getEntriesByType('resource')
-                .map((e) => `${e.startTime.toFixed(0).padStart(5)} ${(e as PerformanceResourceTiming).responseEnd.toFixed(0).padStart(5)} ${new URL(e.name).pathname}`)
+                .map(
+                  (e) =>
+                    `${e.startTime.toFixed(0).padStart(5)} ${(e as PerformanceResourceTiming).responseEnd.toFixed(0).padStart(5)} ${new URL(e.name).pathname}`,
+                )
                 .join('\n'),
             )),
         );
@@ -99,17 +110,22 @@ describe.skipIf(skip !== null)('web app budgets', () => {
           if (!localStorage.getItem('polyclinic.session')) localStorage.setItem('polyclinic.session', s);
           const ready = () => {
             const items = Array.from(document.querySelectorAll('[data-testid="day-list-item"]'));
-            return items.length >= count && items.every((li) => {
-              const b = li.querySelector('button[aria-label]');
-              return b && !(b as HTMLButtonElement).disabled && !b.getAttribute('aria-label')!.includes('…');
-            });
+            return (
+              items.length >= count &&
+              items.every((li) => {
+                const b = li.querySelector('button[aria-label]');
+                return b && !(b as HTMLButtonElement).disabled && !b.getAttribute('aria-label')!.includes('…');
+              })
+            );
           };
           const watch = new MutationObserver(() => {
             if (!ready()) return;
             watch.disconnect();
             requestAnimationFrame(() => ((window as unknown as { __interactiveAt?: number }).__interactiveAt = performance.now()));
           });
-          document.addEventListener('DOMContentLoaded', () => watch.observe(document.body, { subtree: true, childList: true, attributes: true }));
+          document.addEventListener('DOMContentLoaded', () =>
+            watch.observe(document.body, { subtree: true, childList: true, attributes: true }),
+          );
         },
         { s: JSON.stringify(session), count: names.length },
       );

@@ -23,7 +23,10 @@ export const SCREENSHOTS = join(WEB, '..', 'docs', 'screenshots');
  */
 export function browserSkipReason(): string | null {
   if (existsSync(CHROMIUM)) return null;
-  if (process.env.POLYCLINIC_TEST_DATABASE_URL) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); the browser suite must run against the real servers`);
+  if (process.env.POLYCLINIC_TEST_DATABASE_URL)
+    throw new Error(
+      `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); the browser suite must run against the real servers`,
+    );
   return `browser suite skipped: ${CHROMIUM} is not installed (apt-get install chromium to run it)`;
 }
 
@@ -56,7 +59,15 @@ export async function accessible(page: Page, screen: string): Promise<void> {
   const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   if (bad.length)
     throw new Error(
-      `axe on ${screen}: ${bad.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`).join('\n')}`,
+      `axe on ${screen}: ${bad
+        .map(
+          (v) =>
+            `${v.id} (${v.impact}): ${v.help} — ${v.nodes
+              .slice(0, 3)
+              .map((n) => n.target.join(' '))
+              .join(' | ')}`,
+        )
+        .join('\n')}`,
     );
 }
 
@@ -70,26 +81,61 @@ export async function screenshot(page: Page, name: string): Promise<void> {
  * hours every day, four patients are booked for today (through the booking rules, the clock set to yesterday
  * so that the morning's slots are still open whenever the suite runs).
  */
-export async function bookTheDay(t: TestPlatform, clinicId: string, doctorEmail: string, zone: string, lang: 'en' | 'de'): Promise<string[]> {
+export async function bookTheDay(
+  t: TestPlatform,
+  clinicId: string,
+  doctorEmail: string,
+  zone: string,
+  lang: 'en' | 'de',
+): Promise<string[]> {
   const doctor = await t.p.users.byEmail(doctorEmail);
   const people =
     lang === 'de'
-      ? [['Lena', 'Vogel'], ['Jonas', 'Becker'], ['Mila', 'Schäfer'], ['Emil', 'Wagner']]
-      : [['Rosalind', 'Franklin'], ['Alan', 'Turing'], ['Grace', 'Hopper'], ['Ada', 'Lovelace']];
+      ? [
+          ['Lena', 'Vogel'],
+          ['Jonas', 'Becker'],
+          ['Mila', 'Schäfer'],
+          ['Emil', 'Wagner'],
+        ]
+      : [
+          ['Rosalind', 'Franklin'],
+          ['Alan', 'Turing'],
+          ['Grace', 'Hopper'],
+          ['Ada', 'Lovelace'],
+        ];
   const { providerId, patients } = await t.p.stores.transaction(clinicId, 'write', async (scope) => {
-    const provider = await createProvider(t.p, scope, { userId: doctor!.id, specialty: lang === 'de' ? 'Allgemeinmedizin' : 'Pediatrics', licenceJurisdictions: ['US-NY', 'DE'], timeZone: zone });
+    const provider = await createProvider(t.p, scope, {
+      userId: doctor!.id,
+      specialty: lang === 'de' ? 'Allgemeinmedizin' : 'Pediatrics',
+      licenceJurisdictions: ['US-NY', 'DE'],
+      timeZone: zone,
+    });
     const days = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'] as const;
     await replaceWeekly(scope, provider.id, { windows: days.map((weekday) => ({ weekday, start: '00:00', end: '24:00' })) });
     const patients = [];
     for (const [i, [given, family]] of people.entries())
-      patients.push(await createPatient(scope, { givenName: given!, familyName: family!, birthDate: `19${60 + i * 9}-0${i + 3}-1${i}`, sex: i % 2 ? 'male' : 'female' }));
+      patients.push(
+        await createPatient(scope, {
+          givenName: given!,
+          familyName: family!,
+          birthDate: `19${60 + i * 9}-0${i + 3}-1${i}`,
+          sex: i % 2 ? 'male' : 'female',
+        }),
+      );
     return { providerId: provider.id, patients };
   });
   const today = new Intl.DateTimeFormat('en-CA', { timeZone: zone }).format(new Date());
   const yesterday = zonedInstant(addDays(today, -1), 0, zone);
   for (const [i, minutes] of [9 * 60, 10 * 60 + 30, 13 * 60, 15 * 60].entries()) {
     const startsAt = new Date(zonedInstant(today, minutes, zone)).toISOString();
-    await bookAppointment(t.p, clinicId, { patientId: patients[i]!.id, providerId, appointmentType: i % 2 ? 'follow-up' : 'consultation', startsAt, timeZone: zone }, `walk-${clinicId}-${i}`, null, yesterday);
+    await bookAppointment(
+      t.p,
+      clinicId,
+      { patientId: patients[i]!.id, providerId, appointmentType: i % 2 ? 'follow-up' : 'consultation', startsAt, timeZone: zone },
+      `walk-${clinicId}-${i}`,
+      null,
+      yesterday,
+    );
   }
   return patients.map((p) => `${p.givenName} ${p.familyName}`);
 }

@@ -23,7 +23,10 @@ export async function openApiDocument(): Promise<unknown> {
     POLYCLINIC_LOG_LEVEL: 'silent',
   });
   const log = createLogger('silent');
-  const p = await openPlatform({ ...config, controlDatabaseUrl: unused, regions: config.regions.map((r) => ({ ...r, databaseUrl: unused })), secret: config.secret! }, log);
+  const p = await openPlatform(
+    { ...config, controlDatabaseUrl: unused, regions: config.regions.map((r) => ({ ...r, databaseUrl: unused })), secret: config.secret! },
+    log,
+  );
   const app = await buildApp(p);
   try {
     const res = await app.inject({ method: 'GET', url: '/api/openapi.json' });

@@ -176,7 +176,9 @@ describe('OIDC discovery checks', () => {
   it('refuses keys an allow-listed issuer points at the cloud metadata service', async () => {
     idp.setDiscovery({ jwks_uri: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/' });
     const issuer = await discoverIssuer(settings, { fetch: LOCAL.fetch, allowInsecureHttp: true, timeoutMs: 2000, jwksCooldownMs: 0 });
-    const err = await Promise.resolve(issuer.keys({ alg: 'RS256', kid: 'any' }, { payload: '', signature: '' } as never)).catch((e: unknown) => e);
+    const err = await Promise.resolve(issuer.keys({ alg: 'RS256', kid: 'any' }, { payload: '', signature: '' } as never)).catch(
+      (e: unknown) => e,
+    );
     expect(String((err as Error).message)).toMatch(/169\.254\.169\.254, which is not a public address/);
   });
 

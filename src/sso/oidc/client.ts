@@ -197,11 +197,16 @@ function checkCallback(params: URLSearchParams, secrets: OidcFlowSecrets, issuer
   if (state === null) throw new OidcRejected('state_mismatch', 'The callback carries no state');
   if (state !== secrets.state) throw new OidcRejected('state_mismatch', 'The callback state is not the one this sign-in sent');
   const iss = params.get('iss');
-  if (iss !== null && iss !== issuer) throw new OidcRejected('issuer_mismatch', `The callback comes from ${iss}, not from the configured issuer`);
+  if (iss !== null && iss !== issuer)
+    throw new OidcRejected('issuer_mismatch', `The callback comes from ${iss}, not from the configured issuer`);
   const error = params.get('error');
   if (error !== null) {
     const description = params.get('error_description');
-    throw new OidcRejected('idp_error', `The identity provider refused the sign-in: ${description ? `${error} (${description})` : error}`, error);
+    throw new OidcRejected(
+      'idp_error',
+      `The identity provider refused the sign-in: ${description ? `${error} (${description})` : error}`,
+      error,
+    );
   }
   if (!params.get('code')) throw new OidcRejected('malformed', 'The callback carries no authorization code');
 }

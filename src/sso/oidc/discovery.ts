@@ -9,7 +9,19 @@ import { OidcRejected, rejectionFrom } from './rejections.js';
  * opens the algorithm-confusion attack where an RSA public key is used as an HMAC secret. No IdP we target
  * (Entra ID, Okta, Google, Keycloak, Auth0, ADFS) needs HS* for a confidential web client, so we refuse it.
  */
-export const ASYMMETRIC_ID_TOKEN_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
+export const ASYMMETRIC_ID_TOKEN_ALGS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+] as const;
 
 export interface DiscoveryOptions {
   /** The guarded fetch every request to the IdP goes through (platform/outbound.ts). */

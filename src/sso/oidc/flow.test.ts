@@ -87,7 +87,14 @@ describe('OIDC full flow against oidc-provider', () => {
     expect((await rejection(rp.finish('conn_a', 1, settingsA, CB_A, cbB, b.secrets))).reason).toBe('issuer_mismatch');
 
     const bob = await rp.finish('conn_b', 1, settingsB, CB_B, cbB, b.secrets);
-    expect(bob).toMatchObject({ subject: 'bob', issuer: idpB.issuer, email: 'bob@clinic-b.test', emailVerified: false, name: 'Bob Baker', groups: ['nurses'] });
+    expect(bob).toMatchObject({
+      subject: 'bob',
+      issuer: idpB.issuer,
+      email: 'bob@clinic-b.test',
+      emailVerified: false,
+      name: 'Bob Baker',
+      groups: ['nurses'],
+    });
     expect(bob.claims.email).toBe('bob@clinic-b.test');
 
     const alice = await rp.finish('conn_a', 1, settingsA, CB_A, await idpA.authorize(a.url, 'alice'), a.secrets);
@@ -109,7 +116,9 @@ describe('OIDC full flow against oidc-provider', () => {
     const { url, secrets } = await rp.authorizationUrl('conn_a', 1, settingsA, CB_A);
     const callback = await idpA.authorize(url, 'alice');
     const other = await rp.authorizationUrl('conn_a', 1, settingsA, CB_A);
-    const err = await rejection(rp.finish('conn_a', 1, settingsA, CB_A, callback, { ...secrets, codeVerifier: other.secrets.codeVerifier }));
+    const err = await rejection(
+      rp.finish('conn_a', 1, settingsA, CB_A, callback, { ...secrets, codeVerifier: other.secrets.codeVerifier }),
+    );
     expect([err.reason, err.idpError]).toEqual(['code_exchange_failed', 'invalid_grant']);
   });
 

@@ -75,7 +75,11 @@ const stageWords: Record<OidcStage, string> = {
 export function rejectionFrom(err: unknown, stage: OidcStage): OidcRejected {
   if (err instanceof OidcRejected) return err;
   if (err instanceof client.AuthorizationResponseError) {
-    return new OidcRejected('idp_error', `The identity provider refused the sign-in: ${describeIdpError(err.error, err.error_description)}`, err.error);
+    return new OidcRejected(
+      'idp_error',
+      `The identity provider refused the sign-in: ${describeIdpError(err.error, err.error_description)}`,
+      err.error,
+    );
   }
   if (err instanceof client.ResponseBodyError) {
     return new OidcRejected(
@@ -115,12 +119,18 @@ function fromProcessing(err: Error & { code?: string }, stage: OidcStage): OidcR
   switch (err.code) {
     case oauth.JSON_ATTRIBUTE_COMPARISON: {
       const named = isRecord(detail.body) ? String(detail.body.issuer) : 'another issuer';
-      return new OidcRejected('issuer_mismatch', `The discovery document names ${named}, not the configured issuer ${String(detail.expected ?? '')}`.trim());
+      return new OidcRejected(
+        'issuer_mismatch',
+        `The discovery document names ${named}, not the configured issuer ${String(detail.expected ?? '')}`.trim(),
+      );
     }
     case oauth.JWT_CLAIM_COMPARISON:
       switch (detail.claim) {
         case 'iss':
-          return new OidcRejected('issuer_mismatch', `The ID token was issued by ${String(detail.claims?.iss)}, not by the configured issuer`);
+          return new OidcRejected(
+            'issuer_mismatch',
+            `The ID token was issued by ${String(detail.claims?.iss)}, not by the configured issuer`,
+          );
         case 'aud':
         case 'azp':
           return new OidcRejected('audience_mismatch', `The ID token is not meant for this client (${detail.claim} check failed)`);
@@ -134,7 +144,11 @@ function fromProcessing(err: Error & { code?: string }, stage: OidcStage): OidcR
       return new OidcRejected('token_expired', `The ID token is expired or not yet valid (${detail.claim ?? 'time'} check failed)`);
     case oauth.INVALID_RESPONSE:
     case oauth.PARSE_ERROR:
-      if (/"alg"/.test(text)) return new OidcRejected('alg_not_allowed', `The ID token is signed with ${String(detail.header?.alg)}, which this connection does not accept`);
+      if (/"alg"/.test(text))
+        return new OidcRejected(
+          'alg_not_allowed',
+          `The ID token is signed with ${String(detail.header?.alg)}, which this connection does not accept`,
+        );
       if (/"nonce" .*claim missing/.test(text)) return new OidcRejected('nonce_missing', 'The ID token carries no nonce');
       if (/"iss"|issuer/.test(text)) return new OidcRejected('issuer_mismatch', `The response names another issuer: ${text}`);
       if (/"state"/.test(text)) return new OidcRejected('state_mismatch', `The callback state does not match this sign-in: ${text}`);
@@ -143,7 +157,8 @@ function fromProcessing(err: Error & { code?: string }, stage: OidcStage): OidcR
       return new OidcRejected('malformed', `The identity provider's response is malformed: ${text}`);
     case oauth.UNSUPPORTED_OPERATION: {
       const alg = isRecord(inner.cause) && 'alg' in inner.cause ? String(inner.cause.alg) : undefined;
-      if (alg !== undefined || /alg|crit/.test(text)) return new OidcRejected('alg_not_allowed', `The ID token uses an unsupported JWS feature: ${text}`);
+      if (alg !== undefined || /alg|crit/.test(text))
+        return new OidcRejected('alg_not_allowed', `The ID token uses an unsupported JWS feature: ${text}`);
       return new OidcRejected('malformed', `The identity provider's response uses an unsupported feature: ${text}`);
     }
     case oauth.RESPONSE_IS_NOT_CONFORM: {
@@ -165,7 +180,10 @@ function fromJose(err: InstanceType<typeof joseErrors.JOSEError>, stage: OidcSta
       return new OidcRejected('signature_invalid', 'The ID token signature does not verify with the issuer key it names');
     case 'ERR_JWKS_NO_MATCHING_KEY':
     case 'ERR_JWKS_MULTIPLE_MATCHING_KEYS':
-      return new OidcRejected('signature_invalid', "No key in the issuer's current JWKS matches the ID token (kid/alg), even after refetching it");
+      return new OidcRejected(
+        'signature_invalid',
+        "No key in the issuer's current JWKS matches the ID token (kid/alg), even after refetching it",
+      );
     case 'ERR_JOSE_ALG_NOT_ALLOWED':
     case 'ERR_JOSE_NOT_SUPPORTED':
       return new OidcRejected('alg_not_allowed', `The ID token algorithm is not accepted: ${err.message}`);

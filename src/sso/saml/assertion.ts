@@ -70,7 +70,8 @@ export function checkAssertion(assertionXml: string, x: AssertionExpectations): 
 function readAssertion(assertion: Element, x: AssertionExpectations): SamlLogin {
   const now = x.now.getTime();
   const assertionId = attr(assertion, 'ID');
-  if (!assertionId || attr(assertion, 'Version') !== '2.0') throw new SamlRejected('malformed', 'the assertion has no ID or is not SAML 2.0');
+  if (!assertionId || attr(assertion, 'Version') !== '2.0')
+    throw new SamlRejected('malformed', 'the assertion has no ID or is not SAML 2.0');
 
   const issuer = textOf(onlyChild(assertion, NS.assertion, 'Issuer'));
   if (issuer !== x.idp.idpEntityId) {
@@ -99,11 +100,15 @@ function readAssertion(assertion: Element, x: AssertionExpectations): SamlLogin 
   // Every AudienceRestriction must name us (they are ANDed; the Audiences inside one are ORed), and there must
   // be at least one: an assertion for "anyone" is one another service could replay here.
   const restrictions = conditions ? childElements(conditions, NS.assertion, 'AudienceRestriction') : [];
-  if (restrictions.length === 0) throw new SamlRejected('audience_mismatch', `the assertion names no audience, expected ${x.sp.spEntityId}`);
+  if (restrictions.length === 0)
+    throw new SamlRejected('audience_mismatch', `the assertion names no audience, expected ${x.sp.spEntityId}`);
   for (const r of restrictions) {
     const audiences = childElements(r, NS.assertion, 'Audience').map(textOf);
     if (!audiences.includes(x.sp.spEntityId)) {
-      throw new SamlRejected('audience_mismatch', `the assertion audience is ${audiences.join(', ') || '(empty)'}, expected ${x.sp.spEntityId}`);
+      throw new SamlRejected(
+        'audience_mismatch',
+        `the assertion audience is ${audiences.join(', ') || '(empty)'}, expected ${x.sp.spEntityId}`,
+      );
     }
   }
 
@@ -176,10 +181,16 @@ function checkInResponseTo(inResponseTo: string | null, x: AssertionExpectations
     );
   }
   if (inResponseTo !== null) {
-    throw new SamlRejected('in_response_to_mismatch', `the ${where} answers request ${inResponseTo}, which is not a pending sign-in of this connection`);
+    throw new SamlRejected(
+      'in_response_to_mismatch',
+      `the ${where} answers request ${inResponseTo}, which is not a pending sign-in of this connection`,
+    );
   }
   if (!x.idp.allowIdpInitiated) {
-    throw new SamlRejected('idp_initiated_disabled', 'the response answers no request of ours (IdP-initiated sign-in), which this connection does not allow');
+    throw new SamlRejected(
+      'idp_initiated_disabled',
+      'the response answers no request of ours (IdP-initiated sign-in), which this connection does not allow',
+    );
   }
 }
 

@@ -3,7 +3,19 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createTestSamlIdp, type TestSamlIdp } from '../../../test/support/saml-idp.js';
 import { InMemoryReplayCache } from './replay.js';
 import { validateSamlResponse } from './sp.js';
-import { REQUEST_ID, SAML, SP_A, SP_B, b64Of, editResponse, expectRejected, first, forSp, validateA, xmlOf } from '../../../test/support/saml-sp.js';
+import {
+  REQUEST_ID,
+  SAML,
+  SP_A,
+  SP_B,
+  b64Of,
+  editResponse,
+  expectRejected,
+  first,
+  forSp,
+  validateA,
+  xmlOf,
+} from '../../../test/support/saml-sp.js';
 
 /**
  * Attacks on the SAML ACS, each refused with a stable reason and a message fit for the identity audit trail.
@@ -26,10 +38,18 @@ describe('cross-clinic', () => {
     const aimedAtA = await idpB.loginResponse(victim);
     const posingAsA = await idpB.loginResponse({ ...victim, issuer: idpA.entityId });
     for (const response of [forB, aimedAtA, posingAsA]) {
-      await expectRejected(validateA(idpA, response), 'wrong_certificate', /signed with a certificate this connection does not pin \(SHA-256 /);
+      await expectRejected(
+        validateA(idpA, response),
+        'wrong_certificate',
+        /signed with a certificate this connection does not pin \(SHA-256 /,
+      );
     }
     // Clinic B's own connection accepts the same response, so the refusal above is about trust, not the message.
-    const login = await validateSamlResponse(SP_B, idpB.settings(), forB, { connectionId: 'ssc_clinicb', expectedRequestId: REQUEST_ID, replay: new InMemoryReplayCache() });
+    const login = await validateSamlResponse(SP_B, idpB.settings(), forB, {
+      connectionId: 'ssc_clinicb',
+      expectedRequestId: REQUEST_ID,
+      replay: new InMemoryReplayCache(),
+    });
     expect(login.issuer).toBe(idpB.entityId);
   });
 
@@ -38,10 +58,18 @@ describe('cross-clinic', () => {
     const settings = { ...idpB.settings(), idpCertificates: [idpA.certificatePem, idpB.certificatePem], idpEntityId: idpA.entityId };
     // Even a connection that (wrongly) trusted A's key would refuse an assertion addressed to A.
     await expectRejected(
-      validateSamlResponse(SP_B, settings, response, { connectionId: 'ssc_clinicb', expectedRequestId: REQUEST_ID, replay: new InMemoryReplayCache() }),
+      validateSamlResponse(SP_B, settings, response, {
+        connectionId: 'ssc_clinicb',
+        expectedRequestId: REQUEST_ID,
+        replay: new InMemoryReplayCache(),
+      }),
       'destination_mismatch',
     );
-    await expectRejected(validateA(idpA, response, { sp: { ...SP_B, acsUrl: SP_A.acsUrl } }), 'audience_mismatch', /audience is .*ssc_clinica, expected .*ssc_clinicb/);
+    await expectRejected(
+      validateA(idpA, response, { sp: { ...SP_B, acsUrl: SP_A.acsUrl } }),
+      'audience_mismatch',
+      /audience is .*ssc_clinica, expected .*ssc_clinicb/,
+    );
   });
 });
 
@@ -71,7 +99,11 @@ describe('signatures', () => {
       const genuine = await idpA.loginResponse({ ...victim, signResponse });
       const tampered = b64Of(xmlOf(genuine).replace('nurse.joy@clinic-a.test</saml:NameID>', 'chief.admin@clinic-a.test</saml:NameID>'));
       expect(tampered).not.toBe(genuine);
-      await expectRejected(validateA(idpA, tampered, { settings: { wantResponseSigned: signResponse } }), 'signature_invalid', /signed content was altered/);
+      await expectRejected(
+        validateA(idpA, tampered, { settings: { wantResponseSigned: signResponse } }),
+        'signature_invalid',
+        /signed content was altered/,
+      );
     });
 
     it(`refuses tampered attributes (${shape})`, async () => {
@@ -85,7 +117,11 @@ describe('signatures', () => {
   it('refuses a Response signature that broke, even where the connection does not require one', async () => {
     const genuine = await idpA.loginResponse(victim);
     const tampered = editResponse(genuine, (doc) => doc.documentElement!.setAttribute('IssueInstant', '2001-01-01T00:00:00Z'));
-    await expectRejected(validateA(idpA, tampered, { settings: { wantResponseSigned: false } }), 'signature_invalid', /response signature does not verify/);
+    await expectRejected(
+      validateA(idpA, tampered, { settings: { wantResponseSigned: false } }),
+      'signature_invalid',
+      /response signature does not verify/,
+    );
   });
 
   it('reads the NameID whole when a comment splits it (the signature excludes comments)', async () => {
@@ -98,7 +134,7 @@ describe('signatures', () => {
 });
 
 describe('signature wrapping', () => {
-  const evilCopy = (doc: Document, signed: Element, keepSignature: boolean): Element => {
+  const evilCopy = (_doc: Document, signed: Element, keepSignature: boolean): Element => {
     const evil = signed.cloneNode(true) as Element;
     first(evil, SAML.assertion, 'NameID').textContent = 'chief.admin@clinic-a.test';
     if (!keepSignature) evil.removeChild(first(evil, SAML.dsig, 'Signature'));
@@ -134,7 +170,11 @@ describe('signature wrapping', () => {
         advice.appendChild(signed);
         evil.appendChild(advice);
       });
-      await expectRejected(validateA(idpA, wrapped, { settings: { wantResponseSigned: false } }), 'signature_invalid', /ID cannot refer|Referenced node|does not verify/);
+      await expectRejected(
+        validateA(idpA, wrapped, { settings: { wantResponseSigned: false } }),
+        'signature_invalid',
+        /ID cannot refer|Referenced node|does not verify/,
+      );
     }
   });
 
@@ -149,8 +189,14 @@ describe('signature wrapping', () => {
       });
       // The response signature covers the original content only, so it breaks first; unsigned, the count does.
       await expectRejected(validateA(idpA, wrapped), 'signature_invalid');
-      const unsignedEnvelope = editResponse(wrapped, (doc) => doc.documentElement!.removeChild(first(doc.documentElement!, SAML.dsig, 'Signature')));
-      await expectRejected(validateA(idpA, unsignedEnvelope, { settings: { wantResponseSigned: false } }), 'malformed', /more than one assertion/);
+      const unsignedEnvelope = editResponse(wrapped, (doc) =>
+        doc.documentElement!.removeChild(first(doc.documentElement!, SAML.dsig, 'Signature')),
+      );
+      await expectRejected(
+        validateA(idpA, unsignedEnvelope, { settings: { wantResponseSigned: false } }),
+        'malformed',
+        /more than one assertion/,
+      );
     }
   });
 
@@ -181,7 +227,11 @@ describe('replayed, mis-addressed and stale assertions', () => {
 
   it('refuses an assertion for another audience', async () => {
     const response = await idpA.loginResponse({ ...victim, audience: 'https://some-other-app.test/saml' });
-    await expectRejected(validateA(idpA, response), 'audience_mismatch', /audience is https:\/\/some-other-app\.test\/saml, expected https:\/\/polyclinic\.test\/saml\/ssc_clinica/);
+    await expectRejected(
+      validateA(idpA, response),
+      'audience_mismatch',
+      /audience is https:\/\/some-other-app\.test\/saml, expected https:\/\/polyclinic\.test\/saml\/ssc_clinica/,
+    );
   });
 
   it('refuses an expired assertion', async () => {
@@ -206,10 +256,16 @@ describe('malformed input', () => {
   });
 
   it('does not let an attribute named __proto__ reach the object prototype', async () => {
-    const response = await idpA.loginResponse({ ...victim, attributes: Object.fromEntries([['__proto__', ['x']], ['constructor', ['y']]]) });
+    const response = await idpA.loginResponse({
+      ...victim,
+      attributes: Object.fromEntries([
+        ['__proto__', ['x']],
+        ['constructor', ['y']],
+      ]),
+    });
     const login = await validateA(idpA, response);
     expect(Object.getPrototypeOf(login.attributes)).toBe(Object.prototype);
     expect(Object.keys(login.attributes).sort()).toEqual(['__proto__', 'constructor']);
-    expect(login.attributes['__proto__']).toEqual(['x']);
+    expect(login.attributes.__proto__).toEqual(['x']);
   });
 });

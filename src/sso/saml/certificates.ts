@@ -45,9 +45,7 @@ export function normaliseCertificates(inputs: string[]): string[] {
 
 /** The certificate's DER as base64, for comparing what a signature's KeyInfo carries with what we pin. */
 export function certificateBody(certificate: string): string {
-  return certificate
-    .replace(/-----(BEGIN|END) CERTIFICATE-----/g, '')
-    .replace(/\s+/g, '');
+  return certificate.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
 }
 
 /** What an admin screen shows to tell two certificates apart and to warn before one must be rolled over. */

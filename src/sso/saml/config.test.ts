@@ -21,11 +21,18 @@ const MD = 'urn:oasis:names:tc:SAML:2.0:metadata';
 const REDIRECT = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect';
 const POST = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST';
 
-function metadata(opts: { entityId?: string; services?: [string, string][]; keys?: [string | null, string][]; wrap?: boolean } = {}): string {
+function metadata(
+  opts: { entityId?: string; services?: [string, string][]; keys?: [string | null, string][]; wrap?: boolean } = {},
+): string {
   const keys = (opts.keys ?? [['signing', idp.certificateBase64]])
-    .map(([use, cert]) => `<md:KeyDescriptor${use ? ` use="${use}"` : ''}><ds:KeyInfo><ds:X509Data><ds:X509Certificate>${cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>`)
+    .map(
+      ([use, cert]) =>
+        `<md:KeyDescriptor${use ? ` use="${use}"` : ''}><ds:KeyInfo><ds:X509Data><ds:X509Certificate>${cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>`,
+    )
     .join('');
-  const services = (opts.services ?? [[REDIRECT, 'https://idp.clinic-a.test/sso']]).map(([b, l]) => `<md:SingleSignOnService Binding="${b}" Location="${l}"/>`).join('');
+  const services = (opts.services ?? [[REDIRECT, 'https://idp.clinic-a.test/sso']])
+    .map(([b, l]) => `<md:SingleSignOnService Binding="${b}" Location="${l}"/>`)
+    .join('');
   const entity = `<md:EntityDescriptor xmlns:md="${MD}" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="${opts.entityId ?? 'https://idp.clinic-a.test/saml'}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">${keys}${services}</md:IDPSSODescriptor></md:EntityDescriptor>`;
   return opts.wrap
     ? `<md:EntitiesDescriptor xmlns:md="${MD}"><md:EntityDescriptor entityID="https://sp.example/"><md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"/></md:EntityDescriptor>${entity}</md:EntitiesDescriptor>`
@@ -56,7 +63,10 @@ describe('IdP metadata', () => {
     const parsed = parseIdpMetadata(
       metadata({
         wrap: true,
-        services: [['urn:oasis:names:tc:SAML:2.0:bindings:SOAP', 'https://idp.clinic-a.test/soap'], [POST, 'https://idp.clinic-a.test/post']],
+        services: [
+          ['urn:oasis:names:tc:SAML:2.0:bindings:SOAP', 'https://idp.clinic-a.test/soap'],
+          [POST, 'https://idp.clinic-a.test/post'],
+        ],
         keys: [
           ['signing', idp.certificateBase64],
           [null, next.certificateBase64], // no `use`: good for signing too
@@ -75,14 +85,36 @@ describe('IdP metadata', () => {
       ['not xml', 'metadata_invalid', /not usable XML/],
       [`<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>${metadata()}`, 'metadata_invalid', /DOCTYPE/],
       ['<html/>', 'metadata_invalid', /root is html/],
-      [metadata().replace('IDPSSODescriptor', 'SPSSODescriptor').replace('IDPSSODescriptor', 'SPSSODescriptor'), 'metadata_invalid', /no SAML 2.0 identity provider/],
-      [`<md:EntitiesDescriptor xmlns:md="${MD}">${metadata()}${metadata({ entityId: 'https://other/' })}</md:EntitiesDescriptor>`, 'metadata_invalid', /2 identity providers/],
+      [
+        metadata().replace('IDPSSODescriptor', 'SPSSODescriptor').replace('IDPSSODescriptor', 'SPSSODescriptor'),
+        'metadata_invalid',
+        /no SAML 2.0 identity provider/,
+      ],
+      [
+        `<md:EntitiesDescriptor xmlns:md="${MD}">${metadata()}${metadata({ entityId: 'https://other/' })}</md:EntitiesDescriptor>`,
+        'metadata_invalid',
+        /2 identity providers/,
+      ],
       [metadata({ entityId: '' }), 'metadata_invalid', /no entityID/],
-      [metadata({ services: [['urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact', 'https://x/']] }), 'metadata_no_sso_endpoint', /HTTP-Redirect or HTTP-POST/],
+      [
+        metadata({ services: [['urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact', 'https://x/']] }),
+        'metadata_no_sso_endpoint',
+        /HTTP-Redirect or HTTP-POST/,
+      ],
       [metadata({ services: [[REDIRECT, 'javascript:alert(1)']] }), 'metadata_no_sso_endpoint', /http\(s\) URL/],
       [metadata({ keys: [['encryption', idp.certificateBase64]] }), 'metadata_no_signing_certificate', /no signing certificate/],
       [metadata({ keys: [['signing', 'bm90IGEgY2VydGlmaWNhdGU=']] }), 'certificate_invalid', /X\.509/],
-      [metadata({ keys: [['signing', idp.certificateBase64], ['signing', next.certificateBase64], ['signing', other.certificateBase64]] }), 'certificate_invalid', /at most 2/],
+      [
+        metadata({
+          keys: [
+            ['signing', idp.certificateBase64],
+            ['signing', next.certificateBase64],
+            ['signing', other.certificateBase64],
+          ],
+        }),
+        'certificate_invalid',
+        /at most 2/,
+      ],
     ];
     for (const [xml, code, message] of cases) {
       const err = await configError(() => parseIdpMetadata(xml));
@@ -95,11 +127,22 @@ describe('certificates', () => {
   it('normalises PEM and bare base64, however wrapped, to one PEM form', () => {
     const pem = normaliseCertificate(idp.certificatePem);
     expect(pem).toMatch(/^-----BEGIN CERTIFICATE-----\n([A-Za-z0-9+/=]{1,64}\n)+-----END CERTIFICATE-----\n$/);
-    for (const form of [idp.certificateBase64, idp.certificatePem.replace(/\n/g, '\r\n'), ` ${idp.certificateBase64.replace(/(.{76})/g, '$1\n')} `]) {
+    for (const form of [
+      idp.certificateBase64,
+      idp.certificatePem.replace(/\n/g, '\r\n'),
+      ` ${idp.certificateBase64.replace(/(.{76})/g, '$1\n')} `,
+    ]) {
       expect(normaliseCertificate(form)).toBe(pem);
     }
-    expect(normaliseCertificates([idp.certificatePem, idp.certificateBase64, next.certificatePem])).toEqual([pem, normaliseCertificate(next.certificatePem)]);
-    expect(describeCertificate(pem)).toEqual({ fingerprintSha256: expect.stringMatching(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/), subject: 'CN=idp.clinic-a.test', notAfter: expect.any(Date) });
+    expect(normaliseCertificates([idp.certificatePem, idp.certificateBase64, next.certificatePem])).toEqual([
+      pem,
+      normaliseCertificate(next.certificatePem),
+    ]);
+    expect(describeCertificate(pem)).toEqual({
+      fingerprintSha256: expect.stringMatching(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/),
+      subject: 'CN=idp.clinic-a.test',
+      notAfter: expect.any(Date),
+    });
   });
 
   it('refuses what is not a certificate, none, or more than two', async () => {
@@ -107,18 +150,26 @@ describe('certificates', () => {
       expect((await configError(() => normaliseCertificate(bad))).code).toBe('certificate_invalid');
     }
     expect((await configError(() => normaliseCertificates([]))).message).toMatch(/at least one/);
-    expect((await configError(() => normaliseCertificates([idp.certificatePem, next.certificatePem, other.certificatePem]))).message).toMatch(/at most 2/);
+    expect(
+      (await configError(() => normaliseCertificates([idp.certificatePem, next.certificatePem, other.certificatePem]))).message,
+    ).toMatch(/at most 2/);
   });
 });
 
 describe('connection settings', () => {
   it('are normalised, and bad ones refused as a 400 the admin can act on', async () => {
-    const settings = normaliseIdpSettings({ ...idp.settings(), idpEntityId: `  ${idp.entityId} `, idpCertificates: [idp.certificateBase64] });
+    const settings = normaliseIdpSettings({
+      ...idp.settings(),
+      idpEntityId: `  ${idp.entityId} `,
+      idpCertificates: [idp.certificateBase64],
+    });
     expect(settings).toEqual({ ...idp.settings(), idpSsoBinding: 'redirect', idpCertificates: [normaliseCertificate(idp.certificatePem)] });
     const noEntity = await configError(() => normaliseIdpSettings({ ...idp.settings(), idpEntityId: ' ' }));
     expect(noEntity).toBeInstanceOf(AppError);
     expect([noEntity.status, noEntity.code]).toEqual([400, 'idp_settings_invalid']);
-    expect((await configError(() => normaliseIdpSettings({ ...idp.settings(), idpSsoUrl: 'ftp://idp/' }))).code).toBe('idp_settings_invalid');
+    expect((await configError(() => normaliseIdpSettings({ ...idp.settings(), idpSsoUrl: 'ftp://idp/' }))).code).toBe(
+      'idp_settings_invalid',
+    );
   });
 });
 

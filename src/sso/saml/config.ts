@@ -68,7 +68,8 @@ export function parseIdpMetadata(xml: string): ParsedIdpMetadata {
     throw new SamlConfigError('metadata_invalid', `the metadata root is ${root.localName}, expected a SAML 2.0 EntityDescriptor`);
   }
   const idps = entityDescriptors(root).filter((e) => idpDescriptor(e) !== null);
-  if (idps.length === 0) throw new SamlConfigError('metadata_invalid', 'the metadata describes no SAML 2.0 identity provider (IDPSSODescriptor)');
+  if (idps.length === 0)
+    throw new SamlConfigError('metadata_invalid', 'the metadata describes no SAML 2.0 identity provider (IDPSSODescriptor)');
   if (idps.length > 1) {
     throw new SamlConfigError('metadata_invalid', `the metadata describes ${idps.length} identity providers; give the metadata of one`);
   }
@@ -98,7 +99,10 @@ export function parseIdpMetadata(xml: string): ParsedIdpMetadata {
         for (const cert of childElements(data, NS.dsig, 'X509Certificate')) certificates.push(cert.textContent ?? '');
   }
   if (certificates.length === 0) {
-    throw new SamlConfigError('metadata_no_signing_certificate', 'the IdP metadata carries no signing certificate (KeyDescriptor X509Certificate)');
+    throw new SamlConfigError(
+      'metadata_no_signing_certificate',
+      'the IdP metadata carries no signing certificate (KeyDescriptor X509Certificate)',
+    );
   }
   return { idpEntityId, idpSsoUrl: sso.url, idpSsoBinding: sso.binding, idpCertificates: normaliseCertificates(certificates) };
 }
@@ -121,13 +125,17 @@ export function spMetadataXml(sp: SamlSp): string {
 function entityDescriptors(el: Element): Element[] {
   if (isElement(el, NS.metadata, 'EntityDescriptor')) return [el];
   if (!isElement(el, NS.metadata, 'EntitiesDescriptor')) return [];
-  return [...childElements(el, NS.metadata, 'EntityDescriptor'), ...childElements(el, NS.metadata, 'EntitiesDescriptor').flatMap(entityDescriptors)];
+  return [
+    ...childElements(el, NS.metadata, 'EntityDescriptor'),
+    ...childElements(el, NS.metadata, 'EntitiesDescriptor').flatMap(entityDescriptors),
+  ];
 }
 
 function idpDescriptor(entity: Element): Element | null {
   return (
-    childElements(entity, NS.metadata, 'IDPSSODescriptor').find((d) => (attr(d, 'protocolSupportEnumeration') ?? '').split(/\s+/).includes(NS.protocol)) ??
-    null
+    childElements(entity, NS.metadata, 'IDPSSODescriptor').find((d) =>
+      (attr(d, 'protocolSupportEnumeration') ?? '').split(/\s+/).includes(NS.protocol),
+    ) ?? null
   );
 }
 

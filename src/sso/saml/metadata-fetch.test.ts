@@ -48,23 +48,43 @@ describe('fetching IdP metadata', () => {
     expect(await fetchIdpMetadata(`${base}/metadata`, { outbound: local() })).toBe(METADATA);
     const before = hits;
     const https = base.replace('http:', 'https:');
-    expect(await refusal(fetchIdpMetadata(`${https}/metadata`))).toEqual({ code: 'metadata_address_refused', message: expect.stringMatching(/localhost resolves to (127\.0\.0\.1|::1), which is not a public address/) });
+    expect(await refusal(fetchIdpMetadata(`${https}/metadata`))).toEqual({
+      code: 'metadata_address_refused',
+      message: expect.stringMatching(/localhost resolves to (127\.0\.0\.1|::1), which is not a public address/),
+    });
     expect((await refusal(fetchIdpMetadata(`${base}/metadata`))).code).toBe('metadata_url_refused'); // plain http, nothing allow-listed
     expect(hits).toBe(before); // refused before any connection
   });
 
   it('refuses literal internal addresses and non-https URLs without connecting', async () => {
-    for (const url of ['https://127.0.0.1/m', 'https://169.254.169.254/latest/meta-data/', 'https://[::1]/m', 'https://[::ffff:7f00:1]/m', 'https://2130706433/m', 'https://0x7f.1/m', 'https://10.0.0.8/m']) {
+    for (const url of [
+      'https://127.0.0.1/m',
+      'https://169.254.169.254/latest/meta-data/',
+      'https://[::1]/m',
+      'https://[::ffff:7f00:1]/m',
+      'https://2130706433/m',
+      'https://0x7f.1/m',
+      'https://10.0.0.8/m',
+    ]) {
       expect((await refusal(fetchIdpMetadata(url))).code, url).toBe('metadata_address_refused');
     }
-    for (const url of ['http://idp.example.com/metadata', 'ftp://idp.example.com/m', 'file:///etc/passwd', 'https://user:pw@idp.example.com/m', 'not a url']) {
+    for (const url of [
+      'http://idp.example.com/metadata',
+      'ftp://idp.example.com/m',
+      'file:///etc/passwd',
+      'https://user:pw@idp.example.com/m',
+      'not a url',
+    ]) {
       expect((await refusal(fetchIdpMetadata(url))).code, url).toBe('metadata_url_refused');
     }
   });
 
   it('refuses a name that resolves to any internal address among public ones', async () => {
     const resolve = async () => ['93.184.216.34', '10.0.0.5'];
-    expect(await refusal(fetchIdpMetadata('https://idp.example.com/m', { outbound: new Outbound({ resolve }) }))).toEqual({ code: 'metadata_address_refused', message: expect.stringMatching(/resolves to 10\.0\.0\.5/) });
+    expect(await refusal(fetchIdpMetadata('https://idp.example.com/m', { outbound: new Outbound({ resolve }) }))).toEqual({
+      code: 'metadata_address_refused',
+      message: expect.stringMatching(/resolves to 10\.0\.0\.5/),
+    });
   });
 
   it('connects to the address it checked: a rebinding name gets one lookup', async () => {
@@ -78,7 +98,10 @@ describe('fetching IdP metadata', () => {
 
   it('follows a few redirects, each checked again', async () => {
     expect(await fetchIdpMetadata(`${base}/hop`, { outbound: local() })).toBe(METADATA);
-    expect(await refusal(fetchIdpMetadata(`${base}/loop`, { outbound: local() }))).toEqual({ code: 'metadata_fetch_failed', message: expect.stringMatching(/redirected more than 3 times/) });
+    expect(await refusal(fetchIdpMetadata(`${base}/loop`, { outbound: local() }))).toEqual({
+      code: 'metadata_fetch_failed',
+      message: expect.stringMatching(/redirected more than 3 times/),
+    });
   });
 
   it('caps the size, bounds the time, and reports HTTP errors', async () => {
@@ -86,9 +109,15 @@ describe('fetching IdP metadata', () => {
     expect((await refusal(fetchIdpMetadata(`${base}/big`, opts))).code).toBe('metadata_too_large');
     expect((await refusal(fetchIdpMetadata(`${base}/big-chunked`, opts))).code).toBe('metadata_too_large');
     const started = Date.now();
-    expect(await refusal(fetchIdpMetadata(`${base}/slow`, { outbound: local(), timeoutMs: 300 }))).toEqual({ code: 'metadata_fetch_failed', message: expect.stringMatching(/did not answer within/) });
+    expect(await refusal(fetchIdpMetadata(`${base}/slow`, { outbound: local(), timeoutMs: 300 }))).toEqual({
+      code: 'metadata_fetch_failed',
+      message: expect.stringMatching(/did not answer within/),
+    });
     expect(Date.now() - started).toBeLessThan(1500);
-    expect(await refusal(fetchIdpMetadata(`${base}/missing`, { outbound: local() }))).toEqual({ code: 'metadata_fetch_failed', message: 'the metadata URL answered HTTP 404' });
+    expect(await refusal(fetchIdpMetadata(`${base}/missing`, { outbound: local() }))).toEqual({
+      code: 'metadata_fetch_failed',
+      message: 'the metadata URL answered HTTP 404',
+    });
     expect((await refusal(fetchIdpMetadata('https://does-not-exist.invalid/m'))).code).toBe('metadata_fetch_failed');
   });
 });

@@ -22,14 +22,27 @@ import { validateSamlResponse } from './sp.js';
  */
 const DIR = fileURLToPath(new URL('../../../../shared/peer-suites/saml/node-saml-signatures/', import.meta.url));
 const present = existsSync(`${DIR}signatures/invalid`);
-if (!present) console.warn(`Skipping node-saml's SAML signature corpus: ../shared/peer-suites/saml/node-saml-signatures not found at ${DIR}`);
+if (!present)
+  console.warn(`Skipping node-saml's SAML signature corpus: ../shared/peer-suites/saml/node-saml-signatures not found at ${DIR}`);
 
 const NOW = new Date('2020-09-25T16:30:00Z');
 const SP = { spEntityId: 'onesaml_login', acsUrl: 'https://evil-corp.madness.com/sso/callback' };
 // What the stage before any protocol check can say: reading the XML (one file has two root elements) and signatures.
-const SIGNATURE_STAGE_REASONS: SamlRejectReason[] = ['signature_invalid', 'wrong_certificate', 'assertion_unsigned', 'response_unsigned', 'assertion_encrypted', 'malformed'];
+const SIGNATURE_STAGE_REASONS: SamlRejectReason[] = [
+  'signature_invalid',
+  'wrong_certificate',
+  'assertion_unsigned',
+  'response_unsigned',
+  'assertion_encrypted',
+  'malformed',
+];
 
-const files = (kind: 'valid' | 'invalid'): string[] => (present ? readdirSync(`${DIR}signatures/${kind}`).filter((f) => f.endsWith('.xml')).sort() : []);
+const files = (kind: 'valid' | 'invalid'): string[] =>
+  present
+    ? readdirSync(`${DIR}signatures/${kind}`)
+        .filter((f) => f.endsWith('.xml'))
+        .sort()
+    : [];
 
 async function outcome(kind: 'valid' | 'invalid', file: string, wantResponseSigned: boolean): Promise<SamlRejected | 'accepted'> {
   const idp: SamlIdpSettings = {
@@ -41,7 +54,12 @@ async function outcome(kind: 'valid' | 'invalid', file: string, wantResponseSign
   };
   const response = readFileSync(`${DIR}signatures/${kind}/${file}`).toString('base64');
   try {
-    await validateSamlResponse(SP, idp, response, { connectionId: 'peer', expectedRequestId: '_e8df3fe5f04237d25670', replay: new InMemoryReplayCache(), now: NOW });
+    await validateSamlResponse(SP, idp, response, {
+      connectionId: 'peer',
+      expectedRequestId: '_e8df3fe5f04237d25670',
+      replay: new InMemoryReplayCache(),
+      now: NOW,
+    });
     return 'accepted';
   } catch (err) {
     if (err instanceof SamlRejected) return err;

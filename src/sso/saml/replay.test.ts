@@ -16,7 +16,9 @@ let otherNode: Kysely<ControlDB>;
 let idp: TestSamlIdp;
 beforeAll(async () => {
   t = await startTestPlatform();
-  otherNode = new Kysely<ControlDB>({ dialect: new PostgresDialect({ pool: newPool(urlWithDatabase(inject('pgAdminUrl'), `${t.instance}_control`), 4, 'replay-test') }) });
+  otherNode = new Kysely<ControlDB>({
+    dialect: new PostgresDialect({ pool: newPool(urlWithDatabase(inject('pgAdminUrl'), `${t.instance}_control`), 4, 'replay-test') }),
+  });
   idp = createTestSamlIdp({ entityId: 'https://idp.clinic-a.test/saml' });
 });
 afterAll(async () => {
@@ -57,7 +59,11 @@ describe('PgReplayCache (saml_replay)', () => {
     const response = await idp.loginResponse({ sp: forSp(SP_A), nameId: 'dr.quinn@clinic-a.test', inResponseTo: REQUEST_ID });
     const login = await validateA(idp, response, { replay: new PgReplayCache(t.p.control) });
     await expectRejected(validateA(idp, response, { replay: new PgReplayCache(otherNode) }), 'replayed', /already used/);
-    const row = await t.p.control.selectFrom('saml_replay').selectAll().where('assertion_id', '=', login.assertionId).executeTakeFirstOrThrow();
+    const row = await t.p.control
+      .selectFrom('saml_replay')
+      .selectAll()
+      .where('assertion_id', '=', login.assertionId)
+      .executeTakeFirstOrThrow();
     expect(row.connection_id).toBe('ssc_clinica');
     expect(row.expires_at.getTime()).toBe(login.notOnOrAfter!.getTime() + 3 * 60_000);
   });

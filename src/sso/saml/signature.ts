@@ -15,12 +15,7 @@ import { NS, childElements, textOf } from './xml.js';
  * node-saml reports failures as bare messages ("Invalid signature"); we turn them into stable reasons, and look
  * at the message once more to say which signature was missing or bad and whether it came from another key.
  */
-export async function verifiedAssertionXml(
-  sp: SamlSp,
-  idp: SamlIdpSettings,
-  samlResponseB64: string,
-  response: Element,
-): Promise<string> {
+export async function verifiedAssertionXml(sp: SamlSp, idp: SamlIdpSettings, samlResponseB64: string, response: Element): Promise<string> {
   // A Response signature that is present must verify, even where the connection does not demand one: an
   // IdP that signs and a message whose signature broke on the way is not a message to trust.
   const responseSigned = signatureOf(response) !== null;
@@ -54,14 +49,21 @@ function rejection(err: unknown, response: Element, idp: SamlIdpSettings): SamlR
   if (message === 'Invalid document signature') return signatureProblem(response, 'response', idp);
   if (message === 'Invalid signature') {
     const assertion = childElements(response, NS.assertion, 'Assertion')[0];
-    return assertion ? signatureProblem(assertion, 'assertion', idp) : new SamlRejected('signature_invalid', 'the assertion signature does not verify');
+    return assertion
+      ? signatureProblem(assertion, 'assertion', idp)
+      : new SamlRejected('signature_invalid', 'the assertion signature does not verify');
   }
-  if (message === 'Invalid signature: multiple assertions') return new SamlRejected('malformed', 'the response carries more than one assertion');
+  if (message === 'Invalid signature: multiple assertions')
+    return new SamlRejected('malformed', 'the response carries more than one assertion');
   if (message === 'Missing SAML assertion') return new SamlRejected('malformed', 'the response carries no assertion');
   if (/decryption key|EncryptedAssertion|encrypted assertion/i.test(message)) {
-    return new SamlRejected('assertion_encrypted', 'the assertion is encrypted; this service provider publishes no encryption key, so send it unencrypted');
+    return new SamlRejected(
+      'assertion_encrypted',
+      'the assertion is encrypted; this service provider publishes no encryption key, so send it unencrypted',
+    );
   }
-  if (/signature|reference|ref URI|transforms|ID cannot refer|signed data/i.test(message)) return new SamlRejected('signature_invalid', `signature refused: ${message}`);
+  if (/signature|reference|ref URI|transforms|ID cannot refer|signed data/i.test(message))
+    return new SamlRejected('signature_invalid', `signature refused: ${message}`);
   return new SamlRejected('malformed', `the response could not be read: ${message}`);
 }
 
@@ -77,9 +79,15 @@ function signatureProblem(el: Element, what: 'response' | 'assertion', idp: Saml
   // KeyInfo is only a hint (it is never trusted for verification), but it tells "another key" from "tampered".
   const offered = keyInfoCertificates(signature);
   if (offered.length > 0 && !offered.some((c) => pinned.includes(c))) {
-    return new SamlRejected('wrong_certificate', `the ${what} is signed with a certificate this connection does not pin (${fingerprint(offered[0]!)})`);
+    return new SamlRejected(
+      'wrong_certificate',
+      `the ${what} is signed with a certificate this connection does not pin (${fingerprint(offered[0]!)})`,
+    );
   }
-  return new SamlRejected('signature_invalid', `the ${what} signature does not verify with the pinned certificate${pinned.length > 1 ? 's' : ''}: the signed content was altered or the signature is not this IdP's`);
+  return new SamlRejected(
+    'signature_invalid',
+    `the ${what} signature does not verify with the pinned certificate${pinned.length > 1 ? 's' : ''}: the signed content was altered or the signature is not this IdP's`,
+  );
 }
 
 function signatureOf(el: Element): Element | null {

@@ -23,7 +23,11 @@ describe('SAML sign-in (service provider)', () => {
     // Each login gets its own request id.
     expect((await buildAuthnRequestUrl(SP_A, idp.settings(), { relayState: 'x' })).requestId).not.toBe(requestId);
 
-    const response = await idp.loginResponse({ ...user, inResponseTo: requestId, attributes: { groups: ['physicians', 'on-call'], email: 'dr.grey@clinic-a.test' } });
+    const response = await idp.loginResponse({
+      ...user,
+      inResponseTo: requestId,
+      attributes: { groups: ['physicians', 'on-call'], email: 'dr.grey@clinic-a.test' },
+    });
     const login = await validateA(idp, response, { expectedRequestId: requestId });
     expect(login).toEqual({
       subject: 'dr.grey@clinic-a.test',
@@ -39,7 +43,11 @@ describe('SAML sign-in (service provider)', () => {
   it('accepts an IdP that signs only the assertion when the connection does not require a signed response', async () => {
     const response = await idp.loginResponse({ ...user, signResponse: false });
     expect((await validateA(idp, response, { settings: { wantResponseSigned: false } })).subject).toBe(user.nameId);
-    await expectRejected(validateA(idp, response, { settings: { wantResponseSigned: true } }), 'response_unsigned', /requires the IdP to sign the response/);
+    await expectRejected(
+      validateA(idp, response, { settings: { wantResponseSigned: true } }),
+      'response_unsigned',
+      /requires the IdP to sign the response/,
+    );
   });
 
   it('sends the browser by HTTP-POST to an IdP that only offers that binding', async () => {
@@ -86,11 +94,19 @@ describe('IdP-initiated sign-in', () => {
 describe('Destination and Recipient name our ACS', () => {
   it('refuses a response addressed to another ACS', async () => {
     const response = await idp.loginResponse({ ...user, destination: 'https://other-app.test/acs' });
-    await expectRejected(validateA(idp, response), 'destination_mismatch', /Destination is https:\/\/other-app\.test\/acs, expected https:\/\/polyclinic\.test/);
+    await expectRejected(
+      validateA(idp, response),
+      'destination_mismatch',
+      /Destination is https:\/\/other-app\.test\/acs, expected https:\/\/polyclinic\.test/,
+    );
   });
 
   it('refuses a signed response that names no Destination; an unsigned envelope may omit it', async () => {
-    await expectRejected(validateA(idp, await idp.loginResponse({ ...user, destination: null })), 'destination_mismatch', /names no Destination/);
+    await expectRejected(
+      validateA(idp, await idp.loginResponse({ ...user, destination: null })),
+      'destination_mismatch',
+      /names no Destination/,
+    );
     const assertionOnly = await idp.loginResponse({ ...user, destination: null, signResponse: false });
     expect((await validateA(idp, assertionOnly, { settings: { wantResponseSigned: false } })).subject).toBe(user.nameId);
   });
@@ -108,9 +124,16 @@ describe('certificate rollover', () => {
     const pinned = { idpCertificates: [idp.certificatePem, next.certificateBase64] };
     expect((await validateA(next, await next.loginResponse(user), { settings: pinned })).subject).toBe(user.nameId);
     expect((await validateA(idp, await idp.loginResponse(user), { settings: pinned })).subject).toBe(user.nameId);
-    await expectRejected(validateA(stranger, await stranger.loginResponse(user), { settings: pinned }), 'wrong_certificate', /does not pin/);
+    await expectRejected(
+      validateA(stranger, await stranger.loginResponse(user), { settings: pinned }),
+      'wrong_certificate',
+      /does not pin/,
+    );
     // Before the rollover starts, the new key is not trusted.
-    await expectRejected(validateA(next, await next.loginResponse(user), { settings: { idpCertificates: [idp.certificatePem] } }), 'wrong_certificate');
+    await expectRejected(
+      validateA(next, await next.loginResponse(user), { settings: { idpCertificates: [idp.certificatePem] } }),
+      'wrong_certificate',
+    );
   });
 });
 
@@ -119,7 +142,11 @@ describe('time: at most 3 minutes of clock skew', () => {
 
   it('accepts an assertion issued 2 minutes in the future and refuses one 5 minutes ahead', async () => {
     expect((await validateA(idp, await idp.loginResponse({ ...user, issueInstant: minutes(2) }))).subject).toBe(user.nameId);
-    await expectRejected(validateA(idp, await idp.loginResponse({ ...user, issueInstant: minutes(5) })), 'not_yet_valid', /in the future|valid from/);
+    await expectRejected(
+      validateA(idp, await idp.loginResponse({ ...user, issueInstant: minutes(5) })),
+      'not_yet_valid',
+      /in the future|valid from/,
+    );
   });
 
   it('refuses an expired assertion, and tolerates one that expired within the skew', async () => {
@@ -155,7 +182,11 @@ describe('replay', () => {
 describe('issuer and status', () => {
   it("refuses an assertion whose issuer is not the connection's IdP, even signed with the pinned key", async () => {
     const response = await idp.loginResponse({ ...user, issuer: 'https://idp.clinic-b.test/saml' });
-    await expectRejected(validateA(idp, response), 'issuer_mismatch', /issuer is https:\/\/idp\.clinic-b\.test\/saml, expected https:\/\/idp\.clinic-a\.test\/saml/);
+    await expectRejected(
+      validateA(idp, response),
+      'issuer_mismatch',
+      /issuer is https:\/\/idp\.clinic-b\.test\/saml, expected https:\/\/idp\.clinic-a\.test\/saml/,
+    );
   });
 
   it('reports an IdP error status', async () => {

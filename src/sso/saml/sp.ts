@@ -67,7 +67,8 @@ export async function buildAuthnRequestUrl(
   idp: SamlIdpSettings,
   opts: { relayState: string },
 ): Promise<{ url: string; requestId: string; post?: { action: string; fields: Record<string, string> } }> {
-  if (Buffer.byteLength(opts.relayState) > MAX_RELAY_STATE_BYTES) throw new Error(`RelayState must be at most ${MAX_RELAY_STATE_BYTES} bytes`);
+  if (Buffer.byteLength(opts.relayState) > MAX_RELAY_STATE_BYTES)
+    throw new Error(`RelayState must be at most ${MAX_RELAY_STATE_BYTES} bytes`);
   const settings = normaliseIdpSettings(idp);
   const requestId = `_${randomBytes(20).toString('hex')}`;
   const saml = new SAML({
@@ -97,7 +98,12 @@ export async function buildAuthnRequestUrl(
  * assertion's issuer, bearer confirmation (Recipient, InResponseTo, time), conditions (time, audience); and
  * last, the assertion id has not been used before, so a refused response never burns an id.
  */
-export async function validateSamlResponse(sp: SamlSp, idp: SamlIdpSettings, samlResponseB64: string, opts: ValidateOptions): Promise<SamlLogin> {
+export async function validateSamlResponse(
+  sp: SamlSp,
+  idp: SamlIdpSettings,
+  samlResponseB64: string,
+  opts: ValidateOptions,
+): Promise<SamlLogin> {
   const settings = normaliseIdpSettings(idp);
   const compact = samlResponseB64.replace(/\s+/g, '');
   if (compact.length === 0 || compact.length > MAX_RESPONSE_BASE64 || !/^[A-Za-z0-9+/]+={0,2}$/.test(compact)) {

@@ -71,10 +71,13 @@ export function textOf(el: Element | null): string | null {
 
 /** An attribute's value, or null when the attribute is absent (not the empty string `getAttribute` gives). */
 export function attr(el: Element | null, name: string): string | null {
-  if (!el || !el.hasAttribute(name)) return null;
+  if (!el?.hasAttribute(name)) return null;
   return el.getAttribute(name);
 }
 
 function firstLine(msg: string): string {
-  return msg.split('\n')[0]!.replace(/^\[xmldom [a-z]+\]\t?/i, '').slice(0, 200);
+  return msg
+    .split('\n')[0]!
+    .replace(/^\[xmldom [a-z]+\]\t?/i, '')
+    .slice(0, 200);
 }

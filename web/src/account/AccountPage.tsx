@@ -1,4 +1,20 @@
-import { Alert, Anchor, Badge, Button, Center, Code, Group, Image, Paper, PinInput, SimpleGrid, Stack, Text, TextInput, Title } from '@mantine/core';
+import {
+  Alert,
+  Anchor,
+  Badge,
+  Button,
+  Center,
+  Code,
+  Group,
+  Image,
+  Paper,
+  PinInput,
+  SimpleGrid,
+  Stack,
+  Text,
+  TextInput,
+  Title,
+} from '@mantine/core';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { Link } from 'react-router';
@@ -36,7 +52,13 @@ export default function AccountPage() {
               {t('account.back')}
             </Anchor>
           </Stack>
-          {me.isPending ? <LoadingState /> : me.isError ? <ErrorState error={me.error} onRetry={() => void me.refetch()} /> : <Totp enrolled={me.data.mfa.enrolled} sso={me.data.authMethod === 'saml' || me.data.authMethod === 'oidc'} />}
+          {me.isPending ? (
+            <LoadingState />
+          ) : me.isError ? (
+            <ErrorState error={me.error} onRetry={() => void me.refetch()} />
+          ) : (
+            <Totp enrolled={me.data.mfa.enrolled} sso={me.data.authMethod === 'saml' || me.data.authMethod === 'oidc'} />
+          )}
         </Stack>
       </Center>
     </Stack>
@@ -60,14 +82,16 @@ function Totp({ enrolled, sso }: { enrolled: boolean; sso: boolean }) {
   });
   const [proof, setProof] = useState('');
   const regenerate = useMutation({
-    mutationFn: () => call(api.POST('/api/v1/auth/mfa/recovery-codes', { body: /^\d{6}$/.test(proof) ? { code: proof } : { recoveryCode: proof } })),
+    mutationFn: () =>
+      call(api.POST('/api/v1/auth/mfa/recovery-codes', { body: /^\d{6}$/.test(proof) ? { code: proof } : { recoveryCode: proof } })),
     onSuccess: (r) => {
       setCodes(r.recoveryCodes);
       setProof('');
     },
   });
   const disable = useMutation({
-    mutationFn: () => call(api.DELETE('/api/v1/auth/mfa/totp', { body: /^\d{6}$/.test(proof) ? { code: proof } : { recoveryCode: proof } })),
+    mutationFn: () =>
+      call(api.DELETE('/api/v1/auth/mfa/totp', { body: /^\d{6}$/.test(proof) ? { code: proof } : { recoveryCode: proof } })),
     onSuccess: () => {
       setProof('');
       void queryClient.invalidateQueries({ queryKey: ['me'] });
@@ -115,11 +139,24 @@ function Totp({ enrolled, sso }: { enrolled: boolean; sso: boolean }) {
           </Title>
           <Text size="sm">{t('account.enrolStep1')}</Text>
           <Center>
-            <Image src={`data:image/svg+xml;utf8,${encodeURIComponent(renderSVG(start.data.otpauthUri))}`} w={200} h={200} alt={t('account.qrAlt')} />
+            <Image
+              src={`data:image/svg+xml;utf8,${encodeURIComponent(renderSVG(start.data.otpauthUri))}`}
+              w={200}
+              h={200}
+              alt={t('account.qrAlt')}
+            />
           </Center>
           <CopyField label={t('account.secret')} description={t('account.secretHint')} value={start.data.secret} />
           <Text size="sm">{t('account.enrolStep2')}</Text>
-          <PinInput length={6} type="number" oneTimeCode value={code} onChange={setCode} onComplete={(v) => confirm.mutate(v)} aria-label={t('signIn.secondFactor.label')} />
+          <PinInput
+            length={6}
+            type="number"
+            oneTimeCode
+            value={code}
+            onChange={setCode}
+            onComplete={(v) => confirm.mutate(v)}
+            aria-label={t('signIn.secondFactor.label')}
+          />
           {confirm.isError && (
             <Alert color="red" variant="light" role="alert">
               {problemText(confirm.error, t)}
@@ -163,7 +200,13 @@ function Totp({ enrolled, sso }: { enrolled: boolean; sso: boolean }) {
           </>
         ) : (
           <Stack gap="xs">
-            <TextInput label={t('account.proof')} description={t('account.proofHint')} value={proof} onChange={(e) => setProof(e.currentTarget.value)} autoComplete="one-time-code" />
+            <TextInput
+              label={t('account.proof')}
+              description={t('account.proofHint')}
+              value={proof}
+              onChange={(e) => setProof(e.currentTarget.value)}
+              autoComplete="one-time-code"
+            />
             {(regenerate.isError || disable.isError) && (
               <Alert color="red" variant="light" role="alert">
                 {problemText(regenerate.error ?? disable.error, t)}

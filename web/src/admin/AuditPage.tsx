@@ -60,7 +60,13 @@ export default function AuditPage() {
         }
       />
       {verify.data && (
-        <Alert color={verify.data.ok ? 'teal' : 'red'} variant="light" mb="md" role="status" title={verify.data.ok ? t('audit.chainOk') : t('audit.chainBroken')}>
+        <Alert
+          color={verify.data.ok ? 'teal' : 'red'}
+          variant="light"
+          mb="md"
+          role="status"
+          title={verify.data.ok ? t('audit.chainOk') : t('audit.chainBroken')}
+        >
           {verify.data.ok
             ? t('audit.chainOkBody', { n: number(verify.data.records) })
             : t('audit.chainBrokenBody', { seq: verify.data.problem?.seq ?? '?', kind: verify.data.problem?.kind ?? '' })}
@@ -79,11 +85,44 @@ export default function AuditPage() {
           }}
         >
           <Group align="flex-end" wrap="wrap">
-            <TextInput label={t('audit.patientId')} placeholder="pat_…" value={draft.patientId} onChange={(e) => setDraft({ ...draft, patientId: e.currentTarget.value })} w={240} />
-            <TextInput label={t('audit.userId')} placeholder="usr_…" value={draft.userId} onChange={(e) => setDraft({ ...draft, userId: e.currentTarget.value })} w={240} />
-            <Select label={t('audit.action')} data={ACTIONS.map((a) => ({ value: a, label: t(`auditAction.${a}`) }))} value={draft.action} onChange={(v) => setDraft({ ...draft, action: v })} clearable w={160} />
-            <DateTimePicker label={t('audit.from')} value={draft.from} onChange={(v) => setDraft({ ...draft, from: v })} clearable valueFormat="lll" w={200} />
-            <DateTimePicker label={t('audit.to')} value={draft.to} onChange={(v) => setDraft({ ...draft, to: v })} clearable valueFormat="lll" w={200} />
+            <TextInput
+              label={t('audit.patientId')}
+              placeholder="pat_…"
+              value={draft.patientId}
+              onChange={(e) => setDraft({ ...draft, patientId: e.currentTarget.value })}
+              w={240}
+            />
+            <TextInput
+              label={t('audit.userId')}
+              placeholder="usr_…"
+              value={draft.userId}
+              onChange={(e) => setDraft({ ...draft, userId: e.currentTarget.value })}
+              w={240}
+            />
+            <Select
+              label={t('audit.action')}
+              data={ACTIONS.map((a) => ({ value: a, label: t(`auditAction.${a}`) }))}
+              value={draft.action}
+              onChange={(v) => setDraft({ ...draft, action: v })}
+              clearable
+              w={160}
+            />
+            <DateTimePicker
+              label={t('audit.from')}
+              value={draft.from}
+              onChange={(v) => setDraft({ ...draft, from: v })}
+              clearable
+              valueFormat="lll"
+              w={200}
+            />
+            <DateTimePicker
+              label={t('audit.to')}
+              value={draft.to}
+              onChange={(v) => setDraft({ ...draft, to: v })}
+              clearable
+              valueFormat="lll"
+              w={200}
+            />
             <Button type="submit">{t('action.search')}</Button>
             <Button variant="subtle" onClick={() => (setDraft(NONE), setFilters(NONE))}>
               {t('audit.clear')}
@@ -100,11 +139,51 @@ export default function AuditPage() {
           noRecordsText={t('audit.none')}
           columns={[
             { accessor: 'recordedAt', title: t('audit.when'), render: (e) => dateTime(e.recordedAt) },
-            { accessor: 'actorId', title: t('audit.who'), render: (e) => <Stack gap={0}><Text size="sm" ff="monospace">{e.actorId}</Text><Text size="xs" c="dimmed">{e.actorRole ?? ''}</Text></Stack> },
+            {
+              accessor: 'actorId',
+              title: t('audit.who'),
+              render: (e) => (
+                <Stack gap={0}>
+                  <Text size="sm" ff="monospace">
+                    {e.actorId}
+                  </Text>
+                  <Text size="xs" c="dimmed">
+                    {e.actorRole ?? ''}
+                  </Text>
+                </Stack>
+              ),
+            },
             { accessor: 'action', title: t('audit.action'), render: (e) => t(`auditAction.${e.action}`) },
-            { accessor: 'resourceType', title: t('audit.record'), render: (e) => <Stack gap={0}><Text size="sm">{e.resourceType}</Text><Text size="xs" c="dimmed" ff="monospace">{e.resourceId ?? ''}</Text></Stack> },
-            { accessor: 'patientId', title: t('audit.patient'), render: (e) => <Text size="xs" ff="monospace">{e.patientId ?? '—'}</Text> },
-            { accessor: 'outcome', title: t('audit.outcome'), render: (e) => <Badge variant="light" color={e.outcome === 'success' ? 'teal' : e.outcome === 'denied' ? 'orange' : 'red'}>{t(`outcome.${e.outcome}`)}</Badge> },
+            {
+              accessor: 'resourceType',
+              title: t('audit.record'),
+              render: (e) => (
+                <Stack gap={0}>
+                  <Text size="sm">{e.resourceType}</Text>
+                  <Text size="xs" c="dimmed" ff="monospace">
+                    {e.resourceId ?? ''}
+                  </Text>
+                </Stack>
+              ),
+            },
+            {
+              accessor: 'patientId',
+              title: t('audit.patient'),
+              render: (e) => (
+                <Text size="xs" ff="monospace">
+                  {e.patientId ?? '—'}
+                </Text>
+              ),
+            },
+            {
+              accessor: 'outcome',
+              title: t('audit.outcome'),
+              render: (e) => (
+                <Badge variant="light" color={e.outcome === 'success' ? 'teal' : e.outcome === 'denied' ? 'orange' : 'red'}>
+                  {t(`outcome.${e.outcome}`)}
+                </Badge>
+              ),
+            },
             { accessor: 'purposeOfUse', title: t('audit.purpose') },
           ]}
         />

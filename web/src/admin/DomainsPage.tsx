@@ -27,14 +27,21 @@ export default function DomainsPage() {
   });
   const refresh = () => queryClient.invalidateQueries({ queryKey: [clinicId, 'domains'] });
   const claim = useMutation({
-    mutationFn: () => call(api.POST('/api/v1/clinics/{clinicId}/sso/domains', { params: { path: { clinicId } }, body: { domain: domain.trim(), connectionId: connectionId! } })),
+    mutationFn: () =>
+      call(
+        api.POST('/api/v1/clinics/{clinicId}/sso/domains', {
+          params: { path: { clinicId } },
+          body: { domain: domain.trim(), connectionId: connectionId! },
+        }),
+      ),
     onSuccess: () => {
       setDomain('');
       void refresh();
     },
   });
   const verify = useMutation({
-    mutationFn: (d: string) => call(api.POST('/api/v1/clinics/{clinicId}/sso/domains/{domain}/verify', { params: { path: { clinicId, domain: d } } })),
+    mutationFn: (d: string) =>
+      call(api.POST('/api/v1/clinics/{clinicId}/sso/domains/{domain}/verify', { params: { path: { clinicId, domain: d } } })),
     onSuccess: refresh,
   });
   const options = (connections.data?.connections ?? []).map((c) => ({ value: c.id, label: c.name }));
@@ -43,9 +50,26 @@ export default function DomainsPage() {
       <PageHeader title={t('domains.title')} description={t('domains.lead')} />
       <Paper p="md" mb="md">
         <Group align="flex-end">
-          <TextInput label={t('domains.domain')} placeholder="clinic.example.org" value={domain} onChange={(e) => setDomain(e.currentTarget.value)} style={{ flex: 1 }} />
-          <Select label={t('domains.connection')} data={options} value={connectionId ?? options[0]?.value ?? null} onChange={setConnectionId} w={240} nothingFoundMessage={t('sso.none')} />
-          <Button onClick={() => claim.mutate()} loading={claim.isPending} disabled={!domain.trim() || !(connectionId ?? options[0]?.value)}>
+          <TextInput
+            label={t('domains.domain')}
+            placeholder="clinic.example.org"
+            value={domain}
+            onChange={(e) => setDomain(e.currentTarget.value)}
+            style={{ flex: 1 }}
+          />
+          <Select
+            label={t('domains.connection')}
+            data={options}
+            value={connectionId ?? options[0]?.value ?? null}
+            onChange={setConnectionId}
+            w={240}
+            nothingFoundMessage={t('sso.none')}
+          />
+          <Button
+            onClick={() => claim.mutate()}
+            loading={claim.isPending}
+            disabled={!domain.trim() || !(connectionId ?? options[0]?.value)}
+          >
             {t('domains.claim')}
           </Button>
         </Group>
@@ -65,7 +89,11 @@ export default function DomainsPage() {
           noRecordsText={t('domains.none')}
           columns={[
             { accessor: 'domain', title: t('domains.domain'), render: (d) => <Text fw={600}>{d.domain}</Text> },
-            { accessor: 'connectionId', title: t('domains.connection'), render: (d) => options.find((o) => o.value === d.connectionId)?.label ?? d.connectionId },
+            {
+              accessor: 'connectionId',
+              title: t('domains.connection'),
+              render: (d) => options.find((o) => o.value === d.connectionId)?.label ?? d.connectionId,
+            },
             {
               accessor: 'verified',
               title: t('chart.status'),
@@ -90,7 +118,12 @@ export default function DomainsPage() {
               render: (d) => (
                 <Group gap="xs" justify="flex-end" wrap="nowrap">
                   {!d.verified && (
-                    <Button size="compact-sm" variant="light" onClick={() => verify.mutate(d.domain)} loading={verify.isPending && verify.variables === d.domain}>
+                    <Button
+                      size="compact-sm"
+                      variant="light"
+                      onClick={() => verify.mutate(d.domain)}
+                      loading={verify.isPending && verify.variables === d.domain}
+                    >
                       {t('domains.verify')}
                     </Button>
                   )}
@@ -102,7 +135,9 @@ export default function DomainsPage() {
                     body={t('domains.releaseBody')}
                     confirm={t('domains.release')}
                     onConfirm={async () => {
-                      await call(api.DELETE('/api/v1/clinics/{clinicId}/sso/domains/{domain}', { params: { path: { clinicId, domain: d.domain } } }));
+                      await call(
+                        api.DELETE('/api/v1/clinics/{clinicId}/sso/domains/{domain}', { params: { path: { clinicId, domain: d.domain } } }),
+                      );
                       await refresh();
                     }}
                   >

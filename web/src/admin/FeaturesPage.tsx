@@ -8,7 +8,13 @@ import { PageHeader } from '../ui/page';
 import { ErrorState, problemText } from '../ui/states';
 import { DataTable } from '../ui/Table';
 
-type Feature = { name: string; enabled: boolean; reason: string; clinicControllable: boolean; clinicChoice: { enabled: boolean | null; version: number } };
+type Feature = {
+  name: string;
+  enabled: boolean;
+  reason: string;
+  clinicControllable: boolean;
+  clinicChoice: { enabled: boolean | null; version: number };
+};
 type Choice = 'inherit' | 'on' | 'off';
 
 /** The features this clinic runs with, why each is on or off (the platform's evaluation, in words), and the clinic's own choice. */
@@ -32,8 +38,24 @@ export default function FeaturesPage() {
           fetching={features.isPending}
           noRecordsText={t('features.none')}
           columns={[
-            { accessor: 'name', title: t('features.feature'), render: (f) => <Text fw={600} ff="monospace" size="sm">{f.name}</Text> },
-            { accessor: 'enabled', title: t('chart.status'), render: (f) => <Badge variant="light" color={f.enabled ? 'teal' : 'gray'}>{f.enabled ? t('features.on') : t('features.off')}</Badge> },
+            {
+              accessor: 'name',
+              title: t('features.feature'),
+              render: (f) => (
+                <Text fw={600} ff="monospace" size="sm">
+                  {f.name}
+                </Text>
+              ),
+            },
+            {
+              accessor: 'enabled',
+              title: t('chart.status'),
+              render: (f) => (
+                <Badge variant="light" color={f.enabled ? 'teal' : 'gray'}>
+                  {f.enabled ? t('features.on') : t('features.off')}
+                </Badge>
+              ),
+            },
             { accessor: 'reason', title: t('features.why'), render: (f) => <Text size="sm">{f.reason}</Text> },
             ...(can('feature.write')
               ? [
@@ -46,17 +68,17 @@ export default function FeaturesPage() {
                           {t('features.platformOnly')}
                         </Text>
                       ) : (
-                      <SegmentedControl
-                        size="xs"
-                        value={choiceOf(f)}
-                        onChange={(to) => setChanging({ feature: f, to: to as Choice })}
-                        data={[
-                          { value: 'inherit', label: t('features.inherit') },
-                          { value: 'on', label: t('features.on') },
-                          { value: 'off', label: t('features.off') },
-                        ]}
-                        aria-label={t('features.choiceFor', { name: f.name })}
-                      />
+                        <SegmentedControl
+                          size="xs"
+                          value={choiceOf(f)}
+                          onChange={(to) => setChanging({ feature: f, to: to as Choice })}
+                          data={[
+                            { value: 'inherit', label: t('features.inherit') },
+                            { value: 'on', label: t('features.on') },
+                            { value: 'off', label: t('features.off') },
+                          ]}
+                          aria-label={t('features.choiceFor', { name: f.name })}
+                        />
                       ),
                   },
                 ]

@@ -40,8 +40,20 @@ export default function IdentityTrailPage() {
       <Paper p="md" mb="md">
         <form onSubmit={(e) => (e.preventDefault(), setFilters(draft))}>
           <Group align="flex-end">
-            <TextInput label={t('audit.action')} placeholder="signin.failed" value={draft.action} onChange={(e) => setDraft({ ...draft, action: e.currentTarget.value })} w={220} />
-            <TextInput label={t('identityTrail.actor')} placeholder="usr_…" value={draft.actorId} onChange={(e) => setDraft({ ...draft, actorId: e.currentTarget.value })} w={260} />
+            <TextInput
+              label={t('audit.action')}
+              placeholder="signin.failed"
+              value={draft.action}
+              onChange={(e) => setDraft({ ...draft, action: e.currentTarget.value })}
+              w={220}
+            />
+            <TextInput
+              label={t('identityTrail.actor')}
+              placeholder="usr_…"
+              value={draft.actorId}
+              onChange={(e) => setDraft({ ...draft, actorId: e.currentTarget.value })}
+              w={260}
+            />
             <Button type="submit">{t('action.search')}</Button>
           </Group>
         </form>
@@ -55,16 +67,47 @@ export default function IdentityTrailPage() {
           noRecordsText={t('audit.none')}
           columns={[
             { accessor: 'at', title: t('audit.when'), render: (e) => dateTime(e.at) },
-            { accessor: 'action', title: t('audit.action'), render: (e) => <Text size="sm" ff="monospace">{e.action}</Text> },
-            { accessor: 'actor', title: t('identityTrail.actor'), render: (e) => <Stack gap={0}><Text size="xs" c="dimmed">{e.actor.kind}</Text><Text size="xs" ff="monospace">{e.actor.id ?? '—'}</Text></Stack> },
-            { accessor: 'outcome', title: t('audit.outcome'), render: (e) => <Badge variant="light" color={e.outcome === 'success' ? 'teal' : 'red'}>{t(`outcome.${e.outcome}`)}</Badge> },
+            {
+              accessor: 'action',
+              title: t('audit.action'),
+              render: (e) => (
+                <Text size="sm" ff="monospace">
+                  {e.action}
+                </Text>
+              ),
+            },
+            {
+              accessor: 'actor',
+              title: t('identityTrail.actor'),
+              render: (e) => (
+                <Stack gap={0}>
+                  <Text size="xs" c="dimmed">
+                    {e.actor.kind}
+                  </Text>
+                  <Text size="xs" ff="monospace">
+                    {e.actor.id ?? '—'}
+                  </Text>
+                </Stack>
+              ),
+            },
+            {
+              accessor: 'outcome',
+              title: t('audit.outcome'),
+              render: (e) => (
+                <Badge variant="light" color={e.outcome === 'success' ? 'teal' : 'red'}>
+                  {t(`outcome.${e.outcome}`)}
+                </Badge>
+              ),
+            },
             {
               accessor: 'change',
               title: t('identityTrail.change'),
               render: (e) =>
                 e.before !== null || e.after !== null ? (
                   <Spoiler maxHeight={40} showLabel={t('identityTrail.more')} hideLabel={t('identityTrail.less')}>
-                    <Code block fz={11}>{JSON.stringify({ before: e.before, after: e.after }, null, 1)}</Code>
+                    <Code block fz={11}>
+                      {JSON.stringify({ before: e.before, after: e.after }, null, 1)}
+                    </Code>
                   </Spoiler>
                 ) : (
                   (e.reason ?? '—')

@@ -50,7 +50,11 @@ export default function MembersPage() {
   const pending = (invitations.data?.invitations ?? []).filter((i) => i.status === 'pending');
   return (
     <>
-      <PageHeader title={t('members.title')} description={t('members.lead')} actions={<Button onClick={() => setInviting(true)}>{t('members.invite')}</Button>} />
+      <PageHeader
+        title={t('members.title')}
+        description={t('members.lead')}
+        actions={<Button onClick={() => setInviting(true)}>{t('members.invite')}</Button>}
+      />
       {changeRole.isError && (
         <Alert color="red" variant="light" mb="md" role="alert">
           {problemText(changeRole.error, t)}
@@ -59,7 +63,16 @@ export default function MembersPage() {
       <Tabs value={tab} onChange={setTab}>
         <Tabs.List mb="md">
           <Tabs.Tab value="members">{t('members.title')}</Tabs.Tab>
-          <Tabs.Tab value="invitations" rightSection={pending.length ? <Badge size="xs" circle>{pending.length}</Badge> : null}>
+          <Tabs.Tab
+            value="invitations"
+            rightSection={
+              pending.length ? (
+                <Badge size="xs" circle>
+                  {pending.length}
+                </Badge>
+              ) : null
+            }
+          >
             {t('members.invitations')}
           </Tabs.Tab>
         </Tabs.List>
@@ -131,7 +144,11 @@ export default function MembersPage() {
                           body={t('members.removeBody', { name: m.name })}
                           confirm={t('members.remove')}
                           onConfirm={async () => {
-                            await call(api.DELETE('/api/v1/clinics/{clinicId}/members/{userId}', { params: { path: { clinicId, userId: m.userId } } }));
+                            await call(
+                              api.DELETE('/api/v1/clinics/{clinicId}/members/{userId}', {
+                                params: { path: { clinicId, userId: m.userId } },
+                              }),
+                            );
                             refresh();
                           }}
                         >
@@ -156,7 +173,15 @@ export default function MembersPage() {
               columns={[
                 { accessor: 'email', title: t('field.email') },
                 { accessor: 'role', title: t('field.role'), render: (i) => roles.find((r) => r.value === i.role)?.label ?? i.role },
-                { accessor: 'status', title: t('chart.status'), render: (i) => <Badge variant="light" color={i.status === 'pending' ? 'blue' : i.status === 'accepted' ? 'teal' : 'gray'}>{t(`invitation.${i.status}`)}</Badge> },
+                {
+                  accessor: 'status',
+                  title: t('chart.status'),
+                  render: (i) => (
+                    <Badge variant="light" color={i.status === 'pending' ? 'blue' : i.status === 'accepted' ? 'teal' : 'gray'}>
+                      {t(`invitation.${i.status}`)}
+                    </Badge>
+                  ),
+                },
                 { accessor: 'expiresAt', title: t('members.expires'), render: (i) => date(i.expiresAt) },
                 {
                   accessor: 'actions',
@@ -172,7 +197,11 @@ export default function MembersPage() {
                         body={t('members.revokeInvitationBody', { email: i.email })}
                         confirm={t('members.revokeInvitation')}
                         onConfirm={async () => {
-                          await call(api.DELETE('/api/v1/clinics/{clinicId}/invitations/{invitationId}', { params: { path: { clinicId, invitationId: i.id } } }));
+                          await call(
+                            api.DELETE('/api/v1/clinics/{clinicId}/invitations/{invitationId}', {
+                              params: { path: { clinicId, invitationId: i.id } },
+                            }),
+                          );
                           refresh();
                         }}
                       >
@@ -186,21 +215,36 @@ export default function MembersPage() {
         </Tabs.Panel>
       </Tabs>
       {inviting && <InviteModal roles={roles} onClose={() => setInviting(false)} onInvited={refresh} />}
-      <Drawer opened={grantsOf !== null} onClose={() => setGrantsOf(null)} position="right" size="lg" title={grantsOf ? t('grants.title', { name: grantsOf.name }) : ''}>
+      <Drawer
+        opened={grantsOf !== null}
+        onClose={() => setGrantsOf(null)}
+        position="right"
+        size="lg"
+        title={grantsOf ? t('grants.title', { name: grantsOf.name }) : ''}
+      >
         {grantsOf && <Grants member={grantsOf} />}
       </Drawer>
     </>
   );
 }
 
-function InviteModal({ roles, onClose, onInvited }: { roles: { value: string; label: string }[]; onClose: () => void; onInvited: () => void }) {
+function InviteModal({
+  roles,
+  onClose,
+  onInvited,
+}: {
+  roles: { value: string; label: string }[];
+  onClose: () => void;
+  onInvited: () => void;
+}) {
   const { t } = useI18n();
   const { clinicId } = useClinic();
   const [error, setError] = useState<string | null>(null);
   const [sent, setSent] = useState<{ email: string; link: string | null } | null>(null);
   const form = useForm({ initialValues: { email: '', name: '', role: 'physician' } });
   const invite = useMutation({
-    mutationFn: (v: typeof form.values) => call(api.POST('/api/v1/clinics/{clinicId}/invitations', { params: { path: { clinicId } }, body: v })),
+    mutationFn: (v: typeof form.values) =>
+      call(api.POST('/api/v1/clinics/{clinicId}/invitations', { params: { path: { clinicId } }, body: v })),
     onSuccess: (i) => {
       setSent({ email: i.email, link: i.link ?? null });
       onInvited();
@@ -249,10 +293,33 @@ function InviteModal({ roles, onClose, onInvited }: { roles: { value: string; la
 }
 
 const PERMISSIONS = [
-  'clinic.read', 'user.manage', 'settings.read', 'settings.write', 'feature.read', 'feature.write', 'patient.read', 'patient.write', 'provider.read',
-  'provider.manage', 'schedule.read', 'schedule.write', 'intake.read', 'intake.write', 'intake.manage', 'encounter.read', 'encounter.write',
-  'clinical_note.read', 'clinical_note.write', 'vitals.read', 'vitals.write', 'prescription.read', 'prescription.write', 'diagnosis.read',
-  'diagnosis.write', 'audit.read', 'analytics.clinic.read',
+  'clinic.read',
+  'user.manage',
+  'settings.read',
+  'settings.write',
+  'feature.read',
+  'feature.write',
+  'patient.read',
+  'patient.write',
+  'provider.read',
+  'provider.manage',
+  'schedule.read',
+  'schedule.write',
+  'intake.read',
+  'intake.write',
+  'intake.manage',
+  'encounter.read',
+  'encounter.write',
+  'clinical_note.read',
+  'clinical_note.write',
+  'vitals.read',
+  'vitals.write',
+  'prescription.read',
+  'prescription.write',
+  'diagnosis.read',
+  'diagnosis.write',
+  'audit.read',
+  'analytics.clinic.read',
 ] as const;
 export { PERMISSIONS };
 
@@ -263,7 +330,8 @@ function Grants({ member }: { member: Member }) {
   const [error, setError] = useState<string | null>(null);
   const grants = useQuery({
     queryKey: [clinicId, 'grants', member.userId],
-    queryFn: () => call(api.GET('/api/v1/clinics/{clinicId}/members/{userId}/grants', { params: { path: { clinicId, userId: member.userId } } })),
+    queryFn: () =>
+      call(api.GET('/api/v1/clinics/{clinicId}/members/{userId}/grants', { params: { path: { clinicId, userId: member.userId } } })),
   });
   const form = useForm({ initialValues: { permission: 'audit.read', reason: '', expiresAt: null as string | null } });
   const refresh = () => queryClient.invalidateQueries({ queryKey: [clinicId, 'grants', member.userId] });
@@ -272,7 +340,11 @@ function Grants({ member }: { member: Member }) {
       call(
         api.POST('/api/v1/clinics/{clinicId}/members/{userId}/grants', {
           params: { path: { clinicId, userId: member.userId } },
-          body: { permission: v.permission as (typeof PERMISSIONS)[number], reason: v.reason, ...(v.expiresAt ? { expiresAt: new Date(v.expiresAt).toISOString() } : {}) },
+          body: {
+            permission: v.permission as (typeof PERMISSIONS)[number],
+            reason: v.reason,
+            ...(v.expiresAt ? { expiresAt: new Date(v.expiresAt).toISOString() } : {}),
+          },
         }),
       ),
     onSuccess: () => {
@@ -293,9 +365,22 @@ function Grants({ member }: { member: Member }) {
               {error}
             </Alert>
           )}
-          <Select label={t('grants.permission')} data={[...PERMISSIONS]} searchable allowDeselect={false} {...form.getInputProps('permission')} />
+          <Select
+            label={t('grants.permission')}
+            data={[...PERMISSIONS]}
+            searchable
+            allowDeselect={false}
+            {...form.getInputProps('permission')}
+          />
           <TextInput label={t('field.reason')} required {...form.getInputProps('reason')} />
-          <DateTimePicker label={t('grants.expires')} description={t('grants.expiresHint')} clearable minDate={new Date()} valueFormat="lll" {...form.getInputProps('expiresAt')} />
+          <DateTimePicker
+            label={t('grants.expires')}
+            description={t('grants.expiresHint')}
+            clearable
+            minDate={new Date()}
+            valueFormat="lll"
+            {...form.getInputProps('expiresAt')}
+          />
           <Group justify="flex-end">
             <Button type="submit" loading={grant.isPending}>
               {t('grants.add')}
@@ -311,8 +396,24 @@ function Grants({ member }: { member: Member }) {
           fetching={grants.isPending}
           noRecordsText={t('grants.none')}
           columns={[
-            { accessor: 'permission', title: t('grants.permission'), render: (g) => <Text size="sm" ff="monospace">{g.permission}</Text> },
-            { accessor: 'status', title: t('chart.status'), render: (g) => <Badge variant="light" color={g.status === 'active' ? 'teal' : 'gray'}>{t(`grant.${g.status}`)}</Badge> },
+            {
+              accessor: 'permission',
+              title: t('grants.permission'),
+              render: (g) => (
+                <Text size="sm" ff="monospace">
+                  {g.permission}
+                </Text>
+              ),
+            },
+            {
+              accessor: 'status',
+              title: t('chart.status'),
+              render: (g) => (
+                <Badge variant="light" color={g.status === 'active' ? 'teal' : 'gray'}>
+                  {t(`grant.${g.status}`)}
+                </Badge>
+              ),
+            },
             { accessor: 'expiresAt', title: t('grants.expires'), render: (g) => (g.expiresAt ? dateTime(g.expiresAt) : t('grants.noEnd')) },
             {
               accessor: 'actions',
@@ -324,7 +425,11 @@ function Grants({ member }: { member: Member }) {
                     size="sm"
                     c="red"
                     onClick={async () => {
-                      await call(api.DELETE('/api/v1/clinics/{clinicId}/members/{userId}/grants/{grantId}', { params: { path: { clinicId, userId: member.userId, grantId: g.id } } }));
+                      await call(
+                        api.DELETE('/api/v1/clinics/{clinicId}/members/{userId}/grants/{grantId}', {
+                          params: { path: { clinicId, userId: member.userId, grantId: g.id } },
+                        }),
+                      );
                       void refresh();
                     }}
                   >

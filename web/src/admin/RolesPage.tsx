@@ -21,7 +21,11 @@ export default function RolesPage() {
   const [editing, setEditing] = useState<Role | 'new' | null>(null);
   return (
     <>
-      <PageHeader title={t('roles.title')} description={t('roles.lead')} actions={<Button onClick={() => setEditing('new')}>{t('roles.derive')}</Button>} />
+      <PageHeader
+        title={t('roles.title')}
+        description={t('roles.lead')}
+        actions={<Button onClick={() => setEditing('new')}>{t('roles.derive')}</Button>}
+      />
       {roles.isPending ? (
         <LoadingState />
       ) : roles.isError ? (
@@ -46,7 +50,13 @@ export default function RolesPage() {
               </Text>
               <Group gap={4}>
                 {r.permissions.map((p) => (
-                  <Badge key={p.permission} size="xs" variant={p.source === 'added' ? 'filled' : 'outline'} color={p.source === 'added' ? 'brand' : 'gray'} tt="none">
+                  <Badge
+                    key={p.permission}
+                    size="xs"
+                    variant={p.source === 'added' ? 'filled' : 'outline'}
+                    color={p.source === 'added' ? 'brand' : 'gray'}
+                    tt="none"
+                  >
                     {p.permission}
                   </Badge>
                 ))}
@@ -111,9 +121,19 @@ function RoleModal({ role, onClose }: { role: Role | null; onClose: () => void }
   });
   const save = useMutation({
     mutationFn: (v: typeof form.values) => {
-      const def = { name: v.name, baseRole: v.baseRole as (typeof BASE)[number], add: v.add as (typeof PERMISSIONS)[number][], remove: v.remove as (typeof PERMISSIONS)[number][] };
+      const def = {
+        name: v.name,
+        baseRole: v.baseRole as (typeof BASE)[number],
+        add: v.add as (typeof PERMISSIONS)[number][],
+        remove: v.remove as (typeof PERMISSIONS)[number][],
+      };
       return role
-        ? call(api.PUT('/api/v1/clinics/{clinicId}/roles/{key}', { params: { path: { clinicId, key: role.key } }, body: { ...def, expectedVersion: role.version ?? 1 } }))
+        ? call(
+            api.PUT('/api/v1/clinics/{clinicId}/roles/{key}', {
+              params: { path: { clinicId, key: role.key } },
+              body: { ...def, expectedVersion: role.version ?? 1 },
+            }),
+          )
         : call(api.POST('/api/v1/clinics/{clinicId}/roles', { params: { path: { clinicId } }, body: { ...def, key: v.key } }));
     },
     onSuccess: () => {

@@ -47,7 +47,13 @@ export default function ScimPage() {
               {t('scim.tokens')}
             </Title>
             <Group align="flex-end">
-              <TextInput label={t('scim.tokenLabel')} placeholder="Okta provisioning" value={label} onChange={(e) => setLabel(e.currentTarget.value)} style={{ flex: 1 }} />
+              <TextInput
+                label={t('scim.tokenLabel')}
+                placeholder="Okta provisioning"
+                value={label}
+                onChange={(e) => setLabel(e.currentTarget.value)}
+                style={{ flex: 1 }}
+              />
               <Button onClick={() => create.mutate()} loading={create.isPending} disabled={!label.trim()}>
                 {t('scim.createToken')}
               </Button>
@@ -66,11 +72,19 @@ export default function ScimPage() {
                 noRecordsText={t('scim.noTokens')}
                 columns={[
                   { accessor: 'label', title: t('scim.tokenLabel') },
-                  { accessor: 'lastUsedAt', title: t('scim.lastUsed'), render: (x) => (x.lastUsedAt ? dateTime(x.lastUsedAt) : t('scim.never')) },
+                  {
+                    accessor: 'lastUsedAt',
+                    title: t('scim.lastUsed'),
+                    render: (x) => (x.lastUsedAt ? dateTime(x.lastUsedAt) : t('scim.never')),
+                  },
                   {
                     accessor: 'revokedAt',
                     title: t('chart.status'),
-                    render: (x) => <Badge variant="light" color={x.revokedAt ? 'gray' : 'teal'}>{x.revokedAt ? t('scim.revoked') : t('scim.active')}</Badge>,
+                    render: (x) => (
+                      <Badge variant="light" color={x.revokedAt ? 'gray' : 'teal'}>
+                        {x.revokedAt ? t('scim.revoked') : t('scim.active')}
+                      </Badge>
+                    ),
                   },
                   {
                     accessor: 'actions',
@@ -85,7 +99,11 @@ export default function ScimPage() {
                           body={t('scim.revokeBody', { label: x.label })}
                           confirm={t('scim.revoke')}
                           onConfirm={async () => {
-                            await call(api.DELETE('/api/v1/clinics/{clinicId}/scim/tokens/{tokenId}', { params: { path: { clinicId, tokenId: x.id } } }));
+                            await call(
+                              api.DELETE('/api/v1/clinics/{clinicId}/scim/tokens/{tokenId}', {
+                                params: { path: { clinicId, tokenId: x.id } },
+                              }),
+                            );
                             await queryClient.invalidateQueries({ queryKey: [clinicId, 'scim-tokens'] });
                           }}
                         >
@@ -134,7 +152,13 @@ function Mapping() {
     }
   }, [mapping.data]);
   const save = useMutation({
-    mutationFn: () => call(api.PUT('/api/v1/clinics/{clinicId}/role-mapping', { params: { path: { clinicId } }, body: { rules: rules as never, defaultRole } })),
+    mutationFn: () =>
+      call(
+        api.PUT('/api/v1/clinics/{clinicId}/role-mapping', {
+          params: { path: { clinicId } },
+          body: { rules: rules as never, defaultRole },
+        }),
+      ),
     onSuccess: (x) => {
       notifySaved(t('scim.mappingSaved', { n: x.membershipsChanged }));
       void queryClient.invalidateQueries({ queryKey: [clinicId, 'role-mapping'] });
@@ -145,7 +169,13 @@ function Mapping() {
       call(
         api.POST('/api/v1/clinics/{clinicId}/role-mapping/preview', {
           params: { path: { clinicId } },
-          body: { groups: groups.split(',').map((g) => g.trim()).filter(Boolean), mapping: { rules: rules as never, defaultRole } },
+          body: {
+            groups: groups
+              .split(',')
+              .map((g) => g.trim())
+              .filter(Boolean),
+            mapping: { rules: rules as never, defaultRole },
+          },
         }),
       ),
   });
@@ -169,16 +199,43 @@ function Mapping() {
               onChange={(e) => setRules(rules.map((x, j) => (j === i ? { groupDisplayName: e.currentTarget.value, role: x.role } : x)))}
               style={{ flex: 1 }}
             />
-            <Select label={i === 0 ? t('field.role') : undefined} aria-label={t('field.role')} data={roles} value={r.role} onChange={(v) => v && setRules(rules.map((x, j) => (j === i ? { ...x, role: v } : x)))} allowDeselect={false} w={180} />
-            <ActionIcon variant="subtle" color="red" size="lg" onClick={() => setRules(rules.filter((_, j) => j !== i))} aria-label={t('sso.removeRule')}>
+            <Select
+              label={i === 0 ? t('field.role') : undefined}
+              aria-label={t('field.role')}
+              data={roles}
+              value={r.role}
+              onChange={(v) => v && setRules(rules.map((x, j) => (j === i ? { ...x, role: v } : x)))}
+              allowDeselect={false}
+              w={180}
+            />
+            <ActionIcon
+              variant="subtle"
+              color="red"
+              size="lg"
+              onClick={() => setRules(rules.filter((_, j) => j !== i))}
+              aria-label={t('sso.removeRule')}
+            >
               ×
             </ActionIcon>
           </Group>
         ))}
-        <Button size="compact-sm" variant="subtle" w="fit-content" onClick={() => setRules([...rules, { groupDisplayName: '', role: 'physician' }])}>
+        <Button
+          size="compact-sm"
+          variant="subtle"
+          w="fit-content"
+          onClick={() => setRules([...rules, { groupDisplayName: '', role: 'physician' }])}
+        >
           {t('sso.addRule')}
         </Button>
-        <Select label={t('sso.defaultRole')} data={roles} value={defaultRole} onChange={setDefaultRole} clearable placeholder={t('sso.deny')} w={280} />
+        <Select
+          label={t('sso.defaultRole')}
+          data={roles}
+          value={defaultRole}
+          onChange={setDefaultRole}
+          clearable
+          placeholder={t('sso.deny')}
+          w={280}
+        />
         {save.isError && (
           <Alert color="red" variant="light" role="alert">
             {problemText(save.error, t)}
@@ -190,14 +247,21 @@ function Mapping() {
           </Button>
         </Group>
         <Group align="flex-end">
-          <TextInput label={t('scim.previewGroups')} value={groups} onChange={(e) => setGroups(e.currentTarget.value)} style={{ flex: 1 }} />
+          <TextInput
+            label={t('scim.previewGroups')}
+            value={groups}
+            onChange={(e) => setGroups(e.currentTarget.value)}
+            style={{ flex: 1 }}
+          />
           <Button variant="default" onClick={() => preview.mutate()} loading={preview.isPending}>
             {t('sso.previewRun')}
           </Button>
         </Group>
         {preview.data && (
           <Text size="sm" role="status">
-            {preview.data.role ? t('scim.previewResult', { role: preview.data.role, group: preview.data.group ?? '—' }) : t('sso.previewDenied')}
+            {preview.data.role
+              ? t('scim.previewResult', { role: preview.data.role, group: preview.data.group ?? '—' })
+              : t('sso.previewDenied')}
           </Text>
         )}
       </Stack>

@@ -30,11 +30,26 @@ export default function SettingsPage() {
       scope: 'clinic',
       queryKey: [clinicId, 'settings'],
       writable,
-      get: (ns) => call(api.GET('/api/v1/clinics/{clinicId}/settings/{namespace}', { params: { path: { clinicId, namespace: ns as Ns } } })),
-      put: (ns, body) => call(api.PUT('/api/v1/clinics/{clinicId}/settings/{namespace}', { params: { path: { clinicId, namespace: ns as Ns } }, body })),
-      history: (ns) => call(api.GET('/api/v1/clinics/{clinicId}/settings/{namespace}/history', { params: { path: { clinicId, namespace: ns as Ns } } })),
-      restore: (ns, body) => call(api.POST('/api/v1/clinics/{clinicId}/settings/{namespace}/restore', { params: { path: { clinicId, namespace: ns as Ns } }, body })),
-      validate: (ns, values) => call(api.POST('/api/v1/clinics/{clinicId}/settings/{namespace}/validate', { params: { path: { clinicId, namespace: ns as Ns } }, body: { values } })),
+      get: (ns) =>
+        call(api.GET('/api/v1/clinics/{clinicId}/settings/{namespace}', { params: { path: { clinicId, namespace: ns as Ns } } })),
+      put: (ns, body) =>
+        call(api.PUT('/api/v1/clinics/{clinicId}/settings/{namespace}', { params: { path: { clinicId, namespace: ns as Ns } }, body })),
+      history: (ns) =>
+        call(api.GET('/api/v1/clinics/{clinicId}/settings/{namespace}/history', { params: { path: { clinicId, namespace: ns as Ns } } })),
+      restore: (ns, body) =>
+        call(
+          api.POST('/api/v1/clinics/{clinicId}/settings/{namespace}/restore', {
+            params: { path: { clinicId, namespace: ns as Ns } },
+            body,
+          }),
+        ),
+      validate: (ns, values) =>
+        call(
+          api.POST('/api/v1/clinics/{clinicId}/settings/{namespace}/validate', {
+            params: { path: { clinicId, namespace: ns as Ns } },
+            body: { values },
+          }),
+        ),
       explain: async (ns) => {
         const all = await call(api.GET('/api/v1/clinics/{clinicId}/settings/effective', { params: { path: { clinicId }, query: {} } }));
         return ((all as Record<string, Record<string, Explained>>)[ns] ?? {}) as Record<string, Explained>;
@@ -54,7 +69,14 @@ export default function SettingsPage() {
       <Group align="flex-start" gap="lg" wrap="nowrap">
         <Paper p="xs" w={220} style={{ flexShrink: 0 }} component="nav" aria-label={t('settings.namespaces')}>
           {shown.map((n) => (
-            <NavLink key={n.name} component={Link} to={path(`admin/settings/${n.name}`)} label={maybe(`settings.ns.${n.name}`) ?? humanize(n.name)} active={n.name === current.name} style={{ borderRadius: 6 }} />
+            <NavLink
+              key={n.name}
+              component={Link}
+              to={path(`admin/settings/${n.name}`)}
+              label={maybe(`settings.ns.${n.name}`) ?? humanize(n.name)}
+              active={n.name === current.name}
+              style={{ borderRadius: 6 }}
+            />
           ))}
         </Paper>
         <div style={{ flex: 1, minWidth: 0 }}>

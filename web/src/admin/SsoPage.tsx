@@ -1,4 +1,22 @@
-import { ActionIcon, Alert, Badge, Button, Card, Divider, Group, Modal, SegmentedControl, Select, Stack, Switch, TagsInput, Text, TextInput, Textarea, Title } from '@mantine/core';
+import {
+  ActionIcon,
+  Alert,
+  Badge,
+  Button,
+  Card,
+  Divider,
+  Group,
+  Modal,
+  SegmentedControl,
+  Select,
+  Stack,
+  Switch,
+  TagsInput,
+  Text,
+  TextInput,
+  Textarea,
+  Title,
+} from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
@@ -13,7 +31,8 @@ import { PageHeader } from '../ui/page';
 import { EmptyState, ErrorState, LoadingState, problemText } from '../ui/states';
 import { useRoleOptions } from './roles';
 
-type Connection = paths['/api/v1/clinics/{clinicId}/sso/connections']['get']['responses'][200]['content']['application/json']['connections'][number];
+type Connection =
+  paths['/api/v1/clinics/{clinicId}/sso/connections']['get']['responses'][200]['content']['application/json']['connections'][number];
 type Rule = Connection['roleRules'][number];
 
 /**
@@ -30,7 +49,11 @@ export default function SsoPage() {
   });
   return (
     <>
-      <PageHeader title={t('sso.title')} description={t('sso.lead')} actions={<Button onClick={() => setAdding(true)}>{t('sso.add')}</Button>} />
+      <PageHeader
+        title={t('sso.title')}
+        description={t('sso.lead')}
+        actions={<Button onClick={() => setAdding(true)}>{t('sso.add')}</Button>}
+      />
       {connections.isPending ? (
         <LoadingState />
       ) : connections.isError ? (
@@ -59,8 +82,20 @@ function ConnectionCard({ c }: { c: Connection }) {
   const [error, setError] = useState<unknown>(null);
   const refresh = () => queryClient.invalidateQueries({ queryKey: [clinicId, 'sso'] });
   const patch = useMutation({
-    mutationFn: (body: Omit<NonNullable<paths['/api/v1/clinics/{clinicId}/sso/connections/{connectionId}']['patch']['requestBody']>['content']['application/json'], 'expectedVersion'>) =>
-      call(api.PATCH('/api/v1/clinics/{clinicId}/sso/connections/{connectionId}', { params: { path: { clinicId, connectionId: c.id } }, body: { ...body, expectedVersion: c.version } })),
+    mutationFn: (
+      body: Omit<
+        NonNullable<
+          paths['/api/v1/clinics/{clinicId}/sso/connections/{connectionId}']['patch']['requestBody']
+        >['content']['application/json'],
+        'expectedVersion'
+      >,
+    ) =>
+      call(
+        api.PATCH('/api/v1/clinics/{clinicId}/sso/connections/{connectionId}', {
+          params: { path: { clinicId, connectionId: c.id } },
+          body: { ...body, expectedVersion: c.version },
+        }),
+      ),
     onSuccess: () => {
       setError(null);
       notifySaved(t('state.saved'));
@@ -131,20 +166,59 @@ function ConnectionCard({ c }: { c: Connection }) {
         </Text>
         {rules.map((r, i) => (
           <Group key={i} gap="xs" wrap="nowrap" align="flex-end">
-            <TextInput label={i === 0 ? t('sso.attribute') : undefined} aria-label={t('sso.attribute')} value={r.attribute} onChange={(e) => setRules(rules.map((x, j) => (j === i ? { ...x, attribute: e.currentTarget.value } : x)))} style={{ flex: 1 }} />
-            <TextInput label={i === 0 ? t('sso.equals') : undefined} aria-label={t('sso.equals')} value={r.equals} onChange={(e) => setRules(rules.map((x, j) => (j === i ? { ...x, equals: e.currentTarget.value } : x)))} style={{ flex: 1 }} />
-            <Select label={i === 0 ? t('field.role') : undefined} aria-label={t('field.role')} data={roles} value={r.role} onChange={(v) => v && setRules(rules.map((x, j) => (j === i ? { ...x, role: v } : x)))} allowDeselect={false} w={180} />
-            <ActionIcon variant="subtle" color="red" size="lg" onClick={() => setRules(rules.filter((_, j) => j !== i))} aria-label={t('sso.removeRule')}>
+            <TextInput
+              label={i === 0 ? t('sso.attribute') : undefined}
+              aria-label={t('sso.attribute')}
+              value={r.attribute}
+              onChange={(e) => setRules(rules.map((x, j) => (j === i ? { ...x, attribute: e.currentTarget.value } : x)))}
+              style={{ flex: 1 }}
+            />
+            <TextInput
+              label={i === 0 ? t('sso.equals') : undefined}
+              aria-label={t('sso.equals')}
+              value={r.equals}
+              onChange={(e) => setRules(rules.map((x, j) => (j === i ? { ...x, equals: e.currentTarget.value } : x)))}
+              style={{ flex: 1 }}
+            />
+            <Select
+              label={i === 0 ? t('field.role') : undefined}
+              aria-label={t('field.role')}
+              data={roles}
+              value={r.role}
+              onChange={(v) => v && setRules(rules.map((x, j) => (j === i ? { ...x, role: v } : x)))}
+              allowDeselect={false}
+              w={180}
+            />
+            <ActionIcon
+              variant="subtle"
+              color="red"
+              size="lg"
+              onClick={() => setRules(rules.filter((_, j) => j !== i))}
+              aria-label={t('sso.removeRule')}
+            >
               ×
             </ActionIcon>
           </Group>
         ))}
         <Group>
-          <Button size="compact-sm" variant="subtle" onClick={() => setRules([...rules, { attribute: 'groups', equals: '', role: 'physician' }])}>
+          <Button
+            size="compact-sm"
+            variant="subtle"
+            onClick={() => setRules([...rules, { attribute: 'groups', equals: '', role: 'physician' }])}
+          >
             {t('sso.addRule')}
           </Button>
         </Group>
-        <Select label={t('sso.defaultRole')} description={t('sso.defaultRoleHint')} data={roles} value={defaultRole} onChange={setDefaultRole} clearable placeholder={t('sso.deny')} w={280} />
+        <Select
+          label={t('sso.defaultRole')}
+          description={t('sso.defaultRoleHint')}
+          data={roles}
+          value={defaultRole}
+          onChange={setDefaultRole}
+          clearable
+          placeholder={t('sso.deny')}
+          w={280}
+        />
         <Group justify="flex-end">
           <Button onClick={() => patch.mutate({ roleRules: rules, defaultRole })} loading={patch.isPending}>
             {t('sso.saveRules')}
@@ -164,7 +238,11 @@ function ConnectionCard({ c }: { c: Connection }) {
           body={t('sso.removeBody')}
           confirm={t('action.remove')}
           onConfirm={async () => {
-            await call(api.DELETE('/api/v1/clinics/{clinicId}/sso/connections/{connectionId}', { params: { path: { clinicId, connectionId: c.id } } }));
+            await call(
+              api.DELETE('/api/v1/clinics/{clinicId}/sso/connections/{connectionId}', {
+                params: { path: { clinicId, connectionId: c.id } },
+              }),
+            );
             await refresh();
           }}
         >
@@ -188,7 +266,12 @@ function RulePreview({ connectionId }: { connectionId: string }) {
         const name = line.slice(0, at).trim();
         (attributes[name] ??= []).push(line.slice(at + 1).trim());
       }
-      return call(api.POST('/api/v1/clinics/{clinicId}/sso/connections/{connectionId}/preview', { params: { path: { clinicId, connectionId } }, body: { attributes } }));
+      return call(
+        api.POST('/api/v1/clinics/{clinicId}/sso/connections/{connectionId}/preview', {
+          params: { path: { clinicId, connectionId } },
+          body: { attributes },
+        }),
+      );
     },
   });
   return (
@@ -197,7 +280,14 @@ function RulePreview({ connectionId }: { connectionId: string }) {
         <Text size="sm" fw={600}>
           {t('sso.preview')}
         </Text>
-        <Textarea label={t('sso.previewAttributes')} description={t('sso.previewHint')} value={text} onChange={(e) => setText(e.currentTarget.value)} autosize minRows={2} />
+        <Textarea
+          label={t('sso.previewAttributes')}
+          description={t('sso.previewHint')}
+          value={text}
+          onChange={(e) => setText(e.currentTarget.value)}
+          autosize
+          minRows={2}
+        />
         <Group>
           <Button size="xs" variant="default" onClick={() => preview.mutate()} loading={preview.isPending}>
             {t('sso.previewRun')}
@@ -205,7 +295,10 @@ function RulePreview({ connectionId }: { connectionId: string }) {
           {preview.data && (
             <Text size="sm" role="status">
               {preview.data.role
-                ? t('sso.previewResult', { role: preview.data.role, how: preview.data.decidedBy === 'rule' ? t('sso.byRule', { n: (preview.data.ruleIndex ?? 0) + 1 }) : t('sso.byDefault') })
+                ? t('sso.previewResult', {
+                    role: preview.data.role,
+                    how: preview.data.decidedBy === 'rule' ? t('sso.byRule', { n: (preview.data.ruleIndex ?? 0) + 1 }) : t('sso.byDefault'),
+                  })
                 : t('sso.previewDenied')}
             </Text>
           )}
@@ -226,7 +319,19 @@ function NewConnection({ onClose }: { onClose: () => void }) {
   const queryClient = useQueryClient();
   const [error, setError] = useState<string | null>(null);
   const form = useForm({
-    initialValues: { protocol: 'saml', name: '', metadataUrl: '', metadataXml: '', idpEntityId: '', idpSsoUrl: '', idpCertificate: '', issuer: '', clientId: '', clientSecret: '', scopes: [] as string[] },
+    initialValues: {
+      protocol: 'saml',
+      name: '',
+      metadataUrl: '',
+      metadataXml: '',
+      idpEntityId: '',
+      idpSsoUrl: '',
+      idpCertificate: '',
+      issuer: '',
+      clientId: '',
+      clientSecret: '',
+      scopes: [] as string[],
+    },
   });
   const v = form.values;
   const create = useMutation({
@@ -234,8 +339,23 @@ function NewConnection({ onClose }: { onClose: () => void }) {
       const opt = (x: string) => (x.trim() ? x.trim() : undefined);
       const body =
         v.protocol === 'saml'
-          ? { protocol: 'saml' as const, name: v.name, metadataUrl: opt(v.metadataUrl), metadataXml: opt(v.metadataXml), idpEntityId: opt(v.idpEntityId), idpSsoUrl: opt(v.idpSsoUrl), idpCertificate: opt(v.idpCertificate) }
-          : { protocol: 'oidc' as const, name: v.name, issuer: v.issuer, clientId: v.clientId, clientSecret: v.clientSecret, ...(v.scopes.length ? { scopes: v.scopes } : {}) };
+          ? {
+              protocol: 'saml' as const,
+              name: v.name,
+              metadataUrl: opt(v.metadataUrl),
+              metadataXml: opt(v.metadataXml),
+              idpEntityId: opt(v.idpEntityId),
+              idpSsoUrl: opt(v.idpSsoUrl),
+              idpCertificate: opt(v.idpCertificate),
+            }
+          : {
+              protocol: 'oidc' as const,
+              name: v.name,
+              issuer: v.issuer,
+              clientId: v.clientId,
+              clientSecret: v.clientSecret,
+              ...(v.scopes.length ? { scopes: v.scopes } : {}),
+            };
       return call(api.POST('/api/v1/clinics/{clinicId}/sso/connections', { params: { path: { clinicId } }, body: body as never }));
     },
     onSuccess: () => {
@@ -253,7 +373,14 @@ function NewConnection({ onClose }: { onClose: () => void }) {
               {error}
             </Alert>
           )}
-          <SegmentedControl data={[{ value: 'saml', label: 'SAML 2.0' }, { value: 'oidc', label: 'OpenID Connect' }]} {...form.getInputProps('protocol')} aria-label={t('sso.protocol')} />
+          <SegmentedControl
+            data={[
+              { value: 'saml', label: 'SAML 2.0' },
+              { value: 'oidc', label: 'OpenID Connect' },
+            ]}
+            {...form.getInputProps('protocol')}
+            aria-label={t('sso.protocol')}
+          />
           <TextInput label={t('field.name')} placeholder="Okta" required {...form.getInputProps('name')} />
           {v.protocol === 'saml' ? (
             <>
@@ -264,7 +391,14 @@ function NewConnection({ onClose }: { onClose: () => void }) {
               </Text>
               <TextInput label={t('sso.idpEntityId')} {...form.getInputProps('idpEntityId')} />
               <TextInput label={t('sso.idpSsoUrl')} {...form.getInputProps('idpSsoUrl')} />
-              <Textarea label={t('sso.idpCertificate')} placeholder="-----BEGIN CERTIFICATE-----" autosize minRows={2} maxRows={8} {...form.getInputProps('idpCertificate')} />
+              <Textarea
+                label={t('sso.idpCertificate')}
+                placeholder="-----BEGIN CERTIFICATE-----"
+                autosize
+                minRows={2}
+                maxRows={8}
+                {...form.getInputProps('idpCertificate')}
+              />
             </>
           ) : (
             <>

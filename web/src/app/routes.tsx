@@ -23,10 +23,38 @@ export function AppRoutes() {
         <Route path="/sign-in/sso" element={<SsoCallback />} />
         <Route path="/c/:slug/sign-in" element={<SignInPage />} />
         <Route path="/invitation/:token" element={<InvitationPage />} />
-        <Route path="/clinics" element={<SignedIn><ClinicPicker /></SignedIn>} />
-        <Route path="/account" element={<SignedIn><AccountPage /></SignedIn>} />
-        <Route path="/c/:slug/*" element={<SignedIn><ClinicLayout /></SignedIn>} />
-        <Route path="/operator/*" element={<SignedIn><OperatorLayout /></SignedIn>} />
+        <Route
+          path="/clinics"
+          element={
+            <SignedIn>
+              <ClinicPicker />
+            </SignedIn>
+          }
+        />
+        <Route
+          path="/account"
+          element={
+            <SignedIn>
+              <AccountPage />
+            </SignedIn>
+          }
+        />
+        <Route
+          path="/c/:slug/*"
+          element={
+            <SignedIn>
+              <ClinicLayout />
+            </SignedIn>
+          }
+        />
+        <Route
+          path="/operator/*"
+          element={
+            <SignedIn>
+              <OperatorLayout />
+            </SignedIn>
+          }
+        />
         <Route path="*" element={<NotFoundPage />} />
       </Routes>
     </Suspense>

@@ -1,6 +1,5 @@
 import {
   createTheme,
-
   defaultVariantColorsResolver,
   type CSSVariablesResolver,
   type MantineColorsTuple,
@@ -35,7 +34,13 @@ const base = (closeLabel: string): MantineThemeOverride => ({
 
 export function platformTheme(closeLabel: string): MantineThemeOverride {
   const brand = shades(PLATFORM_PRIMARY);
-  return createTheme({ ...base(closeLabel), primaryColor: 'brand', primaryShade: 6, colors: { ...base(closeLabel).colors, brand }, variantColorResolver: readable(null) });
+  return createTheme({
+    ...base(closeLabel),
+    primaryColor: 'brand',
+    primaryShade: 6,
+    colors: { ...base(closeLabel).colors, brand },
+    variantColorResolver: readable(null),
+  });
 }
 
 export function clinicTheme(b: Branding, closeLabel: string): MantineThemeOverride {
@@ -59,7 +64,8 @@ export const cssVariables =
       '--mantine-color-anchor': darkText(brand),
       '--mantine-primary-color-light-color': darkText(brand),
     };
-    for (const [name, palette] of Object.entries(theme.colors)) light[`--mantine-color-${name}-text`] = darkText(name === 'brand' ? brand : palette[9]!);
+    for (const [name, palette] of Object.entries(theme.colors))
+      light[`--mantine-color-${name}-text`] = darkText(name === 'brand' ? brand : palette[9]!);
     return { variables: {}, light, dark: {} };
   };
 
@@ -75,7 +81,12 @@ function readable(onPrimary: string | null): VariantColorsResolver {
       case 'filled': {
         if (primary) return { ...colors, color: onPrimary ?? '#ffffff' };
         const dark = contrast(palette[9]!, '#ffffff') >= 4.5;
-        return { ...colors, background: dark ? palette[9]! : palette[6]!, hover: dark ? palette[8]! : palette[7]!, color: dark ? '#ffffff' : '#000000' };
+        return {
+          ...colors,
+          background: dark ? palette[9]! : palette[6]!,
+          hover: dark ? palette[8]! : palette[7]!,
+          color: dark ? '#ffffff' : '#000000',
+        };
       }
       case 'light':
         // Mantine's tints are translucent; these are solid, so the contrast checked above is the one shown.
@@ -92,7 +103,18 @@ function readable(onPrimary: string | null): VariantColorsResolver {
 }
 
 function shades(hex: string): MantineColorsTuple {
-  return [mix(hex, '#ffffff', 0.92), mix(hex, '#ffffff', 0.82), mix(hex, '#ffffff', 0.66), mix(hex, '#ffffff', 0.5), mix(hex, '#ffffff', 0.34), mix(hex, '#ffffff', 0.16), hex, mix(hex, '#000000', 0.12), mix(hex, '#000000', 0.24), mix(hex, '#000000', 0.36)] as unknown as MantineColorsTuple;
+  return [
+    mix(hex, '#ffffff', 0.92),
+    mix(hex, '#ffffff', 0.82),
+    mix(hex, '#ffffff', 0.66),
+    mix(hex, '#ffffff', 0.5),
+    mix(hex, '#ffffff', 0.34),
+    mix(hex, '#ffffff', 0.16),
+    hex,
+    mix(hex, '#000000', 0.12),
+    mix(hex, '#000000', 0.24),
+    mix(hex, '#000000', 0.36),
+  ] as unknown as MantineColorsTuple;
 }
 
 /** The colour, darkened until it reads on white and on a light tint of itself, hovered too (5:1, room over AA). */
@@ -105,7 +127,13 @@ function darkText(hex: string): string {
 function mix(a: string, b: string, amount: number): string {
   const pa = rgb(a);
   const pb = rgb(b);
-  return `#${pa.map((v, i) => Math.round(v + (pb[i]! - v) * amount).toString(16).padStart(2, '0')).join('')}`;
+  return `#${pa
+    .map((v, i) =>
+      Math.round(v + (pb[i]! - v) * amount)
+        .toString(16)
+        .padStart(2, '0'),
+    )
+    .join('')}`;
 }
 
 function rgb(hex: string): [number, number, number] {
@@ -123,4 +151,3 @@ function contrast(a: string, b: string): number {
   const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x) as [number, number];
   return (hi + 0.05) / (lo + 0.05);
 }
-

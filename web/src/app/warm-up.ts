@@ -34,7 +34,11 @@ export function warmUp(queryClient: QueryClient, path: string): void {
 
 /** The clinic's "what may I do here", then, for a provider opening their day, the day itself and its patients. */
 async function warmClinic(queryClient: QueryClient, token: string, slug: string, path: string): Promise<void> {
-  const clinicId = knownClinicId(slug) ?? (await queryClient.fetchQuery({ queryKey: ['me', token], queryFn: fetchMe, staleTime: 60_000 })).memberships.find((m) => m.clinicSlug === slug)?.clinicId;
+  const clinicId =
+    knownClinicId(slug) ??
+    (await queryClient.fetchQuery({ queryKey: ['me', token], queryFn: fetchMe, staleTime: 60_000 })).memberships.find(
+      (m) => m.clinicSlug === slug,
+    )?.clinicId;
   if (!clinicId) return;
   const self = await queryClient.fetchQuery({
     queryKey: ['clinic-self', clinicId],
@@ -46,6 +50,14 @@ async function warmClinic(queryClient: QueryClient, token: string, slug: string,
   if (!daySchedule || !self.providerId || !self.permissions.includes('schedule.read')) return;
   if (self.permissions.includes('provider.read')) void queryClient.prefetchQuery(queries.providers(clinicId));
   void queryClient.prefetchQuery(queries.appointmentTypes(clinicId));
-  const day = await queryClient.fetchQuery(queries.appointments(clinicId, self.providerId, params.get('date') ?? today(), 1, Intl.DateTimeFormat().resolvedOptions().timeZone));
-  if (day.items.length && self.permissions.includes('patient.read')) await queryClient.prefetchQuery(queries.patientsByIds(clinicId, day.items.map((a) => a.patientId)));
+  const day = await queryClient.fetchQuery(
+    queries.appointments(clinicId, self.providerId, params.get('date') ?? today(), 1, Intl.DateTimeFormat().resolvedOptions().timeZone),
+  );
+  if (day.items.length && self.permissions.includes('patient.read'))
+    await queryClient.prefetchQuery(
+      queries.patientsByIds(
+        clinicId,
+        day.items.map((a) => a.patientId),
+      ),
+    );
 }

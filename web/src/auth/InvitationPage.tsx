@@ -35,7 +35,9 @@ export default function InvitationPage() {
             {t('invite.invalidTitle')}
           </Title>
           <Alert color="yellow" variant="light" role="alert">
-            {invitation.error instanceof ApiProblem && invitation.error.status === 404 ? t('invite.invalid') : problemText(invitation.error, t)}
+            {invitation.error instanceof ApiProblem && invitation.error.status === 404
+              ? t('invite.invalid')
+              : problemText(invitation.error, t)}
           </Alert>
           <Button component={Link} to="/sign-in" variant="default">
             {t('signIn.tryAgain')}
@@ -61,7 +63,8 @@ function Accept({ token, invitation }: { token: string; invitation: Invitation }
   const [error, setError] = useState<string | null>(null);
   const form = useForm({ initialValues: { name: invitation.name, password: '', confirm: '' } });
   const accept = useMutation({
-    mutationFn: (body: { password?: string; name?: string }) => call(api.POST('/api/v1/invitations/{token}/accept', { params: { path: { token } }, body })),
+    mutationFn: (body: { password?: string; name?: string }) =>
+      call(api.POST('/api/v1/invitations/{token}/accept', { params: { path: { token } }, body })),
     onSuccess: (r) => {
       if (r.session) begin(r.session);
       void queryClient.invalidateQueries({ queryKey: ['me'] });
@@ -79,7 +82,11 @@ function Accept({ token, invitation }: { token: string; invitation: Invitation }
           {t('invite.title', { clinic: invitation.clinic.name })}
         </Title>
         <Text c="dimmed" size="sm">
-          {t('invite.lead', { role: role(invitation.role, invitation.roleName), email: invitation.email, date: date(invitation.expiresAt) })}
+          {t('invite.lead', {
+            role: role(invitation.role, invitation.roleName),
+            email: invitation.email,
+            date: date(invitation.expiresAt),
+          })}
         </Text>
       </Stack>
       {error && (
@@ -114,7 +121,13 @@ function Accept({ token, invitation }: { token: string; invitation: Invitation }
           <Stack gap="sm">
             <TextInput label={t('field.email')} value={invitation.email} readOnly />
             <TextInput label={t('field.name')} required {...form.getInputProps('name')} />
-            <PasswordInput label={t('invite.password')} description={t('invite.passwordHint')} autoComplete="new-password" required {...form.getInputProps('password')} />
+            <PasswordInput
+              label={t('invite.password')}
+              description={t('invite.passwordHint')}
+              autoComplete="new-password"
+              required
+              {...form.getInputProps('password')}
+            />
             <PasswordInput label={t('invite.confirm')} autoComplete="new-password" required {...form.getInputProps('confirm')} />
             <Button type="submit" size="md" loading={accept.isPending}>
               {t('invite.create')}

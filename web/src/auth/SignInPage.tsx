@@ -71,7 +71,13 @@ function SignIn({ clinic }: { clinic: PublicClinic | undefined }) {
           </Alert>
         )}
         {step.kind === 'password' && (
-          <PasswordStep onSignedIn={finish} onSecondFactor={(challenge) => setStep({ kind: 'second', challenge, recovery: false })} onSso={() => setStep({ kind: 'sso' })} clinic={clinic} next={next} />
+          <PasswordStep
+            onSignedIn={finish}
+            onSecondFactor={(challenge) => setStep({ kind: 'second', challenge, recovery: false })}
+            onSso={() => setStep({ kind: 'sso' })}
+            clinic={clinic}
+            next={next}
+          />
         )}
         {step.kind === 'second' && (
           <SecondFactorStep
@@ -141,7 +147,13 @@ function PasswordStep({
       {clinic && connections.length > 0 ? (
         <Stack gap="xs">
           {connections.map((c) => (
-            <Button key={c.id} component="a" href={c.loginUrl + (c.loginUrl.includes('?') ? '&' : '?') + `returnTo=${encodeURIComponent(ssoReturn(next))}`} variant="default" fullWidth>
+            <Button
+              key={c.id}
+              component="a"
+              href={`${c.loginUrl + (c.loginUrl.includes('?') ? '&' : '?')}returnTo=${encodeURIComponent(ssoReturn(next))}`}
+              variant="default"
+              fullWidth
+            >
               {t('signIn.ssoWith', { name: c.name })}
             </Button>
           ))}
@@ -199,7 +211,14 @@ function SecondFactorStep({
           </Alert>
         )}
         {recovery ? (
-          <TextInput label={t('signIn.recovery.label')} value={code} onChange={(e) => setCode(e.currentTarget.value)} autoComplete="off" autoFocus required />
+          <TextInput
+            label={t('signIn.recovery.label')}
+            value={code}
+            onChange={(e) => setCode(e.currentTarget.value)}
+            autoComplete="off"
+            autoFocus
+            required
+          />
         ) : (
           <Box>
             <Text component="label" htmlFor="totp" size="sm" fw={500} mb={6} display="block">
@@ -278,11 +297,19 @@ export function SignInFrame({ clinic, children }: { clinic: PublicClinic | undef
     document.title = `${t('signIn.title')} · ${clinic?.displayName ?? 'Polyclinic'}`;
   }, [clinic, t]);
   return (
-    <Box component="main" mih="100vh" style={{ display: 'grid', gridTemplateColumns: 'minmax(0, 1fr)', background: 'var(--pc-surface)' }} className="pc-signin">
+    <Box
+      component="main"
+      mih="100vh"
+      style={{ display: 'grid', gridTemplateColumns: 'minmax(0, 1fr)', background: 'var(--pc-surface)' }}
+      className="pc-signin"
+    >
       <Box
         className="pc-signin-brand"
         p={{ base: 'lg', md: 48 }}
-        style={{ background: 'linear-gradient(160deg, var(--mantine-primary-color-filled), var(--mantine-primary-color-8, var(--mantine-primary-color-filled)))' }}
+        style={{
+          background:
+            'linear-gradient(160deg, var(--mantine-primary-color-filled), var(--mantine-primary-color-8, var(--mantine-primary-color-filled)))',
+        }}
       >
         <Stack justify="space-between" h="100%" gap="xl">
           <BrandMark size="lg" inverted />
@@ -329,7 +356,7 @@ function signInError(err: unknown, t: ReturnType<typeof useI18n>['t']): string {
 
 /** Only a path inside the app may follow a sign-in (never another origin). */
 function safeNext(next: string | null): string | null {
-  return next && next.startsWith('/') && !next.startsWith('//') ? next : null;
+  return next?.startsWith('/') && !next.startsWith('//') ? next : null;
 }
 
 const ssoReturn = (next: string | null) => {

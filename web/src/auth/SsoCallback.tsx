@@ -31,21 +31,18 @@ export function SsoCallback() {
     const test = params.get('test') === '1';
     window.history.replaceState(null, '', window.location.pathname);
     if (!code) return setError(new Error(t('signIn.ssoMissingCode')));
-    redeemSsoCode(code).then(
-      async (signedIn) => {
-        // A clinic admin's test sign-in: show who the IdP said this is and what they got, then end that session at
-        // once; the admin's own session is not touched.
-        if (test) {
-          await call(api.POST('/api/v1/auth/logout', { headers: { authorization: `Bearer ${signedIn.token}` } })).catch(() => {});
-          return setTested(signedIn);
-        }
-        queryClient.clear();
-        begin(signedIn);
-        navigate(next && next.startsWith('/') && !next.startsWith('//') ? next : '/', { replace: true });
-      },
-      setError,
-    );
-  }, []);
+    redeemSsoCode(code).then(async (signedIn) => {
+      // A clinic admin's test sign-in: show who the IdP said this is and what they got, then end that session at
+      // once; the admin's own session is not touched.
+      if (test) {
+        await call(api.POST('/api/v1/auth/logout', { headers: { authorization: `Bearer ${signedIn.token}` } })).catch(() => {});
+        return setTested(signedIn);
+      }
+      queryClient.clear();
+      begin(signedIn);
+      navigate(next?.startsWith('/') && !next.startsWith('//') ? next : '/', { replace: true });
+    }, setError);
+  }, [t, queryClient.clear, params.get, navigate]);
   if (tested)
     return (
       <SignInFrame clinic={undefined}>

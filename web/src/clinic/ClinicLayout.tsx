@@ -173,7 +173,10 @@ function ClinicShell({ ctx }: { ctx: ClinicContextValue }) {
                         component={RouterLink}
                         to={ctx.path(i.to)}
                         label={t(i.label)}
-                        active={location.pathname.startsWith(ctx.path(i.to)) || i.children?.some((c) => matches(location.pathname, ctx.path(c.path)))}
+                        active={
+                          location.pathname.startsWith(ctx.path(i.to)) ||
+                          i.children?.some((c) => matches(location.pathname, ctx.path(c.path)))
+                        }
                         onClick={close}
                         style={{ borderRadius: 8 }}
                       />

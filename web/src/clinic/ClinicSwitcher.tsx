@@ -14,14 +14,24 @@ export function ClinicSwitcher({ current }: { current: string }) {
   return (
     <Menu position="bottom-end" width={260}>
       <Menu.Target>
-        <Button variant="default" size="sm" rightSection={<span aria-hidden="true">▾</span>} aria-label={t('switcher.label', { clinic: here?.clinicName ?? '' })}>
+        <Button
+          variant="default"
+          size="sm"
+          rightSection={<span aria-hidden="true">▾</span>}
+          aria-label={t('switcher.label', { clinic: here?.clinicName ?? '' })}
+        >
           {here?.clinicName ?? t('switcher.choose')}
         </Button>
       </Menu.Target>
       <Menu.Dropdown>
         <Menu.Label>{t('switcher.title')}</Menu.Label>
         {memberships.map((m) => (
-          <Menu.Item key={m.clinicId} onClick={() => navigate(`/c/${m.clinicSlug}`)} aria-current={m.clinicSlug === current ? 'true' : undefined} fw={m.clinicSlug === current ? 700 : 400}>
+          <Menu.Item
+            key={m.clinicId}
+            onClick={() => navigate(`/c/${m.clinicSlug}`)}
+            aria-current={m.clinicSlug === current ? 'true' : undefined}
+            fw={m.clinicSlug === current ? 700 : 400}
+          >
             {m.clinicName}
           </Menu.Item>
         ))}

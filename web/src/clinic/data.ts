@@ -3,7 +3,9 @@ import { api, call } from '../api/client';
 import type { paths } from '../api/schema';
 import { useClinic } from './context';
 
-type Json<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends { responses: { 200: { content: { 'application/json': infer T } } } }
+type Json<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends {
+  responses: { 200: { content: { 'application/json': infer T } } };
+}
   ? T
   : paths[P][M] extends { responses: { 201: { content: { 'application/json': infer T } } } }
     ? T
@@ -35,7 +37,12 @@ export const queries = {
   /** A provider's appointments from a local date, for some days, in the viewer's time zone. */
   appointments: (clinicId: string, providerId: string, from: string, days: number, tz: string) => ({
     queryKey: [clinicId, 'appointments', providerId, from, days, tz],
-    queryFn: () => call(api.GET('/api/v1/clinics/{clinicId}/appointments', { params: { path: { clinicId }, query: { providerId, date: from, days, tz, limit: 200 } } })),
+    queryFn: () =>
+      call(
+        api.GET('/api/v1/clinics/{clinicId}/appointments', {
+          params: { path: { clinicId }, query: { providerId, date: from, days, tz, limit: 200 } },
+        }),
+      ),
   }),
   /** Patients by id (names for a calendar or a list), read 50 at a time. */
   patientsByIds: (clinicId: string, ids: readonly string[]) => {
@@ -46,7 +53,13 @@ export const queries = {
         const batches = [];
         for (let i = 0; i < unique.length; i += 50) batches.push(unique.slice(i, i + 50));
         const pages = await Promise.all(
-          batches.map((batch) => call(api.GET('/api/v1/clinics/{clinicId}/patients', { params: { path: { clinicId }, query: { ids: batch.join(','), limit: 50 } } }))),
+          batches.map((batch) =>
+            call(
+              api.GET('/api/v1/clinics/{clinicId}/patients', {
+                params: { path: { clinicId }, query: { ids: batch.join(','), limit: 50 } },
+              }),
+            ),
+          ),
         );
         return new Map(pages.flatMap((page) => page.items).map((p) => [p.id, p]));
       },
@@ -76,12 +89,14 @@ export function usePatient(patientId: string | undefined) {
   const { clinicId } = useClinic();
   return useQuery({
     queryKey: [clinicId, 'patient', patientId],
-    queryFn: () => call(api.GET('/api/v1/clinics/{clinicId}/patients/{patientId}', { params: { path: { clinicId, patientId: patientId! } } })),
+    queryFn: () =>
+      call(api.GET('/api/v1/clinics/{clinicId}/patients/{patientId}', { params: { path: { clinicId, patientId: patientId! } } })),
     enabled: Boolean(patientId),
   });
 }
 
-export const patientName = (p: Pick<Patient, 'givenName' | 'familyName'> | undefined): string => (p ? `${p.givenName} ${p.familyName}` : '…');
+export const patientName = (p: Pick<Patient, 'givenName' | 'familyName'> | undefined): string =>
+  p ? `${p.givenName} ${p.familyName}` : '…';
 
 /** Age in whole years on a day, from a birth date (YYYY-MM-DD). */
 export function ageOn(birthDate: string, today = new Date()): number {

@@ -22,7 +22,12 @@ export default function AppointmentPage() {
   const { clinicId } = useClinic();
   const appointment = useQuery({
     queryKey: [clinicId, 'appointment', appointmentId],
-    queryFn: () => call(api.GET('/api/v1/clinics/{clinicId}/appointments/{appointmentId}', { params: { path: { clinicId, appointmentId: appointmentId! } } })),
+    queryFn: () =>
+      call(
+        api.GET('/api/v1/clinics/{clinicId}/appointments/{appointmentId}', {
+          params: { path: { clinicId, appointmentId: appointmentId! } },
+        }),
+      ),
   });
   if (appointment.isPending) return <LoadingState />;
   if (appointment.error instanceof ApiProblem && appointment.error.status === 404) return <NotFoundPage />;
@@ -41,7 +46,10 @@ function AppointmentView({ a }: { a: Appointment }) {
   const provider = providers.data?.items.find((p) => p.id === a.providerId);
   const history = useQuery({
     queryKey: [clinicId, 'appointment', a.id, 'history', a.version],
-    queryFn: () => call(api.GET('/api/v1/clinics/{clinicId}/appointments/{appointmentId}/history', { params: { path: { clinicId, appointmentId: a.id } } })),
+    queryFn: () =>
+      call(
+        api.GET('/api/v1/clinics/{clinicId}/appointments/{appointmentId}/history', { params: { path: { clinicId, appointmentId: a.id } } }),
+      ),
   });
   const updated = (next: Appointment) => {
     queryClient.setQueryData([clinicId, 'appointment', a.id], next);
@@ -50,7 +58,11 @@ function AppointmentView({ a }: { a: Appointment }) {
   };
   const status = useMutation({
     mutationFn: (action: 'check-in' | 'no-show') =>
-      call(api.POST(`/api/v1/clinics/{clinicId}/appointments/{appointmentId}/${action}`, { params: { path: { clinicId, appointmentId: a.id } } })),
+      call(
+        api.POST(`/api/v1/clinics/{clinicId}/appointments/{appointmentId}/${action}`, {
+          params: { path: { clinicId, appointmentId: a.id } },
+        }),
+      ),
     onSuccess: updated,
   });
   const writable = can('schedule.write') && (a.status === 'booked' || a.status === 'checked_in');
@@ -98,14 +110,21 @@ function AppointmentView({ a }: { a: Appointment }) {
                     {t('appointment.cancel')}
                   </Button>
                   {a.status === 'booked' && (
-                    <Button variant="subtle" color="orange" onClick={() => status.mutate('no-show')} loading={status.isPending && status.variables === 'no-show'}>
+                    <Button
+                      variant="subtle"
+                      color="orange"
+                      onClick={() => status.mutate('no-show')}
+                      loading={status.isPending && status.variables === 'no-show'}
+                    >
                       {t('appointment.noShow')}
                     </Button>
                   )}
                 </Group>
               ) : (
                 <Text size="sm" c="dimmed">
-                  {a.cancellation ? t('appointment.cancelledBecause', { reason: t(`cancel.${a.cancellation.reasonCode as (typeof REASONS)[number]}`) }) : t('appointment.noActions')}
+                  {a.cancellation
+                    ? t('appointment.cancelledBecause', { reason: t(`cancel.${a.cancellation.reasonCode as (typeof REASONS)[number]}`) })
+                    : t('appointment.noActions')}
                 </Text>
               )}
             </Stack>
@@ -132,7 +151,9 @@ function AppointmentView({ a }: { a: Appointment }) {
                         {date(h.toStartsAt)} {time(h.toStartsAt)}
                       </Text>
                     )}
-                    {h.toStatus && h.change === 'status_changed' && <Text size="sm">{statusLabel(t, h.toStatus as Appointment['status'])}</Text>}
+                    {h.toStatus && h.change === 'status_changed' && (
+                      <Text size="sm">{statusLabel(t, h.toStatus as Appointment['status'])}</Text>
+                    )}
                   </Timeline.Item>
                 ))}
               </Timeline>
@@ -158,7 +179,11 @@ function RescheduleModal({ a, onClose, onDone }: { a: Appointment; onClose: () =
       call(
         api.POST('/api/v1/clinics/{clinicId}/appointments/{appointmentId}/reschedule', {
           params: { path: { clinicId, appointmentId: a.id } },
-          body: { startsAt: slot!.startsAt, timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone, ...(providerId !== a.providerId ? { providerId: providerId! } : {}) },
+          body: {
+            startsAt: slot!.startsAt,
+            timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+            ...(providerId !== a.providerId ? { providerId: providerId! } : {}),
+          },
         }),
       ),
     onSuccess: (x) => {
@@ -178,7 +203,13 @@ function RescheduleModal({ a, onClose, onDone }: { a: Appointment; onClose: () =
             onChange={(v) => (setProviderId(v), setSlot(null))}
             allowDeselect={false}
           />
-          <DatePickerInput label={t('schedule.date')} value={date} onChange={(v) => (setDate(v ? String(v).slice(0, 10) : null), setSlot(null))} minDate={new Date()} valueFormat="ll" />
+          <DatePickerInput
+            label={t('schedule.date')}
+            value={date}
+            onChange={(v) => (setDate(v ? String(v).slice(0, 10) : null), setSlot(null))}
+            minDate={new Date()}
+            valueFormat="ll"
+          />
         </Group>
         <SlotPicker providerId={providerId} type={a.appointmentType} date={date} selected={slot?.startsAt ?? null} onPick={setSlot} />
         {move.isError && (
@@ -220,7 +251,13 @@ function CancelModal({ a, onClose, onDone }: { a: Appointment; onClose: () => vo
   return (
     <Modal opened onClose={onClose} title={t('appointment.cancel')}>
       <Stack>
-        <Select label={t('field.reason')} data={REASONS.map((r) => ({ value: r, label: t(`cancel.${r}`) }))} value={reason} onChange={setReason} allowDeselect={false} />
+        <Select
+          label={t('field.reason')}
+          data={REASONS.map((r) => ({ value: r, label: t(`cancel.${r}`) }))}
+          value={reason}
+          onChange={setReason}
+          allowDeselect={false}
+        />
         <Textarea label={t('appointment.cancelNote')} value={note} onChange={(e) => setNote(e.currentTarget.value)} maxLength={500} />
         {cancel.isError && (
           <Alert color="red" variant="light" role="alert">

@@ -32,7 +32,7 @@ export default function BookingPage() {
   const [date, setDate] = useState<string | null>(today());
   const [slot, setSlot] = useState<Slot | null>(null);
   // One key per booking attempt: it changes only when what is being booked changes.
-  const key = useMemo(() => idempotencyKey(), [patientId, providerId, type, slot?.startsAt]);
+  const key = useMemo(() => idempotencyKey(), []);
   const chosenType = type ?? types.data?.items[0]?.key ?? null;
 
   const book = useMutation({
@@ -40,7 +40,13 @@ export default function BookingPage() {
       call(
         api.POST('/api/v1/clinics/{clinicId}/appointments', {
           params: { path: { clinicId }, header: { 'idempotency-key': key } },
-          body: { patientId: patientId!, providerId: providerId!, appointmentType: chosenType!, startsAt: slot!.startsAt, timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone },
+          body: {
+            patientId: patientId!,
+            providerId: providerId!,
+            appointmentType: chosenType!,
+            startsAt: slot!.startsAt,
+            timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+          },
         }),
       ),
     onSuccess: (a) => {
@@ -89,7 +95,13 @@ export default function BookingPage() {
                 disabled={providers.isPending}
                 nothingFoundMessage={t('schedule.noProviders')}
               />
-              <DatePickerInput label={t('schedule.date')} value={date} onChange={(v) => (setDate(v ? String(v).slice(0, 10) : null), setSlot(null))} minDate={new Date()} valueFormat="ll" />
+              <DatePickerInput
+                label={t('schedule.date')}
+                value={date}
+                onChange={(v) => (setDate(v ? String(v).slice(0, 10) : null), setSlot(null))}
+                minDate={new Date()}
+                valueFormat="ll"
+              />
             </Stack>
           </Paper>
         </Grid.Col>

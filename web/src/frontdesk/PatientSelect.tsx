@@ -8,7 +8,15 @@ import { patientName, usePatient } from '../clinic/data';
 import { useI18n } from '../i18n/i18n';
 
 /** Picks a patient by typing their name or MRN (the API's search), showing birth dates to tell namesakes apart. */
-export function PatientSelect({ value, onChange, error }: { value: string | null; onChange: (id: string | null) => void; error?: string | undefined }) {
+export function PatientSelect({
+  value,
+  onChange,
+  error,
+}: {
+  value: string | null;
+  onChange: (id: string | null) => void;
+  error?: string | undefined;
+}) {
   const { t, calendarDate } = useI18n();
   const { clinicId } = useClinic();
   const [search, setSearch] = useState('');
@@ -21,7 +29,8 @@ export function PatientSelect({ value, onChange, error }: { value: string | null
   });
   const options = new Map<string, string>();
   if (chosen.data) options.set(chosen.data.id, `${patientName(chosen.data)} · ${calendarDate(chosen.data.birthDate)}`);
-  for (const p of found.data?.items ?? []) options.set(p.id, `${patientName(p)} · ${calendarDate(p.birthDate)}${p.mrn ? ` · ${p.mrn}` : ''}`);
+  for (const p of found.data?.items ?? [])
+    options.set(p.id, `${patientName(p)} · ${calendarDate(p.birthDate)}${p.mrn ? ` · ${p.mrn}` : ''}`);
   return (
     <Select
       label={t('book.patient')}

@@ -24,7 +24,8 @@ export default function ProviderHoursPage() {
   const { clinicId } = useClinic();
   const provider = useQuery({
     queryKey: [clinicId, 'provider', providerId],
-    queryFn: () => call(api.GET('/api/v1/clinics/{clinicId}/providers/{providerId}', { params: { path: { clinicId, providerId: providerId! } } })),
+    queryFn: () =>
+      call(api.GET('/api/v1/clinics/{clinicId}/providers/{providerId}', { params: { path: { clinicId, providerId: providerId! } } })),
   });
   const availability = useQuery({
     queryKey: [clinicId, 'availability', providerId],
@@ -38,7 +39,9 @@ export default function ProviderHoursPage() {
   if (provider.isPending || availability.isPending) return <LoadingState />;
   if (provider.error instanceof ApiProblem && provider.error.status === 404) return <NotFoundPage />;
   if (provider.isError || availability.isError)
-    return <ErrorState error={provider.error ?? availability.error} onRetry={() => (void provider.refetch(), void availability.refetch())} />;
+    return (
+      <ErrorState error={provider.error ?? availability.error} onRetry={() => (void provider.refetch(), void availability.refetch())} />
+    );
   return <Hours provider={provider.data} availability={availability.data} />;
 }
 
@@ -103,12 +106,27 @@ function Hours({ provider, availability }: { provider: Provider; availability: A
                         window={w}
                         disabled={!editable}
                         label={t(`weekday.${day}`)}
-                        onChange={(next) => setDay(day, weekly[day].map((x, j) => (j === i ? next : x)))}
-                        onRemove={() => setDay(day, weekly[day].filter((_, j) => j !== i))}
+                        onChange={(next) =>
+                          setDay(
+                            day,
+                            weekly[day].map((x, j) => (j === i ? next : x)),
+                          )
+                        }
+                        onRemove={() =>
+                          setDay(
+                            day,
+                            weekly[day].filter((_, j) => j !== i),
+                          )
+                        }
                       />
                     ))}
                     {editable && weekly[day].length > 0 && (
-                      <Button variant="subtle" size="compact-xs" w="fit-content" onClick={() => setDay(day, [...weekly[day], { start: '13:00', end: '17:00' }])}>
+                      <Button
+                        variant="subtle"
+                        size="compact-xs"
+                        w="fit-content"
+                        onClick={() => setDay(day, [...weekly[day], { start: '13:00', end: '17:00' }])}
+                      >
                         {t('hours.addWindow')}
                       </Button>
                     )}
@@ -144,7 +162,14 @@ function Hours({ provider, availability }: { provider: Provider; availability: A
                   {
                     accessor: 'windows',
                     title: t('hours.hours'),
-                    render: (o) => (o.available ? o.windows.map((w) => `${w.start}–${w.end}`).join(', ') : <Badge color="gray" variant="light">{t('hours.unavailable')}</Badge>),
+                    render: (o) =>
+                      o.available ? (
+                        o.windows.map((w) => `${w.start}–${w.end}`).join(', ')
+                      ) : (
+                        <Badge color="gray" variant="light">
+                          {t('hours.unavailable')}
+                        </Badge>
+                      ),
                   },
                   ...(editable
                     ? [
@@ -166,13 +191,37 @@ function Hours({ provider, availability }: { provider: Provider; availability: A
   );
 }
 
-function WindowRow({ window: w, disabled, label, onChange, onRemove }: { window: Window; disabled: boolean; label: string; onChange: (w: Window) => void; onRemove: () => void }) {
+function WindowRow({
+  window: w,
+  disabled,
+  label,
+  onChange,
+  onRemove,
+}: {
+  window: Window;
+  disabled: boolean;
+  label: string;
+  onChange: (w: Window) => void;
+  onRemove: () => void;
+}) {
   const { t } = useI18n();
   return (
     <Group gap="xs" wrap="nowrap">
-      <TimeInput value={w.start} onChange={(e) => onChange({ ...w, start: e.currentTarget.value })} disabled={disabled} aria-label={t('hours.from', { day: label })} w={120} />
+      <TimeInput
+        value={w.start}
+        onChange={(e) => onChange({ ...w, start: e.currentTarget.value })}
+        disabled={disabled}
+        aria-label={t('hours.from', { day: label })}
+        w={120}
+      />
       <Text size="sm">–</Text>
-      <TimeInput value={w.end} onChange={(e) => onChange({ ...w, end: e.currentTarget.value })} disabled={disabled} aria-label={t('hours.to', { day: label })} w={120} />
+      <TimeInput
+        value={w.end}
+        onChange={(e) => onChange({ ...w, end: e.currentTarget.value })}
+        disabled={disabled}
+        aria-label={t('hours.to', { day: label })}
+        w={120}
+      />
       {!disabled && (
         <ActionIcon variant="subtle" color="gray" onClick={onRemove} aria-label={t('hours.removeWindow')}>
           ×
@@ -204,10 +253,19 @@ function OverrideForm({ providerId, onSaved }: { providerId: string; onSaved: ()
   return (
     <Stack gap="xs">
       <Group align="flex-end" gap="sm">
-        <DatePickerInput label={t('schedule.date')} value={date} onChange={(v) => setDate(v ? String(v).slice(0, 10) : null)} minDate={new Date()} valueFormat="ll" w={180} />
+        <DatePickerInput
+          label={t('schedule.date')}
+          value={date}
+          onChange={(v) => setDate(v ? String(v).slice(0, 10) : null)}
+          minDate={new Date()}
+          valueFormat="ll"
+          w={180}
+        />
         <Switch label={t('hours.worksThatDay')} checked={available} onChange={(e) => setAvailable(e.currentTarget.checked)} mb={8} />
       </Group>
-      {available && <WindowRow window={window} disabled={false} label={date ?? ''} onChange={setWindow} onRemove={() => setAvailable(false)} />}
+      {available && (
+        <WindowRow window={window} disabled={false} label={date ?? ''} onChange={setWindow} onRemove={() => setAvailable(false)} />
+      )}
       {save.isError && (
         <Alert color="red" variant="light" role="alert">
           {problemText(save.error, t)}
@@ -224,7 +282,12 @@ function RemoveOverride({ providerId, date, onRemoved }: { providerId: string; d
   const { t } = useI18n();
   const { clinicId } = useClinic();
   const remove = useMutation({
-    mutationFn: () => call(api.DELETE('/api/v1/clinics/{clinicId}/providers/{providerId}/availability/overrides/{date}', { params: { path: { clinicId, providerId, date } } })),
+    mutationFn: () =>
+      call(
+        api.DELETE('/api/v1/clinics/{clinicId}/providers/{providerId}/availability/overrides/{date}', {
+          params: { path: { clinicId, providerId, date } },
+        }),
+      ),
     onSuccess: onRemoved,
   });
   return (

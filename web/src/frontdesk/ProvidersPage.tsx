@@ -50,7 +50,11 @@ export default function ProvidersPage() {
             {
               accessor: 'active',
               title: t('chart.status'),
-              render: (p) => <Badge variant="light" color={p.active ? 'teal' : 'gray'}>{p.active ? t('providers.active') : t('providers.inactive')}</Badge>,
+              render: (p) => (
+                <Badge variant="light" color={p.active ? 'teal' : 'gray'}>
+                  {p.active ? t('providers.active') : t('providers.inactive')}
+                </Badge>
+              ),
             },
           ]}
         />
@@ -71,14 +75,26 @@ function NewProviderModal({ onClose }: { onClose: () => void }) {
   });
   const zones = Intl.supportedValuesOf('timeZone');
   const form = useForm({
-    initialValues: { userId: null as string | null, displayName: '', specialty: '', licenceJurisdictions: [] as string[], timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone },
+    initialValues: {
+      userId: null as string | null,
+      displayName: '',
+      specialty: '',
+      licenceJurisdictions: [] as string[],
+      timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+    },
   });
   const create = useMutation({
     mutationFn: (v: typeof form.values) =>
       call(
         api.POST('/api/v1/clinics/{clinicId}/providers', {
           params: { path: { clinicId } },
-          body: { userId: v.userId ?? '', specialty: v.specialty, licenceJurisdictions: v.licenceJurisdictions, timeZone: v.timeZone, ...(v.displayName.trim() ? { displayName: v.displayName.trim() } : {}) },
+          body: {
+            userId: v.userId ?? '',
+            specialty: v.specialty,
+            licenceJurisdictions: v.licenceJurisdictions,
+            timeZone: v.timeZone,
+            ...(v.displayName.trim() ? { displayName: v.displayName.trim() } : {}),
+          },
         }),
       ),
     onSuccess: () => {
@@ -103,9 +119,18 @@ function NewProviderModal({ onClose }: { onClose: () => void }) {
             data={(members.data?.members ?? []).map((m) => ({ value: m.userId, label: `${m.name} · ${m.email}` }))}
             {...form.getInputProps('userId')}
           />
-          <TextInput label={t('providers.displayName')} description={t('providers.displayNameHint')} {...form.getInputProps('displayName')} />
+          <TextInput
+            label={t('providers.displayName')}
+            description={t('providers.displayNameHint')}
+            {...form.getInputProps('displayName')}
+          />
           <TextInput label={t('providers.specialty')} required {...form.getInputProps('specialty')} />
-          <TagsInput label={t('providers.licences')} description={t('providers.licencesHint')} required {...form.getInputProps('licenceJurisdictions')} />
+          <TagsInput
+            label={t('providers.licences')}
+            description={t('providers.licencesHint')}
+            required
+            {...form.getInputProps('licenceJurisdictions')}
+          />
           <Select label={t('providers.timeZone')} data={zones} searchable allowDeselect={false} {...form.getInputProps('timeZone')} />
           <Group justify="flex-end">
             <Button variant="default" onClick={onClose}>

@@ -31,7 +31,8 @@ export const de: Messages = {
   'field.reason': 'Begründung',
   'language.label': 'Sprache',
   'notFound.title': 'Nicht gefunden',
-  'notFound.body': 'Hier gibt es nichts für Sie. Die Adresse ist vielleicht vertippt oder gehört zu einer Praxis, deren Mitglied Sie nicht sind.',
+  'notFound.body':
+    'Hier gibt es nichts für Sie. Die Adresse ist vielleicht vertippt oder gehört zu einer Praxis, deren Mitglied Sie nicht sind.',
   'notFound.home': 'Zu meinem Arbeitsbereich',
   'signIn.title': 'Anmelden',
   'signIn.lead': 'Mit Ihrem Polyclinic-Konto oder der Anmeldung Ihrer Organisation.',
@@ -41,7 +42,8 @@ export const de: Messages = {
   'signIn.sso': 'Mit Ihrer Organisation anmelden',
   'signIn.ssoWith': 'Mit {name} anmelden',
   'signIn.ssoLead': 'Geben Sie Ihre dienstliche E-Mail ein: Wir leiten Sie zur Anmeldeseite Ihrer Organisation weiter.',
-  'signIn.ssoNotConfigured': 'Für diese E-Mail-Adresse ist keine Einmalanmeldung eingerichtet. Melden Sie sich stattdessen mit Ihrem Passwort an.',
+  'signIn.ssoNotConfigured':
+    'Für diese E-Mail-Adresse ist keine Einmalanmeldung eingerichtet. Melden Sie sich stattdessen mit Ihrem Passwort an.',
   'signIn.ssoFinishing': 'Anmeldung wird abgeschlossen …',
   'signIn.ssoFailed': 'Die Anmeldung wurde nicht abgeschlossen',
   'signIn.ssoMissingCode': 'Der Anmeldelink ist unvollständig. Beginnen Sie erneut auf der Anmeldeseite.',
@@ -56,7 +58,8 @@ export const de: Messages = {
   'signIn.secondFactor.title': 'Bestätigung in zwei Schritten',
   'signIn.secondFactor.lead': 'Geben Sie den 6-stelligen Code aus Ihrer Authenticator-App ein.',
   'signIn.secondFactor.label': 'Bestätigungscode',
-  'signIn.recovery.lead': 'Geben Sie einen der Wiederherstellungscodes ein, die Sie bei der Einrichtung gespeichert haben. Jeder gilt einmal.',
+  'signIn.recovery.lead':
+    'Geben Sie einen der Wiederherstellungscodes ein, die Sie bei der Einrichtung gespeichert haben. Jeder gilt einmal.',
   'signIn.recovery.label': 'Wiederherstellungscode',
   'signIn.verify': 'Bestätigen',
   'signIn.useRecovery': 'Wiederherstellungscode verwenden',
@@ -300,7 +303,8 @@ export const de: Messages = {
   'note.sign': 'Notiz signieren',
   'note.signNow': 'Signieren',
   'note.signConfirmTitle': 'Diese Notiz signieren?',
-  'note.signConfirm': 'Eine signierte Notiz lässt sich nicht mehr ändern. Spätere Korrekturen werden als Nachträge mit eigener Uhrzeit ergänzt.',
+  'note.signConfirm':
+    'Eine signierte Notiz lässt sich nicht mehr ändern. Spätere Korrekturen werden als Nachträge mit eigener Uhrzeit ergänzt.',
   'note.signedToast': 'Notiz signiert',
   'note.none': 'Zu dieser Behandlung gibt es noch keine Notiz',
   'note.another': 'Eigene Notiz zu dieser Behandlung ergänzen',
@@ -421,7 +425,8 @@ export const de: Messages = {
   'grants.none': 'Keine Zusatzrechte.',
   'grants.revoke': 'Entziehen',
   'roles.title': 'Rollen',
-  'roles.lead': 'Basisrollen bedeuten in jeder Praxis dasselbe; eigene Rollen leiten Sie ab, indem Sie Berechtigungen hinzufügen oder entfernen.',
+  'roles.lead':
+    'Basisrollen bedeuten in jeder Praxis dasselbe; eigene Rollen leiten Sie ab, indem Sie Berechtigungen hinzufügen oder entfernen.',
   'roles.derive': 'Rolle ableiten',
   'roles.base': 'Basisrolle',
   'roles.derivedFrom': 'Von {base}',
@@ -471,7 +476,8 @@ export const de: Messages = {
   'sso.previewDenied': 'Keine Rolle: Diese Person würde abgewiesen.',
   'sso.test': 'Anmeldung testen',
   'sso.testOk': 'Testanmeldung erfolgreich',
-  'sso.testOkBody': 'Der Identitätsanbieter hat diese Person angemeldet. Ihre Testsitzung ist bereits beendet; Ihre eigene bleibt unverändert.',
+  'sso.testOkBody':
+    'Der Identitätsanbieter hat diese Person angemeldet. Ihre Testsitzung ist bereits beendet; Ihre eigene bleibt unverändert.',
   'sso.testRole': 'Rolle: {role}',
   'sso.remove': 'Verbindung entfernen',
   'sso.removeTitle': '{name} entfernen?',
@@ -625,7 +631,8 @@ export const de: Messages = {
   'audit.outcome': 'Ergebnis',
   'audit.purpose': 'Zweck',
   'identityTrail.title': 'Identitätsprotokoll',
-  'identityTrail.lead': 'Anmeldungen, Fehlversuche, Änderungen an der Bestätigung in zwei Schritten, Rollen, Zusatzrechte, SSO und Verzeichnis.',
+  'identityTrail.lead':
+    'Anmeldungen, Fehlversuche, Änderungen an der Bestätigung in zwei Schritten, Rollen, Zusatzrechte, SSO und Verzeichnis.',
   'identityTrail.actor': 'Auslöser',
   'identityTrail.change': 'Änderung',
   'identityTrail.more': 'Mehr',
@@ -648,7 +655,8 @@ export const de: Messages = {
   'account.secretHint': 'Für Apps, die nicht scannen können',
   'account.confirm': 'Einschalten',
   'account.codesTitle': 'Ihre Wiederherstellungscodes',
-  'account.codesLead': 'Bewahren Sie diese sicher auf. Jeder meldet Sie einmal an, falls Ihr Telefon verloren geht. Sie werden nur jetzt angezeigt.',
+  'account.codesLead':
+    'Bewahren Sie diese sicher auf. Jeder meldet Sie einmal an, falls Ihr Telefon verloren geht. Sie werden nur jetzt angezeigt.',
   'account.codesSaved': 'Ich habe sie gespeichert',
   'account.proof': 'Aktueller Code oder ein Wiederherstellungscode',
   'account.proofHint': 'Nötig, um die Bestätigung in zwei Schritten zu ändern',
@@ -701,7 +709,8 @@ export const de: Messages = {
   'ops.fleet.openClinic': 'Praxis öffnen',
   'ops.clinic.facts': 'Wo sie liegt',
   'ops.clinic.export': 'Exportieren',
-  'ops.clinic.exportWarning': 'Das Archiv enthält alles, was der Praxis gehört, auch Patientendaten. Die Begründung wird im PHI-Protokoll der Praxis festgehalten.',
+  'ops.clinic.exportWarning':
+    'Das Archiv enthält alles, was der Praxis gehört, auch Patientendaten. Die Begründung wird im PHI-Protokoll der Praxis festgehalten.',
   'ops.clinic.exportReasonHint': 'Mindestens 10 Zeichen, z. B. „Kündigung vom 3. März“',
   'ops.clinic.download': 'Archiv herunterladen',
   'ops.clinic.changeTier': 'Stufe ändern',

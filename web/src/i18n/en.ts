@@ -736,7 +736,8 @@ export const en = {
   'ops.fleet.openClinic': 'Open clinic',
   'ops.clinic.facts': 'Where it lives',
   'ops.clinic.export': 'Export',
-  'ops.clinic.exportWarning': 'The archive holds everything the clinic owns, including patient data. The reason is kept in the clinic’s own PHI trail.',
+  'ops.clinic.exportWarning':
+    'The archive holds everything the clinic owns, including patient data. The reason is kept in the clinic’s own PHI trail.',
   'ops.clinic.exportReasonHint': 'At least 10 characters, e.g. “offboarding request of 3 March”',
   'ops.clinic.download': 'Download archive',
   'ops.clinic.changeTier': 'Change tier',

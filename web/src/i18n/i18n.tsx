@@ -82,7 +82,11 @@ export function makeI18n(lang: Language, messages: Messages, choose: (l: Languag
     },
     maybe(key, vars) {
       const text = (messages as Record<string, string>)[key] ?? (en as Record<string, string>)[key];
-      return text === undefined ? undefined : vars ? text.replace(/\{(\w+)\}/g, (m, name: string) => (name in vars ? String(vars[name]) : m)) : text;
+      return text === undefined
+        ? undefined
+        : vars
+          ? text.replace(/\{(\w+)\}/g, (m, name: string) => (name in vars ? String(vars[name]) : m))
+          : text;
     },
     role(key, name) {
       return (messages as Record<string, string>)[`role.${key}`] ?? name ?? key;
@@ -99,8 +103,8 @@ export function makeI18n(lang: Language, messages: Messages, choose: (l: Languag
 const Context = createContext<I18n | null>(null);
 
 export function I18nProvider({ policy, children }: { policy: LanguagePolicy; children: ReactNode }) {
-  const [version, setVersion] = useState(0);
-  const lang = useMemo(() => chooseLanguage(policy), [policy.fallback, policy.offered?.join(','), version]);
+  const [_version, setVersion] = useState(0);
+  const lang = useMemo(() => chooseLanguage(policy), [policy.fallback, policy]);
   const [loaded, setLoaded] = useState<{ lang: Language; messages: Messages } | null>(lang === 'en' ? { lang, messages: en } : null);
   useEffect(() => {
     let live = true;
@@ -108,7 +112,7 @@ export function I18nProvider({ policy, children }: { policy: LanguagePolicy; chi
     return () => {
       live = false;
     };
-  }, [lang]);
+  }, [lang, loaded?.lang]);
   useEffect(() => {
     document.documentElement.lang = lang;
   }, [lang]);

@@ -1,4 +1,20 @@
-import { Alert, Badge, Button, Grid, Group, Modal, Paper, Progress, SegmentedControl, Select, Stack, Text, TextInput, Timeline, Title } from '@mantine/core';
+import {
+  Alert,
+  Badge,
+  Button,
+  Grid,
+  Group,
+  Modal,
+  Paper,
+  Progress,
+  SegmentedControl,
+  Select,
+  Stack,
+  Text,
+  TextInput,
+  Timeline,
+  Title,
+} from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useParams } from 'react-router';
@@ -54,7 +70,10 @@ function Clinic({ c }: { c: FleetClinic }) {
               </Title>
               <Stack gap={6}>
                 <Fact label={t('ops.region')} value={c.dataRegion} />
-                <Fact label={t('ops.placement')} value={`${t(`placement.${c.placement.model}`)} · ${c.placement.database}${c.placement.schema ? ` / ${c.placement.schema}` : ''}`} />
+                <Fact
+                  label={t('ops.placement')}
+                  value={`${t(`placement.${c.placement.model}`)} · ${c.placement.database}${c.placement.schema ? ` / ${c.placement.schema}` : ''}`}
+                />
                 <Fact label={t('ops.schemaVersion')} value={String(c.schemaVersion)} />
                 <Fact label={t('ops.fleet.specialty')} value={c.specialty ?? '—'} />
                 <Fact label={t('ops.created')} value={dateTime(c.createdAt)} />
@@ -90,7 +109,13 @@ function TierCard({ c }: { c: FleetClinic }) {
   const queryClient = useQueryClient();
   const [tier, setTier] = useState<string | null>(c.tier);
   const change = useMutation({
-    mutationFn: () => call(api.PATCH('/api/v1/platform/clinics/{clinicId}', { params: { path: { clinicId: c.id } }, body: { tier: tier as FleetClinic['tier'] } })),
+    mutationFn: () =>
+      call(
+        api.PATCH('/api/v1/platform/clinics/{clinicId}', {
+          params: { path: { clinicId: c.id } },
+          body: { tier: tier as FleetClinic['tier'] },
+        }),
+      ),
     onSuccess: (next) => {
       queryClient.setQueryData(['ops', 'clinic', c.id], next);
       void queryClient.invalidateQueries({ queryKey: ['ops', 'clinics'] });
@@ -104,7 +129,14 @@ function TierCard({ c }: { c: FleetClinic }) {
         {t('ops.tier')}
       </Title>
       <Group align="flex-end">
-        <Select data={(['small', 'mid', 'enterprise'] as const).map((x) => ({ value: x, label: t(`tier.${x}`) }))} value={tier} onChange={setTier} allowDeselect={false} aria-label={t('ops.tier')} w={200} />
+        <Select
+          data={(['small', 'mid', 'enterprise'] as const).map((x) => ({ value: x, label: t(`tier.${x}`) }))}
+          value={tier}
+          onChange={setTier}
+          allowDeselect={false}
+          aria-label={t('ops.tier')}
+          w={200}
+        />
         <Button onClick={() => change.mutate()} disabled={tier === c.tier} loading={change.isPending}>
           {t('ops.clinic.changeTier')}
         </Button>
@@ -133,7 +165,13 @@ function MoveCard({ c }: { c: FleetClinic }) {
     refetchInterval: (q) => (q.state.data?.items.some((m) => m.outcome === 'running') ? 400 : false),
   });
   const move = useMutation({
-    mutationFn: () => call(api.POST('/api/v1/platform/clinics/{clinicId}/placement', { params: { path: { clinicId: c.id } }, body: { model: to as (typeof MODELS)[number] } })),
+    mutationFn: () =>
+      call(
+        api.POST('/api/v1/platform/clinics/{clinicId}/placement', {
+          params: { path: { clinicId: c.id } },
+          body: { model: to as (typeof MODELS)[number] },
+        }),
+      ),
     onMutate: () => setTimeout(() => void moves.refetch(), 150),
     onSettled: () => {
       void queryClient.invalidateQueries({ queryKey: ['ops', 'clinic', c.id] });
@@ -170,7 +208,10 @@ function MoveCard({ c }: { c: FleetClinic }) {
         <Stack mt="lg" gap="xs" aria-live="polite">
           <Group justify="space-between">
             <Text fw={600} size="sm">
-              {t('ops.clinic.moveFromTo', { from: t(`placement.${latest.from as (typeof MODELS)[number]}`), to: t(`placement.${latest.to as (typeof MODELS)[number]}`) })}
+              {t('ops.clinic.moveFromTo', {
+                from: t(`placement.${latest.from as (typeof MODELS)[number]}`),
+                to: t(`placement.${latest.to as (typeof MODELS)[number]}`),
+              })}
             </Text>
             <Badge color={latest.outcome === 'completed' ? 'teal' : latest.outcome === 'failed' ? 'red' : 'blue'} variant="light">
               {t(`move.${latest.outcome}`)}
@@ -213,7 +254,9 @@ function ExportModal({ c, onClose }: { c: FleetClinic; onClose: () => void }) {
     setError(null);
     try {
       // A file download: fetched with the session and handed to the browser as a file (the archive contains PHI).
-      const res = await fetch(`/api/v1/platform/clinics/${c.id}/export?reason=${encodeURIComponent(reason)}`, { headers: { authorization: `Bearer ${session.token()}` } });
+      const res = await fetch(`/api/v1/platform/clinics/${c.id}/export?reason=${encodeURIComponent(reason)}`, {
+        headers: { authorization: `Bearer ${session.token()}` },
+      });
       if (!res.ok) {
         const body = (await res.json().catch(() => ({}))) as { detail?: string };
         throw new Error(body.detail ?? res.statusText);
@@ -237,7 +280,13 @@ function ExportModal({ c, onClose }: { c: FleetClinic; onClose: () => void }) {
         <Alert color="yellow" variant="light">
           {t('ops.clinic.exportWarning')}
         </Alert>
-        <TextInput label={t('field.reason')} description={t('ops.clinic.exportReasonHint')} value={reason} onChange={(e) => setReason(e.currentTarget.value)} required />
+        <TextInput
+          label={t('field.reason')}
+          description={t('ops.clinic.exportReasonHint')}
+          value={reason}
+          onChange={(e) => setReason(e.currentTarget.value)}
+          required
+        />
         {error && (
           <Alert color="red" variant="light" role="alert">
             {error}

@@ -1,4 +1,23 @@
-import { Alert, Badge, Button, Grid, Group, JsonInput, MultiSelect, Paper, Select, Slider, Stack, Switch, TagsInput, Text, TextInput, Textarea, Timeline, Title } from '@mantine/core';
+import {
+  Alert,
+  Badge,
+  Button,
+  Grid,
+  Group,
+  JsonInput,
+  MultiSelect,
+  Paper,
+  Select,
+  Slider,
+  Stack,
+  Switch,
+  TagsInput,
+  Text,
+  TextInput,
+  Textarea,
+  Timeline,
+  Title,
+} from '@mantine/core';
 import { DatePickerInput } from '@mantine/dates';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
@@ -40,7 +59,10 @@ function FlagEditor({ flag }: { flag: FlagView }) {
   const [json, setJson] = useState(JSON.stringify(flag.strategies, null, 2));
   const [reason, setReason] = useState('');
   useEffect(() => setJson(JSON.stringify(flag.strategies, null, 2)), [flag]);
-  const history = useQuery({ queryKey: ['ops', 'flag', flag.name, 'history', flag.version], queryFn: () => call(api.GET('/api/v1/platform/flags/{name}/history', { params: { path: { name: flag.name } } })) });
+  const history = useQuery({
+    queryKey: ['ops', 'flag', flag.name, 'history', flag.version],
+    queryFn: () => call(api.GET('/api/v1/platform/flags/{name}/history', { params: { path: { name: flag.name } } })),
+  });
   const refresh = () => {
     void queryClient.invalidateQueries({ queryKey: ['ops', 'flag', flag.name] });
     void queryClient.invalidateQueries({ queryKey: ['ops', 'flags'] });
@@ -73,12 +95,23 @@ function FlagEditor({ flag }: { flag: FlagView }) {
     },
   });
   const kill = useMutation({
-    mutationFn: (enabled: boolean) => call(api.POST('/api/v1/platform/flags/{name}/enabled', { params: { path: { name: flag.name } }, body: { enabled, reason: enabled ? t('flags.reasonOn') : t('flags.reasonKill') } })),
+    mutationFn: (enabled: boolean) =>
+      call(
+        api.POST('/api/v1/platform/flags/{name}/enabled', {
+          params: { path: { name: flag.name } },
+          body: { enabled, reason: enabled ? t('flags.reasonOn') : t('flags.reasonKill') },
+        }),
+      ),
     onSuccess: refresh,
   });
   const restore = useMutation({
     mutationFn: (version: number) =>
-      call(api.POST('/api/v1/platform/flags/{name}/restore', { params: { path: { name: flag.name } }, body: { version, expectedVersion: flag.version, reason: t('settings.restoreReason', { version }) } })),
+      call(
+        api.POST('/api/v1/platform/flags/{name}/restore', {
+          params: { path: { name: flag.name } },
+          body: { version, expectedVersion: flag.version, reason: t('settings.restoreReason', { version }) },
+        }),
+      ),
     onSuccess: refresh,
   });
   return (
@@ -88,7 +121,13 @@ function FlagEditor({ flag }: { flag: FlagView }) {
         description={t('flags.versionBy', { version: flag.version, when: dateTime(flag.updatedAt) })}
         actions={
           <Group>
-            <Switch size="lg" color="teal" checked={flag.enabled} onChange={(e) => kill.mutate(e.currentTarget.checked)} label={flag.enabled ? t('flags.on') : t('flags.killed')} />
+            <Switch
+              size="lg"
+              color="teal"
+              checked={flag.enabled}
+              onChange={(e) => kill.mutate(e.currentTarget.checked)}
+              label={flag.enabled ? t('flags.on') : t('flags.killed')}
+            />
           </Group>
         }
       />
@@ -105,20 +144,57 @@ function FlagEditor({ flag }: { flag: FlagView }) {
                     <Text size="sm" fw={500} mb={6} id="rollout-label">
                       {t('flags.rollout', { percent: targeting.rollout })}
                     </Text>
-                    <Slider value={targeting.rollout} onChange={(rollout) => setTargeting({ ...targeting, rollout })} marks={[{ value: 0 }, { value: 25 }, { value: 50 }, { value: 75 }, { value: 100 }]} aria-labelledby="rollout-label" />
+                    <Slider
+                      value={targeting.rollout}
+                      onChange={(rollout) => setTargeting({ ...targeting, rollout })}
+                      marks={[{ value: 0 }, { value: 25 }, { value: 50 }, { value: 75 }, { value: 100 }]}
+                      aria-labelledby="rollout-label"
+                    />
                     <Text size="xs" c="dimmed" mt="lg">
                       {t('flags.rolloutHint')}
                     </Text>
                   </div>
-                  <MultiSelect label={t('flags.tiers')} data={(['small', 'mid', 'enterprise'] as const).map((x) => ({ value: x, label: t(`tier.${x}`) }))} value={targeting.tiers} onChange={(tiers) => setTargeting({ ...targeting, tiers })} placeholder={t('flags.any')} />
-                  <MultiSelect label={t('flags.regions')} data={(regions.data?.items ?? []).map((r) => r.id)} value={targeting.regions} onChange={(rs) => setTargeting({ ...targeting, regions: rs })} placeholder={t('flags.any')} />
-                  <TagsInput label={t('flags.clinics')} description={t('flags.clinicsHint')} value={targeting.clinics} onChange={(clinics) => setTargeting({ ...targeting, clinics })} placeholder="cln_…" />
-                  <Button variant="subtle" size="compact-sm" w="fit-content" onClick={() => (setJson(JSON.stringify(strategiesOf(flag.name, targeting), null, 2)), setTargeting(null))}>
+                  <MultiSelect
+                    label={t('flags.tiers')}
+                    data={(['small', 'mid', 'enterprise'] as const).map((x) => ({ value: x, label: t(`tier.${x}`) }))}
+                    value={targeting.tiers}
+                    onChange={(tiers) => setTargeting({ ...targeting, tiers })}
+                    placeholder={t('flags.any')}
+                  />
+                  <MultiSelect
+                    label={t('flags.regions')}
+                    data={(regions.data?.items ?? []).map((r) => r.id)}
+                    value={targeting.regions}
+                    onChange={(rs) => setTargeting({ ...targeting, regions: rs })}
+                    placeholder={t('flags.any')}
+                  />
+                  <TagsInput
+                    label={t('flags.clinics')}
+                    description={t('flags.clinicsHint')}
+                    value={targeting.clinics}
+                    onChange={(clinics) => setTargeting({ ...targeting, clinics })}
+                    placeholder="cln_…"
+                  />
+                  <Button
+                    variant="subtle"
+                    size="compact-sm"
+                    w="fit-content"
+                    onClick={() => (setJson(JSON.stringify(strategiesOf(flag.name, targeting), null, 2)), setTargeting(null))}
+                  >
                     {t('flags.editJson')}
                   </Button>
                 </Stack>
               ) : (
-                <JsonInput label={t('flags.strategies')} description={t('flags.strategiesHint')} value={json} onChange={setJson} autosize minRows={8} formatOnBlur validationError={t('flags.invalidJson')} />
+                <JsonInput
+                  label={t('flags.strategies')}
+                  description={t('flags.strategiesHint')}
+                  value={json}
+                  onChange={setJson}
+                  autosize
+                  minRows={8}
+                  formatOnBlur
+                  validationError={t('flags.invalidJson')}
+                />
               )}
             </Paper>
             <Paper p="md">
@@ -130,18 +206,35 @@ function FlagEditor({ flag }: { flag: FlagView }) {
                   <TextInput label={t('flags.owner')} value={owner} onChange={(e) => setOwner(e.currentTarget.value)} />
                 </Grid.Col>
                 <Grid.Col span={{ base: 12, sm: 6 }}>
-                  <Select label={t('flags.type')} data={[...FLAG_TYPES]} value={type} onChange={(v) => v && setType(v)} allowDeselect={false} />
+                  <Select
+                    label={t('flags.type')}
+                    data={[...FLAG_TYPES]}
+                    value={type}
+                    onChange={(v) => v && setType(v)}
+                    allowDeselect={false}
+                  />
                 </Grid.Col>
                 <Grid.Col span={12}>
                   <Textarea label={t('flags.description')} value={description} onChange={(e) => setDescription(e.currentTarget.value)} />
                 </Grid.Col>
                 <Grid.Col span={{ base: 12, sm: 6 }}>
-                  <DatePickerInput label={t('flags.retireByLabel')} value={retireBy} onChange={(v) => setRetireBy(v ? String(v).slice(0, 10) : null)} disabled={permanent} clearable valueFormat="ll" />
+                  <DatePickerInput
+                    label={t('flags.retireByLabel')}
+                    value={retireBy}
+                    onChange={(v) => setRetireBy(v ? String(v).slice(0, 10) : null)}
+                    disabled={permanent}
+                    clearable
+                    valueFormat="ll"
+                  />
                 </Grid.Col>
                 <Grid.Col span={{ base: 12, sm: 6 }}>
                   <Stack gap="xs" mt={24}>
                     <Switch label={t('flags.permanent')} checked={permanent} onChange={(e) => setPermanent(e.currentTarget.checked)} />
-                    <Switch label={t('flags.clinicControllable')} checked={clinicControllable} onChange={(e) => setClinicControllable(e.currentTarget.checked)} />
+                    <Switch
+                      label={t('flags.clinicControllable')}
+                      checked={clinicControllable}
+                      onChange={(e) => setClinicControllable(e.currentTarget.checked)}
+                    />
                   </Stack>
                 </Grid.Col>
               </Grid>
@@ -152,7 +245,13 @@ function FlagEditor({ flag }: { flag: FlagView }) {
               </Alert>
             )}
             <Group align="flex-end">
-              <TextInput label={t('field.reason')} value={reason} onChange={(e) => setReason(e.currentTarget.value)} style={{ flex: 1 }} required />
+              <TextInput
+                label={t('field.reason')}
+                value={reason}
+                onChange={(e) => setReason(e.currentTarget.value)}
+                style={{ flex: 1 }}
+                required
+              />
               <Button onClick={() => save.mutate()} loading={save.isPending} disabled={reason.trim().length < 3}>
                 {t('action.save')}
               </Button>

@@ -21,14 +21,23 @@ export default function FlagsPage() {
   const flags = useQuery({ queryKey: ['ops', 'flags'], queryFn: () => call(api.GET('/api/v1/platform/flags')) });
   const kill = useMutation({
     mutationFn: (f: { name: string; enabled: boolean }) =>
-      call(api.POST('/api/v1/platform/flags/{name}/enabled', { params: { path: { name: f.name } }, body: { enabled: f.enabled, reason: f.enabled ? t('flags.reasonOn') : t('flags.reasonKill') } })),
+      call(
+        api.POST('/api/v1/platform/flags/{name}/enabled', {
+          params: { path: { name: f.name } },
+          body: { enabled: f.enabled, reason: f.enabled ? t('flags.reasonOn') : t('flags.reasonKill') },
+        }),
+      ),
     onSuccess: () => void queryClient.invalidateQueries({ queryKey: ['ops', 'flags'] }),
   });
   const all = flags.data?.items ?? [];
   const records = tab === 'stale' ? all.filter((f) => f.stale) : all;
   return (
     <>
-      <PageHeader title={t('flags.title')} description={t('flags.lead')} actions={<Button onClick={() => setCreating(true)}>{t('flags.create')}</Button>} />
+      <PageHeader
+        title={t('flags.title')}
+        description={t('flags.lead')}
+        actions={<Button onClick={() => setCreating(true)}>{t('flags.create')}</Button>}
+      />
       {kill.isError && (
         <Alert color="red" variant="light" mb="md" role="alert">
           {String((kill.error as Error).message)}
@@ -37,7 +46,16 @@ export default function FlagsPage() {
       <Tabs value={tab} onChange={setTab}>
         <Tabs.List mb="md">
           <Tabs.Tab value="all">{t('flags.all')}</Tabs.Tab>
-          <Tabs.Tab value="stale" rightSection={all.some((f) => f.stale) ? <Badge size="xs" color="orange" circle>{all.filter((f) => f.stale).length}</Badge> : null}>
+          <Tabs.Tab
+            value="stale"
+            rightSection={
+              all.some((f) => f.stale) ? (
+                <Badge size="xs" color="orange" circle>
+                  {all.filter((f) => f.stale).length}
+                </Badge>
+              ) : null
+            }
+          >
             {t('flags.stale')}
           </Tabs.Tab>
         </Tabs.List>
@@ -57,7 +75,14 @@ export default function FlagsPage() {
               title: t('flags.name'),
               render: (f) => (
                 <Stack gap={0}>
-                  <Anchor component={Link} to={`/operator/flags/${f.name}`} ff="monospace" fw={600} size="sm" onClick={(e) => e.stopPropagation()}>
+                  <Anchor
+                    component={Link}
+                    to={`/operator/flags/${f.name}`}
+                    ff="monospace"
+                    fw={600}
+                    size="sm"
+                    onClick={(e) => e.stopPropagation()}
+                  >
                     {f.name}
                   </Anchor>
                   {f.description && (
@@ -68,7 +93,15 @@ export default function FlagsPage() {
                 </Stack>
               ),
             },
-            { accessor: 'type', title: t('flags.type'), render: (f) => <Badge variant="outline" color="gray">{f.type}</Badge> },
+            {
+              accessor: 'type',
+              title: t('flags.type'),
+              render: (f) => (
+                <Badge variant="outline" color="gray">
+                  {f.type}
+                </Badge>
+              ),
+            },
             { accessor: 'owner', title: t('flags.owner') },
             {
               accessor: 'retireDate',
@@ -115,7 +148,18 @@ function NewFlag({ onClose }: { onClose: () => void }) {
   const form = useForm({ initialValues: { name: '', owner: '', type: 'release', description: '', reason: '' } });
   const create = useMutation({
     mutationFn: (v: typeof form.values) =>
-      call(api.POST('/api/v1/platform/flags', { body: { name: v.name, owner: v.owner, type: v.type as (typeof FLAG_TYPES)[number], description: v.description, reason: v.reason, enabled: false } })),
+      call(
+        api.POST('/api/v1/platform/flags', {
+          body: {
+            name: v.name,
+            owner: v.owner,
+            type: v.type as (typeof FLAG_TYPES)[number],
+            description: v.description,
+            reason: v.reason,
+            enabled: false,
+          },
+        }),
+      ),
     onSuccess: (f) => navigate(`/operator/flags/${f.name}`),
     onError: (err) => setError(applyProblem(form, err)),
   });

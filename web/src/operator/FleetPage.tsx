@@ -1,4 +1,19 @@
-import { Alert, Anchor, Badge, Button, Group, Modal, Paper, Select, SimpleGrid, Stack, Text, TextInput, ThemeIcon, Title } from '@mantine/core';
+import {
+  Alert,
+  Anchor,
+  Badge,
+  Button,
+  Group,
+  Modal,
+  Paper,
+  Select,
+  SimpleGrid,
+  Stack,
+  Text,
+  TextInput,
+  ThemeIcon,
+  Title,
+} from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
@@ -28,10 +43,18 @@ export default function FleetPage() {
   const count = (f: (c: FleetClinic) => boolean) => items.filter(f).length;
   return (
     <>
-      <PageHeader title={t('ops.fleet.title')} description={t('ops.fleet.lead')} actions={<Button onClick={() => setCreating(true)}>{t('ops.fleet.create')}</Button>} />
+      <PageHeader
+        title={t('ops.fleet.title')}
+        description={t('ops.fleet.lead')}
+        actions={<Button onClick={() => setCreating(true)}>{t('ops.fleet.create')}</Button>}
+      />
       <SimpleGrid cols={{ base: 2, md: 4 }} mb="md">
         <Stat label={t('ops.fleet.clinics')} value={String(items.length)} />
-        <Stat label={t('ops.fleet.placements')} value={`${count((c) => c.placement.model === 'pooled')} / ${count((c) => c.placement.model === 'schema')} / ${count((c) => c.placement.model === 'database')}`} hint={t('ops.fleet.placementsHint')} />
+        <Stat
+          label={t('ops.fleet.placements')}
+          value={`${count((c) => c.placement.model === 'pooled')} / ${count((c) => c.placement.model === 'schema')} / ${count((c) => c.placement.model === 'database')}`}
+          hint={t('ops.fleet.placementsHint')}
+        />
         <Stat label={t('ops.fleet.notActive')} value={String(count((c) => c.status !== 'active'))} />
         <Paper p="md">
           <Text size="xs" c="dimmed" fw={600} tt="uppercase">
@@ -83,9 +106,25 @@ export default function FleetPage() {
             },
             { accessor: 'tier', title: t('ops.tier'), render: (c) => t(`tier.${c.tier}`) },
             { accessor: 'dataRegion', title: t('ops.region') },
-            { accessor: 'placement', title: t('ops.placement'), render: (c) => <Badge variant="light" color={c.placement.model === TIER_PLACEMENT[c.tier] ? 'gray' : 'yellow'}>{t(`placement.${c.placement.model}`)}</Badge> },
+            {
+              accessor: 'placement',
+              title: t('ops.placement'),
+              render: (c) => (
+                <Badge variant="light" color={c.placement.model === TIER_PLACEMENT[c.tier] ? 'gray' : 'yellow'}>
+                  {t(`placement.${c.placement.model}`)}
+                </Badge>
+              ),
+            },
             { accessor: 'schemaVersion', title: t('ops.schemaVersion'), textAlign: 'right' },
-            { accessor: 'status', title: t('chart.status'), render: (c) => <Badge variant="light" color={c.status === 'active' ? 'teal' : 'orange'}>{c.status}</Badge> },
+            {
+              accessor: 'status',
+              title: t('chart.status'),
+              render: (c) => (
+                <Badge variant="light" color={c.status === 'active' ? 'teal' : 'orange'}>
+                  {c.status}
+                </Badge>
+              ),
+            },
             { accessor: 'createdAt', title: t('ops.created'), render: (c) => date(c.createdAt) },
           ]}
         />
@@ -161,7 +200,16 @@ function NewClinicModal({ onClose }: { onClose: () => void }) {
     <Modal opened onClose={onClose} title={t('ops.fleet.create')} size="lg">
       {created ? (
         <Stack>
-          <Alert color="teal" variant="light" role="status" icon={<ThemeIcon size="sm" color="teal" radius="xl">✓</ThemeIcon>}>
+          <Alert
+            color="teal"
+            variant="light"
+            role="status"
+            icon={
+              <ThemeIcon size="sm" color="teal" radius="xl">
+                ✓
+              </ThemeIcon>
+            }
+          >
             {t('ops.fleet.created', { name: created.name, email: created.email })}
           </Alert>
           {created.link && <CopyField label={t('members.inviteLink')} description={t('members.inviteLinkHint')} value={created.link} />}
@@ -196,7 +244,10 @@ function NewClinicModal({ onClose }: { onClose: () => void }) {
               <TextInput label={t('ops.fleet.slug')} description={t('ops.fleet.slugHint')} required {...form.getInputProps('slug')} />
               <Select
                 label={t('ops.tier')}
-                data={(['small', 'mid', 'enterprise'] as const).map((x) => ({ value: x, label: `${t(`tier.${x}`)} · ${t(`placement.${TIER_PLACEMENT[x]}`)}` }))}
+                data={(['small', 'mid', 'enterprise'] as const).map((x) => ({
+                  value: x,
+                  label: `${t(`tier.${x}`)} · ${t(`placement.${TIER_PLACEMENT[x]}`)}`,
+                }))}
                 allowDeselect={false}
                 {...form.getInputProps('tier')}
               />

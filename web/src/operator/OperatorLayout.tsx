@@ -60,7 +60,15 @@ export default function OperatorLayout() {
               {t('ops.console')}
             </Text>
             {NAV.map((n) => (
-              <NavLink key={n.to} component={RouterLink} to={n.to} label={t(n.label)} active={location.pathname.startsWith(n.to)} onClick={close} style={{ borderRadius: 8 }} />
+              <NavLink
+                key={n.to}
+                component={RouterLink}
+                to={n.to}
+                label={t(n.label)}
+                active={location.pathname.startsWith(n.to)}
+                onClick={close}
+                style={{ borderRadius: 8 }}
+              />
             ))}
           </Stack>
         </AppShell.Navbar>

@@ -24,7 +24,8 @@ export default function PlatformSettingsPage() {
   const catalogue = useQuery({ queryKey: ['ops', 'settings', 'catalogue'], queryFn: () => call(api.GET('/api/v1/platform/settings')) });
   const regionId = scope === 'platform' ? null : scope;
   const adapter = useMemo<LayerAdapter>(() => {
-    const platformLayer = (ns: string) => call(api.GET('/api/v1/platform/settings/{namespace}', { params: { path: { namespace: ns as Ns } } })) as Promise<LayerDoc>;
+    const platformLayer = (ns: string) =>
+      call(api.GET('/api/v1/platform/settings/{namespace}', { params: { path: { namespace: ns as Ns } } })) as Promise<LayerDoc>;
     if (!regionId)
       return {
         scope: 'platform',
@@ -33,22 +34,51 @@ export default function PlatformSettingsPage() {
         get: platformLayer,
         put: (ns, body) => call(api.PUT('/api/v1/platform/settings/{namespace}', { params: { path: { namespace: ns as Ns } }, body })),
         history: (ns) => call(api.GET('/api/v1/platform/settings/{namespace}/history', { params: { path: { namespace: ns as Ns } } })),
-        restore: (ns, body) => call(api.POST('/api/v1/platform/settings/{namespace}/restore', { params: { path: { namespace: ns as Ns } }, body })),
-        validate: (ns, values) => call(api.POST('/api/v1/platform/settings/{namespace}/validate', { params: { path: { namespace: ns as Ns } }, body: { values } })),
+        restore: (ns, body) =>
+          call(api.POST('/api/v1/platform/settings/{namespace}/restore', { params: { path: { namespace: ns as Ns } }, body })),
+        validate: (ns, values) =>
+          call(api.POST('/api/v1/platform/settings/{namespace}/validate', { params: { path: { namespace: ns as Ns } }, body: { values } })),
         explain: async (ns) => explain(ns, [['platform', await platformLayer(ns)]]),
       };
     const path = { regionId, namespace: '' as Ns };
-    const regionLayer = (ns: string) => call(api.GET('/api/v1/platform/regions/{regionId}/settings/{namespace}', { params: { path: { ...path, namespace: ns as Ns } } })) as Promise<LayerDoc>;
+    const regionLayer = (ns: string) =>
+      call(
+        api.GET('/api/v1/platform/regions/{regionId}/settings/{namespace}', { params: { path: { ...path, namespace: ns as Ns } } }),
+      ) as Promise<LayerDoc>;
     return {
       scope: 'region',
       queryKey: ['ops', 'settings', 'region', regionId],
       writable: true,
       get: regionLayer,
-      put: (ns, body) => call(api.PUT('/api/v1/platform/regions/{regionId}/settings/{namespace}', { params: { path: { ...path, namespace: ns as Ns } }, body })),
-      history: (ns) => call(api.GET('/api/v1/platform/regions/{regionId}/settings/{namespace}/history', { params: { path: { ...path, namespace: ns as Ns } } })),
-      restore: (ns, body) => call(api.POST('/api/v1/platform/regions/{regionId}/settings/{namespace}/restore', { params: { path: { ...path, namespace: ns as Ns } }, body })),
-      validate: (ns, values) => call(api.POST('/api/v1/platform/regions/{regionId}/settings/{namespace}/validate', { params: { path: { ...path, namespace: ns as Ns } }, body: { values } })),
-      explain: async (ns) => explain(ns, [['platform', await platformLayer(ns)], ['region', await regionLayer(ns)]]),
+      put: (ns, body) =>
+        call(
+          api.PUT('/api/v1/platform/regions/{regionId}/settings/{namespace}', { params: { path: { ...path, namespace: ns as Ns } }, body }),
+        ),
+      history: (ns) =>
+        call(
+          api.GET('/api/v1/platform/regions/{regionId}/settings/{namespace}/history', {
+            params: { path: { ...path, namespace: ns as Ns } },
+          }),
+        ),
+      restore: (ns, body) =>
+        call(
+          api.POST('/api/v1/platform/regions/{regionId}/settings/{namespace}/restore', {
+            params: { path: { ...path, namespace: ns as Ns } },
+            body,
+          }),
+        ),
+      validate: (ns, values) =>
+        call(
+          api.POST('/api/v1/platform/regions/{regionId}/settings/{namespace}/validate', {
+            params: { path: { ...path, namespace: ns as Ns } },
+            body: { values },
+          }),
+        ),
+      explain: async (ns) =>
+        explain(ns, [
+          ['platform', await platformLayer(ns)],
+          ['region', await regionLayer(ns)],
+        ]),
     };
 
     /** Where each key comes from at this layer: the nearest layer above that sets it, else the code default. */
@@ -59,7 +89,9 @@ export default function PlatformSettingsPage() {
       for (const [key, sub] of Object.entries(props)) {
         const setters = chain.filter(([, doc]) => key in doc.values);
         const last = setters.at(-1);
-        out[key] = last ? { value: last[1].values[key], source: last[0], overrides: ['default', ...setters.slice(0, -1).map(([s]) => s)] } : { value: sub.default, source: 'default', overrides: [] };
+        out[key] = last
+          ? { value: last[1].values[key], source: last[0], overrides: ['default', ...setters.slice(0, -1).map(([s]) => s)] }
+          : { value: sub.default, source: 'default', overrides: [] };
       }
       return out;
     }
@@ -77,14 +109,24 @@ export default function PlatformSettingsPage() {
         mb="md"
         value={scope}
         onChange={(s) => navigate(`/operator/settings/${s}/${current.name}`)}
-        data={[{ value: 'platform', label: t('source.platform') }, ...(regions.data?.items ?? []).map((r) => ({ value: r.id, label: `${t('source.region')}: ${r.id}` }))]}
+        data={[
+          { value: 'platform', label: t('source.platform') },
+          ...(regions.data?.items ?? []).map((r) => ({ value: r.id, label: `${t('source.region')}: ${r.id}` })),
+        ]}
         aria-label={t('ops.settings.layer')}
       />
       <Group align="flex-start" gap="lg" wrap="nowrap">
         <Paper p="xs" w={220} style={{ flexShrink: 0 }} component="nav" aria-label={t('settings.namespaces')}>
           <Stack gap={0}>
             {names.map((n) => (
-              <NavLink key={n} component={Link} to={`/operator/settings/${scope}/${n}`} label={maybe(`settings.ns.${n}`) ?? humanize(n)} active={n === current.name} style={{ borderRadius: 6 }} />
+              <NavLink
+                key={n}
+                component={Link}
+                to={`/operator/settings/${scope}/${n}`}
+                label={maybe(`settings.ns.${n}`) ?? humanize(n)}
+                active={n === current.name}
+                style={{ borderRadius: 6 }}
+              />
             ))}
           </Stack>
         </Paper>

@@ -13,7 +13,10 @@ export default function RegionsPage() {
   const { t } = useI18n();
   const regions = useRegions();
   const health = useStoreHealth();
-  const clinics = useQuery({ queryKey: ['ops', 'clinics', null], queryFn: () => call(api.GET('/api/v1/platform/clinics', { params: { query: { limit: 500 } } })) });
+  const clinics = useQuery({
+    queryKey: ['ops', 'clinics', null],
+    queryFn: () => call(api.GET('/api/v1/platform/clinics', { params: { query: { limit: 500 } } })),
+  });
   return (
     <>
       <PageHeader title={t('ops.regions.title')} description={t('ops.regions.lead')} />
@@ -28,16 +31,33 @@ export default function RegionsPage() {
             { accessor: 'id', title: t('ops.region'), render: (r) => <Text fw={600}>{r.id}</Text> },
             { accessor: 'jurisdiction', title: t('ops.regions.jurisdiction') },
             { accessor: 'failoverRegion', title: t('ops.regions.failover'), render: (r) => r.failoverRegion ?? '—' },
-            { accessor: 'clinics', title: t('ops.fleet.clinics'), textAlign: 'right', render: (r) => (clinics.data?.items ?? []).filter((c) => c.dataRegion === r.id).length },
+            {
+              accessor: 'clinics',
+              title: t('ops.fleet.clinics'),
+              textAlign: 'right',
+              render: (r) => (clinics.data?.items ?? []).filter((c) => c.dataRegion === r.id).length,
+            },
             {
               accessor: 'health',
               title: t('ops.regions.store'),
               render: (r) => {
                 const state = health.data?.stores[r.id];
-                return <Badge color={state === 'ok' ? 'teal' : state ? 'red' : 'gray'} variant="light">{state ?? '…'}</Badge>;
+                return (
+                  <Badge color={state === 'ok' ? 'teal' : state ? 'red' : 'gray'} variant="light">
+                    {state ?? '…'}
+                  </Badge>
+                );
               },
             },
-            { accessor: 'settings', title: '', render: (r) => <Anchor component={Link} to={`/operator/settings/${r.id}/scheduling`}>{t('ops.regions.settings')}</Anchor> },
+            {
+              accessor: 'settings',
+              title: '',
+              render: (r) => (
+                <Anchor component={Link} to={`/operator/settings/${r.id}/scheduling`}>
+                  {t('ops.regions.settings')}
+                </Anchor>
+              ),
+            },
           ]}
         />
       )}

@@ -23,7 +23,13 @@ export function strategiesOf(name: string, t: Targeting): Strategy[] {
     ...(t.regions.length ? [{ contextName: 'region', operator: 'IN' as const, values: t.regions }] : []),
     ...(t.clinics.length ? [{ contextName: 'clinicId', operator: 'IN' as const, values: t.clinics }] : []),
   ];
-  return [{ name: 'flexibleRollout', parameters: { rollout: String(t.rollout), stickiness: 'clinicId', groupId: name }, ...(constraints.length ? { constraints } : {}) }];
+  return [
+    {
+      name: 'flexibleRollout',
+      parameters: { rollout: String(t.rollout), stickiness: 'clinicId', groupId: name },
+      ...(constraints.length ? { constraints } : {}),
+    },
+  ];
 }
 
 /** The console's targeting read back from strategies, or null when they say more than it can show. */

@@ -31,7 +31,9 @@ export function AppointmentDrawer({
 
   const checkIn = useMutation({
     mutationFn: (id: string) =>
-      call(api.POST('/api/v1/clinics/{clinicId}/appointments/{appointmentId}/check-in', { params: { path: { clinicId, appointmentId: id } } })),
+      call(
+        api.POST('/api/v1/clinics/{clinicId}/appointments/{appointmentId}/check-in', { params: { path: { clinicId, appointmentId: id } } }),
+      ),
     onSuccess: refresh,
     onError: setError,
   });

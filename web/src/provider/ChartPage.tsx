@@ -1,5 +1,5 @@
 import { Alert, Anchor, Badge, Button, Card, Group, Paper, SimpleGrid, Stack, Tabs, Text, Title } from '@mantine/core';
-import { useMutation, useQuery } from '@tanstack/react-query';
+import { useMutation } from '@tanstack/react-query';
 import { lazy, Suspense, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { api, call } from '../api/client';
@@ -41,7 +41,12 @@ function Chart({ patient }: { patient: Patient }) {
 
   const open = useMutation({
     mutationFn: () =>
-      call(api.POST('/api/v1/clinics/{clinicId}/encounters', { params: { path: { clinicId } }, body: { patientId: patient.id, providerId: s!.user.id } })),
+      call(
+        api.POST('/api/v1/clinics/{clinicId}/encounters', {
+          params: { path: { clinicId } },
+          body: { patientId: patient.id, providerId: s!.user.id },
+        }),
+      ),
     onSuccess: (e) => navigate(path(`encounters/${e.id}`)),
   });
 
@@ -53,7 +58,8 @@ function Chart({ patient }: { patient: Patient }) {
         title={patientName(patient)}
         description={
           <>
-            {t('patient.summary', { age: ageOn(patient.birthDate), sex: t(`sex.${patient.sex}`) })} · {t('patients.born')} {calendarDate(patient.birthDate)}
+            {t('patient.summary', { age: ageOn(patient.birthDate), sex: t(`sex.${patient.sex}`) })} · {t('patients.born')}{' '}
+            {calendarDate(patient.birthDate)}
             {patient.mrn ? ` · ${t('patient.mrn')} ${patient.mrn}` : ''}
           </>
         }
@@ -171,7 +177,12 @@ function Chart({ patient }: { patient: Patient }) {
         </Tabs.Panel>
 
         <Tabs.Panel value="notes">
-          <Records loading={chart.encounters.isPending || chart.recordsPending} error={chart.recordsError} empty={chart.notes.length === 0} emptyTitle={t('chart.noNotes')}>
+          <Records
+            loading={chart.encounters.isPending || chart.recordsPending}
+            error={chart.recordsError}
+            empty={chart.notes.length === 0}
+            emptyTitle={t('chart.noNotes')}
+          >
             <Stack>
               {chart.notes
                 .slice()
@@ -192,7 +203,12 @@ function Chart({ patient }: { patient: Patient }) {
         </Tabs.Panel>
 
         <Tabs.Panel value="vitals">
-          <Records loading={chart.encounters.isPending || chart.recordsPending} error={chart.recordsError} empty={chart.vitals.length === 0} emptyTitle={t('chart.noVitals')}>
+          <Records
+            loading={chart.encounters.isPending || chart.recordsPending}
+            error={chart.recordsError}
+            empty={chart.vitals.length === 0}
+            emptyTitle={t('chart.noVitals')}
+          >
             <Stack>
               <Paper p="md">
                 <Suspense fallback={<LoadingState />}>
@@ -203,7 +219,14 @@ function Chart({ patient }: { patient: Patient }) {
                 records={chart.vitals.slice().reverse()}
                 columns={[
                   { accessor: 'measuredAt', title: t('vitals.measuredAt'), render: (v) => dateTime(v.measuredAt) },
-                  { accessor: 'summary', title: t('chart.vitals'), render: (v) => vitalsSummary(v, t).map(([k, x]) => `${k} ${x}`).join(' · ') },
+                  {
+                    accessor: 'summary',
+                    title: t('chart.vitals'),
+                    render: (v) =>
+                      vitalsSummary(v, t)
+                        .map(([k, x]) => `${k} ${x}`)
+                        .join(' · '),
+                  },
                 ]}
               />
             </Stack>
@@ -211,7 +234,12 @@ function Chart({ patient }: { patient: Patient }) {
         </Tabs.Panel>
 
         <Tabs.Panel value="prescriptions">
-          <Records loading={chart.encounters.isPending || chart.recordsPending} error={chart.recordsError} empty={chart.prescriptions.length === 0} emptyTitle={t('chart.noPrescriptions')}>
+          <Records
+            loading={chart.encounters.isPending || chart.recordsPending}
+            error={chart.recordsError}
+            empty={chart.prescriptions.length === 0}
+            emptyTitle={t('chart.noPrescriptions')}
+          >
             <DataTable
               records={chart.prescriptions}
               columns={[
@@ -219,9 +247,14 @@ function Chart({ patient }: { patient: Patient }) {
                 {
                   accessor: 'sig',
                   title: t('rx.sig'),
-                  render: (r) => `${r.dose.amount} ${r.dose.unit} · ${routeLabel(r.route, t)} · ${frequencyLabel(r.frequency, t)}${r.asNeeded ? ` · ${t('rx.asNeeded')}` : ''}`,
+                  render: (r) =>
+                    `${r.dose.amount} ${r.dose.unit} · ${routeLabel(r.route, t)} · ${frequencyLabel(r.frequency, t)}${r.asNeeded ? ` · ${t('rx.asNeeded')}` : ''}`,
                 },
-                { accessor: 'quantity', title: t('rx.quantity'), render: (r) => `${r.quantity.value} ${r.quantity.unit} · ${t('rx.refillsN', { n: r.refills })}` },
+                {
+                  accessor: 'quantity',
+                  title: t('rx.quantity'),
+                  render: (r) => `${r.quantity.value} ${r.quantity.unit} · ${t('rx.refillsN', { n: r.refills })}`,
+                },
                 { accessor: 'issuedAt', title: t('rx.issued'), render: (r) => date(r.issuedAt) },
               ]}
             />
@@ -229,7 +262,12 @@ function Chart({ patient }: { patient: Patient }) {
         </Tabs.Panel>
 
         <Tabs.Panel value="diagnoses">
-          <Records loading={chart.encounters.isPending || chart.recordsPending} error={chart.recordsError} empty={chart.diagnoses.length === 0} emptyTitle={t('chart.noDiagnoses')}>
+          <Records
+            loading={chart.encounters.isPending || chart.recordsPending}
+            error={chart.recordsError}
+            empty={chart.diagnoses.length === 0}
+            emptyTitle={t('chart.noDiagnoses')}
+          >
             <DataTable
               records={chart.diagnoses}
               columns={[
@@ -251,7 +289,15 @@ function Chart({ patient }: { patient: Patient }) {
   );
 }
 
-function EncounterList({ loading, items, error }: { loading: boolean; items: { id: string; openedAt: string; reason: string | null; status: string }[]; error: unknown }) {
+function EncounterList({
+  loading,
+  items,
+  error,
+}: {
+  loading: boolean;
+  items: { id: string; openedAt: string; reason: string | null; status: string }[];
+  error: unknown;
+}) {
   const { t, dateTime } = useI18n();
   const { path } = useClinic();
   const navigate = useNavigate();
@@ -273,13 +319,33 @@ function EncounterList({ loading, items, error }: { loading: boolean; items: { i
           ),
         },
         { accessor: 'reason', title: t('chart.reason'), render: (e) => e.reason ?? '—' },
-        { accessor: 'status', title: t('chart.status'), render: (e) => <Badge variant="light" color={e.status === 'open' ? 'teal' : 'gray'}>{t(`encounter.${e.status as 'open' | 'closed'}`)}</Badge> },
+        {
+          accessor: 'status',
+          title: t('chart.status'),
+          render: (e) => (
+            <Badge variant="light" color={e.status === 'open' ? 'teal' : 'gray'}>
+              {t(`encounter.${e.status as 'open' | 'closed'}`)}
+            </Badge>
+          ),
+        },
       ]}
     />
   );
 }
 
-function Records({ loading, error, empty, emptyTitle, children }: { loading: boolean; error: unknown; empty: boolean; emptyTitle: string; children: React.ReactNode }) {
+function Records({
+  loading,
+  error,
+  empty,
+  emptyTitle,
+  children,
+}: {
+  loading: boolean;
+  error: unknown;
+  empty: boolean;
+  emptyTitle: string;
+  children: React.ReactNode;
+}) {
   if (loading) return <LoadingState />;
   if (error) return <ErrorState error={error} />;
   if (empty)

@@ -63,7 +63,13 @@ export function EditPatientModal({ patient, onClose }: { patient: Patient; onClo
           <SimpleGrid cols={{ base: 1, sm: 2 }}>
             <TextInput label={t('patient.givenName')} required {...form.getInputProps('givenName')} />
             <TextInput label={t('patient.familyName')} required {...form.getInputProps('familyName')} />
-            <DatePickerInput label={t('patient.birthDate')} required valueFormat="ll" {...form.getInputProps('birthDate')} maxDate={new Date()} />
+            <DatePickerInput
+              label={t('patient.birthDate')}
+              required
+              valueFormat="ll"
+              {...form.getInputProps('birthDate')}
+              maxDate={new Date()}
+            />
             <Select
               label={t('patients.sex')}
               data={(['female', 'male', 'other', 'unknown'] as const).map((s) => ({ value: s, label: t(`sex.${s}`) }))}

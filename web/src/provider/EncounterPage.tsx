@@ -20,7 +20,8 @@ export default function EncounterPage() {
   const { clinicId } = useClinic();
   const record = useQuery({
     queryKey: [clinicId, 'encounter', encounterId],
-    queryFn: () => call(api.GET('/api/v1/clinics/{clinicId}/encounters/{encounterId}', { params: { path: { clinicId, encounterId: encounterId! } } })),
+    queryFn: () =>
+      call(api.GET('/api/v1/clinics/{clinicId}/encounters/{encounterId}', { params: { path: { clinicId, encounterId: encounterId! } } })),
   });
   if (record.isPending) return <LoadingState />;
   if (record.error instanceof ApiProblem && record.error.status === 404) return <NotFoundPage />;
@@ -37,7 +38,10 @@ function Encounter({ record }: { record: EncounterRecord }) {
   const open = record.status === 'open';
   const refresh = () => queryClient.invalidateQueries({ queryKey: [clinicId, 'encounter', record.id] });
   const close = useMutation({
-    mutationFn: () => call(api.POST('/api/v1/clinics/{clinicId}/encounters/{encounterId}/close', { params: { path: { clinicId, encounterId: record.id } } })),
+    mutationFn: () =>
+      call(
+        api.POST('/api/v1/clinics/{clinicId}/encounters/{encounterId}/close', { params: { path: { clinicId, encounterId: record.id } } }),
+      ),
     onSuccess: () => {
       setClosing(false);
       void refresh();

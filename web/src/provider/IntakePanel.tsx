@@ -11,7 +11,8 @@ export function IntakePanel({ patientId }: { patientId: string }) {
   const { clinicId } = useClinic();
   const appointments = useQuery({
     queryKey: [clinicId, 'appointments', 'patient', patientId],
-    queryFn: () => call(api.GET('/api/v1/clinics/{clinicId}/appointments', { params: { path: { clinicId }, query: { patientId, limit: 50 } } })),
+    queryFn: () =>
+      call(api.GET('/api/v1/clinics/{clinicId}/appointments', { params: { path: { clinicId }, query: { patientId, limit: 50 } } })),
   });
   const questionnaires = useQuery({
     queryKey: [clinicId, 'questionnaires'],
@@ -21,7 +22,11 @@ export function IntakePanel({ patientId }: { patientId: string }) {
     queries: (appointments.data?.items ?? []).map((a) => ({
       queryKey: [clinicId, 'intake', a.id],
       queryFn: () =>
-        call(api.GET('/api/v1/clinics/{clinicId}/appointments/{appointmentId}/intake-responses', { params: { path: { clinicId, appointmentId: a.id } } })),
+        call(
+          api.GET('/api/v1/clinics/{clinicId}/appointments/{appointmentId}/intake-responses', {
+            params: { path: { clinicId, appointmentId: a.id } },
+          }),
+        ),
     })),
   });
   if (appointments.isPending || questionnaires.isPending || responses.some((r) => r.isPending)) return <LoadingState />;

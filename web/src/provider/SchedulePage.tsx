@@ -37,7 +37,11 @@ export default function SchedulePage() {
   const from = view === 'week' ? startOfWeek(date, first) : date;
   const days = view === 'week' ? 7 : 1;
   const tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
-  const appointments = useQuery({ ...queries.appointments(clinicId, providerId ?? '', from, days, tz), enabled: Boolean(providerId), refetchInterval: 60_000 });
+  const appointments = useQuery({
+    ...queries.appointments(clinicId, providerId ?? '', from, days, tz),
+    enabled: Boolean(providerId),
+    refetchInterval: 60_000,
+  });
   const items = appointments.data?.items ?? [];
   const patients = usePatientsByIds(items.map((a) => a.patientId));
   const types = useAppointmentTypes();
@@ -66,7 +70,7 @@ export default function SchedulePage() {
           variant: a.status === 'completed' ? 'light' : 'filled',
           payload: a,
         })),
-    [items, patients.data, types.data],
+    [items, patients.data, typeName],
   );
   const dayItems = items.filter((a) => a.startsAt && localDateTime(a.startsAt).startsWith(date));
   const labels = scheduleLabels(t);
@@ -99,10 +103,20 @@ export default function SchedulePage() {
                 allowDeselect={false}
               />
             )}
-            <DatePickerInput label={t('schedule.date')} value={date} onChange={(v) => v && set({ date: String(v).slice(0, 10) })} w={200} valueFormat="ll" />
+            <DatePickerInput
+              label={t('schedule.date')}
+              value={date}
+              onChange={(v) => v && set({ date: String(v).slice(0, 10) })}
+              w={200}
+              valueFormat="ll"
+            />
           </Group>
           <Group gap="sm" align="flex-end">
-            <Button variant="default" onClick={() => set({ date: addDays(date, view === 'week' ? -7 : -1) })} aria-label={t('schedule.previous')}>
+            <Button
+              variant="default"
+              onClick={() => set({ date: addDays(date, view === 'week' ? -7 : -1) })}
+              aria-label={t('schedule.previous')}
+            >
               ‹
             </Button>
             <Button variant="default" onClick={() => set({ date: null })}>
@@ -132,7 +146,11 @@ export default function SchedulePage() {
       ) : appointments.isError ? (
         <ErrorState error={appointments.error} onRetry={() => void appointments.refetch()} />
       ) : (
-        <SimpleGrid cols={{ base: 1, lg: view === 'day' ? 2 : 1 }} spacing="md" style={{ gridTemplateColumns: view === 'day' ? undefined : '1fr' }}>
+        <SimpleGrid
+          cols={{ base: 1, lg: view === 'day' ? 2 : 1 }}
+          spacing="md"
+          style={{ gridTemplateColumns: view === 'day' ? undefined : '1fr' }}
+        >
           <Paper p={0} style={{ overflow: 'hidden' }} aria-busy={appointments.isPending} data-testid="schedule-calendar">
             {view === 'day' ? (
               <DayView
@@ -187,7 +205,12 @@ export default function SchedulePage() {
       )}
       {selected && (
         <Suspense fallback={null}>
-          <AppointmentDrawer appointment={selected} onClose={() => setSelected(null)} patient={patients.data?.get(selected.patientId)} typeName={typeName} />
+          <AppointmentDrawer
+            appointment={selected}
+            onClose={() => setSelected(null)}
+            patient={patients.data?.get(selected.patientId)}
+            typeName={typeName}
+          />
         </Suspense>
       )}
     </>
@@ -242,7 +265,12 @@ function DayList({
                   <Badge color={STATUS_COLOR[a.status]} variant="light">
                     {statusLabel(t, a.status)}
                   </Badge>
-                  <Button size="xs" variant="light" onClick={() => onOpen(a)} aria-label={t('schedule.openAppointment', { name: patientName(patientOf(a.patientId)) })}>
+                  <Button
+                    size="xs"
+                    variant="light"
+                    onClick={() => onOpen(a)}
+                    aria-label={t('schedule.openAppointment', { name: patientName(patientOf(a.patientId)) })}
+                  >
                     {t('action.open')}
                   </Button>
                 </Group>

@@ -11,14 +11,16 @@ export function useChart(patientId: string) {
   const { clinicId, can } = useClinic();
   const encounters = useQuery({
     queryKey: [clinicId, 'encounters', patientId],
-    queryFn: () => call(api.GET('/api/v1/clinics/{clinicId}/encounters', { params: { path: { clinicId }, query: { patientId, limit: 50 } } })),
+    queryFn: () =>
+      call(api.GET('/api/v1/clinics/{clinicId}/encounters', { params: { path: { clinicId }, query: { patientId, limit: 50 } } })),
     enabled: can('encounter.read'),
   });
   const recent = (encounters.data?.items ?? []).slice(0, 20);
   const records = useQueries({
     queries: recent.map((e) => ({
       queryKey: [clinicId, 'encounter', e.id],
-      queryFn: () => call(api.GET('/api/v1/clinics/{clinicId}/encounters/{encounterId}', { params: { path: { clinicId, encounterId: e.id } } })),
+      queryFn: () =>
+        call(api.GET('/api/v1/clinics/{clinicId}/encounters/{encounterId}', { params: { path: { clinicId, encounterId: e.id } } })),
     })),
   });
   const loaded = records.map((r) => r.data).filter((r): r is EncounterRecord => r !== undefined);

@@ -8,11 +8,15 @@ import type { Appointment } from '../clinic/data';
  */
 export async function startEncounter(clinicId: string, a: Appointment): Promise<string> {
   const open = await call(
-    api.GET('/api/v1/clinics/{clinicId}/encounters', { params: { path: { clinicId }, query: { patientId: a.patientId, status: 'open', limit: 50 } } }),
+    api.GET('/api/v1/clinics/{clinicId}/encounters', {
+      params: { path: { clinicId }, query: { patientId: a.patientId, status: 'open', limit: 50 } },
+    }),
   );
   const existing = open.items.find((e) => e.appointmentId === a.id);
   if (existing) return existing.id;
-  const provider = await call(api.GET('/api/v1/clinics/{clinicId}/providers/{providerId}', { params: { path: { clinicId, providerId: a.providerId } } }));
+  const provider = await call(
+    api.GET('/api/v1/clinics/{clinicId}/providers/{providerId}', { params: { path: { clinicId, providerId: a.providerId } } }),
+  );
   const encounter = await call(
     api.POST('/api/v1/clinics/{clinicId}/encounters', {
       params: { path: { clinicId } },
@@ -22,6 +26,7 @@ export async function startEncounter(clinicId: string, a: Appointment): Promise<
   const appointment = { params: { path: { clinicId, appointmentId: a.id } } };
   // A patient who joined without the front desk (a video visit) is checked in as the visit starts.
   if (a.status === 'booked') await call(api.POST('/api/v1/clinics/{clinicId}/appointments/{appointmentId}/check-in', appointment));
-  if (a.status === 'booked' || a.status === 'checked_in') await call(api.POST('/api/v1/clinics/{clinicId}/appointments/{appointmentId}/start', appointment));
+  if (a.status === 'booked' || a.status === 'checked_in')
+    await call(api.POST('/api/v1/clinics/{clinicId}/appointments/{appointmentId}/start', appointment));
   return encounter.id;
 }

@@ -62,7 +62,10 @@ export function LayerEditor({ adapter, name, schema }: { adapter: LayerAdapter; 
     if (layer.data) setDraft(structuredClone(layer.data.values));
   }, [layer.data]);
 
-  const dirty = useMemo(() => draft !== null && layer.data !== undefined && JSON.stringify(draft) !== JSON.stringify(layer.data.values), [draft, layer.data]);
+  const dirty = useMemo(
+    () => draft !== null && layer.data !== undefined && JSON.stringify(draft) !== JSON.stringify(layer.data.values),
+    [draft, layer.data],
+  );
   const [debounced] = useDebouncedValue(draft, 350);
   const validation = useQuery({
     queryKey: [...adapter.queryKey, 'validate', name, debounced],
@@ -88,7 +91,8 @@ export function LayerEditor({ adapter, name, schema }: { adapter: LayerAdapter; 
   });
 
   if (explained.isPending || layer.isPending || draft === null) return <LoadingState />;
-  if (explained.isError || layer.isError) return <ErrorState error={explained.error ?? layer.error} onRetry={() => (void explained.refetch(), void layer.refetch())} />;
+  if (explained.isError || layer.isError)
+    return <ErrorState error={explained.error ?? layer.error} onRetry={() => (void explained.refetch(), void layer.refetch())} />;
   const keys = Object.keys(schema.properties ?? {});
   const title = maybe(`settings.ns.${name}`) ?? humanize(name);
   return (
@@ -118,7 +122,13 @@ export function LayerEditor({ adapter, name, schema }: { adapter: LayerAdapter; 
         for (const [p, m] of Object.entries(errors)) if (p.startsWith(`${key}.`)) nested[p.slice(key.length + 1)] = m;
         const changed = here !== key in layer.data.values || JSON.stringify(draft[key]) !== JSON.stringify(layer.data.values[key]);
         return (
-          <Card key={key} withBorder padding="md" data-testid={`setting-${key}`} style={changed ? { borderColor: 'var(--mantine-primary-color-filled)' } : undefined}>
+          <Card
+            key={key}
+            withBorder
+            padding="md"
+            data-testid={`setting-${key}`}
+            style={changed ? { borderColor: 'var(--mantine-primary-color-filled)' } : undefined}
+          >
             <Group justify="space-between" align="flex-start" mb="xs" wrap="nowrap">
               <Group gap="xs">
                 <Text fw={600}>{label}</Text>
@@ -151,7 +161,12 @@ export function LayerEditor({ adapter, name, schema }: { adapter: LayerAdapter; 
                     {t('settings.revert')}
                   </Button>
                 ) : (
-                  <Button size="compact-sm" variant="light" disabled={locked} onClick={() => setDraft({ ...draft, [key]: structuredClone(info?.value ?? sub.default ?? null) })}>
+                  <Button
+                    size="compact-sm"
+                    variant="light"
+                    disabled={locked}
+                    onClick={() => setDraft({ ...draft, [key]: structuredClone(info?.value ?? sub.default ?? null) })}
+                  >
                     {locked ? t('settings.locked') : t('settings.override')}
                   </Button>
                 ))}
@@ -179,11 +194,22 @@ export function LayerEditor({ adapter, name, schema }: { adapter: LayerAdapter; 
               </Alert>
             )}
             <Group align="flex-end" wrap="nowrap">
-              <TextInput label={t('settings.reason')} placeholder={t('settings.reasonPlaceholder')} value={reason} onChange={(e) => setReason(e.currentTarget.value)} style={{ flex: 1 }} required />
+              <TextInput
+                label={t('settings.reason')}
+                placeholder={t('settings.reasonPlaceholder')}
+                value={reason}
+                onChange={(e) => setReason(e.currentTarget.value)}
+                style={{ flex: 1 }}
+                required
+              />
               <Button variant="default" onClick={() => setDraft(structuredClone(layer.data.values))}>
                 {t('settings.discard')}
               </Button>
-              <Button onClick={() => save.mutate()} loading={save.isPending} disabled={reason.trim().length < 3 || Object.keys(errors).length > 0}>
+              <Button
+                onClick={() => save.mutate()}
+                loading={save.isPending}
+                disabled={reason.trim().length < 3 || Object.keys(errors).length > 0}
+              >
                 {t('settings.save')}
               </Button>
             </Group>
@@ -202,7 +228,8 @@ function History({ adapter, name, version }: { adapter: LayerAdapter; name: stri
   const queryClient = useQueryClient();
   const history = useQuery({ queryKey: [...adapter.queryKey, 'history', name], queryFn: () => adapter.history(name) });
   const restore = useMutation({
-    mutationFn: (v: number) => adapter.restore(name, { version: v, expectedVersion: version, reason: t('settings.restoreReason', { version: v }) }),
+    mutationFn: (v: number) =>
+      adapter.restore(name, { version: v, expectedVersion: version, reason: t('settings.restoreReason', { version: v }) }),
     onSuccess: () => {
       notifySaved(t('settings.restored'));
       void queryClient.invalidateQueries({ queryKey: adapter.queryKey });
@@ -222,7 +249,9 @@ function History({ adapter, name, version }: { adapter: LayerAdapter; name: stri
         {history.data.items.map((h) => {
           const before = (h.before as { values?: Record<string, unknown> } | null)?.values ?? {};
           const after = (h.after as { values?: Record<string, unknown> } | null)?.values ?? {};
-          const changed = [...new Set([...Object.keys(before), ...Object.keys(after)])].filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+          const changed = [...new Set([...Object.keys(before), ...Object.keys(after)])].filter(
+            (k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]),
+          );
           return (
             <Timeline.Item key={h.version} title={t('settings.version', { version: h.version })}>
               <Text size="xs" c="dimmed">
@@ -231,11 +260,18 @@ function History({ adapter, name, version }: { adapter: LayerAdapter; name: stri
               </Text>
               {changed.map((k) => (
                 <Text size="sm" key={k} style={{ wordBreak: 'break-word' }}>
-                  <b>{k}</b>: {k in before ? short(before[k]) : t('settings.inherited')} → {k in after ? short(after[k]) : t('settings.inherited')}
+                  <b>{k}</b>: {k in before ? short(before[k]) : t('settings.inherited')} →{' '}
+                  {k in after ? short(after[k]) : t('settings.inherited')}
                 </Text>
               ))}
               {adapter.writable && h.version !== version && (
-                <Button size="compact-xs" variant="subtle" mt={4} onClick={() => restore.mutate(h.version)} loading={restore.isPending && restore.variables === h.version}>
+                <Button
+                  size="compact-xs"
+                  variant="subtle"
+                  mt={4}
+                  onClick={() => restore.mutate(h.version)}
+                  loading={restore.isPending && restore.variables === h.version}
+                >
                   {t('settings.restore')}
                 </Button>
               )}

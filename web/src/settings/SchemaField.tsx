@@ -1,4 +1,20 @@
-import { ActionIcon, Card, ColorInput, FileButton, Group, Image, MultiSelect, NumberInput, Select, Stack, Switch, TagsInput, Text, TextInput, Button } from '@mantine/core';
+import {
+  ActionIcon,
+  Card,
+  ColorInput,
+  FileButton,
+  Group,
+  Image,
+  MultiSelect,
+  NumberInput,
+  Select,
+  Stack,
+  Switch,
+  TagsInput,
+  Text,
+  TextInput,
+  Button,
+} from '@mantine/core';
 import type { ReactNode } from 'react';
 import { useI18n } from '../i18n/i18n';
 
@@ -54,11 +70,41 @@ export function SchemaField({ schema: raw, value, onChange, label, description, 
   const common = hideLabel ? { 'aria-label': label, description, error, disabled } : { label, description, error, disabled };
 
   if (schema['x-widget'] === 'color')
-    return <ColorInput {...common} format="hex" value={typeof value === 'string' ? value : ''} onChange={(v) => onChange(v)} swatches={['#0b6e6e', '#1c4e80', '#7b2cbf', '#b5179e', '#c2410c', '#1f7a4d', '#ffffff', '#111827']} />;
+    return (
+      <ColorInput
+        {...common}
+        format="hex"
+        value={typeof value === 'string' ? value : ''}
+        onChange={(v) => onChange(v)}
+        swatches={['#0b6e6e', '#1c4e80', '#7b2cbf', '#b5179e', '#c2410c', '#1f7a4d', '#ffffff', '#111827']}
+      />
+    );
   if (schema['x-widget'] === 'image')
-    return <ImageField label={label} hideLabel={hideLabel} description={description} error={error} disabled={disabled} value={typeof value === 'string' ? value : null} onChange={onChange} accept={schema['x-accept']} nullable={nullable} />;
+    return (
+      <ImageField
+        label={label}
+        hideLabel={hideLabel}
+        description={description}
+        error={error}
+        disabled={disabled}
+        value={typeof value === 'string' ? value : null}
+        onChange={onChange}
+        accept={schema['x-accept']}
+        nullable={nullable}
+      />
+    );
   if (type === 'boolean')
-    return <Switch label={hideLabel ? undefined : label} aria-label={label} description={description} error={error} disabled={disabled} checked={value === true} onChange={(e) => onChange(e.currentTarget.checked)} />;
+    return (
+      <Switch
+        label={hideLabel ? undefined : label}
+        aria-label={label}
+        description={description}
+        error={error}
+        disabled={disabled}
+        checked={value === true}
+        onChange={(e) => onChange(e.currentTarget.checked)}
+      />
+    );
   if (type === 'integer' || type === 'number')
     return (
       <NumberInput
@@ -72,9 +118,25 @@ export function SchemaField({ schema: raw, value, onChange, label, description, 
       />
     );
   if (type === 'string' && schema.enum)
-    return <Select {...common} data={schema.enum.map(String)} value={typeof value === 'string' ? value : null} onChange={(v) => onChange(v ?? (nullable ? null : undefined))} clearable={nullable} w={280} />;
+    return (
+      <Select
+        {...common}
+        data={schema.enum.map(String)}
+        value={typeof value === 'string' ? value : null}
+        onChange={(v) => onChange(v ?? (nullable ? null : undefined))}
+        clearable={nullable}
+        w={280}
+      />
+    );
   if (type === 'string')
-    return <TextInput {...common} value={typeof value === 'string' ? value : ''} onChange={(e) => onChange(e.currentTarget.value === '' && nullable ? null : e.currentTarget.value)} maxLength={schema.maxLength} />;
+    return (
+      <TextInput
+        {...common}
+        value={typeof value === 'string' ? value : ''}
+        onChange={(e) => onChange(e.currentTarget.value === '' && nullable ? null : e.currentTarget.value)}
+        maxLength={schema.maxLength}
+      />
+    );
   if (type === 'array' && schema.items) {
     const items = Array.isArray(value) ? value : [];
     const item = nonNull(schema.items);
@@ -105,7 +167,12 @@ export function SchemaField({ schema: raw, value, onChange, label, description, 
                   #{i + 1}
                 </Text>
                 {!disabled && (
-                  <ActionIcon variant="subtle" color="red" onClick={() => onChange(items.filter((_, j) => j !== i))} aria-label={`${t('action.remove')} #${i + 1}`}>
+                  <ActionIcon
+                    variant="subtle"
+                    color="red"
+                    onClick={() => onChange(items.filter((_, j) => j !== i))}
+                    aria-label={`${t('action.remove')} #${i + 1}`}
+                  >
                     ×
                   </ActionIcon>
                 )}
@@ -195,7 +262,13 @@ function ImageField({
         </Text>
       )}
       <Group>
-        {value ? <Image src={value} h={56} w="auto" fit="contain" alt={label} radius="sm" bg="gray.1" p={4} /> : <Text size="sm" c="dimmed">{t('settings.noImage')}</Text>}
+        {value ? (
+          <Image src={value} h={56} w="auto" fit="contain" alt={label} radius="sm" bg="gray.1" p={4} />
+        ) : (
+          <Text size="sm" c="dimmed">
+            {t('settings.noImage')}
+          </Text>
+        )}
         {!disabled && (
           <FileButton
             accept={(accept ?? ['image/png', 'image/jpeg', 'image/webp']).join(',')}

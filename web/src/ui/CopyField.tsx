@@ -6,7 +6,14 @@ export function CopyField({ label, value, description }: { label: string; value:
   const { t } = useI18n();
   return (
     <Group align="flex-end" gap="xs" wrap="nowrap">
-      <TextInput label={label} description={description} value={value} readOnly style={{ flex: 1 }} styles={{ input: { fontFamily: 'ui-monospace, SFMono-Regular, Menlo, monospace', fontSize: 13 } }} />
+      <TextInput
+        label={label}
+        description={description}
+        value={value}
+        readOnly
+        style={{ flex: 1 }}
+        styles={{ input: { fontFamily: 'ui-monospace, SFMono-Regular, Menlo, monospace', fontSize: 13 } }}
+      />
       <CopyButton value={value}>
         {({ copied, copy }) => (
           <Button variant={copied ? 'light' : 'default'} onClick={copy} aria-label={`${t('action.copy')} ${label}`}>

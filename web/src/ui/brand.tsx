@@ -20,11 +20,16 @@ export function BrandMark({ size = 'md', inverted = false }: { size?: 'md' | 'lg
       <Box
         w={h}
         h={h}
-        style={{ borderRadius: 8, display: 'grid', placeItems: 'center', background: inverted ? 'rgba(255,255,255,.16)' : 'var(--mantine-primary-color-filled)' }}
+        style={{
+          borderRadius: 8,
+          display: 'grid',
+          placeItems: 'center',
+          background: inverted ? 'rgba(255,255,255,.16)' : 'var(--mantine-primary-color-filled)',
+        }}
         aria-hidden="true"
       >
-        <svg width={h * 0.6} height={h * 0.6} viewBox="0 0 24 24">
-          <path d="M9 3h6v6h6v6h-6v6H9v-6H3V9h6z" fill={branding ? (branding.onPrimaryColor) : '#fff'} />
+        <svg width={h * 0.6} height={h * 0.6} viewBox="0 0 24 24" aria-hidden="true">
+          <path d="M9 3h6v6h6v6h-6v6H9v-6H3V9h6z" fill={branding ? branding.onPrimaryColor : '#fff'} />
         </svg>
       </Box>
       <Text fw={700} size={size === 'lg' ? 'xl' : 'md'} c={color}>

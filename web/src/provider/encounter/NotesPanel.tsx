@@ -61,14 +61,29 @@ function NoteEditor({ encounterId, note, onSaved }: { encounterId: string; note:
   const [error, setError] = useState<string | null>(null);
   const [confirming, setConfirming] = useState(false);
   const form = useForm({
-    initialValues: { subjective: note?.subjective ?? '', objective: note?.objective ?? '', assessment: note?.assessment ?? '', plan: note?.plan ?? '' },
+    initialValues: {
+      subjective: note?.subjective ?? '',
+      objective: note?.objective ?? '',
+      assessment: note?.assessment ?? '',
+      plan: note?.plan ?? '',
+    },
   });
-  const body = (v: typeof form.values) => ({ subjective: v.subjective || null, objective: v.objective || null, assessment: v.assessment || null, plan: v.plan || null });
+  const body = (v: typeof form.values) => ({
+    subjective: v.subjective || null,
+    objective: v.objective || null,
+    assessment: v.assessment || null,
+    plan: v.plan || null,
+  });
 
   /** Saves the draft (creating it the first time); returns the saved note. */
   const persist = async (v: typeof form.values): Promise<Note> => {
     if (!note)
-      return call(api.POST('/api/v1/clinics/{clinicId}/encounters/{encounterId}/notes', { params: { path: { clinicId, encounterId } }, body: body(v) }));
+      return call(
+        api.POST('/api/v1/clinics/{clinicId}/encounters/{encounterId}/notes', {
+          params: { path: { clinicId, encounterId } },
+          body: body(v),
+        }),
+      );
     return call(
       api.PATCH('/api/v1/clinics/{clinicId}/encounters/{encounterId}/notes/{noteId}', {
         params: { path: { clinicId, encounterId, noteId: note.id } },
@@ -88,7 +103,11 @@ function NoteEditor({ encounterId, note, onSaved }: { encounterId: string; note:
   const sign = useMutation({
     mutationFn: async (v: typeof form.values) => {
       const saved = form.isDirty() || !note ? await persist(v) : note;
-      return call(api.POST('/api/v1/clinics/{clinicId}/encounters/{encounterId}/notes/{noteId}/sign', { params: { path: { clinicId, encounterId, noteId: saved.id } } }));
+      return call(
+        api.POST('/api/v1/clinics/{clinicId}/encounters/{encounterId}/notes/{noteId}/sign', {
+          params: { path: { clinicId, encounterId, noteId: saved.id } },
+        }),
+      );
     },
     onSuccess: () => {
       setConfirming(false);
@@ -118,7 +137,15 @@ function NoteEditor({ encounterId, note, onSaved }: { encounterId: string; note:
             </Alert>
           )}
           {SECTIONS.map((s) => (
-            <Textarea key={s} label={t(`note.${s}`)} description={t(`note.${s}Hint`)} autosize minRows={3} maxRows={14} {...form.getInputProps(s)} />
+            <Textarea
+              key={s}
+              label={t(`note.${s}`)}
+              description={t(`note.${s}Hint`)}
+              autosize
+              minRows={3}
+              maxRows={14}
+              {...form.getInputProps(s)}
+            />
           ))}
           <Group justify="flex-end">
             <Button type="submit" variant="default" loading={save.isPending}>

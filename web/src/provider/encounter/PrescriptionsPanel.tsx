@@ -64,10 +64,25 @@ export function PrescriptionsPanel({ record, onChange }: { record: EncounterReco
             <SimpleGrid cols={2} spacing="sm">
               <NumberInput label={t('rx.dose')} min={0} hideControls {...form.getInputProps('dose.amount')} />
               <Select label={t('rx.doseUnit')} data={[...DOSE_UNITS]} allowDeselect={false} {...form.getInputProps('dose.unit')} />
-              <Select label={t('rx.route')} data={ROUTES.map((r) => ({ value: r, label: routeLabel(r, t) }))} allowDeselect={false} {...form.getInputProps('route')} />
-              <Select label={t('rx.frequency')} data={FREQUENCIES.map((f) => ({ value: f, label: frequencyLabel(f, t) }))} allowDeselect={false} {...form.getInputProps('frequency')} />
+              <Select
+                label={t('rx.route')}
+                data={ROUTES.map((r) => ({ value: r, label: routeLabel(r, t) }))}
+                allowDeselect={false}
+                {...form.getInputProps('route')}
+              />
+              <Select
+                label={t('rx.frequency')}
+                data={FREQUENCIES.map((f) => ({ value: f, label: frequencyLabel(f, t) }))}
+                allowDeselect={false}
+                {...form.getInputProps('frequency')}
+              />
               <NumberInput label={t('rx.quantity')} min={0} hideControls {...form.getInputProps('quantity.value')} />
-              <Select label={t('rx.quantityUnit')} data={[...DISPENSE_UNITS]} allowDeselect={false} {...form.getInputProps('quantity.unit')} />
+              <Select
+                label={t('rx.quantityUnit')}
+                data={[...DISPENSE_UNITS]}
+                allowDeselect={false}
+                {...form.getInputProps('quantity.unit')}
+              />
               <NumberInput label={t('rx.refills')} min={0} max={11} {...form.getInputProps('refills')} />
             </SimpleGrid>
             <Checkbox label={t('rx.asNeeded')} {...form.getInputProps('asNeeded', { type: 'checkbox' })} />

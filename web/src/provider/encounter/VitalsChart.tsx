@@ -7,7 +7,10 @@ import { useI18n, type MessageKey } from '../../i18n/i18n';
 type Vitals = NonNullable<EncounterRecord['vitals']>[number];
 type Series = 'bp' | 'hr' | 'temp' | 'spo2' | 'weight';
 
-const SERIES: Record<Series, { label: MessageKey; unit: string; lines: { key: string; name: MessageKey; color: string; pick: (v: Vitals) => number | undefined }[] }> = {
+const SERIES: Record<
+  Series,
+  { label: MessageKey; unit: string; lines: { key: string; name: MessageKey; color: string; pick: (v: Vitals) => number | undefined }[] }
+> = {
   bp: {
     label: 'vitals.bp',
     unit: 'mmHg',
@@ -17,15 +20,29 @@ const SERIES: Record<Series, { label: MessageKey; unit: string; lines: { key: st
     ],
   },
   hr: { label: 'vitals.hr', unit: '/min', lines: [{ key: 'hr', name: 'vitals.hr', color: '#c2255c', pick: (v) => v.heartRate?.value }] },
-  temp: { label: 'vitals.temp', unit: '°C', lines: [{ key: 'temp', name: 'vitals.temp', color: '#e8590c', pick: (v) => v.temperature?.value }] },
-  spo2: { label: 'vitals.spo2', unit: '%', lines: [{ key: 'spo2', name: 'vitals.spo2', color: '#0b7285', pick: (v) => v.oxygenSaturation?.value }] },
-  weight: { label: 'vitals.weight', unit: 'kg', lines: [{ key: 'weight', name: 'vitals.weight', color: '#5f3dc4', pick: (v) => v.weight?.value }] },
+  temp: {
+    label: 'vitals.temp',
+    unit: '°C',
+    lines: [{ key: 'temp', name: 'vitals.temp', color: '#e8590c', pick: (v) => v.temperature?.value }],
+  },
+  spo2: {
+    label: 'vitals.spo2',
+    unit: '%',
+    lines: [{ key: 'spo2', name: 'vitals.spo2', color: '#0b7285', pick: (v) => v.oxygenSaturation?.value }],
+  },
+  weight: {
+    label: 'vitals.weight',
+    unit: 'kg',
+    lines: [{ key: 'weight', name: 'vitals.weight', color: '#5f3dc4', pick: (v) => v.weight?.value }],
+  },
 };
 
 /** Vitals over time, one measurement at a time, on the dates they were taken (the table below lists every value). */
 export default function VitalsChart({ vitals }: { vitals: Vitals[] }) {
   const { t, date, number } = useI18n();
-  const available = (Object.keys(SERIES) as Series[]).filter((s) => vitals.some((v) => SERIES[s].lines.some((l) => l.pick(v) !== undefined)));
+  const available = (Object.keys(SERIES) as Series[]).filter((s) =>
+    vitals.some((v) => SERIES[s].lines.some((l) => l.pick(v) !== undefined)),
+  );
   const [series, setSeries] = useState<Series>(available[0] ?? 'bp');
   const def = SERIES[series];
   const data = vitals
@@ -54,7 +71,17 @@ export default function VitalsChart({ vitals }: { vitals: Vitals[] }) {
             <Tooltip labelFormatter={(v) => date(String(v), 'medium')} formatter={(value) => `${number(Number(value))} ${def.unit}`} />
             <Legend />
             {def.lines.map((l) => (
-              <Line key={l.key} type="monotone" dataKey={l.key} name={t(l.name)} stroke={l.color} strokeWidth={2} dot={{ r: 4 }} isAnimationActive={false} connectNulls />
+              <Line
+                key={l.key}
+                type="monotone"
+                dataKey={l.key}
+                name={t(l.name)}
+                stroke={l.color}
+                strokeWidth={2}
+                dot={{ r: 4 }}
+                isAnimationActive={false}
+                connectNulls
+              />
             ))}
           </LineChart>
         </ResponsiveContainer>

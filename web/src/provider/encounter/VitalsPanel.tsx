@@ -9,8 +9,20 @@ import { useI18n } from '../../i18n/i18n';
 import { applyProblem } from '../../ui/forms';
 import { vitalsSummary } from './format';
 
-type Values = Record<'systolic' | 'diastolic' | 'heartRate' | 'temperature' | 'respiratoryRate' | 'oxygenSaturation' | 'weight' | 'height', number | string>;
-const EMPTY: Values = { systolic: '', diastolic: '', heartRate: '', temperature: '', respiratoryRate: '', oxygenSaturation: '', weight: '', height: '' };
+type Values = Record<
+  'systolic' | 'diastolic' | 'heartRate' | 'temperature' | 'respiratoryRate' | 'oxygenSaturation' | 'weight' | 'height',
+  number | string
+>;
+const EMPTY: Values = {
+  systolic: '',
+  diastolic: '',
+  heartRate: '',
+  temperature: '',
+  respiratoryRate: '',
+  oxygenSaturation: '',
+  weight: '',
+  height: '',
+};
 const num = (v: number | string) => (typeof v === 'number' ? v : undefined);
 /** Which field an out-of-range answer names (`measurement` in the problem). */
 const FIELD: Record<string, keyof Values> = {
@@ -38,7 +50,9 @@ export function VitalsPanel({ record, onChange }: { record: EncounterRecord; onC
         api.POST('/api/v1/clinics/{clinicId}/encounters/{encounterId}/vitals', {
           params: { path: { clinicId, encounterId: record.id } },
           body: {
-            ...(sys !== undefined && dia !== undefined ? { bloodPressure: { systolic: sys, diastolic: dia, unit: 'mm[Hg]' as const } } : {}),
+            ...(sys !== undefined && dia !== undefined
+              ? { bloodPressure: { systolic: sys, diastolic: dia, unit: 'mm[Hg]' as const } }
+              : {}),
             heartRate: reading(v.heartRate, '/min') as { value: number; unit: '/min' } | undefined,
             temperature: reading(v.temperature, 'Cel') as { value: number; unit: 'Cel' } | undefined,
             respiratoryRate: reading(v.respiratoryRate, '/min') as { value: number; unit: '/min' } | undefined,
@@ -100,7 +114,11 @@ export function VitalsPanel({ record, onChange }: { record: EncounterRecord; onC
             <Text size="xs" c="dimmed">
               {dateTime(v.measuredAt)}
             </Text>
-            <Text size="sm">{vitalsSummary(v, t, (n) => number(n)).map(([k, x]) => `${k} ${x}`).join(' · ')}</Text>
+            <Text size="sm">
+              {vitalsSummary(v, t, (n) => number(n))
+                .map(([k, x]) => `${k} ${x}`)
+                .join(' · ')}
+            </Text>
           </Stack>
         ))
       )}

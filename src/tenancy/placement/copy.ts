@@ -1,0 +1,96 @@
+import type pg from 'pg';
+import { inTransaction, quoteIdent as q } from '../../db/pg.js';
+import type { TenantTable } from '../catalogue.js';
+import { pinAdmin } from './fence.js';
+
+/**
+ * Copy out of one store and into another, and the checksums that prove a copy. They are the same for every
+ * placement because the same migrations build the same tables in each (the point of the design): a store is a
+ * schema in some database, reached with an admin connection, whatever its placement.
+ */
+
+export interface TableChecksum {
+  table: string;
+  rows: number;
+  checksum: string;
+}
+
+const COPY_BATCH = 1000;
+
+/** The anchor's placement epoch is the store's own bookkeeping, not the clinic's data: checksums leave it out. */
+const rowText = (t: TenantTable): string => (t.name === 'clinic' ? `(to_jsonb(t) - 'placement_epoch')::text` : 't::text');
+
+/** The table's primary key as an ORDER BY list over alias `t`: the order rows are copied, checksummed and exported in. */
+export function keyOrder(t: TenantTable): string {
+  return t.key.map((k) => `t.${q(k)}`).join(', ');
+}
+
+/**
+ * Copies every row of one clinic, table by table (parents first), from `src` to `dst` in one transaction on each
+ * side: the target either gets the whole clinic or nothing.
+ */
+export async function copyClinic(
+  tables: readonly TenantTable[],
+  src: pg.ClientBase,
+  srcSchema: string,
+  dst: pg.ClientBase,
+  dstSchema: string,
+  clinicId: string,
+  /** Told after each table, with its row count and position: a move shows its progress with it. */
+  copied: (table: string, rows: number, index: number) => Promise<void> = async () => {},
+): Promise<void> {
+  await inTransaction(src, () =>
+    inTransaction(dst, async () => {
+      await pinAdmin(src, clinicId);
+      await pinAdmin(dst, clinicId);
+      for (const [i, t] of tables.entries()) {
+        let rows = 0;
+        await src.query(
+          `declare rows_out no scroll cursor for select row_to_json(t)::text as j from ${q(srcSchema)}.${q(t.name)} t where clinic_id = $1 order by ${keyOrder(t)}`,
+          [clinicId],
+        );
+        for (;;) {
+          const batch = await src.query<{ j: string }>(`fetch ${COPY_BATCH} from rows_out`);
+          if (batch.rows.length === 0) break;
+          rows += batch.rows.length;
+          await dst.query(
+            `insert into ${q(dstSchema)}.${q(t.name)} select * from json_populate_recordset(null::${q(dstSchema)}.${q(t.name)}, $1::json)`,
+            [`[${batch.rows.map((r) => r.j).join(',')}]`],
+          );
+        }
+        await src.query('close rows_out');
+        await copied(t.name, rows, i);
+      }
+    }),
+  );
+}
+
+/** Row count and an order-stable checksum of every tenant table of one clinic in one store. */
+export async function checksums(
+  tables: readonly TenantTable[],
+  c: pg.ClientBase,
+  schema: string,
+  clinicId: string,
+): Promise<TableChecksum[]> {
+  return inTransaction(c, async () => {
+    await pinAdmin(c, clinicId);
+    const out: TableChecksum[] = [];
+    for (const t of tables) {
+      const r = await c.query<{ n: number; sum: string }>(
+        `select count(*)::int as n, md5(coalesce(string_agg(md5(${rowText(t)}), '' order by ${keyOrder(t)}), '')) as sum
+           from ${q(schema)}.${q(t.name)} t where clinic_id = $1`,
+        [clinicId],
+      );
+      out.push({ table: t.name, rows: r.rows[0]?.n ?? 0, checksum: r.rows[0]?.sum ?? '' });
+    }
+    return out;
+  });
+}
+
+/** Deletes one clinic's rows from a store shared with other clinics, children first, in one transaction. */
+export async function deleteClinicRows(tables: readonly TenantTable[], c: pg.ClientBase, schema: string, clinicId: string): Promise<void> {
+  await inTransaction(c, async () => {
+    await pinAdmin(c, clinicId);
+    for (const t of [...tables].reverse()) await c.query(`delete from ${q(schema)}.${q(t.name)} where clinic_id = $1`, [clinicId]);
+  });
+}

@@ -1,0 +1,69 @@
+import type { TenantTable } from '../catalogue.js';
+import type { TenantAccess } from '../tenant-db.js';
+import type { TenantMigration } from '../migration-kit.js';
+import type { Placement, PlacementModel } from '../naming.js';
+
+/** The interface the three placements implement (`pooled.ts`, `schema.ts`, `database.ts`); see `index.ts`. */
+
+/** What the implementations need from the deployment: names, role passwords, and admin URLs of its servers. */
+export interface PlacementContext {
+  instance: string;
+  secret: string;
+  /** Admin URL of a database on a region's server (the region database when `database` is omitted). */
+  adminUrl(regionId: string, database?: string): string;
+  /** Closes this process's own pool of a clinic, if it has one, before its database goes away. */
+  closeClinicPool(clinicId: string): Promise<void>;
+  /** Every tenant table, parents first (`src/schema.ts` composes them): what removal deletes. */
+  tenantTables: readonly TenantTable[];
+}
+
+/** One clinic's store: whose it is, in which region, at which address. */
+export interface ClinicStore {
+  clinicId: string;
+  regionId: string;
+  placement: Placement;
+}
+
+/** The clinic as a tenant transaction sees it: its store and the placement epoch the node believes. */
+export interface PlacedClinic {
+  id: string;
+  dataRegion: string;
+  placement: Placement;
+  placementEpoch: number;
+}
+
+/**
+ * Which connections a clinic's tenant transactions use: the region's app pool, or a pool of the clinic's own.
+ * An own pool is kept while its `key` (the database it reaches) stays the same; `url` is only called to open
+ * one, since it derives the role's password (an HMAC) and is not worth computing on every request.
+ */
+export type StorePool = { kind: 'region' } | { kind: 'clinic'; key: string; url(): string };
+
+export interface MigrationResult {
+  from: number;
+  to: number;
+  applied: number;
+}
+
+export interface PlacementKind {
+  readonly model: PlacementModel;
+  /** Where a clinic's store is in this placement. */
+  address(opts: { instance: string; clinicId: string; regionDatabase: string }): Placement;
+  /** The statement that opens a tenant transaction (see `fence.ts`), sent in the same message as a read's query. */
+  pin(ctx: PlacementContext, clinic: PlacedClinic, access: TenantAccess): string;
+  pool(ctx: PlacementContext, clinic: PlacedClinic): StorePool;
+  /** Builds the clinic's empty store (no anchor yet), idempotently; returns its schema version. */
+  create(ctx: PlacementContext, store: ClinicStore, migrations: TenantMigration[]): Promise<number>;
+  /** Brings the store that holds this clinic to the latest version, repairing its role and grants on the way. */
+  migrate(ctx: PlacementContext, store: ClinicStore, migrations: TenantMigration[]): Promise<MigrationResult>;
+  /** Removes everything of the clinic at this address (its rows, or its schema, or its database, and its role). */
+  remove(ctx: PlacementContext, store: ClinicStore): Promise<void>;
+  /**
+   * Present when one store per region holds every clinic of this placement: the fleet migrates it once per
+   * region, whatever clinics it holds (and migrating one of its clinics migrates all of them).
+   */
+  readonly regionStore?: {
+    address(regionDatabase: string): Placement;
+    migrate(ctx: PlacementContext, regionId: string, migrations: TenantMigration[]): Promise<MigrationResult>;
+  };
+}
