@@ -640,6 +640,9 @@ export const de: Messages = {
   'switcher.pick': 'Praxis wählen',
   'switcher.none': 'Noch keine Praxis',
   'switcher.noneBody': 'Sie sind noch kein Mitglied einer Praxis. Bitten Sie die Praxisverwaltung um eine Einladung.',
+  'mfa.requiredTitle': 'Bestätigung in zwei Schritten erforderlich',
+  'mfa.requiredBody':
+    '{clinic} verlangt von allen zusätzlich einen Code aus einer Authenticator-App. Richten Sie ihn einmal ein; diese Anmeldung geht danach weiter.',
   'account.title': 'Anmeldung & Sicherheit',
   'account.back': 'Zurück zu meinem Arbeitsbereich',
   'account.totp': 'Bestätigung in zwei Schritten',

@@ -666,6 +666,9 @@ export const en = {
   'switcher.none': 'No clinic yet',
   'switcher.noneBody': 'You are not a member of any clinic. Ask a clinic admin for an invitation.',
 
+  'mfa.requiredTitle': 'Two-step verification required',
+  'mfa.requiredBody':
+    '{clinic} asks everyone to sign in with a code from an authenticator app as well. Set it up once; this sign-in then continues.',
   'account.title': 'Sign-in & security',
   'account.back': 'Back to my workspace',
   'account.totp': 'Two-step verification',
