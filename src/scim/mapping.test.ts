@@ -16,14 +16,11 @@ beforeAll(async () => {
 afterAll(() => t?.close());
 
 const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
-/** The clinics and roles /auth/me names (it also names each clinic and role for screens; not what is tested here). */
 const me = async (token: string) =>
-  (
-    (await t.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: bearer(token) })).json().memberships as {
-      clinicId: string;
-      role: string;
-    }[]
-  ).map(({ clinicId, role }) => ({ clinicId, role }));
+  (await t.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: bearer(token) }))
+    .json()
+    // `me` also names each clinic and role for the app; the rules decide the clinic and the role.
+    .memberships.map(({ clinicId, role }: { clinicId: string; role: string }) => ({ clinicId, role }));
 const group = async (displayName: string, members: string[] = [], externalId?: string) => {
   const res = await c.call('POST', '/Groups', {
     schemas: [GROUP],

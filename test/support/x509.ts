@@ -21,7 +21,9 @@ export function createSelfSignedCertificate(commonName: string, opts: { validDay
   const sha256WithRsa = seq(oid('1.2.840.113549.1.1.11'), Buffer.from([0x05, 0x00]));
   const name = seq(set(seq(oid('2.5.4.3'), tlv(0x0c, Buffer.from(commonName, 'utf8')))));
   const serial = randomBytes(12);
-  serial[0]! &= 0x7f; // positive INTEGER
+  // A positive INTEGER in minimal DER: the first byte below 0x80 and not zero (a zero there would need the next
+  // byte's high bit set, else strict parsers refuse the certificate: one generation in 128 failed).
+  serial[0] = serial[0]! & 0x7f || 1;
   const tbs = seq(
     tlv(0xa0, integer(Buffer.from([2]))), // version v3
     integer(serial),

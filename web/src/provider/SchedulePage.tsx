@@ -70,7 +70,7 @@ export default function SchedulePage() {
           variant: a.status === 'completed' ? 'light' : 'filled',
           payload: a,
         })),
-    [items, patients.data, typeName],
+    [items, patients.data, types.data],
   );
   const dayItems = items.filter((a) => a.startsAt && localDateTime(a.startsAt).startsWith(date));
   const labels = scheduleLabels(t);
