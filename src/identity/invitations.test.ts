@@ -86,7 +86,7 @@ describe('the first admin of a new clinic', () => {
 
     const c = await clinicWithAdmin('expiring');
     const token = tokenOf(c.firstAdmin.link);
-    expect((await as(null, 'GET', `/api/v1/invitations/${token.slice(0, -1)}A`)).statusCode).toBe(404);
+    expect((await as(null, 'GET', `/api/v1/invitations/${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`)).statusCode).toBe(404);
     await t.p.control
       .updateTable('invitations')
       .set({ expires_at: new Date(Date.now() - 1000) })

@@ -159,6 +159,17 @@ describe('the settings catalogue', () => {
       { path: 'locale.defaultLanguage', message: 'must be one of the languages offered' },
     ]);
     expect((await as(admin, 'GET', `/api/v1/clinics/${clinic.id}/settings/scheduling`)).json().version).toBe(0);
+    // A provider's layer: only what the clinic lets providers override.
+    const provider = `prv_${'0'.repeat(26)}`;
+    const forProvider = await as(admin, 'POST', `/api/v1/clinics/${clinic.id}/settings/scheduling/validate?providerId=${provider}`, {
+      values: { defaultDurationMinutes: 45 },
+    });
+    expect(forProvider.json().errors).toEqual([
+      {
+        path: 'scheduling.defaultDurationMinutes',
+        message: 'scheduling.defaultDurationMinutes is not one the clinic lets providers override',
+      },
+    ]);
     const operator = await as(t.operatorToken, 'POST', '/api/v1/platform/settings/security/validate', {
       values: { sessionLifetimeMinutes: 1 },
     });

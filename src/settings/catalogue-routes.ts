@@ -4,7 +4,7 @@ import { notFound } from '../errors.js';
 import { problemResponses } from '../http/problem.js';
 import type { Platform } from '../platform/platform.js';
 import { NAMESPACE_FEATURES, NAMESPACE_NAMES, namespaceJsonSchema, type Namespace } from './namespaces.js';
-import { clinicLayer, platformLayer, regionLayer } from './service.js';
+import { clinicLayer, platformLayer, providerLayer, regionLayer } from './service.js';
 
 /**
  * What the settings pages are built from: every namespace with its JSON Schema and, for a clinic, whether its
@@ -60,12 +60,22 @@ export const clinicSettingsCatalogueRoutes =
       config: { permission: 'settings.write' },
       schema: {
         tags,
-        summary: 'Check values for the clinic layer without writing them (the same rules and messages as a write)',
+        summary: 'Check values for the clinic layer, or a provider’s, without writing them (the same rules and messages as a write)',
         params: z.strictObject({ namespace: NamespaceParam }),
+        querystring: z.strictObject({
+          providerId: z
+            .string()
+            .regex(/^(prv|usr)_[0-9a-hjkmnp-tv-z]{26}$/, { message: 'must be a provider id' })
+            .optional()
+            .describe('check for this provider’s layer instead of the clinic’s'),
+        }),
         body: Check,
         response: { 200: Checked, ...problemResponses },
       },
-      handler: async (req) => ({ errors: await p.settings.check(clinicLayer(req.clinic.id), req.params.namespace, req.body.values) }),
+      handler: async (req) => {
+        const layer = req.query.providerId ? providerLayer(req.clinic.id, req.query.providerId) : clinicLayer(req.clinic.id);
+        return { errors: await p.settings.check(layer, req.params.namespace, req.body.values) };
+      },
     });
   };
 

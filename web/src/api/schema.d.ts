@@ -19410,10 +19410,13 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Check values for the clinic layer without writing them (the same rules and messages as a write) */
+        /** Check values for the clinic layer, or a provider’s, without writing them (the same rules and messages as a write) */
         post: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description check for this provider’s layer instead of the clinic’s */
+                    providerId?: string;
+                };
                 header?: never;
                 path: {
                     namespace: "scheduling" | "intake" | "security" | "visits" | "branding" | "locale";

@@ -1,10 +1,11 @@
-import { AppShell, Burger, Group, NavLink, ScrollArea, Stack, Text } from '@mantine/core';
+import { AppShell, Burger, Button, Center, Group, NavLink, ScrollArea, Stack, Text, Title } from '@mantine/core';
 import { DatesProvider } from '@mantine/dates';
 import { useDisclosure } from '@mantine/hooks';
 import { lazy, Suspense, useMemo, type ReactNode } from 'react';
 import { Navigate, NavLink as RouterLink, Route, Routes, useLocation, useParams } from 'react-router';
 import '../i18n/dates';
 import '@mantine/dates/styles.css';
+import { ApiProblem } from '../api/client';
 import { useMe } from '../auth/me';
 import { NotFoundPage } from '../app/NotFoundPage';
 import { firstDayOfWeek } from '../i18n/calendar';
@@ -122,6 +123,7 @@ export default function ClinicLayout() {
   if (me.isError) return <ErrorState error={me.error} onRetry={() => void me.refetch()} />;
   if (!membership) return <NotFoundPage />;
   if (self.isPending) return <LoadingState />;
+  if (self.error instanceof ApiProblem && self.error.code === 'mfa_required') return <MfaRequired clinic={membership.clinicName} />;
   if (self.isError) return <ErrorState error={self.error} onRetry={() => void self.refetch()} />;
   return <ClinicShell ctx={contextOf(membership.clinicId, slug!, self.data)} />;
 }
@@ -214,6 +216,24 @@ function ClinicShell({ ctx }: { ctx: ClinicContextValue }) {
 function matches(pathname: string, pattern: string): boolean {
   const re = new RegExp(`^${pattern.replace(/:[^/]+/g, '[^/]+')}(/|$)`);
   return re.test(pathname);
+}
+
+/** The clinic requires two-step verification and this session was signed in with a password alone. */
+function MfaRequired({ clinic }: { clinic: string }) {
+  const { t } = useI18n();
+  return (
+    <Center mih="70vh" component="main">
+      <Stack align="center" ta="center" maw={480} gap="sm" p="md">
+        <Title order={1} size="h2">
+          {t('mfa.requiredTitle')}
+        </Title>
+        <Text c="dimmed">{t('mfa.requiredBody', { clinic })}</Text>
+        <Button component={RouterLink} to="/account">
+          {t('account.enrol')}
+        </Button>
+      </Stack>
+    </Center>
+  );
 }
 
 function NothingHere() {

@@ -566,6 +566,10 @@ export const en = {
   'settings.historyOf': 'History of {ns}',
   'settings.override': 'Override',
   'settings.revert': 'Revert to inherited',
+  'settings.notForProviders': 'Set by the clinic',
+  'settings.providersMay': 'Providers may set their own',
+  'settings.layer': 'Settings of',
+  'settings.clinicLayer': 'The clinic',
   'settings.locked': 'Locked above',
   'settings.overrides': 'overrides {layers}',
   'settings.unsaved': 'unsaved',
@@ -666,6 +670,9 @@ export const en = {
   'switcher.none': 'No clinic yet',
   'switcher.noneBody': 'You are not a member of any clinic. Ask a clinic admin for an invitation.',
 
+  'mfa.requiredTitle': 'Two-step verification required',
+  'mfa.requiredBody':
+    '{clinic} asks everyone to sign in with a code from an authenticator app as well. Set it up once; this sign-in then continues.',
   'account.title': 'Sign-in & security',
   'account.back': 'Back to my workspace',
   'account.totp': 'Two-step verification',

@@ -1,4 +1,4 @@
-import { Alert, Badge, Button, Card, Drawer, Group, Paper, Stack, Text, TextInput, Timeline, Title, Tooltip } from '@mantine/core';
+import { Alert, Badge, Button, Card, Drawer, Group, Paper, Stack, Switch, Text, TextInput, Timeline, Title, Tooltip } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useMemo, useState } from 'react';
@@ -32,10 +32,13 @@ export interface Explained {
 
 /** How one layer (platform, a region, a clinic) is read and written; the editor is the same for all of them. */
 export interface LayerAdapter {
-  scope: 'platform' | 'region' | 'clinic';
+  scope: 'platform' | 'region' | 'clinic' | 'provider';
   queryKey: readonly unknown[];
   get(ns: string): Promise<LayerDoc>;
-  put(ns: string, body: { values: Record<string, unknown>; expectedVersion: number; reason: string }): Promise<unknown>;
+  put(
+    ns: string,
+    body: { values: Record<string, unknown>; providerOverridable?: string[]; expectedVersion: number; reason: string },
+  ): Promise<unknown>;
   history(ns: string): Promise<{ items: HistoryEntry[] }>;
   restore(ns: string, body: { version: number; expectedVersion: number; reason: string }): Promise<unknown>;
   validate(ns: string, values: Record<string, unknown>): Promise<{ errors: { path: string; message: string }[] }>;
@@ -56,15 +59,22 @@ export function LayerEditor({ adapter, name, schema }: { adapter: LayerAdapter; 
   const explained = useQuery({ queryKey: [...adapter.queryKey, 'explain', name], queryFn: () => adapter.explain(name) });
   const layer = useQuery({ queryKey: [...adapter.queryKey, 'layer', name], queryFn: () => adapter.get(name) });
   const [draft, setDraft] = useState<Record<string, unknown> | null>(null);
+  // The clinic layer also says which keys its providers may set for themselves.
+  const [overridable, setOverridable] = useState<string[]>([]);
   const [reason, setReason] = useState('');
   const [history, setHistory] = useState(false);
   useEffect(() => {
-    if (layer.data) setDraft(structuredClone(layer.data.values));
+    if (layer.data) {
+      setDraft(structuredClone(layer.data.values));
+      setOverridable([...layer.data.providerOverridable]);
+    }
   }, [layer.data]);
 
+  const overridableChanged =
+    layer.data !== undefined && [...overridable].sort().join() !== [...layer.data.providerOverridable].sort().join();
   const dirty = useMemo(
-    () => draft !== null && layer.data !== undefined && JSON.stringify(draft) !== JSON.stringify(layer.data.values),
-    [draft, layer.data],
+    () => draft !== null && layer.data !== undefined && (JSON.stringify(draft) !== JSON.stringify(layer.data.values) || overridableChanged),
+    [draft, layer.data, overridableChanged],
   );
   const [debounced] = useDebouncedValue(draft, 350);
   const validation = useQuery({
@@ -81,7 +91,13 @@ export function LayerEditor({ adapter, name, schema }: { adapter: LayerAdapter; 
   const refresh = () => queryClient.invalidateQueries({ queryKey: adapter.queryKey });
 
   const save = useMutation({
-    mutationFn: () => adapter.put(name, { values: draft ?? {}, expectedVersion: layer.data?.version ?? 0, reason }),
+    mutationFn: () =>
+      adapter.put(name, {
+        values: draft ?? {},
+        ...(scope === 'clinic' ? { providerOverridable: overridable } : {}),
+        expectedVersion: layer.data?.version ?? 0,
+        reason,
+      }),
     onSuccess: () => {
       setReason('');
       notifySaved(t('settings.saved'));
@@ -117,7 +133,7 @@ export function LayerEditor({ adapter, name, schema }: { adapter: LayerAdapter; 
         const sub = schema.properties![key]!;
         const label = maybe(`setting.${name}.${key}`) ?? sub.title ?? humanize(key);
         const description = maybe(`setting.${name}.${key}.hint`) ?? sub.description;
-        const locked = scope === 'clinic' && layer.data.locked.includes(key);
+        const locked = layer.data.locked.includes(key);
         const nested: Record<string, string> = {};
         for (const [p, m] of Object.entries(errors)) if (p.startsWith(`${key}.`)) nested[p.slice(key.length + 1)] = m;
         const changed = here !== key in layer.data.values || JSON.stringify(draft[key]) !== JSON.stringify(layer.data.values[key]);
@@ -167,7 +183,7 @@ export function LayerEditor({ adapter, name, schema }: { adapter: LayerAdapter; 
                     disabled={locked}
                     onClick={() => setDraft({ ...draft, [key]: structuredClone(info?.value ?? sub.default ?? null) })}
                   >
-                    {locked ? t('settings.locked') : t('settings.override')}
+                    {locked ? (scope === 'provider' ? t('settings.notForProviders') : t('settings.locked')) : t('settings.override')}
                   </Button>
                 ))}
             </Group>
@@ -182,6 +198,15 @@ export function LayerEditor({ adapter, name, schema }: { adapter: LayerAdapter; 
               disabled={!writable || !here}
               hideLabel
             />
+            {scope === 'clinic' && writable && (
+              <Switch
+                mt="sm"
+                size="xs"
+                label={t('settings.providersMay')}
+                checked={overridable.includes(key)}
+                onChange={(e) => setOverridable(e.currentTarget.checked ? [...overridable, key] : overridable.filter((k) => k !== key))}
+              />
+            )}
           </Card>
         );
       })}
