@@ -74,6 +74,12 @@ export interface Config {
    */
   smtpUrl: string | undefined;
   mailFrom: string;
+  /**
+   * The job queue (`src/jobs/`): how many jobs this node runs at once (0: it only enqueues), how often an idle
+   * worker looks for due jobs, how long a claim holds a job before another node may retry it, and the first
+   * retry's backoff (doubling per attempt, at most an hour).
+   */
+  jobs: { concurrency: number; pollMs: number; leaseMs: number; backoffBaseMs: number };
   /** Development: an invitation's link is also shown to the person who sent it (and logged). */
   showInviteLinks: boolean;
 }
@@ -162,6 +168,10 @@ const scalarVars = {
     .optional(),
   POLYCLINIC_MAIL_FROM: z.string().min(3).max(320).default('Polyclinic <no-reply@polyclinic.local>'),
   POLYCLINIC_SHOW_INVITE_LINKS: bool.optional(),
+  POLYCLINIC_JOB_CONCURRENCY: int(0, 64).default(2),
+  POLYCLINIC_JOB_POLL_MS: int(20, 60_000).default(1000),
+  POLYCLINIC_JOB_LEASE_SECONDS: int(1, 3600).default(60),
+  POLYCLINIC_JOB_BACKOFF_MS: int(10, 3_600_000).default(10_000),
   POLYCLINIC_DNS_SERVERS: z
     .string()
     .regex(/^\s*[0-9a-fA-F.:[\]]+(\s*,\s*[0-9a-fA-F.:[\]]+)*\s*$/, 'comma-separated IP addresses, optionally with :port')
@@ -287,6 +297,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .filter(Boolean),
     smtpUrl: v.POLYCLINIC_SMTP_URL as string | undefined,
     mailFrom: v.POLYCLINIC_MAIL_FROM as string,
+    jobs: {
+      concurrency: v.POLYCLINIC_JOB_CONCURRENCY as number,
+      pollMs: v.POLYCLINIC_JOB_POLL_MS as number,
+      leaseMs: (v.POLYCLINIC_JOB_LEASE_SECONDS as number) * 1000,
+      backoffBaseMs: v.POLYCLINIC_JOB_BACKOFF_MS as number,
+    },
     showInviteLinks: (v.POLYCLINIC_SHOW_INVITE_LINKS as boolean | undefined) ?? embedded,
     host: v.POLYCLINIC_HOST as string,
     port: v.POLYCLINIC_PORT as number,

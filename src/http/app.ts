@@ -1,3 +1,4 @@
+import { jobRoutes } from '../jobs/routes.js';
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
@@ -185,6 +186,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
       platformSettingsRoutes(p),
       platformFlagRoutes(p),
       platformSettingsCatalogueRoutes(p),
+      jobRoutes(p),
     ]),
     { prefix: OPERATOR_PREFIX },
   );

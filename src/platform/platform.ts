@@ -27,6 +27,8 @@ import { RedisBus } from './redis-bus.js';
 import { SecretBox } from './secrets.js';
 import { createMailer, type Mailer } from './mailer.js';
 import { Invitations } from '../identity/invitations.js';
+import { JobQueue } from '../jobs/queue.js';
+import { JobWorker } from '../jobs/worker.js';
 
 /** A configuration whose stores are concrete: every URL known (embedded or given) and a secret present. */
 export interface ResolvedConfig extends Config {
@@ -60,6 +62,10 @@ export interface Platform {
   mailer: Mailer;
   /** Invitations to join a clinic (first admins, staff). */
   invitations: Invitations;
+  /** The tenant-fair job queue: domains enqueue by kind with a clinic id (`src/jobs/`). */
+  jobs: JobQueue;
+  /** This node's worker; domains register their job kinds on it here, `main.ts` starts it. */
+  worker: JobWorker;
   /** The control-plane migrations this build knows, every domain's (`src/schema.ts`). */
   controlMigrations: ControlMigration[];
   /** The tenant migrations this build knows; tests may extend the list. */
@@ -114,7 +120,15 @@ export async function openPlatform(
   const outbound = new Outbound({ allow: config.outboundAllow });
   // The composition root: the one place that knows every service; each takes only what it uses.
   const totp = new TotpFactor(control, secrets);
+  const jobs = new JobQueue(control, {
+    leaseMs: config.jobs.leaseMs,
+    backoffBaseMs: config.jobs.backoffBaseMs,
+    backoffMaxMs: 3_600_000,
+  });
+  const worker = new JobWorker(jobs, { concurrency: config.jobs.concurrency, pollMs: config.jobs.pollMs }, log.child({ part: 'jobs' }));
   return {
+    jobs,
+    worker,
     totp,
     signIn: new SignIn({ control, users, sessions, limits, config }, totp),
     scimTokens: new ScimTokens(control),
@@ -142,6 +156,7 @@ export async function openPlatform(
     tenantTables: TENANT_TABLES,
     regionSchemas: REGION_SCHEMAS,
     async close() {
+      await worker.stop();
       mailer.close();
       flags.close();
       settings.close();
