@@ -8,6 +8,12 @@ export interface Mail {
   html: string;
   /** Inline images, referenced from the HTML as `cid:<cid>`. */
   inline?: { cid: string; filename: string; contentType: string; content: Buffer }[];
+  /** Files to keep (an appointment's `.ics`). */
+  attachments?: { filename: string; contentType: string; content: string | Buffer }[];
+  /** Shown as the sender's name (a clinic's), at the deployment's own address: SPF and DKIM stay the platform's. */
+  fromName?: string;
+  /** A Message-ID the caller chose (deterministic per message, so a resend is recognisably the same message). */
+  messageId?: string;
 }
 
 export interface Mailer {
@@ -35,18 +41,22 @@ export function createMailer(smtpUrl: string | undefined, from: string, log: Log
   return {
     async send(mail) {
       await transport.sendMail({
-        from,
+        from: mail.fromName ? { name: mail.fromName, address: /<([^>]+)>/.exec(from)?.[1] ?? from } : from,
+        ...(mail.messageId ? { messageId: mail.messageId } : {}),
         to: mail.to,
         subject: mail.subject,
         text: mail.text,
         html: mail.html,
-        attachments: mail.inline?.map((i) => ({
-          cid: i.cid,
-          filename: i.filename,
-          contentType: i.contentType,
-          content: i.content,
-          contentDisposition: 'inline',
-        })),
+        attachments: [
+          ...(mail.inline ?? []).map((i) => ({
+            cid: i.cid,
+            filename: i.filename,
+            contentType: i.contentType,
+            content: i.content,
+            contentDisposition: 'inline' as const,
+          })),
+          ...(mail.attachments ?? []),
+        ],
       });
     },
     close: () => transport.close(),

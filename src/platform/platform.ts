@@ -29,6 +29,9 @@ import { createMailer, type Mailer } from './mailer.js';
 import { Invitations } from '../identity/invitations.js';
 import { JobQueue } from '../jobs/queue.js';
 import { JobWorker } from '../jobs/worker.js';
+import { SentLedger } from '../notifications/ledger.js';
+import { AppointmentNotices } from '../notifications/notices.js';
+import { logOnlySms, type SmsTransport } from '../notifications/sms.js';
 
 /** A configuration whose stores are concrete: every URL known (embedded or given) and a secret present. */
 export interface ResolvedConfig extends Config {
@@ -66,6 +69,10 @@ export interface Platform {
   jobs: JobQueue;
   /** This node's worker; domains register their job kinds on it here, `main.ts` starts it. */
   worker: JobWorker;
+  /** Text messages to patients: log-only until a provider is configured. */
+  sms: SmsTransport;
+  /** Patients' appointment confirmations and reminders, as jobs (`notifications/`). */
+  notices: AppointmentNotices;
   /** The control-plane migrations this build knows, every domain's (`src/schema.ts`). */
   controlMigrations: ControlMigration[];
   /** The tenant migrations this build knows; tests may extend the list. */
@@ -126,9 +133,25 @@ export async function openPlatform(
     backoffMaxMs: 3_600_000,
   });
   const worker = new JobWorker(jobs, { concurrency: config.jobs.concurrency, pollMs: config.jobs.pollMs }, log.child({ part: 'jobs' }));
+  const sms = logOnlySms(log);
+  const mailDomain = /@([^>\s]+)/.exec(config.mailFrom)?.[1] ?? 'polyclinic.local';
+  const notices = new AppointmentNotices({
+    jobs,
+    worker,
+    stores,
+    clinics,
+    settings,
+    mailer,
+    sms,
+    ledger: new SentLedger(control, mailDomain, log),
+    config,
+    log,
+  });
   return {
     jobs,
     worker,
+    sms,
+    notices,
     totp,
     signIn: new SignIn({ control, users, sessions, limits, config }, totp),
     scimTokens: new ScimTokens(control),

@@ -93,6 +93,8 @@ export const appointmentRoutes =
           (r) => ({ resourceId: r.body.id, ...(r.replayed ? { detail: { replayed: true } } : {}) }),
         );
         if (result.replayed) reply.header('idempotent-replayed', 'true');
+        // Also on a replay: a booking whose first response was lost may not have scheduled its notices yet.
+        await p.notices.booked(clinic.id, result.body);
         return reply.code(201).header('location', `/api/v1/clinics/${clinic.id}/appointments/${result.body.id}`).send(result.body);
       },
     });
@@ -182,8 +184,14 @@ export const appointmentRoutes =
         body: RescheduleInput,
         response: { 200: Appointment, ...schedulingProblems },
       },
-      handler: async (req) =>
-        req.clinic.audited(() => rescheduleAppointment(p, req.clinic.id, req.params.appointmentId, req.body, Date.now()), withPatient),
+      handler: async (req) => {
+        const moved = await req.clinic.audited(
+          () => rescheduleAppointment(p, req.clinic.id, req.params.appointmentId, req.body, Date.now()),
+          withPatient,
+        );
+        await p.notices.moved(req.clinic.id, moved);
+        return moved;
+      },
     });
 
     app.post('/appointments/:appointmentId/cancel', {
@@ -195,8 +203,14 @@ export const appointmentRoutes =
         body: CancelInput,
         response: { 200: Appointment, ...schedulingProblems },
       },
-      handler: async (req) =>
-        req.clinic.write((scope) => cancelAppointment(scope, req.params.appointmentId, req.body, Date.now()), withPatient),
+      handler: async (req) => {
+        const cancelled = await req.clinic.write(
+          (scope) => cancelAppointment(scope, req.params.appointmentId, req.body, Date.now()),
+          withPatient,
+        );
+        await p.notices.cancelled(req.clinic.id, cancelled.id);
+        return cancelled;
+      },
     });
 
     for (const action of STATUS_ACTIONS)
