@@ -32,7 +32,7 @@ worker.start();
 
 async function quietWait(): Promise<number> {
   const at = performance.now();
-  const id = await t.p.jobs.enqueue({ kind: 'bench.work', clinicId: quiet.id });
+  const id = (await t.p.jobs.enqueue({ kind: 'bench.work', clinicId: quiet.id }))!;
   while (!started.has(id)) await new Promise((r) => setTimeout(r, 1));
   return started.get(id)! - at;
 }

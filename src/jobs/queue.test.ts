@@ -55,7 +55,7 @@ describe('fairness across clinics', () => {
 
     const enqueuedAt = Date.now();
     const startedBefore = started.length;
-    const quietJob = await t.p.jobs.enqueue({ kind: 'test.work', clinicId: quiet.id });
+    const quietJob = (await t.p.jobs.enqueue({ kind: 'test.work', clinicId: quiet.id }))!;
     await until('the quiet clinic’s job', () => finishedAt.has(quietJob));
     const waited = finishedAt.get(quietJob)! - enqueuedAt;
     await worker.stop();
@@ -65,7 +65,10 @@ describe('fairness across clinics', () => {
     expect(floodJobsBetween).toBeLessThanOrEqual(2);
     // One job's time as this machine runs it (claim, run, acknowledge): the median gap between flood jobs.
     const floodEnds = [...finishedAt.entries()].filter(([id]) => id !== quietJob).map(([, at]) => at);
-    const gaps = floodEnds.slice(1).map((at, i) => at - floodEnds[i]!).sort((a, b) => a - b);
+    const gaps = floodEnds
+      .slice(1)
+      .map((at, i) => at - floodEnds[i]!)
+      .sort((a, b) => a - b);
     const oneJob = gaps[Math.floor(gaps.length / 2)]!;
     // The job it found running, then its own: about two job times, plus slack for a loaded machine.
     expect(waited).toBeLessThan(3 * oneJob + 100);
@@ -102,7 +105,7 @@ describe('fairness across clinics', () => {
 describe('failures', () => {
   it('retries with exponential backoff, then succeeds', async () => {
     const clinic = await t.clinic({ placement: 'pooled' });
-    const id = await t.p.jobs.enqueue({ kind: 'test.flaky', clinicId: clinic.id, maxAttempts: 5 });
+    const id = (await t.p.jobs.enqueue({ kind: 'test.flaky', clinicId: clinic.id, maxAttempts: 5 }))!;
     const claim = async (): Promise<ClaimedJob> => {
       let job: ClaimedJob | null = null;
       await until('the job to be due', async () => (job = await t.p.jobs.claim('test', ['test.flaky'])) !== null);
@@ -147,8 +150,8 @@ describe('failures', () => {
       },
     });
     worker.start();
-    const broken = await t.p.jobs.enqueue({ kind: 'test.broken', clinicId: clinic.id, maxAttempts: 2 });
-    const hopeless = await t.p.jobs.enqueue({ kind: 'test.hopeless', clinicId: clinic.id, maxAttempts: 5 });
+    const broken = (await t.p.jobs.enqueue({ kind: 'test.broken', clinicId: clinic.id, maxAttempts: 2 }))!;
+    const hopeless = (await t.p.jobs.enqueue({ kind: 'test.hopeless', clinicId: clinic.id, maxAttempts: 5 }))!;
     await until(
       'two dead letters',
       async () => (await t.p.jobs.state(broken))?.state === 'dead' && (await t.p.jobs.state(hopeless))?.state === 'dead',
@@ -189,7 +192,7 @@ describe('jobs outlive their worker', () => {
     const first = workerWith({ 'test.later': async () => void ran.push(1) });
     first.start();
     const runAt = new Date(Date.now() + 600);
-    const id = await t.p.jobs.enqueue({ kind: 'test.later', clinicId: clinic.id, runAt });
+    const id = (await t.p.jobs.enqueue({ kind: 'test.later', clinicId: clinic.id, runAt }))!;
     await first.stop();
     expect(ran).toEqual([]);
     const node = await t.secondNode();
@@ -212,7 +215,7 @@ describe('jobs outlive their worker', () => {
       },
     });
     dying.start();
-    const id = await t.p.jobs.enqueue({ kind: 'test.crash', clinicId: clinic.id });
+    const id = (await t.p.jobs.enqueue({ kind: 'test.crash', clinicId: clinic.id }))!;
     await until('the first attempt', () => attempts.length === 1);
     expect((await t.p.jobs.state(id))!.state).toBe('running');
     const survivor = workerWith({ 'test.crash': async (job) => void attempts.push(job.attempt) });

@@ -89,15 +89,19 @@ export class JobQueue {
     readonly opts: QueueOptions,
   ) {}
 
-  /** Enqueues one job; returns its id (the existing job's when `key` was already waiting). */
-  async enqueue(spec: JobSpec): Promise<string> {
+  /**
+   * Enqueues one job; returns its id (the existing job's when `key` was already waiting), or null when a job
+   * with that key is running right now and was left alone.
+   */
+  async enqueue(spec: JobSpec): Promise<string | null> {
     const [id] = await this.enqueueMany([spec]);
-    return id!;
+    return id ?? null;
   }
 
   /**
    * Enqueues jobs in one statement per clinic (a backlog of thousands is one round trip). A job with a key that
-   * is already queued and not running is moved to the new time and payload and revived if it was dead.
+   * is already queued and not running is moved to the new time and payload and revived if it was dead; one that
+   * is running is left to finish (its handler re-reads what it acts on) and no id is returned for it.
    */
   async enqueueMany(specs: JobSpec[]): Promise<string[]> {
     const ids: string[] = [];
