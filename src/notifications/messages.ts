@@ -103,7 +103,7 @@ export function appointmentEmail(look: ClinicLook, notice: AppointmentNotice, f:
   ];
   const footnotes = [...(notice === 'confirmation' || notice === 'rescheduled' ? [w.calendar] : []), w.change(look.displayName)];
   const button = video && f.link ? { label: w.join, href: f.link } : undefined;
-  const text = [...paragraphs, ...(button ? [`${button.label}: ${button.href}`] : []), '', ...footnotes, ''].join('\n\n');
+  const text = `${[...paragraphs, ...(button ? [`${button.label}: ${button.href}`] : [])].join('\n\n')}\n\n${footnotes.join('\n')}\n`;
   return {
     subject: w.subject[notice](look.displayName, when, time, visit),
     text,

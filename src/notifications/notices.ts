@@ -133,7 +133,8 @@ export class AppointmentNotices {
             version: apt.version,
             startsAt: apt.starts_at,
             endsAt: apt.ends_at,
-            title: mail.subject,
+            // Neither the date (the calendar shows it) nor the reason for the visit: only who it is with.
+            title: `${look.displayName}: ${provider.display_name}`,
             description: facts.link ?? look.displayName,
             url: facts.link,
           })
