@@ -27,6 +27,8 @@ import { RedisBus } from './redis-bus.js';
 import { SecretBox } from './secrets.js';
 import { createMailer, type Mailer } from './mailer.js';
 import { Invitations } from '../identity/invitations.js';
+import { FhirClients } from '../fhir/smart/clients.js';
+import { AccessTokens } from '../fhir/smart/tokens.js';
 
 /** A configuration whose stores are concrete: every URL known (embedded or given) and a secret present. */
 export interface ResolvedConfig extends Config {
@@ -78,6 +80,9 @@ export interface Platform {
   /** Single sign-on: connections and sign-in (one instance: it keeps the OIDC discovery cache), email domains. */
   sso: SsoService;
   ssoDomains: SsoDomains;
+  /** FHIR: the clinics' SMART Backend Services clients, and the access tokens issued to them. */
+  fhirClients: FhirClients;
+  accessTokens: AccessTokens;
   close(): Promise<void>;
 }
 
@@ -122,6 +127,8 @@ export async function openPlatform(
     scimGroups: new ScimGroups({ control, sessions }),
     sso: new SsoService({ control, clinics, secrets, outbound, sessions, log, config }),
     ssoDomains: new SsoDomains(control, config.dnsServers),
+    fhirClients: new FhirClients(control),
+    accessTokens: new AccessTokens(config.secret),
     config,
     log,
     bus,
