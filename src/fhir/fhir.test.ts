@@ -180,6 +180,14 @@ describe('validation', () => {
     });
     expect(future.statusCode).toBe(400);
     expect(future.json().issue[0].expression).toEqual(['Patient.birthDate']);
+    const nul = await t.app.inject({
+      method: 'POST',
+      url: `${fhirBase(c.clinic.id)}/Patient`,
+      headers: fhirJson(c.physician),
+      payload: { resourceType: 'Patient', name: [{ family: 'X\u0000', given: ['Y'] }], birthDate: '1980-01-01' },
+    });
+    expect(nul.statusCode).toBe(400);
+    expect(nul.json().issue[0].details.coding[0].code).toBe('invalid_text');
     const unknown = await get(c.physician, `${fhirBase(c.clinic.id)}/Patient?shoeSize=42`);
     expect(unknown.statusCode).toBe(400);
     expect(unknown.json().issue[0].expression).toEqual(['shoeSize']);
