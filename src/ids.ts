@@ -32,6 +32,7 @@ const KINDS = {
   grant: 'grt',
   invitation: 'inv',
   fhirClient: 'fhc',
+  fhirExport: 'fhx',
 } as const;
 export type IdKind = keyof typeof KINDS;
 

@@ -16,6 +16,7 @@ import { PATIENTS_COLUMNS, PATIENTS_MIGRATIONS, PATIENTS_TABLES } from './patien
 import { EVENTS_COLUMNS, EVENTS_MIGRATIONS, EVENTS_TABLES } from './events/migration.js';
 import { SCHEDULING_COLUMNS, SCHEDULING_MIGRATIONS, SCHEDULING_TABLES } from './scheduling/migration.js';
 import { CLINICAL_COLUMNS, CLINICAL_MIGRATIONS, CLINICAL_TABLES } from './clinical/migration.js';
+import { FHIR_COLUMNS, FHIR_MIGRATIONS, FHIR_TABLES } from './fhir/migration.js';
 import { AUDIT_REGION_MIGRATIONS, AUDIT_SCHEMA } from './audit/region-migration.js';
 
 /**
@@ -59,11 +60,11 @@ export const CONTROL_COLUMNS = mergeTables(
 );
 
 export const TENANT_MIGRATIONS: TenantMigration[] = composeVersions(
-  [ANCHOR_MIGRATIONS, PATIENTS_MIGRATIONS, EVENTS_MIGRATIONS, SCHEDULING_MIGRATIONS, CLINICAL_MIGRATIONS],
+  [ANCHOR_MIGRATIONS, PATIENTS_MIGRATIONS, EVENTS_MIGRATIONS, SCHEDULING_MIGRATIONS, CLINICAL_MIGRATIONS, FHIR_MIGRATIONS],
   joinTenantParts,
 );
 
-export const TENANT_COLUMNS = mergeTables(ANCHOR_COLUMNS, PATIENTS_COLUMNS, EVENTS_COLUMNS, SCHEDULING_COLUMNS, CLINICAL_COLUMNS);
+export const TENANT_COLUMNS = mergeTables(ANCHOR_COLUMNS, PATIENTS_COLUMNS, EVENTS_COLUMNS, SCHEDULING_COLUMNS, CLINICAL_COLUMNS, FHIR_COLUMNS);
 
 /** Every tenant table, parents before children: the order a move copies rows in and removal reverses. */
 export const TENANT_TABLES: TenantTable[] = [
@@ -72,6 +73,7 @@ export const TENANT_TABLES: TenantTable[] = [
   ...EVENTS_TABLES,
   ...SCHEDULING_TABLES,
   ...CLINICAL_TABLES,
+  ...FHIR_TABLES,
 ];
 
 /** Schemas of their own in every region database, beside the tenant stores: the PHI access trail (append-only). */

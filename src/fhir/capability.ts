@@ -30,6 +30,8 @@ export function capabilityStatement(baseUrl: string, tokenUrl: string): Capabili
             },
           ],
         },
+        // Bulk Data: system level (`$export`) and Patient level (`Patient/$export`); see fhir/export-routes.ts.
+        operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' }],
         resource: RESOURCES.map((r) => {
           const writes: readonly string[] = (WRITABLE as Record<string, readonly string[]>)[r.type] ?? [];
           return {
@@ -42,6 +44,9 @@ export function capabilityStatement(baseUrl: string, tokenUrl: string): Capabili
             ...(writes.includes('update') ? { versioning: 'versioned-update' as const, updateCreate: false } : {}),
             ...(writes.includes('create') ? { conditionalCreate: false } : {}),
             ...(r.includes ? { searchInclude: Object.keys(r.includes) } : {}),
+            ...(r.type === 'Patient'
+              ? { operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' }] }
+              : {}),
             searchParam: Object.entries(r.params).map(([name, p]) => ({ name, type: p.type, documentation: p.documentation })),
           };
         }),

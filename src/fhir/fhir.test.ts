@@ -308,6 +308,36 @@ describe('SMART Backend Services', () => {
     expect((await requestToken(t, forged, 'system/*.read')).statusCode).toBe(401);
   });
 
+  it('exports the clinic as ndjson, asynchronously, to the client that asked only', async () => {
+    const token = await client.token('system/*.read');
+    const kickOff = await t.app.inject({
+      method: 'GET',
+      url: `${fhirBase(c.clinic.id)}/$export?_type=Patient,Appointment`,
+      headers: { ...bearer(token), prefer: 'respond-async' },
+    });
+    expect(kickOff.statusCode, kickOff.body).toBe(202);
+    const status = String(kickOff.headers['content-location']).replace(/^https?:\/\/[^/]+/, '');
+    await t.p.exportRunner.idle();
+    const manifest = await get(token, status);
+    expect(manifest.statusCode, manifest.body).toBe(200);
+    const output = manifest.json().output as { type: string; url: string; count: number }[];
+    expect(output.map((o) => o.type).sort()).toEqual(['Appointment', 'Patient']);
+    const patients = await get(token, output.find((o) => o.type === 'Patient')!.url.replace(/^https?:\/\/[^/]+/, ''));
+    expect(patients.headers['content-type']).toContain('application/fhir+ndjson');
+    const lines = patients.body
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Resource);
+    expect(lines.map((r) => r.id)).toContain(c.patientId.replace('_', '-'));
+    expect(lines.flatMap((r) => r4Issues(r).filter((i) => i.severity === 'error'))).toEqual([]);
+    // Another client of the same clinic, and a staff member, do not see this export.
+    const other = await registerFhirClient(t, c.clinic.id, c.admin, ['system/*.read']);
+    expect((await get(await other.token('system/*.read'), status)).statusCode).toBe(404);
+    expect((await get(c.physician, status)).statusCode).toBe(404);
+    // Without Prefer: respond-async the kick-off is refused.
+    expect((await get(token, `${fhirBase(c.clinic.id)}/Patient/$export`)).statusCode).toBe(400);
+  });
+
   it('a removed client’s token stops working at once', async () => {
     const doomed = await registerFhirClient(t, c.clinic.id, c.admin, ['system/*.read']);
     const token = await doomed.token('system/*.read');

@@ -39,11 +39,22 @@ describe('every FHIR interaction answers another clinic with 404', () => {
         { method: 'POST', url: `${base}/Patient`, payload: { resourceType: 'Patient' } },
         { method: 'PUT', url: `${base}/Patient/pat-01abcdefghjkmnpqrstvwxyz0`, payload: { resourceType: 'Patient' } },
         { method: 'POST', url: `${base}/Appointment`, payload: { resourceType: 'Appointment' } },
+        { method: 'GET', url: `${base}/$export` },
+        { method: 'GET', url: `${base}/Patient/$export` },
+        { method: 'GET', url: `${base}/$export-status/fhx_01abcdefghjkmnpqrstvwxyz0` },
+        { method: 'GET', url: `${base}/$export-file/fhx_01abcdefghjkmnpqrstvwxyz0/Patient.ndjson` },
       ];
       const failures: string[] = [];
       for (const attacker of attackers)
         for (const call of calls) {
-          const res = await t.app.inject({ ...call, headers: { ...bearer(attacker.token), 'content-type': 'application/fhir+json' } });
+          const res = await t.app.inject({
+            ...call,
+            headers: {
+              ...bearer(attacker.token),
+              prefer: 'respond-async',
+              ...(call.payload ? { 'content-type': 'application/fhir+json' } : {}),
+            },
+          });
           const body = res.json();
           if (
             res.statusCode !== 404 ||

@@ -44,7 +44,6 @@ export const fhirRoutes =
     };
     app.removeAllContentTypeParsers();
     app.addContentTypeParser(['application/fhir+json', 'application/json'], { parseAs: 'string' }, parseJson);
-    app.setErrorHandler(renderFhirError);
     app.setNotFoundHandler((req, reply) => renderFhirError(resourceNotFound(req.url.split('?')[0] ?? 'resource'), req, reply));
 
     const open = (type: string) => ({ fhir: { type, interaction: 'read' as const, open: true } });

@@ -13,6 +13,7 @@ import { type Actor, currentContext, runWithContext } from '../platform/request-
 import type { SettingsService } from '../settings/service.js';
 import type { TenantStores } from '../tenancy/stores.js';
 import type { TenantScope } from '../tenancy/tenant-db.js';
+import { renderFhirError } from './outcome.js';
 import type { FhirClients } from './smart/clients.js';
 import { type Interaction, scopeAllows } from './smart/scopes.js';
 import type { AccessTokens } from './smart/tokens.js';
@@ -74,6 +75,11 @@ export class FhirHandle {
     return actor?.kind === 'user' ? actor.userId : null;
   }
 
+  /** Who calls, as the audit trail names them: the staff member's user id or the client's id. */
+  get actorId(): string {
+    return this.caller.kind === 'client' ? this.caller.clientId : (this.userId ?? 'anonymous');
+  }
+
   /** A tenant transaction of this clinic; with `access`, recorded in the audit trail with its outcome. */
   run<T>(
     mode: 'read' | 'write',
@@ -110,6 +116,7 @@ const unauthorizedFhir = (): AppError =>
 export function fhirScope(p: FhirScopeDeps, routes: FastifyPluginAsync[]): FastifyPluginAsync {
   return async (app) => {
     app.decorateRequest('fhir', null as unknown as FhirHandle);
+    app.setErrorHandler(renderFhirError);
     app.addHook('onRoute', declareFhirRoute);
     app.addHook('onRequest', (req, _reply, done) => {
       if (req.routeOptions.config.fhir?.open) return done();

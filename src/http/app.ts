@@ -40,6 +40,7 @@ import { clinicInvitationRoutes, publicInvitationRoutes } from '../identity/invi
 import { memberRemovalRoutes } from '../access/removal-routes.js';
 import { FHIR_PREFIX, fhirScope } from '../fhir/scope.js';
 import { fhirRoutes } from '../fhir/routes.js';
+import { exportRoutes } from '../fhir/export-routes.js';
 import { smartTokenRoutes } from '../fhir/smart/token-routes.js';
 import { fhirClientAdminRoutes } from '../fhir/smart/admin-routes.js';
 
@@ -196,7 +197,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   await app.register(publicClinicRoutes(p));
   await app.register(publicInvitationRoutes(p));
   await app.register(scimRoutes(p));
-  await app.register(fhirScope(p, [fhirRoutes(p)]), { prefix: FHIR_PREFIX });
+  await app.register(fhirScope(p, [fhirRoutes(p), exportRoutes(p)]), { prefix: FHIR_PREFIX });
   await app.register(smartTokenRoutes(p));
   await app.register(sso.signIn);
   await app.register(webApp());

@@ -29,6 +29,7 @@ import { createMailer, type Mailer } from './mailer.js';
 import { Invitations } from '../identity/invitations.js';
 import { FhirClients } from '../fhir/smart/clients.js';
 import { AccessTokens } from '../fhir/smart/tokens.js';
+import { InProcessExportRunner } from '../fhir/bulk-export.js';
 
 /** A configuration whose stores are concrete: every URL known (embedded or given) and a secret present. */
 export interface ResolvedConfig extends Config {
@@ -83,6 +84,8 @@ export interface Platform {
   /** FHIR: the clinics' SMART Backend Services clients, and the access tokens issued to them. */
   fhirClients: FhirClients;
   accessTokens: AccessTokens;
+  /** Where FHIR Bulk Data exports run: in this process until the fair job queue takes them (`fhir/bulk-export.ts`). */
+  exportRunner: InProcessExportRunner;
   close(): Promise<void>;
 }
 
@@ -129,6 +132,7 @@ export async function openPlatform(
     ssoDomains: new SsoDomains(control, config.dnsServers),
     fhirClients: new FhirClients(control),
     accessTokens: new AccessTokens(config.secret),
+    exportRunner: new InProcessExportRunner(log),
     config,
     log,
     bus,
