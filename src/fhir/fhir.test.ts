@@ -224,6 +224,19 @@ describe('validation', () => {
     });
     for (const type of ['Practitioner', 'PractitionerRole', 'Schedule'])
       emitted.push(...entries((await get(c.physician, `${fhirBase(c.clinic.id)}/${type}`)).json()));
+    const day = utcAt(4, '00:00').slice(0, 10);
+    const slots = entries(
+      (
+        await get(
+          c.scheduler,
+          `${fhirBase(c.clinic.id)}/Slot?schedule=Schedule/${c.providerId.replace('_', '-')}&service-type=consultation&start=ge${day}&start=lt${utcAt(5, '00:00').slice(0, 10)}&_count=3`,
+        )
+      ).json(),
+    );
+    expect(slots).toHaveLength(3);
+    const slot = await get(c.scheduler, `${fhirBase(c.clinic.id)}/Slot/${slots[0]!.id}`);
+    expect(slot.statusCode, slot.body).toBe(200);
+    emitted.push(...slots);
     const audit = (await get(admin.token, `${fhirBase(f.clinic.id)}/AuditEvent?_count=5`)).json();
     expect(entries(audit).length).toBeGreaterThan(0);
     emitted.push(...entries(audit));

@@ -6,6 +6,7 @@ import type { Clinic } from '../controlplane/clinics.js';
 import { isId, type IdKind } from '../ids.js';
 import type { TenantScope } from '../tenancy/tenant-db.js';
 import type { SearchRequest } from './search.js';
+import type { SlotFinder } from './resources/slots.js';
 
 /**
  * One FHIR resource type as this server offers it: the permission that reads it, the search parameters it
@@ -32,6 +33,8 @@ export interface IncludeDef {
 export interface FhirEnv {
   clinic: Pick<Clinic, 'id' | 'name' | 'slug'>;
   /** The clinic's PHI access trail (in its region, outside the tenant store). */
+  /** Free slots of a provider, as the booking computes them (Slot). */
+  slots?: SlotFinder;
   auditTrail?: (q: {
     patientId?: string | undefined;
     from?: Date | undefined;

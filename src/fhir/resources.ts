@@ -3,6 +3,7 @@ import { auditEventDef } from './resources/audit.js';
 import { conditionDef, documentReferenceDef, encounterDef, medicationRequestDef, observationDef } from './resources/clinical.js';
 import { questionnaireDef, questionnaireResponseDef } from './resources/intake.js';
 import { patientDef } from './resources/patient.js';
+import { slotDef } from './resources/slots.js';
 import { appointmentDef, organizationDef, practitionerDef, practitionerRoleDef, scheduleDef } from './resources/scheduling.js';
 
 /** Every resource type the FHIR API serves, in the order the CapabilityStatement lists them. */
@@ -12,6 +13,7 @@ export const RESOURCES: readonly ResourceDef[] = [
   practitionerRoleDef,
   organizationDef,
   scheduleDef,
+  slotDef,
   appointmentDef,
   encounterDef,
   observationDef,

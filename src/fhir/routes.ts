@@ -8,7 +8,7 @@ import type { ClinicDirectory } from '../controlplane/clinics.js';
 import { notFound } from '../errors.js';
 import { createPatient, updatePatient } from '../patients/store.js';
 import { PatientInput, PatientPatch } from '../patients/schemas.js';
-import { bookAppointment } from '../scheduling/booking.js';
+import { bookAppointment, findSlots } from '../scheduling/booking.js';
 import type { SchedulingDeps } from '../scheduling/deps.js';
 import { BookingInput } from '../scheduling/schemas.js';
 import { capabilityStatement } from './capability.js';
@@ -60,6 +60,7 @@ export const fhirRoutes =
       return {
         clinic,
         auditTrail: async (q) => (await searchAuditEvents(p, clinic.id, q)).items,
+        slots: (providerId, q) => findSlots(p, clinic.id, providerId, q, Date.now()),
       };
     };
 
