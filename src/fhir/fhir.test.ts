@@ -239,6 +239,8 @@ describe('validation', () => {
     emitted.push(...slots);
     const audit = (await get(admin.token, `${fhirBase(f.clinic.id)}/AuditEvent?_count=5`)).json();
     expect(entries(audit).length).toBeGreaterThan(0);
+    const one = await get(admin.token, `${fhirBase(f.clinic.id)}/AuditEvent/${entries(audit)[0]!.id}`);
+    expect(one.statusCode, one.body).toBe(200);
     emitted.push(...entries(audit));
 
     const kinds = new Set(emitted.map((r) => r.resourceType));

@@ -36,6 +36,7 @@ export interface FhirEnv {
   /** Free slots of a provider, as the booking computes them (Slot). */
   slots?: SlotFinder;
   auditTrail?: (q: {
+    id?: string | undefined;
     patientId?: string | undefined;
     from?: Date | undefined;
     to?: Date | undefined;

@@ -3,7 +3,8 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import type { ZodError } from 'zod';
 import type { PhiAccess } from '../audit/trail.js';
-import { searchAuditEvents } from '../audit/search.js';
+import { searchAuditEvents, toAuditEvent } from '../audit/search.js';
+import { readTrail } from '../audit/region-db.js';
 import type { ClinicDirectory } from '../controlplane/clinics.js';
 import { notFound } from '../errors.js';
 import { createPatient, updatePatient } from '../patients/store.js';
@@ -59,7 +60,14 @@ export const fhirRoutes =
       if (!clinic) throw notFound('clinic');
       return {
         clinic,
-        auditTrail: async (q) => (await searchAuditEvents(p, clinic.id, q)).items,
+        auditTrail: async (q) =>
+          q.id
+            ? (
+                await readTrail(p, clinic.id, (db) =>
+                  db.selectFrom('events').selectAll().where('clinic_id', '=', clinic.id).where('id', '=', q.id!).execute(),
+                )
+              ).map(toAuditEvent)
+            : (await searchAuditEvents(p, clinic.id, q)).items,
         slots: (providerId, q) => findSlots(p, clinic.id, providerId, q, Date.now()),
       };
     };
@@ -99,7 +107,7 @@ export const fhirRoutes =
         { action: 'create', resourceType: 'Patient', resourceId: null, patientId: null, detail: { fhir: true } },
         (r) => ({ resourceId: r.id, patientId: r.id }),
       );
-      return created_(req, reply, await readOne(req, patientDef, fhirId(created.id)));
+      return sendCreated(req, reply, await readOne(req, patientDef, fhirId(created.id)));
     });
 
     app.put('/Patient/:id', { config: write('Patient', 'patient.write'), schema: { hide: true } }, async (req, reply) => {
@@ -136,7 +144,7 @@ export const fhirRoutes =
         (r) => ({ resourceId: r.body.id }),
       );
       if (result.replayed) reply.header('idempotent-replayed', 'true');
-      return created_(req, reply, await readOne(req, appointmentDef, fhirId(result.body.id)));
+      return sendCreated(req, reply, await readOne(req, appointmentDef, fhirId(result.body.id)));
     });
 
     /** A search: the page, what `_include` adds, and the audit records of the patients it shows. */
@@ -216,7 +224,7 @@ export const fhirRoutes =
       return found;
     }
 
-    function created_(req: FastifyRequest, reply: FastifyReply, resource: Resource): FastifyReply {
+    function sendCreated(req: FastifyRequest, reply: FastifyReply, resource: Resource): FastifyReply {
       reply.header(
         'location',
         `${baseUrlOf(req)}/${resource.resourceType}/${resource.id}${resource.meta?.versionId ? `/_history/${resource.meta.versionId}` : ''}`,

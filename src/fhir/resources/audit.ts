@@ -14,11 +14,17 @@ export const auditEventDef: ResourceDef = {
   permission: 'audit.read',
   phi: true,
   params: {
+    _id: { type: 'token', documentation: 'The logical id', where: () => [] },
     patient: { type: 'reference', documentation: 'The patient whose record was accessed (Patient/{id})', where: () => [] },
     date: { type: 'date', documentation: 'When the access was recorded (ge/gt/le/lt prefixes)', where: () => [] },
   },
   async search(_scope, q, env) {
     if (!env.auditTrail) return [];
+    const byId = q.params.get('_id')?.[0];
+    if (byId !== undefined) {
+      const id = ourId(byId, 'audit');
+      return id ? (await env.auditTrail({ id, limit: 1 })).map((e) => toFhirAuditEvent(e, env.clinic.id) as unknown as FhirAuditEvent) : [];
+    }
     let patientId: string | undefined;
     let from: Date | undefined;
     let to: Date | undefined;
