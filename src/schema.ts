@@ -64,7 +64,14 @@ export const TENANT_MIGRATIONS: TenantMigration[] = composeVersions(
   joinTenantParts,
 );
 
-export const TENANT_COLUMNS = mergeTables(ANCHOR_COLUMNS, PATIENTS_COLUMNS, EVENTS_COLUMNS, SCHEDULING_COLUMNS, CLINICAL_COLUMNS, FHIR_COLUMNS);
+export const TENANT_COLUMNS = mergeTables(
+  ANCHOR_COLUMNS,
+  PATIENTS_COLUMNS,
+  EVENTS_COLUMNS,
+  SCHEDULING_COLUMNS,
+  CLINICAL_COLUMNS,
+  FHIR_COLUMNS,
+);
 
 /** Every tenant table, parents before children: the order a move copies rows in and removal reverses. */
 export const TENANT_TABLES: TenantTable[] = [

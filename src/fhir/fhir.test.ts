@@ -19,7 +19,10 @@ const get = async (token: string, url: string) => {
   const res = await t.app.inject({ method: 'GET', url, headers: bearer(token) });
   return res;
 };
-const keep = <T extends Resource>(r: T): T => (emitted.push(r), r);
+const keep = <T extends Resource>(r: T): T => {
+  emitted.push(r);
+  return r;
+};
 
 beforeAll(async () => {
   t = await startTestPlatform();

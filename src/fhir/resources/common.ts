@@ -41,7 +41,7 @@ export const dateParam = (column: string, documentation: string): SearchParam =>
 export const statusParam = (column: string, documentation: string, toOurs: Record<string, string[]>): SearchParam => ({
   type: 'token',
   documentation,
-  where: (values, name) =>
+  where: (values) =>
     values.map((v) => {
       const ours = v.split(',').flatMap((s) => toOurs[s.includes('|') ? s.slice(s.indexOf('|') + 1) : s] ?? []);
       return ours.length ? sql<boolean>`${sql.ref(column)} in (${sql.join(ours)})` : sql<boolean>`false`;
