@@ -32,6 +32,8 @@ const KINDS = {
   grant: 'grt',
   invitation: 'inv',
   job: 'job',
+  fhirClient: 'fhc',
+  fhirExport: 'fhx',
 } as const;
 export type IdKind = keyof typeof KINDS;
 

@@ -15,6 +15,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       const actor = currentContext()?.actor;
       if (actor?.kind === 'user') return actor.clinicId ? { userId: actor.userId, clinicId: actor.clinicId } : { userId: actor.userId };
       if (actor?.kind === 'scim_token') return { scimTokenId: actor.tokenId, clinicId: actor.clinicId };
+      if (actor?.kind === 'fhir_client') return { fhirClientId: actor.clientId, clinicId: actor.clinicId };
       return {};
     },
   };

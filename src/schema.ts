@@ -10,6 +10,7 @@ import { SCIM_CONTROL_COLUMNS, SCIM_CONTROL_MIGRATIONS } from './scim/control-sc
 import { SSO_CONTROL_COLUMNS, SSO_CONTROL_MIGRATIONS } from './sso/control-schema.js';
 import { JOBS_CONTROL_COLUMNS, JOBS_CONTROL_MIGRATIONS } from './jobs/control-schema.js';
 import { NOTIFICATIONS_CONTROL_COLUMNS, NOTIFICATIONS_CONTROL_MIGRATIONS } from './notifications/control-schema.js';
+import { FHIR_CONTROL_COLUMNS, FHIR_CONTROL_MIGRATIONS } from './fhir/control-schema.js';
 import { ANCHOR_COLUMNS, ANCHOR_MIGRATIONS } from './tenancy/migrations.js';
 import { ANCHOR_TABLES } from './tenancy/catalogue.js';
 import { joinTenantParts, type RegionSchema, type TenantMigration, type TenantTable } from './tenancy/migration-kit.js';
@@ -17,6 +18,7 @@ import { PATIENTS_COLUMNS, PATIENTS_MIGRATIONS, PATIENTS_TABLES } from './patien
 import { EVENTS_COLUMNS, EVENTS_MIGRATIONS, EVENTS_TABLES } from './events/migration.js';
 import { SCHEDULING_COLUMNS, SCHEDULING_MIGRATIONS, SCHEDULING_TABLES } from './scheduling/migration.js';
 import { CLINICAL_COLUMNS, CLINICAL_MIGRATIONS, CLINICAL_TABLES } from './clinical/migration.js';
+import { FHIR_COLUMNS, FHIR_MIGRATIONS, FHIR_TABLES } from './fhir/migration.js';
 import { AUDIT_REGION_MIGRATIONS, AUDIT_SCHEMA } from './audit/region-migration.js';
 
 /**
@@ -45,6 +47,7 @@ export const CONTROL_MIGRATIONS: ControlMigration[] = composeVersions(
     SSO_CONTROL_MIGRATIONS,
     JOBS_CONTROL_MIGRATIONS,
     NOTIFICATIONS_CONTROL_MIGRATIONS,
+    FHIR_CONTROL_MIGRATIONS,
   ],
   joinControlParts,
 );
@@ -59,14 +62,22 @@ export const CONTROL_COLUMNS = mergeTables(
   SSO_CONTROL_COLUMNS,
   JOBS_CONTROL_COLUMNS,
   NOTIFICATIONS_CONTROL_COLUMNS,
+  FHIR_CONTROL_COLUMNS,
 );
 
 export const TENANT_MIGRATIONS: TenantMigration[] = composeVersions(
-  [ANCHOR_MIGRATIONS, PATIENTS_MIGRATIONS, EVENTS_MIGRATIONS, SCHEDULING_MIGRATIONS, CLINICAL_MIGRATIONS],
+  [ANCHOR_MIGRATIONS, PATIENTS_MIGRATIONS, EVENTS_MIGRATIONS, SCHEDULING_MIGRATIONS, CLINICAL_MIGRATIONS, FHIR_MIGRATIONS],
   joinTenantParts,
 );
 
-export const TENANT_COLUMNS = mergeTables(ANCHOR_COLUMNS, PATIENTS_COLUMNS, EVENTS_COLUMNS, SCHEDULING_COLUMNS, CLINICAL_COLUMNS);
+export const TENANT_COLUMNS = mergeTables(
+  ANCHOR_COLUMNS,
+  PATIENTS_COLUMNS,
+  EVENTS_COLUMNS,
+  SCHEDULING_COLUMNS,
+  CLINICAL_COLUMNS,
+  FHIR_COLUMNS,
+);
 
 /** Every tenant table, parents before children: the order a move copies rows in and removal reverses. */
 export const TENANT_TABLES: TenantTable[] = [
@@ -75,6 +86,7 @@ export const TENANT_TABLES: TenantTable[] = [
   ...EVENTS_TABLES,
   ...SCHEDULING_TABLES,
   ...CLINICAL_TABLES,
+  ...FHIR_TABLES,
 ];
 
 /** Schemas of their own in every region database, beside the tenant stores: the PHI access trail (append-only). */

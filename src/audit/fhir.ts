@@ -17,8 +17,13 @@ import type { AuditEvent } from './search.js';
  * | patientId              | entity[role 1 patient].what (BALP "patient" slice)                      |
  * | requestId              | entity[type BasicAuditEntityType#XrequestId].what.identifier            |
  * | detail                 | entity[resource or query].detail                                        |
- * | seq, prevHash, hash    | extension (polyclinic audit chain)                                      |
+ * | seq, prevHash, hash    | extension (polyclinic audit chain; seq as a string: R4 has no integer64) |
+ *
+ * Ids are written as FHIR ids (`pat_…` becomes `pat-…`: FHIR ids have no underscore), as the FHIR API
+ * (`src/fhir/`) reads them.
  */
+const fhirId = (id: string): string => id.replace('_', '-');
+
 export function toFhirAuditEvent(e: AuditEvent, clinicId: string): Record<string, unknown> {
   const rest = e.action !== 'export';
   const interaction = { read: 'read', search: 'search-type', create: 'create', update: 'update', delete: 'delete', export: 'read' }[
@@ -33,12 +38,12 @@ export function toFhirAuditEvent(e: AuditEvent, clinicId: string): Record<string
   const entity: Record<string, unknown>[] = [];
   if (e.patientId)
     entity.push({
-      what: { reference: `Patient/${e.patientId}` },
+      what: { reference: `Patient/${fhirId(e.patientId)}` },
       type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '1', display: 'Person' },
       role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1', display: 'Patient' },
     });
   entity.push({
-    what: e.resourceId ? { reference: `${e.resourceType}/${e.resourceId}` } : { type: e.resourceType },
+    what: e.resourceId ? { reference: `${e.resourceType}/${fhirId(e.resourceId)}` } : { type: e.resourceType },
     type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '2', display: 'System Object' },
     role:
       e.action === 'search'
@@ -53,13 +58,13 @@ export function toFhirAuditEvent(e: AuditEvent, clinicId: string): Record<string
     });
   return {
     resourceType: 'AuditEvent',
-    id: e.id,
+    id: fhirId(e.id),
     ...(profile ? { meta: { profile: [`https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.${profile}`] } } : {}),
     extension: [
       {
         url: 'https://polyclinic.dev/fhir/StructureDefinition/audit-chain',
         extension: [
-          { url: 'seq', valueInteger64: String(e.seq) },
+          { url: 'seq', valueString: String(e.seq) },
           { url: 'prevHash', valueString: e.prevHash },
           { url: 'hash', valueString: e.hash },
         ],

@@ -39,6 +39,11 @@ import { clinicSettingsCatalogueRoutes, platformSettingsCatalogueRoutes } from '
 import { publicClinicRoutes } from '../branding/public-routes.js';
 import { clinicInvitationRoutes, publicInvitationRoutes } from '../identity/invitation-routes.js';
 import { memberRemovalRoutes } from '../access/removal-routes.js';
+import { FHIR_PREFIX, fhirScope } from '../fhir/scope.js';
+import { fhirRoutes } from '../fhir/routes.js';
+import { exportRoutes } from '../fhir/export-routes.js';
+import { smartTokenRoutes } from '../fhir/smart/token-routes.js';
+import { fhirClientAdminRoutes } from '../fhir/smart/admin-routes.js';
 
 /**
  * Builds the HTTP app: zod schemas drive validation, response shapes and the OpenAPI 3.1 document; every
@@ -176,6 +181,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
       clinicSettingsCatalogueRoutes(p),
       clinicInvitationRoutes(p),
       memberRemovalRoutes(p),
+      fhirClientAdminRoutes(p),
     ]),
     { prefix: CLINIC_PREFIX },
   );
@@ -193,6 +199,8 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   await app.register(publicClinicRoutes(p));
   await app.register(publicInvitationRoutes(p));
   await app.register(scimRoutes(p));
+  await app.register(fhirScope(p, [fhirRoutes(p), exportRoutes(p)]), { prefix: FHIR_PREFIX });
+  await app.register(smartTokenRoutes(p));
   await app.register(sso.signIn);
   await app.register(webApp());
   return app;
@@ -200,7 +208,8 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
 
 /** The bearer session of a request, if its route needs one: the principal and its MFA standing go on the request. */
 async function authenticate(p: Platform, req: FastifyRequest): Promise<Actor> {
-  if (req.routeOptions.config.public || req.url.startsWith('/api/docs')) return ANONYMOUS;
+  // FHIR routes authenticate in their own plugin (a staff session or a SMART client's token: fhir/scope.ts).
+  if (req.routeOptions.config.public || req.routeOptions.config.fhir || req.url.startsWith('/api/docs')) return ANONYMOUS;
   const header = req.headers.authorization;
   const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
   if (!token) {

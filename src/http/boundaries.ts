@@ -5,10 +5,14 @@ export const CLINIC_PREFIX = '/api/v1/clinics/:clinicId';
 /** Every route under this prefix is an operator route: `operatorScope` (`operator-scope.ts`) registers it. */
 export const OPERATOR_PREFIX = '/api/v1/platform';
 
-type Boundary = 'clinic' | 'operator';
+/** Every route under this prefix is a clinic's FHIR route: `fhirScope` (`fhir/scope.ts`) registers it. */
+export const FHIR_BOUNDARY_PREFIX = '/fhir/R4/';
+
+type Boundary = 'clinic' | 'operator' | 'fhir';
 const BOUNDARIES = [
   { path: CLINIC_PREFIX.slice(0, CLINIC_PREFIX.indexOf(':')), boundary: 'clinic', plugin: 'clinicScope' },
   { path: `${OPERATOR_PREFIX}/`, boundary: 'operator', plugin: 'operatorScope' },
+  { path: FHIR_BOUNDARY_PREFIX, boundary: 'fhir', plugin: 'fhirScope' },
 ] as const;
 
 /**

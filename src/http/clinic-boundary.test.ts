@@ -74,6 +74,7 @@ describe('every clinic route answers another clinic’s users with 404', () => {
       'invitations',
       'me',
       'settings',
+      'fhir-clients',
     ])
       expect(
         operations.some((o) => o.path.includes(`/${area}`)),

@@ -32,6 +32,9 @@ import { JobWorker } from '../jobs/worker.js';
 import { SentLedger } from '../notifications/ledger.js';
 import { AppointmentNotices } from '../notifications/notices.js';
 import { logOnlySms, type SmsTransport } from '../notifications/sms.js';
+import { FhirClients } from '../fhir/smart/clients.js';
+import { AccessTokens } from '../fhir/smart/tokens.js';
+import { InProcessExportRunner } from '../fhir/bulk-export.js';
 
 /** A configuration whose stores are concrete: every URL known (embedded or given) and a secret present. */
 export interface ResolvedConfig extends Config {
@@ -91,6 +94,11 @@ export interface Platform {
   /** Single sign-on: connections and sign-in (one instance: it keeps the OIDC discovery cache), email domains. */
   sso: SsoService;
   ssoDomains: SsoDomains;
+  /** FHIR: the clinics' SMART Backend Services clients, and the access tokens issued to them. */
+  fhirClients: FhirClients;
+  accessTokens: AccessTokens;
+  /** Where FHIR Bulk Data exports run: in this process until the fair job queue takes them (`fhir/bulk-export.ts`). */
+  exportRunner: InProcessExportRunner;
   close(): Promise<void>;
 }
 
@@ -159,6 +167,9 @@ export async function openPlatform(
     scimGroups: new ScimGroups({ control, sessions }),
     sso: new SsoService({ control, clinics, secrets, outbound, sessions, log, config }),
     ssoDomains: new SsoDomains(control, config.dnsServers),
+    fhirClients: new FhirClients(control),
+    accessTokens: new AccessTokens(config.secret),
+    exportRunner: new InProcessExportRunner(log),
     config,
     log,
     bus,

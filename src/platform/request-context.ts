@@ -7,6 +7,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
  * - `user`: a signed-in person. Inside the clinic-scoped plugin the actor is the user *in that clinic*
  *   (`clinicId` and `role` set); elsewhere (their own account, the operator console) both are null.
  * - `scim_token`: a clinic's directory (its IdP) calling SCIM with one of the clinic's tokens.
+ * - `fhir_client`: a system registered by a clinic's admin (an EHR, SMART Backend Services) calling the
+ *   clinic's FHIR API with an access token issued to it (`fhir/smart/`).
  * - `anonymous`: a request that carries no credentials (sign-in, SSO hand-offs, health).
  * - `system`: work with no request behind it (CLI, jobs, start-up).
  */
@@ -19,6 +21,7 @@ export type Actor =
       readonly role: string | null;
     }
   | { readonly kind: 'scim_token'; readonly tokenId: string; readonly clinicId: string }
+  | { readonly kind: 'fhir_client'; readonly clientId: string; readonly clinicId: string }
   | { readonly kind: 'anonymous' }
   | { readonly kind: 'system' };
 
@@ -32,6 +35,8 @@ export function actorRef(actor: Actor): { kind: Actor['kind']; id: string | null
       return { kind: 'user', id: actor.userId };
     case 'scim_token':
       return { kind: 'scim_token', id: actor.tokenId };
+    case 'fhir_client':
+      return { kind: 'fhir_client', id: actor.clientId };
     default:
       return { kind: actor.kind, id: null };
   }
@@ -41,7 +46,8 @@ export function actorRef(actor: Actor): { kind: Actor['kind']; id: string | null
 export const userIdOf = (actor: Actor): string | null => (actor.kind === 'user' ? actor.userId : null);
 
 /** The clinic an actor acts in, if it is confined to one. */
-export const clinicOf = (actor: Actor): string | null => (actor.kind === 'user' || actor.kind === 'scim_token' ? actor.clinicId : null);
+export const clinicOf = (actor: Actor): string | null =>
+  actor.kind === 'user' || actor.kind === 'scim_token' || actor.kind === 'fhir_client' ? actor.clinicId : null;
 
 /**
  * The current request (or CLI command): its id, where it came from, why (purpose of use) and who acts. It

@@ -1,0 +1,31 @@
+import type { ResourceDef } from './resource-def.js';
+import { auditEventDef } from './resources/audit.js';
+import { conditionDef, documentReferenceDef, encounterDef, medicationRequestDef, observationDef } from './resources/clinical.js';
+import { questionnaireDef, questionnaireResponseDef } from './resources/intake.js';
+import { patientDef } from './resources/patient.js';
+import { slotDef } from './resources/slots.js';
+import { appointmentDef, organizationDef, practitionerDef, practitionerRoleDef, scheduleDef } from './resources/scheduling.js';
+
+/** Every resource type the FHIR API serves, in the order the CapabilityStatement lists them. */
+export const RESOURCES: readonly ResourceDef[] = [
+  patientDef,
+  practitionerDef,
+  practitionerRoleDef,
+  organizationDef,
+  scheduleDef,
+  slotDef,
+  appointmentDef,
+  encounterDef,
+  observationDef,
+  conditionDef,
+  medicationRequestDef,
+  documentReferenceDef,
+  questionnaireDef,
+  questionnaireResponseDef,
+  auditEventDef,
+];
+
+/** Types a client can create or update (each through the same rules as the REST API). */
+export const WRITABLE = { Patient: ['create', 'update'], Appointment: ['create'] } as const satisfies Record<string, readonly string[]>;
+
+export const resourceDef = (type: string): ResourceDef | undefined => RESOURCES.find((r) => r.type === type);

@@ -1,0 +1,48 @@
+import { createHmac, randomUUID } from 'node:crypto';
+import { jwtVerify, SignJWT } from 'jose';
+
+/**
+ * Access tokens this server issues to SMART clients: short-lived JWTs signed with a key derived from the
+ * deployment secret (so every API node verifies them without a shared store), naming the client, its clinic
+ * and its scopes. They are self-contained for speed, but the client's registration is still checked on every
+ * request (`FhirClients.active`), so revoking it takes effect before the token expires.
+ */
+export const ACCESS_TOKEN_SECONDS = 300;
+const ISSUER = 'polyclinic-fhir';
+
+export interface AccessClaims {
+  clientId: string;
+  clinicId: string;
+  scopes: string[];
+}
+
+export class AccessTokens {
+  private readonly key: Uint8Array;
+
+  constructor(secret: string) {
+    this.key = createHmac('sha256', secret).update('polyclinic:fhir-access-token').digest();
+  }
+
+  issue(claims: AccessClaims): Promise<string> {
+    return new SignJWT({ cln: claims.clinicId, scope: claims.scopes.join(' ') })
+      .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' })
+      .setIssuer(ISSUER)
+      .setSubject(claims.clientId)
+      .setIssuedAt()
+      .setJti(randomUUID())
+      .setExpirationTime(`${ACCESS_TOKEN_SECONDS}s`)
+      .sign(this.key);
+  }
+
+  /** The claims of a token we issued, or undefined for anything else (a staff session token, a forgery, an expired one). */
+  async verify(token: string): Promise<AccessClaims | undefined> {
+    if (token.split('.').length !== 3) return undefined;
+    try {
+      const { payload } = await jwtVerify(token, this.key, { issuer: ISSUER, algorithms: ['HS256'], typ: 'at+jwt' });
+      if (typeof payload.sub !== 'string' || typeof payload.cln !== 'string' || typeof payload.scope !== 'string') return undefined;
+      return { clientId: payload.sub, clinicId: payload.cln, scopes: payload.scope.split(' ').filter(Boolean) };
+    } catch {
+      return undefined;
+    }
+  }
+}
