@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type RawBuilder, sql } from 'kysely';
 import { AppError, badRequest } from '../errors.js';
+import { pgErrorCode } from '../db/pg.js';
 import type { SchedulingDeps } from './deps.js';
 import type { TenantScope } from '../tenancy/tenant-db.js';
 
@@ -119,7 +120,7 @@ export async function idempotent<T>(
   const { key, fingerprint } = req;
   let stored: Outcome<unknown> & { replayed: boolean };
   try {
-    stored = await p.stores.transaction(clinicId, 'write', work);
+    stored = await runAgainAfterDeadlock(() => p.stores.transaction(clinicId, 'write', work));
   } catch (err) {
     const decided = err instanceof AppError && RECORDED_ERRORS.has(err.status);
     if (!(err instanceof KeyTaken) && !decided) throw err;
@@ -137,6 +138,23 @@ export async function idempotent<T>(
   }
   return stored as Outcome<T> & { replayed: boolean };
 }
+
+/**
+ * Two bookings inserting overlapping blocks on one seat at the same instant can each find the other's
+ * uncommitted row in the exclusion constraint's index and wait for it: PostgreSQL breaks the cycle by aborting
+ * one (40P01). Nothing of it committed, so it runs again, and then sees the other's outcome (slot taken, or
+ * free again if that one rolled back).
+ */
+async function runAgainAfterDeadlock<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (err) {
+      if (pgErrorCode(err) !== DEADLOCK_DETECTED || attempt >= 3) throw err;
+    }
+  }
+}
+const DEADLOCK_DETECTED = '40P01';
 
 function keyReused(): AppError {
   return new AppError(
