@@ -9,7 +9,8 @@ import { schedulingClinic, utcAt, type SchedulingClinic } from '../../test/suppo
  * Booking as a front desk sees it: one booking per slot however many people click at once, a retried
  * request that never books twice, cancellation that frees the slot, rescheduling that keeps its history,
  * and the visit's lifecycle. Runs against real PostgreSQL; the guarantee under concurrency comes from the
- * database (an advisory lock per provider inside the tenant transaction), so it holds across API nodes.
+ * database (an exclusion constraint per provider seat; an advisory lock per provider where seats or daily
+ * limits are counted), so it holds across API nodes.
  */
 let t: TestPlatform;
 let c: SchedulingClinic;
@@ -116,6 +117,40 @@ describe('booking', () => {
     expect(results.filter((r) => r.statusCode === 409 && r.json().code === 'slot_taken')).toHaveLength(18);
     expect(await appointmentCount(c, startsAt)).toBe(2);
   });
+
+  for (const placement of PLACEMENT_MODELS)
+    it(`the database itself keeps one appointment per seat: an overlapping row on a taken seat is refused (${placement})`, async () => {
+      const x = placement === 'pooled' ? c : await schedulingClinic(t, { placement });
+      const startsAt = utcAt(3, '16:00');
+      const first = await book(x, { startsAt });
+      expect(first.statusCode).toBe(201);
+      const start = new Date(startsAt).getTime();
+      const row = (id: string, seat: number, minutes: number) => ({
+        clinic_id: x.clinic.id,
+        id,
+        provider_id: x.providerId,
+        patient_id: x.patientId,
+        appointment_type: 'consultation',
+        modality: 'video' as const,
+        starts_at: new Date(start + minutes * 60_000),
+        ends_at: new Date(start + (minutes + 30) * 60_000),
+        block_starts_at: new Date(start + minutes * 60_000),
+        block_ends_at: new Date(start + (minutes + 30) * 60_000),
+        time_zone: 'UTC',
+        seat,
+      });
+      const insert = (r: ReturnType<typeof row>) =>
+        t.p.stores.transaction(x.clinic.id, 'write', (s) => s.db.insertInto('appointments').values(r).execute());
+      // Written past every check of the booking code, as a bug or another service would: the constraint refuses it.
+      await expect(insert(row(`apt_overlap${placement}`, 1, 20))).rejects.toMatchObject({ code: '23P01' });
+      // Another seat (overbooking) and a block that starts where the booked one ends (10:30 + 5-minute buffer) are fine.
+      await insert(row(`apt_seat2${placement}`, 2, 20));
+      await insert(row(`apt_after${placement}`, 1, 35));
+      // A cancelled appointment holds nothing: its seat can be booked again.
+      const cancel = await x.as(x.scheduler)('POST', `appointments/${first.json().id}/cancel`, { reasonCode: 'patient_request' });
+      expect(cancel.statusCode).toBe(200);
+      await insert(row(`apt_again${placement}`, 1, 0));
+    });
 
   it('a retry with the same Idempotency-Key returns the first result and never books twice', async () => {
     const startsAt = utcAt(4, '09:00');

@@ -180,9 +180,12 @@ export const SCHEDULING_MIGRATIONS: TenantMigration[] = [
     name: 'one appointment per provider seat, held by an exclusion constraint',
     up: (s) => [
       // btree_gist gives text and smallint the `=` a GiST exclusion constraint needs. Trusted (PostgreSQL 13+),
-      // so the database owner may create it; once per database, in the helper schema every store has. Clinics of
+      // so the database owner may create it; once per database, in the helper schema every store has (never in a
+      // clinic's schema, which is dropped when the clinic leaves). Clinics of
       // one database may be migrated at the same moment: losing the race to create it is as good as winning.
-      `do $$ begin create extension if not exists btree_gist with schema ${q(HELPER_SCHEMA)};
+      `do $$ begin
+         create schema if not exists ${q(HELPER_SCHEMA)};
+         create extension if not exists btree_gist with schema ${q(HELPER_SCHEMA)};
        exception when unique_violation or duplicate_object then null; end $$`,
       `alter table ${q(s)}.appointments add column seat smallint not null default 1 check (seat between 1 and 1000)`,
       // Appointments overbooked before this migration share time: give each one that overlaps an earlier one of
