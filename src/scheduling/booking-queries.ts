@@ -58,6 +58,7 @@ export function freeSeat(busy: { blockStart: number; blockEnd: number; seat: num
 }
 
 type ReadArgs = {
+  slotLock: string;
   providerId: string;
   patientId: string;
   key: string;
@@ -83,6 +84,11 @@ export const readBooking = precompiled((db: Kysely<TenantDB>, a: ReadArgs) =>
             and local_date <= ${a.toDate}::date)`.as('overrides'),
       busyJson(a.providerId, a.busyFrom, a.busyTo).as('busy'),
       storedOutcome(a.key).as('stored'),
+      // Bookings of the very same slot queue here until the one before commits. Without it, two inserts of
+      // one slot each find the other's row in the exclusion index and wait for each other: PostgreSQL aborts
+      // one, but only after deadlock_timeout (1 s). Other slots of the provider do not wait. The calendar
+      // above was read before the wait; the constraint refuses what it no longer shows.
+      sql<string>`pg_advisory_xact_lock(hashtextextended(${a.slotLock}, 0))::text`.as('slot_locked'),
     ])
     .where('id', '=', a.providerId),
 );

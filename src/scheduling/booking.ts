@@ -10,7 +10,7 @@ import type { TenantScope } from '../tenancy/tenant-db.js';
 import { getAppointmentRow, recordHistory, toAppointment } from './appointments.js';
 import { loadHours } from './availability.js';
 import { busyRange, freeSeat, readBooking, readLocked, toBusy, toHours, writeBooking } from './booking-queries.js';
-import { KeyTaken, idempotent, replayOf, requestFingerprint } from './idempotency.js';
+import { KeyTaken, idempotent, replayOf, requestFingerprint, runAgainAfterDeadlock } from './idempotency.js';
 import type { AppointmentsTable, ProvidersTable } from './migration.js';
 import { requireBookableProvider, requireClinicalMember } from './providers.js';
 import type { Appointment, BookingInput, RescheduleInput } from './schemas.js';
@@ -160,6 +160,7 @@ export async function bookAppointment(
   const req = { key, fingerprint: requestFingerprint(actorId, input) };
   return idempotent<Appointment>(p, clinicId, req, async (scope) => {
     const [seen] = await readBooking(scope.db, {
+      slotLock: `polyclinic:slot:${scope.clinicId}:${input.providerId}:${startsAt}`,
       providerId: input.providerId,
       patientId: input.patientId,
       key,
@@ -261,63 +262,65 @@ export async function rescheduleAppointment(
 ): Promise<Appointment> {
   const viewerZone = input.timeZone === undefined ? undefined : requireTimeZone(input.timeZone);
   const startsAt = Date.parse(input.startsAt);
-  return p.stores.transaction(clinicId, 'write', async (scope) => {
-    const seen = await getAppointmentRow(scope, id);
-    const targetId = input.providerId ?? seen.provider_id;
-    await lockProviders(scope, [seen.provider_id, targetId]);
-    const row = await getAppointmentRow(scope, id, true);
-    if (row.provider_id !== seen.provider_id)
-      throw conflict('appointment_changed', 'The appointment was moved meanwhile; reload and retry');
-    if (row.status !== 'booked')
-      throw conflict('invalid_transition', `Only a booked appointment can be rescheduled; this one is ${row.status.replace('_', ' ')}`);
-    const provider = await requireBookableProvider(p, scope, targetId);
-    const { rules } = slotRules((await p.settings.effectiveFor(clinicId, targetId)).scheduling, row.appointment_type);
-    if (startsAt === row.starts_at.getTime() && targetId === row.provider_id)
-      throw badRequest('reschedule_unchanged', 'The appointment already starts at this time with this provider');
-    const zone = viewerZone ?? row.time_zone;
-    const endsAt = startsAt + rules.durationMinutes * MINUTE;
-    const { calendar, busy } = await loadCalendar(scope, provider, rules, now, startsAt, endsAt, id);
-    const refusal = calendar.check(startsAt, zone);
-    if (refusal) throw REFUSALS[refusal](zone, rules);
-    const blockStart = startsAt - rules.bufferBeforeMinutes * MINUTE;
-    const blockEnd = endsAt + rules.bufferAfterMinutes * MINUTE;
-    const updated = await scope.db
-      .updateTable('appointments')
-      .set((eb) => ({
-        provider_id: targetId,
-        starts_at: new Date(startsAt),
-        ends_at: new Date(endsAt),
-        block_starts_at: new Date(blockStart),
-        block_ends_at: new Date(blockEnd),
-        seat: freeSeat(busy, blockStart, blockEnd),
-        time_zone: zone,
-        version: eb('version', '+', 1),
-        updated_at: new Date(now),
-      }))
-      .where('id', '=', id)
-      .returningAll()
-      .executeTakeFirstOrThrow()
-      .catch((err: unknown) => {
-        // A booking without overbooking takes no lock: it may have taken the seat since our read.
-        if (pgErrorCode(err) === EXCLUSION_VIOLATION) throw REFUSALS.taken(zone, rules);
-        throw err;
+  return runAgainAfterDeadlock(() =>
+    p.stores.transaction(clinicId, 'write', async (scope) => {
+      const seen = await getAppointmentRow(scope, id);
+      const targetId = input.providerId ?? seen.provider_id;
+      await lockProviders(scope, [seen.provider_id, targetId]);
+      const row = await getAppointmentRow(scope, id, true);
+      if (row.provider_id !== seen.provider_id)
+        throw conflict('appointment_changed', 'The appointment was moved meanwhile; reload and retry');
+      if (row.status !== 'booked')
+        throw conflict('invalid_transition', `Only a booked appointment can be rescheduled; this one is ${row.status.replace('_', ' ')}`);
+      const provider = await requireBookableProvider(p, scope, targetId);
+      const { rules } = slotRules((await p.settings.effectiveFor(clinicId, targetId)).scheduling, row.appointment_type);
+      if (startsAt === row.starts_at.getTime() && targetId === row.provider_id)
+        throw badRequest('reschedule_unchanged', 'The appointment already starts at this time with this provider');
+      const zone = viewerZone ?? row.time_zone;
+      const endsAt = startsAt + rules.durationMinutes * MINUTE;
+      const { calendar, busy } = await loadCalendar(scope, provider, rules, now, startsAt, endsAt, id);
+      const refusal = calendar.check(startsAt, zone);
+      if (refusal) throw REFUSALS[refusal](zone, rules);
+      const blockStart = startsAt - rules.bufferBeforeMinutes * MINUTE;
+      const blockEnd = endsAt + rules.bufferAfterMinutes * MINUTE;
+      const updated = await scope.db
+        .updateTable('appointments')
+        .set((eb) => ({
+          provider_id: targetId,
+          starts_at: new Date(startsAt),
+          ends_at: new Date(endsAt),
+          block_starts_at: new Date(blockStart),
+          block_ends_at: new Date(blockEnd),
+          seat: freeSeat(busy, blockStart, blockEnd),
+          time_zone: zone,
+          version: eb('version', '+', 1),
+          updated_at: new Date(now),
+        }))
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirstOrThrow()
+        .catch((err: unknown) => {
+          // A booking without overbooking takes no lock: it may have taken the seat since our read.
+          if (pgErrorCode(err) === EXCLUSION_VIOLATION) throw REFUSALS.taken(zone, rules);
+          throw err;
+        });
+      await recordHistory(scope, id, {
+        change: 'rescheduled',
+        from_status: row.status,
+        to_status: updated.status,
+        from_provider_id: row.provider_id,
+        to_provider_id: updated.provider_id,
+        from_starts_at: row.starts_at,
+        from_ends_at: row.ends_at,
+        to_starts_at: updated.starts_at,
+        to_ends_at: updated.ends_at,
       });
-    await recordHistory(scope, id, {
-      change: 'rescheduled',
-      from_status: row.status,
-      to_status: updated.status,
-      from_provider_id: row.provider_id,
-      to_provider_id: updated.provider_id,
-      from_starts_at: row.starts_at,
-      from_ends_at: row.ends_at,
-      to_starts_at: updated.starts_at,
-      to_ends_at: updated.ends_at,
-    });
-    await emit(scope, 'appointment.rescheduled', {
-      appointmentId: id,
-      from: { startsAt: row.starts_at.toISOString(), endsAt: row.ends_at.toISOString(), providerId: row.provider_id },
-      to: { startsAt: updated.starts_at.toISOString(), endsAt: updated.ends_at.toISOString(), providerId: updated.provider_id },
-    });
-    return toAppointment(updated);
-  });
+      await emit(scope, 'appointment.rescheduled', {
+        appointmentId: id,
+        from: { startsAt: row.starts_at.toISOString(), endsAt: row.ends_at.toISOString(), providerId: row.provider_id },
+        to: { startsAt: updated.starts_at.toISOString(), endsAt: updated.ends_at.toISOString(), providerId: updated.provider_id },
+      });
+      return toAppointment(updated);
+    }),
+  );
 }

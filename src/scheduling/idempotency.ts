@@ -140,12 +140,12 @@ export async function idempotent<T>(
 }
 
 /**
- * Two bookings inserting overlapping blocks on one seat at the same instant can each find the other's
- * uncommitted row in the exclusion constraint's index and wait for it: PostgreSQL breaks the cycle by aborting
- * one (40P01). Nothing of it committed, so it runs again, and then sees the other's outcome (slot taken, or
- * free again if that one rolled back).
+ * Two writes of overlapping blocks on one seat at the same instant (bookings of different but overlapping
+ * slots, a booking and a reschedule) can each find the other's uncommitted row in the exclusion constraint's
+ * index and wait for it: PostgreSQL breaks the cycle by aborting one (40P01). Nothing of it committed, so it
+ * runs again, and then sees the other's outcome (slot taken, or free again if that one rolled back).
  */
-async function runAgainAfterDeadlock<T>(run: () => Promise<T>): Promise<T> {
+export async function runAgainAfterDeadlock<T>(run: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await run();
