@@ -354,6 +354,9 @@ describe('booking', () => {
       [{ startsAt: onGrid(Date.now() + 30 * 60_000) }, 409, 'minimum_notice_not_met'],
       [{ startsAt: onGrid(Date.now() - 86_400_000) }, 409, 'minimum_notice_not_met'],
       [{ startsAt: utcAt(90, '10:00') }, 409, 'beyond_booking_window'],
+      // Instants at the edges of what the API accepts: refused by the rules, never sent to PostgreSQL as dates it cannot take.
+      [{ startsAt: '0001-01-01T00:00:00Z' }, 409, 'minimum_notice_not_met'],
+      [{ startsAt: '9999-12-31T23:45:00Z' }, 409, 'beyond_booking_window'],
     ];
     for (const [body, status, code] of cases) {
       const res = await book(c, body);
@@ -363,8 +366,9 @@ describe('booking', () => {
 });
 
 describe('rescheduling under concurrency (pooled)', () => {
-  // A reschedule takes the provider's lock like a booking does (booking.ts): without it, each of several
-  // transactions finds the slot free before any of the others commits, and all of them take it. Several rounds,
+  // A reschedule takes the provider's lock and the seat constraint holds it against bookings (booking.ts):
+  // without them, each of several transactions finds the slot free before any of the others commits, and all of
+  // them take it. Several rounds,
   // because a race that is lost once in a while is still a double booking.
   const ROUNDS = 4;
   let x: SchedulingClinic;

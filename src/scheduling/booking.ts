@@ -158,16 +158,20 @@ export async function bookAppointment(
   const endsAt = startsAt + rules.durationMinutes * MINUTE;
   const counted = rules.seats > 1 || rules.maxPerDay !== undefined;
   const req = { key, fingerprint: requestFingerprint(actorId, input) };
+  // The calendar read covers the appointment's days; a start far outside the booking window (which the check
+  // refuses anyway) reads the window's edge instead, so no date beyond what PostgreSQL takes is sent.
+  const readAt = Math.min(Math.max(startsAt, now - 3 * DAY), now + (rules.bookingWindowDays + 3) * DAY);
+  const readEnd = readAt + rules.durationMinutes * MINUTE;
   return idempotent<Appointment>(p, clinicId, req, async (scope) => {
     const [seen] = await readBooking(scope.db, {
       slotLock: `polyclinic:slot:${scope.clinicId}:${input.providerId}:${startsAt}`,
       providerId: input.providerId,
       patientId: input.patientId,
       key,
-      ...busyRange(startsAt, endsAt),
+      ...busyRange(readAt, readEnd),
       // Hours of the local dates around the appointment in any zone (the provider's is not known yet).
-      fromDate: new Date(startsAt - 2 * DAY).toISOString().slice(0, 10),
-      toDate: new Date(endsAt + 2 * DAY).toISOString().slice(0, 10),
+      fromDate: new Date(readAt - 2 * DAY).toISOString().slice(0, 10),
+      toDate: new Date(readEnd + 2 * DAY).toISOString().slice(0, 10),
     });
     const prior = await replayOf(scope, req, seen?.stored ?? null);
     if (prior) return { ...(prior as { status: number; body: Appointment }), replayed: true };
@@ -178,7 +182,7 @@ export async function bookAppointment(
     let busy = toBusy(seen.busy);
     if (counted) {
       await lockProviders(scope, [seen.id]);
-      const [again] = await readLocked(scope.db, { providerId: seen.id, key, ...busyRange(startsAt, endsAt) });
+      const [again] = await readLocked(scope.db, { providerId: seen.id, key, ...busyRange(readAt, readEnd) });
       const raced = await replayOf(scope, req, again?.stored ?? null);
       if (raced) return { ...(raced as { status: number; body: Appointment }), replayed: true };
       busy = toBusy(again?.busy ?? []);
