@@ -84,16 +84,25 @@ export const readBooking = precompiled((db: Kysely<TenantDB>, a: ReadArgs) =>
             and local_date <= ${a.toDate}::date)`.as('overrides'),
       busyJson(a.providerId, a.busyFrom, a.busyTo).as('busy'),
       storedOutcome(a.key).as('stored'),
-      // Bookings of the very same slot queue here until the one before commits. Without it, two inserts of
-      // one slot each find the other's row in the exclusion index and wait for each other: PostgreSQL aborts
-      // one, but only after deadlock_timeout (1 s). Other slots of the provider do not wait. The calendar
-      // above was read before the wait; the constraint refuses what it no longer shows.
-      sql<string>`pg_advisory_xact_lock(hashtextextended(${a.slotLock}, 0))::text`.as('slot_locked'),
+      // Bookings of the very same slot take turns (see `slotLock`); whoever finds the slot's lock held waits for
+      // it and reads the calendar again.
+      sql<boolean>`pg_try_advisory_xact_lock(hashtextextended(${a.slotLock}, 0))`.as('slot_locked'),
     ])
     .where('id', '=', a.providerId),
 );
 
-/** The calendar and the key again, under the provider's lock. */
+/**
+ * Waits for the slot's lock. Without it, two inserts of one slot each find the other's uncommitted row in the
+ * exclusion index and wait for each other: PostgreSQL aborts one, but only after deadlock_timeout (1 s). The
+ * first booking of a slot takes it in its read at no cost; only a booking that found it held waits here, then
+ * reads the calendar again and finds the slot taken by the one before it (or free, if that one failed).
+ * Other slots of the provider never wait.
+ */
+export const slotLock = precompiled((db: Kysely<TenantDB>, a: { slotLock: string }) =>
+  db.selectNoFrom(sql<string>`pg_advisory_xact_lock(hashtextextended(${a.slotLock}, 0))::text`.as('locked')),
+);
+
+/** The calendar and the key again, under a lock. */
 export const readLocked = precompiled((db: Kysely<TenantDB>, a: { providerId: string; key: string; busyFrom: Date; busyTo: Date }) =>
   db.selectNoFrom([busyJson(a.providerId, a.busyFrom, a.busyTo).as('busy'), storedOutcome(a.key).as('stored')]),
 );

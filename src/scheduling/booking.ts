@@ -9,7 +9,7 @@ import type { AppointmentType, SchedulingSettings } from '../settings/namespaces
 import type { TenantScope } from '../tenancy/tenant-db.js';
 import { getAppointmentRow, recordHistory, toAppointment } from './appointments.js';
 import { loadHours } from './availability.js';
-import { busyRange, freeSeat, readBooking, readLocked, toBusy, toHours, writeBooking } from './booking-queries.js';
+import { busyRange, freeSeat, readBooking, readLocked, slotLock, toBusy, toHours, writeBooking } from './booking-queries.js';
 import { KeyTaken, idempotent, replayOf, requestFingerprint, runAgainAfterDeadlock } from './idempotency.js';
 import type { AppointmentsTable, ProvidersTable } from './migration.js';
 import { requireBookableProvider, requireClinicalMember } from './providers.js';
@@ -162,9 +162,10 @@ export async function bookAppointment(
   // refuses anyway) reads the window's edge instead, so no date beyond what PostgreSQL takes is sent.
   const readAt = Math.min(Math.max(startsAt, now - 3 * DAY), now + (rules.bookingWindowDays + 3) * DAY);
   const readEnd = readAt + rules.durationMinutes * MINUTE;
+  const slotKey = `polyclinic:slot:${clinicId}:${input.providerId}:${startsAt}`;
   return idempotent<Appointment>(p, clinicId, req, async (scope) => {
     const [seen] = await readBooking(scope.db, {
-      slotLock: `polyclinic:slot:${scope.clinicId}:${input.providerId}:${startsAt}`,
+      slotLock: slotKey,
       providerId: input.providerId,
       patientId: input.patientId,
       key,
@@ -180,8 +181,9 @@ export async function bookAppointment(
     await requireBookable(p, scope.clinicId, seen);
     const zone = viewerZone ?? seen.time_zone;
     let busy = toBusy(seen.busy);
-    if (counted) {
-      await lockProviders(scope, [seen.id]);
+    if (!seen.slot_locked || counted) {
+      if (!seen.slot_locked) await slotLock(scope.db, { slotLock: slotKey });
+      if (counted) await lockProviders(scope, [seen.id]);
       const [again] = await readLocked(scope.db, { providerId: seen.id, key, ...busyRange(readAt, readEnd) });
       const raced = await replayOf(scope, req, again?.stored ?? null);
       if (raced) return { ...(raced as { status: number; body: Appointment }), replayed: true };
