@@ -14,8 +14,9 @@ import { benchServer, median } from './server.js';
  *    slot computation alone (no I/O) is timed too.
  * 2. Booking under contention: BENCH_CLIENTS clients book at once, BENCH_ROUNDS rounds. "Same slot": all
  *    clients want one slot (one wins, the rest get 409 slot_taken). "Distinct slots": each client books its
- *    own slot of the same provider (bookings of one provider serialise on its advisory lock). "Distinct
- *    providers": each client books its own provider (no shared lock). Ratios are against distinct slots.
+ *    own slot of the same provider (no lock: the seat constraint keeps them apart). "Distinct providers": each
+ *    client books its own provider. Ratios are against distinct slots. To compare with older code, run this
+ *    script alternately on both commits (docs/benchmarks.md, "Booking without a lock").
  *
  * Run: npx tsx bench/scheduling.ts   (POLYCLINIC_BENCH_DATABASE_URL to use a running server)
  */

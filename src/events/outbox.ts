@@ -9,10 +9,15 @@ import { EVENT_CATALOGUE, type EventPayload, type EventType } from './catalogue.
  * does not match its declared shape fails the change instead of reaching consumers.
  */
 export async function emit<T extends EventType>(scope: TenantScope, type: T, payload: EventPayload<T>): Promise<void> {
-  const parsed = EVENT_CATALOGUE[type].safeParse(payload);
-  if (!parsed.success) throw new AppError(500, 'event_invalid', `Event ${type} does not match the catalogue: ${parsed.error.message}`);
   await scope.db
     .insertInto('outbox')
-    .values({ clinic_id: scope.clinicId, id: newId('event'), type, payload: JSON.stringify(parsed.data), actor_id: scope.actorId })
+    .values(outboxRow(scope, type, payload))
     .execute();
+}
+
+/** The outbox row of an event, checked against the catalogue, for a caller that writes it in a statement of its own. */
+export function outboxRow<T extends EventType>(scope: TenantScope, type: T, payload: EventPayload<T>) {
+  const parsed = EVENT_CATALOGUE[type].safeParse(payload);
+  if (!parsed.success) throw new AppError(500, 'event_invalid', `Event ${type} does not match the catalogue: ${parsed.error.message}`);
+  return { clinic_id: scope.clinicId, id: newId('event'), type, payload: JSON.stringify(parsed.data), actor_id: scope.actorId };
 }

@@ -9,7 +9,8 @@ import { schedulingClinic, utcAt, type SchedulingClinic } from '../../test/suppo
  * Booking as a front desk sees it: one booking per slot however many people click at once, a retried
  * request that never books twice, cancellation that frees the slot, rescheduling that keeps its history,
  * and the visit's lifecycle. Runs against real PostgreSQL; the guarantee under concurrency comes from the
- * database (an advisory lock per provider inside the tenant transaction), so it holds across API nodes.
+ * database (an exclusion constraint per provider seat; an advisory lock per provider where seats or daily
+ * limits are counted), so it holds across API nodes.
  */
 let t: TestPlatform;
 let c: SchedulingClinic;
@@ -116,6 +117,40 @@ describe('booking', () => {
     expect(results.filter((r) => r.statusCode === 409 && r.json().code === 'slot_taken')).toHaveLength(18);
     expect(await appointmentCount(c, startsAt)).toBe(2);
   });
+
+  for (const placement of PLACEMENT_MODELS)
+    it(`the database itself keeps one appointment per seat: an overlapping row on a taken seat is refused (${placement})`, async () => {
+      const x = placement === 'pooled' ? c : await schedulingClinic(t, { placement });
+      const startsAt = utcAt(3, '16:00');
+      const first = await book(x, { startsAt });
+      expect(first.statusCode).toBe(201);
+      const start = new Date(startsAt).getTime();
+      const row = (id: string, seat: number, minutes: number) => ({
+        clinic_id: x.clinic.id,
+        id,
+        provider_id: x.providerId,
+        patient_id: x.patientId,
+        appointment_type: 'consultation',
+        modality: 'video' as const,
+        starts_at: new Date(start + minutes * 60_000),
+        ends_at: new Date(start + (minutes + 30) * 60_000),
+        block_starts_at: new Date(start + minutes * 60_000),
+        block_ends_at: new Date(start + (minutes + 30) * 60_000),
+        time_zone: 'UTC',
+        seat,
+      });
+      const insert = (r: ReturnType<typeof row>) =>
+        t.p.stores.transaction(x.clinic.id, 'write', (s) => s.db.insertInto('appointments').values(r).execute());
+      // Written past every check of the booking code, as a bug or another service would: the constraint refuses it.
+      await expect(insert(row(`apt_overlap${placement}`, 1, 20))).rejects.toMatchObject({ code: '23P01' });
+      // Another seat (overbooking) and a block that starts where the booked one ends (10:30 + 5-minute buffer) are fine.
+      await insert(row(`apt_seat2${placement}`, 2, 20));
+      await insert(row(`apt_after${placement}`, 1, 35));
+      // A cancelled appointment holds nothing: its seat can be booked again.
+      const cancel = await x.as(x.scheduler)('POST', `appointments/${first.json().id}/cancel`, { reasonCode: 'patient_request' });
+      expect(cancel.statusCode).toBe(200);
+      await insert(row(`apt_again${placement}`, 1, 0));
+    });
 
   it('a retry with the same Idempotency-Key returns the first result and never books twice', async () => {
     const startsAt = utcAt(4, '09:00');
@@ -319,6 +354,9 @@ describe('booking', () => {
       [{ startsAt: onGrid(Date.now() + 30 * 60_000) }, 409, 'minimum_notice_not_met'],
       [{ startsAt: onGrid(Date.now() - 86_400_000) }, 409, 'minimum_notice_not_met'],
       [{ startsAt: utcAt(90, '10:00') }, 409, 'beyond_booking_window'],
+      // Instants at the edges of what the API accepts: refused by the rules, never sent to PostgreSQL as dates it cannot take.
+      [{ startsAt: '0001-01-01T00:00:00Z' }, 409, 'minimum_notice_not_met'],
+      [{ startsAt: '9999-12-31T23:45:00Z' }, 409, 'beyond_booking_window'],
     ];
     for (const [body, status, code] of cases) {
       const res = await book(c, body);
@@ -328,8 +366,9 @@ describe('booking', () => {
 });
 
 describe('rescheduling under concurrency (pooled)', () => {
-  // A reschedule takes the provider's lock like a booking does (booking.ts): without it, each of several
-  // transactions finds the slot free before any of the others commits, and all of them take it. Several rounds,
+  // A reschedule takes the provider's lock and the seat constraint holds it against bookings (booking.ts):
+  // without them, each of several transactions finds the slot free before any of the others commits, and all of
+  // them take it. Several rounds,
   // because a race that is lost once in a while is still a double booking.
   const ROUNDS = 4;
   let x: SchedulingClinic;

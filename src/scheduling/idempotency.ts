@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { sql } from 'kysely';
+import { type RawBuilder, sql } from 'kysely';
 import { AppError, badRequest } from '../errors.js';
+import { pgErrorCode } from '../db/pg.js';
 import type { SchedulingDeps } from './deps.js';
 import type { TenantScope } from '../tenancy/tenant-db.js';
 
@@ -56,30 +57,70 @@ function canonical(v: unknown): unknown {
   return v;
 }
 
-class KeyTaken extends Error {}
+/** The key was stored by a concurrent request meanwhile: roll back and answer with its outcome. */
+export class KeyTaken extends Error {}
+
+/** A request under its key: what `work` needs to find a stored outcome and store its own. */
+export interface KeyedRequest {
+  key: string;
+  fingerprint: string;
+}
+
+/** The key's stored outcome as one JSON value (null when none), for a caller to read with its first query. */
+export interface StoredOutcome {
+  requestHash: string;
+  status: number;
+  body: unknown;
+  expired: boolean;
+}
+
+export function storedOutcome(key: unknown): RawBuilder<StoredOutcome | null> {
+  return sql<StoredOutcome | null>`(select json_build_object('requestHash', request_hash, 'status', status_code, 'body', response,
+    'expired', created_at < now() - interval '24 hours') from idempotency_keys where key = ${key})`;
+}
 
 /**
- * Runs `work` once per key. `prepare` runs first inside the transaction (booking takes its provider lock
- * there, so a same-key retry queues behind the first attempt and then finds its outcome).
+ * The outcome to replay for a stored one, or undefined when the request is new (nothing stored, or a key older
+ * than 24 hours, forgotten here). The same key with another request is refused.
+ */
+export async function replayOf(scope: TenantScope, req: KeyedRequest, stored: StoredOutcome | null): Promise<Outcome<unknown> | undefined> {
+  if (!stored) return undefined;
+  if (stored.expired) {
+    await scope.db.deleteFrom('idempotency_keys').where('key', '=', req.key).execute();
+    return undefined;
+  }
+  if (stored.requestHash !== req.fingerprint) throw keyReused();
+  return { status: stored.status, body: stored.body };
+}
+
+/** The row that stores an outcome under its key. */
+function outcomeRow(scope: TenantScope, req: KeyedRequest, outcome: Outcome<unknown>) {
+  return {
+    clinic_id: scope.clinicId,
+    key: req.key,
+    request_hash: req.fingerprint,
+    status_code: outcome.status,
+    response: JSON.stringify(outcome.body),
+  };
+}
+
+/**
+ * Runs `work` once per key, in one write transaction. `work` finds the stored outcome itself (`storedOutcome`
+ * in its first read, then `replayOf`) and stores its own in the same transaction as its change (`idempotency_keys`,
+ * `on conflict do nothing`),
+ * throwing KeyTaken when a concurrent request stored one first: booking folds both into statements it sends
+ * anyway, so the key costs no round trip of its own. What happens after a refusal or a lost race is here.
  */
 export async function idempotent<T>(
   p: SchedulingDeps,
   clinicId: string,
-  key: string,
-  fingerprint: string,
-  work: (scope: TenantScope) => Promise<Outcome<T>>,
-  prepare?: (scope: TenantScope) => Promise<void>,
+  req: KeyedRequest,
+  work: (scope: TenantScope) => Promise<Outcome<T> & { replayed: boolean }>,
 ): Promise<Outcome<T> & { replayed: boolean }> {
+  const { key, fingerprint } = req;
   let stored: Outcome<unknown> & { replayed: boolean };
   try {
-    stored = await p.stores.transaction(clinicId, 'write', async (scope) => {
-      await prepare?.(scope);
-      const prior = await findOutcome(scope, key, fingerprint);
-      if (prior) return { ...prior, replayed: true };
-      const outcome = await work(scope);
-      if (!(await saveOutcome(scope, key, fingerprint, outcome))) throw new KeyTaken();
-      return { ...outcome, replayed: false };
-    });
+    stored = await runAgainAfterDeadlock(() => p.stores.transaction(clinicId, 'write', work));
   } catch (err) {
     const decided = err instanceof AppError && RECORDED_ERRORS.has(err.status);
     if (!(err instanceof KeyTaken) && !decided) throw err;
@@ -98,6 +139,31 @@ export async function idempotent<T>(
   return stored as Outcome<T> & { replayed: boolean };
 }
 
+/**
+ * Two writes of overlapping blocks on one seat at the same instant (bookings of different but overlapping
+ * slots, a booking and a reschedule) can each find the other's uncommitted row in the exclusion constraint's
+ * index and wait for it: PostgreSQL breaks the cycle by aborting one (40P01). Nothing of it committed, so it
+ * runs again, and then sees the other's outcome (slot taken, or free again if that one rolled back).
+ */
+export async function runAgainAfterDeadlock<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (err) {
+      if (pgErrorCode(err) !== DEADLOCK_DETECTED || attempt >= 3) throw err;
+    }
+  }
+}
+const DEADLOCK_DETECTED = '40P01';
+
+function keyReused(): AppError {
+  return new AppError(
+    422,
+    'idempotency_key_reused',
+    'This Idempotency-Key was already used for a different request; use a new key for a new booking',
+  );
+}
+
 async function findOutcome(scope: TenantScope, key: string, fingerprint: string): Promise<Outcome<unknown> | undefined> {
   const row = await scope.db
     .selectFrom('idempotency_keys')
@@ -109,25 +175,14 @@ async function findOutcome(scope: TenantScope, key: string, fingerprint: string)
     await scope.db.deleteFrom('idempotency_keys').where('key', '=', key).execute();
     return undefined;
   }
-  if (row.request_hash !== fingerprint)
-    throw new AppError(
-      422,
-      'idempotency_key_reused',
-      'This Idempotency-Key was already used for a different request; use a new key for a new booking',
-    );
+  if (row.request_hash !== fingerprint) throw keyReused();
   return { status: row.status_code, body: row.response };
 }
 
 async function saveOutcome(scope: TenantScope, key: string, fingerprint: string, outcome: Outcome<unknown>): Promise<boolean> {
   const row = await scope.db
     .insertInto('idempotency_keys')
-    .values({
-      clinic_id: scope.clinicId,
-      key,
-      request_hash: fingerprint,
-      status_code: outcome.status,
-      response: JSON.stringify(outcome.body),
-    })
+    .values(outcomeRow(scope, { key, fingerprint }, outcome))
     .onConflict((oc) => oc.columns(['clinic_id', 'key']).doNothing())
     .returning('key')
     .executeTakeFirst();

@@ -13,6 +13,7 @@ import {
   type Table,
 } from '../db/columns.js';
 import { quoteIdent as q } from '../db/pg.js';
+import { HELPER_SCHEMA } from '../tenancy/naming.js';
 import { rlsStatements, type TenantMigration, type TenantTable } from '../tenancy/migration-kit.js';
 
 /**
@@ -24,10 +25,13 @@ import { rlsStatements, type TenantMigration, type TenantTable } from '../tenanc
  * zone it was booked in. An appointment stores its busy block (start minus buffer before, end plus buffer
  * after) as booked, so later changes to the clinic's buffer settings do not move existing bookings.
  *
- * No exclusion constraint guards double booking: overbooking allows a configured number of seats per slot,
- * which a constraint cannot count. Booking serialises per provider with a transaction-scoped advisory lock
- * and re-checks inside it (see `booking.ts`).
+ * Migration 12 makes the database hold the seat rule: every appointment sits on a numbered seat of its
+ * provider (1 without overbooking), and an exclusion constraint refuses two overlapping busy blocks on one
+ * seat. Overbooking and daily limits still count under a per-provider advisory lock (see `booking.ts`).
  */
+/** The statuses that hold a provider's time (appointments.ts `HOLDS_TIME`), as SQL literals for the constraint. */
+const HOLDS_TIME_SQL = "'booked', 'checked_in', 'in_progress', 'completed', 'no_show'";
+
 export const SCHEDULING_MIGRATIONS: TenantMigration[] = [
   {
     version: 3,
@@ -171,6 +175,53 @@ export const SCHEDULING_MIGRATIONS: TenantMigration[] = [
       ...rlsStatements(s, 'intake_responses'),
     ],
   },
+  {
+    version: 12,
+    name: 'one appointment per provider seat, held by an exclusion constraint',
+    up: (s) => [
+      // btree_gist gives text and smallint the `=` a GiST exclusion constraint needs. Trusted (PostgreSQL 13+),
+      // so the database owner may create it; once per database, in the helper schema every store has (never in a
+      // clinic's schema, which is dropped when the clinic leaves). Clinics of
+      // one database may be migrated at the same moment: losing the race to create it is as good as winning.
+      `do $$ begin
+         create schema if not exists ${q(HELPER_SCHEMA)};
+         create extension if not exists btree_gist with schema ${q(HELPER_SCHEMA)};
+       exception when unique_violation or duplicate_object then null; end $$`,
+      `alter table ${q(s)}.appointments add column seat smallint not null default 1 check (seat between 1 and 1000)`,
+      // Appointments overbooked before this migration share time: give each one that overlaps an earlier one of
+      // its provider the lowest seat none of those holds (first fit in start order, which never needs more seats
+      // than the most appointments overlapping at one instant, so it stays within the seats they were booked in).
+      `do $$
+       declare r record;
+       begin
+         for r in
+           select a.clinic_id, a.id, a.provider_id, a.block_starts_at, a.block_ends_at
+             from ${q(s)}.appointments a
+            where a.status in (${HOLDS_TIME_SQL})
+              and exists (select 1 from ${q(s)}.appointments b
+                           where b.clinic_id = a.clinic_id and b.provider_id = a.provider_id and b.id <> a.id
+                             and b.status in (${HOLDS_TIME_SQL})
+                             and b.block_starts_at < a.block_ends_at and b.block_ends_at > a.block_starts_at)
+            order by a.clinic_id, a.provider_id, a.block_starts_at, a.id
+         loop
+           update ${q(s)}.appointments set seat = (
+             select min(n) from generate_series(1, 1000) n
+              where n not in (select b.seat from ${q(s)}.appointments b
+                               where b.clinic_id = r.clinic_id and b.provider_id = r.provider_id
+                                 and b.status in (${HOLDS_TIME_SQL})
+                                 and b.block_starts_at < r.block_ends_at and b.block_ends_at > r.block_starts_at
+                                 and (b.block_starts_at, b.id) < (r.block_starts_at, r.id)))
+            where clinic_id = r.clinic_id and id = r.id;
+         end loop;
+       end $$`,
+      // The seat rule itself: two appointments holding time on one seat of one provider never overlap (busy
+      // blocks, buffers included, as half-open ranges: one may end where the next begins). Cancelled ones hold
+      // nothing. Booking without overbooking relies on this alone (see booking.ts).
+      `alter table ${q(s)}.appointments add constraint appointments_one_per_seat exclude using gist (
+         clinic_id with =, provider_id with =, seat with =, tstzrange(block_starts_at, block_ends_at) with &&)
+         where (status in (${HOLDS_TIME_SQL}))`,
+    ],
+  },
 ];
 
 /** The scheduling tables in foreign-key order, for moves and exports. */
@@ -238,6 +289,7 @@ export const SCHEDULING_COLUMNS = {
     block_starts_at: timestamptz(),
     block_ends_at: timestamptz(),
     time_zone: text(),
+    seat: smallint().hasDefault(),
     requires_confirmation: boolean().hasDefault(),
     booked_by: text().nullable(),
     checked_in_at: timestamptz().nullable(),

@@ -34,6 +34,16 @@ describe('providers', () => {
     const scheduler = await t.staff(c.clinic.id, 'scheduler');
     const notClinical = await c.as(c.admin)('POST', 'providers', { ...input, userId: scheduler.userId });
     expect([notClinical.statusCode, notClinical.json().code]).toEqual([400, 'provider_role_not_clinical']);
+    // A clinic's own role counts by the base role it derives from: derived from nurse, clinical; from scheduler, not.
+    for (const [key, baseRole, status] of [
+      ['triage_nurse', 'nurse', 201],
+      ['desk_lead', 'scheduler', 400],
+    ] as const) {
+      const role = await c.as(c.admin)('POST', 'roles', { key, name: key, baseRole, add: [], remove: [] });
+      expect(role.statusCode).toBe(201);
+      const member = await t.staff(c.clinic.id, key);
+      expect((await c.as(c.admin)('POST', 'providers', { ...input, userId: member.userId })).statusCode).toBe(status);
+    }
     const elsewhere = await t.clinic({ placement: 'pooled' });
     const stranger = await t.staff(elsewhere.id, 'physician');
     const notMember = await c.as(c.admin)('POST', 'providers', { ...input, userId: stranger.userId });

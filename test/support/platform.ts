@@ -62,7 +62,7 @@ export async function startTestPlatform(
   for (const r of REGIONS) await ensureDatabase(admin, `${instance}_${r.replace('-', '_')}`);
 
   const config = loadConfig(env);
-  const log = createLogger('silent');
+  const log = createLogger((process.env.POLYCLINIC_TEST_LOG_LEVEL as 'silent') ?? 'silent');
   const { config: resolved } = await resolveStores(config, log);
   const p = await openPlatform(resolved, log, opts.tenantMigrations ? { tenantMigrations: opts.tenantMigrations } : {});
   await migrateFleet(p);
