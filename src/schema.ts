@@ -16,6 +16,8 @@ import { EVENTS_COLUMNS, EVENTS_MIGRATIONS, EVENTS_TABLES } from './events/migra
 import { SCHEDULING_COLUMNS, SCHEDULING_MIGRATIONS, SCHEDULING_TABLES } from './scheduling/migration.js';
 import { CLINICAL_COLUMNS, CLINICAL_MIGRATIONS, CLINICAL_TABLES } from './clinical/migration.js';
 import { AUDIT_REGION_MIGRATIONS, AUDIT_SCHEMA } from './audit/region-migration.js';
+import { ANALYTICS_COLUMNS, ANALYTICS_MIGRATIONS, ANALYTICS_TABLES } from './analytics/migration.js';
+import { ANALYTICS_CONTROL_COLUMNS, ANALYTICS_CONTROL_MIGRATIONS } from './analytics/control-schema.js';
 
 /**
  * The one place that knows every domain's schema. Each domain declares its own control-plane and tenant
@@ -41,6 +43,7 @@ export const CONTROL_MIGRATIONS: ControlMigration[] = composeVersions(
     FLAGS_CONTROL_MIGRATIONS,
     SCIM_CONTROL_MIGRATIONS,
     SSO_CONTROL_MIGRATIONS,
+    ANALYTICS_CONTROL_MIGRATIONS,
   ],
   joinControlParts,
 );
@@ -53,14 +56,22 @@ export const CONTROL_COLUMNS = mergeTables(
   FLAGS_CONTROL_COLUMNS,
   SCIM_CONTROL_COLUMNS,
   SSO_CONTROL_COLUMNS,
+  ANALYTICS_CONTROL_COLUMNS,
 );
 
 export const TENANT_MIGRATIONS: TenantMigration[] = composeVersions(
-  [ANCHOR_MIGRATIONS, PATIENTS_MIGRATIONS, EVENTS_MIGRATIONS, SCHEDULING_MIGRATIONS, CLINICAL_MIGRATIONS],
+  [ANCHOR_MIGRATIONS, PATIENTS_MIGRATIONS, EVENTS_MIGRATIONS, SCHEDULING_MIGRATIONS, CLINICAL_MIGRATIONS, ANALYTICS_MIGRATIONS],
   joinTenantParts,
 );
 
-export const TENANT_COLUMNS = mergeTables(ANCHOR_COLUMNS, PATIENTS_COLUMNS, EVENTS_COLUMNS, SCHEDULING_COLUMNS, CLINICAL_COLUMNS);
+export const TENANT_COLUMNS = mergeTables(
+  ANCHOR_COLUMNS,
+  PATIENTS_COLUMNS,
+  EVENTS_COLUMNS,
+  SCHEDULING_COLUMNS,
+  CLINICAL_COLUMNS,
+  ANALYTICS_COLUMNS,
+);
 
 /** Every tenant table, parents before children: the order a move copies rows in and removal reverses. */
 export const TENANT_TABLES: TenantTable[] = [
@@ -69,6 +80,7 @@ export const TENANT_TABLES: TenantTable[] = [
   ...EVENTS_TABLES,
   ...SCHEDULING_TABLES,
   ...CLINICAL_TABLES,
+  ...ANALYTICS_TABLES,
 ];
 
 /** Schemas of their own in every region database, beside the tenant stores: the PHI access trail (append-only). */
