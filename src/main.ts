@@ -33,6 +33,7 @@ async function main(): Promise<void> {
   const demo = config.demo ? await seedDemo(platform) : undefined;
   const app = await buildApp(platform);
   const address = await app.listen({ host: config.host, port: config.port });
+  platform.analytics.start();
 
   const shutdown = async (signal: string) => {
     log.info({ signal }, 'shutting down');

@@ -27,6 +27,7 @@ import { RedisBus } from './redis-bus.js';
 import { SecretBox } from './secrets.js';
 import { createMailer, type Mailer } from './mailer.js';
 import { Invitations } from '../identity/invitations.js';
+import { AnalyticsPipeline } from '../analytics/pipeline.js';
 
 /** A configuration whose stores are concrete: every URL known (embedded or given) and a secret present. */
 export interface ResolvedConfig extends Config {
@@ -78,6 +79,8 @@ export interface Platform {
   /** Single sign-on: connections and sign-in (one instance: it keeps the OIDC discovery cache), email domains. */
   sso: SsoService;
   ssoDomains: SsoDomains;
+  /** Outbox relays, the event stream and the warehouse (scrubbed events only); `main.ts` starts its passes. */
+  analytics: AnalyticsPipeline;
   close(): Promise<void>;
 }
 
@@ -114,7 +117,16 @@ export async function openPlatform(
   const outbound = new Outbound({ allow: config.outboundAllow });
   // The composition root: the one place that knows every service; each takes only what it uses.
   const totp = new TotpFactor(control, secrets);
+  const analytics = new AnalyticsPipeline({
+    stores,
+    clinics,
+    secret: config.secret,
+    regions: config.regions.map((r) => r.id),
+    log,
+    config: config.analytics,
+  });
   return {
+    analytics,
     totp,
     signIn: new SignIn({ control, users, sessions, limits, config }, totp),
     scimTokens: new ScimTokens(control),
@@ -142,6 +154,7 @@ export async function openPlatform(
     tenantTables: TENANT_TABLES,
     regionSchemas: REGION_SCHEMAS,
     async close() {
+      await analytics.close();
       mailer.close();
       flags.close();
       settings.close();
