@@ -24,6 +24,7 @@ import { ssoRoutes } from '../sso/routes.js';
 import { unauthorized } from '../errors.js';
 import { errorHandler, sendProblem } from './problem.js';
 import { CLINIC_PREFIX, clinicScope } from './clinic-scope.js';
+import { clinicAnalyticsRoutes, platformAnalyticsRoutes } from '../analytics/routes.js';
 import { OPERATOR_PREFIX, operatorScope } from './operator-scope.js';
 import { enforceBoundaries } from './boundaries.js';
 import { frameworkErrors } from './framework-errors.js';
@@ -175,6 +176,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
       clinicSettingsCatalogueRoutes(p),
       clinicInvitationRoutes(p),
       memberRemovalRoutes(p),
+      clinicAnalyticsRoutes(p),
     ]),
     { prefix: CLINIC_PREFIX },
   );
@@ -185,6 +187,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
       platformSettingsRoutes(p),
       platformFlagRoutes(p),
       platformSettingsCatalogueRoutes(p),
+      platformAnalyticsRoutes(p),
     ]),
     { prefix: OPERATOR_PREFIX },
   );

@@ -28,6 +28,7 @@ import { SecretBox } from './secrets.js';
 import { createMailer, type Mailer } from './mailer.js';
 import { Invitations } from '../identity/invitations.js';
 import { AnalyticsPipeline } from '../analytics/pipeline.js';
+import { PeerBenchmarks } from '../analytics/benchmarks.js';
 
 /** A configuration whose stores are concrete: every URL known (embedded or given) and a secret present. */
 export interface ResolvedConfig extends Config {
@@ -81,6 +82,8 @@ export interface Platform {
   ssoDomains: SsoDomains;
   /** Outbox relays, the event stream and the warehouse (scrubbed events only); `main.ts` starts its passes. */
   analytics: AnalyticsPipeline;
+  /** Opt-in peer benchmarks: consent records, the privacy budget ledger, differentially private releases. */
+  benchmarks: PeerBenchmarks;
   close(): Promise<void>;
 }
 
@@ -127,6 +130,13 @@ export async function openPlatform(
   });
   return {
     analytics,
+    benchmarks: new PeerBenchmarks({
+      control,
+      clinics,
+      stores,
+      releaseEpsilon: config.analytics.releaseEpsilon,
+      monthlyBudget: config.analytics.monthlyBudget,
+    }),
     totp,
     signIn: new SignIn({ control, users, sessions, limits, config }, totp),
     scimTokens: new ScimTokens(control),
