@@ -44,7 +44,10 @@ function event(i: number): OutboxEvent {
       },
     ],
     ['appointment.status_changed', { appointmentId, from: 'in_progress', to: 'completed' }],
-    ['encounter.opened', { encounterId: newId('encounter'), patientId: patients[i % patients.length], providerId: providers[0], appointmentId }],
+    [
+      'encounter.opened',
+      { encounterId: newId('encounter'), patientId: patients[i % patients.length], providerId: providers[0], appointmentId },
+    ],
     ['diagnosis.recorded', { diagnosisId: newId('diagnosis'), encounterId: newId('encounter'), code: 'F32.9' }],
     ['patient.updated', { patientId: patients[i % patients.length], fields: ['phone'] }],
   ];
@@ -54,7 +57,9 @@ function event(i: number): OutboxEvent {
 const events = Array.from({ length: N }, (_, i) => event(i));
 // The relay resolves a batch's surrogates in one query before scrubbing; here they are resolved up front.
 const surrogates = new Map<string, string>();
-for (const e of events) for (const r of referencesOf(e)) if (!surrogates.has(surrogateKey(r.kind, r.ref))) surrogates.set(surrogateKey(r.kind, r.ref), newSurrogate());
+for (const e of events)
+  for (const r of referencesOf(e))
+    if (!surrogates.has(surrogateKey(r.kind, r.ref))) surrogates.set(surrogateKey(r.kind, r.ref), newSurrogate());
 const hmacKey = createHmac('sha256', 'x'.repeat(32)).update('analytics-event-key:us-east').digest();
 const encoder = new TextEncoder();
 

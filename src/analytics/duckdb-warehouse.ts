@@ -61,9 +61,12 @@ export class DuckDbWarehouse implements Warehouse {
         appender.endRow();
       }
       appender.closeSync();
-      // Duplicates inside one batch too: the first of a key wins, as across batches.
+      // Duplicates inside one batch too (rare: a redelivery racing a resend): the first of a key wins, as across batches.
+      const unique = new Set(events.map((e) => e.key)).size === events.length;
       const applied = await this.db.run(
-        'insert or ignore into events select * exclude (n) from (select *, row_number() over (partition by key) as n from staging) where n = 1',
+        unique
+          ? 'insert or ignore into events select * from staging'
+          : 'insert or ignore into events select * exclude (n) from (select *, row_number() over (partition by key) as n from staging) where n = 1',
       );
       await this.db.run('delete from staging');
       return applied.rowsChanged;
