@@ -185,4 +185,18 @@ describe('the edge: addresses, proxies, outbound requests, browsers', () => {
       expect.stringMatching(/^POLYCLINIC_SSO_ALLOW_LOCAL_IDPS: no longer read; .*POLYCLINIC_OUTBOUND_ALLOW/),
     ]);
   });
+
+  it('analytics: a NATS URL of another scheme, and a release epsilon no budget can cover, are refused by name', () => {
+    expect(refusal({ POLYCLINIC_NATS_URL: 'http://127.0.0.1:4222' })).toEqual([expect.stringMatching(/^POLYCLINIC_NATS_URL: /)]);
+    expect(refusal({ POLYCLINIC_BENCHMARK_EPSILON: '2', POLYCLINIC_PRIVACY_BUDGET: '1' })).toEqual([
+      expect.stringMatching(/^POLYCLINIC_BENCHMARK_EPSILON: larger than POLYCLINIC_PRIVACY_BUDGET/),
+    ]);
+    expect(loadConfig({ POLYCLINIC_DATA_DIR: '/var/lib/pc/' }).analytics).toEqual({
+      natsUrl: undefined,
+      warehousePath: '/var/lib/pc/warehouse.duckdb',
+      intervalMs: 10_000,
+      releaseEpsilon: 0.25,
+      monthlyBudget: 1,
+    });
+  });
 });

@@ -82,6 +82,19 @@ export interface Config {
   jobs: { concurrency: number; pollMs: number; leaseMs: number; backoffBaseMs: number };
   /** Development: an invitation's link is also shown to the person who sent it (and logged). */
   showInviteLinks: boolean;
+  /**
+   * The analytics pipeline (docs/privacy.md): the NATS JetStream server scrubbed events travel through
+   * (unset: the in-process stream), the warehouse file (`:memory:` keeps it in memory), how often the relays
+   * and the loader run (0: never on this node), and the peer-benchmark privacy parameters: epsilon spent by
+   * one release, and each clinic's budget per calendar month.
+   */
+  analytics: {
+    natsUrl: string | undefined;
+    warehousePath: string;
+    intervalMs: number;
+    releaseEpsilon: number;
+    monthlyBudget: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -172,6 +185,15 @@ const scalarVars = {
   POLYCLINIC_JOB_POLL_MS: int(20, 60_000).default(1000),
   POLYCLINIC_JOB_LEASE_SECONDS: int(1, 3600).default(60),
   POLYCLINIC_JOB_BACKOFF_MS: int(10, 3_600_000).default(10_000),
+  POLYCLINIC_NATS_URL: z
+    .string()
+    .url()
+    .refine((u) => /^(nats|tls):\/\//.test(u), 'must be a nats:// or tls:// URL')
+    .optional(),
+  POLYCLINIC_WAREHOUSE_PATH: z.string().min(1).optional(),
+  POLYCLINIC_ANALYTICS_INTERVAL_MS: int(0, 86_400_000).default(10_000),
+  POLYCLINIC_BENCHMARK_EPSILON: z.coerce.number().gt(0).max(5).default(0.25),
+  POLYCLINIC_PRIVACY_BUDGET: z.coerce.number().gt(0).max(20).default(1),
   POLYCLINIC_DNS_SERVERS: z
     .string()
     .regex(/^\s*[0-9a-fA-F.:[\]]+(\s*,\s*[0-9a-fA-F.:[\]]+)*\s*$/, 'comma-separated IP addresses, optionally with :port')
@@ -280,6 +302,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const password = v.POLYCLINIC_OPERATOR_PASSWORD as string | undefined;
   if (Boolean(email) !== Boolean(password))
     problems.push(`${email ? 'POLYCLINIC_OPERATOR_PASSWORD' : 'POLYCLINIC_OPERATOR_EMAIL'}: set both operator variables or neither`);
+  if ((v.POLYCLINIC_BENCHMARK_EPSILON as number) > (v.POLYCLINIC_PRIVACY_BUDGET as number))
+    problems.push('POLYCLINIC_BENCHMARK_EPSILON: larger than POLYCLINIC_PRIVACY_BUDGET, no benchmark could ever be released');
   if (problems.length) throw new ConfigError(problems);
 
   const publicUrl =
@@ -330,6 +354,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       addressMaxFailures: v.POLYCLINIC_LOGIN_ADDRESS_MAX_FAILURES as number,
     },
     rateLimitPerMinute: v.POLYCLINIC_RATE_LIMIT_PER_MINUTE as number,
+    analytics: {
+      natsUrl: v.POLYCLINIC_NATS_URL as string | undefined,
+      warehousePath:
+        (v.POLYCLINIC_WAREHOUSE_PATH as string | undefined) ?? `${(v.POLYCLINIC_DATA_DIR as string).replace(/\/$/, '')}/warehouse.duckdb`,
+      intervalMs: v.POLYCLINIC_ANALYTICS_INTERVAL_MS as number,
+      releaseEpsilon: v.POLYCLINIC_BENCHMARK_EPSILON as number,
+      monthlyBudget: v.POLYCLINIC_PRIVACY_BUDGET as number,
+    },
   };
 }
 

@@ -35,6 +35,7 @@ async function main(): Promise<void> {
   const address = await app.listen({ host: config.host, port: config.port });
   // Jobs (reminders, confirmations) run on every node that has a share of workers; 0 makes a node enqueue only.
   if (config.jobs.concurrency > 0) platform.worker.start();
+  platform.analytics.start();
 
   const shutdown = async (signal: string) => {
     log.info({ signal }, 'shutting down');

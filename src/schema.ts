@@ -20,6 +20,8 @@ import { SCHEDULING_COLUMNS, SCHEDULING_MIGRATIONS, SCHEDULING_TABLES } from './
 import { CLINICAL_COLUMNS, CLINICAL_MIGRATIONS, CLINICAL_TABLES } from './clinical/migration.js';
 import { FHIR_COLUMNS, FHIR_MIGRATIONS, FHIR_TABLES } from './fhir/migration.js';
 import { AUDIT_REGION_MIGRATIONS, AUDIT_SCHEMA } from './audit/region-migration.js';
+import { ANALYTICS_COLUMNS, ANALYTICS_MIGRATIONS, ANALYTICS_TABLES } from './analytics/migration.js';
+import { ANALYTICS_CONTROL_COLUMNS, ANALYTICS_CONTROL_MIGRATIONS } from './analytics/control-schema.js';
 
 /**
  * The one place that knows every domain's schema. Each domain declares its own control-plane and tenant
@@ -48,6 +50,7 @@ export const CONTROL_MIGRATIONS: ControlMigration[] = composeVersions(
     JOBS_CONTROL_MIGRATIONS,
     NOTIFICATIONS_CONTROL_MIGRATIONS,
     FHIR_CONTROL_MIGRATIONS,
+    ANALYTICS_CONTROL_MIGRATIONS,
   ],
   joinControlParts,
 );
@@ -63,10 +66,19 @@ export const CONTROL_COLUMNS = mergeTables(
   JOBS_CONTROL_COLUMNS,
   NOTIFICATIONS_CONTROL_COLUMNS,
   FHIR_CONTROL_COLUMNS,
+  ANALYTICS_CONTROL_COLUMNS,
 );
 
 export const TENANT_MIGRATIONS: TenantMigration[] = composeVersions(
-  [ANCHOR_MIGRATIONS, PATIENTS_MIGRATIONS, EVENTS_MIGRATIONS, SCHEDULING_MIGRATIONS, CLINICAL_MIGRATIONS, FHIR_MIGRATIONS],
+  [
+    ANCHOR_MIGRATIONS,
+    PATIENTS_MIGRATIONS,
+    EVENTS_MIGRATIONS,
+    SCHEDULING_MIGRATIONS,
+    CLINICAL_MIGRATIONS,
+    FHIR_MIGRATIONS,
+    ANALYTICS_MIGRATIONS,
+  ],
   joinTenantParts,
 );
 
@@ -77,6 +89,7 @@ export const TENANT_COLUMNS = mergeTables(
   SCHEDULING_COLUMNS,
   CLINICAL_COLUMNS,
   FHIR_COLUMNS,
+  ANALYTICS_COLUMNS,
 );
 
 /** Every tenant table, parents before children: the order a move copies rows in and removal reverses. */
@@ -87,6 +100,7 @@ export const TENANT_TABLES: TenantTable[] = [
   ...SCHEDULING_TABLES,
   ...CLINICAL_TABLES,
   ...FHIR_TABLES,
+  ...ANALYTICS_TABLES,
 ];
 
 /** Schemas of their own in every region database, beside the tenant stores: the PHI access trail (append-only). */

@@ -19,5 +19,32 @@ export async function emit<T extends EventType>(scope: TenantScope, type: T, pay
 export function outboxRow<T extends EventType>(scope: TenantScope, type: T, payload: EventPayload<T>) {
   const parsed = EVENT_CATALOGUE[type].safeParse(payload);
   if (!parsed.success) throw new AppError(500, 'event_invalid', `Event ${type} does not match the catalogue: ${parsed.error.message}`);
-  return { clinic_id: scope.clinicId, id: newId('event'), type, payload: JSON.stringify(parsed.data), actor_id: scope.actorId };
+  return { clinic_id: scope.clinicId, id: nextEventId(), type, payload: JSON.stringify(parsed.data), actor_id: scope.actorId };
+}
+
+/**
+ * Event ids increase strictly within this process, also inside one millisecond (ids are time then random:
+ * two events of one transaction could otherwise sort either way). The relay sends a clinic's events in id
+ * order, so the order a transaction emitted them in is the order consumers see.
+ */
+let lastEventId = '';
+const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
+export function nextEventId(): string {
+  let id = newId('event');
+  if (id <= lastEventId) id = successor(lastEventId);
+  lastEventId = id;
+  return id;
+}
+
+function successor(id: string): string {
+  const chars = id.split('');
+  for (let i = chars.length - 1; i > 3; i--) {
+    const next = ALPHABET.indexOf(chars[i]!) + 1;
+    if (next < ALPHABET.length) {
+      chars[i] = ALPHABET[next]!;
+      return chars.join('');
+    }
+    chars[i] = '0';
+  }
+  return newId('event');
 }

@@ -25,6 +25,7 @@ import { ssoRoutes } from '../sso/routes.js';
 import { unauthorized } from '../errors.js';
 import { errorHandler, sendProblem } from './problem.js';
 import { CLINIC_PREFIX, clinicScope } from './clinic-scope.js';
+import { clinicAnalyticsRoutes, platformAnalyticsRoutes } from '../analytics/routes.js';
 import { OPERATOR_PREFIX, operatorScope } from './operator-scope.js';
 import { enforceBoundaries } from './boundaries.js';
 import { frameworkErrors } from './framework-errors.js';
@@ -182,6 +183,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
       clinicInvitationRoutes(p),
       memberRemovalRoutes(p),
       fhirClientAdminRoutes(p),
+      clinicAnalyticsRoutes(p),
     ]),
     { prefix: CLINIC_PREFIX },
   );
@@ -193,6 +195,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
       platformFlagRoutes(p),
       platformSettingsCatalogueRoutes(p),
       jobRoutes(p),
+      platformAnalyticsRoutes(p),
     ]),
     { prefix: OPERATOR_PREFIX },
   );

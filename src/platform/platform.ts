@@ -35,6 +35,8 @@ import { logOnlySms, type SmsTransport } from '../notifications/sms.js';
 import { FhirClients } from '../fhir/smart/clients.js';
 import { AccessTokens } from '../fhir/smart/tokens.js';
 import { InProcessExportRunner } from '../fhir/bulk-export.js';
+import { AnalyticsPipeline } from '../analytics/pipeline.js';
+import { PeerBenchmarks } from '../analytics/benchmarks.js';
 
 /** A configuration whose stores are concrete: every URL known (embedded or given) and a secret present. */
 export interface ResolvedConfig extends Config {
@@ -99,6 +101,10 @@ export interface Platform {
   accessTokens: AccessTokens;
   /** Where FHIR Bulk Data exports run: in this process until the fair job queue takes them (`fhir/bulk-export.ts`). */
   exportRunner: InProcessExportRunner;
+  /** Outbox relays, the event stream and the warehouse (scrubbed events only); `main.ts` starts its passes. */
+  analytics: AnalyticsPipeline;
+  /** Opt-in peer benchmarks: consent records, the privacy budget ledger, differentially private releases. */
+  benchmarks: PeerBenchmarks;
   close(): Promise<void>;
 }
 
@@ -155,11 +161,27 @@ export async function openPlatform(
     config,
     log,
   });
+  const analytics = new AnalyticsPipeline({
+    stores,
+    clinics,
+    secret: config.secret,
+    regions: config.regions.map((r) => r.id),
+    log,
+    config: config.analytics,
+  });
   return {
     jobs,
     worker,
     sms,
     notices,
+    analytics,
+    benchmarks: new PeerBenchmarks({
+      control,
+      clinics,
+      stores,
+      releaseEpsilon: config.analytics.releaseEpsilon,
+      monthlyBudget: config.analytics.monthlyBudget,
+    }),
     totp,
     signIn: new SignIn({ control, users, sessions, limits, config }, totp),
     scimTokens: new ScimTokens(control),
@@ -191,6 +213,7 @@ export async function openPlatform(
     regionSchemas: REGION_SCHEMAS,
     async close() {
       await worker.stop();
+      await analytics.close();
       mailer.close();
       flags.close();
       settings.close();

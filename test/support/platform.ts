@@ -53,6 +53,8 @@ export async function startTestPlatform(
     POLYCLINIC_OPERATOR_EMAIL: `operator@${instance}.test`,
     POLYCLINIC_OPERATOR_PASSWORD: 'operator-password-1',
     POLYCLINIC_CLINIC_POOL_IDLE_MS: '60000',
+    // Each test platform has its own warehouse; a file would be shared by every test process.
+    POLYCLINIC_WAREHOUSE_PATH: ':memory:',
   };
   // With a real Redis (CI), nodes talk over it exactly as in production; otherwise over the in-process bus.
   if (process.env.POLYCLINIC_TEST_REDIS_URL) env.POLYCLINIC_REDIS_URL = process.env.POLYCLINIC_TEST_REDIS_URL;

@@ -1,0 +1,106 @@
+import { sql } from 'kysely';
+import type { TenantScope } from '../tenancy/tenant-db.js';
+
+/**
+ * The clinic's own dashboard, computed in its region from its own store on full detail. Everything here is
+ * an aggregate; the patient-level drill-down is `noShows` (PHI, behind its own permission and audited).
+ */
+export interface ClinicDashboard {
+  from: string;
+  to: string;
+  appointments: { booked: number; completed: number; cancelled: number; noShow: number };
+  /** No-shows among the appointments that were due (completed + no-show); null when none were. */
+  noShowRate: number | null;
+  /**
+   * Booked minutes (not cancelled) against the providers' weekly hours over the period, each day counted
+   * on its UTC date (an override of a single day is not subtracted).
+   */
+  utilisation: { bookedMinutes: number; availableMinutes: number; rate: number | null };
+  providers: {
+    providerId: string;
+    displayName: string;
+    completedVisits: number;
+    notes: number;
+    /** Notes signed within 24 hours of their encounter's opening. */
+    notesSignedWithin24h: number;
+  }[];
+}
+
+const n = (v: unknown) => Number(v ?? 0);
+
+export async function clinicDashboard(scope: TenantScope, from: Date, to: Date): Promise<ClinicDashboard> {
+  const counts = await sql<{ status: string; n: string; minutes: string }>`
+    select status, count(*) as n, coalesce(sum(extract(epoch from ends_at - starts_at) / 60), 0) as minutes
+    from appointments where starts_at >= ${from} and starts_at < ${to} group by status`.execute(scope.db);
+  const by = new Map(counts.rows.map((r) => [r.status, r]));
+  const count = (s: string) => n(by.get(s)?.n);
+  const booked = counts.rows.reduce((a, r) => a + n(r.n), 0);
+  const bookedMinutes = counts.rows.filter((r) => r.status !== 'cancelled').reduce((a, r) => a + n(r.minutes), 0);
+
+  const available = await sql<{ minutes: string }>`
+    select coalesce(sum(extract(epoch from w.end_time - w.start_time) / 60), 0) as minutes
+    from generate_series(${from}::timestamptz, ${to}::timestamptz - interval '1 second', interval '1 day') as d(day)
+    join availability_windows w on w.weekday = extract(isodow from d.day at time zone 'UTC')
+    join providers p on p.clinic_id = w.clinic_id and p.id = w.provider_id and p.active`.execute(scope.db);
+  const availableMinutes = n(available.rows[0]?.minutes);
+
+  const providers = await sql<{ id: string; display_name: string; visits: string; notes: string; prompt: string }>`
+    select p.id, p.display_name,
+      (select count(*) from appointments a where a.clinic_id = p.clinic_id and a.provider_id = p.id
+         and a.status = 'completed' and a.starts_at >= ${from} and a.starts_at < ${to}) as visits,
+      (select count(*) from encounters e join clinical_notes cn on cn.clinic_id = e.clinic_id and cn.encounter_id = e.id
+         where e.clinic_id = p.clinic_id and e.provider_id = p.id and e.opened_at >= ${from} and e.opened_at < ${to}) as notes,
+      (select count(*) from encounters e join clinical_notes cn on cn.clinic_id = e.clinic_id and cn.encounter_id = e.id
+         where e.clinic_id = p.clinic_id and e.provider_id = p.id and e.opened_at >= ${from} and e.opened_at < ${to}
+           and cn.signed_at is not null and cn.signed_at <= e.opened_at + interval '24 hours') as prompt
+    from providers p order by p.display_name, p.id`.execute(scope.db);
+
+  const due = count('completed') + count('no_show');
+  return {
+    from: from.toISOString(),
+    to: to.toISOString(),
+    appointments: { booked, completed: count('completed'), cancelled: count('cancelled'), noShow: count('no_show') },
+    noShowRate: due === 0 ? null : count('no_show') / due,
+    utilisation: {
+      bookedMinutes: Math.round(bookedMinutes),
+      availableMinutes: Math.round(availableMinutes),
+      rate: availableMinutes === 0 ? null : bookedMinutes / availableMinutes,
+    },
+    providers: providers.rows.map((r) => ({
+      providerId: r.id,
+      displayName: r.display_name,
+      completedVisits: n(r.visits),
+      notes: n(r.notes),
+      notesSignedWithin24h: n(r.prompt),
+    })),
+  };
+}
+
+export interface NoShow {
+  appointmentId: string;
+  patientId: string;
+  providerId: string;
+  appointmentType: string;
+  startsAt: string;
+}
+
+/** The drill-down behind the no-show rate: which appointments, for which patients. */
+export async function noShows(scope: TenantScope, from: Date, to: Date, limit: number): Promise<NoShow[]> {
+  const rows = await scope.db
+    .selectFrom('appointments')
+    .select(['id', 'patient_id', 'provider_id', 'appointment_type', 'starts_at'])
+    .where('status', '=', 'no_show')
+    .where('starts_at', '>=', from)
+    .where('starts_at', '<', to)
+    .orderBy('starts_at')
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({
+    appointmentId: r.id,
+    patientId: r.patient_id,
+    providerId: r.provider_id,
+    appointmentType: r.appointment_type,
+    startsAt: r.starts_at.toISOString(),
+  }));
+}

@@ -1,0 +1,155 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Clinic } from '../controlplane/clinics.js';
+import { emit } from '../events/outbox.js';
+import { newId } from '../ids.js';
+import { PLACEMENT_MODELS } from '../tenancy/naming.js';
+import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
+import { DuckDbWarehouse } from './duckdb-warehouse.js';
+import { WarehouseLoader } from './loader.js';
+import { NatsStream } from './nats-stream.js';
+import { OutboxRelay } from './relay.js';
+import type { ScrubbedEvent } from './scrubber.js';
+import { type EventStream, InProcessStream, type StreamOptions } from './stream.js';
+
+/**
+ * The relay's effect is exactly once across crashes: between the relay's send and its acknowledgement (the
+ * outbox mark), and between the loader's apply and its acknowledgement (the stream ack). Runs on the
+ * in-process stream and on NATS JetStream (the real server when POLYCLINIC_TEST_NATS_URL is set), with
+ * clinics in every placement.
+ */
+let t: TestPlatform;
+const clinics: Clinic[] = [];
+const natsUrl = process.env.POLYCLINIC_TEST_NATS_URL;
+const opts: StreamOptions = { ackWaitMs: 1000, duplicateWindowMs: 60_000 };
+const nats: NatsStream[] = [];
+
+beforeAll(async () => {
+  t = await startTestPlatform();
+  for (const placement of PLACEMENT_MODELS) clinics.push(await t.clinic({ placement }));
+});
+afterAll(async () => {
+  for (const s of nats) await s.destroy().then(() => s.close());
+  await t?.close();
+});
+
+/** A day of a clinic in events: a patient booked twice, one visit completed, a profile edit that never leaves. */
+async function day(clinic: Clinic, patientId = newId('patient')): Promise<{ patientId: string; leaving: number }> {
+  const providerId = newId('provider');
+  await t.p.stores.transaction(clinic.id, 'write', async (scope) => {
+    for (const type of ['consultation', 'follow-up']) {
+      const appointmentId = newId('appointment');
+      await emit(scope, 'appointment.booked', {
+        appointmentId,
+        patientId,
+        providerId,
+        appointmentType: type,
+        startsAt: '2031-03-04T09:00:00.000Z',
+        endsAt: '2031-03-04T09:30:00.000Z',
+        modality: 'video',
+      });
+      await emit(scope, 'appointment.status_changed', { appointmentId, from: 'booked', to: 'completed' });
+    }
+    await emit(scope, 'patient.updated', { patientId, fields: ['familyName'] });
+  });
+  return { patientId, leaving: 4 };
+}
+
+/** A stream that fails after storing its `n`-th message: the relay's crash between send and acknowledge. */
+function crashingAfter(stream: EventStream, n: number): EventStream {
+  let sent = 0;
+  return {
+    fetch: (c, m) => stream.fetch(c, m),
+    close: () => stream.close(),
+    async publish(subject, id, data) {
+      const r = await stream.publish(subject, id, data);
+      if (++sent === n) throw new Error('relay process died after sending');
+      return r;
+    },
+  };
+}
+
+const streams: [string, () => Promise<EventStream>][] = [['in-process', async () => new InProcessStream(opts)]];
+if (natsUrl)
+  streams.push([
+    'NATS JetStream',
+    async () => {
+      const s = await NatsStream.open(natsUrl, `T${randomBytes(5).toString('hex')}`, opts);
+      nats.push(s);
+      return s;
+    },
+  ]);
+else it.skip('relay on NATS JetStream (set POLYCLINIC_TEST_NATS_URL)', () => {});
+
+for (const [name, open] of streams)
+  describe(`relay → ${name} → warehouse`, () => {
+    it('counts every event once across a crash after send and a crash after apply, in every placement', async () => {
+      const stream = await open();
+      const warehouse = await DuckDbWarehouse.open(':memory:');
+      let expected = 0;
+      const patients: string[] = [];
+      for (const clinic of clinics) {
+        const d = await day(clinic);
+        expected += d.leaving;
+        patients.push(d.patientId);
+      }
+      const relay = (s: EventStream) =>
+        new OutboxRelay({ stores: t.p.stores, clinics: t.p.clinics, stream: s, secret: 'x'.repeat(32) }, 'us-east');
+
+      // The first pass dies after its third send: that clinic's batch is sent in part and not marked.
+      await relay(crashingAfter(stream, 3)).drain();
+      // The next pass sends the whole batch again; the stream drops what it already holds.
+      const second = await relay(stream).drain();
+      expect(second.duplicates).toBe(3);
+      expect(await relay(stream).drain()).toEqual({ published: 0, duplicates: 0, kept: 0 });
+
+      // The loader applies a batch and dies before acknowledging it; after the ack wait it is handed out again.
+      const first = await stream.fetch('warehouse', 5);
+      expect(await warehouse.ingest(first.map((d) => JSON.parse(new TextDecoder().decode(d.data)) as ScrubbedEvent))).toBe(5);
+      await new Promise((r) => setTimeout(r, opts.ackWaitMs + 200));
+      const loaded = await new WarehouseLoader(stream, warehouse).drain();
+      expect(loaded.delivered).toBe(expected);
+      expect(loaded.applied).toBe(expected - 5);
+
+      const metrics = await warehouse.platformMetrics();
+      expect(metrics.events).toBe(expected);
+      expect(metrics.visits).toEqual([{ year: new Date().getUTCFullYear(), region: 'us-east', tier: 'small', specialty: null, visits: 6 }]);
+      expect(metrics.appointmentTypes.find((a) => a.appointmentType === 'consultation')).toMatchObject({ booked: 3, medianMinutes: 30 });
+      await warehouse.close();
+    });
+  });
+
+describe('what leaves the region', () => {
+  it('carries surrogates (the same for the same patient), never an id, and in the clinic’s order', async () => {
+    const stream = new InProcessStream(opts);
+    const clinic = clinics[0]!;
+    const relay = new OutboxRelay({ stores: t.p.stores, clinics: t.p.clinics, stream, secret: 'y'.repeat(32) }, 'us-east');
+    await relay.drain(); // what the other tests left
+    await stream.fetch('probe', 10_000).then((ds) => Promise.all(ds.map((d) => d.ack())));
+    const { patientId } = await day(clinic);
+    await relay.drain();
+    const events = (await stream.fetch('probe', 100)).map((d) => JSON.parse(new TextDecoder().decode(d.data)) as ScrubbedEvent);
+    expect(events.map((e) => e.type)).toEqual([
+      'appointment.booked',
+      'appointment.status_changed',
+      'appointment.booked',
+      'appointment.status_changed',
+    ]);
+    const text = JSON.stringify(events);
+    expect(text).not.toContain(patientId);
+    expect(text).not.toMatch(/(pat|prv|apt|evt)_[0-9a-z]{26}/);
+    const booked = events.filter((e) => e.type === 'appointment.booked');
+    expect(booked[0]!.fields.patientId).toMatch(/^sur_/);
+    expect(booked[1]!.fields.patientId).toBe(booked[0]!.fields.patientId);
+    // The pairing stays in the clinic's store.
+    const pair = await t.p.stores.transaction(clinic.id, 'read', (scope) =>
+      scope.db
+        .selectFrom('analytics_surrogates')
+        .select('surrogate')
+        .where('kind', '=', 'patient')
+        .where('ref', '=', patientId)
+        .executeTakeFirst(),
+    );
+    expect(pair?.surrogate).toBe(booked[0]!.fields.patientId);
+  });
+});

@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { problemResponses, Problem } from '../http/problem.js';
+import { MEASURE_NAMES } from './benchmarks.js';
+
+export const analyticsProblems = { ...problemResponses, 409: Problem } as const;
+
+const instant = z.iso.datetime({ offset: true, message: 'must be a date-time with an offset, e.g. 2031-03-01T00:00:00Z' });
+/** A period of at most a year: enough for a dashboard, and it bounds what one request reads. */
+export const RangeQuery = z
+  .strictObject({ from: instant, to: instant })
+  .refine((q) => Date.parse(q.to) > Date.parse(q.from), { message: '`to` must be after `from`', path: ['to'] })
+  .refine((q) => Date.parse(q.to) - Date.parse(q.from) <= 366 * 86_400_000, { message: 'at most a year', path: ['to'] });
+
+export const NoShowQuery = z
+  .strictObject({ from: instant, to: instant, limit: z.coerce.number().int().min(1).max(500).default(100) })
+  .refine((q) => Date.parse(q.to) > Date.parse(q.from), { message: '`to` must be after `from`', path: ['to'] });
+
+export const Dashboard = z.object({
+  from: z.string(),
+  to: z.string(),
+  appointments: z.object({ booked: z.number(), completed: z.number(), cancelled: z.number(), noShow: z.number() }),
+  noShowRate: z.number().nullable(),
+  utilisation: z.object({ bookedMinutes: z.number(), availableMinutes: z.number(), rate: z.number().nullable() }),
+  providers: z.array(
+    z.object({
+      providerId: z.string(),
+      displayName: z.string(),
+      completedVisits: z.number(),
+      notes: z.number(),
+      notesSignedWithin24h: z.number(),
+    }),
+  ),
+});
+
+export const NoShowList = z.object({
+  items: z.array(
+    z.object({
+      appointmentId: z.string(),
+      patientId: z.string(),
+      providerId: z.string(),
+      appointmentType: z.string(),
+      startsAt: z.string(),
+    }),
+  ),
+});
+
+export const Measure = z.enum(MEASURE_NAMES as [string, ...string[]]);
+export const ConsentInput = z.strictObject({ measures: z.array(Measure).min(1).max(MEASURE_NAMES.length) });
+export const Consent = z.object({
+  id: z.string(),
+  measures: z.array(z.string()),
+  grantedBy: z.string(),
+  grantedAt: z.string(),
+  withdrawnBy: z.string().nullable(),
+  withdrawnAt: z.string().nullable(),
+});
+export const ConsentState = z.object({ inForce: Consent.nullable(), history: z.array(Consent) });
+
+export const Period = z.string().regex(/^(20\d\d)-(0[1-9]|1[0-2])$/, 'must be a month as YYYY-MM');
+export const BenchmarkQuery = z.strictObject({ period: Period });
+export const BenchmarkParams = z.strictObject({ measure: Measure });
+export const Benchmark = z.object({
+  status: z.enum(['released', 'withheld']),
+  reason: z.string().optional(),
+  measure: z.string(),
+  period: z.string(),
+  cohort: z.object({ specialty: z.string(), tier: z.string(), contributors: z.string() }).optional(),
+  own: z.number().nullable().optional(),
+  cohortValue: z.number().optional(),
+  epsilon: z.number().optional(),
+  releasedAt: z.string().optional(),
+  budget: z.object({ period: z.string(), budget: z.number(), spent: z.number() }),
+  guarantee: z.string(),
+});
+
+export const PlatformMetricsSchema = z.object({
+  visits: z.array(
+    z.object({ year: z.number(), region: z.string(), tier: z.string(), specialty: z.string().nullable(), visits: z.number() }),
+  ),
+  appointmentTypes: z.array(
+    z.object({ appointmentType: z.string(), modality: z.string(), booked: z.number(), medianMinutes: z.number().nullable() }),
+  ),
+  activeClinics: z.array(z.object({ tier: z.string(), clinics: z.number() })),
+  events: z.number(),
+});
