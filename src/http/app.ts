@@ -38,6 +38,7 @@ import { clinicSettingsCatalogueRoutes, platformSettingsCatalogueRoutes } from '
 import { publicClinicRoutes } from '../branding/public-routes.js';
 import { clinicInvitationRoutes, publicInvitationRoutes } from '../identity/invitation-routes.js';
 import { memberRemovalRoutes } from '../access/removal-routes.js';
+import { fleetRoutes, metricsEndpoint } from '../fleet/routes.js';
 
 /**
  * Builds the HTTP app: zod schemas drive validation, response shapes and the OpenAPI 3.1 document; every
@@ -80,6 +81,10 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   );
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
+  });
+  app.addHook('onResponse', (req, reply, done) => {
+    p.metrics.observe(req, reply);
+    done();
   });
 
   await app.register(swagger, {
@@ -155,6 +160,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
       return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', stores });
     },
   });
+  metricsEndpoint(app, p);
   typed.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 
   const sso = ssoRoutes(p);
@@ -185,6 +191,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
       platformSettingsRoutes(p),
       platformFlagRoutes(p),
       platformSettingsCatalogueRoutes(p),
+      fleetRoutes(p),
     ]),
     { prefix: OPERATOR_PREFIX },
   );

@@ -27,6 +27,8 @@ import { RedisBus } from './redis-bus.js';
 import { SecretBox } from './secrets.js';
 import { createMailer, type Mailer } from './mailer.js';
 import { Invitations } from '../identity/invitations.js';
+import { ClinicAdmission } from '../fleet/admission.js';
+import { FleetMetrics } from '../fleet/metrics.js';
 
 /** A configuration whose stores are concrete: every URL known (embedded or given) and a secret present. */
 export interface ResolvedConfig extends Config {
@@ -60,6 +62,10 @@ export interface Platform {
   mailer: Mailer;
   /** Invitations to join a clinic (first admins, staff). */
   invitations: Invitations;
+  /** The gate in front of every clinic route: incident mode and request quotas (`fleet/`). */
+  admission: ClinicAdmission;
+  /** Prometheus metrics and the recent figures per clinic behind the operator's fleet views (`fleet/`). */
+  metrics: FleetMetrics;
   /** The control-plane migrations this build knows, every domain's (`src/schema.ts`). */
   controlMigrations: ControlMigration[];
   /** The tenant migrations this build knows; tests may extend the list. */
@@ -101,6 +107,9 @@ export async function openPlatform(
       poolMax: config.pool.max,
       clinicPoolMax: config.pool.clinicMax,
       clinicIdleMs: config.pool.clinicIdleMs,
+      clinicPoolSharePercent: config.fleet.clinicPoolSharePercent,
+      poolWaitMs: config.fleet.poolWaitMs,
+      clinicConnectionsMax: config.fleet.clinicConnectionsMax,
       log,
     },
   );
@@ -114,6 +123,16 @@ export async function openPlatform(
   const outbound = new Outbound({ allow: config.outboundAllow });
   // The composition root: the one place that knows every service; each takes only what it uses.
   const totp = new TotpFactor(control, secrets);
+  const admission = new ClinicAdmission(clinics, limits, config.fleet);
+  const metrics = new FleetMetrics(
+    {
+      clinicOf: (req) => admission.clinicOf(req),
+      poolStats: () => stores.poolStats(),
+      openBreakers: () => stores.breakers.open(),
+      cachedClinics: () => clinics.cachedCount(),
+    },
+    config.fleet.metricsBusiestClinics,
+  );
   return {
     totp,
     signIn: new SignIn({ control, users, sessions, limits, config }, totp),
@@ -137,6 +156,8 @@ export async function openPlatform(
     secrets,
     mailer,
     invitations: new Invitations({ control, users, clinics, sessions, settings, mailer, config, log }),
+    admission,
+    metrics,
     controlMigrations: CONTROL_MIGRATIONS,
     tenantMigrations: opts.tenantMigrations ?? TENANT_MIGRATIONS,
     tenantTables: TENANT_TABLES,
