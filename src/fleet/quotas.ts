@@ -23,7 +23,7 @@ export class ClinicQuotas {
 
   constructor(
     limits: Limits,
-    private readonly config: Pick<FleetConfig, 'clinicRate' | 'userRate' | 'rateWindowSeconds'>,
+    config: Pick<FleetConfig, 'clinicRate' | 'userRate' | 'rateWindowSeconds'>,
   ) {
     const w = config.rateWindowSeconds;
     const rule = (tier: ClinicTier): Limiter =>
