@@ -21,10 +21,7 @@ export class ClinicQuotas {
   private readonly user: Limiter;
   private readonly policy: Record<ClinicTier, string>;
 
-  constructor(
-    limits: Limits,
-    config: Pick<FleetConfig, 'clinicRate' | 'userRate' | 'rateWindowSeconds'>,
-  ) {
+  constructor(limits: Limits, config: Pick<FleetConfig, 'clinicRate' | 'userRate' | 'rateWindowSeconds'>) {
     const w = config.rateWindowSeconds;
     const rule = (tier: ClinicTier): Limiter =>
       limits.limiter({ name: `clinic-${tier}`, points: config.clinicRate[tier] * w, windowSeconds: w });
