@@ -20,6 +20,7 @@ export class ClinicQuotas {
   private readonly clinic: Record<ClinicTier, Limiter>;
   private readonly user: Limiter;
   private readonly policy: Record<ClinicTier, string>;
+  private readonly refusedUntil = new Map<string, number>();
 
   constructor(limits: Limits, config: Pick<FleetConfig, 'clinicRate' | 'userRate' | 'rateWindowSeconds'>) {
     const w = config.rateWindowSeconds;
@@ -37,12 +38,23 @@ export class ClinicQuotas {
 
   /** Takes one request from the user's and the clinic's budgets; the headers to answer with, or a 429. */
   async admit(clinic: { id: string; tier: ClinicTier }, userId: string): Promise<Record<string, string>> {
-    const user = await this.user.take(`${clinic.id}:${userId}`);
     const policy = this.policy[clinic.tier];
-    if (!user.allowed) throw overQuota('user', user, this.user, policy);
     const mine = this.clinic[clinic.tier];
+    // A clinic already refused stays refused on this node until its window ends, without asking Redis: a flood
+    // that ignores Retry-After then costs the node a map lookup per request, not two round trips.
+    const known = this.refusedUntil.get(clinic.id);
+    if (known !== undefined) {
+      const wait = Math.ceil((known - Date.now()) / 1000);
+      if (wait > 0) throw overQuota('clinic', { allowed: false, used: mine.rule.points, retryAfter: wait, resetAfter: wait }, mine, policy);
+      this.refusedUntil.delete(clinic.id);
+    }
+    const user = await this.user.take(`${clinic.id}:${userId}`);
+    if (!user.allowed) throw overQuota('user', user, this.user, policy);
     const state = await mine.take(clinic.id);
-    if (!state.allowed) throw overQuota('clinic', state, mine, policy);
+    if (!state.allowed) {
+      this.refusedUntil.set(clinic.id, Date.now() + state.retryAfter * 1000);
+      throw overQuota('clinic', state, mine, policy);
+    }
     return {
       'ratelimit-policy': policy,
       ratelimit: `"clinic";r=${left(state, mine)};t=${state.resetAfter}, "user";r=${left(user, this.user)};t=${user.resetAfter}`,
