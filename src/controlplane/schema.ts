@@ -94,7 +94,7 @@ export const CONTROLPLANE_COLUMNS = {
     created_at: timestamptz().hasDefault(),
     updated_at: timestamptz().hasDefault(),
     placement_epoch: bigint().hasDefault(),
-    status_reason: text().nullable().hasDefault(),
+    status_reason: text().nullable(),
   },
   placement_moves: {
     id: text(),

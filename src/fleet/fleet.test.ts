@@ -1,4 +1,6 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runWithContext, SYSTEM } from '../platform/request-context.js';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 
 /**
@@ -202,6 +204,36 @@ describe('metrics and fleet views', () => {
     const res = await t.app.inject({ method: 'GET', url: '/metrics', remoteAddress: '203.0.113.9' });
     expect(res.statusCode).toBe(404);
   });
+});
+
+describe('SQL tagged with clinic and route (pooled, database)', () => {
+  it.each(['pooled', 'database'] as const)(
+    '%s: pg_stat_activity shows the clinic and route; application_name the clinic',
+    async (placement) => {
+      const clinic = await t.clinic({ placement });
+      const seen = await runWithContext(
+        { requestId: 'r1', clientAddress: null, purposeOfUse: 'TREAT', actor: SYSTEM, route: 'GET /api/v1/clinics/:clinicId/patients' },
+        () =>
+          t.p.stores.transaction(clinic.id, 'read', async (scope) => {
+            const r = await sql<{
+              query: string;
+              app: string;
+            }>`select query, current_setting('application_name') as app from pg_stat_activity where pid = pg_backend_pid()`.execute(
+              scope.db,
+            );
+            return r.rows[0]!;
+          }),
+      );
+      expect(seen.query).toContain(`/* clinic='${clinic.id}',route='GET /api/v1/clinics/:clinicId/patients' */`);
+      expect(seen.app).toBe(`polyclinic ${clinic.id}`);
+      // Transaction-local: the connection's next user is not labelled with this clinic.
+      const after = await t.p.stores
+        .regionDb('us-east')
+        .selectNoFrom(sql<string>`current_setting('application_name')`.as('app'))
+        .executeTakeFirst();
+      expect(after?.app).not.toContain(clinic.id);
+    },
+  );
 });
 
 /** Prometheus text exposition, parsed strictly enough to fail on a malformed line. */

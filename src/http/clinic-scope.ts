@@ -152,7 +152,7 @@ export function clinicScope(p: ClinicScopeDeps, routes: FastifyPluginAsync[]): F
         (headers) => {
           reply.headers(headers);
           const ctx = currentContext();
-          if (ctx) runWithContext({ ...ctx, actor: member.actor }, done);
+          if (ctx) runWithContext({ ...ctx, actor: member.actor, route: `${req.method} ${req.routeOptions.url}` }, done);
           else done();
         },
         (err: Error) => done(err),

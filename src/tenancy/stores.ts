@@ -13,6 +13,7 @@ import { CLINIC_FROZEN, STALE_PLACEMENT, placementKind, type PlacementContext, t
 import type { TenantAccess, TenantDB, TenantScope } from './tenant-db.js';
 import { currentActor, userIdOf } from '../platform/request-context.js';
 import { assertWritable } from '../fleet/incidents.js';
+import { taggedPin } from '../fleet/sql-tag.js';
 import { PoolShares, clinicBusy } from '../fleet/pool-shares.js';
 import { StoreBreakers, isPoolTimeout, isUnreachable, storeUnavailable } from '../fleet/breaker.js';
 
@@ -178,7 +179,7 @@ export class TenantStores {
   ): Promise<{ ok: true; value: T } | { ok: false; err: unknown; retryable: boolean }> {
     const clinicId = clinic.id;
     const kind = placementKind(clinic.placement.model);
-    const pin = kind.pin(this.placementContext, clinic, access);
+    const pin = taggedPin(kind.pin(this.placementContext, clinic, access), clinicId);
     let pool: ClinicPool | undefined;
     let pinned = false;
     let release: (() => void) | undefined;
