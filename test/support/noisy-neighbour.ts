@@ -38,7 +38,9 @@ export async function noisyNeighbour(
         headers: bearer(c.token),
         payload: { givenName: `Given${i}`, familyName: `Family${i}`, birthDate: '1980-01-01', sex: 'female' },
       });
-  const base = await t.app.listen({ port: 0, host: '127.0.0.1' });
+  const listening = t.app.server.address();
+  const base =
+    listening && typeof listening === 'object' ? `http://127.0.0.1:${listening.port}` : await t.app.listen({ port: 0, host: '127.0.0.1' });
   const get = (clinicId: string, token: string) =>
     fetch(`${base}/api/v1/clinics/${clinicId}/patients?limit=20`, { headers: bearer(token) }).then(async (r) => {
       await r.arrayBuffer();
