@@ -200,6 +200,10 @@ describe('metrics and fleet views', () => {
     });
   });
 
+  it('traces are off without an OTLP collector configured', () => {
+    expect(t.p.tracing).toBeUndefined();
+  });
+
   it('/metrics from another address needs the metrics token', async () => {
     const res = await t.app.inject({ method: 'GET', url: '/metrics', remoteAddress: '203.0.113.9' });
     expect(res.statusCode).toBe(404);

@@ -82,8 +82,15 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
+  const tracing = p.tracing;
+  if (tracing)
+    app.addHook('onRequest', (req, _reply, done) => {
+      tracing.start(req);
+      done();
+    });
   app.addHook('onResponse', (req, reply, done) => {
     p.metrics.observe(req, reply);
+    tracing?.end(req, reply);
     done();
   });
 

@@ -29,6 +29,7 @@ import { createMailer, type Mailer } from './mailer.js';
 import { Invitations } from '../identity/invitations.js';
 import { ClinicAdmission } from '../fleet/admission.js';
 import { FleetMetrics } from '../fleet/metrics.js';
+import { FleetTracing } from '../fleet/tracing.js';
 
 /** A configuration whose stores are concrete: every URL known (embedded or given) and a secret present. */
 export interface ResolvedConfig extends Config {
@@ -66,6 +67,8 @@ export interface Platform {
   admission: ClinicAdmission;
   /** Prometheus metrics and the recent figures per clinic behind the operator's fleet views (`fleet/`). */
   metrics: FleetMetrics;
+  /** OpenTelemetry traces when an OTLP collector is configured; undefined (off) by default. */
+  tracing: FleetTracing | undefined;
   /** The control-plane migrations this build knows, every domain's (`src/schema.ts`). */
   controlMigrations: ControlMigration[];
   /** The tenant migrations this build knows; tests may extend the list. */
@@ -133,6 +136,9 @@ export async function openPlatform(
     },
     config.fleet.metricsBusiestClinics,
   );
+  const tracing = config.fleet.otlpTracesUrl
+    ? new FleetTracing(config.fleet.otlpTracesUrl, { instance: config.instance }, (req) => admission.clinicOf(req))
+    : undefined;
   return {
     totp,
     signIn: new SignIn({ control, users, sessions, limits, config }, totp),
@@ -158,11 +164,13 @@ export async function openPlatform(
     invitations: new Invitations({ control, users, clinics, sessions, settings, mailer, config, log }),
     admission,
     metrics,
+    tracing,
     controlMigrations: CONTROL_MIGRATIONS,
     tenantMigrations: opts.tenantMigrations ?? TENANT_MIGRATIONS,
     tenantTables: TENANT_TABLES,
     regionSchemas: REGION_SCHEMAS,
     async close() {
+      await tracing?.close().catch(() => {});
       mailer.close();
       flags.close();
       settings.close();
