@@ -83,6 +83,21 @@ describe('a bad value stops the start and names the variable', () => {
     expect(problems).toEqual([expect.stringMatching(/^POLYCLINIC_INSTANCE: lower-case letters, digits and _/)]);
   });
 
+  it('fleet budgets: defaults by tier, and a bad value names its variable', () => {
+    expect(loadConfig({}).fleet).toMatchObject({
+      clinicRate: { small: 50, mid: 100, enterprise: 300 },
+      userRate: 30,
+      clinicConnectionsMax: 40,
+    });
+    expect(
+      refusal({ POLYCLINIC_QUOTA_SMALL_RPS: '0', POLYCLINIC_CLINIC_POOL_SHARE_PERCENT: '150', POLYCLINIC_METRICS_TOKEN: 'short' }),
+    ).toEqual([
+      expect.stringMatching(/^POLYCLINIC_QUOTA_SMALL_RPS: /),
+      expect.stringMatching(/^POLYCLINIC_CLINIC_POOL_SHARE_PERCENT: /),
+      expect.stringMatching(/^POLYCLINIC_METRICS_TOKEN: at least 16 characters/),
+    ]);
+  });
+
   it('the message of the thrown error lists the variable too (what the operator reads on the console)', () => {
     expect(() => loadConfig({ POLYCLINIC_LOG_LEVEL: 'loud' })).toThrow(/POLYCLINIC_LOG_LEVEL/);
   });

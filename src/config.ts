@@ -95,6 +95,29 @@ export interface Config {
     releaseEpsilon: number;
     monthlyBudget: number;
   };
+  /** Fleet fairness (src/fleet/): request quotas, connection shares, breakers, metrics. */
+  fleet: FleetConfig;
+}
+
+/** What one clinic may take from the node and its stores, so one clinic's flood stays that clinic's problem. */
+export interface FleetConfig {
+  /** Requests per second a clinic may send, by tier (every clinic route counts), and one user inside a clinic. */
+  clinicRate: { small: number; mid: number; enterprise: number };
+  userRate: number;
+  /** The seconds a rate is counted over: a clinic may spend `rate × window` requests in a burst. */
+  rateWindowSeconds: number;
+  /** Percent of a region pool one clinic may hold at once (at least one connection). */
+  clinicPoolSharePercent: number;
+  /** How long a request waits for its clinic's share of a pool before it is answered 503. */
+  poolWaitMs: number;
+  /** Connections this node may hold to database-placement clinics, all clinics together. */
+  clinicConnectionsMax: number;
+  /** Clinics that get a metrics series of their own besides the enterprise ones; the rest are `other`. */
+  metricsBusiestClinics: number;
+  /** OTLP/HTTP traces endpoint (…/v1/traces); tracing is off without it. */
+  otlpTracesUrl: string | undefined;
+  /** Bearer token a Prometheus scraper presents at /metrics; without it only loopback may scrape. */
+  metricsToken: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -145,6 +168,21 @@ const scalarVars = {
   POLYCLINIC_POOL_MAX: int(1, 500).default(10),
   POLYCLINIC_CLINIC_POOL_MAX: int(1, 100).default(3),
   POLYCLINIC_CLINIC_POOL_IDLE_MS: int(1000, 86_400_000).default(60_000),
+  POLYCLINIC_QUOTA_SMALL_RPS: int(1, 1_000_000).default(50),
+  POLYCLINIC_QUOTA_MID_RPS: int(1, 1_000_000).default(100),
+  POLYCLINIC_QUOTA_ENTERPRISE_RPS: int(1, 1_000_000).default(300),
+  POLYCLINIC_QUOTA_USER_RPS: int(1, 1_000_000).default(30),
+  POLYCLINIC_QUOTA_WINDOW_SECONDS: int(1, 3600).default(10),
+  POLYCLINIC_CLINIC_POOL_SHARE_PERCENT: int(1, 100).default(50),
+  POLYCLINIC_POOL_WAIT_MS: int(10, 60_000).default(2000),
+  POLYCLINIC_CLINIC_CONNECTIONS_MAX: int(1, 10_000).default(40),
+  POLYCLINIC_METRICS_BUSIEST_CLINICS: int(0, 1000).default(20),
+  POLYCLINIC_METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
+  POLYCLINIC_OTLP_TRACES_URL: z
+    .string()
+    .url()
+    .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL, e.g. http://collector:4318/v1/traces')
+    .optional(),
   POLYCLINIC_SESSION_TTL_HOURS: int(1, 24 * 30).default(12),
   POLYCLINIC_LOGIN_MAX_FAILURES: int(1, 100).default(5),
   POLYCLINIC_LOGIN_MAX_BACKOFF_MINUTES: int(1, 24 * 60).default(15),
@@ -361,6 +399,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       intervalMs: v.POLYCLINIC_ANALYTICS_INTERVAL_MS as number,
       releaseEpsilon: v.POLYCLINIC_BENCHMARK_EPSILON as number,
       monthlyBudget: v.POLYCLINIC_PRIVACY_BUDGET as number,
+    },
+    fleet: {
+      clinicRate: {
+        small: v.POLYCLINIC_QUOTA_SMALL_RPS as number,
+        mid: v.POLYCLINIC_QUOTA_MID_RPS as number,
+        enterprise: v.POLYCLINIC_QUOTA_ENTERPRISE_RPS as number,
+      },
+      userRate: v.POLYCLINIC_QUOTA_USER_RPS as number,
+      rateWindowSeconds: v.POLYCLINIC_QUOTA_WINDOW_SECONDS as number,
+      clinicPoolSharePercent: v.POLYCLINIC_CLINIC_POOL_SHARE_PERCENT as number,
+      poolWaitMs: v.POLYCLINIC_POOL_WAIT_MS as number,
+      clinicConnectionsMax: v.POLYCLINIC_CLINIC_CONNECTIONS_MAX as number,
+      metricsBusiestClinics: v.POLYCLINIC_METRICS_BUSIEST_CLINICS as number,
+      otlpTracesUrl: v.POLYCLINIC_OTLP_TRACES_URL as string | undefined,
+      metricsToken: v.POLYCLINIC_METRICS_TOKEN as string | undefined,
     },
   };
 }

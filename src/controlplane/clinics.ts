@@ -14,6 +14,8 @@ export interface Clinic {
   /** Grows with every freeze and switch of a move; the clinic's store proves it against this (tenancy/placement/fence.ts). */
   placementEpoch: number;
   status: ClinicStatus;
+  /** Why an operator suspended the clinic or made it read-only (fleet/incidents.ts); null otherwise. */
+  statusReason: string | null;
   schemaVersion: number;
   createdAt: Date;
 }
@@ -31,6 +33,7 @@ export function clinicFromRow(r: ClinicRow): Clinic {
     placement: { model: r.placement_model, database: r.placement_database, schema: r.placement_schema },
     placementEpoch: r.placement_epoch,
     status: r.status,
+    statusReason: r.status_reason,
     schemaVersion: r.schema_version,
     createdAt: r.created_at,
   };
@@ -142,6 +145,23 @@ export class ClinicDirectory {
     return Number(r.numUpdatedRows) === 1;
   }
 
+  /**
+   * An operator's incident mode: `active`, `read_only` or `suspended`, from any of those three (never from
+   * `provisioning` or `moving`: a move ends by setting `active` and must not undo an incident, so the operator
+   * waits for it). Published on the bus, so every node drops its copy at once.
+   */
+  async setIncidentMode(id: string, mode: 'active' | 'read_only' | 'suspended', reason: string | null): Promise<Clinic | undefined> {
+    const row = await this.db
+      .updateTable('clinics')
+      .set({ status: mode, status_reason: mode === 'active' ? null : reason, updated_at: new Date() })
+      .where('id', '=', id)
+      .where('status', 'in', ['active', 'read_only', 'suspended'])
+      .returningAll()
+      .executeTakeFirst();
+    await this.changed(id);
+    return row ? clinicFromRow(row) : undefined;
+  }
+
   async setSchemaVersion(ids: string[], version: number): Promise<void> {
     if (ids.length === 0) return;
     await this.db.updateTable('clinics').set({ schema_version: version }).where('id', 'in', ids).execute();
@@ -162,6 +182,11 @@ export class ClinicDirectory {
       .execute();
     for (const r of rows) await this.changed(r.id);
     return rows.map((r) => r.id);
+  }
+
+  /** Clinics held in the cache now (the metrics' cache gauge). */
+  cachedCount(): number {
+    return this.cache.size;
   }
 
   async changed(id: string): Promise<void> {

@@ -53,11 +53,23 @@ export const CONTROLPLANE_MIGRATIONS: ControlMigration[] = [
       `alter table clinics add column placement_epoch bigint not null default 1`,
     ],
   },
+  {
+    version: 14,
+    name: 'clinic incident modes',
+    statements: [
+      // An operator isolates a clinic in an incident (fleet/incidents.ts): suspended refuses its sign-in and API,
+      // read_only refuses its writes. Kept on the clinic row so every node, and every restart, agrees.
+      `alter table clinics drop constraint clinics_status_check`,
+      `alter table clinics add constraint clinics_status_check
+         check (status in ('provisioning', 'active', 'moving', 'suspended', 'read_only'))`,
+      `alter table clinics add column status_reason text`,
+    ],
+  },
 ];
 
 export const CLINIC_TIERS = ['small', 'mid', 'enterprise'] as const;
 export type ClinicTier = (typeof CLINIC_TIERS)[number];
-export const CLINIC_STATUSES = ['provisioning', 'active', 'moving', 'suspended'] as const;
+export const CLINIC_STATUSES = ['provisioning', 'active', 'moving', 'suspended', 'read_only'] as const;
 export type ClinicStatus = (typeof CLINIC_STATUSES)[number];
 
 export const CONTROLPLANE_COLUMNS = {
@@ -82,6 +94,7 @@ export const CONTROLPLANE_COLUMNS = {
     created_at: timestamptz().hasDefault(),
     updated_at: timestamptz().hasDefault(),
     placement_epoch: bigint().hasDefault(),
+    status_reason: text().nullable(),
   },
   placement_moves: {
     id: text(),

@@ -37,8 +37,15 @@ export function databaseOf(url: string): string {
   return decodeURIComponent(new URL(url).pathname.replace(/^\//, '')) || 'postgres';
 }
 
-export function newPool(url: string, max: number, applicationName: string, idleTimeoutMillis = 30_000): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max, idleTimeoutMillis, application_name: applicationName });
+/** `waitMillis` bounds the wait for a connection (pool full, or server slow to accept); 0 waits for ever. */
+export function newPool(url: string, max: number, applicationName: string, idleTimeoutMillis = 30_000, waitMillis = 0): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    idleTimeoutMillis,
+    connectionTimeoutMillis: waitMillis,
+    application_name: applicationName,
+  });
   // An idle client losing its server (restart, failover) must not crash the process; the pool drops it.
   pool.on('error', () => {});
   // Nor may a client that is checked out: node-postgres emits 'error' on it when its backend ends between two

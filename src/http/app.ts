@@ -45,6 +45,7 @@ import { fhirRoutes } from '../fhir/routes.js';
 import { exportRoutes } from '../fhir/export-routes.js';
 import { smartTokenRoutes } from '../fhir/smart/token-routes.js';
 import { fhirClientAdminRoutes } from '../fhir/smart/admin-routes.js';
+import { fleetRoutes, metricsEndpoint } from '../fleet/routes.js';
 
 /**
  * Builds the HTTP app: zod schemas drive validation, response shapes and the OpenAPI 3.1 document; every
@@ -87,6 +88,17 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   );
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
+  });
+  const tracing = p.tracing;
+  if (tracing)
+    app.addHook('onRequest', (req, _reply, done) => {
+      tracing.start(req);
+      done();
+    });
+  app.addHook('onResponse', (req, reply, done) => {
+    p.metrics.observe(req, reply);
+    tracing?.end(req, reply);
+    done();
   });
 
   await app.register(swagger, {
@@ -162,6 +174,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
       return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', stores });
     },
   });
+  metricsEndpoint(app, p);
   typed.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 
   const sso = ssoRoutes(p);
@@ -196,6 +209,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
       platformSettingsCatalogueRoutes(p),
       jobRoutes(p),
       platformAnalyticsRoutes(p),
+      fleetRoutes(p),
     ]),
     { prefix: OPERATOR_PREFIX },
   );

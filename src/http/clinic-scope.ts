@@ -9,6 +9,7 @@ import { idSchema } from '../ids.js';
 import { markBoundary } from './boundaries.js';
 import type { TrailDeps } from '../audit/region-db.js';
 import type { TenantStores } from '../tenancy/stores.js';
+import type { ClinicAdmission } from '../fleet/admission.js';
 import { currentContext, runWithContext, type Actor } from '../platform/request-context.js';
 import type { TenantAccess, TenantScope } from '../tenancy/tenant-db.js';
 
@@ -57,6 +58,8 @@ declare module 'fastify' {
 /** What the plugin needs: the tenant stores for the clinic's transactions, and what the audit trail needs. */
 export interface ClinicScopeDeps extends TrailDeps {
   stores: Pick<TenantStores, 'transaction' | 'regionDb'>;
+  /** The clinic's incident mode and request quotas (`fleet/admission.ts`). */
+  admission: Pick<ClinicAdmission, 'admit'>;
 }
 
 /** What a clinic route's handler works with: this clinic, the caller's membership, its tenant transactions. */
@@ -133,10 +136,11 @@ export function clinicScope(p: ClinicScopeDeps, routes: FastifyPluginAsync[]): F
     app.decorateRequest('clinic', null as unknown as ClinicHandle);
     app.addHook('onRoute', declareClinicRoute);
     // Membership first, before the body is even validated: for someone who is not a member, every URL of this
-    // clinic answers the same 404, whatever they send. The rest of the request runs in a context whose actor is
-    // the user in this clinic (the audit trail, the outbox and the log lines read it); the request's own context
-    // is left as it was.
-    app.addHook('preValidation', (req, _reply, done) => {
+    // clinic answers the same 404, whatever they send. Then the fleet's gate: the clinic's incident mode and its
+    // members' request quotas (429 beyond them), before any work. The rest of the request runs in a context whose
+    // actor is the user in this clinic (the audit trail, the outbox and the log lines read it); the request's own
+    // context is left as it was.
+    app.addHook('preValidation', (req, reply, done) => {
       let member: ClinicMember;
       try {
         member = clinicMember(req, (req.params as { clinicId: string }).clinicId);
@@ -144,9 +148,15 @@ export function clinicScope(p: ClinicScopeDeps, routes: FastifyPluginAsync[]): F
         return done(err as Error);
       }
       members.set(req, member);
-      const ctx = currentContext();
-      if (ctx) runWithContext({ ...ctx, actor: member.actor }, done);
-      else done();
+      p.admission.admit(req, member.actor.clinicId, member.actor.userId).then(
+        (headers) => {
+          reply.headers(headers);
+          const ctx = currentContext();
+          if (ctx) runWithContext({ ...ctx, actor: member.actor, route: `${req.method} ${req.routeOptions.url}` }, done);
+          else done();
+        },
+        (err: Error) => done(err),
+      );
     });
     // The permission after validation, so that a PHI route's denied attempt is recorded with what it asked for.
     app.addHook('preHandler', (req, _reply, done) => {

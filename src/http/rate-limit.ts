@@ -11,7 +11,8 @@ import { addressKey, type Limiter, type Limits } from '../platform/limiter.js';
  *
  * What these budgets bound is cost and guessing speed, not who has an account: the sign-in answers themselves
  * (wrong password, unknown email, held back) are the sign-in throttle's (identity/signin-throttle.ts) and look
- * alike. Signed-in traffic is not counted here; per-clinic quotas will use the same `Limits`.
+ * alike. Signed-in traffic is not counted here: clinic routes count against the per-clinic and per-user quotas
+ * (`fleet/quotas.ts`), on the same `Limits`.
  *
  * Groups, by route:
  * - `signin`: password and second-factor sign-in, and redeeming an SSO hand-off code;

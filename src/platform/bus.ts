@@ -3,7 +3,7 @@
  * user's sessions). The embedded default delivers in-process; a Redis pub/sub implementation of the same
  * interface carries it between nodes.
  */
-export type InvalidationTopic = 'clinic' | 'user-sessions' | 'settings' | 'flags';
+export type InvalidationTopic = 'clinic' | 'user-sessions' | 'settings' | 'flags' | 'clinic-cache';
 
 export interface InvalidationBus {
   publish(topic: InvalidationTopic, key: string): Promise<void>;

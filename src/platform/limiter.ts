@@ -4,7 +4,7 @@ import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAb
 
 /**
  * Counters with a window, shared by every API node: the one place the platform keeps rate limits, sign-in
- * backoff and (later) per-clinic quotas. With Redis configured the counters live there, so a limit holds across
+ * backoff and per-clinic quotas (`fleet/quotas.ts`). With Redis configured the counters live there, so a limit holds across
  * nodes and restarts; without it they live in this process (the embedded default is one node). Both are
  * `rate-limiter-flexible`, whose Redis counters are one atomic script per call; if Redis fails mid-flight each
  * limiter falls back to an in-memory one rather than letting every request through or refusing them all.
@@ -30,6 +30,8 @@ export interface LimitState {
   used: number;
   /** When refused: whole seconds until the key is allowed again; otherwise 0. */
   retryAfter: number;
+  /** Whole seconds until the key's current window ends and its points are back (0 for a key with none used). */
+  resetAfter: number;
 }
 
 export interface Limiter {
@@ -101,7 +103,8 @@ class StoreLimiter implements Limiter {
   private state(res: RateLimiterRes | null, allowed?: boolean): LimitState {
     const used = res?.consumedPoints ?? 0;
     const ok = allowed ?? used <= this.rule.points;
-    return { allowed: ok, used, retryAfter: ok ? 0 : Math.max(1, Math.ceil((res?.msBeforeNext ?? 0) / 1000)) };
+    const reset = Math.max(0, Math.ceil((res?.msBeforeNext ?? 0) / 1000));
+    return { allowed: ok, used, retryAfter: ok ? 0 : Math.max(1, reset), resetAfter: reset };
   }
 
   async take(key: string, points = 1): Promise<LimitState> {

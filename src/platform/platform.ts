@@ -37,6 +37,9 @@ import { AccessTokens } from '../fhir/smart/tokens.js';
 import { InProcessExportRunner } from '../fhir/bulk-export.js';
 import { AnalyticsPipeline } from '../analytics/pipeline.js';
 import { PeerBenchmarks } from '../analytics/benchmarks.js';
+import { ClinicAdmission } from '../fleet/admission.js';
+import { FleetMetrics } from '../fleet/metrics.js';
+import { FleetTracing } from '../fleet/tracing.js';
 
 /** A configuration whose stores are concrete: every URL known (embedded or given) and a secret present. */
 export interface ResolvedConfig extends Config {
@@ -78,6 +81,12 @@ export interface Platform {
   sms: SmsTransport;
   /** Patients' appointment confirmations and reminders, as jobs (`notifications/`). */
   notices: AppointmentNotices;
+  /** The gate in front of every clinic route: incident mode and request quotas (`fleet/`). */
+  admission: ClinicAdmission;
+  /** Prometheus metrics and the recent figures per clinic behind the operator's fleet views (`fleet/`). */
+  metrics: FleetMetrics;
+  /** OpenTelemetry traces when an OTLP collector is configured; undefined (off) by default. */
+  tracing: FleetTracing | undefined;
   /** The control-plane migrations this build knows, every domain's (`src/schema.ts`). */
   controlMigrations: ControlMigration[];
   /** The tenant migrations this build knows; tests may extend the list. */
@@ -128,6 +137,9 @@ export async function openPlatform(
       poolMax: config.pool.max,
       clinicPoolMax: config.pool.clinicMax,
       clinicIdleMs: config.pool.clinicIdleMs,
+      clinicPoolSharePercent: config.fleet.clinicPoolSharePercent,
+      poolWaitMs: config.fleet.poolWaitMs,
+      clinicConnectionsMax: config.fleet.clinicConnectionsMax,
       log,
     },
   );
@@ -169,6 +181,19 @@ export async function openPlatform(
     log,
     config: config.analytics,
   });
+  const admission = new ClinicAdmission(clinics, limits, config.fleet);
+  const metrics = new FleetMetrics(
+    {
+      clinicOf: (req) => admission.clinicOf(req),
+      poolStats: () => stores.poolStats(),
+      openBreakers: () => stores.breakers.open(),
+      cachedClinics: () => clinics.cachedCount(),
+    },
+    config.fleet.metricsBusiestClinics,
+  );
+  const tracing = config.fleet.otlpTracesUrl
+    ? new FleetTracing(config.fleet.otlpTracesUrl, { instance: config.instance }, (req) => admission.clinicOf(req))
+    : undefined;
   return {
     jobs,
     worker,
@@ -207,6 +232,9 @@ export async function openPlatform(
     secrets,
     mailer,
     invitations: new Invitations({ control, users, clinics, sessions, settings, mailer, config, log }),
+    admission,
+    metrics,
+    tracing,
     controlMigrations: CONTROL_MIGRATIONS,
     tenantMigrations: opts.tenantMigrations ?? TENANT_MIGRATIONS,
     tenantTables: TENANT_TABLES,
@@ -214,6 +242,7 @@ export async function openPlatform(
     async close() {
       await worker.stop();
       await analytics.close();
+      await tracing?.close().catch(() => {});
       mailer.close();
       flags.close();
       settings.close();

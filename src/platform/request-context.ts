@@ -61,6 +61,8 @@ export interface RequestContext {
   /** HL7 purpose of use (TREAT, HPAYMT, HOPERAT, …) from `X-Purpose-Of-Use`; TREAT when not given. */
   readonly purposeOfUse: string;
   readonly actor: Actor;
+  /** The clinic route being served (`GET /api/v1/clinics/:clinicId/patients`), for the SQL it runs (`fleet/sql-tag.ts`). */
+  readonly route?: string;
 }
 
 const storage = new AsyncLocalStorage<RequestContext>();

@@ -12,6 +12,10 @@ import { appRole, rolePassword } from './naming.js';
 import { CLINIC_FROZEN, STALE_PLACEMENT, placementKind, type PlacementContext, type StorePool } from './placement/index.js';
 import type { TenantAccess, TenantDB, TenantScope } from './tenant-db.js';
 import { currentActor, userIdOf } from '../platform/request-context.js';
+import { assertWritable } from '../fleet/incidents.js';
+import { taggedPin } from '../fleet/sql-tag.js';
+import { PoolShares, clinicBusy } from '../fleet/pool-shares.js';
+import { StoreBreakers, isPoolTimeout, isUnreachable, storeUnavailable } from '../fleet/breaker.js';
 
 export interface RegionStoreConfig {
   id: string;
@@ -61,7 +65,13 @@ const MAX_ATTEMPTS = 4;
  */
 export class TenantStores {
   private readonly regionApp = new Map<string, Kysely<TenantDB>>();
+  private readonly regionPools = new Map<string, pg.Pool>();
+  /** Clinics' own pools, least recently used first (a use moves its pool to the end). */
   private readonly clinicPools = new Map<string, ClinicPool>();
+  private readonly maxClinicPools: number;
+  /** Each clinic's share of its region pool (bulkheads), and a breaker per store (`src/fleet/`). */
+  readonly shares: PoolShares;
+  readonly breakers = new StoreBreakers();
   private readonly sweeper: NodeJS.Timeout;
   /** What the placements need from this deployment (`placement/kind.ts`). */
   readonly placementContext: PlacementContext;
@@ -76,14 +86,23 @@ export class TenantStores {
       poolMax: number;
       clinicPoolMax: number;
       clinicIdleMs: number;
+      /** Fleet fairness (`src/fleet/`): a clinic's share of a region pool, and the node's budget of clinic connections. */
+      clinicPoolSharePercent: number;
+      poolWaitMs: number;
+      clinicConnectionsMax: number;
       log: Logger;
     },
   ) {
     const role = appRole(opts.instance);
     for (const r of regions) {
       const url = urlWithCredentials(r.adminUrl, role, rolePassword(opts.secret, role));
-      this.regionApp.set(r.id, kyselyOver(newPool(url, opts.poolMax, `polyclinic-${r.id}`)));
+      const pool = newPool(url, opts.poolMax, `polyclinic-${r.id}`, 30_000, opts.poolWaitMs);
+      this.regionPools.set(r.id, pool);
+      this.regionApp.set(r.id, kyselyOver(pool));
     }
+    this.shares = new PoolShares(Math.max(1, Math.floor((opts.poolMax * opts.clinicPoolSharePercent) / 100)), opts.poolWaitMs);
+    // Each open clinic pool may grow to `clinicPoolMax` connections: that many pools fit the node's budget.
+    this.maxClinicPools = Math.max(1, Math.floor(opts.clinicConnectionsMax / opts.clinicPoolMax));
     this.sweeper = setInterval(() => void this.closeIdleClinicPools(), Math.min(opts.clinicIdleMs, 30_000));
     this.sweeper.unref();
     this.placementContext = {
@@ -119,6 +138,7 @@ export class TenantStores {
     let cached = true;
     for (let attempt = 1; ; attempt++) {
       if (!clinic || clinic.status === 'provisioning') throw notFound('clinic');
+      if (access === 'write') assertWritable(clinic);
       if (access === 'write' && clinic.status === 'moving') {
         // Only the control plane can say the freeze is still on: a cached "moving" may be a move that has ended.
         if (!cached) throw clinicFrozen();
@@ -135,11 +155,11 @@ export class TenantStores {
         throw clinicFrozen();
       }
       const stale = pgErrorCode(err) === STALE_PLACEMENT;
-      if (!stale && !isMaybeMoved(err)) throw err;
+      if (!stale && !isMaybeMoved(err)) throw unreachable(err);
       const now = await this.clinics.fresh(clinicId);
       cached = false;
       const moved = !!now && (now.placementEpoch !== clinic.placementEpoch || !samePlace(now, clinic));
-      if (!stale && !moved) throw err; // the store is where the control plane says: a real error
+      if (!stale && !moved) throw unreachable(err); // the store is where the control plane says: a real error
       if (!now) throw notFound('clinic');
       if (!retryable || attempt >= MAX_ATTEMPTS) {
         this.opts.log.warn({ err, clinicId, attempt, retryable }, 'clinic store moved during a transaction; answering 503');
@@ -159,9 +179,12 @@ export class TenantStores {
   ): Promise<{ ok: true; value: T } | { ok: false; err: unknown; retryable: boolean }> {
     const clinicId = clinic.id;
     const kind = placementKind(clinic.placement.model);
-    const pin = kind.pin(this.placementContext, clinic, access);
+    const pin = taggedPin(kind.pin(this.placementContext, clinic, access), clinicId);
     let pool: ClinicPool | undefined;
     let pinned = false;
+    let release: (() => void) | undefined;
+    const choice = kind.pool(this.placementContext, clinic);
+    const store = choice.kind === 'region' ? `region:${clinic.dataRegion}` : `clinic:${choice.key}`;
     const pending: PendingEntry | undefined =
       access === 'write'
         ? undefined
@@ -173,13 +196,17 @@ export class TenantStores {
             answered: false,
           };
     try {
-      const db = this.dbFor(clinic, kind.pool(this.placementContext, clinic), (p) => (pool = p));
+      this.breakers.check(store);
+      // A clinic's share of the region pool: its flood waits in its own queue, not in front of other clinics.
+      if (choice.kind === 'region') release = await this.shares.acquire(clinicId);
+      const db = this.dbFor(clinic, choice, (p) => (pool = p));
       if (!pending)
         return {
           ok: true,
           value: await db.connection().execute(async (conn) => {
             try {
               await sql.raw(`begin; ${pin}`).execute(conn);
+              this.breakers.succeeded(store);
               pinned = true;
               const result = await fn({ clinicId, db: conn, actorId: userIdOf(currentActor()) });
               await sql.raw('commit').execute(conn);
@@ -203,6 +230,7 @@ export class TenantStores {
         value: await pendingEntry.run(pending, () =>
           db.connection().execute(async (conn) => {
             try {
+              this.breakers.succeeded(store);
               const result = await fn({ clinicId, db: conn, actorId: userIdOf(currentActor()) });
               if (pending.state === 'open') void pending.client?.end('commit').catch(() => {});
               return result;
@@ -214,11 +242,13 @@ export class TenantStores {
         ),
       };
     } catch (err) {
+      if (isUnreachable(err)) this.breakers.failed(store);
       // A write is retried only if its pin failed (its fn has not run); a snapshot only if it has seen nothing (its
       // pin travels with its first query); a read always (it changes nothing).
       const retryable = pending ? access === 'read' || !pending.answered : !pinned;
       return { ok: false, err, retryable };
     } finally {
+      release?.();
       const p = pool as ClinicPool | undefined;
       if (p) {
         p.active--;
@@ -237,22 +267,56 @@ export class TenantStores {
       void pool.db.destroy().catch(() => {});
       pool = undefined;
     }
-    if (!pool) {
+    if (pool) {
+      this.clinicPools.delete(clinic.id); // to the end: most recently used
+    } else {
+      this.makeRoomForClinicPool();
       pool = {
         key: choice.key,
-        db: kyselyOver(newPool(choice.url(), this.opts.clinicPoolMax, `polyclinic-${clinic.id}`, this.opts.clinicIdleMs)),
+        db: kyselyOver(
+          newPool(choice.url(), this.opts.clinicPoolMax, `polyclinic-${clinic.id}`, this.opts.clinicIdleMs, this.opts.poolWaitMs),
+        ),
         lastUsed: Date.now(),
         active: 0,
       };
-      this.clinicPools.set(clinic.id, pool);
     }
+    this.clinicPools.set(clinic.id, pool);
     pool.active++;
     using(pool);
     return pool.db;
   }
 
+  /**
+   * The node's budget of connections to clinics' own databases: at most `maxClinicPools` pools, each of at most
+   * `clinicPoolMax` connections. A new clinic pool closes the least recently used idle one; when every open
+   * pool is busy, the clinic asking is answered 503 with Retry-After at once. The budget never becomes another
+   * clinic's failure: pooled and schema clinics use the region pools, which this budget does not touch, and a
+   * busy clinic keeps its pool.
+   */
+  private makeRoomForClinicPool(): void {
+    if (this.clinicPools.size < this.maxClinicPools) return;
+    for (const [id, pool] of this.clinicPools) {
+      if (pool.active > 0) continue;
+      this.clinicPools.delete(id);
+      void pool.db.destroy().catch(() => {});
+      return;
+    }
+    throw clinicConnectionsBusy();
+  }
+
   openClinicPools(): number {
     return this.clinicPools.size;
+  }
+
+  /** Connections of this node's pools now: each region pool, and the clinics' own pools together (metrics). */
+  poolStats(): { pool: string; total: number; idle: number; waiting: number }[] {
+    const stats = [...this.regionPools].map(([id, p]) => ({
+      pool: `region:${id}`,
+      total: p.totalCount,
+      idle: p.idleCount,
+      waiting: p.waitingCount,
+    }));
+    return [...stats, { pool: 'clinics', total: this.clinicPools.size, idle: 0, waiting: 0 }];
   }
 
   async closeClinicPool(clinicId: string): Promise<void> {
@@ -273,6 +337,7 @@ export class TenantStores {
     for (const id of [...this.clinicPools.keys()]) await this.closeClinicPool(id);
     for (const db of this.regionApp.values()) await db.destroy();
     this.regionApp.clear();
+    this.regionPools.clear();
   }
 }
 
@@ -372,6 +437,29 @@ function storeMoved(): AppError {
     503,
     'clinic_store_moving',
     "This clinic's data is being moved; try again in a moment",
+    { retryAfter: 1 },
+    { 'retry-after': '1' },
+  );
+}
+
+/**
+ * A store that could not be reached, or whose connection ended under a request, is the clinic's 503 with
+ * Retry-After (the client retries; the breaker keeps the retries cheap), never a 500. Other errors pass.
+ */
+function unreachable(err: unknown): unknown {
+  if (err instanceof AppError) return err;
+  if (isPoolTimeout(err)) return clinicBusy(1);
+  const code = pgErrorCode(err);
+  const ended = code === '57P01' || code === '57P02' || (err instanceof Error && /Connection terminated|not queryable/.test(err.message));
+  return isUnreachable(err) || ended ? storeUnavailable(1) : err;
+}
+
+/** Every connection this node may hold to clinics' own databases is in use. */
+function clinicConnectionsBusy(): AppError {
+  return new AppError(
+    503,
+    'clinic_connections_busy',
+    'This server is at its budget of clinic database connections; try again in a moment',
     { retryAfter: 1 },
     { 'retry-after': '1' },
   );

@@ -55,6 +55,11 @@ export async function startTestPlatform(
     POLYCLINIC_CLINIC_POOL_IDLE_MS: '60000',
     // Each test platform has its own warehouse; a file would be shared by every test process.
     POLYCLINIC_WAREHOUSE_PATH: ':memory:',
+    // Suites drive one clinic far faster than people do (the fuzz run); the quota tests set their own budgets.
+    POLYCLINIC_QUOTA_SMALL_RPS: '100000',
+    POLYCLINIC_QUOTA_MID_RPS: '100000',
+    POLYCLINIC_QUOTA_ENTERPRISE_RPS: '100000',
+    POLYCLINIC_QUOTA_USER_RPS: '100000',
   };
   // With a real Redis (CI), nodes talk over it exactly as in production; otherwise over the in-process bus.
   if (process.env.POLYCLINIC_TEST_REDIS_URL) env.POLYCLINIC_REDIS_URL = process.env.POLYCLINIC_TEST_REDIS_URL;

@@ -1,0 +1,146 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Clinic } from '../controlplane/clinics.js';
+import { ClinicStats } from './clinic-stats.js';
+
+/**
+ * The node's Prometheus metrics (`GET /metrics`, text format), on a registry of this platform's own (tests run
+ * several platforms in one process).
+ *
+ * Series are bounded by construction. Per route, the labels are the route's template, method, status and the
+ * clinic's region, tier and placement — a few hundred series however many clinics there are. Per clinic, only
+ * the enterprise clinics and the `busiest` most active ones of the last minutes get a series of their own; every
+ * other clinic is summed into `clinic="other"`. The per-clinic series are gauges over the recent window, set
+ * afresh at each scrape, so a clinic that stops being busy leaves no series behind.
+ */
+export interface MetricsSources {
+  /** The clinic a request was admitted to (`admission.ts`). */
+  clinicOf(req: FastifyRequest): Clinic | undefined;
+  poolStats(): { pool: string; total: number; idle: number; waiting: number }[];
+  openBreakers(): string[];
+  cachedClinics(): number;
+}
+
+const NONE = 'none';
+
+export class FleetMetrics {
+  readonly registry = new Registry();
+  readonly stats = new ClinicStats();
+  private readonly requests: Counter<'route' | 'method' | 'status' | 'region' | 'tier' | 'placement'>;
+  private readonly durations: Histogram<'route' | 'method' | 'region' | 'tier' | 'placement'>;
+
+  constructor(
+    private readonly sources: MetricsSources,
+    private readonly busiest: number,
+  ) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'polyclinic_' });
+    this.requests = new Counter({
+      name: 'polyclinic_http_requests_total',
+      help: 'HTTP requests answered, by route template, method, status and the clinic’s region, tier and placement',
+      labelNames: ['route', 'method', 'status', 'region', 'tier', 'placement'],
+      registers,
+    });
+    this.durations = new Histogram({
+      name: 'polyclinic_http_request_duration_seconds',
+      help: 'Time to answer, by route template and the clinic’s region, tier and placement',
+      labelNames: ['route', 'method', 'region', 'tier', 'placement'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    const perClinic = (name: string, help: string, figure: (f: ReturnType<ClinicStats['figures']>[number]) => number, sum: boolean) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['clinic', 'region', 'tier', 'placement'],
+        registers,
+        collect: () => {
+          const g = this.registry.getSingleMetric(name) as Gauge<'clinic' | 'region' | 'tier' | 'placement'>;
+          g.reset();
+          const figures = this.stats.figures();
+          const named = new Set([
+            ...figures.filter((f) => f.tier === 'enterprise').map((f) => f.clinicId),
+            ...this.stats.busiest(this.busiest),
+          ]);
+          const others = new Map<string, number>();
+          for (const f of figures) {
+            if (named.has(f.clinicId)) {
+              g.set({ clinic: f.clinicId, region: f.region, tier: f.tier, placement: f.placement }, figure(f));
+              continue;
+            }
+            const key = `${f.region}\u0000${f.tier}\u0000${f.placement}`;
+            others.set(key, sum ? (others.get(key) ?? 0) + figure(f) : Math.max(others.get(key) ?? 0, figure(f)));
+          }
+          for (const [key, value] of others) {
+            const [region = '', tier = '', placement = ''] = key.split('\u0000');
+            g.set({ clinic: 'other', region, tier, placement }, value);
+          }
+        },
+      });
+    perClinic('polyclinic_clinic_recent_requests', 'Requests of a clinic over the last one to two minutes', (f) => f.requests, true);
+    perClinic('polyclinic_clinic_recent_errors', '5xx answers of a clinic over the last one to two minutes', (f) => f.errors, true);
+    perClinic(
+      'polyclinic_clinic_recent_refusals',
+      '429 and 503 answers of a clinic (quota, share, breaker) recently',
+      (f) => f.refused,
+      true,
+    );
+    perClinic(
+      'polyclinic_clinic_recent_p95_seconds',
+      'A clinic’s 95th percentile answer time recently (other: the worst)',
+      (f) => f.p95Ms / 1000,
+      false,
+    );
+    new Gauge({
+      name: 'polyclinic_db_pool_connections',
+      help: 'Connections of this node’s pools: each region pool (total, idle, waiting requests); clinics: open own pools',
+      labelNames: ['pool', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of sources.poolStats()) {
+          this.set({ pool: s.pool, state: 'total' }, s.total);
+          this.set({ pool: s.pool, state: 'idle' }, s.idle);
+          this.set({ pool: s.pool, state: 'waiting' }, s.waiting);
+        }
+      },
+    });
+    new Gauge({
+      name: 'polyclinic_store_breakers_open',
+      help: 'Stores whose circuit breaker is open on this node',
+      registers,
+      collect() {
+        this.set(sources.openBreakers().length);
+      },
+    });
+    new Gauge({
+      name: 'polyclinic_clinic_directory_cache_entries',
+      help: 'Clinics held in this node’s clinic directory cache',
+      registers,
+      collect() {
+        this.set(sources.cachedClinics());
+      },
+    });
+  }
+
+  /** One answered request (the app's onResponse hook). */
+  observe(req: FastifyRequest, reply: FastifyReply): void {
+    const route = req.routeOptions.url ?? 'unmatched';
+    const clinic = this.sources.clinicOf(req);
+    const where = clinic
+      ? { region: clinic.dataRegion, tier: clinic.tier, placement: clinic.placement.model }
+      : { region: NONE, tier: NONE, placement: NONE };
+    const seconds = reply.elapsedTime / 1000;
+    this.requests.inc({ route, method: req.method, status: String(reply.statusCode), ...where });
+    this.durations.observe({ route, method: req.method, ...where }, seconds);
+    if (clinic) this.stats.note(clinic, reply.statusCode, reply.elapsedTime);
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
