@@ -8,6 +8,7 @@ import { SETTINGS_CONTROL_COLUMNS, SETTINGS_CONTROL_MIGRATIONS } from './setting
 import { FLAGS_CONTROL_COLUMNS, FLAGS_CONTROL_MIGRATIONS } from './flags/control-schema.js';
 import { SCIM_CONTROL_COLUMNS, SCIM_CONTROL_MIGRATIONS } from './scim/control-schema.js';
 import { SSO_CONTROL_COLUMNS, SSO_CONTROL_MIGRATIONS } from './sso/control-schema.js';
+import { EXPORT_CONTROL_COLUMNS, EXPORT_CONTROL_MIGRATIONS } from './export/control-schema.js';
 import { ANCHOR_COLUMNS, ANCHOR_MIGRATIONS } from './tenancy/migrations.js';
 import { ANCHOR_TABLES } from './tenancy/catalogue.js';
 import { joinTenantParts, type RegionSchema, type TenantMigration, type TenantTable } from './tenancy/migration-kit.js';
@@ -41,6 +42,7 @@ export const CONTROL_MIGRATIONS: ControlMigration[] = composeVersions(
     FLAGS_CONTROL_MIGRATIONS,
     SCIM_CONTROL_MIGRATIONS,
     SSO_CONTROL_MIGRATIONS,
+    EXPORT_CONTROL_MIGRATIONS,
   ],
   joinControlParts,
 );
@@ -53,6 +55,7 @@ export const CONTROL_COLUMNS = mergeTables(
   FLAGS_CONTROL_COLUMNS,
   SCIM_CONTROL_COLUMNS,
   SSO_CONTROL_COLUMNS,
+  EXPORT_CONTROL_COLUMNS,
 );
 
 export const TENANT_MIGRATIONS: TenantMigration[] = composeVersions(

@@ -38,6 +38,8 @@ import { clinicSettingsCatalogueRoutes, platformSettingsCatalogueRoutes } from '
 import { publicClinicRoutes } from '../branding/public-routes.js';
 import { clinicInvitationRoutes, publicInvitationRoutes } from '../identity/invitation-routes.js';
 import { memberRemovalRoutes } from '../access/removal-routes.js';
+import { clinicExportRoutes } from '../export/routes.js';
+import { operatorExportRoutes } from '../export/operator-routes.js';
 
 /**
  * Builds the HTTP app: zod schemas drive validation, response shapes and the OpenAPI 3.1 document; every
@@ -175,12 +177,14 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
       clinicSettingsCatalogueRoutes(p),
       clinicInvitationRoutes(p),
       memberRemovalRoutes(p),
+      clinicExportRoutes(p),
     ]),
     { prefix: CLINIC_PREFIX },
   );
   await app.register(
     operatorScope([
       platformRoutes(p),
+      operatorExportRoutes(p),
       mfaResetRoutes(p),
       platformSettingsRoutes(p),
       platformFlagRoutes(p),
