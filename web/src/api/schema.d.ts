@@ -11453,17 +11453,17 @@ export interface paths {
                                 baseRole: string;
                                 permissions: ({
                                     /** @enum {string} */
-                                    permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read";
+                                    permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve";
                                     /** @enum {string} */
                                     source: "base";
                                     baseRole: string;
                                 } | {
                                     /** @enum {string} */
-                                    permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read";
+                                    permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve";
                                     /** @enum {string} */
                                     source: "added";
                                 })[];
-                                removed: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read")[];
+                                removed: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve")[];
                                 /** @description null for base roles, which cannot be changed */
                                 version: number | null;
                                 members: number;
@@ -11639,9 +11639,9 @@ export interface paths {
                         /** @enum {string} */
                         baseRole: "clinic_admin" | "physician" | "nurse" | "scheduler" | "billing" | "analyst" | "compliance_officer";
                         /** @default [] */
-                        add?: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read")[];
+                        add?: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve")[];
                         /** @default [] */
-                        remove?: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read")[];
+                        remove?: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve")[];
                         key: string;
                     };
                 };
@@ -11661,17 +11661,17 @@ export interface paths {
                             baseRole: string;
                             permissions: ({
                                 /** @enum {string} */
-                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read";
+                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve";
                                 /** @enum {string} */
                                 source: "base";
                                 baseRole: string;
                             } | {
                                 /** @enum {string} */
-                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read";
+                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve";
                                 /** @enum {string} */
                                 source: "added";
                             })[];
-                            removed: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read")[];
+                            removed: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve")[];
                             /** @description null for base roles, which cannot be changed */
                             version: number | null;
                             members: number;
@@ -11868,17 +11868,17 @@ export interface paths {
                             baseRole: string;
                             permissions: ({
                                 /** @enum {string} */
-                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read";
+                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve";
                                 /** @enum {string} */
                                 source: "base";
                                 baseRole: string;
                             } | {
                                 /** @enum {string} */
-                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read";
+                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve";
                                 /** @enum {string} */
                                 source: "added";
                             })[];
-                            removed: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read")[];
+                            removed: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve")[];
                             /** @description null for base roles, which cannot be changed */
                             version: number | null;
                             members: number;
@@ -12053,9 +12053,9 @@ export interface paths {
                         /** @enum {string} */
                         baseRole: "clinic_admin" | "physician" | "nurse" | "scheduler" | "billing" | "analyst" | "compliance_officer";
                         /** @default [] */
-                        add?: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read")[];
+                        add?: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve")[];
                         /** @default [] */
-                        remove?: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read")[];
+                        remove?: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve")[];
                         expectedVersion: number;
                     };
                 };
@@ -12075,17 +12075,17 @@ export interface paths {
                             baseRole: string;
                             permissions: ({
                                 /** @enum {string} */
-                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read";
+                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve";
                                 /** @enum {string} */
                                 source: "base";
                                 baseRole: string;
                             } | {
                                 /** @enum {string} */
-                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read";
+                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve";
                                 /** @enum {string} */
                                 source: "added";
                             })[];
-                            removed: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read")[];
+                            removed: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve")[];
                             /** @description null for base roles, which cannot be changed */
                             version: number | null;
                             members: number;
@@ -13189,7 +13189,7 @@ export interface paths {
                 content: {
                     "application/json": {
                         /** @enum {string} */
-                        permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read";
+                        permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve";
                         reason: string;
                         /**
                          * Format: date-time
@@ -17210,6 +17210,13 @@ export interface paths {
                                     idpMetadataUrl: string | null;
                                     allowIdpInitiated: boolean;
                                     wantResponseSigned: boolean;
+                                    allowSha1: boolean;
+                                    idpSloUrl: string | null;
+                                    spCertificate: {
+                                        sha256: string;
+                                        subject: string;
+                                        notAfter: string;
+                                    } | null;
                                 };
                                 oidc?: {
                                     issuer: string;
@@ -17391,6 +17398,11 @@ export interface paths {
                         allowIdpInitiated?: boolean;
                         /** @default false */
                         wantResponseSigned?: boolean;
+                        /**
+                         * @description accept RSA-SHA1 signatures and SHA-1 digests; only for an IdP that can do no better
+                         * @default false
+                         */
+                        allowSha1?: boolean;
                     } | {
                         /** @enum {string} */
                         protocol: "oidc";
@@ -17458,6 +17470,13 @@ export interface paths {
                                 idpMetadataUrl: string | null;
                                 allowIdpInitiated: boolean;
                                 wantResponseSigned: boolean;
+                                allowSha1: boolean;
+                                idpSloUrl: string | null;
+                                spCertificate: {
+                                    sha256: string;
+                                    subject: string;
+                                    notAfter: string;
+                                } | null;
                             };
                             oidc?: {
                                 issuer: string;
@@ -17666,6 +17685,13 @@ export interface paths {
                                 idpMetadataUrl: string | null;
                                 allowIdpInitiated: boolean;
                                 wantResponseSigned: boolean;
+                                allowSha1: boolean;
+                                idpSloUrl: string | null;
+                                spCertificate: {
+                                    sha256: string;
+                                    subject: string;
+                                    notAfter: string;
+                                } | null;
                             };
                             oidc?: {
                                 issuer: string;
@@ -17991,6 +18017,7 @@ export interface paths {
                         idpCertificate?: string | string[];
                         allowIdpInitiated?: boolean;
                         wantResponseSigned?: boolean;
+                        allowSha1?: boolean;
                         /** Format: uri */
                         issuer?: string;
                         clientId?: string;
@@ -18042,6 +18069,13 @@ export interface paths {
                                 idpMetadataUrl: string | null;
                                 allowIdpInitiated: boolean;
                                 wantResponseSigned: boolean;
+                                allowSha1: boolean;
+                                idpSloUrl: string | null;
+                                spCertificate: {
+                                    sha256: string;
+                                    subject: string;
+                                    notAfter: string;
+                                } | null;
                             };
                             oidc?: {
                                 issuer: string;
@@ -18182,6 +18216,223 @@ export interface paths {
                 };
             };
         };
+        trace?: never;
+    };
+    "/api/v1/clinics/{clinicId}/sso/connections/{connectionId}/sp-signing-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Replace the SAML connection’s SP signing key: requests are signed with the new key at once; give the IdP the new metadata */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    connectionId: string;
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            clinicId: string;
+                            /** @enum {string} */
+                            protocol: "saml" | "oidc";
+                            name: string;
+                            enabled: boolean;
+                            jit: boolean;
+                            roleRules: {
+                                attribute: string;
+                                equals: string;
+                                role: string;
+                            }[];
+                            defaultRole: string | null;
+                            version: number;
+                            createdAt: string;
+                            updatedAt: string;
+                            loginUrl: string;
+                            spEntityId?: string;
+                            acsUrl?: string;
+                            metadataUrl?: string;
+                            redirectUri?: string;
+                            saml?: {
+                                spEntityId: string;
+                                acsUrl: string;
+                                metadataUrl: string;
+                                idpEntityId: string;
+                                idpSsoUrl: string;
+                                idpCertificates: {
+                                    sha256: string;
+                                    subject: string;
+                                    notAfter: string;
+                                }[];
+                                idpMetadataUrl: string | null;
+                                allowIdpInitiated: boolean;
+                                wantResponseSigned: boolean;
+                                allowSha1: boolean;
+                                idpSloUrl: string | null;
+                                spCertificate: {
+                                    sha256: string;
+                                    subject: string;
+                                    notAfter: string;
+                                } | null;
+                            };
+                            oidc?: {
+                                issuer: string;
+                                clientId: string;
+                                scopes: string[];
+                                redirectUri: string;
+                                /** @enum {boolean} */
+                                clientSecretSet: true;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/clinics/{clinicId}/sso/connections/{connectionId}/preview": {
@@ -19079,7 +19330,7 @@ export interface paths {
                             name: string;
                             role: string;
                             roleName: string;
-                            permissions: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read")[];
+                            permissions: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve")[];
                             /** @description the provider record of this clinic that is the caller, if any */
                             providerId: string | null;
                         };
@@ -20109,6 +20360,957 @@ export interface paths {
                 };
             };
         };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clinics/{clinicId}/export-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Requests for the clinic’s full (PHI) export, newest first, with their decisions */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                id: string;
+                                reason: string;
+                                requestedBy: string;
+                                /** @enum {string} */
+                                requestedAs: "operator" | "clinic";
+                                /** @enum {string} */
+                                status: "pending" | "approved" | "denied" | "downloaded" | "expired";
+                                decidedBy: string | null;
+                                decidedAt: string | null;
+                                decisionNote: string | null;
+                                expiresAt: string | null;
+                                downloadedAt: string | null;
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Ask for the clinic’s full export, with a reason; another admin or compliance officer decides */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        reason: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            reason: string;
+                            requestedBy: string;
+                            /** @enum {string} */
+                            requestedAs: "operator" | "clinic";
+                            /** @enum {string} */
+                            status: "pending" | "approved" | "denied" | "downloaded" | "expired";
+                            decidedBy: string | null;
+                            decidedAt: string | null;
+                            decisionNote: string | null;
+                            expiresAt: string | null;
+                            downloadedAt: string | null;
+                            createdAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clinics/{clinicId}/export-requests/{exportRequestId}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Approve a full export for 24 hours (not one’s own request); the requester may then download it once */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    exportRequestId: string;
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        note?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            reason: string;
+                            requestedBy: string;
+                            /** @enum {string} */
+                            requestedAs: "operator" | "clinic";
+                            /** @enum {string} */
+                            status: "pending" | "approved" | "denied" | "downloaded" | "expired";
+                            decidedBy: string | null;
+                            decidedAt: string | null;
+                            decisionNote: string | null;
+                            expiresAt: string | null;
+                            downloadedAt: string | null;
+                            createdAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clinics/{clinicId}/export-requests/{exportRequestId}/deny": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Deny a full export request */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    exportRequestId: string;
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        note?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            reason: string;
+                            requestedBy: string;
+                            /** @enum {string} */
+                            requestedAs: "operator" | "clinic";
+                            /** @enum {string} */
+                            status: "pending" | "approved" | "denied" | "downloaded" | "expired";
+                            decidedBy: string | null;
+                            decidedAt: string | null;
+                            decisionNote: string | null;
+                            expiresAt: string | null;
+                            downloadedAt: string | null;
+                            createdAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clinics/{clinicId}/export-requests/{exportRequestId}/download-link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Take a one-time download link for an approved export this user requested */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    exportRequestId: string;
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description shown once; valid for one download, for 15 minutes and within the approval */
+                            token: string;
+                            expiresAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clinics/{clinicId}/export-requests/{exportRequestId}/archive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Download the approved full export once, with the link’s token (contains PHI) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    exportRequestId: string;
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        token: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -21237,7 +22439,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Everything the clinic owns as one archive (contains PHI: the reason is kept in the clinic's PHI trail) */
+        /** The clinic's configuration, staff directory and roles as one archive, with counts of its patient data but none of it (the reason is kept in the clinic's trail) */
         get: {
             parameters: {
                 query: {
@@ -21430,6 +22632,587 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/clinics/{clinicId}/export-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Requests for a clinic’s full (PHI) export and the clinic’s decisions */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                id: string;
+                                reason: string;
+                                requestedBy: string;
+                                /** @enum {string} */
+                                requestedAs: "operator" | "clinic";
+                                /** @enum {string} */
+                                status: "pending" | "approved" | "denied" | "downloaded" | "expired";
+                                decidedBy: string | null;
+                                decidedAt: string | null;
+                                decisionNote: string | null;
+                                expiresAt: string | null;
+                                downloadedAt: string | null;
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Ask a clinic for its full export (break-glass, with a reason); its admins or compliance officers decide */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        reason: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            reason: string;
+                            requestedBy: string;
+                            /** @enum {string} */
+                            requestedAs: "operator" | "clinic";
+                            /** @enum {string} */
+                            status: "pending" | "approved" | "denied" | "downloaded" | "expired";
+                            decidedBy: string | null;
+                            decidedAt: string | null;
+                            decisionNote: string | null;
+                            expiresAt: string | null;
+                            downloadedAt: string | null;
+                            createdAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/clinics/{clinicId}/export-requests/{exportRequestId}/download-link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Take a one-time download link for a full export the clinic approved (requester only) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    clinicId: string;
+                    exportRequestId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description shown once; valid for one download, for 15 minutes and within the approval */
+                            token: string;
+                            expiresAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/clinics/{clinicId}/export-requests/{exportRequestId}/archive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Download a full export the clinic approved, once, with the link’s token (contains PHI) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    clinicId: string;
+                    exportRequestId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        token: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -28064,6 +29847,337 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content?: never;
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/sso/saml/{connectionId}/slo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** SAML single logout endpoint (HTTP-Redirect): the IdP’s signed LogoutResponse to a logout we started */
+        get: {
+            parameters: {
+                query: {
+                    SAMLResponse: string;
+                    RelayState?: string;
+                    SigAlg?: string;
+                    Signature?: string;
+                };
+                header?: never;
+                path: {
+                    connectionId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                303: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/sso/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign out of a session and, for a SAML sign-in whose IdP offers it, of the IdP too: the answer names the signed LogoutRequest URL to send the browser to */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            redirect: string | null;
+                        };
+                    };
                 };
                 /** @description Default Response */
                 400: {
