@@ -735,7 +735,7 @@ export const de: Messages = {
   'exports.approveTitle': 'Dem vollständigen Export zustimmen?',
   'exports.approveBody':
     'Die anfragende Person kann alle Daten der Praxis einschließlich der Patientenakten einmal innerhalb von 24 Stunden herunterladen. Dies wird im Protokoll festgehalten.',
-  'exports.status.pending': 'Entscheidung offen',
+  'exports.status.pending': 'Offen',
   'exports.status.approved': 'Zugestimmt',
   'exports.status.denied': 'Abgelehnt',
   'exports.status.downloaded': 'Heruntergeladen',

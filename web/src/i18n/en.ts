@@ -762,7 +762,7 @@ export const en = {
   'exports.approveTitle': 'Approve the full export?',
   'exports.approveBody':
     'The requester can download all of the clinic’s data, including patient records, once within 24 hours. This is recorded in the audit trail.',
-  'exports.status.pending': 'Awaiting decision',
+  'exports.status.pending': 'Pending',
   'exports.status.approved': 'Approved',
   'exports.status.denied': 'Denied',
   'exports.status.downloaded': 'Downloaded',
