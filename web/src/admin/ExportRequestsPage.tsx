@@ -84,9 +84,10 @@ export default function ExportRequestsPage() {
             {
               accessor: 'status',
               title: t('chart.status'),
+              width: 170,
               render: (r) => (
                 <Stack gap={2}>
-                  <Badge color={STATUS_COLOR[r.status]} variant="light">
+                  <Badge color={STATUS_COLOR[r.status]} variant="light" style={{ overflow: 'visible' }}>
                     {t(`exports.status.${r.status}`)}
                   </Badge>
                   {r.status === 'approved' && r.expiresAt && (
