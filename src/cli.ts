@@ -8,6 +8,8 @@ import { createLogger } from './logger.js';
 import { resolveStores } from './platform/boot.js';
 import { openPlatform, type Platform } from './platform/platform.js';
 import { exportClinic } from './tenancy/export.js';
+import { downloadFullExport } from './export/download.js';
+import { isId } from './ids.js';
 import { migrateFleet } from './tenancy/fleet.js';
 import { moveClinic } from './tenancy/move.js';
 import { PLACEMENT_MODELS, type PlacementModel } from './tenancy/naming.js';
@@ -19,8 +21,12 @@ const USAGE = `polyclinic <command>
   clinics create --name N --slug S --tier small|mid|enterprise --region R [--placement pooled|schema|database] [--specialty X]
   clinics move <clinicId> pooled|schema|database
   clinics export <clinicId> --reason TEXT [--out FILE]
-                                            write the clinic's archive (default <slug>-export.tar.gz); the reason
-                                            is kept in the clinic's PHI access trail
+                                            write the clinic's configuration, staff directory and roles, with
+                                            counts of its patient data but none of it (default
+                                            <slug>-directory.tar.gz); the reason is kept in the clinic's trail
+  clinics export <clinicId> --approval exr_… [--out FILE]
+                                            write the clinic's full archive (PHI) under a break-glass request the
+                                            clinic approved; the approval is spent (default <slug>-export.tar.gz)
   flags stale                               flags past their retire-by date or their type's expected lifetime
   audit verify --clinic <clinicId>          recompute the clinic's PHI audit hash chain; exit 1 if it is broken
 
@@ -39,6 +45,7 @@ async function run(argv: string[]): Promise<number> {
       specialty: { type: 'string' },
       out: { type: 'string' },
       reason: { type: 'string' },
+      approval: { type: 'string' },
       clinic: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -142,14 +149,29 @@ async function dispatch(
     const [clinicId] = rest;
     const clinic = clinicId ? await p.clinics.fresh(clinicId) : undefined;
     const reason = typeof values.reason === 'string' ? values.reason.trim() : '';
-    if (!clinic || reason.length < 10) {
-      console.error(
-        `usage: polyclinic clinics export <clinicId> --reason TEXT [--out FILE] (${clinic ? '--reason: say why, in at least 10 characters' : 'clinic not found'})`,
-      );
+    const approval = typeof values.approval === 'string' ? values.approval : undefined;
+    const usage = 'usage: polyclinic clinics export <clinicId> (--reason TEXT | --approval exr_…) [--out FILE]';
+    if (!clinic) {
+      console.error(`${usage} (clinic not found)`);
       return 2;
     }
-    const out = (values.out as string | undefined) ?? `${clinic.slug}-export.tar.gz`;
-    writeFileSync(out, await exportClinic(p, clinic.id, { reason }));
+    if (approval !== undefined) {
+      // The full archive holds PHI: only under the clinic's own approval, spent by this download.
+      if (!isId('exportRequest', approval)) {
+        console.error(`${usage} (--approval: an export request id, exr_…)`);
+        return 2;
+      }
+      const out = (values.out as string | undefined) ?? `${clinic.slug}-export.tar.gz`;
+      writeFileSync(out, await downloadFullExport(p, clinic.id, approval, { kind: 'cli', userId: null }, null));
+      console.log(`wrote ${out} (full export under ${approval})`);
+      return 0;
+    }
+    if (reason.length < 10) {
+      console.error(`${usage} (--reason: say why, in at least 10 characters)`);
+      return 2;
+    }
+    const out = (values.out as string | undefined) ?? `${clinic.slug}-directory.tar.gz`;
+    writeFileSync(out, await exportClinic(p, clinic.id, { reason, scope: 'directory' }));
     console.log(`wrote ${out}`);
     return 0;
   }

@@ -34,6 +34,7 @@ const KINDS = {
   job: 'job',
   fhirClient: 'fhc',
   fhirExport: 'fhx',
+  exportRequest: 'exr',
 } as const;
 export type IdKind = keyof typeof KINDS;
 

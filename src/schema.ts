@@ -11,6 +11,7 @@ import { SSO_CONTROL_COLUMNS, SSO_CONTROL_MIGRATIONS } from './sso/control-schem
 import { JOBS_CONTROL_COLUMNS, JOBS_CONTROL_MIGRATIONS } from './jobs/control-schema.js';
 import { NOTIFICATIONS_CONTROL_COLUMNS, NOTIFICATIONS_CONTROL_MIGRATIONS } from './notifications/control-schema.js';
 import { FHIR_CONTROL_COLUMNS, FHIR_CONTROL_MIGRATIONS } from './fhir/control-schema.js';
+import { EXPORT_CONTROL_COLUMNS, EXPORT_CONTROL_MIGRATIONS } from './export/control-schema.js';
 import { ANCHOR_COLUMNS, ANCHOR_MIGRATIONS } from './tenancy/migrations.js';
 import { ANCHOR_TABLES } from './tenancy/catalogue.js';
 import { joinTenantParts, type RegionSchema, type TenantMigration, type TenantTable } from './tenancy/migration-kit.js';
@@ -51,6 +52,7 @@ export const CONTROL_MIGRATIONS: ControlMigration[] = composeVersions(
     NOTIFICATIONS_CONTROL_MIGRATIONS,
     FHIR_CONTROL_MIGRATIONS,
     ANALYTICS_CONTROL_MIGRATIONS,
+    EXPORT_CONTROL_MIGRATIONS,
   ],
   joinControlParts,
 );
@@ -67,6 +69,7 @@ export const CONTROL_COLUMNS = mergeTables(
   NOTIFICATIONS_CONTROL_COLUMNS,
   FHIR_CONTROL_COLUMNS,
   ANALYTICS_CONTROL_COLUMNS,
+  EXPORT_CONTROL_COLUMNS,
 );
 
 export const TENANT_MIGRATIONS: TenantMigration[] = composeVersions(

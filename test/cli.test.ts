@@ -179,7 +179,7 @@ describe('polyclinic CLI', () => {
     expect(stale.stdout).toContain('1 stale flag');
   });
 
-  it("clinics export writes a gzip archive with the clinic's manifest and patients", async () => {
+  it("clinics export writes the clinic's directory archive without PHI, and the full one only under the clinic's approval", async () => {
     expect(created).toBeDefined();
     const out = join(outDir, 'export.tar.gz');
     const run = await cli('clinics', 'export', created!.id, '--reason', 'moving to another platform', '--out', out);
@@ -188,15 +188,50 @@ describe('polyclinic CLI', () => {
     expect(run.stdout.trim()).toBe(`wrote ${out}`);
     const archive = readFileSync(out);
     expect([...archive.subarray(0, 2)]).toEqual([0x1f, 0x8b]);
-    const files = await untar(archive);
-    const manifest = JSON.parse(files.get('manifest.json')!);
-    expect(manifest).toMatchObject({ clinicId: created!.id, slug: 'cli-made', placement: 'schema', dataRegion: 'eu-central' });
-    const patients = files
+    const directory = await untar(archive);
+    const manifest = JSON.parse(directory.get('manifest.json')!);
+    expect(manifest).toMatchObject({
+      clinicId: created!.id,
+      slug: 'cli-made',
+      placement: 'schema',
+      dataRegion: 'eu-central',
+      scope: 'directory',
+    });
+    expect(directory.has('tables/patients.jsonl')).toBe(false);
+    expect(manifest.withheld).toEqual(expect.arrayContaining([{ table: 'patients', rows: 1 }]));
+
+    // The full archive: refused without an approval id the clinic granted, written once with it.
+    const fullOut = join(outDir, 'full.tar.gz');
+    const request = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/platform/clinics/${created!.id}/export-requests`,
+      headers: bearer(t.operatorToken),
+      payload: { reason: 'moving to another platform' },
+    });
+    const id = request.json().id as string;
+    const pending = await cli('clinics', 'export', created!.id, '--approval', id, '--out', fullOut);
+    expect(pending.code).toBe(1);
+    expect(pending.stderr).toMatch(/^export_not_approved: /);
+    const officer = await t.staff(created!.id, 'compliance_officer');
+    const approve = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/clinics/${created!.id}/export-requests/${id}/approve`,
+      headers: bearer(officer.token),
+      payload: {},
+    });
+    expect(approve.statusCode).toBe(200);
+    const full = await cli('clinics', 'export', created!.id, '--approval', id, '--out', fullOut);
+    expect(full.stderr).toBe('');
+    expect(full.code).toBe(0);
+    const patients = (await untar(readFileSync(fullOut)))
       .get('tables/patients.jsonl')!
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l));
     expect(patients.map((x) => [x.clinic_id, x.given_name])).toEqual([[created!.id, 'Cli']]);
+    const twice = await cli('clinics', 'export', created!.id, '--approval', id, '--out', join(outDir, 'twice.tar.gz'));
+    expect(twice.code).toBe(1);
+    expect(twice.stderr).toMatch(/^export_already_downloaded: /);
   });
 
   it('clinics export of an unknown clinic exits 2 and writes nothing', async () => {

@@ -31,6 +31,8 @@ export const PERMISSIONS = [
   'diagnosis.write',
   'audit.read',
   'analytics.clinic.read',
+  // Decide on (and ask for) the clinic's break-glass full export: the clinic's consent to PHI leaving it.
+  'phi_export.approve',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -68,6 +70,7 @@ const ROLE_PERMISSIONS: Record<BaseRole, readonly Permission[]> = {
     'provider.manage',
     'intake.manage',
     'audit.read',
+    'phi_export.approve',
   ],
   physician: [
     'clinic.read',
@@ -115,7 +118,7 @@ const ROLE_PERMISSIONS: Record<BaseRole, readonly Permission[]> = {
   ],
   billing: ['clinic.read', 'feature.read', 'patient.read', 'provider.read', 'schedule.read', 'diagnosis.read'],
   analyst: ['clinic.read', 'feature.read', 'analytics.clinic.read'],
-  compliance_officer: ['clinic.read', 'feature.read', 'audit.read'],
+  compliance_officer: ['clinic.read', 'feature.read', 'audit.read', 'phi_export.approve'],
 };
 
 export function roleAllows(role: string, permission: Permission): boolean {

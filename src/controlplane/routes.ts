@@ -225,20 +225,21 @@ export const platformRoutes =
     app.get('/clinics/:clinicId/export', {
       schema: {
         tags,
-        summary: "Everything the clinic owns as one archive (contains PHI: the reason is kept in the clinic's PHI trail)",
+        summary:
+          "The clinic's configuration, staff directory and roles as one archive, with counts of its patient data but none of it (the reason is kept in the clinic's trail)",
         params: Params,
-        // Operators never see patients in the normal course; an export is the exception (offboarding, a move to
-        // another platform, a legal hold), so it names why, and the clinic's compliance officers see it.
+        // Operators never see patients: this archive holds no PHI. The full archive needs the clinic's approval
+        // (`export/operator-routes.ts`). The reason is still asked, and the clinic's compliance officers see it.
         querystring: z.strictObject({ reason: z.string().trim().min(10, 'say why, in at least 10 characters').max(500) }),
         produces: ['application/gzip'],
       },
       handler: async (req, reply) => {
         const clinic = await p.clinics.fresh(req.params.clinicId);
         if (!clinic) throw notFound('clinic');
-        const archive = await exportClinic(p, clinic.id, { reason: req.query.reason });
+        const archive = await exportClinic(p, clinic.id, { reason: req.query.reason, scope: 'directory' });
         return reply
           .type('application/gzip')
-          .header('content-disposition', `attachment; filename="${clinic.slug}-export.tar.gz"`)
+          .header('content-disposition', `attachment; filename="${clinic.slug}-directory.tar.gz"`)
           .send(archive);
       },
     });

@@ -46,6 +46,8 @@ import { exportRoutes } from '../fhir/export-routes.js';
 import { smartTokenRoutes } from '../fhir/smart/token-routes.js';
 import { fhirClientAdminRoutes } from '../fhir/smart/admin-routes.js';
 import { fleetRoutes, metricsEndpoint } from '../fleet/routes.js';
+import { clinicExportRoutes } from '../export/routes.js';
+import { operatorExportRoutes } from '../export/operator-routes.js';
 
 /**
  * Builds the HTTP app: zod schemas drive validation, response shapes and the OpenAPI 3.1 document; every
@@ -197,12 +199,14 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
       memberRemovalRoutes(p),
       fhirClientAdminRoutes(p),
       clinicAnalyticsRoutes(p),
+      clinicExportRoutes(p),
     ]),
     { prefix: CLINIC_PREFIX },
   );
   await app.register(
     operatorScope([
       platformRoutes(p),
+      operatorExportRoutes(p),
       mfaResetRoutes(p),
       platformSettingsRoutes(p),
       platformFlagRoutes(p),

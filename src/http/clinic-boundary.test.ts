@@ -30,6 +30,7 @@ function sample(param: string): string {
     responseId: 'intakeResponse',
     userId: 'user',
     invitationId: 'invitation',
+    exportRequestId: 'exportRequest',
   };
   const kind = kinds[param];
   if (kind) return newId(kind);

@@ -3,7 +3,7 @@ import type { ControlDB } from '../controlplane/schema.js';
 import { isId, newId } from '../ids.js';
 import { AccessEffects, revokeSessionsInTransaction, syncAccess, type ScimDeps } from './access.js';
 import { createAccount, retireAccount, updateAccount } from './accounts.js';
-import { blockIdentitiesOf } from '../sso/signin.js';
+import { blockIdentitiesOf, unblockSubjects } from '../sso/signin.js';
 import { recordScimChanges } from './audit.js';
 import { fromUniqueViolation, preconditionFailed, resourceNotFound, uniqueness } from './errors.js';
 import { parseScimFilter } from './filter.js';
@@ -33,6 +33,8 @@ export class ScimUsers {
     const row = await this.write(async (trx, effects) => {
       await this.assertUserNameFree(trx, scope.clinicId, String(resource.userName), null);
       await createAccount(trx, scope.clinicId, userId, resource);
+      const names = columns(resource);
+      await unblockSubjects(trx, scope.clinicId, [names.user_name, names.external_id]);
       const created = await trx
         .insertInto('scim_users')
         .values({ clinic_id: scope.clinicId, user_id: userId, ...columns(resource), version: 1 })
@@ -128,7 +130,7 @@ export class ScimUsers {
         .executeTakeFirst();
       await revokeSessionsInTransaction(trx, userId, effects);
       await retireAccount(trx, userId);
-      await blockIdentitiesOf(trx, scope.clinicId, userId, 'deleted by SCIM');
+      await blockIdentitiesOf(trx, scope.clinicId, userId, [current.external_id, current.user_name], 'deleted by SCIM');
       await recordScimChanges(trx, scope.clinicId, scope.actor, [
         { action: 'user.delete', resourceType: 'User', resourceId: userId, before: current.resource },
         ...(held

@@ -6,6 +6,7 @@ import { recordIdentityEvent } from '../identity/audit.js';
 import type { SecretBox } from '../platform/secrets.js';
 import type { SsoRoleRule } from './role-rules.js';
 import { describeCertificate } from './saml/certificates.js';
+import { createSelfSignedCertificate } from './saml/self-signed.js';
 import type { SamlSsoBinding } from './saml/config.js';
 
 /**
@@ -22,7 +23,17 @@ export interface SamlConnectionConfig {
   idpCertificates: string[];
   allowIdpInitiated: boolean;
   wantResponseSigned: boolean;
+  /** RSA-SHA1 / SHA-1 digests accepted (absent on connections made before the setting: off). */
+  allowSha1?: boolean;
+  /** The IdP's single logout endpoint (HTTP-Redirect), from its metadata; absent: logout ends our session only. */
+  idpSloUrl?: string | null;
   metadataUrl: string | null;
+}
+
+/** Our side's signing key of a SAML connection: the certificate is public, the private key stays sealed. */
+export interface SpSigningKey {
+  certificatePem: string;
+  sealedPrivateKey: string;
 }
 
 export interface OidcConnectionConfig {
@@ -45,7 +56,7 @@ interface ConnectionBase {
   updatedAt: Date;
 }
 export type SsoConnection =
-  | (ConnectionBase & { protocol: 'saml'; saml: SamlConnectionConfig })
+  | (ConnectionBase & { protocol: 'saml'; saml: SamlConnectionConfig; spKey: SpSigningKey | null })
   | (ConnectionBase & { protocol: 'oidc'; oidc: OidcConnectionConfig; sealedSecret: string });
 
 export interface ConnectionFields {
@@ -60,6 +71,7 @@ export type ConnectionDraft =
   | (ConnectionFields & { protocol: 'oidc'; oidc: OidcConnectionConfig; clientSecret: string });
 
 export const secretPurpose = (connectionId: string): string => `oidc-client-secret:${connectionId}`;
+export const spKeyPurpose = (connectionId: string): string => `saml-sp-key:${connectionId}`;
 
 type Row = Selectable<ControlDB['sso_connections']>;
 
@@ -78,7 +90,12 @@ function fromRow(r: Row): SsoConnection {
     updatedAt: r.updated_at,
   };
   return r.protocol === 'saml'
-    ? { ...base, protocol: 'saml', saml: r.config as unknown as SamlConnectionConfig }
+    ? {
+        ...base,
+        protocol: 'saml',
+        saml: r.config as unknown as SamlConnectionConfig,
+        spKey: r.sp_certificate && r.sp_key_ciphertext ? { certificatePem: r.sp_certificate, sealedPrivateKey: r.sp_key_ciphertext } : null,
+      }
     : { ...base, protocol: 'oidc', oidc: r.config as unknown as OidcConnectionConfig, sealedSecret: r.secret_ciphertext ?? '' };
 }
 
@@ -160,6 +177,52 @@ export class SsoConnections {
     return this.secrets.open(secretPurpose(c.id), c.sealedSecret);
   }
 
+  /** The SP private key (PEM) of a SAML connection, for signing AuthnRequests and LogoutRequests. */
+  spPrivateKey(c: SsoConnection & { protocol: 'saml' }): string | null {
+    return c.spKey ? this.secrets.open(spKeyPurpose(c.id), c.spKey.sealedPrivateKey) : null;
+  }
+
+  /** A fresh RSA-2048 key and its self-signed certificate (10 years: the IdP pins it; we rotate it, not expiry). */
+  private newSpKey(connectionId: string): { sp_certificate: string; sp_key_ciphertext: string } {
+    const made = createSelfSignedCertificate(`polyclinic-sp-${connectionId}`, { validDays: 3650 });
+    return { sp_certificate: made.certificatePem, sp_key_ciphertext: this.secrets.seal(spKeyPurpose(connectionId), made.privateKeyPem) };
+  }
+
+  /**
+   * Replaces a SAML connection's SP signing key (a suspected leak, or policy). Requests are signed with the new
+   * key at once and the metadata publishes it; the clinic's IdP admin must load the new metadata. Recorded in
+   * the identity trail with the old and new certificate fingerprints.
+   */
+  async rotateSpKey(clinicId: string, id: string, actorId: string): Promise<SsoConnection> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .selectFrom('sso_connections')
+        .selectAll()
+        .where('clinic_id', '=', clinicId)
+        .where('id', '=', id)
+        .forUpdate()
+        .executeTakeFirst();
+      if (!row) throw notFound('sso_connection');
+      if (row.protocol !== 'saml') throw conflict('sso_not_saml', 'Only SAML connections have an SP signing key');
+      const updated = await trx
+        .updateTable('sso_connections')
+        .set({ ...this.newSpKey(id), version: row.version + 1, updated_at: new Date() })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await recordIdentityEvent(trx, {
+        clinicId,
+        actor: { kind: 'user', id: actorId },
+        action: 'sso_connection.rotate_sp_key',
+        resourceType: 'SsoConnection',
+        resourceId: id,
+        before: { spCertificate: row.sp_certificate ? certificateSummary(row.sp_certificate).sha256 : null },
+        after: { spCertificate: certificateSummary(updated.sp_certificate!).sha256, version: updated.version },
+      });
+      return fromRow(updated);
+    });
+  }
+
   async create(clinicId: string, draft: ConnectionDraft, actorId: string): Promise<SsoConnection> {
     const id = newId('ssoConnection');
     return this.db.transaction().execute(async (trx) => {
@@ -171,6 +234,7 @@ export class SsoConnections {
           protocol: draft.protocol,
           ...settingsColumns(draft),
           secret_ciphertext: draft.protocol === 'oidc' ? this.secrets.seal(secretPurpose(id), draft.clientSecret) : null,
+          ...(draft.protocol === 'saml' ? this.newSpKey(id) : {}),
           created_by: actorId,
         })
         .returningAll()

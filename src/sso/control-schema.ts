@@ -92,6 +92,36 @@ export const SSO_CONTROL_MIGRATIONS: ControlMigration[] = [
       `alter table sso_identities add column blocked_reason text`,
     ],
   },
+  {
+    version: 10,
+    name: 'break-glass PHI export requests; SAML signing keys, logout and SHA-1 opt-in',
+    statements: [
+      // Each SAML connection's own SP signing key: the private key sealed with the deployment secret (bound to
+      // the connection), the certificate public (published in our SP metadata).
+      `alter table sso_connections add column sp_key_ciphertext text`,
+      `alter table sso_connections add column sp_certificate text`,
+      // People the clinic's directory deleted, by the names an IdP may assert for them (externalId, userName;
+      // lower-cased): SSO just-in-time provisioning must not bring back someone the directory removed, even one
+      // who never signed in by SSO and so has no link to block. A later SCIM create of the same name lifts it.
+      `create table sso_blocked_subjects (
+         clinic_id text not null references clinics (id) on delete cascade,
+         subject text not null,
+         reason text not null,
+         created_at timestamptz not null default now(),
+         primary key (clinic_id, subject))`,
+      // What single logout needs of a SAML sign-in (NameID and SessionIndex), carried from the ACS through the
+      // hand-off code to the session it becomes; the row goes with its session.
+      `alter table sso_handoffs add column saml_name_id text`,
+      `alter table sso_handoffs add column saml_name_id_format text`,
+      `alter table sso_handoffs add column saml_session_index text`,
+      `create table saml_sessions (
+         token_hash text primary key references sessions (token_hash) on delete cascade,
+         connection_id text not null references sso_connections (id) on delete cascade,
+         name_id text not null,
+         name_id_format text,
+         session_index text)`,
+    ],
+  },
 ];
 
 export const SSO_PROTOCOLS = ['saml', 'oidc'] as const;
@@ -105,6 +135,8 @@ export const SSO_CONTROL_COLUMNS = {
     enabled: boolean().hasDefault(),
     config: jsonb<Record<string, unknown>>(),
     secret_ciphertext: text().nullable(),
+    sp_key_ciphertext: text().nullable(),
+    sp_certificate: text().nullable(),
     jit: boolean().hasDefault(),
     role_rules: jsonb<unknown[]>().hasDefault(),
     default_role: text().nullable(),
@@ -156,6 +188,22 @@ export const SSO_CONTROL_COLUMNS = {
     method: oneOf(SSO_PROTOCOLS),
     expires_at: timestamptz(),
     consumed_at: timestamptz().nullable(),
+    saml_name_id: text().nullable(),
+    saml_name_id_format: text().nullable(),
+    saml_session_index: text().nullable(),
+  },
+  sso_blocked_subjects: {
+    clinic_id: text(),
+    subject: text(),
+    reason: text(),
+    created_at: timestamptz().hasDefault(),
+  },
+  saml_sessions: {
+    token_hash: text(),
+    connection_id: text(),
+    name_id: text(),
+    name_id_format: text().nullable(),
+    session_index: text().nullable(),
   },
 };
 

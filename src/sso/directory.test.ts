@@ -84,4 +84,33 @@ describe('SSO with a SCIM-provisioned directory', () => {
     const accounts = await t.p.control.selectFrom('sso_identities').select('user_id').where('subject', '=', 'ext-quinn').execute();
     expect(accounts).toEqual([{ user_id: userId }]);
   });
+
+  it('never lets JIT create a person the directory deleted before they ever signed in by SSO, by externalId or userName', async () => {
+    const current = (await c.api('GET', `/sso/connections/${conn.id}`)).json();
+    if (!current.jit)
+      expect((await c.api('PATCH', `/sso/connections/${conn.id}`, { expectedVersion: current.version, jit: true })).statusCode).toBe(200);
+    const body = userBody({ externalId: 'ext-rosa' });
+    const created = await scim.call('POST', '/Users', body);
+    expect((await scim.call('DELETE', `/Users/${created.json().id}`)).statusCode).toBe(204);
+    for (const nameId of ['ext-rosa', String(body.userName).toUpperCase()]) {
+      const refused = await samlSignIn(t, c, conn, idp, { nameId });
+      expect(refused.acs.statusCode, nameId).toBe(403);
+      expect(refused.acs.json().code, nameId).toBe('user_deactivated');
+    }
+    expect(
+      await t.p.control
+        .selectFrom('sso_identities')
+        .select('user_id')
+        .where('subject', 'in', ['ext-rosa', String(body.userName).toUpperCase()])
+        .execute(),
+    ).toEqual([]);
+    // JIT still works for people the directory never deleted.
+    expect((await exchange(t, (await samlSignIn(t, c, conn, idp, { nameId: 'newcomer@directory.example' })).acs)).user.email).toBe(
+      'newcomer@directory.example',
+    );
+    // The directory provisions the person again: the name signs in again, linked to the new account.
+    const again = await scim.call('POST', '/Users', body);
+    expect(again.statusCode, again.body).toBe(201);
+    expect((await exchange(t, (await samlSignIn(t, c, conn, idp, { nameId: 'ext-rosa' })).acs)).user.id).toBe(again.json().id);
+  });
 });

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { ControlDB } from '../controlplane/schema.js';
+import type { SamlSessionRef } from './saml/logout.js';
 
 /**
  * The two short-lived records of an SSO sign-in, kept in the control plane so any API node can finish what
@@ -71,7 +72,13 @@ export class SsoFlows {
     );
   }
 
-  async handOff(input: { userId: string; clinicId: string; connectionId: string; method: 'saml' | 'oidc' }): Promise<string> {
+  async handOff(input: {
+    userId: string;
+    clinicId: string;
+    connectionId: string;
+    method: 'saml' | 'oidc';
+    saml?: SamlSessionRef | undefined;
+  }): Promise<string> {
     const code = `pch_${randomBytes(32).toString('base64url')}`;
     await this.db
       .insertInto('sso_handoffs')
@@ -82,6 +89,9 @@ export class SsoFlows {
         connection_id: input.connectionId,
         method: input.method,
         expires_at: new Date(Date.now() + HANDOFF_TTL_MS),
+        saml_name_id: input.saml?.nameId ?? null,
+        saml_name_id_format: input.saml?.nameIdFormat ?? null,
+        saml_session_index: input.saml?.sessionIndex ?? null,
       })
       .execute();
     await this.db
@@ -91,15 +101,48 @@ export class SsoFlows {
     return code;
   }
 
-  async redeem(code: string): Promise<{ userId: string; clinicId: string; method: 'saml' | 'oidc' } | undefined> {
+  async redeem(
+    code: string,
+  ): Promise<{ userId: string; clinicId: string; connectionId: string; method: 'saml' | 'oidc'; saml: SamlSessionRef | null } | undefined> {
     const row = await this.db
       .updateTable('sso_handoffs')
       .set({ consumed_at: new Date() })
       .where('code_hash', '=', hash(code))
       .where('consumed_at', 'is', null)
       .where('expires_at', '>', new Date())
-      .returning(['user_id', 'clinic_id', 'method'])
+      .returning(['user_id', 'clinic_id', 'connection_id', 'method', 'saml_name_id', 'saml_name_id_format', 'saml_session_index'])
       .executeTakeFirst();
-    return row && { userId: row.user_id, clinicId: row.clinic_id, method: row.method };
+    return (
+      row && {
+        userId: row.user_id,
+        clinicId: row.clinic_id,
+        connectionId: row.connection_id,
+        method: row.method,
+        saml: row.saml_name_id
+          ? { nameId: row.saml_name_id, nameIdFormat: row.saml_name_id_format, sessionIndex: row.saml_session_index }
+          : null,
+      }
+    );
+  }
+
+  /** A session made from a SAML sign-in keeps what single logout must name at the IdP. */
+  async rememberSamlSession(tokenHash: string, connectionId: string, ref: SamlSessionRef): Promise<void> {
+    await this.db
+      .insertInto('saml_sessions')
+      .values({
+        token_hash: tokenHash,
+        connection_id: connectionId,
+        name_id: ref.nameId,
+        name_id_format: ref.nameIdFormat,
+        session_index: ref.sessionIndex,
+      })
+      .execute();
+  }
+
+  async samlSessionOf(tokenHash: string): Promise<(SamlSessionRef & { connectionId: string }) | undefined> {
+    const row = await this.db.selectFrom('saml_sessions').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+    return (
+      row && { connectionId: row.connection_id, nameId: row.name_id, nameIdFormat: row.name_id_format, sessionIndex: row.session_index }
+    );
   }
 }

@@ -2,6 +2,8 @@ import formbody from '@fastify/formbody';
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { principalOf } from '../access/guard.js';
+import { finishSingleLogout, startSingleLogout } from './logout.js';
 import { AppError, notFound } from '../errors.js';
 import { problemResponses } from '../http/problem.js';
 import { idSchema } from '../ids.js';
@@ -127,6 +129,19 @@ const ssoAdminRoutes =
         response: { 200: ConnectionView, ...problemResponses },
       },
       handler: async (req) => view(req.clinic.id, await sso.update(req.clinic.id, req.params.connectionId, req.body, req.clinic.userId)),
+    });
+
+    app.post('/sso/connections/:connectionId/sp-signing-key', {
+      config: { permission: 'user.manage' },
+      schema: {
+        tags: ['sso'],
+        summary:
+          'Replace the SAML connection’s SP signing key: requests are signed with the new key at once; give the IdP the new metadata',
+        params: ConnectionParams,
+        response: { 200: ConnectionView, ...problemResponses },
+      },
+      handler: async (req) =>
+        view(req.clinic.id, await sso.connections.rotateSpKey(req.clinic.id, req.params.connectionId, req.clinic.userId)),
     });
 
     app.delete('/sso/connections/:connectionId', {
@@ -268,8 +283,8 @@ const ssoSignInRoutes =
       handler: async (req, reply) => {
         const c = await sso.connections.byId(req.params.connectionId);
         const clinic = c && c.protocol === 'saml' ? await p.clinics.get(c.clinicId) : undefined;
-        if (!c || !clinic) throw notFound('sso_connection');
-        return reply.type('application/samlmetadata+xml').send(spMetadataXml(sso.samlSp(clinic, c.id)));
+        if (c?.protocol !== 'saml' || !clinic) throw notFound('sso_connection');
+        return reply.type('application/samlmetadata+xml').send(spMetadataXml(sso.samlSp(clinic, c)));
       },
     });
 
@@ -284,6 +299,37 @@ const ssoSignInRoutes =
       },
       handler: async (req, reply) =>
         reply.redirect(await sso.finishSaml(req.params.connectionId, req.body.SAMLResponse, req.body.RelayState), 303),
+    });
+
+    app.get('/api/v1/auth/sso/saml/:connectionId/slo', {
+      config: { public: true },
+      schema: {
+        tags: ['auth'],
+        summary: 'SAML single logout endpoint (HTTP-Redirect): the IdP’s signed LogoutResponse to a logout we started',
+        params: ConnectionParams,
+        querystring: z.object({
+          SAMLResponse: z.string().min(1).max(64_000),
+          RelayState: z.string().max(1024).optional(),
+          SigAlg: z.string().max(200).optional(),
+          Signature: z.string().max(2048).optional(),
+        }),
+        response: { 303: z.null(), ...problemResponses },
+      },
+      handler: async (req, reply) => {
+        const rawQuery = req.url.slice(req.url.indexOf('?') + 1);
+        return reply.redirect(await finishSingleLogout(p, sso, req.params.connectionId, req.query, rawQuery), 303);
+      },
+    });
+
+    app.post('/api/v1/auth/sso/logout', {
+      schema: {
+        tags: ['auth'],
+        summary:
+          'Sign out of a session and, for a SAML sign-in whose IdP offers it, of the IdP too: the answer names the signed LogoutRequest URL to send the browser to',
+        security: [{ bearer: [] }],
+        response: { 200: z.object({ redirect: z.string().nullable() }), ...problemResponses },
+      },
+      handler: async (req) => startSingleLogout(p, sso, principalOf(req)),
     });
 
     app.get('/api/v1/auth/sso/oidc/:connectionId/callback', {
@@ -314,6 +360,7 @@ const ssoSignInRoutes =
         const session = await p.sessions.create(handOff.userId, { method: handOff.method });
         const principal = await p.sessions.resolve(session.token);
         if (!principal) throw new AppError(401, 'sso_code_invalid', 'The account of this sign-in no longer exists');
+        if (handOff.saml) await sso.flows.rememberSamlSession(principal.tokenHash, handOff.connectionId, handOff.saml);
         return {
           token: session.token,
           expiresAt: session.expiresAt.toISOString(),

@@ -29,6 +29,7 @@ export const CreateConnection = z.discriminatedUnion('protocol', [
     ...samlSource,
     allowIdpInitiated: z.boolean().default(false),
     wantResponseSigned: z.boolean().default(false),
+    allowSha1: z.boolean().default(false).describe('accept RSA-SHA1 signatures and SHA-1 digests; only for an IdP that can do no better'),
   }),
   z.strictObject({
     protocol: z.literal('oidc'),
@@ -55,6 +56,7 @@ export const UpdateConnection = z.strictObject({
   ...samlSource,
   allowIdpInitiated: z.boolean().optional(),
   wantResponseSigned: z.boolean().optional(),
+  allowSha1: z.boolean().optional(),
   issuer: z.string().url().max(2048).optional(),
   clientId: z.string().min(1).max(512).optional(),
   clientSecret: z.string().min(1).max(4096).optional(),
@@ -97,6 +99,10 @@ export const ConnectionView = z.object({
       idpMetadataUrl: z.string().nullable(),
       allowIdpInitiated: z.boolean(),
       wantResponseSigned: z.boolean(),
+      allowSha1: z.boolean(),
+      idpSloUrl: z.string().nullable(),
+      /** Our signing certificate (AuthnRequests, LogoutRequests), as published in the SP metadata. */
+      spCertificate: Certificate.nullable(),
     })
     .optional(),
   oidc: z
@@ -164,6 +170,9 @@ export function connectionView(c: SsoConnection, urls: ConnectionUrls): Connecti
         idpMetadataUrl: c.saml.metadataUrl,
         allowIdpInitiated: c.saml.allowIdpInitiated,
         wantResponseSigned: c.saml.wantResponseSigned,
+        allowSha1: c.saml.allowSha1 === true,
+        idpSloUrl: c.saml.idpSloUrl ?? null,
+        spCertificate: c.spKey ? certificateSummary(c.spKey.certificatePem) : null,
       },
     };
   return {

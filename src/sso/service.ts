@@ -17,6 +17,7 @@ import { buildAuthnRequestUrl, validateSamlResponse, type SamlSp } from './saml/
 import { SamlConfigError, SamlRejected } from './saml/errors.js';
 import { normaliseCertificates } from './saml/certificates.js';
 import { PgReplayCache } from './saml/replay.js';
+import type { SamlSessionRef } from './saml/logout.js';
 import { OidcRejected, OidcRelyingParty, type OidcSettings } from './oidc/client.js';
 import { assertAssignableRole } from '../access/clinic-roles.js';
 
@@ -69,7 +70,14 @@ export class SsoService {
     idpSsoUrl?: string | undefined;
     idpCertificate?: string | string[] | undefined;
   }): Promise<
-    | { idpEntityId: string; idpSsoUrl: string; idpSsoBinding: 'redirect' | 'post'; idpCertificates: string[]; metadataUrl: string | null }
+    | {
+        idpEntityId: string;
+        idpSsoUrl: string;
+        idpSsoBinding: 'redirect' | 'post';
+        idpCertificates: string[];
+        idpSloUrl: string | null;
+        metadataUrl: string | null;
+      }
     | undefined
   > {
     const direct = input.idpEntityId !== undefined || input.idpSsoUrl !== undefined || input.idpCertificate !== undefined;
@@ -100,7 +108,14 @@ export class SsoService {
       if (err instanceof SamlConfigError) throw new AppError(422, `saml_${err.code}`, err.message);
       throw err;
     }
-    return { idpEntityId: input.idpEntityId, idpSsoUrl: input.idpSsoUrl, idpSsoBinding: 'redirect', idpCertificates, metadataUrl: null };
+    return {
+      idpEntityId: input.idpEntityId,
+      idpSsoUrl: input.idpSsoUrl,
+      idpSsoBinding: 'redirect',
+      idpCertificates,
+      idpSloUrl: null,
+      metadataUrl: null,
+    };
   }
 
   private async checkOidc(settings: OidcSettings): Promise<void> {
@@ -127,7 +142,12 @@ export class SsoService {
       draft = {
         ...fields,
         protocol: 'saml',
-        saml: { ...idp, allowIdpInitiated: input.allowIdpInitiated, wantResponseSigned: input.wantResponseSigned },
+        saml: {
+          ...idp,
+          allowIdpInitiated: input.allowIdpInitiated,
+          wantResponseSigned: input.wantResponseSigned,
+          allowSha1: input.allowSha1,
+        },
       };
     } else {
       const oidc = { issuer: input.issuer, clientId: input.clientId, scopes: input.scopes ?? ['openid', 'email', 'profile'] };
@@ -160,6 +180,7 @@ export class SsoService {
           ...idp,
           allowIdpInitiated: input.allowIdpInitiated ?? current.saml.allowIdpInitiated,
           wantResponseSigned: input.wantResponseSigned ?? current.saml.wantResponseSigned,
+          allowSha1: input.allowSha1 ?? current.saml.allowSha1 === true,
         },
       };
     } else {
@@ -170,7 +191,8 @@ export class SsoService {
         input.idpSsoUrl ??
         input.idpCertificate ??
         input.allowIdpInitiated ??
-        input.wantResponseSigned
+        input.wantResponseSigned ??
+        input.allowSha1
       )
         throw new AppError(422, 'sso_field_not_applicable', 'IdP metadata, certificates and SAML options belong to SAML connections');
       const oidc = {
@@ -192,9 +214,16 @@ export class SsoService {
     this.oidc.forget(id);
   }
 
-  samlSp(clinic: Pick<Clinic, 'slug'>, connectionId: string): SamlSp {
-    const urls = this.urls(clinic, connectionId);
-    return { spEntityId: urls.spEntityId, acsUrl: urls.acsUrl };
+  /** Our side of a SAML connection: its URLs and its own signing key (opened from its seal). */
+  samlSp(clinic: Pick<Clinic, 'slug'>, c: SsoConnection & { protocol: 'saml' }): SamlSp {
+    const urls = this.urls(clinic, c.id);
+    const privateKeyPem = this.connections.spPrivateKey(c);
+    return {
+      spEntityId: urls.spEntityId,
+      acsUrl: urls.acsUrl,
+      sloUrl: `${this.p.config.publicUrl}/api/v1/auth/sso/saml/${c.id}/slo`,
+      signingKey: privateKeyPem && c.spKey ? { privateKeyPem, certificatePem: c.spKey.certificatePem } : null,
+    };
   }
 
   /** Picks the connection a sign-in at `/auth/sso/{slug}` uses: the one named, or the clinic's only enabled one. */
@@ -228,7 +257,7 @@ export class SsoService {
   async start(clinic: Clinic, c: SsoConnection, returnTo: string, loginHint?: string): Promise<SignInStart> {
     const id = newFlowId();
     if (c.protocol === 'saml') {
-      const { url, requestId, post } = await buildAuthnRequestUrl(this.samlSp(clinic, c.id), this.samlSettings(c), { relayState: id });
+      const { url, requestId, post } = await buildAuthnRequestUrl(this.samlSp(clinic, c), this.samlSettings(c), { relayState: id });
       await this.flows.start({ id, connectionId: c.id, requestId, nonce: null, codeVerifier: null, returnTo });
       return post ? { form: post } : { redirect: url };
     }
@@ -248,9 +277,18 @@ export class SsoService {
     return { redirect: withHint.toString() };
   }
 
-  private samlSettings(c: SsoConnection & { protocol: 'saml' }): SamlIdpSettings {
-    const { idpEntityId, idpSsoUrl, idpSsoBinding, idpCertificates, allowIdpInitiated, wantResponseSigned } = c.saml;
-    return { idpEntityId, idpSsoUrl, idpSsoBinding, idpCertificates, allowIdpInitiated, wantResponseSigned };
+  samlSettings(c: SsoConnection & { protocol: 'saml' }): SamlIdpSettings {
+    const { idpEntityId, idpSsoUrl, idpSsoBinding, idpCertificates, allowIdpInitiated, wantResponseSigned, allowSha1, idpSloUrl } = c.saml;
+    return {
+      idpEntityId,
+      idpSsoUrl,
+      idpSsoBinding,
+      idpCertificates,
+      allowIdpInitiated,
+      wantResponseSigned,
+      allowSha1: allowSha1 === true,
+      idpSloUrl: idpSloUrl ?? null,
+    };
   }
 
   private oidcSettings(c: SsoConnection & { protocol: 'oidc' }): OidcSettings {
@@ -265,7 +303,7 @@ export class SsoService {
     // unsolicited, which the validator refuses unless the connection allows IdP-initiated sign-in.
     const flow = relayState ? await this.flows.consume(c.id, relayState) : undefined;
     const login = await this.refusing(c, 'saml', () =>
-      validateSamlResponse(this.samlSp(clinic, c.id), this.samlSettings(c), samlResponse, {
+      validateSamlResponse(this.samlSp(clinic, c), this.samlSettings(c), samlResponse, {
         connectionId: c.id,
         expectedRequestId: flow?.requestId ?? null,
         replay: this.replay,
@@ -296,6 +334,7 @@ export class SsoService {
         attributes: login.attributes,
       },
       flow?.returnTo ?? null,
+      { nameId: login.subject, nameIdFormat: login.nameIdFormat, sessionIndex: login.sessionIndex },
     );
   }
 
@@ -377,7 +416,13 @@ export class SsoService {
     });
   }
 
-  private async complete(c: SsoConnection, method: 'saml' | 'oidc', identity: IdpIdentity, returnTo: string | null): Promise<string> {
+  private async complete(
+    c: SsoConnection,
+    method: 'saml' | 'oidc',
+    identity: IdpIdentity,
+    returnTo: string | null,
+    saml?: SamlSessionRef,
+  ): Promise<string> {
     let outcome: SignInOutcome;
     try {
       outcome = await signInWithIdp(this.p.control, c, identity);
@@ -399,7 +444,7 @@ export class SsoService {
       resourceId: c.id,
       after: { method, role, created, linkedBy, subject: identity.subject },
     });
-    const code = await this.flows.handOff({ userId, clinicId: c.clinicId, connectionId: c.id, method });
+    const code = await this.flows.handOff({ userId, clinicId: c.clinicId, connectionId: c.id, method, saml });
     const target = new URL(returnTo ?? `${this.p.config.webAppUrl}/`);
     target.searchParams.set('sso_code', code);
     return target.toString();

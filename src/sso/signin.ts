@@ -86,6 +86,13 @@ export async function signInWithIdp(db: Kysely<ControlDB>, connection: SsoConnec
     let linkedBy: SsoSignIn['linkedBy'] = 'identity';
     let created = false;
     if (!userId) {
+      const blocked = await trx
+        .selectFrom('sso_blocked_subjects')
+        .select('reason')
+        .where('clinic_id', '=', clinicId)
+        .where('subject', '=', identity.subject.toLowerCase())
+        .executeTakeFirst();
+      if (blocked) throw new SsoRefused(403, 'user_deactivated', `This account was removed by the clinic's directory (${blocked.reason})`);
       const provisioned = await trx
         .selectFrom('scim_users')
         .select('user_id')
@@ -224,12 +231,36 @@ export async function signInWithIdp(db: Kysely<ControlDB>, connection: SsoConnec
   });
 }
 
-/** The directory deleted a user: every SSO link of theirs in that clinic stays, blocked, so JIT cannot recreate them. */
-export async function blockIdentitiesOf(db: Kysely<ControlDB>, clinicId: string, userId: string, reason: string): Promise<void> {
+/**
+ * The directory deleted a user: every SSO link of theirs in that clinic stays, blocked, and the names an IdP
+ * may assert for them (`externalId`, `userName`) are blocked too, so JIT cannot recreate them even if they
+ * never signed in by SSO (and so have no link).
+ */
+export async function blockIdentitiesOf(
+  db: Kysely<ControlDB>,
+  clinicId: string,
+  userId: string,
+  names: (string | null)[],
+  reason: string,
+): Promise<void> {
   await db
     .updateTable('sso_identities')
     .set({ blocked_reason: reason })
     .where('clinic_id', '=', clinicId)
     .where('user_id', '=', userId)
     .execute();
+  const subjects = [...new Set(names.filter((n): n is string => !!n).map((n) => n.toLowerCase()))];
+  if (subjects.length === 0) return;
+  await db
+    .insertInto('sso_blocked_subjects')
+    .values(subjects.map((subject) => ({ clinic_id: clinicId, subject, reason })))
+    .onConflict((oc) => oc.columns(['clinic_id', 'subject']).doUpdateSet({ reason }))
+    .execute();
+}
+
+/** The directory provisions someone again under a name it once deleted: that name may sign in again. */
+export async function unblockSubjects(db: Kysely<ControlDB>, clinicId: string, names: (string | null)[]): Promise<void> {
+  const subjects = names.filter((n): n is string => !!n).map((n) => n.toLowerCase());
+  if (subjects.length === 0) return;
+  await db.deleteFrom('sso_blocked_subjects').where('clinic_id', '=', clinicId).where('subject', 'in', subjects).execute();
 }

@@ -5,7 +5,10 @@ import { untar } from '../../test/support/cli.js';
 import { PLACEMENT_MODELS } from './naming.js';
 import type { ExportManifest } from './export.js';
 
-/** Per-clinic export: one archive with everything the clinic owns, in every placement, and nothing else. */
+/**
+ * Per-clinic export as the operator takes it: the clinic's configuration, staff and roles, in every placement, and
+ * nothing else (the full archive is break-glass: `src/export/break-glass.test.ts`).
+ */
 let t: TestPlatform;
 beforeAll(async () => {
   t = await startTestPlatform();
@@ -14,7 +17,7 @@ afterAll(() => t?.close());
 
 describe('clinic export', () => {
   for (const placement of PLACEMENT_MODELS) {
-    it(`${placement}: JSON lines per table and a manifest whose counts and checksums match`, async () => {
+    it(`${placement}: the operator's archive has the clinic's configuration and directory, counts of its PHI and none of it`, async () => {
       const clinic = await t.clinic({ placement, region: 'eu-central' });
       const neighbour = await t.clinic({ placement });
       const doctor = await t.staff(clinic.id, 'physician');
@@ -74,19 +77,18 @@ describe('clinic export', () => {
       const manifest = JSON.parse(files.get('manifest.json')!.toString()) as ExportManifest;
       expect(manifest.clinicId).toBe(clinic.id);
       expect(manifest.placement).toBe(placement);
+      expect(manifest.scope).toBe('directory');
       for (const f of manifest.files) {
         const body = files.get(f.file)!;
         expect(createHash('sha256').update(body).digest('hex'), f.file).toBe(f.sha256);
         expect(body.toString().split('\n').filter(Boolean).length, f.file).toBe(f.rows);
       }
-      const patients = files
-        .get('tables/patients.jsonl')!
-        .toString()
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l));
-      expect(patients).toHaveLength(7);
-      expect(patients.every((p) => p.clinic_id === clinic.id)).toBe(true);
+      // The operator's archive holds no PHI: patients, their records and the PHI trail are counted, not carried.
+      for (const name of ['patients', 'appointments', 'intake_responses', 'encounters', 'clinical_notes', 'outbox'])
+        expect(files.has(`tables/${name}.jsonl`), name).toBe(false);
+      expect(files.has('audit/events.jsonl')).toBe(false);
+      expect(manifest.withheld).toEqual(expect.arrayContaining([{ table: 'patients', rows: 7 }]));
+      expect([...files.values()].some((b) => b.toString().includes('"Export"'))).toBe(false);
       expect(files.get('tables/clinic.jsonl')!.toString()).toContain(clinic.id);
       const members = files.get('control/memberships.jsonl')!.toString();
       expect(members).toContain(doctor.email);

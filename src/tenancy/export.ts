@@ -17,8 +17,29 @@ export interface ExportManifest {
   schemaVersion: number;
   placement: string;
   dataRegion: string;
+  /** `directory`: what is not PHI (the operator's export); `full`: everything, with the clinic's approval. */
+  scope: ExportScope;
+  /** The break-glass approval a full export was made under. */
+  approvalId: string | null;
   files: { file: string; table: string; rows: number; sha256: string }[];
+  /** Rows of the tables a directory export leaves out (PHI), and of the clinic's PHI access trail. */
+  withheld: { table: string; rows: number }[];
 }
+
+export type ExportScope = 'directory' | 'full';
+
+/**
+ * The tenant tables a directory export carries: the clinic's own configuration and its providers' calendars.
+ * An allow-list, so a table added tomorrow counts as PHI until someone decides otherwise here. Everything else
+ * (patients, appointments, intake answers, encounters, notes, the outbox of domain events) is counted only.
+ */
+const NOT_PHI_TABLES: ReadonlySet<string> = new Set([
+  'clinic',
+  'providers',
+  'availability_windows',
+  'availability_overrides',
+  'questionnaires',
+]);
 
 /**
  * Everything a clinic owns as one `.tar.gz`: its control-plane record and staff memberships, then one JSON
@@ -26,6 +47,10 @@ export interface ExportManifest {
  * through the clinic's own tenant transaction (one repeatable-read snapshot), so the export sees exactly what
  * the clinic sees, whatever its placement. The clinic's PHI access trail (kept in its region, outside the
  * store) follows as `audit/events.jsonl` in chain order, and the export itself is recorded in that trail.
+ *
+ * That is the `full` scope, which holds PHI and is made only under the clinic's break-glass approval
+ * (`export/requests.ts`). The operator's everyday `directory` scope carries the configuration, staff directory
+ * and roles, and only counts of the rest (`withheld` in the manifest).
  */
 /**
  * The clinic's identity configuration lives in the control plane but is the clinic's own: its directory (SCIM
@@ -50,17 +75,26 @@ const CONTROL_TABLES: { table: string; columns: string; key: string }[] = [
     key: 'connection_id, subject',
   },
   { table: 'sso_domains', columns: 'domain, connection_id, verified_at, created_at', key: 'domain' },
+  {
+    table: 'phi_export_requests',
+    columns: 'id, reason, requested_by, requested_as, status, decided_by, decided_at, decision_note, expires_at, downloaded_at, created_at',
+    key: 'id',
+  },
 ];
 
-/** Why the archive was made; an operator's export names its reason, which the clinic's PHI trail keeps. */
+/** Why the archive was made (the clinic's PHI trail keeps it), and how much of it: see `ExportScope`. */
 export interface ExportRequest {
   reason: string;
+  scope: ExportScope;
+  approvalId?: string;
 }
 
 export async function exportClinic(p: Platform, clinicId: string, request: ExportRequest): Promise<Buffer> {
   const clinic = await p.clinics.fresh(clinicId);
   if (!clinic) throw notFound('clinic');
   const files: { name: string; table: string; lines: string[] }[] = [];
+  const withheld: ExportManifest['withheld'] = [];
+  const full = request.scope === 'full';
 
   files.push({
     name: 'control/clinic.jsonl',
@@ -86,13 +120,21 @@ export async function exportClinic(p: Platform, clinicId: string, request: Expor
 
   await p.stores.transaction(clinicId, 'snapshot', async (scope) => {
     for (const t of p.tenantTables) {
+      if (!full && !NOT_PHI_TABLES.has(t.name)) {
+        const counted = await sql<{ n: string }>`select count(*) as n from ${sql.raw(q(t.name))}`.execute(scope.db);
+        withheld.push({ table: t.name, rows: Number(counted.rows[0]?.n ?? 0) });
+        continue;
+      }
       const rows = await sql<{
         j: string;
       }>`select row_to_json(t)::text as j from ${sql.raw(q(t.name))} t order by ${sql.raw(keyOrder(t))}`.execute(scope.db);
       files.push({ name: `tables/${t.name}.jsonl`, table: t.name, lines: rows.rows.map((r) => r.j) });
     }
   });
-  files.push({ name: 'audit/events.jsonl', table: 'audit.events', lines: await auditEventLines(p, clinicId) });
+  // The trail names patients (who was read, by whom): PHI, so a directory export counts its records only.
+  const trail = await auditEventLines(p, clinicId);
+  if (full) files.push({ name: 'audit/events.jsonl', table: 'audit.events', lines: trail });
+  else withheld.push({ table: 'audit.events', rows: trail.length });
 
   const manifest: ExportManifest = {
     format: 'polyclinic-clinic-export/1',
@@ -102,7 +144,10 @@ export async function exportClinic(p: Platform, clinicId: string, request: Expor
     schemaVersion: clinic.schemaVersion,
     placement: clinic.placement.model,
     dataRegion: clinic.dataRegion,
+    scope: request.scope,
+    approvalId: request.approvalId ?? null,
     files: [],
+    withheld,
   };
   const pack = tar.pack();
   const gz = pack.pipe(createGzip());
@@ -126,9 +171,11 @@ export async function exportClinic(p: Platform, clinicId: string, request: Expor
     resourceId: clinicId,
     patientId: null,
     detail: {
-      patients: files.find((f) => f.table === 'patients')?.lines.length ?? 0,
+      patients: files.find((f) => f.table === 'patients')?.lines.length ?? withheld.find((w) => w.table === 'patients')?.rows ?? 0,
       files: manifest.files.length,
       reason: request.reason,
+      scope: request.scope,
+      ...(request.approvalId ? { approvalId: request.approvalId } : {}),
     },
   });
   return Buffer.concat(chunks);

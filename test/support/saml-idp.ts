@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import { inflateRawSync } from 'node:zlib';
+import { X509Certificate, randomUUID, sign, verify } from 'node:crypto';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { DOMParser } from '@xmldom/xmldom';
 import samlify from 'samlify';
 import type { SamlIdpSettings } from '../../src/sso/saml/config.js';
@@ -55,11 +55,22 @@ export interface TestSamlIdp {
   loginResponse(opts: TestLoginResponse): Promise<string>;
   /** Reads the AuthnRequest carried by an HTTP-Redirect URL our SP produced. */
   parseAuthnRequest(redirectUrl: string): { id: string; issuer: string | null; acsUrl: string | null; relayState: string | null };
+  /**
+   * Checks an HTTP-Redirect message's signature as an IdP does (saml-bindings §3.4.4.1): RSA-SHA256 over
+   * `SAMLRequest=…&RelayState=…&SigAlg=…` exactly as they appear in the URL, with the SP certificate from its
+   * metadata. False for an unsigned, re-signed or altered request.
+   */
+  verifyRedirectSignature(redirectUrl: string, spMetadataXml: string): boolean;
+  /** Reads the LogoutRequest of an HTTP-Redirect URL our SP produced. */
+  parseLogoutRequest(redirectUrl: string): { id: string; nameId: string | null; sessionIndex: string | null; relayState: string | null };
+  /** The IdP's answer to a LogoutRequest, as an HTTP-Redirect URL to the SP's logout endpoint, signed (RSA-SHA256). */
+  logoutResponseUrl(opts: { sloUrl: string; inResponseTo: string; relayState: string | null; statusCode?: string; sign?: boolean }): string;
 }
 
 const POST = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST';
 const REDIRECT = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect';
 const SUCCESS = 'urn:oasis:names:tc:SAML:2.0:status:Success';
+const RSA_SHA256 = 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256';
 const EMAIL = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress';
 
 const TEMPLATE =
@@ -135,6 +146,49 @@ export function createTestSamlIdp(opts: { entityId: string; ssoUrl?: string; key
       });
       const out = await idp.createLoginResponse(sp, {} as never, 'post', {}, () => ({ id: values.ID!, context: xml }));
       return out.context;
+    },
+    verifyRedirectSignature(redirectUrl, spMetadataXml) {
+      const raw = new URL(redirectUrl).search.slice(1).split('&');
+      const part = (key: string) => raw.find((p) => p.startsWith(`${key}=`));
+      const signature = part('Signature');
+      const sigAlg = part('SigAlg');
+      if (!signature || !sigAlg) return false;
+      if (decodeURIComponent(sigAlg.slice('SigAlg='.length)) !== RSA_SHA256) return false;
+      const signed = ['SAMLRequest', 'RelayState', 'SigAlg'].map(part).filter(Boolean).join('&');
+      const cert = new DOMParser()
+        .parseFromString(spMetadataXml, 'text/xml')
+        .getElementsByTagNameNS('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate')[0]?.textContent;
+      if (!cert) return false;
+      const key = new X509Certificate(Buffer.from(cert.replace(/\s+/g, ''), 'base64')).publicKey;
+      return verify('sha256', Buffer.from(signed), key, Buffer.from(decodeURIComponent(signature.slice('Signature='.length)), 'base64'));
+    },
+    parseLogoutRequest(redirectUrl) {
+      const url = new URL(redirectUrl);
+      const request = url.searchParams.get('SAMLRequest');
+      if (!request) throw new Error('the URL carries no SAMLRequest');
+      const doc = new DOMParser().parseFromString(inflateRawSync(Buffer.from(request, 'base64')).toString('utf8'), 'text/xml');
+      const root = doc.documentElement!;
+      if (root.localName !== 'LogoutRequest') throw new Error(`expected a LogoutRequest, got ${root.localName}`);
+      const text = (ns: string, name: string) => root.getElementsByTagNameNS(ns, name)[0]?.textContent ?? null;
+      return {
+        id: root.getAttribute('ID') ?? '',
+        nameId: text('urn:oasis:names:tc:SAML:2.0:assertion', 'NameID'),
+        sessionIndex: text('urn:oasis:names:tc:SAML:2.0:protocol', 'SessionIndex'),
+        relayState: url.searchParams.get('RelayState'),
+      };
+    },
+    logoutResponseUrl({ sloUrl, inResponseTo, relayState, statusCode, sign: signIt = true }) {
+      const xml =
+        `<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_${randomUUID()}" Version="2.0" IssueInstant="${new Date().toISOString()}" Destination="${escapeXml(sloUrl)}" InResponseTo="${escapeXml(inResponseTo)}">` +
+        `<saml:Issuer>${escapeXml(opts.entityId)}</saml:Issuer><samlp:Status><samlp:StatusCode Value="${statusCode ?? SUCCESS}"/></samlp:Status></samlp:LogoutResponse>`;
+      const enc = (v: string) => encodeURIComponent(v);
+      let query = `SAMLResponse=${enc(deflateRawSync(Buffer.from(xml)).toString('base64'))}`;
+      if (relayState) query += `&RelayState=${enc(relayState)}`;
+      if (signIt) {
+        query += `&SigAlg=${enc(RSA_SHA256)}`;
+        query += `&Signature=${enc(sign('sha256', Buffer.from(query), keys.privateKeyPem).toString('base64'))}`;
+      }
+      return `${sloUrl}?${query}`;
     },
     parseAuthnRequest(redirectUrl) {
       const url = new URL(redirectUrl);

@@ -50,12 +50,13 @@ async function configError(fn: () => unknown): Promise<SamlConfigError> {
 }
 
 describe('IdP metadata', () => {
-  it("reads samlify's IdP metadata: entity id, the HTTP-Redirect endpoint, the signing certificate", () => {
+  it("reads samlify's IdP metadata: entity id, the HTTP-Redirect endpoints (sign-on and logout), the signing certificate", () => {
     expect(parseIdpMetadata(idp.metadataXml())).toEqual({
       idpEntityId: idp.entityId,
       idpSsoUrl: idp.ssoUrl,
       idpSsoBinding: 'redirect',
       idpCertificates: [normaliseCertificate(idp.certificatePem)],
+      idpSloUrl: `${idp.ssoUrl}/logout`,
     });
   });
 
@@ -163,7 +164,13 @@ describe('connection settings', () => {
       idpEntityId: `  ${idp.entityId} `,
       idpCertificates: [idp.certificateBase64],
     });
-    expect(settings).toEqual({ ...idp.settings(), idpSsoBinding: 'redirect', idpCertificates: [normaliseCertificate(idp.certificatePem)] });
+    expect(settings).toEqual({
+      ...idp.settings(),
+      idpSsoBinding: 'redirect',
+      idpCertificates: [normaliseCertificate(idp.certificatePem)],
+      allowSha1: false,
+      idpSloUrl: null,
+    });
     const noEntity = await configError(() => normaliseIdpSettings({ ...idp.settings(), idpEntityId: ' ' }));
     expect(noEntity).toBeInstanceOf(AppError);
     expect([noEntity.status, noEntity.code]).toEqual([400, 'idp_settings_invalid']);

@@ -22,6 +22,10 @@ export interface SamlIdpSettings {
   allowIdpInitiated: boolean;
   /** Require the IdP to sign the Response as well as the assertion (a Response signature is checked whenever present). */
   wantResponseSigned: boolean;
+  /** Accept RSA-SHA1 signatures and SHA-1 digests (collisions are practical): off unless the clinic's IdP can do no better. */
+  allowSha1?: boolean;
+  /** The IdP's SingleLogoutService (HTTP-Redirect), for SP-initiated logout; absent when the IdP offers none. */
+  idpSloUrl?: string | null;
 }
 
 export type SamlSsoBinding = 'redirect' | 'post';
@@ -31,6 +35,8 @@ export interface ParsedIdpMetadata {
   idpSsoUrl: string;
   idpSsoBinding: SamlSsoBinding;
   idpCertificates: string[];
+  /** The IdP's HTTP-Redirect SingleLogoutService, if it offers one. */
+  idpSloUrl: string | null;
 }
 
 const BINDINGS: Record<SamlSsoBinding, string> = {
@@ -49,6 +55,8 @@ export function normaliseIdpSettings(input: SamlIdpSettings): SamlIdpSettings {
     idpCertificates: normaliseCertificates(input.idpCertificates ?? []),
     allowIdpInitiated: input.allowIdpInitiated === true,
     wantResponseSigned: input.wantResponseSigned === true,
+    allowSha1: input.allowSha1 === true,
+    idpSloUrl: input.idpSloUrl ? webUrl(input.idpSloUrl, 'idp_settings_invalid', 'the IdP single logout URL') : null,
   };
 }
 
@@ -104,21 +112,32 @@ export function parseIdpMetadata(xml: string): ParsedIdpMetadata {
       'the IdP metadata carries no signing certificate (KeyDescriptor X509Certificate)',
     );
   }
-  return { idpEntityId, idpSsoUrl: sso.url, idpSsoBinding: sso.binding, idpCertificates: normaliseCertificates(certificates) };
+  const slo = childElements(descriptor, NS.metadata, 'SingleLogoutService').find((x) => attr(x, 'Binding') === BINDINGS.redirect);
+  const sloLocation = attr(slo ?? null, 'Location');
+  return {
+    idpEntityId,
+    idpSsoUrl: sso.url,
+    idpSsoBinding: sso.binding,
+    idpCertificates: normaliseCertificates(certificates),
+    idpSloUrl: sloLocation ? webUrl(sloLocation, 'idp_settings_invalid', 'the single logout Location') : null,
+  };
 }
 
 /**
- * Our service-provider metadata for the clinic's IdP admin: entity id, the ACS URL (HTTP-POST), and that we
- * want signed assertions. The document id is derived from the entity id so the XML is the same on every call.
+ * Our service-provider metadata for the clinic's IdP admin: entity id, the ACS URL (HTTP-POST), that we want
+ * signed assertions, our signing certificate (`AuthnRequestsSigned`) and our single logout endpoint. The
+ * document id is derived from the entity id so the XML is the same on every call.
  */
 export function spMetadataXml(sp: SamlSp): string {
   const id = `_${createHash('sha256').update(sp.spEntityId).digest('hex').slice(0, 40)}`;
   return generateServiceProviderMetadata({
     issuer: sp.spEntityId,
     callbackUrl: sp.acsUrl,
+    ...(sp.sloUrl ? { logoutCallbackUrl: sp.sloUrl } : {}),
     identifierFormat: null,
     wantAssertionsSigned: true,
     generateUniqueId: () => id,
+    ...(sp.signingKey ? { privateKey: sp.signingKey.privateKeyPem, publicCerts: [sp.signingKey.certificatePem] } : {}),
   });
 }
 

@@ -10,6 +10,7 @@ export type SamlRejectReason =
   | 'assertion_unsigned' // the assertion carries no signature; we always require one
   | 'response_unsigned' // the connection requires the IdP to sign the Response too, and it did not
   | 'wrong_certificate' // signed by a key whose certificate is not pinned on this connection
+  | 'weak_algorithm' // signed or digested with SHA-1, which the connection has not opted in to
   | 'assertion_encrypted' // we publish no encryption key, so an encrypted assertion cannot be ours
   | 'idp_error' // the IdP answered with a non-success status (user cancelled, not assigned to the app…)
   | 'issuer_mismatch'

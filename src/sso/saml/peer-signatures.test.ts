@@ -44,13 +44,21 @@ const files = (kind: 'valid' | 'invalid'): string[] =>
         .sort()
     : [];
 
-async function outcome(kind: 'valid' | 'invalid', file: string, wantResponseSigned: boolean): Promise<SamlRejected | 'accepted'> {
+// The corpus is signed with RSA-SHA1 (as node-saml's test IdP signed in 2020): the connection opts in to SHA-1,
+// so that each file meets the rest of the signature checks; without the opt-in every one is refused first.
+async function outcome(
+  kind: 'valid' | 'invalid',
+  file: string,
+  wantResponseSigned: boolean,
+  allowSha1 = true,
+): Promise<SamlRejected | 'accepted'> {
   const idp: SamlIdpSettings = {
     idpEntityId: 'https://evil-corp.com',
     idpSsoUrl: 'https://evil-corp.com/sso',
     idpCertificates: [readFileSync(`${DIR}cert.pem`, 'utf8')],
     allowIdpInitiated: false,
     wantResponseSigned,
+    allowSha1,
   };
   const response = readFileSync(`${DIR}signatures/${kind}/${file}`).toString('base64');
   try {
@@ -102,6 +110,18 @@ describe.skipIf(!present)("node-saml's SAML signature corpus (peer-suites/saml/n
       reachedAudience++;
     }
     expect(reachedAudience).toBe(8);
+  });
+
+  it('refuses every SHA-1 signed response, valid/ ones included, with weak_algorithm unless the connection opts in', async () => {
+    const signed = [...files('valid').map((f) => ['valid', f] as const), ...files('invalid').map((f) => ['invalid', f] as const)].filter(
+      // One file is not a single XML document at all: refused as malformed before any signature is looked at.
+      ([kind, f]) => !f.includes('multiple-root') && readFileSync(`${DIR}signatures/${kind}/${f}`, 'utf8').includes('xmldsig#rsa-sha1'),
+    );
+    expect(signed.length).toBeGreaterThanOrEqual(18);
+    for (const [kind, file] of signed) {
+      const result = await outcome(kind, file, false, false);
+      expect((result as SamlRejected).reason, `${kind}/${file}`).toBe('weak_algorithm');
+    }
   });
 
   it('tells the valid and invalid twins apart: same file name, different fate', async () => {

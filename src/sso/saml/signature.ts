@@ -19,6 +19,7 @@ export async function verifiedAssertionXml(sp: SamlSp, idp: SamlIdpSettings, sam
   // A Response signature that is present must verify, even where the connection does not demand one: an
   // IdP that signs and a message whose signature broke on the way is not a message to trust.
   const responseSigned = signatureOf(response) !== null;
+  if (!idp.allowSha1) refuseSha1(response);
   const saml = new SAML({
     idpCert: idp.idpCertificates,
     issuer: sp.spEntityId,
@@ -41,6 +42,26 @@ export async function verifiedAssertionXml(sp: SamlSp, idp: SamlIdpSettings, sam
   }
   if (!assertionXml) throw new SamlRejected('malformed', 'the message is not a login response with an assertion');
   return assertionXml;
+}
+
+/**
+ * SHA-1 collisions are practical (SHAttered, 2017), so a signature over a SHA-1 digest, or made with RSA-SHA1,
+ * is refused unless the connection opted in for an IdP that can do no better. Checked on every signature in
+ * the document before any is verified: a weak one anywhere is the IdP's configuration, not an accident.
+ */
+const SHA1 = new Set(['http://www.w3.org/2000/09/xmldsig#rsa-sha1', 'http://www.w3.org/2000/09/xmldsig#sha1']);
+function refuseSha1(response: Element): void {
+  for (const name of ['SignatureMethod', 'DigestMethod']) {
+    const found = response.getElementsByTagNameNS(NS.dsig, name);
+    for (let i = 0; i < found.length; i++) {
+      const algorithm = found.item(i)?.getAttribute('Algorithm') ?? '';
+      if (SHA1.has(algorithm))
+        throw new SamlRejected(
+          'weak_algorithm',
+          `the IdP signs with SHA-1 (${algorithm}); configure it for RSA-SHA256, or allow SHA-1 on this connection`,
+        );
+    }
+  }
 }
 
 function rejection(err: unknown, response: Element, idp: SamlIdpSettings): SamlRejected {

@@ -17,6 +17,17 @@ export interface SamlSp {
   spEntityId: string;
   /** The assertion consumer service URL, exactly as the IdP will post to it (Destination and Recipient). */
   acsUrl: string;
+  /** Where the IdP answers our LogoutRequests (published in the SP metadata). */
+  sloUrl?: string;
+  /** The connection's own SP signing key: AuthnRequests and LogoutRequests are signed with it (RSA-SHA256). */
+  signingKey?: { privateKeyPem: string; certificatePem: string } | null;
+}
+
+/** node-saml's options for signing our requests with the connection's key, when it has one. */
+export function signingOptions(sp: SamlSp): { privateKey?: string; publicCert?: string; signatureAlgorithm?: 'sha256' } {
+  return sp.signingKey
+    ? { privateKey: sp.signingKey.privateKeyPem, publicCert: sp.signingKey.certificatePem, signatureAlgorithm: 'sha256' }
+    : {};
 }
 
 /**
@@ -59,8 +70,10 @@ const MAX_RELAY_STATE_BYTES = 80;
 /**
  * The URL that sends the browser to the IdP with a fresh AuthnRequest (HTTP-Redirect binding), and the request
  * id the response must answer. For an IdP that only takes HTTP-POST, `post` holds the form to submit instead.
- * Requests are not signed (we hold no SP key); they carry no NameID format and no authentication context, so
- * the IdP applies its own policy (MFA included) instead of refusing a context it does not offer.
+ * Requests are signed with the connection's SP key (RSA-SHA256: over the query string for HTTP-Redirect, an
+ * enveloped XML signature for HTTP-POST), so an IdP that checks can tell our requests from forged ones. They
+ * carry no NameID format and no authentication context, so the IdP applies its own policy (MFA included)
+ * instead of refusing a context it does not offer.
  */
 export async function buildAuthnRequestUrl(
   sp: SamlSp,
@@ -80,6 +93,7 @@ export async function buildAuthnRequestUrl(
     identifierFormat: null,
     disableRequestedAuthnContext: true,
     validateInResponseTo: ValidateInResponseTo.never,
+    ...signingOptions(sp),
     // HTTP-POST carries the request base64-encoded but not deflated (saml-bindings §3.5.4).
     skipRequestCompression: settings.idpSsoBinding === 'post',
   });

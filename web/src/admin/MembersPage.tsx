@@ -320,6 +320,7 @@ const PERMISSIONS = [
   'diagnosis.write',
   'audit.read',
   'analytics.clinic.read',
+  'phi_export.approve',
 ] as const;
 export { PERMISSIONS };
 

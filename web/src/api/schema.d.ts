@@ -11453,17 +11453,17 @@ export interface paths {
                                 baseRole: string;
                                 permissions: ({
                                     /** @enum {string} */
-                                    permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read";
+                                    permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve";
                                     /** @enum {string} */
                                     source: "base";
                                     baseRole: string;
                                 } | {
                                     /** @enum {string} */
-                                    permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read";
+                                    permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve";
                                     /** @enum {string} */
                                     source: "added";
                                 })[];
-                                removed: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read")[];
+                                removed: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve")[];
                                 /** @description null for base roles, which cannot be changed */
                                 version: number | null;
                                 members: number;
@@ -11639,9 +11639,9 @@ export interface paths {
                         /** @enum {string} */
                         baseRole: "clinic_admin" | "physician" | "nurse" | "scheduler" | "billing" | "analyst" | "compliance_officer";
                         /** @default [] */
-                        add?: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read")[];
+                        add?: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve")[];
                         /** @default [] */
-                        remove?: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read")[];
+                        remove?: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve")[];
                         key: string;
                     };
                 };
@@ -11661,17 +11661,17 @@ export interface paths {
                             baseRole: string;
                             permissions: ({
                                 /** @enum {string} */
-                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read";
+                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve";
                                 /** @enum {string} */
                                 source: "base";
                                 baseRole: string;
                             } | {
                                 /** @enum {string} */
-                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read";
+                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve";
                                 /** @enum {string} */
                                 source: "added";
                             })[];
-                            removed: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read")[];
+                            removed: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve")[];
                             /** @description null for base roles, which cannot be changed */
                             version: number | null;
                             members: number;
@@ -11868,17 +11868,17 @@ export interface paths {
                             baseRole: string;
                             permissions: ({
                                 /** @enum {string} */
-                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read";
+                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve";
                                 /** @enum {string} */
                                 source: "base";
                                 baseRole: string;
                             } | {
                                 /** @enum {string} */
-                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read";
+                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve";
                                 /** @enum {string} */
                                 source: "added";
                             })[];
-                            removed: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read")[];
+                            removed: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve")[];
                             /** @description null for base roles, which cannot be changed */
                             version: number | null;
                             members: number;
@@ -12053,9 +12053,9 @@ export interface paths {
                         /** @enum {string} */
                         baseRole: "clinic_admin" | "physician" | "nurse" | "scheduler" | "billing" | "analyst" | "compliance_officer";
                         /** @default [] */
-                        add?: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read")[];
+                        add?: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve")[];
                         /** @default [] */
-                        remove?: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read")[];
+                        remove?: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve")[];
                         expectedVersion: number;
                     };
                 };
@@ -12075,17 +12075,17 @@ export interface paths {
                             baseRole: string;
                             permissions: ({
                                 /** @enum {string} */
-                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read";
+                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve";
                                 /** @enum {string} */
                                 source: "base";
                                 baseRole: string;
                             } | {
                                 /** @enum {string} */
-                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read";
+                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve";
                                 /** @enum {string} */
                                 source: "added";
                             })[];
-                            removed: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read")[];
+                            removed: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve")[];
                             /** @description null for base roles, which cannot be changed */
                             version: number | null;
                             members: number;
@@ -13189,7 +13189,7 @@ export interface paths {
                 content: {
                     "application/json": {
                         /** @enum {string} */
-                        permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read";
+                        permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve";
                         reason: string;
                         /**
                          * Format: date-time
@@ -17210,6 +17210,13 @@ export interface paths {
                                     idpMetadataUrl: string | null;
                                     allowIdpInitiated: boolean;
                                     wantResponseSigned: boolean;
+                                    allowSha1: boolean;
+                                    idpSloUrl: string | null;
+                                    spCertificate: {
+                                        sha256: string;
+                                        subject: string;
+                                        notAfter: string;
+                                    } | null;
                                 };
                                 oidc?: {
                                     issuer: string;
@@ -17391,6 +17398,11 @@ export interface paths {
                         allowIdpInitiated?: boolean;
                         /** @default false */
                         wantResponseSigned?: boolean;
+                        /**
+                         * @description accept RSA-SHA1 signatures and SHA-1 digests; only for an IdP that can do no better
+                         * @default false
+                         */
+                        allowSha1?: boolean;
                     } | {
                         /** @enum {string} */
                         protocol: "oidc";
@@ -17458,6 +17470,13 @@ export interface paths {
                                 idpMetadataUrl: string | null;
                                 allowIdpInitiated: boolean;
                                 wantResponseSigned: boolean;
+                                allowSha1: boolean;
+                                idpSloUrl: string | null;
+                                spCertificate: {
+                                    sha256: string;
+                                    subject: string;
+                                    notAfter: string;
+                                } | null;
                             };
                             oidc?: {
                                 issuer: string;
@@ -17666,6 +17685,13 @@ export interface paths {
                                 idpMetadataUrl: string | null;
                                 allowIdpInitiated: boolean;
                                 wantResponseSigned: boolean;
+                                allowSha1: boolean;
+                                idpSloUrl: string | null;
+                                spCertificate: {
+                                    sha256: string;
+                                    subject: string;
+                                    notAfter: string;
+                                } | null;
                             };
                             oidc?: {
                                 issuer: string;
@@ -17991,6 +18017,7 @@ export interface paths {
                         idpCertificate?: string | string[];
                         allowIdpInitiated?: boolean;
                         wantResponseSigned?: boolean;
+                        allowSha1?: boolean;
                         /** Format: uri */
                         issuer?: string;
                         clientId?: string;
@@ -18042,6 +18069,13 @@ export interface paths {
                                 idpMetadataUrl: string | null;
                                 allowIdpInitiated: boolean;
                                 wantResponseSigned: boolean;
+                                allowSha1: boolean;
+                                idpSloUrl: string | null;
+                                spCertificate: {
+                                    sha256: string;
+                                    subject: string;
+                                    notAfter: string;
+                                } | null;
                             };
                             oidc?: {
                                 issuer: string;
@@ -18182,6 +18216,223 @@ export interface paths {
                 };
             };
         };
+        trace?: never;
+    };
+    "/api/v1/clinics/{clinicId}/sso/connections/{connectionId}/sp-signing-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Replace the SAML connection’s SP signing key: requests are signed with the new key at once; give the IdP the new metadata */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    connectionId: string;
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            clinicId: string;
+                            /** @enum {string} */
+                            protocol: "saml" | "oidc";
+                            name: string;
+                            enabled: boolean;
+                            jit: boolean;
+                            roleRules: {
+                                attribute: string;
+                                equals: string;
+                                role: string;
+                            }[];
+                            defaultRole: string | null;
+                            version: number;
+                            createdAt: string;
+                            updatedAt: string;
+                            loginUrl: string;
+                            spEntityId?: string;
+                            acsUrl?: string;
+                            metadataUrl?: string;
+                            redirectUri?: string;
+                            saml?: {
+                                spEntityId: string;
+                                acsUrl: string;
+                                metadataUrl: string;
+                                idpEntityId: string;
+                                idpSsoUrl: string;
+                                idpCertificates: {
+                                    sha256: string;
+                                    subject: string;
+                                    notAfter: string;
+                                }[];
+                                idpMetadataUrl: string | null;
+                                allowIdpInitiated: boolean;
+                                wantResponseSigned: boolean;
+                                allowSha1: boolean;
+                                idpSloUrl: string | null;
+                                spCertificate: {
+                                    sha256: string;
+                                    subject: string;
+                                    notAfter: string;
+                                } | null;
+                            };
+                            oidc?: {
+                                issuer: string;
+                                clientId: string;
+                                scopes: string[];
+                                redirectUri: string;
+                                /** @enum {boolean} */
+                                clientSecretSet: true;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/clinics/{clinicId}/sso/connections/{connectionId}/preview": {
@@ -19079,7 +19330,7 @@ export interface paths {
                             name: string;
                             role: string;
                             roleName: string;
-                            permissions: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read")[];
+                            permissions: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve")[];
                             /** @description the provider record of this clinic that is the caller, if any */
                             providerId: string | null;
                         };
@@ -20624,6 +20875,2027 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/clinics/{clinicId}/analytics/dashboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The clinic’s dashboard for a period: appointments, no-show rate, utilisation, provider productivity */
+        get: {
+            parameters: {
+                query: {
+                    from: string;
+                    to: string;
+                };
+                header?: never;
+                path: {
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            from: string;
+                            to: string;
+                            appointments: {
+                                booked: number;
+                                completed: number;
+                                cancelled: number;
+                                noShow: number;
+                            };
+                            noShowRate: number | null;
+                            utilisation: {
+                                bookedMinutes: number;
+                                availableMinutes: number;
+                                rate: number | null;
+                            };
+                            providers: {
+                                providerId: string;
+                                displayName: string;
+                                completedVisits: number;
+                                notes: number;
+                                notesSignedWithin24h: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clinics/{clinicId}/analytics/no-shows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Drill-down: the appointments behind the no-show rate, with their patients (PHI, audited) */
+        get: {
+            parameters: {
+                query: {
+                    from: string;
+                    to: string;
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                appointmentId: string;
+                                patientId: string;
+                                providerId: string;
+                                appointmentType: string;
+                                startsAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clinics/{clinicId}/analytics/benchmark-consent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether the clinic shares its figures with peer benchmarks: the consent in force and its history */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            inForce: {
+                                id: string;
+                                measures: string[];
+                                grantedBy: string;
+                                grantedAt: string;
+                                withdrawnBy: string | null;
+                                withdrawnAt: string | null;
+                            } | null;
+                            history: {
+                                id: string;
+                                measures: string[];
+                                grantedBy: string;
+                                grantedAt: string;
+                                withdrawnBy: string | null;
+                                withdrawnAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        /** Give (or change) the clinic’s consent to share measures with peer benchmarks */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        measures: ("no_show_rate" | "completed_visits")[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            inForce: {
+                                id: string;
+                                measures: string[];
+                                grantedBy: string;
+                                grantedAt: string;
+                                withdrawnBy: string | null;
+                                withdrawnAt: string | null;
+                            } | null;
+                            history: {
+                                id: string;
+                                measures: string[];
+                                grantedBy: string;
+                                grantedAt: string;
+                                withdrawnBy: string | null;
+                                withdrawnAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Withdraw the clinic’s consent: its figures are left out of every later release */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            inForce: {
+                                id: string;
+                                measures: string[];
+                                grantedBy: string;
+                                grantedAt: string;
+                                withdrawnBy: string | null;
+                                withdrawnAt: string | null;
+                            } | null;
+                            history: {
+                                id: string;
+                                measures: string[];
+                                grantedBy: string;
+                                grantedAt: string;
+                                withdrawnBy: string | null;
+                                withdrawnAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clinics/{clinicId}/analytics/benchmarks/{measure}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The clinic’s own value for a month against its cohort’s differentially private value */
+        get: {
+            parameters: {
+                query: {
+                    period: string;
+                };
+                header?: never;
+                path: {
+                    measure: "no_show_rate" | "completed_visits";
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {string} */
+                            status: "released" | "withheld";
+                            reason?: string;
+                            measure: string;
+                            period: string;
+                            cohort?: {
+                                specialty: string;
+                                tier: string;
+                                contributors: string;
+                            };
+                            own?: number | null;
+                            cohortValue?: number;
+                            epsilon?: number;
+                            releasedAt?: string;
+                            budget: {
+                                period: string;
+                                budget: number;
+                                spent: number;
+                            };
+                            guarantee: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clinics/{clinicId}/export-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Requests for the clinic’s full (PHI) export, newest first, with their decisions */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                id: string;
+                                reason: string;
+                                requestedBy: string;
+                                /** @enum {string} */
+                                requestedAs: "operator" | "clinic";
+                                /** @enum {string} */
+                                status: "pending" | "approved" | "denied" | "downloaded" | "expired";
+                                decidedBy: string | null;
+                                decidedAt: string | null;
+                                decisionNote: string | null;
+                                expiresAt: string | null;
+                                downloadedAt: string | null;
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Ask for the clinic’s full export, with a reason; another admin or compliance officer decides */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        reason: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            reason: string;
+                            requestedBy: string;
+                            /** @enum {string} */
+                            requestedAs: "operator" | "clinic";
+                            /** @enum {string} */
+                            status: "pending" | "approved" | "denied" | "downloaded" | "expired";
+                            decidedBy: string | null;
+                            decidedAt: string | null;
+                            decisionNote: string | null;
+                            expiresAt: string | null;
+                            downloadedAt: string | null;
+                            createdAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clinics/{clinicId}/export-requests/{exportRequestId}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Approve a full export for 24 hours (not one’s own request); the requester may then download it once */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    exportRequestId: string;
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        note?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            reason: string;
+                            requestedBy: string;
+                            /** @enum {string} */
+                            requestedAs: "operator" | "clinic";
+                            /** @enum {string} */
+                            status: "pending" | "approved" | "denied" | "downloaded" | "expired";
+                            decidedBy: string | null;
+                            decidedAt: string | null;
+                            decisionNote: string | null;
+                            expiresAt: string | null;
+                            downloadedAt: string | null;
+                            createdAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clinics/{clinicId}/export-requests/{exportRequestId}/deny": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Deny a full export request */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    exportRequestId: string;
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        note?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            reason: string;
+                            requestedBy: string;
+                            /** @enum {string} */
+                            requestedAs: "operator" | "clinic";
+                            /** @enum {string} */
+                            status: "pending" | "approved" | "denied" | "downloaded" | "expired";
+                            decidedBy: string | null;
+                            decidedAt: string | null;
+                            decisionNote: string | null;
+                            expiresAt: string | null;
+                            downloadedAt: string | null;
+                            createdAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clinics/{clinicId}/export-requests/{exportRequestId}/download-link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Take a one-time download link for an approved export this user requested */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    exportRequestId: string;
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description shown once; valid for one download, for 15 minutes and within the approval */
+                            token: string;
+                            expiresAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clinics/{clinicId}/export-requests/{exportRequestId}/archive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Download the approved full export once, with the link’s token (contains PHI) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    exportRequestId: string;
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        token: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/platform/clinics": {
         parameters: {
             query?: never;
@@ -21747,7 +24019,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Everything the clinic owns as one archive (contains PHI: the reason is kept in the clinic's PHI trail) */
+        /** The clinic's configuration, staff directory and roles as one archive, with counts of its patient data but none of it (the reason is kept in the clinic's trail) */
         get: {
             parameters: {
                 query: {
@@ -21940,6 +24212,587 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/clinics/{clinicId}/export-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Requests for a clinic’s full (PHI) export and the clinic’s decisions */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                id: string;
+                                reason: string;
+                                requestedBy: string;
+                                /** @enum {string} */
+                                requestedAs: "operator" | "clinic";
+                                /** @enum {string} */
+                                status: "pending" | "approved" | "denied" | "downloaded" | "expired";
+                                decidedBy: string | null;
+                                decidedAt: string | null;
+                                decisionNote: string | null;
+                                expiresAt: string | null;
+                                downloadedAt: string | null;
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Ask a clinic for its full export (break-glass, with a reason); its admins or compliance officers decide */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        reason: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            reason: string;
+                            requestedBy: string;
+                            /** @enum {string} */
+                            requestedAs: "operator" | "clinic";
+                            /** @enum {string} */
+                            status: "pending" | "approved" | "denied" | "downloaded" | "expired";
+                            decidedBy: string | null;
+                            decidedAt: string | null;
+                            decisionNote: string | null;
+                            expiresAt: string | null;
+                            downloadedAt: string | null;
+                            createdAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/clinics/{clinicId}/export-requests/{exportRequestId}/download-link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Take a one-time download link for a full export the clinic approved (requester only) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    clinicId: string;
+                    exportRequestId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description shown once; valid for one download, for 15 minutes and within the approval */
+                            token: string;
+                            expiresAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/clinics/{clinicId}/export-requests/{exportRequestId}/archive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Download a full export the clinic approved, once, with the link’s token (contains PHI) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    clinicId: string;
+                    exportRequestId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        token: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -26766,6 +29619,903 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/platform/analytics/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Fleet metrics from the warehouse (de-identified events only): visits, appointment types, active clinics */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            visits: {
+                                year: number;
+                                region: string;
+                                tier: string;
+                                specialty: string | null;
+                                visits: number;
+                            }[];
+                            appointmentTypes: {
+                                appointmentType: string;
+                                modality: string;
+                                booked: number;
+                                medianMinutes: number | null;
+                            }[];
+                            activeClinics: {
+                                tier: string;
+                                clinics: number;
+                            }[];
+                            events: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/analytics/relay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Run one analytics pass now: every region’s outbox through the scrubber into the warehouse */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            published: number;
+                            applied: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/clinics/{clinicId}/incident-mode": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Suspend a clinic, make it read-only, or return it to normal, on every node at once */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        mode: "active" | "read_only" | "suspended";
+                        /** @description shown to the clinic’s members; required unless mode is active */
+                        reason?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            clinicId: string;
+                            status: string;
+                            statusReason: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/fleet/slowest-clinics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The clinics with the slowest answers lately on this node (95th percentile), slowest first */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                clinicId: string;
+                                region: string;
+                                /** @enum {string} */
+                                tier: "small" | "mid" | "enterprise";
+                                /** @enum {string} */
+                                placement: "pooled" | "schema" | "database";
+                                /** @description over the last one to two minutes, on this node */
+                                requests: number;
+                                errors: number;
+                                /** @description 429 and 503 answers: quota, pool share, breaker */
+                                refused: number;
+                                p50Ms: number;
+                                p95Ms: number;
+                                p99Ms: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/clinics/{clinicId}/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A clinic's health on this node: incident mode, recent answers, pool share, store breaker */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            clinicId: string;
+                            status: string;
+                            statusReason: string | null;
+                            /** @enum {string} */
+                            tier: "small" | "mid" | "enterprise";
+                            dataRegion: string;
+                            /** @enum {string} */
+                            placement: "pooled" | "schema" | "database";
+                            /** @description null when this node has not served the clinic lately */
+                            recent: {
+                                clinicId: string;
+                                region: string;
+                                /** @enum {string} */
+                                tier: "small" | "mid" | "enterprise";
+                                /** @enum {string} */
+                                placement: "pooled" | "schema" | "database";
+                                /** @description over the last one to two minutes, on this node */
+                                requests: number;
+                                errors: number;
+                                /** @description 429 and 503 answers: quota, pool share, breaker */
+                                refused: number;
+                                p50Ms: number;
+                                p95Ms: number;
+                                p99Ms: number;
+                            } | null;
+                            /** @description connections of its region pool the clinic holds now, on this node */
+                            regionPoolShareInUse: number;
+                            storeBreakerOpen: boolean;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/public/clinics/{slug}": {
         parameters: {
             query?: never;
@@ -29103,6 +32853,337 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content?: never;
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/sso/saml/{connectionId}/slo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** SAML single logout endpoint (HTTP-Redirect): the IdP’s signed LogoutResponse to a logout we started */
+        get: {
+            parameters: {
+                query: {
+                    SAMLResponse: string;
+                    RelayState?: string;
+                    SigAlg?: string;
+                    Signature?: string;
+                };
+                header?: never;
+                path: {
+                    connectionId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                303: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/sso/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign out of a session and, for a SAML sign-in whose IdP offers it, of the IdP too: the answer names the signed LogoutRequest URL to send the browser to */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            redirect: string | null;
+                        };
+                    };
                 };
                 /** @description Default Response */
                 400: {

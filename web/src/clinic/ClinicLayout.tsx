@@ -30,6 +30,7 @@ const RolesPage = lazy(() => import('../admin/RolesPage'));
 const SsoPage = lazy(() => import('../admin/SsoPage'));
 const ScimPage = lazy(() => import('../admin/ScimPage'));
 const DomainsPage = lazy(() => import('../admin/DomainsPage'));
+const ExportRequestsPage = lazy(() => import('../admin/ExportRequestsPage'));
 const SettingsPage = lazy(() => import('../admin/SettingsPage'));
 const FeaturesPage = lazy(() => import('../admin/FeaturesPage'));
 const AuditPage = lazy(() => import('../admin/AuditPage'));
@@ -103,6 +104,7 @@ const SECTIONS: NavSection[] = [
       { to: 'admin/features', label: 'nav.features', permission: ['feature.read'], element: <FeaturesPage /> },
       { to: 'admin/audit', label: 'nav.audit', permission: ['audit.read'], element: <AuditPage /> },
       { to: 'admin/identity-trail', label: 'nav.identityTrail', permission: ['audit.read'], element: <IdentityTrailPage /> },
+      { to: 'admin/exports', label: 'nav.exports', permission: ['phi_export.approve'], element: <ExportRequestsPage /> },
     ],
   },
 ];

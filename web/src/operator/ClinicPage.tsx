@@ -249,6 +249,21 @@ function ExportModal({ c, onClose }: { c: FleetClinic; onClose: () => void }) {
   const [reason, setReason] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [requested, setRequested] = useState(false);
+  const requestFull = async () => {
+    setError(null);
+    try {
+      await call(
+        api.POST('/api/v1/platform/clinics/{clinicId}/export-requests', {
+          params: { path: { clinicId: c.id } },
+          body: { reason: reason.trim() },
+        }),
+      );
+      setRequested(true);
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    }
+  };
   const download = async () => {
     setBusy(true);
     setError(null);
@@ -264,7 +279,7 @@ function ExportModal({ c, onClose }: { c: FleetClinic; onClose: () => void }) {
       const url = URL.createObjectURL(await res.blob());
       const a = document.createElement('a');
       a.href = url;
-      a.download = `${c.slug}-export.tar.gz`;
+      a.download = `${c.slug}-directory.tar.gz`;
       a.click();
       URL.revokeObjectURL(url);
       onClose();
@@ -292,9 +307,17 @@ function ExportModal({ c, onClose }: { c: FleetClinic; onClose: () => void }) {
             {error}
           </Alert>
         )}
+        {requested && (
+          <Alert color="teal" variant="light" role="status">
+            {t('ops.clinic.requested')}
+          </Alert>
+        )}
         <Group justify="flex-end">
           <Button variant="default" onClick={onClose}>
             {t('action.cancel')}
+          </Button>
+          <Button variant="light" onClick={() => void requestFull()} disabled={requested || reason.trim().length < 10}>
+            {t('ops.clinic.requestFull')}
           </Button>
           <Button onClick={() => void download()} loading={busy} disabled={reason.trim().length < 10}>
             {t('ops.clinic.download')}
