@@ -38,6 +38,8 @@ import { clinicSettingsCatalogueRoutes, platformSettingsCatalogueRoutes } from '
 import { publicClinicRoutes } from '../branding/public-routes.js';
 import { clinicInvitationRoutes, publicInvitationRoutes } from '../identity/invitation-routes.js';
 import { memberRemovalRoutes } from '../access/removal-routes.js';
+import { videoClinicRoutes, videoPublicRoutes } from '../video/routes.js';
+import { signallingRoutes } from '../video/signalling.js';
 
 /**
  * Builds the HTTP app: zod schemas drive validation, response shapes and the OpenAPI 3.1 document; every
@@ -175,6 +177,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
       clinicSettingsCatalogueRoutes(p),
       clinicInvitationRoutes(p),
       memberRemovalRoutes(p),
+      videoClinicRoutes(p.video),
     ]),
     { prefix: CLINIC_PREFIX },
   );
@@ -190,6 +193,8 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   );
   await app.register(publicClinicRoutes(p));
   await app.register(publicInvitationRoutes(p));
+  await app.register(videoPublicRoutes(p.video));
+  await app.register(signallingRoutes({ ...p.video, log: p.log }));
   await app.register(scimRoutes(p));
   await app.register(sso.signIn);
   await app.register(webApp());

@@ -27,6 +27,7 @@ import { RedisBus } from './redis-bus.js';
 import { SecretBox } from './secrets.js';
 import { createMailer, type Mailer } from './mailer.js';
 import { Invitations } from '../identity/invitations.js';
+import { openVideo, type Video } from '../video/index.js';
 
 /** A configuration whose stores are concrete: every URL known (embedded or given) and a secret present. */
 export interface ResolvedConfig extends Config {
@@ -78,6 +79,8 @@ export interface Platform {
   /** Single sign-on: connections and sign-in (one instance: it keeps the OIDC discovery cache), email domains. */
   sso: SsoService;
   ssoDomains: SsoDomains;
+  /** Video visits: join tokens, rooms and waiting rooms shared across nodes, signalling fan-out. */
+  video: Video;
   close(): Promise<void>;
 }
 
@@ -114,7 +117,9 @@ export async function openPlatform(
   const outbound = new Outbound({ allow: config.outboundAllow });
   // The composition root: the one place that knows every service; each takes only what it uses.
   const totp = new TotpFactor(control, secrets);
+  const video = openVideo(config, { bus, stores, clinics });
   return {
+    video,
     totp,
     signIn: new SignIn({ control, users, sessions, limits, config }, totp),
     scimTokens: new ScimTokens(control),
@@ -142,6 +147,7 @@ export async function openPlatform(
     tenantTables: TENANT_TABLES,
     regionSchemas: REGION_SCHEMAS,
     async close() {
+      video.close();
       mailer.close();
       flags.close();
       settings.close();
