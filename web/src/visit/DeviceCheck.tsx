@@ -78,17 +78,17 @@ export function DeviceCheck({ onReady }: { onReady: (stream: MediaStream) => voi
         />
       </AspectRatio>
       <Stack gap={4}>
-        <Text size="sm" id="mic-level">
-          {t('visit.check.level')}
-        </Text>
-        <Progress value={level} aria-labelledby="mic-level" size="lg" transitionDuration={100} />
+        <Text size="sm">{t('visit.check.level')}</Text>
+        <Progress.Root size="lg">
+          <Progress.Section value={level} aria-label={t('visit.check.level')} />
+        </Progress.Root>
       </Stack>
       {problem ? (
         <Alert color="red" variant="light" role="alert">
           {t(problem.key, { reason: problem.reason ?? '' })}
         </Alert>
       ) : stream ? (
-        <Text size="sm" c="teal.8" role="status">
+        <Text size="sm" fw={600} role="status">
           {t('visit.check.ready')}
         </Text>
       ) : (
