@@ -93,7 +93,8 @@ export const signallingRoutes =
     app.get(SIGNAL_PATH, { websocket: true, config: { public: true }, schema: { hide: true } }, (socket) => {
       const connection = randomUUID();
       let me: Held | null = null;
-      let joining = false;
+      let queue: Promise<void> = Promise.resolve();
+      let closing = false;
       const deadline = setTimeout(() => socket.close(4408, 'join_timeout'), JOIN_WITHIN_MS);
       const send = (m: ServerMessage) => {
         if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(m));
@@ -118,18 +119,20 @@ export const signallingRoutes =
         } catch {
           return fail(new AppError(400, 'invalid_message', 'Messages are JSON objects'));
         }
-        if (!me) {
-          if (joining) return;
-          if (msg.type !== 'join' || typeof msg.token !== 'string' || msg.token.length > 4096)
-            return fail(new AppError(400, 'join_first', 'The first message is {type:"join", token}'));
-          joining = true;
-          join(msg.token).then((h) => {
+        if (closing) return;
+        // One message at a time, in order: what arrives while the join is still being checked waits for it.
+        queue = queue
+          .then(async () => {
+            if (me) return handle(me, msg);
+            if (msg.type !== 'join' || typeof msg.token !== 'string' || msg.token.length > 4096)
+              throw new AppError(400, 'join_first', 'The first message is {type:"join", token}');
+            me = await join(msg.token);
             clearTimeout(deadline);
-            me = h;
-          }, fail);
-          return;
-        }
-        handle(me, msg).catch(fail);
+          })
+          .catch((err) => {
+            closing = true;
+            fail(err);
+          });
       });
 
       socket.on('close', () => {
@@ -189,7 +192,10 @@ export const signallingRoutes =
         });
         if (claims.role === 'patient' && !admitted) await d.relay.send(room, 'provider', { type: 'waiting', waiting: waitingOf(state) });
         else await d.relay.send(room, other(claims.role), { type: 'peer', event: 'joined', role: claims.role }, connection);
-        await d.visits.record(room.clinicId, 'video.joined', { appointmentId: room.appointmentId, role: claims.role });
+        // The outbox write does not hold up the participant's next message.
+        d.visits
+          .record(room.clinicId, 'video.joined', { appointmentId: room.appointmentId, role: claims.role })
+          .catch((err) => d.log.warn({ err }, 'video joined event not written'));
         return h;
       }
     });
