@@ -28,6 +28,26 @@ function refusal(env: NodeJS.ProcessEnv): string[] {
   throw new Error(`configuration was accepted: ${JSON.stringify(env)}`);
 }
 
+const NO_ICE = { stunUrls: [], turnUrls: [], turnSecret: undefined, joinKey: undefined };
+
+describe('video settings per region', () => {
+  it('reads STUN and TURN per region, and refuses TURN without its secret or a URL of another scheme', () => {
+    const c = loadConfig({
+      POLYCLINIC_REGION_US_EAST_STUN_URLS: 'stun:turn.us.example:3478',
+      POLYCLINIC_REGION_US_EAST_TURN_URLS: 'turn:turn.us.example:3478?transport=udp,turns:turn.us.example:5349',
+      POLYCLINIC_REGION_US_EAST_TURN_SECRET: 'a shared secret of coturn',
+    });
+    expect(c.regions[0]!.video).toMatchObject({ stunUrls: ['stun:turn.us.example:3478'], turnSecret: 'a shared secret of coturn' });
+    expect(c.regions[1]!.video).toEqual(NO_ICE);
+    expect(() => loadConfig({ POLYCLINIC_REGION_EU_CENTRAL_TURN_URLS: 'turn:turn.eu.example' })).toThrow(
+      /POLYCLINIC_REGION_EU_CENTRAL_TURN_SECRET: required/,
+    );
+    expect(() => loadConfig({ POLYCLINIC_REGION_EU_CENTRAL_STUN_URLS: 'https://stun.eu.example' })).toThrow(
+      /POLYCLINIC_REGION_EU_CENTRAL_STUN_URLS: "https:\/\/stun.eu.example" is not a stun:/,
+    );
+  });
+});
+
 describe('loadConfig defaults', () => {
   it('an empty environment is the embedded default with two regions in two jurisdictions', () => {
     const c = loadConfig({});
@@ -35,8 +55,8 @@ describe('loadConfig defaults', () => {
     expect(c.controlDatabaseUrl).toBeUndefined();
     expect(c.secret).toBeUndefined();
     expect(c.regions).toEqual([
-      { id: 'us-east', jurisdiction: 'US', failoverRegion: null, databaseUrl: undefined },
-      { id: 'eu-central', jurisdiction: 'EU', failoverRegion: null, databaseUrl: undefined },
+      { id: 'us-east', jurisdiction: 'US', failoverRegion: null, databaseUrl: undefined, video: NO_ICE },
+      { id: 'eu-central', jurisdiction: 'EU', failoverRegion: null, databaseUrl: undefined, video: NO_ICE },
     ]);
     expect(c).toMatchObject({ host: '127.0.0.1', port: 3000, instance: 'polyclinic', demo: true, migrateOnStart: true });
     expect(c.operator).toBeUndefined();

@@ -18,6 +18,21 @@ export interface RegionConfig {
   failoverRegion: string | null;
   /** Admin URL of the region's store; undefined means "the embedded server". */
   databaseUrl: string | undefined;
+  /** What video visits of the region's clinics connect media through (video/ice.ts). */
+  video: RegionVideoConfig;
+}
+
+/**
+ * A region's ICE servers for video visits: STUN URLs, and TURN URLs with the shared secret of coturn's REST
+ * scheme (`use-auth-secret`), from which each participant gets time-limited credentials. The secret also keys
+ * nothing else: join tokens have their own per-region key (`joinKey`), derived from the deployment secret
+ * unless given.
+ */
+export interface RegionVideoConfig {
+  stunUrls: string[];
+  turnUrls: string[];
+  turnSecret: string | undefined;
+  joinKey: string | undefined;
 }
 
 export interface Config {
@@ -82,6 +97,8 @@ export interface Config {
   jobs: { concurrency: number; pollMs: number; leaseMs: number; backoffBaseMs: number };
   /** Development: an invitation's link is also shown to the person who sent it (and logged). */
   showInviteLinks: boolean;
+  /** How long a video join token lasts (seconds); TURN credentials last as long as a visit may. */
+  video: { joinTokenSeconds: number; turnCredentialSeconds: number };
   /**
    * The analytics pipeline (docs/privacy.md): the NATS JetStream server scrubbed events travel through
    * (unset: the in-process stream), the warehouse file (`:memory:` keeps it in memory), how often the relays
@@ -232,6 +249,8 @@ const scalarVars = {
   POLYCLINIC_ANALYTICS_INTERVAL_MS: int(0, 86_400_000).default(10_000),
   POLYCLINIC_BENCHMARK_EPSILON: z.coerce.number().gt(0).max(5).default(0.25),
   POLYCLINIC_PRIVACY_BUDGET: z.coerce.number().gt(0).max(20).default(1),
+  POLYCLINIC_VIDEO_JOIN_TOKEN_SECONDS: int(30, 3600).default(300),
+  POLYCLINIC_VIDEO_TURN_CREDENTIAL_SECONDS: int(60, 86_400).default(4 * 3600),
   POLYCLINIC_DNS_SERVERS: z
     .string()
     .regex(/^\s*[0-9a-fA-F.:[\]]+(\s*,\s*[0-9a-fA-F.:[\]]+)*\s*$/, 'comma-separated IP addresses, optionally with :port')
@@ -267,7 +286,36 @@ const list = (v: unknown): string[] =>
     .filter(Boolean);
 
 export function regionUrlVariable(regionId: string): string {
-  return `POLYCLINIC_REGION_${regionId.toUpperCase().replace(/-/g, '_')}_DATABASE_URL`;
+  return regionVariable(regionId, 'DATABASE_URL');
+}
+
+/** `POLYCLINIC_REGION_<ID>_<what>`: a setting of one region. */
+export function regionVariable(regionId: string, what: string): string {
+  return `POLYCLINIC_REGION_${regionId.toUpperCase().replace(/-/g, '_')}_${what}`;
+}
+
+const ICE_URL = /^(stun|stuns|turn|turns):[^\s,]+$/;
+
+/** A region's video settings: `_STUN_URLS`, `_TURN_URLS` (comma-separated), `_TURN_SECRET`, `_VIDEO_JOIN_KEY`. */
+function regionVideo(env: NodeJS.ProcessEnv, id: string, problems: string[]): RegionVideoConfig {
+  const urls = (what: 'STUN_URLS' | 'TURN_URLS', scheme: RegExp): string[] => {
+    const name = regionVariable(id, what);
+    const given = list(env[name]);
+    for (const u of given)
+      if (!ICE_URL.test(u) || !scheme.test(u))
+        problems.push(`${name}: "${u}" is not a ${what === 'STUN_URLS' ? 'stun:' : 'turn: or turns:'} URL`);
+    return given;
+  };
+  const stunUrls = urls('STUN_URLS', /^stuns?:/);
+  const turnUrls = urls('TURN_URLS', /^turns?:/);
+  const secretName = regionVariable(id, 'TURN_SECRET');
+  const turnSecret = env[secretName] || undefined;
+  if (turnUrls.length && !turnSecret) problems.push(`${secretName}: required when ${regionVariable(id, 'TURN_URLS')} is set`);
+  if (turnSecret && turnSecret.length < 16) problems.push(`${secretName}: at least 16 characters`);
+  const keyName = regionVariable(id, 'VIDEO_JOIN_KEY');
+  const joinKey = env[keyName] || undefined;
+  if (joinKey && joinKey.length < 32) problems.push(`${keyName}: at least 32 characters`);
+  return { stunUrls, turnUrls, turnSecret, joinKey };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -300,7 +348,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const urlVar = regionUrlVariable(id);
     const url = env[urlVar] || undefined;
     if (url !== undefined && !pgUrl.safeParse(url).success) problems.push(`${urlVar}: must be a postgres:// URL`);
-    regions.push({ id, jurisdiction, failoverRegion: failover || null, databaseUrl: url });
+    regions.push({ id, jurisdiction, failoverRegion: failover || null, databaseUrl: url, video: regionVideo(env, id, problems) });
   }
   if (regions.length === 0) problems.push('POLYCLINIC_REGIONS: at least one region is required');
   for (const r of regions) {
@@ -366,6 +414,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       backoffBaseMs: v.POLYCLINIC_JOB_BACKOFF_MS as number,
     },
     showInviteLinks: (v.POLYCLINIC_SHOW_INVITE_LINKS as boolean | undefined) ?? embedded,
+    video: {
+      joinTokenSeconds: v.POLYCLINIC_VIDEO_JOIN_TOKEN_SECONDS as number,
+      turnCredentialSeconds: v.POLYCLINIC_VIDEO_TURN_CREDENTIAL_SECONDS as number,
+    },
     host: v.POLYCLINIC_HOST as string,
     port: v.POLYCLINIC_PORT as number,
     logLevel: v.POLYCLINIC_LOG_LEVEL as Config['logLevel'],

@@ -46,6 +46,11 @@ export const EVENT_CATALOGUE = {
   'vitals.recorded': z.object({ vitalsId: id, encounterId: id, measurements: z.array(z.string()) }),
   'prescription.issued': z.object({ prescriptionId: id, encounterId: id, prescriberId: id }),
   'diagnosis.recorded': z.object({ diagnosisId: id, encounterId: id, code: z.string() }),
+  // Video visits: who came and went, never what was said or shown (nothing of a call is recorded).
+  'video.joined': z.object({ appointmentId: id, role: z.enum(['provider', 'patient']) }),
+  'video.admitted': z.object({ appointmentId: id, waitedSeconds: z.number().int().nonnegative() }),
+  'video.left': z.object({ appointmentId: id, role: z.enum(['provider', 'patient']) }),
+  'video.ended': z.object({ appointmentId: id, encounterId: id, durationSeconds: z.number().int().nonnegative() }),
 } as const;
 
 export type EventType = keyof typeof EVENT_CATALOGUE;

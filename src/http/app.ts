@@ -48,6 +48,8 @@ import { fhirClientAdminRoutes } from '../fhir/smart/admin-routes.js';
 import { fleetRoutes, metricsEndpoint } from '../fleet/routes.js';
 import { clinicExportRoutes } from '../export/routes.js';
 import { operatorExportRoutes } from '../export/operator-routes.js';
+import { videoClinicRoutes, videoPublicRoutes } from '../video/routes.js';
+import { signallingRoutes } from '../video/signalling.js';
 
 /**
  * Builds the HTTP app: zod schemas drive validation, response shapes and the OpenAPI 3.1 document; every
@@ -200,6 +202,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
       fhirClientAdminRoutes(p),
       clinicAnalyticsRoutes(p),
       clinicExportRoutes(p),
+      videoClinicRoutes(p.video),
     ]),
     { prefix: CLINIC_PREFIX },
   );
@@ -219,6 +222,8 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   );
   await app.register(publicClinicRoutes(p));
   await app.register(publicInvitationRoutes(p));
+  await app.register(videoPublicRoutes(p.video));
+  await app.register(signallingRoutes({ ...p.video, log: p.log }));
   await app.register(scimRoutes(p));
   await app.register(fhirScope(p, [fhirRoutes(p), exportRoutes(p)]), { prefix: FHIR_PREFIX });
   await app.register(smartTokenRoutes(p));

@@ -2,8 +2,12 @@
  * Invalidation bus: tells every API node that a cached thing changed (a clinic's placement or status, a
  * user's sessions). The embedded default delivers in-process; a Redis pub/sub implementation of the same
  * interface carries it between nodes.
+ *
+ * Video visits (`video/signalling.ts`) ride the same channel under the `video` topic: a signalling message for a
+ * participant connected to another node is published with the message as its key. Delivery is at-most-once
+ * there too, which WebRTC's own retries and the client's reconnect absorb.
  */
-export type InvalidationTopic = 'clinic' | 'user-sessions' | 'settings' | 'flags' | 'clinic-cache';
+export type InvalidationTopic = 'clinic' | 'user-sessions' | 'settings' | 'flags' | 'clinic-cache' | 'video';
 
 export interface InvalidationBus {
   publish(topic: InvalidationTopic, key: string): Promise<void>;

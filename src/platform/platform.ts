@@ -40,6 +40,7 @@ import { PeerBenchmarks } from '../analytics/benchmarks.js';
 import { ClinicAdmission } from '../fleet/admission.js';
 import { FleetMetrics } from '../fleet/metrics.js';
 import { FleetTracing } from '../fleet/tracing.js';
+import { openVideo, type Video } from '../video/index.js';
 
 /** A configuration whose stores are concrete: every URL known (embedded or given) and a secret present. */
 export interface ResolvedConfig extends Config {
@@ -114,6 +115,8 @@ export interface Platform {
   analytics: AnalyticsPipeline;
   /** Opt-in peer benchmarks: consent records, the privacy budget ledger, differentially private releases. */
   benchmarks: PeerBenchmarks;
+  /** Video visits: join tokens, rooms and waiting rooms shared across nodes, signalling fan-out. */
+  video: Video;
   close(): Promise<void>;
 }
 
@@ -194,6 +197,7 @@ export async function openPlatform(
   const tracing = config.fleet.otlpTracesUrl
     ? new FleetTracing(config.fleet.otlpTracesUrl, { instance: config.instance }, (req) => admission.clinicOf(req))
     : undefined;
+  const video = openVideo(config, { bus, stores, clinics });
   return {
     jobs,
     worker,
@@ -207,6 +211,7 @@ export async function openPlatform(
       releaseEpsilon: config.analytics.releaseEpsilon,
       monthlyBudget: config.analytics.monthlyBudget,
     }),
+    video,
     totp,
     signIn: new SignIn({ control, users, sessions, limits, config }, totp),
     scimTokens: new ScimTokens(control),
@@ -243,6 +248,7 @@ export async function openPlatform(
       await worker.stop();
       await analytics.close();
       await tracing?.close().catch(() => {});
+      video.close();
       mailer.close();
       flags.close();
       settings.close();

@@ -13,6 +13,7 @@ const ClinicPicker = lazy(() => import('../clinic/ClinicPicker'));
 const AccountPage = lazy(() => import('../account/AccountPage'));
 const InvitationPage = lazy(() => import('../auth/InvitationPage'));
 const OperatorLayout = lazy(() => import('../operator/OperatorLayout'));
+const VisitPage = lazy(() => import('../visit/VisitPage'));
 
 export function AppRoutes() {
   return (
@@ -39,6 +40,8 @@ export function AppRoutes() {
             </SignedIn>
           }
         />
+        {/* A patient arrives by visit link without an account; the page itself sends staff to sign in. */}
+        <Route path="/c/:slug/visit/:appointmentId" element={<VisitPage />} />
         <Route
           path="/c/:slug/*"
           element={

@@ -37,6 +37,19 @@ export function AppointmentDrawer({
     onSuccess: refresh,
     onError: setError,
   });
+  // The link for the patient (to send them): copied, since email delivery of it belongs to the reminders.
+  const visitLink = useMutation({
+    mutationFn: async (id: string) => {
+      const link = await call(
+        api.POST('/api/v1/clinics/{clinicId}/appointments/{appointmentId}/video/visit-link', {
+          params: { path: { clinicId, appointmentId: id } },
+        }),
+      );
+      await navigator.clipboard?.writeText(link.url).catch(() => {});
+      return link;
+    },
+    onError: setError,
+  });
   const start = useMutation({
     mutationFn: (appt: Appointment) => startEncounter(clinicId, appt),
     onSuccess: (encounterId) => {
@@ -92,6 +105,16 @@ export function AppointmentDrawer({
             {can('encounter.write') && ['booked', 'checked_in', 'in_progress'].includes(a.status) && (
               <Button onClick={() => start.mutate(a)} loading={start.isPending}>
                 {a.status === 'in_progress' ? t('appointment.openEncounter') : t('appointment.startEncounter')}
+              </Button>
+            )}
+            {a.modality === 'video' && ['booked', 'checked_in', 'in_progress'].includes(a.status) && (
+              <Button component={Link} to={path(`visit/${a.id}`)} variant="light">
+                {t('appointment.joinVideo')}
+              </Button>
+            )}
+            {can('schedule.write') && a.modality === 'video' && ['booked', 'checked_in', 'in_progress'].includes(a.status) && (
+              <Button onClick={() => visitLink.mutate(a.id)} loading={visitLink.isPending} variant="subtle">
+                {visitLink.isSuccess && visitLink.variables === a.id ? t('appointment.visitLinkCopied') : t('appointment.copyVisitLink')}
               </Button>
             )}
             {can('patient.read') && (

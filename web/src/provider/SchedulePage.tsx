@@ -12,6 +12,7 @@ import { useI18n } from '../i18n/i18n';
 import { PageHeader } from '../ui/page';
 import { EmptyState, ErrorState, LoadingState } from '../ui/states';
 import { scheduleLabels, statusLabel } from './labels';
+import { WaitingRoomCard } from '../visit/WaitingRoomCard';
 
 type View = 'day' | 'week';
 
@@ -88,6 +89,7 @@ export default function SchedulePage() {
           )
         }
       />
+      <WaitingRoomCard />
       <Paper p="md" mb="md">
         <Group justify="space-between" wrap="wrap" gap="sm">
           <Group gap="sm" wrap="wrap">
