@@ -31,6 +31,7 @@ const KINDS = {
   ssoConnection: 'ssc',
   grant: 'grt',
   invitation: 'inv',
+  patientAccount: 'pac',
 } as const;
 export type IdKind = keyof typeof KINDS;
 

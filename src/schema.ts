@@ -15,6 +15,7 @@ import { PATIENTS_COLUMNS, PATIENTS_MIGRATIONS, PATIENTS_TABLES } from './patien
 import { EVENTS_COLUMNS, EVENTS_MIGRATIONS, EVENTS_TABLES } from './events/migration.js';
 import { SCHEDULING_COLUMNS, SCHEDULING_MIGRATIONS, SCHEDULING_TABLES } from './scheduling/migration.js';
 import { CLINICAL_COLUMNS, CLINICAL_MIGRATIONS, CLINICAL_TABLES } from './clinical/migration.js';
+import { PORTAL_COLUMNS, PORTAL_MIGRATIONS, PORTAL_TABLES } from './portal/migration.js';
 import { AUDIT_REGION_MIGRATIONS, AUDIT_SCHEMA } from './audit/region-migration.js';
 
 /**
@@ -56,11 +57,18 @@ export const CONTROL_COLUMNS = mergeTables(
 );
 
 export const TENANT_MIGRATIONS: TenantMigration[] = composeVersions(
-  [ANCHOR_MIGRATIONS, PATIENTS_MIGRATIONS, EVENTS_MIGRATIONS, SCHEDULING_MIGRATIONS, CLINICAL_MIGRATIONS],
+  [ANCHOR_MIGRATIONS, PATIENTS_MIGRATIONS, EVENTS_MIGRATIONS, SCHEDULING_MIGRATIONS, CLINICAL_MIGRATIONS, PORTAL_MIGRATIONS],
   joinTenantParts,
 );
 
-export const TENANT_COLUMNS = mergeTables(ANCHOR_COLUMNS, PATIENTS_COLUMNS, EVENTS_COLUMNS, SCHEDULING_COLUMNS, CLINICAL_COLUMNS);
+export const TENANT_COLUMNS = mergeTables(
+  ANCHOR_COLUMNS,
+  PATIENTS_COLUMNS,
+  EVENTS_COLUMNS,
+  SCHEDULING_COLUMNS,
+  CLINICAL_COLUMNS,
+  PORTAL_COLUMNS,
+);
 
 /** Every tenant table, parents before children: the order a move copies rows in and removal reverses. */
 export const TENANT_TABLES: TenantTable[] = [
@@ -69,6 +77,7 @@ export const TENANT_TABLES: TenantTable[] = [
   ...EVENTS_TABLES,
   ...SCHEDULING_TABLES,
   ...CLINICAL_TABLES,
+  ...PORTAL_TABLES,
 ];
 
 /** Schemas of their own in every region database, beside the tenant stores: the PHI access trail (append-only). */

@@ -27,6 +27,7 @@ import { RedisBus } from './redis-bus.js';
 import { SecretBox } from './secrets.js';
 import { createMailer, type Mailer } from './mailer.js';
 import { Invitations } from '../identity/invitations.js';
+import { PatientAccounts } from '../portal/accounts.js';
 
 /** A configuration whose stores are concrete: every URL known (embedded or given) and a secret present. */
 export interface ResolvedConfig extends Config {
@@ -60,6 +61,8 @@ export interface Platform {
   mailer: Mailer;
   /** Invitations to join a clinic (first admins, staff). */
   invitations: Invitations;
+  /** Patient portal accounts: invitations, one-time sign-in links, registrations and patient sessions. */
+  patientAccounts: PatientAccounts;
   /** The control-plane migrations this build knows, every domain's (`src/schema.ts`). */
   controlMigrations: ControlMigration[];
   /** The tenant migrations this build knows; tests may extend the list. */
@@ -137,6 +140,7 @@ export async function openPlatform(
     secrets,
     mailer,
     invitations: new Invitations({ control, users, clinics, sessions, settings, mailer, config, log }),
+    patientAccounts: new PatientAccounts({ stores, clinics, settings, mailer, limits, config, log }),
     controlMigrations: CONTROL_MIGRATIONS,
     tenantMigrations: opts.tenantMigrations ?? TENANT_MIGRATIONS,
     tenantTables: TENANT_TABLES,

@@ -127,7 +127,7 @@ describe('the settings catalogue', () => {
       feature: { name: string; enabled: boolean } | null;
       schema: { properties: Record<string, unknown> };
     }[];
-    expect(before.map((n) => n.name)).toEqual(['scheduling', 'intake', 'security', 'visits', 'branding', 'locale']);
+    expect(before.map((n) => n.name)).toEqual(['scheduling', 'intake', 'security', 'visits', 'branding', 'locale', 'portal']);
     expect(before.find((n) => n.name === 'visits')).toMatchObject({ available: false, feature: { name: 'video-visits', enabled: false } });
     expect(before.find((n) => n.name === 'scheduling')).toMatchObject({ available: true, feature: null });
     expect(Object.keys(before.find((n) => n.name === 'branding')!.schema.properties)).toEqual([
