@@ -36,7 +36,9 @@ export async function brandedMail(
   const header = logo
     ? `<img src="cid:logo" alt="${esc(look.displayName)}" height="40" style="display:block;height:40px;width:auto;border:0">`
     : `<span style="font-size:20px;font-weight:700;color:${look.onPrimaryColor}">${esc(look.displayName)}</span>`;
-  const notes = t.notes.map((n, i) => `<p style="margin:0 0 ${i === t.notes.length - 1 ? 0 : 8}px;font-size:13px;color:#5c636a">${esc(n)}</p>`);
+  const notes = t.notes.map(
+    (n, i) => `<p style="margin:0 0 ${i === t.notes.length - 1 ? 0 : 8}px;font-size:13px;color:#5c636a">${esc(n)}</p>`,
+  );
   const html = `<!doctype html><html lang="${lang}"><body style="margin:0;background:#f6f8f9;font-family:Segoe UI,Helvetica,Arial,sans-serif;color:#212529">
 <table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="background:#f6f8f9;padding:24px 0"><tr><td align="center">
 <table role="presentation" width="560" cellpadding="0" cellspacing="0" style="background:#ffffff;border-radius:10px;overflow:hidden;border:1px solid #e9ecef">
@@ -65,4 +67,8 @@ ${notes.join('\n')}
 
 /** A date as the email's reader writes it. */
 export const mailDate = (lang: MailLanguage, at: Date, withTime = false, timeZone = 'UTC'): string =>
-  new Intl.DateTimeFormat(lang === 'de' ? 'de-DE' : 'en-GB', { dateStyle: 'long', ...(withTime ? { timeStyle: 'short' } : {}), timeZone }).format(at);
+  new Intl.DateTimeFormat(lang === 'de' ? 'de-DE' : 'en-GB', {
+    dateStyle: 'long',
+    ...(withTime ? { timeStyle: 'short' } : {}),
+    timeZone,
+  }).format(at);

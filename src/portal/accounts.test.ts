@@ -55,7 +55,11 @@ describe('invitation and one-time links', () => {
   it('an expired link is refused, and a link of one clinic does not open in another', async () => {
     const { link } = await invitePatient(t, c, unique('late'));
     await t.p.stores.transaction(c.clinic.id, 'write', (s) =>
-      s.db.updateTable('patient_links').set({ expires_at: new Date(Date.now() - 1000) }).where('purpose', '=', 'invitation').execute(),
+      s.db
+        .updateTable('patient_links')
+        .set({ expires_at: new Date(Date.now() - 1000) })
+        .where('purpose', '=', 'invitation')
+        .execute(),
     );
     expect((await openLink(t, link)).statusCode).toBe(404);
     const other = await t.clinic({ placement: 'schema' });

@@ -167,7 +167,8 @@ export class PatientAccounts {
         return this.openSession(scope, accountId, 'link');
       });
     } catch (err) {
-      if (pgErrorCode(err) === '23505') throw conflict('already_registered', 'This address already has an account here: ask for a sign-in link');
+      if (pgErrorCode(err) === '23505')
+        throw conflict('already_registered', 'This address already has an account here: ask for a sign-in link');
       throw err;
     }
   }
@@ -217,7 +218,9 @@ export class PatientAccounts {
         .where('s.expires_at', '>', new Date())
         .executeTakeFirst(),
     );
-    return row && { accountId: row.id, clinicId: clinic.id, patientId: row.patient_id, email: row.email, tokenHash, authMethod: row.auth_method };
+    return (
+      row && { accountId: row.id, clinicId: clinic.id, patientId: row.patient_id, email: row.email, tokenHash, authMethod: row.auth_method }
+    );
   }
 
   async signOut(me: PatientPrincipal): Promise<void> {
@@ -251,8 +254,7 @@ export class PatientAccounts {
 
   private async changeEmail(scope: TenantScope, accountId: string, email: string): Promise<void> {
     const other = await this.accountByEmail(scope, email);
-    if (other && other.id !== accountId)
-      throw conflict('email_in_use', 'Another patient of this clinic has an account with this address');
+    if (other && other.id !== accountId) throw conflict('email_in_use', 'Another patient of this clinic has an account with this address');
     await scope.db.updateTable('patient_accounts').set({ email }).where('id', '=', accountId).execute();
   }
 
@@ -305,7 +307,8 @@ export class PatientAccounts {
     const link = `${this.p.config.webAppUrl}/c/${clinic.slug}/portal/link/${encodeURIComponent(token)}`;
     const expiresAt = new Date(Date.now() + LINK_MINUTES[purpose] * 60_000);
     await this.p.mailer.send(await portalLinkEmail(this.p.settings, clinic, { purpose, to, link, expiresAt }));
-    if (this.p.config.showInviteLinks) this.p.log.info({ clinicId: clinic.id, purpose, link }, 'patient portal link (shown in development only)');
+    if (this.p.config.showInviteLinks)
+      this.p.log.info({ clinicId: clinic.id, purpose, link }, 'patient portal link (shown in development only)');
     return link;
   }
 }

@@ -111,7 +111,9 @@ export const portalRoutes =
             appointmentTypes: z.array(
               z.object({ key: z.string(), name: z.string(), durationMinutes: z.number().int(), modality: z.enum(['video', 'in_person']) }),
             ),
-            providers: z.array(z.object({ id: z.string(), displayName: z.string(), specialty: z.string().nullable(), timeZone: z.string() })),
+            providers: z.array(
+              z.object({ id: z.string(), displayName: z.string(), specialty: z.string().nullable(), timeZone: z.string() }),
+            ),
             cancellationNoticeHours: z.number().int(),
           }),
           ...problemResponses,
@@ -129,7 +131,12 @@ export const portalRoutes =
             .execute(),
         );
         return {
-          appointmentTypes: onlineTypes(s).map((t) => ({ key: t.key, name: t.name, durationMinutes: t.durationMinutes, modality: t.modality })),
+          appointmentTypes: onlineTypes(s).map((t) => ({
+            key: t.key,
+            name: t.name,
+            durationMinutes: t.durationMinutes,
+            modality: t.modality,
+          })),
           providers: providers.map((r) => ({ id: r.id, displayName: r.display_name, specialty: r.specialty, timeZone: r.time_zone })),
           cancellationNoticeHours: s.portal.cancellationNoticeHours,
         };

@@ -34,7 +34,12 @@ export const portalStaffRoutes =
     app.get('/patients/:patientId/portal-account', {
       config: {
         permission: 'patient.read',
-        phi: auditAs(({ params }) => ({ action: 'read', resourceType: 'PatientAccount', resourceId: null, patientId: params.patientId ?? null })),
+        phi: auditAs(({ params }) => ({
+          action: 'read',
+          resourceType: 'PatientAccount',
+          resourceId: null,
+          patientId: params.patientId ?? null,
+        })),
       },
       schema: {
         tags: ['patients'],
@@ -60,7 +65,12 @@ export const portalStaffRoutes =
     app.post('/patients/:patientId/portal-invitation', {
       config: {
         permission: 'patient.write',
-        phi: auditAs(({ params }) => ({ action: 'create', resourceType: 'PatientAccount', resourceId: null, patientId: params.patientId ?? null })),
+        phi: auditAs(({ params }) => ({
+          action: 'create',
+          resourceType: 'PatientAccount',
+          resourceId: null,
+          patientId: params.patientId ?? null,
+        })),
       },
       schema: {
         tags: ['patients'],
@@ -84,14 +94,21 @@ export const portalStaffRoutes =
           () => p.patientAccounts.invite(clinic, req.params.patientId, req.body.email),
           (r) => ({ resourceId: r.accountId }),
         );
-        return reply.code(201).send({ accountId: sent.accountId, email: sent.email, ...(p.config.showInviteLinks ? { link: sent.link } : {}) });
+        return reply
+          .code(201)
+          .send({ accountId: sent.accountId, email: sent.email, ...(p.config.showInviteLinks ? { link: sent.link } : {}) });
       },
     });
 
     app.post('/encounters/:encounterId/summary-release', {
       config: {
         permission: 'encounter.write',
-        phi: auditAs(({ params }) => ({ action: 'update', resourceType: 'Encounter', resourceId: params.encounterId ?? null, patientId: null })),
+        phi: auditAs(({ params }) => ({
+          action: 'update',
+          resourceType: 'Encounter',
+          resourceId: params.encounterId ?? null,
+          patientId: null,
+        })),
       },
       schema: {
         tags: ['clinical'],

@@ -118,7 +118,10 @@ describe('intake and the released summary', () => {
     });
     expect(encounter.statusCode, encounter.body).toBe(201);
     const e = encounter.json().id as string;
-    expect((await c.as(c.physician)('POST', `encounters/${e}/diagnoses`, { code: 'J20.9', description: 'Acute bronchitis', rank: 'primary' })).statusCode).toBe(201);
+    expect(
+      (await c.as(c.physician)('POST', `encounters/${e}/diagnoses`, { code: 'J20.9', description: 'Acute bronchitis', rank: 'primary' }))
+        .statusCode,
+    ).toBe(201);
     const rx = await c.as(c.physician)('POST', `encounters/${e}/prescriptions`, {
       drug: 'Amoxicillin',
       dose: { amount: 500, unit: 'mg' },
@@ -130,7 +133,10 @@ describe('intake and the released summary', () => {
     expect(rx.statusCode, rx.body).toBe(201);
 
     expect((await ada.call('GET', `visits/${visit.id}/summary`)).json().code).toBe('summary_not_found');
-    const release = await c.as(c.physician)('POST', `encounters/${e}/summary-release`, { parts: ['diagnoses'], message: 'Rest and drink water.' });
+    const release = await c.as(c.physician)('POST', `encounters/${e}/summary-release`, {
+      parts: ['diagnoses'],
+      message: 'Rest and drink water.',
+    });
     expect(release.statusCode, release.body).toBe(200);
     // A scheduler may not release: it is the clinician's (encounter.write).
     expect((await c.as(c.scheduler)('POST', `encounters/${e}/summary-release`, { parts: [] })).statusCode).toBe(403);

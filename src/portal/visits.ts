@@ -85,7 +85,11 @@ export async function listVisits(
       eb.exists(eb.selectFrom('intake_responses as i').select('i.id').whereRef('i.appointment_id', '=', 'a.id')).as('intake_submitted'),
       eb
         .exists(
-          eb.selectFrom('encounters as e').select('e.id').whereRef('e.appointment_id', '=', 'a.id').where('e.summary_released_at', 'is not', null),
+          eb
+            .selectFrom('encounters as e')
+            .select('e.id')
+            .whereRef('e.appointment_id', '=', 'a.id')
+            .where('e.summary_released_at', 'is not', null),
         )
         .as('summary_released'),
     ])

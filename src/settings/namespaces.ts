@@ -124,7 +124,12 @@ export type VisitSettings = z.infer<typeof VisitSettings>;
  */
 export const PortalSettings = z.strictObject({
   selfRegistration: z.boolean().default(false),
-  cancellationNoticeHours: z.number().int().min(0, 'must be at least 0 hours').max(14 * 24, 'must be at most 336 hours').default(24),
+  cancellationNoticeHours: z
+    .number()
+    .int()
+    .min(0, 'must be at least 0 hours')
+    .max(14 * 24, 'must be at most 336 hours')
+    .default(24),
 });
 export type PortalSettings = z.infer<typeof PortalSettings>;
 

@@ -18,7 +18,11 @@ export interface PortalPatient {
 /** Consultations (30 min, 5 min buffer after) bookable online; the portal's settings as given. */
 export async function openPortal(c: SchedulingClinic, portal: { selfRegistration?: boolean; cancellationNoticeHours?: number } = {}) {
   const types = defaults().scheduling.appointmentTypes.map((t) => ({ ...t, bookableOnline: t.key === 'consultation' }));
-  const s = await c.as(c.admin)('PUT', 'settings/scheduling', { values: { appointmentTypes: types }, expectedVersion: 0, reason: 'online booking' });
+  const s = await c.as(c.admin)('PUT', 'settings/scheduling', {
+    values: { appointmentTypes: types },
+    expectedVersion: 0,
+    reason: 'online booking',
+  });
   expect(s.statusCode, s.body).toBe(200);
   if (Object.keys(portal).length) {
     const r = await c.as(c.admin)('PUT', 'settings/portal', { values: portal, expectedVersion: 0, reason: 'portal' });
@@ -26,7 +30,12 @@ export async function openPortal(c: SchedulingClinic, portal: { selfRegistration
   }
 }
 
-export async function invitePatient(t: TestPlatform, c: SchedulingClinic, email: string, patientId?: string): Promise<{ link: string; patientId: string }> {
+export async function invitePatient(
+  t: TestPlatform,
+  c: SchedulingClinic,
+  email: string,
+  patientId?: string,
+): Promise<{ link: string; patientId: string }> {
   const id = patientId ?? (await c.newPatient());
   const res = await c.as(c.nurse)('POST', `patients/${id}/portal-invitation`, { email });
   expect(res.statusCode, res.body).toBe(201);
