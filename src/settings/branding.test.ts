@@ -174,7 +174,7 @@ describe('the settings catalogue', () => {
       values: { sessionLifetimeMinutes: 1 },
     });
     expect(operator.json().errors[0].path).toBe('security.sessionLifetimeMinutes');
-    expect((await as(t.operatorToken, 'GET', '/api/v1/platform/settings')).json().namespaces).toHaveLength(6);
+    expect((await as(t.operatorToken, 'GET', '/api/v1/platform/settings')).json().namespaces).toHaveLength(7);
     expect(
       (await as(t.operatorToken, 'POST', '/api/v1/platform/regions/mars-1/settings/security/validate', { values: {} })).statusCode,
     ).toBe(404);
