@@ -107,6 +107,19 @@ export class PatientAccounts {
     return { accountId, email: address, link };
   }
 
+  /**
+   * Opens an account for a patient record directly, with a password: for the demo fleet and operators' tooling,
+   * where nobody is there to open an emailed link. Clinics invite (`invite`) instead.
+   */
+  async openAccount(clinicId: string, patientId: string, email: string, password: string): Promise<string> {
+    const passwordHash = await hashPassword(password);
+    return this.p.stores.transaction(clinicId, 'write', async (scope) => {
+      const account = await this.createAccount(scope, patientId, email);
+      await scope.db.updateTable('patient_accounts').set({ password_hash: passwordHash }).where('id', '=', account.id).execute();
+      return account.id;
+    });
+  }
+
   /** A sign-in link for the address, if it has an account here. The answer never says whether it has. */
   async requestSignInLink(clinic: Clinic, email: string): Promise<void> {
     if (!(await this.linkRequests.take(`${clinic.id}:${normal(email)}`)).allowed) return;

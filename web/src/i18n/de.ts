@@ -864,4 +864,9 @@ export const de: Messages = {
   'settings.ns.portal.lead': 'Wer sich registrieren darf und wie kurzfristig Patienten Termine online ändern dürfen.',
   'setting.portal.selfRegistration': 'Patienten dürfen sich selbst registrieren',
   'setting.portal.cancellationNoticeHours': 'Änderungen online bis (Stunden vor dem Termin)',
+  'portal.book.previousMonth': 'Vorheriger Monat',
+  'portal.book.nextMonth': 'Nächster Monat',
+  'portal.book.chooseMonth': 'Monat wählen',
+  'portal.book.previousYear': 'Vorheriges Jahr',
+  'portal.book.nextYear': 'Nächstes Jahr',
 };

@@ -893,6 +893,11 @@ export const en = {
   'settings.ns.portal.lead': 'Who may register, and how late patients may change visits online.',
   'setting.portal.selfRegistration': 'Patients may register themselves',
   'setting.portal.cancellationNoticeHours': 'Online changes until (hours before the visit)',
+  'portal.book.previousMonth': 'Previous month',
+  'portal.book.nextMonth': 'Next month',
+  'portal.book.chooseMonth': 'Choose a month',
+  'portal.book.previousYear': 'Previous year',
+  'portal.book.nextYear': 'Next year',
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -112,7 +112,18 @@ export default function BookPage() {
                   {t('portal.book.day')}
                 </Text>
                 <Paper withBorder p="sm" w="fit-content" aria-labelledby="portal-day">
-                  <DatePicker value={date} onChange={(v) => (setDate(v), setSlot(null))} minDate={today()} />
+                  <DatePicker
+                    value={date}
+                    onChange={(v) => (setDate(v), setSlot(null))}
+                    minDate={today()}
+                    ariaLabels={{
+                      previousMonth: t('portal.book.previousMonth'),
+                      nextMonth: t('portal.book.nextMonth'),
+                      monthLevelControl: t('portal.book.chooseMonth'),
+                      previousYear: t('portal.book.previousYear'),
+                      nextYear: t('portal.book.nextYear'),
+                    }}
+                  />
                 </Paper>
               </Stack>
             </Stack>

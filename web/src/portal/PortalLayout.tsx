@@ -1,3 +1,4 @@
+import '@mantine/dates/styles.css';
 import { AppShell, Button, Container, Group, Text } from '@mantine/core';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { lazy, Suspense } from 'react';
