@@ -869,4 +869,15 @@ export const de: Messages = {
   'portal.book.chooseMonth': 'Monat wählen',
   'portal.book.previousYear': 'Vorheriges Jahr',
   'portal.book.nextYear': 'Nächstes Jahr',
+  'portal.staff.invite': 'Zum Patientenportal einladen',
+  'portal.staff.inviteBody':
+    'Der Patient erhält per E-Mail einen einmaligen Link, um Termine zu sehen und zu buchen, Fragebögen auszufüllen und freigegebene Zusammenfassungen zu lesen.',
+  'portal.staff.send': 'Einladung senden',
+  'portal.staff.invited': 'Einladung an {email} gesendet',
+  'portal.staff.release': 'Zusammenfassung freigeben',
+  'portal.staff.releaseBody': 'Der Patient sieht die gewählten Teile und Ihre Nachricht im Patientenportal. Notizen werden nie geteilt.',
+  'portal.staff.parts': 'Teilen',
+  'portal.staff.message': 'Nachricht an den Patienten',
+  'portal.staff.releaseConfirm': 'Für den Patienten freigeben',
+  'portal.staff.released': 'Zusammenfassung für den Patienten freigegeben',
 };

@@ -898,6 +898,17 @@ export const en = {
   'portal.book.chooseMonth': 'Choose a month',
   'portal.book.previousYear': 'Previous year',
   'portal.book.nextYear': 'Next year',
+  'portal.staff.invite': 'Invite to patient portal',
+  'portal.staff.inviteBody':
+    'The patient gets a one-time link by email to see and book visits, fill in questionnaires and read released summaries.',
+  'portal.staff.send': 'Send invitation',
+  'portal.staff.invited': 'Invitation sent to {email}',
+  'portal.staff.release': 'Release summary',
+  'portal.staff.releaseBody': 'The patient sees the parts you choose and your message in the patient portal. Notes are never shared.',
+  'portal.staff.parts': 'Share',
+  'portal.staff.message': 'Message to the patient',
+  'portal.staff.releaseConfirm': 'Release to the patient',
+  'portal.staff.released': 'Summary released to the patient',
 } as const;
 
 export type MessageKey = keyof typeof en;
