@@ -116,6 +116,8 @@ export default function BookPage() {
                     value={date}
                     onChange={(v) => (setDate(v), setSlot(null))}
                     minDate={today()}
+                    // Mantine's red weekend digits fail WCAG contrast; a weekend is just a day here.
+                    weekendDays={[]}
                     ariaLabels={{
                       previousMonth: t('portal.book.previousMonth'),
                       nextMonth: t('portal.book.nextMonth'),
