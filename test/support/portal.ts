@@ -1,11 +1,11 @@
 import type { LightMyRequestResponse } from 'fastify';
-import { expect } from 'vitest';
 import { defaults } from '../../src/settings/namespaces.js';
 import type { SchedulingClinic } from './scheduling.js';
 import { bearer, type TestPlatform } from './platform.js';
 
 /**
- * Patients of a scheduling clinic (`scheduling.ts`) signed in to its portal, for the portal's tests: the clinic
+ * Patients of a scheduling clinic (`scheduling.ts`) signed in to its portal, for the portal's tests and benchmark (so
+ * plain throws, no `expect`): the clinic
  * offers its consultations online, a patient is invited from the chart (the link comes back because the test
  * platform shows links) and opens the link.
  */
@@ -23,10 +23,10 @@ export async function openPortal(c: SchedulingClinic, portal: { selfRegistration
     expectedVersion: 0,
     reason: 'online booking',
   });
-  expect(s.statusCode, s.body).toBe(200);
+  if (s.statusCode !== 200) throw new Error(`${s.statusCode} ${s.body}`);
   if (Object.keys(portal).length) {
     const r = await c.as(c.admin)('PUT', 'settings/portal', { values: portal, expectedVersion: 0, reason: 'portal' });
-    expect(r.statusCode, r.body).toBe(200);
+    if (r.statusCode !== 200) throw new Error(`${r.statusCode} ${r.body}`);
   }
 }
 
@@ -38,7 +38,7 @@ export async function invitePatient(
 ): Promise<{ link: string; patientId: string }> {
   const id = patientId ?? (await c.newPatient());
   const res = await c.as(c.nurse)('POST', `patients/${id}/portal-invitation`, { email });
-  expect(res.statusCode, res.body).toBe(201);
+  if (res.statusCode !== 201) throw new Error(`${res.statusCode} ${res.body}`);
   return { link: res.json().link as string, patientId: id };
 }
 
@@ -51,7 +51,7 @@ export async function openLink(t: TestPlatform, link: string) {
 export async function portalPatient(t: TestPlatform, c: SchedulingClinic, email: string): Promise<PortalPatient> {
   const { link, patientId } = await invitePatient(t, c, email);
   const opened = await openLink(t, link);
-  expect(opened.statusCode, opened.body).toBe(200);
+  if (opened.statusCode !== 200) throw new Error(`${opened.statusCode} ${opened.body}`);
   const token = opened.json().token as string;
   return {
     patientId,
