@@ -32,7 +32,7 @@ const unique = (name: string) => `${name}.${Math.random().toString(36).slice(2, 
 describe('invitation and one-time links', () => {
   it('a clinic invites a patient from the chart: the email carries a link that signs in once', async () => {
     const email = unique('ada');
-    const { link, patientId } = await invitePatient(t, c, email);
+    const { link, patientId } = await invitePatient(c, email);
     expect(link).toMatch(new RegExp(`^http://app\\.test/c/${c.clinic.slug}/portal/link/pcl_`));
     const message = await mail.waitFor((m) => m.to.includes(email));
     expect(message.subject).toBe(`${c.clinic.name} invites you to its patient portal`);
@@ -53,7 +53,7 @@ describe('invitation and one-time links', () => {
   });
 
   it('an expired link is refused, and a link of one clinic does not open in another', async () => {
-    const { link } = await invitePatient(t, c, unique('late'));
+    const { link } = await invitePatient(c, unique('late'));
     await t.p.stores.transaction(c.clinic.id, 'write', (s) =>
       s.db
         .updateTable('patient_links')

@@ -30,12 +30,7 @@ export async function openPortal(c: SchedulingClinic, portal: { selfRegistration
   }
 }
 
-export async function invitePatient(
-  t: TestPlatform,
-  c: SchedulingClinic,
-  email: string,
-  patientId?: string,
-): Promise<{ link: string; patientId: string }> {
+export async function invitePatient(c: SchedulingClinic, email: string, patientId?: string): Promise<{ link: string; patientId: string }> {
   const id = patientId ?? (await c.newPatient());
   const res = await c.as(c.nurse)('POST', `patients/${id}/portal-invitation`, { email });
   if (res.statusCode !== 201) throw new Error(`${res.statusCode} ${res.body}`);
@@ -49,7 +44,7 @@ export async function openLink(t: TestPlatform, link: string) {
 }
 
 export async function portalPatient(t: TestPlatform, c: SchedulingClinic, email: string): Promise<PortalPatient> {
-  const { link, patientId } = await invitePatient(t, c, email);
+  const { link, patientId } = await invitePatient(c, email);
   const opened = await openLink(t, link);
   if (opened.statusCode !== 200) throw new Error(`${opened.statusCode} ${opened.body}`);
   const token = opened.json().token as string;

@@ -45,7 +45,7 @@ describe.skipIf(skip !== null)('the patient portal, in a browser', () => {
   });
 
   it('accept the invitation, book a video visit, fill in the intake', async () => {
-    const { link } = await invitePatient(t, c, 'rosalind@patients.test');
+    const { link } = await invitePatient(c, 'rosalind@patients.test');
     const context = await browser.newContext({ locale: 'en-GB', timezoneId: 'UTC', viewport: { width: 1280, height: 860 } });
     const page = await context.newPage();
 

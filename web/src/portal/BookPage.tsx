@@ -95,7 +95,10 @@ export default function BookPage() {
                 label={t('portal.book.type')}
                 data={o.appointmentTypes.map((x) => ({ value: x.key, label: `${x.name} · ${x.durationMinutes} min` }))}
                 value={chosenType}
-                onChange={(v) => (setType(v), setSlot(null))}
+                onChange={(v) => {
+                  setType(v);
+                  setSlot(null);
+                }}
                 disabled={Boolean(moving)}
                 allowDeselect={false}
               />
@@ -103,7 +106,10 @@ export default function BookPage() {
                 label={t('portal.book.provider')}
                 data={o.providers.map((x) => ({ value: x.id, label: x.specialty ? `${x.displayName} · ${x.specialty}` : x.displayName }))}
                 value={chosenProvider}
-                onChange={(v) => (setProviderId(v), setSlot(null))}
+                onChange={(v) => {
+                  setProviderId(v);
+                  setSlot(null);
+                }}
                 disabled={Boolean(moving)}
                 allowDeselect={false}
               />
@@ -114,7 +120,10 @@ export default function BookPage() {
                 <Paper withBorder p="sm" w="fit-content" aria-labelledby="portal-day">
                   <DatePicker
                     value={date}
-                    onChange={(v) => (setDate(v), setSlot(null))}
+                    onChange={(v) => {
+                      setDate(v);
+                      setSlot(null);
+                    }}
                     minDate={today()}
                     // Mantine's red weekend digits fail WCAG contrast; a weekend is just a day here.
                     weekendDays={[]}

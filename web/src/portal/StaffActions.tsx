@@ -28,7 +28,13 @@ export function InvitePatientButton({ patientId, email }: { patientId: string; e
   });
   return (
     <>
-      <Button variant="default" onClick={() => (invite.reset(), setOpen(true))}>
+      <Button
+        variant="default"
+        onClick={() => {
+          invite.reset();
+          setOpen(true);
+        }}
+      >
         {t('portal.staff.invite')}
       </Button>
       <Modal opened={open} onClose={() => setOpen(false)} title={t('portal.staff.invite')}>
@@ -78,7 +84,13 @@ export function ReleaseSummaryButton({ encounterId }: { encounterId: string }) {
   });
   return (
     <>
-      <Button variant="default" onClick={() => (release.reset(), setOpen(true))}>
+      <Button
+        variant="default"
+        onClick={() => {
+          release.reset();
+          setOpen(true);
+        }}
+      >
         {t('portal.staff.release')}
       </Button>
       <Modal opened={open} onClose={() => setOpen(false)} title={t('portal.staff.release')}>

@@ -63,8 +63,8 @@ export default function SummaryPage() {
                 </Title>
                 <Table>
                   <Table.Tbody>
-                    {s.prescriptions.map((p, i) => (
-                      <Table.Tr key={`${p.drug}-${i}`}>
+                    {s.prescriptions.map((p) => (
+                      <Table.Tr key={`${p.drug}-${p.dose.amount}-${p.frequency}`}>
                         <Table.Td fw={600}>{p.drug}</Table.Td>
                         <Table.Td>
                           {p.dose.amount} {p.dose.unit} · {p.route} · {p.frequency}

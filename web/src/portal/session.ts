@@ -70,7 +70,10 @@ export const patientSession = {
 
 export function usePatientSession(slug: string): PatientSession | null {
   return useSyncExternalStore(
-    (l) => (listeners.add(l), () => listeners.delete(l)),
+    (l) => {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
     () => read(slug),
   );
 }
