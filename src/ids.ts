@@ -35,6 +35,7 @@ const KINDS = {
   fhirClient: 'fhc',
   fhirExport: 'fhx',
   exportRequest: 'exr',
+  patientAccount: 'pac',
 } as const;
 export type IdKind = keyof typeof KINDS;
 

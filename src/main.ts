@@ -66,6 +66,7 @@ function printBanner(address: string, embedded: boolean, demo: DemoCredentials |
       lines.push(
         `    ${c.name.padEnd(26)} ${c.region.padEnd(11)} ${c.placement.padEnd(9)} ${c.clinicId}  ${c.users.map((u) => u.email).join(', ')}`,
       );
+    if (demo.patient) lines.push(`  Patient:    ${demo.patient.email} (staff password) at ${demo.patient.portal}`);
   }
   lines.push('');
   console.log(lines.join('\n'));

@@ -20,6 +20,7 @@ import { EVENTS_COLUMNS, EVENTS_MIGRATIONS, EVENTS_TABLES } from './events/migra
 import { SCHEDULING_COLUMNS, SCHEDULING_MIGRATIONS, SCHEDULING_TABLES } from './scheduling/migration.js';
 import { CLINICAL_COLUMNS, CLINICAL_MIGRATIONS, CLINICAL_TABLES } from './clinical/migration.js';
 import { FHIR_COLUMNS, FHIR_MIGRATIONS, FHIR_TABLES } from './fhir/migration.js';
+import { PORTAL_COLUMNS, PORTAL_MIGRATIONS, PORTAL_TABLES } from './portal/migration.js';
 import { AUDIT_REGION_MIGRATIONS, AUDIT_SCHEMA } from './audit/region-migration.js';
 import { ANALYTICS_COLUMNS, ANALYTICS_MIGRATIONS, ANALYTICS_TABLES } from './analytics/migration.js';
 import { ANALYTICS_CONTROL_COLUMNS, ANALYTICS_CONTROL_MIGRATIONS } from './analytics/control-schema.js';
@@ -79,6 +80,7 @@ export const TENANT_MIGRATIONS: TenantMigration[] = composeVersions(
     EVENTS_MIGRATIONS,
     SCHEDULING_MIGRATIONS,
     CLINICAL_MIGRATIONS,
+    PORTAL_MIGRATIONS,
     FHIR_MIGRATIONS,
     ANALYTICS_MIGRATIONS,
   ],
@@ -93,6 +95,7 @@ export const TENANT_COLUMNS = mergeTables(
   CLINICAL_COLUMNS,
   FHIR_COLUMNS,
   ANALYTICS_COLUMNS,
+  PORTAL_COLUMNS,
 );
 
 /** Every tenant table, parents before children: the order a move copies rows in and removal reverses. */
@@ -104,6 +107,7 @@ export const TENANT_TABLES: TenantTable[] = [
   ...CLINICAL_TABLES,
   ...FHIR_TABLES,
   ...ANALYTICS_TABLES,
+  ...PORTAL_TABLES,
 ];
 
 /** Schemas of their own in every region database, beside the tenant stores: the PHI access trail (append-only). */

@@ -1,4 +1,4 @@
-import { boolean, double, integer, oneOf, text, timestamptz, type Database, type Table } from '../db/columns.js';
+import { boolean, double, integer, oneOf, text, textArray, timestamptz, type Database, type Table } from '../db/columns.js';
 import { quoteIdent as q } from '../db/pg.js';
 import { rlsStatements, type TenantMigration, type TenantTable } from '../tenancy/migration-kit.js';
 
@@ -175,6 +175,20 @@ export const CLINICAL_MIGRATIONS: TenantMigration[] = [
          foreign key (clinic_id, appointment_id) references ${q(s)}.appointments (clinic_id, id)`,
     ],
   },
+  {
+    version: 7,
+    name: 'patient accounts, their links and sessions; released visit summaries',
+    // What the provider released to the patient portal after the visit: which parts of the encounter (diagnoses,
+    // prescriptions, vitals) and a message in the provider's own words. Nothing is released until they say so.
+    up: (s) => [
+      `alter table ${q(s)}.encounters
+         add column summary_released_at timestamptz,
+         add column summary_released_by text,
+         add column summary_parts text[],
+         add column summary_message text,
+         add constraint encounters_summary_release check ((summary_released_at is null) = (summary_parts is null))`,
+    ],
+  },
 ];
 
 /** The clinical tables in foreign-key order, for moves and exports. */
@@ -200,6 +214,10 @@ export const CLINICAL_COLUMNS = {
     opened_at: timestamptz().hasDefault(),
     closed_by: text().nullable(),
     closed_at: timestamptz().nullable(),
+    summary_released_at: timestamptz().nullable(),
+    summary_released_by: text().nullable(),
+    summary_parts: textArray().nullable(),
+    summary_message: text().nullable(),
   },
   clinical_notes: {
     clinic_id: text(),

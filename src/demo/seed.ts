@@ -17,6 +17,8 @@ export interface DemoCredentials {
   operator: { email: string; password: string };
   staffPassword: string;
   clinics: { slug: string; name: string; region: string; placement: string; clinicId: string; users: { email: string; role: string }[] }[];
+  /** The demo patient: signs in to Maple Family Practice's patient portal with the staff password. */
+  patient?: { clinicSlug: string; email: string; portal: string };
 }
 
 type Look = { color: string; text: string; mark: 'cross' | 'leaf' | 'wave' };
@@ -82,7 +84,7 @@ export async function seedDemo(p: Platform): Promise<DemoCredentials> {
   const staffPassword = saved.staffPassword ?? randomBytes(9).toString('base64url');
   await p.users.ensureOperator(operator.email, operator.password);
 
-  const creds: DemoCredentials = { operator, staffPassword, clinics: [] };
+  const creds: DemoCredentials = { operator, staffPassword, clinics: [], ...(saved.patient ? { patient: saved.patient } : {}) };
   for (const d of FLEET) {
     if (!p.config.regions.some((r) => r.id === d.region)) continue;
     let clinic = (await p.clinics.all()).find((c) => c.slug === d.slug);
@@ -95,7 +97,8 @@ export async function seedDemo(p: Platform): Promise<DemoCredentials> {
       clinic = await createClinic(p, { name: d.name, slug: d.slug, tier: d.tier, dataRegion: d.region, specialty: d.specialty });
       const created = [];
       for (const u of users) created.push(await p.users.createMember(clinic.id, { ...u, password: staffPassword }));
-      await seedWorkday(p, clinic.id, d, created[1]!.id);
+      const firstPatient = await seedWorkday(p, clinic.id, d, created[1]!.id);
+      if (d.slug === PORTAL_CLINIC) creds.patient = await seedPortal(p, clinic.id, d.slug, firstPatient, staffPassword);
       if (d.look)
         await p.settings.write(
           clinicLayer(clinic.id),
@@ -127,7 +130,7 @@ export async function seedDemo(p: Platform): Promise<DemoCredentials> {
  * appointments today and tomorrow. They are booked through the booking rules with the clock set to the day
  * before, so today's early slots are still bookable.
  */
-async function seedWorkday(p: Platform, clinicId: string, d: (typeof FLEET)[number], doctorId: string): Promise<void> {
+async function seedWorkday(p: Platform, clinicId: string, d: (typeof FLEET)[number], doctorId: string): Promise<string> {
   const { zone, licence } = ZONES[d.region] ?? { zone: 'UTC', licence: 'US-NY' };
   const { patients, providerId } = await p.stores.transaction(clinicId, 'write', async (scope) => {
     const patients = [];
@@ -172,6 +175,32 @@ async function seedWorkday(p: Platform, clinicId: string, d: (typeof FLEET)[numb
       yesterday,
     ).catch(() => {});
   }
+  return patients[0]!.id;
+}
+
+/** The clinic whose patient portal the demo opens: consultations bookable online, registration open, one patient account. */
+const PORTAL_CLINIC = 'maple-family';
+
+async function seedPortal(p: Platform, clinicId: string, slug: string, patientId: string, password: string) {
+  const types = (await p.settings.effectiveFor(clinicId)).scheduling.appointmentTypes.map((t) => ({
+    ...t,
+    bookableOnline: t.modality === 'video',
+  }));
+  await p.settings.write(
+    clinicLayer(clinicId),
+    'scheduling',
+    { values: { appointmentTypes: types }, expectedVersion: 0, reason: 'demo: video visits bookable online' },
+    null,
+  );
+  await p.settings.write(
+    clinicLayer(clinicId),
+    'portal',
+    { values: { selfRegistration: true }, expectedVersion: 0, reason: 'demo: patients may register' },
+    null,
+  );
+  const email = `ada@${slug}.demo`;
+  await p.patientAccounts.openAccount(clinicId, patientId, email, password);
+  return { clinicSlug: slug, email, portal: `${p.config.webAppUrl}/c/${slug}/portal/sign-in` };
 }
 
 /** The fleet-wide parts of the demo: European clinics speak German by default, and video visits are on. */

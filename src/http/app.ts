@@ -50,6 +50,12 @@ import { clinicExportRoutes } from '../export/routes.js';
 import { operatorExportRoutes } from '../export/operator-routes.js';
 import { videoClinicRoutes, videoPublicRoutes } from '../video/routes.js';
 import { signallingRoutes } from '../video/signalling.js';
+import { PATIENT_PREFIX, patientActor, patientScope } from './patient-scope.js';
+import { isPatientToken } from '../portal/accounts.js';
+import { portalRoutes } from '../portal/routes.js';
+import { portalSignInRoutes } from '../portal/signin-routes.js';
+import { portalStaffRoutes } from '../portal/staff-routes.js';
+import { notFound } from '../errors.js';
 
 /**
  * Builds the HTTP app: zod schemas drive validation, response shapes and the OpenAPI 3.1 document; every
@@ -121,6 +127,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
 
   app.decorateRequest('principal', null);
   app.decorateRequest('clinicsAwaitingMfa', null);
+  app.decorateRequest('patientPrincipal', null);
   // Who acts is settled here, once: the request runs in a context whose actor is the session's user (or
   // anonymous on public routes). The clinic-scoped plugin narrows it to the user in one clinic; nothing
   // mutates it afterwards.
@@ -203,9 +210,12 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
       clinicAnalyticsRoutes(p),
       clinicExportRoutes(p),
       videoClinicRoutes(p.video),
+      portalStaffRoutes(p),
     ]),
     { prefix: CLINIC_PREFIX },
   );
+  await app.register(patientScope(p, [portalRoutes(p)]), { prefix: PATIENT_PREFIX });
+  await app.register(portalSignInRoutes(p));
   await app.register(
     operatorScope([
       platformRoutes(p),
@@ -241,6 +251,21 @@ async function authenticate(p: Platform, req: FastifyRequest): Promise<Actor> {
   if (!token) {
     if (!req.routeOptions.url) return ANONYMOUS; // unknown route: let the 404 handler answer
     throw unauthorized();
+  }
+  // Patient sessions open the patient portal and nothing else: elsewhere, a clinic's URL answers as it does for
+  // anyone who is not its member (404), and the rest as for an unknown token.
+  if (isPatientToken(token)) {
+    if (!req.routeOptions.config.patient) throw req.url.startsWith('/api/v1/clinics/') ? notFound('clinic') : unauthorized();
+    const patient = await p.patientAccounts.resolve(token);
+    if (!patient) throw unauthorized('The bearer token is invalid, expired or revoked');
+    req.patientPrincipal = patient;
+    return patientActor(patient);
+  }
+  if (req.routeOptions.config.patient) {
+    // Staff on a patient route: the patient scope answers 404 for them, as for every caller who is not the patient.
+    const principal = await p.sessions.resolve(token);
+    if (!principal) throw unauthorized('The bearer token is invalid, expired or revoked');
+    return { kind: 'user', userId: principal.userId, isOperator: principal.isOperator, clinicId: null, role: null };
   }
   const principal = await p.sessions.resolve(token);
   if (!principal) throw unauthorized('The bearer token is invalid, expired or revoked');

@@ -2,14 +2,18 @@ import type { FastifyInstance, RouteOptions } from 'fastify';
 
 /** Every route under this prefix is a clinic route: `clinicScope` (`clinic-scope.ts`) registers it. */
 export const CLINIC_PREFIX = '/api/v1/clinics/:clinicId';
+/** Every route under this prefix is a patient route: `patientScope` (`patient-scope.ts`) registers it. */
+export const PATIENT_PREFIX = `${CLINIC_PREFIX}/portal`;
 /** Every route under this prefix is an operator route: `operatorScope` (`operator-scope.ts`) registers it. */
 export const OPERATOR_PREFIX = '/api/v1/platform';
 
 /** Every route under this prefix is a clinic's FHIR route: `fhirScope` (`fhir/scope.ts`) registers it. */
 export const FHIR_BOUNDARY_PREFIX = '/fhir/R4/';
 
-type Boundary = 'clinic' | 'operator' | 'fhir';
+type Boundary = 'clinic' | 'patient' | 'operator' | 'fhir';
+// The first that matches guards a route: the patient portal before the rest of the clinic.
 const BOUNDARIES = [
+  { path: `${PATIENT_PREFIX}/`, boundary: 'patient', plugin: 'patientScope' },
   { path: CLINIC_PREFIX.slice(0, CLINIC_PREFIX.indexOf(':')), boundary: 'clinic', plugin: 'clinicScope' },
   { path: `${OPERATOR_PREFIX}/`, boundary: 'operator', plugin: 'operatorScope' },
   { path: FHIR_BOUNDARY_PREFIX, boundary: 'fhir', plugin: 'fhirScope' },

@@ -41,6 +41,7 @@ import { ClinicAdmission } from '../fleet/admission.js';
 import { FleetMetrics } from '../fleet/metrics.js';
 import { FleetTracing } from '../fleet/tracing.js';
 import { openVideo, type Video } from '../video/index.js';
+import { PatientAccounts } from '../portal/accounts.js';
 
 /** A configuration whose stores are concrete: every URL known (embedded or given) and a secret present. */
 export interface ResolvedConfig extends Config {
@@ -88,6 +89,8 @@ export interface Platform {
   metrics: FleetMetrics;
   /** OpenTelemetry traces when an OTLP collector is configured; undefined (off) by default. */
   tracing: FleetTracing | undefined;
+  /** Patient portal accounts: invitations, one-time sign-in links, registrations and patient sessions. */
+  patientAccounts: PatientAccounts;
   /** The control-plane migrations this build knows, every domain's (`src/schema.ts`). */
   controlMigrations: ControlMigration[];
   /** The tenant migrations this build knows; tests may extend the list. */
@@ -240,6 +243,7 @@ export async function openPlatform(
     admission,
     metrics,
     tracing,
+    patientAccounts: new PatientAccounts({ stores, clinics, settings, mailer, limits, config, log }),
     controlMigrations: CONTROL_MIGRATIONS,
     tenantMigrations: opts.tenantMigrations ?? TENANT_MIGRATIONS,
     tenantTables: TENANT_TABLES,

@@ -195,6 +195,7 @@ const providerRoutes =
               modality: t.modality,
               requiresConfirmation: t.requiresConfirmation,
               maxPerDay: t.maxPerDay ?? null,
+              bookableOnline: t.bookableOnline,
             };
           }),
           slotIncrementMinutes: settings.slotIncrementMinutes,

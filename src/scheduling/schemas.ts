@@ -129,6 +129,7 @@ export const AppointmentTypeList = z.object({
       modality: z.enum(['video', 'in_person']),
       requiresConfirmation: z.boolean(),
       maxPerDay: z.number().int().nullable(),
+      bookableOnline: z.boolean(),
     }),
   ),
   slotIncrementMinutes: z.number().int(),

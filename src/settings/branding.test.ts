@@ -127,7 +127,7 @@ describe('the settings catalogue', () => {
       feature: { name: string; enabled: boolean } | null;
       schema: { properties: Record<string, unknown> };
     }[];
-    expect(before.map((n) => n.name)).toEqual(['scheduling', 'intake', 'security', 'visits', 'branding', 'locale']);
+    expect(before.map((n) => n.name)).toEqual(['scheduling', 'intake', 'security', 'visits', 'branding', 'locale', 'portal']);
     expect(before.find((n) => n.name === 'visits')).toMatchObject({ available: false, feature: { name: 'video-visits', enabled: false } });
     expect(before.find((n) => n.name === 'scheduling')).toMatchObject({ available: true, feature: null });
     expect(Object.keys(before.find((n) => n.name === 'branding')!.schema.properties)).toEqual([
@@ -174,7 +174,7 @@ describe('the settings catalogue', () => {
       values: { sessionLifetimeMinutes: 1 },
     });
     expect(operator.json().errors[0].path).toBe('security.sessionLifetimeMinutes');
-    expect((await as(t.operatorToken, 'GET', '/api/v1/platform/settings')).json().namespaces).toHaveLength(6);
+    expect((await as(t.operatorToken, 'GET', '/api/v1/platform/settings')).json().namespaces).toHaveLength(7);
     expect(
       (await as(t.operatorToken, 'POST', '/api/v1/platform/regions/mars-1/settings/security/validate', { values: {} })).statusCode,
     ).toBe(404);

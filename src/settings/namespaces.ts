@@ -27,6 +27,8 @@ export const AppointmentType = z.strictObject({
   modality: z.enum(['video', 'in_person']),
   requiresConfirmation: z.boolean().default(false),
   maxPerDay: z.number().int().min(1, 'must be at least 1').max(100, 'must be at most 100').optional(),
+  /** Patients may book this type themselves in the patient portal (off: only the clinic books it). */
+  bookableOnline: z.boolean().default(false),
 });
 export type AppointmentType = z.infer<typeof AppointmentType>;
 
@@ -58,6 +60,7 @@ export const SchedulingSettings = z.strictObject({
         bufferAfterMinutes: 5,
         modality: 'video',
         requiresConfirmation: false,
+        bookableOnline: false,
       },
       {
         key: 'follow-up',
@@ -67,6 +70,7 @@ export const SchedulingSettings = z.strictObject({
         bufferAfterMinutes: 0,
         modality: 'video',
         requiresConfirmation: false,
+        bookableOnline: false,
       },
       {
         key: 'in-person-exam',
@@ -76,6 +80,7 @@ export const SchedulingSettings = z.strictObject({
         bufferAfterMinutes: 15,
         modality: 'in_person',
         requiresConfirmation: true,
+        bookableOnline: false,
       },
     ]),
 });
@@ -112,6 +117,21 @@ export const VisitSettings = z.strictObject({
   maxDurationMinutes: minutes(15, 240).default(60),
 });
 export type VisitSettings = z.infer<typeof VisitSettings>;
+
+/**
+ * The patient portal: whether patients may register themselves (else only an invitation from the clinic opens an
+ * account), and how late before a visit a patient may still cancel or move it online (later, they call the clinic).
+ */
+export const PortalSettings = z.strictObject({
+  selfRegistration: z.boolean().default(false),
+  cancellationNoticeHours: z
+    .number()
+    .int()
+    .min(0, 'must be at least 0 hours')
+    .max(14 * 24, 'must be at most 336 hours')
+    .default(24),
+});
+export type PortalSettings = z.infer<typeof PortalSettings>;
 
 const hexColor = z.string().regex(HEX_COLOR, 'must be a colour as #rrggbb');
 
@@ -162,6 +182,7 @@ export const NAMESPACES = {
   visits: VisitSettings,
   branding: BrandingSettings,
   locale: LocaleSettings,
+  portal: PortalSettings,
 } as const;
 export type Namespace = keyof typeof NAMESPACES;
 export const NAMESPACE_NAMES = Object.keys(NAMESPACES) as Namespace[];
@@ -179,6 +200,7 @@ export interface EffectiveSettings {
   visits: VisitSettings;
   branding: BrandingSettings;
   locale: LocaleSettings;
+  portal: PortalSettings;
 }
 
 export function defaults(): EffectiveSettings {
@@ -189,6 +211,7 @@ export function defaults(): EffectiveSettings {
     visits: VisitSettings.parse({}),
     branding: BrandingSettings.parse({}),
     locale: LocaleSettings.parse({}),
+    portal: PortalSettings.parse({}),
   };
 }
 

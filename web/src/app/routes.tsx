@@ -14,6 +14,10 @@ const AccountPage = lazy(() => import('../account/AccountPage'));
 const InvitationPage = lazy(() => import('../auth/InvitationPage'));
 const OperatorLayout = lazy(() => import('../operator/OperatorLayout'));
 const VisitPage = lazy(() => import('../visit/VisitPage'));
+// The patient area: its own sign-in, link landing and screens, with a patient session (never a staff one).
+const PortalSignInPage = lazy(() => import('../portal/PortalSignInPage'));
+const PortalLinkPage = lazy(() => import('../portal/PortalLinkPage'));
+const PortalLayout = lazy(() => import('../portal/PortalLayout'));
 
 export function AppRoutes() {
   return (
@@ -24,6 +28,9 @@ export function AppRoutes() {
         <Route path="/sign-in/sso" element={<SsoCallback />} />
         <Route path="/c/:slug/sign-in" element={<SignInPage />} />
         <Route path="/invitation/:token" element={<InvitationPage />} />
+        <Route path="/c/:slug/portal/sign-in" element={<PortalSignInPage />} />
+        <Route path="/c/:slug/portal/link/:token" element={<PortalLinkPage />} />
+        <Route path="/c/:slug/portal/*" element={<PortalLayout />} />
         <Route
           path="/clinics"
           element={

@@ -15,6 +15,7 @@ import { DataTable } from '../ui/Table';
 import { useChart } from './chart';
 import { EditPatientModal } from './EditPatientModal';
 import { IntakePanel } from './IntakePanel';
+import { InvitePatientButton } from '../portal/StaffActions';
 import { NoteView } from './encounter/NoteView';
 import { frequencyLabel, routeLabel, vitalsSummary } from './encounter/format';
 
@@ -70,6 +71,7 @@ function Chart({ patient }: { patient: Patient }) {
                 {t('patient.edit')}
               </Button>
             )}
+            {can('patient.write') && <InvitePatientButton patientId={patient.id} email={patient.email} />}
             {can('schedule.write') && (
               <Button variant="default" component={Link} to={path(`book?patient=${patient.id}`)}>
                 {t('schedule.book')}

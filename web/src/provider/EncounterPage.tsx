@@ -13,6 +13,7 @@ import { DiagnosesPanel } from './encounter/DiagnosesPanel';
 import { NotesPanel } from './encounter/NotesPanel';
 import { PrescriptionsPanel } from './encounter/PrescriptionsPanel';
 import { VitalsPanel } from './encounter/VitalsPanel';
+import { ReleaseSummaryButton } from '../portal/StaffActions';
 
 /** One visit's documentation: the SOAP note (sign, then addenda only), vitals, prescriptions and diagnoses. */
 export default function EncounterPage() {
@@ -69,6 +70,7 @@ function Encounter({ record }: { record: EncounterRecord }) {
                 {t('appointment.openChart')}
               </Button>
             )}
+            {record.appointmentId && can('encounter.write') && <ReleaseSummaryButton encounterId={record.id} />}
             {open && can('encounter.write') && (
               <Button variant="default" color="gray" onClick={() => setClosing(true)}>
                 {t('encounter.close')}

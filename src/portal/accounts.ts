@@ -1,0 +1,327 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { sql, type Selectable } from 'kysely';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { Clinic, ClinicDirectory } from '../controlplane/clinics.js';
+import { pgErrorCode } from '../db/pg.js';
+import { AppError, conflict, notFound } from '../errors.js';
+import { isId, newId } from '../ids.js';
+import { decoyHash, hashPassword, verifyPassword } from '../identity/passwords.js';
+import { SignInThrottle, type SignInPolicy } from '../identity/signin-throttle.js';
+import { invalidCredentials } from '../identity/users.js';
+import { createPatient } from '../patients/store.js';
+import type { Limiter, Limits } from '../platform/limiter.js';
+import type { Mailer } from '../platform/mailer.js';
+import { currentContext } from '../platform/request-context.js';
+import type { SettingsService } from '../settings/service.js';
+import type { TenantStores } from '../tenancy/stores.js';
+import type { TenantScope } from '../tenancy/tenant-db.js';
+import { portalLinkEmail } from './emails.js';
+import type { LinkPurpose, PatientAccountsTable, PatientAuthMethod, Registration } from './migration.js';
+
+/**
+ * Patient accounts: one per patient record of one clinic, opened by an invitation from the clinic or by the
+ * patient registering themselves (where the clinic allows it), signed in by a one-time link sent to the
+ * account's address, or by a password the patient chose. Everything is kept in the clinic's own store
+ * (`migration.ts`); tokens name their clinic (`pcl_<clinic>.<secret>`, `pcp_<clinic>.<secret>`), so a token is
+ * looked up in that clinic's store only and only its SHA-256 is kept there.
+ */
+
+/** Who a patient session is: the account, its one clinic and its one patient record. */
+export interface PatientPrincipal {
+  accountId: string;
+  clinicId: string;
+  patientId: string;
+  email: string;
+  tokenHash: string;
+  authMethod: PatientAuthMethod;
+}
+
+export interface PatientSignedIn {
+  token: string;
+  expiresAt: string;
+  clinicId: string;
+  accountId: string;
+  patientId: string;
+}
+
+/** What the accounts use: the clinic's store, directory and settings, the mailer, the limiter and the policy. */
+export interface PortalDeps {
+  stores: Pick<TenantStores, 'transaction'>;
+  clinics: Pick<ClinicDirectory, 'get'>;
+  settings: Pick<SettingsService, 'effectiveFor'>;
+  mailer: Mailer;
+  limits: Limits;
+  config: Pick<Config, 'webAppUrl' | 'showInviteLinks' | 'sessionTtlHours'> & { signIn: SignInPolicy };
+  log: Logger;
+}
+
+/** How long each kind of link works: a sign-in link briefly, a clinic's invitation for a week. */
+export const LINK_MINUTES: Record<LinkPurpose, number> = { sign_in: 15, registration: 24 * 60, invitation: 7 * 24 * 60 };
+/** Links one address may be sent per quarter hour (sign-in and registration): a form cannot be used to flood an inbox. */
+const LINKS_PER_ADDRESS = 5;
+
+const SESSION_PREFIX = 'pcp_';
+const LINK_PREFIX = 'pcl_';
+const hash = (token: string) => createHash('sha256').update(token).digest('base64url');
+const secret = (prefix: string, clinicId: string) => `${prefix}${clinicId}.${randomBytes(32).toString('base64url')}`;
+
+/** The clinic a patient token names, if it is one at all. */
+export function clinicOfToken(token: string, prefix = SESSION_PREFIX): string | undefined {
+  if (!token.startsWith(prefix)) return undefined;
+  const clinicId = token.slice(prefix.length, token.indexOf('.'));
+  return token.indexOf('.') > 0 && isId('clinic', clinicId) ? clinicId : undefined;
+}
+export const isPatientToken = (token: string): boolean => token.startsWith(SESSION_PREFIX);
+
+const linkGone = () => notFound('link', 'link_not_found');
+const normal = (email: string) => email.trim().toLowerCase();
+
+export class PatientAccounts {
+  private readonly throttle: SignInThrottle;
+  private readonly linkRequests: Limiter;
+
+  constructor(private readonly p: PortalDeps) {
+    this.throttle = new SignInThrottle(p.limits, p.config.signIn);
+    this.linkRequests = p.limits.limiter({ name: 'portal-link-requests', points: LINKS_PER_ADDRESS, windowSeconds: 15 * 60 });
+  }
+
+  /**
+   * A clinic invites the patient of a record: the account is made (or found) for the record's address and a
+   * week-long link is emailed. Inviting again sends a new link; the old ones keep working until they expire.
+   */
+  async invite(clinic: Clinic, patientId: string, email?: string): Promise<{ accountId: string; email: string; link: string }> {
+    const { token, accountId, address } = await this.p.stores.transaction(clinic.id, 'write', async (scope) => {
+      const patient = await scope.db.selectFrom('patients').select(['id', 'email']).where('id', '=', patientId).executeTakeFirst();
+      if (!patient) throw notFound('patient');
+      const existing = await scope.db.selectFrom('patient_accounts').selectAll().where('patient_id', '=', patientId).executeTakeFirst();
+      const address = (email ?? existing?.email ?? patient.email)?.trim();
+      if (!address)
+        throw new AppError(422, 'patient_email_missing', 'This patient has no email address: add one to the record or give it here');
+      const account = existing ?? (await this.createAccount(scope, patientId, address));
+      if (existing && normal(existing.email) !== normal(address)) await this.changeEmail(scope, existing.id, address);
+      const token = await this.createLink(scope, 'invitation', account.id, address);
+      return { token, accountId: account.id, address };
+    });
+    const link = await this.sendLink(clinic, 'invitation', address, token);
+    return { accountId, email: address, link };
+  }
+
+  /**
+   * Opens an account for a patient record directly, with a password: for the demo fleet and operators' tooling,
+   * where nobody is there to open an emailed link. Clinics invite (`invite`) instead.
+   */
+  async openAccount(clinicId: string, patientId: string, email: string, password: string): Promise<string> {
+    const passwordHash = await hashPassword(password);
+    return this.p.stores.transaction(clinicId, 'write', async (scope) => {
+      const account = await this.createAccount(scope, patientId, email);
+      await scope.db.updateTable('patient_accounts').set({ password_hash: passwordHash }).where('id', '=', account.id).execute();
+      return account.id;
+    });
+  }
+
+  /** A sign-in link for the address, if it has an account here. The answer never says whether it has. */
+  async requestSignInLink(clinic: Clinic, email: string): Promise<void> {
+    if (!(await this.linkRequests.take(`${clinic.id}:${normal(email)}`)).allowed) return;
+    const sent = await this.p.stores.transaction(clinic.id, 'write', async (scope) => {
+      const account = await this.accountByEmail(scope, email);
+      return account && { to: account.email, token: await this.createLink(scope, 'sign_in', account.id, account.email) };
+    });
+    if (sent) await this.sendLink(clinic, 'sign_in', sent.to, sent.token);
+  }
+
+  /**
+   * A patient registers themselves, where the clinic allows it. The record is made only when the emailed link is
+   * opened (an address nobody controls makes nothing); an address that already has an account gets a sign-in
+   * link instead, so the answer does not tell whether it has.
+   */
+  async register(clinic: Clinic, input: Registration & { email: string }): Promise<void> {
+    const portal = (await this.p.settings.effectiveFor(clinic.id)).portal;
+    if (!portal.selfRegistration)
+      throw new AppError(403, 'registration_closed', 'This clinic does not take registrations online; ask the clinic for an invitation');
+    if (!(await this.linkRequests.take(`${clinic.id}:${normal(input.email)}`)).allowed) return;
+    const email = input.email.trim();
+    const sent = await this.p.stores.transaction(clinic.id, 'write', async (scope) => {
+      const account = await this.accountByEmail(scope, email);
+      if (account) return { purpose: 'sign_in' as const, token: await this.createLink(scope, 'sign_in', account.id, account.email) };
+      const registration: Registration = { givenName: input.givenName, familyName: input.familyName, birthDate: input.birthDate };
+      return { purpose: 'registration' as const, token: await this.createLink(scope, 'registration', null, email, registration) };
+    });
+    await this.sendLink(clinic, sent.purpose, email, sent.token);
+  }
+
+  /**
+   * Opens a link, once: the claim, the registration's record and account (if it is one) and the session are one
+   * transaction, so a link raced twice signs in once and a failed registration leaves the link unused.
+   */
+  async openLink(token: string): Promise<PatientSignedIn> {
+    const clinicId = clinicOfToken(token, LINK_PREFIX);
+    const clinic = clinicId ? await this.p.clinics.get(clinicId) : undefined;
+    if (!clinic || clinic.status === 'suspended') throw linkGone();
+    try {
+      return await this.p.stores.transaction(clinic.id, 'write', async (scope) => {
+        const link = await scope.db
+          .updateTable('patient_links')
+          .set({ used_at: sql<Date>`now()` })
+          .where('token_hash', '=', hash(token))
+          .where('used_at', 'is', null)
+          .where('expires_at', '>', sql<Date>`now()`)
+          .returningAll()
+          .executeTakeFirst();
+        if (!link) throw linkGone();
+        let accountId = link.account_id;
+        if (!accountId) {
+          if (await this.accountByEmail(scope, link.email))
+            throw conflict('already_registered', 'This address already has an account here: ask for a sign-in link');
+          const r = link.registration!;
+          const patient = await createPatient(scope, { ...r, email: link.email, sex: 'unknown' });
+          accountId = (await this.createAccount(scope, patient.id, link.email)).id;
+        }
+        return this.openSession(scope, accountId, 'link');
+      });
+    } catch (err) {
+      if (pgErrorCode(err) === '23505')
+        throw conflict('already_registered', 'This address already has an account here: ask for a sign-in link');
+      throw err;
+    }
+  }
+
+  /**
+   * Password sign-in, for patients who chose one. Throttled like staff sign-in (per address and per address and
+   * account), counted under the clinic and the address, so a patient's failures never hold back the same email's
+   * staff account or account at another clinic; every refusal is the same 401 after the same work.
+   */
+  async signInWithPassword(clinic: Clinic, email: string, password: string): Promise<PatientSignedIn> {
+    const key = `${clinic.id}/${normal(email)}`;
+    const address = currentContext()?.clientAddress ?? null;
+    if (await this.throttle.heldBack(key, address)) {
+      await verifyPassword(password, await decoyHash());
+      throw invalidCredentials();
+    }
+    const account = await this.p.stores.transaction(clinic.id, 'read', (scope) => this.accountByEmail(scope, email));
+    const ok = await verifyPassword(password, account?.password_hash ?? (await decoyHash()));
+    if (!account?.password_hash || !ok) {
+      await this.throttle.failed(key, address);
+      throw invalidCredentials();
+    }
+    await this.throttle.succeeded(key, address);
+    return this.p.stores.transaction(clinic.id, 'write', (scope) => this.openSession(scope, account.id, 'password'));
+  }
+
+  async setPassword(me: PatientPrincipal, password: string): Promise<void> {
+    const passwordHash = await hashPassword(password);
+    await this.p.stores.transaction(me.clinicId, 'write', (scope) =>
+      scope.db.updateTable('patient_accounts').set({ password_hash: passwordHash }).where('id', '=', me.accountId).execute(),
+    );
+  }
+
+  /** The patient of a bearer token, or undefined for an unknown, expired or revoked one. */
+  async resolve(token: string): Promise<PatientPrincipal | undefined> {
+    const clinicId = clinicOfToken(token);
+    const clinic = clinicId ? await this.p.clinics.get(clinicId) : undefined;
+    if (!clinic || clinic.status === 'suspended') return undefined;
+    const tokenHash = hash(token);
+    const row = await this.p.stores.transaction(clinic.id, 'read', (scope) =>
+      scope.db
+        .selectFrom('patient_sessions as s')
+        .innerJoin('patient_accounts as a', 'a.id', 's.account_id')
+        .select(['a.id', 'a.patient_id', 'a.email', 's.auth_method'])
+        .where('s.token_hash', '=', tokenHash)
+        .where('s.revoked_at', 'is', null)
+        .where('s.expires_at', '>', new Date())
+        .executeTakeFirst(),
+    );
+    return (
+      row && { accountId: row.id, clinicId: clinic.id, patientId: row.patient_id, email: row.email, tokenHash, authMethod: row.auth_method }
+    );
+  }
+
+  async signOut(me: PatientPrincipal): Promise<void> {
+    await this.p.stores.transaction(me.clinicId, 'write', (scope) =>
+      scope.db.updateTable('patient_sessions').set({ revoked_at: new Date() }).where('token_hash', '=', me.tokenHash).execute(),
+    );
+  }
+
+  /** The account of a patient record, for the chart (whether the patient has been invited, and when they last came). */
+  async ofPatient(scope: TenantScope, patientId: string): Promise<Selectable<PatientAccountsTable> | undefined> {
+    return scope.db.selectFrom('patient_accounts').selectAll().where('patient_id', '=', patientId).executeTakeFirst();
+  }
+
+  private async accountByEmail(scope: TenantScope, email: string): Promise<Selectable<PatientAccountsTable> | undefined> {
+    return scope.db
+      .selectFrom('patient_accounts')
+      .selectAll()
+      .where((eb) => eb(eb.fn('lower', ['email']), '=', normal(email)))
+      .executeTakeFirst();
+  }
+
+  private async createAccount(scope: TenantScope, patientId: string, email: string): Promise<Selectable<PatientAccountsTable>> {
+    if (await this.accountByEmail(scope, email))
+      throw conflict('email_in_use', 'Another patient of this clinic has an account with this address');
+    return scope.db
+      .insertInto('patient_accounts')
+      .values({ clinic_id: scope.clinicId, id: newId('patientAccount'), patient_id: patientId, email })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  }
+
+  private async changeEmail(scope: TenantScope, accountId: string, email: string): Promise<void> {
+    const other = await this.accountByEmail(scope, email);
+    if (other && other.id !== accountId) throw conflict('email_in_use', 'Another patient of this clinic has an account with this address');
+    await scope.db.updateTable('patient_accounts').set({ email }).where('id', '=', accountId).execute();
+  }
+
+  private async createLink(
+    scope: TenantScope,
+    purpose: LinkPurpose,
+    accountId: string | null,
+    email: string,
+    registration?: Registration,
+  ): Promise<string> {
+    const token = secret(LINK_PREFIX, scope.clinicId);
+    // Used and expired links of the address are swept as new ones are made: the table holds only live ones, roughly.
+    await scope.db
+      .deleteFrom('patient_links')
+      .where((eb) => eb(eb.fn('lower', ['email']), '=', normal(email)))
+      .where((eb) => eb.or([eb('used_at', 'is not', null), eb('expires_at', '<', new Date())]))
+      .execute();
+    await scope.db
+      .insertInto('patient_links')
+      .values({
+        clinic_id: scope.clinicId,
+        token_hash: hash(token),
+        purpose,
+        account_id: accountId,
+        email,
+        registration: registration ? JSON.stringify(registration) : null,
+        expires_at: new Date(Date.now() + LINK_MINUTES[purpose] * 60_000),
+      })
+      .execute();
+    return token;
+  }
+
+  private async openSession(scope: TenantScope, accountId: string, method: PatientAuthMethod): Promise<PatientSignedIn> {
+    const token = secret(SESSION_PREFIX, scope.clinicId);
+    const expiresAt = new Date(Date.now() + this.p.config.sessionTtlHours * 3600_000);
+    const account = await scope.db
+      .updateTable('patient_accounts')
+      .set({ last_signed_in_at: new Date() })
+      .where('id', '=', accountId)
+      .returning(['id', 'patient_id'])
+      .executeTakeFirstOrThrow();
+    await scope.db
+      .insertInto('patient_sessions')
+      .values({ clinic_id: scope.clinicId, token_hash: hash(token), account_id: accountId, auth_method: method, expires_at: expiresAt })
+      .execute();
+    return { token, expiresAt: expiresAt.toISOString(), clinicId: scope.clinicId, accountId: account.id, patientId: account.patient_id };
+  }
+
+  private async sendLink(clinic: Clinic, purpose: LinkPurpose, to: string, token: string): Promise<string> {
+    const link = `${this.p.config.webAppUrl}/c/${clinic.slug}/portal/link/${encodeURIComponent(token)}`;
+    const expiresAt = new Date(Date.now() + LINK_MINUTES[purpose] * 60_000);
+    await this.p.mailer.send(await portalLinkEmail(this.p.settings, clinic, { purpose, to, link, expiresAt }));
+    if (this.p.config.showInviteLinks)
+      this.p.log.info({ clinicId: clinic.id, purpose, link }, 'patient portal link (shown in development only)');
+    return link;
+  }
+}
