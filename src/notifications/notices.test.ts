@@ -95,7 +95,8 @@ describe('booking a visit', () => {
     await t.p.worker.stop();
     expect(m.subject).toMatch(/^Your appointment with .+ on /);
     expect(m.text).toContain('Hello Ada,');
-    expect(m.text).toContain(`http://app.test/c/${c.clinic.slug}/visit/${apt.id}`);
+    // The signed visit link: the patient joins from the email without an account (video/visits.ts).
+    expect(m.text).toMatch(new RegExp(`http://app\\.test/c/${c.clinic.slug}/visit/${apt.id}#link=[\\w.-]+`));
     expect(m.raw).toMatch(/Content-Type: text\/calendar; charset=utf-8; method=PUBLISH/i);
     expect(m.raw).toMatch(/filename=appointment\.ics/);
     expect(m.raw).toMatch(/^From: .*<no-reply@polyclinic\.local>/m);
@@ -137,6 +138,7 @@ describe('a reminder', () => {
       worker: dying,
       sms,
       ledger: new SentLedger(t.p.control, 'polyclinic.local', log),
+      visitLinks: t.p.video.visits,
     });
     // Only the reminder is due for this worker (the confirmations were the test above's subject).
     await sql`delete from jobs where clinic_id = ${c.clinic.id} and key like 'confirmation:%'`.execute(t.p.control);

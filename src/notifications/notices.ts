@@ -10,7 +10,7 @@ import { appointmentCalendar } from './calendar.js';
 import type { SentLedger } from './ledger.js';
 import { type AppointmentNotice, appointmentEmail, appointmentText, type VisitFacts } from './messages.js';
 import type { SmsTransport } from './sms.js';
-import { visitLink } from './visit-link.js';
+import type { VideoVisits } from '../video/visits.js';
 
 export const NOTICE_JOB = 'notify.appointment';
 
@@ -30,6 +30,8 @@ export interface AppointmentNoticeDeps {
   mailer: Mailer;
   sms: SmsTransport;
   ledger: SentLedger;
+  /** Signed visit links (`video/visits.ts`): the patient joins from the email without an account. */
+  visitLinks: Pick<VideoVisits, 'visitLink'>;
   config: { webAppUrl: string };
   log: Logger;
 }
@@ -72,6 +74,19 @@ export class AppointmentNotices {
       clinicId,
       REMINDERS.map((r) => `${r.notice}:${appointmentId}`),
     );
+  }
+
+  /**
+   * The signed link that lets the patient in without an account; should it not be issued (the visit is already
+   * over), the visit's page, where a signed-in patient joins from the portal.
+   */
+  private async visitLinkOf(clinic: { id: string; slug: string }, appointmentId: string): Promise<string> {
+    try {
+      return (await this.d.visitLinks.visitLink(clinic.id, appointmentId)).url;
+    } catch (err) {
+      this.d.log.warn({ err, clinicId: clinic.id, appointmentId }, 'no signed visit link; the email links to the visit page');
+      return `${this.d.config.webAppUrl.replace(/\/$/, '')}/c/${encodeURIComponent(clinic.slug)}/visit/${encodeURIComponent(appointmentId)}`;
+    }
   }
 
   private async schedule(clinicId: string, a: { id: string; startsAt: string }, first: AppointmentNotice, now: number): Promise<void> {
@@ -119,7 +134,7 @@ export class AppointmentNotices {
       startsAt: apt.starts_at,
       timeZone: apt.time_zone,
       modality: apt.modality as VisitFacts['modality'],
-      link: apt.modality === 'video' ? visitLink(this.d.config.webAppUrl, clinic.slug, apt.id) : null,
+      link: apt.modality === 'video' ? await this.visitLinkOf(clinic, apt.id) : null,
     };
     // The start is part of the key: a visit moved and moved back is told again, a retry of the same one is not.
     const key = `${p.notice}:${apt.id}:${apt.starts_at.toISOString()}`;

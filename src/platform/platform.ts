@@ -167,6 +167,7 @@ export async function openPlatform(
   const worker = new JobWorker(jobs, { concurrency: config.jobs.concurrency, pollMs: config.jobs.pollMs }, log.child({ part: 'jobs' }));
   const sms = logOnlySms(log);
   const mailDomain = /@([^>\s]+)/.exec(config.mailFrom)?.[1] ?? 'polyclinic.local';
+  const video = openVideo(config, { bus, stores, clinics });
   const notices = new AppointmentNotices({
     jobs,
     worker,
@@ -176,6 +177,7 @@ export async function openPlatform(
     mailer,
     sms,
     ledger: new SentLedger(control, mailDomain, log),
+    visitLinks: video.visits,
     config,
     log,
   });
@@ -200,7 +202,6 @@ export async function openPlatform(
   const tracing = config.fleet.otlpTracesUrl
     ? new FleetTracing(config.fleet.otlpTracesUrl, { instance: config.instance }, (req) => admission.clinicOf(req))
     : undefined;
-  const video = openVideo(config, { bus, stores, clinics });
   return {
     jobs,
     worker,

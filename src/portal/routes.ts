@@ -12,6 +12,8 @@ import { listIntakeResponses, listQuestionnaires, submitIntake } from '../schedu
 import type { SchedulingDeps } from '../scheduling/deps.js';
 import { Appointment, Instant, IntakeResponse, IntakeResponseInput, LocalDate, Questionnaire, SlotPage } from '../scheduling/schemas.js';
 import type { PatientAccounts } from './accounts.js';
+import { JoinGrant } from '../video/routes.js';
+import type { VideoVisits } from '../video/visits.js';
 import { bookOnline, cancelOnline, findOnlineSlots, listVisits, onlineTypes, ownAppointment, rescheduleOnline } from './visits.js';
 
 const Visit = z.object({
@@ -45,6 +47,8 @@ const own =
 
 export interface PortalRouteDeps extends SchedulingDeps {
   patientAccounts: PatientAccounts;
+  /** The one issuer of video join tokens: the signed-in patient joins their own visit through it. */
+  video: { visits: Pick<VideoVisits, 'grant'> };
 }
 
 /**
@@ -194,6 +198,8 @@ export const portalRoutes =
           () => bookOnline(p, req.patient.clinicId, req.patient.patientId, s, req.body, key, req.patient.principal.accountId, Date.now()),
           (out) => ({ resourceId: out.body.id, ...mine(req) }),
         );
+        // The same notices as a booking at the front desk (also on a replay, as there: the first answer may be lost).
+        await p.notices.booked(req.patient.clinicId, r.body);
         return reply.code(r.status).send(r.body);
       },
     });
@@ -208,10 +214,12 @@ export const portalRoutes =
       },
       handler: async (req) => {
         const s = await settingsOf(req.patient.clinicId);
-        return req.patient.audited(
+        const moved = await req.patient.audited(
           () => rescheduleOnline(p, req.patient.clinicId, req.patient.patientId, s, req.params.appointmentId, req.body, Date.now()),
           () => mine(req),
         );
+        await p.notices.moved(req.patient.clinicId, moved);
+        return moved;
       },
     });
 
@@ -225,11 +233,27 @@ export const portalRoutes =
       },
       handler: async (req) => {
         const s = await settingsOf(req.patient.clinicId);
-        return req.patient.write(
+        const cancelled = await req.patient.write(
           (scope) => cancelOnline(scope, req.patient.patientId, s, req.params.appointmentId, req.body.note, Date.now()),
           () => mine(req),
         );
+        await p.notices.cancelled(req.patient.clinicId, cancelled.id);
+        return cancelled;
       },
+    });
+
+    app.post('/visits/:appointmentId/video/join', {
+      config: { phi: auditAs(own('read', 'Appointment')) },
+      schema: {
+        summary: 'Join one’s own video visit: a short-lived join token for the waiting room (another patient’s visit is 404)',
+        params: VisitParams,
+        response: { 200: JoinGrant, ...problems },
+      },
+      handler: async (req) =>
+        req.patient.audited(
+          () => p.video.visits.grant(req.patient.clinicId, req.params.appointmentId, { kind: 'patient', patientId: req.patient.patientId }),
+          () => mine(req),
+        ),
     });
 
     app.get('/visits/:appointmentId/intake', {

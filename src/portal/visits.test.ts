@@ -151,3 +151,25 @@ describe('intake and the released summary', () => {
     expect(summary.json().prescriptions).toBeUndefined();
   });
 });
+
+describe('the video visit and its notices', () => {
+  it('a booked video visit is joined from the portal by its own patient only, and is confirmed and reminded like any other', async () => {
+    const booked = await book(ada, utcAt(4, '11:00'), 'consultation', 'portal-video-1');
+    expect(booked.statusCode, booked.body).toBe(201);
+    const id = booked.json().id as string;
+
+    const join = await ada.call('POST', `visits/${id}/video/join`);
+    expect(join.statusCode, join.body).toBe(200);
+    expect(join.json()).toMatchObject({ appointmentId: id, participantId: ada.patientId, role: 'patient', clinicId: c.clinic.id });
+    const bob = await portalPatient(t, c, 'bob@patients.test');
+    const refused = await bob.call('POST', `visits/${id}/video/join`);
+    expect([refused.statusCode, refused.json().code]).toEqual([404, 'appointment_not_found']);
+
+    // Booked in the portal, the visit gets the front desk's notices: reminders wait for their time as jobs.
+    const jobs = await t.p.control.selectFrom('jobs').select('key').where('clinic_id', '=', c.clinic.id).execute();
+    expect(jobs.map((j) => j.key)).toEqual(expect.arrayContaining([`reminder-24h:${id}`, `reminder-1h:${id}`]));
+    await ada.call('POST', `visits/${id}/cancel`, {});
+    const left = await t.p.control.selectFrom('jobs').select('key').where('key', 'like', `reminder%:${id}`).execute();
+    expect(left).toEqual([]);
+  });
+});

@@ -5,6 +5,7 @@ import { Navigate, useLocation, useNavigate, useParams } from 'react-router';
 import { api, call } from '../api/client';
 import { useMe } from '../auth/me';
 import { useSession } from '../auth/session';
+import { portalApi, usePatientSession } from '../portal/session';
 import { useClinicAppearance, usePublicClinic } from '../clinic/public';
 import { patientName } from '../clinic/data';
 import { useI18n } from '../i18n/i18n';
@@ -40,8 +41,9 @@ export default function VisitPage() {
     return sessionStorage.getItem(LINK_KEY(appointmentId));
   });
   const [stream, setStream] = useState<MediaStream | null>(null);
+  const patient = usePatientSession(slug);
 
-  if (!link && !session) return <Navigate to={`/c/${slug}/sign-in?next=${encodeURIComponent(location.pathname)}`} replace />;
+  if (!link && !session && !patient) return <Navigate to={`/c/${slug}/sign-in?next=${encodeURIComponent(location.pathname)}`} replace />;
   return (
     <Box mih="100vh" bg="var(--mantine-color-body)">
       <Box component="header" px="md" py="sm" style={{ borderBottom: '1px solid var(--mantine-color-default-border)' }}>
@@ -57,6 +59,8 @@ export default function VisitPage() {
           <DeviceCheck onReady={setStream} />
         ) : link ? (
           <PatientVisit link={link} stream={stream} />
+        ) : patient && !session ? (
+          <PortalPatientVisit clinicId={patient.clinicId} appointmentId={appointmentId} stream={stream} />
         ) : (
           <ProviderVisit slug={slug} appointmentId={appointmentId} stream={stream} />
         )}
@@ -67,6 +71,20 @@ export default function VisitPage() {
 
 function PatientVisit({ link, stream }: { link: string; stream: MediaStream }) {
   const grant = useCallback(async () => (await call(api.POST('/api/v1/video/visit-links/redeem', { body: { link } }))) as Grant, [link]);
+  return <CallScreen side="patient" stream={stream} grant={grant} />;
+}
+
+/** A patient signed in to the clinic's portal joins their own visit; the portal asks the same issuer for the token. */
+function PortalPatientVisit({ clinicId, appointmentId, stream }: { clinicId: string; appointmentId: string; stream: MediaStream }) {
+  const grant = useCallback(
+    async () =>
+      (await call(
+        portalApi.POST('/api/v1/clinics/{clinicId}/portal/visits/{appointmentId}/video/join', {
+          params: { path: { clinicId, appointmentId } },
+        }),
+      )) as Grant,
+    [clinicId, appointmentId],
+  );
   return <CallScreen side="patient" stream={stream} grant={grant} />;
 }
 
