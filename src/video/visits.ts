@@ -19,7 +19,7 @@ export interface VideoDeps {
   config: Pick<Config, 'webAppUrl' | 'video'> & { regions: Pick<RegionConfig, 'id' | 'video'>[] };
 }
 
-/** Who asks to join: a staff member of the clinic, or the appointment's patient (visit link, later the portal). */
+/** Who asks to join: a staff member of the clinic, or the appointment's patient (visit link, or signed in to the portal). */
 export type Participant = { kind: 'staff'; userId: string } | { kind: 'patient'; patientId: string };
 
 export interface JoinGrant {
@@ -43,7 +43,7 @@ export const visitEnded = (): AppError => conflict('visit_ended', 'This video vi
 
 /**
  * Video visits: who may join which room as what, visit links, and the end of a visit. The one issuer of join
- * tokens: the staff route, the visit-link exchange and (later) the patient portal all call `grant`, which checks
+ * tokens: the staff route, the visit-link exchange and the patient portal all call `grant`, which checks
  * the appointment in the clinic's own store before it signs anything.
  */
 export class VideoVisits {

@@ -20,8 +20,8 @@ const LINK_KEY = (appointmentId: string) => `polyclinic.visit-link.${appointment
 /**
  * `/c/<slug>/visit/<appointmentId>`: a video visit, for the patient (who arrives by the visit link, the link in
  * the address's fragment so no server log sees it, and needs no account) or for signed-in staff. Device check
- * first, then the waiting room or the call. The patient portal will link here with the patient signed in and
- * get its join token from the same issuer (`VideoVisits.grant`).
+ * first, then the waiting room or the call. A patient signed in to the clinic's portal arrives here from the visits
+ * list and gets a join token from the same issuer (`VideoVisits.grant`) through the portal's own route.
  */
 export default function VisitPage() {
   const { slug = '', appointmentId = '' } = useParams();
