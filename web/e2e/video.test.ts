@@ -57,7 +57,9 @@ async function media(page: Page) {
     let pairLocal = '';
     const stats = await pc.getStats();
     const byId = new Map<string, Record<string, unknown>>();
-    stats.forEach((s: Record<string, unknown>) => byId.set(s.id as string, s));
+    stats.forEach((s: Record<string, unknown>) => {
+      byId.set(s.id as string, s);
+    });
     for (const s of byId.values()) {
       if (s.type === 'inbound-rtp' && s.kind === 'video') frames += Number(s.framesDecoded ?? 0);
       if (s.type === 'candidate-pair' && s.state === 'succeeded' && s.nominated)
