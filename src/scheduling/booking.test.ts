@@ -309,8 +309,10 @@ describe('booking', () => {
   });
 
   it('records a no-show once the start has passed', async () => {
-    const past = (minutes: number) => new Date(Date.now() - minutes * 60_000);
     const a = (await book(c, { startsAt: utcAt(7, '12:00') })).json();
+    // One clock reading: the block must start no later than the visit (a millisecond between two readings broke it).
+    const now = Date.now();
+    const past = (minutes: number) => new Date(now - minutes * 60_000);
     await t.p.stores.transaction(c.clinic.id, 'write', (s) =>
       s.db
         .updateTable('appointments')
