@@ -294,12 +294,12 @@ const medicationParams = {
   subject: patientParam('e.patient_id'),
   encounter: encounterParam('rx.encounter_id'),
   authoredon: dateParam('rx.issued_at', 'When the prescription was issued'),
-  status: statusParam('rx.id', 'active (every prescription we hold)', {}),
-};
-// Every prescription is active: status=active matches all, any other status none.
-medicationParams.status = {
-  ...medicationParams.status,
-  where: (values) => values.map((v) => (v.split(',').includes('active') ? sql<boolean>`true` : sql<boolean>`false`)),
+  // Every prescription is active: status=active matches all, any other status none.
+  status: {
+    type: 'token',
+    documentation: 'active (every prescription we hold)',
+    where: (values: string[]) => values.map((v) => (v.split(',').includes('active') ? sql<boolean>`true` : sql<boolean>`false`)),
+  } satisfies SearchParam,
 };
 
 export const medicationRequestDef: ResourceDef = {
