@@ -218,6 +218,10 @@ describe('validation', () => {
       if (type !== 'Practitioner') expect(entries(bundle).length, type).toBeGreaterThan(0);
       emitted.push(bundle, ...entries(bundle));
     }
+    // Every prescription we hold is active: status=active finds them, any other status none.
+    const rx = (status: string) => get(f.physician.token, `${fhirBase(f.clinic.id)}/MedicationRequest?status=${status}`);
+    expect(entries((await rx('active')).json()).length).toBeGreaterThan(0);
+    expect(entries((await rx('completed')).json())).toHaveLength(0);
     const observations = entries(
       (await get(f.physician.token, `${fhirBase(f.clinic.id)}/Observation?code=http://loinc.org|85354-9`)).json(),
     );
