@@ -55,8 +55,22 @@ describe('loadConfig defaults', () => {
     expect(c.controlDatabaseUrl).toBeUndefined();
     expect(c.secret).toBeUndefined();
     expect(c.regions).toEqual([
-      { id: 'us-east', jurisdiction: 'US', failoverRegion: null, databaseUrl: undefined, video: NO_ICE },
-      { id: 'eu-central', jurisdiction: 'EU', failoverRegion: null, databaseUrl: undefined, video: NO_ICE },
+      {
+        id: 'us-east',
+        jurisdiction: 'US',
+        failoverRegion: null,
+        databaseUrl: undefined,
+        video: NO_ICE,
+        backup: { location: undefined, retentionDays: 35, key: undefined },
+      },
+      {
+        id: 'eu-central',
+        jurisdiction: 'EU',
+        failoverRegion: null,
+        databaseUrl: undefined,
+        video: NO_ICE,
+        backup: { location: undefined, retentionDays: 30, key: undefined },
+      },
     ]);
     expect(c).toMatchObject({ host: '127.0.0.1', port: 3000, instance: 'polyclinic', demo: true, migrateOnStart: true });
     expect(c.operator).toBeUndefined();

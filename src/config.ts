@@ -1,5 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
+import { jurisdiction } from './regions/jurisdictions.js';
 
 /**
  * The one config loader. Every setting comes from an environment variable, is validated here at start-up,
@@ -20,6 +21,21 @@ export interface RegionConfig {
   databaseUrl: string | undefined;
   /** What video visits of the region's clinics connect media through (video/ice.ts). */
   video: RegionVideoConfig;
+  /** Where the region's backups go and how long they are kept (src/regions/jurisdictions.ts for defaults). */
+  backup: RegionBackupConfig;
+}
+
+/**
+ * A region's backups: `location` is a directory (or `file://` URL) inside the region's jurisdiction where base
+ * backups and archived WAL are written, encrypted; unset means this node takes no backups of the region.
+ * `retentionDays` defaults to the jurisdiction's (regions/jurisdictions.ts); a jurisdiction without a default
+ * must set `_BACKUP_RETENTION_DAYS`. `key` (at least 32 characters) encrypts them; unset, a key is derived from
+ * the deployment secret and the region id.
+ */
+export interface RegionBackupConfig {
+  location: string | undefined;
+  retentionDays: number;
+  key: string | undefined;
 }
 
 /**
@@ -294,6 +310,26 @@ export function regionVariable(regionId: string, what: string): string {
   return `POLYCLINIC_REGION_${regionId.toUpperCase().replace(/-/g, '_')}_${what}`;
 }
 
+/** A region's backup settings: `_BACKUP_LOCATION`, `_BACKUP_RETENTION_DAYS`, `_BACKUP_KEY`. */
+function regionBackup(env: NodeJS.ProcessEnv, id: string, code: string, problems: string[]): RegionBackupConfig {
+  const locationName = regionVariable(id, 'BACKUP_LOCATION');
+  const location = env[locationName] || undefined;
+  if (location !== undefined && !/^(file:\/\/)?\/?[^\0]+$/.test(location))
+    problems.push(`${locationName}: must be a directory path or a file:// URL`);
+  const daysName = regionVariable(id, 'BACKUP_RETENTION_DAYS');
+  const given = env[daysName];
+  let retentionDays = jurisdiction(code)?.backupRetentionDays ?? 0;
+  if (given) {
+    const n = Number(given);
+    if (!Number.isInteger(n) || n < 1 || n > 3650) problems.push(`${daysName}: a whole number of days from 1 to 3650`);
+    else retentionDays = n;
+  } else if (!retentionDays && location) problems.push(`${daysName}: required, jurisdiction ${code} has no default retention`);
+  const keyName = regionVariable(id, 'BACKUP_KEY');
+  const key = env[keyName] || undefined;
+  if (key !== undefined && key.length < 32) problems.push(`${keyName}: at least 32 characters`);
+  return { location, retentionDays, key };
+}
+
 const ICE_URL = /^(stun|stuns|turn|turns):[^\s,]+$/;
 
 /** A region's video settings: `_STUN_URLS`, `_TURN_URLS` (comma-separated), `_TURN_SECRET`, `_VIDEO_JOIN_KEY`. */
@@ -348,7 +384,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const urlVar = regionUrlVariable(id);
     const url = env[urlVar] || undefined;
     if (url !== undefined && !pgUrl.safeParse(url).success) problems.push(`${urlVar}: must be a postgres:// URL`);
-    regions.push({ id, jurisdiction, failoverRegion: failover || null, databaseUrl: url, video: regionVideo(env, id, problems) });
+    regions.push({
+      id,
+      jurisdiction,
+      failoverRegion: failover || null,
+      databaseUrl: url,
+      video: regionVideo(env, id, problems),
+      backup: regionBackup(env, id, jurisdiction, problems),
+    });
   }
   if (regions.length === 0) problems.push('POLYCLINIC_REGIONS: at least one region is required');
   for (const r of regions) {
