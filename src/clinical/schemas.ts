@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { idSchema } from '../ids.js';
+import { DISPENSE_UNITS, DOSE_UNITS, FREQUENCIES, ROUTES } from './vocabulary.js';
 
 /**
  * Request and response shapes of the clinical record. Ranges of vitals and the ICD-10-CM code shape are not
@@ -129,58 +130,7 @@ export const Vitals = z.object({
   height: stored('cm'),
 });
 
-// ---- prescriptions
-
-export const DOSE_UNITS = [
-  'mg',
-  'g',
-  'mcg',
-  'mL',
-  'IU',
-  'unit',
-  'tablet',
-  'capsule',
-  'puff',
-  'drop',
-  'spray',
-  'patch',
-  'application',
-  'suppository',
-] as const;
-export const DISPENSE_UNITS = [
-  'tablet',
-  'capsule',
-  'mL',
-  'g',
-  'patch',
-  'inhaler',
-  'vial',
-  'pen',
-  'bottle',
-  'tube',
-  'package',
-  'suppository',
-  'unit',
-] as const;
-export const ROUTES = [
-  'oral',
-  'sublingual',
-  'buccal',
-  'topical',
-  'transdermal',
-  'inhalation',
-  'nasal',
-  'ophthalmic',
-  'otic',
-  'rectal',
-  'vaginal',
-  'subcutaneous',
-  'intramuscular',
-  'intravenous',
-  'intradermal',
-] as const;
-/** Common sig frequencies: once, daily, twice/three/four times daily, every N hours, at bedtime, every other day, weekly, monthly. */
-export const FREQUENCIES = ['once', 'daily', 'bid', 'tid', 'qid', 'q4h', 'q6h', 'q8h', 'q12h', 'qhs', 'qod', 'weekly', 'monthly'] as const;
+// ---- prescriptions (the vocabulary is in vocabulary.ts, which the web app imports too)
 
 export const PrescriptionInput = z.strictObject({
   drug: text(300),

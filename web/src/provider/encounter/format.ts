@@ -1,57 +1,10 @@
 import type { EncounterRecord } from '../../clinic/data';
 import type { I18n } from '../../i18n/i18n';
+import { FREQUENCIES, ROUTES } from '../../../../src/clinical/vocabulary';
+
+export { DISPENSE_UNITS, DOSE_UNITS, FREQUENCIES, ROUTES } from '../../../../src/clinical/vocabulary';
 
 type Vitals = NonNullable<EncounterRecord['vitals']>[number];
-
-export const ROUTES = [
-  'oral',
-  'sublingual',
-  'buccal',
-  'topical',
-  'transdermal',
-  'inhalation',
-  'nasal',
-  'ophthalmic',
-  'otic',
-  'rectal',
-  'vaginal',
-  'subcutaneous',
-  'intramuscular',
-  'intravenous',
-  'intradermal',
-] as const;
-export const FREQUENCIES = ['once', 'daily', 'bid', 'tid', 'qid', 'q4h', 'q6h', 'q8h', 'q12h', 'qhs', 'qod', 'weekly', 'monthly'] as const;
-export const DOSE_UNITS = [
-  'mg',
-  'g',
-  'mcg',
-  'mL',
-  'IU',
-  'unit',
-  'tablet',
-  'capsule',
-  'puff',
-  'drop',
-  'spray',
-  'patch',
-  'application',
-  'suppository',
-] as const;
-export const DISPENSE_UNITS = [
-  'tablet',
-  'capsule',
-  'mL',
-  'g',
-  'patch',
-  'inhaler',
-  'vial',
-  'pen',
-  'bottle',
-  'tube',
-  'package',
-  'suppository',
-  'unit',
-] as const;
 
 export function routeLabel(route: string, t: I18n['t']): string {
   return (ROUTES as readonly string[]).includes(route) ? t(`route.${route as (typeof ROUTES)[number]}`) : route;
