@@ -14,6 +14,7 @@ import { PageHeader } from '../ui/page';
 import { ErrorState, problemText } from '../ui/states';
 import { DataTable } from '../ui/Table';
 import { useRoleOptions } from './roles';
+import { PERMISSIONS } from '../../../src/access/roles';
 
 type Member = { userId: string; email: string; name: string; role: string; since: string; directoryManaged: boolean };
 
@@ -291,38 +292,6 @@ function InviteModal({
     </Modal>
   );
 }
-
-const PERMISSIONS = [
-  'clinic.read',
-  'user.manage',
-  'settings.read',
-  'settings.write',
-  'feature.read',
-  'feature.write',
-  'patient.read',
-  'patient.write',
-  'provider.read',
-  'provider.manage',
-  'schedule.read',
-  'schedule.write',
-  'intake.read',
-  'intake.write',
-  'intake.manage',
-  'encounter.read',
-  'encounter.write',
-  'clinical_note.read',
-  'clinical_note.write',
-  'vitals.read',
-  'vitals.write',
-  'prescription.read',
-  'prescription.write',
-  'diagnosis.read',
-  'diagnosis.write',
-  'audit.read',
-  'analytics.clinic.read',
-  'phi_export.approve',
-] as const;
-export { PERMISSIONS };
 
 function Grants({ member }: { member: Member }) {
   const { t, dateTime } = useI18n();

@@ -9,10 +9,8 @@ import { ConfirmButton } from '../ui/confirm';
 import { applyProblem } from '../ui/forms';
 import { PageHeader } from '../ui/page';
 import { ErrorState, LoadingState } from '../ui/states';
-import { PERMISSIONS } from './MembersPage';
+import { BASE_ROLES as BASE, PERMISSIONS } from '../../../src/access/roles';
 import { useRoles, type Role } from './roles';
-
-const BASE = ['clinic_admin', 'physician', 'nurse', 'scheduler', 'billing', 'analyst', 'compliance_officer'] as const;
 
 /** Base roles (the same in every clinic) and the clinic's own roles derived from them: what each allows, and who holds it. */
 export default function RolesPage() {
