@@ -6,7 +6,12 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WEB = join(ROOT, 'web');
 
-/** Builds web/dist when it is missing or older than any source of the app (npm install and npm ci build it too). */
+/**
+ * Builds web/dist when it is missing or older than any source of the app (npm install and npm ci build it too).
+ * The app's sources include the few dependency-free server modules it imports (the vocabulary it shares).
+ */
+const SHARED_WITH_SERVER = ['src/access/roles.ts', 'src/clinical/vocabulary.ts'];
+
 export function ensureWebBuilt(): void {
   const index = join(WEB, 'dist', 'index.html');
   const newest = (dir: string): number =>
@@ -18,6 +23,7 @@ export function ensureWebBuilt(): void {
     newest(join(WEB, 'src')),
     statSync(join(WEB, 'index.html')).mtimeMs,
     statSync(join(WEB, 'vite.config.ts')).mtimeMs,
+    ...SHARED_WITH_SERVER.map((f) => statSync(join(ROOT, f)).mtimeMs),
   );
   if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
   execFileSync(process.execPath, [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(WEB, 'scripts', 'build.ts')], {
