@@ -6,12 +6,10 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WEB = join(ROOT, 'web');
 
-/**
- * Builds web/dist when it is missing or older than any source of the app (npm install and npm ci build it too).
- * The app's sources include the few dependency-free server modules it imports (the vocabulary it shares).
- */
+/** Dependency-free server modules the app imports (the vocabulary both share): sources of the app too. */
 const SHARED_WITH_SERVER = ['src/access/roles.ts', 'src/clinical/vocabulary.ts'];
 
+/** Builds web/dist when it is missing or older than any source of the app (npm install and npm ci build it too). */
 export function ensureWebBuilt(): void {
   const index = join(WEB, 'dist', 'index.html');
   const newest = (dir: string): number =>
