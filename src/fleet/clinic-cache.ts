@@ -71,6 +71,12 @@ export class ClinicCache<T extends NonNullable<unknown>> {
     await this.bus.publish('clinic-cache', `${this.name} ${clinicId}`);
   }
 
+  /** Drops every entry on this node only (its owner reloaded what every entry derives from). */
+  clear(): void {
+    this.lru.clear();
+    this.byClinic.clear();
+  }
+
   get size(): number {
     return this.lru.size;
   }

@@ -4,6 +4,7 @@ import type { ClinicDirectory } from '../controlplane/clinics.js';
 import type { ControlDB } from '../controlplane/schema.js';
 import type { SettingScope } from './control-schema.js';
 import { AppError, notFound } from '../errors.js';
+import { ClinicCache, clinicKey } from '../fleet/clinic-cache.js';
 import type { InvalidationBus } from '../platform/bus.js';
 import { NAMESPACES, NAMESPACE_NAMES, defaults, type EffectiveSettings, type Namespace } from './namespaces.js';
 
@@ -63,7 +64,12 @@ export const providerLayer = (clinicId: string, providerId: string): LayerAddres
  */
 export class SettingsService {
   private readonly layers = new Map<string, LayerDoc>();
-  private readonly effectiveCache = new Map<string, EffectiveSettings>();
+  /**
+   * What each clinic (and provider) runs with, derived from the layers: bounded and keyed by clinic, so a fleet of
+   * many clinics cannot grow it without limit. Cleared whenever a layer reloads (a platform or region layer
+   * changes every clinic's values); the TTL only bounds how long a lost bus message could leave a value stale.
+   */
+  private readonly effectiveCache: ClinicCache<EffectiveSettings>;
   private readonly unsubscribe: () => void;
   private readonly unsubscribeReconnect: () => void;
 
@@ -73,6 +79,7 @@ export class SettingsService {
     private readonly clinics: ClinicDirectory,
     private readonly log: Logger,
   ) {
+    this.effectiveCache = new ClinicCache('settings-effective', bus, { max: 10_000, ttlMs: 10 * 60_000 });
     this.unsubscribe = bus.subscribe('settings', (key) => void this.reload(key));
     this.unsubscribeReconnect = bus.onReconnect(() => void this.load());
   }
@@ -122,19 +129,17 @@ export class SettingsService {
 
   /** The typed values a clinic (and, when given, one of its providers) runs with. */
   async effectiveFor(clinicId: string, providerId?: string): Promise<EffectiveSettings> {
-    const cacheKey = `${clinicId}/${providerId ?? ''}`;
-    const hit = this.effectiveCache.get(cacheKey);
-    if (hit) return hit;
-    await this.ready();
-    const chain = await this.chain(clinicId, providerId);
-    const result = defaults();
-    for (const ns of NAMESPACE_NAMES) {
-      const merged: Record<string, unknown> = {};
-      for (const a of chain) Object.assign(merged, this.layer(a, ns).values);
-      (result as unknown as Record<string, unknown>)[ns] = this.parseLenient(ns, merged, clinicId);
-    }
-    this.effectiveCache.set(cacheKey, result);
-    return result;
+    return this.effectiveCache.get(clinicKey(clinicId, 'effective', providerId ?? '-'), async () => {
+      await this.ready();
+      const chain = await this.chain(clinicId, providerId);
+      const result = defaults();
+      for (const ns of NAMESPACE_NAMES) {
+        const merged: Record<string, unknown> = {};
+        for (const a of chain) Object.assign(merged, this.layer(a, ns).values);
+        (result as unknown as Record<string, unknown>)[ns] = this.parseLenient(ns, merged, clinicId);
+      }
+      return result;
+    });
   }
 
   /** Every key with its value, the layer it came from and the layers it overrides. */
@@ -396,6 +401,7 @@ export class SettingsService {
   close(): void {
     this.unsubscribe();
     this.unsubscribeReconnect();
+    this.effectiveCache.close();
   }
 }
 
