@@ -7,7 +7,7 @@
  * participant connected to another node is published with the message as its key. Delivery is at-most-once
  * there too, which WebRTC's own retries and the client's reconnect absorb.
  */
-export type InvalidationTopic = 'clinic' | 'user-sessions' | 'settings' | 'flags' | 'clinic-cache' | 'video';
+export type InvalidationTopic = 'clinic' | 'user-sessions' | 'settings' | 'flags' | 'clinic-cache' | 'video' | 'region';
 
 export interface InvalidationBus {
   publish(topic: InvalidationTopic, key: string): Promise<void>;

@@ -70,7 +70,17 @@ export async function cloneStandby(opts: {
 /** Files of the running primary that a copy must not carry (its lock file, its command line). */
 const SKIPPED = new Set(['postmaster.pid', 'postmaster.opts', 'backup_label', 'tablespace_map', 'standby.signal']);
 /** Directories copied empty: WAL comes by streaming, slots and statistics are the primary's own. */
-const EMPTIED = ['pg_wal', 'pg_wal/archive_status', 'pg_replslot', 'pg_stat_tmp', 'pg_dynshmem', 'pg_notify', 'pg_serial', 'pg_snapshots', 'pg_subtrans'];
+const EMPTIED = [
+  'pg_wal',
+  'pg_wal/archive_status',
+  'pg_replslot',
+  'pg_stat_tmp',
+  'pg_dynshmem',
+  'pg_notify',
+  'pg_serial',
+  'pg_snapshots',
+  'pg_subtrans',
+];
 const inEmptied = (rel: string): boolean => EMPTIED.some((d) => rel.startsWith(`${d}/`) && basename(rel) !== 'archive_status');
 
 function chownTree(path: string, uid: number, gid: number): void {

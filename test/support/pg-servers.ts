@@ -50,9 +50,13 @@ export async function initServer(dataDir: string): Promise<PgServer> {
   const pwfile = `${dataDir}.pw`;
   writeFileSync(pwfile, PG_TEST_PASSWORD);
   if (ids) chownSync(pwfile, ids.uid, ids.gid);
-  await run(join(BIN, 'initdb'), ['-D', dataDir, '-U', 'postgres', `--pwfile=${pwfile}`, '--auth=scram-sha-256', '-E', 'UTF8', '--locale=C'], {
-    ...(ids ?? {}),
-  });
+  await run(
+    join(BIN, 'initdb'),
+    ['-D', dataDir, '-U', 'postgres', `--pwfile=${pwfile}`, '--auth=scram-sha-256', '-E', 'UTF8', '--locale=C'],
+    {
+      ...(ids ?? {}),
+    },
+  );
   rmSync(pwfile);
   return serverAt(dataDir, await freePort());
 }
