@@ -20,7 +20,7 @@ export const REGIONS_CONTROL_MIGRATIONS: ControlMigration[] = [
          state text not null default 'serving' check (state in ('serving', 'promoting')),
          changed_at timestamptz not null default now())`,
       `create table region_failovers (
-         id bigint generated always as identity primary key,
+         id bigserial primary key,
          region_id text not null,
          epoch bigint not null,
          from_address text not null,
