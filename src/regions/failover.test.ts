@@ -6,6 +6,7 @@ import { bearer, startTestPlatform, type TestPlatform } from '../../test/support
 import { initServer, serverAt, serversDir, PG_TEST_PASSWORD, type PgServer } from '../../test/support/pg-servers.js';
 import { freePort } from '../../test/support/ports.js';
 import { cliEnv, runCli } from '../../test/support/cli.js';
+import type { Clinic } from '../controlplane/clinics.js';
 import { cloneStandby } from './standby.js';
 
 /**
@@ -39,6 +40,9 @@ describe('region failover to an in-jurisdiction synchronous standby', () => {
   let standby: PgServer;
   let t: TestPlatform;
   let replicationEnv: NodeJS.ProcessEnv;
+  /** us-west's pooled clinic and its physician's token, from the first drill. */
+  let west: Clinic;
+  let westToken: string;
 
   beforeAll(async () => {
     dir = await serversDir();
@@ -92,10 +96,11 @@ describe('region failover to an in-jurisdiction synchronous standby', () => {
     ]);
     expect(before!.standby).toMatchObject({ reachable: true, inRecovery: true });
 
-    const west = await t.clinic({ placement: 'pooled', region: 'us-west' });
+    west = await t.clinic({ placement: 'pooled', region: 'us-west' });
     const westDb = await t.clinic({ placement: 'database', region: 'us-west', tier: 'enterprise' });
     const east = await t.clinic({ placement: 'pooled', region: 'us-east' });
     const writers = [await t.staff(west.id, 'physician'), await t.staff(westDb.id, 'physician')];
+    westToken = writers[0]!.token;
     const reader = await t.staff(east.id, 'physician');
     const eastPatient = await t.app.inject({
       method: 'POST',
@@ -244,14 +249,68 @@ describe('region failover to an in-jurisdiction synchronous standby', () => {
     });
     expect(again.statusCode).toBe(409);
     expect(again.json().code).toBe('standby_not_in_recovery');
+  }, 60_000);
 
-    // The CLI, a process of its own with the configuration that names the old primary, reports the new one.
-    const cli = await runCli({ ...cliEnv(t.p.config), ...replicationEnv }, 'regions', 'status');
-    expect(cli.code, cli.stderr).toBe(0);
-    expect(cli.stdout).toMatch(
-      new RegExp(`^us-west\\s+epoch 2 serving\\s+primary 127\\.0\\.0\\.1:${standby.port}/${REGION_DB} \\(up, epoch mark 2\\)`),
+  it('a failover by hand to a rebuilt standby fences the live old primary and loses nothing', async () => {
+    // The runbook: wipe the old primary, rebuild it as a standby of the new one, let a node put sync back.
+    await primary.stop();
+    rmSync(primary.dataDir, { recursive: true, force: true });
+    await cloneStandby({
+      primaryUrl: standby.url,
+      primaryDataDir: standby.dataDir,
+      standbyDataDir: primary.dataDir,
+      primaryConninfo: `host=127.0.0.1 port=${standby.port} user=postgres password=${PG_TEST_PASSWORD}`,
+    });
+    await primary.start();
+    for (let s = (await status())[0]!; s.primary.standbys?.length !== 1; s = (await status())[0]!) await sleep(100);
+    await t.p.regionPrimaries.ensure();
+    expect((await status())[0]!.primary.standbys).toEqual([expect.objectContaining({ state: 'streaming', syncState: 'sync' })]);
+
+    const patients = () =>
+      t.p.stores.transaction(west.id, 'read', async (s) => (await s.db.selectFrom('patients').select('id').execute()).map((r) => r.id));
+    const write = async () => {
+      for (const deadline = Date.now() + 10_000; ; await sleep(100)) {
+        const res = await t.app.inject({
+          method: 'POST',
+          url: `/api/v1/clinics/${west.id}/patients`,
+          headers: bearer(westToken),
+          payload: { givenName: 'Planned', familyName: 'Switchover', birthDate: '1980-01-01' },
+        });
+        if (res.statusCode === 201) return res.json().id as string;
+        expect(res.statusCode, res.body).toBe(503);
+        expect(Date.now()).toBeLessThan(deadline);
+      }
+    };
+    const beforeId = await write();
+    const before = await patients();
+
+    // The CLI fails it over from a process of its own, whose configuration still names the first primary as
+    // `_DATABASE_URL`; this node hears of it over the bus or on its next probe tick.
+    const cli = await runCli(
+      { ...cliEnv(t.p.config), ...replicationEnv },
+      'regions',
+      'failover',
+      'us-west',
+      '--reason',
+      'planned switchover',
     );
-    expect(cli.stdout).toMatch(/last failover to epoch 2 .*old primary unreachable/);
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stdout).toMatch(new RegExp(`failed over to 127\\.0\\.0\\.1:${primary.port}/${REGION_DB} at epoch 3 .*: fenced\\)`));
+    const afterId = await write();
+    const after = await patients();
+    expect(after).toEqual(expect.arrayContaining([...before, beforeId, afterId]));
+    expect((await status())[0]).toMatchObject({ epoch: 3, primary: { epoch: '3' }, lastFailover: { epoch: 3, oldPrimary: 'fenced' } });
+
+    // The fenced server still runs, and refuses a write even from a client that knows nothing of epochs.
+    const fenced = urlWithDatabase(standby.url, REGION_DB);
+    expect(
+      await withClient(fenced, async (c) => (await c.query("select current_setting('polyclinic.primary_epoch') as e")).rows[0].e),
+    ).toBe('fenced');
+    await expect(
+      withClient(fenced, (c) =>
+        c.query(`update ${quoteIdent(west.placement.schema)}.patients set given_name = 'Split' where id = $1`, [afterId]),
+      ),
+    ).rejects.toMatchObject({ code: '25006' });
   }, 60_000);
 
   it('only operators see replication or fail a region over, and only a replicated one', async () => {

@@ -4,7 +4,7 @@ import type { ControlDB } from '../controlplane/schema.js';
 import { AppError, conflict } from '../errors.js';
 import type { InvalidationBus } from '../platform/bus.js';
 import { addressOf, type RegionPrimaries, type ReplicatedRegion } from './primaries.js';
-import { fence, markPrimary, probe, promote, serverState, setSynchronous, type ServerState } from './replication.js';
+import { caughtUp, fence, markPrimary, probe, promote, serverState, setSynchronous, type ServerState } from './replication.js';
 
 export interface FailoverResult {
   regionId: string;
@@ -32,7 +32,8 @@ export interface RegionReplicationStatus {
  *
  * The order is what makes it safe:
  *   1. the standby must answer and still be a standby (in synchronous mode it holds every acknowledged commit);
- *   2. the old primary is fenced if it can still be reached: marked `fenced`, read-only, its sessions ended;
+ *   2. the old primary is fenced if it can still be reached: marked `fenced`, read-only, its sessions ended,
+ *      and the standby given up to 10 s to receive its last writes (a planned failover loses nothing);
  *   3. the control plane moves the region to epoch e+1 on the standby's address (state `promoting`): from here
  *      no node accepts a new connection to the old primary, restarted or not (`primaries.ts`);
  *   4. the standby is promoted, marked with epoch e+1, and synchronous mode is switched off on it (it has no
@@ -129,7 +130,13 @@ export class FailoverController {
           'standby_not_in_recovery',
           `${addressOf(target)} is not a standby of ${regionId}; rebuild it first (docs/operations.md)`,
         );
-      oldPrimary = (await fence(rec.url)) ? 'fenced' : 'unreachable';
+      const lastWrite = await fence(rec.url);
+      if (lastWrite) {
+        oldPrimary = 'fenced';
+        // Planned or not, the standby takes over only once it holds everything the fenced primary wrote.
+        if (!(await caughtUp(target, lastWrite, 10_000)))
+          this.deps.log.error({ region: regionId, lastWrite }, 'the standby did not receive the fenced primary’s last writes in 10 s');
+      }
       epoch = rec.epoch + 1;
       const moved = await this.deps.control.transaction().execute(async (trx) => {
         const res = await trx

@@ -133,21 +133,40 @@ export function setSynchronous(url: string, on: boolean): Promise<void> {
 /**
  * Fences a primary that is still reachable (a failover by hand, or a server that only looked dead): it is marked
  * fenced and read-only, so it refuses writes even from a client that ignores the epoch, and every session on it
- * is ended. Answers false when it cannot be reached; the epoch in the control plane fences it then.
+ * is ended. Answers the last WAL position it wrote, so the standby can be let catch up to it, or undefined when
+ * it cannot be reached; the epoch in the control plane fences it then.
  */
-export async function fence(url: string): Promise<boolean> {
+export async function fence(url: string): Promise<string | undefined> {
   try {
-    await onServer(url, async (c) => {
+    return await onServer(url, async (c) => {
       await c.query(`alter system set ${EPOCH_SETTING} = '${FENCED}'`);
       await c.query('alter system set default_transaction_read_only = on');
       await c.query('select pg_reload_conf()');
       await c.query(
         `select pg_terminate_backend(pid) from pg_stat_activity where pid <> pg_backend_pid() and backend_type = 'client backend'`,
       );
+      const { rows } = await c.query<{ lsn: string }>('select pg_current_wal_flush_lsn()::text as lsn');
+      return rows[0]!.lsn;
     });
-    return true;
   } catch {
-    return false;
+    return undefined;
+  }
+}
+
+/**
+ * Waits until a standby has received WAL up to `lsn` (the fenced primary's last write). A failover by hand
+ * then loses nothing even without synchronous mode. Answers false if it did not within `timeoutMs`.
+ */
+export async function caughtUp(url: string, lsn: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const done = await onServer(url, async (c) => {
+      const { rows } = await c.query<{ ok: boolean | null }>('select pg_last_wal_receive_lsn() >= $1::pg_lsn as ok', [lsn]);
+      return rows[0]!.ok === true;
+    }).catch(() => false);
+    if (done) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
