@@ -29,6 +29,9 @@ const USAGE = `polyclinic <command>
                                             clinic approved; the approval is spent (default <slug>-export.tar.gz)
   flags stale                               flags past their retire-by date or their type's expected lifetime
   audit verify --clinic <clinicId>          recompute the clinic's PHI audit hash chain; exit 1 if it is broken
+  regions status                            each replicated region store: primary, standby, epoch, sync, lag
+  regions failover <regionId> --reason TEXT fail the region's store over to its standby (fence, promote, switch
+                                            every node); see docs/operations.md
 
 Configuration comes from the same POLYCLINIC_* variables as the server (see README).`;
 
@@ -192,6 +195,35 @@ async function dispatch(
       `audit chain of ${clinic.id} BROKEN at seq ${v.problem!.seq}: ${v.problem!.kind}: ${v.problem!.message} (${v.records} record(s) verified before it)`,
     );
     return 1;
+  }
+  if (command === 'regions' && sub === 'status') {
+    const items = await p.failover.status();
+    if (!items.length) console.log('no region store has a standby configured');
+    for (const r of items) {
+      const standbys = (r.primary.standbys ?? []).map((s) => `${s.name} ${s.state}/${s.syncState}`).join(', ') || 'none streaming';
+      console.log(
+        `${r.regionId.padEnd(14)} epoch ${r.epoch ?? '-'} ${r.state.padEnd(9)} primary ${r.primary.address} ` +
+          `(${r.primary.reachable ? `up, epoch mark ${r.primary.epoch ?? 'none'}` : 'UNREACHABLE'}) ` +
+          `standby ${r.standby.address} (${r.standby.reachable ? (r.standby.inRecovery ? 'in recovery' : 'NOT A STANDBY') : 'UNREACHABLE'}) ` +
+          `sync ${r.synchronousConfigured ? 'configured' : 'off'}; streaming: ${standbys}`,
+      );
+      if (r.lastFailover)
+        console.log(
+          `${''.padEnd(14)} last failover to epoch ${r.lastFailover.epoch} at ${r.lastFailover.at.toISOString()}: ${r.lastFailover.from} -> ${r.lastFailover.to} (${r.lastFailover.reason}; old primary ${r.lastFailover.oldPrimary})`,
+        );
+    }
+    return 0;
+  }
+  if (command === 'regions' && sub === 'failover') {
+    const regionId = rest[0];
+    const reason = typeof values.reason === 'string' ? values.reason.trim() : '';
+    if (!regionId || reason.length < 3) {
+      console.error('usage: polyclinic regions failover <regionId> --reason TEXT');
+      return 2;
+    }
+    const r = await p.failover.failover(regionId, { reason, requestedBy: 'cli' });
+    console.log(`${r.regionId} failed over to ${r.to} at epoch ${r.epoch} in ${r.tookMs} ms (old primary ${r.from}: ${r.oldPrimary})`);
+    return 0;
   }
   if (command === 'flags' && sub === 'stale') {
     const stale = await p.flags.stale();

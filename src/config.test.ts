@@ -62,6 +62,7 @@ describe('loadConfig defaults', () => {
         databaseUrl: undefined,
         video: NO_ICE,
         backup: { location: undefined, retentionDays: 35, key: undefined },
+        replication: { standbyUrl: undefined, synchronous: false },
       },
       {
         id: 'eu-central',
@@ -70,6 +71,7 @@ describe('loadConfig defaults', () => {
         databaseUrl: undefined,
         video: NO_ICE,
         backup: { location: undefined, retentionDays: 30, key: undefined },
+        replication: { standbyUrl: undefined, synchronous: false },
       },
     ]);
     expect(c).toMatchObject({ host: '127.0.0.1', port: 3000, instance: 'polyclinic', demo: true, migrateOnStart: true });
@@ -247,5 +249,39 @@ describe('the edge: addresses, proxies, outbound requests, browsers', () => {
       releaseEpsilon: 0.25,
       monthlyBudget: 1,
     });
+  });
+});
+
+describe('a region store’s standby', () => {
+  const replicated = {
+    ...production,
+    POLYCLINIC_REGIONS: 'us-east:US:us-west,us-west:US,eu-central:EU',
+    POLYCLINIC_REGION_US_WEST_DATABASE_URL: US,
+  };
+
+  it('lives in the failover region and may be synchronous', () => {
+    const c = loadConfig({
+      ...replicated,
+      POLYCLINIC_REGION_US_EAST_STANDBY_URL: 'postgres://u:p@standby:5432/us',
+      POLYCLINIC_REGION_US_EAST_SYNCHRONOUS: 'true',
+    });
+    expect(c.regions[0]!.replication).toEqual({ standbyUrl: 'postgres://u:p@standby:5432/us', synchronous: true });
+    expect(c.regions[2]!.replication).toEqual({ standbyUrl: undefined, synchronous: false });
+    expect(c.failoverAfterMs).toBe(5000);
+  });
+
+  it('is refused without a failover region, without a primary URL, or synchronous without a standby', () => {
+    expect(refusal({ ...replicated, POLYCLINIC_REGION_EU_CENTRAL_STANDBY_URL: 'postgres://u:p@standby:5432/eu' })).toEqual([
+      expect.stringMatching(/^POLYCLINIC_REGION_EU_CENTRAL_STANDBY_URL: region eu-central names no failover region/),
+    ]);
+    expect(refusal({ POLYCLINIC_REGIONS: 'us-east:US:us-west,us-west:US', POLYCLINIC_REGION_US_EAST_STANDBY_URL: US })).toEqual([
+      expect.stringMatching(/^POLYCLINIC_REGION_US_EAST_STANDBY_URL: requires POLYCLINIC_REGION_US_EAST_DATABASE_URL/),
+    ]);
+    expect(refusal({ ...replicated, POLYCLINIC_REGION_US_WEST_SYNCHRONOUS: 'yes' })).toEqual([
+      'POLYCLINIC_REGION_US_WEST_SYNCHRONOUS: requires POLYCLINIC_REGION_US_WEST_STANDBY_URL',
+    ]);
+    expect(refusal({ ...replicated, POLYCLINIC_REGION_US_EAST_STANDBY_URL: US, POLYCLINIC_REGION_US_EAST_SYNCHRONOUS: 'maybe' })).toEqual([
+      'POLYCLINIC_REGION_US_EAST_SYNCHRONOUS: true or false',
+    ]);
   });
 });

@@ -23,6 +23,19 @@ export interface RegionConfig {
   video: RegionVideoConfig;
   /** Where the region's backups go and how long they are kept (src/regions/jurisdictions.ts for defaults). */
   backup: RegionBackupConfig;
+  /** The region store's standby in its failover region, if it has one (src/regions/). */
+  replication: RegionReplicationConfig;
+}
+
+/**
+ * A region store's streaming-replication standby: `standbyUrl` (`_STANDBY_URL`) is the admin URL of the same
+ * database on the standby server, which lives in the region's failover region (so, by the check at start, in
+ * its jurisdiction). `synchronous` (`_SYNCHRONOUS`) makes the primary acknowledge a commit only once the
+ * standby has it on disk, so an acknowledged write survives the loss of the primary.
+ */
+export interface RegionReplicationConfig {
+  standbyUrl: string | undefined;
+  synchronous: boolean;
 }
 
 /**
@@ -69,6 +82,8 @@ export interface Config {
   operator: { email: string; password: string } | undefined;
   demo: boolean;
   migrateOnStart: boolean;
+  /** A replicated region's primary failing its probe this long is failed over (src/regions/); 0: by hand only. */
+  failoverAfterMs: number;
   pool: { max: number; clinicMax: number; clinicIdleMs: number };
   sessionTtlHours: number;
   /**
@@ -192,6 +207,8 @@ const scalarVars = {
     .refine((u) => /^rediss?:\/\//.test(u), 'must be a redis:// URL')
     .optional(),
   POLYCLINIC_REGIONS: z.string().default('us-east:US,eu-central:EU'),
+  /** How long a replicated region's primary may fail its health probe before a node fails it over; 0: by hand only. */
+  POLYCLINIC_FAILOVER_AFTER_MS: int(0, 3_600_000).default(5000),
   POLYCLINIC_EMBEDDED_PG_PORT: int(1, 65535).default(54329),
   POLYCLINIC_SECRET: z.string().min(32, 'at least 32 characters').optional(),
   POLYCLINIC_OPERATOR_EMAIL: z.string().email().optional(),
@@ -330,6 +347,30 @@ function regionBackup(env: NodeJS.ProcessEnv, id: string, code: string, problems
   return { location, retentionDays, key };
 }
 
+/** A region's standby: `_STANDBY_URL` (in the failover region, never without one) and `_SYNCHRONOUS`. */
+function regionReplication(
+  env: NodeJS.ProcessEnv,
+  id: string,
+  failoverRegion: string | null,
+  databaseUrl: string | undefined,
+  problems: string[],
+): RegionReplicationConfig {
+  const urlName = regionVariable(id, 'STANDBY_URL');
+  const standbyUrl = env[urlName] || undefined;
+  if (standbyUrl !== undefined) {
+    if (!pgUrl.safeParse(standbyUrl).success) problems.push(`${urlName}: must be a postgres:// URL`);
+    if (!failoverRegion) problems.push(`${urlName}: region ${id} names no failover region for its standby (POLYCLINIC_REGIONS)`);
+    if (!databaseUrl) problems.push(`${urlName}: requires ${regionUrlVariable(id)} (the embedded default has no standby)`);
+  }
+  const syncName = regionVariable(id, 'SYNCHRONOUS');
+  const given = env[syncName];
+  const parsed = bool.optional().safeParse(given === '' ? undefined : given);
+  if (!parsed.success) problems.push(`${syncName}: true or false`);
+  const synchronous = (parsed.success && parsed.data) || false;
+  if (synchronous && !standbyUrl) problems.push(`${syncName}: requires ${urlName}`);
+  return { standbyUrl, synchronous };
+}
+
 const ICE_URL = /^(stun|stuns|turn|turns):[^\s,]+$/;
 
 /** A region's video settings: `_STUN_URLS`, `_TURN_URLS` (comma-separated), `_TURN_SECRET`, `_VIDEO_JOIN_KEY`. */
@@ -391,6 +432,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       databaseUrl: url,
       video: regionVideo(env, id, problems),
       backup: regionBackup(env, id, jurisdiction, problems),
+      replication: regionReplication(env, id, failover || null, url, problems),
     });
   }
   if (regions.length === 0) problems.push('POLYCLINIC_REGIONS: at least one region is required');
@@ -475,6 +517,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     operator: email && password ? { email, password } : undefined,
     demo: (v.POLYCLINIC_DEMO as boolean | undefined) ?? embedded,
     migrateOnStart: v.POLYCLINIC_MIGRATE_ON_START as boolean,
+    failoverAfterMs: v.POLYCLINIC_FAILOVER_AFTER_MS as number,
     pool: {
       max: v.POLYCLINIC_POOL_MAX as number,
       clinicMax: v.POLYCLINIC_CLINIC_POOL_MAX as number,

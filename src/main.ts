@@ -30,6 +30,9 @@ async function main(): Promise<void> {
     log.info({ target: report.target, migrated: report.migrated.length, failed: report.failed }, 'fleet migrated');
   }
   if (config.operator) await platform.users.ensureOperator(config.operator.email, config.operator.password);
+  // Replicated regions: record their primaries, put synchronous mode in force, and probe them (src/regions/).
+  await platform.regionPrimaries.ensure();
+  platform.failover.start();
   const demo = config.demo ? await seedDemo(platform) : undefined;
   const app = await buildApp(platform);
   const address = await app.listen({ host: config.host, port: config.port });

@@ -26,6 +26,7 @@ import { unauthorized } from '../errors.js';
 import { errorHandler, sendProblem } from './problem.js';
 import { CLINIC_PREFIX, clinicScope } from './clinic-scope.js';
 import { clinicAnalyticsRoutes, platformAnalyticsRoutes } from '../analytics/routes.js';
+import { regionReplicationRoutes } from '../regions/routes.js';
 import { OPERATOR_PREFIX, operatorScope } from './operator-scope.js';
 import { enforceBoundaries } from './boundaries.js';
 import { frameworkErrors } from './framework-errors.js';
@@ -179,7 +180,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
       };
       await Promise.all([
         probe('control', () => sql`select 1`.execute(p.control)),
-        ...p.config.regions.map((r) => probe(r.id, () => withClient(r.databaseUrl, (c) => c.query('select 1')))),
+        ...p.config.regions.map((r) => probe(r.id, () => withClient(p.stores.adminUrl(r.id), (c) => c.query('select 1')))),
       ]);
       const ok = Object.values(stores).every((s) => s === 'ok');
       return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', stores });
@@ -227,6 +228,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
       jobRoutes(p),
       platformAnalyticsRoutes(p),
       fleetRoutes(p),
+      regionReplicationRoutes(p),
     ]),
     { prefix: OPERATOR_PREFIX },
   );

@@ -6,8 +6,11 @@
  * Video visits (`video/signalling.ts`) ride the same channel under the `video` topic: a signalling message for a
  * participant connected to another node is published with the message as its key. Delivery is at-most-once
  * there too, which WebRTC's own retries and the client's reconnect absorb.
+ *
+ * `region` (key: the region id) says a region store's primary changed (`regions/`): nodes switch their pools at
+ * once instead of on their next probe tick.
  */
-export type InvalidationTopic = 'clinic' | 'user-sessions' | 'settings' | 'flags' | 'clinic-cache' | 'video';
+export type InvalidationTopic = 'clinic' | 'user-sessions' | 'settings' | 'flags' | 'clinic-cache' | 'video' | 'region';
 
 export interface InvalidationBus {
   publish(topic: InvalidationTopic, key: string): Promise<void>;

@@ -42,6 +42,8 @@ import { FleetMetrics } from '../fleet/metrics.js';
 import { FleetTracing } from '../fleet/tracing.js';
 import { openVideo, type Video } from '../video/index.js';
 import { PatientAccounts } from '../portal/accounts.js';
+import { RegionPrimaries } from '../regions/primaries.js';
+import { FailoverController } from '../regions/failover.js';
 
 /** A configuration whose stores are concrete: every URL known (embedded or given) and a secret present. */
 export interface ResolvedConfig extends Config {
@@ -120,6 +122,10 @@ export interface Platform {
   benchmarks: PeerBenchmarks;
   /** Video visits: join tokens, rooms and waiting rooms shared across nodes, signalling fan-out. */
   video: Video;
+  /** Which server is each replicated region's primary; verifies every new store connection (`regions/`). */
+  regionPrimaries: RegionPrimaries;
+  /** Region failover: the probe loop (`main.ts` starts it), failover by hand, replication status. */
+  failover: FailoverController;
   close(): Promise<void>;
 }
 
@@ -133,6 +139,7 @@ export async function openPlatform(
     dialect: new PostgresDialect({ pool: newPool(config.controlDatabaseUrl, config.pool.max, 'polyclinic-control') }),
   });
   const clinics = new ClinicDirectory(control, bus);
+  let regionPrimaries: RegionPrimaries | undefined;
   const stores = new TenantStores(
     config.regions.map((r) => ({ id: r.id, jurisdiction: r.jurisdiction, adminUrl: r.databaseUrl })),
     clinics,
@@ -146,9 +153,31 @@ export async function openPlatform(
       clinicPoolSharePercent: config.fleet.clinicPoolSharePercent,
       poolWaitMs: config.fleet.poolWaitMs,
       clinicConnectionsMax: config.fleet.clinicConnectionsMax,
+      verifyConnection: (regionId, client) => regionPrimaries!.verifyConnection(regionId, client),
       log,
     },
   );
+  regionPrimaries = new RegionPrimaries({
+    control,
+    bus,
+    regions: config.regions.flatMap((r) =>
+      r.replication.standbyUrl
+        ? [{ id: r.id, primaryUrl: r.databaseUrl, standbyUrl: r.replication.standbyUrl, synchronous: r.replication.synchronous }]
+        : [],
+    ),
+    switchStore: (regionId, url) => stores.switchRegion(regionId, url),
+    storeUrl: (regionId) => stores.adminUrl(regionId),
+    log: log.child({ part: 'regions' }),
+  });
+  // A node started with a configuration that still names a replaced primary serves from the recorded one.
+  await regionPrimaries.refresh();
+  const failover = new FailoverController({
+    control,
+    bus,
+    primaries: regionPrimaries,
+    failoverAfterMs: config.failoverAfterMs,
+    log: log.child({ part: 'failover' }),
+  });
   const users = new UserDirectory(control, { maxFailures: config.signIn.maxFailures, lockMinutes: config.signIn.maxBackoffMinutes });
   const sessions = new SessionStore(control, bus, config.sessionTtlHours);
   const settings = new SettingsService(control, bus, clinics, log);
@@ -216,6 +245,8 @@ export async function openPlatform(
       monthlyBudget: config.analytics.monthlyBudget,
     }),
     video,
+    regionPrimaries,
+    failover,
     totp,
     signIn: new SignIn({ control, users, sessions, limits, config }, totp),
     scimTokens: new ScimTokens(control),
@@ -250,6 +281,8 @@ export async function openPlatform(
     tenantTables: TENANT_TABLES,
     regionSchemas: REGION_SCHEMAS,
     async close() {
+      failover.stop();
+      regionPrimaries!.close();
       await worker.stop();
       await analytics.close();
       await tracing?.close().catch(() => {});

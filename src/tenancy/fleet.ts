@@ -61,7 +61,7 @@ export async function migrateFleet(p: Platform, onProgress: (e: MigrationProgres
 
     for (const region of p.config.regions) {
       // The region's role, helpers and audit trail come first; if they fail, so does each of its shared stores.
-      const prepared = await prepareRegion(p, region.databaseUrl).then(
+      const prepared = await prepareRegion(p, p.stores.adminUrl(region.id)).then(
         () => undefined,
         (err: unknown) => err ?? new Error('preparing the region failed'),
       );

@@ -27,6 +27,7 @@ export interface RegionStoreConfig {
 interface ClinicPool {
   /** The database it reaches (`StorePool`). */
   key: string;
+  region: string;
   db: Kysely<TenantDB>;
   lastUsed: number;
   active: number;
@@ -90,16 +91,15 @@ export class TenantStores {
       clinicPoolSharePercent: number;
       poolWaitMs: number;
       clinicConnectionsMax: number;
+      /**
+       * Checks a new connection to a region's server before its first use (`regions/primaries.ts`: the server
+       * must be the region's primary at the control plane's epoch); rejects to refuse it.
+       */
+      verifyConnection?: (regionId: string, client: pg.PoolClient) => Promise<void>;
       log: Logger;
     },
   ) {
-    const role = appRole(opts.instance);
-    for (const r of regions) {
-      const url = urlWithCredentials(r.adminUrl, role, rolePassword(opts.secret, role));
-      const pool = newPool(url, opts.poolMax, `polyclinic-${r.id}`, 30_000, opts.poolWaitMs);
-      this.regionPools.set(r.id, pool);
-      this.regionApp.set(r.id, kyselyOver(pool));
-    }
+    for (const r of regions) this.openRegionPool(r);
     this.shares = new PoolShares(Math.max(1, Math.floor((opts.poolMax * opts.clinicPoolSharePercent) / 100)), opts.poolWaitMs);
     // Each open clinic pool may grow to `clinicPoolMax` connections: that many pools fit the node's budget.
     this.maxClinicPools = Math.max(1, Math.floor(opts.clinicConnectionsMax / opts.clinicPoolMax));
@@ -112,6 +112,36 @@ export class TenantStores {
       adminUrl: (regionId, database) => this.adminUrl(regionId, database),
       closeClinicPool: (clinicId) => this.closeClinicPool(clinicId),
     };
+  }
+
+  private openRegionPool(r: RegionStoreConfig): void {
+    const role = appRole(this.opts.instance);
+    const url = urlWithCredentials(r.adminUrl, role, rolePassword(this.opts.secret, role));
+    const pool = newPool(url, this.opts.poolMax, `polyclinic-${r.id}`, 30_000, this.opts.poolWaitMs);
+    this.regionPools.set(r.id, pool);
+    this.regionApp.set(r.id, kyselyOver(pool, this.verifier(r.id)));
+  }
+
+  private verifier(regionId: string): ((client: pg.PoolClient) => Promise<void>) | undefined {
+    const verify = this.opts.verifyConnection;
+    return verify && ((client) => verify(regionId, client));
+  }
+
+  /**
+   * Points the region at another server (its standby, promoted: `regions/`): a new region pool, and the clinics'
+   * own pools of the region closed, so their next use opens one on the new server. Transactions still running
+   * on the old pools finish or fail there; every new connection is verified.
+   */
+  async switchRegion(regionId: string, adminUrl: string): Promise<void> {
+    const r = this.region(regionId);
+    r.adminUrl = adminUrl;
+    const old = this.regionApp.get(regionId);
+    this.openRegionPool(r);
+    for (const [id, pool] of [...this.clinicPools]) if (pool.region === regionId) await this.closeClinicPool(id);
+    // The breakers judged the old server: the new one starts with a clean slate.
+    for (const store of this.breakers.open())
+      if (store === `region:${regionId}` || store.startsWith(`clinic:${regionId}/`)) this.breakers.succeeded(store);
+    void old?.destroy().catch(() => {});
   }
 
   region(id: string): RegionStoreConfig {
@@ -273,8 +303,10 @@ export class TenantStores {
       this.makeRoomForClinicPool();
       pool = {
         key: choice.key,
+        region: clinic.dataRegion,
         db: kyselyOver(
           newPool(choice.url(), this.opts.clinicPoolMax, `polyclinic-${clinic.id}`, this.opts.clinicIdleMs, this.opts.poolWaitMs),
+          this.verifier(clinic.dataRegion),
         ),
         lastUsed: Date.now(),
         active: 0,
@@ -341,9 +373,9 @@ export class TenantStores {
   }
 }
 
-function kyselyOver(pool: pg.Pool): Kysely<TenantDB> {
+function kyselyOver(pool: pg.Pool, verify?: (client: pg.PoolClient) => Promise<void>): Kysely<TenantDB> {
   // EntryClient answers node-postgres's own QueryResult, which is what Kysely's Postgres driver reads.
-  return new Kysely<TenantDB>({ dialect: new PostgresDialect({ pool: entryBatchingPool(pool) as unknown as PostgresPool }) });
+  return new Kysely<TenantDB>({ dialect: new PostgresDialect({ pool: entryBatchingPool(pool, verify) as unknown as PostgresPool }) });
 }
 
 /**
@@ -368,13 +400,21 @@ interface PendingEntry {
 }
 const pendingEntry = new AsyncLocalStorage<PendingEntry>();
 
-function entryBatchingPool(pool: pg.Pool) {
+function entryBatchingPool(pool: pg.Pool, verify?: (client: pg.PoolClient) => Promise<void>) {
   const clients = new WeakMap<pg.PoolClient, EntryClient>();
   return {
     async connect(): Promise<EntryClient> {
       const raw = await pool.connect();
       let client = clients.get(raw);
-      if (!client) clients.set(raw, (client = new EntryClient(raw)));
+      if (!client) {
+        // A connection's first use: the server must still be where this store lives (a replaced primary is not).
+        if (verify)
+          await verify(raw).catch((err: unknown) => {
+            raw.release(true);
+            throw err;
+          });
+        clients.set(raw, (client = new EntryClient(raw)));
+      }
       const pending = pendingEntry.getStore();
       client.pending = pending && !pending.client ? ((pending.client = client), pending) : undefined;
       return client;
