@@ -5,7 +5,7 @@ import { RESOURCES, WRITABLE } from './resources.js';
  * The CapabilityStatement, generated from the same resource list the routes are registered from
  * (`resources.ts`): what it says is supported is exactly what is routed, parameter by parameter.
  */
-export function capabilityStatement(baseUrl: string, tokenUrl: string): CapabilityStatement {
+export function capabilityStatement(baseUrl: string, tokenUrl: string, authorizeUrl: string): CapabilityStatement {
   return {
     resourceType: 'CapabilityStatement',
     status: 'active',
@@ -22,11 +22,17 @@ export function capabilityStatement(baseUrl: string, tokenUrl: string): Capabili
         security: {
           cors: false,
           service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }] }],
-          description: 'A staff session (the member’s own permissions) or a SMART Backend Services access token (system/ scopes).',
+          description:
+            'A staff session (the member’s own permissions), a SMART Backend Services access token (system/ scopes), or the ' +
+            'token of an app launched standalone with PKCE (user/ scopes within the member’s permissions; patient/ scopes, ' +
+            'read-only, confined to the signed-in patient’s compartment).',
           extension: [
             {
               url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris',
-              extension: [{ url: 'token', valueUri: tokenUrl }],
+              extension: [
+                { url: 'token', valueUri: tokenUrl },
+                { url: 'authorize', valueUri: authorizeUrl },
+              ],
             },
           ],
         },

@@ -25,6 +25,8 @@ export const exportRoutes =
   (p: ExportDeps): FastifyPluginAsync =>
   async (app) => {
     const kickOff = (level: 'system' | 'patient') => async (req: FastifyRequest, reply: FastifyReply) => {
+      // A launched app reads as one person does, page by page; a bulk copy of the clinic is not what it was given.
+      if (req.fhir.isLaunchedApp) throw new AppError(403, 'forbidden', 'Bulk export is for staff and SMART Backend Services clients');
       if (!/respond-async/.test(String(req.headers.prefer ?? '')))
         throw invalidSearch('A bulk export needs the header Prefer: respond-async', 'Prefer');
       const query = req.query as Record<string, unknown>;

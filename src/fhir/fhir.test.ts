@@ -42,7 +42,7 @@ describe('discovery', () => {
     for (const url of ['/.well-known/smart-configuration', `${fhirBase(c.clinic.id)}/.well-known/smart-configuration`]) {
       const smart = await t.app.inject({ method: 'GET', url });
       expect(smart.statusCode, url).toBe(200);
-      expect(smart.json().token_endpoint_auth_methods_supported).toEqual(['private_key_jwt']);
+      expect(smart.json().token_endpoint_auth_methods_supported).toEqual(['private_key_jwt', 'none']);
     }
   });
 

@@ -19,7 +19,7 @@ import { resourceDef, RESOURCES } from './resources.js';
 import { appointmentDef, bookingOf } from './resources/scheduling.js';
 import { fromFhirPatient, patchOf, patientDef } from './resources/patient.js';
 import { parseSearch, MAX_COUNT, type SearchRequest } from './search.js';
-import { smartConfiguration, tokenUrlOf } from './smart/configuration.js';
+import { authorizeUrlOf, smartConfiguration, tokenUrlOf } from './smart/configuration.js';
 import type { FhirScopeDeps } from './scope.js';
 import { requireValidR4 } from './validation.js';
 
@@ -49,7 +49,7 @@ export const fhirRoutes =
 
     const open = (type: string) => ({ fhir: { type, interaction: 'read' as const, open: true } });
     app.get('/metadata', { config: open('CapabilityStatement'), schema: { hide: true } }, async (req, reply) =>
-      sendFhir(reply, 200, capabilityStatement(baseUrlOf(req), tokenUrlOf(req))),
+      sendFhir(reply, 200, capabilityStatement(baseUrlOf(req), tokenUrlOf(req), authorizeUrlOf(req))),
     );
     app.get('/.well-known/smart-configuration', { config: open('smart-configuration'), schema: { hide: true } }, async (req, reply) =>
       reply.header('cache-control', 'public, max-age=3600').send(smartConfiguration(req)),
@@ -85,7 +85,7 @@ export const fhirRoutes =
         const access: PhiAccess = { action: 'read', resourceType: def.type, resourceId: id, patientId: null, detail: { fhir: true } };
         const [found] = await req.fhir.run(
           'read',
-          (scope) => def.search(scope, q, env),
+          (scope) => def.search(scope, req.fhir.confine(def, q), env),
           def.phi ? access : undefined,
           (r) => ({ patientId: r[0] ? def.patientOf(r[0]) : null }),
         );
@@ -159,7 +159,7 @@ export const fhirRoutes =
       };
       const rows = await req.fhir.run(
         'read',
-        (scope) => def.search(scope, q, env),
+        (scope) => def.search(scope, req.fhir.confine(def, q), env),
         def.phi ? access : undefined,
         (r) => ({
           detail: { ...access.detail, count: Math.min(r.length, q.count) },
@@ -174,7 +174,7 @@ export const fhirRoutes =
         const ids = [...new Set(page.flatMap((r) => include.refs(r)))];
         if (!ids.length) continue;
         const tq: SearchRequest = { params: new Map([['_id', [ids.join(',')]]]), count: MAX_COUNT, offset: 0, include: [] };
-        included.push(...(await req.fhir.run('read', (scope) => target.search(scope, tq, env))));
+        included.push(...(await req.fhir.run('read', (scope) => target.search(scope, req.fhir.confine(target, tq), env))));
       }
       // One record per patient the page shows, so the trail answers "who looked at this patient".
       const shown = [...page, ...included]
@@ -219,7 +219,7 @@ export const fhirRoutes =
     async function readOne(req: FastifyRequest, def: ResourceDef, id: string): Promise<Resource> {
       const q: SearchRequest = { params: new Map([['_id', [id]]]), count: 1, offset: 0, include: [] };
       const env = await envOf(req);
-      const [found] = await req.fhir.run('read', (scope) => def.search(scope, q, env));
+      const [found] = await req.fhir.run('read', (scope) => def.search(scope, req.fhir.confine(def, q), env));
       if (!found) throw resourceNotFound(def.type);
       return found;
     }

@@ -32,6 +32,7 @@ import { JobWorker } from '../jobs/worker.js';
 import { SentLedger } from '../notifications/ledger.js';
 import { AppointmentNotices } from '../notifications/notices.js';
 import { logOnlySms, type SmsTransport } from '../notifications/sms.js';
+import { SmartApps } from '../fhir/smart/apps.js';
 import { FhirClients } from '../fhir/smart/clients.js';
 import { AccessTokens } from '../fhir/smart/tokens.js';
 import { InProcessExportRunner } from '../fhir/bulk-export.js';
@@ -111,6 +112,7 @@ export interface Platform {
   ssoDomains: SsoDomains;
   /** FHIR: the clinics' SMART Backend Services clients, and the access tokens issued to them. */
   fhirClients: FhirClients;
+  smartApps: SmartApps;
   accessTokens: AccessTokens;
   /** Where FHIR Bulk Data exports run: in this process until the fair job queue takes them (`fhir/bulk-export.ts`). */
   exportRunner: InProcessExportRunner;
@@ -224,6 +226,7 @@ export async function openPlatform(
     sso: new SsoService({ control, clinics, secrets, outbound, sessions, log, config }),
     ssoDomains: new SsoDomains(control, config.dnsServers),
     fhirClients: new FhirClients(control),
+    smartApps: new SmartApps(control),
     accessTokens: new AccessTokens(config.secret),
     exportRunner: new InProcessExportRunner(log),
     config,
