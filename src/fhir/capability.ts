@@ -36,7 +36,7 @@ export function capabilityStatement(baseUrl: string, tokenUrl: string, authorize
             },
           ],
         },
-        // Bulk Data: system level (`$export`) and Patient level (`Patient/$export`); see fhir/export-routes.ts.
+        // Bulk Data: system, Patient and Group level (`$export`, `Patient/$export`, `Group/{id}/$export`); see fhir/export-routes.ts.
         operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' }],
         resource: RESOURCES.map((r) => {
           const writes: readonly string[] = (WRITABLE as Record<string, readonly string[]>)[r.type] ?? [];
@@ -52,6 +52,9 @@ export function capabilityStatement(baseUrl: string, tokenUrl: string, authorize
             ...(r.includes ? { searchInclude: Object.keys(r.includes) } : {}),
             ...(r.type === 'Patient'
               ? { operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' }] }
+              : {}),
+            ...(r.type === 'Group'
+              ? { operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export' }] }
               : {}),
             searchParam: Object.entries(r.params).map(([name, p]) => ({ name, type: p.type, documentation: p.documentation })),
           };

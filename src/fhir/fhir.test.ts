@@ -19,6 +19,19 @@ const get = async (token: string, url: string) => {
   const res = await t.app.inject({ method: 'GET', url, headers: bearer(token) });
   return res;
 };
+/** The export's manifest, once the job queue's worker has run it (the status URL answers 202 until then). */
+const finished = async (token: string, status: string) => {
+  t.p.worker.start();
+  for (let i = 0; i < 200; i++) {
+    const res = await get(token, status);
+    if (res.statusCode !== 202) {
+      expect(res.statusCode, res.body).toBe(200);
+      return res;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`export ${status} did not finish`);
+};
 const keep = <T extends Resource>(r: T): T => {
   emitted.push(r);
   return r;
@@ -339,9 +352,7 @@ describe('SMART Backend Services', () => {
     });
     expect(kickOff.statusCode, kickOff.body).toBe(202);
     const status = String(kickOff.headers['content-location']).replace(/^https?:\/\/[^/]+/, '');
-    await t.p.exportRunner.idle();
-    const manifest = await get(token, status);
-    expect(manifest.statusCode, manifest.body).toBe(200);
+    const manifest = await finished(token, status);
     const output = manifest.json().output as { type: string; url: string; count: number }[];
     expect(output.map((o) => o.type).sort()).toEqual(['Appointment', 'Patient']);
     const patients = await get(token, output.find((o) => o.type === 'Patient')!.url.replace(/^https?:\/\/[^/]+/, ''));
@@ -358,6 +369,38 @@ describe('SMART Backend Services', () => {
     expect((await get(c.physician, status)).statusCode).toBe(404);
     // Without Prefer: respond-async the kick-off is refused.
     expect((await get(token, `${fhirBase(c.clinic.id)}/Patient/$export`)).statusCode).toBe(400);
+  });
+
+  it('reads a provider’s panel as a Group and exports only its patients', async () => {
+    const token = await client.token('system/*.read');
+    const groupId = c.providerId.replace('_', '-');
+    const group = await get(token, `${fhirBase(c.clinic.id)}/Group/${groupId}`);
+    expect(group.statusCode, group.body).toBe(200);
+    expect(r4Issues(group.json()).filter((i) => i.severity === 'error')).toEqual([]);
+    const members = (keep(group.json()).member ?? []).map((m: { entity: { reference: string } }) => m.entity.reference.slice(8));
+    expect(members).toContain(c.patientId.replace('_', '-'));
+    // A patient with no appointment with this provider is not in the panel, nor in its export.
+    const outsider = (await c.newPatient('Outsider')).replace('_', '-');
+    expect(members).not.toContain(outsider);
+    const kickOff = await t.app.inject({
+      method: 'GET',
+      url: `${fhirBase(c.clinic.id)}/Group/${groupId}/$export?_type=Patient,Appointment`,
+      headers: { ...bearer(token), prefer: 'respond-async' },
+    });
+    expect(kickOff.statusCode, kickOff.body).toBe(202);
+    const manifest = await finished(token, String(kickOff.headers['content-location']).replace(/^https?:\/\/[^/]+/, ''));
+    const patientsUrl = (manifest.json().output as { type: string; url: string }[]).find((o) => o.type === 'Patient')!.url;
+    const exported = (await get(token, patientsUrl.replace(/^https?:\/\/[^/]+/, ''))).body
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as Resource).id);
+    expect(exported.sort()).toEqual([...members].sort());
+    const unknown = await t.app.inject({
+      method: 'GET',
+      url: `${fhirBase(c.clinic.id)}/Group/prv-01abcdefghjkmnpqrstvwxyz0/$export`,
+      headers: { ...bearer(token), prefer: 'respond-async' },
+    });
+    expect(unknown.statusCode).toBe(404);
   });
 
   it('a removed client’s token stops working at once', async () => {

@@ -64,6 +64,7 @@ describe('every FHIR interaction answers another clinic with 404', () => {
         { method: 'POST', url: `${base}/Appointment`, payload: { resourceType: 'Appointment' } },
         { method: 'GET', url: `${base}/$export` },
         { method: 'GET', url: `${base}/Patient/$export` },
+        { method: 'GET', url: `${base}/Group/prv-01abcdefghjkmnpqrstvwxyz0/$export` },
         { method: 'GET', url: `${base}/$export-status/fhx_01abcdefghjkmnpqrstvwxyz0` },
         { method: 'GET', url: `${base}/$export-file/fhx_01abcdefghjkmnpqrstvwxyz0/Patient.ndjson` },
       ];

@@ -2,6 +2,7 @@ import type { ResourceDef } from './resource-def.js';
 import { auditEventDef } from './resources/audit.js';
 import { conditionDef, documentReferenceDef, encounterDef, medicationRequestDef, observationDef } from './resources/clinical.js';
 import { questionnaireDef, questionnaireResponseDef } from './resources/intake.js';
+import { groupDef } from './resources/group.js';
 import { patientDef } from './resources/patient.js';
 import { slotDef } from './resources/slots.js';
 import { appointmentDef, organizationDef, practitionerDef, practitionerRoleDef, scheduleDef } from './resources/scheduling.js';
@@ -22,6 +23,7 @@ export const RESOURCES: readonly ResourceDef[] = [
   documentReferenceDef,
   questionnaireDef,
   questionnaireResponseDef,
+  groupDef,
   auditEventDef,
 ];
 

@@ -35,7 +35,7 @@ import { logOnlySms, type SmsTransport } from '../notifications/sms.js';
 import { SmartApps } from '../fhir/smart/apps.js';
 import { FhirClients } from '../fhir/smart/clients.js';
 import { AccessTokens } from '../fhir/smart/tokens.js';
-import { InProcessExportRunner } from '../fhir/bulk-export.js';
+import { QueuedExportRunner } from '../fhir/bulk-export.js';
 import { AnalyticsPipeline } from '../analytics/pipeline.js';
 import { PeerBenchmarks } from '../analytics/benchmarks.js';
 import { ClinicAdmission } from '../fleet/admission.js';
@@ -115,7 +115,7 @@ export interface Platform {
   smartApps: SmartApps;
   accessTokens: AccessTokens;
   /** Where FHIR Bulk Data exports run: in this process until the fair job queue takes them (`fhir/bulk-export.ts`). */
-  exportRunner: InProcessExportRunner;
+  exportRunner: QueuedExportRunner;
   /** Outbox relays, the event stream and the warehouse (scrubbed events only); `main.ts` starts its passes. */
   analytics: AnalyticsPipeline;
   /** Opt-in peer benchmarks: consent records, the privacy budget ledger, differentially private releases. */
@@ -228,7 +228,7 @@ export async function openPlatform(
     fhirClients: new FhirClients(control),
     smartApps: new SmartApps(control),
     accessTokens: new AccessTokens(config.secret),
-    exportRunner: new InProcessExportRunner(log),
+    exportRunner: new QueuedExportRunner({ jobs, worker, stores, clinics }),
     config,
     log,
     bus,
