@@ -1,5 +1,5 @@
 import type { CapabilityStatement } from '@medplum/fhirtypes';
-import { RESOURCES, WRITABLE } from './resources.js';
+import { PATIENT_REVINCLUDES, RESOURCES, WRITABLE } from './resources.js';
 
 /**
  * The CapabilityStatement, generated from the same resource list the routes are registered from
@@ -50,6 +50,7 @@ export function capabilityStatement(baseUrl: string, tokenUrl: string, authorize
             ...(writes.includes('update') ? { versioning: 'versioned-update' as const, updateCreate: false } : {}),
             ...(writes.includes('create') ? { conditionalCreate: false } : {}),
             ...(r.includes ? { searchInclude: Object.keys(r.includes) } : {}),
+            ...(r.type === 'Patient' ? { searchRevInclude: [...PATIENT_REVINCLUDES] } : {}),
             ...(r.type === 'Patient'
               ? { operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' }] }
               : {}),

@@ -175,6 +175,35 @@ describe('round trips with the REST API', () => {
   });
 });
 
+describe('_sort and _revinclude', () => {
+  it('sorts patients and appointments, and adds what points to the page’s patients', async () => {
+    const base = fhirBase(c.clinic.id);
+    const families = (sort: string) =>
+      get(c.physician, `${base}/Patient?_sort=${sort}&_count=200`).then((r) =>
+        entries(r.json()).map((p) => (p as { name?: { family?: string }[] }).name?.[0]?.family ?? ''),
+      );
+    const up = await families('family');
+    expect(up.length).toBeGreaterThan(1);
+    expect(up).toEqual([...up].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+    expect(await families('-family')).toEqual([...up].reverse());
+    const starts = entries((await get(c.physician, `${base}/Appointment?_sort=-date`)).json()).map((a) => (a as { start: string }).start);
+    expect(starts.length).toBeGreaterThan(1);
+    expect(starts).toEqual([...starts].sort().reverse());
+    expect((await get(c.physician, `${base}/Patient?_sort=gender`)).statusCode).toBe(400);
+
+    const id = c.patientId.replace('_', '-');
+    const bundle = (await get(c.physician, `${base}/Patient?_id=${id}&_revinclude=Appointment:patient`)).json();
+    const added = (bundle.entry as { resource: Resource; search: { mode: string } }[]).filter((e) => e.search.mode === 'include');
+    expect(added.length).toBeGreaterThan(0);
+    expect(added.every((e) => e.resource.resourceType === 'Appointment')).toBe(true);
+    expect(bundle.link[0].url).toContain('_revinclude=Appointment%3Apatient');
+    // A scheduler may not read vitals: the revinclude is left out, as an _include would be.
+    const scheduler = (await get(c.scheduler, `${base}/Patient?_id=${id}&_revinclude=Observation:patient`)).json();
+    expect(entries(scheduler).map((r) => r.resourceType)).toEqual(['Patient']);
+    expect((await get(c.physician, `${base}/Appointment?_revinclude=Observation:patient`)).statusCode).toBe(400);
+  });
+});
+
 describe('validation', () => {
   it('refuses an invalid Patient with an OperationOutcome naming each element', async () => {
     const res = await t.app.inject({

@@ -31,3 +31,13 @@ export const RESOURCES: readonly ResourceDef[] = [
 export const WRITABLE = { Patient: ['create', 'update'], Appointment: ['create'] } as const satisfies Record<string, readonly string[]>;
 
 export const resourceDef = (type: string): ResourceDef | undefined => RESOURCES.find((r) => r.type === type);
+
+/**
+ * `_revinclude`s a Patient search takes: every type that points to its patient (`Observation:patient`, …). Each adds
+ * the resources of that type of the page's patients, at most `MAX_COUNT` per `_revinclude`.
+ */
+export const PATIENT_REVINCLUDES: readonly string[] = RESOURCES.flatMap((r) =>
+  Object.entries(r.includes ?? {})
+    .filter(([name, include]) => include.target === 'Patient' && name === `${r.type}:patient` && r.params.patient)
+    .map(([name]) => name),
+);

@@ -15,7 +15,7 @@ import { BookingInput } from '../scheduling/schemas.js';
 import { capabilityStatement } from './capability.js';
 import { invalidResource, renderFhirError, resourceNotFound, sendFhir } from './outcome.js';
 import { fhirId, ourId, type FhirEnv, type ResourceDef } from './resource-def.js';
-import { resourceDef, RESOURCES } from './resources.js';
+import { PATIENT_REVINCLUDES, resourceDef, RESOURCES } from './resources.js';
 import { appointmentDef, bookingOf } from './resources/scheduling.js';
 import { fromFhirPatient, patchOf, patientDef } from './resources/patient.js';
 import { parseSearch, MAX_COUNT, type SearchRequest } from './search.js';
@@ -75,7 +75,10 @@ export const fhirRoutes =
     for (const def of RESOURCES) {
       const config = { permission: def.permission, fhir: { type: def.type, interaction: 'read' as const } };
       app.get(`/${def.type}`, { config, schema: { hide: true } }, async (req, reply) => {
-        const q = parseSearch(req.query as Record<string, unknown>, Object.keys(def.params), Object.keys(def.includes ?? {}));
+        const q = parseSearch(req.query as Record<string, unknown>, Object.keys(def.params), Object.keys(def.includes ?? {}), {
+          revincludes: def.type === 'Patient' ? PATIENT_REVINCLUDES : [],
+          sorts: Object.keys(def.sorts ?? {}),
+        });
         return sendFhir(reply, 200, await search(req, def, q, await envOf(req)));
       });
       app.get(`/${def.type}/:id`, { config, schema: { hide: true } }, async (req, reply) => {
@@ -176,6 +179,21 @@ export const fhirRoutes =
         const tq: SearchRequest = { params: new Map([['_id', [ids.join(',')]]]), count: MAX_COUNT, offset: 0, include: [] };
         included.push(...(await req.fhir.run('read', (scope) => target.search(scope, req.fhir.confine(target, tq), env))));
       }
+      // `_revinclude=Observation:patient` on a Patient search: that type's resources of the page's patients.
+      for (const name of q.revinclude ?? []) {
+        const source = resourceDef(name.split(':')[0]!)!;
+        if (!req.fhir.may(source.type, 'read', source.permission)) continue; // as for _include: left out
+        const ids = page.map((r) => r.id).filter((x): x is string => !!x);
+        if (!ids.length) continue;
+        const sq: SearchRequest = {
+          params: new Map([['patient', [ids.map((id) => `Patient/${id}`).join(',')]]]),
+          count: MAX_COUNT,
+          offset: 0,
+          include: [],
+        };
+        const found = await req.fhir.run('read', (scope) => source.search(scope, req.fhir.confine(source, sq), env));
+        included.push(...found.slice(0, MAX_COUNT));
+      }
       // One record per patient the page shows, so the trail answers "who looked at this patient".
       const shown = [...page, ...included]
         .map((r) => ({ r, patientId: resourceDef(r.resourceType)?.phi ? (resourceDef(r.resourceType)?.patientOf(r) ?? null) : null }))
@@ -194,6 +212,8 @@ export const fhirRoutes =
         const params = new URLSearchParams();
         for (const [k, vs] of q.params) for (const v of vs) params.append(k, v);
         for (const i of q.include) params.append('_include', i);
+        for (const i of q.revinclude ?? []) params.append('_revinclude', i);
+        if (q.sort?.length) params.set('_sort', q.sort.map((x) => `${x.desc ? '-' : ''}${x.param}`).join(','));
         params.set('_count', String(q.count));
         if (offset) params.set('_offset', String(offset));
         return `${base}/${def.type}?${params}`;
