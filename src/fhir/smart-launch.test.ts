@@ -217,5 +217,20 @@ describe('a staff member’s app', () => {
     const removed = await c.as(c.admin)('DELETE', `smart-apps/${staffApp.id}`);
     expect(removed.statusCode).toBe(204);
     expect((await get(physician, '/Patient')).statusCode).toBe(401);
+
+    // Registering, each approval and the removal are in the clinic's identity trail, with who did them.
+    const trail = await t.p.control
+      .selectFrom('identity_audit')
+      .select(['action', 'actor_id'])
+      .where('resource_id', '=', staffApp.id)
+      .orderBy('id')
+      .execute();
+    expect(trail.map((e) => e.action)).toEqual([
+      'smart_app.registered',
+      'smart_app.authorized',
+      'smart_app.authorized',
+      'smart_app.removed',
+    ]);
+    expect(new Set(trail.map((e) => e.actor_id)).size).toBe(3);
   });
 });

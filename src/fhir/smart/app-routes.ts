@@ -106,7 +106,7 @@ export const smartAppRoutes =
         response: { 204: z.null(), ...problemResponses },
       },
       handler: async (req, reply) => {
-        await p.smartApps.revoke(req.clinic.id, req.params.smartAppId);
+        await p.smartApps.revoke(req.clinic.id, req.params.smartAppId, req.clinic.userId);
         return reply.code(204).send(null);
       },
     });

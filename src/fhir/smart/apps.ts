@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import { loadMemberships, type Membership } from '../../access/effective.js';
 import type { ControlDB } from '../../controlplane/schema.js';
 import { AppError, badRequest, notFound } from '../../errors.js';
+import { recordIdentityEvent } from '../../identity/audit.js';
 import { isId, newId } from '../../ids.js';
 import { grantScopes, LAUNCH_SCOPE, scopeWrites, type ScopeContext } from './scopes.js';
 
@@ -108,18 +109,30 @@ export class SmartApps {
       if (!LAUNCH_SCOPE.test(s)) throw badRequest('invalid_scope', `"${s}" is not a user/ or patient/ scope, nor launch/patient`);
       if (s.startsWith('patient/') && scopeWrites(s)) throw badRequest('invalid_scope', `"${s}": patient apps read only`);
     }
-    const row = await this.control
-      .insertInto('smart_apps')
-      .values({
-        id: newId('smartApp'),
-        clinic_id: clinicId,
-        name: input.name,
-        redirect_uris: input.redirectUris,
-        scopes: input.scopes,
-        created_by: createdBy,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    // Registering an app is granting a credential: it is in the identity trail, as SCIM tokens and SSO connections are.
+    const row = await this.control.transaction().execute(async (trx) => {
+      const created = await trx
+        .insertInto('smart_apps')
+        .values({
+          id: newId('smartApp'),
+          clinic_id: clinicId,
+          name: input.name,
+          redirect_uris: input.redirectUris,
+          scopes: input.scopes,
+          created_by: createdBy,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await recordIdentityEvent(trx, {
+        clinicId,
+        actor: { kind: 'user', id: createdBy },
+        action: 'smart_app.registered',
+        resourceType: 'smart_app',
+        resourceId: created.id,
+        after: { name: input.name, redirectUris: input.redirectUris, scopes: input.scopes },
+      });
+      return created;
+    });
     return view(row);
   }
 
@@ -134,15 +147,24 @@ export class SmartApps {
     return rows.map(view);
   }
 
-  async revoke(clinicId: string, id: string): Promise<void> {
-    const done = await this.control
-      .updateTable('smart_apps')
-      .set({ revoked_at: new Date() })
-      .where('clinic_id', '=', clinicId)
-      .where('id', '=', id)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
-    if (!done.numUpdatedRows) throw notFound('smart_app');
+  async revoke(clinicId: string, id: string, by: string | null): Promise<void> {
+    await this.control.transaction().execute(async (trx) => {
+      const done = await trx
+        .updateTable('smart_apps')
+        .set({ revoked_at: new Date() })
+        .where('clinic_id', '=', clinicId)
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      if (!done.numUpdatedRows) throw notFound('smart_app');
+      await recordIdentityEvent(trx, {
+        clinicId,
+        actor: { kind: 'user', id: by },
+        action: 'smart_app.removed',
+        resourceType: 'smart_app',
+        resourceId: id,
+      });
+    });
   }
 
   /** The active registration of an app, or undefined. */
@@ -204,9 +226,20 @@ export class SmartApps {
     };
   }
 
-  /** The person approved: a one-time code for the app, and where to send the browser with it. */
+  /**
+   * The person approved: a one-time code for the app, and where to send the browser with it. The approval is in the
+   * identity trail (who let which app in, with which scopes; a patient by their portal account).
+   */
   async grant(launch: LaunchRequest, who: { userId: string } | { accountId: string; patientId: string }): Promise<string> {
     const code = randomBytes(32).toString('base64url');
+    await recordIdentityEvent(this.control, {
+      clinicId: launch.app.clinicId,
+      actor: { kind: 'user', id: 'userId' in who ? who.userId : who.accountId },
+      action: 'smart_app.authorized',
+      resourceType: 'smart_app',
+      resourceId: launch.app.id,
+      after: { audience: launch.audience, scopes: launch.scopes },
+    });
     await this.control
       .insertInto('smart_authorizations')
       .values({
