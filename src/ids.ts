@@ -34,6 +34,7 @@ const KINDS = {
   job: 'job',
   fhirClient: 'fhc',
   fhirExport: 'fhx',
+  smartApp: 'sma',
   exportRequest: 'exr',
   patientAccount: 'pac',
 } as const;

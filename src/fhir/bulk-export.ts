@@ -1,35 +1,63 @@
 import type { Selectable } from 'kysely';
+import type { ClinicDirectory } from '../controlplane/clinics.js';
 import { newId } from '../ids.js';
+import { type ClaimedJob, type JobQueue, PermanentJobFailure } from '../jobs/queue.js';
+import type { JobWorker } from '../jobs/worker.js';
 import type { TenantStores } from '../tenancy/stores.js';
-import type { FhirEnv } from './resource-def.js';
+import { fhirId, type FhirEnv } from './resource-def.js';
+import { panelOf } from './resources/group.js';
 import { resourceDef } from './resources.js';
 import type { FhirExportsTable } from './migration.js';
 
 /**
- * Bulk Data `$export` (FHIR Bulk Data Access 2.0, system and Patient level): the request is recorded in the
- * clinic's store, the work runs asynchronously, and the ndjson it writes is kept in the store in parts of at
- * most `PART_LINES` resources, served by the file URLs of the status manifest.
- *
- * Where the work runs is one seam, `ExportRunner`. Today it is in-process, one export at a time per node: an
- * export interrupted by a restart stays `in_progress` and must be asked for again. When the platform's fair
- * job queue lands, a runner that enqueues there (per-clinic shares, retries) replaces this one unchanged.
+ * Bulk Data `$export` (FHIR Bulk Data Access 2.0, system, Patient and Group level): the request is recorded in
+ * the clinic's store, the work runs as a job on the platform's fair queue (`src/jobs/`: per-clinic shares, so
+ * one clinic's exports do not hold up another's; a lease, so an export whose node dies is taken up by another;
+ * retries), and the ndjson it writes is kept in the store in parts of at most `PART_LINES` resources, served by
+ * the file URLs of the status manifest. The job carries ids only (the export's, the group's); the data stays in
+ * the clinic's region.
  */
 export interface ExportRunner {
-  submit(job: () => Promise<void>): void;
+  /** Queues the work of an export just recorded; `groupId` (a provider's id) confines it to that panel. */
+  submit(clinicId: string, exportId: string, groupId?: string): Promise<void>;
 }
 
-export class InProcessExportRunner implements ExportRunner {
-  private tail: Promise<void> = Promise.resolve();
+export const EXPORT_JOB = 'fhir.export';
 
-  constructor(private readonly log: { error(obj: object, msg: string): void }) {}
+export interface QueuedExportDeps {
+  jobs: Pick<JobQueue, 'enqueue'>;
+  worker: Pick<JobWorker, 'handle'>;
+  stores: Pick<TenantStores, 'transaction'>;
+  clinics: Pick<ClinicDirectory, 'get'>;
+}
 
-  submit(job: () => Promise<void>): void {
-    this.tail = this.tail.then(job).catch((err) => this.log.error({ err }, 'FHIR export failed'));
+export class QueuedExportRunner implements ExportRunner {
+  constructor(private readonly d: QueuedExportDeps) {
+    d.worker.handle(EXPORT_JOB, (job) => this.run(job));
   }
 
-  /** Resolves once every export submitted so far has finished (tests; shutdown). */
-  idle(): Promise<void> {
-    return this.tail;
+  async submit(clinicId: string, exportId: string, groupId?: string): Promise<void> {
+    await this.d.jobs.enqueue({
+      kind: EXPORT_JOB,
+      clinicId,
+      key: `fhir-export:${exportId}`,
+      payload: { exportId, ...(groupId ? { groupId } : {}) },
+      maxAttempts: 3,
+    });
+  }
+
+  private async run(job: ClaimedJob): Promise<void> {
+    const exportId = String(job.payload.exportId);
+    const groupId = typeof job.payload.groupId === 'string' ? job.payload.groupId : undefined;
+    const row = await this.d.stores.transaction(job.clinicId, 'read', (scope) =>
+      scope.db.selectFrom('fhir_exports').selectAll().where('id', '=', exportId).executeTakeFirst(),
+    );
+    // Deleted by its requester meanwhile, or finished by an attempt whose acknowledgement was lost.
+    if (!row || row.status === 'completed') return;
+    const clinic = await this.d.clinics.get(job.clinicId);
+    if (!clinic) throw new PermanentJobFailure('The clinic is gone');
+    const patients = groupId ? await this.d.stores.transaction(job.clinicId, 'read', (scope) => panelOf(scope, groupId)) : undefined;
+    await runExport(this.d.stores, row, { clinic }, patients);
   }
 }
 
@@ -74,9 +102,15 @@ export async function startExport(
 
 /**
  * Writes every resource of the export's types, type by type, each read in one snapshot so a type's file is
- * consistent. Returns how many resources of each type were written.
+ * consistent; with `patients` (a Group's members), only their compartments. A retried attempt starts over (the
+ * files of an interrupted one are dropped first). Returns how many resources of each type were written.
  */
-export async function runExport(stores: Pick<TenantStores, 'transaction'>, row: ExportRow, env: FhirEnv): Promise<Record<string, number>> {
+export async function runExport(
+  stores: Pick<TenantStores, 'transaction'>,
+  row: ExportRow,
+  env: FhirEnv,
+  patients?: readonly string[],
+): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   const setStatus = (status: ExportRow['status'], error: string | null = null) =>
     stores.transaction(row.clinic_id, 'write', (scope) =>
@@ -88,10 +122,19 @@ export async function runExport(stores: Pick<TenantStores, 'transaction'>, row: 
     );
   try {
     await setStatus('in_progress');
+    await stores.transaction(row.clinic_id, 'write', (scope) =>
+      scope.db.deleteFrom('fhir_export_files').where('export_id', '=', row.id).execute(),
+    );
     for (const type of row.types) {
       const def = resourceDef(type)!;
       const params = new Map<string, string[]>();
       if (row.since && def.params._lastUpdated) params.set('_lastUpdated', [`ge${row.since.toISOString()}`]);
+      if (patients) {
+        if (!patients.length) continue;
+        params.set(type === 'Patient' ? '_id' : 'patient', [
+          patients.map((id) => (type === 'Patient' ? fhirId(id) : `Patient/${fhirId(id)}`)).join(','),
+        ]);
+      }
       const lines = await stores.transaction(row.clinic_id, 'snapshot', async (scope) => {
         const out: string[] = [];
         for (let offset = 0; ; offset += PAGE) {

@@ -3,8 +3,9 @@ import type { ClinicDirectory } from '../controlplane/clinics.js';
 import { AppError, notFound } from '../errors.js';
 import { isId } from '../ids.js';
 import type { TenantStores } from '../tenancy/stores.js';
-import { type ExportRunner, PATIENT_COMPARTMENT, runExport, startExport } from './bulk-export.js';
-import { invalidSearch, operationOutcome, sendFhir } from './outcome.js';
+import { type ExportRunner, PATIENT_COMPARTMENT, startExport } from './bulk-export.js';
+import { invalidSearch, operationOutcome, resourceNotFound, sendFhir } from './outcome.js';
+import { ourId } from './resource-def.js';
 import { resourceDef, RESOURCES } from './resources.js';
 
 /**
@@ -24,7 +25,9 @@ const STATUS_CONFIG = { permission: 'patient.read' as const, fhir: { type: 'Pati
 export const exportRoutes =
   (p: ExportDeps): FastifyPluginAsync =>
   async (app) => {
-    const kickOff = (level: 'system' | 'patient') => async (req: FastifyRequest, reply: FastifyReply) => {
+    const kickOff = (level: 'system' | 'patient' | 'group') => async (req: FastifyRequest, reply: FastifyReply) => {
+      // A launched app reads as one person does, page by page; a bulk copy of the clinic is not what it was given.
+      if (req.fhir.isLaunchedApp) throw new AppError(403, 'forbidden', 'Bulk export is for staff and SMART Backend Services clients');
       if (!/respond-async/.test(String(req.headers.prefer ?? '')))
         throw invalidSearch('A bulk export needs the header Prefer: respond-async', 'Prefer');
       const query = req.query as Record<string, unknown>;
@@ -35,7 +38,7 @@ export const exportRoutes =
         !['application/fhir+ndjson', 'application/ndjson', 'ndjson'].includes(String(query._outputFormat))
       )
         throw invalidSearch('_outputFormat must be application/fhir+ndjson', '_outputFormat');
-      const eligible = (level === 'patient' ? PATIENT_COMPARTMENT : RESOURCES.map((r) => r.type)).filter((t) => t !== 'AuditEvent');
+      const eligible = (level !== 'system' ? PATIENT_COMPARTMENT : RESOURCES.map((r) => r.type)).filter((t) => t !== 'AuditEvent');
       const asked = query._type === undefined ? null : String(query._type).split(',').filter(Boolean);
       for (const t of asked ?? []) if (!eligible.includes(t)) throw invalidSearch(`_type ${t} cannot be exported at this level`, '_type');
       const mayRead = (t: string) => req.fhir.may(t, 'read', resourceDef(t)!.permission);
@@ -48,6 +51,9 @@ export const exportRoutes =
         if (Number.isNaN(since.getTime())) throw invalidSearch('_since must be an instant', '_since');
       }
       const fhir = req.fhir;
+      // A Group (a provider's panel, `resources/group.ts`) must exist; its export is recorded as Patient-level
+      // (the compartment types) and confined to the panel by the job, which carries the group's id.
+      const groupId = level === 'group' ? await existingGroup(req) : null;
       const row = await fhir.audited(
         {
           action: 'export',
@@ -58,7 +64,7 @@ export const exportRoutes =
         },
         () =>
           startExport(p.stores, fhir.clinicId, {
-            level,
+            level: level === 'system' ? 'system' : 'patient',
             types,
             since,
             requestedBy: fhir.actorId,
@@ -66,11 +72,7 @@ export const exportRoutes =
           }),
         (r) => ({ resourceId: r.id }),
       );
-      const clinic = await p.clinics.get(fhir.clinicId);
-      if (!clinic) throw notFound('clinic');
-      p.exportRunner.submit(async () => {
-        await runExport(p.stores, row, { clinic });
-      });
+      await p.exportRunner.submit(fhir.clinicId, row.id, groupId ?? undefined);
       return reply
         .code(202)
         .header('content-location', `${baseOf(req)}/$export-status/${row.id}`)
@@ -80,6 +82,19 @@ export const exportRoutes =
     const config = { permission: 'patient.read' as const, fhir: { type: 'Patient', interaction: 'read' as const } };
     app.get('/$export', { config, schema: { hide: true } }, kickOff('system'));
     app.get('/Patient/$export', { config, schema: { hide: true } }, kickOff('patient'));
+    app.get('/Group/:groupId/$export', { config, schema: { hide: true } }, kickOff('group'));
+
+    /** The provider whose panel `Group/{id}` is, or 404 as for a read of a Group that does not exist. */
+    const existingGroup = async (req: FastifyRequest): Promise<string> => {
+      const providerId = ourId((req.params as { groupId: string }).groupId, 'provider');
+      const found =
+        providerId &&
+        (await req.fhir.run('read', (scope) =>
+          scope.db.selectFrom('providers').select('id').where('id', '=', providerId).executeTakeFirst(),
+        ));
+      if (!found) throw resourceNotFound('Group');
+      return found.id;
+    };
 
     /** The caller's own export, or 404 (someone else's export does not exist for them). */
     const ownExport = async (req: FastifyRequest) => {

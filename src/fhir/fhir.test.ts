@@ -19,6 +19,19 @@ const get = async (token: string, url: string) => {
   const res = await t.app.inject({ method: 'GET', url, headers: bearer(token) });
   return res;
 };
+/** The export's manifest, once the job queue's worker has run it (the status URL answers 202 until then). */
+const finished = async (token: string, status: string) => {
+  t.p.worker.start();
+  for (let i = 0; i < 200; i++) {
+    const res = await get(token, status);
+    if (res.statusCode !== 202) {
+      expect(res.statusCode, res.body).toBe(200);
+      return res;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`export ${status} did not finish`);
+};
 const keep = <T extends Resource>(r: T): T => {
   emitted.push(r);
   return r;
@@ -42,7 +55,7 @@ describe('discovery', () => {
     for (const url of ['/.well-known/smart-configuration', `${fhirBase(c.clinic.id)}/.well-known/smart-configuration`]) {
       const smart = await t.app.inject({ method: 'GET', url });
       expect(smart.statusCode, url).toBe(200);
-      expect(smart.json().token_endpoint_auth_methods_supported).toEqual(['private_key_jwt']);
+      expect(smart.json().token_endpoint_auth_methods_supported).toEqual(['private_key_jwt', 'none']);
     }
   });
 
@@ -159,6 +172,35 @@ describe('round trips with the REST API', () => {
       expect.arrayContaining([appointment.id, viaRest.json().id.replace('_', '-'), c.patientId.replace('_', '-')]),
     );
     emitted.push(...found, bundle);
+  });
+});
+
+describe('_sort and _revinclude', () => {
+  it('sorts patients and appointments, and adds what points to the page’s patients', async () => {
+    const base = fhirBase(c.clinic.id);
+    const families = (sort: string) =>
+      get(c.physician, `${base}/Patient?_sort=${sort}&_count=200`).then((r) =>
+        entries(r.json()).map((p) => (p as { name?: { family?: string }[] }).name?.[0]?.family ?? ''),
+      );
+    const up = await families('family');
+    expect(up.length).toBeGreaterThan(1);
+    expect(up).toEqual([...up].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+    expect(await families('-family')).toEqual([...up].reverse());
+    const starts = entries((await get(c.physician, `${base}/Appointment?_sort=-date`)).json()).map((a) => (a as { start: string }).start);
+    expect(starts.length).toBeGreaterThan(1);
+    expect(starts).toEqual([...starts].sort().reverse());
+    expect((await get(c.physician, `${base}/Patient?_sort=gender`)).statusCode).toBe(400);
+
+    const id = c.patientId.replace('_', '-');
+    const bundle = (await get(c.physician, `${base}/Patient?_id=${id}&_revinclude=Appointment:patient`)).json();
+    const added = (bundle.entry as { resource: Resource; search: { mode: string } }[]).filter((e) => e.search.mode === 'include');
+    expect(added.length).toBeGreaterThan(0);
+    expect(added.every((e) => e.resource.resourceType === 'Appointment')).toBe(true);
+    expect(bundle.link[0].url).toContain('_revinclude=Appointment%3Apatient');
+    // A scheduler may not read vitals: the revinclude is left out, as an _include would be.
+    const scheduler = (await get(c.scheduler, `${base}/Patient?_id=${id}&_revinclude=Observation:patient`)).json();
+    expect(entries(scheduler).map((r) => r.resourceType)).toEqual(['Patient']);
+    expect((await get(c.physician, `${base}/Appointment?_revinclude=Observation:patient`)).statusCode).toBe(400);
   });
 });
 
@@ -339,9 +381,7 @@ describe('SMART Backend Services', () => {
     });
     expect(kickOff.statusCode, kickOff.body).toBe(202);
     const status = String(kickOff.headers['content-location']).replace(/^https?:\/\/[^/]+/, '');
-    await t.p.exportRunner.idle();
-    const manifest = await get(token, status);
-    expect(manifest.statusCode, manifest.body).toBe(200);
+    const manifest = await finished(token, status);
     const output = manifest.json().output as { type: string; url: string; count: number }[];
     expect(output.map((o) => o.type).sort()).toEqual(['Appointment', 'Patient']);
     const patients = await get(token, output.find((o) => o.type === 'Patient')!.url.replace(/^https?:\/\/[^/]+/, ''));
@@ -358,6 +398,38 @@ describe('SMART Backend Services', () => {
     expect((await get(c.physician, status)).statusCode).toBe(404);
     // Without Prefer: respond-async the kick-off is refused.
     expect((await get(token, `${fhirBase(c.clinic.id)}/Patient/$export`)).statusCode).toBe(400);
+  });
+
+  it('reads a provider’s panel as a Group and exports only its patients', async () => {
+    const token = await client.token('system/*.read');
+    const groupId = c.providerId.replace('_', '-');
+    const group = await get(token, `${fhirBase(c.clinic.id)}/Group/${groupId}`);
+    expect(group.statusCode, group.body).toBe(200);
+    expect(r4Issues(group.json()).filter((i) => i.severity === 'error')).toEqual([]);
+    const members = (keep(group.json()).member ?? []).map((m: { entity: { reference: string } }) => m.entity.reference.slice(8));
+    expect(members).toContain(c.patientId.replace('_', '-'));
+    // A patient with no appointment with this provider is not in the panel, nor in its export.
+    const outsider = (await c.newPatient('Outsider')).replace('_', '-');
+    expect(members).not.toContain(outsider);
+    const kickOff = await t.app.inject({
+      method: 'GET',
+      url: `${fhirBase(c.clinic.id)}/Group/${groupId}/$export?_type=Patient,Appointment`,
+      headers: { ...bearer(token), prefer: 'respond-async' },
+    });
+    expect(kickOff.statusCode, kickOff.body).toBe(202);
+    const manifest = await finished(token, String(kickOff.headers['content-location']).replace(/^https?:\/\/[^/]+/, ''));
+    const patientsUrl = (manifest.json().output as { type: string; url: string }[]).find((o) => o.type === 'Patient')!.url;
+    const exported = (await get(token, patientsUrl.replace(/^https?:\/\/[^/]+/, ''))).body
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as Resource).id);
+    expect(exported.sort()).toEqual([...members].sort());
+    const unknown = await t.app.inject({
+      method: 'GET',
+      url: `${fhirBase(c.clinic.id)}/Group/prv-01abcdefghjkmnpqrstvwxyz0/$export`,
+      headers: { ...bearer(token), prefer: 'respond-async' },
+    });
+    expect(unknown.statusCode).toBe(404);
   });
 
   it('a removed client’s token stops working at once', async () => {

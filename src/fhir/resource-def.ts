@@ -51,6 +51,8 @@ export interface ResourceDef {
   phi: boolean;
   params: Record<string, SearchParam>;
   includes?: Record<string, IncludeDef>;
+  /** `_sort` parameters the type takes and the column each sorts by (the id breaks ties). */
+  sorts?: Record<string, string>;
   /** The matching resources, `count + 1` at most (one more than the page tells whether there is a next). */
   search(scope: TenantScope, q: SearchRequest, env: FhirEnv): Promise<Resource[]>;
   /** Our patient id a resource belongs to (the audit record names them), or null. */
@@ -75,6 +77,15 @@ export function refId(reference: string | undefined, type: string, kind: IdKind)
 /** The SQL conditions of a search: every declared parameter it carries, ANDed. */
 export function conditionsOf(params: Record<string, SearchParam>, q: SearchRequest): RawBuilder<boolean>[] {
   return [...q.params].flatMap(([name, values]) => params[name]!.where(values, name));
+}
+
+/** The ORDER BY of a search: its `_sort` (columns from `sorts`) before the type's own order. */
+export function orderOf(
+  sorts: Record<string, string> | undefined,
+  q: SearchRequest,
+  fallback: [column: string, desc: boolean][],
+): [column: string, desc: boolean][] {
+  return [...(q.sort ?? []).map(({ param, desc }): [string, boolean] => [sorts![param]!, desc]), ...fallback];
 }
 
 export const instant = (d: Date | string): string => (typeof d === 'string' ? new Date(d).toISOString() : d.toISOString());

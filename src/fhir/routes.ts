@@ -15,11 +15,11 @@ import { BookingInput } from '../scheduling/schemas.js';
 import { capabilityStatement } from './capability.js';
 import { invalidResource, renderFhirError, resourceNotFound, sendFhir } from './outcome.js';
 import { fhirId, ourId, type FhirEnv, type ResourceDef } from './resource-def.js';
-import { resourceDef, RESOURCES } from './resources.js';
+import { PATIENT_REVINCLUDES, resourceDef, RESOURCES } from './resources.js';
 import { appointmentDef, bookingOf } from './resources/scheduling.js';
 import { fromFhirPatient, patchOf, patientDef } from './resources/patient.js';
 import { parseSearch, MAX_COUNT, type SearchRequest } from './search.js';
-import { smartConfiguration, tokenUrlOf } from './smart/configuration.js';
+import { authorizeUrlOf, smartConfiguration, tokenUrlOf } from './smart/configuration.js';
 import type { FhirScopeDeps } from './scope.js';
 import { requireValidR4 } from './validation.js';
 
@@ -49,7 +49,7 @@ export const fhirRoutes =
 
     const open = (type: string) => ({ fhir: { type, interaction: 'read' as const, open: true } });
     app.get('/metadata', { config: open('CapabilityStatement'), schema: { hide: true } }, async (req, reply) =>
-      sendFhir(reply, 200, capabilityStatement(baseUrlOf(req), tokenUrlOf(req))),
+      sendFhir(reply, 200, capabilityStatement(baseUrlOf(req), tokenUrlOf(req), authorizeUrlOf(req))),
     );
     app.get('/.well-known/smart-configuration', { config: open('smart-configuration'), schema: { hide: true } }, async (req, reply) =>
       reply.header('cache-control', 'public, max-age=3600').send(smartConfiguration(req)),
@@ -75,7 +75,10 @@ export const fhirRoutes =
     for (const def of RESOURCES) {
       const config = { permission: def.permission, fhir: { type: def.type, interaction: 'read' as const } };
       app.get(`/${def.type}`, { config, schema: { hide: true } }, async (req, reply) => {
-        const q = parseSearch(req.query as Record<string, unknown>, Object.keys(def.params), Object.keys(def.includes ?? {}));
+        const q = parseSearch(req.query as Record<string, unknown>, Object.keys(def.params), Object.keys(def.includes ?? {}), {
+          revincludes: def.type === 'Patient' ? PATIENT_REVINCLUDES : [],
+          sorts: Object.keys(def.sorts ?? {}),
+        });
         return sendFhir(reply, 200, await search(req, def, q, await envOf(req)));
       });
       app.get(`/${def.type}/:id`, { config, schema: { hide: true } }, async (req, reply) => {
@@ -85,7 +88,7 @@ export const fhirRoutes =
         const access: PhiAccess = { action: 'read', resourceType: def.type, resourceId: id, patientId: null, detail: { fhir: true } };
         const [found] = await req.fhir.run(
           'read',
-          (scope) => def.search(scope, q, env),
+          (scope) => def.search(scope, req.fhir.confine(def, q), env),
           def.phi ? access : undefined,
           (r) => ({ patientId: r[0] ? def.patientOf(r[0]) : null }),
         );
@@ -159,7 +162,7 @@ export const fhirRoutes =
       };
       const rows = await req.fhir.run(
         'read',
-        (scope) => def.search(scope, q, env),
+        (scope) => def.search(scope, req.fhir.confine(def, q), env),
         def.phi ? access : undefined,
         (r) => ({
           detail: { ...access.detail, count: Math.min(r.length, q.count) },
@@ -174,7 +177,22 @@ export const fhirRoutes =
         const ids = [...new Set(page.flatMap((r) => include.refs(r)))];
         if (!ids.length) continue;
         const tq: SearchRequest = { params: new Map([['_id', [ids.join(',')]]]), count: MAX_COUNT, offset: 0, include: [] };
-        included.push(...(await req.fhir.run('read', (scope) => target.search(scope, tq, env))));
+        included.push(...(await req.fhir.run('read', (scope) => target.search(scope, req.fhir.confine(target, tq), env))));
+      }
+      // `_revinclude=Observation:patient` on a Patient search: that type's resources of the page's patients.
+      for (const name of q.revinclude ?? []) {
+        const source = resourceDef(name.split(':')[0]!)!;
+        if (!req.fhir.may(source.type, 'read', source.permission)) continue; // as for _include: left out
+        const ids = page.map((r) => r.id).filter((x): x is string => !!x);
+        if (!ids.length) continue;
+        const sq: SearchRequest = {
+          params: new Map([['patient', [ids.map((id) => `Patient/${id}`).join(',')]]]),
+          count: MAX_COUNT,
+          offset: 0,
+          include: [],
+        };
+        const found = await req.fhir.run('read', (scope) => source.search(scope, req.fhir.confine(source, sq), env));
+        included.push(...found.slice(0, MAX_COUNT));
       }
       // One record per patient the page shows, so the trail answers "who looked at this patient".
       const shown = [...page, ...included]
@@ -194,6 +212,8 @@ export const fhirRoutes =
         const params = new URLSearchParams();
         for (const [k, vs] of q.params) for (const v of vs) params.append(k, v);
         for (const i of q.include) params.append('_include', i);
+        for (const i of q.revinclude ?? []) params.append('_revinclude', i);
+        if (q.sort?.length) params.set('_sort', q.sort.map((x) => `${x.desc ? '-' : ''}${x.param}`).join(','));
         params.set('_count', String(q.count));
         if (offset) params.set('_offset', String(offset));
         return `${base}/${def.type}?${params}`;
@@ -219,7 +239,7 @@ export const fhirRoutes =
     async function readOne(req: FastifyRequest, def: ResourceDef, id: string): Promise<Resource> {
       const q: SearchRequest = { params: new Map([['_id', [id]]]), count: 1, offset: 0, include: [] };
       const env = await envOf(req);
-      const [found] = await req.fhir.run('read', (scope) => def.search(scope, q, env));
+      const [found] = await req.fhir.run('read', (scope) => def.search(scope, req.fhir.confine(def, q), env));
       if (!found) throw resourceNotFound(def.type);
       return found;
     }

@@ -14,6 +14,9 @@ import type { SettingsService } from '../settings/service.js';
 import type { TenantStores } from '../tenancy/stores.js';
 import type { TenantScope } from '../tenancy/tenant-db.js';
 import { renderFhirError } from './outcome.js';
+import type { ResourceDef } from './resource-def.js';
+import type { SearchRequest } from './search.js';
+import type { SmartApps } from './smart/apps.js';
 import type { FhirClients } from './smart/clients.js';
 import { type Interaction, scopeAllows } from './smart/scopes.js';
 import type { AccessTokens } from './smart/tokens.js';
@@ -49,10 +52,41 @@ export interface FhirScopeDeps extends TrailDeps {
   sessions: Pick<SessionStore, 'resolve'>;
   settings: SettingsService;
   fhirClients: Pick<FhirClients, 'active'>;
+  smartApps: Pick<SmartApps, 'active' | 'membership'>;
   accessTokens: Pick<AccessTokens, 'verify'>;
 }
 
-type Caller = { kind: 'staff'; membership: Membership } | { kind: 'client'; clientId: string; scopes: string[] };
+/**
+ * Who calls: a staff session, a Backend Services client, or an app launched by a staff member (`user/` scopes,
+ * within the member's permissions) or by a patient (`patient/` scopes, within that patient's compartment).
+ */
+export type Caller =
+  | { kind: 'staff'; membership: Membership }
+  | { kind: 'client'; clientId: string; scopes: string[] }
+  | { kind: 'user_app'; appId: string; scopes: string[]; membership: Membership }
+  | { kind: 'patient_app'; appId: string; scopes: string[]; patientId: string };
+
+/**
+ * What a patient's app may read besides nothing: the types of the patient's compartment (each confined to the
+ * patient below) and the clinic's directory (practitioners, schedules, free slots, questionnaires), which holds
+ * no other patient. Never the audit trail.
+ */
+const PATIENT_APP_TYPES = new Set([
+  'Patient',
+  'Appointment',
+  'Encounter',
+  'Observation',
+  'Condition',
+  'MedicationRequest',
+  'DocumentReference',
+  'QuestionnaireResponse',
+  'Practitioner',
+  'PractitionerRole',
+  'Organization',
+  'Schedule',
+  'Slot',
+  'Questionnaire',
+]);
 
 /** What a FHIR handler works with: this clinic, who calls, audited tenant transactions. */
 export class FhirHandle {
@@ -62,11 +96,33 @@ export class FhirHandle {
     private readonly p: FhirScopeDeps,
   ) {}
 
-  /** Whether the caller may do `interaction` on `type` (staff: the permission; clients: their scopes). */
+  /** Whether the caller may do `interaction` on `type` (staff: the permission; clients and apps: their scopes). */
   may(type: string, interaction: Interaction, permission: Permission): boolean {
-    return this.caller.kind === 'staff'
-      ? membershipAllows(this.caller.membership, permission)
-      : scopeAllows(this.caller.scopes, type, interaction);
+    const c = this.caller;
+    switch (c.kind) {
+      case 'staff':
+        return membershipAllows(c.membership, permission);
+      case 'client':
+        return scopeAllows(c.scopes, type, interaction);
+      case 'user_app':
+        return membershipAllows(c.membership, permission) && scopeAllows(c.scopes, type, interaction, 'user');
+      case 'patient_app':
+        return interaction === 'read' && PATIENT_APP_TYPES.has(type) && scopeAllows(c.scopes, type, interaction, 'patient');
+    }
+  }
+
+  /**
+   * A search as this caller may run it: for a patient's app, a resource of patient data is confined to the
+   * patient's compartment (the patient's own `_id`, or `patient=` the patient, ANDed with what the app asked),
+   * so another patient's record is not found (404 on read, absent from a search) whatever the app sends.
+   */
+  confine(def: Pick<ResourceDef, 'type' | 'phi'>, q: SearchRequest): SearchRequest {
+    if (this.caller.kind !== 'patient_app' || !def.phi) return q;
+    const own = this.caller.patientId.replace('_', '-');
+    const [name, value] = def.type === 'Patient' ? ['_id', own] : ['patient', `Patient/${own}`];
+    const params = new Map(q.params);
+    params.set(name, [...(params.get(name) ?? []), value]);
+    return { ...q, params };
   }
 
   /** The staff member's user id (booking records who booked), or null for a client. */
@@ -78,6 +134,11 @@ export class FhirHandle {
   /** Who calls, as the audit trail names them: the staff member's user id or the client's id. */
   get actorId(): string {
     return this.caller.kind === 'client' ? this.caller.clientId : (this.userId ?? 'anonymous');
+  }
+
+  /** A launched app's caller (user or patient): Bulk Data export is for staff and Backend Services only. */
+  get isLaunchedApp(): boolean {
+    return this.caller.kind === 'user_app' || this.caller.kind === 'patient_app';
   }
 
   /** A tenant transaction of this clinic; with `access`, recorded in the audit trail with its outcome. */
@@ -134,10 +195,11 @@ export function fhirScope(p: FhirScopeDeps, routes: FastifyPluginAsync[]): Fasti
       const { type, interaction } = config.fhir!;
       const permission = config.permission as Permission;
       if (req.fhir.may(type, interaction, permission)) return done();
+      const c = req.fhir.caller;
       const denial =
-        req.fhir.caller.kind === 'staff'
-          ? forbidden(`Your role (${req.fhir.caller.membership.role}) may not ${permission}`)
-          : forbidden(`The client's scopes do not cover ${interaction} of ${type}`);
+        (c.kind === 'staff' || c.kind === 'user_app') && !membershipAllows(c.membership, permission)
+          ? forbidden(`Your role (${c.membership.role}) may not ${permission}`)
+          : forbidden(`The ${c.kind === 'client' ? 'client' : 'app'}'s scopes do not cover ${interaction} of ${type}`);
       void auditPhi(p, req.fhir.clinicId, {
         action: interaction === 'read' ? 'read' : 'update',
         resourceType: type,
@@ -160,6 +222,25 @@ async function identify(p: FhirScopeDeps, req: FastifyRequest): Promise<{ clinic
   const token = req.headers.authorization?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
   if (!token) throw unauthorizedFhir();
   const claims = await p.accessTokens.verify(token);
+  if (claims && isId('smartApp', claims.clientId)) {
+    if (claims.clinicId !== clinicId) throw notFound('clinic');
+    // The app must still be registered, and a staff member still a member, with their permissions of now.
+    const app = await p.smartApps.active(claims.clientId);
+    if (!app || app.clinicId !== clinicId) throw unauthorizedFhir();
+    if (claims.patientId && claims.accountId)
+      return {
+        clinicId,
+        caller: { kind: 'patient_app', appId: app.id, scopes: claims.scopes, patientId: claims.patientId },
+        actor: { kind: 'user', userId: claims.accountId, isOperator: false, clinicId, role: 'patient' },
+      };
+    const membership = claims.userId ? await p.smartApps.membership(claims.userId, clinicId) : undefined;
+    if (!membership || !claims.userId) throw unauthorizedFhir();
+    return {
+      clinicId,
+      caller: { kind: 'user_app', appId: app.id, scopes: claims.scopes, membership },
+      actor: { kind: 'user', userId: claims.userId, isOperator: false, clinicId, role: membership.role },
+    };
+  }
   if (claims) {
     if (claims.clinicId !== clinicId) throw notFound('clinic');
     const client = await p.fhirClients.active(claims.clientId);

@@ -13,15 +13,26 @@ export interface SearchRequest {
   count: number;
   offset: number;
   include: string[];
+  /** `_revinclude` (`Observation:patient` on a Patient search): resources of another type that point to the page. */
+  revinclude?: string[];
+  /** `_sort`, in order: a parameter the type sorts by (`ResourceDef.sorts`), `-` first for descending. */
+  sort?: { param: string; desc: boolean }[];
 }
 
 export const DEFAULT_COUNT = 20;
 export const MAX_COUNT = 200;
 /** Offset paging past this is refused: a client that wants everything uses `$export`-style paging by `_lastUpdated`. */
 const MAX_OFFSET = 10_000;
-const RESULT_PARAMS = new Set(['_count', '_offset', '_include', '_format']);
+const RESULT_PARAMS = new Set(['_count', '_offset', '_include', '_revinclude', '_sort', '_format']);
 
-export function parseSearch(query: Record<string, unknown>, declared: readonly string[], includes: readonly string[]): SearchRequest {
+const listOf = (raw: unknown): string[] => (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).map(String);
+
+export function parseSearch(
+  query: Record<string, unknown>,
+  declared: readonly string[],
+  includes: readonly string[],
+  more: { revincludes?: readonly string[]; sorts?: readonly string[] } = {},
+): SearchRequest {
   const params = new Map<string, string[]>();
   for (const [rawName, raw] of Object.entries(query)) {
     const values = (Array.isArray(raw) ? raw : [raw]).map(String);
@@ -35,9 +46,17 @@ export function parseSearch(query: Record<string, unknown>, declared: readonly s
   if (count > MAX_COUNT) throw invalidSearch(`_count is at most ${MAX_COUNT}`, '_count');
   if (offset > MAX_OFFSET)
     throw invalidSearch(`Paging reaches at most ${MAX_OFFSET} records; narrow the search by _lastUpdated`, '_offset');
-  const include = (Array.isArray(query._include) ? query._include : query._include === undefined ? [] : [query._include]).map(String);
+  const include = listOf(query._include);
   for (const i of include) if (!includes.includes(i)) throw invalidSearch(`_include=${i} is not supported here`, '_include');
-  return { params, count, offset, include };
+  const revinclude = listOf(query._revinclude);
+  for (const i of revinclude)
+    if (!(more.revincludes ?? []).includes(i)) throw invalidSearch(`_revinclude=${i} is not supported here`, '_revinclude');
+  const sort = listOf(query._sort)
+    .flatMap((v) => v.split(','))
+    .map((v) => ({ param: v.replace(/^-/, ''), desc: v.startsWith('-') }));
+  for (const { param } of sort)
+    if (!(more.sorts ?? []).includes(param)) throw invalidSearch(`_sort by ${param} is not supported here`, '_sort');
+  return { params, count, offset, include, revinclude, sort };
 }
 
 function intParam(raw: unknown, name: string, fallback: number): number {

@@ -46,6 +46,7 @@ import { fhirRoutes } from '../fhir/routes.js';
 import { exportRoutes } from '../fhir/export-routes.js';
 import { smartTokenRoutes } from '../fhir/smart/token-routes.js';
 import { fhirClientAdminRoutes } from '../fhir/smart/admin-routes.js';
+import { smartAppRoutes, smartPatientConsentRoutes } from '../fhir/smart/app-routes.js';
 import { fleetRoutes, metricsEndpoint } from '../fleet/routes.js';
 import { clinicExportRoutes } from '../export/routes.js';
 import { operatorExportRoutes } from '../export/operator-routes.js';
@@ -208,6 +209,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
       clinicInvitationRoutes(p),
       memberRemovalRoutes(p),
       fhirClientAdminRoutes(p),
+      smartAppRoutes(p),
       clinicAnalyticsRoutes(p),
       clinicExportRoutes(p),
       videoClinicRoutes(p.video),
@@ -215,7 +217,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
     ]),
     { prefix: CLINIC_PREFIX },
   );
-  await app.register(patientScope(p, [portalRoutes(p)]), { prefix: PATIENT_PREFIX });
+  await app.register(patientScope(p, [portalRoutes(p), smartPatientConsentRoutes(p)]), { prefix: PATIENT_PREFIX });
   await app.register(portalSignInRoutes(p));
   await app.register(
     operatorScope([

@@ -2,7 +2,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import { scimClinic, type ScimClinic } from '../../test/support/scim.js';
-import { SCIM_TOKEN_FAILURES } from './rate-limit.js';
+import { FHIR_TOKEN_FAILURES, SCIM_TOKEN_FAILURES } from './rate-limit.js';
 
 /** Per-address budgets on everything reachable without a session (rate-limit.ts), with a budget of 5 a minute. */
 const PER_MINUTE = 5;
@@ -86,6 +86,22 @@ describe('SCIM token failures', () => {
           })
         ).statusCode,
       ).toBe(200);
+  });
+});
+
+describe('FHIR token failures', () => {
+  it('hold an address off the FHIR API with an OperationOutcome 429; a member elsewhere, and a working caller, are served', async () => {
+    const base = `/fhir/R4/${scim.clinicId}`;
+    const call = (token: string, remoteAddress: string) =>
+      t.app.inject({ method: 'GET', url: `${base}/Organization`, headers: bearer(token), remoteAddress });
+    const working = '192.0.2.253';
+    for (let i = 0; i < FHIR_TOKEN_FAILURES + 5; i++) expect((await call(scim.admin.token, working)).statusCode).toBe(200);
+    const from = '192.0.2.252';
+    for (let i = 0; i <= FHIR_TOKEN_FAILURES; i++) expect((await call(`forged.token.${i}`, from)).statusCode).toBe(401);
+    const held = await call(scim.admin.token, from);
+    expectLimited(held, 'application/fhir+json');
+    expect(held.json()).toMatchObject({ resourceType: 'OperationOutcome' });
+    expect((await call(scim.admin.token, '203.0.113.202')).statusCode).toBe(200);
   });
 });
 

@@ -32,9 +32,10 @@ import { JobWorker } from '../jobs/worker.js';
 import { SentLedger } from '../notifications/ledger.js';
 import { AppointmentNotices } from '../notifications/notices.js';
 import { logOnlySms, type SmsTransport } from '../notifications/sms.js';
+import { SmartApps } from '../fhir/smart/apps.js';
 import { FhirClients } from '../fhir/smart/clients.js';
 import { AccessTokens } from '../fhir/smart/tokens.js';
-import { InProcessExportRunner } from '../fhir/bulk-export.js';
+import { QueuedExportRunner } from '../fhir/bulk-export.js';
 import { AnalyticsPipeline } from '../analytics/pipeline.js';
 import { PeerBenchmarks } from '../analytics/benchmarks.js';
 import { ClinicAdmission } from '../fleet/admission.js';
@@ -113,9 +114,10 @@ export interface Platform {
   ssoDomains: SsoDomains;
   /** FHIR: the clinics' SMART Backend Services clients, and the access tokens issued to them. */
   fhirClients: FhirClients;
+  smartApps: SmartApps;
   accessTokens: AccessTokens;
   /** Where FHIR Bulk Data exports run: in this process until the fair job queue takes them (`fhir/bulk-export.ts`). */
-  exportRunner: InProcessExportRunner;
+  exportRunner: QueuedExportRunner;
   /** Outbox relays, the event stream and the warehouse (scrubbed events only); `main.ts` starts its passes. */
   analytics: AnalyticsPipeline;
   /** Opt-in peer benchmarks: consent records, the privacy budget ledger, differentially private releases. */
@@ -255,8 +257,9 @@ export async function openPlatform(
     sso: new SsoService({ control, clinics, secrets, outbound, sessions, log, config }),
     ssoDomains: new SsoDomains(control, config.dnsServers),
     fhirClients: new FhirClients(control),
+    smartApps: new SmartApps(control),
     accessTokens: new AccessTokens(config.secret),
-    exportRunner: new InProcessExportRunner(log),
+    exportRunner: new QueuedExportRunner({ jobs, worker, stores, clinics }),
     config,
     log,
     bus,

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import type { Resource } from '@medplum/fhirtypes';
 import { bearer, type TestPlatform } from './platform.js';
@@ -69,3 +69,91 @@ export const fhirJson = (token: string) => ({ ...bearer(token), 'content-type': 
 
 /** The resources of a searchset Bundle. */
 export const entries = (bundle: { entry?: { resource: Resource }[] }): Resource[] => (bundle.entry ?? []).map((e) => e.resource);
+
+/** A SMART app (public client) registered by a clinic's admin for the standalone launch. */
+export interface TestSmartApp {
+  id: string;
+  clinicId: string;
+  redirectUri: string;
+}
+
+export const APP_REDIRECT = 'https://app.example/callback';
+
+export async function registerSmartApp(t: TestPlatform, clinicId: string, adminToken: string, scopes: string[]): Promise<TestSmartApp> {
+  const res = await t.app.inject({
+    method: 'POST',
+    url: `/api/v1/clinics/${clinicId}/smart-apps`,
+    headers: bearer(adminToken),
+    payload: { name: 'Health Diary', redirectUris: [APP_REDIRECT], scopes },
+  });
+  if (res.statusCode !== 201) throw new Error(`register app: ${res.statusCode} ${res.body}`);
+  return { id: res.json().id as string, clinicId, redirectUri: APP_REDIRECT };
+}
+
+/** A PKCE verifier and its S256 challenge (RFC 7636), as an app makes them. */
+export function pkce(): { verifier: string; challenge: string } {
+  const verifier = randomBytes(48).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}
+
+/** The authorization request an app sends the browser to (`GET /fhir/auth/authorize?…`), as a query object. */
+export function authorizeQuery(app: TestSmartApp, scope: string, challenge: string, extra: Record<string, string> = {}) {
+  return {
+    response_type: 'code',
+    client_id: app.id,
+    redirect_uri: app.redirectUri,
+    scope,
+    state: 'st-123',
+    aud: `http://localhost:80${fhirBase(app.clinicId)}`,
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    ...extra,
+  };
+}
+
+/**
+ * The whole standalone launch as a browser and app go through it: the authorization endpoint, the consent of
+ * the signed-in person (`staff` session or `patient` portal session), the code, and its exchange. Throws unless
+ * a token is issued; returns the token response.
+ */
+export async function launch(
+  t: TestPlatform,
+  app: TestSmartApp,
+  who: { staff: string } | { patient: string },
+  scope: string,
+): Promise<{ access_token: string; scope: string; patient?: string }> {
+  const { verifier, challenge } = pkce();
+  const query = authorizeQuery(app, scope, challenge);
+  const auth = await t.app.inject({ method: 'GET', url: `/fhir/auth/authorize?${new URLSearchParams(query)}` });
+  if (auth.statusCode !== 302 || !String(auth.headers.location).startsWith('/smart/authorize?'))
+    throw new Error(`authorize: ${auth.statusCode} ${auth.headers.location ?? auth.body}`);
+  const consentUrl =
+    'staff' in who ? `/api/v1/clinics/${app.clinicId}/smart-authorizations` : `/api/v1/clinics/${app.clinicId}/portal/smart-authorizations`;
+  const consent = await t.app.inject({
+    method: 'POST',
+    url: consentUrl,
+    headers: bearer('staff' in who ? who.staff : who.patient),
+    payload: { request: query, approve: true },
+  });
+  if (consent.statusCode !== 200) throw new Error(`consent: ${consent.statusCode} ${consent.body}`);
+  const back = new URL(consent.json().redirectTo as string);
+  if (back.searchParams.get('state') !== 'st-123') throw new Error('the state did not come back');
+  const res = await exchangeCode(t, app, back.searchParams.get('code') ?? '', verifier);
+  if (res.statusCode !== 200) throw new Error(`token: ${res.statusCode} ${res.body}`);
+  return res.json();
+}
+
+export function exchangeCode(t: TestPlatform, app: TestSmartApp, code: string, verifier: string, redirectUri = app.redirectUri) {
+  return t.app.inject({
+    method: 'POST',
+    url: '/fhir/auth/token',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: redirectUri,
+      client_id: app.id,
+      code_verifier: verifier,
+    }).toString(),
+  });
+}

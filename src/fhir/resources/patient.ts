@@ -1,9 +1,9 @@
-import type { Selectable } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import type { Patient as FhirPatient, Resource } from '@medplum/fhirtypes';
 import type { PatientsTable } from '../../patients/migration.js';
 import type { PatientInput, PatientPatch } from '../../patients/schemas.js';
 import { invalidResource } from '../outcome.js';
-import { conditionsOf, fhirId, instant, ourId, type ResourceDef } from '../resource-def.js';
+import { conditionsOf, fhirId, instant, orderOf, ourId, type ResourceDef } from '../resource-def.js';
 import { dateConditions, stringConditions, tokenConditions } from '../search.js';
 import { idParam, lastUpdatedParam } from './common.js';
 
@@ -124,11 +124,12 @@ export const patientDef: ResourceDef = {
       where: (values, name) => tokenConditions('sex', values, name, ['http://hl7.org/fhir/administrative-gender']),
     },
   },
+  sorts: { family: 'family_name', given: 'given_name', birthdate: 'birth_date', _lastUpdated: 'updated_at' },
   async search(scope, q) {
     let query = scope.db.selectFrom('patients').selectAll();
     for (const c of conditionsOf(this.params, q)) query = query.where(c);
+    for (const [column, desc] of orderOf(this.sorts, q, [['id', false]])) query = query.orderBy(sql.ref(column), desc ? 'desc' : 'asc');
     const rows = await query
-      .orderBy('id')
       .limit(q.count + 1)
       .offset(q.offset)
       .execute();

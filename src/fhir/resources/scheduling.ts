@@ -1,9 +1,9 @@
-import type { Selectable } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import type { Appointment as FhirAppointment, Organization, Practitioner, PractitionerRole, Resource, Schedule } from '@medplum/fhirtypes';
 import type { AppointmentStatus, AppointmentsTable, ProvidersTable } from '../../scheduling/migration.js';
 import type { BookingInput } from '../../scheduling/schemas.js';
 import { invalidResource } from '../outcome.js';
-import { conditionsOf, fhirId, instant, ourId, refId, type FhirEnv, type ResourceDef } from '../resource-def.js';
+import { conditionsOf, fhirId, instant, orderOf, ourId, refId, type FhirEnv, type ResourceDef } from '../resource-def.js';
 import { referenceConditions, stringConditions, tokenConditions } from '../search.js';
 import { dateParam, idParam, lastUpdatedParam, patientParam, statusParam } from './common.js';
 
@@ -184,12 +184,16 @@ export const appointmentDef: ResourceDef = {
     'Appointment:patient': { target: 'Patient', refs: (r) => refsOf(r, 'Patient') },
     'Appointment:practitioner': { target: 'Practitioner', refs: (r) => refsOf(r, 'Practitioner') },
   },
+  sorts: { date: 'starts_at', _lastUpdated: 'updated_at' },
   async search(scope, q) {
     let query = scope.db.selectFrom('appointments').selectAll();
     for (const c of conditionsOf(appointmentParams, q)) query = query.where(c);
+    for (const [column, desc] of orderOf(this.sorts, q, [
+      ['starts_at', false],
+      ['id', false],
+    ]))
+      query = query.orderBy(sql.ref(column), desc ? 'desc' : 'asc');
     const rows = await query
-      .orderBy('starts_at')
-      .orderBy('id')
       .limit(q.count + 1)
       .offset(q.offset)
       .execute();

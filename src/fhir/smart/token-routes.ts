@@ -1,10 +1,14 @@
 import formbody from '@fastify/formbody';
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError } from '../../errors.js';
+import type { ClinicDirectory } from '../../controlplane/clinics.js';
+import { AppError, notFound } from '../../errors.js';
+import { fhirId } from '../resource-def.js';
+import { fhirBaseOf } from './app-routes.js';
+import type { AuthorizationRequest, SmartApps } from './apps.js';
 import { oauthError, type FhirClients } from './clients.js';
-import { smartConfiguration, TOKEN_PATH, tokenUrlOf } from './configuration.js';
+import { AUTHORIZE_PATH, CONSENT_PAGE, smartConfiguration, TOKEN_PATH, tokenUrlOf } from './configuration.js';
 import { grantScopes } from './scopes.js';
-import { ACCESS_TOKEN_SECONDS, type AccessTokens } from './tokens.js';
+import { ACCESS_TOKEN_SECONDS, type AccessTokens, LAUNCH_TOKEN_SECONDS } from './tokens.js';
 
 /**
  * The token endpoint of SMART Backend Services (RFC 6749 client_credentials with an RFC 7523 assertion) and
@@ -13,8 +17,21 @@ import { ACCESS_TOKEN_SECONDS, type AccessTokens } from './tokens.js';
  */
 const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
+export interface SmartTokenDeps {
+  fhirClients: Pick<FhirClients, 'authenticate'>;
+  smartApps: Pick<SmartApps, 'check' | 'exchange'>;
+  accessTokens: Pick<AccessTokens, 'issue'>;
+  clinics: Pick<ClinicDirectory, 'get'>;
+}
+
+const OAUTH_PARAMS = ['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'aud', 'code_challenge', 'code_challenge_method'];
+const authorizationRequest = (query: unknown): AuthorizationRequest => {
+  const q = (query ?? {}) as Record<string, unknown>;
+  return Object.fromEntries(OAUTH_PARAMS.map((k) => [k, typeof q[k] === 'string' ? q[k] : undefined]));
+};
+
 export const smartTokenRoutes =
-  (p: { fhirClients: Pick<FhirClients, 'authenticate'>; accessTokens: Pick<AccessTokens, 'issue'> }): FastifyPluginAsync =>
+  (p: SmartTokenDeps): FastifyPluginAsync =>
   async (app) => {
     await app.register(formbody, { bodyLimit: 64 * 1024 });
     app.setErrorHandler((err: FastifyError | AppError, req: FastifyRequest, reply: FastifyReply) => {
@@ -36,10 +53,69 @@ export const smartTokenRoutes =
     app.get('/.well-known/smart-configuration', { config: { public: true }, schema: { hide: true } }, async (req, reply) =>
       reply.header('cache-control', 'public, max-age=3600').send(smartConfiguration(req)),
     );
+    // The standalone launch's authorization endpoint: the request is checked here (an unknown app or redirect URI
+    // is answered here; anything else goes back to the app), then the browser goes to the web app's consent screen,
+    // where the person signs in as they always do and approves (`app-routes.ts`).
+    app.get(AUTHORIZE_PATH, { config: { public: true }, schema: { hide: true } }, async (req, reply) => {
+      const q = authorizationRequest(req.query);
+      try {
+        await p.smartApps.check(q, fhirBaseOf(req));
+      } catch (err) {
+        const to = err instanceof AppError ? err.extra.redirectTo : undefined;
+        if (typeof to === 'string') return reply.header('cache-control', 'no-store').redirect(to, 302);
+        throw err;
+      }
+      const forward = new URLSearchParams(Object.entries(q).filter((e): e is [string, string] => e[1] !== undefined));
+      return reply.header('cache-control', 'no-store').redirect(`${CONSENT_PAGE}?${forward}`, 302);
+    });
+    // What the consent screen shows: the app, the clinic, who must sign in, and the scopes that would be granted.
+    app.get(`${AUTHORIZE_PATH}/request`, { config: { public: true }, schema: { hide: true } }, async (req, reply) => {
+      const launch = await p.smartApps.check(authorizationRequest(req.query), fhirBaseOf(req));
+      const clinic = await p.clinics.get(launch.app.clinicId);
+      if (!clinic) throw notFound('clinic');
+      return reply.header('cache-control', 'no-store').send({
+        app: { id: launch.app.id, name: launch.app.name },
+        clinic: { id: clinic.id, slug: clinic.slug, name: clinic.name },
+        audience: launch.audience,
+        scopes: launch.scopes,
+        redirectOrigin: new URL(launch.redirectUri).origin,
+      });
+    });
     app.post(TOKEN_PATH, { config: { public: true }, schema: { hide: true } }, async (req, reply) => {
       const body = (req.body ?? {}) as Record<string, unknown>;
+      if (body.grant_type === 'authorization_code') {
+        const field = (k: string) => {
+          const v = body[k];
+          if (typeof v !== 'string' || !v || v.length > 2000) throw oauthError(400, 'invalid_request', `${k} is required`);
+          return v;
+        };
+        const grant = await p.smartApps.exchange({
+          code: field('code'),
+          redirectUri: field('redirect_uri'),
+          clientId: field('client_id'),
+          codeVerifier: field('code_verifier'),
+        });
+        const token = await p.accessTokens.issue(
+          {
+            clientId: grant.appId,
+            clinicId: grant.clinicId,
+            scopes: grant.scopes,
+            userId: grant.userId ?? undefined,
+            patientId: grant.patientId ?? undefined,
+            accountId: grant.accountId ?? undefined,
+          },
+          LAUNCH_TOKEN_SECONDS,
+        );
+        return reply.header('cache-control', 'no-store').send({
+          access_token: token,
+          token_type: 'bearer',
+          expires_in: LAUNCH_TOKEN_SECONDS,
+          scope: grant.scopes.join(' '),
+          ...(grant.patientId ? { patient: fhirId(grant.patientId), need_patient_banner: false } : {}),
+        });
+      }
       if (body.grant_type !== 'client_credentials')
-        throw oauthError(400, 'unsupported_grant_type', 'grant_type must be client_credentials');
+        throw oauthError(400, 'unsupported_grant_type', 'grant_type must be client_credentials or authorization_code');
       if (body.client_assertion_type !== ASSERTION_TYPE)
         throw oauthError(400, 'invalid_request', `client_assertion_type must be ${ASSERTION_TYPE}`);
       if (typeof body.client_assertion !== 'string' || body.client_assertion.length > 16_384)

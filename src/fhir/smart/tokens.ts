@@ -8,12 +8,20 @@ import { jwtVerify, SignJWT } from 'jose';
  * request (`FhirClients.active`), so revoking it takes effect before the token expires.
  */
 export const ACCESS_TOKEN_SECONDS = 300;
+/** A launched app's token lives longer (no refresh tokens are issued); the app and the user are still checked per request. */
+export const LAUNCH_TOKEN_SECONDS = 900;
 const ISSUER = 'polyclinic-fhir';
 
 export interface AccessClaims {
+  /** A Backend Services client (`fhc_…`) or a launched SMART app (`sma_…`). */
   clientId: string;
   clinicId: string;
   scopes: string[];
+  /** A staff app's launch: the member who signed in. */
+  userId?: string | undefined;
+  /** A patient app's launch: the patient (our id) and their portal account. */
+  patientId?: string | undefined;
+  accountId?: string | undefined;
 }
 
 export class AccessTokens {
@@ -23,14 +31,15 @@ export class AccessTokens {
     this.key = createHmac('sha256', secret).update('polyclinic:fhir-access-token').digest();
   }
 
-  issue(claims: AccessClaims): Promise<string> {
-    return new SignJWT({ cln: claims.clinicId, scope: claims.scopes.join(' ') })
+  issue(claims: AccessClaims, seconds = ACCESS_TOKEN_SECONDS): Promise<string> {
+    const launch = { usr: claims.userId, pat: claims.patientId, acc: claims.accountId };
+    return new SignJWT({ cln: claims.clinicId, scope: claims.scopes.join(' '), ...launch })
       .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' })
       .setIssuer(ISSUER)
       .setSubject(claims.clientId)
       .setIssuedAt()
       .setJti(randomUUID())
-      .setExpirationTime(`${ACCESS_TOKEN_SECONDS}s`)
+      .setExpirationTime(`${seconds}s`)
       .sign(this.key);
   }
 
@@ -40,7 +49,15 @@ export class AccessTokens {
     try {
       const { payload } = await jwtVerify(token, this.key, { issuer: ISSUER, algorithms: ['HS256'], typ: 'at+jwt' });
       if (typeof payload.sub !== 'string' || typeof payload.cln !== 'string' || typeof payload.scope !== 'string') return undefined;
-      return { clientId: payload.sub, clinicId: payload.cln, scopes: payload.scope.split(' ').filter(Boolean) };
+      const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+      return {
+        clientId: payload.sub,
+        clinicId: payload.cln,
+        scopes: payload.scope.split(' ').filter(Boolean),
+        userId: str(payload.usr),
+        patientId: str(payload.pat),
+        accountId: str(payload.acc),
+      };
     } catch {
       return undefined;
     }

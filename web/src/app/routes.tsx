@@ -18,6 +18,8 @@ const VisitPage = lazy(() => import('../visit/VisitPage'));
 const PortalSignInPage = lazy(() => import('../portal/PortalSignInPage'));
 const PortalLinkPage = lazy(() => import('../portal/PortalLinkPage'));
 const PortalLayout = lazy(() => import('../portal/PortalLayout'));
+// A SMART app's consent screen (standalone launch): staff or patient sign in as usual, then allow or decline.
+const SmartConsentPage = lazy(() => import('../smart/SmartConsentPage'));
 
 export function AppRoutes() {
   return (
@@ -31,6 +33,7 @@ export function AppRoutes() {
         <Route path="/c/:slug/portal/sign-in" element={<PortalSignInPage />} />
         <Route path="/c/:slug/portal/link/:token" element={<PortalLinkPage />} />
         <Route path="/c/:slug/portal/*" element={<PortalLayout />} />
+        <Route path="/smart/authorize" element={<SmartConsentPage />} />
         <Route
           path="/clinics"
           element={

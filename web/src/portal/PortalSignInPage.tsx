@@ -4,7 +4,7 @@ import { DatePickerInput } from '@mantine/dates';
 import { useForm } from '@mantine/form';
 import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
-import { Navigate, useNavigate, useParams } from 'react-router';
+import { Navigate, useNavigate, useParams, useSearchParams } from 'react-router';
 import { call } from '../api/client';
 import { NotFoundPage } from '../app/NotFoundPage';
 import { SignInFrame } from '../auth/SignInPage';
@@ -30,7 +30,8 @@ export default function PortalSignInPage() {
     retry: false,
   });
   const s = usePatientSession(slug);
-  if (s) return <Navigate to={`/c/${slug}/portal`} replace />;
+  const next = useNext();
+  if (s) return <Navigate to={next ?? `/c/${slug}/portal`} replace />;
   if (clinic.isPending || portal.isPending) return <LoadingState />;
   if (clinic.isError || portal.isError) return <NotFoundPage />;
   return <PortalSignIn clinic={clinic.data} selfRegistration={portal.data.selfRegistration} />;
@@ -122,6 +123,7 @@ function LinkForm({ slug, onSent }: { slug: string; onSent: (email: string) => v
 function PasswordForm({ slug }: { slug: string }) {
   const { t } = useI18n();
   const navigate = useNavigate();
+  const next = useNext();
   const form = useForm({ initialValues: { email: '', password: '' } });
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -133,7 +135,7 @@ function PasswordForm({ slug }: { slug: string }) {
         portalApi.POST('/api/v1/portal/{slug}/sign-in', { params: { path: { slug } }, body: { ...v, email: v.email.trim() } }),
       );
       patientSession.start(s);
-      navigate(`/c/${slug}/portal`, { replace: true });
+      navigate(next ?? `/c/${slug}/portal`, { replace: true });
     } catch (err) {
       setError(err);
     } finally {
@@ -210,4 +212,10 @@ function ProblemAlert({ error }: { error: unknown }) {
       {problemText(error, t)}
     </Alert>
   );
+}
+
+/** Where to go once signed in (a SMART app's consent screen sends the patient here and back): same-origin paths only. */
+function useNext(): string | null {
+  const next = useSearchParams()[0].get('next');
+  return next?.startsWith('/') && !next.startsWith('//') ? next : null;
 }

@@ -1,0 +1,122 @@
+import type { FastifyInstance } from 'fastify';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { authorizeQuery, exchangeCode, pkce, registerSmartApp, type TestSmartApp } from '../../test/support/fhir.js';
+import { bearer, STAFF_PASSWORD, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
+import { invitePatient } from '../../test/support/portal.js';
+import { schedulingClinic, type SchedulingClinic } from '../../test/support/scheduling.js';
+import {
+  accessible,
+  browserSkipReason,
+  catalogue,
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  ensureWebBuilt,
+  fill,
+  freePort,
+  screenshot,
+} from './support.js';
+
+/**
+ * A SMART app's standalone launch in a real browser: the app sends the browser to the authorization endpoint,
+ * the person signs in as they always do (a patient through the portal's invitation link, a staff member with
+ * their password, in German), allows the app on the consent screen (axe-checked), and the browser arrives back
+ * at the app with a code that the app exchanges, with its PKCE verifier, for a token that reads FHIR.
+ */
+const skip = browserSkipReason();
+if (skip) console.warn(skip);
+
+let t: TestPlatform;
+let browser: Browser;
+let base: string;
+let c: SchedulingClinic;
+
+/** The app's side: the browser is sent to the authorization endpoint, and lands on the app's callback. */
+async function startLaunch(page: Page, app: TestSmartApp, scope: string) {
+  const { verifier, challenge } = pkce();
+  const query = authorizeQuery(app, scope, challenge, { aud: `${base}/fhir/R4/${app.clinicId}` });
+  await page.route('https://app.example/**', (route) => route.fulfill({ contentType: 'text/html', body: '<title>Health Diary</title>' }));
+  await page.goto(`${base}/fhir/auth/authorize?${new URLSearchParams(query)}`);
+  return {
+    async finish() {
+      await page.waitForURL(/^https:\/\/app\.example\/callback/);
+      const back = new URL(page.url());
+      expect(back.searchParams.get('state')).toBe('st-123');
+      const res = await exchangeCode(t, app, back.searchParams.get('code')!, verifier);
+      expect(res.statusCode, res.body).toBe(200);
+      return res.json() as { access_token: string; patient?: string };
+    },
+  };
+}
+
+describe.skipIf(skip !== null)('a SMART app’s launch, in a browser', () => {
+  beforeAll(async () => {
+    ensureWebBuilt();
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    t = await startTestPlatform({ env: { POLYCLINIC_PUBLIC_URL: base, POLYCLINIC_SHOW_INVITE_LINKS: 'true' } });
+    await (t.app as FastifyInstance).listen({ host: '127.0.0.1', port });
+    c = await schedulingClinic(t);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+
+  it('a patient allows an app to read their record', async () => {
+    const app = await registerSmartApp(t, c.clinic.id, c.admin, ['launch/patient', 'patient/*.read']);
+    const { link, patientId } = await invitePatient(c, 'grace@patients.test');
+    const context = await browser.newContext({ locale: 'en-GB', timezoneId: 'UTC', viewport: { width: 1280, height: 860 } });
+    const page = await context.newPage();
+    await page.goto(link);
+    await page.getByRole('heading', { name: 'My visits' }).waitFor();
+
+    const launch = await startLaunch(page, app, 'launch/patient patient/*.read');
+    await page.getByRole('heading', { name: 'Allow Health Diary?' }).waitFor();
+    await page.getByText('Read your health record').waitFor();
+    await page.getByText('https://app.example').waitFor();
+    await accessible(page, 'smart: consent (patient)');
+    await screenshot(page, 'smart-consent-patient');
+    await page.getByRole('button', { name: 'Allow', exact: true }).click();
+    const token = await launch.finish();
+    expect(token.patient).toBe(patientId.replace('_', '-'));
+    const me = await t.app.inject({ method: 'GET', url: `/fhir/R4/${c.clinic.id}/Patient`, headers: bearer(token.access_token) });
+    expect(me.json().entry.map((e: { resource: { id: string } }) => e.resource.id)).toEqual([token.patient]);
+    await context.close();
+  });
+
+  it('a staff member signs in, in German, and declines or allows a staff app', async () => {
+    const app = await registerSmartApp(t, c.clinic.id, c.admin, ['user/*.read']);
+    const nurse = await t.staff(c.clinic.id, 'nurse');
+    const T = await catalogue('de');
+    const context = await browser.newContext({ locale: 'de-DE', timezoneId: 'UTC', viewport: { width: 1280, height: 860 } });
+    const page = await context.newPage();
+
+    const declined = await startLaunch(page, app, 'user/*.read');
+    await expect.poll(() => page.url()).toContain('/sign-in?next=');
+    await page.getByLabel(new RegExp(`^${T['field.email']}`)).fill(nurse.email);
+    await page.getByLabel(new RegExp(`^${T['field.password']}`)).fill(STAFF_PASSWORD);
+    await page.getByRole('button', { name: T['signIn.submit'], exact: true }).click();
+    await page.getByRole('heading', { name: fill(T['smart.consent.title']!, { app: 'Health Diary' }) }).waitFor();
+    await page.getByText(T['smart.scope.user.all.read']!).waitFor();
+    await accessible(page, 'smart: consent (staff, de)');
+    await screenshot(page, 'smart-consent-staff-de');
+    await page.getByRole('button', { name: T['smart.consent.deny'], exact: true }).click();
+    await page.waitForURL(/^https:\/\/app\.example\/callback/);
+    expect(new URL(page.url()).searchParams.get('error')).toBe('access_denied');
+    void declined;
+
+    // Signed in already: the consent screen comes straight away.
+    const allowed = await startLaunch(page, app, 'user/*.read');
+    await page.getByRole('button', { name: T['smart.consent.allow'], exact: true }).click();
+    const token = await allowed.finish();
+    const patient = await t.app.inject({
+      method: 'GET',
+      url: `/fhir/R4/${c.clinic.id}/Patient/${c.patientId.replace('_', '-')}`,
+      headers: bearer(token.access_token),
+    });
+    expect(patient.statusCode).toBe(200);
+    await context.close();
+  });
+});
