@@ -48,6 +48,8 @@ import { fhirClientAdminRoutes } from '../fhir/smart/admin-routes.js';
 import { fleetRoutes, metricsEndpoint } from '../fleet/routes.js';
 import { clinicExportRoutes } from '../export/routes.js';
 import { operatorExportRoutes } from '../export/operator-routes.js';
+import { lifecycleRoutes } from '../lifecycle/routes.js';
+import { complianceRoutes } from '../compliance/routes.js';
 import { videoClinicRoutes, videoPublicRoutes } from '../video/routes.js';
 import { signallingRoutes } from '../video/signalling.js';
 import { PATIENT_PREFIX, patientActor, patientScope } from './patient-scope.js';
@@ -227,6 +229,8 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
       jobRoutes(p),
       platformAnalyticsRoutes(p),
       fleetRoutes(p),
+      lifecycleRoutes(p),
+      complianceRoutes(p),
     ]),
     { prefix: OPERATOR_PREFIX },
   );
