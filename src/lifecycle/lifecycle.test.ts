@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, REGIONS, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
-import { untar } from '../../test/support/cli.js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cliEnv, runCli, untar } from '../../test/support/cli.js';
 import type { Clinic } from '../controlplane/clinics.js';
 import { quoteIdent as q, withClient } from '../db/pg.js';
 import { clinicKey } from '../ids.js';
@@ -253,5 +256,42 @@ describe('tier change', () => {
     expect(list.json().items).toHaveLength(2);
     const unknown = await tier({ tier: 'gold' });
     expect(unknown.statusCode).toBe(400);
+  });
+});
+
+describe('the CLI', () => {
+  it('offboard takes the approved export to a file, then offboards and writes the certificate', async () => {
+    const clinic = await t.clinic({ placement: 'schema', tier: 'mid' });
+    const doctor = await t.staff(clinic.id, 'physician');
+    const officer = await t.staff(clinic.id, 'compliance_officer');
+    await addPatients(clinic, doctor.token, 1);
+    const approval = await approvedExport(clinic, officer.token, false);
+    const dir = mkdtempSync(join(tmpdir(), 'polyclinic-offboard-'));
+    try {
+      const out = join(dir, 'certificate.json');
+      const run = await runCli(
+        cliEnv(t.p.config),
+        'clinics',
+        'offboard',
+        clinic.id,
+        '--approval',
+        approval,
+        '--confirm',
+        clinic.slug,
+        '--out',
+        out,
+      );
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain(`offboarded ${clinic.id}`);
+      const archive = await untar(readFileSync(join(dir, `${clinic.slug}-export.tar.gz`)));
+      expect(archive.get('tables/patients.jsonl')?.toString()).toContain('Leaving0');
+      const certificate = JSON.parse(readFileSync(out, 'utf8')) as DeletionCertificate;
+      expect(verifyCertificate(certificate)).toBe(true);
+      expect(certificate.body).toMatchObject({ offboardedBy: 'cli', export: { requestId: approval } });
+      expect(await t.p.clinics.fresh(clinic.id)).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
