@@ -65,7 +65,7 @@ ${table(
 )}
 
 <h2>Breach notification</h2>
-${bn ? `<p>${e(bn.deadline)}${bn.hours !== null ? ` (${bn.hours} hours)` : ''}. Notify: ${e(bn.notify)}.</p>` : '<p>Not configured for this jurisdiction.</p>'}
+${bn ? `<p>${e(capitalized(bn.deadline))}${bn.hours !== null ? ` (${bn.hours} hours)` : ''}. Notify: ${e(bn.notify)}.</p>` : '<p>Not configured for this jurisdiction.</p>'}
 
 <h2>Access controls in force</h2>
 <p>${r.accessControls.clinics} clinic(s); ${r.accessControls.mfaRequired} require MFA for password sign-in; ${r.accessControls.ssoEnabled} sign in through their own identity provider (SAML or OIDC).</p>
@@ -99,3 +99,5 @@ ${rows.map((row) => `<tr>${row.map((c) => `<td>${e(c)}</td>`).join('')}</tr>`).j
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 const e = (s: string) => s.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+
+const capitalized = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);

@@ -82,7 +82,7 @@ export function reportPdf(r: ComplianceReport): Promise<Buffer> {
   paragraph(
     doc,
     bn
-      ? `${bn.deadline}${bn.hours !== null ? ` (${bn.hours} hours)` : ''}. Notify: ${bn.notify}.`
+      ? `${capitalized(bn.deadline)}${bn.hours !== null ? ` (${bn.hours} hours)` : ''}. Notify: ${bn.notify}.`
       : 'Not configured for this jurisdiction.',
   );
 
@@ -161,3 +161,5 @@ function table(doc: PDFKit.PDFDocument, head: string[], weights: number[], rows:
   for (const row of rows) draw(row, false);
   doc.moveDown(0.4);
 }
+
+const capitalized = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);

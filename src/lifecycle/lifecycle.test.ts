@@ -140,6 +140,7 @@ describe('offboarding', () => {
       const next = await t.staff(neighbour.id, 'physician');
       await addPatients(clinic, doctor.token, 3);
       await addPatients(neighbour, next.token, 2);
+      await t.p.analytics.runOnce(); // the scrubbed events of both clinics reach the warehouse
       const neighbourBefore = await storeFigures(neighbour);
       await suspendAndResume(clinic, doctor.token, neighbour, next.token);
       const offboard = (payload: object) =>
@@ -179,6 +180,8 @@ describe('offboarding', () => {
       expect(rows('control', 'phi_export_requests')).toBe(2);
       expect(rows('control', 'clinics')).toBe(1);
       expect(rows('audit us-east', 'events')).toBeGreaterThan(3);
+      expect(rows('warehouse', 'events')).toBeGreaterThanOrEqual(3);
+      expect(await (await t.p.analytics.warehouse()).forgetClinic(clinic.id)).toBe(0);
       const expires = Date.parse(certificate.body.backups[0]!.expiresBy) - Date.parse(certificate.body.completedAt);
       expect(expires).toBe(35 * 86_400_000);
 

@@ -53,6 +53,9 @@ export async function offboardClinic(p: Platform, clinicId: string, request: Off
   removed.push(...(await removeTenantStore(p, clinic)));
   removed.push(...(await removeAuditTrail(p, clinic)));
   removed.push(...(await removeControlRows(p, clinic.id)));
+  // The scrubbed events already in the warehouse hold no PHI, but they carry the clinic's id: they go too.
+  const warehouse = await p.analytics.warehouse();
+  removed.push({ store: 'warehouse', table: 'events', rows: await warehouse.forgetClinic(clinic.id) });
   await p.clinics.changed(clinic.id);
   // Every node drops its cached sessions of the clinic's staff: deleted accounts answer 401 at once, and
   // people who also work elsewhere keep their other clinics without this one.
