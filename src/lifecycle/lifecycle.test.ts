@@ -231,7 +231,13 @@ describe('offboarding', () => {
     await withClient(t.p.config.controlDatabaseUrl, (c) => c.query('drop table lifecycle_probe'));
   });
 
-  it('an unknown clinic is 404', async () => {
+  it('an unknown clinic, or one without a certificate, is 404', async () => {
+    const none = await t.app.inject({
+      method: 'GET',
+      url: platform('/deletion-certificates/cln_00000000000000000000000000'),
+      headers: op(),
+    });
+    expect([none.statusCode, none.json().code]).toEqual([404, 'deletion_certificate_not_found']);
     const res = await t.app.inject({
       method: 'POST',
       url: platform('/clinics/cln_00000000000000000000000000/offboard'),
@@ -259,6 +265,14 @@ describe('tier change', () => {
     expect(list.json().items).toHaveLength(2);
     const unknown = await tier({ tier: 'gold' });
     expect(unknown.statusCode).toBe(400);
+    const byClinicAdmin = await t.app.inject({
+      method: 'POST',
+      url: platform(`/clinics/${clinic.id}/tier`),
+      headers: bearer((await t.staff(clinic.id, 'clinic_admin')).token),
+      payload: { tier: 'small' },
+    });
+    expect(byClinicAdmin.statusCode).toBe(403);
+    expect((await t.p.clinics.fresh(clinic.id))?.tier).toBe('enterprise');
   });
 });
 

@@ -34,6 +34,17 @@ export interface OffboardRequest {
  * lifecycle test scans every table of every store for the clinic's id, whatever the column is called).
  */
 export async function offboardClinic(p: Platform, clinicId: string, request: OffboardRequest): Promise<DeletionCertificate> {
+  // The same per-clinic session lock as a placement move (`tenancy/move.ts`): never delete a clinic mid-move.
+  return withClient(p.config.controlDatabaseUrl, async (guard) => {
+    const held = await guard.query<{ ok: boolean }>('select pg_try_advisory_lock(hashtextextended($1, 0)) as ok', [
+      `polyclinic:move:${clinicId}`,
+    ]);
+    if (!held.rows[0]?.ok) throw new AppError(409, 'clinic_busy', 'A move of this clinic is running; offboard it when it is done');
+    return offboardLocked(p, clinicId, request);
+  });
+}
+
+async function offboardLocked(p: Platform, clinicId: string, request: OffboardRequest): Promise<DeletionCertificate> {
   const startedAt = new Date();
   const clinic = await p.clinics.fresh(clinicId);
   if (!clinic) throw notFound('clinic');
