@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.js';
 import { NewClinicInput, createClinic, type NewClinic } from './controlplane/provisioning.js';
@@ -13,6 +14,12 @@ import { isId } from './ids.js';
 import { migrateFleet } from './tenancy/fleet.js';
 import { moveClinic } from './tenancy/move.js';
 import { PLACEMENT_MODELS, type PlacementModel } from './tenancy/naming.js';
+import { CLINIC_TIERS, type ClinicTier } from './controlplane/schema.js';
+import { changeTier } from './lifecycle/tier.js';
+import { offboardClinic } from './lifecycle/offboard.js';
+import { complianceReport } from './compliance/report.js';
+import { reportHtml } from './compliance/html.js';
+import { reportPdf } from './compliance/pdf.js';
 
 const USAGE = `polyclinic <command>
 
@@ -27,6 +34,16 @@ const USAGE = `polyclinic <command>
   clinics export <clinicId> --approval exr_… [--out FILE]
                                             write the clinic's full archive (PHI) under a break-glass request the
                                             clinic approved; the approval is spent (default <slug>-export.tar.gz)
+  clinics suspend <clinicId> --reason TEXT  close the clinic's sign-in and API on every node (data stays)
+  clinics resume <clinicId>                 open a suspended or read-only clinic again
+  clinics tier <clinicId> small|mid|enterprise [--stay]
+                                            change the tier and move online to its placement (--stay: no move)
+  clinics offboard <clinicId> --approval exr_… --confirm SLUG [--out FILE]
+                                            take the clinic's approved full export (unless already downloaded;
+                                            written beside the certificate), then delete every row of the clinic in every store; writes the signed
+                                            deletion certificate (default <slug>-deletion-certificate.json)
+  compliance report <JURISDICTION> [--format json|html|pdf] [--out FILE]
+                                            the jurisdiction's compliance report from the live configuration
   flags stale                               flags past their retire-by date or their type's expected lifetime
   audit verify --clinic <clinicId>          recompute the clinic's PHI audit hash chain; exit 1 if it is broken
   regions status                            each replicated region store: primary, standby, epoch, sync, lag
@@ -50,6 +67,9 @@ async function run(argv: string[]): Promise<number> {
       reason: { type: 'string' },
       approval: { type: 'string' },
       clinic: { type: 'string' },
+      confirm: { type: 'string' },
+      format: { type: 'string' },
+      stay: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -178,6 +198,8 @@ async function dispatch(
     console.log(`wrote ${out}`);
     return 0;
   }
+  if (command === 'clinics' && ['suspend', 'resume', 'tier', 'offboard'].includes(sub ?? '')) return lifecycle(p, sub!, rest, values);
+  if (command === 'compliance' && sub === 'report') return compliance(p, rest, values);
   if (command === 'audit' && sub === 'verify') {
     const clinic = typeof values.clinic === 'string' ? await p.clinics.fresh(values.clinic) : undefined;
     if (!clinic) {
@@ -233,6 +255,81 @@ async function dispatch(
   }
   console.error(USAGE);
   return 2;
+}
+
+/** The clinic lifecycle (src/lifecycle/, fleet/incidents.ts): suspend, resume, tier change, offboarding. */
+async function lifecycle(p: Platform, sub: string, rest: string[], values: Record<string, string | boolean | undefined>): Promise<number> {
+  const [clinicId, arg] = rest;
+  const clinic = clinicId ? await p.clinics.fresh(clinicId) : undefined;
+  if (!clinic) {
+    console.error(`usage: polyclinic clinics ${sub} <clinicId> … (clinic not found)`);
+    return 2;
+  }
+  if (sub === 'suspend' || sub === 'resume') {
+    const reason = typeof values.reason === 'string' ? values.reason.trim() : '';
+    if (sub === 'suspend' && !reason) {
+      console.error('usage: polyclinic clinics suspend <clinicId> --reason TEXT (shown to the clinic’s members)');
+      return 2;
+    }
+    const changed = await p.clinics.setIncidentMode(clinic.id, sub === 'suspend' ? 'suspended' : 'active', reason || null);
+    if (!changed) {
+      console.error(`clinic_not_settled: the clinic is ${clinic.status}; wait until it is active, then try again`);
+      return 1;
+    }
+    console.log(`${clinic.id} is ${changed.status}`);
+    return 0;
+  }
+  if (sub === 'tier') {
+    if (!CLINIC_TIERS.includes(arg as ClinicTier)) {
+      console.error('usage: polyclinic clinics tier <clinicId> small|mid|enterprise [--stay]');
+      return 2;
+    }
+    const { clinic: now, move } = await changeTier(p, clinic.id, arg as ClinicTier, { move: !values.stay });
+    console.log(
+      `${now.id} is ${now.tier}, in ${now.placement.model} placement${move ? ` (moved; writes frozen ${move.frozenMs} ms)` : ''}`,
+    );
+    return 0;
+  }
+  const approval = typeof values.approval === 'string' ? values.approval : '';
+  const confirm = typeof values.confirm === 'string' ? values.confirm : '';
+  if (!isId('exportRequest', approval) || !confirm) {
+    console.error('usage: polyclinic clinics offboard <clinicId> --approval exr_… --confirm SLUG [--out FILE]');
+    return 2;
+  }
+  const request = await p.control
+    .selectFrom('phi_export_requests')
+    .select('status')
+    .where('clinic_id', '=', clinic.id)
+    .where('id', '=', approval)
+    .executeTakeFirst();
+  if (request?.status === 'approved' && confirm === clinic.slug) {
+    // The archive leaves through the approved path before anything is deleted: written, then offboarded.
+    const archive = join(dirname((values.out as string | undefined) ?? '.'), `${clinic.slug}-export.tar.gz`);
+    writeFileSync(archive, await downloadFullExport(p, clinic.id, approval, { kind: 'cli', userId: null }, null));
+    console.log(`wrote ${archive} (full export under ${approval})`);
+  }
+  const certificate = await offboardClinic(p, clinic.id, { exportRequestId: approval, confirmSlug: confirm, operatorId: 'cli' });
+  const out = (values.out as string | undefined) ?? `${clinic.slug}-deletion-certificate.json`;
+  writeFileSync(out, `${JSON.stringify(certificate, null, 2)}\n`);
+  console.log(`offboarded ${clinic.id}: ${certificate.body.totalRows} rows removed; certificate ${certificate.body.id} written to ${out}`);
+  for (const b of certificate.body.backups) console.log(`  backups of ${b.region} still holding it expire by ${b.expiresBy}`);
+  return 0;
+}
+
+async function compliance(p: Platform, rest: string[], values: Record<string, string | boolean | undefined>): Promise<number> {
+  const [code] = rest;
+  const format = (values.format as string | undefined) ?? 'json';
+  if (!code || !['json', 'html', 'pdf'].includes(format)) {
+    console.error('usage: polyclinic compliance report <JURISDICTION> [--format json|html|pdf] [--out FILE]');
+    return 2;
+  }
+  const report = await complianceReport(p, code);
+  const body = format === 'pdf' ? await reportPdf(report) : format === 'html' ? reportHtml(report) : `${JSON.stringify(report, null, 2)}\n`;
+  if (typeof values.out === 'string') {
+    writeFileSync(values.out, body);
+    console.log(`wrote ${values.out}`);
+  } else process.stdout.write(body);
+  return 0;
 }
 
 run(process.argv.slice(2)).then(

@@ -145,6 +145,20 @@ export interface Config {
   };
   /** Fleet fairness (src/fleet/): request quotas, connection shares, breakers, metrics. */
   fleet: FleetConfig;
+  /** Third parties that process the deployment's data (`POLYCLINIC_SUBPROCESSORS`), named in the compliance report. */
+  subprocessors: Subprocessor[];
+}
+
+/**
+ * A subprocessor as the compliance report names it. `POLYCLINIC_SUBPROCESSORS` lists them separated by `;`, each
+ * `name|purpose|location|jurisdictions`, the last a comma-separated list of the jurisdictions whose data it
+ * handles (`*` for all), e.g. `Mailgun EU|transactional email (no PHI)|Germany|EU`.
+ */
+export interface Subprocessor {
+  name: string;
+  purpose: string;
+  location: string;
+  jurisdictions: string[] | '*';
 }
 
 /** What one clinic may take from the node and its stores, so one clinic's flood stays that clinic's problem. */
@@ -475,6 +489,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     problems.push(`${email ? 'POLYCLINIC_OPERATOR_PASSWORD' : 'POLYCLINIC_OPERATOR_EMAIL'}: set both operator variables or neither`);
   if ((v.POLYCLINIC_BENCHMARK_EPSILON as number) > (v.POLYCLINIC_PRIVACY_BUDGET as number))
     problems.push('POLYCLINIC_BENCHMARK_EPSILON: larger than POLYCLINIC_PRIVACY_BUDGET, no benchmark could ever be released');
+  const subprocessors = subprocessorsOf(env.POLYCLINIC_SUBPROCESSORS, problems);
   if (problems.length) throw new ConfigError(problems);
 
   const publicUrl =
@@ -553,7 +568,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       otlpTracesUrl: v.POLYCLINIC_OTLP_TRACES_URL as string | undefined,
       metricsToken: v.POLYCLINIC_METRICS_TOKEN as string | undefined,
     },
+    subprocessors,
   };
+}
+
+function subprocessorsOf(raw: string | undefined, problems: string[]): Subprocessor[] {
+  const out: Subprocessor[] = [];
+  for (const entry of (raw ?? '')
+    .split(';')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const [name, purpose, location, codes, ...extra] = entry.split('|').map((s) => s.trim());
+    const jurisdictions = (codes ?? '')
+      .split(',')
+      .map((c) => c.trim())
+      .filter(Boolean);
+    if (!name || !purpose || !location || jurisdictions.length === 0 || extra.length > 0) {
+      problems.push(`POLYCLINIC_SUBPROCESSORS: "${entry}" must be name|purpose|location|JURISDICTIONS (comma-separated, or *)`);
+      continue;
+    }
+    if (jurisdictions.some((c) => c !== '*' && !/^[A-Z]{2,8}$/.test(c)))
+      problems.push(`POLYCLINIC_SUBPROCESSORS: "${entry}": jurisdictions are upper-case codes like US or EU, or *`);
+    out.push({ name, purpose, location, jurisdictions: jurisdictions.includes('*') ? '*' : jurisdictions });
+  }
+  return out;
 }
 
 function trustProxyOf(raw: string | undefined): Config['trustProxy'] {

@@ -37,6 +37,7 @@ const KINDS = {
   smartApp: 'sma',
   exportRequest: 'exr',
   patientAccount: 'pac',
+  deletionCertificate: 'dcr',
 } as const;
 export type IdKind = keyof typeof KINDS;
 

@@ -25,6 +25,7 @@ import { AUDIT_REGION_MIGRATIONS, AUDIT_SCHEMA } from './audit/region-migration.
 import { ANALYTICS_COLUMNS, ANALYTICS_MIGRATIONS, ANALYTICS_TABLES } from './analytics/migration.js';
 import { ANALYTICS_CONTROL_COLUMNS, ANALYTICS_CONTROL_MIGRATIONS } from './analytics/control-schema.js';
 import { REGIONS_CONTROL_COLUMNS, REGIONS_CONTROL_MIGRATIONS } from './regions/control-schema.js';
+import { LIFECYCLE_CONTROL_COLUMNS, LIFECYCLE_CONTROL_MIGRATIONS } from './lifecycle/control-schema.js';
 
 /**
  * The one place that knows every domain's schema. Each domain declares its own control-plane and tenant
@@ -56,6 +57,7 @@ export const CONTROL_MIGRATIONS: ControlMigration[] = composeVersions(
     ANALYTICS_CONTROL_MIGRATIONS,
     EXPORT_CONTROL_MIGRATIONS,
     REGIONS_CONTROL_MIGRATIONS,
+    LIFECYCLE_CONTROL_MIGRATIONS,
   ],
   joinControlParts,
 );
@@ -74,6 +76,7 @@ export const CONTROL_COLUMNS = mergeTables(
   ANALYTICS_CONTROL_COLUMNS,
   EXPORT_CONTROL_COLUMNS,
   REGIONS_CONTROL_COLUMNS,
+  LIFECYCLE_CONTROL_COLUMNS,
 );
 
 export const TENANT_MIGRATIONS: TenantMigration[] = composeVersions(

@@ -97,6 +97,10 @@ export class DuckDbWarehouse implements Warehouse {
     });
   }
 
+  forgetClinic(clinicId: string): Promise<number> {
+    return this.serial(async () => (await this.db.run('delete from events where clinic_id = $1', [clinicId])).rowsChanged);
+  }
+
   async close(): Promise<void> {
     await this.queue.catch(() => {});
     this.db.closeSync();

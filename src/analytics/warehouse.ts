@@ -11,6 +11,8 @@ export interface Warehouse {
   /** Applies a batch; an event whose key was applied before is ignored. Returns how many were new. */
   ingest(events: readonly ScrubbedEvent[]): Promise<number>;
   platformMetrics(): Promise<PlatformMetrics>;
+  /** Deletes every event of an offboarded clinic (`lifecycle/offboard.ts`); returns how many there were. */
+  forgetClinic(clinicId: string): Promise<number>;
   close(): Promise<void>;
 }
 

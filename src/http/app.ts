@@ -50,6 +50,8 @@ import { smartAppRoutes, smartPatientConsentRoutes } from '../fhir/smart/app-rou
 import { fleetRoutes, metricsEndpoint } from '../fleet/routes.js';
 import { clinicExportRoutes } from '../export/routes.js';
 import { operatorExportRoutes } from '../export/operator-routes.js';
+import { lifecycleRoutes } from '../lifecycle/routes.js';
+import { complianceRoutes } from '../compliance/routes.js';
 import { videoClinicRoutes, videoPublicRoutes } from '../video/routes.js';
 import { signallingRoutes } from '../video/signalling.js';
 import { PATIENT_PREFIX, patientActor, patientScope } from './patient-scope.js';
@@ -231,6 +233,8 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
       platformAnalyticsRoutes(p),
       fleetRoutes(p),
       regionReplicationRoutes(p),
+      lifecycleRoutes(p),
+      complianceRoutes(p),
     ]),
     { prefix: OPERATOR_PREFIX },
   );

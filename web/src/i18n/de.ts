@@ -819,6 +819,40 @@ export const de: Messages = {
   'ops.regions.failover': 'Ausweichregion',
   'ops.regions.store': 'Speicher',
   'ops.regions.settings': 'Einstellungen der Region',
+  'ops.clinic.tierMove': 'Online in die Platzierung der Stufe verschieben ({placement})',
+  'ops.lifecycle.title': 'Lebenszyklus',
+  'ops.lifecycle.lead':
+    'Sperren schließt Anmeldung und API der Praxis sofort auf allen Knoten. Ihre Daten bleiben; andere Praxen merken nichts.',
+  'ops.lifecycle.suspendedLead':
+    'Die Praxis ist gesperrt: Ihre Mitglieder können sich nicht anmelden und die API nicht nutzen. Entsperren Sie sie, um sie wieder zu öffnen.',
+  'ops.lifecycle.reasonHint': 'Wird den Mitgliedern der Praxis angezeigt',
+  'ops.lifecycle.suspend': 'Sperren',
+  'ops.lifecycle.resume': 'Entsperren',
+  'ops.lifecycle.suspended': 'Praxis gesperrt',
+  'ops.lifecycle.resumed': 'Praxis entsperrt',
+  'ops.lifecycle.offboardLead':
+    'Das Offboarding löscht jede Zeile der Praxis in jedem Speicher, nachdem ihr genehmigter Vollexport heruntergeladen wurde.',
+  'ops.lifecycle.offboard': 'Offboarding…',
+  'ops.lifecycle.offboardTitle': '{name} offboarden',
+  'ops.lifecycle.offboardWarning':
+    'Dies kann nicht rückgängig gemacht werden. Die Praxis, ihre Patienten, Akten, nur ihr gehörende Mitarbeiterkonten und ihr Audit-Protokoll werden gelöscht. Sicherungen laufen nach ihrer Aufbewahrungsfrist ab.',
+  'ops.lifecycle.noExport':
+    'Der Vollexport der Praxis wurde noch nicht heruntergeladen. Fordern Sie ihn an (Export), lassen Sie ihn von der Praxis genehmigen und laden Sie ihn zuerst herunter.',
+  'ops.lifecycle.export': 'Genehmigter Export',
+  'ops.lifecycle.exportHint': 'Der Notfall-Export, den die Praxis genehmigt hat und der heruntergeladen wurde',
+  'ops.lifecycle.confirm': 'Zur Bestätigung {slug} eingeben',
+  'ops.lifecycle.offboardNow': 'Praxis löschen',
+  'ops.lifecycle.offboardedTitle': '{name} wurde offgeboardet',
+  'ops.lifecycle.offboardedLead':
+    '{rows} Zeilen wurden am {at} aus allen Speichern entfernt. Die signierte Löschbescheinigung bewahrt die Plattform auf.',
+  'ops.lifecycle.backupsExpire': 'Sicherungen von {region}, die sie noch enthalten, laufen bis {at} ab',
+  'ops.lifecycle.download': 'Löschbescheinigung herunterladen',
+  'ops.compliance.title': 'Compliance-Berichte',
+  'ops.compliance.lead':
+    'Für jede Rechtsordnung aus der laufenden Konfiguration erzeugt: wo Daten liegen, was die Region verlässt, Unterauftragsverarbeiter, Aufbewahrung, Meldefristen bei Datenpannen, Zugriffskontrollen.',
+  'ops.compliance.pdf': 'PDF',
+  'ops.compliance.html': 'HTML',
+  'ops.compliance.json': 'JSON',
   'flags.title': 'Feature-Flags',
   'flags.lead': 'Einführungen, Zielgruppen und Notausschalter im ganzen Bestand; jedes Flag hat eine Verantwortung und ein Ablaufdatum.',
   'flags.create': 'Neues Flag',

@@ -844,6 +844,39 @@ export const en = {
   'ops.regions.failover': 'Failover',
   'ops.regions.store': 'Store',
   'ops.regions.settings': 'Region settings',
+  'ops.clinic.tierMove': 'Move it online to the tier’s placement ({placement})',
+  'ops.lifecycle.title': 'Lifecycle',
+  'ops.lifecycle.lead':
+    'Suspending closes the clinic’s sign-in and API on every node at once. Its data stays; other clinics notice nothing.',
+  'ops.lifecycle.suspendedLead': 'The clinic is suspended: its members cannot sign in or use the API. Resume it to open it again.',
+  'ops.lifecycle.reasonHint': 'Shown to the clinic’s members',
+  'ops.lifecycle.suspend': 'Suspend',
+  'ops.lifecycle.resume': 'Resume',
+  'ops.lifecycle.suspended': 'Clinic suspended',
+  'ops.lifecycle.resumed': 'Clinic resumed',
+  'ops.lifecycle.offboardLead':
+    'Offboarding deletes every row of the clinic in every store, after its approved full export was downloaded.',
+  'ops.lifecycle.offboard': 'Offboard…',
+  'ops.lifecycle.offboardTitle': 'Offboard {name}',
+  'ops.lifecycle.offboardWarning':
+    'This cannot be undone. The clinic, its patients, records, staff accounts that belong to it only, and its audit trail are deleted. Backups expire by their retention.',
+  'ops.lifecycle.noExport':
+    'The clinic’s full export has not been downloaded yet. Request it (Export), let the clinic approve it, and download it first.',
+  'ops.lifecycle.export': 'Approved export',
+  'ops.lifecycle.exportHint': 'The break-glass export the clinic approved and that was downloaded',
+  'ops.lifecycle.confirm': 'Type {slug} to confirm',
+  'ops.lifecycle.offboardNow': 'Delete the clinic',
+  'ops.lifecycle.offboardedTitle': '{name} was offboarded',
+  'ops.lifecycle.offboardedLead':
+    '{rows} rows were removed from every store at {at}. The signed deletion certificate is kept by the platform.',
+  'ops.lifecycle.backupsExpire': 'Backups of {region} that still hold it expire by {at}',
+  'ops.lifecycle.download': 'Download deletion certificate',
+  'ops.compliance.title': 'Compliance reports',
+  'ops.compliance.lead':
+    'Generated from the live configuration for each jurisdiction: where data is stored, what leaves the region, subprocessors, retention, breach clocks, access controls.',
+  'ops.compliance.pdf': 'PDF',
+  'ops.compliance.html': 'HTML',
+  'ops.compliance.json': 'JSON',
 
   'flags.title': 'Feature flags',
   'flags.lead': 'Rollouts, targeting and kill switches across the fleet; each flag has an owner and a retire-by date.',

@@ -2,6 +2,7 @@ import {
   Alert,
   Badge,
   Button,
+  Checkbox,
   Grid,
   Group,
   Modal,
@@ -26,6 +27,7 @@ import { notifySaved } from '../ui/forms';
 import { PageHeader } from '../ui/page';
 import { ErrorState, LoadingState, problemText } from '../ui/states';
 import { TIER_PLACEMENT, type FleetClinic } from './data';
+import { LifecycleCard, OffboardedNotice } from './LifecycleCard';
 
 const MODELS = ['pooled', 'schema', 'database'] as const;
 
@@ -45,6 +47,8 @@ export default function ClinicPage() {
 function Clinic({ c }: { c: FleetClinic }) {
   const { t, dateTime } = useI18n();
   const [exporting, setExporting] = useState(false);
+  const [certificate, setCertificate] = useState<Parameters<typeof OffboardedNotice>[0]['certificate'] | null>(null);
+  if (certificate) return <OffboardedNotice certificate={certificate} />;
   return (
     <>
       <PageHeader
@@ -83,7 +87,10 @@ function Clinic({ c }: { c: FleetClinic }) {
           </Stack>
         </Grid.Col>
         <Grid.Col span={{ base: 12, md: 7 }}>
-          <MoveCard c={c} />
+          <Stack>
+            <MoveCard c={c} />
+            <LifecycleCard c={c} onOffboarded={setCertificate} />
+          </Stack>
         </Grid.Col>
       </Grid>
       {exporting && <ExportModal c={c} onClose={() => setExporting(false)} />}
@@ -108,16 +115,18 @@ function TierCard({ c }: { c: FleetClinic }) {
   const { t } = useI18n();
   const queryClient = useQueryClient();
   const [tier, setTier] = useState<string | null>(c.tier);
+  const [move, setMove] = useState(true);
+  // The tier's placement follows by an online move unless the operator keeps the clinic where it is.
   const change = useMutation({
     mutationFn: () =>
       call(
-        api.PATCH('/api/v1/platform/clinics/{clinicId}', {
+        api.POST('/api/v1/platform/clinics/{clinicId}/tier', {
           params: { path: { clinicId: c.id } },
-          body: { tier: tier as FleetClinic['tier'] },
+          body: { tier: tier as FleetClinic['tier'], move },
         }),
       ),
-    onSuccess: (next) => {
-      queryClient.setQueryData(['ops', 'clinic', c.id], next);
+    onSuccess: () => {
+      void queryClient.invalidateQueries({ queryKey: ['ops', 'clinic', c.id] });
       void queryClient.invalidateQueries({ queryKey: ['ops', 'clinics'] });
       notifySaved(t('ops.clinic.tierChanged'));
     },
@@ -141,6 +150,12 @@ function TierCard({ c }: { c: FleetClinic }) {
           {t('ops.clinic.changeTier')}
         </Button>
       </Group>
+      <Checkbox
+        mt="sm"
+        checked={move}
+        onChange={(e) => setMove(e.currentTarget.checked)}
+        label={t('ops.clinic.tierMove', { placement: t(`placement.${TIER_PLACEMENT[(tier ?? c.tier) as FleetClinic['tier']]}`) })}
+      />
       {change.isError && (
         <Alert color="red" variant="light" mt="sm" role="alert">
           {problemText(change.error, t)}

@@ -1,7 +1,8 @@
-import { Anchor, Badge, Text } from '@mantine/core';
+import { Anchor, Badge, Button, Group, Paper, Text, Title } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { Link } from 'react-router';
 import { api, call } from '../api/client';
+import { session } from '../auth/session';
 import { useI18n } from '../i18n/i18n';
 import { PageHeader } from '../ui/page';
 import { ErrorState } from '../ui/states';
@@ -61,6 +62,58 @@ export default function RegionsPage() {
           ]}
         />
       )}
+      <ComplianceReports />
     </>
+  );
+}
+
+/** Each jurisdiction's compliance report, generated on request from the live configuration, as a file. */
+function ComplianceReports() {
+  const { t } = useI18n();
+  const reports = useQuery({ queryKey: ['ops', 'compliance'], queryFn: () => call(api.GET('/api/v1/platform/compliance-reports')) });
+  const download = async (code: string, format: 'pdf' | 'html' | 'json') => {
+    const res = await fetch(`/api/v1/platform/compliance-reports/${code}?format=${format}`, {
+      headers: { authorization: `Bearer ${session.token()}` },
+    });
+    if (!res.ok) return;
+    const url = URL.createObjectURL(await res.blob());
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = `polyclinic-compliance-${code}.${format}`;
+    a.click();
+    URL.revokeObjectURL(url);
+  };
+  return (
+    <Paper p="md" mt="lg">
+      <Title order={2} size="h5" mb="xs">
+        {t('ops.compliance.title')}
+      </Title>
+      <Text size="sm" c="dimmed" mb="md">
+        {t('ops.compliance.lead')}
+      </Text>
+      {(reports.data?.items ?? []).map((r) => (
+        <Group key={r.jurisdiction} justify="space-between" py={6}>
+          <Text fw={600}>
+            {r.jurisdiction}{' '}
+            <Text span c="dimmed" size="sm">
+              {r.regions.join(', ')}
+            </Text>
+          </Text>
+          <Group gap="xs">
+            {(['pdf', 'html', 'json'] as const).map((f) => (
+              <Button
+                key={f}
+                size="xs"
+                variant={f === 'pdf' ? 'filled' : 'default'}
+                onClick={() => void download(r.jurisdiction, f)}
+                aria-label={`${r.jurisdiction} ${t(`ops.compliance.${f}`)}`}
+              >
+                {t(`ops.compliance.${f}`)}
+              </Button>
+            ))}
+          </Group>
+        </Group>
+      ))}
+    </Paper>
   );
 }
