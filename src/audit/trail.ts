@@ -1,8 +1,8 @@
-import { AppError, notFound } from '../errors.js';
+import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import { actorRef, currentContext, SYSTEM } from '../platform/request-context.js';
 import { canonicalPayload, type AuditDetail } from './record.js';
-import type { TrailDeps } from './region-db.js';
+import { clinicAuditDb, type TrailDeps } from './region-db.js';
 import { appendToChain } from './appender.js';
 
 /** One access to patient data, as the route that performed it describes it. */
@@ -28,15 +28,14 @@ const SYSTEM_PURPOSE = 'HSYSADMIN';
  *
  * One statement on the region's app pool, outside the caller's tenant transaction (which may be read-only,
  * or frozen by a placement move): `audit.append` chains the records under the clinic's head lock. Several
- * accesses of one request go in one call and one round trip, and concurrent requests of the region's clinics
- * share statements and commits (`appender.ts`). If the record cannot be written the call fails, and so does the request: PHI
+ * accesses of one request go in one call and one round trip, and concurrent requests of one clinic share
+ * statements (`appender.ts`). If the record cannot be written the call fails, and so does the request: PHI
  * is not served without its audit record.
  */
 export async function auditPhi(p: TrailDeps, clinicId: string, access: PhiAccess | PhiAccess[]): Promise<void> {
   const accesses = Array.isArray(access) ? access : [access];
   if (accesses.length === 0) return;
-  const clinic = await p.clinics.get(clinicId);
-  if (!clinic) throw notFound('clinic');
+  const db = await clinicAuditDb(p, clinicId);
   const ctx = currentContext();
   const actor = ctx?.actor ?? SYSTEM;
   const recordedAt = new Date().toISOString();
@@ -60,7 +59,7 @@ export async function auditPhi(p: TrailDeps, clinicId: string, access: PhiAccess
     }),
   );
   try {
-    await appendToChain(p, clinic.dataRegion, clinicId, payloads);
+    await appendToChain(p, db, clinicId, payloads);
   } catch (err) {
     p.log.error({ err, clinicId }, 'audit record could not be written');
     throw new AppError(
