@@ -23,11 +23,17 @@ export interface MetricsSources {
 
 const NONE = 'none';
 
+interface Series {
+  requests: { inc(): void };
+  durations: { observe(value: number): void };
+}
+
 export class FleetMetrics {
   readonly registry = new Registry();
   readonly stats = new ClinicStats();
   private readonly requests: Counter<'route' | 'method' | 'status' | 'region' | 'tier' | 'placement'>;
   private readonly durations: Histogram<'route' | 'method' | 'region' | 'tier' | 'placement'>;
+  private readonly series = new Map<string, Series>();
 
   constructor(
     private readonly sources: MetricsSources,
@@ -127,13 +133,33 @@ export class FleetMetrics {
   observe(req: FastifyRequest, reply: FastifyReply): void {
     const route = req.routeOptions.url ?? 'unmatched';
     const clinic = this.sources.clinicOf(req);
-    const where = clinic
-      ? { region: clinic.dataRegion, tier: clinic.tier, placement: clinic.placement.model }
-      : { region: NONE, tier: NONE, placement: NONE };
-    const seconds = reply.elapsedTime / 1000;
-    this.requests.inc({ route, method: req.method, status: String(reply.statusCode), ...where });
-    this.durations.observe({ route, method: req.method, ...where }, seconds);
+    const series = this.seriesOf(route, req.method, reply.statusCode, clinic);
+    series.requests.inc();
+    series.durations.observe(reply.elapsedTime / 1000);
     if (clinic) this.stats.note(clinic, reply.statusCode, reply.elapsedTime);
+  }
+
+  /**
+   * The children of one label set, looked up once: prom-client hashes and checks a label object on every
+   * `inc`/`observe` given one, which was a measurable part of a request's own work (`docs/benchmarks.md`). The
+   * label sets are bounded (route templates × methods × statuses × regions × tiers × placements), so is this map.
+   */
+  private seriesOf(route: string, method: string, status: number, clinic: Clinic | undefined): Series {
+    const key = clinic
+      ? `${route}\u0000${method}\u0000${status}\u0000${clinic.dataRegion}\u0000${clinic.tier}\u0000${clinic.placement.model}`
+      : `${route}\u0000${method}\u0000${status}`;
+    let series = this.series.get(key);
+    if (!series) {
+      const where = clinic
+        ? { region: clinic.dataRegion, tier: clinic.tier, placement: clinic.placement.model }
+        : { region: NONE, tier: NONE, placement: NONE };
+      series = {
+        requests: this.requests.labels({ route, method, status: String(status), ...where }),
+        durations: this.durations.labels({ route, method, ...where }),
+      };
+      this.series.set(key, series);
+    }
+    return series;
   }
 
   text(): Promise<string> {

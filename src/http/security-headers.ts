@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
+import helmet from 'helmet';
 import type { Config } from '../config.js';
 
 /**
@@ -21,6 +22,9 @@ import type { Config } from '../config.js';
  *   and helmet's other defaults (COOP/CORP same-origin, no DNS prefetch…).
  * - **Cache-Control: no-store** on every answer under `/api/v1/` and `/scim/`: patient data, tokens, one-time
  *   codes and directory entries must not be kept by a browser, a proxy or a shared cache.
+ * - The helmet headers are the same for every answer, so they are computed once, at start-up, by helmet itself,
+ *   and set from that list: `@fastify/helmet` built helmet's middleware anew (parsing the CSP) on every request,
+ *   a measurable part of a clinic request's own work (`docs/benchmarks.md`).
  * - **CORS** closed unless `POLYCLINIC_CORS_ORIGINS` names origins: the API is called with bearer tokens, never
  *   cookies, so allowed origins get no credentials mode; other origins get no CORS headers at all.
  */
@@ -30,7 +34,7 @@ export const SAML_POST_AUTOSUBMIT_HASH = `'sha256-${createHash('sha256').update(
 const NO_STORE_PREFIXES = ['/api/v1/', '/scim/'];
 
 export async function securityHeaders(app: FastifyInstance, config: Pick<Config, 'publicUrl' | 'corsOrigins'>): Promise<void> {
-  await app.register(helmet, {
+  const headers = helmetHeaders({
     contentSecurityPolicy: {
       useDefaults: false,
       directives: {
@@ -51,6 +55,10 @@ export async function securityHeaders(app: FastifyInstance, config: Pick<Config,
     strictTransportSecurity: { maxAge: 365 * 24 * 60 * 60, includeSubDomains: true },
     xFrameOptions: { action: 'deny' },
     referrerPolicy: { policy: 'no-referrer' },
+  });
+  app.addHook('onRequest', (_req, reply, done) => {
+    for (const [name, value] of headers) reply.raw.setHeader(name, value);
+    done();
   });
   await app.register(cors, {
     origin: config.corsOrigins.length ? config.corsOrigins : false,
@@ -74,4 +82,17 @@ export async function securityHeaders(app: FastifyInstance, config: Pick<Config,
   app.addHook('onSend', async (req, reply) => {
     if (NO_STORE_PREFIXES.some((p) => req.url.startsWith(p))) reply.header('cache-control', 'no-store');
   });
+}
+
+/** The headers helmet sets with these options, recorded once from its middleware (which only sets and removes headers). */
+function helmetHeaders(options: Parameters<typeof helmet>[0]): [string, string][] {
+  const set = new Map<string, string>();
+  const recorder = {
+    setHeader: (name: string, value: string) => void set.set(name.toLowerCase(), String(value)),
+    removeHeader: (name: string) => void set.delete(name.toLowerCase()),
+  };
+  helmet(options)({} as IncomingMessage, recorder as unknown as ServerResponse, (err?: unknown) => {
+    if (err) throw err;
+  });
+  return [...set];
 }

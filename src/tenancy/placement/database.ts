@@ -1,6 +1,7 @@
 import { quoteIdent as q, urlWithCredentials, withClient } from '../../db/pg.js';
 import { POOLED_SCHEMA, clinicDatabase, clinicRole, rolePassword } from '../naming.js';
 import { ensureRole, migrateTenantSchema, prepareTenantDatabase } from '../store-migrate.js';
+import { provisionTenantSchema } from '../store-provision.js';
 import { pinStatement } from './fence.js';
 import type { PlacementContext, PlacementKind } from './kind.js';
 import { dropRole } from './roles.js';
@@ -34,7 +35,14 @@ export const database: PlacementKind = {
       const exists = await c.query('select 1 from pg_database where datname = $1', [store.placement.database]);
       if (!exists.rowCount) await c.query(`create database ${q(store.placement.database)}`);
     });
-    return (await database.migrate(ctx, store, migrations)).to;
+    // A new database's tenant schema is built in one transaction and one message (`store-provision.ts`).
+    return (
+      await withClient(ctx.adminUrl(store.regionId, store.placement.database), async (c) => {
+        const role = await ensureLoginRole(c, ctx, store.clinicId);
+        await prepareTenantDatabase(c, store.placement.database, [role]);
+        return provisionTenantSchema(c, store.placement.schema, migrations, [role]);
+      })
+    ).to;
   },
 
   // A database that is gone is not re-created here: its clinic's migration fails and says so.

@@ -3,6 +3,7 @@ import type { TenantMigration } from '../migration-kit.js';
 import { quoteIdent as q, withClient } from '../../db/pg.js';
 import { appRole, clinicRole, clinicSchema } from '../naming.js';
 import { ensureRole, migrateTenantSchema } from '../store-migrate.js';
+import { provisionTenantSchema } from '../store-provision.js';
 import { pinStatement } from './fence.js';
 import type { PlacementKind } from './kind.js';
 import { dropRole } from './roles.js';
@@ -30,7 +31,13 @@ export const schema: PlacementKind = {
 
   pool: () => ({ kind: 'region' }),
 
-  create: async (ctx, store, migrations) => (await schema.migrate(ctx, store, migrations)).to,
+  // A new schema is built in one transaction and one message (`store-provision.ts`).
+  create: async (ctx, store, migrations) =>
+    (
+      await withClient(ctx.adminUrl(store.regionId, store.placement.database), (c) =>
+        migrateClinicSchema(c, ctx.instance, store.clinicId, store.placement.schema, migrations, provisionTenantSchema),
+      )
+    ).to,
 
   migrate: (ctx, store, migrations) =>
     withClient(ctx.adminUrl(store.regionId, store.placement.database), (c) =>
@@ -51,9 +58,10 @@ async function migrateClinicSchema(
   clinicId: string,
   schemaName: string,
   migrations: TenantMigration[],
+  build: typeof migrateTenantSchema = migrateTenantSchema,
 ) {
   const role = clinicRole(instance, clinicId, 'schema');
   await ensureRole(c, role, { login: false });
   await c.query(`grant ${q(role)} to ${q(appRole(instance))}`);
-  return migrateTenantSchema(c, schemaName, migrations, [role]);
+  return build(c, schemaName, migrations, [role]);
 }
