@@ -167,7 +167,7 @@ export async function openPlatform(
   const worker = new JobWorker(jobs, { concurrency: config.jobs.concurrency, pollMs: config.jobs.pollMs }, log.child({ part: 'jobs' }));
   const sms = logOnlySms(log);
   const mailDomain = /@([^>\s]+)/.exec(config.mailFrom)?.[1] ?? 'polyclinic.local';
-  const video = openVideo(config, { bus, stores, clinics });
+  const video = openVideo(config, { bus, stores, clinics, log });
   const notices = new AppointmentNotices({
     jobs,
     worker,
@@ -261,7 +261,8 @@ export async function openPlatform(
       clinics.close();
       await stores.close();
       await control.destroy();
-      await bus.close();
+      // A bus handed in (nodes sharing one in-process bus) belongs to whoever made it.
+      if (!opts.bus) await bus.close();
     },
   };
 }
