@@ -244,7 +244,7 @@ export async function openPlatform(
     admission,
     metrics,
     tracing,
-    patientAccounts: new PatientAccounts({ stores, clinics, settings, mailer, limits, config, log }),
+    patientAccounts: new PatientAccounts({ stores, clinics, settings, mailer, limits, config, log, control, secrets }),
     controlMigrations: CONTROL_MIGRATIONS,
     tenantMigrations: opts.tenantMigrations ?? TENANT_MIGRATIONS,
     tenantTables: TENANT_TABLES,
