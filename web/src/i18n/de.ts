@@ -958,4 +958,8 @@ export const de: Messages = {
   'portal.staff.message': 'Nachricht an den Patienten',
   'portal.staff.releaseConfirm': 'Für den Patienten freigeben',
   'portal.staff.released': 'Zusammenfassung für den Patienten freigegeben',
+  'portal.security.nav': 'Anmeldesicherheit',
+  'portal.security.title': 'Anmeldesicherheit',
+  'portal.security.lead': 'Nach dem E-Mail-Link oder dem Passwort ein 6-stelliger Code aus einer Authenticator-App auf Ihrem Telefon.',
+  'portal.security.back': 'Zurück zu meinen Terminen',
 };

@@ -985,6 +985,10 @@ export const en = {
   'portal.staff.message': 'Message to the patient',
   'portal.staff.releaseConfirm': 'Release to the patient',
   'portal.staff.released': 'Summary released to the patient',
+  'portal.security.nav': 'Sign-in security',
+  'portal.security.title': 'Sign-in security',
+  'portal.security.lead': 'After your email link or password, a 6-digit code from an authenticator app on your phone.',
+  'portal.security.back': 'Back to my visits',
 } as const;
 
 export type MessageKey = keyof typeof en;

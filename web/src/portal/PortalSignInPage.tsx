@@ -4,7 +4,7 @@ import { DatePickerInput } from '@mantine/dates';
 import { useForm } from '@mantine/form';
 import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
-import { Navigate, useNavigate, useParams } from 'react-router';
+import { Navigate, useNavigate, useParams, useSearchParams } from 'react-router';
 import { call } from '../api/client';
 import { NotFoundPage } from '../app/NotFoundPage';
 import { SignInFrame } from '../auth/SignInPage';
@@ -12,7 +12,8 @@ import { usePublicClinic, useClinicAppearance, type PublicClinic } from '../clin
 import { useI18n } from '../i18n/i18n';
 import { applyProblem } from '../ui/forms';
 import { LoadingState, problemText } from '../ui/states';
-import { patientSession, portalApi, usePatientSession } from './session';
+import { PortalSecondFactor } from './SecondFactor';
+import { needsSecondFactor, type PatientSession, patientSession, portalApi, portalNext, usePatientSession } from './session';
 
 type Mode = 'link' | 'password' | 'register';
 
@@ -30,16 +31,32 @@ export default function PortalSignInPage() {
     retry: false,
   });
   const s = usePatientSession(slug);
-  if (s) return <Navigate to={`/c/${slug}/portal`} replace />;
+  const [params] = useSearchParams();
+  const next = params.get('next');
+  // Kept before anything else: a link sign-in finishes in another tab, from the email.
+  useState(() => portalNext.remember(slug, next));
+  if (s) return <Navigate to={portalNext.take(slug) ?? `/c/${slug}/portal`} replace />;
   if (clinic.isPending || portal.isPending) return <LoadingState />;
   if (clinic.isError || portal.isError) return <NotFoundPage />;
-  return <PortalSignIn clinic={clinic.data} selfRegistration={portal.data.selfRegistration} />;
+  return <PortalSignIn clinic={clinic.data} selfRegistration={portal.data.selfRegistration} next={next} />;
 }
 
-function PortalSignIn({ clinic, selfRegistration }: { clinic: PublicClinic; selfRegistration: boolean }) {
+function PortalSignIn({ clinic, selfRegistration, next }: { clinic: PublicClinic; selfRegistration: boolean; next: string | null }) {
   const { t } = useI18n();
+  const navigate = useNavigate();
   const [mode, setMode] = useState<Mode>('link');
   const [sentTo, setSentTo] = useState<string | null>(null);
+  const [challenge, setChallenge] = useState<string | null>(null);
+  const signedIn = (s: PatientSession) => {
+    patientSession.start(s);
+    navigate(portalNext.take(clinic.slug) ?? `/c/${clinic.slug}/portal`, { replace: true });
+  };
+  if (challenge)
+    return (
+      <SignInFrame clinic={clinic}>
+        <PortalSecondFactor challenge={challenge} onSignedIn={signedIn} onRestart={() => setChallenge(null)} />
+      </SignInFrame>
+    );
   return (
     <SignInFrame clinic={clinic}>
       <Stack gap="lg">
@@ -73,13 +90,13 @@ function PortalSignIn({ clinic, selfRegistration }: { clinic: PublicClinic; self
               ]}
             />
             {mode === 'link' && <LinkForm slug={clinic.slug} onSent={setSentTo} />}
-            {mode === 'password' && <PasswordForm slug={clinic.slug} />}
+            {mode === 'password' && <PasswordForm slug={clinic.slug} onSignedIn={signedIn} onSecondFactor={setChallenge} />}
             {mode === 'register' && <RegisterForm slug={clinic.slug} onSent={setSentTo} />}
           </>
         )}
         <Text size="xs" c="dimmed">
           {t('portal.signIn.staff')}{' '}
-          <Anchor href={`/c/${clinic.slug}/sign-in`} size="xs">
+          <Anchor href={`/c/${clinic.slug}/sign-in${next ? `?next=${encodeURIComponent(next)}` : ''}`} size="xs">
             {t('portal.signIn.staffLink')}
           </Anchor>
         </Text>
@@ -119,9 +136,16 @@ function LinkForm({ slug, onSent }: { slug: string; onSent: (email: string) => v
   );
 }
 
-function PasswordForm({ slug }: { slug: string }) {
+function PasswordForm({
+  slug,
+  onSignedIn,
+  onSecondFactor,
+}: {
+  slug: string;
+  onSignedIn: (s: PatientSession) => void;
+  onSecondFactor: (challenge: string) => void;
+}) {
   const { t } = useI18n();
-  const navigate = useNavigate();
   const form = useForm({ initialValues: { email: '', password: '' } });
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -132,8 +156,8 @@ function PasswordForm({ slug }: { slug: string }) {
       const s = await call(
         portalApi.POST('/api/v1/portal/{slug}/sign-in', { params: { path: { slug } }, body: { ...v, email: v.email.trim() } }),
       );
-      patientSession.start(s);
-      navigate(`/c/${slug}/portal`, { replace: true });
+      if (needsSecondFactor(s)) onSecondFactor(s.challenge);
+      else onSignedIn(s);
     } catch (err) {
       setError(err);
     } finally {
