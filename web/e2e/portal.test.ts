@@ -66,10 +66,10 @@ describe.skipIf(skip !== null)('the patient portal, in a browser', () => {
     await accessible(page, 'portal: sign-in security');
     await page.getByRole('button', { name: T['account.enrol'] }).click();
     await page.getByRole('img', { name: T['account.qrAlt'] }).waitFor();
-    const phone = new Authenticator(await page.getByLabel(T['account.secret']!).inputValue());
+    const phone = new Authenticator(await page.getByRole('textbox', { name: T['account.secret'], exact: true }).inputValue());
     await accessible(page, 'portal: two-step set-up');
     await screenshot(page, 'portal-totp-setup');
-    await page.getByRole('textbox').first().focus();
+    await page.locator('input[autocomplete="one-time-code"]').first().focus();
     await page.keyboard.type(await phone.freshCode());
     await page.getByTestId('recovery-codes').waitFor();
     await accessible(page, 'portal: recovery codes');
@@ -82,7 +82,7 @@ describe.skipIf(skip !== null)('the patient portal, in a browser', () => {
     await page.getByRole('heading', { name: T['signIn.secondFactor.title'] }).waitFor();
     await accessible(page, 'portal: second factor');
     await screenshot(page, 'portal-second-factor');
-    await page.getByRole('textbox').first().focus();
+    await page.locator('input[autocomplete="one-time-code"]').first().focus();
     await page.keyboard.type(await phone.freshCode());
     await page.getByRole('heading', { name: T['portal.visits.title'] }).waitFor();
     await context.close();
