@@ -131,6 +131,7 @@ describe.skipIf(skip !== null)('a video visit in two browsers on two API nodes, 
       title: 'Before your visit',
       items: [
         { key: 'reasonForVisit', label: 'What brings you to us?', type: 'long_text', required: true },
+        { key: 'allergies', label: 'Allergies', type: 'text' },
         { key: 'consentToTelehealth', label: 'I agree to be seen by video', type: 'boolean', required: true },
       ],
     });
@@ -147,7 +148,7 @@ describe.skipIf(skip !== null)('a video visit in two browsers on two API nodes, 
 
   it('invited by email, the patient books, fills the intake and waits; the provider on another node admits; media through TURN, chat, the end in the encounter', async () => {
     const T = await catalogue('en');
-    const patientContext = await browser.newContext({ locale: 'en-US', permissions: ['camera', 'microphone'] });
+    const patientContext = await browser.newContext({ locale: 'en-GB', timezoneId: 'UTC', viewport: { width: 1280, height: 860 }, permissions: ['camera', 'microphone'] });
     const providerContext = await browser.newContext({ locale: 'en-US', permissions: ['camera', 'microphone'] });
     await patientContext.addInitScript(RELAY_ONLY);
     await providerContext.addInitScript(RELAY_ONLY);
@@ -166,8 +167,9 @@ describe.skipIf(skip !== null)('a video visit in two browsers on two API nodes, 
 
     // Books a video visit two days ahead (inside the provider's hours, beyond the minimum notice).
     await patient.getByRole('link', { name: T['portal.visits.book'] }).first().click();
+    await patient.getByRole('heading', { name: T['portal.book.title'] }).waitFor();
     const day = new Date(Date.now() + 2 * 86_400_000);
-    const label = new Intl.DateTimeFormat('en-US', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' }).format(day);
+    const label = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' }).format(day);
     if ((await patient.getByRole('button', { name: label, exact: true }).count()) === 0)
       await patient.getByRole('button', { name: 'Next month' }).click();
     await patient.getByRole('button', { name: label, exact: true }).click();
@@ -177,6 +179,7 @@ describe.skipIf(skip !== null)('a video visit in two browsers on two API nodes, 
 
     // The intake, then the visit in the list with its way in.
     await patient.getByLabel('What brings you to us?').fill('A cough that will not go away');
+    await patient.getByLabel('Allergies').fill('None known');
     await patient.getByLabel('I agree to be seen by video').check();
     await accessible(patient, 'portal: intake');
     await patient.getByRole('button', { name: T['portal.intake.send'] }).click();
