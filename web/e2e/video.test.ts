@@ -148,7 +148,12 @@ describe.skipIf(skip !== null)('a video visit in two browsers on two API nodes, 
 
   it('invited by email, the patient books, fills the intake and waits; the provider on another node admits; media through TURN, chat, the end in the encounter', async () => {
     const T = await catalogue('en');
-    const patientContext = await browser.newContext({ locale: 'en-GB', timezoneId: 'UTC', viewport: { width: 1280, height: 860 }, permissions: ['camera', 'microphone'] });
+    const patientContext = await browser.newContext({
+      locale: 'en-GB',
+      timezoneId: 'UTC',
+      viewport: { width: 1280, height: 860 },
+      permissions: ['camera', 'microphone'],
+    });
     const providerContext = await browser.newContext({ locale: 'en-US', permissions: ['camera', 'microphone'] });
     await patientContext.addInitScript(RELAY_ONLY);
     await providerContext.addInitScript(RELAY_ONLY);
