@@ -39,8 +39,7 @@ export class TotpFactor {
 
   /** A new unconfirmed seed, replacing an unconfirmed one; refused while a confirmed one exists. */
   async enrol(user: { id: string; email: string }): Promise<{ secret: string; otpauthUri: string; issuer: string }> {
-    const secret = new Secret({ size: SEED_BYTES });
-    const sealed = this.secrets.seal(SEAL_PURPOSE, secret.base32);
+    const { sealed, ...enrolment } = newTotpSeed(this.secrets, user.email);
     const row = await this.db
       .insertInto('user_mfa')
       .values({ user_id: user.id, secret_ciphertext: sealed, confirmed_at: null, last_step: null })
@@ -53,8 +52,7 @@ export class TotpFactor {
       .returning('user_id')
       .executeTakeFirst();
     if (!row) throw alreadyEnrolled();
-    const totp = new TOTP({ ...PARAMS, issuer: TOTP_ISSUER, label: user.email, secret });
-    return { secret: secret.base32, otpauthUri: totp.toString(), issuer: TOTP_ISSUER };
+    return enrolment;
   }
 
   /** Confirms an unconfirmed seed with a code from it; returns the recovery codes, shown this once. */
@@ -129,7 +127,7 @@ export class TotpFactor {
   }
 
   private async replaceRecoveryCodes(trx: Kysely<ControlDB>, userId: string): Promise<string[]> {
-    const codes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
+    const codes = newRecoveryCodes();
     await trx.deleteFrom('mfa_recovery_codes').where('user_id', '=', userId).execute();
     await trx
       .insertInto('mfa_recovery_codes')
@@ -138,21 +136,42 @@ export class TotpFactor {
     return codes;
   }
 
-  /** The time step the code belongs to, within the window around now, or null. */
   private acceptedStep(sealed: string, code: string): number | null {
-    if (!/^\d{6}$/.test(code)) return null;
-    let secret: Secret;
-    try {
-      secret = Secret.fromBase32(this.secrets.open(SEAL_PURPOSE, sealed));
-    } catch {
-      // Sealed under another deployment secret: no code can match; the user signs in with a recovery code.
-      return null;
-    }
-    const timestamp = Date.now();
-    const delta = TOTP.validate({ ...PARAMS, secret, token: code, timestamp, window: WINDOW });
-    return delta === null ? null : TOTP.counter({ period: PARAMS.period, timestamp }) + delta;
+    return acceptedTotpStep(this.secrets, sealed, code);
   }
 }
+
+/**
+ * The pieces any holder of a TOTP factor uses (staff accounts here, patient accounts in `portal/totp.ts`, each
+ * keeping its seeds beside its accounts): a new seed sealed under the deployment secret, the check of a code
+ * against a sealed seed, and recovery codes.
+ */
+export function newTotpSeed(
+  secrets: SecretBox,
+  label: string,
+  issuer = TOTP_ISSUER,
+): { sealed: string; secret: string; otpauthUri: string; issuer: string } {
+  const secret = new Secret({ size: SEED_BYTES });
+  const totp = new TOTP({ ...PARAMS, issuer, label, secret });
+  return { sealed: secrets.seal(SEAL_PURPOSE, secret.base32), secret: secret.base32, otpauthUri: totp.toString(), issuer };
+}
+
+/** The time step the code belongs to, within the window around now, or null. */
+export function acceptedTotpStep(secrets: SecretBox, sealed: string, code: string): number | null {
+  if (!/^\d{6}$/.test(code)) return null;
+  let secret: Secret;
+  try {
+    secret = Secret.fromBase32(secrets.open(SEAL_PURPOSE, sealed));
+  } catch {
+    // Sealed under another deployment secret: no code can match; the holder signs in with a recovery code.
+    return null;
+  }
+  const timestamp = Date.now();
+  const delta = TOTP.validate({ ...PARAMS, secret, token: code, timestamp, window: WINDOW });
+  return delta === null ? null : TOTP.counter({ period: PARAMS.period, timestamp }) + delta;
+}
+
+export const newRecoveryCodes = (): string[] => Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
 
 const alreadyEnrolled = () => conflict('mfa_already_enrolled', 'TOTP is already enrolled; disable it first to enrol a new device');
 

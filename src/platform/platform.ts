@@ -198,7 +198,7 @@ export async function openPlatform(
   const worker = new JobWorker(jobs, { concurrency: config.jobs.concurrency, pollMs: config.jobs.pollMs }, log.child({ part: 'jobs' }));
   const sms = logOnlySms(log);
   const mailDomain = /@([^>\s]+)/.exec(config.mailFrom)?.[1] ?? 'polyclinic.local';
-  const video = openVideo(config, { bus, stores, clinics });
+  const video = openVideo(config, { bus, stores, clinics, log });
   const notices = new AppointmentNotices({
     jobs,
     worker,
@@ -278,7 +278,7 @@ export async function openPlatform(
     admission,
     metrics,
     tracing,
-    patientAccounts: new PatientAccounts({ stores, clinics, settings, mailer, limits, config, log }),
+    patientAccounts: new PatientAccounts({ stores, clinics, settings, mailer, limits, config, log, control, secrets }),
     controlMigrations: CONTROL_MIGRATIONS,
     tenantMigrations: opts.tenantMigrations ?? TENANT_MIGRATIONS,
     tenantTables: TENANT_TABLES,
@@ -297,7 +297,8 @@ export async function openPlatform(
       clinics.close();
       await stores.close();
       await control.destroy();
-      await bus.close();
+      // A bus handed in (nodes sharing one in-process bus) belongs to whoever made it.
+      if (!opts.bus) await bus.close();
     },
   };
 }

@@ -1,4 +1,4 @@
-import { jsonb, oneOf, text, timestamptz, type Database, type Table } from '../db/columns.js';
+import { bigint, integer, jsonb, oneOf, text, timestamptz, type Database, type Table } from '../db/columns.js';
 import { quoteIdent as q } from '../db/pg.js';
 import { rlsStatements, type TenantMigration, type TenantTable } from '../tenancy/migration-kit.js';
 
@@ -59,6 +59,46 @@ export const PORTAL_MIGRATIONS: TenantMigration[] = [
       ...rlsStatements(s, 'patient_sessions'),
     ],
   },
+  {
+    version: 15,
+    name: 'patient TOTP: seeds, recovery codes, sign-in challenges; sessions remember their second factor',
+    up: (s) => [
+      // The seed sealed under the deployment secret, as staff seeds are (`identity/totp.ts`); the last accepted
+      // time step, so a code works once.
+      `create table ${q(s)}.patient_mfa (
+         clinic_id text not null references ${q(s)}.clinic (clinic_id),
+         account_id text not null,
+         secret_ciphertext text not null,
+         confirmed_at timestamptz,
+         last_step bigint,
+         created_at timestamptz not null default now(),
+         primary key (clinic_id, account_id),
+         foreign key (clinic_id, account_id) references ${q(s)}.patient_accounts (clinic_id, id) on delete cascade)`,
+      ...rlsStatements(s, 'patient_mfa'),
+      `create table ${q(s)}.patient_mfa_recovery_codes (
+         clinic_id text not null references ${q(s)}.clinic (clinic_id),
+         account_id text not null,
+         code_hash text not null,
+         used_at timestamptz,
+         primary key (clinic_id, account_id, code_hash),
+         foreign key (clinic_id, account_id) references ${q(s)}.patient_accounts (clinic_id, id) on delete cascade)`,
+      ...rlsStatements(s, 'patient_mfa_recovery_codes'),
+      // Between a good first step (link or password) and a good code: a challenge, never a session.
+      `create table ${q(s)}.patient_mfa_challenges (
+         clinic_id text not null references ${q(s)}.clinic (clinic_id),
+         token_hash text not null,
+         account_id text not null,
+         first_factor text not null check (first_factor in ('link', 'password')),
+         attempts integer not null default 0,
+         expires_at timestamptz not null,
+         consumed_at timestamptz,
+         primary key (clinic_id, token_hash),
+         foreign key (clinic_id, account_id) references ${q(s)}.patient_accounts (clinic_id, id) on delete cascade)`,
+      `create index patient_mfa_challenges_by_account on ${q(s)}.patient_mfa_challenges (clinic_id, account_id)`,
+      ...rlsStatements(s, 'patient_mfa_challenges'),
+      `alter table ${q(s)}.patient_sessions add column second_factor text check (second_factor in ('totp', 'recovery_code'))`,
+    ],
+  },
 ];
 
 /** After patients (their parent) and before nothing else: no other table references them. */
@@ -66,12 +106,17 @@ export const PORTAL_TABLES: TenantTable[] = [
   { name: 'patient_accounts', key: ['clinic_id', 'id'] },
   { name: 'patient_links', key: ['clinic_id', 'token_hash'] },
   { name: 'patient_sessions', key: ['clinic_id', 'token_hash'] },
+  { name: 'patient_mfa', key: ['clinic_id', 'account_id'] },
+  { name: 'patient_mfa_recovery_codes', key: ['clinic_id', 'account_id', 'code_hash'] },
+  { name: 'patient_mfa_challenges', key: ['clinic_id', 'token_hash'] },
 ];
 
 export const LINK_PURPOSES = ['invitation', 'sign_in', 'registration'] as const;
 export type LinkPurpose = (typeof LINK_PURPOSES)[number];
 export const PATIENT_AUTH_METHODS = ['link', 'password'] as const;
 export type PatientAuthMethod = (typeof PATIENT_AUTH_METHODS)[number];
+export const PATIENT_SECOND_FACTORS = ['totp', 'recovery_code'] as const;
+export type PatientSecondFactor = (typeof PATIENT_SECOND_FACTORS)[number];
 
 export const PORTAL_COLUMNS = {
   patient_accounts: {
@@ -102,6 +147,30 @@ export const PORTAL_COLUMNS = {
     created_at: timestamptz().hasDefault(),
     expires_at: timestamptz(),
     revoked_at: timestamptz().nullable(),
+    second_factor: oneOf(PATIENT_SECOND_FACTORS).nullable(),
+  },
+  patient_mfa: {
+    clinic_id: text(),
+    account_id: text(),
+    secret_ciphertext: text(),
+    confirmed_at: timestamptz().nullable(),
+    last_step: bigint().nullable(),
+    created_at: timestamptz().hasDefault(),
+  },
+  patient_mfa_recovery_codes: {
+    clinic_id: text(),
+    account_id: text(),
+    code_hash: text(),
+    used_at: timestamptz().nullable(),
+  },
+  patient_mfa_challenges: {
+    clinic_id: text(),
+    token_hash: text(),
+    account_id: text(),
+    first_factor: oneOf(PATIENT_AUTH_METHODS),
+    attempts: integer().hasDefault(),
+    expires_at: timestamptz(),
+    consumed_at: timestamptz().nullable(),
   },
 };
 

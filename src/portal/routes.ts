@@ -34,6 +34,7 @@ const Visit = z.object({
 const VisitParams = z.strictObject({ appointmentId: idSchema('appointment') });
 const TimeZone = z.string().min(1).max(64);
 const problems = { ...problemResponses, 422: Problem };
+const SixDigits = z.string().regex(/^\d{6}$/, 'must be the 6-digit code of the authenticator app');
 
 /** A PHI record of the patient's own. */
 const own =
@@ -95,6 +96,46 @@ export const portalRoutes =
       },
       handler: async (req, reply) => {
         await p.patientAccounts.setPassword(req.patient.principal, req.body.password);
+        return reply.code(204).send(null);
+      },
+    });
+
+    app.get('/mfa', {
+      schema: {
+        summary: 'Whether two-step sign-in (an authenticator app) is on for this account',
+        response: { 200: z.object({ totp: z.boolean() }), ...problems },
+      },
+      handler: async (req) => ({ totp: await p.patientAccounts.mfaEnrolled(req.patient.principal) }),
+    });
+
+    app.post('/mfa/totp', {
+      schema: {
+        summary: 'Start two-step sign-in: a secret (and otpauth URI for a QR code) to add to an authenticator app',
+        response: { 200: z.object({ secret: z.string().describe('base32'), otpauthUri: z.string(), issuer: z.string() }), ...problems },
+      },
+      handler: async (req) => p.patientAccounts.enrolTotp(req.patient.principal),
+    });
+
+    app.post('/mfa/totp/confirm', {
+      schema: {
+        summary: 'Confirm two-step sign-in with a current code: ten recovery codes, shown this once',
+        body: z.strictObject({ code: SixDigits }),
+        response: { 200: z.object({ recoveryCodes: z.array(z.string()) }), ...problems },
+      },
+      handler: async (req) => ({ recoveryCodes: await p.patientAccounts.confirmTotp(req.patient.principal, req.body.code) }),
+    });
+
+    app.delete('/mfa/totp', {
+      schema: {
+        summary: 'Turn two-step sign-in off (a current code, or a recovery code when the phone is gone)',
+        body: z
+          .strictObject({ code: SixDigits.optional(), recoveryCode: z.string().min(1).max(64).optional() })
+          .refine((b) => (b.code === undefined) !== (b.recoveryCode === undefined), 'give either code or recoveryCode'),
+        response: { 204: z.null(), ...problems, 429: Problem },
+      },
+      handler: async (req, reply) => {
+        const { code, recoveryCode } = req.body;
+        await p.patientAccounts.disableTotp(req.patient.principal, code !== undefined ? { code } : { recoveryCode: recoveryCode ?? '' });
         return reply.code(204).send(null);
       },
     });

@@ -7,7 +7,7 @@ import { Problem, problemResponses } from '../http/problem.js';
 import { LocalDate } from '../scheduling/schemas.js';
 import type { SettingsService } from '../settings/service.js';
 import type { Kysely } from 'kysely';
-import type { PatientAccounts, PatientSignedIn } from './accounts.js';
+import type { PatientAccounts, PatientSignedIn, PatientSignInStep } from './accounts.js';
 
 const tags = ['patient portal'];
 const Slug = z.strictObject({ slug: z.string().min(1).max(64) });
@@ -21,6 +21,13 @@ export const PatientSession = z.object({
   accountId: z.string(),
   patientId: z.string(),
 });
+export const SecondFactorRequired = z.object({
+  secondFactor: z.literal('totp').describe('the account has two-step sign-in on: send a code with the challenge'),
+  challenge: z.string().describe('for POST /api/v1/portal/sign-in/second-factor; five minutes, five attempts, once'),
+  expiresAt: z.string(),
+});
+const SignInStep = z.union([PatientSession, SecondFactorRequired]);
+const SixDigits = z.string().regex(/^\d{6}$/, 'must be the 6-digit code of the authenticator app');
 const Accepted = z.object({ status: z.literal('sent').describe('sent if the address may have one; the answer never says whether it has') });
 
 export interface PortalSignInDeps {
@@ -45,6 +52,8 @@ export const portalSignInRoutes =
       return clinic;
     };
     const session = async (s: PatientSignedIn) => ({ ...s, clinicSlug: (await p.clinics.get(s.clinicId))?.slug ?? '' });
+    const step = async (s: PatientSignInStep) =>
+      s.kind === 'signed_in' ? session(s.session) : { secondFactor: 'totp' as const, challenge: s.challenge, expiresAt: s.expiresAt };
 
     app.get('/api/v1/portal/:slug', {
       config: { public: true },
@@ -82,10 +91,32 @@ export const portalSignInRoutes =
         summary: 'Sign in to the patient portal with the password the patient chose',
         params: Slug,
         body: z.strictObject({ email: Email, password: z.string().min(1).max(1024) }),
-        response: { 200: PatientSession, ...problemResponses, 429: Problem },
+        response: { 200: SignInStep, ...problemResponses, 429: Problem },
       },
       handler: async (req) =>
-        session(await accounts.signInWithPassword(await clinicBySlug(req.params.slug), req.body.email, req.body.password)),
+        step(await accounts.signInWithPassword(await clinicBySlug(req.params.slug), req.body.email, req.body.password)),
+    });
+
+    app.post('/api/v1/portal/sign-in/second-factor', {
+      config: { public: true },
+      schema: {
+        tags,
+        summary: 'Finish a patient sign-in with the code of the authenticator app, or a recovery code',
+        description:
+          'A wrong code is 401 `invalid_mfa_code` (or `mfa_code_reused`) with `attemptsLeft`; a challenge that expired or was used up is 401 `mfa_challenge_expired`.',
+        body: z
+          .strictObject({
+            challenge: z.string().regex(/^pcc_cln_[0-9a-z]{26}\.[A-Za-z0-9_-]{43}$/, 'is not a sign-in challenge'),
+            code: SixDigits.optional(),
+            recoveryCode: z.string().min(1).max(64).optional(),
+          })
+          .refine((b) => (b.code === undefined) !== (b.recoveryCode === undefined), 'give either code or recoveryCode'),
+        response: { 200: PatientSession, ...problemResponses, 429: Problem },
+      },
+      handler: async (req) => {
+        const { challenge, code, recoveryCode } = req.body;
+        return session(await accounts.secondFactor(challenge, code !== undefined ? { code } : { recoveryCode: recoveryCode ?? '' }));
+      },
     });
 
     app.post('/api/v1/portal/:slug/register', {
@@ -110,8 +141,8 @@ export const portalSignInRoutes =
         summary: 'Open a one-time link (invitation, sign-in or registration): a patient session',
         description: 'A link works once and only until it expires; an unknown, used or expired one is 404 `link_not_found`.',
         body: z.strictObject({ token: z.string().regex(/^pcl_cln_[0-9a-z]{26}\.[A-Za-z0-9_-]{43}$/, 'is not a portal link') }),
-        response: { 200: PatientSession, ...problemResponses },
+        response: { 200: SignInStep, ...problemResponses },
       },
-      handler: async (req) => session(await accounts.openLink(req.body.token)),
+      handler: async (req) => step(await accounts.openLink(req.body.token)),
     });
   };

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { InvalidationBus } from '../platform/bus.js';
 import { RedisBus } from '../platform/redis-bus.js';
@@ -24,7 +25,12 @@ const memoryStores = new WeakMap<InvalidationBus, MemoryRoomStore>();
 
 export function openVideo(
   config: Pick<Config, 'instance' | 'video' | 'webAppUrl' | 'regions'> & { secret: string },
-  deps: { bus: InvalidationBus; stores: Pick<TenantStores, 'transaction'>; clinics: Pick<ClinicDirectory, 'get'> },
+  deps: {
+    bus: InvalidationBus;
+    stores: Pick<TenantStores, 'transaction' | 'regionDb'>;
+    clinics: Pick<ClinicDirectory, 'get'>;
+    log: Pick<Logger, 'error'>;
+  },
 ): Video {
   const { bus } = deps;
   let rooms: RoomStore;
@@ -37,6 +43,7 @@ export function openVideo(
   const tokens = new VideoTokens(config.regions, config.secret);
   const provider = new PeerToPeer(config.regions, config.video.turnCredentialSeconds);
   const relay = new RoomRelay(bus);
-  const visits = new VideoVisits({ stores: deps.stores, clinics: deps.clinics, rooms, provider, tokens, config });
+  const trail = { stores: deps.stores, clinics: deps.clinics, log: deps.log };
+  const visits = new VideoVisits({ stores: deps.stores, clinics: deps.clinics, rooms, provider, tokens, config, trail });
   return { tokens, rooms, relay, provider, visits, close: () => relay.close() };
 }

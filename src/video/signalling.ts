@@ -67,8 +67,18 @@ const other = (role: VideoRole): VideoRole => (role === 'provider' ? 'patient' :
 export const signallingRoutes =
   (d: SignallingDeps): FastifyPluginAsync =>
   async (app) => {
-    await app.register(websocket, { options: { maxPayload: MAX_MESSAGE_BYTES } });
     const held = new Set<Held>();
+    await app.register(websocket, {
+      options: { maxPayload: MAX_MESSAGE_BYTES },
+      // A node shutting down takes its participants out of their rooms itself, while it still reaches Redis, so
+      // the other side hears at once that they left; and it says why it closes (1012, "service restart"), so the
+      // browsers reconnect to another node straight away. (The plugin's default closes without a code, 1005.)
+      preClose(done) {
+        const leaving = [...held].map((h) => leave(h).catch((err) => d.log.warn({ err }, 'video leave failed')));
+        for (const client of this.websocketServer.clients) client.close(1012, 'server_restart');
+        void Promise.allSettled(leaving).then(() => this.websocketServer.close(() => done()));
+      },
+    });
     // Presence is refreshed while a socket is open, and sockets that stopped answering pings are closed: a
     // participant whose network vanished leaves the room within a heartbeat or two, on every node's view.
     const heartbeat = setInterval(() => {
@@ -85,10 +95,7 @@ export const signallingRoutes =
       }
     }, HEARTBEAT_MS);
     heartbeat.unref();
-    app.addHook('onClose', async () => {
-      clearInterval(heartbeat);
-      for (const h of held) h.socket.close(1012, 'server_restart');
-    });
+    app.addHook('onClose', async () => clearInterval(heartbeat));
 
     app.get(SIGNAL_PATH, { websocket: true, config: { public: true }, schema: { hide: true } }, (socket) => {
       const connection = randomUUID();
@@ -137,7 +144,7 @@ export const signallingRoutes =
 
       socket.on('close', () => {
         clearTimeout(deadline);
-        if (me) leave(me).catch((err) => d.log.warn({ err }, 'video leave failed'));
+        if (me && held.has(me)) leave(me).catch((err) => d.log.warn({ err }, 'video leave failed'));
       });
 
       async function join(token: string): Promise<Held> {
@@ -220,6 +227,8 @@ export const signallingRoutes =
           const patient = state.presence.find((p) => p.role === 'patient' && p.participantId === msg.patientId);
           if (!patient) throw new AppError(409, 'not_waiting', 'That patient is not waiting');
           if (state.admitted[patient.participantId]) return;
+          // The appointment is marked under way first: an admission the clinic's record refuses does not happen.
+          await d.visits.admitted(me.room, me.participantId, now);
           await d.rooms.admit(me.room, patient.participantId, now);
           await d.relay.send(me.room, 'patient', { type: 'admitted' });
           await d.relay.send(me.room, 'provider', { type: 'waiting', waiting: waitingOf(await d.rooms.get(me.room)) });

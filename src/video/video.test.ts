@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readTrail } from '../audit/region-db.js';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import { schedulingClinic, utcAt, type SchedulingClinic } from '../../test/support/scheduling.js';
 import { signal } from '../../test/support/video.js';
@@ -98,6 +99,13 @@ describe('a video visit across two API nodes', () => {
     provider.send({ type: 'admit', patientId: a.patientId });
     await patient2.next('admitted');
     expect((await provider.next('waiting')).waiting).toEqual([]);
+    // Admission puts the appointment under way, in its history under the provider's name.
+    expect((await a.as(a.physician)('GET', `appointments/${appointmentId}`)).json().status).toBe('in_progress');
+    const history = (await a.as(a.physician)('GET', `appointments/${appointmentId}/history`)).json().items;
+    expect(history.filter((h: { change: string }) => h.change === 'status_changed')).toEqual([
+      expect.objectContaining({ fromStatus: 'booked', toStatus: 'checked_in', actorId: physicianUserId }),
+      expect.objectContaining({ fromStatus: 'checked_in', toStatus: 'in_progress', actorId: physicianUserId }),
+    ]);
 
     provider.send({ type: 'signal', data: { description: { type: 'offer', sdp: 'v=0' } } });
     expect((await patient2.next('signal')).data).toEqual({ description: { type: 'offer', sdp: 'v=0' } });
@@ -120,9 +128,27 @@ describe('a video visit across two API nodes', () => {
     expect((await patient3.closed).code).toBe(4409);
     const encounter = await a.as(a.physician)('GET', `encounters/${end.json().encounterId}`);
     expect(encounter.json()).toMatchObject({ appointmentId, patientId: a.patientId, providerId: physicianUserId, status: 'open' });
+    expect((await a.as(a.physician)('GET', `appointments/${appointmentId}`)).json().status).toBe('completed');
 
-    // Ending again finds the same encounter; the room stays closed.
+    // Ending again finds the same encounter and the completed appointment; the room stays closed.
     expect((await a.as(a.physician)('POST', `appointments/${appointmentId}/video/end`)).json().encounterId).toBe(end.json().encounterId);
+    const after = (await a.as(a.physician)('GET', `appointments/${appointmentId}/history`)).json().items;
+    expect(after.filter((h: { change: string }) => h.change === 'status_changed').map((h: { toStatus: string }) => h.toStatus)).toEqual([
+      'checked_in',
+      'in_progress',
+      'completed',
+    ]);
+    const trail = await readTrail(t.p, a.clinic.id, (db) =>
+      db
+        .selectFrom('events')
+        .select(['actor_id', 'detail'])
+        .where('resource_id', '=', appointmentId)
+        .where('action', '=', 'update')
+        .execute(),
+    );
+    expect(trail).toContainEqual(
+      expect.objectContaining({ actor_id: physicianUserId, detail: expect.objectContaining({ video: 'admit' }) }),
+    );
     const late = await a.as(a.physician)('POST', `appointments/${appointmentId}/video/join`);
     expect(late.statusCode).toBe(409);
     expect(late.json().code).toBe('visit_ended');
@@ -136,6 +162,38 @@ describe('a video visit across two API nodes', () => {
     const ended = events.find((e) => e.type === 'video.ended')!.payload as unknown as { durationSeconds: number; encounterId: string };
     expect(ended.encounterId).toBe(end.json().encounterId);
     expect(ended.durationSeconds).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe('an API node restarts mid-call', () => {
+  it('its participant reconnects to another node and is straight back in the call', async () => {
+    const apt = await book(a, otherPatientId, utcAt(2, '09:00'));
+    const restarting = await t.secondNode();
+    await restarting.app.listen({ port: 0, host: '127.0.0.1' });
+    const patient = signal(origin(restarting.app), (await patientGrant(a, apt)).token);
+    await patient.next('welcome');
+    const provider = signal(node2, (await providerGrant(a, apt)).token);
+    await provider.next('welcome');
+    provider.send({ type: 'admit', patientId: otherPatientId });
+    await patient.next('admitted');
+
+    await restarting.stop();
+    expect((await patient.closed).code).toBe(1012);
+    expect(await provider.next('peer')).toMatchObject({ event: 'left', role: 'patient' });
+
+    // The browser fetches a fresh token and comes back through whichever node answers.
+    const again = signal(node1, (await patientGrant(a, apt)).token);
+    expect(await again.next('welcome')).toMatchObject({ role: 'patient', state: 'admitted', peerPresent: true });
+    expect(await provider.next('peer')).toMatchObject({ event: 'joined', role: 'patient' });
+    again.send({ type: 'signal', data: { ready: true } });
+    expect((await provider.next('signal')).data).toEqual({ ready: true });
+    provider.send({ type: 'chat', text: 'Welcome back' });
+    expect(await again.next('chat')).toMatchObject({ from: 'provider', text: 'Welcome back' });
+    // Admitted once: the reconnect moved nothing in the appointment.
+    const history = (await a.as(a.physician)('GET', `appointments/${apt}/history`)).json().items;
+    expect(history.filter((h: { change: string }) => h.change === 'status_changed')).toHaveLength(2);
+    again.close();
+    provider.close();
   });
 });
 

@@ -1,9 +1,13 @@
+import { auditPhi } from '../audit/trail.js';
+import type { TrailDeps } from '../audit/region-db.js';
 import type { Config, RegionConfig } from '../config.js';
 import type { ClinicDirectory } from '../controlplane/clinics.js';
 import { openEncounter } from '../clinical/encounters.js';
 import { type AppError, conflict, notFound } from '../errors.js';
 import { emit } from '../events/outbox.js';
 import type { EventPayload, EventType } from '../events/catalogue.js';
+import { currentContext, type RequestContext, runWithContext } from '../platform/request-context.js';
+import { changeStatus, getAppointmentRow } from '../scheduling/appointments.js';
 import type { TenantStores } from '../tenancy/stores.js';
 import type { TenantScope } from '../tenancy/tenant-db.js';
 import type { MediaPlan, VideoProvider } from './provider.js';
@@ -17,6 +21,8 @@ export interface VideoDeps {
   provider: VideoProvider;
   tokens: VideoTokens;
   config: Pick<Config, 'webAppUrl' | 'video'> & { regions: Pick<RegionConfig, 'id' | 'video'>[] };
+  /** The PHI trail, for the appointment's status changes made from the socket (no request to record them). */
+  trail: TrailDeps;
 }
 
 /** Who asks to join: a staff member of the clinic, or the appointment's patient (visit link, or signed in to the portal). */
@@ -36,6 +42,12 @@ export interface JoinGrant {
 
 export const SIGNAL_PATH = '/api/v1/video/signal';
 const JOINABLE = ['booked', 'checked_in', 'in_progress'];
+/** The way from each joinable status to a visit under way, and on to a visit done (`scheduling/appointments.ts`). */
+const TO_IN_PROGRESS: Record<string, ('checked_in' | 'in_progress')[]> = {
+  booked: ['checked_in', 'in_progress'],
+  checked_in: ['in_progress'],
+  in_progress: [],
+};
 /** A visit link outlives the appointment's end by this much: a visit that overruns stays joinable. */
 const LINK_GRACE_MS = 2 * 3600_000;
 
@@ -136,7 +148,47 @@ export class VideoVisits {
     const endedAt = state.endedAt ?? now;
     const durationSeconds = state.startedAt ? Math.max(0, Math.round((endedAt - state.startedAt) / 1000)) : 0;
     if (!state.endedAt) await emit(scope, 'video.ended', { appointmentId, encounterId, durationSeconds });
+    // A visit that took place (someone was admitted, or the appointment was started at the desk) is completed;
+    // one where nobody came keeps its status, so the front desk can still record a no-show. Ending twice finds
+    // it completed and changes nothing.
+    const status = (await getAppointmentRow(scope, appointmentId, true)).status;
+    if (status in TO_IN_PROGRESS && (state.startedAt || status === 'in_progress'))
+      for (const to of [...TO_IN_PROGRESS[status]!, 'completed' as const]) await changeStatus(scope, appointmentId, to, now);
     return { encounterId, durationSeconds };
+  }
+
+  /**
+   * The provider admitted the patient: the appointment is under way. It moves booked → checked in → in progress
+   * (each step in its history and outbox, as the desk's buttons do) in one transaction holding its row, under the
+   * provider's name, and the change goes to the PHI trail. A second admission (a reconnect, a second device)
+   * finds it in progress and changes nothing. An appointment that can no longer be joined (cancelled at the
+   * desk meanwhile) refuses the admission.
+   */
+  async admitted(room: RoomRef, providerUserId: string, now = Date.now()): Promise<void> {
+    const outer = currentContext();
+    const context: RequestContext = {
+      requestId: outer?.requestId ?? `video-${room.appointmentId}`,
+      clientAddress: outer?.clientAddress ?? null,
+      purposeOfUse: 'TREAT',
+      actor: { kind: 'user', userId: providerUserId, isOperator: false, clinicId: room.clinicId, role: null },
+    };
+    return runWithContext(context, async () => {
+      const moved = await this.d.stores.transaction(room.clinicId, 'write', async (scope) => {
+        const row = await getAppointmentRow(scope, room.appointmentId, true);
+        const steps = TO_IN_PROGRESS[row.status];
+        if (!steps) throw conflict('visit_not_joinable', `The appointment is ${row.status.replace('_', ' ')}`);
+        for (const to of steps) await changeStatus(scope, row.id, to, now);
+        return { from: row.status, patientId: row.patient_id, changed: steps.length > 0 };
+      });
+      if (moved.changed)
+        await auditPhi(this.d.trail, room.clinicId, {
+          action: 'update',
+          resourceType: 'Appointment',
+          resourceId: room.appointmentId,
+          patientId: moved.patientId,
+          detail: { video: 'admit', from: moved.from, to: 'in_progress' },
+        });
+    });
   }
 
   /** Marks the room ended once the encounter is committed; sockets are told by the caller. */
@@ -172,6 +224,8 @@ export class VideoVisits {
     const row = await this.d.stores.transaction(clinicId, 'read', (scope) => this.appointmentRow(scope, appointmentId));
     // Another patient's appointment does not exist for this patient.
     if (who?.kind === 'patient' && row.patient_id !== who.patientId) throw notFound('appointment');
+    // Ending a visit that took place completes its appointment (`end`): that visit is over, not just closed.
+    if (row.status === 'completed') throw visitEnded();
     if (!JOINABLE.includes(row.status)) throw conflict('visit_not_joinable', `The appointment is ${row.status.replace('_', ' ')}`);
     return row;
   }

@@ -26,7 +26,8 @@ export interface TestPlatform {
   staff(clinicId: string, role: string): Promise<{ token: string; userId: string; email: string }>;
   login(email: string, password: string): Promise<string>;
   /** Another API node of the same deployment, hearing the same invalidations (Redis, or the shared in-process bus). */
-  secondNode(): Promise<{ p: Platform; app: FastifyInstance }>;
+  /** Another API node on the same databases (and bus); `stop` shuts it down as a restart or crash would. */
+  secondNode(): Promise<{ p: Platform; app: FastifyInstance; stop(): Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -118,8 +119,15 @@ export async function startTestPlatform(
       const nodeApp = await buildApp(node);
       await nodeApp.ready();
       await node.bus.ready();
-      nodes.push({ p: node, app: nodeApp });
-      return { p: node, app: nodeApp };
+      const entry = { p: node, app: nodeApp };
+      nodes.push(entry);
+      const stop = async () => {
+        if (!nodes.includes(entry)) return;
+        nodes.splice(nodes.indexOf(entry), 1);
+        await nodeApp.close();
+        await node.close();
+      };
+      return { p: node, app: nodeApp, stop };
     },
     async close() {
       for (const n of nodes) {

@@ -12,7 +12,12 @@ import { bearer, type TestPlatform } from './platform.js';
 export interface PortalPatient {
   patientId: string;
   token: string;
-  call(method: 'GET' | 'POST' | 'PUT', path: string, payload?: object, headers?: Record<string, string>): Promise<LightMyRequestResponse>;
+  call(
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    path: string,
+    payload?: object,
+    headers?: Record<string, string>,
+  ): Promise<LightMyRequestResponse>;
 }
 
 /** Consultations (30 min, 5 min buffer after) bookable online; the portal's settings as given. */

@@ -12,6 +12,8 @@ export interface SchedulingClinic {
   clinic: Clinic;
   admin: string;
   physician: string;
+  /** The physician's sign-in address (their password is `STAFF_PASSWORD`), for browser tests. */
+  physicianEmail: string;
   nurse: string;
   scheduler: string;
   providerId: string;
@@ -68,6 +70,7 @@ export async function schedulingClinic(
     clinic,
     admin: admin!.token,
     physician: physician!.token,
+    physicianEmail: physician!.email,
     nurse: nurse!.token,
     scheduler: scheduler!.token,
     providerId,

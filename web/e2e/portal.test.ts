@@ -4,12 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import { invitePatient, openPortal } from '../../test/support/portal.js';
 import { schedulingClinic, type SchedulingClinic } from '../../test/support/scheduling.js';
-import { accessible, browserSkipReason, CHROMIUM, CHROMIUM_ARGS, ensureWebBuilt, freePort, screenshot } from './support.js';
+import { Authenticator } from '../../test/support/totp.js';
+import { accessible, browserSkipReason, catalogue, CHROMIUM, CHROMIUM_ARGS, ensureWebBuilt, freePort, screenshot } from './support.js';
 
 /**
- * The patient's path in a real browser: the invitation link from the clinic signs them in to the clinic's
- * portal, they book a video visit from the open slots on a calendar, fill in the intake, and the visit shows the
- * "Join video visit" link. The patient sign-in page is checked too; axe checks every screen.
+ * The patient portal's ways in, in a real browser: two-step sign-in set up from the portal and asked for after
+ * the emailed link, the clinic's patient sign-in page in German, and a visit opened without a session. (The
+ * invitation → booking → intake → video visit path is one flow in `video.test.ts`.) axe checks every screen.
  */
 const skip = browserSkipReason();
 if (skip) console.warn(skip);
@@ -44,50 +45,46 @@ describe.skipIf(skip !== null)('the patient portal, in a browser', () => {
     await t?.close();
   });
 
-  it('accept the invitation, book a video visit, fill in the intake', async () => {
-    const { link } = await invitePatient(c, 'rosalind@patients.test');
+  const patientOf = async (email: string) =>
+    (
+      await t.p.stores.transaction(c.clinic.id, 'read', (s) =>
+        s.db.selectFrom('patient_accounts').select('patient_id').where('email', '=', email).executeTakeFirstOrThrow(),
+      )
+    ).patient_id;
+
+  // Invitation, booking, intake and joining a video visit are walked in one flow with the video call
+  // (`video.test.ts`); here: two-step sign-in, and the ways into the portal.
+  it('turns on two-step sign-in and signs in with a code after the emailed link', async () => {
+    const T = await catalogue('en');
+    const { link } = await invitePatient(c, 'ada@patients.test');
     const context = await browser.newContext({ locale: 'en-GB', timezoneId: 'UTC', viewport: { width: 1280, height: 860 } });
     const page = await context.newPage();
-
     await page.goto(link);
-    await page.getByRole('heading', { name: 'My visits' }).waitFor();
-    await expect(page.getByText('Welcome to the patient portal')).toBeTruthy();
-    await accessible(page, 'portal: visits (empty)');
+    await page.getByRole('heading', { name: T['portal.visits.title'] }).waitFor();
+    await page.getByRole('link', { name: T['portal.security.nav'] }).click();
+    await page.getByRole('heading', { name: T['portal.security.title'] }).waitFor();
+    await accessible(page, 'portal: sign-in security');
+    await page.getByRole('button', { name: T['account.enrol'] }).click();
+    await page.getByRole('img', { name: T['account.qrAlt'] }).waitFor();
+    const phone = new Authenticator(await page.getByRole('textbox', { name: T['account.secret'], exact: true }).inputValue());
+    await accessible(page, 'portal: two-step set-up');
+    await screenshot(page, 'portal-totp-setup');
+    await page.locator('input[autocomplete="one-time-code"]').first().focus();
+    await page.keyboard.type(await phone.freshCode());
+    await page.getByTestId('recovery-codes').waitFor();
+    await accessible(page, 'portal: recovery codes');
+    await page.getByRole('button', { name: T['account.codesSaved'] }).click();
+    await page.getByText(T['account.on']!, { exact: true }).waitFor();
 
-    await page.getByRole('link', { name: 'Book a visit' }).first().click();
-    await page.getByRole('heading', { name: 'Book a visit' }).waitFor();
-    // Two days ahead, inside the provider's hours and beyond the minimum notice, whatever the hour now.
-    const day = new Date(Date.now() + 2 * 86_400_000);
-    const label = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' }).format(day);
-    if ((await page.getByRole('button', { name: label, exact: true }).count()) === 0)
-      await page.getByRole('button', { name: 'Next month' }).click();
-    await page.getByRole('button', { name: label, exact: true }).click();
-    await page.getByTestId('slot').first().waitFor();
-    await page.getByTestId('slot').nth(2).click();
-    await accessible(page, 'portal: booking');
-    await screenshot(page, 'portal-booking');
-    await page.getByRole('button', { name: /^Book / }).click();
-
-    await page.getByRole('heading', { name: 'Before your visit' }).first().waitFor();
-    await page.getByLabel('What brings you to us?').fill('A cough that will not go away');
-    await page.getByLabel('Allergies').fill('None known');
-    await page.getByLabel('I agree to be seen by video').check();
-    await accessible(page, 'portal: intake');
-    await page.getByRole('button', { name: 'Send answers' }).click();
-
-    await page.getByRole('heading', { name: 'My visits' }).waitFor();
-    const visit = page.getByTestId('visit').first();
-    await visit.getByText('Questionnaire sent').waitFor();
-    const join = visit.getByRole('link', { name: 'Join video visit' });
-    expect(await join.getAttribute('href')).toMatch(new RegExp(`^/c/${c.clinic.slug}/visit/apt_`));
-    await accessible(page, 'portal: visits');
-    await screenshot(page, 'portal-visits');
-
-    // The booking reached the clinic's schedule, for this patient, with the intake.
-    const rows = await t.p.stores.transaction(c.clinic.id, 'read', (s) =>
-      s.db.selectFrom('intake_responses').select(['appointment_id', 'answers']).execute(),
-    );
-    expect(rows).toHaveLength(1);
+    // Signed out, the next link asks for the code before the portal opens.
+    await page.getByRole('button', { name: T['portal.signOut'] }).click();
+    await page.goto((await invitePatient(c, 'ada@patients.test', await patientOf('ada@patients.test'))).link);
+    await page.getByRole('heading', { name: T['signIn.secondFactor.title'] }).waitFor();
+    await accessible(page, 'portal: second factor');
+    await screenshot(page, 'portal-second-factor');
+    await page.locator('input[autocomplete="one-time-code"]').first().focus();
+    await page.keyboard.type(await phone.freshCode());
+    await page.getByRole('heading', { name: T['portal.visits.title'] }).waitFor();
     await context.close();
   }, 120_000);
 
@@ -104,6 +101,11 @@ describe.skipIf(skip !== null)('the patient portal, in a browser', () => {
     await page.getByText('Registrieren', { exact: true }).click();
     await page.getByRole('heading', { name: 'Als Patient registrieren' }).waitFor();
     await accessible(page, 'portal: register (de)');
+    // A patient without a session who opens a visit is sent here, and back to the visit afterwards.
+    await page.goto(`${base}/c/${c.clinic.slug}/visit/apt_01m942bz09d8v3ma1ns989htzb`);
+    await page.getByRole('heading', { name: 'Anmeldung für Patienten' }).waitFor();
+    expect(new URL(page.url()).pathname).toBe(`/c/${c.clinic.slug}/portal/sign-in`);
+    expect(new URL(page.url()).searchParams.get('next')).toBe(`/c/${c.clinic.slug}/visit/apt_01m942bz09d8v3ma1ns989htzb`);
     await context.close();
   }, 60_000);
 });

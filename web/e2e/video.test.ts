@@ -4,21 +4,23 @@ import { existsSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPatient } from '../../src/patients/store.js';
-import { replaceWeekly } from '../../src/scheduling/availability.js';
-import { bookAppointment } from '../../src/scheduling/booking.js';
-import { createProvider } from '../../src/scheduling/providers.js';
+import { type MailCatcher, startMailCatcher } from '../../src/platform/mail-catcher.js';
 import { startTestPlatform, STAFF_PASSWORD, type TestPlatform } from '../../test/support/platform.js';
+import { openPortal } from '../../test/support/portal.js';
+import { schedulingClinic, type SchedulingClinic } from '../../test/support/scheduling.js';
 import { accessible, browserSkipReason, catalogue, CHROMIUM, CHROMIUM_ARGS, ensureWebBuilt, freePort, screenshot } from './support.js';
 
 /**
- * A video visit in two browsers with fake camera and microphone, on two API nodes sharing Redis (the in-process
- * bus without one), with media relayed by a real coturn (Debian's) on credentials from our shared-secret
- * scheme: every peer connection is forced to relay-only ICE, so connecting at all proves the TURN path.
+ * The patient's whole way to a video visit, in two browsers with fake camera and microphone, on two API nodes
+ * sharing Redis (the in-process bus without one), with media relayed by a real coturn (Debian's) on credentials
+ * from our shared-secret scheme: every peer connection is forced to relay-only ICE, so connecting at all proves
+ * the TURN path.
  *
- * The patient opens the visit link on node 1, checks devices and waits; the physician, signed in on node 2,
- * sees them waiting in the schedule, joins and admits; both reach ICE `connected` over a relay candidate and
- * decode at least 30 video frames; chat crosses; the physician ends the visit and lands in the encounter.
+ * The clinic invites the patient by email (caught by an in-process SMTP server); the patient opens the emailed
+ * link on node 1, books a video visit from the open slots, fills in the intake, joins from the visits list,
+ * checks devices and waits; the physician, signed in on node 2, sees them waiting, joins and admits; both reach
+ * ICE `connected` over a relay candidate and decode at least 30 video frames; chat crosses; the physician ends
+ * the visit and lands in the encounter, and the appointment is completed. axe checks every patient screen.
  */
 const TURNSERVER = '/usr/bin/turnserver';
 const skip =
@@ -27,13 +29,12 @@ if (skip) console.warn(skip);
 
 const FAKE_MEDIA = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'];
 let t: TestPlatform;
+let mail: MailCatcher;
 let browser: Browser;
 let turn: ChildProcess;
 let node1: string;
 let node2: string;
-let slug: string;
-let doctorEmail: string;
-let visitUrl: string;
+let c: SchedulingClinic;
 
 /** Every RTCPeerConnection the page makes is relay-only and kept where the test can read its stats. */
 const RELAY_ONLY = () => {
@@ -111,9 +112,11 @@ describe.skipIf(skip !== null)('a video visit in two browsers on two API nodes, 
     const [port1, port2] = [await freePort(), await freePort()];
     node1 = `http://127.0.0.1:${port1}`;
     node2 = `http://127.0.0.1:${port2}`;
+    mail = await startMailCatcher();
     t = await startTestPlatform({
       env: {
         POLYCLINIC_PUBLIC_URL: node1,
+        POLYCLINIC_SMTP_URL: mail.url,
         POLYCLINIC_REGION_US_EAST_TURN_URLS: `turn:127.0.0.1:${turnPort}?transport=udp`,
         POLYCLINIC_REGION_US_EAST_TURN_SECRET: secret,
       },
@@ -122,70 +125,93 @@ describe.skipIf(skip !== null)('a video visit in two browsers on two API nodes, 
     const second = await t.secondNode();
     await second.app.listen({ host: '127.0.0.1', port: port2 });
 
-    const clinic = await t.clinic({ placement: 'pooled', region: 'us-east' });
-    slug = clinic.slug;
-    const doctor = await t.staff(clinic.id, 'physician');
-    doctorEmail = doctor.email;
-    const { providerId, patientId } = await t.p.stores.transaction(clinic.id, 'write', async (scope) => {
-      const provider = await createProvider(t.p, scope, {
-        userId: doctor.userId,
-        specialty: 'Family medicine',
-        licenceJurisdictions: ['US-NY'],
-        timeZone: 'UTC',
-      });
-      const days = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'] as const;
-      await replaceWeekly(scope, provider.id, { windows: days.map((weekday) => ({ weekday, start: '00:00', end: '24:00' })) });
-      const patient = await createPatient(scope, { givenName: 'Rosalind', familyName: 'Franklin', birthDate: '1980-07-25', sex: 'female' });
-      return { providerId: provider.id, patientId: patient.id };
+    c = await schedulingClinic(t);
+    await openPortal(c);
+    const q = await c.as(c.admin)('POST', 'questionnaires', {
+      title: 'Before your visit',
+      items: [
+        { key: 'reasonForVisit', label: 'What brings you to us?', type: 'long_text', required: true },
+        { key: 'allergies', label: 'Allergies', type: 'text' },
+        { key: 'consentToTelehealth', label: 'I agree to be seen by video', type: 'boolean', required: true },
+      ],
     });
-    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
-    const booked = await bookAppointment(
-      t.p,
-      clinic.id,
-      { patientId, providerId, appointmentType: 'consultation', startsAt: `${tomorrow}T10:00:00.000Z` },
-      `video-${clinic.id}`,
-      null,
-      Date.now(),
-    );
-    visitUrl = (await t.p.video.visits.visitLink(clinic.id, booked.body.id)).url;
+    expect(q.statusCode, q.body).toBe(201);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, ...FAKE_MEDIA] });
   }, 120_000);
 
   afterAll(async () => {
     await browser?.close();
     await t?.close();
+    await mail?.stop();
     turn?.kill();
   });
 
-  it('patient waits, provider on another node admits, media flows through TURN, chat crosses, the end lands in the encounter', async () => {
+  it('invited by email, the patient books, fills the intake and waits; the provider on another node admits; media through TURN, chat, the end in the encounter', async () => {
     const T = await catalogue('en');
-    const patientContext = await browser.newContext({ locale: 'en-US', permissions: ['camera', 'microphone'] });
+    const patientContext = await browser.newContext({
+      locale: 'en-GB',
+      timezoneId: 'UTC',
+      viewport: { width: 1280, height: 860 },
+      permissions: ['camera', 'microphone'],
+    });
     const providerContext = await browser.newContext({ locale: 'en-US', permissions: ['camera', 'microphone'] });
     await patientContext.addInitScript(RELAY_ONLY);
     await providerContext.addInitScript(RELAY_ONLY);
     const patient = await patientContext.newPage();
     const provider = await providerContext.newPage();
 
-    // The patient: visit link → device check → waiting room (node 1).
-    await patient.goto(visitUrl);
+    // The clinic invites the patient by email; the patient opens the emailed link (node 1).
+    const patientId = await c.newPatient('Rosalind');
+    const invited = await c.as(c.nurse)('POST', `patients/${patientId}/portal-invitation`, { email: 'rosalind@patients.test' });
+    expect(invited.statusCode, invited.body).toBe(201);
+    const email = await mail.waitFor((m) => m.to.includes('rosalind@patients.test'));
+    const link = /https?:\/\/\S+\/portal\/link\/\S+/.exec(email.text)![0];
+    await patient.goto(link);
+    await patient.getByRole('heading', { name: T['portal.visits.title'] }).waitFor();
+    await accessible(patient, 'portal: visits (empty)');
+
+    // Books a video visit two days ahead (inside the provider's hours, beyond the minimum notice).
+    await patient.getByRole('link', { name: T['portal.visits.book'] }).first().click();
+    await patient.getByRole('heading', { name: T['portal.book.title'] }).waitFor();
+    const day = new Date(Date.now() + 2 * 86_400_000);
+    const label = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' }).format(day);
+    if ((await patient.getByRole('button', { name: label, exact: true }).count()) === 0)
+      await patient.getByRole('button', { name: 'Next month' }).click();
+    await patient.getByRole('button', { name: label, exact: true }).click();
+    await patient.getByTestId('slot').nth(2).click();
+    await accessible(patient, 'portal: booking');
+    await patient.getByRole('button', { name: /^Book / }).click();
+
+    // The intake, then the visit in the list with its way in.
+    await patient.getByLabel('What brings you to us?').fill('A cough that will not go away');
+    await patient.getByLabel('Allergies').fill('None known');
+    await patient.getByLabel('I agree to be seen by video').check();
+    await accessible(patient, 'portal: intake');
+    await patient.getByRole('button', { name: T['portal.intake.send'] }).click();
+    const visit = patient.getByTestId('visit').first();
+    await visit.getByText(T['portal.visit.intakeDone']!).waitFor();
+    await accessible(patient, 'portal: visits');
+    await screenshot(patient, 'portal-visits');
+    await visit.getByRole('link', { name: T['portal.visit.join'] }).click();
+
+    // Device check → waiting room.
     await patient.getByRole('heading', { name: T['visit.check.title'] }).waitFor();
     await patient.getByText(T['visit.check.ready']!).waitFor();
-    expect(patient.url()).not.toContain('link=');
     await accessible(patient, 'visit: device check');
     await patient.getByRole('button', { name: T['visit.join'] }).click();
     await patient.getByText(T['visit.waiting.body']!).waitFor();
     await accessible(patient, 'visit: waiting room');
     await screenshot(patient, 'visit-waiting-room');
-
+    const slug = c.clinic.slug;
     // The physician, signed in on node 2, sees the patient waiting in the schedule and joins.
     await provider.goto(`${node2}/c/${slug}/sign-in`);
-    await provider.getByLabel(/^Email( \*)?$/).fill(doctorEmail);
+    await provider.getByLabel(/^Email( \*)?$/).fill(c.physicianEmail);
     await provider.getByLabel(/^Password( \*)?$/).fill(STAFF_PASSWORD);
     await provider.getByRole('button', { name: T['signIn.submit'], exact: true }).click();
-    await provider.getByTestId('video-waiting').getByText('Rosalind Franklin').waitFor({ timeout: 20_000 });
-    await provider.getByRole('link', { name: T['visit.workspace.joinName']!.replace('{name}', 'Rosalind Franklin') }).click();
+    await provider.getByTestId('video-waiting').getByText('Rosalind Example').waitFor({ timeout: 20_000 });
+    await provider.getByRole('link', { name: T['visit.workspace.joinName']!.replace('{name}', 'Rosalind Example') }).click();
     await provider.getByRole('button', { name: T['visit.join'] }).click();
-    await provider.getByRole('button', { name: T['visit.admitName']!.replace('{name}', 'Rosalind Franklin') }).click();
+    await provider.getByRole('button', { name: T['visit.admitName']!.replace('{name}', 'Rosalind Example') }).click();
 
     // Both connect through the relay and decode video.
     for (const [who, page] of [['patient', patient] as const, ['provider', provider] as const]) {
@@ -212,6 +238,9 @@ describe.skipIf(skip !== null)('a video visit in two browsers on two API nodes, 
     await provider.getByRole('button', { name: T['visit.end'] }).click();
     await provider.waitForURL(/\/encounters\/enc_/);
     await patient.getByRole('heading', { name: T['visit.ended.title'] }).waitFor();
+    await accessible(patient, 'visit: ended');
+    const appointmentId = /\/visit\/(apt_[0-9a-z]+)/.exec(patient.url())![1]!;
+    expect((await c.as(c.physician)('GET', `appointments/${appointmentId}`)).json().status).toBe('completed');
     await patientContext.close();
     await providerContext.close();
   }, 150_000);

@@ -82,7 +82,7 @@ function SignIn({ clinic }: { clinic: PublicClinic | undefined }) {
         {step.kind === 'second' && (
           <SecondFactorStep
             key={String(step.recovery)}
-            challenge={step.challenge}
+            verify={(proof) => secondFactor(step.challenge, proof)}
             recovery={step.recovery}
             onSignedIn={finish}
             onToggle={() => setStep({ ...step, recovery: !step.recovery })}
@@ -167,16 +167,20 @@ function PasswordStep({
   );
 }
 
-function SecondFactorStep({
-  challenge,
+/**
+ * The code (or recovery code) after a good first step, for staff here and patients in the portal: `verify` sends
+ * it with the challenge to the sign-in's own route.
+ */
+export function SecondFactorStep<S>({
+  verify,
   recovery,
   onSignedIn,
   onToggle,
   onRestart,
 }: {
-  challenge: string;
+  verify: (proof: { code: string } | { recoveryCode: string }) => Promise<S>;
   recovery: boolean;
-  onSignedIn: (s: Awaited<ReturnType<typeof password>>) => void;
+  onSignedIn: (s: S) => void;
   onToggle: () => void;
   onRestart: () => void;
 }) {
@@ -188,7 +192,7 @@ function SecondFactorStep({
     setBusy(true);
     setError(null);
     try {
-      onSignedIn(await secondFactor(challenge, recovery ? { recoveryCode: value.trim() } : { code: value }));
+      onSignedIn(await verify(recovery ? { recoveryCode: value.trim() } : { code: value }));
     } catch (err) {
       if (err instanceof ApiProblem && (err.code === 'mfa_challenge_invalid' || err.code === 'mfa_challenge_expired')) return onRestart();
       setError(signInError(err, t));

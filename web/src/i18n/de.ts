@@ -1019,4 +1019,8 @@ export const de: Messages = {
   'smart.scope.user.type.read': '{type}-Einträge lesen, soweit Ihre Rolle es erlaubt',
   'smart.scope.user.type.write': '{type}-Einträge anlegen und ändern, soweit Ihre Rolle es erlaubt',
   'smart.scope.user.type.readWrite': '{type}-Einträge lesen, anlegen und ändern, soweit Ihre Rolle es erlaubt',
+  'portal.security.nav': 'Anmeldesicherheit',
+  'portal.security.title': 'Anmeldesicherheit',
+  'portal.security.lead': 'Nach dem E-Mail-Link oder dem Passwort ein 6-stelliger Code aus einer Authenticator-App auf Ihrem Telefon.',
+  'portal.security.back': 'Zurück zu meinen Terminen',
 };

@@ -1045,6 +1045,10 @@ export const en = {
   'smart.scope.user.type.read': 'Read {type} records, as far as your role allows',
   'smart.scope.user.type.write': 'Create and change {type} records, as far as your role allows',
   'smart.scope.user.type.readWrite': 'Read, create and change {type} records, as far as your role allows',
+  'portal.security.nav': 'Sign-in security',
+  'portal.security.title': 'Sign-in security',
+  'portal.security.lead': 'After your email link or password, a 6-digit code from an authenticator app on your phone.',
+  'portal.security.back': 'Back to my visits',
 } as const;
 
 export type MessageKey = keyof typeof en;

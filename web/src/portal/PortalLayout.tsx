@@ -2,7 +2,7 @@ import '@mantine/dates/styles.css';
 import { AppShell, Button, Container, Group, Text } from '@mantine/core';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { lazy, Suspense } from 'react';
-import { Navigate, Route, Routes, useNavigate, useParams } from 'react-router';
+import { Link, Navigate, Route, Routes, useNavigate, useParams } from 'react-router';
 import { call } from '../api/client';
 import { NotFoundPage } from '../app/NotFoundPage';
 import { usePublicClinic, useClinicAppearance } from '../clinic/public';
@@ -17,6 +17,7 @@ const VisitsPage = lazy(() => import('./VisitsPage'));
 const BookPage = lazy(() => import('./BookPage'));
 const IntakePage = lazy(() => import('./IntakePage'));
 const SummaryPage = lazy(() => import('./SummaryPage'));
+const SecurityPage = lazy(() => import('./SecurityPage'));
 
 /**
  * The patient area of a clinic, in the clinic's look: the patient's visits, booking, intake and summaries.
@@ -63,6 +64,9 @@ function Portal({ ctx }: { ctx: PortalContext }) {
                   </Text>
                 )}
                 <LanguagePicker />
+                <Button component={Link} to={`/c/${ctx.slug}/portal/security`} variant="subtle" size="xs">
+                  {t('portal.security.nav')}
+                </Button>
                 <Button variant="default" size="xs" onClick={signOut}>
                   {t('portal.signOut')}
                 </Button>
@@ -79,6 +83,7 @@ function Portal({ ctx }: { ctx: PortalContext }) {
                 <Route path="visits/:appointmentId/reschedule" element={<BookPage />} />
                 <Route path="visits/:appointmentId/intake" element={<IntakePage />} />
                 <Route path="visits/:appointmentId/summary" element={<SummaryPage />} />
+                <Route path="security" element={<SecurityPage />} />
                 <Route path="*" element={<NotFoundPage />} />
               </Routes>
             </Suspense>

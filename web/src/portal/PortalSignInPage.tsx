@@ -12,7 +12,8 @@ import { usePublicClinic, useClinicAppearance, type PublicClinic } from '../clin
 import { useI18n } from '../i18n/i18n';
 import { applyProblem } from '../ui/forms';
 import { LoadingState, problemText } from '../ui/states';
-import { patientSession, portalApi, usePatientSession } from './session';
+import { PortalSecondFactor } from './SecondFactor';
+import { needsSecondFactor, type PatientSession, patientSession, portalApi, portalNext, usePatientSession } from './session';
 
 type Mode = 'link' | 'password' | 'register';
 
@@ -30,17 +31,32 @@ export default function PortalSignInPage() {
     retry: false,
   });
   const s = usePatientSession(slug);
-  const next = useNext();
-  if (s) return <Navigate to={next ?? `/c/${slug}/portal`} replace />;
+  const [params] = useSearchParams();
+  const next = params.get('next');
+  // Kept before anything else: a link sign-in finishes in another tab, from the email.
+  useState(() => portalNext.remember(slug, next));
+  if (s) return <Navigate to={portalNext.take(slug) ?? `/c/${slug}/portal`} replace />;
   if (clinic.isPending || portal.isPending) return <LoadingState />;
   if (clinic.isError || portal.isError) return <NotFoundPage />;
-  return <PortalSignIn clinic={clinic.data} selfRegistration={portal.data.selfRegistration} />;
+  return <PortalSignIn clinic={clinic.data} selfRegistration={portal.data.selfRegistration} next={next} />;
 }
 
-function PortalSignIn({ clinic, selfRegistration }: { clinic: PublicClinic; selfRegistration: boolean }) {
+function PortalSignIn({ clinic, selfRegistration, next }: { clinic: PublicClinic; selfRegistration: boolean; next: string | null }) {
   const { t } = useI18n();
+  const navigate = useNavigate();
   const [mode, setMode] = useState<Mode>('link');
   const [sentTo, setSentTo] = useState<string | null>(null);
+  const [challenge, setChallenge] = useState<string | null>(null);
+  const signedIn = (s: PatientSession) => {
+    patientSession.start(s);
+    navigate(portalNext.take(clinic.slug) ?? `/c/${clinic.slug}/portal`, { replace: true });
+  };
+  if (challenge)
+    return (
+      <SignInFrame clinic={clinic}>
+        <PortalSecondFactor challenge={challenge} onSignedIn={signedIn} onRestart={() => setChallenge(null)} />
+      </SignInFrame>
+    );
   return (
     <SignInFrame clinic={clinic}>
       <Stack gap="lg">
@@ -74,13 +90,13 @@ function PortalSignIn({ clinic, selfRegistration }: { clinic: PublicClinic; self
               ]}
             />
             {mode === 'link' && <LinkForm slug={clinic.slug} onSent={setSentTo} />}
-            {mode === 'password' && <PasswordForm slug={clinic.slug} />}
+            {mode === 'password' && <PasswordForm slug={clinic.slug} onSignedIn={signedIn} onSecondFactor={setChallenge} />}
             {mode === 'register' && <RegisterForm slug={clinic.slug} onSent={setSentTo} />}
           </>
         )}
         <Text size="xs" c="dimmed">
           {t('portal.signIn.staff')}{' '}
-          <Anchor href={`/c/${clinic.slug}/sign-in`} size="xs">
+          <Anchor href={`/c/${clinic.slug}/sign-in${next ? `?next=${encodeURIComponent(next)}` : ''}`} size="xs">
             {t('portal.signIn.staffLink')}
           </Anchor>
         </Text>
@@ -120,10 +136,16 @@ function LinkForm({ slug, onSent }: { slug: string; onSent: (email: string) => v
   );
 }
 
-function PasswordForm({ slug }: { slug: string }) {
+function PasswordForm({
+  slug,
+  onSignedIn,
+  onSecondFactor,
+}: {
+  slug: string;
+  onSignedIn: (s: PatientSession) => void;
+  onSecondFactor: (challenge: string) => void;
+}) {
   const { t } = useI18n();
-  const navigate = useNavigate();
-  const next = useNext();
   const form = useForm({ initialValues: { email: '', password: '' } });
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -134,8 +156,8 @@ function PasswordForm({ slug }: { slug: string }) {
       const s = await call(
         portalApi.POST('/api/v1/portal/{slug}/sign-in', { params: { path: { slug } }, body: { ...v, email: v.email.trim() } }),
       );
-      patientSession.start(s);
-      navigate(next ?? `/c/${slug}/portal`, { replace: true });
+      if (needsSecondFactor(s)) onSecondFactor(s.challenge);
+      else onSignedIn(s);
     } catch (err) {
       setError(err);
     } finally {
@@ -212,10 +234,4 @@ function ProblemAlert({ error }: { error: unknown }) {
       {problemText(error, t)}
     </Alert>
   );
-}
-
-/** Where to go once signed in (a SMART app's consent screen sends the patient here and back): same-origin paths only. */
-function useNext(): string | null {
-  const next = useSearchParams()[0].get('next');
-  return next?.startsWith('/') && !next.startsWith('//') ? next : null;
 }

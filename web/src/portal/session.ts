@@ -97,3 +97,31 @@ const auth: Middleware = {
 /** The patient portal's HTTP client: the staff client's types, the patient's own session. */
 export const portalApi = createClient<paths>({ baseUrl: window.location.origin });
 portalApi.use(auth);
+
+/** What a first sign-in step answers: a session, or a challenge for the code of the patient's authenticator app. */
+export type PatientSignInStep = PatientSession | { secondFactor: 'totp'; challenge: string; expiresAt: string };
+export const needsSecondFactor = (s: PatientSignInStep): s is Extract<PatientSignInStep, { challenge: string }> => 'challenge' in s;
+
+/**
+ * Where a patient was going when the portal asked them to sign in (a video visit): kept for an hour in
+ * localStorage, since the emailed link that finishes the sign-in opens in a new tab. Only a path on this origin
+ * is kept (the clinic's pages, a SMART app's consent screen), never another origin.
+ */
+const NEXT_KEY = (slug: string) => `polyclinic.portal-next.${slug}`;
+export const portalNext = {
+  remember(slug: string, next: string | null): void {
+    // A path, not `//host` or `/\host` (which browsers read as another origin).
+    if (!next || !/^\/(?![/\\])/.test(next)) return;
+    localStorage.setItem(NEXT_KEY(slug), JSON.stringify({ next, until: Date.now() + 3600_000 }));
+  },
+  take(slug: string): string | null {
+    const raw = localStorage.getItem(NEXT_KEY(slug));
+    localStorage.removeItem(NEXT_KEY(slug));
+    try {
+      const v = raw ? (JSON.parse(raw) as { next: string; until: number }) : null;
+      return v && v.until > Date.now() ? v.next : null;
+    } catch {
+      return null;
+    }
+  },
+};

@@ -43,7 +43,10 @@ export default function VisitPage() {
   const [stream, setStream] = useState<MediaStream | null>(null);
   const patient = usePatientSession(slug);
 
-  if (!link && !session && !patient) return <Navigate to={`/c/${slug}/sign-in?next=${encodeURIComponent(location.pathname)}`} replace />;
+  // Someone with neither a link nor a session is most likely the patient (staff open visits from their workspace,
+  // signed in): the clinic's patient sign-in, which brings them back here and links to the staff sign-in too.
+  if (!link && !session && !patient)
+    return <Navigate to={`/c/${slug}/portal/sign-in?next=${encodeURIComponent(location.pathname)}`} replace />;
   return (
     <Box mih="100vh" bg="var(--mantine-color-body)">
       <Box component="header" px="md" py="sm" style={{ borderBottom: '1px solid var(--mantine-color-default-border)' }}>
