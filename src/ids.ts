@@ -36,6 +36,8 @@ const KINDS = {
   fhirExport: 'fhx',
   exportRequest: 'exr',
   patientAccount: 'pac',
+  backup: 'bkp',
+  restore: 'rst',
 } as const;
 export type IdKind = keyof typeof KINDS;
 
