@@ -10,7 +10,7 @@ import { startArchivedServer, type ArchivedServer } from '../../test/support/arc
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import { takeBaseBackup, type BaseBackup } from './base-backup.js';
 import { backupSetOf, type BackupSet } from './location.js';
-import { restoreClinic } from './restore.js';
+import { restoreClinic, restoreClinics } from './restore.js';
 import { pruneBackups } from './retention.js';
 import { openSealed } from './sealed-file.js';
 
@@ -108,10 +108,18 @@ describe('backups and per-clinic restore', () => {
     }
     await addPatients(neighbour.clinic.id, neighbour.token, 1, 'NeighbourAfter');
 
-    for (const placement of placements) {
+    for (const c of clinics.values()) expect(await storeChecksums(c.clinic)).not.toEqual(c.atNoted);
+    // One scratch server for the whole drill: each placement in place, and the database clinic once more into a
+    // new pooled clinic (beside the neighbour, in the shared store).
+    const source = clinics.get('database')!;
+    const slug = `restored-${randomBytes(3).toString('hex')}`;
+    const reports = await restoreClinics(t.p, noted, [
+      ...placements.map((placement) => ({ clinicId: clinics.get(placement)!.clinic.id, target: { mode: 'in-place' as const } })),
+      { clinicId: source.clinic.id, target: { mode: 'new-clinic', slug, placement: 'pooled' } },
+    ]);
+    for (const [i, placement] of placements.entries()) {
       const c = clinics.get(placement)!;
-      expect(await storeChecksums(c.clinic)).not.toEqual(c.atNoted);
-      const report = await restoreClinic(t.p, c.clinic.id, noted, { mode: 'in-place' });
+      const report = reports[i]!;
       expect(report, placement).toMatchObject({ ok: true, mode: 'in-place', backupId: first.id, targetClinicId: c.clinic.id });
       expect(report.backupTrail.ok).toBe(true);
       expect(report.backupTrail.records).toBeGreaterThan(0);
@@ -126,27 +134,22 @@ describe('backups and per-clinic restore', () => {
     }
     // The pooled clinic's neighbour in the same store kept everything, including what it wrote after the noted time.
     expect(await listPatients(neighbour.clinic.id, neighbour.token)).toEqual(['Neighbour', 'Neighbour', 'NeighbourAfter']);
-    const recorded = await t.p.control.selectFrom('clinic_restores').select(['clinic_id', 'ok']).execute();
-    expect(recorded).toHaveLength(3);
-  }, 120_000);
 
-  it('restores into a new clinic in another placement, the original untouched', async () => {
-    const source = clinics.get('schema')!;
-    const before = await storeChecksums(source.clinic);
-    const report = await restoreClinic(t.p, source.clinic.id, noted, {
-      mode: 'new-clinic',
-      slug: `restored-${randomBytes(3).toString('hex')}`,
-      placement: 'database',
-    });
-    expect(report).toMatchObject({ ok: true, mode: 'new-clinic', placement: 'database' });
-    expect(report.targetClinicId).not.toBe(source.clinic.id);
-    expect(report.tables.map((x) => x.rows)).toEqual(source.atNoted.map((x) => x.rows));
-    const restored = (await t.p.clinics.fresh(report.targetClinicId))!;
-    expect(restored.placement.model).toBe('database');
-    const admin = await t.staff(restored.id, 'physician');
-    expect(await listPatients(restored.id, admin.token)).toEqual(['Before', 'Before', 'Before', 'Noted', 'Noted']);
-    expect(await storeChecksums(source.clinic)).toEqual(before);
-  }, 60_000);
+    const copy = reports[3]!;
+    expect(copy).toMatchObject({ ok: true, mode: 'new-clinic', placement: 'pooled', clinicId: source.clinic.id });
+    expect(copy.targetClinicId).not.toBe(source.clinic.id);
+    expect(copy.tables.map((x) => x.rows)).toEqual(source.atNoted.map((x) => x.rows));
+    const restored = (await t.p.clinics.fresh(copy.targetClinicId))!;
+    expect(restored).toMatchObject({ slug, dataRegion: 'us-east', status: 'active' });
+    expect(restored.placement.model).toBe('pooled');
+    const doctor = await t.staff(restored.id, 'physician');
+    expect(await listPatients(restored.id, doctor.token)).toEqual(['Before', 'Before', 'Before', 'Noted', 'Noted']);
+    expect(await listPatients(neighbour.clinic.id, neighbour.token)).toHaveLength(3);
+
+    const recorded = await t.p.control.selectFrom('clinic_restores').select(['clinic_id', 'mode', 'ok']).execute();
+    expect(recorded).toHaveLength(4);
+    expect(recorded.every((r) => r.ok)).toBe(true);
+  }, 120_000);
 
   it('seals everything at rest: no patient name in the archive, though the live WAL has it', async () => {
     const files: string[] = [];

@@ -67,6 +67,8 @@ export async function startRecoveredServer(opts: {
         `listen_addresses = '127.0.0.1'`,
         `unix_socket_directories = ''`,
         `archive_mode = off`,
+        // Thrown away after the restore: nothing it writes needs to survive a crash.
+        `fsync = off`,
         `hot_standby = off`,
         `primary_conninfo = ''`,
         `synchronous_standby_names = ''`,

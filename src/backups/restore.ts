@@ -66,12 +66,34 @@ const BATCH = 1000;
  * roles and SSO live in the control plane and are not part of a restore; a new clinic starts without members.
  */
 export async function restoreClinic(p: Platform, clinicId: string, at: Date, target: RestoreTarget): Promise<RestoreReport> {
-  const started = Date.now();
-  const clinic = await p.clinics.fresh(clinicId);
-  if (!clinic) throw notFound('clinic');
+  const [report] = await restoreClinics(p, at, [{ clinicId, target }]);
+  return report!;
+}
+
+/**
+ * Several clinics of one region to the same time, from one scratch server (a drill, or an incident that hit
+ * many clinics): recovering the server is most of a restore's cost. Clinics are restored one after another,
+ * each in its own target transaction; a failure stops the rest, and the restores made before it stand (each is
+ * recorded with its report).
+ */
+export async function restoreClinics(
+  p: Platform,
+  at: Date,
+  requests: { clinicId: string; target: RestoreTarget }[],
+): Promise<RestoreReport[]> {
+  const clinics: Clinic[] = [];
+  for (const r of requests) {
+    const clinic = await p.clinics.fresh(r.clinicId);
+    if (!clinic) throw notFound('clinic');
+    clinics.push(clinic);
+  }
   if (!(at.getTime() <= Date.now())) throw new AppError(422, 'restore_time_in_future', 'The restore time is in the future');
-  const set = backupSetOf(p.config, clinic.dataRegion);
-  if (!set) throw new AppError(409, 'no_backups', `Region ${clinic.dataRegion} has no backup location`);
+  const region = clinics[0]?.dataRegion;
+  if (!region) return [];
+  const set = backupSetOf(p.config, region);
+  if (!set) throw new AppError(409, 'no_backups', `Region ${region} has no backup location`);
+  if (clinics.some((c) => backupSetOf(p.config, c.dataRegion)?.server !== set.server))
+    throw new AppError(422, 'restore_across_servers', 'Clinics restored together must live on one backed-up server');
   const backup = await p.control
     .selectFrom('backups')
     .select(['id', 'file', 'start_wal'])
@@ -82,33 +104,38 @@ export async function restoreClinic(p: Platform, clinicId: string, at: Date, tar
     .limit(1)
     .executeTakeFirst();
   if (!backup?.file || !backup.start_wal)
-    throw new AppError(409, 'no_backup_before', `No backup of ${clinic.dataRegion} was finished by ${at.toISOString()}`);
-  await archiveThrough(p.stores.adminUrl(clinic.dataRegion));
+    throw new AppError(409, 'no_backup_before', `No backup of ${region} was finished by ${at.toISOString()}`);
+  await archiveThrough(p.stores.adminUrl(region));
 
   const server = await startRecoveredServer({
     set,
     backup: { id: backup.id, file: backup.file, startWal: backup.start_wal },
     targetTime: at,
     binDir: p.config.backupPgBin,
-    adminUrl: p.stores.adminUrl(clinic.dataRegion),
+    adminUrl: p.stores.adminUrl(region),
   });
   try {
-    const report = await new Restore(p, clinic, server, backup.id, at, target).run(started);
-    await p.control
-      .insertInto('clinic_restores')
-      .values({
-        id: report.id,
-        clinic_id: report.clinicId,
-        target_clinic_id: report.targetClinicId,
-        mode: report.mode,
-        backup_id: report.backupId,
-        target_time: at,
-        ok: report.ok,
-        report: JSON.stringify(report),
-      })
-      .execute();
-    p.log.info({ clinicId, restoreId: report.id, ok: report.ok }, 'clinic restored');
-    return report;
+    const reports: RestoreReport[] = [];
+    for (const [i, clinic] of clinics.entries()) {
+      const started = Date.now();
+      const report = await new Restore(p, clinic, server, backup.id, at, requests[i]!.target).run(started);
+      await p.control
+        .insertInto('clinic_restores')
+        .values({
+          id: report.id,
+          clinic_id: report.clinicId,
+          target_clinic_id: report.targetClinicId,
+          mode: report.mode,
+          backup_id: report.backupId,
+          target_time: at,
+          ok: report.ok,
+          report: JSON.stringify(report),
+        })
+        .execute();
+      p.log.info({ clinicId: clinic.id, restoreId: report.id, ok: report.ok }, 'clinic restored');
+      reports.push(report);
+    }
+    return reports;
   } finally {
     await server.stop();
   }
