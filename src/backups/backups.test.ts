@@ -7,6 +7,7 @@ import { checksums, type TableChecksum } from '../tenancy/placement/copy.js';
 import type { PlacementModel } from '../tenancy/naming.js';
 import type { Clinic } from '../controlplane/clinics.js';
 import { startArchivedServer, type ArchivedServer } from '../../test/support/archived-server.js';
+import { cliEnv, runCli } from '../../test/support/cli.js';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import { takeBaseBackup, type BaseBackup } from './base-backup.js';
 import { backupSetOf, type BackupSet } from './location.js';
@@ -176,21 +177,32 @@ describe('backups and per-clinic restore', () => {
 
   it('retention removes backups and WAL older than the jurisdiction allows', async () => {
     expect(set.retentionDays).toBe(35);
-    const second = await takeBaseBackup(t.p, set);
+    // The second backup as an operator takes it, with the CLI.
+    const run = await runCli({ ...cliEnv(t.p.config), ...server.env }, 'backups', 'take', '--region', 'us-east');
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const secondId = /^(bkp_\w+) {2}us-east \(us-east\)/.exec(run.stdout)?.[1];
+    expect(secondId, run.stdout).toBeDefined();
+    const second = await t.p.control
+      .selectFrom('backups')
+      .select(['id', 'start_wal as startWal', 'status'])
+      .where('id', '=', secondId!)
+      .executeTakeFirstOrThrow();
+    expect(second.status).toBe('completed');
     await t.p.control
       .updateTable('backups')
       .set({ finished_at: new Date(Date.now() - 36 * 86_400_000) })
       .where('id', '=', first.id)
       .execute();
     const walBefore = await readdir(join(server.location, 'wal'));
-    expect(walBefore.some((f) => f.slice(0, 24) < second.startWal)).toBe(true);
+    expect(walBefore.some((f) => f.slice(0, 24) < second.startWal!)).toBe(true);
     const result = await pruneBackups(t.p, set);
     expect(result.prunedBackups).toEqual([first.id]);
     expect(result.prunedWal).toBeGreaterThan(0);
     expect(await readdir(join(server.location, 'base'))).toEqual([`${second.id}.tar.gz.sealed`]);
     const walAfter = await readdir(join(server.location, 'wal'));
-    expect(walAfter.filter((f) => /^[0-9A-F]{24}\./.test(f) && f.slice(0, 24) < second.startWal)).toEqual([]);
-    expect(walAfter.some((f) => f.startsWith(second.startWal))).toBe(true);
+    expect(walAfter.filter((f) => /^[0-9A-F]{24}\./.test(f) && f.slice(0, 24) < second.startWal!)).toEqual([]);
+    expect(walAfter.some((f) => f.startsWith(second.startWal!))).toBe(true);
     const row = await t.p.control
       .selectFrom('backups')
       .select(['status', 'pruned_at'])
