@@ -214,6 +214,41 @@ describe('backups and per-clinic restore', () => {
       code: 'no_backup_before',
     });
   }, 60_000);
+
+  it('operator API: catalogue, restore reports, and bad requests answered 4xx without touching the clinic', async () => {
+    const op = bearer(t.operatorToken);
+    const list = await t.app.inject({ method: 'GET', url: '/api/v1/platform/backups', headers: op });
+    expect(list.statusCode).toBe(200);
+    expect(list.json().sets).toEqual([{ name: 'us-east', regions: ['us-east'], jurisdiction: 'US', retentionDays: 35 }]);
+    expect(
+      list
+        .json()
+        .items.map((b: { status: string }) => b.status)
+        .sort(),
+    ).toEqual(['completed', 'pruned']);
+    const pooled = clinics.get('pooled')!;
+    const staff = await t.app.inject({ method: 'GET', url: '/api/v1/platform/backups', headers: bearer(pooled.token) });
+    expect(staff.statusCode).toBeGreaterThanOrEqual(403);
+
+    const reports = await t.app.inject({ method: 'GET', url: `/api/v1/platform/clinics/${pooled.clinic.id}/restores`, headers: op });
+    expect(reports.statusCode).toBe(200);
+    expect(reports.json().items).toMatchObject([{ clinicId: pooled.clinic.id, mode: 'in-place', ok: true, placement: 'pooled' }]);
+
+    const before = await storeChecksums(pooled.clinic);
+    const restore = (payload: object) =>
+      t.app.inject({ method: 'POST', url: `/api/v1/platform/clinics/${pooled.clinic.id}/restores`, headers: op, payload });
+    const early = await restore({ at: noted.toISOString(), mode: 'in-place' });
+    expect(early.statusCode).toBe(409);
+    expect(early.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(early.json().code).toBe('no_backup_before');
+    expect((await restore({ at: 'yesterday', mode: 'in-place' })).statusCode).toBe(400);
+    expect((await restore({ at: new Date().toISOString(), mode: 'new-clinic' })).json()).toMatchObject({ code: 'slug_required' });
+    expect((await restore({ at: new Date(Date.now() + 3_600_000).toISOString(), mode: 'in-place' })).json()).toMatchObject({
+      code: 'restore_time_in_future',
+    });
+    expect(await storeChecksums(pooled.clinic)).toEqual(before);
+    expect((await t.p.clinics.fresh(pooled.clinic.id))?.status).toBe('active');
+  }, 30_000);
 });
 
 async function drain(s: NodeJS.ReadableStream): Promise<void> {
