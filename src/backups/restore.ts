@@ -6,7 +6,7 @@ import type { Clinic } from '../controlplane/clinics.js';
 import { createClinic } from '../controlplane/provisioning.js';
 import { AppError, notFound } from '../errors.js';
 import { newId } from '../ids.js';
-import { inTransaction, quoteIdent as q, withClient } from '../db/pg.js';
+import { inTransaction, pgErrorCode, quoteIdent as q, withClient } from '../db/pg.js';
 import { auditPhi } from '../audit/trail.js';
 import { verifyAuditChain, type ChainVerification } from '../audit/verify.js';
 import type { AuditDB } from '../audit/region-db.js';
@@ -147,6 +147,13 @@ export async function restoreClinics(
  */
 async function archiveThrough(adminUrl: string): Promise<void> {
   await withClient(adminUrl, async (c) => {
+    const mode = await c.query<{ mode: string }>(`select current_setting('archive_mode') as mode`);
+    if (mode.rows[0]?.mode === 'off')
+      throw new AppError(
+        409,
+        'archiving_off',
+        'The region’s server does not archive WAL (archive_mode is off): no point in time can be restored',
+      );
     await c.query('select txid_current()');
     const switched = await c.query<{ wal: string }>('select pg_walfile_name(pg_switch_wal()) as wal');
     const wal = switched.rows[0]!.wal;
@@ -187,6 +194,16 @@ class Restore {
     const region = clinic.dataRegion;
     const sourceUrl = server.url(p.stores.adminUrl(region), clinic.placement.database);
     const backupTrail = await this.backupTrail();
+    // A clinic in database placement whose database did not exist at that time (it moved there later).
+    const missing = (err: unknown) => {
+      if (pgErrorCode(err) === '3D000')
+        throw new AppError(
+          409,
+          'not_in_backup',
+          `The backup at ${this.at.toISOString()} holds no store of ${clinic.id} where it lives now`,
+        );
+      throw err;
+    };
     return withClient(sourceUrl, async (src) => {
       await src.query('begin isolation level repeatable read read only');
       try {
@@ -234,7 +251,7 @@ class Restore {
       } finally {
         await src.query('rollback').catch(() => {});
       }
-    });
+    }).catch(missing);
   }
 
   /** The clinic's audit chain in the recovered copy of its region database, verified as `audit verify` does. */
