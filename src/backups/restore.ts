@@ -14,6 +14,7 @@ import { AUDIT_SCHEMA } from '../audit/region-migration.js';
 import type { TenantTable } from '../tenancy/catalogue.js';
 import type { PlacementModel } from '../tenancy/naming.js';
 import { keyOrder } from '../tenancy/placement/copy.js';
+import { placementKind } from '../tenancy/placement/index.js';
 import { holdWrites, pinAdmin, setAnchorEpoch } from '../tenancy/placement/fence.js';
 import { backupSetOf } from './location.js';
 import { startRecoveredServer, type RecoveredServer } from './recovered-server.js';
@@ -218,7 +219,10 @@ class Restore {
             `The backup at ${this.at.toISOString()} holds no store of ${clinic.id} where it lives now`,
           );
         const targetClinic = this.target.mode === 'in-place' ? clinic : await this.newClinic();
-        const tables = await this.copyInto(src, targetClinic);
+        const tables = await this.copyInto(src, targetClinic).catch(async (err) => {
+          if (targetClinic !== clinic) await this.removeNewClinic(targetClinic);
+          throw err;
+        });
         await auditPhi(p, targetClinic.id, {
           action: this.target.mode === 'in-place' ? 'update' : 'create',
           resourceType: 'Clinic',
@@ -287,6 +291,17 @@ class Restore {
       placement: this.target.placement ?? clinic.placement.model,
     });
     return made;
+  }
+
+  /** A new clinic whose restore failed holds nothing and no one: it goes, as a failed provisioning does. */
+  private async removeNewClinic(made: Clinic): Promise<void> {
+    const { p } = this;
+    const store = { clinicId: made.id, regionId: made.dataRegion, placement: made.placement };
+    await placementKind(made.placement.model)
+      .remove(p.stores.placementContext, store)
+      .catch((err) => p.log.error({ err, clinicId: made.id }, 'removing the store of a failed restore failed'));
+    await p.control.deleteFrom('clinics').where('id', '=', made.id).execute();
+    await p.clinics.changed(made.id);
   }
 
   /** Step 3: freeze (in place), replace the rows in one transaction, verify before committing, unfreeze. */
