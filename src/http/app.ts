@@ -60,6 +60,7 @@ import { portalRoutes } from '../portal/routes.js';
 import { portalSignInRoutes } from '../portal/signin-routes.js';
 import { portalStaffRoutes } from '../portal/staff-routes.js';
 import { notFound } from '../errors.js';
+import { backupRoutes } from '../backups/routes.js';
 
 /**
  * Builds the HTTP app: zod schemas drive validation, response shapes and the OpenAPI 3.1 document; every
@@ -235,6 +236,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
       regionReplicationRoutes(p),
       lifecycleRoutes(p),
       complianceRoutes(p),
+      backupRoutes(p),
     ]),
     { prefix: OPERATOR_PREFIX },
   );

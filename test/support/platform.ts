@@ -41,6 +41,8 @@ export async function startTestPlatform(
     adminUrl?: string;
     extraRoutes?: (app: FastifyInstance, p: Platform) => void;
     env?: NodeJS.ProcessEnv;
+    /** A region whose store is on a server of its own (a backed-up region's, `archived-server.ts`). */
+    regionAdminUrls?: Partial<Record<(typeof REGIONS)[number], string>>;
   } = {},
 ): Promise<TestPlatform> {
   // vitest is loaded only inside the test runner; benchmarks pass the server's URL themselves.
@@ -65,9 +67,10 @@ export async function startTestPlatform(
   // With a real Redis (CI), nodes talk over it exactly as in production; otherwise over the in-process bus.
   if (process.env.POLYCLINIC_TEST_REDIS_URL) env.POLYCLINIC_REDIS_URL = process.env.POLYCLINIC_TEST_REDIS_URL;
   Object.assign(env, opts.env);
-  for (const r of REGIONS) env[regionUrlVariable(r)] = urlWithDatabase(admin, `${instance}_${r.replace('-', '_')}`);
+  const serverOf = (r: (typeof REGIONS)[number]) => opts.regionAdminUrls?.[r] ?? admin;
+  for (const r of REGIONS) env[regionUrlVariable(r)] = urlWithDatabase(serverOf(r), `${instance}_${r.replace('-', '_')}`);
   await ensureDatabase(admin, `${instance}_control`);
-  for (const r of REGIONS) await ensureDatabase(admin, `${instance}_${r.replace('-', '_')}`);
+  for (const r of REGIONS) await ensureDatabase(serverOf(r), `${instance}_${r.replace('-', '_')}`);
 
   const config = loadConfig(env);
   const log = createLogger((process.env.POLYCLINIC_TEST_LOG_LEVEL as 'silent') ?? 'silent');
@@ -137,6 +140,7 @@ export async function startTestPlatform(
       await app.close();
       await p.close();
       await dropInstance(admin, instance);
+      for (const url of new Set(Object.values(opts.regionAdminUrls ?? {}))) await dropInstance(url, instance);
     },
   };
 }
