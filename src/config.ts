@@ -69,6 +69,8 @@ export interface Config {
   operator: { email: string; password: string } | undefined;
   demo: boolean;
   migrateOnStart: boolean;
+  /** Admin connections a fleet migration uses per database server: that many stores migrate at once on each. */
+  migrateConcurrency: number;
   pool: { max: number; clinicMax: number; clinicIdleMs: number };
   sessionTtlHours: number;
   /**
@@ -198,6 +200,7 @@ const scalarVars = {
   POLYCLINIC_OPERATOR_PASSWORD: z.string().min(12, 'at least 12 characters').optional(),
   POLYCLINIC_DEMO: bool.optional(),
   POLYCLINIC_MIGRATE_ON_START: bool.default(true),
+  POLYCLINIC_MIGRATE_CONCURRENCY: int(1, 64).default(4),
   POLYCLINIC_POOL_MAX: int(1, 500).default(10),
   POLYCLINIC_CLINIC_POOL_MAX: int(1, 100).default(3),
   POLYCLINIC_CLINIC_POOL_IDLE_MS: int(1000, 86_400_000).default(60_000),
@@ -475,6 +478,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     operator: email && password ? { email, password } : undefined,
     demo: (v.POLYCLINIC_DEMO as boolean | undefined) ?? embedded,
     migrateOnStart: v.POLYCLINIC_MIGRATE_ON_START as boolean,
+    migrateConcurrency: v.POLYCLINIC_MIGRATE_CONCURRENCY as number,
     pool: {
       max: v.POLYCLINIC_POOL_MAX as number,
       clinicMax: v.POLYCLINIC_CLINIC_POOL_MAX as number,

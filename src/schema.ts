@@ -24,6 +24,7 @@ import { PORTAL_COLUMNS, PORTAL_MIGRATIONS, PORTAL_TABLES } from './portal/migra
 import { AUDIT_REGION_MIGRATIONS, AUDIT_SCHEMA } from './audit/region-migration.js';
 import { ANALYTICS_COLUMNS, ANALYTICS_MIGRATIONS, ANALYTICS_TABLES } from './analytics/migration.js';
 import { ANALYTICS_CONTROL_COLUMNS, ANALYTICS_CONTROL_MIGRATIONS } from './analytics/control-schema.js';
+import { ROLLOUTS_CONTROL_COLUMNS, ROLLOUTS_CONTROL_MIGRATIONS } from './rollouts/control-schema.js';
 
 /**
  * The one place that knows every domain's schema. Each domain declares its own control-plane and tenant
@@ -54,6 +55,7 @@ export const CONTROL_MIGRATIONS: ControlMigration[] = composeVersions(
     FHIR_CONTROL_MIGRATIONS,
     ANALYTICS_CONTROL_MIGRATIONS,
     EXPORT_CONTROL_MIGRATIONS,
+    ROLLOUTS_CONTROL_MIGRATIONS,
   ],
   joinControlParts,
 );
@@ -71,6 +73,7 @@ export const CONTROL_COLUMNS = mergeTables(
   FHIR_CONTROL_COLUMNS,
   ANALYTICS_CONTROL_COLUMNS,
   EXPORT_CONTROL_COLUMNS,
+  ROLLOUTS_CONTROL_COLUMNS,
 );
 
 export const TENANT_MIGRATIONS: TenantMigration[] = composeVersions(

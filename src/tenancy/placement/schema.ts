@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { TenantMigration } from '../migration-kit.js';
 import { quoteIdent as q, withClient } from '../../db/pg.js';
 import { appRole, clinicRole, clinicSchema } from '../naming.js';
-import { ensureRole, migrateTenantSchema } from '../store-migrate.js';
+import { ensureRole, migrateTenantSchema, onAdmin } from '../store-migrate.js';
 import { pinStatement } from './fence.js';
 import type { PlacementKind } from './kind.js';
 import { dropRole } from './roles.js';
@@ -32,8 +32,8 @@ export const schema: PlacementKind = {
 
   create: async (ctx, store, migrations) => (await schema.migrate(ctx, store, migrations)).to,
 
-  migrate: (ctx, store, migrations) =>
-    withClient(ctx.adminUrl(store.regionId, store.placement.database), (c) =>
+  migrate: (ctx, store, migrations, admin) =>
+    onAdmin(admin, ctx.adminUrl(store.regionId, store.placement.database), (c) =>
       migrateClinicSchema(c, ctx.instance, store.clinicId, store.placement.schema, migrations),
     ),
 
