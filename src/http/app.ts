@@ -56,6 +56,7 @@ import { portalRoutes } from '../portal/routes.js';
 import { portalSignInRoutes } from '../portal/signin-routes.js';
 import { portalStaffRoutes } from '../portal/staff-routes.js';
 import { notFound } from '../errors.js';
+import { rolloutRoutes } from '../rollouts/routes.js';
 
 /**
  * Builds the HTTP app: zod schemas drive validation, response shapes and the OpenAPI 3.1 document; every
@@ -227,6 +228,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
       jobRoutes(p),
       platformAnalyticsRoutes(p),
       fleetRoutes(p),
+      rolloutRoutes(p),
     ]),
     { prefix: OPERATOR_PREFIX },
   );

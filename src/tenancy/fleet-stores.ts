@@ -157,8 +157,8 @@ async function migrateRegion(
     let next = 0;
     const worker = async () => {
       while (next < work.length) {
-        if (opts.proceed && !(await opts.proceed())) return;
         const s = work[next++]!;
+        if (opts.proceed && !(await opts.proceed())) return;
         await report(await migrateOne(p, s, pool, regionDb, target, opts));
       }
     };
