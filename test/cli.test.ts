@@ -72,11 +72,13 @@ describe('polyclinic CLI', () => {
     expect(progress.every((l) => / up-to-date/.test(l))).toBe(true);
     // Regions migrate side by side, so their lines come in either order.
     expect(progress.filter((l) => /^\[\d\/4\] us-east\/tenant up-to-date \(1 clinic\)$/.test(l))).toHaveLength(1);
-    expect(lines.at(-1)).toMatch(/^control plane v(\d+) -> v\1; tenant target v\d+: 0 migrated, 3 up to date, 0 skipped, 0 pinned, 0 failed$/);
+    expect(lines.at(-1)).toMatch(
+      /^control plane v(\d+) -> v\1; tenant target v\d+: 0 migrated, 3 up to date, 0 skipped, 0 pinned, 0 failed$/,
+    );
     expect(lines.at(-1)).toContain(`tenant target v${LATEST}:`);
   });
 
-  it('rollout start runs the waves and exits 0 when it completed; clinics pin refuses a version below the clinic's', async () => {
+  it('rollout start runs the waves and exits 0 when it completed; clinics pin refuses a version below the clinic version', async () => {
     const [pooled, schemaClinic] = existing;
     const below = await cli('clinics', 'pin', schemaClinic!.id, '--version', String(LATEST - 1), '--reason', 'vendor check');
     expect(below.code).toBe(1);
