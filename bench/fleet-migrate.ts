@@ -36,7 +36,11 @@ async function sequential(p: Platform, stores: FleetStore[], migrations: TenantM
     try {
       const v = s.shared
         ? await s.kind.regionStore!.migrate(p.stores.placementContext, s.regionId, migrations)
-        : await s.kind.migrate(p.stores.placementContext, { clinicId: s.clinics[0]!.id, regionId: s.regionId, placement: s.placement }, migrations);
+        : await s.kind.migrate(
+            p.stores.placementContext,
+            { clinicId: s.clinics[0]!.id, regionId: s.regionId, placement: s.placement },
+            migrations,
+          );
       if (s.shared) await p.clinics.setStoreVersion(s.regionId, s.placement, v.to);
       else await p.clinics.setSchemaVersion([s.clinics[0]!.id], v.to);
     } catch {
@@ -57,9 +61,11 @@ try {
   const plan = Array.from({ length: N }, (_, i) => ({ placement: PLACEMENT_MODELS[i % 3]!, region: REGIONS[Math.floor(i / 3) % 2]! }));
   for (let i = 0; i < plan.length; i += 8)
     await Promise.all(
-      plan.slice(i, i + 8).map(({ placement, region }, j) =>
-        createClinic(t.p, { name: `Fleet ${i + j}`, slug: `fleet-${i + j}`, tier: TIER[placement], dataRegion: region, placement }),
-      ),
+      plan
+        .slice(i, i + 8)
+        .map(({ placement, region }, j) =>
+          createClinic(t.p, { name: `Fleet ${i + j}`, slug: `fleet-${i + j}`, tier: TIER[placement], dataRegion: region, placement }),
+        ),
     );
   await prepareRegions(t.p);
   const fleet = async () => {
