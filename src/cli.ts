@@ -10,7 +10,7 @@ import { openPlatform, type Platform } from './platform/platform.js';
 import { exportClinic } from './tenancy/export.js';
 import { downloadFullExport } from './export/download.js';
 import { isId } from './ids.js';
-import { migrateFleet } from './tenancy/fleet.js';
+import { migrateControlPlaneOnly, migrateFleet } from './tenancy/fleet.js';
 import type { StoreResult } from './tenancy/fleet-stores.js';
 import { latestTenantVersion } from './tenancy/migrations.js';
 import { pinClinic, unpinClinic } from './tenancy/pins.js';
@@ -256,6 +256,8 @@ async function rolloutCommand(
       console.error('--max-failure-rate: a share between 0 and 1');
       return 2;
     }
+    const control = await migrateControlPlaneOnly(p);
+    console.log(`control plane v${control.from} -> v${control.to}`);
     const canary =
       typeof values.canary === 'string'
         ? values.canary

@@ -86,6 +86,7 @@ describe('polyclinic CLI', () => {
     const run = await cli('rollout', 'start', '--canary', pooled!.id);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
+    expect(run.stdout.split('\n')[0]).toMatch(/^control plane v(\d+) -> v\1$/);
     expect(run.stdout).toMatch(/^\[canary\] us-east\/tenant up-to-date v\d+ \(1 clinic\)$/m);
     expect(run.stdout).toMatch(new RegExp(`^rol_\\w+ to v${LATEST}: completed$`, 'm'));
     expect(run.stdout).toMatch(/^ {2}canary +passed +1\/1 +done/m);

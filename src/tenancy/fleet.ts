@@ -81,6 +81,18 @@ export async function migrateFleet(p: Platform, onProgress: (e: MigrationProgres
 }
 
 /**
+ * The control plane alone (and the regions it mirrors), under the fleet lock: what a staged rollout needs before
+ * it is planned, since its tables are in the control plane, while the tenant stores wait for their wave.
+ */
+export async function migrateControlPlaneOnly(p: Platform): Promise<{ from: number; to: number }> {
+  return withFleetLock(p, async (lockClient) => {
+    const control = await migrateControlPlane(lockClient, p.controlMigrations);
+    await syncRegions(p);
+    return control;
+  });
+}
+
+/**
  * Runs `fn` holding the fleet lock (a session advisory lock on the control database), which every migration run,
  * whole-fleet or staged, takes: a second runner is refused with 409 `migration_in_progress`, not queued.
  */
