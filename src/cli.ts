@@ -11,7 +11,13 @@ import { openPlatform, type Platform } from './platform/platform.js';
 import { exportClinic } from './tenancy/export.js';
 import { downloadFullExport } from './export/download.js';
 import { isId } from './ids.js';
-import { migrateFleet } from './tenancy/fleet.js';
+import { migrateControlPlaneOnly, migrateFleet } from './tenancy/fleet.js';
+import type { StoreResult } from './tenancy/fleet-stores.js';
+import { latestTenantVersion } from './tenancy/migrations.js';
+import { pinClinic, unpinClinic } from './tenancy/pins.js';
+import { planRollout } from './rollouts/plan.js';
+import { listRollouts, rolloutProgress, type RolloutProgress } from './rollouts/progress.js';
+import { pauseRollout, runRollout } from './rollouts/runner.js';
 import { moveClinic } from './tenancy/move.js';
 import { PLACEMENT_MODELS, type PlacementModel } from './tenancy/naming.js';
 import { CLINIC_TIERS, type ClinicTier } from './controlplane/schema.js';
@@ -55,6 +61,15 @@ const USAGE = `polyclinic <command>
   backups take [--region R]                 take a base backup of every backed-up server (or R's)
   backups list                              the backup catalogue
   backups prune                             apply each region's retention to its backups and archived WAL
+  rollout start [--canary cln_…,cln_…] [--max-failure-rate 0.1]
+                                            roll this build's tenant migrations out in waves (canary, then by
+                                            tier, then by region), pausing when a wave's failed share passes the rate
+  rollout status [<rolloutId>]              the rollout's waves and counts, failed and pinned clinics (default: newest)
+  rollout resume <rolloutId>                run a paused or held rollout on from its current wave
+  rollout pause <rolloutId>                 stop starting stores in a running rollout
+  clinics pin <clinicId> --version N --reason TEXT
+                                            hold a clinic at a tenant schema version during rollouts
+  clinics unpin <clinicId>                  lift the pin
   flags stale                               flags past their retire-by date or their type's expected lifetime
   audit verify --clinic <clinicId>          recompute the clinic's PHI audit hash chain; exit 1 if it is broken
   regions status                            each replicated region store: primary, standby, epoch, sync, lag
@@ -83,6 +98,9 @@ async function run(argv: string[]): Promise<number> {
       stay: { type: 'boolean' },
       at: { type: 'string' },
       'into-new': { type: 'string' },
+      canary: { type: 'string' },
+      'max-failure-rate': { type: 'string' },
+      version: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -139,7 +157,7 @@ async function dispatch(
       ),
     );
     console.log(
-      `control plane v${report.control.from} -> v${report.control.to}; tenant target v${report.target}: ${report.migrated.length} migrated, ${report.upToDate.length} up to date, ${report.skipped.length} skipped, ${report.failed.length} failed`,
+      `control plane v${report.control.from} -> v${report.control.to}; tenant target v${report.target}: ${report.migrated.length} migrated, ${report.upToDate.length} up to date, ${report.skipped.length} skipped, ${report.pinned.length} pinned, ${report.failed.length} failed`,
     );
     for (const f of report.failed) console.log(`  FAILED ${f.clinicId}: ${f.error}`);
     return report.failed.length ? 1 : 0;
@@ -262,6 +280,24 @@ async function dispatch(
   }
   if (command === 'clinics' && sub === 'restore') return restoreCommand(p, rest, values);
   if (command === 'backups' && sub) return backupsCommand(p, sub, values);
+  if (command === 'rollout') return rolloutCommand(p, sub, rest, values);
+  if (command === 'clinics' && (sub === 'pin' || sub === 'unpin')) {
+    const [clinicId] = rest;
+    const version = Number(values.version);
+    const reason = typeof values.reason === 'string' ? values.reason.trim() : '';
+    if (!clinicId || (sub === 'pin' && (!Number.isInteger(version) || version < 1 || reason.length < 3))) {
+      console.error('usage: polyclinic clinics pin <clinicId> --version N --reason TEXT | polyclinic clinics unpin <clinicId>');
+      return 2;
+    }
+    if (sub === 'unpin') {
+      const lifted = await unpinClinic(p.control, clinicId);
+      console.log(lifted ? `unpinned ${clinicId}` : `${clinicId} had no pin`);
+      return lifted ? 0 : 1;
+    }
+    const pin = await pinClinic(p.control, { clinicId, version, reason, pinnedBy: 'cli' }, latestTenantVersion(p.tenantMigrations));
+    console.log(`pinned ${pin.clinicId} at v${pin.version}`);
+    return 0;
+  }
   if (command === 'flags' && sub === 'stale') {
     const stale = await p.flags.stale();
     for (const f of stale) console.log(`${f.name.padEnd(32)} ${f.type.padEnd(12)} owner ${f.owner.padEnd(24)} due ${f.retireDate}`);
@@ -405,6 +441,70 @@ async function backupsCommand(p: Platform, sub: string, values: Record<string, s
   }
   console.error(USAGE);
   return 2;
+}
+
+async function rolloutCommand(
+  p: Platform,
+  sub: string | undefined,
+  rest: string[],
+  values: Record<string, string | boolean | undefined>,
+): Promise<number> {
+  const onResult = (wave: string, r: StoreResult) =>
+    console.log(
+      `[${wave}] ${r.store.key} ${r.outcome}${r.version !== undefined ? ` v${r.version}` : ''} (${r.clinicIds.length} clinic${r.clinicIds.length === 1 ? '' : 's'})${r.error ? `: ${r.error}` : ''}`,
+    );
+  const [id] = rest;
+  if (sub === 'start') {
+    const rate = values['max-failure-rate'] === undefined ? 0.1 : Number(values['max-failure-rate']);
+    if (!(rate >= 0 && rate <= 1)) {
+      console.error('--max-failure-rate: a share between 0 and 1');
+      return 2;
+    }
+    const control = await migrateControlPlaneOnly(p);
+    console.log(`control plane v${control.from} -> v${control.to}`);
+    const canary =
+      typeof values.canary === 'string'
+        ? values.canary
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : undefined;
+    const rolloutId = await planRollout(p, { ...(canary ? { canary } : {}), maxFailureRate: rate, createdBy: 'cli' });
+    await runRollout(p, rolloutId, { onResult });
+    return printRollout(await rolloutProgress(p.control, rolloutId));
+  }
+  if (sub === 'resume' && id) {
+    await runRollout(p, id, { onResult });
+    return printRollout(await rolloutProgress(p.control, id));
+  }
+  if (sub === 'pause' && id) {
+    await pauseRollout(p, id, 'cli');
+    return printRollout(await rolloutProgress(p.control, id));
+  }
+  if (sub === 'status') {
+    const progress = id ? await rolloutProgress(p.control, id) : (await listRollouts(p.control, 1))[0];
+    if (!progress) {
+      console.log('no rollouts yet');
+      return 0;
+    }
+    return printRollout(progress);
+  }
+  console.error(USAGE);
+  return 2;
+}
+
+/** The rollout as a table; exit 0 when it completed, 1 otherwise (paused, held, still running). */
+function printRollout(r: RolloutProgress): number {
+  console.log(`${r.id} to v${r.targetVersion}: ${r.status}${r.statusReason ? ` (${r.statusReason})` : ''}`);
+  for (const w of r.waves) {
+    const c = w.counts;
+    console.log(
+      `  ${w.name.padEnd(24)} ${w.status.padEnd(8)} ${String(c.migrated + c['up-to-date']).padStart(5)}/${String(w.total).padEnd(5)} done  ${c.failed} failed  ${c.pinned} pinned  ${c.pending} pending`,
+    );
+  }
+  for (const f of r.failures) console.log(`  FAILED ${f.clinicId} (${f.slug}, ${f.wave}): ${f.error}`);
+  for (const h of r.held) console.log(`  PINNED ${h.clinicId} (${h.slug}) at v${h.version ?? '?'}`);
+  return r.status === 'completed' ? 0 : 1;
 }
 
 run(process.argv.slice(2)).then(

@@ -87,6 +87,8 @@ export interface Config {
   migrateOnStart: boolean;
   /** A replicated region's primary failing its probe this long is failed over (src/regions/); 0: by hand only. */
   failoverAfterMs: number;
+  /** Admin connections a fleet migration uses per database server: that many stores migrate at once on each. */
+  migrateConcurrency: number;
   pool: { max: number; clinicMax: number; clinicIdleMs: number };
   sessionTtlHours: number;
   /**
@@ -234,6 +236,7 @@ const scalarVars = {
   POLYCLINIC_OPERATOR_PASSWORD: z.string().min(12, 'at least 12 characters').optional(),
   POLYCLINIC_DEMO: bool.optional(),
   POLYCLINIC_MIGRATE_ON_START: bool.default(true),
+  POLYCLINIC_MIGRATE_CONCURRENCY: int(1, 64).default(4),
   POLYCLINIC_POOL_MAX: int(1, 500).default(10),
   POLYCLINIC_CLINIC_POOL_MAX: int(1, 100).default(3),
   POLYCLINIC_CLINIC_POOL_IDLE_MS: int(1000, 86_400_000).default(60_000),
@@ -602,6 +605,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     demo: (v.POLYCLINIC_DEMO as boolean | undefined) ?? embedded,
     migrateOnStart: v.POLYCLINIC_MIGRATE_ON_START as boolean,
     failoverAfterMs: v.POLYCLINIC_FAILOVER_AFTER_MS as number,
+    migrateConcurrency: v.POLYCLINIC_MIGRATE_CONCURRENCY as number,
     pool: {
       max: v.POLYCLINIC_POOL_MAX as number,
       clinicMax: v.POLYCLINIC_CLINIC_POOL_MAX as number,

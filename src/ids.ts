@@ -40,6 +40,7 @@ const KINDS = {
   deletionCertificate: 'dcr',
   backup: 'bkp',
   restore: 'rst',
+  rollout: 'rol',
 } as const;
 export type IdKind = keyof typeof KINDS;
 

@@ -27,6 +27,7 @@ import { ANALYTICS_CONTROL_COLUMNS, ANALYTICS_CONTROL_MIGRATIONS } from './analy
 import { REGIONS_CONTROL_COLUMNS, REGIONS_CONTROL_MIGRATIONS } from './regions/control-schema.js';
 import { LIFECYCLE_CONTROL_COLUMNS, LIFECYCLE_CONTROL_MIGRATIONS } from './lifecycle/control-schema.js';
 import { BACKUPS_CONTROL_COLUMNS, BACKUPS_CONTROL_MIGRATIONS } from './backups/control-schema.js';
+import { ROLLOUTS_CONTROL_COLUMNS, ROLLOUTS_CONTROL_MIGRATIONS } from './rollouts/control-schema.js';
 
 /**
  * The one place that knows every domain's schema. Each domain declares its own control-plane and tenant
@@ -60,6 +61,7 @@ export const CONTROL_MIGRATIONS: ControlMigration[] = composeVersions(
     REGIONS_CONTROL_MIGRATIONS,
     LIFECYCLE_CONTROL_MIGRATIONS,
     BACKUPS_CONTROL_MIGRATIONS,
+    ROLLOUTS_CONTROL_MIGRATIONS,
   ],
   joinControlParts,
 );
@@ -80,6 +82,7 @@ export const CONTROL_COLUMNS = mergeTables(
   REGIONS_CONTROL_COLUMNS,
   LIFECYCLE_CONTROL_COLUMNS,
   BACKUPS_CONTROL_COLUMNS,
+  ROLLOUTS_CONTROL_COLUMNS,
 );
 
 export const TENANT_MIGRATIONS: TenantMigration[] = composeVersions(

@@ -70,9 +70,29 @@ describe('polyclinic CLI', () => {
       ),
     ).toEqual(['1/4', '2/4', '3/4', '4/4']);
     expect(progress.every((l) => / up-to-date/.test(l))).toBe(true);
-    expect(progress[0]).toMatch(/^\[1\/4\] us-east\/tenant up-to-date \(1 clinic\)$/);
-    expect(lines.at(-1)).toMatch(/^control plane v(\d+) -> v\1; tenant target v\d+: 0 migrated, 3 up to date, 0 skipped, 0 failed$/);
+    // Regions migrate side by side, so their lines come in either order.
+    expect(progress.filter((l) => /^\[\d\/4\] us-east\/tenant up-to-date \(1 clinic\)$/.test(l))).toHaveLength(1);
+    expect(lines.at(-1)).toMatch(
+      /^control plane v(\d+) -> v\1; tenant target v\d+: 0 migrated, 3 up to date, 0 skipped, 0 pinned, 0 failed$/,
+    );
     expect(lines.at(-1)).toContain(`tenant target v${LATEST}:`);
+  });
+
+  it('rollout start runs the waves and exits 0 when it completed; clinics pin refuses a version below the clinic version', async () => {
+    const [pooled, schemaClinic] = existing;
+    const below = await cli('clinics', 'pin', schemaClinic!.id, '--version', String(LATEST - 1), '--reason', 'vendor check');
+    expect(below.code).toBe(1);
+    expect(below.stderr).toMatch(/^pin_below_current: /);
+    const run = await cli('rollout', 'start', '--canary', pooled!.id);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout.split('\n')[0]).toMatch(/^control plane v(\d+) -> v\1$/);
+    expect(run.stdout).toMatch(/^\[canary\] us-east\/tenant up-to-date v\d+ \(1 clinic\)$/m);
+    expect(run.stdout).toMatch(new RegExp(`^rol_\\w+ to v${LATEST}: completed$`, 'm'));
+    expect(run.stdout).toMatch(/^ {2}canary +passed +1\/1 +done/m);
+    const status = await cli('rollout', 'status');
+    expect(status.code).toBe(0);
+    expect(status.stdout.split('\n')[0]).toMatch(/: completed$/);
   });
 
   it('clinics create makes a schema-placement clinic for a mid tier, served through the API', async () => {
@@ -264,7 +284,7 @@ describe('polyclinic CLI', () => {
       `eu-central/${broken.placement.database}/${broken.placement.schema} failed (1 clinic): relation "clinic" already exists`,
     );
     // The pooled clinic, the database clinic and the clinic made by the CLI.
-    expect(run.stdout).toMatch(/: 0 migrated, 3 up to date, 0 skipped, 1 failed\n/);
+    expect(run.stdout).toMatch(/: 0 migrated, 3 up to date, 0 skipped, 0 pinned, 1 failed\n/);
     expect(run.stdout).toContain(`FAILED ${broken.id}: relation "clinic" already exists`);
   });
 });

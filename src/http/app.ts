@@ -61,6 +61,7 @@ import { portalSignInRoutes } from '../portal/signin-routes.js';
 import { portalStaffRoutes } from '../portal/staff-routes.js';
 import { notFound } from '../errors.js';
 import { backupRoutes } from '../backups/routes.js';
+import { rolloutRoutes } from '../rollouts/routes.js';
 
 /**
  * Builds the HTTP app: zod schemas drive validation, response shapes and the OpenAPI 3.1 document; every
@@ -237,6 +238,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
       lifecycleRoutes(p),
       complianceRoutes(p),
       backupRoutes(p),
+      rolloutRoutes(p),
     ]),
     { prefix: OPERATOR_PREFIX },
   );

@@ -6,15 +6,18 @@ import { databaseOf, inTransaction, withClient } from '../db/pg.js';
 import { latestTenantVersion } from './migrations.js';
 import type { ControlMigration } from '../controlplane/migration-kit.js';
 import { appRole, rolePassword } from './naming.js';
-import { PLACEMENT_KINDS, placementKind } from './placement/index.js';
 import { ensureRole, migrateTenantSchema, prepareTenantDatabase } from './store-migrate.js';
+import { migrateStores, sharedStoresOfRegions, storesOf, type StoreOutcome } from './fleet-stores.js';
+import { versionPins } from './pins.js';
 
 export interface MigrationProgress {
   done: number;
   total: number;
   store: string;
   clinicIds: string[];
-  outcome: 'migrated' | 'up-to-date' | 'failed' | 'skipped';
+  outcome: StoreOutcome;
+  /** The version the store is at afterwards. */
+  version?: number;
   error?: string;
 }
 
@@ -25,87 +28,100 @@ export interface FleetMigrationReport {
   upToDate: string[];
   skipped: { clinicId: string; reason: string }[];
   failed: { clinicId: string; error: string }[];
+  /** Clinics held below the target by a version pin (`pins.ts`), with the version they are at. */
+  pinned: { clinicId: string; version: number }[];
 }
 
 /**
  * `polyclinic migrate`: brings the control plane and every store of every region to the latest version.
  *
  * One runner at a time (a session advisory lock on the control database; a second runner is refused, not
- * queued). Order: control plane, then per region the shared pooled store (which carries all pooled clinics
- * at once), then each schema- and database-placement clinic on its own. A clinic that fails is reported and
- * keeps its old version; the others carry on. Clinics in the middle of a move are skipped and reported.
+ * queued). Order: control plane, then per region its role, helpers and audit trail, then every store of the
+ * fleet: each region's shared pooled store (which carries all its pooled clinics at once) and each schema- and
+ * database-placement clinic's own, `POLYCLINIC_MIGRATE_CONCURRENCY` at a time per server (`fleet-stores.ts`).
+ * A clinic that fails is reported and keeps its old version; the others carry on. Clinics in the middle of a
+ * move are skipped and reported; pinned clinics go no further than their pin. Staged rollouts
+ * (`rollouts/runner.ts`) run the same store migration wave by wave.
  */
 export async function migrateFleet(p: Platform, onProgress: (e: MigrationProgress) => void = () => {}): Promise<FleetMigrationReport> {
+  return withFleetLock(p, async (lockClient) => {
+    const control = await migrateControlPlane(lockClient, p.controlMigrations);
+    await syncRegions(p);
+    const target = latestTenantVersion(p.tenantMigrations);
+    const report: FleetMigrationReport = { target, control, migrated: [], upToDate: [], skipped: [], failed: [], pinned: [] };
+    const clinics = (await p.clinics.all()).filter((c) => c.status !== 'provisioning');
+    const stores = [...sharedStoresOfRegions(p, clinics), ...storesOf(p, clinics).filter((s) => !s.shared)];
+    const total = stores.length;
+    let done = 0;
+    await migrateStores(p, stores, {
+      migrations: p.tenantMigrations,
+      concurrency: p.config.migrateConcurrency,
+      pins: await versionPins(p.control),
+      failedRegions: await prepareRegions(p),
+      onResult: (r) => {
+        if (r.outcome === 'migrated') report.migrated.push(...r.clinicIds);
+        if (r.outcome === 'up-to-date') report.upToDate.push(...r.clinicIds);
+        if (r.outcome === 'pinned') for (const id of r.clinicIds) report.pinned.push({ clinicId: id, version: r.version ?? 0 });
+        if (r.outcome === 'skipped') for (const id of r.clinicIds) report.skipped.push({ clinicId: id, reason: r.error ?? '' });
+        if (r.outcome === 'failed') for (const id of r.clinicIds) report.failed.push({ clinicId: id, error: r.error ?? '' });
+        const { store, clinicIds, outcome, version, error } = r;
+        onProgress({
+          store: store.key,
+          clinicIds,
+          outcome,
+          ...(version !== undefined ? { version } : {}),
+          ...(error ? { error } : {}),
+          done: ++done,
+          total,
+        });
+      },
+    });
+    return report;
+  });
+}
+
+/**
+ * The control plane alone (and the regions it mirrors), under the fleet lock: what a staged rollout needs before
+ * it is planned, since its tables are in the control plane, while the tenant stores wait for their wave.
+ */
+export async function migrateControlPlaneOnly(p: Platform): Promise<{ from: number; to: number }> {
+  return withFleetLock(p, async (lockClient) => {
+    const control = await migrateControlPlane(lockClient, p.controlMigrations);
+    await syncRegions(p);
+    return control;
+  });
+}
+
+/**
+ * Runs `fn` holding the fleet lock (a session advisory lock on the control database), which every migration run,
+ * whole-fleet or staged, takes: a second runner is refused with 409 `migration_in_progress`, not queued.
+ */
+export async function withFleetLock<T>(p: Platform, fn: (lockClient: pg.ClientBase) => Promise<T>): Promise<T> {
   return withClient(p.config.controlDatabaseUrl, async (lockClient) => {
     const lock = await lockClient.query<{ ok: boolean }>(
       `select pg_try_advisory_lock(hashtextextended('polyclinic:fleet-migrate', 0)) as ok`,
     );
     if (!lock.rows[0]?.ok) throw new AppError(409, 'migration_in_progress', 'Another migration run holds the fleet lock');
-    const control = await migrateControlPlane(lockClient, p.controlMigrations);
-    await syncRegions(p);
-    const target = latestTenantVersion(p.tenantMigrations);
-    const report: FleetMigrationReport = { target, control, migrated: [], upToDate: [], skipped: [], failed: [] };
-    const clinics = (await p.clinics.all()).filter((c) => c.status !== 'provisioning');
-    // Stores shared by a region's clinics are migrated once per region, whatever they hold; the others per clinic.
-    const regionStores = PLACEMENT_KINDS.flatMap((kind) => (kind.regionStore ? [kind.regionStore] : []));
-    const perClinic = clinics.filter((c) => !placementKind(c.placement.model).regionStore);
-    const total = p.config.regions.length * regionStores.length + perClinic.length;
-    let done = 0;
-    const record = (e: Omit<MigrationProgress, 'done' | 'total'>) => {
-      if (e.outcome === 'migrated') report.migrated.push(...e.clinicIds);
-      if (e.outcome === 'up-to-date') report.upToDate.push(...e.clinicIds);
-      if (e.outcome === 'failed') for (const id of e.clinicIds) report.failed.push({ clinicId: id, error: e.error ?? '' });
-      onProgress({ ...e, done: ++done, total });
-    };
-    const ctx = p.stores.placementContext;
-
-    for (const region of p.config.regions) {
-      // The region's role, helpers and audit trail come first; if they fail, so does each of its shared stores.
-      const prepared = await prepareRegion(p, p.stores.adminUrl(region.id)).then(
-        () => undefined,
-        (err: unknown) => err ?? new Error('preparing the region failed'),
-      );
-      for (const shared of regionStores) {
-        const placement = shared.address(databaseOf(region.databaseUrl));
-        const onStore = (c: (typeof clinics)[number]) =>
-          c.dataRegion === region.id && c.placement.database === placement.database && c.placement.schema === placement.schema;
-        const store = `${region.id}/${placement.schema}`;
-        try {
-          if (prepared) throw prepared;
-          const v = await shared.migrate(ctx, region.id, p.tenantMigrations);
-          // By store, not by the list read above: a clinic created there meanwhile is on this store too.
-          const atVersion = await p.clinics.setStoreVersion(region.id, placement, v.to);
-          record({ store, clinicIds: atVersion, outcome: v.applied > 0 ? 'migrated' : 'up-to-date' });
-        } catch (err) {
-          record({ store, clinicIds: clinics.filter(onStore).map((c) => c.id), outcome: 'failed', error: message(err) });
-        }
-      }
+    try {
+      return await fn(lockClient);
+    } finally {
+      await lockClient.query(`select pg_advisory_unlock(hashtextextended('polyclinic:fleet-migrate', 0))`);
     }
-
-    for (const clinic of perClinic) {
-      const store = `${clinic.dataRegion}/${clinic.placement.database}/${clinic.placement.schema}`;
-      if (clinic.status === 'moving') {
-        report.skipped.push({ clinicId: clinic.id, reason: 'placement move in progress' });
-        record({ store, clinicIds: [clinic.id], outcome: 'skipped' });
-        continue;
-      }
-      try {
-        // The clinic's role is (re)created as well, so a migrate run also repairs a store that lost it.
-        const v = await placementKind(clinic.placement.model).migrate(
-          ctx,
-          { clinicId: clinic.id, regionId: clinic.dataRegion, placement: clinic.placement },
-          p.tenantMigrations,
-        );
-        await p.clinics.setSchemaVersion([clinic.id], v.to);
-        record({ store, clinicIds: [clinic.id], outcome: v.applied > 0 ? 'migrated' : 'up-to-date' });
-      } catch (err) {
-        p.log.error({ err, clinicId: clinic.id }, 'clinic migration failed');
-        record({ store, clinicIds: [clinic.id], outcome: 'failed', error: message(err) });
-      }
-    }
-    await lockClient.query(`select pg_advisory_unlock(hashtextextended('polyclinic:fleet-migrate', 0))`);
-    return report;
   });
+}
+
+/**
+ * Each region database's role, helpers and audit trail, before any of its stores; a region whose preparation
+ * fails is returned with the reason, and each of its stores fails with it.
+ */
+export async function prepareRegions(p: Platform): Promise<Map<string, string>> {
+  // One region after another: regions may share a server, and their ALTER ROLE of the one app role would race.
+  const failed = new Map<string, string>();
+  for (const region of p.config.regions)
+    await prepareRegion(p, p.stores.adminUrl(region.id)).catch((err: unknown) => {
+      failed.set(region.id, message(err ?? new Error('preparing the region failed')));
+    });
+  return failed;
 }
 
 async function migrateControlPlane(c: pg.ClientBase, migrations: ControlMigration[]): Promise<{ from: number; to: number }> {

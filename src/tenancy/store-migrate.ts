@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { inTransaction, pgErrorCode, quoteIdent as q, quoteLiteral } from '../db/pg.js';
+import { inTransaction, pgErrorCode, quoteIdent as q, quoteLiteral, withClient } from '../db/pg.js';
 import { databaseHelperStatements, type TenantMigration } from './migrations.js';
 import { fenceHelperStatements } from './placement/fence.js';
 
@@ -87,4 +87,9 @@ export async function prepareTenantDatabase(client: pg.ClientBase, database: str
     await client.query(`select pg_advisory_xact_lock(hashtextextended('polyclinic:helpers', 0))`);
     for (const statement of [...databaseHelperStatements(grantees), ...fenceHelperStatements(grantees)]) await client.query(statement);
   });
+}
+
+/** Runs `fn` on the admin connection the caller lends, or on one of its own to `url`, closed afterwards. */
+export function onAdmin<T>(admin: pg.ClientBase | undefined, url: string, fn: (c: pg.ClientBase) => Promise<T>): Promise<T> {
+  return admin ? fn(admin) : withClient(url, fn);
 }

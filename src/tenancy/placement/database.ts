@@ -1,6 +1,6 @@
 import { quoteIdent as q, urlWithCredentials, withClient } from '../../db/pg.js';
 import { POOLED_SCHEMA, clinicDatabase, clinicRole, rolePassword } from '../naming.js';
-import { ensureRole, migrateTenantSchema, prepareTenantDatabase } from '../store-migrate.js';
+import { ensureRole, migrateTenantSchema, onAdmin, prepareTenantDatabase } from '../store-migrate.js';
 import { provisionTenantSchema } from '../store-provision.js';
 import { pinStatement } from './fence.js';
 import type { PlacementContext, PlacementKind } from './kind.js';
@@ -46,8 +46,8 @@ export const database: PlacementKind = {
   },
 
   // A database that is gone is not re-created here: its clinic's migration fails and says so.
-  migrate: (ctx, store, migrations) =>
-    withClient(ctx.adminUrl(store.regionId, store.placement.database), async (c) => {
+  migrate: (ctx, store, migrations, admin) =>
+    onAdmin(admin, ctx.adminUrl(store.regionId, store.placement.database), async (c) => {
       const role = await ensureLoginRole(c, ctx, store.clinicId);
       await prepareTenantDatabase(c, store.placement.database, [role]);
       return migrateTenantSchema(c, store.placement.schema, migrations, [role]);

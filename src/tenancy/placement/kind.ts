@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import type { TenantTable } from '../catalogue.js';
 import type { TenantAccess } from '../tenant-db.js';
 import type { TenantMigration } from '../migration-kit.js';
@@ -54,8 +55,12 @@ export interface PlacementKind {
   pool(ctx: PlacementContext, clinic: PlacedClinic): StorePool;
   /** Builds the clinic's empty store (no anchor yet), idempotently; returns its schema version. */
   create(ctx: PlacementContext, store: ClinicStore, migrations: TenantMigration[]): Promise<number>;
-  /** Brings the store that holds this clinic to the latest version, repairing its role and grants on the way. */
-  migrate(ctx: PlacementContext, store: ClinicStore, migrations: TenantMigration[]): Promise<MigrationResult>;
+  /**
+   * Brings the store that holds this clinic to the latest version, repairing its role and grants on the way.
+   * `admin`, when given, is an admin connection to the store's database that the caller reuses across stores
+   * (the parallel fleet migration, `tenancy/fleet-stores.ts`); without it the kind opens one of its own.
+   */
+  migrate(ctx: PlacementContext, store: ClinicStore, migrations: TenantMigration[], admin?: pg.ClientBase): Promise<MigrationResult>;
   /** Removes everything of the clinic at this address (its rows, or its schema, or its database, and its role). */
   remove(ctx: PlacementContext, store: ClinicStore): Promise<void>;
   /**
@@ -64,6 +69,6 @@ export interface PlacementKind {
    */
   readonly regionStore?: {
     address(regionDatabase: string): Placement;
-    migrate(ctx: PlacementContext, regionId: string, migrations: TenantMigration[]): Promise<MigrationResult>;
+    migrate(ctx: PlacementContext, regionId: string, migrations: TenantMigration[], admin?: pg.ClientBase): Promise<MigrationResult>;
   };
 }

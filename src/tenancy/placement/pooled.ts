@@ -1,6 +1,6 @@
 import { withClient } from '../../db/pg.js';
 import { POOLED_SCHEMA, appRole } from '../naming.js';
-import { currentVersion, migrateTenantSchema } from '../store-migrate.js';
+import { currentVersion, migrateTenantSchema, onAdmin } from '../store-migrate.js';
 import { deleteClinicRows } from './copy.js';
 import { pinStatement } from './fence.js';
 import type { PlacementKind } from './kind.js';
@@ -25,7 +25,7 @@ export const pooled: PlacementKind = {
   create: (ctx, store) =>
     withClient(ctx.adminUrl(store.regionId, store.placement.database), (c) => currentVersion(c, store.placement.schema)),
 
-  migrate: (ctx, store, migrations) => pooled.regionStore!.migrate(ctx, store.regionId, migrations),
+  migrate: (ctx, store, migrations, admin) => pooled.regionStore!.migrate(ctx, store.regionId, migrations, admin),
 
   remove: (ctx, store) =>
     withClient(ctx.adminUrl(store.regionId, store.placement.database), (c) =>
@@ -35,7 +35,7 @@ export const pooled: PlacementKind = {
   regionStore: {
     address: (regionDatabase) => ({ model: 'pooled', database: regionDatabase, schema: POOLED_SCHEMA }),
     // The region's app role and helpers are prepared by the fleet migration before its stores.
-    migrate: (ctx, regionId, migrations) =>
-      withClient(ctx.adminUrl(regionId), (c) => migrateTenantSchema(c, POOLED_SCHEMA, migrations, [appRole(ctx.instance)])),
+    migrate: (ctx, regionId, migrations, admin) =>
+      onAdmin(admin, ctx.adminUrl(regionId), (c) => migrateTenantSchema(c, POOLED_SCHEMA, migrations, [appRole(ctx.instance)])),
   },
 };

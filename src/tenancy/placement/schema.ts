@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { TenantMigration } from '../migration-kit.js';
 import { quoteIdent as q, withClient } from '../../db/pg.js';
 import { appRole, clinicRole, clinicSchema } from '../naming.js';
-import { ensureRole, migrateTenantSchema } from '../store-migrate.js';
+import { ensureRole, migrateTenantSchema, onAdmin } from '../store-migrate.js';
 import { provisionTenantSchema } from '../store-provision.js';
 import { pinStatement } from './fence.js';
 import type { PlacementKind } from './kind.js';
@@ -39,8 +39,8 @@ export const schema: PlacementKind = {
       )
     ).to,
 
-  migrate: (ctx, store, migrations) =>
-    withClient(ctx.adminUrl(store.regionId, store.placement.database), (c) =>
+  migrate: (ctx, store, migrations, admin) =>
+    onAdmin(admin, ctx.adminUrl(store.regionId, store.placement.database), (c) =>
       migrateClinicSchema(c, ctx.instance, store.clinicId, store.placement.schema, migrations),
     ),
 
