@@ -19,12 +19,14 @@ const FlagsPage = lazy(() => import('./FlagsPage'));
 const FlagPage = lazy(() => import('./FlagPage'));
 const PlatformSettingsPage = lazy(() => import('./PlatformSettingsPage'));
 const RegionsPage = lazy(() => import('./RegionsPage'));
+const PlatformMetricsPage = lazy(() => import('../analytics/PlatformMetricsPage'));
 
 const NAV: { to: string; label: MessageKey }[] = [
   { to: '/operator/clinics', label: 'ops.nav.fleet' },
   { to: '/operator/flags', label: 'ops.nav.flags' },
   { to: '/operator/settings', label: 'ops.nav.settings' },
   { to: '/operator/regions', label: 'ops.nav.regions' },
+  { to: '/operator/metrics', label: 'ops.nav.metrics' },
 ];
 
 /** The operator console: the fleet, flags, platform and region settings, regions. It keeps the platform's own look and never shows a patient. */
@@ -83,6 +85,7 @@ export default function OperatorLayout() {
               <Route path="settings" element={<PlatformSettingsPage />} />
               <Route path="settings/:scope/:namespace" element={<PlatformSettingsPage />} />
               <Route path="regions" element={<RegionsPage />} />
+              <Route path="metrics" element={<PlatformMetricsPage />} />
               <Route path="*" element={<NotFoundPage />} />
             </Routes>
           </Suspense>

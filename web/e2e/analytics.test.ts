@@ -1,0 +1,114 @@
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cancelAppointment, changeStatus } from '../../src/scheduling/appointments.js';
+import { STAFF_PASSWORD, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
+import {
+  accessible,
+  bookTheDay,
+  browserSkipReason,
+  catalogue,
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  ensureWebBuilt,
+  fill,
+  freePort,
+  screenshot,
+} from './support.js';
+
+/**
+ * The dashboards in the browser: a clinic's analyst reads its dashboard (English and German) and downloads it as
+ * CSV; the operator reads the platform metrics built from the scrubbed warehouse. Four appointments today: two
+ * completed, one cancelled, one no-show.
+ */
+const skip = browserSkipReason();
+let t: TestPlatform;
+let browser: Browser;
+let base: string;
+
+describe.skipIf(skip !== null)('analytics dashboards in the browser', () => {
+  beforeAll(async () => {
+    ensureWebBuilt();
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    t = await startTestPlatform({ env: { POLYCLINIC_PUBLIC_URL: base, POLYCLINIC_ANALYTICS_INTERVAL_MS: '0' } });
+    await (t.app as FastifyInstance).listen({ host: '127.0.0.1', port });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+
+  async function seedDay(clinicId: string, lang: 'en' | 'de'): Promise<void> {
+    const doctor = await t.staff(clinicId, 'physician');
+    await bookTheDay(t, clinicId, doctor.email, 'UTC', lang);
+    await t.p.stores.transaction(clinicId, 'write', async (scope) => {
+      const ids = (await scope.db.selectFrom('appointments').select('id').orderBy('starts_at').execute()).map((r) => r.id);
+      const now = Date.now();
+      for (const id of ids.slice(0, 2))
+        for (const to of ['checked_in', 'in_progress', 'completed'] as const) await changeStatus(scope, id, to, now);
+      await cancelAppointment(scope, ids[2]!, { reasonCode: 'patient_request' }, now);
+      await changeStatus(scope, ids[3]!, 'no_show', now + 2 * 86_400_000);
+    });
+  }
+
+  async function signIn(page: Page, T: Record<string, string>, path: string, email: string, password: string): Promise<void> {
+    await page.goto(path);
+    await page.getByLabel(new RegExp(`^${T['field.email']}`)).fill(email);
+    await page.getByLabel(new RegExp(`^${T['field.password']}`)).fill(password);
+    await page.getByRole('button', { name: T['signIn.submit'], exact: true }).click();
+    await page.waitForURL((url) => !url.pathname.endsWith('/sign-in'));
+  }
+
+  for (const lang of ['en', 'de'] as const)
+    it(`${lang}: the analyst reads the clinic's dashboard and downloads it as CSV`, async () => {
+      const T = await catalogue(lang);
+      const clinic = await t.clinic({ placement: 'pooled' });
+      await seedDay(clinic.id, lang);
+      const analyst = await t.staff(clinic.id, 'analyst');
+      const context = await browser.newContext({ baseURL: base, locale: lang === 'de' ? 'de-DE' : 'en-US', acceptDownloads: true });
+      const page = await context.newPage();
+      page.setDefaultTimeout(20_000);
+      await signIn(page, T, `/c/${clinic.slug}/sign-in`, analyst.email, STAFF_PASSWORD);
+      await page.getByRole('link', { name: T['nav.dashboard'] }).click();
+      await page.waitForURL(`**/c/${clinic.slug}/analytics`);
+      await page.getByRole('heading', { name: T['analytics.title'] }).waitFor();
+      await page.getByRole('img', { name: T['analytics.outcomes'] }).waitFor();
+      // One no-show of three due appointments.
+      const rate = new Intl.NumberFormat(lang === 'de' ? 'de-DE' : 'en-US', { style: 'percent', maximumFractionDigits: 1 }).format(1 / 3);
+      await page.getByText(rate, { exact: true }).waitFor();
+      await page.getByText(fill(T['analytics.noShowRateHint']!)).waitFor();
+      await accessible(page, `dashboard (${lang})`);
+      await screenshot(page, `analytics-dashboard-${lang}`);
+
+      const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: T['analytics.csv'] }).click()]);
+      const csv = readFileSync((await download.path())!, 'utf8');
+      expect(csv).toContain('appointments,booked,4\r\n');
+      expect(csv).toContain('appointments,completed,2\r\n');
+      expect(csv).toContain('appointments,no_show,1\r\n');
+      expect(csv).toMatch(/\r\nprv_\w+,[^,]+,2,0,0\r\n/);
+      await context.close();
+    }, 120_000);
+
+  it('the operator reads platform metrics from the scrubbed warehouse', async () => {
+    const T = await catalogue('en');
+    const clinic = await t.clinic({ placement: 'schema', tier: 'mid' });
+    await seedDay(clinic.id, 'en');
+    const context = await browser.newContext({ baseURL: base, locale: 'en-US' });
+    const page = await context.newPage();
+    page.setDefaultTimeout(20_000);
+    await signIn(page, T, '/sign-in', `operator@${t.instance}.test`, 'operator-password-1');
+    await page.goto('/operator/metrics');
+    await page.getByRole('heading', { name: T['ops.metrics.title'] }).waitFor();
+    await page.getByRole('button', { name: T['ops.metrics.relay'] }).click();
+    // The relay scrubbed the day's events into the warehouse: the bookings' types are listed, no patient is.
+    await page.getByRole('cell', { name: 'follow-up', exact: true }).waitFor();
+    await page.getByRole('img', { name: T['ops.metrics.visitsByRegion'] }).waitFor();
+    expect(await page.getByText('Rosalind').count()).toBe(0);
+    await accessible(page, 'platform metrics');
+    await screenshot(page, 'operator-platform-metrics');
+    await context.close();
+  }, 120_000);
+});
