@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { TenantScope } from '../tenancy/tenant-db.js';
+import { revenue, type Revenue } from './revenue.js';
 
 /**
  * The clinic's own dashboard, computed in its region from its own store on full detail. Everything here is
@@ -24,6 +25,8 @@ export interface ClinicDashboard {
     /** Notes signed within 24 hours of their encounter's opening. */
     notesSignedWithin24h: number;
   }[];
+  /** Charges of the period's completed visits, by month, provider and appointment type (aggregates only). */
+  revenue: Revenue;
 }
 
 const n = (v: unknown) => Number(v ?? 0);
@@ -73,6 +76,7 @@ export async function clinicDashboard(scope: TenantScope, from: Date, to: Date):
       notes: n(r.notes),
       notesSignedWithin24h: n(r.prompt),
     })),
+    revenue: await revenue(scope, from, to),
   };
 }
 

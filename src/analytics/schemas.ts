@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { problemResponses, Problem } from '../http/problem.js';
 import { MEASURE_NAMES } from './benchmarks.js';
+import { CHARGE_STATUSES } from './migration.js';
 
 export const analyticsProblems = { ...problemResponses, 409: Problem } as const;
 
@@ -30,7 +31,53 @@ export const Dashboard = z.object({
       notesSignedWithin24h: z.number(),
     }),
   ),
+  revenue: z.object({
+    currency: z.string().nullable(),
+    chargedMinor: z.number(),
+    paidMinor: z.number(),
+    outstandingMinor: z.number(),
+    waivedMinor: z.number(),
+    chargedVisits: z.number(),
+    visitsWithoutFee: z.number(),
+    byMonth: z.array(z.object({ month: z.string(), chargedMinor: z.number(), paidMinor: z.number() })),
+    byProvider: z.array(z.object({ providerId: z.string(), displayName: z.string(), visits: z.number(), chargedMinor: z.number() })),
+    byType: z.array(z.object({ appointmentType: z.string(), visits: z.number(), chargedMinor: z.number() })),
+  }),
 });
+
+/** An appointment type as booking takes it. */
+const AppointmentType = z.string().trim().min(1).max(40);
+export const FeeScheduleInput = z.strictObject({
+  currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 currency code, e.g. USD'),
+  fees: z
+    .array(z.strictObject({ appointmentType: AppointmentType, amountMinor: z.number().int().min(0).max(100_000_000) }))
+    .max(200)
+    .refine((f) => new Set(f.map((x) => x.appointmentType)).size === f.length, { message: 'each appointment type once' }),
+});
+export const FeeScheduleSchema = z.object({
+  currency: z.string().nullable(),
+  fees: z.array(z.object({ appointmentType: z.string(), amountMinor: z.number() })),
+});
+export const ChargeParams = z.strictObject({
+  appointmentId: z.string().regex(/^apt_[0-9a-hjkmnp-tv-z]{26}$/, 'must be an appointment id'),
+});
+export const ChargeStatusInput = z.strictObject({ status: z.enum(CHARGE_STATUSES) });
+export const ChargeSchema = z.object({
+  appointmentId: z.string(),
+  startsAt: z.string(),
+  appointmentType: z.string(),
+  providerId: z.string(),
+  providerName: z.string(),
+  patientId: z.string(),
+  patientName: z.string(),
+  amountMinor: z.number(),
+  currency: z.string(),
+  status: z.enum(CHARGE_STATUSES),
+  chargedAt: z.string(),
+});
+export const ChargesQuery = z
+  .strictObject({ from: instant, to: instant, limit: z.coerce.number().int().min(1).max(10_000).default(5000) })
+  .refine((q) => Date.parse(q.to) > Date.parse(q.from), { message: '`to` must be after `from`', path: ['to'] });
 
 export const NoShowList = z.object({
   items: z.array(

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cancelAppointment, changeStatus } from '../../src/scheduling/appointments.js';
-import { STAFF_PASSWORD, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
+import { bearer, STAFF_PASSWORD, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import {
   accessible,
   bookTheDay,
@@ -43,6 +43,20 @@ describe.skipIf(skip !== null)('analytics dashboards in the browser', () => {
 
   async function seedDay(clinicId: string, lang: 'en' | 'de'): Promise<void> {
     const doctor = await t.staff(clinicId, 'physician');
+    const admin = await t.staff(clinicId, 'clinic_admin');
+    const fees = await t.app.inject({
+      method: 'PUT',
+      url: `/api/v1/clinics/${clinicId}/analytics/fees`,
+      headers: bearer(admin.token),
+      payload: {
+        currency: 'USD',
+        fees: [
+          { appointmentType: 'consultation', amountMinor: 15000 },
+          { appointmentType: 'follow-up', amountMinor: 9050 },
+        ],
+      },
+    });
+    expect(fees.statusCode).toBe(200);
     await bookTheDay(t, clinicId, doctor.email, 'UTC', lang);
     await t.p.stores.transaction(clinicId, 'write', async (scope) => {
       const ids = (await scope.db.selectFrom('appointments').select('id').orderBy('starts_at').execute()).map((r) => r.id);
@@ -80,8 +94,15 @@ describe.skipIf(skip !== null)('analytics dashboards in the browser', () => {
       const rate = new Intl.NumberFormat(lang === 'de' ? 'de-DE' : 'en-US', { style: 'percent', maximumFractionDigits: 1 }).format(1 / 3);
       await page.getByText(rate, { exact: true }).waitFor();
       await page.getByText(fill(T['analytics.noShowRateHint']!)).waitFor();
+      // Revenue: the two completed visits, a consultation ($150) and a follow-up ($90.50), charged at their fees.
+      const charged = new Intl.NumberFormat(lang === 'de' ? 'de-DE' : 'en-US', { style: 'currency', currency: 'USD' }).format(240.5);
+      await page.getByRole('heading', { name: T['analytics.revenue'] }).scrollIntoViewIfNeeded();
+      await page.getByText(charged, { exact: true }).first().waitFor();
+      await page.getByRole('img', { name: T['analytics.revenueByType'] }).waitFor();
       await accessible(page, `dashboard (${lang})`);
       await screenshot(page, `analytics-dashboard-${lang}`);
+      await page.getByRole('heading', { name: T['analytics.revenue'] }).evaluate((h) => h.scrollIntoView({ block: 'start' }));
+      await screenshot(page, `analytics-revenue-${lang}`);
 
       const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: T['analytics.csv'] }).click()]);
       const csv = readFileSync((await download.path())!, 'utf8');
@@ -89,6 +110,7 @@ describe.skipIf(skip !== null)('analytics dashboards in the browser', () => {
       expect(csv).toContain('appointments,completed,2\r\n');
       expect(csv).toContain('appointments,no_show,1\r\n');
       expect(csv).toMatch(/\r\nprv_\w+,[^,]+,2,0,0\r\n/);
+      expect(csv).toContain('revenue,charged_minor,24050\r\n');
       await context.close();
     }, 120_000);
 

@@ -321,6 +321,7 @@ const PERMISSIONS = [
   'audit.read',
   'analytics.clinic.read',
   'phi_export.approve',
+  'billing.write',
 ] as const;
 export { PERMISSIONS };
 

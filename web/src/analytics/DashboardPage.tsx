@@ -123,6 +123,7 @@ function DashboardBody({ d }: { d: Dashboard }) {
           </BarChart>
         </ChartCard>
       </SimpleGrid>
+      <RevenueSection revenue={d.revenue} />
       <Stack gap="xs">
         <Title order={2} size="h4">
           {t('analytics.providers')}
@@ -177,6 +178,72 @@ export function ChartCard({ title, id, children }: { title: string; id: string; 
   );
 }
 
+/** A sum in minor units as money in the clinic's currency (cents shown as they are billed). */
+export function useMoney(currency: string | null): (minor: number) => string {
+  const { number } = useI18n();
+  if (!currency) return (minor) => number(minor / 100, { minimumFractionDigits: 2 });
+  const digits = new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+  return (minor) => number(minor / 10 ** digits, { style: 'currency', currency });
+}
+
+function RevenueSection({ revenue: r }: { revenue: Dashboard['revenue'] }) {
+  const { t, number } = useI18n();
+  const money = useMoney(r.currency);
+  return (
+    <Stack gap="md">
+      <Title order={2} size="h4">
+        {t('analytics.revenue')}
+      </Title>
+      <SimpleGrid cols={{ base: 1, xs: 2, md: 4 }}>
+        <Stat
+          label={t('analytics.charged')}
+          value={money(r.chargedMinor)}
+          hint={t('analytics.chargedHint', { n: number(r.chargedVisits) })}
+        />
+        <Stat label={t('analytics.paid')} value={money(r.paidMinor)} />
+        <Stat label={t('analytics.outstanding')} value={money(r.outstandingMinor)} />
+        <Stat
+          label={t('analytics.withoutFee')}
+          value={number(r.visitsWithoutFee)}
+          hint={r.currency ? t('analytics.withoutFeeHint') : t('analytics.noFees')}
+        />
+      </SimpleGrid>
+      <SimpleGrid cols={{ base: 1, lg: 2 }}>
+        <ChartCard title={t('analytics.revenueByMonth')} id="chart-revenue-month">
+          <BarChart data={r.byMonth} margin={{ top: 8, right: 16, bottom: 8, left: 16 }}>
+            <CartesianGrid strokeDasharray="3 3" stroke="#e9ecef" />
+            <XAxis dataKey="month" fontSize={12} />
+            <YAxis fontSize={12} width={90} tickFormatter={(n: number) => money(n)} />
+            <Tooltip formatter={(v) => money(Number(v))} />
+            <Legend />
+            <Bar dataKey="chargedMinor" name={t('analytics.charged')} fill="#1971c2" isAnimationActive={false} />
+            <Bar dataKey="paidMinor" name={t('analytics.paid')} fill="#2f9e44" isAnimationActive={false} />
+          </BarChart>
+        </ChartCard>
+        <ChartCard title={t('analytics.revenueByType')} id="chart-revenue-type">
+          <BarChart data={r.byType} layout="vertical" margin={{ top: 8, right: 16, bottom: 8, left: 16 }}>
+            <CartesianGrid strokeDasharray="3 3" stroke="#e9ecef" />
+            <XAxis type="number" fontSize={12} tickFormatter={(n: number) => money(n)} />
+            <YAxis type="category" dataKey="appointmentType" width={120} fontSize={12} />
+            <Tooltip formatter={(v) => money(Number(v))} />
+            <Bar dataKey="chargedMinor" name={t('analytics.charged')} fill="#5f3dc4" isAnimationActive={false} />
+          </BarChart>
+        </ChartCard>
+      </SimpleGrid>
+      <DataTable
+        idAccessor="providerId"
+        records={r.byProvider}
+        noRecordsText={t('analytics.noCharges')}
+        columns={[
+          { accessor: 'displayName', title: t('analytics.provider') },
+          { accessor: 'visits', title: t('analytics.chargedVisits'), textAlign: 'right', render: (p) => number(p.visits) },
+          { accessor: 'chargedMinor', title: t('analytics.charged'), textAlign: 'right', render: (p) => money(p.chargedMinor) },
+        ]}
+      />
+    </Stack>
+  );
+}
+
 /** The dashboard's figures as CSV: one row per figure, then one per provider. */
 export function dashboardCsv(d: Dashboard): string {
   return toCsv([
@@ -194,5 +261,22 @@ export function dashboardCsv(d: Dashboard): string {
     [],
     ['provider_id', 'provider', 'completed_visits', 'notes', 'notes_signed_within_24h'],
     ...d.providers.map((p) => [p.providerId, p.displayName, p.completedVisits, p.notes, p.notesSignedWithin24h]),
+    [],
+    ['revenue', 'currency', d.revenue.currency],
+    ['revenue', 'charged_minor', d.revenue.chargedMinor],
+    ['revenue', 'paid_minor', d.revenue.paidMinor],
+    ['revenue', 'outstanding_minor', d.revenue.outstandingMinor],
+    ['revenue', 'waived_minor', d.revenue.waivedMinor],
+    ['revenue', 'charged_visits', d.revenue.chargedVisits],
+    ['revenue', 'visits_without_fee', d.revenue.visitsWithoutFee],
+    [],
+    ['month', 'charged_minor', 'paid_minor'],
+    ...d.revenue.byMonth.map((m) => [m.month, m.chargedMinor, m.paidMinor]),
+    [],
+    ['appointment_type', 'visits', 'charged_minor'],
+    ...d.revenue.byType.map((x) => [x.appointmentType, x.visits, x.chargedMinor]),
+    [],
+    ['provider_id', 'provider', 'charged_visits', 'charged_minor'],
+    ...d.revenue.byProvider.map((p) => [p.providerId, p.displayName, p.visits, p.chargedMinor]),
   ]);
 }

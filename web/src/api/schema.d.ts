@@ -11454,17 +11454,17 @@ export interface paths {
                                 baseRole: string;
                                 permissions: ({
                                     /** @enum {string} */
-                                    permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve";
+                                    permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write";
                                     /** @enum {string} */
                                     source: "base";
                                     baseRole: string;
                                 } | {
                                     /** @enum {string} */
-                                    permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve";
+                                    permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write";
                                     /** @enum {string} */
                                     source: "added";
                                 })[];
-                                removed: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve")[];
+                                removed: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write")[];
                                 /** @description null for base roles, which cannot be changed */
                                 version: number | null;
                                 members: number;
@@ -11640,9 +11640,9 @@ export interface paths {
                         /** @enum {string} */
                         baseRole: "clinic_admin" | "physician" | "nurse" | "scheduler" | "billing" | "analyst" | "compliance_officer";
                         /** @default [] */
-                        add?: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve")[];
+                        add?: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write")[];
                         /** @default [] */
-                        remove?: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve")[];
+                        remove?: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write")[];
                         key: string;
                     };
                 };
@@ -11662,17 +11662,17 @@ export interface paths {
                             baseRole: string;
                             permissions: ({
                                 /** @enum {string} */
-                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve";
+                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write";
                                 /** @enum {string} */
                                 source: "base";
                                 baseRole: string;
                             } | {
                                 /** @enum {string} */
-                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve";
+                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write";
                                 /** @enum {string} */
                                 source: "added";
                             })[];
-                            removed: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve")[];
+                            removed: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write")[];
                             /** @description null for base roles, which cannot be changed */
                             version: number | null;
                             members: number;
@@ -11869,17 +11869,17 @@ export interface paths {
                             baseRole: string;
                             permissions: ({
                                 /** @enum {string} */
-                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve";
+                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write";
                                 /** @enum {string} */
                                 source: "base";
                                 baseRole: string;
                             } | {
                                 /** @enum {string} */
-                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve";
+                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write";
                                 /** @enum {string} */
                                 source: "added";
                             })[];
-                            removed: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve")[];
+                            removed: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write")[];
                             /** @description null for base roles, which cannot be changed */
                             version: number | null;
                             members: number;
@@ -12054,9 +12054,9 @@ export interface paths {
                         /** @enum {string} */
                         baseRole: "clinic_admin" | "physician" | "nurse" | "scheduler" | "billing" | "analyst" | "compliance_officer";
                         /** @default [] */
-                        add?: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve")[];
+                        add?: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write")[];
                         /** @default [] */
-                        remove?: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve")[];
+                        remove?: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write")[];
                         expectedVersion: number;
                     };
                 };
@@ -12076,17 +12076,17 @@ export interface paths {
                             baseRole: string;
                             permissions: ({
                                 /** @enum {string} */
-                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve";
+                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write";
                                 /** @enum {string} */
                                 source: "base";
                                 baseRole: string;
                             } | {
                                 /** @enum {string} */
-                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve";
+                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write";
                                 /** @enum {string} */
                                 source: "added";
                             })[];
-                            removed: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve")[];
+                            removed: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write")[];
                             /** @description null for base roles, which cannot be changed */
                             version: number | null;
                             members: number;
@@ -13190,7 +13190,7 @@ export interface paths {
                 content: {
                     "application/json": {
                         /** @enum {string} */
-                        permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve";
+                        permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write";
                         reason: string;
                         /**
                          * Format: date-time
@@ -19331,7 +19331,7 @@ export interface paths {
                             name: string;
                             role: string;
                             roleName: string;
-                            permissions: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve")[];
+                            permissions: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write")[];
                             /** @description the provider record of this clinic that is the caller, if any */
                             providerId: string | null;
                         };
@@ -20926,6 +20926,31 @@ export interface paths {
                                 notes: number;
                                 notesSignedWithin24h: number;
                             }[];
+                            revenue: {
+                                currency: string | null;
+                                chargedMinor: number;
+                                paidMinor: number;
+                                outstandingMinor: number;
+                                waivedMinor: number;
+                                chargedVisits: number;
+                                visitsWithoutFee: number;
+                                byMonth: {
+                                    month: string;
+                                    chargedMinor: number;
+                                    paidMinor: number;
+                                }[];
+                                byProvider: {
+                                    providerId: string;
+                                    displayName: string;
+                                    visits: number;
+                                    chargedMinor: number;
+                                }[];
+                                byType: {
+                                    appointmentType: string;
+                                    visits: number;
+                                    chargedMinor: number;
+                                }[];
+                            };
                         };
                     };
                 };
@@ -21234,6 +21259,693 @@ export interface paths {
             };
         };
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clinics/{clinicId}/analytics/fees": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The clinic’s fee schedule: the fee per appointment type, in minor units of its currency */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            currency: string | null;
+                            fees: {
+                                appointmentType: string;
+                                amountMinor: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        /** Replace the fee schedule: visits completed from now on are charged at these fees */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        currency: string;
+                        fees: {
+                            appointmentType: string;
+                            amountMinor: number;
+                        }[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            currency: string | null;
+                            fees: {
+                                appointmentType: string;
+                                amountMinor: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clinics/{clinicId}/analytics/charges": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The charges of the visits in a period, with their patients, as CSV for a billing system (PHI, audited) */
+        get: {
+            parameters: {
+                query: {
+                    from: string;
+                    to: string;
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description text/csv: one row per charged visit */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": string;
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clinics/{clinicId}/analytics/charges/{appointmentId}/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Record a visit charge’s payment status: unpaid, paid or waived */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    appointmentId: string;
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        status: "unpaid" | "paid" | "waived";
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            appointmentId: string;
+                            startsAt: string;
+                            appointmentType: string;
+                            providerId: string;
+                            providerName: string;
+                            patientId: string;
+                            patientName: string;
+                            amountMinor: number;
+                            currency: string;
+                            /** @enum {string} */
+                            status: "unpaid" | "paid" | "waived";
+                            chargedAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
         post?: never;
         delete?: never;
         options?: never;

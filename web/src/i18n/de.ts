@@ -1004,4 +1004,16 @@ export const de: Messages = {
   'ops.metrics.median': 'Median (Minuten)',
   'ops.metrics.privacy':
     'Bevor ein Ereignis seine Region verlässt, werden Daten auf das Jahr gekürzt und jeder Verweis auf Patienten, Behandelnde und Termine durch ein zufälliges Surrogat ersetzt.',
+  'analytics.revenue': 'Umsatz',
+  'analytics.charged': 'Berechnet',
+  'analytics.chargedHint': '{n} berechnete Besuche',
+  'analytics.paid': 'Bezahlt',
+  'analytics.outstanding': 'Offen',
+  'analytics.withoutFee': 'Besuche ohne Gebühr',
+  'analytics.withoutFeeHint': 'Abgeschlossene Besuche einer Terminart ohne Gebühr im Gebührenverzeichnis',
+  'analytics.noFees': 'Noch kein Gebührenverzeichnis: Besuche werden nicht berechnet',
+  'analytics.revenueByMonth': 'Umsatz nach Monat',
+  'analytics.revenueByType': 'Umsatz nach Terminart',
+  'analytics.noCharges': 'Keine berechneten Besuche in diesem Zeitraum',
+  'analytics.chargedVisits': 'Berechnete Besuche',
 };

@@ -1030,6 +1030,18 @@ export const en = {
   'ops.metrics.median': 'Median minutes',
   'ops.metrics.privacy':
     'Dates are reduced to the year and every patient, provider and appointment reference is a random surrogate before an event leaves its region.',
+  'analytics.revenue': 'Revenue',
+  'analytics.charged': 'Charged',
+  'analytics.chargedHint': '{n} charged visits',
+  'analytics.paid': 'Paid',
+  'analytics.outstanding': 'Outstanding',
+  'analytics.withoutFee': 'Visits without a fee',
+  'analytics.withoutFeeHint': 'Completed visits of a type with no fee in the schedule',
+  'analytics.noFees': 'No fee schedule yet: visits are not charged',
+  'analytics.revenueByMonth': 'Revenue by month',
+  'analytics.revenueByType': 'Revenue by appointment type',
+  'analytics.noCharges': 'No charged visits in this period',
+  'analytics.chargedVisits': 'Charged visits',
 } as const;
 
 export type MessageKey = keyof typeof en;
