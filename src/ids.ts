@@ -36,6 +36,7 @@ const KINDS = {
   fhirExport: 'fhx',
   exportRequest: 'exr',
   patientAccount: 'pac',
+  outcomeScore: 'osc',
 } as const;
 export type IdKind = keyof typeof KINDS;
 

@@ -1,4 +1,4 @@
-import { integer, oneOf, smallint, text, timestamptz, type Database } from '../db/columns.js';
+import { integer, jsonb, oneOf, smallint, text, timestamptz, type Database } from '../db/columns.js';
 import { quoteIdent as q } from '../db/pg.js';
 import { rlsStatements, type TenantMigration, type TenantTable } from '../tenancy/migration-kit.js';
 import { SURROGATE_KINDS } from './allow-lists.js';
@@ -30,7 +30,7 @@ export const ANALYTICS_MIGRATIONS: TenantMigration[] = [
     // completed visit at the fee in force when it was completed, with its payment status. The charge keeps the
     // amount, so a later change of fees does not rewrite past revenue.
     version: 16,
-    name: 'clinic analytics: fee schedule, visit charges and visit surveys',
+    name: 'clinic analytics: fee schedule, visit charges, visit surveys and outcome scores',
     up: (s) => [
       `create table ${q(s)}.fee_schedule (
          clinic_id text not null references ${q(s)}.clinic (clinic_id),
@@ -67,9 +67,29 @@ export const ANALYTICS_MIGRATIONS: TenantMigration[] = [
          foreign key (clinic_id, appointment_id) references ${q(s)}.appointments (clinic_id, id),
          foreign key (clinic_id, patient_id) references ${q(s)}.patients (clinic_id, id))`,
       ...rlsStatements(s, 'visit_surveys'),
+      // Outcomes: PHQ-9 and GAD-7 answered by a patient and recorded by a clinician, with the total and severity
+      // band computed on write (the scoring is fixed by the instruments, so it is kept, not recomputed).
+      `create table ${q(s)}.outcome_scores (
+         clinic_id text not null,
+         id text not null,
+         patient_id text not null,
+         instrument text not null check (instrument in (${INSTRUMENT_KEYS.map((k) => `'${k}'`).join(', ')})),
+         answers jsonb not null,
+         score smallint not null check (score >= 0),
+         severity text not null,
+         recorded_by text not null,
+         recorded_at timestamptz not null default now(),
+         primary key (clinic_id, id),
+         foreign key (clinic_id, patient_id) references ${q(s)}.patients (clinic_id, id))`,
+      `create index outcome_scores_by_patient on ${q(s)}.outcome_scores (clinic_id, patient_id, instrument, recorded_at)`,
+      ...rlsStatements(s, 'outcome_scores'),
     ],
   },
 ];
+
+/** The scored questionnaires (their items and bands are in `outcomes.ts`). */
+export const INSTRUMENT_KEYS = ['phq9', 'gad7'] as const;
+export type InstrumentKey = (typeof INSTRUMENT_KEYS)[number];
 
 export const CHARGE_STATUSES = ['unpaid', 'paid', 'waived'] as const;
 export type ChargeStatus = (typeof CHARGE_STATUSES)[number];
@@ -79,6 +99,7 @@ export const ANALYTICS_TABLES: TenantTable[] = [
   { name: 'fee_schedule', key: ['clinic_id', 'appointment_type'] },
   { name: 'visit_charges', key: ['clinic_id', 'appointment_id'] },
   { name: 'visit_surveys', key: ['clinic_id', 'appointment_id'] },
+  { name: 'outcome_scores', key: ['clinic_id', 'id'] },
 ];
 
 export const ANALYTICS_COLUMNS = {
@@ -115,6 +136,17 @@ export const ANALYTICS_COLUMNS = {
     recommend: smallint(),
     ease: smallint().nullable(),
     submitted_at: timestamptz().hasDefault(),
+  },
+  outcome_scores: {
+    clinic_id: text(),
+    id: text(),
+    patient_id: text(),
+    instrument: oneOf(INSTRUMENT_KEYS),
+    answers: jsonb<number[]>(),
+    score: smallint(),
+    severity: text(),
+    recorded_by: text(),
+    recorded_at: timestamptz().hasDefault(),
   },
 };
 

@@ -5,6 +5,7 @@ import { notFound } from '../errors.js';
 import type { MeasureName, PeerBenchmarks } from './benchmarks.js';
 import { toCsv } from './csv.js';
 import { clinicDashboard, noShows } from './dashboard.js';
+import { patientOutcomes, recordOutcome } from './outcomes.js';
 import { charges, feeSchedule, replaceFeeSchedule, setChargeStatus, type Charge } from './revenue.js';
 import type { AnalyticsPipeline } from './pipeline.js';
 import {
@@ -22,6 +23,9 @@ import {
   ConsentState,
   Dashboard,
   NoShowList,
+  OutcomeInput,
+  OutcomeScoreSchema,
+  PatientParams,
   NoShowQuery,
   PlatformMetricsSchema,
   RangeQuery,
@@ -154,6 +158,36 @@ export const clinicAnalyticsRoutes =
       },
       handler: async (req) =>
         req.clinic.write((scope) => setChargeStatus(scope, req.params.appointmentId, req.body.status, req.clinic.userId)),
+    });
+
+    app.post('/patients/:patientId/outcomes', {
+      config: {
+        permission: 'encounter.write',
+        phi: auditAs((r) => ({ action: 'create', resourceType: 'Observation', resourceId: null, patientId: r.params.patientId ?? null })),
+      },
+      schema: {
+        tags,
+        summary: 'Record a patient’s PHQ-9 or GAD-7 answers: scored, banded by severity, PHQ-9 item 9 flagged',
+        params: PatientParams,
+        body: OutcomeInput,
+        response: { 201: OutcomeScoreSchema, ...analyticsProblems },
+      },
+      handler: async (req, reply) =>
+        reply.code(201).send(await req.clinic.write((scope) => recordOutcome(scope, req.params.patientId, req.body, req.clinic.userId))),
+    });
+
+    app.get('/patients/:patientId/outcomes', {
+      config: {
+        permission: 'encounter.read',
+        phi: auditAs((r) => ({ action: 'read', resourceType: 'Observation', resourceId: null, patientId: r.params.patientId ?? null })),
+      },
+      schema: {
+        tags,
+        summary: 'A patient’s PHQ-9 and GAD-7 scores over time, oldest first',
+        params: PatientParams,
+        response: { 200: z.object({ items: z.array(OutcomeScoreSchema) }), ...analyticsProblems },
+      },
+      handler: async (req) => ({ items: await req.clinic.read((scope) => patientOutcomes(scope, req.params.patientId)) }),
     });
 
     app.get('/analytics/benchmark-consent', {

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { problemResponses, Problem } from '../http/problem.js';
 import { MEASURE_NAMES } from './benchmarks.js';
-import { CHARGE_STATUSES } from './migration.js';
+import { idSchema } from '../ids.js';
+import { CHARGE_STATUSES, INSTRUMENT_KEYS } from './migration.js';
 
 export const analyticsProblems = { ...problemResponses, 409: Problem } as const;
 
@@ -43,6 +44,43 @@ export const Dashboard = z.object({
     byProvider: z.array(z.object({ providerId: z.string(), displayName: z.string(), visits: z.number(), chargedMinor: z.number() })),
     byType: z.array(z.object({ appointmentType: z.string(), visits: z.number(), chargedMinor: z.number() })),
   }),
+  satisfaction: z.object({
+    responses: z.number(),
+    responseRate: z.number().nullable(),
+    averageOverall: z.number().nullable(),
+    averageEase: z.number().nullable(),
+    netPromoterScore: z.number().nullable(),
+    overallDistribution: z.array(z.number()),
+    byProvider: z.array(z.object({ providerId: z.string(), displayName: z.string(), responses: z.number(), averageOverall: z.number() })),
+  }),
+  outcomes: z.array(
+    z.object({
+      instrument: z.enum(INSTRUMENT_KEYS),
+      assessments: z.number(),
+      patients: z.number(),
+      meanScore: z.number().nullable(),
+      latestSeverity: z.array(z.object({ severity: z.string(), patients: z.number() })),
+      improved: z.number(),
+      measuredTwice: z.number(),
+      byMonth: z.array(z.object({ month: z.string(), meanScore: z.number(), assessments: z.number() })),
+    }),
+  ),
+});
+
+export const PatientParams = z.strictObject({ patientId: idSchema('patient') });
+export const OutcomeInput = z.strictObject({
+  instrument: z.enum(INSTRUMENT_KEYS),
+  answers: z.array(z.number().int().min(0).max(3)).min(7).max(9),
+});
+export const OutcomeScoreSchema = z.object({
+  id: z.string(),
+  instrument: z.enum(INSTRUMENT_KEYS),
+  answers: z.array(z.number()),
+  score: z.number(),
+  severity: z.string(),
+  selfHarm: z.boolean(),
+  recordedBy: z.string(),
+  recordedAt: z.string(),
 });
 
 /** An appointment type as booking takes it. */

@@ -17,10 +17,10 @@ export async function seedVisits(
   t: TestPlatform,
   clinicId: string,
   visits: readonly { type: string; status: 'completed' | 'no_show' | 'booked' }[],
-  patient: { givenName: string; familyName: string } = { givenName: 'Grace', familyName: 'Hopper' },
+  patient: { givenName: string; familyName: string } | { patientId: string } = { givenName: 'Grace', familyName: 'Hopper' },
 ): Promise<SeededVisits> {
   const providerId = newId('provider');
-  const patientId = newId('patient');
+  const patientId = 'patientId' in patient ? patient.patientId : newId('patient');
   const ids = visits.map(() => newId('appointment'));
   await t.p.stores.transaction(clinicId, 'write', async (scope) => {
     await scope.db
@@ -48,19 +48,20 @@ export async function seedVisits(
         })),
       )
       .execute();
-    await scope.db
-      .insertInto('patients')
-      .values({
-        clinic_id: clinicId,
-        id: patientId,
-        given_name: patient.givenName,
-        family_name: patient.familyName,
-        birth_date: '1950-12-09',
-        mrn: null,
-        email: null,
-        phone: null,
-      })
-      .execute();
+    if (!('patientId' in patient))
+      await scope.db
+        .insertInto('patients')
+        .values({
+          clinic_id: clinicId,
+          id: patientId,
+          given_name: patient.givenName,
+          family_name: patient.familyName,
+          birth_date: '1950-12-09',
+          mrn: null,
+          email: null,
+          phone: null,
+        })
+        .execute();
     if (visits.length)
       await scope.db
         .insertInto('appointments')

@@ -3,6 +3,9 @@ import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cancelAppointment, changeStatus } from '../../src/scheduling/appointments.js';
+import { seedVisits } from '../../test/support/analytics.js';
+import { invitePatient } from '../../test/support/portal.js';
+import { schedulingClinic } from '../../test/support/scheduling.js';
 import { bearer, STAFF_PASSWORD, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import {
   accessible,
@@ -32,7 +35,9 @@ describe.skipIf(skip !== null)('analytics dashboards in the browser', () => {
     ensureWebBuilt();
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    t = await startTestPlatform({ env: { POLYCLINIC_PUBLIC_URL: base, POLYCLINIC_ANALYTICS_INTERVAL_MS: '0' } });
+    t = await startTestPlatform({
+      env: { POLYCLINIC_PUBLIC_URL: base, POLYCLINIC_ANALYTICS_INTERVAL_MS: '0', POLYCLINIC_SHOW_INVITE_LINKS: 'true' },
+    });
     await (t.app as FastifyInstance).listen({ host: '127.0.0.1', port });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   }, 120_000);
@@ -131,6 +136,39 @@ describe.skipIf(skip !== null)('analytics dashboards in the browser', () => {
     expect(await page.getByText('Rosalind').count()).toBe(0);
     await accessible(page, 'platform metrics');
     await screenshot(page, 'operator-platform-metrics');
+    await context.close();
+  }, 120_000);
+
+  it('a patient rates a completed visit in the portal, once', async () => {
+    const T = await catalogue('en');
+    const c = await schedulingClinic(t, { placement: 'pooled' });
+    const { link, patientId } = await invitePatient(c, `rater@${t.instance}.test`);
+    await seedVisits(t, c.clinic.id, [{ type: 'consultation', status: 'completed' }], { patientId });
+    const context = await browser.newContext({ baseURL: base, locale: 'en-GB', timezoneId: 'UTC' });
+    const page = await context.newPage();
+    page.setDefaultTimeout(20_000);
+    await page.goto(link);
+    await page.getByRole('button', { name: T['survey.rate'] }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByText(T['survey.lead']!).waitFor();
+    // Four stars overall: the star's label is what a person clicks (the radio itself is visually hidden).
+    const star = await dialog
+      .getByRole('radio', { name: fill(T['survey.stars']!, { n: 4 }) })
+      .first()
+      .getAttribute('id');
+    await dialog.locator(`label[for="${star}"]`).click();
+    await dialog.getByText('9', { exact: true }).click();
+    await accessible(page, 'portal: visit survey');
+    await screenshot(page, 'portal-visit-survey');
+    await dialog.getByRole('button', { name: T['survey.send'] }).click();
+    await page.getByText(T['survey.thanks']!).waitFor();
+    const analyst = await t.staff(c.clinic.id, 'analyst');
+    const d = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/clinics/${c.clinic.id}/analytics/dashboard?from=2031-03-01T00:00:00Z&to=2031-04-01T00:00:00Z`,
+      headers: bearer(analyst.token),
+    });
+    expect(d.json().satisfaction).toMatchObject({ responses: 1, averageOverall: 4, netPromoterScore: 100, averageEase: null });
     await context.close();
   }, 120_000);
 });

@@ -124,6 +124,8 @@ function DashboardBody({ d }: { d: Dashboard }) {
         </ChartCard>
       </SimpleGrid>
       <RevenueSection revenue={d.revenue} />
+      <SatisfactionSection satisfaction={d.satisfaction} />
+      <OutcomesSection outcomes={d.outcomes} />
       <Stack gap="xs">
         <Title order={2} size="h4">
           {t('analytics.providers')}
@@ -244,6 +246,93 @@ function RevenueSection({ revenue: r }: { revenue: Dashboard['revenue'] }) {
   );
 }
 
+function SatisfactionSection({ satisfaction: s }: { satisfaction: Dashboard['satisfaction'] }) {
+  const { t, number } = useI18n();
+  const one = (v: number | null) => (v === null ? '—' : number(v, { maximumFractionDigits: 1 }));
+  const pct = (r: number | null) => (r === null ? '—' : number(r, { style: 'percent', maximumFractionDigits: 0 }));
+  const distribution = s.overallDistribution.map((count, i) => ({ score: t('analytics.stars', { n: i + 1 }), count }));
+  return (
+    <Stack gap="md">
+      <Title order={2} size="h4">
+        {t('analytics.satisfaction')}
+      </Title>
+      <SimpleGrid cols={{ base: 1, lg: 2 }}>
+        <SimpleGrid cols={2}>
+          <Stat
+            label={t('analytics.responses')}
+            value={number(s.responses)}
+            hint={t('analytics.responseRate', { rate: pct(s.responseRate) })}
+          />
+          <Stat label={t('analytics.averageOverall')} value={s.averageOverall === null ? '—' : `${one(s.averageOverall)} / 5`} />
+          <Stat
+            label={t('analytics.nps')}
+            value={s.netPromoterScore === null ? '—' : number(Math.round(s.netPromoterScore))}
+            hint={t('analytics.npsHint')}
+          />
+          <Stat label={t('analytics.averageEase')} value={s.averageEase === null ? '—' : `${one(s.averageEase)} / 5`} />
+        </SimpleGrid>
+        <ChartCard title={t('analytics.overallDistribution')} id="chart-satisfaction">
+          <BarChart data={distribution} margin={{ top: 8, right: 16, bottom: 8, left: 0 }}>
+            <CartesianGrid strokeDasharray="3 3" stroke="#e9ecef" />
+            <XAxis dataKey="score" fontSize={12} />
+            <YAxis allowDecimals={false} fontSize={12} tickFormatter={(n: number) => number(n)} />
+            <Tooltip formatter={(v) => number(Number(v))} />
+            <Bar dataKey="count" name={t('analytics.responses')} fill="#f08c00" isAnimationActive={false} />
+          </BarChart>
+        </ChartCard>
+      </SimpleGrid>
+    </Stack>
+  );
+}
+
+function OutcomesSection({ outcomes }: { outcomes: Dashboard['outcomes'] }) {
+  const { t, number } = useI18n();
+  return (
+    <Stack gap="md">
+      <Title order={2} size="h4">
+        {t('analytics.outcomes.title')}
+      </Title>
+      <SimpleGrid cols={{ base: 1, lg: 2 }}>
+        {outcomes.map((o) => (
+          <ChartCard key={o.instrument} title={t(`outcomes.${o.instrument}` as MessageKey)} id={`chart-outcomes-${o.instrument}`}>
+            <BarChart
+              data={o.latestSeverity.map((s) => ({ ...s, label: t(`outcomes.band.${s.severity}` as MessageKey) }))}
+              margin={{ top: 8, right: 16, bottom: 8, left: 0 }}
+            >
+              <CartesianGrid strokeDasharray="3 3" stroke="#e9ecef" />
+              <XAxis dataKey="label" fontSize={11} interval={0} />
+              <YAxis allowDecimals={false} fontSize={12} />
+              <Tooltip formatter={(v) => number(Number(v))} />
+              <Bar dataKey="patients" name={t('analytics.outcomes.patients')} fill="#5f3dc4" isAnimationActive={false} />
+            </BarChart>
+          </ChartCard>
+        ))}
+      </SimpleGrid>
+      <DataTable
+        idAccessor="instrument"
+        records={outcomes}
+        columns={[
+          { accessor: 'instrument', title: t('outcomes.instrument'), render: (o) => t(`outcomes.${o.instrument}` as MessageKey) },
+          { accessor: 'assessments', title: t('analytics.outcomes.assessments'), textAlign: 'right' },
+          { accessor: 'patients', title: t('analytics.outcomes.patients'), textAlign: 'right' },
+          {
+            accessor: 'meanScore',
+            title: t('analytics.outcomes.mean'),
+            textAlign: 'right',
+            render: (o) => (o.meanScore === null ? '—' : number(o.meanScore, { maximumFractionDigits: 1 })),
+          },
+          {
+            accessor: 'improved',
+            title: t('analytics.outcomes.improved'),
+            textAlign: 'right',
+            render: (o) => t('analytics.outcomes.improvedOf', { n: number(o.improved), of: number(o.measuredTwice) }),
+          },
+        ]}
+      />
+    </Stack>
+  );
+}
+
 /** The dashboard's figures as CSV: one row per figure, then one per provider. */
 export function dashboardCsv(d: Dashboard): string {
   return toCsv([
@@ -278,5 +367,15 @@ export function dashboardCsv(d: Dashboard): string {
     [],
     ['provider_id', 'provider', 'charged_visits', 'charged_minor'],
     ...d.revenue.byProvider.map((p) => [p.providerId, p.displayName, p.visits, p.chargedMinor]),
+    [],
+    ['satisfaction', 'responses', d.satisfaction.responses],
+    ['satisfaction', 'response_rate', d.satisfaction.responseRate],
+    ['satisfaction', 'average_overall', d.satisfaction.averageOverall],
+    ['satisfaction', 'average_ease', d.satisfaction.averageEase],
+    ['satisfaction', 'net_promoter_score', d.satisfaction.netPromoterScore],
+    ...d.satisfaction.overallDistribution.map((c, i) => ['satisfaction', `overall_${i + 1}`, c]),
+    [],
+    ['instrument', 'assessments', 'patients', 'mean_score', 'improved', 'measured_twice'],
+    ...d.outcomes.map((o) => [o.instrument, o.assessments, o.patients, o.meanScore, o.improved, o.measuredTwice]),
   ]);
 }
