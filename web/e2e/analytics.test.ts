@@ -171,4 +171,27 @@ describe.skipIf(skip !== null)('analytics dashboards in the browser', () => {
     expect(d.json().satisfaction).toMatchObject({ responses: 1, averageOverall: 4, netPromoterScore: 100, averageEase: null });
     await context.close();
   }, 120_000);
+
+  it('a physician records a GAD-7 in the chart and sees it scored and banded on the trend', async () => {
+    const T = await catalogue('en');
+    const clinic = await t.clinic({ placement: 'schema' });
+    const physician = await t.staff(clinic.id, 'physician');
+    const { patientId } = await seedVisits(t, clinic.id, []);
+    const context = await browser.newContext({ baseURL: base, locale: 'en-US' });
+    const page = await context.newPage();
+    page.setDefaultTimeout(20_000);
+    await signIn(page, T, `/c/${clinic.slug}/sign-in`, physician.email, STAFF_PASSWORD);
+    await page.goto(`/c/${clinic.slug}/patients/${patientId}`);
+    await page.getByRole('tab', { name: T['chart.outcomes'] }).click();
+    await page.getByText(T['outcomes.record']!, { exact: true }).waitFor();
+    await page.getByText(T['outcomes.gad7']!, { exact: true }).last().click(); // the form's choice, not the chart's legend
+    const answer = `2 · ${T['outcomes.answer.2']}`;
+    for (let i = 0; i < 7; i++) await page.getByText(answer, { exact: true }).nth(i).click();
+    await page.getByRole('button', { name: T['outcomes.save'] }).click();
+    await page.getByRole('cell', { name: '14', exact: true }).waitFor();
+    await page.getByText(T['outcomes.band.moderate']!, { exact: true }).first().waitFor();
+    await accessible(page, 'chart: outcomes');
+    await screenshot(page, 'chart-outcomes');
+    await context.close();
+  }, 120_000);
 });

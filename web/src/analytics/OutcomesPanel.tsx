@@ -130,7 +130,7 @@ function RecordOutcome({ patientId }: { patientId: string }) {
         <Text size="sm" c="dimmed">
           {t('outcomes.lead')}
         </Text>
-        <SimpleGrid cols={{ base: 1, md: 2 }}>
+        <SimpleGrid cols={{ base: 1, xl: 2 }}>
           {items.map((a, i) => (
             // biome-ignore lint/suspicious/noArrayIndexKey: the items of an instrument are fixed and numbered
             <Input.Wrapper key={i} label={t('outcomes.item', { n: i + 1 })}>
