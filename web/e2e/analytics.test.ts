@@ -191,6 +191,7 @@ describe.skipIf(skip !== null)('analytics dashboards in the browser', () => {
     await page.getByRole('cell', { name: '14', exact: true }).waitFor();
     await page.getByText(T['outcomes.band.moderate']!, { exact: true }).first().waitFor();
     await accessible(page, 'chart: outcomes');
+    await page.getByRole('img', { name: T['outcomes.trend'] }).evaluate((e) => e.scrollIntoView({ block: 'center' }));
     await screenshot(page, 'chart-outcomes');
     await context.close();
   }, 120_000);
