@@ -41,6 +41,7 @@ const KINDS = {
   backup: 'bkp',
   restore: 'rst',
   rollout: 'rol',
+  outcomeScore: 'osc',
 } as const;
 export type IdKind = keyof typeof KINDS;
 

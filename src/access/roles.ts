@@ -33,6 +33,8 @@ export const PERMISSIONS = [
   'analytics.clinic.read',
   // Decide on (and ask for) the clinic's break-glass full export: the clinic's consent to PHI leaving it.
   'phi_export.approve',
+  // Record whether a visit's charge is paid (billing), and set the fee schedule beside `settings.write`.
+  'billing.write',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -71,6 +73,7 @@ const ROLE_PERMISSIONS: Record<BaseRole, readonly Permission[]> = {
     'intake.manage',
     'audit.read',
     'phi_export.approve',
+    'billing.write',
   ],
   physician: [
     'clinic.read',
@@ -116,7 +119,7 @@ const ROLE_PERMISSIONS: Record<BaseRole, readonly Permission[]> = {
     'schedule.write',
     'intake.write',
   ],
-  billing: ['clinic.read', 'feature.read', 'patient.read', 'provider.read', 'schedule.read', 'diagnosis.read'],
+  billing: ['clinic.read', 'feature.read', 'patient.read', 'provider.read', 'schedule.read', 'diagnosis.read', 'billing.write'],
   analyst: ['clinic.read', 'feature.read', 'analytics.clinic.read'],
   compliance_officer: ['clinic.read', 'feature.read', 'audit.read', 'phi_export.approve'],
 };

@@ -14,7 +14,7 @@ import type { EventType } from '../events/catalogue.js';
  * - `year`: a date or instant reduced to its year.
  * - `minutesAfter`: an instant as whole minutes after another instant of the same event (a duration).
  * - `count`: a list reduced to its length. `codes`: a list of enum values, others dropped.
- * - `integer`: a small whole number (a version).
+ * - `integer`: a small whole number (a version). `score`: a whole number on a fixed scale (a survey answer).
  * Nested objects are flattened with `.` (`to.startsAt`); a rule names the flattened path.
  */
 export type FieldRule =
@@ -25,7 +25,8 @@ export type FieldRule =
   | { rule: 'minutesAfter'; from: string }
   | { rule: 'count' }
   | { rule: 'codes'; values: readonly string[] }
-  | { rule: 'integer' };
+  | { rule: 'integer' }
+  | { rule: 'score'; min: number; max: number };
 
 export const SURROGATE_KINDS = ['patient', 'provider', 'appointment', 'encounter'] as const;
 export type SurrogateKind = (typeof SURROGATE_KINDS)[number];
@@ -81,6 +82,13 @@ export const ALLOW_LISTS: Partial<Record<EventType, Record<string, FieldRule>>> 
   'vitals.recorded': { encounterId: surrogate('encounter'), measurements: { rule: 'codes', values: VITAL_SIGNS } },
   'prescription.issued': { encounterId: surrogate('encounter') },
   'diagnosis.recorded': { encounterId: surrogate('encounter'), code: icd10 },
+  // The post-visit survey: its scores only (it has no free-text question, and would not send one).
+  'visit_survey.submitted': {
+    appointmentId: surrogate('appointment'),
+    overall: { rule: 'score', min: 1, max: 5 },
+    recommend: { rule: 'score', min: 0, max: 10 },
+    ease: { rule: 'score', min: 1, max: 5 },
+  },
 };
 
 /** The envelope every scrubbed event carries: where it came from at the granularity operators need. */

@@ -1,5 +1,8 @@
 import { sql } from 'kysely';
 import type { TenantScope } from '../tenancy/tenant-db.js';
+import { revenue, type Revenue } from './revenue.js';
+import { outcomesSummary, type OutcomesSummary } from './outcomes.js';
+import { satisfaction, type Satisfaction } from './surveys.js';
 
 /**
  * The clinic's own dashboard, computed in its region from its own store on full detail. Everything here is
@@ -24,6 +27,12 @@ export interface ClinicDashboard {
     /** Notes signed within 24 hours of their encounter's opening. */
     notesSignedWithin24h: number;
   }[];
+  /** Charges of the period's completed visits, by month, provider and appointment type (aggregates only). */
+  revenue: Revenue;
+  /** The post-visit surveys of the period's visits (aggregates only). */
+  satisfaction: Satisfaction;
+  /** PHQ-9 and GAD-7 scores recorded in the period, per instrument (aggregates only). */
+  outcomes: OutcomesSummary[];
 }
 
 const n = (v: unknown) => Number(v ?? 0);
@@ -73,6 +82,9 @@ export async function clinicDashboard(scope: TenantScope, from: Date, to: Date):
       notes: n(r.notes),
       notesSignedWithin24h: n(r.prompt),
     })),
+    revenue: await revenue(scope, from, to),
+    satisfaction: await satisfaction(scope, from, to),
+    outcomes: await outcomesSummary(scope, from, to),
   };
 }
 

@@ -1,4 +1,4 @@
-import { oneOf, text, timestamptz, type Database } from '../db/columns.js';
+import { integer, jsonb, oneOf, smallint, text, timestamptz, type Database } from '../db/columns.js';
 import { quoteIdent as q } from '../db/pg.js';
 import { rlsStatements, type TenantMigration, type TenantTable } from '../tenancy/migration-kit.js';
 import { SURROGATE_KINDS } from './allow-lists.js';
@@ -25,9 +25,82 @@ export const ANALYTICS_MIGRATIONS: TenantMigration[] = [
       ...rlsStatements(s, 'analytics_surrogates'),
     ],
   },
+  {
+    // Revenue: the clinic's fee per appointment type (amounts in minor units of one currency), and a charge per
+    // completed visit at the fee in force when it was completed, with its payment status. The charge keeps the
+    // amount, so a later change of fees does not rewrite past revenue.
+    version: 16,
+    name: 'clinic analytics: fee schedule, visit charges, visit surveys and outcome scores',
+    up: (s) => [
+      `create table ${q(s)}.fee_schedule (
+         clinic_id text not null references ${q(s)}.clinic (clinic_id),
+         appointment_type text not null,
+         amount_minor integer not null check (amount_minor between 0 and 100000000),
+         currency text not null check (currency ~ '^[A-Z]{3}$'),
+         updated_by text not null,
+         updated_at timestamptz not null default now(),
+         primary key (clinic_id, appointment_type))`,
+      ...rlsStatements(s, 'fee_schedule'),
+      `create table ${q(s)}.visit_charges (
+         clinic_id text not null,
+         appointment_id text not null,
+         amount_minor integer not null check (amount_minor >= 0),
+         currency text not null check (currency ~ '^[A-Z]{3}$'),
+         status text not null default 'unpaid' check (status in (${CHARGE_STATUSES.map((c) => `'${c}'`).join(', ')})),
+         charged_at timestamptz not null default now(),
+         status_changed_at timestamptz,
+         status_changed_by text,
+         primary key (clinic_id, appointment_id),
+         foreign key (clinic_id, appointment_id) references ${q(s)}.appointments (clinic_id, id))`,
+      ...rlsStatements(s, 'visit_charges'),
+      // Satisfaction: one short survey per completed visit, answered by its patient in the portal. Scores on
+      // fixed scales only: no free-text question, so nothing a patient writes can reach a dashboard or leave.
+      `create table ${q(s)}.visit_surveys (
+         clinic_id text not null,
+         appointment_id text not null,
+         patient_id text not null,
+         overall smallint not null check (overall between 1 and 5),
+         recommend smallint not null check (recommend between 0 and 10),
+         ease smallint check (ease between 1 and 5),
+         submitted_at timestamptz not null default now(),
+         primary key (clinic_id, appointment_id),
+         foreign key (clinic_id, appointment_id) references ${q(s)}.appointments (clinic_id, id),
+         foreign key (clinic_id, patient_id) references ${q(s)}.patients (clinic_id, id))`,
+      ...rlsStatements(s, 'visit_surveys'),
+      // Outcomes: PHQ-9 and GAD-7 answered by a patient and recorded by a clinician, with the total and severity
+      // band computed on write (the scoring is fixed by the instruments, so it is kept, not recomputed).
+      `create table ${q(s)}.outcome_scores (
+         clinic_id text not null,
+         id text not null,
+         patient_id text not null,
+         instrument text not null check (instrument in (${INSTRUMENT_KEYS.map((k) => `'${k}'`).join(', ')})),
+         answers jsonb not null,
+         score smallint not null check (score >= 0),
+         severity text not null,
+         recorded_by text not null,
+         recorded_at timestamptz not null default now(),
+         primary key (clinic_id, id),
+         foreign key (clinic_id, patient_id) references ${q(s)}.patients (clinic_id, id))`,
+      `create index outcome_scores_by_patient on ${q(s)}.outcome_scores (clinic_id, patient_id, instrument, recorded_at)`,
+      ...rlsStatements(s, 'outcome_scores'),
+    ],
+  },
 ];
 
-export const ANALYTICS_TABLES: TenantTable[] = [{ name: 'analytics_surrogates', key: ['clinic_id', 'kind', 'ref'] }];
+/** The scored questionnaires (their items and bands are in `outcomes.ts`). */
+export const INSTRUMENT_KEYS = ['phq9', 'gad7'] as const;
+export type InstrumentKey = (typeof INSTRUMENT_KEYS)[number];
+
+export const CHARGE_STATUSES = ['unpaid', 'paid', 'waived'] as const;
+export type ChargeStatus = (typeof CHARGE_STATUSES)[number];
+
+export const ANALYTICS_TABLES: TenantTable[] = [
+  { name: 'analytics_surrogates', key: ['clinic_id', 'kind', 'ref'] },
+  { name: 'fee_schedule', key: ['clinic_id', 'appointment_type'] },
+  { name: 'visit_charges', key: ['clinic_id', 'appointment_id'] },
+  { name: 'visit_surveys', key: ['clinic_id', 'appointment_id'] },
+  { name: 'outcome_scores', key: ['clinic_id', 'id'] },
+];
 
 export const ANALYTICS_COLUMNS = {
   analytics_surrogates: {
@@ -36,6 +109,44 @@ export const ANALYTICS_COLUMNS = {
     ref: text(),
     surrogate: text(),
     created_at: timestamptz().hasDefault(),
+  },
+  fee_schedule: {
+    clinic_id: text(),
+    appointment_type: text(),
+    amount_minor: integer(),
+    currency: text(),
+    updated_by: text(),
+    updated_at: timestamptz().hasDefault(),
+  },
+  visit_charges: {
+    clinic_id: text(),
+    appointment_id: text(),
+    amount_minor: integer(),
+    currency: text(),
+    status: oneOf(CHARGE_STATUSES).hasDefault(),
+    charged_at: timestamptz().hasDefault(),
+    status_changed_at: timestamptz().nullable(),
+    status_changed_by: text().nullable(),
+  },
+  visit_surveys: {
+    clinic_id: text(),
+    appointment_id: text(),
+    patient_id: text(),
+    overall: smallint(),
+    recommend: smallint(),
+    ease: smallint().nullable(),
+    submitted_at: timestamptz().hasDefault(),
+  },
+  outcome_scores: {
+    clinic_id: text(),
+    id: text(),
+    patient_id: text(),
+    instrument: oneOf(INSTRUMENT_KEYS),
+    answers: jsonb<number[]>(),
+    score: smallint(),
+    severity: text(),
+    recorded_by: text(),
+    recorded_at: timestamptz().hasDefault(),
   },
 };
 

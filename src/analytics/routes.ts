@@ -3,17 +3,29 @@ import { auditAs } from '../http/clinic-scope.js';
 import type { ClinicDirectory } from '../controlplane/clinics.js';
 import { notFound } from '../errors.js';
 import type { MeasureName, PeerBenchmarks } from './benchmarks.js';
+import { toCsv } from './csv.js';
 import { clinicDashboard, noShows } from './dashboard.js';
+import { patientOutcomes, recordOutcome } from './outcomes.js';
+import { charges, feeSchedule, replaceFeeSchedule, setChargeStatus, type Charge } from './revenue.js';
 import type { AnalyticsPipeline } from './pipeline.js';
 import {
   analyticsProblems,
   Benchmark,
   BenchmarkParams,
+  ChargeParams,
+  ChargeSchema,
+  ChargesQuery,
+  ChargeStatusInput,
+  FeeScheduleInput,
+  FeeScheduleSchema,
   BenchmarkQuery,
   ConsentInput,
   ConsentState,
   Dashboard,
   NoShowList,
+  OutcomeInput,
+  OutcomeScoreSchema,
+  PatientParams,
   NoShowQuery,
   PlatformMetricsSchema,
   RangeQuery,
@@ -76,6 +88,108 @@ export const clinicAnalyticsRoutes =
       },
     });
 
+    app.get('/analytics/fees', {
+      config: { permission: ['settings.read', 'analytics.clinic.read', 'billing.write'] },
+      schema: {
+        tags,
+        summary: 'The clinic’s fee schedule: the fee per appointment type, in minor units of its currency',
+        response: { 200: FeeScheduleSchema, ...analyticsProblems },
+      },
+      handler: async (req) => req.clinic.read((scope) => feeSchedule(scope)),
+    });
+
+    app.put('/analytics/fees', {
+      config: { permission: ['settings.write', 'billing.write'] },
+      schema: {
+        tags,
+        summary: 'Replace the fee schedule: visits completed from now on are charged at these fees',
+        body: FeeScheduleInput,
+        response: { 200: FeeScheduleSchema, ...analyticsProblems },
+      },
+      handler: async (req) => req.clinic.write((scope) => replaceFeeSchedule(scope, req.body, req.clinic.userId)),
+    });
+
+    app.get('/analytics/charges', {
+      config: {
+        permission: 'patient.read',
+        phi: auditAs(() => ({
+          action: 'export',
+          resourceType: 'Appointment',
+          resourceId: null,
+          patientId: null,
+          detail: { report: 'charges' },
+        })),
+      },
+      schema: {
+        tags,
+        summary: 'The charges of the visits in a period, with their patients, as CSV for a billing system (PHI, audited)',
+        querystring: ChargesQuery,
+        produces: ['text/csv'],
+        response: { 200: z.string().describe('text/csv: one row per charged visit'), ...analyticsProblems },
+      },
+      handler: async (req, reply) => {
+        const rows = await req.clinic.read(
+          (scope) => charges(scope, { from: new Date(req.query.from), to: new Date(req.query.to), limit: req.query.limit }),
+          (list) => ({ detail: { report: 'charges', count: list.length } }),
+        );
+        return reply
+          .type('text/csv; charset=utf-8')
+          .header('content-disposition', `attachment; filename="charges-${req.query.from.slice(0, 10)}.csv"`)
+          .send(chargesCsv(rows));
+      },
+    });
+
+    app.put('/analytics/charges/:appointmentId/status', {
+      config: {
+        permission: 'billing.write',
+        phi: auditAs((r) => ({
+          action: 'update',
+          resourceType: 'Appointment',
+          resourceId: r.params.appointmentId ?? null,
+          patientId: null,
+        })),
+      },
+      schema: {
+        tags,
+        summary: 'Record a visit charge’s payment status: unpaid, paid or waived',
+        params: ChargeParams,
+        body: ChargeStatusInput,
+        response: { 200: ChargeSchema, ...analyticsProblems },
+      },
+      handler: async (req) =>
+        req.clinic.write((scope) => setChargeStatus(scope, req.params.appointmentId, req.body.status, req.clinic.userId)),
+    });
+
+    app.post('/patients/:patientId/outcomes', {
+      config: {
+        permission: 'encounter.write',
+        phi: auditAs((r) => ({ action: 'create', resourceType: 'Observation', resourceId: null, patientId: r.params.patientId ?? null })),
+      },
+      schema: {
+        tags,
+        summary: 'Record a patient’s PHQ-9 or GAD-7 answers: scored, banded by severity, PHQ-9 item 9 flagged',
+        params: PatientParams,
+        body: OutcomeInput,
+        response: { 201: OutcomeScoreSchema, ...analyticsProblems },
+      },
+      handler: async (req, reply) =>
+        reply.code(201).send(await req.clinic.write((scope) => recordOutcome(scope, req.params.patientId, req.body, req.clinic.userId))),
+    });
+
+    app.get('/patients/:patientId/outcomes', {
+      config: {
+        permission: 'encounter.read',
+        phi: auditAs((r) => ({ action: 'read', resourceType: 'Observation', resourceId: null, patientId: r.params.patientId ?? null })),
+      },
+      schema: {
+        tags,
+        summary: 'A patient’s PHQ-9 and GAD-7 scores over time, oldest first',
+        params: PatientParams,
+        response: { 200: z.object({ items: z.array(OutcomeScoreSchema) }), ...analyticsProblems },
+      },
+      handler: async (req) => ({ items: await req.clinic.read((scope) => patientOutcomes(scope, req.params.patientId)) }),
+    });
+
     app.get('/analytics/benchmark-consent', {
       config: { permission: ['settings.read', 'analytics.clinic.read'] },
       schema: {
@@ -136,6 +250,44 @@ export const clinicAnalyticsRoutes =
       },
     });
   };
+
+const CHARGE_COLUMNS = [
+  'appointment_id',
+  'visit_start',
+  'appointment_type',
+  'provider_id',
+  'provider',
+  'patient_id',
+  'patient',
+  'amount',
+  'currency',
+  'status',
+  'charged_at',
+];
+
+/** The digits of a currency's minor unit (2 for USD and EUR, 0 for JPY, 3 for KWD). */
+const minorDigits = (currency: string) =>
+  new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+
+/** Amounts in major units with the currency's minor digits, as a billing system reads them. */
+function chargesCsv(rows: Charge[]): string {
+  return toCsv([
+    CHARGE_COLUMNS,
+    ...rows.map((c) => [
+      c.appointmentId,
+      c.startsAt,
+      c.appointmentType,
+      c.providerId,
+      c.providerName,
+      c.patientId,
+      c.patientName,
+      (c.amountMinor / 10 ** minorDigits(c.currency)).toFixed(minorDigits(c.currency)),
+      c.currency,
+      c.status,
+      c.chargedAt,
+    ]),
+  ]);
+}
 
 /** Platform metrics for operators: from the warehouse, so scrubbed events only. */
 export const platformAnalyticsRoutes =

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { problemResponses, Problem } from '../http/problem.js';
 import { MEASURE_NAMES } from './benchmarks.js';
+import { idSchema } from '../ids.js';
+import { CHARGE_STATUSES, INSTRUMENT_KEYS } from './migration.js';
 
 export const analyticsProblems = { ...problemResponses, 409: Problem } as const;
 
@@ -30,7 +32,90 @@ export const Dashboard = z.object({
       notesSignedWithin24h: z.number(),
     }),
   ),
+  revenue: z.object({
+    currency: z.string().nullable(),
+    chargedMinor: z.number(),
+    paidMinor: z.number(),
+    outstandingMinor: z.number(),
+    waivedMinor: z.number(),
+    chargedVisits: z.number(),
+    visitsWithoutFee: z.number(),
+    byMonth: z.array(z.object({ month: z.string(), chargedMinor: z.number(), paidMinor: z.number() })),
+    byProvider: z.array(z.object({ providerId: z.string(), displayName: z.string(), visits: z.number(), chargedMinor: z.number() })),
+    byType: z.array(z.object({ appointmentType: z.string(), visits: z.number(), chargedMinor: z.number() })),
+  }),
+  satisfaction: z.object({
+    responses: z.number(),
+    responseRate: z.number().nullable(),
+    averageOverall: z.number().nullable(),
+    averageEase: z.number().nullable(),
+    netPromoterScore: z.number().nullable(),
+    overallDistribution: z.array(z.number()),
+    byProvider: z.array(z.object({ providerId: z.string(), displayName: z.string(), responses: z.number(), averageOverall: z.number() })),
+  }),
+  outcomes: z.array(
+    z.object({
+      instrument: z.enum(INSTRUMENT_KEYS),
+      assessments: z.number(),
+      patients: z.number(),
+      meanScore: z.number().nullable(),
+      latestSeverity: z.array(z.object({ severity: z.string(), patients: z.number() })),
+      improved: z.number(),
+      measuredTwice: z.number(),
+      byMonth: z.array(z.object({ month: z.string(), meanScore: z.number(), assessments: z.number() })),
+    }),
+  ),
 });
+
+export const PatientParams = z.strictObject({ patientId: idSchema('patient') });
+export const OutcomeInput = z.strictObject({
+  instrument: z.enum(INSTRUMENT_KEYS),
+  answers: z.array(z.number().int().min(0).max(3)).min(7).max(9),
+});
+export const OutcomeScoreSchema = z.object({
+  id: z.string(),
+  instrument: z.enum(INSTRUMENT_KEYS),
+  answers: z.array(z.number()),
+  score: z.number(),
+  severity: z.string(),
+  selfHarm: z.boolean(),
+  recordedBy: z.string(),
+  recordedAt: z.string(),
+});
+
+/** An appointment type as booking takes it. */
+const AppointmentType = z.string().trim().min(1).max(40);
+export const FeeScheduleInput = z.strictObject({
+  currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 currency code, e.g. USD'),
+  fees: z
+    .array(z.strictObject({ appointmentType: AppointmentType, amountMinor: z.number().int().min(0).max(100_000_000) }))
+    .max(200)
+    .refine((f) => new Set(f.map((x) => x.appointmentType)).size === f.length, { message: 'each appointment type once' }),
+});
+export const FeeScheduleSchema = z.object({
+  currency: z.string().nullable(),
+  fees: z.array(z.object({ appointmentType: z.string(), amountMinor: z.number() })),
+});
+export const ChargeParams = z.strictObject({
+  appointmentId: z.string().regex(/^apt_[0-9a-hjkmnp-tv-z]{26}$/, 'must be an appointment id'),
+});
+export const ChargeStatusInput = z.strictObject({ status: z.enum(CHARGE_STATUSES) });
+export const ChargeSchema = z.object({
+  appointmentId: z.string(),
+  startsAt: z.string(),
+  appointmentType: z.string(),
+  providerId: z.string(),
+  providerName: z.string(),
+  patientId: z.string(),
+  patientName: z.string(),
+  amountMinor: z.number(),
+  currency: z.string(),
+  status: z.enum(CHARGE_STATUSES),
+  chargedAt: z.string(),
+});
+export const ChargesQuery = z
+  .strictObject({ from: instant, to: instant, limit: z.coerce.number().int().min(1).max(10_000).default(5000) })
+  .refine((q) => Date.parse(q.to) > Date.parse(q.from), { message: '`to` must be after `from`', path: ['to'] });
 
 export const NoShowList = z.object({
   items: z.array(

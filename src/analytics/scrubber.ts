@@ -104,6 +104,8 @@ function apply(
       return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string' && rule.values.includes(v)) : undefined;
     case 'integer':
       return Number.isSafeInteger(value) && Math.abs(value as number) < 1_000_000 ? (value as number) : undefined;
+    case 'score':
+      return Number.isInteger(value) && (value as number) >= rule.min && (value as number) <= rule.max ? (value as number) : undefined;
   }
 }
 

@@ -194,5 +194,7 @@ function formOf(rule: FieldRule): string {
       return `a list of fixed values (${rule.values.length} possible)`;
     case 'integer':
       return 'a small whole number';
+    case 'score':
+      return `a whole number from ${rule.min} to ${rule.max} (a survey answer)`;
   }
 }

@@ -51,6 +51,13 @@ export const EVENT_CATALOGUE = {
   'video.admitted': z.object({ appointmentId: id, waitedSeconds: z.number().int().nonnegative() }),
   'video.left': z.object({ appointmentId: id, role: z.enum(['provider', 'patient']) }),
   'video.ended': z.object({ appointmentId: id, encounterId: id, durationSeconds: z.number().int().nonnegative() }),
+  // The patient's post-visit survey: scores on fixed scales, no free text.
+  'visit_survey.submitted': z.object({
+    appointmentId: id,
+    overall: z.number().int(),
+    recommend: z.number().int(),
+    ease: z.number().int().nullable(),
+  }),
 } as const;
 
 export type EventType = keyof typeof EVENT_CATALOGUE;

@@ -27,6 +27,7 @@ import { errorHandler, sendProblem } from './problem.js';
 import { CLINIC_PREFIX, clinicScope } from './clinic-scope.js';
 import { clinicAnalyticsRoutes, platformAnalyticsRoutes } from '../analytics/routes.js';
 import { regionReplicationRoutes } from '../regions/routes.js';
+import { portalSurveyRoutes } from '../analytics/survey-routes.js';
 import { OPERATOR_PREFIX, operatorScope } from './operator-scope.js';
 import { enforceBoundaries } from './boundaries.js';
 import { frameworkErrors } from './framework-errors.js';
@@ -221,7 +222,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
     ]),
     { prefix: CLINIC_PREFIX },
   );
-  await app.register(patientScope(p, [portalRoutes(p), smartPatientConsentRoutes(p)]), { prefix: PATIENT_PREFIX });
+  await app.register(patientScope(p, [portalRoutes(p), smartPatientConsentRoutes(p), portalSurveyRoutes()]), { prefix: PATIENT_PREFIX });
   await app.register(portalSignInRoutes(p));
   await app.register(
     operatorScope([

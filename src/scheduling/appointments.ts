@@ -1,5 +1,6 @@
 import type { Insertable, Selectable } from 'kysely';
 import { sql } from 'kysely';
+import { chargeCompletedVisit } from '../analytics/revenue.js';
 import { badRequest, conflict, notFound } from '../errors.js';
 import { emit } from '../events/outbox.js';
 import type { TenantScope } from '../tenancy/tenant-db.js';
@@ -67,6 +68,7 @@ export async function changeStatus(
     .executeTakeFirstOrThrow();
   await recordHistory(scope, id, { change: 'status_changed', from_status: row.status, to_status: to });
   await emit(scope, 'appointment.status_changed', { appointmentId: id, from: row.status, to });
+  if (to === 'completed') await chargeCompletedVisit(scope, id, row.appointment_type);
   return toAppointment(updated);
 }
 

@@ -35,6 +35,7 @@ const SettingsPage = lazy(() => import('../admin/SettingsPage'));
 const FeaturesPage = lazy(() => import('../admin/FeaturesPage'));
 const AuditPage = lazy(() => import('../admin/AuditPage'));
 const IdentityTrailPage = lazy(() => import('../admin/IdentityTrailPage'));
+const DashboardPage = lazy(() => import('../analytics/DashboardPage'));
 
 interface NavItem {
   to: string;
@@ -106,6 +107,10 @@ const SECTIONS: NavSection[] = [
       { to: 'admin/identity-trail', label: 'nav.identityTrail', permission: ['audit.read'], element: <IdentityTrailPage /> },
       { to: 'admin/exports', label: 'nav.exports', permission: ['phi_export.approve'], element: <ExportRequestsPage /> },
     ],
+  },
+  {
+    label: 'nav.insights',
+    items: [{ to: 'analytics', label: 'nav.dashboard', permission: ['analytics.clinic.read'], element: <DashboardPage /> }],
   },
 ];
 

@@ -20,6 +20,7 @@ const FlagPage = lazy(() => import('./FlagPage'));
 const PlatformSettingsPage = lazy(() => import('./PlatformSettingsPage'));
 const RegionsPage = lazy(() => import('./RegionsPage'));
 const RolloutsPage = lazy(() => import('./RolloutsPage'));
+const PlatformMetricsPage = lazy(() => import('../analytics/PlatformMetricsPage'));
 
 const NAV: { to: string; label: MessageKey }[] = [
   { to: '/operator/clinics', label: 'ops.nav.fleet' },
@@ -27,6 +28,7 @@ const NAV: { to: string; label: MessageKey }[] = [
   { to: '/operator/settings', label: 'ops.nav.settings' },
   { to: '/operator/regions', label: 'ops.nav.regions' },
   { to: '/operator/rollouts', label: 'ops.nav.rollouts' },
+  { to: '/operator/metrics', label: 'ops.nav.metrics' },
 ];
 
 /** The operator console: the fleet, flags, platform and region settings, regions. It keeps the platform's own look and never shows a patient. */
@@ -86,6 +88,7 @@ export default function OperatorLayout() {
               <Route path="settings/:scope/:namespace" element={<PlatformSettingsPage />} />
               <Route path="regions" element={<RegionsPage />} />
               <Route path="rollouts" element={<RolloutsPage />} />
+              <Route path="metrics" element={<PlatformMetricsPage />} />
               <Route path="*" element={<NotFoundPage />} />
             </Routes>
           </Suspense>

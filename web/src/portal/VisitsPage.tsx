@@ -1,6 +1,7 @@
 import { Alert, Badge, Button, Card, Group, Stack, Text, Title } from '@mantine/core';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useSearchParams } from 'react-router';
+import { VisitSurveyButton } from '../analytics/VisitSurvey';
 import { call } from '../api/client';
 import { useI18n } from '../i18n/i18n';
 import { ConfirmButton } from '../ui/confirm';
@@ -139,6 +140,7 @@ function VisitCard({ visit, upcoming }: { visit: Visit; upcoming: boolean }) {
               {t('portal.visit.tooLate')}
             </Text>
           )}
+          {!upcoming && visit.status === 'completed' && <VisitSurveyButton appointmentId={visit.id} />}
           {visit.summaryReleased && (
             <Button component={Link} to={path(`visits/${visit.id}/summary`)} variant="light" size="sm">
               {t('portal.visit.summary')}

@@ -20,6 +20,7 @@ import { NoteView } from './encounter/NoteView';
 import { frequencyLabel, routeLabel, vitalsSummary } from './encounter/format';
 
 const VitalsChart = lazy(() => import('./encounter/VitalsChart'));
+const OutcomesPanel = lazy(() => import('../analytics/OutcomesPanel'));
 
 /** The chart: demographics, encounters, notes, vitals with their trend, prescriptions, diagnoses and intake answers. */
 export default function ChartPage() {
@@ -99,7 +100,15 @@ function Chart({ patient }: { patient: Patient }) {
           {can('prescription.read') && <Tabs.Tab value="prescriptions">{t('chart.prescriptions')}</Tabs.Tab>}
           {can('diagnosis.read') && <Tabs.Tab value="diagnoses">{t('chart.diagnoses')}</Tabs.Tab>}
           {can('intake.read') && <Tabs.Tab value="intake">{t('chart.intake')}</Tabs.Tab>}
+          {can('encounter.read') && <Tabs.Tab value="outcomes">{t('chart.outcomes')}</Tabs.Tab>}
         </Tabs.List>
+        {can('encounter.read') && (
+          <Tabs.Panel value="outcomes">
+            <Suspense fallback={<LoadingState />}>
+              <OutcomesPanel patientId={patient.id} />
+            </Suspense>
+          </Tabs.Panel>
+        )}
 
         <Tabs.Panel value="overview">
           <SimpleGrid cols={{ base: 1, md: 3 }} spacing="md">
