@@ -7,7 +7,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WEB = join(ROOT, 'web');
 
 /** Dependency-free server modules the app imports (the vocabulary both share): sources of the app too. */
-const SHARED_WITH_SERVER = ['src/access/roles.ts', 'src/clinical/vocabulary.ts'];
+const SHARED_WITH_SERVER = ['src/access/roles.ts', 'src/clinical/vocabulary.ts', 'src/analytics/csv.ts'];
 
 /** Builds web/dist when it is missing or older than any source of the app (npm install and npm ci build it too). */
 export function ensureWebBuilt(): void {

@@ -1,18 +1,5 @@
-/**
- * CSV as spreadsheets and billing systems read it (RFC 4180): comma-separated, CRLF line ends, a field quoted
- * when it holds a comma, quote or line break, and a leading `=`, `+`, `-` or `@` made inert with a quote so a
- * spreadsheet does not run a name as a formula.
- */
-export function toCsv(rows: readonly (readonly (string | number | null)[])[]): string {
-  return `${rows.map((r) => r.map(field).join(',')).join('\r\n')}\r\n`;
-}
-
-function field(v: string | number | null): string {
-  if (v === null) return '';
-  let s = String(v);
-  if (typeof v === 'string' && /^[=+\-@]/.test(s)) s = `'${s}`;
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
+/** The one CSV writer (RFC 4180, formulas made inert), shared with the API's billing export. */
+export { toCsv } from '../../../src/analytics/csv';
 
 /** Hands a CSV to the browser as a download. */
 export function downloadCsv(filename: string, csv: string): void {
