@@ -24,7 +24,17 @@ interface LaunchRequest {
   redirectOrigin: string;
 }
 
-const OAUTH_PARAMS = ['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'aud', 'code_challenge', 'code_challenge_method'];
+const OAUTH_PARAMS = [
+  'response_type',
+  'client_id',
+  'redirect_uri',
+  'scope',
+  'state',
+  'aud',
+  'code_challenge',
+  'code_challenge_method',
+  'nonce',
+];
 
 async function describe(search: string): Promise<LaunchRequest> {
   const res = await fetch(`/fhir/auth/authorize/request${search}`, { headers: { accept: 'application/json' } });
