@@ -21059,7 +21059,7 @@ export interface paths {
                         name: string;
                         /** @description where the app receives its code (https; http only for localhost) */
                         redirectUris: string[];
-                        /** @description the scopes the app may ask for: user/… for staff apps, patient/… (read) and launch/patient for patient apps */
+                        /** @description the scopes the app may ask for: user/… for staff apps, patient/… (read) and launch/patient for patient apps; openid and fhirUser for an id_token, offline_access or online_access for refresh tokens */
                         scopes: string[];
                     };
                 };
@@ -21410,6 +21410,7 @@ export interface paths {
                             aud?: string;
                             code_challenge?: string;
                             code_challenge_method?: string;
+                            nonce?: string;
                         };
                         approve: boolean;
                     };
@@ -28309,6 +28310,7 @@ export interface paths {
                             aud?: string;
                             code_challenge?: string;
                             code_challenge_method?: string;
+                            nonce?: string;
                         };
                         approve: boolean;
                     };
@@ -37199,6 +37201,402 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/regions/replication": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Replication of every region store that has a standby: primary, standby, epoch, lag, last failover */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                regionId: string;
+                                epoch: number | null;
+                                /** @enum {string} */
+                                state: "serving" | "promoting" | "unrecorded";
+                                synchronousConfigured: boolean;
+                                primary: {
+                                    /** @description host:port/database, without credentials */
+                                    address: string;
+                                    reachable: boolean;
+                                    error?: string;
+                                    /** @description true on a standby */
+                                    inRecovery?: boolean;
+                                    /** @description the primary epoch the server carries, or "fenced" */
+                                    epoch?: string | null;
+                                    synchronousStandbyNames?: string;
+                                    standbys?: {
+                                        name: string;
+                                        state: string;
+                                        syncState: string;
+                                        replayLagMs: number | null;
+                                    }[];
+                                    receivedLsn?: string | null;
+                                    replayedLsn?: string | null;
+                                };
+                                standby: {
+                                    /** @description host:port/database, without credentials */
+                                    address: string;
+                                    reachable: boolean;
+                                    error?: string;
+                                    /** @description true on a standby */
+                                    inRecovery?: boolean;
+                                    /** @description the primary epoch the server carries, or "fenced" */
+                                    epoch?: string | null;
+                                    synchronousStandbyNames?: string;
+                                    standbys?: {
+                                        name: string;
+                                        state: string;
+                                        syncState: string;
+                                        replayLagMs: number | null;
+                                    }[];
+                                    receivedLsn?: string | null;
+                                    replayedLsn?: string | null;
+                                };
+                                lastFailover: {
+                                    epoch: number;
+                                    from: string;
+                                    to: string;
+                                    reason: string;
+                                    /** Format: date-time */
+                                    at: string;
+                                    oldPrimary: string;
+                                } | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/regions/{regionId}/failover": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Fail a region's store over to its standby: fence the old primary, promote, switch every node */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    regionId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description kept with the failover record */
+                        reason: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            regionId: string;
+                            epoch: number;
+                            from: string;
+                            to: string;
+                            /** @enum {string} */
+                            oldPrimary: "fenced" | "unreachable";
+                            tookMs: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;

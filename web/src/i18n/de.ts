@@ -1007,6 +1007,11 @@ export const de: Messages = {
   'smart.consent.allow': 'Erlauben',
   'smart.consent.deny': 'Nicht erlauben',
   'smart.scope.launchPatient': 'Wissen, wer Sie als Patient der Praxis sind',
+  'smart.scope.openid': 'Bestätigen, wer Sie sind, wenn Sie sich in der App anmelden',
+  'smart.scope.fhirUser': 'Wissen, welcher Eintrag in der Praxis Ihrer ist',
+  'smart.scope.offline_access':
+    'Verbunden bleiben, auch wenn Sie die App nicht nutzen, bis zu einem Jahr, bis Ihr Zugang endet oder die Praxis die App entfernt',
+  'smart.scope.online_access': 'Verbunden bleiben, solange Sie die App nutzen, bis zu 12 Stunden',
   'smart.scope.patient.all.read': 'Ihre Gesundheitsakte lesen: Termine, Vitalwerte, Diagnosen, Verordnungen, Befunde und Fragebögen',
   'smart.scope.patient.all.write': 'Ihre Gesundheitsakte ändern',
   'smart.scope.patient.all.readWrite': 'Ihre Gesundheitsakte lesen und ändern',

@@ -1033,6 +1033,11 @@ export const en = {
   'smart.consent.allow': 'Allow',
   'smart.consent.deny': 'Don’t allow',
   'smart.scope.launchPatient': 'Know who you are as a patient of the clinic',
+  'smart.scope.openid': 'Confirm who you are when you sign in to the app',
+  'smart.scope.fhirUser': 'Know which record at the clinic is yours',
+  'smart.scope.offline_access':
+    'Stay connected while you are not using it, for up to a year, until your access ends or the clinic removes the app',
+  'smart.scope.online_access': 'Stay connected while you use it, for up to 12 hours',
   'smart.scope.patient.all.read': 'Read your health record: visits, vital signs, diagnoses, prescriptions, notes and questionnaires',
   'smart.scope.patient.all.write': 'Change your health record',
   'smart.scope.patient.all.readWrite': 'Read and change your health record',

@@ -176,6 +176,8 @@ function Consent({
 /** A scope in the person's words: `patient/*.read` → "Read your health record". */
 function scopeText(scope: string, t: I18n['t']): string {
   if (scope === 'launch/patient') return t('smart.scope.launchPatient');
+  if (scope === 'openid' || scope === 'fhirUser' || scope === 'offline_access' || scope === 'online_access')
+    return t(`smart.scope.${scope}`);
   const m = /^(user|patient)\/(\*|[A-Za-z]+)\.(.+)$/.exec(scope);
   if (!m) return scope;
   const writes = m[3] === 'write' || m[3] === '*' || (m[3] !== 'read' && /[cud]/.test(m[3]!));
