@@ -118,6 +118,13 @@ describe('a patient app with openid, fhirUser and offline_access', () => {
     expect((await refreshToken(t, patientApp.id, second.refresh_token)).json().error).toBe('invalid_grant');
     expect((await read(second.access_token, c.clinic.id, '/Patient')).statusCode).toBe(401);
     expect((await read(first.access_token, c.clinic.id, '/Patient')).statusCode).toBe(401);
+    const trail = await t.p.control
+      .selectFrom('identity_audit')
+      .select('action')
+      .where('resource_id', '=', patientApp.id)
+      .where('action', '=', 'smart_app.refresh_reused')
+      .execute();
+    expect(trail).toHaveLength(1);
   });
 
   it('a narrower refresh is granted, and unknown or malformed refresh tokens are invalid_grant, never a 500', async () => {

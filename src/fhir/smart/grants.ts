@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { ControlDB } from '../../controlplane/schema.js';
+import { recordIdentityEvent } from '../../identity/audit.js';
 import type { LaunchGrant } from './apps.js';
 import { oauthError } from './clients.js';
 
@@ -74,15 +75,21 @@ export class SmartGrants {
     const row = await this.control
       .selectFrom('smart_refresh_tokens as r')
       .innerJoin('smart_grants as g', 'g.id', 'r.grant_id')
-      .select(['r.token_hash', 'r.expires_at as token_expires', 'r.used_at', 'g.id', 'g.app_id', 'g.expires_at', 'g.revoked_at'])
+      .select([
+        'r.token_hash',
+        'r.expires_at as token_expires',
+        'r.used_at',
+        'g.id',
+        'g.app_id',
+        'g.clinic_id',
+        'g.expires_at',
+        'g.revoked_at',
+      ])
       .where('r.token_hash', '=', hash(token))
       .executeTakeFirst();
     if (!row || row.app_id !== clientId) throw invalid('The refresh token is unknown, or was issued to another client');
     if (row.revoked_at) throw invalid('The refresh token was revoked');
-    if (row.used_at) {
-      await this.end({ grantId: row.id }, 'refresh_reused');
-      throw invalid('The refresh token was already used: every token of this authorization is revoked');
-    }
+    if (row.used_at) return this.replayed(row);
     if (row.token_expires <= new Date() || row.expires_at <= new Date()) throw invalid('The refresh token has expired');
     const next = await this.control.transaction().execute(async (trx) => {
       const spent = await trx
@@ -115,8 +122,23 @@ export class SmartGrants {
       };
     });
     if (next) return next;
-    await this.end({ grantId: row.id }, 'refresh_reused');
-    throw invalid('The refresh token was already used: every token of this authorization is revoked');
+    return this.replayed(row);
+  }
+
+  /** A spent refresh token came back: two parties hold the family. End it, and tell the clinic's identity trail. */
+  private async replayed(row: { id: string; app_id: string; clinic_id: string }): Promise<never> {
+    await this.control.transaction().execute(async (trx) => {
+      await endGrants(trx, { grantId: row.id }, 'refresh_reused');
+      await recordIdentityEvent(trx, {
+        clinicId: row.clinic_id,
+        actor: { kind: 'anonymous', id: null },
+        action: 'smart_app.refresh_reused',
+        resourceType: 'smart_app',
+        resourceId: row.app_id,
+        after: { grantId: row.id },
+      });
+    });
+    throw oauthError(400, 'invalid_grant', 'The refresh token was already used: every token of this authorization is revoked');
   }
 
   /** Whether an access token's grant still stands (for the app it names). */
