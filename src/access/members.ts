@@ -3,6 +3,7 @@ import type { ControlDB } from '../controlplane/schema.js';
 import { AppError, conflict, notFound } from '../errors.js';
 import { recordIdentityEvent } from '../identity/audit.js';
 import { assertAssignableRole, type AccessDeps, type Actor } from './clinic-roles.js';
+import { endGrants } from '../fhir/smart/grants.js';
 
 /**
  * The staff of a clinic and the role each holds there. A membership is per clinic: the same account may be a
@@ -142,6 +143,8 @@ export async function removeMember(p: AccessDeps, clinicId: string, userId: stri
         throw conflict('last_clinic_admin', 'This is the clinic’s only clinic admin; make someone else clinic admin first');
     }
     await trx.deleteFrom('memberships').where('clinic_id', '=', clinicId).where('user_id', '=', userId).execute();
+    // The member's SMART apps stop with the membership: their access and refresh tokens.
+    await endGrants(trx, { clinicId, userId }, 'member_removed');
     await recordIdentityEvent(trx, {
       clinicId,
       actor,

@@ -59,6 +59,45 @@ export const FHIR_CONTROL_MIGRATIONS: ControlMigration[] = [
       `create index smart_authorizations_expiry on smart_authorizations (expires_at)`,
     ],
   },
+  {
+    version: 25,
+    name: 'FHIR: OpenID Connect for SMART apps (signing keys, nonce) and rotating refresh tokens',
+    statements: [
+      `alter table smart_authorizations add column nonce text`,
+      // One consent of one person to one app: every token issued from it (access, refresh, id) belongs to it, so
+      // ending it (app removed, member removed, patient signed out, a spent refresh token replayed) ends them all.
+      `create table smart_grants (
+         id text primary key,
+         app_id text not null references smart_apps (id) on delete cascade,
+         clinic_id text not null references clinics (id) on delete cascade,
+         user_id text references users (id) on delete cascade,
+         patient_account_id text,
+         patient_id text,
+         scopes text[] not null,
+         created_at timestamptz not null default now(),
+         expires_at timestamptz not null,
+         revoked_at timestamptz,
+         revoked_reason text)`,
+      `create index smart_grants_by_app on smart_grants (app_id) where revoked_at is null`,
+      `create index smart_grants_by_user on smart_grants (clinic_id, user_id) where revoked_at is null`,
+      `create index smart_grants_by_account on smart_grants (clinic_id, patient_account_id) where revoked_at is null`,
+      // Only the SHA-256 of a refresh token is kept; each is spent by its one use (rotation).
+      `create table smart_refresh_tokens (
+         token_hash text primary key,
+         grant_id text not null references smart_grants (id) on delete cascade,
+         created_at timestamptz not null default now(),
+         expires_at timestamptz not null,
+         used_at timestamptz)`,
+      `create index smart_refresh_tokens_by_grant on smart_refresh_tokens (grant_id)`,
+      // The deployment's id_token signing keys (RS256): the private half sealed under the deployment secret.
+      `create table smart_signing_keys (
+         kid text primary key,
+         public_jwk jsonb not null,
+         private_sealed text not null,
+         created_at timestamptz not null default now(),
+         retired_at timestamptz)`,
+    ],
+  },
 ];
 
 export const FHIR_CONTROL_COLUMNS = {
@@ -99,5 +138,33 @@ export const FHIR_CONTROL_COLUMNS = {
     code_challenge: text(),
     expires_at: timestamptz(),
     used_at: timestamptz().nullable(),
+    nonce: text().nullable(),
+  },
+  smart_grants: {
+    id: text(),
+    app_id: text(),
+    clinic_id: text(),
+    user_id: text().nullable(),
+    patient_account_id: text().nullable(),
+    patient_id: text().nullable(),
+    scopes: textArray(),
+    created_at: timestamptz().hasDefault(),
+    expires_at: timestamptz(),
+    revoked_at: timestamptz().nullable(),
+    revoked_reason: text().nullable(),
+  },
+  smart_refresh_tokens: {
+    token_hash: text(),
+    grant_id: text(),
+    created_at: timestamptz().hasDefault(),
+    expires_at: timestamptz(),
+    used_at: timestamptz().nullable(),
+  },
+  smart_signing_keys: {
+    kid: text(),
+    public_jwk: jsonb<Record<string, unknown>>(),
+    private_sealed: text(),
+    created_at: timestamptz().hasDefault(),
+    retired_at: timestamptz().nullable(),
   },
 };

@@ -19,6 +19,7 @@ import type { SearchRequest } from './search.js';
 import type { SmartApps } from './smart/apps.js';
 import type { FhirClients } from './smart/clients.js';
 import { type Interaction, scopeAllows } from './smart/scopes.js';
+import type { SmartGrants } from './smart/grants.js';
 import type { AccessTokens } from './smart/tokens.js';
 
 /**
@@ -53,6 +54,7 @@ export interface FhirScopeDeps extends TrailDeps {
   settings: SettingsService;
   fhirClients: Pick<FhirClients, 'active'>;
   smartApps: Pick<SmartApps, 'active' | 'membership'>;
+  smartGrants: Pick<SmartGrants, 'active'>;
   accessTokens: Pick<AccessTokens, 'verify'>;
 }
 
@@ -227,6 +229,8 @@ async function identify(p: FhirScopeDeps, req: FastifyRequest): Promise<{ clinic
     // The app must still be registered, and a staff member still a member, with their permissions of now.
     const app = await p.smartApps.active(claims.clientId);
     if (!app || app.clinicId !== clinicId) throw unauthorizedFhir();
+    // Its grant too: ended when the member is removed, the patient signs out, or a spent refresh token is replayed.
+    if (claims.grantId && !(await p.smartGrants.active(claims.grantId, app.id))) throw unauthorizedFhir();
     if (claims.patientId && claims.accountId)
       return {
         clinicId,

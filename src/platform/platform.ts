@@ -35,6 +35,8 @@ import { logOnlySms, type SmsTransport } from '../notifications/sms.js';
 import { SmartApps } from '../fhir/smart/apps.js';
 import { FhirClients } from '../fhir/smart/clients.js';
 import { AccessTokens } from '../fhir/smart/tokens.js';
+import { SmartGrants } from '../fhir/smart/grants.js';
+import { IdTokens } from '../fhir/smart/id-tokens.js';
 import { QueuedExportRunner } from '../fhir/bulk-export.js';
 import { AnalyticsPipeline } from '../analytics/pipeline.js';
 import { PeerBenchmarks } from '../analytics/benchmarks.js';
@@ -116,6 +118,8 @@ export interface Platform {
   fhirClients: FhirClients;
   smartApps: SmartApps;
   accessTokens: AccessTokens;
+  smartGrants: SmartGrants;
+  idTokens: IdTokens;
   /** Where FHIR Bulk Data exports run: in this process until the fair job queue takes them (`fhir/bulk-export.ts`). */
   exportRunner: QueuedExportRunner;
   /** Outbox relays, the event stream and the warehouse (scrubbed events only); `main.ts` starts its passes. */
@@ -259,6 +263,8 @@ export async function openPlatform(
     fhirClients: new FhirClients(control),
     smartApps: new SmartApps(control),
     accessTokens: new AccessTokens(config.secret),
+    smartGrants: new SmartGrants(control),
+    idTokens: new IdTokens(control, secrets),
     exportRunner: new QueuedExportRunner({ jobs, worker, stores, clinics }),
     config,
     log,

@@ -23,6 +23,7 @@ import type { TenantScope } from '../tenancy/tenant-db.js';
 import { portalLinkEmail } from './emails.js';
 import type { LinkPurpose, PatientAccountsTable, PatientAuthMethod, PatientSecondFactor, Registration } from './migration.js';
 import { PatientTotp } from './totp.js';
+import { endGrants } from '../fhir/smart/grants.js';
 
 /**
  * Patient accounts: one per patient record of one clinic, opened by an invitation from the clinic or by the
@@ -409,6 +410,8 @@ export class PatientAccounts {
     await this.p.stores.transaction(me.clinicId, 'write', (scope) =>
       scope.db.updateTable('patient_sessions').set({ revoked_at: new Date() }).where('token_hash', '=', me.tokenHash).execute(),
     );
+    // Signing out ends every app the patient let in (SMART grants: their access and refresh tokens).
+    await endGrants(this.p.control, { clinicId: me.clinicId, accountId: me.accountId }, 'signed_out');
     await this.audit(me.clinicId, me.accountId, 'patient.signout', { after: { method: me.authMethod } });
   }
 

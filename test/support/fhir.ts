@@ -121,9 +121,10 @@ export async function launch(
   app: TestSmartApp,
   who: { staff: string } | { patient: string },
   scope: string,
-): Promise<{ access_token: string; scope: string; patient?: string }> {
+  extra: Record<string, string> = {},
+): Promise<{ access_token: string; scope: string; patient?: string; refresh_token?: string; id_token?: string }> {
   const { verifier, challenge } = pkce();
-  const query = authorizeQuery(app, scope, challenge);
+  const query = authorizeQuery(app, scope, challenge, extra);
   const auth = await t.app.inject({ method: 'GET', url: `/fhir/auth/authorize?${new URLSearchParams(query)}` });
   if (auth.statusCode !== 302 || !String(auth.headers.location).startsWith('/smart/authorize?'))
     throw new Error(`authorize: ${auth.statusCode} ${auth.headers.location ?? auth.body}`);
@@ -154,6 +155,21 @@ export function exchangeCode(t: TestPlatform, app: TestSmartApp, code: string, v
       redirect_uri: redirectUri,
       client_id: app.id,
       code_verifier: verifier,
+    }).toString(),
+  });
+}
+
+/** A refresh token request of a launched app (RFC 6749 §6). */
+export function refreshToken(t: TestPlatform, clientId: string, token: string, scope?: string) {
+  return t.app.inject({
+    method: 'POST',
+    url: '/fhir/auth/token',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({
+      grant_type: 'refresh_token',
+      refresh_token: token,
+      client_id: clientId,
+      ...(scope ? { scope } : {}),
     }).toString(),
   });
 }

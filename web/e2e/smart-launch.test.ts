@@ -1,3 +1,4 @@
+import { decodeJwt } from 'jose';
 import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,9 +33,9 @@ let base: string;
 let c: SchedulingClinic;
 
 /** The app's side: the browser is sent to the authorization endpoint, and lands on the app's callback. */
-async function startLaunch(page: Page, app: TestSmartApp, scope: string) {
+async function startLaunch(page: Page, app: TestSmartApp, scope: string, extra: Record<string, string> = {}) {
   const { verifier, challenge } = pkce();
-  const query = authorizeQuery(app, scope, challenge, { aud: `${base}/fhir/R4/${app.clinicId}` });
+  const query = authorizeQuery(app, scope, challenge, { aud: `${base}/fhir/R4/${app.clinicId}`, ...extra });
   await page.route('https://app.example/**', (route) => route.fulfill({ contentType: 'text/html', body: '<title>Health Diary</title>' }));
   await page.goto(`${base}/fhir/auth/authorize?${new URLSearchParams(query)}`);
   return {
@@ -44,7 +45,7 @@ async function startLaunch(page: Page, app: TestSmartApp, scope: string) {
       expect(back.searchParams.get('state')).toBe('st-123');
       const res = await exchangeCode(t, app, back.searchParams.get('code')!, verifier);
       expect(res.statusCode, res.body).toBe(200);
-      return res.json() as { access_token: string; patient?: string };
+      return res.json() as { access_token: string; patient?: string; id_token?: string; refresh_token?: string };
     },
   };
 }
@@ -65,41 +66,54 @@ describe.skipIf(skip !== null)('a SMART app’s launch, in a browser', () => {
   });
 
   it('a patient allows an app to read their record', async () => {
-    const app = await registerSmartApp(t, c.clinic.id, c.admin, ['launch/patient', 'patient/*.read']);
+    const app = await registerSmartApp(t, c.clinic.id, c.admin, [
+      'launch/patient',
+      'patient/*.read',
+      'openid',
+      'fhirUser',
+      'offline_access',
+    ]);
     const { link, patientId } = await invitePatient(c, 'grace@patients.test');
     const context = await browser.newContext({ locale: 'en-GB', timezoneId: 'UTC', viewport: { width: 1280, height: 860 } });
     const page = await context.newPage();
     await page.goto(link);
     await page.getByRole('heading', { name: 'My visits' }).waitFor();
 
-    const launch = await startLaunch(page, app, 'launch/patient patient/*.read');
+    const launch = await startLaunch(page, app, 'launch/patient patient/*.read openid fhirUser offline_access', {
+      nonce: 'nonce-from-the-app',
+    });
     await page.getByRole('heading', { name: 'Allow Health Diary?' }).waitFor();
     await page.getByText('Read your health record').waitFor();
+    await page.getByText('Stay connected while you are not using it', { exact: false }).waitFor();
     await page.getByText('https://app.example').waitFor();
     await accessible(page, 'smart: consent (patient)');
     await screenshot(page, 'smart-consent-patient');
     await page.getByRole('button', { name: 'Allow', exact: true }).click();
     const token = await launch.finish();
     expect(token.patient).toBe(patientId.replace('_', '-'));
+    // The nonce went through the consent screen and came back in the id_token (verified in src/fhir/smart-oidc.test.ts).
+    expect(decodeJwt(token.id_token!)).toMatchObject({ nonce: 'nonce-from-the-app', aud: app.id });
+    expect(token.refresh_token).toBeTruthy();
     const me = await t.app.inject({ method: 'GET', url: `/fhir/R4/${c.clinic.id}/Patient`, headers: bearer(token.access_token) });
     expect(me.json().entry.map((e: { resource: { id: string } }) => e.resource.id)).toEqual([token.patient]);
     await context.close();
   });
 
   it('a staff member signs in, in German, and declines or allows a staff app', async () => {
-    const app = await registerSmartApp(t, c.clinic.id, c.admin, ['user/*.read']);
+    const app = await registerSmartApp(t, c.clinic.id, c.admin, ['user/*.read', 'online_access']);
     const nurse = await t.staff(c.clinic.id, 'nurse');
     const T = await catalogue('de');
     const context = await browser.newContext({ locale: 'de-DE', timezoneId: 'UTC', viewport: { width: 1280, height: 860 } });
     const page = await context.newPage();
 
-    const declined = await startLaunch(page, app, 'user/*.read');
+    const declined = await startLaunch(page, app, 'user/*.read online_access');
     await expect.poll(() => page.url()).toContain('/sign-in?next=');
     await page.getByLabel(new RegExp(`^${T['field.email']}`)).fill(nurse.email);
     await page.getByLabel(new RegExp(`^${T['field.password']}`)).fill(STAFF_PASSWORD);
     await page.getByRole('button', { name: T['signIn.submit'], exact: true }).click();
     await page.getByRole('heading', { name: fill(T['smart.consent.title']!, { app: 'Health Diary' }) }).waitFor();
     await page.getByText(T['smart.scope.user.all.read']!).waitFor();
+    await page.getByText(T['smart.scope.online_access']!).waitFor();
     await accessible(page, 'smart: consent (staff, de)');
     await screenshot(page, 'smart-consent-staff-de');
     await page.getByRole('button', { name: T['smart.consent.deny'], exact: true }).click();

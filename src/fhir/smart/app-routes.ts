@@ -5,7 +5,7 @@ import { AppError, notFound } from '../../errors.js';
 import { problemResponses } from '../../http/problem.js';
 import { idSchema } from '../../ids.js';
 import { type LaunchRequest, type SmartApps, withQuery } from './apps.js';
-import { LAUNCH_SCOPE } from './scopes.js';
+import { isOidcScope, LAUNCH_SCOPE } from './scopes.js';
 
 /**
  * SMART apps for the standalone launch, seen from the clinic: its admin registers them (inside the clinic-scoped
@@ -27,10 +27,19 @@ const NewSmartApp = z.strictObject({
   name: z.string().trim().min(1).max(200),
   redirectUris: z.array(z.string().max(2000)).min(1).max(10).describe('where the app receives its code (https; http only for localhost)'),
   scopes: z
-    .array(z.string().refine((s) => s === 'launch/patient' || LAUNCH_SCOPE.test(s), 'must be a user/ or patient/ scope, or launch/patient'))
+    .array(
+      z
+        .string()
+        .refine(
+          (s) => s === 'launch/patient' || isOidcScope(s) || LAUNCH_SCOPE.test(s),
+          'must be a user/ or patient/ scope, launch/patient, openid, fhirUser, offline_access or online_access',
+        ),
+    )
     .min(1)
     .max(40)
-    .describe('the scopes the app may ask for: user/… for staff apps, patient/… (read) and launch/patient for patient apps'),
+    .describe(
+      'the scopes the app may ask for: user/… for staff apps, patient/… (read) and launch/patient for patient apps; openid and fhirUser for an id_token, offline_access or online_access for refresh tokens',
+    ),
 });
 const Params = z.strictObject({ smartAppId: idSchema('smartApp') });
 
@@ -46,6 +55,7 @@ export const Consent = z.strictObject({
     aud: oauthParam,
     code_challenge: oauthParam,
     code_challenge_method: oauthParam,
+    nonce: oauthParam,
   }),
   approve: z.boolean(),
 });

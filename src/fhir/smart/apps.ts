@@ -5,7 +5,8 @@ import type { ControlDB } from '../../controlplane/schema.js';
 import { AppError, badRequest, notFound } from '../../errors.js';
 import { recordIdentityEvent } from '../../identity/audit.js';
 import { isId, newId } from '../../ids.js';
-import { grantScopes, LAUNCH_SCOPE, scopeWrites, type ScopeContext } from './scopes.js';
+import { endGrants } from './grants.js';
+import { grantScopes, isOidcScope, LAUNCH_SCOPE, scopeWrites, type ScopeContext } from './scopes.js';
 
 /**
  * SMART apps of a clinic for the standalone launch (SMART App Launch 2.x, authorization code with PKCE): the
@@ -43,6 +44,7 @@ export interface AuthorizationRequest {
   aud?: string | undefined;
   code_challenge?: string | undefined;
   code_challenge_method?: string | undefined;
+  nonce?: string | undefined;
 }
 
 /** An authorization request that passed every check: what the consent screen shows and a grant records. */
@@ -53,6 +55,8 @@ export interface LaunchRequest {
   redirectUri: string;
   state: string;
   codeChallenge: string;
+  /** OpenID Connect's nonce, returned in the id_token. */
+  nonce?: string | undefined;
 }
 
 /** What an authorization code is exchanged for. */
@@ -63,6 +67,7 @@ export interface LaunchGrant {
   userId: string | null;
   patientId: string | null;
   accountId: string | null;
+  nonce?: string | null | undefined;
 }
 
 export const CODE_SECONDS = 120;
@@ -105,7 +110,7 @@ export class SmartApps {
       if (problem) throw badRequest('invalid_redirect_uri', `redirectUris[${i}] ${problem}`);
     }
     for (const s of input.scopes) {
-      if (s === 'launch/patient') continue;
+      if (s === 'launch/patient' || isOidcScope(s)) continue;
       if (!LAUNCH_SCOPE.test(s)) throw badRequest('invalid_scope', `"${s}" is not a user/ or patient/ scope, nor launch/patient`);
       if (s.startsWith('patient/') && scopeWrites(s)) throw badRequest('invalid_scope', `"${s}": patient apps read only`);
     }
@@ -157,6 +162,7 @@ export class SmartApps {
         .where('revoked_at', 'is', null)
         .executeTakeFirst();
       if (!done.numUpdatedRows) throw notFound('smart_app');
+      await endGrants(trx, { appId: id }, 'app_removed');
       await recordIdentityEvent(trx, {
         clinicId,
         actor: { kind: 'user', id: by },
@@ -196,6 +202,8 @@ export class SmartApps {
     if (q.code_challenge_method !== 'S256') throw launchError('invalid_request', 'PKCE is required: code_challenge_method=S256', back);
     if (!q.code_challenge || !/^[A-Za-z0-9_-]{43}$/.test(q.code_challenge))
       throw launchError('invalid_request', 'code_challenge must be the base64url SHA-256 of the code verifier', back);
+    if (q.nonce !== undefined && (q.nonce.length > 512 || !/^[\x21-\x7e]+$/.test(q.nonce)))
+      throw launchError('invalid_request', 'nonce must be printable ASCII, at most 512 characters', back);
     const base = fhirBaseOf(app.clinicId);
     if (!q.aud || q.aud.replace(/\/$/, '') !== base)
       throw launchError('invalid_request', `aud must be the FHIR base URL of the app's clinic (${base})`, back);
@@ -216,6 +224,13 @@ export class SmartApps {
     if (!granted.length) throw launchError('invalid_scope', 'None of the resource scopes asked for is registered for this app', back);
     if (audience === 'patient' && asked.includes('launch/patient') && app.scopes.includes('launch/patient'))
       granted.unshift('launch/patient');
+    // OpenID Connect and refresh: granted when asked for and registered (the admin decides whether an app may stay
+    // signed in); online_access only when offline_access is not granted, fhirUser only with openid.
+    const oidc = (s: string) => asked.includes(s) && app.scopes.includes(s);
+    if (oidc('openid')) granted.push('openid');
+    if (oidc('openid') && oidc('fhirUser')) granted.push('fhirUser');
+    if (oidc('offline_access')) granted.push('offline_access');
+    else if (oidc('online_access')) granted.push('online_access');
     return {
       app: { id: app.id, clinicId: app.clinicId, name: app.name },
       audience,
@@ -223,6 +238,7 @@ export class SmartApps {
       redirectUri: q.redirect_uri,
       state: q.state,
       codeChallenge: q.code_challenge,
+      nonce: q.nonce,
     };
   }
 
@@ -252,6 +268,7 @@ export class SmartApps {
         scopes: launch.scopes,
         redirect_uri: launch.redirectUri,
         code_challenge: launch.codeChallenge,
+        nonce: launch.nonce ?? null,
         expires_at: new Date(Date.now() + CODE_SECONDS * 1000),
       })
       .execute();
@@ -290,6 +307,7 @@ export class SmartApps {
       userId: row.user_id,
       patientId: row.patient_id,
       accountId: row.patient_account_id,
+      nonce: row.nonce,
     };
   }
 

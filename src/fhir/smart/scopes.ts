@@ -9,6 +9,9 @@ export const SCOPE = /^system\/(\*|[A-Z][A-Za-z]{1,40})\.(read|write|\*|c?r?u?d?
 export const LAUNCH_SCOPE = /^(user|patient)\/(\*|[A-Z][A-Za-z]{1,40})\.(read|write|\*|c?r?u?d?s?)$/;
 /** The launch scopes that are not resource scopes and that this server understands. */
 export const LAUNCH_CONTEXT_SCOPES = ['launch/patient'] as const;
+/** OpenID Connect (an id_token; `fhirUser` adds the person's FHIR resource to it) and refresh tokens. */
+export const OIDC_SCOPES = ['openid', 'fhirUser', 'offline_access', 'online_access'] as const;
+export const isOidcScope = (s: string): boolean => (OIDC_SCOPES as readonly string[]).includes(s);
 
 export type Interaction = 'read' | 'write';
 export type ScopeContext = 'system' | 'user' | 'patient';

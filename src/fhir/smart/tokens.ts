@@ -8,7 +8,7 @@ import { jwtVerify, SignJWT } from 'jose';
  * request (`FhirClients.active`), so revoking it takes effect before the token expires.
  */
 export const ACCESS_TOKEN_SECONDS = 300;
-/** A launched app's token lives longer (no refresh tokens are issued); the app and the user are still checked per request. */
+/** A launched app's token lives longer; the app, its grant and the user are still checked per request. */
 export const LAUNCH_TOKEN_SECONDS = 900;
 const ISSUER = 'polyclinic-fhir';
 
@@ -22,6 +22,8 @@ export interface AccessClaims {
   /** A patient app's launch: the patient (our id) and their portal account. */
   patientId?: string | undefined;
   accountId?: string | undefined;
+  /** A launch's grant (`grants.ts`): checked per request, so ending it ends the token. */
+  grantId?: string | undefined;
 }
 
 export class AccessTokens {
@@ -32,7 +34,7 @@ export class AccessTokens {
   }
 
   issue(claims: AccessClaims, seconds = ACCESS_TOKEN_SECONDS): Promise<string> {
-    const launch = { usr: claims.userId, pat: claims.patientId, acc: claims.accountId };
+    const launch = { usr: claims.userId, pat: claims.patientId, acc: claims.accountId, grt: claims.grantId };
     return new SignJWT({ cln: claims.clinicId, scope: claims.scopes.join(' '), ...launch })
       .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' })
       .setIssuer(ISSUER)
@@ -57,6 +59,7 @@ export class AccessTokens {
         userId: str(payload.usr),
         patientId: str(payload.pat),
         accountId: str(payload.acc),
+        grantId: str(payload.grt),
       };
     } catch {
       return undefined;

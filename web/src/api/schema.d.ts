@@ -21059,7 +21059,7 @@ export interface paths {
                         name: string;
                         /** @description where the app receives its code (https; http only for localhost) */
                         redirectUris: string[];
-                        /** @description the scopes the app may ask for: user/… for staff apps, patient/… (read) and launch/patient for patient apps */
+                        /** @description the scopes the app may ask for: user/… for staff apps, patient/… (read) and launch/patient for patient apps; openid and fhirUser for an id_token, offline_access or online_access for refresh tokens */
                         scopes: string[];
                     };
                 };
@@ -21410,6 +21410,7 @@ export interface paths {
                             aud?: string;
                             code_challenge?: string;
                             code_challenge_method?: string;
+                            nonce?: string;
                         };
                         approve: boolean;
                     };
@@ -29397,6 +29398,7 @@ export interface paths {
                             aud?: string;
                             code_challenge?: string;
                             code_challenge_method?: string;
+                            nonce?: string;
                         };
                         approve: boolean;
                     };

@@ -8,6 +8,7 @@ import { PageHeader } from '../ui/page';
 import { ErrorState } from '../ui/states';
 import { DataTable } from '../ui/Table';
 import { useRegions, useStoreHealth } from './data';
+import { ReplicationCard } from './ReplicationCard';
 
 /** The data regions: their jurisdiction, failover (always inside it), store health, and how many clinics live there. */
 export default function RegionsPage() {
@@ -62,6 +63,7 @@ export default function RegionsPage() {
           ]}
         />
       )}
+      <ReplicationCard />
       <ComplianceReports />
     </>
   );

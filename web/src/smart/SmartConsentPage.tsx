@@ -24,7 +24,17 @@ interface LaunchRequest {
   redirectOrigin: string;
 }
 
-const OAUTH_PARAMS = ['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'aud', 'code_challenge', 'code_challenge_method'];
+const OAUTH_PARAMS = [
+  'response_type',
+  'client_id',
+  'redirect_uri',
+  'scope',
+  'state',
+  'aud',
+  'code_challenge',
+  'code_challenge_method',
+  'nonce',
+];
 
 async function describe(search: string): Promise<LaunchRequest> {
   const res = await fetch(`/fhir/auth/authorize/request${search}`, { headers: { accept: 'application/json' } });
@@ -166,6 +176,8 @@ function Consent({
 /** A scope in the person's words: `patient/*.read` → "Read your health record". */
 function scopeText(scope: string, t: I18n['t']): string {
   if (scope === 'launch/patient') return t('smart.scope.launchPatient');
+  if (scope === 'openid' || scope === 'fhirUser' || scope === 'offline_access' || scope === 'online_access')
+    return t(`smart.scope.${scope}`);
   const m = /^(user|patient)\/(\*|[A-Za-z]+)\.(.+)$/.exec(scope);
   if (!m) return scope;
   const writes = m[3] === 'write' || m[3] === '*' || (m[3] !== 'read' && /[cud]/.test(m[3]!));
