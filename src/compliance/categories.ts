@@ -36,6 +36,13 @@ export const TENANT_CATEGORIES: Readonly<Record<string, DataCategory>> = {
   patient_accounts: PHI('Patient portal accounts'),
   patient_links: PHI('Patient portal accounts'),
   patient_sessions: PHI('Patient portal sessions'),
+  patient_mfa: PHI('Patient second factors (sealed)'),
+  patient_mfa_recovery_codes: PHI('Patient second factors (hashed)'),
+  patient_mfa_challenges: PHI('Patient sign-in in progress'),
+  fee_schedule: NOT_PHI('Fees per appointment type'),
+  visit_charges: PHI('Visit charges (billing per appointment)'),
+  visit_surveys: PHI('Patient satisfaction survey answers'),
+  outcome_scores: PHI('Patient-reported outcomes (PHQ-9, GAD-7)'),
 };
 
 export const CONTROL_CATEGORIES: Readonly<Record<string, DataCategory>> = {
@@ -82,6 +89,19 @@ export const CONTROL_CATEGORIES: Readonly<Record<string, DataCategory>> = {
   benchmark_releases: NOT_PHI('Differentially private benchmark releases'),
   phi_export_requests: NOT_PHI('Break-glass export requests and decisions'),
   deletion_certificates: NOT_PHI('Deletion certificates of offboarded clinics (counts only)'),
+  backups: NOT_PHI('Backup catalogue (where each region’s sealed backups are)'),
+  clinic_restores: NOT_PHI('Per-clinic restore records and their verification reports (counts and checksums)'),
+  clinic_version_pins: NOT_PHI('Schema version pins of clinics during rollouts'),
+  rollouts: NOT_PHI('Staged schema rollouts'),
+  rollout_waves: NOT_PHI('Staged schema rollouts'),
+  rollout_clinics: NOT_PHI('Staged schema rollouts'),
+  region_primaries: NOT_PHI('Which server is each region’s primary (failover epochs)'),
+  region_failovers: NOT_PHI('Region failover history'),
+  smart_apps: NOT_PHI('SMART apps registered by clinics'),
+  smart_authorizations: NOT_PHI('SMART launches in progress (opaque account and record ids, no demographics)'),
+  smart_grants: NOT_PHI('SMART app grants (opaque account and record ids, no demographics)'),
+  smart_refresh_tokens: NOT_PHI('SMART refresh tokens (hashed)'),
+  smart_signing_keys: NOT_PHI('SMART id_token signing keys (private half sealed)'),
 };
 
 export function categoryOf(store: 'tenant' | 'control', table: string): DataCategory {

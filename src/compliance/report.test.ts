@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { getDocument } from 'pdfjs-dist/legacy/build/pdf.mjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startArchivedServer, type ArchivedServer } from '../../test/support/archived-server.js';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import { complianceReport, type ComplianceReport } from './report.js';
 
@@ -9,16 +11,28 @@ import { complianceReport, type ComplianceReport } from './report.js';
  * backup retention) or of the fleet (a clinic, an MFA policy) shows in the next report, in JSON, HTML and PDF.
  */
 let t: TestPlatform;
+// A backed-up region needs a server of its own (WAL is per server; the loader refuses one shared with the EU).
+let server: ArchivedServer;
+let location: string;
 beforeAll(async () => {
+  server = await startArchivedServer({ region: 'us-east', key: randomBytes(24).toString('hex') });
+  location = server.location;
   t = await startTestPlatform({
+    regionAdminUrls: { 'us-east': server.adminUrl },
     env: {
+      ...server.env,
       POLYCLINIC_SUBPROCESSORS:
         'Acme <Mail> US|transactional email (no PHI)|Virginia, USA|US; Mailgun EU|transactional email (no PHI)|Germany|EU; Sentry|error reports (no PHI)|USA|*',
-      POLYCLINIC_REGION_US_EAST_BACKUP_LOCATION: '/var/backups/polyclinic/us-east',
     },
   });
+}, 120_000);
+afterAll(async () => {
+  try {
+    await t?.close();
+  } finally {
+    await server?.stop();
+  }
 });
-afterAll(() => t?.close());
 
 const report = async (code: string, format = 'json') =>
   t.app.inject({ method: 'GET', url: `/api/v1/platform/compliance-reports/${code}?format=${format}`, headers: bearer(t.operatorToken) });
@@ -42,9 +56,7 @@ describe('compliance report', () => {
     const r = res.json() as ComplianceReport;
     expect(r.jurisdiction.law).toContain('HIPAA');
     expect(r.breachNotification?.hours).toBe(60 * 24);
-    expect(r.regions).toEqual([
-      expect.objectContaining({ id: 'us-east', backup: { location: '/var/backups/polyclinic/us-east', retentionDays: 35 } }),
-    ]);
+    expect(r.regions).toEqual([expect.objectContaining({ id: 'us-east', backup: { location, retentionDays: 35 } })]);
     expect(r.subprocessors.map((s) => s.name)).toEqual(['Acme <Mail> US', 'Sentry']);
     const patients = r.dataCategories.find((d) => d.store === 'tenant' && d.table === 'patients');
     expect(patients).toMatchObject({ phi: true });
@@ -113,7 +125,7 @@ describe('compliance report', () => {
     expect(text).toContain('Compliance report: US');
     expect(text).toContain('HIPAA');
     expect(text).toContain('Acme <Mail> US');
-    expect(text).toContain('/var/backups/polyclinic/us-east');
+    expect(text).toContain(location);
     expect(text).toContain('appointment.booked');
   });
 
