@@ -5,9 +5,10 @@ import type { Platform } from '../platform/platform.js';
 import type { Clinic } from '../controlplane/clinics.js';
 import { AppError, notFound } from '../errors.js';
 import { newId } from '../ids.js';
-import { databaseOf, withClient } from '../db/pg.js';
+import { databaseOf, inTransaction, withClient } from '../db/pg.js';
 import type { Placement, PlacementModel } from './naming.js';
 import { placementKind, type ClinicStore, type PlacementKind } from './placement/index.js';
+import { ChangeCapture } from './placement/capture.js';
 import { checksums, copyClinic, type TableChecksum } from './placement/copy.js';
 import { drainReads, holdWrites, setAnchorEpoch } from './placement/fence.js';
 
@@ -35,8 +36,12 @@ export interface MoveProgress {
   steps: MoveStep[];
 }
 
-/** Seams for tests: act while writes are frozen, or tamper with the copy before it is verified. */
+/**
+ * Seams for tests: write while the bulk is copied (after its first table, inside the copy's snapshot), act while
+ * writes are frozen, or tamper with the copy before it is verified.
+ */
 export interface MoveHooks {
+  duringCopy?: () => Promise<void>;
   duringFreeze?: () => Promise<void>;
   beforeVerify?: (target: { url: string; placement: Placement }) => Promise<void>;
 }
@@ -46,16 +51,22 @@ export interface MoveHooks {
  *
  * 1. Build the target store (DDL, outside the freeze), after clearing what an earlier failed move may have left
  *    at that address (nobody reads there: the clinic lives at the source).
- * 2. Freeze: the control plane goes `active` at e to `moving` at e+1 (nodes that look answer writes 503 +
+ * 2. Copy the bulk while the clinic keeps writing: change capture on the source (`placement/capture.ts`) logs
+ *    every change the clinic makes from before the copy's snapshot on; the copy reads one snapshot.
+ * 3. Freeze: the control plane goes `active` at e to `moving` at e+1 (nodes that look answer writes 503 +
  *    Retry-After), then the source's anchor goes to e+1, so a write from a node that has not looked fails its
  *    pin; then the clinic's write lock, taken exclusively, waits for every write that passed its pin before.
  *    Reads keep being served from the source throughout, by every node.
- * 3. Copy every tenant table in one target transaction; compare row counts and checksums table by table.
- * 4. Switch: the target's anchor goes to e+2, then the control plane to the target at e+2 (still frozen); nodes
+ * 4. Replay the changes the snapshot does not hold onto the target, in the order they were made (one target
+ *    transaction); compare row counts and checksums table by table (both stores at once).
+ * 5. Switch: the target's anchor goes to e+2, then the control plane to the target at e+2 (still frozen); nodes
  *    that look now read the target, the others still read the source, which holds the same rows.
- * 5. Fence the source (its anchor to null): from here no node reads it or writes it. Only then unfreeze, so
+ * 6. Fence the source (its anchor to null): from here no node reads it or writes it. Only then unfreeze, so
  *    the first write to the target comes after the last read that could be served from the source began.
- * 6. Wait for the reads that passed their pin on the source before the fence, then remove it.
+ * 7. Drop the capture; wait for the reads that passed their pin on the source before the fence, then remove it.
+ *
+ * So the freeze holds only the catch-up (the writes made during the copy), the verification and the switch; the
+ * copy and the removal of the source, which grow with the clinic, run while it is served.
  *
  * A failure before the switch removes the target and unfreezes: the clinic stays where it was, at e+1, which
  * its store accepts whether or not its anchor was raised. A failure after the switch and before the fence keeps
@@ -92,11 +103,14 @@ class Move {
   /** The clinic's placement epoch when the move began. */
   private readonly epoch: number;
   private frozenAt = 0;
+  private readonly startedAt = Date.now();
   private switched = false;
   /** Written to the move's row as each step happens, so any node can show a running move's progress. */
   private readonly progress: MoveProgress = { percent: 0, steps: [] };
   /** The source database connection that holds the clinic's write lock from the freeze to the switch. */
   private writeLock: pg.Client | undefined;
+  /** The source's change capture, from before the copy until the clinic is served from the target. */
+  private capture: ChangeCapture | undefined;
 
   constructor(
     private readonly p: Platform,
@@ -146,7 +160,7 @@ class Move {
     await retried('unfreeze', () => p.clinics.transition(clinic.id, 'moving', 'active'));
     const frozenMs = Date.now() - this.frozenAt;
     await this.step('cleanup', 97).catch(() => {});
-    const sourceRemoved = await this.removeSource();
+    const sourceRemoved = (await this.removeCapture()) && (await this.removeSource());
     this.progress.percent = 100;
     this.progress.steps.push({ step: 'done', at: new Date().toISOString(), table: null, rows: null });
     const report: MoveReport = {
@@ -164,7 +178,7 @@ class Move {
     return { clinic: moved, move: report };
   }
 
-  /** Steps 1 to 4; returns the verified checksums. */
+  /** Steps 1 to 5; returns the verified checksums. */
   private async copyAndSwitch(): Promise<TableChecksum[]> {
     const { p, clinic, source, target, epoch } = this;
     await this.targetKind.remove(this.ctx, target);
@@ -176,25 +190,40 @@ class Move {
         `Source is at schema version ${clinic.schemaVersion}, target at ${targetVersion}; run polyclinic migrate first`,
       );
 
+    // The bulk, while the clinic is served and written.
+    const sourceUrl = this.url(source);
+    const targetUrl = this.url(target);
+    const capture = new ChangeCapture(p.tenantTables, source.placement.schema, clinic.id);
+    this.capture = capture;
+    await withClient(sourceUrl, (c) => capture.install(c));
+    const count = p.tenantTables.length;
+    const snapshot = await withClient(sourceUrl, (src) =>
+      withClient(targetUrl, (dst) =>
+        copyClinic(p.tenantTables, src, source.placement.schema, dst, target.placement.schema, clinic.id, async (table, rows, i) => {
+          await this.step('copy', 10 + Math.round((65 * (i + 1)) / count), table, rows);
+          if (i === 0) await this.hooks.duringCopy?.();
+        }),
+      ),
+    );
+
     if (!(await p.clinics.freeze(clinic.id, epoch))) throw new AppError(409, 'clinic_busy', 'The clinic changed state; try again');
     this.frozenAt = Date.now();
-    await this.step('freeze', 15);
-    this.writeLock = await connect(this.url(source));
+    await this.step('freeze', 78);
+    this.writeLock = await connect(sourceUrl);
     await setAnchorEpoch(this.writeLock, source.placement.schema, clinic.id, epoch + 1, epoch + 1);
     await holdWrites(this.writeLock, clinic.id);
     await this.hooks.duringFreeze?.();
 
     const src = this.writeLock;
-    const targetUrl = this.url(target);
     const verified = await withClient(targetUrl, async (dst) => {
-      const count = this.p.tenantTables.length;
-      await copyClinic(this.p.tenantTables, src, source.placement.schema, dst, target.placement.schema, clinic.id, (table, rows, i) =>
-        this.step('copy', 15 + Math.round((60 * (i + 1)) / count), table, rows),
-      );
+      const replayed = await inTransaction(dst, () => capture.replay(src, snapshot, dst, target.placement.schema));
+      this.log.info({ replayed, copyMs: this.frozenAt - this.startedAt }, 'bulk copied; changes made meanwhile replayed');
       await this.step('verify', 85);
       await this.hooks.beforeVerify?.({ url: targetUrl, placement: target.placement });
-      const before = await checksums(this.p.tenantTables, src, source.placement.schema, clinic.id);
-      const after = await checksums(this.p.tenantTables, dst, target.placement.schema, clinic.id);
+      const [before, after] = await Promise.all([
+        checksums(p.tenantTables, src, source.placement.schema, clinic.id),
+        checksums(p.tenantTables, dst, target.placement.schema, clinic.id),
+      ]);
       const mismatch = before.find((b, i) => b.rows !== after[i]?.rows || b.checksum !== after[i]?.checksum);
       if (mismatch)
         throw new AppError(
@@ -209,6 +238,23 @@ class Move {
     this.switched = await p.clinics.switchPlacement(clinic.id, epoch + 1, target.placement);
     if (!this.switched) throw new AppError(409, 'clinic_busy', 'The clinic changed during the move; it stays where it was');
     return verified;
+  }
+
+  /**
+   * Step 7a: no more capture on the source. Best effort: false (and the source stays, fenced, for the next move
+   * there to clear) when it fails, so a pooled source's rows are never deleted through a live capture.
+   */
+  private async removeCapture(): Promise<boolean> {
+    const { capture } = this;
+    if (!capture) return true;
+    try {
+      await retried('remove the change capture', () => withClient(this.url(this.source), (c) => capture.remove(c)), 3);
+      this.capture = undefined;
+      return true;
+    } catch (err) {
+      this.log.error({ err }, 'removing the change capture failed; the next move of this clinic removes it');
+      return false;
+    }
   }
 
   /** Step 5: from here on, no node can read or write the source. Retried: until it holds, writes stay frozen. */
@@ -260,6 +306,7 @@ class Move {
       );
     }
     this.log.error({ err }, 'move failed; clinic stays where it was');
+    await this.removeCapture();
     await retried('remove the partial target', () => this.targetKind.remove(this.ctx, this.target)).catch((e) =>
       this.log.error({ err: e }, 'removing the partial target failed; the next move there clears it'),
     );

@@ -27,7 +27,9 @@ export function keyOrder(t: TenantTable): string {
 
 /**
  * Copies every row of one clinic, table by table (parents first), from `src` to `dst` in one transaction on each
- * side: the target either gets the whole clinic or nothing.
+ * side: the target either gets the whole clinic or nothing. The source side reads one snapshot (REPEATABLE READ)
+ * across all tables, so the copy is the clinic as it was at one moment even while it is being written; that
+ * snapshot (`pg_current_snapshot()`) is returned, for a change capture to replay what came after it.
  */
 export async function copyClinic(
   tables: readonly TenantTable[],
@@ -38,9 +40,11 @@ export async function copyClinic(
   clinicId: string,
   /** Told after each table, with its row count and position: a move shows its progress with it. */
   copied: (table: string, rows: number, index: number) => Promise<void> = async () => {},
-): Promise<void> {
-  await inTransaction(src, () =>
+): Promise<string> {
+  return inTransaction(src, () =>
     inTransaction(dst, async () => {
+      await src.query('set transaction isolation level repeatable read');
+      const snapshot = (await src.query<{ s: string }>('select pg_current_snapshot()::text as s')).rows[0]!.s;
       await pinAdmin(src, clinicId);
       await pinAdmin(dst, clinicId);
       for (const [i, t] of tables.entries()) {
@@ -61,6 +65,7 @@ export async function copyClinic(
         await src.query('close rows_out');
         await copied(t.name, rows, i);
       }
+      return snapshot;
     }),
   );
 }
