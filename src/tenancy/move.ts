@@ -9,7 +9,7 @@ import { databaseOf, inTransaction, withClient } from '../db/pg.js';
 import type { Placement, PlacementModel } from './naming.js';
 import { placementKind, type ClinicStore, type PlacementKind } from './placement/index.js';
 import { ChangeCapture } from './placement/capture.js';
-import { checksums, copyClinic, type TableChecksum } from './placement/copy.js';
+import { checksums, checksumsInTransaction, copyClinic, touchedChecksums, type TableChecksum } from './placement/copy.js';
 import { drainReads, holdWrites, setAnchorEpoch } from './placement/fence.js';
 
 export { checksums, type TableChecksum } from './placement/copy.js';
@@ -22,7 +22,13 @@ export interface MoveReport {
   tables: TableChecksum[];
   /** False when the copy the clinic left could not be removed; it is fenced, and the next move there clears it. */
   sourceRemoved: boolean;
+  /** Changes the clinic made during the copy, replayed onto the target before and during the freeze. */
+  replayed: { beforeFreeze: number; inFreeze: number };
 }
+
+/** Catch-up rounds before the freeze, and the count of changes small enough to leave to the freeze. */
+const CATCH_UP_ROUNDS = 5;
+const FREEZE_TAIL = 50;
 
 /** One step of a move as the operator console shows it while the move runs (kept in `placement_moves.detail`). */
 export interface MoveStep {
@@ -42,6 +48,8 @@ export interface MoveProgress {
  */
 export interface MoveHooks {
   duringCopy?: () => Promise<void>;
+  /** After the full verification, before the freeze: writes here reach the target only through the freeze's tail. */
+  beforeFreeze?: () => Promise<void>;
   duringFreeze?: () => Promise<void>;
   beforeVerify?: (target: { url: string; placement: Placement }) => Promise<void>;
 }
@@ -103,6 +111,7 @@ class Move {
   /** The clinic's placement epoch when the move began. */
   private readonly epoch: number;
   private frozenAt = 0;
+  private replayed = { beforeFreeze: 0, inFreeze: 0 };
   private readonly startedAt = Date.now();
   private switched = false;
   /** Written to the move's row as each step happens, so any node can show a running move's progress. */
@@ -170,6 +179,7 @@ class Move {
       frozenMs,
       tables,
       sourceRemoved,
+      replayed: this.replayed,
     };
     await this.finish('completed', report).catch((err) => this.log.error({ err }, 'recording the completed move failed'));
     this.log.info({ frozenMs, sourceRemoved }, 'clinic moved');
@@ -197,7 +207,7 @@ class Move {
     this.capture = capture;
     await withClient(sourceUrl, (c) => capture.install(c));
     const count = p.tenantTables.length;
-    const snapshot = await withClient(sourceUrl, (src) =>
+    let snapshot = await withClient(sourceUrl, (src) =>
       withClient(targetUrl, (dst) =>
         copyClinic(p.tenantTables, src, source.placement.schema, dst, target.placement.schema, clinic.id, async (table, rows, i) => {
           await this.step('copy', 10 + Math.round((65 * (i + 1)) / count), table, rows);
@@ -206,38 +216,75 @@ class Move {
       ),
     );
 
+    // Catch up with the writes made during the copy while they go on, so the freeze has only the last few.
+    let caughtUp = 0;
+    for (let round = 0; round < CATCH_UP_ROUNDS; round++) {
+      const r = await withClient(sourceUrl, (src) =>
+        withClient(targetUrl, (dst) => inTransaction(dst, () => capture.replay(src, snapshot, dst, target.placement.schema))),
+      );
+      snapshot = r.snapshot;
+      caughtUp += r.applied;
+      if (r.applied <= FREEZE_TAIL) break;
+    }
+
+    // Verify while the clinic is still served: the source's full checksums in the snapshot one more round read the
+    // log in, against the target once that round is applied (nobody else writes the target before the switch).
+    await this.step('verify', 76);
+    const full = await withClient(sourceUrl, (src) =>
+      withClient(targetUrl, async (dst) => {
+        const r = await inTransaction(dst, () =>
+          capture.replay(src, snapshot, dst, target.placement.schema, () =>
+            checksumsInTransaction(p.tenantTables, src, source.placement.schema, clinic.id),
+          ),
+        );
+        await this.hooks.beforeVerify?.({ url: targetUrl, placement: target.placement });
+        const after = await checksums(p.tenantTables, dst, target.placement.schema, clinic.id);
+        this.compare(r.atSnapshot ?? [], after);
+        return { ...r, after };
+      }),
+    );
+    snapshot = full.snapshot;
+    caughtUp += full.applied;
+    await this.hooks.beforeFreeze?.();
+
     if (!(await p.clinics.freeze(clinic.id, epoch))) throw new AppError(409, 'clinic_busy', 'The clinic changed state; try again');
     this.frozenAt = Date.now();
-    await this.step('freeze', 78);
+    await this.step('freeze', 80);
     this.writeLock = await connect(sourceUrl);
     await setAnchorEpoch(this.writeLock, source.placement.schema, clinic.id, epoch + 1, epoch + 1);
     await holdWrites(this.writeLock, clinic.id);
     await this.hooks.duringFreeze?.();
 
+    // The tail: what was written after that snapshot. Verified by every table's row count and the rows it touched,
+    // which with the full comparison above proves the whole target equal to the source now.
     const src = this.writeLock;
-    const verified = await withClient(targetUrl, async (dst) => {
-      const replayed = await inTransaction(dst, () => capture.replay(src, snapshot, dst, target.placement.schema));
-      this.log.info({ replayed, copyMs: this.frozenAt - this.startedAt }, 'bulk copied; changes made meanwhile replayed');
-      await this.step('verify', 85);
-      await this.hooks.beforeVerify?.({ url: targetUrl, placement: target.placement });
+    await withClient(targetUrl, async (dst) => {
+      const tail = await inTransaction(dst, () => capture.replay(src, snapshot, dst, target.placement.schema));
+      this.replayed = { beforeFreeze: caughtUp, inFreeze: tail.applied };
+      this.log.info({ ...this.replayed, copyMs: this.frozenAt - this.startedAt }, 'bulk copied; changes made meanwhile replayed');
+      await this.step('verify', 88);
       const [before, after] = await Promise.all([
-        checksums(p.tenantTables, src, source.placement.schema, clinic.id),
-        checksums(p.tenantTables, dst, target.placement.schema, clinic.id),
+        touchedChecksums(p.tenantTables, src, source.placement.schema, clinic.id, tail.keys),
+        touchedChecksums(p.tenantTables, dst, target.placement.schema, clinic.id, tail.keys),
       ]);
-      const mismatch = before.find((b, i) => b.rows !== after[i]?.rows || b.checksum !== after[i]?.checksum);
-      if (mismatch)
-        throw new AppError(
-          500,
-          'move_verification_failed',
-          `Copy of ${mismatch.table} does not match the source; the clinic stays in ${source.placement.model} placement`,
-        );
+      this.compare(before, after);
       await setAnchorEpoch(dst, target.placement.schema, clinic.id, epoch + 2, epoch + 1);
-      return after;
     });
     await this.step('switch', 92);
     this.switched = await p.clinics.switchPlacement(clinic.id, epoch + 1, target.placement);
     if (!this.switched) throw new AppError(409, 'clinic_busy', 'The clinic changed during the move; it stays where it was');
-    return verified;
+    return full.after;
+  }
+
+  /** Table by table, row counts and checksums of the source (`before`) and the target must be equal. */
+  private compare(before: TableChecksum[], after: TableChecksum[]): void {
+    const mismatch = before.find((b, i) => b.rows !== after[i]?.rows || b.checksum !== after[i]?.checksum);
+    if (mismatch || before.length !== after.length)
+      throw new AppError(
+        500,
+        'move_verification_failed',
+        `Copy of ${mismatch?.table ?? 'the clinic'} does not match the source; the clinic stays in ${this.source.placement.model} placement`,
+      );
   }
 
   /**

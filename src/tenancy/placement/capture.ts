@@ -104,17 +104,39 @@ export class ChangeCapture {
   }
 
   /**
-   * Replays onto `dst` (inside the caller's transaction) every change the snapshot `snapshot` (a
-   * `pg_current_snapshot()` of the copy) does not hold, in log order. Call it with the clinic's writes held.
-   * Returns the number of changes applied.
+   * Replays onto `dst` (inside the caller's transaction) every change that `snapshot` (a `pg_current_snapshot()`:
+   * the copy's, or the last replay's) does not hold and that has committed, in log order; returns how many, and
+   * the snapshot the log was read in, for the next round. Snapshots taken later hold every transaction an
+   * earlier one held, so rounds neither miss nor repeat a change: one still in flight in a round is not in its
+   * snapshot and comes in the next. The last round runs with the clinic's writes held, so it takes the rest.
    */
-  async replay(src: pg.ClientBase, snapshot: string, dst: pg.ClientBase, dstSchema: string): Promise<number> {
-    const changes = await src.query<Change>(
-      `select seq::text, tbl, op, old, new from ${this.n.log}
-        where not pg_visible_in_snapshot(txid, $1::pg_snapshot) order by seq`,
-      [snapshot],
-    );
-    if (changes.rows.length === 0) return 0;
+  async replay<T = undefined>(
+    src: pg.ClientBase,
+    snapshot: string,
+    dst: pg.ClientBase,
+    dstSchema: string,
+    /** Run on `src` in the snapshot the log was read in (the source's checksums at that moment). */
+    inSnapshot?: () => Promise<T>,
+  ): Promise<{ applied: number; snapshot: string; keys: Map<string, Record<string, unknown>[]>; atSnapshot: T | undefined }> {
+    const { changes, next, atSnapshot } = await inTransaction(src, async () => {
+      await src.query('set transaction isolation level repeatable read');
+      const next = (await src.query<{ s: string }>('select pg_current_snapshot()::text as s')).rows[0]!.s;
+      const changes = await src.query<Change>(
+        `select seq::text, tbl, op, old, new from ${this.n.log}
+          where not pg_visible_in_snapshot(txid, $1::pg_snapshot) order by seq`,
+        [snapshot],
+      );
+      return { changes, next, atSnapshot: await inSnapshot?.() };
+    });
+    // Every row the changes touched, by table: its key before and after.
+    const keys = new Map<string, Record<string, unknown>[]>();
+    for (const ch of changes.rows)
+      for (const row of [ch.old, ch.new]) {
+        const t = this.tables.find((x) => x.name === ch.tbl);
+        if (!row || !t) continue;
+        keys.set(t.name, [...(keys.get(t.name) ?? []), Object.fromEntries(t.key.map((k) => [k, row[k]]))]);
+      }
+    if (changes.rows.length === 0) return { applied: 0, snapshot: next, keys, atSnapshot };
     const byName = new Map(this.tables.map((t) => [t.name, t]));
     const columns = await settableColumns(dst, dstSchema);
     await pinAdmin(dst, this.clinicId);
@@ -139,7 +161,7 @@ export class ChangeCapture {
       if (r.rowCount !== 1)
         throw new Error(`replaying change ${ch.seq} (${ch.op} on ${ch.tbl}) touched ${r.rowCount} rows in the target, not 1`);
     }
-    return changes.rows.length;
+    return { applied: changes.rows.length, snapshot: next, keys, atSnapshot };
   }
 
   /**

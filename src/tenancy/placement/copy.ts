@@ -77,19 +77,27 @@ export async function checksums(
   schema: string,
   clinicId: string,
 ): Promise<TableChecksum[]> {
-  return inTransaction(c, async () => {
-    await pinAdmin(c, clinicId);
-    const out: TableChecksum[] = [];
-    for (const t of tables) {
-      const r = await c.query<{ n: number; sum: string }>(
-        `select count(*)::int as n, md5(coalesce(string_agg(md5(${rowText(t)}), '' order by ${keyOrder(t)}), '')) as sum
-           from ${q(schema)}.${q(t.name)} t where clinic_id = $1`,
-        [clinicId],
-      );
-      out.push({ table: t.name, rows: r.rows[0]?.n ?? 0, checksum: r.rows[0]?.sum ?? '' });
-    }
-    return out;
-  });
+  return inTransaction(c, () => checksumsInTransaction(tables, c, schema, clinicId));
+}
+
+/** `checksums` inside the caller's transaction (a move reads them in the snapshot its catch-up read the log in). */
+export async function checksumsInTransaction(
+  tables: readonly TenantTable[],
+  c: pg.ClientBase,
+  schema: string,
+  clinicId: string,
+): Promise<TableChecksum[]> {
+  await pinAdmin(c, clinicId);
+  const out: TableChecksum[] = [];
+  for (const t of tables) {
+    const r = await c.query<{ n: number; sum: string }>(
+      `select count(*)::int as n, md5(coalesce(string_agg(md5(${rowText(t)}), '' order by ${keyOrder(t)}), '')) as sum
+         from ${q(schema)}.${q(t.name)} t where clinic_id = $1`,
+      [clinicId],
+    );
+    out.push({ table: t.name, rows: r.rows[0]?.n ?? 0, checksum: r.rows[0]?.sum ?? '' });
+  }
+  return out;
 }
 
 /** Deletes one clinic's rows from a store shared with other clinics, children first, in one transaction. */
@@ -97,5 +105,42 @@ export async function deleteClinicRows(tables: readonly TenantTable[], c: pg.Cli
   await inTransaction(c, async () => {
     await pinAdmin(c, clinicId);
     for (const t of [...tables].reverse()) await c.query(`delete from ${q(schema)}.${q(t.name)} where clinic_id = $1`, [clinicId]);
+  });
+}
+
+/**
+ * Row count of every tenant table of one clinic, and a checksum of the rows with the given keys only (by table):
+ * what a move compares in its freeze, after it compared full checksums in a snapshot taken before it, so the
+ * freeze does not grow with the clinic. The count is an index scan; the checksum touches only those rows.
+ */
+export async function touchedChecksums(
+  tables: readonly TenantTable[],
+  c: pg.ClientBase,
+  schema: string,
+  clinicId: string,
+  keys: ReadonlyMap<string, readonly Record<string, unknown>[]>,
+): Promise<TableChecksum[]> {
+  return inTransaction(c, async () => {
+    await pinAdmin(c, clinicId);
+    const out: TableChecksum[] = [];
+    for (const t of tables) {
+      const n = await c.query<{ n: number }>(`select count(*)::int as n from ${q(schema)}.${q(t.name)} where clinic_id = $1`, [clinicId]);
+      let sum = '';
+      const touched = keys.get(t.name);
+      if (touched?.length) {
+        const cols = t.key.map(q).join(', ');
+        const r = await c.query<{ sum: string }>(
+          `select md5(coalesce(string_agg(md5(${rowText(t)}), '' order by ${keyOrder(t)}), '')) as sum
+             from ${q(schema)}.${q(t.name)} t
+             join (select distinct ${cols} from jsonb_populate_recordset(null::${q(schema)}.${q(t.name)}, $2::jsonb)) k
+               using (${cols})
+            where t.clinic_id = $1`,
+          [clinicId, JSON.stringify(touched)],
+        );
+        sum = r.rows[0]?.sum ?? '';
+      }
+      out.push({ table: t.name, rows: n.rows[0]?.n ?? 0, checksum: sum });
+    }
+    return out;
   });
 }
