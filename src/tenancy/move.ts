@@ -218,14 +218,18 @@ class Move {
 
     // Catch up with the writes made during the copy while they go on, so the freeze has only the last few.
     let caughtUp = 0;
-    for (let round = 0; round < CATCH_UP_ROUNDS; round++) {
-      const r = await withClient(sourceUrl, (src) =>
-        withClient(targetUrl, (dst) => inTransaction(dst, () => capture.replay(src, snapshot, dst, target.placement.schema))),
-      );
-      snapshot = r.snapshot;
-      caughtUp += r.applied;
-      if (r.applied <= FREEZE_TAIL) break;
-    }
+    const catchUp = async (touched?: Map<string, Record<string, unknown>[]>) => {
+      for (let round = 0; round < CATCH_UP_ROUNDS; round++) {
+        const r = await withClient(sourceUrl, (src) =>
+          withClient(targetUrl, (dst) => inTransaction(dst, () => capture.replay(src, snapshot, dst, target.placement.schema))),
+        );
+        snapshot = r.snapshot;
+        caughtUp += r.applied;
+        if (touched) mergeKeys(touched, r.keys);
+        if (r.applied <= FREEZE_TAIL) break;
+      }
+    };
+    await catchUp();
 
     // Verify while the clinic is still served: the source's full checksums in the snapshot one more round read the
     // log in, against the target once that round is applied (nobody else writes the target before the switch).
@@ -245,6 +249,9 @@ class Move {
     );
     snapshot = full.snapshot;
     caughtUp += full.applied;
+    // The rows written since that snapshot are checked again in the freeze: collect their keys.
+    const touched = new Map<string, Record<string, unknown>[]>();
+    await catchUp(touched);
     await this.hooks.beforeFreeze?.();
 
     if (!(await p.clinics.freeze(clinic.id, epoch))) throw new AppError(409, 'clinic_busy', 'The clinic changed state; try again');
@@ -255,17 +262,18 @@ class Move {
     await holdWrites(this.writeLock, clinic.id);
     await this.hooks.duringFreeze?.();
 
-    // The tail: what was written after that snapshot. Verified by every table's row count and the rows it touched,
-    // which with the full comparison above proves the whole target equal to the source now.
+    // The tail: what was written since. Verified by every table's row count and the rows written since the full
+    // comparison, which with that comparison proves the whole target equal to the source now.
     const src = this.writeLock;
     await withClient(targetUrl, async (dst) => {
       const tail = await inTransaction(dst, () => capture.replay(src, snapshot, dst, target.placement.schema));
+      mergeKeys(touched, tail.keys);
       this.replayed = { beforeFreeze: caughtUp, inFreeze: tail.applied };
       this.log.info({ ...this.replayed, copyMs: this.frozenAt - this.startedAt }, 'bulk copied; changes made meanwhile replayed');
       await this.step('verify', 88);
       const [before, after] = await Promise.all([
-        touchedChecksums(p.tenantTables, src, source.placement.schema, clinic.id, tail.keys),
-        touchedChecksums(p.tenantTables, dst, target.placement.schema, clinic.id, tail.keys),
+        touchedChecksums(p.tenantTables, src, source.placement.schema, clinic.id, touched),
+        touchedChecksums(p.tenantTables, dst, target.placement.schema, clinic.id, touched),
       ]);
       this.compare(before, after);
       await setAnchorEpoch(dst, target.placement.schema, clinic.id, epoch + 2, epoch + 1);
@@ -378,6 +386,10 @@ class Move {
       .where('id', '=', this.id)
       .execute();
   }
+}
+
+function mergeKeys(into: Map<string, Record<string, unknown>[]>, from: ReadonlyMap<string, Record<string, unknown>[]>): void {
+  for (const [table, keys] of from) into.set(table, [...(into.get(table) ?? []), ...keys]);
 }
 
 /** A dedicated connection the move keeps across steps (it holds a session lock). */
