@@ -19,6 +19,7 @@ export interface MoveReport {
   from: PlacementModel;
   to: PlacementModel;
   frozenMs: number;
+  /** Verified in a snapshot just before the freeze; what was written after it was verified row by row. */
   tables: TableChecksum[];
   /** False when the copy the clinic left could not be removed; it is fenced, and the next move there clears it. */
   sourceRemoved: boolean;
@@ -60,21 +61,23 @@ export interface MoveHooks {
  * 1. Build the target store (DDL, outside the freeze), after clearing what an earlier failed move may have left
  *    at that address (nobody reads there: the clinic lives at the source).
  * 2. Copy the bulk while the clinic keeps writing: change capture on the source (`placement/capture.ts`) logs
- *    every change the clinic makes from before the copy's snapshot on; the copy reads one snapshot.
+ *    every change the clinic makes from before the copy's snapshot on; the copy reads one snapshot. Catch-up
+ *    rounds replay the changes each snapshot lacks while writes go on; one of them reads the source's full
+ *    checksums in its snapshot and compares them with the target; more rounds follow until few changes are left.
  * 3. Freeze: the control plane goes `active` at e to `moving` at e+1 (nodes that look answer writes 503 +
  *    Retry-After), then the source's anchor goes to e+1, so a write from a node that has not looked fails its
  *    pin; then the clinic's write lock, taken exclusively, waits for every write that passed its pin before.
  *    Reads keep being served from the source throughout, by every node.
- * 4. Replay the changes the snapshot does not hold onto the target, in the order they were made (one target
- *    transaction); compare row counts and checksums table by table (both stores at once).
+ * 4. Replay the tail onto the target (one transaction); compare every table's row count and the rows written
+ *    since the full comparison, on both stores at once.
  * 5. Switch: the target's anchor goes to e+2, then the control plane to the target at e+2 (still frozen); nodes
  *    that look now read the target, the others still read the source, which holds the same rows.
  * 6. Fence the source (its anchor to null): from here no node reads it or writes it. Only then unfreeze, so
  *    the first write to the target comes after the last read that could be served from the source began.
  * 7. Drop the capture; wait for the reads that passed their pin on the source before the fence, then remove it.
  *
- * So the freeze holds only the catch-up (the writes made during the copy), the verification and the switch; the
- * copy and the removal of the source, which grow with the clinic, run while it is served.
+ * So the freeze holds only the last writes, their check and the switch; the copy, the full verification and the
+ * removal of the source, which grow with the clinic, run while it is served.
  *
  * A failure before the switch removes the target and unfreezes: the clinic stays where it was, at e+1, which
  * its store accepts whether or not its anchor was raised. A failure after the switch and before the fence keeps
