@@ -198,6 +198,78 @@ describe('moving a clinic pooled -> schema -> database -> pooled', () => {
     expect(await sourceChecksums(clinicId)).toEqual(original);
   });
 
+  for (const [from, to] of [
+    ['pooled', 'database'],
+    ['database', 'pooled'],
+  ] as const)
+    it(`${from} -> ${to}: writes go on during the copy (inserts, updates, deletes) and every one lands in the target`, async () => {
+      expect((await t.p.clinics.fresh(clinicId))!.placement.model).toBe(from);
+      const doomed = (await addPatient(`Doomed-${to}`)).json().id as string;
+      const renamed = (await addPatient(`Renamed-${to}`)).json().id as string;
+      const rowsBefore = (await sourceChecksums(clinicId)).find((x) => x.table === 'patients')!.rows;
+      // A writer that keeps going for the whole move: refused only while frozen, never lost.
+      const written: string[] = [];
+      const refused: unknown[] = [];
+      let moving = true;
+      const writer = (async () => {
+        for (let i = 0; moving; i++) {
+          const res = await addPatient(`Bg-${to}-${i}`);
+          if (res.statusCode === 201) written.push(res.json().id);
+          else refused.push({ status: res.statusCode, code: res.json().code });
+        }
+      })();
+      const duringCopy: string[] = [];
+      const tail: string[] = [];
+      const { move } = await moveClinic(t.p, clinicId, to, {
+        // Inside the copy's snapshot, so none of these is in the bulk: they reach the target by the catch-up.
+        duringCopy: async () => {
+          for (let i = 0; i < 3; i++) {
+            const res = await addPatient(`Copy-${to}-${i}`);
+            expect(res.statusCode, res.body).toBe(201);
+            duringCopy.push(res.json().id);
+          }
+          await t.p.stores.transaction(clinicId, 'write', async (scope) => {
+            await scope.db.updateTable('patients').set({ given_name: 'RenamedDuringCopy' }).where('id', '=', renamed).execute();
+            await scope.db.deleteFrom('patients').where('id', '=', doomed).execute();
+            // Inserted and changed again in the window: the target gets its last state.
+            await scope.db.updateTable('patients').set({ family_name: 'Twice' }).where('id', '=', duringCopy[0]!).execute();
+          });
+        },
+        // After the full verification: these reach the target only by the tail replayed in the freeze.
+        beforeFreeze: async () => {
+          for (let i = 0; i < 2; i++) tail.push((await addPatient(`Tail-${to}-${i}`)).json().id);
+          await t.p.stores.transaction(clinicId, 'write', async (scope) => {
+            await scope.db.updateTable('patients').set({ given_name: 'RenamedInTail' }).where('id', '=', tail[0]!).execute();
+            await scope.db.deleteFrom('patients').where('id', '=', duringCopy[1]!).execute();
+          });
+        },
+      });
+      moving = false;
+      await writer;
+      expect(move.to).toBe(to);
+      expect(move.replayed.beforeFreeze).toBeGreaterThanOrEqual(6);
+      expect(move.replayed.inFreeze).toBeGreaterThanOrEqual(4);
+      expect(refused.every((r) => JSON.stringify(r) === JSON.stringify({ status: 503, code: 'clinic_frozen' }))).toBe(true);
+      expect(written.length).toBeGreaterThan(0);
+
+      const now = await t.p.stores.transaction(clinicId, 'read', (scope) =>
+        scope.db.selectFrom('patients').select(['id', 'given_name', 'family_name']).execute(),
+      );
+      const byId = new Map(now.map((r) => [r.id, r]));
+      for (const id of [...written, ...duringCopy.filter((_, i) => i !== 1), ...tail]) expect(byId.has(id), id).toBe(true);
+      expect(byId.has(duringCopy[1]!)).toBe(false);
+      expect(byId.get(tail[0]!)?.given_name).toBe('RenamedInTail');
+      expect(byId.get(renamed)?.given_name).toBe('RenamedDuringCopy');
+      expect(byId.get(duringCopy[0]!)?.family_name).toBe('Twice');
+      expect(byId.has(doomed)).toBe(false);
+      expect(now).toHaveLength(rowsBefore - 2 + duringCopy.length + tail.length + written.length);
+      // The writer's last requests may land after the unfreeze: what differs from what the move verified is theirs.
+      const after = await sourceChecksums(clinicId);
+      const changed = after.filter((x, i) => x.checksum !== move.tables[i]?.checksum).map((x) => x.table);
+      expect(changed.filter((x) => x !== 'patients' && x !== 'outbox')).toEqual([]);
+      original = after;
+    });
+
   it('never touches a neighbour in the pooled store', async () => {
     const rows = await t.p.stores.transaction(neighbourId, 'read', (scope) =>
       scope.db.selectFrom('patients').select(['given_name']).execute(),

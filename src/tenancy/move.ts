@@ -5,10 +5,11 @@ import type { Platform } from '../platform/platform.js';
 import type { Clinic } from '../controlplane/clinics.js';
 import { AppError, notFound } from '../errors.js';
 import { newId } from '../ids.js';
-import { databaseOf, withClient } from '../db/pg.js';
+import { databaseOf, inTransaction, withClient } from '../db/pg.js';
 import type { Placement, PlacementModel } from './naming.js';
 import { placementKind, type ClinicStore, type PlacementKind } from './placement/index.js';
-import { checksums, copyClinic, type TableChecksum } from './placement/copy.js';
+import { ChangeCapture } from './placement/capture.js';
+import { checksums, checksumsInTransaction, copyClinic, touchedChecksums, type TableChecksum } from './placement/copy.js';
 import { drainReads, holdWrites, setAnchorEpoch } from './placement/fence.js';
 
 export { checksums, type TableChecksum } from './placement/copy.js';
@@ -18,10 +19,17 @@ export interface MoveReport {
   from: PlacementModel;
   to: PlacementModel;
   frozenMs: number;
+  /** Verified in a snapshot just before the freeze; what was written after it was verified row by row. */
   tables: TableChecksum[];
   /** False when the copy the clinic left could not be removed; it is fenced, and the next move there clears it. */
   sourceRemoved: boolean;
+  /** Changes the clinic made during the copy, replayed onto the target before and during the freeze. */
+  replayed: { beforeFreeze: number; inFreeze: number };
 }
+
+/** Catch-up rounds before the freeze, and the count of changes small enough to leave to the freeze. */
+const CATCH_UP_ROUNDS = 5;
+const FREEZE_TAIL = 50;
 
 /** One step of a move as the operator console shows it while the move runs (kept in `placement_moves.detail`). */
 export interface MoveStep {
@@ -35,8 +43,14 @@ export interface MoveProgress {
   steps: MoveStep[];
 }
 
-/** Seams for tests: act while writes are frozen, or tamper with the copy before it is verified. */
+/**
+ * Seams for tests: write while the bulk is copied (after its first table, inside the copy's snapshot), act while
+ * writes are frozen, or tamper with the copy before it is verified.
+ */
 export interface MoveHooks {
+  duringCopy?: () => Promise<void>;
+  /** After the full verification, before the freeze: writes here reach the target only through the freeze's tail. */
+  beforeFreeze?: () => Promise<void>;
   duringFreeze?: () => Promise<void>;
   beforeVerify?: (target: { url: string; placement: Placement }) => Promise<void>;
 }
@@ -46,16 +60,24 @@ export interface MoveHooks {
  *
  * 1. Build the target store (DDL, outside the freeze), after clearing what an earlier failed move may have left
  *    at that address (nobody reads there: the clinic lives at the source).
- * 2. Freeze: the control plane goes `active` at e to `moving` at e+1 (nodes that look answer writes 503 +
+ * 2. Copy the bulk while the clinic keeps writing: change capture on the source (`placement/capture.ts`) logs
+ *    every change the clinic makes from before the copy's snapshot on; the copy reads one snapshot. Catch-up
+ *    rounds replay the changes each snapshot lacks while writes go on; one of them reads the source's full
+ *    checksums in its snapshot and compares them with the target; more rounds follow until few changes are left.
+ * 3. Freeze: the control plane goes `active` at e to `moving` at e+1 (nodes that look answer writes 503 +
  *    Retry-After), then the source's anchor goes to e+1, so a write from a node that has not looked fails its
  *    pin; then the clinic's write lock, taken exclusively, waits for every write that passed its pin before.
  *    Reads keep being served from the source throughout, by every node.
- * 3. Copy every tenant table in one target transaction; compare row counts and checksums table by table.
- * 4. Switch: the target's anchor goes to e+2, then the control plane to the target at e+2 (still frozen); nodes
+ * 4. Replay the tail onto the target (one transaction); compare every table's row count and the rows written
+ *    since the full comparison, on both stores at once.
+ * 5. Switch: the target's anchor goes to e+2, then the control plane to the target at e+2 (still frozen); nodes
  *    that look now read the target, the others still read the source, which holds the same rows.
- * 5. Fence the source (its anchor to null): from here no node reads it or writes it. Only then unfreeze, so
+ * 6. Fence the source (its anchor to null): from here no node reads it or writes it. Only then unfreeze, so
  *    the first write to the target comes after the last read that could be served from the source began.
- * 6. Wait for the reads that passed their pin on the source before the fence, then remove it.
+ * 7. Drop the capture; wait for the reads that passed their pin on the source before the fence, then remove it.
+ *
+ * So the freeze holds only the last writes, their check and the switch; the copy, the full verification and the
+ * removal of the source, which grow with the clinic, run while it is served.
  *
  * A failure before the switch removes the target and unfreezes: the clinic stays where it was, at e+1, which
  * its store accepts whether or not its anchor was raised. A failure after the switch and before the fence keeps
@@ -92,11 +114,15 @@ class Move {
   /** The clinic's placement epoch when the move began. */
   private readonly epoch: number;
   private frozenAt = 0;
+  private replayed = { beforeFreeze: 0, inFreeze: 0 };
+  private readonly startedAt = Date.now();
   private switched = false;
   /** Written to the move's row as each step happens, so any node can show a running move's progress. */
   private readonly progress: MoveProgress = { percent: 0, steps: [] };
   /** The source database connection that holds the clinic's write lock from the freeze to the switch. */
   private writeLock: pg.Client | undefined;
+  /** The source's change capture, from before the copy until the clinic is served from the target. */
+  private capture: ChangeCapture | undefined;
 
   constructor(
     private readonly p: Platform,
@@ -146,7 +172,7 @@ class Move {
     await retried('unfreeze', () => p.clinics.transition(clinic.id, 'moving', 'active'));
     const frozenMs = Date.now() - this.frozenAt;
     await this.step('cleanup', 97).catch(() => {});
-    const sourceRemoved = await this.removeSource();
+    const sourceRemoved = (await this.removeCapture()) && (await this.removeSource());
     this.progress.percent = 100;
     this.progress.steps.push({ step: 'done', at: new Date().toISOString(), table: null, rows: null });
     const report: MoveReport = {
@@ -156,6 +182,7 @@ class Move {
       frozenMs,
       tables,
       sourceRemoved,
+      replayed: this.replayed,
     };
     await this.finish('completed', report).catch((err) => this.log.error({ err }, 'recording the completed move failed'));
     this.log.info({ frozenMs, sourceRemoved }, 'clinic moved');
@@ -164,7 +191,7 @@ class Move {
     return { clinic: moved, move: report };
   }
 
-  /** Steps 1 to 4; returns the verified checksums. */
+  /** Steps 1 to 5; returns the verified checksums. */
   private async copyAndSwitch(): Promise<TableChecksum[]> {
     const { p, clinic, source, target, epoch } = this;
     await this.targetKind.remove(this.ctx, target);
@@ -176,39 +203,116 @@ class Move {
         `Source is at schema version ${clinic.schemaVersion}, target at ${targetVersion}; run polyclinic migrate first`,
       );
 
+    // The bulk, while the clinic is served and written.
+    const sourceUrl = this.url(source);
+    const targetUrl = this.url(target);
+    const capture = new ChangeCapture(p.tenantTables, source.placement.schema, clinic.id);
+    this.capture = capture;
+    await withClient(sourceUrl, (c) => capture.install(c));
+    const count = p.tenantTables.length;
+    let snapshot = await withClient(sourceUrl, (src) =>
+      withClient(targetUrl, (dst) =>
+        copyClinic(p.tenantTables, src, source.placement.schema, dst, target.placement.schema, clinic.id, async (table, rows, i) => {
+          await this.step('copy', 10 + Math.round((65 * (i + 1)) / count), table, rows);
+          if (i === 0) await this.hooks.duringCopy?.();
+        }),
+      ),
+    );
+
+    // Catch up with the writes made during the copy while they go on, so the freeze has only the last few.
+    let caughtUp = 0;
+    const catchUp = async (touched?: Map<string, Record<string, unknown>[]>) => {
+      for (let round = 0; round < CATCH_UP_ROUNDS; round++) {
+        const r = await withClient(sourceUrl, (src) =>
+          withClient(targetUrl, (dst) => inTransaction(dst, () => capture.replay(src, snapshot, dst, target.placement.schema))),
+        );
+        snapshot = r.snapshot;
+        caughtUp += r.applied;
+        if (touched) mergeKeys(touched, r.keys);
+        if (r.applied <= FREEZE_TAIL) break;
+      }
+    };
+    await catchUp();
+
+    // Verify while the clinic is still served: the source's full checksums in the snapshot one more round read the
+    // log in, against the target once that round is applied (nobody else writes the target before the switch).
+    await this.step('verify', 76);
+    const full = await withClient(sourceUrl, (src) =>
+      withClient(targetUrl, async (dst) => {
+        const r = await inTransaction(dst, () =>
+          capture.replay(src, snapshot, dst, target.placement.schema, () =>
+            checksumsInTransaction(p.tenantTables, src, source.placement.schema, clinic.id),
+          ),
+        );
+        await this.hooks.beforeVerify?.({ url: targetUrl, placement: target.placement });
+        const after = await checksums(p.tenantTables, dst, target.placement.schema, clinic.id);
+        this.compare(r.atSnapshot ?? [], after);
+        return { ...r, after };
+      }),
+    );
+    snapshot = full.snapshot;
+    caughtUp += full.applied;
+    // The rows written since that snapshot are checked again in the freeze: collect their keys.
+    const touched = new Map<string, Record<string, unknown>[]>();
+    await catchUp(touched);
+    await this.hooks.beforeFreeze?.();
+
     if (!(await p.clinics.freeze(clinic.id, epoch))) throw new AppError(409, 'clinic_busy', 'The clinic changed state; try again');
     this.frozenAt = Date.now();
-    await this.step('freeze', 15);
-    this.writeLock = await connect(this.url(source));
+    await this.step('freeze', 80);
+    this.writeLock = await connect(sourceUrl);
     await setAnchorEpoch(this.writeLock, source.placement.schema, clinic.id, epoch + 1, epoch + 1);
     await holdWrites(this.writeLock, clinic.id);
     await this.hooks.duringFreeze?.();
 
+    // The tail: what was written since. Verified by every table's row count and the rows written since the full
+    // comparison, which with that comparison proves the whole target equal to the source now.
     const src = this.writeLock;
-    const targetUrl = this.url(target);
-    const verified = await withClient(targetUrl, async (dst) => {
-      const count = this.p.tenantTables.length;
-      await copyClinic(this.p.tenantTables, src, source.placement.schema, dst, target.placement.schema, clinic.id, (table, rows, i) =>
-        this.step('copy', 15 + Math.round((60 * (i + 1)) / count), table, rows),
-      );
-      await this.step('verify', 85);
-      await this.hooks.beforeVerify?.({ url: targetUrl, placement: target.placement });
-      const before = await checksums(this.p.tenantTables, src, source.placement.schema, clinic.id);
-      const after = await checksums(this.p.tenantTables, dst, target.placement.schema, clinic.id);
-      const mismatch = before.find((b, i) => b.rows !== after[i]?.rows || b.checksum !== after[i]?.checksum);
-      if (mismatch)
-        throw new AppError(
-          500,
-          'move_verification_failed',
-          `Copy of ${mismatch.table} does not match the source; the clinic stays in ${source.placement.model} placement`,
-        );
+    await withClient(targetUrl, async (dst) => {
+      const tail = await inTransaction(dst, () => capture.replay(src, snapshot, dst, target.placement.schema));
+      mergeKeys(touched, tail.keys);
+      this.replayed = { beforeFreeze: caughtUp, inFreeze: tail.applied };
+      this.log.info({ ...this.replayed, copyMs: this.frozenAt - this.startedAt }, 'bulk copied; changes made meanwhile replayed');
+      await this.step('verify', 88);
+      const [before, after] = await Promise.all([
+        touchedChecksums(p.tenantTables, src, source.placement.schema, clinic.id, touched),
+        touchedChecksums(p.tenantTables, dst, target.placement.schema, clinic.id, touched),
+      ]);
+      this.compare(before, after);
       await setAnchorEpoch(dst, target.placement.schema, clinic.id, epoch + 2, epoch + 1);
-      return after;
     });
     await this.step('switch', 92);
     this.switched = await p.clinics.switchPlacement(clinic.id, epoch + 1, target.placement);
     if (!this.switched) throw new AppError(409, 'clinic_busy', 'The clinic changed during the move; it stays where it was');
-    return verified;
+    return full.after;
+  }
+
+  /** Table by table, row counts and checksums of the source (`before`) and the target must be equal. */
+  private compare(before: TableChecksum[], after: TableChecksum[]): void {
+    const mismatch = before.find((b, i) => b.rows !== after[i]?.rows || b.checksum !== after[i]?.checksum);
+    if (mismatch || before.length !== after.length)
+      throw new AppError(
+        500,
+        'move_verification_failed',
+        `Copy of ${mismatch?.table ?? 'the clinic'} does not match the source; the clinic stays in ${this.source.placement.model} placement`,
+      );
+  }
+
+  /**
+   * Step 7a: no more capture on the source. Best effort: false (and the source stays, fenced, for the next move
+   * there to clear) when it fails, so a pooled source's rows are never deleted through a live capture.
+   */
+  private async removeCapture(): Promise<boolean> {
+    const { capture } = this;
+    if (!capture) return true;
+    try {
+      await retried('remove the change capture', () => withClient(this.url(this.source), (c) => capture.remove(c)), 3);
+      this.capture = undefined;
+      return true;
+    } catch (err) {
+      this.log.error({ err }, 'removing the change capture failed; the next move of this clinic removes it');
+      return false;
+    }
   }
 
   /** Step 5: from here on, no node can read or write the source. Retried: until it holds, writes stay frozen. */
@@ -260,6 +364,7 @@ class Move {
       );
     }
     this.log.error({ err }, 'move failed; clinic stays where it was');
+    await this.removeCapture();
     await retried('remove the partial target', () => this.targetKind.remove(this.ctx, this.target)).catch((e) =>
       this.log.error({ err: e }, 'removing the partial target failed; the next move there clears it'),
     );
@@ -284,6 +389,10 @@ class Move {
       .where('id', '=', this.id)
       .execute();
   }
+}
+
+function mergeKeys(into: Map<string, Record<string, unknown>[]>, from: ReadonlyMap<string, Record<string, unknown>[]>): void {
+  for (const [table, keys] of from) into.set(table, [...(into.get(table) ?? []), ...keys]);
 }
 
 /** A dedicated connection the move keeps across steps (it holds a session lock). */

@@ -27,7 +27,9 @@ export function keyOrder(t: TenantTable): string {
 
 /**
  * Copies every row of one clinic, table by table (parents first), from `src` to `dst` in one transaction on each
- * side: the target either gets the whole clinic or nothing.
+ * side: the target either gets the whole clinic or nothing. The source side reads one snapshot (REPEATABLE READ)
+ * across all tables, so the copy is the clinic as it was at one moment even while it is being written; that
+ * snapshot (`pg_current_snapshot()`) is returned, for a change capture to replay what came after it.
  */
 export async function copyClinic(
   tables: readonly TenantTable[],
@@ -38,9 +40,11 @@ export async function copyClinic(
   clinicId: string,
   /** Told after each table, with its row count and position: a move shows its progress with it. */
   copied: (table: string, rows: number, index: number) => Promise<void> = async () => {},
-): Promise<void> {
-  await inTransaction(src, () =>
+): Promise<string> {
+  return inTransaction(src, () =>
     inTransaction(dst, async () => {
+      await src.query('set transaction isolation level repeatable read');
+      const snapshot = (await src.query<{ s: string }>('select pg_current_snapshot()::text as s')).rows[0]!.s;
       await pinAdmin(src, clinicId);
       await pinAdmin(dst, clinicId);
       for (const [i, t] of tables.entries()) {
@@ -61,6 +65,7 @@ export async function copyClinic(
         await src.query('close rows_out');
         await copied(t.name, rows, i);
       }
+      return snapshot;
     }),
   );
 }
@@ -72,19 +77,27 @@ export async function checksums(
   schema: string,
   clinicId: string,
 ): Promise<TableChecksum[]> {
-  return inTransaction(c, async () => {
-    await pinAdmin(c, clinicId);
-    const out: TableChecksum[] = [];
-    for (const t of tables) {
-      const r = await c.query<{ n: number; sum: string }>(
-        `select count(*)::int as n, md5(coalesce(string_agg(md5(${rowText(t)}), '' order by ${keyOrder(t)}), '')) as sum
-           from ${q(schema)}.${q(t.name)} t where clinic_id = $1`,
-        [clinicId],
-      );
-      out.push({ table: t.name, rows: r.rows[0]?.n ?? 0, checksum: r.rows[0]?.sum ?? '' });
-    }
-    return out;
-  });
+  return inTransaction(c, () => checksumsInTransaction(tables, c, schema, clinicId));
+}
+
+/** `checksums` inside the caller's transaction (a move reads them in the snapshot its catch-up read the log in). */
+export async function checksumsInTransaction(
+  tables: readonly TenantTable[],
+  c: pg.ClientBase,
+  schema: string,
+  clinicId: string,
+): Promise<TableChecksum[]> {
+  await pinAdmin(c, clinicId);
+  const out: TableChecksum[] = [];
+  for (const t of tables) {
+    const r = await c.query<{ n: number; sum: string }>(
+      `select count(*)::int as n, md5(coalesce(string_agg(md5(${rowText(t)}), '' order by ${keyOrder(t)}), '')) as sum
+         from ${q(schema)}.${q(t.name)} t where clinic_id = $1`,
+      [clinicId],
+    );
+    out.push({ table: t.name, rows: r.rows[0]?.n ?? 0, checksum: r.rows[0]?.sum ?? '' });
+  }
+  return out;
 }
 
 /** Deletes one clinic's rows from a store shared with other clinics, children first, in one transaction. */
@@ -92,5 +105,42 @@ export async function deleteClinicRows(tables: readonly TenantTable[], c: pg.Cli
   await inTransaction(c, async () => {
     await pinAdmin(c, clinicId);
     for (const t of [...tables].reverse()) await c.query(`delete from ${q(schema)}.${q(t.name)} where clinic_id = $1`, [clinicId]);
+  });
+}
+
+/**
+ * Row count of every tenant table of one clinic, and a checksum of the rows with the given keys only (by table):
+ * what a move compares in its freeze, after it compared full checksums in a snapshot taken before it, so the
+ * freeze does not grow with the clinic. The count is an index scan; the checksum touches only those rows.
+ */
+export async function touchedChecksums(
+  tables: readonly TenantTable[],
+  c: pg.ClientBase,
+  schema: string,
+  clinicId: string,
+  keys: ReadonlyMap<string, readonly Record<string, unknown>[]>,
+): Promise<TableChecksum[]> {
+  return inTransaction(c, async () => {
+    await pinAdmin(c, clinicId);
+    const out: TableChecksum[] = [];
+    for (const t of tables) {
+      const n = await c.query<{ n: number }>(`select count(*)::int as n from ${q(schema)}.${q(t.name)} where clinic_id = $1`, [clinicId]);
+      let sum = '';
+      const touched = keys.get(t.name);
+      if (touched?.length) {
+        const cols = t.key.map(q).join(', ');
+        const r = await c.query<{ sum: string }>(
+          `select md5(coalesce(string_agg(md5(${rowText(t)}), '' order by ${keyOrder(t)}), '')) as sum
+             from ${q(schema)}.${q(t.name)} t
+             join (select distinct ${cols} from jsonb_populate_recordset(null::${q(schema)}.${q(t.name)}, $2::jsonb)) k
+               using (${cols})
+            where t.clinic_id = $1`,
+          [clinicId, JSON.stringify(touched)],
+        );
+        sum = r.rows[0]?.sum ?? '';
+      }
+      out.push({ table: t.name, rows: n.rows[0]?.n ?? 0, checksum: sum });
+    }
+    return out;
   });
 }
