@@ -1,29 +1,12 @@
-import {
-  Alert,
-  Anchor,
-  Badge,
-  Button,
-  Center,
-  Code,
-  Group,
-  Image,
-  Paper,
-  PinInput,
-  SimpleGrid,
-  Stack,
-  Text,
-  TextInput,
-  Title,
-} from '@mantine/core';
+import { Alert, Anchor, Badge, Button, Center, Group, Paper, Stack, Text, TextInput, Title } from '@mantine/core';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { Link } from 'react-router';
-import { renderSVG } from 'uqr';
 import { api, call } from '../api/client';
 import { useMe } from '../auth/me';
 import { useI18n } from '../i18n/i18n';
 import { BrandMark } from '../ui/brand';
-import { CopyField } from '../ui/CopyField';
+import { RecoveryCodes, TotpEnrolment } from '../ui/totp';
 import { ErrorState, LoadingState, problemText } from '../ui/states';
 import { UserMenu } from '../ui/UserMenu';
 
@@ -69,7 +52,6 @@ function Totp({ enrolled, sso }: { enrolled: boolean; sso: boolean }) {
   const { t } = useI18n();
   const queryClient = useQueryClient();
   const [codes, setCodes] = useState<string[] | null>(null);
-  const [code, setCode] = useState('');
   const start = useMutation({ mutationFn: () => call(api.POST('/api/v1/auth/mfa/totp')) });
   const confirm = useMutation({
     mutationFn: (c: string) => call(api.POST('/api/v1/auth/mfa/totp/confirm', { body: { code: c } })),
@@ -78,7 +60,6 @@ function Totp({ enrolled, sso }: { enrolled: boolean; sso: boolean }) {
       start.reset();
       void queryClient.invalidateQueries({ queryKey: ['me'] });
     },
-    onError: () => setCode(''),
   });
   const [proof, setProof] = useState('');
   const regenerate = useMutation({
@@ -107,70 +88,25 @@ function Totp({ enrolled, sso }: { enrolled: boolean; sso: boolean }) {
   if (codes)
     return (
       <Paper p="lg">
-        <Stack>
-          <Title order={2} size="h4">
-            {t('account.codesTitle')}
-          </Title>
-          <Alert color="yellow" variant="light">
-            {t('account.codesLead')}
-          </Alert>
-          <SimpleGrid cols={2} spacing="xs" data-testid="recovery-codes">
-            {codes.map((c) => (
-              <Code key={c} fz="md" p="xs" ta="center">
-                {c}
-              </Code>
-            ))}
-          </SimpleGrid>
-          <Group justify="flex-end">
-            <Button variant="default" onClick={() => void navigator.clipboard?.writeText(codes.join('\n'))}>
-              {t('action.copy')}
-            </Button>
-            <Button onClick={() => setCodes(null)}>{t('account.codesSaved')}</Button>
-          </Group>
-        </Stack>
+        <RecoveryCodes codes={codes} onSaved={() => setCodes(null)} />
       </Paper>
     );
   if (start.data)
     return (
       <Paper p="lg">
-        <Stack>
-          <Title order={2} size="h4">
-            {t('account.enrolTitle')}
-          </Title>
-          <Text size="sm">{t('account.enrolStep1')}</Text>
-          <Center>
-            <Image
-              src={`data:image/svg+xml;utf8,${encodeURIComponent(renderSVG(start.data.otpauthUri))}`}
-              w={200}
-              h={200}
-              alt={t('account.qrAlt')}
-            />
-          </Center>
-          <CopyField label={t('account.secret')} description={t('account.secretHint')} value={start.data.secret} />
-          <Text size="sm">{t('account.enrolStep2')}</Text>
-          <PinInput
-            length={6}
-            type="number"
-            oneTimeCode
-            value={code}
-            onChange={setCode}
-            onComplete={(v) => confirm.mutate(v)}
-            aria-label={t('signIn.secondFactor.label')}
-          />
-          {confirm.isError && (
-            <Alert color="red" variant="light" role="alert">
-              {problemText(confirm.error, t)}
-            </Alert>
-          )}
-          <Group justify="flex-end">
-            <Button variant="default" onClick={() => start.reset()}>
-              {t('action.cancel')}
-            </Button>
-            <Button onClick={() => confirm.mutate(code)} disabled={code.length !== 6} loading={confirm.isPending}>
-              {t('account.confirm')}
-            </Button>
-          </Group>
-        </Stack>
+        <TotpEnrolment
+          otpauthUri={start.data.otpauthUri}
+          secret={start.data.secret}
+          onConfirm={(c) =>
+            confirm.mutateAsync(c).then(
+              () => true,
+              () => false,
+            )
+          }
+          onCancel={() => start.reset()}
+          pending={confirm.isPending}
+          error={confirm.isError ? confirm.error : null}
+        />
       </Paper>
     );
   return (

@@ -1,28 +1,11 @@
-import {
-  Alert,
-  Anchor,
-  Badge,
-  Button,
-  Center,
-  Code,
-  Group,
-  Image,
-  Paper,
-  PinInput,
-  SimpleGrid,
-  Stack,
-  Text,
-  TextInput,
-  Title,
-} from '@mantine/core';
+import { Alert, Anchor, Badge, Button, Group, Paper, Stack, Text, TextInput, Title } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { type ReactNode, useState } from 'react';
 import { Link } from 'react-router';
-import { renderSVG } from 'uqr';
 import { call } from '../api/client';
 import { useI18n } from '../i18n/i18n';
 import { ErrorState, LoadingState, problemText } from '../ui/states';
-import { CopyField } from '../ui/CopyField';
+import { RecoveryCodes, TotpEnrolment } from '../ui/totp';
 import { usePortal } from './context';
 import { portalApi } from './session';
 
@@ -40,7 +23,6 @@ export default function SecurityPage() {
     queryFn: () => call(portalApi.GET('/api/v1/clinics/{clinicId}/portal/mfa', path)),
   });
   const [codes, setCodes] = useState<string[] | null>(null);
-  const [code, setCode] = useState('');
   const [proof, setProof] = useState('');
   const refresh = () => queryClient.invalidateQueries({ queryKey: ['portal', clinicId, 'mfa'] });
   const start = useMutation({ mutationFn: () => call(portalApi.POST('/api/v1/clinics/{clinicId}/portal/mfa/totp', path)) });
@@ -51,7 +33,6 @@ export default function SecurityPage() {
       start.reset();
       void refresh();
     },
-    onError: () => setCode(''),
   });
   const disable = useMutation({
     mutationFn: () =>
@@ -70,70 +51,22 @@ export default function SecurityPage() {
   let body: ReactNode;
   if (status.isPending) body = <LoadingState />;
   else if (status.isError) body = <ErrorState error={status.error} onRetry={() => void status.refetch()} />;
-  else if (codes)
-    body = (
-      <Stack>
-        <Title order={2} size="h4">
-          {t('account.codesTitle')}
-        </Title>
-        <Alert color="yellow" variant="light">
-          {t('account.codesLead')}
-        </Alert>
-        <SimpleGrid cols={2} spacing="xs" data-testid="recovery-codes">
-          {codes.map((c) => (
-            <Code key={c} fz="md" p="xs" ta="center">
-              {c}
-            </Code>
-          ))}
-        </SimpleGrid>
-        <Group justify="flex-end">
-          <Button variant="default" onClick={() => void navigator.clipboard?.writeText(codes.join('\n'))}>
-            {t('action.copy')}
-          </Button>
-          <Button onClick={() => setCodes(null)}>{t('account.codesSaved')}</Button>
-        </Group>
-      </Stack>
-    );
+  else if (codes) body = <RecoveryCodes codes={codes} onSaved={() => setCodes(null)} />;
   else if (start.data)
     body = (
-      <Stack>
-        <Title order={2} size="h4">
-          {t('account.enrolTitle')}
-        </Title>
-        <Text size="sm">{t('account.enrolStep1')}</Text>
-        <Center>
-          <Image
-            src={`data:image/svg+xml;utf8,${encodeURIComponent(renderSVG(start.data.otpauthUri))}`}
-            w={200}
-            h={200}
-            alt={t('account.qrAlt')}
-          />
-        </Center>
-        <CopyField label={t('account.secret')} description={t('account.secretHint')} value={start.data.secret} />
-        <Text size="sm">{t('account.enrolStep2')}</Text>
-        <PinInput
-          length={6}
-          type="number"
-          oneTimeCode
-          value={code}
-          onChange={setCode}
-          onComplete={(v) => confirm.mutate(v)}
-          aria-label={t('signIn.secondFactor.label')}
-        />
-        {confirm.isError && (
-          <Alert color="red" variant="light" role="alert">
-            {problemText(confirm.error, t)}
-          </Alert>
-        )}
-        <Group justify="flex-end">
-          <Button variant="default" onClick={() => start.reset()}>
-            {t('action.cancel')}
-          </Button>
-          <Button onClick={() => confirm.mutate(code)} disabled={code.length !== 6} loading={confirm.isPending}>
-            {t('account.confirm')}
-          </Button>
-        </Group>
-      </Stack>
+      <TotpEnrolment
+        otpauthUri={start.data.otpauthUri}
+        secret={start.data.secret}
+        onConfirm={(c) =>
+          confirm.mutateAsync(c).then(
+            () => true,
+            () => false,
+          )
+        }
+        onCancel={() => start.reset()}
+        pending={confirm.isPending}
+        error={confirm.isError ? confirm.error : null}
+      />
     );
   else
     body = (

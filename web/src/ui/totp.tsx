@@ -1,0 +1,94 @@
+import { Alert, Button, Center, Code, Group, Image, PinInput, SimpleGrid, Stack, Text, Title } from '@mantine/core';
+import { useState } from 'react';
+import { renderSVG } from 'uqr';
+import { useI18n } from '../i18n/i18n';
+import { CopyField } from './CopyField';
+import { problemText } from './states';
+
+/**
+ * Setting up an authenticator app, the same for staff (account page) and patients (portal security page): the QR
+ * code of the otpauth URI (or the secret to type in), then the first 6-digit code, which `onConfirm` checks.
+ */
+export function TotpEnrolment({
+  otpauthUri,
+  secret,
+  onConfirm,
+  onCancel,
+  pending,
+  error,
+}: {
+  otpauthUri: string;
+  secret: string;
+  /** Checks the code; answers whether it was accepted (a refused code clears the field for the next try). */
+  onConfirm: (code: string) => Promise<boolean>;
+  onCancel: () => void;
+  pending: boolean;
+  error: unknown;
+}) {
+  const { t } = useI18n();
+  const [code, setCode] = useState('');
+  const confirm = (c: string) => void onConfirm(c).then((ok) => ok || setCode(''));
+  return (
+    <Stack>
+      <Title order={2} size="h4">
+        {t('account.enrolTitle')}
+      </Title>
+      <Text size="sm">{t('account.enrolStep1')}</Text>
+      <Center>
+        <Image src={`data:image/svg+xml;utf8,${encodeURIComponent(renderSVG(otpauthUri))}`} w={200} h={200} alt={t('account.qrAlt')} />
+      </Center>
+      <CopyField label={t('account.secret')} description={t('account.secretHint')} value={secret} />
+      <Text size="sm">{t('account.enrolStep2')}</Text>
+      <PinInput
+        length={6}
+        type="number"
+        oneTimeCode
+        value={code}
+        onChange={setCode}
+        onComplete={confirm}
+        aria-label={t('signIn.secondFactor.label')}
+      />
+      {error != null && (
+        <Alert color="red" variant="light" role="alert">
+          {problemText(error, t)}
+        </Alert>
+      )}
+      <Group justify="flex-end">
+        <Button variant="default" onClick={onCancel}>
+          {t('action.cancel')}
+        </Button>
+        <Button onClick={() => confirm(code)} disabled={code.length !== 6} loading={pending}>
+          {t('account.confirm')}
+        </Button>
+      </Group>
+    </Stack>
+  );
+}
+
+/** Recovery codes, shown once after they are made: copy them, then say they are saved. */
+export function RecoveryCodes({ codes, onSaved }: { codes: string[]; onSaved: () => void }) {
+  const { t } = useI18n();
+  return (
+    <Stack>
+      <Title order={2} size="h4">
+        {t('account.codesTitle')}
+      </Title>
+      <Alert color="yellow" variant="light">
+        {t('account.codesLead')}
+      </Alert>
+      <SimpleGrid cols={2} spacing="xs" data-testid="recovery-codes">
+        {codes.map((c) => (
+          <Code key={c} fz="md" p="xs" ta="center">
+            {c}
+          </Code>
+        ))}
+      </SimpleGrid>
+      <Group justify="flex-end">
+        <Button variant="default" onClick={() => void navigator.clipboard?.writeText(codes.join('\n'))}>
+          {t('action.copy')}
+        </Button>
+        <Button onClick={onSaved}>{t('account.codesSaved')}</Button>
+      </Group>
+    </Stack>
+  );
+}
