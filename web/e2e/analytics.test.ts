@@ -1,24 +1,12 @@
 import { readFileSync } from 'node:fs';
-import type { FastifyInstance } from 'fastify';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cancelAppointment, changeStatus } from '../../src/scheduling/appointments.js';
 import { seedVisits } from '../../test/support/analytics.js';
 import { invitePatient } from '../../test/support/portal.js';
 import { schedulingClinic } from '../../test/support/scheduling.js';
-import { bearer, STAFF_PASSWORD, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
-import {
-  accessible,
-  bookTheDay,
-  browserSkipReason,
-  catalogue,
-  CHROMIUM,
-  CHROMIUM_ARGS,
-  ensureWebBuilt,
-  fill,
-  freePort,
-  screenshot,
-} from './support.js';
+import { bearer, STAFF_PASSWORD, type TestPlatform } from '../../test/support/platform.js';
+import { accessible, bookTheDay, browserSkipReason, catalogue, fill, screenshot, servedPlatform } from './support.js';
 
 /**
  * The dashboards in the browser: a clinic's analyst reads its dashboard (English and German) and downloads it as
@@ -32,14 +20,7 @@ let base: string;
 
 describe.skipIf(skip !== null)('analytics dashboards in the browser', () => {
   beforeAll(async () => {
-    ensureWebBuilt();
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    t = await startTestPlatform({
-      env: { POLYCLINIC_PUBLIC_URL: base, POLYCLINIC_ANALYTICS_INTERVAL_MS: '0', POLYCLINIC_SHOW_INVITE_LINKS: 'true' },
-    });
-    await (t.app as FastifyInstance).listen({ host: '127.0.0.1', port });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    ({ t, base, browser } = await servedPlatform({ POLYCLINIC_ANALYTICS_INTERVAL_MS: '0', POLYCLINIC_SHOW_INVITE_LINKS: 'true' }));
   }, 120_000);
   afterAll(async () => {
     await browser?.close();

@@ -1,8 +1,7 @@
-import type { FastifyInstance } from 'fastify';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer, STAFF_PASSWORD, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
-import { accessible, browserSkipReason, catalogue, CHROMIUM, CHROMIUM_ARGS, ensureWebBuilt, freePort, screenshot } from './support.js';
+import { bearer, STAFF_PASSWORD, type TestPlatform } from '../../test/support/platform.js';
+import { accessible, browserSkipReason, catalogue, screenshot, servedPlatform } from './support.js';
 
 /**
  * Break-glass export in the browser, kept short: the operator asked (through the API), the clinic's compliance
@@ -15,12 +14,7 @@ let base: string;
 
 describe.skipIf(skip !== null)('break-glass export requests in the admin console', () => {
   beforeAll(async () => {
-    ensureWebBuilt();
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    t = await startTestPlatform({ env: { POLYCLINIC_PUBLIC_URL: base } });
-    await (t.app as FastifyInstance).listen({ host: '127.0.0.1', port });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    ({ t, base, browser } = await servedPlatform());
   }, 120_000);
   afterAll(async () => {
     await browser?.close();

@@ -1,18 +1,7 @@
-import type { FastifyInstance } from 'fastify';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
-import {
-  accessible,
-  browserSkipReason,
-  catalogue,
-  CHROMIUM,
-  CHROMIUM_ARGS,
-  ensureWebBuilt,
-  fill,
-  freePort,
-  screenshot,
-} from './support.js';
+import { bearer, type TestPlatform } from '../../test/support/platform.js';
+import { accessible, browserSkipReason, catalogue, fill, screenshot, servedPlatform } from './support.js';
 
 /**
  * The operator console's lifecycle actions in a real browser, kept short: suspend and resume a clinic, offboard
@@ -26,12 +15,7 @@ let base: string;
 
 describe.skipIf(skip !== null)('clinic lifecycle in the operator console', () => {
   beforeAll(async () => {
-    ensureWebBuilt();
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    t = await startTestPlatform({ env: { POLYCLINIC_PUBLIC_URL: base } });
-    await (t.app as FastifyInstance).listen({ host: '127.0.0.1', port });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    ({ t, base, browser } = await servedPlatform());
   }, 120_000);
   afterAll(async () => {
     await browser?.close();

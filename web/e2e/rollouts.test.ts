@@ -1,11 +1,10 @@
-import type { FastifyInstance } from 'fastify';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { quoteIdent as q, withClient } from '../../src/db/pg.js';
 import { TENANT_MIGRATIONS } from '../../src/schema.js';
 import { latestTenantVersion } from '../../src/tenancy/migrations.js';
-import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
-import { accessible, browserSkipReason, catalogue, CHROMIUM, CHROMIUM_ARGS, ensureWebBuilt, freePort, screenshot } from './support.js';
+import { bearer, type TestPlatform } from '../../test/support/platform.js';
+import { accessible, browserSkipReason, catalogue, screenshot, servedPlatform } from './support.js';
 
 /**
  * The operator console's rollouts page, kept short: a rollout paused by its failing canary shows the stopped wave,
@@ -20,12 +19,7 @@ let base: string;
 
 describe.skipIf(skip !== null)('staged rollouts in the operator console', () => {
   beforeAll(async () => {
-    ensureWebBuilt();
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    t = await startTestPlatform({ env: { POLYCLINIC_PUBLIC_URL: base } });
-    await (t.app as FastifyInstance).listen({ host: '127.0.0.1', port });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    ({ t, base, browser } = await servedPlatform());
   }, 120_000);
   afterAll(async () => {
     await browser?.close();

@@ -1,22 +1,11 @@
 import { decodeJwt } from 'jose';
-import type { FastifyInstance } from 'fastify';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorizeQuery, exchangeCode, pkce, registerSmartApp, type TestSmartApp } from '../../test/support/fhir.js';
-import { bearer, STAFF_PASSWORD, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
+import { bearer, STAFF_PASSWORD, type TestPlatform } from '../../test/support/platform.js';
 import { invitePatient } from '../../test/support/portal.js';
 import { schedulingClinic, type SchedulingClinic } from '../../test/support/scheduling.js';
-import {
-  accessible,
-  browserSkipReason,
-  catalogue,
-  CHROMIUM,
-  CHROMIUM_ARGS,
-  ensureWebBuilt,
-  fill,
-  freePort,
-  screenshot,
-} from './support.js';
+import { accessible, browserSkipReason, catalogue, fill, screenshot, servedPlatform } from './support.js';
 
 /**
  * A SMART app's standalone launch in a real browser: the app sends the browser to the authorization endpoint,
@@ -52,13 +41,8 @@ async function startLaunch(page: Page, app: TestSmartApp, scope: string, extra: 
 
 describe.skipIf(skip !== null)('a SMART app’s launch, in a browser', () => {
   beforeAll(async () => {
-    ensureWebBuilt();
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    t = await startTestPlatform({ env: { POLYCLINIC_PUBLIC_URL: base, POLYCLINIC_SHOW_INVITE_LINKS: 'true' } });
-    await (t.app as FastifyInstance).listen({ host: '127.0.0.1', port });
+    ({ t, base, browser } = await servedPlatform({ POLYCLINIC_SHOW_INVITE_LINKS: 'true' }));
     c = await schedulingClinic(t);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   });
   afterAll(async () => {
     await browser?.close();

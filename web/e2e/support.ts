@@ -3,13 +3,14 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AxeBuilder } from '@axe-core/playwright';
-import type { Page } from 'playwright-core';
+import type { FastifyInstance } from 'fastify';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { createPatient } from '../../src/patients/store.js';
 import { replaceWeekly } from '../../src/scheduling/availability.js';
 import { bookAppointment } from '../../src/scheduling/booking.js';
 import { createProvider } from '../../src/scheduling/providers.js';
 import { addDays, zonedInstant } from '../../src/scheduling/zones.js';
-import type { TestPlatform } from '../../test/support/platform.js';
+import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 
 /** Debian's Chromium, driven by playwright-core (no downloaded browser). */
 export const CHROMIUM = '/usr/bin/chromium';
@@ -34,7 +35,23 @@ export function browserSkipReason(): string | null {
   return `browser suite skipped: ${CHROMIUM} is not installed (apt-get install chromium to run it)`;
 }
 
-export { ensureWebBuilt } from '../../test/support/web-build.js';
+import { ensureWebBuilt } from '../../test/support/web-build.js';
+
+export { ensureWebBuilt };
+
+/**
+ * What most browser suites start: the web app built, a test platform serving it on a free port of 127.0.0.1 (its
+ * public URL set to that origin), and Debian's Chromium. Close `browser` and `t` in `afterAll`.
+ */
+export async function servedPlatform(env: NodeJS.ProcessEnv = {}): Promise<{ t: TestPlatform; base: string; browser: Browser }> {
+  ensureWebBuilt();
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const t = await startTestPlatform({ env: { POLYCLINIC_PUBLIC_URL: base, ...env } });
+  await (t.app as FastifyInstance).listen({ host: '127.0.0.1', port });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  return { t, base, browser };
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
