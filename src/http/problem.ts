@@ -116,6 +116,17 @@ export function errorHandler(err: FastifyError | AppError | Error, req: FastifyR
   if (err instanceof SyntaxError) return sendProblem(req, reply, 400, 'malformed_json', 'The request body is not valid JSON');
   if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500)
     return sendProblem(req, reply, fe.statusCode, (fe.code ?? 'bad_request').toLowerCase(), fe.message);
+  const sqlState = (err as { code?: unknown }).code;
+  if (typeof sqlState === 'string' && TRANSIENT_SQLSTATES.has(sqlState)) {
+    // The store gave up on this request, not on its input: a deadlock victim, a serialization conflict, a lock it
+    // could not have in time, a connection an administrator or a failover ended. The same request may be retried.
+    req.log.warn({ err }, 'transient store error');
+    reply.header('retry-after', '1');
+    return sendProblem(req, reply, 503, 'store_busy', 'The clinic’s store could not serve this request just now; retry it');
+  }
   req.log.error({ err }, 'unhandled error');
   return sendProblem(req, reply, 500, 'internal_error', 'Something went wrong on our side; the request id identifies it');
 }
+
+/** PostgreSQL errors that say "try again", not "this is wrong" (SQLSTATE classes 40, 55P03, 57P01–57P03). */
+const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '55P03', '57P01', '57P02', '57P03']);

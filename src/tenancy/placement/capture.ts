@@ -165,16 +165,23 @@ export class ChangeCapture {
   }
 
   /**
-   * Stops capturing and removes the move's objects: the function with CASCADE takes its triggers (each drop
-   * locks its table briefly, so it runs outside the freeze, after the switch), then the log. Idempotent.
+   * Stops capturing and removes the move's objects: each table's trigger (each drop locks its table briefly, so it
+   * runs outside the freeze, after the switch), then the function and the log. Idempotent.
    */
   async remove(c: pg.ClientBase): Promise<void> {
-    const { fn, log } = this.n;
-    // Stop logging first (no table lock): if the drop below cannot have its locks, the triggers left do nothing
+    const { fn, log, trigger } = this.n;
+    // Stop logging first (no table lock): if a drop below cannot have its lock, the triggers left do nothing
     // and the next move of this clinic drops them.
     const exists = await c.query<{ f: string | null }>('select to_regprocedure($1)::text as f', [`${fn}()`]);
     if (exists.rows[0]?.f)
       await c.query(`create or replace function ${fn}() returns trigger language plpgsql as $$ begin return null; end $$`);
+    // One table per transaction, as install does: dropping every trigger at once (the function's CASCADE) would
+    // hold one shared table while waiting for the next, and a reader of both in the other order deadlocks with it.
+    for (const t of this.tables)
+      await inTransaction(c, async () => {
+        await c.query(`set local lock_timeout = '3s'`);
+        await c.query(`drop trigger if exists ${trigger} on ${q(this.schema)}.${q(t.name)}`);
+      });
     await inTransaction(c, async () => {
       await c.query(`set local lock_timeout = '3s'`);
       await c.query(`drop function if exists ${fn}() cascade`);
