@@ -1,27 +1,14 @@
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer, STAFF_PASSWORD, type TestPlatform } from '../../test/support/platform.js';
-import { accessible, browserSkipReason, catalogue, screenshot, servedPlatform } from './support.js';
+import { expect, it } from 'vitest';
+import { bearer, STAFF_PASSWORD } from '../../test/support/platform.js';
+import { accessible, browserSuite, catalogue, screenshot } from './support.js';
 
 /**
  * Break-glass export in the browser, kept short: the operator asked (through the API), the clinic's compliance
  * officer signs in, finds the request under the admin console's export requests, and approves it.
  */
-const skip = browserSkipReason();
-let t: TestPlatform;
-let browser: Browser;
-let base: string;
-
-describe.skipIf(skip !== null)('break-glass export requests in the admin console', () => {
-  beforeAll(async () => {
-    ({ t, base, browser } = await servedPlatform());
-  }, 120_000);
-  afterAll(async () => {
-    await browser?.close();
-    await t?.close();
-  });
-
+browserSuite('break-glass export requests in the admin console', (s) => {
   it('a compliance officer sees the operator’s request with its reason and approves it', async () => {
+    const { t, browser, base } = s;
     const T = await catalogue('en');
     const clinic = await t.clinic({ placement: 'pooled' });
     const officer = await t.staff(clinic.id, 'compliance_officer');

@@ -1,28 +1,15 @@
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer, type TestPlatform } from '../../test/support/platform.js';
-import { accessible, browserSkipReason, catalogue, fill, screenshot, servedPlatform } from './support.js';
+import { expect, it } from 'vitest';
+import { bearer } from '../../test/support/platform.js';
+import { accessible, browserSuite, catalogue, fill, screenshot } from './support.js';
 
 /**
  * The operator console's lifecycle actions in a real browser, kept short: suspend and resume a clinic, offboard
  * it after its approved export was downloaded (through the API, as the break-glass test does it in the browser),
  * see the certificate; and the compliance reports on the regions page.
  */
-const skip = browserSkipReason();
-let t: TestPlatform;
-let browser: Browser;
-let base: string;
-
-describe.skipIf(skip !== null)('clinic lifecycle in the operator console', () => {
-  beforeAll(async () => {
-    ({ t, base, browser } = await servedPlatform());
-  }, 120_000);
-  afterAll(async () => {
-    await browser?.close();
-    await t?.close();
-  });
-
+browserSuite('clinic lifecycle in the operator console', (s) => {
   it('suspend, resume, offboard with its certificate; compliance reports per jurisdiction', async () => {
+    const { t, browser, base } = s;
     const T = await catalogue('en');
     const clinic = await t.clinic({ placement: 'schema', tier: 'mid' });
     const officer = await t.staff(clinic.id, 'compliance_officer');

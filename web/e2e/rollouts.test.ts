@@ -1,32 +1,20 @@
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { quoteIdent as q, withClient } from '../../src/db/pg.js';
 import { TENANT_MIGRATIONS } from '../../src/schema.js';
 import { latestTenantVersion } from '../../src/tenancy/migrations.js';
-import { bearer, type TestPlatform } from '../../test/support/platform.js';
-import { accessible, browserSkipReason, catalogue, screenshot, servedPlatform } from './support.js';
+import { bearer } from '../../test/support/platform.js';
+import { accessible, browserSuite, catalogue, screenshot } from './support.js';
 
 /**
  * The operator console's rollouts page, kept short: a rollout paused by its failing canary shows the stopped wave,
  * the clinic and PostgreSQL's reason, and the pinned clinic; once the store is fixed, Resume runs the rest and the
  * rollout ends held by the pin.
  */
-const skip = browserSkipReason();
 const NEXT = latestTenantVersion(TENANT_MIGRATIONS) + 1;
-let t: TestPlatform;
-let browser: Browser;
-let base: string;
 
-describe.skipIf(skip !== null)('staged rollouts in the operator console', () => {
-  beforeAll(async () => {
-    ({ t, base, browser } = await servedPlatform());
-  }, 120_000);
-  afterAll(async () => {
-    await browser?.close();
-    await t?.close();
-  });
-
+browserSuite('staged rollouts in the operator console', (s) => {
   it('shows the paused canary with its reason, and resuming from the page finishes all but the pinned clinic', async () => {
+    const { t, browser, base } = s;
     const T = await catalogue('en');
     const broken = await t.clinic({ placement: 'schema', tier: 'mid', region: 'us-east', slug: 'canary-clinic' });
     const pinned = await t.clinic({ placement: 'schema', tier: 'mid', region: 'eu-central', slug: 'pinned-clinic' });

@@ -5,6 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AxeBuilder } from '@axe-core/playwright';
 import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe } from 'vitest';
 import { createPatient } from '../../src/patients/store.js';
 import { replaceWeekly } from '../../src/scheduling/availability.js';
 import { bookAppointment } from '../../src/scheduling/booking.js';
@@ -51,6 +52,33 @@ export async function servedPlatform(env: NodeJS.ProcessEnv = {}): Promise<{ t: 
   await (t.app as FastifyInstance).listen({ host: '127.0.0.1', port });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   return { t, base, browser };
+}
+
+/** What a browser suite's tests get: filled in before the first test runs. */
+export interface Served {
+  t: TestPlatform;
+  base: string;
+  browser: Browser;
+}
+
+/**
+ * A browser suite over one served platform: skipped with its reason where it cannot run (`browserSkipReason`),
+ * started before its first test and closed after its last. `body` declares the tests; they read `s` when they run.
+ */
+export function browserSuite(name: string, body: (s: Served) => void, env: NodeJS.ProcessEnv = {}): void {
+  const skip = browserSkipReason();
+  if (skip) console.warn(skip);
+  const s = {} as Served;
+  describe.skipIf(skip !== null)(name, () => {
+    beforeAll(async () => {
+      Object.assign(s, await servedPlatform(env));
+    }, 120_000);
+    afterAll(async () => {
+      await s.browser?.close();
+      await s.t?.close();
+    });
+    body(s);
+  });
 }
 
 export async function freePort(): Promise<number> {
