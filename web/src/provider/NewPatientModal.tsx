@@ -1,5 +1,4 @@
-import { Alert, Button, Group, Modal, Select, SimpleGrid, Stack, TextInput } from '@mantine/core';
-import { DatePickerInput } from '@mantine/dates';
+import { Alert, Button, Group, Modal, Stack } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
@@ -7,6 +6,7 @@ import { api, call } from '../api/client';
 import { useClinic } from '../clinic/context';
 import type { Patient } from '../clinic/data';
 import { useI18n } from '../i18n/i18n';
+import { type PatientFormValues, PatientFields, patientFormValues } from './PatientFields';
 import { applyProblem } from '../ui/forms';
 
 /** Registers a patient; every rule (names, a real past birth date, MRN unique in the clinic) is the API's. */
@@ -15,9 +15,7 @@ export function NewPatientModal({ opened, onClose, onCreated }: { opened: boolea
   const { clinicId } = useClinic();
   const queryClient = useQueryClient();
   const [error, setError] = useState<string | null>(null);
-  const form = useForm({
-    initialValues: { givenName: '', familyName: '', birthDate: '' as string | null, sex: 'unknown', mrn: '', email: '', phone: '' },
-  });
+  const form = useForm<PatientFormValues>({ initialValues: patientFormValues() });
   const create = useMutation({
     mutationFn: (v: typeof form.values) =>
       call(
@@ -51,27 +49,7 @@ export function NewPatientModal({ opened, onClose, onCreated }: { opened: boolea
               {error}
             </Alert>
           )}
-          <SimpleGrid cols={{ base: 1, sm: 2 }}>
-            <TextInput label={t('patient.givenName')} required {...form.getInputProps('givenName')} />
-            <TextInput label={t('patient.familyName')} required {...form.getInputProps('familyName')} />
-            <DatePickerInput
-              label={t('patient.birthDate')}
-              required
-              valueFormat="ll"
-              {...form.getInputProps('birthDate')}
-              maxDate={new Date()}
-              defaultLevel="decade"
-            />
-            <Select
-              label={t('patients.sex')}
-              data={(['female', 'male', 'other', 'unknown'] as const).map((s) => ({ value: s, label: t(`sex.${s}`) }))}
-              allowDeselect={false}
-              {...form.getInputProps('sex')}
-            />
-            <TextInput label={t('patient.mrn')} {...form.getInputProps('mrn')} />
-            <TextInput label={t('field.email')} type="email" {...form.getInputProps('email')} />
-            <TextInput label={t('patient.phone')} type="tel" {...form.getInputProps('phone')} />
-          </SimpleGrid>
+          <PatientFields form={form} />
           <Group justify="flex-end">
             <Button variant="default" onClick={onClose}>
               {t('action.cancel')}
