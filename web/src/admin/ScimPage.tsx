@@ -11,6 +11,7 @@ import { PageHeader } from '../ui/page';
 import { ErrorState, problemText } from '../ui/states';
 import { DataTable } from '../ui/Table';
 import { useRoleOptions } from './roles';
+import { RuleRole } from './RuleRole';
 
 type Rule = { groupDisplayName: string; role: string } | { groupExternalId: string; role: string };
 
@@ -199,24 +200,13 @@ function Mapping() {
               onChange={(e) => setRules(rules.map((x, j) => (j === i ? { groupDisplayName: e.currentTarget.value, role: x.role } : x)))}
               style={{ flex: 1 }}
             />
-            <Select
-              label={i === 0 ? t('field.role') : undefined}
-              aria-label={t('field.role')}
-              data={roles}
-              value={r.role}
-              onChange={(v) => v && setRules(rules.map((x, j) => (j === i ? { ...x, role: v } : x)))}
-              allowDeselect={false}
-              w={180}
+            <RuleRole
+              roles={roles}
+              role={r.role}
+              first={i === 0}
+              onRole={(role) => setRules(rules.map((x, j) => (j === i ? { ...x, role } : x)))}
+              onRemove={() => setRules(rules.filter((_, j) => j !== i))}
             />
-            <ActionIcon
-              variant="subtle"
-              color="red"
-              size="lg"
-              onClick={() => setRules(rules.filter((_, j) => j !== i))}
-              aria-label={t('sso.removeRule')}
-            >
-              ×
-            </ActionIcon>
           </Group>
         ))}
         <Button

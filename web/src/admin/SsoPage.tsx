@@ -30,6 +30,7 @@ import { applyProblem, notifySaved } from '../ui/forms';
 import { PageHeader } from '../ui/page';
 import { EmptyState, ErrorState, LoadingState, problemText } from '../ui/states';
 import { useRoleOptions } from './roles';
+import { RuleRole } from './RuleRole';
 
 type Connection =
   paths['/api/v1/clinics/{clinicId}/sso/connections']['get']['responses'][200]['content']['application/json']['connections'][number];
@@ -180,24 +181,13 @@ function ConnectionCard({ c }: { c: Connection }) {
               onChange={(e) => setRules(rules.map((x, j) => (j === i ? { ...x, equals: e.currentTarget.value } : x)))}
               style={{ flex: 1 }}
             />
-            <Select
-              label={i === 0 ? t('field.role') : undefined}
-              aria-label={t('field.role')}
-              data={roles}
-              value={r.role}
-              onChange={(v) => v && setRules(rules.map((x, j) => (j === i ? { ...x, role: v } : x)))}
-              allowDeselect={false}
-              w={180}
+            <RuleRole
+              roles={roles}
+              role={r.role}
+              first={i === 0}
+              onRole={(role) => setRules(rules.map((x, j) => (j === i ? { ...x, role } : x)))}
+              onRemove={() => setRules(rules.filter((_, j) => j !== i))}
             />
-            <ActionIcon
-              variant="subtle"
-              color="red"
-              size="lg"
-              onClick={() => setRules(rules.filter((_, j) => j !== i))}
-              aria-label={t('sso.removeRule')}
-            >
-              ×
-            </ActionIcon>
           </Group>
         ))}
         <Group>
