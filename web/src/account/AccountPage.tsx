@@ -97,15 +97,8 @@ function Totp({ enrolled, sso }: { enrolled: boolean; sso: boolean }) {
         <TotpEnrolment
           otpauthUri={start.data.otpauthUri}
           secret={start.data.secret}
-          onConfirm={(c) =>
-            confirm.mutateAsync(c).then(
-              () => true,
-              () => false,
-            )
-          }
+          confirmation={confirm}
           onCancel={() => start.reset()}
-          pending={confirm.isPending}
-          error={confirm.isError ? confirm.error : null}
         />
       </Paper>
     );

@@ -54,19 +54,7 @@ export default function SecurityPage() {
   else if (codes) body = <RecoveryCodes codes={codes} onSaved={() => setCodes(null)} />;
   else if (start.data)
     body = (
-      <TotpEnrolment
-        otpauthUri={start.data.otpauthUri}
-        secret={start.data.secret}
-        onConfirm={(c) =>
-          confirm.mutateAsync(c).then(
-            () => true,
-            () => false,
-          )
-        }
-        onCancel={() => start.reset()}
-        pending={confirm.isPending}
-        error={confirm.isError ? confirm.error : null}
-      />
+      <TotpEnrolment otpauthUri={start.data.otpauthUri} secret={start.data.secret} confirmation={confirm} onCancel={() => start.reset()} />
     );
   else
     body = (

@@ -5,29 +5,37 @@ import { useI18n } from '../i18n/i18n';
 import { CopyField } from './CopyField';
 import { problemText } from './states';
 
+/** The confirming request as the enrolment screen uses it: a TanStack mutation that sends the first code. */
+export interface TotpConfirmation {
+  mutateAsync: (code: string) => Promise<unknown>;
+  isPending: boolean;
+  error: unknown;
+}
+
 /**
  * Setting up an authenticator app, the same for staff (account page) and patients (portal security page): the QR
- * code of the otpauth URI (or the secret to type in), then the first 6-digit code, which `onConfirm` checks.
+ * code of the otpauth URI (or the secret to type in), then the first 6-digit code, which `confirmation` checks; a
+ * refused code clears the field for the next try.
  */
 export function TotpEnrolment({
   otpauthUri,
   secret,
-  onConfirm,
+  confirmation,
   onCancel,
-  pending,
-  error,
 }: {
   otpauthUri: string;
   secret: string;
-  /** Checks the code; answers whether it was accepted (a refused code clears the field for the next try). */
-  onConfirm: (code: string) => Promise<boolean>;
+  confirmation: TotpConfirmation;
   onCancel: () => void;
-  pending: boolean;
-  error: unknown;
 }) {
   const { t } = useI18n();
   const [code, setCode] = useState('');
-  const confirm = (c: string) => void onConfirm(c).then((ok) => ok || setCode(''));
+  const confirm = (c: string) =>
+    void confirmation.mutateAsync(c).then(
+      () => undefined,
+      () => setCode(''),
+    );
+  const { isPending: pending, error } = confirmation;
   return (
     <Stack>
       <Title order={2} size="h4">
