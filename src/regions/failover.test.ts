@@ -1,13 +1,10 @@
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureDatabase, quoteIdent, urlWithDatabase, withClient } from '../db/pg.js';
+import { quoteIdent, urlWithDatabase, withClient } from '../db/pg.js';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
-import { initServer, serverAt, serversDir, PG_TEST_PASSWORD, type PgServer } from '../../test/support/pg-servers.js';
-import { freePort } from '../../test/support/ports.js';
+import { cloneStandbyOf, replicatedUsWest, type PgServer, type ReplicatedUsWest } from '../../test/support/pg-servers.js';
 import { cliEnv, runCli } from '../../test/support/cli.js';
 import type { Clinic } from '../controlplane/clinics.js';
-import { cloneStandby } from './standby.js';
 
 /**
  * The failover drill of issue #12. Region us-west's store runs on a primary and a synchronous standby of its own
@@ -35,7 +32,7 @@ interface ReplicationStatus {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('region failover to an in-jurisdiction synchronous standby', () => {
-  let dir: string;
+  let servers: ReplicatedUsWest;
   let primary: PgServer;
   let standby: PgServer;
   let t: TestPlatform;
@@ -45,26 +42,11 @@ describe('region failover to an in-jurisdiction synchronous standby', () => {
   let westToken: string;
 
   beforeAll(async () => {
-    dir = await serversDir();
-    primary = await initServer(join(dir, 'primary'));
-    await primary.start();
-    await ensureDatabase(primary.url, REGION_DB);
-    standby = serverAt(join(dir, 'standby'), await freePort());
-    await cloneStandby({
-      primaryUrl: primary.url,
-      primaryDataDir: primary.dataDir,
-      standbyDataDir: standby.dataDir,
-      primaryConninfo: `host=127.0.0.1 port=${primary.port} user=postgres password=${PG_TEST_PASSWORD}`,
-    });
-    await standby.start();
-    replicationEnv = {
-      POLYCLINIC_REGIONS: 'us-east:US,eu-central:EU,us-west:US:us-east',
-      POLYCLINIC_REGION_US_WEST_STANDBY_URL: urlWithDatabase(standby.url, REGION_DB),
-      POLYCLINIC_REGION_US_WEST_SYNCHRONOUS: 'true',
-      POLYCLINIC_FAILOVER_AFTER_MS: '1000',
-    };
+    servers = await replicatedUsWest(REGION_DB);
+    ({ primary, standby } = servers);
+    replicationEnv = { ...servers.env, POLYCLINIC_FAILOVER_AFTER_MS: '1000' };
     t = await startTestPlatform({
-      env: { ...replicationEnv, POLYCLINIC_REGION_US_WEST_DATABASE_URL: urlWithDatabase(primary.url, REGION_DB) },
+      env: { ...replicationEnv, POLYCLINIC_REGION_US_WEST_DATABASE_URL: servers.databaseUrl },
     });
     await t.p.regionPrimaries.ensure();
     t.p.failover.start();
@@ -72,9 +54,7 @@ describe('region failover to an in-jurisdiction synchronous standby', () => {
 
   afterAll(async () => {
     await t?.close();
-    await primary?.stop().catch(() => {});
-    await standby?.stop().catch(() => {});
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await servers?.close();
   });
 
   const status = async () => {
@@ -255,12 +235,7 @@ describe('region failover to an in-jurisdiction synchronous standby', () => {
     // The runbook: wipe the old primary, rebuild it as a standby of the new one, let a node put sync back.
     await primary.stop();
     rmSync(primary.dataDir, { recursive: true, force: true });
-    await cloneStandby({
-      primaryUrl: standby.url,
-      primaryDataDir: standby.dataDir,
-      standbyDataDir: primary.dataDir,
-      primaryConninfo: `host=127.0.0.1 port=${standby.port} user=postgres password=${PG_TEST_PASSWORD}`,
-    });
+    await cloneStandbyOf(standby, primary);
     await primary.start();
     for (let s = (await status())[0]!; s.primary.standbys?.length !== 1; s = (await status())[0]!) await sleep(100);
     await t.p.regionPrimaries.ensure();

@@ -3,7 +3,8 @@ import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { withClient } from '../../src/db/pg.js';
+import { ensureDatabase, urlWithDatabase, withClient } from '../../src/db/pg.js';
+import { cloneStandby } from '../../src/regions/standby.js';
 import { freePort } from './ports.js';
 
 /**
@@ -120,4 +121,50 @@ export function serverAt(dataDir: string, port: number): PgServer {
     },
   };
   return server;
+}
+
+/** Clones `standby` from `primary` (a base backup streamed from it), so that started it follows `primary`. */
+export function cloneStandbyOf(primary: PgServer, standby: PgServer): Promise<void> {
+  return cloneStandby({
+    primaryUrl: primary.url,
+    primaryDataDir: primary.dataDir,
+    standbyDataDir: standby.dataDir,
+    primaryConninfo: `host=127.0.0.1 port=${primary.port} user=postgres password=${PG_TEST_PASSWORD}`,
+  });
+}
+
+/** Region us-west on a primary and a synchronous standby of its own, as the failover drills run it. */
+export interface ReplicatedUsWest {
+  primary: PgServer;
+  standby: PgServer;
+  /** The region's database on the primary (the node's store URL). */
+  databaseUrl: string;
+  /** Configuration for us-west's standby and synchronous replication, without the store URL. */
+  env: NodeJS.ProcessEnv;
+  close(): Promise<void>;
+}
+
+export async function replicatedUsWest(database: string): Promise<ReplicatedUsWest> {
+  const dir = await serversDir();
+  const primary = await initServer(join(dir, 'primary'));
+  await primary.start();
+  await ensureDatabase(primary.url, database);
+  const standby = serverAt(join(dir, 'standby'), await freePort());
+  await cloneStandbyOf(primary, standby);
+  await standby.start();
+  return {
+    primary,
+    standby,
+    databaseUrl: urlWithDatabase(primary.url, database),
+    env: {
+      POLYCLINIC_REGIONS: 'us-east:US,eu-central:EU,us-west:US:us-east',
+      POLYCLINIC_REGION_US_WEST_STANDBY_URL: urlWithDatabase(standby.url, database),
+      POLYCLINIC_REGION_US_WEST_SYNCHRONOUS: 'true',
+    },
+    async close() {
+      await primary.stop().catch(() => {});
+      await standby.stop().catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

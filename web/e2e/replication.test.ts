@@ -1,23 +1,8 @@
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureDatabase, urlWithDatabase } from '../../src/db/pg.js';
-import { cloneStandby } from '../../src/regions/standby.js';
-import { initServer, PG_TEST_PASSWORD, type PgServer, serverAt, serversDir } from '../../test/support/pg-servers.js';
-import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
-import {
-  accessible,
-  browserSkipReason,
-  catalogue,
-  CHROMIUM,
-  CHROMIUM_ARGS,
-  ensureWebBuilt,
-  fill,
-  freePort,
-  screenshot,
-} from './support.js';
+import { replicatedUsWest, type ReplicatedUsWest } from '../../test/support/pg-servers.js';
+import type { TestPlatform } from '../../test/support/platform.js';
+import { accessible, browserSkipReason, catalogue, fill, screenshot, servedPlatform } from './support.js';
 
 /**
  * The operator's view of region replication in a real browser: region us-west runs on a primary and a standby of its
@@ -29,46 +14,18 @@ const REGION_DB = 'polyclinic_us_west';
 let t: TestPlatform;
 let browser: Browser;
 let base: string;
-let dir: string | undefined;
-let primary: PgServer | undefined;
-let standby: PgServer | undefined;
+let servers: ReplicatedUsWest | undefined;
 
 describe.skipIf(skip !== null)('region replication in the operator console', () => {
   beforeAll(async () => {
-    ensureWebBuilt();
-    dir = await serversDir();
-    primary = await initServer(join(dir, 'primary'));
-    await primary.start();
-    await ensureDatabase(primary.url, REGION_DB);
-    standby = serverAt(join(dir, 'standby'), await freePort());
-    await cloneStandby({
-      primaryUrl: primary.url,
-      primaryDataDir: primary.dataDir,
-      standbyDataDir: standby.dataDir,
-      primaryConninfo: `host=127.0.0.1 port=${primary.port} user=postgres password=${PG_TEST_PASSWORD}`,
-    });
-    await standby.start();
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    t = await startTestPlatform({
-      env: {
-        POLYCLINIC_PUBLIC_URL: base,
-        POLYCLINIC_REGIONS: 'us-east:US,eu-central:EU,us-west:US:us-east',
-        POLYCLINIC_REGION_US_WEST_DATABASE_URL: urlWithDatabase(primary.url, REGION_DB),
-        POLYCLINIC_REGION_US_WEST_STANDBY_URL: urlWithDatabase(standby.url, REGION_DB),
-        POLYCLINIC_REGION_US_WEST_SYNCHRONOUS: 'true',
-      },
-    });
+    servers = await replicatedUsWest(REGION_DB);
+    ({ t, base, browser } = await servedPlatform({ ...servers.env, POLYCLINIC_REGION_US_WEST_DATABASE_URL: servers.databaseUrl }));
     await t.p.regionPrimaries.ensure();
-    await (t.app as FastifyInstance).listen({ host: '127.0.0.1', port });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
     await t?.close();
-    await primary?.stop().catch(() => {});
-    await standby?.stop().catch(() => {});
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await servers?.close();
   });
 
   it('shows primary, standby and epoch, fails over with a reason, and reads the new state in German', async () => {
