@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Clinic } from '../controlplane/clinics.js';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
@@ -7,6 +8,8 @@ import { PLACEMENT_MODELS, type PlacementModel } from '../tenancy/naming.js';
 import type { ExportManifest } from '../tenancy/export.js';
 import { searchAuditEvents, type AuditEvent } from './search.js';
 import { verifyAuditChain } from './verify.js';
+import { readTrail } from './region-db.js';
+import { scannedRelations } from '../../test/support/explain.js';
 
 /**
  * Every PHI access through the API leaves a record with who, what, when, from where, why and under which
@@ -177,6 +180,25 @@ describe.each(PLACEMENT_MODELS)('%s placement: each PHI access is recorded', (pl
     const events = await trail(clinic.id);
     expect(lines.map((l) => [l.clinic_id, l.seq, l.hash])).toEqual(events.slice(0, -1).map((e) => [clinic.id, e.seq, e.hash]));
     expect(events.at(-1)).toMatchObject({ action: 'export', seq: lines.length + 1 });
+  });
+
+  it('a read of one month of the trail plans that month’s partition only (audit/partitions.ts)', async () => {
+    const last = new Date((await trail(clinic.id)).at(-1)!.recordedAt);
+    const from = new Date(Date.UTC(last.getUTCFullYear(), last.getUTCMonth(), 1));
+    const to = new Date(Date.UTC(last.getUTCFullYear(), last.getUTCMonth() + 1, 1));
+    const month = `events_${from.toISOString().slice(0, 7).replace('-', '_')}`;
+    const [plan, inMonth] = await readTrail(t.p, clinic.id, async (trx) => [
+      (
+        await sql<{ 'QUERY PLAN': unknown }>`explain (format json) select * from audit.events
+          where clinic_id = ${clinic.id} and recorded_at >= ${from} and recorded_at < ${to}`.execute(trx)
+      ).rows[0]!['QUERY PLAN'],
+      (
+        await sql<{ n: number }>`select count(*)::int as n from audit.events
+          where clinic_id = ${clinic.id} and recorded_at >= ${from} and recorded_at < ${to}`.execute(trx)
+      ).rows[0]!.n,
+    ]);
+    expect(scannedRelations(plan)).toEqual([month]);
+    expect(inMonth).toBeGreaterThan(0);
   });
 });
 

@@ -161,7 +161,10 @@ async function prepareRegion(p: Platform, adminUrl: string): Promise<void> {
     // NOINHERIT: the app role reaches a schema-placement clinic's tables only after SET ROLE to that clinic.
     await ensureRole(c, role, { login: true, inherit: false, password: rolePassword(p.config.secret, role) });
     await prepareTenantDatabase(c, databaseOf(adminUrl), [role]);
-    for (const r of p.regionSchemas) await migrateTenantSchema(c, r.schema, r.migrations, [role], r.privileges);
+    for (const r of p.regionSchemas) {
+      await migrateTenantSchema(c, r.schema, r.migrations, [role], r.privileges);
+      for (const statement of r.maintenance?.(r.schema) ?? []) await c.query(statement);
+    }
   });
 }
 
