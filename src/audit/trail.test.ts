@@ -8,7 +8,10 @@ import { PLACEMENT_MODELS, type PlacementModel } from '../tenancy/naming.js';
 import type { ExportManifest } from '../tenancy/export.js';
 import { searchAuditEvents, type AuditEvent } from './search.js';
 import { verifyAuditChain } from './verify.js';
-import { readTrail } from './region-db.js';
+import { readTrail, regionAuditDb } from './region-db.js';
+import { canonicalPayload } from './record.js';
+import { withClient } from '../db/pg.js';
+import { maintainRegions } from '../tenancy/fleet.js';
 import { scannedRelations } from '../../test/support/explain.js';
 
 /**
@@ -243,6 +246,39 @@ describe('a placement move', () => {
       { seq: 4, action: 'read', outcome: 'success', requestId: after.headers['x-request-id'] },
     ]);
     expect(await verifyAuditChain(t.p, clinic.id)).toMatchObject({ ok: true, records: 4 });
+  });
+});
+
+describe('the months ahead (audit/partitions.ts)', () => {
+  it('a record dated past every month made still appends, and the daily upkeep moves it into its month', async () => {
+    const clinic = await t.clinic({ placement: 'schema', tier: 'mid', region: 'eu-central' });
+    const stray = canonicalPayload({
+      clinicId: clinic.id,
+      id: 'aud_fromaclockrunningahead',
+      recordedAt: '2098-03-04T05:06:07.089Z',
+      action: 'read',
+      outcome: 'success',
+      actorId: 'system',
+      actorRole: null,
+      resourceType: 'Clinic',
+      resourceId: clinic.id,
+      patientId: null,
+      requestId: null,
+      clientAddress: null,
+      purposeOfUse: 'HSYSADMIN',
+      detail: {},
+    });
+    await sql`select audit.append(${clinic.id}, ${[stray]}::text[])`.execute(regionAuditDb(t.p, 'eu-central'));
+    const partition = () =>
+      withClient(t.p.stores.adminUrl('eu-central'), async (c) =>
+        (
+          await c.query<{ part: string }>('select tableoid::regclass::text as part from audit.events where clinic_id = $1', [clinic.id])
+        ).rows.map((r) => r.part),
+      );
+    expect(await partition()).toEqual(['audit.events_default']);
+    await maintainRegions(t.p);
+    expect(await partition()).toEqual(['audit.events_2098_03']);
+    expect(await verifyAuditChain(t.p, clinic.id)).toMatchObject({ ok: true, records: 1 });
   });
 });
 
