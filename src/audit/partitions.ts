@@ -1,4 +1,4 @@
-import { quoteIdent as q } from '../db/pg.js';
+import { quoteIdent as q, quoteLiteral as literal } from '../db/pg.js';
 import { rlsStatements, type TenantMigration } from '../tenancy/migration-kit.js';
 
 /**
@@ -97,7 +97,9 @@ function partitionGuards(s: string, partition: string): string[] {
  * `ensure_partitions(from, through)`: every month from `from`'s through `through`'s exists, and so does every
  * month the default partition holds rows of. Idempotent; one runner at a time per database (advisory lock).
  * Creating a partition locks the parent for a moment (appends wait, none fail). Months are UTC months whatever
- * the session's time zone, hence the function's own `timezone`.
+ * the session's time zone, hence the function's own `timezone`. It runs as the caller: the region's admin role,
+ * which bypasses RLS as offboarding's delete needs it to (a role that did not would see no default rows to move,
+ * and PostgreSQL's own check would then refuse the new month: a failed upkeep, never a lost record).
  */
 function ensurePartitionsFunction(s: string): string {
   const schema = q(s);
@@ -147,5 +149,3 @@ function ensurePartitionsFunction(s: string): string {
        return v_made;
      end $$`;
 }
-
-const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
