@@ -4,7 +4,7 @@ import { buildApp } from './http/app.js';
 import { createLogger } from './logger.js';
 import { resolveStores } from './platform/boot.js';
 import { openPlatform } from './platform/platform.js';
-import { migrateFleet } from './tenancy/fleet.js';
+import { maintainRegions, migrateFleet } from './tenancy/fleet.js';
 import { startMailCatcher } from './platform/mail-catcher.js';
 import { join } from 'node:path';
 
@@ -29,6 +29,10 @@ async function main(): Promise<void> {
     const report = await migrateFleet(platform, (e) => log.debug(e, 'migration progress'));
     log.info({ target: report.target, migrated: report.migrated.length, failed: report.failed }, 'fleet migrated');
   }
+  // The regions' upkeep (the audit trail's months ahead): part of migrating, else here; and daily on every node.
+  if (!config.migrateOnStart) await maintainRegions(platform);
+  const upkeep = setInterval(() => void maintainRegions(platform), 24 * 3_600_000);
+  upkeep.unref();
   if (config.operator) await platform.users.ensureOperator(config.operator.email, config.operator.password);
   // Replicated regions: record their primaries, put synchronous mode in force, and probe them (src/regions/).
   await platform.regionPrimaries.ensure();
@@ -42,6 +46,7 @@ async function main(): Promise<void> {
 
   const shutdown = async (signal: string) => {
     log.info({ signal }, 'shutting down');
+    clearInterval(upkeep);
     await app.close();
     await platform.close();
     await catcher?.stop();

@@ -1,5 +1,6 @@
 import { quoteIdent as q } from '../db/pg.js';
 import { rlsStatements, type TenantMigration } from '../tenancy/migration-kit.js';
+import { AUDIT_PARTITION_MIGRATION } from './partitions.js';
 
 /**
  * The PHI access audit lives in each region's database, in schema `audit`, beside (not inside) the clinic
@@ -124,4 +125,6 @@ export const AUDIT_REGION_MIGRATIONS: TenantMigration[] = [
        end $$`,
     ],
   },
+  // Version 3 (`partitions.ts`): `events` range-partitioned by month, keys still led by `clinic_id`.
+  AUDIT_PARTITION_MIGRATION,
 ];

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Clinic } from '../controlplane/clinics.js';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
@@ -7,6 +8,11 @@ import { PLACEMENT_MODELS, type PlacementModel } from '../tenancy/naming.js';
 import type { ExportManifest } from '../tenancy/export.js';
 import { searchAuditEvents, type AuditEvent } from './search.js';
 import { verifyAuditChain } from './verify.js';
+import { readTrail, regionAuditDb } from './region-db.js';
+import { canonicalPayload } from './record.js';
+import { withClient } from '../db/pg.js';
+import { maintainRegions } from '../tenancy/fleet.js';
+import { scannedRelations } from '../../test/support/explain.js';
 
 /**
  * Every PHI access through the API leaves a record with who, what, when, from where, why and under which
@@ -178,6 +184,25 @@ describe.each(PLACEMENT_MODELS)('%s placement: each PHI access is recorded', (pl
     expect(lines.map((l) => [l.clinic_id, l.seq, l.hash])).toEqual(events.slice(0, -1).map((e) => [clinic.id, e.seq, e.hash]));
     expect(events.at(-1)).toMatchObject({ action: 'export', seq: lines.length + 1 });
   });
+
+  it('a read of one month of the trail plans that month’s partition only (audit/partitions.ts)', async () => {
+    const last = new Date((await trail(clinic.id)).at(-1)!.recordedAt);
+    const from = new Date(Date.UTC(last.getUTCFullYear(), last.getUTCMonth(), 1));
+    const to = new Date(Date.UTC(last.getUTCFullYear(), last.getUTCMonth() + 1, 1));
+    const month = `events_${from.toISOString().slice(0, 7).replace('-', '_')}`;
+    const [plan, inMonth] = await readTrail(t.p, clinic.id, async (trx) => [
+      (
+        await sql<{ 'QUERY PLAN': unknown }>`explain (format json) select * from audit.events
+          where clinic_id = ${clinic.id} and recorded_at >= ${from} and recorded_at < ${to}`.execute(trx)
+      ).rows[0]!['QUERY PLAN'],
+      (
+        await sql<{ n: number }>`select count(*)::int as n from audit.events
+          where clinic_id = ${clinic.id} and recorded_at >= ${from} and recorded_at < ${to}`.execute(trx)
+      ).rows[0]!.n,
+    ]);
+    expect(scannedRelations(plan)).toEqual([month]);
+    expect(inMonth).toBeGreaterThan(0);
+  });
 });
 
 describe('a placement move', () => {
@@ -221,6 +246,39 @@ describe('a placement move', () => {
       { seq: 4, action: 'read', outcome: 'success', requestId: after.headers['x-request-id'] },
     ]);
     expect(await verifyAuditChain(t.p, clinic.id)).toMatchObject({ ok: true, records: 4 });
+  });
+});
+
+describe('the months ahead (audit/partitions.ts)', () => {
+  it('a record dated past every month made still appends, and the daily upkeep moves it into its month', async () => {
+    const clinic = await t.clinic({ placement: 'schema', tier: 'mid', region: 'eu-central' });
+    const stray = canonicalPayload({
+      clinicId: clinic.id,
+      id: 'aud_fromaclockrunningahead',
+      recordedAt: '2098-03-04T05:06:07.089Z',
+      action: 'read',
+      outcome: 'success',
+      actorId: 'system',
+      actorRole: null,
+      resourceType: 'Clinic',
+      resourceId: clinic.id,
+      patientId: null,
+      requestId: null,
+      clientAddress: null,
+      purposeOfUse: 'HSYSADMIN',
+      detail: {},
+    });
+    await sql`select audit.append(${clinic.id}, ${[stray]}::text[])`.execute(regionAuditDb(t.p, 'eu-central'));
+    const partition = () =>
+      withClient(t.p.stores.adminUrl('eu-central'), async (c) =>
+        (
+          await c.query<{ part: string }>('select tableoid::regclass::text as part from audit.events where clinic_id = $1', [clinic.id])
+        ).rows.map((r) => r.part),
+      );
+    expect(await partition()).toEqual(['audit.events_default']);
+    await maintainRegions(t.p);
+    expect(await partition()).toEqual(['audit.events_2098_03']);
+    expect(await verifyAuditChain(t.p, clinic.id)).toMatchObject({ ok: true, records: 1 });
   });
 });
 

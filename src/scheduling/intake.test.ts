@@ -1,5 +1,8 @@
+import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
+import { indexScans } from '../../test/support/explain.js';
+import { PLACEMENT_MODELS } from '../tenancy/naming.js';
 import { schedulingClinic, utcAt, type SchedulingClinic } from '../../test/support/scheduling.js';
 
 /**
@@ -187,5 +190,42 @@ describe('intake responses', () => {
     await c.as(c.scheduler)('POST', `appointments/${other.json().id}/cancel`, { reasonCode: 'patient_request' });
     const closed = await submit(ANSWERS, c.scheduler, other.json().id);
     expect([closed.statusCode, closed.json().code]).toEqual([409, 'appointment_closed']);
+  });
+});
+
+/**
+ * Appointments are not partitioned by time (docs/scaling.md, "Partitioning", says why: the seat rule is an
+ * exclusion constraint PostgreSQL cannot hold on a partitioned table, and five tables reference an appointment
+ * by `(clinic_id, id)`). What bounds a clinic's month instead is the `(clinic_id, starts_at, id)` index: the
+ * month-bounded read the front desk makes is one range of it, in every placement, with the clinic taken from
+ * the RLS pin (pooled) as much as from the store (schema, database). It lives here because this file already
+ * runs a platform with a booked clinic (a platform of its own costs CI more than the test).
+ */
+describe('a clinic’s month of appointments', () => {
+  it.each(PLACEMENT_MODELS)('is one range of the clinic-leading time index (%s)', async (placement) => {
+    const x = placement === 'pooled' ? c : await schedulingClinic(t, { placement });
+    const booked = await x.as(x.scheduler)(
+      'POST',
+      'appointments',
+      { providerId: x.providerId, patientId: x.patientId, appointmentType: 'consultation', startsAt: utcAt(3, '11:00') },
+      { 'idempotency-key': `month-${placement}` },
+    );
+    expect(booked.statusCode, booked.body).toBe(201);
+    const at = new Date(booked.json().startsAt as string);
+    const from = new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), 1));
+    const to = new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + 1, 1));
+    const [plan, rows] = await t.p.stores.transaction(x.clinic.id, 'read', async (s) => {
+      // A test store is a few rows, which a sequential scan reads fastest; a real one is not.
+      await sql`set local enable_seqscan = off`.execute(s.db);
+      const month = sql`select * from appointments where starts_at >= ${from} and starts_at < ${to} order by starts_at, id`;
+      const explained = await sql<{ 'QUERY PLAN': unknown }>`explain (format json) ${month}`.execute(s.db);
+      return [explained.rows[0]!['QUERY PLAN'], (await month.execute(s.db)).rows] as const;
+    });
+    expect(rows.map((r) => (r as { id: string }).id)).toContain(booked.json().id);
+    const scans = indexScans(plan);
+    expect(scans.map((s) => s.index)).toEqual(['appointments_by_time']);
+    // Both bounds sit in the index condition: the clinic's slice, then the month inside it.
+    expect(scans[0]!.cond).toMatch(/clinic_id = /);
+    expect(scans[0]!.cond).toMatch(/starts_at >= .*starts_at < /);
   });
 });

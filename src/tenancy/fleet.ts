@@ -6,7 +6,7 @@ import { databaseOf, inTransaction, withClient } from '../db/pg.js';
 import { latestTenantVersion } from './migrations.js';
 import type { ControlMigration } from '../controlplane/migration-kit.js';
 import { appRole, rolePassword } from './naming.js';
-import { ensureRole, migrateTenantSchema, prepareTenantDatabase } from './store-migrate.js';
+import { currentVersion, ensureRole, migrateTenantSchema, prepareTenantDatabase } from './store-migrate.js';
 import { migrateStores, sharedStoresOfRegions, storesOf, type StoreOutcome } from './fleet-stores.js';
 import { versionPins } from './pins.js';
 
@@ -161,8 +161,30 @@ async function prepareRegion(p: Platform, adminUrl: string): Promise<void> {
     // NOINHERIT: the app role reaches a schema-placement clinic's tables only after SET ROLE to that clinic.
     await ensureRole(c, role, { login: true, inherit: false, password: rolePassword(p.config.secret, role) });
     await prepareTenantDatabase(c, databaseOf(adminUrl), [role]);
-    for (const r of p.regionSchemas) await migrateTenantSchema(c, r.schema, r.migrations, [role], r.privileges);
+    for (const r of p.regionSchemas) {
+      await migrateTenantSchema(c, r.schema, r.migrations, [role], r.privileges);
+      for (const statement of r.maintenance?.(r.schema) ?? []) await c.query(statement);
+    }
   });
+}
+
+/**
+ * The regions' standing upkeep (the audit trail's months ahead, `audit/partitions.ts`), which `prepareRegion` also
+ * runs after migrating: `main.ts` runs it at start when it does not migrate, and daily, so a node that runs for
+ * months keeps appending into months made ahead. A region schema not yet at this build's latest version is left
+ * alone (the statements are written for the latest); `polyclinic migrate` runs them once it is there. A region
+ * that fails is logged; the others carry on.
+ */
+export async function maintainRegions(p: Pick<Platform, 'config' | 'stores' | 'regionSchemas' | 'log'>): Promise<void> {
+  for (const region of p.config.regions)
+    await withClient(p.stores.adminUrl(region.id), async (c) => {
+      for (const r of p.regionSchemas) {
+        if (!r.maintenance) continue;
+        const at = await currentVersion(c, r.schema).catch(() => 0);
+        if (at < latestTenantVersion(r.migrations)) continue;
+        for (const statement of r.maintenance(r.schema)) await c.query(statement);
+      }
+    }).catch((err: unknown) => p.log.error({ err, region: region.id }, 'region maintenance failed'));
 }
 
 /** The control-plane schema version this build expects, for /readyz and start-up checks. */

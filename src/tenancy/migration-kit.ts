@@ -25,6 +25,8 @@ export interface RegionSchema {
   schema: string;
   migrations: TenantMigration[];
   privileges: string;
+  /** Statements run after the schema is migrated, each time the region is prepared (start, `polyclinic migrate`). */
+  maintenance?: (schema: string) => string[];
 }
 
 /** A tenant table as moves and exports see it: its name and primary key (which orders its rows). */
