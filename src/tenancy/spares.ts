@@ -77,7 +77,7 @@ export class SpareStores {
       await withClient(this.deps.ctx.adminUrl(regionId), async (c) => {
         for (const kind of PLACEMENT_KINDS) {
           if (!kind.spares) continue;
-          const spares = await kind.spares.list(this.deps.ctx, c);
+          const spares = await kind.spares.list(this.deps.ctx, regionId, c);
           const ready = spares.filter((s) => s.fingerprint === fingerprint).length;
           out.push({ regionId, model: kind.model, ready, stale: spares.length - ready });
         }
@@ -110,7 +110,7 @@ export class SpareStores {
     try {
       const fingerprint = migrationFingerprint(migrations);
       for (let built = 0; built <= perRegion; built++) {
-        const all = await spares.list(ctx, admin);
+        const all = await spares.list(ctx, regionId, admin);
         const ready = all.filter((s) => s.fingerprint === fingerprint);
         for (const s of [...all.filter((s) => s.fingerprint !== fingerprint), ...ready.slice(perRegion)])
           await spares.discard(ctx, admin, s);

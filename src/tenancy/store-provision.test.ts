@@ -53,7 +53,8 @@ const catalogue = (dbUrl: string, schema: string, role = '-') =>
        union all select format('grant %s %s %s', table_name, grantee, privilege_type)
          from information_schema.role_table_grants where table_schema = $1 and grantee <> current_user
        union all select format('schema acl %s', nspacl) from pg_namespace where nspname = $1
-       union all select format('database acl %s', datacl) from pg_database where datname = current_database()
+       union all select format('database acl %s comment %s', datacl, shobj_description(oid, 'pg_database'))
+         from pg_database where datname = current_database()
        union all select format('role %s login %s inherit %s member of app %s', rolname, rolcanlogin, rolinherit,
                                pg_has_role(${`'${appRole(instance)}'`}, oid, 'member'))
          from pg_roles where rolname = $2
@@ -105,7 +106,7 @@ describe('a claimed spare store', () => {
     // A spare at other migrations is never handed out.
     expect(await withClient(url, (c) => schemaSpares.claim(ctx, c, other, migrationFingerprint(TENANT_MIGRATIONS.slice(1))))).toBe(false);
     expect(await withClient(url, (c) => schemaSpares.claim(ctx, c, claimed, fingerprint))).toBe(true);
-    expect(await withClient(url, (c) => schemaSpares.list(ctx, c))).toEqual([]);
+    expect(await withClient(url, (c) => schemaSpares.list(ctx, 'r', c))).toEqual([]);
     expect(await withClient(url, (c) => schemaSpares.claim(ctx, c, other, fingerprint))).toBe(false);
     await placementKind('schema').create(ctx, other, TENANT_MIGRATIONS);
 
@@ -122,7 +123,7 @@ describe('a claimed spare store', () => {
     const claimed = newStore('database');
     const other = newStore('database');
     expect(await withClient(url, (c) => databaseSpares.claim(ctx, c, claimed, fingerprint))).toBe(true);
-    expect(await withClient(url, (c) => databaseSpares.list(ctx, c))).toEqual([]);
+    expect(await withClient(url, (c) => databaseSpares.list(ctx, 'r', c))).toEqual([]);
     expect(await withClient(url, (c) => databaseSpares.claim(ctx, c, other, fingerprint))).toBe(false);
     await placementKind('database').create(ctx, other, TENANT_MIGRATIONS);
 

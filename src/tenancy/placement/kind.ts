@@ -90,7 +90,8 @@ export interface SpareStore {
  * a build and a discard of the same spare never overlap, and two claimers never take the same one.
  */
 export interface SpareKind {
-  list(ctx: PlacementContext, admin: pg.ClientBase): Promise<SpareStore[]>;
+  /** The region's spares (regions may share a server: a spare database says whose it is). */
+  list(ctx: PlacementContext, regionId: string, admin: pg.ClientBase): Promise<SpareStore[]>;
   /** Builds one spare at `migrations`, whole or not at all (a half-built one is never listed). */
   build(ctx: PlacementContext, regionId: string, admin: pg.ClientBase, migrations: TenantMigration[]): Promise<SpareStore>;
   /** Renames a spare at `fingerprint` to the clinic's store and role; false when none could be taken. */

@@ -66,7 +66,7 @@ async function claimFirst(
 }
 
 export const schemaSpares: SpareKind = {
-  list: async (_ctx, admin) =>
+  list: async (_ctx, _regionId, admin) =>
     (await admin.query<{ nspname: string }>(`select nspname from pg_namespace where nspname like 'spare\\_%'`)).rows.flatMap((r) => {
       const m = SPARE_NAME.exec(r.nspname);
       return m ? [{ fingerprint: m[1]!, key: m[2]! }] : [];
@@ -111,12 +111,16 @@ export const schemaSpares: SpareKind = {
     })) ?? false,
 };
 
+/** Regions may share a server, where every database is visible: a spare database's comment names its region. */
+const spareComment = (regionId: string) => `polyclinic spare store of region ${regionId}`;
+
 export const databaseSpares: SpareKind = {
-  list: async (ctx, admin) => {
+  list: async (ctx, regionId, admin) => {
     const prefix = `${ctx.instance}_`;
-    const rows = await admin.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1)', [
-      `${prefix}spare_`,
-    ]);
+    const rows = await admin.query<{ datname: string }>(
+      `select datname from pg_database where starts_with(datname, $1) and shobj_description(oid, 'pg_database') = $2`,
+      [`${prefix}spare_`, spareComment(regionId)],
+    );
     return rows.rows.flatMap((r) => {
       const m = SPARE_NAME.exec(r.datname.slice(prefix.length));
       return m ? [{ fingerprint: m[1]!, key: m[2]! }] : [];
@@ -132,6 +136,7 @@ export const databaseSpares: SpareKind = {
       try {
         await ensureRole(admin, role, { login: true, password: rolePassword(ctx.secret, role) });
         await admin.query(`create database ${q(building)}`);
+        await admin.query(`comment on database ${q(building)} is ${quoteLiteral(spareComment(regionId))}`);
         await withClient(ctx.adminUrl(regionId, building), async (c) => {
           await prepareTenantDatabase(c, building, [role]);
           await provisionTenantSchema(c, POOLED_SCHEMA, migrations, [role]);
@@ -148,11 +153,12 @@ export const databaseSpares: SpareKind = {
   },
 
   claim: async (ctx, admin, store, fingerprint) => {
-    const spares = (await databaseSpares.list(ctx, admin)).filter((s) => s.fingerprint === fingerprint);
+    const spares = (await databaseSpares.list(ctx, store.regionId, admin)).filter((s) => s.fingerprint === fingerprint);
     const candidates = spares.map((s) => ({ name: spareDatabase(ctx.instance, s.fingerprint, s.key), key: s.key }));
     const role = clinicRole(ctx.instance, store.clinicId, 'database');
     return claimFirst(admin, candidates, 'select 1 from pg_database where datname = $1', (name, key) => [
       `alter database ${q(name)} rename to ${q(store.placement.database)}`,
+      `comment on database ${q(store.placement.database)} is null`,
       `alter role ${q(spareRole(ctx.instance, 'database', key))} rename to ${q(role)}`,
       // The password every node derives for the clinic's role (`rolePassword`): a rename keeps the spare's.
       `alter role ${q(role)} password ${quoteLiteral(rolePassword(ctx.secret, role))}`,
