@@ -163,11 +163,11 @@ async function dispatch(
         `[${e.done}/${e.total}] ${e.store} ${e.outcome}${e.clinicIds.length ? ` (${e.clinicIds.length} clinic${e.clinicIds.length === 1 ? '' : 's'})` : ''}${e.error ? `: ${e.error}` : ''}`,
       ),
     );
+    printSpares(report.spares);
     console.log(
       `control plane v${report.control.from} -> v${report.control.to}; tenant target v${report.target}: ${report.migrated.length} migrated, ${report.upToDate.length} up to date, ${report.skipped.length} skipped, ${report.pinned.length} pinned, ${report.failed.length} failed`,
     );
     for (const f of report.failed) console.log(`  FAILED ${f.clinicId}: ${f.error}`);
-    printSpares(report.spares);
     return report.failed.length ? 1 : 0;
   }
   if (command === 'spares' && (sub === undefined || sub === 'refill')) {
