@@ -30,6 +30,7 @@ import { takeBaseBackup } from './backups/base-backup.js';
 import { backupSets } from './backups/location.js';
 import { restoreClinic, type RestoreReport } from './backups/restore.js';
 import { pruneBackups } from './backups/retention.js';
+import type { SpareCount } from './tenancy/spares.js';
 
 const USAGE = `polyclinic <command>
 
@@ -72,6 +73,8 @@ const USAGE = `polyclinic <command>
   clinics unpin <clinicId>                  lift the pin
   flags stale                               flags past their retire-by date or their type's expected lifetime
   audit verify --clinic <clinicId>          recompute the clinic's PHI audit hash chain; exit 1 if it is broken
+  spares [refill]                           spare schema and database stores per region, ready and stale;
+                                            refill: discard the stale ones and build up to POLYCLINIC_SPARE_STORES
   regions status                            each replicated region store: primary, standby, epoch, sync, lag
   regions failover <regionId> --reason TEXT fail the region's store over to its standby (fence, promote, switch
                                             every node); see docs/operations.md
@@ -142,6 +145,10 @@ async function run(argv: string[]): Promise<number> {
   }
 }
 
+function printSpares(spares: SpareCount[]): void {
+  for (const s of spares) console.log(`spares ${s.regionId} ${s.model}: ${s.ready} ready, ${s.stale} stale`);
+}
+
 async function dispatch(
   p: Platform,
   command: string,
@@ -156,11 +163,16 @@ async function dispatch(
         `[${e.done}/${e.total}] ${e.store} ${e.outcome}${e.clinicIds.length ? ` (${e.clinicIds.length} clinic${e.clinicIds.length === 1 ? '' : 's'})` : ''}${e.error ? `: ${e.error}` : ''}`,
       ),
     );
+    printSpares(report.spares);
     console.log(
       `control plane v${report.control.from} -> v${report.control.to}; tenant target v${report.target}: ${report.migrated.length} migrated, ${report.upToDate.length} up to date, ${report.skipped.length} skipped, ${report.pinned.length} pinned, ${report.failed.length} failed`,
     );
     for (const f of report.failed) console.log(`  FAILED ${f.clinicId}: ${f.error}`);
     return report.failed.length ? 1 : 0;
+  }
+  if (command === 'spares' && (sub === undefined || sub === 'refill')) {
+    printSpares(sub === 'refill' ? await p.spares.refillAll(p.tenantMigrations) : await p.spares.status(p.tenantMigrations));
+    return 0;
   }
   if (command === 'clinics' && sub === 'list') {
     for (const c of await p.clinics.all())

@@ -89,6 +89,8 @@ export interface Config {
   failoverAfterMs: number;
   /** Admin connections a fleet migration uses per database server: that many stores migrate at once on each. */
   migrateConcurrency: number;
+  /** Spare stores per region of each own-store placement (schema, database) that new clinics claim; 0: none. */
+  spareStores: number;
   pool: { max: number; clinicMax: number; clinicIdleMs: number };
   sessionTtlHours: number;
   /**
@@ -237,6 +239,8 @@ const scalarVars = {
   POLYCLINIC_DEMO: bool.optional(),
   POLYCLINIC_MIGRATE_ON_START: bool.default(true),
   POLYCLINIC_MIGRATE_CONCURRENCY: int(1, 64).default(4),
+  /** Spare stores kept built ahead per region for each of the schema and database placements (tenancy/spares.ts). */
+  POLYCLINIC_SPARE_STORES: int(0, 50).default(2),
   POLYCLINIC_POOL_MAX: int(1, 500).default(10),
   POLYCLINIC_CLINIC_POOL_MAX: int(1, 100).default(3),
   POLYCLINIC_CLINIC_POOL_IDLE_MS: int(1000, 86_400_000).default(60_000),
@@ -606,6 +610,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     migrateOnStart: v.POLYCLINIC_MIGRATE_ON_START as boolean,
     failoverAfterMs: v.POLYCLINIC_FAILOVER_AFTER_MS as number,
     migrateConcurrency: v.POLYCLINIC_MIGRATE_CONCURRENCY as number,
+    spareStores: v.POLYCLINIC_SPARE_STORES as number,
     pool: {
       max: v.POLYCLINIC_POOL_MAX as number,
       clinicMax: v.POLYCLINIC_CLINIC_POOL_MAX as number,

@@ -62,7 +62,8 @@ export async function createClinic(p: Platform, input: NewClinic): Promise<Clini
     throw err;
   }
   try {
-    const version = await kind.create(ctx, store, p.tenantMigrations);
+    // A spare built ahead when one is there (a rename: milliseconds), else the store built now (`tenancy/spares.ts`).
+    const version = (await p.spares.claim(kind, store, p.tenantMigrations)) ?? (await kind.create(ctx, store, p.tenantMigrations));
     await withClient(ctx.adminUrl(region.id, placement.database), (c) => insertAnchor(c, placement.schema, id, FIRST_PLACEMENT_EPOCH));
     const row = await p.control
       .updateTable('clinics')
@@ -71,6 +72,7 @@ export async function createClinic(p: Platform, input: NewClinic): Promise<Clini
       .returningAll()
       .executeTakeFirstOrThrow();
     await p.clinics.changed(id);
+    p.spares.refillSoon(region.id, kind, p.tenantMigrations);
     p.log.info({ clinicId: id, placement: placement.model, region: region.id }, 'clinic provisioned');
     return clinicFromRow(row);
   } catch (err) {

@@ -9,6 +9,7 @@ import type { RegionSchema, TenantTable } from '../tenancy/migration-kit.js';
 import type { ControlMigration } from '../controlplane/migration-kit.js';
 import { CONTROL_MIGRATIONS, REGION_SCHEMAS, TENANT_MIGRATIONS, TENANT_TABLES } from '../schema.js';
 import { TenantStores } from '../tenancy/stores.js';
+import { SpareStores } from '../tenancy/spares.js';
 import { SessionStore } from '../identity/sessions.js';
 import { UserDirectory } from '../identity/users.js';
 import { TotpFactor } from '../identity/totp.js';
@@ -66,6 +67,8 @@ export interface Platform {
   control: Kysely<ControlDB>;
   clinics: ClinicDirectory;
   stores: TenantStores;
+  /** Schema and database stores built ahead, claimed by new clinics (`tenancy/spares.ts`). */
+  spares: SpareStores;
   users: UserDirectory;
   sessions: SessionStore;
   settings: SettingsService;
@@ -184,6 +187,12 @@ export async function openPlatform(
     failoverAfterMs: config.failoverAfterMs,
     log: log.child({ part: 'failover' }),
   });
+  const spares = new SpareStores({
+    ctx: stores.placementContext,
+    regions: config.regions.map((r) => r.id),
+    perRegion: config.spareStores,
+    log: log.child({ part: 'spares' }),
+  });
   const users = new UserDirectory(control, { maxFailures: config.signIn.maxFailures, lockMinutes: config.signIn.maxBackoffMinutes });
   const sessions = new SessionStore(control, bus, config.sessionTtlHours);
   const settings = new SettingsService(control, bus, clinics, log);
@@ -272,6 +281,7 @@ export async function openPlatform(
     control,
     clinics,
     stores,
+    spares,
     users,
     sessions,
     settings,
@@ -301,6 +311,7 @@ export async function openPlatform(
       settings.close();
       sessions.close();
       clinics.close();
+      await spares.close();
       await stores.close();
       await control.destroy();
       // A bus handed in (nodes sharing one in-process bus) belongs to whoever made it.

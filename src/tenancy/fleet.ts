@@ -9,6 +9,7 @@ import { appRole, rolePassword } from './naming.js';
 import { currentVersion, ensureRole, migrateTenantSchema, prepareTenantDatabase } from './store-migrate.js';
 import { migrateStores, sharedStoresOfRegions, storesOf, type StoreOutcome } from './fleet-stores.js';
 import { versionPins } from './pins.js';
+import type { SpareCount } from './spares.js';
 
 export interface MigrationProgress {
   done: number;
@@ -30,6 +31,8 @@ export interface FleetMigrationReport {
   failed: { clinicId: string; error: string }[];
   /** Clinics held below the target by a version pin (`pins.ts`), with the version they are at. */
   pinned: { clinicId: string; version: number }[];
+  /** The spare stores afterwards (`spares.ts`): stale ones discarded, every region topped up. */
+  spares: SpareCount[];
 }
 
 /**
@@ -48,7 +51,7 @@ export async function migrateFleet(p: Platform, onProgress: (e: MigrationProgres
     const control = await migrateControlPlane(lockClient, p.controlMigrations);
     await syncRegions(p);
     const target = latestTenantVersion(p.tenantMigrations);
-    const report: FleetMigrationReport = { target, control, migrated: [], upToDate: [], skipped: [], failed: [], pinned: [] };
+    const report: FleetMigrationReport = { target, control, migrated: [], upToDate: [], skipped: [], failed: [], pinned: [], spares: [] };
     const clinics = (await p.clinics.all()).filter((c) => c.status !== 'provisioning');
     const stores = [...sharedStoresOfRegions(p, clinics), ...storesOf(p, clinics).filter((s) => !s.shared)];
     const total = stores.length;
@@ -76,6 +79,8 @@ export async function migrateFleet(p: Platform, onProgress: (e: MigrationProgres
         });
       },
     });
+    // Last: spares are not clinics, and a spare at older migrations is discarded and rebuilt, never migrated.
+    report.spares = await p.spares.refillAll(p.tenantMigrations);
     return report;
   });
 }

@@ -40,3 +40,16 @@ export const clinicDatabase = (instance: string, clinicId: string): string => `$
 export function rolePassword(secret: string, role: string): string {
   return createHmac('sha256', secret).update(`pg-role:${role}`).digest('base64url');
 }
+
+/**
+ * Spare stores (`placement/spares.ts`): built ahead at a set of migrations (`fingerprint`, 8 hex digits) and
+ * renamed to a new clinic's names when it claims one. `key` is the spare's own random part (10 hex digits); its
+ * role carries it too, so renaming the store and its role to the clinic's is all a claim changes. A database
+ * spare is built under `spareBuildDatabase` and takes its spare name only once complete, so a half-built one is
+ * never claimed. None of these names can be a clinic's (a clinic key has no underscore).
+ */
+export const spareSchema = (fingerprint: string, key: string): string => `spare_${fingerprint}_${key}`;
+export const spareDatabase = (instance: string, fingerprint: string, key: string): string => `${instance}_spare_${fingerprint}_${key}`;
+export const spareBuildDatabase = (instance: string, key: string): string => `${instance}_spare_build_${key}`;
+export const spareRole = (instance: string, model: 'schema' | 'database', key: string): string =>
+  `${instance}_${model === 'schema' ? 's' : 'd'}_spare_${key}`;

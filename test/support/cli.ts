@@ -21,6 +21,8 @@ export function cliEnv(c: ResolvedConfig): NodeJS.ProcessEnv {
     POLYCLINIC_SECRET: c.secret,
     POLYCLINIC_CONTROL_DATABASE_URL: c.controlDatabaseUrl,
     POLYCLINIC_LOG_LEVEL: 'silent',
+    // The platform's own count: a `migrate` run keeps its spares, and builds none where it keeps none.
+    POLYCLINIC_SPARE_STORES: String(c.spareStores),
   });
   for (const r of c.regions) env[regionUrlVariable(r.id)] = r.databaseUrl;
   return env;

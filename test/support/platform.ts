@@ -63,6 +63,8 @@ export async function startTestPlatform(
     POLYCLINIC_QUOTA_MID_RPS: '100000',
     POLYCLINIC_QUOTA_ENTERPRISE_RPS: '100000',
     POLYCLINIC_QUOTA_USER_RPS: '100000',
+    // Spare stores cost a build each in the background; only the suites about them keep any (`spares.test.ts`).
+    POLYCLINIC_SPARE_STORES: '0',
   };
   // With a real Redis (CI), nodes talk over it exactly as in production; otherwise over the in-process bus.
   if (process.env.POLYCLINIC_TEST_REDIS_URL) env.POLYCLINIC_REDIS_URL = process.env.POLYCLINIC_TEST_REDIS_URL;

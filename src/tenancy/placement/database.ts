@@ -5,6 +5,7 @@ import { provisionTenantSchema } from '../store-provision.js';
 import { pinStatement } from './fence.js';
 import type { PlacementContext, PlacementKind } from './kind.js';
 import { dropRole } from './roles.js';
+import { databaseSpares } from './spares.js';
 
 /**
  * Database (enterprise tier): the clinic's own database on the region's server, with the same `tenant` schema
@@ -52,6 +53,9 @@ export const database: PlacementKind = {
       await prepareTenantDatabase(c, store.placement.database, [role]);
       return migrateTenantSchema(c, store.placement.schema, migrations, [role]);
     }),
+
+  // Built ahead and claimed by renaming (`spares.ts`); `create` builds when no spare is left.
+  spares: databaseSpares,
 
   remove: async (ctx, store) => {
     await ctx.closeClinicPool(store.clinicId);

@@ -64,6 +64,11 @@ export interface PlacementKind {
   /** Removes everything of the clinic at this address (its rows, or its schema, or its database, and its role). */
   remove(ctx: PlacementContext, store: ClinicStore): Promise<void>;
   /**
+   * Present when this placement's stores can be built ahead and claimed by a new clinic (`spares.ts`): a clinic's
+   * own schema or database. The keeper (`tenancy/spares.ts`) decides when; the kind knows how.
+   */
+  readonly spares?: SpareKind;
+  /**
    * Present when one store per region holds every clinic of this placement: the fleet migrates it once per
    * region, whatever clinics it holds (and migrating one of its clinics migrates all of them).
    */
@@ -71,4 +76,26 @@ export interface PlacementKind {
     address(regionDatabase: string): Placement;
     migrate(ctx: PlacementContext, regionId: string, migrations: TenantMigration[], admin?: pg.ClientBase): Promise<MigrationResult>;
   };
+}
+
+/** A spare store as it stands on a region's server: its random key and the migrations it was built at. */
+export interface SpareStore {
+  key: string;
+  fingerprint: string;
+}
+
+/**
+ * How one placement builds, lists, claims and discards its spare stores. `admin` is an admin connection to the
+ * region database; every operation on one spare holds the advisory lock on its key (`spareLock`), so a claim,
+ * a build and a discard of the same spare never overlap, and two claimers never take the same one.
+ */
+export interface SpareKind {
+  /** The region's spares (regions may share a server: a spare database says whose it is). */
+  list(ctx: PlacementContext, regionId: string, admin: pg.ClientBase): Promise<SpareStore[]>;
+  /** Builds one spare at `migrations`, whole or not at all (a half-built one is never listed). */
+  build(ctx: PlacementContext, regionId: string, admin: pg.ClientBase, migrations: TenantMigration[]): Promise<SpareStore>;
+  /** Renames a spare at `fingerprint` to the clinic's store and role; false when none could be taken. */
+  claim(ctx: PlacementContext, admin: pg.ClientBase, store: ClinicStore, fingerprint: string): Promise<boolean>;
+  /** Drops a spare and its role, unless another operation holds it; false then. */
+  discard(ctx: PlacementContext, admin: pg.ClientBase, spare: SpareStore): Promise<boolean>;
 }

@@ -7,6 +7,7 @@ import { provisionTenantSchema } from '../store-provision.js';
 import { pinStatement } from './fence.js';
 import type { PlacementKind } from './kind.js';
 import { dropRole } from './roles.js';
+import { schemaSpares } from './spares.js';
 
 /**
  * Schema (mid tier): the clinic's own schema in the region database, reached through the region's app-role
@@ -43,6 +44,9 @@ export const schema: PlacementKind = {
     onAdmin(admin, ctx.adminUrl(store.regionId, store.placement.database), (c) =>
       migrateClinicSchema(c, ctx.instance, store.clinicId, store.placement.schema, migrations),
     ),
+
+  // Built ahead and claimed by renaming (`spares.ts`); `create` builds when no spare is left.
+  spares: schemaSpares,
 
   remove: (ctx, store) =>
     withClient(ctx.adminUrl(store.regionId, store.placement.database), async (c) => {
