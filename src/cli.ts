@@ -30,6 +30,7 @@ import { takeBaseBackup } from './backups/base-backup.js';
 import { backupSets } from './backups/location.js';
 import { restoreClinic, type RestoreReport } from './backups/restore.js';
 import { pruneBackups } from './backups/retention.js';
+import { secretsCommand } from './secrets/cli.js';
 
 const USAGE = `polyclinic <command>
 
@@ -72,6 +73,9 @@ const USAGE = `polyclinic <command>
   clinics unpin <clinicId>                  lift the pin
   flags stale                               flags past their retire-by date or their type's expected lifetime
   audit verify --clinic <clinicId>          recompute the clinic's PHI audit hash chain; exit 1 if it is broken
+  secrets reseal                            seal every clinic's secrets under its newest data key (v1 values
+                                            included); idempotent; exit 1 if a clinic's store must be run again
+  secrets rotate <clinicId>                 a new data key for the clinic, its secrets resealed, the old destroyed
   regions status                            each replicated region store: primary, standby, epoch, sync, lag
   regions failover <regionId> --reason TEXT fail the region's store over to its standby (fence, promote, switch
                                             every node); see docs/operations.md
@@ -280,6 +284,7 @@ async function dispatch(
   }
   if (command === 'clinics' && sub === 'restore') return restoreCommand(p, rest, values);
   if (command === 'backups' && sub) return backupsCommand(p, sub, values);
+  if (command === 'secrets') return secretsCommand(p, sub, rest);
   if (command === 'rollout') return rolloutCommand(p, sub, rest, values);
   if (command === 'clinics' && (sub === 'pin' || sub === 'unpin')) {
     const [clinicId] = rest;
