@@ -116,7 +116,10 @@ export async function issueCertificate(
 }
 
 function keysStatement(keys: DestroyedKeys, backups: { expiresBy: string }[]): string {
-  const until = backups.map((b) => b.expiresBy).sort().at(-1);
+  const until = backups
+    .map((b) => b.expiresBy)
+    .sort()
+    .at(-1);
   const destroyed = keys.versions.length
     ? `Data key${keys.versions.length === 1 ? '' : 's'} ${keys.versions.join(', ')} destroyed at ${keys.destroyedAt}`
     : `No data key remained at ${keys.destroyedAt}`;

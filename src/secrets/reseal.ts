@@ -81,7 +81,6 @@ export interface KeyRotation extends ClinicReseal {
 export async function rotateClinicKey(p: ResealDeps, clinicId: string): Promise<KeyRotation> {
   const version = await p.clinicKeys.rotate(clinicId);
   const resealed = await resealClinic(p, clinicId);
-  if (resealed.error)
-    throw new AppError(409, 'rotation_incomplete', `Key ${version} made, but the old keys are kept: ${resealed.error}`);
+  if (resealed.error) throw new AppError(409, 'rotation_incomplete', `Key ${version} made, but the old keys are kept: ${resealed.error}`);
   return { ...resealed, version, destroyed: await p.clinicKeys.destroy(clinicId, version) };
 }

@@ -25,6 +25,12 @@ export const TENANT_SEALED_COLUMNS: SealedColumn[] = [
   { table: 'patient_mfa', column: 'secret_ciphertext', rowKey: 'account_id', purpose: () => TOTP_PURPOSE },
 ];
 
+/**
+ * Sealed columns that stay on the deployment key, and why: a staff TOTP seed is a person's across every clinic
+ * they work for (`identity/totp.ts`); the SMART id_token signing key is the deployment's (`fhir/smart/id-tokens.ts`).
+ */
+export const DEPLOYMENT_SEALED_COLUMNS = ['user_mfa.secret_ciphertext', 'smart_signing_keys.private_sealed'];
+
 /** Runs one statement with parameters and returns its rows: a pg client's `query`, or a Kysely handle's. */
 export type RunSql = (text: string, params: unknown[]) => Promise<Record<string, unknown>[]>;
 
