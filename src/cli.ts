@@ -369,6 +369,7 @@ async function lifecycle(p: Platform, sub: string, rest: string[], values: Recor
   writeFileSync(out, `${JSON.stringify(certificate, null, 2)}\n`);
   console.log(`offboarded ${clinic.id}: ${certificate.body.totalRows} rows removed; certificate ${certificate.body.id} written to ${out}`);
   for (const b of certificate.body.backups) console.log(`  backups of ${b.region} still holding it expire by ${b.expiresBy}`);
+  if (certificate.body.keys) console.log(`  ${certificate.body.keys.statement}`);
   return 0;
 }
 

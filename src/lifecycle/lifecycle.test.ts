@@ -353,6 +353,7 @@ describe('the CLI', () => {
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
       expect(run.stdout).toContain(`offboarded ${clinic.id}`);
+      expect(run.stdout).toContain('sealed secrets in backups kept until');
       const archive = await untar(readFileSync(join(dir, `${clinic.slug}-export.tar.gz`)));
       expect(archive.get('tables/patients.jsonl')?.toString()).toContain('Leaving0');
       const certificate = JSON.parse(readFileSync(out, 'utf8')) as DeletionCertificate;
