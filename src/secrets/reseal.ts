@@ -76,7 +76,10 @@ export interface KeyRotation extends ClinicReseal {
 /**
  * A new key version for the clinic, every secret resealed under it, then the older versions destroyed. When the
  * clinic's store cannot be resealed now, nothing is destroyed (its values still need the old key): the answer is
- * 409 and a rerun, once the clinic is writable, finishes the rotation under a further version.
+ * 409 and a rerun, once the clinic is writable, finishes the rotation under a further version. Seals read the
+ * newest version from the control plane each time, so they use the new key from the insert on; one that read the
+ * old version an instant before and writes after the reseal's scan would be left under the destroyed key: rotate
+ * while the clinic is quiet (docs/security.md names the gap).
  */
 export async function rotateClinicKey(p: ResealDeps, clinicId: string): Promise<KeyRotation> {
   const version = await p.clinicKeys.rotate(clinicId);
