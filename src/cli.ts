@@ -31,6 +31,7 @@ import { backupSets } from './backups/location.js';
 import { restoreClinic, type RestoreReport } from './backups/restore.js';
 import { pruneBackups } from './backups/retention.js';
 import type { SpareCount } from './tenancy/spares.js';
+import { secretsCommand } from './secrets/cli.js';
 
 const USAGE = `polyclinic <command>
 
@@ -75,6 +76,9 @@ const USAGE = `polyclinic <command>
   audit verify --clinic <clinicId>          recompute the clinic's PHI audit hash chain; exit 1 if it is broken
   spares [refill]                           spare schema and database stores per region, ready and stale;
                                             refill: discard the stale ones and build up to POLYCLINIC_SPARE_STORES
+  secrets reseal                            seal every clinic's secrets under its newest data key (v1 values
+                                            included); idempotent; exit 1 if a clinic's store must be run again
+  secrets rotate <clinicId>                 a new data key for the clinic, its secrets resealed, the old destroyed
   regions status                            each replicated region store: primary, standby, epoch, sync, lag
   regions failover <regionId> --reason TEXT fail the region's store over to its standby (fence, promote, switch
                                             every node); see docs/operations.md
@@ -292,6 +296,7 @@ async function dispatch(
   }
   if (command === 'clinics' && sub === 'restore') return restoreCommand(p, rest, values);
   if (command === 'backups' && sub) return backupsCommand(p, sub, values);
+  if (command === 'secrets') return secretsCommand(p, sub, rest);
   if (command === 'rollout') return rolloutCommand(p, sub, rest, values);
   if (command === 'clinics' && (sub === 'pin' || sub === 'unpin')) {
     const [clinicId] = rest;
@@ -376,6 +381,7 @@ async function lifecycle(p: Platform, sub: string, rest: string[], values: Recor
   writeFileSync(out, `${JSON.stringify(certificate, null, 2)}\n`);
   console.log(`offboarded ${clinic.id}: ${certificate.body.totalRows} rows removed; certificate ${certificate.body.id} written to ${out}`);
   for (const b of certificate.body.backups) console.log(`  backups of ${b.region} still holding it expire by ${b.expiresBy}`);
+  if (certificate.body.keys) console.log(`  ${certificate.body.keys.statement}`);
   return 0;
 }
 

@@ -29,6 +29,7 @@ import { REGIONS_CONTROL_COLUMNS, REGIONS_CONTROL_MIGRATIONS } from './regions/c
 import { LIFECYCLE_CONTROL_COLUMNS, LIFECYCLE_CONTROL_MIGRATIONS } from './lifecycle/control-schema.js';
 import { BACKUPS_CONTROL_COLUMNS, BACKUPS_CONTROL_MIGRATIONS } from './backups/control-schema.js';
 import { ROLLOUTS_CONTROL_COLUMNS, ROLLOUTS_CONTROL_MIGRATIONS } from './rollouts/control-schema.js';
+import { SECRETS_CONTROL_COLUMNS, SECRETS_CONTROL_MIGRATIONS } from './secrets/control-schema.js';
 
 /**
  * The one place that knows every domain's schema. Each domain declares its own control-plane and tenant
@@ -63,6 +64,7 @@ export const CONTROL_MIGRATIONS: ControlMigration[] = composeVersions(
     LIFECYCLE_CONTROL_MIGRATIONS,
     BACKUPS_CONTROL_MIGRATIONS,
     ROLLOUTS_CONTROL_MIGRATIONS,
+    SECRETS_CONTROL_MIGRATIONS,
   ],
   joinControlParts,
 );
@@ -84,6 +86,7 @@ export const CONTROL_COLUMNS = mergeTables(
   LIFECYCLE_CONTROL_COLUMNS,
   BACKUPS_CONTROL_COLUMNS,
   ROLLOUTS_CONTROL_COLUMNS,
+  SECRETS_CONTROL_COLUMNS,
 );
 
 export const TENANT_MIGRATIONS: TenantMigration[] = composeVersions(

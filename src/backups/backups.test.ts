@@ -14,6 +14,7 @@ import { backupSetOf, type BackupSet } from './location.js';
 import { restoreClinic, restoreClinics } from './restore.js';
 import { pruneBackups } from './retention.js';
 import { openSealed } from './sealed-file.js';
+import { TOTP_PURPOSE } from '../portal/totp.js';
 
 /**
  * Backups of a region whose store is on a PostgreSQL server of the test's own (WAL archived by Polyclinic's
@@ -91,6 +92,26 @@ describe('backups and per-clinic restore', () => {
 
   it('restore drill: each placement back to the noted time, in place, verified', async () => {
     for (const c of clinics.values()) await addPatients(c.clinic.id, c.token, 2, 'Noted');
+    // A patient's TOTP seed, sealed under the database clinic's own key: the copy into a new clinic is sealed again for it.
+    const seed = 'JBSWY3DPEHPK3PXP';
+    await t.p.stores.transaction(clinics.get('database')!.clinic.id, 'write', async (scope) => {
+      const patient = await scope.db.selectFrom('patients').select('id').limit(1).executeTakeFirstOrThrow();
+      await scope.db
+        .insertInto('patient_accounts')
+        .values({ clinic_id: scope.clinicId, id: 'pac_restored', patient_id: patient.id, email: 'seed@patients.test' })
+        .execute();
+      const sealed = await t.p.clinicSecrets.seal(scope.clinicId, TOTP_PURPOSE, seed);
+      await scope.db
+        .insertInto('patient_mfa')
+        .values({
+          clinic_id: scope.clinicId,
+          account_id: 'pac_restored',
+          secret_ciphertext: sealed,
+          confirmed_at: new Date(),
+          last_step: null,
+        })
+        .execute();
+    });
     for (const c of clinics.values()) c.atNoted = await storeChecksums(c.clinic);
     noted = new Date();
     await new Promise((r) => setTimeout(r, 20));
@@ -143,6 +164,12 @@ describe('backups and per-clinic restore', () => {
     const restored = (await t.p.clinics.fresh(copy.targetClinicId))!;
     expect(restored).toMatchObject({ slug, dataRegion: 'us-east', status: 'active' });
     expect(restored.placement.model).toBe('pooled');
+    expect(reports.map((r) => r.unreadableSecrets)).toEqual([0, 0, 0, 0]);
+    const copied = await t.p.stores.transaction(restored.id, 'read', (scope) =>
+      scope.db.selectFrom('patient_mfa').select('secret_ciphertext').executeTakeFirstOrThrow(),
+    );
+    expect(await t.p.clinicSecrets.open(restored.id, TOTP_PURPOSE, copied.secret_ciphertext)).toBe(seed);
+    await expect(t.p.clinicSecrets.open(source.clinic.id, TOTP_PURPOSE, copied.secret_ciphertext)).rejects.toThrow();
     const doctor = await t.staff(restored.id, 'physician');
     expect(await listPatients(restored.id, doctor.token)).toEqual(['Before', 'Before', 'Before', 'Noted', 'Noted']);
     expect(await listPatients(neighbour.clinic.id, neighbour.token)).toHaveLength(3);

@@ -18,6 +18,8 @@ import { placementKind } from '../tenancy/placement/index.js';
 import { holdWrites, pinAdmin, setAnchorEpoch } from '../tenancy/placement/fence.js';
 import { backupSetOf } from './location.js';
 import { startRecoveredServer, type RecoveredServer } from './recovered-server.js';
+import { ClinicKeyMissing } from '../secrets/clinic-keys.js';
+import { rewriteSealed, TENANT_SEALED_COLUMNS } from '../secrets/sealed-columns.js';
 
 export type RestoreTarget = { mode: 'in-place' } | { mode: 'new-clinic'; slug: string; name?: string; placement?: PlacementModel };
 
@@ -42,6 +44,11 @@ export interface RestoreReport {
   backupTrail: Pick<ChainVerification, 'ok' | 'records' | 'problem'>;
   /** The target clinic's live chain after the restore (which the restore itself is appended to), recomputed. */
   trail: Pick<ChainVerification, 'ok' | 'records' | 'problem'>;
+  /**
+   * Sealed secrets restored that no live key opens (sealed under a key version a rotation destroyed since the
+   * backup): patients whose TOTP seed it is sign in with a recovery code and enrol again.
+   */
+  unreadableSecrets: number;
   ok: boolean;
   durationMs: number;
 }
@@ -65,6 +72,11 @@ const BATCH = 1000;
  *
  * The audit trail itself is never rolled back: it is the record of who read what, including after `at`. Staff,
  * roles and SSO live in the control plane and are not part of a restore; a new clinic starts without members.
+ *
+ * Sealed secrets in the store (patients' TOTP seeds) are bound to their clinic's data key: a restore into a new
+ * clinic seals them again for the new clinic, inside the same transaction, after the copy was verified. An
+ * offboarded clinic is not restored at all (410 `clinic_offboarded`): its keys were destroyed, so its secrets in
+ * the backups are unreadable, and bringing its data back would undo the deletion its certificate states.
  */
 export async function restoreClinic(p: Platform, clinicId: string, at: Date, target: RestoreTarget): Promise<RestoreReport> {
   const [report] = await restoreClinics(p, at, [{ clinicId, target }]);
@@ -85,7 +97,7 @@ export async function restoreClinics(
   const clinics: Clinic[] = [];
   for (const r of requests) {
     const clinic = await p.clinics.fresh(r.clinicId);
-    if (!clinic) throw notFound('clinic');
+    if (!clinic) throw (await offboarded(p, r.clinicId)) ?? notFound('clinic');
     clinics.push(clinic);
   }
   if (!(at.getTime() <= Date.now())) throw new AppError(422, 'restore_time_in_future', 'The restore time is in the future');
@@ -140,6 +152,24 @@ export async function restoreClinics(
   } finally {
     await server.stop();
   }
+}
+
+/** The refusal for a clinic that was offboarded (it has a deletion certificate), or undefined. */
+async function offboarded(p: Platform, clinicId: string): Promise<AppError | undefined> {
+  const row = await p.control
+    .selectFrom('deletion_certificates')
+    .select(['issued_at', 'body'])
+    .where('subject_clinic', '=', clinicId)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const keys = (row.body as { keys?: { destroyedAt: string } }).keys;
+  return new AppError(
+    410,
+    'clinic_offboarded',
+    `${clinicId} was offboarded at ${row.issued_at.toISOString()}${keys ? ` and its data keys destroyed at ${keys.destroyedAt}` : ''}: ` +
+      'its sealed secrets in backups are unreadable and its data is not restored (see its deletion certificate)',
+    { offboardedAt: row.issued_at.toISOString() },
+  );
 }
 
 /**
@@ -219,7 +249,7 @@ class Restore {
             `The backup at ${this.at.toISOString()} holds no store of ${clinic.id} where it lives now`,
           );
         const targetClinic = this.target.mode === 'in-place' ? clinic : await this.newClinic();
-        const tables = await this.copyInto(src, targetClinic).catch(async (err) => {
+        const { tables, unreadableSecrets } = await this.copyInto(src, targetClinic).catch(async (err) => {
           if (targetClinic !== clinic) await this.removeNewClinic(targetClinic);
           throw err;
         });
@@ -249,6 +279,7 @@ class Restore {
           tables,
           backupTrail,
           trail: summary(trail),
+          unreadableSecrets,
           ok: backupTrail.ok && trail.ok,
           durationMs: Date.now() - started,
         };
@@ -305,7 +336,7 @@ class Restore {
   }
 
   /** Step 3: freeze (in place), replace the rows in one transaction, verify before committing, unfreeze. */
-  private async copyInto(src: pg.ClientBase, to: Clinic): Promise<RestoredTable[]> {
+  private async copyInto(src: pg.ClientBase, to: Clinic): Promise<{ tables: RestoredTable[]; unreadableSecrets: number }> {
     const { p } = this;
     const inPlace = this.target.mode === 'in-place';
     const epoch = to.placementEpoch;
@@ -340,12 +371,39 @@ class Restore {
             );
           restored.push(got);
         }
-        return restored;
+        return { tables: restored, unreadableSecrets: await this.rebindSecrets(dst, schema, to.id) };
       });
     } finally {
       await dst.end().catch(() => {});
       if (inPlace) await p.clinics.transition(to.id, 'moving', 'active');
     }
+  }
+
+  /**
+   * The restored sealed secrets, made the target's: sealed again for a new clinic (the checksums above were taken
+   * before, as the backup holds them), left as they are in place; counted when no live key opens them.
+   */
+  private async rebindSecrets(dst: pg.ClientBase, schema: string, to: string): Promise<number> {
+    const { p, clinic } = this;
+    let unreadable = 0;
+    await rewriteSealed(
+      async (text, params) => (await dst.query(text, params)).rows,
+      (table) => `${q(schema)}.${q(table)}`,
+      TENANT_SEALED_COLUMNS,
+      to,
+      async (purpose, sealed) => {
+        try {
+          if (to !== clinic.id) return await p.clinicSecrets.rebind(clinic.id, to, purpose, sealed);
+          await p.clinicSecrets.open(to, purpose, sealed);
+          return null;
+        } catch (err) {
+          if (!(err instanceof ClinicKeyMissing)) throw err;
+          unreadable++;
+          return null;
+        }
+      },
+    );
+    return unreadable;
   }
 
   /** The recovered rows of one table, as the target's (its clinic id), in key order. */

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError, notFound } from '../errors.js';
-import { problemResponses } from '../http/problem.js';
+import { Problem, problemResponses } from '../http/problem.js';
 import { idSchema } from '../ids.js';
 import type { Platform } from '../platform/platform.js';
 import { NewClinicInput } from '../controlplane/provisioning.js';
@@ -48,6 +48,7 @@ const RestoreView = z.object({
   tables: z.array(z.object({ table: z.string(), rows: z.number().int(), checksum: z.string() })),
   backupTrail: Chain,
   trail: Chain,
+  unreadableSecrets: z.number().int().optional().describe('restored sealed secrets no live key opens (a rotation since the backup)'),
   ok: z.boolean(),
   durationMs: z.number(),
 });
@@ -160,9 +161,10 @@ export const backupRoutes =
       schema: {
         tags,
         summary: 'Restore a clinic to a point in time from its region’s backups, in place or into a new clinic',
+        description: 'An offboarded clinic is not restored: 410 clinic_offboarded (its data keys were destroyed).',
         params: Params,
         body: NewRestore,
-        response: { 201: RestoreView, ...problemResponses },
+        response: { 201: RestoreView, ...problemResponses, 410: Problem },
       },
       handler: async (req, reply) => {
         const { at, mode, slug, placement } = req.body;

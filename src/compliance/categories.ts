@@ -102,6 +102,7 @@ export const CONTROL_CATEGORIES: Readonly<Record<string, DataCategory>> = {
   smart_grants: NOT_PHI('SMART app grants (opaque account and record ids, no demographics)'),
   smart_refresh_tokens: NOT_PHI('SMART refresh tokens (hashed)'),
   smart_signing_keys: NOT_PHI('SMART id_token signing keys (private half sealed)'),
+  clinic_keys: NOT_PHI('Per-clinic data keys for sealed secrets (wrapped; destroyed at offboarding)'),
 };
 
 export function categoryOf(store: 'tenant' | 'control', table: string): DataCategory {

@@ -4,6 +4,7 @@ import { Secret, TOTP } from 'otpauth';
 import type { ControlDB } from '../controlplane/schema.js';
 import { conflict } from '../errors.js';
 import type { SecretBox } from '../platform/secrets.js';
+import { deploymentBox, type SealingBox } from '../secrets/clinic-secrets.js';
 
 export const TOTP_ISSUER = 'Polyclinic';
 const SEAL_PURPOSE = 'totp';
@@ -18,7 +19,10 @@ export type CodeCheck = 'ok' | 'invalid' | 'reused';
 
 /**
  * The second factor of local accounts: an RFC 6238 TOTP seed per user, sealed under the deployment secret
- * (`SecretBox`, purpose `totp`), plus ten single-use recovery codes. Enrolment is two steps: the seed is stored
+ * (`SecretBox`, purpose `totp`), plus ten single-use recovery codes. The seed stays on the deployment key, not a
+ * clinic's: a staff account is a person's across every clinic they work for (one seed, one authenticator entry),
+ * so no one clinic's offboarding may destroy it; an account that belonged to the offboarded clinic only is
+ * deleted with its seed (`lifecycle/offboard.ts`). Enrolment is two steps: the seed is stored
  * unconfirmed and becomes the user's factor only once they prove their app produces its codes.
  *
  * Each accepted code advances `last_step`, and a code is accepted only for a later step than the last one, in
@@ -27,10 +31,14 @@ export type CodeCheck = 'ok' | 'invalid' | 'reused';
  * Methods take the database as an argument where a caller needs them inside its own transaction.
  */
 export class TotpFactor {
+  private readonly box: SealingBox;
+
   constructor(
     private readonly db: Kysely<ControlDB>,
-    private readonly secrets: SecretBox,
-  ) {}
+    secrets: SecretBox,
+  ) {
+    this.box = deploymentBox(secrets, SEAL_PURPOSE);
+  }
 
   async isEnrolled(userId: string, db: Kysely<ControlDB> = this.db): Promise<boolean> {
     const row = await db.selectFrom('user_mfa').select('confirmed_at').where('user_id', '=', userId).executeTakeFirst();
@@ -39,7 +47,7 @@ export class TotpFactor {
 
   /** A new unconfirmed seed, replacing an unconfirmed one; refused while a confirmed one exists. */
   async enrol(user: { id: string; email: string }): Promise<{ secret: string; otpauthUri: string; issuer: string }> {
-    const { sealed, ...enrolment } = newTotpSeed(this.secrets, user.email);
+    const { sealed, ...enrolment } = await newTotpSeed(this.box, user.email);
     const row = await this.db
       .insertInto('user_mfa')
       .values({ user_id: user.id, secret_ciphertext: sealed, confirmed_at: null, last_step: null })
@@ -61,7 +69,7 @@ export class TotpFactor {
       const row = await trx.selectFrom('user_mfa').selectAll().where('user_id', '=', userId).forUpdate().executeTakeFirst();
       if (!row) throw conflict('mfa_not_enrolled', 'Start enrolment first: POST /api/v1/auth/mfa/totp');
       if (row.confirmed_at) throw alreadyEnrolled();
-      const step = this.acceptedStep(row.secret_ciphertext, code);
+      const step = await this.acceptedStep(row.secret_ciphertext, code);
       if (step === null) return 'invalid';
       await trx.updateTable('user_mfa').set({ confirmed_at: new Date(), last_step: step }).where('user_id', '=', userId).execute();
       return this.replaceRecoveryCodes(trx, userId);
@@ -77,7 +85,7 @@ export class TotpFactor {
       .where('confirmed_at', 'is not', null)
       .executeTakeFirst();
     if (!row) return 'invalid';
-    const step = this.acceptedStep(row.secret_ciphertext, code);
+    const step = await this.acceptedStep(row.secret_ciphertext, code);
     if (step === null) return 'invalid';
     const spent = await db
       .updateTable('user_mfa')
@@ -136,34 +144,35 @@ export class TotpFactor {
     return codes;
   }
 
-  private acceptedStep(sealed: string, code: string): number | null {
-    return acceptedTotpStep(this.secrets, sealed, code);
+  private acceptedStep(sealed: string, code: string): Promise<number | null> {
+    return acceptedTotpStep(this.box, sealed, code);
   }
 }
 
 /**
  * The pieces any holder of a TOTP factor uses (staff accounts here, patient accounts in `portal/totp.ts`, each
- * keeping its seeds beside its accounts): a new seed sealed under the deployment secret, the check of a code
- * against a sealed seed, and recovery codes.
+ * keeping its seeds beside its accounts): a new seed sealed in the holder's box (the deployment key for staff, the
+ * clinic's key for patients), the check of a code against a sealed seed, and recovery codes.
  */
-export function newTotpSeed(
-  secrets: SecretBox,
+export async function newTotpSeed(
+  box: SealingBox,
   label: string,
   issuer = TOTP_ISSUER,
-): { sealed: string; secret: string; otpauthUri: string; issuer: string } {
+): Promise<{ sealed: string; secret: string; otpauthUri: string; issuer: string }> {
   const secret = new Secret({ size: SEED_BYTES });
   const totp = new TOTP({ ...PARAMS, issuer, label, secret });
-  return { sealed: secrets.seal(SEAL_PURPOSE, secret.base32), secret: secret.base32, otpauthUri: totp.toString(), issuer };
+  return { sealed: await box.seal(secret.base32), secret: secret.base32, otpauthUri: totp.toString(), issuer };
 }
 
 /** The time step the code belongs to, within the window around now, or null. */
-export function acceptedTotpStep(secrets: SecretBox, sealed: string, code: string): number | null {
+export async function acceptedTotpStep(box: SealingBox, sealed: string, code: string): Promise<number | null> {
   if (!/^\d{6}$/.test(code)) return null;
   let secret: Secret;
   try {
-    secret = Secret.fromBase32(secrets.open(SEAL_PURPOSE, sealed));
+    secret = Secret.fromBase32(await box.open(sealed));
   } catch {
-    // Sealed under another deployment secret: no code can match; the holder signs in with a recovery code.
+    // Sealed under another deployment secret, or under a clinic key since destroyed: no code can match; the
+    // holder signs in with a recovery code.
     return null;
   }
   const timestamp = Date.now();

@@ -13,11 +13,21 @@ export interface RemovedRows {
   rows: number;
 }
 
+/** The clinic's data keys destroyed at offboarding (`secrets/clinic-keys.ts`). */
+export interface DestroyedKeys {
+  /** The key versions deleted; empty when none was left (never made, or destroyed by an earlier run). */
+  versions: number[];
+  destroyedAt: string;
+}
+
 /**
  * What the platform states about an offboarded clinic, for the clinic and its auditors. It holds counts, never
  * content. `backups` says until when copies taken before the deletion may still exist: each region's backups are
  * kept for its retention (`regions/jurisdictions.ts`, `POLYCLINIC_REGION_<ID>_BACKUP_RETENTION_DAYS`) and then
- * expire, so the last copy of the clinic is gone by `expiresBy`.
+ * expire, so the last copy of the clinic is gone by `expiresBy`. `keys` says when the clinic's data keys were
+ * destroyed: from then on its sealed secrets (SSO client secrets and keys, patients' TOTP seeds) in those backups
+ * cannot be opened, although the backups themselves are kept until `expiresBy`. Certificates issued before clinic
+ * keys existed have no `keys`.
  */
 export interface DeletionCertificateBody {
   format: 'polyclinic-deletion-certificate/1';
@@ -30,6 +40,7 @@ export interface DeletionCertificateBody {
   removed: RemovedRows[];
   totalRows: number;
   backups: { region: string; location: string | null; retentionDays: number; expiresBy: string }[];
+  keys?: DestroyedKeys & { statement: string };
 }
 
 /**
@@ -52,11 +63,21 @@ export async function issueCertificate(
     startedAt: Date;
     export: DeletionCertificateBody['export'];
     removed: RemovedRows[];
+    keys: DestroyedKeys;
   },
 ): Promise<DeletionCertificate> {
   const { clinic } = input;
   const completedAt = new Date();
   const region = p.config.regions.find((r) => r.id === clinic.dataRegion);
+  const backups = (region ? [region] : []).map((r) => {
+    const days = r.backup.retentionDays || jurisdiction(r.jurisdiction)?.backupRetentionDays || 0;
+    return {
+      region: r.id,
+      location: r.backup.location ?? null,
+      retentionDays: days,
+      expiresBy: new Date(completedAt.getTime() + days * 86_400_000).toISOString(),
+    };
+  });
   const body: DeletionCertificateBody = {
     format: 'polyclinic-deletion-certificate/1',
     id: newId('deletionCertificate'),
@@ -75,15 +96,8 @@ export async function issueCertificate(
     export: input.export,
     removed: input.removed,
     totalRows: input.removed.reduce((n, r) => n + r.rows, 0),
-    backups: (region ? [region] : []).map((r) => {
-      const days = r.backup.retentionDays || jurisdiction(r.jurisdiction)?.backupRetentionDays || 0;
-      return {
-        region: r.id,
-        location: r.backup.location ?? null,
-        retentionDays: days,
-        expiresBy: new Date(completedAt.getTime() + days * 86_400_000).toISOString(),
-      };
-    }),
+    backups,
+    keys: { ...input.keys, statement: keysStatement(input.keys, backups) },
   };
   const certificate = stamp(p.config.secret, body);
   await p.control
@@ -99,6 +113,17 @@ export async function issueCertificate(
     })
     .execute();
   return certificate;
+}
+
+function keysStatement(keys: DestroyedKeys, backups: { expiresBy: string }[]): string {
+  const until = backups
+    .map((b) => b.expiresBy)
+    .sort()
+    .at(-1);
+  const destroyed = keys.versions.length
+    ? `Data key${keys.versions.length === 1 ? '' : 's'} ${keys.versions.join(', ')} destroyed at ${keys.destroyedAt}`
+    : `No data key remained at ${keys.destroyedAt}`;
+  return `${destroyed}; the clinic's sealed secrets in backups${until ? ` kept until ${until}` : ''} are unreadable`;
 }
 
 export async function findCertificate(p: Platform, clinicId: string): Promise<DeletionCertificate> {

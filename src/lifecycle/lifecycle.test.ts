@@ -10,16 +10,22 @@ import { clinicKey } from '../ids.js';
 import { checksums } from '../tenancy/placement/index.js';
 import { PLACEMENT_MODELS } from '../tenancy/naming.js';
 import { verifyCertificate, type DeletionCertificate } from './certificate.js';
+import { ClinicKeyMissing } from '../secrets/clinic-keys.js';
+import { secretPurpose } from '../sso/connections.js';
 
 /**
  * The clinic lifecycle end to end, in every placement: suspend and resume close and reopen one clinic only; a
  * tier change moves the clinic to its tier's placement; offboarding takes the approved export, then leaves no
  * row of the clinic in any store (every table of the control database and of every region database is scanned
- * for the clinic's id, whatever the column), issues a signed certificate, and leaves the neighbour untouched.
+ * for the clinic's id, whatever the column), destroys its data keys on every node so that a copy of its sealed
+ * secrets taken before (as a backup holds it) opens nowhere, issues a signed certificate saying so, refuses a
+ * restore of it, and leaves the neighbour untouched.
  */
 let t: TestPlatform;
+let nodeB: Awaited<ReturnType<TestPlatform['secondNode']>>;
 beforeAll(async () => {
   t = await startTestPlatform();
+  nodeB = await t.secondNode();
 });
 afterAll(() => t?.close());
 
@@ -132,7 +138,7 @@ async function suspendAndResume(clinic: Clinic, token: string, neighbour: Clinic
 
 describe('offboarding', () => {
   for (const placement of PLACEMENT_MODELS) {
-    it(`${placement}: suspend closes that clinic only, resume reopens it; offboarding takes the approved export, then leaves no row of it in any store, with a signed certificate`, async () => {
+    it(`${placement}: suspend closes that clinic only, resume reopens it; offboarding takes the approved export, then leaves no row of it in any store and no key of it on any node, with a signed certificate`, async () => {
       const clinic = await t.clinic({ placement });
       const neighbour = await t.clinic({ placement });
       const doctor = await t.staff(clinic.id, 'physician');
@@ -143,6 +149,29 @@ describe('offboarding', () => {
       await t.p.analytics.runOnce(); // the scrubbed events of both clinics reach the warehouse
       const neighbourBefore = await storeFigures(neighbour);
       await suspendAndResume(clinic, doctor.token, neighbour, next.token);
+      // A sealed secret of the clinic, copied as a backup would hold it; the other node has its key cached.
+      const sso = await t.p.sso.connections.create(
+        clinic.id,
+        {
+          protocol: 'oidc',
+          name: 'IdP',
+          enabled: true,
+          jit: true,
+          roleRules: [],
+          defaultRole: null,
+          oidc: { issuer: 'https://idp.leaving.test', clientId: 'polyclinic', scopes: ['openid'] },
+          clientSecret: 'leaving-client-secret',
+        },
+        doctor.userId,
+      );
+      const sealedCopy = sso.protocol === 'oidc' ? sso.sealedSecret : '';
+      const purpose = secretPurpose(sso.id);
+      expect(await nodeB.p.clinicSecrets.open(clinic.id, purpose, sealedCopy)).toBe('leaving-client-secret');
+      const heardOnB = new Promise<void>((resolve) => {
+        const off = nodeB.p.bus.subscribe('clinic-cache', (key) => {
+          if (key === `clinic-data-keys ${clinic.id}`) resolve(off());
+        });
+      });
       const offboard = (payload: object) =>
         t.app.inject({ method: 'POST', url: platform(`/clinics/${clinic.id}/offboard`), headers: op(), payload });
 
@@ -184,6 +213,29 @@ describe('offboarding', () => {
       expect(await (await t.p.analytics.warehouse()).forgetClinic(clinic.id)).toBe(0);
       const expires = Date.parse(certificate.body.backups[0]!.expiresBy) - Date.parse(certificate.body.completedAt);
       expect(expires).toBe(35 * 86_400_000);
+
+      // Its data key destroyed as a step of its own, on every node: the copy taken before opens nowhere.
+      const keys = certificate.body.keys!;
+      expect(keys.versions).toEqual([1]);
+      expect(keys.destroyedAt >= certificate.body.startedAt && keys.destroyedAt <= certificate.body.completedAt).toBe(true);
+      expect(keys.statement).toBe(
+        `Data key 1 destroyed at ${keys.destroyedAt}; the clinic's sealed secrets in backups kept until ${certificate.body.backups[0]!.expiresBy} are unreadable`,
+      );
+      expect(await t.p.control.selectFrom('clinic_keys').where('clinic_id', '=', clinic.id).selectAll().execute()).toEqual([]);
+      await expect(t.p.clinicSecrets.open(clinic.id, purpose, sealedCopy)).rejects.toBeInstanceOf(ClinicKeyMissing);
+      await heardOnB;
+      await expect(nodeB.p.clinicSecrets.open(clinic.id, purpose, sealedCopy)).rejects.toBeInstanceOf(ClinicKeyMissing);
+      expect(() => t.p.secrets.open(purpose, sealedCopy)).toThrow();
+      // Nor is its data brought back from a backup.
+      const restore = await t.app.inject({
+        method: 'POST',
+        url: platform(`/clinics/${clinic.id}/restores`),
+        headers: op(),
+        payload: { at: new Date().toISOString(), mode: 'in-place' },
+      });
+      expect([restore.statusCode, restore.json().code]).toEqual([410, 'clinic_offboarded']);
+      expect(restore.headers['content-type']).toMatch(/application\/problem\+json/);
+      expect(restore.json().detail).toContain(`data keys destroyed at ${keys.destroyedAt}`);
 
       // No row of the clinic anywhere: the control plane (its certificate aside) and every region database.
       expect(await rowsMentioning(t.p.config.controlDatabaseUrl, clinic.id, ['public.deletion_certificates'])).toEqual([]);
@@ -301,6 +353,7 @@ describe('the CLI', () => {
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
       expect(run.stdout).toContain(`offboarded ${clinic.id}`);
+      expect(run.stdout).toContain('sealed secrets in backups kept until');
       const archive = await untar(readFileSync(join(dir, `${clinic.slug}-export.tar.gz`)));
       expect(archive.get('tables/patients.jsonl')?.toString()).toContain('Leaving0');
       const certificate = JSON.parse(readFileSync(out, 'utf8')) as DeletionCertificate;

@@ -5,7 +5,7 @@ import { inTransaction, quoteIdent as q, withClient } from '../db/pg.js';
 import { AppError, conflict, notFound } from '../errors.js';
 import type { Platform } from '../platform/platform.js';
 import { checksums, placementKind } from '../tenancy/placement/index.js';
-import { issueCertificate, type DeletionCertificate, type RemovedRows } from './certificate.js';
+import { issueCertificate, type DeletionCertificate, type DestroyedKeys, type RemovedRows } from './certificate.js';
 
 export interface OffboardRequest {
   /** The break-glass export the clinic approved and the requester downloaded (`export/requests.ts`). */
@@ -24,7 +24,9 @@ export interface OffboardRequest {
  *
  * Order matters. The clinic is suspended first (its members and the API stop at once, on every node); the tenant
  * store goes next (its placement's `remove`: rows out of a pooled store, the schema or the database dropped),
- * then its PHI access trail in the region, then the control plane in one transaction, the `clinics` row last.
+ * then its PHI access trail in the region, then the clinic's data keys (crypto-shredding: every copy of its sealed
+ * secrets, in backups too, is unreadable from then on), then the control plane in one transaction, the `clinics`
+ * row last.
  * Each store is counted before it is emptied and checked empty after, so the certificate's counts are what was
  * there and its claim "nothing remains" was checked, not assumed. A failure part-way leaves the clinic
  * suspended with the rest of its rows, and offboarding can be run again: each step deletes what is left.
@@ -63,6 +65,7 @@ async function offboardLocked(p: Platform, clinicId: string, request: OffboardRe
   const members = await p.control.selectFrom('memberships').select('user_id').where('clinic_id', '=', clinic.id).execute();
   removed.push(...(await removeTenantStore(p, clinic)));
   removed.push(...(await removeAuditTrail(p, clinic)));
+  const keys = await destroyKeys(p, clinic.id);
   removed.push(...(await removeControlRows(p, clinic.id)));
   // The scrubbed events already in the warehouse hold no PHI, but they carry the clinic's id: they go too.
   const warehouse = await p.analytics.warehouse();
@@ -77,7 +80,18 @@ async function offboardLocked(p: Platform, clinicId: string, request: OffboardRe
     startedAt,
     export: exported,
     removed,
+    keys,
   });
+}
+
+/**
+ * The clinic's data keys, destroyed as a step of their own and every node's cached copy dropped (`secrets/`). Its
+ * sealed secrets still in the control plane go with their rows next; the copies in backups stay, unreadable. A key
+ * a racing seal made after this step still has a `clinic_id` and goes with the control rows.
+ */
+async function destroyKeys(p: Platform, clinicId: string): Promise<DestroyedKeys> {
+  const versions = await p.clinicKeys.destroy(clinicId);
+  return { versions, destroyedAt: new Date().toISOString() };
 }
 
 async function approvedExport(p: Platform, clinicId: string, id: string) {

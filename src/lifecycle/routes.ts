@@ -34,6 +34,10 @@ const Certificate = z.object({
     backups: z.array(
       z.object({ region: z.string(), location: z.string().nullable(), retentionDays: z.number().int(), expiresBy: z.string() }),
     ),
+    keys: z
+      .object({ versions: z.array(z.number().int()), destroyedAt: z.string(), statement: z.string() })
+      .optional()
+      .describe('the clinic’s data keys, destroyed: its sealed secrets in backups are unreadable (absent on older certificates)'),
   }),
   sha256: z.string().describe('SHA-256 of the body as canonical JSON (keys sorted)'),
   signature: z.string().describe('Ed25519 signature of the SHA-256, base64'),

@@ -26,6 +26,8 @@ import { Limits } from './limiter.js';
 import { Outbound } from './outbound.js';
 import { RedisBus } from './redis-bus.js';
 import { SecretBox } from './secrets.js';
+import { ClinicKeys } from '../secrets/clinic-keys.js';
+import { ClinicSecrets } from '../secrets/clinic-secrets.js';
 import { createMailer, type Mailer } from './mailer.js';
 import { Invitations } from '../identity/invitations.js';
 import { JobQueue } from '../jobs/queue.js';
@@ -77,8 +79,12 @@ export interface Platform {
   limits: Limits;
   /** The guarded fetch for URLs others chose (IdP discovery, JWKS, metadata, webhooks): public addresses only. */
   outbound: Outbound;
-  /** Seals OIDC client secrets and TOTP seeds under the deployment secret. */
+  /** Seals what belongs to the deployment or to a staff member across clinics (staff TOTP seeds, signing keys). */
   secrets: SecretBox;
+  /** Each clinic's data keys (wrapped by `secrets`), destroyed at offboarding. */
+  clinicKeys: ClinicKeys;
+  /** Seals what belongs to one clinic (SSO client secrets and SP keys, patients' TOTP seeds) under its data key. */
+  clinicSecrets: ClinicSecrets;
   /** Email (invitations) over SMTP. */
   mailer: Mailer;
   /** Invitations to join a clinic (first admins, staff). */
@@ -200,6 +206,8 @@ export async function openPlatform(
   const mailer = createMailer(config.smtpUrl, config.mailFrom, log);
   const limits = bus instanceof RedisBus ? Limits.redis(bus.commands, config.instance) : Limits.memory(config.instance);
   const secrets = new SecretBox(config.secret);
+  const clinicKeys = new ClinicKeys(control, secrets, bus);
+  const clinicSecrets = new ClinicSecrets(clinicKeys, secrets);
   const outbound = new Outbound({ allow: config.outboundAllow });
   // The composition root: the one place that knows every service; each takes only what it uses.
   const totp = new TotpFactor(control, secrets);
@@ -267,7 +275,7 @@ export async function openPlatform(
     scimTokens: new ScimTokens(control),
     scimUsers: new ScimUsers({ control, sessions }),
     scimGroups: new ScimGroups({ control, sessions }),
-    sso: new SsoService({ control, clinics, secrets, outbound, sessions, log, config }),
+    sso: new SsoService({ control, clinics, secrets: clinicSecrets, outbound, sessions, log, config }),
     ssoDomains: new SsoDomains(control, config.dnsServers),
     fhirClients: new FhirClients(control),
     smartApps: new SmartApps(control),
@@ -289,12 +297,14 @@ export async function openPlatform(
     limits,
     outbound,
     secrets,
+    clinicKeys,
+    clinicSecrets,
     mailer,
     invitations: new Invitations({ control, users, clinics, sessions, settings, mailer, config, log }),
     admission,
     metrics,
     tracing,
-    patientAccounts: new PatientAccounts({ stores, clinics, settings, mailer, limits, config, log, control, secrets }),
+    patientAccounts: new PatientAccounts({ stores, clinics, settings, mailer, limits, config, log, control, secrets: clinicSecrets }),
     controlMigrations: CONTROL_MIGRATIONS,
     tenantMigrations: opts.tenantMigrations ?? TENANT_MIGRATIONS,
     tenantTables: TENANT_TABLES,
@@ -310,6 +320,7 @@ export async function openPlatform(
       flags.close();
       settings.close();
       sessions.close();
+      clinicKeys.close();
       clinics.close();
       await spares.close();
       await stores.close();

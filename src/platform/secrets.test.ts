@@ -21,4 +21,12 @@ describe('SecretBox', () => {
     expect(() => box.open('totp', [...parts.slice(0, 3), body.toString('base64url')].join('.'))).toThrow();
     expect(() => box.open('totp', 'garbage')).toThrow();
   });
+
+  it('binds an optional binding beside the purpose: a value bound to one id does not open for another, nor unbound', () => {
+    const sealed = box.seal('clinic-data-key', 'key-bytes', 'cln_a:1');
+    expect(box.open('clinic-data-key', sealed, 'cln_a:1')).toBe('key-bytes');
+    expect(() => box.open('clinic-data-key', sealed, 'cln_b:1')).toThrow();
+    expect(() => box.open('clinic-data-key', sealed, 'cln_a:2')).toThrow();
+    expect(() => box.open('clinic-data-key', sealed)).toThrow();
+  });
 });

@@ -16,7 +16,7 @@ import { createPatient } from '../patients/store.js';
 import type { Limiter, Limits } from '../platform/limiter.js';
 import type { Mailer } from '../platform/mailer.js';
 import { currentContext } from '../platform/request-context.js';
-import type { SecretBox } from '../platform/secrets.js';
+import type { ClinicSecrets } from '../secrets/clinic-secrets.js';
 import type { SettingsService } from '../settings/service.js';
 import type { TenantStores } from '../tenancy/stores.js';
 import type { TenantScope } from '../tenancy/tenant-db.js';
@@ -70,7 +70,7 @@ export interface PortalDeps {
   /** The identity trail (control plane), where patient sign-ins are recorded beside the staff's. */
   control: Kysely<ControlDB>;
   /** Seals TOTP seeds under the deployment secret. */
-  secrets: SecretBox;
+  secrets: ClinicSecrets;
 }
 
 /** How long each kind of link works: a sign-in link briefly, a clinic's invitation for a week. */

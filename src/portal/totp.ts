@@ -1,18 +1,23 @@
 import { conflict } from '../errors.js';
 import { acceptedTotpStep, type CodeCheck, hashRecoveryCode, newRecoveryCodes, newTotpSeed } from '../identity/totp.js';
-import type { SecretBox } from '../platform/secrets.js';
+import type { ClinicSecrets } from '../secrets/clinic-secrets.js';
 import type { TenantScope } from '../tenancy/tenant-db.js';
 
 /**
  * A patient's optional second factor: the staff factor's seed, code check and recovery codes
  * (`identity/totp.ts`), kept in the clinic's own store beside the account (`migration.ts`, version 15) rather
- * than in the control plane, since that a person is a patient here is the clinic's PHI. The same rules hold:
+ * than in the control plane, since that a person is a patient here is the clinic's PHI. The seed is sealed under
+ * the clinic's own data key (`secrets/`), so a copy of it in a backup is unreadable once the clinic is offboarded
+ * and its key destroyed. The same rules hold:
  * enrolment is confirmed with a code before it counts, each accepted code spends its time step in one
  * conditional UPDATE (a code works once), and a recovery code works once. Every method runs in the caller's
  * tenant transaction.
  */
+/** The purpose patients' seeds are sealed for (`secrets/sealed-columns.ts` reseals them under it). */
+export const TOTP_PURPOSE = 'totp';
+
 export class PatientTotp {
-  constructor(private readonly secrets: SecretBox) {}
+  constructor(private readonly secrets: ClinicSecrets) {}
 
   async isEnrolled(scope: TenantScope, accountId: string): Promise<boolean> {
     const row = await scope.db.selectFrom('patient_mfa').select('confirmed_at').where('account_id', '=', accountId).executeTakeFirst();
@@ -21,7 +26,7 @@ export class PatientTotp {
 
   /** A new unconfirmed seed (replacing an unconfirmed one); refused while a confirmed one exists. */
   async enrol(scope: TenantScope, accountId: string, label: string, issuer: string) {
-    const { sealed, ...enrolment } = newTotpSeed(this.secrets, label, issuer);
+    const { sealed, ...enrolment } = await newTotpSeed(this.secrets.boxFor(scope.clinicId, TOTP_PURPOSE), label, issuer);
     const row = await scope.db
       .insertInto('patient_mfa')
       .values({ clinic_id: scope.clinicId, account_id: accountId, secret_ciphertext: sealed, confirmed_at: null, last_step: null })
@@ -42,7 +47,7 @@ export class PatientTotp {
     const row = await scope.db.selectFrom('patient_mfa').selectAll().where('account_id', '=', accountId).forUpdate().executeTakeFirst();
     if (!row) throw conflict('mfa_not_enrolled', 'Start enrolment first');
     if (row.confirmed_at) throw alreadyEnrolled();
-    const step = acceptedTotpStep(this.secrets, row.secret_ciphertext, code);
+    const step = await acceptedTotpStep(this.secrets.boxFor(scope.clinicId, TOTP_PURPOSE), row.secret_ciphertext, code);
     if (step === null) return 'invalid';
     await scope.db
       .updateTable('patient_mfa')
@@ -66,7 +71,7 @@ export class PatientTotp {
       .where('account_id', '=', accountId)
       .where('confirmed_at', 'is not', null)
       .executeTakeFirst();
-    const step = row ? acceptedTotpStep(this.secrets, row.secret_ciphertext, code) : null;
+    const step = row ? await acceptedTotpStep(this.secrets.boxFor(scope.clinicId, TOTP_PURPOSE), row.secret_ciphertext, code) : null;
     if (step === null) return 'invalid';
     const spent = await scope.db
       .updateTable('patient_mfa')

@@ -3,7 +3,7 @@ import type { ControlDB } from '../controlplane/schema.js';
 import { AppError, conflict, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { recordIdentityEvent } from '../identity/audit.js';
-import type { SecretBox } from '../platform/secrets.js';
+import type { ClinicSecrets } from '../secrets/clinic-secrets.js';
 import type { SsoRoleRule } from './role-rules.js';
 import { describeCertificate } from './saml/certificates.js';
 import { createSelfSignedCertificate } from './saml/self-signed.js';
@@ -12,7 +12,8 @@ import type { SamlSsoBinding } from './saml/config.js';
 /**
  * A clinic's identity-provider connections, SAML or OIDC, any number per clinic. What the platform needs to
  * speak to the IdP lives in `config` (public: entity ids, URLs, certificates, issuer, client id); the OIDC
- * client secret is sealed with the deployment key, bound to this connection, and never returned. Every change
+ * client secret (and a SAML connection's SP private key) is sealed under the clinic's own data key (`secrets/`),
+ * bound to this connection, and never returned. Every change
  * is recorded in the identity trail with its before and after (secrets shown only as "set"/"changed").
  */
 export interface SamlConnectionConfig {
@@ -141,7 +142,7 @@ function settingsColumns(draft: ConnectionDraft) {
 export class SsoConnections {
   constructor(
     private readonly db: Kysely<ControlDB>,
-    private readonly secrets: SecretBox,
+    private readonly secrets: ClinicSecrets,
   ) {}
 
   async list(clinicId: string): Promise<SsoConnection[]> {
@@ -173,19 +174,22 @@ export class SsoConnections {
     return row && fromRow(row);
   }
 
-  clientSecret(c: SsoConnection & { protocol: 'oidc' }): string {
-    return this.secrets.open(secretPurpose(c.id), c.sealedSecret);
+  clientSecret(c: SsoConnection & { protocol: 'oidc' }): Promise<string> {
+    return this.secrets.open(c.clinicId, secretPurpose(c.id), c.sealedSecret);
   }
 
   /** The SP private key (PEM) of a SAML connection, for signing AuthnRequests and LogoutRequests. */
-  spPrivateKey(c: SsoConnection & { protocol: 'saml' }): string | null {
-    return c.spKey ? this.secrets.open(spKeyPurpose(c.id), c.spKey.sealedPrivateKey) : null;
+  async spPrivateKey(c: SsoConnection & { protocol: 'saml' }): Promise<string | null> {
+    return c.spKey ? this.secrets.open(c.clinicId, spKeyPurpose(c.id), c.spKey.sealedPrivateKey) : null;
   }
 
   /** A fresh RSA-2048 key and its self-signed certificate (10 years: the IdP pins it; we rotate it, not expiry). */
-  private newSpKey(connectionId: string): { sp_certificate: string; sp_key_ciphertext: string } {
+  private async newSpKey(clinicId: string, connectionId: string): Promise<{ sp_certificate: string; sp_key_ciphertext: string }> {
     const made = createSelfSignedCertificate(`polyclinic-sp-${connectionId}`, { validDays: 3650 });
-    return { sp_certificate: made.certificatePem, sp_key_ciphertext: this.secrets.seal(spKeyPurpose(connectionId), made.privateKeyPem) };
+    return {
+      sp_certificate: made.certificatePem,
+      sp_key_ciphertext: await this.secrets.seal(clinicId, spKeyPurpose(connectionId), made.privateKeyPem),
+    };
   }
 
   /**
@@ -206,7 +210,7 @@ export class SsoConnections {
       if (row.protocol !== 'saml') throw conflict('sso_not_saml', 'Only SAML connections have an SP signing key');
       const updated = await trx
         .updateTable('sso_connections')
-        .set({ ...this.newSpKey(id), version: row.version + 1, updated_at: new Date() })
+        .set({ ...(await this.newSpKey(clinicId, id)), version: row.version + 1, updated_at: new Date() })
         .where('id', '=', id)
         .returningAll()
         .executeTakeFirstOrThrow();
@@ -225,6 +229,11 @@ export class SsoConnections {
 
   async create(clinicId: string, draft: ConnectionDraft, actorId: string): Promise<SsoConnection> {
     const id = newId('ssoConnection');
+    // Sealed before the transaction: the clinic's first seal makes its key, in a statement of its own.
+    const sealed = {
+      secret_ciphertext: draft.protocol === 'oidc' ? await this.secrets.seal(clinicId, secretPurpose(id), draft.clientSecret) : null,
+      ...(draft.protocol === 'saml' ? await this.newSpKey(clinicId, id) : {}),
+    };
     return this.db.transaction().execute(async (trx) => {
       const row = await trx
         .insertInto('sso_connections')
@@ -233,8 +242,7 @@ export class SsoConnections {
           clinic_id: clinicId,
           protocol: draft.protocol,
           ...settingsColumns(draft),
-          secret_ciphertext: draft.protocol === 'oidc' ? this.secrets.seal(secretPurpose(id), draft.clientSecret) : null,
-          ...(draft.protocol === 'saml' ? this.newSpKey(id) : {}),
+          ...sealed,
           created_by: actorId,
         })
         .returningAll()
@@ -280,13 +288,14 @@ export class SsoConnections {
       const draft = next(current);
       if (draft.protocol !== current.protocol)
         throw conflict('sso_protocol_fixed', 'A connection keeps its protocol; create another connection instead');
-      const secretChanged = draft.protocol === 'oidc' && current.protocol === 'oidc' && draft.clientSecret !== this.clientSecret(current);
+      const secretChanged =
+        draft.protocol === 'oidc' && current.protocol === 'oidc' && draft.clientSecret !== (await this.clientSecret(current));
       const updated = await trx
         .updateTable('sso_connections')
         .set({
           ...settingsColumns(draft),
           ...(secretChanged && draft.protocol === 'oidc'
-            ? { secret_ciphertext: this.secrets.seal(secretPurpose(id), draft.clientSecret) }
+            ? { secret_ciphertext: await this.secrets.seal(clinicId, secretPurpose(id), draft.clientSecret) }
             : {}),
           version: current.version + 1,
           updated_at: new Date(),

@@ -33,7 +33,7 @@ export async function startSingleLogout(p: LogoutDeps, sso: SsoService, principa
   const clinic = c ? await p.clinics.get(c.clinicId) : undefined;
   if (c?.protocol !== 'saml' || !clinic || !c.saml.idpSloUrl) return { redirect: null };
   const relayState = newFlowId();
-  const { url, requestId } = await buildLogoutRequestUrl(sso.samlSp(clinic, c), sso.samlSettings(c), ref, relayState);
+  const { url, requestId } = await buildLogoutRequestUrl(await sso.samlSp(clinic, c), sso.samlSettings(c), ref, relayState);
   await sso.flows.start({
     id: relayState,
     connectionId: c.id,
@@ -67,7 +67,7 @@ export async function finishSingleLogout(
   const flow = query.RelayState ? await sso.flows.consume(c.id, query.RelayState) : undefined;
   if (!flow?.requestId) throw new AppError(400, 'saml_logout_unknown', 'This logout answer belongs to no logout this platform started');
   try {
-    await validateLogoutResponse(sso.samlSp(clinic, c), sso.samlSettings(c), query, rawQuery, flow.requestId);
+    await validateLogoutResponse(await sso.samlSp(clinic, c), sso.samlSettings(c), query, rawQuery, flow.requestId);
   } catch (err) {
     if (!(err instanceof SamlRejected)) throw err;
     p.log.warn({ clinicId: c.clinicId, connectionId: c.id, reason: err.reason, detail: err.message }, 'SAML logout answer refused');

@@ -87,7 +87,7 @@ describe('OIDC sign-in', () => {
       .select(['secret_ciphertext', 'config'])
       .where('id', '=', connA.id)
       .executeTakeFirstOrThrow();
-    expect(row.secret_ciphertext).toMatch(/^v1\./);
+    expect(row.secret_ciphertext).toMatch(/^v2\.1\./); // under the clinic's own data key (src/secrets/)
     expect(JSON.stringify(row)).not.toContain('clinic-a-secret-value');
     const trail = await t.p.control.selectFrom('identity_audit').select('after').where('resource_id', '=', connA.id).execute();
     expect(JSON.stringify(trail)).not.toContain('clinic-a-secret-value');

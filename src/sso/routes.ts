@@ -284,7 +284,7 @@ const ssoSignInRoutes =
         const c = await sso.connections.byId(req.params.connectionId);
         const clinic = c && c.protocol === 'saml' ? await p.clinics.get(c.clinicId) : undefined;
         if (c?.protocol !== 'saml' || !clinic) throw notFound('sso_connection');
-        return reply.type('application/samlmetadata+xml').send(spMetadataXml(sso.samlSp(clinic, c)));
+        return reply.type('application/samlmetadata+xml').send(spMetadataXml(await sso.samlSp(clinic, c)));
       },
     });
 

@@ -51,7 +51,7 @@ describe('SP signing key', () => {
       .select(['sp_key_ciphertext', 'sp_certificate'])
       .where('id', '=', conn.id)
       .executeTakeFirstOrThrow();
-    expect(row.sp_key_ciphertext).toMatch(/^v1\./);
+    expect(row.sp_key_ciphertext).toMatch(/^v2\.1\./); // under the clinic's own data key (src/secrets/)
     expect(row.sp_key_ciphertext).not.toContain('PRIVATE KEY');
   });
 

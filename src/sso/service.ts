@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { ControlDB } from '../controlplane/schema.js';
 import type { ClinicDirectory } from '../controlplane/clinics.js';
 import type { Outbound } from '../platform/outbound.js';
-import type { SecretBox } from '../platform/secrets.js';
+import type { ClinicSecrets } from '../secrets/clinic-secrets.js';
 import type { Clinic } from '../controlplane/clinics.js';
 import { SsoConnections, type ConnectionDraft, type SsoConnection } from './connections.js';
 import { newFlowId, SsoFlows } from './flows.js';
@@ -34,7 +34,7 @@ export type SignInStart = { redirect: string } | { form: { action: string; field
 export interface SsoDeps {
   control: Kysely<ControlDB>;
   clinics: Pick<ClinicDirectory, 'get'>;
-  secrets: SecretBox;
+  secrets: ClinicSecrets;
   outbound: Outbound;
   sessions: { membershipsChanged(userId: string): Promise<void> };
   log: Pick<Logger, 'warn'>;
@@ -200,7 +200,7 @@ export class SsoService {
         clientId: input.clientId ?? current.oidc.clientId,
         scopes: input.scopes ?? current.oidc.scopes,
       };
-      const clientSecret = input.clientSecret ?? this.connections.clientSecret(current);
+      const clientSecret = input.clientSecret ?? (await this.connections.clientSecret(current));
       if (input.issuer || input.clientId || input.clientSecret) await this.checkOidc({ ...oidc, clientSecret });
       draft = { ...fields, protocol: 'oidc', oidc, clientSecret };
     }
@@ -215,9 +215,9 @@ export class SsoService {
   }
 
   /** Our side of a SAML connection: its URLs and its own signing key (opened from its seal). */
-  samlSp(clinic: Pick<Clinic, 'slug'>, c: SsoConnection & { protocol: 'saml' }): SamlSp {
+  async samlSp(clinic: Pick<Clinic, 'slug'>, c: SsoConnection & { protocol: 'saml' }): Promise<SamlSp> {
     const urls = this.urls(clinic, c.id);
-    const privateKeyPem = this.connections.spPrivateKey(c);
+    const privateKeyPem = await this.connections.spPrivateKey(c);
     return {
       spEntityId: urls.spEntityId,
       acsUrl: urls.acsUrl,
@@ -257,11 +257,16 @@ export class SsoService {
   async start(clinic: Clinic, c: SsoConnection, returnTo: string, loginHint?: string): Promise<SignInStart> {
     const id = newFlowId();
     if (c.protocol === 'saml') {
-      const { url, requestId, post } = await buildAuthnRequestUrl(this.samlSp(clinic, c), this.samlSettings(c), { relayState: id });
+      const { url, requestId, post } = await buildAuthnRequestUrl(await this.samlSp(clinic, c), this.samlSettings(c), { relayState: id });
       await this.flows.start({ id, connectionId: c.id, requestId, nonce: null, codeVerifier: null, returnTo });
       return post ? { form: post } : { redirect: url };
     }
-    const { url, secrets } = await this.oidc.authorizationUrl(c.id, c.version, this.oidcSettings(c), this.urls(clinic, c.id).redirectUri);
+    const { url, secrets } = await this.oidc.authorizationUrl(
+      c.id,
+      c.version,
+      await this.oidcSettings(c),
+      this.urls(clinic, c.id).redirectUri,
+    );
     // The OIDC `state` is the flow id: the callback finds its nonce and PKCE verifier by it.
     await this.flows.start({
       id: secrets.state,
@@ -291,8 +296,8 @@ export class SsoService {
     };
   }
 
-  private oidcSettings(c: SsoConnection & { protocol: 'oidc' }): OidcSettings {
-    return { ...c.oidc, clientSecret: this.connections.clientSecret(c) };
+  private async oidcSettings(c: SsoConnection & { protocol: 'oidc' }): Promise<OidcSettings> {
+    return { ...c.oidc, clientSecret: await this.connections.clientSecret(c) };
   }
 
   /** Finishes a SAML sign-in posted to the ACS; returns where to send the browser with its hand-off code. */
@@ -302,8 +307,9 @@ export class SsoService {
     // A RelayState we issued names the flow (and so the AuthnRequest this must answer); anything else is
     // unsolicited, which the validator refuses unless the connection allows IdP-initiated sign-in.
     const flow = relayState ? await this.flows.consume(c.id, relayState) : undefined;
+    const sp = await this.samlSp(clinic, c);
     const login = await this.refusing(c, 'saml', () =>
-      validateSamlResponse(this.samlSp(clinic, c), this.samlSettings(c), samlResponse, {
+      validateSamlResponse(sp, this.samlSettings(c), samlResponse, {
         connectionId: c.id,
         expectedRequestId: flow?.requestId ?? null,
         replay: this.replay,
@@ -353,8 +359,9 @@ export class SsoService {
       );
       throw new AppError(401, 'sso_refused', 'Sign-in refused: state_mismatch', { reason: 'state_mismatch' });
     }
+    const settings = await this.oidcSettings(c);
     const login = await this.refusing(c, 'oidc', () =>
-      this.oidc.finish(c.id, c.version, this.oidcSettings(c), this.urls(clinic, c.id).redirectUri, callbackUrl, {
+      this.oidc.finish(c.id, c.version, settings, this.urls(clinic, c.id).redirectUri, callbackUrl, {
         state: flow.id,
         nonce: flow.nonce!,
         codeVerifier: flow.codeVerifier!,

@@ -74,6 +74,8 @@ browserSuite('clinic lifecycle in the operator console', (s) => {
     await remove.click();
     await page.getByRole('heading', { name: fill(T['ops.lifecycle.offboardedTitle']!, { name: clinic.name }) }).waitFor();
     await page.getByRole('button', { name: T['ops.lifecycle.download'] }).waitFor();
+    // The clinic's data keys were destroyed: the notice says so, with the certificate's time.
+    await page.getByText(T['ops.lifecycle.keysDestroyed']!.split('{at}')[0]!).waitFor();
     await accessible(page, 'offboarded');
     await screenshot(page, 'operator-offboarded');
     expect(await t.p.clinics.fresh(clinic.id)).toBeUndefined();

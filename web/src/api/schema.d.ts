@@ -39291,6 +39291,12 @@ export interface paths {
                                     retentionDays: number;
                                     expiresBy: string;
                                 }[];
+                                /** @description the clinic’s data keys, destroyed: its sealed secrets in backups are unreadable (absent on older certificates) */
+                                keys?: {
+                                    versions: number[];
+                                    destroyedAt: string;
+                                    statement: string;
+                                };
                             };
                             /** @description SHA-256 of the body as canonical JSON (keys sorted) */
                             sha256: string;
@@ -39684,6 +39690,12 @@ export interface paths {
                                     retentionDays: number;
                                     expiresBy: string;
                                 }[];
+                                /** @description the clinic’s data keys, destroyed: its sealed secrets in backups are unreadable (absent on older certificates) */
+                                keys?: {
+                                    versions: number[];
+                                    destroyedAt: string;
+                                    statement: string;
+                                };
                             };
                             /** @description SHA-256 of the body as canonical JSON (keys sorted) */
                             sha256: string;
@@ -40600,6 +40612,8 @@ export interface paths {
                                         message: string;
                                     } | null;
                                 };
+                                /** @description restored sealed secrets no live key opens (a rotation since the backup) */
+                                unreadableSecrets?: number;
                                 ok: boolean;
                                 durationMs: number;
                             }[];
@@ -40735,7 +40749,10 @@ export interface paths {
             };
         };
         put?: never;
-        /** Restore a clinic to a point in time from its region’s backups, in place or into a new clinic */
+        /**
+         * Restore a clinic to a point in time from its region’s backups, in place or into a new clinic
+         * @description An offboarded clinic is not restored: 410 clinic_offboarded (its data keys were destroyed).
+         */
         post: {
             parameters: {
                 query?: never;
@@ -40798,6 +40815,8 @@ export interface paths {
                                     message: string;
                                 } | null;
                             };
+                            /** @description restored sealed secrets no live key opens (a rotation since the backup) */
+                            unreadableSecrets?: number;
                             ok: boolean;
                             durationMs: number;
                         };
@@ -40889,6 +40908,27 @@ export interface paths {
                 };
                 /** @description Default Response */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                410: {
                     headers: {
                         [name: string]: unknown;
                     };

@@ -846,6 +846,8 @@ export const de: Messages = {
   'ops.lifecycle.offboardedLead':
     '{rows} Zeilen wurden am {at} aus allen Speichern entfernt. Die signierte Löschbescheinigung bewahrt die Plattform auf.',
   'ops.lifecycle.backupsExpire': 'Sicherungen von {region}, die sie noch enthalten, laufen bis {at} ab',
+  'ops.lifecycle.keysDestroyed':
+    'Ihre Datenschlüssel wurden am {at} vernichtet: ihre versiegelten Geheimnisse in diesen Sicherungen sind nicht mehr lesbar',
   'ops.lifecycle.download': 'Löschbescheinigung herunterladen',
   'ops.compliance.title': 'Compliance-Berichte',
   'ops.compliance.lead':

@@ -870,6 +870,7 @@ export const en = {
   'ops.lifecycle.offboardedLead':
     '{rows} rows were removed from every store at {at}. The signed deletion certificate is kept by the platform.',
   'ops.lifecycle.backupsExpire': 'Backups of {region} that still hold it expire by {at}',
+  'ops.lifecycle.keysDestroyed': 'Its data keys were destroyed at {at}: its sealed secrets in those backups cannot be opened',
   'ops.lifecycle.download': 'Download deletion certificate',
   'ops.compliance.title': 'Compliance reports',
   'ops.compliance.lead':

@@ -168,6 +168,7 @@ export function OffboardedNotice({ certificate }: { certificate: Certificate }) 
         {b.backups.map((x) => (
           <List.Item key={x.region}>{t('ops.lifecycle.backupsExpire', { region: x.region, at: dateTime(x.expiresBy) })}</List.Item>
         ))}
+        {b.keys && <List.Item>{t('ops.lifecycle.keysDestroyed', { at: dateTime(b.keys.destroyedAt) })}</List.Item>}
       </List>
       <Text size="xs" c="dimmed" mb="md" style={{ wordBreak: 'break-all' }}>
         SHA-256 {certificate.sha256}
