@@ -124,6 +124,8 @@ describe('a bad value stops the start and names the variable', () => {
       clinicRate: { small: 50, mid: 100, enterprise: 300 },
       userRate: 30,
       clinicConnectionsMax: 40,
+      clinicConnectionsPerServer: 40,
+      clinicConnectionsWaitMs: 250,
     });
     expect(
       refusal({ POLYCLINIC_QUOTA_SMALL_RPS: '0', POLYCLINIC_CLINIC_POOL_SHARE_PERCENT: '150', POLYCLINIC_METRICS_TOKEN: 'short' }),

@@ -159,6 +159,8 @@ export async function openPlatform(
       clinicPoolSharePercent: config.fleet.clinicPoolSharePercent,
       poolWaitMs: config.fleet.poolWaitMs,
       clinicConnectionsMax: config.fleet.clinicConnectionsMax,
+      clinicConnectionsPerServer: config.fleet.clinicConnectionsPerServer,
+      clinicConnectionsWaitMs: config.fleet.clinicConnectionsWaitMs,
       verifyConnection: (regionId, client) => regionPrimaries!.verifyConnection(regionId, client),
       log,
     },
