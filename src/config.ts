@@ -20,6 +20,11 @@ export interface RegionConfig {
   failoverRegion: string | null;
   /** Admin URL of the region's store; undefined means "the embedded server". */
   databaseUrl: string | undefined;
+  /**
+   * `host:port` of a transaction-mode pooler (PgBouncer) in front of the region's server: database-placement
+   * clinics' pools connect through it, with the same database names and the clinic's own role (docs/scaling.md).
+   */
+  clinicPooler: string | undefined;
   /** What video visits of the region's clinics connect media through (video/ice.ts). */
   video: RegionVideoConfig;
   /** Where the region's backups go and how long they are kept (src/regions/jurisdictions.ts for defaults). */
@@ -515,11 +520,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const urlVar = regionUrlVariable(id);
     const url = env[urlVar] || undefined;
     if (url !== undefined && !pgUrl.safeParse(url).success) problems.push(`${urlVar}: must be a postgres:// URL`);
+    const poolerVar = regionVariable(id, 'CLINIC_POOLER');
+    const clinicPooler = env[poolerVar] || undefined;
+    if (clinicPooler !== undefined && !/^[A-Za-z0-9.-]+:\d{1,5}$/.test(clinicPooler)) problems.push(`${poolerVar}: must be host:port`);
+    if (clinicPooler !== undefined && url === undefined) problems.push(`${poolerVar}: requires ${urlVar}`);
     regions.push({
       id,
       jurisdiction,
       failoverRegion: failover || null,
       databaseUrl: url,
+      clinicPooler,
       video: regionVideo(env, id, problems),
       backup: regionBackup(env, id, jurisdiction, problems),
       replication: regionReplication(env, id, failover || null, url, problems),

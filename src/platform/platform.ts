@@ -147,7 +147,7 @@ export async function openPlatform(
   const clinics = new ClinicDirectory(control, bus);
   let regionPrimaries: RegionPrimaries | undefined;
   const stores = new TenantStores(
-    config.regions.map((r) => ({ id: r.id, jurisdiction: r.jurisdiction, adminUrl: r.databaseUrl })),
+    config.regions.map((r) => ({ id: r.id, jurisdiction: r.jurisdiction, adminUrl: r.databaseUrl, clinicPooler: r.clinicPooler })),
     clinics,
     {
       instance: config.instance,

@@ -23,6 +23,8 @@ export interface RegionStoreConfig {
   jurisdiction: string;
   /** Admin URL of the region's database (migrations, provisioning, moves). */
   adminUrl: string;
+  /** `host:port` of a transaction-mode pooler that clinics' own pools connect through instead (`RegionConfig`). */
+  clinicPooler?: string | undefined;
 }
 
 /**
@@ -112,6 +114,12 @@ export class TenantStores {
       tenantTables: opts.tenantTables,
       secret: opts.secret,
       adminUrl: (regionId, database) => this.adminUrl(regionId, database),
+      clinicUrl: (regionId, database) => {
+        const url = new URL(this.adminUrl(regionId, database));
+        const pooler = this.region(regionId).clinicPooler;
+        if (pooler) url.host = pooler;
+        return url.toString();
+      },
       closeClinicPool: (clinicId) => this.closeClinicPool(clinicId),
     };
   }

@@ -29,7 +29,8 @@ export interface PgServer {
   stop(): Promise<void>;
 }
 
-async function postgresIds(): Promise<{ uid: number; gid: number } | undefined> {
+/** The `postgres` user's ids when running as root (servers and poolers must not run as root), else undefined. */
+export async function postgresIds(): Promise<{ uid: number; gid: number } | undefined> {
   if (process.getuid?.() !== 0) return undefined;
   const { stdout } = await run('id', ['-u', 'postgres']);
   const { stdout: g } = await run('id', ['-g', 'postgres']);
