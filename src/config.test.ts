@@ -119,11 +119,26 @@ describe('a bad value stops the start and names the variable', () => {
     expect(problems).toEqual([expect.stringMatching(/^POLYCLINIC_INSTANCE: lower-case letters, digits and _/)]);
   });
 
+  it("a region's clinic pooler: host:port, only in front of a region server that is configured", () => {
+    expect(loadConfig({ ...production, POLYCLINIC_REGION_US_EAST_CLINIC_POOLER: 'pgbouncer-us.internal:6432' }).regions[0]).toMatchObject({
+      id: 'us-east',
+      clinicPooler: 'pgbouncer-us.internal:6432',
+    });
+    expect(refusal({ ...production, POLYCLINIC_REGION_US_EAST_CLINIC_POOLER: 'postgres://pgbouncer:6432' })).toEqual([
+      expect.stringMatching(/^POLYCLINIC_REGION_US_EAST_CLINIC_POOLER: must be host:port/),
+    ]);
+    expect(refusal({ POLYCLINIC_REGION_US_EAST_CLINIC_POOLER: 'pgbouncer:6432' })).toEqual([
+      expect.stringMatching(/^POLYCLINIC_REGION_US_EAST_CLINIC_POOLER: requires POLYCLINIC_REGION_US_EAST_DATABASE_URL/),
+    ]);
+  });
+
   it('fleet budgets: defaults by tier, and a bad value names its variable', () => {
     expect(loadConfig({}).fleet).toMatchObject({
       clinicRate: { small: 50, mid: 100, enterprise: 300 },
       userRate: 30,
       clinicConnectionsMax: 40,
+      clinicConnectionsPerServer: 40,
+      clinicConnectionsWaitMs: 250,
     });
     expect(
       refusal({ POLYCLINIC_QUOTA_SMALL_RPS: '0', POLYCLINIC_CLINIC_POOL_SHARE_PERCENT: '150', POLYCLINIC_METRICS_TOKEN: 'short' }),

@@ -20,6 +20,11 @@ export interface RegionConfig {
   failoverRegion: string | null;
   /** Admin URL of the region's store; undefined means "the embedded server". */
   databaseUrl: string | undefined;
+  /**
+   * `host:port` of a transaction-mode pooler (PgBouncer) in front of the region's server: database-placement
+   * clinics' pools connect through it, with the same database names and the clinic's own role (docs/scaling.md).
+   */
+  clinicPooler: string | undefined;
   /** What video visits of the region's clinics connect media through (video/ice.ts). */
   video: RegionVideoConfig;
   /** Where the region's backups go and how long they are kept (src/regions/jurisdictions.ts for defaults). */
@@ -181,6 +186,10 @@ export interface FleetConfig {
   poolWaitMs: number;
   /** Connections this node may hold to database-placement clinics, all clinics together. */
   clinicConnectionsMax: number;
+  /** This node's share of one database server's connections to clinic databases (`tenancy/clinic-pools.ts`). */
+  clinicConnectionsPerServer: number;
+  /** How long a request waits for room under those budgets before it is answered 503 `clinic_connections_busy`. */
+  clinicConnectionsWaitMs: number;
   /** Clinics that get a metrics series of their own besides the enterprise ones; the rest are `other`. */
   metricsBusiestClinics: number;
   /** OTLP/HTTP traces endpoint (…/v1/traces); tracing is off without it. */
@@ -252,6 +261,8 @@ const scalarVars = {
   POLYCLINIC_CLINIC_POOL_SHARE_PERCENT: int(1, 100).default(50),
   POLYCLINIC_POOL_WAIT_MS: int(10, 60_000).default(2000),
   POLYCLINIC_CLINIC_CONNECTIONS_MAX: int(1, 10_000).default(40),
+  POLYCLINIC_CLINIC_CONNECTIONS_PER_SERVER: int(1, 10_000).default(40),
+  POLYCLINIC_CLINIC_CONNECTIONS_WAIT_MS: int(0, 60_000).default(250),
   POLYCLINIC_METRICS_BUSIEST_CLINICS: int(0, 1000).default(20),
   POLYCLINIC_METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
   POLYCLINIC_OTLP_TRACES_URL: z
@@ -513,11 +524,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const urlVar = regionUrlVariable(id);
     const url = env[urlVar] || undefined;
     if (url !== undefined && !pgUrl.safeParse(url).success) problems.push(`${urlVar}: must be a postgres:// URL`);
+    const poolerVar = regionVariable(id, 'CLINIC_POOLER');
+    const clinicPooler = env[poolerVar] || undefined;
+    if (clinicPooler !== undefined && !/^[A-Za-z0-9.-]+:\d{1,5}$/.test(clinicPooler)) problems.push(`${poolerVar}: must be host:port`);
+    if (clinicPooler !== undefined && url === undefined) problems.push(`${poolerVar}: requires ${urlVar}`);
     regions.push({
       id,
       jurisdiction,
       failoverRegion: failover || null,
       databaseUrl: url,
+      clinicPooler,
       video: regionVideo(env, id, problems),
       backup: regionBackup(env, id, jurisdiction, problems),
       replication: regionReplication(env, id, failover || null, url, problems),
@@ -642,6 +658,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       clinicPoolSharePercent: v.POLYCLINIC_CLINIC_POOL_SHARE_PERCENT as number,
       poolWaitMs: v.POLYCLINIC_POOL_WAIT_MS as number,
       clinicConnectionsMax: v.POLYCLINIC_CLINIC_CONNECTIONS_MAX as number,
+      clinicConnectionsPerServer: v.POLYCLINIC_CLINIC_CONNECTIONS_PER_SERVER as number,
+      clinicConnectionsWaitMs: v.POLYCLINIC_CLINIC_CONNECTIONS_WAIT_MS as number,
       metricsBusiestClinics: v.POLYCLINIC_METRICS_BUSIEST_CLINICS as number,
       otlpTracesUrl: v.POLYCLINIC_OTLP_TRACES_URL as string | undefined,
       metricsToken: v.POLYCLINIC_METRICS_TOKEN as string | undefined,

@@ -99,7 +99,7 @@ export class FleetMetrics {
     );
     new Gauge({
       name: 'polyclinic_db_pool_connections',
-      help: 'Connections of this node’s pools: each region pool (total, idle, waiting requests); clinics: open own pools',
+      help: 'Connections of this node’s pools (total, idle, waiting requests): each region pool, and clinics’ own pools together',
       labelNames: ['pool', 'state'],
       registers,
       collect() {

@@ -156,7 +156,7 @@ export async function openPlatform(
   const clinics = new ClinicDirectory(control, bus);
   let regionPrimaries: RegionPrimaries | undefined;
   const stores = new TenantStores(
-    config.regions.map((r) => ({ id: r.id, jurisdiction: r.jurisdiction, adminUrl: r.databaseUrl })),
+    config.regions.map((r) => ({ id: r.id, jurisdiction: r.jurisdiction, adminUrl: r.databaseUrl, clinicPooler: r.clinicPooler })),
     clinics,
     {
       instance: config.instance,
@@ -168,6 +168,8 @@ export async function openPlatform(
       clinicPoolSharePercent: config.fleet.clinicPoolSharePercent,
       poolWaitMs: config.fleet.poolWaitMs,
       clinicConnectionsMax: config.fleet.clinicConnectionsMax,
+      clinicConnectionsPerServer: config.fleet.clinicConnectionsPerServer,
+      clinicConnectionsWaitMs: config.fleet.clinicConnectionsWaitMs,
       verifyConnection: (regionId, client) => regionPrimaries!.verifyConnection(regionId, client),
       log,
     },

@@ -9,12 +9,13 @@ import { AppError, clinicFrozen, notFound } from '../errors.js';
 import { newPool, pgErrorCode, urlWithCredentials, urlWithDatabase } from '../db/pg.js';
 import { inlineParameters } from '../db/inline.js';
 import { appRole, rolePassword } from './naming.js';
-import { CLINIC_FROZEN, STALE_PLACEMENT, placementKind, type PlacementContext, type StorePool } from './placement/index.js';
+import { CLINIC_FROZEN, STALE_PLACEMENT, placementKind, type PlacementContext } from './placement/index.js';
 import type { TenantAccess, TenantDB, TenantScope } from './tenant-db.js';
 import { currentActor, userIdOf } from '../platform/request-context.js';
 import { assertWritable } from '../fleet/incidents.js';
 import { taggedPin } from '../fleet/sql-tag.js';
 import { PoolShares, clinicBusy } from '../fleet/pool-shares.js';
+import { ClinicPools, type ClinicPool } from './clinic-pools.js';
 import { StoreBreakers, isPoolTimeout, isUnreachable, storeUnavailable } from '../fleet/breaker.js';
 
 export interface RegionStoreConfig {
@@ -22,15 +23,8 @@ export interface RegionStoreConfig {
   jurisdiction: string;
   /** Admin URL of the region's database (migrations, provisioning, moves). */
   adminUrl: string;
-}
-
-interface ClinicPool {
-  /** The database it reaches (`StorePool`). */
-  key: string;
-  region: string;
-  db: Kysely<TenantDB>;
-  lastUsed: number;
-  active: number;
+  /** `host:port` of a transaction-mode pooler that clinics' own pools connect through instead (`RegionConfig`). */
+  clinicPooler?: string | undefined;
 }
 
 /**
@@ -67,9 +61,8 @@ const MAX_ATTEMPTS = 4;
 export class TenantStores {
   private readonly regionApp = new Map<string, Kysely<TenantDB>>();
   private readonly regionPools = new Map<string, pg.Pool>();
-  /** Clinics' own pools, least recently used first (a use moves its pool to the end). */
-  private readonly clinicPools = new Map<string, ClinicPool>();
-  private readonly maxClinicPools: number;
+  /** Clinics' own pools, under the node's budget of connections per database server (`clinic-pools.ts`). */
+  readonly clinicPools: ClinicPools;
   /** Each clinic's share of its region pool (bulkheads), and a breaker per store (`src/fleet/`). */
   readonly shares: PoolShares;
   readonly breakers = new StoreBreakers();
@@ -91,6 +84,8 @@ export class TenantStores {
       clinicPoolSharePercent: number;
       poolWaitMs: number;
       clinicConnectionsMax: number;
+      clinicConnectionsPerServer: number;
+      clinicConnectionsWaitMs: number;
       /**
        * Checks a new connection to a region's server before its first use (`regions/primaries.ts`: the server
        * must be the region's primary at the control plane's epoch); rejects to refuse it.
@@ -101,8 +96,17 @@ export class TenantStores {
   ) {
     for (const r of regions) this.openRegionPool(r);
     this.shares = new PoolShares(Math.max(1, Math.floor((opts.poolMax * opts.clinicPoolSharePercent) / 100)), opts.poolWaitMs);
-    // Each open clinic pool may grow to `clinicPoolMax` connections: that many pools fit the node's budget.
-    this.maxClinicPools = Math.max(1, Math.floor(opts.clinicConnectionsMax / opts.clinicPoolMax));
+    this.clinicPools = new ClinicPools(
+      {
+        poolMax: opts.clinicPoolMax,
+        perServer: opts.clinicConnectionsPerServer,
+        perNode: opts.clinicConnectionsMax,
+        waitMs: opts.clinicConnectionsWaitMs,
+        idleMs: opts.clinicIdleMs,
+        poolWaitMs: opts.poolWaitMs,
+      },
+      (pool, regionId) => kyselyOver(pool, this.verifier(regionId)),
+    );
     this.sweeper = setInterval(() => void this.closeIdleClinicPools(), Math.min(opts.clinicIdleMs, 30_000));
     this.sweeper.unref();
     this.placementContext = {
@@ -110,6 +114,12 @@ export class TenantStores {
       tenantTables: opts.tenantTables,
       secret: opts.secret,
       adminUrl: (regionId, database) => this.adminUrl(regionId, database),
+      clinicUrl: (regionId, database) => {
+        const url = new URL(this.adminUrl(regionId, database));
+        const pooler = this.region(regionId).clinicPooler;
+        if (pooler) url.host = pooler;
+        return url.toString();
+      },
       closeClinicPool: (clinicId) => this.closeClinicPool(clinicId),
     };
   }
@@ -137,7 +147,7 @@ export class TenantStores {
     r.adminUrl = adminUrl;
     const old = this.regionApp.get(regionId);
     this.openRegionPool(r);
-    for (const [id, pool] of [...this.clinicPools]) if (pool.region === regionId) await this.closeClinicPool(id);
+    await this.clinicPools.closeRegion(regionId);
     // The breakers judged the old server: the new one starts with a clean slate.
     for (const store of this.breakers.open())
       if (store === `region:${regionId}` || store.startsWith(`clinic:${regionId}/`)) this.breakers.succeeded(store);
@@ -229,7 +239,12 @@ export class TenantStores {
       this.breakers.check(store);
       // A clinic's share of the region pool: its flood waits in its own queue, not in front of other clinics.
       if (choice.kind === 'region') release = await this.shares.acquire(clinicId);
-      const db = this.dbFor(clinic, choice, (p) => (pool = p));
+      let db: Kysely<TenantDB>;
+      if (choice.kind === 'region') db = this.regionDb(clinic.dataRegion);
+      else {
+        pool = await this.clinicPools.acquire(clinicId, { key: choice.key, region: clinic.dataRegion, url: choice.url });
+        db = pool.db;
+      }
       if (!pending)
         return {
           ok: true,
@@ -279,65 +294,12 @@ export class TenantStores {
       return { ok: false, err, retryable };
     } finally {
       release?.();
-      const p = pool as ClinicPool | undefined;
-      if (p) {
-        p.active--;
-        p.lastUsed = Date.now();
-      }
+      if (pool) this.clinicPools.release(pool);
     }
-  }
-
-  /** The Kysely instance over the pool this clinic's placement uses; counts the use of a clinic's own pool. */
-  private dbFor(clinic: Clinic, choice: StorePool, using: (p: ClinicPool) => void): Kysely<TenantDB> {
-    if (choice.kind === 'region') return this.regionDb(clinic.dataRegion);
-    let pool = this.clinicPools.get(clinic.id);
-    if (pool && pool.key !== choice.key) {
-      // The clinic's own database is not where this pool points any more.
-      this.clinicPools.delete(clinic.id);
-      void pool.db.destroy().catch(() => {});
-      pool = undefined;
-    }
-    if (pool) {
-      this.clinicPools.delete(clinic.id); // to the end: most recently used
-    } else {
-      this.makeRoomForClinicPool();
-      pool = {
-        key: choice.key,
-        region: clinic.dataRegion,
-        db: kyselyOver(
-          newPool(choice.url(), this.opts.clinicPoolMax, `polyclinic-${clinic.id}`, this.opts.clinicIdleMs, this.opts.poolWaitMs),
-          this.verifier(clinic.dataRegion),
-        ),
-        lastUsed: Date.now(),
-        active: 0,
-      };
-    }
-    this.clinicPools.set(clinic.id, pool);
-    pool.active++;
-    using(pool);
-    return pool.db;
-  }
-
-  /**
-   * The node's budget of connections to clinics' own databases: at most `maxClinicPools` pools, each of at most
-   * `clinicPoolMax` connections. A new clinic pool closes the least recently used idle one; when every open
-   * pool is busy, the clinic asking is answered 503 with Retry-After at once. The budget never becomes another
-   * clinic's failure: pooled and schema clinics use the region pools, which this budget does not touch, and a
-   * busy clinic keeps its pool.
-   */
-  private makeRoomForClinicPool(): void {
-    if (this.clinicPools.size < this.maxClinicPools) return;
-    for (const [id, pool] of this.clinicPools) {
-      if (pool.active > 0) continue;
-      this.clinicPools.delete(id);
-      void pool.db.destroy().catch(() => {});
-      return;
-    }
-    throw clinicConnectionsBusy();
   }
 
   openClinicPools(): number {
-    return this.clinicPools.size;
+    return this.clinicPools.size();
   }
 
   /** Connections of this node's pools now: each region pool, and the clinics' own pools together (metrics). */
@@ -348,25 +310,20 @@ export class TenantStores {
       idle: p.idleCount,
       waiting: p.waitingCount,
     }));
-    return [...stats, { pool: 'clinics', total: this.clinicPools.size, idle: 0, waiting: 0 }];
+    return [...stats, { pool: 'clinics', ...this.clinicPools.stats() }];
   }
 
-  async closeClinicPool(clinicId: string): Promise<void> {
-    const pool = this.clinicPools.get(clinicId);
-    if (!pool) return;
-    this.clinicPools.delete(clinicId);
-    await pool.db.destroy();
+  closeClinicPool(clinicId: string): Promise<void> {
+    return this.clinicPools.close(clinicId);
   }
 
-  async closeIdleClinicPools(now = Date.now()): Promise<void> {
-    for (const [id, pool] of this.clinicPools) {
-      if (pool.active === 0 && now - pool.lastUsed >= this.opts.clinicIdleMs) await this.closeClinicPool(id);
-    }
+  closeIdleClinicPools(now = Date.now()): Promise<void> {
+    return this.clinicPools.closeIdle(now);
   }
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
-    for (const id of [...this.clinicPools.keys()]) await this.closeClinicPool(id);
+    await this.clinicPools.closeAll();
     for (const db of this.regionApp.values()) await db.destroy();
     this.regionApp.clear();
     this.regionPools.clear();
@@ -492,15 +449,4 @@ function unreachable(err: unknown): unknown {
   const code = pgErrorCode(err);
   const ended = code === '57P01' || code === '57P02' || (err instanceof Error && /Connection terminated|not queryable/.test(err.message));
   return isUnreachable(err) || ended ? storeUnavailable(1) : err;
-}
-
-/** Every connection this node may hold to clinics' own databases is in use. */
-function clinicConnectionsBusy(): AppError {
-  return new AppError(
-    503,
-    'clinic_connections_busy',
-    'This server is at its budget of clinic database connections; try again in a moment',
-    { retryAfter: 1 },
-    { 'retry-after': '1' },
-  );
 }

@@ -30,7 +30,8 @@ export interface PgServer {
   stop(): Promise<void>;
 }
 
-async function postgresIds(): Promise<{ uid: number; gid: number } | undefined> {
+/** The `postgres` user's ids when running as root (servers and poolers must not run as root), else undefined. */
+export async function postgresIds(): Promise<{ uid: number; gid: number } | undefined> {
   if (process.getuid?.() !== 0) return undefined;
   const { stdout } = await run('id', ['-u', 'postgres']);
   const { stdout: g } = await run('id', ['-g', 'postgres']);
@@ -46,7 +47,7 @@ export async function serversDir(): Promise<string> {
 }
 
 /** Runs `initdb` in `dataDir` (scram, UTF8, locale C) and answers the server, not started. */
-export async function initServer(dataDir: string): Promise<PgServer> {
+export async function initServer(dataDir: string, settings: ServerSettings = {}): Promise<PgServer> {
   const ids = await postgresIds();
   const pwfile = `${dataDir}.pw`;
   writeFileSync(pwfile, PG_TEST_PASSWORD);
@@ -59,11 +60,14 @@ export async function initServer(dataDir: string): Promise<PgServer> {
     },
   );
   rmSync(pwfile);
-  return serverAt(dataDir, await freePort());
+  return serverAt(dataDir, await freePort(), settings);
 }
 
+/** Server settings (`-c name=value`) over the defaults below, e.g. `{ max_connections: '100' }`. */
+export type ServerSettings = Record<string, string>;
+
 /** A server over an existing data directory (a clone), on `port`. */
-export function serverAt(dataDir: string, port: number): PgServer {
+export function serverAt(dataDir: string, port: number, settings: ServerSettings = {}): PgServer {
   let child: ChildProcess | undefined;
   const url = `postgres://postgres:${PG_TEST_PASSWORD}@127.0.0.1:${port}/postgres`;
   const server: PgServer = {
@@ -80,16 +84,14 @@ export function serverAt(dataDir: string, port: number): PgServer {
           dataDir,
           '-p',
           String(port),
-          '-c',
-          'listen_addresses=127.0.0.1',
-          '-c',
-          'unix_socket_directories=',
-          '-c',
-          'max_connections=120',
-          '-c',
-          'shared_buffers=32MB',
-          '-c',
-          'fsync=on',
+          ...Object.entries({
+            listen_addresses: '127.0.0.1',
+            unix_socket_directories: '',
+            max_connections: '120',
+            shared_buffers: '32MB',
+            fsync: 'on',
+            ...settings,
+          }).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
         ],
         { detached: true, stdio: 'ignore', ...(ids ?? {}) },
       );

@@ -26,7 +26,7 @@ export const database: PlacementKind = {
     key: `${clinic.dataRegion}/${clinic.placement.database}`,
     url: () => {
       const role = clinicRole(ctx.instance, clinic.id, 'database');
-      return urlWithCredentials(ctx.adminUrl(clinic.dataRegion, clinic.placement.database), role, rolePassword(ctx.secret, role));
+      return urlWithCredentials(ctx.clinicUrl(clinic.dataRegion, clinic.placement.database), role, rolePassword(ctx.secret, role));
     },
   }),
 

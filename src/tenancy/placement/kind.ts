@@ -12,6 +12,8 @@ export interface PlacementContext {
   secret: string;
   /** Admin URL of a database on a region's server (the region database when `database` is omitted). */
   adminUrl(regionId: string, database?: string): string;
+  /** Where a clinic's own pool connects to its database: the server, or the region's pooler in front of it. */
+  clinicUrl(regionId: string, database: string): string;
   /** Closes this process's own pool of a clinic, if it has one, before its database goes away. */
   closeClinicPool(clinicId: string): Promise<void>;
   /** Every tenant table, parents first (`src/schema.ts` composes them): what removal deletes. */
