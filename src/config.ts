@@ -173,6 +173,12 @@ export interface FleetConfig {
   userRate: number;
   /** The seconds a rate is counted over: a clinic may spend `rate × window` requests in a burst. */
   rateWindowSeconds: number;
+  /**
+   * How long at most a repeated 429 is held before it is sent (`fleet/paced-refusals.ts`); 0 answers every 429
+   * at once. And how many held answers one clinic may have at a time (beyond: at once, with `Connection: close`).
+   */
+  refusalHoldMs: number;
+  refusalsHeldPerClinic: number;
   /** Percent of a region pool one clinic may hold at once (at least one connection). */
   clinicPoolSharePercent: number;
   /** How long a request waits for its clinic's share of a pool before it is answered 503. */
@@ -245,6 +251,8 @@ const scalarVars = {
   POLYCLINIC_QUOTA_ENTERPRISE_RPS: int(1, 1_000_000).default(300),
   POLYCLINIC_QUOTA_USER_RPS: int(1, 1_000_000).default(30),
   POLYCLINIC_QUOTA_WINDOW_SECONDS: int(1, 3600).default(10),
+  POLYCLINIC_QUOTA_HOLD_MS: int(0, 60_000).default(1000),
+  POLYCLINIC_QUOTA_HELD_PER_CLINIC: int(1, 100_000).default(256),
   POLYCLINIC_CLINIC_POOL_SHARE_PERCENT: int(1, 100).default(50),
   POLYCLINIC_POOL_WAIT_MS: int(10, 60_000).default(2000),
   POLYCLINIC_CLINIC_CONNECTIONS_MAX: int(1, 10_000).default(40),
@@ -634,6 +642,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
       userRate: v.POLYCLINIC_QUOTA_USER_RPS as number,
       rateWindowSeconds: v.POLYCLINIC_QUOTA_WINDOW_SECONDS as number,
+      refusalHoldMs: v.POLYCLINIC_QUOTA_HOLD_MS as number,
+      refusalsHeldPerClinic: v.POLYCLINIC_QUOTA_HELD_PER_CLINIC as number,
       clinicPoolSharePercent: v.POLYCLINIC_CLINIC_POOL_SHARE_PERCENT as number,
       poolWaitMs: v.POLYCLINIC_POOL_WAIT_MS as number,
       clinicConnectionsMax: v.POLYCLINIC_CLINIC_CONNECTIONS_MAX as number,
