@@ -26,6 +26,8 @@ export interface RegionConfig {
   backup: RegionBackupConfig;
   /** The region store's standby in its failover region, if it has one (src/regions/). */
   replication: RegionReplicationConfig;
+  /** This node's pool to the region's store (`_POOL_MAX`); `POLYCLINIC_POOL_MAX` when unset. */
+  poolMax?: number;
 }
 
 /**
@@ -89,7 +91,11 @@ export interface Config {
   failoverAfterMs: number;
   /** Admin connections a fleet migration uses per database server: that many stores migrate at once on each. */
   migrateConcurrency: number;
-  pool: { max: number; clinicMax: number; clinicIdleMs: number };
+  /**
+   * `max`: each region pool (unless the region sets its own); `controlMax`: the control-plane pool, a budget of
+   * its own so that neither starves the other.
+   */
+  pool: { max: number; controlMax: number; clinicMax: number; clinicIdleMs: number };
   sessionTtlHours: number;
   /**
    * Sign-in throttling (identity/signin-throttle.ts): `maxFailures` failures of one account from one address are
@@ -244,6 +250,7 @@ const scalarVars = {
   POLYCLINIC_MIGRATE_ON_START: bool.default(true),
   POLYCLINIC_MIGRATE_CONCURRENCY: int(1, 64).default(4),
   POLYCLINIC_POOL_MAX: int(1, 500).default(10),
+  POLYCLINIC_CONTROL_POOL_MAX: int(1, 500).default(10),
   POLYCLINIC_CLINIC_POOL_MAX: int(1, 100).default(3),
   POLYCLINIC_CLINIC_POOL_IDLE_MS: int(1000, 86_400_000).default(60_000),
   POLYCLINIC_QUOTA_SMALL_RPS: int(1, 1_000_000).default(50),
@@ -463,6 +470,18 @@ function regionReplication(
   return { standbyUrl, synchronous };
 }
 
+/** `_POOL_MAX`: the region pool's own size, when one region needs more (or fewer) connections than the rest. */
+function regionPoolMax(env: NodeJS.ProcessEnv, id: string, problems: string[]): { poolMax?: number } {
+  const name = regionVariable(id, 'POOL_MAX');
+  if (env[name] === undefined || env[name] === '') return {};
+  const parsed = int(1, 500).safeParse(env[name]);
+  if (!parsed.success) {
+    problems.push(`${name}: must be a whole number from 1 to 500`);
+    return {};
+  }
+  return { poolMax: parsed.data };
+}
+
 const ICE_URL = /^(stun|stuns|turn|turns):[^\s,]+$/;
 
 /** A region's video settings: `_STUN_URLS`, `_TURN_URLS` (comma-separated), `_TURN_SECRET`, `_VIDEO_JOIN_KEY`. */
@@ -525,6 +544,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       video: regionVideo(env, id, problems),
       backup: regionBackup(env, id, jurisdiction, problems),
       replication: regionReplication(env, id, failover || null, url, problems),
+      ...regionPoolMax(env, id, problems),
     });
   }
   if (regions.length === 0) problems.push('POLYCLINIC_REGIONS: at least one region is required');
@@ -616,6 +636,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     migrateConcurrency: v.POLYCLINIC_MIGRATE_CONCURRENCY as number,
     pool: {
       max: v.POLYCLINIC_POOL_MAX as number,
+      controlMax: v.POLYCLINIC_CONTROL_POOL_MAX as number,
       clinicMax: v.POLYCLINIC_CLINIC_POOL_MAX as number,
       clinicIdleMs: v.POLYCLINIC_CLINIC_POOL_IDLE_MS as number,
     },

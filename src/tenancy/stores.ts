@@ -22,6 +22,8 @@ export interface RegionStoreConfig {
   jurisdiction: string;
   /** Admin URL of the region's database (migrations, provisioning, moves). */
   adminUrl: string;
+  /** This region's pool size, if not the node's `poolMax`. */
+  poolMax?: number;
 }
 
 interface ClinicPool {
@@ -117,7 +119,7 @@ export class TenantStores {
   private openRegionPool(r: RegionStoreConfig): void {
     const role = appRole(this.opts.instance);
     const url = urlWithCredentials(r.adminUrl, role, rolePassword(this.opts.secret, role));
-    const pool = newPool(url, this.opts.poolMax, `polyclinic-${r.id}`, 30_000, this.opts.poolWaitMs);
+    const pool = newPool(url, r.poolMax ?? this.opts.poolMax, `polyclinic-${r.id}`, 30_000, this.opts.poolWaitMs);
     this.regionPools.set(r.id, pool);
     this.regionApp.set(r.id, kyselyOver(pool, this.verifier(r.id)));
   }
