@@ -46,7 +46,9 @@ describe('the control plane on request paths', () => {
     // And the pool every request uses, seen from the server: sign-ins and a clinic's requests, all on the app role.
     const clinic = await t.clinic({ placement: 'pooled' });
     const staff = await t.staff(clinic.id, 'physician');
-    expect((await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinic.id}/patients`, headers: bearer(staff.token) })).statusCode).toBe(200);
+    expect(
+      (await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinic.id}/patients`, headers: bearer(staff.token) })).statusCode,
+    ).toBe(200);
     const open = await controlConnections('polyclinic-control', databaseOf(t.p.config.controlDatabaseUrl));
     expect(open.length).toBeGreaterThan(0);
     for (const c of open) expect(c).toEqual({ usename: controlAppRole(t.instance), usesuper: false });
