@@ -9,7 +9,8 @@ import { benchServer, median } from './server.js';
  * run, and how the flood was answered (429 beyond its quota). The target: p99 within 1.3× of the baseline.
  * Run: npx tsx bench/noisy-neighbour.ts
  *   BENCH_SECONDS (per phase, 10), BENCH_ROUNDS (3), BENCH_CONNECTIONS (64), BENCH_SMALL_RPS (the small tier's
- *   quota, 50: the production default) change the load.
+ *   quota, 50: the production default) change the load; BENCH_HOLD_MS (POLYCLINIC_QUOTA_HOLD_MS, 1000) set to 0
+ *   answers every 429 at once, as before the paced refusals (`src/fleet/paced-refusals.ts`): the A/B of that design.
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -22,12 +23,15 @@ const t = await startTestPlatform({
     POLYCLINIC_QUOTA_SMALL_RPS: process.env.BENCH_SMALL_RPS ?? '50',
     POLYCLINIC_QUOTA_USER_RPS: '100000', // the flood is one session: its clinic's quota is the one measured
     POLYCLINIC_QUOTA_WINDOW_SECONDS: '1',
+    POLYCLINIC_QUOTA_HOLD_MS: process.env.BENCH_HOLD_MS ?? '1000',
   },
 });
 const p99s: number[] = [];
 const p50s: number[] = [];
 try {
-  console.log(`noisy neighbour on ${server.kind}: quiet 20 req/s, flood ${CONNECTIONS} connections, ${SECONDS} s per phase`);
+  console.log(
+    `noisy neighbour on ${server.kind}: quiet 20 req/s, flood ${CONNECTIONS} connections, ${SECONDS} s per phase, 429s held up to ${t.p.config.fleet.refusalHoldMs} ms`,
+  );
   for (let round = 1; round <= ROUNDS; round++) {
     const f = await noisyNeighbour(t, { seconds: SECONDS, quietPerSecond: 20, floodConnections: CONNECTIONS });
     const p99 = f.flooded.p99 / f.baseline.p99;

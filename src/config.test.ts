@@ -149,6 +149,17 @@ describe('a bad value stops the start and names the variable', () => {
     ]);
   });
 
+  it('pool budgets: the control plane and each region have their own, and a bad one names its variable', () => {
+    const config = loadConfig({ POLYCLINIC_CONTROL_POOL_MAX: '4', POLYCLINIC_REGION_EU_CENTRAL_POOL_MAX: '25' });
+    expect(config.pool).toMatchObject({ max: 10, controlMax: 4 });
+    expect(config.regions.find((r) => r.id === 'eu-central')?.poolMax).toBe(25);
+    expect(config.regions.find((r) => r.id === 'us-east')?.poolMax).toBeUndefined();
+    expect(refusal({ POLYCLINIC_CONTROL_POOL_MAX: 'many' })).toEqual([expect.stringMatching(/^POLYCLINIC_CONTROL_POOL_MAX: /)]);
+    expect(refusal({ POLYCLINIC_REGION_US_EAST_POOL_MAX: '0' })).toEqual([
+      'POLYCLINIC_REGION_US_EAST_POOL_MAX: must be a whole number from 1 to 500',
+    ]);
+  });
+
   it('the message of the thrown error lists the variable too (what the operator reads on the console)', () => {
     expect(() => loadConfig({ POLYCLINIC_LOG_LEVEL: 'loud' })).toThrow(/POLYCLINIC_LOG_LEVEL/);
   });

@@ -31,6 +31,8 @@ export interface RegionConfig {
   backup: RegionBackupConfig;
   /** The region store's standby in its failover region, if it has one (src/regions/). */
   replication: RegionReplicationConfig;
+  /** This node's pool to the region's store (`_POOL_MAX`); `POLYCLINIC_POOL_MAX` when unset. */
+  poolMax?: number;
 }
 
 /**
@@ -96,7 +98,11 @@ export interface Config {
   migrateConcurrency: number;
   /** Spare stores per region of each own-store placement (schema, database) that new clinics claim; 0: none. */
   spareStores: number;
-  pool: { max: number; clinicMax: number; clinicIdleMs: number };
+  /**
+   * `max`: each region pool (unless the region sets its own); `controlMax`: the control-plane pool, a budget of
+   * its own so that neither starves the other.
+   */
+  pool: { max: number; controlMax: number; clinicMax: number; clinicIdleMs: number };
   sessionTtlHours: number;
   /**
    * Sign-in throttling (identity/signin-throttle.ts): `maxFailures` failures of one account from one address are
@@ -180,6 +186,12 @@ export interface FleetConfig {
   userRate: number;
   /** The seconds a rate is counted over: a clinic may spend `rate × window` requests in a burst. */
   rateWindowSeconds: number;
+  /**
+   * How long at most a repeated 429 is held before it is sent (`fleet/paced-refusals.ts`); 0 answers every 429
+   * at once. And how many held answers one clinic may have at a time (beyond: at once, with `Connection: close`).
+   */
+  refusalHoldMs: number;
+  refusalsHeldPerClinic: number;
   /** Percent of a region pool one clinic may hold at once (at least one connection). */
   clinicPoolSharePercent: number;
   /** How long a request waits for its clinic's share of a pool before it is answered 503. */
@@ -251,6 +263,7 @@ const scalarVars = {
   /** Spare stores kept built ahead per region for each of the schema and database placements (tenancy/spares.ts). */
   POLYCLINIC_SPARE_STORES: int(0, 50).default(2),
   POLYCLINIC_POOL_MAX: int(1, 500).default(10),
+  POLYCLINIC_CONTROL_POOL_MAX: int(1, 500).default(10),
   POLYCLINIC_CLINIC_POOL_MAX: int(1, 100).default(3),
   POLYCLINIC_CLINIC_POOL_IDLE_MS: int(1000, 86_400_000).default(60_000),
   POLYCLINIC_QUOTA_SMALL_RPS: int(1, 1_000_000).default(50),
@@ -258,6 +271,8 @@ const scalarVars = {
   POLYCLINIC_QUOTA_ENTERPRISE_RPS: int(1, 1_000_000).default(300),
   POLYCLINIC_QUOTA_USER_RPS: int(1, 1_000_000).default(30),
   POLYCLINIC_QUOTA_WINDOW_SECONDS: int(1, 3600).default(10),
+  POLYCLINIC_QUOTA_HOLD_MS: int(0, 60_000).default(1000),
+  POLYCLINIC_QUOTA_HELD_PER_CLINIC: int(1, 100_000).default(256),
   POLYCLINIC_CLINIC_POOL_SHARE_PERCENT: int(1, 100).default(50),
   POLYCLINIC_POOL_WAIT_MS: int(10, 60_000).default(2000),
   POLYCLINIC_CLINIC_CONNECTIONS_MAX: int(1, 10_000).default(40),
@@ -470,6 +485,18 @@ function regionReplication(
   return { standbyUrl, synchronous };
 }
 
+/** `_POOL_MAX`: the region pool's own size, when one region needs more (or fewer) connections than the rest. */
+function regionPoolMax(env: NodeJS.ProcessEnv, id: string, problems: string[]): { poolMax?: number } {
+  const name = regionVariable(id, 'POOL_MAX');
+  if (env[name] === undefined || env[name] === '') return {};
+  const parsed = int(1, 500).safeParse(env[name]);
+  if (!parsed.success) {
+    problems.push(`${name}: must be a whole number from 1 to 500`);
+    return {};
+  }
+  return { poolMax: parsed.data };
+}
+
 const ICE_URL = /^(stun|stuns|turn|turns):[^\s,]+$/;
 
 /** A region's video settings: `_STUN_URLS`, `_TURN_URLS` (comma-separated), `_TURN_SECRET`, `_VIDEO_JOIN_KEY`. */
@@ -537,6 +564,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       video: regionVideo(env, id, problems),
       backup: regionBackup(env, id, jurisdiction, problems),
       replication: regionReplication(env, id, failover || null, url, problems),
+      ...regionPoolMax(env, id, problems),
     });
   }
   if (regions.length === 0) problems.push('POLYCLINIC_REGIONS: at least one region is required');
@@ -629,6 +657,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     spareStores: v.POLYCLINIC_SPARE_STORES as number,
     pool: {
       max: v.POLYCLINIC_POOL_MAX as number,
+      controlMax: v.POLYCLINIC_CONTROL_POOL_MAX as number,
       clinicMax: v.POLYCLINIC_CLINIC_POOL_MAX as number,
       clinicIdleMs: v.POLYCLINIC_CLINIC_POOL_IDLE_MS as number,
     },
@@ -655,6 +684,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
       userRate: v.POLYCLINIC_QUOTA_USER_RPS as number,
       rateWindowSeconds: v.POLYCLINIC_QUOTA_WINDOW_SECONDS as number,
+      refusalHoldMs: v.POLYCLINIC_QUOTA_HOLD_MS as number,
+      refusalsHeldPerClinic: v.POLYCLINIC_QUOTA_HELD_PER_CLINIC as number,
       clinicPoolSharePercent: v.POLYCLINIC_CLINIC_POOL_SHARE_PERCENT as number,
       poolWaitMs: v.POLYCLINIC_POOL_WAIT_MS as number,
       clinicConnectionsMax: v.POLYCLINIC_CLINIC_CONNECTIONS_MAX as number,

@@ -65,6 +65,16 @@ export const CONTROLPLANE_MIGRATIONS: ControlMigration[] = [
       `alter table clinics add column status_reason text`,
     ],
   },
+  {
+    version: 28,
+    name: 'control plane: no DDL for the application role',
+    statements: [
+      // Request paths connect as the control plane's application role (`tenancy/fleet.ts`, `prepareControlRole`),
+      // which holds DML on the tables and nothing else. On a server older than PostgreSQL 15 every role may create
+      // in `public`; here no role but the owner (the migrations' admin) may, whatever the server's version.
+      `revoke create on schema public from public`,
+    ],
+  },
 ];
 
 export const CLINIC_TIERS = ['small', 'mid', 'enterprise'] as const;

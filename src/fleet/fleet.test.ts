@@ -19,6 +19,9 @@ beforeAll(async () => {
       POLYCLINIC_QUOTA_USER_RPS: '1',
       POLYCLINIC_QUOTA_WINDOW_SECONDS: '60',
       POLYCLINIC_METRICS_BUSIEST_CLINICS: '1',
+      // A repeated refusal is held 300 ms (the 60 s window would otherwise hold it the default 1 s), one per clinic.
+      POLYCLINIC_QUOTA_HOLD_MS: '300',
+      POLYCLINIC_QUOTA_HELD_PER_CLINIC: '1',
     },
   });
 });
@@ -51,6 +54,23 @@ describe('request quotas (pooled)', () => {
     expect(userOver.headers['content-type']).toContain('application/problem+json');
     expect(userOver.json()).toMatchObject({ code: 'quota_exceeded', quota: 'user' });
     expect(Number(userOver.headers['retry-after'])).toBeGreaterThan(0);
+
+    // Asking again before the refusal ends: the answer is held (no work, one idle socket), then says the same, as of
+    // when it leaves; beyond the clinic's one held answer, the next goes at once and closes its connection.
+    const started = performance.now();
+    const [held, beyond] = await Promise.all([
+      features(small.id, a.token),
+      new Promise((r) => setTimeout(r, 50)).then(() => features(small.id, a.token)),
+    ]);
+    expect(held.statusCode).toBe(429);
+    expect(held.json()).toMatchObject({ code: 'quota_exceeded', quota: 'user' });
+    expect(Number(held.headers['retry-after'])).toBeGreaterThan(0);
+    expect(held.headers['ratelimit-policy']).toBe('"clinic";q=120;w=60, "user";q=60;w=60');
+    expect(held.headers.ratelimit).toMatch(/^"user";r=0;t=\d+$/);
+    expect(held.headers.connection).not.toBe('close');
+    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+    expect(beyond.statusCode).toBe(429);
+    expect(beyond.headers.connection).toBe('close');
 
     // A second user of the clinic has a budget of their own, and spends the clinic's last 60.
     expect(await spend(small.id, b.token, 60)).toEqual(Array(60).fill(200));

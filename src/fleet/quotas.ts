@@ -2,6 +2,7 @@ import type { FleetConfig } from '../config.js';
 import type { ClinicTier } from '../controlplane/schema.js';
 import { AppError } from '../errors.js';
 import type { LimitState, Limiter, Limits } from '../platform/limiter.js';
+import type { Refusal } from './paced-refusals.js';
 
 /**
  * Request quotas of the clinic routes: one budget per clinic, sized by its tier, and one per user inside a
@@ -14,7 +15,8 @@ import type { LimitState, Limiter, Limits } from '../platform/limiter.js';
  *
  * The user is taken first: a user over their own budget does not spend the clinic's. Each answer carries the
  * IETF rate-limit fields (draft-ietf-httpapi-ratelimit-headers): `RateLimit-Policy` names both budgets,
- * `RateLimit` says what is left of each.
+ * `RateLimit` says what is left of each. A refusal carries when it ends, to the millisecond, so that a session
+ * asking again before then is answered by `paced-refusals.ts` without coming here.
  */
 export class ClinicQuotas {
   private readonly clinic: Record<ClinicTier, Limiter>;
@@ -44,15 +46,15 @@ export class ClinicQuotas {
     // that ignores Retry-After then costs the node a map lookup per request, not two round trips.
     const known = this.refusedUntil.get(clinic.id);
     if (known !== undefined) {
-      const wait = Math.ceil((known - Date.now()) / 1000);
-      if (wait > 0) throw overQuota('clinic', { allowed: false, used: mine.rule.points, retryAfter: wait, resetAfter: wait }, mine, policy);
+      const ms = known - Date.now();
+      if (ms > 0) throw overQuota('clinic', refusedFor(mine, ms), mine, policy);
       this.refusedUntil.delete(clinic.id);
     }
     const user = await this.user.take(`${clinic.id}:${userId}`);
     if (!user.allowed) throw overQuota('user', user, this.user, policy);
     const state = await mine.take(clinic.id);
     if (!state.allowed) {
-      this.refusedUntil.set(clinic.id, Date.now() + state.retryAfter * 1000);
+      this.refusedUntil.set(clinic.id, Date.now() + state.retryAfterMs);
       throw overQuota('clinic', state, mine, policy);
     }
     return {
@@ -64,17 +66,42 @@ export class ClinicQuotas {
 
 const left = (state: LimitState, limiter: Limiter): number => Math.max(0, limiter.rule.points - state.used);
 
-function overQuota(which: 'clinic' | 'user', state: LimitState, limiter: Limiter, policy: string): AppError {
-  const whose = which === 'clinic' ? "This clinic's" : 'Your';
-  return new AppError(
-    429,
-    'quota_exceeded',
-    `${whose} request quota is spent; retry after ${state.retryAfter} s`,
-    { quota: which, retryAfter: state.retryAfter },
-    {
-      'retry-after': String(state.retryAfter),
-      'ratelimit-policy': policy,
-      ratelimit: `"${which}";r=${left(state, limiter)};t=${state.retryAfter}`,
-    },
-  );
+const refusedFor = (limiter: Limiter, ms: number): LimitState => {
+  const seconds = Math.ceil(ms / 1000);
+  return { allowed: false, used: limiter.rule.points, retryAfter: Math.max(0, seconds), retryAfterMs: ms, resetAfter: seconds };
+};
+
+/** A quota's 429, and when its refusal ends: what `paced-refusals.ts` answers a session that asks again. */
+export class QuotaExceeded extends AppError {
+  constructor(
+    which: 'clinic' | 'user',
+    state: LimitState,
+    limiter: Limiter,
+    policy: string,
+    readonly refusal: Refusal,
+  ) {
+    const whose = which === 'clinic' ? "This clinic's" : 'Your';
+    super(
+      429,
+      'quota_exceeded',
+      `${whose} request quota is spent; retry after ${state.retryAfter} s`,
+      { quota: which, retryAfter: state.retryAfter },
+      {
+        'retry-after': String(state.retryAfter),
+        'ratelimit-policy': policy,
+        ratelimit: `"${which}";r=${left(state, limiter)};t=${state.retryAfter}`,
+      },
+    );
+  }
+}
+
+function overQuota(which: 'clinic' | 'user', state: LimitState, limiter: Limiter, policy: string): QuotaExceeded {
+  const until = Date.now() + state.retryAfterMs;
+  const refusal: Refusal = {
+    until,
+    spacingMs: (limiter.rule.windowSeconds * 1000) / limiter.rule.points,
+    // As of the moment it leaves: a held answer tells how long is left then (0 once the refusal has ended).
+    answer: (now) => new QuotaExceeded(which, refusedFor(limiter, Math.max(0, until - now)), limiter, policy, refusal),
+  };
+  return new QuotaExceeded(which, state, limiter, policy, refusal);
 }

@@ -132,6 +132,18 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/api/docs', uiConfig: { deepLinking: false } });
 
+  // A session refused by its clinic's quota that asks again before the refusal ends is answered here, before its
+  // session is resolved or its body read, and its 429 is held rather than sent at once (fleet/paced-refusals.ts):
+  // a flood that ignores Retry-After then costs the node one answer per connection and hold, not one per request.
+  app.addHook('onRequest', (req, reply, done) => {
+    const clinicId = req.routeOptions.url?.startsWith(CLINIC_PREFIX) ? (req.params as { clinicId?: string }).clinicId : undefined;
+    if (!clinicId || !p.admission.answerRepeatedRefusal(clinicId, req, reply, done)) done();
+  });
+  app.addHook('preClose', (done) => {
+    p.admission.releaseHeld();
+    done();
+  });
+
   app.decorateRequest('principal', null);
   app.decorateRequest('clinicsAwaitingMfa', null);
   app.decorateRequest('patientPrincipal', null);

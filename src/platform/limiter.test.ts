@@ -41,7 +41,7 @@ describe.each(backends)('limiter contract on %s', (backend, open) => {
 
   it('add counts whatever is left and says when the key went over; peek changes nothing', async () => {
     const l = (await open()).limiter({ name: 'add', points: 2, windowSeconds: 60 });
-    expect(await l.peek('k')).toEqual({ allowed: true, used: 0, retryAfter: 0, resetAfter: 0 });
+    expect(await l.peek('k')).toEqual({ allowed: true, used: 0, retryAfter: 0, retryAfterMs: 0, resetAfter: 0 });
     expect((await l.add('k')).allowed).toBe(true);
     expect((await l.add('k')).allowed).toBe(true);
     const over = await l.add('k');
@@ -59,7 +59,7 @@ describe.each(backends)('limiter contract on %s', (backend, open) => {
     expect(held.retryAfter).toBeLessThanOrEqual(30);
     expect((await l.take('k')).allowed).toBe(false);
     await l.clear('k');
-    expect(await l.peek('k')).toEqual({ allowed: true, used: 0, retryAfter: 0, resetAfter: 0 });
+    expect(await l.peek('k')).toEqual({ allowed: true, used: 0, retryAfter: 0, retryAfterMs: 0, resetAfter: 0 });
   });
 
   it('a window ends: the key is allowed again', async () => {

@@ -30,6 +30,8 @@ export interface LimitState {
   used: number;
   /** When refused: whole seconds until the key is allowed again; otherwise 0. */
   retryAfter: number;
+  /** The same in milliseconds (for a caller that paces by it: `fleet/paced-refusals.ts`). */
+  retryAfterMs: number;
   /** Whole seconds until the key's current window ends and its points are back (0 for a key with none used). */
   resetAfter: number;
 }
@@ -103,8 +105,9 @@ class StoreLimiter implements Limiter {
   private state(res: RateLimiterRes | null, allowed?: boolean): LimitState {
     const used = res?.consumedPoints ?? 0;
     const ok = allowed ?? used <= this.rule.points;
-    const reset = Math.max(0, Math.ceil((res?.msBeforeNext ?? 0) / 1000));
-    return { allowed: ok, used, retryAfter: ok ? 0 : Math.max(1, reset), resetAfter: reset };
+    const ms = Math.max(0, res?.msBeforeNext ?? 0);
+    const reset = Math.ceil(ms / 1000);
+    return { allowed: ok, used, retryAfter: ok ? 0 : Math.max(1, reset), retryAfterMs: ok ? 0 : Math.max(1, ms), resetAfter: reset };
   }
 
   async take(key: string, points = 1): Promise<LimitState> {

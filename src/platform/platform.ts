@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import type { Config, RegionConfig } from '../config.js';
 import { ClinicDirectory } from '../controlplane/clinics.js';
 import type { ControlDB } from '../controlplane/schema.js';
-import { newPool } from '../db/pg.js';
+import { newPool, urlWithCredentials } from '../db/pg.js';
+import { controlAppRole, rolePassword } from '../tenancy/naming.js';
 import type { TenantMigration } from '../tenancy/migrations.js';
 import type { RegionSchema, TenantTable } from '../tenancy/migration-kit.js';
 import type { ControlMigration } from '../controlplane/migration-kit.js';
@@ -151,12 +152,22 @@ export async function openPlatform(
 ): Promise<Platform> {
   const bus = opts.bus ?? (config.redisUrl ? await RedisBus.connect(config.redisUrl, config.instance) : new InProcessBus());
   const control = new Kysely<ControlDB>({
-    dialect: new PostgresDialect({ pool: newPool(config.controlDatabaseUrl, config.pool.max, 'polyclinic-control') }),
+    // Request paths connect as the control plane's application role, never as the admin (a superuser on most
+    // servers, whose connections come out of the reserved ones): `tenancy/fleet.ts` creates it at migration.
+    dialect: new PostgresDialect({
+      pool: newPool(controlAppUrl(config), config.pool.controlMax, 'polyclinic-control'),
+    }),
   });
   const clinics = new ClinicDirectory(control, bus);
   let regionPrimaries: RegionPrimaries | undefined;
   const stores = new TenantStores(
-    config.regions.map((r) => ({ id: r.id, jurisdiction: r.jurisdiction, adminUrl: r.databaseUrl, clinicPooler: r.clinicPooler })),
+    config.regions.map((r) => ({
+      id: r.id,
+      jurisdiction: r.jurisdiction,
+      adminUrl: r.databaseUrl,
+      clinicPooler: r.clinicPooler,
+      ...(r.poolMax !== undefined ? { poolMax: r.poolMax } : {}),
+    })),
     clinics,
     {
       instance: config.instance,
@@ -331,4 +342,10 @@ export async function openPlatform(
       if (!opts.bus) await bus.close();
     },
   };
+}
+
+/** The control plane as its application role (`tenancy/naming.ts`): what every request path connects with. */
+export function controlAppUrl(config: Pick<ResolvedConfig, 'controlDatabaseUrl' | 'instance' | 'secret'>): string {
+  const role = controlAppRole(config.instance);
+  return urlWithCredentials(config.controlDatabaseUrl, role, rolePassword(config.secret, role));
 }

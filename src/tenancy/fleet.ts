@@ -2,10 +2,10 @@ import { sql } from 'kysely';
 import type pg from 'pg';
 import type { Platform } from '../platform/platform.js';
 import { AppError } from '../errors.js';
-import { databaseOf, inTransaction, withClient } from '../db/pg.js';
+import { databaseOf, inTransaction, quoteIdent as q, withClient } from '../db/pg.js';
 import { latestTenantVersion } from './migrations.js';
 import type { ControlMigration } from '../controlplane/migration-kit.js';
-import { appRole, rolePassword } from './naming.js';
+import { appRole, controlAppRole, rolePassword } from './naming.js';
 import { currentVersion, ensureRole, migrateTenantSchema, prepareTenantDatabase } from './store-migrate.js';
 import { migrateStores, sharedStoresOfRegions, storesOf, type StoreOutcome } from './fleet-stores.js';
 import { versionPins } from './pins.js';
@@ -49,6 +49,7 @@ export interface FleetMigrationReport {
 export async function migrateFleet(p: Platform, onProgress: (e: MigrationProgress) => void = () => {}): Promise<FleetMigrationReport> {
   return withFleetLock(p, async (lockClient) => {
     const control = await migrateControlPlane(lockClient, p.controlMigrations);
+    await prepareControlRole(p, lockClient);
     await syncRegions(p);
     const target = latestTenantVersion(p.tenantMigrations);
     const report: FleetMigrationReport = { target, control, migrated: [], upToDate: [], skipped: [], failed: [], pinned: [], spares: [] };
@@ -92,6 +93,7 @@ export async function migrateFleet(p: Platform, onProgress: (e: MigrationProgres
 export async function migrateControlPlaneOnly(p: Platform): Promise<{ from: number; to: number }> {
   return withFleetLock(p, async (lockClient) => {
     const control = await migrateControlPlane(lockClient, p.controlMigrations);
+    await prepareControlRole(p, lockClient);
     await syncRegions(p);
     return control;
   });
@@ -157,6 +159,27 @@ async function syncRegions(p: Platform): Promise<void> {
       .execute();
   for (const r of p.config.regions)
     await p.control.updateTable('regions').set({ failover_region_id: r.failoverRegion }).where('id', '=', r.id).execute();
+}
+
+/**
+ * The control plane's application role (`controlAppRole`), which the platform's control pool connects as: DML on
+ * every control-plane table and sequence, granted again after each migration so a new table is covered, and no
+ * more (no DDL: migration 28 keeps `public` to its owner; the migration ledger is read-only to it). NOINHERIT:
+ * it is granted no other role, and would not act with one's rights if it were. Its password is derived from the
+ * deployment secret like the regions' app role, so every node can connect without a credential store.
+ */
+async function prepareControlRole(p: Platform, c: pg.ClientBase): Promise<void> {
+  const role = q(controlAppRole(p.config.instance));
+  await ensureRole(c, controlAppRole(p.config.instance), {
+    login: true,
+    inherit: false,
+    password: rolePassword(p.config.secret, controlAppRole(p.config.instance)),
+  });
+  await c.query(`grant connect on database ${q(databaseOf(p.config.controlDatabaseUrl))} to ${role}`);
+  await c.query(`grant usage on schema public to ${role}`);
+  await c.query(`grant select, insert, update, delete on all tables in schema public to ${role}`);
+  await c.query(`grant usage, select on all sequences in schema public to ${role}`);
+  await c.query(`revoke insert, update, delete on control_migrations from ${role}`);
 }
 
 /** The region database: the app role, the helpers and the audit trail; its shared tenant stores follow. */

@@ -21,6 +21,12 @@ export interface Placement {
 }
 
 export const appRole = (instance: string): string => `${instance}_app`;
+/**
+ * The role every request path uses on the control plane: DML on its tables, no DDL, not a superuser (so it never
+ * takes the server's reserved superuser connections). The admin URL is for migrations, DDL, moves, backups and
+ * offboarding only.
+ */
+export const controlAppRole = (instance: string): string => `${instance}_control_app`;
 export const controlDatabase = (instance: string): string => `${instance}_control`;
 export const regionDatabase = (instance: string, regionId: string): string => `${instance}_${regionId.replace(/-/g, '_')}`;
 /**

@@ -25,6 +25,7 @@ const ctx: PlacementContext = {
   instance,
   secret: randomBytes(24).toString('hex'),
   adminUrl: (_region, db) => urlWithDatabase(admin, db ?? database),
+  clinicUrl: (_region, db) => urlWithDatabase(admin, db),
   closeClinicPool: async () => {},
   tenantTables: TENANT_TABLES,
 };

@@ -25,6 +25,8 @@ export interface RegionStoreConfig {
   adminUrl: string;
   /** `host:port` of a transaction-mode pooler that clinics' own pools connect through instead (`RegionConfig`). */
   clinicPooler?: string | undefined;
+  /** This region's pool size, if not the node's `poolMax`. */
+  poolMax?: number;
 }
 
 /**
@@ -127,7 +129,7 @@ export class TenantStores {
   private openRegionPool(r: RegionStoreConfig): void {
     const role = appRole(this.opts.instance);
     const url = urlWithCredentials(r.adminUrl, role, rolePassword(this.opts.secret, role));
-    const pool = newPool(url, this.opts.poolMax, `polyclinic-${r.id}`, 30_000, this.opts.poolWaitMs);
+    const pool = newPool(url, r.poolMax ?? this.opts.poolMax, `polyclinic-${r.id}`, 30_000, this.opts.poolWaitMs);
     this.regionPools.set(r.id, pool);
     this.regionApp.set(r.id, kyselyOver(pool, this.verifier(r.id)));
   }
