@@ -68,7 +68,11 @@ describe('registration', () => {
     ];
     for (const [payload, code, field] of cases) {
       const res = await c.as(c.admin)('POST', 'smart-apps', payload);
-      expect([res.statusCode, res.json().code, res.json().field], JSON.stringify(payload)).toEqual([400, code, field]);
+      expect([res.statusCode, res.json().code, res.json().errors?.[0]?.path], JSON.stringify(payload)).toEqual([
+        400,
+        code,
+        `body.${field}`,
+      ]);
     }
     const created = await c.as(c.admin)('POST', 'smart-apps', body);
     expect(created.statusCode, created.body).toBe(201);
