@@ -32,6 +32,7 @@ import { restoreClinic, type RestoreReport } from './backups/restore.js';
 import { pruneBackups } from './backups/retention.js';
 import type { SpareCount } from './tenancy/spares.js';
 import { secretsCommand } from './secrets/cli.js';
+import { fhirKeysCommand } from './fhir/smart/keys-command.js';
 
 const USAGE = `polyclinic <command>
 
@@ -72,6 +73,10 @@ const USAGE = `polyclinic <command>
   clinics pin <clinicId> --version N --reason TEXT
                                             hold a clinic at a tenant schema version during rollouts
   clinics unpin <clinicId>                  lift the pin
+  fhir keys list                            the SMART id_token signing keys still published (active first)
+  fhir keys rotate                          a new signing key signs from now; the old one stays in the JWKS until
+                                            every token it signed has expired (then pruned)
+  fhir keys prune                           retire the superseded keys whose tokens have all expired
   flags stale                               flags past their retire-by date or their type's expected lifetime
   audit verify --clinic <clinicId>          recompute the clinic's PHI audit hash chain; exit 1 if it is broken
   spares [refill]                           spare schema and database stores per region, ready and stale;
@@ -315,6 +320,7 @@ async function dispatch(
     console.log(`pinned ${pin.clinicId} at v${pin.version}`);
     return 0;
   }
+  if (command === 'fhir' && sub === 'keys') return fhirKeysCommand(p.signingKeys, rest[0]);
   if (command === 'flags' && sub === 'stale') {
     const stale = await p.flags.stale();
     for (const f of stale) console.log(`${f.name.padEnd(32)} ${f.type.padEnd(12)} owner ${f.owner.padEnd(24)} due ${f.retireDate}`);

@@ -98,6 +98,7 @@ export const CONTROL_CATEGORIES: Readonly<Record<string, DataCategory>> = {
   region_primaries: NOT_PHI('Which server is each region’s primary (failover epochs)'),
   region_failovers: NOT_PHI('Region failover history'),
   smart_apps: NOT_PHI('SMART apps registered by clinics'),
+  smart_launches: NOT_PHI('SMART EHR launches in progress (opaque user, record and encounter ids, no demographics)'),
   smart_authorizations: NOT_PHI('SMART launches in progress (opaque account and record ids, no demographics)'),
   smart_grants: NOT_PHI('SMART app grants (opaque account and record ids, no demographics)'),
   smart_refresh_tokens: NOT_PHI('SMART refresh tokens (hashed)'),

@@ -98,6 +98,29 @@ export const FHIR_CONTROL_MIGRATIONS: ControlMigration[] = [
          retired_at timestamptz)`,
     ],
   },
+  {
+    version: 27,
+    name: 'FHIR: SMART EHR launch (launch URLs, one-time launch values) and rotation of the signing key',
+    statements: [
+      `alter table smart_apps add column launch_url text`,
+      // The EHR launch's opaque value: bound to the clinic, the app, the staff member and the patient (and encounter)
+      // of the chart it was opened from; only its SHA-256 is kept, it lives five minutes and works once.
+      `create table smart_launches (
+         launch_hash text primary key,
+         clinic_id text not null references clinics (id) on delete cascade,
+         app_id text not null references smart_apps (id) on delete cascade,
+         user_id text not null references users (id) on delete cascade,
+         patient_id text not null,
+         encounter_id text,
+         expires_at timestamptz not null,
+         used_at timestamptz)`,
+      `create index smart_launches_expiry on smart_launches (expires_at)`,
+      `alter table smart_authorizations add column encounter_id text`,
+      `alter table smart_grants add column encounter_id text`,
+      // A rotated key stops signing at once and stays published until every token it signed has expired.
+      `alter table smart_signing_keys add column superseded_at timestamptz`,
+    ],
+  },
 ];
 
 export const FHIR_CONTROL_COLUMNS = {
@@ -125,6 +148,17 @@ export const FHIR_CONTROL_COLUMNS = {
     created_by: text().nullable(),
     created_at: timestamptz().hasDefault(),
     revoked_at: timestamptz().nullable(),
+    launch_url: text().nullable(),
+  },
+  smart_launches: {
+    launch_hash: text(),
+    clinic_id: text(),
+    app_id: text(),
+    user_id: text(),
+    patient_id: text(),
+    encounter_id: text().nullable(),
+    expires_at: timestamptz(),
+    used_at: timestamptz().nullable(),
   },
   smart_authorizations: {
     code_hash: text(),
@@ -139,6 +173,7 @@ export const FHIR_CONTROL_COLUMNS = {
     expires_at: timestamptz(),
     used_at: timestamptz().nullable(),
     nonce: text().nullable(),
+    encounter_id: text().nullable(),
   },
   smart_grants: {
     id: text(),
@@ -152,6 +187,7 @@ export const FHIR_CONTROL_COLUMNS = {
     expires_at: timestamptz(),
     revoked_at: timestamptz().nullable(),
     revoked_reason: text().nullable(),
+    encounter_id: text().nullable(),
   },
   smart_refresh_tokens: {
     token_hash: text(),
@@ -166,5 +202,6 @@ export const FHIR_CONTROL_COLUMNS = {
     private_sealed: text(),
     created_at: timestamptz().hasDefault(),
     retired_at: timestamptz().nullable(),
+    superseded_at: timestamptz().nullable(),
   },
 };

@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import { createLocalJWKSet, jwtVerify } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PLACEMENT_MODELS } from '../tenancy/naming.js';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import { portalPatient, type PortalPatient } from '../../test/support/portal.js';
 import { schedulingClinic, type SchedulingClinic } from '../../test/support/scheduling.js';
 import { fhirBase, launch, refreshToken, registerSmartApp, type TestSmartApp } from '../../test/support/fhir.js';
+import { ID_TOKEN_SECONDS } from './smart/id-tokens.js';
+import { fhirKeysCommand } from './smart/keys-command.js';
 
 /**
  * OpenID Connect and refresh tokens for SMART apps, as an app sees them: the id_token verified with jose against
@@ -211,4 +213,50 @@ describe('another clinic’s app gets nothing, in every placement', () => {
       expect((await refreshToken(t, app.id, next.refresh_token)).statusCode).toBe(200);
       expect((await refreshToken(t, patientApp.id, theirs.refresh_token!)).statusCode).toBe(200);
     });
+});
+
+describe('rotation of the signing key', () => {
+  it('keeps a rotated key published until its tokens have expired, signs with the new kid, then retires the old one', async () => {
+    const operator = (method: 'GET' | 'POST', path: string) =>
+      t.app.inject({ method, url: `/api/v1/platform/fhir/signing-keys${path}`, headers: bearer(t.operatorToken) });
+    const before = await launch(t, staffApp, { staff: c.physician }, 'user/*.read openid');
+    const oldKid = (await verifyIdToken(before.id_token!, staffApp.id)).protectedHeader.kid;
+    const denied = await t.app.inject({ method: 'POST', url: '/api/v1/platform/fhir/signing-keys/rotate', headers: bearer(c.admin) });
+    expect(denied.statusCode).toBe(403);
+
+    // The operator's command (`polyclinic fhir keys rotate`, run here in-process to spare CI a second process start).
+    const printed: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void printed.push(line));
+    const code = await fhirKeysCommand(t.p.signingKeys, 'rotate').finally(() => log.mockRestore());
+    expect(code).toBe(0);
+    const run = { stdout: printed.join('\n') };
+    const newKid = /signing key (\S+) is active/.exec(run.stdout)?.[1];
+    expect(newKid).toBeTruthy();
+    expect(newKid).not.toBe(oldKid);
+    expect(run.stdout).toContain(`${oldKid} superseded`);
+    // An id_token signed before the rotation still verifies against the published keys; a new one has the new kid.
+    await verifyIdToken(before.id_token!, staffApp.id);
+    const after = await launch(t, staffApp, { staff: c.physician }, 'user/*.read openid');
+    expect((await verifyIdToken(after.id_token!, staffApp.id)).protectedHeader.kid).toBe(newKid);
+    const listed = (await operator('GET', '')).json().items as { kid: string; active: boolean; retiresAt: string | null }[];
+    expect(listed.map((k) => [k.kid, k.active])).toEqual([
+      [newKid, true],
+      [oldKid, false],
+    ]);
+    expect(new Date(listed[1]!.retiresAt!).getTime()).toBeGreaterThan(Date.now() + (ID_TOKEN_SECONDS - 60) * 1000);
+    // Its tokens have not expired yet: pruning keeps it.
+    expect((await operator('POST', '/prune')).json().retired).toEqual([]);
+
+    // The old key's last token has expired (its rotation is moved back in time): pruning retires it.
+    await t.p.control
+      .updateTable('smart_signing_keys')
+      .set({ superseded_at: new Date(Date.now() - (ID_TOKEN_SECONDS + 61) * 1000) })
+      .where('kid', '=', oldKid!)
+      .execute();
+    expect((await operator('POST', '/prune')).json().retired).toEqual([oldKid]);
+    const jwks = (await t.app.inject({ method: 'GET', url: '/fhir/auth/jwks' })).json();
+    expect(jwks.keys.map((k: { kid: string }) => k.kid)).toEqual([newKid]);
+    await expect(verifyIdToken(before.id_token!, staffApp.id)).rejects.toThrow();
+    await verifyIdToken(after.id_token!, staffApp.id);
+  });
 });

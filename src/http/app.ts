@@ -48,6 +48,8 @@ import { exportRoutes } from '../fhir/export-routes.js';
 import { smartTokenRoutes } from '../fhir/smart/token-routes.js';
 import { fhirClientAdminRoutes } from '../fhir/smart/admin-routes.js';
 import { smartAppRoutes, smartPatientConsentRoutes } from '../fhir/smart/app-routes.js';
+import { smartLaunchRoutes } from '../fhir/smart/launch-routes.js';
+import { signingKeyRoutes } from '../fhir/smart/key-routes.js';
 import { fleetRoutes, metricsEndpoint } from '../fleet/routes.js';
 import { clinicExportRoutes } from '../export/routes.js';
 import { operatorExportRoutes } from '../export/operator-routes.js';
@@ -227,6 +229,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
       memberRemovalRoutes(p),
       fhirClientAdminRoutes(p),
       smartAppRoutes(p),
+      smartLaunchRoutes(p),
       clinicAnalyticsRoutes(p),
       clinicExportRoutes(p),
       videoClinicRoutes(p.video),
@@ -252,6 +255,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
       complianceRoutes(p),
       backupRoutes(p),
       rolloutRoutes(p),
+      signingKeyRoutes(p),
     ]),
     { prefix: OPERATOR_PREFIX },
   );

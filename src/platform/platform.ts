@@ -40,7 +40,9 @@ import { SmartApps } from '../fhir/smart/apps.js';
 import { FhirClients } from '../fhir/smart/clients.js';
 import { AccessTokens } from '../fhir/smart/tokens.js';
 import { SmartGrants } from '../fhir/smart/grants.js';
-import { IdTokens } from '../fhir/smart/id-tokens.js';
+import { ID_TOKEN_SECONDS, IdTokens } from '../fhir/smart/id-tokens.js';
+import { SmartLaunches } from '../fhir/smart/launches.js';
+import { SigningKeys } from '../fhir/smart/signing-keys.js';
 import { QueuedExportRunner } from '../fhir/bulk-export.js';
 import { AnalyticsPipeline } from '../analytics/pipeline.js';
 import { PeerBenchmarks } from '../analytics/benchmarks.js';
@@ -130,6 +132,9 @@ export interface Platform {
   accessTokens: AccessTokens;
   smartGrants: SmartGrants;
   idTokens: IdTokens;
+  /** The EHR launch's one-time launch values, and the deployment's rotating id_token signing keys. */
+  smartLaunches: SmartLaunches;
+  signingKeys: SigningKeys;
   /** Where FHIR Bulk Data exports run: in this process until the fair job queue takes them (`fhir/bulk-export.ts`). */
   exportRunner: QueuedExportRunner;
   /** Outbox relays, the event stream and the warehouse (scrubbed events only); `main.ts` starts its passes. */
@@ -267,6 +272,8 @@ export async function openPlatform(
   const tracing = config.fleet.otlpTracesUrl
     ? new FleetTracing(config.fleet.otlpTracesUrl, { instance: config.instance }, (req) => admission.clinicOf(req))
     : undefined;
+  const smartLaunches = new SmartLaunches(control);
+  const signingKeys = new SigningKeys(control, secrets, ID_TOKEN_SECONDS);
   return {
     jobs,
     worker,
@@ -291,10 +298,12 @@ export async function openPlatform(
     sso: new SsoService({ control, clinics, secrets: clinicSecrets, outbound, sessions, log, config }),
     ssoDomains: new SsoDomains(control, config.dnsServers),
     fhirClients: new FhirClients(control),
-    smartApps: new SmartApps(control),
+    smartApps: new SmartApps(control, smartLaunches),
+    smartLaunches,
+    signingKeys,
     accessTokens: new AccessTokens(config.secret),
     smartGrants: new SmartGrants(control),
-    idTokens: new IdTokens(control, secrets),
+    idTokens: new IdTokens(signingKeys),
     exportRunner: new QueuedExportRunner({ jobs, worker, stores, clinics }),
     config,
     log,

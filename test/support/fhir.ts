@@ -78,13 +78,21 @@ export interface TestSmartApp {
 }
 
 export const APP_REDIRECT = 'https://app.example/callback';
+/** Where an app registered for the EHR launch is opened from a chart. */
+export const APP_LAUNCH = 'https://app.example/launch';
 
-export async function registerSmartApp(t: TestPlatform, clinicId: string, adminToken: string, scopes: string[]): Promise<TestSmartApp> {
+export async function registerSmartApp(
+  t: TestPlatform,
+  clinicId: string,
+  adminToken: string,
+  scopes: string[],
+  opts: { launchUrl?: string } = {},
+): Promise<TestSmartApp> {
   const res = await t.app.inject({
     method: 'POST',
     url: `/api/v1/clinics/${clinicId}/smart-apps`,
     headers: bearer(adminToken),
-    payload: { name: 'Health Diary', redirectUris: [APP_REDIRECT], scopes },
+    payload: { name: 'Health Diary', redirectUris: [APP_REDIRECT], scopes, ...opts },
   });
   if (res.statusCode !== 201) throw new Error(`register app: ${res.statusCode} ${res.body}`);
   return { id: res.json().id as string, clinicId, redirectUri: APP_REDIRECT };
@@ -172,4 +180,25 @@ export function refreshToken(t: TestPlatform, clientId: string, token: string, s
       ...(scope ? { scope } : {}),
     }).toString(),
   });
+}
+
+/**
+ * The EHR launch's first half, as the web app's chart does it: a staff member opens `app` on a patient (and
+ * encounter). Throws unless a launch URL is answered; returns the `iss` and `launch` values the app receives.
+ */
+export async function openFromChart(
+  t: TestPlatform,
+  app: TestSmartApp,
+  staffToken: string,
+  context: { patientId: string; encounterId?: string },
+): Promise<{ iss: string; launch: string; url: URL }> {
+  const res = await t.app.inject({
+    method: 'POST',
+    url: `/api/v1/clinics/${app.clinicId}/smart-launches`,
+    headers: bearer(staffToken),
+    payload: { smartAppId: app.id, ...context },
+  });
+  if (res.statusCode !== 201) throw new Error(`open from chart: ${res.statusCode} ${res.body}`);
+  const url = new URL(res.json().url as string);
+  return { iss: url.searchParams.get('iss') ?? '', launch: url.searchParams.get('launch') ?? '', url };
 }

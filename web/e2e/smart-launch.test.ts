@@ -1,7 +1,15 @@
 import { decodeJwt } from 'jose';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authorizeQuery, exchangeCode, pkce, registerSmartApp, type TestSmartApp } from '../../test/support/fhir.js';
+import {
+  APP_LAUNCH,
+  APP_REDIRECT,
+  authorizeQuery,
+  exchangeCode,
+  pkce,
+  registerSmartApp,
+  type TestSmartApp,
+} from '../../test/support/fhir.js';
 import { bearer, STAFF_PASSWORD, type TestPlatform } from '../../test/support/platform.js';
 import { invitePatient } from '../../test/support/portal.js';
 import { schedulingClinic, type SchedulingClinic } from '../../test/support/scheduling.js';
@@ -11,7 +19,9 @@ import { accessible, browserSkipReason, catalogue, fill, screenshot, servedPlatf
  * A SMART app's standalone launch in a real browser: the app sends the browser to the authorization endpoint,
  * the person signs in as they always do (a patient through the portal's invitation link, a staff member with
  * their password, in German), allows the app on the consent screen (axe-checked), and the browser arrives back
- * at the app with a code that the app exchanges, with its PKCE verifier, for a token that reads FHIR.
+ * at the app with a code that the app exchanges, with its PKCE verifier, for a token that reads FHIR. Then the EHR
+ * launch: the clinic's admin registers an app on the admin screen (axe-checked, with the API's refusal shown on
+ * the field), and a physician opens it from a patient's chart; its token names that patient.
  */
 const skip = browserSkipReason();
 if (skip) console.warn(skip);
@@ -115,6 +125,71 @@ describe.skipIf(skip !== null)('a SMART app’s launch, in a browser', () => {
       headers: bearer(token.access_token),
     });
     expect(patient.statusCode).toBe(200);
+    await context.close();
+  });
+
+  it('an admin registers an app on the admin screen, and a physician opens it from a patient’s chart', async () => {
+    const T = await catalogue('en');
+    const admin = await t.staff(c.clinic.id, 'clinic_admin');
+    const signIn = async (page: Page, email: string) => {
+      await page.goto(`${base}/c/${c.clinic.slug}/sign-in`);
+      await page.getByLabel(new RegExp(`^${T['field.email']}`)).fill(email);
+      await page.getByLabel(new RegExp(`^${T['field.password']}`)).fill(STAFF_PASSWORD);
+      await page.getByRole('button', { name: T['signIn.submit'], exact: true }).click();
+      await page.waitForURL((url) => !url.pathname.endsWith('/sign-in'));
+    };
+    const adminContext = await browser.newContext({ locale: 'en-GB', timezoneId: 'UTC', viewport: { width: 1280, height: 860 } });
+    const page = await adminContext.newPage();
+    await signIn(page, admin.email);
+    await page.goto(`${base}/c/${c.clinic.slug}/admin/smart-apps`);
+    await page.getByRole('heading', { name: T['smartApps.title'] }).waitFor();
+    await page.getByRole('button', { name: T['smartApps.register'], exact: true }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel(T['smartApps.name']!).fill('Growth Charts');
+    await dialog.getByLabel(T['smartApps.redirectUris']!).fill(APP_REDIRECT);
+    await dialog.getByLabel(T['smartApps.launchUrl']!).fill('http://app.example/launch');
+    await dialog.getByLabel(T['smartApps.scopes']!).fill('launch user/*.read openid fhirUser');
+    await dialog.getByRole('button', { name: T['smartApps.register'], exact: true }).click();
+    // The API's refusal, on the field it is about.
+    await dialog.getByText('launchUrl must be https (http only for localhost)').waitFor();
+    await accessible(page, 'smart: app registration (refused)');
+    await dialog.getByLabel(T['smartApps.launchUrl']!).fill(APP_LAUNCH);
+    await dialog.getByRole('button', { name: T['smartApps.register'], exact: true }).click();
+    await page.getByRole('cell', { name: 'Growth Charts', exact: true }).waitFor();
+    await accessible(page, 'smart: apps (admin)');
+    await screenshot(page, 'smart-apps-admin');
+    const listed = await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${c.clinic.id}/smart-apps`, headers: bearer(c.admin) });
+    const registered = listed.json().items.find((a: { name: string }) => a.name === 'Growth Charts');
+    expect(registered).toMatchObject({ launchUrl: APP_LAUNCH, scopes: ['launch', 'user/*.read', 'openid', 'fhirUser'] });
+    await adminContext.close();
+
+    // The physician opens it from the chart: a new tab at the launch URL with iss and a one-time launch value.
+    const context = await browser.newContext({ locale: 'en-GB', timezoneId: 'UTC', viewport: { width: 1280, height: 860 } });
+    await context.route('https://app.example/**', (route) =>
+      route.fulfill({ contentType: 'text/html', body: '<title>Growth Charts</title>' }),
+    );
+    const chart = await context.newPage();
+    await signIn(chart, c.physicianEmail);
+    await chart.goto(`${base}/c/${c.clinic.slug}/patients/${c.patientId}`);
+    const open = chart.getByRole('button', { name: fill(T['smart.openIn']!, { app: 'Growth Charts' }) });
+    await open.waitFor();
+    await screenshot(chart, 'smart-open-from-chart');
+    const [tab] = await Promise.all([context.waitForEvent('page'), open.click()]);
+    await tab.waitForURL(/^https:\/\/app\.example\/launch/);
+    const launched = new URL(tab.url());
+    const iss = launched.searchParams.get('iss')!;
+    expect(iss).toBe(`${base}/fhir/R4/${c.clinic.id}`);
+    // The app's side: the authorization request with the launch scope and value; the physician allows it.
+    const app: TestSmartApp = { id: registered.id, clinicId: c.clinic.id, redirectUri: APP_REDIRECT };
+    const { verifier, challenge } = pkce();
+    const query = authorizeQuery(app, 'launch user/*.read openid', challenge, { aud: iss, launch: launched.searchParams.get('launch')! });
+    await tab.goto(`${base}/fhir/auth/authorize?${new URLSearchParams(query)}`);
+    await tab.getByText(T['smart.scope.launch']!).waitFor();
+    await tab.getByRole('button', { name: T['smart.consent.allow'], exact: true }).click();
+    await tab.waitForURL(/^https:\/\/app\.example\/callback/);
+    const res = await exchangeCode(t, app, new URL(tab.url()).searchParams.get('code')!, verifier);
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toMatchObject({ patient: c.patientId.replace('_', '-'), need_patient_banner: true });
     await context.close();
   });
 });

@@ -20,25 +20,32 @@ const SmartApp = z.object({
   clinicId: z.string(),
   name: z.string(),
   redirectUris: z.array(z.string()),
+  launchUrl: z.string().nullable().describe('where the app is opened from a patient’s chart (EHR launch), if it can be'),
   scopes: z.array(z.string()),
   createdAt: z.string(),
 });
 const NewSmartApp = z.strictObject({
   name: z.string().trim().min(1).max(200),
   redirectUris: z.array(z.string().max(2000)).min(1).max(10).describe('where the app receives its code (https; http only for localhost)'),
+  launchUrl: z
+    .string()
+    .max(2000)
+    .nullable()
+    .optional()
+    .describe('where a staff member opens the app from a patient’s chart (EHR launch; https, http only for localhost)'),
   scopes: z
     .array(
       z
         .string()
         .refine(
-          (s) => s === 'launch/patient' || isOidcScope(s) || LAUNCH_SCOPE.test(s),
-          'must be a user/ or patient/ scope, launch/patient, openid, fhirUser, offline_access or online_access',
+          (s) => s === 'launch/patient' || s === 'launch' || isOidcScope(s) || LAUNCH_SCOPE.test(s),
+          'must be a user/ or patient/ scope, launch, launch/patient, openid, fhirUser, offline_access or online_access',
         ),
     )
     .min(1)
     .max(40)
     .describe(
-      'the scopes the app may ask for: user/… for staff apps, patient/… (read) and launch/patient for patient apps; openid and fhirUser for an id_token, offline_access or online_access for refresh tokens',
+      'the scopes the app may ask for: user/… for staff apps (with launch to be opened from a chart), patient/… (read) and launch/patient for patient apps; openid and fhirUser for an id_token, offline_access or online_access for refresh tokens',
     ),
 });
 const Params = z.strictObject({ smartAppId: idSchema('smartApp') });
@@ -56,6 +63,7 @@ export const Consent = z.strictObject({
     code_challenge: oauthParam,
     code_challenge_method: oauthParam,
     nonce: oauthParam,
+    launch: oauthParam,
   }),
   approve: z.boolean(),
 });
@@ -92,7 +100,7 @@ export const smartAppRoutes =
       config: { permission: 'user.manage' },
       schema: {
         tags,
-        summary: 'The clinic’s registered SMART apps (standalone launch)',
+        summary: 'The clinic’s registered SMART apps (standalone and EHR launch)',
         response: { 200: z.object({ items: z.array(SmartApp) }), ...problemResponses },
       },
       handler: async (req) => ({ items: await p.smartApps.list(req.clinic.id) }),
@@ -106,6 +114,17 @@ export const smartAppRoutes =
         response: { 201: SmartApp, ...problemResponses },
       },
       handler: async (req, reply) => reply.code(201).send(await p.smartApps.register(req.clinic.id, req.body, req.clinic.userId)),
+    });
+    app.put('/smart-apps/:smartAppId', {
+      config: { permission: 'user.manage' },
+      schema: {
+        tags,
+        summary: 'Change a SMART app’s registration (name, redirect URIs, launch URL, scopes)',
+        params: Params,
+        body: NewSmartApp,
+        response: { 200: SmartApp, ...problemResponses },
+      },
+      handler: async (req) => p.smartApps.update(req.clinic.id, req.params.smartAppId, req.body, req.clinic.userId),
     });
     app.delete('/smart-apps/:smartAppId', {
       config: { permission: 'user.manage' },

@@ -6,6 +6,8 @@ import { AppError, badRequest, notFound } from '../../errors.js';
 import { recordIdentityEvent } from '../../identity/audit.js';
 import { isId, newId } from '../../ids.js';
 import { endGrants } from './grants.js';
+import type { EhrLaunchContext, SmartLaunches } from './launches.js';
+import { checkRegistration } from './registration.js';
 import { grantScopes, isOidcScope, LAUNCH_SCOPE, scopeWrites, type ScopeContext } from './scopes.js';
 
 /**
@@ -18,12 +20,18 @@ import { grantScopes, isOidcScope, LAUNCH_SCOPE, scopeWrites, type ScopeContext 
  * Who the launch is for follows from the scopes asked: `patient/` scopes (with `launch/patient`) are a
  * patient's app, and the patient signs in with their portal account; `user/` scopes are a staff member's app,
  * and the member signs in as they do for the web app. One launch is one or the other, never both.
+ *
+ * An app with a launch URL can also be opened from a patient's chart (the EHR launch, `launches.ts`): it then asks
+ * for the `launch` scope with the launch value it was given, for a staff member's `user/` scopes, and its token
+ * response names the chart's patient (and encounter).
  */
 export interface SmartApp {
   id: string;
   clinicId: string;
   name: string;
   redirectUris: string[];
+  /** Where the web app opens the app from a chart (the EHR launch), if it can be. */
+  launchUrl: string | null;
   scopes: string[];
   createdAt: string;
 }
@@ -31,6 +39,7 @@ export interface SmartApp {
 export interface NewSmartApp {
   name: string;
   redirectUris: string[];
+  launchUrl?: string | null | undefined;
   scopes: string[];
 }
 
@@ -45,6 +54,8 @@ export interface AuthorizationRequest {
   code_challenge?: string | undefined;
   code_challenge_method?: string | undefined;
   nonce?: string | undefined;
+  /** The EHR launch's opaque value (`launches.ts`). */
+  launch?: string | undefined;
 }
 
 /** An authorization request that passed every check: what the consent screen shows and a grant records. */
@@ -57,6 +68,8 @@ export interface LaunchRequest {
   codeChallenge: string;
   /** OpenID Connect's nonce, returned in the id_token. */
   nonce?: string | undefined;
+  /** An EHR launch: its value (spent at the approval) and the chart's context it carries. */
+  ehr?: { launch: string; context: EhrLaunchContext } | undefined;
 }
 
 /** What an authorization code is exchanged for. */
@@ -68,6 +81,8 @@ export interface LaunchGrant {
   patientId: string | null;
   accountId: string | null;
   nonce?: string | null | undefined;
+  /** An EHR launch opened from an encounter. */
+  encounterId?: string | null | undefined;
 }
 
 export const CODE_SECONDS = 120;
@@ -87,33 +102,14 @@ export function withQuery(uri: string, params: Record<string, string | undefined
   return url.toString();
 }
 
-/** A redirect URI an app may register: absolute https (http only to the device itself), without a fragment. */
-export function redirectUriProblem(uri: string): string | null {
-  let url: URL;
-  try {
-    url = new URL(uri);
-  } catch {
-    return 'is not an absolute URL';
-  }
-  if (url.hash) return 'may not have a fragment';
-  const local = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local)) return 'must be https (http only for localhost)';
-  return null;
-}
-
 export class SmartApps {
-  constructor(private readonly control: Kysely<ControlDB>) {}
+  constructor(
+    private readonly control: Kysely<ControlDB>,
+    private readonly launches: Pick<SmartLaunches, 'peek' | 'spend'>,
+  ) {}
 
   async register(clinicId: string, input: NewSmartApp, createdBy: string | null): Promise<SmartApp> {
-    for (const [i, uri] of input.redirectUris.entries()) {
-      const problem = redirectUriProblem(uri);
-      if (problem) throw badRequest('invalid_redirect_uri', `redirectUris[${i}] ${problem}`);
-    }
-    for (const s of input.scopes) {
-      if (s === 'launch/patient' || isOidcScope(s)) continue;
-      if (!LAUNCH_SCOPE.test(s)) throw badRequest('invalid_scope', `"${s}" is not a user/ or patient/ scope, nor launch/patient`);
-      if (s.startsWith('patient/') && scopeWrites(s)) throw badRequest('invalid_scope', `"${s}": patient apps read only`);
-    }
+    checkRegistration(input);
     // Registering an app is granting a credential: it is in the identity trail, as SCIM tokens and SSO connections are.
     const row = await this.control.transaction().execute(async (trx) => {
       const created = await trx
@@ -123,6 +119,7 @@ export class SmartApps {
           clinic_id: clinicId,
           name: input.name,
           redirect_uris: input.redirectUris,
+          launch_url: input.launchUrl ?? null,
           scopes: input.scopes,
           created_by: createdBy,
         })
@@ -134,9 +131,45 @@ export class SmartApps {
         action: 'smart_app.registered',
         resourceType: 'smart_app',
         resourceId: created.id,
-        after: { name: input.name, redirectUris: input.redirectUris, scopes: input.scopes },
+        after: { name: input.name, redirectUris: input.redirectUris, launchUrl: input.launchUrl ?? null, scopes: input.scopes },
       });
       return created;
+    });
+    return view(row);
+  }
+
+  /**
+   * A new registration of an existing app (the whole of it, as the admin's form sends it). Grants already given
+   * keep their scopes until they end; new authorizations follow the new registration.
+   */
+  async update(clinicId: string, id: string, input: NewSmartApp, by: string | null): Promise<SmartApp> {
+    checkRegistration(input);
+    const row = await this.control.transaction().execute(async (trx) => {
+      const before = await trx
+        .selectFrom('smart_apps')
+        .selectAll()
+        .where('clinic_id', '=', clinicId)
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .forUpdate()
+        .executeTakeFirst();
+      if (!before) throw notFound('smart_app');
+      const updated = await trx
+        .updateTable('smart_apps')
+        .set({ name: input.name, redirect_uris: input.redirectUris, launch_url: input.launchUrl ?? null, scopes: input.scopes })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await recordIdentityEvent(trx, {
+        clinicId,
+        actor: { kind: 'user', id: by },
+        action: 'smart_app.updated',
+        resourceType: 'smart_app',
+        resourceId: id,
+        before: { name: before.name, redirectUris: before.redirect_uris, launchUrl: before.launch_url, scopes: before.scopes },
+        after: { name: input.name, redirectUris: input.redirectUris, launchUrl: input.launchUrl ?? null, scopes: input.scopes },
+      });
+      return updated;
     });
     return view(row);
   }
@@ -224,6 +257,8 @@ export class SmartApps {
     if (!granted.length) throw launchError('invalid_scope', 'None of the resource scopes asked for is registered for this app', back);
     if (audience === 'patient' && asked.includes('launch/patient') && app.scopes.includes('launch/patient'))
       granted.unshift('launch/patient');
+    const ehr = await this.ehrLaunch(q, asked, audience, app, back);
+    if (ehr) granted.unshift('launch');
     // OpenID Connect and refresh: granted when asked for and registered (the admin decides whether an app may stay
     // signed in); online_access only when offline_access is not granted, fhirUser only with openid.
     const oidc = (s: string) => asked.includes(s) && app.scopes.includes(s);
@@ -239,7 +274,25 @@ export class SmartApps {
       state: q.state,
       codeChallenge: q.code_challenge,
       nonce: q.nonce,
+      ehr,
     };
+  }
+
+  /** The EHR launch part of a request: the `launch` scope and value come together, for a staff app registered for it. */
+  private async ehrLaunch(
+    q: AuthorizationRequest,
+    asked: string[],
+    audience: 'user' | 'patient',
+    app: SmartApp,
+    back: { uri: string; state?: string | undefined },
+  ): Promise<LaunchRequest['ehr']> {
+    if (q.launch === undefined && !asked.includes('launch')) return undefined;
+    if (!asked.includes('launch')) throw launchError('invalid_scope', 'A launch value comes with the launch scope', back);
+    if (!q.launch || q.launch.length > 200)
+      throw launchError('invalid_request', 'The launch scope needs the launch value the EHR opened the app with', back);
+    if (!app.scopes.includes('launch')) throw launchError('invalid_scope', 'This app is not registered for the EHR launch', back);
+    if (audience !== 'user') throw launchError('invalid_scope', 'An EHR launch is a staff member’s: ask for user/ scopes', back);
+    return { launch: q.launch, context: await this.launches.peek(q.launch, app, back) };
   }
 
   /**
@@ -248,30 +301,40 @@ export class SmartApps {
    */
   async grant(launch: LaunchRequest, who: { userId: string } | { accountId: string; patientId: string }): Promise<string> {
     const code = randomBytes(32).toString('base64url');
-    await recordIdentityEvent(this.control, {
-      clinicId: launch.app.clinicId,
-      actor: { kind: 'user', id: 'userId' in who ? who.userId : who.accountId },
-      action: 'smart_app.authorized',
-      resourceType: 'smart_app',
-      resourceId: launch.app.id,
-      after: { audience: launch.audience, scopes: launch.scopes },
+    const back = { uri: launch.redirectUri, state: launch.state };
+    await this.control.transaction().execute(async (trx) => {
+      // An EHR launch's value is spent here, by the member it was made for: a second approval finds it used.
+      const ehr =
+        launch.ehr && 'userId' in who
+          ? await this.launches.spend(trx, launch.ehr.launch, { appId: launch.app.id, userId: who.userId }, back)
+          : undefined;
+      if (launch.ehr && !ehr) throw launchError('invalid_request', 'An EHR launch is approved by the staff member who opened it', back);
+      await recordIdentityEvent(trx, {
+        clinicId: launch.app.clinicId,
+        actor: { kind: 'user', id: 'userId' in who ? who.userId : who.accountId },
+        action: 'smart_app.authorized',
+        resourceType: 'smart_app',
+        resourceId: launch.app.id,
+        after: { audience: launch.audience, scopes: launch.scopes, ...(ehr ? { ehrLaunch: true } : {}) },
+      });
+      await trx
+        .insertInto('smart_authorizations')
+        .values({
+          code_hash: hash(code),
+          app_id: launch.app.id,
+          clinic_id: launch.app.clinicId,
+          user_id: 'userId' in who ? who.userId : null,
+          patient_account_id: 'accountId' in who ? who.accountId : null,
+          patient_id: 'patientId' in who ? who.patientId : (ehr?.patientId ?? null),
+          encounter_id: ehr?.encounterId ?? null,
+          scopes: launch.scopes,
+          redirect_uri: launch.redirectUri,
+          code_challenge: launch.codeChallenge,
+          nonce: launch.nonce ?? null,
+          expires_at: new Date(Date.now() + CODE_SECONDS * 1000),
+        })
+        .execute();
     });
-    await this.control
-      .insertInto('smart_authorizations')
-      .values({
-        code_hash: hash(code),
-        app_id: launch.app.id,
-        clinic_id: launch.app.clinicId,
-        user_id: 'userId' in who ? who.userId : null,
-        patient_account_id: 'accountId' in who ? who.accountId : null,
-        patient_id: 'patientId' in who ? who.patientId : null,
-        scopes: launch.scopes,
-        redirect_uri: launch.redirectUri,
-        code_challenge: launch.codeChallenge,
-        nonce: launch.nonce ?? null,
-        expires_at: new Date(Date.now() + CODE_SECONDS * 1000),
-      })
-      .execute();
     // Codes nobody redeemed: a cheap, bounded sweep.
     await this.control
       .deleteFrom('smart_authorizations')
@@ -308,6 +371,7 @@ export class SmartApps {
       patientId: row.patient_id,
       accountId: row.patient_account_id,
       nonce: row.nonce,
+      encounterId: row.encounter_id,
     };
   }
 
@@ -317,12 +381,21 @@ export class SmartApps {
   }
 }
 
-function view(r: { id: string; clinic_id: string; name: string; redirect_uris: string[]; scopes: string[]; created_at: Date }): SmartApp {
+function view(r: {
+  id: string;
+  clinic_id: string;
+  name: string;
+  redirect_uris: string[];
+  launch_url: string | null;
+  scopes: string[];
+  created_at: Date;
+}): SmartApp {
   return {
     id: r.id,
     clinicId: r.clinic_id,
     name: r.name,
     redirectUris: r.redirect_uris,
+    launchUrl: r.launch_url,
     scopes: r.scopes,
     createdAt: r.created_at.toISOString(),
   };

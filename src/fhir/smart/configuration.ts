@@ -7,7 +7,8 @@ import type { FastifyRequest } from 'fastify';
  * scopes) and the standalone launch of public apps (authorization code with S256 PKCE, user/ and patient/
  * scopes, launch/patient), with OpenID Connect (`openid fhirUser`: an RS256 id_token, the keys at `jwks_uri`, the
  * issuer's discovery at `<issuer>/.well-known/openid-configuration`) and rotating refresh tokens (`offline_access`,
- * `online_access`). No EHR launch.
+ * `online_access`), and the EHR launch from the web app's chart (`launch` with a one-time launch value; the token
+ * response names the chart's patient and encounter).
  */
 export const TOKEN_PATH = '/fhir/auth/token';
 export const AUTHORIZE_PATH = '/fhir/auth/authorize';
@@ -65,6 +66,7 @@ export function smartConfiguration(req: FastifyRequest) {
       'patient/*.read',
       'patient/*.rs',
       'patient/Observation.read',
+      'launch',
       'launch/patient',
       ...LAUNCH_OIDC_SCOPES,
     ],
@@ -72,9 +74,12 @@ export function smartConfiguration(req: FastifyRequest) {
     code_challenge_methods_supported: ['S256'],
     capabilities: [
       'launch-standalone',
+      'launch-ehr',
       'client-public',
       'client-confidential-asymmetric',
       'context-standalone-patient',
+      'context-ehr-patient',
+      'context-ehr-encounter',
       'permission-patient',
       'permission-user',
       'permission-v1',

@@ -56,6 +56,7 @@ export class SmartGrants {
           user_id: g.userId,
           patient_account_id: g.accountId,
           patient_id: g.patientId,
+          encounter_id: g.encounterId ?? null,
           scopes: g.scopes,
           expires_at: new Date(Date.now() + seconds * 1000),
         })
@@ -118,6 +119,7 @@ export class SmartGrants {
         userId: g.user_id,
         patientId: g.patient_id,
         accountId: g.patient_account_id,
+        encounterId: g.encounter_id,
         refreshToken: await this.mint(trx, g.id, kind, g.expires_at),
       };
     });

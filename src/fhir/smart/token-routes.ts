@@ -50,6 +50,7 @@ const OAUTH_PARAMS = [
   'code_challenge',
   'code_challenge_method',
   'nonce',
+  'launch',
 ];
 const authorizationRequest = (query: unknown): AuthorizationRequest => {
   const q = (query ?? {}) as Record<string, unknown>;
@@ -109,6 +110,7 @@ export const smartTokenRoutes =
         app: { id: launch.app.id, name: launch.app.name },
         clinic: { id: clinic.id, slug: clinic.slug, name: clinic.name },
         audience: launch.audience,
+        ehrLaunch: launch.ehr !== undefined,
         scopes: launch.scopes,
         redirectOrigin: new URL(launch.redirectUri).origin,
       });
@@ -210,7 +212,9 @@ async function launchTokens(
     token_type: 'bearer',
     expires_in: LAUNCH_TOKEN_SECONDS,
     scope: grant.scopes.join(' '),
-    ...(grant.patientId ? { patient: fhirId(grant.patientId), need_patient_banner: false } : {}),
+    // A patient's own app shows their own record; an app opened from a chart opens beside it and shows whose it is.
+    ...(grant.patientId ? { patient: fhirId(grant.patientId), need_patient_banner: !grant.accountId } : {}),
+    ...(grant.encounterId ? { encounter: fhirId(grant.encounterId) } : {}),
     ...(refreshToken ? { refresh_token: refreshToken } : {}),
     ...(idToken ? { id_token: idToken } : {}),
   };
@@ -223,7 +227,7 @@ async function launchTokens(
  */
 async function fhirUserOf(p: SmartTokenDeps, req: FastifyRequest, grant: LaunchGrant): Promise<string | undefined> {
   const base = fhirBaseOf(req)(grant.clinicId);
-  if (grant.patientId) return `${base}/Patient/${fhirId(grant.patientId)}`;
+  if (grant.accountId && grant.patientId) return `${base}/Patient/${fhirId(grant.patientId)}`;
   if (!grant.userId) return undefined;
   const userId = grant.userId;
   const provider = await p.stores.transaction(grant.clinicId, 'read', (scope) =>

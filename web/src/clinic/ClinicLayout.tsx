@@ -29,6 +29,7 @@ const MembersPage = lazy(() => import('../admin/MembersPage'));
 const RolesPage = lazy(() => import('../admin/RolesPage'));
 const SsoPage = lazy(() => import('../admin/SsoPage'));
 const ScimPage = lazy(() => import('../admin/ScimPage'));
+const SmartAppsPage = lazy(() => import('../admin/SmartAppsPage'));
 const DomainsPage = lazy(() => import('../admin/DomainsPage'));
 const ExportRequestsPage = lazy(() => import('../admin/ExportRequestsPage'));
 const SettingsPage = lazy(() => import('../admin/SettingsPage'));
@@ -94,6 +95,7 @@ const SECTIONS: NavSection[] = [
       { to: 'admin/roles', label: 'nav.roles', permission: ['user.manage'], element: <RolesPage /> },
       { to: 'admin/sso', label: 'nav.sso', permission: ['user.manage'], element: <SsoPage /> },
       { to: 'admin/scim', label: 'nav.scim', permission: ['user.manage'], element: <ScimPage /> },
+      { to: 'admin/smart-apps', label: 'nav.smartApps', permission: ['user.manage'], element: <SmartAppsPage /> },
       { to: 'admin/domains', label: 'nav.domains', permission: ['user.manage'], element: <DomainsPage /> },
       {
         to: 'admin/settings',

@@ -16,6 +16,7 @@ import { useChart } from './chart';
 import { EditPatientModal } from './EditPatientModal';
 import { IntakePanel } from './IntakePanel';
 import { InvitePatientButton } from '../portal/StaffActions';
+import { OpenInApp } from '../smart/OpenInApp';
 import { NoteView } from './encounter/NoteView';
 import { frequencyLabel, routeLabel, vitalsSummary } from './encounter/format';
 
@@ -78,6 +79,7 @@ function Chart({ patient }: { patient: Patient }) {
                 {t('schedule.book')}
               </Button>
             )}
+            <OpenInApp patientId={patient.id} />
             {can('encounter.write') && (
               <Button onClick={() => open.mutate()} loading={open.isPending}>
                 {t('chart.newEncounter')}

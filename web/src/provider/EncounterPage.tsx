@@ -8,6 +8,7 @@ import { useClinic } from '../clinic/context';
 import { ageOn, patientName, usePatient, type EncounterRecord } from '../clinic/data';
 import { useI18n } from '../i18n/i18n';
 import { PageHeader } from '../ui/page';
+import { OpenInApp } from '../smart/OpenInApp';
 import { ErrorState, LoadingState, problemText } from '../ui/states';
 import { DiagnosesPanel } from './encounter/DiagnosesPanel';
 import { NotesPanel } from './encounter/NotesPanel';
@@ -70,6 +71,7 @@ function Encounter({ record }: { record: EncounterRecord }) {
                 {t('appointment.openChart')}
               </Button>
             )}
+            <OpenInApp patientId={record.patientId} encounterId={record.id} />
             {record.appointmentId && can('encounter.write') && <ReleaseSummaryButton encounterId={record.id} />}
             {open && can('encounter.write') && (
               <Button variant="default" color="gray" onClick={() => setClosing(true)}>

@@ -34,6 +34,7 @@ const OAUTH_PARAMS = [
   'code_challenge',
   'code_challenge_method',
   'nonce',
+  'launch',
 ];
 
 async function describe(search: string): Promise<LaunchRequest> {
@@ -176,6 +177,7 @@ function Consent({
 /** A scope in the person's words: `patient/*.read` → "Read your health record". */
 function scopeText(scope: string, t: I18n['t']): string {
   if (scope === 'launch/patient') return t('smart.scope.launchPatient');
+  if (scope === 'launch') return t('smart.scope.launch');
   if (scope === 'openid' || scope === 'fhirUser' || scope === 'offline_access' || scope === 'online_access')
     return t(`smart.scope.${scope}`);
   const m = /^(user|patient)\/(\*|[A-Za-z]+)\.(.+)$/.exec(scope);
