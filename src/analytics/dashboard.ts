@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { TenantScope } from '../tenancy/tenant-db.js';
+import { evaluateMeasures } from './measures.js';
 import { revenue, type Revenue } from './revenue.js';
 import { outcomesSummary, type OutcomesSummary } from './outcomes.js';
 import { satisfaction, type Satisfaction } from './surveys.js';
@@ -38,13 +39,15 @@ export interface ClinicDashboard {
 const n = (v: unknown) => Number(v ?? 0);
 
 export async function clinicDashboard(scope: TenantScope, from: Date, to: Date): Promise<ClinicDashboard> {
-  const counts = await sql<{ status: string; n: string; minutes: string }>`
-    select status, count(*) as n, coalesce(sum(extract(epoch from ends_at - starts_at) / 60), 0) as minutes
-    from appointments where starts_at >= ${from} and starts_at < ${to} group by status`.execute(scope.db);
-  const by = new Map(counts.rows.map((r) => [r.status, r]));
-  const count = (s: string) => n(by.get(s)?.n);
-  const booked = counts.rows.reduce((a, r) => a + n(r.n), 0);
-  const bookedMinutes = counts.rows.filter((r) => r.status !== 'cancelled').reduce((a, r) => a + n(r.minutes), 0);
+  // The same measures a clinic's custom metrics use (`measures.ts`): one definition of a visit, a no-show, a rate.
+  const [totals] = await evaluateMeasures(
+    scope,
+    ['visits', 'completed_visits', 'cancelled_visits', 'no_shows', 'no_show_rate', 'booked_minutes'],
+    'none',
+    { from, to, timeZone: 'UTC' },
+  );
+  const v = totals!.values;
+  const bookedMinutes = n(v.booked_minutes);
 
   const available = await sql<{ minutes: string }>`
     select coalesce(sum(extract(epoch from w.end_time - w.start_time) / 60), 0) as minutes
@@ -64,12 +67,11 @@ export async function clinicDashboard(scope: TenantScope, from: Date, to: Date):
            and cn.signed_at is not null and cn.signed_at <= e.opened_at + interval '24 hours') as prompt
     from providers p order by p.display_name, p.id`.execute(scope.db);
 
-  const due = count('completed') + count('no_show');
   return {
     from: from.toISOString(),
     to: to.toISOString(),
-    appointments: { booked, completed: count('completed'), cancelled: count('cancelled'), noShow: count('no_show') },
-    noShowRate: due === 0 ? null : count('no_show') / due,
+    appointments: { booked: n(v.visits), completed: n(v.completed_visits), cancelled: n(v.cancelled_visits), noShow: n(v.no_shows) },
+    noShowRate: v.no_show_rate,
     utilisation: {
       bookedMinutes: Math.round(bookedMinutes),
       availableMinutes: Math.round(availableMinutes),

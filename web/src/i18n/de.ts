@@ -653,6 +653,7 @@ export const de: Messages = {
   'setting.branding.onPrimaryColor.hint': 'Muss sich von der Markenfarbe mindestens 4,5 : 1 abheben (WCAG AA).',
   'setting.locale.languages': 'Angebotene Sprachen',
   'setting.locale.defaultLanguage': 'Standardsprache',
+  'setting.locale.timeZone': 'Zeitzone (Berichte, Wochen und Monate)',
   'features.title': 'Funktionen',
   'features.lead': 'Womit diese Praxis arbeitet und warum jede Funktion an oder aus ist.',
   'features.none': 'Noch keine Funktionen definiert.',

@@ -675,6 +675,7 @@ export const en = {
   'setting.branding.onPrimaryColor.hint': 'Must contrast with the brand colour at least 4.5 : 1 (WCAG AA).',
   'setting.locale.languages': 'Languages offered',
   'setting.locale.defaultLanguage': 'Default language',
+  'setting.locale.timeZone': 'Time zone (reports, weeks and months)',
 
   'features.title': 'Features',
   'features.lead': 'What this clinic runs with, and why each feature is on or off.',
