@@ -129,6 +129,12 @@ export const ANALYTICS_MIGRATIONS: TenantMigration[] = [
          updated_at timestamptz not null default now(),
          primary key (clinic_id, id),
          foreign key (clinic_id, dashboard_id) references ${q(s)}.analytics_dashboards (clinic_id, id) on delete cascade)`,
+      // The measures read a period of appointments by start and group by status, provider, type or modality: with
+      // those columns in the index a dashboard month is an index-only scan, not a heap visit per appointment
+      // (bench/dashboard-1m.ts). Outcome scores are read by when they were recorded.
+      `create index appointments_for_measures on ${q(s)}.appointments (clinic_id, starts_at)
+         include (status, ends_at, provider_id, appointment_type, modality)`,
+      `create index outcome_scores_by_time on ${q(s)}.outcome_scores (clinic_id, recorded_at)`,
       `create index analytics_report_schedules_by_dashboard on ${q(s)}.analytics_report_schedules (clinic_id, dashboard_id)`,
       ...rlsStatements(s, 'analytics_report_schedules'),
     ],
