@@ -112,7 +112,9 @@ try {
   const base = await t.clinic({ placement: PLACEMENT, tier: 'mid' });
   let t0 = performance.now();
   const bigSeed = await seed(big, BIG);
-  console.log(`seeded ${BIG.toLocaleString()} appointments (with charges, surveys, scores) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(
+    `seeded ${BIG.toLocaleString()} appointments (with charges, surveys, scores) in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
   t0 = performance.now();
   const baseSeed = await seed(base, BASE);
   console.log(`seeded ${BASE.toLocaleString()} appointments in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
