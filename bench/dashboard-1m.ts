@@ -97,8 +97,10 @@ async function seed(clinic: Clinic, appointments: number): Promise<{ month: stri
     );
     await db.query('commit');
   });
-  // Statistics as autovacuum would have them on a clinic that grew to this size.
-  const database = clinic.placement.database;
+  // Statistics and visibility as autovacuum would have them on a clinic that grew to this size.
+  await withClient(urlWithDatabase(t.p.stores.adminUrl(clinic.dataRegion), clinic.placement.database), (client) =>
+    client.query('vacuum analyze'),
+  );
   // The last whole month of the clinic's appointments.
   const last = new Date(START + (days - 1) * 86_400_000);
   const month = new Date(Date.UTC(last.getUTCFullYear(), last.getUTCMonth() - 1, 1)).toISOString().slice(0, 7);
