@@ -42,6 +42,9 @@ const KINDS = {
   restore: 'rst',
   rollout: 'rol',
   outcomeScore: 'osc',
+  metric: 'mtr',
+  dashboard: 'dsh',
+  reportSchedule: 'rps',
 } as const;
 export type IdKind = keyof typeof KINDS;
 

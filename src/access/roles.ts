@@ -31,6 +31,8 @@ export const PERMISSIONS = [
   'diagnosis.write',
   'audit.read',
   'analytics.clinic.read',
+  // Define the clinic's custom metrics, saved dashboards and scheduled reports (aggregates only).
+  'analytics.clinic.manage',
   // Decide on (and ask for) the clinic's break-glass full export: the clinic's consent to PHI leaving it.
   'phi_export.approve',
   // Record whether a visit's charge is paid (billing), and set the fee schedule beside `settings.write`.
@@ -74,6 +76,7 @@ const ROLE_PERMISSIONS: Record<BaseRole, readonly Permission[]> = {
     'audit.read',
     'phi_export.approve',
     'billing.write',
+    'analytics.clinic.manage',
   ],
   physician: [
     'clinic.read',
@@ -120,7 +123,7 @@ const ROLE_PERMISSIONS: Record<BaseRole, readonly Permission[]> = {
     'intake.write',
   ],
   billing: ['clinic.read', 'feature.read', 'patient.read', 'provider.read', 'schedule.read', 'diagnosis.read', 'billing.write'],
-  analyst: ['clinic.read', 'feature.read', 'analytics.clinic.read'],
+  analyst: ['clinic.read', 'feature.read', 'analytics.clinic.read', 'analytics.clinic.manage'],
   compliance_officer: ['clinic.read', 'feature.read', 'audit.read', 'phi_export.approve'],
 };
 

@@ -1,4 +1,4 @@
-import { integer, jsonb, oneOf, smallint, text, timestamptz, type Database } from '../db/columns.js';
+import { integer, jsonb, oneOf, smallint, text, textArray, timestamptz, type Database } from '../db/columns.js';
 import { quoteIdent as q } from '../db/pg.js';
 import { rlsStatements, type TenantMigration, type TenantTable } from '../tenancy/migration-kit.js';
 import { SURROGATE_KINDS } from './allow-lists.js';
@@ -85,11 +85,91 @@ export const ANALYTICS_MIGRATIONS: TenantMigration[] = [
       ...rlsStatements(s, 'outcome_scores'),
     ],
   },
+  {
+    // Custom analytics: metrics a clinic defines from the allow-listed measures and dimensions (`measures.ts`;
+    // the names are checked here too, so no row can hold anything the evaluator would not know), saved
+    // dashboards (named layouts of built-in figures and metrics), and report schedules that mail a dashboard's
+    // aggregates to members of the clinic. Recipients are user ids; their addresses are read from the control
+    // plane when a report goes out, so a member who left is not mailed.
+    version: 17,
+    name: 'clinic analytics: custom metrics, saved dashboards, report schedules',
+    up: (s) => [
+      `create table ${q(s)}.analytics_metrics (
+         clinic_id text not null references ${q(s)}.clinic (clinic_id),
+         id text not null,
+         name text not null check (char_length(name) between 1 and 100),
+         measure text not null check (measure in (${MEASURE_KEYS.map((k) => `'${k}'`).join(', ')})),
+         dimension text not null check (dimension in (${DIMENSION_KEYS.map((k) => `'${k}'`).join(', ')})),
+         created_by text not null,
+         created_at timestamptz not null default now(),
+         updated_at timestamptz not null default now(),
+         primary key (clinic_id, id))`,
+      ...rlsStatements(s, 'analytics_metrics'),
+      `create table ${q(s)}.analytics_dashboards (
+         clinic_id text not null references ${q(s)}.clinic (clinic_id),
+         id text not null,
+         name text not null check (char_length(name) between 1 and 100),
+         widgets jsonb not null,
+         created_by text not null,
+         created_at timestamptz not null default now(),
+         updated_at timestamptz not null default now(),
+         primary key (clinic_id, id))`,
+      ...rlsStatements(s, 'analytics_dashboards'),
+      `create table ${q(s)}.analytics_report_schedules (
+         clinic_id text not null,
+         id text not null,
+         dashboard_id text not null,
+         cron text not null,
+         period text not null check (period in (${REPORT_PERIODS.map((k) => `'${k}'`).join(', ')})),
+         recipients text[] not null,
+         next_run_at timestamptz not null,
+         last_run_at timestamptz,
+         created_by text not null,
+         created_at timestamptz not null default now(),
+         updated_at timestamptz not null default now(),
+         primary key (clinic_id, id),
+         foreign key (clinic_id, dashboard_id) references ${q(s)}.analytics_dashboards (clinic_id, id) on delete cascade)`,
+      // The measures read a period of appointments by start and group by status, provider, type or modality: with
+      // those columns in the index a dashboard month is an index-only scan, not a heap visit per appointment
+      // (bench/dashboard-1m.ts). Outcome scores are read by when they were recorded.
+      `create index appointments_for_measures on ${q(s)}.appointments (clinic_id, starts_at)
+         include (status, ends_at, provider_id, appointment_type, modality)`,
+      `create index outcome_scores_by_time on ${q(s)}.outcome_scores (clinic_id, recorded_at)`,
+      `create index analytics_report_schedules_by_dashboard on ${q(s)}.analytics_report_schedules (clinic_id, dashboard_id)`,
+      ...rlsStatements(s, 'analytics_report_schedules'),
+    ],
+  },
 ];
 
 /** The scored questionnaires (their items and bands are in `outcomes.ts`). */
 export const INSTRUMENT_KEYS = ['phq9', 'gad7'] as const;
 export type InstrumentKey = (typeof INSTRUMENT_KEYS)[number];
+
+/** What a custom metric may count (evaluated in `measures.ts`): an allow-list, never SQL from a clinic. */
+export const MEASURE_KEYS = [
+  'visits',
+  'completed_visits',
+  'cancelled_visits',
+  'no_shows',
+  'no_show_rate',
+  'booked_minutes',
+  'revenue_charged',
+  'revenue_paid',
+  'survey_responses',
+  'mean_satisfaction',
+  'net_promoter_score',
+  'phq9_mean',
+  'gad7_mean',
+] as const;
+export type MeasureKey = (typeof MEASURE_KEYS)[number];
+
+/** What a custom metric may be broken down by; `none` is one total. */
+export const DIMENSION_KEYS = ['none', 'provider', 'appointment_type', 'modality', 'week', 'month'] as const;
+export type DimensionKey = (typeof DIMENSION_KEYS)[number];
+
+/** The period a scheduled report covers, ending when it runs (in the clinic's time zone). */
+export const REPORT_PERIODS = ['previous_day', 'previous_week', 'previous_month'] as const;
+export type ReportPeriod = (typeof REPORT_PERIODS)[number];
 
 export const CHARGE_STATUSES = ['unpaid', 'paid', 'waived'] as const;
 export type ChargeStatus = (typeof CHARGE_STATUSES)[number];
@@ -100,6 +180,9 @@ export const ANALYTICS_TABLES: TenantTable[] = [
   { name: 'visit_charges', key: ['clinic_id', 'appointment_id'] },
   { name: 'visit_surveys', key: ['clinic_id', 'appointment_id'] },
   { name: 'outcome_scores', key: ['clinic_id', 'id'] },
+  { name: 'analytics_metrics', key: ['clinic_id', 'id'] },
+  { name: 'analytics_dashboards', key: ['clinic_id', 'id'] },
+  { name: 'analytics_report_schedules', key: ['clinic_id', 'id'] },
 ];
 
 export const ANALYTICS_COLUMNS = {
@@ -148,6 +231,43 @@ export const ANALYTICS_COLUMNS = {
     recorded_by: text(),
     recorded_at: timestamptz().hasDefault(),
   },
+  analytics_metrics: {
+    clinic_id: text(),
+    id: text(),
+    name: text(),
+    measure: oneOf(MEASURE_KEYS),
+    dimension: oneOf(DIMENSION_KEYS),
+    created_by: text(),
+    created_at: timestamptz().hasDefault(),
+    updated_at: timestamptz().hasDefault(),
+  },
+  analytics_dashboards: {
+    clinic_id: text(),
+    id: text(),
+    name: text(),
+    widgets: jsonb<DashboardWidget[]>(),
+    created_by: text(),
+    created_at: timestamptz().hasDefault(),
+    updated_at: timestamptz().hasDefault(),
+  },
+  analytics_report_schedules: {
+    clinic_id: text(),
+    id: text(),
+    dashboard_id: text(),
+    cron: text(),
+    period: oneOf(REPORT_PERIODS),
+    recipients: textArray(),
+    next_run_at: timestamptz(),
+    last_run_at: timestamptz().nullable(),
+    created_by: text(),
+    created_at: timestamptz().hasDefault(),
+    updated_at: timestamptz().hasDefault(),
+  },
 };
+
+/** The built-in figures a saved dashboard may show beside custom metrics (from the clinic dashboard). */
+export const BUILTIN_WIDGETS = ['appointments', 'no_show_rate', 'utilisation', 'revenue', 'satisfaction', 'outcomes'] as const;
+export type BuiltinWidget = (typeof BUILTIN_WIDGETS)[number];
+export type DashboardWidget = { builtin: BuiltinWidget } | { metricId: string };
 
 export type AnalyticsDB = Database<typeof ANALYTICS_COLUMNS>;

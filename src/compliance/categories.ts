@@ -43,6 +43,9 @@ export const TENANT_CATEGORIES: Readonly<Record<string, DataCategory>> = {
   visit_charges: PHI('Visit charges (billing per appointment)'),
   visit_surveys: PHI('Patient satisfaction survey answers'),
   outcome_scores: PHI('Patient-reported outcomes (PHQ-9, GAD-7)'),
+  analytics_metrics: NOT_PHI('Custom metric definitions (measure and dimension names)'),
+  analytics_dashboards: NOT_PHI('Saved dashboard layouts'),
+  analytics_report_schedules: NOT_PHI('Report schedules (cron, staff recipients)'),
 };
 
 export const CONTROL_CATEGORIES: Readonly<Record<string, DataCategory>> = {

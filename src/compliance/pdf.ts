@@ -1,4 +1,4 @@
-import PDFDocument from 'pdfkit';
+import { heading, paragraph, pdfDocument, table } from '../platform/pdf-layout.js';
 import type { ComplianceReport } from './report.js';
 
 /**
@@ -7,16 +7,10 @@ import type { ComplianceReport } from './report.js';
  * page is full.
  */
 export function reportPdf(r: ComplianceReport): Promise<Buffer> {
-  const doc = new PDFDocument({
-    size: 'A4',
-    margin: 48,
-    info: { Title: `Polyclinic compliance report: ${r.jurisdiction.code}`, Author: 'Polyclinic', Subject: r.jurisdiction.law },
-  });
-  const chunks: Buffer[] = [];
-  doc.on('data', (c: Buffer) => chunks.push(c));
-  const done = new Promise<Buffer>((resolve, reject) => {
-    doc.on('end', () => resolve(Buffer.concat(chunks)));
-    doc.on('error', reject);
+  const { doc, done } = pdfDocument({
+    Title: `Polyclinic compliance report: ${r.jurisdiction.code}`,
+    Author: 'Polyclinic',
+    Subject: r.jurisdiction.law,
   });
 
   doc.font('Helvetica-Bold').fontSize(18).text(`Compliance report: ${r.jurisdiction.code}`);
@@ -117,49 +111,6 @@ export function reportPdf(r: ComplianceReport): Promise<Buffer> {
   );
   doc.end();
   return done;
-}
-
-function heading(doc: PDFKit.PDFDocument, text: string): void {
-  doc.moveDown(1).font('Helvetica-Bold').fontSize(12).text(text, doc.page.margins.left).moveDown(0.3).font('Helvetica').fontSize(8);
-}
-
-function paragraph(doc: PDFKit.PDFDocument, text: string): void {
-  doc
-    .font('Helvetica')
-    .fontSize(8)
-    .text(text, doc.page.margins.left, doc.y, { width: contentWidth(doc) })
-    .moveDown(0.4);
-}
-
-const contentWidth = (doc: PDFKit.PDFDocument) => doc.page.width - doc.page.margins.left - doc.page.margins.right;
-
-/** Rows of wrapped cells; column widths in proportion to `weights`; a row that does not fit starts a new page. */
-function table(doc: PDFKit.PDFDocument, head: string[], weights: number[], rows: string[][]): void {
-  const total = weights.reduce((a, b) => a + b, 0);
-  const widths = weights.map((w) => (contentWidth(doc) * w) / total);
-  const pad = 3;
-  const draw = (cells: string[], bold: boolean) => {
-    doc.font(bold ? 'Helvetica-Bold' : 'Helvetica').fontSize(8);
-    const height = Math.max(...cells.map((c, i) => doc.heightOfString(c, { width: widths[i]! - 2 * pad }))) + 2 * pad;
-    if (doc.y + height > doc.page.height - doc.page.margins.bottom) doc.addPage();
-    const top = doc.y;
-    let x = doc.page.margins.left;
-    cells.forEach((c, i) => {
-      doc.text(c, x + pad, top + pad, { width: widths[i]! - 2 * pad });
-      x += widths[i]!;
-    });
-    doc
-      .moveTo(doc.page.margins.left, top + height)
-      .lineTo(doc.page.margins.left + contentWidth(doc), top + height)
-      .lineWidth(0.3)
-      .strokeColor('#ced4da')
-      .stroke();
-    doc.x = doc.page.margins.left;
-    doc.y = top + height;
-  };
-  if (head.some(Boolean)) draw(head, true);
-  for (const row of rows) draw(row, false);
-  doc.moveDown(0.4);
 }
 
 const capitalized = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);

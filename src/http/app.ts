@@ -26,6 +26,7 @@ import { unauthorized } from '../errors.js';
 import { errorHandler, sendProblem } from './problem.js';
 import { CLINIC_PREFIX, clinicScope } from './clinic-scope.js';
 import { clinicAnalyticsRoutes, platformAnalyticsRoutes } from '../analytics/routes.js';
+import { customAnalyticsRoutes } from '../analytics/custom-routes.js';
 import { regionReplicationRoutes } from '../regions/routes.js';
 import { portalSurveyRoutes } from '../analytics/survey-routes.js';
 import { OPERATOR_PREFIX, operatorScope } from './operator-scope.js';
@@ -231,6 +232,7 @@ export async function buildApp(p: Platform): Promise<FastifyInstance> {
       smartAppRoutes(p),
       smartLaunchRoutes(p),
       clinicAnalyticsRoutes(p),
+      customAnalyticsRoutes(p),
       clinicExportRoutes(p),
       videoClinicRoutes(p.video),
       portalStaffRoutes(p),

@@ -46,6 +46,7 @@ import { SigningKeys } from '../fhir/smart/signing-keys.js';
 import { QueuedExportRunner } from '../fhir/bulk-export.js';
 import { AnalyticsPipeline } from '../analytics/pipeline.js';
 import { PeerBenchmarks } from '../analytics/benchmarks.js';
+import { ScheduledReports } from '../analytics/scheduled-reports.js';
 import { ClinicAdmission } from '../fleet/admission.js';
 import { FleetMetrics } from '../fleet/metrics.js';
 import { FleetTracing } from '../fleet/tracing.js';
@@ -139,6 +140,8 @@ export interface Platform {
   exportRunner: QueuedExportRunner;
   /** Outbox relays, the event stream and the warehouse (scrubbed events only); `main.ts` starts its passes. */
   analytics: AnalyticsPipeline;
+  /** Clinics' scheduled dashboard reports (CSV and PDF by email to members), as jobs (`analytics/`). */
+  reports: ScheduledReports;
   /** Opt-in peer benchmarks: consent records, the privacy budget ledger, differentially private releases. */
   benchmarks: PeerBenchmarks;
   /** Video visits: join tokens, rooms and waiting rooms shared across nodes, signalling fan-out. */
@@ -238,6 +241,7 @@ export async function openPlatform(
   const sms = logOnlySms(log);
   const mailDomain = /@([^>\s]+)/.exec(config.mailFrom)?.[1] ?? 'polyclinic.local';
   const video = openVideo(config, { bus, stores, clinics, log });
+  const ledger = new SentLedger(control, mailDomain, log);
   const notices = new AppointmentNotices({
     jobs,
     worker,
@@ -246,7 +250,7 @@ export async function openPlatform(
     settings,
     mailer,
     sms,
-    ledger: new SentLedger(control, mailDomain, log),
+    ledger,
     visitLinks: video.visits,
     config,
     log,
@@ -280,6 +284,17 @@ export async function openPlatform(
     sms,
     notices,
     analytics,
+    reports: new ScheduledReports({
+      control,
+      jobs,
+      worker,
+      stores,
+      clinics,
+      settings,
+      mailer,
+      ledger,
+      log: log.child({ part: 'reports' }),
+    }),
     benchmarks: new PeerBenchmarks({
       control,
       clinics,

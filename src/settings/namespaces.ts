@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { contrastRatio, HEX_COLOR, MIN_CONTRAST } from '../branding/colors.js';
 import { inspectLogo, LOGO_TYPES } from '../branding/images.js';
+import { timeZoneName } from '../scheduling/zones.js';
 
 /**
  * Typed settings, one zod schema per namespace. Every key has a code default; layers (platform, region,
@@ -171,6 +172,12 @@ export const LocaleSettings = z
       .refine((ls) => new Set(ls).size === ls.length, 'languages must not repeat')
       .default([...LANGUAGES]),
     defaultLanguage: z.enum(LANGUAGES).default('en'),
+    /** Where the clinic's days, weeks and months begin: scheduled reports and custom metrics by week or month. */
+    timeZone: z
+      .string()
+      .max(64)
+      .refine((tz) => timeZoneName(tz) === tz, 'must be an IANA time zone such as Europe/Berlin')
+      .default('UTC'),
   })
   .refine((l) => l.languages.includes(l.defaultLanguage), { path: ['defaultLanguage'], message: 'must be one of the languages offered' });
 export type LocaleSettings = z.infer<typeof LocaleSettings>;

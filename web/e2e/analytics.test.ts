@@ -97,6 +97,17 @@ describe.skipIf(skip !== null)('analytics dashboards in the browser', () => {
       expect(csv).toContain('appointments,no_show,1\r\n');
       expect(csv).toMatch(/\r\nprv_\w+,[^,]+,2,0,0\r\n/);
       expect(csv).toContain('revenue,charged_minor,24050\r\n');
+
+      // A custom metric chart: completed visits by appointment type, on a new saved dashboard that is then shown.
+      await page.getByRole('button', { name: T['analytics.saved.addMetric'] }).click();
+      await page.getByLabel(T['analytics.saved.metricName']!).fill('Visits by type');
+      await page.getByLabel(T['analytics.saved.dimension']!).first().click();
+      await page.getByRole('option', { name: T['analytics.dimension.appointment_type'] }).click();
+      await page.getByRole('button', { name: T['action.save'], exact: true }).click();
+      await page.getByRole('img', { name: 'Visits by type' }).waitFor();
+      await page.getByRole('cell', { name: 'consultation', exact: true }).waitFor();
+      expect(await page.getByLabel(T['analytics.saved.label']!).first().inputValue()).toBe(T['analytics.saved.newName']);
+      await accessible(page, `saved dashboard (${lang})`);
       await context.close();
     }, 120_000);
 

@@ -10,6 +10,7 @@ import { PageHeader } from '../ui/page';
 import { QueryState } from '../ui/states';
 import { DataTable } from '../ui/Table';
 import { downloadCsv, toCsv } from './csv';
+import { SavedDashboards } from './SavedDashboards';
 
 export type Dashboard = paths['/api/v1/clinics/{clinicId}/analytics/dashboard']['get']['responses'][200]['content']['application/json'];
 
@@ -60,7 +61,9 @@ export default function DashboardPage() {
           </>
         }
       />
-      <QueryState query={dashboard}>{(d) => <DashboardBody d={d} />}</QueryState>
+      <SavedDashboards range={range}>
+        <QueryState query={dashboard}>{(d) => <DashboardBody d={d} />}</QueryState>
+      </SavedDashboards>
     </>
   );
 }

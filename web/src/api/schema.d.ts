@@ -11454,17 +11454,17 @@ export interface paths {
                                 baseRole: string;
                                 permissions: ({
                                     /** @enum {string} */
-                                    permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write";
+                                    permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "analytics.clinic.manage" | "phi_export.approve" | "billing.write";
                                     /** @enum {string} */
                                     source: "base";
                                     baseRole: string;
                                 } | {
                                     /** @enum {string} */
-                                    permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write";
+                                    permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "analytics.clinic.manage" | "phi_export.approve" | "billing.write";
                                     /** @enum {string} */
                                     source: "added";
                                 })[];
-                                removed: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write")[];
+                                removed: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "analytics.clinic.manage" | "phi_export.approve" | "billing.write")[];
                                 /** @description null for base roles, which cannot be changed */
                                 version: number | null;
                                 members: number;
@@ -11640,9 +11640,9 @@ export interface paths {
                         /** @enum {string} */
                         baseRole: "clinic_admin" | "physician" | "nurse" | "scheduler" | "billing" | "analyst" | "compliance_officer";
                         /** @default [] */
-                        add?: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write")[];
+                        add?: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "analytics.clinic.manage" | "phi_export.approve" | "billing.write")[];
                         /** @default [] */
-                        remove?: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write")[];
+                        remove?: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "analytics.clinic.manage" | "phi_export.approve" | "billing.write")[];
                         key: string;
                     };
                 };
@@ -11662,17 +11662,17 @@ export interface paths {
                             baseRole: string;
                             permissions: ({
                                 /** @enum {string} */
-                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write";
+                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "analytics.clinic.manage" | "phi_export.approve" | "billing.write";
                                 /** @enum {string} */
                                 source: "base";
                                 baseRole: string;
                             } | {
                                 /** @enum {string} */
-                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write";
+                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "analytics.clinic.manage" | "phi_export.approve" | "billing.write";
                                 /** @enum {string} */
                                 source: "added";
                             })[];
-                            removed: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write")[];
+                            removed: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "analytics.clinic.manage" | "phi_export.approve" | "billing.write")[];
                             /** @description null for base roles, which cannot be changed */
                             version: number | null;
                             members: number;
@@ -11869,17 +11869,17 @@ export interface paths {
                             baseRole: string;
                             permissions: ({
                                 /** @enum {string} */
-                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write";
+                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "analytics.clinic.manage" | "phi_export.approve" | "billing.write";
                                 /** @enum {string} */
                                 source: "base";
                                 baseRole: string;
                             } | {
                                 /** @enum {string} */
-                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write";
+                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "analytics.clinic.manage" | "phi_export.approve" | "billing.write";
                                 /** @enum {string} */
                                 source: "added";
                             })[];
-                            removed: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write")[];
+                            removed: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "analytics.clinic.manage" | "phi_export.approve" | "billing.write")[];
                             /** @description null for base roles, which cannot be changed */
                             version: number | null;
                             members: number;
@@ -12054,9 +12054,9 @@ export interface paths {
                         /** @enum {string} */
                         baseRole: "clinic_admin" | "physician" | "nurse" | "scheduler" | "billing" | "analyst" | "compliance_officer";
                         /** @default [] */
-                        add?: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write")[];
+                        add?: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "analytics.clinic.manage" | "phi_export.approve" | "billing.write")[];
                         /** @default [] */
-                        remove?: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write")[];
+                        remove?: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "analytics.clinic.manage" | "phi_export.approve" | "billing.write")[];
                         expectedVersion: number;
                     };
                 };
@@ -12076,17 +12076,17 @@ export interface paths {
                             baseRole: string;
                             permissions: ({
                                 /** @enum {string} */
-                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write";
+                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "analytics.clinic.manage" | "phi_export.approve" | "billing.write";
                                 /** @enum {string} */
                                 source: "base";
                                 baseRole: string;
                             } | {
                                 /** @enum {string} */
-                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write";
+                                permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "analytics.clinic.manage" | "phi_export.approve" | "billing.write";
                                 /** @enum {string} */
                                 source: "added";
                             })[];
-                            removed: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write")[];
+                            removed: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "analytics.clinic.manage" | "phi_export.approve" | "billing.write")[];
                             /** @description null for base roles, which cannot be changed */
                             version: number | null;
                             members: number;
@@ -13190,7 +13190,7 @@ export interface paths {
                 content: {
                     "application/json": {
                         /** @enum {string} */
-                        permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write";
+                        permission: "clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "analytics.clinic.manage" | "phi_export.approve" | "billing.write";
                         reason: string;
                         /**
                          * Format: date-time
@@ -19331,7 +19331,7 @@ export interface paths {
                             name: string;
                             role: string;
                             roleName: string;
-                            permissions: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "phi_export.approve" | "billing.write")[];
+                            permissions: ("clinic.read" | "user.manage" | "settings.read" | "settings.write" | "feature.read" | "feature.write" | "patient.read" | "patient.write" | "provider.read" | "provider.manage" | "schedule.read" | "schedule.write" | "intake.read" | "intake.write" | "intake.manage" | "encounter.read" | "encounter.write" | "clinical_note.read" | "clinical_note.write" | "vitals.read" | "vitals.write" | "prescription.read" | "prescription.write" | "diagnosis.read" | "diagnosis.write" | "audit.read" | "analytics.clinic.read" | "analytics.clinic.manage" | "phi_export.approve" | "billing.write")[];
                             /** @description the provider record of this clinic that is the caller, if any */
                             providerId: string | null;
                         };
@@ -24242,6 +24242,3086 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clinics/{clinicId}/analytics/measures": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The measures and dimensions a custom metric may use, and the built-in dashboard widgets */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            measures: {
+                                /** @enum {string} */
+                                key: "visits" | "completed_visits" | "cancelled_visits" | "no_shows" | "no_show_rate" | "booked_minutes" | "revenue_charged" | "revenue_paid" | "survey_responses" | "mean_satisfaction" | "net_promoter_score" | "phq9_mean" | "gad7_mean";
+                                dimensions: ("none" | "provider" | "appointment_type" | "modality" | "week" | "month")[];
+                            }[];
+                            builtins: ("appointments" | "no_show_rate" | "utilisation" | "revenue" | "satisfaction" | "outcomes")[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clinics/{clinicId}/analytics/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The clinic’s custom metrics */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                id: string;
+                                name: string;
+                                /** @enum {string} */
+                                measure: "visits" | "completed_visits" | "cancelled_visits" | "no_shows" | "no_show_rate" | "booked_minutes" | "revenue_charged" | "revenue_paid" | "survey_responses" | "mean_satisfaction" | "net_promoter_score" | "phq9_mean" | "gad7_mean";
+                                /** @enum {string} */
+                                dimension: "none" | "provider" | "appointment_type" | "modality" | "week" | "month";
+                                createdBy: string;
+                                createdAt: string;
+                                updatedAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Define a custom metric: an allow-listed measure broken down by an allow-listed dimension */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name: string;
+                        /** @enum {string} */
+                        measure: "visits" | "completed_visits" | "cancelled_visits" | "no_shows" | "no_show_rate" | "booked_minutes" | "revenue_charged" | "revenue_paid" | "survey_responses" | "mean_satisfaction" | "net_promoter_score" | "phq9_mean" | "gad7_mean";
+                        /**
+                         * @default none
+                         * @enum {string}
+                         */
+                        dimension?: "none" | "provider" | "appointment_type" | "modality" | "week" | "month";
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            measure: "visits" | "completed_visits" | "cancelled_visits" | "no_shows" | "no_show_rate" | "booked_minutes" | "revenue_charged" | "revenue_paid" | "survey_responses" | "mean_satisfaction" | "net_promoter_score" | "phq9_mean" | "gad7_mean";
+                            /** @enum {string} */
+                            dimension: "none" | "provider" | "appointment_type" | "modality" | "week" | "month";
+                            createdBy: string;
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clinics/{clinicId}/analytics/metrics/{metricId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One custom metric */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    metricId: string;
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            measure: "visits" | "completed_visits" | "cancelled_visits" | "no_shows" | "no_show_rate" | "booked_minutes" | "revenue_charged" | "revenue_paid" | "survey_responses" | "mean_satisfaction" | "net_promoter_score" | "phq9_mean" | "gad7_mean";
+                            /** @enum {string} */
+                            dimension: "none" | "provider" | "appointment_type" | "modality" | "week" | "month";
+                            createdBy: string;
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        /** Change a custom metric’s name, measure or dimension */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    metricId: string;
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name: string;
+                        /** @enum {string} */
+                        measure: "visits" | "completed_visits" | "cancelled_visits" | "no_shows" | "no_show_rate" | "booked_minutes" | "revenue_charged" | "revenue_paid" | "survey_responses" | "mean_satisfaction" | "net_promoter_score" | "phq9_mean" | "gad7_mean";
+                        /**
+                         * @default none
+                         * @enum {string}
+                         */
+                        dimension?: "none" | "provider" | "appointment_type" | "modality" | "week" | "month";
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            measure: "visits" | "completed_visits" | "cancelled_visits" | "no_shows" | "no_show_rate" | "booked_minutes" | "revenue_charged" | "revenue_paid" | "survey_responses" | "mean_satisfaction" | "net_promoter_score" | "phq9_mean" | "gad7_mean";
+                            /** @enum {string} */
+                            dimension: "none" | "provider" | "appointment_type" | "modality" | "week" | "month";
+                            createdBy: string;
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Delete a custom metric (refused while a saved dashboard shows it) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    metricId: string;
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clinics/{clinicId}/analytics/metrics/{metricId}/values": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A custom metric’s figures for a period, one per group, weeks and months in the clinic’s time zone */
+        get: {
+            parameters: {
+                query: {
+                    from: string;
+                    to: string;
+                };
+                header?: never;
+                path: {
+                    metricId: string;
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            metric: {
+                                id: string;
+                                name: string;
+                                /** @enum {string} */
+                                measure: "visits" | "completed_visits" | "cancelled_visits" | "no_shows" | "no_show_rate" | "booked_minutes" | "revenue_charged" | "revenue_paid" | "survey_responses" | "mean_satisfaction" | "net_promoter_score" | "phq9_mean" | "gad7_mean";
+                                /** @enum {string} */
+                                dimension: "none" | "provider" | "appointment_type" | "modality" | "week" | "month";
+                                createdBy: string;
+                                createdAt: string;
+                                updatedAt: string;
+                            };
+                            from: string;
+                            to: string;
+                            timeZone: string;
+                            rows: {
+                                key: string;
+                                label: string;
+                                value: number | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clinics/{clinicId}/analytics/dashboards": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The clinic’s saved dashboards */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                id: string;
+                                name: string;
+                                widgets: ({
+                                    /** @enum {string} */
+                                    builtin: "appointments" | "no_show_rate" | "utilisation" | "revenue" | "satisfaction" | "outcomes";
+                                } | {
+                                    metricId: string;
+                                })[];
+                                createdBy: string;
+                                createdAt: string;
+                                updatedAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Save a dashboard: a name and its widgets (built-in figures and the clinic’s custom metrics) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name: string;
+                        widgets: ({
+                            /** @enum {string} */
+                            builtin: "appointments" | "no_show_rate" | "utilisation" | "revenue" | "satisfaction" | "outcomes";
+                        } | {
+                            metricId: string;
+                        })[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            widgets: ({
+                                /** @enum {string} */
+                                builtin: "appointments" | "no_show_rate" | "utilisation" | "revenue" | "satisfaction" | "outcomes";
+                            } | {
+                                metricId: string;
+                            })[];
+                            createdBy: string;
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clinics/{clinicId}/analytics/dashboards/{dashboardId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One saved dashboard */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    dashboardId: string;
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            widgets: ({
+                                /** @enum {string} */
+                                builtin: "appointments" | "no_show_rate" | "utilisation" | "revenue" | "satisfaction" | "outcomes";
+                            } | {
+                                metricId: string;
+                            })[];
+                            createdBy: string;
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        /** Rename a saved dashboard or change its widgets */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    dashboardId: string;
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name: string;
+                        widgets: ({
+                            /** @enum {string} */
+                            builtin: "appointments" | "no_show_rate" | "utilisation" | "revenue" | "satisfaction" | "outcomes";
+                        } | {
+                            metricId: string;
+                        })[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            widgets: ({
+                                /** @enum {string} */
+                                builtin: "appointments" | "no_show_rate" | "utilisation" | "revenue" | "satisfaction" | "outcomes";
+                            } | {
+                                metricId: string;
+                            })[];
+                            createdBy: string;
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Delete a saved dashboard and its report schedules */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    dashboardId: string;
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clinics/{clinicId}/analytics/dashboards/{dashboardId}/render": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A saved dashboard’s figures for a period, as tables of aggregates (what its reports mail) */
+        get: {
+            parameters: {
+                query: {
+                    from: string;
+                    to: string;
+                };
+                header?: never;
+                path: {
+                    dashboardId: string;
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            dashboard: {
+                                id: string;
+                                name: string;
+                                widgets: ({
+                                    /** @enum {string} */
+                                    builtin: "appointments" | "no_show_rate" | "utilisation" | "revenue" | "satisfaction" | "outcomes";
+                                } | {
+                                    metricId: string;
+                                })[];
+                                createdBy: string;
+                                createdAt: string;
+                                updatedAt: string;
+                            };
+                            from: string;
+                            to: string;
+                            timeZone: string;
+                            tables: {
+                                title: string;
+                                columns: string[];
+                                rows: (string | number | null)[][];
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clinics/{clinicId}/analytics/report-schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The clinic’s scheduled reports */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                id: string;
+                                dashboardId: string;
+                                cron: string;
+                                /** @enum {string} */
+                                period: "previous_day" | "previous_week" | "previous_month";
+                                recipients: string[];
+                                timeZone: string;
+                                nextRunAt: string;
+                                lastRunAt: string | null;
+                                createdBy: string;
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Schedule a dashboard’s report (cron in the clinic’s time zone) by email to members of the clinic */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        dashboardId: string;
+                        cron: string;
+                        /** @enum {string} */
+                        period: "previous_day" | "previous_week" | "previous_month";
+                        recipients: string[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            dashboardId: string;
+                            cron: string;
+                            /** @enum {string} */
+                            period: "previous_day" | "previous_week" | "previous_month";
+                            recipients: string[];
+                            timeZone: string;
+                            nextRunAt: string;
+                            lastRunAt: string | null;
+                            createdBy: string;
+                            createdAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clinics/{clinicId}/analytics/report-schedules/{scheduleId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One scheduled report */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    scheduleId: string;
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            dashboardId: string;
+                            cron: string;
+                            /** @enum {string} */
+                            period: "previous_day" | "previous_week" | "previous_month";
+                            recipients: string[];
+                            timeZone: string;
+                            nextRunAt: string;
+                            lastRunAt: string | null;
+                            createdBy: string;
+                            createdAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        /** Change a scheduled report: its dashboard, cron, period or recipients */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    scheduleId: string;
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        dashboardId: string;
+                        cron: string;
+                        /** @enum {string} */
+                        period: "previous_day" | "previous_week" | "previous_month";
+                        recipients: string[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            dashboardId: string;
+                            cron: string;
+                            /** @enum {string} */
+                            period: "previous_day" | "previous_week" | "previous_month";
+                            recipients: string[];
+                            timeZone: string;
+                            nextRunAt: string;
+                            lastRunAt: string | null;
+                            createdBy: string;
+                            createdAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Stop a scheduled report */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    scheduleId: string;
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
         options?: never;
         head?: never;
         patch?: never;

@@ -1,0 +1,140 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { escapeHtml } from '../branding/email-layout.js';
+import type { ClinicDirectory } from '../controlplane/clinics.js';
+import type { ControlDB } from '../controlplane/schema.js';
+import { badRequest } from '../errors.js';
+import { type ClaimedJob, type JobQueue, PermanentJobFailure } from '../jobs/queue.js';
+import type { JobWorker } from '../jobs/worker.js';
+import type { SentLedger } from '../notifications/ledger.js';
+import type { Mailer } from '../platform/mailer.js';
+import type { SettingsService } from '../settings/service.js';
+import type { TenantStores } from '../tenancy/stores.js';
+import { reportCsv, reportPdf, renderDashboard } from './report-render.js';
+import { advanceSchedule, reportRange, type ReportSchedule } from './report-schedules.js';
+import { getDashboard } from './saved.js';
+
+export const REPORT_JOB = 'analytics.report';
+
+export interface ScheduledReportDeps {
+  control: Kysely<ControlDB>;
+  jobs: JobQueue;
+  worker: JobWorker;
+  stores: Pick<TenantStores, 'transaction'>;
+  clinics: Pick<ClinicDirectory, 'get'>;
+  settings: Pick<SettingsService, 'effectiveFor'>;
+  mailer: Mailer;
+  ledger: SentLedger;
+  log: Logger;
+}
+
+/** The payload of a report job: ids and the instant it was scheduled for, nothing else. */
+interface ReportPayload {
+  scheduleId: string;
+  runAt: string;
+}
+
+/**
+ * Scheduled reports on the tenant-fair job queue: one waiting job per schedule, keyed by the schedule and the
+ * run it is for. The job renders the dashboard in the clinic's region, mails CSV and PDF to the recipients who
+ * are still members of the clinic (each once, through the sent-ledger), then moves the schedule to its next
+ * run and queues that. A job whose schedule was edited or deleted since finds its run gone and ends quietly.
+ */
+export class ScheduledReports {
+  constructor(private readonly d: ScheduledReportDeps) {
+    d.worker.handle(REPORT_JOB, (job) => this.run(job));
+  }
+
+  /** The clinic's time zone: its `locale` setting, where its reports' days, weeks and months begin. */
+  async timeZone(clinicId: string): Promise<string> {
+    return (await this.d.settings.effectiveFor(clinicId)).locale.timeZone;
+  }
+
+  /** Recipients are members of this clinic; anyone else is refused by id, without saying who they are. */
+  async checkRecipients(clinicId: string, userIds: string[]): Promise<void> {
+    const members = await this.members(clinicId, userIds);
+    const strangers = userIds.filter((id) => !members.has(id));
+    if (strangers.length) throw badRequest('recipient_not_member', 'Reports go to members of this clinic only', { recipients: strangers });
+  }
+
+  private async members(clinicId: string, userIds: string[]): Promise<Map<string, string>> {
+    if (!userIds.length) return new Map();
+    const rows = await this.d.control
+      .selectFrom('memberships as m')
+      .innerJoin('users as u', 'u.id', 'm.user_id')
+      .select(['u.id', 'u.email'])
+      .where('m.clinic_id', '=', clinicId)
+      .where('m.user_id', 'in', userIds)
+      .execute();
+    return new Map(rows.map((r) => [r.id, r.email]));
+  }
+
+  private key = (scheduleId: string, runAt: string) => `report:${scheduleId}:${runAt}`;
+
+  /** After a schedule is saved: its one waiting job at its next run (a previous run's job is withdrawn). */
+  async scheduled(clinicId: string, s: ReportSchedule, previous?: ReportSchedule): Promise<void> {
+    if (previous) await this.d.jobs.cancel(clinicId, [this.key(previous.id, previous.nextRunAt)]);
+    await this.d.jobs.enqueue({
+      kind: REPORT_JOB,
+      clinicId,
+      key: this.key(s.id, s.nextRunAt),
+      runAt: new Date(s.nextRunAt),
+      payload: { scheduleId: s.id, runAt: s.nextRunAt } satisfies ReportPayload,
+    });
+  }
+
+  async removed(clinicId: string, s: ReportSchedule): Promise<void> {
+    await this.d.jobs.cancel(clinicId, [this.key(s.id, s.nextRunAt)]);
+  }
+
+  private async run(job: ClaimedJob): Promise<void> {
+    const p = job.payload as unknown as ReportPayload;
+    const clinic = await this.d.clinics.get(job.clinicId);
+    if (!clinic) throw new PermanentJobFailure('the clinic no longer exists');
+    const timeZone = await this.timeZone(job.clinicId);
+    const runAt = new Date(p.runAt);
+    const report = await this.d.stores.transaction(job.clinicId, 'read', async (scope) => {
+      const s = await scope.db.selectFrom('analytics_report_schedules').selectAll().where('id', '=', p.scheduleId).executeTakeFirst();
+      if (!s || s.next_run_at.getTime() !== runAt.getTime()) return null;
+      const dashboard = await getDashboard(scope, s.dashboard_id);
+      const range = reportRange(s.period, runAt, timeZone);
+      return { recipients: s.recipients, rendered: await renderDashboard(scope, dashboard, { ...range, timeZone }) };
+    });
+    if (!report) return;
+    const csv = reportCsv(report.rendered);
+    const pdf = await reportPdf(report.rendered, clinic.name);
+    const day = report.rendered.from.slice(0, 10);
+    const members = await this.members(job.clinicId, report.recipients);
+    for (const [userId, email] of members)
+      await this.d.ledger.once(
+        { clinicId: job.clinicId, key: `${this.key(p.scheduleId, p.runAt)}:${userId}`, channel: 'email', jobId: job.id },
+        (messageId) =>
+          this.d.mailer.send({
+            to: email,
+            fromName: clinic.name,
+            messageId,
+            subject: `${clinic.name}: ${report.rendered.dashboard.name} (${day})`,
+            text:
+              `The scheduled report of the dashboard “${report.rendered.dashboard.name}” for ${report.rendered.from} to ` +
+              `${report.rendered.to} (${timeZone}) is attached as CSV and PDF.\n\nAggregates only: no patient-level data.\n`,
+            html:
+              `<p>The scheduled report of the dashboard <b>${escapeHtml(report.rendered.dashboard.name)}</b> for ` +
+              `${report.rendered.from} to ${report.rendered.to} (${escapeHtml(timeZone)}) is attached as CSV and PDF.</p>` +
+              '<p>Aggregates only: no patient-level data.</p>',
+            attachments: [
+              { filename: `report-${day}.csv`, contentType: 'text/csv; charset=utf-8', content: csv },
+              { filename: `report-${day}.pdf`, contentType: 'application/pdf', content: pdf },
+            ],
+          }),
+      );
+    const next = await this.d.stores.transaction(job.clinicId, 'write', (scope) => advanceSchedule(scope, p.scheduleId, runAt, timeZone));
+    if (next)
+      await this.d.jobs.enqueue({
+        kind: REPORT_JOB,
+        clinicId: job.clinicId,
+        key: this.key(p.scheduleId, next.toISOString()),
+        runAt: next,
+        payload: { scheduleId: p.scheduleId, runAt: next.toISOString() } satisfies ReportPayload,
+      });
+  }
+}

@@ -1,0 +1,190 @@
+import { Alert, Button, Group, Select, Stack, TextInput } from '@mantine/core';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState, type ReactNode } from 'react';
+import { Bar, BarChart, CartesianGrid, Tooltip, XAxis, YAxis } from 'recharts';
+import { api, call } from '../api/client';
+import type { paths } from '../api/schema';
+import { useClinic } from '../clinic/context';
+import { useI18n, type MessageKey } from '../i18n/i18n';
+import { problemText, QueryState } from '../ui/states';
+import { DataTable } from '../ui/Table';
+import { ChartCard } from './DashboardPage';
+
+type Rendered =
+  paths['/api/v1/clinics/{clinicId}/analytics/dashboards/{dashboardId}/render']['get']['responses'][200]['content']['application/json'];
+type MetricInput = NonNullable<paths['/api/v1/clinics/{clinicId}/analytics/metrics']['post']['requestBody']>['content']['application/json'];
+
+/**
+ * The clinic's saved dashboards above the built-in one: pick one to see its figures for the period (its
+ * built-in widgets and custom metrics, as its scheduled reports mail them), or add a chart of a custom metric
+ * (an allow-listed measure by an allow-listed dimension) to it. The built-in dashboard shows when none is picked.
+ */
+export function SavedDashboards({ range, children }: { range: { from: string; to: string }; children: ReactNode }) {
+  const { t } = useI18n();
+  const { clinicId, can } = useClinic();
+  const [selected, setSelected] = useState<string | null>(null);
+  const dashboards = useQuery({
+    queryKey: [clinicId, 'analytics', 'dashboards'],
+    queryFn: () => call(api.GET('/api/v1/clinics/{clinicId}/analytics/dashboards', { params: { path: { clinicId } } })),
+  });
+  return (
+    <Stack gap="lg">
+      <Group align="end">
+        <Select
+          label={t('analytics.saved.label')}
+          data={[
+            { value: '', label: t('analytics.saved.builtIn') },
+            ...(dashboards.data?.items ?? []).map((d) => ({ value: d.id, label: d.name })),
+          ]}
+          value={selected ?? ''}
+          onChange={(v) => setSelected(v || null)}
+          allowDeselect={false}
+          w={280}
+        />
+        {can('analytics.clinic.manage') && <AddMetric dashboardId={selected} onSaved={setSelected} />}
+      </Group>
+      {selected ? <SavedDashboardView dashboardId={selected} range={range} /> : children}
+    </Stack>
+  );
+}
+
+function SavedDashboardView({ dashboardId, range }: { dashboardId: string; range: { from: string; to: string } }) {
+  const { clinicId } = useClinic();
+  const rendered = useQuery({
+    queryKey: [clinicId, 'analytics', 'dashboards', dashboardId, range],
+    queryFn: () =>
+      call(
+        api.GET('/api/v1/clinics/{clinicId}/analytics/dashboards/{dashboardId}/render', {
+          params: { path: { clinicId, dashboardId }, query: range },
+        }),
+      ),
+  });
+  return <QueryState query={rendered}>{(r) => <Tables r={r} />}</QueryState>;
+}
+
+function Tables({ r }: { r: Rendered }) {
+  const { t, number, maybe } = useI18n();
+  /** A measure's or dimension's name in the reader's language; a group's own name (a provider) as it is. */
+  const heading = (key: string) => maybe(`analytics.measure.${key}`) ?? maybe(`analytics.dimension.${key}`) ?? key;
+  const cell = (v: string | number | null) => (v === null ? '—' : typeof v === 'number' ? number(v, { maximumFractionDigits: 2 }) : v);
+  return (
+    <Stack gap="lg">
+      {r.tables.map((table, i) => {
+        const records = table.rows.map((row, j) => ({ id: String(j), row }));
+        const chartable = table.columns.length === 2 && table.columns[0] !== 'figure';
+        return (
+          <Stack gap="xs" key={`${table.title}-${i}`}>
+            {chartable && (
+              <ChartCard title={table.title} id={`saved-chart-${i}`}>
+                <BarChart
+                  data={table.rows.map((row) => ({ label: String(row[0]), value: row[1] }))}
+                  margin={{ top: 8, right: 16, bottom: 8, left: 0 }}
+                >
+                  <CartesianGrid strokeDasharray="3 3" stroke="#e9ecef" />
+                  <XAxis dataKey="label" fontSize={12} />
+                  <YAxis fontSize={12} tickFormatter={(n: number) => number(n)} />
+                  <Tooltip formatter={(v) => number(Number(v))} />
+                  <Bar dataKey="value" name={heading(table.columns[1]!)} fill="#1971c2" isAnimationActive={false} />
+                </BarChart>
+              </ChartCard>
+            )}
+            <DataTable
+              idAccessor="id"
+              records={records}
+              noRecordsText={t('analytics.saved.empty')}
+              columns={table.columns.map((c, k) => ({
+                accessor: `c${k}`,
+                title: k === 0 && !chartable ? table.title : heading(c),
+                textAlign: k === 0 ? 'left' : 'right',
+                render: (x: { row: (string | number | null)[] }) =>
+                  k === 0 && typeof x.row[0] === 'string' ? heading(x.row[0]) : cell(x.row[k] ?? null),
+              }))}
+            />
+          </Stack>
+        );
+      })}
+    </Stack>
+  );
+}
+
+/** A custom metric made and put on the selected dashboard (or on a new one, when the built-in one is showing). */
+function AddMetric({ dashboardId, onSaved }: { dashboardId: string | null; onSaved: (id: string) => void }) {
+  const { t } = useI18n();
+  const { clinicId } = useClinic();
+  const queryClient = useQueryClient();
+  const [open, setOpen] = useState(false);
+  const [name, setName] = useState('');
+  const [measure, setMeasure] = useState<MetricInput['measure']>('completed_visits');
+  const [dimension, setDimension] = useState<NonNullable<MetricInput['dimension']>>('month');
+  const catalogue = useQuery({
+    queryKey: [clinicId, 'analytics', 'measures'],
+    queryFn: () => call(api.GET('/api/v1/clinics/{clinicId}/analytics/measures', { params: { path: { clinicId } } })),
+    enabled: open,
+  });
+  const dimensions = catalogue.data?.measures.find((m) => m.key === measure)?.dimensions ?? [];
+  const save = useMutation({
+    mutationFn: async () => {
+      const metric = await call(
+        api.POST('/api/v1/clinics/{clinicId}/analytics/metrics', { params: { path: { clinicId } }, body: { name, measure, dimension } }),
+      );
+      if (!dashboardId)
+        return call(
+          api.POST('/api/v1/clinics/{clinicId}/analytics/dashboards', {
+            params: { path: { clinicId } },
+            body: { name: t('analytics.saved.newName'), widgets: [{ builtin: 'appointments' }, { metricId: metric.id }] },
+          }),
+        );
+      const current = await call(
+        api.GET('/api/v1/clinics/{clinicId}/analytics/dashboards/{dashboardId}', { params: { path: { clinicId, dashboardId } } }),
+      );
+      return call(
+        api.PUT('/api/v1/clinics/{clinicId}/analytics/dashboards/{dashboardId}', {
+          params: { path: { clinicId, dashboardId } },
+          body: { name: current.name, widgets: [...(current.widgets as never[]), { metricId: metric.id }] },
+        }),
+      );
+    },
+    onSuccess: (d) => {
+      void queryClient.invalidateQueries({ queryKey: [clinicId, 'analytics', 'dashboards'] });
+      setOpen(false);
+      setName('');
+      onSaved(d.id);
+    },
+  });
+  if (!open)
+    return (
+      <Button variant="default" onClick={() => setOpen(true)}>
+        {t('analytics.saved.addMetric')}
+      </Button>
+    );
+  return (
+    <Group align="end">
+      <TextInput label={t('analytics.saved.metricName')} value={name} onChange={(e) => setName(e.currentTarget.value)} required />
+      <Select
+        label={t('analytics.saved.measure')}
+        data={(catalogue.data?.measures ?? []).map((m) => ({ value: m.key, label: t(`analytics.measure.${m.key}` as MessageKey) }))}
+        value={measure}
+        onChange={(v) => v && setMeasure(v as MetricInput['measure'])}
+        allowDeselect={false}
+      />
+      <Select
+        label={t('analytics.saved.dimension')}
+        data={dimensions.map((d) => ({ value: d, label: t(`analytics.dimension.${d}` as MessageKey) }))}
+        value={dimensions.includes(dimension) ? dimension : null}
+        onChange={(v) => v && setDimension(v as typeof dimension)}
+        allowDeselect={false}
+      />
+      <Button onClick={() => save.mutate()} loading={save.isPending} disabled={!name.trim() || !dimensions.includes(dimension)}>
+        {t('action.save')}
+      </Button>
+      <Button variant="default" onClick={() => setOpen(false)}>
+        {t('action.cancel')}
+      </Button>
+      {save.isError && (
+        <Alert color="red" variant="light" role="alert">
+          {problemText(save.error, t)}
+        </Alert>
+      )}
+    </Group>
+  );
+}
