@@ -31933,7 +31933,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Move a clinic to another placement model (its writes are frozen during the copy) */
+        /** Move a clinic to another placement model, and optionally to another region of its jurisdiction with its audit trail (its writes are frozen only for the last changes) */
         post: {
             parameters: {
                 query?: never;
@@ -31948,6 +31948,7 @@ export interface paths {
                     "application/json": {
                         /** @enum {string} */
                         model: "pooled" | "schema" | "database";
+                        region?: string;
                     };
                 };
             };
@@ -31983,12 +31984,20 @@ export interface paths {
                                 from: "pooled" | "schema" | "database";
                                 /** @enum {string} */
                                 to: "pooled" | "schema" | "database";
+                                fromRegion: string;
+                                toRegion: string;
                                 frozenMs: number;
                                 tables: {
                                     table: string;
                                     rows: number;
                                     checksum: string;
                                 }[];
+                                handover: {
+                                    what: string;
+                                    records: number;
+                                    verified: boolean;
+                                    sourceRemoved: boolean;
+                                } | null;
                             };
                         };
                     };
