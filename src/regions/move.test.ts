@@ -5,6 +5,7 @@ import { ClinicDirectory, type Clinic } from '../controlplane/clinics.js';
 import { withClient } from '../db/pg.js';
 import { InProcessBus } from '../platform/bus.js';
 import { checksums, type MoveHooks } from '../tenancy/move.js';
+import { cliEnv, runCli } from '../../test/support/cli.js';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import { moveClinicTo } from './move.js';
 
@@ -13,6 +14,7 @@ import { moveClinicTo } from './move.js';
  * us-west is a second US region on the suite's server; eu-central is the EU. One platform serves the file.
  */
 let t: TestPlatform;
+const REGIONS = 'us-east:US,eu-central:EU,us-west:US';
 
 const api = (method: 'GET' | 'POST', url: string, token: string, payload?: object) =>
   t.app.inject({ method, url, headers: bearer(token), ...(payload ? { payload } : {}) });
@@ -76,7 +78,7 @@ async function moveUnderLoad(c: { clinic: Clinic; token: string; ids: string[] }
 }
 
 beforeAll(async () => {
-  t = await startTestPlatform({ env: { POLYCLINIC_REGIONS: 'us-east:US,eu-central:EU,us-west:US' }, extraRegions: ['us-west'] });
+  t = await startTestPlatform({ env: { POLYCLINIC_REGIONS: REGIONS }, extraRegions: ['us-west'] });
 }, 30_000);
 afterAll(async () => {
   await t?.close();
@@ -154,7 +156,7 @@ describe('moving a clinic to another region of its jurisdiction', () => {
     expect((await api('GET', `/api/v1/clinics/${neighbour.clinic.id}/patients/${neighbour.ids[0]}`, west.token)).statusCode).toBe(404);
   });
 
-  it('refuses another jurisdiction, an unknown region and a malformed one, and changes nothing', async () => {
+  it('refuses another jurisdiction (API and CLI), an unknown region and a malformed one, and changes nothing', async () => {
     const east = await seeded('pooled', 'us-east', 2);
     const before = { clinic: await t.p.clinics.fresh(east.clinic.id), store: await storeChecksums(east.clinic.id) };
     const trail = await verifyAuditChain(t.p, east.clinic.id);
@@ -167,6 +169,17 @@ describe('moving a clinic to another region of its jurisdiction', () => {
     expect((await move({ model: 'schema', region: 'ap-south' })).json()).toMatchObject({ status: 400, code: 'unknown_region' });
     expect((await move({ model: 'schema', region: 'US WEST\u0000' })).statusCode).toBe(400);
     expect((await move({ model: 'pooled', region: 'us-east' })).json().code).toBe('already_in_placement');
+    const cli = await runCli(
+      { ...cliEnv(t.p.config), POLYCLINIC_REGIONS: REGIONS },
+      'clinics',
+      'move',
+      east.clinic.id,
+      'schema',
+      '--region',
+      'eu-central',
+    );
+    expect(cli.code).toBe(1);
+    expect(cli.stderr).toContain('region_move_cross_jurisdiction');
 
     expect(await t.p.clinics.fresh(east.clinic.id)).toEqual(before.clinic);
     expect(await storeChecksums(east.clinic.id)).toEqual(before.store);

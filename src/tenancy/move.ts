@@ -6,7 +6,7 @@ import type { Clinic } from '../controlplane/clinics.js';
 import { AppError, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { databaseOf, inTransaction, withClient } from '../db/pg.js';
-import type { Placement, PlacementModel } from './naming.js';
+import type { PlacementModel } from './naming.js';
 import { placementKind, type ClinicStore, type PlacementKind } from './placement/index.js';
 import { ChangeCapture } from './placement/capture.js';
 import { checksums, checksumsInTransaction, copyClinic, touchedChecksums, type TableChecksum } from './placement/copy.js';
@@ -199,6 +199,10 @@ class Move {
       ),
     );
 
+    // The rest the clinic owns in its region (a move to another region), while the clinic keeps writing; what it
+    // writes meanwhile is caught up with next.
+    await this.handover?.prepare();
+
     // Catch up with the writes made during the copy while they go on, so the freeze has only the last few.
     let caughtUp = 0;
     const catchUp = async (touched?: Map<string, Record<string, unknown>[]>) => {
@@ -235,7 +239,6 @@ class Move {
     // The rows written since that snapshot are checked again in the freeze: collect their keys.
     const touched = new Map<string, Record<string, unknown>[]>();
     await catchUp(touched);
-    await this.handover?.prepare();
     await this.hooks.beforeFreeze?.();
 
     if (!(await p.clinics.freeze(clinic.id, epoch))) throw new AppError(409, 'clinic_busy', 'The clinic changed state; try again');
