@@ -188,4 +188,30 @@ describe('moving a clinic to another region of its jurisdiction', () => {
     const moves = await t.p.control.selectFrom('placement_moves').select('id').where('clinic_id', '=', east.clinic.id).execute();
     expect(moves).toEqual([]);
   });
+
+  it('a region move that fails verification leaves the clinic, its store and its trail where they were', async () => {
+    const east = await seeded('pooled', 'us-east', 2);
+    const before = { store: await storeChecksums(east.clinic.id), trail: await verifyAuditChain(t.p, east.clinic.id) };
+    const attempt = moveClinicTo(
+      t.p,
+      east.clinic.id,
+      { model: 'schema', region: 'us-west' },
+      {
+        beforeVerify: ({ url, placement }) =>
+          withClient(url, (c) => c.query(`update "${placement.schema}".patients set given_name = 'Corrupted'`)).then(() => {}),
+      },
+    );
+    await expect(attempt).rejects.toMatchObject({ code: 'move_verification_failed' });
+    expect(await t.p.clinics.fresh(east.clinic.id)).toMatchObject({
+      dataRegion: 'us-east',
+      status: 'active',
+      placement: east.clinic.placement,
+    });
+    expect(await rowsIn('us-west', east.clinic.id)).toEqual({});
+    expect(await storeChecksums(east.clinic.id)).toEqual(before.store);
+    expect(await verifyAuditChain(t.p, east.clinic.id)).toEqual(before.trail);
+    // Its old region was never told it departed: its reads are audited there, on the same chain.
+    expect((await api('GET', `/api/v1/clinics/${east.clinic.id}/patients/${east.ids[0]}`, east.token)).statusCode).toBe(200);
+    expect(await verifyAuditChain(t.p, east.clinic.id)).toMatchObject({ ok: true, records: before.trail.records + 1 });
+  });
 });
