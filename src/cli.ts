@@ -196,7 +196,8 @@ async function dispatch(
     }
     const region = typeof values.region === 'string' ? values.region : undefined;
     const { move } = await moveClinicTo(p, clinicId, { model: model as PlacementModel, region });
-    console.log(`moved ${clinicId} ${move.fromRegion}/${move.from} -> ${move.toRegion}/${move.to}; writes frozen ${move.frozenMs} ms`);
+    const regions = move.toRegion === move.fromRegion ? '' : ` region ${move.fromRegion} -> ${move.toRegion};`;
+    console.log(`moved ${clinicId} ${move.from} -> ${move.to};${regions} writes frozen ${move.frozenMs} ms`);
     if (move.handover)
       console.log(
         `  ${move.handover.what}: ${move.handover.records} records, ${move.handover.verified ? 'verified' : 'NOT VERIFIED'} in ${move.toRegion}, ${move.handover.sourceRemoved ? 'removed' : 'NOT removed'} from ${move.fromRegion}`,
