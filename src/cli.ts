@@ -18,7 +18,7 @@ import { pinClinic, unpinClinic } from './tenancy/pins.js';
 import { planRollout } from './rollouts/plan.js';
 import { listRollouts, rolloutProgress, type RolloutProgress } from './rollouts/progress.js';
 import { pauseRollout, runRollout } from './rollouts/runner.js';
-import { moveClinic } from './tenancy/move.js';
+import { moveClinicTo } from './regions/move.js';
 import { PLACEMENT_MODELS, type PlacementModel } from './tenancy/naming.js';
 import { CLINIC_TIERS, type ClinicTier } from './controlplane/schema.js';
 import { changeTier } from './lifecycle/tier.js';
@@ -39,7 +39,7 @@ const USAGE = `polyclinic <command>
   migrate                                   migrate the control plane and every clinic store, with progress
   clinics list                              list clinics with region, placement, status and schema version
   clinics create --name N --slug S --tier small|mid|enterprise --region R [--placement pooled|schema|database] [--specialty X]
-  clinics move <clinicId> pooled|schema|database
+  clinics move <clinicId> pooled|schema|database [--region <id>]
   clinics export <clinicId> --reason TEXT [--out FILE]
                                             write the clinic's configuration, staff directory and roles, with
                                             counts of its patient data but none of it (default
@@ -212,11 +212,17 @@ async function dispatch(
   if (command === 'clinics' && sub === 'move') {
     const [clinicId, model] = rest;
     if (!clinicId || !PLACEMENT_MODELS.includes(model as PlacementModel)) {
-      console.error('usage: polyclinic clinics move <clinicId> pooled|schema|database');
+      console.error('usage: polyclinic clinics move <clinicId> pooled|schema|database [--region <id>]');
       return 2;
     }
-    const { move } = await moveClinic(p, clinicId, model as PlacementModel);
-    console.log(`moved ${clinicId} ${move.from} -> ${move.to}; writes frozen ${move.frozenMs} ms`);
+    const region = typeof values.region === 'string' ? values.region : undefined;
+    const { move } = await moveClinicTo(p, clinicId, { model: model as PlacementModel, region });
+    const regions = move.toRegion === move.fromRegion ? '' : ` region ${move.fromRegion} -> ${move.toRegion};`;
+    console.log(`moved ${clinicId} ${move.from} -> ${move.to};${regions} writes frozen ${move.frozenMs} ms`);
+    if (move.handover)
+      console.log(
+        `  ${move.handover.what}: ${move.handover.records} records, ${move.handover.verified ? 'verified' : 'NOT VERIFIED'} in ${move.toRegion}, ${move.handover.sourceRemoved ? 'removed' : 'NOT removed'} from ${move.fromRegion}`,
+      );
     for (const t of move.tables) console.log(`  ${t.table.padEnd(20)} ${String(t.rows).padStart(8)} rows  ${t.checksum}`);
     return 0;
   }

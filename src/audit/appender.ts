@@ -65,15 +65,19 @@ class ClinicAppender {
 
 const appenders = new WeakMap<TrailDeps, Map<string, ClinicAppender>>();
 
-/** Appends canonical payloads to a clinic's chain; resolves once they are committed. */
-export function appendToChain(p: TrailDeps, db: Kysely<AuditDB>, clinicId: string, payloads: string[]): Promise<void> {
+/**
+ * Appends canonical payloads to a clinic's chain in the region `db` reaches; resolves once they are committed.
+ * `key` names the clinic's chain in that region (`region/clinic`): during a move to another region a node may
+ * append to both, and their batches must not mix.
+ */
+export function appendToChain(p: TrailDeps, db: Kysely<AuditDB>, key: string, clinicId: string, payloads: string[]): Promise<void> {
   let byClinic = appenders.get(p);
   if (!byClinic) appenders.set(p, (byClinic = new Map()));
-  let appender = byClinic.get(clinicId);
+  let appender = byClinic.get(key);
   if (!appender) {
     const map = byClinic;
-    appender = new ClinicAppender(db, clinicId, () => map.delete(clinicId));
-    byClinic.set(clinicId, appender);
+    appender = new ClinicAppender(db, clinicId, () => map.delete(key));
+    byClinic.set(key, appender);
   }
   return appender.append(payloads);
 }

@@ -48,7 +48,7 @@ describe('the audit partitioning (audit migration 3)', () => {
         const pool = new pg.Pool({ connectionString: urlWithCredentials(urlWithDatabase(admin, database), role, 'partitions'), max: 2 });
         const db = new Kysely<AuditDB>({ dialect: new PostgresDialect({ pool }) }).withSchema(AUDIT_SCHEMA);
         const deps = {
-          clinics: { get: async () => ({ dataRegion: 'test' }) as never },
+          clinics: { get: async () => ({ dataRegion: 'test' }) as never, fresh: async () => ({ dataRegion: 'test' }) as never },
           stores: { regionDb: () => db as never },
           log: { error: () => {} },
         };

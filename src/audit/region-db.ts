@@ -32,9 +32,12 @@ export interface AuditDB {
   heads: { clinic_id: string; seq: number; hash: string; updated_at: Generated<Date> };
 }
 
-/** What the trail needs of the platform: where a clinic lives, its region's app-role pool, and the logger. */
+/**
+ * What the trail needs of the platform: where a clinic lives (and, when its old region refuses an append after
+ * a move, where it lives now), its region's app-role pool, and the logger.
+ */
 export interface TrailDeps {
-  clinics: Pick<ClinicDirectory, 'get'>;
+  clinics: Pick<ClinicDirectory, 'get' | 'fresh'>;
   stores: Pick<TenantStores, 'regionDb'>;
   log: Pick<Logger, 'error'>;
 }

@@ -127,4 +127,29 @@ export const AUDIT_REGION_MIGRATIONS: TenantMigration[] = [
   },
   // Version 3 (`partitions.ts`): `events` range-partitioned by month, keys still led by `clinic_id`.
   AUDIT_PARTITION_MIGRATION,
+  {
+    version: 4,
+    name: 'departures: a clinic moved to another region appends there, never here',
+    up: (s) => [
+      // A clinic that moved to another region of its jurisdiction (`regions/move.ts`). Its chain continues
+      // there; a node that has not heard of the move must not start or extend one here. Not PHI: ids only.
+      `create table ${q(s)}.departures (
+         clinic_id text primary key,
+         to_region text not null,
+         departed_at timestamptz not null default now())`,
+      // Checked on the head, which every append() inserts or updates once per call (not once per record): an
+      // append that waited on the head lock a move held sees the departure committed with the switch, and
+      // its whole statement, records included, is refused. Nodes read SQLSTATE PCM01 as "read the clinic
+      // again" (`trail.ts`).
+      `create function ${q(s)}.refuse_departed() returns trigger language plpgsql as $$
+       begin
+         if exists (select 1 from ${q(s)}.departures d where d.clinic_id = new.clinic_id) then
+           raise exception 'clinic % has moved to another region; its trail continues there', new.clinic_id
+             using errcode = 'PCM01';
+         end if;
+         return new;
+       end $$`,
+      `create trigger departed before insert or update on ${q(s)}.heads for each row execute function ${q(s)}.refuse_departed()`,
+    ],
+  },
 ];

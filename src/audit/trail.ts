@@ -2,8 +2,13 @@ import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import { actorRef, currentContext, SYSTEM } from '../platform/request-context.js';
 import { canonicalPayload, type AuditDetail } from './record.js';
-import { clinicAuditDb, type TrailDeps } from './region-db.js';
+import { regionAuditDb, type TrailDeps } from './region-db.js';
+import { notFound } from '../errors.js';
+import { pgErrorCode } from '../db/pg.js';
 import { appendToChain } from './appender.js';
+
+/** SQLSTATE of an append to the trail of a clinic that has left the region (`region-migration.ts`, version 4). */
+export const TRAIL_DEPARTED = 'PCM01';
 
 /** One access to patient data, as the route that performed it describes it. */
 export interface PhiAccess {
@@ -35,7 +40,6 @@ const SYSTEM_PURPOSE = 'HSYSADMIN';
 export async function auditPhi(p: TrailDeps, clinicId: string, access: PhiAccess | PhiAccess[]): Promise<void> {
   const accesses = Array.isArray(access) ? access : [access];
   if (accesses.length === 0) return;
-  const db = await clinicAuditDb(p, clinicId);
   const ctx = currentContext();
   const actor = ctx?.actor ?? SYSTEM;
   const recordedAt = new Date().toISOString();
@@ -59,7 +63,18 @@ export async function auditPhi(p: TrailDeps, clinicId: string, access: PhiAccess
     }),
   );
   try {
-    await appendToChain(p, db, clinicId, payloads);
+    const clinic = await p.clinics.get(clinicId);
+    if (!clinic) throw notFound('clinic');
+    await appendToChain(p, regionAuditDb(p, clinic.dataRegion), `${clinic.dataRegion}/${clinicId}`, clinicId, payloads).catch(
+      async (err: unknown) => {
+        // The clinic moved to another region of its jurisdiction and this node had not heard (`regions/move.ts`):
+        // the old region refuses its chain; the control plane says where it continues.
+        if (pgErrorCode(err) !== TRAIL_DEPARTED) throw err;
+        const moved = await p.clinics.fresh(clinicId);
+        if (!moved || moved.dataRegion === clinic.dataRegion) throw err;
+        await appendToChain(p, regionAuditDb(p, moved.dataRegion), `${moved.dataRegion}/${clinicId}`, clinicId, payloads);
+      },
+    );
   } catch (err) {
     p.log.error({ err, clinicId }, 'audit record could not be written');
     throw new AppError(

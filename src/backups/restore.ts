@@ -298,7 +298,7 @@ class Restore {
     try {
       const v = await verifyAuditChain(
         {
-          clinics: { get: async () => clinic },
+          clinics: { get: async () => clinic, fresh: async () => clinic },
           stores: { regionDb: () => db.withSchema(AUDIT_SCHEMA) as never },
           log: p.log,
         },

@@ -90,6 +90,13 @@ export async function complianceReport(p: Platform, code: string): Promise<Compl
       phi: true,
       storedIn: regionView.map((r) => r.id).join(', '),
     },
+    {
+      store: 'audit',
+      table: 'audit.departures',
+      category: 'Clinics that moved to another region of the jurisdiction (ids and region only)',
+      phi: false,
+      storedIn: regionView.map((r) => r.id).join(', '),
+    },
     ...controlTables.map((t) => ({
       store: 'control' as const,
       table: t,

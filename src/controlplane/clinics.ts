@@ -116,11 +116,15 @@ export class ClinicDirectory {
     return Number(r.numUpdatedRows) === 1;
   }
 
-  /** A move's switch: the frozen clinic at `epoch` lives at `placement` from `epoch + 1`, still frozen. */
-  async switchPlacement(id: string, epoch: number, placement: Placement): Promise<boolean> {
+  /**
+   * A move's switch: the frozen clinic at `epoch` lives at `placement` (in `region`, when the move changes it)
+   * from `epoch + 1`, still frozen.
+   */
+  async switchPlacement(id: string, epoch: number, placement: Placement, region?: string): Promise<boolean> {
     const r = await this.db
       .updateTable('clinics')
       .set({
+        ...(region ? { data_region: region } : {}),
         placement_model: placement.model,
         placement_database: placement.database,
         placement_schema: placement.schema,

@@ -6,7 +6,9 @@ import { idSchema } from '../ids.js';
 import type { Platform } from '../platform/platform.js';
 import { problemResponses } from '../http/problem.js';
 import { PLACEMENT_MODELS } from '../tenancy/naming.js';
-import { moveClinic, type MoveProgress } from '../tenancy/move.js';
+import type { MoveProgress } from '../tenancy/move.js';
+import { moveClinicTo } from '../regions/move.js';
+import { REGION_ID } from '../config.js';
 import { exportClinic } from '../tenancy/export.js';
 import type { Clinic } from './clinics.js';
 import { NewClinicInput, createClinic } from './provisioning.js';
@@ -199,9 +201,13 @@ export const platformRoutes =
     app.post('/clinics/:clinicId/placement', {
       schema: {
         tags,
-        summary: 'Move a clinic to another placement model (its writes are frozen during the copy)',
+        summary:
+          'Move a clinic to another placement model, and optionally to another region of its jurisdiction with its audit trail (its writes are frozen only for the last changes)',
         params: Params,
-        body: z.strictObject({ model: z.enum(PLACEMENT_MODELS) }),
+        body: z.strictObject({
+          model: z.enum(PLACEMENT_MODELS),
+          region: z.string().regex(REGION_ID, 'a region id such as us-west').optional(),
+        }),
         response: {
           200: z.object({
             clinic: ClinicView,
@@ -209,15 +215,20 @@ export const platformRoutes =
               id: z.string(),
               from: z.enum(PLACEMENT_MODELS),
               to: z.enum(PLACEMENT_MODELS),
+              fromRegion: z.string(),
+              toRegion: z.string(),
               frozenMs: z.number(),
               tables: z.array(z.object({ table: z.string(), rows: z.number().int(), checksum: z.string() })),
+              handover: z
+                .object({ what: z.string(), records: z.number().int(), verified: z.boolean(), sourceRemoved: z.boolean() })
+                .nullable(),
             }),
           }),
           ...problemResponses,
         },
       },
       handler: async (req) => {
-        const result = await moveClinic(p, req.params.clinicId, req.body.model);
+        const result = await moveClinicTo(p, req.params.clinicId, { model: req.body.model, region: req.body.region });
         return { clinic: view(result.clinic), move: result.move };
       },
     });

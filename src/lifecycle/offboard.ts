@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { AUDIT_SCHEMA } from '../audit/region-migration.js';
+import { removeClinicTrail } from '../audit/removal.js';
 import type { Clinic } from '../controlplane/clinics.js';
 import { inTransaction, quoteIdent as q, withClient } from '../db/pg.js';
 import { AppError, conflict, notFound } from '../errors.js';
@@ -145,25 +145,17 @@ async function storeExists(p: Platform, clinic: Clinic): Promise<boolean> {
 }
 
 /**
- * The clinic's PHI access trail, in its region beside the stores. The trail refuses UPDATE and DELETE for
- * everyone (`audit/region-migration.ts`); offboarding is the one deletion the platform makes, so it lifts that
- * guard for its own transaction only (ALTER TABLE is transactional: other sessions never see it lifted, they
- * wait the few milliseconds of the delete). The certificate is the record that the trail existed and went.
+ * The clinic's PHI access trail, in its region beside the stores: offboarding is one of the two deletions the
+ * trail allows (`audit/removal.ts`). The certificate is the record that the trail existed and went.
  */
 async function removeAuditTrail(p: Platform, clinic: Clinic): Promise<RemovedRows[]> {
-  const events = `${q(AUDIT_SCHEMA)}.events`;
-  const heads = `${q(AUDIT_SCHEMA)}.heads`;
   return withClient(p.stores.adminUrl(clinic.dataRegion), (c) =>
     inTransaction(c, async () => {
-      const e = await c.query(`select count(*)::int as n from ${events} where clinic_id = $1`, [clinic.id]);
-      await c.query(`alter table ${events} disable trigger no_change`);
-      await c.query(`delete from ${events} where clinic_id = $1`, [clinic.id]);
-      await c.query(`alter table ${events} enable trigger no_change`);
-      const h = await c.query(`delete from ${heads} where clinic_id = $1`, [clinic.id]);
+      const removed = await removeClinicTrail(c, clinic.id);
       const store = `audit ${clinic.dataRegion}`;
       return [
-        { store, table: 'events', rows: e.rows[0].n as number },
-        { store, table: 'heads', rows: h.rowCount ?? 0 },
+        { store, table: 'events', rows: removed.events },
+        { store, table: 'heads', rows: removed.heads },
       ];
     }),
   );

@@ -6,54 +6,20 @@ import type { Clinic } from '../controlplane/clinics.js';
 import { AppError, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { databaseOf, inTransaction, withClient } from '../db/pg.js';
-import type { Placement, PlacementModel } from './naming.js';
+import type { PlacementModel } from './naming.js';
 import { placementKind, type ClinicStore, type PlacementKind } from './placement/index.js';
 import { ChangeCapture } from './placement/capture.js';
 import { checksums, checksumsInTransaction, copyClinic, touchedChecksums, type TableChecksum } from './placement/copy.js';
 import { drainReads, holdWrites, setAnchorEpoch } from './placement/fence.js';
 
-export { checksums, type TableChecksum } from './placement/copy.js';
+import type { MoveHooks, MoveProgress, MoveReport, MoveResult, MoveStep, RegionChange, RegionHandover } from './move-report.js';
 
-export interface MoveReport {
-  id: string;
-  from: PlacementModel;
-  to: PlacementModel;
-  frozenMs: number;
-  /** Verified in a snapshot just before the freeze; what was written after it was verified row by row. */
-  tables: TableChecksum[];
-  /** False when the copy the clinic left could not be removed; it is fenced, and the next move there clears it. */
-  sourceRemoved: boolean;
-  /** Changes the clinic made during the copy, replayed onto the target before and during the freeze. */
-  replayed: { beforeFreeze: number; inFreeze: number };
-}
+export { checksums, type TableChecksum } from './placement/copy.js';
+export type * from './move-report.js';
 
 /** Catch-up rounds before the freeze, and the count of changes small enough to leave to the freeze. */
 const CATCH_UP_ROUNDS = 5;
 const FREEZE_TAIL = 50;
-
-/** One step of a move as the operator console shows it while the move runs (kept in `placement_moves.detail`). */
-export interface MoveStep {
-  step: 'prepare' | 'freeze' | 'copy' | 'verify' | 'switch' | 'cleanup' | 'done' | 'failed';
-  at: string;
-  table: string | null;
-  rows: number | null;
-}
-export interface MoveProgress {
-  percent: number;
-  steps: MoveStep[];
-}
-
-/**
- * Seams for tests: write while the bulk is copied (after its first table, inside the copy's snapshot), act while
- * writes are frozen, or tamper with the copy before it is verified.
- */
-export interface MoveHooks {
-  duringCopy?: () => Promise<void>;
-  /** After the full verification, before the freeze: writes here reach the target only through the freeze's tail. */
-  beforeFreeze?: () => Promise<void>;
-  duringFreeze?: () => Promise<void>;
-  beforeVerify?: (target: { url: string; placement: Placement }) => Promise<void>;
-}
 
 /**
  * Moves a clinic online between placements. With e its placement epoch (`placement/fence.ts`):
@@ -76,6 +42,11 @@ export interface MoveHooks {
  *    the first write to the target comes after the last read that could be served from the source began.
  * 7. Drop the capture; wait for the reads that passed their pin on the source before the fence, then remove it.
  *
+ * A move to another region of the clinic's jurisdiction (`change`, from `regions/move.ts`) builds the target in
+ * that region's server and flips the clinic's region in the same switch (step 5, same epochs), so every node
+ * reads the clinic there from then on; what the clinic owns beside its store (its audit trail) is handed over
+ * by `change.handover` at the same steps: its bulk before the freeze, its tail in the freeze before the switch.
+ *
  * So the freeze holds only the last writes, their check and the switch; the copy, the full verification and the
  * removal of the source, which grow with the clinic, run while it is served.
  *
@@ -89,7 +60,8 @@ export async function moveClinic(
   clinicId: string,
   to: PlacementModel,
   hooks: MoveHooks = {},
-): Promise<{ clinic: Clinic; move: MoveReport }> {
+  change?: RegionChange,
+): Promise<MoveResult> {
   // One mover per clinic at a time, across processes: a session lock on the control database, released when the
   // connection ends whatever happens to this process.
   return withClient(p.config.controlDatabaseUrl, async (guard) => {
@@ -99,9 +71,12 @@ export async function moveClinic(
     if (!held.rows[0]?.ok) throw new AppError(409, 'clinic_busy', 'Another move of this clinic is running; try again when it is done');
     const clinic = await p.clinics.fresh(clinicId);
     if (!clinic) throw notFound('clinic');
-    if (clinic.placement.model === to) throw new AppError(409, 'already_in_placement', `The clinic is already in ${to} placement`);
+    const toRegion = change?.region ?? clinic.dataRegion;
+    if (clinic.placement.model === to && toRegion === clinic.dataRegion)
+      throw new AppError(409, 'already_in_placement', `The clinic is already in ${to} placement in ${toRegion}`);
     if (clinic.status !== 'active') throw new AppError(409, 'clinic_busy', `The clinic is ${clinic.status}; try again when it is active`);
-    return new Move(p, clinic, placementKind(to), hooks).run();
+    const handover = change && toRegion !== clinic.dataRegion ? change.handover(clinic) : undefined;
+    return new Move(p, clinic, placementKind(to), toRegion, hooks, handover).run();
   });
 }
 
@@ -128,14 +103,15 @@ class Move {
     private readonly p: Platform,
     private readonly clinic: Clinic,
     private readonly targetKind: PlacementKind,
+    targetRegion: string,
     private readonly hooks: MoveHooks,
+    private readonly handover: RegionHandover | undefined,
   ) {
-    const regionId = clinic.dataRegion;
-    const regionDatabase = databaseOf(p.stores.adminUrl(regionId));
-    this.source = { clinicId: clinic.id, regionId, placement: clinic.placement };
+    const regionDatabase = databaseOf(p.stores.adminUrl(targetRegion));
+    this.source = { clinicId: clinic.id, regionId: clinic.dataRegion, placement: clinic.placement };
     this.target = {
       clinicId: clinic.id,
-      regionId,
+      regionId: targetRegion,
       placement: targetKind.address({ instance: p.config.instance, clinicId: clinic.id, regionDatabase }),
     };
     this.sourceKind = placementKind(clinic.placement.model);
@@ -151,7 +127,7 @@ class Move {
     return this.p.stores.adminUrl(store.regionId, store.placement.database);
   }
 
-  async run(): Promise<{ clinic: Clinic; move: MoveReport }> {
+  async run(): Promise<MoveResult> {
     const { p, clinic } = this;
     await p.control
       .insertInto('placement_moves')
@@ -173,16 +149,20 @@ class Move {
     const frozenMs = Date.now() - this.frozenAt;
     await this.step('cleanup', 97).catch(() => {});
     const sourceRemoved = (await this.removeCapture()) && (await this.removeSource());
+    const handover = (await this.handover?.finish()) ?? null;
     this.progress.percent = 100;
     this.progress.steps.push({ step: 'done', at: new Date().toISOString(), table: null, rows: null });
     const report: MoveReport = {
       id: this.id,
       from: this.source.placement.model,
       to: this.target.placement.model,
+      fromRegion: this.source.regionId,
+      toRegion: this.target.regionId,
       frozenMs,
       tables,
       sourceRemoved,
       replayed: this.replayed,
+      handover,
     };
     await this.finish('completed', report).catch((err) => this.log.error({ err }, 'recording the completed move failed'));
     this.log.info({ frozenMs, sourceRemoved }, 'clinic moved');
@@ -218,6 +198,10 @@ class Move {
         }),
       ),
     );
+
+    // The rest the clinic owns in its region (a move to another region), while the clinic keeps writing; what it
+    // writes meanwhile is caught up with next.
+    await this.handover?.prepare();
 
     // Catch up with the writes made during the copy while they go on, so the freeze has only the last few.
     let caughtUp = 0;
@@ -281,9 +265,11 @@ class Move {
       this.compare(before, after);
       await setAnchorEpoch(dst, target.placement.schema, clinic.id, epoch + 2, epoch + 1);
     });
+    await this.handover?.beforeSwitch();
     await this.step('switch', 92);
-    this.switched = await p.clinics.switchPlacement(clinic.id, epoch + 1, target.placement);
+    this.switched = await p.clinics.switchPlacement(clinic.id, epoch + 1, target.placement, target.regionId);
     if (!this.switched) throw new AppError(409, 'clinic_busy', 'The clinic changed during the move; it stays where it was');
+    await this.handover?.switched();
     return full.after;
   }
 
@@ -364,6 +350,7 @@ class Move {
       );
     }
     this.log.error({ err }, 'move failed; clinic stays where it was');
+    await this.handover?.abandon().catch((e) => this.log.error({ err: e }, 'undoing the region handover failed'));
     await this.removeCapture();
     await retried('remove the partial target', () => this.targetKind.remove(this.ctx, this.target)).catch((e) =>
       this.log.error({ err: e }, 'removing the partial target failed; the next move there clears it'),

@@ -28,7 +28,7 @@ export function openVideo(
   deps: {
     bus: InvalidationBus;
     stores: Pick<TenantStores, 'transaction' | 'regionDb'>;
-    clinics: Pick<ClinicDirectory, 'get'>;
+    clinics: Pick<ClinicDirectory, 'get' | 'fresh'>;
     log: Pick<Logger, 'error'>;
   },
 ): Video {

@@ -43,6 +43,8 @@ export async function startTestPlatform(
     env?: NodeJS.ProcessEnv;
     /** A region whose store is on a server of its own (a backed-up region's, `archived-server.ts`). */
     regionAdminUrls?: Partial<Record<(typeof REGIONS)[number], string>>;
+    /** Regions besides us-east and eu-central, on the suite's server (name them in `POLYCLINIC_REGIONS` too). */
+    extraRegions?: string[];
   } = {},
 ): Promise<TestPlatform> {
   // vitest is loaded only inside the test runner; benchmarks pass the server's URL themselves.
@@ -71,8 +73,10 @@ export async function startTestPlatform(
   Object.assign(env, opts.env);
   const serverOf = (r: (typeof REGIONS)[number]) => opts.regionAdminUrls?.[r] ?? admin;
   for (const r of REGIONS) env[regionUrlVariable(r)] = urlWithDatabase(serverOf(r), `${instance}_${r.replace('-', '_')}`);
+  for (const r of opts.extraRegions ?? []) env[regionUrlVariable(r)] = urlWithDatabase(admin, `${instance}_${r.replace('-', '_')}`);
   await ensureDatabase(admin, `${instance}_control`);
   for (const r of REGIONS) await ensureDatabase(serverOf(r), `${instance}_${r.replace('-', '_')}`);
+  for (const r of opts.extraRegions ?? []) await ensureDatabase(admin, `${instance}_${r.replace('-', '_')}`);
 
   const config = loadConfig(env);
   const log = createLogger((process.env.POLYCLINIC_TEST_LOG_LEVEL as 'silent') ?? 'silent');

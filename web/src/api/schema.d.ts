@@ -35540,7 +35540,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Move a clinic to another placement model (its writes are frozen during the copy) */
+        /** Move a clinic to another placement model, and optionally to another region of its jurisdiction with its audit trail (its writes are frozen only for the last changes) */
         post: {
             parameters: {
                 query?: never;
@@ -35555,6 +35555,7 @@ export interface paths {
                     "application/json": {
                         /** @enum {string} */
                         model: "pooled" | "schema" | "database";
+                        region?: string;
                     };
                 };
             };
@@ -35590,12 +35591,20 @@ export interface paths {
                                 from: "pooled" | "schema" | "database";
                                 /** @enum {string} */
                                 to: "pooled" | "schema" | "database";
+                                fromRegion: string;
+                                toRegion: string;
                                 frozenMs: number;
                                 tables: {
                                     table: string;
                                     rows: number;
                                     checksum: string;
                                 }[];
+                                handover: {
+                                    what: string;
+                                    records: number;
+                                    verified: boolean;
+                                    sourceRemoved: boolean;
+                                } | null;
                             };
                         };
                     };
