@@ -40,6 +40,37 @@ describe('released migrations', () => {
 });
 
 /**
+ * A ledger runs only the versions above its highest (`tenancy/fleet.ts`, `store-migrate.ts`), so a new migration
+ * numbered into a gap below a released version would never run on a deployed database, while every test, on fresh
+ * databases, passes. `test/fixtures/released-versions.json` lists what has been released; add a release's versions
+ * to it when it ships.
+ */
+describe('new migration versions', () => {
+  const releasedVersions = JSON.parse(readFileSync(new URL('../test/fixtures/released-versions.json', import.meta.url), 'utf8')) as Record<
+    'control' | 'tenant' | 'audit',
+    number[]
+  >;
+  const ledgers = {
+    control: CONTROL_MIGRATIONS,
+    tenant: TENANT_MIGRATIONS,
+    audit: REGION_SCHEMAS.find((r) => r.schema === 'audit')!.migrations,
+  };
+  it.each(Object.keys(ledgers) as (keyof typeof ledgers)[])('%s: come after every released one, which stay', (ledger) => {
+    const versions = ledgers[ledger].map((m) => m.version);
+    const released = releasedVersions[ledger];
+    const highest = Math.max(...released);
+    expect(
+      versions.filter((v) => v < highest && !released.includes(v)),
+      `new versions must be above ${highest}`,
+    ).toEqual([]);
+    expect(
+      released.filter((v) => !versions.includes(v)),
+      'released versions may not disappear',
+    ).toEqual([]);
+  });
+});
+
+/**
  * `ControlDB` and `TenantDB` are computed from the domains' column descriptions (`db/columns.ts` says why),
  * so checking the descriptions against a database migrated by every migration of this build checks the types.
  */
