@@ -156,7 +156,12 @@ export interface Platform {
 export async function openPlatform(
   config: ResolvedConfig,
   log: Logger,
-  opts: { bus?: InvalidationBus; tenantMigrations?: TenantMigration[] } = {},
+  opts: {
+    bus?: InvalidationBus;
+    tenantMigrations?: TenantMigration[];
+    /** How long this node trusts a clinic it read without a bus message (5 s); tests play a node that outlived a move. */
+    clinicCacheMs?: number;
+  } = {},
 ): Promise<Platform> {
   const bus = opts.bus ?? (config.redisUrl ? await RedisBus.connect(config.redisUrl, config.instance) : new InProcessBus());
   const control = new Kysely<ControlDB>({
@@ -166,7 +171,7 @@ export async function openPlatform(
       pool: newPool(controlAppUrl(config), config.pool.controlMax, 'polyclinic-control'),
     }),
   });
-  const clinics = new ClinicDirectory(control, bus);
+  const clinics = new ClinicDirectory(control, bus, opts.clinicCacheMs);
   let regionPrimaries: RegionPrimaries | undefined;
   const stores = new TenantStores(
     config.regions.map((r) => ({

@@ -39,7 +39,9 @@ const addPatient = (name: string) =>
 beforeAll(async () => {
   t = await startTestPlatform();
   // Its own bus: a node that hears nothing, so its caches go stale exactly as when a message is lost.
-  other = await openPlatform(t.p.config, createLogger('silent'), { bus: new InProcessBus() });
+  // Its own bus (it hears of no move) and a clinic cache that outlives any move, however slow the machine: the
+  // stale view is then certain, not a race against the 5 s a node otherwise trusts what it read.
+  other = await openPlatform(t.p.config, createLogger('silent'), { bus: new InProcessBus(), clinicCacheMs: 3_600_000 });
   const clinic = await t.clinic({ placement: 'pooled' });
   const neighbour = await t.clinic({ placement: 'pooled' });
   clinicId = clinic.id;
