@@ -192,4 +192,40 @@ describe.skipIf(skip !== null)('a SMART app’s launch, in a browser', () => {
     expect(res.json()).toMatchObject({ patient: c.patientId.replace('_', '-'), need_patient_banner: true });
     await context.close();
   });
+  it('a Patient created through FHIR is found and edited in the web app, and the edit reads back through FHIR', async () => {
+    const T = await catalogue('en');
+    const fhirHeaders = { ...bearer(c.physician), 'content-type': 'application/fhir+json' };
+    const created = await t.app.inject({
+      method: 'POST',
+      url: `/fhir/R4/${c.clinic.id}/Patient`,
+      headers: fhirHeaders,
+      payload: { resourceType: 'Patient', name: [{ family: 'Lovelace', given: ['Ada'] }], birthDate: '1815-12-10', gender: 'female' },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    const fhirId = created.json().id as string;
+
+    const context = await browser.newContext({ locale: 'en-GB', timezoneId: 'UTC', viewport: { width: 1280, height: 860 } });
+    const page = await context.newPage();
+    await page.goto(`${base}/c/${c.clinic.slug}/sign-in`);
+    await page.getByLabel(new RegExp(`^${T['field.email']}`)).fill(c.physicianEmail);
+    await page.getByLabel(new RegExp(`^${T['field.password']}`)).fill(STAFF_PASSWORD);
+    await page.getByRole('button', { name: T['signIn.submit'], exact: true }).click();
+    await page.waitForURL((url) => !url.pathname.endsWith('/sign-in'));
+    await page.goto(`${base}/c/${c.clinic.slug}/patients?q=Lovelace`);
+    await page.getByRole('link', { name: 'Lovelace, Ada' }).click();
+    await page.waitForURL(new RegExp(`/patients/${fhirId.replace('-', '_')}$`));
+    await page.getByRole('button', { name: T['patient.edit'], exact: true }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel(T['patient.phone']!).fill('+44 20 7946 0018');
+    await dialog.getByRole('button', { name: T['action.save'], exact: true }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await context.close();
+
+    const read = await t.app.inject({ method: 'GET', url: `/fhir/R4/${c.clinic.id}/Patient/${fhirId}`, headers: fhirHeaders });
+    expect(read.statusCode, read.body).toBe(200);
+    expect(read.json()).toMatchObject({
+      name: [{ family: 'Lovelace', given: ['Ada'] }],
+      telecom: [expect.objectContaining({ value: '+44 20 7946 0018' })],
+    });
+  });
 });
