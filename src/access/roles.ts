@@ -76,6 +76,8 @@ const ROLE_PERMISSIONS: Record<BaseRole, readonly Permission[]> = {
     'audit.read',
     'phi_export.approve',
     'billing.write',
+    // The clinic's own aggregate dashboard and the reports it defines; patient-level drill-downs need `patient.read`.
+    'analytics.clinic.read',
     'analytics.clinic.manage',
   ],
   physician: [

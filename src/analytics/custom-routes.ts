@@ -13,13 +13,24 @@ import {
   RenderedDashboard,
   SavedDashboardSchema,
   ScheduleInput,
+  RecipientChoices,
   ScheduleParams,
+  SchedulePreview,
+  SchedulePreviewQuery,
   ScheduleSchema,
 } from './custom-schemas.js';
 import { dimensionsOf } from './measures.js';
 import { BUILTIN_WIDGETS, MEASURE_KEYS } from './migration.js';
 import { renderDashboard } from './report-render.js';
-import { createSchedule, deleteSchedule, getSchedule, listSchedules, type ReportSchedule, updateSchedule } from './report-schedules.js';
+import {
+  createSchedule,
+  deleteSchedule,
+  getSchedule,
+  listSchedules,
+  nextRuns,
+  type ReportSchedule,
+  updateSchedule,
+} from './report-schedules.js';
 import {
   createDashboard,
   createMetric,
@@ -219,6 +230,31 @@ export const customAnalyticsRoutes =
         const timeZone = await p.reports.timeZone(req.clinic.id);
         return { items: (await req.clinic.read((scope) => listSchedules(scope))).map((s) => withZone(s, timeZone)) };
       },
+    });
+
+    app.get('/analytics/report-schedules/preview', {
+      config: { permission: MANAGE },
+      schema: {
+        tags,
+        summary: 'The next three runs of a cron expression in the clinic’s time zone, refused as saving it would be',
+        querystring: SchedulePreviewQuery,
+        response: { 200: SchedulePreview, ...analyticsProblems },
+      },
+      handler: async (req) => {
+        const timeZone = await p.reports.timeZone(req.clinic.id);
+        const runs = nextRuns(req.query.cron, timeZone, new Date(), 3).map((d) => d.toISOString());
+        return { cron: req.query.cron, timeZone, runs };
+      },
+    });
+
+    app.get('/analytics/report-recipients', {
+      config: { permission: MANAGE },
+      schema: {
+        tags,
+        summary: 'The clinic’s members a scheduled report may be mailed to',
+        response: { 200: RecipientChoices, ...analyticsProblems },
+      },
+      handler: async (req) => ({ items: await p.reports.recipientChoices(req.clinic.id) }),
     });
 
     app.post('/analytics/report-schedules', {

@@ -80,5 +80,10 @@ export const ScheduleSchema = z.object({
   createdBy: z.string(),
   createdAt: z.string(),
 });
+export const SchedulePreviewQuery = z.strictObject({ cron: z.string().trim().min(1).max(100) });
+export const SchedulePreview = z.object({ cron: z.string(), timeZone: z.string(), runs: z.array(z.string()) });
+export const RecipientChoices = z.object({
+  items: z.array(z.object({ userId: z.string(), email: z.string(), name: z.string().nullable() })),
+});
 export const ScheduleParams = z.strictObject({ scheduleId: idSchema('reportSchedule') });
 export const list = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item) });

@@ -74,7 +74,8 @@ describe('isolation', () => {
 
       // Through clinic A's address: B's analyst is no member, so the clinic itself does not exist for them.
       const intoA = as(analystB.token, a.id);
-      for (const path of ['metrics', 'dashboards', 'report-schedules', ...paths]) {
+      const lists = ['metrics', 'dashboards', 'report-schedules', 'report-recipients', 'report-schedules/preview?cron=0%207%20*%20*%201'];
+      for (const path of [...lists, ...paths]) {
         const res = await intoA('GET', path);
         expect(res.statusCode, path).toBe(404);
         expect(res.json().code).toBe('clinic_not_found');
@@ -93,6 +94,9 @@ describe('isolation', () => {
       expect((await inB('DELETE', `dashboards/${ids.dashboardId}`)).statusCode).toBe(404);
       expect((await inB('DELETE', `report-schedules/${ids.scheduleId}`)).statusCode).toBe(404);
       expect((await inB('GET', 'metrics')).json().items).toEqual([]);
+      const choices = (await inB('GET', 'report-recipients')).json().items.map((m: { userId: string }) => m.userId);
+      expect(choices).toContain(analystB.userId);
+      expect(choices).not.toContain(analystA.userId);
       // A's metric cannot be put on B's dashboard, nor A's dashboard scheduled, nor A's staff mailed from B.
       const borrowed = await inB('POST', 'dashboards', { name: 'x', widgets: [{ metricId: ids.metricId }] });
       expect(borrowed.json().code).toBe('unknown_metric');
@@ -201,6 +205,42 @@ describe('refusals', () => {
 });
 
 describe('schedules', () => {
+  it('the clinic admin reads the aggregate dashboard and previews a schedule; patient-level drill-downs stay refused', async () => {
+    const clinic = await t.clinic({ placement: 'pooled' });
+    await seedVisits(t, clinic.id, [{ type: 'consultation', status: 'no_show' }]);
+    const admin = await t.staff(clinic.id, 'clinic_admin');
+    const get = (path: string) =>
+      t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinic.id}/analytics/${path}`, headers: bearer(admin.token) });
+    const dashboard = await get(`dashboard?${MARCH}`);
+    expect(dashboard.statusCode, dashboard.body).toBe(200);
+    expect(dashboard.json().appointments.noShow).toBe(1);
+    for (const drill of [`no-shows?${MARCH}`, `charges?${MARCH}`]) {
+      const res = await get(drill);
+      expect(res.statusCode, drill).toBe(403);
+      expect(res.headers['content-type']).toContain('application/problem+json');
+    }
+    // The screen's choices: the clinic's members, and the next three runs on the clinic's wall clock (UTC here).
+    expect((await get('report-recipients')).json().items).toContainEqual({
+      userId: admin.userId,
+      email: admin.email,
+      name: 'clinic_admin',
+    });
+    const preview = (await get('report-schedules/preview?cron=30%206%20*%20*%201')).json();
+    expect(preview.timeZone).toBe('UTC');
+    expect(preview.runs).toHaveLength(3);
+    for (const run of preview.runs) expect(new Date(run).toISOString()).toMatch(/T06:30:00\.000Z$/);
+    expect(new Date(preview.runs[1]).getTime() - new Date(preview.runs[0]).getTime()).toBe(7 * 86_400_000);
+    for (const [cron, code] of [
+      ['61 7 * * 1', 'invalid_cron'],
+      ['* * * * *', 'cron_too_frequent'],
+      ['0 7 * * %00', 'invalid_text'],
+    ] as const) {
+      const res = await get(`report-schedules/preview?cron=${cron.replaceAll(' ', '%20')}`);
+      expect(res.statusCode, cron).toBe(400);
+      expect(res.json().code, cron).toBe(code);
+    }
+  });
+
   it('next runs keep the clinic’s wall clock across daylight saving (Europe/Berlin, 30 March 2031)', async () => {
     const before = nextRun('0 7 * * 1', 'Europe/Berlin', new Date('2031-03-21T12:00:00Z'));
     const after = nextRun('0 7 * * 1', 'Europe/Berlin', new Date('2031-03-28T12:00:00Z'));

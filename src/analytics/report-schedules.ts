@@ -45,6 +45,17 @@ export function nextRun(cron: string, timeZone: string, after: Date): Date {
   return first;
 }
 
+/** The next `count` runs of `cron` after `after` (what the schedule screen previews), refused as `nextRun` refuses. */
+export function nextRuns(cron: string, timeZone: string, after: Date, count: number): Date[] {
+  const runs: Date[] = [];
+  let from = after;
+  for (let i = 0; i < count; i++) {
+    from = nextRun(cron, timeZone, from);
+    runs.push(from);
+  }
+  return runs;
+}
+
 /** The period a report that runs at `at` covers: the whole previous day, week (from Monday) or month, locally. */
 export function reportRange(period: ReportPeriod, at: Date, timeZone: string): { from: Date; to: Date } {
   const today = localTime(at.getTime(), timeZone);

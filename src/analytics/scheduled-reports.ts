@@ -57,6 +57,19 @@ export class ScheduledReports {
     if (strangers.length) throw badRequest('recipient_not_member', 'Reports go to members of this clinic only', { recipients: strangers });
   }
 
+  /** Whom a report may be sent to: the clinic's members, by name and email, for the schedule screen's choice. */
+  async recipientChoices(clinicId: string): Promise<{ userId: string; email: string; name: string | null }[]> {
+    const rows = await this.d.control
+      .selectFrom('memberships as m')
+      .innerJoin('users as u', 'u.id', 'm.user_id')
+      .select(['u.id', 'u.email', 'u.name'])
+      .where('m.clinic_id', '=', clinicId)
+      .orderBy('u.email')
+      .limit(500)
+      .execute();
+    return rows.map((r) => ({ userId: r.id, email: r.email, name: r.name }));
+  }
+
   private async members(clinicId: string, userIds: string[]): Promise<Map<string, string>> {
     if (!userIds.length) return new Map();
     const rows = await this.d.control
