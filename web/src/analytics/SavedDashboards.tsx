@@ -1,4 +1,4 @@
-import { Alert, Button, Group, Select, Stack, TextInput } from '@mantine/core';
+import { Alert, Button, Group, Modal, Select, Stack, TextInput } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type ReactNode } from 'react';
 import { Bar, BarChart, CartesianGrid, Tooltip, XAxis, YAxis } from 'recharts';
@@ -7,6 +7,8 @@ import type { paths } from '../api/schema';
 import { useClinic } from '../clinic/context';
 import { useI18n, type MessageKey } from '../i18n/i18n';
 import { problemText, QueryState } from '../ui/states';
+import { ConfirmButton } from '../ui/confirm';
+import { notifySaved } from '../ui/forms';
 import { DataTable } from '../ui/Table';
 import { ChartCard } from './DashboardPage';
 
@@ -42,6 +44,13 @@ export function SavedDashboards({ range, children }: { range: { from: string; to
           w={280}
         />
         {can('analytics.clinic.manage') && <AddMetric dashboardId={selected} onSaved={setSelected} />}
+        {can('analytics.clinic.manage') && selected && (
+          <DashboardActions
+            dashboardId={selected}
+            name={dashboards.data?.items.find((d) => d.id === selected)?.name ?? ''}
+            onDeleted={() => setSelected(null)}
+          />
+        )}
       </Group>
       {selected ? <SavedDashboardView dashboardId={selected} range={range} /> : children}
     </Stack>
@@ -186,5 +195,83 @@ function AddMetric({ dashboardId, onSaved }: { dashboardId: string | null; onSav
         </Alert>
       )}
     </Group>
+  );
+}
+
+/** Rename or delete the selected saved dashboard (deleting it stops its scheduled reports; its metrics stay). */
+function DashboardActions({ dashboardId, name, onDeleted }: { dashboardId: string; name: string; onDeleted: () => void }) {
+  const { t } = useI18n();
+  const { clinicId } = useClinic();
+  const queryClient = useQueryClient();
+  const [renaming, setRenaming] = useState(false);
+  const [newName, setNewName] = useState(name);
+  const refresh = () => queryClient.invalidateQueries({ queryKey: [clinicId, 'analytics'] });
+  const rename = useMutation({
+    mutationFn: async () => {
+      const path = { clinicId, dashboardId };
+      const current = await call(api.GET('/api/v1/clinics/{clinicId}/analytics/dashboards/{dashboardId}', { params: { path } }));
+      return call(
+        api.PUT('/api/v1/clinics/{clinicId}/analytics/dashboards/{dashboardId}', {
+          params: { path },
+          body: { name: newName, widgets: current.widgets as never[] },
+        }),
+      );
+    },
+    onSuccess: async () => {
+      notifySaved(t('analytics.saved.renamed'));
+      setRenaming(false);
+      await refresh();
+    },
+  });
+  return (
+    <>
+      <Button variant="default" onClick={() => (rename.reset(), setNewName(name), setRenaming(true))}>
+        {t('analytics.saved.rename')}
+      </Button>
+      <ConfirmButton
+        variant="subtle"
+        color="red"
+        title={t('analytics.saved.deleteTitle')}
+        body={t('analytics.saved.deleteBody', { name })}
+        confirm={t('action.delete')}
+        onConfirm={async () => {
+          await call(
+            api.DELETE('/api/v1/clinics/{clinicId}/analytics/dashboards/{dashboardId}', { params: { path: { clinicId, dashboardId } } }),
+          );
+          notifySaved(t('analytics.saved.deleted'));
+          onDeleted();
+          await refresh();
+        }}
+      >
+        {t('analytics.saved.delete')}
+      </ConfirmButton>
+      <Modal opened={renaming} onClose={() => setRenaming(false)} title={t('analytics.saved.rename')}>
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            rename.mutate();
+          }}
+        >
+          <Stack>
+            <TextInput
+              label={t('analytics.saved.name')}
+              value={newName}
+              onChange={(e) => setNewName(e.currentTarget.value)}
+              required
+              data-autofocus
+              error={rename.isError ? problemText(rename.error, t) : undefined}
+            />
+            <Group justify="flex-end">
+              <Button variant="default" onClick={() => setRenaming(false)}>
+                {t('action.cancel')}
+              </Button>
+              <Button type="submit" loading={rename.isPending}>
+                {t('action.save')}
+              </Button>
+            </Group>
+          </Stack>
+        </form>
+      </Modal>
+    </>
   );
 }

@@ -37,6 +37,7 @@ const FeaturesPage = lazy(() => import('../admin/FeaturesPage'));
 const AuditPage = lazy(() => import('../admin/AuditPage'));
 const IdentityTrailPage = lazy(() => import('../admin/IdentityTrailPage'));
 const DashboardPage = lazy(() => import('../analytics/DashboardPage'));
+const ReportSchedulesPage = lazy(() => import('../analytics/ReportSchedulesPage'));
 
 interface NavItem {
   to: string;
@@ -112,7 +113,15 @@ const SECTIONS: NavSection[] = [
   },
   {
     label: 'nav.insights',
-    items: [{ to: 'analytics', label: 'nav.dashboard', permission: ['analytics.clinic.read'], element: <DashboardPage /> }],
+    items: [
+      { to: 'analytics', label: 'nav.dashboard', permission: ['analytics.clinic.read'], element: <DashboardPage /> },
+      {
+        to: 'reports',
+        label: 'nav.reports',
+        permission: ['analytics.clinic.read', 'analytics.clinic.manage'],
+        element: <ReportSchedulesPage />,
+      },
+    ],
   },
 ];
 
