@@ -111,6 +111,70 @@ describe.skipIf(skip !== null)('analytics dashboards in the browser', () => {
       await context.close();
     }, 120_000);
 
+  it('the clinic admin schedules a report on the screen, sees its next run, and renames and deletes a dashboard', async () => {
+    const T = await catalogue('en');
+    const clinic = await t.clinic({ placement: 'pooled' });
+    const admin = await t.staff(clinic.id, 'clinic_admin');
+    const api = (method: 'GET' | 'POST', path: string, payload?: object) =>
+      t.app.inject({
+        method,
+        url: `/api/v1/clinics/${clinic.id}/analytics/${path}`,
+        headers: bearer(admin.token),
+        ...(payload ? { payload } : {}),
+      });
+    const made = await api('POST', 'dashboards', { name: 'Monday review', widgets: [{ builtin: 'appointments' }] });
+    expect(made.statusCode, made.body).toBe(201);
+    const context = await browser.newContext({ baseURL: base, locale: 'en-US', timezoneId: 'UTC' });
+    const page = await context.newPage();
+    page.setDefaultTimeout(20_000);
+    await signIn(page, T, `/c/${clinic.slug}/sign-in`, admin.email, STAFF_PASSWORD);
+    // The admin holds the aggregate read now, so the Dashboard is offered beside the reports.
+    await page.getByRole('link', { name: T['nav.dashboard'], exact: true }).waitFor();
+    await page.getByRole('link', { name: T['nav.reports'] }).click();
+    await page.getByRole('heading', { name: T['reports.title'] }).waitFor();
+    await page.getByRole('button', { name: T['reports.new'] }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel(T['reports.schedule']!, { exact: true }).click();
+    await page.getByRole('option', { name: T['reports.preset.advanced'] }).click();
+    const cron = dialog.getByLabel(new RegExp(`^${T['reports.cron']}`));
+    // Too frequent: the API's refusal shows on the field before anything is saved.
+    await cron.fill('* * * * *');
+    await dialog.getByText('A report goes out at most once an hour').waitFor();
+    await cron.fill('30 6 * * 2');
+    await dialog.getByText(fill(T['reports.nextRuns']!, { zone: 'UTC' })).waitFor();
+    await dialog.getByLabel(new RegExp(`^${T['reports.recipients']}`)).click();
+    await page.getByRole('option', { name: new RegExp(admin.email) }).click();
+    await page.keyboard.press('Escape');
+    await accessible(page, 'report schedule form');
+    await screenshot(page, 'analytics-report-schedule-form');
+    await dialog.getByRole('button', { name: T['action.save'], exact: true }).click();
+    await dialog.waitFor({ state: 'detached' });
+    const [saved] = (await api('GET', 'report-schedules')).json().items;
+    expect(saved).toMatchObject({ cron: '30 6 * * 2', recipients: [admin.userId], timeZone: 'UTC' });
+    const next = new Intl.DateTimeFormat('en-US', { dateStyle: 'full', timeStyle: 'short', timeZone: 'UTC' }).format(
+      new Date(saved.nextRunAt),
+    );
+    expect(next).toMatch(/^Tuesday, .* 6:30/);
+    await page.getByRole('cell', { name: next }).waitFor();
+    await page.getByRole('cell', { name: 'Monday review' }).waitFor();
+    await accessible(page, 'report schedules');
+    await screenshot(page, 'analytics-report-schedules');
+
+    // Saved dashboards: renamed and then deleted on the dashboard page (its schedule goes with it).
+    await page.getByRole('link', { name: T['nav.dashboard'], exact: true }).click();
+    await page.getByLabel(T['analytics.saved.label']!).first().click();
+    await page.getByRole('option', { name: 'Monday review' }).click();
+    await page.getByRole('button', { name: T['analytics.saved.rename'] }).click();
+    await page.getByLabel(new RegExp(`^${T['analytics.saved.name']}`)).fill('Tuesday review');
+    await page.getByRole('dialog').getByRole('button', { name: T['action.save'], exact: true }).click();
+    await expect.poll(async () => (await api('GET', `dashboards/${made.json().id}`)).json().name).toBe('Tuesday review');
+    await page.getByRole('button', { name: T['analytics.saved.delete'] }).click();
+    await page.getByRole('dialog').getByRole('button', { name: T['action.delete'], exact: true }).click();
+    await expect.poll(async () => (await api('GET', 'dashboards')).json().items).toEqual([]);
+    expect((await api('GET', 'report-schedules')).json().items).toEqual([]);
+    await context.close();
+  }, 120_000);
+
   it('the operator reads platform metrics from the scrubbed warehouse', async () => {
     const T = await catalogue('en');
     const clinic = await t.clinic({ placement: 'schema', tier: 'mid' });

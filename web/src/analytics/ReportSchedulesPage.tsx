@@ -244,7 +244,7 @@ function ScheduleForm({
             label={t('reports.cron')}
             description={t('reports.cronHint')}
             required
-            ff="monospace"
+            styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
             {...form.getInputProps('cron')}
             error={form.errors.cron ?? previewError}
           />
