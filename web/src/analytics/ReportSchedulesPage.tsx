@@ -225,7 +225,13 @@ function ScheduleForm({
   });
   const previewError = preview.isError ? problemText(preview.error, t) : null;
   return (
-    <form onSubmit={form.onSubmit((v) => (setError(null), save.mutate(v)))} noValidate>
+    <form
+      onSubmit={form.onSubmit((v) => {
+        setError(null);
+        save.mutate(v);
+      })}
+      noValidate
+    >
       <Stack>
         <Select label={t('reports.dashboard')} data={dashboards} allowDeselect={false} required {...form.getInputProps('dashboardId')} />
         <Select

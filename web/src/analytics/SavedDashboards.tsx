@@ -225,7 +225,14 @@ function DashboardActions({ dashboardId, name, onDeleted }: { dashboardId: strin
   });
   return (
     <>
-      <Button variant="default" onClick={() => (rename.reset(), setNewName(name), setRenaming(true))}>
+      <Button
+        variant="default"
+        onClick={() => {
+          rename.reset();
+          setNewName(name);
+          setRenaming(true);
+        }}
+      >
         {t('analytics.saved.rename')}
       </Button>
       <ConfirmButton
