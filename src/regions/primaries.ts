@@ -47,6 +47,9 @@ export function addressOf(url: string): string {
  * old epoch (or `fenced`), whatever node, process or stale configuration tries it. The epoch in the control plane
  * moves before the standby is promoted, so there is no moment when both servers pass.
  */
+/** Undefined table; a role that does not exist (trust auth) or cannot log in (password auth, which does not say). */
+const NOT_MIGRATED_YET = new Set(['42P01', '28000', '28P01']);
+
 export class RegionPrimaries {
   private readonly current = new Map<string, RegionPrimary>();
   /** Regions whose stores are being pointed at the recorded primary after a refused connection. */
@@ -103,7 +106,9 @@ export class RegionPrimaries {
         ];
       });
     } catch (err) {
-      if (pgErrorCode(err) === '42P01') return []; // first start: the control plane is not migrated yet
+      // First start: the control plane is not migrated yet, so its tables or the application role this node
+      // connects as (created by `migrate`) do not exist; `ensure()` reads again once the node has migrated.
+      if (NOT_MIGRATED_YET.has(pgErrorCode(err) ?? '')) return [];
       throw err;
     }
   }
