@@ -131,12 +131,12 @@ export async function evaluateMeasures<M extends MeasureKey>(
   return rows.rows.map((r) => ({
     key: r.key,
     label: r.label ?? r.key,
-    values: Object.fromEntries(measures.map((m, i) => [m, empty(m, r[`m${i}`])])) as Record<M, number | null>,
+    values: Object.fromEntries(measures.map((m, i) => [m, emptyValue(m, r[`m${i}`])])) as Record<M, number | null>,
   }));
 }
 
 /** A sum or count of nothing is 0; a mean or rate of nothing has no value. */
-function empty(measure: MeasureKey, v: unknown): number | null {
+export function emptyValue(measure: MeasureKey, v: unknown): number | null {
   if (v !== null && v !== undefined) return Number(v);
   return /mean|rate|score/.test(measure) ? null : 0;
 }

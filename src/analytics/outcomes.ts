@@ -139,42 +139,43 @@ const n = (v: unknown) => Number(v ?? 0);
 
 /** Outcomes across the clinic's patients in a period, per instrument (aggregates only). */
 export async function outcomesSummary(scope: TenantScope, from: Date, to: Date): Promise<OutcomesSummary[]> {
-  const totals = await sql<{ instrument: InstrumentKey; assessments: string; patients: string; mean: string | null }>`
-    select instrument, count(*) as assessments, count(distinct patient_id) as patients, avg(score) as mean
-    from outcome_scores where recorded_at >= ${from} and recorded_at < ${to} group by instrument`.execute(scope.db);
-  const per = await sql<{ instrument: InstrumentKey; severity: string; patients: string }>`
-    select instrument, severity, count(*) as patients from (
-      select distinct on (instrument, patient_id) instrument, severity from outcome_scores
-      where recorded_at >= ${from} and recorded_at < ${to} order by instrument, patient_id, recorded_at desc, id desc) latest
-    group by instrument, severity`.execute(scope.db);
-  const change = await sql<{ instrument: InstrumentKey; twice: string; improved: string }>`
-    select instrument, count(*) as twice, count(*) filter (where last < first) as improved from (
-      select instrument, patient_id,
+  // One statement (the dashboard's connection is pinned, so four passes would run one after another): the period's
+  // scores once, then per patient their first and latest, then the four answers as tagged rows.
+  const { rows } = await sql<{ kind: string; instrument: InstrumentKey; key: string | null; a: string; b: string | null }>`
+    with o as materialized (
+      select instrument, patient_id, score, severity, recorded_at, id from outcome_scores
+      where recorded_at >= ${from} and recorded_at < ${to}),
+    p as (
+      select instrument, count(*) as n,
         (array_agg(score order by recorded_at, id))[1] as first,
-        (array_agg(score order by recorded_at desc, id desc))[1] as last, count(*) as n
-      from outcome_scores where recorded_at >= ${from} and recorded_at < ${to} group by instrument, patient_id) p
-    where n >= 2 group by instrument`.execute(scope.db);
-  const months = await sql<{ instrument: InstrumentKey; month: string; mean: string; assessments: string }>`
-    select instrument, to_char(date_trunc('month', recorded_at at time zone 'UTC'), 'YYYY-MM') as month, avg(score) as mean,
-      count(*) as assessments
-    from outcome_scores where recorded_at >= ${from} and recorded_at < ${to} group by 1, 2 order by 1, 2`.execute(scope.db);
+        (array_agg(score order by recorded_at desc, id desc))[1] as last,
+        (array_agg(severity order by recorded_at desc, id desc))[1] as latest
+      from o group by instrument, patient_id)
+    select 'total' as kind, instrument, null as key, count(*)::text as a, avg(score)::text as b from o group by instrument
+    union all select 'patients', instrument, null, count(*)::text, null from p group by instrument
+    union all select 'severity', instrument, latest, count(*)::text, null from p group by instrument, latest
+    union all select 'change', instrument, null, count(*)::text, (count(*) filter (where last < first))::text
+      from p where n >= 2 group by instrument
+    union all select 'month', instrument, to_char(date_trunc('month', recorded_at at time zone 'UTC'), 'YYYY-MM'),
+      count(*)::text, avg(score)::text from o group by 2, 3`.execute(scope.db);
+  const of = (kind: string, instrument: InstrumentKey) => rows.filter((r) => r.kind === kind && r.instrument === instrument);
   return INSTRUMENT_KEYS.map((instrument) => {
-    const t = totals.rows.find((r) => r.instrument === instrument);
-    const c = change.rows.find((r) => r.instrument === instrument);
+    const t = of('total', instrument)[0];
+    const c = of('change', instrument)[0];
     return {
       instrument,
-      assessments: n(t?.assessments),
-      patients: n(t?.patients),
-      meanScore: t?.mean == null ? null : Number(t.mean),
+      assessments: n(t?.a),
+      patients: n(of('patients', instrument)[0]?.a),
+      meanScore: t?.b == null ? null : Number(t.b),
       latestSeverity: INSTRUMENTS[instrument].bands.map(([, severity]) => ({
         severity,
-        patients: n(per.rows.find((r) => r.instrument === instrument && r.severity === severity)?.patients),
+        patients: n(of('severity', instrument).find((r) => r.key === severity)?.a),
       })),
-      improved: n(c?.improved),
-      measuredTwice: n(c?.twice),
-      byMonth: months.rows
-        .filter((r) => r.instrument === instrument)
-        .map((r) => ({ month: r.month, meanScore: Number(r.mean), assessments: n(r.assessments) })),
+      improved: n(c?.b),
+      measuredTwice: n(c?.a),
+      byMonth: of('month', instrument)
+        .sort((x, y) => (x.key! < y.key! ? -1 : 1))
+        .map((r) => ({ month: r.key!, meanScore: Number(r.b), assessments: n(r.a) })),
     };
   });
 }

@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import { conflict, notFound } from '../errors.js';
 import type { TenantScope } from '../tenancy/tenant-db.js';
 import type { ChargeStatus } from './migration.js';
@@ -160,51 +159,4 @@ export interface Revenue {
   byMonth: { month: string; chargedMinor: number; paidMinor: number }[];
   byProvider: { providerId: string; displayName: string; visits: number; chargedMinor: number }[];
   byType: { appointmentType: string; visits: number; chargedMinor: number }[];
-}
-
-const n = (v: unknown) => Number(v ?? 0);
-
-/** Revenue of the visits that started in a period (UTC months), aggregate only. */
-export async function revenue(scope: TenantScope, from: Date, to: Date): Promise<Revenue> {
-  const base = sql`from visit_charges c join appointments a on a.clinic_id = c.clinic_id and a.id = c.appointment_id
-    where a.starts_at >= ${from} and a.starts_at < ${to}`;
-  const totals = await sql<{ currency: string | null; visits: string; charged: string; paid: string; waived: string }>`
-    select max(c.currency) as currency, count(*) as visits, coalesce(sum(c.amount_minor), 0) as charged,
-      coalesce(sum(c.amount_minor) filter (where c.status = 'paid'), 0) as paid,
-      coalesce(sum(c.amount_minor) filter (where c.status = 'waived'), 0) as waived ${base}`.execute(scope.db);
-  const months = await sql<{ month: string; charged: string; paid: string }>`
-    select to_char(date_trunc('month', a.starts_at at time zone 'UTC'), 'YYYY-MM') as month, sum(c.amount_minor) as charged,
-      coalesce(sum(c.amount_minor) filter (where c.status = 'paid'), 0) as paid ${base} group by 1 order by 1`.execute(scope.db);
-  const providers = await sql<{ id: string; display_name: string; visits: string; charged: string }>`
-    select a.provider_id as id, min(p.display_name) as display_name, count(*) as visits, sum(c.amount_minor) as charged
-    from visit_charges c join appointments a on a.clinic_id = c.clinic_id and a.id = c.appointment_id
-    join providers p on p.clinic_id = a.clinic_id and p.id = a.provider_id
-    where a.starts_at >= ${from} and a.starts_at < ${to} group by a.provider_id order by charged desc, a.provider_id`.execute(scope.db);
-  const types = await sql<{ appointment_type: string; visits: string; charged: string }>`
-    select a.appointment_type, count(*) as visits, sum(c.amount_minor) as charged ${base}
-    group by a.appointment_type order by charged desc, a.appointment_type`.execute(scope.db);
-  const unfeed = await sql<{ n: string }>`
-    select count(*) as n from appointments a where a.status = 'completed' and a.starts_at >= ${from} and a.starts_at < ${to}
-      and not exists (select 1 from visit_charges c where c.clinic_id = a.clinic_id and c.appointment_id = a.id)`.execute(scope.db);
-  const t = totals.rows[0];
-  const charged = n(t?.charged);
-  const paid = n(t?.paid);
-  const waived = n(t?.waived);
-  return {
-    currency: t?.currency ?? (await feeSchedule(scope)).currency,
-    chargedMinor: charged,
-    paidMinor: paid,
-    waivedMinor: waived,
-    outstandingMinor: charged - paid - waived,
-    chargedVisits: n(t?.visits),
-    visitsWithoutFee: n(unfeed.rows[0]?.n),
-    byMonth: months.rows.map((r) => ({ month: r.month, chargedMinor: n(r.charged), paidMinor: n(r.paid) })),
-    byProvider: providers.rows.map((r) => ({
-      providerId: r.id,
-      displayName: r.display_name,
-      visits: n(r.visits),
-      chargedMinor: n(r.charged),
-    })),
-    byType: types.rows.map((r) => ({ appointmentType: r.appointment_type, visits: n(r.visits), chargedMinor: n(r.charged) })),
-  };
 }

@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import { conflict, notFound } from '../errors.js';
 import { emit } from '../events/outbox.js';
 import type { TenantScope } from '../tenancy/tenant-db.js';
@@ -90,45 +89,4 @@ export interface Satisfaction {
   /** How many answered 1, 2, 3, 4 and 5 overall. */
   overallDistribution: number[];
   byProvider: { providerId: string; displayName: string; responses: number; averageOverall: number }[];
-}
-
-const n = (v: unknown) => Number(v ?? 0);
-const orNull = (v: unknown) => (v === null || v === undefined ? null : Number(v));
-
-/** Satisfaction of the visits that started in a period, aggregate only (no answer is shown with its patient). */
-export async function satisfaction(scope: TenantScope, from: Date, to: Date): Promise<Satisfaction> {
-  const totals = await sql<{ responses: string; overall: string | null; ease: string | null; promoters: string; detractors: string }>`
-    select count(*) as responses, avg(s.overall) as overall, avg(s.ease) as ease,
-      count(*) filter (where s.recommend >= 9) as promoters, count(*) filter (where s.recommend <= 6) as detractors
-    from visit_surveys s join appointments a on a.clinic_id = s.clinic_id and a.id = s.appointment_id
-    where a.starts_at >= ${from} and a.starts_at < ${to}`.execute(scope.db);
-  const completed = await sql<{ n: string }>`
-    select count(*) as n from appointments where status = 'completed' and starts_at >= ${from} and starts_at < ${to}`.execute(scope.db);
-  const dist = await sql<{ overall: number; n: string }>`
-    select s.overall, count(*) as n
-    from visit_surveys s join appointments a on a.clinic_id = s.clinic_id and a.id = s.appointment_id
-    where a.starts_at >= ${from} and a.starts_at < ${to} group by s.overall`.execute(scope.db);
-  const providers = await sql<{ id: string; display_name: string; responses: string; overall: string }>`
-    select a.provider_id as id, min(p.display_name) as display_name, count(*) as responses, avg(s.overall) as overall
-    from visit_surveys s join appointments a on a.clinic_id = s.clinic_id and a.id = s.appointment_id
-    join providers p on p.clinic_id = a.clinic_id and p.id = a.provider_id
-    where a.starts_at >= ${from} and a.starts_at < ${to} group by a.provider_id order by 2, 1`.execute(scope.db);
-  const t = totals.rows[0];
-  const responses = n(t?.responses);
-  const done = n(completed.rows[0]?.n);
-  const byScore = new Map(dist.rows.map((r) => [Number(r.overall), n(r.n)]));
-  return {
-    responses,
-    responseRate: done === 0 ? null : responses / done,
-    averageOverall: orNull(t?.overall),
-    averageEase: orNull(t?.ease),
-    netPromoterScore: responses === 0 ? null : ((n(t?.promoters) - n(t?.detractors)) / responses) * 100,
-    overallDistribution: [1, 2, 3, 4, 5].map((s) => byScore.get(s) ?? 0),
-    byProvider: providers.rows.map((r) => ({
-      providerId: r.id,
-      displayName: r.display_name,
-      responses: n(r.responses),
-      averageOverall: Number(r.overall),
-    })),
-  };
 }
