@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PLACEMENT_MODELS } from '../tenancy/naming.js';
+import { PLACEMENT_MODELS, type PlacementModel } from '../tenancy/naming.js';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
-import { invitePatient, linkToken, openLink, openPortal, portalPatient } from '../../test/support/portal.js';
-import { schedulingClinic, type SchedulingClinic } from '../../test/support/scheduling.js';
+import { invitePatient, linkToken, openLink, portalClinics, portalPatient } from '../../test/support/portal.js';
+import type { SchedulingClinic } from '../../test/support/scheduling.js';
 import { Authenticator } from '../../test/support/totp.js';
 
 /**
@@ -11,16 +11,12 @@ import { Authenticator } from '../../test/support/totp.js';
  * it off, and every sign-in on the clinic's identity trail without the patient's address.
  */
 let t: TestPlatform;
-const clinics = new Map<string, SchedulingClinic>();
+let clinics: Map<PlacementModel, SchedulingClinic>;
 const PASSWORD = 'a long patient password';
 
 beforeAll(async () => {
   t = await startTestPlatform({ env: { POLYCLINIC_SHOW_INVITE_LINKS: 'true' } });
-  for (const placement of PLACEMENT_MODELS) {
-    const c = await schedulingClinic(t, { placement });
-    await openPortal(c);
-    clinics.set(placement, c);
-  }
+  clinics = await portalClinics(t);
 }, 60_000);
 afterAll(() => t?.close());
 

@@ -4,8 +4,8 @@ import { secretPurpose } from '../sso/connections.js';
 import { PatientTotp, TOTP_PURPOSE } from '../portal/totp.js';
 import { PLACEMENT_MODELS, type PlacementModel } from '../tenancy/naming.js';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
-import { openPortal, portalPatient } from '../../test/support/portal.js';
-import { schedulingClinic, type SchedulingClinic } from '../../test/support/scheduling.js';
+import { portalClinics, portalPatient } from '../../test/support/portal.js';
+import type { SchedulingClinic } from '../../test/support/scheduling.js';
 import { Authenticator } from '../../test/support/totp.js';
 import { cliEnv, runCli } from '../../test/support/cli.js';
 import { ClinicKeyMissing } from './clinic-keys.js';
@@ -20,15 +20,11 @@ import { CONTROL_SEALED_COLUMNS, DEPLOYMENT_SEALED_COLUMNS, TENANT_SEALED_COLUMN
  * is tested with offboarding, `lifecycle/lifecycle.test.ts`.)
  */
 let t: TestPlatform;
-const clinics = new Map<PlacementModel, SchedulingClinic>();
+let clinics: Map<PlacementModel, SchedulingClinic>;
 
 beforeAll(async () => {
   t = await startTestPlatform({ env: { POLYCLINIC_SHOW_INVITE_LINKS: 'true' } });
-  for (const placement of PLACEMENT_MODELS) {
-    const c = await schedulingClinic(t, { placement });
-    await openPortal(c);
-    clinics.set(placement, c);
-  }
+  clinics = await portalClinics(t);
 }, 60_000);
 afterAll(() => t?.close());
 

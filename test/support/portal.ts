@@ -1,6 +1,7 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { defaults } from '../../src/settings/namespaces.js';
-import type { SchedulingClinic } from './scheduling.js';
+import { PLACEMENT_MODELS, type PlacementModel } from '../../src/tenancy/naming.js';
+import { schedulingClinic, type SchedulingClinic } from './scheduling.js';
 import { bearer, type TestPlatform } from './platform.js';
 
 /**
@@ -33,6 +34,17 @@ export async function openPortal(c: SchedulingClinic, portal: { selfRegistration
     const r = await c.as(c.admin)('PUT', 'settings/portal', { values: portal, expectedVersion: 0, reason: 'portal' });
     if (r.statusCode !== 200) throw new Error(`${r.statusCode} ${r.body}`);
   }
+}
+
+/** A clinic in each placement with its portal open, for suites that run one behaviour across placements. */
+export async function portalClinics(t: TestPlatform): Promise<Map<PlacementModel, SchedulingClinic>> {
+  const clinics = new Map<PlacementModel, SchedulingClinic>();
+  for (const placement of PLACEMENT_MODELS) {
+    const c = await schedulingClinic(t, { placement });
+    await openPortal(c);
+    clinics.set(placement, c);
+  }
+  return clinics;
 }
 
 export async function invitePatient(c: SchedulingClinic, email: string, patientId?: string): Promise<{ link: string; patientId: string }> {
