@@ -192,8 +192,13 @@ export interface FleetConfig {
    */
   refusalHoldMs: number;
   refusalsHeldPerClinic: number;
-  /** Percent of a region pool one clinic may hold at once (at least one connection). */
+  /** Percent of a region pool one clinic may hold at once (at least one connection), counted from that pool's size. */
   clinicPoolSharePercent: number;
+  /**
+   * Transactions one clinic may run at once on a region pool, by tier, below its share (0: the share alone):
+   * a small clinic's burst of reads then runs one after another, not beside a neighbour's (`fleet/pool-shares.ts`).
+   */
+  clinicInFlight: { small: number; mid: number; enterprise: number };
   /** How long a request waits for its clinic's share of a pool before it is answered 503. */
   poolWaitMs: number;
   /** Connections this node may hold to database-placement clinics, all clinics together. */
@@ -275,6 +280,9 @@ const scalarVars = {
   POLYCLINIC_QUOTA_HELD_PER_CLINIC: int(1, 100_000).default(256),
   POLYCLINIC_CLINIC_POOL_SHARE_PERCENT: int(1, 100).default(50),
   POLYCLINIC_POOL_WAIT_MS: int(10, 60_000).default(2000),
+  POLYCLINIC_CLINIC_IN_FLIGHT_SMALL: int(0, 500).default(2),
+  POLYCLINIC_CLINIC_IN_FLIGHT_MID: int(0, 500).default(0),
+  POLYCLINIC_CLINIC_IN_FLIGHT_ENTERPRISE: int(0, 500).default(0),
   POLYCLINIC_CLINIC_CONNECTIONS_MAX: int(1, 10_000).default(40),
   POLYCLINIC_CLINIC_CONNECTIONS_PER_SERVER: int(1, 10_000).default(40),
   POLYCLINIC_CLINIC_CONNECTIONS_WAIT_MS: int(0, 60_000).default(250),
@@ -688,6 +696,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       refusalsHeldPerClinic: v.POLYCLINIC_QUOTA_HELD_PER_CLINIC as number,
       clinicPoolSharePercent: v.POLYCLINIC_CLINIC_POOL_SHARE_PERCENT as number,
       poolWaitMs: v.POLYCLINIC_POOL_WAIT_MS as number,
+      clinicInFlight: {
+        small: v.POLYCLINIC_CLINIC_IN_FLIGHT_SMALL as number,
+        mid: v.POLYCLINIC_CLINIC_IN_FLIGHT_MID as number,
+        enterprise: v.POLYCLINIC_CLINIC_IN_FLIGHT_ENTERPRISE as number,
+      },
       clinicConnectionsMax: v.POLYCLINIC_CLINIC_CONNECTIONS_MAX as number,
       clinicConnectionsPerServer: v.POLYCLINIC_CLINIC_CONNECTIONS_PER_SERVER as number,
       clinicConnectionsWaitMs: v.POLYCLINIC_CLINIC_CONNECTIONS_WAIT_MS as number,

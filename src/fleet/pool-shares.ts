@@ -1,3 +1,4 @@
+import type { ClinicTier } from '../controlplane/schema.js';
 import { AppError } from '../errors.js';
 
 /**
@@ -9,7 +10,14 @@ import { AppError } from '../errors.js';
  * get its share within `waitMs` is answered 503 `clinic_busy` with `Retry-After`: the flooding clinic is told to
  * slow down, the others never see it.
  *
- * Counted in this process: each node has its own pool, so each node keeps its own shares of it.
+ * A tier may also be capped below the share (`tierCap`, 0: no cap). A share bounds how much of the *pool* a
+ * flood takes, not how much of the node's *CPU*: a small clinic's whole quota window of reads admitted at once
+ * ran five at a time beside a neighbour's read, and the neighbour's slowest percentile paid for every one
+ * (docs/benchmarks.md, "Noisy neighbour"). Capped at one or two, the same reads run one after another from the
+ * clinic's own queue, which costs nothing while it waits: the flood still gets its quota, over a little longer.
+ *
+ * Counted in this process: each node has its own pool, so each node keeps its own shares of it (one `PoolShares`
+ * per region pool, sized from that pool).
  */
 export class PoolShares {
   private readonly held = new Map<string, { active: number; waiting: (() => void)[] }>();
@@ -17,13 +25,20 @@ export class PoolShares {
   constructor(
     readonly perClinic: number,
     private readonly waitMs: number,
+    private readonly tierCap: Readonly<Record<ClinicTier, number>> = { small: 0, mid: 0, enterprise: 0 },
   ) {}
 
+  /** How many of its transactions a clinic of `tier` may run on this pool at once. */
+  limitOf(tier: ClinicTier): number {
+    const cap = this.tierCap[tier];
+    return cap > 0 ? Math.min(cap, this.perClinic) : this.perClinic;
+  }
+
   /** Waits for one of the clinic's share; the function that gives it back (call it once). */
-  async acquire(clinicId: string): Promise<() => void> {
+  async acquire(clinicId: string, tier: ClinicTier): Promise<() => void> {
     let entry = this.held.get(clinicId);
     if (!entry) this.held.set(clinicId, (entry = { active: 0, waiting: [] }));
-    if (entry.active < this.perClinic) {
+    if (entry.active < this.limitOf(tier)) {
       entry.active++;
       return this.releaser(clinicId, entry);
     }

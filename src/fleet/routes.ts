@@ -14,7 +14,7 @@ import type { FleetMetrics } from './metrics.js';
 
 export interface FleetRouteDeps {
   clinics: Pick<ClinicDirectory, 'fresh' | 'setIncidentMode'>;
-  stores: Pick<TenantStores, 'shares' | 'breakers'>;
+  stores: Pick<TenantStores, 'sharesOf' | 'breakers'>;
   metrics: FleetMetrics;
   config: { fleet: { metricsToken: string | undefined } };
 }
@@ -111,7 +111,7 @@ export const fleetRoutes =
           dataRegion: clinic.dataRegion,
           placement: clinic.placement.model,
           recent: recent ?? null,
-          regionPoolShareInUse: p.stores.shares.activeOf(clinic.id),
+          regionPoolShareInUse: p.stores.sharesOf(clinic.dataRegion).activeOf(clinic.id),
           storeBreakerOpen: open.includes(`region:${clinic.dataRegion}`) || open.some((k) => k.endsWith(`/${clinic.placement.database}`)),
         };
       },

@@ -191,6 +191,7 @@ export async function openPlatform(
       clinicIdleMs: config.pool.clinicIdleMs,
       clinicPoolSharePercent: config.fleet.clinicPoolSharePercent,
       poolWaitMs: config.fleet.poolWaitMs,
+      clinicInFlight: config.fleet.clinicInFlight,
       clinicConnectionsMax: config.fleet.clinicConnectionsMax,
       clinicConnectionsPerServer: config.fleet.clinicConnectionsPerServer,
       clinicConnectionsWaitMs: config.fleet.clinicConnectionsWaitMs,

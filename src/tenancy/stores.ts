@@ -5,6 +5,7 @@ import { Kysely, PostgresDialect, sql, type PostgresPool } from 'kysely';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Clinic, ClinicDirectory } from '../controlplane/clinics.js';
+import type { ClinicTier } from '../controlplane/schema.js';
 import { AppError, clinicFrozen, notFound } from '../errors.js';
 import { newPool, pgErrorCode, urlWithCredentials, urlWithDatabase } from '../db/pg.js';
 import { inlineParameters } from '../db/inline.js';
@@ -65,8 +66,8 @@ export class TenantStores {
   private readonly regionPools = new Map<string, pg.Pool>();
   /** Clinics' own pools, under the node's budget of connections per database server (`clinic-pools.ts`). */
   readonly clinicPools: ClinicPools;
-  /** Each clinic's share of its region pool (bulkheads), and a breaker per store (`src/fleet/`). */
-  readonly shares: PoolShares;
+  /** Each clinic's share of its region pool (bulkheads, one set per region pool), and a breaker per store (`src/fleet/`). */
+  private readonly shares = new Map<string, PoolShares>();
   readonly breakers = new StoreBreakers();
   private readonly sweeper: NodeJS.Timeout;
   /** What the placements need from this deployment (`placement/kind.ts`). */
@@ -85,6 +86,7 @@ export class TenantStores {
       /** Fleet fairness (`src/fleet/`): a clinic's share of a region pool, and the node's budget of clinic connections. */
       clinicPoolSharePercent: number;
       poolWaitMs: number;
+      clinicInFlight: Readonly<Record<ClinicTier, number>>;
       clinicConnectionsMax: number;
       clinicConnectionsPerServer: number;
       clinicConnectionsWaitMs: number;
@@ -97,7 +99,6 @@ export class TenantStores {
     },
   ) {
     for (const r of regions) this.openRegionPool(r);
-    this.shares = new PoolShares(Math.max(1, Math.floor((opts.poolMax * opts.clinicPoolSharePercent) / 100)), opts.poolWaitMs);
     this.clinicPools = new ClinicPools(
       {
         poolMax: opts.clinicPoolMax,
@@ -129,8 +130,15 @@ export class TenantStores {
   private openRegionPool(r: RegionStoreConfig): void {
     const role = appRole(this.opts.instance);
     const url = urlWithCredentials(r.adminUrl, role, rolePassword(this.opts.secret, role));
-    const pool = newPool(url, r.poolMax ?? this.opts.poolMax, `polyclinic-${r.id}`, 30_000, this.opts.poolWaitMs);
+    const size = r.poolMax ?? this.opts.poolMax;
+    const pool = newPool(url, size, `polyclinic-${r.id}`, 30_000, this.opts.poolWaitMs);
     this.regionPools.set(r.id, pool);
+    // A clinic's share is a part of *this* pool: a region sized apart from the rest has shares of its size. A
+    // region switched to its standby keeps the shares of the pool it had (same size, transactions still counted).
+    if (!this.shares.has(r.id)) {
+      const perClinic = Math.max(1, Math.floor((size * this.opts.clinicPoolSharePercent) / 100));
+      this.shares.set(r.id, new PoolShares(perClinic, this.opts.poolWaitMs, this.opts.clinicInFlight));
+    }
     this.regionApp.set(r.id, kyselyOver(pool, this.verifier(r.id)));
   }
 
@@ -154,6 +162,13 @@ export class TenantStores {
     for (const store of this.breakers.open())
       if (store === `region:${regionId}` || store.startsWith(`clinic:${regionId}/`)) this.breakers.succeeded(store);
     void old?.destroy().catch(() => {});
+  }
+
+  /** A region pool's shares: what one clinic may hold of it, and what it holds now (the health view, tests). */
+  sharesOf(regionId: string): PoolShares {
+    const shares = this.shares.get(regionId);
+    if (!shares) throw new AppError(421, 'region_not_served', `Clinic is homed in ${regionId}`);
+    return shares;
   }
 
   region(id: string): RegionStoreConfig {
@@ -240,7 +255,7 @@ export class TenantStores {
     try {
       this.breakers.check(store);
       // A clinic's share of the region pool: its flood waits in its own queue, not in front of other clinics.
-      if (choice.kind === 'region') release = await this.shares.acquire(clinicId);
+      if (choice.kind === 'region') release = await this.sharesOf(clinic.dataRegion).acquire(clinicId, clinic.tier);
       let db: Kysely<TenantDB>;
       if (choice.kind === 'region') db = this.regionDb(clinic.dataRegion);
       else {
