@@ -184,8 +184,13 @@ export interface FleetConfig {
   /** Requests per second a clinic may send, by tier (every clinic route counts), and one user inside a clinic. */
   clinicRate: { small: number; mid: number; enterprise: number };
   userRate: number;
-  /** The seconds a rate is counted over: a clinic may spend `rate × window` requests in a burst. */
+  /** The seconds a rate is counted over: a clinic may be admitted `rate × window` requests in a window. */
   rateWindowSeconds: number;
+  /**
+   * Requests of a clinic a node runs at once before the rest of its admitted burst waits for its tokens (one per
+   * `1 / rate` s, `fleet/pacing.ts`); 0: no smoothing, an admitted burst runs at once.
+   */
+  clinicBurst: number;
   /**
    * How long at most a repeated 429 is held before it is sent (`fleet/paced-refusals.ts`); 0 answers every 429
    * at once. And how many held answers one clinic may have at a time (beyond: at once, with `Connection: close`).
@@ -277,6 +282,7 @@ const scalarVars = {
   POLYCLINIC_QUOTA_USER_RPS: int(1, 1_000_000).default(30),
   POLYCLINIC_QUOTA_WINDOW_SECONDS: int(1, 3600).default(10),
   POLYCLINIC_QUOTA_HOLD_MS: int(0, 60_000).default(1000),
+  POLYCLINIC_QUOTA_BURST: int(0, 1_000_000).default(0),
   POLYCLINIC_QUOTA_HELD_PER_CLINIC: int(1, 100_000).default(256),
   POLYCLINIC_CLINIC_POOL_SHARE_PERCENT: int(1, 100).default(50),
   POLYCLINIC_POOL_WAIT_MS: int(10, 60_000).default(2000),
@@ -693,6 +699,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       userRate: v.POLYCLINIC_QUOTA_USER_RPS as number,
       rateWindowSeconds: v.POLYCLINIC_QUOTA_WINDOW_SECONDS as number,
       refusalHoldMs: v.POLYCLINIC_QUOTA_HOLD_MS as number,
+      clinicBurst: v.POLYCLINIC_QUOTA_BURST as number,
       refusalsHeldPerClinic: v.POLYCLINIC_QUOTA_HELD_PER_CLINIC as number,
       clinicPoolSharePercent: v.POLYCLINIC_CLINIC_POOL_SHARE_PERCENT as number,
       poolWaitMs: v.POLYCLINIC_POOL_WAIT_MS as number,

@@ -5,18 +5,21 @@ import { notFound } from '../errors.js';
 import type { Limits } from '../platform/limiter.js';
 import { assertAdmitted } from './incidents.js';
 import { PacedRefusals } from './paced-refusals.js';
+import { ClinicPacing } from './pacing.js';
 import { ClinicQuotas, QuotaExceeded } from './quotas.js';
 
 /**
  * The fleet's gate in front of every clinic route, run by the clinic-scoped plugin right after the membership
  * check (so only the clinic's own members are ever counted or told about its state): the clinic's incident mode
- * (`incidents.ts`), then its request quotas (`quotas.ts`). The clinic it admitted is remembered per request,
+ * (`incidents.ts`), then its request quotas (`quotas.ts`), then its token bucket (`pacing.ts`: a burst within
+ * the quota waits for its tokens on a timer instead of running at once). The clinic it admitted is remembered per request,
  * for the metrics' labels (`metrics.ts`). A session refused by a quota that asks again before the refusal ends
  * is answered earlier, before the session is even resolved, and its answer is paced (`paced-refusals.ts`).
  */
 export class ClinicAdmission {
   private readonly quotas: ClinicQuotas;
   private readonly refusals: PacedRefusals;
+  private readonly pacing: ClinicPacing;
   private readonly admitted = new WeakMap<FastifyRequest, Clinic>();
   private readonly refusedClinics = new Map<string, Clinic>();
 
@@ -27,6 +30,7 @@ export class ClinicAdmission {
   ) {
     this.quotas = new ClinicQuotas(limits, config);
     this.refusals = new PacedRefusals(config.refusalHoldMs, config.refusalsHeldPerClinic);
+    this.pacing = new ClinicPacing(config);
   }
 
   /** Admits one request of `userId` to `clinicId`, or throws its answer; returns the rate-limit headers. */
@@ -36,7 +40,9 @@ export class ClinicAdmission {
     this.admitted.set(req, clinic);
     assertAdmitted(clinic, req.method);
     try {
-      return await this.quotas.admit(clinic, userId);
+      const headers = await this.quotas.admit(clinic, userId);
+      await this.pacing.wait(clinic);
+      return headers;
     } catch (err) {
       if (err instanceof QuotaExceeded) {
         this.refusedClinics.set(clinic.id, clinic);

@@ -6,7 +6,9 @@ import { bearer, startTestPlatform, type TestPlatform } from '../../test/support
  * What a small clinic's burst may take from a node's region pool: at most its tier's cap of transactions at once
  * (`POLYCLINIC_CLINIC_IN_FLIGHT_SMALL`), the rest waiting in its own queue, so a mid clinic's read that arrives
  * behind the burst is answered before the burst is; and each region's shares are counted from that region's own
- * pool (`POLYCLINIC_REGION_<ID>_POOL_MAX`), not from `POLYCLINIC_POOL_MAX`. Pooled placement (the region pool).
+ * pool (`POLYCLINIC_REGION_<ID>_POOL_MAX`), not from `POLYCLINIC_POOL_MAX`. And, with the token bucket on
+ * (`POLYCLINIC_QUOTA_BURST`), a burst within the quota reaches the store one token after another. Pooled placement
+ * (the region pool).
  */
 const BURST = 60;
 let t: TestPlatform;
@@ -21,6 +23,8 @@ beforeAll(async () => {
       POLYCLINIC_CLINIC_POOL_SHARE_PERCENT: '50',
       POLYCLINIC_CLINIC_IN_FLIGHT_SMALL: '2',
       POLYCLINIC_QUOTA_USER_RPS: '1000',
+      // 100 reads a window (10 s) for the small clinic: room for both bursts; one token every 100 ms when paced.
+      POLYCLINIC_QUOTA_SMALL_RPS: '10',
     },
   });
   const s = await t.clinic({ placement: 'pooled', tier: 'small' });
@@ -62,6 +66,32 @@ describe('a tier cap inside the region pool share (pooled)', () => {
       expect(peak).toBe(2);
       expect(smallDoneWhenQuietAnswered).toBeLessThan(BURST);
     } finally {
+      shares.acquire = acquire;
+    }
+  }, 60_000);
+
+  it('with a burst of 2, the rest of an admitted burst reaches the store one token (100 ms) after another', async () => {
+    const shares = t.p.stores.sharesOf('us-east');
+    const acquire = shares.acquire.bind(shares);
+    const reached: number[] = [];
+    shares.acquire = async (clinicId, tier) => {
+      if (clinicId === small.clinic.id) reached.push(performance.now());
+      return acquire(clinicId, tier);
+    };
+    // The pacing reads its setting at each request (as the benchmark's A/B does): on for this test only.
+    t.p.config.fleet.clinicBurst = 2;
+    try {
+      await new Promise((r) => setTimeout(r, 300)); // the previous test's tokens are back
+      const started = performance.now();
+      const answers = await Promise.all(Array.from({ length: 8 }, () => list(small)));
+      expect(answers.map((a) => a.statusCode)).toEqual(Array(8).fill(200));
+      // The quota is what it was: every answer carries its headers.
+      expect(answers.every((a) => String(a.headers.ratelimit).includes('"clinic";r='))).toBe(true);
+      expect(reached).toHaveLength(8);
+      // Two at once, then one every 100 ms: the eighth no sooner than 600 ms after the burst was sent.
+      expect(reached[7]! - started).toBeGreaterThanOrEqual(590);
+    } finally {
+      t.p.config.fleet.clinicBurst = 0;
       shares.acquire = acquire;
     }
   }, 60_000);
