@@ -139,12 +139,22 @@ describe('a bad value stops the start and names the variable', () => {
       clinicConnectionsMax: 40,
       clinicConnectionsPerServer: 40,
       clinicConnectionsWaitMs: 250,
+      clinicInFlight: { small: 2, mid: 0, enterprise: 0 },
+      clinicBurst: 0,
     });
     expect(
-      refusal({ POLYCLINIC_QUOTA_SMALL_RPS: '0', POLYCLINIC_CLINIC_POOL_SHARE_PERCENT: '150', POLYCLINIC_METRICS_TOKEN: 'short' }),
+      refusal({
+        POLYCLINIC_QUOTA_SMALL_RPS: '0',
+        POLYCLINIC_QUOTA_BURST: '-1',
+        POLYCLINIC_CLINIC_POOL_SHARE_PERCENT: '150',
+        POLYCLINIC_CLINIC_IN_FLIGHT_SMALL: 'one',
+        POLYCLINIC_METRICS_TOKEN: 'short',
+      }),
     ).toEqual([
       expect.stringMatching(/^POLYCLINIC_QUOTA_SMALL_RPS: /),
+      expect.stringMatching(/^POLYCLINIC_QUOTA_BURST: /),
       expect.stringMatching(/^POLYCLINIC_CLINIC_POOL_SHARE_PERCENT: /),
+      expect.stringMatching(/^POLYCLINIC_CLINIC_IN_FLIGHT_SMALL: /),
       expect.stringMatching(/^POLYCLINIC_METRICS_TOKEN: at least 16 characters/),
     ]);
   });
