@@ -17,7 +17,10 @@ export class NatsStream implements EventStream {
 
   /** Connects and creates (or updates) the stream `name`, taking subjects `<name>.>`. */
   static async open(url: string, name: string, opts: StreamOptions = DEFAULT_STREAM_OPTIONS): Promise<NatsStream> {
-    const nc = await connect({ servers: url, name: `polyclinic-${name}` });
+    // Without async traces: each JetStream publish is a request, and capturing a stack for each cost ~40% of a
+    // publish's CPU in the client (45-65 µs down to 27-36 µs a message, loaded machine); a failed publish still
+    // says what failed, without the caller's stack.
+    const nc = await connect({ servers: url, name: `polyclinic-${name}`, noAsyncTraces: true });
     const jsm = await jetstreamManager(nc);
     const config = { name, subjects: [`${name}.>`], duplicate_window: nanos(opts.duplicateWindowMs) };
     try {

@@ -55,15 +55,21 @@ async function day(clinic: Clinic, patientId = newId('patient')): Promise<{ pati
   return { patientId, leaving: 4 };
 }
 
-/** A stream that fails after storing its `n`-th message: the relay's crash between send and acknowledge. */
+/**
+ * A stream whose relay process dies after its `n`-th message was stored: that publish fails, and so does every
+ * later one, unsent (the relay issues a batch's publishes before awaiting them, so the crash is decided per
+ * message as it is issued, not when its acknowledgement comes back).
+ */
 function crashingAfter(stream: EventStream, n: number): EventStream {
-  let sent = 0;
+  let issued = 0;
   return {
     fetch: (c, m) => stream.fetch(c, m),
     close: () => stream.close(),
     async publish(subject, id, data) {
+      const i = ++issued;
+      if (i > n) throw new Error('relay process is gone');
       const r = await stream.publish(subject, id, data);
-      if (++sent === n) throw new Error('relay process died after sending');
+      if (i === n) throw new Error('relay process died after sending');
       return r;
     },
   };
@@ -118,6 +124,27 @@ for (const [name, open] of streams)
       await warehouse.close();
     });
   });
+
+describe('batches', () => {
+  // A batch is marked in the transaction that reads the next one: a drain that ends on a full batch, or on a
+  // short one, leaves nothing unmarked, and sends nothing twice.
+  it.each([2, 5])('marks every batch of %i, the last one too, in every placement', async (batchSize) => {
+    const stream = new InProcessStream(opts);
+    const relay = new OutboxRelay({ stores: t.p.stores, clinics: t.p.clinics, stream, secret: 'z'.repeat(32) }, 'us-east', batchSize);
+    await relay.drain(); // what the other tests left
+    await stream.fetch('probe', 10_000).then((ds) => Promise.all(ds.map((d) => d.ack())));
+    for (const clinic of clinics) await day(clinic);
+    expect(await relay.drain()).toEqual({ published: 4 * clinics.length, duplicates: 0, kept: clinics.length });
+    for (const clinic of clinics) {
+      const unmarked = await t.p.stores.transaction(clinic.id, 'read', (scope) =>
+        scope.db.selectFrom('outbox').select('id').where('relayed_at', 'is', null).execute(),
+      );
+      expect(unmarked, clinic.placement.model).toEqual([]);
+    }
+    expect(await relay.drain()).toEqual({ published: 0, duplicates: 0, kept: 0 });
+    expect(await stream.fetch('probe', 100)).toHaveLength(4 * clinics.length);
+  });
+});
 
 describe('what leaves the region', () => {
   it('carries surrogates (the same for the same patient), never an id, and in the clinic’s order', async () => {

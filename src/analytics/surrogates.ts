@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
 import type { TenantScope } from '../tenancy/tenant-db.js';
 import { surrogateKey, type SurrogateRef } from './scrubber.js';
 
@@ -6,30 +7,68 @@ import { surrogateKey, type SurrogateRef } from './scrubber.js';
  * The clinic's surrogate lookup (`analytics_surrogates`, in its own store and region). A surrogate is 128
  * random bits: not a hash of the id, so knowing an id (and any key) does not reveal its surrogate, and the
  * pairing can only be read where the clinic's PHI already lives.
+ *
+ * One statement per batch: every wanted (kind, ref) is offered with a fresh candidate; the insert keeps the
+ * candidates of references that had none (`on conflict do nothing` probes the primary key and writes nothing
+ * for the others) and returns them, and the select returns the pairings that existed before the statement.
+ * Both look rows up by the primary key (clinic, kind, ref), so the cost is per reference, not per row the
+ * clinic holds: the select is a lateral lookup per reference (`offset 0` keeps the planner from turning it
+ * into a hash join over all of the clinic's pairings, which it did while the table's statistics were young).
+ * A candidate that is not kept is never seen anywhere.
  */
 export async function surrogatesFor(scope: TenantScope, refs: readonly SurrogateRef[]): Promise<Map<string, string>> {
   const wanted = new Map(refs.map((r) => [surrogateKey(r.kind, r.ref), r]));
   const found = new Map<string, string>();
   if (wanted.size === 0) return found;
-  const read = async () => {
-    const rows = await scope.db
-      .selectFrom('analytics_surrogates')
-      .select(['kind', 'ref', 'surrogate'])
-      .where('ref', 'in', [...new Set(refs.map((r) => r.ref))])
-      .execute();
-    for (const r of rows) if (wanted.has(surrogateKey(r.kind, r.ref))) found.set(surrogateKey(r.kind, r.ref), r.surrogate);
-  };
-  await read();
+  const keys = [...wanted.keys()];
+  const kinds = [...wanted.values()].map((r) => r.kind);
+  const ids = [...wanted.values()].map((r) => r.ref);
+  const candidates = newSurrogates(kinds.length);
+  // Rows name their reference by its position in the arrays (1-based), or for a new pairing by its candidate:
+  // a number and a surrogate per row, not the reference again.
+  const { rows } = await sql<{ i: string | null; surrogate: string }>`
+    with wanted as (
+      select * from unnest(${kinds}::text[], ${ids}::text[], ${candidates}::text[]) with ordinality as w (kind, ref, surrogate, i)),
+    created as (
+      insert into analytics_surrogates (clinic_id, kind, ref, surrogate)
+      select ${scope.clinicId}, kind, ref, surrogate from wanted
+      on conflict do nothing
+      returning surrogate)
+    select w.i, s.surrogate from wanted w cross join lateral (
+      select surrogate from analytics_surrogates
+      where clinic_id = ${scope.clinicId} and kind = w.kind and ref = w.ref
+      offset 0) s
+    union all
+    select null, surrogate from created`.execute(scope.db);
+  const candidateAt = new Map(candidates.map((c, i) => [c, i]));
+  for (const r of rows) {
+    const i = r.i === null ? candidateAt.get(r.surrogate) : Number(r.i) - 1;
+    if (i !== undefined) found.set(keys[i]!, r.surrogate);
+  }
+  if (found.size === wanted.size) return found;
+  // Another relay created some of these pairings after this statement's snapshot was taken (its insert won
+  // the conflict, ours wrote nothing and could not see theirs yet): the first one stays, and we read it now.
   const missing = [...wanted].filter(([k]) => !found.has(k)).map(([, r]) => r);
-  if (missing.length === 0) return found;
-  // Another relay may create the same pairing at the same moment: the first one stays, and we read it back.
-  await scope.db
-    .insertInto('analytics_surrogates')
-    .values(missing.map((r) => ({ clinic_id: scope.clinicId, kind: r.kind, ref: r.ref, surrogate: newSurrogate() })))
-    .onConflict((oc) => oc.doNothing())
+  const late = await scope.db
+    .selectFrom('analytics_surrogates')
+    .select(['kind', 'ref', 'surrogate'])
+    .where('clinic_id', '=', scope.clinicId)
+    .where(({ eb, refTuple, tuple }) =>
+      eb(
+        refTuple('kind', 'ref'),
+        'in',
+        missing.map((r) => tuple(r.kind, r.ref)),
+      ),
+    )
     .execute();
-  await read();
+  for (const r of late) found.set(surrogateKey(r.kind, r.ref), r.surrogate);
   return found;
 }
 
 export const newSurrogate = () => `sur_${randomBytes(16).toString('base64url')}`;
+
+/** `n` surrogates from one draw of random bytes (a call per surrogate costs more than the bytes do). */
+function newSurrogates(n: number): string[] {
+  const bytes = randomBytes(16 * n);
+  return Array.from({ length: n }, (_, i) => `sur_${bytes.toString('base64url', 16 * i, 16 * i + 16)}`);
+}
