@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import { loadMemberships, type Membership } from '../../access/effective.js';
 import type { ControlDB } from '../../controlplane/schema.js';
 import { AppError, badRequest, notFound } from '../../errors.js';
-import { recordIdentityEvent } from '../../identity/audit.js';
+import { recordedChange, recordIdentityEvent } from '../../identity/audit.js';
 import { isId, newId } from '../../ids.js';
 import { endGrants } from './grants.js';
 import type { EhrLaunchContext, SmartLaunches } from './launches.js';
@@ -144,33 +144,31 @@ export class SmartApps {
    */
   async update(clinicId: string, id: string, input: NewSmartApp, by: string | null): Promise<SmartApp> {
     checkRegistration(input);
-    const row = await this.control.transaction().execute(async (trx) => {
-      const before = await trx
-        .selectFrom('smart_apps')
-        .selectAll()
-        .where('clinic_id', '=', clinicId)
-        .where('id', '=', id)
-        .where('revoked_at', 'is', null)
-        .forUpdate()
-        .executeTakeFirst();
-      if (!before) throw notFound('smart_app');
-      const updated = await trx
-        .updateTable('smart_apps')
-        .set({ name: input.name, redirect_uris: input.redirectUris, launch_url: input.launchUrl ?? null, scopes: input.scopes })
-        .where('id', '=', id)
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      await recordIdentityEvent(trx, {
-        clinicId,
-        actor: { kind: 'user', id: by },
-        action: 'smart_app.updated',
-        resourceType: 'smart_app',
-        resourceId: id,
-        before: { name: before.name, redirectUris: before.redirect_uris, launchUrl: before.launch_url, scopes: before.scopes },
-        after: { name: input.name, redirectUris: input.redirectUris, launchUrl: input.launchUrl ?? null, scopes: input.scopes },
-      });
-      return updated;
-    });
+    const row = await this.control.transaction().execute((trx) =>
+      recordedChange(
+        trx,
+        trx
+          .selectFrom('smart_apps')
+          .selectAll()
+          .where('clinic_id', '=', clinicId)
+          .where('id', '=', id)
+          .where('revoked_at', 'is', null)
+          .forUpdate()
+          .executeTakeFirst(),
+        'smart_app',
+        { clinicId, actor: { kind: 'user', id: by }, action: 'smart_app.updated', resourceType: 'smart_app', resourceId: id },
+        async (before) => ({
+          result: await trx
+            .updateTable('smart_apps')
+            .set({ name: input.name, redirect_uris: input.redirectUris, launch_url: input.launchUrl ?? null, scopes: input.scopes })
+            .where('id', '=', id)
+            .returningAll()
+            .executeTakeFirstOrThrow(),
+          before: { name: before.name, redirectUris: before.redirect_uris, launchUrl: before.launch_url, scopes: before.scopes },
+          after: { name: input.name, redirectUris: input.redirectUris, launchUrl: input.launchUrl ?? null, scopes: input.scopes },
+        }),
+      ),
+    );
     return view(row);
   }
 
@@ -186,24 +184,24 @@ export class SmartApps {
   }
 
   async revoke(clinicId: string, id: string, by: string | null): Promise<void> {
-    await this.control.transaction().execute(async (trx) => {
-      const done = await trx
-        .updateTable('smart_apps')
-        .set({ revoked_at: new Date() })
-        .where('clinic_id', '=', clinicId)
-        .where('id', '=', id)
-        .where('revoked_at', 'is', null)
-        .executeTakeFirst();
-      if (!done.numUpdatedRows) throw notFound('smart_app');
-      await endGrants(trx, { appId: id }, 'app_removed');
-      await recordIdentityEvent(trx, {
-        clinicId,
-        actor: { kind: 'user', id: by },
-        action: 'smart_app.removed',
-        resourceType: 'smart_app',
-        resourceId: id,
-      });
-    });
+    await this.control
+      .transaction()
+      .execute((trx) =>
+        recordedChange(
+          trx,
+          trx
+            .updateTable('smart_apps')
+            .set({ revoked_at: new Date() })
+            .where('clinic_id', '=', clinicId)
+            .where('id', '=', id)
+            .where('revoked_at', 'is', null)
+            .returning('id')
+            .executeTakeFirst(),
+          'smart_app',
+          { clinicId, actor: { kind: 'user', id: by }, action: 'smart_app.removed', resourceType: 'smart_app', resourceId: id },
+          async () => ({ result: await endGrants(trx, { appId: id }, 'app_removed') }),
+        ),
+      );
   }
 
   /** The active registration of an app, or undefined. */
