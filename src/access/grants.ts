@@ -1,7 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { ControlDB } from '../controlplane/schema.js';
 import { AppError, conflict, notFound } from '../errors.js';
-import { recordIdentityEvent } from '../identity/audit.js';
+import { recordedChange, recordIdentityEvent } from '../identity/audit.js';
 import { newId } from '../ids.js';
 import type { AccessDeps, Actor } from './clinic-roles.js';
 import { lockMember, refuseSelf } from './members.js';
@@ -125,34 +125,34 @@ export async function listGrants(db: Kysely<ControlDB>, clinicId: string, userId
 export async function revokeGrant(p: AccessDeps, clinicId: string, userId: string, grantId: string, actor: Actor): Promise<RoleGrant> {
   const grant = await p.control.transaction().execute(async (trx) => {
     const member = await lockMember(trx, clinicId, userId, 'share');
-    const row = await trx
-      .selectFrom('role_grants')
-      .selectAll()
-      .where('id', '=', grantId)
-      .where('clinic_id', '=', clinicId)
-      .where('user_id', '=', userId)
-      .forUpdate()
-      .executeTakeFirst();
-    if (!row) throw notFound('grant');
-    if (row.revoked_at) throw conflict('grant_already_revoked', `The grant was revoked at ${row.revoked_at.toISOString()}`);
-    const after = await trx
-      .updateTable('role_grants')
-      .set({ revoked_at: new Date() })
-      .where('id', '=', grantId)
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    const before = view(row, member.createdAt);
-    const revoked = view(after, member.createdAt);
-    await recordIdentityEvent(trx, {
-      clinicId,
-      actor,
-      action: 'grant.revoke',
-      resourceType: 'RoleGrant',
-      resourceId: grantId,
-      before: { userId, ...auditShape(before) },
-      after: { userId, ...auditShape(revoked) },
-    });
-    return revoked;
+    return recordedChange(
+      trx,
+      trx
+        .selectFrom('role_grants')
+        .selectAll()
+        .where('id', '=', grantId)
+        .where('clinic_id', '=', clinicId)
+        .where('user_id', '=', userId)
+        .forUpdate()
+        .executeTakeFirst(),
+      'grant',
+      { clinicId, actor, action: 'grant.revoke', resourceType: 'RoleGrant', resourceId: grantId },
+      async (row) => {
+        if (row.revoked_at) throw conflict('grant_already_revoked', `The grant was revoked at ${row.revoked_at.toISOString()}`);
+        const after = await trx
+          .updateTable('role_grants')
+          .set({ revoked_at: new Date() })
+          .where('id', '=', grantId)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        const revoked = view(after, member.createdAt);
+        return {
+          result: revoked,
+          before: { userId, ...auditShape(view(row, member.createdAt)) },
+          after: { userId, ...auditShape(revoked) },
+        };
+      },
+    );
   });
   await p.sessions.membershipsChanged(userId);
   return grant;

@@ -1,7 +1,7 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
-import { orderedPairs, pairName, placed } from '../../test/support/placements.js';
+import { ONE_PER_PLACEMENT, orderedPairs, pairName } from '../../test/support/placements.js';
 import {
   clinicFixture,
   diagnosisOk,
@@ -26,13 +26,7 @@ interface Tenant extends ClinicFixture {
 }
 const tenants: Tenant[] = [];
 const snapshots = new Map<string, { record: unknown; events: number }>();
-/** One clinic per placement, and a second clinic pooled in us-east, in the first one's store. */
-const PLAN = placed([
-  ['pooled', 'us-east'],
-  ['schema', 'eu-central'],
-  ['database', 'us-east'],
-  ['pooled', 'us-east'],
-]);
+const PLAN = ONE_PER_PLACEMENT;
 
 beforeAll(async () => {
   t = await startTestPlatform();

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { ControlDB } from '../controlplane/schema.js';
+import { notFound } from '../errors.js';
 import { currentContext } from '../platform/request-context.js';
 
 /**
@@ -51,6 +52,33 @@ export async function recordIdentityEvents(db: Kysely<ControlDB>, events: Identi
 }
 
 export const recordIdentityEvent = (db: Kysely<ControlDB>, event: IdentityEvent): Promise<void> => recordIdentityEvents(db, [event]);
+
+/** What a change of one row reports: its result, and the row before and after as the trail shows them. */
+export interface RecordedChange<T> {
+  result: T;
+  before?: unknown;
+  after?: unknown;
+}
+
+/**
+ * An admin's change of one row of a clinic (an app, an SSO connection, a grant) in the transaction `trx`: `found`
+ * is the row, read under lock or already written; without one the answer is 404 naming `missing`; with one,
+ * `change` runs and what it reports goes on the trail as `event`, in the same transaction, so a change never lands
+ * without its record and a refused one (404, or `change` throwing) leaves none.
+ */
+export async function recordedChange<Row, T>(
+  trx: Kysely<ControlDB>,
+  found: Promise<Row | undefined>,
+  missing: string,
+  event: Omit<IdentityEvent, 'before' | 'after'>,
+  change: (row: Row) => Promise<RecordedChange<T>>,
+): Promise<T> {
+  const row = await found;
+  if (!row) throw notFound(missing);
+  const { result, before, after } = await change(row);
+  await recordIdentityEvent(trx, { ...event, before, after });
+  return result;
+}
 
 export interface IdentityAuditEntry {
   id: number;

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Clinic } from '../controlplane/clinics.js';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
-import { orderedPairs, pairName, placed } from '../../test/support/placements.js';
+import { EVERY_PLACEMENT_AND_REGION, orderedPairs, type PatientTenant, pairName, patientTenants } from '../../test/support/placements.js';
 
 /**
  * Isolation first: a user of clinic A reaching for clinic B, in every placement and across regions, and
@@ -9,41 +8,16 @@ import { orderedPairs, pairName, placed } from '../../test/support/placements.js
  * A's own reads show A's rows only, and nothing of B changes.
  */
 let t: TestPlatform;
-interface Tenant {
-  clinic: Clinic;
-  token: string;
-  patientId: string;
-}
-const tenants: Tenant[] = [];
-/** Every placement in both regions, then a second clinic pooled in us-east, in the first one's store. */
-const PLAN = placed([
-  ['pooled', 'us-east'],
-  ['schema', 'us-east'],
-  ['database', 'us-east'],
-  ['pooled', 'eu-central'],
-  ['schema', 'eu-central'],
-  ['database', 'eu-central'],
-  ['pooled', 'us-east'],
-]);
+let tenants: PatientTenant[] = [];
+const PLAN = EVERY_PLACEMENT_AND_REGION;
 
 beforeAll(async () => {
   t = await startTestPlatform();
-  for (const { placement, region } of PLAN) {
-    const clinic = await t.clinic({ placement, region });
-    const { token } = await t.staff(clinic.id, 'physician');
-    const res = await t.app.inject({
-      method: 'POST',
-      url: `/api/v1/clinics/${clinic.id}/patients`,
-      headers: bearer(token),
-      payload: { givenName: 'Own', familyName: `${placement}-${region}`, birthDate: '1980-01-01' },
-    });
-    expect(res.statusCode).toBe(201);
-    tenants.push({ clinic, token, patientId: res.json().id });
-  }
+  tenants = await patientTenants(t, PLAN);
 });
 afterAll(() => t?.close());
 
-const label = (x: Tenant) => `${x.clinic.placement.model}@${x.clinic.dataRegion}`;
+const label = (x: PatientTenant) => `${x.clinic.placement.model}@${x.clinic.dataRegion}`;
 
 describe('a clinic reaching for another clinic gets 404', () => {
   it('covers every ordered pair of placements and regions, and two clinics in one pooled store', () => {

@@ -7,7 +7,7 @@ import type { ControlDB } from '../controlplane/schema.js';
 import { pgErrorCode } from '../db/pg.js';
 import { AppError, conflict, notFound } from '../errors.js';
 import { isId, newId } from '../ids.js';
-import { anonymousActor } from '../identity/account-audit.js';
+import { anonymousActor, userActor } from '../identity/account-audit.js';
 import { recordIdentityEvent } from '../identity/audit.js';
 import { decoyHash, hashPassword, verifyPassword } from '../identity/passwords.js';
 import { SignInThrottle, type SignInPolicy } from '../identity/signin-throttle.js';
@@ -500,8 +500,10 @@ export class PatientAccounts {
   /**
    * A patient's sign-in, sign-out or factor change on the clinic's identity trail, beside its staff's. The trail
    * lives in the control plane, so it names the account (`pac_…`) and the method, never the address or the
-   * patient record, which are the clinic's PHI. Its actor kinds are staff kinds: the patient is the resource
-   * (`patient_account`), the actor the unauthenticated caller.
+   * patient record, which are the clinic's PHI. The patient is both the resource (`patient_account`) and the actor:
+   * the trail's actor kinds are staff kinds, so the actor is a `user` named by the portal account (`pac_…`), as a
+   * SMART app's approval names it (`fhir/smart/apps.ts`), and a staff sign-in names the account it tried. Only a
+   * caller with no account (an unknown address) is `anonymous`.
    */
   private audit(
     clinicId: string,
@@ -511,7 +513,7 @@ export class PatientAccounts {
   ): Promise<void> {
     return recordIdentityEvent(this.p.control, {
       clinicId,
-      actor: anonymousActor,
+      actor: accountId ? userActor(accountId) : anonymousActor,
       action,
       resourceType: 'patient_account',
       resourceId: accountId,

@@ -83,7 +83,7 @@ describe.each(PLACEMENT_MODELS)('a patient of a clinic in %s placement', (placem
     // Every step is on the clinic's identity trail, by account, never with the patient's address.
     const trail = await t.p.control
       .selectFrom('identity_audit')
-      .select(['action', 'outcome', 'reason', 'resource_type', 'resource_id', 'after'])
+      .select(['action', 'outcome', 'reason', 'resource_type', 'resource_id', 'actor_kind', 'actor_id', 'after'])
       .where('clinic_id', '=', c.clinic.id)
       .where('action', 'like', 'patient.%')
       .orderBy('id')
@@ -92,6 +92,9 @@ describe.each(PLACEMENT_MODELS)('a patient of a clinic in %s placement', (placem
     const accountId = (await patient.call('GET', 'me')).json().accountId;
     const mine = trail.filter((r) => r.resource_id === accountId);
     expect(mine.every((r) => r.resource_type === 'patient_account')).toBe(true);
+    // The patient acted, by their portal account: never an anonymous caller, even on a refused code.
+    expect(mine.length).toBeGreaterThan(0);
+    expect(mine.filter((r) => r.actor_kind !== 'user' || r.actor_id !== accountId)).toEqual([]);
     expect(mine.map((r) => [r.action, r.outcome, r.reason])).toEqual(
       expect.arrayContaining([
         ['patient.signin', 'success', null],
@@ -123,12 +126,15 @@ describe('refused', () => {
     expect([res.statusCode, res.json().code]).toEqual([401, 'invalid_credentials']);
     const failed = await t.p.control
       .selectFrom('identity_audit')
-      .select(['reason', 'resource_id', 'after'])
+      .select(['reason', 'resource_id', 'actor_kind', 'actor_id', 'after'])
       .where('clinic_id', '=', c.clinic.id)
       .where('action', '=', 'patient.signin.failed')
       .where('reason', '=', 'unknown_email')
       .execute();
-    expect(failed).toEqual([{ reason: 'unknown_email', resource_id: null, after: { method: 'password' } }]);
+    // No account tried: the only patient event whose actor is anonymous.
+    expect(failed).toEqual([
+      { reason: 'unknown_email', resource_id: null, actor_kind: 'anonymous', actor_id: null, after: { method: 'password' } },
+    ]);
 
     const forged = `pcc_${c.clinic.id}.${'A'.repeat(43)}`;
     const expired = await post('/api/v1/portal/sign-in/second-factor', { challenge: forged, code: '123456' });

@@ -1,9 +1,8 @@
-import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import type { EffectiveSettings } from '../settings/namespaces.js';
 import { PLACEMENT_MODELS } from '../tenancy/naming.js';
-import { schedulingClinic, utcAt, type SchedulingClinic } from '../../test/support/scheduling.js';
+import { appointmentCount, book, idempotencyKey, schedulingClinic, utcAt, type SchedulingClinic } from '../../test/support/scheduling.js';
 
 /**
  * Booking as a front desk sees it: one booking per slot however many people click at once, a retried
@@ -14,8 +13,6 @@ import { schedulingClinic, utcAt, type SchedulingClinic } from '../../test/suppo
  */
 let t: TestPlatform;
 let c: SchedulingClinic;
-let keyN = 0;
-const key = () => `test-key-${++keyN}-${Math.random().toString(36).slice(2)}`;
 
 beforeAll(async () => {
   t = await startTestPlatform();
@@ -33,26 +30,11 @@ function withScheduling(clinicId: string, change: (s: EffectiveSettings['schedul
   });
 }
 
-const book = (x: SchedulingClinic, body: Record<string, unknown>, k = key(), token = x.scheduler) =>
-  x.as(token)(
-    'POST',
-    'appointments',
-    { providerId: x.providerId, patientId: x.patientId, appointmentType: 'consultation', ...body },
-    { 'idempotency-key': k },
-  );
-
 async function outbox(x: SchedulingClinic, type: string): Promise<unknown[]> {
   const rows = await t.p.stores.transaction(x.clinic.id, 'read', (s) =>
     s.db.selectFrom('outbox').select('payload').where('type', '=', type).execute(),
   );
   return rows.map((r) => r.payload);
-}
-
-async function appointmentCount(x: SchedulingClinic, startsAt: string): Promise<number> {
-  const rows = await t.p.stores.transaction(x.clinic.id, 'read', (s) =>
-    s.db.selectFrom('appointments').select('id').where('starts_at', '=', new Date(startsAt)).where('status', '<>', 'cancelled').execute(),
-  );
-  return rows.length;
 }
 
 /** The next start on the clinic's 15-minute grid (UTC, like the provider). */
@@ -101,7 +83,7 @@ describe('booking', () => {
       expect(codes.filter((s) => s === 201)).toHaveLength(1);
       expect(codes.filter((s) => s === 409)).toHaveLength(19);
       expect(results.filter((r) => r.statusCode === 409).every((r) => r.json().code === 'slot_taken')).toBe(true);
-      expect(await appointmentCount(x, startsAt)).toBe(1);
+      expect(await appointmentCount(t, x, startsAt)).toBe(1);
     });
 
   it('with two overbooking seats, 20 concurrent bookings make exactly two', async () => {
@@ -115,7 +97,7 @@ describe('booking', () => {
     const results = await Promise.all(Array.from({ length: 20 }, () => book(c, { startsAt })));
     expect(results.filter((r) => r.statusCode === 201)).toHaveLength(2);
     expect(results.filter((r) => r.statusCode === 409 && r.json().code === 'slot_taken')).toHaveLength(18);
-    expect(await appointmentCount(c, startsAt)).toBe(2);
+    expect(await appointmentCount(t, c, startsAt)).toBe(2);
   });
 
   for (const placement of PLACEMENT_MODELS)
@@ -154,7 +136,7 @@ describe('booking', () => {
 
   it('a retry with the same Idempotency-Key returns the first result and never books twice', async () => {
     const startsAt = utcAt(4, '09:00');
-    const k = key();
+    const k = idempotencyKey();
     const first = await book(c, { startsAt }, k);
     expect(first.statusCode).toBe(201);
     const retry = await book(c, { startsAt }, k);
@@ -169,16 +151,16 @@ describe('booking', () => {
       { 'idempotency-key': k },
     );
     expect(reordered.json().id).toBe(first.json().id);
-    expect(await appointmentCount(c, startsAt)).toBe(1);
+    expect(await appointmentCount(t, c, startsAt)).toBe(1);
 
     const reused = await book(c, { startsAt: utcAt(4, '15:00') }, k);
     expect(reused.statusCode).toBe(422);
     expect(reused.json().code).toBe('idempotency_key_reused');
-    expect(await appointmentCount(c, utcAt(4, '15:00'))).toBe(0);
+    expect(await appointmentCount(t, c, utcAt(4, '15:00'))).toBe(0);
   });
 
   it('forgets a key after 24 hours', async () => {
-    const k = key();
+    const k = idempotencyKey();
     expect((await book(c, { startsAt: utcAt(11, '08:00') }, k)).statusCode).toBe(201);
     await t.p.stores.transaction(c.clinic.id, 'write', (s) =>
       s.db
@@ -194,17 +176,17 @@ describe('booking', () => {
 
   it('concurrent retries of one key make one booking and all get it', async () => {
     const startsAt = utcAt(4, '11:00');
-    const k = key();
+    const k = idempotencyKey();
     const results = await Promise.all(Array.from({ length: 8 }, () => book(c, { startsAt }, k)));
     expect(results.map((r) => r.statusCode)).toEqual(Array(8).fill(201));
     expect(new Set(results.map((r) => r.json().id)).size).toBe(1);
-    expect(await appointmentCount(c, startsAt)).toBe(1);
+    expect(await appointmentCount(t, c, startsAt)).toBe(1);
   });
 
   it('a refusal is replayed too: the retry of a slot_taken does not book the slot once it frees', async () => {
     const startsAt = utcAt(4, '13:00');
     const winner = await book(c, { startsAt });
-    const k = key();
+    const k = idempotencyKey();
     const loser = await book(c, { startsAt }, k);
     expect(loser.statusCode).toBe(409);
     await c.as(c.scheduler)('POST', `appointments/${winner.json().id}/cancel`, { reasonCode: 'patient_request' });
@@ -364,153 +346,5 @@ describe('booking', () => {
       const res = await book(c, body);
       expect({ body, status: res.statusCode, code: res.json().code }).toEqual({ body, status, code });
     }
-  });
-});
-
-describe('rescheduling under concurrency (pooled)', () => {
-  // A reschedule takes the provider's lock and the seat constraint holds it against bookings (booking.ts):
-  // without them, each of several transactions finds the slot free before any of the others commits, and all of
-  // them take it. Several rounds,
-  // because a race that is lost once in a while is still a double booking.
-  const ROUNDS = 4;
-  let x: SchedulingClinic;
-  beforeAll(async () => {
-    x = await schedulingClinic(t);
-  });
-
-  /** The `i`th start of a packed day: a consultation's 30 minutes and 5 of buffer fit a 45-minute step. */
-  const packed = (day: number, i: number) => new Date(Date.parse(utcAt(day, '08:00')) + i * 45 * 60_000).toISOString();
-  const reschedule = (id: string, startsAt: string) => x.as(x.scheduler)('POST', `appointments/${id}/reschedule`, { startsAt });
-  /** What a request got: the slot (200 moved, 201 booked), or the code of its refusal. */
-  const outcome = (r: LightMyRequestResponse) =>
-    r.statusCode === 200 || r.statusCode === 201 ? 'took the slot' : `${r.statusCode} ${r.json().code}`;
-
-  async function bookDay(day: number, n: number): Promise<{ id: string; startsAt: string }[]> {
-    const booked: { id: string; startsAt: string }[] = [];
-    for (let i = 0; i < n; i++) {
-      const res = await book(x, { startsAt: packed(day, i) });
-      expect(res.statusCode, res.body).toBe(201);
-      booked.push({ id: res.json().id, startsAt: res.json().startsAt });
-    }
-    return booked;
-  }
-
-  async function startsOf(ids: string[]): Promise<Map<string, string>> {
-    const rows = await t.p.stores.transaction(x.clinic.id, 'read', (s) =>
-      s.db.selectFrom('appointments').select(['id', 'starts_at']).where('id', 'in', ids).execute(),
-    );
-    return new Map(rows.map((r) => [r.id, r.starts_at.toISOString()]));
-  }
-
-  it(`12 concurrent reschedules of different appointments into one free slot: exactly one moves, ${ROUNDS} rounds`, async () => {
-    for (let round = 0; round < ROUNDS; round++) {
-      const day = 12 + 2 * round;
-      const booked = await bookDay(day, 12);
-      const target = utcAt(day + 1, '12:00');
-      const results = await Promise.all(booked.map((a) => reschedule(a.id, target)));
-      const name = `round ${round}`;
-      const outcomes = results.map(outcome);
-      expect(
-        outcomes.filter((o) => o === 'took the slot'),
-        name,
-      ).toHaveLength(1);
-      expect(
-        outcomes.filter((o) => o !== 'took the slot'),
-        name,
-      ).toEqual(Array(11).fill('409 slot_taken'));
-      expect(await appointmentCount(x, target), name).toBe(1);
-      // Every refused reschedule left its appointment where it was.
-      const winner = results.findIndex((r) => r.statusCode === 200);
-      const starts = await startsOf(booked.map((a) => a.id));
-      for (const [i, a] of booked.entries())
-        expect(starts.get(a.id), name).toBe(i === winner ? new Date(target).toISOString() : a.startsAt);
-    }
-  });
-
-  it(`a reschedule and a booking racing for one slot: exactly one gets it, 8 slots at once, ${ROUNDS} rounds`, async () => {
-    for (let round = 0; round < ROUNDS; round++) {
-      const day = 20 + 2 * round;
-      const booked = await bookDay(day, 8);
-      const targets = booked.map((_, i) => packed(day + 1, i));
-      // Half the pairs send the booking first, half the reschedule.
-      const results = await Promise.all(
-        booked.flatMap((a, i) => {
-          const moving = () => reschedule(a.id, targets[i]!);
-          const booking = () => book(x, { startsAt: targets[i]! });
-          return i % 2 ? [moving(), booking()] : [booking(), moving()];
-        }),
-      );
-      for (const [i, target] of targets.entries()) {
-        const pair = results.slice(2 * i, 2 * i + 2);
-        const name = `round ${round}, ${target}`;
-        expect(pair.map(outcome).sort(), name).toEqual(['409 slot_taken', 'took the slot']);
-        expect(await appointmentCount(x, target), name).toBe(1);
-      }
-    }
-  });
-});
-
-describe('appointment lists', () => {
-  let x: SchedulingClinic;
-  const day = 10;
-  beforeAll(async () => {
-    x = await schedulingClinic(t, { timeZone: 'America/New_York', hours: { start: '00:00', end: '24:00' } });
-  });
-
-  it('lists by provider and local day, by patient and by status, page by page', async () => {
-    const other = await x.newPatient('Other');
-    // In New York (UTC-4 or UTC-5) all five fall on one local day: 14:00Z is 09:00 or 10:00, 03:00Z the next UTC
-    // day is 22:00 or 23:00 of the same New York day.
-    const times = [utcAt(day, '14:00'), utcAt(day, '15:00'), utcAt(day, '22:00'), utcAt(day, '23:30'), utcAt(day + 1, '03:00')];
-    const ids: string[] = [];
-    for (const [i, startsAt] of times.entries()) {
-      const res = await book(x, { startsAt, patientId: i % 2 ? other : x.patientId });
-      expect(res.statusCode, res.body).toBe(201);
-      ids.push(res.json().id);
-    }
-    await x.as(x.scheduler)('POST', `appointments/${ids[1]}/cancel`, { reasonCode: 'duplicate' });
-    const localDay = new Date(Date.parse(times[0]!) - 5 * 3600_000).toISOString().slice(0, 10);
-
-    const all: string[] = [];
-    let cursor: string | null = null;
-    do {
-      const q: string = `appointments?providerId=${x.providerId}&date=${localDay}&limit=2${cursor ? `&cursor=${cursor}` : ''}`;
-      const page = (await x.as(x.scheduler)('GET', q)).json();
-      expect(page.items.length).toBeLessThanOrEqual(2);
-      all.push(...page.items.map((a: { id: string }) => a.id));
-      cursor = page.nextCursor;
-    } while (cursor);
-    expect(all).toEqual(ids);
-
-    const byPatient = (await x.as(x.scheduler)('GET', `appointments?patientId=${other}`)).json().items.map((a: { id: string }) => a.id);
-    expect(byPatient).toEqual([ids[1], ids[3]]);
-    const booked = (await x.as(x.scheduler)('GET', `appointments?providerId=${x.providerId}&status=booked`))
-      .json()
-      .items.map((a: { id: string }) => a.id);
-    expect(booked).toEqual([ids[0], ids[2], ids[3], ids[4]]);
-    const cancelled = (await x.as(x.scheduler)('GET', `appointments?status=cancelled,no_show`)).json().items;
-    expect(cancelled.map((a: { id: string }) => a.id)).toEqual([ids[1]]);
-    // In UTC the day ends at midnight: the last two are on the next UTC day.
-    const utcDay = (await x.as(x.scheduler)('GET', `appointments?date=${times[0]!.slice(0, 10)}&tz=UTC`)).json().items;
-    expect(utcDay.map((a: { id: string }) => a.id)).toEqual(ids.slice(0, 4));
-  });
-
-  it('refuses a bad list query with clear codes', async () => {
-    const get = async (q: string) => (await x.as(x.scheduler)('GET', `appointments?${q}`)).json().code;
-    expect(await get('date=2030-02-30&tz=UTC')).toBe('validation_failed');
-    expect(await get('date=2030-02-10')).toBe('time_zone_required');
-    expect(await get('date=2030-02-10&tz=Nowhere/Town')).toBe('unknown_time_zone');
-    expect(await get('status=maybe')).toBe('validation_failed');
-    expect(await get('cursor=bm9wZQ')).toBe('invalid_cursor');
-  });
-
-  it('a physician sees the calendar; a billing clerk reads it; an analyst does not', async () => {
-    expect((await x.as(x.physician)('GET', 'appointments')).statusCode).toBe(200);
-    const billing = await t.staff(x.clinic.id, 'billing');
-    expect((await x.as(billing.token)('GET', 'appointments')).statusCode).toBe(200);
-    const body = { providerId: x.providerId, patientId: x.patientId, appointmentType: 'consultation', startsAt: utcAt(day, '09:00') };
-    expect((await x.as(billing.token)('POST', 'appointments', body, { 'idempotency-key': key() })).statusCode).toBe(403);
-    const analyst = await t.staff(x.clinic.id, 'analyst');
-    expect((await x.as(analyst.token)('GET', 'appointments')).statusCode).toBe(403);
   });
 });

@@ -2,7 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { ControlDB } from '../controlplane/schema.js';
 import { AppError, conflict, notFound } from '../errors.js';
 import { newId } from '../ids.js';
-import { recordIdentityEvent } from '../identity/audit.js';
+import { recordedChange, recordIdentityEvent } from '../identity/audit.js';
 import type { ClinicSecrets } from '../secrets/clinic-secrets.js';
 import type { SsoRoleRule } from './role-rules.js';
 import { describeCertificate } from './saml/certificates.js';
@@ -139,6 +139,10 @@ function settingsColumns(draft: ConnectionDraft) {
   };
 }
 
+/** A clinic's connection, locked for the change the transaction makes to it. */
+const lockConnection = (trx: Kysely<ControlDB>, clinicId: string, id: string) =>
+  trx.selectFrom('sso_connections').selectAll().where('clinic_id', '=', clinicId).where('id', '=', id).forUpdate().executeTakeFirst();
+
 export class SsoConnections {
   constructor(
     private readonly db: Kysely<ControlDB>,
@@ -198,33 +202,34 @@ export class SsoConnections {
    * the identity trail with the old and new certificate fingerprints.
    */
   async rotateSpKey(clinicId: string, id: string, actorId: string): Promise<SsoConnection> {
-    return this.db.transaction().execute(async (trx) => {
-      const row = await trx
-        .selectFrom('sso_connections')
-        .selectAll()
-        .where('clinic_id', '=', clinicId)
-        .where('id', '=', id)
-        .forUpdate()
-        .executeTakeFirst();
-      if (!row) throw notFound('sso_connection');
-      if (row.protocol !== 'saml') throw conflict('sso_not_saml', 'Only SAML connections have an SP signing key');
-      const updated = await trx
-        .updateTable('sso_connections')
-        .set({ ...(await this.newSpKey(clinicId, id)), version: row.version + 1, updated_at: new Date() })
-        .where('id', '=', id)
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      await recordIdentityEvent(trx, {
-        clinicId,
-        actor: { kind: 'user', id: actorId },
-        action: 'sso_connection.rotate_sp_key',
-        resourceType: 'SsoConnection',
-        resourceId: id,
-        before: { spCertificate: row.sp_certificate ? certificateSummary(row.sp_certificate).sha256 : null },
-        after: { spCertificate: certificateSummary(updated.sp_certificate!).sha256, version: updated.version },
-      });
-      return fromRow(updated);
-    });
+    return this.db.transaction().execute((trx) =>
+      recordedChange(
+        trx,
+        lockConnection(trx, clinicId, id),
+        'sso_connection',
+        {
+          clinicId,
+          actor: { kind: 'user', id: actorId },
+          action: 'sso_connection.rotate_sp_key',
+          resourceType: 'SsoConnection',
+          resourceId: id,
+        },
+        async (row) => {
+          if (row.protocol !== 'saml') throw conflict('sso_not_saml', 'Only SAML connections have an SP signing key');
+          const updated = await trx
+            .updateTable('sso_connections')
+            .set({ ...(await this.newSpKey(clinicId, id)), version: row.version + 1, updated_at: new Date() })
+            .where('id', '=', id)
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          return {
+            result: fromRow(updated),
+            before: { spCertificate: row.sp_certificate ? certificateSummary(row.sp_certificate).sha256 : null },
+            after: { spCertificate: certificateSummary(updated.sp_certificate!).sha256, version: updated.version },
+          };
+        },
+      ),
+    );
   }
 
   async create(clinicId: string, draft: ConnectionDraft, actorId: string): Promise<SsoConnection> {
@@ -268,73 +273,66 @@ export class SsoConnections {
     next: (current: SsoConnection) => ConnectionDraft,
     actorId: string,
   ): Promise<SsoConnection> {
-    return this.db.transaction().execute(async (trx) => {
-      const row = await trx
-        .selectFrom('sso_connections')
-        .selectAll()
-        .where('clinic_id', '=', clinicId)
-        .where('id', '=', id)
-        .forUpdate()
-        .executeTakeFirst();
-      if (!row) throw notFound('sso_connection');
-      const current = fromRow(row);
-      if (current.version !== expectedVersion)
-        throw new AppError(
-          409,
-          'version_conflict',
-          `The connection is at version ${current.version}, not ${expectedVersion}; read it again`,
-          { currentVersion: current.version },
-        );
-      const draft = next(current);
-      if (draft.protocol !== current.protocol)
-        throw conflict('sso_protocol_fixed', 'A connection keeps its protocol; create another connection instead');
-      const secretChanged =
-        draft.protocol === 'oidc' && current.protocol === 'oidc' && draft.clientSecret !== (await this.clientSecret(current));
-      const updated = await trx
-        .updateTable('sso_connections')
-        .set({
-          ...settingsColumns(draft),
-          ...(secretChanged && draft.protocol === 'oidc'
-            ? { secret_ciphertext: await this.secrets.seal(clinicId, secretPurpose(id), draft.clientSecret) }
-            : {}),
-          version: current.version + 1,
-          updated_at: new Date(),
-        })
-        .where('id', '=', id)
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      const after = fromRow(updated);
-      await recordIdentityEvent(trx, {
-        clinicId,
-        actor: { kind: 'user', id: actorId },
-        action: 'sso_connection.update',
-        resourceType: 'SsoConnection',
-        resourceId: id,
-        before: { ...auditView(current), version: current.version },
-        after: { ...auditView(after), version: after.version, ...(secretChanged ? { clientSecret: 'changed' } : {}) },
-      });
-      return after;
-    });
+    return this.db.transaction().execute((trx) =>
+      recordedChange(
+        trx,
+        lockConnection(trx, clinicId, id),
+        'sso_connection',
+        { clinicId, actor: { kind: 'user', id: actorId }, action: 'sso_connection.update', resourceType: 'SsoConnection', resourceId: id },
+        async (row) => {
+          const current = fromRow(row);
+          if (current.version !== expectedVersion)
+            throw new AppError(
+              409,
+              'version_conflict',
+              `The connection is at version ${current.version}, not ${expectedVersion}; read it again`,
+              { currentVersion: current.version },
+            );
+          const draft = next(current);
+          if (draft.protocol !== current.protocol)
+            throw conflict('sso_protocol_fixed', 'A connection keeps its protocol; create another connection instead');
+          const secretChanged =
+            draft.protocol === 'oidc' && current.protocol === 'oidc' && draft.clientSecret !== (await this.clientSecret(current));
+          const updated = await trx
+            .updateTable('sso_connections')
+            .set({
+              ...settingsColumns(draft),
+              ...(secretChanged && draft.protocol === 'oidc'
+                ? { secret_ciphertext: await this.secrets.seal(clinicId, secretPurpose(id), draft.clientSecret) }
+                : {}),
+              version: current.version + 1,
+              updated_at: new Date(),
+            })
+            .where('id', '=', id)
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          const after = fromRow(updated);
+          return {
+            result: after,
+            before: { ...auditView(current), version: current.version },
+            after: { ...auditView(after), version: after.version, ...(secretChanged ? { clientSecret: 'changed' } : {}) },
+          };
+        },
+      ),
+    );
   }
 
   /** Removing a connection ends sign-in through it; the accounts it created stay (records name their authors). */
   async remove(clinicId: string, id: string, actorId: string): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      const row = await trx
-        .deleteFrom('sso_connections')
-        .where('clinic_id', '=', clinicId)
-        .where('id', '=', id)
-        .returningAll()
-        .executeTakeFirst();
-      if (!row) throw notFound('sso_connection');
-      await recordIdentityEvent(trx, {
-        clinicId,
-        actor: { kind: 'user', id: actorId },
-        action: 'sso_connection.delete',
-        resourceType: 'SsoConnection',
-        resourceId: id,
-        before: auditView(fromRow(row)),
-      });
-    });
+    await this.db.transaction().execute((trx) =>
+      recordedChange(
+        trx,
+        trx.deleteFrom('sso_connections').where('clinic_id', '=', clinicId).where('id', '=', id).returningAll().executeTakeFirst(),
+        'sso_connection',
+        {
+          clinicId,
+          actor: { kind: 'user', id: actorId },
+          action: 'sso_connection.delete',
+          resourceType: 'SsoConnection',
+          resourceId: id,
+        },
+        async (row) => ({ result: undefined, before: auditView(fromRow(row)) }),
+      ),
+    );
   }
 }

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliEnv, runCli } from '../../test/support/cli.js';
-import { orderedPairs, pairName, placed } from '../../test/support/placements.js';
+import { orderedPairs, type PatientTenant, pairName, patientTenants, placed } from '../../test/support/placements.js';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
-import type { Clinic } from '../controlplane/clinics.js';
 import { withClient } from '../db/pg.js';
 import { moveClinic } from './move.js';
 import { clinicRole } from './naming.js';
@@ -18,12 +17,7 @@ let t: TestPlatform;
 let atStart: SpareCount[];
 /** The oid of each region's spare schema and spare database before any clinic claimed one. */
 const spareOids = new Map<string, number>();
-interface Tenant {
-  clinic: Clinic;
-  token: string;
-  patientId: string;
-}
-const tenants: Tenant[] = [];
+const tenants: PatientTenant[] = [];
 const PLAN = placed([
   ['pooled', 'us-east'],
   ['schema', 'us-east'],
@@ -61,18 +55,7 @@ beforeAll(async () => {
   atStart = await t.p.spares.status(t.p.tenantMigrations);
   for (const region of ['us-east', 'eu-central'])
     for (const model of ['schema', 'database']) spareOids.set(`${region}/${model}`, await spareOid(region, model));
-  for (const { placement, region } of PLAN) {
-    const clinic = await t.clinic({ placement, region });
-    const { token } = await t.staff(clinic.id, 'physician');
-    const res = await t.app.inject({
-      method: 'POST',
-      url: `/api/v1/clinics/${clinic.id}/patients`,
-      headers: bearer(token),
-      payload: { givenName: 'Own', familyName: `${placement}-${region}`, birthDate: '1980-01-01' },
-    });
-    expect(res.statusCode).toBe(201);
-    tenants.push({ clinic, token, patientId: res.json().id });
-  }
+  tenants.push(...(await patientTenants(t, PLAN)));
 }, 120_000);
 afterAll(() => t?.close());
 

@@ -1,4 +1,6 @@
+import type { Clinic } from '../../src/controlplane/clinics.js';
 import type { PlacementModel } from '../../src/tenancy/naming.js';
+import { bearer, type TestPlatform } from './platform.js';
 
 /**
  * Where the clinics of an isolation suite live, and the names its tests give them. Besides one clinic per
@@ -31,4 +33,51 @@ export function orderedPairs<T>(xs: readonly T[]): [T, T][] {
 export function pairName(a: Placed, b: Placed): string {
   const sameStore = a.placement === 'pooled' && b.placement === 'pooled' && a.region === b.region;
   return `${a.label} -> ${b.label}${sameStore ? ' (same pooled store)' : ''}`;
+}
+
+/** One clinic per placement (the schema clinic in the other region), and a second clinic pooled in us-east, in the first one's store. */
+export const ONE_PER_PLACEMENT = placed([
+  ['pooled', 'us-east'],
+  ['schema', 'eu-central'],
+  ['database', 'us-east'],
+  ['pooled', 'us-east'],
+]);
+
+/** Every placement in both regions, then a second clinic pooled in us-east, in the first one's store. */
+export const EVERY_PLACEMENT_AND_REGION = placed([
+  ['pooled', 'us-east'],
+  ['schema', 'us-east'],
+  ['database', 'us-east'],
+  ['pooled', 'eu-central'],
+  ['schema', 'eu-central'],
+  ['database', 'eu-central'],
+  ['pooled', 'us-east'],
+]);
+
+/** A clinic of a plan with a physician signed in and one patient of its own. */
+export interface PatientTenant {
+  clinic: Clinic;
+  token: string;
+  patientId: string;
+}
+
+/**
+ * The clinics of `plan`, in its order, each with a physician and a patient (`Own`, family name `<placement>-<region>`)
+ * registered through the API, for suites that check one clinic's patients against another's.
+ */
+export async function patientTenants(t: TestPlatform, plan: readonly Placed[]): Promise<PatientTenant[]> {
+  const tenants: PatientTenant[] = [];
+  for (const { placement, region } of plan) {
+    const clinic = await t.clinic({ placement, region });
+    const { token } = await t.staff(clinic.id, 'physician');
+    const res = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/clinics/${clinic.id}/patients`,
+      headers: bearer(token),
+      payload: { givenName: 'Own', familyName: `${placement}-${region}`, birthDate: '1980-01-01' },
+    });
+    if (res.statusCode !== 201) throw new Error(`${res.statusCode} ${res.body}`);
+    tenants.push({ clinic, token, patientId: res.json().id });
+  }
+  return tenants;
 }

@@ -84,3 +84,24 @@ export async function schedulingClinic(
 export function utcAt(days: number, hhmm: string): string {
   return `${new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10)}T${hhmm}:00Z`;
 }
+
+let keyN = 0;
+/** A fresh Idempotency-Key. */
+export const idempotencyKey = () => `test-key-${++keyN}-${Math.random().toString(36).slice(2)}`;
+
+/** Books a consultation with the clinic's provider for its patient (unless `body` says otherwise), as its scheduler. */
+export const book = (x: SchedulingClinic, body: Record<string, unknown>, k = idempotencyKey(), token = x.scheduler) =>
+  x.as(token)(
+    'POST',
+    'appointments',
+    { providerId: x.providerId, patientId: x.patientId, appointmentType: 'consultation', ...body },
+    { 'idempotency-key': k },
+  );
+
+/** How many appointments of the clinic start at `startsAt` and are not cancelled, read from its store. */
+export async function appointmentCount(t: TestPlatform, x: SchedulingClinic, startsAt: string): Promise<number> {
+  const rows = await t.p.stores.transaction(x.clinic.id, 'read', (s) =>
+    s.db.selectFrom('appointments').select('id').where('starts_at', '=', new Date(startsAt)).where('status', '<>', 'cancelled').execute(),
+  );
+  return rows.length;
+}

@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { AppError, notFound } from '../../errors.js';
 import { problemResponses } from '../../http/problem.js';
 import { idSchema } from '../../ids.js';
-import { type LaunchRequest, type SmartApps, withQuery } from './apps.js';
+import type { SmartApps } from './apps.js';
+import { type LaunchRequest, withQuery } from './authorization.js';
 import { isOidcScope, LAUNCH_SCOPE } from './scopes.js';
 
 /**

@@ -2,13 +2,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { loadMemberships, type Membership } from '../../access/effective.js';
 import type { ControlDB } from '../../controlplane/schema.js';
-import { AppError, badRequest, notFound } from '../../errors.js';
-import { recordIdentityEvent } from '../../identity/audit.js';
+import { recordedChange, recordIdentityEvent } from '../../identity/audit.js';
 import { isId, newId } from '../../ids.js';
 import { endGrants } from './grants.js';
-import type { EhrLaunchContext, SmartLaunches } from './launches.js';
+import { type AuthorizationRequest, checkAuthorization, type LaunchRequest, launchError, withQuery } from './authorization.js';
+import type { SmartLaunches } from './launches.js';
 import { checkRegistration } from './registration.js';
-import { grantScopes, isOidcScope, LAUNCH_SCOPE, scopeWrites, type ScopeContext } from './scopes.js';
 
 /**
  * SMART apps of a clinic for the standalone launch (SMART App Launch 2.x, authorization code with PKCE): the
@@ -43,35 +42,6 @@ export interface NewSmartApp {
   scopes: string[];
 }
 
-/** The query of `GET /fhir/auth/authorize`, as OAuth names it. */
-export interface AuthorizationRequest {
-  response_type?: string | undefined;
-  client_id?: string | undefined;
-  redirect_uri?: string | undefined;
-  scope?: string | undefined;
-  state?: string | undefined;
-  aud?: string | undefined;
-  code_challenge?: string | undefined;
-  code_challenge_method?: string | undefined;
-  nonce?: string | undefined;
-  /** The EHR launch's opaque value (`launches.ts`). */
-  launch?: string | undefined;
-}
-
-/** An authorization request that passed every check: what the consent screen shows and a grant records. */
-export interface LaunchRequest {
-  app: { id: string; clinicId: string; name: string };
-  audience: 'patient' | 'user';
-  scopes: string[];
-  redirectUri: string;
-  state: string;
-  codeChallenge: string;
-  /** OpenID Connect's nonce, returned in the id_token. */
-  nonce?: string | undefined;
-  /** An EHR launch: its value (spent at the approval) and the chart's context it carries. */
-  ehr?: { launch: string; context: EhrLaunchContext } | undefined;
-}
-
 /** What an authorization code is exchanged for. */
 export interface LaunchGrant {
   appId: string;
@@ -86,21 +56,7 @@ export interface LaunchGrant {
 }
 
 export const CODE_SECONDS = 120;
-const MAX_REDIRECT_URIS = 10;
 const hash = (s: string) => createHash('sha256').update(s).digest('base64url');
-
-/** An OAuth error; `redirect` when it may be sent back to the app (the client and its redirect URI are known). */
-export const launchError = (error: string, description: string, redirect?: { uri: string; state?: string | undefined }): AppError =>
-  new AppError(400, `oauth_${error}`, description, {
-    oauthError: error,
-    ...(redirect ? { redirectTo: withQuery(redirect.uri, { error, error_description: description, state: redirect.state }) } : {}),
-  });
-
-export function withQuery(uri: string, params: Record<string, string | undefined>): string {
-  const url = new URL(uri);
-  for (const [k, v] of Object.entries(params)) if (v !== undefined) url.searchParams.set(k, v);
-  return url.toString();
-}
 
 export class SmartApps {
   constructor(
@@ -144,33 +100,31 @@ export class SmartApps {
    */
   async update(clinicId: string, id: string, input: NewSmartApp, by: string | null): Promise<SmartApp> {
     checkRegistration(input);
-    const row = await this.control.transaction().execute(async (trx) => {
-      const before = await trx
-        .selectFrom('smart_apps')
-        .selectAll()
-        .where('clinic_id', '=', clinicId)
-        .where('id', '=', id)
-        .where('revoked_at', 'is', null)
-        .forUpdate()
-        .executeTakeFirst();
-      if (!before) throw notFound('smart_app');
-      const updated = await trx
-        .updateTable('smart_apps')
-        .set({ name: input.name, redirect_uris: input.redirectUris, launch_url: input.launchUrl ?? null, scopes: input.scopes })
-        .where('id', '=', id)
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      await recordIdentityEvent(trx, {
-        clinicId,
-        actor: { kind: 'user', id: by },
-        action: 'smart_app.updated',
-        resourceType: 'smart_app',
-        resourceId: id,
-        before: { name: before.name, redirectUris: before.redirect_uris, launchUrl: before.launch_url, scopes: before.scopes },
-        after: { name: input.name, redirectUris: input.redirectUris, launchUrl: input.launchUrl ?? null, scopes: input.scopes },
-      });
-      return updated;
-    });
+    const row = await this.control.transaction().execute((trx) =>
+      recordedChange(
+        trx,
+        trx
+          .selectFrom('smart_apps')
+          .selectAll()
+          .where('clinic_id', '=', clinicId)
+          .where('id', '=', id)
+          .where('revoked_at', 'is', null)
+          .forUpdate()
+          .executeTakeFirst(),
+        'smart_app',
+        { clinicId, actor: { kind: 'user', id: by }, action: 'smart_app.updated', resourceType: 'smart_app', resourceId: id },
+        async (before) => ({
+          result: await trx
+            .updateTable('smart_apps')
+            .set({ name: input.name, redirect_uris: input.redirectUris, launch_url: input.launchUrl ?? null, scopes: input.scopes })
+            .where('id', '=', id)
+            .returningAll()
+            .executeTakeFirstOrThrow(),
+          before: { name: before.name, redirectUris: before.redirect_uris, launchUrl: before.launch_url, scopes: before.scopes },
+          after: { name: input.name, redirectUris: input.redirectUris, launchUrl: input.launchUrl ?? null, scopes: input.scopes },
+        }),
+      ),
+    );
     return view(row);
   }
 
@@ -186,24 +140,24 @@ export class SmartApps {
   }
 
   async revoke(clinicId: string, id: string, by: string | null): Promise<void> {
-    await this.control.transaction().execute(async (trx) => {
-      const done = await trx
-        .updateTable('smart_apps')
-        .set({ revoked_at: new Date() })
-        .where('clinic_id', '=', clinicId)
-        .where('id', '=', id)
-        .where('revoked_at', 'is', null)
-        .executeTakeFirst();
-      if (!done.numUpdatedRows) throw notFound('smart_app');
-      await endGrants(trx, { appId: id }, 'app_removed');
-      await recordIdentityEvent(trx, {
-        clinicId,
-        actor: { kind: 'user', id: by },
-        action: 'smart_app.removed',
-        resourceType: 'smart_app',
-        resourceId: id,
-      });
-    });
+    await this.control
+      .transaction()
+      .execute((trx) =>
+        recordedChange(
+          trx,
+          trx
+            .updateTable('smart_apps')
+            .set({ revoked_at: new Date() })
+            .where('clinic_id', '=', clinicId)
+            .where('id', '=', id)
+            .where('revoked_at', 'is', null)
+            .returning('id')
+            .executeTakeFirst(),
+          'smart_app',
+          { clinicId, actor: { kind: 'user', id: by }, action: 'smart_app.removed', resourceType: 'smart_app', resourceId: id },
+          async () => ({ result: await endGrants(trx, { appId: id }, 'app_removed') }),
+        ),
+      );
   }
 
   /** The active registration of an app, or undefined. */
@@ -218,81 +172,9 @@ export class SmartApps {
     return row && view(row);
   }
 
-  /**
-   * Checks an authorization request (RFC 6749 §4.1.1, RFC 7636, SMART App Launch §2.1.6). An unknown client or
-   * a redirect URI it did not register is answered here, never sent anywhere (an open redirector otherwise);
-   * every later problem goes back to the app's redirect URI with `error` and its `state`.
-   */
+  /** Checks an authorization request against the active app its `client_id` names (`authorization.ts`). */
   async check(q: AuthorizationRequest, fhirBaseOf: (clinicId: string) => string): Promise<LaunchRequest> {
-    const app = q.client_id ? await this.active(q.client_id) : undefined;
-    if (!app) throw launchError('invalid_client', 'client_id names no SMART app registered with this server');
-    if (!q.redirect_uri || !app.redirectUris.includes(q.redirect_uri))
-      throw launchError('invalid_request', 'redirect_uri is not one the app registered');
-    const back = { uri: q.redirect_uri, state: q.state };
-    if (q.response_type !== 'code') throw launchError('unsupported_response_type', 'response_type must be code', back);
-    if (!q.state || q.state.length > 512 || !/^[\x21-\x7e]+$/.test(q.state))
-      throw launchError('invalid_request', 'state is required (printable ASCII, at most 512 characters)', back);
-    if (q.code_challenge_method !== 'S256') throw launchError('invalid_request', 'PKCE is required: code_challenge_method=S256', back);
-    if (!q.code_challenge || !/^[A-Za-z0-9_-]{43}$/.test(q.code_challenge))
-      throw launchError('invalid_request', 'code_challenge must be the base64url SHA-256 of the code verifier', back);
-    if (q.nonce !== undefined && (q.nonce.length > 512 || !/^[\x21-\x7e]+$/.test(q.nonce)))
-      throw launchError('invalid_request', 'nonce must be printable ASCII, at most 512 characters', back);
-    const base = fhirBaseOf(app.clinicId);
-    if (!q.aud || q.aud.replace(/\/$/, '') !== base)
-      throw launchError('invalid_request', `aud must be the FHIR base URL of the app's clinic (${base})`, back);
-    const asked = (q.scope ?? '').split(' ').filter(Boolean);
-    const contexts = new Set(
-      asked.flatMap((s): ScopeContext[] =>
-        s === 'launch/patient' ? ['patient'] : s.startsWith('user/') ? ['user'] : s.startsWith('patient/') ? ['patient'] : [],
-      ),
-    );
-    if (contexts.size !== 1)
-      throw launchError(
-        'invalid_scope',
-        'Ask for patient/ scopes (with launch/patient) or for user/ scopes, not both and not neither',
-        back,
-      );
-    const audience = contexts.has('patient') ? 'patient' : 'user';
-    const granted = grantScopes(asked, app.scopes, audience);
-    if (!granted.length) throw launchError('invalid_scope', 'None of the resource scopes asked for is registered for this app', back);
-    if (audience === 'patient' && asked.includes('launch/patient') && app.scopes.includes('launch/patient'))
-      granted.unshift('launch/patient');
-    const ehr = await this.ehrLaunch(q, asked, audience, app, back);
-    if (ehr) granted.unshift('launch');
-    // OpenID Connect and refresh: granted when asked for and registered (the admin decides whether an app may stay
-    // signed in); online_access only when offline_access is not granted, fhirUser only with openid.
-    const oidc = (s: string) => asked.includes(s) && app.scopes.includes(s);
-    if (oidc('openid')) granted.push('openid');
-    if (oidc('openid') && oidc('fhirUser')) granted.push('fhirUser');
-    if (oidc('offline_access')) granted.push('offline_access');
-    else if (oidc('online_access')) granted.push('online_access');
-    return {
-      app: { id: app.id, clinicId: app.clinicId, name: app.name },
-      audience,
-      scopes: granted,
-      redirectUri: q.redirect_uri,
-      state: q.state,
-      codeChallenge: q.code_challenge,
-      nonce: q.nonce,
-      ehr,
-    };
-  }
-
-  /** The EHR launch part of a request: the `launch` scope and value come together, for a staff app registered for it. */
-  private async ehrLaunch(
-    q: AuthorizationRequest,
-    asked: string[],
-    audience: 'user' | 'patient',
-    app: SmartApp,
-    back: { uri: string; state?: string | undefined },
-  ): Promise<LaunchRequest['ehr']> {
-    if (q.launch === undefined && !asked.includes('launch')) return undefined;
-    if (!asked.includes('launch')) throw launchError('invalid_scope', 'A launch value comes with the launch scope', back);
-    if (!q.launch || q.launch.length > 200)
-      throw launchError('invalid_request', 'The launch scope needs the launch value the EHR opened the app with', back);
-    if (!app.scopes.includes('launch')) throw launchError('invalid_scope', 'This app is not registered for the EHR launch', back);
-    if (audience !== 'user') throw launchError('invalid_scope', 'An EHR launch is a staff member’s: ask for user/ scopes', back);
-    return { launch: q.launch, context: await this.launches.peek(q.launch, app, back) };
+    return checkAuthorization(q, q.client_id ? await this.active(q.client_id) : undefined, fhirBaseOf, this.launches);
   }
 
   /**

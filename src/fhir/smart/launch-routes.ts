@@ -8,7 +8,7 @@ import { idSchema } from '../../ids.js';
 import { fhirBaseOf } from './app-routes.js';
 import type { SmartApps } from './apps.js';
 import { LAUNCH_SECONDS, type SmartLaunches } from './launches.js';
-import { withQuery } from './apps.js';
+import { withQuery } from './authorization.js';
 
 /**
  * The EHR launch from the web app's chart, inside the clinic-scoped plugin: the apps a member may open from a

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { ControlDB } from '../../controlplane/schema.js';
-import { launchError } from './apps.js';
+import { launchError } from './authorization.js';
 
 /**
  * The EHR launch of SMART App Launch 2.x (§2.0.1): a staff member viewing a patient's chart opens a registered app

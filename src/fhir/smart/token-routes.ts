@@ -5,7 +5,8 @@ import { AppError, notFound } from '../../errors.js';
 import { fhirId } from '../resource-def.js';
 import { fhirBaseOf } from './app-routes.js';
 import type { TenantStores } from '../../tenancy/stores.js';
-import type { AuthorizationRequest, LaunchGrant, SmartApps } from './apps.js';
+import type { LaunchGrant, SmartApps } from './apps.js';
+import type { AuthorizationRequest } from './authorization.js';
 import { oauthError, type FhirClients } from './clients.js';
 import {
   AUTHORIZE_PATH,

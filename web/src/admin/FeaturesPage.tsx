@@ -1,4 +1,4 @@
-import { Alert, Badge, Group, Modal, SegmentedControl, Stack, Text, TextInput, Button } from '@mantine/core';
+import { Alert, Badge, Modal, SegmentedControl, Stack, Text, TextInput } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, call } from '../api/client';
@@ -7,6 +7,7 @@ import { useI18n } from '../i18n/i18n';
 import { PageHeader } from '../ui/page';
 import { ErrorState, problemText } from '../ui/states';
 import { DataTable } from '../ui/Table';
+import { FormActions } from '../ui/form-actions';
 
 type Feature = {
   name: string;
@@ -122,14 +123,13 @@ function ChoiceModal({ feature, to, onClose }: { feature: Feature; to: Choice; o
             {problemText(save.error, t)}
           </Alert>
         )}
-        <Group justify="flex-end">
-          <Button variant="default" onClick={onClose}>
-            {t('action.cancel')}
-          </Button>
-          <Button onClick={() => save.mutate()} loading={save.isPending} disabled={reason.trim().length < 3}>
-            {t('action.save')}
-          </Button>
-        </Group>
+        <FormActions
+          submit={t('action.save')}
+          onCancel={onClose}
+          onSubmit={() => save.mutate()}
+          pending={save.isPending}
+          disabled={reason.trim().length < 3}
+        />
       </Stack>
     </Modal>
   );

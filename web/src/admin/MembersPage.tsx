@@ -15,6 +15,7 @@ import { ErrorState, problemText } from '../ui/states';
 import { DataTable } from '../ui/Table';
 import { useRoleOptions } from './roles';
 import { PERMISSIONS } from '../../../src/access/roles';
+import { FormActions } from '../ui/form-actions';
 
 type Member = { userId: string; email: string; name: string; role: string; since: string; directoryManaged: boolean };
 
@@ -278,14 +279,7 @@ function InviteModal({
             <Text size="xs" c="dimmed">
               {t('members.inviteHint')}
             </Text>
-            <Group justify="flex-end">
-              <Button variant="default" onClick={onClose}>
-                {t('action.cancel')}
-              </Button>
-              <Button type="submit" loading={invite.isPending}>
-                {t('members.sendInvitation')}
-              </Button>
-            </Group>
+            <FormActions submit={t('members.sendInvitation')} onCancel={onClose} pending={invite.isPending} />
           </Stack>
         </form>
       )}

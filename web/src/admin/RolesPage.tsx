@@ -11,6 +11,7 @@ import { PageHeader } from '../ui/page';
 import { ErrorState, LoadingState } from '../ui/states';
 import { BASE_ROLES as BASE, PERMISSIONS } from '../../../src/access/roles';
 import { useRoles, type Role } from './roles';
+import { FormActions } from '../ui/form-actions';
 
 /** Base roles (the same in every clinic) and the clinic's own roles derived from them: what each allows, and who holds it. */
 export default function RolesPage() {
@@ -154,14 +155,7 @@ function RoleModal({ role, onClose }: { role: Role | null; onClose: () => void }
           <Select label={t('roles.baseRole')} data={[...BASE]} allowDeselect={false} {...form.getInputProps('baseRole')} />
           <MultiSelect label={t('roles.add')} data={[...PERMISSIONS]} searchable clearable {...form.getInputProps('add')} />
           <MultiSelect label={t('roles.remove')} data={[...PERMISSIONS]} searchable clearable {...form.getInputProps('remove')} />
-          <Group justify="flex-end">
-            <Button variant="default" onClick={onClose}>
-              {t('action.cancel')}
-            </Button>
-            <Button type="submit" loading={save.isPending}>
-              {t('action.save')}
-            </Button>
-          </Group>
+          <FormActions submit={t('action.save')} onCancel={onClose} pending={save.isPending} />
         </Stack>
       </form>
     </Modal>

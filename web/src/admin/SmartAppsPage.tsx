@@ -10,6 +10,7 @@ import { applyProblem, notifySaved } from '../ui/forms';
 import { PageHeader } from '../ui/page';
 import { ErrorState } from '../ui/states';
 import { DataTable } from '../ui/Table';
+import { FormActions } from '../ui/form-actions';
 
 /**
  * The clinic's FHIR connections: SMART apps (public clients with PKCE, for staff or patients; with a launch URL they
@@ -297,14 +298,7 @@ function Registration({ app, onClose, onSaved }: { app: SmartApp | null; onClose
               {error}
             </Alert>
           )}
-          <Group justify="flex-end">
-            <Button variant="default" onClick={onClose}>
-              {t('action.cancel')}
-            </Button>
-            <Button type="submit" loading={save.isPending}>
-              {app ? t('action.save') : t('smartApps.register')}
-            </Button>
-          </Group>
+          <FormActions submit={app ? t('action.save') : t('smartApps.register')} onCancel={onClose} pending={save.isPending} />
         </Stack>
       </form>
     </Modal>

@@ -1,5 +1,4 @@
 import {
-  ActionIcon,
   Alert,
   Badge,
   Button,
@@ -31,6 +30,7 @@ import { PageHeader } from '../ui/page';
 import { EmptyState, ErrorState, LoadingState, problemText } from '../ui/states';
 import { useRoleOptions } from './roles';
 import { RuleRole } from './RuleRole';
+import { FormActions } from '../ui/form-actions';
 
 type Connection =
   paths['/api/v1/clinics/{clinicId}/sso/connections']['get']['responses'][200]['content']['application/json']['connections'][number];
@@ -398,14 +398,7 @@ function NewConnection({ onClose }: { onClose: () => void }) {
               <TagsInput label={t('sso.scopes')} description={t('sso.scopesHint')} {...form.getInputProps('scopes')} />
             </>
           )}
-          <Group justify="flex-end">
-            <Button variant="default" onClick={onClose}>
-              {t('action.cancel')}
-            </Button>
-            <Button type="submit" loading={create.isPending}>
-              {t('sso.connect')}
-            </Button>
-          </Group>
+          <FormActions submit={t('sso.connect')} onCancel={onClose} pending={create.isPending} />
         </Stack>
       </form>
     </Modal>

@@ -12,6 +12,7 @@ import { applyProblem, notifySaved } from '../ui/forms';
 import { PageHeader } from '../ui/page';
 import { problemText, QueryState } from '../ui/states';
 import { DataTable } from '../ui/Table';
+import { FormActions } from '../ui/form-actions';
 
 type Schedule =
   paths['/api/v1/clinics/{clinicId}/analytics/report-schedules']['get']['responses'][200]['content']['application/json']['items'][number];
@@ -291,14 +292,7 @@ function ScheduleForm({
             {error}
           </Alert>
         )}
-        <Group justify="flex-end">
-          <Button variant="default" onClick={onDone}>
-            {t('action.cancel')}
-          </Button>
-          <Button type="submit" loading={save.isPending}>
-            {t('action.save')}
-          </Button>
-        </Group>
+        <FormActions submit={t('action.save')} onCancel={onDone} pending={save.isPending} />
       </Stack>
     </form>
   );

@@ -11,6 +11,7 @@ import { ConfirmButton } from '../ui/confirm';
 import { notifySaved } from '../ui/forms';
 import { DataTable } from '../ui/Table';
 import { ChartCard } from './DashboardPage';
+import { FormActions } from '../ui/form-actions';
 
 type Rendered =
   paths['/api/v1/clinics/{clinicId}/analytics/dashboards/{dashboardId}/render']['get']['responses'][200]['content']['application/json'];
@@ -268,14 +269,7 @@ function DashboardActions({ dashboardId, name, onDeleted }: { dashboardId: strin
               data-autofocus
               error={rename.isError ? problemText(rename.error, t) : undefined}
             />
-            <Group justify="flex-end">
-              <Button variant="default" onClick={() => setRenaming(false)}>
-                {t('action.cancel')}
-              </Button>
-              <Button type="submit" loading={rename.isPending}>
-                {t('action.save')}
-              </Button>
-            </Group>
+            <FormActions submit={t('action.save')} onCancel={() => setRenaming(false)} pending={rename.isPending} />
           </Stack>
         </form>
       </Modal>

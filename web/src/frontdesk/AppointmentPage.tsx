@@ -13,6 +13,7 @@ import { notifySaved } from '../ui/forms';
 import { PageHeader } from '../ui/page';
 import { ErrorState, LoadingState, problemText } from '../ui/states';
 import { SlotPicker, type Slot } from './SlotPicker';
+import { FormActions } from '../ui/form-actions';
 
 const REASONS = ['patient_request', 'provider_unavailable', 'clinic_closure', 'duplicate', 'rescheduled_elsewhere', 'other'] as const;
 
@@ -217,14 +218,13 @@ function RescheduleModal({ a, onClose, onDone }: { a: Appointment; onClose: () =
             {problemText(move.error, t)}
           </Alert>
         )}
-        <Group justify="flex-end">
-          <Button variant="default" onClick={onClose}>
-            {t('action.cancel')}
-          </Button>
-          <Button onClick={() => move.mutate()} disabled={!slot} loading={move.isPending}>
-            {t('appointment.moveHere')}
-          </Button>
-        </Group>
+        <FormActions
+          submit={t('appointment.moveHere')}
+          onCancel={onClose}
+          onSubmit={() => move.mutate()}
+          pending={move.isPending}
+          disabled={!slot}
+        />
       </Stack>
     </Modal>
   );
@@ -264,14 +264,14 @@ function CancelModal({ a, onClose, onDone }: { a: Appointment; onClose: () => vo
             {problemText(cancel.error, t)}
           </Alert>
         )}
-        <Group justify="flex-end">
-          <Button variant="default" onClick={onClose}>
-            {t('action.back')}
-          </Button>
-          <Button color="red" onClick={() => cancel.mutate()} loading={cancel.isPending}>
-            {t('appointment.cancelConfirm')}
-          </Button>
-        </Group>
+        <FormActions
+          submit={t('appointment.cancelConfirm')}
+          onCancel={onClose}
+          onSubmit={() => cancel.mutate()}
+          pending={cancel.isPending}
+          color="red"
+          cancelLabel={t('action.back')}
+        />
       </Stack>
     </Modal>
   );

@@ -1,4 +1,4 @@
-import { Alert, Anchor, Badge, Button, Group, Modal, Select, Stack, TagsInput, TextInput } from '@mantine/core';
+import { Alert, Anchor, Badge, Button, Modal, Select, Stack, TagsInput, TextInput } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
@@ -11,6 +11,7 @@ import { applyProblem } from '../ui/forms';
 import { PageHeader } from '../ui/page';
 import { ErrorState } from '../ui/states';
 import { DataTable } from '../ui/Table';
+import { FormActions } from '../ui/form-actions';
 
 /** The clinic's providers: who sees patients, in which time zone, licensed where; each one's hours a click away. */
 export default function ProvidersPage() {
@@ -132,14 +133,7 @@ function NewProviderModal({ onClose }: { onClose: () => void }) {
             {...form.getInputProps('licenceJurisdictions')}
           />
           <Select label={t('providers.timeZone')} data={zones} searchable allowDeselect={false} {...form.getInputProps('timeZone')} />
-          <Group justify="flex-end">
-            <Button variant="default" onClick={onClose}>
-              {t('action.cancel')}
-            </Button>
-            <Button type="submit" loading={create.isPending}>
-              {t('providers.add')}
-            </Button>
-          </Group>
+          <FormActions submit={t('providers.add')} onCancel={onClose} pending={create.isPending} />
         </Stack>
       </form>
     </Modal>

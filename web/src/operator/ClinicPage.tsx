@@ -28,6 +28,7 @@ import { PageHeader } from '../ui/page';
 import { ErrorState, LoadingState, problemText } from '../ui/states';
 import { TIER_PLACEMENT, type FleetClinic } from './data';
 import { LifecycleCard, OffboardedNotice } from './LifecycleCard';
+import { FormActions } from '../ui/form-actions';
 
 const MODELS = ['pooled', 'schema', 'database'] as const;
 
@@ -327,17 +328,17 @@ function ExportModal({ c, onClose }: { c: FleetClinic; onClose: () => void }) {
             {t('ops.clinic.requested')}
           </Alert>
         )}
-        <Group justify="flex-end">
-          <Button variant="default" onClick={onClose}>
-            {t('action.cancel')}
-          </Button>
+        <FormActions
+          submit={t('ops.clinic.download')}
+          onCancel={onClose}
+          onSubmit={() => void download()}
+          pending={busy}
+          disabled={reason.trim().length < 10}
+        >
           <Button variant="light" onClick={() => void requestFull()} disabled={requested || reason.trim().length < 10}>
             {t('ops.clinic.requestFull')}
           </Button>
-          <Button onClick={() => void download()} loading={busy} disabled={reason.trim().length < 10}>
-            {t('ops.clinic.download')}
-          </Button>
-        </Group>
+        </FormActions>
       </Stack>
     </Modal>
   );

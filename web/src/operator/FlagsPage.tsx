@@ -10,6 +10,7 @@ import { PageHeader } from '../ui/page';
 import { ErrorState } from '../ui/states';
 import { DataTable } from '../ui/Table';
 import { FLAG_TYPES, type Flag } from './flags';
+import { FormActions } from '../ui/form-actions';
 
 /** The fleet's feature flags: owner, type, lifecycle, the kill switch, and the stale ones that should be retired. */
 export default function FlagsPage() {
@@ -180,14 +181,7 @@ function NewFlag({ onClose }: { onClose: () => void }) {
           <Text size="xs" c="dimmed">
             {t('flags.createHint')}
           </Text>
-          <Group justify="flex-end">
-            <Button variant="default" onClick={onClose}>
-              {t('action.cancel')}
-            </Button>
-            <Button type="submit" loading={create.isPending}>
-              {t('action.create')}
-            </Button>
-          </Group>
+          <FormActions submit={t('action.create')} onCancel={onClose} pending={create.isPending} />
         </Stack>
       </form>
     </Modal>

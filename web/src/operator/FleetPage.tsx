@@ -26,6 +26,7 @@ import { PageHeader } from '../ui/page';
 import { ErrorState } from '../ui/states';
 import { DataTable } from '../ui/Table';
 import { TIER_PLACEMENT, useRegions, useStoreHealth, type FleetClinic } from './data';
+import { FormActions } from '../ui/form-actions';
 
 /** The fleet: every clinic with its tier, region, placement, schema version and status, and the health of the stores. */
 export default function FleetPage() {
@@ -271,14 +272,7 @@ function NewClinicModal({ onClose }: { onClose: () => void }) {
               <TextInput label={t('field.name')} required {...form.getInputProps('adminName')} />
               <TextInput label={t('field.email')} type="email" required {...form.getInputProps('adminEmail')} />
             </SimpleGrid>
-            <Group justify="flex-end">
-              <Button variant="default" onClick={onClose}>
-                {t('action.cancel')}
-              </Button>
-              <Button type="submit" loading={create.isPending}>
-                {t('ops.fleet.createSubmit')}
-              </Button>
-            </Group>
+            <FormActions submit={t('ops.fleet.createSubmit')} onCancel={onClose} pending={create.isPending} />
           </Stack>
         </form>
       )}

@@ -7,6 +7,7 @@ import { useI18n } from '../i18n/i18n';
 import { notifySaved } from '../ui/forms';
 import { problemText } from '../ui/states';
 import type { FleetClinic } from './data';
+import { FormActions } from '../ui/form-actions';
 
 type Certificate = paths['/api/v1/platform/clinics/{clinicId}/offboard']['post']['responses'][201]['content']['application/json'];
 
@@ -139,14 +140,14 @@ function OffboardModal({ c, onClose, onDone }: { c: FleetClinic; onClose: () => 
             {problemText(offboard.error, t)}
           </Alert>
         )}
-        <Group justify="flex-end">
-          <Button variant="default" onClick={onClose}>
-            {t('action.cancel')}
-          </Button>
-          <Button color="red" onClick={() => offboard.mutate()} loading={offboard.isPending} disabled={!requestId || slug !== c.slug}>
-            {t('ops.lifecycle.offboardNow')}
-          </Button>
-        </Group>
+        <FormActions
+          submit={t('ops.lifecycle.offboardNow')}
+          onCancel={onClose}
+          onSubmit={() => offboard.mutate()}
+          pending={offboard.isPending}
+          disabled={!requestId || slug !== c.slug}
+          color="red"
+        />
       </Stack>
     </Modal>
   );

@@ -6,6 +6,7 @@ import { useClinic } from '../clinic/context';
 import { useI18n } from '../i18n/i18n';
 import { notifySaved } from '../ui/forms';
 import { problemText } from '../ui/states';
+import { FormActions } from '../ui/form-actions';
 
 /** On the chart: invite the patient to the clinic's patient portal (a one-time link by email). */
 export function InvitePatientButton({ patientId, email }: { patientId: string; email: string | null }) {
@@ -46,14 +47,12 @@ export function InvitePatientButton({ patientId, email }: { patientId: string; e
               {problemText(invite.error, t)}
             </Alert>
           )}
-          <Group justify="flex-end">
-            <Button variant="default" onClick={() => setOpen(false)}>
-              {t('action.cancel')}
-            </Button>
-            <Button onClick={() => invite.mutate()} loading={invite.isPending}>
-              {t('portal.staff.send')}
-            </Button>
-          </Group>
+          <FormActions
+            submit={t('portal.staff.send')}
+            onCancel={() => setOpen(false)}
+            onSubmit={() => invite.mutate()}
+            pending={invite.isPending}
+          />
         </Stack>
       </Modal>
     </>
@@ -115,14 +114,12 @@ export function ReleaseSummaryButton({ encounterId }: { encounterId: string }) {
               {problemText(release.error, t)}
             </Alert>
           )}
-          <Group justify="flex-end">
-            <Button variant="default" onClick={() => setOpen(false)}>
-              {t('action.cancel')}
-            </Button>
-            <Button onClick={() => release.mutate()} loading={release.isPending}>
-              {t('portal.staff.releaseConfirm')}
-            </Button>
-          </Group>
+          <FormActions
+            submit={t('portal.staff.releaseConfirm')}
+            onCancel={() => setOpen(false)}
+            onSubmit={() => release.mutate()}
+            pending={release.isPending}
+          />
         </Stack>
       </Modal>
     </>

@@ -1,4 +1,4 @@
-import { Alert, Button, Group, Modal, Stack } from '@mantine/core';
+import { Alert, Modal, Stack } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
@@ -8,6 +8,7 @@ import type { Patient } from '../clinic/data';
 import { useI18n } from '../i18n/i18n';
 import { type PatientFormValues, PatientFields, patientFormValues } from './PatientFields';
 import { applyProblem, notifySaved } from '../ui/forms';
+import { FormActions } from '../ui/form-actions';
 
 /** Changes demographics with check-and-set: if someone else saved first, the API says so and nothing is lost silently. */
 export function EditPatientModal({ patient, onClose }: { patient: Patient; onClose: () => void }) {
@@ -51,14 +52,7 @@ export function EditPatientModal({ patient, onClose }: { patient: Patient; onClo
             </Alert>
           )}
           <PatientFields form={form} />
-          <Group justify="flex-end">
-            <Button variant="default" onClick={onClose}>
-              {t('action.cancel')}
-            </Button>
-            <Button type="submit" loading={save.isPending}>
-              {t('action.save')}
-            </Button>
-          </Group>
+          <FormActions submit={t('action.save')} onCancel={onClose} pending={save.isPending} />
         </Stack>
       </form>
     </Modal>

@@ -1,4 +1,4 @@
-import { Alert, Badge, Button, Group, Modal, Paper, SimpleGrid, Stack, Tabs, Text } from '@mantine/core';
+import { Alert, Badge, Button, Modal, Paper, SimpleGrid, Stack, Tabs, Text } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link, useParams } from 'react-router';
@@ -15,6 +15,7 @@ import { NotesPanel } from './encounter/NotesPanel';
 import { PrescriptionsPanel } from './encounter/PrescriptionsPanel';
 import { VitalsPanel } from './encounter/VitalsPanel';
 import { ReleaseSummaryButton } from '../portal/StaffActions';
+import { FormActions } from '../ui/form-actions';
 
 /** One visit's documentation: the SOAP note (sign, then addenda only), vitals, prescriptions and diagnoses. */
 export default function EncounterPage() {
@@ -118,14 +119,12 @@ function Encounter({ record }: { record: EncounterRecord }) {
               {problemText(close.error, t)}
             </Alert>
           )}
-          <Group justify="flex-end">
-            <Button variant="default" onClick={() => setClosing(false)}>
-              {t('action.cancel')}
-            </Button>
-            <Button onClick={() => close.mutate()} loading={close.isPending}>
-              {t('encounter.close')}
-            </Button>
-          </Group>
+          <FormActions
+            submit={t('encounter.close')}
+            onCancel={() => setClosing(false)}
+            onSubmit={() => close.mutate()}
+            pending={close.isPending}
+          />
         </Stack>
       </Modal>
     </>

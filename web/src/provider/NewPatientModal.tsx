@@ -1,4 +1,4 @@
-import { Alert, Button, Group, Modal, Stack } from '@mantine/core';
+import { Alert, Modal, Stack } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
@@ -8,6 +8,7 @@ import type { Patient } from '../clinic/data';
 import { useI18n } from '../i18n/i18n';
 import { type PatientFormValues, PatientFields, patientFormValues } from './PatientFields';
 import { applyProblem } from '../ui/forms';
+import { FormActions } from '../ui/form-actions';
 
 /** Registers a patient; every rule (names, a real past birth date, MRN unique in the clinic) is the API's. */
 export function NewPatientModal({ opened, onClose, onCreated }: { opened: boolean; onClose: () => void; onCreated: (p: Patient) => void }) {
@@ -50,14 +51,7 @@ export function NewPatientModal({ opened, onClose, onCreated }: { opened: boolea
             </Alert>
           )}
           <PatientFields form={form} />
-          <Group justify="flex-end">
-            <Button variant="default" onClick={onClose}>
-              {t('action.cancel')}
-            </Button>
-            <Button type="submit" loading={create.isPending}>
-              {t('patients.register')}
-            </Button>
-          </Group>
+          <FormActions submit={t('patients.register')} onCancel={onClose} pending={create.isPending} />
         </Stack>
       </form>
     </Modal>

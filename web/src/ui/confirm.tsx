@@ -1,7 +1,8 @@
-import { Alert, Button, Group, Modal, Stack, Text, type ButtonProps } from '@mantine/core';
+import { Alert, Button, Modal, Stack, Text, type ButtonProps } from '@mantine/core';
 import { useState, type ReactNode } from 'react';
 import { useI18n } from '../i18n/i18n';
 import { problemText } from './states';
+import { FormActions } from './form-actions';
 
 /** A button whose action is asked about first (removing, revoking, signing): the question names what happens. */
 export function ConfirmButton({
@@ -29,28 +30,23 @@ export function ConfirmButton({
               {problemText(error, t)}
             </Alert>
           )}
-          <Group justify="flex-end">
-            <Button variant="default" onClick={() => setOpen(false)}>
-              {t('action.cancel')}
-            </Button>
-            <Button
-              color={button.color ?? 'red'}
-              loading={busy}
-              onClick={async () => {
-                setBusy(true);
-                try {
-                  await onConfirm();
-                  setOpen(false);
-                } catch (err) {
-                  setError(err);
-                } finally {
-                  setBusy(false);
-                }
-              }}
-            >
-              {confirm}
-            </Button>
-          </Group>
+          <FormActions
+            submit={confirm}
+            onCancel={() => setOpen(false)}
+            onSubmit={async () => {
+              setBusy(true);
+              try {
+                await onConfirm();
+                setOpen(false);
+              } catch (err) {
+                setError(err);
+              } finally {
+                setBusy(false);
+              }
+            }}
+            pending={busy}
+            color={button.color ?? 'red'}
+          />
         </Stack>
       </Modal>
     </>

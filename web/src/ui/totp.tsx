@@ -4,6 +4,7 @@ import { renderSVG } from 'uqr';
 import { useI18n } from '../i18n/i18n';
 import { CopyField } from './CopyField';
 import { problemText } from './states';
+import { FormActions } from './form-actions';
 
 /** The confirming request as the enrolment screen uses it: a TanStack mutation that sends the first code. */
 export interface TotpConfirmation {
@@ -61,14 +62,13 @@ export function TotpEnrolment({
           {problemText(error, t)}
         </Alert>
       )}
-      <Group justify="flex-end">
-        <Button variant="default" onClick={onCancel}>
-          {t('action.cancel')}
-        </Button>
-        <Button onClick={() => confirm(code)} disabled={code.length !== 6} loading={pending}>
-          {t('account.confirm')}
-        </Button>
-      </Group>
+      <FormActions
+        submit={t('account.confirm')}
+        onCancel={onCancel}
+        onSubmit={() => confirm(code)}
+        pending={pending}
+        disabled={code.length !== 6}
+      />
     </Stack>
   );
 }

@@ -10,6 +10,7 @@ import { useI18n } from '../../i18n/i18n';
 import { applyProblem, notifySaved } from '../../ui/forms';
 import { EmptyState } from '../../ui/states';
 import { NoteView, SECTIONS } from './NoteView';
+import { FormActions } from '../../ui/form-actions';
 
 /**
  * The encounter's SOAP notes: the signed-in clinician's draft is edited here (saved with check-and-set), then
@@ -160,14 +161,12 @@ function NoteEditor({ encounterId, note, onSaved }: { encounterId: string; note:
       <Modal opened={confirming} onClose={() => setConfirming(false)} title={t('note.signConfirmTitle')}>
         <Stack>
           <Text size="sm">{t('note.signConfirm')}</Text>
-          <Group justify="flex-end">
-            <Button variant="default" onClick={() => setConfirming(false)}>
-              {t('action.cancel')}
-            </Button>
-            <Button onClick={() => sign.mutate(form.values)} loading={sign.isPending}>
-              {t('note.signNow')}
-            </Button>
-          </Group>
+          <FormActions
+            submit={t('note.signNow')}
+            onCancel={() => setConfirming(false)}
+            onSubmit={() => sign.mutate(form.values)}
+            pending={sign.isPending}
+          />
         </Stack>
       </Modal>
     </Paper>
@@ -210,14 +209,7 @@ function AddendumForm({ note, encounterId, onSaved }: { note: Note; encounterId:
           </Alert>
         )}
         <Textarea label={t('note.addendum')} autosize minRows={2} {...form.getInputProps('text')} />
-        <Group justify="flex-end">
-          <Button variant="default" size="xs" onClick={() => setOpen(false)}>
-            {t('action.cancel')}
-          </Button>
-          <Button type="submit" size="xs" loading={add.isPending}>
-            {t('note.addAddendum')}
-          </Button>
-        </Group>
+        <FormActions submit={t('note.addAddendum')} onCancel={() => setOpen(false)} pending={add.isPending} size="xs" />
       </Stack>
     </form>
   );
