@@ -1,0 +1,196 @@
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { loadavg } from 'node:os';
+import { createRequire } from 'node:module';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import pg from 'pg';
+import type { Clinic } from '../src/controlplane/clinics.js';
+import { createPatient, listPatients } from '../src/patients/store.js';
+import { PatientListQuery, PatientPage } from '../src/patients/schemas.js';
+import { clinicScope } from '../src/http/clinic-scope.js';
+import { PLACEMENT_MODELS, type PlacementModel } from '../src/tenancy/naming.js';
+import { startTestPlatform } from '../test/support/platform.js';
+import { benchServer, median } from './server.js';
+
+/**
+ * CPU and statements per request of the tenancy route of `patients-list.ts` (`GET …/patients?limit=50` with the
+ * whole tenancy path, no audit record), which a loaded machine disturbs far less than throughput: the ratio
+ * of two throughputs moves by ±20 % per round when other processes share the cores, the CPU a request costs
+ * hardly at all. Per placement and round, a fixed number of requests from autocannon in a process of its own:
+ *  - Node: this process's `process.cpuUsage()` (user + system) over the requests;
+ *  - PostgreSQL: user + system time of the backends this process talks to (`/proc/<pid>/stat`), which needs
+ *    the server on this machine (the machine's PostgreSQL or the embedded one);
+ *  - statements and round trips: every `query` call node-postgres sends, counted by text (a message with
+ *    several `;`-separated statements counts once as a round trip and once per statement).
+ * Run: npx tsx bench/patients-cpu.ts   (BENCH_REQUESTS 4000, BENCH_ROUNDS 5, BENCH_CONNECTIONS 16,
+ *   BENCH_PLACEMENTS, BENCH_FILLERS 5 pooled neighbours, BENCH_SHOW_SQL=1 prints the statements of a request,
+ *   BENCH_PROFILE=out.cpuprofile writes a CPU profile of the measured rounds)
+ */
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 4000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+const FILLERS = Number(process.env.BENCH_FILLERS ?? 5);
+const PLACEMENTS = (process.env.BENCH_PLACEMENTS?.split(',') ?? PLACEMENT_MODELS) as PlacementModel[];
+const PATIENTS = 500;
+const LIMIT = 50;
+const TICK_US = 1e6 / 100; // USER_HZ
+
+// Every query node-postgres sends, by its text's start, and the backends that ran them.
+const sent = new Map<string, number>();
+const backends = new Set<number>();
+const clientQuery = pg.Client.prototype.query;
+pg.Client.prototype.query = function counted(this: pg.Client & { processID?: number }, ...args: unknown[]) {
+  const first = args[0];
+  const text = typeof first === 'string' ? first : ((first as { text?: string } | undefined)?.text ?? '?');
+  const key = `${this.user}: ${text.replace(/\s+/g, ' ').slice(0, 600)}`;
+  sent.set(key, (sent.get(key) ?? 0) + 1);
+  if (this.processID) backends.add(this.processID);
+  return (clientQuery as (...a: unknown[]) => unknown).apply(this, args);
+} as typeof clientQuery;
+
+/** User + system clock ticks of each backend this process has sent a query to (`/proc/<pid>/stat`). */
+const backendTicks = (): Map<number, number> => {
+  const ticks = new Map<number, number>();
+  for (const pid of backends) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks.set(pid, Number(fields[11]) + Number(fields[12])); // utime, stime
+    } catch {
+      backends.delete(pid); // ended
+    }
+  }
+  return ticks;
+};
+/** Ticks spent since `before` by the backends alive now (one that ended meanwhile takes its time with it). */
+const ticksSince = (before: Map<number, number>): number => {
+  let sum = 0;
+  for (const [pid, t] of backendTicks()) sum += t - (before.get(pid) ?? 0);
+  return sum;
+};
+
+const autocannonBin = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
+/** `amount` requests from a separate process, so that the load generator's CPU is not counted as the server's. */
+const load = (url: string, headers: Record<string, string>, amount: number) =>
+  new Promise<{ requests: number; non2xx: number }>((resolve, reject) => {
+    const args = [autocannonBin, '-j', '-c', String(CONNECTIONS), '-a', String(amount)];
+    for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}=${v}`);
+    const child = spawn(process.execPath, [...args, url], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', () => {
+      try {
+        const r = JSON.parse(out) as { requests: { total: number }; non2xx: number; errors: number };
+        resolve({ requests: r.requests.total, non2xx: r.non2xx + r.errors });
+      } catch (err) {
+        reject(err);
+      }
+    });
+  });
+
+const server = await benchServer();
+const t = await startTestPlatform({
+  adminUrl: server.url,
+  env: { POLYCLINIC_POOL_MAX: '10' },
+  extraRoutes: (app, p) => {
+    const route: FastifyPluginAsyncZod = async (scoped) => {
+      scoped.get('/patients', {
+        config: { permission: 'patient.read' },
+        schema: { querystring: PatientListQuery, response: { 200: PatientPage } },
+        handler: async (req) => req.clinic.read((scope) => listPatients(scope, req.query)),
+      });
+    };
+    void app.register(clinicScope(p, [route]), { prefix: '/bench/clinics/:clinicId' });
+  },
+});
+try {
+  const seed = async (clinic: Clinic) =>
+    t.p.stores.transaction(clinic.id, 'write', async (scope) => {
+      for (let i = 0; i < PATIENTS; i++)
+        await createPatient(scope, {
+          givenName: `Given${i}`,
+          familyName: `Family${i % 50}`,
+          birthDate: '1970-01-01',
+          sex: 'female',
+          email: `p${i}@example.org`,
+        });
+    });
+  for (let i = 0; i < FILLERS; i++) await seed(await t.clinic({ placement: 'pooled' }));
+  const clinics: Partial<Record<PlacementModel, { clinic: Clinic; token: string }>> = {};
+  for (const model of PLACEMENTS) {
+    const clinic = await t.clinic({ placement: model });
+    await seed(clinic);
+    clinics[model] = { clinic, token: (await t.staff(clinic.id, 'physician')).token };
+  }
+  const url = await t.app.listen({ port: 0, host: '127.0.0.1' });
+  console.log(
+    `tenancy route, ${REQUESTS} requests x ${ROUNDS} rounds per placement, ${CONNECTIONS} connections, ${server.kind}, load average ${loadavg()[0]!.toFixed(1)}`,
+  );
+  const perRequest: Record<string, { node: number[]; pg: number[]; queries: number[] }> = {};
+  for (const model of PLACEMENTS) perRequest[model] = { node: [], pg: [], queries: [] };
+  const target = (model: PlacementModel) => `${url}/bench/clinics/${clinics[model]!.clinic.id}/patients?limit=${LIMIT}`;
+  const auth = (model: PlacementModel) => ({ authorization: `Bearer ${clinics[model]!.token}` });
+  for (const model of PLACEMENTS) await load(target(model), auth(model), 1000); // warm pools, caches, JIT
+  // BENCH_PROFILE=file.cpuprofile: a CPU profile of the measured rounds alone (not the seeding), for DevTools.
+  const profiler = process.env.BENCH_PROFILE ? new Session() : undefined;
+  if (profiler) {
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+  }
+  // BENCH_HEAP_PROFILE=file.heapprofile: where the measured rounds allocate, collected objects included.
+  const heap = process.env.BENCH_HEAP_PROFILE ? new Session() : undefined;
+  if (heap) {
+    heap.connect();
+    await heap.post('HeapProfiler.startSampling', {
+      samplingInterval: 16_384,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    } as never);
+  }
+  for (let round = 1; round <= ROUNDS; round++) {
+    // Placements take turns within a round, so drift on the machine spreads over all of them.
+    for (const model of PLACEMENTS) {
+      sent.clear();
+      const ticks = backendTicks();
+      const cpu = process.cpuUsage();
+      const r = await load(target(model), auth(model), REQUESTS);
+      const node = process.cpuUsage(cpu);
+      const pgUs = ticksSince(ticks) * TICK_US;
+      if (r.non2xx) throw new Error(`${model}: ${r.non2xx} failed requests`);
+      const queries = [...sent.values()].reduce((a, b) => a + b, 0);
+      const m = perRequest[model]!;
+      m.node.push((node.user + node.system) / r.requests);
+      m.pg.push(pgUs / r.requests);
+      m.queries.push(queries / r.requests);
+      console.log(
+        `  ${model.padEnd(8)} #${round} node ${m.node.at(-1)!.toFixed(0)} µs, postgres ${m.pg.at(-1)!.toFixed(0)} µs, round trips ${m.queries.at(-1)!.toFixed(2)} per request (load ${loadavg()[0]!.toFixed(1)})`,
+      );
+      if (process.env.BENCH_SHOW_SQL && round === 1)
+        for (const [text, n] of [...sent].sort((a, b) => b[1] - a[1])) console.log(`      ${(n / r.requests).toFixed(3)} x ${text}`);
+    }
+  }
+  if (profiler) {
+    const { profile } = await profiler.post('Profiler.stop');
+    writeFileSync(process.env.BENCH_PROFILE!, JSON.stringify(profile));
+    profiler.disconnect();
+  }
+  if (heap) {
+    const { profile } = await heap.post('HeapProfiler.stopSampling');
+    writeFileSync(process.env.BENCH_HEAP_PROFILE!, JSON.stringify(profile));
+    heap.disconnect();
+  }
+  for (const model of PLACEMENTS) {
+    const m = perRequest[model]!;
+    const span = (xs: number[], digits = 0) =>
+      `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
+    console.log(
+      `  ${model.padEnd(8)} median per request: node ${span(m.node)} µs, postgres ${span(m.pg)} µs, round trips ${span(m.queries, 2)}`,
+    );
+  }
+} finally {
+  await t.close();
+  await server.stop();
+}
