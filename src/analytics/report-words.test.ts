@@ -1,3 +1,4 @@
+import { pathToFileURL } from 'node:url';
 import type { LightMyRequestResponse } from 'fastify';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +8,7 @@ import { attachments } from '../../test/support/mail-parts.js';
 import { pdfText } from '../../test/support/pdf-text.js';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import { type RenderedDashboard, reportCsv, reportPdf } from './report-render.js';
+import { REPORT_WORDS } from './report-words.js';
 
 /**
  * A scheduled report is written in the clinic's language (its `locale.defaultLanguage`): the subject and text of
@@ -61,6 +63,22 @@ describe('rendering', () => {
     for (const english of ['Appointments', 'Booked', 'figure', 'value', 'to 31', 'Aggregates', 'in_person', '0.25'])
       expect(text, english).not.toContain(english);
   });
+
+  for (const lang of ['en', 'de'] as const)
+    it(`${lang}: a report names widgets, figures, measures, dimensions and groups as the web app's screens do`, async () => {
+      // The web catalogue is imported by path: it is the app's, outside the server's compilation.
+      const url = pathToFileURL(`${process.cwd()}/web/src/i18n/${lang}.ts`).href;
+      const T = ((await import(url)) as Record<string, Record<string, string>>)[lang]!;
+      const w = REPORT_WORDS[lang];
+      const pairs = [
+        ...Object.entries(w.builtins).map(([k, v]) => [`analytics.builtin.${k}`, v]),
+        ...Object.entries(w.figures).map(([k, v]) => [`analytics.figure.${k}`, v]),
+        ...Object.entries(w.measures).map(([k, v]) => [`analytics.measure.${k}`, v]),
+        ...Object.entries(w.dimensions).map(([k, v]) => [`analytics.dimension.${k}`, v]),
+        ...['all', 'video', 'in_person'].map((k) => [`analytics.group.${k}`, w.groups[k]]),
+      ];
+      for (const [key, word] of pairs) expect(T[key!], key).toBe(word);
+    });
 
   it('en: the same report in English, with readable names instead of keys', async () => {
     const csv = reportCsv(MARCH_BERLIN, 'en');
