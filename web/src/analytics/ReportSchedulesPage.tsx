@@ -149,7 +149,7 @@ export default function ReportSchedulesPage() {
                 textAlign: 'right',
                 hidden: !manage,
                 render: (r) => (
-                  <Group gap="xs" justify="flex-end" wrap="nowrap">
+                  <Group gap="xs" justify="flex-end">
                     <Button size="xs" variant="default" onClick={() => setEditing(r)}>
                       {t('action.edit')}
                     </Button>
