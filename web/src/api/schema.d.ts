@@ -13774,7 +13774,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The clinic's identity trail (sign-ins, MFA, roles, grants, SSO), newest first */
+        /** The clinic's identity trail (sign-ins, MFA, roles, grants, SSO, SMART apps, report schedules), newest first */
         get: {
             parameters: {
                 query?: {
