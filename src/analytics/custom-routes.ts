@@ -28,7 +28,9 @@ import {
   getSchedule,
   listSchedules,
   nextRuns,
+  pauseSchedule,
   type ReportSchedule,
+  resumeSchedule,
   updateSchedule,
 } from './report-schedules.js';
 import {
@@ -221,14 +223,22 @@ export const customAnalyticsRoutes =
       },
     });
 
-    const withZone = (s: ReportSchedule, timeZone: string) => ({ ...s, timeZone });
+    /** A schedule as the API shows it: with the clinic's time zone, and who paused it by name. */
+    const shown = async (clinicId: string, schedules: ReportSchedule[], timeZone: string) => {
+      const names = await p.reports.memberNames(
+        clinicId,
+        schedules.flatMap((s) => (s.paused ? [s.paused.by] : [])),
+      );
+      return schedules.map((s) => ({ ...s, timeZone, paused: s.paused && { ...s.paused, byName: names.get(s.paused.by) ?? null } }));
+    };
+    const withZone = async (clinicId: string, s: ReportSchedule, timeZone: string) => (await shown(clinicId, [s], timeZone))[0]!;
 
     app.get('/analytics/report-schedules', {
       config: { permission: READ },
       schema: { tags, summary: 'The clinic’s scheduled reports', response: { 200: list(ScheduleSchema), ...analyticsProblems } },
       handler: async (req) => {
         const timeZone = await p.reports.timeZone(req.clinic.id);
-        return { items: (await req.clinic.read((scope) => listSchedules(scope))).map((s) => withZone(s, timeZone)) };
+        return { items: await shown(req.clinic.id, await req.clinic.read((scope) => listSchedules(scope)), timeZone) };
       },
     });
 
@@ -270,7 +280,8 @@ export const customAnalyticsRoutes =
         await p.reports.checkRecipients(req.clinic.id, req.body.recipients);
         const s = await req.clinic.write((scope) => createSchedule(scope, req.body, timeZone, req.clinic.userId));
         await p.reports.scheduled(req.clinic.id, s);
-        return reply.code(201).send(withZone(s, timeZone));
+        await p.reports.audit(req.clinic.id, req.clinic.userId, 'created', null, s);
+        return reply.code(201).send(await withZone(req.clinic.id, s, timeZone));
       },
     });
 
@@ -278,7 +289,11 @@ export const customAnalyticsRoutes =
       config: { permission: READ },
       schema: { tags, summary: 'One scheduled report', params: ScheduleParams, response: { 200: ScheduleSchema, ...analyticsProblems } },
       handler: async (req) =>
-        withZone(await req.clinic.read((scope) => getSchedule(scope, req.params.scheduleId)), await p.reports.timeZone(req.clinic.id)),
+        withZone(
+          req.clinic.id,
+          await req.clinic.read((scope) => getSchedule(scope, req.params.scheduleId)),
+          await p.reports.timeZone(req.clinic.id),
+        ),
     });
 
     app.put('/analytics/report-schedules/:scheduleId', {
@@ -298,7 +313,46 @@ export const customAnalyticsRoutes =
           return [previous, await updateSchedule(scope, req.params.scheduleId, req.body, timeZone)] as const;
         });
         await p.reports.scheduled(req.clinic.id, after, before);
-        return withZone(after, timeZone);
+        await p.reports.audit(req.clinic.id, req.clinic.userId, 'updated', before, after);
+        return withZone(req.clinic.id, after, timeZone);
+      },
+    });
+
+    app.post('/analytics/report-schedules/:scheduleId/pause', {
+      config: { permission: MANAGE },
+      schema: {
+        tags,
+        summary: 'Pause a scheduled report: it sends nothing until resumed (pausing a paused one changes nothing)',
+        params: ScheduleParams,
+        response: { 200: ScheduleSchema, ...analyticsProblems },
+      },
+      handler: async (req) => {
+        const timeZone = await p.reports.timeZone(req.clinic.id);
+        const change = await req.clinic.write((scope) => pauseSchedule(scope, req.params.scheduleId, req.clinic.userId));
+        if (change.changed) {
+          await p.reports.removed(req.clinic.id, change.before);
+          await p.reports.audit(req.clinic.id, req.clinic.userId, 'paused', change.before, change.after);
+        }
+        return withZone(req.clinic.id, change.after, timeZone);
+      },
+    });
+
+    app.post('/analytics/report-schedules/:scheduleId/resume', {
+      config: { permission: MANAGE },
+      schema: {
+        tags,
+        summary: 'Resume a paused scheduled report from now: its next run is the first after this moment, missed runs are not sent',
+        params: ScheduleParams,
+        response: { 200: ScheduleSchema, ...analyticsProblems },
+      },
+      handler: async (req) => {
+        const timeZone = await p.reports.timeZone(req.clinic.id);
+        const change = await req.clinic.write((scope) => resumeSchedule(scope, req.params.scheduleId, timeZone));
+        if (change.changed) {
+          await p.reports.scheduled(req.clinic.id, change.after);
+          await p.reports.audit(req.clinic.id, req.clinic.userId, 'resumed', change.before, change.after);
+        }
+        return withZone(req.clinic.id, change.after, timeZone);
       },
     });
 
@@ -317,6 +371,7 @@ export const customAnalyticsRoutes =
           return found;
         });
         await p.reports.removed(req.clinic.id, s);
+        await p.reports.audit(req.clinic.id, req.clinic.userId, 'deleted', s, null);
         return reply.code(204).send(null);
       },
     });

@@ -46,6 +46,7 @@ export const DashboardParams = z.strictObject({ dashboardId: idSchema('dashboard
 
 /** A rendered dashboard: one table of aggregates per widget (what the CSV and PDF of a report hold). */
 export const ReportTableSchema = z.object({
+  builtin: z.enum(BUILTIN_WIDGETS).optional().describe('the built-in widget the table shows; absent for a custom metric'),
   title: z.string(),
   columns: z.array(z.string()),
   rows: z.array(z.array(z.union([z.string(), z.number(), z.null()]))),
@@ -79,6 +80,14 @@ export const ScheduleSchema = z.object({
   lastRunAt: z.string().nullable(),
   createdBy: z.string(),
   createdAt: z.string(),
+  paused: z
+    .object({
+      at: z.string(),
+      by: z.string().describe('the user who paused it'),
+      byName: z.string().nullable().describe('their name (else email) while they are a member of the clinic'),
+    })
+    .nullable()
+    .describe('set while the schedule is paused: it sends nothing until resumed'),
 });
 export const SchedulePreviewQuery = z.strictObject({ cron: z.string().trim().min(1).max(100) });
 export const SchedulePreview = z.object({ cron: z.string(), timeZone: z.string(), runs: z.array(z.string()) });

@@ -299,9 +299,9 @@ describe('schedules', () => {
       expect(m.subject).toContain('Monday review');
       const files = attachments(m.raw);
       const csv = files.get('report-2031-03-01.csv')?.toString('utf8') ?? '';
-      expect(csv).toContain('Appointments,,completed,5\r\n');
-      expect(csv).toContain('Appointments,,no_show,1\r\n');
-      expect(csv).toContain('Completed by provider,Dr Ada,completed_visits,5\r\n');
+      expect(csv).toContain('Appointments,,Completed,5\r\n');
+      expect(csv).toContain('Appointments,,No-shows,1\r\n');
+      expect(csv).toContain('Completed by provider,Dr Ada,Completed visits,5\r\n');
       const pdf = files.get('report-2031-03-01.pdf');
       expect(pdf?.subarray(0, 5).toString()).toBe('%PDF-');
       // Aggregates only: neither the patient's name nor any patient or appointment id is in the report.

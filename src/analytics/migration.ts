@@ -139,6 +139,20 @@ export const ANALYTICS_MIGRATIONS: TenantMigration[] = [
       ...rlsStatements(s, 'analytics_report_schedules'),
     ],
   },
+  // ---- Tenant migration 19 (issue 11, report schedules): kept as its own entry so it merges beside 18. ----
+  {
+    // A schedule can be paused without losing its definition: who paused it and when (both or neither). A paused
+    // schedule has no waiting job and its next run is recomputed from the moment it is resumed, so a pause never
+    // ends in a burst of the runs it skipped. Same statement in every placement: pooled rows, own schema, own database.
+    version: 19,
+    name: 'clinic analytics: pausing report schedules',
+    up: (s) => [
+      `alter table ${q(s)}.analytics_report_schedules
+         add column paused_at timestamptz,
+         add column paused_by text,
+         add constraint analytics_report_schedules_paused_by check ((paused_at is null) = (paused_by is null))`,
+    ],
+  },
 ];
 
 /** The scored questionnaires (their items and bands are in `outcomes.ts`). */
@@ -262,6 +276,8 @@ export const ANALYTICS_COLUMNS = {
     created_by: text(),
     created_at: timestamptz().hasDefault(),
     updated_at: timestamptz().hasDefault(),
+    paused_at: timestamptz().nullable(),
+    paused_by: text().nullable(),
   },
 };
 

@@ -21,6 +21,8 @@ export interface ReportSchedule {
   lastRunAt: string | null;
   createdBy: string;
   createdAt: string;
+  /** Set while the schedule is paused: it sends nothing and has no waiting job until it is resumed. */
+  paused: { at: string; by: string } | null;
 }
 
 const HOUR = 3_600_000;
@@ -86,6 +88,8 @@ type Row = {
   last_run_at: Date | null;
   created_by: string;
   created_at: Date;
+  paused_at: Date | null;
+  paused_by: string | null;
 };
 const toSchedule = (r: Row): ReportSchedule => ({
   id: r.id,
@@ -97,6 +101,7 @@ const toSchedule = (r: Row): ReportSchedule => ({
   lastRunAt: r.last_run_at?.toISOString() ?? null,
   createdBy: r.created_by,
   createdAt: r.created_at.toISOString(),
+  paused: r.paused_at && r.paused_by ? { at: r.paused_at.toISOString(), by: r.paused_by } : null,
 });
 
 export interface ScheduleInput {
@@ -179,19 +184,66 @@ export async function deleteSchedule(scope: TenantScope, id: string): Promise<vo
   if (!gone) throw notFound('report_schedule');
 }
 
+/** What a pause or resume did: the schedule as it is now, and whether it was changed (a repeat changes nothing). */
+export interface PauseChange {
+  before: ReportSchedule;
+  after: ReportSchedule;
+  changed: boolean;
+}
+
+/**
+ * Pauses a schedule: it keeps its dashboard, cron and recipients and sends nothing until resumed. Pausing a paused
+ * schedule changes nothing (it stays paused by whoever paused it first), so a repeated click is harmless.
+ */
+export async function pauseSchedule(scope: TenantScope, id: string, userId: string, now = new Date()): Promise<PauseChange> {
+  const before = await getSchedule(scope, id);
+  if (before.paused) return { before, after: before, changed: false };
+  const row = await scope.db
+    .updateTable('analytics_report_schedules')
+    .set({ paused_at: now, paused_by: userId, updated_at: sql`now()` })
+    .where('id', '=', id)
+    .where('paused_at', 'is', null)
+    .returningAll()
+    .executeTakeFirst();
+  // A concurrent pause won: the schedule is paused, by them.
+  if (!row) return { before, after: await getSchedule(scope, id), changed: false };
+  return { before, after: toSchedule(row), changed: true };
+}
+
+/**
+ * Resumes a paused schedule from `now`: its next run is the cron's first after this moment, so the runs that fell
+ * in the pause are skipped, not sent in a burst. Resuming a running schedule changes nothing.
+ */
+export async function resumeSchedule(scope: TenantScope, id: string, timeZone: string, now = new Date()): Promise<PauseChange> {
+  const before = await getSchedule(scope, id);
+  if (!before.paused) return { before, after: before, changed: false };
+  const row = await scope.db
+    .updateTable('analytics_report_schedules')
+    .set({ paused_at: null, paused_by: null, next_run_at: nextRun(before.cron, timeZone, now), updated_at: sql`now()` })
+    .where('id', '=', id)
+    .where('paused_at', 'is not', null)
+    .returningAll()
+    .executeTakeFirst();
+  if (!row) return { before, after: await getSchedule(scope, id), changed: false };
+  return { before, after: toSchedule(row), changed: true };
+}
+
 /**
  * Records a run and moves the schedule to its next one, if the schedule is still the one the job was for
- * (an edit in between moved it already): returns the next run, or null when there is nothing to move.
+ * (an edit in between moved it already): returns the next run to queue, or null when there is nothing to move
+ * or the schedule is paused.
  */
 export async function advanceSchedule(scope: TenantScope, id: string, ranAt: Date, timeZone: string): Promise<Date | null> {
   const row = await scope.db.selectFrom('analytics_report_schedules').selectAll().where('id', '=', id).executeTakeFirst();
   if (!row || row.next_run_at.getTime() !== ranAt.getTime()) return null;
   const next = nextRun(row.cron, timeZone, ranAt);
-  await scope.db
+  // Paused while this run was being sent: the run is recorded, but no next one is queued (resuming queues it).
+  const moved = await scope.db
     .updateTable('analytics_report_schedules')
     .set({ last_run_at: ranAt, next_run_at: next })
     .where('id', '=', id)
     .where('next_run_at', '=', ranAt)
-    .execute();
-  return next;
+    .returning('paused_at')
+    .executeTakeFirst();
+  return moved && !moved.paused_at ? next : null;
 }

@@ -1,17 +1,20 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { escapeHtml } from '../branding/email-layout.js';
+import type { MailLanguage } from '../branding/mail.js';
 import type { ClinicDirectory } from '../controlplane/clinics.js';
 import type { ControlDB } from '../controlplane/schema.js';
 import { badRequest } from '../errors.js';
+import { recordIdentityEvent } from '../identity/audit.js';
 import { type ClaimedJob, type JobQueue, PermanentJobFailure } from '../jobs/queue.js';
 import type { JobWorker } from '../jobs/worker.js';
 import type { SentLedger } from '../notifications/ledger.js';
 import type { Mailer } from '../platform/mailer.js';
 import type { SettingsService } from '../settings/service.js';
 import type { TenantStores } from '../tenancy/stores.js';
-import { reportCsv, reportPdf, renderDashboard } from './report-render.js';
+import { reportCsv, reportPdf, reportPeriod, renderDashboard } from './report-render.js';
 import { advanceSchedule, reportRange, type ReportSchedule } from './report-schedules.js';
+import { REPORT_WORDS } from './report-words.js';
 import { getDashboard } from './saved.js';
 
 export const REPORT_JOB = 'analytics.report';
@@ -50,6 +53,55 @@ export class ScheduledReports {
     return (await this.d.settings.effectiveFor(clinicId)).locale.timeZone;
   }
 
+  /** The language its reports are written in: the clinic's default language, as every email it sends. */
+  async language(clinicId: string): Promise<MailLanguage> {
+    return (await this.d.settings.effectiveFor(clinicId)).locale.defaultLanguage;
+  }
+
+  /**
+   * A change to a schedule in the clinic's identity trail (`identity/audit.ts`, read at `…/identity/audit`): who
+   * changed whom a report goes to, and when it goes, with the before and after, as SMART app registrations are.
+   * Written after the schedule's own transaction (the trail is the control plane's, the schedule the clinic's).
+   */
+  async audit(
+    clinicId: string,
+    userId: string,
+    action: 'created' | 'updated' | 'deleted' | 'paused' | 'resumed',
+    before: ReportSchedule | null,
+    after: ReportSchedule | null,
+  ): Promise<void> {
+    const view = (s: ReportSchedule) => ({
+      dashboardId: s.dashboardId,
+      cron: s.cron,
+      period: s.period,
+      recipients: s.recipients,
+      nextRunAt: s.nextRunAt,
+      paused: s.paused,
+    });
+    await recordIdentityEvent(this.d.control, {
+      clinicId,
+      actor: { kind: 'user', id: userId },
+      action: `report_schedule.${action}`,
+      resourceType: 'report_schedule',
+      resourceId: (after ?? before)?.id ?? null,
+      ...(before ? { before: view(before) } : {}),
+      ...(after ? { after: view(after) } : {}),
+    });
+  }
+
+  /** What the schedule screen calls the members who paused schedules (name, else email); a former member is left out. */
+  async memberNames(clinicId: string, userIds: string[]): Promise<Map<string, string>> {
+    if (!userIds.length) return new Map();
+    const rows = await this.d.control
+      .selectFrom('memberships as m')
+      .innerJoin('users as u', 'u.id', 'm.user_id')
+      .select(['u.id', 'u.email', 'u.name'])
+      .where('m.clinic_id', '=', clinicId)
+      .where('m.user_id', 'in', [...new Set(userIds)])
+      .execute();
+    return new Map(rows.map((r) => [r.id, r.name ?? r.email]));
+  }
+
   /** Recipients are members of this clinic; anyone else is refused by id, without saying who they are. */
   async checkRecipients(clinicId: string, userIds: string[]): Promise<void> {
     const members = await this.members(clinicId, userIds);
@@ -84,9 +136,13 @@ export class ScheduledReports {
 
   private key = (scheduleId: string, runAt: string) => `report:${scheduleId}:${runAt}`;
 
-  /** After a schedule is saved: its one waiting job at its next run (a previous run's job is withdrawn). */
+  /**
+   * After a schedule is saved, paused or resumed: its one waiting job at its next run (a previous run's job is
+   * withdrawn); a paused schedule has none.
+   */
   async scheduled(clinicId: string, s: ReportSchedule, previous?: ReportSchedule): Promise<void> {
     if (previous) await this.d.jobs.cancel(clinicId, [this.key(previous.id, previous.nextRunAt)]);
+    if (s.paused) return;
     await this.d.jobs.enqueue({
       kind: REPORT_JOB,
       clinicId,
@@ -104,19 +160,24 @@ export class ScheduledReports {
     const p = job.payload as unknown as ReportPayload;
     const clinic = await this.d.clinics.get(job.clinicId);
     if (!clinic) throw new PermanentJobFailure('the clinic no longer exists');
-    const timeZone = await this.timeZone(job.clinicId);
+    const { timeZone, defaultLanguage: lang } = (await this.d.settings.effectiveFor(job.clinicId)).locale;
     const runAt = new Date(p.runAt);
     const report = await this.d.stores.transaction(job.clinicId, 'read', async (scope) => {
       const s = await scope.db.selectFrom('analytics_report_schedules').selectAll().where('id', '=', p.scheduleId).executeTakeFirst();
-      if (!s || s.next_run_at.getTime() !== runAt.getTime()) return null;
+      // Paused (its job withdrawn, but this one already claimed), edited or deleted since: nothing to send.
+      if (!s || s.paused_at || s.next_run_at.getTime() !== runAt.getTime()) return null;
       const dashboard = await getDashboard(scope, s.dashboard_id);
       const range = reportRange(s.period, runAt, timeZone);
       return { recipients: s.recipients, rendered: await renderDashboard(scope, dashboard, { ...range, timeZone }) };
     });
     if (!report) return;
-    const csv = reportCsv(report.rendered);
-    const pdf = await reportPdf(report.rendered, clinic.name);
-    const day = report.rendered.from.slice(0, 10);
+    const words = REPORT_WORDS[lang];
+    const csv = reportCsv(report.rendered, lang);
+    const pdf = await reportPdf(report.rendered, clinic.name, lang);
+    const period = reportPeriod(report.rendered, words);
+    const dashboard = report.rendered.dashboard.name;
+    // The file's date is the first local day the report covers.
+    const day = new Intl.DateTimeFormat('en-CA', { timeZone }).format(new Date(report.rendered.from));
     const members = await this.members(job.clinicId, report.recipients);
     for (const [userId, email] of members)
       await this.d.ledger.once(
@@ -126,17 +187,12 @@ export class ScheduledReports {
             to: email,
             fromName: clinic.name,
             messageId,
-            subject: `${clinic.name}: ${report.rendered.dashboard.name} (${day})`,
-            text:
-              `The scheduled report of the dashboard “${report.rendered.dashboard.name}” for ${report.rendered.from} to ` +
-              `${report.rendered.to} (${timeZone}) is attached as CSV and PDF.\n\nAggregates only: no patient-level data.\n`,
-            html:
-              `<p>The scheduled report of the dashboard <b>${escapeHtml(report.rendered.dashboard.name)}</b> for ` +
-              `${report.rendered.from} to ${report.rendered.to} (${escapeHtml(timeZone)}) is attached as CSV and PDF.</p>` +
-              '<p>Aggregates only: no patient-level data.</p>',
+            subject: words.subject(clinic.name, dashboard, period),
+            text: `${words.body(dashboard, period, timeZone)}\n\n${words.aggregatesOnly}\n`,
+            html: `<p lang="${lang}">${escapeHtml(words.body(dashboard, period, timeZone))}</p><p>${escapeHtml(words.aggregatesOnly)}</p>`,
             attachments: [
-              { filename: `report-${day}.csv`, contentType: 'text/csv; charset=utf-8', content: csv },
-              { filename: `report-${day}.pdf`, contentType: 'application/pdf', content: pdf },
+              { filename: `${words.fileName}-${day}.csv`, contentType: 'text/csv; charset=utf-8', content: csv },
+              { filename: `${words.fileName}-${day}.pdf`, contentType: 'application/pdf', content: pdf },
             ],
           }),
       );

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import { getDocument } from 'pdfjs-dist/legacy/build/pdf.mjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startArchivedServer, type ArchivedServer } from '../../test/support/archived-server.js';
+import { pdfText } from '../../test/support/pdf-text.js';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import { complianceReport, type ComplianceReport } from './report.js';
 
@@ -36,18 +35,6 @@ afterAll(async () => {
 
 const report = async (code: string, format = 'json') =>
   t.app.inject({ method: 'GET', url: `/api/v1/platform/compliance-reports/${code}?format=${format}`, headers: bearer(t.operatorToken) });
-
-async function pdfText(pdf: Buffer): Promise<string> {
-  const standardFontDataUrl = fileURLToPath(new URL('../../node_modules/pdfjs-dist/standard_fonts/', import.meta.url));
-  const doc = await getDocument({ data: new Uint8Array(pdf), standardFontDataUrl, isEvalSupported: false }).promise;
-  const out: string[] = [];
-  for (let i = 1; i <= doc.numPages; i++) {
-    const content = await (await doc.getPage(i)).getTextContent();
-    out.push(content.items.map((it) => ('str' in it ? it.str : '')).join(' '));
-  }
-  await doc.destroy();
-  return out.join('\n');
-}
 
 describe('compliance report', () => {
   it('US: stores, backups, what leaves the region, subprocessors, breach clock, from the configuration', async () => {

@@ -43,7 +43,7 @@ export const identityAuditRoutes =
       config: { permission: 'audit.read' },
       schema: {
         tags: ['audit'],
-        summary: "The clinic's identity trail (sign-ins, MFA, roles, grants, SSO), newest first",
+        summary: "The clinic's identity trail (sign-ins, MFA, roles, grants, SSO, SMART apps, report schedules), newest first",
         querystring: Query,
         response: { 200: z.object({ items: z.array(Entry), nextBefore: z.number().int().nullable() }), ...problemResponses },
       },

@@ -5,7 +5,8 @@ import { currentContext } from '../platform/request-context.js';
 
 /**
  * The identity trail: every sign-in and failed sign-in, MFA enrolment and use, role and grant change, and SSO
- * connection change, with who did it, for which clinic, when, from where, and the before/after. It is staff
+ * connection change, with who did it, for which clinic, when, from where, and the before/after; also the clinic
+ * configuration that decides who receives what (SMART app registrations, report schedules). It is staff
  * identity, not PHI, so it lives in the control plane beside the accounts (the PHI trail is regional, see
  * `src/audit`). Directory changes made over SCIM keep their own `scim_audit` in the same shape.
  *

@@ -1,6 +1,7 @@
-import { Alert, Button, Group, List, Modal, MultiSelect, Select, Stack, Text, TextInput } from '@mantine/core';
+import { Alert, Badge, Button, Group, List, Modal, MultiSelect, Select, Stack, Text, TextInput } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { useDebouncedValue } from '@mantine/hooks';
+import { notifications } from '@mantine/notifications';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, ApiProblem, call } from '../api/client';
@@ -70,6 +71,22 @@ export default function ReportSchedulesPage() {
     const preset = presetOf(cron);
     return preset === 'advanced' ? cron : t(`reports.preset.${preset}` as MessageKey);
   };
+  /** Pauses or resumes a schedule; resuming says when it runs next (from now: missed runs are not sent). */
+  const toggle = useMutation({
+    mutationFn: (r: Schedule) => {
+      const path = { params: { path: { clinicId, scheduleId: r.id } } };
+      return call(
+        r.paused
+          ? api.POST('/api/v1/clinics/{clinicId}/analytics/report-schedules/{scheduleId}/resume', path)
+          : api.POST('/api/v1/clinics/{clinicId}/analytics/report-schedules/{scheduleId}/pause', path),
+      );
+    },
+    onSuccess: async (after) => {
+      notifySaved(after.paused ? t('reports.pausedDone') : t('reports.resumedDone', { date: at(after.nextRunAt, after.timeZone) }));
+      await queryClient.invalidateQueries({ queryKey: [clinicId, 'analytics', 'report-schedules'] });
+    },
+    onError: (err) => notifications.show({ color: 'red', message: problemText(err, t) }),
+  });
   const remove = async (id: string) => {
     await call(
       api.DELETE('/api/v1/clinics/{clinicId}/analytics/report-schedules/{scheduleId}', { params: { path: { clinicId, scheduleId: id } } }),
@@ -110,16 +127,40 @@ export default function ReportSchedulesPage() {
                 title: t('reports.recipients'),
                 render: (r) => r.recipients.map(recipientName).join(', '),
               },
-              { accessor: 'nextRunAt', title: t('reports.nextRun'), render: (r) => at(r.nextRunAt, r.timeZone) },
+              {
+                accessor: 'nextRunAt',
+                title: t('reports.nextRun'),
+                render: (r) =>
+                  r.paused ? (
+                    <Stack gap={2}>
+                      <Badge color="yellow" variant="light">
+                        {t('reports.paused')}
+                      </Badge>
+                      <Text size="xs" c="dimmed">
+                        {t('reports.pausedBy', { name: r.paused.byName ?? t('reports.formerMember'), date: at(r.paused.at, r.timeZone) })}
+                      </Text>
+                    </Stack>
+                  ) : (
+                    at(r.nextRunAt, r.timeZone)
+                  ),
+              },
               {
                 accessor: 'actions',
                 title: '',
                 textAlign: 'right',
                 hidden: !manage,
                 render: (r) => (
-                  <Group gap="xs" justify="flex-end" wrap="nowrap">
+                  <Group gap="xs" justify="flex-end">
                     <Button size="xs" variant="default" onClick={() => setEditing(r)}>
                       {t('action.edit')}
+                    </Button>
+                    <Button
+                      size="xs"
+                      variant="default"
+                      loading={toggle.isPending && toggle.variables?.id === r.id}
+                      onClick={() => toggle.mutate(r)}
+                    >
+                      {r.paused ? t('reports.resume') : t('reports.pause')}
                     </Button>
                     <ConfirmButton
                       size="xs"

@@ -74,8 +74,13 @@ function SavedDashboardView({ dashboardId, range }: { dashboardId: string; range
 
 function Tables({ r }: { r: Rendered }) {
   const { t, number, maybe } = useI18n();
-  /** A measure's or dimension's name in the reader's language; a group's own name (a provider) as it is. */
-  const heading = (key: string) => maybe(`analytics.measure.${key}`) ?? maybe(`analytics.dimension.${key}`) ?? key;
+  /** A figure's, measure's or dimension's name in the reader's language; a group's own name (a provider) as it is. */
+  const heading = (key: string) =>
+    maybe(`analytics.figure.${key}`) ?? maybe(`analytics.measure.${key}`) ?? maybe(`analytics.dimension.${key}`) ?? key;
+  /** A group that is a word (the one total, a modality), translated; a provider's or type's name as the clinic wrote it. */
+  const group = (key: string) => maybe(`analytics.group.${key}`) ?? heading(key);
+  /** A built-in widget's title in the reader's language; a custom metric's as the clinic named it. */
+  const title = (table: Rendered['tables'][number]) => (table.builtin ? t(`analytics.builtin.${table.builtin}`) : table.title);
   const cell = (v: string | number | null) => (v === null ? '—' : typeof v === 'number' ? number(v, { maximumFractionDigits: 2 }) : v);
   return (
     <Stack gap="lg">
@@ -85,9 +90,9 @@ function Tables({ r }: { r: Rendered }) {
         return (
           <Stack gap="xs" key={`${table.title}-${i}`}>
             {chartable && (
-              <ChartCard title={table.title} id={`saved-chart-${i}`}>
+              <ChartCard title={title(table)} id={`saved-chart-${i}`}>
                 <BarChart
-                  data={table.rows.map((row) => ({ label: String(row[0]), value: row[1] }))}
+                  data={table.rows.map((row) => ({ label: group(String(row[0])), value: row[1] }))}
                   margin={{ top: 8, right: 16, bottom: 8, left: 0 }}
                 >
                   <CartesianGrid strokeDasharray="3 3" stroke="#e9ecef" />
@@ -104,10 +109,10 @@ function Tables({ r }: { r: Rendered }) {
               noRecordsText={t('analytics.saved.empty')}
               columns={table.columns.map((c, k) => ({
                 accessor: `c${k}`,
-                title: k === 0 && !chartable ? table.title : heading(c),
+                title: k === 0 && !chartable ? title(table) : heading(c),
                 textAlign: k === 0 ? 'left' : 'right',
                 render: (x: { row: (string | number | null)[] }) =>
-                  k === 0 && typeof x.row[0] === 'string' ? heading(x.row[0]) : cell(x.row[k] ?? null),
+                  k === 0 && typeof x.row[0] === 'string' ? group(x.row[0]) : cell(x.row[k] ?? null),
               }))}
             />
           </Stack>

@@ -13774,7 +13774,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The clinic's identity trail (sign-ins, MFA, roles, grants, SSO), newest first */
+        /** The clinic's identity trail (sign-ins, MFA, roles, grants, SSO, SMART apps, report schedules), newest first */
         get: {
             parameters: {
                 query?: {
@@ -26341,6 +26341,11 @@ export interface paths {
                             to: string;
                             timeZone: string;
                             tables: {
+                                /**
+                                 * @description the built-in widget the table shows; absent for a custom metric
+                                 * @enum {string}
+                                 */
+                                builtin?: "appointments" | "no_show_rate" | "utilisation" | "revenue" | "satisfaction" | "outcomes";
                                 title: string;
                                 columns: string[];
                                 rows: (string | number | null)[][];
@@ -26522,6 +26527,14 @@ export interface paths {
                                 lastRunAt: string | null;
                                 createdBy: string;
                                 createdAt: string;
+                                /** @description set while the schedule is paused: it sends nothing until resumed */
+                                paused: {
+                                    at: string;
+                                    /** @description the user who paused it */
+                                    by: string;
+                                    /** @description their name (else email) while they are a member of the clinic */
+                                    byName: string | null;
+                                } | null;
                             }[];
                         };
                     };
@@ -26695,6 +26708,14 @@ export interface paths {
                             lastRunAt: string | null;
                             createdBy: string;
                             createdAt: string;
+                            /** @description set while the schedule is paused: it sends nothing until resumed */
+                            paused: {
+                                at: string;
+                                /** @description the user who paused it */
+                                by: string;
+                                /** @description their name (else email) while they are a member of the clinic */
+                                byName: string | null;
+                            } | null;
                         };
                     };
                 };
@@ -27210,6 +27231,14 @@ export interface paths {
                             lastRunAt: string | null;
                             createdBy: string;
                             createdAt: string;
+                            /** @description set while the schedule is paused: it sends nothing until resumed */
+                            paused: {
+                                at: string;
+                                /** @description the user who paused it */
+                                by: string;
+                                /** @description their name (else email) while they are a member of the clinic */
+                                byName: string | null;
+                            } | null;
                         };
                     };
                 };
@@ -27382,6 +27411,14 @@ export interface paths {
                             lastRunAt: string | null;
                             createdBy: string;
                             createdAt: string;
+                            /** @description set while the schedule is paused: it sends nothing until resumed */
+                            paused: {
+                                at: string;
+                                /** @description the user who paused it */
+                                by: string;
+                                /** @description their name (else email) while they are a member of the clinic */
+                                byName: string | null;
+                            } | null;
                         };
                     };
                 };
@@ -27662,6 +27699,376 @@ export interface paths {
                 };
             };
         };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clinics/{clinicId}/analytics/report-schedules/{scheduleId}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Pause a scheduled report: it sends nothing until resumed (pausing a paused one changes nothing) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    scheduleId: string;
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            dashboardId: string;
+                            cron: string;
+                            /** @enum {string} */
+                            period: "previous_day" | "previous_week" | "previous_month";
+                            recipients: string[];
+                            timeZone: string;
+                            nextRunAt: string;
+                            lastRunAt: string | null;
+                            createdBy: string;
+                            createdAt: string;
+                            /** @description set while the schedule is paused: it sends nothing until resumed */
+                            paused: {
+                                at: string;
+                                /** @description the user who paused it */
+                                by: string;
+                                /** @description their name (else email) while they are a member of the clinic */
+                                byName: string | null;
+                            } | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clinics/{clinicId}/analytics/report-schedules/{scheduleId}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resume a paused scheduled report from now: its next run is the first after this moment, missed runs are not sent */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    scheduleId: string;
+                    clinicId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            dashboardId: string;
+                            cron: string;
+                            /** @enum {string} */
+                            period: "previous_day" | "previous_week" | "previous_month";
+                            recipients: string[];
+                            timeZone: string;
+                            nextRunAt: string;
+                            lastRunAt: string | null;
+                            createdBy: string;
+                            createdAt: string;
+                            /** @description set while the schedule is paused: it sends nothing until resumed */
+                            paused: {
+                                at: string;
+                                /** @description the user who paused it */
+                                by: string;
+                                /** @description their name (else email) while they are a member of the clinic */
+                                byName: string | null;
+                            } | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
