@@ -1,0 +1,57 @@
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { ClinicPoolerTarget } from '../config.js';
+import { withClient } from '../db/pg.js';
+import { poolerRole } from './naming.js';
+
+/**
+ * Points a region's clinic pooler (PgBouncer) at the server that is the region's primary now. PgBouncer's admin
+ * console can pause, reload and reconnect, but not change a database's host (its `SET` covers the `[pgbouncer]`
+ * section only), so the platform owns one file that PgBouncer's `[databases]` section `%include`s, holding the one
+ * wildcard entry, and after rewriting it asks the console to `RELOAD` (read it) and `RECONNECT` (close every server
+ * connection once its transaction has ended; the next one goes to the new host). Clients stay connected to the
+ * pooler throughout; nothing a transaction-mode client holds lives on a server connection between transactions.
+ *
+ * Every node calls this when it switches a region's stores (`TenantStores.switchRegion`, on the failover bus
+ * message or at start when the record names another server), so a pooler beside each node (the file on its own
+ * disk) and one shared pooler (the file on a volume the nodes mount) both follow. The calls are idempotent: the
+ * same line, a reload, a reconnect. Connections the pooler opens to a server that is not the primary at the
+ * control plane's epoch are still refused by `regions/primaries.ts`, so a pooler left behind (its console
+ * unreachable) answers 503 `region_failing_over`, never a write to the old primary.
+ */
+export async function pointPooler(target: ClinicPoolerTarget, serverUrl: string, instance: string): Promise<{ changed: boolean }> {
+  const line = databasesLine(serverUrl, instance);
+  const changed = current(target.databasesFile) !== line;
+  if (changed) {
+    // A rename is atomic: PgBouncer reads the old line or the new one, never half of one.
+    const tmp = `${target.databasesFile}.${process.pid}.tmp`;
+    writeFileSync(tmp, line, { mode: 0o644 });
+    renameSync(tmp, target.databasesFile);
+  }
+  await withClient(target.consoleUrl, async (c) => {
+    await c.query('RELOAD');
+    await c.query('RECONNECT');
+  });
+  return { changed };
+}
+
+/**
+ * The include file's content: every database (`*`) on the server's host and port, logins looked up through the
+ * pooler role (`pooler-logins.ts`).
+ */
+export function databasesLine(serverUrl: string, instance: string): string {
+  const u = new URL(serverUrl);
+  const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+  return [
+    '; Written by Polyclinic (tenancy/pooler-target.ts) whenever the region primary changes: do not edit.',
+    `* = host=${host} port=${u.port || '5432'} auth_user=${poolerRole(instance)}`,
+    '',
+  ].join('\n');
+}
+
+function current(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
