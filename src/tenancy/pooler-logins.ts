@@ -57,3 +57,14 @@ export async function preparePoolerLogins(c: pg.ClientBase, instance: string, da
     );
   });
 }
+
+/**
+ * The lookup in a clinic database that is already at the latest tenant version (made before this build, so no
+ * migration of its own will come to make it): one catalogue read when it is there, the lookup when it is not.
+ */
+export async function ensurePoolerLogins(c: pg.ClientBase, instance: string, database: string): Promise<void> {
+  const { rows } = await c.query<{ present: boolean }>(`select to_regprocedure($1) is not null as present`, [
+    `${POOLER_SCHEMA}.login(text)`,
+  ]);
+  if (!rows[0]?.present) await preparePoolerLogins(c, instance, database);
+}

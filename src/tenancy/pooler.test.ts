@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import type { Clinic } from '../controlplane/clinics.js';
 import { pgErrorCode, urlWithCredentials, urlWithDatabase, withClient } from '../db/pg.js';
+import { migrateFleet } from './fleet.js';
 import { moveClinic } from './move.js';
 import { POOLER_SCHEMA, clinicRole, poolerRole, rolePassword } from './naming.js';
 import { pgbouncerInstalled, startPgBouncer, type PgBouncer } from '../../test/support/pgbouncer.js';
@@ -155,5 +156,16 @@ describe.skipIf(!pgbouncerInstalled)('a database clinic through PgBouncer in tra
     expect(created.statusCode, created.body).toBe(201);
     const pools = await bouncer.show('pools');
     expect(pools.some((p) => p.database === now.placement.database && p.user === clinicRole(t.instance, moved.id, 'database'))).toBe(true);
+  });
+
+  it('a clinic database made before the lookup existed gets it from the next `migrate`, though it is up to date', async () => {
+    const db = clinic.placement.database;
+    const login = () =>
+      withClient(`postgres://${role}:${rolePassword(t.p.config.secret!, role)}@${bouncer.address}/${db}`, (c) => c.query('select 1'));
+    await withClient(urlWithDatabase(t.p.stores.adminUrl('us-east'), db), (c) => c.query(`drop schema ${POOLER_SCHEMA} cascade`));
+    await expect(login()).rejects.toThrow();
+    const report = await migrateFleet(t.p);
+    expect(report.upToDate).toContain(clinic.id);
+    await login();
   });
 });
