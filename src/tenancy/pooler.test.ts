@@ -1,10 +1,13 @@
 import { sql } from 'kysely';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import type { Clinic } from '../controlplane/clinics.js';
 import { pgErrorCode, urlWithCredentials, urlWithDatabase, withClient } from '../db/pg.js';
 import { migrateFleet } from './fleet.js';
 import { moveClinic } from './move.js';
+import { POOLER_AUTH_QUERY } from './pooler-logins.js';
+import { databasesLine } from './pooler-target.js';
+import { cliEnv, runCli } from '../../test/support/cli.js';
 import { POOLER_SCHEMA, clinicRole, poolerRole, rolePassword } from './naming.js';
 import { pgbouncerInstalled, startPgBouncer, type PgBouncer } from '../../test/support/pgbouncer.js';
 import { bearer, startTestPlatform, STAFF_PASSWORD, type TestPlatform } from '../../test/support/platform.js';
@@ -167,5 +170,21 @@ describe.skipIf(!pgbouncerInstalled)('a database clinic through PgBouncer in tra
     const report = await migrateFleet(t.p);
     expect(report.upToDate).toContain(clinic.id);
     await login();
+  });
+
+  it('`polyclinic regions pooler` prints the pooler settings and puts back a databases line someone changed', async () => {
+    const file = bouncer.target.databasesFile;
+    writeFileSync(file, '* = host=127.0.0.1 port=1\n');
+    await withClient(bouncer.target.consoleUrl, (c) => c.query('RELOAD'));
+    const run = await runCli({ ...cliEnv(t.p.config), ...bouncer.env('us-east') }, 'regions', 'pooler', 'us-east', '--auth-file');
+    expect(run.code, run.stderr).toBe(0);
+    const line = databasesLine(t.p.stores.adminUrl('us-east'), t.instance);
+    expect(readFileSync(file, 'utf8')).toBe(line);
+    expect(run.stdout).toContain(line.split('\n')[1]);
+    expect(run.stdout).toContain(`auth_query = ${POOLER_AUTH_QUERY}`);
+    const pooler = poolerRole(t.instance);
+    expect(run.stdout).toContain(`"${pooler}" "${rolePassword(t.p.config.secret!, pooler)}"`);
+    const listed = await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinic.id}/patients?limit=5`, headers: bearer(token) });
+    expect(listed.statusCode, listed.body).toBe(200);
   });
 });
