@@ -17,7 +17,8 @@ import { ensureRole } from './store-migrate.js';
  *
  * The lookup is `SECURITY DEFINER` (its owner, the admin, may read `pg_shadow`) and answers one role's SCRAM
  * verifier, only for a role that may connect to this database and is not a superuser: in a clinic's database that
- * is the clinic's own role (and the pooler's). EXECUTE is revoked from PUBLIC and granted to the pooler role only;
+ * is the clinic's own role (and the pooler's); a password past its VALID UNTIL is not answered (PgBouncer's own
+ * default lookup ignored it before 1.24.1, CVE-2025-2291). EXECUTE is revoked from PUBLIC and granted to the pooler role only;
  * the clinic's role cannot call it. A verifier is not a password: it lets PgBouncer check the client's SCRAM
  * proof and then log in to the server with the keys that proof carried (SCRAM pass-through), never more.
  */
@@ -47,6 +48,7 @@ export async function preparePoolerLogins(c: pg.ClientBase, instance: string, da
            language sql stable security definer set search_path = pg_catalog, pg_temp as $$
            select s.usename, s.passwd from pg_catalog.pg_shadow s
             where s.usename = p_user and not s.usesuper
+              and (s.valuntil is null or s.valuntil > pg_catalog.now())
               and pg_catalog.has_database_privilege(s.usename, pg_catalog.current_database(), 'CONNECT')
          $$`,
         `revoke all on function ${s}.login(text) from public`,

@@ -1,6 +1,6 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { ClinicPoolerTarget } from '../config.js';
-import { withClient } from '../db/pg.js';
+import pg from 'pg';
 import { poolerRole } from './naming.js';
 
 /**
@@ -27,12 +27,24 @@ export async function pointPooler(target: ClinicPoolerTarget, serverUrl: string,
     writeFileSync(tmp, line, { mode: 0o644 });
     renameSync(tmp, target.databasesFile);
   }
-  await withClient(target.consoleUrl, async (c) => {
+  // Bounded: a node switching its stores after a failover must not hang on a pooler that does not answer.
+  const c = new pg.Client({
+    connectionString: target.consoleUrl,
+    connectionTimeoutMillis: CONSOLE_TIMEOUT_MS,
+    query_timeout: CONSOLE_TIMEOUT_MS,
+  });
+  c.on('error', () => {});
+  await c.connect();
+  try {
     await c.query('RELOAD');
     await c.query('RECONNECT');
-  });
+  } finally {
+    await c.end().catch(() => {});
+  }
   return { changed };
 }
+
+const CONSOLE_TIMEOUT_MS = 5000;
 
 /**
  * The include file's content: every database (`*`) on the server's host and port, logins looked up through the

@@ -137,6 +137,14 @@ describe.skipIf(!pgbouncerInstalled)('a database clinic through PgBouncer in tra
       withClient(url, async (c) => (await c.query(`select usename from ${POOLER_SCHEMA}.login($1)`, [user])).rows.map((r) => r.usename));
     const asPooler = urlWithCredentials(direct, pooler, rolePassword(t.p.config.secret!, pooler));
     expect(await lookup(asPooler, role)).toEqual([role]);
+    // A password past its VALID UNTIL is not answered (CVE-2025-2291 in PgBouncer's own default lookup).
+    const admin = t.p.stores.adminUrl('us-east');
+    await withClient(admin, (c) => c.query(`alter role "${role}" valid until '2000-01-01'`));
+    try {
+      expect(await lookup(asPooler, role)).toEqual([]);
+    } finally {
+      await withClient(admin, (c) => c.query(`alter role "${role}" valid until 'infinity'`));
+    }
     expect(await lookup(asPooler, otherRole)).toEqual([]); // another clinic's login: not this database's
     expect(await lookup(asPooler, new URL(t.p.stores.adminUrl('us-east')).username || 'postgres')).toEqual([]);
     // The clinic's own role cannot call it (EXECUTE is the pooler's alone).
