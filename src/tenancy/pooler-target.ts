@@ -14,11 +14,19 @@ import { poolerRole } from './naming.js';
  * Every node calls this when it switches a region's stores (`TenantStores.switchRegion`, on the failover bus
  * message or at start when the record names another server), so a pooler beside each node (the file on its own
  * disk) and one shared pooler (the file on a volume the nodes mount) both follow. The calls are idempotent: the
- * same line, a reload, a reconnect. Connections the pooler opens to a server that is not the primary at the
- * control plane's epoch are still refused by `regions/primaries.ts`, so a pooler left behind (its console
- * unreachable) answers 503 `region_failing_over`, never a write to the old primary.
+ * same line, a reload, a reconnect. A node starting (nothing changed) reloads but reconnects only if it had to
+ * rewrite the line, so a rolling restart of the nodes does not cycle the pooler's server connections each time.
+ * Connections the pooler opens to a server that is not the primary at the control plane's epoch are still refused
+ * by `regions/primaries.ts`, so a pooler left behind (its console unreachable) answers 503, never a write to the
+ * old primary.
  */
-export async function pointPooler(target: ClinicPoolerTarget, serverUrl: string, instance: string): Promise<{ changed: boolean }> {
+export async function pointPooler(
+  target: ClinicPoolerTarget,
+  serverUrl: string,
+  instance: string,
+  /** `always` when the primary has just changed (a writer before may have died between its write and the console). */
+  reconnect: 'always' | 'if-changed' = 'always',
+): Promise<{ changed: boolean }> {
   const line = databasesLine(serverUrl, instance);
   const changed = current(target.databasesFile) !== line;
   if (changed) {
@@ -37,7 +45,7 @@ export async function pointPooler(target: ClinicPoolerTarget, serverUrl: string,
   await c.connect();
   try {
     await c.query('RELOAD');
-    await c.query('RECONNECT');
+    if (changed || reconnect === 'always') await c.query('RECONNECT');
   } finally {
     await c.end().catch(() => {});
   }

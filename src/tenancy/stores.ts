@@ -154,7 +154,7 @@ export class TenantStores {
     const old = this.regionApp.get(regionId);
     this.openRegionPool(r);
     // The pooler first, so the clinics' pools reopened through it reach the new server.
-    await this.pointPooler(regionId);
+    await this.pointPooler(regionId, 'always');
     await this.clinicPools.closeRegion(regionId);
     // The breakers judged the old server: the new one starts with a clean slate.
     for (const store of this.breakers.open())
@@ -167,10 +167,10 @@ export class TenantStores {
    * on every switch). A pooler that cannot be told is logged, not fatal: its connections to a replaced primary are
    * refused by `verifyConnection`, so its clinics get 503 until it follows (docs/operations.md, its runbook).
    */
-  async pointPooler(regionId: string): Promise<void> {
+  async pointPooler(regionId: string, reconnect: 'always' | 'if-changed'): Promise<void> {
     const r = this.region(regionId);
     if (!r.clinicPoolerTarget) return;
-    await pointPooler(r.clinicPoolerTarget, r.adminUrl, this.opts.instance).then(
+    await pointPooler(r.clinicPoolerTarget, r.adminUrl, this.opts.instance, reconnect).then(
       ({ changed }) => this.opts.log.info({ region: regionId, changed }, 'clinic pooler points at the region primary'),
       (err: unknown) => this.opts.log.error({ err, region: regionId }, 'could not repoint the clinic pooler'),
     );
