@@ -32,6 +32,7 @@ import { restoreClinic, type RestoreReport } from './backups/restore.js';
 import { pruneBackups } from './backups/retention.js';
 import type { SpareCount } from './tenancy/spares.js';
 import { secretsCommand } from './secrets/cli.js';
+import { regionsPoolerCommand } from './regions/pooler-command.js';
 import { fhirKeysCommand } from './fhir/smart/keys-command.js';
 
 const USAGE = `polyclinic <command>
@@ -87,6 +88,9 @@ const USAGE = `polyclinic <command>
   regions status                            each replicated region store: primary, standby, epoch, sync, lag
   regions failover <regionId> --reason TEXT fail the region's store over to its standby (fence, promote, switch
                                             every node); see docs/operations.md
+  regions pooler <regionId> [--auth-file]   the clinic pooler's settings for the region's primary now (its
+                                            [databases] line, auth_query; --auth-file: the pooler role's login),
+                                            and, where the platform owns its databases file, repoint it now
 
 Configuration comes from the same POLYCLINIC_* variables as the server (see README).`;
 
@@ -113,6 +117,7 @@ async function run(argv: string[]): Promise<number> {
       canary: { type: 'string' },
       'max-failure-rate': { type: 'string' },
       version: { type: 'string' },
+      'auth-file': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -305,6 +310,7 @@ async function dispatch(
     console.log(`${r.regionId} failed over to ${r.to} at epoch ${r.epoch} in ${r.tookMs} ms (old primary ${r.from}: ${r.oldPrimary})`);
     return 0;
   }
+  if (command === 'regions' && sub === 'pooler') return regionsPoolerCommand(p, rest[0], values['auth-file'] === true);
   if (command === 'clinics' && sub === 'restore') return restoreCommand(p, rest, values);
   if (command === 'backups' && sub) return backupsCommand(p, sub, values);
   if (command === 'secrets') return secretsCommand(p, sub, rest);

@@ -132,6 +132,26 @@ describe('a bad value stops the start and names the variable', () => {
     ]);
   });
 
+  it("a region's clinic pooler target: console URL and databases file together, beside the pooler", () => {
+    const pooler = { ...production, POLYCLINIC_REGION_US_EAST_CLINIC_POOLER: 'pgbouncer-us.internal:6432' };
+    const target = {
+      POLYCLINIC_REGION_US_EAST_CLINIC_POOLER_CONSOLE_URL: 'postgres://pgbouncer_admin:pw@pgbouncer-us.internal:6432/pgbouncer',
+      POLYCLINIC_REGION_US_EAST_CLINIC_POOLER_DATABASES_FILE: '/etc/pgbouncer/polyclinic-databases.ini',
+    };
+    expect(loadConfig(pooler).regions[0]!.clinicPoolerTarget).toBeUndefined();
+    expect(loadConfig({ ...pooler, ...target }).regions[0]!.clinicPoolerTarget).toEqual({
+      consoleUrl: target.POLYCLINIC_REGION_US_EAST_CLINIC_POOLER_CONSOLE_URL,
+      databasesFile: '/etc/pgbouncer/polyclinic-databases.ini',
+    });
+    expect(refusal({ ...pooler, POLYCLINIC_REGION_US_EAST_CLINIC_POOLER_DATABASES_FILE: 'databases.ini' })).toEqual([
+      expect.stringMatching(/^POLYCLINIC_REGION_US_EAST_CLINIC_POOLER_CONSOLE_URL: required with /),
+      expect.stringMatching(/^POLYCLINIC_REGION_US_EAST_CLINIC_POOLER_DATABASES_FILE: must be an absolute path/),
+    ]);
+    expect(refusal({ ...production, ...target })).toEqual([
+      expect.stringMatching(/^POLYCLINIC_REGION_US_EAST_CLINIC_POOLER_CONSOLE_URL: requires POLYCLINIC_REGION_US_EAST_CLINIC_POOLER$/),
+    ]);
+  });
+
   it('fleet budgets: defaults by tier, and a bad value names its variable', () => {
     expect(loadConfig({}).fleet).toMatchObject({
       clinicRate: { small: 50, mid: 100, enterprise: 300 },

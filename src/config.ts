@@ -25,6 +25,11 @@ export interface RegionConfig {
    * clinics' pools connect through it, with the same database names and the clinic's own role (docs/scaling.md).
    */
   clinicPooler: string | undefined;
+  /**
+   * How the platform repoints that pooler when the region's primary changes (`tenancy/pooler-target.ts`): its
+   * admin console and the `[databases]` include file the platform owns. Undefined: the operator's tooling does.
+   */
+  clinicPoolerTarget: ClinicPoolerTarget | undefined;
   /** What video visits of the region's clinics connect media through (video/ice.ts). */
   video: RegionVideoConfig;
   /** Where the region's backups go and how long they are kept (src/regions/jurisdictions.ts for defaults). */
@@ -33,6 +38,14 @@ export interface RegionConfig {
   replication: RegionReplicationConfig;
   /** This node's pool to the region's store (`_POOL_MAX`); `POLYCLINIC_POOL_MAX` when unset. */
   poolMax?: number;
+}
+
+/** `_CLINIC_POOLER_CONSOLE_URL` and `_CLINIC_POOLER_DATABASES_FILE`, set together. */
+export interface ClinicPoolerTarget {
+  /** `postgres://<admin_users entry>:…@host:port/pgbouncer`: PgBouncer's admin console. */
+  consoleUrl: string;
+  /** Absolute path of the file PgBouncer's `[databases]` section `%include`s; the platform rewrites it. */
+  databasesFile: string;
 }
 
 /**
@@ -499,6 +512,26 @@ function regionReplication(
   return { standbyUrl, synchronous };
 }
 
+function regionPoolerTarget(
+  env: NodeJS.ProcessEnv,
+  id: string,
+  clinicPooler: string | undefined,
+  problems: string[],
+): ClinicPoolerTarget | undefined {
+  const consoleName = regionVariable(id, 'CLINIC_POOLER_CONSOLE_URL');
+  const fileName = regionVariable(id, 'CLINIC_POOLER_DATABASES_FILE');
+  const consoleUrl = env[consoleName] || undefined;
+  const databasesFile = env[fileName] || undefined;
+  if (consoleUrl === undefined && databasesFile === undefined) return undefined;
+  const before = problems.length;
+  if (consoleUrl !== undefined && !pgUrl.safeParse(consoleUrl).success) problems.push(`${consoleName}: must be a postgres:// URL`);
+  if (consoleUrl === undefined) problems.push(`${consoleName}: required with ${fileName}`);
+  if (databasesFile === undefined) problems.push(`${fileName}: required with ${consoleName}`);
+  if (databasesFile !== undefined && !databasesFile.startsWith('/')) problems.push(`${fileName}: must be an absolute path`);
+  if (clinicPooler === undefined) problems.push(`${consoleName}: requires ${regionVariable(id, 'CLINIC_POOLER')}`);
+  return problems.length === before ? { consoleUrl: consoleUrl!, databasesFile: databasesFile! } : undefined;
+}
+
 /** `_POOL_MAX`: the region pool's own size, when one region needs more (or fewer) connections than the rest. */
 function regionPoolMax(env: NodeJS.ProcessEnv, id: string, problems: string[]): { poolMax?: number } {
   const name = regionVariable(id, 'POOL_MAX');
@@ -575,6 +608,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       failoverRegion: failover || null,
       databaseUrl: url,
       clinicPooler,
+      clinicPoolerTarget: regionPoolerTarget(env, id, clinicPooler, problems),
       video: regionVideo(env, id, problems),
       backup: regionBackup(env, id, jurisdiction, problems),
       replication: regionReplication(env, id, failover || null, url, problems),

@@ -179,6 +179,7 @@ export async function openPlatform(
       jurisdiction: r.jurisdiction,
       adminUrl: r.databaseUrl,
       clinicPooler: r.clinicPooler,
+      clinicPoolerTarget: r.clinicPoolerTarget,
       ...(r.poolMax !== undefined ? { poolMax: r.poolMax } : {}),
     })),
     clinics,
@@ -213,6 +214,8 @@ export async function openPlatform(
   });
   // A node started with a configuration that still names a replaced primary serves from the recorded one.
   await regionPrimaries.refresh();
+  // The platform owns its poolers' `[databases]` line: whatever it says, it names the server this node uses.
+  for (const r of config.regions) if (r.clinicPoolerTarget) await stores.pointPooler(r.id, 'if-changed');
   const failover = new FailoverController({
     control,
     bus,

@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { Platform } from '../platform/platform.js';
 import type { Clinic } from '../controlplane/clinics.js';
 import { databaseOf, pgErrorCode, quoteIdent as q, quoteLiteral } from '../db/pg.js';
+import { ensurePoolerLogins } from './pooler-logins.js';
 import { latestTenantVersion, type TenantMigration } from './migrations.js';
 import type { Placement } from './naming.js';
 import { PLACEMENT_KINDS, placementKind, type MigrationResult, type PlacementKind } from './placement/index.js';
@@ -182,7 +183,11 @@ async function migrateOne(
     if (s.placement.database !== regionDb) {
       // The clinic's own database: its ledger first, on the connection the migration would use.
       const ledger = await readOwnLedger(c, s.placement.schema);
-      if (ledger && holdsAll(ledger, migrations)) return { upToDate: ledger };
+      if (ledger && holdsAll(ledger, migrations)) {
+        // Up to date, but perhaps older than the pooler's login lookup (`pooler-logins.ts`).
+        await ensurePoolerLogins(c, ctx.instance, s.placement.database);
+        return { upToDate: ledger };
+      }
     }
     const v = s.shared
       ? await s.kind.regionStore!.migrate(ctx, s.regionId, migrations, c)

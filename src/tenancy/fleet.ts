@@ -6,6 +6,7 @@ import { databaseOf, inTransaction, quoteIdent as q, withClient } from '../db/pg
 import { latestTenantVersion } from './migrations.js';
 import type { ControlMigration } from '../controlplane/migration-kit.js';
 import { appRole, controlAppRole, rolePassword } from './naming.js';
+import { ensurePoolerRole } from './pooler-logins.js';
 import { currentVersion, ensureRole, migrateTenantSchema, prepareTenantDatabase } from './store-migrate.js';
 import { migrateStores, sharedStoresOfRegions, storesOf, type StoreOutcome } from './fleet-stores.js';
 import { versionPins } from './pins.js';
@@ -188,6 +189,8 @@ async function prepareRegion(p: Platform, adminUrl: string): Promise<void> {
   await withClient(adminUrl, async (c) => {
     // NOINHERIT: the app role reaches a schema-placement clinic's tables only after SET ROLE to that clinic.
     await ensureRole(c, role, { login: true, inherit: false, password: rolePassword(p.config.secret, role) });
+    // The role a clinic pooler looks clinic logins up as (`pooler-logins.ts`), before any clinic database grants to it.
+    await ensurePoolerRole(c, p.config.instance, p.config.secret);
     await prepareTenantDatabase(c, databaseOf(adminUrl), [role]);
     for (const r of p.regionSchemas) {
       await migrateTenantSchema(c, r.schema, r.migrations, [role], r.privileges);

@@ -27,6 +27,13 @@ export const appRole = (instance: string): string => `${instance}_app`;
  * offboarding only.
  */
 export const controlAppRole = (instance: string): string => `${instance}_control_app`;
+/**
+ * The role a transaction-mode pooler (PgBouncer's `auth_user`) logs in as to look clinic roles' SCRAM verifiers
+ * up (`tenancy/pooler-logins.ts`): CONNECT on clinic databases and EXECUTE on that one lookup, nothing else.
+ */
+export const poolerRole = (instance: string): string => `${instance}_pooler`;
+/** Schema of the pooler's login lookup in every clinic database; usable by the pooler role only. */
+export const POOLER_SCHEMA = 'polyclinic_pooler';
 export const controlDatabase = (instance: string): string => `${instance}_control`;
 export const regionDatabase = (instance: string, regionId: string): string => `${instance}_${regionId.replace(/-/g, '_')}`;
 /**

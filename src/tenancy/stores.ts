@@ -17,6 +17,8 @@ import { assertWritable } from '../fleet/incidents.js';
 import { taggedPin } from '../fleet/sql-tag.js';
 import { PoolShares, clinicBusy } from '../fleet/pool-shares.js';
 import { ClinicPools, type ClinicPool } from './clinic-pools.js';
+import { pointPooler } from './pooler-target.js';
+import type { ClinicPoolerTarget } from '../config.js';
 import { StoreBreakers, isPoolTimeout, isUnreachable, storeUnavailable } from '../fleet/breaker.js';
 
 export interface RegionStoreConfig {
@@ -26,6 +28,8 @@ export interface RegionStoreConfig {
   adminUrl: string;
   /** `host:port` of a transaction-mode pooler that clinics' own pools connect through instead (`RegionConfig`). */
   clinicPooler?: string | undefined;
+  /** How this node repoints that pooler when the region's primary changes (`pooler-target.ts`). */
+  clinicPoolerTarget?: ClinicPoolerTarget | undefined;
   /** This region's pool size, if not the node's `poolMax`. */
   poolMax?: number;
 }
@@ -157,6 +161,8 @@ export class TenantStores {
     r.adminUrl = adminUrl;
     const old = this.regionApp.get(regionId);
     this.openRegionPool(r);
+    // The pooler first, so the clinics' pools reopened through it reach the new server.
+    await this.pointPooler(regionId, 'always');
     await this.clinicPools.closeRegion(regionId);
     // The breakers judged the old server: the new one starts with a clean slate.
     for (const store of this.breakers.open())
@@ -169,6 +175,20 @@ export class TenantStores {
     const shares = this.shares.get(regionId);
     if (!shares) throw new AppError(421, 'region_not_served', `Clinic is homed in ${regionId}`);
     return shares;
+  }
+
+  /**
+   * Points the region's clinic pooler, if the platform repoints it, at the server this node uses now (at start, and
+   * on every switch). A pooler that cannot be told is logged, not fatal: its connections to a replaced primary are
+   * refused by `verifyConnection`, so its clinics get 503 until it follows (docs/operations.md, its runbook).
+   */
+  async pointPooler(regionId: string, reconnect: 'always' | 'if-changed'): Promise<void> {
+    const r = this.region(regionId);
+    if (!r.clinicPoolerTarget) return;
+    await pointPooler(r.clinicPoolerTarget, r.adminUrl, this.opts.instance, reconnect).then(
+      ({ changed }) => this.opts.log.info({ region: regionId, changed }, 'clinic pooler points at the region primary'),
+      (err: unknown) => this.opts.log.error({ err, region: regionId }, 'could not repoint the clinic pooler'),
+    );
   }
 
   region(id: string): RegionStoreConfig {

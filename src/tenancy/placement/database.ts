@@ -2,6 +2,7 @@ import { quoteIdent as q, urlWithCredentials, withClient } from '../../db/pg.js'
 import { POOLED_SCHEMA, clinicDatabase, clinicRole, rolePassword } from '../naming.js';
 import { ensureRole, migrateTenantSchema, onAdmin, prepareTenantDatabase } from '../store-migrate.js';
 import { provisionTenantSchema } from '../store-provision.js';
+import { preparePoolerLogins } from '../pooler-logins.js';
 import { pinStatement } from './fence.js';
 import type { PlacementContext, PlacementKind } from './kind.js';
 import { dropRole } from './roles.js';
@@ -41,6 +42,7 @@ export const database: PlacementKind = {
       await withClient(ctx.adminUrl(store.regionId, store.placement.database), async (c) => {
         const role = await ensureLoginRole(c, ctx, store.clinicId);
         await prepareTenantDatabase(c, store.placement.database, [role]);
+        await preparePoolerLogins(c, ctx.instance, store.placement.database);
         return provisionTenantSchema(c, store.placement.schema, migrations, [role]);
       })
     ).to;
@@ -51,6 +53,7 @@ export const database: PlacementKind = {
     onAdmin(admin, ctx.adminUrl(store.regionId, store.placement.database), async (c) => {
       const role = await ensureLoginRole(c, ctx, store.clinicId);
       await prepareTenantDatabase(c, store.placement.database, [role]);
+      await preparePoolerLogins(c, ctx.instance, store.placement.database);
       return migrateTenantSchema(c, store.placement.schema, migrations, [role]);
     }),
 

@@ -4,6 +4,7 @@ import { inTransaction, quoteIdent as q, quoteLiteral, withClient } from '../../
 import type { TenantMigration } from '../migration-kit.js';
 import { POOLED_SCHEMA, appRole, clinicRole, rolePassword, spareBuildDatabase, spareDatabase, spareRole, spareSchema } from '../naming.js';
 import { ensureRole, prepareTenantDatabase } from '../store-migrate.js';
+import { preparePoolerLogins } from '../pooler-logins.js';
 import { provisionTenantSchema } from '../store-provision.js';
 import type { SpareKind } from './kind.js';
 import { dropRole } from './roles.js';
@@ -139,6 +140,7 @@ export const databaseSpares: SpareKind = {
         await admin.query(`comment on database ${q(building)} is ${quoteLiteral(spareComment(regionId))}`);
         await withClient(ctx.adminUrl(regionId, building), async (c) => {
           await prepareTenantDatabase(c, building, [role]);
+          await preparePoolerLogins(c, ctx.instance, building);
           await provisionTenantSchema(c, POOLED_SCHEMA, migrations, [role]);
         });
         // The building connection is closed; PostgreSQL waits (up to 5 s) for its backend to leave before renaming.
