@@ -92,7 +92,7 @@ describe.each(PLACEMENT_MODELS)('%s placement: each PHI access is recorded', (pl
       patientId: null,
       requestId: listed.headers['x-request-id'],
       purposeOfUse: 'HPAYMT',
-      detail: { count: 1, limit: 10 },
+      detail: { limit: 10 },
     });
     expect(events[2]).toMatchObject({
       ...common,
