@@ -45,8 +45,7 @@ describe.each(PLACEMENT_MODELS)('%s placement: a read recorded while it runs', (
   let clinic: Clinic;
   let doctor: { token: string; userId: string };
   let patientId: string;
-  const get = (path: string) =>
-    t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinic.id}${path}`, headers: bearer(doctor.token) });
+  const get = (path: string) => t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinic.id}${path}`, headers: bearer(doctor.token) });
 
   beforeAll(async () => {
     clinic = await t.clinic({ placement, tier: placement === 'pooled' ? 'small' : placement === 'schema' ? 'mid' : 'enterprise' });
