@@ -7,7 +7,7 @@ import type { Clinic } from '../src/controlplane/clinics.js';
 import { newPool, quoteIdent, urlWithDatabase } from '../src/db/pg.js';
 import { createPatient, listPatients } from '../src/patients/store.js';
 import { PatientListQuery, PatientPage } from '../src/patients/schemas.js';
-import { clinicScope } from '../src/http/clinic-scope.js';
+import { auditAs, clinicScope } from '../src/http/clinic-scope.js';
 import { PLACEMENT_MODELS, type PlacementModel } from '../src/tenancy/naming.js';
 import { startTestPlatform } from '../test/support/platform.js';
 import { benchServer, median } from './server.js';
@@ -20,10 +20,13 @@ import { benchServer, median } from './server.js';
  *    placement lookup, tenant transaction with RLS / SET ROLE / own database, mapping, validation,
  *    serialisation), on a route registered here that differs from the real one only by not writing the PHI
  *    audit record;
- *  - full API: the real route, which also appends the hash-chained audit record (one more durable write);
+ *  - full API: the real route, which also appends the hash-chained audit record (one more durable write), written
+ *    while the read runs (`auditedAtAccess`): the answer waits for the slower of the two;
+ *  - record after: the real route as it was before issue 15's change (a `describe` adding the page's count makes
+ *    `ClinicHandle.read` write the record after the read, so the answer waits for the read, then the commit);
  *  - bare, raw rows: the bare route without a response schema (the rows as pg returns them, JSON.stringify),
  *    shown for reference: the difference to `bare` is what the shared response schema costs.
- * Each round runs bare, tenancy and full (swapping places every round), bare again, raw, back to back; a ratio
+ * Each round runs bare, tenancy, full and record after (rotating places every round), bare again, raw, back to back; a ratio
  * divides by the mean of the round's two bare runs, so drift on this shared machine hits both sides of a ratio
  * alike. The summary per placement is the median over rounds, with their range.
  * Run: npx tsx bench/patients-list.ts
@@ -62,6 +65,28 @@ const t = await startTestPlatform({
       });
     };
     void app.register(clinicScope(p, [route]), { prefix: '/bench/clinics/:clinicId' });
+    // The real route with its record written after the read, as every audited read was before issue 15.
+    const after: FastifyPluginAsyncZod = async (scoped) => {
+      scoped.get('/patients', {
+        config: {
+          permission: 'patient.read',
+          phi: auditAs((req) => ({
+            action: 'search',
+            resourceType: 'Patient',
+            resourceId: null,
+            patientId: null,
+            detail: { limit: Number(req.query.limit) },
+          })),
+        },
+        schema: { querystring: PatientListQuery, response: { 200: PatientPage } },
+        handler: async (req) =>
+          req.clinic.read(
+            (scope) => listPatients(scope, req.query),
+            (page) => ({ detail: { count: page.items.length } }),
+          ),
+      });
+    };
+    void app.register(clinicScope(p, [after]), { prefix: '/bench-after/clinics/:clinicId' });
   },
 });
 const bare = Fastify();
@@ -160,37 +185,53 @@ try {
     const auth = { authorization: `Bearer ${token}` };
     const fullTarget = `${platformUrl}/api/v1/clinics/${clinic.id}/patients?limit=${LIMIT}`;
     const tenancyTarget = `${platformUrl}/bench/clinics/${clinic.id}/patients?limit=${LIMIT}`;
+    const afterTarget = `${platformUrl}/bench-after/clinics/${clinic.id}/patients?limit=${LIMIT}`;
     const bareTarget = `${bareUrl}/bare/patients?clinic=${model}`;
     const rawTarget = `${bareUrl}/bare/raw-patients?clinic=${model}`;
     // Same work: the three routes must answer the very same bytes.
     const expected = await body(bareTarget, {});
-    if ((await body(tenancyTarget, auth)) !== expected || (await body(fullTarget, auth)) !== expected)
-      throw new Error(`${model}: the platform and the bare route answer different bodies`);
-    for (const target of [fullTarget, tenancyTarget]) await run(target, auth, 2); // warm caches and pools
+    for (const target of [tenancyTarget, fullTarget, afterTarget])
+      if ((await body(target, auth)) !== expected) throw new Error(`${model}: the platform and the bare route answer different bodies`);
+    for (const target of [fullTarget, tenancyTarget, afterTarget]) await run(target, auth, 2); // warm caches and pools
     await run(bareTarget, {}, 2);
-    const ratios = { tenancy: [] as Ratio[], full: [] as Ratio[], raw: [] as Ratio[] };
+    const ratios = { tenancy: [] as Ratio[], full: [] as Ratio[], after: [] as Ratio[], raw: [] as Ratio[] };
+    /** Full API over record after, per round: what writing the record while the read runs gains. */
+    const overlap: number[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
-      // The two platform targets swap places every round, so neither always runs right after the baseline.
+      // The three platform targets rotate places every round, so none always runs right after the baseline.
       const b = await run(bareTarget, {});
-      const first = round % 2 ? await run(tenancyTarget, auth) : await run(fullTarget, auth);
-      const second = round % 2 ? await run(fullTarget, auth) : await run(tenancyTarget, auth);
-      const [tn, f] = round % 2 ? [first, second] : [second, first];
+      const targets = [tenancyTarget, fullTarget, afterTarget];
+      const measured = new Map<string, { rps: number; p99: number }>();
+      for (let i = 0; i < targets.length; i++) {
+        const target = targets[(i + round) % targets.length]!;
+        measured.set(target, await run(target, auth));
+      }
+      const [tn, f, af] = targets.map((x) => measured.get(x)!) as [
+        { rps: number; p99: number },
+        { rps: number; p99: number },
+        { rps: number; p99: number },
+      ];
       const b2 = await run(bareTarget, {});
       const raw = await run(rawTarget, {});
       const base = { rps: (b.rps + b2.rps) / 2, p99: (b.p99 + b2.p99) / 2 };
       const ratio = (x: { rps: number; p99: number }): Ratio => ({ rps: x.rps / base.rps, p99: x.p99 / base.p99 });
       ratios.tenancy.push(ratio(tn));
       ratios.full.push(ratio(f));
+      ratios.after.push(ratio(af));
+      overlap.push(f.rps / af.rps);
       ratios.raw.push(ratio(raw));
       const show = (x: { rps: number; p99: number }) => `${fmt(x)} (${ratio(x).rps.toFixed(2)}, p99 x${ratio(x).p99.toFixed(2)})`;
       console.log(
-        `  ${model.padEnd(8)} #${round} bare ${fmt(base)} | tenancy ${show(tn)} | full API ${show(f)} | bare raw rows ${show(raw)}`,
+        `  ${model.padEnd(8)} #${round} bare ${fmt(base)} | tenancy ${show(tn)} | full API ${show(f)} | record after ${show(af)} | bare raw rows ${show(raw)}`,
       );
     }
     const span = (xs: Ratio[]) =>
       `${median(xs.map((x) => x.rps)).toFixed(2)} (${Math.min(...xs.map((x) => x.rps)).toFixed(2)}–${Math.max(...xs.map((x) => x.rps)).toFixed(2)}), p99 x${median(xs.map((x) => x.p99)).toFixed(2)}`;
     console.log(
-      `  ${model.padEnd(8)} median ratio (range over rounds): tenancy ${span(ratios.tenancy)} | full API ${span(ratios.full)} | bare raw rows ${span(ratios.raw)}`,
+      `  ${model.padEnd(8)} median ratio (range over rounds): tenancy ${span(ratios.tenancy)} | full API ${span(ratios.full)} | record after ${span(ratios.after)} | bare raw rows ${span(ratios.raw)}`,
+    );
+    console.log(
+      `  ${model.padEnd(8)} full API ÷ record after: ${median(overlap).toFixed(2)} (${Math.min(...overlap).toFixed(2)}–${Math.max(...overlap).toFixed(2)})`,
     );
   }
 } finally {

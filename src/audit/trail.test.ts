@@ -92,7 +92,7 @@ describe.each(PLACEMENT_MODELS)('%s placement: each PHI access is recorded', (pl
       patientId: null,
       requestId: listed.headers['x-request-id'],
       purposeOfUse: 'HPAYMT',
-      detail: { count: 1, limit: 10 },
+      detail: { limit: 10 },
     });
     expect(events[2]).toMatchObject({
       ...common,
@@ -129,7 +129,7 @@ describe.each(PLACEMENT_MODELS)('%s placement: each PHI access is recorded', (pl
     expect(await verifyAuditChain(t.p, clinic.id)).toMatchObject({ ok: true, records: 5, head: { seq: 5, hash: events[4]!.hash } });
   });
 
-  it('a denied attempt (403) and a read of a patient the clinic does not have (404) are recorded too', async () => {
+  it('a denied attempt (403) and a read of a patient the clinic does not have (404: its access record, then its failure) are recorded too', async () => {
     const billing = await t.staff(clinic.id, 'billing');
     const before = (await trail(clinic.id)).length;
     const denied = await t.app.inject({
@@ -156,12 +156,23 @@ describe.each(PLACEMENT_MODELS)('%s placement: each PHI access is recorded', (pl
         requestId: denied.headers['x-request-id'],
         detail: { permission: 'patient.write' },
       },
+      // A read's record is written as the access is made (`auditedAtAccess`); its failure follows it.
+      {
+        action: 'read',
+        outcome: 'success',
+        actorId: doctor.userId,
+        resourceId: missing,
+        patientId: missing,
+        requestId: notFound.headers['x-request-id'],
+        detail: {},
+      },
       {
         action: 'read',
         outcome: 'failure',
         actorId: doctor.userId,
         resourceId: missing,
         patientId: missing,
+        requestId: notFound.headers['x-request-id'],
         detail: { error: 'patient_not_found' },
       },
     ]);

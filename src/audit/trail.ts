@@ -88,10 +88,11 @@ export async function auditPhi(p: TrailDeps, clinicId: string, access: PhiAccess
 }
 
 /**
- * Runs one PHI access and records it with its outcome: `success` (with what `describe` adds from the
- * result, e.g. the id of a created record or a result count) or `failure` (with the error code, e.g. a
- * patient id that does not exist in this clinic). The failure is recorded best-effort; the original error
- * is what the caller sees.
+ * Runs one PHI access and records it after it, with its outcome: `success` (with what `describe` adds from the
+ * result, e.g. the id of a created record or the patient of a record named by its own id) or `failure` (with
+ * the error code, e.g. a patient id that does not exist in this clinic). The failure is recorded best-effort;
+ * the original error is what the caller sees. The response waits for the access, then for the record's commit:
+ * writes, and reads whose record needs their result, take this path; other reads take `auditedAtAccess`.
  */
 export async function audited<T>(
   p: TrailDeps,
@@ -110,5 +111,39 @@ export async function audited<T>(
   }
   const more = describe(result);
   await auditPhi(p, clinicId, { ...access, ...more, detail: { ...access.detail, ...more.detail } });
+  return result;
+}
+
+/**
+ * Runs one read whose record does not depend on its result, writing the record while the read runs, so that
+ * the response waits for the slower of the two instead of their sum (the record's cost is its durable commit,
+ * a WAL flush of several milliseconds; see `docs/benchmarks.md`). What the trail guarantees is unchanged:
+ *
+ * - nothing is answered before the record is durable: the result is returned only once both the read and the
+ *   append have succeeded; if the append fails the read's result is dropped and the caller gets 503
+ *   `audit_unavailable`, as on the other path (fail closed);
+ * - the record is written with outcome `success` when the access is made (everything the request asked: who,
+ *   which clinic, action, resource, the patient when the request names one, purpose, request id, query shape).
+ *   If the read then fails, a `failure` record of the same request, with the error code, is appended after it
+ *   (once the first is committed, so it follows it in the chain) before the error is answered. A failure
+ *   record the trail cannot take is best-effort, as on the other path.
+ */
+export async function auditedAtAccess<T>(p: TrailDeps, clinicId: string, access: PhiAccess, run: () => Promise<T>): Promise<T> {
+  // Settled into a value at once, so that an append failing before the read ends is never an unhandled rejection.
+  const recorded = auditPhi(p, clinicId, access).then(
+    () => null,
+    (err: unknown) => ({ err }),
+  );
+  let result: T;
+  try {
+    result = await run();
+  } catch (err) {
+    await recorded;
+    const detail: AuditDetail = { ...access.detail, error: err instanceof AppError ? err.code : 'internal_error' };
+    await auditPhi(p, clinicId, { ...access, outcome: 'failure', detail }).catch(() => {});
+    throw err;
+  }
+  const failed = await recorded;
+  if (failed) throw failed.err;
   return result;
 }

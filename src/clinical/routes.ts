@@ -107,9 +107,11 @@ export const clinicalRoutes =
     app.get('/encounters', {
       config: {
         permission: 'encounter.read',
+        // Written while the read runs: the patient and the query's shape, not the number of encounters found.
         phi: auditAs(({ query }) => ({
           ...access('search', 'Encounter', null),
           patientId: (query.patientId as string | undefined) ?? null,
+          detail: { limit: Number(query.limit), ...(query.status ? { byStatus: true } : {}) },
         })),
       },
       schema: {
@@ -118,11 +120,7 @@ export const clinicalRoutes =
         querystring: EncounterListQuery,
         response: { 200: EncounterPage, ...problemResponses },
       },
-      handler: async (req) =>
-        req.clinic.read(
-          (scope) => listEncounters(scope, req.query),
-          (page) => ({ detail: { count: page.items.length } }),
-        ),
+      handler: async (req) => req.clinic.read((scope) => listEncounters(scope, req.query)),
     });
 
     app.get('/encounters/:encounterId', {

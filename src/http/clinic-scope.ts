@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { membershipAllows, type Membership } from '../access/effective.js';
 import { requireMfaSatisfied } from '../access/mfa-policy.js';
 import type { Permission } from '../access/roles.js';
-import { audited, auditPhi, type PhiAccess } from '../audit/trail.js';
+import { audited, auditedAtAccess, auditPhi, type PhiAccess } from '../audit/trail.js';
 import { forbidden, notFound, unauthorized } from '../errors.js';
 import { idSchema } from '../ids.js';
 import { markBoundary } from './boundaries.js';
@@ -25,14 +25,18 @@ import type { TenantAccess, TenantScope } from '../tenancy/tenant-db.js';
  *    is recorded in the clinic's audit trail as `denied`);
  * 4. runs the handler in a request context whose actor is the user *in this clinic* (with their role), and
  *    hands it `req.clinic`: the clinic's id and membership, and its tenant transactions, which for a PHI
- *    route (`config.phi`) write the audit record with the outcome.
+ *    route (`config.phi`) write the audit record: a read's while it runs, a write's after it with the outcome
+ *    (`audit/trail.ts`, `auditedAtAccess` and `audited`).
  *
  * A handler cannot forget the boundary because it never writes it. Check three of the design, "the record
  * belongs to this clinic", is structural: `req.clinic` only opens transactions of this clinic.
  */
 export { CLINIC_PREFIX } from './boundaries.js';
 
-/** What the audit record of a PHI route says, from the validated request (the result can add to it). */
+/**
+ * What the audit record of a PHI route says, from the validated request. A read's record is written from this
+ * alone, while the read runs; a `describe` given to a transaction adds what the result says (and then waits for it).
+ */
 export type PhiDescriber = (req: PhiRequest) => PhiAccess;
 /** Gives a route's `config.phi` its type (Fastify's route config is not contextually typed per route). */
 export const auditAs = (describe: PhiDescriber): PhiDescriber => describe;
@@ -84,6 +88,11 @@ export class ClinicHandle {
     return membershipAllows(this.membership, permission);
   }
 
+  /**
+   * A read. Its record is the route's `config.phi` and is written while the read runs; the answer waits for both.
+   * Give `describe` only when the record owes something only the result knows (the patient of a record the URL
+   * names by its own id): then the record is written after the read, and the response waits for their sum.
+   */
   read<T>(fn: (scope: TenantScope) => Promise<T>, describe?: (result: T) => Partial<PhiAccess>): Promise<T> {
     return this.transaction('read', fn, describe);
   }
@@ -92,7 +101,7 @@ export class ClinicHandle {
     return this.transaction('write', fn, describe);
   }
 
-  /** One consistent view across several queries (repeatable read). */
+  /** One consistent view across several queries (repeatable read), recorded as `read` records it. */
   snapshot<T>(fn: (scope: TenantScope) => Promise<T>, describe?: (result: T) => Partial<PhiAccess>): Promise<T> {
     return this.transaction('snapshot', fn, describe);
   }
@@ -102,12 +111,7 @@ export class ClinicHandle {
    * On a route without `config.phi` it simply runs.
    */
   audited<T>(run: () => Promise<T>, describe?: (result: T) => Partial<PhiAccess>): Promise<T> {
-    // Transactions inside audited work belong to its one record.
-    if (!this.phi || this.auditing) return run();
-    this.auditing = true;
-    return audited(this.p, this.id, this.phi, run, describe).finally(() => {
-      this.auditing = false;
-    });
+    return this.recordOnce(run, (phi) => audited(this.p, this.id, phi, run, describe));
   }
 
   /** More records of the same request (one per record a list showed, say), in one append. */
@@ -120,7 +124,18 @@ export class ClinicHandle {
     fn: (scope: TenantScope) => Promise<T>,
     describe?: (result: T) => Partial<PhiAccess>,
   ): Promise<T> {
-    return this.audited(() => this.p.stores.transaction(this.id, access, fn), describe);
+    const run = () => this.p.stores.transaction(this.id, access, fn);
+    if (access === 'write' || describe) return this.audited(run, describe);
+    return this.recordOnce(run, (phi) => auditedAtAccess(this.p, this.id, phi, run));
+  }
+
+  /** Runs PHI work under the route's one record; work inside audited work belongs to that record and simply runs. */
+  private recordOnce<T>(run: () => Promise<T>, recorded: (phi: PhiAccess) => Promise<T>): Promise<T> {
+    if (!this.phi || this.auditing) return run();
+    this.auditing = true;
+    return recorded(this.phi).finally(() => {
+      this.auditing = false;
+    });
   }
 }
 

@@ -17,7 +17,9 @@ export const patientRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get('/patients', {
     config: {
       permission: 'patient.read',
-      // Whether it was a search or a lookup by ids, never the text typed.
+      // Whether it was a search or a lookup by ids, never the text typed. The record is written while the read runs
+      // (`ClinicHandle.read`), so it says what was asked, not how many rows came back: `limit` bounds the page, and a
+      // search or lookup adds one record per patient it shows.
       phi: auditAs((req) => ({
         action: 'search',
         resourceType: 'Patient',
@@ -34,15 +36,8 @@ export const patientRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     handler: async (req) => {
       const { q, ids, limit } = req.query;
-      if (!q && !ids)
-        return req.clinic.read(
-          (scope) => listPatients(scope, req.query),
-          (page) => ({ detail: { count: page.items.length } }),
-        );
-      const items = await req.clinic.read(
-        (scope) => (ids ? patientsByIds(scope, ids) : searchPatients(scope, q!, limit)),
-        (found) => ({ detail: { count: found.length } }),
-      );
+      if (!q && !ids) return req.clinic.read((scope) => listPatients(scope, req.query));
+      const items = await req.clinic.read((scope) => (ids ? patientsByIds(scope, ids) : searchPatients(scope, q!, limit)));
       // A search shows named patients: one record per patient shown, so the trail answers "who looked this patient up".
       await req.clinic.record(
         items.map((x) => ({ action: 'search' as const, resourceType: 'Patient', resourceId: x.id, patientId: x.id })),

@@ -118,31 +118,29 @@ export const appointmentRoutes =
       },
       handler: async (req) => {
         const q = req.query;
-        const page = await req.clinic.read(
-          async (scope) => {
-            let day: { date: string; zone: string; days: number } | undefined;
-            if (q.date) {
-              const zone = q.tz
-                ? requireTimeZone(q.tz, 'tz')
-                : q.providerId
-                  ? (await getProviderRow(scope, q.providerId)).time_zone
-                  : undefined;
-              if (!zone)
-                throw badRequest('time_zone_required', 'A day is read in a time zone: give `tz`, or `providerId` to use the provider’s');
-              day = { date: q.date, zone, days: q.days };
-            }
-            return listAppointments(scope, {
-              providerId: q.providerId,
-              patientId: q.patientId,
-              day,
-              statuses: q.status?.split(',') as AppointmentStatus[] | undefined,
-              limit: q.limit,
-              cursor: q.cursor,
-            });
-          },
-          (result) => ({ detail: { count: result.items.length } }),
-        );
-        // One record per appointment shown, so the trail answers "who saw this patient's appointments".
+        const page = await req.clinic.read(async (scope) => {
+          let day: { date: string; zone: string; days: number } | undefined;
+          if (q.date) {
+            const zone = q.tz
+              ? requireTimeZone(q.tz, 'tz')
+              : q.providerId
+                ? (await getProviderRow(scope, q.providerId)).time_zone
+                : undefined;
+            if (!zone)
+              throw badRequest('time_zone_required', 'A day is read in a time zone: give `tz`, or `providerId` to use the provider’s');
+            day = { date: q.date, zone, days: q.days };
+          }
+          return listAppointments(scope, {
+            providerId: q.providerId,
+            patientId: q.patientId,
+            day,
+            statuses: q.status?.split(',') as AppointmentStatus[] | undefined,
+            limit: q.limit,
+            cursor: q.cursor,
+          });
+        });
+        // One record per appointment shown, so the trail answers "who saw this patient's appointments" (the list's own
+        // record is written while the read runs and says what was asked; these say what was shown).
         const detail = filtersOf(q);
         await req.clinic.record(
           page.items.map((a) => ({ action: 'search' as const, resourceType, resourceId: a.id, patientId: a.patientId, detail })),
