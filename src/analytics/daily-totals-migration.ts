@@ -105,96 +105,101 @@ function delta(states: string): string {
     from (${states}) s group by 1, 2, 3, 4, 5`;
 }
 
+/**
+ * The trigger functions' schema: their own table's (`tg_table_schema`), filled in by `format` when they run. A
+ * spare store is built under one schema name and renamed when a clinic claims it, so a body naming its schema
+ * would go on writing to the old name.
+ */
+const OWN = '%1$I';
+/** `sql` run by a trigger function in its own schema: dollar-quoted (the SQL keeps its quotes) for `format`. */
+const run = (sql: string, tail = '') => `execute format($sql$ ${sql} $sql$, tg_table_schema)${tail};`;
+
 /** Adds `delta` rows (in key order, so two writers of several buckets lock them in one order) and drops emptied buckets. */
-function applyDelta(s: string, states: string): string {
-  const t = `${q(s)}.${DAILY_TOTALS_TABLE}`;
+function applyDelta(states: string): string {
+  const t = `${OWN}.${DAILY_TOTALS_TABLE}`;
   const cols = [...KEY, ...DAILY_FIGURES, 'currency'].join(', ');
   const sets = DAILY_FIGURES.map((f) => `${f} = r.${f} + excluded.${f}`).join(', ');
   const keyMatch = KEY.map((k) => `r.${k} = e.${k}`).join(' and ');
-  return `
+  const upsert = `
     with up as (
       insert into ${t} as r (${cols})
       select ${cols} from (${delta(states)}) d order by ${KEY.join(', ')}
       on conflict (${KEY.join(', ')}) do update set ${sets}, currency = coalesce(excluded.currency, r.currency)
       returning ${KEY.join(', ')}, visits)
-    select coalesce(jsonb_agg(to_jsonb(up) - 'visits') filter (where visits = 0), '[]') into emptied from up;
-    delete from ${t} r using jsonb_to_recordset(emptied)
-      as e(clinic_id text, day date, provider_id text, appointment_type text, modality text) where ${keyMatch};`;
+    select coalesce(jsonb_agg(to_jsonb(up) - 'visits') filter (where visits = 0), '[]') from up`;
+  const drop = `delete from ${t} r using jsonb_to_recordset($1)
+      as e(clinic_id text, day date, provider_id text, appointment_type text, modality text) where ${keyMatch}`;
+  return `${run(upsert, ' into emptied')}
+      ${run(drop, ' using emptied')}`;
 }
 
-/** The appointment with its (charge, survey) as `c`/`v`, the given side of a change taken from `charges`/`surveys`. */
-const joined = (s: string, appointments: string, charges: string, surveys: string, sign: number) =>
+/** Appointments `a` with a charge `c` and a survey `v` from the given relations, each row signed `sign`. */
+const joined = (appointments: string, charges: string, surveys: string, sign: number) =>
   `select ${sign} as sign, ${STATE}, c.currency from ${appointments} a
     left join ${charges} c on c.clinic_id = a.clinic_id and c.appointment_id = a.id
     left join ${surveys} v on v.clinic_id = a.clinic_id and v.appointment_id = a.id`;
 
 function triggers(s: string): string[] {
-  const S = q(s);
-  const fn = (name: string, body: string) => `create function ${S}.${name}() returns trigger language plpgsql as $$
+  const fn = (name: string, body: string) => `create function ${q(s)}.${name}() returns trigger language plpgsql as $$
     declare emptied jsonb;
     begin
       if current_setting('app.copying_rows', true) = 'on' then return null; end if;
       ${body}
       return null;
     end $$`;
-  const side = (table: string, rows: string, sign: number) => {
-    // The appointments a change of their charge (survey) touches, locked against a concurrent move (see above).
-    const theirs = `(select a.* from ${S}.appointments a where (a.clinic_id, a.id) in (select clinic_id, appointment_id from ${rows}))`;
-    return table === 'charges'
-      ? joined(s, theirs, rows, `${S}.visit_surveys`, sign)
-      : joined(s, theirs, `${S}.visit_charges`, rows, sign);
-  };
-  const lock = (rows: string) =>
-    `perform 1 from ${S}.appointments a where (a.clinic_id, a.id) in (select clinic_id, appointment_id from ${rows})
-       order by a.clinic_id, a.id for share;`;
-  const appointmentSide = (rows: string, sign: number) => joined(s, rows, `${S}.visit_charges`, `${S}.visit_surveys`, sign);
+  const S = OWN;
   const pair = (a: string, b: string) => `${a}\n union all\n ${b}`;
-  const out: string[] = [
+  const [charges, surveys] = [`${S}.visit_charges`, `${S}.visit_surveys`];
+
+  // An appointment written: taken away as it was, added as it is, each with its charge and survey as they are.
+  const appointment = (rows: string, sign: number) => joined(rows, charges, surveys, sign);
+  const out = [
     fn(
       'daily_totals_of_appointments',
-      `if tg_op = 'INSERT' then ${applyDelta(s, appointmentSide('new_rows', 1))}
-      elsif tg_op = 'UPDATE' then ${applyDelta(s, pair(appointmentSide('old_rows', -1), appointmentSide('new_rows', 1)))}
-      else ${applyDelta(s, appointmentSide('old_rows', -1))}
+      `if tg_op = 'INSERT' then ${applyDelta(appointment('new_rows', 1))}
+      elsif tg_op = 'UPDATE' then ${applyDelta(pair(appointment('old_rows', -1), appointment('new_rows', 1)))}
+      else ${applyDelta(appointment('old_rows', -1))}
       end if;`,
     ),
   ];
-  for (const [table, name] of [
-    ['charges', 'visit_charges'],
-    ['surveys', 'visit_surveys'],
-  ] as const) {
-    // Old side: the appointment as it is with the old row in place of the current one; new side: with the new row.
-    const other = table === 'charges' ? `${S}.visit_surveys` : `${S}.visit_charges`;
-    const oldSide = side(table, 'old_rows', -1);
-    const newSide = side(table, 'new_rows', 1);
-    // Inserted: before, the appointment had none; deleted: after, it has none.
-    const none = (rows: string, sign: number) => {
-      const theirs = `(select a.* from ${S}.appointments a where (a.clinic_id, a.id) in (select clinic_id, appointment_id from ${rows}))`;
-      const empty = `(select * from ${S}.${name} where false)`;
-      return table === 'charges' ? joined(s, theirs, empty, other, sign) : joined(s, theirs, other, empty, sign);
-    };
+
+  // A charge (survey) written: its appointment taken away with the old row (none when inserted) and added with the
+  // new one (none when deleted), after locking the appointments against a concurrent move (see above).
+  for (const table of ['visit_charges', 'visit_surveys'] as const) {
+    const theirs = (rows: string) =>
+      `(select a.* from ${S}.appointments a where (a.clinic_id, a.id) in (select clinic_id, appointment_id from ${rows}))`;
+    const none = `(select * from ${S}.${table} where false)`;
+    const side = (rows: string, row: string, sign: number) =>
+      table === 'visit_charges' ? joined(theirs(rows), row, surveys, sign) : joined(theirs(rows), charges, row, sign);
+    const lock = (rows: string) =>
+      run(`select 1 from ${S}.appointments a where (a.clinic_id, a.id) in (${rows}) order by a.clinic_id, a.id for share`);
     out.push(
       fn(
-        `daily_totals_of_${name}`,
-        `if tg_op = 'INSERT' then ${lock('new_rows')} ${applyDelta(s, pair(none('new_rows', -1), newSide))}
-        elsif tg_op = 'UPDATE' then ${lock('new_rows')} ${applyDelta(s, pair(oldSide, newSide))}
-        else ${lock('old_rows')} ${applyDelta(s, pair(oldSide, none('old_rows', 1)))}
+        `daily_totals_of_${table}`,
+        `if tg_op = 'INSERT' then
+          ${lock('select clinic_id, appointment_id from new_rows')}
+          ${applyDelta(pair(side('new_rows', none, -1), side('new_rows', 'new_rows', 1)))}
+        elsif tg_op = 'UPDATE' then
+          ${lock('select clinic_id, appointment_id from old_rows union select clinic_id, appointment_id from new_rows')}
+          ${applyDelta(pair(side('old_rows', 'old_rows', -1), side('new_rows', 'new_rows', 1)))}
+        else
+          ${lock('select clinic_id, appointment_id from old_rows')}
+          ${applyDelta(pair(side('old_rows', 'old_rows', -1), side('old_rows', none, 1)))}
         end if;`,
       ),
     );
   }
-  for (const [table, name] of [
-    ['appointments', 'daily_totals_of_appointments'],
-    ['visit_charges', 'daily_totals_of_visit_charges'],
-    ['visit_surveys', 'daily_totals_of_visit_surveys'],
-  ] as const)
+  for (const table of ['appointments', 'visit_charges', 'visit_surveys'] as const) {
+    const f = `${q(s)}.daily_totals_of_${table}()`;
     out.push(
-      `create trigger ${name}_insert after insert on ${S}.${table} referencing new table as new_rows
-         for each statement execute function ${S}.${name}()`,
-      `create trigger ${name}_update after update on ${S}.${table} referencing old table as old_rows new table as new_rows
-         for each statement execute function ${S}.${name}()`,
-      `create trigger ${name}_delete after delete on ${S}.${table} referencing old table as old_rows
-         for each statement execute function ${S}.${name}()`,
+      `create trigger daily_totals_insert after insert on ${q(s)}.${table} referencing new table as new_rows
+         for each statement execute function ${f}`,
+      `create trigger daily_totals_update after update on ${q(s)}.${table} referencing old table as old_rows new table as new_rows
+         for each statement execute function ${f}`,
+      `create trigger daily_totals_delete after delete on ${q(s)}.${table} referencing old table as old_rows
+         for each statement execute function ${f}`,
     );
+  }
   return out;
 }
 
@@ -206,10 +211,14 @@ function triggers(s: string): string[] {
 export function dailyTotalsBackfill(s: string, clinicId?: string): string {
   const S = q(s);
   const cols = [...KEY, ...DAILY_FIGURES, 'currency'].join(', ');
-  const states = `${joined(s, `${S}.appointments`, `${S}.visit_charges`, `${S}.visit_surveys`, 1)}
+  const states = `${joined(`${S}.appointments`, `${S}.visit_charges`, `${S}.visit_surveys`, 1)}
     ${clinicId === undefined ? '' : `where a.clinic_id = ${quoteLiteral(clinicId)}`}`;
   return `insert into ${S}.${DAILY_TOTALS_TABLE} (${cols}) select ${cols} from (${delta(states)}) d`;
 }
+
+/** Counts are integers; amounts and score sums can outgrow them; minutes are exact decimals (see `CONTRIBUTION`). */
+const sqlType = (f: DailyFigure) =>
+  f === 'booked_minutes' ? 'numeric' : ['charged', 'paid', 'waived', 'overall_sum', 'ease_sum'].includes(f) ? 'bigint' : 'integer';
 
 const quoteLiteral = (v: string) => `'${v.replaceAll("'", "''")}'`;
 
@@ -223,7 +232,7 @@ export const DAILY_TOTALS_MIGRATION: TenantMigration = {
        provider_id text not null,
        appointment_type text not null,
        modality text not null,
-       ${DAILY_FIGURES.map((f) => `${f} ${f === 'booked_minutes' ? 'numeric' : f === 'charged' || f === 'paid' || f === 'waived' || f === 'overall_sum' || f === 'ease_sum' ? 'bigint' : 'integer'} not null default 0`).join(',\n       ')},
+       ${DAILY_FIGURES.map((f) => `${f} ${sqlType(f)} not null default 0`).join(',\n       ')},
        currency text,
        primary key (${KEY.join(', ')}))`,
     ...rlsStatements(s, DAILY_TOTALS_TABLE),
@@ -241,27 +250,27 @@ export const DAILY_TOTALS_COLUMNS = {
     provider_id: text(),
     appointment_type: text(),
     modality: text(),
-    visits: integer(),
-    completed: integer(),
-    cancelled: integer(),
-    no_shows: integer(),
-    booked_minutes: numeric(),
-    unfeed: integer(),
-    charged_visits: integer(),
-    charged: bigint(),
-    paid: bigint(),
-    waived: bigint(),
-    responses: integer(),
-    overall_sum: bigint(),
-    ease_sum: bigint(),
-    ease_count: integer(),
-    promoters: integer(),
-    detractors: integer(),
-    o1: integer(),
-    o2: integer(),
-    o3: integer(),
-    o4: integer(),
-    o5: integer(),
+    visits: integer().hasDefault(),
+    completed: integer().hasDefault(),
+    cancelled: integer().hasDefault(),
+    no_shows: integer().hasDefault(),
+    booked_minutes: numeric().hasDefault(),
+    unfeed: integer().hasDefault(),
+    charged_visits: integer().hasDefault(),
+    charged: bigint().hasDefault(),
+    paid: bigint().hasDefault(),
+    waived: bigint().hasDefault(),
+    responses: integer().hasDefault(),
+    overall_sum: bigint().hasDefault(),
+    ease_sum: bigint().hasDefault(),
+    ease_count: integer().hasDefault(),
+    promoters: integer().hasDefault(),
+    detractors: integer().hasDefault(),
+    o1: integer().hasDefault(),
+    o2: integer().hasDefault(),
+    o3: integer().hasDefault(),
+    o4: integer().hasDefault(),
+    o5: integer().hasDefault(),
     currency: text().nullable(),
   },
 };

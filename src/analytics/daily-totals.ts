@@ -9,9 +9,10 @@ import type { DimensionKey, MeasureKey } from './migration.js';
  * `DAILY_FIGURES`. Summing a figure over these rows is summing it over the period's appointments: the roll-up's
  * rows are those sums per day, kept exact by the writing transactions, and the live rows use the same expressions.
  *
- * Why only closed days from the roll-up, though the triggers keep today's row exact too: today is where the
- * writes are, and a dashboard of the current month reads one open day live (~1,250 appointments on the bench's
- * clinic) instead of relying on rows being rewritten under it; the cost is small and the rule is simple.
+ * Today and later are read live although the triggers keep their rows exact too: they are the days still being
+ * written (bookings, check-ins, completions, charges), one of them is ~1/30 of a month's scan, and a dashboard of
+ * past months, the common case, reads no live day at all. Only whole UTC days are rolled up; a period that starts
+ * or ends inside a day reads that day's appointments live.
  */
 export interface Coverage {
   /** Roll-up days `[rollFrom, rollTo)`, as 'YYYY-MM-DD' (empty when equal). */
@@ -33,8 +34,7 @@ export function coverage(from: Date, to: Date, now: Date = new Date()): Coverage
   return { rollFrom: dayOf(first), rollTo: dayOf(end), liveBefore: new Date(first), liveFrom: new Date(end) };
 }
 
-const figures = (expr: (f: (typeof DAILY_FIGURES)[number]) => string) =>
-  sql.raw(DAILY_FIGURES.map((f) => `${expr(f)} as ${f}`).join(', '));
+const figures = (expr: (f: (typeof DAILY_FIGURES)[number]) => string) => sql.raw(DAILY_FIGURES.map((f) => `${expr(f)} as ${f}`).join(', '));
 
 /**
  * The period's rows (alias them `a`): `provider_id, appointment_type, modality, at` (a roll-up row's day at
