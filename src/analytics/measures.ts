@@ -1,6 +1,7 @@
 import { type RawBuilder, sql } from 'kysely';
 import { badRequest } from '../errors.js';
 import type { TenantScope } from '../tenancy/tenant-db.js';
+import { periodRows, ROLLED, type RolledMeasure, rollsUp, SOURCE_FIGURE } from './daily-totals.js';
 import type { DimensionKey, MeasureKey } from './migration.js';
 
 /**
@@ -103,30 +104,47 @@ export interface MeasureRow<M extends MeasureKey> {
 
 /**
  * Several measures of one source over a period, broken down by one dimension, in one statement; groups in key
- * order. A measure with nothing to count is 0 (counts, sums) or null (means and rates of nothing).
+ * order. A measure with nothing to count is 0 (counts, sums) or null (means and rates of nothing). Measures of
+ * appointments, charges and surveys read the daily visit totals where the breakdown allows (`rollsUp`), the same
+ * figures as the scan of raw rows (`MEASURES`), which outcome scores and local weeks and months outside UTC take.
  */
 export async function evaluateMeasures<M extends MeasureKey>(
   scope: TenantScope,
   measures: readonly M[],
   dimension: DimensionKey,
   range: MeasureRange,
+  /** `raw`: the definitions over raw rows only (what the roll-up is tested against). */
+  read: 'auto' | 'raw' = 'auto',
 ): Promise<MeasureRow<M>[]> {
   const sources = new Set(measures.map((m) => MEASURES[m].source));
   if (sources.size !== 1) throw new Error('measures evaluated together share one source');
   const first = measures[0]!;
   if (!dimensionsOf(first).includes(dimension))
     throw badRequest('dimension_not_allowed', `${first} cannot be broken down by ${dimension}`, { allowed: dimensionsOf(first) });
-  const source = SOURCES[MEASURES[first].source];
-  const key = groupKey(dimension, source.at, range.timeZone);
-  const columns = sql.join(measures.map((m, i) => sql`${MEASURES[m].expr} as ${sql.ref(`m${i}`)}`));
+  const kind = MEASURES[first].source;
   // The provider's name is looked up once per group, after grouping, not once per appointment.
-  const label = dimension === 'provider' ? sql`(select p.display_name from providers p where p.id = g.key)` : sql`g.key`;
-  const rows = await sql<Record<string, unknown> & { key: string; label: string | null }>`
-    select g.*, ${label} as label from (
-      select ${key} as key, ${columns}
+  const label =
+    dimension === 'provider'
+      ? sql`(select p.display_name from providers p where p.clinic_id = ${scope.clinicId} and p.id = g.key)`
+      : sql`g.key`;
+  let grouped: RawBuilder<unknown>;
+  if (read === 'auto' && kind !== 'outcomes' && rollsUp(dimension, range.timeZone)) {
+    // The daily visit totals for the period's closed days, its other appointments live (`daily-totals.ts`).
+    const columns = sql.join(measures.map((m, i) => sql`${ROLLED[m as RolledMeasure]} as ${sql.ref(`m${i}`)}`));
+    grouped = sql`
+      select ${groupKey(dimension, sql`a.at`, range.timeZone)} as key, ${columns}
+      from (${periodRows(scope.clinicId, range.from, range.to)}) a
+      group by 1 having sum(${sql.ref(`a.${SOURCE_FIGURE[kind]}`)}) > 0`;
+  } else {
+    const source = SOURCES[kind];
+    const columns = sql.join(measures.map((m, i) => sql`${MEASURES[m].expr} as ${sql.ref(`m${i}`)}`));
+    grouped = sql`
+      select ${groupKey(dimension, source.at, range.timeZone)} as key, ${columns}
       from ${source.from} where ${source.at} >= ${range.from} and ${source.at} < ${range.to}
-      group by 1) g
-    order by g.key`.execute(scope.db);
+      group by 1`;
+  }
+  const rows = await sql<Record<string, unknown> & { key: string; label: string | null }>`
+    select g.*, ${label} as label from (${grouped}) g order by g.key`.execute(scope.db);
   if (rows.rows.length === 0 && dimension === 'none') rows.rows.push({ key: 'all', label: null });
   return rows.rows.map((r) => ({
     key: r.key,

@@ -2,6 +2,7 @@ import { integer, jsonb, oneOf, smallint, text, textArray, timestamptz, type Dat
 import { quoteIdent as q } from '../db/pg.js';
 import { rlsStatements, type TenantMigration, type TenantTable } from '../tenancy/migration-kit.js';
 import { SURROGATE_KINDS } from './allow-lists.js';
+import { DAILY_TOTALS_COLUMNS, DAILY_TOTALS_MIGRATION, DAILY_TOTALS_TABLES } from './daily-totals-migration.js';
 
 /**
  * Tenant migration 11: the re-identification lookup of the analytics scrubber. A patient (provider,
@@ -139,6 +140,7 @@ export const ANALYTICS_MIGRATIONS: TenantMigration[] = [
       ...rlsStatements(s, 'analytics_report_schedules'),
     ],
   },
+  DAILY_TOTALS_MIGRATION,
   // ---- Tenant migration 19 (issue 11, report schedules): kept as its own entry so it merges beside 18. ----
   {
     // A schedule can be paused without losing its definition: who paused it and when (both or neither). A paused
@@ -197,9 +199,11 @@ export const ANALYTICS_TABLES: TenantTable[] = [
   { name: 'analytics_metrics', key: ['clinic_id', 'id'] },
   { name: 'analytics_dashboards', key: ['clinic_id', 'id'] },
   { name: 'analytics_report_schedules', key: ['clinic_id', 'id'] },
+  ...DAILY_TOTALS_TABLES,
 ];
 
 export const ANALYTICS_COLUMNS = {
+  ...DAILY_TOTALS_COLUMNS,
   analytics_surrogates: {
     clinic_id: text(),
     kind: oneOf(SURROGATE_KINDS),

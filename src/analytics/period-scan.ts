@@ -1,22 +1,26 @@
 import { sql } from 'kysely';
 import type { TenantScope } from '../tenancy/tenant-db.js';
-import { emptyValue, MEASURES } from './measures.js';
+import { periodRows, ROLLED } from './daily-totals.js';
+import { emptyValue } from './measures.js';
 import type { MeasureKey } from './migration.js';
 import { feeSchedule, type Revenue } from './revenue.js';
 import type { Satisfaction } from './surveys.js';
 
 /**
  * Everything the clinic dashboard counts over a period's appointments, in one statement: one pass over the
- * period's appointments (each joined to its charge and its survey, at most one of each: both are keyed by the
- * appointment), grouped at once by nothing, provider, type and UTC month (`grouping sets`).
+ * period's rows (`daily-totals.ts`: the daily visit totals of its whole closed days, and its other appointments
+ * one by one, each with its charge and survey), grouped at once by nothing, provider, type and UTC month
+ * (`grouping sets`).
  *
  * Why one statement: the dashboard used to run ~15 statements over the same month (visits, per-provider visits,
  * five for revenue, four for satisfaction), each a fresh pass over the month's appointments; on a clinic with
  * 1,000,000 appointments a month is ~37,500 rows and the dashboard took 2.3 s at p95 (bench/dashboard-1m.ts).
  * A tenant read is one pinned connection, so the statements could not run side by side; they are folded instead.
+ * Why the roll-up: folded, the pass still joined 37,500 appointments to their charges and surveys (0.65–1.25 s);
+ * a closed month is ~4,500 roll-up rows (50 providers, 3 types, 2 modalities, 30 days).
  *
- * The figures are the same definitions as before: the visit measures are `MEASURES` (the custom metrics' own),
- * revenue sums the charges of the period's visits, satisfaction the surveys of the period's visits.
+ * The figures are the same definitions as before: the visit measures are `ROLLED` (the custom metrics' own, equal
+ * to `MEASURES` over raw rows), revenue sums the charges of the period's visits, satisfaction their surveys.
  */
 const VISIT_MEASURES = [
   'visits',
@@ -66,34 +70,26 @@ const n = (v: unknown) => Number(v ?? 0);
 const orNull = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 const byRank = (k: 'charged_rank' | 'name_rank') => (x: Row, y: Row) => Number(x[k]) - Number(y[k]);
 
-export async function scanPeriod(scope: TenantScope, from: Date, to: Date): Promise<PeriodScan> {
-  const measures = sql.join(VISIT_MEASURES.map((m, i) => sql`${MEASURES[m].expr} as ${sql.ref(`m${i}`)}`));
+/** `now` places the open days (today's and later: scanned live); a test passes the epoch to scan every day live. */
+export async function scanPeriod(scope: TenantScope, from: Date, to: Date, now: Date = new Date()): Promise<PeriodScan> {
+  const measures = sql.join(VISIT_MEASURES.map((m, i) => sql`${ROLLED[m]} as ${sql.ref(`m${i}`)}`));
+  const name = sql`(select p.display_name from providers p where p.clinic_id = ${scope.clinicId} and p.id = g.provider_id)`;
   const { rows } = await sql<Row>`
-    select g.*, (select p.display_name from providers p where p.id = g.provider_id) as label,
+    select g.*, ${name} as label,
       row_number() over (partition by g.g order by g.charged desc, g.provider_id, g.appointment_type, g.month) as charged_rank,
-      row_number() over (partition by g.g
-        order by (select p.display_name from providers p where p.id = g.provider_id), g.provider_id) as name_rank
+      row_number() over (partition by g.g order by ${name}, g.provider_id) as name_rank
     from (
       select grouping(a.provider_id, a.appointment_type, a.month) as g, a.provider_id, a.appointment_type, a.month,
         ${measures},
-        count(*) filter (where a.status = 'completed' and a.charge_id is null) as unfeed,
-        max(a.currency) as currency, count(a.charge_id) as charged_visits, coalesce(sum(a.amount_minor), 0) as charged,
-        coalesce(sum(a.amount_minor) filter (where a.charge_status = 'paid'), 0) as paid,
-        coalesce(sum(a.amount_minor) filter (where a.charge_status = 'waived'), 0) as waived,
-        count(a.survey_id) as responses, avg(a.overall) as overall, avg(a.ease) as ease,
-        count(*) filter (where a.recommend >= 9) as promoters, count(*) filter (where a.recommend <= 6) as detractors,
-        count(*) filter (where a.overall = 1) as o1, count(*) filter (where a.overall = 2) as o2,
-        count(*) filter (where a.overall = 3) as o3, count(*) filter (where a.overall = 4) as o4,
-        count(*) filter (where a.overall = 5) as o5
+        sum(a.unfeed) as unfeed, max(a.currency) as currency, sum(a.charged_visits) as charged_visits,
+        coalesce(sum(a.charged), 0) as charged, coalesce(sum(a.paid), 0) as paid, coalesce(sum(a.waived), 0) as waived,
+        sum(a.responses) as responses, sum(a.overall_sum)::numeric / nullif(sum(a.responses), 0) as overall,
+        sum(a.ease_sum)::numeric / nullif(sum(a.ease_count), 0) as ease,
+        sum(a.promoters) as promoters, sum(a.detractors) as detractors,
+        sum(a.o1) as o1, sum(a.o2) as o2, sum(a.o3) as o3, sum(a.o4) as o4, sum(a.o5) as o5
       from (
-        select a.status, a.starts_at, a.ends_at, a.provider_id, a.appointment_type,
-          to_char(date_trunc('month', a.starts_at at time zone 'UTC'), 'YYYY-MM') as month,
-          c.appointment_id as charge_id, c.currency, c.amount_minor, c.status as charge_status,
-          s.appointment_id as survey_id, s.overall, s.ease, s.recommend
-        from appointments a
-        left join visit_charges c on c.clinic_id = a.clinic_id and c.appointment_id = a.id
-        left join visit_surveys s on s.clinic_id = a.clinic_id and s.appointment_id = a.id
-        where a.starts_at >= ${from} and a.starts_at < ${to}) a
+        select r.*, to_char(date_trunc('month', r.at at time zone 'UTC'), 'YYYY-MM') as month
+        from (${periodRows(scope.clinicId, from, to, now)}) r) a
       group by grouping sets ((), (a.provider_id), (a.appointment_type), (a.month))) g`.execute(scope.db);
 
   const of = (g: number) => rows.filter((r) => Number(r.g) === g);

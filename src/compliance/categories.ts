@@ -46,6 +46,7 @@ export const TENANT_CATEGORIES: Readonly<Record<string, DataCategory>> = {
   analytics_metrics: NOT_PHI('Custom metric definitions (measure and dimension names)'),
   analytics_dashboards: NOT_PHI('Saved dashboard layouts'),
   analytics_report_schedules: NOT_PHI('Report schedules (cron, staff recipients)'),
+  daily_visit_totals: NOT_PHI('Daily visit, revenue and survey totals per provider and appointment type (aggregates)'),
 };
 
 export const CONTROL_CATEGORIES: Readonly<Record<string, DataCategory>> = {

@@ -25,6 +25,7 @@ export type SqlType =
   | 'smallint'
   | 'bigint'
   | 'double precision'
+  | 'numeric'
   | 'boolean'
   | 'timestamp with time zone'
   | 'date'
@@ -77,6 +78,8 @@ export const smallint = (): Plain<number> => column('smallint');
 /** `bigint` and `bigserial`: `db/pg.ts` parses int8 as a JS number. */
 export const bigint = (): Plain<number> => column('bigint');
 export const double = (): Plain<number> => column('double precision');
+/** Exact decimals, read as PostgreSQL's text (a JS number would round them). */
+export const numeric = (): Plain<string> => column('numeric');
 export const boolean = (): Plain<boolean> => column('boolean');
 export const timestamptz = (): Plain<Date> => column('timestamp with time zone');
 /** 'YYYY-MM-DD': `db/pg.ts` keeps a calendar day as text. */

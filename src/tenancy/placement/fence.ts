@@ -110,9 +110,14 @@ export function rlsPin(clinicId: string): RawBuilder<unknown> {
   return sql`${sql.id(HELPER_SCHEMA)}.enter_clinic(${clinicId}, false)`;
 }
 
-/** Pins the clinic for RLS on an admin connection, inside the caller's transaction (moves, removal, checksums). */
+/**
+ * Pins the clinic for RLS on an admin connection, inside the caller's transaction (moves, restores, removal,
+ * checksums), and marks the transaction as copying rows verbatim (`app.copying_rows`): every tenant table is
+ * copied, replayed or deleted as it is, so triggers that derive one table from others (the daily visit totals,
+ * `analytics/daily-totals-migration.ts`) stand aside, or the derived rows would be counted twice in a target.
+ */
 export async function pinAdmin(c: pg.ClientBase, clinicId: string): Promise<void> {
-  await c.query(`select ${h}.enter_clinic($1, false)`, [clinicId]);
+  await c.query(`select ${h}.enter_clinic($1, false), set_config('app.copying_rows', 'on', true)`, [clinicId]);
 }
 
 /** Inserts the clinic's anchor row, which every tenant table references, at the given epoch. */
