@@ -159,8 +159,8 @@ describe('a bad value stops the start and names the variable', () => {
       clinicConnectionsMax: 40,
       clinicConnectionsPerServer: 40,
       clinicConnectionsWaitMs: 250,
-      clinicInFlight: { small: 2, mid: 0, enterprise: 0 },
-      clinicBurst: 0,
+      clinicInFlight: { small: 0, mid: 0, enterprise: 0 },
+      clinicBurst: 10,
     });
     expect(
       refusal({

@@ -22,6 +22,9 @@ beforeAll(async () => {
       // A repeated refusal is held 300 ms (the 60 s window would otherwise hold it the default 1 s), one per clinic.
       POLYCLINIC_QUOTA_HOLD_MS: '300',
       POLYCLINIC_QUOTA_HELD_PER_CLINIC: '1',
+      // These suites count what a window admits; when admitted requests run is the token bucket's (`pacing.test.ts`),
+      // which at 2/s would spread the 60 requests spent here over half a minute.
+      POLYCLINIC_QUOTA_BURST: '0',
     },
   });
 });
