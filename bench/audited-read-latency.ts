@@ -1,9 +1,7 @@
-import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { auditAs, clinicScope } from '../src/http/clinic-scope.js';
-import { createPatient, listPatients } from '../src/patients/store.js';
-import { PatientListQuery, PatientPage } from '../src/patients/schemas.js';
+import { createPatient } from '../src/patients/store.js';
 import { PLACEMENT_MODELS, type PlacementModel } from '../src/tenancy/naming.js';
 import { startTestPlatform } from '../test/support/platform.js';
+import { RECORD_AFTER_PREFIX, registerRecordAfter } from './record-after.js';
 import { benchServer, median } from './server.js';
 
 /**
@@ -21,29 +19,7 @@ const PLACEMENTS = (process.env.BENCH_PLACEMENTS?.split(',') ?? PLACEMENT_MODELS
 const server = await benchServer();
 const t = await startTestPlatform({
   adminUrl: server.url,
-  extraRoutes: (app, p) => {
-    const after: FastifyPluginAsyncZod = async (scoped) => {
-      scoped.get('/patients', {
-        config: {
-          permission: 'patient.read',
-          phi: auditAs((req) => ({
-            action: 'search',
-            resourceType: 'Patient',
-            resourceId: null,
-            patientId: null,
-            detail: { limit: Number(req.query.limit) },
-          })),
-        },
-        schema: { querystring: PatientListQuery, response: { 200: PatientPage } },
-        handler: async (req) =>
-          req.clinic.read(
-            (scope) => listPatients(scope, req.query),
-            (page) => ({ detail: { count: page.items.length } }),
-          ),
-      });
-    };
-    void app.register(clinicScope(p, [after]), { prefix: '/bench-after/clinics/:clinicId' });
-  },
+  extraRoutes: registerRecordAfter,
 });
 try {
   const load = (await import('node:os')).loadavg()[0]!.toFixed(1);
@@ -58,7 +34,7 @@ try {
     const headers = { authorization: `Bearer ${(await t.staff(clinic.id, 'physician')).token}` };
     const urls = {
       while: `/api/v1/clinics/${clinic.id}/patients?limit=50`,
-      after: `/bench-after/clinics/${clinic.id}/patients?limit=50`,
+      after: `${RECORD_AFTER_PREFIX}/${clinic.id}/patients?limit=50`,
     };
     const times = { while: [] as number[], after: [] as number[] };
     for (let i = 0; i < REQUESTS * 2 + 40; i++) {

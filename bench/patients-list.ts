@@ -7,9 +7,10 @@ import type { Clinic } from '../src/controlplane/clinics.js';
 import { newPool, quoteIdent, urlWithDatabase } from '../src/db/pg.js';
 import { createPatient, listPatients } from '../src/patients/store.js';
 import { PatientListQuery, PatientPage } from '../src/patients/schemas.js';
-import { auditAs, clinicScope } from '../src/http/clinic-scope.js';
+import { clinicScope } from '../src/http/clinic-scope.js';
 import { PLACEMENT_MODELS, type PlacementModel } from '../src/tenancy/naming.js';
 import { startTestPlatform } from '../test/support/platform.js';
+import { RECORD_AFTER_PREFIX, registerRecordAfter } from './record-after.js';
 import { benchServer, median } from './server.js';
 
 /**
@@ -66,27 +67,7 @@ const t = await startTestPlatform({
     };
     void app.register(clinicScope(p, [route]), { prefix: '/bench/clinics/:clinicId' });
     // The real route with its record written after the read, as every audited read was before issue 15.
-    const after: FastifyPluginAsyncZod = async (scoped) => {
-      scoped.get('/patients', {
-        config: {
-          permission: 'patient.read',
-          phi: auditAs((req) => ({
-            action: 'search',
-            resourceType: 'Patient',
-            resourceId: null,
-            patientId: null,
-            detail: { limit: Number(req.query.limit) },
-          })),
-        },
-        schema: { querystring: PatientListQuery, response: { 200: PatientPage } },
-        handler: async (req) =>
-          req.clinic.read(
-            (scope) => listPatients(scope, req.query),
-            (page) => ({ detail: { count: page.items.length } }),
-          ),
-      });
-    };
-    void app.register(clinicScope(p, [after]), { prefix: '/bench-after/clinics/:clinicId' });
+    registerRecordAfter(app, p);
   },
 });
 const bare = Fastify();
@@ -185,7 +166,7 @@ try {
     const auth = { authorization: `Bearer ${token}` };
     const fullTarget = `${platformUrl}/api/v1/clinics/${clinic.id}/patients?limit=${LIMIT}`;
     const tenancyTarget = `${platformUrl}/bench/clinics/${clinic.id}/patients?limit=${LIMIT}`;
-    const afterTarget = `${platformUrl}/bench-after/clinics/${clinic.id}/patients?limit=${LIMIT}`;
+    const afterTarget = `${platformUrl}${RECORD_AFTER_PREFIX}/${clinic.id}/patients?limit=${LIMIT}`;
     const bareTarget = `${bareUrl}/bare/patients?clinic=${model}`;
     const rawTarget = `${bareUrl}/bare/raw-patients?clinic=${model}`;
     // Same work: the three routes must answer the very same bytes.
