@@ -102,7 +102,7 @@ async function seed(clinic: Clinic, appointments: number): Promise<{ month: stri
     // The daily visit totals, filled as tenant migration 18 fills them for an existing clinic (its backfill
     // statement): the bulk load above bypassed the triggers that keep them from then on.
     const backfill = performance.now();
-    await db.query(dailyTotalsBackfill(clinic.placement.schema, c));
+    for (const statement of dailyTotalsBackfill(clinic.placement.schema, c)) await db.query(statement);
     console.log(`  daily visit totals backfilled in ${((performance.now() - backfill) / 1000).toFixed(1)} s`);
     await db.query('commit');
   });

@@ -34,6 +34,27 @@ import { rlsStatements, type TenantMigration, type TenantTable } from '../tenanc
  */
 export const DAILY_TOTALS_TABLE = 'daily_visit_totals';
 
+/**
+ * The clinic's sealed-through watermark (issue 15): totals exist only for its UTC days at or before
+ * `sealed_through`; later days are read live. Bookings, check-ins, charges of the open days (today, the future,
+ * and the few closed days not sealed yet) write no totals, so they no longer pay for the dashboard; the sealing
+ * step (`daily-totals-seal.ts`) computes a day's totals once, from raw rows, when it seals it, and the triggers
+ * keep sealed days exact afterwards (late charges, payments, surveys, moves into or out of them).
+ *
+ * Why nothing is lost or counted twice when a write races a sealing: the sealing locks the watermark row FOR
+ * UPDATE before it reads raw rows, and every trigger that writes a clinic's rows takes FOR SHARE on it before it
+ * decides which rows are sealed, holding it to its commit. A write W either (1) took its share lock first: the
+ * sealing waits for W to commit or roll back, and its recomputation (a later statement in READ COMMITTED, so a
+ * later snapshot) sees W's rows as committed, while W itself wrote no totals for the days being sealed (they were
+ * after the old watermark when its trigger looked); or (2) asks for its share lock after the sealing took its
+ * lock: W waits for the sealing to commit and then reads the new watermark (a locking read returns the latest
+ * row version), so it adds its own delta to the totals that the sealing computed without it (W had not committed).
+ * Every statement of W runs its trigger, so a write of several statements takes the lock in its first and keeps it.
+ * A clinic without a watermark row has it created by its first writer (its insert is uncommitted until that writer
+ * commits, so a sealing's own `insert … on conflict do nothing` waits for it, case 1), never by a read.
+ */
+export const SEALED_TABLE = 'daily_totals_sealed';
+
 /** The figures of one bucket, each a sum over its appointments of the contribution in `CONTRIBUTION` (same order). */
 export const DAILY_FIGURES = [
   'visits',
@@ -133,32 +154,56 @@ function applyDelta(states: string): string {
       ${run(drop, ' using emptied')}`;
 }
 
-/** Appointments `a` with a charge `c` and a survey `v` from the given relations, each row signed `sign`. */
-const joined = (appointments: string, charges: string, surveys: string, sign: number) =>
+/** An appointment `a`'s UTC day, its bucket's `day`. */
+const DAY_OF = `(a.starts_at at time zone 'UTC')::date`;
+
+/**
+ * Appointments `a` with a charge `c` and a survey `v` from the given relations, each row signed `sign`; with
+ * `sealed`, only those of days the clinic has sealed (at or before its watermark `w`, see `triggers`).
+ */
+const joined = (appointments: string, charges: string, surveys: string, sign: number, sealed?: string) =>
   `select ${sign} as sign, ${STATE}, c.currency from ${appointments} a
+    ${sealed ? `join ${sealed} w on w.clinic_id = a.clinic_id and ${DAY_OF} <= w.sealed_through` : ''}
     left join ${charges} c on c.clinic_id = a.clinic_id and c.appointment_id = a.id
     left join ${surveys} v on v.clinic_id = a.clinic_id and v.appointment_id = a.id`;
 
 function triggers(s: string): string[] {
   const fn = (name: string, body: string) => `create function ${q(s)}.${name}() returns trigger language plpgsql as $$
-    declare emptied jsonb;
+    declare emptied jsonb; touched boolean;
     begin
       if current_setting('app.copying_rows', true) = 'on' then return null; end if;
       ${body}
       return null;
     end $$`;
   const S = OWN;
+  const W = `${S}.${SEALED_TABLE}`;
   const pair = (a: string, b: string) => `${a}\n union all\n ${b}`;
   const [charges, surveys] = [`${S}.visit_charges`, `${S}.visit_surveys`];
 
+  // The watermarks of the clinics of `rows` (appointments `a`: clinic_id, starts_at) locked FOR SHARE, a missing
+  // one created first (see `SEALED_TABLE` on why a writer creates it); `touched` when one of the rows is of a
+  // sealed day. Only then are totals written: a booking of an open day stops here.
+  const gated = (rows: string, then: string) => `
+      ${run(`insert into ${W} (clinic_id) select distinct a.clinic_id from (${rows}) a
+        where not exists (select 1 from ${W} w where w.clinic_id = a.clinic_id) on conflict do nothing`)}
+      ${run(
+        `select exists (select 1 from (${rows}) a join (select clinic_id, sealed_through from ${W}
+          where clinic_id in (select clinic_id from (${rows}) r) order by clinic_id for share) w on w.clinic_id = a.clinic_id
+          where ${DAY_OF} <= w.sealed_through)`,
+        ' into touched',
+      )}
+      if touched then ${then} end if;`;
+
   // An appointment written: taken away as it was, added as it is, each with its charge and survey as they are.
-  const appointment = (rows: string, sign: number) => joined(rows, charges, surveys, sign);
+  const appointment = (rows: string, sign: number) => joined(rows, charges, surveys, sign, W);
+  const of = (rows: string) => `select clinic_id, starts_at from ${rows}`;
   const out = [
     fn(
       'daily_totals_of_appointments',
-      `if tg_op = 'INSERT' then ${applyDelta(appointment('new_rows', 1))}
-      elsif tg_op = 'UPDATE' then ${applyDelta(pair(appointment('old_rows', -1), appointment('new_rows', 1)))}
-      else ${applyDelta(appointment('old_rows', -1))}
+      `if tg_op = 'INSERT' then ${gated(of('new_rows'), applyDelta(appointment('new_rows', 1)))}
+      elsif tg_op = 'UPDATE' then
+        ${gated(pair(of('old_rows'), of('new_rows')), applyDelta(pair(appointment('old_rows', -1), appointment('new_rows', 1))))}
+      else ${gated(of('old_rows'), applyDelta(appointment('old_rows', -1)))}
       end if;`,
     ),
   ];
@@ -170,21 +215,23 @@ function triggers(s: string): string[] {
       `(select a.* from ${S}.appointments a where (a.clinic_id, a.id) in (select clinic_id, appointment_id from ${rows}))`;
     const none = `(select * from ${S}.${table} where false)`;
     const side = (rows: string, row: string, sign: number) =>
-      table === 'visit_charges' ? joined(theirs(rows), row, surveys, sign) : joined(theirs(rows), charges, row, sign);
+      table === 'visit_charges' ? joined(theirs(rows), row, surveys, sign, W) : joined(theirs(rows), charges, row, sign, W);
     const lock = (rows: string) =>
       run(`select 1 from ${S}.appointments a where (a.clinic_id, a.id) in (${rows}) order by a.clinic_id, a.id for share`);
+    const days = (rows: string) => `select a.clinic_id, a.starts_at from ${theirs(rows)} a`;
+    const both = 'old_rows union select clinic_id, appointment_id from new_rows';
     out.push(
       fn(
         `daily_totals_of_${table}`,
         `if tg_op = 'INSERT' then
           ${lock('select clinic_id, appointment_id from new_rows')}
-          ${applyDelta(pair(side('new_rows', none, -1), side('new_rows', 'new_rows', 1)))}
+          ${gated(days('new_rows'), applyDelta(pair(side('new_rows', none, -1), side('new_rows', 'new_rows', 1))))}
         elsif tg_op = 'UPDATE' then
-          ${lock('select clinic_id, appointment_id from old_rows union select clinic_id, appointment_id from new_rows')}
-          ${applyDelta(pair(side('old_rows', 'old_rows', -1), side('new_rows', 'new_rows', 1)))}
+          ${lock(`select clinic_id, appointment_id from ${both}`)}
+          ${gated(days(`(select clinic_id, appointment_id from ${both}) b`), applyDelta(pair(side('old_rows', 'old_rows', -1), side('new_rows', 'new_rows', 1))))}
         else
           ${lock('select clinic_id, appointment_id from old_rows')}
-          ${applyDelta(pair(side('old_rows', 'old_rows', -1), side('old_rows', none, 1)))}
+          ${gated(days('old_rows'), applyDelta(pair(side('old_rows', 'old_rows', -1), side('old_rows', none, 1))))}
         end if;`,
       ),
     );
@@ -204,16 +251,39 @@ function triggers(s: string): string[] {
 }
 
 /**
- * The backfill: every existing appointment's contribution, grouped, in one statement (a store's migration runs
- * as its owner, RLS aside, so a pooled store fills every clinic's rows at once). `bench/dashboard-1m.ts` runs the
- * same statement after its bulk load, which bypasses triggers as a migration's data would have.
+ * The totals of the days `(after, through]` (`after` null: every day up to `through`) of the clinic (`clinicId`
+ * null: of every clinic, as a store's migration runs as its owner, RLS aside), recomputed from raw rows and
+ * inserted. Tables are in schema `s`, or found by the search path when it is null (a tenant transaction's).
+ * Days in that range have no totals rows before (the triggers write only sealed days): the sealing step
+ * (`daily-totals-seal.ts`) runs this under its watermark lock, then moves the watermark to `through`.
  */
-export function dailyTotalsBackfill(s: string, clinicId?: string): string {
-  const S = q(s);
+export function sealedDaysInsert(s: string | null, clinicId: string | null, after: string | null, through: string): string {
+  const S = s === null ? '' : `${q(s)}.`;
   const cols = [...KEY, ...DAILY_FIGURES, 'currency'].join(', ');
-  const states = `${joined(`${S}.appointments`, `${S}.visit_charges`, `${S}.visit_surveys`, 1)}
-    ${clinicId === undefined ? '' : `where a.clinic_id = ${quoteLiteral(clinicId)}`}`;
-  return `insert into ${S}.${DAILY_TOTALS_TABLE} (${cols}) select ${cols} from (${delta(states)}) d`;
+  const where = [
+    `${DAY_OF} <= ${quoteLiteral(through)}::date`,
+    ...(after === null ? [] : [`${DAY_OF} > ${quoteLiteral(after)}::date`]),
+    ...(clinicId === null ? [] : [`a.clinic_id = ${quoteLiteral(clinicId)}`]),
+  ];
+  const states = `${joined(`${S}appointments`, `${S}visit_charges`, `${S}visit_surveys`, 1)} where ${where.join(' and ')}`;
+  return `insert into ${S}${DAILY_TOTALS_TABLE} (${cols}) select ${cols} from (${delta(states)}) d`;
+}
+
+/**
+ * The backfill: every clinic of the store (or the one given) sealed through yesterday (UTC), its totals of those
+ * days recomputed from raw rows, as the sealing step does (`daily-totals-seal.ts`). `bench/dashboard-1m.ts` runs
+ * the same statements after its bulk load, which bypasses triggers as a migration's data would have.
+ */
+export function dailyTotalsBackfill(s: string, clinicId?: string): string[] {
+  const yesterday = `((statement_timestamp() at time zone 'UTC')::date - 1)`;
+  const only = clinicId === undefined ? '' : `where clinic_id = ${quoteLiteral(clinicId)}`;
+  const W = `${q(s)}.${SEALED_TABLE}`;
+  const cols = [...KEY, ...DAILY_FIGURES, 'currency'].join(', ');
+  const states = joined(`${q(s)}.appointments`, `${q(s)}.visit_charges`, `${q(s)}.visit_surveys`, 1, W);
+  return [
+    `insert into ${W} (clinic_id, sealed_through) select clinic_id, ${yesterday} from ${q(s)}.clinic ${only}`,
+    `insert into ${q(s)}.${DAILY_TOTALS_TABLE} (${cols}) select ${cols} from (${delta(states)}) d`,
+  ];
 }
 
 /** Counts are integers; amounts and score sums can outgrow them; minutes are exact decimals (see `CONTRIBUTION`). */
@@ -236,14 +306,22 @@ export const DAILY_TOTALS_MIGRATION: TenantMigration = {
        currency text,
        primary key (${KEY.join(', ')}))`,
     ...rlsStatements(s, DAILY_TOTALS_TABLE),
+    `create table ${q(s)}.${SEALED_TABLE} (
+       clinic_id text primary key references ${q(s)}.clinic (clinic_id),
+       sealed_through date not null default '-infinity')`,
+    ...rlsStatements(s, SEALED_TABLE),
     ...triggers(s),
-    dailyTotalsBackfill(s),
+    ...dailyTotalsBackfill(s),
   ],
 };
 
-export const DAILY_TOTALS_TABLES: TenantTable[] = [{ name: DAILY_TOTALS_TABLE, key: [...KEY] }];
+export const DAILY_TOTALS_TABLES: TenantTable[] = [
+  { name: DAILY_TOTALS_TABLE, key: [...KEY] },
+  { name: SEALED_TABLE, key: ['clinic_id'] },
+];
 
 export const DAILY_TOTALS_COLUMNS = {
+  daily_totals_sealed: { clinic_id: text(), sealed_through: date().hasDefault() },
   daily_visit_totals: {
     clinic_id: text(),
     day: date(),

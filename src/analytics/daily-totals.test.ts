@@ -2,17 +2,21 @@ import fc from 'fast-check';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TenantScope } from '../tenancy/tenant-db.js';
+import { seedClinic, totals } from '../../test/support/daily-totals.js';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import { PLACEMENT_MODELS } from '../tenancy/naming.js';
 import { evaluateMeasures, MEASURES } from './measures.js';
 import { DIMENSION_KEYS, type MeasureKey } from './migration.js';
 import { scanPeriod } from './period-scan.js';
 import { setChargeStatus } from './revenue.js';
+import { sealDailyTotals } from './daily-totals-seal.js';
 
 /**
  * The daily visit totals (tenant migration 18) stay exact under any sequence of writes: after random bookings,
- * status changes, moves across days, reassignments, charges and their payment status, surveys, deletions and
- * bulk moves, (1) the roll-up table equals its recomputation from the raw rows, with no emptied bucket left, and
+ * status changes, moves across days, reassignments, charges and their payment status, surveys, deletions, bulk
+ * moves and sealings at random points (writes before and after them, late edits to sealed days, moves across the
+ * watermark), (1) the roll-up table equals its recomputation from the raw rows of the sealed days, with no
+ * emptied bucket left and no row after the watermark, and
  * (2) the dashboard's scan and every custom measure and breakdown read through the roll-up equal the same read
  * of raw rows only, to the last digit, over periods that start and end inside days. Writes of one clinic never
  * touch another's rows, in every placement, and another clinic's analyst gets 404.
@@ -40,7 +44,8 @@ type Op =
   | { kind: 'survey'; pick: number; overall: number; recommend: number; ease: number }
   | { kind: 'unsurvey'; pick: number }
   | { kind: 'delete'; pick: number }
-  | { kind: 'shiftDay'; day: number; days: number };
+  | { kind: 'shiftDay'; day: number; days: number }
+  | { kind: 'seal'; day: number };
 
 const pick = fc.nat(1000);
 const op: fc.Arbitrary<Op> = fc.oneof(
@@ -70,23 +75,18 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant('unsurvey' as const), pick }),
   fc.record({ kind: fc.constant('delete' as const), pick }),
   fc.record({ kind: fc.constant('shiftDay' as const), day: fc.integer({ min: 0, max: 20 }), days: fc.integer({ min: -3, max: 3 }) }),
+  // Sealing at random points, through a day before, among or after the written ones (it never moves back).
+  fc.record({ kind: fc.constant('seal' as const), day: fc.integer({ min: -3, max: 24 }) }),
 );
-
-async function seedClinic(clinicId: string): Promise<void> {
-  await t.p.stores.transaction(clinicId, 'write', async (scope) => {
-    await sql`insert into providers (clinic_id, id, user_id, display_name, specialty, licence_jurisdictions, time_zone)
-      select ${clinicId}, 'prv_dt' || g, 'usr_dt' || g, 'Dr ' || g, 'family_medicine', array['US-NY'], 'UTC'
-      from generate_series(0, 2) g`.execute(scope.db);
-    await sql`insert into patients (clinic_id, id, given_name, family_name, birth_date)
-      select ${clinicId}, 'pat_dt' || g, 'Given', 'Family', date '1970-01-01' from generate_series(0, 3) g`.execute(scope.db);
-  });
-}
 
 /** Applies one write, through the tenant write transaction every route uses (the triggers see what they see there). */
 async function apply(scope: TenantScope, o: Op, seq: { n: number }): Promise<void> {
   const ids = (await sql<{ id: string }>`select id from appointments order by id`.execute(scope.db)).rows.map((r) => r.id);
   const id = ids.length ? ids[('pick' in o ? o.pick : 0) % ids.length]! : null;
   switch (o.kind) {
+    case 'seal':
+      await sealDailyTotals(scope, new Date(), new Date(BASE + o.day * DAY).toISOString().slice(0, 10));
+      return;
     case 'book': {
       const first = seq.n;
       seq.n += o.n;
@@ -153,36 +153,6 @@ async function apply(scope: TenantScope, o: Op, seq: { n: number }): Promise<voi
   }
 }
 
-/** The roll-up as it is, and as a straightforward grouping of the raw rows says it should be (both in key order). */
-async function totals(scope: TenantScope) {
-  const kept = await sql`
-    select day::text, provider_id, appointment_type, modality, visits, completed, cancelled, no_shows, trim_scale(booked_minutes)::text as booked_minutes,
-      unfeed, charged_visits, charged, paid, waived, responses, overall_sum, ease_sum, ease_count, promoters, detractors,
-      o1, o2, o3, o4, o5, case when charged_visits > 0 then currency end as currency
-    from daily_visit_totals where clinic_id = ${scope.clinicId} order by 1, 2, 3, 4`.execute(scope.db);
-  const raw = await sql`
-    select (a.starts_at at time zone 'UTC')::date::text as day, a.provider_id, a.appointment_type, a.modality,
-      count(*)::int as visits, count(*) filter (where a.status = 'completed')::int as completed,
-      count(*) filter (where a.status = 'cancelled')::int as cancelled, count(*) filter (where a.status = 'no_show')::int as no_shows,
-      trim_scale(coalesce(sum(extract(epoch from a.ends_at - a.starts_at) / 60) filter (where a.status <> 'cancelled'), 0))::text as booked_minutes,
-      count(*) filter (where a.status = 'completed' and c.appointment_id is null)::int as unfeed,
-      count(c.appointment_id)::int as charged_visits, coalesce(sum(c.amount_minor), 0)::bigint as charged,
-      coalesce(sum(c.amount_minor) filter (where c.status = 'paid'), 0)::bigint as paid,
-      coalesce(sum(c.amount_minor) filter (where c.status = 'waived'), 0)::bigint as waived,
-      count(v.appointment_id)::int as responses, coalesce(sum(v.overall), 0)::bigint as overall_sum,
-      coalesce(sum(v.ease), 0)::bigint as ease_sum, count(v.ease)::int as ease_count,
-      count(*) filter (where v.recommend >= 9)::int as promoters, count(*) filter (where v.recommend <= 6)::int as detractors,
-      count(*) filter (where v.overall = 1)::int as o1, count(*) filter (where v.overall = 2)::int as o2,
-      count(*) filter (where v.overall = 3)::int as o3, count(*) filter (where v.overall = 4)::int as o4,
-      count(*) filter (where v.overall = 5)::int as o5, max(c.currency) as currency
-    from appointments a
-    left join visit_charges c on c.clinic_id = a.clinic_id and c.appointment_id = a.id
-    left join visit_surveys v on v.clinic_id = a.clinic_id and v.appointment_id = a.id
-    where a.clinic_id = ${scope.clinicId}
-    group by 1, 2, 3, 4 order by 1, 2, 3, 4`.execute(scope.db);
-  return { kept: kept.rows, raw: raw.rows };
-}
-
 const SOURCES = ['appointments', 'charges', 'surveys'] as const;
 const measuresOf = (source: (typeof SOURCES)[number]) =>
   (Object.keys(MEASURES) as MeasureKey[]).filter((m) => MEASURES[m].source === source);
@@ -203,10 +173,11 @@ async function expectSameReads(scope: TenantScope, from: Date, to: Date): Promis
 describe('daily visit totals', () => {
   it('pooled: stay equal to the raw rows after any sequence of writes, and read the same as them', async () => {
     const other = await t.clinic({ placement: 'pooled' });
-    await seedClinic(other.id);
+    await seedClinic(t, other.id);
     await t.p.stores.transaction(other.id, 'write', (scope) =>
       apply(scope, { kind: 'book', n: 6, day: 3, hour: 22, provider: 1, type: 0, modality: 0, status: 3 }, { n: 0 }),
     );
+    await t.p.stores.transaction(other.id, 'write', (scope) => sealDailyTotals(scope));
     const otherBefore = await t.p.stores.transaction(other.id, 'read', (scope) => totals(scope));
     expect(otherBefore.kept.length).toBeGreaterThan(0);
 
@@ -214,14 +185,16 @@ describe('daily visit totals', () => {
       fc.asyncProperty(
         fc.array(fc.array(op, { minLength: 1, maxLength: 4 }), { minLength: 3, maxLength: 10 }),
         fc.record({ from: fc.integer({ min: 0, max: 20 * 24 }), hours: fc.integer({ min: 1, max: 30 * 24 }) }),
-        async (transactions, period) => {
+        fc.integer({ min: -3, max: 24 }),
+        async (transactions, period, firstSeal) => {
           const clinic = await t.clinic({ placement: 'pooled' });
-          await seedClinic(clinic.id);
+          await seedClinic(t, clinic.id);
           const seq = { n: 0 };
           // Bookings first, so later writes have appointments to act on.
           await t.p.stores.transaction(clinic.id, 'write', (scope) =>
             apply(scope, { kind: 'book', n: 8, day: 5, hour: 20, provider: 0, type: 1, modality: 1, status: 3 }, seq),
           );
+          await t.p.stores.transaction(clinic.id, 'write', (scope) => apply(scope, { kind: 'seal', day: firstSeal }, seq));
           for (const ops of transactions)
             await t.p.stores.transaction(clinic.id, 'write', async (scope) => {
               for (const o of ops) await apply(scope, o, seq);
@@ -245,7 +218,9 @@ describe('daily visit totals', () => {
     it(`${placement}: one clinic's writes never touch another's totals; another clinic's analyst gets 404`, async () => {
       const a = await t.clinic({ placement });
       const b = await t.clinic({ placement });
-      for (const c of [a, b]) await seedClinic(c.id);
+      for (const c of [a, b]) await seedClinic(t, c.id);
+      // Both sealed through yesterday: their writes of past days keep totals (an unsealed day keeps none).
+      for (const c of [a, b]) await t.p.stores.transaction(c.id, 'write', (scope) => sealDailyTotals(scope));
       await t.p.stores.transaction(b.id, 'write', (scope) =>
         apply(scope, { kind: 'book', n: 5, day: 2, hour: 9, provider: 0, type: 0, modality: 1, status: 3 }, { n: 0 }),
       );

@@ -9,10 +9,11 @@ import type { DimensionKey, MeasureKey } from './migration.js';
  * `DAILY_FIGURES`. Summing a figure over these rows is summing it over the period's appointments: the roll-up's
  * rows are those sums per day, kept exact by the writing transactions, and the live rows use the same expressions.
  *
- * Today and later are read live although the triggers keep their rows exact too: they are the days still being
- * written (bookings, check-ins, completions, charges), one of them is ~1/30 of a month's scan, and a dashboard of
- * past months, the common case, reads no live day at all. Only whole UTC days are rolled up; a period that starts
- * or ends inside a day reads that day's appointments live.
+ * The roll-up holds only the clinic's sealed days (at or before its watermark, `SEALED_TABLE`): today and later,
+ * and closed days the sealing has not reached yet, are read live. Those are the days still being written
+ * (bookings, check-ins, completions, charges), which is why they keep no totals; one of them is ~1/30 of a month's
+ * scan, and a dashboard of past months, the common case, reads no live day at all. Only whole UTC days are rolled
+ * up; a period that starts or ends inside a day reads that day's appointments live.
  */
 export interface Coverage {
   /** Roll-up days `[rollFrom, rollTo)`, as 'YYYY-MM-DD' (empty when equal). */
@@ -43,11 +44,18 @@ const figures = (expr: (f: (typeof DAILY_FIGURES)[number]) => string) => sql.raw
  */
 export function periodRows(clinicId: string, from: Date, to: Date, now?: Date): RawBuilder<unknown> {
   const c = coverage(from, to, now);
+  // The roll-up's days end at the clinic's watermark too (`SEALED_TABLE`): `sealedEnd` is where they stop and
+  // the live scan takes over, clamped into [liveBefore, liveFrom] (none sealed: all live; all: as `coverage` says).
+  const watermark = sql`coalesce((select (w.sealed_through + 1)::timestamp at time zone 'UTC' from daily_totals_sealed w
+    where w.clinic_id = ${clinicId} and w.sealed_through > '-infinity'), ${c.liveBefore})`;
+  const sealedEnd = sql`greatest(${c.liveBefore}::timestamptz, least(${c.liveFrom}::timestamptz, ${watermark}))`;
   return sql`
+    with sealed(until) as (select ${sealedEnd})
     select r.provider_id, r.appointment_type, r.modality, (r.day::timestamp at time zone 'UTC') as at,
       ${figures((f) => `r.${f}`)}, case when r.charged_visits > 0 then r.currency end as currency
     from daily_visit_totals r
     where r.clinic_id = ${clinicId} and r.day >= ${c.rollFrom}::date and r.day < ${c.rollTo}::date
+      and (r.day::timestamp at time zone 'UTC') < (select until from sealed)
     union all
     select provider_id, appointment_type, modality, starts_at, ${figures((f) => CONTRIBUTION[f])}, currency
     from (
@@ -58,7 +66,8 @@ export function periodRows(clinicId: string, from: Date, to: Date, now?: Date): 
       left join visit_charges c on c.clinic_id = a.clinic_id and c.appointment_id = a.id
       left join visit_surveys v on v.clinic_id = a.clinic_id and v.appointment_id = a.id
       where a.clinic_id = ${clinicId}
-        and ((a.starts_at >= ${from} and a.starts_at < ${c.liveBefore}) or (a.starts_at >= ${c.liveFrom} and a.starts_at < ${to}))) x`;
+        and ((a.starts_at >= ${from} and a.starts_at < ${c.liveBefore})
+          or (a.starts_at >= (select until from sealed) and a.starts_at < ${to}))) x`;
 }
 
 /** The measures the roll-up can answer: every one but the outcome scores (not tied to an appointment). */

@@ -5,6 +5,7 @@ import { notFound } from '../errors.js';
 import type { MeasureName, PeerBenchmarks } from './benchmarks.js';
 import { toCsv } from './csv.js';
 import { clinicDashboard, noShows } from './dashboard.js';
+import { type DailyTotalsSealing, sealedThrough } from './daily-totals-seal.js';
 import { patientOutcomes, recordOutcome } from './outcomes.js';
 import { charges, feeSchedule, replaceFeeSchedule, setChargeStatus, type Charge } from './revenue.js';
 import type { AnalyticsPipeline } from './pipeline.js';
@@ -36,6 +37,7 @@ export interface AnalyticsRouteDeps {
   benchmarks: PeerBenchmarks;
   clinics: Pick<ClinicDirectory, 'get'>;
   analytics: AnalyticsPipeline;
+  sealing: Pick<DailyTotalsSealing, 'lagging'>;
 }
 
 const tags = ['analytics'];
@@ -59,7 +61,15 @@ export const clinicAnalyticsRoutes =
         querystring: RangeQuery,
         response: { 200: Dashboard, ...analyticsProblems },
       },
-      handler: async (req) => req.clinic.read((scope) => clinicDashboard(scope, new Date(req.query.from), new Date(req.query.to))),
+      handler: async function clinicDashboardRoute(req) {
+        const { dashboard, watermark } = await req.clinic.read(async (scope) => ({
+          dashboard: await clinicDashboard(scope, new Date(req.query.from), new Date(req.query.to)),
+          watermark: await sealedThrough(scope),
+        }));
+        // Days after the watermark are read live: right, but slower the more of them there are (`daily-totals-seal.ts`).
+        await p.sealing.lagging(req.clinic.id, watermark);
+        return dashboard;
+      },
     });
 
     app.get('/analytics/no-shows', {

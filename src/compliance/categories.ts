@@ -47,6 +47,7 @@ export const TENANT_CATEGORIES: Readonly<Record<string, DataCategory>> = {
   analytics_dashboards: NOT_PHI('Saved dashboard layouts'),
   analytics_report_schedules: NOT_PHI('Report schedules (cron, staff recipients)'),
   daily_visit_totals: NOT_PHI('Daily visit, revenue and survey totals per provider and appointment type (aggregates)'),
+  daily_totals_sealed: NOT_PHI('The last UTC day whose daily visit totals are kept (a date per clinic)'),
 };
 
 export const CONTROL_CATEGORIES: Readonly<Record<string, DataCategory>> = {

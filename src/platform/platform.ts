@@ -46,6 +46,7 @@ import { SigningKeys } from '../fhir/smart/signing-keys.js';
 import { QueuedExportRunner } from '../fhir/bulk-export.js';
 import { AnalyticsPipeline } from '../analytics/pipeline.js';
 import { PeerBenchmarks } from '../analytics/benchmarks.js';
+import { DailyTotalsSealing } from '../analytics/daily-totals-seal.js';
 import { ScheduledReports } from '../analytics/scheduled-reports.js';
 import { ClinicAdmission } from '../fleet/admission.js';
 import { FleetMetrics } from '../fleet/metrics.js';
@@ -142,6 +143,8 @@ export interface Platform {
   analytics: AnalyticsPipeline;
   /** Clinics' scheduled dashboard reports (CSV and PDF by email to members), as jobs (`analytics/`). */
   reports: ScheduledReports;
+  /** The daily visit totals' sealing, daily per clinic and on a lagging dashboard's demand, as jobs (`analytics/`). */
+  sealing: DailyTotalsSealing;
   /** Opt-in peer benchmarks: consent records, the privacy budget ledger, differentially private releases. */
   benchmarks: PeerBenchmarks;
   /** Video visits: join tokens, rooms and waiting rooms shared across nodes, signalling fan-out. */
@@ -304,6 +307,7 @@ export async function openPlatform(
       ledger,
       log: log.child({ part: 'reports' }),
     }),
+    sealing: new DailyTotalsSealing({ jobs, worker, stores }),
     benchmarks: new PeerBenchmarks({
       control,
       clinics,
