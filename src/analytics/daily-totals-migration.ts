@@ -26,7 +26,9 @@ import { rlsStatements, type TenantMigration, type TenantTable } from '../tenanc
  * went; an appointment trigger reads the charges and surveys committed when it runs (READ COMMITTED: each statement
  * of the trigger sees what has committed), and a charge written meanwhile waits for the appointment's lock and then
  * books its own delta in the appointment's new bucket. Increments are `on conflict do update`, so two writers of one
- * bucket add up. Rows that fall to zero visits are deleted, so a clinic's rows are exactly its days with visits.
+ * bucket add up. Rows that fall to zero visits are deleted, so a clinic's rows are exactly its sealed days with
+ * visits. Only sealed days (at or before the clinic's watermark, `SEALED_TABLE`) have totals: the triggers skip the
+ * rest, so the writes of open days (bookings above all) pay nothing for the dashboard.
  *
  * Moves, restores and store removal copy or delete every tenant table verbatim through `pinAdmin`, which sets
  * `app.copying_rows`: the triggers do nothing then, and the totals are copied, checksummed and deleted as rows,
@@ -294,7 +296,7 @@ const quoteLiteral = (v: string) => `'${v.replaceAll("'", "''")}'`;
 
 export const DAILY_TOTALS_MIGRATION: TenantMigration = {
   version: 18,
-  name: 'clinic analytics: daily visit totals',
+  name: 'clinic analytics: daily visit totals of sealed days',
   up: (s) => [
     `create table ${q(s)}.${DAILY_TOTALS_TABLE} (
        clinic_id text not null references ${q(s)}.clinic (clinic_id),
