@@ -281,7 +281,8 @@ export function dailyTotalsBackfill(s: string, clinicId?: string): string[] {
   const only = clinicId === undefined ? '' : `where clinic_id = ${quoteLiteral(clinicId)}`;
   const W = `${q(s)}.${SEALED_TABLE}`;
   const cols = [...KEY, ...DAILY_FIGURES, 'currency'].join(', ');
-  const states = joined(`${q(s)}.appointments`, `${q(s)}.visit_charges`, `${q(s)}.visit_surveys`, 1, W);
+  const states = `${joined(`${q(s)}.appointments`, `${q(s)}.visit_charges`, `${q(s)}.visit_surveys`, 1, W)}
+    ${clinicId === undefined ? '' : `where a.clinic_id = ${quoteLiteral(clinicId)}`}`;
   return [
     `insert into ${W} (clinic_id, sealed_through) select clinic_id, ${yesterday} from ${q(s)}.clinic ${only}`,
     `insert into ${q(s)}.${DAILY_TOTALS_TABLE} (${cols}) select ${cols} from (${delta(states)}) d`,

@@ -1,5 +1,7 @@
 import { type RawBuilder, sql } from 'kysely';
 import { CONTRIBUTION, DAILY_FIGURES } from './daily-totals-migration.js';
+import type { TenantScope } from '../tenancy/tenant-db.js';
+import { sealedThrough } from './daily-totals-seal.js';
 import type { DimensionKey, MeasureKey } from './migration.js';
 
 /**
@@ -27,10 +29,14 @@ export interface Coverage {
 const DAY = 86_400_000;
 const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
-/** Which part of `[from, to)` the roll-up answers (its whole UTC days before today's) and which is scanned live. */
-export function coverage(from: Date, to: Date, now: Date = new Date()): Coverage {
+/**
+ * Which part of `[from, to)` the roll-up answers (its whole UTC days before today's, up to the clinic's watermark
+ * `sealed`, 'YYYY-MM-DD', null when nothing is sealed) and which is scanned live.
+ */
+export function coverage(from: Date, to: Date, now: Date = new Date(), sealed: string | null = null): Coverage {
   const first = Math.ceil(from.getTime() / DAY) * DAY;
-  const end = Math.min(Math.floor(to.getTime() / DAY), Math.floor(now.getTime() / DAY)) * DAY;
+  const sealedEnd = sealed === null ? Number.NEGATIVE_INFINITY : Date.parse(`${sealed}T00:00:00Z`) + DAY;
+  const end = Math.min(Math.floor(to.getTime() / DAY) * DAY, Math.floor(now.getTime() / DAY) * DAY, sealedEnd);
   if (end <= first) return { rollFrom: dayOf(to.getTime()), rollTo: dayOf(to.getTime()), liveBefore: to, liveFrom: to };
   return { rollFrom: dayOf(first), rollTo: dayOf(end), liveBefore: new Date(first), liveFrom: new Date(end) };
 }
@@ -41,21 +47,20 @@ const figures = (expr: (f: (typeof DAILY_FIGURES)[number]) => string) => sql.raw
  * The period's rows (alias them `a`): `provider_id, appointment_type, modality, at` (a roll-up row's day at
  * 00:00 UTC, an appointment's start), every figure, and `currency` (of the charges counted). A row that
  * counts no charge has no currency.
+ *
+ * The watermark is read first, in its own statement, so the bounds below are constants the planner sees (with
+ * the watermark inside the statement it planned the live branch for a whole month and hashed every charge). A
+ * sealing that commits in between changes nothing: the days up to the watermark read have the same totals after
+ * it, and days after it are read live either way.
  */
-export function periodRows(clinicId: string, from: Date, to: Date, now?: Date): RawBuilder<unknown> {
-  const c = coverage(from, to, now);
-  // The roll-up's days end at the clinic's watermark too (`SEALED_TABLE`): `sealedEnd` is where they stop and
-  // the live scan takes over, clamped into [liveBefore, liveFrom] (none sealed: all live; all: as `coverage` says).
-  const watermark = sql`coalesce((select (w.sealed_through + 1)::timestamp at time zone 'UTC' from daily_totals_sealed w
-    where w.clinic_id = ${clinicId} and w.sealed_through > '-infinity'), ${c.liveBefore})`;
-  const sealedEnd = sql`greatest(${c.liveBefore}::timestamptz, least(${c.liveFrom}::timestamptz, ${watermark}))`;
+export async function periodRows(scope: TenantScope, from: Date, to: Date, now?: Date): Promise<RawBuilder<unknown>> {
+  const c = coverage(from, to, now, await sealedThrough(scope));
+  const clinicId = scope.clinicId;
   return sql`
-    with sealed(until) as (select ${sealedEnd})
     select r.provider_id, r.appointment_type, r.modality, (r.day::timestamp at time zone 'UTC') as at,
       ${figures((f) => `r.${f}`)}, case when r.charged_visits > 0 then r.currency end as currency
     from daily_visit_totals r
     where r.clinic_id = ${clinicId} and r.day >= ${c.rollFrom}::date and r.day < ${c.rollTo}::date
-      and (r.day::timestamp at time zone 'UTC') < (select until from sealed)
     union all
     select provider_id, appointment_type, modality, starts_at, ${figures((f) => CONTRIBUTION[f])}, currency
     from (
@@ -66,8 +71,7 @@ export function periodRows(clinicId: string, from: Date, to: Date, now?: Date): 
       left join visit_charges c on c.clinic_id = a.clinic_id and c.appointment_id = a.id
       left join visit_surveys v on v.clinic_id = a.clinic_id and v.appointment_id = a.id
       where a.clinic_id = ${clinicId}
-        and ((a.starts_at >= ${from} and a.starts_at < ${c.liveBefore})
-          or (a.starts_at >= (select until from sealed) and a.starts_at < ${to}))) x`;
+        and ((a.starts_at >= ${from} and a.starts_at < ${c.liveBefore}) or (a.starts_at >= ${c.liveFrom} and a.starts_at < ${to}))) x`;
 }
 
 /** The measures the roll-up can answer: every one but the outcome scores (not tied to an appointment). */

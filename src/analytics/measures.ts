@@ -133,7 +133,7 @@ export async function evaluateMeasures<M extends MeasureKey>(
     const columns = sql.join(measures.map((m, i) => sql`${ROLLED[m as RolledMeasure]} as ${sql.ref(`m${i}`)}`));
     grouped = sql`
       select ${groupKey(dimension, sql`a.at`, range.timeZone)} as key, ${columns}
-      from (${periodRows(scope.clinicId, range.from, range.to)}) a
+      from (${await periodRows(scope, range.from, range.to)}) a
       group by 1 having sum(${sql.ref(`a.${SOURCE_FIGURE[kind]}`)}) > 0`;
   } else {
     const source = SOURCES[kind];

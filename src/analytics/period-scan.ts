@@ -89,7 +89,7 @@ export async function scanPeriod(scope: TenantScope, from: Date, to: Date, now: 
         sum(a.o1) as o1, sum(a.o2) as o2, sum(a.o3) as o3, sum(a.o4) as o4, sum(a.o5) as o5
       from (
         select r.*, to_char(date_trunc('month', r.at at time zone 'UTC'), 'YYYY-MM') as month
-        from (${periodRows(scope.clinicId, from, to, now)}) r) a
+        from (${await periodRows(scope, from, to, now)}) r) a
       group by grouping sets ((), (a.provider_id), (a.appointment_type), (a.month))) g`.execute(scope.db);
 
   const of = (g: number) => rows.filter((r) => Number(r.g) === g);
