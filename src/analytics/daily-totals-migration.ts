@@ -38,7 +38,8 @@ export const DAILY_TOTALS_TABLE = 'daily_visit_totals';
 
 /**
  * The clinic's sealed-through watermark (issue 15): totals exist only for its UTC days at or before
- * `sealed_through`; later days are read live. Bookings, check-ins, charges of the open days (today, the future,
+ * `totals_through` (not named `sealed_…`: that prefix marks encrypted columns, `secrets/clinic-secrets.test.ts`);
+ * later days are read live. Bookings, check-ins, charges of the open days (today, the future,
  * and the few closed days not sealed yet) write no totals, so they no longer pay for the dashboard; the sealing
  * step (`daily-totals-seal.ts`) computes a day's totals once, from raw rows, when it seals it, and the triggers
  * keep sealed days exact afterwards (late charges, payments, surveys, moves into or out of them).
@@ -165,7 +166,7 @@ const DAY_OF = `(a.starts_at at time zone 'UTC')::date`;
  */
 const joined = (appointments: string, charges: string, surveys: string, sign: number, sealed?: string) =>
   `select ${sign} as sign, ${STATE}, c.currency from ${appointments} a
-    ${sealed ? `join ${sealed} w on w.clinic_id = a.clinic_id and ${DAY_OF} <= w.sealed_through` : ''}
+    ${sealed ? `join ${sealed} w on w.clinic_id = a.clinic_id and ${DAY_OF} <= w.totals_through` : ''}
     left join ${charges} c on c.clinic_id = a.clinic_id and c.appointment_id = a.id
     left join ${surveys} v on v.clinic_id = a.clinic_id and v.appointment_id = a.id`;
 
@@ -189,9 +190,9 @@ function triggers(s: string): string[] {
       ${run(`insert into ${W} (clinic_id) select distinct a.clinic_id from (${rows}) a
         where not exists (select 1 from ${W} w where w.clinic_id = a.clinic_id) on conflict do nothing`)}
       ${run(
-        `select exists (select 1 from (${rows}) a join (select clinic_id, sealed_through from ${W}
+        `select exists (select 1 from (${rows}) a join (select clinic_id, totals_through from ${W}
           where clinic_id in (select clinic_id from (${rows}) r) order by clinic_id for share) w on w.clinic_id = a.clinic_id
-          where ${DAY_OF} <= w.sealed_through)`,
+          where ${DAY_OF} <= w.totals_through)`,
         ' into touched',
       )}
       if touched then ${then} end if;`;
@@ -284,7 +285,7 @@ export function dailyTotalsBackfill(s: string, clinicId?: string): string[] {
   const states = `${joined(`${q(s)}.appointments`, `${q(s)}.visit_charges`, `${q(s)}.visit_surveys`, 1, W)}
     ${clinicId === undefined ? '' : `where a.clinic_id = ${quoteLiteral(clinicId)}`}`;
   return [
-    `insert into ${W} (clinic_id, sealed_through) select clinic_id, ${yesterday} from ${q(s)}.clinic ${only}`,
+    `insert into ${W} (clinic_id, totals_through) select clinic_id, ${yesterday} from ${q(s)}.clinic ${only}`,
     `insert into ${q(s)}.${DAILY_TOTALS_TABLE} (${cols}) select ${cols} from (${delta(states)}) d`,
   ];
 }
@@ -311,7 +312,7 @@ export const DAILY_TOTALS_MIGRATION: TenantMigration = {
     ...rlsStatements(s, DAILY_TOTALS_TABLE),
     `create table ${q(s)}.${SEALED_TABLE} (
        clinic_id text primary key references ${q(s)}.clinic (clinic_id),
-       sealed_through date not null default '-infinity')`,
+       totals_through date not null default '-infinity')`,
     ...rlsStatements(s, SEALED_TABLE),
     ...triggers(s),
     ...dailyTotalsBackfill(s),
@@ -324,7 +325,7 @@ export const DAILY_TOTALS_TABLES: TenantTable[] = [
 ];
 
 export const DAILY_TOTALS_COLUMNS = {
-  daily_totals_sealed: { clinic_id: text(), sealed_through: date().hasDefault() },
+  daily_totals_sealed: { clinic_id: text(), totals_through: date().hasDefault() },
   daily_visit_totals: {
     clinic_id: text(),
     day: date(),

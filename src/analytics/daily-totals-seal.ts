@@ -25,7 +25,7 @@ const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 /** The clinic's watermark, 'YYYY-MM-DD', or null before its first write or sealing (nothing sealed). */
 export async function sealedThrough(scope: TenantScope): Promise<string | null> {
-  const r = await sql<{ through: string | null }>`select case when sealed_through > '-infinity' then sealed_through::text end as through
+  const r = await sql<{ through: string | null }>`select case when totals_through > '-infinity' then totals_through::text end as through
     from daily_totals_sealed where clinic_id = ${scope.clinicId}`.execute(scope.db);
   return r.rows[0]?.through ?? null;
 }
@@ -41,12 +41,12 @@ export async function sealDailyTotals(scope: TenantScope, now: Date = new Date()
   await sql`insert into daily_totals_sealed (clinic_id) values (${scope.clinicId}) on conflict do nothing`.execute(scope.db);
   const locked = await sql<{
     through: string | null;
-  }>`select case when sealed_through > '-infinity' then sealed_through::text end as through
+  }>`select case when totals_through > '-infinity' then totals_through::text end as through
     from daily_totals_sealed where clinic_id = ${scope.clinicId} for update`.execute(scope.db);
   const current = locked.rows[0]?.through ?? null;
   if (current !== null && current >= target) return current;
   await sql.raw(sealedDaysInsert(null, scope.clinicId, current, target)).execute(scope.db);
-  await sql`update daily_totals_sealed set sealed_through = ${target}::date where clinic_id = ${scope.clinicId}`.execute(scope.db);
+  await sql`update daily_totals_sealed set totals_through = ${target}::date where clinic_id = ${scope.clinicId}`.execute(scope.db);
   return target;
 }
 

@@ -42,7 +42,7 @@ export async function totals(scope: TenantScope) {
     left join visit_charges c on c.clinic_id = a.clinic_id and c.appointment_id = a.id
     left join visit_surveys v on v.clinic_id = a.clinic_id and v.appointment_id = a.id
     where a.clinic_id = ${scope.clinicId} and (a.starts_at at time zone 'UTC')::date
-      <= coalesce((select sealed_through from daily_totals_sealed where clinic_id = ${scope.clinicId}), '-infinity')
+      <= coalesce((select totals_through from daily_totals_sealed where clinic_id = ${scope.clinicId}), '-infinity')
     group by 1, 2, 3, 4 order by 1, 2, 3, 4`.execute(scope.db);
   return { kept: kept.rows, raw: raw.rows };
 }
