@@ -1,11 +1,11 @@
 import type { LightMyRequestResponse } from 'fastify';
-import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MailCatcher, startMailCatcher } from '../platform/mail-catcher.js';
+import type { MailCatcher } from '../platform/mail-catcher.js';
 import { PLACEMENT_MODELS } from '../tenancy/naming.js';
 import { seedVisits } from '../../test/support/analytics.js';
 import { attachments } from '../../test/support/mail-parts.js';
-import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
+import { bearer, type TestPlatform } from '../../test/support/platform.js';
+import { runScheduleNow, startReportingPlatform } from '../../test/support/reports.js';
 import { nextRun, reportRange } from './report-schedules.js';
 
 /**
@@ -16,14 +16,11 @@ import { nextRun, reportRange } from './report-schedules.js';
  */
 let t: TestPlatform;
 let mail: MailCatcher;
+let stop: () => Promise<void>;
 beforeAll(async () => {
-  mail = await startMailCatcher();
-  t = await startTestPlatform({ env: { POLYCLINIC_SMTP_URL: mail.url, POLYCLINIC_JOB_POLL_MS: '50' } });
+  ({ t, mail, stop } = await startReportingPlatform());
 });
-afterAll(async () => {
-  await t?.close();
-  await mail?.stop();
-});
+afterAll(async () => stop?.());
 
 const MARCH = 'from=2031-03-01T00:00:00Z&to=2031-04-01T00:00:00Z';
 type Call = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, payload?: unknown) => Promise<LightMyRequestResponse>;
@@ -284,17 +281,7 @@ describe('schedules', () => {
     const created = (await call('GET', `report-schedules/${ids.scheduleId}`)).json();
     // The run that reports on March 2031: moved there as an edit would, then made due now.
     const runAt = '2031-04-07T07:00:00.000Z';
-    await t.p.stores.transaction(clinic.id, 'write', (scope) =>
-      scope.db
-        .updateTable('analytics_report_schedules')
-        .set({ next_run_at: new Date(runAt) })
-        .where('id', '=', ids.scheduleId)
-        .execute(),
-    );
-    await t.p.reports.scheduled(clinic.id, { ...created, nextRunAt: runAt }, created);
-    await sql`update jobs set run_at = now() where key = ${`report:${ids.scheduleId}:${runAt}`}`.execute(t.p.control);
-    t.p.worker.start();
-    try {
+    await runScheduleNow(t, clinic.id, created, runAt, async () => {
       const m = await mail.waitFor((x) => x.to.includes(analyst.email), 15_000);
       expect(m.subject).toContain('Monday review');
       const files = attachments(m.raw);
@@ -312,9 +299,7 @@ describe('schedules', () => {
         .toMatchObject({ lastRunAt: runAt, nextRunAt: '2031-04-14T07:00:00.000Z' });
       const queued = () => t.p.control.selectFrom('jobs').select('key').where('key', 'like', `report:${ids.scheduleId}:%`).execute();
       await expect.poll(async () => (await queued()).map((j) => j.key)).toEqual([`report:${ids.scheduleId}:2031-04-14T07:00:00.000Z`]);
-    } finally {
-      await t.p.worker.stop();
-    }
+    });
     // The analyst reads aggregates; the patient-level drill-downs stay closed to them.
     const base = `/api/v1/clinics/${clinic.id}`;
     for (const url of [`${base}/analytics/no-shows?${MARCH}`, `${base}/analytics/charges?${MARCH}`, `${base}/patients`])

@@ -1,9 +1,9 @@
 import type { LightMyRequestResponse } from 'fastify';
-import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MailCatcher, startMailCatcher } from '../platform/mail-catcher.js';
+import type { MailCatcher } from '../platform/mail-catcher.js';
 import { PLACEMENT_MODELS } from '../tenancy/naming.js';
-import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
+import { bearer, type TestPlatform } from '../../test/support/platform.js';
+import { runScheduleNow, startReportingPlatform } from '../../test/support/reports.js';
 
 /**
  * Pausing and resuming a scheduled report: a paused schedule has no waiting job and sends nothing (even a job
@@ -13,14 +13,11 @@ import { bearer, startTestPlatform, type TestPlatform } from '../../test/support
  */
 let t: TestPlatform;
 let mail: MailCatcher;
+let stop: () => Promise<void>;
 beforeAll(async () => {
-  mail = await startMailCatcher();
-  t = await startTestPlatform({ env: { POLYCLINIC_SMTP_URL: mail.url, POLYCLINIC_JOB_POLL_MS: '50' } });
+  ({ t, mail, stop } = await startReportingPlatform());
 });
-afterAll(async () => {
-  await t?.close();
-  await mail?.stop();
-});
+afterAll(async () => stop?.());
 
 type Call = (method: 'GET' | 'POST' | 'PUT', path: string, payload?: unknown) => Promise<LightMyRequestResponse>;
 const as =
@@ -168,18 +165,8 @@ describe('the scheduler', () => {
     const paused = (await call('POST', `analytics/report-schedules/${s.id}/pause`)).json();
     // Three Mondays went by while it was paused; the run it was waiting for is long due.
     const missed = '2026-01-05T07:00:00.000Z';
-    await t.p.stores.transaction(clinic.id, 'write', (scope) =>
-      scope.db
-        .updateTable('analytics_report_schedules')
-        .set({ next_run_at: new Date(missed) })
-        .where('id', '=', s.id)
-        .execute(),
-    );
-    // A job for that run that the pause could not withdraw (a worker had claimed it): it finds the schedule paused.
-    await t.p.reports.scheduled(clinic.id, { ...paused, nextRunAt: missed, paused: null });
-    await sql`update jobs set run_at = now() where key = ${`report:${s.id}:${missed}`}`.execute(t.p.control);
-    t.p.worker.start();
-    try {
+    // Its job for that run is one the pause could not withdraw (a worker had claimed it): it finds the schedule paused.
+    await runScheduleNow(t, clinic.id, paused, missed, async () => {
       await expect.poll(async () => jobsOf(s.id), { timeout: 10_000 }).toEqual([]);
       expect(mail.messages.filter((m) => m.to.includes(admin.email))).toEqual([]);
       expect((await call('GET', `analytics/report-schedules/${s.id}`)).json()).toMatchObject({ lastRunAt: null, nextRunAt: missed });
@@ -196,8 +183,6 @@ describe('the scheduler', () => {
       expect(jobs[0]!.run_at.getTime()).toBe(next.getTime());
       await new Promise((r) => setTimeout(r, 500));
       expect(mail.messages.filter((m) => m.to.includes(admin.email))).toEqual([]);
-    } finally {
-      await t.p.worker.stop();
-    }
+    });
   });
 });

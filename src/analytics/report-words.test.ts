@@ -1,12 +1,12 @@
 import { pathToFileURL } from 'node:url';
 import type { LightMyRequestResponse } from 'fastify';
-import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MailCatcher, startMailCatcher } from '../platform/mail-catcher.js';
+import type { MailCatcher } from '../platform/mail-catcher.js';
 import { seedVisits } from '../../test/support/analytics.js';
 import { attachments } from '../../test/support/mail-parts.js';
 import { pdfText } from '../../test/support/pdf-text.js';
-import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
+import { bearer, type TestPlatform } from '../../test/support/platform.js';
+import { runScheduleNow, startReportingPlatform } from '../../test/support/reports.js';
 import { type RenderedDashboard, reportCsv, reportPdf } from './report-render.js';
 import { REPORT_WORDS } from './report-words.js';
 
@@ -94,14 +94,11 @@ describe('rendering', () => {
 
 let t: TestPlatform;
 let mail: MailCatcher;
+let stop: () => Promise<void>;
 beforeAll(async () => {
-  mail = await startMailCatcher();
-  t = await startTestPlatform({ env: { POLYCLINIC_SMTP_URL: mail.url, POLYCLINIC_JOB_POLL_MS: '50' } });
+  ({ t, mail, stop } = await startReportingPlatform());
 });
-afterAll(async () => {
-  await t?.close();
-  await mail?.stop();
-});
+afterAll(async () => stop?.());
 
 describe('the emailed report', () => {
   it('a German clinic in Berlin gets its monthly report in German: subject, text, file names, CSV and PDF', async () => {
@@ -138,18 +135,7 @@ describe('the emailed report', () => {
     expect(made.statusCode, made.body).toBe(201);
     const s = made.json();
     // The run on 1 April 2031, 07:00 in Berlin (CEST), made due now.
-    const runAt = '2031-04-01T05:00:00.000Z';
-    await t.p.stores.transaction(clinic.id, 'write', (scope) =>
-      scope.db
-        .updateTable('analytics_report_schedules')
-        .set({ next_run_at: new Date(runAt) })
-        .where('id', '=', s.id)
-        .execute(),
-    );
-    await t.p.reports.scheduled(clinic.id, { ...s, nextRunAt: runAt }, s);
-    await sql`update jobs set run_at = now() where key = ${`report:${s.id}:${runAt}`}`.execute(t.p.control);
-    t.p.worker.start();
-    try {
+    await runScheduleNow(t, clinic.id, s, '2031-04-01T05:00:00.000Z', async () => {
       const m = await mail.waitFor((x) => x.to.includes(admin.email), 15_000);
       expect(m.subject).toBe(`${clinic.name}: Monatsbericht (1. März 2031 bis 31. März 2031)`);
       expect(m.text).toContain('Der geplante Bericht der Übersicht „Monatsbericht“ für 1. März 2031 bis 31. März 2031 (Europe/Berlin)');
@@ -166,8 +152,6 @@ describe('the emailed report', () => {
       expect(pdf).toContain('Behandler');
       expect(pdf).not.toContain('Appointments');
       for (const content of [csv, m.text, pdf]) expect(content).not.toMatch(/Hopper|pat_|apt_/);
-    } finally {
-      await t.p.worker.stop();
-    }
+    });
   });
 });
