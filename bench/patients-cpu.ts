@@ -3,14 +3,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { loadavg } from 'node:os';
 import { createRequire } from 'node:module';
-import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import pg from 'pg';
-import type { Clinic } from '../src/controlplane/clinics.js';
-import { createPatient, listPatients } from '../src/patients/store.js';
-import { PatientListQuery, PatientPage } from '../src/patients/schemas.js';
-import { clinicScope } from '../src/http/clinic-scope.js';
 import { PLACEMENT_MODELS, type PlacementModel } from '../src/tenancy/naming.js';
 import { startTestPlatform } from '../test/support/platform.js';
+import { registerTenancyRoute, seedPatientClinics, TENANCY_PREFIX } from './patients-clinics.js';
 import { benchServer, median } from './server.js';
 
 /**
@@ -32,7 +28,6 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const FILLERS = Number(process.env.BENCH_FILLERS ?? 5);
 const PLACEMENTS = (process.env.BENCH_PLACEMENTS?.split(',') ?? PLACEMENT_MODELS) as PlacementModel[];
-const PATIENTS = 500;
 const LIMIT = 50;
 const TICK_US = 1e6 / 100; // USER_HZ
 
@@ -94,43 +89,17 @@ const server = await benchServer();
 const t = await startTestPlatform({
   adminUrl: server.url,
   env: { POLYCLINIC_POOL_MAX: '10' },
-  extraRoutes: (app, p) => {
-    const route: FastifyPluginAsyncZod = async (scoped) => {
-      scoped.get('/patients', {
-        config: { permission: 'patient.read' },
-        schema: { querystring: PatientListQuery, response: { 200: PatientPage } },
-        handler: async (req) => req.clinic.read((scope) => listPatients(scope, req.query)),
-      });
-    };
-    void app.register(clinicScope(p, [route]), { prefix: '/bench/clinics/:clinicId' });
-  },
+  extraRoutes: registerTenancyRoute,
 });
 try {
-  const seed = async (clinic: Clinic) =>
-    t.p.stores.transaction(clinic.id, 'write', async (scope) => {
-      for (let i = 0; i < PATIENTS; i++)
-        await createPatient(scope, {
-          givenName: `Given${i}`,
-          familyName: `Family${i % 50}`,
-          birthDate: '1970-01-01',
-          sex: 'female',
-          email: `p${i}@example.org`,
-        });
-    });
-  for (let i = 0; i < FILLERS; i++) await seed(await t.clinic({ placement: 'pooled' }));
-  const clinics: Partial<Record<PlacementModel, { clinic: Clinic; token: string }>> = {};
-  for (const model of PLACEMENTS) {
-    const clinic = await t.clinic({ placement: model });
-    await seed(clinic);
-    clinics[model] = { clinic, token: (await t.staff(clinic.id, 'physician')).token };
-  }
+  const clinics = await seedPatientClinics(t, PLACEMENTS, FILLERS);
   const url = await t.app.listen({ port: 0, host: '127.0.0.1' });
   console.log(
     `tenancy route, ${REQUESTS} requests x ${ROUNDS} rounds per placement, ${CONNECTIONS} connections, ${server.kind}, load average ${loadavg()[0]!.toFixed(1)}`,
   );
   const perRequest: Record<string, { node: number[]; pg: number[]; queries: number[] }> = {};
   for (const model of PLACEMENTS) perRequest[model] = { node: [], pg: [], queries: [] };
-  const target = (model: PlacementModel) => `${url}/bench/clinics/${clinics[model]!.clinic.id}/patients?limit=${LIMIT}`;
+  const target = (model: PlacementModel) => `${url}${TENANCY_PREFIX}/${clinics[model]!.clinic.id}/patients?limit=${LIMIT}`;
   const auth = (model: PlacementModel) => ({ authorization: `Bearer ${clinics[model]!.token}` });
   for (const model of PLACEMENTS) await load(target(model), auth(model), 1000); // warm pools, caches, JIT
   // BENCH_PROFILE=file.cpuprofile: a CPU profile of the measured rounds alone (not the seeding), for DevTools.

@@ -1,15 +1,13 @@
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
-import { serializerCompiler, validatorCompiler, type FastifyPluginAsyncZod, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type pg from 'pg';
 import { z } from 'zod';
-import type { Clinic } from '../src/controlplane/clinics.js';
 import { newPool, quoteIdent, urlWithDatabase } from '../src/db/pg.js';
-import { createPatient, listPatients } from '../src/patients/store.js';
-import { PatientListQuery, PatientPage } from '../src/patients/schemas.js';
-import { clinicScope } from '../src/http/clinic-scope.js';
+import { PatientPage } from '../src/patients/schemas.js';
 import { PLACEMENT_MODELS, type PlacementModel } from '../src/tenancy/naming.js';
 import { startTestPlatform } from '../test/support/platform.js';
+import { PATIENTS, registerTenancyRoute, seedPatientClinics, TENANCY_PREFIX } from './patients-clinics.js';
 import { RECORD_AFTER_PREFIX, registerRecordAfter } from './record-after.js';
 import { benchServer, median } from './server.js';
 
@@ -38,7 +36,6 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const PLACEMENTS = (process.env.BENCH_PLACEMENTS?.split(',') ?? PLACEMENT_MODELS) as PlacementModel[];
-const PATIENTS = 500;
 const FILLER_CLINICS = 20;
 const LIMIT = 50;
 
@@ -56,16 +53,7 @@ const t = await startTestPlatform({
   adminUrl: server.url,
   env,
   extraRoutes: (app, p) => {
-    // The real route minus its audit record, inside the same clinic-scoped plugin (membership, MFA policy and
-    // permission checked in its hooks, the read through req.clinic): what the tenancy layer alone costs.
-    const route: FastifyPluginAsyncZod = async (scoped) => {
-      scoped.get('/patients', {
-        config: { permission: 'patient.read' },
-        schema: { querystring: PatientListQuery, response: { 200: PatientPage } },
-        handler: async (req) => req.clinic.read((scope) => listPatients(scope, req.query)),
-      });
-    };
-    void app.register(clinicScope(p, [route]), { prefix: '/bench/clinics/:clinicId' });
+    registerTenancyRoute(app, p);
     // The real route with its record written after the read, as every audited read was before issue 15.
     registerRecordAfter(app, p);
   },
@@ -75,24 +63,7 @@ bare.setValidatorCompiler(validatorCompiler);
 bare.setSerializerCompiler(serializerCompiler);
 const barePools = new Map<string, pg.Pool>();
 try {
-  const clinics: Partial<Record<PlacementModel, { clinic: Clinic; token: string }>> = {};
-  const seed = async (clinic: Clinic) =>
-    t.p.stores.transaction(clinic.id, 'write', async (scope) => {
-      for (let i = 0; i < PATIENTS; i++)
-        await createPatient(scope, {
-          givenName: `Given${i}`,
-          familyName: `Family${i % 50}`,
-          birthDate: '1970-01-01',
-          sex: 'female',
-          email: `p${i}@example.org`,
-        });
-    });
-  for (let i = 0; i < FILLER_CLINICS; i++) await seed(await t.clinic({ placement: 'pooled' })); // neighbours in the pooled table
-  for (const model of PLACEMENTS) {
-    const clinic = await t.clinic({ placement: model });
-    await seed(clinic);
-    clinics[model] = { clinic, token: (await t.staff(clinic.id, 'physician')).token };
-  }
+  const clinics = await seedPatientClinics(t, PLACEMENTS, FILLER_CLINICS);
 
   // The baseline: the same query on the same table as the database owner, no auth, no tenancy; the same
   // columns, the same keyset page (one row more to know whether there is a next page), the same JSON.
@@ -165,7 +136,7 @@ try {
     const { clinic, token } = clinics[model]!;
     const auth = { authorization: `Bearer ${token}` };
     const fullTarget = `${platformUrl}/api/v1/clinics/${clinic.id}/patients?limit=${LIMIT}`;
-    const tenancyTarget = `${platformUrl}/bench/clinics/${clinic.id}/patients?limit=${LIMIT}`;
+    const tenancyTarget = `${platformUrl}${TENANCY_PREFIX}/${clinic.id}/patients?limit=${LIMIT}`;
     const afterTarget = `${platformUrl}${RECORD_AFTER_PREFIX}/${clinic.id}/patients?limit=${LIMIT}`;
     const bareTarget = `${bareUrl}/bare/patients?clinic=${model}`;
     const rawTarget = `${bareUrl}/bare/raw-patients?clinic=${model}`;
