@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedClinic, totals } from '../../test/support/daily-totals.js';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
@@ -198,6 +199,33 @@ describe('daily totals sealing', () => {
       expect(kept).toEqual(raw);
       expect(kept.length).toBe(1);
     });
+  });
+
+  it('a dashboard request reads the watermark once, and answers its sealed days from the roll-up', async () => {
+    const clinic = await sealedClinic();
+    await t.p.stores.transaction(clinic.id, 'write', async (scope) => {
+      await book(scope, 'old', today() - 3 * DAY, 4);
+      await sealDailyTotals(scope);
+      expect(await rowCount(scope)).toBe(1);
+    });
+    const headers = bearer((await t.staff(clinic.id, 'analyst')).token);
+    const url = `/api/v1/clinics/${clinic.id}/analytics/dashboard?from=${new Date(today() - 7 * DAY).toISOString()}&to=${new Date(today()).toISOString()}`;
+    // Every statement the platform sends, as text (a tenant read's pin and first statement travel as one message).
+    const sent: string[] = [];
+    const query = pg.Client.prototype.query;
+    pg.Client.prototype.query = function observed(this: pg.Client, ...args: unknown[]) {
+      sent.push(typeof args[0] === 'string' ? args[0] : ((args[0] as { text?: string } | undefined)?.text ?? ''));
+      return (query as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof query;
+    let res: Awaited<ReturnType<typeof t.app.inject>>;
+    try {
+      res = await t.app.inject({ method: 'GET', url, headers });
+    } finally {
+      pg.Client.prototype.query = query;
+    }
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json().appointments.booked).toBe(4);
+    expect(sent.join('\n').match(/from daily_totals_sealed/g)).toHaveLength(1);
   });
 
   for (const placement of PLACEMENT_MODELS)

@@ -41,6 +41,16 @@ export function coverage(from: Date, to: Date, now: Date = new Date(), sealed: s
   return { rollFrom: dayOf(first), rollTo: dayOf(end), liveBefore: new Date(first), liveFrom: new Date(end) };
 }
 
+/**
+ * What a period read may be told rather than find out. `now` places the open days (today's and later, read
+ * live; a test passes the epoch to read every day live). `sealed` is the clinic's watermark when the caller has
+ * read it already in this transaction (the dashboard route, which also checks its lag); it is read here otherwise.
+ */
+export interface PeriodRead {
+  now?: Date;
+  sealed?: string | null;
+}
+
 const figures = (expr: (f: (typeof DAILY_FIGURES)[number]) => string) => sql.raw(DAILY_FIGURES.map((f) => `${expr(f)} as ${f}`).join(', '));
 
 /**
@@ -53,8 +63,8 @@ const figures = (expr: (f: (typeof DAILY_FIGURES)[number]) => string) => sql.raw
  * sealing that commits in between changes nothing: the days up to the watermark read have the same totals after
  * it, and days after it are read live either way.
  */
-export async function periodRows(scope: TenantScope, from: Date, to: Date, now?: Date): Promise<RawBuilder<unknown>> {
-  const c = coverage(from, to, now, await sealedThrough(scope));
+export async function periodRows(scope: TenantScope, from: Date, to: Date, read: PeriodRead = {}): Promise<RawBuilder<unknown>> {
+  const c = coverage(from, to, read.now, read.sealed === undefined ? await sealedThrough(scope) : read.sealed);
   const clinicId = scope.clinicId;
   return sql`
     select r.provider_id, r.appointment_type, r.modality, (r.day::timestamp at time zone 'UTC') as at,

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { TenantScope } from '../tenancy/tenant-db.js';
+import type { PeriodRead } from './daily-totals.js';
 import { scanPeriod } from './period-scan.js';
 import type { Revenue } from './revenue.js';
 import { outcomesSummary, type OutcomesSummary } from './outcomes.js';
@@ -38,9 +39,10 @@ export interface ClinicDashboard {
 
 const n = (v: unknown) => Number(v ?? 0);
 
-export async function clinicDashboard(scope: TenantScope, from: Date, to: Date): Promise<ClinicDashboard> {
+/** `read.sealed`: the clinic's watermark, when the caller has read it in this transaction (`PeriodRead`). */
+export async function clinicDashboard(scope: TenantScope, from: Date, to: Date, read: PeriodRead = {}): Promise<ClinicDashboard> {
   // One pass over the period's appointments for visits, revenue and satisfaction (why: `period-scan.ts`).
-  const scan = await scanPeriod(scope, from, to);
+  const scan = await scanPeriod(scope, from, to, read);
   const v = scan.visits;
   const bookedMinutes = n(v.booked_minutes);
 

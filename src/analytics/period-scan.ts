@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { TenantScope } from '../tenancy/tenant-db.js';
-import { periodRows, ROLLED } from './daily-totals.js';
+import { type PeriodRead, periodRows, ROLLED } from './daily-totals.js';
 import { emptyValue } from './measures.js';
 import type { MeasureKey } from './migration.js';
 import { feeSchedule, type Revenue } from './revenue.js';
@@ -70,8 +70,8 @@ const n = (v: unknown) => Number(v ?? 0);
 const orNull = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 const byRank = (k: 'charged_rank' | 'name_rank') => (x: Row, y: Row) => Number(x[k]) - Number(y[k]);
 
-/** `now` places the open days (today's and later: scanned live); a test passes the epoch to scan every day live. */
-export async function scanPeriod(scope: TenantScope, from: Date, to: Date, now: Date = new Date()): Promise<PeriodScan> {
+/** `read`: when the period's days are open and how far the clinic's days are sealed, if known (`PeriodRead`). */
+export async function scanPeriod(scope: TenantScope, from: Date, to: Date, read: PeriodRead = {}): Promise<PeriodScan> {
   const measures = sql.join(VISIT_MEASURES.map((m, i) => sql`${ROLLED[m]} as ${sql.ref(`m${i}`)}`));
   const name = sql`(select p.display_name from providers p where p.clinic_id = ${scope.clinicId} and p.id = g.provider_id)`;
   const { rows } = await sql<Row>`
@@ -89,7 +89,7 @@ export async function scanPeriod(scope: TenantScope, from: Date, to: Date, now: 
         sum(a.o1) as o1, sum(a.o2) as o2, sum(a.o3) as o3, sum(a.o4) as o4, sum(a.o5) as o5
       from (
         select r.*, to_char(date_trunc('month', r.at at time zone 'UTC'), 'YYYY-MM') as month
-        from (${await periodRows(scope, from, to, now)}) r) a
+        from (${await periodRows(scope, from, to, read)}) r) a
       group by grouping sets ((), (a.provider_id), (a.appointment_type), (a.month))) g`.execute(scope.db);
 
   const of = (g: number) => rows.filter((r) => Number(r.g) === g);
