@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { ControlDB } from '../controlplane/schema.js';
 import { AppError, conflict, notFound } from '../errors.js';
-import { recordIdentityEvent } from '../identity/audit.js';
+import { recordedChange } from '../identity/audit.js';
 import { assertAssignableRole, type AccessDeps, type Actor } from './clinic-roles.js';
 import { endGrants } from '../fhir/smart/grants.js';
 
@@ -83,34 +83,32 @@ export async function changeMemberRole(
   role: string,
   actor: Actor,
 ): Promise<{ role: string; changed: boolean }> {
-  const changed = await p.control.transaction().execute(async (trx) => {
-    const before = await lockMember(trx, clinicId, userId, 'update');
-    refuseSelf(actor, userId, 'change the role of');
-    const scim = await trx
-      .selectFrom('scim_users')
-      .select('user_id')
-      .where('clinic_id', '=', clinicId)
-      .where('user_id', '=', userId)
-      .executeTakeFirst();
-    if (scim)
-      throw conflict(
-        'role_managed_by_directory',
-        "This member is provisioned by the clinic's directory; change their groups or the role mapping instead",
-      );
-    await assertAssignableRole(trx, clinicId, role);
-    if (before.role === role) return false;
-    await trx.updateTable('memberships').set({ role }).where('clinic_id', '=', clinicId).where('user_id', '=', userId).execute();
-    await recordIdentityEvent(trx, {
-      clinicId,
-      actor,
-      action: 'membership.role',
-      resourceType: 'Membership',
-      resourceId: userId,
-      before: { role: before.role },
-      after: { role },
-    });
-    return true;
-  });
+  const changed = await p.control.transaction().execute((trx) =>
+    recordedChange(
+      trx,
+      lockMember(trx, clinicId, userId, 'update'),
+      'member',
+      { clinicId, actor, action: 'membership.role', resourceType: 'Membership', resourceId: userId },
+      async (before) => {
+        refuseSelf(actor, userId, 'change the role of');
+        const scim = await trx
+          .selectFrom('scim_users')
+          .select('user_id')
+          .where('clinic_id', '=', clinicId)
+          .where('user_id', '=', userId)
+          .executeTakeFirst();
+        if (scim)
+          throw conflict(
+            'role_managed_by_directory',
+            "This member is provisioned by the clinic's directory; change their groups or the role mapping instead",
+          );
+        await assertAssignableRole(trx, clinicId, role);
+        if (before.role === role) return { result: false, unchanged: true };
+        await trx.updateTable('memberships').set({ role }).where('clinic_id', '=', clinicId).where('user_id', '=', userId).execute();
+        return { result: true, before: { role: before.role }, after: { role } };
+      },
+    ),
+  );
   if (changed) await p.sessions.membershipsChanged(userId);
   return { role, changed };
 }
@@ -122,38 +120,37 @@ export async function changeMemberRole(
  * clinic admin (a clinic nobody can administer would need an operator to recover).
  */
 export async function removeMember(p: AccessDeps, clinicId: string, userId: string, actor: Actor): Promise<void> {
-  await p.control.transaction().execute(async (trx) => {
-    const before = await lockMember(trx, clinicId, userId, 'update');
-    refuseSelf(actor, userId, 'remove');
-    const scim = await trx
-      .selectFrom('scim_users')
-      .select('user_id')
-      .where('clinic_id', '=', clinicId)
-      .where('user_id', '=', userId)
-      .executeTakeFirst();
-    if (scim) throw conflict('member_managed_by_directory', "This member is provisioned by the clinic's directory; remove them there");
-    if (before.role === 'clinic_admin') {
-      const admins = await trx
-        .selectFrom('memberships')
-        .select((eb) => eb.fn.countAll<string>().as('n'))
-        .where('clinic_id', '=', clinicId)
-        .where('role', '=', 'clinic_admin')
-        .executeTakeFirstOrThrow();
-      if (Number(admins.n) <= 1)
-        throw conflict('last_clinic_admin', 'This is the clinic’s only clinic admin; make someone else clinic admin first');
-    }
-    await trx.deleteFrom('memberships').where('clinic_id', '=', clinicId).where('user_id', '=', userId).execute();
-    // The member's SMART apps stop with the membership: their access and refresh tokens.
-    await endGrants(trx, { clinicId, userId }, 'member_removed');
-    await recordIdentityEvent(trx, {
-      clinicId,
-      actor,
-      action: 'membership.remove',
-      resourceType: 'Membership',
-      resourceId: userId,
-      before: { role: before.role },
-      after: null,
-    });
-  });
+  await p.control.transaction().execute((trx) =>
+    recordedChange(
+      trx,
+      lockMember(trx, clinicId, userId, 'update'),
+      'member',
+      { clinicId, actor, action: 'membership.remove', resourceType: 'Membership', resourceId: userId },
+      async (before) => {
+        refuseSelf(actor, userId, 'remove');
+        const scim = await trx
+          .selectFrom('scim_users')
+          .select('user_id')
+          .where('clinic_id', '=', clinicId)
+          .where('user_id', '=', userId)
+          .executeTakeFirst();
+        if (scim) throw conflict('member_managed_by_directory', "This member is provisioned by the clinic's directory; remove them there");
+        if (before.role === 'clinic_admin') {
+          const admins = await trx
+            .selectFrom('memberships')
+            .select((eb) => eb.fn.countAll<string>().as('n'))
+            .where('clinic_id', '=', clinicId)
+            .where('role', '=', 'clinic_admin')
+            .executeTakeFirstOrThrow();
+          if (Number(admins.n) <= 1)
+            throw conflict('last_clinic_admin', 'This is the clinic’s only clinic admin; make someone else clinic admin first');
+        }
+        await trx.deleteFrom('memberships').where('clinic_id', '=', clinicId).where('user_id', '=', userId).execute();
+        // The member's SMART apps stop with the membership: their access and refresh tokens.
+        await endGrants(trx, { clinicId, userId }, 'member_removed');
+        return { result: undefined, before: { role: before.role }, after: null };
+      },
+    ),
+  );
   await p.sessions.membershipsChanged(userId);
 }

@@ -54,11 +54,15 @@ export async function recordIdentityEvents(db: Kysely<ControlDB>, events: Identi
 
 export const recordIdentityEvent = (db: Kysely<ControlDB>, event: IdentityEvent): Promise<void> => recordIdentityEvents(db, [event]);
 
-/** What a change of one row reports: its result, and the row before and after as the trail shows them. */
+/**
+ * What a change of one row reports: its result, and the row before and after as the trail shows them.
+ * `unchanged`: the row already was as asked (a repeated click), so there is nothing to record.
+ */
 export interface RecordedChange<T> {
   result: T;
   before?: unknown;
   after?: unknown;
+  unchanged?: boolean;
 }
 
 /**
@@ -76,8 +80,8 @@ export async function recordedChange<Row, T>(
 ): Promise<T> {
   const row = await found;
   if (!row) throw notFound(missing);
-  const { result, before, after } = await change(row);
-  await recordIdentityEvent(trx, { ...event, before, after });
+  const { result, before, after, unchanged } = await change(row);
+  if (!unchanged) await recordIdentityEvent(trx, { ...event, before, after });
   return result;
 }
 

@@ -4,7 +4,7 @@ import type { Kysely } from 'kysely';
 import type { ControlDB } from '../controlplane/schema.js';
 import { AppError, conflict, notFound } from '../errors.js';
 import { pgErrorCode } from '../db/pg.js';
-import { recordIdentityEvent } from '../identity/audit.js';
+import { recordedChange, recordIdentityEvent } from '../identity/audit.js';
 
 /**
  * Sign-in by email address: a clinic claims the email domains of its staff for one of its connections, proves
@@ -122,20 +122,22 @@ export class SsoDomains {
     }
     try {
       const updated = await this.db
-        .updateTable('sso_domains')
-        .set({ verified_at: new Date() })
-        .where('clinic_id', '=', clinicId)
-        .where('domain', '=', domain)
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      await recordIdentityEvent(this.db, {
-        clinicId,
-        actor: { kind: 'user', id: actorId },
-        action: 'sso_domain.verify',
-        resourceType: 'SsoDomain',
-        resourceId: domain,
-        after: { connectionId: row.connection_id },
-      });
+        .transaction()
+        .execute((trx) =>
+          recordedChange(
+            trx,
+            trx
+              .updateTable('sso_domains')
+              .set({ verified_at: new Date() })
+              .where('clinic_id', '=', clinicId)
+              .where('domain', '=', domain)
+              .returningAll()
+              .executeTakeFirst(),
+            'sso_domain',
+            { clinicId, actor: { kind: 'user', id: actorId }, action: 'sso_domain.verify', resourceType: 'SsoDomain', resourceId: domain },
+            async (verified) => ({ result: verified, after: { connectionId: verified.connection_id } }),
+          ),
+        );
       return fromRow(updated);
     } catch (err) {
       if (pgErrorCode(err) === '23505') throw conflict('domain_verified_elsewhere', `${domain} is verified by another clinic`);
@@ -145,21 +147,22 @@ export class SsoDomains {
 
   async release(clinicId: string, rawDomain: string, actorId: string): Promise<void> {
     const domain = normaliseDomain(rawDomain);
-    const row = await this.db
-      .deleteFrom('sso_domains')
-      .where('clinic_id', '=', clinicId)
-      .where('domain', '=', domain)
-      .returning('connection_id')
-      .executeTakeFirst();
-    if (!row) throw notFound('sso_domain');
-    await recordIdentityEvent(this.db, {
-      clinicId,
-      actor: { kind: 'user', id: actorId },
-      action: 'sso_domain.release',
-      resourceType: 'SsoDomain',
-      resourceId: domain,
-      before: { connectionId: row.connection_id },
-    });
+    await this.db
+      .transaction()
+      .execute((trx) =>
+        recordedChange(
+          trx,
+          trx
+            .deleteFrom('sso_domains')
+            .where('clinic_id', '=', clinicId)
+            .where('domain', '=', domain)
+            .returning('connection_id')
+            .executeTakeFirst(),
+          'sso_domain',
+          { clinicId, actor: { kind: 'user', id: actorId }, action: 'sso_domain.release', resourceType: 'SsoDomain', resourceId: domain },
+          async (row) => ({ result: undefined, before: { connectionId: row.connection_id } }),
+        ),
+      );
   }
 
   /** The verified claim of an email's domain: the clinic and connection a sign-in by email goes to. */
