@@ -5,7 +5,8 @@ import { accessible, bookTheDay, browserSuite, catalogue, fill, screenshot } fro
 
 /**
  * A German clinic admin's analytics screens in a German browser: the clinic dashboard, a saved dashboard (its
- * built-in widgets' titles and figures translated, not the API's keys) and the scheduled reports, where a report
+ * built-in widgets' titles and figures translated, not the API's keys; its weeks and months as German dates, not
+ * the API's 'YYYY-MM-DD' and 'YYYY-MM' keys) and the scheduled reports, where a report
  * is paused (showing who paused it and when) and resumed. Each screen passes axe and shows no English text of
  * the catalogue and no untranslated key.
  */
@@ -50,10 +51,34 @@ browserSuite('analytics screens in German', (s) => {
       reason: 'Praxis in Berlin',
     });
     const metric = await api('POST', 'analytics/metrics', { name: 'Termine im Zeitraum', measure: 'visits', dimension: 'none' });
+    const weekly = await api('POST', 'analytics/metrics', { name: 'Termine je Woche', measure: 'visits', dimension: 'week' });
+    const monthly = await api('POST', 'analytics/metrics', { name: 'Termine je Monat', measure: 'visits', dimension: 'month' });
     const dashboard = await api('POST', 'analytics/dashboards', {
       name: 'Monatsbericht',
-      widgets: [{ builtin: 'appointments' }, { builtin: 'no_show_rate' }, { metricId: metric.id }],
+      widgets: [
+        { builtin: 'appointments' },
+        { builtin: 'no_show_rate' },
+        { metricId: metric.id },
+        { metricId: weekly.id },
+        { metricId: monthly.id },
+      ],
     });
+    // The groups the API gives for the screen's period (its last 30 days up to the end of today, UTC): today's week
+    // (its Monday, 'YYYY-MM-DD') and month ('YYYY-MM') in Berlin, which the screen must write as German dates.
+    const to = new Date(Math.floor(Date.now() / 86_400_000 + 1) * 86_400_000);
+    const period = `from=${new Date(to.getTime() - 30 * 86_400_000).toISOString()}&to=${to.toISOString()}`;
+    const [week] = (await api('GET', `analytics/metrics/${weekly.id}/values?${period}`)).rows as { key: string }[];
+    const [month] = (await api('GET', `analytics/metrics/${monthly.id}/values?${period}`)).rows as { key: string }[];
+    const weekDate = new Intl.DateTimeFormat('de-DE', {
+      day: 'numeric',
+      month: 'short',
+      ...(week!.key.startsWith(String(new Date().getFullYear())) ? {} : { year: 'numeric' }),
+      timeZone: 'UTC',
+    }).format(new Date(`${week!.key}T00:00:00Z`));
+    const weekOf = fill(T['analytics.saved.weekOf']!, { date: weekDate }); // "Woche vom 30. Nov."
+    const monthOf = new Intl.DateTimeFormat('de-DE', { month: 'long', year: 'numeric', timeZone: 'UTC' }).format(
+      new Date(`${month!.key}-01T00:00:00Z`),
+    ); // "Dezember 2026"
     const schedule = await api('POST', 'analytics/report-schedules', {
       dashboardId: dashboard.id,
       cron: '0 7 * * 1',
@@ -85,6 +110,13 @@ browserSuite('analytics screens in German', (s) => {
     await page.getByRole('columnheader', { name: T['analytics.builtin.no_show_rate'], exact: true }).waitFor();
     await page.getByRole('img', { name: 'Termine im Zeitraum' }).waitFor();
     await page.getByRole('cell', { name: T['analytics.group.all'], exact: true }).waitFor();
+    // Weeks and months as German dates, never the API's keys.
+    await page.getByRole('img', { name: 'Termine je Woche' }).waitFor();
+    await page.getByRole('cell', { name: weekOf, exact: true }).waitFor();
+    await page.getByRole('cell', { name: monthOf, exact: true }).waitFor();
+    // biome-ignore lint/performance/useDomNodeTextContent: the text a person sees, line by line
+    const lines = (await page.locator('body').innerText()).split('\n').map((l) => l.trim());
+    expect(lines.filter((l) => /^\d{4}-(W\d{2}|\d{2})(-\d{2})?$/.test(l) || l.includes(week!.key))).toEqual([]);
     await accessible(page, 'saved dashboard (de)');
     await noEnglish(page, 'saved dashboard (de)');
     await screenshot(page, 'analytics-saved-dashboard-de');

@@ -5,7 +5,7 @@ import { Bar, BarChart, CartesianGrid, Tooltip, XAxis, YAxis } from 'recharts';
 import { api, call } from '../api/client';
 import type { paths } from '../api/schema';
 import { useClinic } from '../clinic/context';
-import { useI18n, type MessageKey } from '../i18n/i18n';
+import { type I18n, useI18n, type MessageKey } from '../i18n/i18n';
 import { problemText, QueryState } from '../ui/states';
 import { ConfirmButton } from '../ui/confirm';
 import { notifySaved } from '../ui/forms';
@@ -72,15 +72,42 @@ function SavedDashboardView({ dashboardId, range }: { dashboardId: string; range
   return <QueryState query={rendered}>{(r) => <Tables r={r} />}</QueryState>;
 }
 
+type Table = Rendered['tables'][number];
+
+/**
+ * A week's group (the API's key is its Monday, 'YYYY-MM-DD') or a month's ('YYYY-MM') as the reader writes dates:
+ * "Week of 23 Nov", "November 2026" ("Woche vom 23. Nov.", "November 2026"). A week's year is written only when
+ * the table's weeks are not all of the current year, so that two weeks of the same date never read alike.
+ */
+function calendarGroup(table: Table, key: string, locale: string, t: I18n['t']): string | undefined {
+  const dimension = table.builtin ? undefined : table.columns[0];
+  if (dimension === 'month' && /^\d{4}-\d{2}$/.test(key))
+    return new Intl.DateTimeFormat(locale, { month: 'long', year: 'numeric', timeZone: 'UTC' }).format(new Date(`${key}-01T00:00:00Z`));
+  if (dimension !== 'week' || !/^\d{4}-\d{2}-\d{2}$/.test(key)) return undefined;
+  const thisYear = String(new Date().getFullYear());
+  const years = new Set(table.rows.map((row) => String(row[0]).slice(0, 4)));
+  const withYear = years.size > 1 || !years.has(thisYear);
+  const date = new Intl.DateTimeFormat(locale, {
+    day: 'numeric',
+    month: 'short',
+    ...(withYear ? { year: 'numeric' } : {}),
+    timeZone: 'UTC',
+  });
+  return t('analytics.saved.weekOf', { date: date.format(new Date(`${key}T00:00:00Z`)) });
+}
+
 function Tables({ r }: { r: Rendered }) {
-  const { t, number, maybe } = useI18n();
+  const { t, number, maybe, locale } = useI18n();
   /** A figure's, measure's or dimension's name in the reader's language; a group's own name (a provider) as it is. */
   const heading = (key: string) =>
     maybe(`analytics.figure.${key}`) ?? maybe(`analytics.measure.${key}`) ?? maybe(`analytics.dimension.${key}`) ?? key;
-  /** A group that is a word (the one total, a modality), translated; a provider's or type's name as the clinic wrote it. */
-  const group = (key: string) => maybe(`analytics.group.${key}`) ?? heading(key);
+  /**
+   * A group that is a word (the one total, a modality), translated; a week or a month as a date of the reader's
+   * language; a provider's or type's name as the clinic wrote it.
+   */
+  const group = (table: Table, key: string) => calendarGroup(table, key, locale, t) ?? maybe(`analytics.group.${key}`) ?? heading(key);
   /** A built-in widget's title in the reader's language; a custom metric's as the clinic named it. */
-  const title = (table: Rendered['tables'][number]) => (table.builtin ? t(`analytics.builtin.${table.builtin}`) : table.title);
+  const title = (table: Table) => (table.builtin ? t(`analytics.builtin.${table.builtin}`) : table.title);
   const cell = (v: string | number | null) => (v === null ? '—' : typeof v === 'number' ? number(v, { maximumFractionDigits: 2 }) : v);
   return (
     <Stack gap="lg">
@@ -92,7 +119,7 @@ function Tables({ r }: { r: Rendered }) {
             {chartable && (
               <ChartCard title={title(table)} id={`saved-chart-${i}`}>
                 <BarChart
-                  data={table.rows.map((row) => ({ label: group(String(row[0])), value: row[1] }))}
+                  data={table.rows.map((row) => ({ label: group(table, String(row[0])), value: row[1] }))}
                   margin={{ top: 8, right: 16, bottom: 8, left: 0 }}
                 >
                   <CartesianGrid strokeDasharray="3 3" stroke="#e9ecef" />
@@ -112,7 +139,7 @@ function Tables({ r }: { r: Rendered }) {
                 title: k === 0 && !chartable ? title(table) : heading(c),
                 textAlign: k === 0 ? 'left' : 'right',
                 render: (x: { row: (string | number | null)[] }) =>
-                  k === 0 && typeof x.row[0] === 'string' ? group(x.row[0]) : cell(x.row[k] ?? null),
+                  k === 0 && typeof x.row[0] === 'string' ? group(table, x.row[0]) : cell(x.row[k] ?? null),
               }))}
             />
           </Stack>

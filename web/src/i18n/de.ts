@@ -1129,6 +1129,7 @@ export const de: Messages = {
   'analytics.saved.deleteTitle': 'Diese Übersicht löschen?',
   'analytics.saved.deleteBody': 'Die Übersicht „{name}“ und ihre geplanten Berichte werden gelöscht. Ihre Kennzahlen bleiben.',
   'analytics.saved.deleted': 'Übersicht gelöscht',
+  'analytics.saved.weekOf': 'Woche vom {date}',
   'nav.reports': 'Geplante Berichte',
   'reports.title': 'Geplante Berichte',
   'reports.lead':

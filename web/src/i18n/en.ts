@@ -1153,6 +1153,7 @@ export const en = {
   'analytics.saved.deleteTitle': 'Delete this dashboard?',
   'analytics.saved.deleteBody': 'The dashboard “{name}” and its scheduled reports are deleted. Its metrics stay.',
   'analytics.saved.deleted': 'Dashboard deleted',
+  'analytics.saved.weekOf': 'Week of {date}',
   'nav.reports': 'Scheduled reports',
   'reports.title': 'Scheduled reports',
   'reports.lead': 'Saved dashboards mailed to members of the clinic as CSV and PDF, on the clinic’s wall clock. Aggregates only.',
