@@ -59,7 +59,7 @@ import { complianceRoutes } from '../compliance/routes.js';
 import { videoClinicRoutes, videoPublicRoutes } from '../video/routes.js';
 import { signallingRoutes } from '../video/signalling.js';
 import { PATIENT_PREFIX, patientActor, patientScope } from './patient-scope.js';
-import { isPatientToken } from '../portal/accounts.js';
+import { isPatientToken } from '../portal/patient-tokens.js';
 import { portalRoutes } from '../portal/routes.js';
 import { portalSignInRoutes } from '../portal/signin-routes.js';
 import { portalStaffRoutes } from '../portal/staff-routes.js';
@@ -287,7 +287,7 @@ async function authenticate(p: Platform, req: FastifyRequest): Promise<Actor> {
   // anyone who is not its member (404), and the rest as for an unknown token.
   if (isPatientToken(token)) {
     if (!req.routeOptions.config.patient) throw req.url.startsWith('/api/v1/clinics/') ? notFound('clinic') : unauthorized();
-    const patient = await p.patientAccounts.resolve(token);
+    const patient = await p.patientAccounts.sessions.resolve(token);
     if (!patient) throw unauthorized('The bearer token is invalid, expired or revoked');
     req.patientPrincipal = patient;
     return patientActor(patient);

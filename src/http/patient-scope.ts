@@ -4,7 +4,7 @@ import { audited, type PhiAccess } from '../audit/trail.js';
 import type { TrailDeps } from '../audit/region-db.js';
 import { notFound } from '../errors.js';
 import { idSchema } from '../ids.js';
-import type { PatientPrincipal } from '../portal/accounts.js';
+import type { PatientPrincipal } from '../portal/patient-sessions.js';
 import { currentContext, runWithContext, type Actor } from '../platform/request-context.js';
 import type { TenantStores } from '../tenancy/stores.js';
 import type { TenantAccess, TenantScope } from '../tenancy/tenant-db.js';

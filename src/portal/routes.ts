@@ -105,7 +105,7 @@ export const portalRoutes =
         summary: 'Whether two-step sign-in (an authenticator app) is on for this account',
         response: { 200: z.object({ totp: z.boolean() }), ...problems },
       },
-      handler: async (req) => ({ totp: await p.patientAccounts.mfaEnrolled(req.patient.principal) }),
+      handler: async (req) => ({ totp: await p.patientAccounts.mfa.mfaEnrolled(req.patient.principal) }),
     });
 
     app.post('/mfa/totp', {
@@ -113,7 +113,7 @@ export const portalRoutes =
         summary: 'Start two-step sign-in: a secret (and otpauth URI for a QR code) to add to an authenticator app',
         response: { 200: z.object({ secret: z.string().describe('base32'), otpauthUri: z.string(), issuer: z.string() }), ...problems },
       },
-      handler: async (req) => p.patientAccounts.enrolTotp(req.patient.principal),
+      handler: async (req) => p.patientAccounts.mfa.enrolTotp(req.patient.principal),
     });
 
     app.post('/mfa/totp/confirm', {
@@ -122,7 +122,7 @@ export const portalRoutes =
         body: z.strictObject({ code: SixDigits }),
         response: { 200: z.object({ recoveryCodes: z.array(z.string()) }), ...problems },
       },
-      handler: async (req) => ({ recoveryCodes: await p.patientAccounts.confirmTotp(req.patient.principal, req.body.code) }),
+      handler: async (req) => ({ recoveryCodes: await p.patientAccounts.mfa.confirmTotp(req.patient.principal, req.body.code) }),
     });
 
     app.delete('/mfa/totp', {
@@ -135,7 +135,10 @@ export const portalRoutes =
       },
       handler: async (req, reply) => {
         const { code, recoveryCode } = req.body;
-        await p.patientAccounts.disableTotp(req.patient.principal, code !== undefined ? { code } : { recoveryCode: recoveryCode ?? '' });
+        await p.patientAccounts.mfa.disableTotp(
+          req.patient.principal,
+          code !== undefined ? { code } : { recoveryCode: recoveryCode ?? '' },
+        );
         return reply.code(204).send(null);
       },
     });
@@ -143,7 +146,7 @@ export const portalRoutes =
     app.post('/sign-out', {
       schema: { summary: 'Sign out of the patient portal: the session stops working', response: { 204: z.null(), ...problemResponses } },
       handler: async (req, reply) => {
-        await p.patientAccounts.signOut(req.patient.principal);
+        await p.patientAccounts.sessions.signOut(req.patient.principal);
         return reply.code(204).send(null);
       },
     });

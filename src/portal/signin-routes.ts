@@ -7,7 +7,9 @@ import { Problem, problemResponses } from '../http/problem.js';
 import { LocalDate } from '../scheduling/schemas.js';
 import type { SettingsService } from '../settings/service.js';
 import type { Kysely } from 'kysely';
-import type { PatientAccounts, PatientSignedIn, PatientSignInStep } from './accounts.js';
+import type { PatientAccounts } from './accounts.js';
+import type { PatientSignInStep } from './patient-mfa.js';
+import type { PatientSignedIn } from './patient-sessions.js';
 
 const tags = ['patient portal'];
 const Slug = z.strictObject({ slug: z.string().min(1).max(64) });
@@ -115,7 +117,7 @@ export const portalSignInRoutes =
       },
       handler: async (req) => {
         const { challenge, code, recoveryCode } = req.body;
-        return session(await accounts.secondFactor(challenge, code !== undefined ? { code } : { recoveryCode: recoveryCode ?? '' }));
+        return session(await accounts.mfa.secondFactor(challenge, code !== undefined ? { code } : { recoveryCode: recoveryCode ?? '' }));
       },
     });
 
