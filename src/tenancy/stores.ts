@@ -1,25 +1,25 @@
 import type { TenantTable } from './catalogue.js';
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Kysely, PostgresDialect, sql, type PostgresPool } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Clinic, ClinicDirectory } from '../controlplane/clinics.js';
 import type { ClinicTier } from '../controlplane/schema.js';
 import { AppError, clinicFrozen, notFound } from '../errors.js';
 import { newPool, pgErrorCode, urlWithCredentials, urlWithDatabase } from '../db/pg.js';
-import { inlineParameters } from '../db/inline.js';
+import { kyselyOver, type PendingEntry, pendingEntry } from './entry-batching.js';
+import { isMaybeMoved, storeMoved, unreachable } from './store-errors.js';
 import { appRole, rolePassword } from './naming.js';
 import { CLINIC_FROZEN, STALE_PLACEMENT, placementKind, type PlacementContext } from './placement/index.js';
 import type { TenantAccess, TenantDB, TenantScope } from './tenant-db.js';
 import { currentActor, userIdOf } from '../platform/request-context.js';
 import { assertWritable } from '../fleet/incidents.js';
 import { taggedPin } from '../fleet/sql-tag.js';
-import { PoolShares, clinicBusy } from '../fleet/pool-shares.js';
+import { PoolShares } from '../fleet/pool-shares.js';
 import { ClinicPools, type ClinicPool } from './clinic-pools.js';
 import { pointPooler } from './pooler-target.js';
 import type { ClinicPoolerTarget } from '../config.js';
-import { StoreBreakers, isPoolTimeout, isUnreachable, storeUnavailable } from '../fleet/breaker.js';
+import { StoreBreakers, isUnreachable } from '../fleet/breaker.js';
 
 export interface RegionStoreConfig {
   id: string;
@@ -33,19 +33,6 @@ export interface RegionStoreConfig {
   /** This region's pool size, if not the node's `poolMax`. */
   poolMax?: number;
 }
-
-/**
- * Errors that may mean "this clinic's data is no longer where this node believed": its schema, role or
- * database is gone, or the connection to it was ended under us (a database dropped WITH (FORCE)). The
- * transaction reads the clinic again and retries only when the control plane says it has moved; otherwise the
- * error is a real one and passes through unchanged. The pin's own PCF02 is the certain signal.
- */
-const MAYBE_MOVED_CODES = new Set(['3F000', '42P01', '3D000', '23503', '28P01', '28000', '42501', '22023', '57P01', '57P02', '57014']);
-const isMaybeMoved = (err: unknown): boolean => {
-  const code = pgErrorCode(err);
-  if (code) return MAYBE_MOVED_CODES.has(code) || code.startsWith('08');
-  return err instanceof Error && /Connection terminated|not queryable|ECONNRESET|ECONNREFUSED/.test(err.message);
-};
 
 /** Attempts of one tenant transaction: the first, then retries after the clinic's placement was read again. */
 const MAX_ATTEMPTS = 4;
@@ -302,7 +289,7 @@ export class TenantStores {
             }
           }),
         };
-      // Reads send the pinning statement in the same message as their query (see EntryClient): a plain read is
+      // Reads send the pinning statement in the same message as their query (see EntryClient in `entry-batching.ts`): a plain read is
       // one round trip, no BEGIN and no COMMIT. A snapshot (or a read whose query cannot be inlined) opens an
       // explicit transaction instead, whose COMMIT is not awaited: a read-only transaction has nothing to make
       // durable, and the connection's next user queues behind it on the wire (node-postgres runs one
@@ -367,123 +354,8 @@ export class TenantStores {
   }
 }
 
-function kyselyOver(pool: pg.Pool, verify?: (client: pg.PoolClient) => Promise<void>): Kysely<TenantDB> {
-  // EntryClient answers node-postgres's own QueryResult, which is what Kysely's Postgres driver reads.
-  return new Kysely<TenantDB>({ dialect: new PostgresDialect({ pool: entryBatchingPool(pool, verify) as unknown as PostgresPool }) });
-}
-
-/**
- * How a read pins its clinic on the connection it was given:
- * - each: every query travels with the pinning statement in one simple-protocol message, which PostgreSQL runs
- *   as one implicit transaction; the pin (all `set_config(…, true)`) ends with that message. In READ COMMITTED
- *   every statement takes its own snapshot anyway, so a read of several queries sees what it saw before;
- * - begin: an explicit transaction still to open, together with the first query (snapshots, one consistent view);
- * - open: the explicit transaction is open and pinned; queries go as they are, and the scope's end commits.
- */
-interface PendingEntry {
-  pin: string;
-  begin: string;
-  state: 'each' | 'begin' | 'open';
-  /**
-   * The connection of the read: the first one acquired in its async context. Another pool used in the same
-   * context (the audit trail) must not take the pin.
-   */
-  client: EntryClient | undefined;
-  /** A query of the read has returned rows to `fn`. */
-  answered: boolean;
-}
-const pendingEntry = new AsyncLocalStorage<PendingEntry>();
-
-function entryBatchingPool(pool: pg.Pool, verify?: (client: pg.PoolClient) => Promise<void>) {
-  const clients = new WeakMap<pg.PoolClient, EntryClient>();
-  return {
-    async connect(): Promise<EntryClient> {
-      const raw = await pool.connect();
-      let client = clients.get(raw);
-      if (!client) {
-        // A connection's first use: the server must still be where this store lives (a replaced primary is not).
-        if (verify)
-          await verify(raw).catch((err: unknown) => {
-            raw.release(true);
-            throw err;
-          });
-        clients.set(raw, (client = new EntryClient(raw)));
-      }
-      const pending = pendingEntry.getStore();
-      client.pending = pending && !pending.client ? ((pending.client = client), pending) : undefined;
-      return client;
-    },
-    end: () => pool.end(),
-  };
-}
-
-/**
- * A pooled connection that sends a read's pin in the same message as the query, as one multi-statement
- * simple query with the query's parameters inlined (`db/inline.ts`), so a read costs one round trip. A query
- * whose parameters cannot be inlined gets an explicit transaction instead: BEGIN and the pin go first, the
- * query follows with its parameters, and the scope's end commits.
- */
-class EntryClient {
-  pending: PendingEntry | undefined;
-
-  constructor(private readonly client: pg.PoolClient) {}
-
-  async query(text: string, values?: readonly unknown[]): Promise<pg.QueryResult> {
-    const pending = this.pending;
-    if (pending && pending.state !== 'open') {
-      const inlined = values?.length ? inlineParameters(text, values) : text;
-      const head = pending.state === 'begin' ? `${pending.begin}; ${pending.pin}` : pending.pin;
-      if (inlined !== undefined) {
-        if (pending.state === 'begin') pending.state = 'open';
-        const results = (await this.client.query(`${head}; ${inlined}`)) as unknown as pg.QueryResult[];
-        pending.answered = true;
-        return results[results.length - 1]!;
-      }
-      // Open (and, on failure, roll back) the explicit transaction whatever happens to this message.
-      pending.state = 'open';
-      await this.client.query(`${pending.begin}; ${pending.pin}`);
-    }
-    const result = await this.client.query(text, values as unknown[] | undefined);
-    if (pending) pending.answered = true;
-    return result;
-  }
-
-  /** Ends the explicit transaction now, ahead of whoever takes this connection next (same wire, in order). */
-  end(statement: 'commit' | 'rollback'): Promise<unknown> {
-    return this.client.query(statement);
-  }
-
-  release(err?: Error | boolean): void {
-    this.pending = undefined;
-    this.client.release(err);
-  }
-}
-
 function samePlace(a: Clinic, b: Clinic): boolean {
   return (
     a.placement.model === b.placement.model && a.placement.database === b.placement.database && a.placement.schema === b.placement.schema
   );
-}
-
-/** A read that found the clinic's store moving under it more often than it retries (a move in trouble). */
-function storeMoved(): AppError {
-  return new AppError(
-    503,
-    'clinic_store_moving',
-    "This clinic's data is being moved; try again in a moment",
-    { retryAfter: 1 },
-    { 'retry-after': '1' },
-  );
-}
-
-/**
- * A store that could not be reached, or whose connection ended under a request, is the clinic's 503 with
- * Retry-After (the client retries; the breaker keeps the retries cheap), never a 500. Other errors pass.
- */
-function unreachable(err: unknown): unknown {
-  if (err instanceof AppError) return err;
-  if (isPoolTimeout(err)) return clinicBusy(1);
-  const code = pgErrorCode(err);
-  const ended = code === '57P01' || code === '57P02' || (err instanceof Error && /Connection terminated|not queryable/.test(err.message));
-  return isUnreachable(err) || ended ? storeUnavailable(1) : err;
 }
