@@ -289,8 +289,8 @@ export class TenantStores {
             }
           }),
         };
-      // Reads send the pinning statement in the same message as their query (see EntryClient in `entry-batching.ts`): a plain read is
-      // one round trip, no BEGIN and no COMMIT. A snapshot (or a read whose query cannot be inlined) opens an
+      // Reads send the pinning statement in the same message as their query (`entry-batching.ts`): a plain read
+      // is one round trip, no BEGIN and no COMMIT. A snapshot (or a read whose query cannot be inlined) opens an
       // explicit transaction instead, whose COMMIT is not awaited: a read-only transaction has nothing to make
       // durable, and the connection's next user queues behind it on the wire (node-postgres runs one
       // connection's queries in order).
