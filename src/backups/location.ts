@@ -1,6 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { backupDirectory, backupServer, type Config, type RegionConfig } from '../config.js';
+import type { Config } from '../config.js';
+import { backupDirectory, backupServer } from '../config/backups.js';
+import type { RegionConfig } from '../config/regions.js';
 import { regionBackupKey } from './sealed-file.js';
 
 /**

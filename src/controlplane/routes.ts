@@ -8,7 +8,7 @@ import { problemResponses } from '../http/problem.js';
 import { PLACEMENT_MODELS } from '../tenancy/naming.js';
 import type { MoveProgress } from '../tenancy/move.js';
 import { moveClinicTo } from '../regions/move.js';
-import { REGION_ID } from '../config.js';
+import { REGION_ID } from '../config/regions.js';
 import { exportClinic } from '../tenancy/export.js';
 import type { Clinic } from './clinics.js';
 import { NewClinicInput, createClinic } from './provisioning.js';

@@ -2,7 +2,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
-import { cidr } from '../config.js';
+import { cidr } from '../config/variables.js';
 
 /**
  * The one way the server fetches a URL that someone else chose: an IdP's discovery document, its JWKS and token

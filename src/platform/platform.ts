@@ -1,6 +1,7 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import type { Logger } from 'pino';
-import type { Config, RegionConfig } from '../config.js';
+import type { Config } from '../config.js';
+import type { RegionConfig } from '../config/regions.js';
 import { ClinicDirectory } from '../controlplane/clinics.js';
 import type { ControlDB } from '../controlplane/schema.js';
 import { newPool, urlWithCredentials } from '../db/pg.js';

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, regionUrlVariable } from '../config.js';
+import { ConfigError, loadConfig } from '../config.js';
+import { regionUrlVariable } from '../config/variables.js';
 import { buildApp } from '../http/app.js';
 import { createLogger } from '../logger.js';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';

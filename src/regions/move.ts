@@ -1,5 +1,5 @@
 import { TrailHandover } from '../audit/handover.js';
-import { backupServer } from '../config.js';
+import { backupServer } from '../config/backups.js';
 import type { Clinic } from '../controlplane/clinics.js';
 import { AppError } from '../errors.js';
 import type { Platform } from '../platform/platform.js';

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { principalOf } from '../access/guard.js';
 import { problemResponses } from '../http/problem.js';
-import { REGION_ID } from '../config.js';
+import { REGION_ID } from '../config/regions.js';
 import type { FailoverController } from './failover.js';
 
 const tags = ['platform'];

@@ -1,5 +1,5 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import type { ClinicPoolerTarget } from '../config.js';
+import type { ClinicPoolerTarget } from '../config/regions.js';
 import pg from 'pg';
 import { poolerRole } from './naming.js';
 

@@ -18,7 +18,7 @@ import { taggedPin } from '../fleet/sql-tag.js';
 import { PoolShares } from '../fleet/pool-shares.js';
 import { ClinicPools, type ClinicPool } from './clinic-pools.js';
 import { pointPooler } from './pooler-target.js';
-import type { ClinicPoolerTarget } from '../config.js';
+import type { ClinicPoolerTarget } from '../config/regions.js';
 import { StoreBreakers, isUnreachable } from '../fleet/breaker.js';
 
 export interface RegionStoreConfig {

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import type { RegionVideoConfig } from '../config.js';
+import type { RegionVideoConfig } from '../config/regions.js';
 
 /** One entry of RTCConfiguration.iceServers, as the browser takes it. */
 export interface IceServer {

@@ -1,4 +1,4 @@
-import type { RegionConfig } from '../config.js';
+import type { RegionConfig } from '../config/regions.js';
 import { iceServersFor, type IceServer } from './ice.js';
 import type { RoomRef } from './rooms.js';
 

@@ -1,6 +1,6 @@
 import { hkdfSync } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT, decodeProtectedHeader } from 'jose';
-import type { RegionConfig } from '../config.js';
+import type { RegionConfig } from '../config/regions.js';
 import { AppError } from '../errors.js';
 
 /**

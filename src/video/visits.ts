@@ -1,6 +1,7 @@
 import { auditPhi } from '../audit/trail.js';
 import type { TrailDeps } from '../audit/region-db.js';
-import type { Config, RegionConfig } from '../config.js';
+import type { Config } from '../config.js';
+import type { RegionConfig } from '../config/regions.js';
 import type { ClinicDirectory } from '../controlplane/clinics.js';
 import { openEncounter } from '../clinical/encounters.js';
 import { type AppError, conflict, notFound } from '../errors.js';

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { regionVariable } from '../../src/config.js';
+import { regionVariable } from '../../src/config/variables.js';
 import { chownTree, freePort, pgBinaries, runPg, serverOwner } from '../../src/backups/pg-server.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import tar from 'tar-stream';
-import { regionUrlVariable } from '../../src/config.js';
+import { regionUrlVariable } from '../../src/config/variables.js';
 import type { ResolvedConfig } from '../../src/platform/platform.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;

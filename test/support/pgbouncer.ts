@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ClinicPoolerTarget } from '../../src/config.js';
+import type { ClinicPoolerTarget } from '../../src/config/regions.js';
 import { withClient } from '../../src/db/pg.js';
 import { POOLER_AUTH_QUERY } from '../../src/tenancy/pooler-logins.js';
 import { freePort } from './ports.js';

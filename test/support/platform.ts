@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { loadConfig, regionUrlVariable } from '../../src/config.js';
+import { loadConfig } from '../../src/config.js';
+import { regionUrlVariable } from '../../src/config/variables.js';
 import type { Clinic } from '../../src/controlplane/clinics.js';
 import type { NewClinic } from '../../src/controlplane/provisioning.js';
 import { buildApp } from '../../src/http/app.js';
