@@ -1,5 +1,4 @@
 import { writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.js';
 import { NewClinicInput, createClinic, type NewClinic } from './controlplane/provisioning.js';
@@ -11,29 +10,20 @@ import { openPlatform, type Platform } from './platform/platform.js';
 import { exportClinic } from './tenancy/export.js';
 import { downloadFullExport } from './export/download.js';
 import { isId } from './ids.js';
-import { migrateControlPlaneOnly, migrateFleet } from './tenancy/fleet.js';
-import type { StoreResult } from './tenancy/fleet-stores.js';
+import { migrateFleet } from './tenancy/fleet.js';
 import { latestTenantVersion } from './tenancy/migrations.js';
 import { pinClinic, unpinClinic } from './tenancy/pins.js';
-import { planRollout } from './rollouts/plan.js';
-import { listRollouts, rolloutProgress, type RolloutProgress } from './rollouts/progress.js';
-import { pauseRollout, runRollout } from './rollouts/runner.js';
 import { moveClinicTo } from './regions/move.js';
 import { PLACEMENT_MODELS, type PlacementModel } from './tenancy/naming.js';
-import { CLINIC_TIERS, type ClinicTier } from './controlplane/schema.js';
-import { changeTier } from './lifecycle/tier.js';
-import { offboardClinic } from './lifecycle/offboard.js';
-import { complianceReport } from './compliance/report.js';
-import { reportHtml } from './compliance/html.js';
-import { reportPdf } from './compliance/pdf.js';
-import { takeBaseBackup } from './backups/base-backup.js';
-import { backupSets } from './backups/location.js';
-import { restoreClinic, type RestoreReport } from './backups/restore.js';
-import { pruneBackups } from './backups/retention.js';
 import type { SpareCount } from './tenancy/spares.js';
 import { secretsCommand } from './secrets/cli.js';
 import { regionsPoolerCommand } from './regions/pooler-command.js';
 import { fhirKeysCommand } from './fhir/smart/keys-command.js';
+import { backupsCommand, restoreCommand } from './backups/command.js';
+import { complianceCommand } from './compliance/command.js';
+import { lifecycleCommand } from './lifecycle/command.js';
+import { regionsFailoverCommand, regionsStatusCommand } from './regions/failover-command.js';
+import { rolloutCommand } from './rollouts/command.js';
 
 const USAGE = `polyclinic <command>
 
@@ -261,8 +251,9 @@ async function dispatch(
     console.log(`wrote ${out}`);
     return 0;
   }
-  if (command === 'clinics' && ['suspend', 'resume', 'tier', 'offboard'].includes(sub ?? '')) return lifecycle(p, sub!, rest, values);
-  if (command === 'compliance' && sub === 'report') return compliance(p, rest, values);
+  if (command === 'clinics' && ['suspend', 'resume', 'tier', 'offboard'].includes(sub ?? ''))
+    return lifecycleCommand(p, sub!, rest, values);
+  if (command === 'compliance' && sub === 'report') return complianceCommand(p, rest, values);
   if (command === 'audit' && sub === 'verify') {
     const clinic = typeof values.clinic === 'string' ? await p.clinics.fresh(values.clinic) : undefined;
     if (!clinic) {
@@ -281,40 +272,13 @@ async function dispatch(
     );
     return 1;
   }
-  if (command === 'regions' && sub === 'status') {
-    const items = await p.failover.status();
-    if (!items.length) console.log('no region store has a standby configured');
-    for (const r of items) {
-      const standbys = (r.primary.standbys ?? []).map((s) => `${s.name} ${s.state}/${s.syncState}`).join(', ') || 'none streaming';
-      console.log(
-        `${r.regionId.padEnd(14)} epoch ${r.epoch ?? '-'} ${r.state.padEnd(9)} primary ${r.primary.address} ` +
-          `(${r.primary.reachable ? `up, epoch mark ${r.primary.epoch ?? 'none'}` : 'UNREACHABLE'}) ` +
-          `standby ${r.standby.address} (${r.standby.reachable ? (r.standby.inRecovery ? 'in recovery' : 'NOT A STANDBY') : 'UNREACHABLE'}) ` +
-          `sync ${r.synchronousConfigured ? 'configured' : 'off'}; streaming: ${standbys}`,
-      );
-      if (r.lastFailover)
-        console.log(
-          `${''.padEnd(14)} last failover to epoch ${r.lastFailover.epoch} at ${r.lastFailover.at.toISOString()}: ${r.lastFailover.from} -> ${r.lastFailover.to} (${r.lastFailover.reason}; old primary ${r.lastFailover.oldPrimary})`,
-        );
-    }
-    return 0;
-  }
-  if (command === 'regions' && sub === 'failover') {
-    const regionId = rest[0];
-    const reason = typeof values.reason === 'string' ? values.reason.trim() : '';
-    if (!regionId || reason.length < 3) {
-      console.error('usage: polyclinic regions failover <regionId> --reason TEXT');
-      return 2;
-    }
-    const r = await p.failover.failover(regionId, { reason, requestedBy: 'cli' });
-    console.log(`${r.regionId} failed over to ${r.to} at epoch ${r.epoch} in ${r.tookMs} ms (old primary ${r.from}: ${r.oldPrimary})`);
-    return 0;
-  }
+  if (command === 'regions' && sub === 'status') return regionsStatusCommand(p);
+  if (command === 'regions' && sub === 'failover') return regionsFailoverCommand(p, rest[0], values);
   if (command === 'regions' && sub === 'pooler') return regionsPoolerCommand(p, rest[0], values['auth-file'] === true);
   if (command === 'clinics' && sub === 'restore') return restoreCommand(p, rest, values);
-  if (command === 'backups' && sub) return backupsCommand(p, sub, values);
+  if (command === 'backups' && sub) return (await backupsCommand(p, sub, values)) ?? usage();
   if (command === 'secrets') return secretsCommand(p, sub, rest);
-  if (command === 'rollout') return rolloutCommand(p, sub, rest, values);
+  if (command === 'rollout') return (await rolloutCommand(p, sub, rest, values)) ?? usage();
   if (command === 'clinics' && (sub === 'pin' || sub === 'unpin')) {
     const [clinicId] = rest;
     const version = Number(values.version);
@@ -339,208 +303,13 @@ async function dispatch(
     console.log(`${stale.length} stale flag${stale.length === 1 ? '' : 's'}`);
     return stale.length ? 1 : 0;
   }
+  return usage();
+}
+
+/** An unknown command or subcommand: the usage on stderr, exit 2. */
+function usage(): number {
   console.error(USAGE);
   return 2;
-}
-
-/** The clinic lifecycle (src/lifecycle/, fleet/incidents.ts): suspend, resume, tier change, offboarding. */
-async function lifecycle(p: Platform, sub: string, rest: string[], values: Record<string, string | boolean | undefined>): Promise<number> {
-  const [clinicId, arg] = rest;
-  const clinic = clinicId ? await p.clinics.fresh(clinicId) : undefined;
-  if (!clinic) {
-    console.error(`usage: polyclinic clinics ${sub} <clinicId> … (clinic not found)`);
-    return 2;
-  }
-  if (sub === 'suspend' || sub === 'resume') {
-    const reason = typeof values.reason === 'string' ? values.reason.trim() : '';
-    if (sub === 'suspend' && !reason) {
-      console.error('usage: polyclinic clinics suspend <clinicId> --reason TEXT (shown to the clinic’s members)');
-      return 2;
-    }
-    const changed = await p.clinics.setIncidentMode(clinic.id, sub === 'suspend' ? 'suspended' : 'active', reason || null);
-    if (!changed) {
-      console.error(`clinic_not_settled: the clinic is ${clinic.status}; wait until it is active, then try again`);
-      return 1;
-    }
-    console.log(`${clinic.id} is ${changed.status}`);
-    return 0;
-  }
-  if (sub === 'tier') {
-    if (!CLINIC_TIERS.includes(arg as ClinicTier)) {
-      console.error('usage: polyclinic clinics tier <clinicId> small|mid|enterprise [--stay]');
-      return 2;
-    }
-    const { clinic: now, move } = await changeTier(p, clinic.id, arg as ClinicTier, { move: !values.stay });
-    console.log(
-      `${now.id} is ${now.tier}, in ${now.placement.model} placement${move ? ` (moved; writes frozen ${move.frozenMs} ms)` : ''}`,
-    );
-    return 0;
-  }
-  const approval = typeof values.approval === 'string' ? values.approval : '';
-  const confirm = typeof values.confirm === 'string' ? values.confirm : '';
-  if (!isId('exportRequest', approval) || !confirm) {
-    console.error('usage: polyclinic clinics offboard <clinicId> --approval exr_… --confirm SLUG [--out FILE]');
-    return 2;
-  }
-  const request = await p.control
-    .selectFrom('phi_export_requests')
-    .select('status')
-    .where('clinic_id', '=', clinic.id)
-    .where('id', '=', approval)
-    .executeTakeFirst();
-  if (request?.status === 'approved' && confirm === clinic.slug) {
-    // The archive leaves through the approved path before anything is deleted: written, then offboarded.
-    const archive = join(dirname((values.out as string | undefined) ?? '.'), `${clinic.slug}-export.tar.gz`);
-    writeFileSync(archive, await downloadFullExport(p, clinic.id, approval, { kind: 'cli', userId: null }, null));
-    console.log(`wrote ${archive} (full export under ${approval})`);
-  }
-  const certificate = await offboardClinic(p, clinic.id, { exportRequestId: approval, confirmSlug: confirm, operatorId: 'cli' });
-  const out = (values.out as string | undefined) ?? `${clinic.slug}-deletion-certificate.json`;
-  writeFileSync(out, `${JSON.stringify(certificate, null, 2)}\n`);
-  console.log(`offboarded ${clinic.id}: ${certificate.body.totalRows} rows removed; certificate ${certificate.body.id} written to ${out}`);
-  for (const b of certificate.body.backups) console.log(`  backups of ${b.region} still holding it expire by ${b.expiresBy}`);
-  if (certificate.body.keys) console.log(`  ${certificate.body.keys.statement}`);
-  return 0;
-}
-
-async function compliance(p: Platform, rest: string[], values: Record<string, string | boolean | undefined>): Promise<number> {
-  const [code] = rest;
-  const format = (values.format as string | undefined) ?? 'json';
-  if (!code || !['json', 'html', 'pdf'].includes(format)) {
-    console.error('usage: polyclinic compliance report <JURISDICTION> [--format json|html|pdf] [--out FILE]');
-    return 2;
-  }
-  const report = await complianceReport(p, code);
-  const body = format === 'pdf' ? await reportPdf(report) : format === 'html' ? reportHtml(report) : `${JSON.stringify(report, null, 2)}\n`;
-  if (typeof values.out === 'string') {
-    writeFileSync(values.out, body);
-    console.log(`wrote ${values.out}`);
-  } else process.stdout.write(body);
-  return 0;
-}
-
-async function restoreCommand(p: Platform, rest: string[], values: Record<string, string | boolean | undefined>): Promise<number> {
-  const usage = 'usage: polyclinic clinics restore <clinicId> --at TIME [--into-new SLUG [--placement pooled|schema|database]]';
-  const [clinicId] = rest;
-  const at = typeof values.at === 'string' ? new Date(values.at) : undefined;
-  const slug = values['into-new'];
-  const placement = values.placement as PlacementModel | undefined;
-  if (!clinicId || !at || Number.isNaN(at.getTime()) || (placement && !PLACEMENT_MODELS.includes(placement)) || (placement && !slug)) {
-    console.error(usage);
-    return 2;
-  }
-  const report = await restoreClinic(
-    p,
-    clinicId,
-    at,
-    typeof slug === 'string' ? { mode: 'new-clinic', slug, ...(placement ? { placement } : {}) } : { mode: 'in-place' },
-  );
-  console.log(
-    `restored ${report.clinicId} to ${report.targetTime} ${report.mode === 'in-place' ? 'in place' : `into ${report.targetClinicId}`} (${report.placement}) from ${report.backupId} in ${report.durationMs} ms`,
-  );
-  for (const t of report.tables) console.log(`  ${t.table.padEnd(24)} ${String(t.rows).padStart(8)} rows  ${t.checksum}`);
-  const chain = (name: string, v: RestoreReport['trail']) =>
-    console.log(`  ${name}: ${v.ok ? 'intact' : `BROKEN: ${v.problem?.message}`}, ${v.records} record(s)`);
-  chain('audit chain in the backup', report.backupTrail);
-  chain('audit chain now', report.trail);
-  console.log(report.ok ? 'verified' : 'NOT VERIFIED');
-  return report.ok ? 0 : 1;
-}
-
-async function backupsCommand(p: Platform, sub: string, values: Record<string, string | boolean | undefined>): Promise<number> {
-  const sets = backupSets(p.config).filter((s) => !values.region || s.regions.some((r) => r.id === values.region));
-  if (sub === 'take' || sub === 'prune') {
-    if (sets.length === 0) {
-      console.error('no region has a backup location (POLYCLINIC_REGION_<ID>_BACKUP_LOCATION)');
-      return 2;
-    }
-    for (const set of sets) {
-      if (sub === 'take') {
-        const b = await takeBaseBackup(p, set);
-        console.log(`${b.id}  ${set.name} (${set.regions.map((r) => r.id).join(', ')})  ${b.bytes} bytes  from WAL ${b.startWal}`);
-      } else {
-        const r = await pruneBackups(p, set);
-        console.log(
-          `${set.name}: retention ${r.retentionDays} days; ${r.prunedBackups.length} backup(s) and ${r.prunedWal} WAL file(s) removed, ${r.keptBackups} backup(s) kept`,
-        );
-      }
-    }
-    return 0;
-  }
-  if (sub === 'list') {
-    const rows = await p.control.selectFrom('backups').selectAll().orderBy('started_at', 'desc').execute();
-    for (const b of rows)
-      console.log(
-        [b.id, b.status.padEnd(9), b.regions.join(',').padEnd(20), b.finished_at?.toISOString() ?? '-', `${b.bytes ?? 0} bytes`].join('  '),
-      );
-    return 0;
-  }
-  console.error(USAGE);
-  return 2;
-}
-
-async function rolloutCommand(
-  p: Platform,
-  sub: string | undefined,
-  rest: string[],
-  values: Record<string, string | boolean | undefined>,
-): Promise<number> {
-  const onResult = (wave: string, r: StoreResult) =>
-    console.log(
-      `[${wave}] ${r.store.key} ${r.outcome}${r.version !== undefined ? ` v${r.version}` : ''} (${r.clinicIds.length} clinic${r.clinicIds.length === 1 ? '' : 's'})${r.error ? `: ${r.error}` : ''}`,
-    );
-  const [id] = rest;
-  if (sub === 'start') {
-    const rate = values['max-failure-rate'] === undefined ? 0.1 : Number(values['max-failure-rate']);
-    if (!(rate >= 0 && rate <= 1)) {
-      console.error('--max-failure-rate: a share between 0 and 1');
-      return 2;
-    }
-    const control = await migrateControlPlaneOnly(p);
-    console.log(`control plane v${control.from} -> v${control.to}`);
-    const canary =
-      typeof values.canary === 'string'
-        ? values.canary
-            .split(',')
-            .map((s) => s.trim())
-            .filter(Boolean)
-        : undefined;
-    const rolloutId = await planRollout(p, { ...(canary ? { canary } : {}), maxFailureRate: rate, createdBy: 'cli' });
-    await runRollout(p, rolloutId, { onResult });
-    return printRollout(await rolloutProgress(p.control, rolloutId));
-  }
-  if (sub === 'resume' && id) {
-    await runRollout(p, id, { onResult });
-    return printRollout(await rolloutProgress(p.control, id));
-  }
-  if (sub === 'pause' && id) {
-    await pauseRollout(p, id, 'cli');
-    return printRollout(await rolloutProgress(p.control, id));
-  }
-  if (sub === 'status') {
-    const progress = id ? await rolloutProgress(p.control, id) : (await listRollouts(p.control, 1))[0];
-    if (!progress) {
-      console.log('no rollouts yet');
-      return 0;
-    }
-    return printRollout(progress);
-  }
-  console.error(USAGE);
-  return 2;
-}
-
-/** The rollout as a table; exit 0 when it completed, 1 otherwise (paused, held, still running). */
-function printRollout(r: RolloutProgress): number {
-  console.log(`${r.id} to v${r.targetVersion}: ${r.status}${r.statusReason ? ` (${r.statusReason})` : ''}`);
-  for (const w of r.waves) {
-    const c = w.counts;
-    console.log(
-      `  ${w.name.padEnd(24)} ${w.status.padEnd(8)} ${String(c.migrated + c['up-to-date']).padStart(5)}/${String(w.total).padEnd(5)} done  ${c.failed} failed  ${c.pinned} pinned  ${c.pending} pending`,
-    );
-  }
-  for (const f of r.failures) console.log(`  FAILED ${f.clinicId} (${f.slug}, ${f.wave}): ${f.error}`);
-  for (const h of r.held) console.log(`  PINNED ${h.clinicId} (${h.slug}) at v${h.version ?? '?'}`);
-  return r.status === 'completed' ? 0 : 1;
 }
 
 run(process.argv.slice(2)).then(
