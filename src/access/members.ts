@@ -71,6 +71,17 @@ export function refuseSelf(actor: Actor, userId: string, what: string): void {
   if (actor.id === userId) throw new AppError(403, 'self_access_change', `You cannot ${what} yourself; ask another administrator`);
 }
 
+/** Whether the clinic's directory (SCIM) provisions the member: then its rules, not this API, decide their access. */
+async function directoryManaged(trx: Kysely<ControlDB>, clinicId: string, userId: string): Promise<boolean> {
+  const row = await trx
+    .selectFrom('scim_users')
+    .select('user_id')
+    .where('clinic_id', '=', clinicId)
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 /**
  * Gives a member another role of this clinic (base or derived). Audited with before/after in the same
  * transaction; the member's cached principal is dropped on every node after commit, so their next request
@@ -91,13 +102,7 @@ export async function changeMemberRole(
       { clinicId, actor, action: 'membership.role', resourceType: 'Membership', resourceId: userId },
       async (before) => {
         refuseSelf(actor, userId, 'change the role of');
-        const scim = await trx
-          .selectFrom('scim_users')
-          .select('user_id')
-          .where('clinic_id', '=', clinicId)
-          .where('user_id', '=', userId)
-          .executeTakeFirst();
-        if (scim)
+        if (await directoryManaged(trx, clinicId, userId))
           throw conflict(
             'role_managed_by_directory',
             "This member is provisioned by the clinic's directory; change their groups or the role mapping instead",
@@ -128,13 +133,8 @@ export async function removeMember(p: AccessDeps, clinicId: string, userId: stri
       { clinicId, actor, action: 'membership.remove', resourceType: 'Membership', resourceId: userId },
       async (before) => {
         refuseSelf(actor, userId, 'remove');
-        const scim = await trx
-          .selectFrom('scim_users')
-          .select('user_id')
-          .where('clinic_id', '=', clinicId)
-          .where('user_id', '=', userId)
-          .executeTakeFirst();
-        if (scim) throw conflict('member_managed_by_directory', "This member is provisioned by the clinic's directory; remove them there");
+        if (await directoryManaged(trx, clinicId, userId))
+          throw conflict('member_managed_by_directory', "This member is provisioned by the clinic's directory; remove them there");
         if (before.role === 'clinic_admin') {
           const admins = await trx
             .selectFrom('memberships')
