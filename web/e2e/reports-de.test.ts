@@ -120,6 +120,8 @@ browserSuite('analytics screens in German', (s) => {
     await accessible(page, 'saved dashboard (de)');
     await noEnglish(page, 'saved dashboard (de)');
     await screenshot(page, 'analytics-saved-dashboard-de');
+    await page.getByRole('img', { name: 'Termine je Woche' }).scrollIntoViewIfNeeded();
+    await screenshot(page, 'analytics-saved-dashboard-weeks-de');
 
     // The scheduled reports: the form, then pausing and resuming.
     await page.getByRole('link', { name: T['nav.reports'] }).click();
