@@ -2,7 +2,7 @@ import { sql, type Kysely, type Selectable } from 'kysely';
 import { z } from 'zod';
 import type { ControlDB } from '../controlplane/schema.js';
 import { AppError, conflict, notFound } from '../errors.js';
-import { recordedChange, recordIdentityEvent, type IdentityEvent } from '../identity/audit.js';
+import { type RecordedChange, recordedChange, recordIdentityEvent, type IdentityEvent } from '../identity/audit.js';
 import { rolePermissions } from './effective.js';
 import { BASE_ROLE_NAMES, BASE_ROLES, isBaseRole, PERMISSIONS, permissionsOf, type BaseRole, type Permission } from './roles.js';
 
@@ -188,6 +188,25 @@ async function holdersOf(trx: Kysely<ControlDB>, clinicId: string, key: string):
   return rows.map((r) => r.user_id);
 }
 
+/**
+ * An admin's change of one of the clinic's own roles in `trx`: the role locked (409 for a base role, 404 when the
+ * clinic has no such role), then `change`, recorded on the identity trail as `action` with what it reports.
+ */
+function roleChange<T>(
+  trx: Kysely<ControlDB>,
+  target: { clinicId: string; key: string; actor: Actor; action: string },
+  change: (before: RoleRow) => Promise<RecordedChange<T>>,
+): Promise<T> {
+  const { clinicId, key, actor, action } = target;
+  return recordedChange(
+    trx,
+    lockRole(trx, clinicId, key),
+    'role',
+    { clinicId, actor, action, resourceType: 'ClinicRole', resourceId: key },
+    change,
+  );
+}
+
 export async function createRole(p: AccessDeps, clinicId: string, key: string, def: RoleDefinition, actor: Actor): Promise<ClinicRole> {
   if (isBaseRole(key)) throw conflict('role_key_reserved', `${key} is the name of a base role; choose another key`);
   const { added, removed } = normalise(def);
@@ -220,37 +239,31 @@ export async function updateRole(
 ): Promise<ClinicRole> {
   const { added, removed } = normalise(def);
   const { role, holders } = await p.control.transaction().execute((trx) =>
-    recordedChange(
-      trx,
-      lockRole(trx, clinicId, key),
-      'role',
-      { clinicId, actor, action: 'role.update', resourceType: 'ClinicRole', resourceId: key },
-      async (before) => {
-        if (before.version !== def.expectedVersion)
-          throw new AppError(
-            409,
-            'version_conflict',
-            `The role is at version ${before.version}, not ${def.expectedVersion}; reload and retry`,
-            { currentVersion: before.version },
-          );
-        const holders = await holdersOf(trx, clinicId, key);
-        // Whoever holds a role does not redefine it: that would be granting themselves what they lack.
-        if (actor.id !== null && holders.includes(actor.id))
-          throw new AppError(403, 'self_access_change', 'You cannot change the role you hold yourself');
-        const after = await trx
-          .updateTable('clinic_roles')
-          .set({ name: def.name, base_role: def.baseRole, added, removed, version: before.version + 1, updated_at: new Date() })
-          .where('clinic_id', '=', clinicId)
-          .where('key', '=', key)
-          .returningAll()
-          .executeTakeFirstOrThrow();
-        return {
-          result: { role: derivedView(after, holders.length), holders },
-          before: auditShape(before),
-          after: auditShape(after),
-        };
-      },
-    ),
+    roleChange(trx, { clinicId, key, actor, action: 'role.update' }, async (before) => {
+      if (before.version !== def.expectedVersion)
+        throw new AppError(
+          409,
+          'version_conflict',
+          `The role is at version ${before.version}, not ${def.expectedVersion}; reload and retry`,
+          { currentVersion: before.version },
+        );
+      const holders = await holdersOf(trx, clinicId, key);
+      // Whoever holds a role does not redefine it: that would be granting themselves what they lack.
+      if (actor.id !== null && holders.includes(actor.id))
+        throw new AppError(403, 'self_access_change', 'You cannot change the role you hold yourself');
+      const after = await trx
+        .updateTable('clinic_roles')
+        .set({ name: def.name, base_role: def.baseRole, added, removed, version: before.version + 1, updated_at: new Date() })
+        .where('clinic_id', '=', clinicId)
+        .where('key', '=', key)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return {
+        result: { role: derivedView(after, holders.length), holders },
+        before: auditShape(before),
+        after: auditShape(after),
+      };
+    }),
   );
   for (const userId of holders) await p.sessions.membershipsChanged(userId);
   return role;
@@ -274,21 +287,15 @@ async function referencesTo(trx: Kysely<ControlDB>, clinicId: string, key: strin
 
 export async function deleteRole(p: AccessDeps, clinicId: string, key: string, actor: Actor): Promise<void> {
   await p.control.transaction().execute((trx) =>
-    recordedChange(
-      trx,
-      lockRole(trx, clinicId, key),
-      'role',
-      { clinicId, actor, action: 'role.delete', resourceType: 'ClinicRole', resourceId: key },
-      async (before) => {
-        const refs = await referencesTo(trx, clinicId, key);
-        if (refs.length > 0)
-          throw new AppError(409, 'role_in_use', `The role is still used by ${refs.join(', ')}; move them to another role first`, {
-            usedBy: refs,
-          });
-        await trx.deleteFrom('clinic_roles').where('clinic_id', '=', clinicId).where('key', '=', key).execute();
-        return { result: undefined, before: auditShape(before) };
-      },
-    ),
+    roleChange(trx, { clinicId, key, actor, action: 'role.delete' }, async (before) => {
+      const refs = await referencesTo(trx, clinicId, key);
+      if (refs.length > 0)
+        throw new AppError(409, 'role_in_use', `The role is still used by ${refs.join(', ')}; move them to another role first`, {
+          usedBy: refs,
+        });
+      await trx.deleteFrom('clinic_roles').where('clinic_id', '=', clinicId).where('key', '=', key).execute();
+      return { result: undefined, before: auditShape(before) };
+    }),
   );
 }
 

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { ControlDB } from '../controlplane/schema.js';
 import { AppError, conflict, notFound } from '../errors.js';
-import { recordedChange } from '../identity/audit.js';
+import { type RecordedChange, recordedChange } from '../identity/audit.js';
 import { assertAssignableRole, type AccessDeps, type Actor } from './clinic-roles.js';
 import { endGrants } from '../fhir/smart/grants.js';
 
@@ -71,15 +71,35 @@ export function refuseSelf(actor: Actor, userId: string, what: string): void {
   if (actor.id === userId) throw new AppError(403, 'self_access_change', `You cannot ${what} yourself; ask another administrator`);
 }
 
-/** Whether the clinic's directory (SCIM) provisions the member: then its rules, not this API, decide their access. */
-async function directoryManaged(trx: Kysely<ControlDB>, clinicId: string, userId: string): Promise<boolean> {
-  const row = await trx
-    .selectFrom('scim_users')
-    .select('user_id')
-    .where('clinic_id', '=', clinicId)
-    .where('user_id', '=', userId)
-    .executeTakeFirst();
-  return row !== undefined;
+/**
+ * An admin's change of one member in `trx`: the member locked (404 when no member here), refused for oneself
+ * (`what`) and for a member the clinic's directory (SCIM) provisions (`managed`: its rules decide their access,
+ * not this API), then `change`, recorded on the identity trail as `action` with what it reports.
+ */
+async function memberChange<T>(
+  trx: Kysely<ControlDB>,
+  target: { clinicId: string; userId: string; actor: Actor; action: string },
+  refusals: { what: string; managed: () => AppError },
+  change: (before: { role: string; createdAt: Date }) => Promise<RecordedChange<T>>,
+): Promise<T> {
+  const { clinicId, userId, actor, action } = target;
+  return recordedChange(
+    trx,
+    lockMember(trx, clinicId, userId, 'update'),
+    'member',
+    { clinicId, actor, action, resourceType: 'Membership', resourceId: userId },
+    async (before) => {
+      refuseSelf(actor, userId, refusals.what);
+      const scim = await trx
+        .selectFrom('scim_users')
+        .select('user_id')
+        .where('clinic_id', '=', clinicId)
+        .where('user_id', '=', userId)
+        .executeTakeFirst();
+      if (scim) throw refusals.managed();
+      return change(before);
+    },
+  );
 }
 
 /**
@@ -95,18 +115,18 @@ export async function changeMemberRole(
   actor: Actor,
 ): Promise<{ role: string; changed: boolean }> {
   const changed = await p.control.transaction().execute((trx) =>
-    recordedChange(
+    memberChange(
       trx,
-      lockMember(trx, clinicId, userId, 'update'),
-      'member',
-      { clinicId, actor, action: 'membership.role', resourceType: 'Membership', resourceId: userId },
-      async (before) => {
-        refuseSelf(actor, userId, 'change the role of');
-        if (await directoryManaged(trx, clinicId, userId))
-          throw conflict(
+      { clinicId, userId, actor, action: 'membership.role' },
+      {
+        what: 'change the role of',
+        managed: () =>
+          conflict(
             'role_managed_by_directory',
             "This member is provisioned by the clinic's directory; change their groups or the role mapping instead",
-          );
+          ),
+      },
+      async (before) => {
         await assertAssignableRole(trx, clinicId, role);
         if (before.role === role) return { result: false, unchanged: true };
         await trx.updateTable('memberships').set({ role }).where('clinic_id', '=', clinicId).where('user_id', '=', userId).execute();
@@ -126,15 +146,14 @@ export async function changeMemberRole(
  */
 export async function removeMember(p: AccessDeps, clinicId: string, userId: string, actor: Actor): Promise<void> {
   await p.control.transaction().execute((trx) =>
-    recordedChange(
+    memberChange(
       trx,
-      lockMember(trx, clinicId, userId, 'update'),
-      'member',
-      { clinicId, actor, action: 'membership.remove', resourceType: 'Membership', resourceId: userId },
+      { clinicId, userId, actor, action: 'membership.remove' },
+      {
+        what: 'remove',
+        managed: () => conflict('member_managed_by_directory', "This member is provisioned by the clinic's directory; remove them there"),
+      },
       async (before) => {
-        refuseSelf(actor, userId, 'remove');
-        if (await directoryManaged(trx, clinicId, userId))
-          throw conflict('member_managed_by_directory', "This member is provisioned by the clinic's directory; remove them there");
         if (before.role === 'clinic_admin') {
           const admins = await trx
             .selectFrom('memberships')
