@@ -344,6 +344,17 @@ export class JobQueue {
       Object.entries(TIER_WEIGHTS).map(([tier, w]) => sql`when ${tier} then ${w}::double precision`),
       sql` `,
     )} else 1 end`;
+    // A lane that already has due work at its tier's weight would be "updated" to what it is: skip the upsert.
+    // The upsert locks the clinic's lane row until commit even when it changes nothing, so every enqueue of a
+    // busy clinic (each booking schedules its notices) queued behind the one before it on that row: in the
+    // booking benchmark most bookings across providers waited there (`Lock:transactionid`). This read takes no
+    // lock. Should the due work be claimed between it and our insert, the lane keeps the pass its last claim
+    // gave it, which is where serving it left it, not a credit for idle time.
+    const busy = await sql`
+      select 1 from job_lanes l join clinics c on c.id = l.clinic_id
+      where l.clinic_id = ${clinicId} and l.weight = ${weight}
+        and exists (select 1 from jobs j where j.clinic_id = ${clinicId} and j.state = 'ready' and j.run_at <= now())`.execute(tx);
+    if (busy.rows.length > 0) return;
     const res = await sql`
       insert into job_lanes (clinic_id, weight, pass)
       select c.id, ${weight}, coalesce((${idleLanePass()}), 0) from clinics c where c.id = ${clinicId}
