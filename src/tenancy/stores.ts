@@ -1,7 +1,7 @@
 import type { TenantTable } from './catalogue.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Kysely, PostgresDialect, sql, type PostgresPool } from 'kysely';
+import { Kysely, PostgresDialect, type PostgresPool } from 'kysely';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Clinic, ClinicDirectory } from '../controlplane/clinics.js';
@@ -258,20 +258,16 @@ export class TenantStores {
     const kind = placementKind(clinic.placement.model);
     const pin = taggedPin(kind.pin(this.placementContext, clinic, access), clinicId);
     let pool: ClinicPool | undefined;
-    let pinned = false;
     let release: (() => void) | undefined;
     const choice = kind.pool(this.placementContext, clinic);
     const store = choice.kind === 'region' ? `region:${clinic.dataRegion}` : `clinic:${choice.key}`;
-    const pending: PendingEntry | undefined =
-      access === 'write'
-        ? undefined
-        : {
-            pin,
-            begin: access === 'snapshot' ? 'begin isolation level repeatable read read only' : 'begin read only',
-            state: access === 'snapshot' ? 'begin' : 'each',
-            client: undefined,
-            answered: false,
-          };
+    const pending: PendingEntry = {
+      pin,
+      begin: access === 'snapshot' ? 'begin isolation level repeatable read read only' : access === 'write' ? 'begin' : 'begin read only',
+      state: access === 'read' ? 'each' : 'begin',
+      client: undefined,
+      answered: false,
+    };
     try {
       this.breakers.check(store);
       // A clinic's share of the region pool: its flood waits in its own queue, not in front of other clinics.
@@ -282,29 +278,10 @@ export class TenantStores {
         pool = await this.clinicPools.acquire(clinicId, { key: choice.key, region: clinic.dataRegion, url: choice.url });
         db = pool.db;
       }
-      if (!pending)
-        return {
-          ok: true,
-          value: await db.connection().execute(async (conn) => {
-            try {
-              await sql.raw(`begin; ${pin}`).execute(conn);
-              this.breakers.succeeded(store);
-              pinned = true;
-              const result = await fn({ clinicId, db: conn, actorId: userIdOf(currentActor()) });
-              await sql.raw('commit').execute(conn);
-              return result;
-            } catch (err) {
-              await sql
-                .raw('rollback')
-                .execute(conn)
-                .catch(() => {});
-              throw err;
-            }
-          }),
-        };
-      // Reads send the pinning statement in the same message as their query (see EntryClient): a plain read is
-      // one round trip, no BEGIN and no COMMIT. A snapshot (or a read whose query cannot be inlined) opens an
-      // explicit transaction instead, whose COMMIT is not awaited: a read-only transaction has nothing to make
+      // The pinning statement travels in the same message as the first query (see EntryClient): a plain read is
+      // one round trip, no BEGIN and no COMMIT. A write or a snapshot opens its explicit transaction in that same
+      // message (BEGIN, the pin, the first query), so the pin costs no round trip of its own. A write's COMMIT is
+      // awaited (the answer waits until it is durable); a read-only transaction's is not: it has nothing to make
       // durable, and the connection's next user queues behind it on the wire (node-postgres runs one
       // connection's queries in order).
       return {
@@ -314,7 +291,10 @@ export class TenantStores {
             try {
               this.breakers.succeeded(store);
               const result = await fn({ clinicId, db: conn, actorId: userIdOf(currentActor()) });
-              if (pending.state === 'open') void pending.client?.end('commit').catch(() => {});
+              if (pending.state === 'open') {
+                if (access === 'write') await pending.client?.end('commit');
+                else void pending.client?.end('commit').catch(() => {});
+              }
               return result;
             } catch (err) {
               if (pending.state === 'open') await pending.client?.end('rollback').catch(() => {});
@@ -327,7 +307,7 @@ export class TenantStores {
       if (isUnreachable(err)) this.breakers.failed(store);
       // A write is retried only if its pin failed (its fn has not run); a snapshot only if it has seen nothing (its
       // pin travels with its first query); a read always (it changes nothing).
-      const retryable = pending ? access === 'read' || !pending.answered : !pinned;
+      const retryable = access === 'read' || !pending.answered;
       return { ok: false, err, retryable };
     } finally {
       release?.();
@@ -373,11 +353,12 @@ function kyselyOver(pool: pg.Pool, verify?: (client: pg.PoolClient) => Promise<v
 }
 
 /**
- * How a read pins its clinic on the connection it was given:
+ * How a transaction pins its clinic on the connection it was given:
  * - each: every query travels with the pinning statement in one simple-protocol message, which PostgreSQL runs
  *   as one implicit transaction; the pin (all `set_config(…, true)`) ends with that message. In READ COMMITTED
  *   every statement takes its own snapshot anyway, so a read of several queries sees what it saw before;
- * - begin: an explicit transaction still to open, together with the first query (snapshots, one consistent view);
+ * - begin: an explicit transaction still to open, together with the first query (writes; snapshots, one
+ *   consistent view);
  * - open: the explicit transaction is open and pinned; queries go as they are, and the scope's end commits.
  */
 interface PendingEntry {
@@ -385,11 +366,11 @@ interface PendingEntry {
   begin: string;
   state: 'each' | 'begin' | 'open';
   /**
-   * The connection of the read: the first one acquired in its async context. Another pool used in the same
+   * The connection of the transaction: the first one acquired in its async context. Another pool used in the same
    * context (the audit trail) must not take the pin.
    */
   client: EntryClient | undefined;
-  /** A query of the read has returned rows to `fn`. */
+  /** A query has returned rows to `fn` (until then, nothing of it has run past the pin: it may be tried again). */
   answered: boolean;
 }
 const pendingEntry = new AsyncLocalStorage<PendingEntry>();
@@ -418,10 +399,11 @@ function entryBatchingPool(pool: pg.Pool, verify?: (client: pg.PoolClient) => Pr
 }
 
 /**
- * A pooled connection that sends a read's pin in the same message as the query, as one multi-statement
- * simple query with the query's parameters inlined (`db/inline.ts`), so a read costs one round trip. A query
- * whose parameters cannot be inlined gets an explicit transaction instead: BEGIN and the pin go first, the
- * query follows with its parameters, and the scope's end commits.
+ * A pooled connection that sends a transaction's pin (and a write's or snapshot's BEGIN) in the same message as
+ * its first query, as one multi-statement simple query with the query's parameters inlined (`db/inline.ts`), so
+ * a read costs one round trip and a write none for its entry. A query whose parameters cannot be inlined gets an
+ * explicit transaction instead: BEGIN and the pin go first, the query follows with its parameters, and the
+ * scope's end commits.
  */
 class EntryClient {
   pending: PendingEntry | undefined;
