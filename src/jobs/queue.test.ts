@@ -100,6 +100,39 @@ describe('fairness across clinics', () => {
     expect(count(enterprise.id)).toBeGreaterThanOrEqual(39);
     for (const c of [small, mid, enterprise]) await clearClinic(c.id);
   });
+
+  it("a busy clinic's enqueues do not queue behind each other on its lane (each booking schedules notices)", async () => {
+    const clinic = await t.clinic({ placement: 'pooled', tier: 'mid' });
+    await t.p.jobs.enqueue({ kind: 'test.lane', clinicId: clinic.id });
+    const lane = async () =>
+      (await sql<{ pass: number; weight: number }>`select pass, weight from job_lanes where clinic_id = ${clinic.id}`.execute(t.p.control))
+        .rows[0];
+    const before = await lane();
+    // Another enqueue holding the lane row until it commits, as the upsert of a concurrent booking did (no key update).
+    let release = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    let locked = () => {};
+    const isLocked = new Promise<void>((r) => (locked = r));
+    const holder = t.p.control.transaction().execute(async (tx) => {
+      await sql`select 1 from job_lanes where clinic_id = ${clinic.id} for no key update`.execute(tx);
+      locked();
+      await held;
+    });
+    await isLocked;
+    const second = t.p.jobs.enqueue({ kind: 'test.lane', clinicId: clinic.id });
+    const outcome = await Promise.race([second.then(() => 'enqueued'), sleep(3_000).then(() => 'waited on the lane')]);
+    release();
+    await holder;
+    await second;
+    expect(outcome).toBe('enqueued');
+    // Its lane had due work at its weight: nothing about it changed.
+    expect(await lane()).toEqual(before);
+    // A tier change is still taken on the next enqueue.
+    await sql`update clinics set tier = 'enterprise' where id = ${clinic.id}`.execute(t.p.control);
+    await t.p.jobs.enqueue({ kind: 'test.lane', clinicId: clinic.id });
+    expect((await lane())?.weight).toBe(4);
+    await clearClinic(clinic.id);
+  });
 });
 
 describe('failures', () => {

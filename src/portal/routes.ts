@@ -9,7 +9,7 @@ import { idSchema } from '../ids.js';
 import { getPatient } from '../patients/store.js';
 import { requireIdempotencyKey } from '../scheduling/idempotency.js';
 import { listIntakeResponses, listQuestionnaires, submitIntake } from '../scheduling/intake.js';
-import type { SchedulingDeps } from '../scheduling/deps.js';
+import { notifiedBooking, type SchedulingDeps } from '../scheduling/deps.js';
 import { Appointment, Instant, IntakeResponse, IntakeResponseInput, LocalDate, Questionnaire, SlotPage } from '../scheduling/schemas.js';
 import type { PatientAccounts } from './accounts.js';
 import { JoinGrant } from '../video/routes.js';
@@ -238,12 +238,12 @@ export const portalRoutes =
         const raw = req.headers['idempotency-key'];
         const key = raw === undefined ? randomUUID() : requireIdempotencyKey(raw);
         const s = await settingsOf(req.patient.clinicId);
-        const r = await req.patient.audited(
-          () => bookOnline(p, req.patient.clinicId, req.patient.patientId, s, req.body, key, req.patient.principal.accountId, Date.now()),
-          (out) => ({ resourceId: out.body.id, ...mine(req) }),
-        );
         // The same notices as a booking at the front desk (also on a replay, as there: the first answer may be lost).
-        await p.notices.booked(req.patient.clinicId, r.body);
+        const booking = notifiedBooking(p.notices, req.patient.clinicId, () =>
+          bookOnline(p, req.patient.clinicId, req.patient.patientId, s, req.body, key, req.patient.principal.accountId, Date.now()),
+        );
+        const r = await req.patient.audited(booking.run, (out) => ({ resourceId: out.body.id, ...mine(req) }));
+        await booking.scheduled();
         return reply.code(r.status).send(r.body);
       },
     });

@@ -5,7 +5,7 @@ import type { PhiAccess } from '../audit/trail.js';
 import { auditAs } from '../http/clinic-scope.js';
 import { badRequest } from '../errors.js';
 import { idSchema } from '../ids.js';
-import type { SchedulingDeps } from './deps.js';
+import { notifiedBooking, type SchedulingDeps } from './deps.js';
 import { appointmentHistory, cancelAppointment, changeStatus, getAppointment, listAppointments } from './appointments.js';
 import { bookAppointment, rescheduleAppointment } from './booking.js';
 import { requireIdempotencyKey } from './idempotency.js';
@@ -88,13 +88,16 @@ export const appointmentRoutes =
       handler: async (req, reply) => {
         const { clinic } = req;
         const key = requireIdempotencyKey(req.headers['idempotency-key']);
-        const result = await clinic.audited(
-          () => bookAppointment(p, clinic.id, req.body, key, clinic.userId, Date.now()),
-          (r) => ({ resourceId: r.body.id, ...(r.replayed ? { detail: { replayed: true } } : {}) }),
+        // Notices also on a replay: a booking whose first response was lost may not have scheduled them yet.
+        const booking = notifiedBooking(p.notices, clinic.id, () =>
+          bookAppointment(p, clinic.id, req.body, key, clinic.userId, Date.now()),
         );
+        const result = await clinic.audited(booking.run, (r) => ({
+          resourceId: r.body.id,
+          ...(r.replayed ? { detail: { replayed: true } } : {}),
+        }));
+        await booking.scheduled();
         if (result.replayed) reply.header('idempotent-replayed', 'true');
-        // Also on a replay: a booking whose first response was lost may not have scheduled its notices yet.
-        await p.notices.booked(clinic.id, result.body);
         return reply.code(201).header('location', `/api/v1/clinics/${clinic.id}/appointments/${result.body.id}`).send(result.body);
       },
     });

@@ -137,8 +137,8 @@ const REFUSALS: Record<Unbookable, (zone: string, rules: SlotRules) => AppError>
  * Books a slot, once per Idempotency-Key. Without overbooking or a daily limit, the database alone keeps one
  * appointment per seat (migration 12's exclusion constraint), so a booking takes no lock: it reads everything
  * it decides on in one statement (provider, patient, hours, calendar, the key's stored outcome), asks the
- * control plane whether the provider is still a clinician here, checks the calendar, and writes the
- * appointment, its history, its event and the key's outcome in one statement. Two bookings racing for a seat
+ * control plane whether the provider is still a clinician here while it checks the calendar and writes the
+ * appointment, its history, its event and the key's outcome in one statement, and commits only with that answer. Two bookings racing for a seat
  * both pass the check; the constraint lets one insert commit and refuses the other (`slot_taken`). Counting
  * (seats above 1, per-day limits) cannot be a constraint: those bookings still serialise per provider on an
  * advisory lock, taken after every check that needs none, and read the calendar again under it.
@@ -178,75 +178,95 @@ export async function bookAppointment(
     if (prior) return { ...(prior as { status: number; body: Appointment }), replayed: true };
     if (!seen) throw notFound('provider');
     if (!seen.patient_found) throw notFound('patient');
-    await requireBookable(p, scope.clinicId, seen);
-    const zone = viewerZone ?? seen.time_zone;
-    let busy = toBusy(seen.busy);
-    if (!seen.slot_locked || counted) {
-      if (!seen.slot_locked) await slotLock(scope.db, { slotLock: slotKey });
-      if (counted) await lockProviders(scope, [seen.id]);
-      const [again] = await readLocked(scope.db, { providerId: seen.id, key, ...busyRange(readAt, readEnd) });
-      const raced = await replayOf(scope, req, again?.stored ?? null);
-      if (raced) return { ...(raced as { status: number; body: Appointment }), replayed: true };
-      busy = toBusy(again?.busy ?? []);
-    }
-    const calendar = new ProviderCalendar({ timeZone: seen.time_zone, ...toHours(seen), busy }, rules, now);
-    const refusal = calendar.check(startsAt, zone);
-    if (refusal) throw REFUSALS[refusal](zone, rules);
-    const blockStart = startsAt - rules.bufferBeforeMinutes * MINUTE;
-    const blockEnd = endsAt + rules.bufferAfterMinutes * MINUTE;
-    const at = new Date(now);
-    const row: Selectable<AppointmentsTable> = {
-      clinic_id: scope.clinicId,
-      id: newId('appointment'),
-      provider_id: seen.id,
-      patient_id: input.patientId,
-      appointment_type: type.key,
-      modality: type.modality,
-      status: 'booked',
-      starts_at: new Date(startsAt),
-      ends_at: new Date(endsAt),
-      block_starts_at: new Date(blockStart),
-      block_ends_at: new Date(blockEnd),
-      time_zone: zone,
-      seat: counted ? freeSeat(busy, blockStart, blockEnd) : 1,
-      requires_confirmation: type.requiresConfirmation,
-      booked_by: scope.actorId,
-      checked_in_at: null,
-      started_at: null,
-      completed_at: null,
-      cancelled_at: null,
-      cancelled_by: null,
-      cancellation_reason: null,
-      cancellation_note: null,
-      version: 1,
-      created_at: at,
-      updated_at: at,
+    // The control plane's answer is awaited before the commit, not before the write: its round trip runs beside
+    // the checks and the insert instead of holding the clinic's connection on its own. Its refusal still wins
+    // over anything found meanwhile, and the transaction then rolls back.
+    const bookable = requireBookable(p, scope.clinicId, seen).then(
+      () => null,
+      (err: unknown) => ({ err }),
+    );
+    const refusedHere = async () => {
+      const refused = await bookable;
+      if (refused) throw refused.err;
     };
-    const outcome = { status: 201, body: toAppointment(row) };
-    const event = outboxRow(scope, 'appointment.booked', {
-      appointmentId: row.id,
-      patientId: row.patient_id,
-      providerId: row.provider_id,
-      appointmentType: row.appointment_type,
-      startsAt: outcome.body.startsAt,
-      endsAt: outcome.body.endsAt,
-      modality: row.modality,
-    });
-    const kept = await writeBooking(scope.db, {
-      ...row,
-      actor_id: scope.actorId,
-      event_id: event.id,
-      event_type: event.type,
-      event_payload: event.payload,
-      key,
-      request_hash: req.fingerprint,
-      response: JSON.stringify(outcome.body),
-    }).catch((err: unknown) => {
-      if (pgErrorCode(err) === EXCLUSION_VIOLATION) throw REFUSALS.taken(zone, rules);
+    try {
+      const zone = viewerZone ?? seen.time_zone;
+      let busy = toBusy(seen.busy);
+      if (!seen.slot_locked || counted) {
+        if (!seen.slot_locked) await slotLock(scope.db, { slotLock: slotKey });
+        if (counted) {
+          // Never wait for the control plane under the provider lock: its answer comes first.
+          await refusedHere();
+          await lockProviders(scope, [seen.id]);
+        }
+        const [again] = await readLocked(scope.db, { providerId: seen.id, key, ...busyRange(readAt, readEnd) });
+        const raced = await replayOf(scope, req, again?.stored ?? null);
+        if (raced) return { ...(raced as { status: number; body: Appointment }), replayed: true };
+        busy = toBusy(again?.busy ?? []);
+      }
+      const calendar = new ProviderCalendar({ timeZone: seen.time_zone, ...toHours(seen), busy }, rules, now);
+      const refusal = calendar.check(startsAt, zone);
+      if (refusal) throw REFUSALS[refusal](zone, rules);
+      const blockStart = startsAt - rules.bufferBeforeMinutes * MINUTE;
+      const blockEnd = endsAt + rules.bufferAfterMinutes * MINUTE;
+      const at = new Date(now);
+      const row: Selectable<AppointmentsTable> = {
+        clinic_id: scope.clinicId,
+        id: newId('appointment'),
+        provider_id: seen.id,
+        patient_id: input.patientId,
+        appointment_type: type.key,
+        modality: type.modality,
+        status: 'booked',
+        starts_at: new Date(startsAt),
+        ends_at: new Date(endsAt),
+        block_starts_at: new Date(blockStart),
+        block_ends_at: new Date(blockEnd),
+        time_zone: zone,
+        seat: counted ? freeSeat(busy, blockStart, blockEnd) : 1,
+        requires_confirmation: type.requiresConfirmation,
+        booked_by: scope.actorId,
+        checked_in_at: null,
+        started_at: null,
+        completed_at: null,
+        cancelled_at: null,
+        cancelled_by: null,
+        cancellation_reason: null,
+        cancellation_note: null,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+      };
+      const outcome = { status: 201, body: toAppointment(row) };
+      const event = outboxRow(scope, 'appointment.booked', {
+        appointmentId: row.id,
+        patientId: row.patient_id,
+        providerId: row.provider_id,
+        appointmentType: row.appointment_type,
+        startsAt: outcome.body.startsAt,
+        endsAt: outcome.body.endsAt,
+        modality: row.modality,
+      });
+      const kept = await writeBooking(scope.db, {
+        ...row,
+        actor_id: scope.actorId,
+        event_id: event.id,
+        event_type: event.type,
+        event_payload: event.payload,
+        key,
+        request_hash: req.fingerprint,
+        response: JSON.stringify(outcome.body),
+      }).catch((err: unknown) => {
+        if (pgErrorCode(err) === EXCLUSION_VIOLATION) throw REFUSALS.taken(zone, rules);
+        throw err;
+      });
+      await refusedHere();
+      if (!kept[0]?.kept) throw new KeyTaken();
+      return { ...outcome, replayed: false };
+    } catch (err) {
+      await refusedHere();
       throw err;
-    });
-    if (!kept[0]?.kept) throw new KeyTaken();
-    return { ...outcome, replayed: false };
+    }
   });
 }
 

@@ -15,6 +15,35 @@ export interface AppointmentHooks {
 }
 
 /**
+ * A booking whose notices are scheduled as soon as it is committed: `run` books (the route passes it to its
+ * audited call) and then starts `booked`, so the notices' control-plane transaction and the booking's audit
+ * record, both written after the booking commits and independent of each other, wait for one commit instead of
+ * two in a row. `scheduled` is awaited after the record: a failure there still fails the request, as before, and
+ * is never an unobserved rejection when the record fails first.
+ */
+export function notifiedBooking<R extends { body: { id: string; startsAt: string } }>(
+  hooks: AppointmentHooks,
+  clinicId: string,
+  book: () => Promise<R>,
+): { run: () => Promise<R>; scheduled: () => Promise<void> } {
+  let pending: Promise<{ err: unknown } | null> = Promise.resolve(null);
+  return {
+    run: async () => {
+      const r = await book();
+      pending = hooks.booked(clinicId, r.body).then(
+        () => null,
+        (err: unknown) => ({ err }),
+      );
+      return r;
+    },
+    scheduled: async () => {
+      const failed = await pending;
+      if (failed) throw failed.err;
+    },
+  };
+}
+
+/**
  * What scheduling needs beyond a tenant transaction: the clinic's settings (booking rules, appointment types),
  * its tenant store (booking opens its own transactions around the provider lock), and the control plane (who
  * is a clinician of the clinic).

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import { schedulingClinic, utcAt, type SchedulingClinic } from '../../test/support/scheduling.js';
@@ -98,6 +99,30 @@ describe('providers', () => {
       { 'idempotency-key': 'inactive-1' },
     );
     expect(res.json().code).toBe('provider_inactive');
+  });
+
+  it('a provider who no longer holds a clinical role takes no booking, and that answer wins over the slot check', async () => {
+    const x = await schedulingClinic(t);
+    const physician = await x.as(x.admin)('GET', `providers/${x.providerId}`);
+    // The control plane changes under the clinic's store: the member is now a scheduler.
+    await sql`update memberships set role = 'scheduler' where clinic_id = ${x.clinic.id} and user_id = ${physician.json().userId}`.execute(
+      t.p.control,
+    );
+    const attempt = (startsAt: string, key: string) =>
+      x.as(x.scheduler)(
+        'POST',
+        'appointments',
+        { providerId: x.providerId, patientId: x.patientId, appointmentType: 'consultation', startsAt },
+        { 'idempotency-key': key },
+      );
+    const free = await attempt(utcAt(2, '10:00'), 'lost-role-1');
+    expect([free.statusCode, free.json().code]).toEqual([409, 'provider_inactive']);
+    // Off the slot grid as well: the provider's refusal is the answer, not the grid's.
+    const offGrid = await attempt(utcAt(2, '10:07'), 'lost-role-2');
+    expect([offGrid.statusCode, offGrid.json().code]).toEqual([409, 'provider_inactive']);
+    // The write that ran beside the control plane's question was rolled back.
+    const list = await x.as(x.scheduler)('GET', `appointments?providerId=${x.providerId}`);
+    expect(list.json().items).toEqual([]);
   });
 });
 

@@ -5,9 +5,10 @@ import { inlineParameters } from '../db/inline.js';
 import type { TenantDB } from './tenant-db.js';
 
 /**
- * The one-message read (`TenantStores.transaction`): a tenant store's Kysely over a pool whose connections send a
- * read's pinning statement in the same message as its first query. `stores.ts` opens a `PendingEntry` for each
- * read (in `pendingEntry`'s async context); the first connection the read acquires takes it.
+ * The one-message entry (`TenantStores.transaction`): a tenant store's Kysely over a pool whose connections send a
+ * transaction's pinning statement (and a write's or snapshot's BEGIN) in the same message as its first query.
+ * `stores.ts` opens a `PendingEntry` for each transaction (in `pendingEntry`'s async context); the first
+ * connection the transaction acquires takes it.
  */
 export function kyselyOver(pool: pg.Pool, verify?: (client: pg.PoolClient) => Promise<void>): Kysely<TenantDB> {
   // EntryClient answers node-postgres's own QueryResult, which is what Kysely's Postgres driver reads.
@@ -15,11 +16,12 @@ export function kyselyOver(pool: pg.Pool, verify?: (client: pg.PoolClient) => Pr
 }
 
 /**
- * How a read pins its clinic on the connection it was given:
+ * How a transaction pins its clinic on the connection it was given:
  * - each: every query travels with the pinning statement in one simple-protocol message, which PostgreSQL runs
  *   as one implicit transaction; the pin (all `set_config(…, true)`) ends with that message. In READ COMMITTED
  *   every statement takes its own snapshot anyway, so a read of several queries sees what it saw before;
- * - begin: an explicit transaction still to open, together with the first query (snapshots, one consistent view);
+ * - begin: an explicit transaction still to open, together with the first query (writes; snapshots, one
+ *   consistent view);
  * - open: the explicit transaction is open and pinned; queries go as they are, and the scope's end commits.
  */
 export interface PendingEntry {
@@ -27,11 +29,11 @@ export interface PendingEntry {
   begin: string;
   state: 'each' | 'begin' | 'open';
   /**
-   * The connection of the read: the first one acquired in its async context. Another pool used in the same
+   * The connection of the transaction: the first one acquired in its async context. Another pool used in the same
    * context (the audit trail) must not take the pin.
    */
   client: EntryClient | undefined;
-  /** A query of the read has returned rows to `fn`. */
+  /** A query has returned rows to `fn` (until then nothing of it has run past the pin: it may be tried again). */
   answered: boolean;
 }
 export const pendingEntry = new AsyncLocalStorage<PendingEntry>();
@@ -60,10 +62,11 @@ function entryBatchingPool(pool: pg.Pool, verify?: (client: pg.PoolClient) => Pr
 }
 
 /**
- * A pooled connection that sends a read's pin in the same message as the query, as one multi-statement
- * simple query with the query's parameters inlined (`db/inline.ts`), so a read costs one round trip. A query
- * whose parameters cannot be inlined gets an explicit transaction instead: BEGIN and the pin go first, the
- * query follows with its parameters, and the scope's end commits.
+ * A pooled connection that sends a transaction's pin (and a write's or snapshot's BEGIN) in the same message as
+ * its first query, as one multi-statement simple query with the query's parameters inlined (`db/inline.ts`), so
+ * a read costs one round trip and a write's entry none of its own. A query whose parameters cannot be inlined
+ * gets an explicit transaction instead: BEGIN and the pin go first, the query follows with its parameters, and
+ * the scope's end commits.
  */
 class EntryClient {
   pending: PendingEntry | undefined;

@@ -1,6 +1,6 @@
 import type { TenantTable } from './catalogue.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Clinic, ClinicDirectory } from '../controlplane/clinics.js';
@@ -245,20 +245,16 @@ export class TenantStores {
     const kind = placementKind(clinic.placement.model);
     const pin = taggedPin(kind.pin(this.placementContext, clinic, access), clinicId);
     let pool: ClinicPool | undefined;
-    let pinned = false;
     let release: (() => void) | undefined;
     const choice = kind.pool(this.placementContext, clinic);
     const store = choice.kind === 'region' ? `region:${clinic.dataRegion}` : `clinic:${choice.key}`;
-    const pending: PendingEntry | undefined =
-      access === 'write'
-        ? undefined
-        : {
-            pin,
-            begin: access === 'snapshot' ? 'begin isolation level repeatable read read only' : 'begin read only',
-            state: access === 'snapshot' ? 'begin' : 'each',
-            client: undefined,
-            answered: false,
-          };
+    const pending: PendingEntry = {
+      pin,
+      begin: access === 'snapshot' ? 'begin isolation level repeatable read read only' : access === 'write' ? 'begin' : 'begin read only',
+      state: access === 'read' ? 'each' : 'begin',
+      client: undefined,
+      answered: false,
+    };
     try {
       this.breakers.check(store);
       // A clinic's share of the region pool: its flood waits in its own queue, not in front of other clinics.
@@ -269,29 +265,10 @@ export class TenantStores {
         pool = await this.clinicPools.acquire(clinicId, { key: choice.key, region: clinic.dataRegion, url: choice.url });
         db = pool.db;
       }
-      if (!pending)
-        return {
-          ok: true,
-          value: await db.connection().execute(async (conn) => {
-            try {
-              await sql.raw(`begin; ${pin}`).execute(conn);
-              this.breakers.succeeded(store);
-              pinned = true;
-              const result = await fn({ clinicId, db: conn, actorId: userIdOf(currentActor()) });
-              await sql.raw('commit').execute(conn);
-              return result;
-            } catch (err) {
-              await sql
-                .raw('rollback')
-                .execute(conn)
-                .catch(() => {});
-              throw err;
-            }
-          }),
-        };
-      // Reads send the pinning statement in the same message as their query (`entry-batching.ts`): a plain read
-      // is one round trip, no BEGIN and no COMMIT. A snapshot (or a read whose query cannot be inlined) opens an
-      // explicit transaction instead, whose COMMIT is not awaited: a read-only transaction has nothing to make
+      // The pinning statement travels in the same message as the first query (`entry-batching.ts`): a plain read is
+      // one round trip, no BEGIN and no COMMIT. A write or a snapshot opens its explicit transaction in that same
+      // message (BEGIN, the pin, the first query), so the pin costs no round trip of its own. A write's COMMIT is
+      // awaited (the answer waits until it is durable); a read-only transaction's is not: it has nothing to make
       // durable, and the connection's next user queues behind it on the wire (node-postgres runs one
       // connection's queries in order).
       return {
@@ -301,7 +278,10 @@ export class TenantStores {
             try {
               this.breakers.succeeded(store);
               const result = await fn({ clinicId, db: conn, actorId: userIdOf(currentActor()) });
-              if (pending.state === 'open') void pending.client?.end('commit').catch(() => {});
+              if (pending.state === 'open') {
+                if (access === 'write') await pending.client?.end('commit');
+                else void pending.client?.end('commit').catch(() => {});
+              }
               return result;
             } catch (err) {
               if (pending.state === 'open') await pending.client?.end('rollback').catch(() => {});
@@ -314,7 +294,7 @@ export class TenantStores {
       if (isUnreachable(err)) this.breakers.failed(store);
       // A write is retried only if its pin failed (its fn has not run); a snapshot only if it has seen nothing (its
       // pin travels with its first query); a read always (it changes nothing).
-      const retryable = pending ? access === 'read' || !pending.answered : !pinned;
+      const retryable = access === 'read' || !pending.answered;
       return { ok: false, err, retryable };
     } finally {
       release?.();
