@@ -72,3 +72,47 @@ function newSurrogates(n: number): string[] {
   const bytes = randomBytes(16 * n);
   return Array.from({ length: n }, (_, i) => `sur_${bytes.toString('base64url', 16 * i, 16 * i + 16)}`);
 }
+
+/**
+ * The pairings a region's relay has already seen, in its memory: a pairing never changes once committed (the
+ * insert keeps the first, nothing updates one), so a reference seen before needs no lookup; only new ones go to
+ * the database. Keys carry the clinic, so a surrogate is only ever handed back for the clinic it was read
+ * from (two clinics may hold the same id; each has its own pairing). Filled after the transaction that read or
+ * created the pairings has committed, so it never holds one that was rolled back. Bounded: when full, the
+ * oldest entries go (a region's recurring patients and providers stay hot; an appointment's id recurs in the
+ * few events of its life).
+ */
+export class SurrogateCache {
+  private readonly pairs = new Map<string, string>();
+
+  constructor(private readonly capacity = 200_000) {}
+
+  /** Splits a clinic's references into the surrogates known here (into `found`) and those to look up. */
+  resolve(clinicId: string, refs: readonly SurrogateRef[], found: Map<string, string>): SurrogateRef[] {
+    const missing: SurrogateRef[] = [];
+    for (const r of refs) {
+      const key = surrogateKey(r.kind, r.ref);
+      if (found.has(key)) continue;
+      const surrogate = this.pairs.get(`${clinicId} ${key}`);
+      if (surrogate === undefined) missing.push(r);
+      else found.set(key, surrogate);
+    }
+    return missing;
+  }
+
+  /** Remembers a clinic's committed pairings (`kind:ref` → surrogate). */
+  remember(clinicId: string, pairings: ReadonlyMap<string, string>): void {
+    for (const [key, surrogate] of pairings) this.pairs.set(`${clinicId} ${key}`, surrogate);
+    if (this.pairs.size <= this.capacity) return;
+    // Maps iterate in insertion order: the first keys are the oldest. Drop a tenth at once, not one per insert.
+    let excess = this.pairs.size - Math.floor(this.capacity * 0.9);
+    for (const key of this.pairs.keys()) {
+      if (excess-- <= 0) break;
+      this.pairs.delete(key);
+    }
+  }
+
+  get size(): number {
+    return this.pairs.size;
+  }
+}

@@ -17,8 +17,9 @@ export interface TableChecksum {
 
 const COPY_BATCH = 1000;
 
-/** The anchor's placement epoch is the store's own bookkeeping, not the clinic's data: checksums leave it out. */
-const rowText = (t: TenantTable): string => (t.name === 'clinic' ? `(to_jsonb(t) - 'placement_epoch')::text` : 't::text');
+/** A table's store-local columns (the anchor's placement epoch, the outbox's transaction ids) are not the clinic's data: checksums leave them out. */
+const rowText = (t: TenantTable): string =>
+  t.storeLocal?.length ? `(to_jsonb(t) - ${t.storeLocal.map((c) => `'${c}'`).join(' - ')})::text` : 't::text';
 
 /** The table's primary key as an ORDER BY list over alias `t`: the order rows are copied, checksummed and exported in. */
 export function keyOrder(t: TenantTable): string {
