@@ -54,7 +54,7 @@ export async function readBatch(
   limit: number,
 ): Promise<{ events: OutboxEvent[]; last?: RelayPosition }> {
   const { rows } = await sql<{ id: string; type: string; payload: string; at: number; tx: string }>`
-    select id, type, payload::text as payload, extract(epoch from occurred_at)::float8 * 1000 as at, tx::text as tx
+    select id, type, payload::text as payload, date_part('epoch', occurred_at) * 1000 as at, tx::text as tx
     from outbox
     where clinic_id = ${scope.clinicId} and (tx, id) > (${after.tx}::xid8, ${after.id}::text)
       and tx < pg_snapshot_xmin(pg_current_snapshot())
