@@ -4,6 +4,7 @@ import { emit } from '../events/outbox.js';
 import { newId } from '../ids.js';
 import { moveClinic } from '../tenancy/move.js';
 import { PLACEMENT_MODELS } from '../tenancy/naming.js';
+import { outboxSettled } from '../../test/support/outbox.js';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import { DuckDbWarehouse } from './duckdb-warehouse.js';
 import { decode } from './envelope.js';
@@ -69,6 +70,7 @@ describe('commit order', () => {
       const clinic = clinics[i]!;
       const stream = new InProcessStream(opts);
       const relay = relayOf(stream);
+      await outboxSettled(t.p.stores, [clinic]);
       await relay.drainClinic(clinic); // what the other tests left
       await sent(stream);
       // A writes the first event id and stays open; B writes a later id and commits first.
@@ -141,6 +143,7 @@ describe('surrogate cache', () => {
     expect(second.placement.database).toBe(first.placement.database);
     const stream = new InProcessStream(opts);
     const relay = relayOf(stream);
+    await outboxSettled(t.p.stores, [first, second]);
     for (const c of [first, second]) await relay.drainClinic(c); // what the other tests left
     await sent(stream);
     const patientId = newId('patient');

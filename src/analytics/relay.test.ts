@@ -4,6 +4,7 @@ import type { Clinic } from '../controlplane/clinics.js';
 import { emit } from '../events/outbox.js';
 import { newId } from '../ids.js';
 import { PLACEMENT_MODELS } from '../tenancy/naming.js';
+import { outboxSettled } from '../../test/support/outbox.js';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import { DuckDbWarehouse } from './duckdb-warehouse.js';
 import { WarehouseLoader } from './loader.js';
@@ -99,6 +100,7 @@ for (const [name, open] of streams)
         expected += d.leaving;
         patients.push(d.patientId);
       }
+      await outboxSettled(t.p.stores, clinics);
       const relay = (s: EventStream) =>
         new OutboxRelay({ stores: t.p.stores, clinics: t.p.clinics, stream: s, secret: 'x'.repeat(32) }, 'us-east');
 
@@ -132,9 +134,11 @@ describe('batches', () => {
   it.each([2, 5])('records the position of every batch of %i, the last one too, in every placement', async (batchSize) => {
     const stream = new InProcessStream(opts);
     const relay = new OutboxRelay({ stores: t.p.stores, clinics: t.p.clinics, stream, secret: 'z'.repeat(32) }, 'us-east', batchSize);
+    await outboxSettled(t.p.stores, clinics);
     await relay.drain(); // what the other tests left
     await stream.fetch('probe', 10_000).then((ds) => Promise.all(ds.map((d) => d.ack())));
     for (const clinic of clinics) await day(clinic);
+    await outboxSettled(t.p.stores, clinics);
     expect(await relay.drain()).toEqual({ published: 4 * clinics.length, duplicates: 0, kept: clinics.length });
     for (const clinic of clinics) {
       const [last, position] = await t.p.stores.transaction(clinic.id, 'read', (scope) =>
@@ -155,9 +159,11 @@ describe('what leaves the region', () => {
     const stream = new InProcessStream(opts);
     const clinic = clinics[0]!;
     const relay = new OutboxRelay({ stores: t.p.stores, clinics: t.p.clinics, stream, secret: 'y'.repeat(32) }, 'us-east');
+    await outboxSettled(t.p.stores, clinics);
     await relay.drain(); // what the other tests left
     await stream.fetch('probe', 10_000).then((ds) => Promise.all(ds.map((d) => d.ack())));
     const { patientId } = await day(clinic);
+    await outboxSettled(t.p.stores, [clinic]);
     await relay.drain();
     const events = (await stream.fetch('probe', 100)).flatMap((d) => decode(d.data));
     expect(events.map((e) => e.type)).toEqual([
