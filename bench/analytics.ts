@@ -34,6 +34,7 @@ import { newSurrogate } from '../src/analytics/surrogates.js';
 import { nextEventId } from '../src/events/outbox.js';
 import { newId } from '../src/ids.js';
 import type { PlacementModel } from '../src/tenancy/naming.js';
+import { outboxSettled } from '../test/support/outbox.js';
 import { startTestPlatform } from '../test/support/platform.js';
 import { backendCpuSeconds, cpuSeconds, type Figure, summary } from './analytics-cpu.js';
 import { benchServer, median } from './server.js';
@@ -151,9 +152,16 @@ for (let r = 0; r < ROUNDS; r++) {
   if (!drain || COLD_CACHE)
     drain = new OutboxRelay({ stores: t.p.stores, clinics: t.p.clinics, stream: out, secret }, clinic.dataRegion, BATCH);
   const draining = drain;
+  // The rows are final for the relay once no transaction older than them is still writing on the server.
+  await outboxSettled(t.p.stores, [clinic]);
   const figure = await measure(async () => {
-    const { published, kept } = await draining.drainClinic(clinic);
-    if (published + kept !== N) throw new Error(`relay published ${published} and kept ${kept} of ${N}`);
+    let done = 0;
+    // One pass normally; another if a transaction elsewhere on the (shared) server held rows back meanwhile.
+    for (let pass = 0; done < N && pass < 100; pass++) {
+      const { published, kept } = await draining.drainClinic(clinic);
+      done += published + kept;
+    }
+    if (done !== N) throw new Error(`relay sent or kept ${done} of ${N}`);
     return N;
   });
   endToEnd.push(figure);
