@@ -29,6 +29,8 @@ export class AnalyticsPipeline {
   private warehouseP: Promise<Warehouse> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
+  /** One relay per region for the pipeline's life, so its surrogate cache outlives a pass. */
+  private readonly relays = new Map<string, OutboxRelay>();
 
   constructor(private readonly deps: AnalyticsDeps) {}
 
@@ -48,7 +50,8 @@ export class AnalyticsPipeline {
     const stream = await this.stream();
     let published = 0;
     for (const region of this.deps.regions) {
-      const relay = new OutboxRelay({ ...this.deps, stream }, region);
+      let relay = this.relays.get(region);
+      if (!relay) this.relays.set(region, (relay = new OutboxRelay({ ...this.deps, stream }, region)));
       published += (await relay.drain()).published;
     }
     const { applied } = await new WarehouseLoader(stream, await this.warehouse()).drain();

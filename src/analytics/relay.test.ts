@@ -4,17 +4,18 @@ import type { Clinic } from '../controlplane/clinics.js';
 import { emit } from '../events/outbox.js';
 import { newId } from '../ids.js';
 import { PLACEMENT_MODELS } from '../tenancy/naming.js';
+import { outboxSettled } from '../../test/support/outbox.js';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import { DuckDbWarehouse } from './duckdb-warehouse.js';
 import { WarehouseLoader } from './loader.js';
+import { decode } from './envelope.js';
 import { NatsStream } from './nats-stream.js';
 import { OutboxRelay } from './relay.js';
-import type { ScrubbedEvent } from './scrubber.js';
 import { type EventStream, InProcessStream, type StreamOptions } from './stream.js';
 
 /**
  * The relay's effect is exactly once across crashes: between the relay's send and its acknowledgement (the
- * outbox mark), and between the loader's apply and its acknowledgement (the stream ack). Runs on the
+ * clinic's relay position), and between the loader's apply and its acknowledgement (the stream ack). Runs on the
  * in-process stream and on NATS JetStream (the real server when POLYCLINIC_TEST_NATS_URL is set), with
  * clinics in every placement.
  */
@@ -56,9 +57,9 @@ async function day(clinic: Clinic, patientId = newId('patient')): Promise<{ pati
 }
 
 /**
- * A stream whose relay process dies after its `n`-th message was stored: that publish fails, and so does every
- * later one, unsent (the relay issues a batch's publishes before awaiting them, so the crash is decided per
- * message as it is issued, not when its acknowledgement comes back).
+ * A stream whose relay process dies after its `n`-th message (an envelope of a clinic's batch) was stored: that
+ * publish fails, and so does every later one, unsent (the relay issues a batch's publishes before awaiting them,
+ * so the crash is decided per message as it is issued, not when its acknowledgement comes back).
  */
 function crashingAfter(stream: EventStream, n: number): EventStream {
   let issued = 0;
@@ -99,23 +100,25 @@ for (const [name, open] of streams)
         expected += d.leaving;
         patients.push(d.patientId);
       }
+      await outboxSettled(t.p.stores, clinics);
       const relay = (s: EventStream) =>
         new OutboxRelay({ stores: t.p.stores, clinics: t.p.clinics, stream: s, secret: 'x'.repeat(32) }, 'us-east');
 
-      // The first pass dies after its third send: that clinic's batch is sent in part and not marked.
-      await relay(crashingAfter(stream, 3)).drain();
-      // The next pass sends the whole batch again; the stream drops what it already holds.
+      // The first pass dies after its second send: the second clinic's envelope is stored, its position not moved,
+      // and the third clinic is not reached.
+      await relay(crashingAfter(stream, 2)).drain();
+      // The next pass sends that envelope again (the same cut, the same message id): the stream drops it.
       const second = await relay(stream).drain();
-      expect(second.duplicates).toBe(3);
+      expect(second).toEqual({ published: 4 * (clinics.length - 2), duplicates: 4, kept: clinics.length - 1 });
       expect(await relay(stream).drain()).toEqual({ published: 0, duplicates: 0, kept: 0 });
 
-      // The loader applies a batch and dies before acknowledging it; after the ack wait it is handed out again.
-      const first = await stream.fetch('warehouse', 5);
-      expect(await warehouse.ingest(first.map((d) => JSON.parse(new TextDecoder().decode(d.data)) as ScrubbedEvent))).toBe(5);
+      // The loader applies a message and dies before acknowledging it; after the ack wait it is handed out again.
+      const first = await stream.fetch('warehouse', 1);
+      expect(await warehouse.ingest(first.flatMap((d) => decode(d.data)))).toBe(4);
       await new Promise((r) => setTimeout(r, opts.ackWaitMs + 200));
       const loaded = await new WarehouseLoader(stream, warehouse).drain();
       expect(loaded.delivered).toBe(expected);
-      expect(loaded.applied).toBe(expected - 5);
+      expect(loaded.applied).toBe(expected - 4);
 
       const metrics = await warehouse.platformMetrics();
       expect(metrics.events).toBe(expected);
@@ -126,23 +129,28 @@ for (const [name, open] of streams)
   });
 
 describe('batches', () => {
-  // A batch is marked in the transaction that reads the next one: a drain that ends on a full batch, or on a
-  // short one, leaves nothing unmarked, and sends nothing twice.
-  it.each([2, 5])('marks every batch of %i, the last one too, in every placement', async (batchSize) => {
+  // A batch's position is recorded in the transaction that reads the next one: a drain that ends on a full batch,
+  // or on a short one, records the last row, and the next drain sends nothing twice.
+  it.each([2, 5])('records the position of every batch of %i, the last one too, in every placement', async (batchSize) => {
     const stream = new InProcessStream(opts);
     const relay = new OutboxRelay({ stores: t.p.stores, clinics: t.p.clinics, stream, secret: 'z'.repeat(32) }, 'us-east', batchSize);
+    await outboxSettled(t.p.stores, clinics);
     await relay.drain(); // what the other tests left
     await stream.fetch('probe', 10_000).then((ds) => Promise.all(ds.map((d) => d.ack())));
     for (const clinic of clinics) await day(clinic);
+    await outboxSettled(t.p.stores, clinics);
     expect(await relay.drain()).toEqual({ published: 4 * clinics.length, duplicates: 0, kept: clinics.length });
     for (const clinic of clinics) {
-      const unmarked = await t.p.stores.transaction(clinic.id, 'read', (scope) =>
-        scope.db.selectFrom('outbox').select('id').where('relayed_at', 'is', null).execute(),
+      const [last, position] = await t.p.stores.transaction(clinic.id, 'read', (scope) =>
+        Promise.all([
+          scope.db.selectFrom('outbox').select('id').orderBy('tx', 'desc').orderBy('id', 'desc').executeTakeFirst(),
+          scope.db.selectFrom('outbox_relay_positions').select('id').executeTakeFirst(),
+        ]),
       );
-      expect(unmarked, clinic.placement.model).toEqual([]);
+      expect(position?.id, clinic.placement.model).toBe(last?.id);
     }
     expect(await relay.drain()).toEqual({ published: 0, duplicates: 0, kept: 0 });
-    expect(await stream.fetch('probe', 100)).toHaveLength(4 * clinics.length);
+    expect((await stream.fetch('probe', 100)).flatMap((d) => decode(d.data))).toHaveLength(4 * clinics.length);
   });
 });
 
@@ -151,11 +159,13 @@ describe('what leaves the region', () => {
     const stream = new InProcessStream(opts);
     const clinic = clinics[0]!;
     const relay = new OutboxRelay({ stores: t.p.stores, clinics: t.p.clinics, stream, secret: 'y'.repeat(32) }, 'us-east');
+    await outboxSettled(t.p.stores, clinics);
     await relay.drain(); // what the other tests left
     await stream.fetch('probe', 10_000).then((ds) => Promise.all(ds.map((d) => d.ack())));
     const { patientId } = await day(clinic);
+    await outboxSettled(t.p.stores, [clinic]);
     await relay.drain();
-    const events = (await stream.fetch('probe', 100)).map((d) => JSON.parse(new TextDecoder().decode(d.data)) as ScrubbedEvent);
+    const events = (await stream.fetch('probe', 100)).flatMap((d) => decode(d.data));
     expect(events.map((e) => e.type)).toEqual([
       'appointment.booked',
       'appointment.status_changed',

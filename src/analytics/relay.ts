@@ -1,12 +1,12 @@
 import { createHmac } from 'node:crypto';
-import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Clinic, ClinicDirectory } from '../controlplane/clinics.js';
 import type { TenantStores } from '../tenancy/stores.js';
-import type { TenantScope } from '../tenancy/tenant-db.js';
-import { type ClinicFacts, type OutboxEvent, referencesOf, scrub } from './scrubber.js';
+import { readBatch, readPosition, type RelayPosition, pruneRelayed, savePosition } from './relay-position.js';
+import { type ClinicFacts, type OutboxEvent, referencesOf, type ScrubbedEvent, scrub } from './scrubber.js';
+import { type Envelope, ENVELOPE_EVENTS, encode, messageId } from './envelope.js';
 import type { EventStream } from './stream.js';
-import { surrogatesFor } from './surrogates.js';
+import { SurrogateCache, surrogatesFor } from './surrogates.js';
 
 export interface RelayDeps {
   stores: Pick<TenantStores, 'transaction'>;
@@ -15,32 +15,40 @@ export interface RelayDeps {
   /** The deployment secret: the event keys are keyed hashes under a key derived from it per region. */
   secret: string;
   log?: Logger;
+  /** How long relayed rows stay in the outbox before they are deleted (at most twice this). Default a week. */
+  keepRelayedMs?: number;
 }
+
+const WEEK_MS = 7 * 24 * 60 * 60_000;
 
 /**
  * The outbox relay of one region: it runs in the region, beside the clinic stores, and is the only way an
- * event leaves. For each clinic of the region, in outbox order (ids sort by creation time):
+ * event leaves. For each clinic of the region, in commit order (`relay-position.ts`):
  *
- * 1. read a batch of unrelayed events and make sure every reference in them has a surrogate (committed
- *    before anything is sent, so a resend after a crash carries the same surrogates as the first send);
- * 2. scrub each and publish it with its event key as the message id, in outbox order, so the stream holds
- *    a clinic's events in order (the acknowledgements of a batch are awaited together, see `send`);
- * 3. mark the batch relayed: in the transaction that reads the next batch (after the last, on its own),
- *    so a batch costs one transaction of three set-based statements (mark, read, surrogates).
+ * 1. read a batch of rows after the clinic's position and make sure every reference in them has a surrogate
+ *    (committed before anything is sent, so a resend after a crash carries the same surrogates as the first
+ *    send); references this relay has seen before are answered from its cache (`SurrogateCache`);
+ * 2. scrub each and publish the batch as envelopes of up to `ENVELOPE_EVENTS`, each under a message id made of
+ *    its first and last event keys, in outbox order (the acknowledgements are awaited together);
+ * 3. record the position of the batch's last row: in the transaction that reads the next batch (after the last,
+ *    on its own), so a batch costs one transaction of at most three statements (position, read, surrogates).
  *
- * A crash between 2 and 3 sends the batch again: the stream drops the resent message ids (its duplicate
- * window) and the warehouse ignores keys it has (idempotent consumer), so the effect is exactly once while
- * delivery is at least once. Events whose type has no allow-list are marked relayed without leaving.
- * One relay per region at a time (a job on the queue, later): two would still be correct, but could
- * interleave one clinic's batches.
+ * A crash between 2 and 3 sends the batch again: cut the same way, its envelopes carry the same message ids and
+ * the stream drops them (its duplicate window); cut otherwise (more rows had become readable), the warehouse
+ * ignores the event keys it has (idempotent consumer). So the effect is exactly once while delivery is at least
+ * once. Events whose type has no allow-list move the position without leaving. Relayed rows are deleted a
+ * retention later (`pruneRelayed`). One relay per region at a time (a job on the queue, later): two would still
+ * be correct, but could interleave one clinic's batches.
  */
 export class OutboxRelay {
   private readonly keyOf: (eventId: string) => string;
+  /** Pairings seen by this region's relay: it lives as long as the relay (the pipeline keeps one per region). */
+  readonly surrogates = new SurrogateCache();
 
   constructor(
     private readonly deps: RelayDeps,
     readonly region: string,
-    private readonly batchSize = 500,
+    private readonly batchSize = 1000,
   ) {
     const key = createHmac('sha256', deps.secret).update(`analytics-event-key:${region}`).digest();
     this.keyOf = (id) => createHmac('sha256', key).update(id).digest('base64url').slice(0, 32);
@@ -71,44 +79,52 @@ export class OutboxRelay {
 
   async drainClinic(clinic: Clinic): Promise<{ published: number; duplicates: number; kept: number }> {
     const facts: ClinicFacts = { clinicId: clinic.id, region: clinic.dataRegion, tier: clinic.tier, specialty: clinic.specialty };
+    const keep = this.deps.keepRelayedMs ?? WEEK_MS;
     const total = { published: 0, duplicates: 0, kept: 0 };
-    // The batch sent last, marked in the transaction that reads the next one (one transaction per batch).
-    let sent: string[] = [];
+    let position: RelayPosition | undefined;
+    let pruneDue = false;
+    // The position of the batch sent last, recorded in the transaction that reads the next one.
+    let sent: RelayPosition | undefined;
     for (;;) {
-      const marked = sent;
-      const { events, surrogates } = await this.deps.stores.transaction(clinic.id, 'write', async (scope) => {
-        if (marked.length > 0) await markRelayed(scope, marked);
-        const rows = await scope.db
-          .selectFrom('outbox')
-          .select(['id', 'type', 'payload', 'occurred_at'])
-          .where('clinic_id', '=', scope.clinicId)
-          .where('relayed_at', 'is', null)
-          .orderBy('id')
-          .limit(this.batchSize)
-          .execute();
-        const events: OutboxEvent[] = rows.map((r) => ({ id: r.id, type: r.type, payload: r.payload, occurredAt: r.occurred_at }));
-        return { events, surrogates: await surrogatesFor(scope, events.flatMap(referencesOf)) };
+      const record = sent;
+      const batch = await this.deps.stores.transaction(clinic.id, 'write', async (scope) => {
+        if (record) await savePosition(scope, record);
+        else ({ position, pruneDue } = await readPosition(scope, keep));
+        const { events, last } = await readBatch(scope, position!, this.batchSize);
+        const known = new Map<string, string>();
+        const missing = this.surrogates.resolve(clinic.id, events.flatMap(referencesOf), known);
+        return { events, last, known, created: await surrogatesFor(scope, missing) };
       });
-      if (events.length === 0) return total;
-      const r = await this.send(facts, events, surrogates);
+      if (!batch.last) break;
+      this.surrogates.remember(clinic.id, batch.created);
+      for (const [k, v] of batch.created) batch.known.set(k, v);
+      const r = await this.send(facts, batch.events, batch.known);
       total.published += r.published;
       total.duplicates += r.duplicates;
       total.kept += r.kept;
-      sent = events.map((e) => e.id);
-      if (events.length < this.batchSize) {
-        await this.deps.stores.transaction(clinic.id, 'write', (scope) => markRelayed(scope, sent));
-        return total;
+      position = sent = batch.last;
+      if (batch.events.length < this.batchSize) {
+        const at = sent;
+        await this.deps.stores.transaction(clinic.id, 'write', (scope) => savePosition(scope, at));
+        break;
       }
     }
+    if (pruneDue) await this.pruneClinic(clinic, keep);
+    return total;
+  }
+
+  /** Deletes the clinic's rows relayed more than `keepRelayedMs` ago (see `pruneRelayed`); returns how many. */
+  pruneClinic(clinic: Pick<Clinic, 'id'>, keepRelayedMs = this.deps.keepRelayedMs ?? WEEK_MS): Promise<number> {
+    return this.deps.stores.transaction(clinic.id, 'write', (scope) => pruneRelayed(scope, keepRelayedMs));
   }
 
   /**
-   * Step 2 for one batch read with its surrogates: scrub each event and publish it under its event key. The
-   * publishes are issued in outbox order without waiting for each acknowledgement (both streams store a
-   * connection's messages in the order they were issued), then awaited together: a round trip per batch,
-   * not per event. If one fails, the batch is not marked and is sent again; the stream drops what it already
-   * holds, and an event that had failed may then land after later ones of its batch (the warehouse does not
-   * depend on order). (The benchmark measures this step alone as well as the whole relay.)
+   * Step 2 for one batch read with its surrogates: scrub each event, then publish the batch as envelopes, issued
+   * in outbox order without waiting for each acknowledgement (both streams store a connection's messages in the
+   * order they were issued) and awaited together. If one fails, the position does not move and the batch is sent
+   * again. An envelope's message id is its first and last event keys: the rows between two rows below the
+   * snapshot's xmin never change, so the same cut is the same envelope. (The benchmark measures this step alone
+   * as well as the whole relay.)
    */
   async send(
     facts: ClinicFacts,
@@ -116,29 +132,25 @@ export class OutboxRelay {
     surrogates: ReadonlyMap<string, string>,
   ): Promise<{ published: number; duplicates: number; kept: number }> {
     const total = { published: 0, duplicates: 0, kept: 0 };
-    const acks: Promise<{ duplicate: boolean }>[] = [];
+    const leaving: ScrubbedEvent[] = [];
     for (const event of events) {
       const scrubbed = scrub(event, facts, this.keyOf(event.id), surrogates);
-      if (scrubbed) acks.push(this.deps.stream.publish(this.region, scrubbed.key, encode(scrubbed)));
+      if (scrubbed) leaving.push(scrubbed);
       else total.kept++;
     }
-    for (const { duplicate } of await Promise.all(acks)) {
-      if (duplicate) total.duplicates++;
-      else total.published++;
+    const acks: Promise<{ duplicate: boolean; events: number }>[] = [];
+    for (let i = 0; i < leaving.length; i += ENVELOPE_EVENTS) {
+      const envelope: Envelope = { events: leaving.slice(i, i + ENVELOPE_EVENTS) };
+      acks.push(
+        this.deps.stream
+          .publish(this.region, messageId(envelope), encode(envelope))
+          .then((r) => ({ ...r, events: envelope.events.length })),
+      );
+    }
+    for (const { duplicate, events: n } of await Promise.all(acks)) {
+      if (duplicate) total.duplicates += n;
+      else total.published += n;
     }
     return total;
   }
 }
-
-/**
- * One statement for a batch (its ids in outbox order): the ids travel as one array parameter, and the
- * batch's id range bounds the index scan, so the planner cannot choose to walk the clinic's whole outbox
- * (it did, with young statistics, when given only the list).
- */
-async function markRelayed(scope: TenantScope, ids: readonly string[]): Promise<void> {
-  await sql`update outbox set relayed_at = now()
-    where clinic_id = ${scope.clinicId} and id between ${ids[0]} and ${ids[ids.length - 1]} and id = any(${ids}::text[])`.execute(scope.db);
-}
-
-const encoder = new TextEncoder();
-export const encode = (event: unknown): Uint8Array => encoder.encode(JSON.stringify(event));

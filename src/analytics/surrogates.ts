@@ -8,13 +8,14 @@ import { surrogateKey, type SurrogateRef } from './scrubber.js';
  * random bits: not a hash of the id, so knowing an id (and any key) does not reveal its surrogate, and the
  * pairing can only be read where the clinic's PHI already lives.
  *
- * One statement per batch: every wanted (kind, ref) is offered with a fresh candidate; the insert keeps the
- * candidates of references that had none (`on conflict do nothing` probes the primary key and writes nothing
- * for the others) and returns them, and the select returns the pairings that existed before the statement.
- * Both look rows up by the primary key (clinic, kind, ref), so the cost is per reference, not per row the
- * clinic holds: the select is a lateral lookup per reference (`offset 0` keeps the planner from turning it
- * into a hash join over all of the clinic's pairings, which it did while the table's statistics were young).
- * A candidate that is not kept is never seen anywhere.
+ * The relay asks only for references its cache does not know (`SurrogateCache`), which are mostly new ones, so
+ * the insert comes first: every wanted (kind, ref) is offered with a fresh candidate; `on conflict do nothing`
+ * probes the primary key, keeps the candidates of references that had none and returns them (a number and a
+ * surrogate per row, not the reference again). Only the references that already had a pairing (or whose
+ * pairing another relay committed meanwhile: this READ COMMITTED statement's snapshot sees it) are then read,
+ * by primary key, a lateral lookup per reference (`offset 0` keeps the planner from turning it into a hash join
+ * over all of the clinic's pairings, which it did while the table's statistics were young). So a new reference
+ * costs one probe and an insert, a known one two probes. A candidate that is not kept is never seen anywhere.
  */
 export async function surrogatesFor(scope: TenantScope, refs: readonly SurrogateRef[]): Promise<Map<string, string>> {
   const wanted = new Map(refs.map((r) => [surrogateKey(r.kind, r.ref), r]));
@@ -24,44 +25,26 @@ export async function surrogatesFor(scope: TenantScope, refs: readonly Surrogate
   const kinds = [...wanted.values()].map((r) => r.kind);
   const ids = [...wanted.values()].map((r) => r.ref);
   const candidates = newSurrogates(kinds.length);
-  // Rows name their reference by its position in the arrays (1-based), or for a new pairing by its candidate:
-  // a number and a surrogate per row, not the reference again.
-  const { rows } = await sql<{ i: string | null; surrogate: string }>`
-    with wanted as (
-      select * from unnest(${kinds}::text[], ${ids}::text[], ${candidates}::text[]) with ordinality as w (kind, ref, surrogate, i)),
-    created as (
-      insert into analytics_surrogates (clinic_id, kind, ref, surrogate)
-      select ${scope.clinicId}, kind, ref, surrogate from wanted
-      on conflict do nothing
-      returning surrogate)
-    select w.i, s.surrogate from wanted w cross join lateral (
+  const created = await sql<{ surrogate: string }>`
+    insert into analytics_surrogates (clinic_id, kind, ref, surrogate)
+    select ${scope.clinicId}, kind, ref, surrogate from unnest(${kinds}::text[], ${ids}::text[], ${candidates}::text[]) as w (kind, ref, surrogate)
+    on conflict do nothing
+    returning surrogate`.execute(scope.db);
+  const candidateAt = new Map(candidates.map((c, i) => [c, i]));
+  for (const r of created.rows) found.set(keys[candidateAt.get(r.surrogate)!]!, r.surrogate);
+  if (found.size === wanted.size) return found;
+  const known = keys.filter((k) => !found.has(k)).map((k) => wanted.get(k)!);
+  const { rows } = await sql<{ i: string; surrogate: string }>`
+    select w.i, s.surrogate
+    from unnest(${known.map((r) => r.kind)}::text[], ${known.map((r) => r.ref)}::text[]) with ordinality as w (kind, ref, i)
+    cross join lateral (
       select surrogate from analytics_surrogates
       where clinic_id = ${scope.clinicId} and kind = w.kind and ref = w.ref
-      offset 0) s
-    union all
-    select null, surrogate from created`.execute(scope.db);
-  const candidateAt = new Map(candidates.map((c, i) => [c, i]));
+      offset 0) s`.execute(scope.db);
   for (const r of rows) {
-    const i = r.i === null ? candidateAt.get(r.surrogate) : Number(r.i) - 1;
-    if (i !== undefined) found.set(keys[i]!, r.surrogate);
+    const ref = known[Number(r.i) - 1]!;
+    found.set(surrogateKey(ref.kind, ref.ref), r.surrogate);
   }
-  if (found.size === wanted.size) return found;
-  // Another relay created some of these pairings after this statement's snapshot was taken (its insert won
-  // the conflict, ours wrote nothing and could not see theirs yet): the first one stays, and we read it now.
-  const missing = [...wanted].filter(([k]) => !found.has(k)).map(([, r]) => r);
-  const late = await scope.db
-    .selectFrom('analytics_surrogates')
-    .select(['kind', 'ref', 'surrogate'])
-    .where('clinic_id', '=', scope.clinicId)
-    .where(({ eb, refTuple, tuple }) =>
-      eb(
-        refTuple('kind', 'ref'),
-        'in',
-        missing.map((r) => tuple(r.kind, r.ref)),
-      ),
-    )
-    .execute();
-  for (const r of late) found.set(surrogateKey(r.kind, r.ref), r.surrogate);
   return found;
 }
 
@@ -71,4 +54,48 @@ export const newSurrogate = () => `sur_${randomBytes(16).toString('base64url')}`
 function newSurrogates(n: number): string[] {
   const bytes = randomBytes(16 * n);
   return Array.from({ length: n }, (_, i) => `sur_${bytes.toString('base64url', 16 * i, 16 * i + 16)}`);
+}
+
+/**
+ * The pairings a region's relay has already seen, in its memory: a pairing never changes once committed (the
+ * insert keeps the first, nothing updates one), so a reference seen before needs no lookup; only new ones go to
+ * the database. Keys carry the clinic, so a surrogate is only ever handed back for the clinic it was read
+ * from (two clinics may hold the same id; each has its own pairing). Filled after the transaction that read or
+ * created the pairings has committed, so it never holds one that was rolled back. Bounded: when full, the
+ * oldest entries go (a region's recurring patients and providers stay hot; an appointment's id recurs in the
+ * few events of its life).
+ */
+export class SurrogateCache {
+  private readonly pairs = new Map<string, string>();
+
+  constructor(private readonly capacity = 200_000) {}
+
+  /** Splits a clinic's references into the surrogates known here (into `found`) and those to look up. */
+  resolve(clinicId: string, refs: readonly SurrogateRef[], found: Map<string, string>): SurrogateRef[] {
+    const missing: SurrogateRef[] = [];
+    for (const r of refs) {
+      const key = surrogateKey(r.kind, r.ref);
+      if (found.has(key)) continue;
+      const surrogate = this.pairs.get(`${clinicId} ${key}`);
+      if (surrogate === undefined) missing.push(r);
+      else found.set(key, surrogate);
+    }
+    return missing;
+  }
+
+  /** Remembers a clinic's committed pairings (`kind:ref` → surrogate). */
+  remember(clinicId: string, pairings: ReadonlyMap<string, string>): void {
+    for (const [key, surrogate] of pairings) this.pairs.set(`${clinicId} ${key}`, surrogate);
+    if (this.pairs.size <= this.capacity) return;
+    // Maps iterate in insertion order: the first keys are the oldest. Drop a tenth at once, not one per insert.
+    let excess = this.pairs.size - Math.floor(this.capacity * 0.9);
+    for (const key of this.pairs.keys()) {
+      if (excess-- <= 0) break;
+      this.pairs.delete(key);
+    }
+  }
+
+  get size(): number {
+    return this.pairs.size;
+  }
 }

@@ -13,7 +13,7 @@ import type { AuditDB } from '../audit/region-db.js';
 import { AUDIT_SCHEMA } from '../audit/region-migration.js';
 import type { TenantTable } from '../tenancy/catalogue.js';
 import type { PlacementModel } from '../tenancy/naming.js';
-import { keyOrder } from '../tenancy/placement/copy.js';
+import { checksumText, keyOrder } from '../tenancy/placement/copy.js';
 import { placementKind } from '../tenancy/placement/index.js';
 import { holdWrites, pinAdmin, setAnchorEpoch } from '../tenancy/placement/fence.js';
 import { backupSetOf } from './location.js';
@@ -431,7 +431,7 @@ class Restore {
 
   private async sourceChecksum(src: pg.ClientBase, t: TenantTable, to: string): Promise<RestoredTable> {
     const r = await src.query<{ n: number; sum: string }>(
-      `select count(*)::int as n, md5(coalesce(string_agg(md5(x.r::text), '' order by ${t.key.map((k) => `(x.r).${q(k)}`).join(', ')}), '')) as sum
+      `select count(*)::int as n, md5(coalesce(string_agg(md5(${checksumText(t, 'x.r')}), '' order by ${t.key.map((k) => `(x.r).${q(k)}`).join(', ')}), '')) as sum
          from (${this.sourceRows(t)}) x`,
       [this.clinic.id, to],
     );
@@ -442,7 +442,7 @@ class Restore {
 /** Row count and order-stable checksum of one clinic's rows of one table, as `tenancy/placement/copy.ts` computes them. */
 async function checksum(c: pg.ClientBase, t: TenantTable, schema: string, clinicId: string): Promise<RestoredTable> {
   const r = await c.query<{ n: number; sum: string }>(
-    `select count(*)::int as n, md5(coalesce(string_agg(md5(t::text), '' order by ${keyOrder(t)}), '')) as sum
+    `select count(*)::int as n, md5(coalesce(string_agg(md5(${checksumText(t, 't')}), '' order by ${keyOrder(t)}), '')) as sum
        from ${q(schema)}.${q(t.name)} t where clinic_id = $1`,
     [clinicId],
   );

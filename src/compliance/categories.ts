@@ -16,6 +16,7 @@ export const TENANT_CATEGORIES: Readonly<Record<string, DataCategory>> = {
   clinic: NOT_PHI('Clinic store anchor (placement bookkeeping)'),
   patients: PHI('Patient demographics and contact details'),
   outbox: PHI('Domain events awaiting scrubbing (may reference patients)'),
+  outbox_relay_positions: NOT_PHI('Analytics relay position per clinic (a transaction id and an event id)'),
   providers: NOT_PHI('Provider directory'),
   availability_windows: NOT_PHI('Provider calendars'),
   availability_overrides: NOT_PHI('Provider calendars'),

@@ -17,7 +17,7 @@ import type { ColumnType } from 'kysely';
  * Constructors name the SQL type and fix the TypeScript type node-postgres hands back for it (with the
  * parsers `db/pg.ts` installs): text → string, integer / smallint / bigint / double precision → number,
  * boolean → boolean, timestamptz → Date, date and time → string, jsonb → the declared shape (written as a
- * JSON string), text[] → string[].
+ * JSON string), text[] → string[], xid8 → string.
  */
 export type SqlType =
   | 'text'
@@ -31,7 +31,8 @@ export type SqlType =
   | 'date'
   | 'time without time zone'
   | 'jsonb'
-  | 'text[]';
+  | 'text[]'
+  | 'xid8';
 
 export interface ColumnSpec {
   readonly sqlType: SqlType;
@@ -87,6 +88,8 @@ export const date = (): Plain<string> => column('date');
 /** 'HH:MM:SS' as PostgreSQL returns `time`. */
 export const time = (): Plain<string> => column('time without time zone');
 export const textArray = (): Plain<string[]> => column('text[]');
+/** A 64-bit transaction id (`pg_current_xact_id()`), read as its decimal text (node-postgres has no parser for it). */
+export const xid8 = (): Plain<string> => column('xid8');
 /** Read as the parsed value `T`; written as its JSON text. */
 export const jsonb = <T>(): Column<T, string, string> => column('jsonb');
 

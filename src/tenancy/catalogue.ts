@@ -9,4 +9,4 @@ export type { TenantTable } from './migration-kit.js';
 import type { TenantTable } from './migration-kit.js';
 
 /** Tenancy's own table: the clinic's anchor row, parent of every other tenant table. */
-export const ANCHOR_TABLES: TenantTable[] = [{ name: 'clinic', key: ['clinic_id'] }];
+export const ANCHOR_TABLES: TenantTable[] = [{ name: 'clinic', key: ['clinic_id'], storeLocal: ['placement_epoch'] }];

@@ -33,6 +33,11 @@ export interface RegionSchema {
 export interface TenantTable {
   name: string;
   key: string[];
+  /**
+   * Columns that are the store's own bookkeeping, not the clinic's data (the anchor's placement epoch, the
+   * outbox's transaction ids): they may differ between two stores holding the same rows, so checksums leave them out.
+   */
+  storeLocal?: string[];
 }
 
 /** RLS for a tenant table: enabled, forced (the owner too), one policy pinned to `app.clinic_id`. */

@@ -17,8 +17,13 @@ export interface TableChecksum {
 
 const COPY_BATCH = 1000;
 
-/** The anchor's placement epoch is the store's own bookkeeping, not the clinic's data: checksums leave it out. */
-const rowText = (t: TenantTable): string => (t.name === 'clinic' ? `(to_jsonb(t) - 'placement_epoch')::text` : 't::text');
+/**
+ * A row as checksums read it (`row` names the row: an alias, or a record expression). A table's store-local
+ * columns (the anchor's placement epoch, the outbox's transaction ids) are not the clinic's data: left out.
+ */
+export const checksumText = (t: TenantTable, row: string): string =>
+  t.storeLocal?.length ? `(to_jsonb(${row}) - ${t.storeLocal.map((c) => `'${c}'`).join(' - ')})::text` : `${row}::text`;
+const rowText = (t: TenantTable): string => checksumText(t, 't');
 
 /** The table's primary key as an ORDER BY list over alias `t`: the order rows are copied, checksummed and exported in. */
 export function keyOrder(t: TenantTable): string {
