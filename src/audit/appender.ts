@@ -17,7 +17,7 @@ const MAX_BATCH = 500;
  * One call of `audit.append`, compiled once: the function is named with its schema, so the same text runs on the
  * region's plain app-role pool whatever a tenant read left in the session (nothing: pins are transaction-local).
  */
-const appendBatch = precompiled((db: Kysely<TenantDB>, a: { clinicId: string; payloads: string[] }) =>
+export const appendBatch = precompiled((db: Kysely<TenantDB>, a: { clinicId: string; payloads: string[] }) =>
   db.selectNoFrom(sql<string>`${sql.id(AUDIT_SCHEMA, 'append')}(${a.clinicId}, ${a.payloads}::text[])`.as('seq')),
 );
 
