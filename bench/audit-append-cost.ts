@@ -1,14 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import pg from 'pg';
-import { canonicalPayload } from '../src/audit/record.js';
 import { AUDIT_SCHEMA } from '../src/audit/region-migration.js';
 import { quoteIdent as q, urlWithCredentials } from '../src/db/pg.js';
-import { newId } from '../src/ids.js';
 import { appRole, rolePassword } from '../src/tenancy/naming.js';
 import { verifyAuditChain } from '../src/audit/verify.js';
 import { startTestPlatform } from '../test/support/platform.js';
-import { installReleasedAppend, RELEASED_APPEND } from '../test/support/released-append.js';
+import { installReleasedAppend, listPayload, RELEASED_APPEND } from '../test/support/audit-append.js';
 import { benchServer, median } from './server.js';
 
 /**
@@ -54,24 +52,7 @@ try {
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return Number(f[11]) + Number(f[12]);
   };
-  // A record as a patient list writes it: a user in a role, a request, an address, the query's shape.
-  const payload = (i: number) =>
-    canonicalPayload({
-      clinicId: clinic.id,
-      id: newId('audit'),
-      recordedAt: new Date().toISOString(),
-      action: 'search',
-      outcome: 'success',
-      actorId: 'usr_01JEXAMPLE0000000000000000',
-      actorRole: 'physician',
-      resourceType: 'Patient',
-      resourceId: null,
-      patientId: null,
-      requestId: `req-${i}`,
-      clientAddress: '203.0.113.7',
-      purposeOfUse: 'TREAT',
-      detail: { limit: 50 },
-    });
+  const payload = (i: number) => listPayload(clinic.id, `req-${i}`);
   const measure = async (fn: string, batch: number, mode: 'commit' | 'batched'): Promise<Cost> => {
     const calls = Math.max(1, Math.round(RECORDS / batch));
     const batches = Array.from({ length: calls }, (_, c) => Array.from({ length: batch }, (_, i) => payload(c * batch + i)));

@@ -1,12 +1,17 @@
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Clinic } from '../controlplane/clinics.js';
-import { pgErrorCode, urlWithCredentials, withClient } from '../db/pg.js';
-import { newId } from '../ids.js';
+import { pgErrorCode, quoteIdent as q, runOnce, urlWithCredentials, urlWithDatabase, withClient } from '../db/pg.js';
+import { migrateTenantSchema, prepareTenantDatabase } from '../tenancy/store-migrate.js';
+import { withScratchDatabase } from '../../test/support/schema-dump.js';
 import { appRole, rolePassword } from '../tenancy/naming.js';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
-import { installReleasedAppend, RELEASED_APPEND } from '../../test/support/released-append.js';
-import { canonicalPayload, chainHash } from './record.js';
+import { installReleasedAppend, listPayload, RELEASED_APPEND } from '../../test/support/audit-append.js';
+import { chainHash } from './record.js';
+import type { AuditDB } from './region-db.js';
+import { AUDIT_REGION_MIGRATIONS, AUDIT_SCHEMA, auditRegionMaintenance } from './region-migration.js';
 import { payloadOf, verifyAuditChain } from './verify.js';
 
 /**
@@ -30,24 +35,6 @@ afterAll(async () => {
   await t?.close();
 });
 
-const payload = (clinicId: string, requestId: string, detail: Record<string, string | number | boolean> = {}) =>
-  canonicalPayload({
-    clinicId,
-    id: newId('audit'),
-    recordedAt: new Date().toISOString(),
-    action: 'search',
-    outcome: 'success',
-    actorId: 'usr_01JEXAMPLE0000000000000000',
-    actorRole: 'physician',
-    resourceType: 'Patient',
-    resourceId: null,
-    patientId: null,
-    requestId,
-    clientAddress: '203.0.113.7',
-    purposeOfUse: 'TREAT',
-    detail,
-  });
-
 /** Calls an append function as the app role, as the appender does. */
 const append = (fn: string, clinicId: string, payloads: (string | null)[]) =>
   withClient(appUrl, (c) => c.query(`select ${fn}($1, $2::text[]) as seq`, [clinicId, payloads]));
@@ -66,7 +53,7 @@ describe('audit.append, version 5', () => {
   it('chains exactly as the released body: records of both, interleaved in batches of 1, 5 and 16, make one chain that verifies', async () => {
     const clinic = await t.clinic({ placement: 'pooled' });
     let n = 0;
-    const batch = (size: number) => Array.from({ length: size }, () => payload(clinic.id, `r${n++}`, { n }));
+    const batch = (size: number) => Array.from({ length: size }, () => listPayload(clinic.id, `r${n++}`, { n }));
     for (const size of [1, 5, 16])
       for (const fn of [RELEASED_APPEND, 'audit.append', 'audit.append', RELEASED_APPEND]) await append(fn, clinic.id, batch(size));
     expect(await verifyAuditChain(t.p, clinic.id)).toMatchObject({ ok: true, records: n, head: { seq: n } });
@@ -74,8 +61,8 @@ describe('audit.append, version 5', () => {
 
   it('writes a batch in the order given, each record linked to the one before with the payload it was sent', async () => {
     const clinic = await t.clinic({ placement: 'pooled' });
-    await append('audit.append', clinic.id, [payload(clinic.id, 'first')]);
-    const sent = Array.from({ length: 16 }, (_, i) => payload(clinic.id, `r${i}`, { i, note: 'émoji 🩺 "quoted" \\ back' }));
+    await append('audit.append', clinic.id, [listPayload(clinic.id, 'first')]);
+    const sent = Array.from({ length: 16 }, (_, i) => listPayload(clinic.id, `r${i}`, { i, note: 'émoji 🩺 "quoted" \\ back' }));
     const { rows: result } = await append('audit.append', clinic.id, sent);
     expect(Number(result[0].seq)).toBe(17);
     const rows = await rowsOf(clinic);
@@ -90,11 +77,11 @@ describe('audit.append, version 5', () => {
 
   it('refuses a whole batch one of whose payloads names another clinic, or none (22023): no record, the head unmoved', async () => {
     const [clinic, other] = [await t.clinic({ placement: 'pooled' }), await t.clinic({ placement: 'pooled' })];
-    await append('audit.append', clinic.id, [payload(clinic.id, 'kept')]);
+    await append('audit.append', clinic.id, [listPayload(clinic.id, 'kept')]);
     const bad = [
-      [payload(clinic.id, 'a'), payload(other.id, 'b'), payload(clinic.id, 'c')],
-      [payload(clinic.id, 'a'), JSON.stringify({ id: 'aud_x' })],
-      [payload(clinic.id, 'a'), null],
+      [listPayload(clinic.id, 'a'), listPayload(other.id, 'b'), listPayload(clinic.id, 'c')],
+      [listPayload(clinic.id, 'a'), JSON.stringify({ id: 'aud_x' })],
+      [listPayload(clinic.id, 'a'), null],
     ];
     for (const payloads of bad) expect(await refusal(append('audit.append', clinic.id, payloads))).toBe('22023');
     expect(await refusal(append('audit.append', clinic.id, null as unknown as string[]))).toBe('22004');
@@ -134,7 +121,7 @@ describe('audit.append, version 5', () => {
 
   it('lets nothing in but through append(): a direct INSERT by the app role, or by an administrator, into the trail or one of its months is refused', async () => {
     const clinic = await t.clinic({ placement: 'pooled' });
-    await append('audit.append', clinic.id, [payload(clinic.id, 'r')]);
+    await append('audit.append', clinic.id, [listPayload(clinic.id, 'r')]);
     const month = await withClient(adminUrl, async (c) =>
       String((await c.query(`select tableoid::regclass as part from audit.events where clinic_id = $1`, [clinic.id])).rows[0].part),
     );
@@ -148,5 +135,66 @@ describe('audit.append, version 5', () => {
           expect(await refusal(c.query(insert(table))), `${url === appUrl ? 'app' : 'admin'} into ${table}`).toBe('42501');
         });
     expect(await verifyAuditChain(t.p, clinic.id)).toMatchObject({ ok: true, records: 1 });
+  });
+});
+
+describe('the upgrade to audit migration 5', () => {
+  it('a trail written by version 4 goes on under version 5: one chain, its hash checks validated by the upkeep', async () => {
+    const admin = inject('pgAdminUrl');
+    const role = `audit_app_${randomBytes(4).toString('hex')}`;
+    await runOnce(admin, [`create role ${q(role)} login password 'upgrade'`]);
+    try {
+      await withScratchDatabase(admin, async (c) => {
+        const database = (await c.query<{ d: string }>('select current_database() as d')).rows[0]!.d;
+        const pool = new pg.Pool({ connectionString: urlWithCredentials(urlWithDatabase(admin, database), role, 'upgrade'), max: 2 });
+        const db = new Kysely<AuditDB>({ dialect: new PostgresDialect({ pool }) }).withSchema(AUDIT_SCHEMA);
+        const deps = {
+          clinics: { get: async () => ({ dataRegion: 'test' }) as never, fresh: async () => ({ dataRegion: 'test' }) as never },
+          stores: { regionDb: () => db as never },
+          log: { error: () => {} },
+        };
+        const append = (n: number) =>
+          pool.query('select audit.append($1, $2::text[])', [
+            'cln_up',
+            Array.from({ length: n }, (_, i) => listPayload('cln_up', `r${i}`)),
+          ]);
+        try {
+          await prepareTenantDatabase(c, database, [role]);
+          await migrateTenantSchema(
+            c,
+            AUDIT_SCHEMA,
+            AUDIT_REGION_MIGRATIONS.filter((m) => m.version < 5),
+            [role],
+            'select, insert',
+          );
+          await append(1);
+          await append(5);
+          await migrateTenantSchema(c, AUDIT_SCHEMA, AUDIT_REGION_MIGRATIONS, [role], 'select, insert');
+          const validated = async () =>
+            (
+              await c.query(
+                `select conname, convalidated from pg_constraint where conrelid = 'audit.events'::regclass and conname like '%hash%' order by 1`,
+              )
+            ).rows.map((r) => [r.conname, r.convalidated]);
+          // The migration swaps the checks without reading the stored records; the upkeep then validates them.
+          expect(await validated()).toEqual([
+            ['events_hash_hex', false],
+            ['events_prev_hash_hex', false],
+          ]);
+          await append(16);
+          for (const statement of auditRegionMaintenance(AUDIT_SCHEMA)) await c.query(statement);
+          expect(await validated()).toEqual([
+            ['events_hash_hex', true],
+            ['events_prev_hash_hex', true],
+          ]);
+          await append(1);
+          expect(await verifyAuditChain(deps, 'cln_up')).toMatchObject({ ok: true, records: 23, head: { seq: 23 } });
+        } finally {
+          await pool.end();
+        }
+      });
+    } finally {
+      await runOnce(admin, [`drop role if exists ${q(role)}`]);
+    }
   });
 });
