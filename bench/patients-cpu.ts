@@ -11,7 +11,8 @@ import { benchServer, median } from './server.js';
 
 /**
  * CPU and statements per request of the tenancy route of `patients-list.ts` (`GET …/patients?limit=50` with the
- * whole tenancy path, no audit record), which a loaded machine disturbs far less than throughput: the ratio
+ * whole tenancy path, no audit record) and, with `BENCH_ROUTES=tenancy,full`, of the real route with its audit
+ * record beside it (the difference is what the record costs), which a loaded machine disturbs far less than throughput: the ratio
  * of two throughputs moves by ±20 % per round when other processes share the cores, the CPU a request costs
  * hardly at all. Per placement and round, a fixed number of requests from autocannon in a process of its own:
  *  - Node: this process's `process.cpuUsage()` (user + system) over the requests;
@@ -28,6 +29,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const FILLERS = Number(process.env.BENCH_FILLERS ?? 5);
 const PLACEMENTS = (process.env.BENCH_PLACEMENTS?.split(',') ?? PLACEMENT_MODELS) as PlacementModel[];
+/** tenancy: the route without its record; full: the real route (`/api/v1/…`), whose record is appended as the read runs. */
+const ROUTES = (process.env.BENCH_ROUTES?.split(',') ?? ['tenancy']) as ('tenancy' | 'full')[];
 const LIMIT = 50;
 const TICK_US = 1e6 / 100; // USER_HZ
 
@@ -95,13 +98,15 @@ try {
   const clinics = await seedPatientClinics(t, PLACEMENTS, FILLERS);
   const url = await t.app.listen({ port: 0, host: '127.0.0.1' });
   console.log(
-    `tenancy route, ${REQUESTS} requests x ${ROUNDS} rounds per placement, ${CONNECTIONS} connections, ${server.kind}, load average ${loadavg()[0]!.toFixed(1)}`,
+    `${ROUTES.join(' and ')} route, ${REQUESTS} requests x ${ROUNDS} rounds per placement, ${CONNECTIONS} connections, ${server.kind}, load average ${loadavg()[0]!.toFixed(1)}`,
   );
+  const cases = PLACEMENTS.flatMap((model) => ROUTES.map((route) => ({ model, route, key: `${model} ${route}` })));
   const perRequest: Record<string, { node: number[]; pg: number[]; queries: number[] }> = {};
-  for (const model of PLACEMENTS) perRequest[model] = { node: [], pg: [], queries: [] };
-  const target = (model: PlacementModel) => `${url}${TENANCY_PREFIX}/${clinics[model]!.clinic.id}/patients?limit=${LIMIT}`;
+  for (const c of cases) perRequest[c.key] = { node: [], pg: [], queries: [] };
+  const target = (model: PlacementModel, route: 'tenancy' | 'full') =>
+    `${url}${route === 'full' ? '/api/v1/clinics' : TENANCY_PREFIX}/${clinics[model]!.clinic.id}/patients?limit=${LIMIT}`;
   const auth = (model: PlacementModel) => ({ authorization: `Bearer ${clinics[model]!.token}` });
-  for (const model of PLACEMENTS) await load(target(model), auth(model), 1000); // warm pools, caches, JIT
+  for (const c of cases) await load(target(c.model, c.route), auth(c.model), 1000); // warm pools, caches, JIT
   // BENCH_PROFILE=file.cpuprofile: a CPU profile of the measured rounds alone (not the seeding), for DevTools.
   const profiler = process.env.BENCH_PROFILE ? new Session() : undefined;
   if (profiler) {
@@ -120,22 +125,22 @@ try {
     } as never);
   }
   for (let round = 1; round <= ROUNDS; round++) {
-    // Placements take turns within a round, so drift on the machine spreads over all of them.
-    for (const model of PLACEMENTS) {
+    // Placements and routes take turns within a round, so drift on the machine spreads over all of them.
+    for (const { model, route, key } of cases) {
       sent.clear();
       const ticks = backendTicks();
       const cpu = process.cpuUsage();
-      const r = await load(target(model), auth(model), REQUESTS);
+      const r = await load(target(model, route), auth(model), REQUESTS);
       const node = process.cpuUsage(cpu);
       const pgUs = ticksSince(ticks) * TICK_US;
-      if (r.non2xx) throw new Error(`${model}: ${r.non2xx} failed requests`);
+      if (r.non2xx) throw new Error(`${key}: ${r.non2xx} failed requests`);
       const queries = [...sent.values()].reduce((a, b) => a + b, 0);
-      const m = perRequest[model]!;
+      const m = perRequest[key]!;
       m.node.push((node.user + node.system) / r.requests);
       m.pg.push(pgUs / r.requests);
       m.queries.push(queries / r.requests);
       console.log(
-        `  ${model.padEnd(8)} #${round} node ${m.node.at(-1)!.toFixed(0)} µs, postgres ${m.pg.at(-1)!.toFixed(0)} µs, round trips ${m.queries.at(-1)!.toFixed(2)} per request (load ${loadavg()[0]!.toFixed(1)})`,
+        `  ${key.padEnd(16)} #${round} node ${m.node.at(-1)!.toFixed(0)} µs, postgres ${m.pg.at(-1)!.toFixed(0)} µs, round trips ${m.queries.at(-1)!.toFixed(2)} per request (load ${loadavg()[0]!.toFixed(1)})`,
       );
       if (process.env.BENCH_SHOW_SQL && round === 1)
         for (const [text, n] of [...sent].sort((a, b) => b[1] - a[1])) console.log(`      ${(n / r.requests).toFixed(3)} x ${text}`);
@@ -151,14 +156,22 @@ try {
     writeFileSync(process.env.BENCH_HEAP_PROFILE!, JSON.stringify(profile));
     heap.disconnect();
   }
-  for (const model of PLACEMENTS) {
-    const m = perRequest[model]!;
+  for (const { key } of cases) {
+    const m = perRequest[key]!;
     const span = (xs: number[], digits = 0) =>
       `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
     console.log(
-      `  ${model.padEnd(8)} median per request: node ${span(m.node)} µs, postgres ${span(m.pg)} µs, round trips ${span(m.queries, 2)}`,
+      `  ${key.padEnd(16)} median per request: node ${span(m.node)} µs, postgres ${span(m.pg)} µs, round trips ${span(m.queries, 2)}`,
     );
   }
+  // What the record adds: the full route's medians less the tenancy route's, measured in the same rounds.
+  if (ROUTES.includes('full') && ROUTES.includes('tenancy'))
+    for (const model of PLACEMENTS) {
+      const [full, bare] = [perRequest[`${model} full`]!, perRequest[`${model} tenancy`]!];
+      console.log(
+        `  ${model.padEnd(16)} the record adds per request: node ${(median(full.node) - median(bare.node)).toFixed(0)} µs, postgres ${(median(full.pg) - median(bare.pg)).toFixed(0)} µs`,
+      );
+    }
 } finally {
   await t.close();
   await server.stop();

@@ -21,8 +21,7 @@ import { SCHEDULING_COLUMNS, SCHEDULING_MIGRATIONS, SCHEDULING_TABLES } from './
 import { CLINICAL_COLUMNS, CLINICAL_MIGRATIONS, CLINICAL_TABLES } from './clinical/migration.js';
 import { FHIR_COLUMNS, FHIR_MIGRATIONS, FHIR_TABLES } from './fhir/migration.js';
 import { PORTAL_COLUMNS, PORTAL_MIGRATIONS, PORTAL_TABLES } from './portal/migration.js';
-import { AUDIT_REGION_MIGRATIONS, AUDIT_SCHEMA } from './audit/region-migration.js';
-import { auditPartitionMaintenance } from './audit/partitions.js';
+import { AUDIT_REGION_MIGRATIONS, AUDIT_SCHEMA, auditRegionMaintenance } from './audit/region-migration.js';
 import { ANALYTICS_COLUMNS, ANALYTICS_MIGRATIONS, ANALYTICS_TABLES } from './analytics/migration.js';
 import { ANALYTICS_CONTROL_COLUMNS, ANALYTICS_CONTROL_MIGRATIONS } from './analytics/control-schema.js';
 import { REGIONS_CONTROL_COLUMNS, REGIONS_CONTROL_MIGRATIONS } from './regions/control-schema.js';
@@ -128,7 +127,7 @@ export const TENANT_TABLES: TenantTable[] = [
 
 /** Schemas of their own in every region database, beside the tenant stores: the PHI access trail (append-only). */
 export const REGION_SCHEMAS: RegionSchema[] = [
-  { schema: AUDIT_SCHEMA, migrations: AUDIT_REGION_MIGRATIONS, privileges: 'select, insert', maintenance: auditPartitionMaintenance },
+  { schema: AUDIT_SCHEMA, migrations: AUDIT_REGION_MIGRATIONS, privileges: 'select, insert', maintenance: auditRegionMaintenance },
 ];
 
 // `controlplane/` and `tenancy/` declare these interfaces with their own tables only; here they gain every

@@ -1,5 +1,7 @@
 import { sql, type Kysely } from 'kysely';
-import type { AuditDB, TrailDeps } from './region-db.js';
+import { precompiled } from '../db/precompiled.js';
+import type { TenantDB } from '../tenancy/tenant-db.js';
+import type { TrailDeps } from './region-db.js';
 import { AUDIT_SCHEMA } from './region-migration.js';
 
 interface Waiting {
@@ -10,6 +12,14 @@ interface Waiting {
 
 /** At most this many records per append statement. */
 const MAX_BATCH = 500;
+
+/**
+ * One call of `audit.append`, compiled once: the function is named with its schema, so the same text runs on the
+ * region's plain app-role pool whatever a tenant read left in the session (nothing: pins are transaction-local).
+ */
+export const appendBatch = precompiled((db: Kysely<TenantDB>, a: { clinicId: string; payloads: string[] }) =>
+  db.selectNoFrom(sql<string>`${sql.id(AUDIT_SCHEMA, 'append')}(${a.clinicId}, ${a.payloads}::text[])`.as('seq')),
+);
 
 /**
  * Group commit for one clinic's chain on this node. Appends of one clinic serialise on its head row, and
@@ -23,7 +33,7 @@ class ClinicAppender {
   private busy = false;
 
   constructor(
-    private readonly db: Kysely<AuditDB>,
+    private readonly db: Kysely<TenantDB>,
     private readonly clinicId: string,
     private readonly onIdle: () => void,
   ) {}
@@ -59,24 +69,25 @@ class ClinicAppender {
   }
 
   private async write(payloads: string[]): Promise<void> {
-    await sql`select ${sql.id(AUDIT_SCHEMA, 'append')}(${this.clinicId}, ${payloads}::text[])`.execute(this.db);
+    await appendBatch(this.db, { clinicId: this.clinicId, payloads });
   }
 }
 
 const appenders = new WeakMap<TrailDeps, Map<string, ClinicAppender>>();
 
 /**
- * Appends canonical payloads to a clinic's chain in the region `db` reaches; resolves once they are committed.
- * `key` names the clinic's chain in that region (`region/clinic`): during a move to another region a node may
- * append to both, and their batches must not mix.
+ * Appends canonical payloads to a clinic's chain in region `regionId`; resolves once they are committed. Each
+ * region keeps its own appender of the clinic: during a move to another region a node may append to both, and
+ * their batches must not mix.
  */
-export function appendToChain(p: TrailDeps, db: Kysely<AuditDB>, key: string, clinicId: string, payloads: string[]): Promise<void> {
+export function appendToChain(p: TrailDeps, regionId: string, clinicId: string, payloads: string[]): Promise<void> {
   let byClinic = appenders.get(p);
   if (!byClinic) appenders.set(p, (byClinic = new Map()));
+  const key = `${regionId}/${clinicId}`;
   let appender = byClinic.get(key);
   if (!appender) {
     const map = byClinic;
-    appender = new ClinicAppender(db, clinicId, () => map.delete(key));
+    appender = new ClinicAppender(p.stores.regionDb(regionId), clinicId, () => map.delete(key));
     byClinic.set(key, appender);
   }
   return appender.append(payloads);

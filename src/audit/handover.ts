@@ -1,11 +1,11 @@
-import { sql } from 'kysely';
 import pg from 'pg';
 import type { Clinic } from '../controlplane/clinics.js';
 import { inTransaction, quoteIdent as q, withClient } from '../db/pg.js';
 import { AppError } from '../errors.js';
 import type { TenantStores } from '../tenancy/stores.js';
 import type { HandoverReport, RegionHandover } from '../tenancy/move-report.js';
-import { regionAuditDb, type AuditEventsTable, type TrailDeps } from './region-db.js';
+import type { AuditEventsTable, TrailDeps } from './region-db.js';
+import { appendBatch } from './appender.js';
 import { AUDIT_SCHEMA, GENESIS_HASH } from './region-migration.js';
 import { removeClinicTrail } from './removal.js';
 import { payloadOf, verifyAuditChain } from './verify.js';
@@ -170,7 +170,7 @@ export class TrailHandover implements RegionHandover {
 
   /** One `append()` on the region's app pool, as every record is written. */
   private async appendAt(region: string, payloads: string[]): Promise<void> {
-    await sql`select ${sql.id(AUDIT_SCHEMA, 'append')}(${this.clinic.id}, ${payloads}::text[])`.execute(regionAuditDb(this.p, region));
+    await appendBatch(this.p.stores.regionDb(region), { clinicId: this.clinic.id, payloads });
   }
 }
 

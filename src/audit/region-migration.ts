@@ -1,6 +1,7 @@
 import { quoteIdent as q } from '../db/pg.js';
 import { rlsStatements, type TenantMigration } from '../tenancy/migration-kit.js';
-import { AUDIT_PARTITION_MIGRATION } from './partitions.js';
+import { AUDIT_PARTITION_MIGRATION, auditPartitionMaintenance } from './partitions.js';
+import { appendInOneInsert, validateHashChecks } from './append-function.js';
 
 /**
  * The PHI access audit lives in each region's database, in schema `audit`, beside (not inside) the clinic
@@ -152,4 +153,9 @@ export const AUDIT_REGION_MIGRATIONS: TenantMigration[] = [
       `create trigger departed before insert or update on ${q(s)}.heads for each row execute function ${q(s)}.refuse_departed()`,
     ],
   },
+  // Version 5 (`append-function.ts`): the same chain for less CPU per record (issue 15).
+  appendInOneInsert(GENESIS_HASH),
 ];
+
+/** The trail's upkeep in each region, after every migration and daily: months ahead, and version 5's checks validated. */
+export const auditRegionMaintenance = (s: string): string[] => [...auditPartitionMaintenance(s), validateHashChecks(s)];

@@ -2,7 +2,7 @@ import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import { actorRef, currentContext, SYSTEM } from '../platform/request-context.js';
 import { canonicalPayload, type AuditDetail } from './record.js';
-import { regionAuditDb, type TrailDeps } from './region-db.js';
+import type { TrailDeps } from './region-db.js';
 import { notFound } from '../errors.js';
 import { pgErrorCode } from '../db/pg.js';
 import { appendToChain } from './appender.js';
@@ -65,16 +65,14 @@ export async function auditPhi(p: TrailDeps, clinicId: string, access: PhiAccess
   try {
     const clinic = await p.clinics.get(clinicId);
     if (!clinic) throw notFound('clinic');
-    await appendToChain(p, regionAuditDb(p, clinic.dataRegion), `${clinic.dataRegion}/${clinicId}`, clinicId, payloads).catch(
-      async (err: unknown) => {
-        // The clinic moved to another region of its jurisdiction and this node had not heard (`regions/move.ts`):
-        // the old region refuses its chain; the control plane says where it continues.
-        if (pgErrorCode(err) !== TRAIL_DEPARTED) throw err;
-        const moved = await p.clinics.fresh(clinicId);
-        if (!moved || moved.dataRegion === clinic.dataRegion) throw err;
-        await appendToChain(p, regionAuditDb(p, moved.dataRegion), `${moved.dataRegion}/${clinicId}`, clinicId, payloads);
-      },
-    );
+    await appendToChain(p, clinic.dataRegion, clinicId, payloads).catch(async (err: unknown) => {
+      // The clinic moved to another region of its jurisdiction and this node had not heard (`regions/move.ts`):
+      // the old region refuses its chain; the control plane says where it continues.
+      if (pgErrorCode(err) !== TRAIL_DEPARTED) throw err;
+      const moved = await p.clinics.fresh(clinicId);
+      if (!moved || moved.dataRegion === clinic.dataRegion) throw err;
+      await appendToChain(p, moved.dataRegion, clinicId, payloads);
+    });
   } catch (err) {
     p.log.error({ err, clinicId }, 'audit record could not be written');
     throw new AppError(
