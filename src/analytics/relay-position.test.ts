@@ -4,7 +4,7 @@ import { emit } from '../events/outbox.js';
 import { newId } from '../ids.js';
 import { moveClinic } from '../tenancy/move.js';
 import { PLACEMENT_MODELS } from '../tenancy/naming.js';
-import { outboxSettled } from '../../test/support/outbox.js';
+import { outboxSettled, surrogateOf } from '../../test/support/outbox.js';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import { DuckDbWarehouse } from './duckdb-warehouse.js';
 import { decode } from './envelope.js';
@@ -94,15 +94,7 @@ describe('commit order', () => {
       const events = await sent(stream);
       expect(events).toHaveLength(2);
       // A's event first: its transaction is the older one.
-      const pair = await t.p.stores.transaction(clinic.id, 'read', (scope) =>
-        scope.db
-          .selectFrom('analytics_surrogates')
-          .select('surrogate')
-          .where('kind', '=', 'appointment')
-          .where('ref', '=', early)
-          .executeTakeFirstOrThrow(),
-      );
-      expect(events[0]!.fields.appointmentId).toBe(pair.surrogate);
+      expect(events[0]!.fields.appointmentId).toBe(await surrogateOf(t.p.stores, clinic.id, 'appointment', early));
       expect(await relay.drainClinic(clinic)).toEqual({ published: 0, duplicates: 0, kept: 0 });
     },
   );

@@ -4,7 +4,7 @@ import type { Clinic } from '../controlplane/clinics.js';
 import { emit } from '../events/outbox.js';
 import { newId } from '../ids.js';
 import { PLACEMENT_MODELS } from '../tenancy/naming.js';
-import { outboxSettled } from '../../test/support/outbox.js';
+import { outboxSettled, surrogateOf } from '../../test/support/outbox.js';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import { DuckDbWarehouse } from './duckdb-warehouse.js';
 import { WarehouseLoader } from './loader.js';
@@ -179,14 +179,6 @@ describe('what leaves the region', () => {
     expect(booked[0]!.fields.patientId).toMatch(/^sur_/);
     expect(booked[1]!.fields.patientId).toBe(booked[0]!.fields.patientId);
     // The pairing stays in the clinic's store.
-    const pair = await t.p.stores.transaction(clinic.id, 'read', (scope) =>
-      scope.db
-        .selectFrom('analytics_surrogates')
-        .select('surrogate')
-        .where('kind', '=', 'patient')
-        .where('ref', '=', patientId)
-        .executeTakeFirst(),
-    );
-    expect(pair?.surrogate).toBe(booked[0]!.fields.patientId);
+    expect(await surrogateOf(t.p.stores, clinic.id, 'patient', patientId)).toBe(booked[0]!.fields.patientId);
   });
 });

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Clinic } from '../../src/controlplane/clinics.js';
 import type { TenantStores } from '../../src/tenancy/stores.js';
+import type { SurrogateKind } from '../../src/analytics/allow-lists.js';
 
 /**
  * Waits until every outbox row of the clinics is final for the relay: written by a transaction older than the
@@ -20,4 +21,17 @@ export async function outboxSettled(stores: Pick<TenantStores, 'transaction'>, c
       if (Date.now() > deadline) throw new Error(`outbox of ${clinic.id} still held by an open transaction after 30 s`);
       await new Promise((r) => setTimeout(r, 25));
     }
+}
+
+/** The surrogate the clinic's store holds for a reference (the pairing never leaves it), or undefined. */
+export async function surrogateOf(
+  stores: Pick<TenantStores, 'transaction'>,
+  clinicId: string,
+  kind: SurrogateKind,
+  ref: string,
+): Promise<string | undefined> {
+  const row = await stores.transaction(clinicId, 'read', (scope) =>
+    scope.db.selectFrom('analytics_surrogates').select('surrogate').where('kind', '=', kind).where('ref', '=', ref).executeTakeFirst(),
+  );
+  return row?.surrogate;
 }
