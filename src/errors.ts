@@ -38,3 +38,19 @@ export const clinicFrozen = (retryAfterSeconds = 2): AppError =>
     { retryAfter: retryAfterSeconds },
     { 'retry-after': String(retryAfterSeconds) },
   );
+
+/**
+ * Lets `work` run beside other work and answers its failure later: the returned function waits until `work` has
+ * settled and throws its error, if any. Until then a failure is held, never an unhandled rejection, so the caller
+ * can decide which of two concurrent failures to answer (the audit record's, a control-plane refusal's).
+ */
+export function heldFailure(work: Promise<unknown>): () => Promise<void> {
+  const settled = work.then(
+    () => null,
+    (err: unknown) => ({ err }),
+  );
+  return async () => {
+    const failed = await settled;
+    if (failed) throw failed.err;
+  };
+}

@@ -1,9 +1,8 @@
-import { AppError } from '../errors.js';
+import { AppError, heldFailure, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { actorRef, currentContext, SYSTEM } from '../platform/request-context.js';
 import { canonicalPayload, type AuditDetail } from './record.js';
 import type { TrailDeps } from './region-db.js';
-import { notFound } from '../errors.js';
 import { pgErrorCode } from '../db/pg.js';
 import { appendToChain } from './appender.js';
 
@@ -128,20 +127,17 @@ export async function audited<T>(
  */
 export async function auditedAtAccess<T>(p: TrailDeps, clinicId: string, access: PhiAccess, run: () => Promise<T>): Promise<T> {
   // Settled into a value at once, so that an append failing before the read ends is never an unhandled rejection.
-  const recorded = auditPhi(p, clinicId, access).then(
-    () => null,
-    (err: unknown) => ({ err }),
-  );
+  const recorded = heldFailure(auditPhi(p, clinicId, access));
   let result: T;
   try {
     result = await run();
   } catch (err) {
-    await recorded;
+    // The read's failure is the answer; its record is committed (or failed) before the failure record follows it.
+    await recorded().catch(() => {});
     const detail: AuditDetail = { ...access.detail, error: err instanceof AppError ? err.code : 'internal_error' };
     await auditPhi(p, clinicId, { ...access, outcome: 'failure', detail }).catch(() => {});
     throw err;
   }
-  const failed = await recorded;
-  if (failed) throw failed.err;
+  await recorded();
   return result;
 }

@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely';
 import { sql } from 'kysely';
-import { type AppError, badRequest, conflict, notFound } from '../errors.js';
+import { type AppError, badRequest, conflict, heldFailure, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { pgErrorCode } from '../db/pg.js';
 import { emit, outboxRow } from '../events/outbox.js';
@@ -181,14 +181,7 @@ export async function bookAppointment(
     // The control plane's answer is awaited before the commit, not before the write: its round trip runs beside
     // the checks and the insert instead of holding the clinic's connection on its own. Its refusal still wins
     // over anything found meanwhile, and the transaction then rolls back.
-    const bookable = requireBookable(p, scope.clinicId, seen).then(
-      () => null,
-      (err: unknown) => ({ err }),
-    );
-    const refusedHere = async () => {
-      const refused = await bookable;
-      if (refused) throw refused.err;
-    };
+    const refusedHere = heldFailure(requireBookable(p, scope.clinicId, seen));
     try {
       const zone = viewerZone ?? seen.time_zone;
       let busy = toBusy(seen.busy);

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { heldFailure } from '../errors.js';
 import type { ControlDB } from '../controlplane/schema.js';
 import type { SettingsService } from '../settings/service.js';
 import type { TenantStores } from '../tenancy/stores.js';
@@ -26,20 +27,14 @@ export function notifiedBooking<R extends { body: { id: string; startsAt: string
   clinicId: string,
   book: () => Promise<R>,
 ): { run: () => Promise<R>; scheduled: () => Promise<void> } {
-  let pending: Promise<{ err: unknown } | null> = Promise.resolve(null);
+  let scheduled = async (): Promise<void> => {};
   return {
     run: async () => {
       const r = await book();
-      pending = hooks.booked(clinicId, r.body).then(
-        () => null,
-        (err: unknown) => ({ err }),
-      );
+      scheduled = heldFailure(hooks.booked(clinicId, r.body));
       return r;
     },
-    scheduled: async () => {
-      const failed = await pending;
-      if (failed) throw failed.err;
-    },
+    scheduled: () => scheduled(),
   };
 }
 
