@@ -124,12 +124,14 @@ export class JobQueue {
       // A busy lane at its weight needs no change (`laneIsCurrent`): the insert is then one statement on its own,
       // without BEGIN and COMMIT round trips (each booking schedules its notices here). A larger batch keeps
       // one transaction, so its chunks land together.
-      if (rows.length <= INSERT_CHUNK && (await this.laneIsCurrent(this.control, clinicId))) {
+      const oneStatement = rows.length <= INSERT_CHUNK;
+      if (oneStatement && (await this.laneIsCurrent(this.control, clinicId))) {
         ids.push(...(await insertJobs(this.control, rows)));
         continue;
       }
       await this.control.transaction().execute(async (tx) => {
-        if (!(await this.laneIsCurrent(tx, clinicId))) await this.openLane(tx, clinicId);
+        // A batch of one statement has just been told its lane is not current; a larger one asks now.
+        if (oneStatement || !(await this.laneIsCurrent(tx, clinicId))) await this.openLane(tx, clinicId);
         for (let i = 0; i < rows.length; i += INSERT_CHUNK) ids.push(...(await insertJobs(tx, rows.slice(i, i + INSERT_CHUNK))));
       });
     }
