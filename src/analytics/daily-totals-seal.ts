@@ -23,10 +23,13 @@ const DAY_MS = 86_400_000;
 
 const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
-/** The clinic's watermark, 'YYYY-MM-DD', or null before its first write or sealing (nothing sealed). */
-export async function sealedThrough(scope: TenantScope): Promise<string | null> {
+/**
+ * The clinic's watermark, 'YYYY-MM-DD', or null before its first write or sealing (nothing sealed); `lock`: FOR
+ * UPDATE, as the sealing takes it.
+ */
+export async function sealedThrough(scope: TenantScope, lock = false): Promise<string | null> {
   const r = await sql<{ through: string | null }>`select case when totals_through > '-infinity' then totals_through::text end as through
-    from daily_totals_sealed where clinic_id = ${scope.clinicId}`.execute(scope.db);
+    from daily_totals_sealed where clinic_id = ${scope.clinicId}${sql.raw(lock ? ' for update' : '')}`.execute(scope.db);
   return r.rows[0]?.through ?? null;
 }
 
@@ -39,11 +42,7 @@ export async function sealDailyTotals(scope: TenantScope, now: Date = new Date()
   const yesterday = dayOf(now.getTime() - DAY_MS);
   const target = through !== undefined && through < yesterday ? through : yesterday;
   await sql`insert into daily_totals_sealed (clinic_id) values (${scope.clinicId}) on conflict do nothing`.execute(scope.db);
-  const locked = await sql<{
-    through: string | null;
-  }>`select case when totals_through > '-infinity' then totals_through::text end as through
-    from daily_totals_sealed where clinic_id = ${scope.clinicId} for update`.execute(scope.db);
-  const current = locked.rows[0]?.through ?? null;
+  const current = await sealedThrough(scope, true);
   if (current !== null && current >= target) return current;
   await sql.raw(sealedDaysInsert(null, scope.clinicId, current, target)).execute(scope.db);
   await sql`update daily_totals_sealed set totals_through = ${target}::date where clinic_id = ${scope.clinicId}`.execute(scope.db);
