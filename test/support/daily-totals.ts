@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { expect } from 'vitest';
 import type { TenantScope } from '../../src/tenancy/tenant-db.js';
 import type { TestPlatform } from './platform.js';
 
@@ -45,4 +46,11 @@ export async function totals(scope: TenantScope) {
       <= coalesce((select totals_through from daily_totals_sealed where clinic_id = ${scope.clinicId}), '-infinity')
     group by 1, 2, 3, 4 order by 1, 2, 3, 4`.execute(scope.db);
   return { kept: kept.rows, raw: raw.rows };
+}
+
+/** The roll-up's rows, having checked that they equal the raw rows' grouping (`totals`). */
+export async function exactTotals(scope: TenantScope) {
+  const { kept, raw } = await totals(scope);
+  expect(kept).toEqual(raw);
+  return kept;
 }
