@@ -79,25 +79,21 @@ type Table = Rendered['tables'][number];
  * "Week of 23 Nov", "November 2026" ("Woche vom 23. Nov.", "November 2026"). A week's year is written only when
  * the table's weeks are not all of the current year, so that two weeks of the same date never read alike.
  */
-function calendarGroup(table: Table, key: string, locale: string, t: I18n['t']): string | undefined {
+function calendarGroup(table: Table, key: string, { t, calendarDate }: Pick<I18n, 't' | 'calendarDate'>): string | undefined {
   const dimension = table.builtin ? undefined : table.columns[0];
-  if (dimension === 'month' && /^\d{4}-\d{2}$/.test(key))
-    return new Intl.DateTimeFormat(locale, { month: 'long', year: 'numeric', timeZone: 'UTC' }).format(new Date(`${key}-01T00:00:00Z`));
+  if (dimension === 'month' && /^\d{4}-\d{2}$/.test(key)) return calendarDate(`${key}-01`, { month: 'long', year: 'numeric' });
   if (dimension !== 'week' || !/^\d{4}-\d{2}-\d{2}$/.test(key)) return undefined;
   const thisYear = String(new Date().getFullYear());
   const years = new Set(table.rows.map((row) => String(row[0]).slice(0, 4)));
   const withYear = years.size > 1 || !years.has(thisYear);
-  const date = new Intl.DateTimeFormat(locale, {
-    day: 'numeric',
-    month: 'short',
-    ...(withYear ? { year: 'numeric' } : {}),
-    timeZone: 'UTC',
+  return t('analytics.saved.weekOf', {
+    date: calendarDate(key, { day: 'numeric', month: 'short', ...(withYear ? { year: 'numeric' } : {}) }),
   });
-  return t('analytics.saved.weekOf', { date: date.format(new Date(`${key}T00:00:00Z`)) });
 }
 
 function Tables({ r }: { r: Rendered }) {
-  const { t, number, maybe, locale } = useI18n();
+  const i18n = useI18n();
+  const { t, number, maybe } = i18n;
   /** A figure's, measure's or dimension's name in the reader's language; a group's own name (a provider) as it is. */
   const heading = (key: string) =>
     maybe(`analytics.figure.${key}`) ?? maybe(`analytics.measure.${key}`) ?? maybe(`analytics.dimension.${key}`) ?? key;
@@ -105,7 +101,7 @@ function Tables({ r }: { r: Rendered }) {
    * A group that is a word (the one total, a modality), translated; a week or a month as a date of the reader's
    * language; a provider's or type's name as the clinic wrote it.
    */
-  const group = (table: Table, key: string) => calendarGroup(table, key, locale, t) ?? maybe(`analytics.group.${key}`) ?? heading(key);
+  const group = (table: Table, key: string) => calendarGroup(table, key, i18n) ?? maybe(`analytics.group.${key}`) ?? heading(key);
   /** A built-in widget's title in the reader's language; a custom metric's as the clinic named it. */
   const title = (table: Table) => (table.builtin ? t(`analytics.builtin.${table.builtin}`) : table.title);
   const cell = (v: string | number | null) => (v === null ? '—' : typeof v === 'number' ? number(v, { maximumFractionDigits: 2 }) : v);

@@ -49,8 +49,11 @@ export interface I18n {
   time(iso: string | Date): string;
   dateTime(iso: string | Date): string;
   number(n: number, options?: Intl.NumberFormatOptions): string;
-  /** A calendar date (YYYY-MM-DD) as written in the locale, without shifting it through a time zone. */
-  calendarDate(ymd: string, style?: Intl.DateTimeFormatOptions['dateStyle']): string;
+  /**
+   * A calendar date (YYYY-MM-DD) as written in the locale, without shifting it through a time zone: in a date
+   * style, or in the parts given (a month as "November 2026", a week's Monday as "23 Nov").
+   */
+  calendarDate(ymd: string, style?: Intl.DateTimeFormatOptions['dateStyle'] | Intl.DateTimeFormatOptions): string;
   /** A role's name: a base role's in the viewer's language, a clinic's own role as the clinic named it. */
   role(key: string, name?: string): string;
   /** Sets the person's own choice (kept on this device). */
@@ -95,7 +98,8 @@ export function makeI18n(lang: Language, messages: Messages, choose: (l: Languag
     time: (v) => fmt({ timeStyle: 'short' }).format(at(v)),
     dateTime: (v) => fmt({ dateStyle: 'medium', timeStyle: 'short' }).format(at(v)),
     number: (n, options) => new Intl.NumberFormat(locale, options).format(n),
-    calendarDate: (ymd, style = 'medium') => fmt({ dateStyle: style, timeZone: 'UTC' }).format(new Date(`${ymd}T00:00:00Z`)),
+    calendarDate: (ymd, style = 'medium') =>
+      fmt({ ...(typeof style === 'string' ? { dateStyle: style } : style), timeZone: 'UTC' }).format(new Date(`${ymd}T00:00:00Z`)),
     choose,
   };
 }
