@@ -15,7 +15,7 @@ import type { EventType } from '../events/catalogue.js';
  * - `minutesAfter`: an instant as whole minutes after another instant of the same event (a duration).
  * - `count`: a list reduced to its length. `codes`: a list of enum values, others dropped.
  * - `integer`: a small whole number (a version). `score`: a whole number on a fixed scale (a survey answer).
- * Nested objects are flattened with `.` (`to.startsAt`); a rule names the flattened path.
+ * A rule names a path into nested objects with `.` (`to.startsAt`); arrays are leaves.
  */
 export type FieldRule =
   | { rule: 'surrogate'; kind: SurrogateKind }
