@@ -5,7 +5,7 @@ import { newId } from '../ids.js';
 import { PLACEMENT_MODELS } from '../tenancy/naming.js';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import type { SurrogateRef } from './scrubber.js';
-import { surrogatesFor } from './surrogates.js';
+import { SurrogateCache, surrogatesFor } from './surrogates.js';
 
 /**
  * The surrogate lookup is one statement per batch: existing pairings are read, missing ones created, and a
@@ -78,5 +78,34 @@ describe.each(PLACEMENT_MODELS.map((p, i) => [p, i] as const))('surrogates (%s p
     release();
     await first;
     expect((await second).get(`patient:${ref.ref}`)).toBe(created);
+  });
+});
+
+describe("the relay's surrogate cache", () => {
+  const ref = (n: number): SurrogateRef => ({ kind: 'appointment', ref: `appointment_${n}` });
+  const pairing = (n: number, surrogate: string) => new Map([[`appointment:appointment_${n}`, surrogate]]);
+
+  it('answers a reference only for the clinic it was remembered for', () => {
+    const cache = new SurrogateCache();
+    cache.remember('clinic_a', pairing(1, 'sur_a'));
+    const found = new Map<string, string>();
+    expect(cache.resolve('clinic_b', [ref(1)], found)).toEqual([ref(1)]);
+    expect(found.size).toBe(0);
+    expect(cache.resolve('clinic_a', [ref(1), ref(2)], found)).toEqual([ref(2)]);
+    expect(found).toEqual(pairing(1, 'sur_a'));
+  });
+
+  it('stays within its capacity, letting the oldest pairings go first', () => {
+    const cache = new SurrogateCache(100);
+    for (let n = 0; n < 150; n++) cache.remember(n % 2 ? 'clinic_a' : 'clinic_b', pairing(n, `sur_${n}`));
+    expect(cache.size).toBeLessThanOrEqual(100);
+    expect(cache.size).toBeGreaterThanOrEqual(90);
+    const newest = new Map<string, string>();
+    expect(cache.resolve('clinic_a', [ref(149)], newest)).toEqual([]);
+    expect(cache.resolve('clinic_b', [ref(0)], new Map())).toEqual([ref(0)]);
+    // Remembering a pairing again does not count it twice.
+    const before = cache.size;
+    cache.remember('clinic_a', pairing(149, 'sur_149'));
+    expect(cache.size).toBe(before);
   });
 });

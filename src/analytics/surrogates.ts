@@ -66,17 +66,20 @@ function newSurrogates(n: number): string[] {
  * few events of its life).
  */
 export class SurrogateCache {
-  private readonly pairs = new Map<string, string>();
+  /** By clinic, then `kind:ref`: a lookup hashes the reference, not the clinic's id with it. */
+  private readonly clinics = new Map<string, Map<string, string>>();
+  private count = 0;
 
   constructor(private readonly capacity = 200_000) {}
 
   /** Splits a clinic's references into the surrogates known here (into `found`) and those to look up. */
   resolve(clinicId: string, refs: readonly SurrogateRef[], found: Map<string, string>): SurrogateRef[] {
+    const pairs = this.clinics.get(clinicId);
     const missing: SurrogateRef[] = [];
     for (const r of refs) {
       const key = surrogateKey(r.kind, r.ref);
       if (found.has(key)) continue;
-      const surrogate = this.pairs.get(`${clinicId} ${key}`);
+      const surrogate = pairs?.get(key);
       if (surrogate === undefined) missing.push(r);
       else found.set(key, surrogate);
     }
@@ -85,17 +88,29 @@ export class SurrogateCache {
 
   /** Remembers a clinic's committed pairings (`kind:ref` → surrogate). */
   remember(clinicId: string, pairings: ReadonlyMap<string, string>): void {
-    for (const [key, surrogate] of pairings) this.pairs.set(`${clinicId} ${key}`, surrogate);
-    if (this.pairs.size <= this.capacity) return;
-    // Maps iterate in insertion order: the first keys are the oldest. Drop a tenth at once, not one per insert.
-    let excess = this.pairs.size - Math.floor(this.capacity * 0.9);
-    for (const key of this.pairs.keys()) {
-      if (excess-- <= 0) break;
-      this.pairs.delete(key);
+    let pairs = this.clinics.get(clinicId);
+    if (!pairs) this.clinics.set(clinicId, (pairs = new Map()));
+    for (const [key, surrogate] of pairings) {
+      if (!pairs.has(key)) this.count++;
+      pairs.set(key, surrogate);
+    }
+    if (this.count <= this.capacity) return;
+    // Maps iterate in insertion order: the clinics seen first, and in each the keys added first, go first. A
+    // tenth at once, not one per insert.
+    let excess = this.count - Math.floor(this.capacity * 0.9);
+    for (const [id, keys] of this.clinics) {
+      for (const key of keys.keys()) {
+        if (excess <= 0) break;
+        keys.delete(key);
+        excess--;
+        this.count--;
+      }
+      if (keys.size === 0) this.clinics.delete(id);
+      if (excess <= 0) break;
     }
   }
 
   get size(): number {
-    return this.pairs.size;
+    return this.count;
   }
 }
