@@ -44,9 +44,10 @@ export async function readPosition(scope: TenantScope, keepRelayedMs: number): P
 }
 
 /**
- * The next rows after `after` in commit order, below the snapshot's xmin. The payload is read as text and
- * parsed here (node-postgres would parse it the same way, once), the time as epoch milliseconds (a number
- * parse instead of a timestamp's text). The index (clinic_id, tx, id) serves the order and the bounds: walked
+ * The next rows after `after` in commit order, below the snapshot's xmin. The batch comes back as one JSON
+ * array of `[id, type, payload, epoch ms, tx]` rows, parsed in one native call: a thousand rows of five
+ * fields each, parsed by the driver and then their payloads by JSON.parse one by one, cost the relay more CPU
+ * than scrubbing them. The aggregate orders its rows itself (an ordered subquery only usually keeps its order). The index (clinic_id, tx, id) serves the order and the bounds: walked
  * in order, the scan stops after `limit` rows. With young statistics (a pooled outbox the planner believes
  * holds 40 rows of the clinic when it holds 50,000) the planner preferred a bitmap scan of every row after the
  * position and a sort, so each batch read the rest of the clinic's outbox (measured: 57-82 ms of database CPU a
@@ -59,17 +60,20 @@ export async function readBatch(
   limit: number,
 ): Promise<{ events: OutboxEvent[]; last?: RelayPosition }> {
   await sql`select set_config('enable_sort', 'off', true)`.execute(scope.db);
-  const { rows } = await sql<{ id: string; type: string; payload: string; at: number; tx: string }>`
-    select o.id, o.type, o.payload::text as payload, date_part('epoch', o.occurred_at) * 1000 as at, o.tx::text as tx
-    from outbox o
-    where o.clinic_id = ${scope.clinicId} and (o.tx, o.id) > (${after.tx}::xid8, ${after.id}::text)
-      and o.tx < pg_snapshot_xmin(pg_current_snapshot())
-    order by o.tx, o.id
-    limit ${limit}`.execute(scope.db);
+  const { rows } = await sql<{ batch: string | null }>`
+    select json_agg(json_build_array(b.id, b.type, b.payload, b.at, b.tx::text) order by b.tx, b.id)::text as batch
+    from (
+      select o.id, o.type, o.payload, date_part('epoch', o.occurred_at) * 1000 as at, o.tx
+      from outbox o
+      where o.clinic_id = ${scope.clinicId} and (o.tx, o.id) > (${after.tx}::xid8, ${after.id}::text)
+        and o.tx < pg_snapshot_xmin(pg_current_snapshot())
+      order by o.tx, o.id
+      limit ${limit}) b`.execute(scope.db);
   await sql`select set_config('enable_sort', 'on', true)`.execute(scope.db);
-  const events = rows.map((r): OutboxEvent => ({ id: r.id, type: r.type, payload: JSON.parse(r.payload), occurredAt: new Date(r.at) }));
-  const tail = rows[rows.length - 1];
-  return tail ? { events, last: { tx: tail.tx, id: tail.id } } : { events };
+  const batch = JSON.parse(rows[0]?.batch ?? '[]') as [id: string, type: string, payload: unknown, at: number, tx: string][];
+  const events = batch.map(([id, type, payload, at]): OutboxEvent => ({ id, type, payload, occurredAt: new Date(at) }));
+  const tail = batch[batch.length - 1];
+  return tail ? { events, last: { tx: tail[4], id: tail[0] } } : { events };
 }
 
 /**
