@@ -140,7 +140,7 @@ export class OutboxRelay {
     }
     const acks: Promise<{ duplicate: boolean; events: number }>[] = [];
     for (let i = 0; i < leaving.length; i += ENVELOPE_EVENTS) {
-      const envelope: Envelope = { events: leaving.slice(i, i + ENVELOPE_EVENTS) };
+      const envelope: Envelope = { clinic: facts, events: leaving.slice(i, i + ENVELOPE_EVENTS) };
       acks.push(
         this.deps.stream
           .publish(this.region, messageId(envelope), encode(envelope))
