@@ -66,6 +66,9 @@ const FIELDS = new Map<string, readonly Field[]>(
   ]),
 );
 
+/** Whether events of this type leave the region at all (have an allow-list). */
+export const leavesRegion = (type: string): boolean => FIELDS.has(type);
+
 /**
  * The value at a rule's path: nested plain objects are walked by their own keys (`to.startsAt`); arrays and
  * scalars are leaves, so a path that ends on an object, or passes through an array, reads nothing.
