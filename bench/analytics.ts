@@ -28,7 +28,8 @@ import { DuckDbWarehouse } from '../src/analytics/duckdb-warehouse.js';
 import { decode } from '../src/analytics/envelope.js';
 import { NatsStream } from '../src/analytics/nats-stream.js';
 import { OutboxRelay } from '../src/analytics/relay.js';
-import { type OutboxEvent, referencesOf, type ScrubbedEvent, surrogateKey } from '../src/analytics/scrubber.js';
+import { Pairings } from '../src/analytics/pairings.js';
+import { type OutboxEvent, referencesOf, type ScrubbedEvent } from '../src/analytics/scrubber.js';
 import { type EventStream, InProcessStream } from '../src/analytics/stream.js';
 import { newSurrogate } from '../src/analytics/surrogates.js';
 import { nextEventId } from '../src/events/outbox.js';
@@ -111,8 +112,8 @@ async function measure(run: () => Promise<number>): Promise<Figure> {
 
 const encoder = new TextEncoder();
 const inProcess = Array.from({ length: N }, (_, i): OutboxEvent => ({ id: nextEventId(), occurredAt: new Date(), ...event(i) }));
-const surrogates = new Map<string, string>();
-for (const e of inProcess) for (const r of referencesOf(e)) surrogates.set(surrogateKey(r.kind, r.ref), newSurrogate());
+const surrogates = new Pairings();
+for (const e of inProcess) for (const r of referencesOf(e)) surrogates.set(r.kind, r.ref, newSurrogate());
 const secret = 'x'.repeat(32);
 
 let drain: OutboxRelay | undefined;

@@ -5,7 +5,8 @@ import { portalPatient } from '../../test/support/portal.js';
 import { schedulingClinic } from '../../test/support/scheduling.js';
 import { newId } from '../ids.js';
 import { scoreInstrument } from './outcomes.js';
-import { scrub, surrogateKey } from './scrubber.js';
+import { Pairings } from './pairings.js';
+import { scrub } from './scrubber.js';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 
 /**
@@ -263,7 +264,7 @@ describe('satisfaction', () => {
       },
       { clinicId: newId('clinic'), region: 'us-east', tier: 'small', specialty: 'family_medicine' },
       'k1',
-      new Map([[surrogateKey('appointment', 'apt_x'), 'sur_1']]),
+      Pairings.of([[{ kind: 'appointment', ref: 'apt_x' }, 'sur_1']]),
     );
     expect(out!.fields).toEqual({ appointmentId: 'sur_1', overall: 5 });
   });

@@ -8,6 +8,7 @@ import { outboxSettled, surrogateOf } from '../../test/support/outbox.js';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import { DuckDbWarehouse } from './duckdb-warehouse.js';
 import { decode } from './envelope.js';
+import { Pairings } from './pairings.js';
 import { WarehouseLoader } from './loader.js';
 import { OutboxRelay } from './relay.js';
 import type { ScrubbedEvent } from './scrubber.js';
@@ -174,7 +175,7 @@ describe('envelopes', () => {
       payload: booked(),
       occurredAt: new Date(),
     }));
-    const none = new Map<string, string>();
+    const none = new Pairings();
     expect(await relay.send(facts, events.slice(0, 4), none)).toEqual({ published: 4, duplicates: 0, kept: 0 });
     expect(await relay.send(facts, events.slice(0, 4), none)).toEqual({ published: 0, duplicates: 4, kept: 0 });
     // Re-cut after a crash (more rows had become readable): a new message, whose first four events the warehouse has.

@@ -6,6 +6,7 @@ import { readBatch, readPosition, type RelayPosition, pruneRelayed, savePosition
 import { type ClinicFacts, leavesRegion, type OutboxEvent, referencesOf, type ScrubbedEvent, scrub } from './scrubber.js';
 import { type Envelope, ENVELOPE_EVENTS, encode, messageId } from './envelope.js';
 import type { EventStream } from './stream.js';
+import { Pairings } from './pairings.js';
 import { SurrogateCache, surrogatesFor } from './surrogates.js';
 
 export interface RelayDeps {
@@ -91,13 +92,13 @@ export class OutboxRelay {
         if (record) await savePosition(scope, record);
         else ({ position, pruneDue } = await readPosition(scope, keep));
         const { events, last } = await readBatch(scope, position!, this.batchSize);
-        const known = new Map<string, string>();
+        const known = new Pairings();
         const missing = this.surrogates.resolve(clinic.id, events.flatMap(referencesOf), known);
         return { events, last, known, created: await surrogatesFor(scope, missing) };
       });
       if (!batch.last) break;
       this.surrogates.remember(clinic.id, batch.created);
-      for (const [k, v] of batch.created) batch.known.set(k, v);
+      batch.known.addAll(batch.created);
       const r = await this.send(facts, batch.events, batch.known);
       total.published += r.published;
       total.duplicates += r.duplicates;
@@ -129,7 +130,7 @@ export class OutboxRelay {
   async send(
     facts: ClinicFacts,
     events: readonly OutboxEvent[],
-    surrogates: ReadonlyMap<string, string>,
+    surrogates: Pairings,
   ): Promise<{ published: number; duplicates: number; kept: number }> {
     const total = { published: 0, duplicates: 0, kept: 0 };
     const leaving: ScrubbedEvent[] = [];

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { newId } from '../ids.js';
 import { ALLOW_LISTS, ENVELOPE_FIELDS } from './allow-lists.js';
 import { AGE_BRACKETS, ageBracket, RESTRICTED_ZIP3, zip3 } from './safe-harbor.js';
-import { referencesOf, scrub, surrogateKey, type OutboxEvent } from './scrubber.js';
+import { Pairings } from './pairings.js';
+import { referencesOf, scrub, type OutboxEvent } from './scrubber.js';
 import { newSurrogate } from './surrogates.js';
 import { EVENT_CATALOGUE } from '../events/catalogue.js';
 
@@ -59,7 +60,7 @@ describe('scrubber (property-based)', () => {
     fc.assert(
       fc.property(event, (e) => {
         const ev: OutboxEvent = { id: newId('event'), ...e };
-        const surrogates = new Map(referencesOf(ev).map((r) => [surrogateKey(r.kind, r.ref), newSurrogate()]));
+        const surrogates = Pairings.of(referencesOf(ev).map((r) => [r, newSurrogate()]));
         const out = scrub(ev, clinic, 'k1', surrogates);
         const rules = ALLOW_LISTS[ev.type as keyof typeof ALLOW_LISTS];
         if (!rules) {
@@ -98,11 +99,11 @@ describe('scrubber (property-based)', () => {
         modality: 'video',
       },
     };
-    const surrogates = new Map(referencesOf(ev).map((r) => [surrogateKey(r.kind, r.ref), newSurrogate()]));
+    const surrogates = Pairings.of(referencesOf(ev).map((r) => [r, newSurrogate()]));
     const out = scrub(ev, clinic, 'k', surrogates)!;
     expect(out.fields).toEqual({
       appointmentId: expect.stringMatching(/^sur_/),
-      patientId: surrogates.get(surrogateKey('patient', patientId)),
+      patientId: surrogates.get('patient', patientId),
       providerId: expect.stringMatching(/^sur_/),
       appointmentType: 'follow-up',
       modality: 'video',
@@ -110,7 +111,7 @@ describe('scrubber (property-based)', () => {
       endsAt: 15,
     });
     // A reference with no surrogate is dropped, never sent in the clear.
-    expect(scrub(ev, clinic, 'k', new Map())?.fields).not.toHaveProperty('patientId');
+    expect(scrub(ev, clinic, 'k', new Pairings())?.fields).not.toHaveProperty('patientId');
   });
 });
 

@@ -1,4 +1,5 @@
 import { ALLOW_LISTS, type FieldRule, type SurrogateKind } from './allow-lists.js';
+import type { Pairings } from './pairings.js';
 import { minutesBetween, year } from './safe-harbor.js';
 
 /** An outbox row as the relay reads it. */
@@ -37,7 +38,6 @@ export interface SurrogateRef {
   kind: SurrogateKind;
   ref: string;
 }
-export const surrogateKey = (kind: SurrogateKind, ref: string) => `${kind}:${ref}`;
 
 /**
  * An allow-list entry ready to read: its path split into steps once, not per event (the relay scrubs tens of
@@ -97,10 +97,10 @@ export function referencesOf(event: Pick<OutboxEvent, 'type' | 'payload'>): Surr
 
 /**
  * Scrubs one event: null when its type does not leave the region. Only allow-listed paths are read; each
- * value passes its rule or is dropped. `surrogates` maps `kind:ref` to the region's surrogate; a reference
+ * value passes its rule or is dropped. `surrogates` holds the region's surrogate of each reference; a reference
  * without one is dropped rather than sent in the clear.
  */
-export function scrub(event: OutboxEvent, clinic: ClinicFacts, key: string, surrogates: ReadonlyMap<string, string>): ScrubbedEvent | null {
+export function scrub(event: OutboxEvent, clinic: ClinicFacts, key: string, surrogates: Pairings): ScrubbedEvent | null {
   const rules = FIELDS.get(event.type);
   if (!rules) return null;
   const fields: Record<string, FieldValue> = {};
@@ -120,11 +120,11 @@ export function scrub(event: OutboxEvent, clinic: ClinicFacts, key: string, surr
   };
 }
 
-function apply({ rule, steps, from }: Field, payload: unknown, surrogates: ReadonlyMap<string, string>): FieldValue | undefined {
+function apply({ rule, steps, from }: Field, payload: unknown, surrogates: Pairings): FieldValue | undefined {
   const value = valueAt(payload, steps);
   switch (rule.rule) {
     case 'surrogate':
-      return typeof value === 'string' ? surrogates.get(surrogateKey(rule.kind, value)) : undefined;
+      return typeof value === 'string' ? surrogates.get(rule.kind, value) : undefined;
     case 'enum':
       return typeof value === 'string' && rule.values.includes(value) ? value : undefined;
     case 'code':

@@ -5,6 +5,7 @@ import { newId } from '../ids.js';
 import { PLACEMENT_MODELS } from '../tenancy/naming.js';
 import { startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import type { SurrogateRef } from './scrubber.js';
+import { Pairings } from './pairings.js';
 import { SurrogateCache, surrogatesFor } from './surrogates.js';
 
 /**
@@ -47,15 +48,15 @@ describe.each(PLACEMENT_MODELS.map((p, i) => [p, i] as const))('surrogates (%s p
     ];
     const first = await lookup(clinic, refs);
     expect(first.size).toBe(2);
-    expect(first.get(`patient:${patientId}`)).toMatch(/^sur_[A-Za-z0-9_-]{22}$/);
-    expect(first.get(`appointment:${patientId}`)).not.toBe(first.get(`patient:${patientId}`));
+    expect(first.get('patient', patientId)).toMatch(/^sur_[A-Za-z0-9_-]{22}$/);
+    expect(first.get('appointment', patientId)).not.toBe(first.get('patient', patientId));
     const again = await lookup(clinic, [...refs, { kind: 'provider', ref: newId('provider') }]);
-    expect(again.get(`patient:${patientId}`)).toBe(first.get(`patient:${patientId}`));
-    expect(again.get(`appointment:${patientId}`)).toBe(first.get(`appointment:${patientId}`));
+    expect(again.get('patient', patientId)).toBe(first.get('patient', patientId));
+    expect(again.get('appointment', patientId)).toBe(first.get('appointment', patientId));
     expect(again.size).toBe(3);
     // Another clinic asking about the same id gets a pairing of its own.
     const other = clinics[(i + 1) % clinics.length]!;
-    expect((await lookup(other, refs)).get(`patient:${patientId}`)).not.toBe(first.get(`patient:${patientId}`));
+    expect((await lookup(other, refs)).get('patient', patientId)).not.toBe(first.get('patient', patientId));
   });
 
   it('gives the second of two concurrent relays the pairing the first created', async () => {
@@ -68,7 +69,7 @@ describe.each(PLACEMENT_MODELS.map((p, i) => [p, i] as const))('surrogates (%s p
     let created: string | undefined;
     // The first relay creates the pairing and holds its transaction open ...
     const first = t.p.stores.transaction(clinic.id, 'write', async (scope) => {
-      created = (await surrogatesFor(scope, [ref])).get(`patient:${ref.ref}`);
+      created = (await surrogatesFor(scope, [ref])).get('patient', ref.ref);
       await held;
     });
     while (created === undefined) await new Promise((r) => setTimeout(r, 10));
@@ -77,22 +78,23 @@ describe.each(PLACEMENT_MODELS.map((p, i) => [p, i] as const))('surrogates (%s p
     await someoneWaitsForALock(clinic);
     release();
     await first;
-    expect((await second).get(`patient:${ref.ref}`)).toBe(created);
+    expect((await second).get('patient', ref.ref)).toBe(created);
   });
 });
 
 describe("the relay's surrogate cache", () => {
   const ref = (n: number): SurrogateRef => ({ kind: 'appointment', ref: `appointment_${n}` });
-  const pairing = (n: number, surrogate: string) => new Map([[`appointment:appointment_${n}`, surrogate]]);
+  const pairing = (n: number, surrogate: string) => Pairings.of([[ref(n), surrogate]]);
 
   it('answers a reference only for the clinic it was remembered for', () => {
     const cache = new SurrogateCache();
     cache.remember('clinic_a', pairing(1, 'sur_a'));
-    const found = new Map<string, string>();
+    const found = new Pairings();
     expect(cache.resolve('clinic_b', [ref(1)], found)).toEqual([ref(1)]);
     expect(found.size).toBe(0);
     expect(cache.resolve('clinic_a', [ref(1), ref(2)], found)).toEqual([ref(2)]);
-    expect(found).toEqual(pairing(1, 'sur_a'));
+    expect(found.get('appointment', 'appointment_1')).toBe('sur_a');
+    expect(found.size).toBe(1);
   });
 
   it('stays within its capacity, letting the oldest pairings go first', () => {
@@ -100,9 +102,9 @@ describe("the relay's surrogate cache", () => {
     for (let n = 0; n < 150; n++) cache.remember(n % 2 ? 'clinic_a' : 'clinic_b', pairing(n, `sur_${n}`));
     expect(cache.size).toBeLessThanOrEqual(100);
     expect(cache.size).toBeGreaterThanOrEqual(90);
-    const newest = new Map<string, string>();
+    const newest = new Pairings();
     expect(cache.resolve('clinic_a', [ref(149)], newest)).toEqual([]);
-    expect(cache.resolve('clinic_b', [ref(0)], new Map())).toEqual([ref(0)]);
+    expect(cache.resolve('clinic_b', [ref(0)], new Pairings())).toEqual([ref(0)]);
     // Remembering a pairing again does not count it twice.
     const before = cache.size;
     cache.remember('clinic_a', pairing(149, 'sur_149'));

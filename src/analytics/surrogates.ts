@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { TenantScope } from '../tenancy/tenant-db.js';
-import { surrogateKey, type SurrogateRef } from './scrubber.js';
+import { Pairings } from './pairings.js';
+import type { SurrogateRef } from './scrubber.js';
 
 /**
  * The clinic's surrogate lookup (`analytics_surrogates`, in its own store and region). A surrogate is 128
@@ -17,23 +18,30 @@ import { surrogateKey, type SurrogateRef } from './scrubber.js';
  * over all of the clinic's pairings, which it did while the table's statistics were young). So a new reference
  * costs one probe and an insert, a known one two probes. A candidate that is not kept is never seen anywhere.
  */
-export async function surrogatesFor(scope: TenantScope, refs: readonly SurrogateRef[]): Promise<Map<string, string>> {
-  const wanted = new Map(refs.map((r) => [surrogateKey(r.kind, r.ref), r]));
-  const found = new Map<string, string>();
-  if (wanted.size === 0) return found;
-  const keys = [...wanted.keys()];
-  const kinds = [...wanted.values()].map((r) => r.kind);
-  const ids = [...wanted.values()].map((r) => r.ref);
-  const candidates = newSurrogates(kinds.length);
+export async function surrogatesFor(scope: TenantScope, refs: readonly SurrogateRef[]): Promise<Pairings> {
+  const found = new Pairings();
+  const asked = new Pairings();
+  const wanted: SurrogateRef[] = [];
+  for (const r of refs)
+    if (!asked.has(r.kind, r.ref)) {
+      asked.set(r.kind, r.ref, '');
+      wanted.push(r);
+    }
+  if (wanted.length === 0) return found;
+  const candidates = newSurrogates(wanted.length);
   const created = await sql<{ surrogate: string }>`
     insert into analytics_surrogates (clinic_id, kind, ref, surrogate)
-    select ${scope.clinicId}, kind, ref, surrogate from unnest(${kinds}::text[], ${ids}::text[], ${candidates}::text[]) as w (kind, ref, surrogate)
+    select ${scope.clinicId}, kind, ref, surrogate
+    from unnest(${wanted.map((r) => r.kind)}::text[], ${wanted.map((r) => r.ref)}::text[], ${candidates}::text[]) as w (kind, ref, surrogate)
     on conflict do nothing
     returning surrogate`.execute(scope.db);
   const candidateAt = new Map(candidates.map((c, i) => [c, i]));
-  for (const r of created.rows) found.set(keys[candidateAt.get(r.surrogate)!]!, r.surrogate);
-  if (found.size === wanted.size) return found;
-  const known = keys.filter((k) => !found.has(k)).map((k) => wanted.get(k)!);
+  for (const r of created.rows) {
+    const w = wanted[candidateAt.get(r.surrogate)!]!;
+    found.set(w.kind, w.ref, r.surrogate);
+  }
+  if (found.size === wanted.length) return found;
+  const known = wanted.filter((r) => !found.has(r.kind, r.ref));
   const { rows } = await sql<{ i: string; surrogate: string }>`
     select w.i, s.surrogate
     from unnest(${known.map((r) => r.kind)}::text[], ${known.map((r) => r.ref)}::text[]) with ordinality as w (kind, ref, i)
@@ -43,7 +51,7 @@ export async function surrogatesFor(scope: TenantScope, refs: readonly Surrogate
       offset 0) s`.execute(scope.db);
   for (const r of rows) {
     const ref = known[Number(r.i) - 1]!;
-    found.set(surrogateKey(ref.kind, ref.ref), r.surrogate);
+    found.set(ref.kind, ref.ref, r.surrogate);
   }
   return found;
 }
@@ -66,46 +74,39 @@ function newSurrogates(n: number): string[] {
  * few events of its life).
  */
 export class SurrogateCache {
-  /** By clinic, then `kind:ref`: a lookup hashes the reference, not the clinic's id with it. */
-  private readonly clinics = new Map<string, Map<string, string>>();
+  private readonly clinics = new Map<string, Pairings>();
   private count = 0;
 
   constructor(private readonly capacity = 200_000) {}
 
   /** Splits a clinic's references into the surrogates known here (into `found`) and those to look up. */
-  resolve(clinicId: string, refs: readonly SurrogateRef[], found: Map<string, string>): SurrogateRef[] {
+  resolve(clinicId: string, refs: readonly SurrogateRef[], found: Pairings): SurrogateRef[] {
     const pairs = this.clinics.get(clinicId);
     const missing: SurrogateRef[] = [];
     for (const r of refs) {
-      const key = surrogateKey(r.kind, r.ref);
-      if (found.has(key)) continue;
-      const surrogate = pairs?.get(key);
+      if (found.has(r.kind, r.ref)) continue;
+      const surrogate = pairs?.get(r.kind, r.ref);
       if (surrogate === undefined) missing.push(r);
-      else found.set(key, surrogate);
+      else found.set(r.kind, r.ref, surrogate);
     }
     return missing;
   }
 
-  /** Remembers a clinic's committed pairings (`kind:ref` → surrogate). */
-  remember(clinicId: string, pairings: ReadonlyMap<string, string>): void {
+  /** Remembers a clinic's committed pairings. */
+  remember(clinicId: string, pairings: Pairings): void {
     let pairs = this.clinics.get(clinicId);
-    if (!pairs) this.clinics.set(clinicId, (pairs = new Map()));
-    for (const [key, surrogate] of pairings) {
-      if (!pairs.has(key)) this.count++;
-      pairs.set(key, surrogate);
-    }
+    if (!pairs) this.clinics.set(clinicId, (pairs = new Pairings()));
+    const before = pairs.size;
+    pairs.addAll(pairings);
+    this.count += pairs.size - before;
     if (this.count <= this.capacity) return;
-    // Maps iterate in insertion order: the clinics seen first, and in each the keys added first, go first. A
-    // tenth at once, not one per insert.
+    // The clinics seen first, and in each the pairings added first, go first; a tenth at once, not one per insert.
     let excess = this.count - Math.floor(this.capacity * 0.9);
-    for (const [id, keys] of this.clinics) {
-      for (const key of keys.keys()) {
-        if (excess <= 0) break;
-        keys.delete(key);
-        excess--;
-        this.count--;
-      }
-      if (keys.size === 0) this.clinics.delete(id);
+    for (const [id, p] of this.clinics) {
+      const gone = p.forgetOldest(excess);
+      excess -= gone;
+      this.count -= gone;
+      if (p.size === 0) this.clinics.delete(id);
       if (excess <= 0) break;
     }
   }
