@@ -59,6 +59,21 @@ describe.each(PLACEMENT_MODELS.map((p, i) => [p, i] as const))('surrogates (%s p
     expect((await lookup(other, refs)).get('patient', patientId)).not.toBe(first.get('patient', patientId));
   });
 
+  it('pairs references whatever characters they hold (quotes, backslashes, commas, braces, NULL, spaces)', async () => {
+    const clinic = clinics[i]!;
+    const odd = ['a"b', 'c\\d', 'e,f', '{g}', 'NULL', 'null', 'h i', 'ünï', '', `${newId('patient')}`];
+    const refs: SurrogateRef[] = odd.map((ref) => ({ kind: 'patient', ref }));
+    const first = await lookup(clinic, refs);
+    expect(first.size).toBe(odd.length);
+    const { rows } = await withClient(t.p.stores.adminUrl(clinic.dataRegion, clinic.placement.database), (c) =>
+      c.query<{ ref: string; surrogate: string }>(
+        `select ref, surrogate from "${clinic.placement.schema}".analytics_surrogates where clinic_id = $1 and ref = any($2)`,
+        [clinic.id, odd],
+      ),
+    );
+    expect(new Map(rows.map((r) => [r.ref, r.surrogate]))).toEqual(new Map(odd.map((ref) => [ref, first.get('patient', ref)])));
+  });
+
   it('gives the second of two concurrent relays the pairing the first created', async () => {
     const clinic = clinics[i]!;
     const ref: SurrogateRef = { kind: 'patient', ref: newId('patient') };

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
+import { textArrayLiteral } from '../db/pg.js';
 import type { TenantScope } from '../tenancy/tenant-db.js';
 import { Pairings } from './pairings.js';
 import type { SurrogateRef } from './scrubber.js';
@@ -32,7 +33,8 @@ export async function surrogatesFor(scope: TenantScope, refs: readonly Surrogate
   const created = await sql<{ surrogate: string }>`
     insert into analytics_surrogates (clinic_id, kind, ref, surrogate)
     select ${scope.clinicId}, kind, ref, surrogate
-    from unnest(${wanted.map((r) => r.kind)}::text[], ${wanted.map((r) => r.ref)}::text[], ${candidates}::text[]) as w (kind, ref, surrogate)
+    from unnest(${textArrayLiteral(wanted.map((r) => r.kind))}::text[], ${textArrayLiteral(wanted.map((r) => r.ref))}::text[],
+      ${textArrayLiteral(candidates)}::text[]) as w (kind, ref, surrogate)
     on conflict do nothing
     returning surrogate`.execute(scope.db);
   const candidateAt = new Map(candidates.map((c, i) => [c, i]));
