@@ -68,7 +68,8 @@ describe.skipIf(skip !== null)('analytics dashboards in the browser', () => {
       const clinic = await t.clinic({ placement: 'pooled' });
       await seedDay(clinic.id, lang);
       const analyst = await t.staff(clinic.id, 'analyst');
-      const context = await browser.newContext({ baseURL: base, locale: lang === 'de' ? 'de-DE' : 'en-US', acceptDownloads: true });
+      const locale = lang === 'de' ? 'de-DE' : 'en-US';
+      const context = await browser.newContext({ baseURL: base, locale, acceptDownloads: true });
       const page = await context.newPage();
       page.setDefaultTimeout(20_000);
       await signIn(page, T, `/c/${clinic.slug}/sign-in`, analyst.email, STAFF_PASSWORD);
@@ -77,11 +78,11 @@ describe.skipIf(skip !== null)('analytics dashboards in the browser', () => {
       await page.getByRole('heading', { name: T['analytics.title'] }).waitFor();
       await page.getByRole('img', { name: T['analytics.outcomes'] }).waitFor();
       // One no-show of three due appointments.
-      const rate = new Intl.NumberFormat(lang === 'de' ? 'de-DE' : 'en-US', { style: 'percent', maximumFractionDigits: 1 }).format(1 / 3);
+      const rate = new Intl.NumberFormat(locale, { style: 'percent', maximumFractionDigits: 1 }).format(1 / 3);
       await page.getByText(rate, { exact: true }).waitFor();
       await page.getByText(fill(T['analytics.noShowRateHint']!)).waitFor();
       // Revenue: the two completed visits, a consultation ($150) and a follow-up ($90.50), charged at their fees.
-      const charged = new Intl.NumberFormat(lang === 'de' ? 'de-DE' : 'en-US', { style: 'currency', currency: 'USD' }).format(240.5);
+      const charged = new Intl.NumberFormat(locale, { style: 'currency', currency: 'USD' }).format(240.5);
       await page.getByRole('heading', { name: T['analytics.revenue'] }).scrollIntoViewIfNeeded();
       await page.getByText(charged, { exact: true }).first().waitFor();
       await page.getByRole('img', { name: T['analytics.revenueByType'] }).waitFor();
@@ -97,6 +98,15 @@ describe.skipIf(skip !== null)('analytics dashboards in the browser', () => {
       expect(csv).toContain('appointments,no_show,1\r\n');
       expect(csv).toMatch(/\r\nprv_\w+,[^,]+,2,0,0\r\n/);
       expect(csv).toContain('revenue,charged_minor,24050\r\n');
+      // The revenue chart's axis names each month as the reader writes it ("December 2026", "Dezember 2026"), never
+      // by the API's key ('2026-12') that the CSV carries.
+      const months = [...csv.matchAll(/^(\d{4}-\d{2}),\d+,\d+\r$/gm)].map(([, key]) => key!);
+      expect(months).not.toEqual([]);
+      const monthName = new Intl.DateTimeFormat(locale, { month: 'long', year: 'numeric', timeZone: 'UTC' });
+      const ticks = page
+        .getByRole('img', { name: T['analytics.revenueByMonth'] })
+        .locator('.recharts-xAxis-tick-labels .recharts-cartesian-axis-tick-value');
+      await expect.poll(() => ticks.allTextContents()).toEqual(months.map((key) => monthName.format(new Date(`${key}-01T00:00:00Z`))));
 
       // A custom metric chart: completed visits by appointment type, on a new saved dashboard that is then shown.
       await page.getByRole('button', { name: T['analytics.saved.addMetric'] }).click();

@@ -192,8 +192,11 @@ export function useMoney(currency: string | null): (minor: number) => string {
 }
 
 function RevenueSection({ revenue: r }: { revenue: Dashboard['revenue'] }) {
-  const { t, number } = useI18n();
+  const { t, number, calendarDate } = useI18n();
   const money = useMoney(r.currency);
+  // The API keys a month as 'YYYY-MM' (a UTC month); the axis and the tooltip name it as the reader writes it,
+  // "December 2026" or "Dezember 2026", as saved dashboards do.
+  const byMonth = r.byMonth.map((m) => ({ ...m, label: calendarDate(`${m.month}-01`, { month: 'long', year: 'numeric' }) }));
   return (
     <Stack gap="md">
       <Title order={2} size="h4">
@@ -215,9 +218,9 @@ function RevenueSection({ revenue: r }: { revenue: Dashboard['revenue'] }) {
       </SimpleGrid>
       <SimpleGrid cols={{ base: 1, lg: 2 }}>
         <ChartCard title={t('analytics.revenueByMonth')} id="chart-revenue-month">
-          <BarChart data={r.byMonth} margin={{ top: 8, right: 16, bottom: 8, left: 16 }}>
+          <BarChart data={byMonth} margin={{ top: 8, right: 16, bottom: 8, left: 16 }}>
             <CartesianGrid strokeDasharray="3 3" stroke="#e9ecef" />
-            <XAxis dataKey="month" fontSize={12} />
+            <XAxis dataKey="label" fontSize={12} />
             <YAxis fontSize={12} width={90} tickFormatter={(n: number) => money(n)} />
             <Tooltip formatter={(v) => money(Number(v))} />
             <Legend />
