@@ -1,4 +1,4 @@
-import type { ClinicFacts, ScrubbedEvent } from './scrubber.js';
+import type { ClinicFacts, ScrubbedEvent, ScrubbedPart } from './scrubber.js';
 
 /**
  * Events per stream message. A message carries an envelope of a batch's scrubbed events (`Envelope`), so the
@@ -9,32 +9,21 @@ import type { ClinicFacts, ScrubbedEvent } from './scrubber.js';
 export const ENVELOPE_EVENTS = 500;
 
 /**
- * What a stream message holds: scrubbed events of one clinic, in outbox order. On the wire the clinic's facts
- * are written once (`clinic`) and each event carries only its own part, a third fewer bytes to encode, send
- * and store; `decode` gives every event its clinic's facts back. Messages written before (`{ events }` of
- * whole events, or one bare event) still decode.
+ * What a stream message holds: scrubbed events of one clinic, in outbox order, the clinic's facts written once
+ * (`clinic`) and each event only its own part: a third fewer bytes to encode, send and store than whole
+ * events. `decode` gives every event its clinic's facts back; messages written before (`{ events }` of whole
+ * events, or one bare event) still decode.
  */
 export interface Envelope {
   clinic: ClinicFacts;
-  events: ScrubbedEvent[];
+  events: ScrubbedPart[];
 }
-
-type WireEvent = Pick<ScrubbedEvent, 'key' | 'type' | 'year' | 'fields'>;
 
 /** An envelope's message id: its first and last event keys (the stream's duplicate window drops a resent one). */
 export const messageId = (envelope: Envelope): string => `${envelope.events[0]!.key}.${envelope.events[envelope.events.length - 1]!.key}`;
 
 const encoder = new TextEncoder();
-export function encode({ clinic, events }: Envelope): Uint8Array {
-  for (const e of events)
-    if (e.clinicId !== clinic.clinicId || e.region !== clinic.region || e.tier !== clinic.tier || e.specialty !== clinic.specialty)
-      throw new Error(`an envelope holds one clinic's events: ${e.clinicId} in ${clinic.clinicId}'s`);
-  const wire: { clinic: ClinicFacts; events: WireEvent[] } = {
-    clinic: { clinicId: clinic.clinicId, region: clinic.region, tier: clinic.tier, specialty: clinic.specialty },
-    events: events.map(({ key, type, year, fields }) => ({ key, type, year, fields })),
-  };
-  return encoder.encode(JSON.stringify(wire));
-}
+export const encode = (envelope: Envelope): Uint8Array => encoder.encode(JSON.stringify(envelope));
 
 const decoder = new TextDecoder();
 /** The scrubbed events of a stream message (an `Envelope`; the whole-event forms relays wrote before, too). */

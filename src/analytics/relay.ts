@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Clinic, ClinicDirectory } from '../controlplane/clinics.js';
 import type { TenantStores } from '../tenancy/stores.js';
 import { readBatch, readPosition, type RelayPosition, pruneRelayed, savePosition } from './relay-position.js';
-import { type ClinicFacts, leavesRegion, type OutboxEvent, referencesOf, type ScrubbedEvent, scrub } from './scrubber.js';
+import { type ClinicFacts, leavesRegion, type OutboxEvent, referencesOf, type ScrubbedPart, scrubPart } from './scrubber.js';
 import { type Envelope, ENVELOPE_EVENTS, encode, messageId } from './envelope.js';
 import type { EventStream } from './stream.js';
 import { Pairings } from './pairings.js';
@@ -133,10 +133,10 @@ export class OutboxRelay {
     surrogates: Pairings,
   ): Promise<{ published: number; duplicates: number; kept: number }> {
     const total = { published: 0, duplicates: 0, kept: 0 };
-    const leaving: ScrubbedEvent[] = [];
+    const leaving: ScrubbedPart[] = [];
     for (const event of events) {
       // The keyed hash is the dearest step of an event; one that stays needs none.
-      const scrubbed = leavesRegion(event.type) ? scrub(event, facts, this.keyOf(event.id), surrogates) : null;
+      const scrubbed = leavesRegion(event.type) ? scrubPart(event, this.keyOf(event.id), surrogates) : null;
       if (scrubbed) leaving.push(scrubbed);
       else total.kept++;
     }

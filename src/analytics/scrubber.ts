@@ -95,12 +95,21 @@ export function referencesOf(event: Pick<OutboxEvent, 'type' | 'payload'>): Surr
   return refs;
 }
 
+/** An event's own part of what leaves: its scrubbed event without the clinic's facts (an envelope carries those once). */
+export type ScrubbedPart = Pick<ScrubbedEvent, 'key' | 'type' | 'year' | 'fields'>;
+
 /**
  * Scrubs one event: null when its type does not leave the region. Only allow-listed paths are read; each
  * value passes its rule or is dropped. `surrogates` holds the region's surrogate of each reference; a reference
  * without one is dropped rather than sent in the clear.
  */
 export function scrub(event: OutboxEvent, clinic: ClinicFacts, key: string, surrogates: Pairings): ScrubbedEvent | null {
+  const part = scrubPart(event, key, surrogates);
+  return part && { ...part, clinicId: clinic.clinicId, region: clinic.region, tier: clinic.tier, specialty: clinic.specialty };
+}
+
+/** `scrub` without the clinic's facts: what the relay puts in an envelope (`envelope.ts`). */
+export function scrubPart(event: OutboxEvent, key: string, surrogates: Pairings): ScrubbedPart | null {
   const rules = FIELDS.get(event.type);
   if (!rules) return null;
   const fields: Record<string, FieldValue> = {};
@@ -108,16 +117,7 @@ export function scrub(event: OutboxEvent, clinic: ClinicFacts, key: string, surr
     const value = apply(field, event.payload, surrogates);
     if (value !== undefined) fields[field.path] = value;
   }
-  return {
-    key,
-    type: event.type,
-    clinicId: clinic.clinicId,
-    region: clinic.region,
-    tier: clinic.tier,
-    specialty: clinic.specialty,
-    year: event.occurredAt.getUTCFullYear(),
-    fields,
-  };
+  return { key, type: event.type, year: event.occurredAt.getUTCFullYear(), fields };
 }
 
 function apply({ rule, steps, from }: Field, payload: unknown, surrogates: Pairings): FieldValue | undefined {
