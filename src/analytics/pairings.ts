@@ -29,8 +29,9 @@ export class Pairings {
   set(kind: SurrogateKind, ref: string, surrogate: string): void {
     let refs = this.kinds.get(kind);
     if (!refs) this.kinds.set(kind, (refs = new Map()));
-    if (!refs.has(ref)) this.count++;
+    const before = refs.size;
     refs.set(ref, surrogate);
+    this.count += refs.size - before;
   }
 
   /** Adds every pairing of `other` (its surrogates win). */
