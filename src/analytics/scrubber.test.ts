@@ -113,6 +113,17 @@ describe('scrubber (property-based)', () => {
     // A reference with no surrogate is dropped, never sent in the clear.
     expect(scrub(ev, clinic, 'k', new Pairings())?.fields).not.toHaveProperty('patientId');
   });
+  it('reads a nested path only through nested objects: a dotted key, an array or an object at the end reads nothing', () => {
+    const providerId = newId('provider');
+    const surrogates = Pairings.of([[{ kind: 'provider', ref: providerId }, 'sur_p']]);
+    const rescheduled = (payload: unknown) =>
+      scrub({ id: newId('event'), type: 'appointment.rescheduled', occurredAt: new Date(), payload }, clinic, 'k', surrogates)!.fields;
+    const to = { providerId, startsAt: '2031-03-04T09:00:00.000Z', endsAt: '2031-03-04T09:40:00.000Z' };
+    expect(rescheduled({ to })).toEqual({ 'to.providerId': 'sur_p', 'to.startsAt': 2031, 'to.endsAt': 40 });
+    expect(rescheduled({ 'to.providerId': providerId, 'to.startsAt': to.startsAt })).toEqual({});
+    expect(rescheduled({ to: [to] })).toEqual({});
+    expect(rescheduled({ to: { ...to, startsAt: { at: to.startsAt } } })).toEqual({ 'to.providerId': 'sur_p' });
+  });
 });
 
 describe('Safe Harbor reductions', () => {
