@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import type { Platform } from '../platform/platform.js';
 import { reportHtml } from './html.js';
 import { reportPdf } from './pdf.js';
@@ -19,7 +19,15 @@ export async function complianceCommand(
   const report = await complianceReport(p, code);
   const body = format === 'pdf' ? await reportPdf(report) : format === 'html' ? reportHtml(report) : `${JSON.stringify(report, null, 2)}\n`;
   if (typeof values.out === 'string') {
-    writeFileSync(values.out, body);
+    // Written beside the target and renamed into place, so FILE is the whole report or what it was before.
+    const tmp = `${values.out}.${process.pid}.tmp`;
+    try {
+      await writeFile(tmp, body);
+      await rename(tmp, values.out);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
     console.log(`wrote ${values.out}`);
   } else process.stdout.write(body);
   return 0;

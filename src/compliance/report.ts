@@ -51,7 +51,14 @@ export interface ComplianceReport {
 
 export async function complianceReport(p: Platform, code: string): Promise<ComplianceReport> {
   const regions = p.config.regions.filter((r) => r.jurisdiction === code);
-  if (regions.length === 0) throw new AppError(404, 'jurisdiction_not_found', `No region of this deployment is in jurisdiction ${code}`);
+  if (regions.length === 0) {
+    const known = [...new Set(p.config.regions.map((r) => r.jurisdiction))].sort().join(', ');
+    throw new AppError(
+      404,
+      'jurisdiction_not_found',
+      `No region of this deployment is in jurisdiction ${code} (its jurisdictions: ${known})`,
+    );
+  }
   const law = jurisdictionOf(code);
   const clinics = (await p.clinics.all()).filter((c) => regions.some((r) => r.id === c.dataRegion));
 
