@@ -12,12 +12,12 @@ import type { SurrogateRef } from './scrubber.js';
  *
  * The relay asks only for references its cache does not know (`SurrogateCache`), which are mostly new ones, so
  * the insert comes first: every wanted (kind, ref) is offered with a fresh candidate; `on conflict do nothing`
- * probes the primary key, keeps the candidates of references that had none and returns them (a number and a
- * surrogate per row, not the reference again). Only the references that already had a pairing (or whose
- * pairing another relay committed meanwhile: this READ COMMITTED statement's snapshot sees it) are then read,
- * by primary key, a lateral lookup per reference (`offset 0` keeps the planner from turning it into a hash join
- * over all of the clinic's pairings, which it did while the table's statistics were young). So a new reference
- * costs one probe and an insert, a known one two probes. A candidate that is not kept is never seen anywhere.
+ * probes the primary key and keeps the candidates of references that had none, and the statement answers with
+ * the positions of the candidates it did not keep (one JSON array, usually empty). Only the references that
+ * already had a pairing (or whose pairing another relay committed meanwhile: this READ COMMITTED statement's
+ * snapshot sees it) are then read, by primary key, a lateral lookup per reference (`offset 0` keeps the planner
+ * from turning it into a hash join over all of the clinic's pairings, which it did while the table's statistics
+ * were young). So a new reference costs one probe and an insert, a known one two probes. A candidate that is not kept is never seen anywhere.
  */
 export async function surrogatesFor(scope: TenantScope, refs: readonly SurrogateRef[]): Promise<Pairings> {
   const found = new Pairings();
@@ -30,18 +30,20 @@ export async function surrogatesFor(scope: TenantScope, refs: readonly Surrogate
     }
   if (wanted.length === 0) return found;
   const candidates = newSurrogates(wanted.length);
-  const created = await sql<{ surrogate: string }>`
-    insert into analytics_surrogates (clinic_id, kind, ref, surrogate)
-    select ${scope.clinicId}, kind, ref, surrogate
-    from unnest(${textArrayLiteral(wanted.map((r) => r.kind))}::text[], ${textArrayLiteral(wanted.map((r) => r.ref))}::text[],
-      ${textArrayLiteral(candidates)}::text[]) as w (kind, ref, surrogate)
-    on conflict do nothing
-    returning surrogate`.execute(scope.db);
-  const candidateAt = new Map(candidates.map((c, i) => [c, i]));
-  for (const r of created.rows) {
-    const w = wanted[candidateAt.get(r.surrogate)!]!;
-    found.set(w.kind, w.ref, r.surrogate);
-  }
+  // The answer is the positions of the candidates that were not kept (references that had a pairing already):
+  // usually none, so the common batch reads back one short row instead of a row per new pairing.
+  const { rows: answer } = await sql<{ refused: string }>`
+    with w as (
+      select * from unnest(${textArrayLiteral(wanted.map((r) => r.kind))}::text[], ${textArrayLiteral(wanted.map((r) => r.ref))}::text[],
+        ${textArrayLiteral(candidates)}::text[]) with ordinality as w (kind, ref, surrogate, i)),
+    kept as (
+      insert into analytics_surrogates (clinic_id, kind, ref, surrogate)
+      select ${scope.clinicId}, kind, ref, surrogate from w
+      on conflict do nothing
+      returning surrogate)
+    select coalesce(json_agg(w.i), '[]')::text as refused from w where w.surrogate not in (select surrogate from kept)`.execute(scope.db);
+  const refused = new Set(JSON.parse(answer[0]!.refused) as number[]);
+  for (let i = 0; i < wanted.length; i++) if (!refused.has(i + 1)) found.set(wanted[i]!.kind, wanted[i]!.ref, candidates[i]!);
   if (found.size === wanted.length) return found;
   const known = wanted.filter((r) => !found.has(r.kind, r.ref));
   const { rows } = await sql<{ i: string; surrogate: string }>`
