@@ -121,13 +121,16 @@ export class JobQueue {
         run_at: s.runAt ?? new Date(),
         max_attempts: s.maxAttempts ?? 5,
       }));
-      // A busy lane at its weight needs no change (`laneIsCurrent`): the insert is then one statement on its own,
-      // without BEGIN and COMMIT round trips (each booking schedules its notices here). A larger batch keeps
-      // one transaction, so its chunks land together.
+      // A busy lane at its weight needs no change: the insert is then one statement on its own, which asks
+      // about the lane itself (`insertIfLaneCurrent`), one round trip without BEGIN and COMMIT (each booking
+      // schedules its notices here). A larger batch keeps one transaction, so its chunks land together.
       const oneStatement = rows.length <= INSERT_CHUNK;
-      if (oneStatement && (await this.laneIsCurrent(this.control, clinicId))) {
-        ids.push(...(await insertJobs(this.control, rows)));
-        continue;
+      if (oneStatement) {
+        const inserted = await insertIfLaneCurrent(this.control, clinicId, rows);
+        if (inserted) {
+          ids.push(...inserted);
+          continue;
+        }
       }
       await this.control.transaction().execute(async (tx) => {
         // A batch of one statement has just been told its lane is not current; a larger one asks now.
@@ -330,10 +333,7 @@ export class JobQueue {
    * the insert, the lane keeps the pass its last claim gave it (where serving it left it), not a credit for idle time.
    */
   private async laneIsCurrent(db: Kysely<ControlDB>, clinicId: string): Promise<boolean> {
-    const { rows } = await sql`
-      select 1 from job_lanes l join clinics c on c.id = l.clinic_id
-      where l.clinic_id = ${clinicId} and l.weight = ${tierWeight()}
-        and exists (select 1 from jobs j where j.clinic_id = ${clinicId} and j.state = 'ready' and j.run_at <= now())`.execute(db);
+    const { rows } = await currentLane(clinicId).execute(db);
     return rows.length > 0;
   }
 
@@ -359,12 +359,44 @@ export class JobQueue {
 /** Jobs per insert statement. */
 const INSERT_CHUNK = 5000;
 
+/** The clinic's lane row if it is current: at its tier's weight, with due work waiting. */
+const currentLane = (clinicId: string) => sql`
+  select 1 from job_lanes l join clinics c on c.id = l.clinic_id
+  where l.clinic_id = ${clinicId} and l.weight = ${tierWeight()}
+    and exists (select 1 from jobs j where j.clinic_id = ${clinicId} and j.state = 'ready' and j.run_at <= now())`;
+
 /** The weight of clinic `c`'s tier, in SQL. */
 const tierWeight = () =>
   sql<number>`case c.tier ${sql.join(
     Object.entries(TIER_WEIGHTS).map(([tier, w]) => sql`when ${tier} then ${w}::double precision`),
     sql` `,
   )} else 1 end`;
+
+/**
+ * `insertJobs` in one statement that first asks whether the clinic's lane is current (its weight is its tier's
+ * and it has due work: `currentLane`): the jobs inserted, or null with nothing written when it is not.
+ */
+async function insertIfLaneCurrent(
+  db: Kysely<ControlDB>,
+  clinicId: string,
+  rows: Insertable<ControlDB['jobs']>[],
+): Promise<string[] | null> {
+  const { rows: answer } = await sql<{ current: boolean; ids: string }>`
+    with lane as (${currentLane(clinicId)}),
+    added as (
+      insert into jobs (id, clinic_id, kind, key, payload, run_at, max_attempts)
+      select r.id, r.clinic_id, r.kind, r.key, r.payload::jsonb, r.run_at, r.max_attempts
+      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+        as r (id text, clinic_id text, kind text, key text, payload text, run_at timestamptz, max_attempts integer)
+      where exists (select 1 from lane)
+      on conflict (clinic_id, key) where key is not null do update set
+        payload = excluded.payload, run_at = excluded.run_at, max_attempts = excluded.max_attempts, state = 'ready',
+        attempts = 0, last_error = null, updated_at = now()
+        where jobs.state <> 'running'
+      returning id)
+    select exists (select 1 from lane) as current, coalesce((select json_agg(id) from added), '[]')::text as ids`.execute(db);
+  return answer[0]!.current ? (JSON.parse(answer[0]!.ids) as string[]) : null;
+}
 
 /** One statement: new jobs, or a waiting job of the same key moved to the new time and payload (and revived). */
 async function insertJobs(db: Kysely<ControlDB>, rows: Insertable<ControlDB['jobs']>[]): Promise<string[]> {
