@@ -1,4 +1,4 @@
-import type { ClinicFacts, ScrubbedEvent, ScrubbedPart } from './scrubber.js';
+import { type ClinicFacts, type ScrubbedEvent, type ScrubbedPart, withClinic } from './scrubber.js';
 
 /**
  * Events per stream message. A message carries an envelope of a batch's scrubbed events (`Envelope`), so the
@@ -32,14 +32,5 @@ export function decode(data: Uint8Array): ScrubbedEvent[] {
   if (!('events' in parsed)) return [parsed];
   const { clinic } = parsed;
   if (!clinic) return parsed.events;
-  return parsed.events.map((e) => ({
-    key: e.key,
-    type: e.type,
-    clinicId: clinic.clinicId,
-    region: clinic.region,
-    tier: clinic.tier,
-    specialty: clinic.specialty,
-    year: e.year,
-    fields: e.fields,
-  }));
+  return parsed.events.map((e) => withClinic(e, clinic));
 }

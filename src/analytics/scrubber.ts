@@ -105,8 +105,20 @@ export type ScrubbedPart = Pick<ScrubbedEvent, 'key' | 'type' | 'year' | 'fields
  */
 export function scrub(event: OutboxEvent, clinic: ClinicFacts, key: string, surrogates: Pairings): ScrubbedEvent | null {
   const part = scrubPart(event, key, surrogates);
-  return part && { ...part, clinicId: clinic.clinicId, region: clinic.region, tier: clinic.tier, specialty: clinic.specialty };
+  return part && withClinic(part, clinic);
 }
+
+/** An event's part with its clinic's facts: the scrubbed event (also how a stream envelope is read back). */
+export const withClinic = ({ key, type, year, fields }: ScrubbedPart, clinic: ClinicFacts): ScrubbedEvent => ({
+  key,
+  type,
+  clinicId: clinic.clinicId,
+  region: clinic.region,
+  tier: clinic.tier,
+  specialty: clinic.specialty,
+  year,
+  fields,
+});
 
 /** `scrub` without the clinic's facts: what the relay puts in an envelope (`envelope.ts`). */
 export function scrubPart(event: OutboxEvent, key: string, surrogates: Pairings): ScrubbedPart | null {
