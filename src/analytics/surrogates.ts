@@ -17,7 +17,8 @@ import type { SurrogateRef } from './scrubber.js';
  * already had a pairing (or whose pairing another relay committed meanwhile: this READ COMMITTED statement's
  * snapshot sees it) are then read, by primary key, a lateral lookup per reference (`offset 0` keeps the planner
  * from turning it into a hash join over all of the clinic's pairings, which it did while the table's statistics
- * were young). So a new reference costs one probe and an insert, a known one two probes. A candidate that is not kept is never seen anywhere.
+ * were young). So a new reference costs one probe and an insert, a known one two probes. A candidate that is not
+ * kept is never seen anywhere.
  */
 export async function surrogatesFor(scope: TenantScope, refs: readonly SurrogateRef[]): Promise<Pairings> {
   const found = new Pairings();
@@ -48,7 +49,8 @@ export async function surrogatesFor(scope: TenantScope, refs: readonly Surrogate
   const known = wanted.filter((r) => !found.has(r.kind, r.ref));
   const { rows } = await sql<{ i: string; surrogate: string }>`
     select w.i, s.surrogate
-    from unnest(${known.map((r) => r.kind)}::text[], ${known.map((r) => r.ref)}::text[]) with ordinality as w (kind, ref, i)
+    from unnest(${textArrayLiteral(known.map((r) => r.kind))}::text[], ${textArrayLiteral(known.map((r) => r.ref))}::text[])
+      with ordinality as w (kind, ref, i)
     cross join lateral (
       select surrogate from analytics_surrogates
       where clinic_id = ${scope.clinicId} and kind = w.kind and ref = w.ref

@@ -18,7 +18,6 @@ export function quoteLiteral(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
-/** Same server, other database. */
 /**
  * A `text[]` parameter as its literal, `{a,b,"c d"}`. node-postgres quotes and escapes every element with two
  * regular-expression replaces; for the relay's thousands of ids a batch that was a microsecond an event. Here an
@@ -37,6 +36,7 @@ export function textArrayLiteral(values: readonly string[]): string {
 /** Letters, digits, `_` and `-`: nothing an array literal reads specially. */
 const PLAIN_ELEMENT = /^[A-Za-z0-9_-]+$/;
 
+/** Same server, other database. */
 export function urlWithDatabase(url: string, database: string): string {
   const u = new URL(url);
   u.pathname = `/${encodeURIComponent(database)}`;
