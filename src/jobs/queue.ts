@@ -1,4 +1,4 @@
-import { type Insertable, type Kysely, sql } from 'kysely';
+import { type Insertable, type Kysely, type RawBuilder, sql } from 'kysely';
 import type { ControlDB } from '../controlplane/schema.js';
 import { notFound } from '../errors.js';
 import { newId } from '../ids.js';
@@ -373,8 +373,31 @@ const tierWeight = () =>
   )} else 1 end`;
 
 /**
+ * New jobs, or a waiting job of the same key moved to the new time and payload (and revived); a running one is
+ * left to finish and no id is returned for it. Only where `when` holds. The rows travel as one JSON parameter,
+ * however many there are.
+ */
+const upsertJobs = (rows: Insertable<ControlDB['jobs']>[], when: RawBuilder<unknown>) => sql`
+  insert into jobs (id, clinic_id, kind, key, payload, run_at, max_attempts)
+  select r.id, r.clinic_id, r.kind, r.key, r.payload::jsonb, r.run_at, r.max_attempts
+  from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+    as r (id text, clinic_id text, kind text, key text, payload text, run_at timestamptz, max_attempts integer)
+  where ${when}
+  on conflict (clinic_id, key) where key is not null do update set
+    payload = excluded.payload, run_at = excluded.run_at, max_attempts = excluded.max_attempts, state = 'ready',
+    attempts = 0, last_error = null, updated_at = now()
+    where jobs.state <> 'running'
+  returning id`;
+
+/** One statement: `upsertJobs` of every row; the ids of the jobs written. */
+async function insertJobs(db: Kysely<ControlDB>, rows: Insertable<ControlDB['jobs']>[]): Promise<string[]> {
+  const { rows: written } = await sql<{ id: string }>`${upsertJobs(rows, sql`true`)}`.execute(db);
+  return written.map((r) => r.id);
+}
+
+/**
  * `insertJobs` in one statement that first asks whether the clinic's lane is current (its weight is its tier's
- * and it has due work: `currentLane`): the jobs inserted, or null with nothing written when it is not.
+ * and it has due work: `currentLane`): the jobs written, or null with nothing written when it is not.
  */
 async function insertIfLaneCurrent(
   db: Kysely<ControlDB>,
@@ -383,42 +406,7 @@ async function insertIfLaneCurrent(
 ): Promise<string[] | null> {
   const { rows: answer } = await sql<{ current: boolean; ids: string }>`
     with lane as (${currentLane(clinicId)}),
-    added as (
-      insert into jobs (id, clinic_id, kind, key, payload, run_at, max_attempts)
-      select r.id, r.clinic_id, r.kind, r.key, r.payload::jsonb, r.run_at, r.max_attempts
-      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-        as r (id text, clinic_id text, kind text, key text, payload text, run_at timestamptz, max_attempts integer)
-      where exists (select 1 from lane)
-      on conflict (clinic_id, key) where key is not null do update set
-        payload = excluded.payload, run_at = excluded.run_at, max_attempts = excluded.max_attempts, state = 'ready',
-        attempts = 0, last_error = null, updated_at = now()
-        where jobs.state <> 'running'
-      returning id)
+    added as (${upsertJobs(rows, sql`exists (select 1 from lane)`)})
     select exists (select 1 from lane) as current, coalesce((select json_agg(id) from added), '[]')::text as ids`.execute(db);
   return answer[0]!.current ? (JSON.parse(answer[0]!.ids) as string[]) : null;
-}
-
-/** One statement: new jobs, or a waiting job of the same key moved to the new time and payload (and revived). */
-async function insertJobs(db: Kysely<ControlDB>, rows: Insertable<ControlDB['jobs']>[]): Promise<string[]> {
-  const inserted = await db
-    .insertInto('jobs')
-    .values(rows)
-    .onConflict((oc) =>
-      oc
-        .columns(['clinic_id', 'key'])
-        .where('key', 'is not', null)
-        .doUpdateSet((eb) => ({
-          payload: eb.ref('excluded.payload'),
-          run_at: eb.ref('excluded.run_at'),
-          max_attempts: eb.ref('excluded.max_attempts'),
-          state: 'ready',
-          attempts: 0,
-          last_error: null,
-          updated_at: sql`now()`,
-        }))
-        .where('jobs.state', '!=', 'running'),
-    )
-    .returning('id')
-    .execute();
-  return inserted.map((r) => r.id);
 }
