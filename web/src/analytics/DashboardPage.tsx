@@ -192,11 +192,11 @@ export function useMoney(currency: string | null): (minor: number) => string {
 }
 
 function RevenueSection({ revenue: r }: { revenue: Dashboard['revenue'] }) {
-  const { t, number, calendarDate } = useI18n();
+  const { t, number, calendarMonth } = useI18n();
   const money = useMoney(r.currency);
   // The API keys a month as 'YYYY-MM' (a UTC month); the axis and the tooltip name it as the reader writes it,
   // "December 2026" or "Dezember 2026", as saved dashboards do.
-  const byMonth = r.byMonth.map((m) => ({ ...m, label: calendarDate(`${m.month}-01`, { month: 'long', year: 'numeric' }) }));
+  const byMonth = r.byMonth.map((m) => ({ ...m, label: calendarMonth(m.month) }));
   return (
     <Stack gap="md">
       <Title order={2} size="h4">

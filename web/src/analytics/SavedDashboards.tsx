@@ -79,9 +79,13 @@ type Table = Rendered['tables'][number];
  * "Week of 23 Nov", "November 2026" ("Woche vom 23. Nov.", "November 2026"). A week's year is written only when
  * the table's weeks are not all of the current year, so that two weeks of the same date never read alike.
  */
-function calendarGroup(table: Table, key: string, { t, calendarDate }: Pick<I18n, 't' | 'calendarDate'>): string | undefined {
+function calendarGroup(
+  table: Table,
+  key: string,
+  { t, calendarDate, calendarMonth }: Pick<I18n, 't' | 'calendarDate' | 'calendarMonth'>,
+): string | undefined {
   const dimension = table.builtin ? undefined : table.columns[0];
-  if (dimension === 'month' && /^\d{4}-\d{2}$/.test(key)) return calendarDate(`${key}-01`, { month: 'long', year: 'numeric' });
+  if (dimension === 'month' && /^\d{4}-\d{2}$/.test(key)) return calendarMonth(key);
   if (dimension !== 'week' || !/^\d{4}-\d{2}-\d{2}$/.test(key)) return undefined;
   const thisYear = String(new Date().getFullYear());
   const years = new Set(table.rows.map((row) => String(row[0]).slice(0, 4)));

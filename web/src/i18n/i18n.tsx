@@ -54,6 +54,8 @@ export interface I18n {
    * style, or in the parts given (a month as "November 2026", a week's Monday as "23 Nov").
    */
   calendarDate(ymd: string, style?: Intl.DateTimeFormatOptions['dateStyle'] | Intl.DateTimeFormatOptions): string;
+  /** A calendar month (YYYY-MM, as the API keys months) as written in the locale: "November 2026". */
+  calendarMonth(ym: string): string;
   /** A role's name: a base role's in the viewer's language, a clinic's own role as the clinic named it. */
   role(key: string, name?: string): string;
   /** Sets the person's own choice (kept on this device). */
@@ -100,6 +102,7 @@ export function makeI18n(lang: Language, messages: Messages, choose: (l: Languag
     number: (n, options) => new Intl.NumberFormat(locale, options).format(n),
     calendarDate: (ymd, style = 'medium') =>
       fmt({ ...(typeof style === 'string' ? { dateStyle: style } : style), timeZone: 'UTC' }).format(new Date(`${ymd}T00:00:00Z`)),
+    calendarMonth: (ym) => fmt({ month: 'long', year: 'numeric', timeZone: 'UTC' }).format(new Date(`${ym}-01T00:00:00Z`)),
     choose,
   };
 }
