@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { loadavg } from 'node:os';
 import { createRequire } from 'node:module';
-import pg from 'pg';
 import { PLACEMENT_MODELS, type PlacementModel } from '../src/tenancy/naming.js';
 import { startTestPlatform } from '../test/support/platform.js';
 import { registerTenancyRoute, seedPatientClinics, TENANCY_PREFIX } from './patients-clinics.js';
+import { backendMicrosSince, backendTicks, messages, sent } from './pg-usage.js';
 import { benchServer, median } from './server.js';
 
 /**
@@ -32,41 +32,6 @@ const PLACEMENTS = (process.env.BENCH_PLACEMENTS?.split(',') ?? PLACEMENT_MODELS
 /** tenancy: the route without its record; full: the real route (`/api/v1/…`), whose record is appended as the read runs. */
 const ROUTES = (process.env.BENCH_ROUTES?.split(',') ?? ['tenancy']) as ('tenancy' | 'full')[];
 const LIMIT = 50;
-const TICK_US = 1e6 / 100; // USER_HZ
-
-// Every query node-postgres sends, by its text's start, and the backends that ran them.
-const sent = new Map<string, number>();
-const backends = new Set<number>();
-const clientQuery = pg.Client.prototype.query;
-pg.Client.prototype.query = function counted(this: pg.Client & { processID?: number }, ...args: unknown[]) {
-  const first = args[0];
-  const text = typeof first === 'string' ? first : ((first as { text?: string } | undefined)?.text ?? '?');
-  const key = `${this.user}: ${text.replace(/\s+/g, ' ').slice(0, 600)}`;
-  sent.set(key, (sent.get(key) ?? 0) + 1);
-  if (this.processID) backends.add(this.processID);
-  return (clientQuery as (...a: unknown[]) => unknown).apply(this, args);
-} as typeof clientQuery;
-
-/** User + system clock ticks of each backend this process has sent a query to (`/proc/<pid>/stat`). */
-const backendTicks = (): Map<number, number> => {
-  const ticks = new Map<number, number>();
-  for (const pid of backends) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks.set(pid, Number(fields[11]) + Number(fields[12])); // utime, stime
-    } catch {
-      backends.delete(pid); // ended
-    }
-  }
-  return ticks;
-};
-/** Ticks spent since `before` by the backends alive now (one that ended meanwhile takes its time with it). */
-const ticksSince = (before: Map<number, number>): number => {
-  let sum = 0;
-  for (const [pid, t] of backendTicks()) sum += t - (before.get(pid) ?? 0);
-  return sum;
-};
 
 const autocannonBin = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
 /** `amount` requests from a separate process, so that the load generator's CPU is not counted as the server's. */
@@ -132,9 +97,9 @@ try {
       const cpu = process.cpuUsage();
       const r = await load(target(model, route), auth(model), REQUESTS);
       const node = process.cpuUsage(cpu);
-      const pgUs = ticksSince(ticks) * TICK_US;
+      const pgUs = backendMicrosSince(ticks);
       if (r.non2xx) throw new Error(`${key}: ${r.non2xx} failed requests`);
-      const queries = [...sent.values()].reduce((a, b) => a + b, 0);
+      const queries = messages();
       const m = perRequest[key]!;
       m.node.push((node.user + node.system) / r.requests);
       m.pg.push(pgUs / r.requests);

@@ -3,6 +3,7 @@ import { ProviderCalendar } from '../src/scheduling/slots.js';
 import { EVERY_DAY, schedulingClinic, type SchedulingClinic } from '../test/support/scheduling.js';
 import { addDays, localTime, zonedInstant } from '../src/scheduling/zones.js';
 import { startTestPlatform } from '../test/support/platform.js';
+import { backendMicrosSince, backendTicks, messages, sent } from './pg-usage.js';
 import { benchServer, median } from './server.js';
 
 /**
@@ -16,7 +17,10 @@ import { benchServer, median } from './server.js';
  *    clients want one slot (one wins, the rest get 409 slot_taken). "Distinct slots": each client books its
  *    own slot of the same provider (no lock: the seat constraint keeps them apart). "Distinct providers": each
  *    client books its own provider. Ratios are against distinct slots. To compare with older code, run this
- *    script alternately on both commits (docs/benchmarks.md, "Booking without a lock").
+ *    script alternately on both commits (docs/benchmarks.md, "Booking without a lock"). Per request, each phase
+ *    also prints this process's CPU (the whole stack, the load generator's inject included), PostgreSQL's CPU
+ *    (its backends' `/proc` times: a server on this machine) and the messages sent (`pg-usage.ts`); at these
+ *    rates the CPU per booking, not waiting, is what bounds the throughput.
  *
  * Run: npx tsx bench/scheduling.ts   (POLYCLINIC_BENCH_DATABASE_URL to use a running server)
  */
@@ -147,6 +151,9 @@ try {
     const latencies: number[] = [];
     let ok = 0;
     let taken = 0;
+    sent.clear();
+    const ticks = backendTicks();
+    const cpu = process.cpuUsage();
     const start = performance.now();
     for (let r = 0; r < ROUNDS; r++) {
       const results = await Promise.all(
@@ -165,7 +172,19 @@ try {
       }
     }
     const seconds = (performance.now() - start) / 1000;
-    return { ok, taken, attempts: ok + taken, perSecond: (ok + taken) / seconds, bookingsPerSecond: ok / seconds, p50: median(latencies) };
+    const node = process.cpuUsage(cpu);
+    const attempts = ok + taken;
+    return {
+      ok,
+      taken,
+      attempts,
+      perSecond: attempts / seconds,
+      bookingsPerSecond: ok / seconds,
+      p50: median(latencies),
+      nodeUs: (node.user + node.system) / attempts,
+      pgUs: backendMicrosSince(ticks) / attempts,
+      messages: messages() / attempts,
+    };
   };
   const same = await rounds((r) => ({ providerId: contended, startsAt: slot(r) }));
   const distinct = await rounds((r, c) => ({ providerId: spread, startsAt: slot(r * CLIENTS + c) }));
@@ -175,7 +194,8 @@ try {
   console.log(`booking, ${CLIENTS} concurrent clients x ${ROUNDS} rounds (POST /appointments with Idempotency-Key):`);
   const line = (name: string, r: typeof same) =>
     console.log(
-      `  ${name.padEnd(34)} ${r.perSecond.toFixed(0).padStart(5)} requests/s  ${r.bookingsPerSecond.toFixed(0).padStart(5)} bookings/s  (${r.ok} booked, ${r.taken} slot_taken)  p50 ${r.p50.toFixed(1)} ms  ratio ${(r.perSecond / distinct.perSecond).toFixed(2)}x`,
+      `  ${name.padEnd(34)} ${r.perSecond.toFixed(0).padStart(5)} requests/s  ${r.bookingsPerSecond.toFixed(0).padStart(5)} bookings/s  (${r.ok} booked, ${r.taken} slot_taken)  p50 ${r.p50.toFixed(1)} ms  ratio ${(r.perSecond / distinct.perSecond).toFixed(2)}x` +
+        `  | per request: node ${r.nodeUs.toFixed(0)} µs, postgres ${r.pgUs.toFixed(0)} µs, ${r.messages.toFixed(2)} messages`,
     );
   line('distinct slots, one provider (base)', distinct);
   line('same slot, one provider', same);
