@@ -57,7 +57,19 @@ const facts = { clinicId: clinic.id, region: clinic.dataRegion, tier: clinic.tie
 
 const patients = Array.from({ length: 2000 }, () => newId('patient'));
 const providers = Array.from({ length: 20 }, () => newId('provider'));
-function event(i: number): Pick<OutboxEvent, 'type' | 'payload'> {
+/**
+ * The events, by BENCH_WORKLOAD:
+ * - fresh (default): five shapes in turn, each naming records no event before it named (a new appointment in
+ *   every appointment event, a new encounter in every clinical one): every event brings about one new pairing,
+ *   the worst case for the surrogate table;
+ * - visits: a visit's life as the platform emits it, twelve events naming its own appointment and encounter
+ *   (booked, intake, checked in, in progress, encounter opened, vitals, note updated and signed, diagnosis,
+ *   prescription, encounter closed, completed), patients and providers recurring: two new pairings a visit.
+ */
+const WORKLOAD = (process.env.BENCH_WORKLOAD ?? 'fresh') as 'fresh' | 'visits';
+const event = WORKLOAD === 'visits' ? visitEvent : freshEvent;
+
+function freshEvent(i: number): Pick<OutboxEvent, 'type' | 'payload'> {
   const appointmentId = newId('appointment');
   const startsAt = new Date(Date.UTC(2031, 0, 1 + (i % 300), 9)).toISOString();
   const patientId = patients[i % patients.length]!;
@@ -81,6 +93,62 @@ function event(i: number): Pick<OutboxEvent, 'type' | 'payload'> {
   ];
   const [type, payload] = shapes[i % shapes.length]!;
   return { type, payload };
+}
+
+const VISIT_EVENTS = 12;
+let visit = { appointmentId: '', encounterId: '', patientId: '', providerId: '', startsAt: '' };
+
+function visitEvent(i: number): Pick<OutboxEvent, 'type' | 'payload'> {
+  const step = i % VISIT_EVENTS;
+  if (step === 0) {
+    const v = Math.floor(i / VISIT_EVENTS);
+    visit = {
+      appointmentId: newId('appointment'),
+      encounterId: newId('encounter'),
+      patientId: patients[v % patients.length]!,
+      providerId: providers[v % providers.length]!,
+      startsAt: new Date(Date.UTC(2031, 0, 1 + (v % 300), 9)).toISOString(),
+    };
+  }
+  const { appointmentId, encounterId, patientId, providerId, startsAt } = visit;
+  const status = (from: string, to: string) => ({ type: 'appointment.status_changed', payload: { appointmentId, from, to } });
+  switch (step) {
+    case 0:
+      return {
+        type: 'appointment.booked',
+        payload: {
+          appointmentId,
+          patientId,
+          providerId,
+          appointmentType: 'consultation',
+          startsAt,
+          endsAt: new Date(Date.parse(startsAt) + 30 * 60_000).toISOString(),
+          modality: 'video',
+        },
+      };
+    case 1:
+      return { type: 'intake.submitted', payload: { appointmentId, responseId: newId('intakeResponse'), questionnaireId: 'qst_phq9' } };
+    case 2:
+      return status('booked', 'checked_in');
+    case 3:
+      return status('checked_in', 'in_progress');
+    case 4:
+      return { type: 'encounter.opened', payload: { encounterId, patientId, providerId, appointmentId } };
+    case 5:
+      return { type: 'vitals.recorded', payload: { vitalsId: newId('vitals'), encounterId, measurements: ['heartRate', 'bloodPressure'] } };
+    case 6:
+      return { type: 'clinical_note.updated', payload: { noteId: newId('note'), encounterId, sections: ['subjective', 'plan'] } };
+    case 7:
+      return { type: 'clinical_note.signed', payload: { noteId: newId('note'), encounterId, authorId: providerId } };
+    case 8:
+      return { type: 'diagnosis.recorded', payload: { diagnosisId: newId('diagnosis'), encounterId, code: 'F32.9' } };
+    case 9:
+      return { type: 'prescription.issued', payload: { prescriptionId: newId('prescription'), encounterId, prescriberId: providerId } };
+    case 10:
+      return { type: 'encounter.closed', payload: { encounterId } };
+    default:
+      return status('in_progress', 'completed');
+  }
 }
 
 async function openStream(): Promise<{ stream: EventStream; done: () => Promise<void> }> {
@@ -137,7 +205,7 @@ console.log(
     .map((l) => l.toFixed(2))
     .join(
       ' / ',
-    )}; ${N.toLocaleString()} events, median of ${ROUNDS} rounds; ${server.kind}, ${PLACEMENT} clinic, ${natsUrl ? 'NATS JetStream' : 'in-process stream'} end to end`,
+    )}; ${N.toLocaleString()} events (${WORKLOAD} workload), median of ${ROUNDS} rounds; ${server.kind}, ${PLACEMENT} clinic, ${natsUrl ? 'NATS JetStream' : 'in-process stream'} end to end`,
 );
 for (let r = 0; r < ROUNDS; r++) {
   // The in-process figures in a function of their own: their streams (every message of the round) are garbage
@@ -167,6 +235,12 @@ for (let r = 0; r < ROUNDS; r++) {
   const draining = drain;
   // The rows are final for the relay once no transaction older than them is still writing on the server.
   await outboxSettled(t.p.stores, [clinic]);
+  const profiler = process.env.BENCH_PROFILE ? new (await import('node:inspector/promises')).Session() : undefined;
+  if (profiler) {
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+  }
   const figure = await measure(async () => {
     let done = 0;
     // One pass normally; another if a transaction elsewhere on the (shared) server held rows back meanwhile.
@@ -178,6 +252,10 @@ for (let r = 0; r < ROUNDS; r++) {
     return N;
   });
   endToEnd.push(figure);
+  if (profiler) {
+    const { profile } = await profiler.post('Profiler.stop');
+    (await import('node:fs')).writeFileSync(`${process.env.BENCH_PROFILE}.${r}`, JSON.stringify(profile));
+  }
   // The first pruning takes the checkpoint; the second deletes this round's rows.
   await draining.pruneClinic(clinic, 0);
   pruned.push(

@@ -1,10 +1,10 @@
-import { createHmac } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clinic, ClinicDirectory } from '../controlplane/clinics.js';
 import type { TenantStores } from '../tenancy/stores.js';
 import { readBatch, readPosition, type RelayPosition, pruneRelayed, savePosition } from './relay-position.js';
-import { type ClinicFacts, leavesRegion, type OutboxEvent, referencesOf, type ScrubbedPart, scrubPart } from './scrubber.js';
+import { type ClinicFacts, leavesRegion, type OutboxEvent, referencesOf, scrubPart } from './scrubber.js';
 import { type Envelope, ENVELOPE_EVENTS, encode, messageId } from './envelope.js';
+import { EventKeys } from './event-keys.js';
 import type { EventStream } from './stream.js';
 import { Pairings } from './pairings.js';
 import { SurrogateCache, surrogatesFor } from './surrogates.js';
@@ -42,7 +42,7 @@ const WEEK_MS = 7 * 24 * 60 * 60_000;
  * be correct, but could interleave one clinic's batches.
  */
 export class OutboxRelay {
-  private readonly keyOf: (eventId: string) => string;
+  private readonly keys: EventKeys;
   /** Pairings seen by this region's relay: it lives as long as the relay (the pipeline keeps one per region). */
   readonly surrogates = new SurrogateCache();
 
@@ -51,8 +51,7 @@ export class OutboxRelay {
     readonly region: string,
     private readonly batchSize = 1000,
   ) {
-    const key = createHmac('sha256', deps.secret).update(`analytics-event-key:${region}`).digest();
-    this.keyOf = (id) => createHmac('sha256', key).update(id).digest('base64url').slice(0, 32);
+    this.keys = new EventKeys(deps.secret, region);
   }
 
   /** Drains every clinic of the region; returns how many events were published (and how many were already there). */
@@ -132,14 +131,11 @@ export class OutboxRelay {
     events: readonly OutboxEvent[],
     surrogates: Pairings,
   ): Promise<{ published: number; duplicates: number; kept: number }> {
-    const total = { published: 0, duplicates: 0, kept: 0 };
-    const leaving: ScrubbedPart[] = [];
-    for (const event of events) {
-      // The keyed hash is the dearest step of an event; one that stays needs none.
-      const scrubbed = leavesRegion(event.type) ? scrubPart(event, this.keyOf(event.id), surrogates) : null;
-      if (scrubbed) leaving.push(scrubbed);
-      else total.kept++;
-    }
+    const goes = events.filter((e) => leavesRegion(e.type));
+    const total = { published: 0, duplicates: 0, kept: events.length - goes.length };
+    // The keys of the events that leave, all in one call (an event that stays needs none).
+    const keys = this.keys.of(goes.map((e) => e.id));
+    const leaving = goes.map((event, i) => scrubPart(event, keys[i]!, surrogates)!);
     const acks: Promise<{ duplicate: boolean; events: number }>[] = [];
     for (let i = 0; i < leaving.length; i += ENVELOPE_EVENTS) {
       const envelope: Envelope = { clinic: facts, events: leaving.slice(i, i + ENVELOPE_EVENTS) };

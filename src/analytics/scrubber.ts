@@ -22,7 +22,7 @@ export type FieldValue = string | number | string[];
 
 /** An event as it leaves the region: the envelope and the allow-listed, reduced fields, nothing else. */
 export interface ScrubbedEvent {
-  /** Idempotency key: a keyed hash of the outbox id (the id itself carries its creation time to the ms). */
+  /** Idempotency key: the outbox id under the region's key (`event-keys.ts`; the id itself carries its creation time to the ms). */
   key: string;
   type: string;
   clinicId: string;
