@@ -18,6 +18,9 @@
  * 3. Warehouse ingest: the scrubbed events into DuckDB (in memory) in batches of 1,000, as the loader applies
  *    them; then the same batches again (all duplicates: the idempotent path).
  *
+ * BENCH_WORKLOAD: `fresh` (default; every event names a record no event before it named) or `visits` (a visit's
+ * twelve events naming its own appointment and encounter); see `event` below. BENCH_PROFILE=FILE writes a V8 CPU
+ * profile of each end-to-end round to FILE.<round>.
  * Medians of BENCH_ROUNDS rounds (5). Rates are wall-clock events/s and, because the machine may be shared,
  * events per CPU-second: of this process (`process.cpuUsage`) and, end to end, of this process plus the
  * PostgreSQL backends serving the clinic's database (read from /proc when the server is on this machine).
