@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { withClient } from '../src/db/pg.js';
-import { median } from './server.js';
+import { median, processTicks, TICKS_PER_SECOND } from './server.js';
 
 /**
  * CPU time as the analytics benchmark counts it. The machine is shared, so wall-clock rates move with its
@@ -17,8 +16,6 @@ export interface Figure {
 
 export const cpuSeconds = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1e6;
 
-const TICKS_PER_SECOND = 100; // USER_HZ, 100 on every Linux this runs on (getconf CLK_TCK)
-
 /**
  * CPU-seconds used so far by the backends connected to `database`, from /proc/<pid>/stat (utime + stime), or
  * undefined when they cannot be read (a server on another machine). A backend that ends between two readings
@@ -33,11 +30,9 @@ export async function backendCpuSeconds(adminUrl: string, database: string): Pro
   });
   let ticks = 0;
   for (const pid of pids) {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-    if (stat === undefined) return undefined;
-    // Fields after the command name (which may hold spaces): state is the 3rd, utime the 14th, stime the 15th.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]);
+    const used = processTicks(pid);
+    if (used === undefined) return undefined;
+    ticks += used;
   }
   return ticks / TICKS_PER_SECOND;
 }

@@ -26,6 +26,8 @@
  * PostgreSQL backends serving the clinic's database (read from /proc when the server is on this machine).
  * Target: scrub + relay >= 50,000 events/s per core.
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { loadavg } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -238,7 +240,7 @@ for (let r = 0; r < ROUNDS; r++) {
   const draining = drain;
   // The rows are final for the relay once no transaction older than them is still writing on the server.
   await outboxSettled(t.p.stores, [clinic]);
-  const profiler = process.env.BENCH_PROFILE ? new (await import('node:inspector/promises')).Session() : undefined;
+  const profiler = process.env.BENCH_PROFILE ? new Session() : undefined;
   if (profiler) {
     profiler.connect();
     await profiler.post('Profiler.enable');
@@ -257,7 +259,8 @@ for (let r = 0; r < ROUNDS; r++) {
   endToEnd.push(figure);
   if (profiler) {
     const { profile } = await profiler.post('Profiler.stop');
-    (await import('node:fs')).writeFileSync(`${process.env.BENCH_PROFILE}.${r}`, JSON.stringify(profile));
+    writeFileSync(`${process.env.BENCH_PROFILE}.${r}`, JSON.stringify(profile));
+    profiler.disconnect();
   }
   // The first pruning takes the checkpoint; the second deletes this round's rows.
   await draining.pruneClinic(clinic, 0);

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import pg from 'pg';
 import { AUDIT_SCHEMA } from '../src/audit/region-migration.js';
@@ -7,7 +6,7 @@ import { appRole, rolePassword } from '../src/tenancy/naming.js';
 import { verifyAuditChain } from '../src/audit/verify.js';
 import { startTestPlatform } from '../test/support/platform.js';
 import { installReleasedAppend, listPayload, RELEASED_APPEND } from '../test/support/audit-append.js';
-import { benchServer, median } from './server.js';
+import { benchServer, median, processTicks, TICKS_PER_SECOND } from './server.js';
 
 /**
  * PostgreSQL CPU of `audit.append` per call and per record, at the batch sizes the appender sends (1 for a lone
@@ -25,7 +24,6 @@ const RECORDS = Number(process.env.BENCH_RECORDS ?? 3000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BATCHES = (process.env.BENCH_BATCHES ?? '1,5,16').split(',').map(Number);
 const MODES = (process.env.BENCH_MODES ?? 'commit').split(',') as ('commit' | 'batched')[];
-const TICK_US = 1e6 / 100; // USER_HZ
 
 /** PostgreSQL CPU per call and per record, and the client's wall time per call. */
 interface Cost {
@@ -48,9 +46,9 @@ try {
   await client.connect();
   const pid = Number((await client.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid);
   const ticks = () => {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]);
+    const used = processTicks(pid);
+    if (used === undefined) throw new Error(`backend ${pid} has ended`);
+    return used;
   };
   const payload = (i: number) => listPayload(clinic.id, `req-${i}`);
   const measure = async (fn: string, batch: number, mode: 'commit' | 'batched'): Promise<Cost> => {
@@ -64,7 +62,7 @@ try {
     for (const b of batches) await client.query(text, [clinic.id, b]);
     if (mode === 'batched') await client.query('commit');
     const wall = performance.now() - start;
-    const pgUs = (ticks() - before) * TICK_US;
+    const pgUs = ((ticks() - before) * 1e6) / TICKS_PER_SECOND;
     return { perCall: pgUs / calls, perRecord: pgUs / (calls * batch), wallPerCall: (wall * 1000) / calls };
   };
 

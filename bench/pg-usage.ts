@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
+import { processTicks, TICKS_PER_SECOND } from './server.js';
 
 /**
  * What this process makes PostgreSQL do, for benchmarks that report cost per request rather than throughput
@@ -10,8 +10,6 @@ import pg from 'pg';
  *  - backends: the server processes those calls went to, whose user + system time `/proc/<pid>/stat` gives,
  *    so the server must run on this machine (the machine's PostgreSQL or the embedded one).
  */
-const TICK_US = 1e6 / 100; // USER_HZ
-
 export const sent = new Map<string, number>();
 const backends = new Set<number>();
 const clientQuery = pg.Client.prototype.query;
@@ -28,13 +26,10 @@ pg.Client.prototype.query = function counted(this: pg.Client & { processID?: num
 export function backendTicks(): Map<number, number> {
   const ticks = new Map<number, number>();
   for (const pid of backends) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks.set(pid, Number(fields[11]) + Number(fields[12])); // utime, stime
-    } catch {
+    const used = processTicks(pid);
+    if (used === undefined)
       backends.delete(pid); // ended
-    }
+    else ticks.set(pid, used);
   }
   return ticks;
 }
@@ -43,7 +38,7 @@ export function backendTicks(): Map<number, number> {
 export function backendMicrosSince(before: Map<number, number>): number {
   let sum = 0;
   for (const [pid, t] of backendTicks()) sum += t - (before.get(pid) ?? 0);
-  return sum * TICK_US;
+  return (sum * 1e6) / TICKS_PER_SECOND;
 }
 
 /** Messages sent since `sent` was last cleared. */

@@ -48,11 +48,11 @@ export async function readPosition(scope: TenantScope, keepRelayedMs: number): P
  * array of `[id, type, payload, epoch ms, tx]` rows, parsed in one native call: a thousand rows of five
  * fields each, parsed by the driver and then their payloads by JSON.parse one by one, cost the relay more CPU
  * than scrubbing them. The aggregate orders its rows itself (an ordered subquery only usually keeps its order).
- * The index (clinic_id, tx, id) serves the order and the bounds: walked in order, the scan stops after `limit` rows. With young statistics (a pooled outbox the planner believes
- * holds 40 rows of the clinic when it holds 50,000) the planner preferred a bitmap scan of every row after the
- * position and a sort, so each batch read the rest of the clinic's outbox (measured: 57-82 ms of database CPU a
- * batch of 1,000 over 50,000 rows, against 2-3 ms in order); sorting is off for this one statement, which leaves
- * the ordered index scan. The order names the columns, not the output's text (as text, xid '10' sorts before '9').
+ * The index (clinic_id, tx, id) serves the order and the bounds: walked in order, the scan stops after `limit`
+ * rows. With young statistics (a pooled outbox the planner believes holds 40 rows of the clinic when it holds
+ * 50,000) the planner preferred a bitmap scan of every row after the position and a sort, so each batch read the
+ * rest of the clinic's outbox (measured: 57-82 ms of database CPU a batch of 1,000 over 50,000 rows, against 2-3 ms
+ * in order); sorting is off for this one statement, which leaves the ordered index scan. The order names the columns, not the output's text (as text, xid '10' sorts before '9').
  */
 export async function readBatch(
   scope: TenantScope,
