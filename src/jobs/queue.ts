@@ -377,7 +377,7 @@ const tierWeight = () =>
  * left to finish and no id is returned for it. Only where `when` holds. The rows travel as one JSON parameter,
  * however many there are.
  */
-const upsertJobs = (rows: Insertable<ControlDB['jobs']>[], when: RawBuilder<unknown>) => sql`
+const upsertJobs = (rows: Insertable<ControlDB['jobs']>[], when: RawBuilder<unknown>) => sql<{ id: string }>`
   insert into jobs (id, clinic_id, kind, key, payload, run_at, max_attempts)
   select r.id, r.clinic_id, r.kind, r.key, r.payload::jsonb, r.run_at, r.max_attempts
   from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
@@ -391,7 +391,7 @@ const upsertJobs = (rows: Insertable<ControlDB['jobs']>[], when: RawBuilder<unkn
 
 /** One statement: `upsertJobs` of every row; the ids of the jobs written. */
 async function insertJobs(db: Kysely<ControlDB>, rows: Insertable<ControlDB['jobs']>[]): Promise<string[]> {
-  const { rows: written } = await sql<{ id: string }>`${upsertJobs(rows, sql`true`)}`.execute(db);
+  const { rows: written } = await upsertJobs(rows, sql`true`).execute(db);
   return written.map((r) => r.id);
 }
 
