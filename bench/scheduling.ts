@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
 import { ProviderCalendar } from '../src/scheduling/slots.js';
 import { EVERY_DAY, schedulingClinic, type SchedulingClinic } from '../test/support/scheduling.js';
@@ -22,7 +24,8 @@ import { benchServer, median } from './server.js';
  *    (its backends' `/proc` times: a server on this machine) and the messages sent (`pg-usage.ts`); at these
  *    rates the CPU per booking, not waiting, is what bounds the throughput.
  *
- * Run: npx tsx bench/scheduling.ts   (POLYCLINIC_BENCH_DATABASE_URL to use a running server)
+ * Run: npx tsx bench/scheduling.ts   (POLYCLINIC_BENCH_DATABASE_URL to use a running server;
+ * BENCH_PROFILE=file.cpuprofile writes a CPU profile of the distinct-providers phase)
  */
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 16);
@@ -188,7 +191,18 @@ try {
   };
   const same = await rounds((r) => ({ providerId: contended, startsAt: slot(r) }));
   const distinct = await rounds((r, c) => ({ providerId: spread, startsAt: slot(r * CLIENTS + c) }));
+  const profiler = process.env.BENCH_PROFILE ? new Session() : undefined;
+  if (profiler) {
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+  }
   const providers = await rounds((r, c) => ({ providerId: many[c]!, startsAt: slot(r) }));
+  if (profiler) {
+    const { profile } = await profiler.post('Profiler.stop');
+    writeFileSync(process.env.BENCH_PROFILE!, JSON.stringify(profile));
+    profiler.disconnect();
+  }
   if (same.ok !== ROUNDS) throw new Error(`same slot: ${same.ok} bookings in ${ROUNDS} rounds`);
 
   console.log(`booking, ${CLIENTS} concurrent clients x ${ROUNDS} rounds (POST /appointments with Idempotency-Key):`);

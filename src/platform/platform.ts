@@ -1,10 +1,11 @@
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, type PostgresPool } from 'kysely';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { RegionConfig } from '../config/regions.js';
 import { ClinicDirectory } from '../controlplane/clinics.js';
 import type { ControlDB } from '../controlplane/schema.js';
 import { newPool, urlWithCredentials } from '../db/pg.js';
+import { preparingPool } from '../db/prepared-pool.js';
 import { controlAppRole, rolePassword } from '../tenancy/naming.js';
 import type { TenantMigration } from '../tenancy/migrations.js';
 import type { RegionSchema, TenantTable } from '../tenancy/migration-kit.js';
@@ -172,7 +173,8 @@ export async function openPlatform(
     // Request paths connect as the control plane's application role, never as the admin (a superuser on most
     // servers, whose connections come out of the reserved ones): `tenancy/fleet.ts` creates it at migration.
     dialect: new PostgresDialect({
-      pool: newPool(controlAppUrl(config), config.pool.controlMax, 'polyclinic-control'),
+      // Its hot statements are prepared (`db/prepared-pool.ts`): planning them cost more than running them.
+      pool: preparingPool(newPool(controlAppUrl(config), config.pool.controlMax, 'polyclinic-control')) as unknown as PostgresPool,
     }),
   });
   const clinics = new ClinicDirectory(control, bus, opts.clinicCacheMs);
