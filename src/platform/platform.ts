@@ -14,6 +14,7 @@ import { CONTROL_MIGRATIONS, REGION_SCHEMAS, TENANT_MIGRATIONS, TENANT_TABLES } 
 import { TenantStores } from '../tenancy/stores.js';
 import { SpareStores } from '../tenancy/spares.js';
 import { SessionStore } from '../identity/sessions.js';
+import { ClinicalMembers } from '../scheduling/clinicians.js';
 import { UserDirectory } from '../identity/users.js';
 import { TotpFactor } from '../identity/totp.js';
 import { SignIn } from '../identity/signin.js';
@@ -104,6 +105,8 @@ export interface Platform {
   sms: SmsTransport;
   /** Patients' appointment confirmations and reminders, as jobs (`notifications/`). */
   notices: AppointmentNotices;
+  /** Who is a clinical member of a clinic, as every booking asks: cached, forgotten when memberships change. */
+  clinicians: ClinicalMembers;
   /** The gate in front of every clinic route: incident mode and request quotas (`fleet/`). */
   admission: ClinicAdmission;
   /** Prometheus metrics and the recent figures per clinic behind the operator's fleet views (`fleet/`). */
@@ -237,6 +240,7 @@ export async function openPlatform(
   });
   const users = new UserDirectory(control, { maxFailures: config.signIn.maxFailures, lockMinutes: config.signIn.maxBackoffMinutes });
   const sessions = new SessionStore(control, bus, config.sessionTtlHours);
+  const clinicians = new ClinicalMembers(control, bus);
   const settings = new SettingsService(control, bus, clinics, log);
   const flags = new FlagService(control, bus, log);
   const mailer = createMailer(config.smtpUrl, config.mailFrom, log);
@@ -345,6 +349,7 @@ export async function openPlatform(
     spares,
     users,
     sessions,
+    clinicians,
     settings,
     flags,
     limits,
@@ -373,6 +378,7 @@ export async function openPlatform(
       flags.close();
       settings.close();
       sessions.close();
+      clinicians.close();
       clinicKeys.close();
       clinics.close();
       await spares.close();

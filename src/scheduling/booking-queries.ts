@@ -2,7 +2,7 @@ import { type Kysely, type Selectable, sql } from 'kysely';
 import { precompiled } from '../db/precompiled.js';
 import type { TenantDB } from '../tenancy/tenant-db.js';
 import { HOLDS_TIME } from './appointments.js';
-import { storedOutcome } from './idempotency.js';
+import { type StoredOutcome, storedOutcome } from './idempotency.js';
 import type { AppointmentsTable } from './migration.js';
 import type { BusyBlock, ClockWindow, WeeklyWindow } from './slots.js';
 
@@ -68,27 +68,30 @@ type ReadArgs = {
   busyTo: Date;
 };
 
-/** Everything a booking decides on, in one statement; no row when the provider does not exist. */
+/** What `booking_read` answers (tenant migration 22): null when the provider does not exist. */
+export interface BookingRead {
+  id: string;
+  user_id: string;
+  active: boolean;
+  time_zone: string;
+  patient_found: boolean;
+  weekly: WeeklyWindow[];
+  overrides: { date: string; windows: ClockWindow[] }[];
+  busy: BusyJson[];
+  stored: StoredOutcome | null;
+  slot_locked: boolean;
+}
+
+/**
+ * Everything a booking decides on, in one statement: tenant migration 22's `booking_read`, whose plan PostgreSQL
+ * keeps per connection (this read goes inlined with BEGIN and the pin, so as a plain query it was planned on
+ * every booking).
+ */
 export const readBooking = precompiled((db: Kysely<TenantDB>, a: ReadArgs) =>
-  db
-    .selectFrom('providers')
-    .select(['id', 'user_id', 'active', 'time_zone'])
-    .select([
-      sql<boolean>`exists (select 1 from patients where id = ${a.patientId})`.as('patient_found'),
-      sql<WeeklyWindow[]>`(select coalesce(json_agg(json_build_object('weekday', weekday, 'start', left(start_time::text, 5),
-          'end', left(end_time::text, 5))), '[]') from availability_windows where provider_id = providers.id)`.as('weekly'),
-      sql<
-        { date: string; windows: ClockWindow[] }[]
-      >`(select coalesce(json_agg(json_build_object('date', local_date, 'windows', windows)), '[]')
-          from availability_overrides where provider_id = providers.id and local_date >= ${a.fromDate}::date
-            and local_date <= ${a.toDate}::date)`.as('overrides'),
-      busyJson(a.providerId, a.busyFrom, a.busyTo).as('busy'),
-      storedOutcome(a.key).as('stored'),
-      // Bookings of the very same slot take turns (see `slotLock`); whoever finds the slot's lock held waits for
-      // it and reads the calendar again.
-      sql<boolean>`pg_try_advisory_xact_lock(hashtextextended(${a.slotLock}, 0))`.as('slot_locked'),
-    ])
-    .where('id', '=', a.providerId),
+  db.selectNoFrom(
+    sql<BookingRead | null>`booking_read(${a.slotLock}, ${a.providerId}, ${a.patientId}, ${a.key}, ${a.fromDate}::date, ${a.toDate}::date,
+      ${a.busyFrom}::timestamptz, ${a.busyTo}::timestamptz)`.as('seen'),
+  ),
 );
 
 /**

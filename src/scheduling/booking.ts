@@ -164,7 +164,7 @@ export async function bookAppointment(
   const readEnd = readAt + rules.durationMinutes * MINUTE;
   const slotKey = `polyclinic:slot:${clinicId}:${input.providerId}:${startsAt}`;
   return idempotent<Appointment>(p, clinicId, req, async (scope) => {
-    const [seen] = await readBooking(scope.db, {
+    const [read] = await readBooking(scope.db, {
       slotLock: slotKey,
       providerId: input.providerId,
       patientId: input.patientId,
@@ -174,6 +174,7 @@ export async function bookAppointment(
       fromDate: new Date(readAt - 2 * DAY).toISOString().slice(0, 10),
       toDate: new Date(readEnd + 2 * DAY).toISOString().slice(0, 10),
     });
+    const seen = read?.seen;
     const prior = await replayOf(scope, req, seen?.stored ?? null);
     if (prior) return { ...(prior as { status: number; body: Appointment }), replayed: true };
     if (!seen) throw notFound('provider');
@@ -266,7 +267,7 @@ export async function bookAppointment(
 /** Active, and still a clinical member of the clinic (a control-plane read: never under the provider lock). */
 async function requireBookable(p: SchedulingDeps, clinicId: string, provider: { active: boolean; user_id: string }): Promise<void> {
   if (!provider.active) throw conflict('provider_inactive', 'This provider is not taking appointments');
-  await requireClinicalMember(p, clinicId, provider.user_id).catch(() => {
+  await requireClinicalMember(p, clinicId, provider.user_id, { cached: true }).catch(() => {
     throw conflict('provider_inactive', 'This provider no longer holds a clinical role in this clinic');
   });
 }

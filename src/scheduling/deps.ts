@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { heldFailure } from '../errors.js';
 import type { ControlDB } from '../controlplane/schema.js';
+import type { ClinicalMembers } from './clinicians.js';
 import type { SettingsService } from '../settings/service.js';
 import type { TenantStores } from '../tenancy/stores.js';
 
@@ -48,4 +49,6 @@ export interface SchedulingDeps {
   stores: Pick<TenantStores, 'transaction'>;
   settings: Pick<SettingsService, 'effectiveFor'>;
   notices: AppointmentHooks;
+  /** Who is a clinical member, as bookings ask it: cached, and forgotten when memberships change (`clinicians.ts`). */
+  clinicians: Pick<ClinicalMembers, 'get'>;
 }

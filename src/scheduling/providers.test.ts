@@ -124,6 +124,47 @@ describe('providers', () => {
     const list = await x.as(x.scheduler)('GET', `appointments?providerId=${x.providerId}`);
     expect(list.json().items).toEqual([]);
   });
+
+  it('a role taken away or given back through the API counts at the next booking, on every node, though bookings cache the answer', async () => {
+    const x = await schedulingClinic(t);
+    const physician = (await x.as(x.admin)('GET', `providers/${x.providerId}`)).json().userId as string;
+    const node2 = await t.secondNode();
+    let n = 0;
+    // Bookings on the second node: its cache of who is a clinician is what this test is about.
+    const bookOn2 = async () => {
+      n++;
+      const res = await node2.app.inject({
+        method: 'POST',
+        url: `/api/v1/clinics/${x.clinic.id}/appointments`,
+        headers: { authorization: `Bearer ${x.scheduler}`, 'idempotency-key': `cached-role-${n}` },
+        payload: {
+          providerId: x.providerId,
+          patientId: x.patientId,
+          appointmentType: 'consultation',
+          startsAt: utcAt(2 + Math.floor(n / 10), `${String(8 + (n % 10)).padStart(2, '0')}:00`),
+        },
+      });
+      return [res.statusCode, res.json().code];
+    };
+    // Well inside the cache's 5 s: only the invalidation explains a changed answer.
+    const eventually = async (want: unknown[]) => {
+      const until = Date.now() + 1000;
+      let got = await bookOn2();
+      while (Date.now() < until && JSON.stringify(got) !== JSON.stringify(want)) got = await bookOn2();
+      return got;
+    };
+    try {
+      expect(await bookOn2()).toEqual([201, undefined]);
+      expect((await x.as(x.admin)('PATCH', `members/${physician}`, { role: 'scheduler' })).statusCode).toBe(200);
+      expect(await eventually([409, 'provider_inactive'])).toEqual([409, 'provider_inactive']);
+      expect((await x.as(x.admin)('PATCH', `members/${physician}`, { role: 'physician' })).statusCode).toBe(200);
+      expect(await eventually([201, undefined])).toEqual([201, undefined]);
+      expect((await x.as(x.admin)('DELETE', `members/${physician}`)).statusCode).toBe(204);
+      expect(await eventually([409, 'provider_inactive'])).toEqual([409, 'provider_inactive']);
+    } finally {
+      await node2.stop();
+    }
+  });
 });
 
 describe('availability', () => {

@@ -9,8 +9,7 @@ import type { ProvidersTable } from './migration.js';
 import type { Provider, ProviderInput, ProviderPatch } from './schemas.js';
 import { requireTimeZone } from './zones.js';
 import { isBaseRole } from '../access/roles.js';
-import type { ControlDB } from '../controlplane/schema.js';
-import { precompiled } from '../db/precompiled.js';
+import { readMemberRole } from './clinicians.js';
 
 /**
  * A provider is a member of the clinic with a clinical role, seen as someone patients book: specialty,
@@ -20,25 +19,14 @@ import { precompiled } from '../db/precompiled.js';
  */
 const CLINICAL_ROLES = new Set<string>(['physician', 'nurse']); // and the clinic's roles derived from them
 
-/**
- * The member and the base role their role derives from, in one control-plane round trip, compiled once: a
- * booking asks this every time (a clinician who left the clinic stops being bookable at once).
- */
-const clinicalMember = precompiled((db: Kysely<ControlDB>, a: { clinicId: string; userId: string }) =>
-  db
-    .selectFrom('memberships')
-    .innerJoin('users', 'users.id', 'memberships.user_id')
-    .leftJoin('clinic_roles', (j) =>
-      j.onRef('clinic_roles.clinic_id', '=', 'memberships.clinic_id').onRef('clinic_roles.key', '=', 'memberships.role'),
-    )
-    .select(['memberships.role', 'users.name', 'clinic_roles.base_role'])
-    .where('memberships.clinic_id', '=', a.clinicId)
-    .where('memberships.user_id', '=', a.userId),
-);
-
 /** The user's name when they hold a clinical role in this clinic; 400 otherwise (without saying whether they exist). */
-export async function requireClinicalMember(p: SchedulingDeps, clinicId: string, userId: string): Promise<{ name: string; role: string }> {
-  const [row] = await clinicalMember(p.control, { clinicId, userId });
+export async function requireClinicalMember(
+  p: SchedulingDeps,
+  clinicId: string,
+  userId: string,
+  opts: { cached?: boolean } = {},
+): Promise<{ name: string; role: string }> {
+  const row = opts.cached ? await p.clinicians.get(clinicId, userId) : await readMemberRole(p.control, clinicId, userId);
   if (!row) throw badRequest('provider_not_member', 'The user is not a member of this clinic');
   const base = isBaseRole(row.role) ? row.role : row.base_role;
   if (!CLINICAL_ROLES.has(base ?? ''))
