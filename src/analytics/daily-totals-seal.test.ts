@@ -68,6 +68,36 @@ describe('daily totals sealing', () => {
     });
   });
 
+  it("a booking two or more days ahead passes a sealing in progress without its lock; tomorrow's waits; both are counted later", async () => {
+    const clinic = await sealedClinic();
+    const sealing = gate();
+    const locked = gate();
+    // A sealing in progress: the watermark row locked FOR UPDATE until it commits.
+    const sealer = t.p.stores.transaction(clinic.id, 'write', async (scope) => {
+      await sealDailyTotals(scope);
+      locked.release();
+      await sealing.wait;
+    });
+    await locked.wait;
+    const settled = (p: Promise<unknown>, ms: number) =>
+      Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
+    const far = t.p.stores.transaction(clinic.id, 'write', (scope) => book(scope, 'far', today() + 2 * DAY, 4));
+    const near = t.p.stores.transaction(clinic.id, 'write', (scope) => book(scope, 'near', today() + DAY, 4));
+    try {
+      expect(await settled(far, 5_000)).toBe(true);
+      expect(await settled(near, 500)).toBe(false);
+    } finally {
+      sealing.release();
+      await Promise.all([sealer, near]);
+    }
+    // Days later, the sealing of those days counts both from raw rows; the roll-up equals them.
+    await t.p.stores.transaction(clinic.id, 'write', async (scope) => {
+      expect(await sealDailyTotals(scope, new Date(today() + 4 * DAY))).toBe(dayOf(today() + 3 * DAY));
+      expect(await rowCount(scope)).toBe(2);
+      await exactTotals(scope);
+    });
+  });
+
   it('a write that holds its watermark share lock first makes the sealing wait, and is counted by it', async () => {
     const clinic = await sealedClinic();
     const yesterday = today() - DAY;

@@ -224,7 +224,7 @@ export const SCHEDULING_MIGRATIONS: TenantMigration[] = [
   },
   {
     version: 22,
-    name: "a booking's read as a function whose plan is kept",
+    name: "bookings planned once: the read as a function, far-future inserts past the totals' gate",
     up: (s) => [
       // Everything a booking decides on (`booking-queries.ts`, `readBooking`), as one JSON value or null when the
       // provider does not exist. A booking's read travels with its transaction's BEGIN and pin in one message,
