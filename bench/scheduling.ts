@@ -15,7 +15,8 @@ import { benchServer, median } from './server.js';
  *    Asia/Kolkata) with 200 existing appointments, against the same search for a provider with the same
  *    hours and no appointments (the baseline). Median of BENCH_RUNS searches each, after a warm-up; the
  *    slot computation alone (no I/O) is timed too.
- * 2. Booking under contention: BENCH_CLIENTS clients book at once, BENCH_ROUNDS rounds. "Same slot": all
+ * 2. Booking under contention: BENCH_CLIENTS clients book at once, BENCH_ROUNDS rounds, after BENCH_WARMUP
+ *    unmeasured ones (3) on other slots. "Same slot": all
  *    clients want one slot (one wins, the rest get 409 slot_taken). "Distinct slots": each client books its
  *    own slot of the same provider (no lock: the seat constraint keeps them apart). "Distinct providers": each
  *    client books its own provider. Ratios are against distinct slots. To compare with older code, run this
@@ -30,6 +31,8 @@ import { benchServer, median } from './server.js';
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 16);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 25);
+/** Unmeasured rounds before each booking phase (its own slots): pools, plans and caches warm, as in a clinic's day. */
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
 const ZONE = 'America/New_York';
 const DAY = 86_400_000;
 
@@ -151,6 +154,9 @@ try {
   const slot = (i: number) => first + i * 45 * 60_000;
 
   const rounds = async (target: (round: number, client: number) => { providerId: string; startsAt: number }) => {
+    // Rounds ROUNDS.. are the warm-up's: slots no measured round uses.
+    for (let r = ROUNDS; r < ROUNDS + WARMUP; r++)
+      await Promise.all(Array.from({ length: CLIENTS }, (_, c) => book(x, target(r, c).providerId, target(r, c).startsAt)));
     const latencies: number[] = [];
     let ok = 0;
     let taken = 0;
