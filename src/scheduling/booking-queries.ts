@@ -1,6 +1,6 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
 import { precompiled } from '../db/precompiled.js';
-import type { TenantDB } from '../tenancy/tenant-db.js';
+import type { TenantDB, TenantScope } from '../tenancy/tenant-db.js';
 import { HOLDS_TIME } from './appointments.js';
 import { type StoredOutcome, storedOutcome } from './idempotency.js';
 import type { AppointmentsTable } from './migration.js';
@@ -82,16 +82,52 @@ export interface BookingRead {
   slot_locked: boolean;
 }
 
+/** The first tenant version whose stores have `booking_read` (tenant migration 22). */
+export const BOOKING_READ_VERSION = 22;
+
 /**
  * Everything a booking decides on, in one statement: tenant migration 22's `booking_read`, whose plan PostgreSQL
  * keeps per connection (this read goes inlined with BEGIN and the pin, so as a plain query it was planned on
- * every booking).
+ * every booking). A store not migrated that far yet (a later wave of a staged rollout, a pinned clinic) gets the
+ * same read as a plain query.
  */
-export const readBooking = precompiled((db: Kysely<TenantDB>, a: ReadArgs) =>
+export async function readBooking(scope: TenantScope, a: ReadArgs): Promise<BookingRead | undefined> {
+  if (scope.schemaVersion !== undefined && scope.schemaVersion < BOOKING_READ_VERSION) {
+    const [row] = await readBookingInline(scope.db, a);
+    return row;
+  }
+  const [read] = await readBookingFn(scope.db, a);
+  return read?.seen ?? undefined;
+}
+
+const readBookingFn = precompiled((db: Kysely<TenantDB>, a: ReadArgs) =>
   db.selectNoFrom(
     sql<BookingRead | null>`booking_read(${a.slotLock}, ${a.providerId}, ${a.patientId}, ${a.key}, ${a.fromDate}::date, ${a.toDate}::date,
       ${a.busyFrom}::timestamptz, ${a.busyTo}::timestamptz)`.as('seen'),
   ),
+);
+
+/** The read as a plain query, for stores below `BOOKING_READ_VERSION`; no row when the provider does not exist. */
+const readBookingInline = precompiled((db: Kysely<TenantDB>, a: ReadArgs) =>
+  db
+    .selectFrom('providers')
+    .select(['id', 'user_id', 'active', 'time_zone'])
+    .select([
+      sql<boolean>`exists (select 1 from patients where id = ${a.patientId})`.as('patient_found'),
+      sql<WeeklyWindow[]>`(select coalesce(json_agg(json_build_object('weekday', weekday, 'start', left(start_time::text, 5),
+          'end', left(end_time::text, 5))), '[]') from availability_windows where provider_id = providers.id)`.as('weekly'),
+      sql<
+        { date: string; windows: ClockWindow[] }[]
+      >`(select coalesce(json_agg(json_build_object('date', local_date, 'windows', windows)), '[]')
+          from availability_overrides where provider_id = providers.id and local_date >= ${a.fromDate}::date
+            and local_date <= ${a.toDate}::date)`.as('overrides'),
+      busyJson(a.providerId, a.busyFrom, a.busyTo).as('busy'),
+      storedOutcome(a.key).as('stored'),
+      // Bookings of the very same slot take turns (see `slotLock`); whoever finds the slot's lock held waits for
+      // it and reads the calendar again.
+      sql<boolean>`pg_try_advisory_xact_lock(hashtextextended(${a.slotLock}, 0))`.as('slot_locked'),
+    ])
+    .where('id', '=', a.providerId),
 );
 
 /**

@@ -164,7 +164,7 @@ export async function bookAppointment(
   const readEnd = readAt + rules.durationMinutes * MINUTE;
   const slotKey = `polyclinic:slot:${clinicId}:${input.providerId}:${startsAt}`;
   return idempotent<Appointment>(p, clinicId, req, async (scope) => {
-    const [read] = await readBooking(scope.db, {
+    const seen = await readBooking(scope, {
       slotLock: slotKey,
       providerId: input.providerId,
       patientId: input.patientId,
@@ -174,7 +174,6 @@ export async function bookAppointment(
       fromDate: new Date(readAt - 2 * DAY).toISOString().slice(0, 10),
       toDate: new Date(readEnd + 2 * DAY).toISOString().slice(0, 10),
     });
-    const seen = read?.seen;
     const prior = await replayOf(scope, req, seen?.stored ?? null);
     if (prior) return { ...(prior as { status: number; body: Appointment }), replayed: true };
     if (!seen) throw notFound('provider');

@@ -277,7 +277,7 @@ export class TenantStores {
           db.connection().execute(async (conn) => {
             try {
               this.breakers.succeeded(store);
-              const result = await fn({ clinicId, db: conn, actorId: userIdOf(currentActor()) });
+              const result = await fn({ clinicId, db: conn, actorId: userIdOf(currentActor()), schemaVersion: clinic.schemaVersion });
               if (pending.state === 'open') {
                 if (access === 'write') await pending.client?.end('commit');
                 else void pending.client?.end('commit').catch(() => {});

@@ -17,6 +17,11 @@ export interface TenantScope {
   db: Kysely<TenantDB>;
   /** The acting user from the request context, for outbox and audit records; null for system work. */
   actorId: string | null;
+  /**
+   * The tenant version the clinic's store is at (the control plane's record), when the scope comes from a clinic
+   * transaction: code that needs a newer store than some clinics have during a staged rollout branches on it.
+   */
+  schemaVersion?: number;
 }
 
 /** `snapshot` is a read-only repeatable-read transaction: one consistent view across tables (exports). */
