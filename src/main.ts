@@ -4,7 +4,8 @@ import { buildApp } from './http/app.js';
 import { createLogger } from './logger.js';
 import { resolveStores } from './platform/boot.js';
 import { openPlatform } from './platform/platform.js';
-import { maintainRegions, migrateFleet } from './tenancy/fleet.js';
+import { maintainRegions } from './tenancy/fleet.js';
+import { migrateAtStart } from './platform/startup.js';
 import { startMailCatcher } from './platform/mail-catcher.js';
 import { join } from 'node:path';
 
@@ -25,10 +26,11 @@ async function main(): Promise<void> {
   // Without a relay the embedded default sends its mail over SMTP to a local catcher that keeps it on disk.
   const catcher = !resolved.smtpUrl && embedded ? await startMailCatcher({ dir: join(resolved.dataDir, 'mail'), log }) : undefined;
   const platform = await openPlatform({ ...resolved, smtpUrl: catcher?.url ?? resolved.smtpUrl }, log);
-  if (config.migrateOnStart) {
-    const report = await migrateFleet(platform, (e) => log.debug(e, 'migration progress'));
-    log.info({ target: report.target, migrated: report.migrated.length, failed: report.failed }, 'fleet migrated');
-  }
+  // The control plane before listening; the tenant stores in the background (`platform/startup.ts`), so a node
+  // starts in seconds whatever the fleet's size, and also while another runner migrates.
+  const migrating = config.migrateOnStart ? await migrateAtStart(platform, log) : undefined;
+  // The demo fleet is seeded into stores that must be there first (a fresh embedded database has none yet).
+  if (config.demo) await migrating?.stores;
   // The regions' upkeep (the audit trail's months ahead): part of migrating, else here; and daily on every node.
   if (!config.migrateOnStart) await maintainRegions(platform);
   const upkeep = setInterval(() => void maintainRegions(platform), 24 * 3_600_000);

@@ -88,6 +88,14 @@ export const CONTROL_COLUMNS = mergeTables(
   SECRETS_CONTROL_COLUMNS,
 );
 
+/**
+ * The oldest tenant version this build's code serves: every query it sends works on a store at this version or
+ * later (where a newer store is used, the code branches on the clinic's version: `BOOKING_READ_VERSION`). A clinic
+ * recorded below it answers 503 `clinic_upgrading` with Retry-After until its store is migrated (`TenantStores`).
+ * Raise it when code comes to need a newer store without such a branch.
+ */
+export const OLDEST_SERVED_TENANT_VERSION = 21;
+
 export const TENANT_MIGRATIONS: TenantMigration[] = composeVersions(
   [
     ANCHOR_MIGRATIONS,

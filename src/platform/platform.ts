@@ -10,7 +10,8 @@ import { controlAppRole, rolePassword } from '../tenancy/naming.js';
 import type { TenantMigration } from '../tenancy/migrations.js';
 import type { RegionSchema, TenantTable } from '../tenancy/migration-kit.js';
 import type { ControlMigration } from '../controlplane/migration-kit.js';
-import { CONTROL_MIGRATIONS, REGION_SCHEMAS, TENANT_MIGRATIONS, TENANT_TABLES } from '../schema.js';
+import { CONTROL_MIGRATIONS, OLDEST_SERVED_TENANT_VERSION, REGION_SCHEMAS, TENANT_MIGRATIONS, TENANT_TABLES } from '../schema.js';
+import { latestTenantVersion } from '../tenancy/migrations.js';
 import { TenantStores } from '../tenancy/stores.js';
 import { SpareStores } from '../tenancy/spares.js';
 import { SessionStore } from '../identity/sessions.js';
@@ -203,6 +204,8 @@ export async function openPlatform(
       poolWaitMs: config.fleet.poolWaitMs,
       clinicInFlight: config.fleet.clinicInFlight,
       clinicConnectionsMax: config.fleet.clinicConnectionsMax,
+      // A platform opened with fewer migrations (tests of older stores) serves what it migrates.
+      oldestServedVersion: Math.min(OLDEST_SERVED_TENANT_VERSION, latestTenantVersion(opts.tenantMigrations ?? TENANT_MIGRATIONS)),
       clinicConnectionsPerServer: config.fleet.clinicConnectionsPerServer,
       clinicConnectionsWaitMs: config.fleet.clinicConnectionsWaitMs,
       verifyConnection: (regionId, client) => regionPrimaries!.verifyConnection(regionId, client),

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Platform } from '../platform/platform.js';
 import type { Clinic } from '../controlplane/clinics.js';
-import { databaseOf, pgErrorCode, quoteIdent as q, quoteLiteral } from '../db/pg.js';
+import { databaseOf, newPool, pgErrorCode, quoteIdent as q, quoteLiteral } from '../db/pg.js';
 import { ensurePoolerLogins } from './pooler-logins.js';
 import { latestTenantVersion, type TenantMigration } from './migrations.js';
 import type { Placement } from './naming.js';
@@ -131,12 +131,9 @@ async function migrateRegion(
   const ctx = p.stores.placementContext;
   const target = latestTenantVersion(opts.migrations);
   const regionDb = databaseOf(ctx.adminUrl(regionId));
-  const pool = new pg.Pool({
-    connectionString: ctx.adminUrl(regionId),
-    max: Math.max(1, opts.concurrency),
-    application_name: 'polyclinic-migrate',
-  });
-  pool.on('error', () => {});
+  // newPool: a connection that ends while checked out (a runner's connections terminated, a failover) fails its
+  // store's migration instead of ending the process with an unheard 'error' event.
+  const pool = newPool(ctx.adminUrl(regionId), Math.max(1, opts.concurrency), 'polyclinic-migrate');
   try {
     // Stores in the region database: their ledgers in one catalogue read; those already complete are done here.
     const inRegionDb = stores.filter((s) => s.placement.database === regionDb);

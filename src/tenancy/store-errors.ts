@@ -32,6 +32,17 @@ export function storeMoved(): AppError {
   );
 }
 
+/** A clinic whose store is older than this build serves, until a migration brings it up (`TenantStores`). */
+export function clinicUpgrading(): AppError {
+  return new AppError(
+    503,
+    'clinic_upgrading',
+    "This clinic's data is being upgraded to this version of Polyclinic; try again in a moment",
+    { retryAfter: 5 },
+    { 'retry-after': '5' },
+  );
+}
+
 /**
  * A store that could not be reached, or whose connection ended under a request, is the clinic's 503 with
  * Retry-After (the client retries; the breaker keeps the retries cheap), never a 500. Other errors pass.

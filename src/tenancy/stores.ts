@@ -8,7 +8,7 @@ import type { ClinicTier } from '../controlplane/schema.js';
 import { AppError, clinicFrozen, notFound } from '../errors.js';
 import { newPool, pgErrorCode, urlWithCredentials, urlWithDatabase } from '../db/pg.js';
 import { kyselyOver, type PendingEntry, pendingEntry } from './entry-batching.js';
-import { isMaybeMoved, storeMoved, unreachable } from './store-errors.js';
+import { clinicUpgrading, isMaybeMoved, storeMoved, unreachable } from './store-errors.js';
 import { appRole, rolePassword } from './naming.js';
 import { CLINIC_FROZEN, STALE_PLACEMENT, placementKind, type PlacementContext } from './placement/index.js';
 import type { TenantAccess, TenantDB, TenantScope } from './tenant-db.js';
@@ -86,6 +86,12 @@ export class TenantStores {
        * must be the region's primary at the control plane's epoch); rejects to refuse it.
        */
       verifyConnection?: (regionId: string, client: pg.PoolClient) => Promise<void>;
+      /**
+       * The oldest tenant version this build's code serves (`OLDEST_SERVED_TENANT_VERSION` in `schema.ts`): a clinic
+       * whose store the control plane records below it answers 503 `clinic_upgrading` with Retry-After until a
+       * migration (at a node's start, `polyclinic migrate`, a rollout's wave) brings it there. 0: every version.
+       */
+      oldestServedVersion?: number;
       log: Logger;
     },
   ) {
@@ -202,6 +208,7 @@ export class TenantStores {
     let cached = true;
     for (let attempt = 1; ; attempt++) {
       if (!clinic || clinic.status === 'provisioning') throw notFound('clinic');
+      if (clinic.schemaVersion < (this.opts.oldestServedVersion ?? 0)) throw clinicUpgrading();
       if (access === 'write') assertWritable(clinic);
       if (access === 'write' && clinic.status === 'moving') {
         // Only the control plane can say the freeze is still on: a cached "moving" may be a move that has ended.
