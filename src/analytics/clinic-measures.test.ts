@@ -85,8 +85,9 @@ describe('revenue', () => {
         byMonth: [{ month: '2031-03', chargedMinor: 39050, paidMinor: 9050 }],
         byProvider: [{ providerId: seeded.providerId, displayName: 'Dr Ada', visits: 3, chargedMinor: 39050 }],
         byType: [
-          { appointmentType: 'consultation', visits: 2, chargedMinor: 30000 },
-          { appointmentType: 'follow-up', visits: 1, chargedMinor: 9050 },
+          // Named as the clinic's settings name its types (here the defaults), not by their keys.
+          { appointmentType: 'consultation', name: 'Consultation', visits: 2, chargedMinor: 30000 },
+          { appointmentType: 'follow-up', name: 'Follow-up', visits: 1, chargedMinor: 9050 },
         ],
       });
 

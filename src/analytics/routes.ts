@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { auditAs } from '../http/clinic-scope.js';
 import type { ClinicDirectory } from '../controlplane/clinics.js';
+import type { SettingsService } from '../settings/service.js';
 import { notFound } from '../errors.js';
 import type { MeasureName, PeerBenchmarks } from './benchmarks.js';
 import { toCsv } from './csv.js';
@@ -38,6 +39,8 @@ export interface AnalyticsRouteDeps {
   clinics: Pick<ClinicDirectory, 'get'>;
   analytics: AnalyticsPipeline;
   sealing: Pick<DailyTotalsSealing, 'lagging'>;
+  /** The clinic's appointment types, whose names label the revenue by type. */
+  settings: Pick<SettingsService, 'effectiveFor'>;
 }
 
 const tags = ['analytics'];
@@ -70,7 +73,10 @@ export const clinicAnalyticsRoutes =
         });
         // Days after the watermark are read live: right, but slower the more of them there are (`daily-totals-seal.ts`).
         await p.sealing.lagging(req.clinic.id, watermark);
-        return dashboard;
+        const types = (await p.settings.effectiveFor(req.clinic.id)).scheduling.appointmentTypes;
+        const names = new Map(types.map((t) => [t.key, t.name]));
+        const byType = dashboard.revenue.byType.map((x) => ({ ...x, name: names.get(x.appointmentType) ?? x.appointmentType }));
+        return { ...dashboard, revenue: { ...dashboard.revenue, byType } };
       },
     });
 

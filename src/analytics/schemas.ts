@@ -42,7 +42,15 @@ export const Dashboard = z.object({
     visitsWithoutFee: z.number(),
     byMonth: z.array(z.object({ month: z.string(), chargedMinor: z.number(), paidMinor: z.number() })),
     byProvider: z.array(z.object({ providerId: z.string(), displayName: z.string(), visits: z.number(), chargedMinor: z.number() })),
-    byType: z.array(z.object({ appointmentType: z.string(), visits: z.number(), chargedMinor: z.number() })),
+    byType: z.array(
+      z.object({
+        appointmentType: z.string(),
+        /** The clinic's name for the type, from its scheduling settings; the key for a type it no longer offers. */
+        name: z.string().describe("The clinic's name for the appointment type (its key if the type is no longer offered)"),
+        visits: z.number(),
+        chargedMinor: z.number(),
+      }),
+    ),
   }),
   satisfaction: z.object({
     responses: z.number(),

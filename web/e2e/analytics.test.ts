@@ -107,6 +107,11 @@ describe.skipIf(skip !== null)('analytics dashboards in the browser', () => {
         .getByRole('img', { name: T['analytics.revenueByMonth'] })
         .locator('.recharts-xAxis-tick-labels .recharts-cartesian-axis-tick-value');
       await expect.poll(() => ticks.allTextContents()).toEqual(months.map((key) => monthName.format(new Date(`${key}-01T00:00:00Z`))));
+      // The revenue by type names each bar as the clinic names the type in its settings, not by its key.
+      const typeTicks = page
+        .getByRole('img', { name: T['analytics.revenueByType'] })
+        .locator('.recharts-yAxis-tick-labels .recharts-cartesian-axis-tick-value');
+      await expect.poll(() => typeTicks.allTextContents()).toEqual(['Consultation', 'Follow-up']);
 
       // A custom metric chart: completed visits by appointment type, on a new saved dashboard that is then shown.
       await page.getByRole('button', { name: T['analytics.saved.addMetric'] }).click();

@@ -232,7 +232,8 @@ function RevenueSection({ revenue: r }: { revenue: Dashboard['revenue'] }) {
           <BarChart data={r.byType} layout="vertical" margin={{ top: 8, right: 16, bottom: 8, left: 16 }}>
             <CartesianGrid strokeDasharray="3 3" stroke="#e9ecef" />
             <XAxis type="number" fontSize={12} tickFormatter={(n: number) => money(n)} />
-            <YAxis type="category" dataKey="appointmentType" width={120} fontSize={12} />
+            {/* The clinic's names for its types ("Follow-up"), not their keys. */}
+            <YAxis type="category" dataKey="name" width={120} fontSize={12} />
             <Tooltip formatter={(v) => money(Number(v))} />
             <Bar dataKey="chargedMinor" name={t('analytics.charged')} fill="#5f3dc4" isAnimationActive={false} />
           </BarChart>

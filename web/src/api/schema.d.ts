@@ -22160,6 +22160,8 @@ export interface paths {
                                 }[];
                                 byType: {
                                     appointmentType: string;
+                                    /** @description The clinic's name for the appointment type (its key if the type is no longer offered) */
+                                    name: string;
                                     visits: number;
                                     chargedMinor: number;
                                 }[];
