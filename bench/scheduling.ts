@@ -156,7 +156,12 @@ try {
   const rounds = async (target: (round: number, client: number) => { providerId: string; startsAt: number }) => {
     // Rounds ROUNDS.. are the warm-up's: slots no measured round uses.
     for (let r = ROUNDS; r < ROUNDS + WARMUP; r++)
-      await Promise.all(Array.from({ length: CLIENTS }, (_, c) => book(x, target(r, c).providerId, target(r, c).startsAt)));
+      await Promise.all(
+        Array.from({ length: CLIENTS }, (_, c) => {
+          const { providerId, startsAt } = target(r, c);
+          return book(x, providerId, startsAt);
+        }),
+      );
     const latencies: number[] = [];
     let ok = 0;
     let taken = 0;

@@ -7,7 +7,8 @@ import { z } from 'zod';
  * one kind sort by creation time: keyset pagination on `id` returns records in the order they were made.
  * Lower-case only: clinic ids become parts of PostgreSQL schema, role and database names.
  */
-const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
+/** The base32 digits of an id's body, in value order (Crockford's, lower-case). */
+export const ID_ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
 const KINDS = {
   clinic: 'cln',
   patient: 'pat',
@@ -58,12 +59,12 @@ export function newId(kind: IdKind, now = Date.now()): string {
   let time = '';
   let t = now;
   for (let i = 0; i < 10; i++) {
-    time = ALPHABET[t % 32] + time;
+    time = ID_ALPHABET[t % 32] + time;
     t = Math.floor(t / 32);
   }
   const bytes = randomSlice(16);
   let rand = '';
-  for (let i = 0; i < 16; i++) rand += ALPHABET[bytes[i]! % 32];
+  for (let i = 0; i < 16; i++) rand += ID_ALPHABET[bytes[i]! % 32];
   return `${KINDS[kind]}_${time}${rand}`;
 }
 
@@ -79,6 +80,9 @@ function randomSlice(n: number): Buffer {
   randomOffset += n;
   return RANDOM_POOL.subarray(randomOffset - n, randomOffset);
 }
+
+/** What every id of a kind starts with: `evt_`, `cln_`, … */
+export const idPrefix = (kind: IdKind): string => `${KINDS[kind]}_`;
 
 export function isId(kind: IdKind, value: string): boolean {
   return patterns[kind].test(value);

@@ -1,9 +1,9 @@
 import { createCipheriv, createHmac } from 'node:crypto';
+import { ID_ALPHABET, idPrefix } from '../ids.js';
 
-const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
 const VALUE = new Int8Array(128).fill(-1);
-for (let i = 0; i < ALPHABET.length; i++) VALUE[ALPHABET.charCodeAt(i)] = i;
-const PREFIX = 'evt_';
+for (let i = 0; i < ID_ALPHABET.length; i++) VALUE[ID_ALPHABET.charCodeAt(i)] = i;
+const PREFIX = idPrefix('event');
 const ID_LENGTH = PREFIX.length + 26;
 
 /**

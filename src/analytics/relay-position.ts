@@ -52,7 +52,8 @@ export async function readPosition(scope: TenantScope, keepRelayedMs: number): P
  * rows. With young statistics (a pooled outbox the planner believes holds 40 rows of the clinic when it holds
  * 50,000) the planner preferred a bitmap scan of every row after the position and a sort, so each batch read the
  * rest of the clinic's outbox (measured: 57-82 ms of database CPU a batch of 1,000 over 50,000 rows, against 2-3 ms
- * in order); sorting is off for this one statement, which leaves the ordered index scan. The order names the columns, not the output's text (as text, xid '10' sorts before '9').
+ * in order); sorting is off for this one statement, which leaves the ordered index scan. The order names the
+ * columns, not the output's text (as text, xid '10' sorts before '9').
  */
 export async function readBatch(
   scope: TenantScope,

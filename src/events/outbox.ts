@@ -1,5 +1,5 @@
 import { AppError } from '../errors.js';
-import { newId } from '../ids.js';
+import { ID_ALPHABET, newId } from '../ids.js';
 import type { TenantScope } from '../tenancy/tenant-db.js';
 import { EVENT_CATALOGUE, type EventPayload, type EventType } from './catalogue.js';
 
@@ -28,7 +28,6 @@ export function outboxRow<T extends EventType>(scope: TenantScope, type: T, payl
  * order, so the order a transaction emitted them in is the order consumers see.
  */
 let lastEventId = '';
-const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
 export function nextEventId(): string {
   let id = newId('event');
   if (id <= lastEventId) id = successor(lastEventId);
@@ -39,9 +38,9 @@ export function nextEventId(): string {
 function successor(id: string): string {
   const chars = id.split('');
   for (let i = chars.length - 1; i > 3; i--) {
-    const next = ALPHABET.indexOf(chars[i]!) + 1;
-    if (next < ALPHABET.length) {
-      chars[i] = ALPHABET[next]!;
+    const next = ID_ALPHABET.indexOf(chars[i]!) + 1;
+    if (next < ID_ALPHABET.length) {
+      chars[i] = ID_ALPHABET[next]!;
       return chars.join('');
     }
     chars[i] = '0';

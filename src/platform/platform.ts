@@ -172,6 +172,7 @@ export async function openPlatform(
     clinicCacheMs?: number;
   } = {},
 ): Promise<Platform> {
+  const tenantMigrations = opts.tenantMigrations ?? TENANT_MIGRATIONS;
   const bus = opts.bus ?? (config.redisUrl ? await RedisBus.connect(config.redisUrl, config.instance) : new InProcessBus());
   const control = new Kysely<ControlDB>({
     // Request paths connect as the control plane's application role, never as the admin (a superuser on most
@@ -205,7 +206,7 @@ export async function openPlatform(
       clinicInFlight: config.fleet.clinicInFlight,
       clinicConnectionsMax: config.fleet.clinicConnectionsMax,
       // A platform opened with fewer migrations (tests of older stores) serves what it migrates.
-      oldestServedVersion: Math.min(OLDEST_SERVED_TENANT_VERSION, latestTenantVersion(opts.tenantMigrations ?? TENANT_MIGRATIONS)),
+      oldestServedVersion: Math.min(OLDEST_SERVED_TENANT_VERSION, latestTenantVersion(tenantMigrations)),
       clinicConnectionsPerServer: config.fleet.clinicConnectionsPerServer,
       clinicConnectionsWaitMs: config.fleet.clinicConnectionsWaitMs,
       verifyConnection: (regionId, client) => regionPrimaries!.verifyConnection(regionId, client),
@@ -367,7 +368,7 @@ export async function openPlatform(
     tracing,
     patientAccounts: new PatientAccounts({ stores, clinics, settings, mailer, limits, config, log, control, secrets: clinicSecrets }),
     controlMigrations: CONTROL_MIGRATIONS,
-    tenantMigrations: opts.tenantMigrations ?? TENANT_MIGRATIONS,
+    tenantMigrations,
     tenantTables: TENANT_TABLES,
     regionSchemas: REGION_SCHEMAS,
     async close() {

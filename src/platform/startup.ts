@@ -47,16 +47,16 @@ const heldElsewhere = (err: unknown) => err instanceof AppError && err.code === 
 async function controlPlaneAtVersion(p: Platform, waitMs: number, pollMs: number): Promise<void> {
   const want = Math.max(...p.controlMigrations.map((m) => m.version));
   const until = Date.now() + waitMs;
-  for (;;) {
-    const have = await withClient(p.config.controlDatabaseUrl, async (c) => {
+  await withClient(p.config.controlDatabaseUrl, async (c) => {
+    for (;;) {
       const r = await c.query<{ v: number | null }>(
         `select case when to_regclass('control_migrations') is null then null else (select max(version) from control_migrations) end as v`,
       );
-      return r.rows[0]?.v ?? 0;
-    });
-    if (have >= want) return;
-    if (Date.now() > until)
-      throw new Error(`the control plane is at version ${have}, this build needs ${want}: the running migration has not reached it`);
-    await new Promise((r) => setTimeout(r, pollMs));
-  }
+      const have = r.rows[0]?.v ?? 0;
+      if (have >= want) return;
+      if (Date.now() > until)
+        throw new Error(`the control plane is at version ${have}, this build needs ${want}: the running migration has not reached it`);
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+    }
+  });
 }
