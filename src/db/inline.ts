@@ -23,6 +23,20 @@ export function inlineParameters(text: string, values: readonly unknown[]): stri
   return ok ? out : undefined;
 }
 
+/**
+ * The values as a list of literals for `EXECUTE name(…)` (`tenancy/entry-batching.ts`), by the rules of
+ * `inlineParameters`; undefined when one of them cannot be inlined.
+ */
+export function inlineArguments(values: readonly unknown[]): string | undefined {
+  const out: string[] = [];
+  for (const v of values) {
+    const lit = literal(v);
+    if (lit === undefined) return undefined;
+    out.push(lit);
+  }
+  return out.join(', ');
+}
+
 function literal(v: unknown): string | undefined {
   if (v === null || v === undefined) return 'null';
   if (typeof v === 'string') return NOT_INLINABLE.test(v) ? undefined : pg.escapeLiteral(v);

@@ -10,8 +10,9 @@ import { pgErrorCode } from './pg.js';
  * being planned than being run: about 300 µs of PostgreSQL CPU per booking.
  *
  * Only for the control plane's pool: it is not behind a transaction pooler (a named statement lives on one
- * server session), and its texts carry their values as parameters. Tenant stores do not use it: the shared
- * region pool switches search_path and role between clinics, which re-plans a prepared statement anyway.
+ * server session), and its texts carry their values as parameters. Tenant reads travel inlined beside their
+ * pin in one simple-protocol message, so they prepare with SQL `PREPARE` instead (`tenancy/entry-batching.ts`),
+ * by the same naming rule (`statementNames`).
  *
  * At most `max` texts are named (the first ones to reach the threshold), so a text built with its values
  * inlined never fills the server's memory. A migration that changes a prepared statement's result type
@@ -20,6 +21,26 @@ import { pgErrorCode } from './pg.js';
  * transaction the error stands, as any other failed statement would.
  */
 export function preparingPool(pool: pg.Pool, opts: { threshold?: number; max?: number } = {}): PreparingPool {
+  const names = statementNames(opts);
+  return {
+    async connect() {
+      return new PreparingClient(pool, await pool.connect(), names.nameFor);
+    },
+    end: () => pool.end(),
+    prepared: () => names.size(),
+  };
+}
+
+/**
+ * Which texts deserve a name: once a text has run `threshold` times (5) it gets one, derived from the text, and
+ * at most `max` texts (200) are ever named, so a text built with its values inlined never fills the server's
+ * memory. Shared by the control plane's pool (protocol-level statements) and the tenant stores' (`PREPARE`,
+ * `tenancy/entry-batching.ts`).
+ */
+export function statementNames(opts: { threshold?: number; max?: number } = {}): {
+  nameFor: (text: string) => string | undefined;
+  size: () => number;
+} {
   const threshold = opts.threshold ?? 5;
   const max = opts.max ?? 200;
   const runs = new Map<string, number>();
@@ -39,13 +60,7 @@ export function preparingPool(pool: pg.Pool, opts: { threshold?: number; max?: n
     names.set(text, name);
     return name;
   };
-  return {
-    async connect() {
-      return new PreparingClient(pool, await pool.connect(), nameFor);
-    },
-    end: () => pool.end(),
-    prepared: () => names.size,
-  };
+  return { nameFor, size: () => names.size };
 }
 
 export interface PreparingPool {

@@ -105,7 +105,8 @@ export class TenantStores {
         idleMs: opts.clinicIdleMs,
         poolWaitMs: opts.poolWaitMs,
       },
-      (pool, regionId) => kyselyOver(pool, this.verifier(regionId)),
+      // A clinic database behind a transaction-mode pooler cannot keep prepared reads: its session changes.
+      (pool, regionId) => kyselyOver(pool, this.verifier(regionId), { prepare: !this.region(regionId).clinicPooler }),
     );
     this.sweeper = setInterval(() => void this.closeIdleClinicPools(), Math.min(opts.clinicIdleMs, 30_000));
     this.sweeper.unref();
@@ -136,7 +137,7 @@ export class TenantStores {
       const perClinic = Math.max(1, Math.floor((size * this.opts.clinicPoolSharePercent) / 100));
       this.shares.set(r.id, new PoolShares(perClinic, this.opts.poolWaitMs, this.opts.clinicInFlight));
     }
-    this.regionApp.set(r.id, kyselyOver(pool, this.verifier(r.id)));
+    this.regionApp.set(r.id, kyselyOver(pool, this.verifier(r.id), { prepare: true }));
   }
 
   private verifier(regionId: string): ((client: pg.PoolClient) => Promise<void>) | undefined {
