@@ -1,3 +1,4 @@
+import { nodeFlags } from './platform-runtime.js';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -30,7 +31,8 @@ import { benchServer, median } from './server.js';
  * alike. The summary per placement is the median over rounds, with their range.
  * Run: npx tsx bench/patients-list.ts
  *   BENCH_SECONDS (per target, 3), BENCH_ROUNDS (6), BENCH_CONNECTIONS (16), BENCH_PLACEMENTS (pooled,schema,database),
- *   BENCH_POOL_MAX (10), BENCH_CLINIC_POOL_MAX (the platform default) change the load.
+ *   BENCH_POOL_MAX (10), BENCH_CLINIC_POOL_MAX (the platform default) change the load; BENCH_NODE_FLAGS=default
+ *   runs under V8's defaults instead of the API node's flags (`platform-runtime.ts`).
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
@@ -129,7 +131,7 @@ try {
   const load = (await import('node:os')).loadavg()[0]!.toFixed(1);
   console.log(
     `patients?limit=${LIMIT}, ${CONNECTIONS} connections, ${ROUNDS} rounds x ${SECONDS}s per target, on ${server.kind} (load average ${load});` +
-      ` ${FILLER_CLINICS + PLACEMENTS.length} clinics x ${PATIENTS} patients; pools: region ${t.p.config.pool.max}, clinic ${t.p.config.pool.clinicMax}`,
+      ` ${FILLER_CLINICS + PLACEMENTS.length} clinics x ${PATIENTS} patients; pools: region ${t.p.config.pool.max}, clinic ${t.p.config.pool.clinicMax}; node: ${nodeFlags}`,
   );
   const fmt = (x: { rps: number; p99: number }) => `${x.rps.toFixed(0).padStart(5)} req/s p99 ${String(x.p99).padStart(3)} ms`;
   for (const model of PLACEMENTS) {
@@ -177,6 +179,9 @@ try {
         `  ${model.padEnd(8)} #${round} bare ${fmt(base)} | tenancy ${show(tn)} | full API ${show(f)} | record after ${show(af)} | bare raw rows ${show(raw)}`,
       );
     }
+    // Once every read is warm (tenant reads then run as prepared statements), they must still answer the same bytes.
+    for (const target of [tenancyTarget, fullTarget, afterTarget])
+      if ((await body(target, auth)) !== expected) throw new Error(`${model}: after the rounds, the platform answers another body`);
     const span = (xs: Ratio[]) =>
       `${median(xs.map((x) => x.rps)).toFixed(2)} (${Math.min(...xs.map((x) => x.rps)).toFixed(2)}–${Math.max(...xs.map((x) => x.rps)).toFixed(2)}), p99 x${median(xs.map((x) => x.p99)).toFixed(2)}`;
     console.log(
