@@ -1,4 +1,3 @@
-import { nodeFlags } from './platform-runtime.js';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -64,7 +63,7 @@ try {
   const clinics = await seedPatientClinics(t, PLACEMENTS, FILLERS);
   const url = await t.app.listen({ port: 0, host: '127.0.0.1' });
   console.log(
-    `${ROUTES.join(' and ')} route, ${REQUESTS} requests x ${ROUNDS} rounds per placement, ${CONNECTIONS} connections, ${server.kind}, load average ${loadavg()[0]!.toFixed(1)}, node: ${nodeFlags}`,
+    `${ROUTES.join(' and ')} route, ${REQUESTS} requests x ${ROUNDS} rounds per placement, ${CONNECTIONS} connections, ${server.kind}, load average ${loadavg()[0]!.toFixed(1)}`,
   );
   const cases = PLACEMENTS.flatMap((model) => ROUTES.map((route) => ({ model, route, key: `${model} ${route}` })));
   const perRequest: Record<string, { node: number[]; pg: number[]; queries: number[] }> = {};

@@ -1,4 +1,3 @@
-import { nodeFlags } from './platform-runtime.js';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -31,8 +30,7 @@ import { benchServer, median } from './server.js';
  * alike. The summary per placement is the median over rounds, with their range.
  * Run: npx tsx bench/patients-list.ts
  *   BENCH_SECONDS (per target, 3), BENCH_ROUNDS (6), BENCH_CONNECTIONS (16), BENCH_PLACEMENTS (pooled,schema,database),
- *   BENCH_POOL_MAX (10), BENCH_CLINIC_POOL_MAX (the platform default) change the load; BENCH_NODE_FLAGS=default
- *   runs under V8's defaults instead of the API node's flags (`platform-runtime.ts`).
+ *   BENCH_POOL_MAX (10), BENCH_CLINIC_POOL_MAX (the platform default) change the load.
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
@@ -131,7 +129,7 @@ try {
   const load = (await import('node:os')).loadavg()[0]!.toFixed(1);
   console.log(
     `patients?limit=${LIMIT}, ${CONNECTIONS} connections, ${ROUNDS} rounds x ${SECONDS}s per target, on ${server.kind} (load average ${load});` +
-      ` ${FILLER_CLINICS + PLACEMENTS.length} clinics x ${PATIENTS} patients; pools: region ${t.p.config.pool.max}, clinic ${t.p.config.pool.clinicMax}; node: ${nodeFlags}`,
+      ` ${FILLER_CLINICS + PLACEMENTS.length} clinics x ${PATIENTS} patients; pools: region ${t.p.config.pool.max}, clinic ${t.p.config.pool.clinicMax}`,
   );
   const fmt = (x: { rps: number; p99: number }) => `${x.rps.toFixed(0).padStart(5)} req/s p99 ${String(x.p99).padStart(3)} ms`;
   for (const model of PLACEMENTS) {
