@@ -113,7 +113,7 @@ class EntryClient {
   /**
    * A read of a hot text runs as `EXECUTE` of a statement this connection prepared, in the same message as the pin:
    * parsed and analysed once per connection and, after five runs, planned once, where an inlined read is parsed,
-   * analysed and planned on every request (about a fifth of a patient page's PostgreSQL CPU). The first run on a
+   * analysed and planned on every request (a third of a patient page's PostgreSQL CPU and more). The first run on a
    * connection prepares it in that message, after the pin, so names resolve as the clinic's search_path and role
    * say. PostgreSQL analyses a prepared statement again whenever search_path or the role differs from the last
    * run (another clinic of a schema-placement region) or a table it reads changed, so it reads what the inlined
