@@ -5,7 +5,7 @@ import { TENANT_MIGRATIONS } from '../src/schema.js';
 import { migrateStores, sharedStoresOfRegions, storesOf, type FleetStore } from '../src/tenancy/fleet-stores.js';
 import { migrateFleet, prepareRegions } from '../src/tenancy/fleet.js';
 import { migrateAtStart } from '../src/platform/startup.js';
-import pino from 'pino';
+import { createLogger } from '../src/logger.js';
 import { latestTenantVersion, type TenantMigration } from '../src/tenancy/migrations.js';
 import { PLACEMENT_MODELS } from '../src/tenancy/naming.js';
 import type { Platform } from '../src/platform/platform.js';
@@ -103,7 +103,7 @@ try {
   const oldStart = await time(async () => (await migrateFleet(t.p)).failed.length);
   t.p.tenantMigrations = m4;
   const began = performance.now();
-  const { stores: background } = await migrateAtStart(t.p, pino({ level: 'silent' }));
+  const { stores: background } = await migrateAtStart(t.p, createLogger('silent'));
   const newStart = performance.now() - began;
   await background;
   const storesDone = performance.now() - began;

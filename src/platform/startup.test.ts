@@ -1,9 +1,9 @@
 import pg from 'pg';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import { OLDEST_SERVED_TENANT_VERSION } from '../schema.js';
 import { quoteIdent as q } from '../db/pg.js';
+import { createLogger } from '../logger.js';
 import { migrateFleet } from '../tenancy/fleet.js';
 import { latestTenantVersion } from '../tenancy/migrations.js';
 import { migrateAtStart } from './startup.js';
@@ -13,7 +13,7 @@ import { migrateAtStart } from './startup.js';
  * (`startup.ts`); a clinic whose store is older than the build serves answers 503 until it is migrated.
  */
 let t: TestPlatform;
-const log = pino({ level: 'silent' });
+const log = createLogger('silent');
 beforeAll(async () => {
   t = await startTestPlatform();
 });
