@@ -251,13 +251,14 @@ export class TenantStores {
   ): Promise<{ ok: true; value: T } | { ok: false; err: unknown; retryable: boolean }> {
     const clinicId = clinic.id;
     const kind = placementKind(clinic.placement.model);
-    const pin = taggedPin(kind.pin(this.placementContext, clinic, access), clinicId);
+    const pin = taggedPin(kind.pin(this.placementContext, clinic), access);
     let pool: ClinicPool | undefined;
     let release: (() => void) | undefined;
     const choice = kind.pool(this.placementContext, clinic);
     const store = choice.kind === 'region' ? `region:${clinic.dataRegion}` : `clinic:${choice.key}`;
     const pending: PendingEntry = {
-      pin,
+      pin: pin.text,
+      pinCall: pin.call,
       begin: access === 'snapshot' ? 'begin isolation level repeatable read read only' : access === 'write' ? 'begin' : 'begin read only',
       state: access === 'read' ? 'each' : 'begin',
       client: undefined,
