@@ -1,7 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { newPool } from '../db/pg.js';
-import type { PinCall } from '../fleet/sql-tag.js';
 import { kyselyOver, type PendingEntry, pendingEntry } from './entry-batching.js';
 import type { TenantDB } from './tenant-db.js';
 
@@ -19,8 +18,8 @@ function open(prepare = true): Kysely<TenantDB> {
 }
 
 /** Runs `fn` as one read of a transaction pinned by `pin` (as `TenantStores.transaction` does for a read). */
-function read<T>(pin: string, fn: () => Promise<T>, pinCall?: PinCall): Promise<T> {
-  const entry: PendingEntry = { pin, pinCall, begin: 'begin', state: 'each', client: undefined, answered: false };
+function read<T>(pin: string, fn: () => Promise<T>): Promise<T> {
+  const entry: PendingEntry = { pin, begin: 'begin', state: 'each', client: undefined, answered: false };
   return pendingEntry.run(entry, fn);
 }
 
@@ -147,53 +146,5 @@ describe('prepared tenant reads', () => {
         ),
       ).toEqual([{ a: 'b1' }]);
     expect(await preparedOn(db)).toEqual([]);
-  });
-
-  it('prepare the pin as well: one statement for every clinic, each read confined by its own values', async () => {
-    const db = open();
-    // The pin in both forms, as `taggedPin` gives them: inlined, and as EXECUTE arguments of a template.
-    const template = `select set_config('search_path', $1, true), set_config('app.entry_clinic', $2, true), set_config('role', $3, true)`;
-    const pinned = (clinic: string) => ({
-      pin: `/* clinic='${clinic}' */ ${pin(`${s}_r`, clinic)}`,
-      call: { template, args: `'${s}_r', '${clinic}', '${role}'`, comment: `/* clinic='${clinic}' */ ` },
-    });
-    const rows = (clinic: string) => {
-      const p = pinned(clinic);
-      return read(
-        p.pin,
-        () =>
-          db
-            .selectFrom('t' as never)
-            .select('a' as never)
-            .where('id' as never, '>', 0 as never)
-            .orderBy('id' as never)
-            .execute(),
-        p.call,
-      );
-    };
-    // A read PostgreSQL cannot prepare, first to become hot with the pin: the pin is prepared all the same.
-    const untyped = (i: number) =>
-      read(pinned('x').pin, () => sql<{ v: boolean }>`select ${i % 2 ? 'v' : null} is null as v`.execute(db), pinned('x').call);
-    for (let i = 0; i < 6; i++) expect((await untyped(i)).rows).toEqual([{ v: i % 2 === 0 }]);
-    for (let i = 0; i < 8; i++) {
-      expect(await rows('x')).toEqual([{ a: 'x1' }, { a: 'x3' }]);
-      expect(await rows('y')).toEqual([{ a: 'y2' }]);
-      expect(await rows('z')).toEqual([]);
-    }
-    // The pin (three text parameters) and the hot read; the untyped read is not among them.
-    const types = async () =>
-      (await sql<{ types: string }>`select parameter_types::text as types from pg_prepared_statements`.execute(db)).rows
-        .map((r) => r.types)
-        .sort();
-    expect(await types()).toEqual(['{integer}', '{text,text,text}']);
-    // Prepared once, and run by every read since: at least the last five rounds' fifteen.
-    const pinRuns = await sql<{ runs: number }>`select (generic_plans + custom_plans)::int as runs from pg_prepared_statements
-      where parameter_types::text = '{text,text,text}'`.execute(db);
-    expect(pinRuns.rows[0]!.runs).toBeGreaterThanOrEqual(15);
-    // The session's statements go behind the connection's back: the next read is still answered, then prepared again.
-    await sql`deallocate all`.execute(db);
-    expect(await rows('y')).toEqual([{ a: 'y2' }]);
-    expect(await rows('x')).toEqual([{ a: 'x1' }, { a: 'x3' }]);
-    expect(await types()).toEqual(['{integer}', '{text,text,text}']);
   });
 });

@@ -4,7 +4,6 @@ import type pg from 'pg';
 import { inlineArguments, inlineParameters } from '../db/inline.js';
 import { pgErrorCode, quoteIdent } from '../db/pg.js';
 import { statementNames } from '../db/prepared-pool.js';
-import type { PinCall } from '../fleet/sql-tag.js';
 import type { TenantDB } from './tenant-db.js';
 
 /**
@@ -34,8 +33,6 @@ export function kyselyOver(
  */
 export interface PendingEntry {
   pin: string;
-  /** The same pin as `EXECUTE` arguments of a statement a preparing connection makes of it (reads only), if it has that form. */
-  pinCall?: PinCall;
   begin: string;
   state: 'each' | 'begin' | 'open';
   /**
@@ -137,30 +134,19 @@ class EntryClient {
     const name = statements.nameFor(text);
     const args = name === undefined ? undefined : inlineArguments(values);
     if (name === undefined || args === undefined) return undefined;
-    const call = pending.pinCall;
-    const pinName = call && statements.nameFor(call.template);
-    const toPrepare = [name, ...(pinName ? [pinName] : [])].filter((n) => !this.prepared.has(n));
+    const preparing = !this.prepared.has(name);
     const id = quoteIdent(name);
-    // The pin goes as EXECUTE too once its template is hot (every read of every clinic shares it): its values
-    // change per clinic, so inlined it was parsed, analysed and planned on every read (a quarter of what the
-    // read's message cost PostgreSQL after the read itself was prepared).
-    const pin =
-      call && pinName
-        ? `${call.comment}${this.prepared.has(pinName) ? '' : `prepare ${quoteIdent(pinName)} as ${call.template}; `}execute ${quoteIdent(pinName)}(${call.args})`
-        : pending.pin;
     try {
       const results = (await this.client.query(
-        `${pin}; ${this.prepared.has(name) ? '' : `prepare ${id} as ${text}; `}execute ${id}(${args})`,
+        `${pending.pin}; ${preparing ? `prepare ${id} as ${text}; ` : ''}execute ${id}(${args})`,
       )) as unknown as pg.QueryResult[];
-      for (const n of toPrepare) this.prepared.add(n);
+      if (preparing) this.prepared.add(name);
       pending.answered = true;
       return results[results.length - 1]!;
     } catch (err) {
       const code = pgErrorCode(err);
-      if (toPrepare.length && (code === '42P18' || code === '42P08')) {
-        // The pin's template is ours and types, so when the read was being prepared too, the read is the one refused.
-        if (toPrepare.includes(name)) statements.refuse(text);
-        else if (call) statements.refuse(call.template);
+      if (preparing && (code === '42P18' || code === '42P08')) {
+        statements.refuse(text);
         return undefined;
       }
       if (code !== '0A000' && code !== '26000' && code !== '42P05') throw err;

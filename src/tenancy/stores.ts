@@ -251,14 +251,13 @@ export class TenantStores {
   ): Promise<{ ok: true; value: T } | { ok: false; err: unknown; retryable: boolean }> {
     const clinicId = clinic.id;
     const kind = placementKind(clinic.placement.model);
-    const pin = taggedPin(kind.pin(this.placementContext, clinic), access);
+    const pin = taggedPin(kind.pin(this.placementContext, clinic, access), clinicId);
     let pool: ClinicPool | undefined;
     let release: (() => void) | undefined;
     const choice = kind.pool(this.placementContext, clinic);
     const store = choice.kind === 'region' ? `region:${clinic.dataRegion}` : `clinic:${choice.key}`;
     const pending: PendingEntry = {
-      pin: pin.text,
-      pinCall: pin.call,
+      pin,
       begin: access === 'snapshot' ? 'begin isolation level repeatable read read only' : access === 'write' ? 'begin' : 'begin read only',
       state: access === 'read' ? 'each' : 'begin',
       client: undefined,

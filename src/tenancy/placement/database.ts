@@ -3,6 +3,7 @@ import { POOLED_SCHEMA, clinicDatabase, clinicRole, rolePassword } from '../nami
 import { ensureRole, migrateTenantSchema, onAdmin, prepareTenantDatabase } from '../store-migrate.js';
 import { provisionTenantSchema } from '../store-provision.js';
 import { preparePoolerLogins } from '../pooler-logins.js';
+import { pinStatement } from './fence.js';
 import type { PlacementContext, PlacementKind } from './kind.js';
 import { dropRole } from './roles.js';
 import { databaseSpares } from './spares.js';
@@ -18,7 +19,8 @@ export const database: PlacementKind = {
 
   address: ({ instance, clinicId }) => ({ model: 'database', database: clinicDatabase(instance, clinicId), schema: POOLED_SCHEMA }),
 
-  pin: (_ctx, clinic) => ({ clinicId: clinic.id, schema: clinic.placement.schema, role: null, epoch: clinic.placementEpoch }),
+  pin: (_ctx, clinic, access) =>
+    pinStatement({ clinicId: clinic.id, schema: clinic.placement.schema, role: null, epoch: clinic.placementEpoch }, access),
 
   pool: (ctx, clinic) => ({
     kind: 'clinic',

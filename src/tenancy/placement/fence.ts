@@ -97,17 +97,9 @@ export interface PinTarget {
  * or an integer, and quoted anyway.
  */
 export function pinStatement(target: PinTarget, access: TenantAccess): string {
-  return `select ${h}.pin_clinic(${pinArguments(target, access)})`;
-}
-
-/** `pinStatement` with its values as parameters (`$1`…`$5`, in `pinArguments`' order), for a connection that prepares it. */
-export const PIN_CALL = `select ${h}.pin_clinic($1, $2, $3, $4, $5)`;
-
-/** The values of a pin, inlined as SQL literals, in `PIN_CALL`'s order. */
-export function pinArguments(target: PinTarget, access: TenantAccess): string {
   if (!Number.isSafeInteger(target.epoch)) throw new Error(`not a placement epoch: ${target.epoch}`);
   const role = target.role === null ? 'null' : quoteLiteral(target.role);
-  return `${quoteLiteral(target.clinicId)}, ${quoteLiteral(target.schema)}, ${role}, ${target.epoch}, ${access === 'write'}`;
+  return `select ${h}.pin_clinic(${quoteLiteral(target.clinicId)}, ${quoteLiteral(target.schema)}, ${role}, ${target.epoch}, ${access === 'write'})`;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { TenantTable } from '../catalogue.js';
-import type { PinTarget } from './fence.js';
+import type { TenantAccess } from '../tenant-db.js';
 import type { TenantMigration } from '../migration-kit.js';
 import type { Placement, PlacementModel } from '../naming.js';
 
@@ -52,8 +52,8 @@ export interface PlacementKind {
   readonly model: PlacementModel;
   /** Where a clinic's store is in this placement. */
   address(opts: { instance: string; clinicId: string; regionDatabase: string }): Placement;
-  /** What a tenant transaction pins (`fence.ts` makes the statement, sent in the same message as a read's query). */
-  pin(ctx: PlacementContext, clinic: PlacedClinic): PinTarget;
+  /** The statement that opens a tenant transaction (see `fence.ts`), sent in the same message as a read's query. */
+  pin(ctx: PlacementContext, clinic: PlacedClinic, access: TenantAccess): string;
   pool(ctx: PlacementContext, clinic: PlacedClinic): StorePool;
   /** Builds the clinic's empty store (no anchor yet), idempotently; returns its schema version. */
   create(ctx: PlacementContext, store: ClinicStore, migrations: TenantMigration[]): Promise<number>;

@@ -9,7 +9,7 @@ import { appRole, rolePassword } from '../naming.js';
 import type { TenantAccess } from '../tenant-db.js';
 import { PLACEMENT_KINDS, placementKind, type ClinicStore, type PlacedClinic, type PlacementKind } from './index.js';
 import { checksums, copyClinic } from './copy.js';
-import { drainReads, holdWrites, insertAnchor, pinAdmin, pinStatement, setAnchorEpoch } from './fence.js';
+import { drainReads, holdWrites, insertAnchor, pinAdmin, setAnchorEpoch } from './fence.js';
 
 /**
  * The contract every placement implementation keeps, run against each of the three: a store it creates is at
@@ -74,7 +74,7 @@ async function pinned(kind: PlacementKind, store: ClinicStore, epoch: number, ac
   let c: pg.Client | undefined;
   try {
     c = await tenantConnection(kind, store);
-    const pin = pinStatement(kind.pin(ctx(), clinic), access);
+    const pin = kind.pin(ctx(), clinic, access);
     const text =
       access === 'write'
         ? `begin; ${pin}; select count(*)::int as n from patients; commit`
@@ -146,7 +146,7 @@ describe.each(PLACEMENT_KINDS.map((k) => [k.model, k] as const))('%s placement',
     const store = await filledStore(kind, 1, 1);
     const clinic: PlacedClinic = { id: store.clinicId, dataRegion: store.regionId, placement: store.placement, placementEpoch: 1 };
     const reader = await tenantConnection(kind, store);
-    await reader.query(`begin isolation level repeatable read read only; ${pinStatement(kind.pin(ctx(), clinic), 'snapshot')}`);
+    await reader.query(`begin isolation level repeatable read read only; ${kind.pin(ctx(), clinic, 'snapshot')}`);
     let drained = false;
     const draining = withClient(adminUrl(store), (c) => drainReads(c, store.clinicId)).then(() => (drained = true));
     await sleep(200);

@@ -2,6 +2,7 @@ import { withClient } from '../../db/pg.js';
 import { POOLED_SCHEMA, appRole } from '../naming.js';
 import { currentVersion, migrateTenantSchema, onAdmin } from '../store-migrate.js';
 import { deleteClinicRows } from './copy.js';
+import { pinStatement } from './fence.js';
 import type { PlacementKind } from './kind.js';
 
 /**
@@ -16,7 +17,8 @@ export const pooled: PlacementKind = {
 
   address: ({ regionDatabase }) => ({ model: 'pooled', database: regionDatabase, schema: POOLED_SCHEMA }),
 
-  pin: (_ctx, clinic) => ({ clinicId: clinic.id, schema: clinic.placement.schema, role: null, epoch: clinic.placementEpoch }),
+  pin: (_ctx, clinic, access) =>
+    pinStatement({ clinicId: clinic.id, schema: clinic.placement.schema, role: null, epoch: clinic.placementEpoch }, access),
 
   pool: () => ({ kind: 'region' }),
 

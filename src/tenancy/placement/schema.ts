@@ -4,6 +4,7 @@ import { quoteIdent as q, withClient } from '../../db/pg.js';
 import { appRole, clinicRole, clinicSchema } from '../naming.js';
 import { ensureRole, migrateTenantSchema, onAdmin } from '../store-migrate.js';
 import { provisionTenantSchema } from '../store-provision.js';
+import { pinStatement } from './fence.js';
 import type { PlacementKind } from './kind.js';
 import { dropRole } from './roles.js';
 import { schemaSpares } from './spares.js';
@@ -18,12 +19,16 @@ export const schema: PlacementKind = {
 
   address: ({ clinicId, regionDatabase }) => ({ model: 'schema', database: regionDatabase, schema: clinicSchema(clinicId) }),
 
-  pin: (ctx, clinic) => ({
-    clinicId: clinic.id,
-    schema: clinic.placement.schema,
-    role: clinicRole(ctx.instance, clinic.id, 'schema'),
-    epoch: clinic.placementEpoch,
-  }),
+  pin: (ctx, clinic, access) =>
+    pinStatement(
+      {
+        clinicId: clinic.id,
+        schema: clinic.placement.schema,
+        role: clinicRole(ctx.instance, clinic.id, 'schema'),
+        epoch: clinic.placementEpoch,
+      },
+      access,
+    ),
 
   pool: () => ({ kind: 'region' }),
 
