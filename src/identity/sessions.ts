@@ -25,11 +25,19 @@ const hashToken = (token: string): string => createHash('sha256').update(token).
  * Opaque bearer sessions. The token is 32 random bytes shown once; only its SHA-256 is stored, so a copy of
  * the control database does not yield usable tokens. Resolved principals, with each membership's effective
  * permissions, are cached briefly in memory; revoking a session or changing a user's memberships, role or
- * grants publishes on the bus and every node drops the user's cached sessions at once.
+ * grants publishes on the bus and every node drops the user's cached sessions at once. A session read while a
+ * user was being forgotten is answered as read but not kept: it may predate the change (a revocation committed
+ * after its row was read), and the next request reads again.
  */
 export class SessionStore {
   private readonly cache = new Map<string, { principal: Principal; until: number }>();
   private readonly byUser = new Map<string, Set<string>>();
+  /**
+   * Bumped whenever users are forgotten. A read does not know whose session it reads until its row is back, so
+   * it compares this one count (not a count per user, as `ClinicalMembers` can): any forgetting meanwhile, and
+   * its principal is not cached.
+   */
+  private forgotten = 0;
   private readonly unsubscribe: () => void;
   private readonly unsubscribeReconnect: () => void;
 
@@ -38,12 +46,11 @@ export class SessionStore {
     private readonly bus: InvalidationBus,
     private readonly ttlHours: number,
     private readonly cacheMs = 5_000,
+    /** At most this many cached principals (entries outlive their `until` until looked up or forgotten). */
+    private readonly maxEntries = 50_000,
   ) {
     this.unsubscribe = bus.subscribe('user-sessions', (userId) => this.forget(userId));
-    this.unsubscribeReconnect = bus.onReconnect(() => {
-      this.cache.clear();
-      this.byUser.clear();
-    });
+    this.unsubscribeReconnect = bus.onReconnect(() => this.clear());
   }
 
   async create(userId: string, opts: { method?: AuthMethod } = {}): Promise<{ token: string; expiresAt: Date }> {
@@ -69,6 +76,7 @@ export class SessionStore {
     const tokenHash = hashToken(token);
     const hit = this.cache.get(tokenHash);
     if (hit && hit.until > Date.now()) return hit.principal;
+    const seen = this.forgotten;
     const row = await this.db
       .selectFrom('sessions')
       .innerJoin('users', 'users.id', 'sessions.user_id')
@@ -91,6 +99,8 @@ export class SessionStore {
       tokenHash,
       authMethod: row.auth_method,
     };
+    if (this.forgotten !== seen) return principal;
+    if (this.cache.size >= this.maxEntries) this.clear();
     const until = Math.min(Date.now() + this.cacheMs, row.expires_at.getTime());
     this.cache.set(tokenHash, { principal, until });
     let set = this.byUser.get(row.id);
@@ -126,14 +136,20 @@ export class SessionStore {
   }
 
   private forget(userId: string): void {
+    this.forgotten++;
     for (const h of this.byUser.get(userId) ?? []) this.cache.delete(h);
     this.byUser.delete(userId);
+  }
+
+  private clear(): void {
+    this.forgotten++;
+    this.cache.clear();
+    this.byUser.clear();
   }
 
   close(): void {
     this.unsubscribe();
     this.unsubscribeReconnect();
-    this.cache.clear();
-    this.byUser.clear();
+    this.clear();
   }
 }
