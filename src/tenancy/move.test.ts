@@ -103,6 +103,16 @@ describe('moving a clinic pooled -> schema -> database -> pooled', () => {
         expect(await databaseExists(t.p.stores.adminUrl(before.dataRegion), before.placement.database)).toBe(false);
       }
 
+      // The copied tables have their statistics from the move itself, not from autovacuum some time later.
+      const after = (await t.p.clinics.fresh(clinicId))!;
+      const analysed = await withClient(t.p.stores.adminUrl(after.dataRegion, after.placement.database), (c) =>
+        c.query<{ n: number }>(
+          `select count(*)::int as n from pg_stat_user_tables where schemaname = $1 and relname = 'patients' and last_analyze is not null`,
+          [after.placement.schema],
+        ),
+      );
+      expect(analysed.rows[0]!.n).toBe(1);
+
       // Data reads back identically through the API.
       const page = await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinicId}/patients?limit=200`, headers: bearer(token) });
       expect(page.statusCode).toBe(200);

@@ -5,7 +5,7 @@ import type { Platform } from '../platform/platform.js';
 import type { Clinic } from '../controlplane/clinics.js';
 import { AppError, notFound } from '../errors.js';
 import { newId } from '../ids.js';
-import { databaseOf, inTransaction, withClient } from '../db/pg.js';
+import { databaseOf, inTransaction, quoteIdent, withClient } from '../db/pg.js';
 import type { PlacementModel } from './naming.js';
 import { placementKind, type ClinicStore, type PlacementKind } from './placement/index.js';
 import { ChangeCapture } from './placement/capture.js';
@@ -197,6 +197,14 @@ class Move {
           if (i === 0) await this.hooks.duringCopy?.();
         }),
       ),
+    );
+
+    // The copied tables get their statistics now, while the clinic is still served from the source: a new schema or
+    // database has none until autovacuum visits it (about a minute per database, longer on a busy server), and until
+    // then the planner takes every table for a few rows (a page of patients read all the clinic's rows and sorted
+    // them instead of reading the first page in key order). ANALYZE samples, so it costs about the same for any size.
+    await withClient(targetUrl, (dst) =>
+      dst.query(`analyze ${p.tenantTables.map((t) => `${quoteIdent(target.placement.schema)}.${quoteIdent(t.name)}`).join(', ')}`),
     );
 
     // The rest the clinic owns in its region (a move to another region), while the clinic keeps writing; what it
