@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Clinic } from '../src/controlplane/clinics.js';
+import { quoteIdent, withClient } from '../src/db/pg.js';
 import { clinicScope } from '../src/http/clinic-scope.js';
 import type { Platform } from '../src/platform/platform.js';
 import { createPatient, listPatients } from '../src/patients/store.js';
@@ -56,5 +57,12 @@ export async function seedPatientClinics(
     await seed(clinic);
     clinics[model] = { clinic, token: (await t.staff(clinic.id, 'physician')).token };
   }
+  // A clinic in use has statistics (autovacuum analyses a table once a tenth of it has changed); one seeded a moment
+  // ago has none until autovacuum visits its database, and the planner would read every patient of a new schema or
+  // database and sort them for one page. Both sides of each ratio read these tables.
+  for (const { clinic } of Object.values(clinics))
+    await withClient(t.p.stores.adminUrl(clinic.dataRegion, clinic.placement.database), (c) =>
+      c.query(`analyze ${quoteIdent(clinic.placement.schema)}.patients`),
+    );
   return clinics;
 }
