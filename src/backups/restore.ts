@@ -354,7 +354,7 @@ class Restore {
         await setAnchorEpoch(dst, schema, to.id, epoch + 1, epoch + 1);
         await holdWrites(dst, to.id);
       }
-      return await inTransaction(dst, async () => {
+      const result = await inTransaction(dst, async () => {
         await pinAdmin(dst, to.id);
         if (inPlace)
           for (const t of [...this.tables].reverse())
@@ -373,6 +373,13 @@ class Restore {
         }
         return { tables: restored, unreadableSecrets: await this.rebindSecrets(dst, schema, to.id) };
       });
+      // Statistics for what was just written, as a move does (`tenancy/move.ts`): a new schema or database has none
+      // until autovacuum visits it. The restore has committed; statistics that fail to build leave only the planner
+      // to guess until autovacuum, so that is logged, not answered as a failed restore.
+      await dst
+        .query(`analyze ${this.tables.map((t) => `${q(schema)}.${q(t.name)}`).join(', ')}`)
+        .catch((err: unknown) => p.log.warn({ err, clinicId: to.id }, 'restored tables could not be analysed'));
+      return result;
     } finally {
       await dst.end().catch(() => {});
       if (inPlace) await p.clinics.transition(to.id, 'moving', 'active');
