@@ -243,7 +243,9 @@ describe('a clinic moved through every placement while node A serves it', () => 
     expect(a.reads).toBeGreaterThan(50);
     expect(a.acknowledged.length).toBeGreaterThan(5);
     expect(a.frozen.length).toBeGreaterThan(0);
-  });
+    // Three CLI processes start, each compiling the CLI on its way in: 20 s here when idle, past the default minute
+    // under a load of 8 or more.
+  }, 180_000);
 });
 
 /** Holds an exclusive lock on a table of the move's target, so the copy waits on it; then `act`s on the waiting backend. */
