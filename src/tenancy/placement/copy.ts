@@ -75,6 +75,14 @@ export async function copyClinic(
   );
 }
 
+/**
+ * ANALYZE of every tenant table of a store that was just filled in bulk (a move's or a restore's target in its own
+ * schema or database), which has no statistics until autovacuum visits it.
+ */
+export function analyzeStatement(tables: readonly TenantTable[], schema: string): string {
+  return `analyze ${tables.map((t) => `${q(schema)}.${q(t.name)}`).join(', ')}`;
+}
+
 /** Row count and an order-stable checksum of every tenant table of one clinic in one store. */
 export async function checksums(
   tables: readonly TenantTable[],
