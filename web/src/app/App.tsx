@@ -22,7 +22,8 @@ const queryClient = new QueryClient({
   queryCache: new QueryCache(),
 });
 
-warmUp(queryClient, window.location.pathname);
+/** The screen's code, asked for before the first render (`main.tsx` waits a little for it). */
+export const screenCode = warmUp(queryClient, window.location.pathname);
 
 export function App() {
   const { languages } = useAppearance();

@@ -6,13 +6,12 @@ import { SsoCallback } from '../auth/SsoCallback';
 import { LoadingState } from '../ui/states';
 import { Home } from './Home';
 import { NotFoundPage } from './NotFoundPage';
+import { ClinicLayout, OperatorLayout } from './screens';
 
 // Everything behind sign-in is loaded when first needed: the sign-in route ships only what it shows.
-const ClinicLayout = lazy(() => import('../clinic/ClinicLayout'));
 const ClinicPicker = lazy(() => import('../clinic/ClinicPicker'));
 const AccountPage = lazy(() => import('../account/AccountPage'));
 const InvitationPage = lazy(() => import('../auth/InvitationPage'));
-const OperatorLayout = lazy(() => import('../operator/OperatorLayout'));
 const VisitPage = lazy(() => import('../visit/VisitPage'));
 // The patient area: its own sign-in, link landing and screens, with a patient session (never a staff one).
 const PortalSignInPage = lazy(() => import('../portal/PortalSignInPage'));

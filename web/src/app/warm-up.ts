@@ -4,32 +4,48 @@ import { fetchMe, knownClinicId } from '../auth/me';
 import { session } from '../auth/session';
 import { queries } from '../clinic/data';
 import { today } from '../i18n/calendar';
+import { ClinicLayout, OperatorLayout, SchedulePage } from './screens';
 
 /**
  * A cold start of a clinic screen would otherwise be a waterfall: the page, then who am I, then the clinic's
  * layout code, then what may I do here, then the screen's code, then its data. Here the requests and the code
  * that do not depend on each other start at once, before the first render; the components then find them in
  * the query cache and the module cache. Nothing here decides anything: a stale guess just costs a request.
+ *
+ * Resolves when the screen's code is here (or failed to come: the screen then asks again and says so), so that the
+ * first render can wait for it rather than show a loading state for a moment (`main.tsx`).
  */
-export function warmUp(queryClient: QueryClient, path: string): void {
+export function warmUp(queryClient: QueryClient, path: string): Promise<void> {
   const token = session.token();
   const slug = /^\/c\/([^/]+)/.exec(path)?.[1];
   if (token) void queryClient.prefetchQuery({ queryKey: ['me', token], queryFn: fetchMe, staleTime: 60_000 });
-  if (!slug) {
-    if (path.startsWith('/operator')) void import('../operator/OperatorLayout');
-    return;
-  }
+  if (!slug) return path.startsWith('/operator') ? settled(OperatorLayout.preload()) : Promise.resolve();
   void queryClient.prefetchQuery({
     queryKey: ['public-clinic', slug],
     queryFn: () => call(api.GET('/api/v1/public/clinics/{slug}', { params: { path: { slug } } })),
     staleTime: 5 * 60_000,
   });
-  if (!token) return;
-  void import('../clinic/ClinicLayout');
-  if (/\/schedule\/?$/.test(path) || new RegExp(`^/c/${slug}/?$`).test(path)) void import('../provider/SchedulePage');
+  // A visit link, the patient area and a clinic's sign-in page are not the clinic layout: nothing to wait for.
+  if (!token || /^\/c\/[^/]+\/(visit|portal|sign-in)(\/|$)/.test(path)) return Promise.resolve();
   void warmClinic(queryClient, token, slug, path).catch(() => {
     // A guess that did not pan out: the screens ask again and show what the API says.
   });
+  // The code after the requests: the browser has six connections to the server, and the day's data is the longer
+  // chain (who am I, what may I do here, the day, its patients), so its first request must not queue behind
+  // twenty-odd chunks of screen code.
+  return new Promise<void>((resolve) =>
+    setTimeout(() => {
+      const schedule = /\/schedule\/?$/.test(path) || new RegExp(`^/c/${slug}/?$`).test(path);
+      void settled(Promise.all([ClinicLayout.preload(), schedule ? SchedulePage.preload() : undefined])).then(resolve);
+    }, 0),
+  );
+}
+
+function settled(p: Promise<unknown>): Promise<void> {
+  return p.then(
+    () => undefined,
+    () => undefined,
+  );
 }
 
 /** The clinic's "what may I do here", then, for a provider opening their day, the day itself and its patients. */

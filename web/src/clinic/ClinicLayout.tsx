@@ -2,6 +2,7 @@ import { AppShell, Burger, Button, Center, Group, NavLink, ScrollArea, Stack, Te
 import { DatesProvider } from '@mantine/dates';
 import { useDisclosure } from '@mantine/hooks';
 import { lazy, Suspense, useMemo, type ReactNode } from 'react';
+import { SchedulePage } from '../app/screens';
 import { Navigate, NavLink as RouterLink, Route, Routes, useLocation, useParams } from 'react-router';
 import '../i18n/dates';
 import '@mantine/dates/styles.css';
@@ -17,7 +18,6 @@ import { ClinicSwitcher } from './ClinicSwitcher';
 import { ClinicProvider, useClinicSelf, type ClinicContextValue, type Permission } from './context';
 import { useClinicAppearance, usePublicClinic } from './public';
 
-const SchedulePage = lazy(() => import('../provider/SchedulePage'));
 const PatientsPage = lazy(() => import('../provider/PatientsPage'));
 const ChartPage = lazy(() => import('../provider/ChartPage'));
 const EncounterPage = lazy(() => import('../provider/EncounterPage'));
