@@ -13,7 +13,7 @@ import type { AuditDB } from '../audit/region-db.js';
 import { AUDIT_SCHEMA } from '../audit/region-migration.js';
 import type { TenantTable } from '../tenancy/catalogue.js';
 import type { PlacementModel } from '../tenancy/naming.js';
-import { analyzeStatement, checksumText, keyOrder } from '../tenancy/placement/copy.js';
+import { analyzeCopied, checksumText, keyOrder } from '../tenancy/placement/copy.js';
 import { placementKind } from '../tenancy/placement/index.js';
 import { holdWrites, pinAdmin, setAnchorEpoch } from '../tenancy/placement/fence.js';
 import { backupSetOf } from './location.js';
@@ -376,10 +376,9 @@ class Restore {
       // Statistics for what was just written in a schema or database of its own, as a move does (`tenancy/move.ts`):
       // they have none until autovacuum visits them. The restore has committed; statistics that fail to build leave
       // only the planner to guess until autovacuum, so that is logged, not answered as a failed restore.
-      if (to.placement.model !== 'pooled')
-        await dst
-          .query(analyzeStatement(this.tables, schema))
-          .catch((err: unknown) => p.log.warn({ err, clinicId: to.id }, 'restored tables could not be analysed'));
+      const analyze = analyzeCopied(this.tables, to.placement);
+      if (analyze)
+        await dst.query(analyze).catch((err: unknown) => p.log.warn({ err, clinicId: to.id }, 'restored tables could not be analysed'));
       return result;
     } finally {
       await dst.end().catch(() => {});

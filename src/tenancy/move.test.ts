@@ -3,6 +3,7 @@ import { createLogger } from '../logger.js';
 import { openPlatform, type Platform } from '../platform/platform.js';
 import { InProcessBus } from '../platform/bus.js';
 import { createPatient, getPatient } from '../patients/store.js';
+import { patientsAnalysed } from '../../test/support/placements.js';
 import { bearer, startTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import { databaseExists, databaseOf, withClient } from '../db/pg.js';
 import { AppError } from '../errors.js';
@@ -105,14 +106,7 @@ describe('moving a clinic pooled -> schema -> database -> pooled', () => {
 
       // A schema or database of its own has its statistics from the move itself, not from autovacuum some time later
       // (the pooled store's shared tables are left to autovacuum).
-      const after = (await t.p.clinics.fresh(clinicId))!;
-      const analysed = await withClient(t.p.stores.adminUrl(after.dataRegion, after.placement.database), (c) =>
-        c.query<{ n: number }>(
-          `select count(*)::int as n from pg_stat_user_tables where schemaname = $1 and relname = 'patients' and last_analyze is not null`,
-          [after.placement.schema],
-        ),
-      );
-      expect(analysed.rows[0]!.n).toBe(to === 'pooled' ? 0 : 1);
+      expect(await patientsAnalysed(t, clinicId)).toBe(to !== 'pooled');
 
       // Data reads back identically through the API.
       const page = await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinicId}/patients?limit=200`, headers: bearer(token) });

@@ -9,7 +9,7 @@ import { databaseOf, inTransaction, withClient } from '../db/pg.js';
 import type { PlacementModel } from './naming.js';
 import { placementKind, type ClinicStore, type PlacementKind } from './placement/index.js';
 import { ChangeCapture } from './placement/capture.js';
-import { analyzeStatement, checksums, checksumsInTransaction, copyClinic, touchedChecksums, type TableChecksum } from './placement/copy.js';
+import { analyzeCopied, checksums, checksumsInTransaction, copyClinic, touchedChecksums, type TableChecksum } from './placement/copy.js';
 import { drainReads, holdWrites, setAnchorEpoch } from './placement/fence.js';
 
 import type { MoveHooks, MoveProgress, MoveReport, MoveResult, MoveStep, RegionChange, RegionHandover } from './move-report.js';
@@ -203,10 +203,8 @@ class Move {
     // database has none until autovacuum visits it (about a minute per database, longer on a busy server), and until
     // then the planner takes every table for a few rows (a page of patients read all the clinic's rows and sorted
     // them instead of reading the first page in key order). ANALYZE samples, so it costs about the same for any size.
-    // The pooled store's shared tables have their statistics already, of which one clinic is a small part, and an
-    // ANALYZE there would wait for any autovacuum of them.
-    if (target.placement.model !== 'pooled')
-      await withClient(targetUrl, (dst) => dst.query(analyzeStatement(p.tenantTables, target.placement.schema)));
+    const analyze = analyzeCopied(p.tenantTables, target.placement);
+    if (analyze) await withClient(targetUrl, (dst) => dst.query(analyze));
 
     // The rest the clinic owns in its region (a move to another region), while the clinic keeps writing; what it
     // writes meanwhile is caught up with next.

@@ -1,4 +1,5 @@
 import type { Clinic } from '../../src/controlplane/clinics.js';
+import { withClient } from '../../src/db/pg.js';
 import type { PlacementModel } from '../../src/tenancy/naming.js';
 import { bearer, type TestPlatform } from './platform.js';
 
@@ -80,4 +81,18 @@ export async function patientTenants(t: TestPlatform, plan: readonly Placed[]): 
     tenants.push({ clinic, token, patientId: res.json().id });
   }
   return tenants;
+}
+
+/**
+ * Whether the clinic's `patients` table, where the clinic is now, has statistics from an explicit ANALYZE (a move's or
+ * a restore's), as opposed to none yet or only autovacuum's.
+ */
+export async function patientsAnalysed(t: TestPlatform, clinicId: string): Promise<boolean> {
+  const clinic = (await t.p.clinics.fresh(clinicId))!;
+  const found = await withClient(t.p.stores.adminUrl(clinic.dataRegion, clinic.placement.database), (c) =>
+    c.query(`select 1 from pg_stat_user_tables where schemaname = $1 and relname = 'patients' and last_analyze is not null`, [
+      clinic.placement.schema,
+    ]),
+  );
+  return found.rowCount === 1;
 }

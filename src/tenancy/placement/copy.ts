@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { inTransaction, quoteIdent as q } from '../../db/pg.js';
 import type { TenantTable } from '../catalogue.js';
+import type { Placement } from '../naming.js';
 import { pinAdmin } from './fence.js';
 
 /**
@@ -76,11 +77,14 @@ export async function copyClinic(
 }
 
 /**
- * ANALYZE of every tenant table of a store that was just filled in bulk (a move's or a restore's target in its own
- * schema or database), which has no statistics until autovacuum visits it.
+ * ANALYZE of every tenant table of a store that was just filled in bulk (a move's or a restore's target), which in a
+ * schema or database of its own has no statistics until autovacuum visits it. None for a pooled store: its shared
+ * tables have their statistics already, of which one clinic is a small part, and an ANALYZE there would wait for any
+ * autovacuum of them.
  */
-export function analyzeStatement(tables: readonly TenantTable[], schema: string): string {
-  return `analyze ${tables.map((t) => `${q(schema)}.${q(t.name)}`).join(', ')}`;
+export function analyzeCopied(tables: readonly TenantTable[], placement: Pick<Placement, 'model' | 'schema'>): string | null {
+  if (placement.model === 'pooled') return null;
+  return `analyze ${tables.map((t) => `${q(placement.schema)}.${q(t.name)}`).join(', ')}`;
 }
 
 /** Row count and an order-stable checksum of every tenant table of one clinic in one store. */
