@@ -1,7 +1,9 @@
-import type { FastifyInstance } from 'fastify';
-import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { type FastifyPluginAsyncZod, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type pg from 'pg';
+import { z } from 'zod';
 import type { Clinic } from '../src/controlplane/clinics.js';
-import { quoteIdent, withClient } from '../src/db/pg.js';
+import { newPool, quoteIdent, urlWithDatabase, withClient } from '../src/db/pg.js';
 import { clinicScope } from '../src/http/clinic-scope.js';
 import type { Platform } from '../src/platform/platform.js';
 import { createPatient, listPatients } from '../src/patients/store.js';
@@ -65,4 +67,79 @@ export async function seedPatientClinics(
       c.query(`analyze ${quoteIdent(clinic.placement.schema)}.patients`),
     );
   return clinics;
+}
+
+/** The page size the patients benchmarks read (`?limit=50`). */
+export const PAGE = 50;
+
+export interface BareRoute {
+  /** The bare route for a seeded clinic's placement; `raw`: without a response schema (rows through `JSON.stringify`). */
+  target(model: PlacementModel, kind?: 'schema' | 'raw'): string;
+  close(): Promise<void>;
+}
+
+/**
+ * The patients benchmarks' baseline, listening on a port of its own in this process: a Fastify route that runs the
+ * same SELECT as the platform's page (same columns, same keyset page, one row more to know whether there is a next
+ * one) on the same rows as the table owner, with no auth, no tenancy and no checks, mapping the rows to the API's
+ * shape and serialising them through the same zod response schema, over a pool of the size the platform has for
+ * that store (the region pool, or a clinic's own).
+ */
+export async function startBareRoute(t: TestPlatform, clinics: Partial<Record<PlacementModel, { clinic: Clinic }>>): Promise<BareRoute> {
+  const bare = Fastify();
+  bare.setValidatorCompiler(validatorCompiler);
+  bare.setSerializerCompiler(serializerCompiler);
+  const pools = new Map<string, pg.Pool>();
+  for (const { clinic } of Object.values(clinics))
+    if (!pools.has(clinic.placement.database))
+      pools.set(
+        clinic.placement.database,
+        newPool(
+          urlWithDatabase(t.p.stores.adminUrl(clinic.dataRegion), clinic.placement.database),
+          clinic.placement.model === 'database' ? t.p.config.pool.clinicMax : t.p.config.pool.max,
+          'bench-bare',
+        ),
+      );
+  const columns = 'clinic_id, id, mrn, given_name, family_name, birth_date, sex, email, phone, version, created_at, updated_at';
+  const rowsOf = async (model: string) => {
+    const { clinic } = clinics[model as PlacementModel]!;
+    const r = await pools
+      .get(clinic.placement.database)!
+      .query(`select ${columns} from ${quoteIdent(clinic.placement.schema)}.patients where clinic_id = $1 order by id limit ${PAGE + 1}`, [
+        clinic.id,
+      ]);
+    return r.rows;
+  };
+  bare.withTypeProvider<ZodTypeProvider>().get('/bare/patients', {
+    schema: { querystring: z.object({ clinic: z.string() }), response: { 200: PatientPage } },
+    handler: async (req) => {
+      const rows = await rowsOf(req.query.clinic);
+      const items = rows.slice(0, PAGE).map((r) => ({
+        id: r.id,
+        clinicId: r.clinic_id,
+        mrn: r.mrn,
+        givenName: r.given_name,
+        familyName: r.family_name,
+        birthDate: r.birth_date,
+        sex: r.sex,
+        email: r.email,
+        phone: r.phone,
+        version: r.version,
+        createdAt: r.created_at.toISOString(),
+        updatedAt: r.updated_at.toISOString(),
+      }));
+      return { items, nextCursor: rows.length > PAGE ? items.at(-1)!.id : null };
+    },
+  });
+  bare.get<{ Querystring: { clinic: string } }>('/bare/raw-patients', async (req) => ({
+    items: (await rowsOf(req.query.clinic)).slice(0, PAGE),
+  }));
+  const url = await bare.listen({ port: 0, host: '127.0.0.1' });
+  return {
+    target: (model, kind = 'schema') => `${url}/bare/${kind === 'raw' ? 'raw-patients' : 'patients'}?clinic=${model}`,
+    close: async () => {
+      await bare.close();
+      for (const pool of pools.values()) await pool.end();
+    },
+  };
 }

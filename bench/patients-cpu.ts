@@ -5,7 +5,7 @@ import { loadavg } from 'node:os';
 import { createRequire } from 'node:module';
 import { PLACEMENT_MODELS, type PlacementModel } from '../src/tenancy/naming.js';
 import { startTestPlatform } from '../test/support/platform.js';
-import { registerTenancyRoute, seedPatientClinics, TENANCY_PREFIX } from './patients-clinics.js';
+import { type BareRoute, PAGE, registerTenancyRoute, seedPatientClinics, startBareRoute, TENANCY_PREFIX } from './patients-clinics.js';
 import { backendMicrosSince, backendTicks, messages, sent } from './pg-usage.js';
 import { benchServer, median } from './server.js';
 
@@ -29,9 +29,13 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const FILLERS = Number(process.env.BENCH_FILLERS ?? 5);
 const PLACEMENTS = (process.env.BENCH_PLACEMENTS?.split(',') ?? PLACEMENT_MODELS) as PlacementModel[];
-/** tenancy: the route without its record; full: the real route (`/api/v1/…`), whose record is appended as the read runs. */
-const ROUTES = (process.env.BENCH_ROUTES?.split(',') ?? ['tenancy']) as ('tenancy' | 'full')[];
-const LIMIT = 50;
+/**
+ * tenancy: the route without its record; full: the real route (`/api/v1/…`), whose record is appended as the read
+ * runs; bare: `patients-list.ts`' baseline (the same SELECT and response schema, no auth, no tenancy, no record).
+ */
+type Route = 'bare' | 'tenancy' | 'full';
+const ROUTES = (process.env.BENCH_ROUTES?.split(',') ?? ['tenancy']) as Route[];
+const LIMIT = PAGE;
 
 const autocannonBin = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
 /** `amount` requests from a separate process, so that the load generator's CPU is not counted as the server's. */
@@ -54,6 +58,7 @@ const load = (url: string, headers: Record<string, string>, amount: number) =>
   });
 
 const server = await benchServer();
+let bare: BareRoute | undefined;
 const t = await startTestPlatform({
   adminUrl: server.url,
   env: { POLYCLINIC_POOL_MAX: '10' },
@@ -61,6 +66,7 @@ const t = await startTestPlatform({
 });
 try {
   const clinics = await seedPatientClinics(t, PLACEMENTS, FILLERS);
+  bare = ROUTES.includes('bare') ? await startBareRoute(t, clinics) : undefined;
   const url = await t.app.listen({ port: 0, host: '127.0.0.1' });
   console.log(
     `${ROUTES.join(' and ')} route, ${REQUESTS} requests x ${ROUNDS} rounds per placement, ${CONNECTIONS} connections, ${server.kind}, load average ${loadavg()[0]!.toFixed(1)}`,
@@ -68,10 +74,13 @@ try {
   const cases = PLACEMENTS.flatMap((model) => ROUTES.map((route) => ({ model, route, key: `${model} ${route}` })));
   const perRequest: Record<string, { node: number[]; pg: number[]; queries: number[] }> = {};
   for (const c of cases) perRequest[c.key] = { node: [], pg: [], queries: [] };
-  const target = (model: PlacementModel, route: 'tenancy' | 'full') =>
-    `${url}${route === 'full' ? '/api/v1/clinics' : TENANCY_PREFIX}/${clinics[model]!.clinic.id}/patients?limit=${LIMIT}`;
-  const auth = (model: PlacementModel) => ({ authorization: `Bearer ${clinics[model]!.token}` });
-  for (const c of cases) await load(target(c.model, c.route), auth(c.model), 1000); // warm pools, caches, JIT
+  const target = (model: PlacementModel, route: Route) =>
+    route === 'bare'
+      ? bare!.target(model)
+      : `${url}${route === 'full' ? '/api/v1/clinics' : TENANCY_PREFIX}/${clinics[model]!.clinic.id}/patients?limit=${LIMIT}`;
+  const auth = (model: PlacementModel, route: Route): Record<string, string> =>
+    route === 'bare' ? {} : { authorization: `Bearer ${clinics[model]!.token}` };
+  for (const c of cases) await load(target(c.model, c.route), auth(c.model, c.route), 1000); // warm pools, caches, JIT
   // BENCH_PROFILE=file.cpuprofile: a CPU profile of the measured rounds alone (not the seeding), for DevTools.
   const profiler = process.env.BENCH_PROFILE ? new Session() : undefined;
   if (profiler) {
@@ -95,7 +104,7 @@ try {
       sent.clear();
       const ticks = backendTicks();
       const cpu = process.cpuUsage();
-      const r = await load(target(model, route), auth(model), REQUESTS);
+      const r = await load(target(model, route), auth(model, route), REQUESTS);
       const node = process.cpuUsage(cpu);
       const pgUs = backendMicrosSince(ticks);
       if (r.non2xx) throw new Error(`${key}: ${r.non2xx} failed requests`);
@@ -137,7 +146,16 @@ try {
         `  ${model.padEnd(16)} the record adds per request: node ${(median(full.node) - median(bare.node)).toFixed(0)} µs, postgres ${(median(full.pg) - median(bare.pg)).toFixed(0)} µs`,
       );
     }
+  // Where CPU bounds throughput (both cores busy, as in `patients-list.ts`), the throughput ratio to bare is about
+  // the ratio of CPU per request, Node and PostgreSQL together, which a round's drift moves far less.
+  if (ROUTES.includes('bare'))
+    for (const model of PLACEMENTS) {
+      const cpu = (route: Route) => median(perRequest[`${model} ${route}`]!.node) + median(perRequest[`${model} ${route}`]!.pg);
+      const ratios = ROUTES.filter((r) => r !== 'bare').map((r) => `${r} ${(cpu('bare') / cpu(r)).toFixed(2)}`);
+      console.log(`  ${model.padEnd(16)} bare's CPU per request ÷ the route's (node + postgres medians): ${ratios.join(', ')}`);
+    }
 } finally {
+  await bare?.close();
   await t.close();
   await server.stop();
 }

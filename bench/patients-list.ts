@@ -1,13 +1,15 @@
 import autocannon from 'autocannon';
-import Fastify from 'fastify';
-import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import type pg from 'pg';
-import { z } from 'zod';
-import { newPool, quoteIdent, urlWithDatabase } from '../src/db/pg.js';
-import { PatientPage } from '../src/patients/schemas.js';
 import { PLACEMENT_MODELS, type PlacementModel } from '../src/tenancy/naming.js';
 import { startTestPlatform } from '../test/support/platform.js';
-import { PATIENTS, registerTenancyRoute, seedPatientClinics, TENANCY_PREFIX } from './patients-clinics.js';
+import {
+  type BareRoute,
+  PAGE,
+  PATIENTS,
+  registerTenancyRoute,
+  seedPatientClinics,
+  startBareRoute,
+  TENANCY_PREFIX,
+} from './patients-clinics.js';
 import { RECORD_AFTER_PREFIX, registerRecordAfter } from './record-after.js';
 import { benchServer, median } from './server.js';
 
@@ -37,7 +39,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const PLACEMENTS = (process.env.BENCH_PLACEMENTS?.split(',') ?? PLACEMENT_MODELS) as PlacementModel[];
 const FILLER_CLINICS = 20;
-const LIMIT = 50;
+const LIMIT = PAGE;
 
 interface Ratio {
   /** Platform req/s over bare req/s: the target is >= 0.85. */
@@ -58,63 +60,12 @@ const t = await startTestPlatform({
     registerRecordAfter(app, p);
   },
 });
-const bare = Fastify();
-bare.setValidatorCompiler(validatorCompiler);
-bare.setSerializerCompiler(serializerCompiler);
-const barePools = new Map<string, pg.Pool>();
+let bare: BareRoute | undefined;
 try {
   const clinics = await seedPatientClinics(t, PLACEMENTS, FILLER_CLINICS);
-
-  // The baseline: the same query on the same table as the database owner, no auth, no tenancy; the same
-  // columns, the same keyset page (one row more to know whether there is a next page), the same JSON.
-  const columns = 'clinic_id, id, mrn, given_name, family_name, birth_date, sex, email, phone, version, created_at, updated_at';
-  const bareQuery = async (model: string) => {
-    const { clinic } = clinics[model as PlacementModel]!;
-    const pool = barePools.get(clinic.placement.database)!;
-    const r = await pool.query(
-      `select ${columns} from ${quoteIdent(clinic.placement.schema)}.patients where clinic_id = $1 order by id limit ${LIMIT + 1}`,
-      [clinic.id],
-    );
-    return r.rows;
-  };
-  bare.withTypeProvider<ZodTypeProvider>().get('/bare/patients', {
-    schema: { querystring: z.object({ clinic: z.string() }), response: { 200: PatientPage } },
-    handler: async (req) => {
-      const rows = await bareQuery(req.query.clinic);
-      const items = rows.slice(0, LIMIT).map((r) => ({
-        id: r.id,
-        clinicId: r.clinic_id,
-        mrn: r.mrn,
-        givenName: r.given_name,
-        familyName: r.family_name,
-        birthDate: r.birth_date,
-        sex: r.sex,
-        email: r.email,
-        phone: r.phone,
-        version: r.version,
-        createdAt: r.created_at.toISOString(),
-        updatedAt: r.updated_at.toISOString(),
-      }));
-      return { items, nextCursor: rows.length > LIMIT ? items.at(-1)!.id : null };
-    },
-  });
-  bare.get<{ Querystring: { clinic: string } }>('/bare/raw-patients', async (req) => ({
-    items: (await bareQuery(req.query.clinic)).slice(0, LIMIT),
-  }));
-  for (const { clinic } of Object.values(clinics))
-    if (!barePools.has(clinic.placement.database))
-      // The same connection budget as the platform has for that store: the region pool, or the clinic's own pool.
-      barePools.set(
-        clinic.placement.database,
-        newPool(
-          urlWithDatabase(t.p.stores.adminUrl(clinic.dataRegion), clinic.placement.database),
-          clinic.placement.model === 'database' ? t.p.config.pool.clinicMax : t.p.config.pool.max,
-          'bench-bare',
-        ),
-      );
+  bare = await startBareRoute(t, clinics);
 
   const platformUrl = await t.app.listen({ port: 0, host: '127.0.0.1' });
-  const bareUrl = await bare.listen({ port: 0, host: '127.0.0.1' });
   const run = async (url: string, headers: Record<string, string>, seconds = SECONDS) => {
     const r = await autocannon({ url, connections: CONNECTIONS, duration: seconds, headers });
     if (r.non2xx || r.errors) throw new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors`);
@@ -138,8 +89,8 @@ try {
     const fullTarget = `${platformUrl}/api/v1/clinics/${clinic.id}/patients?limit=${LIMIT}`;
     const tenancyTarget = `${platformUrl}${TENANCY_PREFIX}/${clinic.id}/patients?limit=${LIMIT}`;
     const afterTarget = `${platformUrl}${RECORD_AFTER_PREFIX}/${clinic.id}/patients?limit=${LIMIT}`;
-    const bareTarget = `${bareUrl}/bare/patients?clinic=${model}`;
-    const rawTarget = `${bareUrl}/bare/raw-patients?clinic=${model}`;
+    const bareTarget = bare.target(model);
+    const rawTarget = bare.target(model, 'raw');
     // Same work: the three routes must answer the very same bytes.
     const expected = await body(bareTarget, {});
     for (const target of [tenancyTarget, fullTarget, afterTarget])
@@ -190,8 +141,7 @@ try {
     );
   }
 } finally {
-  await bare.close();
-  for (const pool of barePools.values()) await pool.end();
+  await bare?.close();
   await t.close();
   await server.stop();
 }
