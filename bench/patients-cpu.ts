@@ -150,9 +150,13 @@ try {
   // the ratio of CPU per request, Node and PostgreSQL together, which a round's drift moves far less.
   if (ROUTES.includes('bare'))
     for (const model of PLACEMENTS) {
-      const cpu = (route: Route) => median(perRequest[`${model} ${route}`]!.node) + median(perRequest[`${model} ${route}`]!.pg);
-      const ratios = ROUTES.filter((r) => r !== 'bare').map((r) => `${r} ${(cpu('bare') / cpu(r)).toFixed(2)}`);
-      console.log(`  ${model.padEnd(16)} bare's CPU per request ÷ the route's (node + postgres medians): ${ratios.join(', ')}`);
+      // Per round, against that round's bare run of the same placement; the median over rounds, with their range.
+      const cpu = (route: Route) => perRequest[`${model} ${route}`]!.node.map((n, i) => n + perRequest[`${model} ${route}`]!.pg[i]!);
+      const ratios = ROUTES.filter((r) => r !== 'bare').map((r) => {
+        const xs = cpu(r).map((c, i) => cpu('bare')[i]! / c);
+        return `${r} ${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
+      });
+      console.log(`  ${model.padEnd(16)} bare's CPU per request ÷ the route's (node + postgres), per round: ${ratios.join(', ')}`);
     }
 } finally {
   await bare?.close();
