@@ -219,6 +219,18 @@ async function walk(lang: 'en' | 'de'): Promise<void> {
     await expect.poll(() => day.count()).toBe(names.length);
     for (const n of names) await doctor.getByText(new RegExp(n)).first().waitFor();
     await accessible(doctor, 'schedule');
+    // Every hour of the day's time column on one line ("10:00 AM", not "10:00" over "AM").
+    const wrapped = await doctor.evaluate(() =>
+      Array.from(document.querySelectorAll('.mantine-DayView-dayViewSlotLabel'))
+        .filter((label) => {
+          const range = document.createRange();
+          range.selectNodeContents(label);
+          return new Set(Array.from(range.getClientRects(), (r) => Math.round(r.top))).size > 1;
+        })
+        .map((label) => label.textContent),
+    );
+    expect(wrapped).toEqual([]);
+    expect(await doctor.locator('.mantine-DayView-dayViewSlotLabel').count()).toBeGreaterThan(10);
     await shot(doctor, 'schedule');
 
     // --- a note, written and signed ---

@@ -3,7 +3,7 @@ import { DatePickerInput } from '@mantine/dates';
 import { DayView, WeekView, type ScheduleEventData } from '@mantine/schedule';
 import '@mantine/schedule/styles.css';
 import { useQuery } from '@tanstack/react-query';
-import { lazy, Suspense, useMemo, useState } from 'react';
+import { type CSSProperties, lazy, Suspense, useMemo, useState } from 'react';
 import { Link, useSearchParams } from 'react-router';
 import { useClinic } from '../clinic/context';
 import { STATUS_COLOR, patientName, queries, useAppointmentTypes, usePatientsByIds, useProviders, type Appointment } from '../clinic/data';
@@ -15,6 +15,9 @@ import { scheduleLabels, statusLabel } from './labels';
 import { WaitingRoomCard } from '../visit/WaitingRoomCard';
 
 type View = 'day' | 'week';
+
+// The time column fits "10:00 AM" on one line (the library's 5rem wraps a 12-hour clock's times in two).
+const SLOT_LABELS = { '--day-view-slot-labels-width': '6rem', '--week-view-slots-label-width': '6rem' } as CSSProperties;
 
 // Only once an appointment is opened: the schedule's first paint does not wait for the drawer and its actions.
 const AppointmentDrawer = lazy(() => import('./AppointmentDrawer').then((m) => ({ default: m.AppointmentDrawer })));
@@ -172,6 +175,7 @@ export default function SchedulePage() {
                 onEventClick={(e) => setSelected(e.payload as Appointment)}
                 mode="default"
                 scrollAreaProps={{ mah: 640 }}
+                style={SLOT_LABELS}
               />
             ) : (
               <WeekView
@@ -191,6 +195,7 @@ export default function SchedulePage() {
                 startScrollTime="08:00:00"
                 onEventClick={(e) => setSelected(e.payload as Appointment)}
                 scrollAreaProps={{ mah: 640 }}
+                style={SLOT_LABELS}
               />
             )}
           </Paper>
