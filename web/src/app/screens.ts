@@ -10,8 +10,9 @@ export interface Screen extends FunctionComponent {
  * Like `React.lazy`, except that a screen whose code has already arrived renders at once. `React.lazy` suspends on
  * the first render of every lazy component, even one whose module is loaded, and React then holds the suspended
  * screen back until 300 ms after the last loading state it showed (its fallback throttle, so that spinners do not
- * flash). A cold start of a clinic screen paid that once per level of layout (about 300 ms in each of 10 runs of
- * the budget's trace), with its code and data already here. Ours only because React has no such option.
+ * flash). A cold start of a clinic screen paid that once per level of layout: traced, the schedule appeared about
+ * 350 ms after its code and data had arrived, the main thread idle in between. Ours only because React has no such
+ * option.
  */
 export function screen(load: () => Promise<{ default: ComponentType }>): Screen {
   let loaded: ComponentType | undefined;
