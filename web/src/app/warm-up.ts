@@ -19,7 +19,8 @@ export function warmUp(queryClient: QueryClient, path: string): Promise<void> {
   const token = session.token();
   const slug = /^\/c\/([^/]+)/.exec(path)?.[1];
   if (token) void queryClient.prefetchQuery({ queryKey: ['me', token], queryFn: fetchMe, staleTime: 60_000 });
-  if (!slug) return path.startsWith('/operator') ? settled(OperatorLayout.preload()) : Promise.resolve();
+  // Signed out, the operator's and a clinic's screens send the visitor to sign in: no screen code to wait for.
+  if (!slug) return token && path.startsWith('/operator') ? settled(OperatorLayout.preload()) : Promise.resolve();
   void queryClient.prefetchQuery({
     queryKey: ['public-clinic', slug],
     queryFn: () => call(api.GET('/api/v1/public/clinics/{slug}', { params: { path: { slug } } })),
