@@ -151,9 +151,13 @@ try {
   if (ROUTES.includes('bare'))
     for (const model of PLACEMENTS) {
       // Per round, against that round's bare run of the same placement; the median over rounds, with their range.
-      const cpu = (route: Route) => perRequest[`${model} ${route}`]!.node.map((n, i) => n + perRequest[`${model} ${route}`]!.pg[i]!);
+      const cpu = (route: Route) => {
+        const m = perRequest[`${model} ${route}`]!;
+        return m.node.map((n, i) => n + m.pg[i]!);
+      };
+      const bareCpu = cpu('bare');
       const ratios = ROUTES.filter((r) => r !== 'bare').map((r) => {
-        const xs = cpu(r).map((c, i) => cpu('bare')[i]! / c);
+        const xs = cpu(r).map((c, i) => bareCpu[i]! / c);
         return `${r} ${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
       });
       console.log(`  ${model.padEnd(16)} bare's CPU per request ÷ the route's (node + postgres), per round: ${ratios.join(', ')}`);
