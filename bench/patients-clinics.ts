@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { type FastifyPluginAsyncZod, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type pg from 'pg';
@@ -73,8 +74,12 @@ export async function seedPatientClinics(
 export const PAGE = 50;
 
 export interface BareRoute {
-  /** The bare route for a seeded clinic's placement; `raw`: without a response schema (rows through `JSON.stringify`). */
-  target(model: PlacementModel, kind?: 'schema' | 'raw'): string;
+  /**
+   * The bare route for a seeded clinic's placement; `raw`: without a response schema (rows through `JSON.stringify`);
+   * `durable`: the floor, the bare route plus the cheapest durable row per request, in the same message as its read;
+   * `grouped`: the same row group-committed beside the read, as the platform writes its record.
+   */
+  target(model: PlacementModel, kind?: 'schema' | 'raw' | 'durable' | 'grouped'): string;
   close(): Promise<void>;
 }
 
@@ -100,43 +105,105 @@ export async function startBareRoute(t: TestPlatform, clinics: Partial<Record<Pl
           'bench-bare',
         ),
       );
+  // The floor's table: the cheapest durable row there is (no chain, no index but its key), in each store's database.
+  for (const pool of pools.values())
+    await pool.query(`create schema if not exists bench_floor;
+      create table if not exists bench_floor.records (n bigserial primary key, clinic_id text not null, payload text not null)`);
   const columns = 'clinic_id, id, mrn, given_name, family_name, birth_date, sex, email, phone, version, created_at, updated_at';
-  const rowsOf = async (model: string) => {
+  const page = (clinic: Clinic, id: string) =>
+    `select ${columns} from ${quoteIdent(clinic.placement.schema)}.patients where clinic_id = ${id} order by id limit ${PAGE + 1}`;
+  const rowsOf = async (model: string, durable = false) => {
     const { clinic } = clinics[model as PlacementModel]!;
-    const r = await pools
-      .get(clinic.placement.database)!
-      .query(`select ${columns} from ${quoteIdent(clinic.placement.schema)}.patients where clinic_id = $1 order by id limit ${PAGE + 1}`, [
-        clinic.id,
-      ]);
+    const pool = pools.get(clinic.placement.database)!;
+    if (!durable) return (await pool.query(page(clinic, '$1'), [clinic.id])).rows;
+    // One message, one implicit transaction: the row is committed (flushed, synchronous_commit on) before the page
+    // comes back. Ids are plain, the payload has no quote: literals need no escaping here.
+    const payload = JSON.stringify({
+      clinicId: clinic.id,
+      requestId: randomUUID(),
+      recordedAt: new Date().toISOString(),
+      action: 'search',
+    });
+    const [, r] = (await pool.query(
+      `insert into bench_floor.records (clinic_id, payload) values ('${clinic.id}', '${payload}'); ${page(clinic, `'${clinic.id}'`)}`,
+    )) as unknown as [pg.QueryResult, pg.QueryResult];
     return r.rows;
   };
-  bare.withTypeProvider<ZodTypeProvider>().get('/bare/patients', {
-    schema: { querystring: z.object({ clinic: z.string() }), response: { 200: PatientPage } },
-    handler: async (req) => {
-      const rows = await rowsOf(req.query.clinic);
-      const items = rows.slice(0, PAGE).map((r) => ({
-        id: r.id,
-        clinicId: r.clinic_id,
-        mrn: r.mrn,
-        givenName: r.given_name,
-        familyName: r.family_name,
-        birthDate: r.birth_date,
-        sex: r.sex,
-        email: r.email,
-        phone: r.phone,
-        version: r.version,
-        createdAt: r.created_at.toISOString(),
-        updatedAt: r.updated_at.toISOString(),
-      }));
-      return { items, nextCursor: rows.length > PAGE ? items.at(-1)!.id : null };
-    },
-  });
+  /**
+   * The grouped floor: the same row, written as the platform writes its record (while the read runs, concurrent
+   * requests of a store sharing one multi-row INSERT, one in flight at a time), without its chain, its payload's
+   * canonical form or its tenancy.
+   */
+  const grouped = new Map<pg.Pool, { busy: boolean; queue: { payload: string; done: (err?: unknown) => void }[] }>();
+  const writeGrouped = (pool: pg.Pool, clinicId: string, payload: string) =>
+    new Promise<void>((resolve, reject) => {
+      let g = grouped.get(pool);
+      if (!g) grouped.set(pool, (g = { busy: false, queue: [] }));
+      const group = g;
+      group.queue.push({ payload, done: (err) => (err ? reject(err) : resolve()) });
+      if (group.busy) return;
+      group.busy = true;
+      void (async () => {
+        while (group.queue.length) {
+          const batch = group.queue.splice(0);
+          const err = await pool
+            .query('insert into bench_floor.records (clinic_id, payload) select $1, unnest($2::text[])', [
+              clinicId,
+              batch.map((w) => w.payload),
+            ])
+            .then(
+              () => undefined,
+              (e: unknown) => e ?? new Error('insert failed'),
+            );
+          for (const w of batch) w.done(err);
+        }
+        group.busy = false;
+      })();
+    });
+  const groupedRows = async (model: string) => {
+    const { clinic } = clinics[model as PlacementModel]!;
+    const pool = pools.get(clinic.placement.database)!;
+    const payload = JSON.stringify({
+      clinicId: clinic.id,
+      requestId: randomUUID(),
+      recordedAt: new Date().toISOString(),
+      action: 'search',
+    });
+    const [, r] = await Promise.all([writeGrouped(pool, clinic.id, payload), pool.query(page(clinic, '$1'), [clinic.id])]);
+    return r.rows;
+  };
+  const pageRoute = (path: string, durable: boolean | 'grouped') =>
+    bare.withTypeProvider<ZodTypeProvider>().get(path, {
+      schema: { querystring: z.object({ clinic: z.string() }), response: { 200: PatientPage } },
+      handler: async (req) => {
+        const rows = durable === 'grouped' ? await groupedRows(req.query.clinic) : await rowsOf(req.query.clinic, durable);
+        const items = rows.slice(0, PAGE).map((r) => ({
+          id: r.id,
+          clinicId: r.clinic_id,
+          mrn: r.mrn,
+          givenName: r.given_name,
+          familyName: r.family_name,
+          birthDate: r.birth_date,
+          sex: r.sex,
+          email: r.email,
+          phone: r.phone,
+          version: r.version,
+          createdAt: r.created_at.toISOString(),
+          updatedAt: r.updated_at.toISOString(),
+        }));
+        return { items, nextCursor: rows.length > PAGE ? items.at(-1)!.id : null };
+      },
+    });
+  pageRoute('/bare/patients', false);
+  pageRoute('/bare/durable-patients', true);
+  pageRoute('/bare/grouped-patients', 'grouped');
   bare.get<{ Querystring: { clinic: string } }>('/bare/raw-patients', async (req) => ({
     items: (await rowsOf(req.query.clinic)).slice(0, PAGE),
   }));
   const url = await bare.listen({ port: 0, host: '127.0.0.1' });
   return {
-    target: (model, kind = 'schema') => `${url}/bare/${kind === 'raw' ? 'raw-patients' : 'patients'}?clinic=${model}`,
+    target: (model, kind = 'schema') =>
+      `${url}/bare/${kind === 'raw' ? 'raw-patients' : kind === 'durable' ? 'durable-patients' : kind === 'grouped' ? 'grouped-patients' : 'patients'}?clinic=${model}`,
     close: async () => {
       await bare.close();
       for (const pool of pools.values()) await pool.end();
