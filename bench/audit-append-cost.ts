@@ -1,7 +1,7 @@
 import { loadavg } from 'node:os';
 import pg from 'pg';
 import { AUDIT_SCHEMA } from '../src/audit/region-migration.js';
-import { quoteIdent as q, urlWithCredentials } from '../src/db/pg.js';
+import { quoteIdent as q, urlWithCredentials, withClient } from '../src/db/pg.js';
 import { appRole, rolePassword } from '../src/tenancy/naming.js';
 import { verifyAuditChain } from '../src/audit/verify.js';
 import { startTestPlatform } from '../test/support/platform.js';
@@ -11,10 +11,12 @@ import { benchServer, median, processTicks, TICKS_PER_SECOND } from './server.js
 /**
  * PostgreSQL CPU of `audit.append` per call and per record, at the batch sizes the appender sends (1 for a lone
  * request, about 5 under the patient-list load, 16 and more under a burst), for the function as the released
- * migration 2 wrote it and for the one the migrations install now, alternating in the same run on one clinic's
- * chain (both chain alike, so the chain must verify at the end). One app-role connection calls the function in
- * a loop, each call its own transaction (`synchronous_commit = on`, as in production); the backend's user +
- * system time comes from `/proc/<pid>/stat`, so the server must run on this machine.
+ * migration 2 wrote it and for the one the migrations install now, in the same run on one clinic's chain (both
+ * chain alike, so the chain must verify at the end); and, beside them, the floor: the same payloads as plain rows
+ * of a keyed table in one multi-row INSERT, what any group-committed durable record costs this server. The three
+ * rotate places every round. One app-role connection calls them in a loop, each call its own transaction
+ * (`synchronous_commit = on`, as in production); the backend's user + system time comes from `/proc/<pid>/stat`,
+ * so the server must run on this machine.
  * `BENCH_MODES=commit,batched`: `batched` runs the same calls inside one transaction (no commit per call), so
  * that the difference is what each commit costs.
  * Run: POLYCLINIC_BENCH_DATABASE_URL=… npx tsx bench/audit-append-cost.ts
@@ -40,7 +42,20 @@ try {
   const role = appRole(t.p.config.instance);
   // The released body (migration 2), beside the current one under another name: the A side of every pair.
   await installReleasedAppend(admin, role);
-  const functions = { released: RELEASED_APPEND, current: `${q(AUDIT_SCHEMA)}.append` };
+  // The floor: the same payloads as plain rows of a table with nothing but a key (no chain, no function, no index,
+  // no check), one multi-row INSERT a call: what any group-committed durable record costs this server.
+  await withClient(admin, async (c) => {
+    await c.query(`create schema bench_floor;
+      create table bench_floor.records (n bigserial primary key, clinic_id text not null, payload text not null);
+      grant usage on schema bench_floor to ${q(role)};
+      grant insert on bench_floor.records to ${q(role)};
+      grant usage on sequence bench_floor.records_n_seq to ${q(role)}`);
+  });
+  const statements = {
+    released: `select ${RELEASED_APPEND}($1, $2::text[])`,
+    current: `select ${q(AUDIT_SCHEMA)}.append($1, $2::text[])`,
+    floor: 'insert into bench_floor.records (clinic_id, payload) select $1, unnest($2::text[])',
+  };
 
   const client = new pg.Client({ connectionString: urlWithCredentials(admin, role, rolePassword(t.p.config.secret, role)) });
   await client.connect();
@@ -51,10 +66,9 @@ try {
     return used;
   };
   const payload = (i: number) => listPayload(clinic.id, `req-${i}`);
-  const measure = async (fn: string, batch: number, mode: 'commit' | 'batched'): Promise<Cost> => {
+  const measure = async (text: string, batch: number, mode: 'commit' | 'batched'): Promise<Cost> => {
     const calls = Math.max(1, Math.round(RECORDS / batch));
     const batches = Array.from({ length: calls }, (_, c) => Array.from({ length: batch }, (_, i) => payload(c * batch + i)));
-    const text = `select ${fn}($1, $2::text[])`;
     for (let i = 0; i < 20; i++) await client.query(text, [clinic.id, batches[i % calls]!]); // plans, caches
     const before = ticks();
     const start = performance.now();
@@ -71,18 +85,21 @@ try {
   );
   for (const mode of MODES)
     for (const batch of BATCHES) {
-      const seen: Record<'released' | 'current', Cost[]> = { released: [], current: [] };
+      const seen: Record<keyof typeof statements, Cost[]> = { released: [], current: [], floor: [] };
       for (let round = 0; round < ROUNDS; round++) {
-        // Alternating which goes first, so drift on the machine falls on both.
-        const order = round % 2 ? (['current', 'released'] as const) : (['released', 'current'] as const);
-        for (const name of order) seen[name].push(await measure(functions[name], batch, mode));
+        // Rotating which goes first, so drift on the machine falls on all three.
+        const names = ['released', 'current', 'floor'] as const;
+        for (let i = 0; i < names.length; i++) {
+          const name = names[(i + round) % names.length]!;
+          seen[name].push(await measure(statements[name], batch, mode));
+        }
       }
       const show = (xs: Cost[]) =>
         `${median(xs.map((x) => x.perRecord)).toFixed(0)} µs per record (${Math.min(...xs.map((x) => x.perRecord)).toFixed(0)}–${Math.max(...xs.map((x) => x.perRecord)).toFixed(0)}), ` +
         `${median(xs.map((x) => x.perCall)).toFixed(0)} µs per call, wall ${median(xs.map((x) => x.wallPerCall)).toFixed(0)} µs per call`;
       const ratio = median(seen.current.map((x) => x.perRecord)) / median(seen.released.map((x) => x.perRecord));
       console.log(
-        `  ${mode.padEnd(7)} batch ${String(batch).padStart(2)}: released ${show(seen.released)} | current ${show(seen.current)} | current ÷ released ${ratio.toFixed(2)} (load ${loadavg()[0]!.toFixed(1)})`,
+        `  ${mode.padEnd(7)} batch ${String(batch).padStart(2)}: released ${show(seen.released)} | current ${show(seen.current)} | current ÷ released ${ratio.toFixed(2)} | floor ${show(seen.floor)} (load ${loadavg()[0]!.toFixed(1)})`,
       );
     }
   await client.end();
