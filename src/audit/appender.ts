@@ -36,6 +36,7 @@ class ClinicAppender {
     private readonly db: Kysely<TenantDB>,
     private readonly clinicId: string,
     private readonly onIdle: () => void,
+    private readonly observe?: (seconds: number, records: number) => void,
   ) {}
 
   append(payloads: string[]): Promise<void> {
@@ -69,7 +70,9 @@ class ClinicAppender {
   }
 
   private async write(payloads: string[]): Promise<void> {
+    const started = performance.now();
     await appendBatch(this.db, { clinicId: this.clinicId, payloads });
+    this.observe?.((performance.now() - started) / 1000, payloads.length);
   }
 }
 
@@ -87,7 +90,13 @@ export function appendToChain(p: TrailDeps, regionId: string, clinicId: string, 
   let appender = byClinic.get(key);
   if (!appender) {
     const map = byClinic;
-    appender = new ClinicAppender(p.stores.regionDb(regionId), clinicId, () => map.delete(key));
+    const metrics = p.metrics;
+    appender = new ClinicAppender(
+      p.stores.regionDb(regionId),
+      clinicId,
+      () => map.delete(key),
+      metrics && ((seconds, records) => metrics.observeAppend(regionId, seconds, records)),
+    );
     byClinic.set(key, appender);
   }
   return appender.append(payloads);

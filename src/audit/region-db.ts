@@ -1,6 +1,7 @@
 import { sql, type Generated, type Kysely, type Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { ClinicDirectory } from '../controlplane/clinics.js';
+import type { FleetMetrics } from '../fleet/metrics.js';
 import { notFound } from '../errors.js';
 import type { TenantStores } from '../tenancy/stores.js';
 import { AUDIT_SCHEMA } from './region-migration.js';
@@ -40,6 +41,8 @@ export interface TrailDeps {
   clinics: Pick<ClinicDirectory, 'get' | 'fresh'>;
   stores: Pick<TenantStores, 'regionDb'>;
   log: Pick<Logger, 'error'>;
+  /** Where each append's wall time and size are counted (the node's metrics), if anywhere. */
+  metrics?: Pick<FleetMetrics, 'observeAppend'>;
 }
 
 /**

@@ -176,6 +176,27 @@ describe('incident isolation (pooled)', () => {
 });
 
 describe('metrics and fleet views', () => {
+  it("/metrics counts the audit chain's appends per region: their wall time and their records", async () => {
+    const clinic = await t.clinic({ placement: 'schema' });
+    const u = await t.staff(clinic.id, 'physician');
+    const sample = async (name: string) =>
+      parsePrometheus((await t.app.inject({ method: 'GET', url: '/metrics' })).body).find(
+        (s) => s.name === name && s.labels.region === 'us-east',
+      )?.value ?? 0;
+    const before = {
+      appends: await sample('polyclinic_audit_append_seconds_count'),
+      records: await sample('polyclinic_audit_append_records_sum'),
+    };
+    // Each read of the patient list appends one record to the clinic's chain, and answers only once it is committed.
+    for (let i = 0; i < 3; i++)
+      expect(
+        (await t.app.inject({ method: 'GET', url: `/api/v1/clinics/${clinic.id}/patients`, headers: bearer(u.token) })).statusCode,
+      ).toBe(200);
+    expect((await sample('polyclinic_audit_append_seconds_count')) - before.appends).toBe(3);
+    expect((await sample('polyclinic_audit_append_records_sum')) - before.records).toBe(3);
+    expect(await sample('polyclinic_audit_append_seconds_sum')).toBeGreaterThan(0);
+  });
+
   it('/metrics is Prometheus text with route, region, tier and placement labels and bounded clinic series', async () => {
     const busy = await t.clinic({ placement: 'pooled' });
     const quiet = await t.clinic({ placement: 'pooled' });
@@ -268,7 +289,8 @@ function parsePrometheus(text: string): { name: string; labels: Record<string, s
   const out: { name: string; labels: Record<string, string>; value: number }[] = [];
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('# HELP ') || line.startsWith('# TYPE ')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?[0-9.e+-]+|NaN|\+Inf|-Inf)$/.exec(line);
+    // Prometheus reads a value as Go's ParseFloat does, NaN in any case: prom-client writes `Nan` for a mean of no samples.
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?[0-9.e+-]+|[Nn]a[Nn]|\+Inf|-Inf)$/.exec(line);
     if (!m) throw new Error(`not Prometheus text: ${line}`);
     const labels: Record<string, string> = {};
     for (const [, k, v] of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[k!] = v!;

@@ -34,6 +34,9 @@ export class FleetMetrics {
   private readonly requests: Counter<'route' | 'method' | 'status' | 'region' | 'tier' | 'placement'>;
   private readonly durations: Histogram<'route' | 'method' | 'region' | 'tier' | 'placement'>;
   private readonly series = new Map<string, Series>();
+  private readonly appendSeconds: Histogram<'region'>;
+  private readonly appendRecords: Histogram<'region'>;
+  private readonly appendSeries = new Map<string, { seconds: Series['durations']; records: Series['durations'] }>();
 
   constructor(
     private readonly sources: MetricsSources,
@@ -52,6 +55,22 @@ export class FleetMetrics {
       help: 'Time to answer, by route template and the clinic’s region, tier and placement',
       labelNames: ['route', 'method', 'region', 'tier', 'placement'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    // The PHI audit chain: one clinic's appends run one after another, so their wall time is what an audited read
+    // waits for beyond its own query when the node is busy (docs/benchmarks.md, "The floor").
+    this.appendSeconds = new Histogram({
+      name: 'polyclinic_audit_append_seconds',
+      help: 'Wall time of one append to a clinic’s audit chain (one statement, its records committed), by region',
+      labelNames: ['region'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    this.appendRecords = new Histogram({
+      name: 'polyclinic_audit_append_records',
+      help: 'Records per append to a clinic’s audit chain (concurrent requests of a clinic share one), by region',
+      labelNames: ['region'],
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 500],
       registers,
     });
     const perClinic = (name: string, help: string, figure: (f: ReturnType<ClinicStats['figures']>[number]) => number, sum: boolean) =>
@@ -137,6 +156,17 @@ export class FleetMetrics {
     series.requests.inc();
     series.durations.observe(reply.elapsedTime / 1000);
     if (clinic) this.stats.note(clinic, reply.statusCode, reply.elapsedTime);
+  }
+
+  /** One append to a clinic's audit chain in `region` (`audit/appender.ts`): its wall time and its records. */
+  observeAppend(region: string, seconds: number, records: number): void {
+    let series = this.appendSeries.get(region);
+    if (!series) {
+      series = { seconds: this.appendSeconds.labels({ region }), records: this.appendRecords.labels({ region }) };
+      this.appendSeries.set(region, series);
+    }
+    series.seconds.observe(seconds);
+    series.records.observe(records);
   }
 
   /**
