@@ -134,11 +134,12 @@ export async function startBareRoute(t: TestPlatform, clinics: Partial<Record<Pl
    * requests of a store sharing one multi-row INSERT, one in flight at a time), without its chain, its payload's
    * canonical form or its tenancy.
    */
-  const grouped = new Map<pg.Pool, { busy: boolean; queue: { payload: string; done: (err?: unknown) => void }[] }>();
+  const grouped = new Map<string, { busy: boolean; queue: { payload: string; done: (err?: unknown) => void }[] }>();
   const writeGrouped = (pool: pg.Pool, clinicId: string, payload: string) =>
     new Promise<void>((resolve, reject) => {
-      let g = grouped.get(pool);
-      if (!g) grouped.set(pool, (g = { busy: false, queue: [] }));
+      // One group per clinic, as the platform's appender keeps one per clinic's chain.
+      let g = grouped.get(clinicId);
+      if (!g) grouped.set(clinicId, (g = { busy: false, queue: [] }));
       const group = g;
       group.queue.push({ payload, done: (err) => (err ? reject(err) : resolve()) });
       if (group.busy) return;
