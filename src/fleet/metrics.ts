@@ -59,20 +59,18 @@ export class FleetMetrics {
     });
     // The PHI audit chain: one clinic's appends run one after another, so their wall time is what an audited read
     // waits for beyond its own query when the node is busy (docs/benchmarks.md, "The floor").
-    this.appendSeconds = new Histogram({
-      name: 'polyclinic_audit_append_seconds',
-      help: 'Wall time of one append to a clinic’s audit chain (one statement, its records committed), by region',
-      labelNames: ['region'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-      registers,
-    });
-    this.appendRecords = new Histogram({
-      name: 'polyclinic_audit_append_records',
-      help: 'Records per append to a clinic’s audit chain (concurrent requests of a clinic share one), by region',
-      labelNames: ['region'],
-      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 500],
-      registers,
-    });
+    const perRegion = (name: string, help: string, buckets: number[]) =>
+      new Histogram({ name, help, labelNames: ['region'], buckets, registers });
+    this.appendSeconds = perRegion(
+      'polyclinic_audit_append_seconds',
+      'Wall time of one append to a clinic’s audit chain (one statement, its records committed), by region',
+      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    );
+    this.appendRecords = perRegion(
+      'polyclinic_audit_append_records',
+      'Records per append to a clinic’s audit chain (concurrent requests of a clinic share one), by region',
+      [1, 2, 4, 8, 16, 32, 64, 128, 256, 500],
+    );
     const perClinic = (name: string, help: string, figure: (f: ReturnType<ClinicStats['figures']>[number]) => number, sum: boolean) =>
       new Gauge({
         name,
