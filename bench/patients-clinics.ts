@@ -73,6 +73,9 @@ export async function seedPatientClinics(
 /** The page size the patients benchmarks read (`?limit=50`). */
 export const PAGE = 50;
 
+/** What the bare route writes beside its read: nothing, or one of the floors' durable rows (`BareRoute.target`). */
+type Floor = 'none' | 'durable' | 'grouped';
+
 export interface BareRoute {
   /**
    * The bare route for a seeded clinic's placement; `raw`: without a response schema (rows through `JSON.stringify`);
@@ -112,27 +115,13 @@ export async function startBareRoute(t: TestPlatform, clinics: Partial<Record<Pl
   const columns = 'clinic_id, id, mrn, given_name, family_name, birth_date, sex, email, phone, version, created_at, updated_at';
   const page = (clinic: Clinic, id: string) =>
     `select ${columns} from ${quoteIdent(clinic.placement.schema)}.patients where clinic_id = ${id} order by id limit ${PAGE + 1}`;
-  const rowsOf = async (model: string, durable = false) => {
-    const { clinic } = clinics[model as PlacementModel]!;
-    const pool = pools.get(clinic.placement.database)!;
-    if (!durable) return (await pool.query(page(clinic, '$1'), [clinic.id])).rows;
-    // One message, one implicit transaction: the row is committed (flushed, synchronous_commit on) before the page
-    // comes back. Ids are plain, the payload has no quote: literals need no escaping here.
-    const payload = JSON.stringify({
-      clinicId: clinic.id,
-      requestId: randomUUID(),
-      recordedAt: new Date().toISOString(),
-      action: 'search',
-    });
-    const [, r] = (await pool.query(
-      `insert into bench_floor.records (clinic_id, payload) values ('${clinic.id}', '${payload}'); ${page(clinic, `'${clinic.id}'`)}`,
-    )) as unknown as [pg.QueryResult, pg.QueryResult];
-    return r.rows;
-  };
+  /** The floors' record of one read: small, plain, no quote in it (the durable floor inlines it as a literal). */
+  const floorPayload = (clinicId: string) =>
+    JSON.stringify({ clinicId, requestId: randomUUID(), recordedAt: new Date().toISOString(), action: 'search' });
   /**
-   * The grouped floor: the same row, written as the platform writes its record (while the read runs, concurrent
-   * requests of a store sharing one multi-row INSERT, one in flight at a time), without its chain, its payload's
-   * canonical form or its tenancy.
+   * The grouped floor's writer: the row is written as the platform writes its record (while the read runs,
+   * concurrent requests of a clinic sharing one multi-row INSERT, one in flight at a time), without its chain, its
+   * payload's canonical form or its tenancy.
    */
   const grouped = new Map<string, { busy: boolean; queue: { payload: string; done: (err?: unknown) => void }[] }>();
   const writeGrouped = (pool: pg.Pool, clinicId: string, payload: string) =>
@@ -161,23 +150,28 @@ export async function startBareRoute(t: TestPlatform, clinics: Partial<Record<Pl
         group.busy = false;
       })();
     });
-  const groupedRows = async (model: string) => {
+  /** The page's rows, with no record (`none`) or with a floor's durable row committed before they are returned. */
+  const rowsOf = async (model: string, floor: Floor = 'none') => {
     const { clinic } = clinics[model as PlacementModel]!;
     const pool = pools.get(clinic.placement.database)!;
-    const payload = JSON.stringify({
-      clinicId: clinic.id,
-      requestId: randomUUID(),
-      recordedAt: new Date().toISOString(),
-      action: 'search',
-    });
-    const [, r] = await Promise.all([writeGrouped(pool, clinic.id, payload), pool.query(page(clinic, '$1'), [clinic.id])]);
+    if (floor === 'durable') {
+      // One message, one implicit transaction: the row is committed (flushed, synchronous_commit on) before the
+      // page comes back. Ids are plain and the payload has no quote: the literals need no escaping.
+      const [, r] = (await pool.query(
+        `insert into bench_floor.records (clinic_id, payload) values ('${clinic.id}', '${floorPayload(clinic.id)}'); ${page(clinic, `'${clinic.id}'`)}`,
+      )) as unknown as [pg.QueryResult, pg.QueryResult];
+      return r.rows;
+    }
+    const read = pool.query(page(clinic, '$1'), [clinic.id]);
+    if (floor === 'none') return (await read).rows;
+    const [, r] = await Promise.all([writeGrouped(pool, clinic.id, floorPayload(clinic.id)), read]);
     return r.rows;
   };
-  const pageRoute = (path: string, durable: boolean | 'grouped') =>
+  const pageRoute = (path: string, floor: Floor) =>
     bare.withTypeProvider<ZodTypeProvider>().get(path, {
       schema: { querystring: z.object({ clinic: z.string() }), response: { 200: PatientPage } },
       handler: async (req) => {
-        const rows = durable === 'grouped' ? await groupedRows(req.query.clinic) : await rowsOf(req.query.clinic, durable);
+        const rows = await rowsOf(req.query.clinic, floor);
         const items = rows.slice(0, PAGE).map((r) => ({
           id: r.id,
           clinicId: r.clinic_id,
@@ -195,8 +189,8 @@ export async function startBareRoute(t: TestPlatform, clinics: Partial<Record<Pl
         return { items, nextCursor: rows.length > PAGE ? items.at(-1)!.id : null };
       },
     });
-  pageRoute('/bare/patients', false);
-  pageRoute('/bare/durable-patients', true);
+  pageRoute('/bare/patients', 'none');
+  pageRoute('/bare/durable-patients', 'durable');
   pageRoute('/bare/grouped-patients', 'grouped');
   bare.get<{ Querystring: { clinic: string } }>('/bare/raw-patients', async (req) => ({
     items: (await rowsOf(req.query.clinic)).slice(0, PAGE),
